@@ -1,0 +1,265 @@
+# libopconnect - one non-recursive GNU Makefile.
+#
+#   make            build the library (shared + static), .pc, daemons and tools
+#   make check      install missing packages, build, run every test (incl. asan)
+#   make run        install missing packages, build, run the main job
+#   make asan       the test suite under ASan + UBSan (in build-asan/)
+#   make fuzz       libFuzzer targets, FUZZ_TIME seconds each (clang)
+#   make bench      benchmarks (never part of check)
+#   make install    PREFIX/DESTDIR/LIBDIR/INCLUDEDIR honoured
+#
+# User variables (CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR...) stay free; the flags
+# the build needs live in OPC_*.
+
+.SUFFIXES:
+.DELETE_ON_ERROR:
+
+# ---- version (the only copy is include/opconnect/version.h) ----
+VERSION_H := include/opconnect/version.h
+VMAJOR := $(shell sed -n 's/^\#define OPC_VERSION_MAJOR \([0-9][0-9]*\).*/\1/p' $(VERSION_H))
+VMINOR := $(shell sed -n 's/^\#define OPC_VERSION_MINOR \([0-9][0-9]*\).*/\1/p' $(VERSION_H))
+VPATCH := $(shell sed -n 's/^\#define OPC_VERSION_PATCH \([0-9][0-9]*\).*/\1/p' $(VERSION_H))
+VERSION := $(VMAJOR).$(VMINOR).$(VPATCH)
+# While 0.x every minor release may break the ABI: soname libopconnect.so.0.MINOR.
+ifeq ($(VMAJOR),0)
+SOMAJOR := $(VMAJOR).$(VMINOR)
+else
+SOMAJOR := $(VMAJOR)
+endif
+
+# ---- directories (GNU names, with the upper-case aliases) ----
+PREFIX ?= /usr/local
+prefix ?= $(PREFIX)
+exec_prefix ?= $(prefix)
+bindir ?= $(exec_prefix)/bin
+sbindir ?= $(exec_prefix)/sbin
+LIBDIR ?= $(exec_prefix)/lib
+libdir ?= $(LIBDIR)
+INCLUDEDIR ?= $(prefix)/include
+includedir ?= $(INCLUDEDIR)
+datarootdir ?= $(prefix)/share
+mandir ?= $(datarootdir)/man
+pkgconfigdir ?= $(libdir)/pkgconfig
+
+# ---- tools and flags ----
+CC ?= cc
+AR ?= ar
+INSTALL ?= install
+PKG_CONFIG ?= pkg-config
+CFLAGS ?= -O2 -g
+BUILDDIR ?= build
+WERROR ?= 1
+# Quiet by default; V=1 shows the full commands.
+V ?= 0
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+DEP_PKGS := libcurl openssl libcjson sqlite3
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS) 2>/dev/null)
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null) -lpthread -lm
+
+OPC_WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wwrite-strings -Wcast-qual -Wformat=2 -Wundef -Wvla -Wpointer-arith
+ifeq ($(WERROR),1)
+OPC_WARN += -Werror
+endif
+OPC_CPPFLAGS := -Iinclude -Ilib -DOPC_BUILDING
+OPC_CFLAGS := -std=c11 -fPIC -fvisibility=hidden $(OPC_WARN) -MMD -MP
+OPC_LDFLAGS :=
+# Tests and tools: the same warnings, no visibility games.
+TEST_CPPFLAGS := -Iinclude -Ilib -DOPC_TEST_VECTOR_DIR='"$(CURDIR)/tests/vectors"'
+TEST_CFLAGS := -std=c11 $(OPC_WARN) -MMD -MP
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+# ---- sources (one folder per subsystem; see docs/internals) ----
+LIB_SRCS := $(sort $(wildcard lib/*/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILDDIR)/%)
+API_SRCS := $(sort $(wildcard tests/api/test_*.c))
+API_BINS := $(API_SRCS:%.c=$(BUILDDIR)/%)
+BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
+BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILDDIR)/%)
+PUBLIC_HEADERS := $(sort $(wildcard include/opconnect/*.h))
+
+SHLIB := $(BUILDDIR)/libopconnect.so.$(VERSION)
+SHLIB_SONAME := libopconnect.so.$(SOMAJOR)
+STLIB := $(BUILDDIR)/libopconnect.a
+PCFILE := $(BUILDDIR)/libopconnect.pc
+
+.PHONY: all shared static pc install uninstall check check-fast asan fuzz fuzz-smoke fuzz-corpus \
+	bench run lint clean deps unit api-tests headers-check exports-check docs-check \
+	banned-check install-check
+
+all: shared static pc
+
+deps:
+	@tools/install-deps
+
+shared: $(SHLIB) $(BUILDDIR)/$(SHLIB_SONAME) $(BUILDDIR)/libopconnect.so
+static: $(STLIB)
+pc: $(PCFILE)
+
+$(BUILDDIR)/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(OPC_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) $(OPC_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(SHLIB): $(LIB_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -Wl,-soname,$(SHLIB_SONAME) -Wl,--no-undefined $(OPC_LDFLAGS) $(CFLAGS) \
+		$(LDFLAGS) -o $@ $(LIB_OBJS) $(DEP_LIBS)
+
+$(BUILDDIR)/$(SHLIB_SONAME): $(SHLIB)
+	$(Q)ln -sf $(notdir $(SHLIB)) $@
+$(BUILDDIR)/libopconnect.so: $(BUILDDIR)/$(SHLIB_SONAME)
+	$(Q)ln -sf $(SHLIB_SONAME) $@
+
+$(STLIB): $(LIB_OBJS)
+	@rm -f $@
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)$(AR) rcs $@ $(LIB_OBJS)
+
+PC_SED = sed -e 's|@PREFIX@|$(prefix)|g' -e 's|@LIBDIR@|$(libdir)|g' \
+	-e 's|@INCLUDEDIR@|$(includedir)|g' -e 's|@VERSION@|$(VERSION)|g'
+
+# The build tree's copy; `install` writes its own with the install-time paths.
+$(PCFILE): pkgconfig/libopconnect.pc.in $(VERSION_H)
+	@mkdir -p $(@D)
+	$(Q)$(PC_SED) $< > $@
+
+# ---- tests ----
+# Unit tests link the static library so they can reach internal functions.
+$(BUILDDIR)/tests/unit/%: tests/unit/%.c tests/unit/harness.h $(STLIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(TEST_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(LDFLAGS) \
+		-o $@ $< $(STLIB) $(CMOCKA_LIBS) $(DEP_LIBS)
+
+# API tests see only the public headers and link the shared library.
+$(BUILDDIR)/tests/api/%: tests/api/%.c $(SHLIB) $(BUILDDIR)/libopconnect.so
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) -Iinclude $(CPPFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		-L$(BUILDDIR) -lopconnect -Wl,-rpath,$(CURDIR)/$(BUILDDIR) $(CMOCKA_LIBS)
+
+unit: $(UNIT_BINS)
+	@tools/run-tests unit $(UNIT_BINS)
+
+api-tests: $(API_BINS)
+	@tools/run-tests api $(API_BINS)
+
+# Every public header compiles alone as C11 and as C++.
+headers-check:
+	@tools/check-headers $(BUILDDIR) $(PUBLIC_HEADERS)
+
+# abi/exports.txt lists exactly the exported symbols, all opc_-prefixed.
+exports-check: shared
+	@tools/check-exports $(SHLIB) abi/exports.txt
+
+# Every opc_err has strerror text and a docs/errors.md row; lint greps.
+docs-check:
+	@tools/check-docs
+
+banned-check:
+	@tools/check-banned
+
+# Stage an install and build a pkg-config consumer against it.
+install-check: all
+	@tools/check-install "$(MAKE)" $(BUILDDIR)
+
+check-fast: all unit api-tests headers-check exports-check docs-check banned-check install-check \
+		fuzz-smoke
+	@echo "check: all stages passed ($(BUILDDIR))"
+
+check: deps
+	@$(MAKE) --no-print-directory check-fast
+	@$(MAKE) --no-print-directory asan
+	@echo "make check: OK"
+
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+asan:
+	@$(MAKE) --no-print-directory BUILDDIR=build-asan CFLAGS="$(ASAN_FLAGS)" \
+		LDFLAGS="-fsanitize=address,undefined" all unit api-tests
+
+# ---- fuzzing (clang + libFuzzer) ----
+FUZZ_TIME ?= 60
+FUZZ_CC ?= clang
+FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRCS:fuzz/%.c=%)
+FUZZ_DIR := build-fuzz
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_DIR)/%.o)
+
+$(FUZZ_DIR)/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(OPC_CPPFLAGS) $(DEP_CFLAGS) -std=c11 -fPIC $(OPC_WARN) -Wno-unused-command-line-argument \
+		-g -O1 -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+$(FUZZ_DIR)/bin/%: fuzz/%.c $(FUZZ_LIB_OBJS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) $(OPC_CPPFLAGS) $(DEP_CFLAGS) -std=c11 $(OPC_WARN) $(FUZZ_FLAGS) -o $@ $< \
+		$(FUZZ_LIB_OBJS) $(DEP_LIBS)
+
+fuzz: $(FUZZ_NAMES:%=$(FUZZ_DIR)/bin/%)
+	@tools/run-fuzz $(FUZZ_DIR) $(FUZZ_TIME) $(FUZZ_NAMES)
+
+# Regenerate the seeds that need real signatures and ciphertexts (committed).
+fuzz-corpus: $(BUILDDIR)/fuzz/gen_seeds
+	$(BUILDDIR)/fuzz/gen_seeds
+
+$(BUILDDIR)/fuzz/gen_seeds: fuzz/gen_seeds.c $(STLIB)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TEST_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(LDFLAGS) \
+		-o $@ $< $(STLIB) $(DEP_LIBS)
+
+# In check: build every target and replay its seed corpus once.
+fuzz-smoke: $(FUZZ_NAMES:%=$(FUZZ_DIR)/bin/%)
+	@tools/run-fuzz $(FUZZ_DIR) 0 $(FUZZ_NAMES)
+
+# ---- benchmarks ----
+$(BUILDDIR)/bench/%: bench/%.c $(STLIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  BENCH   $@")
+	$(Q)$(CC) $(TEST_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) $(TEST_CFLAGS) -O2 -g $(LDFLAGS) \
+		-o $@ $< $(STLIB) $(DEP_LIBS)
+
+bench: deps $(BENCH_BINS)
+	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+
+# ---- run ----
+run: deps
+	@$(MAKE) --no-print-directory all
+	@tools/run-main $(BUILDDIR)
+
+# ---- lint ----
+lint:
+	@tools/lint
+
+# ---- install ----
+install: all
+	$(INSTALL) -d $(DESTDIR)$(libdir) $(DESTDIR)$(includedir)/opconnect $(DESTDIR)$(pkgconfigdir)
+	$(INSTALL) -m 0755 $(SHLIB) $(DESTDIR)$(libdir)/
+	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(libdir)/$(SHLIB_SONAME)
+	ln -sf $(SHLIB_SONAME) $(DESTDIR)$(libdir)/libopconnect.so
+	$(INSTALL) -m 0644 $(STLIB) $(DESTDIR)$(libdir)/
+	$(INSTALL) -m 0644 $(PUBLIC_HEADERS) $(DESTDIR)$(includedir)/opconnect/
+	$(PC_SED) pkgconfig/libopconnect.pc.in > $(DESTDIR)$(pkgconfigdir)/libopconnect.pc
+	chmod 0644 $(DESTDIR)$(pkgconfigdir)/libopconnect.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(libdir)/$(notdir $(SHLIB)) $(DESTDIR)$(libdir)/$(SHLIB_SONAME) \
+		$(DESTDIR)$(libdir)/libopconnect.so $(DESTDIR)$(libdir)/libopconnect.a \
+		$(DESTDIR)$(pkgconfigdir)/libopconnect.pc
+	rm -f $(PUBLIC_HEADERS:include/opconnect/%=$(DESTDIR)$(includedir)/opconnect/%)
+	-rmdir $(DESTDIR)$(includedir)/opconnect 2>/dev/null
+
+clean:
+	rm -rf build build-asan build-fuzz $(filter-out build build-asan,$(BUILDDIR))
+
+-include $(LIB_OBJS:.o=.d) $(UNIT_BINS:=.d) $(API_BINS:=.d) $(BENCH_BINS:=.d)

@@ -1,0 +1,17 @@
+/*
+ * opconnect/opconnect.h - umbrella header of libopconnect.
+ *
+ * #include <opconnect/opconnect.h> and link with the flags of
+ * `pkg-config --cflags --libs libopconnect`.
+ */
+#ifndef OPCONNECT_OPCONNECT_H
+#define OPCONNECT_OPCONNECT_H
+
+#include "export.h"
+#include "version.h"
+#include "error.h"
+#include "global.h"
+#include "secret.h"
+#include "credentials.h"
+
+#endif /* OPCONNECT_OPCONNECT_H */

@@ -1,0 +1,120 @@
+/*
+ * credentials/credentials.h - building and reading 1password-credentials.json
+ * (private side of <opconnect/credentials.h>).
+ *
+ * The file format, the key derivations and the AADs are described at the top
+ * of credentials.c. The owner's CLI creates files with
+ * opc__credentials_create(); the daemons read them through the public
+ * opc_credentials_parse()/opc_credentials_load() and reach the keys with the
+ * accessors below.
+ */
+#ifndef OPC_CREDENTIALS_CREDENTIALS_H
+#define OPC_CREDENTIALS_CREDENTIALS_H
+
+#include <opconnect/credentials.h>
+
+#include "core/err.h"
+#include "crypto/key.h"
+#include "internal.h"
+
+/* Length of the bearer secret T carried by every token of a server. */
+#define OPC_CREDENTIALS_SECRET_LEN 32
+/* Length of CK, the key of the inner layer (and of uniqueKey). */
+#define OPC_CREDENTIALS_CK_LEN 32
+/* verifier.salt and verifier.localHash, decoded. */
+#define OPC_CREDENTIALS_SALT_LEN 16
+#define OPC_CREDENTIALS_HASH_LEN 32
+/* Room for an AAD ("opconnect/credentials/v2|outer|" + deviceUuid). */
+#define OPC_CREDENTIALS_AAD_MAX 64
+/* Pinned token issuer keys: at least one, at most this many. */
+#define OPC_CREDENTIALS_MAX_ISSUER_KEYS 16
+/* Longest serviceUrl and tlsPin accepted, in bytes. */
+#define OPC_CREDENTIALS_MAX_URL 2048
+#define OPC_CREDENTIALS_MAX_PIN 512
+
+/* kids fixed by the format. */
+#define OPC_CREDENTIALS_UNIQUE_KID "localauthv2keykid"
+#define OPC_CREDENTIALS_CK_KID "connect-ck"
+
+/*
+ * Everything a credentials file holds besides the random values it generates
+ * itself (uniqueKey, verifier.salt). Keys are borrowed and never modified.
+ */
+typedef struct opc__credentials_params {
+    const char *server_id;              /* 26-char id */
+    const char *account_id;             /* 26-char id */
+    const char *service_url;            /* account.db path or https:// URL */
+    const char *tls_pin;                /* NULL when absent; printable ASCII */
+    const opc__key *device_key;         /* EC P-256 private, allows sign */
+    const opc__key *const *issuer_keys; /* EC P-256 with a kid, allows verify */
+    size_t n_issuer_keys;               /* 1..OPC_CREDENTIALS_MAX_ISSUER_KEYS */
+    const opc__key *enc_key;            /* RSA private, allows unwrapKey or decrypt */
+    const opc__key *sym_key;            /* oct with a kid */
+    const char *device_uuid;            /* 26-char id, or NULL to generate one */
+} opc__credentials_params;
+
+/*
+ * Build a credentials file for the server whose bearer secret is T.
+ *
+ * Generates uniqueKey and verifier.salt; issuer keys are written as public
+ * keys with key_ops ["verify"], whatever they hold. On success *out_json
+ * (NUL-terminated, *out_len bytes without the NUL) holds uniqueKey, so it is
+ * secret: release it with opc__secret_free(*out_json, *out_len). Errors:
+ * OPC_ERR_INVALID_ARG (a parameter is missing or unusable; eb names it),
+ * OPC_ERR_TOO_LARGE, OPC_ERR_NOMEM, OPC_ERR_CRYPTO.
+ */
+opc_err opc__credentials_create(const opc__credentials_params *p,
+                                const uint8_t T[OPC_CREDENTIALS_SECRET_LEN], char **out_json,
+                                size_t *out_len, opc__ebuf *eb);
+
+/* opc_credentials_parse() with an internal error buffer. */
+opc_err opc__credentials_parse_ex(const char *json, size_t len, opc_credentials **out,
+                                  opc__ebuf *eb);
+
+/*
+ * As opc__credentials_parse_ex(), naming the input `label` in messages
+ * ("credentials file /path is not version 2"). label NULL means
+ * "credentials file". Used by the OP_SESSION loader.
+ */
+opc_err opc__credentials_parse_labeled(const char *json, size_t len, const char *label,
+                                       opc_credentials **out, opc__ebuf *eb);
+
+/* opc_credentials_unlock() with an internal error buffer. */
+opc_err opc__credentials_unlock_ex(opc_credentials *c, const void *secret, size_t secret_len,
+                                   opc__ebuf *eb);
+
+/* Outer layer (available after parsing). Borrowed, valid until free. */
+const char *opc__credentials_tls_pin(const opc_credentials *c); /* NULL when absent */
+const opc__key *opc__credentials_device_key(const opc_credentials *c);
+size_t opc__credentials_issuer_key_count(const opc_credentials *c);
+const opc__key *opc__credentials_issuer_key(const opc_credentials *c, size_t i); /* NULL if out */
+/* The pinned issuer key with this kid, or NULL. */
+const opc__key *opc__credentials_issuer_key_by_kid(const opc_credentials *c, const char *kid);
+
+/* Inner layer: NULL while locked. Borrowed, valid until lock or free. */
+const opc__key *opc__credentials_enc_key(const opc_credentials *c);
+const opc__key *opc__credentials_sym_key(const opc_credentials *c);
+/* CK (OPC_CREDENTIALS_CK_LEN bytes), e.g. to hand to connect-sync; NULL while locked. */
+const uint8_t *opc__credentials_ck(const opc_credentials *c);
+
+/*
+ * rules.c: shared by parsing and creation (the formulas are documented at the
+ * top of credentials.c).
+ */
+/* AAD of the outer (inner false) or inner layer; returns its length. */
+size_t opc__credentials_aad(bool inner, const char *uuid, uint8_t out[OPC_CREDENTIALS_AAD_MAX]);
+/* CK from uniqueKey (32 bytes), T (32 bytes) and deviceUuid (26 chars). */
+opc_err opc__credentials_derive_ck(const uint8_t *unique_key, const uint8_t *T, const char *uuid,
+                                   uint8_t ck[OPC_CREDENTIALS_CK_LEN]);
+/* verifier.localHash from T (32 bytes) and salt (16 bytes). */
+opc_err opc__credentials_verifier_hash(const uint8_t *T, const uint8_t *salt,
+                                       uint8_t out[OPC_CREDENTIALS_HASH_LEN]);
+/* Value checks: NULL when acceptable, else the reason ("must be a private key"). */
+const char *opc__credentials_url_problem(const char *s);
+const char *opc__credentials_pin_problem(const char *s);
+const char *opc__credentials_device_key_problem(const opc__key *k);
+const char *opc__credentials_issuer_key_problem(const opc__key *k);
+const char *opc__credentials_enc_key_problem(const opc__key *k);
+const char *opc__credentials_sym_key_problem(const opc__key *k);
+
+#endif

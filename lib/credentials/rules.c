@@ -1,0 +1,147 @@
+/*
+ * credentials/rules.c - the parts of the credentials format that both
+ * parsing (credentials.c) and creation (create.c) apply: the value rules for
+ * the outer layer's members and keys, the AADs and the two derivations. The
+ * formulas are documented at the top of credentials.c.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/id.h"
+#include "credentials/credentials.h"
+#include "crypto/kdf.h"
+#include "crypto/key.h"
+
+#define VERIFIER_INFO "connect/localauth/v2"
+#define CK_INFO "connect/credentials/v2"
+#define AAD_OUTER "opconnect/credentials/v2|outer|"
+#define AAD_INNER "opconnect/credentials/v2|inner|"
+
+const char *opc__credentials_url_problem(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0) {
+        return "is empty";
+    }
+    if (n > OPC_CREDENTIALS_MAX_URL) {
+        return "is too long";
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) {
+            return "contains control characters";
+        }
+    }
+    if (strstr(s, "://") != NULL) {
+        if (strncmp(s, "https://", 8) != 0) { /* opc-public-compare */
+            return "must be an https:// URL or a file path";
+        }
+        if (s[8] == '\0' || s[8] == '/') {
+            return "has no host";
+        }
+    }
+    return NULL;
+}
+
+const char *opc__credentials_pin_problem(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0) {
+        return "is empty";
+    }
+    if (n > OPC_CREDENTIALS_MAX_PIN) {
+        return "is too long";
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x21 || c > 0x7e) {
+            return "must be printable ASCII without spaces";
+        }
+    }
+    return NULL;
+}
+
+const char *opc__credentials_device_key_problem(const opc__key *k)
+{
+    if (opc__key_type(k) != OPC_KTY_EC) {
+        return "must be an EC P-256 key";
+    }
+    if (!opc__key_is_private(k)) {
+        return "must be a private key";
+    }
+    if ((opc__key_ops(k) & OPC_KEYOP_SIGN) == 0) {
+        return "must allow \"sign\"";
+    }
+    return NULL;
+}
+
+const char *opc__credentials_issuer_key_problem(const opc__key *k)
+{
+    if (opc__key_type(k) != OPC_KTY_EC) {
+        return "must be an EC P-256 key";
+    }
+    if (opc__key_kid(k)[0] == '\0') {
+        return "must have a kid";
+    }
+    if ((opc__key_ops(k) & (OPC_KEYOP_VERIFY | OPC_KEYOP_SIGN)) == 0) {
+        return "must allow \"verify\"";
+    }
+    return NULL;
+}
+
+const char *opc__credentials_enc_key_problem(const opc__key *k)
+{
+    if (opc__key_type(k) != OPC_KTY_RSA) {
+        return "must be an RSA key";
+    }
+    if (!opc__key_is_private(k)) {
+        return "must be a private key";
+    }
+    if ((opc__key_ops(k) & (OPC_KEYOP_UNWRAP | OPC_KEYOP_DECRYPT)) == 0) {
+        return "must allow \"unwrapKey\" or \"decrypt\"";
+    }
+    return NULL;
+}
+
+const char *opc__credentials_sym_key_problem(const opc__key *k)
+{
+    if (opc__key_type(k) != OPC_KTY_OCT) {
+        return "must be an oct key";
+    }
+    if (opc__key_kid(k)[0] == '\0') {
+        return "must have a kid";
+    }
+    return NULL;
+}
+
+_Static_assert(sizeof AAD_OUTER == sizeof AAD_INNER, "both AAD prefixes have one length");
+_Static_assert(sizeof AAD_OUTER - 1 + OPC_ID_LEN <= OPC_CREDENTIALS_AAD_MAX, "AAD fits");
+
+size_t opc__credentials_aad(bool inner, const char *uuid, uint8_t out[OPC_CREDENTIALS_AAD_MAX])
+{
+    size_t p = sizeof AAD_OUTER - 1;
+    memcpy(out, inner ? AAD_INNER : AAD_OUTER, p);
+    memcpy(out + p, uuid, OPC_ID_LEN);
+    return p + OPC_ID_LEN;
+}
+
+opc_err opc__credentials_derive_ck(const uint8_t *unique_key, const uint8_t *T, const char *uuid,
+                                   uint8_t ck[OPC_CREDENTIALS_CK_LEN])
+{
+    uint8_t ikm[OPC_CREDENTIALS_CK_LEN + OPC_CREDENTIALS_SECRET_LEN];
+    memcpy(ikm, unique_key, OPC_CREDENTIALS_CK_LEN);
+    memcpy(ikm + OPC_CREDENTIALS_CK_LEN, T, OPC_CREDENTIALS_SECRET_LEN);
+    opc_err rc = opc__hkdf_sha256(ikm, sizeof ikm, uuid, OPC_ID_LEN, CK_INFO, sizeof CK_INFO - 1,
+                                  ck, OPC_CREDENTIALS_CK_LEN);
+    opc__wipe(ikm, sizeof ikm);
+    return rc;
+}
+
+opc_err opc__credentials_verifier_hash(const uint8_t *T, const uint8_t *salt,
+                                       uint8_t out[OPC_CREDENTIALS_HASH_LEN])
+{
+    return opc__hkdf_sha256(T, OPC_CREDENTIALS_SECRET_LEN, salt, OPC_CREDENTIALS_SALT_LEN,
+                            VERIFIER_INFO, sizeof VERIFIER_INFO - 1, out, OPC_CREDENTIALS_HASH_LEN);
+}

@@ -1,0 +1,91 @@
+/*
+ * crypto/key.h - key objects and JWK (RFC 7517/7518) import and export.
+ *
+ * A key knows its type, whether it holds private material, its kid and the
+ * operations it may be used for (JWK key_ops). Every operation checks the
+ * key's type and key_ops first: a key imported with ["verify"] never signs,
+ * a public key never decrypts.
+ */
+#ifndef OPC_CRYPTO_KEY_H
+#define OPC_CRYPTO_KEY_H
+
+#include <cjson/cJSON.h>
+
+#include "core/err.h"
+#include "internal.h"
+
+typedef enum opc__kty {
+    OPC_KTY_OCT = 1, /* 32-byte AES-256-GCM key */
+    OPC_KTY_EC = 2,  /* P-256 */
+    OPC_KTY_RSA = 3  /* RSA >= 2048, e = 65537 */
+} opc__kty;
+
+/* key_ops bits (JWK names in comments). */
+#define OPC_KEYOP_ENCRYPT 0x01u    /* "encrypt" */
+#define OPC_KEYOP_DECRYPT 0x02u    /* "decrypt" */
+#define OPC_KEYOP_SIGN 0x04u       /* "sign" */
+#define OPC_KEYOP_VERIFY 0x08u     /* "verify" */
+#define OPC_KEYOP_WRAP 0x10u       /* "wrapKey" */
+#define OPC_KEYOP_UNWRAP 0x20u     /* "unwrapKey" */
+#define OPC_KEYOP_ALL 0x3fu
+
+#define OPC_KID_MAX 64
+
+typedef struct opc__key opc__key; /* opaque; defined in key.c */
+
+/* Generation. kid may be NULL (empty). ops: OPC_KEYOP_* allowed. */
+opc_err opc__key_generate_oct(const char *kid, unsigned ops, opc__key **out);
+opc_err opc__key_generate_ec(const char *kid, unsigned ops, opc__key **out);
+opc_err opc__key_generate_rsa(const char *kid, unsigned ops, opc__key **out);
+
+/* An oct key from 32 raw bytes (copied). */
+opc_err opc__key_from_oct(const uint8_t *k, size_t len, const char *kid, unsigned ops,
+                          opc__key **out);
+
+/* A new key holding only the public half (EC/RSA), with ops limited to
+ * verify/encrypt/wrap. */
+opc_err opc__key_public(const opc__key *k, opc__key **out);
+
+void opc__key_free(opc__key *k); /* wipes; NULL ok */
+
+opc__kty opc__key_type(const opc__key *k);
+bool opc__key_is_private(const opc__key *k);
+const char *opc__key_kid(const opc__key *k); /* never NULL ("" when none) */
+unsigned opc__key_ops(const opc__key *k);
+/* OPC_OK if k has type kty and allows op; else OPC_ERR_KEY with a message. */
+opc_err opc__key_check(const opc__key *k, opc__kty kty, unsigned op, opc__ebuf *eb);
+/* Raw bytes of an oct key (32), NULL for other types. */
+const uint8_t *opc__key_oct(const opc__key *k);
+/* The OpenSSL EVP_PKEY of an EC or RSA key (borrowed), NULL for oct. Typed
+ * void * so that this header does not pull in OpenSSL. */
+void *opc__key_pkey(const opc__key *k);
+
+/* Import flags. */
+#define OPC_JWK_REQUIRE_PRIVATE 0x1u /* fail unless private parts are present */
+#define OPC_JWK_PUBLIC_ONLY 0x2u     /* fail if private parts are present */
+
+/*
+ * Import a JWK object. Strict: members of the right JSON types, base64url
+ * without padding, exact sizes (oct k = 32 bytes; EC x, y, d = 32 bytes and
+ * the point on P-256; RSA n >= 2048 bits without leading zero, e = 65537,
+ * all CRT members for a private key), known kty/crv/alg, key_ops of known
+ * names without repeats, consistent with kty. Missing key_ops allows every
+ * op the key type supports. alg, when present, must fit: "A256GCM" (oct),
+ * "ES256" (EC), "RSA-OAEP-256" (RSA).
+ */
+opc_err opc__jwk_import(const cJSON *jwk, unsigned flags, opc__key **out, opc__ebuf *eb);
+/* Parse JSON text (strict, see core/json.h) and import. */
+opc_err opc__jwk_parse(const char *json, size_t len, unsigned flags, opc__key **out,
+                       opc__ebuf *eb);
+
+/*
+ * Export as a JWK object: kty, kid (if set), alg, key_ops, ext:true and the
+ * key members; private members only with include_private. Delete the result
+ * with opc__json_delete_secret() when it holds private parts.
+ */
+opc_err opc__jwk_export(const opc__key *k, bool include_private, cJSON **out);
+
+/* Constant-time equality of two keys' public material (oct: the key). */
+bool opc__key_equal_public(const opc__key *a, const opc__key *b);
+
+#endif

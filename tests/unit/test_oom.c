@@ -1,0 +1,247 @@
+/*
+ * test_oom.c - allocation-failure torture: each operation is run again and
+ * again with its k-th allocation failing (k = 1, 2, ...) until it runs with
+ * no failure injected. Every run must end cleanly (an error code, never a
+ * crash) and leak nothing (cmocka checks every block).
+ */
+#include "harness.h"
+
+#include "core/alloc.h"
+#include "core/json.h"
+#include "crypto/base64.h"
+#include "crypto/envelope.h"
+#include "crypto/jwt.h"
+#include "crypto/key.h"
+#include "credentials/credentials.h"
+
+static long fail_at;   /* fail the allocation with this number; 0 = never */
+static long alloc_no;  /* allocations so far in this run */
+static long injected;  /* failures injected in this run */
+
+static void *oom_malloc(size_t n)
+{
+    if (fail_at != 0 && ++alloc_no == fail_at) {
+        injected++;
+        return NULL;
+    }
+    return test_malloc(n);
+}
+
+static void *oom_realloc(void *p, size_t n)
+{
+    if (fail_at != 0 && ++alloc_no == fail_at) {
+        injected++;
+        return NULL;
+    }
+    return test_realloc(p, n);
+}
+
+static void oom_free(void *p)
+{
+    test_free(p);
+}
+
+static int oom_setup(void **state)
+{
+    (void)state;
+    return opc_global_init_mem(OPC_GLOBAL_DEFAULT, oom_malloc, oom_realloc, oom_free) == OPC_OK
+               ? 0
+               : -1;
+}
+
+typedef opc_err (*op_fn)(void *ctx);
+
+/* Run op with failure at allocation 1, 2, ... until it runs clean. */
+static void torture(const char *name, op_fn op, void *ctx)
+{
+    long k;
+    for (k = 1; k < 100000; k++) {
+        fail_at = k;
+        alloc_no = 0;
+        injected = 0;
+        opc_err rc = op(ctx);
+        if (injected == 0) {
+            /* k exceeded the operation's allocation count: it ran clean. */
+            assert_int_equal(rc, OPC_OK);
+            break;
+        }
+        if (rc == OPC_OK) {
+            /* A failed allocation that the operation recovered from is fine
+             * only if it was optional; report it to keep this honest. */
+            print_message("%s: allocation %ld failed but the operation succeeded\n", name, k);
+        }
+    }
+    fail_at = 0;
+    print_message("%s: %ld allocation failures survived\n", name, k - 1);
+    assert_true(k > 1);
+}
+
+static opc_err op_json(void *ctx)
+{
+    (void)ctx;
+    const char *s = "{\"a\":[1,2,{\"b\":\"c\"}],\"d\":\"e\"}";
+    cJSON *j = NULL;
+    opc_err rc = opc__json_parse(s, strlen(s), NULL, &j, NULL);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    char *out = NULL;
+    rc = opc__json_print(j, &out, NULL);
+    opc__free(out);
+    cJSON_Delete(j);
+    return rc;
+}
+
+static opc_err op_base64(void *ctx)
+{
+    (void)ctx;
+    unsigned char *out = NULL;
+    size_t n;
+    opc_err rc = opc__b64_decode("Zm9vYmFy", 8, OPC_B64_STD, &out, &n, NULL);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    char *enc = NULL;
+    rc = opc__b64_encode(out, n, OPC_B64URL, &enc, NULL);
+    opc__free(enc);
+    opc__free(out);
+    return rc;
+}
+
+static opc_err op_envelope(void *ctx)
+{
+    const opc__key *k = ctx;
+    cJSON *env = NULL;
+    opc_err rc = opc__envelope_seal(k, "aad", 3, "plaintext", 9, &env);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    opc_secret *pt = NULL;
+    rc = opc__envelope_open(env, k, "aad", 3, &pt, NULL);
+    opc_secret_free(pt);
+    cJSON_Delete(env);
+    return rc;
+}
+
+static opc_err op_jwk(void *ctx)
+{
+    const opc__key *k = ctx;
+    cJSON *j = NULL;
+    opc_err rc = opc__jwk_export(k, true, &j);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    opc__key *k2 = NULL;
+    rc = opc__jwk_import(j, 0, &k2, NULL);
+    opc__key_free(k2);
+    opc__json_delete_secret(j);
+    return rc;
+}
+
+typedef struct {
+    const opc__key *keys[1];
+    char *token;
+} jwt_ctx;
+
+static opc_err op_jwt(void *ctx)
+{
+    jwt_ctx *c = ctx;
+    opc__jwt_expect e = {.keys = c->keys, .n_keys = 1, .audience = OPC_JWT_AUDIENCE,
+                         .now = 1800000000, .leeway = OPC_JWT_LEEWAY_S};
+    static opc__jwt_claims claims;
+    return opc__jwt_verify(c->token, strlen(c->token), &e, &claims, NULL);
+}
+
+typedef struct {
+    char *json;
+    size_t len;
+    uint8_t T[32];
+} cred_ctx;
+
+static opc_err op_credentials(void *ctx)
+{
+    cred_ctx *c = ctx;
+    opc_credentials *cr = NULL;
+    opc_err rc = opc_credentials_parse(c->json, c->len, &cr, NULL, 0);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    rc = opc_credentials_unlock(cr, c->T, sizeof c->T, NULL, 0);
+    opc_credentials_free(cr);
+    return rc;
+}
+
+static void test_oom_core_and_crypto(void **state)
+{
+    (void)state;
+    torture("json parse+print", op_json, NULL);
+    torture("base64 decode+encode", op_base64, NULL);
+    opc__key *oct = NULL;
+    assert_int_equal(opc__key_generate_oct("k", OPC_KEYOP_ENCRYPT | OPC_KEYOP_DECRYPT, &oct),
+                     OPC_OK);
+    torture("envelope seal+open", op_envelope, oct);
+    torture("jwk export+import (oct)", op_jwk, oct);
+    opc__key_free(oct);
+    opc__key *ec = NULL;
+    assert_int_equal(opc__key_generate_ec("issuer", OPC_KEYOP_SIGN | OPC_KEYOP_VERIFY, &ec),
+                     OPC_OK);
+    torture("jwk export+import (EC)", op_jwk, ec);
+    jwt_ctx jc = {{ec}, NULL};
+    assert_int_equal(
+        opc__jws_sign_es256(ec, "{\"alg\":\"ES256\",\"kid\":\"issuer\",\"typ\":\"JWT\"}",
+                            "{\"aud\":[\"com.1password.connect\"],\"iat\":1799999000,"
+                            "\"jti\":\"oomtokenaaaaaaaaaaaaaaaaaa\","
+                            "\"1password.com/vts\":[{\"u\":\"oomvaultaaaaaaaaaaaaaaaaaa\",\"a\":1}]}",
+                            &jc.token),
+        OPC_OK);
+    torture("jwt verify", op_jwt, &jc);
+    opc_free(jc.token);
+    opc__key_free(ec);
+}
+
+static void test_oom_credentials(void **state)
+{
+    (void)state;
+    opc__key *dev = NULL, *iss = NULL, *iss_pub = NULL, *rsa = NULL, *sym = NULL;
+    assert_int_equal(opc__key_generate_ec("device", OPC_KEYOP_SIGN | OPC_KEYOP_VERIFY, &dev),
+                     OPC_OK);
+    assert_int_equal(opc__key_generate_ec("issuerkey", OPC_KEYOP_SIGN | OPC_KEYOP_VERIFY, &iss),
+                     OPC_OK);
+    assert_int_equal(opc__key_public(iss, &iss_pub), OPC_OK);
+    assert_int_equal(opc__key_generate_rsa("enckey", OPC_KEYOP_WRAP | OPC_KEYOP_UNWRAP |
+                                                         OPC_KEYOP_ENCRYPT | OPC_KEYOP_DECRYPT,
+                                           &rsa),
+                     OPC_OK);
+    assert_int_equal(opc__key_generate_oct("symkey", OPC_KEYOP_ENCRYPT | OPC_KEYOP_DECRYPT, &sym),
+                     OPC_OK);
+    const opc__key *issuers[1] = {iss_pub};
+    opc__credentials_params p = {
+        .server_id = "oomserveraaaaaaaaaaaaaaaaa",
+        .account_id = "oomaccountaaaaaaaaaaaaaaaa",
+        .service_url = "/var/lib/opconnect/account.db",
+        .device_key = dev,
+        .issuer_keys = issuers,
+        .n_issuer_keys = 1,
+        .enc_key = rsa,
+        .sym_key = sym,
+    };
+    cred_ctx c;
+    memset(c.T, 0x5a, sizeof c.T);
+    assert_int_equal(opc__credentials_create(&p, c.T, &c.json, &c.len, NULL), OPC_OK);
+    torture("credentials parse+unlock", op_credentials, &c);
+    opc__secret_free(c.json, c.len);
+    opc__key_free(dev);
+    opc__key_free(iss);
+    opc__key_free(iss_pub);
+    opc__key_free(rsa);
+    opc__key_free(sym);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_oom_core_and_crypto),
+        cmocka_unit_test(test_oom_credentials),
+    };
+    return cmocka_run_group_tests_name("oom", tests, oom_setup, opc_test_group_teardown);
+}

@@ -1,0 +1,401 @@
+/*
+ * tests/unit/test_twoskd.c - Secret Key and 2SKD (lib/crypto/twoskd.c).
+ *
+ * All keys, passwords and emails here are obviously fake test values.
+ */
+#include "harness.h"
+
+#include "core/alloc.h"
+#include "core/err.h"
+#include "crypto/kdf.h"
+#include "crypto/twoskd.h"
+
+#define ALPHABET "23456789ABCDEFGHJKLMNPQRSTVWXYZ"
+#define TEST_KEY "A3-TEST23-ABCDEF-GHJKL-MNPQR-STVWX-YZ234"
+#define TEST_ID "TEST23"
+#define TEST_SECRET "ABCDEFGHJKLMNPQRSTVWXYZ234"
+#define TEST_EMAIL "wendy.appleseed@example.com"
+#define FAST_ITER 1000u /* the _raw tests use few iterations for speed */
+
+static const uint8_t test_salt[OPC_2SKD_SALT_LEN] = {0, 1, 2,  3,  4,  5,  6,  7,
+                                                     8, 9, 10, 11, 12, 13, 14, 15};
+
+static void parse_ok(const char *s, opc__secret_key *sk)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = opc__secret_key_parse(s, sk, &eb);
+    if (rc != OPC_OK) {
+        fail_msg("parse of a good key failed: %d (%s)", (int)rc, eb.msg);
+    }
+}
+
+/* Expect OPC_ERR_PARSE with a message containing `want`, and *out wiped. */
+static void parse_fails(const char *s, const char *want)
+{
+    opc__secret_key sk;
+    memset(&sk, 'x', sizeof sk);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__secret_key_parse(s, &sk, &eb), OPC_ERR_PARSE);
+    if (strstr(eb.msg, want) == NULL) {
+        fail_msg("message \"%s\" lacks \"%s\"", eb.msg, want);
+    }
+    const unsigned char *p = (const unsigned char *)&sk;
+    for (size_t i = 0; i < sizeof sk; i++) {
+        assert_int_equal(p[i], 0);
+    }
+}
+
+static void derive_raw(const char *pw, const char *email, const opc__secret_key *sk,
+                       const uint8_t *salt, const char *label, uint32_t iter, uint8_t out[32])
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = opc__2skd_raw(pw, email, sk, salt, label, iter, out, &eb);
+    if (rc != OPC_OK) {
+        fail_msg("2SKD failed: %d (%s)", (int)rc, eb.msg);
+    }
+}
+
+static void check_hex(const void *got, const char *want_hex)
+{
+    size_t n;
+    unsigned char *want = opc_test_unhex(want_hex, &n);
+    assert_memory_equal(got, want, n);
+    free(want);
+}
+
+/* ---- Secret Key generation ---- */
+
+static void test_twoskd_secret_key_generate_format(void **state)
+{
+    (void)state;
+    char key[OPC_SECRET_KEY_STRLEN + 1];
+    assert_int_equal(opc__secret_key_generate(key), OPC_OK);
+    assert_int_equal(strlen(key), OPC_SECRET_KEY_STRLEN);
+    assert_int_equal(key[0], 'A');
+    assert_int_equal(key[1], '3');
+    static const size_t dashes[] = {2, 9, 16, 22, 28, 34};
+    size_t d = 0;
+    for (size_t i = 0; i < OPC_SECRET_KEY_STRLEN; i++) {
+        if (d < OPC_ARRAY_LEN(dashes) && i == dashes[d]) {
+            assert_int_equal(key[i], '-');
+            d++;
+        } else if (i >= 3) {
+            assert_non_null(strchr(ALPHABET, key[i]));
+        }
+    }
+    assert_int_equal(d, OPC_ARRAY_LEN(dashes));
+
+    opc__secret_key sk;
+    parse_ok(key, &sk);
+    assert_string_equal(sk.version, "A3");
+    assert_memory_equal(sk.id, key + 3, 6);
+    char secret[27];
+    snprintf(secret, sizeof secret, "%.6s%.5s%.5s%.5s%.5s", key + 10, key + 17, key + 23, key + 29,
+             key + 35);
+    assert_string_equal(sk.secret, secret);
+    opc__wipe(&sk, sizeof sk);
+    assert_int_equal(opc__secret_key_generate(NULL), OPC_ERR_INVALID_ARG);
+}
+
+static void test_twoskd_secret_key_generate_alphabet_1000_keys(void **state)
+{
+    (void)state;
+    unsigned counts[256] = {0};
+    char first[OPC_SECRET_KEY_STRLEN + 1] = "";
+    for (int n = 0; n < 1000; n++) {
+        char key[OPC_SECRET_KEY_STRLEN + 1];
+        assert_int_equal(opc__secret_key_generate(key), OPC_OK);
+        assert_null(strpbrk(key + 2, "IOU01abcdefghijklmnopqrstuvwxyz"));
+        for (size_t i = 3; i < OPC_SECRET_KEY_STRLEN; i++) {
+            counts[(unsigned char)key[i]]++;
+        }
+        if (n == 0) {
+            memcpy(first, key, sizeof key);
+        } else {
+            assert_string_not_equal(first, key);
+        }
+        opc__secret_key sk;
+        parse_ok(key, &sk);
+        opc__wipe(&sk, sizeof sk);
+    }
+    /* 32000 symbols: each of the 31 should appear about 1032 times. */
+    for (const char *c = ALPHABET; *c != '\0'; c++) {
+        unsigned k = counts[(unsigned char)*c];
+        if (k < 700 || k > 1400) {
+            fail_msg("symbol %c appeared %u times in 32000", *c, k);
+        }
+    }
+    unsigned total = counts['-'];
+    for (const char *c = ALPHABET; *c != '\0'; c++) {
+        total += counts[(unsigned char)*c];
+    }
+    assert_int_equal(total, 1000u * (OPC_SECRET_KEY_STRLEN - 3));
+}
+
+/* ---- Secret Key parsing ---- */
+
+static void test_twoskd_secret_key_parse_accepts_variants(void **state)
+{
+    (void)state;
+    static const char *variants[] = {
+        TEST_KEY,
+        "A3TEST23ABCDEFGHJKLMNPQRSTVWXYZ234",
+        "a3-test23-abcdef-ghjkl-mnpqr-stvwx-yz234",
+        "a3TeSt23AbCdEf-GhJkLMNPQR-stvwxyz234",
+        "  \t" TEST_KEY "\r\n",
+        " a3test23abcdefghjklmnpqrstvwxyz234 ",
+    };
+    for (size_t i = 0; i < OPC_ARRAY_LEN(variants); i++) {
+        opc__secret_key sk;
+        parse_ok(variants[i], &sk);
+        assert_string_equal(sk.version, "A3");
+        assert_string_equal(sk.id, TEST_ID);
+        assert_string_equal(sk.secret, TEST_SECRET);
+    }
+}
+
+static void test_twoskd_secret_key_parse_rejects_bad_version(void **state)
+{
+    (void)state;
+    parse_fails("A2-TEST23-ABCDEF-GHJKL-MNPQR-STVWX-YZ234", "must start with A3");
+    parse_fails("B3TEST23ABCDEFGHJKLMNPQRSTVWXYZ234", "must start with A3");
+    parse_fails("-A3TEST23ABCDEFGHJKLMNPQRSTVWXYZ234", "must start with A3");
+    parse_fails("A", "must start with A3");
+    parse_fails("   ", "empty");
+    parse_fails("", "empty");
+}
+
+static void test_twoskd_secret_key_parse_rejects_wrong_length(void **state)
+{
+    (void)state;
+    parse_fails("A3-TEST23-ABCDEF-GHJKL-MNPQR-STVWX-YZ23", "wrong length: 33 characters");
+    parse_fails("A3-TEST23-ABCDEF-GHJKL-MNPQR-STVWX-YZ2345", "wrong length: 35 characters");
+    parse_fails("A3TEST23", "wrong length: 8 characters");
+    parse_fails("A3", "wrong length: 2 characters");
+}
+
+static void test_twoskd_secret_key_parse_rejects_bad_characters(void **state)
+{
+    (void)state;
+    /* Positions are 1-based in the string as given. */
+    parse_fails("A3-TEST23-ABCDEF-GHIKL-MNPQR-STVWX-YZ234", "invalid character at position 20");
+    parse_fails("A3-TEST23-ABCDEF-GHJKL-MNPQR-STVWX-YZ230", "invalid character at position 40");
+    parse_fails("A3-TEST23-ABCDEF-GHJKL-MNOQR-STVWX-YZ234", "invalid character at position 26");
+    parse_fails("A3-TEST21-ABCDEF-GHJKL-MNPQR-STVWX-YZ234", "invalid character at position 9");
+    parse_fails("A3-TEST23-ABCDEF-GHJKL-MNPQU-STVWX-YZ234", "invalid character at position 28");
+    parse_fails("  A3-TEST23-ABCDEF-GH KL-MNPQR-STVWX-YZ234", "invalid character at position 22");
+    parse_fails("A3-TEST23-ABCDEF-GHJKL-MNPQR-STVWX-YZ23\xc3\xa9", "position 40");
+    /* Dashes only between groups, one at a time. */
+    parse_fails("A3-TES-T23-ABCDEF-GHJKL-MNPQR-STVWX-YZ234", "misplaced '-' at position 7");
+    parse_fails("A3--TEST23-ABCDEF-GHJKL-MNPQR-STVWX-YZ234", "misplaced '-' at position 4");
+    parse_fails("A3-TEST23-ABCDEF-GHJKL-MNPQR-STVWX-YZ234-", "misplaced '-' at position 41");
+    /* The message never quotes the key. */
+    opc__secret_key sk;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__secret_key_parse("A3-TEST23-ABCDEF-GHJKL-MNPQR-STVWX-YZ23!", &sk, &eb),
+                     OPC_ERR_PARSE);
+    assert_null(strstr(eb.msg, "ABCDEF"));
+    assert_null(strchr(eb.msg, '!'));
+    assert_int_equal(opc__secret_key_parse(NULL, &sk, &eb), OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__secret_key_parse(TEST_KEY, NULL, &eb), OPC_ERR_INVALID_ARG);
+}
+
+/* ---- 2SKD ---- */
+
+static void test_twoskd_2skd_known_answer_python(void **state)
+{
+    (void)state;
+    /* Computed with Python's hashlib.pbkdf2_hmac and an RFC 5869 HKDF on hmac. */
+    opc__secret_key sk;
+    parse_ok(TEST_KEY, &sk);
+    uint8_t out[32];
+    derive_raw(" hunter2\t", "Wendy.Appleseed@Example.COM", &sk, test_salt, OPC_2SKD_LABEL_AUK,
+               FAST_ITER, out);
+    check_hex(out, "edc0cdff4ac54c3631e2d8a2931bd834e5c7b70031adeac8f19fe0bd537d58d3");
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__2skd("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_SRP,
+                               OPC_2SKD_MIN_ITERATIONS, out, &eb),
+                     OPC_OK);
+    check_hex(out, "151da24696a691af74c1cddabb5598da3cf8d0ac30e9f469ebafcf5a3aab0855");
+}
+
+static void test_twoskd_2skd_matches_formula(void **state)
+{
+    (void)state;
+    opc__secret_key sk;
+    parse_ok(TEST_KEY, &sk);
+    const char *email = TEST_EMAIL;
+    const char *label = OPC_2SKD_LABEL_AUK;
+    uint8_t s2[32], k_pw[32], k_sk[32], want[32], got[32];
+    assert_int_equal(opc__hkdf_sha256(test_salt, sizeof test_salt, email, strlen(email), label,
+                                      strlen(label), s2, sizeof s2),
+                     OPC_OK);
+    assert_int_equal(opc__pbkdf2_sha256("hunter2", 7, s2, sizeof s2, FAST_ITER, k_pw, 32), OPC_OK);
+    assert_int_equal(opc__hkdf_sha256(TEST_SECRET, 26, TEST_ID, 6, "A3", 2, k_sk, 32), OPC_OK);
+    for (size_t i = 0; i < 32; i++) {
+        want[i] = (uint8_t)(k_pw[i] ^ k_sk[i]);
+    }
+    derive_raw("hunter2", email, &sk, test_salt, label, FAST_ITER, got);
+    assert_memory_equal(got, want, 32);
+    /* Neither half alone. */
+    assert_memory_not_equal(got, k_pw, 32);
+    assert_memory_not_equal(got, k_sk, 32);
+}
+
+static void test_twoskd_2skd_inputs_matter(void **state)
+{
+    (void)state;
+    opc__secret_key sk, sk2;
+    parse_ok(TEST_KEY, &sk);
+    parse_ok("A3-TEST23-ABCDEF-GHJKL-MNPQR-STVWX-YZ235", &sk2);
+    opc__secret_key sk_id = sk;
+    sk_id.id[5] = '4';
+    uint8_t salt2[OPC_2SKD_SALT_LEN];
+    memcpy(salt2, test_salt, sizeof salt2);
+    salt2[15] ^= 1;
+
+    uint8_t base[32], again[32], out[32];
+    derive_raw("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, base);
+    derive_raw("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, again);
+    assert_memory_equal(base, again, 32); /* deterministic */
+
+    /* Email case does not matter. */
+    derive_raw("hunter2", "WENDY.Appleseed@EXAMPLE.com", &sk, test_salt, OPC_2SKD_LABEL_AUK,
+               FAST_ITER, out);
+    assert_memory_equal(out, base, 32);
+
+    derive_raw("hunter3", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
+    assert_memory_not_equal(out, base, 32);
+    derive_raw("Hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
+    assert_memory_not_equal(out, base, 32);
+    derive_raw("hunter2", "wendy.appleseed@example.org", &sk, test_salt, OPC_2SKD_LABEL_AUK,
+               FAST_ITER, out);
+    assert_memory_not_equal(out, base, 32);
+    derive_raw("hunter2", TEST_EMAIL, &sk2, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
+    assert_memory_not_equal(out, base, 32);
+    derive_raw("hunter2", TEST_EMAIL, &sk_id, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
+    assert_memory_not_equal(out, base, 32);
+    derive_raw("hunter2", TEST_EMAIL, &sk, salt2, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
+    assert_memory_not_equal(out, base, 32);
+    derive_raw("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_SRP, FAST_ITER, out);
+    assert_memory_not_equal(out, base, 32);
+    derive_raw("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER + 1, out);
+    assert_memory_not_equal(out, base, 32);
+}
+
+static void test_twoskd_2skd_trims_password(void **state)
+{
+    (void)state;
+    opc__secret_key sk;
+    parse_ok(TEST_KEY, &sk);
+    uint8_t base[32], out[32];
+    derive_raw("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, base);
+    derive_raw("  hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
+    assert_memory_equal(out, base, 32);
+    derive_raw("hunter2 \t\r\n", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
+    assert_memory_equal(out, base, 32);
+    derive_raw("\v hunter2\f", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
+    assert_memory_equal(out, base, 32);
+    /* Inner white space is part of the password. */
+    derive_raw("hun ter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
+    assert_memory_not_equal(out, base, 32);
+    /* An all-blank password is the empty password. */
+    uint8_t empty[32];
+    derive_raw("", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, empty);
+    derive_raw("   ", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
+    assert_memory_equal(out, empty, 32);
+}
+
+static void test_twoskd_2skd_enforces_floor(void **state)
+{
+    (void)state;
+    opc__secret_key sk;
+    parse_ok(TEST_KEY, &sk);
+    uint8_t out[32], raw[32];
+    memset(out, 0xA5, sizeof out);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__2skd("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK,
+                               OPC_2SKD_MIN_ITERATIONS - 1, out, &eb),
+                     OPC_ERR_RANGE);
+    assert_non_null(strstr(eb.msg, "99999"));
+    assert_non_null(strstr(eb.msg, "100000"));
+    for (size_t i = 0; i < sizeof out; i++) {
+        assert_int_equal(out[i], 0xA5);
+    }
+    assert_int_equal(
+        opc__2skd("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, 1, out, NULL),
+        OPC_ERR_RANGE);
+    assert_int_equal(
+        opc__2skd_raw("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, 0, out, NULL),
+        OPC_ERR_RANGE);
+
+    /* Exactly at the floor it runs, and agrees with the raw form. */
+    assert_int_equal(opc__2skd("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK,
+                               OPC_2SKD_MIN_ITERATIONS, out, &eb),
+                     OPC_OK);
+    derive_raw("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, OPC_2SKD_MIN_ITERATIONS,
+               raw);
+    assert_memory_equal(out, raw, 32);
+    check_hex(out, "2f9fa144815e132d4023c02162a95f32906960985b9b51dd6fc43011026b2ab0");
+}
+
+static void test_twoskd_2skd_rejects_bad_arguments(void **state)
+{
+    (void)state;
+    opc__secret_key sk;
+    parse_ok(TEST_KEY, &sk);
+    uint8_t out[32];
+    const char *l = OPC_2SKD_LABEL_AUK;
+    assert_int_equal(opc__2skd_raw(NULL, TEST_EMAIL, &sk, test_salt, l, 1, out, NULL),
+                     OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__2skd_raw("pw", NULL, &sk, test_salt, l, 1, out, NULL),
+                     OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__2skd_raw("pw", TEST_EMAIL, NULL, test_salt, l, 1, out, NULL),
+                     OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__2skd_raw("pw", TEST_EMAIL, &sk, NULL, l, 1, out, NULL),
+                     OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__2skd_raw("pw", TEST_EMAIL, &sk, test_salt, NULL, 1, out, NULL),
+                     OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__2skd_raw("pw", TEST_EMAIL, &sk, test_salt, l, 1, NULL, NULL),
+                     OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__2skd(NULL, TEST_EMAIL, &sk, test_salt, l, 1, out, NULL),
+                     OPC_ERR_INVALID_ARG);
+    /* A struct that did not come from the parser. */
+    opc__secret_key bad = sk;
+    bad.secret[3] = 'O';
+    assert_int_equal(opc__2skd_raw("pw", TEST_EMAIL, &bad, test_salt, l, 1, out, NULL),
+                     OPC_ERR_INVALID_ARG);
+    bad = sk;
+    bad.version[1] = '4';
+    assert_int_equal(opc__2skd_raw("pw", TEST_EMAIL, &bad, test_salt, l, 1, out, NULL),
+                     OPC_ERR_INVALID_ARG);
+    memset(&bad, 0, sizeof bad);
+    assert_int_equal(opc__2skd_raw("pw", TEST_EMAIL, &bad, test_salt, l, 1, out, NULL),
+                     OPC_ERR_INVALID_ARG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_twoskd_secret_key_generate_format),
+        cmocka_unit_test(test_twoskd_secret_key_generate_alphabet_1000_keys),
+        cmocka_unit_test(test_twoskd_secret_key_parse_accepts_variants),
+        cmocka_unit_test(test_twoskd_secret_key_parse_rejects_bad_version),
+        cmocka_unit_test(test_twoskd_secret_key_parse_rejects_wrong_length),
+        cmocka_unit_test(test_twoskd_secret_key_parse_rejects_bad_characters),
+        cmocka_unit_test(test_twoskd_2skd_known_answer_python),
+        cmocka_unit_test(test_twoskd_2skd_matches_formula),
+        cmocka_unit_test(test_twoskd_2skd_inputs_matter),
+        cmocka_unit_test(test_twoskd_2skd_trims_password),
+        cmocka_unit_test(test_twoskd_2skd_enforces_floor),
+        cmocka_unit_test(test_twoskd_2skd_rejects_bad_arguments),
+    };
+    return cmocka_run_group_tests_name("twoskd", tests, opc_test_group_setup,
+                                       opc_test_group_teardown);
+}
