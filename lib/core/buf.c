@@ -110,7 +110,7 @@ opc_err opc__buf_appendf(opc__buf *b, const char *fmt, ...)
         return rc;
     }
     va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    (void)vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
     return OPC_OK;
@@ -158,7 +158,10 @@ opc_err opc__buf_append_json_str(opc__buf *b, const char *s, size_t n)
         if (esc != NULL) {
             opc__buf_append_str(b, esc);
         } else {
-            memcpy(u, "\\u00", 4);
+            u[0] = '\\';
+            u[1] = 'u';
+            u[2] = '0';
+            u[3] = '0';
             u[4] = hex[c >> 4];
             u[5] = hex[c & 15];
             opc__buf_append(b, u, 6);

@@ -61,9 +61,9 @@ void opc__ebuf_prefix(opc__ebuf *eb, const char *fmt, ...)
     }
     char joined[2 * OPC_ERRBUF_SIZE + 2];
     if (eb->msg[0] == '\0') {
-        snprintf(joined, sizeof joined, "%s", prefix);
+        (void)snprintf(joined, sizeof joined, "%s", prefix);
     } else {
-        snprintf(joined, sizeof joined, "%s: %s", prefix, eb->msg);
+        (void)snprintf(joined, sizeof joined, "%s: %s", prefix, eb->msg);
     }
     size_t n2 = strlen(joined);
     if (n2 >= sizeof eb->msg) {
@@ -78,7 +78,7 @@ void opc__ebuf_export(const opc__ebuf *eb, char *errbuf, size_t errbuf_len)
     if (errbuf == NULL || errbuf_len == 0) {
         return;
     }
-    snprintf(errbuf, errbuf_len, "%s", eb != NULL ? eb->msg : "");
+    (void)snprintf(errbuf, errbuf_len, "%s", eb != NULL ? eb->msg : "");
 }
 
 /* ---- public strerror ---- */

@@ -156,8 +156,8 @@ static opc_err check_node(const cJSON *n, int depth, int max_depth, opc__ebuf *e
                 return opc__fail(eb, OPC_ERR_PARSE, "invalid JSON: a key is not valid UTF-8");
             }
             if (++count > MAX_MEMBERS) {
-                return opc__fail(eb, OPC_ERR_PARSE, "invalid JSON: object with more than %d members",
-                                 MAX_MEMBERS);
+                return opc__fail(eb, OPC_ERR_PARSE,
+                                 "invalid JSON: object with more than %d members", MAX_MEMBERS);
             }
             for (const cJSON *p = n->child; p != c; p = p->next) {
                 if (key_equal_ci(p->string, c->string)) {
@@ -191,11 +191,11 @@ opc_err opc__json_parse(const char *s, size_t len, const opc__json_limits *limit
     }
     *out = NULL;
     size_t max_size = limits != NULL ? limits->max_size : 0;
-    int max_depth = limits != NULL && limits->max_depth > 0 ? limits->max_depth
-                                                             : OPC_JSON_MAX_DEPTH_DEFAULT;
+    int max_depth =
+        limits != NULL && limits->max_depth > 0 ? limits->max_depth : OPC_JSON_MAX_DEPTH_DEFAULT;
     if (max_size != 0 && len > max_size) {
-        return opc__fail(eb, OPC_ERR_TOO_LARGE, "JSON of %zu bytes exceeds the limit of %zu",
-                         len, max_size);
+        return opc__fail(eb, OPC_ERR_TOO_LARGE, "JSON of %zu bytes exceeds the limit of %zu", len,
+                         max_size);
     }
     size_t tlen = len;
     (void)opc__trim(s, &tlen);
@@ -216,8 +216,7 @@ opc_err opc__json_parse(const char *s, size_t len, const opc__json_limits *limit
     for (size_t i = used; i < len; i++) {
         if (!opc__is_space((unsigned char)s[i]) || s[i] == '\v' || s[i] == '\f') {
             cJSON_Delete(root);
-            return opc__fail(eb, OPC_ERR_PARSE, "invalid JSON: unexpected data at offset %zu",
-                             i);
+            return opc__fail(eb, OPC_ERR_PARSE, "invalid JSON: unexpected data at offset %zu", i);
         }
     }
     rc = check_node(root, 0, max_depth, eb);
@@ -314,8 +313,7 @@ opc_err opc__json_only_members(const cJSON *obj, const char *const *allowed, con
             }
         }
         if (!ok) {
-            return opc__fail(eb, OPC_ERR_PARSE, "%s: unexpected member \"%.64s\"", what,
-                             c->string);
+            return opc__fail(eb, OPC_ERR_PARSE, "%s: unexpected member \"%.64s\"", what, c->string);
         }
     }
     return OPC_OK;

@@ -18,8 +18,8 @@
 #define OPC_JSON_MAX_DEPTH_DEFAULT 32
 
 typedef struct opc__json_limits {
-    size_t max_size;  /* bytes; 0 = no limit */
-    int max_depth;    /* nesting of objects/arrays; 0 = OPC_JSON_MAX_DEPTH_DEFAULT */
+    size_t max_size; /* bytes; 0 = no limit */
+    int max_depth;   /* nesting of objects/arrays; 0 = OPC_JSON_MAX_DEPTH_DEFAULT */
 } opc__json_limits;
 
 /*

@@ -38,7 +38,8 @@ bool opc__log_enabled(opc_log_level level)
     return log_fn != NULL && level <= log_max;
 }
 
-OPC_PRINTF(5, 0) static void vemit(opc_log_level level, const char *subsystem, const char *request_id,
+OPC_PRINTF(5, 0)
+static void vemit(opc_log_level level, const char *subsystem, const char *request_id,
                   const char *jti, const char *fmt, va_list ap)
 {
     char msg[1024];
@@ -145,7 +146,10 @@ static void put_json_body(sink *s, const char *p)
             break;
         default:
             if (*u < 0x20 || *u == 0x7f) {
-                memcpy(esc, "\\u00", 4);
+                esc[0] = '\\';
+                esc[1] = 'u';
+                esc[2] = '0';
+                esc[3] = '0';
                 esc[4] = hex[*u >> 4];
                 esc[5] = hex[*u & 15];
                 put(s, esc, 6);
@@ -177,7 +181,7 @@ size_t opc_log_format_json(const opc_log_record *rec, char *buf, size_t buf_len)
     char prefix[5] = {'(', letters[lvl], ')', ' ', '\0'};
     char ts[OPC_TIME_STRLEN];
     if (opc__time_format_us(rec->time_us, ts) != OPC_OK) {
-        memcpy(ts, "1970-01-01T00:00:00.000000Z", 28);
+        (void)snprintf(ts, sizeof ts, "%s", "1970-01-01T00:00:00.000000Z");
     }
     char lvlnum[4] = {(char)('0' + lvl), '\0'};
 

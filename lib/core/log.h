@@ -12,8 +12,7 @@
 /* True when an event at level would reach the callback. */
 bool opc__log_enabled(opc_log_level level);
 
-void opc__log(opc_log_level level, const char *subsystem, const char *fmt, ...)
-    OPC_PRINTF(3, 4);
+void opc__log(opc_log_level level, const char *subsystem, const char *fmt, ...) OPC_PRINTF(3, 4);
 
 /* With request scope (request_id and jti may be NULL). */
 void opc__log_scoped(opc_log_level level, const char *subsystem, const char *request_id,

@@ -89,9 +89,9 @@ opc_err opc__parse_i64(const char *s, size_t len, int64_t min, int64_t max, int6
         return OPC_ERR_INVALID_ARG;
     }
     bool neg = len > 0 && s[0] == '-';
-    uint64_t mag;
-    opc_err rc = opc__parse_u64(s + neg, len - neg, 10, neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX,
-                                &mag, eb);
+    uint64_t mag = 0;
+    opc_err rc =
+        opc__parse_u64(s + neg, len - neg, 10, neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX, &mag, eb);
     if (rc != OPC_OK) {
         return rc;
     }
@@ -170,8 +170,7 @@ opc_err opc__parse_duration_ms(const char *s, size_t len, int64_t max_ms, int64_
             }
         }
         if (!have_whole && !have_frac) {
-            return opc__fail(eb, OPC_ERR_PARSE, "duration: expected a number at offset %zu",
-                             start);
+            return opc__fail(eb, OPC_ERR_PARSE, "duration: expected a number at offset %zu", start);
         }
         size_t ustart = i;
         while (i < len && !(s[i] >= '0' && s[i] <= '9') && s[i] != '.') {

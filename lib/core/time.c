@@ -86,7 +86,7 @@ opc_err opc__time_format(int64_t unix_s, char out[OPC_TIME_STRLEN])
     if (rc != OPC_OK) {
         return rc;
     }
-    snprintf(out, OPC_TIME_STRLEN, "%04d-%02u-%02uT%02u:%02u:%02uZ", (int)y, mo, d, h, mi, s);
+    (void)snprintf(out, OPC_TIME_STRLEN, "%04d-%02u-%02uT%02u:%02u:%02uZ", (int)y, mo, d, h, mi, s);
     return OPC_OK;
 }
 
@@ -106,8 +106,8 @@ opc_err opc__time_format_us(int64_t unix_us, char out[OPC_TIME_STRLEN])
     if (rc != OPC_OK) {
         return rc;
     }
-    snprintf(out, OPC_TIME_STRLEN, "%04d-%02u-%02uT%02u:%02u:%02u.%06dZ", (int)y, mo, d, h, mi, s,
-             (int)us);
+    (void)snprintf(out, OPC_TIME_STRLEN, "%04d-%02u-%02uT%02u:%02u:%02u.%06dZ", (int)y, mo, d, h,
+                   mi, s, (int)us);
     return OPC_OK;
 }
 
@@ -141,8 +141,8 @@ opc_err opc__time_parse(const char *s, size_t len, int64_t *out_us, opc__ebuf *e
         s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec)) {
         return opc__fail(eb, OPC_ERR_PARSE, "timestamp is not RFC 3339 (YYYY-MM-DDTHH:MM:SSZ)");
     }
-    if (y < 1 || mo < 1 || mo > 12 || d < 1 ||
-        d > mdays[mo - 1] + (mo == 2 && leap(y) ? 1u : 0u) || h > 23 || mi > 59 || sec > 59) {
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap(y) ? 1u : 0u) ||
+        h > 23 || mi > 59 || sec > 59) {
         return opc__fail(eb, OPC_ERR_RANGE, "timestamp has an invalid date or time");
     }
     size_t i = 19;
@@ -180,7 +180,7 @@ opc_err opc__time_parse(const char *s, size_t len, int64_t *out_us, opc__ebuf *e
         return opc__fail(eb, OPC_ERR_PARSE, "timestamp has trailing characters");
     }
     int64_t days = opc__days_from_civil((int64_t)y, mo, d);
-    int64_t t = days * 86400 + h * 3600 + mi * 60 + sec - offset_s;
+    int64_t t = days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + (int64_t)sec - offset_s;
     *out_us = t * 1000000 + frac_us;
     return OPC_OK;
 }
