@@ -116,56 +116,64 @@ opc_err opc__buf_appendf(opc__buf *b, const char *fmt, ...)
     return OPC_OK;
 }
 
-opc_err opc__buf_append_json_str(opc__buf *b, const char *s, size_t n)
+size_t opc__json_escape(unsigned char c, char out[6])
 {
     static const char hex[] = "0123456789abcdef";
+    char short_form = 0;
+    switch (c) {
+    case '"':
+        short_form = '"';
+        break;
+    case '\\':
+        short_form = '\\';
+        break;
+    case '\n':
+        short_form = 'n';
+        break;
+    case '\r':
+        short_form = 'r';
+        break;
+    case '\t':
+        short_form = 't';
+        break;
+    case '\b':
+        short_form = 'b';
+        break;
+    case '\f':
+        short_form = 'f';
+        break;
+    default:
+        break;
+    }
+    out[0] = '\\';
+    if (short_form != 0) {
+        out[1] = short_form;
+        return 2;
+    }
+    if (c >= 0x20) {
+        return 0;
+    }
+    out[1] = 'u';
+    out[2] = '0';
+    out[3] = '0';
+    out[4] = hex[c >> 4];
+    out[5] = hex[c & 15];
+    return 6;
+}
+
+opc_err opc__buf_append_json_str(opc__buf *b, const char *s, size_t n)
+{
     opc__buf_append_char(b, '"');
     size_t run = 0; /* start of the pending run of plain bytes */
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        char u[6];
-        switch (c) {
-        case '"':
-            esc = "\\\"";
-            break;
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        case '\b':
-            esc = "\\b";
-            break;
-        case '\f':
-            esc = "\\f";
-            break;
-        default:
-            break;
-        }
-        if (esc == NULL && c >= 0x20) {
+        char esc[6];
+        size_t elen = opc__json_escape((unsigned char)s[i], esc);
+        if (elen == 0) {
             continue;
         }
         opc__buf_append(b, s + run, i - run);
+        opc__buf_append(b, esc, elen);
         run = i + 1;
-        if (esc != NULL) {
-            opc__buf_append_str(b, esc);
-        } else {
-            u[0] = '\\';
-            u[1] = 'u';
-            u[2] = '0';
-            u[3] = '0';
-            u[4] = hex[c >> 4];
-            u[5] = hex[c & 15];
-            opc__buf_append(b, u, 6);
-        }
     }
     opc__buf_append(b, s + run, n - run);
     return opc__buf_append_char(b, '"');

@@ -25,6 +25,11 @@ opc_err opc__buf_append(opc__buf *b, const void *p, size_t n);
 opc_err opc__buf_append_str(opc__buf *b, const char *s);
 opc_err opc__buf_append_char(opc__buf *b, char c);
 opc_err opc__buf_appendf(opc__buf *b, const char *fmt, ...) OPC_PRINTF(2, 3);
+/*
+ * The JSON escape of byte c into out (no NUL): its length (2 for \" \\ \n \r \t
+ * \b \f, 6 for other control characters as \u00XX), or 0 when c stands as is.
+ */
+size_t opc__json_escape(unsigned char c, char out[6]);
 /* Append s as a JSON string literal, quotes included (control chars escaped). */
 opc_err opc__buf_append_json_str(opc__buf *b, const char *s, size_t n);
 opc_err opc__buf_err(const opc__buf *b);

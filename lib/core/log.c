@@ -125,37 +125,13 @@ static void put_str(sink *s, const char *p)
 
 static void put_json_body(sink *s, const char *p)
 {
-    static const char hex[] = "0123456789abcdef";
     for (const unsigned char *u = (const unsigned char *)p; *u != '\0'; u++) {
-        char esc[7];
-        switch (*u) {
-        case '"':
-            put(s, "\\\"", 2);
-            break;
-        case '\\':
-            put(s, "\\\\", 2);
-            break;
-        case '\n':
-            put(s, "\\n", 2);
-            break;
-        case '\r':
-            put(s, "\\r", 2);
-            break;
-        case '\t':
-            put(s, "\\t", 2);
-            break;
-        default:
-            if (*u < 0x20 || *u == 0x7f) {
-                esc[0] = '\\';
-                esc[1] = 'u';
-                esc[2] = '0';
-                esc[3] = '0';
-                esc[4] = hex[*u >> 4];
-                esc[5] = hex[*u & 15];
-                put(s, esc, 6);
-            } else {
-                put(s, (const char *)u, 1);
-            }
+        char esc[6];
+        size_t elen = opc__json_escape(*u, esc);
+        if (elen == 0) {
+            put(s, (const char *)u, 1);
+        } else {
+            put(s, esc, elen);
         }
     }
 }

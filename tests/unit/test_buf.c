@@ -49,6 +49,15 @@ static void test_buf_json_string_escapes(void **state)
     assert_int_equal(opc__buf_err(&b), OPC_OK);
     assert_string_equal(b.data, "\"a\\\"b\\\\c\\nd\\u0001\x7f\xc3\xa9\"");
     opc__buf_free(&b);
+    char esc[6];
+    assert_int_equal(opc__json_escape('\b', esc), 2);
+    assert_memory_equal(esc, "\\b", 2);
+    assert_int_equal(opc__json_escape('\f', esc), 2);
+    assert_memory_equal(esc, "\\f", 2);
+    assert_int_equal(opc__json_escape(0x1f, esc), 6);
+    assert_memory_equal(esc, "\\u001f", 6);
+    assert_int_equal(opc__json_escape(' ', esc), 0);
+    assert_int_equal(opc__json_escape(0xc3, esc), 0);
 }
 
 /* Allocation failure inside a buffer leaves a clean, sticky error. */
