@@ -1,6 +1,7 @@
 /*
- * crypto/kdf.c - SHA-256, HMAC-SHA256, HKDF-SHA256 and PBKDF2-HMAC-SHA256
- * through OpenSSL 3 (EVP_MD, EVP_MAC "HMAC", EVP_KDF "HKDF" / "PBKDF2").
+ * crypto/kdf.c - SHA-256, HMAC-SHA256 (and HMAC-SHA1/SHA512 for TOTP),
+ * HKDF-SHA256 and PBKDF2-HMAC-SHA256 through OpenSSL 3 (EVP_MD, EVP_MAC
+ * "HMAC", EVP_KDF "HKDF" / "PBKDF2").
  *
  * The algorithm objects are fetched once (pthread_once) from the default
  * library context and never freed. Empty inputs are passed to OpenSSL as a
@@ -122,6 +123,65 @@ opc_err opc__hmac_sha256_verify(const void *key, size_t key_len, const void *msg
         rc = OPC_ERR_SIGNATURE;
     }
     opc__wipe(mac, sizeof mac);
+    return rc;
+}
+
+opc_err opc__hmac(const char *digest, const void *key, size_t key_len, const void *msg,
+                  size_t msg_len, uint8_t *out, size_t *out_len)
+{
+    if (digest == NULL || out == NULL || out_len == NULL || (key == NULL && key_len != 0) ||
+        (msg == NULL && msg_len != 0)) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    /* Digest names are public constants: plain comparisons are fine. */
+    static const struct {
+        const char *name;
+        size_t len;
+    } digests[] = {{"SHA1", 20}, {"SHA256", 32}, {"SHA512", 64}};
+    char name[8];
+    size_t want = 0;
+    for (size_t i = 0; i < OPC_ARRAY_LEN(digests); i++) {
+        if (strcmp(digest, digests[i].name) == 0) { /* opc-public-compare */
+            memcpy(name, digests[i].name, strlen(digests[i].name) + 1);
+            want = digests[i].len;
+            break;
+        }
+    }
+    if (want == 0) {
+        return OPC_ERR_UNSUPPORTED;
+    }
+    if (*out_len < want) {
+        return OPC_ERR_RANGE;
+    }
+    if (!fetch_all() || mac_hmac == NULL) {
+        return OPC_ERR_CRYPTO;
+    }
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac_hmac);
+    if (ctx == NULL) {
+        return OPC_ERR_CRYPTO;
+    }
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, name, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    opc_err rc = OPC_ERR_CRYPTO;
+    uint8_t mac[OPC_HMAC_MAX_LEN];
+    size_t n = 0;
+    if (EVP_MAC_init(ctx, nonnull(key), key_len, params) != 1) {
+        goto done;
+    }
+    if (EVP_MAC_update(ctx, nonnull(msg), msg_len) != 1) {
+        goto done;
+    }
+    if (EVP_MAC_final(ctx, mac, &n, sizeof mac) != 1 || n != want) {
+        goto done;
+    }
+    memcpy(out, mac, n);
+    *out_len = n;
+    rc = OPC_OK;
+done:
+    opc__wipe(mac, sizeof mac);
+    EVP_MAC_CTX_free(ctx); /* cleanses the keyed state */
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /*
- * crypto/kdf.h - SHA-256, HMAC-SHA256, HKDF-SHA256 and PBKDF2-HMAC-SHA256.
+ * crypto/kdf.h - SHA-256, HMAC-SHA256, HKDF-SHA256 and PBKDF2-HMAC-SHA256,
+ * and HMAC with SHA-1/SHA-256/SHA-512 for TOTP.
  */
 #ifndef OPC_CRYPTO_KDF_H
 #define OPC_CRYPTO_KDF_H
@@ -17,6 +18,17 @@ opc_err opc__hmac_sha256(const void *key, size_t key_len, const void *msg, size_
  * full MAC); OPC_ERR_SIGNATURE on mismatch. */
 opc_err opc__hmac_sha256_verify(const void *key, size_t key_len, const void *msg, size_t msg_len,
                                 const uint8_t *tag, size_t tag_len);
+
+/*
+ * HMAC with the named digest: "SHA1", "SHA256" or "SHA512" (exact spelling;
+ * anything else is OPC_ERR_UNSUPPORTED). *out_len is the capacity of out on
+ * entry (OPC_ERR_RANGE if smaller than the digest: 20, 32 or 64 bytes) and
+ * the MAC length on return. For HOTP/TOTP (RFC 4226/6238), whose SHA-1 use
+ * is not a collision-resistance question; new designs use HMAC-SHA256.
+ */
+#define OPC_HMAC_MAX_LEN 64
+opc_err opc__hmac(const char *digest, const void *key, size_t key_len, const void *msg,
+                  size_t msg_len, uint8_t *out, size_t *out_len);
 
 /* RFC 5869. out_len 1..OPC_HKDF_MAX_OUT (else OPC_ERR_RANGE). salt may be empty. */
 opc_err opc__hkdf_sha256(const void *ikm, size_t ikm_len, const void *salt, size_t salt_len,
