@@ -13,5 +13,6 @@
 #include "global.h"
 #include "secret.h"
 #include "credentials.h"
+#include "account.h"
 
 #endif /* OPCONNECT_OPCONNECT_H */

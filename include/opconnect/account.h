@@ -1,0 +1,270 @@
+/*
+ * opconnect/account.h - the owner's account: vaults, items, files, Connect
+ * servers and tokens, end-to-end encrypted in one SQLite file (account.db).
+ *
+ * The file holds ciphertext, public keys and signed grants only. Opening it
+ * gives a locked handle; opc_account_unlock() derives the Account Unlock Key
+ * from the password and the Secret Key (2SKD) and opens the owner's keyset
+ * in memory. Every call that reads or writes vault content needs an
+ * unlocked handle (OPC_ERR_LOCKED otherwise).
+ *
+ * Data crosses this API as JSON text in the Connect REST API's shapes
+ * (docs/API.md): a vault object, a full item, an item summary. JSON that
+ * can hold secrets (items, credentials files, tokens) comes back as an
+ * opc_secret, wiped when freed; other JSON is a char * released with
+ * opc_free().
+ *
+ * Vaults and servers are named by id or by name (ids are tried first; a
+ * name matching several objects is OPC_ERR_CONFLICT with a message listing
+ * the ids). Items are named by id or title within a vault.
+ *
+ * Errors: every function returns an opc_err; the handle keeps a one-line,
+ * secret-free explanation of the last failure (opc_account_errmsg()).
+ * A failed call changes nothing on disk (each change is one transaction).
+ *
+ * Thread safety: one thread per handle at a time. Two processes may use
+ * the same file at once (SQLite locking with a busy timeout).
+ */
+#ifndef OPCONNECT_ACCOUNT_H
+#define OPCONNECT_ACCOUNT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "export.h"
+#include "secret.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct opc_account opc_account;
+
+/* 2SKD iterations: default for new accounts, and the floor below which an
+ * account file is refused (a downgraded file is an attack). */
+#define OPC_ACCOUNT_DEFAULT_ITERATIONS 650000u
+#define OPC_ACCOUNT_MIN_ITERATIONS 100000u
+
+/* Largest file attachment, in bytes (64 MiB). */
+#define OPC_ACCOUNT_MAX_FILE_SIZE (64u * 1024u * 1024u)
+
+/*
+ * opc_account_create - create a new account file at path (refuses an
+ * existing file: OPC_ERR_EXISTS) for the owner's email and password.
+ *
+ * A new Secret Key is generated and returned once in *out_secret_key
+ * ("A3-XXXXXX-..."); it is never stored. iterations 0 means the default;
+ * below OPC_ACCOUNT_MIN_ITERATIONS is OPC_ERR_RANGE. The file is created
+ * with mode 0600. On success *out is an unlocked handle. errbuf (may be
+ * NULL) explains a failure. Since 0.1.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_account_create(const char *path, const char *email,
+                                                 const char *password, uint32_t iterations,
+                                                 opc_account **out, opc_secret **out_secret_key,
+                                                 char *errbuf, size_t errbuf_len)
+    OPC_NONNULL(1, 2, 3, 5, 6);
+
+/*
+ * opc_account_open - open an existing account file, locked.
+ * OPC_ERR_NOT_FOUND when the file does not exist, OPC_ERR_UNSUPPORTED for a
+ * newer schema, OPC_ERR_PARSE for a file that is not an account. Since 0.1.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_account_open(const char *path, opc_account **out, char *errbuf,
+                                               size_t errbuf_len) OPC_NONNULL(1, 2);
+
+/* opc_account_close - wipe keys and close; NULL is a no-op. Since 0.1.0. */
+OPC_API void opc_account_close(opc_account *a);
+
+/* The last failure's message on this handle ("" when none). Since 0.1.0. */
+OPC_API const char *opc_account_errmsg(const opc_account *a);
+
+/* The account's id and the owner's email (borrowed). Since 0.1.0. */
+OPC_API const char *opc_account_id(const opc_account *a);
+OPC_API const char *opc_account_email(const opc_account *a);
+
+/*
+ * opc_account_unlock - derive the Account Unlock Key with 2SKD from the
+ * password and Secret Key and open the owner's keyset. A wrong password or
+ * Secret Key is OPC_ERR_DECRYPT ("wrong password or Secret Key"); a
+ * malformed Secret Key is OPC_ERR_PARSE. Since 0.1.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_account_unlock(opc_account *a, const char *password,
+                                                 const char *secret_key) OPC_NONNULL(1, 2, 3);
+
+/* Whether the handle is unlocked. Since 0.1.0. */
+OPC_API bool opc_account_is_unlocked(const opc_account *a);
+
+/*
+ * Unlocked sessions, so that a script pays for 2SKD once.
+ *
+ * opc_account_session_save() writes, under dir (created 0700 if missing),
+ * a 0600 file holding the Account Unlock Key sealed under a fresh random
+ * session key, bound to this account and valid for ttl_s seconds; the
+ * session key is returned as *out_token (base64url text). Neither the file
+ * nor the token alone unlocks anything. opc_account_session_unlock() opens
+ * the account with a token (OPC_ERR_NOT_FOUND: no session; OPC_ERR_DECRYPT:
+ * wrong token; OPC_ERR_RANGE: expired). opc_account_session_end() deletes
+ * the session file. Since 0.1.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_account_session_save(opc_account *a, const char *dir,
+                                                       int64_t ttl_s, opc_secret **out_token)
+    OPC_NONNULL(1, 2, 4);
+OPC_API OPC_NODISCARD opc_err opc_account_session_unlock(opc_account *a, const char *dir,
+                                                         const char *token) OPC_NONNULL(1, 2, 3);
+OPC_API OPC_NODISCARD opc_err opc_account_session_end(opc_account *a, const char *dir)
+    OPC_NONNULL(1, 2);
+
+/* ---- vaults (JSON: the Connect vault object) ---- */
+
+OPC_API OPC_NODISCARD opc_err opc_account_vault_create(opc_account *a, const char *name,
+                                                       const char *description, char **out_json)
+    OPC_NONNULL(1, 2, 4);
+/* A JSON array of vault objects, ordered by name. */
+OPC_API OPC_NODISCARD opc_err opc_account_vault_list(opc_account *a, char **out_json)
+    OPC_NONNULL(1, 2);
+OPC_API OPC_NODISCARD opc_err opc_account_vault_get(opc_account *a, const char *vault,
+                                                    char **out_json) OPC_NONNULL(1, 2, 3);
+/* NULL new_name / new_description keep the current value. */
+OPC_API OPC_NODISCARD opc_err opc_account_vault_edit(opc_account *a, const char *vault,
+                                                     const char *new_name,
+                                                     const char *new_description, char **out_json)
+    OPC_NONNULL(1, 2, 5);
+/* Deletes the vault, its items and files, and every server's grant to it. */
+OPC_API OPC_NODISCARD opc_err opc_account_vault_delete(opc_account *a, const char *vault)
+    OPC_NONNULL(1, 2);
+
+/* ---- items (JSON: the Connect FullItem / item summary) ---- */
+
+/*
+ * opc_account_item_create - validate item_json (Connect FullItem shape;
+ * category required, id/vault/version/timestamps ignored), apply the
+ * category's built-in fields, generate requested values, encrypt and store.
+ * *out is the created full item. Validation errors are OPC_ERR_PARSE or
+ * OPC_ERR_RANGE with the Connect API's message where it has one ("Invalid
+ * item category"). Since 0.1.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_account_item_create(opc_account *a, const char *vault,
+                                                      const char *item_json, opc_secret **out)
+    OPC_NONNULL(1, 2, 3, 4);
+/* The full item (fields, sections, files' metadata; OTP fields carry the
+ * current code in "totp"). */
+OPC_API OPC_NODISCARD opc_err opc_account_item_get(opc_account *a, const char *vault,
+                                                   const char *item, opc_secret **out)
+    OPC_NONNULL(1, 2, 3, 4);
+/* A JSON array of item summaries, ordered by title. */
+OPC_API OPC_NODISCARD opc_err opc_account_item_list(opc_account *a, const char *vault,
+                                                    opc_secret **out) OPC_NONNULL(1, 2, 3);
+/*
+ * opc_account_item_replace - replace the item with item_json (full
+ * replace; files are kept; the previous password value goes into the
+ * password history). expected_version > 0 must equal the stored version
+ * (else OPC_ERR_CONFLICT and nothing changes); 0 skips the check. The
+ * version is bumped by one. Since 0.1.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_account_item_replace(opc_account *a, const char *vault,
+                                                       const char *item, const char *item_json,
+                                                       int64_t expected_version, opc_secret **out)
+    OPC_NONNULL(1, 2, 3, 4, 6);
+OPC_API OPC_NODISCARD opc_err opc_account_item_delete(opc_account *a, const char *vault,
+                                                      const char *item, int64_t expected_version)
+    OPC_NONNULL(1, 2, 3);
+
+/* ---- files ---- */
+
+/*
+ * opc_account_file_attach - add a file (name, data) to an item, optionally
+ * in a section (NULL: none). The content is encrypted in chunks under a
+ * fresh per-file key kept in the item's encrypted details. The item's
+ * version is bumped; *out is the updated full item. Since 0.1.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_account_file_attach(opc_account *a, const char *vault,
+                                                      const char *item, const char *name,
+                                                      const char *section_id, const void *data,
+                                                      size_t len, int64_t expected_version,
+                                                      opc_secret **out)
+    OPC_NONNULL(1, 2, 3, 4, 9);
+/* The decrypted content of a file (every chunk verified). Since 0.1.0. */
+OPC_API OPC_NODISCARD opc_err opc_account_file_read(opc_account *a, const char *vault,
+                                                    const char *item, const char *file_id,
+                                                    opc_secret **out) OPC_NONNULL(1, 2, 3, 4, 5);
+/* A DOCUMENT item holding one file. *out is the full item. Since 0.1.0. */
+OPC_API OPC_NODISCARD opc_err opc_account_document_create(opc_account *a, const char *vault,
+                                                          const char *title, const char *filename,
+                                                          const void *data, size_t len,
+                                                          opc_secret **out)
+    OPC_NONNULL(1, 2, 3, 4, 7);
+
+/* ---- Connect servers (JSON: {"id","name","state","vaults":[{"id","name"}],"createdAt",
+ *                             "updatedAt"}; lists and lookups see active servers only) ---- */
+
+/*
+ * opc_account_server_create - create a Connect server with access to the
+ * given vaults (names or ids; at least one): its keyset, device key, bearer
+ * secret T, uniqueKey, vault keys wrapped to it and grants signed by the
+ * owner. *out_credentials is the 1password-credentials.json text (shown
+ * once, never stored); upstream is what the file names as the server's
+ * upstream (NULL: this account file's absolute path). A duplicate name is
+ * OPC_ERR_EXISTS. Since 0.1.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_account_server_create(opc_account *a, const char *name,
+                                                        const char *const *vaults, size_t n_vaults,
+                                                        const char *upstream, char **out_json,
+                                                        opc_secret **out_credentials)
+    OPC_NONNULL(1, 2, 3, 6, 7);
+/* A JSON array of servers, ordered by name. */
+OPC_API OPC_NODISCARD opc_err opc_account_server_list(opc_account *a, char **out_json)
+    OPC_NONNULL(1, 2);
+OPC_API OPC_NODISCARD opc_err opc_account_server_get(opc_account *a, const char *server,
+                                                     char **out_json) OPC_NONNULL(1, 2, 3);
+OPC_API OPC_NODISCARD opc_err opc_account_server_rename(opc_account *a, const char *server,
+                                                        const char *new_name, char **out_json)
+    OPC_NONNULL(1, 2, 3, 4);
+/* Deletes the server: its grants, device key and tokens are revoked. */
+OPC_API OPC_NODISCARD opc_err opc_account_server_delete(opc_account *a, const char *server)
+    OPC_NONNULL(1, 2);
+/* Grant or revoke a vault (the grant is signed by the owner). Granting a
+ * vault the server already holds is a no-op; revoking one it lacks is
+ * OPC_ERR_NOT_FOUND. Tokens keep their scopes: connect-api serves only the
+ * vaults the server still holds. */
+OPC_API OPC_NODISCARD opc_err opc_account_server_grant(opc_account *a, const char *server,
+                                                       const char *vault) OPC_NONNULL(1, 2, 3);
+OPC_API OPC_NODISCARD opc_err opc_account_server_revoke(opc_account *a, const char *server,
+                                                        const char *vault) OPC_NONNULL(1, 2, 3);
+
+/* ---- tokens (JSON: {"id" (jti),"name","server" (server id),
+ *                     "vaults":[{"id","name","access":"r"|"w"|"rw"}],
+ *                     "state":"active"|"revoked","createdAt","expiresAt"?};
+ *      names are unique among a server's active tokens) ---- */
+
+/*
+ * opc_account_token_create - mint an ES256 Connect token for server,
+ * signed with the owner's key. Each vault spec is "<vault>[,r|,w|,rw]"
+ * (no suffix: rw); every vault must be granted to the server
+ * (OPC_ERR_PERMISSION otherwise). expires_in_s 0 means no expiry. The token
+ * is returned once in *out_token and never stored: the account keeps only
+ * its registry entry {jti, server, scopes, exp, status}. Since 0.1.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_account_token_create(opc_account *a, const char *name,
+                                                       const char *server,
+                                                       const char *const *vault_specs,
+                                                       size_t n_specs, int64_t expires_in_s,
+                                                       char **out_json, opc_secret **out_token)
+    OPC_NONNULL(1, 2, 3, 4, 7, 8);
+/* Tokens of one server (or all when server is NULL), active and revoked. */
+OPC_API OPC_NODISCARD opc_err opc_account_token_list(opc_account *a, const char *server,
+                                                     char **out_json) OPC_NONNULL(1, 3);
+/* token: jti or name (server narrows a name; active tokens are preferred
+ * over revoked ones of the same name). Revoking a revoked token is a no-op. */
+OPC_API OPC_NODISCARD opc_err opc_account_token_rename(opc_account *a, const char *token,
+                                                       const char *server, const char *new_name,
+                                                       char **out_json) OPC_NONNULL(1, 2, 4, 5);
+OPC_API OPC_NODISCARD opc_err opc_account_token_revoke(opc_account *a, const char *token,
+                                                       const char *server) OPC_NONNULL(1, 2);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* OPCONNECT_ACCOUNT_H */

@@ -1,0 +1,302 @@
+/*
+ * account/account_int.h - internals of the account store (<opconnect/account.h>).
+ *
+ * The design (schema, keys, AADs, signed strings, change feed) is described
+ * at the top of schema.c. This header is shared by the files of lib/account:
+ *
+ *   schema.c   the schema, its migrations, opening the SQLite file
+ *   store.c    SQL helpers, transactions, the change log, shared crypto helpers
+ *   owner.c    create / open / unlock / close, the owner keyset
+ *   session.c  unlocked sessions (session files)
+ *   vault.c    vaults, vault keys and grants
+ *   item.c     items
+ *   file.c     file attachments and documents
+ *   server.c   Connect servers
+ *   token.c    Connect tokens
+ *   feed.c     the change feed (feed.h)
+ */
+#ifndef OPC_ACCOUNT_ACCOUNT_INT_H
+#define OPC_ACCOUNT_ACCOUNT_INT_H
+
+#include <stdarg.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include <opconnect/account.h>
+
+#include "core/err.h"
+#include "core/id.h"
+#include "crypto/key.h"
+#include "crypto/twoskd.h"
+#include "internal.h"
+
+/* Schema version written by this library (PRAGMA user_version). */
+#define OPC_ACCOUNT_SCHEMA_VERSION 1
+/* PRAGMA application_id of account files ("OPCA"). */
+#define OPC_ACCOUNT_APPLICATION_ID 0x4f504341
+/* SQLite busy timeout, in milliseconds. */
+#define OPC_ACCOUNT_BUSY_TIMEOUT_MS 5000
+/* Chunk size of file attachments. */
+#define OPC_ACCOUNT_CHUNK_SIZE (64u * 1024u)
+
+/* Size limits on names (bytes of UTF-8). */
+#define OPC_ACCOUNT_MAX_NAME 255
+#define OPC_ACCOUNT_MAX_DESCRIPTION 4096
+#define OPC_ACCOUNT_MAX_EMAIL 254
+
+/* Room for every AAD and signed string built by the store. */
+#define OPC_ACCOUNT_AAD_MAX 256
+
+/* Kinds of the change log (feed.h). */
+#define OPC_CHANGE_ISSUER_KEY "issuer_key"
+#define OPC_CHANGE_VAULT_CREATE "vault_create"
+#define OPC_CHANGE_VAULT_UPDATE "vault_update"
+#define OPC_CHANGE_VAULT_DELETE "vault_delete"
+#define OPC_CHANGE_GRANT "grant"
+#define OPC_CHANGE_GRANT_REVOKE "grant_revoke"
+#define OPC_CHANGE_ITEM_UPSERT "item_upsert"
+#define OPC_CHANGE_ITEM_DELETE "item_delete"
+#define OPC_CHANGE_FILE_ADD "file_add"
+#define OPC_CHANGE_SERVER_CREATE "server_create"
+#define OPC_CHANGE_SERVER_UPDATE "server_update"
+#define OPC_CHANGE_SERVER_DELETE "server_delete"
+#define OPC_CHANGE_TOKEN_CREATE "token_create"
+#define OPC_CHANGE_TOKEN_UPDATE "token_update"
+#define OPC_CHANGE_TOKEN_REVOKE "token_revoke"
+
+/* An unwrapped vault key, cached on the handle while it is unlocked. */
+typedef struct opc__vault_key {
+    char vault[OPC_ID_LEN + 1];
+    int64_t sn;
+    opc__key *key; /* oct, kid = vault id */
+} opc__vault_key;
+
+struct opc_account {
+    sqlite3 *db;
+    char path[4096]; /* absolute path of the file */
+    char id[OPC_ID_LEN + 1];
+    char *email;
+    char skid[8];
+    char keyset_id[OPC_ID_LEN + 1];
+    char issuer_kid[OPC_ID_LEN + 1];
+    uint8_t salt[OPC_2SKD_SALT_LEN];
+    uint32_t iterations;
+    uint32_t min_iterations; /* the floor this handle enforces */
+    int tx_depth;            /* 1 inside a transaction of ours */
+    /* Unlocked state (all NULL / zero while locked). */
+    bool unlocked;
+    uint8_t auk[32];
+    opc__key *sym;      /* owner's symmetric key (oct) */
+    opc__key *rsa;      /* owner's RSA private key (unwraps vault keys) */
+    opc__key *sign;     /* owner's P-256 private key (kid = issuer_kid) */
+    opc__key *sign_pub; /* its public half (verifies grants and server keys) */
+    opc__key *rsa_pub;  /* owner's RSA public key (wraps vault keys to the owner) */
+    opc__vault_key *vkeys;
+    size_t n_vkeys;
+    size_t cap_vkeys;
+    char errmsg[OPC_ERRBUF_SIZE];
+};
+
+/* ---- schema.c ---- */
+
+/* Create the schema (v1) in an empty database, inside the caller's transaction. */
+opc_err opc__acct_schema_create(opc_account *a, opc__ebuf *eb);
+/* Check application_id and user_version; migrate an older schema. */
+opc_err opc__acct_schema_check(opc_account *a, opc__ebuf *eb);
+/* Open the SQLite file (must exist): busy timeout, foreign_keys, secure_delete. */
+opc_err opc__acct_db_open(opc_account *a, const char *path, opc__ebuf *eb);
+/* Switch to (or confirm) WAL journal mode; only after the file proved to be an account. */
+opc_err opc__acct_db_wal(opc_account *a, opc__ebuf *eb);
+
+/* ---- store.c: SQL ---- */
+
+/* Map a SQLite result code to an opc_err with "<what>: <sqlite message>". */
+opc_err opc__acct_sqlerr(opc_account *a, int rc, const char *what, opc__ebuf *eb);
+opc_err opc__acct_prepare(opc_account *a, const char *sql, sqlite3_stmt **st, opc__ebuf *eb);
+/*
+ * Bind parameters 1..n by a format string: 't' text (const char *, NULL
+ * binds NULL), 'i' int64_t, 'b' blob (const void *, size_t), 'n' NULL (no
+ * argument). Text and blobs are bound SQLITE_STATIC: keep them alive until
+ * the statement is stepped.
+ */
+opc_err opc__acct_bind(opc_account *a, sqlite3_stmt *st, opc__ebuf *eb, const char *fmt, ...);
+opc_err opc__acct_vbind(opc_account *a, sqlite3_stmt *st, opc__ebuf *eb, const char *fmt,
+                        va_list ap);
+/* Step: *row true for SQLITE_ROW, false for SQLITE_DONE; anything else is an error. */
+opc_err opc__acct_step(opc_account *a, sqlite3_stmt *st, bool *row, opc__ebuf *eb);
+/* Prepare, bind, step to DONE and finalize. *changed (may be NULL) gets sqlite3_changes(). */
+opc_err opc__acct_run(opc_account *a, int *changed, opc__ebuf *eb, const char *sql, const char *fmt,
+                      ...);
+/* One-row integer query; *found false (and *out untouched) when no row. */
+opc_err opc__acct_query_int(opc_account *a, bool *found, int64_t *out, opc__ebuf *eb,
+                            const char *sql, const char *fmt, ...);
+/* Execute SQL text without parameters. */
+opc_err opc__acct_exec(opc_account *a, const char *sql, opc__ebuf *eb);
+/* Copy a text column (NULL column -> NULL, which is not an error). */
+opc_err opc__acct_col_text(sqlite3_stmt *st, int col, char **out);
+/* Text column or "" (borrowed; valid until the next step). */
+const char *opc__acct_col_str(sqlite3_stmt *st, int col);
+
+/* Transactions: BEGIN IMMEDIATE (write) or BEGIN (read). Not nested. */
+opc_err opc__acct_begin(opc_account *a, bool write, opc__ebuf *eb);
+opc_err opc__acct_commit(opc_account *a, opc__ebuf *eb);
+void opc__acct_rollback(opc_account *a);
+/* Commit when rc is OPC_OK, else roll back; returns the final code. */
+opc_err opc__acct_end(opc_account *a, opc_err rc, opc__ebuf *eb);
+
+/* ---- store.c: change log ---- */
+
+typedef struct opc__change {
+    const char *kind; /* OPC_CHANGE_* */
+    const char *vault;
+    const char *item;
+    const char *file;
+    const char *server;
+    const char *jti;
+    const char *kid;
+    int64_t version; /* 0: none */
+} opc__change;
+
+/* Append a change in the current transaction; *seq gets its sequence number. */
+opc_err opc__acct_change(opc_account *a, const opc__change *c, int64_t *seq, opc__ebuf *eb);
+
+/* ---- store.c: shared helpers ---- */
+
+/* Finish a public call: record eb's message (or the code's text) on the handle. */
+opc_err opc__acct_finish(opc_account *a, opc_err rc, const opc__ebuf *eb);
+/* OPC_ERR_LOCKED unless unlocked. */
+opc_err opc__acct_need_unlocked(const opc_account *a, opc__ebuf *eb);
+/* A human-readable name/label check: non-empty, valid UTF-8, no control characters,
+ * at most max bytes. `what` names it in the message. */
+opc_err opc__acct_check_name(const char *s, size_t max, const char *what, opc__ebuf *eb);
+/* snprintf into out[OPC_ACCOUNT_AAD_MAX]; returns the length (OPC_ERR_TOO_LARGE never
+ * happens for ids, but is checked). */
+size_t opc__acct_fmt(char out[OPC_ACCOUNT_AAD_MAX], const char *fmt, ...) OPC_PRINTF(2, 3);
+/* Timestamps of the API (RFC 3339, whole seconds, Z). */
+opc_err opc__acct_add_time(cJSON *obj, const char *key, int64_t unix_s);
+/* lastEditedBy: the account id upper-cased. */
+void opc__acct_editor(const opc_account *a, char out[OPC_ID_LEN + 1]);
+
+/* Seal plaintext bytes / a JSON tree under an oct key; *out is the envelope's JSON text. */
+opc_err opc__acct_seal(const opc__key *k, const char *aad, const void *pt, size_t len, char **out);
+opc_err opc__acct_seal_json(const opc__key *k, const char *aad, const cJSON *pt, char **out);
+/*
+ * Open an envelope stored as JSON text. Any failure other than NOMEM is
+ * OPC_ERR_DECRYPT (a stored ciphertext that does not open was tampered with
+ * or moved), with `what` in the message.
+ */
+opc_err opc__acct_open(const opc__key *k, const char *aad, const char *env_text, const char *what,
+                       opc_secret **out, opc__ebuf *eb);
+opc_err opc__acct_open_json(const opc__key *k, const char *aad, const char *env_text,
+                            const char *what, cJSON **out, opc__ebuf *eb);
+/* Key <-> JWK text (public or with private parts). Private text: opc__secret_free_str. */
+opc_err opc__acct_jwk_text(const opc__key *k, bool include_private, char **out);
+/* Sign msg with the owner's key; *out is b64url of the raw 64-byte signature. */
+opc_err opc__acct_sign(opc_account *a, const char *msg, char **out);
+/* Verify a b64url signature by the owner's key over msg (OPC_ERR_SIGNATURE). */
+opc_err opc__acct_verify(opc_account *a, const char *msg, const char *sig_b64, const char *what,
+                         opc__ebuf *eb);
+/* b64url(SHA-256(data)) into out[44]. */
+opc_err opc__acct_hash_b64(const void *data, size_t len, char out[44]);
+
+/* ---- owner.c ---- */
+
+/*
+ * TEST HOOK (internal, not exported): create an account with any iteration
+ * count >= 1, skipping the OPC_ACCOUNT_MIN_ITERATIONS floor; the handle
+ * enforces min_iterations as its floor instead. Production code and the
+ * public API never lower the floor; only unit tests call this.
+ */
+opc_err opc__account_create_ex(const char *path, const char *email, const char *password,
+                               uint32_t iterations, uint32_t min_iterations, opc_account **out,
+                               opc_secret **out_secret_key, opc__ebuf *eb);
+/* TEST HOOK: open with another floor (see opc__account_create_ex). */
+opc_err opc__account_open_ex(const char *path, uint32_t min_iterations, opc_account **out,
+                             opc__ebuf *eb);
+/* Open the keyset with an Account Unlock Key (unlock and session unlock). */
+opc_err opc__acct_unlock_auk(opc_account *a, const uint8_t auk[32], opc__ebuf *eb);
+/* Wipe the unlocked state. */
+void opc__acct_lock(opc_account *a);
+
+/* ---- vault.c ---- */
+
+/* Resolve a vault by id or name (inside a transaction). */
+opc_err opc__acct_vault_resolve(opc_account *a, const char *ref, char id[OPC_ID_LEN + 1],
+                                opc__ebuf *eb);
+/* The vault's key (cached; verified grant), borrowed until close. */
+opc_err opc__acct_vault_key(opc_account *a, const char *vault_id, const opc__key **key, int64_t *sn,
+                            opc__ebuf *eb);
+/* The vault's decrypted name (opc__free). */
+opc_err opc__acct_vault_name(opc_account *a, const char *vault_id, char **name, opc__ebuf *eb);
+/* Content changed: contentVersion + 1, items + delta, updatedAt = now, seq = seq. */
+opc_err opc__acct_vault_touch(opc_account *a, const char *vault_id, int delta_items, int64_t now,
+                              int64_t seq, opc__ebuf *eb);
+/*
+ * Wrap the vault key to an accessor's RSA public key, sign the grant and
+ * insert (or replace) its vault_access row with change sequence seq.
+ */
+opc_err opc__acct_grant_write(opc_account *a, const char *vault_id, int64_t sn, const opc__key *vk,
+                              const char *accessor_type, const char *accessor_id,
+                              const opc__key *accessor_pub, unsigned acl, int64_t now, int64_t seq,
+                              opc__ebuf *eb);
+/* Forget a cached vault key. */
+void opc__acct_vault_key_drop(opc_account *a, const char *vault_id);
+
+/* ---- server.c ---- */
+
+/* Resolve an active server by id or name (inside a transaction). */
+opc_err opc__acct_server_resolve(opc_account *a, const char *ref, char id[OPC_ID_LEN + 1],
+                                 opc__ebuf *eb);
+/* Whether the server holds a grant for the vault. */
+opc_err opc__acct_server_has_vault(opc_account *a, const char *server_id, const char *vault_id,
+                                   bool *granted, opc__ebuf *eb);
+/* The server's bearer secret T (32 bytes), from its sealed record. Wipe after use. */
+opc_err opc__acct_server_secret(opc_account *a, const char *server_id, uint8_t T[32],
+                                opc__ebuf *eb);
+/* Revoke every active token of a server (server delete), logging each. */
+opc_err opc__acct_tokens_revoke_server(opc_account *a, const char *server_id, int64_t now,
+                                       opc__ebuf *eb);
+
+/* ---- item.c / file.c ---- */
+
+/* Resolve an active item by id or title in a vault (inside a transaction). */
+opc_err opc__acct_item_resolve(opc_account *a, const char *vault_id, const char *ref,
+                               char id[OPC_ID_LEN + 1], opc__ebuf *eb);
+/* Version and timestamps of a stored item. */
+typedef struct opc__item_meta {
+    int64_t version;
+    int64_t created;
+    int64_t updated;
+} opc__item_meta;
+
+/* Load an item as a full tree (overview joined with details), with its metadata. */
+opc_err opc__acct_item_load(opc_account *a, const char *vault_id, const char *item_id, cJSON **full,
+                            opc__item_meta *meta, opc__ebuf *eb);
+/*
+ * Encrypt a full item and write it: insert (version 1) when is_new, else
+ * update where the stored version is still expected_version (the version
+ * becomes expected_version + 1). Logs item_upsert; touches the vault.
+ * *new_version gets the written version.
+ */
+opc_err opc__acct_item_store(opc_account *a, const char *vault_id, const char *item_id,
+                             const cJSON *full, bool is_new, int64_t expected_version, int64_t now,
+                             int64_t *new_version, opc__ebuf *eb);
+/* The item as the API shows it (id, vault, version, times, lastEditedBy; presented). */
+opc_err opc__acct_item_output(opc_account *a, const char *vault_id, const char *item_id,
+                              cJSON *full, const opc__item_meta *meta, opc_secret **out,
+                              opc__ebuf *eb);
+/*
+ * Encrypt data as a new file of the item (chunks written to the files
+ * table, a file entry with its key appended to full["files"]). The caller
+ * stores the item afterwards and logs the file change.
+ */
+opc_err opc__acct_file_add(opc_account *a, const char *item_id, cJSON *full, const char *name,
+                           const char *section_id, const void *data, size_t len,
+                           char file_id[OPC_ID_LEN + 1], opc__ebuf *eb);
+/* Remove internal members of file entries (keys, chunk layout) before output. */
+void opc__acct_files_strip(cJSON *full);
+/* Set content_path on every file entry. */
+opc_err opc__acct_files_paths(cJSON *full, const char *vault_id, const char *item_id);
+
+#endif

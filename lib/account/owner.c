@@ -1,0 +1,762 @@
+/*
+ * account/owner.c - creating, opening, unlocking and closing an account, and
+ * the owner's keyset (design: schema.c).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "account/account_int.h"
+#include "core/alloc.h"
+#include "core/json.h"
+#include "core/rand.h"
+#include "core/secret.h"
+#include "core/time.h"
+#include "crypto/base64.h"
+
+#define AUK_KID "mp"
+#define KDF_ALG OPC_2SKD_LABEL_AUK
+/* Iteration counts above this are refused too (a denial-of-service file). */
+#define MAX_ITERATIONS 100000000u
+
+static void aad_keyset(const opc_account *a, const char *part, char out[OPC_ACCOUNT_AAD_MAX])
+{
+    opc__acct_fmt(out, "opconnect/account/v1|%s|%s", part, a->id);
+}
+
+/* ---- handle ---- */
+
+void opc__acct_lock(opc_account *a)
+{
+    opc__key_free(a->sym);
+    opc__key_free(a->rsa);
+    opc__key_free(a->sign);
+    opc__key_free(a->sign_pub);
+    a->sym = a->rsa = a->sign = a->sign_pub = NULL;
+    opc__wipe(a->auk, sizeof a->auk);
+    for (size_t i = 0; i < a->n_vkeys; i++) {
+        opc__key_free(a->vkeys[i].key);
+    }
+    opc__secret_free(a->vkeys, a->cap_vkeys * sizeof *a->vkeys);
+    a->vkeys = NULL;
+    a->n_vkeys = a->cap_vkeys = 0;
+    a->unlocked = false;
+}
+
+void opc_account_close(opc_account *a)
+{
+    if (a == NULL) {
+        return;
+    }
+    opc__acct_lock(a);
+    opc__key_free(a->rsa_pub);
+    if (a->db != NULL) {
+        opc__acct_rollback(a);
+        sqlite3_close_v2(a->db);
+    }
+    opc__free(a->email);
+    opc__secret_free(a, sizeof *a);
+}
+
+const char *opc_account_errmsg(const opc_account *a)
+{
+    return a == NULL ? "" : a->errmsg;
+}
+
+const char *opc_account_id(const opc_account *a)
+{
+    return a == NULL ? NULL : a->id;
+}
+
+const char *opc_account_email(const opc_account *a)
+{
+    return a == NULL ? NULL : a->email;
+}
+
+bool opc_account_is_unlocked(const opc_account *a)
+{
+    return a != NULL && a->unlocked;
+}
+
+/* ---- inputs ---- */
+
+/* Lower-cased copy of a plausible email address. */
+static opc_err normalize_email(const char *email, char **out, opc__ebuf *eb)
+{
+    opc_err rc = opc__acct_check_name(email, OPC_ACCOUNT_MAX_EMAIL, "email", eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    const char *at = strchr(email, '@');
+    if (at == NULL || at == email || at[1] == '\0' || strchr(at + 1, '@') != NULL ||
+        strchr(email, ' ') != NULL) {
+        return opc__fail(eb, OPC_ERR_PARSE, "email must look like name@example.com");
+    }
+    char *e = opc__strdup(email);
+    if (e == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    for (char *p = e; *p != '\0'; p++) {
+        if (*p >= 'A' && *p <= 'Z') {
+            *p = (char)(*p - 'A' + 'a');
+        }
+    }
+    *out = e;
+    return OPC_OK;
+}
+
+static opc_err check_password(const char *password, opc__ebuf *eb)
+{
+    size_t n = strlen(password);
+    if (n == 0) {
+        return opc__fail(eb, OPC_ERR_PARSE, "the password must not be empty");
+    }
+    if (n > 4096) {
+        return opc__fail(eb, OPC_ERR_TOO_LARGE, "the password is longer than 4096 bytes");
+    }
+    return OPC_OK;
+}
+
+static opc_err check_iterations(uint32_t iterations, uint32_t floor, opc__ebuf *eb)
+{
+    if (iterations < floor) {
+        return opc__fail(eb, OPC_ERR_RANGE,
+                         "account asks for %u 2SKD iterations, below the minimum of %u "
+                         "(refused: a downgraded account file is an attack)",
+                         iterations, floor);
+    }
+    if (iterations > MAX_ITERATIONS) {
+        return opc__fail(eb, OPC_ERR_RANGE, "account asks for %u 2SKD iterations, above %u",
+                         iterations, MAX_ITERATIONS);
+    }
+    return OPC_OK;
+}
+
+/* The AUK from the password and a parsed Secret Key. */
+static opc_err derive_auk(const opc_account *a, const char *password, const opc__secret_key *sk,
+                          uint8_t auk[32], opc__ebuf *eb)
+{
+    opc_err rc = check_iterations(a->iterations, a->min_iterations, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    return opc__2skd_raw(password, a->email, sk, a->salt, KDF_ALG, a->iterations, auk, eb);
+}
+
+/* ---- keyset ---- */
+
+/* Parse a decrypted private JWK and check its type. */
+static opc_err import_private(const opc_secret *text, opc__kty kty, const char *what,
+                              opc__key **out, opc__ebuf *eb)
+{
+    opc_err rc = opc__jwk_parse(opc_secret_data(text), opc_secret_len(text),
+                                OPC_JWK_REQUIRE_PRIVATE, out, NULL);
+    if (rc == OPC_OK && opc__key_type(*out) != kty) {
+        opc__key_free(*out);
+        *out = NULL;
+        rc = OPC_ERR_KEY;
+    }
+    if (rc != OPC_OK && rc != OPC_ERR_NOMEM) {
+        return opc__fail(eb, OPC_ERR_KEY, "account keyset: %s is not a usable key", what);
+    }
+    return rc;
+}
+
+typedef struct keyset_rows {
+    char *enc_sym_key;
+    char *enc_pri_key;
+    char *enc_spri_key;
+    char *spub_key;
+} keyset_rows;
+
+static void keyset_rows_free(keyset_rows *r)
+{
+    opc__free(r->enc_sym_key);
+    opc__free(r->enc_pri_key);
+    opc__free(r->enc_spri_key);
+    opc__free(r->spub_key);
+}
+
+static opc_err load_keyset_rows(opc_account *a, keyset_rows *r, opc__ebuf *eb)
+{
+    sqlite3_stmt *st = NULL;
+    opc_err rc = opc__acct_prepare(
+        a, "SELECT enc_sym_key, enc_pri_key, enc_spri_key, spub_key FROM account WHERE one = 1",
+        &st, eb);
+    bool row = false;
+    if (rc == OPC_OK) {
+        rc = opc__acct_step(a, st, &row, eb);
+    }
+    if (rc == OPC_OK && !row) {
+        rc = opc__fail(eb, OPC_ERR_PARSE, "account file has no account");
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_col_text(st, 0, &r->enc_sym_key);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_col_text(st, 1, &r->enc_pri_key);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_col_text(st, 2, &r->enc_spri_key);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_col_text(st, 3, &r->spub_key);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+opc_err opc__acct_unlock_auk(opc_account *a, const uint8_t auk[32], opc__ebuf *eb)
+{
+    keyset_rows rows = {0};
+    opc__key *auk_key = NULL;
+    opc__key *sym = NULL;
+    opc__key *rsa = NULL;
+    opc__key *sign = NULL;
+    opc__key *sign_pub = NULL;
+    opc__key *spub_stored = NULL;
+    opc_secret *pt = NULL;
+    char aad[OPC_ACCOUNT_AAD_MAX];
+
+    opc_err rc = load_keyset_rows(a, &rows, eb);
+    if (rc == OPC_OK) {
+        rc = opc__key_from_oct(auk, 32, AUK_KID, OPC_KEYOP_ENCRYPT | OPC_KEYOP_DECRYPT, &auk_key);
+    }
+    if (rc == OPC_OK) {
+        aad_keyset(a, "keyset", aad);
+        rc = opc__acct_open(auk_key, aad, rows.enc_sym_key, "account keyset", &pt, eb);
+        if (rc == OPC_ERR_DECRYPT) {
+            rc = opc__fail(eb, OPC_ERR_DECRYPT, "wrong password or Secret Key");
+        }
+    }
+    if (rc == OPC_OK) {
+        rc = import_private(pt, OPC_KTY_OCT, "the symmetric key", &sym, eb);
+        opc_secret_free(pt);
+        pt = NULL;
+    }
+    if (rc == OPC_OK) {
+        aad_keyset(a, "rsa", aad);
+        rc = opc__acct_open(sym, aad, rows.enc_pri_key, "account keyset (RSA key)", &pt, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = import_private(pt, OPC_KTY_RSA, "the RSA key", &rsa, eb);
+        opc_secret_free(pt);
+        pt = NULL;
+    }
+    if (rc == OPC_OK) {
+        aad_keyset(a, "sign", aad);
+        rc = opc__acct_open(sym, aad, rows.enc_spri_key, "account keyset (signing key)", &pt, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = import_private(pt, OPC_KTY_EC, "the signing key", &sign, eb);
+        opc_secret_free(pt);
+        pt = NULL;
+    }
+    if (rc == OPC_OK && rows.spub_key != NULL) {
+        rc = opc__jwk_parse(rows.spub_key, strlen(rows.spub_key), OPC_JWK_PUBLIC_ONLY, &spub_stored,
+                            NULL);
+        if (rc != OPC_OK && rc != OPC_ERR_NOMEM) {
+            rc = opc__fail(eb, OPC_ERR_KEY, "account file: the signing public key is malformed");
+        }
+    }
+    if (rc == OPC_OK &&
+        (!opc__key_equal_public(rsa, a->rsa_pub) || !opc__key_equal_public(sign, spub_stored) ||
+         strcmp(opc__key_kid(sign), a->issuer_kid) != 0)) {
+        rc = opc__fail(eb, OPC_ERR_KEY,
+                       "account file: the public keys do not match the keyset (tampered file)");
+    }
+    if (rc == OPC_OK) {
+        rc = opc__key_public(sign, &sign_pub);
+    }
+    if (rc == OPC_OK) {
+        opc__acct_lock(a);
+        a->sym = sym;
+        a->rsa = rsa;
+        a->sign = sign;
+        a->sign_pub = sign_pub;
+        memcpy(a->auk, auk, sizeof a->auk);
+        a->unlocked = true;
+        sym = rsa = sign = sign_pub = NULL;
+    }
+    opc_secret_free(pt);
+    opc__key_free(auk_key);
+    opc__key_free(sym);
+    opc__key_free(rsa);
+    opc__key_free(sign);
+    opc__key_free(sign_pub);
+    opc__key_free(spub_stored);
+    keyset_rows_free(&rows);
+    return rc;
+}
+
+/* ---- create ---- */
+
+static void remove_files(const char *path)
+{
+    char p[PATH_MAX + 8];
+    (void)unlink(path);
+    (void)snprintf(p, sizeof p, "%s-wal", path);
+    (void)unlink(p);
+    (void)snprintf(p, sizeof p, "%s-shm", path);
+    (void)unlink(p);
+    (void)snprintf(p, sizeof p, "%s-journal", path);
+    (void)unlink(p);
+}
+
+static opc_err chmod_files(const char *path, opc__ebuf *eb)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < OPC_ARRAY_LEN(suffixes); i++) {
+        char p[PATH_MAX + 8];
+        (void)snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
+        if (chmod(p, 0600) != 0 && errno != ENOENT) {
+            return opc__fail(eb, OPC_ERR_IO, "cannot set mode 0600 on the account file");
+        }
+    }
+    return OPC_OK;
+}
+
+typedef struct new_keys {
+    opc__key *auk;
+    opc__key *sym;
+    opc__key *rsa;
+    opc__key *sign;
+    char *enc_sym_key;
+    char *enc_pri_key;
+    char *enc_spri_key;
+    char *pub_key;
+    char *spub_key;
+} new_keys;
+
+static void new_keys_free(new_keys *k)
+{
+    opc__key_free(k->auk);
+    opc__key_free(k->sym);
+    opc__key_free(k->rsa);
+    opc__key_free(k->sign);
+    opc__free(k->enc_sym_key);
+    opc__free(k->enc_pri_key);
+    opc__free(k->enc_spri_key);
+    opc__free(k->pub_key);
+    opc__free(k->spub_key);
+    memset(k, 0, sizeof *k);
+}
+
+/* Seal a private key's JWK under `under`. */
+static opc_err seal_key(const opc__key *under, const char *aad, const opc__key *k, char **out)
+{
+    char *text = NULL;
+    opc_err rc = opc__acct_jwk_text(k, true, &text);
+    if (rc == OPC_OK) {
+        rc = opc__acct_seal(under, aad, text, strlen(text), out);
+    }
+    opc__secret_free_str(text);
+    return rc;
+}
+
+static opc_err make_keyset(opc_account *a, const uint8_t auk[32], new_keys *k)
+{
+    char aad[OPC_ACCOUNT_AAD_MAX];
+    opc_err rc =
+        opc__key_from_oct(auk, 32, AUK_KID, OPC_KEYOP_ENCRYPT | OPC_KEYOP_DECRYPT, &k->auk);
+    if (rc == OPC_OK) {
+        rc = opc__key_generate_oct(a->keyset_id, OPC_KEYOP_ENCRYPT | OPC_KEYOP_DECRYPT, &k->sym);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__key_generate_rsa(a->keyset_id, OPC_KEYOP_WRAP | OPC_KEYOP_UNWRAP, &k->rsa);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__key_generate_ec(a->issuer_kid, OPC_KEYOP_SIGN | OPC_KEYOP_VERIFY, &k->sign);
+    }
+    if (rc == OPC_OK) {
+        aad_keyset(a, "keyset", aad);
+        rc = seal_key(k->auk, aad, k->sym, &k->enc_sym_key);
+    }
+    if (rc == OPC_OK) {
+        aad_keyset(a, "rsa", aad);
+        rc = seal_key(k->sym, aad, k->rsa, &k->enc_pri_key);
+    }
+    if (rc == OPC_OK) {
+        aad_keyset(a, "sign", aad);
+        rc = seal_key(k->sym, aad, k->sign, &k->enc_spri_key);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_jwk_text(k->rsa, false, &k->pub_key);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_jwk_text(k->sign, false, &k->spub_key);
+    }
+    return rc;
+}
+
+static opc_err write_account(opc_account *a, const new_keys *k, opc__ebuf *eb)
+{
+    char salt_b64[32];
+    int64_t now = opc__now_s();
+    int64_t seq = 0;
+    opc_err rc =
+        opc__b64_encode_to(a->salt, sizeof a->salt, OPC_B64URL, salt_b64, sizeof salt_b64, NULL);
+    if (rc == OPC_OK) {
+        rc = opc__acct_begin(a, true, eb);
+    }
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    rc = opc__acct_schema_create(a, eb);
+    if (rc == OPC_OK) {
+        rc = opc__acct_run(a, NULL, eb,
+                           "INSERT INTO account (one, id, email, skid, kdf_alg, kdf_salt, "
+                           "kdf_iterations, keyset_id, enc_sym_key, pub_key, enc_pri_key, "
+                           "issuer_kid, spub_key, enc_spri_key, created) VALUES (1, ?, ?, ?, ?, "
+                           "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           "ttttti"
+                           "tttttt"
+                           "ti",
+                           a->id, a->email, a->skid, KDF_ALG, salt_b64, (int64_t)a->iterations,
+                           a->keyset_id, k->enc_sym_key, k->pub_key, k->enc_pri_key, a->issuer_kid,
+                           k->spub_key, k->enc_spri_key, now);
+    }
+    if (rc == OPC_OK) {
+        opc__change c = {.kind = OPC_CHANGE_ISSUER_KEY, .kid = a->issuer_kid};
+        rc = opc__acct_change(a, &c, &seq, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_run(a, NULL, eb,
+                           "INSERT INTO issuer_keys (kid, jwk, created, seq) VALUES (?, ?, ?, ?)",
+                           "ttii", a->issuer_kid, k->spub_key, now, seq);
+    }
+    return opc__acct_end(a, rc, eb);
+}
+
+static opc_err new_handle(opc_account **out)
+{
+    opc_account *a = opc__calloc(1, sizeof *a);
+    if (a == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    *out = a;
+    return OPC_OK;
+}
+
+opc_err opc__account_create_ex(const char *path, const char *email, const char *password,
+                               uint32_t iterations, uint32_t min_iterations, opc_account **out,
+                               opc_secret **out_secret_key, opc__ebuf *eb)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (out_secret_key != NULL) {
+        *out_secret_key = NULL;
+    }
+    if (path == NULL || email == NULL || password == NULL || out == NULL ||
+        out_secret_key == NULL || path[0] == '\0') {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "account create: missing argument");
+    }
+    opc_err rc = opc__require_init();
+    if (rc != OPC_OK) {
+        return opc__fail(eb, rc, "opc_global_init() was not called");
+    }
+    if (min_iterations == 0 || strlen(path) >= PATH_MAX) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "account create: bad argument");
+    }
+    opc_account *a = NULL;
+    rc = new_handle(&a);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    a->min_iterations = min_iterations;
+    a->iterations = iterations;
+    rc = normalize_email(email, &a->email, eb);
+    if (rc == OPC_OK) {
+        rc = check_password(password, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = check_iterations(iterations, min_iterations, eb);
+    }
+    if (rc != OPC_OK) {
+        opc_account_close(a);
+        return rc;
+    }
+
+    bool created = false;
+    char sk_text[OPC_SECRET_KEY_STRLEN + 1] = {0};
+    opc__secret_key sk;
+    uint8_t auk[32];
+    new_keys keys = {0};
+    memset(&sk, 0, sizeof sk);
+
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        rc = errno == EEXIST ? opc__fail(eb, OPC_ERR_EXISTS, "account file %s already exists", path)
+                             : opc__fail(eb, OPC_ERR_IO, "cannot create the account file %s", path);
+    } else {
+        created = true;
+        if (fchmod(fd, 0600) != 0) {
+            rc = opc__fail(eb, OPC_ERR_IO, "cannot set mode 0600 on the account file");
+        }
+        (void)close(fd);
+    }
+    if (rc == OPC_OK && realpath(path, a->path) == NULL) {
+        rc = opc__fail(eb, OPC_ERR_IO, "cannot resolve the account file's path");
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_db_open(a, a->path, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_db_wal(a, eb);
+    }
+    /* Ids, Secret Key, salt, AUK. */
+    if (rc == OPC_OK) {
+        rc = opc__id_generate(a->id);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__id_generate(a->keyset_id);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__id_generate(a->issuer_kid);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__secret_key_generate(sk_text);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__secret_key_parse(sk_text, &sk, eb);
+    }
+    if (rc == OPC_OK) {
+        memcpy(a->skid, sk.id, sizeof sk.id);
+        rc = opc__rand_bytes(a->salt, sizeof a->salt);
+    }
+    if (rc == OPC_OK) {
+        rc = derive_auk(a, password, &sk, auk, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = make_keyset(a, auk, &keys);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__key_public(keys.rsa, &a->rsa_pub);
+    }
+    if (rc == OPC_OK) {
+        rc = write_account(a, &keys, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = chmod_files(a->path, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_unlock_auk(a, auk, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__secret_new(sk_text, strlen(sk_text), out_secret_key);
+    }
+    opc__wipe(auk, sizeof auk);
+    opc__wipe(&sk, sizeof sk);
+    opc__wipe(sk_text, sizeof sk_text);
+    new_keys_free(&keys);
+    if (rc != OPC_OK) {
+        char p[PATH_MAX];
+        (void)snprintf(p, sizeof p, "%s", a->path[0] != '\0' ? a->path : path);
+        opc_account_close(a);
+        if (created) {
+            remove_files(p);
+        }
+        return rc;
+    }
+    *out = a;
+    return OPC_OK;
+}
+
+opc_err opc_account_create(const char *path, const char *email, const char *password,
+                           uint32_t iterations, opc_account **out, opc_secret **out_secret_key,
+                           char *errbuf, size_t errbuf_len)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc;
+    if (iterations == 0) {
+        iterations = OPC_ACCOUNT_DEFAULT_ITERATIONS;
+    }
+    if (iterations < OPC_ACCOUNT_MIN_ITERATIONS) {
+        if (out != NULL) {
+            *out = NULL;
+        }
+        if (out_secret_key != NULL) {
+            *out_secret_key = NULL;
+        }
+        rc = opc__fail(&eb, OPC_ERR_RANGE, "2SKD iterations must be at least %u",
+                       OPC_ACCOUNT_MIN_ITERATIONS);
+    } else {
+        rc = opc__account_create_ex(path, email, password, iterations, OPC_ACCOUNT_MIN_ITERATIONS,
+                                    out, out_secret_key, &eb);
+    }
+    if (rc != OPC_OK) {
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+    } else if (errbuf != NULL && errbuf_len > 0) {
+        errbuf[0] = '\0';
+    }
+    return rc;
+}
+
+/* ---- open ---- */
+
+static opc_err load_account(opc_account *a, opc__ebuf *eb)
+{
+    sqlite3_stmt *st = NULL;
+    opc_err rc = opc__acct_prepare(a,
+                                   "SELECT id, email, skid, kdf_alg, kdf_salt, kdf_iterations, "
+                                   "keyset_id, issuer_kid, pub_key FROM account WHERE one = 1",
+                                   &st, eb);
+    bool row = false;
+    if (rc == OPC_OK) {
+        rc = opc__acct_step(a, st, &row, eb);
+    }
+    if (rc == OPC_OK && !row) {
+        rc = opc__fail(eb, OPC_ERR_PARSE, "account file has no account");
+    }
+    if (rc == OPC_OK) {
+        const char *id = opc__acct_col_str(st, 0);
+        const char *skid = opc__acct_col_str(st, 2);
+        const char *keyset = opc__acct_col_str(st, 6);
+        const char *issuer = opc__acct_col_str(st, 7);
+        if (!opc__id_valid_str(id) || !opc__id_valid_str(keyset) || !opc__id_valid_str(issuer) ||
+            strlen(skid) != 6) {
+            rc = opc__fail(eb, OPC_ERR_PARSE, "account file: malformed account row");
+        } else {
+            memcpy(a->id, id, OPC_ID_LEN + 1);
+            memcpy(a->keyset_id, keyset, OPC_ID_LEN + 1);
+            memcpy(a->issuer_kid, issuer, OPC_ID_LEN + 1);
+            memcpy(a->skid, skid, 7);
+        }
+    }
+    if (rc == OPC_OK && strcmp(opc__acct_col_str(st, 3), KDF_ALG) != 0) {
+        rc = opc__fail(eb, OPC_ERR_UNSUPPORTED, "account file: unsupported key derivation");
+    }
+    if (rc == OPC_OK) {
+        const char *salt = opc__acct_col_str(st, 4);
+        size_t n = 0;
+        if (opc__b64_decode_to(salt, strlen(salt), OPC_B64URL, a->salt, sizeof a->salt, &n, NULL) !=
+                OPC_OK ||
+            n != sizeof a->salt) {
+            rc = opc__fail(eb, OPC_ERR_PARSE, "account file: malformed salt");
+        }
+    }
+    if (rc == OPC_OK) {
+        int64_t it = sqlite3_column_int64(st, 5);
+        if (it < 1 || it > (int64_t)MAX_ITERATIONS) {
+            rc = opc__fail(eb, OPC_ERR_RANGE, "account file: iteration count out of range");
+        } else {
+            a->iterations = (uint32_t)it;
+            rc = check_iterations(a->iterations, a->min_iterations, eb);
+        }
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_col_text(st, 1, &a->email);
+    }
+    if (rc == OPC_OK) {
+        const char *pub = opc__acct_col_str(st, 8);
+        rc = opc__jwk_parse(pub, strlen(pub), OPC_JWK_PUBLIC_ONLY, &a->rsa_pub, NULL);
+        if (rc == OPC_OK && opc__key_type(a->rsa_pub) != OPC_KTY_RSA) {
+            rc = OPC_ERR_KEY;
+        }
+        if (rc != OPC_OK && rc != OPC_ERR_NOMEM) {
+            rc = opc__fail(eb, OPC_ERR_KEY, "account file: the owner's public key is malformed");
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+opc_err opc__account_open_ex(const char *path, uint32_t min_iterations, opc_account **out,
+                             opc__ebuf *eb)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (path == NULL || out == NULL || path[0] == '\0' || min_iterations == 0) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "account open: missing argument");
+    }
+    opc_err rc = opc__require_init();
+    if (rc != OPC_OK) {
+        return opc__fail(eb, rc, "opc_global_init() was not called");
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        return errno == ENOENT
+                   ? opc__fail(eb, OPC_ERR_NOT_FOUND, "account file %s does not exist", path)
+                   : opc__fail(eb, OPC_ERR_IO, "cannot read the account file %s", path);
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        return opc__fail(eb, OPC_ERR_PARSE, "%s is not an account file", path);
+    }
+    opc_account *a = NULL;
+    rc = new_handle(&a);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    a->min_iterations = min_iterations;
+    if (realpath(path, a->path) == NULL) {
+        rc = opc__fail(eb, OPC_ERR_IO, "cannot resolve the account file's path");
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_db_open(a, a->path, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_schema_check(a, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_db_wal(a, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = load_account(a, eb);
+    }
+    if (rc != OPC_OK) {
+        opc_account_close(a);
+        return rc;
+    }
+    *out = a;
+    return OPC_OK;
+}
+
+opc_err opc_account_open(const char *path, opc_account **out, char *errbuf, size_t errbuf_len)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = opc__account_open_ex(path, OPC_ACCOUNT_MIN_ITERATIONS, out, &eb);
+    if (rc != OPC_OK) {
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+    } else if (errbuf != NULL && errbuf_len > 0) {
+        errbuf[0] = '\0';
+    }
+    return rc;
+}
+
+/* ---- unlock ---- */
+
+opc_err opc_account_unlock(opc_account *a, const char *password, const char *secret_key)
+{
+    if (a == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    if (password == NULL || secret_key == NULL) {
+        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
+    }
+    opc__secret_key sk;
+    uint8_t auk[32];
+    memset(&sk, 0, sizeof sk);
+    opc_err rc = opc__secret_key_parse(secret_key, &sk, &eb);
+    if (rc == OPC_OK) {
+        rc = derive_auk(a, password, &sk, auk, &eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_unlock_auk(a, auk, &eb);
+    }
+    opc__wipe(auk, sizeof auk);
+    opc__wipe(&sk, sizeof sk);
+    return opc__acct_finish(a, rc, &eb);
+}

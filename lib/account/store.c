@@ -1,0 +1,493 @@
+/*
+ * account/store.c - SQL helpers, transactions, the change log and the small
+ * crypto helpers shared by the files of lib/account (design: schema.c).
+ *
+ * SQL is only ever run with bound parameters. SQLite's messages name tables
+ * and constraints, never bound values, so they are safe in error messages.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "account/account_int.h"
+#include "core/alloc.h"
+#include "core/json.h"
+#include "core/secret.h"
+#include "core/time.h"
+#include "crypto/base64.h"
+#include "crypto/ecdsa.h"
+#include "crypto/envelope.h"
+#include "crypto/kdf.h"
+
+/* ---- SQL ---- */
+
+opc_err opc__acct_sqlerr(opc_account *a, int rc, const char *what, opc__ebuf *eb)
+{
+    const char *msg = (a != NULL && a->db != NULL) ? sqlite3_errmsg(a->db) : sqlite3_errstr(rc);
+    opc_err code = OPC_ERR_INTERNAL;
+    switch (rc & 0xff) {
+    case SQLITE_NOMEM:
+        return opc__fail(eb, OPC_ERR_NOMEM, "%s: out of memory", what);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return opc__fail(eb, OPC_ERR_IO,
+                         "%s: the account file is busy (another process holds "
+                         "its lock)",
+                         what);
+    case SQLITE_NOTADB:
+        return opc__fail(eb, OPC_ERR_PARSE, "%s: not an opconnect account file", what);
+    case SQLITE_CORRUPT:
+        return opc__fail(eb, OPC_ERR_PARSE, "%s: the account file is corrupt", what);
+    case SQLITE_CONSTRAINT:
+        code = (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+                   ? OPC_ERR_EXISTS
+                   : OPC_ERR_INTERNAL;
+        break;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_FULL:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        code = OPC_ERR_IO;
+        break;
+    default:
+        break;
+    }
+    return opc__fail(eb, code, "%s: %s", what, msg);
+}
+
+opc_err opc__acct_prepare(opc_account *a, const char *sql, sqlite3_stmt **st, opc__ebuf *eb)
+{
+    *st = NULL;
+    int src = sqlite3_prepare_v2(a->db, sql, -1, st, NULL);
+    if (src != SQLITE_OK) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+        return opc__acct_sqlerr(a, src, "account file", eb);
+    }
+    return OPC_OK;
+}
+
+opc_err opc__acct_vbind(opc_account *a, sqlite3_stmt *st, opc__ebuf *eb, const char *fmt,
+                        va_list ap)
+{
+    int idx = 1;
+    for (const char *f = fmt; *f != '\0'; f++, idx++) {
+        int src = SQLITE_OK;
+        switch (*f) {
+        case 't': {
+            const char *s = va_arg(ap, const char *);
+            src = (s == NULL) ? sqlite3_bind_null(st, idx)
+                              : sqlite3_bind_text(st, idx, s, -1, SQLITE_STATIC);
+            break;
+        }
+        case 'i':
+            src = sqlite3_bind_int64(st, idx, (sqlite3_int64)va_arg(ap, int64_t));
+            break;
+        case 'b': {
+            const void *p = va_arg(ap, const void *);
+            size_t n = va_arg(ap, size_t);
+            if (n > (size_t)INT32_MAX) {
+                return opc__fail(eb, OPC_ERR_TOO_LARGE, "account file: blob too large");
+            }
+            src = sqlite3_bind_blob(st, idx, n == 0 ? "" : p, (int)n, SQLITE_STATIC);
+            break;
+        }
+        case 'n':
+            src = sqlite3_bind_null(st, idx);
+            break;
+        default:
+            return opc__fail(eb, OPC_ERR_INTERNAL, "account file: bad bind format");
+        }
+        if (src != SQLITE_OK) {
+            return opc__acct_sqlerr(a, src, "account file", eb);
+        }
+    }
+    return OPC_OK;
+}
+
+opc_err opc__acct_bind(opc_account *a, sqlite3_stmt *st, opc__ebuf *eb, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    opc_err rc = opc__acct_vbind(a, st, eb, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+opc_err opc__acct_step(opc_account *a, sqlite3_stmt *st, bool *row, opc__ebuf *eb)
+{
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        *row = true;
+        return OPC_OK;
+    }
+    *row = false;
+    if (src == SQLITE_DONE) {
+        return OPC_OK;
+    }
+    return opc__acct_sqlerr(a, src, "account file", eb);
+}
+
+opc_err opc__acct_run(opc_account *a, int *changed, opc__ebuf *eb, const char *sql, const char *fmt,
+                      ...)
+{
+    sqlite3_stmt *st = NULL;
+    opc_err rc = opc__acct_prepare(a, sql, &st, eb);
+    if (rc == OPC_OK) {
+        va_list ap;
+        va_start(ap, fmt);
+        rc = opc__acct_vbind(a, st, eb, fmt, ap);
+        va_end(ap);
+    }
+    bool row = false;
+    while (rc == OPC_OK) {
+        rc = opc__acct_step(a, st, &row, eb);
+        if (!row) {
+            break;
+        }
+    }
+    if (rc == OPC_OK && changed != NULL) {
+        *changed = sqlite3_changes(a->db);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+opc_err opc__acct_query_int(opc_account *a, bool *found, int64_t *out, opc__ebuf *eb,
+                            const char *sql, const char *fmt, ...)
+{
+    *found = false;
+    sqlite3_stmt *st = NULL;
+    opc_err rc = opc__acct_prepare(a, sql, &st, eb);
+    if (rc == OPC_OK) {
+        va_list ap;
+        va_start(ap, fmt);
+        rc = opc__acct_vbind(a, st, eb, fmt, ap);
+        va_end(ap);
+    }
+    bool row = false;
+    if (rc == OPC_OK) {
+        rc = opc__acct_step(a, st, &row, eb);
+    }
+    if (rc == OPC_OK && row) {
+        *found = true;
+        *out = (int64_t)sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+opc_err opc__acct_exec(opc_account *a, const char *sql, opc__ebuf *eb)
+{
+    int src = sqlite3_exec(a->db, sql, NULL, NULL, NULL);
+    if (src != SQLITE_OK) {
+        return opc__acct_sqlerr(a, src, "account file", eb);
+    }
+    return OPC_OK;
+}
+
+opc_err opc__acct_col_text(sqlite3_stmt *st, int col, char **out)
+{
+    *out = NULL;
+    const unsigned char *s = sqlite3_column_text(st, col);
+    if (s == NULL) {
+        return OPC_OK;
+    }
+    *out = opc__strndup((const char *)s, (size_t)sqlite3_column_bytes(st, col));
+    return *out == NULL ? OPC_ERR_NOMEM : OPC_OK;
+}
+
+const char *opc__acct_col_str(sqlite3_stmt *st, int col)
+{
+    const unsigned char *s = sqlite3_column_text(st, col);
+    return s == NULL ? "" : (const char *)s;
+}
+
+/* ---- transactions ---- */
+
+opc_err opc__acct_begin(opc_account *a, bool write, opc__ebuf *eb)
+{
+    if (a->tx_depth != 0) {
+        return opc__fail(eb, OPC_ERR_INTERNAL, "account file: nested transaction");
+    }
+    opc_err rc = opc__acct_exec(a, write ? "BEGIN IMMEDIATE" : "BEGIN", eb);
+    if (rc == OPC_OK) {
+        a->tx_depth = 1;
+    }
+    return rc;
+}
+
+opc_err opc__acct_commit(opc_account *a, opc__ebuf *eb)
+{
+    opc_err rc = opc__acct_exec(a, "COMMIT", eb);
+    if (rc != OPC_OK) {
+        opc__acct_rollback(a);
+        return rc;
+    }
+    a->tx_depth = 0;
+    return OPC_OK;
+}
+
+void opc__acct_rollback(opc_account *a)
+{
+    if (a->tx_depth != 0 || !sqlite3_get_autocommit(a->db)) {
+        /* A failed ROLLBACK leaves nothing better to do: SQLite rolls back
+         * on close anyway. */
+        (void)sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    a->tx_depth = 0;
+}
+
+opc_err opc__acct_end(opc_account *a, opc_err rc, opc__ebuf *eb)
+{
+    if (rc == OPC_OK) {
+        return opc__acct_commit(a, eb);
+    }
+    opc__acct_rollback(a);
+    return rc;
+}
+
+/* ---- change log ---- */
+
+opc_err opc__acct_change(opc_account *a, const opc__change *c, int64_t *seq, opc__ebuf *eb)
+{
+    sqlite3_stmt *st = NULL;
+    opc_err rc = opc__acct_prepare(a,
+                                   "INSERT INTO changes (kind, vault_id, item_id, file_id, "
+                                   "server_id, jti, kid, version, at) VALUES (?, ?, ?, ?, ?, ?, ?, "
+                                   "?, ?)",
+                                   &st, eb);
+    if (rc == OPC_OK) {
+        rc = opc__acct_bind(a, st, eb, "ttttttt", c->kind, c->vault, c->item, c->file, c->server,
+                            c->jti, c->kid);
+    }
+    if (rc == OPC_OK) {
+        int src = c->version > 0 ? sqlite3_bind_int64(st, 8, c->version) : sqlite3_bind_null(st, 8);
+        if (src == SQLITE_OK) {
+            src = sqlite3_bind_int64(st, 9, opc__now_s());
+        }
+        if (src != SQLITE_OK) {
+            rc = opc__acct_sqlerr(a, src, "account file", eb);
+        }
+    }
+    bool row = false;
+    if (rc == OPC_OK) {
+        rc = opc__acct_step(a, st, &row, eb);
+    }
+    if (rc == OPC_OK) {
+        *seq = (int64_t)sqlite3_last_insert_rowid(a->db);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- shared helpers ---- */
+
+opc_err opc__acct_finish(opc_account *a, opc_err rc, const opc__ebuf *eb)
+{
+    if (a == NULL) {
+        return rc;
+    }
+    if (rc == OPC_OK) {
+        a->errmsg[0] = '\0';
+    } else if (eb != NULL && eb->msg[0] != '\0') {
+        (void)snprintf(a->errmsg, sizeof a->errmsg, "%s", eb->msg);
+    } else {
+        (void)snprintf(a->errmsg, sizeof a->errmsg, "%s", opc_strerror(rc));
+    }
+    return rc;
+}
+
+opc_err opc__acct_need_unlocked(const opc_account *a, opc__ebuf *eb)
+{
+    if (!a->unlocked) {
+        return opc__fail(eb, OPC_ERR_LOCKED, "account is locked: unlock it first");
+    }
+    return OPC_OK;
+}
+
+opc_err opc__acct_check_name(const char *s, size_t max, const char *what, opc__ebuf *eb)
+{
+    size_t n = strlen(s);
+    if (n == 0) {
+        return opc__fail(eb, OPC_ERR_PARSE, "%s must not be empty", what);
+    }
+    if (n > max) {
+        return opc__fail(eb, OPC_ERR_TOO_LARGE, "%s is longer than %zu bytes", what, max);
+    }
+    if (!opc__utf8_valid(s, n)) {
+        return opc__fail(eb, OPC_ERR_PARSE, "%s is not valid UTF-8", what);
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) {
+            return opc__fail(eb, OPC_ERR_PARSE, "%s contains a control character", what);
+        }
+    }
+    return OPC_OK;
+}
+
+size_t opc__acct_fmt(char out[OPC_ACCOUNT_AAD_MAX], const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, OPC_ACCOUNT_AAD_MAX, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        out[0] = '\0';
+        return 0;
+    }
+    /* Every caller formats ids and numbers only, far below the limit. */
+    return (size_t)n < OPC_ACCOUNT_AAD_MAX ? (size_t)n : OPC_ACCOUNT_AAD_MAX - 1;
+}
+
+opc_err opc__acct_add_time(cJSON *obj, const char *key, int64_t unix_s)
+{
+    char t[OPC_TIME_STRLEN];
+    opc_err rc = opc__time_format(unix_s, t);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    return cJSON_AddStringToObject(obj, key, t) == NULL ? OPC_ERR_NOMEM : OPC_OK;
+}
+
+void opc__acct_editor(const opc_account *a, char out[OPC_ID_LEN + 1])
+{
+    for (size_t i = 0; i <= OPC_ID_LEN; i++) {
+        char c = a->id[i];
+        if (c >= 'a' && c <= 'z') {
+            c = (char)(c - ('a' - 'A'));
+        }
+        out[i] = c;
+    }
+}
+
+opc_err opc__acct_seal(const opc__key *k, const char *aad, const void *pt, size_t len, char **out)
+{
+    *out = NULL;
+    cJSON *env = NULL;
+    opc_err rc = opc__envelope_seal(k, aad, strlen(aad), pt, len, &env);
+    if (rc == OPC_OK) {
+        rc = opc__json_print(env, out, NULL);
+    }
+    cJSON_Delete(env);
+    return rc;
+}
+
+opc_err opc__acct_seal_json(const opc__key *k, const char *aad, const cJSON *pt, char **out)
+{
+    *out = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    opc_err rc = opc__json_print(pt, &text, &len);
+    if (rc == OPC_OK) {
+        rc = opc__acct_seal(k, aad, text, len, out);
+    }
+    opc__secret_free(text, len);
+    return rc;
+}
+
+opc_err opc__acct_open(const opc__key *k, const char *aad, const char *env_text, const char *what,
+                       opc_secret **out, opc__ebuf *eb)
+{
+    *out = NULL;
+    if (env_text == NULL) {
+        return opc__fail(eb, OPC_ERR_DECRYPT, "%s: ciphertext is missing", what);
+    }
+    cJSON *env = NULL;
+    opc__ebuf inner;
+    opc__ebuf_clear(&inner);
+    opc_err rc = opc__json_parse(env_text, strlen(env_text), NULL, &env, &inner);
+    if (rc == OPC_OK) {
+        rc = opc__envelope_open(env, k, aad, strlen(aad), out, &inner);
+    }
+    cJSON_Delete(env);
+    if (rc == OPC_ERR_NOMEM) {
+        return opc__fail(eb, rc, "%s: out of memory", what);
+    }
+    if (rc != OPC_OK) {
+        return opc__fail(eb, OPC_ERR_DECRYPT,
+                         "%s does not decrypt (the account file was tampered with or "
+                         "ciphertext was moved): %s",
+                         what, inner.msg[0] != '\0' ? inner.msg : opc_strerror(rc));
+    }
+    return OPC_OK;
+}
+
+opc_err opc__acct_open_json(const opc__key *k, const char *aad, const char *env_text,
+                            const char *what, cJSON **out, opc__ebuf *eb)
+{
+    *out = NULL;
+    opc_secret *pt = NULL;
+    opc_err rc = opc__acct_open(k, aad, env_text, what, &pt, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    opc__json_limits lim = {0, 48};
+    opc__ebuf inner;
+    opc__ebuf_clear(&inner);
+    rc = opc__json_parse(opc_secret_data(pt), opc_secret_len(pt), &lim, out, &inner);
+    opc_secret_free(pt);
+    if (rc == OPC_ERR_NOMEM) {
+        return opc__fail(eb, rc, "%s: out of memory", what);
+    }
+    if (rc != OPC_OK) {
+        return opc__fail(eb, OPC_ERR_DECRYPT, "%s: decrypted content is not valid JSON", what);
+    }
+    return OPC_OK;
+}
+
+opc_err opc__acct_jwk_text(const opc__key *k, bool include_private, char **out)
+{
+    *out = NULL;
+    cJSON *jwk = NULL;
+    opc_err rc = opc__jwk_export(k, include_private, &jwk);
+    if (rc == OPC_OK) {
+        rc = opc__json_print(jwk, out, NULL);
+    }
+    opc__json_delete_secret(jwk);
+    return rc;
+}
+
+opc_err opc__acct_sign(opc_account *a, const char *msg, char **out)
+{
+    *out = NULL;
+    uint8_t sig[OPC_ES256_SIG_LEN];
+    opc_err rc = opc__ecdsa_sign(a->sign, msg, strlen(msg), sig);
+    if (rc == OPC_OK) {
+        rc = opc__b64_encode(sig, sizeof sig, OPC_B64URL, out, NULL);
+    }
+    opc__wipe(sig, sizeof sig);
+    return rc;
+}
+
+opc_err opc__acct_verify(opc_account *a, const char *msg, const char *sig_b64, const char *what,
+                         opc__ebuf *eb)
+{
+    uint8_t sig[OPC_ES256_SIG_LEN];
+    size_t n = 0;
+    if (sig_b64 == NULL ||
+        opc__b64_decode_to(sig_b64, strlen(sig_b64), OPC_B64URL, sig, sizeof sig, &n, NULL) !=
+            OPC_OK ||
+        n != sizeof sig ||
+        opc__ecdsa_verify(a->sign_pub, msg, strlen(msg), sig, sizeof sig, NULL) != OPC_OK) {
+        return opc__fail(eb, OPC_ERR_SIGNATURE,
+                         "%s: the owner's signature does not verify (the account file was "
+                         "tampered with)",
+                         what);
+    }
+    return OPC_OK;
+}
+
+opc_err opc__acct_hash_b64(const void *data, size_t len, char out[44])
+{
+    uint8_t h[OPC_SHA256_LEN];
+    opc_err rc = opc__sha256(data, len, h);
+    if (rc == OPC_OK) {
+        rc = opc__b64_encode_to(h, sizeof h, OPC_B64URL, out, 44, NULL);
+    }
+    return rc;
+}
