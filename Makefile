@@ -84,6 +84,11 @@ API_BINS := $(API_SRCS:%.c=$(BUILDDIR)/%)
 BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILDDIR)/%)
 PUBLIC_HEADERS := $(sort $(wildcard include/opconnect/*.h))
+# The owner's CLI: public headers only (no -Ilib), the static library.
+OP_SRCS := $(sort $(wildcard tools/op/*.c))
+OP_OBJS := $(OP_SRCS:%.c=$(BUILDDIR)/%.o)
+OP_BIN := $(BUILDDIR)/op
+OP_CPPFLAGS := -Iinclude -DOPC_STATIC $(shell $(PKG_CONFIG) --cflags libcjson 2>/dev/null)
 
 SHLIB := $(BUILDDIR)/libopconnect.so.$(VERSION)
 SHLIB_SONAME := libopconnect.so.$(SOMAJOR)
@@ -92,9 +97,9 @@ PCFILE := $(BUILDDIR)/libopconnect.pc
 
 .PHONY: all shared static pc install uninstall check check-fast asan fuzz fuzz-smoke fuzz-corpus \
 	bench run lint clean deps unit api-tests headers-check exports-check docs-check \
-	banned-check install-check
+	banned-check install-check cli cli-tests
 
-all: shared static pc
+all: shared static pc cli
 
 deps:
 	@tools/install-deps
@@ -102,6 +107,7 @@ deps:
 shared: $(SHLIB) $(BUILDDIR)/$(SHLIB_SONAME) $(BUILDDIR)/libopconnect.so
 static: $(STLIB)
 pc: $(PCFILE)
+cli: $(OP_BIN)
 
 $(BUILDDIR)/%.o: %.c
 	@mkdir -p $(@D)
@@ -131,6 +137,16 @@ $(PCFILE): pkgconfig/libopconnect.pc.in $(VERSION_H)
 	@mkdir -p $(@D)
 	$(Q)$(PC_SED) $< > $@
 
+# ---- the CLI ----
+$(BUILDDIR)/tools/op/%.o: tools/op/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(OP_CPPFLAGS) $(CPPFLAGS) $(TEST_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(OP_BIN): $(OP_OBJS) $(STLIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OP_OBJS) $(STLIB) $(DEP_LIBS)
+
 # ---- tests ----
 # Unit tests link the static library so they can reach internal functions.
 $(BUILDDIR)/tests/unit/%: tests/unit/%.c tests/unit/harness.h $(STLIB)
@@ -152,6 +168,16 @@ unit: $(UNIT_BINS)
 api-tests: $(API_BINS)
 	@tools/run-tests api $(API_BINS)
 
+# The CLI end to end (tests/cli/), plus `mandoc -Tlint` of its man page.
+$(BUILDDIR)/tests/cli/credcheck: tests/cli/credcheck.c $(STLIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) -Iinclude -DOPC_STATIC $(CPPFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(STLIB) $(DEP_LIBS)
+
+cli-tests: $(OP_BIN) $(BUILDDIR)/tests/cli/credcheck
+	@tests/cli/run $(OP_BIN) $(BUILDDIR)/tests/cli/credcheck
+
 # Every public header compiles alone as C11 and as C++.
 headers-check:
 	@tools/check-headers $(BUILDDIR) $(PUBLIC_HEADERS)
@@ -171,8 +197,8 @@ banned-check:
 install-check: all
 	@tools/check-install "$(MAKE)" $(BUILDDIR)
 
-check-fast: all unit api-tests headers-check exports-check docs-check banned-check install-check \
-		fuzz-smoke
+check-fast: all unit api-tests cli-tests headers-check exports-check docs-check banned-check \
+		install-check fuzz-smoke
 	@echo "check: all stages passed ($(BUILDDIR))"
 
 check: deps
@@ -183,7 +209,7 @@ check: deps
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 asan:
 	@$(MAKE) --no-print-directory BUILDDIR=build-asan CFLAGS="$(ASAN_FLAGS)" \
-		LDFLAGS="-fsanitize=address,undefined" all unit api-tests
+		LDFLAGS="-fsanitize=address,undefined" all unit api-tests cli-tests
 
 # ---- fuzzing (clang + libFuzzer) ----
 FUZZ_TIME ?= 60
@@ -251,6 +277,9 @@ install: all
 	$(INSTALL) -m 0644 $(PUBLIC_HEADERS) $(DESTDIR)$(includedir)/opconnect/
 	$(PC_SED) pkgconfig/libopconnect.pc.in > $(DESTDIR)$(pkgconfigdir)/libopconnect.pc
 	chmod 0644 $(DESTDIR)$(pkgconfigdir)/libopconnect.pc
+	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man1
+	$(INSTALL) -m 0755 $(OP_BIN) $(DESTDIR)$(bindir)/op
+	$(INSTALL) -m 0644 man/op.1 $(DESTDIR)$(mandir)/man1/op.1
 
 uninstall:
 	rm -f $(DESTDIR)$(libdir)/$(notdir $(SHLIB)) $(DESTDIR)$(libdir)/$(SHLIB_SONAME) \
@@ -258,8 +287,10 @@ uninstall:
 		$(DESTDIR)$(pkgconfigdir)/libopconnect.pc
 	rm -f $(PUBLIC_HEADERS:include/opconnect/%=$(DESTDIR)$(includedir)/opconnect/%)
 	-rmdir $(DESTDIR)$(includedir)/opconnect 2>/dev/null
+	rm -f $(DESTDIR)$(bindir)/op $(DESTDIR)$(mandir)/man1/op.1
 
 clean:
 	rm -rf build build-asan build-fuzz $(filter-out build build-asan,$(BUILDDIR))
 
--include $(LIB_OBJS:.o=.d) $(UNIT_BINS:=.d) $(API_BINS:=.d) $(BENCH_BINS:=.d)
+-include $(LIB_OBJS:.o=.d) $(UNIT_BINS:=.d) $(API_BINS:=.d) $(BENCH_BINS:=.d) $(OP_OBJS:.o=.d) \
+	$(BUILDDIR)/tests/cli/credcheck.d
