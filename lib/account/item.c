@@ -369,11 +369,17 @@ static opc_err item_create(opc_account *a, const char *vault, const char *json, 
                 rc = opc__acct_item_store(a, vault_id, item_id, full, true, 0, now, &meta.version,
                                           eb);
             }
+            /* The output is built before the commit, so a call that fails
+             * (even for want of memory) has changed nothing. */
+            if (rc == OPC_OK) {
+                rc = opc__acct_item_output(a, vault_id, item_id, full, &meta, out, eb);
+            }
             rc = opc__acct_end(a, rc, eb);
         }
     }
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_output(a, vault_id, item_id, full, &meta, out, eb);
+    if (rc != OPC_OK) {
+        opc_secret_free(*out);
+        *out = NULL;
     }
     opc__json_delete_secret(full);
     return rc;
@@ -613,9 +619,13 @@ static opc_err item_replace(opc_account *a, const char *vault, const char *item,
                                   &meta.version, eb);
         meta.updated = now;
     }
-    rc = opc__acct_end(a, rc, eb);
     if (rc == OPC_OK) {
         rc = opc__acct_item_output(a, vault_id, item_id, full, &meta, out, eb);
+    }
+    rc = opc__acct_end(a, rc, eb);
+    if (rc != OPC_OK) {
+        opc_secret_free(*out);
+        *out = NULL;
     }
     opc__json_delete_secret(existing);
     opc__json_delete_secret(full);

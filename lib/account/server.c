@@ -498,15 +498,17 @@ static opc_err server_create(opc_account *a, const char *name, const char *const
             if (rc == OPC_OK) {
                 rc = print_server(a, k.id, out_json, eb);
             }
+            if (rc == OPC_OK) {
+                rc = opc__secret_new(k.creds, k.creds_len, out_creds);
+            }
             rc = opc__acct_end(a, rc, eb);
         }
-    }
-    if (rc == OPC_OK) {
-        rc = opc__secret_new(k.creds, k.creds_len, out_creds);
     }
     if (rc != OPC_OK) {
         opc__free(*out_json);
         *out_json = NULL;
+        opc_secret_free(*out_creds);
+        *out_creds = NULL;
     }
     opc__free(ids);
     server_keys_free(&k);

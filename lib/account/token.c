@@ -400,13 +400,15 @@ static opc_err token_create(opc_account *a, const char *name, const char *server
     if (rc == OPC_OK) {
         rc = print_token(a, m.jti, out_json, eb);
     }
-    rc = opc__acct_end(a, rc, eb);
     if (rc == OPC_OK) {
         rc = opc__secret_new(m.token, strlen(m.token), out_token);
     }
+    rc = opc__acct_end(a, rc, eb);
     if (rc != OPC_OK) {
         opc__free(*out_json);
         *out_json = NULL;
+        opc_secret_free(*out_token);
+        *out_token = NULL;
     }
     mint_free(&m);
     return rc;

@@ -13,6 +13,12 @@
 #include "crypto/jwt.h"
 #include "crypto/key.h"
 #include "credentials/credentials.h"
+#include "model/item.h"
+#include "account/account_int.h"
+
+#include <ftw.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 static long fail_at;   /* fail the allocation with this number; 0 = never */
 static long alloc_no;  /* allocations so far in this run */
@@ -236,11 +242,115 @@ static void test_oom_credentials(void **state)
     opc__key_free(sym);
 }
 
+static opc_err op_item_prepare(void *ctx)
+{
+    const char *json = ctx;
+    cJSON *item = NULL;
+    opc_err rc = opc__item_prepare(json, strlen(json), OPC_ITEM_CREATE, NULL, &item, NULL);
+    opc__json_delete_secret(item);
+    return rc;
+}
+
+typedef struct {
+    opc_account *a;
+    char vault[OPC_ID_LEN + 1];
+    char path[256];
+} acct_ctx;
+
+static int64_t item_count(acct_ctx *c)
+{
+    opc_secret *list = NULL;
+    assert_int_equal(opc_account_item_list(c->a, c->vault, &list), OPC_OK);
+    cJSON *j = cJSON_Parse(opc_secret_data(list));
+    int64_t n = cJSON_GetArraySize(j);
+    cJSON_Delete(j);
+    opc_secret_free(list);
+    return n;
+}
+
+static opc_err op_account_item_create(void *ctx)
+{
+    acct_ctx *c = ctx;
+    opc_secret *out = NULL;
+    opc_err rc = opc_account_item_create(
+        c->a, c->vault,
+        "{\"title\":\"oom\",\"category\":\"LOGIN\",\"fields\":[{\"id\":\"password\","
+        "\"generate\":true}]}",
+        &out);
+    opc_secret_free(out);
+    return rc;
+}
+
+static opc_err op_account_token_create(void *ctx)
+{
+    acct_ctx *c = ctx;
+    const char *specs[1] = {"Oom,r"};
+    char *json = NULL;
+    opc_secret *token = NULL;
+    opc_err rc = opc_account_token_create(c->a, "t", "srv", specs, 1, 3600, &json, &token);
+    opc_free(json);
+    opc_secret_free(token);
+    return rc;
+}
+
+static void test_oom_model_and_account(void **state)
+{
+    (void)state;
+    static char item_json[] = "{\"title\":\"t\",\"category\":\"LOGIN\",\"tags\":[\"a\"],"
+                    "\"sections\":[{\"id\":\"s\",\"label\":\"S\"}],"
+                    "\"fields\":[{\"section\":{\"id\":\"s\"},\"type\":\"otp\","
+                    "\"value\":\"otpauth://totp/x?secret=JBSWY3DPEHPK3PXP\"}]}";
+    torture("item prepare", op_item_prepare, item_json);
+
+    acct_ctx c;
+    char dir[] = "/tmp/opc-oom-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    snprintf(c.path, sizeof c.path, "%s/account.db", dir);
+    opc_secret *sk = NULL;
+    assert_int_equal(opc__account_create_ex(c.path, "oom@example.com", "pw", 1000, 1, &c.a, &sk,
+                                            NULL),
+                     OPC_OK);
+    opc_secret_free(sk);
+    char *vault = NULL;
+    assert_int_equal(opc_account_vault_create(c.a, "Oom", NULL, &vault), OPC_OK);
+    cJSON *v = cJSON_Parse(vault);
+    snprintf(c.vault, sizeof c.vault, "%s", cJSON_GetObjectItem(v, "id")->valuestring);
+    cJSON_Delete(v);
+    opc_free(vault);
+    /* Every failed attempt must leave no item behind: one transaction per call. */
+    torture("account item create", op_account_item_create, &c);
+    assert_int_equal(item_count(&c), 1);
+
+    const char *vaults[1] = {"Oom"};
+    char *server = NULL;
+    opc_secret *creds = NULL;
+    assert_int_equal(opc_account_server_create(c.a, "srv", vaults, 1, NULL, &server, &creds),
+                     OPC_OK);
+    opc_free(server);
+    opc_secret_free(creds);
+    torture("account token create", op_account_token_create, &c);
+    char *tokens = NULL;
+    assert_int_equal(opc_account_token_list(c.a, "srv", &tokens), OPC_OK);
+    cJSON *tl = cJSON_Parse(tokens);
+    assert_int_equal(cJSON_GetArraySize(tl), 1);
+    cJSON_Delete(tl);
+    opc_free(tokens);
+    opc_account_close(c.a);
+    unlink(c.path);
+    char side[300];
+    snprintf(side, sizeof side, "%s-wal", c.path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", c.path);
+    unlink(side);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_oom_core_and_crypto),
         cmocka_unit_test(test_oom_credentials),
+        cmocka_unit_test(test_oom_model_and_account),
     };
     return cmocka_run_group_tests_name("oom", tests, oom_setup, opc_test_group_teardown);
 }
