@@ -59,7 +59,7 @@ endif
 
 DEP_PKGS := libcurl openssl libcjson sqlite3
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS) 2>/dev/null)
-DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null) -lpthread -lm
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null) -lcivetweb -lpthread -lm
 
 OPC_WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wwrite-strings -Wcast-qual -Wformat=2 -Wundef -Wvla -Wpointer-arith
@@ -89,6 +89,11 @@ OP_SRCS := $(sort $(wildcard tools/op/*.c))
 OP_OBJS := $(OP_SRCS:%.c=$(BUILDDIR)/%.o)
 OP_BIN := $(BUILDDIR)/op
 OP_CPPFLAGS := -Iinclude -DOPC_STATIC $(shell $(PKG_CONFIG) --cflags libcjson 2>/dev/null)
+# Daemons: thin mains over the public API (no -Ilib), the static library.
+API_DAEMON_SRCS := $(sort $(wildcard daemons/connect-api/*.c))
+API_DAEMON := $(BUILDDIR)/connect-api
+SYNC_DAEMON_SRCS := $(sort $(wildcard daemons/connect-sync/*.c))
+SYNC_DAEMON := $(BUILDDIR)/connect-sync
 
 SHLIB := $(BUILDDIR)/libopconnect.so.$(VERSION)
 SHLIB_SONAME := libopconnect.so.$(SOMAJOR)
@@ -97,9 +102,9 @@ PCFILE := $(BUILDDIR)/libopconnect.pc
 
 .PHONY: all shared static pc install uninstall check check-fast asan fuzz fuzz-smoke fuzz-corpus \
 	bench run lint clean deps unit api-tests headers-check exports-check docs-check \
-	banned-check install-check cli cli-tests
+	banned-check install-check cli cli-tests daemons daemon-tests
 
-all: shared static pc cli
+all: shared static pc cli daemons
 
 deps:
 	@tools/install-deps
@@ -108,6 +113,7 @@ shared: $(SHLIB) $(BUILDDIR)/$(SHLIB_SONAME) $(BUILDDIR)/libopconnect.so
 static: $(STLIB)
 pc: $(PCFILE)
 cli: $(OP_BIN)
+daemons: $(API_DAEMON) $(SYNC_DAEMON)
 
 $(BUILDDIR)/%.o: %.c
 	@mkdir -p $(@D)
@@ -146,6 +152,19 @@ $(BUILDDIR)/tools/op/%.o: tools/op/%.c
 $(OP_BIN): $(OP_OBJS) $(STLIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OP_OBJS) $(STLIB) $(DEP_LIBS)
+
+# ---- daemons ----
+$(SYNC_DAEMON): $(SYNC_DAEMON_SRCS) $(STLIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -Iinclude -DOPC_STATIC $(CPPFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
+		$(SYNC_DAEMON_SRCS) $(STLIB) $(DEP_LIBS) -lcivetweb
+
+$(API_DAEMON): $(API_DAEMON_SRCS) $(STLIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -Iinclude -DOPC_STATIC $(CPPFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
+		$(API_DAEMON_SRCS) $(STLIB) $(DEP_LIBS)
 
 # ---- tests ----
 # Unit tests link the static library so they can reach internal functions.
@@ -197,7 +216,11 @@ banned-check:
 install-check: all
 	@tools/check-install "$(MAKE)" $(BUILDDIR)
 
-check-fast: all unit api-tests cli-tests headers-check exports-check docs-check banned-check \
+# Daemons end to end (tests/daemon/*.sh): real processes, real HTTP.
+daemon-tests: all
+	@tools/run-daemon-tests $(BUILDDIR)
+
+check-fast: all unit api-tests cli-tests daemon-tests headers-check exports-check docs-check banned-check \
 		install-check fuzz-smoke
 	@echo "check: all stages passed ($(BUILDDIR))"
 

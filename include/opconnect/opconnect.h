@@ -14,5 +14,7 @@
 #include "secret.h"
 #include "credentials.h"
 #include "account.h"
+#include "sync.h"
+#include "api.h"
 
 #endif /* OPCONNECT_OPCONNECT_H */

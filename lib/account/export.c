@@ -1,0 +1,235 @@
+/*
+ * account/export.c - raw state rows for a Connect server (export.h).
+ */
+#include "internal.h"
+
+#include <string.h>
+
+#include "account/account_int.h"
+#include "account/export.h"
+#include "core/alloc.h"
+#include "crypto/base64.h"
+
+/* A vault the server ?1 holds a grant for. */
+#define GRANTED(col)                                                                               \
+    "EXISTS (SELECT 1 FROM vault_access g WHERE g.vault_id = " col                                 \
+    " AND g.accessor_type = 'server' AND g.accessor_id = ?1)"
+
+#define ITEM_COLS                                                                                  \
+    "i.id, i.vault_id, i.version, i.state, i.key_sn, i.overview, i.details, i.created,"            \
+    " i.updated, (SELECT upper(id) FROM account) AS last_edited_by, i.seq"
+#define FILE_COLS "f.file_id, f.idx, f.item_id, i.vault_id, f.blob"
+
+static const char sql_issuer_key[] = "SELECT kid, jwk, seq FROM issuer_keys WHERE kid = ?1";
+static const char sql_access[] =
+    "SELECT vault_id, key_sn, enc_key, acl, granted, grant_sig, seq FROM vault_access"
+    " WHERE accessor_type = 'server' AND accessor_id = ?1 AND vault_id = ?2";
+static const char sql_vault[] =
+    "SELECT v.id, v.type, v.key_sn, v.attrs, v.attr_version, v.content_version, v.items,"
+    " v.created, v.updated, v.seq FROM vaults v WHERE v.id = ?2 AND " GRANTED("v.id");
+static const char sql_item[] = "SELECT " ITEM_COLS " FROM items i WHERE i.id = ?2"
+                               " AND i.state = 'active' AND " GRANTED("i.vault_id");
+static const char sql_vault_items[] =
+    "SELECT " ITEM_COLS " FROM items i WHERE i.vault_id = ?2"
+    " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY i.id";
+static const char sql_item_files[] =
+    "SELECT " FILE_COLS " FROM files f JOIN items i ON i.id = f.item_id WHERE f.item_id = ?2"
+    " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY f.file_id, f.idx";
+static const char sql_vault_files[] =
+    "SELECT " FILE_COLS " FROM files f JOIN items i ON i.id = f.item_id WHERE i.vault_id = ?2"
+    " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY f.file_id, f.idx";
+static const char sql_token[] =
+    "SELECT jti, server_id, name, scopes, created, COALESCE(expires, 0) AS expires, state,"
+    " updated, seq FROM tokens WHERE server_id = ?1 AND jti = ?2";
+
+/* The current row as an object keyed by column names. */
+static opc_err row_json(sqlite3_stmt *st, cJSON **out)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    int n = sqlite3_column_count(st);
+    opc_err rc = OPC_OK;
+    for (int i = 0; i < n && rc == OPC_OK; i++) {
+        const char *name = sqlite3_column_name(st, i);
+        cJSON *v = NULL;
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_INTEGER:
+            v = cJSON_CreateNumber((double)sqlite3_column_int64(st, i));
+            break;
+        case SQLITE_TEXT:
+            v = cJSON_CreateString(opc__acct_col_str(st, i));
+            break;
+        case SQLITE_BLOB: {
+            char *b64 = NULL;
+            size_t len = 0;
+            rc = opc__b64_encode(sqlite3_column_blob(st, i), (size_t)sqlite3_column_bytes(st, i),
+                                 OPC_B64URL, &b64, &len);
+            if (rc == OPC_OK) {
+                v = cJSON_CreateString(b64);
+                opc__free(b64);
+            }
+            break;
+        }
+        default:
+            v = cJSON_CreateNull();
+            break;
+        }
+        if (rc == OPC_OK && (name == NULL || v == NULL)) {
+            rc = OPC_ERR_NOMEM;
+        }
+        if (rc == OPC_OK) {
+            cJSON_AddItemToObject(o, name, v);
+        } else {
+            cJSON_Delete(v);
+        }
+    }
+    if (rc != OPC_OK) {
+        cJSON_Delete(o);
+        return rc;
+    }
+    *out = o;
+    return OPC_OK;
+}
+
+/*
+ * Run sql with ?1 = p1 and ?2 = p2 (either may be NULL: not bound) in a
+ * read snapshot. many: *out is an array of every row; else the one row
+ * (none: OPC_ERR_NOT_FOUND naming `what`).
+ */
+static opc_err query(opc_account *a, const char *sql, const char *p1, const char *p2, bool many,
+                     const char *what, cJSON **out)
+{
+    if (a == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    if (out == NULL || (p1 == NULL && p2 == NULL)) {
+        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
+    }
+    *out = NULL;
+    opc_err rc = opc__acct_begin(a, false, &eb);
+    if (rc != OPC_OK) {
+        return opc__acct_finish(a, rc, &eb);
+    }
+    sqlite3_stmt *st = NULL;
+    cJSON *arr = many ? cJSON_CreateArray() : NULL;
+    cJSON *one = NULL;
+    rc = (many && arr == NULL) ? OPC_ERR_NOMEM : opc__acct_prepare(a, sql, &st, &eb);
+    if (rc == OPC_OK && p1 != NULL) {
+        int src = sqlite3_bind_text(st, 1, p1, -1, SQLITE_STATIC);
+        rc = src == SQLITE_OK ? OPC_OK : opc__acct_sqlerr(a, src, "account file", &eb);
+    }
+    if (rc == OPC_OK && p2 != NULL) {
+        int src = sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
+        rc = src == SQLITE_OK ? OPC_OK : opc__acct_sqlerr(a, src, "account file", &eb);
+    }
+    while (rc == OPC_OK) {
+        bool row = false;
+        rc = opc__acct_step(a, st, &row, &eb);
+        if (rc != OPC_OK || !row) {
+            break;
+        }
+        cJSON *o = NULL;
+        rc = row_json(st, &o);
+        if (rc != OPC_OK) {
+            break;
+        }
+        if (!many) {
+            one = o;
+            break;
+        }
+        cJSON_AddItemToArray(arr, o);
+    }
+    sqlite3_finalize(st);
+    if (rc == OPC_OK && !many && one == NULL) {
+        rc = opc__fail(&eb, OPC_ERR_NOT_FOUND, "no such %s", what);
+    }
+    rc = opc__acct_end(a, rc, &eb);
+    if (rc != OPC_OK) {
+        cJSON_Delete(arr);
+        cJSON_Delete(one);
+        return opc__acct_finish(a, rc, &eb);
+    }
+    *out = many ? arr : one;
+    return opc__acct_finish(a, OPC_OK, &eb);
+}
+
+opc_err opc__account_open_export(const char *path, opc_account **out, opc__ebuf *eb)
+{
+    opc_err rc = opc__account_open_ex(path, 1, out, eb);
+    if (rc == OPC_OK) {
+        (*out)->min_iterations = UINT32_MAX;
+    }
+    return rc;
+}
+
+opc_err opc__account_export_issuer_key(opc_account *a, const char *kid, cJSON **out)
+{
+    return query(a, sql_issuer_key, kid, NULL, false, "issuer key", out);
+}
+
+opc_err opc__account_export_access(opc_account *a, const char *server_id, const char *vault_id,
+                                   cJSON **out)
+{
+    if (server_id == NULL || vault_id == NULL) {
+        return query(a, sql_access, NULL, NULL, false, "grant", out);
+    }
+    return query(a, sql_access, server_id, vault_id, false, "grant", out);
+}
+
+opc_err opc__account_export_vault(opc_account *a, const char *server_id, const char *vault_id,
+                                  cJSON **out)
+{
+    if (server_id == NULL || vault_id == NULL) {
+        return query(a, sql_vault, NULL, NULL, false, "vault", out);
+    }
+    return query(a, sql_vault, server_id, vault_id, false, "vault", out);
+}
+
+opc_err opc__account_export_item(opc_account *a, const char *server_id, const char *item_id,
+                                 cJSON **out)
+{
+    if (server_id == NULL || item_id == NULL) {
+        return query(a, sql_item, NULL, NULL, false, "item", out);
+    }
+    return query(a, sql_item, server_id, item_id, false, "item", out);
+}
+
+opc_err opc__account_export_vault_items(opc_account *a, const char *server_id, const char *vault_id,
+                                        cJSON **out)
+{
+    if (server_id == NULL || vault_id == NULL) {
+        return query(a, sql_vault_items, NULL, NULL, true, "vault", out);
+    }
+    return query(a, sql_vault_items, server_id, vault_id, true, "vault", out);
+}
+
+opc_err opc__account_export_item_files(opc_account *a, const char *server_id, const char *item_id,
+                                       cJSON **out)
+{
+    if (server_id == NULL || item_id == NULL) {
+        return query(a, sql_item_files, NULL, NULL, true, "item", out);
+    }
+    return query(a, sql_item_files, server_id, item_id, true, "item", out);
+}
+
+opc_err opc__account_export_vault_files(opc_account *a, const char *server_id, const char *vault_id,
+                                        cJSON **out)
+{
+    if (server_id == NULL || vault_id == NULL) {
+        return query(a, sql_vault_files, NULL, NULL, true, "vault", out);
+    }
+    return query(a, sql_vault_files, server_id, vault_id, true, "vault", out);
+}
+
+opc_err opc__account_export_token(opc_account *a, const char *server_id, const char *jti,
+                                  cJSON **out)
+{
+    if (server_id == NULL || jti == NULL) {
+        return query(a, sql_token, NULL, NULL, false, "token", out);
+    }
+    return query(a, sql_token, server_id, jti, false, "token", out);
+}

@@ -1,0 +1,69 @@
+/*
+ * account/export.h - the raw state rows a Connect server mirrors, as the
+ * upstream (the local account.db backend now, op-account-server later)
+ * hands them to connect-sync.
+ *
+ * Every function works on a LOCKED handle: the rows are ciphertext, wrapped
+ * keys, signatures, public keys and metadata. Each row is a JSON object
+ * whose members are the cache's column names (cache/cache.h):
+ *
+ *   issuer key   {"kid","jwk","seq"}
+ *   access       {"vault_id","key_sn","enc_key","acl","granted","grant_sig","seq"}
+ *   vault        {"id","type","key_sn","attrs","attr_version","content_version","items",
+ *                 "created","updated","seq"}
+ *   item         {"id","vault_id","version","state","key_sn","overview","details",
+ *                 "created","updated","last_edited_by","seq"}
+ *   file chunk   {"file_id","idx","item_id","vault_id","blob" (b64url, no padding)}
+ *   token        {"jti","server_id","name","scopes","created","expires" (0: none),
+ *                 "state","updated","seq"}
+ *
+ * Everything is scoped to one Connect server: vaults, items and files only
+ * of vaults the server holds a grant for, its own grant rows and tokens. A
+ * row that does not exist or is out of scope is OPC_ERR_NOT_FOUND. Only
+ * active items are exported (a deleted item is NOT_FOUND). Integers are
+ * below 2^53. Errors also: OPC_ERR_INVALID_ARG, OPC_ERR_NOMEM and SQLite
+ * failures (OPC_ERR_IO, OPC_ERR_PARSE...), with the handle's errmsg.
+ */
+#ifndef OPC_ACCOUNT_EXPORT_H
+#define OPC_ACCOUNT_EXPORT_H
+
+#include <cjson/cJSON.h>
+
+#include <opconnect/account.h>
+
+#include "core/err.h"
+#include "internal.h"
+
+/*
+ * Open an account file for export: a locked handle that can never be
+ * unlocked (no KDF floor is needed since it never derives a key from a
+ * password; the floor is enforced to the maximum, so any unlock attempt
+ * fails). As opc_account_open otherwise.
+ */
+opc_err opc__account_open_export(const char *path, opc_account **out, opc__ebuf *eb);
+
+/* Issuer key by kid (issuer keys are account-wide). */
+opc_err opc__account_export_issuer_key(opc_account *a, const char *kid, cJSON **out);
+/* The server's grant row for a vault. */
+opc_err opc__account_export_access(opc_account *a, const char *server_id, const char *vault_id,
+                                   cJSON **out);
+/* The vault row, when the server holds a grant for it. */
+opc_err opc__account_export_vault(opc_account *a, const char *server_id, const char *vault_id,
+                                  cJSON **out);
+/* One active item of a granted vault. */
+opc_err opc__account_export_item(opc_account *a, const char *server_id, const char *item_id,
+                                 cJSON **out);
+/* Every active item of a granted vault, ordered by id (a JSON array). */
+opc_err opc__account_export_vault_items(opc_account *a, const char *server_id, const char *vault_id,
+                                        cJSON **out);
+/* Every chunk of the files of one active item (array ordered by file, idx). */
+opc_err opc__account_export_item_files(opc_account *a, const char *server_id, const char *item_id,
+                                       cJSON **out);
+/* Every chunk of every file of a granted vault's active items. */
+opc_err opc__account_export_vault_files(opc_account *a, const char *server_id, const char *vault_id,
+                                        cJSON **out);
+/* The server's token registry row. */
+opc_err opc__account_export_token(opc_account *a, const char *server_id, const char *jti,
+                                  cJSON **out);
+
+#endif

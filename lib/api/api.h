@@ -1,0 +1,45 @@
+/*
+ * api/api.h - the connect-api server object (shared by server.c and
+ * routes.c).
+ */
+#ifndef OPC_API_API_H
+#define OPC_API_API_H
+
+#include <stdatomic.h>
+
+#include <opconnect/api.h>
+
+#include "api/auth.h"
+#include "api/filter.h"
+#include "api/index.h"
+#include "api/keys.h"
+#include "internal.h"
+
+/* Largest request (headers) accepted by civetweb, in bytes. */
+#define OPC_API_MAX_REQUEST 16384
+#define OPC_API_KEEP_ALIVE_MS "1000"
+/* Sleep between cache checks while waiting for the initial sync. */
+#define OPC_API_SYNC_WAIT_STEP_MS 50
+
+struct mg_context;
+struct mg_connection;
+
+struct opc_api {
+    opc_credentials *creds;
+    char *cache_path;
+    int port;
+    char bind[64];
+    int64_t sync_timeout_ms;
+    int threads;
+    opc__auth *auth;
+    opc__vault_keys *keys;
+    opc__index *index;
+    struct mg_context *ctx;
+    int bound_port;
+    bool lib_init; /* mg_init_library called */
+};
+
+/* routes.c: civetweb's request handler (cbdata = the opc_api). */
+int opc__api_handle(struct mg_connection *conn, void *cbdata);
+
+#endif

@@ -1,0 +1,243 @@
+/*
+ * api/filter.c - `filter` parsing and form-urlencoded query decoding (see
+ * filter.h for the grammar and the accepted forms).
+ */
+#include "internal.h"
+
+#include <string.h>
+
+#include "api/filter.h"
+#include "core/json.h"
+#include "core/strparse.h"
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* Form-decode s[0..n) into out; OPC_ERR_PARSE on a bad escape, a NUL or
+ * overflow. */
+static opc_err form_decode(const char *s, size_t n, char *out, size_t out_size, size_t *out_len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            if (i + 2 >= n) {
+                return OPC_ERR_PARSE;
+            }
+            int hi = hexval((unsigned char)s[i + 1]);
+            int lo = hexval((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0) {
+                return OPC_ERR_PARSE;
+            }
+            c = hi * 16 + lo;
+            i += 2;
+        }
+        if (c == 0 || o + 1 >= out_size) {
+            return OPC_ERR_PARSE;
+        }
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return OPC_OK;
+}
+
+opc_err opc__query_param(const char *query, const char *name, char *out, size_t out_size,
+                         size_t *out_len, bool *found)
+{
+    *found = false;
+    *out_len = 0;
+    if (out_size > 0) {
+        out[0] = '\0';
+    }
+    if (query == NULL || name == NULL || out == NULL || out_size == 0) {
+        return query == NULL ? OPC_OK : OPC_ERR_INVALID_ARG;
+    }
+    size_t name_len = strlen(name);
+    const char *p = query;
+    while (*p != '\0') {
+        const char *end = strchr(p, '&');
+        size_t seg = end != NULL ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', seg);
+        size_t key_len = eq != NULL ? (size_t)(eq - p) : seg;
+        if (key_len == name_len && memcmp(p, name, name_len) == 0) {
+            *found = true;
+            if (eq == NULL) {
+                return OPC_OK;
+            }
+            return form_decode(eq + 1, seg - key_len - 1, out, out_size, out_len);
+        }
+        if (end == NULL) {
+            break;
+        }
+        p = end + 1;
+    }
+    return OPC_OK;
+}
+
+static bool word_is(const char *s, size_t n, const char *w)
+{
+    if (strlen(w) != n) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (opc__to_lower((unsigned char)s[i]) != (unsigned char)w[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static opc_err bad(opc__ebuf *eb)
+{
+    return opc__fail(eb, OPC_ERR_PARSE, OPC_FILTER_ERROR);
+}
+
+opc_err opc__filter_parse(const char *expr, size_t len, opc__filter_target target, opc__filter *f,
+                          opc__ebuf *eb)
+{
+    memset(f, 0, sizeof *f);
+    if (expr == NULL || len > OPC_FILTER_MAX_LEN || memchr(expr, '\0', len) != NULL ||
+        !opc__utf8_valid(expr, len)) {
+        return bad(eb);
+    }
+    size_t i = 0;
+    while (i < len && opc__is_space((unsigned char)expr[i])) {
+        i++;
+    }
+    size_t a0 = i;
+    while (i < len && !opc__is_space((unsigned char)expr[i])) {
+        i++;
+    }
+    size_t a1 = i;
+    while (i < len && opc__is_space((unsigned char)expr[i])) {
+        i++;
+    }
+    size_t o0 = i;
+    while (i < len && !opc__is_space((unsigned char)expr[i]) && expr[i] != '"') {
+        i++;
+    }
+    size_t o1 = i;
+    if (a1 == a0 || o1 == o0 || o0 == a1) {
+        return bad(eb);
+    }
+    while (i < len && opc__is_space((unsigned char)expr[i])) {
+        i++;
+    }
+    if (i == o1 || i >= len || expr[i] != '"') {
+        return bad(eb);
+    }
+    const char *attr = expr + a0;
+    size_t attr_len = a1 - a0;
+    const char *op = expr + o0;
+    size_t op_len = o1 - o0;
+    opc__filter_kind kind = OPC_FILTER_NONE;
+    if (target == OPC_FILTER_VAULTS) {
+        if ((word_is(attr, attr_len, "name") || word_is(attr, attr_len, "title")) &&
+            word_is(op, op_len, "eq")) {
+            kind = OPC_FILTER_NAME_EQ;
+        }
+    } else if (target == OPC_FILTER_ITEMS) {
+        if (word_is(attr, attr_len, "title") && word_is(op, op_len, "eq")) {
+            kind = OPC_FILTER_TITLE_EQ;
+        } else if (word_is(attr, attr_len, "title") && word_is(op, op_len, "co")) {
+            kind = OPC_FILTER_TITLE_CO;
+        } else if (word_is(attr, attr_len, "tag") && word_is(op, op_len, "eq")) {
+            kind = OPC_FILTER_TAG_EQ;
+        }
+    }
+    if (kind == OPC_FILTER_NONE) {
+        return bad(eb);
+    }
+    i++; /* opening quote */
+    size_t o = 0;
+    bool closed = false;
+    while (i < len) {
+        char c = expr[i++];
+        if (c == '"') {
+            closed = true;
+            break;
+        }
+        if (c == '\\') {
+            if (i >= len || (expr[i] != '"' && expr[i] != '\\')) {
+                return bad(eb);
+            }
+            c = expr[i++];
+        }
+        f->value[o++] = c; /* o < len <= OPC_FILTER_MAX_LEN */
+    }
+    while (i < len && opc__is_space((unsigned char)expr[i])) {
+        i++;
+    }
+    if (!closed || i != len) {
+        memset(f, 0, sizeof *f);
+        return bad(eb);
+    }
+    f->value[o] = '\0';
+    f->value_len = o;
+    f->kind = kind;
+    return OPC_OK;
+}
+
+opc_err opc__filter_from_query(const char *query, opc__filter_target target, opc__filter *f,
+                               opc__ebuf *eb)
+{
+    char raw[OPC_FILTER_MAX_LEN + 1];
+    size_t len = 0;
+    bool found = false;
+    memset(f, 0, sizeof *f);
+    opc_err rc = opc__query_param(query, "filter", raw, sizeof raw, &len, &found);
+    if (rc != OPC_OK) {
+        return bad(eb);
+    }
+    if (!found) {
+        return OPC_OK;
+    }
+    return opc__filter_parse(raw, len, target, f, eb);
+}
+
+static bool ieq_n(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (opc__to_lower((unsigned char)a[i]) != opc__to_lower((unsigned char)b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool opc__filter_match(const opc__filter *f, const char *s)
+{
+    if (f == NULL || f->kind == OPC_FILTER_NONE) {
+        return true;
+    }
+    if (s == NULL) {
+        s = "";
+    }
+    size_t n = strlen(s);
+    if (f->kind == OPC_FILTER_TITLE_CO) {
+        if (f->value_len == 0) {
+            return true;
+        }
+        for (size_t i = 0; i + f->value_len <= n; i++) {
+            if (ieq_n(s + i, f->value, f->value_len)) {
+                return true;
+            }
+        }
+        return false;
+    }
+    return n == f->value_len && ieq_n(s, f->value, n);
+}

@@ -1,0 +1,111 @@
+/*
+ * api/index.h - connect-api's in-memory view of the cache.
+ *
+ * A snapshot holds what listing and filtering need, decrypted once: every
+ * vault this server is granted (its Vault JSON, pre-serialised; its name;
+ * its wrapped key) with its active items (the summary JSON, pre-serialised;
+ * title and tags for filters), the token registry of this server, and the
+ * cache's sync state. Requests take a reference to the current snapshot
+ * (a mutex-protected pointer swap, no copy) and never decrypt to list.
+ *
+ * Refresh. opc__index_poll() reads PRAGMA data_version at most every
+ * OPC_INDEX_POLL_MS (or at once with force) on the index's own cache
+ * handle; when another connection committed, or the credentials got
+ * unlocked since the snapshot was built, a new snapshot is built from one
+ * read transaction and swapped in. Only one thread refreshes at a time;
+ * others keep using the current snapshot. Vault names and item overviews
+ * need the vault keys, so while locked a snapshot has the registry and the
+ * sync state only (vaults are not decrypted).
+ *
+ * Secrets: decrypted names, titles, tags and summaries live only in
+ * snapshots and are wiped when a snapshot is released for the last time.
+ *
+ * Thread safety: any thread.
+ */
+#ifndef OPC_API_INDEX_H
+#define OPC_API_INDEX_H
+
+#include <opconnect/credentials.h>
+
+#include "api/auth.h"
+#include "api/keys.h"
+#include "cache/cache.h"
+#include "core/err.h"
+#include "internal.h"
+
+#define OPC_INDEX_POLL_MS 100
+/* Idle cache handles kept for request threads. */
+#define OPC_INDEX_MAX_IDLE_HANDLES 128
+
+typedef struct opc__ix_item {
+    char id[OPC_ID_LEN + 1];
+    char *title;
+    char **tags;
+    size_t n_tags;
+    char *json; /* summary object text */
+    size_t json_len;
+} opc__ix_item;
+
+typedef struct opc__ix_vault {
+    char id[OPC_ID_LEN + 1];
+    char *name;
+    char *json; /* Vault object text */
+    size_t json_len;
+    int64_t key_sn;
+    char *enc_key;  /* wrapped vault key (b64url) */
+    bool decrypted; /* false when its key or attrs failed: items unknown */
+    size_t n_items;
+    opc__ix_item *items; /* sorted by id */
+} opc__ix_vault;
+
+typedef struct opc__ix_token {
+    char jti[OPC_ID_LEN + 1];
+    opc__token_state state;
+    int64_t expires;
+} opc__ix_token;
+
+typedef struct opc__ix_snapshot {
+    int refs;
+    uint64_t generation; /* bumped at every rebuild */
+    bool cache_ok;       /* the cache could be opened and read */
+    char cache_error[OPC_ERRBUF_SIZE];
+    bool unlocked; /* built with the credentials unlocked */
+    opc__cache_meta meta;
+    size_t n_vaults;
+    opc__ix_vault *vaults; /* sorted by id */
+    size_t n_tokens;
+    opc__ix_token *tokens; /* sorted by jti */
+} opc__ix_snapshot;
+
+typedef struct opc__index opc__index;
+
+/* All borrowed for the index's life. */
+opc_err opc__index_create(const char *cache_path, opc_credentials *creds, opc__auth *auth,
+                          opc__vault_keys *keys, opc__index **out);
+void opc__index_free(opc__index *ix);
+
+/* Refresh if due (see above). now_ms: monotonic. */
+void opc__index_poll(opc__index *ix, int64_t now_ms, bool force);
+
+/* The current snapshot (never NULL after create); release it. */
+opc__ix_snapshot *opc__index_acquire(opc__index *ix);
+void opc__index_release(opc__index *ix, opc__ix_snapshot *s);
+
+/* Generation of the current snapshot (cheap; for the auth registry). */
+uint64_t opc__index_generation(opc__index *ix);
+
+/* Lookups in a snapshot (NULL when absent). */
+const opc__ix_vault *opc__ix_find_vault(const opc__ix_snapshot *s, const char *id);
+const opc__ix_item *opc__ix_find_item(const opc__ix_vault *v, const char *id);
+const opc__ix_token *opc__ix_find_token(const opc__ix_snapshot *s, const char *jti);
+
+/* A cache handle for a request thread (opened read-only on demand). */
+opc_err opc__index_handle(opc__index *ix, opc__cache **out, opc__ebuf *eb);
+void opc__index_handle_release(opc__index *ix, opc__cache *c);
+
+/* Decrypt an envelope text with key and AAD into a parsed JSON tree
+ * (opc__json_delete_secret). */
+opc_err opc__ix_open_json(const char *env_text, const opc__key *key, const char *aad, cJSON **out,
+                          opc__ebuf *eb);
+
+#endif

@@ -1,0 +1,687 @@
+/*
+ * api/routes.c - connect-api's routes (connect-api spec §1, §2.8, §2.9, §9).
+ *
+ *   GET /heartbeat                      200 text/plain "."
+ *   GET /health                         200 ServerHealth (a bearer token, if
+ *                                       sent, may unlock the server)
+ *   GET /v1/vaults[?filter]             200 [Vault]
+ *   GET /v1/vaults/{v}                  200 Vault
+ *   GET /v1/vaults/{v}/items[?filter]   200 [Item summary]
+ *   GET /v1/vaults/{v}/items/{i}        200 FullItem (OTP fields with totp)
+ *
+ * Conventions: every response is assembled in one buffer (status line,
+ * headers, body) and sent with ONE mg_write (perf-anchors §0.5); every
+ * response carries 1Password-Connect-Version; errors have a JSON
+ * {"status","message"} body; a trailing slash is accepted; path ids must be
+ * 26-char ids ("Invalid Vault UUID" / "Invalid Item UUID", 400); unknown
+ * routes are 404. Order on /v1: route -> token (401) -> unlock -> wait for
+ * the initial sync (408 after the sync timeout) -> ids (400) -> scope (403:
+ * the vault is not in the token's vts, or the method needs a permission the
+ * token lacks; GET needs read, other methods write) -> existence (404) ->
+ * filter (400). A correctly signed token whose jti is not in the registry
+ * before the initial sync (the registry itself comes with the sync) waits
+ * for the sync like any request (408 on timeout) and is then checked again.
+ * Write methods are not served yet: 405 once authorized.
+ *
+ * Logs: two lines per request, "GET <path?query>" and "GET <path>
+ * completed (<status>: <reason>)", scoped with a fresh request id (UUID v4)
+ * and the token's jti once known; auth failures log their reason name.
+ * Never logged: the Authorization header, tokens, bodies, item fields.
+ */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <civetweb.h>
+
+#include "api/api.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/id.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "core/strparse.h"
+#include "core/time.h"
+#include "model/item.h"
+
+#define MAX_AUTH_HEADERS 4
+
+typedef struct req {
+    struct mg_connection *conn;
+    opc_api *api;
+    const char *method;
+    char rid[37];
+    char jti[65];
+    char path[512]; /* without query, trailing slash removed */
+} req;
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    default:
+        return "Internal Server Error";
+    }
+}
+
+static int finish(req *r, int status)
+{
+    opc__log_scoped(OPC_LOG_INFO, "api", r->rid, r->jti[0] != '\0' ? r->jti : NULL,
+                    "%s %s completed (%d: %s)", r->method, r->path, status, reason_phrase(status));
+    return status;
+}
+
+/* Send status + body in one write; the assembly buffer is wiped. */
+static int send_raw(req *r, int status, const char *ctype, const char *body, size_t len)
+{
+    opc__buf b;
+    opc__buf_init(&b, true);
+    opc__buf_appendf(&b,
+                     "HTTP/1.1 %d %s\r\n"
+                     "Content-Type: %s\r\n"
+                     "Content-Length: %zu\r\n"
+                     "1Password-Connect-Version: " OPC_API_CONNECT_VERSION "\r\n"
+                     "Cache-Control: no-store\r\n"
+                     "\r\n",
+                     status, reason_phrase(status), ctype, len);
+    opc__buf_append(&b, body, len);
+    if (opc__buf_err(&b) == OPC_OK) {
+        mg_write(r->conn, b.data, b.len);
+    } else {
+        static const char oom[] = "HTTP/1.1 500 Internal Server Error\r\n"
+                                  "Content-Type: application/json\r\nContent-Length: 47\r\n"
+                                  "1Password-Connect-Version: " OPC_API_CONNECT_VERSION "\r\n\r\n"
+                                  "{\"status\":500,\"message\":\"Something went wrong\"}";
+        mg_write(r->conn, oom, sizeof oom - 1);
+        status = 500;
+    }
+    opc__buf_free(&b);
+    return finish(r, status);
+}
+
+static int send_json(req *r, int status, const char *body, size_t len)
+{
+    return send_raw(r, status, "application/json", body, len);
+}
+
+static int send_error(req *r, int status, const char *fmt, ...) OPC_PRINTF(3, 4);
+
+static int send_error(req *r, int status, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    opc__buf b;
+    opc__buf_init(&b, false);
+    opc__buf_appendf(&b, "{\"status\":%d,\"message\":", status);
+    opc__buf_append_json_str(&b, msg, strlen(msg));
+    opc__buf_append_char(&b, '}');
+    int rc;
+    if (opc__buf_err(&b) == OPC_OK) {
+        rc = send_json(r, status, b.data, b.len);
+    } else {
+        rc = send_json(r, 500, "{\"status\":500,\"message\":\"Something went wrong\"}", 47);
+    }
+    opc__buf_free(&b);
+    return rc;
+}
+
+static void request_id(char out[37])
+{
+    uint8_t u[16];
+    if (opc__rand_bytes(u, sizeof u) != OPC_OK) {
+        memset(u, 0, sizeof u);
+    }
+    u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
+    u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
+    (void)snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                   u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+                   u[13], u[14], u[15]);
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Authorization header values of the request. */
+static size_t auth_headers(const struct mg_request_info *ri, const char **out)
+{
+    size_t n = 0;
+    for (int i = 0; i < ri->num_headers && n < MAX_AUTH_HEADERS; i++) {
+        if (ri->http_headers[i].name != NULL &&
+            opc__strcasecmp(ri->http_headers[i].name, "Authorization") == 0) {
+            out[n++] = ri->http_headers[i].value;
+        }
+    }
+    return n;
+}
+
+/* ---- /health ---- */
+
+static opc_err add_dep(cJSON *deps, const char *service, const char *status, const char *msg)
+{
+    cJSON *d = cJSON_CreateObject();
+    if (d == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    cJSON_AddItemToArray(deps, d);
+    if (cJSON_AddStringToObject(d, "service", service) == NULL ||
+        cJSON_AddStringToObject(d, "status", status) == NULL ||
+        (msg != NULL && cJSON_AddStringToObject(d, "message", msg) == NULL)) {
+        return OPC_ERR_NOMEM;
+    }
+    return OPC_OK;
+}
+
+static int route_health(req *r, const struct mg_request_info *ri)
+{
+    opc_api *api = r->api;
+    const char *hv[MAX_AUTH_HEADERS];
+    size_t nh = auth_headers(ri, hv);
+    opc__index_poll(api->index, opc__monotonic_ms(), false);
+    if (nh > 0) {
+        opc__auth_token *tok = opc__malloc(sizeof *tok);
+        if (tok != NULL) {
+            opc__ebuf eb;
+            opc__ebuf_clear(&eb);
+            if (opc__auth_check(api->auth, hv, nh, opc__now_s(), tok, &eb) == OPC_OK) {
+                memcpy(r->jti, tok->jti, sizeof r->jti);
+            } else {
+                opc__log_scoped(OPC_LOG_WARN, "api", r->rid, NULL,
+                                "token sent to /health rejected (%s)",
+                                opc__auth_reason_name(eb.reason));
+            }
+            opc__free(tok);
+        }
+    }
+    bool unlocked = opc__auth_unlocked(api->auth);
+    opc__index_poll(api->index, opc__monotonic_ms(), false);
+    opc__ix_snapshot *s = opc__index_acquire(api->index);
+    if (s->unlocked != unlocked) {
+        opc__index_release(api->index, s);
+        opc__index_poll(api->index, opc__monotonic_ms(), true);
+        s = opc__index_acquire(api->index);
+    }
+    char msg[OPC_ERRBUF_SIZE + 64];
+    cJSON *root = cJSON_CreateObject();
+    cJSON *deps = NULL;
+    opc_err rc = OPC_OK;
+    if (root == NULL || cJSON_AddStringToObject(root, "name", "1Password Connect API") == NULL ||
+        cJSON_AddStringToObject(root, "version", OPC_API_CONNECT_VERSION) == NULL ||
+        (deps = cJSON_AddArrayToObject(root, "dependencies")) == NULL) {
+        rc = OPC_ERR_NOMEM;
+    }
+    if (rc == OPC_OK) {
+        if (s->cache_ok) {
+            (void)snprintf(msg, sizeof msg, "Connected to %s", api->cache_path);
+            rc = add_dep(deps, "sqlite", "ACTIVE", msg);
+        } else {
+            (void)snprintf(msg, sizeof msg, "Cannot read %s: %s", api->cache_path, s->cache_error);
+            rc = add_dep(deps, "sqlite", "NOT_CONNECTED", msg);
+        }
+    }
+    if (rc == OPC_OK) {
+        if (s->cache_ok && s->meta.initial_sync_complete) {
+            rc = add_dep(deps, "account_data", "ACTIVE", NULL);
+        } else if (s->cache_ok && s->meta.cursor > 0) {
+            rc = add_dep(deps, "account_data", "NOT_SYNCED",
+                         "Account data is not available because synchronization is in progress");
+        } else {
+            rc = add_dep(deps, "account_data", "NOT_SYNCED",
+                         "Account data is not available because synchronization has not yet "
+                         "started");
+        }
+    }
+    if (rc == OPC_OK) {
+        if (!unlocked) {
+            rc = add_dep(deps, "sync", "TOKEN_NEEDED", NULL);
+        } else if (s->cache_ok && s->meta.failures > 0) {
+            (void)snprintf(msg, sizeof msg, "%lld consecutive sync failures; last: %s",
+                           (long long)s->meta.failures, s->meta.last_error);
+            rc = add_dep(deps, "sync", "ERROR", msg);
+        } else {
+            rc = add_dep(deps, "sync", "ACTIVE", NULL);
+        }
+    }
+    if (rc == OPC_OK) {
+        rc = unlocked ? add_dep(deps, "1Password", "ACTIVE", NULL)
+                      : add_dep(deps, "1Password", "UNINITIALIZED",
+                                "Make a request with a valid bearer token to initialize");
+    }
+    opc__index_release(api->index, s);
+    char *body = NULL;
+    size_t len = 0;
+    if (rc == OPC_OK) {
+        rc = opc__json_print(root, &body, &len);
+    }
+    cJSON_Delete(root);
+    if (rc != OPC_OK) {
+        return send_error(r, 500, "Something went wrong");
+    }
+    int st = send_json(r, 200, body, len);
+    opc__free(body);
+    return st;
+}
+
+/* ---- /v1 ---- */
+
+typedef enum rkind { R_NONE = 0, R_VAULTS, R_VAULT, R_ITEMS, R_ITEM } rkind;
+
+/* Split /v1/vaults[/{v}[/items[/{i}]]]. */
+static rkind parse_v1(const char *p, char *vid, size_t vcap, char *iid, size_t icap)
+{
+    static const char pre[] = "/v1/vaults";
+    vid[0] = iid[0] = '\0';
+    if (strncmp(p, pre, sizeof pre - 1) != 0) {
+        return R_NONE;
+    }
+    p += sizeof pre - 1;
+    if (*p == '\0') {
+        return R_VAULTS;
+    }
+    if (*p != '/') {
+        return R_NONE;
+    }
+    p++;
+    const char *e = strchr(p, '/');
+    size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+    if (n == 0 || n >= vcap) {
+        n = n == 0 ? 0 : vcap - 1; /* over-long: kept truncated, rejected as invalid */
+    }
+    memcpy(vid, p, n);
+    vid[n] = '\0';
+    if (e == NULL) {
+        return n == 0 ? R_NONE : R_VAULT;
+    }
+    p = e;
+    if (strncmp(p, "/items", 6) != 0) {
+        return R_NONE;
+    }
+    p += 6;
+    if (*p == '\0') {
+        return R_ITEMS;
+    }
+    if (*p != '/' || p[1] == '\0' || strchr(p + 1, '/') != NULL) {
+        return R_NONE;
+    }
+    p++;
+    n = strlen(p);
+    if (n >= icap) {
+        n = icap - 1;
+    }
+    memcpy(iid, p, n);
+    iid[n] = '\0';
+    return R_ITEM;
+}
+
+static bool valid_id(const char *s)
+{
+    return strlen(s) == OPC_ID_LEN && opc__id_valid_str(s);
+}
+
+static int list_vaults(req *r, const opc__ix_snapshot *s, const opc__auth_token *tok,
+                       const char *query)
+{
+    opc__filter f;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    if (opc__filter_from_query(query, OPC_FILTER_VAULTS, &f, &eb) != OPC_OK) {
+        return send_error(r, 400, OPC_FILTER_ERROR);
+    }
+    opc__buf b;
+    opc__buf_init(&b, true);
+    opc__buf_append_char(&b, '[');
+    bool first = true;
+    for (size_t i = 0; i < s->n_vaults; i++) {
+        const opc__ix_vault *v = &s->vaults[i];
+        if (!v->decrypted || (opc__auth_acl(tok, v->id) & OPC_ACL_READ) == 0 ||
+            !opc__filter_match(&f, v->name)) {
+            continue;
+        }
+        if (!first) {
+            opc__buf_append_char(&b, ',');
+        }
+        first = false;
+        opc__buf_append(&b, v->json, v->json_len);
+    }
+    opc__buf_append_char(&b, ']');
+    int st = opc__buf_err(&b) == OPC_OK ? send_json(r, 200, b.data, b.len)
+                                        : send_error(r, 500, "Something went wrong");
+    opc__buf_free(&b);
+    return st;
+}
+
+static bool item_matches(const opc__filter *f, const opc__ix_item *it)
+{
+    if (f->kind != OPC_FILTER_TAG_EQ) {
+        return opc__filter_match(f, it->title);
+    }
+    for (size_t i = 0; i < it->n_tags; i++) {
+        if (opc__filter_match(f, it->tags[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int list_items(req *r, const opc__ix_vault *v, const char *query)
+{
+    opc__filter f;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    if (opc__filter_from_query(query, OPC_FILTER_ITEMS, &f, &eb) != OPC_OK) {
+        return send_error(r, 400, OPC_FILTER_ERROR);
+    }
+    opc__buf b;
+    opc__buf_init(&b, true);
+    opc__buf_append_char(&b, '[');
+    bool first = true;
+    for (size_t i = 0; i < v->n_items; i++) {
+        const opc__ix_item *it = &v->items[i];
+        if (!item_matches(&f, it)) {
+            continue;
+        }
+        if (!first) {
+            opc__buf_append_char(&b, ',');
+        }
+        first = false;
+        opc__buf_append(&b, it->json, it->json_len);
+    }
+    opc__buf_append_char(&b, ']');
+    int st = opc__buf_err(&b) == OPC_OK ? send_json(r, 200, b.data, b.len)
+                                        : send_error(r, 500, "Something went wrong");
+    opc__buf_free(&b);
+    return st;
+}
+
+/* Add server-side members and content paths to a joined item. */
+static opc_err decorate(cJSON *full, const opc__cache_item *row)
+{
+    char t1[OPC_TIME_STRLEN];
+    char t2[OPC_TIME_STRLEN];
+    if (opc__time_format(row->created, t1) != OPC_OK ||
+        opc__time_format(row->updated, t2) != OPC_OK) {
+        return OPC_ERR_RANGE;
+    }
+    cJSON *vo = cJSON_CreateObject();
+    if (vo == NULL || cJSON_AddStringToObject(vo, "id", row->vault) == NULL) {
+        cJSON_Delete(vo);
+        return OPC_ERR_NOMEM;
+    }
+    cJSON_AddItemToObject(full, "vault", vo);
+    if (cJSON_AddStringToObject(full, "id", row->id) == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    if (cJSON_AddNumberToObject(full, "version", (double)row->version) == NULL ||
+        (row->last_edited_by[0] != '\0' &&
+         cJSON_AddStringToObject(full, "lastEditedBy", row->last_edited_by) == NULL) ||
+        cJSON_AddStringToObject(full, "createdAt", t1) == NULL ||
+        cJSON_AddStringToObject(full, "updatedAt", t2) == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    cJSON *files = cJSON_GetObjectItemCaseSensitive(full, "files");
+    cJSON *f = NULL;
+    cJSON_ArrayForEach(f, files)
+    {
+        const cJSON *fid = cJSON_GetObjectItemCaseSensitive(f, "id");
+        if (!cJSON_IsString(fid) || cJSON_GetObjectItemCaseSensitive(f, "content_path") != NULL) {
+            continue;
+        }
+        char path[160];
+        (void)snprintf(path, sizeof path, "/v1/vaults/%s/items/%s/files/%s/content", row->vault,
+                       row->id, fid->valuestring);
+        if (cJSON_AddStringToObject(f, "content_path", path) == NULL) {
+            return OPC_ERR_NOMEM;
+        }
+    }
+    return OPC_OK;
+}
+
+static int get_item(req *r, const opc__ix_vault *v, const char *iid)
+{
+    opc_api *api = r->api;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc__cache *c = NULL;
+    opc__cache_item row;
+    memset(&row, 0, sizeof row);
+    opc_err rc = opc__index_handle(api->index, &c, &eb);
+    if (rc == OPC_OK) {
+        rc = opc__cache_item_get(c, v->id, iid, &row, &eb);
+    }
+    opc__index_handle_release(api->index, c);
+    if (rc == OPC_OK && row.state != NULL && strcmp(row.state, "active") != 0) {
+        rc = OPC_ERR_NOT_FOUND;
+    }
+    if (rc == OPC_ERR_NOT_FOUND) {
+        opc__cache_item_clear(&row);
+        return send_error(r, 404, "item %s not found", iid);
+    }
+    opc__vkey *vk = NULL;
+    if (rc == OPC_OK) {
+        rc = opc__vault_keys_get(api->keys, v->id, row.key_sn, v->enc_key, opc__monotonic_ms(), &vk,
+                                 &eb);
+    }
+    cJSON *ov = NULL;
+    cJSON *det = NULL;
+    cJSON *full = NULL;
+    char aad[128];
+    if (rc == OPC_OK) {
+        (void)snprintf(aad, sizeof aad, "v1|%s|%s|overview|%lld", v->id, row.id,
+                       (long long)row.key_sn);
+        rc = opc__ix_open_json(row.overview, opc__vkey_key(vk), aad, &ov, &eb);
+    }
+    if (rc == OPC_OK) {
+        (void)snprintf(aad, sizeof aad, "v1|%s|%s|details|%lld", v->id, row.id,
+                       (long long)row.key_sn);
+        rc = opc__ix_open_json(row.details, opc__vkey_key(vk), aad, &det, &eb);
+    }
+    opc__vault_keys_release(api->keys, vk);
+    if (rc == OPC_OK) {
+        rc = opc__item_join(ov, det, &full);
+    }
+    if (rc == OPC_OK) {
+        rc = decorate(full, &row);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__item_present(full, opc__now_s(), &eb);
+    }
+    char *body = NULL;
+    size_t len = 0;
+    if (rc == OPC_OK) {
+        rc = opc__json_print(full, &body, &len);
+    }
+    opc__json_delete_secret(full);
+    opc__json_delete_secret(det);
+    opc__json_delete_secret(ov);
+    opc__cache_item_clear(&row);
+    if (rc != OPC_OK) {
+        opc__log_scoped(OPC_LOG_ERROR, "api", r->rid, r->jti, "item %s of vault %s: %s", iid, v->id,
+                        eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+        return send_error(r, 500, "Something went wrong");
+    }
+    int st = send_json(r, 200, body, len);
+    opc__secret_free(body, len);
+    return st;
+}
+
+/* Wait (up to the sync timeout) for a readable cache with the initial sync
+ * done (and, with need_unlock, an index built unlocked); returns the
+ * snapshot to use, or NULL on timeout. */
+static opc__ix_snapshot *await_sync(opc_api *api, bool need_unlock)
+{
+    int64_t start = opc__monotonic_ms();
+    opc__ix_snapshot *s = opc__index_acquire(api->index);
+    for (;;) {
+        if (s->unlocked != opc__auth_unlocked(api->auth)) {
+            opc__index_release(api->index, s);
+            opc__index_poll(api->index, opc__monotonic_ms(), true);
+            s = opc__index_acquire(api->index);
+        }
+        if (s->cache_ok && s->meta.initial_sync_complete && (s->unlocked || !need_unlock)) {
+            return s;
+        }
+        opc__index_release(api->index, s);
+        int64_t now = opc__monotonic_ms();
+        if (now - start >= api->sync_timeout_ms) {
+            return NULL;
+        }
+        int64_t step = api->sync_timeout_ms - (now - start);
+        sleep_ms(step < OPC_API_SYNC_WAIT_STEP_MS ? step : OPC_API_SYNC_WAIT_STEP_MS);
+        opc__index_poll(api->index, opc__monotonic_ms(), true);
+        s = opc__index_acquire(api->index);
+    }
+}
+
+static int route_v1(req *r, const struct mg_request_info *ri)
+{
+    opc_api *api = r->api;
+    char vid[64];
+    char iid[64];
+    rkind k = parse_v1(r->path, vid, sizeof vid, iid, sizeof iid);
+    if (k == R_NONE) {
+        return send_error(r, 404, "Not found");
+    }
+    opc__index_poll(api->index, opc__monotonic_ms(), false);
+    const char *hv[MAX_AUTH_HEADERS];
+    size_t nh = auth_headers(ri, hv);
+    opc__auth_token *tok = opc__malloc(sizeof *tok);
+    if (tok == NULL) {
+        return send_error(r, 500, "Something went wrong");
+    }
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = opc__auth_check(api->auth, hv, nh, opc__now_s(), tok, &eb);
+    if (rc == OPC_ERR_TOKEN && eb.reason == OPC_AUTH_UNKNOWN_JTI) {
+        /* A correctly signed token whose jti is not in the registry: before
+         * the initial sync the registry may simply not be there yet. Wait
+         * for it like any request (408 on timeout), then check again. */
+        opc__ix_snapshot *s0 = opc__index_acquire(api->index);
+        bool synced = s0->cache_ok && s0->meta.initial_sync_complete;
+        opc__index_release(api->index, s0);
+        if (!synced) {
+            s0 = await_sync(api, false);
+            if (s0 == NULL) {
+                opc__free(tok);
+                return send_error(r, 408,
+                                  "sync did not complete within timeout, please retry the request");
+            }
+            opc__index_release(api->index, s0);
+            opc__ebuf_clear(&eb);
+            rc = opc__auth_check(api->auth, hv, nh, opc__now_s(), tok, &eb);
+        }
+    }
+    if (tok->jti[0] != '\0') {
+        memcpy(r->jti, tok->jti, sizeof r->jti);
+    }
+    if (rc == OPC_ERR_TOKEN) {
+        opc__log_scoped(OPC_LOG_WARN, "api", r->rid, r->jti[0] != '\0' ? r->jti : NULL,
+                        "authentication failed (%s)", opc__auth_reason_name(eb.reason));
+        opc__free(tok);
+        return send_error(r, 401, "Invalid bearer token");
+    }
+    if (rc != OPC_OK) {
+        opc__log_scoped(OPC_LOG_ERROR, "api", r->rid, r->jti[0] != '\0' ? r->jti : NULL,
+                        "authentication error: %s", eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+        opc__free(tok);
+        return send_error(r, 500, "failed to initiate, review service logs for details");
+    }
+    opc__ix_snapshot *s = await_sync(api, true);
+    if (s == NULL) {
+        opc__free(tok);
+        return send_error(r, 408, "sync did not complete within timeout, please retry the request");
+    }
+    bool get = strcmp(r->method, "GET") == 0;
+    unsigned need = get ? OPC_ACL_READ : OPC_ACL_WRITE;
+    int st;
+    if (k == R_VAULTS) {
+        st = get ? list_vaults(r, s, tok, ri->query_string)
+                 : send_error(r, 405, "Method not allowed");
+    } else if (!valid_id(vid)) {
+        st = send_error(r, 400, "Invalid Vault UUID");
+    } else if (k == R_ITEM && !valid_id(iid)) {
+        st = send_error(r, 400, "Invalid Item UUID");
+    } else {
+        unsigned acl = opc__auth_acl(tok, vid);
+        const opc__ix_vault *v = opc__ix_find_vault(s, vid);
+        if (acl == 0) {
+            st = send_error(r, 403, "vault %s is not in scope", vid);
+        } else if ((acl & need) == 0) {
+            st = send_error(r, 403, "token does not have permission to perform %s on vault %s",
+                            get ? "read" : "write", vid);
+        } else if (v == NULL || !v->decrypted) {
+            st = send_error(r, 404, "vault %s not found", vid);
+        } else if (!get) {
+            st = send_error(r, 405, "Method not allowed");
+        } else if (k == R_VAULT) {
+            st = send_json(r, 200, v->json, v->json_len);
+        } else if (k == R_ITEMS) {
+            st = list_items(r, v, ri->query_string);
+        } else if (opc__ix_find_item(v, iid) == NULL) {
+            st = send_error(r, 404, "item %s not found", iid);
+        } else {
+            st = get_item(r, v, iid);
+        }
+    }
+    opc__index_release(api->index, s);
+    opc__free(tok);
+    return st;
+}
+
+int opc__api_handle(struct mg_connection *conn, void *cbdata)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    req r;
+    memset(&r, 0, sizeof r);
+    r.conn = conn;
+    r.api = cbdata;
+    r.method = ri->request_method != NULL ? ri->request_method : "?";
+    request_id(r.rid);
+    const char *uri = ri->local_uri != NULL ? ri->local_uri : "/";
+    size_t n = strlen(uri);
+    if (n >= sizeof r.path) {
+        n = sizeof r.path - 1;
+    }
+    memcpy(r.path, uri, n);
+    r.path[n] = '\0';
+    while (n > 1 && r.path[n - 1] == '/') {
+        r.path[--n] = '\0';
+    }
+    opc__log_scoped(OPC_LOG_INFO, "api", r.rid, NULL, "%s %s%s%s", r.method, r.path,
+                    ri->query_string != NULL ? "?" : "",
+                    ri->query_string != NULL ? ri->query_string : "");
+    if (strcmp(r.path, "/heartbeat") == 0) {
+        return strcmp(r.method, "GET") == 0 || strcmp(r.method, "HEAD") == 0
+                   ? send_raw(&r, 200, "text/plain", ".", 1)
+                   : send_error(&r, 405, "Method not allowed");
+    }
+    if (strcmp(r.path, "/health") == 0) {
+        return strcmp(r.method, "GET") == 0 ? route_health(&r, ri)
+                                            : send_error(&r, 405, "Method not allowed");
+    }
+    if (strncmp(r.path, "/v1/", 4) == 0) {
+        return route_v1(&r, ri);
+    }
+    return send_error(&r, 404, "Not found");
+}

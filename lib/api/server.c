@@ -1,0 +1,255 @@
+/*
+ * api/server.c - the public opc_api object: configuration, civetweb
+ * start/stop, and the glue between auth (token registry) and the index.
+ *
+ * civetweb options (perf-anchors §0.5): num_threads = the peak number of
+ * keep-alive clients (one thread per connection; default 64),
+ * enable_keep_alive yes with a short keep_alive_timeout_ms (1 s) so idle
+ * clients release their thread, tcp_nodelay 1, max_request_size 16 KiB,
+ * request_timeout_ms 10 s. Responses are written with one mg_write each
+ * (routes.c).
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <civetweb.h>
+
+#include "api/api.h"
+#include "core/alloc.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/strparse.h"
+#include "core/time.h"
+
+/* ---- the token registry as auth sees it: the current index snapshot ---- */
+
+static uint64_t reg_generation(void *ud)
+{
+    opc_api *api = ud;
+    return opc__index_generation(api->index);
+}
+
+static opc__token_state reg_lookup(void *ud, const char *jti, int64_t *expires)
+{
+    opc_api *api = ud;
+    opc__ix_snapshot *s = opc__index_acquire(api->index);
+    const opc__ix_token *t = opc__ix_find_token(s, jti);
+    opc__token_state st = OPC_TOKEN_UNKNOWN;
+    *expires = 0;
+    if (t != NULL) {
+        st = t->state;
+        *expires = t->expires;
+    }
+    opc__index_release(api->index, s);
+    return st;
+}
+
+opc_err opc_api_create(opc_credentials *creds, const char *cache_path, opc_api **out, char *errbuf,
+                       size_t errbuf_len)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    if (out != NULL) {
+        *out = NULL;
+    }
+    opc_err rc = opc__require_init();
+    if (rc != OPC_OK) {
+        opc__fail(&eb, rc, "opc_global_init() was not called");
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+        return rc;
+    }
+    if (creds == NULL || cache_path == NULL || cache_path[0] == '\0' || out == NULL) {
+        opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument");
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+        return OPC_ERR_INVALID_ARG;
+    }
+    opc_api *api = opc__calloc(1, sizeof *api);
+    if (api == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    api->creds = creds;
+    api->port = OPC_API_DEFAULT_PORT;
+    memcpy(api->bind, "0.0.0.0", sizeof "0.0.0.0");
+    api->sync_timeout_ms = OPC_API_DEFAULT_SYNC_TIMEOUT_MS;
+    api->threads = OPC_API_DEFAULT_THREADS;
+    api->bound_port = -1;
+    api->cache_path = opc__strdup(cache_path);
+    rc = api->cache_path != NULL ? OPC_OK : OPC_ERR_NOMEM;
+    opc__auth_registry reg = {.ud = api, .generation = reg_generation, .lookup = reg_lookup};
+    if (rc == OPC_OK) {
+        rc = opc__auth_create(creds, &reg, &api->auth);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__vault_keys_create(creds, OPC_VAULT_KEYS_TTL_MS, &api->keys);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__index_create(cache_path, creds, api->auth, api->keys, &api->index);
+    }
+    if (rc != OPC_OK) {
+        opc__fail(&eb, rc, "cannot create the API server: %s", opc_strerror(rc));
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+        opc_api_free(api);
+        return rc;
+    }
+    *out = api;
+    return OPC_OK;
+}
+
+opc_err opc_api_set_http_port(opc_api *api, int port)
+{
+    if (api == NULL || api->ctx != NULL || port < 0 || port > 65535) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    api->port = port;
+    return OPC_OK;
+}
+
+opc_err opc_api_set_bind_address(opc_api *api, const char *address)
+{
+    if (api == NULL || api->ctx != NULL || address == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    size_t n = strlen(address);
+    if (n == 0 || n >= 16) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    int dots = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (address[i] == '.') {
+            dots++;
+        } else if (address[i] < '0' || address[i] > '9') {
+            return OPC_ERR_INVALID_ARG;
+        }
+    }
+    if (dots != 3) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    memcpy(api->bind, address, n + 1);
+    return OPC_OK;
+}
+
+opc_err opc_api_set_sync_timeout_ms(opc_api *api, int64_t timeout_ms)
+{
+    if (api == NULL || api->ctx != NULL || timeout_ms < 0 || timeout_ms > 3600000) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    api->sync_timeout_ms = timeout_ms;
+    return OPC_OK;
+}
+
+opc_err opc_api_set_threads(opc_api *api, int threads)
+{
+    if (api == NULL || api->ctx != NULL || threads < 1 || threads > 1024) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    api->threads = threads;
+    return OPC_OK;
+}
+
+/* civetweb's own messages go to our log (they carry no request data). */
+static int on_log(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    opc__log(OPC_LOG_DEBUG, "api", "civetweb: %s", message);
+    return 1;
+}
+
+opc_err opc_api_start(opc_api *api, char *errbuf, size_t errbuf_len)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    if (api == NULL || api->ctx != NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    char ports[96];
+    char threads[16];
+    char backlog[16];
+    (void)snprintf(ports, sizeof ports, "%s:%d", api->bind, api->port);
+    (void)snprintf(threads, sizeof threads, "%d", api->threads);
+    (void)snprintf(backlog, sizeof backlog, "%d", api->threads * 4 < 200 ? 200 : api->threads * 4);
+    char reqsize[16];
+    (void)snprintf(reqsize, sizeof reqsize, "%d", OPC_API_MAX_REQUEST);
+    const char *options[] = {"listening_ports",
+                             ports,
+                             "num_threads",
+                             threads,
+                             "listen_backlog",
+                             backlog,
+                             "enable_keep_alive",
+                             "yes",
+                             "keep_alive_timeout_ms",
+                             OPC_API_KEEP_ALIVE_MS,
+                             "tcp_nodelay",
+                             "1",
+                             "max_request_size",
+                             reqsize,
+                             "request_timeout_ms",
+                             "10000",
+                             "decode_url",
+                             "yes",
+                             NULL};
+    if (!api->lib_init) {
+        mg_init_library(0);
+        api->lib_init = true;
+    }
+    /* Read the cache once before serving, so the first request is fast. */
+    opc__index_poll(api->index, opc__monotonic_ms(), true);
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.log_message = on_log;
+    api->ctx = mg_start(&cb, api, options);
+    if (api->ctx == NULL) {
+        opc__fail(&eb, OPC_ERR_IO, "cannot listen on %s", ports);
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+        mg_exit_library();
+        api->lib_init = false;
+        return OPC_ERR_IO;
+    }
+    mg_set_request_handler(api->ctx, "/", opc__api_handle, api);
+    struct mg_server_port sp[4];
+    memset(sp, 0, sizeof sp);
+    int n = mg_get_server_ports(api->ctx, 4, sp);
+    api->bound_port = n > 0 ? sp[0].port : api->port;
+    opc__log(OPC_LOG_INFO, "api", "serving on %s:%d", api->bind, api->bound_port);
+    return OPC_OK;
+}
+
+int opc_api_port(const opc_api *api)
+{
+    return api != NULL && api->ctx != NULL ? api->bound_port : -1;
+}
+
+void opc_api_stop(opc_api *api)
+{
+    if (api == NULL) {
+        return;
+    }
+    if (api->ctx != NULL) {
+        mg_stop(api->ctx); /* waits for the workers: requests in progress finish */
+        api->ctx = NULL;
+        api->bound_port = -1;
+        opc__log(OPC_LOG_INFO, "api", "stopped");
+    }
+    if (api->lib_init) {
+        mg_exit_library();
+        api->lib_init = false;
+    }
+}
+
+void opc_api_free(opc_api *api)
+{
+    if (api == NULL) {
+        return;
+    }
+    opc_api_stop(api);
+    opc__index_free(api->index);
+    opc__vault_keys_free(api->keys);
+    if (api->auth != NULL) {
+        opc__auth_lock(api->auth);
+    }
+    opc__auth_free(api->auth);
+    opc__free(api->cache_path);
+    opc__free(api);
+}

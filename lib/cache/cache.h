@@ -1,0 +1,283 @@
+/*
+ * cache/cache.h - the Connect server's local cache, 1password.sqlite.
+ *
+ * connect-sync writes it (lib/sync), connect-api reads it (lib/api); the two
+ * may be separate processes sharing the file. It holds ciphertext exactly as
+ * received from the upstream plus non-secret metadata (security-model §3.7):
+ * no plaintext, no key that is not wrapped.
+ *
+ * File. The daemons use $XDG_DATA_HOME/.op/data/1password.sqlite (default
+ * ~/.op/data; opc__cache_default_path builds it; the library never reads
+ * the environment). OPC_CACHE_CREATE creates the parent directory (0700,
+ * with its parents) and the file (0600); the -wal and -shm files are
+ * chmod'ed to 0600 too. Pragmas: journal_mode=WAL, secure_delete=ON,
+ * temp_store=MEMORY, foreign_keys=OFF (deletes are explicit), busy_timeout
+ * OPC_CACHE_BUSY_TIMEOUT_MS. PRAGMA application_id = OPC_CACHE_APPLICATION_ID
+ * ("OPCC", distinct from account.db's "OPCA"); user_version is the schema
+ * version, migrated upwards on open by a writer.
+ *
+ * Tables (all STRICT):
+ *   meta          one row: server_id, account_id, cursor (feed seq applied),
+ *                 initial_sync_complete, sync health (last_attempt_ms,
+ *                 last_success_ms, last_error, failures)
+ *   issuer_keys   kid, jwk (public JWK text), seq
+ *   vault_access  vault_id PK, key_sn, enc_key (b64url RSA-OAEP wrapped vault
+ *                 key for this server), acl, granted (Unix s), grant_sig, seq
+ *   vaults        id PK, type, key_sn, attrs (envelope text), attr_version,
+ *                 content_version, items, created, updated (Unix s), seq
+ *   items         id PK, vault_id, version, state ('active'), key_sn, overview
+ *                 (envelope text), details (envelope text), created, updated
+ *                 (Unix s), last_edited_by, seq
+ *   files         (file_id, idx) PK, item_id, vault_id, blob (ciphertext||tag)
+ *   tokens        jti PK, server_id, name, scopes (JSON text [{"u","a"}]),
+ *                 created, expires (Unix s; 0 = none), state
+ *                 ('active'|'revoked'), updated, seq
+ * `seq` is the upstream change sequence of the row's last change, as
+ * received (0 when unknown).
+ *
+ * Transactions. Writers group changes with opc__cache_begin(c, true) ...
+ * opc__cache_commit(); one sync page and its cursor go in ONE transaction.
+ * Readers that need a consistent snapshot over several calls may wrap them
+ * in opc__cache_begin(c, false) ... opc__cache_commit(). Calls outside a
+ * transaction run in SQLite's implicit one.
+ *
+ * Change detection. opc__cache_data_version() returns PRAGMA data_version:
+ * it changes when ANOTHER connection (another handle or process) commits,
+ * so a reader can poll it cheaply (no I/O) and refresh its in-memory state.
+ *
+ * Errors: OPC_ERR_INVALID_ARG, OPC_ERR_NOMEM, OPC_ERR_NOT_FOUND (missing
+ * file or row), OPC_ERR_PARSE (not a cache file), OPC_ERR_UNSUPPORTED (newer
+ * schema), OPC_ERR_IO (SQLite or file system failure), with a secret-free
+ * message in eb.
+ *
+ * Thread safety: one thread per handle at a time (the handle caches prepared
+ * statements). Open one handle per thread, or serialize.
+ */
+#ifndef OPC_CACHE_CACHE_H
+#define OPC_CACHE_CACHE_H
+
+#include "core/err.h"
+#include "core/id.h"
+#include "internal.h"
+
+/* PRAGMA application_id of cache files ("OPCC"). */
+#define OPC_CACHE_APPLICATION_ID 0x4f504343
+/* Schema version written by this library (PRAGMA user_version). */
+#define OPC_CACHE_SCHEMA_VERSION 1
+/* SQLite busy timeout, in milliseconds. */
+#define OPC_CACHE_BUSY_TIMEOUT_MS 5000
+/* File name inside the data directory. */
+#define OPC_CACHE_FILE_NAME "1password.sqlite"
+/* Longest last_error kept in meta, in bytes. */
+#define OPC_CACHE_MAX_ERROR 255
+
+typedef struct opc__cache opc__cache;
+
+/* Open modes. */
+typedef enum opc__cache_mode {
+    OPC_CACHE_READ = 0,   /* read-only; the file must exist and be a cache (schema current) */
+    OPC_CACHE_WRITE = 1,  /* read-write; the file must exist; migrates an older schema */
+    OPC_CACHE_CREATE = 2, /* read-write; creates directory and file if missing; migrates */
+} opc__cache_mode;
+
+/*
+ * "<xdg_data_home>/.op/data/1password.sqlite", or with xdg_data_home NULL or
+ * empty "<home>/.op/data/1password.sqlite". *out: opc__free. OPC_ERR_INVALID_ARG
+ * when both are NULL/empty or the path would exceed PATH_MAX.
+ */
+opc_err opc__cache_default_path(const char *xdg_data_home, const char *home, char **out,
+                                opc__ebuf *eb);
+
+/* Open (see modes). A missing file in READ/WRITE mode is OPC_ERR_NOT_FOUND. */
+opc_err opc__cache_open(const char *path, opc__cache_mode mode, opc__cache **out, opc__ebuf *eb);
+/* Finalize statements and close. NULL is a no-op. */
+void opc__cache_close(opc__cache *c);
+/* The path the handle was opened with (borrowed). */
+const char *opc__cache_path(const opc__cache *c);
+
+/* ---- transactions ---- */
+
+/* BEGIN IMMEDIATE (write) or BEGIN (read snapshot). Not nested: OPC_ERR_INVALID_ARG. */
+opc_err opc__cache_begin(opc__cache *c, bool write, opc__ebuf *eb);
+opc_err opc__cache_commit(opc__cache *c, opc__ebuf *eb);
+/* Roll back the open transaction, if any. */
+void opc__cache_rollback(opc__cache *c);
+/* Commit when rc is OPC_OK, else roll back; returns the final code. */
+opc_err opc__cache_end(opc__cache *c, opc_err rc, opc__ebuf *eb);
+/* PRAGMA data_version of this connection (see above). */
+opc_err opc__cache_data_version(opc__cache *c, int64_t *out, opc__ebuf *eb);
+
+/* ---- meta ---- */
+
+typedef struct opc__cache_meta {
+    char server_id[OPC_ID_LEN + 1];  /* "" until set */
+    char account_id[OPC_ID_LEN + 1]; /* "" until set */
+    int64_t cursor;                  /* last feed seq applied; 0 initially */
+    bool initial_sync_complete;
+    int64_t last_attempt_ms; /* Unix ms of the last upstream attempt; 0 never */
+    int64_t last_success_ms; /* Unix ms of the last successful sync step; 0 never */
+    int64_t failures;        /* consecutive failures since the last success */
+    char last_error[OPC_CACHE_MAX_ERROR + 1]; /* "" when the last attempt succeeded */
+} opc__cache_meta;
+
+/* Read the meta row (a fresh cache gives zeros and empty strings). */
+opc_err opc__cache_meta_get(opc__cache *c, opc__cache_meta *out, opc__ebuf *eb);
+/* Shortcuts. */
+opc_err opc__cache_cursor(opc__cache *c, int64_t *out, opc__ebuf *eb);
+opc_err opc__cache_initial_sync_complete(opc__cache *c, bool *out, opc__ebuf *eb);
+
+/* Writers. */
+opc_err opc__cache_set_ids(opc__cache *c, const char *server_id, const char *account_id,
+                           opc__ebuf *eb);
+opc_err opc__cache_set_cursor(opc__cache *c, int64_t cursor, opc__ebuf *eb);
+opc_err opc__cache_set_initial_sync_complete(opc__cache *c, bool done, opc__ebuf *eb);
+/* Health: a success clears last_error and failures; a failure records error
+ * (truncated to OPC_CACHE_MAX_ERROR, must be secret-free) and counts. */
+opc_err opc__cache_health_success(opc__cache *c, int64_t now_ms, opc__ebuf *eb);
+opc_err opc__cache_health_failure(opc__cache *c, int64_t now_ms, const char *error, opc__ebuf *eb);
+
+/*
+ * Wipe every mirrored row (issuer keys, access, vaults, items, files, tokens),
+ * reset cursor and initial_sync_complete; keeps ids and health. Used when the
+ * cache belongs to another server/account than the credentials.
+ */
+opc_err opc__cache_reset(opc__cache *c, opc__ebuf *eb);
+
+/* ---- rows ----
+ * Row structs returned by getters own their strings: release with the
+ * matching _clear(). Rows passed to foreach callbacks are borrowed and valid
+ * only during the callback. A callback returning non-OK stops the walk and
+ * that code is returned. Rows passed to upserts are copied by SQLite. */
+
+typedef struct opc__cache_issuer_key {
+    char kid[OPC_ID_LEN + 1];
+    char *jwk; /* public JWK, JSON text */
+    int64_t seq;
+} opc__cache_issuer_key;
+
+typedef struct opc__cache_access {
+    char vault[OPC_ID_LEN + 1];
+    int64_t key_sn;
+    char *enc_key; /* b64url of the RSA-OAEP-256 wrapped vault key */
+    int64_t acl;
+    int64_t granted; /* Unix s */
+    char *grant_sig; /* b64url ES256 signature (schema.c) */
+    int64_t seq;
+} opc__cache_access;
+
+typedef struct opc__cache_vault {
+    char id[OPC_ID_LEN + 1];
+    char *type; /* "USER_CREATED", ... as upstream */
+    int64_t key_sn;
+    char *attrs; /* envelope JSON text */
+    int64_t attr_version;
+    int64_t content_version;
+    int64_t items;
+    int64_t created; /* Unix s */
+    int64_t updated; /* Unix s */
+    int64_t seq;
+} opc__cache_vault;
+
+typedef struct opc__cache_item {
+    char id[OPC_ID_LEN + 1];
+    char vault[OPC_ID_LEN + 1];
+    int64_t version;
+    char *state; /* "active" */
+    int64_t key_sn;
+    char *overview;  /* envelope JSON text */
+    char *details;   /* envelope JSON text; NULL in foreach walks without details */
+    int64_t created; /* Unix s */
+    int64_t updated; /* Unix s */
+    char last_edited_by[OPC_ID_LEN + 1];
+    int64_t seq;
+} opc__cache_item;
+
+typedef struct opc__cache_chunk {
+    char file[OPC_ID_LEN + 1];
+    char item[OPC_ID_LEN + 1];
+    char vault[OPC_ID_LEN + 1];
+    int64_t idx;
+    const void *blob; /* borrowed: in foreach only; for upserts the caller's buffer */
+    size_t len;
+} opc__cache_chunk;
+
+typedef struct opc__cache_token {
+    char jti[OPC_ID_LEN + 1];
+    char server[OPC_ID_LEN + 1];
+    char *name;
+    char *scopes;    /* JSON text [{"u": vaultId, "a": acl}] */
+    int64_t created; /* Unix s */
+    int64_t expires; /* Unix s; 0 = never */
+    char *state;     /* "active" | "revoked" */
+    int64_t updated;
+    int64_t seq;
+} opc__cache_token;
+
+void opc__cache_issuer_key_clear(opc__cache_issuer_key *k);
+void opc__cache_access_clear(opc__cache_access *a);
+void opc__cache_vault_clear(opc__cache_vault *v);
+void opc__cache_item_clear(opc__cache_item *it);
+void opc__cache_token_clear(opc__cache_token *t);
+
+typedef opc_err (*opc__cache_issuer_key_fn)(const opc__cache_issuer_key *k, void *ud);
+typedef opc_err (*opc__cache_access_fn)(const opc__cache_access *a, void *ud);
+typedef opc_err (*opc__cache_vault_fn)(const opc__cache_vault *v, void *ud);
+typedef opc_err (*opc__cache_item_fn)(const opc__cache_item *it, void *ud);
+typedef opc_err (*opc__cache_chunk_fn)(const opc__cache_chunk *ch, void *ud);
+typedef opc_err (*opc__cache_token_fn)(const opc__cache_token *t, void *ud);
+
+/* ---- readers (any mode) ---- */
+
+/* Every issuer key, by kid. */
+opc_err opc__cache_issuer_keys_foreach(opc__cache *c, opc__cache_issuer_key_fn fn, void *ud,
+                                       opc__ebuf *eb);
+opc_err opc__cache_issuer_key_get(opc__cache *c, const char *kid, opc__cache_issuer_key *out,
+                                  opc__ebuf *eb);
+
+/* This server's grant for a vault (OPC_ERR_NOT_FOUND when not granted). */
+opc_err opc__cache_access_get(opc__cache *c, const char *vault, opc__cache_access *out,
+                              opc__ebuf *eb);
+opc_err opc__cache_access_foreach(opc__cache *c, opc__cache_access_fn fn, void *ud, opc__ebuf *eb);
+
+/* Vaults, ordered by id. */
+opc_err opc__cache_vaults_foreach(opc__cache *c, opc__cache_vault_fn fn, void *ud, opc__ebuf *eb);
+opc_err opc__cache_vault_get(opc__cache *c, const char *vault, opc__cache_vault *out,
+                             opc__ebuf *eb);
+
+/* Items of a vault ordered by id; details are loaded only when with_details. */
+opc_err opc__cache_items_foreach(opc__cache *c, const char *vault, bool with_details,
+                                 opc__cache_item_fn fn, void *ud, opc__ebuf *eb);
+/* One item of a vault, with details (OPC_ERR_NOT_FOUND when absent or in another vault). */
+opc_err opc__cache_item_get(opc__cache *c, const char *vault, const char *item,
+                            opc__cache_item *out, opc__ebuf *eb);
+/* Number of items of a vault (any vault when vault is NULL). */
+opc_err opc__cache_item_count(opc__cache *c, const char *vault, int64_t *out, opc__ebuf *eb);
+
+/* Chunks of a file in index order (none: OPC_OK without calls). */
+opc_err opc__cache_file_chunks(opc__cache *c, const char *file, opc__cache_chunk_fn fn, void *ud,
+                               opc__ebuf *eb);
+
+/* Token registry. */
+opc_err opc__cache_token_get(opc__cache *c, const char *jti, opc__cache_token *out, opc__ebuf *eb);
+opc_err opc__cache_tokens_foreach(opc__cache *c, opc__cache_token_fn fn, void *ud, opc__ebuf *eb);
+
+/* ---- writers (WRITE/CREATE modes; inside opc__cache_begin(c, true) for atomicity) ---- */
+
+opc_err opc__cache_issuer_key_put(opc__cache *c, const opc__cache_issuer_key *k, opc__ebuf *eb);
+opc_err opc__cache_issuer_key_delete(opc__cache *c, const char *kid, opc__ebuf *eb);
+opc_err opc__cache_access_put(opc__cache *c, const opc__cache_access *a, opc__ebuf *eb);
+opc_err opc__cache_access_delete(opc__cache *c, const char *vault, opc__ebuf *eb);
+opc_err opc__cache_vault_put(opc__cache *c, const opc__cache_vault *v, opc__ebuf *eb);
+/* Drop a vault and everything in it: items, files, access row. */
+opc_err opc__cache_vault_delete(opc__cache *c, const char *vault, opc__ebuf *eb);
+opc_err opc__cache_item_put(opc__cache *c, const opc__cache_item *it, opc__ebuf *eb);
+/* Drop an item and its files. */
+opc_err opc__cache_item_delete(opc__cache *c, const char *item, opc__ebuf *eb);
+/* Drop every item and file of a vault (the vault row stays). */
+opc_err opc__cache_vault_clear_items(opc__cache *c, const char *vault, opc__ebuf *eb);
+opc_err opc__cache_chunk_put(opc__cache *c, const opc__cache_chunk *ch, opc__ebuf *eb);
+opc_err opc__cache_file_delete(opc__cache *c, const char *file, opc__ebuf *eb);
+opc_err opc__cache_token_put(opc__cache *c, const opc__cache_token *t, opc__ebuf *eb);
+opc_err opc__cache_token_delete(opc__cache *c, const char *jti, opc__ebuf *eb);
+
+#endif

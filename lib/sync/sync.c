@@ -1,0 +1,846 @@
+/*
+ * sync/sync.c - connect-sync: the feed applied to the cache (sync/sync.h,
+ * <opconnect/sync.h>).
+ *
+ * Logging (subsystem "sync") names counts, cursors and error messages,
+ * which are secret-free; never a row's content.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "cache/cache.h"
+#include "core/alloc.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "core/time.h"
+#include "crypto/base64.h"
+#include "sync/sync.h"
+#include "upstream/upstream.h"
+
+#define SUB "sync"
+/* Vaults whose rows a page reloads at its end. */
+#define MAX_TOUCHED 64
+
+typedef struct health {
+    int64_t cursor;
+    bool initial;
+    int64_t last_attempt_ms;
+    int64_t last_success_ms;
+    int64_t failures;
+    char last_error[OPC_CACHE_MAX_ERROR + 1];
+} health;
+
+struct opc_sync {
+    opc__upstream *up;
+    opc__cache *cache;
+    char server_id[OPC_ID_LEN + 1];
+    size_t page;
+    int64_t wait_ms;
+    int64_t backoff_base;
+    int64_t backoff_max;
+    atomic_int stop;
+    bool thread_started;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards hl */
+    health hl;
+    /* Per page. */
+    char touched[MAX_TOUCHED][OPC_ID_LEN + 1];
+    size_t n_touched;
+};
+
+/* ---- JSON rows to cache rows ---- */
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+    const cJSON *v = opc__json_member(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int64_t jint(const cJSON *o, const char *key, bool *ok)
+{
+    int64_t v = 0;
+    if (!opc__json_is_int(opc__json_member(o, key), &v)) {
+        *ok = false;
+    }
+    return v;
+}
+
+static void jid(const cJSON *o, const char *key, char out[OPC_ID_LEN + 1], bool *ok)
+{
+    const char *s = jstr(o, key);
+    if (!opc__id_valid_str(s)) {
+        *ok = false;
+        out[0] = '\0';
+        return;
+    }
+    memcpy(out, s, OPC_ID_LEN + 1);
+}
+
+static opc_err malformed(opc__ebuf *eb, const char *what)
+{
+    return opc__fail(eb, OPC_ERR_PARSE, "upstream sent a malformed %s row", what);
+}
+
+static opc_err put_issuer_key(opc_sync *s, const cJSON *o, opc__ebuf *eb)
+{
+    bool ok = true;
+    opc__cache_issuer_key k = {0};
+    jid(o, "kid", k.kid, &ok);
+    k.jwk = (char *)(uintptr_t)jstr(o, "jwk");
+    k.seq = jint(o, "seq", &ok);
+    if (!ok || k.jwk == NULL) {
+        return malformed(eb, "issuer key");
+    }
+    return opc__cache_issuer_key_put(s->cache, &k, eb);
+}
+
+static opc_err put_access(opc_sync *s, const cJSON *o, opc__ebuf *eb)
+{
+    bool ok = true;
+    opc__cache_access a = {0};
+    jid(o, "vault_id", a.vault, &ok);
+    a.key_sn = jint(o, "key_sn", &ok);
+    a.enc_key = (char *)(uintptr_t)jstr(o, "enc_key");
+    a.acl = jint(o, "acl", &ok);
+    a.granted = jint(o, "granted", &ok);
+    a.grant_sig = (char *)(uintptr_t)jstr(o, "grant_sig");
+    a.seq = jint(o, "seq", &ok);
+    if (!ok || a.enc_key == NULL || a.grant_sig == NULL) {
+        return malformed(eb, "grant");
+    }
+    return opc__cache_access_put(s->cache, &a, eb);
+}
+
+static opc_err put_vault(opc_sync *s, const cJSON *o, opc__ebuf *eb)
+{
+    bool ok = true;
+    opc__cache_vault v = {0};
+    jid(o, "id", v.id, &ok);
+    v.type = (char *)(uintptr_t)jstr(o, "type");
+    v.key_sn = jint(o, "key_sn", &ok);
+    v.attrs = (char *)(uintptr_t)jstr(o, "attrs");
+    v.attr_version = jint(o, "attr_version", &ok);
+    v.content_version = jint(o, "content_version", &ok);
+    v.items = jint(o, "items", &ok);
+    v.created = jint(o, "created", &ok);
+    v.updated = jint(o, "updated", &ok);
+    v.seq = jint(o, "seq", &ok);
+    if (!ok || v.type == NULL || v.attrs == NULL) {
+        return malformed(eb, "vault");
+    }
+    return opc__cache_vault_put(s->cache, &v, eb);
+}
+
+static opc_err put_item(opc_sync *s, const cJSON *o, opc__ebuf *eb)
+{
+    bool ok = true;
+    opc__cache_item it = {0};
+    jid(o, "id", it.id, &ok);
+    jid(o, "vault_id", it.vault, &ok);
+    it.version = jint(o, "version", &ok);
+    it.state = (char *)(uintptr_t)jstr(o, "state");
+    it.key_sn = jint(o, "key_sn", &ok);
+    it.overview = (char *)(uintptr_t)jstr(o, "overview");
+    it.details = (char *)(uintptr_t)jstr(o, "details");
+    it.created = jint(o, "created", &ok);
+    it.updated = jint(o, "updated", &ok);
+    const char *editor = jstr(o, "last_edited_by");
+    if (editor != NULL && strlen(editor) <= OPC_ID_LEN) {
+        memcpy(it.last_edited_by, editor, strlen(editor) + 1);
+    } else {
+        ok = false;
+    }
+    it.seq = jint(o, "seq", &ok);
+    if (!ok || it.state == NULL || it.overview == NULL || it.details == NULL) {
+        return malformed(eb, "item");
+    }
+    return opc__cache_item_put(s->cache, &it, eb);
+}
+
+static opc_err put_chunk(opc_sync *s, const cJSON *o, opc__ebuf *eb)
+{
+    bool ok = true;
+    opc__cache_chunk ch = {0};
+    jid(o, "file_id", ch.file, &ok);
+    jid(o, "item_id", ch.item, &ok);
+    jid(o, "vault_id", ch.vault, &ok);
+    ch.idx = jint(o, "idx", &ok);
+    const char *b64 = jstr(o, "blob");
+    if (!ok || b64 == NULL) {
+        return malformed(eb, "file chunk");
+    }
+    unsigned char *blob = NULL;
+    size_t len = 0;
+    opc_err rc = opc__b64_decode(b64, strlen(b64), OPC_B64URL, &blob, &len, eb);
+    if (rc != OPC_OK) {
+        return rc == OPC_ERR_NOMEM ? rc : malformed(eb, "file chunk");
+    }
+    ch.blob = blob;
+    ch.len = len;
+    rc = opc__cache_chunk_put(s->cache, &ch, eb);
+    opc__free(blob);
+    return rc;
+}
+
+static opc_err put_token(opc_sync *s, const cJSON *o, opc__ebuf *eb)
+{
+    bool ok = true;
+    opc__cache_token t = {0};
+    jid(o, "jti", t.jti, &ok);
+    jid(o, "server_id", t.server, &ok);
+    t.name = (char *)(uintptr_t)jstr(o, "name");
+    t.scopes = (char *)(uintptr_t)jstr(o, "scopes");
+    t.created = jint(o, "created", &ok);
+    t.expires = jint(o, "expires", &ok);
+    t.state = (char *)(uintptr_t)jstr(o, "state");
+    t.updated = jint(o, "updated", &ok);
+    t.seq = jint(o, "seq", &ok);
+    if (!ok || t.name == NULL || t.scopes == NULL || t.state == NULL ||
+        strcmp(t.server, s->server_id) != 0) {
+        return malformed(eb, "token");
+    }
+    return opc__cache_token_put(s->cache, &t, eb);
+}
+
+/* ---- applying entries ---- */
+
+/* Reload a vault row; out of scope upstream: drop the vault. */
+static opc_err reload_vault(opc_sync *s, const char *vault, opc__ebuf *eb)
+{
+    cJSON *row = NULL;
+    opc_err rc = opc__upstream_vault(s->up, vault, &row, eb);
+    if (rc == OPC_ERR_NOT_FOUND) {
+        opc__ebuf_clear(eb);
+        return opc__cache_vault_delete(s->cache, vault, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = put_vault(s, row, eb);
+    }
+    cJSON_Delete(row);
+    return rc;
+}
+
+/* Remember a vault whose row the page reloads at its end (flushing when full). */
+static opc_err touch(opc_sync *s, const char *vault, opc__ebuf *eb)
+{
+    for (size_t i = 0; i < s->n_touched; i++) {
+        if (strcmp(s->touched[i], vault) == 0) {
+            return OPC_OK;
+        }
+    }
+    if (s->n_touched == MAX_TOUCHED) {
+        for (size_t i = 0; i < s->n_touched; i++) {
+            opc_err rc = reload_vault(s, s->touched[i], eb);
+            if (rc != OPC_OK) {
+                return rc;
+            }
+        }
+        s->n_touched = 0;
+    }
+    memcpy(s->touched[s->n_touched++], vault, OPC_ID_LEN + 1);
+    return OPC_OK;
+}
+
+static opc_err put_chunks(opc_sync *s, const cJSON *arr, opc__ebuf *eb)
+{
+    opc_err rc = OPC_OK;
+    const cJSON *o = NULL;
+    cJSON_ArrayForEach(o, arr)
+    {
+        rc = put_chunk(s, o, eb);
+        if (rc != OPC_OK) {
+            break;
+        }
+    }
+    return rc;
+}
+
+/* A grant: the access row, then the whole vault. */
+static opc_err load_vault(opc_sync *s, const char *vault, opc__ebuf *eb)
+{
+    cJSON *row = NULL;
+    opc_err rc = opc__upstream_access(s->up, vault, &row, eb);
+    if (rc == OPC_ERR_NOT_FOUND) {
+        opc__ebuf_clear(eb);
+        return opc__cache_vault_delete(s->cache, vault, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = put_access(s, row, eb);
+    }
+    cJSON_Delete(row);
+    row = NULL;
+    if (rc == OPC_OK) {
+        rc = reload_vault(s, vault, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__cache_vault_clear_items(s->cache, vault, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__upstream_vault_items(s->up, vault, &row, eb);
+    }
+    const cJSON *o = NULL;
+    if (rc == OPC_OK) {
+        cJSON_ArrayForEach(o, row)
+        {
+            rc = put_item(s, o, eb);
+            if (rc != OPC_OK) {
+                break;
+            }
+        }
+    }
+    cJSON_Delete(row);
+    row = NULL;
+    if (rc == OPC_OK) {
+        rc = opc__upstream_vault_files(s->up, vault, &row, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = put_chunks(s, row, eb);
+    }
+    cJSON_Delete(row);
+    return rc == OPC_ERR_NOT_FOUND ? opc__cache_vault_delete(s->cache, vault, eb) : rc;
+}
+
+/* An item and its files, in their current state. */
+static opc_err reload_item(opc_sync *s, const char *item, opc__ebuf *eb)
+{
+    cJSON *row = NULL;
+    opc_err rc = opc__upstream_item(s->up, item, &row, eb);
+    if (rc == OPC_ERR_NOT_FOUND) {
+        opc__ebuf_clear(eb);
+        return opc__cache_item_delete(s->cache, item, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__cache_item_delete(s->cache, item, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = put_item(s, row, eb);
+    }
+    cJSON_Delete(row);
+    row = NULL;
+    if (rc == OPC_OK) {
+        rc = opc__upstream_item_files(s->up, item, &row, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = put_chunks(s, row, eb);
+    }
+    cJSON_Delete(row);
+    return rc;
+}
+
+static opc_err reload_token(opc_sync *s, const char *jti, opc__ebuf *eb)
+{
+    cJSON *row = NULL;
+    opc_err rc = opc__upstream_token(s->up, jti, &row, eb);
+    if (rc == OPC_ERR_NOT_FOUND) {
+        opc__ebuf_clear(eb);
+        return opc__cache_token_delete(s->cache, jti, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = put_token(s, row, eb);
+    }
+    cJSON_Delete(row);
+    return rc;
+}
+
+static opc_err reload_issuer_key(opc_sync *s, const char *kid, opc__ebuf *eb)
+{
+    cJSON *row = NULL;
+    opc_err rc = opc__upstream_issuer_key(s->up, kid, &row, eb);
+    if (rc == OPC_ERR_NOT_FOUND) {
+        opc__ebuf_clear(eb);
+        return opc__cache_issuer_key_delete(s->cache, kid, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = put_issuer_key(s, row, eb);
+    }
+    cJSON_Delete(row);
+    return rc;
+}
+
+static bool kind_is(const char *kind, const char *name)
+{
+    return strcmp(kind, name) == 0;
+}
+
+static opc_err apply(opc_sync *s, const cJSON *e, opc__ebuf *eb)
+{
+    const char *kind = jstr(e, "kind");
+    if (kind == NULL) {
+        return opc__fail(eb, OPC_ERR_PARSE, "upstream sent a feed entry without a kind");
+    }
+    const char *vault = jstr(e, "vault");
+    const char *item = jstr(e, "item");
+    const char *jti = jstr(e, "jti");
+    const char *kid = jstr(e, "kid");
+    bool has_vault = opc__id_valid_str(vault);
+    if (kind_is(kind, "issuer_key") && kid != NULL) {
+        return reload_issuer_key(s, kid, eb);
+    }
+    if (kind_is(kind, "grant") && has_vault) {
+        return load_vault(s, vault, eb);
+    }
+    if ((kind_is(kind, "grant_revoke") || kind_is(kind, "vault_delete")) && has_vault) {
+        return opc__cache_vault_delete(s->cache, vault, eb);
+    }
+    if ((kind_is(kind, "vault_create") || kind_is(kind, "vault_update")) && has_vault) {
+        return touch(s, vault, eb);
+    }
+    if ((kind_is(kind, "item_upsert") || kind_is(kind, "file_add")) && has_vault &&
+        opc__id_valid_str(item)) {
+        opc_err rc = touch(s, vault, eb);
+        return rc == OPC_OK ? reload_item(s, item, eb) : rc;
+    }
+    if (kind_is(kind, "item_delete") && has_vault && opc__id_valid_str(item)) {
+        opc_err rc = touch(s, vault, eb);
+        return rc == OPC_OK ? opc__cache_item_delete(s->cache, item, eb) : rc;
+    }
+    if (strncmp(kind, "token_", 6) == 0 && opc__id_valid_str(jti)) {
+        return reload_token(s, jti, eb);
+    }
+    opc__log(OPC_LOG_TRACE, SUB, "feed entry of kind %.32s: nothing to do", kind);
+    return OPC_OK;
+}
+
+/* ---- health ---- */
+
+static void health_load(opc_sync *s)
+{
+    opc__cache_meta m;
+    if (opc__cache_meta_get(s->cache, &m, NULL) != OPC_OK) {
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    s->hl.cursor = m.cursor;
+    s->hl.initial = m.initial_sync_complete;
+    s->hl.last_attempt_ms = m.last_attempt_ms;
+    s->hl.last_success_ms = m.last_success_ms;
+    s->hl.failures = m.failures;
+    memcpy(s->hl.last_error, m.last_error, sizeof s->hl.last_error);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Record a failure in its own transaction (the page was rolled back). */
+static void record_failure(opc_sync *s, opc_err code, const char *msg)
+{
+    char text[OPC_CACHE_MAX_ERROR + 1];
+    (void)snprintf(text, sizeof text, "%s", msg[0] != '\0' ? msg : opc_strerror(code));
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = opc__cache_begin(s->cache, true, &eb);
+    if (rc == OPC_OK) {
+        rc = opc__cache_health_failure(s->cache, opc__now_us() / 1000, text, &eb);
+    }
+    rc = opc__cache_end(s->cache, rc, &eb);
+    if (rc != OPC_OK) {
+        opc__log(OPC_LOG_ERROR, SUB, "cannot record the sync health: %s", eb.msg);
+    }
+    health_load(s);
+}
+
+/* ---- one step ---- */
+
+opc_err opc__sync_step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb)
+{
+    if (s == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    int64_t cursor = 0;
+    bool initial = false;
+    opc_err rc = opc__cache_cursor(s->cache, &cursor, eb);
+    if (rc == OPC_OK) {
+        rc = opc__cache_initial_sync_complete(s->cache, &initial, eb);
+    }
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    cJSON *page = NULL;
+    int64_t next = cursor;
+    rc = opc__upstream_changes(s->up, cursor, s->page, initial ? wait_ms : 0, &page, &next, eb);
+    if (rc != OPC_OK) {
+        record_failure(s, rc, eb != NULL ? eb->msg : "");
+        return rc;
+    }
+    int n = cJSON_GetArraySize(page);
+    s->n_touched = 0;
+    rc = opc__cache_begin(s->cache, true, eb);
+    bool began = rc == OPC_OK;
+    const cJSON *e = NULL;
+    if (rc == OPC_OK) {
+        cJSON_ArrayForEach(e, page)
+        {
+            rc = apply(s, e, eb);
+            if (rc != OPC_OK) {
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; rc == OPC_OK && i < s->n_touched; i++) {
+        rc = reload_vault(s, s->touched[i], eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__cache_set_cursor(s->cache, next, eb);
+    }
+    bool caught_up = (size_t)n < s->page;
+    if (rc == OPC_OK && caught_up && !initial) {
+        rc = opc__cache_set_initial_sync_complete(s->cache, true, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__cache_health_success(s->cache, opc__now_us() / 1000, eb);
+    }
+    if (began) {
+        rc = opc__cache_end(s->cache, rc, eb);
+    }
+    cJSON_Delete(page);
+    if (rc != OPC_OK) {
+        record_failure(s, rc, eb != NULL ? eb->msg : "");
+        return rc;
+    }
+    health_load(s);
+    if (n > 0) {
+        opc__log(OPC_LOG_DEBUG, SUB, "applied %d changes, cursor %lld", n, (long long)next);
+    }
+    if (caught_up && !initial) {
+        opc__log(OPC_LOG_INFO, SUB, "initial sync complete at cursor %lld", (long long)next);
+    }
+    return OPC_OK;
+}
+
+int64_t opc__sync_backoff_ms(const opc_sync *s, int64_t failures)
+{
+    if (failures <= 0) {
+        return 0;
+    }
+    int64_t d = s->backoff_base;
+    for (int64_t i = 1; i < failures && d < s->backoff_max; i++) {
+        d *= 2;
+    }
+    if (d > s->backoff_max) {
+        d = s->backoff_max;
+    }
+    /* Jitter: -20% .. +0%, so the cap holds and retries spread out. */
+    uint32_t r = 0;
+    int64_t span = d / 5;
+    if (span > 0 && span < (int64_t)UINT32_MAX &&
+        opc__rand_uniform((uint32_t)span + 1, &r) == OPC_OK) {
+        d -= (int64_t)r;
+    }
+    return d;
+}
+
+/* ---- object ---- */
+
+opc_err opc__sync_create_ex(opc__upstream *u, const char *cache_path, opc_sync **out, opc__ebuf *eb)
+{
+    if (out == NULL) {
+        opc__upstream_close(u);
+        return OPC_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    if (u == NULL || cache_path == NULL) {
+        opc__upstream_close(u);
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "sync: missing upstream or cache path");
+    }
+    opc_sync *s = opc__calloc(1, sizeof *s);
+    if (s == NULL) {
+        opc__upstream_close(u);
+        return OPC_ERR_NOMEM;
+    }
+    s->up = u;
+    memcpy(s->server_id, u->server_id, OPC_ID_LEN + 1);
+    s->page = OPC_SYNC_PAGE_SIZE;
+    s->wait_ms = OPC_SYNC_WAIT_MS;
+    s->backoff_base = OPC_SYNC_BACKOFF_BASE_MS;
+    s->backoff_max = OPC_SYNC_BACKOFF_MAX_MS;
+    atomic_init(&s->stop, 0);
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        opc__upstream_close(u);
+        opc__free(s);
+        return opc__fail(eb, OPC_ERR_INTERNAL, "sync: cannot create a mutex");
+    }
+    opc_err rc = opc__cache_open(cache_path, OPC_CACHE_CREATE, &s->cache, eb);
+    opc__cache_meta m;
+    if (rc == OPC_OK) {
+        rc = opc__cache_meta_get(s->cache, &m, eb);
+    }
+    if (rc == OPC_OK &&
+        (strcmp(m.server_id, u->server_id) != 0 || strcmp(m.account_id, u->account_id) != 0)) {
+        if (m.server_id[0] != '\0') {
+            opc__log(OPC_LOG_WARN, SUB,
+                     "the cache belonged to server %s; emptying it for server %s", m.server_id,
+                     u->server_id);
+        }
+        rc = opc__cache_begin(s->cache, true, eb);
+        if (rc == OPC_OK) {
+            rc = opc__cache_reset(s->cache, eb);
+        }
+        if (rc == OPC_OK) {
+            rc = opc__cache_set_ids(s->cache, u->server_id, u->account_id, eb);
+        }
+        rc = opc__cache_end(s->cache, rc, eb);
+    }
+    if (rc != OPC_OK) {
+        opc_sync_free(s);
+        return rc;
+    }
+    health_load(s);
+    *out = s;
+    return OPC_OK;
+}
+
+void opc__sync_set_page_size(opc_sync *s, size_t n)
+{
+    if (s != NULL && n >= 1 && n <= OPC_UPSTREAM_MAX_LIMIT) {
+        s->page = n;
+    }
+}
+
+void opc__sync_set_wait_ms(opc_sync *s, int64_t ms)
+{
+    if (s != NULL && ms >= 0 && ms <= OPC_UPSTREAM_MAX_WAIT_MS) {
+        s->wait_ms = ms;
+    }
+}
+
+void opc__sync_set_backoff(opc_sync *s, int64_t base_ms, int64_t max_ms)
+{
+    if (s != NULL && base_ms >= 1 && max_ms >= base_ms) {
+        s->backoff_base = base_ms;
+        s->backoff_max = max_ms;
+    }
+}
+
+opc__cache *opc__sync_cache(opc_sync *s)
+{
+    return s == NULL ? NULL : s->cache;
+}
+
+/* ---- public API ---- */
+
+opc_err opc_sync_default_cache_path(const char *xdg_data_home, const char *home, char **out)
+{
+    return opc__cache_default_path(xdg_data_home, home, out, NULL);
+}
+
+opc_err opc_sync_create(const opc_credentials *creds, const char *cache_path, opc_sync **out,
+                        char *errbuf, size_t errbuf_len)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    if (out != NULL) {
+        *out = NULL;
+    }
+    opc_err rc = opc__require_init();
+    if (rc != OPC_OK) {
+        rc = opc__fail(&eb, rc, "opc_global_init() was not called");
+    } else if (creds == NULL || cache_path == NULL || out == NULL) {
+        rc = opc__fail(&eb, OPC_ERR_INVALID_ARG, "sync: missing argument");
+    }
+    opc__upstream *u = NULL;
+    if (rc == OPC_OK) {
+        rc = opc__upstream_open(creds, &u, &eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__sync_create_ex(u, cache_path, out, &eb);
+    }
+    if (rc != OPC_OK) {
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+    } else if (errbuf != NULL && errbuf_len > 0) {
+        errbuf[0] = '\0';
+    }
+    return rc;
+}
+
+opc_err opc_sync_run_once(opc_sync *s, char *errbuf, size_t errbuf_len)
+{
+    if (s == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = opc__sync_step(s, 0, &eb);
+    if (rc != OPC_OK) {
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+    } else if (errbuf != NULL && errbuf_len > 0) {
+        errbuf[0] = '\0';
+    }
+    return rc;
+}
+
+static bool stopping(opc_sync *s, volatile int *flag)
+{
+    return atomic_load(&s->stop) != 0 || (flag != NULL && *flag != 0);
+}
+
+/* Sleep ms in slices, returning early on stop. */
+static void nap(opc_sync *s, volatile int *flag, int64_t ms)
+{
+    int64_t end = opc__monotonic_ms() + ms;
+    while (!stopping(s, flag)) {
+        int64_t left = end - opc__monotonic_ms();
+        if (left <= 0) {
+            return;
+        }
+        int64_t slice = left < 50 ? left : 50;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)slice * 1000000L};
+        (void)nanosleep(&ts, NULL);
+    }
+}
+
+/* Cache failures (other than IO on the upstream) that stop the loop. */
+static bool fatal(opc_err rc)
+{
+    return rc == OPC_ERR_INVALID_ARG || rc == OPC_ERR_UNSUPPORTED;
+}
+
+opc_err opc_sync_run(opc_sync *s, volatile int *stop_flag)
+{
+    if (s == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    opc__log(OPC_LOG_INFO, SUB, "sync started for server %s at cursor %lld", s->server_id,
+             (long long)s->hl.cursor);
+    int64_t failures = 0;
+    bool was_failing = false;
+    while (!stopping(s, stop_flag)) {
+        opc__ebuf eb;
+        opc__ebuf_clear(&eb);
+        /* The long wait is short enough to notice a stop flag set by a signal. */
+        int64_t wait = s->wait_ms;
+        if (stop_flag != NULL && wait > 100) {
+            wait = 100;
+        }
+        opc_err rc = opc__sync_step(s, wait, &eb);
+        if (rc == OPC_OK) {
+            if (was_failing) {
+                opc__log(OPC_LOG_INFO, SUB, "upstream reachable again after %lld failures",
+                         (long long)failures);
+            }
+            failures = 0;
+            was_failing = false;
+            continue;
+        }
+        if (fatal(rc)) {
+            opc__log(OPC_LOG_ERROR, SUB, "sync stopped: %s", eb.msg);
+            return rc;
+        }
+        failures++;
+        was_failing = true;
+        int64_t delay = opc__sync_backoff_ms(s, failures);
+        opc__log(failures == 1 ? OPC_LOG_WARN : OPC_LOG_DEBUG, SUB,
+                 "sync failed (%s): %s; retrying in %lld ms", opc_errname(rc), eb.msg,
+                 (long long)delay);
+        nap(s, stop_flag, delay);
+    }
+    opc__log(OPC_LOG_INFO, SUB, "sync stopped");
+    return OPC_OK;
+}
+
+static void *thread_main(void *arg)
+{
+    opc_sync *s = arg;
+    opc_err rc = opc_sync_run(s, NULL);
+    (void)rc;
+    return NULL;
+}
+
+opc_err opc_sync_start(opc_sync *s)
+{
+    if (s == NULL || s->thread_started) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    atomic_store(&s->stop, 0);
+    if (pthread_create(&s->thread, NULL, thread_main, s) != 0) {
+        return OPC_ERR_INTERNAL;
+    }
+    s->thread_started = true;
+    return OPC_OK;
+}
+
+void opc_sync_stop(opc_sync *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    atomic_store(&s->stop, 1);
+    opc__upstream_interrupt(s->up);
+    if (s->thread_started) {
+        (void)pthread_join(s->thread, NULL);
+        s->thread_started = false;
+    }
+}
+
+static opc_err add_time(cJSON *o, const char *key, int64_t ms)
+{
+    if (ms <= 0) {
+        return cJSON_AddNullToObject(o, key) == NULL ? OPC_ERR_NOMEM : OPC_OK;
+    }
+    char buf[OPC_TIME_STRLEN];
+    opc_err rc = opc__time_format(ms / 1000, buf);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    return cJSON_AddStringToObject(o, key, buf) == NULL ? OPC_ERR_NOMEM : OPC_OK;
+}
+
+opc_err opc_sync_health_json(opc_sync *s, char **out)
+{
+    if (s == NULL || out == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    health h;
+    pthread_mutex_lock(&s->lock);
+    h = s->hl;
+    pthread_mutex_unlock(&s->lock);
+    const char *upstream = "unknown";
+    if (h.last_attempt_ms > 0) {
+        upstream = h.failures > 0 ? "unreachable" : "ok";
+    }
+    cJSON *o = cJSON_CreateObject();
+    opc_err rc = o == NULL ? OPC_ERR_NOMEM : OPC_OK;
+    if (rc == OPC_OK && (cJSON_AddNumberToObject(o, "cursor", (double)h.cursor) == NULL ||
+                         cJSON_AddBoolToObject(o, "initialSyncComplete", h.initial) == NULL)) {
+        rc = OPC_ERR_NOMEM;
+    }
+    if (rc == OPC_OK) {
+        rc = add_time(o, "lastAttempt", h.last_attempt_ms);
+    }
+    if (rc == OPC_OK) {
+        rc = add_time(o, "lastSuccess", h.last_success_ms);
+    }
+    if (rc == OPC_OK &&
+        (cJSON_AddNumberToObject(o, "consecutiveFailures", (double)h.failures) == NULL ||
+         (h.last_error[0] == '\0'
+              ? cJSON_AddNullToObject(o, "lastError")
+              : cJSON_AddStringToObject(o, "lastError", h.last_error)) == NULL ||
+         cJSON_AddStringToObject(o, "upstream", upstream) == NULL)) {
+        rc = OPC_ERR_NOMEM;
+    }
+    size_t len = 0;
+    if (rc == OPC_OK) {
+        rc = opc__json_print(o, out, &len);
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
+void opc_sync_free(opc_sync *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    opc_sync_stop(s);
+    opc__cache_close(s->cache);
+    opc__upstream_close(s->up);
+    pthread_mutex_destroy(&s->lock);
+    opc__free(s);
+}

@@ -1,0 +1,53 @@
+/*
+ * sync/sync.h - internals of connect-sync (<opconnect/sync.h>).
+ *
+ * How a feed entry (account/feed.h) is applied to the cache:
+ *   issuer_key                  reload the key (gone upstream: delete)
+ *   grant                       reload the grant row, then the whole vault:
+ *                               vault row, every item, every file chunk
+ *                               (grant gone: drop the vault)
+ *   grant_revoke, vault_delete  drop the vault and everything in it
+ *   vault_create, vault_update  reload the vault row (out of scope: drop)
+ *   item_upsert, file_add       reload the item and its files (gone: delete)
+ *   item_delete                 delete the item and its files
+ *   token_*                     reload the registry row (gone: delete)
+ *   server_*, unknown kinds     nothing
+ * Rows are read in their current state, so applying an old entry is
+ * idempotent and the cache converges to the upstream. Vault rows touched by
+ * item changes are reloaded once per page. The page, the vault reloads and
+ * the new cursor are one cache transaction.
+ */
+#ifndef OPC_SYNC_SYNC_H
+#define OPC_SYNC_SYNC_H
+
+#include <opconnect/sync.h>
+
+#include "cache/cache.h"
+#include "core/err.h"
+#include "internal.h"
+#include "upstream/upstream.h"
+
+/* Defaults. */
+#define OPC_SYNC_PAGE_SIZE 500
+#define OPC_SYNC_WAIT_MS 1000
+#define OPC_SYNC_BACKOFF_BASE_MS 100
+#define OPC_SYNC_BACKOFF_MAX_MS 30000
+
+/*
+ * A sync over an already opened upstream and cache path (tests inject a
+ * local upstream). Takes ownership of u (also on failure).
+ */
+opc_err opc__sync_create_ex(opc__upstream *u, const char *cache_path, opc_sync **out,
+                            opc__ebuf *eb);
+/* Tunables (before running): page size 1..OPC_UPSTREAM_MAX_LIMIT, long wait, backoff. */
+void opc__sync_set_page_size(opc_sync *s, size_t n);
+void opc__sync_set_wait_ms(opc_sync *s, int64_t ms);
+void opc__sync_set_backoff(opc_sync *s, int64_t base_ms, int64_t max_ms);
+/* One step: one page with a wait of wait_ms (0: none). Health recorded. */
+opc_err opc__sync_step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb);
+/* The delay before the next attempt after `failures` consecutive failures (jittered). */
+int64_t opc__sync_backoff_ms(const opc_sync *s, int64_t failures);
+/* The sync's cache handle (borrowed; the sync's thread must not be running). */
+opc__cache *opc__sync_cache(opc_sync *s);
+
+#endif

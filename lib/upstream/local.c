@@ -1,0 +1,226 @@
+/*
+ * upstream/local.c - the local account.db backend (upstream.h).
+ *
+ * Opens the account file with a locked, never-unlockable handle
+ * (opc__account_open_export): everything it reads is ciphertext. Before
+ * every call it checks that the path is still there and readable, and
+ * reopens the file when it was replaced (another inode), so a removed,
+ * renamed or chmod'ed account file shows as OPC_ERR_IO at once even though
+ * an open SQLite handle would keep reading the old inode. The long wait of
+ * changes() polls the feed every OPC_UPSTREAM_LOCAL_POLL_MS.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "account/export.h"
+#include "account/feed.h"
+#include "core/alloc.h"
+#include "core/time.h"
+#include "upstream/upstream.h"
+
+typedef struct local {
+    char *path;
+    opc_account *a;
+    dev_t dev;
+    ino_t ino;
+} local;
+
+static void local_drop(local *l)
+{
+    opc_account_close(l->a);
+    l->a = NULL;
+}
+
+/* The handle, (re)opened as needed; OPC_ERR_IO when the file is not usable. */
+static opc_err ensure(opc__upstream *u, opc__ebuf *eb)
+{
+    local *l = u->impl;
+    struct stat sb;
+    if (stat(l->path, &sb) != 0 || access(l->path, R_OK) != 0) {
+        int e = errno;
+        local_drop(l);
+        return opc__fail(eb, OPC_ERR_IO, "upstream account file %s: %s", l->path, strerror(e));
+    }
+    if (l->a != NULL && (sb.st_dev != l->dev || sb.st_ino != l->ino)) {
+        local_drop(l);
+    }
+    if (l->a != NULL) {
+        return OPC_OK;
+    }
+    opc__ebuf oeb;
+    opc__ebuf_clear(&oeb);
+    opc_err rc = opc__account_open_export(l->path, &l->a, &oeb);
+    if (rc != OPC_OK) {
+        l->a = NULL;
+        return opc__fail(eb, rc == OPC_ERR_NOMEM ? rc : OPC_ERR_IO, "upstream: %s", oeb.msg);
+    }
+    const char *id = opc_account_id(l->a);
+    if (id == NULL || strcmp(id, u->account_id) != 0) {
+        local_drop(l);
+        return opc__fail(eb, OPC_ERR_IO, "upstream account file %s holds another account", l->path);
+    }
+    l->dev = sb.st_dev;
+    l->ino = sb.st_ino;
+    return OPC_OK;
+}
+
+/* Map an account call's failure: NOT_FOUND, NOMEM, INVALID_ARG stay; the rest is IO. */
+static opc_err mapped(opc__upstream *u, opc_err rc, opc__ebuf *eb)
+{
+    if (rc == OPC_OK) {
+        return rc;
+    }
+    local *l = u->impl;
+    const char *msg = l->a != NULL ? opc_account_errmsg(l->a) : "";
+    opc_err code = rc;
+    if (rc != OPC_ERR_NOT_FOUND && rc != OPC_ERR_NOMEM && rc != OPC_ERR_INVALID_ARG) {
+        code = OPC_ERR_IO;
+    }
+    rc =
+        opc__fail(eb, code, "upstream: %s", msg == NULL || msg[0] == '\0' ? opc_strerror(rc) : msg);
+    if (code == OPC_ERR_IO) {
+        local_drop(l);
+    }
+    return rc;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static opc_err l_changes(opc__upstream *u, int64_t since, size_t limit, int64_t wait_ms,
+                         cJSON **out, int64_t *out_next, opc__ebuf *eb)
+{
+    atomic_store(&u->interrupted, 0);
+    int64_t deadline = opc__monotonic_ms() + wait_ms;
+    int64_t cursor = since;
+    for (;;) {
+        opc_err rc = ensure(u, eb);
+        if (rc != OPC_OK) {
+            return rc;
+        }
+        local *l = u->impl;
+        cJSON *arr = NULL;
+        int64_t next = cursor;
+        rc = mapped(u, opc__account_changes(l->a, u->server_id, cursor, limit, &arr, &next), eb);
+        if (rc != OPC_OK) {
+            return rc;
+        }
+        int64_t now = opc__monotonic_ms();
+        if (cJSON_GetArraySize(arr) > 0 || now >= deadline || atomic_load(&u->interrupted) != 0) {
+            *out = arr;
+            *out_next = next;
+            return OPC_OK;
+        }
+        cJSON_Delete(arr);
+        cursor = next;
+        int64_t step = deadline - now;
+        sleep_ms(step < OPC_UPSTREAM_LOCAL_POLL_MS ? step : OPC_UPSTREAM_LOCAL_POLL_MS);
+    }
+}
+
+typedef opc_err (*export_fn)(opc_account *a, const char *server_id, const char *id, cJSON **out);
+
+static opc_err fetch(opc__upstream *u, export_fn fn, const char *id, cJSON **out, opc__ebuf *eb)
+{
+    opc_err rc = ensure(u, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    local *l = u->impl;
+    return mapped(u, fn(l->a, u->server_id, id, out), eb);
+}
+
+static opc_err l_issuer_key(opc__upstream *u, const char *kid, cJSON **out, opc__ebuf *eb)
+{
+    opc_err rc = ensure(u, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    local *l = u->impl;
+    return mapped(u, opc__account_export_issuer_key(l->a, kid, out), eb);
+}
+
+static opc_err l_access(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
+{
+    return fetch(u, opc__account_export_access, id, out, eb);
+}
+
+static opc_err l_vault(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
+{
+    return fetch(u, opc__account_export_vault, id, out, eb);
+}
+
+static opc_err l_vault_items(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
+{
+    return fetch(u, opc__account_export_vault_items, id, out, eb);
+}
+
+static opc_err l_vault_files(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
+{
+    return fetch(u, opc__account_export_vault_files, id, out, eb);
+}
+
+static opc_err l_item(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
+{
+    return fetch(u, opc__account_export_item, id, out, eb);
+}
+
+static opc_err l_item_files(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
+{
+    return fetch(u, opc__account_export_item_files, id, out, eb);
+}
+
+static opc_err l_token(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
+{
+    return fetch(u, opc__account_export_token, id, out, eb);
+}
+
+static void l_close(opc__upstream *u)
+{
+    local *l = u->impl;
+    if (l != NULL) {
+        local_drop(l);
+        opc__free(l->path);
+        opc__free(l);
+        u->impl = NULL;
+    }
+}
+
+static const opc__upstream_ops local_ops = {
+    .changes = l_changes,
+    .issuer_key = l_issuer_key,
+    .access = l_access,
+    .vault = l_vault,
+    .vault_items = l_vault_items,
+    .vault_files = l_vault_files,
+    .item = l_item,
+    .item_files = l_item_files,
+    .token = l_token,
+    .close = l_close,
+};
+
+opc_err opc__upstream_local_init(opc__upstream *u, const char *path, opc__ebuf *eb)
+{
+    (void)eb;
+    local *l = opc__calloc(1, sizeof *l);
+    if (l == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    l->path = opc__strdup(path);
+    if (l->path == NULL) {
+        opc__free(l);
+        return OPC_ERR_NOMEM;
+    }
+    u->impl = l;
+    u->ops = &local_ops;
+    return OPC_OK;
+}

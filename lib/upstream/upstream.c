@@ -1,0 +1,157 @@
+/*
+ * upstream/upstream.c - backend selection and the dispatchers (upstream.h).
+ */
+#include "internal.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "upstream/upstream.h"
+
+static opc_err make(const char *server_id, const char *account_id, opc__upstream **out,
+                    opc__ebuf *eb)
+{
+    if (!opc__id_valid_str(server_id) || !opc__id_valid_str(account_id)) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "upstream: invalid server or account id");
+    }
+    opc__upstream *u = opc__calloc(1, sizeof *u);
+    if (u == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    memcpy(u->server_id, server_id, OPC_ID_LEN + 1);
+    memcpy(u->account_id, account_id, OPC_ID_LEN + 1);
+    atomic_init(&u->interrupted, 0);
+    *out = u;
+    return OPC_OK;
+}
+
+opc_err opc__upstream_local_open(const char *path, const char *server_id, const char *account_id,
+                                 opc__upstream **out, opc__ebuf *eb)
+{
+    if (out == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    if (path == NULL || path[0] == '\0') {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "upstream: missing account file path");
+    }
+    opc__upstream *u = NULL;
+    opc_err rc = make(server_id, account_id, &u, eb);
+    if (rc == OPC_OK) {
+        rc = opc__upstream_local_init(u, path, eb);
+    }
+    if (rc != OPC_OK) {
+        opc__upstream_close(u);
+        return rc;
+    }
+    *out = u;
+    return OPC_OK;
+}
+
+opc_err opc__upstream_open(const opc_credentials *creds, opc__upstream **out, opc__ebuf *eb)
+{
+    if (out == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    if (creds == NULL) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "upstream: missing credentials");
+    }
+    const char *url = opc_credentials_upstream_url(creds);
+    if (url == NULL || url[0] == '\0') {
+        return opc__fail(eb, OPC_ERR_CREDENTIALS, "credentials name no upstream");
+    }
+    if (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0) {
+        return opc__fail(eb, OPC_ERR_UNSUPPORTED,
+                         "upstream: the https:// account server backend is not built yet");
+    }
+    return opc__upstream_local_open(url, opc_credentials_server_id(creds),
+                                    opc_credentials_account_id(creds), out, eb);
+}
+
+void opc__upstream_close(opc__upstream *u)
+{
+    if (u == NULL) {
+        return;
+    }
+    if (u->ops != NULL && u->ops->close != NULL) {
+        u->ops->close(u);
+    }
+    opc__free(u);
+}
+
+void opc__upstream_interrupt(opc__upstream *u)
+{
+    if (u != NULL) {
+        atomic_store(&u->interrupted, 1);
+    }
+}
+
+opc_err opc__upstream_changes(opc__upstream *u, int64_t since, size_t limit, int64_t wait_ms,
+                              cJSON **out, int64_t *out_next, opc__ebuf *eb)
+{
+    if (u == NULL || u->ops == NULL || out == NULL || out_next == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    *out_next = since;
+    if (since < 0 || limit == 0 || limit > OPC_UPSTREAM_MAX_LIMIT || wait_ms < 0 ||
+        wait_ms > OPC_UPSTREAM_MAX_WAIT_MS) {
+        return opc__fail(eb, OPC_ERR_RANGE, "upstream: since, limit or wait out of range");
+    }
+    return u->ops->changes(u, since, limit, wait_ms, out, out_next, eb);
+}
+
+typedef opc_err (*row_fn)(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb);
+
+static opc_err row(opc__upstream *u, row_fn fn, const char *id, cJSON **out, opc__ebuf *eb)
+{
+    if (u == NULL || fn == NULL || out == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    if (!opc__id_valid_str(id)) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "upstream: invalid id");
+    }
+    return fn(u, id, out, eb);
+}
+
+opc_err opc__upstream_issuer_key(opc__upstream *u, const char *kid, cJSON **out, opc__ebuf *eb)
+{
+    return row(u, u == NULL ? NULL : u->ops->issuer_key, kid, out, eb);
+}
+
+opc_err opc__upstream_access(opc__upstream *u, const char *vault, cJSON **out, opc__ebuf *eb)
+{
+    return row(u, u == NULL ? NULL : u->ops->access, vault, out, eb);
+}
+
+opc_err opc__upstream_vault(opc__upstream *u, const char *vault, cJSON **out, opc__ebuf *eb)
+{
+    return row(u, u == NULL ? NULL : u->ops->vault, vault, out, eb);
+}
+
+opc_err opc__upstream_vault_items(opc__upstream *u, const char *vault, cJSON **out, opc__ebuf *eb)
+{
+    return row(u, u == NULL ? NULL : u->ops->vault_items, vault, out, eb);
+}
+
+opc_err opc__upstream_vault_files(opc__upstream *u, const char *vault, cJSON **out, opc__ebuf *eb)
+{
+    return row(u, u == NULL ? NULL : u->ops->vault_files, vault, out, eb);
+}
+
+opc_err opc__upstream_item(opc__upstream *u, const char *item, cJSON **out, opc__ebuf *eb)
+{
+    return row(u, u == NULL ? NULL : u->ops->item, item, out, eb);
+}
+
+opc_err opc__upstream_item_files(opc__upstream *u, const char *item, cJSON **out, opc__ebuf *eb)
+{
+    return row(u, u == NULL ? NULL : u->ops->item_files, item, out, eb);
+}
+
+opc_err opc__upstream_token(opc__upstream *u, const char *jti, cJSON **out, opc__ebuf *eb)
+{
+    return row(u, u == NULL ? NULL : u->ops->token, jti, out, eb);
+}

@@ -1,0 +1,602 @@
+#!/bin/sh
+# tests/daemon/test_connect_api.sh - connect-api and connect-sync as two
+# separate processes sharing $XDG_DATA_HOME/.op/data/1password.sqlite, driven
+# over real HTTP (issue 4, "Must show" 1 and 2; connect-api spec §1, §2.8,
+# §2.9, §3): every read endpoint, every filter form and encoding, trailing
+# slashes, the version header on every response, each error class with its
+# JSON {status,message} body (401 missing/malformed/bad signature/expired/
+# revoked, 403 scope and permission, 404, 400 id and filter, 408), and
+# propagation of an item edit, a token revocation and a grant revocation
+# made with `op`.
+set -eu
+: "${BUILDDIR:?}" "${RESULTS:?}"
+SYNC="$BUILDDIR/connect-sync"
+API="$BUILDDIR/connect-api"
+OP="$BUILDDIR/op"
+T=$(mktemp -d "${TMPDIR:-/tmp}/opapid.XXXXXX")
+SYNC_PID=
+SYNC4_PID=
+API_PID=
+API2_PID=
+cleanup() {
+    for _p in $SYNC_PID $SYNC4_PID $API_PID $API2_PID; do
+        kill "$_p" 2>/dev/null || true
+    done
+    for _p in $SYNC_PID $SYNC4_PID $API_PID $API2_PID; do
+        wait "$_p" 2>/dev/null || true
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+NPASS=0
+NFAIL=0
+pass() { NPASS=$((NPASS + 1)); echo "ok - $1"; echo "ok - $1" >>"$RESULTS"; }
+fail() { NFAIL=$((NFAIL + 1)); echo "not ok - $1${2:+ -- $2}"; echo "not ok - $1" >>"$RESULTS"; }
+check() { _d=$1; shift; if "$@" >/dev/null 2>&1; then pass "$_d"; else fail "$_d"; fi; }
+
+mkdir -p "$T/home" "$T/data" "$T/config" "$T/run" "$T/work"
+chmod 700 "$T/run"
+export HOME="$T/home" XDG_DATA_HOME="$T/data" XDG_CONFIG_HOME="$T/config" XDG_RUNTIME_DIR="$T/run"
+unset OP_SESSION OP_SESSION_TOKEN OP_ACCOUNT OP_PASSWORD OP_LOG_LEVEL OP_HTTP_PORT \
+    OP_BUS_PORT OP_BUS_PEERS OP_SYNC_TIMEOUT || true
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+now_ms() { date +%s%3N; }
+
+# op ARGS...: the CLI without a controlling terminal; stdout only.
+op() { setsid -w "$OP" "$@" </dev/null; }
+
+# ---- HTTP helpers ----
+# req TOKEN PATH [CURL-ARGS...]: GET http://127.0.0.1:$APORT$PATH ("-" = no
+# Authorization header). Body in $T/body, headers in $T/hdr, status in CODE.
+# Every response is checked for 1Password-Connect-Version; misses are counted.
+NREQ=0
+NOVER=0
+req() {
+    _tok=$1
+    _path=$2
+    shift 2
+    set +e
+    if [ "$_tok" = - ]; then
+        CODE=$(curl -s -g -o "$T/body" -D "$T/hdr" -w '%{http_code}' "$@" \
+            "http://127.0.0.1:$APORT$_path")
+    else
+        CODE=$(curl -s -g -o "$T/body" -D "$T/hdr" -w '%{http_code}' \
+            -H "Authorization: Bearer $_tok" "$@" "http://127.0.0.1:$APORT$_path")
+    fi
+    set -e
+    NREQ=$((NREQ + 1))
+    if ! grep -qi '^1Password-Connect-Version: [0-9][0-9.]*' "$T/hdr" 2>/dev/null; then
+        NOVER=$((NOVER + 1))
+        echo "   (no 1Password-Connect-Version on $_path: HTTP $CODE)"
+    fi
+}
+
+# expect DESC CODE TOKEN PATH [JQ-FILTER]: the status is CODE and, when
+# given, jq -e FILTER holds on the body.
+expect() {
+    _d=$1
+    _want=$2
+    _jq=${5:-}
+    req "$3" "$4"
+    if [ "$CODE" != "$_want" ]; then
+        fail "$_d" "HTTP $CODE (want $_want): $(head -c 300 "$T/body")"
+    elif [ -n "$_jq" ] && ! jq -e "$_jq" "$T/body" >/dev/null 2>&1; then
+        fail "$_d" "jq '$_jq' is not true on: $(head -c 400 "$T/body")"
+    else
+        pass "$_d"
+    fi
+}
+
+# experr DESC CODE TOKEN PATH [MESSAGE-REGEX]: an error response: status CODE,
+# Content-Type application/json, body exactly {status: CODE, message: "..."}.
+experr() {
+    _re=${5:-.}
+    expect "$1" "$2" "$3" "$4" \
+        "(keys == [\"message\",\"status\"]) and .status == $2 and (.message | type == \"string\" and length > 0 and test(\"$_re\"))"
+    if ! grep -qi '^Content-Type: application/json' "$T/hdr"; then
+        fail "$1: Content-Type application/json" "$(grep -i '^content-type' "$T/hdr" || echo none)"
+    fi
+}
+
+# poll_until DEADLINE_MS CMD...: run CMD every 50 ms until it succeeds or the
+# deadline passes; ELAPSED is the time taken in ms.
+poll_until() {
+    _lim=$1
+    shift
+    _t0=$(now_ms)
+    while :; do
+        if "$@" >/dev/null 2>&1; then
+            ELAPSED=$(($(now_ms) - _t0))
+            return 0
+        fi
+        ELAPSED=$(($(now_ms) - _t0))
+        [ "$ELAPSED" -lt "$_lim" ] || return 1
+        sleep 0.05
+    done
+}
+
+# code_is WANT TOKEN PATH: the request answers WANT.
+code_is() {
+    req "$2" "$3"
+    [ "$CODE" = "$1" ]
+}
+
+# body_jq TOKEN PATH FILTER: 200 and jq -e FILTER on the body.
+body_jq() {
+    req "$1" "$2"
+    [ "$CODE" = 200 ] && jq -e "$3" "$T/body" >/dev/null 2>&1
+}
+
+wait_http() { # PORT: /heartbeat answers within 5 s
+    poll_until 5000 curl -sf "http://127.0.0.1:$1/heartbeat"
+}
+
+# ---- an account: vaults Demo, Other (granted), Secret (not granted) ----
+PW="api daemon test password $$"
+printf '%s\n' "$PW" | setsid -w "$OP" account create --email owner@example.com --password-stdin \
+    >"$T/acct.out" 2>"$T/acct.err" || { fail "account create" "$(cat "$T/acct.err")"; exit 1; }
+env OP_PASSWORD="$PW" setsid -w "$OP" signin >"$T/signin" 2>"$T/signin.err" </dev/null ||
+    { fail "signin" "$(cat "$T/signin.err")"; exit 1; }
+eval "$(cat "$T/signin")"
+setup() {
+    op vault create Demo >/dev/null &&
+        op vault create Other >/dev/null &&
+        op vault create Secret >/dev/null &&
+        op item create --vault Demo --category login --title "Web Login" --url https://example.com/login \
+            --tags Banking,web username=alice "password=canary-api-$$" >/dev/null &&
+        op item create --vault Demo --category login --title "Two Factor" \
+            "username=bob" "one-time password[otp]=otpauth://totp/Demo:bob?secret=JBSWY3DPEHPK3PXP&issuer=Demo" \
+            >/dev/null &&
+        op item create --vault Demo --category "Secure Note" --title "Server Notes" --tags ops \
+            "notesPlain=hello" >/dev/null &&
+        op item create --vault Other --category password --title "Other Password" "password=other-$$" \
+            >/dev/null &&
+        op item create --vault Secret --category password --title "Hidden" "password=hidden-$$" \
+            >/dev/null &&
+        (cd "$T/work" && op connect server create api-srv --vaults Demo,Other >/dev/null)
+}
+if ! setup 2>"$T/setup.err"; then
+    fail "account, vaults, items and server set up with op" "$(cat "$T/setup.err")"
+    exit 1
+fi
+CREDS="$T/work/1password-credentials.json"
+check "credentials file written" [ -s "$CREDS" ]
+vault_id() { op vault get "$1" --format json | jq -r .id; }
+DEMO=$(vault_id Demo)
+OTHER=$(vault_id Other)
+SECRET=$(vault_id Secret)
+item_id() { op item get "$1" --vault "$2" --format json | jq -r .id; }
+WEB=$(item_id "Web Login" Demo)
+TWOFA=$(item_id "Two Factor" Demo)
+check "vault and item ids are 26-char ids" sh -c \
+    "for i in $DEMO $OTHER $SECRET $WEB $TWOFA; do echo \$i | grep -qE '^[a-z0-9]{26}\$' || exit 1; done"
+
+token() { # NAME VAULT-ARGS...: prints the token
+    _n=$1
+    shift
+    op connect token create "$_n" --server api-srv "$@" 2>"$T/tok.err" | tail -n 1
+}
+TOK_RW=$(token rw --vault Demo)
+TOK_R=$(token ro --vault Demo,r)
+TOK_W=$(token wo --vault Demo,w)
+TOK_ALL=$(token all --vault Demo --vault Other)
+TOK_REV=$(token torevoke --vault Demo)
+TOK_EXP_AT=$(date +%s)
+TOK_EXP=$(token expiring --vault Demo --expires-in 2s)
+check "tokens issued (rw, r, w, two vaults, to revoke, expiring)" sh -c \
+    "for t in '$TOK_RW' '$TOK_R' '$TOK_W' '$TOK_ALL' '$TOK_REV' '$TOK_EXP'; do
+        [ \$(printf %s \"\$t\" | tr -cd . | wc -c) -eq 2 ] || exit 1; done"
+
+# ---- the two daemons, separate processes, one data dir ----
+SPORT=$(free_port)
+OP_SESSION="$CREDS" OP_HTTP_PORT="$SPORT" OP_LOG_LEVEL=debug "$SYNC" \
+    >"$T/sync.log" 2>"$T/sync.err" </dev/null &
+SYNC_PID=$!
+APORT=$(free_port)
+while [ "$APORT" = "$SPORT" ]; do APORT=$(free_port); done
+OP_SESSION="$CREDS" OP_HTTP_PORT="$APORT" OP_BIND_ADDRESS=127.0.0.1 OP_LOG_LEVEL=debug \
+    OP_SYNC_TIMEOUT=5s "$API" >"$T/api.log" 2>"$T/api.err" </dev/null &
+API_PID=$!
+check "connect-sync answers /heartbeat" wait_http "$SPORT"
+check "connect-api answers /heartbeat" wait_http "$APORT"
+sync_done() {
+    curl -s "http://127.0.0.1:$SPORT/health" | jq -e \
+        '.dependencies[] | select(.service == "account_data") | .status == "ACTIVE"'
+}
+check "connect-sync finishes the initial sync" poll_until 10000 sync_done
+check "connect-api and connect-sync are two processes" [ "$SYNC_PID" != "$API_PID" ]
+check "connect-api reads the cache connect-sync writes" \
+    [ -f "$XDG_DATA_HOME/.op/data/1password.sqlite" ]
+
+# ---- root routes ----
+expect "GET /heartbeat is 200 '.'" 200 - /heartbeat
+check "/heartbeat body is '.' (text/plain)" sh -c \
+    "[ \"\$(cat '$T/body')\" = . ] && grep -qi '^Content-Type: text/plain' '$T/hdr'"
+expect "GET /health before any token: 200, TOKEN_NEEDED / UNINITIALIZED" 200 - /health \
+    '.name == "1Password Connect API" and (.version | length > 0) and
+     ([.dependencies[].service] == ["sqlite","account_data","sync","1Password"]) and
+     (.dependencies[] | select(.service == "sync") | .status == "TOKEN_NEEDED") and
+     (.dependencies[] | select(.service == "1Password") | .status == "UNINITIALIZED")'
+health_ver=$(jq -r .version "$T/body" 2>/dev/null || echo)
+check "/health version >= 1.8.0 and equal to the header" sh -c \
+    "v='$health_ver'; grep -qi \"^1Password-Connect-Version: \$v\" '$T/hdr' &&
+     [ \"\${v%%.*}\" -ge 1 ] && m=\${v#*.}; m=\${m%%.*}; [ \"\${v%%.*}\" -gt 1 ] || [ \"\$m\" -ge 8 ]"
+experr "unknown route is 404 with a JSON body" 404 - /nope
+experr "unknown /v1 route is 404 with a JSON body" 404 "$TOK_RW" /v1/nothing
+
+# ---- 401 before anything unlocks ----
+experr "401: no Authorization header" 401 - /v1/vaults
+experr "401: malformed token" 401 "not.a.jwt" /v1/vaults
+experr "401: garbage bearer" 401 "garbage" /v1/vaults
+# bad signature: flip one character in the middle of the signature segment
+SIG=${TOK_RW##*.}
+HEAD_PAYLOAD=${TOK_RW%.*}
+half=$((${#SIG} / 2))
+pre=$(printf %s "$SIG" | cut -c1-"$half")
+c=$(printf %s "$SIG" | cut -c$((half + 1)))
+post=$(printf %s "$SIG" | cut -c$((half + 2))-)
+if [ "$c" = A ]; then c=B; else c=A; fi
+TOK_BADSIG="$HEAD_PAYLOAD.$pre$c$post"
+check "the flipped token differs from the real one" [ "$TOK_BADSIG" != "$TOK_RW" ]
+experr "401: bad signature (one character flipped)" 401 "$TOK_BADSIG" /v1/vaults
+expect "/health with a bad token: still 200 and TOKEN_NEEDED" 200 "$TOK_BADSIG" /health \
+    '.dependencies[] | select(.service == "sync") | .status == "TOKEN_NEEDED"'
+req - /v1/vaults -H "Authorization: Basic $TOK_RW"
+check "401: a Basic Authorization header" [ "$CODE" = 401 ]
+
+# ---- the first valid token unlocks ----
+expect "/health with a valid token: 200, ACTIVE" 200 "$TOK_RW" /health \
+    '(.dependencies[] | select(.service == "sync") | .status == "ACTIVE") and
+     (.dependencies[] | select(.service == "1Password") | .status == "ACTIVE") and
+     (.dependencies[] | select(.service == "sqlite") | .status == "ACTIVE") and
+     (.dependencies[] | select(.service == "account_data") | .status == "ACTIVE")'
+expect "/health without a token after unlock: 200, ACTIVE" 200 - /health \
+    '.dependencies[] | select(.service == "sync") | .status == "ACTIVE"'
+
+# ---- vaults ----
+expect "GET /v1/vaults: a bare array of the granted vaults in the token's scope" 200 "$TOK_RW" \
+    /v1/vaults "type == \"array\" and length == 1 and .[0].id == \"$DEMO\" and .[0].name == \"Demo\""
+check "vault list is application/json" grep -qi '^Content-Type: application/json' "$T/hdr"
+expect "GET /v1/vaults with a two-vault token: Demo and Other, never Secret" 200 "$TOK_ALL" \
+    /v1/vaults "([.[].id] | sort) == ([\"$DEMO\",\"$OTHER\"] | sort)"
+expect "vault has the Connect fields, Z timestamps" 200 "$TOK_RW" /v1/vaults \
+    '.[0] | (.id | test("^[a-z0-9]{26}$")) and (.createdAt | test("Z$")) and (.updatedAt | test("Z$"))
+           and (.contentVersion | type == "number") and (.items | type == "number")'
+expect "GET /v1/vaults/ (trailing slash)" 200 "$TOK_RW" /v1/vaults/ 'type == "array" and length == 1'
+expect "vault filter name eq, '+' encoding" 200 "$TOK_ALL" '/v1/vaults?filter=name+eq+%22Demo%22' \
+    "length == 1 and .[0].id == \"$DEMO\""
+expect "vault filter name eq, %20 encoding" 200 "$TOK_ALL" '/v1/vaults?filter=name%20eq%20%22Demo%22' \
+    "length == 1 and .[0].id == \"$DEMO\""
+expect "vault filter title eq, '+' encoding" 200 "$TOK_ALL" '/v1/vaults?filter=title+eq+%22Other%22' \
+    "length == 1 and .[0].id == \"$OTHER\""
+expect "vault filter title eq, %20 encoding" 200 "$TOK_ALL" '/v1/vaults?filter=title%20eq%20%22Other%22' \
+    "length == 1 and .[0].id == \"$OTHER\""
+expect "vault filter is case-insensitive" 200 "$TOK_ALL" '/v1/vaults?filter=name+eq+%22dEMO%22' \
+    "length == 1 and .[0].id == \"$DEMO\""
+expect "vault filter with a trailing slash" 200 "$TOK_ALL" '/v1/vaults/?filter=title+eq+%22Demo%22' \
+    "length == 1 and .[0].id == \"$DEMO\""
+expect "vault filter on a vault out of the grants: 200 []" 200 "$TOK_ALL" \
+    '/v1/vaults?filter=name+eq+%22Secret%22' 'length == 0'
+expect "vault filter with no match: 200 []" 200 "$TOK_ALL" '/v1/vaults?filter=name+eq+%22nope%22' \
+    'type == "array" and length == 0'
+experr "400: vault filter on another attribute" 400 "$TOK_ALL" '/v1/vaults?filter=id+eq+%22x%22' \
+    'Unsupported request filter'
+experr "400: vault filter with co" 400 "$TOK_ALL" '/v1/vaults?filter=name+co+%22De%22' \
+    'Unsupported request filter'
+experr "400: vault filter with single quotes" 400 "$TOK_ALL" "/v1/vaults?filter=name+eq+'Demo'" \
+    'Unsupported request filter'
+expect "GET /v1/vaults/{id}" 200 "$TOK_RW" "/v1/vaults/$DEMO" \
+    ".id == \"$DEMO\" and .name == \"Demo\" and (.items == 3)"
+expect "GET /v1/vaults/{id}/ (trailing slash)" 200 "$TOK_RW" "/v1/vaults/$DEMO/" ".id == \"$DEMO\""
+expect "GET /v1/vaults/{id} with a read-only token" 200 "$TOK_R" "/v1/vaults/$DEMO" ".id == \"$DEMO\""
+
+# ---- items ----
+expect "GET items: a bare array of summaries" 200 "$TOK_RW" "/v1/vaults/$DEMO/items" \
+    "type == \"array\" and length == 3 and all(.[]; .vault.id == \"$DEMO\" and (.id | test(\"^[a-z0-9]{26}\$\"))
+     and has(\"fields\") == false and has(\"sections\") == false)"
+expect "GET items/ (trailing slash)" 200 "$TOK_RW" "/v1/vaults/$DEMO/items/" 'length == 3'
+expect "item summary: LOGIN, tags, urls, Z timestamps" 200 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=title+eq+%22Web+Login%22" \
+    "length == 1 and .[0].id == \"$WEB\" and .[0].category == \"LOGIN\" and
+     (.[0].tags | sort) == [\"Banking\",\"web\"] and
+     (.[0].urls | map(.href) | index(\"https://example.com/login\") != null) and
+     (.[0].updatedAt | test(\"Z\$\"))"
+expect "items: title eq, %20 encoding" 200 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=title%20eq%20%22Web%20Login%22" ".[0].id == \"$WEB\" and length == 1"
+expect "items: title eq is case-insensitive" 200 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=title+eq+%22web+LOGIN%22" ".[0].id == \"$WEB\" and length == 1"
+expect "items: title eq is whole-string" 200 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=title+eq+%22Web%22" 'length == 0'
+expect "items: title co" 200 "$TOK_RW" "/v1/vaults/$DEMO/items?filter=title+co+%22o%22" \
+    'length == 3'
+expect "items: title co, case-insensitive, %20" 200 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=title%20co%20%22FACT%22" ".[0].id == \"$TWOFA\" and length == 1"
+expect "items: tag eq" 200 "$TOK_RW" "/v1/vaults/$DEMO/items?filter=tag+eq+%22banking%22" \
+    ".[0].id == \"$WEB\" and length == 1"
+expect "items: tag eq, %20, case-insensitive" 200 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=tag%20eq%20%22OPS%22" '.[0].title == "Server Notes" and length == 1'
+expect "items: filter with a trailing slash" 200 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items/?filter=tag+eq+%22web%22" ".[0].id == \"$WEB\" and length == 1"
+expect "items: filter with no match is 200 []" 200 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=tag+eq+%22none%22" 'type == "array" and length == 0'
+experr "400: items filter category eq" 400 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=category+eq+%22LOGIN%22" '^Unsupported request filter$'
+experr "400: items filter tag co" 400 "$TOK_RW" "/v1/vaults/$DEMO/items?filter=tag+co+%22b%22" \
+    '^Unsupported request filter$'
+experr "400: items filter with or" 400 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=title+eq+%22a%22+or+tag+eq+%22b%22" '^Unsupported request filter$'
+experr "400: items filter without quotes" 400 "$TOK_RW" "/v1/vaults/$DEMO/items?filter=title+eq+Web" \
+    '^Unsupported request filter$'
+experr "400: items filter, bad %-escape" 400 "$TOK_RW" "/v1/vaults/$DEMO/items?filter=title+eq+%22%G1%22" \
+    '^Unsupported request filter$'
+
+expect "GET item by id: full item with fields" 200 "$TOK_RW" "/v1/vaults/$DEMO/items/$WEB" \
+    ".id == \"$WEB\" and .vault.id == \"$DEMO\" and .title == \"Web Login\" and .category == \"LOGIN\"
+     and (.fields | type == \"array\") and
+     ([.fields[] | select(.purpose == \"PASSWORD\") | .value] == [\"canary-api-$$\"]) and
+     ([.fields[] | select(.purpose == \"USERNAME\") | .value] == [\"alice\"]) and
+     (.version | type == \"number\") and (.createdAt | test(\"Z\$\"))"
+expect "GET item/ (trailing slash)" 200 "$TOK_RW" "/v1/vaults/$DEMO/items/$WEB/" ".id == \"$WEB\""
+expect "GET item with a read-only token" 200 "$TOK_R" "/v1/vaults/$DEMO/items/$WEB" ".id == \"$WEB\""
+expect "GET item with an OTP field: totp present" 200 "$TOK_RW" "/v1/vaults/$DEMO/items/$TWOFA" \
+    '[.fields[] | select(.type == "OTP")] | length == 1 and (.[0].totp | test("^[0-9]{6}$"))'
+TOTP=$(jq -r '.fields[] | select(.type == "OTP") | .totp' "$T/body" 2>/dev/null || echo)
+# RFC 6238 with SHA-1, 30 s, 6 digits for JBSWY3DPEHPK3PXP (this window or a neighbour)
+check "the totp is the RFC 6238 code of the field's secret" python3 - "$TOTP" <<'EOF'
+import base64, hmac, hashlib, struct, sys, time
+key = base64.b32decode("JBSWY3DPEHPK3PXP")
+def code(c):
+    h = hmac.new(key, struct.pack(">Q", c), hashlib.sha1).digest()
+    o = h[-1] & 15
+    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000)
+c = int(time.time()) // 30
+sys.exit(0 if sys.argv[1] in (code(c - 1), code(c), code(c + 1)) else 1)
+EOF
+
+# ---- 400 on malformed ids ----
+experr "400: vault id not 26 chars" 400 "$TOK_RW" /v1/vaults/abc 'Invalid Vault UUID'
+experr "400: vault id with upper case" 400 "$TOK_RW" \
+    "/v1/vaults/$(printf %s "$DEMO" | tr '[:lower:]' '[:upper:]')" 'Invalid Vault UUID'
+experr "400: vault id 27 chars" 400 "$TOK_RW" "/v1/vaults/${DEMO}a/items" 'Invalid Vault UUID'
+experr "400: item id not 26 chars" 400 "$TOK_RW" "/v1/vaults/$DEMO/items/xyz" 'Invalid Item UUID'
+experr "400: item id with a dash" 400 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items/aaaaaaaaaaaaaaaaaaaaaaaaa-" 'Invalid Item UUID'
+
+# ---- 403 scope and permission ----
+experr "403: a vault the token does not name (granted to the server)" 403 "$TOK_RW" \
+    "/v1/vaults/$OTHER" "vault $OTHER is not in scope"
+experr "403: items of a vault out of the token's scope" 403 "$TOK_RW" "/v1/vaults/$OTHER/items" \
+    'not in scope'
+experr "403: a vault not granted to the server" 403 "$TOK_ALL" "/v1/vaults/$SECRET" 'not in scope'
+experr "403: a write-only token reading a vault" 403 "$TOK_W" "/v1/vaults/$DEMO" 'permission'
+experr "403: a write-only token listing items" 403 "$TOK_W" "/v1/vaults/$DEMO/items" 'permission'
+experr "403: a write-only token reading an item" 403 "$TOK_W" "/v1/vaults/$DEMO/items/$WEB" 'permission'
+expect "a write-only token lists no vault" 200 "$TOK_W" /v1/vaults 'length == 0'
+
+# ---- 404 ----
+NOVAULT=aaaaaaaaaaaaaaaaaaaaaaaaaa
+NOITEM=bbbbbbbbbbbbbbbbbbbbbbbbbb
+experr "404: unknown item id (valid form)" 404 "$TOK_RW" "/v1/vaults/$DEMO/items/$NOITEM" \
+    "item $NOITEM not found"
+experr "404: item id of another vault" 404 "$TOK_ALL" "/v1/vaults/$OTHER/items/$WEB" "not found"
+experr "unknown vault id (valid form, not in the token): 403" 403 "$TOK_RW" "/v1/vaults/$NOVAULT" \
+    'not in scope'
+
+# ---- 401: expired ----
+# The JWT checks allow OPC_JWT_LEEWAY_S (60 s) of clock skew past exp, like
+# go-jose's default, so a token cannot expire within a short test in real
+# time. A third connect-api on the same cache runs with its wall clock moved
+# 5 minutes ahead (an LD_PRELOAD shim over clock_gettime): for it the token
+# made with --expires-in 2s is expired, a token without expiry is not.
+# OPC_TEST_SLOW=1 also waits out the leeway on the real clock.
+check "a token with --expires-in 2s works at first" poll_until 2000 code_is 200 "$TOK_EXP" /v1/vaults
+cat >"$T/clockshift.c" <<'EOF_C'
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+    long rc = syscall(SYS_clock_gettime, id, ts);
+    if (rc == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE)) {
+        const char *s = getenv("CLOCK_SHIFT_S");
+        ts->tv_sec += s != NULL ? atol(s) : 0;
+    }
+    return (int)rc;
+}
+EOF_C
+if ${CC:-cc} -shared -fPIC -O2 -o "$T/clockshift.so" "$T/clockshift.c" 2>"$T/cc.err"; then
+    A3PORT=$(free_port)
+    LD_PRELOAD="$T/clockshift.so" CLOCK_SHIFT_S=300 OP_SESSION="$CREDS" OP_HTTP_PORT="$A3PORT" \
+        OP_BIND_ADDRESS=127.0.0.1 "$API" >"$T/api3.log" 2>"$T/api3.err" </dev/null &
+    API2_PID=$!
+    check "a connect-api with its clock 5 min ahead answers /heartbeat" wait_http "$A3PORT"
+    SAVED=$APORT
+    APORT=$A3PORT
+    expect "clock +5 min: a token without expiry still works" 200 "$TOK_RW" "/v1/vaults/$DEMO" \
+        ".id == \"$DEMO\""
+    experr "401: expired token (--expires-in 2s, clock +5 min)" 401 "$TOK_EXP" "/v1/vaults/$DEMO" \
+        'Invalid bearer token'
+    experr "401: expired token on the vault list too" 401 "$TOK_EXP" /v1/vaults
+    check "the expiry is logged as expired" grep -q 'expired' "$T/api3.log"
+    APORT=$SAVED
+    kill -TERM "$API2_PID"
+    wait "$API2_PID" || true
+    API2_PID=
+else
+    fail "build the clock shim for the expiry check" "$(head -c 300 "$T/cc.err")"
+fi
+if [ -n "${OPC_TEST_SLOW:-}" ]; then
+    left=$((TOK_EXP_AT + 2 + 61 - $(date +%s)))
+    if [ "$left" -gt 0 ]; then
+        echo "   (OPC_TEST_SLOW: waiting ${left} s for the token to expire past the leeway)"
+        sleep "$left"
+    fi
+    if poll_until 3000 code_is 401 "$TOK_EXP" /v1/vaults; then
+        pass "401: the token expires on the real clock (past the 60 s leeway)"
+    else
+        fail "401: the token expires on the real clock" "still HTTP $CODE"
+    fi
+fi
+
+# ---- propagation: item edit ----
+expect "before the edit" 200 "$TOK_RW" "/v1/vaults/$DEMO/items/$WEB" '.title == "Web Login"'
+op item edit "Web Login" --vault Demo "password=edited-$$" >/dev/null 2>"$T/edit.err" ||
+    fail "op item edit" "$(cat "$T/edit.err")"
+if poll_until 1000 body_jq "$TOK_RW" "/v1/vaults/$DEMO/items/$WEB" \
+    "[.fields[] | select(.purpose == \"PASSWORD\") | .value] == [\"edited-$$\"]"; then
+    pass "an item edited with op is visible through the API within 1 s (${ELAPSED} ms)"
+else
+    fail "an item edited with op is visible through the API within 1 s" "not after ${ELAPSED} ms"
+fi
+op item edit "Web Login" --vault Demo --title "Web Login 2" >/dev/null 2>"$T/edit.err" ||
+    fail "op item edit --title" "$(cat "$T/edit.err")"
+if poll_until 1000 body_jq "$TOK_RW" "/v1/vaults/$DEMO/items?filter=title+eq+%22Web+Login+2%22" \
+    "length == 1 and .[0].id == \"$WEB\""; then
+    pass "a retitled item is found by the new title within 1 s (${ELAPSED} ms)"
+else
+    fail "a retitled item is found by the new title within 1 s"
+fi
+op item create --vault Demo --category password --title "Fresh" "password=fresh-$$" >/dev/null
+if poll_until 1000 body_jq "$TOK_RW" "/v1/vaults/$DEMO/items?filter=title+eq+%22Fresh%22" 'length == 1'; then
+    pass "a new item is listed within 1 s (${ELAPSED} ms)"
+else
+    fail "a new item is listed within 1 s"
+fi
+
+# ---- propagation: token revocation ----
+expect "the token to revoke works" 200 "$TOK_REV" "/v1/vaults/$DEMO"
+op connect token delete torevoke --server api-srv >/dev/null 2>"$T/rev.err" ||
+    fail "op connect token delete" "$(cat "$T/rev.err")"
+if poll_until 3000 code_is 401 "$TOK_REV" "/v1/vaults/$DEMO"; then
+    pass "a token revoked with op is refused within 3 s (${ELAPSED} ms)"
+    experr "401 body for a revoked token" 401 "$TOK_REV" /v1/vaults
+    if [ "$ELAPSED" -le 1000 ]; then
+        pass "revocation took effect within 1 s"
+    else
+        fail "revocation took effect within 1 s" "${ELAPSED} ms"
+    fi
+else
+    fail "a token revoked with op is refused within 3 s" "still HTTP $CODE"
+fi
+expect "other tokens still work after a revocation" 200 "$TOK_RW" "/v1/vaults/$DEMO"
+
+# ---- propagation: grant revocation ----
+op connect vault revoke --server api-srv --vault Other >/dev/null 2>"$T/grant.err" ||
+    fail "op connect vault revoke" "$(cat "$T/grant.err")"
+if poll_until 3000 body_jq "$TOK_ALL" /v1/vaults "[.[].id] == [\"$DEMO\"]"; then
+    pass "a vault whose grant is revoked disappears from /v1/vaults (${ELAPSED} ms)"
+else
+    fail "a vault whose grant is revoked disappears from /v1/vaults" "$(head -c 300 "$T/body")"
+fi
+req "$TOK_ALL" "/v1/vaults/$OTHER"
+if [ "$CODE" = 404 ] || [ "$CODE" = 403 ]; then
+    pass "GET of the revoked vault is refused ($CODE)"
+else
+    fail "GET of the revoked vault is refused" "HTTP $CODE"
+fi
+experr "items of the revoked vault are refused" "$CODE" "$TOK_ALL" "/v1/vaults/$OTHER/items"
+expect "vault filter does not find the revoked vault" 200 "$TOK_ALL" \
+    '/v1/vaults?filter=name+eq+%22Other%22' 'length == 0'
+
+# ---- logs never carry a token or a secret ----
+check "no token, password or canary in the logs" sh -c \
+    "! grep -F -q -e '${TOK_RW##*.}' -e '${TOK_ALL##*.}' -e 'canary-api-$$' -e 'edited-$$' -e 'other-$$' \
+       '$T/api.log' '$T/api.err' '$T/sync.log' '$T/sync.err'"
+check "connect-api logs are JSON lines" sh -c "jq -e 'has(\"log_message\") and has(\"level\")' '$T/api.log' >/dev/null"
+
+# ---- 408: the initial sync never finishes ----
+# A second data dir holding a copy of the cache with the initial sync marked
+# unfinished (the token registry is there, so auth passes), and no connect-sync.
+D2="$T/data2"
+mkdir -p "$D2/.op/data"
+chmod 700 "$D2/.op/data"
+CACHE="$XDG_DATA_HOME/.op/data/1password.sqlite"
+if sqlite3 "$CACHE" ".backup '$D2/.op/data/1password.sqlite'" 2>"$T/bk.err" &&
+    sqlite3 "$D2/.op/data/1password.sqlite" 'UPDATE meta SET initial_sync_complete = 0' 2>>"$T/bk.err"; then
+    chmod 600 "$D2/.op/data/1password.sqlite"
+    A2PORT=$(free_port)
+    XDG_DATA_HOME="$D2" OP_SESSION="$CREDS" OP_HTTP_PORT="$A2PORT" OP_BIND_ADDRESS=127.0.0.1 \
+        OP_SYNC_TIMEOUT=1s "$API" >"$T/api2.log" 2>"$T/api2.err" </dev/null &
+    API2_PID=$!
+    check "a second connect-api (no sync) answers /heartbeat" wait_http "$A2PORT"
+    SAVED=$APORT
+    APORT=$A2PORT
+    t0=$(now_ms)
+    experr "408: the initial sync did not finish within OP_SYNC_TIMEOUT" 408 "$TOK_RW" \
+        "/v1/vaults/$DEMO" 'sync did not complete within timeout'
+    t1=$(now_ms)
+    check "408 came after about OP_SYNC_TIMEOUT=1s ($((t1 - t0)) ms)" \
+        sh -c "[ $((t1 - t0)) -ge 900 ] && [ $((t1 - t0)) -lt 4000 ]"
+    experr "408 on the vault list as well" 408 "$TOK_RW" /v1/vaults
+    expect "/health stays 200 while not synced" 200 - /health \
+        '.dependencies[] | select(.service == "account_data") | .status == "NOT_SYNCED"'
+    experr "401 still comes first (no token) while not synced" 401 - /v1/vaults
+    APORT=$SAVED
+    kill -TERM "$API2_PID"
+    wait "$API2_PID" || true
+    API2_PID=
+else
+    fail "copy the cache for the 408 case" "$(cat "$T/bk.err")"
+fi
+
+# An empty data dir: connect-sync never ran, so not even the token registry
+# is there; a correctly signed token waits for the sync like any request.
+D3="$T/data3"
+mkdir -p "$D3"
+A4PORT=$(free_port)
+XDG_DATA_HOME="$D3" OP_SESSION="$CREDS" OP_HTTP_PORT="$A4PORT" OP_BIND_ADDRESS=127.0.0.1 \
+    OP_SYNC_TIMEOUT=1s "$API" >"$T/api4.log" 2>"$T/api4.err" </dev/null &
+API2_PID=$!
+check "a connect-api on an empty data dir answers /heartbeat" wait_http "$A4PORT"
+SAVED=$APORT
+APORT=$A4PORT
+expect "/health on an empty data dir: 200, sqlite NOT_CONNECTED" 200 - /health \
+    '(.dependencies[] | select(.service == "sqlite") | .status != "ACTIVE") and
+     (.dependencies[] | select(.service == "account_data") | .status == "NOT_SYNCED")'
+experr "408: empty data dir, no connect-sync (OP_SYNC_TIMEOUT=1s)" 408 "$TOK_RW" /v1/vaults \
+    'sync did not complete within timeout'
+experr "401, not 408, for a badly signed token on an empty data dir" 401 "$TOK_BADSIG" /v1/vaults
+S4PORT=$(free_port)
+XDG_DATA_HOME="$D3" OP_SESSION="$CREDS" OP_HTTP_PORT="$S4PORT" "$SYNC" \
+    >"$T/sync4.log" 2>"$T/sync4.err" </dev/null &
+SYNC4_PID=$!
+if poll_until 8000 body_jq "$TOK_RW" /v1/vaults "[.[].id] == [\"$DEMO\"]"; then
+    pass "once a connect-sync fills the empty dir the same connect-api serves (${ELAPSED} ms)"
+else
+    fail "once a connect-sync fills the empty dir the same connect-api serves" "HTTP $CODE"
+fi
+kill -TERM "$SYNC4_PID"
+wait "$SYNC4_PID" || true
+SYNC4_PID=
+APORT=$SAVED
+kill -TERM "$API2_PID"
+wait "$API2_PID" || true
+API2_PID=
+
+check "every response carried 1Password-Connect-Version ($NREQ responses, $NOVER without)" \
+    [ "$NOVER" -eq 0 ]
+
+# ---- SIGTERM: both exit 0 ----
+kill -TERM "$API_PID"
+set +e
+wait "$API_PID"
+rc=$?
+set -e
+API_PID=
+check "connect-api: SIGTERM exits 0" [ "$rc" -eq 0 ]
+kill -TERM "$SYNC_PID"
+set +e
+wait "$SYNC_PID"
+rc=$?
+set -e
+SYNC_PID=
+check "connect-sync: SIGTERM exits 0" [ "$rc" -eq 0 ]
+
+# The closing count; failures are in $RESULTS (tools/run-daemon-tests sums them).
+echo "connect-api: $NPASS passed, $NFAIL failed"
