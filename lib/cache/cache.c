@@ -1022,10 +1022,29 @@ static void rd_t(sqlite3_stmt *st, void *p)
     read_token(st, p);
 }
 
+/*
+ * Turn the borrowed column strings of a row into owned copies. On failure
+ * the fields not yet copied are set to NULL, so the row's _clear() frees
+ * exactly the copies made so far.
+ */
+static bool own_fields(char **const *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!own_str(fields[i])) {
+            for (size_t j = i; j < n; j++) {
+                *fields[j] = NULL;
+            }
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool own_ik(void *p)
 {
     opc__cache_issuer_key *k = p;
-    if (!own_str(&k->jwk)) {
+    char **const f[] = {&k->jwk};
+    if (!own_fields(f, OPC_ARRAY_LEN(f))) {
         opc__cache_issuer_key_clear(k);
         return false;
     }
@@ -1035,14 +1054,8 @@ static bool own_ik(void *p)
 static bool own_ac(void *p)
 {
     opc__cache_access *a = p;
-    char *sig = a->grant_sig;
-    a->grant_sig = NULL;
-    if (!own_str(&a->enc_key)) {
-        a->enc_key = NULL;
-        return false;
-    }
-    a->grant_sig = sig;
-    if (!own_str(&a->grant_sig)) {
+    char **const f[] = {&a->enc_key, &a->grant_sig};
+    if (!own_fields(f, OPC_ARRAY_LEN(f))) {
         opc__cache_access_clear(a);
         return false;
     }
@@ -1052,15 +1065,8 @@ static bool own_ac(void *p)
 static bool own_v(void *p)
 {
     opc__cache_vault *v = p;
-    char *attrs = v->attrs;
-    v->attrs = NULL;
-    if (!own_str(&v->type)) {
-        v->type = NULL;
-        return false;
-    }
-    v->attrs = attrs;
-    if (!own_str(&v->attrs)) {
-        v->attrs = NULL;
+    char **const f[] = {&v->type, &v->attrs};
+    if (!own_fields(f, OPC_ARRAY_LEN(f))) {
         opc__cache_vault_clear(v);
         return false;
     }
@@ -1070,23 +1076,8 @@ static bool own_v(void *p)
 static bool own_i(void *p)
 {
     opc__cache_item *it = p;
-    char *ov = it->overview;
-    char *de = it->details;
-    it->overview = NULL;
-    it->details = NULL;
-    if (!own_str(&it->state)) {
-        it->state = NULL;
-        return false;
-    }
-    it->overview = ov;
-    if (!own_str(&it->overview)) {
-        it->overview = NULL;
-        opc__cache_item_clear(it);
-        return false;
-    }
-    it->details = de;
-    if (!own_str(&it->details)) {
-        it->details = NULL;
+    char **const f[] = {&it->state, &it->overview, &it->details};
+    if (!own_fields(f, OPC_ARRAY_LEN(f))) {
         opc__cache_item_clear(it);
         return false;
     }
@@ -1096,23 +1087,8 @@ static bool own_i(void *p)
 static bool own_t(void *p)
 {
     opc__cache_token *t = p;
-    char *scopes = t->scopes;
-    char *state = t->state;
-    t->scopes = NULL;
-    t->state = NULL;
-    if (!own_str(&t->name)) {
-        t->name = NULL;
-        return false;
-    }
-    t->scopes = scopes;
-    if (!own_str(&t->scopes)) {
-        t->scopes = NULL;
-        opc__cache_token_clear(t);
-        return false;
-    }
-    t->state = state;
-    if (!own_str(&t->state)) {
-        t->state = NULL;
+    char **const f[] = {&t->name, &t->scopes, &t->state};
+    if (!own_fields(f, OPC_ARRAY_LEN(f))) {
         opc__cache_token_clear(t);
         return false;
     }
