@@ -94,6 +94,9 @@ API_DAEMON_SRCS := $(sort $(wildcard daemons/connect-api/*.c))
 API_DAEMON := $(BUILDDIR)/connect-api
 SYNC_DAEMON_SRCS := $(sort $(wildcard daemons/connect-sync/*.c))
 SYNC_DAEMON := $(BUILDDIR)/connect-sync
+# `make run`: the embedded-server demo (public API only, the static library).
+RUN_DEMO_SRCS := $(sort $(wildcard tools/run-demo/*.c))
+RUN_DEMO := $(BUILDDIR)/run-demo
 
 SHLIB := $(BUILDDIR)/libopconnect.so.$(VERSION)
 SHLIB_SONAME := libopconnect.so.$(SOMAJOR)
@@ -104,7 +107,7 @@ PCFILE := $(BUILDDIR)/libopconnect.pc
 	bench run lint clean deps unit api-tests headers-check exports-check docs-check \
 	banned-check install-check cli cli-tests daemons daemon-tests
 
-all: shared static pc cli daemons
+all: shared static pc cli daemons $(RUN_DEMO)
 
 deps:
 	@tools/install-deps
@@ -165,6 +168,12 @@ $(API_DAEMON): $(API_DAEMON_SRCS) $(STLIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -Iinclude -DOPC_STATIC $(CPPFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
 		$(API_DAEMON_SRCS) $(STLIB) $(DEP_LIBS)
+
+$(RUN_DEMO): $(RUN_DEMO_SRCS) $(STLIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -Iinclude -DOPC_STATIC $(CPPFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
+		$(RUN_DEMO_SRCS) $(STLIB) $(DEP_LIBS)
 
 # ---- tests ----
 # Unit tests link the static library so they can reach internal functions.
@@ -278,8 +287,10 @@ $(BUILDDIR)/bench/%: bench/%.c $(STLIB)
 	$(Q)$(CC) $(TEST_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) $(TEST_CFLAGS) -O2 -g $(LDFLAGS) \
 		-o $@ $< $(STLIB) $(DEP_LIBS)
 
-bench: deps $(BENCH_BINS)
+bench: deps $(BENCH_BINS) $(RUN_DEMO)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+	@echo "== bench/api"
+	@bench/api/run $(BUILDDIR)
 
 # ---- run ----
 run: deps

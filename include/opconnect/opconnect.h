@@ -16,5 +16,6 @@
 #include "account.h"
 #include "sync.h"
 #include "api.h"
+#include "server.h"
 
 #endif /* OPCONNECT_OPCONNECT_H */
