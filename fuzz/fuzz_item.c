@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cJSON *replaced = NULL;
     if (opc__item_prepare((const char *)data, size, OPC_ITEM_REPLACE, item, &replaced, NULL) ==
         OPC_OK) {
-        if (opc__item_present(replaced, 1800000000, NULL) != OPC_OK) {
+        if (opc__item_present(replaced, 1800000000, NULL, NULL) != OPC_OK) {
             abort();
         }
         opc__json_delete_secret(replaced);

@@ -337,7 +337,7 @@ opc_err opc__acct_item_output(opc_account *a, const char *vault_id, const char *
         rc = opc__acct_files_paths(full, vault_id, item_id);
     }
     if (rc == OPC_OK) {
-        rc = opc__item_present(full, opc__now_s(), eb);
+        rc = opc__item_present(full, opc__now_s(), NULL, eb);
     }
     if (rc == OPC_OK) {
         opc__acct_files_strip(full);

@@ -13,6 +13,7 @@
 #include "api/filter.h"
 #include "api/index.h"
 #include "api/keys.h"
+#include "api/render.h"
 #include "internal.h"
 
 /* Largest request (headers) accepted by civetweb, in bytes. */
@@ -34,6 +35,9 @@ struct opc_api {
     opc__auth *auth;
     opc__vault_keys *keys;
     opc__index *index;
+    opc__render *render; /* sealed rendered items (render.h) */
+    uint8_t rid_prefix[8];               /* request ids: random prefix... */
+    atomic_uint_fast64_t rid_counter;    /* ...and a counter */
     struct mg_context *ctx;
     int bound_port;
     bool lib_init; /* mg_init_library called */

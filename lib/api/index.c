@@ -257,6 +257,7 @@ static opc_err on_item(const opc__cache_item *row, void *ud)
     opc__ix_item *it = &v->items[v->n_items];
     memset(it, 0, sizeof *it);
     memcpy(it->id, row->id, sizeof it->id);
+    it->version = row->version;
     cJSON *sum = NULL;
     cJSON *obj = cJSON_CreateObject();
     rc = obj != NULL ? OPC_OK : OPC_ERR_NOMEM;

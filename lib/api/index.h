@@ -39,6 +39,7 @@
 
 typedef struct opc__ix_item {
     char id[OPC_ID_LEN + 1];
+    int64_t version; /* the cached row's version (keys the render cache) */
     char *title;
     char **tags;
     size_t n_tags;

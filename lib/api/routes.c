@@ -38,125 +38,20 @@
 #include <civetweb.h>
 
 #include "api/api.h"
+#include "api/http.h"
+#include "api/render.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/id.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "core/rand.h"
 #include "core/strparse.h"
 #include "core/time.h"
 #include "model/item.h"
 
 #define MAX_AUTH_HEADERS 4
 
-typedef struct req {
-    struct mg_connection *conn;
-    opc_api *api;
-    const char *method;
-    char rid[37];
-    char jti[65];
-    char path[512]; /* without query, trailing slash removed */
-} req;
-
-static const char *reason_phrase(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    default:
-        return "Internal Server Error";
-    }
-}
-
-static int finish(req *r, int status)
-{
-    opc__log_scoped(OPC_LOG_INFO, "api", r->rid, r->jti[0] != '\0' ? r->jti : NULL,
-                    "%s %s completed (%d: %s)", r->method, r->path, status, reason_phrase(status));
-    return status;
-}
-
-/* Send status + body in one write; the assembly buffer is wiped. */
-static int send_raw(req *r, int status, const char *ctype, const char *body, size_t len)
-{
-    opc__buf b;
-    opc__buf_init(&b, true);
-    opc__buf_appendf(&b,
-                     "HTTP/1.1 %d %s\r\n"
-                     "Content-Type: %s\r\n"
-                     "Content-Length: %zu\r\n"
-                     "1Password-Connect-Version: " OPC_API_CONNECT_VERSION "\r\n"
-                     "Cache-Control: no-store\r\n"
-                     "\r\n",
-                     status, reason_phrase(status), ctype, len);
-    opc__buf_append(&b, body, len);
-    if (opc__buf_err(&b) == OPC_OK) {
-        mg_write(r->conn, b.data, b.len);
-    } else {
-        static const char oom[] = "HTTP/1.1 500 Internal Server Error\r\n"
-                                  "Content-Type: application/json\r\nContent-Length: 47\r\n"
-                                  "1Password-Connect-Version: " OPC_API_CONNECT_VERSION "\r\n\r\n"
-                                  "{\"status\":500,\"message\":\"Something went wrong\"}";
-        mg_write(r->conn, oom, sizeof oom - 1);
-        status = 500;
-    }
-    opc__buf_free(&b);
-    return finish(r, status);
-}
-
-static int send_json(req *r, int status, const char *body, size_t len)
-{
-    return send_raw(r, status, "application/json", body, len);
-}
-
-static int send_error(req *r, int status, const char *fmt, ...) OPC_PRINTF(3, 4);
-
-static int send_error(req *r, int status, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    opc__buf b;
-    opc__buf_init(&b, false);
-    opc__buf_appendf(&b, "{\"status\":%d,\"message\":", status);
-    opc__buf_append_json_str(&b, msg, strlen(msg));
-    opc__buf_append_char(&b, '}');
-    int rc;
-    if (opc__buf_err(&b) == OPC_OK) {
-        rc = send_json(r, status, b.data, b.len);
-    } else {
-        rc = send_json(r, 500, "{\"status\":500,\"message\":\"Something went wrong\"}", 47);
-    }
-    opc__buf_free(&b);
-    return rc;
-}
-
-static void request_id(char out[37])
-{
-    uint8_t u[16];
-    if (opc__rand_bytes(u, sizeof u) != OPC_OK) {
-        memset(u, 0, sizeof u);
-    }
-    u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
-    u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
-    (void)snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                   u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
-                   u[13], u[14], u[15]);
-}
+typedef opc__req req;
 
 static void sleep_ms(int64_t ms)
 {
@@ -201,18 +96,14 @@ static int route_health(req *r, const struct mg_request_info *ri)
     size_t nh = auth_headers(ri, hv);
     opc__index_poll(api->index, opc__monotonic_ms(), false);
     if (nh > 0) {
-        opc__auth_token *tok = opc__malloc(sizeof *tok);
-        if (tok != NULL) {
-            opc__ebuf eb;
-            opc__ebuf_clear(&eb);
-            if (opc__auth_check(api->auth, hv, nh, opc__now_s(), tok, &eb) == OPC_OK) {
-                memcpy(r->jti, tok->jti, sizeof r->jti);
-            } else {
-                opc__log_scoped(OPC_LOG_WARN, "api", r->rid, NULL,
-                                "token sent to /health rejected (%s)",
-                                opc__auth_reason_name(eb.reason));
-            }
-            opc__free(tok);
+        opc__auth_token *tok = &r->w->tok;
+        opc__ebuf eb;
+        opc__ebuf_clear(&eb);
+        if (opc__auth_check(api->auth, hv, nh, opc__now_s(), tok, &eb) == OPC_OK) {
+            memcpy(r->jti, tok->jti, sizeof r->jti);
+        } else {
+            opc__log_scoped(OPC_LOG_WARN, "api", r->rid, NULL, "token sent to /health rejected (%s)",
+                            opc__auth_reason_name(eb.reason));
         }
     }
     bool unlocked = opc__auth_unlocked(api->auth);
@@ -277,9 +168,9 @@ static int route_health(req *r, const struct mg_request_info *ri)
     }
     cJSON_Delete(root);
     if (rc != OPC_OK) {
-        return send_error(r, 500, "Something went wrong");
+        return opc__resp_error(r, 500, "Something went wrong");
     }
-    int st = send_json(r, 200, body, len);
+    int st = opc__resp_json(r, 200, body, len);
     opc__free(body);
     return st;
 }
@@ -347,11 +238,10 @@ static int list_vaults(req *r, const opc__ix_snapshot *s, const opc__auth_token 
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     if (opc__filter_from_query(query, OPC_FILTER_VAULTS, &f, &eb) != OPC_OK) {
-        return send_error(r, 400, OPC_FILTER_ERROR);
+        return opc__resp_error(r, 400, OPC_FILTER_ERROR);
     }
-    opc__buf b;
-    opc__buf_init(&b, true);
-    opc__buf_append_char(&b, '[');
+    opc__buf *b = opc__resp_begin(r);
+    opc__buf_append_char(b, '[');
     bool first = true;
     for (size_t i = 0; i < s->n_vaults; i++) {
         const opc__ix_vault *v = &s->vaults[i];
@@ -360,16 +250,13 @@ static int list_vaults(req *r, const opc__ix_snapshot *s, const opc__auth_token 
             continue;
         }
         if (!first) {
-            opc__buf_append_char(&b, ',');
+            opc__buf_append_char(b, ',');
         }
         first = false;
-        opc__buf_append(&b, v->json, v->json_len);
+        opc__buf_append(b, v->json, v->json_len);
     }
-    opc__buf_append_char(&b, ']');
-    int st = opc__buf_err(&b) == OPC_OK ? send_json(r, 200, b.data, b.len)
-                                        : send_error(r, 500, "Something went wrong");
-    opc__buf_free(&b);
-    return st;
+    opc__buf_append_char(b, ']');
+    return opc__resp_send(r, 200, "application/json", NULL);
 }
 
 static bool item_matches(const opc__filter *f, const opc__ix_item *it)
@@ -391,11 +278,10 @@ static int list_items(req *r, const opc__ix_vault *v, const char *query)
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     if (opc__filter_from_query(query, OPC_FILTER_ITEMS, &f, &eb) != OPC_OK) {
-        return send_error(r, 400, OPC_FILTER_ERROR);
+        return opc__resp_error(r, 400, OPC_FILTER_ERROR);
     }
-    opc__buf b;
-    opc__buf_init(&b, true);
-    opc__buf_append_char(&b, '[');
+    opc__buf *b = opc__resp_begin(r);
+    opc__buf_append_char(b, '[');
     bool first = true;
     for (size_t i = 0; i < v->n_items; i++) {
         const opc__ix_item *it = &v->items[i];
@@ -403,16 +289,13 @@ static int list_items(req *r, const opc__ix_vault *v, const char *query)
             continue;
         }
         if (!first) {
-            opc__buf_append_char(&b, ',');
+            opc__buf_append_char(b, ',');
         }
         first = false;
-        opc__buf_append(&b, it->json, it->json_len);
+        opc__buf_append(b, it->json, it->json_len);
     }
-    opc__buf_append_char(&b, ']');
-    int st = opc__buf_err(&b) == OPC_OK ? send_json(r, 200, b.data, b.len)
-                                        : send_error(r, 500, "Something went wrong");
-    opc__buf_free(&b);
-    return st;
+    opc__buf_append_char(b, ']');
+    return opc__resp_send(r, 200, "application/json", NULL);
 }
 
 /* Add server-side members and content paths to a joined item. */
@@ -458,30 +341,28 @@ static opc_err decorate(cJSON *full, const opc__cache_item *row)
     return OPC_OK;
 }
 
-static int get_item(req *r, const opc__ix_vault *v, const char *iid)
+/* Render a full item from the cache row: open both envelopes, join,
+ * decorate, present at now. On success *body (secret) and *valid_until. */
+static opc_err render_item(req *r, const opc__ix_vault *v, const char *iid, int64_t now,
+                           char **body, size_t *len, int64_t *version, int64_t *valid_until,
+                           opc__ebuf *eb)
 {
     opc_api *api = r->api;
-    opc__ebuf eb;
-    opc__ebuf_clear(&eb);
     opc__cache *c = NULL;
     opc__cache_item row;
     memset(&row, 0, sizeof row);
-    opc_err rc = opc__index_handle(api->index, &c, &eb);
+    opc_err rc = opc__index_handle(api->index, &c, eb);
     if (rc == OPC_OK) {
-        rc = opc__cache_item_get(c, v->id, iid, &row, &eb);
+        rc = opc__cache_item_get(c, v->id, iid, &row, eb);
     }
     opc__index_handle_release(api->index, c);
     if (rc == OPC_OK && row.state != NULL && strcmp(row.state, "active") != 0) {
         rc = OPC_ERR_NOT_FOUND;
     }
-    if (rc == OPC_ERR_NOT_FOUND) {
-        opc__cache_item_clear(&row);
-        return send_error(r, 404, "item %s not found", iid);
-    }
     opc__vkey *vk = NULL;
     if (rc == OPC_OK) {
         rc = opc__vault_keys_get(api->keys, v->id, row.key_sn, v->enc_key, opc__monotonic_ms(), &vk,
-                                 &eb);
+                                 eb);
     }
     cJSON *ov = NULL;
     cJSON *det = NULL;
@@ -490,12 +371,12 @@ static int get_item(req *r, const opc__ix_vault *v, const char *iid)
     if (rc == OPC_OK) {
         (void)snprintf(aad, sizeof aad, "v1|%s|%s|overview|%lld", v->id, row.id,
                        (long long)row.key_sn);
-        rc = opc__ix_open_json(row.overview, opc__vkey_key(vk), aad, &ov, &eb);
+        rc = opc__ix_open_json(row.overview, opc__vkey_key(vk), aad, &ov, eb);
     }
     if (rc == OPC_OK) {
         (void)snprintf(aad, sizeof aad, "v1|%s|%s|details|%lld", v->id, row.id,
                        (long long)row.key_sn);
-        rc = opc__ix_open_json(row.details, opc__vkey_key(vk), aad, &det, &eb);
+        rc = opc__ix_open_json(row.details, opc__vkey_key(vk), aad, &det, eb);
     }
     opc__vault_keys_release(api->keys, vk);
     if (rc == OPC_OK) {
@@ -505,25 +386,46 @@ static int get_item(req *r, const opc__ix_vault *v, const char *iid)
         rc = decorate(full, &row);
     }
     if (rc == OPC_OK) {
-        rc = opc__item_present(full, opc__now_s(), &eb);
+        rc = opc__item_present(full, now, valid_until, eb);
     }
-    char *body = NULL;
-    size_t len = 0;
     if (rc == OPC_OK) {
-        rc = opc__json_print(full, &body, &len);
+        rc = opc__json_print(full, body, len);
     }
+    *version = row.version;
     opc__json_delete_secret(full);
     opc__json_delete_secret(det);
     opc__json_delete_secret(ov);
     opc__cache_item_clear(&row);
-    if (rc != OPC_OK) {
-        opc__log_scoped(OPC_LOG_ERROR, "api", r->rid, r->jti, "item %s of vault %s: %s", iid, v->id,
-                        eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
-        return send_error(r, 500, "Something went wrong");
+    return rc;
+}
+
+static int get_item(req *r, const opc__ix_vault *v, const opc__ix_item *it)
+{
+    opc_api *api = r->api;
+    int64_t now = opc__now_s();
+    opc__buf *b = opc__resp_begin(r);
+    if (opc__render_get(api->render, v->id, it->id, it->version, now, b)) {
+        return opc__resp_send(r, 200, "application/json", NULL);
     }
-    int st = send_json(r, 200, body, len);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    char *body = NULL;
+    size_t len = 0;
+    int64_t version = 0;
+    int64_t valid_until = 0;
+    opc_err rc = render_item(r, v, it->id, now, &body, &len, &version, &valid_until, &eb);
+    if (rc == OPC_ERR_NOT_FOUND) {
+        return opc__resp_error(r, 404, "item %s not found", it->id);
+    }
+    if (rc != OPC_OK) {
+        opc__log_scoped(OPC_LOG_ERROR, "api", r->rid, r->jti, "item %s of vault %s: %s", it->id,
+                        v->id, eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+        return opc__resp_error(r, 500, "Something went wrong");
+    }
+    opc__render_put(api->render, v->id, it->id, version, valid_until, body, len);
+    opc__buf_append(b, body, len);
     opc__secret_free(body, len);
-    return st;
+    return opc__resp_send(r, 200, "application/json", NULL);
 }
 
 /* Wait (up to the sync timeout) for a readable cache with the initial sync
@@ -561,15 +463,12 @@ static int route_v1(req *r, const struct mg_request_info *ri)
     char iid[64];
     rkind k = parse_v1(r->path, vid, sizeof vid, iid, sizeof iid);
     if (k == R_NONE) {
-        return send_error(r, 404, "Not found");
+        return opc__resp_error(r, 404, "Not found");
     }
     opc__index_poll(api->index, opc__monotonic_ms(), false);
     const char *hv[MAX_AUTH_HEADERS];
     size_t nh = auth_headers(ri, hv);
-    opc__auth_token *tok = opc__malloc(sizeof *tok);
-    if (tok == NULL) {
-        return send_error(r, 500, "Something went wrong");
-    }
+    opc__auth_token *tok = &r->w->tok;
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     opc_err rc = opc__auth_check(api->auth, hv, nh, opc__now_s(), tok, &eb);
@@ -583,8 +482,7 @@ static int route_v1(req *r, const struct mg_request_info *ri)
         if (!synced) {
             s0 = await_sync(api, false);
             if (s0 == NULL) {
-                opc__free(tok);
-                return send_error(r, 408,
+                return opc__resp_error(r, 408,
                                   "sync did not complete within timeout, please retry the request");
             }
             opc__index_release(api->index, s0);
@@ -598,55 +496,68 @@ static int route_v1(req *r, const struct mg_request_info *ri)
     if (rc == OPC_ERR_TOKEN) {
         opc__log_scoped(OPC_LOG_WARN, "api", r->rid, r->jti[0] != '\0' ? r->jti : NULL,
                         "authentication failed (%s)", opc__auth_reason_name(eb.reason));
-        opc__free(tok);
-        return send_error(r, 401, "Invalid bearer token");
+        return opc__resp_error(r, 401, "Invalid bearer token");
     }
     if (rc != OPC_OK) {
         opc__log_scoped(OPC_LOG_ERROR, "api", r->rid, r->jti[0] != '\0' ? r->jti : NULL,
                         "authentication error: %s", eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
-        opc__free(tok);
-        return send_error(r, 500, "failed to initiate, review service logs for details");
+        return opc__resp_error(r, 500, "failed to initiate, review service logs for details");
     }
     opc__ix_snapshot *s = await_sync(api, true);
     if (s == NULL) {
-        opc__free(tok);
-        return send_error(r, 408, "sync did not complete within timeout, please retry the request");
+        return opc__resp_error(r, 408, "sync did not complete within timeout, please retry the request");
     }
     bool get = strcmp(r->method, "GET") == 0;
     unsigned need = get ? OPC_ACL_READ : OPC_ACL_WRITE;
     int st;
     if (k == R_VAULTS) {
         st = get ? list_vaults(r, s, tok, ri->query_string)
-                 : send_error(r, 405, "Method not allowed");
+                 : opc__resp_error(r, 405, "Method not allowed");
     } else if (!valid_id(vid)) {
-        st = send_error(r, 400, "Invalid Vault UUID");
+        st = opc__resp_error(r, 400, "Invalid Vault UUID");
     } else if (k == R_ITEM && !valid_id(iid)) {
-        st = send_error(r, 400, "Invalid Item UUID");
+        st = opc__resp_error(r, 400, "Invalid Item UUID");
     } else {
         unsigned acl = opc__auth_acl(tok, vid);
         const opc__ix_vault *v = opc__ix_find_vault(s, vid);
         if (acl == 0) {
-            st = send_error(r, 403, "vault %s is not in scope", vid);
+            st = opc__resp_error(r, 403, "vault %s is not in scope", vid);
         } else if ((acl & need) == 0) {
-            st = send_error(r, 403, "token does not have permission to perform %s on vault %s",
+            st = opc__resp_error(r, 403, "token does not have permission to perform %s on vault %s",
                             get ? "read" : "write", vid);
         } else if (v == NULL || !v->decrypted) {
-            st = send_error(r, 404, "vault %s not found", vid);
+            st = opc__resp_error(r, 404, "vault %s not found", vid);
         } else if (!get) {
-            st = send_error(r, 405, "Method not allowed");
+            st = opc__resp_error(r, 405, "Method not allowed");
         } else if (k == R_VAULT) {
-            st = send_json(r, 200, v->json, v->json_len);
+            st = opc__resp_json(r, 200, v->json, v->json_len);
         } else if (k == R_ITEMS) {
             st = list_items(r, v, ri->query_string);
-        } else if (opc__ix_find_item(v, iid) == NULL) {
-            st = send_error(r, 404, "item %s not found", iid);
         } else {
-            st = get_item(r, v, iid);
+            const opc__ix_item *it = opc__ix_find_item(v, iid);
+            st = it == NULL ? opc__resp_error(r, 404, "item %s not found", iid)
+                            : get_item(r, v, it);
         }
     }
     opc__index_release(api->index, s);
-    opc__free(tok);
     return st;
+}
+
+static int dispatch(req *r, const struct mg_request_info *ri)
+{
+    if (strcmp(r->path, "/heartbeat") == 0) {
+        return strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0
+                   ? opc__resp_raw(r, 200, "text/plain", ".", 1)
+                   : opc__resp_error(r, 405, "Method not allowed");
+    }
+    if (strcmp(r->path, "/health") == 0) {
+        return strcmp(r->method, "GET") == 0 ? route_health(r, ri)
+                                            : opc__resp_error(r, 405, "Method not allowed");
+    }
+    if (strncmp(r->path, "/v1/", 4) == 0) {
+        return route_v1(r, ri);
+    }
+    return opc__resp_error(r, 404, "Not found");
 }
 
 int opc__api_handle(struct mg_connection *conn, void *cbdata)
@@ -656,8 +567,16 @@ int opc__api_handle(struct mg_connection *conn, void *cbdata)
     memset(&r, 0, sizeof r);
     r.conn = conn;
     r.api = cbdata;
+    r.w = mg_get_thread_pointer(conn);
+    if (r.w == NULL) {
+        r.w = opc__api_worker_new();
+        r.own_worker = true;
+        if (r.w == NULL) {
+            return opc__resp_oom(conn);
+        }
+    }
     r.method = ri->request_method != NULL ? ri->request_method : "?";
-    request_id(r.rid);
+    opc__request_id(r.api, r.rid);
     const char *uri = ri->local_uri != NULL ? ri->local_uri : "/";
     size_t n = strlen(uri);
     if (n >= sizeof r.path) {
@@ -671,17 +590,9 @@ int opc__api_handle(struct mg_connection *conn, void *cbdata)
     opc__log_scoped(OPC_LOG_INFO, "api", r.rid, NULL, "%s %s%s%s", r.method, r.path,
                     ri->query_string != NULL ? "?" : "",
                     ri->query_string != NULL ? ri->query_string : "");
-    if (strcmp(r.path, "/heartbeat") == 0) {
-        return strcmp(r.method, "GET") == 0 || strcmp(r.method, "HEAD") == 0
-                   ? send_raw(&r, 200, "text/plain", ".", 1)
-                   : send_error(&r, 405, "Method not allowed");
+    int st = dispatch(&r, ri);
+    if (r.own_worker) {
+        opc__api_worker_free(r.w);
     }
-    if (strcmp(r.path, "/health") == 0) {
-        return strcmp(r.method, "GET") == 0 ? route_health(&r, ri)
-                                            : send_error(&r, 405, "Method not allowed");
-    }
-    if (strncmp(r.path, "/v1/", 4) == 0) {
-        return route_v1(&r, ri);
-    }
-    return send_error(&r, 404, "Not found");
+    return st;
 }

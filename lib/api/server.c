@@ -17,6 +17,8 @@
 #include <civetweb.h>
 
 #include "api/api.h"
+#include "api/http.h"
+#include "core/rand.h"
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -87,6 +89,13 @@ opc_err opc_api_create(opc_credentials *creds, const char *cache_path, opc_api *
     if (rc == OPC_OK) {
         rc = opc__index_create(cache_path, creds, api->auth, api->keys, &api->index);
     }
+    if (rc == OPC_OK) {
+        rc = opc__render_create(OPC_RENDER_SLOTS, OPC_RENDER_MAX_BODY, &api->render);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__rand_bytes(api->rid_prefix, sizeof api->rid_prefix);
+        atomic_init(&api->rid_counter, 0);
+    }
     if (rc != OPC_OK) {
         opc__fail(&eb, rc, "cannot create the API server: %s", opc_strerror(rc));
         opc__ebuf_export(&eb, errbuf, errbuf_len);
@@ -148,6 +157,21 @@ opc_err opc_api_set_threads(opc_api *api, int threads)
     return OPC_OK;
 }
 
+/* Worker threads get their scratch (http.h); others get none. */
+static void *on_init_thread(const struct mg_context *ctx, int thread_type)
+{
+    (void)ctx;
+    return thread_type == 1 ? opc__api_worker_new() : NULL;
+}
+
+static void on_exit_thread(const struct mg_context *ctx, int thread_type, void *thread_pointer)
+{
+    (void)ctx;
+    if (thread_type == 1) {
+        opc__api_worker_free(thread_pointer);
+    }
+}
+
 /* civetweb's own messages go to our log (they carry no request data). */
 static int on_log(const struct mg_connection *conn, const char *message)
 {
@@ -199,6 +223,8 @@ opc_err opc_api_start(opc_api *api, char *errbuf, size_t errbuf_len)
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.log_message = on_log;
+    cb.init_thread = on_init_thread;
+    cb.exit_thread = on_exit_thread;
     api->ctx = mg_start(&cb, api, options);
     if (api->ctx == NULL) {
         opc__fail(&eb, OPC_ERR_IO, "cannot listen on %s", ports);
@@ -245,6 +271,7 @@ void opc_api_free(opc_api *api)
     }
     opc_api_stop(api);
     opc__index_free(api->index);
+    opc__render_free(api->render);
     opc__vault_keys_free(api->keys);
     if (api->auth != NULL) {
         opc__auth_lock(api->auth);

@@ -178,9 +178,11 @@ opc_err opc__item_summary(const cJSON *overview, cJSON **out);
  * Precisely: "passwordHistory" is removed; each file keeps only id, name,
  * size, content_path and section; each OTP field whose value parses gets
  * "totp" (replacing any old one), and one whose value does not parse is
- * left without "totp". OPC_ERR_NOMEM, OPC_ERR_INVALID_ARG (NULL, not an
- * object).
+ * left without "totp". *valid_until (optional) receives the first second
+ * at which the output changes: the start of the next period of the OTP
+ * field with the earliest one, INT64_MAX without OTP codes (now on
+ * failure). OPC_ERR_NOMEM, OPC_ERR_INVALID_ARG (NULL, not an object).
  */
-opc_err opc__item_present(cJSON *full, int64_t now, opc__ebuf *eb);
+opc_err opc__item_present(cJSON *full, int64_t now, int64_t *valid_until, opc__ebuf *eb);
 
 #endif

@@ -148,7 +148,7 @@ static void strip_file(cJSON *file)
 }
 
 /* Set "totp" on an OTP field whose value parses; drop a stale one. */
-static opc_err add_totp(cJSON *field, int64_t now)
+static opc_err add_totp(cJSON *field, int64_t now, int64_t *valid_until)
 {
     opc__json_delete_secret(cJSON_DetachItemFromObjectCaseSensitive(field, "totp"));
     const cJSON *type = opc__json_member(field, "type");
@@ -162,6 +162,12 @@ static opc_err add_totp(cJSON *field, int64_t now)
     if (rc == OPC_OK) {
         rc = opc__totp_code(&t, now, code);
     }
+    if (rc == OPC_OK && now >= 0) {
+        int64_t next = (now / (int64_t)t.period + 1) * (int64_t)t.period;
+        if (next < *valid_until) {
+            *valid_until = next;
+        }
+    }
     opc__wipe(&t, sizeof t);
     if (rc != OPC_OK) {
         opc__wipe(code, sizeof code);
@@ -172,8 +178,12 @@ static opc_err add_totp(cJSON *field, int64_t now)
     return rc;
 }
 
-opc_err opc__item_present(cJSON *full, int64_t now, opc__ebuf *eb)
+opc_err opc__item_present(cJSON *full, int64_t now, int64_t *valid_until, opc__ebuf *eb)
 {
+    int64_t until = INT64_MAX;
+    if (valid_until != NULL) {
+        *valid_until = now;
+    }
     if (full == NULL || !cJSON_IsObject(full)) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "item: not a JSON object");
     }
@@ -192,11 +202,14 @@ opc_err opc__item_present(cJSON *full, int64_t now, opc__ebuf *eb)
             if (!cJSON_IsObject(f)) {
                 continue;
             }
-            opc_err rc = add_totp(f, now);
+            opc_err rc = add_totp(f, now, &until);
             if (rc != OPC_OK) {
                 return opc__fail(eb, rc, "item: out of memory");
             }
         }
+    }
+    if (valid_until != NULL) {
+        *valid_until = until;
     }
     return OPC_OK;
 }

@@ -1023,7 +1023,9 @@ static void test_item_present_adds_totp_and_strips_internals(void **state)
     cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(full, "fields"), junk);
     cJSON_AddStringToObject(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(full, "fields"), 0),
                             "totp", "000000");
-    assert_int_equal(opc__item_present(full, 59, NULL), OPC_OK);
+    int64_t until = 0;
+    assert_int_equal(opc__item_present(full, 59, &until, NULL), OPC_OK);
+    assert_int_equal(until, 60); /* the 30 s code changes at 60 */
     assert_string_equal(str(field_by_id(full, "otp"), "totp"), "287082"); /* RFC 6238, 6 digits */
     assert_null(str(field_by_id(full, "j"), "totp"));
     assert_null(str(field_by_id(full, "bad"), "totp"));
@@ -1033,14 +1035,20 @@ static void test_item_present_adds_totp_and_strips_internals(void **state)
                 "\"content_path\":\"/v1/vaults/v/items/i/files/f/content\",\"section\":"
                 "{\"id\":\"s1\"}}]");
     /* Thirty seconds on, the code changes (RFC 4226 HOTP(2) at 60..89). */
-    assert_int_equal(opc__item_present(full, 75, NULL), OPC_OK);
+    assert_int_equal(opc__item_present(full, 75, &until, NULL), OPC_OK);
+    assert_int_equal(until, 90);
     assert_string_equal(str(field_by_id(full, "otp"), "totp"), "359152");
     /* The rest is untouched. */
     assert_string_equal(str(field_by_id(full, "otp"), "value"), OTP_URI);
     assert_string_equal(str(full, "title"), "Round");
     opc__json_delete_secret(full);
     opc__ebuf eb;
-    assert_int_equal(opc__item_present(NULL, 0, &eb), OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__item_present(NULL, 0, NULL, &eb), OPC_ERR_INVALID_ARG);
+    /* Without OTP fields the output never changes with time. */
+    cJSON *plain = cJSON_Parse("{\"title\":\"t\",\"fields\":[{\"id\":\"a\",\"value\":\"b\"}]}");
+    assert_int_equal(opc__item_present(plain, 75, &until, NULL), OPC_OK);
+    assert_true(until == INT64_MAX);
+    opc__json_delete_secret(plain);
 }
 
 int main(void)

@@ -1,0 +1,183 @@
+/*
+ * api/http.c - response assembly and sending (http.h).
+ */
+#include "api/http.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <civetweb.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+
+static const char oom_response[] =
+    "HTTP/1.1 500 Internal Server Error\r\n"
+    "Content-Type: application/json\r\nContent-Length: 47\r\n"
+    "1Password-Connect-Version: " OPC_API_CONNECT_VERSION "\r\n\r\n"
+    "{\"status\":500,\"message\":\"Something went wrong\"}";
+
+int opc__resp_oom(struct mg_connection *conn)
+{
+    mg_write(conn, oom_response, sizeof oom_response - 1);
+    return 500;
+}
+
+const char *opc__http_reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Internal Server Error";
+    }
+}
+
+opc__api_worker *opc__api_worker_new(void)
+{
+    opc__api_worker *w = opc__calloc(1, sizeof *w);
+    if (w != NULL) {
+        opc__buf_init(&w->out, true);
+    }
+    return w;
+}
+
+void opc__api_worker_free(opc__api_worker *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    opc__buf_free(&w->out);
+    opc__wipe(&w->tok, sizeof w->tok);
+    opc__free(w);
+}
+
+void opc__request_id(opc_api *api, char out[37])
+{
+    uint8_t u[16];
+    memcpy(u, api->rid_prefix, 8);
+    uint64_t n = atomic_fetch_add(&api->rid_counter, 1);
+    for (int i = 0; i < 8; i++) {
+        u[15 - i] = (uint8_t)(n >> (8 * i));
+    }
+    u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
+    u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            out[o++] = '-';
+        }
+        out[o++] = hex[u[i] >> 4];
+        out[o++] = hex[u[i] & 0x0f];
+    }
+    out[o] = '\0';
+}
+
+int opc__req_finish(opc__req *r, int status)
+{
+    opc__log_scoped(OPC_LOG_INFO, "api", r->rid, r->jti[0] != '\0' ? r->jti : NULL,
+                    "%s %s completed (%d: %s)", r->method, r->path, status,
+                    opc__http_reason(status));
+    return status;
+}
+
+opc__buf *opc__resp_begin(opc__req *r)
+{
+    opc__buf *b = &r->w->out;
+    opc__buf_reset(b);
+    if (opc__buf_reserve(b, OPC_HTTP_HEADER_GAP + 1024) == OPC_OK) {
+        memset(b->data, ' ', OPC_HTTP_HEADER_GAP);
+        b->len = OPC_HTTP_HEADER_GAP;
+        b->data[b->len] = '\0';
+    }
+    return b;
+}
+
+/* Wipe the buffer; give memory back after an unusually large response. */
+static void resp_done(opc__req *r)
+{
+    opc__buf *b = &r->w->out;
+    if (b->cap > OPC_HTTP_KEEP_BUF) {
+        opc__buf_free(b);
+        opc__buf_init(b, true);
+    } else {
+        opc__buf_reset(b);
+    }
+}
+
+int opc__resp_send(opc__req *r, int status, const char *ctype, const char *extra)
+{
+    opc__buf *b = &r->w->out;
+    char head[OPC_HTTP_HEADER_GAP + 1];
+    int hl = -1;
+    if (opc__buf_err(b) == OPC_OK && b->len >= OPC_HTTP_HEADER_GAP) {
+        size_t body_len = b->len - OPC_HTTP_HEADER_GAP;
+        hl = snprintf(head, sizeof head,
+                      "HTTP/1.1 %d %s\r\n"
+                      "Content-Type: %s\r\n"
+                      "Content-Length: %zu\r\n"
+                      "1Password-Connect-Version: " OPC_API_CONNECT_VERSION "\r\n"
+                      "Cache-Control: no-store\r\n"
+                      "%s"
+                      "\r\n",
+                      status, opc__http_reason(status), ctype, body_len,
+                      extra != NULL ? extra : "");
+    }
+    if (hl > 0 && hl <= OPC_HTTP_HEADER_GAP) {
+        char *start = b->data + OPC_HTTP_HEADER_GAP - hl;
+        memcpy(start, head, (size_t)hl);
+        mg_write(r->conn, start, b->len - OPC_HTTP_HEADER_GAP + (size_t)hl);
+    } else {
+        status = opc__resp_oom(r->conn);
+    }
+    resp_done(r);
+    return opc__req_finish(r, status);
+}
+
+int opc__resp_raw(opc__req *r, int status, const char *ctype, const char *body, size_t len)
+{
+    opc__buf *b = opc__resp_begin(r);
+    opc__buf_append(b, body, len);
+    return opc__resp_send(r, status, ctype, NULL);
+}
+
+int opc__resp_json(opc__req *r, int status, const char *body, size_t len)
+{
+    return opc__resp_raw(r, status, "application/json", body, len);
+}
+
+int opc__resp_error(opc__req *r, int status, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    opc__buf *b = opc__resp_begin(r);
+    opc__buf_appendf(b, "{\"status\":%d,\"message\":", status);
+    opc__buf_append_json_str(b, msg, strlen(msg));
+    opc__buf_append_char(b, '}');
+    return opc__resp_send(r, status, "application/json", NULL);
+}

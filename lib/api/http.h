@@ -1,0 +1,78 @@
+/*
+ * api/http.h - one request as the route handlers see it, and how its
+ * response goes out.
+ *
+ * Every response is assembled in ONE buffer (status line, headers, body)
+ * and sent with ONE mg_write (perf-anchors §0.5: several writes collapse
+ * throughput). To avoid copying the body behind the headers, a handler
+ * appends the body to the buffer opc__resp_begin() returns, which starts
+ * with a gap of OPC_HTTP_HEADER_GAP bytes; opc__resp_send() writes the
+ * headers right-aligned into that gap and sends from there.
+ *
+ * The buffer belongs to the civetweb worker thread (opc__api_worker, made
+ * by civetweb's init_thread callback) and is reused from request to
+ * request: it is a secret buffer, wiped after every response, and shrunk
+ * when a large response grew it beyond OPC_HTTP_KEEP_BUF.
+ *
+ * Every response carries 1Password-Connect-Version and Cache-Control:
+ * no-store; errors have the JSON body {"status":N,"message":"..."}.
+ */
+#ifndef OPC_API_HTTP_H
+#define OPC_API_HTTP_H
+
+#include "api/api.h"
+#include "core/buf.h"
+#include "internal.h"
+
+#define OPC_HTTP_HEADER_GAP 512
+#define OPC_HTTP_KEEP_BUF ((size_t)256 * 1024)
+
+/* Per worker thread scratch (civetweb's thread pointer). */
+typedef struct opc__api_worker {
+    opc__auth_token tok;
+    opc__buf out;
+} opc__api_worker;
+
+opc__api_worker *opc__api_worker_new(void);
+void opc__api_worker_free(opc__api_worker *w);
+
+typedef struct opc__req {
+    struct mg_connection *conn;
+    opc_api *api;
+    opc__api_worker *w; /* the thread's scratch, or one made for this request */
+    bool own_worker;    /* w was made for this request: free it after */
+    const char *method;
+    char rid[37];
+    char jti[65];
+    char path[512]; /* without query, trailing slash removed */
+} opc__req;
+
+/* A fresh UUID-v4-formatted request id: a per-process random prefix and a
+ * counter (unique within the process, cheap; not a secret). */
+void opc__request_id(opc_api *api, char out[37]);
+
+/* Log the request's completion line; returns status. */
+int opc__req_finish(opc__req *r, int status);
+
+/* Reset the worker buffer to an empty body behind the header gap. */
+opc__buf *opc__resp_begin(opc__req *r);
+
+/*
+ * Send the body collected since opc__resp_begin() with status and
+ * Content-Type ctype; extra (may be NULL) holds further header lines, each
+ * ending in "\r\n". A buffer error sends a 500 instead. Wipes the buffer.
+ * Returns the status sent.
+ */
+int opc__resp_send(opc__req *r, int status, const char *ctype, const char *extra);
+
+/* Convenience: body given as bytes. */
+int opc__resp_json(opc__req *r, int status, const char *body, size_t len);
+int opc__resp_raw(opc__req *r, int status, const char *ctype, const char *body, size_t len);
+int opc__resp_error(opc__req *r, int status, const char *fmt, ...) OPC_PRINTF(3, 4);
+
+const char *opc__http_reason(int status);
+
+/* The fixed 500 answer for when nothing can be allocated; returns 500. */
+int opc__resp_oom(struct mg_connection *conn);
+
+#endif
