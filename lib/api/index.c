@@ -137,6 +137,8 @@ typedef struct build_ctx {
     size_t cap;
     opc__ix_vault *v; /* vault being filled (items walk) */
     size_t item_cap;
+    const opc__ix_snapshot *prev; /* the snapshot being replaced */
+    const opc__ix_vault *pv;      /* v in prev (decrypted, same key), or NULL */
     const opc__key *key;
     opc_err err;
 } build_ctx;
@@ -217,6 +219,51 @@ static opc_err item_tags(opc__ix_item *it, const cJSON *ov)
     return OPC_OK;
 }
 
+/* Copy an item of the previous snapshot (same id and version: its
+ * decrypted summary cannot have changed). */
+static opc_err item_copy(opc__ix_item *dst, const opc__ix_item *src)
+{
+    memset(dst, 0, sizeof *dst);
+    memcpy(dst->id, src->id, sizeof dst->id);
+    dst->version = src->version;
+    dst->title = opc__strdup(src->title);
+    dst->json = opc__memdup(src->json, src->json_len + 1);
+    if (dst->title == NULL || dst->json == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    dst->json_len = src->json_len;
+    if (src->n_tags > 0) {
+        dst->tags = opc__calloc(src->n_tags, sizeof *dst->tags);
+        if (dst->tags == NULL) {
+            return OPC_ERR_NOMEM;
+        }
+        for (size_t i = 0; i < src->n_tags; i++) {
+            dst->tags[i] = opc__strdup(src->tags[i]);
+            if (dst->tags[i] == NULL) {
+                return OPC_ERR_NOMEM;
+            }
+            dst->n_tags++;
+        }
+    }
+    return OPC_OK;
+}
+
+static opc_err grow_items(build_ctx *b)
+{
+    opc__ix_vault *v = b->v;
+    if (v->n_items < b->item_cap) {
+        return OPC_OK;
+    }
+    size_t cap = b->item_cap == 0 ? 16 : b->item_cap * 2;
+    opc__ix_item *n = opc__realloc(v->items, cap * sizeof *n);
+    if (n == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    v->items = n;
+    b->item_cap = cap;
+    return OPC_OK;
+}
+
 static opc_err on_item(const opc__cache_item *row, void *ud)
 {
     build_ctx *b = ud;
@@ -228,6 +275,20 @@ static opc_err on_item(const opc__cache_item *row, void *ud)
         opc__log(OPC_LOG_WARN, "api", "item %s: key serial %lld not held, skipped", row->id,
                  (long long)row->key_sn);
         return OPC_OK;
+    }
+    const opc__ix_item *old = b->pv != NULL ? opc__ix_find_item(b->pv, row->id) : NULL;
+    if (old != NULL && old->version == row->version) {
+        opc_err rc = grow_items(b);
+        if (rc == OPC_OK) {
+            rc = item_copy(&v->items[v->n_items], old);
+            if (rc != OPC_OK) {
+                item_clear(&v->items[v->n_items]);
+            }
+        }
+        if (rc == OPC_OK) {
+            v->n_items++;
+        }
+        return rc;
     }
     char aad[128];
     (void)snprintf(aad, sizeof aad, "v1|%s|%s|overview|%lld", v->id, row->id,
@@ -244,15 +305,9 @@ static opc_err on_item(const opc__cache_item *row, void *ud)
                  v->id);
         return OPC_OK;
     }
-    if (v->n_items == b->item_cap) {
-        size_t cap = b->item_cap == 0 ? 16 : b->item_cap * 2;
-        opc__ix_item *n = opc__realloc(v->items, cap * sizeof *n);
-        if (n == NULL) {
-            opc__json_delete_secret(ov);
-            return OPC_ERR_NOMEM;
-        }
-        v->items = n;
-        b->item_cap = cap;
+    if (grow_items(b) != OPC_OK) {
+        opc__json_delete_secret(ov);
+        return OPC_ERR_NOMEM;
     }
     opc__ix_item *it = &v->items[v->n_items];
     memset(it, 0, sizeof *it);
@@ -340,6 +395,13 @@ static opc_err fill_vault(build_ctx *b, opc__ix_vault *v, int64_t now_ms)
         b->v = v;
         b->item_cap = 0;
         b->key = opc__vkey_key(vk);
+        b->pv = NULL;
+        if (b->prev != NULL && b->prev->unlocked) {
+            const opc__ix_vault *pv = opc__ix_find_vault(b->prev, v->id);
+            if (pv != NULL && pv->decrypted && pv->key_sn == v->key_sn) {
+                b->pv = pv;
+            }
+        }
         rc = opc__cache_items_foreach(c, v->id, false, on_item, b, &eb);
         if (rc == OPC_OK && v->n_items > 1) {
             qsort(v->items, v->n_items, sizeof *v->items, cmp_item);
@@ -408,7 +470,8 @@ static opc__ix_snapshot *build(opc__index *ix, int64_t now_ms)
     if (rc == OPC_OK) {
         rc = opc__cache_meta_get(ix->c, &s->meta, &eb);
     }
-    build_ctx b = {.ix = ix, .s = s};
+    opc__ix_snapshot *prev = opc__index_acquire(ix);
+    build_ctx b = {.ix = ix, .s = s, .prev = prev};
     if (rc == OPC_OK) {
         rc = opc__cache_tokens_foreach(ix->c, on_token, &b, &eb);
     }
@@ -423,6 +486,7 @@ static opc__ix_snapshot *build(opc__index *ix, int64_t now_ms)
     if (tx) {
         opc__cache_rollback(ix->c);
     }
+    opc__index_release(ix, prev);
     if (s->n_tokens > 1) {
         qsort(s->tokens, s->n_tokens, sizeof *s->tokens, cmp_token);
     }
