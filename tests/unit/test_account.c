@@ -90,7 +90,7 @@ static void test_account_create_file_modes_0600(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
     sqlite3_finalize(st);
-    assert_int_equal(fx_count(db, "PRAGMA user_version"), 1);
+    assert_int_equal(fx_count(db, "PRAGMA user_version"), OPC_ACCOUNT_SCHEMA_VERSION);
     sqlite3_close(db);
     fx_destroy(&f);
 }
