@@ -138,7 +138,7 @@ static opc_err write_tx(opc_account *a, const char *server_id, const opc__item_w
         return rc;
     }
     int64_t sn = 0;
-    stored_item st;
+    stored_item st = {false, false, false, 0};
     bool create = !remove && w->expected_version == 0;
     rc = authorize(a, server_id, w->vault_id, &sn, eb);
     if (rc == OPC_OK && !remove && sn != w->key_sn) {
