@@ -14,6 +14,8 @@
  *   server.c   Connect servers
  *   token.c    Connect tokens
  *   feed.c     the change feed (feed.h)
+ *   export.c   the rows a Connect server mirrors (export.h)
+ *   server_write.c  item writes by a Connect server (import.h)
  */
 #ifndef OPC_ACCOUNT_ACCOUNT_INT_H
 #define OPC_ACCOUNT_ACCOUNT_INT_H
@@ -32,7 +34,7 @@
 #include "internal.h"
 
 /* Schema version written by this library (PRAGMA user_version). */
-#define OPC_ACCOUNT_SCHEMA_VERSION 1
+#define OPC_ACCOUNT_SCHEMA_VERSION 2
 /* PRAGMA application_id of account files ("OPCA"). */
 #define OPC_ACCOUNT_APPLICATION_ID 0x4f504341
 /* SQLite busy timeout, in milliseconds. */
@@ -175,8 +177,8 @@ opc_err opc__acct_check_name(const char *s, size_t max, const char *what, opc__e
 size_t opc__acct_fmt(char out[OPC_ACCOUNT_AAD_MAX], const char *fmt, ...) OPC_PRINTF(2, 3);
 /* Timestamps of the API (RFC 3339, whole seconds, Z). */
 opc_err opc__acct_add_time(cJSON *obj, const char *key, int64_t unix_s);
-/* lastEditedBy: the account id upper-cased. */
-void opc__acct_editor(const opc_account *a, char out[OPC_ID_LEN + 1]);
+/* lastEditedBy: the upper-cased server id, or with server "" or NULL the account id upper-cased. */
+void opc__acct_editor(const opc_account *a, const char *server, char out[OPC_ID_LEN + 1]);
 
 /* Seal plaintext bytes / a JSON tree under an oct key; *out is the envelope's JSON text. */
 opc_err opc__acct_seal(const opc__key *k, const char *aad, const void *pt, size_t len, char **out);
@@ -258,21 +260,60 @@ opc_err opc__acct_server_secret(opc_account *a, const char *server_id, uint8_t T
 opc_err opc__acct_tokens_revoke_server(opc_account *a, const char *server_id, int64_t now,
                                        opc__ebuf *eb);
 
+/* ---- export.c ---- */
+
+/*
+ * Inside the caller's transaction, without a scope check: the item row (in
+ * any state; a deleted item has null overview and details) and the vault
+ * row, in export.h's shape. OPC_ERR_NOT_FOUND when there is no such row.
+ */
+opc_err opc__acct_export_item_row(opc_account *a, const char *item_id, cJSON **out, opc__ebuf *eb);
+opc_err opc__acct_export_vault_row(opc_account *a, const char *vault_id, cJSON **out,
+                                   opc__ebuf *eb);
+
 /* ---- item.c / file.c ---- */
 
 /* Resolve an active item by id or title in a vault (inside a transaction). */
 opc_err opc__acct_item_resolve(opc_account *a, const char *vault_id, const char *ref,
                                char id[OPC_ID_LEN + 1], opc__ebuf *eb);
-/* Version and timestamps of a stored item. */
+/* Version, timestamps and last editor of a stored item. */
 typedef struct opc__item_meta {
     int64_t version;
     int64_t created;
     int64_t updated;
+    char editor[OPC_ID_LEN + 1]; /* the Connect server of the last change; "" the owner */
 } opc__item_meta;
 
 /* Load an item as a full tree (overview joined with details), with its metadata. */
 opc_err opc__acct_item_load(opc_account *a, const char *vault_id, const char *item_id, cJSON **full,
                             opc__item_meta *meta, opc__ebuf *eb);
+/* An item's parts, already sealed under the vault key (serial key_sn). */
+typedef struct opc__sealed_item {
+    const char *vault_id;
+    const char *item_id;
+    int64_t key_sn;
+    const char *overview; /* envelope JSON text */
+    const char *details;  /* envelope JSON text */
+    const char *editor;   /* the writing Connect server's id; NULL: the owner */
+} opc__sealed_item;
+
+/*
+ * Write sealed parts: insert (version 1) when is_new, else update where the
+ * stored version is still expected_version (OPC_ERR_CONFLICT otherwise; the
+ * version becomes expected_version + 1). Logs item_upsert; touches the
+ * vault. *new_version gets the written version.
+ */
+opc_err opc__acct_item_write(opc_account *a, const opc__sealed_item *it, bool is_new,
+                             int64_t expected_version, int64_t now, int64_t *new_version,
+                             opc__ebuf *eb);
+/*
+ * Delete an active item stored at stored_version: a tombstone (version + 1,
+ * state deleted, no ciphertext), its files removed. editor as above. Logs
+ * item_delete; touches the vault. OPC_ERR_CONFLICT when the version moved.
+ */
+opc_err opc__acct_item_tombstone(opc_account *a, const char *vault_id, const char *item_id,
+                                 int64_t stored_version, const char *editor, int64_t now,
+                                 opc__ebuf *eb);
 /*
  * Encrypt a full item and write it: insert (version 1) when is_new, else
  * update where the stored version is still expected_version (the version

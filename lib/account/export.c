@@ -17,7 +17,10 @@
 
 #define ITEM_COLS                                                                                  \
     "i.id, i.vault_id, i.version, i.state, i.key_sn, i.overview, i.details, i.created,"            \
-    " i.updated, (SELECT upper(id) FROM account) AS last_edited_by, i.seq"
+    " i.updated, upper(COALESCE(i.editor, (SELECT id FROM account))) AS last_edited_by, i.seq"
+#define VAULT_COLS                                                                                 \
+    "v.id, v.type, v.key_sn, v.attrs, v.attr_version, v.content_version, v.items, v.created,"      \
+    " v.updated, v.seq"
 #define FILE_COLS "f.file_id, f.idx, f.item_id, i.vault_id, f.blob"
 
 static const char sql_issuer_key[] = "SELECT kid, jwk, seq FROM issuer_keys WHERE kid = ?1";
@@ -25,8 +28,7 @@ static const char sql_access[] =
     "SELECT vault_id, key_sn, enc_key, acl, granted, grant_sig, seq FROM vault_access"
     " WHERE accessor_type = 'server' AND accessor_id = ?1 AND vault_id = ?2";
 static const char sql_vault[] =
-    "SELECT v.id, v.type, v.key_sn, v.attrs, v.attr_version, v.content_version, v.items,"
-    " v.created, v.updated, v.seq FROM vaults v WHERE v.id = ?2 AND " GRANTED("v.id");
+    "SELECT " VAULT_COLS " FROM vaults v WHERE v.id = ?2 AND " GRANTED("v.id");
 static const char sql_item[] = "SELECT " ITEM_COLS " FROM items i WHERE i.id = ?2"
                                " AND i.state = 'active' AND " GRANTED("i.vault_id");
 static const char sql_vault_items[] =
@@ -38,6 +40,9 @@ static const char sql_item_files[] =
 static const char sql_vault_files[] =
     "SELECT " FILE_COLS " FROM files f JOIN items i ON i.id = f.item_id WHERE i.vault_id = ?2"
     " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY f.file_id, f.idx";
+/* Unscoped, any state: rows a server write returns (the caller checked the grant). */
+static const char sql_vault_row[] = "SELECT " VAULT_COLS " FROM vaults v WHERE v.id = ?1";
+static const char sql_item_row[] = "SELECT " ITEM_COLS " FROM items i WHERE i.id = ?1";
 static const char sql_token[] =
     "SELECT jti, server_id, name, scopes, created, COALESCE(expires, 0) AS expires, state,"
     " updated, seq FROM tokens WHERE server_id = ?1 AND jti = ?2";
@@ -94,41 +99,29 @@ static opc_err row_json(sqlite3_stmt *st, cJSON **out)
 }
 
 /*
- * Run sql with ?1 = p1 and ?2 = p2 (either may be NULL: not bound) in a
- * read snapshot. many: *out is an array of every row; else the one row
- * (none: OPC_ERR_NOT_FOUND naming `what`).
+ * Inside the caller's transaction: run sql with ?1 = p1 and ?2 = p2 (either
+ * may be NULL: not bound). many: *out is an array of every row; else the
+ * one row (none: OPC_ERR_NOT_FOUND naming `what`).
  */
-static opc_err query(opc_account *a, const char *sql, const char *p1, const char *p2, bool many,
-                     const char *what, cJSON **out)
+static opc_err rows(opc_account *a, const char *sql, const char *p1, const char *p2, bool many,
+                    const char *what, cJSON **out, opc__ebuf *eb)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
-    opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out == NULL || (p1 == NULL && p2 == NULL)) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
     *out = NULL;
-    opc_err rc = opc__acct_begin(a, false, &eb);
-    if (rc != OPC_OK) {
-        return opc__acct_finish(a, rc, &eb);
-    }
     sqlite3_stmt *st = NULL;
     cJSON *arr = many ? cJSON_CreateArray() : NULL;
     cJSON *one = NULL;
-    rc = (many && arr == NULL) ? OPC_ERR_NOMEM : opc__acct_prepare(a, sql, &st, &eb);
+    opc_err rc = (many && arr == NULL) ? OPC_ERR_NOMEM : opc__acct_prepare(a, sql, &st, eb);
     if (rc == OPC_OK && p1 != NULL) {
         int src = sqlite3_bind_text(st, 1, p1, -1, SQLITE_STATIC);
-        rc = src == SQLITE_OK ? OPC_OK : opc__acct_sqlerr(a, src, "account file", &eb);
+        rc = src == SQLITE_OK ? OPC_OK : opc__acct_sqlerr(a, src, "account file", eb);
     }
     if (rc == OPC_OK && p2 != NULL) {
         int src = sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
-        rc = src == SQLITE_OK ? OPC_OK : opc__acct_sqlerr(a, src, "account file", &eb);
+        rc = src == SQLITE_OK ? OPC_OK : opc__acct_sqlerr(a, src, "account file", eb);
     }
     while (rc == OPC_OK) {
         bool row = false;
-        rc = opc__acct_step(a, st, &row, &eb);
+        rc = opc__acct_step(a, st, &row, eb);
         if (rc != OPC_OK || !row) {
             break;
         }
@@ -145,16 +138,52 @@ static opc_err query(opc_account *a, const char *sql, const char *p1, const char
     }
     sqlite3_finalize(st);
     if (rc == OPC_OK && !many && one == NULL) {
-        rc = opc__fail(&eb, OPC_ERR_NOT_FOUND, "no such %s", what);
+        rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "no such %s", what);
     }
-    rc = opc__acct_end(a, rc, &eb);
     if (rc != OPC_OK) {
         cJSON_Delete(arr);
         cJSON_Delete(one);
-        return opc__acct_finish(a, rc, &eb);
+        return rc;
     }
     *out = many ? arr : one;
+    return OPC_OK;
+}
+
+/* rows() in a read snapshot of its own, as a public call (errmsg on the handle). */
+static opc_err query(opc_account *a, const char *sql, const char *p1, const char *p2, bool many,
+                     const char *what, cJSON **out)
+{
+    if (a == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    if (out == NULL || (p1 == NULL && p2 == NULL)) {
+        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
+    }
+    *out = NULL;
+    opc_err rc = opc__acct_begin(a, false, &eb);
+    if (rc != OPC_OK) {
+        return opc__acct_finish(a, rc, &eb);
+    }
+    cJSON *res = NULL;
+    rc = opc__acct_end(a, rows(a, sql, p1, p2, many, what, &res, &eb), &eb);
+    if (rc != OPC_OK) {
+        cJSON_Delete(res);
+        return opc__acct_finish(a, rc, &eb);
+    }
+    *out = res;
     return opc__acct_finish(a, OPC_OK, &eb);
+}
+
+opc_err opc__acct_export_item_row(opc_account *a, const char *item_id, cJSON **out, opc__ebuf *eb)
+{
+    return rows(a, sql_item_row, item_id, NULL, false, "item", out, eb);
+}
+
+opc_err opc__acct_export_vault_row(opc_account *a, const char *vault_id, cJSON **out, opc__ebuf *eb)
+{
+    return rows(a, sql_vault_row, vault_id, NULL, false, "vault", out, eb);
 }
 
 opc_err opc__account_open_export(const char *path, opc_account **out, opc__ebuf *eb)

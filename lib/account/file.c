@@ -514,7 +514,7 @@ static opc_err file_attach(opc_account *a, const char *vault, const char *item, 
     char item_id[OPC_ID_LEN + 1];
     char file_id[OPC_ID_LEN + 1];
     cJSON *full = NULL;
-    opc__item_meta meta = {0, 0, 0};
+    opc__item_meta meta = {0, 0, 0, ""};
     int64_t now = opc__now_s();
     rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
     if (rc == OPC_OK) {
@@ -534,6 +534,7 @@ static opc_err file_attach(opc_account *a, const char *vault, const char *item, 
         rc = opc__acct_item_store(a, vault_id, item_id, full, false, meta.version, now,
                                   &meta.version, eb);
         meta.updated = now;
+        meta.editor[0] = '\0';
     }
     if (rc == OPC_OK) {
         rc = log_file(a, vault_id, item_id, file_id, meta.version, eb);
@@ -599,7 +600,7 @@ static opc_err document_create(opc_account *a, const char *vault, const char *ti
     char item_id[OPC_ID_LEN + 1];
     char file_id[OPC_ID_LEN + 1];
     int64_t now = opc__now_s();
-    opc__item_meta meta = {0, now, now};
+    opc__item_meta meta = {0, now, now, ""};
     rc = opc__id_generate(item_id);
     if (rc == OPC_OK) {
         rc = opc__acct_begin(a, true, eb);

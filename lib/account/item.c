@@ -163,9 +163,8 @@ opc_err opc__acct_item_load(opc_account *a, const char *vault_id, const char *it
     sqlite3_stmt *st = NULL;
     opc_err rc =
         opc__acct_prepare(a,
-                          "SELECT version, key_sn, overview, details, created, updated FROM "
-                          "items "
-                          "WHERE id = ? AND vault_id = ? AND state = 'active'",
+                          "SELECT version, key_sn, overview, details, created, updated, "
+                          "editor FROM items WHERE id = ? AND vault_id = ? AND state = 'active'",
                           &st, eb);
     if (rc == OPC_OK) {
         rc = opc__acct_bind(a, st, eb, "tt", item_id, vault_id);
@@ -184,6 +183,7 @@ opc_err opc__acct_item_load(opc_account *a, const char *vault_id, const char *it
         meta->version = sqlite3_column_int64(st, 0);
         meta->created = sqlite3_column_int64(st, 4);
         meta->updated = sqlite3_column_int64(st, 5);
+        (void)snprintf(meta->editor, sizeof meta->editor, "%s", opc__acct_col_str(st, 6));
         rc = open_part(a, vault_id, item_id, "overview", sn,
                        (const char *)sqlite3_column_text(st, 2), &ov, eb);
         if (rc == OPC_OK) {
@@ -200,6 +200,46 @@ opc_err opc__acct_item_load(opc_account *a, const char *vault_id, const char *it
     return rc;
 }
 
+opc_err opc__acct_item_write(opc_account *a, const opc__sealed_item *it, bool is_new,
+                             int64_t expected_version, int64_t now, int64_t *new_version,
+                             opc__ebuf *eb)
+{
+    int64_t version = is_new ? 1 : expected_version + 1;
+    int64_t seq = 0;
+    opc__change c = {.kind = OPC_CHANGE_ITEM_UPSERT,
+                     .vault = it->vault_id,
+                     .item = it->item_id,
+                     .version = version};
+    opc_err rc = opc__acct_change(a, &c, &seq, eb);
+    if (rc == OPC_OK && is_new) {
+        rc = opc__acct_run(a, NULL, eb,
+                           "INSERT INTO items (id, vault_id, version, state, key_sn, overview, "
+                           "details, created, updated, seq, editor) VALUES (?, ?, 1, 'active', ?, "
+                           "?, ?, ?, ?, ?, ?)",
+                           "ttittiiit", it->item_id, it->vault_id, it->key_sn, it->overview,
+                           it->details, now, now, seq, it->editor);
+    } else if (rc == OPC_OK) {
+        int changed = 0;
+        rc = opc__acct_run(a, &changed, eb,
+                           "UPDATE items SET version = version + 1, key_sn = ?, overview = ?, "
+                           "details = ?, updated = ?, seq = ?, editor = ? WHERE id = ? AND "
+                           "vault_id = ? AND state = 'active' AND version = ?",
+                           "ittiittti", it->key_sn, it->overview, it->details, now, seq, it->editor,
+                           it->item_id, it->vault_id, expected_version);
+        if (rc == OPC_OK && changed != 1) {
+            rc = opc__fail(eb, OPC_ERR_CONFLICT, "item %s was changed (expected version %lld)",
+                           it->item_id, (long long)expected_version);
+        }
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_vault_touch(a, it->vault_id, is_new ? 1 : 0, now, seq, eb);
+    }
+    if (rc == OPC_OK) {
+        *new_version = version;
+    }
+    return rc;
+}
+
 opc_err opc__acct_item_store(opc_account *a, const char *vault_id, const char *item_id,
                              const cJSON *full, bool is_new, int64_t expected_version, int64_t now,
                              int64_t *new_version, opc__ebuf *eb)
@@ -211,8 +251,6 @@ opc_err opc__acct_item_store(opc_account *a, const char *vault_id, const char *i
     char *ov_env = NULL;
     char *det_env = NULL;
     char aad[OPC_ACCOUNT_AAD_MAX];
-    int64_t version = is_new ? 1 : expected_version + 1;
-    int64_t seq = 0;
     opc_err rc = opc__acct_vault_key(a, vault_id, &k, &sn, eb);
     if (rc == OPC_OK) {
         rc = opc__item_split(full, &ov, &det);
@@ -232,39 +270,43 @@ opc_err opc__acct_item_store(opc_account *a, const char *vault_id, const char *i
         }
     }
     if (rc == OPC_OK) {
-        opc__change c = {
-            .kind = OPC_CHANGE_ITEM_UPSERT, .vault = vault_id, .item = item_id, .version = version};
-        rc = opc__acct_change(a, &c, &seq, eb);
-    }
-    if (rc == OPC_OK && is_new) {
-        rc = opc__acct_run(a, NULL, eb,
-                           "INSERT INTO items (id, vault_id, version, state, key_sn, overview, "
-                           "details, created, updated, seq) VALUES (?, ?, 1, 'active', ?, ?, ?, "
-                           "?, ?, ?)",
-                           "ttittiii", item_id, vault_id, sn, ov_env, det_env, now, now, seq);
-    } else if (rc == OPC_OK) {
-        int changed = 0;
-        rc = opc__acct_run(a, &changed, eb,
-                           "UPDATE items SET version = version + 1, key_sn = ?, overview = ?, "
-                           "details = ?, updated = ?, seq = ? WHERE id = ? AND vault_id = ? AND "
-                           "state = 'active' AND version = ?",
-                           "ittiitti", sn, ov_env, det_env, now, seq, item_id, vault_id,
-                           expected_version);
-        if (rc == OPC_OK && changed != 1) {
-            rc = opc__fail(eb, OPC_ERR_CONFLICT, "item %s was changed (expected version %lld)",
-                           item_id, (long long)expected_version);
-        }
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_vault_touch(a, vault_id, is_new ? 1 : 0, now, seq, eb);
-    }
-    if (rc == OPC_OK) {
-        *new_version = version;
+        opc__sealed_item it = {vault_id, item_id, sn, ov_env, det_env, NULL};
+        rc = opc__acct_item_write(a, &it, is_new, expected_version, now, new_version, eb);
     }
     opc__free(ov_env);
     opc__free(det_env);
     opc__json_delete_secret(ov);
     opc__json_delete_secret(det);
+    return rc;
+}
+
+opc_err opc__acct_item_tombstone(opc_account *a, const char *vault_id, const char *item_id,
+                                 int64_t stored_version, const char *editor, int64_t now,
+                                 opc__ebuf *eb)
+{
+    int64_t seq = 0;
+    opc__change c = {.kind = OPC_CHANGE_ITEM_DELETE,
+                     .vault = vault_id,
+                     .item = item_id,
+                     .version = stored_version + 1};
+    opc_err rc = opc__acct_change(a, &c, &seq, eb);
+    if (rc == OPC_OK) {
+        int changed = 0;
+        rc = opc__acct_run(a, &changed, eb,
+                           "UPDATE items SET state = 'deleted', version = version + 1, overview = "
+                           "NULL, details = NULL, updated = ?, seq = ?, editor = ? WHERE id = ? "
+                           "AND vault_id = ? AND version = ? AND state = 'active'",
+                           "iittti", now, seq, editor, item_id, vault_id, stored_version);
+        if (rc == OPC_OK && changed != 1) {
+            rc = opc__fail(eb, OPC_ERR_CONFLICT, "item %s was changed", item_id);
+        }
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_run(a, NULL, eb, "DELETE FROM files WHERE item_id = ?", "t", item_id);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_vault_touch(a, vault_id, -1, now, seq, eb);
+    }
     return rc;
 }
 
@@ -283,10 +325,10 @@ static opc_err set_member(cJSON *obj, const char *key, cJSON *val)
 }
 
 static opc_err add_meta(opc_account *a, cJSON *obj, const char *vault_id, const char *item_id,
-                        int64_t version, int64_t created, int64_t updated)
+                        const opc__item_meta *meta)
 {
     char editor[OPC_ID_LEN + 1];
-    opc__acct_editor(a, editor);
+    opc__acct_editor(a, meta->editor, editor);
     cJSON *vault = cJSON_CreateObject();
     if (vault != NULL && cJSON_AddStringToObject(vault, "id", vault_id) == NULL) {
         cJSON_Delete(vault);
@@ -300,18 +342,18 @@ static opc_err add_meta(opc_account *a, cJSON *obj, const char *vault_id, const 
         cJSON_Delete(vault);
     }
     if (rc == OPC_OK) {
-        rc = set_member(obj, "version", cJSON_CreateNumber((double)version));
+        rc = set_member(obj, "version", cJSON_CreateNumber((double)meta->version));
     }
     if (rc == OPC_OK) {
         rc = set_member(obj, "lastEditedBy", cJSON_CreateString(editor));
     }
     if (rc == OPC_OK) {
         cJSON_DeleteItemFromObjectCaseSensitive(obj, "createdAt");
-        rc = opc__acct_add_time(obj, "createdAt", created);
+        rc = opc__acct_add_time(obj, "createdAt", meta->created);
     }
     if (rc == OPC_OK) {
         cJSON_DeleteItemFromObjectCaseSensitive(obj, "updatedAt");
-        rc = opc__acct_add_time(obj, "updatedAt", updated);
+        rc = opc__acct_add_time(obj, "updatedAt", meta->updated);
     }
     return rc;
 }
@@ -332,7 +374,7 @@ opc_err opc__acct_item_output(opc_account *a, const char *vault_id, const char *
                               cJSON *full, const opc__item_meta *meta, opc_secret **out,
                               opc__ebuf *eb)
 {
-    opc_err rc = add_meta(a, full, vault_id, item_id, meta->version, meta->created, meta->updated);
+    opc_err rc = add_meta(a, full, vault_id, item_id, meta);
     if (rc == OPC_OK) {
         rc = opc__acct_files_paths(full, vault_id, item_id);
     }
@@ -359,7 +401,7 @@ static opc_err item_create(opc_account *a, const char *vault, const char *json, 
     char vault_id[OPC_ID_LEN + 1];
     char item_id[OPC_ID_LEN + 1];
     int64_t now = opc__now_s();
-    opc__item_meta meta = {0, now, now};
+    opc__item_meta meta = {0, now, now, ""};
     rc = opc__id_generate(item_id);
     if (rc == OPC_OK) {
         rc = opc__acct_begin(a, true, eb);
@@ -416,7 +458,7 @@ static opc_err item_get(opc_account *a, const char *vault, const char *item, opc
     char vault_id[OPC_ID_LEN + 1];
     char item_id[OPC_ID_LEN + 1];
     cJSON *full = NULL;
-    opc__item_meta meta = {0, 0, 0};
+    opc__item_meta meta = {0, 0, 0, ""};
     rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
     if (rc == OPC_OK) {
         rc = opc__acct_item_resolve(a, vault_id, item, item_id, eb);
@@ -480,8 +522,10 @@ static opc_err summary_of(opc_account *a, const char *vault_id, sqlite3_stmt *st
         rc = opc__item_summary(ov, &s->json);
     }
     if (rc == OPC_OK) {
-        rc = add_meta(a, s->json, vault_id, s->id, sqlite3_column_int64(st, 1),
-                      sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5));
+        opc__item_meta meta = {sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 4),
+                               sqlite3_column_int64(st, 5), ""};
+        (void)snprintf(meta.editor, sizeof meta.editor, "%s", opc__acct_col_str(st, 6));
+        rc = add_meta(a, s->json, vault_id, s->id, &meta);
     }
     if (rc == OPC_OK) {
         s->title = overview_title(s->json);
@@ -504,8 +548,8 @@ static opc_err item_list(opc_account *a, const char *vault, opc_secret **out, op
     rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
     if (rc == OPC_OK) {
         rc = opc__acct_prepare(a,
-                               "SELECT id, version, key_sn, overview, created, updated FROM items "
-                               "WHERE vault_id = ? AND state = 'active'",
+                               "SELECT id, version, key_sn, overview, created, updated, editor "
+                               "FROM items WHERE vault_id = ? AND state = 'active'",
                                &st, eb);
     }
     if (rc == OPC_OK) {
@@ -599,7 +643,7 @@ static opc_err item_replace(opc_account *a, const char *vault, const char *item,
     char item_id[OPC_ID_LEN + 1];
     cJSON *existing = NULL;
     cJSON *full = NULL;
-    opc__item_meta meta = {0, 0, 0};
+    opc__item_meta meta = {0, 0, 0, ""};
     int64_t now = opc__now_s();
     rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
     if (rc == OPC_OK) {
@@ -618,6 +662,7 @@ static opc_err item_replace(opc_account *a, const char *vault, const char *item,
         rc = opc__acct_item_store(a, vault_id, item_id, full, false, meta.version, now,
                                   &meta.version, eb);
         meta.updated = now;
+        meta.editor[0] = '\0';
     }
     if (rc == OPC_OK) {
         rc = opc__acct_item_output(a, vault_id, item_id, full, &meta, out, eb);
@@ -666,7 +711,6 @@ static opc_err item_delete(opc_account *a, const char *vault, const char *item,
     char vault_id[OPC_ID_LEN + 1];
     char item_id[OPC_ID_LEN + 1];
     int64_t stored = 0;
-    int64_t seq = 0;
     int64_t now = opc__now_s();
     bool found = false;
     rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
@@ -685,28 +729,7 @@ static opc_err item_delete(opc_account *a, const char *vault, const char *item,
         rc = version_check(item_id, stored, expected_version, eb);
     }
     if (rc == OPC_OK) {
-        opc__change c = {.kind = OPC_CHANGE_ITEM_DELETE,
-                         .vault = vault_id,
-                         .item = item_id,
-                         .version = stored + 1};
-        rc = opc__acct_change(a, &c, &seq, eb);
-    }
-    if (rc == OPC_OK) {
-        int changed = 0;
-        rc = opc__acct_run(a, &changed, eb,
-                           "UPDATE items SET state = 'deleted', version = version + 1, overview = "
-                           "NULL, details = NULL, updated = ?, seq = ? WHERE id = ? AND version = "
-                           "? AND state = 'active'",
-                           "iiti", now, seq, item_id, stored);
-        if (rc == OPC_OK && changed != 1) {
-            rc = opc__fail(eb, OPC_ERR_CONFLICT, "item %s was changed", item_id);
-        }
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_run(a, NULL, eb, "DELETE FROM files WHERE item_id = ?", "t", item_id);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_vault_touch(a, vault_id, -1, now, seq, eb);
+        rc = opc__acct_item_tombstone(a, vault_id, item_id, stored, NULL, now, eb);
     }
     return opc__acct_end(a, rc, eb);
 }

@@ -69,13 +69,15 @@
  * before its vault key is unwrapped.
  *
  * Items (table items: id, vault_id, version from 1, state active|deleted,
- * key_sn, overview, details, created, updated). Items go through
+ * key_sn, overview, details, created, updated, editor). Items go through
  * opc__item_prepare (lib/model) and are split into overview and details,
  * sealed under VK with the security model's implicit AADs
  * "v1|<vaultId>|<itemId>|overview|<sn>" and "v1|<vaultId>|<itemId>|details|<sn>",
  * so a ciphertext swapped between items, parts or vaults fails to decrypt.
  * Reads join the parts and add id, vault {id}, version, createdAt, updatedAt
- * and lastEditedBy (the account id upper-cased). Optimistic concurrency:
+ * and lastEditedBy: the upper-cased id of whoever made the last change, the
+ * account (editor NULL, the owner's writes) or a Connect server (editor =
+ * its id, server writes below). Optimistic concurrency:
  * writes with expected_version > 0 that differs are OPC_ERR_CONFLICT; the
  * UPDATE is conditional on the version inside the write transaction. A
  * deleted item stays as a tombstone (state deleted, no ciphertext, files
@@ -241,16 +243,24 @@ static const char schema_v1[] =
 /*
  * Migrations: migrations[i] takes a database from version i to i + 1.
  * Version 0 is an empty database; v1 is created by opc__acct_schema_create
- * together with the account row, so there is no upgrade step yet. Append
- * "ALTER TABLE ..." steps here for v2 and later.
+ * together with the account row. Append "ALTER TABLE ..." steps here.
+ *   1 -> 2: items.editor, the Connect server that made the item's last
+ *           change (NULL: the owner).
  */
 static const char *const migrations[] = {
     NULL, /* 0 -> 1: creation only */
+    "ALTER TABLE items ADD COLUMN editor TEXT;",
 };
+
+_Static_assert(OPC_ARRAY_LEN(migrations) == OPC_ACCOUNT_SCHEMA_VERSION,
+               "one migration step per schema version");
 
 opc_err opc__acct_schema_create(opc_account *a, opc__ebuf *eb)
 {
     opc_err rc = opc__acct_exec(a, schema_v1, eb);
+    for (size_t v = 1; rc == OPC_OK && v < OPC_ACCOUNT_SCHEMA_VERSION; v++) {
+        rc = opc__acct_exec(a, migrations[v], eb);
+    }
     if (rc != OPC_OK) {
         return rc;
     }

@@ -354,10 +354,11 @@ opc_err opc__acct_add_time(cJSON *obj, const char *key, int64_t unix_s)
     return cJSON_AddStringToObject(obj, key, t) == NULL ? OPC_ERR_NOMEM : OPC_OK;
 }
 
-void opc__acct_editor(const opc_account *a, char out[OPC_ID_LEN + 1])
+void opc__acct_editor(const opc_account *a, const char *server, char out[OPC_ID_LEN + 1])
 {
+    const char *id = (server != NULL && opc__id_valid_str(server)) ? server : a->id;
     for (size_t i = 0; i <= OPC_ID_LEN; i++) {
-        char c = a->id[i];
+        char c = id[i];
         if (c >= 'a' && c <= 'z') {
             c = (char)(c - ('a' - 'A'));
         }

@@ -1,5 +1,7 @@
 /*
- * cache/cache.c - 1password.sqlite (design and tables: cache.h).
+ * cache/cache.c - 1password.sqlite (design and tables: cache.h): opening,
+ * schema, transactions, meta and the readers; the writers are in
+ * cache_write.c.
  *
  * SQL is only ever run with bound parameters. Statements are prepared once
  * per handle (SQLITE_PREPARE_PERSISTENT) and reset after every use, so no
@@ -19,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "cache/cache.h"
+#include "cache/cache_int.h"
 #include "core/alloc.h"
 
 static const char schema_v1[] = "CREATE TABLE meta ("
@@ -93,47 +96,6 @@ static const char *const migrations[] = {
     schema_v1,
 };
 
-/* Prepared statements, by index. */
-enum {
-    S_DATA_VERSION,
-    S_META_GET,
-    S_SET_IDS,
-    S_SET_CURSOR,
-    S_SET_INITIAL,
-    S_HEALTH_OK,
-    S_HEALTH_FAIL,
-    S_IK_ALL,
-    S_IK_GET,
-    S_IK_PUT,
-    S_IK_DEL,
-    S_AC_ALL,
-    S_AC_GET,
-    S_AC_PUT,
-    S_AC_DEL,
-    S_V_ALL,
-    S_V_GET,
-    S_V_PUT,
-    S_V_DEL,
-    S_I_ALL,
-    S_I_ALL_DETAILS,
-    S_I_GET,
-    S_I_COUNT,
-    S_I_COUNT_ALL,
-    S_I_PUT,
-    S_I_DEL,
-    S_I_DEL_VAULT,
-    S_F_ITEM_DEL,
-    S_F_VAULT_DEL,
-    S_F_CHUNKS,
-    S_F_PUT,
-    S_F_DEL,
-    S_T_GET,
-    S_T_ALL,
-    S_T_PUT,
-    S_T_DEL,
-    S_COUNT
-};
-
 #define V_COLS                                                                                     \
     "id, type, key_sn, attrs, attr_version, content_version, items, created, updated, seq"
 #define I_COLS_NO_DETAILS                                                                          \
@@ -167,19 +129,35 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_AC_DEL] = "DELETE FROM vault_access WHERE vault_id = ?1",
     [S_V_ALL] = "SELECT " V_COLS " FROM vaults ORDER BY id",
     [S_V_GET] = "SELECT " V_COLS " FROM vaults WHERE id = ?1",
-    [S_V_PUT] = "INSERT OR REPLACE INTO vaults (" V_COLS
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    /* Monotonic (cache.h): a row older in either version leaves the cached one. */
+    [S_V_PUT] = "INSERT INTO vaults (" V_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                " ON CONFLICT (id) DO UPDATE SET type = excluded.type, key_sn = excluded.key_sn,"
+                " attrs = excluded.attrs, attr_version = excluded.attr_version,"
+                " content_version = excluded.content_version, items = excluded.items,"
+                " created = excluded.created, updated = excluded.updated, seq = excluded.seq"
+                " WHERE excluded.attr_version >= vaults.attr_version"
+                " AND excluded.content_version >= vaults.content_version",
     [S_V_DEL] = "DELETE FROM vaults WHERE id = ?1",
     [S_I_ALL] = "SELECT " I_COLS_NO_DETAILS " FROM items WHERE vault_id = ?1 ORDER BY id",
     [S_I_ALL_DETAILS] = "SELECT " I_COLS " FROM items WHERE vault_id = ?1 ORDER BY id",
     [S_I_GET] = "SELECT " I_COLS " FROM items WHERE id = ?1 AND vault_id = ?2",
     [S_I_COUNT] = "SELECT COUNT(*) FROM items WHERE vault_id = ?1",
     [S_I_COUNT_ALL] = "SELECT COUNT(*) FROM items",
-    [S_I_PUT] = "INSERT OR REPLACE INTO items (" I_COLS
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    /* Monotonic (cache.h): an older version leaves the cached row. */
+    [S_I_PUT] = "INSERT INTO items (" I_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+                " ?11) ON CONFLICT (id) DO UPDATE SET vault_id = excluded.vault_id,"
+                " version = excluded.version, state = excluded.state, key_sn = excluded.key_sn,"
+                " overview = excluded.overview, details = excluded.details,"
+                " created = excluded.created, updated = excluded.updated,"
+                " last_edited_by = excluded.last_edited_by, seq = excluded.seq"
+                " WHERE excluded.version >= items.version",
     [S_I_DEL] = "DELETE FROM items WHERE id = ?1",
     [S_I_DEL_VAULT] = "DELETE FROM items WHERE vault_id = ?1",
+    [S_I_DEL_UPTO] = "DELETE FROM items WHERE id = ?1 AND version <= ?2",
+    [S_I_VERSION] = "SELECT version FROM items WHERE id = ?1",
     [S_F_ITEM_DEL] = "DELETE FROM files WHERE item_id = ?1",
+    [S_F_ITEM_DEL_UPTO] = "DELETE FROM files WHERE item_id = ?1 AND NOT EXISTS"
+                          " (SELECT 1 FROM items WHERE id = ?1 AND version > ?2)",
     [S_F_VAULT_DEL] = "DELETE FROM files WHERE vault_id = ?1",
     [S_F_CHUNKS] = "SELECT file_id, item_id, vault_id, idx, blob FROM files WHERE file_id = ?1"
                    " ORDER BY idx",
@@ -193,17 +171,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_T_DEL] = "DELETE FROM tokens WHERE jti = ?1",
 };
 
-struct opc__cache {
-    sqlite3 *db;
-    char *path;
-    bool writable;
-    bool in_tx;
-    sqlite3_stmt *st[S_COUNT];
-};
-
 /* ---- SQL helpers ---- */
 
-static opc_err sqlerr(const opc__cache *c, int rc, const char *what, opc__ebuf *eb)
+opc_err opc__cache_sqlerr(const opc__cache *c, int rc, const char *what, opc__ebuf *eb)
 {
     const char *msg = (c != NULL && c->db != NULL) ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc);
     switch (rc & 0xff) {
@@ -226,12 +196,12 @@ static opc_err exec(opc__cache *c, const char *sql, opc__ebuf *eb)
 {
     int src = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
     if (src != SQLITE_OK) {
-        return sqlerr(c, src, "cache file", eb);
+        return opc__cache_sqlerr(c, src, "cache file", eb);
     }
     return OPC_OK;
 }
 
-static void done(sqlite3_stmt *st)
+void opc__cache_done(sqlite3_stmt *st)
 {
     if (st != NULL) {
         sqlite3_reset(st);
@@ -242,9 +212,10 @@ static void done(sqlite3_stmt *st)
 /*
  * Get statement id, bound by fmt: 't' text (NULL binds NULL), 'i' int64_t,
  * 'b' blob (const void *, size_t). Bound SQLITE_STATIC: keep the values
- * alive until done().
+ * alive until opc__cache_done().
  */
-static opc_err stmt(opc__cache *c, int id, sqlite3_stmt **out, opc__ebuf *eb, const char *fmt, ...)
+opc_err opc__cache_stmt(opc__cache *c, int id, sqlite3_stmt **out, opc__ebuf *eb, const char *fmt,
+                        ...)
 {
     *out = NULL;
     if (c->st[id] == NULL) {
@@ -253,7 +224,7 @@ static opc_err stmt(opc__cache *c, int id, sqlite3_stmt **out, opc__ebuf *eb, co
         if (src != SQLITE_OK) {
             sqlite3_finalize(c->st[id]);
             c->st[id] = NULL;
-            return sqlerr(c, src, "cache file", eb);
+            return opc__cache_sqlerr(c, src, "cache file", eb);
         }
     }
     sqlite3_stmt *st = c->st[id];
@@ -280,8 +251,8 @@ static opc_err stmt(opc__cache *c, int id, sqlite3_stmt **out, opc__ebuf *eb, co
     }
     va_end(ap);
     if (src != SQLITE_OK) {
-        opc_err rc = sqlerr(c, src, "cache file", eb);
-        done(st);
+        opc_err rc = opc__cache_sqlerr(c, src, "cache file", eb);
+        opc__cache_done(st);
         return rc;
     }
     *out = st;
@@ -289,7 +260,7 @@ static opc_err stmt(opc__cache *c, int id, sqlite3_stmt **out, opc__ebuf *eb, co
 }
 
 /* Step: *row true for a row, false when done. */
-static opc_err step(opc__cache *c, sqlite3_stmt *st, bool *row, opc__ebuf *eb)
+opc_err opc__cache_step(opc__cache *c, sqlite3_stmt *st, bool *row, opc__ebuf *eb)
 {
     int src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
@@ -300,19 +271,19 @@ static opc_err step(opc__cache *c, sqlite3_stmt *st, bool *row, opc__ebuf *eb)
     if (src == SQLITE_DONE) {
         return OPC_OK;
     }
-    return sqlerr(c, src, "cache file", eb);
+    return opc__cache_sqlerr(c, src, "cache file", eb);
 }
 
 /* Run a statement that returns no rows. */
-static opc_err run(opc__cache *c, sqlite3_stmt *st, opc__ebuf *eb)
+opc_err opc__cache_run(opc__cache *c, sqlite3_stmt *st, opc__ebuf *eb)
 {
     bool row = false;
-    opc_err rc = step(c, st, &row, eb);
-    done(st);
+    opc_err rc = opc__cache_step(c, st, &row, eb);
+    opc__cache_done(st);
     return rc;
 }
 
-static opc_err need_write(const opc__cache *c, opc__ebuf *eb)
+opc_err opc__cache_need_write(const opc__cache *c, opc__ebuf *eb)
 {
     if (c == NULL) {
         return OPC_ERR_INVALID_ARG;
@@ -323,12 +294,7 @@ static opc_err need_write(const opc__cache *c, opc__ebuf *eb)
     return OPC_OK;
 }
 
-static bool id_ok(const char *s)
-{
-    return opc__id_valid_str(s);
-}
-
-static opc_err bad_id(opc__ebuf *eb, const char *what)
+opc_err opc__cache_bad_id(opc__ebuf *eb, const char *what)
 {
     return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: invalid %s id", what);
 }
@@ -477,7 +443,7 @@ static opc_err pragma_int(opc__cache *c, const char *sql, int64_t *out, opc__ebu
     }
     sqlite3_finalize(st);
     if (src != SQLITE_OK) {
-        return sqlerr(c, src, "cache file", eb);
+        return opc__cache_sqlerr(c, src, "cache file", eb);
     }
     return OPC_OK;
 }
@@ -497,7 +463,7 @@ static opc_err set_wal(opc__cache *c, opc__ebuf *eb)
     }
     sqlite3_finalize(st);
     if (src != SQLITE_OK) {
-        return sqlerr(c, src, "cache file", eb);
+        return opc__cache_sqlerr(c, src, "cache file", eb);
     }
     if (!ok) {
         return opc__fail(eb, OPC_ERR_IO, "cache file: cannot switch to WAL journal mode");
@@ -596,14 +562,14 @@ opc_err opc__cache_open(const char *path, opc__cache_mode mode, opc__cache **out
                 SQLITE_OPEN_NOFOLLOW;
     int src = sqlite3_open_v2(path, &c->db, flags, NULL);
     if (src != SQLITE_OK) {
-        rc = sqlerr(c, src, "cannot open the cache file", eb);
+        rc = opc__cache_sqlerr(c, src, "cannot open the cache file", eb);
         opc__cache_close(c);
         return rc;
     }
     sqlite3_extended_result_codes(c->db, 1);
     src = sqlite3_busy_timeout(c->db, OPC_CACHE_BUSY_TIMEOUT_MS);
     if (src != SQLITE_OK) {
-        rc = sqlerr(c, src, "cache file", eb);
+        rc = opc__cache_sqlerr(c, src, "cache file", eb);
     }
     if (rc == OPC_OK) {
         rc = exec(c, "PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;", eb);
@@ -707,14 +673,14 @@ opc_err opc__cache_end(opc__cache *c, opc_err rc, opc__ebuf *eb)
 static opc_err query_int(opc__cache *c, sqlite3_stmt *st, int64_t *out, opc__ebuf *eb)
 {
     bool row = false;
-    opc_err rc = step(c, st, &row, eb);
+    opc_err rc = opc__cache_step(c, st, &row, eb);
     if (rc == OPC_OK && !row) {
         rc = opc__fail(eb, OPC_ERR_INTERNAL, "cache: query returned nothing");
     }
     if (rc == OPC_OK) {
         *out = sqlite3_column_int64(st, 0);
     }
-    done(st);
+    opc__cache_done(st);
     return rc;
 }
 
@@ -724,7 +690,7 @@ opc_err opc__cache_data_version(opc__cache *c, int64_t *out, opc__ebuf *eb)
         return OPC_ERR_INVALID_ARG;
     }
     sqlite3_stmt *st = NULL;
-    opc_err rc = stmt(c, S_DATA_VERSION, &st, eb, "");
+    opc_err rc = opc__cache_stmt(c, S_DATA_VERSION, &st, eb, "");
     return rc == OPC_OK ? query_int(c, st, out, eb) : rc;
 }
 
@@ -737,12 +703,12 @@ opc_err opc__cache_meta_get(opc__cache *c, opc__cache_meta *out, opc__ebuf *eb)
     }
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = NULL;
-    opc_err rc = stmt(c, S_META_GET, &st, eb, "");
+    opc_err rc = opc__cache_stmt(c, S_META_GET, &st, eb, "");
     if (rc != OPC_OK) {
         return rc;
     }
     bool row = false;
-    rc = step(c, st, &row, eb);
+    rc = opc__cache_step(c, st, &row, eb);
     if (rc == OPC_OK && !row) {
         rc = opc__fail(eb, OPC_ERR_PARSE, "cache file has no meta row");
     }
@@ -757,7 +723,7 @@ opc_err opc__cache_meta_get(opc__cache *c, opc__cache_meta *out, opc__ebuf *eb)
         const char *e = col_str(st, 7);
         (void)snprintf(out->last_error, sizeof out->last_error, "%s", e == NULL ? "" : e);
     }
-    done(st);
+    opc__cache_done(st);
     return rc;
 }
 
@@ -786,21 +752,21 @@ opc_err opc__cache_initial_sync_complete(opc__cache *c, bool *out, opc__ebuf *eb
 opc_err opc__cache_set_ids(opc__cache *c, const char *server_id, const char *account_id,
                            opc__ebuf *eb)
 {
-    opc_err rc = need_write(c, eb);
+    opc_err rc = opc__cache_need_write(c, eb);
     if (rc != OPC_OK) {
         return rc;
     }
-    if (!id_ok(server_id) || !id_ok(account_id)) {
-        return bad_id(eb, "server or account");
+    if (!opc__id_valid_str(server_id) || !opc__id_valid_str(account_id)) {
+        return opc__cache_bad_id(eb, "server or account");
     }
     sqlite3_stmt *st = NULL;
-    rc = stmt(c, S_SET_IDS, &st, eb, "tt", server_id, account_id);
-    return rc == OPC_OK ? run(c, st, eb) : rc;
+    rc = opc__cache_stmt(c, S_SET_IDS, &st, eb, "tt", server_id, account_id);
+    return rc == OPC_OK ? opc__cache_run(c, st, eb) : rc;
 }
 
 opc_err opc__cache_set_cursor(opc__cache *c, int64_t cursor, opc__ebuf *eb)
 {
-    opc_err rc = need_write(c, eb);
+    opc_err rc = opc__cache_need_write(c, eb);
     if (rc != OPC_OK) {
         return rc;
     }
@@ -808,48 +774,48 @@ opc_err opc__cache_set_cursor(opc__cache *c, int64_t cursor, opc__ebuf *eb)
         return opc__fail(eb, OPC_ERR_RANGE, "cache: negative cursor");
     }
     sqlite3_stmt *st = NULL;
-    rc = stmt(c, S_SET_CURSOR, &st, eb, "i", cursor);
-    return rc == OPC_OK ? run(c, st, eb) : rc;
+    rc = opc__cache_stmt(c, S_SET_CURSOR, &st, eb, "i", cursor);
+    return rc == OPC_OK ? opc__cache_run(c, st, eb) : rc;
 }
 
 opc_err opc__cache_set_initial_sync_complete(opc__cache *c, bool isdone, opc__ebuf *eb)
 {
-    opc_err rc = need_write(c, eb);
+    opc_err rc = opc__cache_need_write(c, eb);
     if (rc != OPC_OK) {
         return rc;
     }
     sqlite3_stmt *st = NULL;
-    rc = stmt(c, S_SET_INITIAL, &st, eb, "i", (int64_t)(isdone ? 1 : 0));
-    return rc == OPC_OK ? run(c, st, eb) : rc;
+    rc = opc__cache_stmt(c, S_SET_INITIAL, &st, eb, "i", (int64_t)(isdone ? 1 : 0));
+    return rc == OPC_OK ? opc__cache_run(c, st, eb) : rc;
 }
 
 opc_err opc__cache_health_success(opc__cache *c, int64_t now_ms, opc__ebuf *eb)
 {
-    opc_err rc = need_write(c, eb);
+    opc_err rc = opc__cache_need_write(c, eb);
     if (rc != OPC_OK) {
         return rc;
     }
     sqlite3_stmt *st = NULL;
-    rc = stmt(c, S_HEALTH_OK, &st, eb, "i", now_ms);
-    return rc == OPC_OK ? run(c, st, eb) : rc;
+    rc = opc__cache_stmt(c, S_HEALTH_OK, &st, eb, "i", now_ms);
+    return rc == OPC_OK ? opc__cache_run(c, st, eb) : rc;
 }
 
 opc_err opc__cache_health_failure(opc__cache *c, int64_t now_ms, const char *error, opc__ebuf *eb)
 {
-    opc_err rc = need_write(c, eb);
+    opc_err rc = opc__cache_need_write(c, eb);
     if (rc != OPC_OK) {
         return rc;
     }
     char msg[OPC_CACHE_MAX_ERROR + 1];
     (void)snprintf(msg, sizeof msg, "%s", error == NULL || error[0] == '\0' ? "error" : error);
     sqlite3_stmt *st = NULL;
-    rc = stmt(c, S_HEALTH_FAIL, &st, eb, "it", now_ms, msg);
-    return rc == OPC_OK ? run(c, st, eb) : rc;
+    rc = opc__cache_stmt(c, S_HEALTH_FAIL, &st, eb, "it", now_ms, msg);
+    return rc == OPC_OK ? opc__cache_run(c, st, eb) : rc;
 }
 
 opc_err opc__cache_reset(opc__cache *c, opc__ebuf *eb)
 {
-    opc_err rc = need_write(c, eb);
+    opc_err rc = opc__cache_need_write(c, eb);
     if (rc != OPC_OK) {
         return rc;
     }
@@ -986,7 +952,7 @@ static opc_err get_one(opc__cache *c, sqlite3_stmt *st, void (*reader)(sqlite3_s
                        bool (*owner)(void *), void *out, const char *what, opc__ebuf *eb)
 {
     bool row = false;
-    opc_err rc = step(c, st, &row, eb);
+    opc_err rc = opc__cache_step(c, st, &row, eb);
     if (rc == OPC_OK && !row) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "cache: no such %s", what);
     }
@@ -996,7 +962,7 @@ static opc_err get_one(opc__cache *c, sqlite3_stmt *st, void (*reader)(sqlite3_s
             rc = OPC_ERR_NOMEM;
         }
     }
-    done(st);
+    opc__cache_done(st);
     return rc;
 }
 
@@ -1104,10 +1070,10 @@ opc_err opc__cache_issuer_keys_foreach(opc__cache *c, opc__cache_issuer_key_fn f
         return OPC_ERR_INVALID_ARG;
     }
     sqlite3_stmt *st = NULL;
-    opc_err rc = stmt(c, S_IK_ALL, &st, eb, "");
+    opc_err rc = opc__cache_stmt(c, S_IK_ALL, &st, eb, "");
     while (rc == OPC_OK) {
         bool row = false;
-        rc = step(c, st, &row, eb);
+        rc = opc__cache_step(c, st, &row, eb);
         if (rc != OPC_OK || !row) {
             break;
         }
@@ -1115,7 +1081,7 @@ opc_err opc__cache_issuer_keys_foreach(opc__cache *c, opc__cache_issuer_key_fn f
         read_issuer_key(st, &k);
         rc = fn(&k, ud);
     }
-    done(st);
+    opc__cache_done(st);
     return rc;
 }
 
@@ -1127,10 +1093,10 @@ opc_err opc__cache_issuer_key_get(opc__cache *c, const char *kid, opc__cache_iss
     }
     memset(out, 0, sizeof *out);
     if (kid == NULL) {
-        return bad_id(eb, "key");
+        return opc__cache_bad_id(eb, "key");
     }
     sqlite3_stmt *st = NULL;
-    opc_err rc = stmt(c, S_IK_GET, &st, eb, "t", kid);
+    opc_err rc = opc__cache_stmt(c, S_IK_GET, &st, eb, "t", kid);
     return rc == OPC_OK ? get_one(c, st, rd_ik, own_ik, out, "issuer key", eb) : rc;
 }
 
@@ -1141,11 +1107,11 @@ opc_err opc__cache_access_get(opc__cache *c, const char *vault, opc__cache_acces
         return OPC_ERR_INVALID_ARG;
     }
     memset(out, 0, sizeof *out);
-    if (!id_ok(vault)) {
-        return bad_id(eb, "vault");
+    if (!opc__id_valid_str(vault)) {
+        return opc__cache_bad_id(eb, "vault");
     }
     sqlite3_stmt *st = NULL;
-    opc_err rc = stmt(c, S_AC_GET, &st, eb, "t", vault);
+    opc_err rc = opc__cache_stmt(c, S_AC_GET, &st, eb, "t", vault);
     return rc == OPC_OK ? get_one(c, st, rd_ac, own_ac, out, "vault grant", eb) : rc;
 }
 
@@ -1155,10 +1121,10 @@ opc_err opc__cache_access_foreach(opc__cache *c, opc__cache_access_fn fn, void *
         return OPC_ERR_INVALID_ARG;
     }
     sqlite3_stmt *st = NULL;
-    opc_err rc = stmt(c, S_AC_ALL, &st, eb, "");
+    opc_err rc = opc__cache_stmt(c, S_AC_ALL, &st, eb, "");
     while (rc == OPC_OK) {
         bool row = false;
-        rc = step(c, st, &row, eb);
+        rc = opc__cache_step(c, st, &row, eb);
         if (rc != OPC_OK || !row) {
             break;
         }
@@ -1166,7 +1132,7 @@ opc_err opc__cache_access_foreach(opc__cache *c, opc__cache_access_fn fn, void *
         read_access(st, &a);
         rc = fn(&a, ud);
     }
-    done(st);
+    opc__cache_done(st);
     return rc;
 }
 
@@ -1176,10 +1142,10 @@ opc_err opc__cache_vaults_foreach(opc__cache *c, opc__cache_vault_fn fn, void *u
         return OPC_ERR_INVALID_ARG;
     }
     sqlite3_stmt *st = NULL;
-    opc_err rc = stmt(c, S_V_ALL, &st, eb, "");
+    opc_err rc = opc__cache_stmt(c, S_V_ALL, &st, eb, "");
     while (rc == OPC_OK) {
         bool row = false;
-        rc = step(c, st, &row, eb);
+        rc = opc__cache_step(c, st, &row, eb);
         if (rc != OPC_OK || !row) {
             break;
         }
@@ -1187,7 +1153,7 @@ opc_err opc__cache_vaults_foreach(opc__cache *c, opc__cache_vault_fn fn, void *u
         read_vault(st, &v);
         rc = fn(&v, ud);
     }
-    done(st);
+    opc__cache_done(st);
     return rc;
 }
 
@@ -1197,11 +1163,11 @@ opc_err opc__cache_vault_get(opc__cache *c, const char *vault, opc__cache_vault 
         return OPC_ERR_INVALID_ARG;
     }
     memset(out, 0, sizeof *out);
-    if (!id_ok(vault)) {
-        return bad_id(eb, "vault");
+    if (!opc__id_valid_str(vault)) {
+        return opc__cache_bad_id(eb, "vault");
     }
     sqlite3_stmt *st = NULL;
-    opc_err rc = stmt(c, S_V_GET, &st, eb, "t", vault);
+    opc_err rc = opc__cache_stmt(c, S_V_GET, &st, eb, "t", vault);
     return rc == OPC_OK ? get_one(c, st, rd_v, own_v, out, "vault", eb) : rc;
 }
 
@@ -1211,14 +1177,14 @@ opc_err opc__cache_items_foreach(opc__cache *c, const char *vault, bool with_det
     if (c == NULL || fn == NULL) {
         return OPC_ERR_INVALID_ARG;
     }
-    if (!id_ok(vault)) {
-        return bad_id(eb, "vault");
+    if (!opc__id_valid_str(vault)) {
+        return opc__cache_bad_id(eb, "vault");
     }
     sqlite3_stmt *st = NULL;
-    opc_err rc = stmt(c, with_details ? S_I_ALL_DETAILS : S_I_ALL, &st, eb, "t", vault);
+    opc_err rc = opc__cache_stmt(c, with_details ? S_I_ALL_DETAILS : S_I_ALL, &st, eb, "t", vault);
     while (rc == OPC_OK) {
         bool row = false;
-        rc = step(c, st, &row, eb);
+        rc = opc__cache_step(c, st, &row, eb);
         if (rc != OPC_OK || !row) {
             break;
         }
@@ -1226,7 +1192,7 @@ opc_err opc__cache_items_foreach(opc__cache *c, const char *vault, bool with_det
         read_item(st, &it);
         rc = fn(&it, ud);
     }
-    done(st);
+    opc__cache_done(st);
     return rc;
 }
 
@@ -1237,11 +1203,11 @@ opc_err opc__cache_item_get(opc__cache *c, const char *vault, const char *item,
         return OPC_ERR_INVALID_ARG;
     }
     memset(out, 0, sizeof *out);
-    if (!id_ok(vault) || !id_ok(item)) {
-        return bad_id(eb, "vault or item");
+    if (!opc__id_valid_str(vault) || !opc__id_valid_str(item)) {
+        return opc__cache_bad_id(eb, "vault or item");
     }
     sqlite3_stmt *st = NULL;
-    opc_err rc = stmt(c, S_I_GET, &st, eb, "tt", item, vault);
+    opc_err rc = opc__cache_stmt(c, S_I_GET, &st, eb, "tt", item, vault);
     return rc == OPC_OK ? get_one(c, st, rd_i, own_i, out, "item", eb) : rc;
 }
 
@@ -1252,8 +1218,8 @@ opc_err opc__cache_item_count(opc__cache *c, const char *vault, int64_t *out, op
     }
     *out = 0;
     sqlite3_stmt *st = NULL;
-    opc_err rc = (vault == NULL) ? stmt(c, S_I_COUNT_ALL, &st, eb, "")
-                                 : stmt(c, S_I_COUNT, &st, eb, "t", vault);
+    opc_err rc = (vault == NULL) ? opc__cache_stmt(c, S_I_COUNT_ALL, &st, eb, "")
+                                 : opc__cache_stmt(c, S_I_COUNT, &st, eb, "t", vault);
     return rc == OPC_OK ? query_int(c, st, out, eb) : rc;
 }
 
@@ -1263,14 +1229,14 @@ opc_err opc__cache_file_chunks(opc__cache *c, const char *file, opc__cache_chunk
     if (c == NULL || fn == NULL) {
         return OPC_ERR_INVALID_ARG;
     }
-    if (!id_ok(file)) {
-        return bad_id(eb, "file");
+    if (!opc__id_valid_str(file)) {
+        return opc__cache_bad_id(eb, "file");
     }
     sqlite3_stmt *st = NULL;
-    opc_err rc = stmt(c, S_F_CHUNKS, &st, eb, "t", file);
+    opc_err rc = opc__cache_stmt(c, S_F_CHUNKS, &st, eb, "t", file);
     while (rc == OPC_OK) {
         bool row = false;
-        rc = step(c, st, &row, eb);
+        rc = opc__cache_step(c, st, &row, eb);
         if (rc != OPC_OK || !row) {
             break;
         }
@@ -1283,7 +1249,7 @@ opc_err opc__cache_file_chunks(opc__cache *c, const char *file, opc__cache_chunk
         ch.len = (size_t)sqlite3_column_bytes(st, 4);
         rc = fn(&ch, ud);
     }
-    done(st);
+    opc__cache_done(st);
     return rc;
 }
 
@@ -1293,11 +1259,11 @@ opc_err opc__cache_token_get(opc__cache *c, const char *jti, opc__cache_token *o
         return OPC_ERR_INVALID_ARG;
     }
     memset(out, 0, sizeof *out);
-    if (!id_ok(jti)) {
-        return bad_id(eb, "token");
+    if (!opc__id_valid_str(jti)) {
+        return opc__cache_bad_id(eb, "token");
     }
     sqlite3_stmt *st = NULL;
-    opc_err rc = stmt(c, S_T_GET, &st, eb, "t", jti);
+    opc_err rc = opc__cache_stmt(c, S_T_GET, &st, eb, "t", jti);
     return rc == OPC_OK ? get_one(c, st, rd_t, own_t, out, "token", eb) : rc;
 }
 
@@ -1307,10 +1273,10 @@ opc_err opc__cache_tokens_foreach(opc__cache *c, opc__cache_token_fn fn, void *u
         return OPC_ERR_INVALID_ARG;
     }
     sqlite3_stmt *st = NULL;
-    opc_err rc = stmt(c, S_T_ALL, &st, eb, "");
+    opc_err rc = opc__cache_stmt(c, S_T_ALL, &st, eb, "");
     while (rc == OPC_OK) {
         bool row = false;
-        rc = step(c, st, &row, eb);
+        rc = opc__cache_step(c, st, &row, eb);
         if (rc != OPC_OK || !row) {
             break;
         }
@@ -1318,200 +1284,6 @@ opc_err opc__cache_tokens_foreach(opc__cache *c, opc__cache_token_fn fn, void *u
         read_token(st, &t);
         rc = fn(&t, ud);
     }
-    done(st);
+    opc__cache_done(st);
     return rc;
-}
-
-/* ---- writers ---- */
-
-#define WRITE(c, id, eb, ...)                                                                      \
-    do {                                                                                           \
-        sqlite3_stmt *st_ = NULL;                                                                  \
-        opc_err rc_ = stmt((c), (id), &st_, (eb), __VA_ARGS__);                                    \
-        return rc_ == OPC_OK ? run((c), st_, (eb)) : rc_;                                          \
-    } while (0)
-
-static bool text_ok(const char *s)
-{
-    return s != NULL;
-}
-
-opc_err opc__cache_issuer_key_put(opc__cache *c, const opc__cache_issuer_key *k, opc__ebuf *eb)
-{
-    opc_err rc = need_write(c, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    if (k == NULL || k->kid[0] == '\0' || !text_ok(k->jwk)) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: incomplete issuer key row");
-    }
-    WRITE(c, S_IK_PUT, eb, "tti", k->kid, k->jwk, k->seq);
-}
-
-opc_err opc__cache_issuer_key_delete(opc__cache *c, const char *kid, opc__ebuf *eb)
-{
-    opc_err rc = need_write(c, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    if (kid == NULL) {
-        return bad_id(eb, "key");
-    }
-    WRITE(c, S_IK_DEL, eb, "t", kid);
-}
-
-opc_err opc__cache_access_put(opc__cache *c, const opc__cache_access *a, opc__ebuf *eb)
-{
-    opc_err rc = need_write(c, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    if (a == NULL || !id_ok(a->vault) || !text_ok(a->enc_key) || !text_ok(a->grant_sig)) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: incomplete vault grant row");
-    }
-    WRITE(c, S_AC_PUT, eb, "titiiti", a->vault, a->key_sn, a->enc_key, a->acl, a->granted,
-          a->grant_sig, a->seq);
-}
-
-opc_err opc__cache_access_delete(opc__cache *c, const char *vault, opc__ebuf *eb)
-{
-    opc_err rc = need_write(c, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    if (!id_ok(vault)) {
-        return bad_id(eb, "vault");
-    }
-    WRITE(c, S_AC_DEL, eb, "t", vault);
-}
-
-opc_err opc__cache_vault_put(opc__cache *c, const opc__cache_vault *v, opc__ebuf *eb)
-{
-    opc_err rc = need_write(c, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    if (v == NULL || !id_ok(v->id) || !text_ok(v->type) || !text_ok(v->attrs)) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: incomplete vault row");
-    }
-    WRITE(c, S_V_PUT, eb, "ttitiiiiii", v->id, v->type, v->key_sn, v->attrs, v->attr_version,
-          v->content_version, v->items, v->created, v->updated, v->seq);
-}
-
-opc_err opc__cache_vault_clear_items(opc__cache *c, const char *vault, opc__ebuf *eb)
-{
-    opc_err rc = need_write(c, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    if (!id_ok(vault)) {
-        return bad_id(eb, "vault");
-    }
-    sqlite3_stmt *st = NULL;
-    rc = stmt(c, S_F_VAULT_DEL, &st, eb, "t", vault);
-    if (rc == OPC_OK) {
-        rc = run(c, st, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = stmt(c, S_I_DEL_VAULT, &st, eb, "t", vault);
-    }
-    return rc == OPC_OK ? run(c, st, eb) : rc;
-}
-
-opc_err opc__cache_vault_delete(opc__cache *c, const char *vault, opc__ebuf *eb)
-{
-    opc_err rc = opc__cache_vault_clear_items(c, vault, eb);
-    if (rc == OPC_OK) {
-        rc = opc__cache_access_delete(c, vault, eb);
-    }
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    WRITE(c, S_V_DEL, eb, "t", vault);
-}
-
-opc_err opc__cache_item_put(opc__cache *c, const opc__cache_item *it, opc__ebuf *eb)
-{
-    opc_err rc = need_write(c, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    if (it == NULL || !id_ok(it->id) || !id_ok(it->vault) || !text_ok(it->overview) ||
-        !text_ok(it->details)) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: incomplete item row");
-    }
-    const char *state = it->state == NULL ? "active" : it->state;
-    WRITE(c, S_I_PUT, eb, "ttitittiiti", it->id, it->vault, it->version, state, it->key_sn,
-          it->overview, it->details, it->created, it->updated, it->last_edited_by, it->seq);
-}
-
-opc_err opc__cache_item_delete(opc__cache *c, const char *item, opc__ebuf *eb)
-{
-    opc_err rc = need_write(c, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    if (!id_ok(item)) {
-        return bad_id(eb, "item");
-    }
-    sqlite3_stmt *st = NULL;
-    rc = stmt(c, S_F_ITEM_DEL, &st, eb, "t", item);
-    if (rc == OPC_OK) {
-        rc = run(c, st, eb);
-    }
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    WRITE(c, S_I_DEL, eb, "t", item);
-}
-
-opc_err opc__cache_chunk_put(opc__cache *c, const opc__cache_chunk *ch, opc__ebuf *eb)
-{
-    opc_err rc = need_write(c, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    if (ch == NULL || !id_ok(ch->file) || !id_ok(ch->item) || !id_ok(ch->vault) || ch->idx < 0 ||
-        (ch->blob == NULL && ch->len != 0)) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: incomplete file chunk row");
-    }
-    WRITE(c, S_F_PUT, eb, "tittb", ch->file, ch->idx, ch->item, ch->vault, ch->blob, ch->len);
-}
-
-opc_err opc__cache_file_delete(opc__cache *c, const char *file, opc__ebuf *eb)
-{
-    opc_err rc = need_write(c, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    if (!id_ok(file)) {
-        return bad_id(eb, "file");
-    }
-    WRITE(c, S_F_DEL, eb, "t", file);
-}
-
-opc_err opc__cache_token_put(opc__cache *c, const opc__cache_token *t, opc__ebuf *eb)
-{
-    opc_err rc = need_write(c, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    if (t == NULL || !id_ok(t->jti) || !id_ok(t->server) || !text_ok(t->name) ||
-        !text_ok(t->scopes) || !text_ok(t->state)) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: incomplete token row");
-    }
-    WRITE(c, S_T_PUT, eb, "ttttiitii", t->jti, t->server, t->name, t->scopes, t->created,
-          t->expires, t->state, t->updated, t->seq);
-}
-
-opc_err opc__cache_token_delete(opc__cache *c, const char *jti, opc__ebuf *eb)
-{
-    opc_err rc = need_write(c, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    if (!id_ok(jti)) {
-        return bad_id(eb, "token");
-    }
-    WRITE(c, S_T_DEL, eb, "t", jti);
 }

@@ -1,8 +1,9 @@
 /*
  * cache/cache.h - the Connect server's local cache, 1password.sqlite.
  *
- * connect-sync writes it (lib/sync), connect-api reads it (lib/api); the two
- * may be separate processes sharing the file. It holds ciphertext exactly as
+ * connect-sync writes it (lib/sync); connect-api reads it (lib/api) and
+ * writes its own item writes through to it (opc__cache_write_through); the
+ * two may be separate processes sharing the file. It holds ciphertext exactly as
  * received from the upstream plus non-secret metadata (security-model §3.7):
  * no plaintext, no key that is not wrapped.
  *
@@ -44,6 +45,36 @@
  * Change detection. opc__cache_data_version() returns PRAGMA data_version:
  * it changes when ANOTHER connection (another handle or process) commits,
  * so a reader can poll it cheaply (no I/O) and refresh its in-memory state.
+ * (A write-through made on the reader's own handle would not move it: write
+ * through a separate handle.)
+ *
+ * Monotonic rows. Item and vault rows reach the cache from two writers that
+ * race: connect-sync applies rows it fetched from the upstream (maybe a
+ * little earlier), connect-api writes through the rows its upstream write
+ * returned. Upstream versions only grow, so a row's versions order it in
+ * time, and every writer keeps the newer row:
+ *   item   stored iff no row with its id is cached or the cached version is
+ *          <= the row's (equal versions are the same upstream state, so
+ *          writing again is harmless: the sync replaying an item_upsert after
+ *          the write-through changes nothing);
+ *   vault  stored iff no row is cached or neither attr_version nor
+ *          content_version is lower than cached (two rows of one vault taken
+ *          at different times are ordered in both counters at once: each
+ *          change of the vault row bumps one of them);
+ *   delete an item deleted at tombstone version V goes (with its file chunks)
+ *          unless the cache holds a version > V (it never does today: a
+ *          deleted id is never reused; the rule keeps deletes and puts alike).
+ * So an older row applied late can never roll back a newer one. A vault or
+ * item dropped for scope (grant revoked, item gone upstream) is dropped
+ * unconditionally: scope is not versioned. The rule assumes the upstream
+ * never goes back in time: after restoring account.db from a backup, reset
+ * the cache (delete the file) so it is mirrored afresh.
+ *
+ * Write handles. The sync opens the file OPC_CACHE_CREATE; connect-api
+ * opens separate OPC_CACHE_WRITE handles for write-through (WAL, so its
+ * readers never block; busy timeout OPC_CACHE_BUSY_TIMEOUT_MS, so a write
+ * waits for a sync page's transaction rather than failing). One thread per
+ * handle: API threads use a handle each or a pool.
  *
  * Errors: OPC_ERR_INVALID_ARG, OPC_ERR_NOMEM, OPC_ERR_NOT_FOUND (missing
  * file or row), OPC_ERR_PARSE (not a cache file), OPC_ERR_UNSUPPORTED (newer
@@ -55,6 +86,8 @@
  */
 #ifndef OPC_CACHE_CACHE_H
 #define OPC_CACHE_CACHE_H
+
+#include <cjson/cJSON.h>
 
 #include "core/err.h"
 #include "core/id.h"
@@ -261,23 +294,70 @@ opc_err opc__cache_file_chunks(opc__cache *c, const char *file, opc__cache_chunk
 opc_err opc__cache_token_get(opc__cache *c, const char *jti, opc__cache_token *out, opc__ebuf *eb);
 opc_err opc__cache_tokens_foreach(opc__cache *c, opc__cache_token_fn fn, void *ud, opc__ebuf *eb);
 
+/* ---- upstream JSON rows ----
+ * Rows as the upstream hands them (account/export.h: members named as the
+ * columns above) as row structs. The strings are BORROWED from o: valid
+ * while o lives; never _clear() such a row. A chunk's blob is decoded into
+ * *blob (the caller's, opc__free). A row that lacks a member or has one of
+ * the wrong type is OPC_ERR_PARSE ("upstream sent a malformed ... row").
+ * An item row in state "deleted" (a tombstone) may have null overview and
+ * details. */
+
+opc_err opc__cache_issuer_key_from_json(const cJSON *o, opc__cache_issuer_key *out, opc__ebuf *eb);
+opc_err opc__cache_access_from_json(const cJSON *o, opc__cache_access *out, opc__ebuf *eb);
+opc_err opc__cache_vault_from_json(const cJSON *o, opc__cache_vault *out, opc__ebuf *eb);
+opc_err opc__cache_item_from_json(const cJSON *o, opc__cache_item *out, opc__ebuf *eb);
+opc_err opc__cache_chunk_from_json(const cJSON *o, opc__cache_chunk *out, unsigned char **blob,
+                                   opc__ebuf *eb);
+opc_err opc__cache_token_from_json(const cJSON *o, opc__cache_token *out, opc__ebuf *eb);
+
 /* ---- writers (WRITE/CREATE modes; inside opc__cache_begin(c, true) for atomicity) ---- */
 
 opc_err opc__cache_issuer_key_put(opc__cache *c, const opc__cache_issuer_key *k, opc__ebuf *eb);
 opc_err opc__cache_issuer_key_delete(opc__cache *c, const char *kid, opc__ebuf *eb);
 opc_err opc__cache_access_put(opc__cache *c, const opc__cache_access *a, opc__ebuf *eb);
 opc_err opc__cache_access_delete(opc__cache *c, const char *vault, opc__ebuf *eb);
-opc_err opc__cache_vault_put(opc__cache *c, const opc__cache_vault *v, opc__ebuf *eb);
+/* Monotonic (above); *written (may be NULL) tells whether the row was stored. */
+opc_err opc__cache_vault_put(opc__cache *c, const opc__cache_vault *v, bool *written,
+                             opc__ebuf *eb);
 /* Drop a vault and everything in it: items, files, access row. */
 opc_err opc__cache_vault_delete(opc__cache *c, const char *vault, opc__ebuf *eb);
-opc_err opc__cache_item_put(opc__cache *c, const opc__cache_item *it, opc__ebuf *eb);
-/* Drop an item and its files. */
+/* Monotonic (above); *written (may be NULL) tells whether the row was stored. */
+opc_err opc__cache_item_put(opc__cache *c, const opc__cache_item *it, bool *written, opc__ebuf *eb);
+/* Drop an item and its files, whatever version is cached. */
 opc_err opc__cache_item_delete(opc__cache *c, const char *item, opc__ebuf *eb);
+/*
+ * Monotonic delete (above): drop the item and its files unless the cache
+ * holds a version newer than `version`. *deleted (may be NULL): whether the
+ * item is gone now. Atomic (its own transaction unless one is open).
+ */
+opc_err opc__cache_item_delete_upto(opc__cache *c, const char *item, int64_t version, bool *deleted,
+                                    opc__ebuf *eb);
+/* Drop an item's file chunks (the item row stays). */
+opc_err opc__cache_item_files_delete(opc__cache *c, const char *item, opc__ebuf *eb);
 /* Drop every item and file of a vault (the vault row stays). */
 opc_err opc__cache_vault_clear_items(opc__cache *c, const char *vault, opc__ebuf *eb);
 opc_err opc__cache_chunk_put(opc__cache *c, const opc__cache_chunk *ch, opc__ebuf *eb);
 opc_err opc__cache_file_delete(opc__cache *c, const char *file, opc__ebuf *eb);
 opc_err opc__cache_token_put(opc__cache *c, const opc__cache_token *t, opc__ebuf *eb);
 opc_err opc__cache_token_delete(opc__cache *c, const char *jti, opc__ebuf *eb);
+
+/*
+ * Write-through of connect-api's item write: item_row and vault_row are the
+ * rows opc__upstream_item_put / _item_delete returned (account/export.h).
+ * In one transaction (the caller's when one is open, else its own BEGIN
+ * IMMEDIATE ... COMMIT): an item row in state "deleted" is a monotonic
+ * delete at its version, any other a monotonic put, then a monotonic put
+ * of the vault row. Nothing is written when the cache holds no grant for
+ * the vault (the sync dropped it since: a grant revoked after the write is
+ * not undone here). *out_applied (may be NULL): whether the item change
+ * took effect (false: the cache already held a newer version, or the vault
+ * is out of scope). Errors: OPC_ERR_INVALID_ARG (read-only handle, rows of
+ * different vaults), OPC_ERR_PARSE (malformed rows), OPC_ERR_IO (SQLite,
+ * busy beyond the timeout), OPC_ERR_NOMEM. A failure here does not undo the
+ * upstream write; the sync brings the row in later.
+ */
+opc_err opc__cache_write_through(opc__cache *c, const cJSON *item_row, const cJSON *vault_row,
+                                 bool *out_applied, opc__ebuf *eb);
 
 #endif

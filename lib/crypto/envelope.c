@@ -168,6 +168,75 @@ static opc_err check_shape(const cJSON *env, const char *vals[M_COUNT], opc__ebu
     return OPC_OK;
 }
 
+/*
+ * Decode iv (exactly 12 bytes) and data (at least the tag, at most the
+ * limit). On success *data (data_len bytes) is the caller's, released with
+ * opc__secret_free.
+ */
+static opc_err decode_parts(const char *const vals[M_COUNT], uint8_t iv[OPC_GCM_IV_LEN],
+                            unsigned char **data, size_t *data_len, opc__ebuf *eb)
+{
+    *data = NULL;
+    *data_len = 0;
+    size_t iv_len = 0;
+    opc_err rc = opc__b64_decode_to(vals[M_IV], strlen(vals[M_IV]), OPC_B64URL, iv, OPC_GCM_IV_LEN,
+                                    &iv_len, NULL);
+    if (rc == OPC_ERR_NOMEM) {
+        return opc__fail(eb, rc, "envelope: out of memory");
+    }
+    if (rc != OPC_OK || iv_len != OPC_GCM_IV_LEN) {
+        opc__wipe(iv, OPC_GCM_IV_LEN);
+        return opc__fail(eb, OPC_ERR_PARSE,
+                         "envelope: \"iv\" must be unpadded base64url of 12 bytes");
+    }
+
+    size_t data_chars = strlen(vals[M_DATA]);
+    if (data_chars > data_max_chars()) {
+        return opc__fail(eb, OPC_ERR_TOO_LARGE,
+                         "envelope: \"data\" exceeds the %u-byte plaintext limit",
+                         (unsigned)OPC_ENVELOPE_MAX_PLAINTEXT);
+    }
+    unsigned char *d = NULL;
+    size_t n = 0;
+    rc = opc__b64_decode(vals[M_DATA], data_chars, OPC_B64URL, &d, &n, NULL);
+    if (rc == OPC_ERR_NOMEM) {
+        return opc__fail(eb, rc, "envelope: out of memory");
+    }
+    if (rc != OPC_OK) {
+        return opc__fail(eb, OPC_ERR_PARSE, "envelope: \"data\" is not unpadded base64url");
+    }
+    if (n < OPC_GCM_TAG_LEN) {
+        opc__secret_free(d, n);
+        return opc__fail(eb, OPC_ERR_PARSE,
+                         "envelope: \"data\" is shorter than the 16-byte GCM tag");
+    }
+    *data = d;
+    *data_len = n;
+    return OPC_OK;
+}
+
+opc_err opc__envelope_check(const cJSON *env, const char *kid, opc__ebuf *eb)
+{
+    if (env == NULL) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "envelope: NULL argument");
+    }
+    const char *vals[M_COUNT];
+    opc_err rc = check_shape(env, vals, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    if (kid != NULL && !str_eq(vals[M_KID], kid)) {
+        return opc__fail(eb, OPC_ERR_KEY, "envelope: kid does not match the expected key");
+    }
+    uint8_t iv[OPC_GCM_IV_LEN];
+    unsigned char *data = NULL;
+    size_t data_len = 0;
+    rc = decode_parts(vals, iv, &data, &data_len, eb);
+    opc__wipe(iv, sizeof iv);
+    opc__secret_free(data, data_len);
+    return rc;
+}
+
 opc_err opc__envelope_open(const cJSON *env, const opc__key *k, const void *aad, size_t aad_len,
                            opc_secret **out, opc__ebuf *eb)
 {
@@ -196,37 +265,12 @@ opc_err opc__envelope_open(const cJSON *env, const opc__key *k, const void *aad,
     }
 
     uint8_t iv[OPC_GCM_IV_LEN];
-    size_t iv_len = 0;
-    rc = opc__b64_decode_to(vals[M_IV], strlen(vals[M_IV]), OPC_B64URL, iv, sizeof iv, &iv_len,
-                            NULL);
-    if (rc == OPC_ERR_NOMEM) {
-        return opc__fail(eb, rc, "envelope: out of memory");
-    }
-    if (rc != OPC_OK || iv_len != sizeof iv) {
-        opc__wipe(iv, sizeof iv);
-        return opc__fail(eb, OPC_ERR_PARSE,
-                         "envelope: \"iv\" must be unpadded base64url of 12 bytes");
-    }
-
-    size_t data_chars = strlen(vals[M_DATA]);
-    if (data_chars > data_max_chars()) {
-        return opc__fail(eb, OPC_ERR_TOO_LARGE,
-                         "envelope: \"data\" exceeds the %u-byte plaintext limit",
-                         (unsigned)OPC_ENVELOPE_MAX_PLAINTEXT);
-    }
     unsigned char *data = NULL;
     size_t data_len = 0;
-    rc = opc__b64_decode(vals[M_DATA], data_chars, OPC_B64URL, &data, &data_len, NULL);
-    if (rc == OPC_ERR_NOMEM) {
-        return opc__fail(eb, rc, "envelope: out of memory");
-    }
+    rc = decode_parts(vals, iv, &data, &data_len, eb);
     if (rc != OPC_OK) {
-        return opc__fail(eb, OPC_ERR_PARSE, "envelope: \"data\" is not unpadded base64url");
-    }
-    if (data_len < OPC_GCM_TAG_LEN) {
-        opc__secret_free(data, data_len);
-        return opc__fail(eb, OPC_ERR_PARSE,
-                         "envelope: \"data\" is shorter than the 16-byte GCM tag");
+        opc__wipe(iv, sizeof iv);
+        return rc;
     }
 
     size_t ct_len = data_len - OPC_GCM_TAG_LEN;
@@ -234,11 +278,13 @@ opc_err opc__envelope_open(const cJSON *env, const opc__key *k, const void *aad,
     unsigned char *pt = NULL;
     rc = opc__secret_alloc(ct_len, &sec, &pt);
     if (rc != OPC_OK) {
+        opc__wipe(iv, sizeof iv);
         opc__secret_free(data, data_len);
         return opc__fail(eb, rc, "envelope: out of memory");
     }
     rc = opc__gcm_open(key, iv, aad_len > 0 ? aad : empty_byte, aad_len,
                        ct_len > 0 ? data : empty_byte, ct_len, data + ct_len, pt);
+    opc__wipe(iv, sizeof iv);
     opc__secret_free(data, data_len);
     if (rc != OPC_OK) {
         opc_secret_free(sec);

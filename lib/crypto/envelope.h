@@ -39,4 +39,14 @@ opc_err opc__envelope_seal(const opc__key *k, const void *aad, size_t aad_len, c
 opc_err opc__envelope_open(const cJSON *env, const opc__key *k, const void *aad, size_t aad_len,
                            opc_secret **out, opc__ebuf *eb);
 
+/*
+ * Check an envelope without a key, for a party that stores ciphertext it
+ * cannot open (the account server): the same checks as opc__envelope_open
+ * up to the decryption (members, enc, cty, a 12-byte iv, data of at least
+ * the tag and within the limit, both unpadded base64url), and kid equal to
+ * `kid` unless kid is NULL. Errors: OPC_ERR_PARSE, OPC_ERR_TOO_LARGE,
+ * OPC_ERR_KEY (kid), OPC_ERR_NOMEM, OPC_ERR_INVALID_ARG.
+ */
+opc_err opc__envelope_check(const cJSON *env, const char *kid, opc__ebuf *eb);
+
 #endif

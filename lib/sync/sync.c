@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -22,7 +23,6 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "core/time.h"
-#include "crypto/base64.h"
 #include "sync/sync.h"
 #include "upstream/upstream.h"
 
@@ -65,150 +65,59 @@ static const char *jstr(const cJSON *o, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static int64_t jint(const cJSON *o, const char *key, bool *ok)
-{
-    int64_t v = 0;
-    if (!opc__json_is_int(opc__json_member(o, key), &v)) {
-        *ok = false;
-    }
-    return v;
-}
-
-static void jid(const cJSON *o, const char *key, char out[OPC_ID_LEN + 1], bool *ok)
-{
-    const char *s = jstr(o, key);
-    if (!opc__id_valid_str(s)) {
-        *ok = false;
-        out[0] = '\0';
-        return;
-    }
-    memcpy(out, s, OPC_ID_LEN + 1);
-}
-
-static opc_err malformed(opc__ebuf *eb, const char *what)
-{
-    return opc__fail(eb, OPC_ERR_PARSE, "upstream sent a malformed %s row", what);
-}
-
 static opc_err put_issuer_key(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 {
-    bool ok = true;
-    opc__cache_issuer_key k = {0};
-    jid(o, "kid", k.kid, &ok);
-    k.jwk = (char *)(uintptr_t)jstr(o, "jwk");
-    k.seq = jint(o, "seq", &ok);
-    if (!ok || k.jwk == NULL) {
-        return malformed(eb, "issuer key");
-    }
-    return opc__cache_issuer_key_put(s->cache, &k, eb);
+    opc__cache_issuer_key k;
+    opc_err rc = opc__cache_issuer_key_from_json(o, &k, eb);
+    return rc == OPC_OK ? opc__cache_issuer_key_put(s->cache, &k, eb) : rc;
 }
 
 static opc_err put_access(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 {
-    bool ok = true;
-    opc__cache_access a = {0};
-    jid(o, "vault_id", a.vault, &ok);
-    a.key_sn = jint(o, "key_sn", &ok);
-    a.enc_key = (char *)(uintptr_t)jstr(o, "enc_key");
-    a.acl = jint(o, "acl", &ok);
-    a.granted = jint(o, "granted", &ok);
-    a.grant_sig = (char *)(uintptr_t)jstr(o, "grant_sig");
-    a.seq = jint(o, "seq", &ok);
-    if (!ok || a.enc_key == NULL || a.grant_sig == NULL) {
-        return malformed(eb, "grant");
-    }
-    return opc__cache_access_put(s->cache, &a, eb);
+    opc__cache_access a;
+    opc_err rc = opc__cache_access_from_json(o, &a, eb);
+    return rc == OPC_OK ? opc__cache_access_put(s->cache, &a, eb) : rc;
 }
 
+/* Monotonic (cache.h): an older row than the cached one is skipped. */
 static opc_err put_vault(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 {
-    bool ok = true;
-    opc__cache_vault v = {0};
-    jid(o, "id", v.id, &ok);
-    v.type = (char *)(uintptr_t)jstr(o, "type");
-    v.key_sn = jint(o, "key_sn", &ok);
-    v.attrs = (char *)(uintptr_t)jstr(o, "attrs");
-    v.attr_version = jint(o, "attr_version", &ok);
-    v.content_version = jint(o, "content_version", &ok);
-    v.items = jint(o, "items", &ok);
-    v.created = jint(o, "created", &ok);
-    v.updated = jint(o, "updated", &ok);
-    v.seq = jint(o, "seq", &ok);
-    if (!ok || v.type == NULL || v.attrs == NULL) {
-        return malformed(eb, "vault");
-    }
-    return opc__cache_vault_put(s->cache, &v, eb);
+    opc__cache_vault v;
+    opc_err rc = opc__cache_vault_from_json(o, &v, eb);
+    return rc == OPC_OK ? opc__cache_vault_put(s->cache, &v, NULL, eb) : rc;
 }
 
-static opc_err put_item(opc_sync *s, const cJSON *o, opc__ebuf *eb)
+/* Monotonic (cache.h); *written tells whether the row was stored. */
+static opc_err put_item(opc_sync *s, const cJSON *o, bool *written, opc__ebuf *eb)
 {
-    bool ok = true;
-    opc__cache_item it = {0};
-    jid(o, "id", it.id, &ok);
-    jid(o, "vault_id", it.vault, &ok);
-    it.version = jint(o, "version", &ok);
-    it.state = (char *)(uintptr_t)jstr(o, "state");
-    it.key_sn = jint(o, "key_sn", &ok);
-    it.overview = (char *)(uintptr_t)jstr(o, "overview");
-    it.details = (char *)(uintptr_t)jstr(o, "details");
-    it.created = jint(o, "created", &ok);
-    it.updated = jint(o, "updated", &ok);
-    const char *editor = jstr(o, "last_edited_by");
-    if (editor != NULL && strlen(editor) <= OPC_ID_LEN) {
-        memcpy(it.last_edited_by, editor, strlen(editor) + 1);
-    } else {
-        ok = false;
+    opc__cache_item it;
+    opc_err rc = opc__cache_item_from_json(o, &it, eb);
+    if (rc == OPC_OK && strcmp(it.state, "active") != 0) {
+        rc = opc__fail(eb, OPC_ERR_PARSE, "upstream sent a malformed item row");
     }
-    it.seq = jint(o, "seq", &ok);
-    if (!ok || it.state == NULL || it.overview == NULL || it.details == NULL) {
-        return malformed(eb, "item");
-    }
-    return opc__cache_item_put(s->cache, &it, eb);
+    return rc == OPC_OK ? opc__cache_item_put(s->cache, &it, written, eb) : rc;
 }
 
 static opc_err put_chunk(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 {
-    bool ok = true;
-    opc__cache_chunk ch = {0};
-    jid(o, "file_id", ch.file, &ok);
-    jid(o, "item_id", ch.item, &ok);
-    jid(o, "vault_id", ch.vault, &ok);
-    ch.idx = jint(o, "idx", &ok);
-    const char *b64 = jstr(o, "blob");
-    if (!ok || b64 == NULL) {
-        return malformed(eb, "file chunk");
-    }
+    opc__cache_chunk ch;
     unsigned char *blob = NULL;
-    size_t len = 0;
-    opc_err rc = opc__b64_decode(b64, strlen(b64), OPC_B64URL, &blob, &len, eb);
-    if (rc != OPC_OK) {
-        return rc == OPC_ERR_NOMEM ? rc : malformed(eb, "file chunk");
+    opc_err rc = opc__cache_chunk_from_json(o, &ch, &blob, eb);
+    if (rc == OPC_OK) {
+        rc = opc__cache_chunk_put(s->cache, &ch, eb);
     }
-    ch.blob = blob;
-    ch.len = len;
-    rc = opc__cache_chunk_put(s->cache, &ch, eb);
     opc__free(blob);
     return rc;
 }
 
 static opc_err put_token(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 {
-    bool ok = true;
-    opc__cache_token t = {0};
-    jid(o, "jti", t.jti, &ok);
-    jid(o, "server_id", t.server, &ok);
-    t.name = (char *)(uintptr_t)jstr(o, "name");
-    t.scopes = (char *)(uintptr_t)jstr(o, "scopes");
-    t.created = jint(o, "created", &ok);
-    t.expires = jint(o, "expires", &ok);
-    t.state = (char *)(uintptr_t)jstr(o, "state");
-    t.updated = jint(o, "updated", &ok);
-    t.seq = jint(o, "seq", &ok);
-    if (!ok || t.name == NULL || t.scopes == NULL || t.state == NULL ||
-        strcmp(t.server, s->server_id) != 0) {
-        return malformed(eb, "token");
+    opc__cache_token t;
+    opc_err rc = opc__cache_token_from_json(o, &t, eb);
+    if (rc == OPC_OK && strcmp(t.server, s->server_id) != 0) {
+        rc = opc__fail(eb, OPC_ERR_PARSE, "upstream sent a malformed token row");
     }
-    return opc__cache_token_put(s->cache, &t, eb);
+    return rc == OPC_OK ? opc__cache_token_put(s->cache, &t, eb) : rc;
 }
 
 /* ---- applying entries ---- */
@@ -291,7 +200,7 @@ static opc_err load_vault(opc_sync *s, const char *vault, opc__ebuf *eb)
     if (rc == OPC_OK) {
         cJSON_ArrayForEach(o, row)
         {
-            rc = put_item(s, o, eb);
+            rc = put_item(s, o, NULL, eb);
             if (rc != OPC_OK) {
                 break;
             }
@@ -309,7 +218,12 @@ static opc_err load_vault(opc_sync *s, const char *vault, opc__ebuf *eb)
     return rc == OPC_ERR_NOT_FOUND ? opc__cache_vault_delete(s->cache, vault, eb) : rc;
 }
 
-/* An item and its files, in their current state. */
+/*
+ * An item and its files, in their current state. The row is put by the
+ * monotonic rule: when the cache already holds a newer version (a
+ * connect-api write-through), neither the row nor its files are touched;
+ * the feed entry of that newer write brings its files in.
+ */
 static opc_err reload_item(opc_sync *s, const char *item, opc__ebuf *eb)
 {
     cJSON *row = NULL;
@@ -318,14 +232,16 @@ static opc_err reload_item(opc_sync *s, const char *item, opc__ebuf *eb)
         opc__ebuf_clear(eb);
         return opc__cache_item_delete(s->cache, item, eb);
     }
+    bool written = false;
     if (rc == OPC_OK) {
-        rc = opc__cache_item_delete(s->cache, item, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = put_item(s, row, eb);
+        rc = put_item(s, row, &written, eb);
     }
     cJSON_Delete(row);
     row = NULL;
+    if (rc != OPC_OK || !written) {
+        return rc;
+    }
+    rc = opc__cache_item_files_delete(s->cache, item, eb);
     if (rc == OPC_OK) {
         rc = opc__upstream_item_files(s->up, item, &row, eb);
     }
@@ -400,8 +316,13 @@ static opc_err apply(opc_sync *s, const cJSON *e, opc__ebuf *eb)
         return rc == OPC_OK ? reload_item(s, item, eb) : rc;
     }
     if (kind_is(kind, "item_delete") && has_vault && opc__id_valid_str(item)) {
+        /* Monotonic: the entry names the tombstone's version. */
+        int64_t version = INT64_MAX;
+        if (!opc__json_is_int(opc__json_member(e, "version"), &version) || version < 1) {
+            version = INT64_MAX;
+        }
         opc_err rc = touch(s, vault, eb);
-        return rc == OPC_OK ? opc__cache_item_delete(s->cache, item, eb) : rc;
+        return rc == OPC_OK ? opc__cache_item_delete_upto(s->cache, item, version, NULL, eb) : rc;
     }
     if (strncmp(kind, "token_", 6) == 0 && opc__id_valid_str(jti)) {
         return reload_token(s, jti, eb);

@@ -8,12 +8,16 @@
  *                               (grant gone: drop the vault)
  *   grant_revoke, vault_delete  drop the vault and everything in it
  *   vault_create, vault_update  reload the vault row (out of scope: drop)
- *   item_upsert, file_add       reload the item and its files (gone: delete)
- *   item_delete                 delete the item and its files
+ *   item_upsert, file_add       reload the item and its files (gone: delete);
+ *                               monotonic: a cached newer version stays
+ *   item_delete                 delete the item and its files unless a
+ *                               newer version is cached
  *   token_*                     reload the registry row (gone: delete)
  *   server_*, unknown kinds     nothing
  * Rows are read in their current state, so applying an old entry is
- * idempotent and the cache converges to the upstream. Vault rows touched by
+ * idempotent and the cache converges to the upstream. Item and vault rows
+ * follow cache.h's monotonic rule, so a row fetched before a connect-api
+ * write-through and applied after it cannot roll the write back. Vault rows touched by
  * item changes are reloaded once per page. The page, the vault reloads and
  * the new cursor are one cache transaction.
  */

@@ -2,8 +2,12 @@
  * upstream/local.c - the local account.db backend (upstream.h).
  *
  * Opens the account file with a locked, never-unlockable handle
- * (opc__account_open_export): everything it reads is ciphertext. Before
- * every call it checks that the path is still there and readable, and
+ * (opc__account_open_export): everything it reads is ciphertext, and the
+ * item writes it makes (account/import.h) store ciphertext sealed by the
+ * caller. The SQLite connection is read-write; concurrent writers wait on
+ * the file's lock up to its busy timeout (5 s), then fail with OPC_ERR_IO.
+ * Before every call it checks that the path is still there and readable
+ * (and writable, for writes), and
  * reopens the file when it was replaced (another inode), so a removed,
  * renamed or chmod'ed account file shows as OPC_ERR_IO at once even though
  * an open SQLite handle would keep reading the old inode. The long wait of
@@ -19,6 +23,7 @@
 
 #include "account/export.h"
 #include "account/feed.h"
+#include "account/import.h"
 #include "core/alloc.h"
 #include "core/time.h"
 #include "upstream/upstream.h"
@@ -37,11 +42,11 @@ static void local_drop(local *l)
 }
 
 /* The handle, (re)opened as needed; OPC_ERR_IO when the file is not usable. */
-static opc_err ensure(opc__upstream *u, opc__ebuf *eb)
+static opc_err ensure(opc__upstream *u, bool write, opc__ebuf *eb)
 {
     local *l = u->impl;
     struct stat sb;
-    if (stat(l->path, &sb) != 0 || access(l->path, R_OK) != 0) {
+    if (stat(l->path, &sb) != 0 || access(l->path, write ? R_OK | W_OK : R_OK) != 0) {
         int e = errno;
         local_drop(l);
         return opc__fail(eb, OPC_ERR_IO, "upstream account file %s: %s", l->path, strerror(e));
@@ -69,8 +74,27 @@ static opc_err ensure(opc__upstream *u, opc__ebuf *eb)
     return OPC_OK;
 }
 
-/* Map an account call's failure: NOT_FOUND, NOMEM, INVALID_ARG stay; the rest is IO. */
-static opc_err mapped(opc__upstream *u, opc_err rc, opc__ebuf *eb)
+/* The caller's problems, which a write reports as they are (import.h). */
+static bool write_error(opc_err rc)
+{
+    switch (rc) {
+    case OPC_ERR_CONFLICT:
+    case OPC_ERR_EXISTS:
+    case OPC_ERR_PERMISSION:
+    case OPC_ERR_PARSE:
+    case OPC_ERR_TOO_LARGE:
+    case OPC_ERR_RANGE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/*
+ * Map an account call's failure: NOT_FOUND, NOMEM, INVALID_ARG stay (and
+ * for a write, write_error()s); the rest is IO.
+ */
+static opc_err mapped(opc__upstream *u, opc_err rc, bool write, opc__ebuf *eb)
 {
     if (rc == OPC_OK) {
         return rc;
@@ -78,7 +102,8 @@ static opc_err mapped(opc__upstream *u, opc_err rc, opc__ebuf *eb)
     local *l = u->impl;
     const char *msg = l->a != NULL ? opc_account_errmsg(l->a) : "";
     opc_err code = rc;
-    if (rc != OPC_ERR_NOT_FOUND && rc != OPC_ERR_NOMEM && rc != OPC_ERR_INVALID_ARG) {
+    if (rc != OPC_ERR_NOT_FOUND && rc != OPC_ERR_NOMEM && rc != OPC_ERR_INVALID_ARG &&
+        !(write && write_error(rc))) {
         code = OPC_ERR_IO;
     }
     rc =
@@ -103,14 +128,15 @@ static opc_err l_changes(opc__upstream *u, int64_t since, size_t limit, int64_t 
     int64_t deadline = opc__monotonic_ms() + wait_ms;
     int64_t cursor = since;
     for (;;) {
-        opc_err rc = ensure(u, eb);
+        opc_err rc = ensure(u, false, eb);
         if (rc != OPC_OK) {
             return rc;
         }
         local *l = u->impl;
         cJSON *arr = NULL;
         int64_t next = cursor;
-        rc = mapped(u, opc__account_changes(l->a, u->server_id, cursor, limit, &arr, &next), eb);
+        rc = mapped(u, opc__account_changes(l->a, u->server_id, cursor, limit, &arr, &next), false,
+                    eb);
         if (rc != OPC_OK) {
             return rc;
         }
@@ -131,22 +157,22 @@ typedef opc_err (*export_fn)(opc_account *a, const char *server_id, const char *
 
 static opc_err fetch(opc__upstream *u, export_fn fn, const char *id, cJSON **out, opc__ebuf *eb)
 {
-    opc_err rc = ensure(u, eb);
+    opc_err rc = ensure(u, false, eb);
     if (rc != OPC_OK) {
         return rc;
     }
     local *l = u->impl;
-    return mapped(u, fn(l->a, u->server_id, id, out), eb);
+    return mapped(u, fn(l->a, u->server_id, id, out), false, eb);
 }
 
 static opc_err l_issuer_key(opc__upstream *u, const char *kid, cJSON **out, opc__ebuf *eb)
 {
-    opc_err rc = ensure(u, eb);
+    opc_err rc = ensure(u, false, eb);
     if (rc != OPC_OK) {
         return rc;
     }
     local *l = u->impl;
-    return mapped(u, opc__account_export_issuer_key(l->a, kid, out), eb);
+    return mapped(u, opc__account_export_issuer_key(l->a, kid, out), false, eb);
 }
 
 static opc_err l_access(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
@@ -184,6 +210,33 @@ static opc_err l_token(opc__upstream *u, const char *id, cJSON **out, opc__ebuf 
     return fetch(u, opc__account_export_token, id, out, eb);
 }
 
+static opc_err l_item_put(opc__upstream *u, const opc__item_write *w, cJSON **out_item,
+                          cJSON **out_vault, opc__ebuf *eb)
+{
+    opc_err rc = ensure(u, true, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    local *l = u->impl;
+    rc = opc__account_server_item_put(l->a, u->server_id, w, opc__now_s(), out_item, out_vault,
+                                      NULL);
+    return mapped(u, rc, true, eb);
+}
+
+static opc_err l_item_delete(opc__upstream *u, const char *vault, const char *item,
+                             int64_t expected_version, cJSON **out_item, cJSON **out_vault,
+                             opc__ebuf *eb)
+{
+    opc_err rc = ensure(u, true, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    local *l = u->impl;
+    rc = opc__account_server_item_delete(l->a, u->server_id, vault, item, expected_version,
+                                         opc__now_s(), out_item, out_vault, NULL);
+    return mapped(u, rc, true, eb);
+}
+
 static void l_close(opc__upstream *u)
 {
     local *l = u->impl;
@@ -205,6 +258,8 @@ static const opc__upstream_ops local_ops = {
     .item = l_item,
     .item_files = l_item_files,
     .token = l_token,
+    .item_put = l_item_put,
+    .item_delete = l_item_delete,
     .close = l_close,
 };
 

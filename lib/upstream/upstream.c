@@ -155,3 +155,63 @@ opc_err opc__upstream_token(opc__upstream *u, const char *jti, cJSON **out, opc_
 {
     return row(u, u == NULL ? NULL : u->ops->token, jti, out, eb);
 }
+
+/* Clear the outputs and check what every write needs. */
+static opc_err write_args(opc__upstream *u, const char *vault, const char *item,
+                          int64_t expected_version, cJSON **out_item, cJSON **out_vault,
+                          opc__ebuf *eb)
+{
+    if (out_item != NULL) {
+        *out_item = NULL;
+    }
+    if (out_vault != NULL) {
+        *out_vault = NULL;
+    }
+    if (u == NULL || u->ops == NULL || out_item == NULL || out_vault == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    if (!opc__id_valid_str(vault) || !opc__id_valid_str(item)) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "upstream: invalid vault or item id");
+    }
+    if (expected_version < 0) {
+        return opc__fail(eb, OPC_ERR_RANGE, "upstream: expected version must not be negative");
+    }
+    return OPC_OK;
+}
+
+static opc_err cannot_write(opc__ebuf *eb)
+{
+    return opc__fail(eb, OPC_ERR_UNSUPPORTED, "upstream: this backend cannot write items");
+}
+
+opc_err opc__upstream_item_put(opc__upstream *u, const opc__item_write *w, cJSON **out_item,
+                               cJSON **out_vault, opc__ebuf *eb)
+{
+    opc_err rc = w == NULL ? write_args(NULL, NULL, NULL, 0, out_item, out_vault, eb)
+                           : write_args(u, w->vault_id, w->item_id, w->expected_version, out_item,
+                                        out_vault, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    if (w->overview == NULL || w->details == NULL) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "upstream: an item write needs both envelopes");
+    }
+    if (u->ops->item_put == NULL) {
+        return cannot_write(eb);
+    }
+    return u->ops->item_put(u, w, out_item, out_vault, eb);
+}
+
+opc_err opc__upstream_item_delete(opc__upstream *u, const char *vault, const char *item,
+                                  int64_t expected_version, cJSON **out_item, cJSON **out_vault,
+                                  opc__ebuf *eb)
+{
+    opc_err rc = write_args(u, vault, item, expected_version, out_item, out_vault, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    if (u->ops->item_delete == NULL) {
+        return cannot_write(eb);
+    }
+    return u->ops->item_delete(u, vault, item, expected_version, out_item, out_vault, eb);
+}

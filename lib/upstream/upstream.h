@@ -1,6 +1,7 @@
 /*
- * upstream/upstream.h - what connect-sync reads from: the account service's
- * change feed and the state rows it names (ARCHITECTURE §3).
+ * upstream/upstream.h - the account service as a Connect server sees it
+ * (ARCHITECTURE §3): the change feed and the state rows it names, which
+ * connect-sync reads, and the item writes of connect-api.
  *
  * One interface, several backends, chosen by the upstream URL of the
  * credentials file: a local account.db path (local.c, now) or an https://
@@ -16,8 +17,21 @@
  * or network failure): the consumer backs off and retries; OPC_ERR_NOMEM;
  * OPC_ERR_INVALID_ARG. Messages are secret-free.
  *
+ * Writes (item_put, item_delete) follow account/import.h: the checks, the
+ * effects and the rows they return are described there. Their errors:
+ * OPC_ERR_CONFLICT (stale expected version or key serial: HTTP 409),
+ * OPC_ERR_NOT_FOUND (no such vault, or no such active item in it),
+ * OPC_ERR_PERMISSION (no grant with the write bit, or an inactive server),
+ * OPC_ERR_EXISTS (create with an id already used), OPC_ERR_PARSE (an
+ * envelope that is not one), OPC_ERR_TOO_LARGE, OPC_ERR_RANGE,
+ * OPC_ERR_INVALID_ARG, OPC_ERR_NOMEM, and OPC_ERR_IO for everything on the
+ * upstream's side (unreachable, missing, read-only or busy account file:
+ * HTTP 503). Nothing was written unless the call returned OPC_OK.
+ *
  * Thread safety: one thread per handle at a time, except
- * opc__upstream_interrupt(), which any thread may call.
+ * opc__upstream_interrupt(), which any thread may call. connect-api's
+ * threads write through a handle each (or a pool); handles on one local
+ * account file serialize their writes on its lock (busy timeout 5 s).
  */
 #ifndef OPC_UPSTREAM_UPSTREAM_H
 #define OPC_UPSTREAM_UPSTREAM_H
@@ -28,6 +42,7 @@
 
 #include <opconnect/credentials.h>
 
+#include "account/import.h"
 #include "core/err.h"
 #include "core/id.h"
 #include "internal.h"
@@ -59,6 +74,12 @@ typedef struct opc__upstream_ops {
     opc_err (*item)(opc__upstream *u, const char *item, cJSON **out, opc__ebuf *eb);
     opc_err (*item_files)(opc__upstream *u, const char *item, cJSON **out, opc__ebuf *eb);
     opc_err (*token)(opc__upstream *u, const char *jti, cJSON **out, opc__ebuf *eb);
+    /* Item writes as account/import.h: the new item and vault rows come back. */
+    opc_err (*item_put)(opc__upstream *u, const opc__item_write *w, cJSON **out_item,
+                        cJSON **out_vault, opc__ebuf *eb);
+    opc_err (*item_delete)(opc__upstream *u, const char *vault, const char *item,
+                           int64_t expected_version, cJSON **out_item, cJSON **out_vault,
+                           opc__ebuf *eb);
     /* Release the backend's state (not u itself). */
     void (*close)(opc__upstream *u);
 } opc__upstream_ops;
@@ -97,6 +118,23 @@ opc_err opc__upstream_vault_files(opc__upstream *u, const char *vault, cJSON **o
 opc_err opc__upstream_item(opc__upstream *u, const char *item, cJSON **out, opc__ebuf *eb);
 opc_err opc__upstream_item_files(opc__upstream *u, const char *item, cJSON **out, opc__ebuf *eb);
 opc_err opc__upstream_token(opc__upstream *u, const char *jti, cJSON **out, opc__ebuf *eb);
+
+/*
+ * Create (w->expected_version 0) or replace an item of this server's
+ * vault; on OPC_OK *out_item and *out_vault (cJSON_Delete both) are the
+ * item and vault rows after the write, to hand to opc__cache_write_through.
+ * Cleared on failure.
+ */
+opc_err opc__upstream_item_put(opc__upstream *u, const opc__item_write *w, cJSON **out_item,
+                               cJSON **out_vault, opc__ebuf *eb);
+/*
+ * Delete an item (expected_version 0: whatever version is stored). On OPC_OK
+ * *out_item is the tombstone row (state "deleted") and *out_vault the vault
+ * row, for opc__cache_write_through.
+ */
+opc_err opc__upstream_item_delete(opc__upstream *u, const char *vault, const char *item,
+                                  int64_t expected_version, cJSON **out_item, cJSON **out_vault,
+                                  opc__ebuf *eb);
 
 /* local.c: the backend's constructor (used by opc__upstream_open). */
 opc_err opc__upstream_local_init(opc__upstream *u, const char *path, opc__ebuf *eb);

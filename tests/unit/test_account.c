@@ -90,7 +90,7 @@ static void test_account_create_file_modes_0600(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
     sqlite3_finalize(st);
-    assert_int_equal(fx_count(db, "PRAGMA user_version"), 1);
+    assert_int_equal(fx_count(db, "PRAGMA user_version"), OPC_ACCOUNT_SCHEMA_VERSION);
     sqlite3_close(db);
     fx_destroy(&f);
 }
@@ -228,6 +228,38 @@ static void test_account_open_missing_foreign_and_newer_files(void **state)
     opc__ebuf_clear(&eb);
     assert_int_equal(opc__account_open_ex(f.path, 1, &b, &eb), OPC_ERR_UNSUPPORTED);
     assert_null(b);
+    fx_destroy(&f);
+}
+
+/* A v1 file (no items.editor) is migrated on open; its items read as the owner's. */
+static void test_account_open_migrates_v1(void **state)
+{
+    (void)state;
+    fx f;
+    fx_create(&f);
+    char vid[27];
+    char iid[27];
+    fx_vault(f.a, "Old", vid);
+    fx_item(f.a, vid, "{\"title\":\"before\",\"category\":\"LOGIN\"}", iid);
+    opc_account_close(f.a);
+    f.a = NULL;
+    sqlite3 *db = fx_db(&f);
+    fx_exec(db, "ALTER TABLE items DROP COLUMN editor; PRAGMA user_version = 1;");
+    sqlite3_close(db);
+    f.a = fx_reopen(&f);
+    db = fx_db(&f);
+    assert_int_equal(fx_count(db, "PRAGMA user_version"), OPC_ACCOUNT_SCHEMA_VERSION);
+    assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM items WHERE editor IS NULL"), 1);
+    sqlite3_close(db);
+    FX_OK(f.a, opc_account_unlock(f.a, FX_PASSWORD, f.sk_text));
+    opc_secret *out = NULL;
+    FX_OK(f.a, opc_account_item_get(f.a, vid, iid, &out));
+    cJSON *j = fx_json_secret(out);
+    opc_secret_free(out);
+    char owner[27];
+    opc__acct_editor(f.a, NULL, owner);
+    assert_string_equal(fx_str(j, "lastEditedBy"), owner);
+    cJSON_Delete(j);
     fx_destroy(&f);
 }
 
@@ -498,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_account_unlock_malformed_secret_key),
         cmocka_unit_test(test_account_open_refuses_downgraded_iterations),
         cmocka_unit_test(test_account_open_missing_foreign_and_newer_files),
+        cmocka_unit_test(test_account_open_migrates_v1),
         cmocka_unit_test(test_account_create_public_api_at_floor),
         cmocka_unit_test(test_account_null_arguments),
         cmocka_unit_test(test_account_session_save_and_unlock),

@@ -490,6 +490,53 @@ static void test_envelope_null_args(void **state)
     assert_null(out);
 }
 
+/* opc__envelope_check: the shape checks of open, without a key. */
+static void want_check(const cJSON *env, const char *kid, opc_err want)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = opc__envelope_check(env, kid, &eb);
+    if (rc != want) {
+        fail_msg("check: expected %s, got %s (%s)", opc_errname(want), opc_errname(rc), eb.msg);
+    }
+}
+
+static void test_envelope_check_without_key(void **state)
+{
+    fixture *f = *state;
+    want_check(f->env, KID, OPC_OK);
+    want_check(f->env, NULL, OPC_OK);
+    want_check(f->env, "otherkid", OPC_ERR_KEY);
+    want_check(NULL, KID, OPC_ERR_INVALID_ARG);
+    cJSON *env = cJSON_Duplicate(f->env, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(env, "iv");
+    want_check(env, KID, OPC_ERR_PARSE);
+    cJSON_Delete(env);
+    env = cJSON_Duplicate(f->env, 1);
+    set_b64_of_len(env, "iv", 11);
+    want_check(env, KID, OPC_ERR_PARSE);
+    cJSON_Delete(env);
+    env = cJSON_Duplicate(f->env, 1);
+    set_b64_of_len(env, "data", 15);
+    want_check(env, KID, OPC_ERR_PARSE);
+    set_str(env, "data", "not*base64");
+    want_check(env, KID, OPC_ERR_PARSE);
+    set_str(env, "enc", "A128GCM");
+    want_check(env, KID, OPC_ERR_PARSE);
+    cJSON_Delete(env);
+    /* What only the key can tell passes: a flipped bit, another AAD. */
+    flip_bit(f->env, "data", 3);
+    want_check(f->env, KID, OPC_OK);
+    size_t n = opc__b64_encoded_len(OPC_ENVELOPE_MAX_PLAINTEXT + 16 + 3, OPC_B64URL);
+    char *big = malloc(n + 1);
+    assert_non_null(big);
+    memset(big, 'A', n);
+    big[n] = '\0';
+    set_str(f->env, "data", big);
+    free(big);
+    want_check(f->env, KID, OPC_ERR_TOO_LARGE);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -515,6 +562,7 @@ int main(void)
         T(test_envelope_open_same_key_from_raw_bytes),
         T(test_envelope_seal_rejects_too_large),
         T(test_envelope_null_args),
+        T(test_envelope_check_without_key),
     };
     return cmocka_run_group_tests_name("envelope", tests, opc_test_group_setup,
                                        opc_test_group_teardown);

@@ -15,6 +15,7 @@
 #include "credentials/credentials.h"
 #include "model/item.h"
 #include "account/account_int.h"
+#include "upstream/upstream.h"
 
 #include <ftw.h>
 #include <stdlib.h>
@@ -345,12 +346,139 @@ static void test_oom_model_and_account(void **state)
     rmdir(dir);
 }
 
+typedef struct {
+    char path[256];
+    char account[OPC_ID_LEN + 1];
+    char server[OPC_ID_LEN + 1];
+    char vault[OPC_ID_LEN + 1];
+    char item[OPC_ID_LEN + 1];
+    opc__item_write w;
+    bool remove;
+} write_ctx;
+
+/* A Connect server's write through a fresh local upstream (as a connect-api thread). */
+static opc_err op_server_write(void *ctx)
+{
+    write_ctx *c = ctx;
+    opc__upstream *u = NULL;
+    cJSON *it = NULL;
+    cJSON *v = NULL;
+    opc_err rc = opc__upstream_local_open(c->path, c->server, c->account, &u, NULL);
+    if (rc == OPC_OK && c->remove) {
+        rc = opc__upstream_item_delete(u, c->vault, c->item, c->w.expected_version, &it, &v, NULL);
+    } else if (rc == OPC_OK) {
+        rc = opc__upstream_item_put(u, &c->w, &it, &v, NULL);
+    }
+    cJSON_Delete(it);
+    cJSON_Delete(v);
+    opc__upstream_close(u);
+    return rc;
+}
+
+/* Seal a small item for c->vault / c->item under the vault key. */
+static void seal_parts(opc_account *a, write_ctx *c, char **ov_env, char **det_env)
+{
+    cJSON *full = NULL;
+    cJSON *ov = NULL;
+    cJSON *det = NULL;
+    const opc__key *k = NULL;
+    const char *json = "{\"title\":\"oom\",\"category\":\"LOGIN\"}";
+    assert_int_equal(opc__item_prepare(json, strlen(json), OPC_ITEM_CREATE, NULL, &full, NULL),
+                     OPC_OK);
+    assert_int_equal(opc__item_split(full, &ov, &det), OPC_OK);
+    assert_int_equal(opc__acct_vault_key(a, c->vault, &k, &c->w.key_sn, NULL), OPC_OK);
+    char aad[OPC_ACCOUNT_AAD_MAX];
+    snprintf(aad, sizeof aad, "v1|%s|%s|overview|%lld", c->vault, c->item, (long long)c->w.key_sn);
+    assert_int_equal(opc__acct_seal_json(k, aad, ov, ov_env), OPC_OK);
+    snprintf(aad, sizeof aad, "v1|%s|%s|details|%lld", c->vault, c->item, (long long)c->w.key_sn);
+    assert_int_equal(opc__acct_seal_json(k, aad, det, det_env), OPC_OK);
+    opc__json_delete_secret(full);
+    opc__json_delete_secret(ov);
+    opc__json_delete_secret(det);
+}
+
+static int64_t stored_version(const write_ctx *c)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(c->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    char q[128];
+    snprintf(q, sizeof q, "SELECT version FROM items WHERE id = '%s'", c->item);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void test_oom_server_write(void **state)
+{
+    (void)state;
+    write_ctx c;
+    memset(&c, 0, sizeof c);
+    char dir[] = "/tmp/opc-oom-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    snprintf(c.path, sizeof c.path, "%s/account.db", dir);
+    opc_account *a = NULL;
+    opc_secret *sk = NULL;
+    assert_int_equal(opc__account_create_ex(c.path, "oom@example.com", "pw", 1000, 1, &a, &sk,
+                                            NULL),
+                     OPC_OK);
+    opc_secret_free(sk);
+    snprintf(c.account, sizeof c.account, "%s", opc_account_id(a));
+    char *json = NULL;
+    assert_int_equal(opc_account_vault_create(a, "Oom", NULL, &json), OPC_OK);
+    cJSON *j = cJSON_Parse(json);
+    snprintf(c.vault, sizeof c.vault, "%s", cJSON_GetObjectItem(j, "id")->valuestring);
+    cJSON_Delete(j);
+    opc_free(json);
+    const char *vaults[1] = {"Oom"};
+    opc_secret *creds = NULL;
+    assert_int_equal(opc_account_server_create(a, "srv", vaults, 1, NULL, &json, &creds), OPC_OK);
+    j = cJSON_Parse(json);
+    snprintf(c.server, sizeof c.server, "%s", cJSON_GetObjectItem(j, "id")->valuestring);
+    cJSON_Delete(j);
+    opc_free(json);
+    opc_secret_free(creds);
+    assert_int_equal(opc__id_generate(c.item), OPC_OK);
+    char *ov = NULL;
+    char *det = NULL;
+    seal_parts(a, &c, &ov, &det);
+    c.w.vault_id = c.vault;
+    c.w.item_id = c.item;
+    c.w.overview = ov;
+    c.w.details = det;
+    /* Every failed attempt must leave the account as it was: the clean run
+     * finds the item at the version the previous step left. */
+    c.w.expected_version = 0;
+    torture("server item create", op_server_write, &c);
+    assert_int_equal(stored_version(&c), 1);
+    c.w.expected_version = 1;
+    torture("server item replace", op_server_write, &c);
+    assert_int_equal(stored_version(&c), 2);
+    c.remove = true;
+    c.w.expected_version = 2;
+    torture("server item delete", op_server_write, &c);
+    assert_int_equal(stored_version(&c), 3);
+    opc__free(ov);
+    opc__free(det);
+    opc_account_close(a);
+    unlink(c.path);
+    char side[300];
+    snprintf(side, sizeof side, "%s-wal", c.path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", c.path);
+    unlink(side);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_oom_core_and_crypto),
         cmocka_unit_test(test_oom_credentials),
         cmocka_unit_test(test_oom_model_and_account),
+        cmocka_unit_test(test_oom_server_write),
     };
     return cmocka_run_group_tests_name("oom", tests, oom_setup, opc_test_group_teardown);
 }

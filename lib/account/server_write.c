@@ -1,0 +1,268 @@
+/*
+ * account/server_write.c - item writes by a Connect server on a locked
+ * handle (import.h; design: schema.c). The SQL of the write itself is the
+ * owner's (opc__acct_item_write, opc__acct_item_tombstone in item.c).
+ */
+#include "internal.h"
+
+#include <string.h>
+
+#include "account/account_int.h"
+#include "account/import.h"
+#include "core/json.h"
+#include "crypto/envelope.h"
+#include "crypto/jwt.h"
+
+/* Largest envelope text: the base64url of the largest data member plus the other members. */
+#define ENVELOPE_TEXT_MAX ((((size_t)OPC_ENVELOPE_MAX_PLAINTEXT + 16u + 2u) / 3u) * 4u + 1024u)
+
+/* The stored state of an item id. */
+typedef struct stored_item {
+    bool found;
+    bool active;
+    bool in_vault; /* stored in the vault of the write */
+    int64_t version;
+} stored_item;
+
+/* One part (overview or details) must be an envelope under the vault's key. */
+static opc_err check_envelope(const char *text, const char *vault_id, const char *item_id,
+                              const char *part, opc__ebuf *eb)
+{
+    if (text == NULL) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "item %s: the %s is missing", item_id, part);
+    }
+    opc__json_limits lim = {ENVELOPE_TEXT_MAX, 2};
+    opc__ebuf inner;
+    opc__ebuf_clear(&inner);
+    cJSON *env = NULL;
+    opc_err rc = opc__json_parse(text, strlen(text), &lim, &env, &inner);
+    if (rc == OPC_OK) {
+        rc = opc__envelope_check(env, vault_id, &inner);
+    }
+    cJSON_Delete(env);
+    if (rc == OPC_OK || rc == OPC_ERR_NOMEM) {
+        return rc;
+    }
+    if (rc == OPC_ERR_TOO_LARGE) {
+        return opc__fail(eb, rc, "item %s: the %s is too large", item_id, part);
+    }
+    return opc__fail(eb, OPC_ERR_PARSE,
+                     "item %s: the %s is not an envelope sealed under vault %s's key: %s", item_id,
+                     part, vault_id, inner.msg[0] != '\0' ? inner.msg : opc_strerror(rc));
+}
+
+/*
+ * The server may write to the vault: an active server, an existing vault, a
+ * grant with the write bit. *key_sn gets the vault's key serial.
+ */
+static opc_err authorize(opc_account *a, const char *server_id, const char *vault_id,
+                         int64_t *key_sn, opc__ebuf *eb)
+{
+    bool found = false;
+    int64_t v = 0;
+    opc_err rc = opc__acct_query_int(a, &found, &v, eb,
+                                     "SELECT 1 FROM servers WHERE id = ? AND state = 'active'", "t",
+                                     server_id);
+    if (rc == OPC_OK && !found) {
+        return opc__fail(eb, OPC_ERR_PERMISSION,
+                         "server %s is not an active Connect server of this account", server_id);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_query_int(a, &found, key_sn, eb, "SELECT key_sn FROM vaults WHERE id = ?",
+                                 "t", vault_id);
+    }
+    if (rc == OPC_OK && !found) {
+        return opc__fail(eb, OPC_ERR_NOT_FOUND, "vault %s not found", vault_id);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_query_int(a, &found, &v, eb,
+                                 "SELECT acl FROM vault_access WHERE vault_id = ? AND "
+                                 "accessor_type = 'server' AND accessor_id = ?",
+                                 "tt", vault_id, server_id);
+    }
+    if (rc == OPC_OK && !found) {
+        return opc__fail(eb, OPC_ERR_PERMISSION, "server %s holds no grant for vault %s", server_id,
+                         vault_id);
+    }
+    if (rc == OPC_OK && ((uint64_t)v & OPC_ACL_WRITE) == 0) {
+        return opc__fail(eb, OPC_ERR_PERMISSION, "server %s may only read vault %s", server_id,
+                         vault_id);
+    }
+    return rc;
+}
+
+static opc_err item_state(opc_account *a, const char *vault_id, const char *item_id,
+                          stored_item *out, opc__ebuf *eb)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = NULL;
+    opc_err rc = opc__acct_prepare(
+        a, "SELECT vault_id = ?, state = 'active', version FROM items WHERE id = ?", &st, eb);
+    if (rc == OPC_OK) {
+        rc = opc__acct_bind(a, st, eb, "tt", vault_id, item_id);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_step(a, st, &out->found, eb);
+    }
+    if (rc == OPC_OK && out->found) {
+        out->in_vault = sqlite3_column_int64(st, 0) != 0;
+        out->active = sqlite3_column_int64(st, 1) != 0;
+        out->version = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The item and vault rows after the write (export.h). */
+static opc_err outputs(opc_account *a, const char *vault_id, const char *item_id, cJSON **out_item,
+                       cJSON **out_vault, opc__ebuf *eb)
+{
+    opc_err rc = opc__acct_export_item_row(a, item_id, out_item, eb);
+    if (rc == OPC_OK) {
+        rc = opc__acct_export_vault_row(a, vault_id, out_vault, eb);
+    }
+    if (rc != OPC_OK) {
+        cJSON_Delete(*out_item);
+        *out_item = NULL;
+    }
+    return rc;
+}
+
+/* Checks 3-7 of import.h and the effects; remove: a delete (w's envelopes unused). */
+static opc_err write_tx(opc_account *a, const char *server_id, const opc__item_write *w,
+                        bool remove, int64_t now, cJSON **out_item, cJSON **out_vault,
+                        opc__ebuf *eb)
+{
+    opc_err rc = opc__acct_begin(a, true, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    int64_t sn = 0;
+    stored_item st = {false, false, false, 0};
+    bool create = !remove && w->expected_version == 0;
+    rc = authorize(a, server_id, w->vault_id, &sn, eb);
+    if (rc == OPC_OK && !remove && sn != w->key_sn) {
+        rc = opc__fail(eb, OPC_ERR_CONFLICT,
+                       "vault %s is sealed under key serial %lld, not %lld: reload its key",
+                       w->vault_id, (long long)sn, (long long)w->key_sn);
+    }
+    if (rc == OPC_OK) {
+        rc = item_state(a, w->vault_id, w->item_id, &st, eb);
+    }
+    if (rc == OPC_OK && create && st.found) {
+        rc = opc__fail(eb, OPC_ERR_EXISTS, "item %s already exists", w->item_id);
+    } else if (rc == OPC_OK && !create && !(st.found && st.active && st.in_vault)) {
+        rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "item %s not found in vault %s", w->item_id,
+                       w->vault_id);
+    } else if (rc == OPC_OK && !create && w->expected_version != 0 &&
+               st.version != w->expected_version) {
+        rc = opc__fail(eb, OPC_ERR_CONFLICT, "item %s was changed (version %lld, expected %lld)",
+                       w->item_id, (long long)st.version, (long long)w->expected_version);
+    }
+    if (rc == OPC_OK && remove) {
+        rc = opc__acct_item_tombstone(a, w->vault_id, w->item_id, st.version, server_id, now, eb);
+    } else if (rc == OPC_OK) {
+        opc__sealed_item it = {w->vault_id, w->item_id, sn, w->overview, w->details, server_id};
+        int64_t version = 0;
+        rc = opc__acct_item_write(a, &it, create, w->expected_version, now, &version, eb);
+    }
+    /* Built before the commit: a call that fails has changed nothing. */
+    if (rc == OPC_OK) {
+        rc = outputs(a, w->vault_id, w->item_id, out_item, out_vault, eb);
+    }
+    rc = opc__acct_end(a, rc, eb);
+    if (rc != OPC_OK) {
+        cJSON_Delete(*out_item);
+        cJSON_Delete(*out_vault);
+        *out_item = NULL;
+        *out_vault = NULL;
+    }
+    /* What SQLite reports (a corrupt or read-only file, a lock held too
+     * long) is the upstream's failure, not the caller's: OPC_ERR_PARSE is
+     * kept for bad envelopes. */
+    if (rc == OPC_ERR_PARSE || rc == OPC_ERR_INTERNAL) {
+        rc = OPC_ERR_IO;
+    }
+    return rc;
+}
+
+static opc_err check_args(const char *server_id, const opc__item_write *w, opc__ebuf *eb)
+{
+    if (!opc__id_valid_str(server_id) || !opc__id_valid_str(w->vault_id) ||
+        !opc__id_valid_str(w->item_id)) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "server write: invalid server, vault or item id");
+    }
+    if (w->expected_version < 0) {
+        return opc__fail(eb, OPC_ERR_RANGE, "expected version must not be negative");
+    }
+    return OPC_OK;
+}
+
+/* Hand the message to eb and the handle. */
+static opc_err finish(opc_account *a, opc_err rc, const opc__ebuf *local, opc__ebuf *eb)
+{
+    if (eb != NULL) {
+        *eb = *local;
+    }
+    return opc__acct_finish(a, rc, local);
+}
+
+opc_err opc__account_server_item_put(opc_account *a, const char *server_id,
+                                     const opc__item_write *w, int64_t now, cJSON **out_item,
+                                     cJSON **out_vault, opc__ebuf *eb)
+{
+    if (out_item != NULL) {
+        *out_item = NULL;
+    }
+    if (out_vault != NULL) {
+        *out_vault = NULL;
+    }
+    if (a == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    opc__ebuf local;
+    opc__ebuf_clear(&local);
+    if (w == NULL || out_item == NULL || out_vault == NULL) {
+        return finish(a, opc__fail(&local, OPC_ERR_INVALID_ARG, "missing argument"), &local, eb);
+    }
+    opc_err rc = check_args(server_id, w, &local);
+    if (rc == OPC_OK && w->key_sn < 1) {
+        rc = opc__fail(&local, OPC_ERR_RANGE, "key serial must be at least 1");
+    }
+    if (rc == OPC_OK) {
+        rc = check_envelope(w->overview, w->vault_id, w->item_id, "overview", &local);
+    }
+    if (rc == OPC_OK) {
+        rc = check_envelope(w->details, w->vault_id, w->item_id, "details", &local);
+    }
+    if (rc == OPC_OK) {
+        rc = write_tx(a, server_id, w, false, now, out_item, out_vault, &local);
+    }
+    return finish(a, rc, &local, eb);
+}
+
+opc_err opc__account_server_item_delete(opc_account *a, const char *server_id, const char *vault_id,
+                                        const char *item_id, int64_t expected_version, int64_t now,
+                                        cJSON **out_item, cJSON **out_vault, opc__ebuf *eb)
+{
+    if (out_item != NULL) {
+        *out_item = NULL;
+    }
+    if (out_vault != NULL) {
+        *out_vault = NULL;
+    }
+    if (a == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    opc__ebuf local;
+    opc__ebuf_clear(&local);
+    if (out_item == NULL || out_vault == NULL) {
+        return finish(a, opc__fail(&local, OPC_ERR_INVALID_ARG, "missing argument"), &local, eb);
+    }
+    opc__item_write w = {vault_id, item_id, expected_version, 0, NULL, NULL};
+    opc_err rc = check_args(server_id, &w, &local);
+    if (rc == OPC_OK) {
+        rc = write_tx(a, server_id, &w, true, now, out_item, out_vault, &local);
+    }
+    return finish(a, rc, &local, eb);
+}
