@@ -362,9 +362,33 @@ static bool fits(const cJSON *j, const schema *s)
     return true;
 }
 
-/* An absent (or null) parent that the schema knows: create it empty. */
-static opc_err materialise(cJSON *obj, const char *key, const schema *s, cJSON **out)
+/*
+ * A patch adds members only under the schema's names; a member of obj that
+ * differs from `key` only in letter case would make a pair that the strict
+ * JSON rules (core/json.h) refuse, so the patch is refused here, where the
+ * message can say why.
+ */
+static opc_err no_case_variant(const pop *p, const cJSON *obj, const char *key)
 {
+    for (const cJSON *m = obj->child; m != NULL; m = m->next) {
+        if (m->string != NULL && strcmp(m->string, key) != 0 &&
+            opc__strcasecmp(m->string, key) == 0) {
+            return opc__fail(p->eb, OPC_ERR_PARSE,
+                             "patch[%zu]: path \"%s\": a member differs from \"%s\" only in "
+                             "letter case",
+                             p->no, p->where, key);
+        }
+    }
+    return OPC_OK;
+}
+
+/* An absent (or null) parent that the schema knows: create it empty. */
+static opc_err materialise(const pop *p, cJSON *obj, const char *key, const schema *s, cJSON **out)
+{
+    opc_err rc = no_case_variant(p, obj, key);
+    if (rc != OPC_OK) {
+        return rc;
+    }
     cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (old != NULL) {
         drop(obj, old);
@@ -396,7 +420,7 @@ static opc_err walk(pop *p, cJSON *doc, cJSON **parent)
                 if (i + 2 != p->n || p->op == OP_REMOVE) {
                     return missing(p);
                 }
-                opc_err rc = materialise(cur, seg, next_s, &next);
+                opc_err rc = materialise(p, cur, seg, next_s, &next);
                 if (rc != OPC_OK) {
                     return rc;
                 }
@@ -433,6 +457,10 @@ static opc_err walk(pop *p, cJSON *doc, cJSON **parent)
 /* Link p->value as member `key` of obj, replacing any old member. */
 static opc_err set_member(pop *p, cJSON *obj, const char *key)
 {
+    opc_err rc = no_case_variant(p, obj, key);
+    if (rc != OPC_OK) {
+        return rc;
+    }
     cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (old != NULL) {
         drop(obj, old);
@@ -504,6 +532,10 @@ static opc_err element_value(pop *p, const schema *s, const char *id)
                          "patch[%zu]: path \"%s\": the %s's \"id\" does not match the path", p->no,
                          p->where, s->what);
     }
+    opc_err rc = no_case_variant(p, p->value, "id");
+    if (rc != OPC_OK) {
+        return rc;
+    }
     if (vid != NULL) {
         drop(p->value, vid);
     }
@@ -524,7 +556,7 @@ static opc_err apply_member(pop *p, cJSON *obj, const char *key, const schema *s
     if (p->op == OP_ADD && is_array_kind(s) && !cJSON_IsArray(p->value)) {
         /* The Connect quirk: add on an array attribute appends. */
         if (m == NULL || cJSON_IsNull(m)) {
-            opc_err rc = materialise(obj, key, s, &m);
+            opc_err rc = materialise(p, obj, key, s, &m);
             if (rc != OPC_OK) {
                 return rc;
             }

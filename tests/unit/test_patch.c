@@ -640,6 +640,17 @@ static void test_patch_field_attributes(void **state)
     patch_err(odd, "[{\"op\":\"add\",\"path\":\"/fields/7/value\",\"value\":\"s\"}]",
               OPC_ERR_NOT_FOUND, "The item doesn't have a 7 field.");
     cJSON_Delete(odd);
+    /* No member pair that differs only in letter case (strict JSON). */
+    cJSON *cased = parse("{\"fields\":[{\"id\":\"f\",\"Value\":\"x\",\"Section\":{}}]}");
+    patch_err(cased, "[{\"op\":\"add\",\"path\":\"/fields/f/value\",\"value\":\"s\"}]",
+              OPC_ERR_PARSE, "a member differs from \"value\" only in letter case");
+    patch_err(cased, "[{\"op\":\"add\",\"path\":\"/fields/f/section/id\",\"value\":\"s\"}]",
+              OPC_ERR_PARSE, "a member differs from \"section\" only in letter case");
+    patch_err(cased, "[{\"op\":\"add\",\"path\":\"/fields/g\",\"value\":{\"ID\":\"g\"}}]",
+              OPC_ERR_PARSE, "a member differs from \"id\" only in letter case");
+    out = patch_ok(cased, "[{\"op\":\"add\",\"path\":\"/fields/-\",\"value\":{\"ID\":\"g\"}}]");
+    opc__json_delete_secret(out);
+    cJSON_Delete(cased);
     cJSON *noarr = parse("{\"fields\":{\"id\":\"f\"}}");
     patch_err(noarr, "[{\"op\":\"add\",\"path\":\"/fields/f/value\",\"value\":\"s\"}]",
               OPC_ERR_NOT_FOUND, "the item has no array there");
