@@ -1,12 +1,17 @@
 /*
  * fuzz/gen_seeds.c - writes the seed files that need real cryptography
  * (tokens signed by FUZZ_ISSUER_JWK, an envelope under the fuzz vault key,
- * credentials files) into fuzz/corpus/. Run by `make fuzz-corpus`; the
- * output is committed, so the fuzzers do not depend on this program.
+ * credentials files) into fuzz/corpus/, and the seeds of fuzz_patch (the
+ * patch shapes the SDKs and the Connect docs send, for the item in
+ * fuzz/fuzz_patch.c) and fuzz_filter (the query strings clients send). Run
+ * by `make fuzz-corpus`; the output is committed, so the fuzzers do not
+ * depend on this program.
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "fuzz_common.h"
 
@@ -44,6 +49,87 @@ static void token_seed(const opc__key *k, const char *name, const char *header, 
     opc_free(tok);
 }
 
+typedef struct {
+    const char *name;
+    const char *text;
+} text_seed;
+
+/* For the item of fuzz/fuzz_patch.c (fields username, password, notesPlain,
+ * otp1, "a/b~c"; sections "linked items", sec1). */
+static const text_seed patch_seeds[] = {
+    {"empty", "[]"},
+    /* The JS and Go SDKs. */
+    {"sdk_title", "[{\"op\":\"replace\",\"path\":\"/title\",\"value\":\"x\"}]"},
+    /* connect#58: how to change a password. */
+    {"password_value",
+     "[{\"op\":\"replace\",\"path\":\"/fields/password/value\",\"value\":\"fake-new\"}]"},
+    {"notes_value", "[{\"op\":\"add\",\"path\":\"/fields/notesPlain/value\",\"value\":\"n\"}]"},
+    /* The Connect docs: add a field on /fields, with the spec's lower-case type. */
+    {"add_field",
+     "[{\"op\":\"add\",\"path\":\"/fields\",\"value\":{\"label\":\"New\",\"type\":\"string\","
+     "\"value\":\"v\",\"section\":{\"id\":\"sec1\"}}}]"},
+    {"add_field_end", "[{\"op\":\"add\",\"path\":\"/fields/-\",\"value\":{\"id\":\"\","
+                      "\"type\":\"\",\"purpose\":\"\",\"label\":\"l\"}}]"},
+    {"field_by_id", "[{\"op\":\"replace\",\"path\":\"/fields/otp1\",\"value\":{\"type\":\"OTP\","
+                    "\"value\":\"otpauth://totp/x?secret=JBSWY3DPEHPK3PXP\"}},"
+                    "{\"op\":\"remove\",\"path\":\"/fields/username\"}]"},
+    {"field_attrs", "[{\"op\":\"add\",\"path\":\"/fields/a~1b~0c/label\",\"value\":\"L\"},"
+                    "{\"op\":\"replace\",\"path\":\"/fields/a~1b~0c/type\",\"value\":\"date\"},"
+                    "{\"op\":\"replace\",\"path\":\"/fields/a~1b~0c/value\","
+                    "\"value\":\"2024-02-29\"},"
+                    "{\"op\":\"remove\",\"path\":\"/fields/otp1/section\"}]"},
+    {"generate", "[{\"op\":\"remove\",\"path\":\"/fields/password/value\"},"
+                 "{\"op\":\"add\",\"path\":\"/fields/password/generate\",\"value\":true},"
+                 "{\"op\":\"add\",\"path\":\"/fields/password/recipe/length\",\"value\":12},"
+                 "{\"op\":\"add\",\"path\":\"/fields/password/recipe/characterSets/-\","
+                 "\"value\":\"DIGITS\"}]"},
+    {"second_password", "[{\"op\":\"add\",\"path\":\"/fields\",\"value\":{\"type\":\"CONCEALED\","
+                        "\"purpose\":\"PASSWORD\",\"value\":\"p\"}}]"},
+    {"sections", "[{\"op\":\"add\",\"path\":\"/sections/-\",\"value\":{\"id\":\"s2\","
+                 "\"label\":\"Two\"}},"
+                 "{\"op\":\"replace\",\"path\":\"/sections/linked items/label\",\"value\":\"R\"},"
+                 "{\"op\":\"add\",\"path\":\"/fields/username/section/id\",\"value\":\"s2\"}]"},
+    {"tags_urls", "[{\"op\":\"add\",\"path\":\"/tags/1\",\"value\":\"x\"},"
+                  "{\"op\":\"remove\",\"path\":\"/tags/0\"},"
+                  "{\"op\":\"add\",\"path\":\"/urls/-\",\"value\":{\"href\":\"https://b.example\","
+                  "\"label\":\"b\"}},"
+                  "{\"op\":\"replace\",\"path\":\"/urls/0/primary\",\"value\":false},"
+                  "{\"op\":\"replace\",\"path\":\"/favorite\",\"value\":true}]"},
+    {"whole_item", "[{\"op\":\"replace\",\"path\":\"/\",\"value\":{\"title\":\"t\","
+                   "\"category\":\"LOGIN\",\"fields\":[{\"id\":\"username\",\"value\":\"u\"}]}}]"},
+    {"read_only", "[{\"op\":\"replace\",\"path\":\"/vault/id\",\"value\":\"v\"}]"},
+    {"move", "[{\"op\":\"move\",\"from\":\"/title\",\"path\":\"/tags/0\"}]"},
+};
+
+static const text_seed filter_seeds[] = {
+    {"go_title", "filter=title+eq+%22Kubernetes%22"},
+    {"python_name", "filter=name%20eq%20%22Demo%20Vault%22"},
+    {"js_title_co", "filter=title%20co%20%22data%22"},
+    {"tag", "filter=tag+eq+%22banking%22"},
+    {"escaped", "filter=title+eq+%22a%5C%22b%5C%5Cc%22"},
+    {"raw_quote", "filter=title eq \"x y\""},
+    {"other_params", "inline_files=true&filter=TITLE+EQ+%22x%22&filter=tag+eq+%22y%22"},
+    {"utf8", "filter=title+eq+%22%C3%A9t%C3%A9%22"},
+    {"single_quote", "filter=title+eq+%27x%27"},
+    {"category", "filter=category+eq+%22LOGIN%22"},
+    {"or", "filter=title+eq+%22a%22+or+tag+eq+%22b%22"},
+    {"no_value", "filter"},
+    {"bad_escape", "filter=%2G"},
+};
+
+static void text_seeds(const char *dir, const text_seed *seeds, size_t n)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "gen_seeds: cannot create %s\n", dir);
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s", dir, seeds[i].name);
+        write_file(path, seeds[i].text, strlen(seeds[i].text));
+    }
+}
+
 int main(void)
 {
     check(opc_global_init(OPC_GLOBAL_DEFAULT), "init");
@@ -74,7 +160,7 @@ int main(void)
     token_seed(issuer, "alg_none_header", "{\"alg\":\"none\",\"typ\":\"JWT\"}", "{}");
 
     /* An envelope under the fuzz vault key with AAD "fuzz". */
-    static const uint8_t raw[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+    static const uint8_t raw[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                                     17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
     opc__key *vk = NULL;
     check(opc__key_from_oct(raw, sizeof raw, "fuzzvaultkey", OPC_KEYOP_ENCRYPT | OPC_KEYOP_DECRYPT,
@@ -128,7 +214,12 @@ int main(void)
     opc__key_free(pub);
     opc__key_free(vk);
     opc__key_free(issuer);
+
+    text_seeds("fuzz/corpus/fuzz_patch", patch_seeds, sizeof patch_seeds / sizeof patch_seeds[0]);
+    text_seeds("fuzz/corpus/fuzz_filter", filter_seeds,
+               sizeof filter_seeds / sizeof filter_seeds[0]);
     opc_global_cleanup();
-    puts("gen_seeds: wrote fuzz/corpus/{fuzz_jwt,fuzz_envelope,fuzz_credentials}");
+    puts("gen_seeds: wrote fuzz/corpus/{fuzz_jwt,fuzz_envelope,fuzz_credentials,fuzz_patch,"
+         "fuzz_filter}");
     return 0;
 }

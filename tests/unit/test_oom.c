@@ -14,6 +14,7 @@
 #include "crypto/key.h"
 #include "credentials/credentials.h"
 #include "model/item.h"
+#include "model/patch.h"
 #include "account/account_int.h"
 #include "upstream/upstream.h"
 
@@ -253,6 +254,20 @@ static opc_err op_item_prepare(void *ctx)
 }
 
 typedef struct {
+    cJSON *item;
+    const char *patch;
+} patch_ctx;
+
+static opc_err op_item_patch(void *ctx)
+{
+    const patch_ctx *c = ctx;
+    cJSON *item = NULL;
+    opc_err rc = opc__item_patch_apply(c->item, c->patch, strlen(c->patch), &item, NULL, NULL);
+    opc__json_delete_secret(item);
+    return rc;
+}
+
+typedef struct {
     opc_account *a;
     char vault[OPC_ID_LEN + 1];
     char path[256];
@@ -302,6 +317,17 @@ static void test_oom_model_and_account(void **state)
                     "\"fields\":[{\"section\":{\"id\":\"s\"},\"type\":\"otp\","
                     "\"value\":\"otpauth://totp/x?secret=JBSWY3DPEHPK3PXP\"}]}";
     torture("item prepare", op_item_prepare, item_json);
+    patch_ctx pc = {NULL, "[{\"op\":\"replace\",\"path\":\"/title\",\"value\":\"u\"},"
+                          "{\"op\":\"add\",\"path\":\"/tags/0\",\"value\":\"b\"},"
+                          "{\"op\":\"add\",\"path\":\"/fields\",\"value\":{\"label\":\"l\"}},"
+                          "{\"op\":\"replace\",\"path\":\"/fields/password/value\","
+                          "\"value\":\"fake\"},"
+                          "{\"op\":\"remove\",\"path\":\"/sections/s/label\"}]"};
+    assert_int_equal(opc__item_prepare(item_json, strlen(item_json), OPC_ITEM_CREATE, NULL,
+                                       &pc.item, NULL),
+                     OPC_OK);
+    torture("item patch", op_item_patch, &pc);
+    opc__json_delete_secret(pc.item);
 
     acct_ctx c;
     char dir[] = "/tmp/opc-oom-XXXXXX";
