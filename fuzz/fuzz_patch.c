@@ -85,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cJSON *ov = NULL, *det = NULL, *joined = NULL;
         if (rc != OPC_OK || n2 != n || opc__item_split(out, &ov, &det) != OPC_OK ||
             opc__item_join(ov, det, &joined) != OPC_OK || !cJSON_Compare(out, joined, 1) ||
-            opc__item_present(out, 1800000000, NULL) != OPC_OK) {
+            opc__item_present(out, 1800000000, NULL, NULL) != OPC_OK) {
             abort();
         }
         opc__json_delete_secret(joined);

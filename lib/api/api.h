@@ -5,6 +5,7 @@
 #ifndef OPC_API_API_H
 #define OPC_API_API_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include <opconnect/api.h>
@@ -38,6 +39,9 @@ struct opc_api {
     opc__render *render; /* sealed rendered items (render.h) */
     uint8_t rid_prefix[8];               /* request ids: random prefix... */
     atomic_uint_fast64_t rid_counter;    /* ...and a counter */
+    pthread_mutex_t write_mu;     /* serialises item writes (write.c) */
+    struct opc__upstream *upstream; /* opened at the first write */
+    struct opc__cache *wcache;      /* write-through handle, idem */
     struct mg_context *ctx;
     int bound_port;
     bool lib_init; /* mg_init_library called */

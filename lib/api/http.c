@@ -134,16 +134,27 @@ int opc__resp_send(opc__req *r, int status, const char *ctype, const char *extra
     int hl = -1;
     if (opc__buf_err(b) == OPC_OK && b->len >= OPC_HTTP_HEADER_GAP) {
         size_t body_len = b->len - OPC_HTTP_HEADER_GAP;
-        hl = snprintf(head, sizeof head,
-                      "HTTP/1.1 %d %s\r\n"
-                      "Content-Type: %s\r\n"
-                      "Content-Length: %zu\r\n"
-                      "1Password-Connect-Version: " OPC_API_CONNECT_VERSION "\r\n"
-                      "Cache-Control: no-store\r\n"
-                      "%s"
-                      "\r\n",
-                      status, opc__http_reason(status), ctype, body_len,
-                      extra != NULL ? extra : "");
+        if (status == 204) { /* no body, and no Content-Length (RFC 9110 §8.6) */
+            hl = snprintf(head, sizeof head,
+                          "HTTP/1.1 204 No Content\r\n"
+                          "1Password-Connect-Version: " OPC_API_CONNECT_VERSION "\r\n"
+                          "Cache-Control: no-store\r\n"
+                          "%s"
+                          "\r\n",
+                          extra != NULL ? extra : "");
+            b->len = OPC_HTTP_HEADER_GAP;
+        } else {
+            hl = snprintf(head, sizeof head,
+                          "HTTP/1.1 %d %s\r\n"
+                          "Content-Type: %s\r\n"
+                          "Content-Length: %zu\r\n"
+                          "1Password-Connect-Version: " OPC_API_CONNECT_VERSION "\r\n"
+                          "Cache-Control: no-store\r\n"
+                          "%s"
+                          "\r\n",
+                          status, opc__http_reason(status), ctype, body_len,
+                          extra != NULL ? extra : "");
+        }
     }
     if (hl > 0 && hl <= OPC_HTTP_HEADER_GAP) {
         char *start = b->data + OPC_HTTP_HEADER_GAP - hl;

@@ -39,6 +39,8 @@
 
 #include "api/api.h"
 #include "api/http.h"
+#include "api/items.h"
+#include "api/write.h"
 #include "api/render.h"
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -298,107 +300,6 @@ static int list_items(req *r, const opc__ix_vault *v, const char *query)
     return opc__resp_send(r, 200, "application/json", NULL);
 }
 
-/* Add server-side members and content paths to a joined item. */
-static opc_err decorate(cJSON *full, const opc__cache_item *row)
-{
-    char t1[OPC_TIME_STRLEN];
-    char t2[OPC_TIME_STRLEN];
-    if (opc__time_format(row->created, t1) != OPC_OK ||
-        opc__time_format(row->updated, t2) != OPC_OK) {
-        return OPC_ERR_RANGE;
-    }
-    cJSON *vo = cJSON_CreateObject();
-    if (vo == NULL || cJSON_AddStringToObject(vo, "id", row->vault) == NULL) {
-        cJSON_Delete(vo);
-        return OPC_ERR_NOMEM;
-    }
-    cJSON_AddItemToObject(full, "vault", vo);
-    if (cJSON_AddStringToObject(full, "id", row->id) == NULL) {
-        return OPC_ERR_NOMEM;
-    }
-    if (cJSON_AddNumberToObject(full, "version", (double)row->version) == NULL ||
-        (row->last_edited_by[0] != '\0' &&
-         cJSON_AddStringToObject(full, "lastEditedBy", row->last_edited_by) == NULL) ||
-        cJSON_AddStringToObject(full, "createdAt", t1) == NULL ||
-        cJSON_AddStringToObject(full, "updatedAt", t2) == NULL) {
-        return OPC_ERR_NOMEM;
-    }
-    cJSON *files = cJSON_GetObjectItemCaseSensitive(full, "files");
-    cJSON *f = NULL;
-    cJSON_ArrayForEach(f, files)
-    {
-        const cJSON *fid = cJSON_GetObjectItemCaseSensitive(f, "id");
-        if (!cJSON_IsString(fid) || cJSON_GetObjectItemCaseSensitive(f, "content_path") != NULL) {
-            continue;
-        }
-        char path[160];
-        (void)snprintf(path, sizeof path, "/v1/vaults/%s/items/%s/files/%s/content", row->vault,
-                       row->id, fid->valuestring);
-        if (cJSON_AddStringToObject(f, "content_path", path) == NULL) {
-            return OPC_ERR_NOMEM;
-        }
-    }
-    return OPC_OK;
-}
-
-/* Render a full item from the cache row: open both envelopes, join,
- * decorate, present at now. On success *body (secret) and *valid_until. */
-static opc_err render_item(req *r, const opc__ix_vault *v, const char *iid, int64_t now,
-                           char **body, size_t *len, int64_t *version, int64_t *valid_until,
-                           opc__ebuf *eb)
-{
-    opc_api *api = r->api;
-    opc__cache *c = NULL;
-    opc__cache_item row;
-    memset(&row, 0, sizeof row);
-    opc_err rc = opc__index_handle(api->index, &c, eb);
-    if (rc == OPC_OK) {
-        rc = opc__cache_item_get(c, v->id, iid, &row, eb);
-    }
-    opc__index_handle_release(api->index, c);
-    if (rc == OPC_OK && row.state != NULL && strcmp(row.state, "active") != 0) {
-        rc = OPC_ERR_NOT_FOUND;
-    }
-    opc__vkey *vk = NULL;
-    if (rc == OPC_OK) {
-        rc = opc__vault_keys_get(api->keys, v->id, row.key_sn, v->enc_key, opc__monotonic_ms(), &vk,
-                                 eb);
-    }
-    cJSON *ov = NULL;
-    cJSON *det = NULL;
-    cJSON *full = NULL;
-    char aad[128];
-    if (rc == OPC_OK) {
-        (void)snprintf(aad, sizeof aad, "v1|%s|%s|overview|%lld", v->id, row.id,
-                       (long long)row.key_sn);
-        rc = opc__ix_open_json(row.overview, opc__vkey_key(vk), aad, &ov, eb);
-    }
-    if (rc == OPC_OK) {
-        (void)snprintf(aad, sizeof aad, "v1|%s|%s|details|%lld", v->id, row.id,
-                       (long long)row.key_sn);
-        rc = opc__ix_open_json(row.details, opc__vkey_key(vk), aad, &det, eb);
-    }
-    opc__vault_keys_release(api->keys, vk);
-    if (rc == OPC_OK) {
-        rc = opc__item_join(ov, det, &full);
-    }
-    if (rc == OPC_OK) {
-        rc = decorate(full, &row);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__item_present(full, now, valid_until, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__json_print(full, body, len);
-    }
-    *version = row.version;
-    opc__json_delete_secret(full);
-    opc__json_delete_secret(det);
-    opc__json_delete_secret(ov);
-    opc__cache_item_clear(&row);
-    return rc;
-}
-
 static int get_item(req *r, const opc__ix_vault *v, const opc__ix_item *it)
 {
     opc_api *api = r->api;
@@ -411,9 +312,17 @@ static int get_item(req *r, const opc__ix_vault *v, const opc__ix_item *it)
     opc__ebuf_clear(&eb);
     char *body = NULL;
     size_t len = 0;
-    int64_t version = 0;
     int64_t valid_until = 0;
-    opc_err rc = render_item(r, v, it->id, now, &body, &len, &version, &valid_until, &eb);
+    cJSON *full = NULL;
+    opc__cache_item row;
+    memset(&row, 0, sizeof row);
+    opc_err rc = opc__api_item_load(api, v, it->id, &full, &row, &eb);
+    if (rc == OPC_OK) {
+        rc = opc__api_item_body(full, &row, now, &body, &len, &valid_until, &eb);
+    }
+    int64_t version = row.version;
+    opc__json_delete_secret(full);
+    opc__cache_item_clear(&row);
     if (rc == OPC_ERR_NOT_FOUND) {
         return opc__resp_error(r, 404, "item %s not found", it->id);
     }
@@ -454,6 +363,37 @@ static opc__ix_snapshot *await_sync(opc_api *api, bool need_unlock)
         opc__index_poll(api->index, opc__monotonic_ms(), true);
         s = opc__index_acquire(api->index);
     }
+}
+
+/*
+ * The permissions a method needs on a route (0: method not allowed) and
+ * the verb the 403 message names: GET reads; POST on items creates; PUT
+ * and PATCH on an item update (PATCH also reads: its answers depend on the
+ * stored item); DELETE on an item deletes.
+ */
+static unsigned method_need(const char *m, rkind k, const char **verb)
+{
+    *verb = "read";
+    if (strcmp(m, "GET") == 0) {
+        return OPC_ACL_READ;
+    }
+    if (k == R_ITEMS && strcmp(m, "POST") == 0) {
+        *verb = "create";
+        return OPC_ACL_WRITE;
+    }
+    if (k == R_ITEM && strcmp(m, "PUT") == 0) {
+        *verb = "update";
+        return OPC_ACL_WRITE;
+    }
+    if (k == R_ITEM && strcmp(m, "PATCH") == 0) {
+        *verb = "update";
+        return OPC_ACL_WRITE | OPC_ACL_READ;
+    }
+    if (k == R_ITEM && strcmp(m, "DELETE") == 0) {
+        *verb = "delete";
+        return OPC_ACL_WRITE;
+    }
+    return 0;
 }
 
 static int route_v1(req *r, const struct mg_request_info *ri)
@@ -507,12 +447,13 @@ static int route_v1(req *r, const struct mg_request_info *ri)
     if (s == NULL) {
         return opc__resp_error(r, 408, "sync did not complete within timeout, please retry the request");
     }
-    bool get = strcmp(r->method, "GET") == 0;
-    unsigned need = get ? OPC_ACL_READ : OPC_ACL_WRITE;
+    const char *verb = NULL;
+    unsigned need = method_need(r->method, k, &verb);
     int st;
-    if (k == R_VAULTS) {
-        st = get ? list_vaults(r, s, tok, ri->query_string)
-                 : opc__resp_error(r, 405, "Method not allowed");
+    if (need == 0) {
+        st = opc__resp_error(r, 405, "Method not allowed");
+    } else if (k == R_VAULTS) {
+        st = list_vaults(r, s, tok, ri->query_string);
     } else if (!valid_id(vid)) {
         st = opc__resp_error(r, 400, "Invalid Vault UUID");
     } else if (k == R_ITEM && !valid_id(iid)) {
@@ -522,13 +463,16 @@ static int route_v1(req *r, const struct mg_request_info *ri)
         const opc__ix_vault *v = opc__ix_find_vault(s, vid);
         if (acl == 0) {
             st = opc__resp_error(r, 403, "vault %s is not in scope", vid);
-        } else if ((acl & need) == 0) {
+        } else if ((acl & need) != need) {
             st = opc__resp_error(r, 403, "token does not have permission to perform %s on vault %s",
-                            get ? "read" : "write", vid);
+                                 (acl & need & OPC_ACL_WRITE) == 0 && (need & OPC_ACL_WRITE) != 0
+                                     ? verb
+                                     : "read",
+                                 vid);
         } else if (v == NULL || !v->decrypted) {
             st = opc__resp_error(r, 404, "vault %s not found", vid);
-        } else if (!get) {
-            st = opc__resp_error(r, 405, "Method not allowed");
+        } else if (need & OPC_ACL_WRITE) {
+            st = opc__api_item_write(r, ri, v, k == R_ITEM ? iid : NULL);
         } else if (k == R_VAULT) {
             st = opc__resp_json(r, 200, v->json, v->json_len);
         } else if (k == R_ITEMS) {

@@ -19,6 +19,7 @@
 #include "api/api.h"
 #include "api/http.h"
 #include "core/rand.h"
+#include "upstream/upstream.h"
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -72,6 +73,7 @@ opc_err opc_api_create(opc_credentials *creds, const char *cache_path, opc_api *
         return OPC_ERR_NOMEM;
     }
     api->creds = creds;
+    pthread_mutex_init(&api->write_mu, NULL);
     api->port = OPC_API_DEFAULT_PORT;
     memcpy(api->bind, "0.0.0.0", sizeof "0.0.0.0");
     api->sync_timeout_ms = OPC_API_DEFAULT_SYNC_TIMEOUT_MS;
@@ -272,6 +274,9 @@ void opc_api_free(opc_api *api)
     opc_api_stop(api);
     opc__index_free(api->index);
     opc__render_free(api->render);
+    opc__upstream_close(api->upstream);
+    opc__cache_close(api->wcache);
+    pthread_mutex_destroy(&api->write_mu);
     opc__vault_keys_free(api->keys);
     if (api->auth != NULL) {
         opc__auth_lock(api->auth);

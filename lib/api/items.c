@@ -1,0 +1,189 @@
+/*
+ * api/items.c - loading, presenting and sealing items (items.h).
+ */
+#include "api/items.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "api/index.h"
+#include "api/keys.h"
+#include "core/alloc.h"
+#include "core/json.h"
+#include "core/time.h"
+#include "crypto/envelope.h"
+#include "model/item.h"
+
+static void item_aad(char out[128], const char *vault, const char *item, const char *part,
+                     int64_t key_sn)
+{
+    (void)snprintf(out, 128, "v1|%s|%s|%s|%lld", vault, item, part, (long long)key_sn);
+}
+
+opc_err opc__api_item_load(opc_api *api, const opc__ix_vault *v, const char *iid, cJSON **full,
+                           opc__cache_item *row, opc__ebuf *eb)
+{
+    *full = NULL;
+    memset(row, 0, sizeof *row);
+    opc__cache *c = NULL;
+    opc_err rc = opc__index_handle(api->index, &c, eb);
+    if (rc == OPC_OK) {
+        rc = opc__cache_item_get(c, v->id, iid, row, eb);
+    }
+    opc__index_handle_release(api->index, c);
+    if (rc == OPC_OK && row->state != NULL && strcmp(row->state, "active") != 0) {
+        rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "item %s not found", iid);
+    }
+    opc__vkey *vk = NULL;
+    if (rc == OPC_OK) {
+        rc = opc__vault_keys_get(api->keys, v->id, row->key_sn, v->enc_key, opc__monotonic_ms(),
+                                 &vk, eb);
+    }
+    cJSON *ov = NULL;
+    cJSON *det = NULL;
+    char aad[128];
+    if (rc == OPC_OK) {
+        item_aad(aad, v->id, row->id, "overview", row->key_sn);
+        rc = opc__ix_open_json(row->overview, opc__vkey_key(vk), aad, &ov, eb);
+    }
+    if (rc == OPC_OK) {
+        item_aad(aad, v->id, row->id, "details", row->key_sn);
+        rc = opc__ix_open_json(row->details, opc__vkey_key(vk), aad, &det, eb);
+    }
+    opc__vault_keys_release(api->keys, vk);
+    if (rc == OPC_OK) {
+        rc = opc__item_join(ov, det, full);
+    }
+    opc__json_delete_secret(det);
+    opc__json_delete_secret(ov);
+    return rc;
+}
+
+/* Add server-side members and content paths to a joined item. */
+static opc_err decorate(cJSON *full, const opc__cache_item *row)
+{
+    char t1[OPC_TIME_STRLEN];
+    char t2[OPC_TIME_STRLEN];
+    if (opc__time_format(row->created, t1) != OPC_OK ||
+        opc__time_format(row->updated, t2) != OPC_OK) {
+        return OPC_ERR_RANGE;
+    }
+    static const char *const server_side[] = {"id",        "vault",     "version",     "lastEditedBy",
+                                              "createdAt", "updatedAt", "state",       "trashed"};
+    for (size_t i = 0; i < sizeof server_side / sizeof server_side[0]; i++) {
+        cJSON_DeleteItemFromObjectCaseSensitive(full, server_side[i]);
+    }
+    cJSON *vo = cJSON_CreateObject();
+    if (vo == NULL || cJSON_AddStringToObject(vo, "id", row->vault) == NULL) {
+        cJSON_Delete(vo);
+        return OPC_ERR_NOMEM;
+    }
+    cJSON_AddItemToObject(full, "vault", vo);
+    if (cJSON_AddStringToObject(full, "id", row->id) == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    if (cJSON_AddNumberToObject(full, "version", (double)row->version) == NULL ||
+        (row->last_edited_by[0] != '\0' &&
+         cJSON_AddStringToObject(full, "lastEditedBy", row->last_edited_by) == NULL) ||
+        cJSON_AddStringToObject(full, "createdAt", t1) == NULL ||
+        cJSON_AddStringToObject(full, "updatedAt", t2) == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    cJSON *files = cJSON_GetObjectItemCaseSensitive(full, "files");
+    cJSON *f = NULL;
+    cJSON_ArrayForEach(f, files)
+    {
+        const cJSON *fid = cJSON_GetObjectItemCaseSensitive(f, "id");
+        if (!cJSON_IsString(fid) || cJSON_GetObjectItemCaseSensitive(f, "content_path") != NULL) {
+            continue;
+        }
+        char path[160];
+        (void)snprintf(path, sizeof path, "/v1/vaults/%s/items/%s/files/%s/content", row->vault,
+                       row->id, fid->valuestring);
+        if (cJSON_AddStringToObject(f, "content_path", path) == NULL) {
+            return OPC_ERR_NOMEM;
+        }
+    }
+    return OPC_OK;
+}
+
+opc_err opc__api_item_body(const cJSON *full, const opc__cache_item *row, int64_t now, char **body,
+                           size_t *len, int64_t *valid_until, opc__ebuf *eb)
+{
+    *body = NULL;
+    *len = 0;
+    cJSON *out = cJSON_Duplicate(full, true);
+    opc_err rc = out != NULL ? OPC_OK : opc__fail(eb, OPC_ERR_NOMEM, "out of memory");
+    if (rc == OPC_OK) {
+        rc = decorate(out, row);
+        if (rc != OPC_OK) {
+            opc__fail(eb, rc, "item %s: cannot add its metadata", row->id);
+        }
+    }
+    if (rc == OPC_OK) {
+        rc = opc__item_present(out, now, valid_until, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__json_print(out, body, len);
+    }
+    opc__json_delete_secret(out);
+    return rc;
+}
+
+/* Seal one half; *out is the envelope's JSON text. */
+static opc_err seal_part(const opc__key *k, const char *aad, const cJSON *part, char **out)
+{
+    char *pt = NULL;
+    size_t pt_len = 0;
+    opc_err rc = opc__json_print(part, &pt, &pt_len);
+    cJSON *env = NULL;
+    if (rc == OPC_OK) {
+        rc = opc__envelope_seal(k, aad, strlen(aad), pt, pt_len, &env);
+    }
+    if (pt != NULL) {
+        opc__secret_free(pt, pt_len);
+    }
+    size_t n = 0;
+    if (rc == OPC_OK) {
+        rc = opc__json_print(env, out, &n);
+    }
+    cJSON_Delete(env);
+    return rc;
+}
+
+opc_err opc__api_item_seal(opc_api *api, const opc__ix_vault *v, const char *iid,
+                           const cJSON *full, char **overview, char **details, int64_t *key_sn,
+                           opc__ebuf *eb)
+{
+    *overview = *details = NULL;
+    *key_sn = v->key_sn;
+    opc__vkey *vk = NULL;
+    opc_err rc = opc__vault_keys_get(api->keys, v->id, v->key_sn, v->enc_key, opc__monotonic_ms(),
+                                     &vk, eb);
+    cJSON *ov = NULL;
+    cJSON *det = NULL;
+    if (rc == OPC_OK) {
+        rc = opc__item_split(full, &ov, &det);
+    }
+    char aad[128];
+    if (rc == OPC_OK) {
+        item_aad(aad, v->id, iid, "overview", v->key_sn);
+        rc = seal_part(opc__vkey_key(vk), aad, ov, overview);
+    }
+    if (rc == OPC_OK) {
+        item_aad(aad, v->id, iid, "details", v->key_sn);
+        rc = seal_part(opc__vkey_key(vk), aad, det, details);
+    }
+    opc__vault_keys_release(api->keys, vk);
+    opc__json_delete_secret(ov);
+    opc__json_delete_secret(det);
+    if (rc != OPC_OK) {
+        opc__free(*overview);
+        opc__free(*details);
+        *overview = *details = NULL;
+        if (eb != NULL && eb->msg[0] == '\0') {
+            opc__fail(eb, rc, "item %s: cannot seal it", iid);
+        }
+    }
+    return rc;
+}

@@ -1,0 +1,50 @@
+/*
+ * api/items.c - a vault's items as the routes handle them: the stored full
+ * item (decrypted and joined), its response form, and new versions sealed
+ * for the upstream.
+ *
+ * Item AADs (account/schema.c): "v1|<vault>|<item>|overview|<key_sn>" and
+ * "v1|<vault>|<item>|details|<key_sn>". The vault key comes from the API's
+ * vault-key cache (keys.h), unwrapped from the server's grant.
+ *
+ * Secrets: every tree and text here may hold item secrets; trees are freed
+ * with opc__json_delete_secret, texts with opc__secret_free.
+ */
+#ifndef OPC_API_ITEMS_H
+#define OPC_API_ITEMS_H
+
+#include <cjson/cJSON.h>
+
+#include "api/api.h"
+#include "cache/cache.h"
+#include "core/err.h"
+#include "internal.h"
+
+/*
+ * The stored item iid of vault v: *full is the joined overview + details
+ * (with passwordHistory and file keys: the form item_prepare's `existing`
+ * takes), *row the cache row (clear it with opc__cache_item_clear). A
+ * missing or deleted item is OPC_ERR_NOT_FOUND.
+ */
+opc_err opc__api_item_load(opc_api *api, const opc__ix_vault *v, const char *iid, cJSON **full,
+                           opc__cache_item *row, opc__ebuf *eb);
+
+/*
+ * The response body of a full item: a copy of `full` with the server-side
+ * members of row (id, vault, version, lastEditedBy, createdAt, updatedAt)
+ * and files' content_path, presented at now (opc__item_present: OTP codes,
+ * internal members removed). *valid_until as opc__item_present's.
+ */
+opc_err opc__api_item_body(const cJSON *full, const opc__cache_item *row, int64_t now, char **body,
+                           size_t *len, int64_t *valid_until, opc__ebuf *eb);
+
+/*
+ * Split a full item (item_prepare's output) and seal both halves under the
+ * vault's current key for item iid: *overview and *details are envelope
+ * JSON texts (not secret), *key_sn the key serial used.
+ */
+opc_err opc__api_item_seal(opc_api *api, const opc__ix_vault *v, const char *iid,
+                           const cJSON *full, char **overview, char **details, int64_t *key_sn,
+                           opc__ebuf *eb);
+
+#endif

@@ -1,0 +1,422 @@
+/*
+ * api/write.c - the item writes (connect-api spec §1.3 nos. 5, 7, 8, 9):
+ *
+ *   POST   /v1/vaults/{v}/items        200 the created FullItem
+ *   PUT    /v1/vaults/{v}/items/{i}    200 the replaced FullItem
+ *   PATCH  /v1/vaults/{v}/items/{i}    200 the patched FullItem
+ *   DELETE /v1/vaults/{v}/items/{i}    204, empty body
+ *
+ * Each write: read the body (at most OPC_ITEM_MAX_JSON bytes, 413 beyond)
+ * -> validate and normalise (model/item.h, model/patch.h; 400 with the
+ * model's message, nothing written) -> seal overview and details under the
+ * vault key -> the upstream write carrying the expected version (account/
+ * import.h checks it in one transaction) -> write-through of the returned
+ * rows into the cache -> refresh the index -> respond. So a client reads
+ * its own write at once: the index and the render cache hold the new
+ * version before the response leaves.
+ *
+ * The expected version is the version the item had when this request read
+ * it, or the body's "version" when the client sent one (> 0): the JS SDK
+ * PUTs back the item it read, so a concurrent change between its GET and
+ * its PUT is a 409 instead of a lost update. 409 answers name the item and
+ * change nothing; the client re-reads and retries.
+ *
+ * Writes are serialised in this process (one upstream handle, one cache
+ * write handle, under api->write_mu): the account store serialises them
+ * anyway, and this keeps write-through in upstream order.
+ *
+ * Permissions (checked by routes.c before this file runs): every method
+ * needs write on the vault; PATCH also needs read, because its answers and
+ * its errors depend on the stored item (the original's 1.7.1 fix), and
+ * PUT / POST answer with what the client sent plus server-side members.
+ *
+ * Errors: upstream unreachable (OPC_ERR_IO) is 503 with a message saying
+ * reads keep working; a version conflict 409; the item gone 404; the
+ * server's grant lost its write bit 403.
+ */
+#include "api/write.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <civetweb.h>
+
+#include "api/items.h"
+#include "core/alloc.h"
+#include "core/id.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/strparse.h"
+#include "core/time.h"
+#include "model/item.h"
+#include "model/patch.h"
+#include "upstream/upstream.h"
+
+/* Read the request body into b (secret). OPC_ERR_TOO_LARGE over max. */
+static opc_err read_body(opc__req *r, const struct mg_request_info *ri, size_t max, opc__buf *b)
+{
+    if (ri->content_length > 0 && (unsigned long long)ri->content_length > max) {
+        return OPC_ERR_TOO_LARGE;
+    }
+    char chunk[8192];
+    for (;;) {
+        int n = mg_read(r->conn, chunk, sizeof chunk);
+        if (n < 0) {
+            opc__wipe(chunk, sizeof chunk);
+            return OPC_ERR_IO;
+        }
+        if (n == 0) {
+            break;
+        }
+        if (b->len + (size_t)n > max) {
+            opc__wipe(chunk, sizeof chunk);
+            return OPC_ERR_TOO_LARGE;
+        }
+        opc__buf_append(b, chunk, (size_t)n);
+    }
+    opc__wipe(chunk, sizeof chunk);
+    return opc__buf_err(b);
+}
+
+/* The member "version" of a client body, 0 when absent or not a number. */
+static int64_t body_version(const cJSON *body)
+{
+    const cJSON *v = cJSON_IsObject(body) ? opc__json_member(body, "version") : NULL;
+    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 9007199254740991.0) {
+        return 0;
+    }
+    return (int64_t)v->valuedouble;
+}
+
+/* A 4xx for a model error (item_prepare, patch). */
+static int model_error(opc__req *r, opc_err rc, const opc__ebuf *eb)
+{
+    const char *msg = eb->msg[0] != '\0' ? eb->msg : opc_strerror(rc);
+    if (rc == OPC_ERR_TOO_LARGE) {
+        return opc__resp_error(r, 413, "%s", msg);
+    }
+    if (rc == OPC_ERR_NOMEM || rc == OPC_ERR_INVALID_ARG || rc == OPC_ERR_INTERNAL) {
+        return opc__resp_error(r, 500, "Something went wrong");
+    }
+    return opc__resp_error(r, 400, "%s", msg);
+}
+
+/* Open the write handles on first use (under write_mu). */
+static opc_err write_handles(opc_api *api, opc__ebuf *eb)
+{
+    opc_err rc = OPC_OK;
+    if (api->upstream == NULL) {
+        rc = opc__upstream_open(api->creds, &api->upstream, eb);
+    }
+    if (rc == OPC_OK && api->wcache == NULL) {
+        rc = opc__cache_open(api->cache_path, OPC_CACHE_WRITE, &api->wcache, eb);
+    }
+    return rc;
+}
+
+/*
+ * The upstream write and the write-through, serialised. w == NULL deletes
+ * (vault, item, expected). On success *row_json is the new item row.
+ */
+static opc_err commit_write(opc_api *api, const opc__item_write *w, const char *vault,
+                            const char *item, int64_t expected, cJSON **row_json, opc__ebuf *eb)
+{
+    cJSON *vault_row = NULL;
+    *row_json = NULL;
+    pthread_mutex_lock(&api->write_mu);
+    opc_err rc = write_handles(api, eb);
+    if (rc == OPC_OK) {
+        rc = w != NULL ? opc__upstream_item_put(api->upstream, w, row_json, &vault_row, eb)
+                       : opc__upstream_item_delete(api->upstream, vault, item, expected, row_json,
+                                                   &vault_row, eb);
+    }
+    if (rc == OPC_OK) {
+        opc__ebuf web;
+        opc__ebuf_clear(&web);
+        opc_err wrc = opc__cache_write_through(api->wcache, *row_json, vault_row, NULL, &web);
+        if (wrc != OPC_OK) {
+            /* The write is done upstream; the sync brings it in. Reopen next time. */
+            opc__log(OPC_LOG_WARN, "api", "write-through of item %s failed (%s); the sync will "
+                     "apply it", item, web.msg[0] != '\0' ? web.msg : opc_strerror(wrc));
+            opc__cache_close(api->wcache);
+            api->wcache = NULL;
+        }
+    } else if (rc == OPC_ERR_IO) {
+        /* Reopen the upstream next time (a replaced or returning file). */
+        opc__upstream_close(api->upstream);
+        api->upstream = NULL;
+    }
+    pthread_mutex_unlock(&api->write_mu);
+    cJSON_Delete(vault_row);
+    if (rc != OPC_OK) {
+        cJSON_Delete(*row_json);
+        *row_json = NULL;
+    }
+    return rc;
+}
+
+/* An error answer for a failed commit_write. */
+static int write_error(opc__req *r, opc_err rc, const opc__ebuf *eb, const char *vault,
+                       const char *item, const char *what)
+{
+    switch (rc) {
+    case OPC_ERR_CONFLICT:
+    case OPC_ERR_EXISTS:
+        return opc__resp_error(r, 409,
+                               "item %s was changed by another request since it was read; "
+                               "read it again and retry",
+                               item);
+    case OPC_ERR_NOT_FOUND:
+        return opc__resp_error(r, 404, "item %s not found", item);
+    case OPC_ERR_PERMISSION:
+        return opc__resp_error(r, 403, "token does not have permission to perform %s on vault %s",
+                               what, vault);
+    case OPC_ERR_IO:
+        opc__log_scoped(OPC_LOG_WARN, "api", r->rid, r->jti, "upstream write failed: %s",
+                        eb->msg[0] != '\0' ? eb->msg : opc_strerror(rc));
+        return opc__resp_error(r, 503,
+                               "the account server cannot be reached, so the item was not "
+                               "changed; reads keep working, retry the write later");
+    default:
+        opc__log_scoped(OPC_LOG_ERROR, "api", r->rid, r->jti, "%s of item %s failed: %s", what,
+                        item, eb->msg[0] != '\0' ? eb->msg : opc_strerror(rc));
+        return opc__resp_error(r, 500, "Something went wrong");
+    }
+}
+
+/* Seal `full` as item iid, write it, and answer with the new version. */
+static int put_and_answer(opc__req *r, const opc__ix_vault *v, const char *iid, int64_t expected,
+                          const cJSON *full, const char *what)
+{
+    opc_api *api = r->api;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    char *ov = NULL;
+    char *det = NULL;
+    int64_t key_sn = 0;
+    opc_err rc = opc__api_item_seal(api, v, iid, full, &ov, &det, &key_sn, &eb);
+    cJSON *row_json = NULL;
+    if (rc == OPC_OK) {
+        opc__item_write w = {.vault_id = v->id,
+                             .item_id = iid,
+                             .expected_version = expected,
+                             .key_sn = key_sn,
+                             .overview = ov,
+                             .details = det};
+        rc = commit_write(api, &w, v->id, iid, expected, &row_json, &eb);
+    }
+    opc__free(ov);
+    opc__free(det);
+    if (rc != OPC_OK) {
+        return write_error(r, rc, &eb, v->id, iid, what);
+    }
+    opc__index_poll(api->index, opc__monotonic_ms(), true);
+    opc__cache_item row;
+    rc = opc__cache_item_from_json(row_json, &row, &eb);
+    char *body = NULL;
+    size_t len = 0;
+    int64_t valid_until = 0;
+    int64_t now = opc__now_s();
+    if (rc == OPC_OK) {
+        rc = opc__api_item_body(full, &row, now, &body, &len, &valid_until, &eb);
+    }
+    if (rc == OPC_OK) {
+        opc__render_put(api->render, v->id, iid, row.version, valid_until, body, len);
+    }
+    cJSON_Delete(row_json);
+    if (rc != OPC_OK) {
+        opc__log_scoped(OPC_LOG_ERROR, "api", r->rid, r->jti, "item %s written, answer failed: %s",
+                        iid, eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+        return opc__resp_error(r, 500, "Something went wrong");
+    }
+    opc__buf *b = opc__resp_begin(r);
+    opc__buf_append(b, body, len);
+    opc__secret_free(body, len);
+    return opc__resp_send(r, 200, "application/json", NULL);
+}
+
+/* The body's "vault": {"id"} must be the path's when given. */
+static bool vault_matches(const cJSON *body, const char *vault)
+{
+    const cJSON *vo = opc__json_member(body, "vault");
+    const cJSON *id = cJSON_IsObject(vo) ? opc__json_member(vo, "id") : NULL;
+    return !cJSON_IsString(id) || id->valuestring[0] == '\0' ||
+           opc__strcasecmp(id->valuestring, vault) == 0;
+}
+
+/* The body's "id" must be the path's when given (PUT). */
+static bool item_matches(const cJSON *body, const char *item)
+{
+    const cJSON *id = opc__json_member(body, "id");
+    return !cJSON_IsString(id) || id->valuestring[0] == '\0' ||
+           opc__strcasecmp(id->valuestring, item) == 0;
+}
+
+static int create_item(opc__req *r, const opc__ix_vault *v, const opc__buf *body)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    cJSON *full = NULL;
+    opc_err rc = opc__item_prepare(body->data, body->len, OPC_ITEM_CREATE, NULL, &full, &eb);
+    if (rc != OPC_OK) {
+        return model_error(r, rc, &eb);
+    }
+    /* item_prepare parsed the body strictly: parse it again for the ids. */
+    cJSON *raw = cJSON_ParseWithLength(body->data, body->len);
+    bool same_vault = raw != NULL && vault_matches(raw, v->id);
+    opc__json_delete_secret(raw);
+    int st;
+    char iid[OPC_ID_LEN + 1];
+    if (!same_vault) {
+        st = opc__resp_error(r, 400, "the item's vault.id does not match the vault in the path");
+    } else if (opc__id_generate(iid) != OPC_OK) {
+        st = opc__resp_error(r, 500, "Something went wrong");
+    } else {
+        st = put_and_answer(r, v, iid, 0, full, "create");
+    }
+    opc__json_delete_secret(full);
+    return st;
+}
+
+/* PUT and PATCH: load, build the new version, write it. */
+static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, const opc__buf *body,
+                        bool patch)
+{
+    opc_api *api = r->api;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    cJSON *existing = NULL;
+    opc__cache_item row;
+    opc_err rc = opc__api_item_load(api, v, iid, &existing, &row, &eb);
+    int64_t version = row.version;
+    if (rc == OPC_ERR_NOT_FOUND) {
+        opc__cache_item_clear(&row);
+        return opc__resp_error(r, 404, "item %s not found", iid);
+    }
+    if (rc != OPC_OK) {
+        opc__cache_item_clear(&row);
+        opc__log_scoped(OPC_LOG_ERROR, "api", r->rid, r->jti, "item %s of vault %s: %s", iid, v->id,
+                        eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+        return opc__resp_error(r, 500, "Something went wrong");
+    }
+    int st = 0;
+    int64_t expected = version;
+    cJSON *next = NULL;
+    if (patch) {
+        /* The patch addresses the item as GET shows it. */
+        char *shown = NULL;
+        size_t shown_len = 0;
+        cJSON *view = NULL;
+        cJSON *patched = NULL;
+        size_t n_ops = 0;
+        rc = opc__api_item_body(existing, &row, opc__now_s(), &shown, &shown_len, NULL, &eb);
+        if (rc == OPC_OK) {
+            view = cJSON_ParseWithLength(shown, shown_len);
+            rc = view != NULL ? OPC_OK : OPC_ERR_NOMEM;
+        }
+        if (shown != NULL) {
+            opc__secret_free(shown, shown_len);
+        }
+        if (rc == OPC_OK) {
+            rc = opc__item_patch(view, body->data, body->len, &patched, &n_ops, &eb);
+            if (rc != OPC_OK) {
+                st = model_error(r, rc, &eb);
+            }
+        }
+        opc__json_delete_secret(view);
+        char *text = NULL;
+        size_t text_len = 0;
+        if (rc == OPC_OK && n_ops > 0) {
+            rc = opc__json_print(patched, &text, &text_len);
+        }
+        opc__json_delete_secret(patched);
+        if (rc == OPC_OK && n_ops > 0) {
+            rc = opc__item_prepare(text, text_len, OPC_ITEM_REPLACE, existing, &next, &eb);
+            if (rc != OPC_OK) {
+                st = model_error(r, rc, &eb);
+            }
+        }
+        if (text != NULL) {
+            opc__secret_free(text, text_len);
+        }
+        if (rc == OPC_OK && n_ops == 0) {
+            /* An empty patch answers the item as it is. */
+            rc = opc__api_item_body(existing, &row, opc__now_s(), &text, &text_len, NULL, &eb);
+            if (rc == OPC_OK) {
+                opc__buf *b = opc__resp_begin(r);
+                opc__buf_append(b, text, text_len);
+                opc__secret_free(text, text_len);
+                st = opc__resp_send(r, 200, "application/json", NULL);
+            }
+        }
+    } else {
+        cJSON *raw = cJSON_ParseWithLength(body->data, body->len);
+        if (raw != NULL && !item_matches(raw, iid)) {
+            st = opc__resp_error(r, 400, "the item's id does not match the item in the path");
+        } else if (raw != NULL && !vault_matches(raw, v->id)) {
+            st = opc__resp_error(r, 400, "the item's vault.id does not match the vault in the path");
+        } else {
+            int64_t bv = body_version(raw);
+            expected = bv > 0 ? bv : version;
+            rc = opc__item_prepare(body->data, body->len, OPC_ITEM_REPLACE, existing, &next, &eb);
+            if (rc != OPC_OK) {
+                st = model_error(r, rc, &eb);
+            }
+        }
+        opc__json_delete_secret(raw);
+    }
+    opc__json_delete_secret(existing);
+    opc__cache_item_clear(&row);
+    if (st == 0 && rc != OPC_OK) {
+        st = opc__resp_error(r, 500, "Something went wrong");
+    }
+    if (st == 0 && expected != version) {
+        st = write_error(r, OPC_ERR_CONFLICT, &eb, v->id, iid, "update");
+    }
+    if (st == 0) {
+        st = put_and_answer(r, v, iid, expected, next, "update");
+    }
+    opc__json_delete_secret(next);
+    return st;
+}
+
+static int delete_item(opc__req *r, const opc__ix_vault *v, const char *iid)
+{
+    opc_api *api = r->api;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    cJSON *row_json = NULL;
+    opc_err rc = commit_write(api, NULL, v->id, iid, 0, &row_json, &eb);
+    cJSON_Delete(row_json);
+    if (rc != OPC_OK) {
+        return write_error(r, rc, &eb, v->id, iid, "delete");
+    }
+    opc__index_poll(api->index, opc__monotonic_ms(), true);
+    opc__resp_begin(r);
+    return opc__resp_send(r, 204, "application/json", NULL);
+}
+
+int opc__api_item_write(opc__req *r, const struct mg_request_info *ri, const opc__ix_vault *v,
+                        const char *iid)
+{
+    const char *m = r->method;
+    if (strcmp(m, "DELETE") == 0) {
+        return delete_item(r, v, iid);
+    }
+    opc__buf body;
+    opc__buf_init(&body, true);
+    opc_err rc = read_body(r, ri, OPC_ITEM_MAX_JSON, &body);
+    int st;
+    if (rc == OPC_ERR_TOO_LARGE) {
+        st = opc__resp_error(r, 413, "request body is larger than %zu bytes",
+                             (size_t)OPC_ITEM_MAX_JSON);
+    } else if (rc != OPC_OK) {
+        st = opc__resp_error(r, 400, "the request body could not be read");
+    } else if (iid == NULL) {
+        st = create_item(r, v, &body);
+    } else {
+        st = replace_item(r, v, iid, &body, strcmp(m, "PATCH") == 0);
+    }
+    opc__buf_free(&body);
+    return st;
+}
