@@ -105,7 +105,7 @@ PCFILE := $(BUILDDIR)/libopconnect.pc
 
 .PHONY: all shared static pc install uninstall check check-fast asan fuzz fuzz-smoke fuzz-corpus \
 	bench run lint clean deps unit api-tests headers-check exports-check docs-check \
-	banned-check install-check cli cli-tests daemons daemon-tests
+	banned-check install-check cli cli-tests daemons daemon-tests check-tls
 
 all: shared static pc cli daemons $(RUN_DEMO)
 
@@ -206,6 +206,11 @@ $(BUILDDIR)/tests/cli/credcheck: tests/cli/credcheck.c $(STLIB)
 cli-tests: $(OP_BIN) $(BUILDDIR)/tests/cli/credcheck
 	@tests/cli/run $(OP_BIN) $(BUILDDIR)/tests/cli/credcheck
 
+# HTTPS of connect-api end to end: own certificates, and ACME against Pebble
+# on 127.0.0.1 (tests/tls/run; about 75 s).
+check-tls: all
+	@tests/tls/run $(BUILDDIR)
+
 # Every public header compiles alone as C11 and as C++.
 headers-check:
 	@tools/check-headers $(BUILDDIR) $(PUBLIC_HEADERS)
@@ -229,8 +234,8 @@ install-check: all
 daemon-tests: all
 	@tools/run-daemon-tests $(BUILDDIR)
 
-check-fast: all unit api-tests cli-tests daemon-tests headers-check exports-check docs-check banned-check \
-		install-check fuzz-smoke
+check-fast: all unit api-tests cli-tests daemon-tests check-tls headers-check exports-check docs-check \
+		banned-check install-check fuzz-smoke
 	@echo "check: all stages passed ($(BUILDDIR))"
 
 check: deps

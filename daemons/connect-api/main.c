@@ -43,6 +43,8 @@
 
 #include <opconnect/opconnect.h>
 
+#include "tls_env.h"
+
 static void log_line(const opc_log_record *rec, void *ud)
 {
     (void)ud;
@@ -273,6 +275,9 @@ int main(int argc, char **argv)
         (void)opc_api_set_sync_timeout_ms(api, sync_timeout);
         (void)opc_api_set_threads(api, (int)threads);
     }
+    if (rc == OPC_OK) {
+        rc = tls_env_apply(api, cache_path, err, sizeof err); /* HTTPS: tls_env.c */
+    }
     /* Signals are taken synchronously below: block them before any thread. */
     sigset_t set;
     sigemptyset(&set);
@@ -297,7 +302,7 @@ int main(int argc, char **argv)
     say(OPC_LOG_INFO, msg);
     int sig = 0;
     while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
-        /* nothing to reload */
+        (void)opc_api_tls_reload(api); /* re-read the TLS files / ACME state */
     }
     say(OPC_LOG_INFO, "shutting down: draining requests");
     opc_api_free(api);

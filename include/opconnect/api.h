@@ -67,9 +67,77 @@ OPC_API opc_err opc_api_set_sync_timeout_ms(opc_api *api, int64_t timeout_ms);
 OPC_API opc_err opc_api_set_threads(opc_api *api, int threads);
 
 /*
+ * HTTPS (docs/tls.md). With a certificate (opc_api_set_tls_files) or ACME
+ * (opc_api_set_acme) configured, opc_api_start() also serves HTTPS on the
+ * HTTPS port, on the same bind address, next to plain HTTP; TLS 1.2
+ * minimum, 1.3 preferred, forward-secret AEAD suites only, full chain
+ * sent. The certificate is chosen per handshake, so a replacement (files
+ * re-read by opc_api_tls_reload() or the periodic check, or a renewed ACME
+ * certificate) reaches new connections while open ones keep theirs.
+ * Set before opc_api_start(); the last of the two setters wins.
+ */
+#define OPC_API_DEFAULT_HTTPS_PORT 8443
+/* The ACME directory used when none is given: Let's Encrypt production. */
+#define OPC_ACME_DIRECTORY_LETSENCRYPT "https://acme-v02.api.letsencrypt.org/directory"
+
+/* HTTPS port, 0-65535 (0 picks a free port); default 8443. OPC_ERR_NOMEM,
+ * OPC_ERR_INVALID_ARG when out of range or running. Since 0.1.0. */
+OPC_API opc_err opc_api_set_https_port(opc_api *api, int port);
+
+/*
+ * opc_api_set_tls_files - serve HTTPS with the certificate chain in
+ * cert_file (PEM, leaf first, then intermediates) and its private key in
+ * key_file (PEM, RSA or EC, unencrypted). Both are read and checked now;
+ * errbuf names the file and the problem: OPC_ERR_IO (unreadable),
+ * OPC_ERR_PARSE (no PEM data), OPC_ERR_KEY (key and certificate do not
+ * match), OPC_ERR_RANGE (certificate expired), OPC_ERR_UNSUPPORTED
+ * (encrypted or non-RSA/EC key), OPC_ERR_TOO_LARGE. While serving, the
+ * files are read again on opc_api_tls_reload() and when they change on
+ * disk (checked every 10 s); a replacement that does not load is logged
+ * and the previous certificate stays. The paths are copied. Since 0.1.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_api_set_tls_files(opc_api *api, const char *cert_file,
+                                                    const char *key_file, char *errbuf,
+                                                    size_t errbuf_len) OPC_NONNULL(1, 2, 3);
+
+/*
+ * opc_api_set_acme - obtain and renew the certificate for domain from an
+ * ACME CA (RFC 8555) with the TLS-ALPN-01 challenge (RFC 8737), answered
+ * on the HTTPS listener itself: the CA must reach it on port 443 (forward
+ * 443 to the HTTPS port). directory_url: the CA's directory (NULL or "" =
+ * OPC_ACME_DIRECTORY_LETSENCRYPT); ca_file: PEM trust anchors for the
+ * directory's own TLS (NULL = the system's); email: account contact (may
+ * be NULL); data_dir: absolute directory where the account key and the
+ * certificate are kept (<data_dir>/acme/, files 0600) and reused across
+ * restarts. Only the settings are checked here (OPC_ERR_INVALID_ARG for a
+ * bad domain, URL, email or path, OPC_ERR_IO for an unreadable ca_file);
+ * the CA is contacted by a background thread of the server, which renews
+ * when a third of the lifetime is left, retries failures with backoff and
+ * logs them (never stopping the server). Until a certificate exists,
+ * HTTPS handshakes fail and plain HTTP works. Since 0.1.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_api_set_acme(opc_api *api, const char *domain,
+                                               const char *directory_url, const char *ca_file,
+                                               const char *email, const char *data_dir,
+                                               char *errbuf, size_t errbuf_len)
+    OPC_NONNULL(1, 2, 6);
+
+/*
+ * opc_api_tls_reload - re-read the certificate files now, or (ACME) reload
+ * the stored certificate and check the renewal at once. Returns at once;
+ * the work and its log lines happen on the TLS thread. Safe from any
+ * thread while the server runs (e.g. a daemon's SIGHUP loop).
+ * OPC_ERR_INVALID_ARG when TLS is not configured. Since 0.1.0.
+ */
+OPC_API opc_err opc_api_tls_reload(opc_api *api);
+
+/* The bound HTTPS port while serving HTTPS, else -1. Since 0.1.0. */
+OPC_API int opc_api_https_port(const opc_api *api);
+
+/*
  * opc_api_start - listen and serve. Returns OPC_OK, OPC_ERR_IO when the
- * port cannot be bound (errbuf says so), OPC_ERR_INVALID_ARG when already
- * running. Since 0.1.0.
+ * port (or the HTTPS port) cannot be bound (errbuf says so),
+ * OPC_ERR_INVALID_ARG when already running. Since 0.1.0.
  */
 OPC_API OPC_NODISCARD opc_err opc_api_start(opc_api *api, char *errbuf, size_t errbuf_len)
     OPC_NONNULL(1);

@@ -45,6 +45,7 @@ struct opc_api {
     struct mg_context *ctx;
     int bound_port;
     bool lib_init; /* mg_init_library called */
+    struct opc__api_tls *tls; /* HTTPS (api/tls.c); NULL without TLS */
 };
 
 /* routes.c: civetweb's request handler (cbdata = the opc_api). */

@@ -17,6 +17,7 @@
 #include <civetweb.h>
 
 #include "api/api.h"
+#include "api/tls.h"
 #include "api/http.h"
 #include "core/rand.h"
 #include "upstream/upstream.h"
@@ -240,6 +241,12 @@ opc_err opc_api_start(opc_api *api, char *errbuf, size_t errbuf_len)
     memset(sp, 0, sizeof sp);
     int n = mg_get_server_ports(api->ctx, 4, sp);
     api->bound_port = n > 0 ? sp[0].port : api->port;
+    opc_err trc = opc__api_tls_start(api, &eb);
+    if (trc != OPC_OK) {
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+        opc_api_stop(api);
+        return trc;
+    }
     opc__log(OPC_LOG_INFO, "api", "serving on %s:%d", api->bind, api->bound_port);
     return OPC_OK;
 }
@@ -254,6 +261,7 @@ void opc_api_stop(opc_api *api)
     if (api == NULL) {
         return;
     }
+    opc__api_tls_stop(api);
     if (api->ctx != NULL) {
         mg_stop(api->ctx); /* waits for the workers: requests in progress finish */
         api->ctx = NULL;
@@ -272,6 +280,7 @@ void opc_api_free(opc_api *api)
         return;
     }
     opc_api_stop(api);
+    opc__api_tls_free(api);
     opc__index_free(api->index);
     opc__render_free(api->render);
     opc__upstream_close(api->upstream);

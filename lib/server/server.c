@@ -13,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "core/err.h"
+#include "server/server_api.h"
 
 struct opc_server {
     opc_sync *sync;
@@ -88,6 +89,11 @@ opc_err opc_server_start(opc_server *srv, char *errbuf, size_t errbuf_len)
     }
     srv->running = true;
     return OPC_OK;
+}
+
+opc_api *opc__server_api(const opc_server *srv)
+{
+    return srv->api;
 }
 
 int opc_server_port(const opc_server *srv)
