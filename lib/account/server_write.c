@@ -207,9 +207,10 @@ static opc_err finish(opc_account *a, opc_err rc, const opc__ebuf *local, opc__e
     return opc__acct_finish(a, rc, local);
 }
 
-opc_err opc__account_server_item_put(opc_account *a, const char *server_id,
-                                     const opc__item_write *w, int64_t now, cJSON **out_item,
-                                     cJSON **out_vault, opc__ebuf *eb)
+/* Both writes: arguments, envelopes (put), then the transaction. */
+static opc_err server_write(opc_account *a, const char *server_id, const opc__item_write *w,
+                            bool remove, int64_t now, cJSON **out_item, cJSON **out_vault,
+                            opc__ebuf *eb)
 {
     if (out_item != NULL) {
         *out_item = NULL;
@@ -226,43 +227,32 @@ opc_err opc__account_server_item_put(opc_account *a, const char *server_id,
         return finish(a, opc__fail(&local, OPC_ERR_INVALID_ARG, "missing argument"), &local, eb);
     }
     opc_err rc = check_args(server_id, w, &local);
-    if (rc == OPC_OK && w->key_sn < 1) {
+    if (rc == OPC_OK && !remove && w->key_sn < 1) {
         rc = opc__fail(&local, OPC_ERR_RANGE, "key serial must be at least 1");
     }
-    if (rc == OPC_OK) {
+    if (rc == OPC_OK && !remove) {
         rc = check_envelope(w->overview, w->vault_id, w->item_id, "overview", &local);
     }
-    if (rc == OPC_OK) {
+    if (rc == OPC_OK && !remove) {
         rc = check_envelope(w->details, w->vault_id, w->item_id, "details", &local);
     }
     if (rc == OPC_OK) {
-        rc = write_tx(a, server_id, w, false, now, out_item, out_vault, &local);
+        rc = write_tx(a, server_id, w, remove, now, out_item, out_vault, &local);
     }
     return finish(a, rc, &local, eb);
+}
+
+opc_err opc__account_server_item_put(opc_account *a, const char *server_id,
+                                     const opc__item_write *w, int64_t now, cJSON **out_item,
+                                     cJSON **out_vault, opc__ebuf *eb)
+{
+    return server_write(a, server_id, w, false, now, out_item, out_vault, eb);
 }
 
 opc_err opc__account_server_item_delete(opc_account *a, const char *server_id, const char *vault_id,
                                         const char *item_id, int64_t expected_version, int64_t now,
                                         cJSON **out_item, cJSON **out_vault, opc__ebuf *eb)
 {
-    if (out_item != NULL) {
-        *out_item = NULL;
-    }
-    if (out_vault != NULL) {
-        *out_vault = NULL;
-    }
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
-    opc__ebuf local;
-    opc__ebuf_clear(&local);
-    if (out_item == NULL || out_vault == NULL) {
-        return finish(a, opc__fail(&local, OPC_ERR_INVALID_ARG, "missing argument"), &local, eb);
-    }
     opc__item_write w = {vault_id, item_id, expected_version, 0, NULL, NULL};
-    opc_err rc = check_args(server_id, &w, &local);
-    if (rc == OPC_OK) {
-        rc = write_tx(a, server_id, &w, true, now, out_item, out_vault, &local);
-    }
-    return finish(a, rc, &local, eb);
+    return server_write(a, server_id, &w, true, now, out_item, out_vault, eb);
 }

@@ -21,6 +21,20 @@
         return rc_ == OPC_OK ? opc__cache_run((c), st_, (eb)) : rc_;                               \
     } while (0)
 
+/* Delete the rows of one id with statement stmt_id; `what` names the id. */
+static opc_err delete_id(opc__cache *c, int stmt_id, const char *id, const char *what,
+                         opc__ebuf *eb)
+{
+    opc_err rc = opc__cache_need_write(c, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    if (!opc__id_valid_str(id)) {
+        return opc__cache_bad_id(eb, what);
+    }
+    WRITE(c, stmt_id, eb, "t", id);
+}
+
 static bool text_ok(const char *s)
 {
     return s != NULL;
@@ -66,14 +80,7 @@ opc_err opc__cache_access_put(opc__cache *c, const opc__cache_access *a, opc__eb
 
 opc_err opc__cache_access_delete(opc__cache *c, const char *vault, opc__ebuf *eb)
 {
-    opc_err rc = opc__cache_need_write(c, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    if (!opc__id_valid_str(vault)) {
-        return opc__cache_bad_id(eb, "vault");
-    }
-    WRITE(c, S_AC_DEL, eb, "t", vault);
+    return delete_id(c, S_AC_DEL, vault, "vault", eb);
 }
 
 /* Step a monotonic put: *written (may be NULL) tells whether the row was stored. */
@@ -222,14 +229,7 @@ opc_err opc__cache_item_delete(opc__cache *c, const char *item, opc__ebuf *eb)
 
 opc_err opc__cache_item_files_delete(opc__cache *c, const char *item, opc__ebuf *eb)
 {
-    opc_err rc = opc__cache_need_write(c, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    if (!opc__id_valid_str(item)) {
-        return opc__cache_bad_id(eb, "item");
-    }
-    WRITE(c, S_F_ITEM_DEL, eb, "t", item);
+    return delete_id(c, S_F_ITEM_DEL, item, "item", eb);
 }
 
 opc_err opc__cache_chunk_put(opc__cache *c, const opc__cache_chunk *ch, opc__ebuf *eb)
@@ -247,14 +247,7 @@ opc_err opc__cache_chunk_put(opc__cache *c, const opc__cache_chunk *ch, opc__ebu
 
 opc_err opc__cache_file_delete(opc__cache *c, const char *file, opc__ebuf *eb)
 {
-    opc_err rc = opc__cache_need_write(c, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    if (!opc__id_valid_str(file)) {
-        return opc__cache_bad_id(eb, "file");
-    }
-    WRITE(c, S_F_DEL, eb, "t", file);
+    return delete_id(c, S_F_DEL, file, "file", eb);
 }
 
 opc_err opc__cache_token_put(opc__cache *c, const opc__cache_token *t, opc__ebuf *eb)
@@ -273,14 +266,7 @@ opc_err opc__cache_token_put(opc__cache *c, const opc__cache_token *t, opc__ebuf
 
 opc_err opc__cache_token_delete(opc__cache *c, const char *jti, opc__ebuf *eb)
 {
-    opc_err rc = opc__cache_need_write(c, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    if (!opc__id_valid_str(jti)) {
-        return opc__cache_bad_id(eb, "token");
-    }
-    WRITE(c, S_T_DEL, eb, "t", jti);
+    return delete_id(c, S_T_DEL, jti, "token", eb);
 }
 
 /* Whether the cache holds this server's grant for the vault. */

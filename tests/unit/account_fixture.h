@@ -25,6 +25,8 @@
 
 #include "account/account_int.h"
 #include "core/err.h"
+#include "core/json.h"
+#include "model/item.h"
 
 #define FX_ITERATIONS 2u
 #define FX_EMAIL "Owner@Example.COM"
@@ -165,6 +167,37 @@ static OPC_TEST_UNUSED void fx_item(opc_account *a, const char *vault, const cha
     opc_secret_free(out);
 }
 
+/*
+ * Seal a Connect item (JSON text) for (vault, item) as connect-api does:
+ * overview and details under the vault key, with the item AADs of
+ * schema.c. *ov and *det: envelope texts (opc__free); *sn the key serial.
+ */
+static OPC_TEST_UNUSED void fx_seal_item(opc_account *a, const char *vault, const char *item,
+                                         const char *json, char **ov, char **det, int64_t *sn)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    cJSON *full = NULL;
+    cJSON *pov = NULL;
+    cJSON *pdet = NULL;
+    const opc__key *k = NULL;
+    if (opc__item_prepare(json, strlen(json), OPC_ITEM_CREATE, NULL, &full, &eb) != OPC_OK) {
+        fail_msg("item prepare: %s", eb.msg);
+    }
+    assert_int_equal(opc__item_split(full, &pov, &pdet), OPC_OK);
+    if (opc__acct_vault_key(a, vault, &k, sn, &eb) != OPC_OK) {
+        fail_msg("vault key: %s", eb.msg);
+    }
+    char aad[OPC_ACCOUNT_AAD_MAX];
+    snprintf(aad, sizeof aad, "v1|%s|%s|overview|%lld", vault, item, (long long)*sn);
+    assert_int_equal(opc__acct_seal_json(k, aad, pov, ov), OPC_OK);
+    snprintf(aad, sizeof aad, "v1|%s|%s|details|%lld", vault, item, (long long)*sn);
+    assert_int_equal(opc__acct_seal_json(k, aad, pdet, det), OPC_OK);
+    opc__json_delete_secret(full);
+    opc__json_delete_secret(pov);
+    opc__json_delete_secret(pdet);
+}
+
 /* A second SQLite connection to the account file, for tampering. */
 static OPC_TEST_UNUSED sqlite3 *fx_db(const fx *f)
 {
@@ -190,6 +223,18 @@ static OPC_TEST_UNUSED int64_t fx_count(sqlite3 *db, const char *sql)
     int64_t n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return n;
+}
+
+/* The stored version of an item (any state) in the account file at path. */
+static OPC_TEST_UNUSED int64_t fx_item_version(const char *path, const char *item)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    char q[128];
+    snprintf(q, sizeof q, "SELECT version FROM items WHERE id = '%s'", item);
+    int64_t v = fx_count(db, q);
+    sqlite3_close(db);
+    return v;
 }
 
 /* Whole file into malloc'ed memory (NULL and *len 0 when absent). */

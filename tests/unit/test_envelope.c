@@ -97,6 +97,18 @@ static void set_b64_of_len(cJSON *env, const char *name, size_t n)
     opc__free(enc);
 }
 
+/* A data member just beyond the largest plaintext. */
+static void set_oversized_data(cJSON *env)
+{
+    size_t n = opc__b64_encoded_len(OPC_ENVELOPE_MAX_PLAINTEXT + 16 + 3, OPC_B64URL);
+    char *big = malloc(n + 1);
+    assert_non_null(big);
+    memset(big, 'A', n);
+    big[n] = '\0';
+    set_str(env, "data", big);
+    free(big);
+}
+
 static void test_envelope_seal_open_round_trip(void **state)
 {
     fixture *f = *state;
@@ -308,13 +320,7 @@ static void test_envelope_open_rejects_short_data(void **state)
 static void test_envelope_open_rejects_oversized_data(void **state)
 {
     fixture *f = *state;
-    size_t n = opc__b64_encoded_len(OPC_ENVELOPE_MAX_PLAINTEXT + 16 + 3, OPC_B64URL);
-    char *big = malloc(n + 1);
-    assert_non_null(big);
-    memset(big, 'A', n);
-    big[n] = '\0';
-    set_str(f->env, "data", big);
-    free(big);
+    set_oversized_data(f->env);
     expect_open_fails(f, f->env, OPC_ERR_TOO_LARGE);
 }
 
@@ -527,13 +533,7 @@ static void test_envelope_check_without_key(void **state)
     /* What only the key can tell passes: a flipped bit, another AAD. */
     flip_bit(f->env, "data", 3);
     want_check(f->env, KID, OPC_OK);
-    size_t n = opc__b64_encoded_len(OPC_ENVELOPE_MAX_PLAINTEXT + 16 + 3, OPC_B64URL);
-    char *big = malloc(n + 1);
-    assert_non_null(big);
-    memset(big, 'A', n);
-    big[n] = '\0';
-    set_str(f->env, "data", big);
-    free(big);
+    set_oversized_data(f->env);
     want_check(f->env, KID, OPC_ERR_TOO_LARGE);
 }
 

@@ -4,7 +4,7 @@
  * no failure injected. Every run must end cleanly (an error code, never a
  * crash) with OPC_ERR_NOMEM and leak nothing (cmocka checks every block).
  */
-#include "harness.h"
+#include "account_fixture.h"
 
 #include "core/alloc.h"
 #include "core/json.h"
@@ -401,42 +401,6 @@ static opc_err op_server_write(void *ctx)
     return rc;
 }
 
-/* Seal a small item for c->vault / c->item under the vault key. */
-static void seal_parts(opc_account *a, write_ctx *c, char **ov_env, char **det_env)
-{
-    cJSON *full = NULL;
-    cJSON *ov = NULL;
-    cJSON *det = NULL;
-    const opc__key *k = NULL;
-    const char *json = "{\"title\":\"oom\",\"category\":\"LOGIN\"}";
-    assert_int_equal(opc__item_prepare(json, strlen(json), OPC_ITEM_CREATE, NULL, &full, NULL),
-                     OPC_OK);
-    assert_int_equal(opc__item_split(full, &ov, &det), OPC_OK);
-    assert_int_equal(opc__acct_vault_key(a, c->vault, &k, &c->w.key_sn, NULL), OPC_OK);
-    char aad[OPC_ACCOUNT_AAD_MAX];
-    snprintf(aad, sizeof aad, "v1|%s|%s|overview|%lld", c->vault, c->item, (long long)c->w.key_sn);
-    assert_int_equal(opc__acct_seal_json(k, aad, ov, ov_env), OPC_OK);
-    snprintf(aad, sizeof aad, "v1|%s|%s|details|%lld", c->vault, c->item, (long long)c->w.key_sn);
-    assert_int_equal(opc__acct_seal_json(k, aad, det, det_env), OPC_OK);
-    opc__json_delete_secret(full);
-    opc__json_delete_secret(ov);
-    opc__json_delete_secret(det);
-}
-
-static int64_t stored_version(const write_ctx *c)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(c->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    char q[128];
-    snprintf(q, sizeof q, "SELECT version FROM items WHERE id = '%s'", c->item);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
-    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
 static void test_oom_server_write(void **state)
 {
     (void)state;
@@ -469,7 +433,8 @@ static void test_oom_server_write(void **state)
     assert_int_equal(opc__id_generate(c.item), OPC_OK);
     char *ov = NULL;
     char *det = NULL;
-    seal_parts(a, &c, &ov, &det);
+    fx_seal_item(a, c.vault, c.item, "{\"title\":\"oom\",\"category\":\"LOGIN\"}", &ov, &det,
+                 &c.w.key_sn);
     c.w.vault_id = c.vault;
     c.w.item_id = c.item;
     c.w.overview = ov;
@@ -478,23 +443,18 @@ static void test_oom_server_write(void **state)
      * finds the item at the version the previous step left. */
     c.w.expected_version = 0;
     torture("server item create", op_server_write, &c);
-    assert_int_equal(stored_version(&c), 1);
+    assert_int_equal(fx_item_version(c.path, c.item), 1);
     c.w.expected_version = 1;
     torture("server item replace", op_server_write, &c);
-    assert_int_equal(stored_version(&c), 2);
+    assert_int_equal(fx_item_version(c.path, c.item), 2);
     c.remove = true;
     c.w.expected_version = 2;
     torture("server item delete", op_server_write, &c);
-    assert_int_equal(stored_version(&c), 3);
+    assert_int_equal(fx_item_version(c.path, c.item), 3);
     opc__free(ov);
     opc__free(det);
     opc_account_close(a);
-    unlink(c.path);
-    char side[300];
-    snprintf(side, sizeof side, "%s-wal", c.path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", c.path);
-    unlink(side);
+    fx_rm_path(c.path);
     rmdir(dir);
 }
 

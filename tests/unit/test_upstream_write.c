@@ -21,20 +21,10 @@
 #include "account/feed.h"
 #include "account/import.h"
 #include "core/alloc.h"
-#include "core/json.h"
-#include "model/item.h"
 
 #define LOGIN_JSON                                                                                 \
     "{\"title\":\"%s\",\"category\":\"LOGIN\",\"fields\":[{\"id\":\"password\","                   \
     "\"purpose\":\"PASSWORD\",\"type\":\"CONCEALED\",\"value\":\"canary-%s\"}]}"
-
-/* A server-side writer: the sync fixture plus a local upstream for server "Web". */
-typedef struct wx {
-    sx x;
-    opc__upstream *u;
-    char account[27];
-    char editor[27]; /* the server id upper-cased: lastEditedBy of its writes */
-} wx;
 
 /* Envelopes of one item, as connect-api would send them. */
 typedef struct sealed {
@@ -42,6 +32,17 @@ typedef struct sealed {
     char *det;
     int64_t sn;
 } sealed;
+
+/* A server-side writer: the sync fixture plus a local upstream for server "Web". */
+typedef struct wx {
+    sx x;
+    opc__upstream *u;
+    char account[27];
+    char editor[27]; /* the server id upper-cased: lastEditedBy of its writes */
+    char id[27];     /* a fresh item id, unused so far */
+    sealed s;        /* envelopes for item id in vault v1 (title "Connect item") */
+    sealed s2;       /* the same for vault v2 (not granted) */
+} wx;
 
 static opc__upstream *open_upstream(const wx *w)
 {
@@ -55,6 +56,27 @@ static opc__upstream *open_upstream(const wx *w)
     return u;
 }
 
+static void sealed_free(sealed *s)
+{
+    opc__free(s->ov);
+    opc__free(s->det);
+    memset(s, 0, sizeof *s);
+}
+
+static void seal_login(opc_account *a, const char *vault, const char *item, const char *title,
+                       sealed *out)
+{
+    char json[512];
+    snprintf(json, sizeof json, LOGIN_JSON, title, title);
+    memset(out, 0, sizeof *out);
+    fx_seal_item(a, vault, item, json, &out->ov, &out->det, &out->sn);
+}
+
+static void new_id(char out[27])
+{
+    assert_int_equal(opc__id_generate(out), OPC_OK);
+}
+
 static void wx_setup(wx *w, int items)
 {
     memset(w, 0, sizeof *w);
@@ -65,54 +87,17 @@ static void wx_setup(wx *w, int items)
         w->editor[i] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
     }
     w->u = open_upstream(w);
+    new_id(w->id);
+    seal_login(w->x.f.a, w->x.v1, w->id, "Connect item", &w->s);
+    seal_login(w->x.f.a, w->x.v2, w->id, "Connect item", &w->s2);
 }
 
 static void wx_teardown(wx *w)
 {
+    sealed_free(&w->s);
+    sealed_free(&w->s2);
     opc__upstream_close(w->u);
     sx_teardown(&w->x);
-}
-
-static void sealed_free(sealed *s)
-{
-    opc__free(s->ov);
-    opc__free(s->det);
-    memset(s, 0, sizeof *s);
-}
-
-/* Seal a Connect item JSON for (vault, item) under the vault key. */
-static void seal(opc_account *a, const char *vault, const char *item, const char *json, sealed *out)
-{
-    memset(out, 0, sizeof *out);
-    opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    cJSON *full = NULL;
-    cJSON *ov = NULL;
-    cJSON *det = NULL;
-    const opc__key *k = NULL;
-    if (opc__item_prepare(json, strlen(json), OPC_ITEM_CREATE, NULL, &full, &eb) != OPC_OK) {
-        fail_msg("item prepare: %s", eb.msg);
-    }
-    assert_int_equal(opc__item_split(full, &ov, &det), OPC_OK);
-    if (opc__acct_vault_key(a, vault, &k, &out->sn, &eb) != OPC_OK) {
-        fail_msg("vault key: %s", eb.msg);
-    }
-    char aad[OPC_ACCOUNT_AAD_MAX];
-    snprintf(aad, sizeof aad, "v1|%s|%s|overview|%lld", vault, item, (long long)out->sn);
-    assert_int_equal(opc__acct_seal_json(k, aad, ov, &out->ov), OPC_OK);
-    snprintf(aad, sizeof aad, "v1|%s|%s|details|%lld", vault, item, (long long)out->sn);
-    assert_int_equal(opc__acct_seal_json(k, aad, det, &out->det), OPC_OK);
-    opc__json_delete_secret(full);
-    opc__json_delete_secret(ov);
-    opc__json_delete_secret(det);
-}
-
-static void seal_login(opc_account *a, const char *vault, const char *item, const char *title,
-                       sealed *out)
-{
-    char json[512];
-    snprintf(json, sizeof json, LOGIN_JSON, title, title);
-    seal(a, vault, item, json, out);
 }
 
 static opc_err put(opc__upstream *u, const char *vault, const char *item, int64_t expected,
@@ -220,21 +205,6 @@ static cJSON *vault_row(wx *w, const char *vault)
     return v;
 }
 
-static int64_t stored_version(wx *w, const char *item)
-{
-    sqlite3 *db = fx_db(&w->x.f);
-    char q[128];
-    snprintf(q, sizeof q, "SELECT version FROM items WHERE id = '%s'", item);
-    int64_t n = fx_count(db, q);
-    sqlite3_close(db);
-    return n;
-}
-
-static void new_id(char out[27])
-{
-    assert_int_equal(opc__id_generate(out), OPC_OK);
-}
-
 /* ---- account + upstream ---- */
 
 static void test_upstream_write_create_replace_delete(void **state)
@@ -244,10 +214,6 @@ static void test_upstream_write_create_replace_delete(void **state)
     wx_setup(&w, 2);
     opc_account *a = w.x.f.a;
     const char *v1 = w.x.v1;
-    char id[27];
-    new_id(id);
-    sealed s;
-    seal_login(a, v1, id, "From Connect", &s);
     cJSON *before = vault_row(&w, v1);
     int64_t head = feed_head(&w);
 
@@ -255,24 +221,24 @@ static void test_upstream_write_create_replace_delete(void **state)
     cJSON *it = NULL;
     cJSON *v = NULL;
     opc__ebuf eb;
-    assert_int_equal(put(w.u, v1, id, 0, &s, &it, &v, &eb), OPC_OK);
-    assert_string_equal(fx_str(it, "id"), id);
+    assert_int_equal(put(w.u, v1, w.id, 0, &w.s, &it, &v, &eb), OPC_OK);
+    assert_string_equal(fx_str(it, "id"), w.id);
     assert_string_equal(fx_str(it, "vault_id"), v1);
     assert_int_equal((int)fx_num(it, "version"), 1);
     assert_string_equal(fx_str(it, "state"), "active");
-    assert_int_equal((int64_t)fx_num(it, "key_sn"), s.sn);
-    assert_string_equal(fx_str(it, "overview"), s.ov);
-    assert_string_equal(fx_str(it, "details"), s.det);
+    assert_int_equal((int64_t)fx_num(it, "key_sn"), w.s.sn);
+    assert_string_equal(fx_str(it, "overview"), w.s.ov);
+    assert_string_equal(fx_str(it, "details"), w.s.det);
     assert_string_equal(fx_str(it, "last_edited_by"), w.editor);
     assert_true(fx_num(it, "created") == fx_num(it, "updated"));
     assert_true(fx_num(it, "seq") > (double)head);
     assert_int_equal((int)fx_num(v, "content_version"), (int)fx_num(before, "content_version") + 1);
     assert_int_equal((int)fx_num(v, "items"), (int)fx_num(before, "items") + 1);
     assert_true(fx_num(v, "seq") == fx_num(it, "seq"));
-    assert_one_entry(&w, head, "item_upsert", id, 1);
+    assert_one_entry(&w, head, "item_upsert", w.id, 1);
     /* The rows are exactly what export (the sync's source) gives. */
     cJSON *ex = NULL;
-    FX_OK(a, opc__account_export_item(a, w.x.server, id, &ex));
+    FX_OK(a, opc__account_export_item(a, w.x.server, w.id, &ex));
     assert_true(cJSON_Compare(ex, it, true));
     cJSON_Delete(ex);
     ex = vault_row(&w, v1);
@@ -283,30 +249,30 @@ static void test_upstream_write_create_replace_delete(void **state)
     cJSON_Delete(before);
     /* The owner reads it: the envelopes open, the editor is the server. */
     opc_secret *out = NULL;
-    FX_OK(a, opc_account_item_get(a, v1, id, &out));
+    FX_OK(a, opc_account_item_get(a, v1, w.id, &out));
     cJSON *j = fx_json_secret(out);
     opc_secret_free(out);
-    assert_string_equal(fx_str(j, "title"), "From Connect");
+    assert_string_equal(fx_str(j, "title"), "Connect item");
     assert_string_equal(fx_str(j, "lastEditedBy"), w.editor);
     assert_int_equal((int)fx_num(j, "version"), 1);
     cJSON_Delete(j);
-    sealed_free(&s);
+    sealed_free(&w.s);
 
     /* Replace. */
-    seal_login(a, v1, id, "Renamed by Connect", &s);
+    seal_login(a, v1, w.id, "Renamed by Connect", &w.s);
     head = feed_head(&w);
-    assert_int_equal(put_ok(&w, v1, id, 1, &s), 2);
-    assert_one_entry(&w, head, "item_upsert", id, 2);
-    FX_OK(a, opc_account_item_get(a, v1, id, &out));
+    assert_int_equal(put_ok(&w, v1, w.id, 1, &w.s), 2);
+    assert_one_entry(&w, head, "item_upsert", w.id, 2);
+    FX_OK(a, opc_account_item_get(a, v1, w.id, &out));
     j = fx_json_secret(out);
     opc_secret_free(out);
     assert_string_equal(fx_str(j, "title"), "Renamed by Connect");
     assert_int_equal((int)fx_num(j, "version"), 2);
     cJSON_Delete(j);
-    sealed_free(&s);
+    sealed_free(&w.s);
     /* The owner's next write makes the owner the editor again. */
-    FX_OK(a, opc_account_item_replace(a, v1, id, "{\"title\":\"Owner\",\"category\":\"LOGIN\"}", 2,
-                                      &out));
+    FX_OK(a, opc_account_item_replace(a, v1, w.id, "{\"title\":\"Owner\",\"category\":\"LOGIN\"}",
+                                      2, &out));
     j = fx_json_secret(out);
     opc_secret_free(out);
     assert_string_not_equal(fx_str(j, "lastEditedBy"), w.editor);
@@ -326,16 +292,16 @@ static void test_upstream_write_create_replace_delete(void **state)
     sqlite3 *db = fx_db(&w.x.f);
     int64_t chunks = fx_count(db, q);
     assert_true(chunks > 0);
-    seal_login(a, v1, doc_id, "Doc by Connect", &s);
-    assert_int_equal(put_ok(&w, v1, doc_id, 1, &s), 2);
-    sealed_free(&s);
+    seal_login(a, v1, doc_id, "Doc by Connect", &w.s);
+    assert_int_equal(put_ok(&w, v1, doc_id, 1, &w.s), 2);
+    sealed_free(&w.s);
     assert_int_equal(fx_count(db, q), chunks);
 
     /* Delete at the expected version: a tombstone. */
     before = vault_row(&w, v1);
     head = feed_head(&w);
     opc__ebuf_clear(&eb);
-    assert_int_equal(opc__upstream_item_delete(w.u, v1, id, 3, &it, &v, &eb), OPC_OK);
+    assert_int_equal(opc__upstream_item_delete(w.u, v1, w.id, 3, &it, &v, &eb), OPC_OK);
     assert_string_equal(fx_str(it, "state"), "deleted");
     assert_int_equal((int)fx_num(it, "version"), 4);
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(it, "overview")));
@@ -346,8 +312,8 @@ static void test_upstream_write_create_replace_delete(void **state)
     cJSON_Delete(it);
     cJSON_Delete(v);
     cJSON_Delete(before);
-    assert_one_entry(&w, head, "item_delete", id, 4);
-    FX_ERR(a, OPC_ERR_NOT_FOUND, opc_account_item_get(a, v1, id, &out));
+    assert_one_entry(&w, head, "item_delete", w.id, 4);
+    FX_ERR(a, OPC_ERR_NOT_FOUND, opc_account_item_get(a, v1, w.id, &out));
     /* Delete with expected version 0 (any): its files go too. */
     assert_int_equal(opc__upstream_item_delete(w.u, v1, doc_id, 0, &it, &v, &eb), OPC_OK);
     assert_int_equal((int)fx_num(it, "version"), 3);
@@ -363,54 +329,48 @@ static void test_upstream_write_conflicts_change_nothing(void **state)
     (void)state;
     wx w;
     wx_setup(&w, 1);
-    opc_account *a = w.x.f.a;
     const char *v1 = w.x.v1;
-    char id[27];
-    new_id(id);
-    sealed s;
-    seal_login(a, v1, id, "Contested", &s);
-    assert_int_equal(put_ok(&w, v1, id, 0, &s), 1);
-    assert_int_equal(put_ok(&w, v1, id, 1, &s), 2);
+    assert_int_equal(put_ok(&w, v1, w.id, 0, &w.s), 1);
+    assert_int_equal(put_ok(&w, v1, w.id, 1, &w.s), 2);
     int64_t head = feed_head(&w);
     cJSON *before = vault_row(&w, v1);
 
     /* A stale expected version. */
-    put_fails(&w, v1, id, 1, &s, OPC_ERR_CONFLICT);
-    put_fails(&w, v1, id, 3, &s, OPC_ERR_CONFLICT);
-    delete_fails(&w, v1, id, 1, OPC_ERR_CONFLICT);
+    put_fails(&w, v1, w.id, 1, &w.s, OPC_ERR_CONFLICT);
+    put_fails(&w, v1, w.id, 3, &w.s, OPC_ERR_CONFLICT);
+    delete_fails(&w, v1, w.id, 1, OPC_ERR_CONFLICT);
     /* A key serial that is not the vault's. */
-    sealed stale = {s.ov, s.det, s.sn + 1};
-    put_fails(&w, v1, id, 2, &stale, OPC_ERR_CONFLICT);
-    /* Create with an id in use. */
-    put_fails(&w, v1, id, 0, &s, OPC_ERR_EXISTS);
+    sealed stale = {w.s.ov, w.s.det, w.s.sn + 1};
+    put_fails(&w, v1, w.id, 2, &stale, OPC_ERR_CONFLICT);
+    /* Create with an w.id in use. */
+    put_fails(&w, v1, w.id, 0, &w.s, OPC_ERR_EXISTS);
     /* Arguments. */
-    put_fails(&w, v1, id, -1, &s, OPC_ERR_RANGE);
-    sealed zero = {s.ov, s.det, 0};
-    put_fails(&w, v1, id, 2, &zero, OPC_ERR_RANGE);
-    put_fails(&w, v1, "not-an-id", 2, &s, OPC_ERR_INVALID_ARG);
-    sealed half = {s.ov, NULL, s.sn};
-    put_fails(&w, v1, id, 2, &half, OPC_ERR_INVALID_ARG);
+    put_fails(&w, v1, w.id, -1, &w.s, OPC_ERR_RANGE);
+    sealed zero = {w.s.ov, w.s.det, 0};
+    put_fails(&w, v1, w.id, 2, &zero, OPC_ERR_RANGE);
+    put_fails(&w, v1, "not-an-id", 2, &w.s, OPC_ERR_INVALID_ARG);
+    sealed half = {w.s.ov, NULL, w.s.sn};
+    put_fails(&w, v1, w.id, 2, &half, OPC_ERR_INVALID_ARG);
 
     /* Nothing was written. */
-    assert_int_equal(stored_version(&w, id), 2);
+    assert_int_equal(fx_item_version(w.x.f.path, w.id), 2);
     assert_int_equal(feed_head(&w), head);
     cJSON *after = vault_row(&w, v1);
     assert_true(cJSON_Compare(before, after, true));
     cJSON_Delete(after);
     cJSON_Delete(before);
 
-    /* Deleted: the id stays taken, the item is gone for writes. */
+    /* Deleted: the w.id stays taken, the item is gone for writes. */
     cJSON *it = NULL;
     cJSON *v = NULL;
     opc__ebuf eb;
-    assert_int_equal(opc__upstream_item_delete(w.u, v1, id, 2, &it, &v, &eb), OPC_OK);
+    assert_int_equal(opc__upstream_item_delete(w.u, v1, w.id, 2, &it, &v, &eb), OPC_OK);
     cJSON_Delete(it);
     cJSON_Delete(v);
-    put_fails(&w, v1, id, 0, &s, OPC_ERR_EXISTS);
-    put_fails(&w, v1, id, 3, &s, OPC_ERR_NOT_FOUND);
-    delete_fails(&w, v1, id, 3, OPC_ERR_NOT_FOUND);
-    delete_fails(&w, v1, id, 0, OPC_ERR_NOT_FOUND);
-    sealed_free(&s);
+    put_fails(&w, v1, w.id, 0, &w.s, OPC_ERR_EXISTS);
+    put_fails(&w, v1, w.id, 3, &w.s, OPC_ERR_NOT_FOUND);
+    delete_fails(&w, v1, w.id, 3, OPC_ERR_NOT_FOUND);
+    delete_fails(&w, v1, w.id, 0, OPC_ERR_NOT_FOUND);
     wx_teardown(&w);
 }
 
@@ -422,28 +382,22 @@ static void test_upstream_write_permissions_and_scope(void **state)
     opc_account *a = w.x.f.a;
     const char *v1 = w.x.v1;
     const char *v2 = w.x.v2;
-    char id[27];
-    new_id(id);
-    sealed s1;
-    sealed s2;
-    seal_login(a, v1, id, "Scoped", &s1);
-    seal_login(a, v2, id, "Scoped", &s2);
     int64_t head = feed_head(&w);
 
     /* A vault the server holds no grant for, and one that does not exist. */
-    put_fails(&w, v2, id, 0, &s2, OPC_ERR_PERMISSION);
+    put_fails(&w, v2, w.id, 0, &w.s2, OPC_ERR_PERMISSION);
     char nowhere[27];
     new_id(nowhere);
-    char *ov = rekid(s1.ov, nowhere);
-    char *det = rekid(s1.det, nowhere);
-    sealed s0 = {ov, det, s1.sn};
-    put_fails(&w, nowhere, id, 0, &s0, OPC_ERR_NOT_FOUND);
+    char *ov = rekid(w.s.ov, nowhere);
+    char *det = rekid(w.s.det, nowhere);
+    sealed s0 = {ov, det, w.s.sn};
+    put_fails(&w, nowhere, w.id, 0, &s0, OPC_ERR_NOT_FOUND);
     cJSON_free(ov);
     cJSON_free(det);
-    delete_fails(&w, nowhere, id, 0, OPC_ERR_NOT_FOUND);
+    delete_fails(&w, nowhere, w.id, 0, OPC_ERR_NOT_FOUND);
     /* An item that does not exist, or lives in another vault. */
-    put_fails(&w, v1, id, 1, &s1, OPC_ERR_NOT_FOUND);
-    delete_fails(&w, v1, id, 0, OPC_ERR_NOT_FOUND);
+    put_fails(&w, v1, w.id, 1, &w.s, OPC_ERR_NOT_FOUND);
+    delete_fails(&w, v1, w.id, 0, OPC_ERR_NOT_FOUND);
     sqlite3 *db = fx_db(&w.x.f);
     char hidden[27];
     char q[160];
@@ -453,28 +407,26 @@ static void test_upstream_write_permissions_and_scope(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     snprintf(hidden, sizeof hidden, "%s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
-    put_fails(&w, v1, hidden, 1, &s1, OPC_ERR_NOT_FOUND);
+    put_fails(&w, v1, hidden, 1, &w.s, OPC_ERR_NOT_FOUND);
     delete_fails(&w, v1, hidden, 1, OPC_ERR_NOT_FOUND);
     delete_fails(&w, v2, hidden, 1, OPC_ERR_PERMISSION);
 
     /* A read-only grant. */
     fx_exec(db, "UPDATE vault_access SET acl = 1 WHERE accessor_type = 'server'");
-    put_fails(&w, v1, id, 0, &s1, OPC_ERR_PERMISSION);
+    put_fails(&w, v1, w.id, 0, &w.s, OPC_ERR_PERMISSION);
     fx_exec(db, "UPDATE vault_access SET acl = 3 WHERE accessor_type = 'server'");
     assert_int_equal(feed_head(&w), head);
-    assert_int_equal(put_ok(&w, v1, id, 0, &s1), 1);
+    assert_int_equal(put_ok(&w, v1, w.id, 0, &w.s), 1);
     fx_exec(db, "UPDATE vault_access SET acl = 1 WHERE accessor_type = 'server'");
-    delete_fails(&w, v1, id, 1, OPC_ERR_PERMISSION);
+    delete_fails(&w, v1, w.id, 1, OPC_ERR_PERMISSION);
     fx_exec(db, "UPDATE vault_access SET acl = 3 WHERE accessor_type = 'server'");
     sqlite3_close(db);
 
     /* A deleted server writes nothing. */
     FX_OK(a, opc_account_server_delete(a, "Web"));
-    put_fails(&w, v1, id, 1, &s1, OPC_ERR_PERMISSION);
-    delete_fails(&w, v1, id, 1, OPC_ERR_PERMISSION);
-    assert_int_equal(stored_version(&w, id), 1);
-    sealed_free(&s1);
-    sealed_free(&s2);
+    put_fails(&w, v1, w.id, 1, &w.s, OPC_ERR_PERMISSION);
+    delete_fails(&w, v1, w.id, 1, OPC_ERR_PERMISSION);
+    assert_int_equal(fx_item_version(w.x.f.path, w.id), 1);
     wx_teardown(&w);
 }
 
@@ -483,17 +435,10 @@ static void test_upstream_write_refuses_garbage_envelopes(void **state)
     (void)state;
     wx w;
     wx_setup(&w, 1);
-    opc_account *a = w.x.f.a;
     const char *v1 = w.x.v1;
-    char id[27];
-    new_id(id);
-    sealed good;
-    sealed other;
-    seal_login(a, v1, id, "Good", &good);
-    seal_login(a, w.x.v2, id, "Other vault", &other);
     int64_t head = feed_head(&w);
     /* A real envelope with one member changed. */
-    cJSON *env = fx_json(good.ov);
+    cJSON *env = fx_json(w.s.ov);
     char iv_bad[512];
     char data_short[512];
     char extra[4096];
@@ -534,23 +479,21 @@ static void test_upstream_write_refuses_garbage_envelopes(void **state)
                          data_short,
                          extra,
                          cty_bad,
-                         other.ov /* sealed under another vault's key (kid) */};
+                         w.s2.ov /* sealed under another vault's key (kid) */};
     for (size_t i = 0; i < OPC_ARRAY_LEN(bad); i++) {
-        sealed s = {(char *)(uintptr_t)bad[i], good.det, good.sn};
-        put_fails(&w, v1, id, 0, &s, OPC_ERR_PARSE);
-        sealed d = {good.ov, (char *)(uintptr_t)bad[i], good.sn};
-        put_fails(&w, v1, id, 0, &d, OPC_ERR_PARSE);
+        sealed bo = {(char *)(uintptr_t)bad[i], w.s.det, w.s.sn};
+        put_fails(&w, v1, w.id, 0, &bo, OPC_ERR_PARSE);
+        sealed d = {w.s.ov, (char *)(uintptr_t)bad[i], w.s.sn};
+        put_fails(&w, v1, w.id, 0, &d, OPC_ERR_PARSE);
     }
     assert_int_equal(feed_head(&w), head);
     sqlite3 *db = fx_db(&w.x.f);
     char q[128];
-    snprintf(q, sizeof q, "SELECT COUNT(*) FROM items WHERE id = '%s'", id);
+    snprintf(q, sizeof q, "SELECT COUNT(*) FROM items WHERE id = '%s'", w.id);
     assert_int_equal(fx_count(db, q), 0);
     sqlite3_close(db);
     /* The good pair goes in. */
-    assert_int_equal(put_ok(&w, v1, id, 0, &good), 1);
-    sealed_free(&good);
-    sealed_free(&other);
+    assert_int_equal(put_ok(&w, v1, w.id, 0, &w.s), 1);
     wx_teardown(&w);
 }
 
@@ -559,33 +502,28 @@ static void test_upstream_write_account_unavailable(void **state)
     (void)state;
     wx w;
     wx_setup(&w, 1);
-    char id[27];
-    new_id(id);
-    sealed s;
-    seal_login(w.x.f.a, w.x.v1, id, "Offline", &s);
     char moved[300];
     snprintf(moved, sizeof moved, "%s.away", w.x.f.path);
     assert_int_equal(rename(w.x.f.path, moved), 0);
     cJSON *it = NULL;
     cJSON *v = NULL;
     opc__ebuf eb;
-    assert_int_equal(put(w.u, w.x.v1, id, 0, &s, &it, &v, &eb), OPC_ERR_IO);
+    assert_int_equal(put(w.u, w.x.v1, w.id, 0, &w.s, &it, &v, &eb), OPC_ERR_IO);
     assert_non_null(strstr(eb.msg, "upstream"));
-    assert_int_equal(opc__upstream_item_delete(w.u, w.x.v1, id, 0, &it, &v, &eb), OPC_ERR_IO);
+    assert_int_equal(opc__upstream_item_delete(w.u, w.x.v1, w.id, 0, &it, &v, &eb), OPC_ERR_IO);
     /* A fresh handle on a missing file: the same. */
     opc__upstream *u2 = open_upstream(&w);
-    assert_int_equal(put(u2, w.x.v1, id, 0, &s, &it, &v, &eb), OPC_ERR_IO);
+    assert_int_equal(put(u2, w.x.v1, w.id, 0, &w.s, &it, &v, &eb), OPC_ERR_IO);
     opc__upstream_close(u2);
     assert_int_equal(rename(moved, w.x.f.path), 0);
     /* Not writable (only meaningful when not root: root writes anyway). */
     if (geteuid() != 0) {
         assert_int_equal(chmod(w.x.f.path, 0400), 0);
-        assert_int_equal(put(w.u, w.x.v1, id, 0, &s, &it, &v, &eb), OPC_ERR_IO);
+        assert_int_equal(put(w.u, w.x.v1, w.id, 0, &w.s, &it, &v, &eb), OPC_ERR_IO);
         assert_int_equal(chmod(w.x.f.path, 0600), 0);
     }
     /* Back: the write goes through. */
-    assert_int_equal(put_ok(&w, w.x.v1, id, 0, &s), 1);
-    sealed_free(&s);
+    assert_int_equal(put_ok(&w, w.x.v1, w.id, 0, &w.s), 1);
     wx_teardown(&w);
 }
 
@@ -644,21 +582,17 @@ static void test_write_through_then_sync_converges(void **state)
     sx_run(s);
     opc__cache *c = open_writer(w.x.cache_path);
     const char *v1 = w.x.v1;
-    char id[27];
-    new_id(id);
-    sealed e;
 
     /* Create and replace: the cache has each write at once. */
-    seal_login(w.x.f.a, v1, id, "Through", &e);
-    assert_true(write_item(&w, c, id, 0, &e));
-    assert_int_equal(cached_version(c, v1, id), 1);
+    assert_true(write_item(&w, c, w.id, 0, &w.s));
+    assert_int_equal(cached_version(c, v1, w.id), 1);
     opc__cache_item row = {0};
-    assert_int_equal(opc__cache_item_get(c, v1, id, &row, NULL), OPC_OK);
+    assert_int_equal(opc__cache_item_get(c, v1, w.id, &row, NULL), OPC_OK);
     assert_string_equal(row.last_edited_by, w.editor);
-    assert_string_equal(row.overview, e.ov);
+    assert_string_equal(row.overview, w.s.ov);
     opc__cache_item_clear(&row);
-    assert_true(write_item(&w, c, id, 1, &e));
-    assert_int_equal(cached_version(c, v1, id), 2);
+    assert_true(write_item(&w, c, w.id, 1, &w.s));
+    assert_int_equal(cached_version(c, v1, w.id), 2);
     opc__cache_vault vr = {0};
     assert_int_equal(opc__cache_vault_get(c, v1, &vr, NULL), OPC_OK);
     cJSON *ex = vault_row(&w, v1);
@@ -670,7 +604,7 @@ static void test_write_through_then_sync_converges(void **state)
     /* The sync replays the feed (item_upsert v1, v2): nothing regresses and
      * the cache equals the account. */
     sx_run(s);
-    assert_int_equal(cached_version(c, v1, id), 2);
+    assert_int_equal(cached_version(c, v1, w.id), 2);
     assert_int_equal(sx_compare(&w.x, v1), 4);
 
     /* A row fetched before a newer write and applied after it (the sync's
@@ -678,13 +612,13 @@ static void test_write_through_then_sync_converges(void **state)
     cJSON *old_item = NULL;
     cJSON *old_vault = NULL;
     opc__ebuf eb;
-    assert_int_equal(opc__upstream_item(w.u, id, &old_item, &eb), OPC_OK);
+    assert_int_equal(opc__upstream_item(w.u, w.id, &old_item, &eb), OPC_OK);
     assert_int_equal(opc__upstream_vault(w.u, v1, &old_vault, &eb), OPC_OK);
-    assert_true(write_item(&w, c, id, 2, &e));
+    assert_true(write_item(&w, c, w.id, 2, &w.s));
     bool applied = true;
     assert_int_equal(opc__cache_write_through(c, old_item, old_vault, &applied, &eb), OPC_OK);
     assert_false(applied);
-    assert_int_equal(cached_version(c, v1, id), 3);
+    assert_int_equal(cached_version(c, v1, w.id), 3);
     assert_int_equal(opc__cache_vault_get(c, v1, &vr, NULL), OPC_OK);
     assert_int_equal(vr.content_version, (int64_t)fx_num(old_vault, "content_version") + 1);
     opc__cache_vault_clear(&vr);
@@ -694,12 +628,12 @@ static void test_write_through_then_sync_converges(void **state)
     /* Delete: gone from the cache at once, and after the sync too. */
     cJSON *it = NULL;
     cJSON *v = NULL;
-    assert_int_equal(opc__upstream_item_delete(w.u, v1, id, 3, &it, &v, &eb), OPC_OK);
+    assert_int_equal(opc__upstream_item_delete(w.u, v1, w.id, 3, &it, &v, &eb), OPC_OK);
     assert_int_equal(opc__cache_write_through(c, it, v, &applied, &eb), OPC_OK);
     assert_true(applied);
     cJSON_Delete(it);
     cJSON_Delete(v);
-    assert_int_equal(cached_version(c, v1, id), 0);
+    assert_int_equal(cached_version(c, v1, w.id), 0);
     sx_run(s);
     assert_int_equal(sx_compare(&w.x, v1), 3);
 
@@ -718,7 +652,7 @@ static void test_write_through_then_sync_converges(void **state)
     cJSON_Delete(it);
     cJSON_Delete(v);
     sealed_free(&l);
-    sealed_free(&e);
+    sealed_free(&w.s);
     opc__cache_close(c);
     opc_sync_free(s);
     wx_teardown(&w);
@@ -926,13 +860,9 @@ static void test_upstream_write_race_one_winner(void **state)
     (void)state;
     wx w;
     wx_setup(&w, 1);
-    char id[27];
-    new_id(id);
-    sealed s;
-    seal_login(w.x.f.a, w.x.v1, id, "Raced", &s);
-    assert_int_equal(put_ok(&w, w.x.v1, id, 0, &s), 1);
-    assert_int_equal(put_ok(&w, w.x.v1, id, 1, &s), 2);
-    sealed_free(&s);
+    assert_int_equal(put_ok(&w, w.x.v1, w.id, 0, &w.s), 1);
+    assert_int_equal(put_ok(&w, w.x.v1, w.id, 1, &w.s), 2);
+    sealed_free(&w.s);
     int64_t head = feed_head(&w);
     pthread_barrier_t go;
     assert_int_equal(pthread_barrier_init(&go, NULL, RACERS), 0);
@@ -942,11 +872,11 @@ static void test_upstream_write_race_one_winner(void **state)
         memset(&rs[i], 0, sizeof rs[i]);
         rs[i].w = &w;
         rs[i].go = &go;
-        rs[i].item = id;
+        rs[i].item = w.id;
         rs[i].expected = 2;
         char title[32];
         snprintf(title, sizeof title, "racer %d", i);
-        seal_login(w.x.f.a, w.x.v1, id, title, &rs[i].s);
+        seal_login(w.x.f.a, w.x.v1, w.id, title, &rs[i].s);
     }
     for (int i = 0; i < RACERS; i++) {
         assert_int_equal(pthread_create(&th[i], NULL, race, &rs[i]), 0);
@@ -968,13 +898,13 @@ static void test_upstream_write_race_one_winner(void **state)
     pthread_barrier_destroy(&go);
     assert_int_equal(ok, 1);
     assert_int_equal(conflicts, RACERS - 1);
-    assert_int_equal(stored_version(&w, id), 3);
+    assert_int_equal(fx_item_version(w.x.f.path, w.id), 3);
     /* The stored item is the winner's write, logged once. */
     cJSON *row = NULL;
-    FX_OK(w.x.f.a, opc__account_export_item(w.x.f.a, w.x.server, id, &row));
+    FX_OK(w.x.f.a, opc__account_export_item(w.x.f.a, w.x.server, w.id, &row));
     assert_string_equal(fx_str(row, "overview"), rs[winner].s.ov);
     cJSON_Delete(row);
-    assert_one_entry(&w, head, "item_upsert", id, 3);
+    assert_one_entry(&w, head, "item_upsert", w.id, 3);
     for (int i = 0; i < RACERS; i++) {
         sealed_free(&rs[i].s);
     }
