@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -72,17 +73,15 @@ opc_err opc__file_create_private(const char *what, const char *path, opc__ebuf *
 void opc__file_tighten_sidecars(const char *path)
 {
     static const char *const suffixes[] = {"-wal", "-shm"};
-    size_t n = strlen(path);
-    char *p = opc__malloc(n + 5);
-    if (p == NULL) {
+    char p[PATH_MAX + 8];
+    if (strlen(path) > PATH_MAX) {
         return;
     }
     for (size_t i = 0; i < OPC_ARRAY_LEN(suffixes); i++) {
-        (void)snprintf(p, n + 5, "%s%s", path, suffixes[i]);
+        (void)snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
         struct stat sb;
         if (stat(p, &sb) == 0 && (sb.st_mode & 0077) != 0) {
             (void)chmod(p, 0600);
         }
     }
-    opc__free(p);
 }

@@ -25,7 +25,8 @@ opc_err opc__file_make_parent(const char *what, const char *path, opc__ebuf *eb)
 opc_err opc__file_create_private(const char *what, const char *path, opc__ebuf *eb);
 
 /* chmod 0600 the "<path>-wal" and "<path>-shm" files when they exist and are
- * accessible to group or others. Best effort. */
+ * accessible to group or others. Best effort; allocates nothing (the
+ * activity log's writer thread calls it). */
 void opc__file_tighten_sidecars(const char *path);
 
 #endif
