@@ -62,7 +62,8 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_INSERT] = "INSERT INTO activity (request_id, ts_us, action, result, actor_id, account,"
                   " jti, user_agent, request_ip, resource_type, vault_id, item_id, item_version)"
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    [ST_BOUNDS] = "SELECT min(id), max(id) FROM activity",
+    /* Two subqueries: min() and max() together in one query would scan the table. */
+    [ST_BOUNDS] = "SELECT (SELECT min(id) FROM activity), (SELECT max(id) FROM activity)",
     [ST_PRUNE] = "DELETE FROM activity WHERE id <= ?1",
     [ST_PAGE] = "SELECT request_id, ts_us, action, result, actor_id, account, jti, user_agent,"
                 " request_ip, resource_type, vault_id, item_id, item_version FROM activity"
@@ -74,14 +75,16 @@ static const char schema_v1[] =
     " id INTEGER PRIMARY KEY,"
     " request_id TEXT NOT NULL,"
     " ts_us INTEGER NOT NULL,"
-    " action TEXT NOT NULL CHECK (action IN ('READ','CREATE','UPDATE','DELETE')),"
-    " result TEXT NOT NULL CHECK (result IN ('SUCCESS','DENY')),"
+    " action TEXT NOT NULL"
+    "  CHECK (action = 'READ' OR action = 'CREATE' OR action = 'UPDATE' OR action = 'DELETE'),"
+    " result TEXT NOT NULL CHECK (result = 'SUCCESS' OR result = 'DENY'),"
     " actor_id TEXT NOT NULL,"
     " account TEXT NOT NULL,"
     " jti TEXT NOT NULL,"
     " user_agent TEXT NOT NULL,"
     " request_ip TEXT NOT NULL,"
-    " resource_type TEXT NOT NULL CHECK (resource_type IN ('','VAULT','ITEM')),"
+    " resource_type TEXT NOT NULL"
+    "  CHECK (resource_type = '' OR resource_type = 'VAULT' OR resource_type = 'ITEM'),"
     " vault_id TEXT NOT NULL,"
     " item_id TEXT NOT NULL,"
     " item_version INTEGER NOT NULL) STRICT;";
