@@ -458,17 +458,25 @@ static opc_err insert(opc__activity *a, const rec *r, opc__ebuf *eb)
     return src == SQLITE_DONE ? OPC_OK : sql_fail(a, src, eb);
 }
 
-/* Delete the oldest rows down to max_records once the slack is used up. */
-static opc_err prune(opc__activity *a, opc__ebuf *eb)
+/*
+ * Make room for `incoming` rows: once rows + incoming would pass
+ * max_records + slack, delete the oldest so that rows + incoming is
+ * max_records. Run before the inserts of a drain (so the pages it frees
+ * are reused by them and a large drain does not grow the file) and after
+ * them (incoming 0: rows that came along during the drain).
+ */
+static opc_err prune(opc__activity *a, size_t incoming, opc__ebuf *eb)
 {
     int64_t lo = 0;
     int64_t hi = 0;
     opc_err rc = bounds(a, &lo, &hi, eb);
-    if (rc != OPC_OK || count_of(lo, hi) <= a->max_records + a->slack) {
+    size_t rows = count_of(lo, hi);
+    if (rc != OPC_OK || rows == 0 || rows + incoming <= a->max_records + a->slack) {
         return rc;
     }
+    size_t keep = incoming < a->max_records ? a->max_records - incoming : 0;
     sqlite3_stmt *st = a->st[ST_PRUNE];
-    sqlite3_bind_int64(st, 1, hi - (int64_t)a->max_records);
+    sqlite3_bind_int64(st, 1, hi - (int64_t)keep);
     int src = sqlite3_step(st);
     sqlite3_reset(st);
     return src == SQLITE_DONE ? OPC_OK : sql_fail(a, src, eb);
@@ -502,20 +510,28 @@ static opc_err drain(opc__activity *a, opc__ebuf *eb)
     if (pending == 0) {
         return OPC_OK;
     }
+    /* Records beyond max_records in this drain would be pruned in the same
+     * transaction: they are skipped (counted as written) instead. */
+    size_t skip = pending > a->max_records ? pending - a->max_records : 0;
     opc_err rc = run(a, "BEGIN IMMEDIATE", eb);
+    if (rc == OPC_OK) {
+        rc = prune(a, pending - skip, eb);
+    }
     size_t taken = 0;
     while (rc == OPC_OK && taken < pending) {
         size_t n = take(a, a->batch);
         if (n == 0) {
             break;
         }
-        taken += n;
         for (size_t i = 0; i < n && rc == OPC_OK; i++) {
-            rc = insert(a, &a->scratch[i], eb);
+            if (taken + i >= skip) {
+                rc = insert(a, &a->scratch[i], eb);
+            }
         }
+        taken += n;
     }
     if (rc == OPC_OK) {
-        rc = prune(a, eb);
+        rc = prune(a, 0, eb);
     }
     if (rc == OPC_OK) {
         rc = run(a, "COMMIT", eb);
