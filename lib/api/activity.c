@@ -345,13 +345,13 @@ static opc_err ensure_schema(opc__activity *a, opc__ebuf *eb)
         (void)snprintf(sql, sizeof sql, "%s PRAGMA application_id = %d; PRAGMA user_version = %d;",
                        schema_v1, OPC_ACTIVITY_APPLICATION_ID, OPC_ACTIVITY_SCHEMA_VERSION);
         rc = run(a, sql, eb);
-    } else if (rc == OPC_OK && app != OPC_ACTIVITY_APPLICATION_ID) {
-        rc = opc__fail(eb, OPC_ERR_PARSE, "%s is not an opconnect activity log", a->path);
-    } else if (rc == OPC_OK && version > OPC_ACTIVITY_SCHEMA_VERSION) {
+    } else if (rc == OPC_OK && app == OPC_ACTIVITY_APPLICATION_ID &&
+               version > OPC_ACTIVITY_SCHEMA_VERSION) {
         rc = opc__fail(eb, OPC_ERR_UNSUPPORTED,
                        "activity log has schema version %lld; this library knows up to %d",
                        (long long)version, OPC_ACTIVITY_SCHEMA_VERSION);
-    } else if (rc == OPC_OK && version != OPC_ACTIVITY_SCHEMA_VERSION) {
+    } else if (rc == OPC_OK &&
+               (app != OPC_ACTIVITY_APPLICATION_ID || version != OPC_ACTIVITY_SCHEMA_VERSION)) {
         rc = opc__fail(eb, OPC_ERR_PARSE, "%s is not an opconnect activity log", a->path);
     }
     if (rc == OPC_OK) {

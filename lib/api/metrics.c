@@ -221,7 +221,7 @@ static void append_fixed(opc__buf *out, uint64_t v, uint64_t unit)
     if (f == 0) {
         return;
     }
-    char frac[20];
+    char frac[20] = {0};
     size_t digits = 0;
     for (uint64_t u = unit; u > 1 && digits < sizeof frac; u /= 10) {
         digits++;
