@@ -241,14 +241,13 @@ static opc_err query_number(const char *query, const char *name, size_t dflt, si
     return OPC_OK;
 }
 
-opc_err opc__activity_parse_query(const char *query, size_t *limit, size_t *offset,
-                                  opc__ebuf *eb)
+opc_err opc__activity_parse_query(const char *query, size_t *limit, size_t *offset, opc__ebuf *eb)
 {
     if (limit == NULL || offset == NULL) {
         return OPC_ERR_INVALID_ARG;
     }
-    opc_err rc = query_number(query, "limit", OPC_ACTIVITY_DEFAULT_LIMIT, OPC_ACTIVITY_MAX_LIMIT,
-                              limit, eb);
+    opc_err rc =
+        query_number(query, "limit", OPC_ACTIVITY_DEFAULT_LIMIT, OPC_ACTIVITY_MAX_LIMIT, limit, eb);
     if (rc == OPC_OK) {
         rc = query_number(query, "offset", 0, OPC_ACTIVITY_MAX_OFFSET, offset, eb);
     }
@@ -291,8 +290,8 @@ static opc_err sql_fail(const opc__activity *a, int src, opc__ebuf *eb)
         return opc__fail(eb, OPC_ERR_NOMEM, "activity log: out of memory");
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
-        return opc__fail(eb, OPC_ERR_PARSE, "activity log %s: not a usable database (%s)",
-                         a->path, msg);
+        return opc__fail(eb, OPC_ERR_PARSE, "activity log %s: not a usable database (%s)", a->path,
+                         msg);
     default:
         return opc__fail(eb, OPC_ERR_IO, "activity log %s: %s", a->path, msg);
     }
@@ -370,9 +369,8 @@ static opc_err open_db(opc__activity *a, opc__ebuf *eb)
     if (rc != OPC_OK) {
         return rc;
     }
-    int src = sqlite3_open_v2(a->path, &a->db,
-                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
-                              NULL);
+    int src = sqlite3_open_v2(
+        a->path, &a->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
     if (src != SQLITE_OK) {
         return sql_fail(a, src, eb);
     }
@@ -404,8 +402,8 @@ static opc_err open_db(opc__activity *a, opc__ebuf *eb)
         rc = ensure_schema(a, eb);
     }
     for (size_t i = 0; rc == OPC_OK && i < ST_COUNT; i++) {
-        src = sqlite3_prepare_v3(a->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &a->st[i],
-                                 NULL);
+        src =
+            sqlite3_prepare_v3(a->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &a->st[i], NULL);
         if (src != SQLITE_OK) {
             rc = sql_fail(a, src, eb);
         }
@@ -607,12 +605,12 @@ void opc__activity_record(opc__activity *act, const opc__activity_event *ev)
     r.ts_us = ev->timestamp_us != 0 ? ev->timestamp_us : opc__now_us();
     r.item_version = ev->item_version > 0 ? ev->item_version : 0;
     r.action = (uint8_t)((unsigned)ev->action < OPC_ARRAY_LEN(action_names) ? ev->action
-                                                                             : OPC_ACTIVITY_READ);
+                                                                            : OPC_ACTIVITY_READ);
     r.result = (uint8_t)((unsigned)ev->result < OPC_ARRAY_LEN(result_names) ? ev->result
-                                                                             : OPC_ACTIVITY_DENY);
-    r.rtype = (uint8_t)((unsigned)ev->resource_type < OPC_ARRAY_LEN(rtype_names)
-                            ? ev->resource_type
-                            : OPC_ACTIVITY_RES_NONE);
+                                                                            : OPC_ACTIVITY_DENY);
+    r.rtype =
+        (uint8_t)((unsigned)ev->resource_type < OPC_ARRAY_LEN(rtype_names) ? ev->resource_type
+                                                                           : OPC_ACTIVITY_RES_NONE);
     (void)opc__activity_clean_text(r.request_id, sizeof r.request_id, ev->request_id);
     (void)opc__activity_clean_text(r.jti, sizeof r.jti, ev->jti);
     (void)opc__activity_clean_text(r.ua, sizeof r.ua, ev->user_agent);
@@ -759,8 +757,8 @@ static opc_err read_page(opc__activity *a, size_t limit, size_t offset, opc__act
     return opc__buf_err(b);
 }
 
-opc_err opc__activity_list(opc__activity *act, size_t limit, size_t offset,
-                           opc__activity_page *out, opc__ebuf *eb)
+opc_err opc__activity_list(opc__activity *act, size_t limit, size_t offset, opc__activity_page *out,
+                           opc__ebuf *eb)
 {
     if (out == NULL) {
         return OPC_ERR_INVALID_ARG;
@@ -848,8 +846,8 @@ static opc_err configure(opc__activity *a, const opc__activity_config *cfg, opc_
     a->max_records = cfg->max_records != 0 ? cfg->max_records : OPC_ACTIVITY_DEFAULT_MAX_RECORDS;
     a->cap = cfg->queue_capacity != 0 ? cfg->queue_capacity : OPC_ACTIVITY_DEFAULT_QUEUE;
     a->batch = cfg->flush_batch != 0 ? cfg->flush_batch : OPC_ACTIVITY_DEFAULT_FLUSH_BATCH;
-    a->flush_ms = cfg->flush_interval_ms != 0 ? cfg->flush_interval_ms
-                                              : OPC_ACTIVITY_DEFAULT_FLUSH_MS;
+    a->flush_ms =
+        cfg->flush_interval_ms != 0 ? cfg->flush_interval_ms : OPC_ACTIVITY_DEFAULT_FLUSH_MS;
     if (a->max_records > OPC_ACTIVITY_MAX_MAX_RECORDS || a->cap > OPC_ACTIVITY_MAX_QUEUE ||
         a->flush_ms < 0 || a->flush_ms > 60000) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "activity log: configuration out of range");

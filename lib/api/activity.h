@@ -100,17 +100,17 @@ typedef enum opc__activity_resource {
  * empty and left out of the JSON) and is only read during the call.
  */
 typedef struct opc__activity_event {
-    const char *request_id;  /* the request's UUID; cut at 36 bytes */
-    int64_t timestamp_us;    /* Unix microseconds; 0: now */
+    const char *request_id; /* the request's UUID; cut at 36 bytes */
+    int64_t timestamp_us;   /* Unix microseconds; 0: now */
     opc__activity_action action;
     opc__activity_result result;
-    const char *jti;         /* the token's jti (never the token) */
-    const char *user_agent;  /* raw header value; capped, made valid UTF-8 */
-    const char *request_ip;  /* remote address text */
+    const char *jti;        /* the token's jti (never the token) */
+    const char *user_agent; /* raw header value; capped, made valid UTF-8 */
+    const char *request_ip; /* remote address text */
     opc__activity_resource resource_type;
-    const char *vault_id;    /* kept only when it is a valid 26-char id */
-    const char *item_id;     /* likewise */
-    int64_t item_version;    /* > 0 to appear in the record */
+    const char *vault_id; /* kept only when it is a valid 26-char id */
+    const char *item_id;  /* likewise */
+    int64_t item_version; /* > 0 to appear in the record */
 } opc__activity_event;
 
 typedef struct opc__activity_config {
@@ -137,10 +137,10 @@ typedef struct opc__activity_stats {
 
 /* One page of GET /v1/activity. */
 typedef struct opc__activity_page {
-    char *json;      /* the JSON array, newest first (opc__free via page_clear) */
+    char *json; /* the JSON array, newest first (opc__free via page_clear) */
     size_t json_len;
-    size_t count;    /* records in json */
-    size_t total;    /* records available to list (<= max_records) */
+    size_t count; /* records in json */
+    size_t total; /* records available to list (<= max_records) */
     char content_range[OPC_ACTIVITY_RANGE_LEN];
 } opc__activity_page;
 
@@ -172,8 +172,8 @@ opc_err opc__activity_flush(opc__activity *act, opc__ebuf *eb);
  * "[]" with the total. Queued records are written first. Release with
  * opc__activity_page_clear (also on failure).
  */
-opc_err opc__activity_list(opc__activity *act, size_t limit, size_t offset,
-                           opc__activity_page *out, opc__ebuf *eb);
+opc_err opc__activity_list(opc__activity *act, size_t limit, size_t offset, opc__activity_page *out,
+                           opc__ebuf *eb);
 void opc__activity_page_clear(opc__activity_page *p);
 
 void opc__activity_get_stats(opc__activity *act, opc__activity_stats *out);
@@ -186,8 +186,7 @@ void opc__activity_get_stats(opc__activity *act, opc__activity_stats *out);
  * non-numeric value is OPC_ERR_PARSE with "Invalid limit" / "Invalid
  * offset" (a 400).
  */
-opc_err opc__activity_parse_query(const char *query, size_t *limit, size_t *offset,
-                                  opc__ebuf *eb);
+opc_err opc__activity_parse_query(const char *query, size_t *limit, size_t *offset, opc__ebuf *eb);
 
 /* Content-Range text for a page (see OPC_ACTIVITY_RANGE_LEN). */
 void opc__activity_content_range(size_t offset, size_t count, size_t total,

@@ -33,8 +33,8 @@
 #define NS_PER_S INT64_C(1000000000)
 
 static const uint64_t bucket_ns[OPC_METRICS_BUCKETS] = {
-    50000,     100000,    250000,     500000,     1000000,    2500000,
-    5000000,   10000000,  25000000,   50000000,   100000000,  250000000,
+    50000,     100000,     250000,     500000,     1000000,     2500000,
+    5000000,   10000000,   25000000,   50000000,   100000000,   250000000,
     500000000, 1000000000, 2500000000, 5000000000, 10000000000,
 };
 
@@ -145,8 +145,8 @@ void opc__metrics_record_request(opc__metrics *m, opc__metrics_route route,
     }
     size_t r = (unsigned)route < OPC_METRICS_ROUTE_COUNT ? (size_t)route : 0;
     size_t k = (unsigned)method < OPC_METRICS_METHOD_COUNT ? (size_t)method : 0;
-    size_t s = status >= STATUS_MIN && status <= STATUS_MAX ? (size_t)(status - STATUS_MIN)
-                                                            : STATUS_OTHER;
+    size_t s =
+        status >= STATUS_MIN && status <= STATUS_MAX ? (size_t)(status - STATUS_MIN) : STATUS_OTHER;
     size_t b = 0;
     while (b < OPC_METRICS_BUCKETS && duration_ns > bucket_ns[b]) {
         b++;
@@ -202,7 +202,10 @@ void opc__metrics_escape_label(opc__buf *out, const char *s)
     size_t run = 0;
     size_t i = 0;
     for (; s[i] != '\0'; i++) {
-        const char *esc = s[i] == '\\' ? "\\\\" : s[i] == '"' ? "\\\"" : s[i] == '\n' ? "\\n" : NULL;
+        const char *esc = s[i] == '\\'   ? "\\\\"
+                          : s[i] == '"'  ? "\\\""
+                          : s[i] == '\n' ? "\\n"
+                                         : NULL;
         if (esc != NULL) {
             opc__buf_append(out, s + run, i - run);
             opc__buf_append(out, esc, 2);
@@ -243,13 +246,17 @@ static void family(opc__buf *out, const char *name, const char *type, const char
     opc__buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void sample_u64(opc__buf *out, const char *name, uint64_t v)
+/* A family with one unlabelled integer sample. */
+static void single_u64(opc__buf *out, const char *name, const char *type, const char *help,
+                       uint64_t v)
 {
+    family(out, name, type, help);
     opc__buf_appendf(out, "%s %llu\n", name, (unsigned long long)v);
 }
 
-static void sample_i64(opc__buf *out, const char *name, int64_t v)
+static void single_i64(opc__buf *out, const char *name, const char *help, int64_t v)
 {
+    family(out, name, "gauge", help);
     opc__buf_appendf(out, "%s %lld\n", name, (long long)v);
 }
 
@@ -321,11 +328,10 @@ static void render_durations(opc__metrics *m, opc__buf *out)
 
 static void render_state(opc__metrics *m, int64_t now_ms, opc__buf *out)
 {
-    family(out, "opconnect_vaults_cached", "gauge",
-           "Vaults this server is granted and holds decrypted in its index.");
-    sample_i64(out, "opconnect_vaults_cached", atomic_load(&m->vaults));
-    family(out, "opconnect_items_cached", "gauge", "Active items in the index.");
-    sample_i64(out, "opconnect_items_cached", atomic_load(&m->items));
+    single_i64(out, "opconnect_vaults_cached",
+               "Vaults this server is granted and holds decrypted in its index.",
+               atomic_load(&m->vaults));
+    single_i64(out, "opconnect_items_cached", "Active items in the index.", atomic_load(&m->items));
 
     int64_t last = atomic_load(&m->last_success_ms);
     family(out, "opconnect_sync_last_success_timestamp_seconds", "gauge",
@@ -340,25 +346,29 @@ static void render_state(opc__metrics *m, int64_t now_ms, opc__buf *out)
         append_fixed(out, now_ms > last ? (uint64_t)(now_ms - last) : 0, 1000);
         opc__buf_append_char(out, '\n');
     }
-    family(out, "opconnect_sync_consecutive_failures", "gauge",
-           "Failed sync attempts since the last success.");
-    sample_i64(out, "opconnect_sync_consecutive_failures", atomic_load(&m->failures));
-    family(out, "opconnect_unlocked", "gauge",
-           "1 once a valid token has unlocked the credentials, else 0.");
-    sample_i64(out, "opconnect_unlocked", atomic_load(&m->unlocked));
+    single_i64(out, "opconnect_sync_consecutive_failures",
+               "Failed sync attempts since the last success.", atomic_load(&m->failures));
+    single_i64(out, "opconnect_unlocked",
+               "1 once a valid token has unlocked the credentials, else 0.",
+               atomic_load(&m->unlocked));
 
-    family(out, "opconnect_token_cache_hits_total", "counter",
-           "Bearer tokens accepted from the verified-token cache.");
-    sample_u64(out, "opconnect_token_cache_hits_total", atomic_load(&m->tc_hits));
-    family(out, "opconnect_token_cache_misses_total", "counter",
-           "Bearer tokens that needed a full signature check.");
-    sample_u64(out, "opconnect_token_cache_misses_total", atomic_load(&m->tc_misses));
-    family(out, "opconnect_activity_dropped_total", "counter",
-           "Activity records dropped because the in-memory queue was full.");
-    sample_u64(out, "opconnect_activity_dropped_total", atomic_load(&m->act_dropped));
-    family(out, "opconnect_activity_lost_total", "counter",
-           "Activity records lost to a failed write of the activity log.");
-    sample_u64(out, "opconnect_activity_lost_total", atomic_load(&m->act_lost));
+    static const struct {
+        const char *name;
+        const char *help;
+    } counters[] = {
+        {"opconnect_token_cache_hits_total",
+         "Bearer tokens accepted from the verified-token cache."},
+        {"opconnect_token_cache_misses_total", "Bearer tokens that needed a full signature check."},
+        {"opconnect_activity_dropped_total",
+         "Activity records dropped because the in-memory queue was full."},
+        {"opconnect_activity_lost_total",
+         "Activity records lost to a failed write of the activity log."},
+    };
+    const uint64_t values[] = {atomic_load(&m->tc_hits), atomic_load(&m->tc_misses),
+                               atomic_load(&m->act_dropped), atomic_load(&m->act_lost)};
+    for (size_t i = 0; i < OPC_ARRAY_LEN(counters); i++) {
+        single_u64(out, counters[i].name, "counter", counters[i].help, values[i]);
+    }
 
     family(out, "opconnect_build_info", "gauge",
            "Library version and the Connect API version served; always 1.");
@@ -391,8 +401,8 @@ static bool resident_bytes(uint64_t *out)
     size_t len = strcspn(p, " \n");
     uint64_t pages = 0;
     long page = sysconf(_SC_PAGESIZE);
-    if (page <= 0 || opc__parse_u64(p, len, 10, UINT64_MAX / (uint64_t)page, &pages, NULL) !=
-                         OPC_OK) {
+    if (page <= 0 ||
+        opc__parse_u64(p, len, 10, UINT64_MAX / (uint64_t)page, &pages, NULL) != OPC_OK) {
         return false;
     }
     *out = pages * (uint64_t)page;
@@ -436,12 +446,11 @@ static void render_process(opc__metrics *m, opc__buf *out)
     }
     uint64_t v = 0;
     if (resident_bytes(&v)) {
-        family(out, "process_resident_memory_bytes", "gauge", "Resident memory of the process.");
-        sample_u64(out, "process_resident_memory_bytes", v);
+        single_u64(out, "process_resident_memory_bytes", "gauge", "Resident memory of the process.",
+                   v);
     }
     if (open_fds(&v)) {
-        family(out, "process_open_fds", "gauge", "Open file descriptors of the process.");
-        sample_u64(out, "process_open_fds", v);
+        single_u64(out, "process_open_fds", "gauge", "Open file descriptors of the process.", v);
     }
 }
 

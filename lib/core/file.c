@@ -40,8 +40,7 @@ opc_err opc__file_make_parent(const char *what, const char *path, opc__ebuf *eb)
                                strerror(errno));
             }
         } else if (errno != EEXIST) {
-            rc = opc__fail(eb, OPC_ERR_IO, "%s: cannot create %s: %s", what, dir,
-                           strerror(errno));
+            rc = opc__fail(eb, OPC_ERR_IO, "%s: cannot create %s: %s", what, dir, strerror(errno));
         }
         *p = saved;
         if (end) {

@@ -120,6 +120,39 @@ static cJSON *list_json(opc__activity *a, size_t limit, size_t offset, opc__acti
     return j;
 }
 
+/* A fresh directory and log with records r0..r<n-1> queued. */
+static opc__activity *open_filled(tmpdir *t, size_t max_records, size_t queue, bool thread, int n)
+{
+    tmp_make(t);
+    opc__activity *a = open_log(t, max_records, queue, thread);
+    for (int i = 0; i < n; i++) {
+        record_n(a, i);
+    }
+    return a;
+}
+
+/* A log whose writer thread waits 60 s for a batch to fill up. */
+static opc__activity *open_lazy_writer(tmpdir *t)
+{
+    tmp_make(t);
+    opc__activity_config cfg = {.path = t->path, .flush_interval_ms = 60000};
+    opc__activity *a = NULL;
+    assert_int_equal(opc__activity_open(&cfg, &a, NULL), OPC_OK);
+    return a;
+}
+
+static void close_and_remove(opc__activity *a, const tmpdir *t)
+{
+    opc__activity_close(a);
+    rm_tree(t->dir);
+}
+
+static void page_done(cJSON *j, opc__activity_page *page)
+{
+    cJSON_Delete(j);
+    opc__activity_page_clear(page);
+}
+
 static const char *str_at(const cJSON *arr, int i, const char *key)
 {
     const cJSON *o = cJSON_GetArrayItem(arr, i);
@@ -193,8 +226,8 @@ static void test_activity_record_format(void **state)
     const cJSON *r = cJSON_GetArrayItem(j, 2);
     static const char *const top[] = {"requestId", "timestamp", "action", "result",
                                       "actor",     "resource",  NULL};
-    static const char *const actor_keys[] = {"id", "account", "jti", "userAgent", "requestIp",
-                                             NULL};
+    static const char *const actor_keys[] = {"id",        "account",   "jti",
+                                             "userAgent", "requestIp", NULL};
     static const char *const res_keys[] = {"type", "vault", "item", "itemVersion", NULL};
     opc__ebuf eb;
     assert_int_equal(opc__json_only_members(r, top, "record", &eb), OPC_OK);
@@ -206,8 +239,7 @@ static void test_activity_record_format(void **state)
     assert_int_equal(opc__json_only_members(actor, actor_keys, "actor", &eb), OPC_OK);
     assert_string_equal(opc__json_member(actor, "id")->valuestring, SERVER);
     assert_string_equal(opc__json_member(actor, "account")->valuestring, ACCOUNT);
-    assert_string_equal(opc__json_member(actor, "jti")->valuestring,
-                        "jtijtijtijtijtijtijtijtijt");
+    assert_string_equal(opc__json_member(actor, "jti")->valuestring, "jtijtijtijtijtijtijtijtijt");
     assert_string_equal(opc__json_member(actor, "requestIp")->valuestring, "::ffff:10.0.0.1");
     const char *got_ua = opc__json_member(actor, "userAgent")->valuestring;
     assert_true(strlen(got_ua) <= OPC_ACTIVITY_MAX_UA);
@@ -218,41 +250,32 @@ static void test_activity_record_format(void **state)
     const cJSON *res = opc__json_member(r, "resource");
     assert_int_equal(opc__json_only_members(res, res_keys, "resource", &eb), OPC_OK);
     assert_string_equal(opc__json_member(res, "type")->valuestring, "ITEM");
-    assert_string_equal(opc__json_member(opc__json_member(res, "vault"), "id")->valuestring,
-                        VAULT);
+    assert_string_equal(opc__json_member(opc__json_member(res, "vault"), "id")->valuestring, VAULT);
     assert_string_equal(opc__json_member(opc__json_member(res, "item"), "id")->valuestring, ITEM);
     assert_int_equal(opc__json_member(res, "itemVersion")->valueint, 7);
-    cJSON_Delete(j);
-    opc__activity_page_clear(&page);
-    opc__activity_close(a);
-    rm_tree(t.dir);
+    page_done(j, &page);
+    close_and_remove(a, &t);
 }
 
 static void test_activity_paging(void **state)
 {
     (void)state;
     tmpdir t;
-    tmp_make(&t);
-    opc__activity *a = open_log(&t, 0, 0, false);
-    for (int i = 0; i < 120; i++) {
-        record_n(a, i);
-    }
+    opc__activity *a = open_filled(&t, 0, 0, false, 120);
     opc__activity_page page;
     cJSON *j = list_json(a, 50, 0, &page);
     assert_string_equal(page.content_range, "1-50/120");
     assert_int_equal(page.total, 120);
     assert_int_equal(rid_at(j, 0), 119);
     assert_int_equal(rid_at(j, 49), 70);
-    cJSON_Delete(j);
-    opc__activity_page_clear(&page);
+    page_done(j, &page);
 
     j = list_json(a, 50, 100, &page);
     assert_string_equal(page.content_range, "101-120/120");
     assert_int_equal(page.count, 20);
     assert_int_equal(rid_at(j, 0), 19);
     assert_int_equal(rid_at(j, 19), 0);
-    cJSON_Delete(j);
-    opc__activity_page_clear(&page);
+    page_done(j, &page);
 
     /* At and past the end: an empty page with the total. */
     static const size_t past[] = {120, 121, 5000, OPC_ACTIVITY_MAX_OFFSET};
@@ -260,44 +283,33 @@ static void test_activity_paging(void **state)
         j = list_json(a, 50, past[i], &page);
         assert_string_equal(page.json, "[]");
         assert_string_equal(page.content_range, "*/120");
-        cJSON_Delete(j);
-        opc__activity_page_clear(&page);
+        page_done(j, &page);
     }
     /* limit 0: just the total. limit above the maximum is clamped. */
     j = list_json(a, 0, 0, &page);
     assert_string_equal(page.content_range, "*/120");
-    cJSON_Delete(j);
-    opc__activity_page_clear(&page);
+    page_done(j, &page);
     j = list_json(a, 1, 119, &page);
     assert_string_equal(page.content_range, "120-120/120");
     assert_int_equal(rid_at(j, 0), 0);
-    cJSON_Delete(j);
-    opc__activity_page_clear(&page);
-    opc__activity_close(a);
-    rm_tree(t.dir);
+    page_done(j, &page);
+    close_and_remove(a, &t);
 }
 
 static void test_activity_limit_clamped(void **state)
 {
     (void)state;
     tmpdir t;
-    tmp_make(&t);
-    opc__activity *a = open_log(&t, 0, 2000, false);
-    for (int i = 0; i < OPC_ACTIVITY_MAX_LIMIT + 5; i++) {
-        record_n(a, i);
-    }
+    opc__activity *a = open_filled(&t, 0, 2000, false, OPC_ACTIVITY_MAX_LIMIT + 5);
     opc__activity_page page;
     cJSON *j = list_json(a, 100000, 0, &page);
     assert_int_equal(page.count, OPC_ACTIVITY_MAX_LIMIT);
     assert_string_equal(page.content_range, "1-1000/1005");
-    cJSON_Delete(j);
-    opc__activity_page_clear(&page);
-    opc__activity_close(a);
-    rm_tree(t.dir);
+    page_done(j, &page);
+    close_and_remove(a, &t);
 }
 
-static void expect_query(const char *q, opc_err want, size_t limit, size_t offset,
-                         const char *msg)
+static void expect_query(const char *q, opc_err want, size_t limit, size_t offset, const char *msg)
 {
     size_t l = 1234;
     size_t o = 1234;
@@ -452,52 +464,41 @@ static void test_activity_bounded_on_disk(void **state)
     char want[64];
     snprintf(want, sizeof want, "1-%d/%d", N, N);
     assert_string_equal(page.content_range, want);
-    cJSON_Delete(j);
-    opc__activity_page_clear(&page);
+    page_done(j, &page);
     opc__activity_stats st;
     opc__activity_get_stats(a, &st);
     assert_int_equal(st.written, (uint64_t)written);
     assert_int_equal(st.dropped, 0);
     assert_true(st.rows <= N + SLACK);
-    opc__activity_close(a);
-    rm_tree(t.dir);
+    close_and_remove(a, &t);
 }
 
 static void test_activity_queued_visible(void **state)
 {
     (void)state;
     tmpdir t;
-    tmp_make(&t);
-    /* A writer that would wait 60 s: only the list itself can write. */
-    opc__activity_config cfg = {.path = t.path, .flush_interval_ms = 60000};
-    opc__activity *a = NULL;
-    assert_int_equal(opc__activity_open(&cfg, &a, NULL), OPC_OK);
+    /* The writer would wait 60 s: only the list itself can write. */
+    opc__activity *a = open_lazy_writer(&t);
     for (int round = 1; round <= 3; round++) {
         record_n(a, round);
         opc__activity_page page;
         cJSON *j = list_json(a, 50, 0, &page);
         assert_int_equal(page.count, (size_t)round);
         assert_int_equal(rid_at(j, 0), round);
-        cJSON_Delete(j);
-        opc__activity_page_clear(&page);
+        page_done(j, &page);
     }
     opc__activity_stats st;
     opc__activity_get_stats(a, &st);
     assert_int_equal(st.queued, 0);
     assert_int_equal(st.written, 3);
-    opc__activity_close(a);
-    rm_tree(t.dir);
+    close_and_remove(a, &t);
 }
 
 static void test_activity_drops_oldest_when_full(void **state)
 {
     (void)state;
     tmpdir t;
-    tmp_make(&t);
-    opc__activity *a = open_log(&t, 0, 8, false);
-    for (int i = 0; i < 20; i++) {
-        record_n(a, i);
-    }
+    opc__activity *a = open_filled(&t, 0, 8, false, 20);
     opc__activity_stats st;
     opc__activity_get_stats(a, &st);
     assert_int_equal(st.recorded, 20);
@@ -508,10 +509,8 @@ static void test_activity_drops_oldest_when_full(void **state)
     assert_int_equal(page.count, 8);
     assert_int_equal(rid_at(j, 0), 19);
     assert_int_equal(rid_at(j, 7), 12);
-    cJSON_Delete(j);
-    opc__activity_page_clear(&page);
-    opc__activity_close(a);
-    rm_tree(t.dir);
+    page_done(j, &page);
+    close_and_remove(a, &t);
 }
 
 enum { THREADS = 8, PER_THREAD = 2000 };
@@ -577,8 +576,7 @@ static void test_activity_eight_threads(void **state)
             last[tid] = n;
             total++;
         }
-        cJSON_Delete(j);
-        opc__activity_page_clear(&page);
+        page_done(j, &page);
     }
     assert_int_equal(total, THREADS * PER_THREAD);
     opc__activity_stats st;
@@ -587,8 +585,7 @@ static void test_activity_eight_threads(void **state)
     assert_int_equal(st.dropped, 0);
     assert_int_equal(st.written, THREADS * PER_THREAD);
     assert_int_equal(st.write_errors, 0);
-    opc__activity_close(a);
-    rm_tree(t.dir);
+    close_and_remove(a, &t);
 }
 
 static void test_activity_eight_threads_small_queue(void **state)
@@ -615,19 +612,14 @@ static void test_activity_eight_threads_small_queue(void **state)
     assert_int_equal(st.written + st.dropped, THREADS * PER_THREAD);
     assert_int_equal(st.queued, 0);
     assert_int_equal(st.rows, st.written);
-    opc__activity_close(a);
-    rm_tree(t.dir);
+    close_and_remove(a, &t);
 }
 
 static void test_activity_survives_restart(void **state)
 {
     (void)state;
     tmpdir t;
-    tmp_make(&t);
-    opc__activity *a = open_log(&t, 0, 0, true);
-    for (int i = 0; i < 10; i++) {
-        record_n(a, i);
-    }
+    opc__activity *a = open_filled(&t, 0, 0, true, 10);
     opc__activity_close(a); /* flushes the queue */
     a = open_log(&t, 0, 0, true);
     opc__activity_stats st;
@@ -640,20 +632,15 @@ static void test_activity_survives_restart(void **state)
     for (int k = 0; k < 11; k++) {
         assert_int_equal(rid_at(j, k), 10 - k);
     }
-    cJSON_Delete(j);
-    opc__activity_page_clear(&page);
-    opc__activity_close(a);
-    rm_tree(t.dir);
+    page_done(j, &page);
+    close_and_remove(a, &t);
 }
 
 static void test_activity_close_flushes(void **state)
 {
     (void)state;
     tmpdir t;
-    tmp_make(&t);
-    opc__activity_config cfg = {.path = t.path, .flush_interval_ms = 60000};
-    opc__activity *a = NULL;
-    assert_int_equal(opc__activity_open(&cfg, &a, NULL), OPC_OK);
+    opc__activity *a = open_lazy_writer(&t);
     for (int i = 0; i < 5; i++) {
         record_n(a, i);
     }
@@ -680,8 +667,7 @@ static void test_activity_file_modes(void **state)
     snprintf(p, sizeof p, "%s/data", t.dir);
     assert_int_equal(stat(p, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0700);
-    opc__activity_close(a);
-    rm_tree(t.dir);
+    close_and_remove(a, &t);
 }
 
 static void test_activity_rejects_foreign_files(void **state)

@@ -407,8 +407,7 @@ static bool check_sample(vstate *v, const char *line)
             if (g->has_count || g->has_sum) {
                 return vfail(v, "bucket after _sum/_count in %s", name);
             }
-            if (!parse_value(le, strlen(le), &bound) || isnan(bound) ||
-                g->n == V_MAX_BUCKETS) {
+            if (!parse_value(le, strlen(le), &bound) || isnan(bound) || g->n == V_MAX_BUCKETS) {
                 return vfail(v, "bad le in %s", name);
             }
             if (g->n > 0 && !(bound > g->le[g->n - 1])) {
@@ -553,8 +552,9 @@ static void test_metrics_validator_is_strict(void **state)
     expect_invalid("# HELP a A.\n# TYPE a gauge\na 1\na 2\n", "duplicate series");
     expect_invalid("# HELP a A.\n# TYPE a gauge\na one\n", "bad value");
     expect_invalid("# HELP 1a A.\n# TYPE 1a gauge\n1a 1\n", "bad name");
-    expect_invalid("# HELP a A.\n# TYPE a gauge\na 1\n# HELP b B.\n# TYPE b gauge\nb 1\na{x=\"y\"} 1\n",
-                   "interleaved families");
+    expect_invalid(
+        "# HELP a A.\n# TYPE a gauge\na 1\n# HELP b B.\n# TYPE b gauge\nb 1\na{x=\"y\"} 1\n",
+        "interleaved families");
     expect_invalid("# HELP a A.\n# TYPE a gauge\na 1\n# TYPE a gauge\n", "second TYPE");
     expect_invalid("# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 2\n"
                    "h_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
@@ -649,12 +649,12 @@ static void test_metrics_requests_and_buckets(void **state)
             fail_msg("%s: %g, want %g", key, sample_value(text, key), buckets[i].want);
         }
     }
-    snprintf(key, sizeof key, "opconnect_http_request_duration_seconds_count{route=\"%s\"}",
-             item);
+    snprintf(key, sizeof key, "opconnect_http_request_duration_seconds_count{route=\"%s\"}", item);
     assert_true(sample_value(text, key) == 4);
     /* The sum is exact fixed-point: 50000 + 50001 + 1 + 2e10 ns. */
-    snprintf(key, sizeof key, "opconnect_http_request_duration_seconds_sum{route=\"%s\"} "
-                              "20.000100002\n",
+    snprintf(key, sizeof key,
+             "opconnect_http_request_duration_seconds_sum{route=\"%s\"} "
+             "20.000100002\n",
              item);
     assert_non_null(strstr(text, key));
     free(text);
