@@ -9,13 +9,10 @@
  */
 #include "internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -23,6 +20,7 @@
 #include "cache/cache.h"
 #include "cache/cache_int.h"
 #include "core/alloc.h"
+#include "core/file.h"
 
 static const char schema_v1[] = "CREATE TABLE meta ("
                                 " one INTEGER PRIMARY KEY CHECK (one = 1),"
@@ -354,82 +352,6 @@ opc_err opc__cache_default_path(const char *xdg_data_home, const char *home, cha
     return OPC_OK;
 }
 
-/* mkdir -p the parent directory of path; created directories get mode 0700. */
-static opc_err make_parent(const char *path, opc__ebuf *eb)
-{
-    char *dir = opc__strdup(path);
-    if (dir == NULL) {
-        return OPC_ERR_NOMEM;
-    }
-    char *slash = strrchr(dir, '/');
-    if (slash == NULL || slash == dir) {
-        opc__free(dir);
-        return OPC_OK;
-    }
-    *slash = '\0';
-    opc_err rc = OPC_OK;
-    for (char *p = dir + 1; rc == OPC_OK; p++) {
-        bool end = (*p == '\0');
-        if (*p != '/' && !end) {
-            continue;
-        }
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(dir, 0700) == 0) {
-            if (chmod(dir, 0700) != 0) {
-                rc = opc__fail(eb, OPC_ERR_IO, "cache: cannot set the mode of %s: %s", dir,
-                               strerror(errno));
-            }
-        } else if (errno != EEXIST) {
-            rc = opc__fail(eb, OPC_ERR_IO, "cache: cannot create %s: %s", dir, strerror(errno));
-        }
-        *p = saved;
-        if (end) {
-            break;
-        }
-    }
-    opc__free(dir);
-    return rc;
-}
-
-/* Create the file with mode 0600 if missing. */
-static opc_err create_file(const char *path, opc__ebuf *eb)
-{
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        return opc__fail(eb, OPC_ERR_IO, "cache: cannot create %s: %s", path, strerror(errno));
-    }
-    struct stat sb;
-    opc_err rc = OPC_OK;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        rc = opc__fail(eb, OPC_ERR_IO, "cache: %s is not a regular file", path);
-    } else if ((sb.st_mode & 0077) != 0 && fchmod(fd, 0600) != 0) {
-        rc = opc__fail(eb, OPC_ERR_IO, "cache: cannot set the mode of %s: %s", path,
-                       strerror(errno));
-    }
-    (void)close(fd);
-    return rc;
-}
-
-/* chmod 0600 the -wal and -shm files when they exist. */
-static void tighten_sidecars(const char *path)
-{
-    static const char *const suffixes[] = {"-wal", "-shm"};
-    size_t n = strlen(path);
-    char *p = opc__malloc(n + 5);
-    if (p == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < OPC_ARRAY_LEN(suffixes); i++) {
-        (void)snprintf(p, n + 5, "%s%s", path, suffixes[i]);
-        struct stat sb;
-        if (stat(p, &sb) == 0 && (sb.st_mode & 0077) != 0) {
-            (void)chmod(p, 0600);
-        }
-    }
-    opc__free(p);
-}
-
 static opc_err pragma_int(opc__cache *c, const char *sql, int64_t *out, opc__ebuf *eb)
 {
     sqlite3_stmt *st = NULL;
@@ -538,9 +460,9 @@ opc_err opc__cache_open(const char *path, opc__cache_mode mode, opc__cache **out
     }
     opc_err rc = OPC_OK;
     if (mode == OPC_CACHE_CREATE) {
-        rc = make_parent(path, eb);
+        rc = opc__file_make_parent("cache", path, eb);
         if (rc == OPC_OK) {
-            rc = create_file(path, eb);
+            rc = opc__file_create_private("cache", path, eb);
         }
         if (rc != OPC_OK) {
             return rc;
@@ -581,7 +503,7 @@ opc_err opc__cache_open(const char *path, opc__cache_mode mode, opc__cache **out
         rc = schema(c, eb);
     }
     if (rc == OPC_OK && c->writable) {
-        tighten_sidecars(path);
+        opc__file_tighten_sidecars(path);
     }
     if (rc != OPC_OK) {
         opc__cache_close(c);
@@ -644,7 +566,7 @@ opc_err opc__cache_commit(opc__cache *c, opc__ebuf *eb)
     }
     c->in_tx = false;
     if (c->writable) {
-        tighten_sidecars(c->path);
+        opc__file_tighten_sidecars(c->path);
     }
     return OPC_OK;
 }

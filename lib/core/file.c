@@ -1,0 +1,86 @@
+/*
+ * core/file.c - private files of the SQLite stores (see file.h).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/file.h"
+
+opc_err opc__file_make_parent(const char *what, const char *path, opc__ebuf *eb)
+{
+    char *dir = opc__strdup(path);
+    if (dir == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir) {
+        opc__free(dir);
+        return OPC_OK;
+    }
+    *slash = '\0';
+    opc_err rc = OPC_OK;
+    for (char *p = dir + 1; rc == OPC_OK; p++) {
+        bool end = (*p == '\0');
+        if (*p != '/' && !end) {
+            continue;
+        }
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(dir, 0700) == 0) {
+            if (chmod(dir, 0700) != 0) {
+                rc = opc__fail(eb, OPC_ERR_IO, "%s: cannot set the mode of %s: %s", what, dir,
+                               strerror(errno));
+            }
+        } else if (errno != EEXIST) {
+            rc = opc__fail(eb, OPC_ERR_IO, "%s: cannot create %s: %s", what, dir, strerror(errno));
+        }
+        *p = saved;
+        if (end) {
+            break;
+        }
+    }
+    opc__free(dir);
+    return rc;
+}
+
+opc_err opc__file_create_private(const char *what, const char *path, opc__ebuf *eb)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        return opc__fail(eb, OPC_ERR_IO, "%s: cannot create %s: %s", what, path, strerror(errno));
+    }
+    struct stat sb;
+    opc_err rc = OPC_OK;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        rc = opc__fail(eb, OPC_ERR_IO, "%s: %s is not a regular file", what, path);
+    } else if ((sb.st_mode & 0077) != 0 && fchmod(fd, 0600) != 0) {
+        rc = opc__fail(eb, OPC_ERR_IO, "%s: cannot set the mode of %s: %s", what, path,
+                       strerror(errno));
+    }
+    (void)close(fd);
+    return rc;
+}
+
+void opc__file_tighten_sidecars(const char *path)
+{
+    static const char *const suffixes[] = {"-wal", "-shm"};
+    char p[PATH_MAX + 8];
+    if (strlen(path) > PATH_MAX) {
+        return;
+    }
+    for (size_t i = 0; i < OPC_ARRAY_LEN(suffixes); i++) {
+        (void)snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
+        struct stat sb;
+        if (stat(p, &sb) == 0 && (sb.st_mode & 0077) != 0) {
+            (void)chmod(p, 0600);
+        }
+    }
+}

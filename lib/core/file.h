@@ -1,0 +1,32 @@
+/*
+ * core/file.h - private files of the library's SQLite stores.
+ *
+ * The stores (cache/cache.c, api/activity.c) keep their files readable by
+ * the owner only: the parent directory is created 0700, the file 0600 and
+ * SQLite's -wal and -shm side files are chmod'ed to 0600 once they exist
+ * (SQLite creates them with the database file's mode, minus the umask, but
+ * an older file may have been created laxer).
+ *
+ * `what` prefixes every message ("cache", "activity log"); messages name the
+ * path and errno's text, never file content.
+ */
+#ifndef OPC_CORE_FILE_H
+#define OPC_CORE_FILE_H
+
+#include "core/err.h"
+#include "internal.h"
+
+/* mkdir -p the parent directory of path; directories it creates get 0700. */
+opc_err opc__file_make_parent(const char *what, const char *path, opc__ebuf *eb);
+
+/* Create path with mode 0600 if missing (never through a symbolic link);
+ * an existing file must be a regular file and is chmod'ed to 0600 when
+ * group or others have any access. */
+opc_err opc__file_create_private(const char *what, const char *path, opc__ebuf *eb);
+
+/* chmod 0600 the "<path>-wal" and "<path>-shm" files when they exist and are
+ * accessible to group or others. Best effort; allocates nothing (the
+ * activity log's writer thread calls it). */
+void opc__file_tighten_sidecars(const char *path);
+
+#endif
