@@ -37,6 +37,8 @@ struct opc_api {
     opc__vault_keys *keys;
     opc__index *index;
     opc__render *render; /* sealed rendered items (render.h) */
+    struct opc__metrics *metrics;   /* GET /metrics (metrics.h) */
+    struct opc__activity *activity; /* GET /v1/activity (activity.h) */
     uint8_t rid_prefix[8];               /* request ids: random prefix... */
     atomic_uint_fast64_t rid_counter;    /* ...and a counter */
     pthread_mutex_t write_mu;     /* serialises item writes (write.c) */

@@ -11,6 +11,9 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/time.h"
+#include "api/activity.h"
+#include "api/metrics.h"
 
 static const char oom_response[] =
     "HTTP/1.1 500 Internal Server Error\r\n"
@@ -100,6 +103,26 @@ int opc__req_finish(opc__req *r, int status)
     opc__log_scoped(OPC_LOG_INFO, "api", r->rid, r->jti[0] != '\0' ? r->jti : NULL,
                     "%s %s completed (%d: %s)", r->method, r->path, status,
                     opc__http_reason(status));
+    int64_t now = opc__monotonic_ns();
+    opc__metrics_record_request(r->api->metrics, (opc__metrics_route)r->route,
+                                opc__metrics_method_id(r->method), status,
+                                now > r->start_ns ? (uint64_t)(now - r->start_ns) : 0);
+    if (r->audit) {
+        const struct mg_request_info *ri = mg_get_request_info(r->conn);
+        opc__activity_event ev = {
+            .request_id = r->rid,
+            .action = opc__activity_action_for_method(r->method),
+            .result = opc__activity_result_for_status(status),
+            .jti = r->jti,
+            .user_agent = mg_get_header(r->conn, "User-Agent"),
+            .request_ip = ri != NULL ? ri->remote_addr : NULL,
+            .resource_type = (opc__activity_resource)r->resource_type,
+            .vault_id = r->vault[0] != '\0' ? r->vault : NULL,
+            .item_id = r->item[0] != '\0' ? r->item : NULL,
+            .item_version = r->item_version,
+        };
+        opc__activity_record(r->api->activity, &ev);
+    }
     return status;
 }
 

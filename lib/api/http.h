@@ -22,6 +22,7 @@
 
 #include "api/api.h"
 #include "core/buf.h"
+#include "core/id.h"
 #include "internal.h"
 
 #define OPC_HTTP_HEADER_GAP 512
@@ -45,13 +46,22 @@ typedef struct opc__req {
     char rid[37];
     char jti[65];
     char path[512]; /* without query, trailing slash removed */
+    /* For metrics and the activity log (set by the router as it learns them). */
+    int64_t start_ns;  /* monotonic, at entry */
+    int route;         /* opc__metrics_route */
+    bool audit;        /* an authenticated /v1 request: gets an activity record */
+    int resource_type; /* opc__activity_resource */
+    char vault[OPC_ID_LEN + 1];
+    char item[OPC_ID_LEN + 1];
+    int64_t item_version; /* the version answered or written, 0 unknown */
 } opc__req;
 
 /* A fresh UUID-v4-formatted request id: a per-process random prefix and a
  * counter (unique within the process, cheap; not a secret). */
 void opc__request_id(opc_api *api, char out[37]);
 
-/* Log the request's completion line; returns status. */
+/* Log the request's completion line, count it in the metrics and (when
+ * r->audit) record it in the activity log; returns status. */
 int opc__req_finish(opc__req *r, int status);
 
 /* Reset the worker buffer to an empty body behind the header gap. */

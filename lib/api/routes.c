@@ -38,8 +38,10 @@
 #include <civetweb.h>
 
 #include "api/api.h"
+#include "api/activity.h"
 #include "api/http.h"
 #include "api/items.h"
+#include "api/metrics.h"
 #include "api/write.h"
 #include "api/render.h"
 #include "core/alloc.h"
@@ -177,15 +179,75 @@ static int route_health(req *r, const struct mg_request_info *ri)
     return st;
 }
 
+/* ---- /v1/activity and /metrics ---- */
+
+static int route_activity(req *r, const struct mg_request_info *ri)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    size_t limit = 0;
+    size_t offset = 0;
+    if (opc__activity_parse_query(ri->query_string, &limit, &offset, &eb) != OPC_OK) {
+        return opc__resp_error(r, 400, "%s", eb.msg);
+    }
+    opc__activity_page page;
+    opc_err rc = opc__activity_list(r->api->activity, limit, offset, &page, &eb);
+    int st;
+    if (rc != OPC_OK) {
+        opc__log_scoped(OPC_LOG_ERROR, "api", r->rid, r->jti, "activity log: %s",
+                        eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+        st = opc__resp_error(r, 500, "Something went wrong");
+    } else {
+        char extra[OPC_ACTIVITY_RANGE_LEN + 32];
+        (void)snprintf(extra, sizeof extra, "Content-Range: %s\r\n", page.content_range);
+        opc__buf *b = opc__resp_begin(r);
+        opc__buf_append(b, page.json, page.json_len);
+        st = opc__resp_send(r, 200, "application/json", extra);
+    }
+    opc__activity_page_clear(&page);
+    return st;
+}
+
+/* Prometheus text; no token needed (scrapers have none), nothing secret. */
+static int route_metrics(req *r)
+{
+    opc_api *api = r->api;
+    opc__metrics *m = api->metrics;
+    opc__index_poll(api->index, opc__monotonic_ms(), false);
+    opc__ix_snapshot *s = opc__index_acquire(api->index);
+    int64_t items = 0;
+    for (size_t i = 0; i < s->n_vaults; i++) {
+        items += (int64_t)s->vaults[i].n_items;
+    }
+    opc__metrics_set_cached(m, (int64_t)s->n_vaults, items);
+    opc__metrics_set_sync(m, s->cache_ok ? s->meta.last_success_ms : 0,
+                          s->cache_ok ? s->meta.failures : 0);
+    opc__index_release(api->index, s);
+    opc__metrics_set_unlocked(m, opc__auth_unlocked(api->auth));
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    opc__auth_stats(api->auth, &hits, &misses);
+    opc__metrics_set_token_cache(m, hits, misses);
+    opc__activity_stats st;
+    opc__activity_get_stats(api->activity, &st);
+    opc__metrics_set_activity(m, st.dropped, st.lost);
+    opc__buf *b = opc__resp_begin(r);
+    opc__metrics_render(m, b);
+    return opc__resp_send(r, 200, OPC_METRICS_CONTENT_TYPE, NULL);
+}
+
 /* ---- /v1 ---- */
 
-typedef enum rkind { R_NONE = 0, R_VAULTS, R_VAULT, R_ITEMS, R_ITEM } rkind;
+typedef enum rkind { R_NONE = 0, R_VAULTS, R_VAULT, R_ITEMS, R_ITEM, R_ACTIVITY } rkind;
 
 /* Split /v1/vaults[/{v}[/items[/{i}]]]. */
 static rkind parse_v1(const char *p, char *vid, size_t vcap, char *iid, size_t icap)
 {
     static const char pre[] = "/v1/vaults";
     vid[0] = iid[0] = '\0';
+    if (strcmp(p, "/v1/activity") == 0) {
+        return R_ACTIVITY;
+    }
     if (strncmp(p, pre, sizeof pre - 1) != 0) {
         return R_NONE;
     }
@@ -303,6 +365,7 @@ static int list_items(req *r, const opc__ix_vault *v, const char *query)
 static int get_item(req *r, const opc__ix_vault *v, const opc__ix_item *it)
 {
     opc_api *api = r->api;
+    r->item_version = it->version;
     int64_t now = opc__now_s();
     opc__buf *b = opc__resp_begin(r);
     if (opc__render_get(api->render, v->id, it->id, it->version, now, b)) {
@@ -402,6 +465,12 @@ static int route_v1(req *r, const struct mg_request_info *ri)
     char vid[64];
     char iid[64];
     rkind k = parse_v1(r->path, vid, sizeof vid, iid, sizeof iid);
+    static const int route_ids[] = {
+        [R_NONE] = OPC_METRICS_ROUTE_OTHER,  [R_VAULTS] = OPC_METRICS_ROUTE_VAULTS,
+        [R_VAULT] = OPC_METRICS_ROUTE_VAULT, [R_ITEMS] = OPC_METRICS_ROUTE_ITEMS,
+        [R_ITEM] = OPC_METRICS_ROUTE_ITEM,   [R_ACTIVITY] = OPC_METRICS_ROUTE_ACTIVITY,
+    };
+    r->route = route_ids[k];
     if (k == R_NONE) {
         return opc__resp_error(r, 404, "Not found");
     }
@@ -442,6 +511,19 @@ static int route_v1(req *r, const struct mg_request_info *ri)
         opc__log_scoped(OPC_LOG_ERROR, "api", r->rid, r->jti[0] != '\0' ? r->jti : NULL,
                         "authentication error: %s", eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
         return opc__resp_error(r, 500, "failed to initiate, review service logs for details");
+    }
+    if (k == R_ACTIVITY) {
+        return strcmp(r->method, "GET") == 0 ? route_activity(r, ri)
+                                              : opc__resp_error(r, 405, "Method not allowed");
+    }
+    r->audit = true;
+    if (valid_id(vid)) {
+        memcpy(r->vault, vid, sizeof r->vault);
+        r->resource_type = OPC_ACTIVITY_RES_VAULT;
+    }
+    if (k == R_ITEM && valid_id(iid)) {
+        memcpy(r->item, iid, sizeof r->item);
+        r->resource_type = OPC_ACTIVITY_RES_ITEM;
     }
     opc__ix_snapshot *s = await_sync(api, true);
     if (s == NULL) {
@@ -489,12 +571,19 @@ static int route_v1(req *r, const struct mg_request_info *ri)
 
 static int dispatch(req *r, const struct mg_request_info *ri)
 {
+    if (strcmp(r->path, "/metrics") == 0) {
+        r->route = OPC_METRICS_ROUTE_METRICS;
+        return strcmp(r->method, "GET") == 0 ? route_metrics(r)
+                                            : opc__resp_error(r, 405, "Method not allowed");
+    }
     if (strcmp(r->path, "/heartbeat") == 0) {
+        r->route = OPC_METRICS_ROUTE_HEARTBEAT;
         return strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0
                    ? opc__resp_raw(r, 200, "text/plain", ".", 1)
                    : opc__resp_error(r, 405, "Method not allowed");
     }
     if (strcmp(r->path, "/health") == 0) {
+        r->route = OPC_METRICS_ROUTE_HEALTH;
         return strcmp(r->method, "GET") == 0 ? route_health(r, ri)
                                             : opc__resp_error(r, 405, "Method not allowed");
     }
@@ -519,6 +608,7 @@ int opc__api_handle(struct mg_connection *conn, void *cbdata)
             return opc__resp_oom(conn);
         }
     }
+    r.start_ns = opc__monotonic_ns();
     r.method = ri->request_method != NULL ? ri->request_method : "?";
     opc__request_id(r.api, r.rid);
     const char *uri = ri->local_uri != NULL ? ri->local_uri : "/";

@@ -18,7 +18,9 @@
 
 #include "api/api.h"
 #include "api/tls.h"
+#include "api/activity.h"
 #include "api/http.h"
+#include "api/metrics.h"
 #include "core/rand.h"
 #include "upstream/upstream.h"
 #include "core/alloc.h"
@@ -96,11 +98,27 @@ opc_err opc_api_create(opc_credentials *creds, const char *cache_path, opc_api *
         rc = opc__render_create(OPC_RENDER_SLOTS, OPC_RENDER_MAX_BODY, &api->render);
     }
     if (rc == OPC_OK) {
+        rc = opc__metrics_create(&api->metrics);
+    }
+    char *act_path = NULL;
+    if (rc == OPC_OK) {
+        rc = opc__activity_path_for_cache(cache_path, &act_path, &eb);
+    }
+    if (rc == OPC_OK) {
+        opc__activity_config ac = {.path = act_path,
+                                   .server_id = opc_credentials_server_id(creds),
+                                   .account_id = opc_credentials_account_id(creds)};
+        rc = opc__activity_open(&ac, &api->activity, &eb);
+    }
+    opc__free(act_path);
+    if (rc == OPC_OK) {
         rc = opc__rand_bytes(api->rid_prefix, sizeof api->rid_prefix);
         atomic_init(&api->rid_counter, 0);
     }
     if (rc != OPC_OK) {
-        opc__fail(&eb, rc, "cannot create the API server: %s", opc_strerror(rc));
+        if (eb.msg[0] == '\0') {
+            opc__fail(&eb, rc, "cannot create the API server: %s", opc_strerror(rc));
+        }
         opc__ebuf_export(&eb, errbuf, errbuf_len);
         opc_api_free(api);
         return rc;
@@ -283,6 +301,8 @@ void opc_api_free(opc_api *api)
     opc__api_tls_free(api);
     opc__index_free(api->index);
     opc__render_free(api->render);
+    opc__activity_close(api->activity); /* writes what is queued */
+    opc__metrics_free(api->metrics);
     opc__upstream_close(api->upstream);
     opc__cache_close(api->wcache);
     pthread_mutex_destroy(&api->write_mu);

@@ -41,6 +41,7 @@
 
 #include <civetweb.h>
 
+#include "api/activity.h"
 #include "api/items.h"
 #include "core/alloc.h"
 #include "core/id.h"
@@ -222,6 +223,9 @@ static int put_and_answer(opc__req *r, const opc__ix_vault *v, const char *iid, 
     }
     if (rc == OPC_OK) {
         opc__render_put(api->render, v->id, iid, row.version, valid_until, body, len);
+        memcpy(r->item, iid, sizeof r->item);
+        r->resource_type = OPC_ACTIVITY_RES_ITEM;
+        r->item_version = row.version;
     }
     cJSON_Delete(row_json);
     if (rc != OPC_OK) {

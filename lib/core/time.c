@@ -27,6 +27,13 @@ int64_t opc__monotonic_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t opc__monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Proleptic Gregorian day counts, computed in 400-year eras. */
 int64_t opc__days_from_civil(int64_t y, unsigned m, unsigned d)
 {

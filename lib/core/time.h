@@ -12,6 +12,7 @@
 int64_t opc__now_s(void);        /* wall clock, Unix seconds */
 int64_t opc__now_us(void);       /* wall clock, Unix microseconds */
 int64_t opc__monotonic_ms(void); /* monotonic clock, milliseconds */
+int64_t opc__monotonic_ns(void); /* monotonic clock, nanoseconds */
 
 /* "2020-10-29T17:52:17Z" (whole seconds). Years 0001-9999 only. */
 opc_err opc__time_format(int64_t unix_s, char out[OPC_TIME_STRLEN]);
