@@ -99,7 +99,9 @@ int main(int argc, char **argv)
         if (c == 'b') {
             addr = optarg;
         } else if (c == 'p') {
-            port = atoi(optarg);
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            port = *optarg != '\0' && *end == '\0' && v >= 0 && v <= 65535 ? (int)v : -1;
         } else {
             usage = true;
         }
