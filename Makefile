@@ -6,7 +6,8 @@
 #   make asan       the test suite under ASan + UBSan (in build-asan/)
 #   make fuzz       libFuzzer targets, FUZZ_TIME seconds each (clang)
 #   make bench      benchmarks (never part of check)
-#   make install    PREFIX/DESTDIR/LIBDIR/INCLUDEDIR honoured
+#   make install    PREFIX/DESTDIR/LIBDIR/INCLUDEDIR honoured; op in bindir, the
+#                   daemons in sbindir, man pages in mandir/man{1,3,8}
 #
 # User variables (CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR...) stay free; the flags
 # the build needs live in OPC_*.
@@ -97,6 +98,11 @@ SYNC_DAEMON := $(BUILDDIR)/connect-sync
 # `make run`: the embedded-server demo (public API only, the static library).
 RUN_DEMO_SRCS := $(sort $(wildcard tools/run-demo/*.c))
 RUN_DEMO := $(BUILDDIR)/run-demo
+
+# Man pages by section (man/, installed under $(mandir)/manN).
+MAN1 := $(sort $(wildcard man/*.1))
+MAN3 := $(sort $(wildcard man/*.3))
+MAN8 := $(sort $(wildcard man/*.8))
 
 SHLIB := $(BUILDDIR)/libopconnect.so.$(VERSION)
 SHLIB_SONAME := libopconnect.so.$(SOMAJOR)
@@ -226,7 +232,8 @@ docs-check:
 banned-check:
 	@tools/check-banned
 
-# Stage an install and build a pkg-config consumer against it.
+# Stage an install (lib, headers, .pc, op, daemons, man pages); build a
+# pkg-config consumer and examples/appliance.c against it and run them.
 install-check: all
 	@tools/check-install "$(MAKE)" $(BUILDDIR)
 
@@ -316,9 +323,13 @@ install: all
 	$(INSTALL) -m 0644 $(PUBLIC_HEADERS) $(DESTDIR)$(includedir)/opconnect/
 	$(PC_SED) pkgconfig/libopconnect.pc.in > $(DESTDIR)$(pkgconfigdir)/libopconnect.pc
 	chmod 0644 $(DESTDIR)$(pkgconfigdir)/libopconnect.pc
-	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man1
+	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man1 \
+		$(DESTDIR)$(mandir)/man3 $(DESTDIR)$(mandir)/man8
 	$(INSTALL) -m 0755 $(OP_BIN) $(DESTDIR)$(bindir)/op
-	$(INSTALL) -m 0644 man/op.1 $(DESTDIR)$(mandir)/man1/op.1
+	$(INSTALL) -m 0755 $(API_DAEMON) $(SYNC_DAEMON) $(DESTDIR)$(sbindir)/
+	$(INSTALL) -m 0644 $(MAN1) $(DESTDIR)$(mandir)/man1/
+	$(INSTALL) -m 0644 $(MAN3) $(DESTDIR)$(mandir)/man3/
+	$(INSTALL) -m 0644 $(MAN8) $(DESTDIR)$(mandir)/man8/
 
 uninstall:
 	rm -f $(DESTDIR)$(libdir)/$(notdir $(SHLIB)) $(DESTDIR)$(libdir)/$(SHLIB_SONAME) \
@@ -326,7 +337,9 @@ uninstall:
 		$(DESTDIR)$(pkgconfigdir)/libopconnect.pc
 	rm -f $(PUBLIC_HEADERS:include/opconnect/%=$(DESTDIR)$(includedir)/opconnect/%)
 	-rmdir $(DESTDIR)$(includedir)/opconnect 2>/dev/null
-	rm -f $(DESTDIR)$(bindir)/op $(DESTDIR)$(mandir)/man1/op.1
+	rm -f $(DESTDIR)$(bindir)/op $(DESTDIR)$(sbindir)/connect-api $(DESTDIR)$(sbindir)/connect-sync
+	rm -f $(MAN1:man/%=$(DESTDIR)$(mandir)/man1/%) $(MAN3:man/%=$(DESTDIR)$(mandir)/man3/%) \
+		$(MAN8:man/%=$(DESTDIR)$(mandir)/man8/%)
 
 clean:
 	rm -rf build build-asan build-fuzz $(filter-out build build-asan,$(BUILDDIR))
