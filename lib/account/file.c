@@ -23,7 +23,7 @@
 #include "model/item.h"
 
 #define CHUNK OPC_FILE_CHUNK_SIZE
-_Static_assert(OPC_ACCOUNT_CHUNK_SIZE == OPC_FILE_CHUNK_SIZE, "one chunk size");
+_Static_assert((size_t)OPC_ACCOUNT_CHUNK_SIZE == OPC_FILE_CHUNK_SIZE, "one chunk size");
 /* Members of a file entry that never leave the library. */
 static const char *const internal_members[] = {"key", "chunkSize", "nonce", "sha256"};
 
