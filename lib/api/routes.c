@@ -8,12 +8,15 @@
  *   GET /v1/vaults/{v}                  200 Vault
  *   GET /v1/vaults/{v}/items[?filter]   200 [Item summary]
  *   GET /v1/vaults/{v}/items/{i}        200 FullItem (OTP fields with totp)
+ *   GET /v1/vaults/{v}/items/{i}/files[/{f}[/content]]
+ *                                       files.c: [File], File, the bytes
  *
  * Conventions: every response is assembled in one buffer (status line,
  * headers, body) and sent with ONE mg_write (perf-anchors §0.5); every
  * response carries 1Password-Connect-Version; errors have a JSON
  * {"status","message"} body; a trailing slash is accepted; path ids must be
- * 26-char ids ("Invalid Vault UUID" / "Invalid Item UUID", 400); unknown
+ * 26-char ids ("Invalid Vault UUID" / "Invalid Item UUID" / "Invalid File
+ * UUID", 400); unknown
  * routes are 404. Order on /v1: route -> token (401) -> unlock -> wait for
  * the initial sync (408 after the sync timeout) -> ids (400) -> scope (403:
  * the vault is not in the token's vts, or the method needs a permission the
@@ -38,6 +41,7 @@
 #include <civetweb.h>
 
 #include "api/api.h"
+#include "api/files.h"
 #include "api/http.h"
 #include "api/items.h"
 #include "api/write.h"
@@ -179,13 +183,46 @@ static int route_health(req *r, const struct mg_request_info *ri)
 
 /* ---- /v1 ---- */
 
-typedef enum rkind { R_NONE = 0, R_VAULTS, R_VAULT, R_ITEMS, R_ITEM } rkind;
+typedef enum rkind {
+    R_NONE = 0,
+    R_VAULTS,
+    R_VAULT,
+    R_ITEMS,
+    R_ITEM,
+    R_FILES, /* R_ITEM < every file route */
+    R_FILE,
+    R_FILE_CONTENT
+} rkind;
 
-/* Split /v1/vaults[/{v}[/items[/{i}]]]. */
-static rkind parse_v1(const char *p, char *vid, size_t vcap, char *iid, size_t icap)
+/* Copy the path segment at p (up to the next '/') into out; an over-long
+ * one is kept truncated (and then rejected as invalid). Returns its end. */
+static const char *segment(const char *p, char *out, size_t cap)
+{
+    const char *e = strchr(p, '/');
+    size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+    size_t c = n < cap ? n : cap - 1;
+    memcpy(out, p, c);
+    out[c] = '\0';
+    return p + n;
+}
+
+/* Whether p continues with "/<word>" (then *p is moved past it). */
+static bool next_word(const char **p, const char *word)
+{
+    size_t n = strlen(word);
+    if ((*p)[0] != '/' || strncmp(*p + 1, word, n) != 0) {
+        return false;
+    }
+    *p += n + 1;
+    return true;
+}
+
+/* Split /v1/vaults[/{v}[/items[/{i}[/files[/{f}[/content]]]]]]. */
+static rkind parse_v1(const char *p, char *vid, size_t vcap, char *iid, size_t icap, char *fid,
+                      size_t fcap)
 {
     static const char pre[] = "/v1/vaults";
-    vid[0] = iid[0] = '\0';
+    vid[0] = iid[0] = fid[0] = '\0';
     if (strncmp(p, pre, sizeof pre - 1) != 0) {
         return R_NONE;
     }
@@ -193,39 +230,40 @@ static rkind parse_v1(const char *p, char *vid, size_t vcap, char *iid, size_t i
     if (*p == '\0') {
         return R_VAULTS;
     }
-    if (*p != '/') {
+    if (*p != '/' || p[1] == '\0') {
         return R_NONE;
     }
-    p++;
-    const char *e = strchr(p, '/');
-    size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
-    if (n == 0 || n >= vcap) {
-        n = n == 0 ? 0 : vcap - 1; /* over-long: kept truncated, rejected as invalid */
+    p = segment(p + 1, vid, vcap);
+    if (*p == '\0') {
+        return R_VAULT;
     }
-    memcpy(vid, p, n);
-    vid[n] = '\0';
-    if (e == NULL) {
-        return n == 0 ? R_NONE : R_VAULT;
-    }
-    p = e;
-    if (strncmp(p, "/items", 6) != 0) {
+    if (!next_word(&p, "items")) {
         return R_NONE;
     }
-    p += 6;
     if (*p == '\0') {
         return R_ITEMS;
     }
-    if (*p != '/' || p[1] == '\0' || strchr(p + 1, '/') != NULL) {
+    if (*p != '/' || p[1] == '\0') {
         return R_NONE;
     }
-    p++;
-    n = strlen(p);
-    if (n >= icap) {
-        n = icap - 1;
+    p = segment(p + 1, iid, icap);
+    if (*p == '\0') {
+        return R_ITEM;
     }
-    memcpy(iid, p, n);
-    iid[n] = '\0';
-    return R_ITEM;
+    if (!next_word(&p, "files")) {
+        return R_NONE;
+    }
+    if (*p == '\0') {
+        return R_FILES;
+    }
+    if (*p != '/' || p[1] == '\0') {
+        return R_NONE;
+    }
+    p = segment(p + 1, fid, fcap);
+    if (*p == '\0') {
+        return R_FILE;
+    }
+    return strcmp(p, "/content") == 0 ? R_FILE_CONTENT : R_NONE;
 }
 
 static bool valid_id(const char *s)
@@ -401,7 +439,8 @@ static int route_v1(req *r, const struct mg_request_info *ri)
     opc_api *api = r->api;
     char vid[64];
     char iid[64];
-    rkind k = parse_v1(r->path, vid, sizeof vid, iid, sizeof iid);
+    char fid[64];
+    rkind k = parse_v1(r->path, vid, sizeof vid, iid, sizeof iid, fid, sizeof fid);
     if (k == R_NONE) {
         return opc__resp_error(r, 404, "Not found");
     }
@@ -456,8 +495,10 @@ static int route_v1(req *r, const struct mg_request_info *ri)
         st = list_vaults(r, s, tok, ri->query_string);
     } else if (!valid_id(vid)) {
         st = opc__resp_error(r, 400, "Invalid Vault UUID");
-    } else if (k == R_ITEM && !valid_id(iid)) {
+    } else if (k >= R_ITEM && !valid_id(iid)) {
         st = opc__resp_error(r, 400, "Invalid Item UUID");
+    } else if (k >= R_FILE && !valid_id(fid)) {
+        st = opc__resp_error(r, 400, "Invalid File UUID");
     } else {
         unsigned acl = opc__auth_acl(tok, vid);
         const opc__ix_vault *v = opc__ix_find_vault(s, vid);
@@ -471,6 +512,11 @@ static int route_v1(req *r, const struct mg_request_info *ri)
                                  vid);
         } else if (v == NULL || !v->decrypted) {
             st = opc__resp_error(r, 404, "vault %s not found", vid);
+        } else if (k >= R_FILES) {
+            st = opc__api_files(r, ri, v, iid, k == R_FILES ? NULL : fid,
+                                k == R_FILES  ? OPC_FILES_LIST
+                                : k == R_FILE ? OPC_FILES_GET
+                                              : OPC_FILES_CONTENT);
         } else if (need & OPC_ACL_WRITE) {
             st = opc__api_item_write(r, ri, v, k == R_ITEM ? iid : NULL);
         } else if (k == R_VAULT) {
