@@ -168,6 +168,16 @@ static opc_err on_chunk(const opc__cache_chunk *ch, void *ud)
     }
 }
 
+static void walk_init(walk *w, const opc__file_entry *e, const char *vault, const char *item,
+                      opc__ebuf *eb)
+{
+    memset(w, 0, sizeof *w);
+    w->e = e;
+    w->vault = vault;
+    w->item = item;
+    w->eb = eb;
+}
+
 /* One walk over the cached chunks in w->mode; hashing when the entry has a hash. */
 static opc_err walk_chunks(opc__cache *c, walk *w, bool hash)
 {
@@ -193,16 +203,12 @@ opc_err opc__files_stream(opc__cache *c, const char *vault, const char *item,
 {
     *started = false;
     walk w;
-    memset(&w, 0, sizeof w);
-    w.e = e;
-    w.vault = vault;
-    w.item = item;
+    walk_init(&w, e, vault, item, eb);
     w.head = head;
     w.head_len = head_len;
     w.scratch = scratch;
     w.write = write;
     w.ud = ud;
-    w.eb = eb;
     opc_err rc = opc__cache_begin(c, false, eb);
     if (rc != OPC_OK) {
         return rc;
@@ -223,13 +229,9 @@ opc_err opc__files_read(opc__cache *c, const char *vault, const char *item,
                         const opc__file_entry *e, uint8_t *out, opc__ebuf *eb)
 {
     walk w;
-    memset(&w, 0, sizeof w);
-    w.e = e;
-    w.vault = vault;
-    w.item = item;
+    walk_init(&w, e, vault, item, eb);
     w.mode = W_READ;
     w.out = out;
-    w.eb = eb;
     return walk_chunks(c, &w, true);
 }
 

@@ -217,51 +217,40 @@ static bool next_word(const char **p, const char *word)
     return true;
 }
 
-/* Split /v1/vaults[/{v}[/items[/{i}[/files[/{f}[/content]]]]]]. */
-static rkind parse_v1(const char *p, char *vid, size_t vcap, char *iid, size_t icap, char *fid,
-                      size_t fcap)
+#define ID_CAP 64
+
+/* Split /v1/vaults[/{v}[/items[/{i}[/files[/{f}[/content]]]]]]; id[0..2]
+ * get the vault, item and file ids present ("" otherwise). */
+static rkind parse_v1(const char *p, char id[3][ID_CAP])
 {
-    static const char pre[] = "/v1/vaults";
-    vid[0] = iid[0] = fid[0] = '\0';
-    if (strncmp(p, pre, sizeof pre - 1) != 0) {
+    static const struct {
+        const char *word;
+        rkind all; /* .../word */
+        rkind one; /* .../word/{id} */
+    } levels[] = {
+        {"vaults", R_VAULTS, R_VAULT},
+        {"items", R_ITEMS, R_ITEM},
+        {"files", R_FILES, R_FILE},
+    };
+    id[0][0] = id[1][0] = id[2][0] = '\0';
+    if (strncmp(p, "/v1", 3) != 0) {
         return R_NONE;
     }
-    p += sizeof pre - 1;
-    if (*p == '\0') {
-        return R_VAULTS;
-    }
-    if (*p != '/' || p[1] == '\0') {
-        return R_NONE;
-    }
-    p = segment(p + 1, vid, vcap);
-    if (*p == '\0') {
-        return R_VAULT;
-    }
-    if (!next_word(&p, "items")) {
-        return R_NONE;
-    }
-    if (*p == '\0') {
-        return R_ITEMS;
-    }
-    if (*p != '/' || p[1] == '\0') {
-        return R_NONE;
-    }
-    p = segment(p + 1, iid, icap);
-    if (*p == '\0') {
-        return R_ITEM;
-    }
-    if (!next_word(&p, "files")) {
-        return R_NONE;
-    }
-    if (*p == '\0') {
-        return R_FILES;
-    }
-    if (*p != '/' || p[1] == '\0') {
-        return R_NONE;
-    }
-    p = segment(p + 1, fid, fcap);
-    if (*p == '\0') {
-        return R_FILE;
+    p += 3;
+    for (size_t l = 0; l < OPC_ARRAY_LEN(levels); l++) {
+        if (!next_word(&p, levels[l].word)) {
+            return R_NONE;
+        }
+        if (*p == '\0') {
+            return levels[l].all;
+        }
+        if (*p != '/' || p[1] == '\0') {
+            return R_NONE;
+        }
+        p = segment(p + 1, id[l], ID_CAP);
+        if (*p == '\0') {
+            return levels[l].one;
+        }
     }
     return strcmp(p, "/content") == 0 ? R_FILE_CONTENT : R_NONE;
 }
@@ -437,10 +426,11 @@ static unsigned method_need(const char *m, rkind k, const char **verb)
 static int route_v1(req *r, const struct mg_request_info *ri)
 {
     opc_api *api = r->api;
-    char vid[64];
-    char iid[64];
-    char fid[64];
-    rkind k = parse_v1(r->path, vid, sizeof vid, iid, sizeof iid, fid, sizeof fid);
+    char id[3][ID_CAP];
+    rkind k = parse_v1(r->path, id);
+    const char *vid = id[0];
+    const char *iid = id[1];
+    const char *fid = id[2];
     if (k == R_NONE) {
         return opc__resp_error(r, 404, "Not found");
     }
