@@ -49,6 +49,10 @@ op() { setsid -w "$OP" "$@" </dev/null; }
 
 # req TOKEN PATH [CURL-ARGS...]: GET; body in $T/body, headers in $T/hdr,
 # status in CODE, bytes received in GOT ("-" = no Authorization header).
+# Responses without 1Password-Connect-Version are counted in NOVER.
+# (The helpers follow tests/daemon/test_connect_api.sh's names and shapes.)
+NREQ=0
+NOVER=0
 req() {
     _tok=$1
     _path=$2
@@ -64,6 +68,11 @@ req() {
     set -e
     CODE=${_out%% *}
     GOT=${_out#* }
+    NREQ=$((NREQ + 1))
+    if ! grep -qi '^1Password-Connect-Version: [0-9][0-9.]*' "$T/hdr" 2>/dev/null; then
+        NOVER=$((NOVER + 1))
+        echo "   (no 1Password-Connect-Version on $_path: HTTP $CODE)"
+    fi
 }
 # header NAME: the value of a response header of the last request (CR removed).
 header() { grep -i "^$1:" "$T/hdr" | head -n 1 | cut -d: -f2- | sed 's/^ //' | tr -d '\r'; }
@@ -437,6 +446,9 @@ for bad in abc -1 65537 1.5 ''; do
             "rc $rc: $(cat "$T/bad.err")"
     fi
 done
+
+check "every response carried 1Password-Connect-Version ($NREQ responses, $NOVER without)" \
+    [ "$NOVER" -eq 0 ]
 
 kill -TERM "$API_PID"
 set +e
