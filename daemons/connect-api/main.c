@@ -11,6 +11,8 @@
  *   OP_SYNC_TIMEOUT  Go duration a request waits for the initial sync
  *                    (default 10s)
  *   OP_API_THREADS   worker threads = peak keep-alive clients (default 64)
+ *   OP_MAX_INLINE_FILE_SIZE_KB  largest file inlined by inline_files /
+ *                    inline_content, in KiB (0-65536; default 100)
  *   XDG_DATA_HOME    cache at $XDG_DATA_HOME/.op/data/1password.sqlite
  *                    (default ~/.op/data/1password.sqlite)
  *   OP_BUS_PORT, OP_BUS_PEERS  accepted and ignored (no bus here)
@@ -219,6 +221,11 @@ int main(int argc, char **argv)
     if (v != NULL && (parse_int(v, 1024, &threads) != 0 || threads < 1)) {
         return bad_env("OP_API_THREADS", "not a thread count (1-1024)");
     }
+    long inline_kb = OPC_API_DEFAULT_MAX_INLINE_FILE_KB;
+    v = getenv("OP_MAX_INLINE_FILE_SIZE_KB");
+    if (v != NULL && parse_int(v, OPC_API_MAX_INLINE_FILE_KB, &inline_kb) != 0) {
+        return bad_env("OP_MAX_INLINE_FILE_SIZE_KB", "not a size in KB (0-65536)");
+    }
     const char *bind = getenv("OP_BIND_ADDRESS");
     const char *home = getenv("HOME");
     char session_default[4096];
@@ -274,6 +281,7 @@ int main(int argc, char **argv)
     if (rc == OPC_OK) {
         (void)opc_api_set_sync_timeout_ms(api, sync_timeout);
         (void)opc_api_set_threads(api, (int)threads);
+        (void)opc_api_set_max_inline_file_kb(api, (int)inline_kb);
     }
     if (rc == OPC_OK) {
         rc = tls_env_apply(api, cache_path, err, sizeof err); /* HTTPS: tls_env.c */

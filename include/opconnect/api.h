@@ -40,6 +40,9 @@ typedef struct opc_api opc_api;
 #define OPC_API_DEFAULT_PORT 8080
 #define OPC_API_DEFAULT_THREADS 64
 #define OPC_API_DEFAULT_SYNC_TIMEOUT_MS 10000
+#define OPC_API_DEFAULT_MAX_INLINE_FILE_KB 100
+/* The largest inline limit: the largest file (64 MiB). */
+#define OPC_API_MAX_INLINE_FILE_KB 65536
 
 /*
  * opc_api_create - a stopped API server.
@@ -65,6 +68,14 @@ OPC_API opc_err opc_api_set_bind_address(opc_api *api, const char *address);
 OPC_API opc_err opc_api_set_sync_timeout_ms(opc_api *api, int64_t timeout_ms);
 /* Worker threads = most concurrent keep-alive clients (1-1024); default 64. */
 OPC_API opc_err opc_api_set_threads(opc_api *api, int threads);
+/*
+ * Largest file, in KiB (1 KB = 1024 bytes), whose content a File object
+ * carries inline when a request asks for it (inline_files=true or
+ * inline_content=true); a larger file makes such a request 413. 0 to
+ * OPC_API_MAX_INLINE_FILE_KB; default OPC_API_DEFAULT_MAX_INLINE_FILE_KB
+ * (the daemon reads OP_MAX_INLINE_FILE_SIZE_KB). Since 0.1.0.
+ */
+OPC_API opc_err opc_api_set_max_inline_file_kb(opc_api *api, int kb);
 
 /*
  * HTTPS (docs/tls.md). With a certificate (opc_api_set_tls_files) or ACME

@@ -2,19 +2,14 @@
  * account/file.c - file attachments and documents (security-model §3.9;
  * design: schema.c).
  *
- * A file's entry in the item's (encrypted) details:
- *   {"id", "name", "size", "section": {"id"}?,          - shown by the API
- *    "key": b64url(FK, 32 bytes), "chunkSize": 65536,
- *    "nonce": b64url(7-byte prefix), "sha256": b64url(SHA-256 of the blobs)}
- * The content is in table files, one row per chunk: blob = ciphertext || tag
- * of AES-256-GCM(FK, prefix7 || be32(i) || last, AAD "f1|<fileId>|<i>|<last>").
+ * The entry in the item's (encrypted) details and the chunk layout are
+ * model/file.h's (shared with connect-api, which serves the same chunks
+ * from its cache). The content is in table files, one row per chunk.
  */
 #include "internal.h"
 
 #include <stdio.h>
 #include <string.h>
-
-#include <openssl/evp.h>
 
 #include "account/account_int.h"
 #include "core/alloc.h"
@@ -24,56 +19,13 @@
 #include "core/time.h"
 #include "crypto/base64.h"
 #include "crypto/gcm.h"
-#include "crypto/kdf.h"
+#include "model/file.h"
 #include "model/item.h"
 
-#define CHUNK ((size_t)OPC_ACCOUNT_CHUNK_SIZE)
-#define PREFIX_LEN 7
-#define FILE_KEY_LEN 32
+#define CHUNK OPC_FILE_CHUNK_SIZE
+_Static_assert((size_t)OPC_ACCOUNT_CHUNK_SIZE == OPC_FILE_CHUNK_SIZE, "one chunk size");
 /* Members of a file entry that never leave the library. */
 static const char *const internal_members[] = {"key", "chunkSize", "nonce", "sha256"};
-
-static void chunk_nonce(const uint8_t prefix[PREFIX_LEN], uint32_t i, bool last,
-                        uint8_t out[OPC_GCM_IV_LEN])
-{
-    memcpy(out, prefix, PREFIX_LEN);
-    out[7] = (uint8_t)(i >> 24);
-    out[8] = (uint8_t)(i >> 16);
-    out[9] = (uint8_t)(i >> 8);
-    out[10] = (uint8_t)i;
-    out[11] = last ? 1 : 0;
-}
-
-static size_t chunk_aad(const char *file_id, uint32_t i, bool last, char out[OPC_ACCOUNT_AAD_MAX])
-{
-    return opc__acct_fmt(out, "f1|%s|%u|%d", file_id, i, last ? 1 : 0);
-}
-
-static size_t chunk_count(size_t size, size_t chunk)
-{
-    return size == 0 ? 1 : (size + chunk - 1) / chunk;
-}
-
-/* A SHA-256 context; NULL on failure. */
-static EVP_MD_CTX *hash_new(void)
-{
-    EVP_MD_CTX *h = EVP_MD_CTX_new();
-    if (h != NULL && EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(h);
-        h = NULL;
-    }
-    return h;
-}
-
-static opc_err hash_final(EVP_MD_CTX *h, char out[44])
-{
-    uint8_t d[OPC_SHA256_LEN];
-    unsigned n = 0;
-    if (EVP_DigestFinal_ex(h, d, &n) != 1 || n != sizeof d) {
-        return OPC_ERR_CRYPTO;
-    }
-    return opc__b64_encode_to(d, sizeof d, OPC_B64URL, out, 44, NULL);
-}
 
 void opc__acct_files_strip(cJSON *full)
 {
@@ -126,31 +78,27 @@ static opc_err check_section(const cJSON *full, const char *section_id, opc__ebu
 
 /* Encrypt and insert every chunk; *hash gets the b64url SHA-256 of the blobs. */
 static opc_err write_chunks(opc_account *a, const char *item_id, const char *file_id,
-                            const uint8_t key[FILE_KEY_LEN], const uint8_t prefix[PREFIX_LEN],
-                            const uint8_t *data, size_t len, char hash[44], opc__ebuf *eb)
+                            const uint8_t key[OPC_FILE_KEY_LEN],
+                            const uint8_t prefix[OPC_FILE_PREFIX_LEN], const uint8_t *data,
+                            size_t len, char hash[OPC_FILE_HASH_B64_SIZE], opc__ebuf *eb)
 {
-    size_t n = chunk_count(len, CHUNK);
+    size_t n = opc__file_chunk_count(len, CHUNK);
     uint8_t *blob = opc__malloc(CHUNK + OPC_GCM_TAG_LEN);
-    EVP_MD_CTX *h = hash_new();
+    opc__file_hash h = {NULL};
     sqlite3_stmt *st = NULL;
-    opc_err rc = (blob == NULL) ? OPC_ERR_NOMEM : (h == NULL ? OPC_ERR_CRYPTO : OPC_OK);
+    opc_err rc = (blob == NULL) ? OPC_ERR_NOMEM : opc__file_hash_init(&h);
     if (rc == OPC_OK) {
         rc = opc__acct_prepare(
             a, "INSERT INTO files (item_id, file_id, idx, blob) VALUES (?, ?, ?, ?)", &st, eb);
     }
-    static const uint8_t empty[1] = {0};
     for (size_t i = 0; rc == OPC_OK && i < n; i++) {
         bool last = (i + 1 == n);
         size_t off = i * CHUNK;
         size_t clen = last ? len - off : CHUNK;
-        uint8_t iv[OPC_GCM_IV_LEN];
-        char aad[OPC_ACCOUNT_AAD_MAX];
-        size_t aad_len = chunk_aad(file_id, (uint32_t)i, last, aad);
-        chunk_nonce(prefix, (uint32_t)i, last, iv);
-        rc = opc__gcm_seal(key, iv, aad, aad_len, clen == 0 ? empty : data + off, clen, blob,
-                           blob + clen);
-        if (rc == OPC_OK && EVP_DigestUpdate(h, blob, clen + OPC_GCM_TAG_LEN) != 1) {
-            rc = OPC_ERR_CRYPTO;
+        rc = opc__file_chunk_seal(key, prefix, file_id, (uint32_t)i, last,
+                                  clen == 0 ? NULL : data + off, clen, blob);
+        if (rc == OPC_OK) {
+            rc = opc__file_hash_update(&h, blob, clen + OPC_GCM_TAG_LEN);
         }
         if (rc == OPC_OK) {
             rc = opc__acct_bind(a, st, eb, "ttib", item_id, file_id, (int64_t)i, blob,
@@ -164,11 +112,15 @@ static opc_err write_chunks(opc_account *a, const char *item_id, const char *fil
             rc = opc__acct_sqlerr(a, sqlite3_errcode(a->db), "account file", eb);
         }
     }
+    uint8_t d[OPC_FILE_HASH_LEN];
     if (rc == OPC_OK) {
-        rc = hash_final(h, hash);
+        rc = opc__file_hash_final(&h, d);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__b64_encode_to(d, sizeof d, OPC_B64URL, hash, OPC_FILE_HASH_B64_SIZE, NULL);
     }
     sqlite3_finalize(st);
-    EVP_MD_CTX_free(h);
+    opc__file_hash_clear(&h);
     opc__free(blob);
     return rc;
 }
@@ -180,18 +132,19 @@ static opc_err add_str(cJSON *o, const char *k, const char *v)
 
 /* The file entry (with its key) for the details. */
 static opc_err file_entry(const char *file_id, const char *name, const char *section_id, size_t len,
-                          const uint8_t key[FILE_KEY_LEN], const uint8_t prefix[PREFIX_LEN],
-                          const char *hash, cJSON **out)
+                          const uint8_t key[OPC_FILE_KEY_LEN],
+                          const uint8_t prefix[OPC_FILE_PREFIX_LEN], const char *hash, cJSON **out)
 {
     char key_b64[48];
     char nonce_b64[16];
     cJSON *f = cJSON_CreateObject();
     opc_err rc = f == NULL ? OPC_ERR_NOMEM : OPC_OK;
     if (rc == OPC_OK) {
-        rc = opc__b64_encode_to(key, FILE_KEY_LEN, OPC_B64URL, key_b64, sizeof key_b64, NULL);
+        rc = opc__b64_encode_to(key, OPC_FILE_KEY_LEN, OPC_B64URL, key_b64, sizeof key_b64, NULL);
     }
     if (rc == OPC_OK) {
-        rc = opc__b64_encode_to(prefix, PREFIX_LEN, OPC_B64URL, nonce_b64, sizeof nonce_b64, NULL);
+        rc = opc__b64_encode_to(prefix, OPC_FILE_PREFIX_LEN, OPC_B64URL, nonce_b64,
+                                sizeof nonce_b64, NULL);
     }
     if (rc == OPC_OK) {
         rc = add_str(f, "id", file_id);
@@ -242,9 +195,9 @@ opc_err opc__acct_file_add(opc_account *a, const char *item_id, cJSON *full, con
     if (rc != OPC_OK) {
         return rc;
     }
-    uint8_t key[FILE_KEY_LEN];
-    uint8_t prefix[PREFIX_LEN];
-    char hash[44];
+    uint8_t key[OPC_FILE_KEY_LEN];
+    uint8_t prefix[OPC_FILE_PREFIX_LEN];
+    char hash[OPC_FILE_HASH_B64_SIZE];
     cJSON *entry = NULL;
     rc = opc__id_generate(file_id);
     if (rc == OPC_OK) {
@@ -278,25 +231,6 @@ opc_err opc__acct_file_add(opc_account *a, const char *item_id, cJSON *full, con
 
 /* ---- reading ---- */
 
-typedef struct file_info {
-    const char *id;
-    size_t size;
-    size_t chunk;
-    uint8_t key[FILE_KEY_LEN];
-    uint8_t prefix[PREFIX_LEN];
-    const char *sha256;
-} file_info;
-
-static bool get_b64(const cJSON *f, const char *k, void *out, size_t want)
-{
-    const cJSON *v = opc__json_member(f, k);
-    size_t n = 0;
-    return cJSON_IsString(v) && v->valuestring != NULL &&
-           opc__b64_decode_to(v->valuestring, strlen(v->valuestring), OPC_B64URL, out, want, &n,
-                              NULL) == OPC_OK &&
-           n == want;
-}
-
 /* Find the file entry by id, else by a unique name. */
 static opc_err find_file(const cJSON *full, const char *ref, const cJSON **out, opc__ebuf *eb)
 {
@@ -329,38 +263,18 @@ static opc_err find_file(const cJSON *full, const char *ref, const cJSON **out, 
     return opc__fail(eb, OPC_ERR_NOT_FOUND, "the item has no file \"%s\"", ref);
 }
 
-static opc_err file_info_of(const cJSON *f, file_info *fi, opc__ebuf *eb)
-{
-    int64_t size = 0;
-    int64_t chunk = 0;
-    const cJSON *id = opc__json_member(f, "id");
-    const cJSON *sha = opc__json_member(f, "sha256");
-    if (!cJSON_IsString(id) || id->valuestring == NULL || !cJSON_IsString(sha) ||
-        sha->valuestring == NULL ||
-        opc__json_get_int(f, "size", true, "file", 0, (int64_t)OPC_ACCOUNT_MAX_FILE_SIZE, &size,
-                          NULL) != OPC_OK ||
-        opc__json_get_int(f, "chunkSize", true, "file", 1, INT64_C(16) * 1024 * 1024, &chunk,
-                          NULL) != OPC_OK ||
-        !get_b64(f, "key", fi->key, sizeof fi->key) ||
-        !get_b64(f, "nonce", fi->prefix, sizeof fi->prefix)) {
-        return opc__fail(eb, OPC_ERR_DECRYPT, "the file's entry in the item is malformed");
-    }
-    fi->id = id->valuestring;
-    fi->sha256 = sha->valuestring;
-    fi->size = (size_t)size;
-    fi->chunk = (size_t)chunk;
-    return OPC_OK;
-}
-
-static opc_err read_chunks(opc_account *a, const char *item_id, const file_info *fi,
+/* Read, check and decrypt every chunk of the file in order (model/file.h). */
+static opc_err read_chunks(opc_account *a, const char *item_id, const opc__file_entry *fe,
                            opc_secret **out, opc__ebuf *eb)
 {
-    size_t n = chunk_count(fi->size, fi->chunk);
     unsigned char *pt = NULL;
     opc_secret *s = NULL;
-    EVP_MD_CTX *h = hash_new();
+    opc__file_reader rd;
     sqlite3_stmt *st = NULL;
-    opc_err rc = h == NULL ? OPC_ERR_CRYPTO : opc__secret_alloc(fi->size, &s, &pt);
+    opc_err rc = opc__file_reader_init(&rd, fe, true);
+    if (rc == OPC_OK) {
+        rc = opc__secret_alloc(fe->size, &s, &pt);
+    }
     if (rc == OPC_OK) {
         rc = opc__acct_prepare(a,
                                "SELECT idx, blob FROM files WHERE item_id = ? AND file_id = ? "
@@ -368,60 +282,24 @@ static opc_err read_chunks(opc_account *a, const char *item_id, const file_info 
                                &st, eb);
     }
     if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "tt", item_id, fi->id);
+        rc = opc__acct_bind(a, st, eb, "tt", item_id, fe->id);
     }
-    size_t i = 0;
-    static uint8_t scratch[1];
     while (rc == OPC_OK) {
         bool row = false;
         rc = opc__acct_step(a, st, &row, eb);
         if (rc != OPC_OK || !row) {
             break;
         }
-        bool last = (i + 1 == n);
-        size_t off = i * fi->chunk;
-        size_t clen = last ? fi->size - off : fi->chunk;
-        const uint8_t *blob = sqlite3_column_blob(st, 1);
-        size_t blen = (size_t)sqlite3_column_bytes(st, 1);
-        if (i >= n || sqlite3_column_int64(st, 0) != (int64_t)i) {
-            rc = opc__fail(eb, OPC_ERR_DECRYPT, "file %s: chunks are missing or out of order",
-                           fi->id);
-            break;
-        }
-        if (blen != clen + OPC_GCM_TAG_LEN || blob == NULL) {
-            rc = opc__fail(eb, OPC_ERR_DECRYPT, "file %s: chunk %zu has the wrong size", fi->id, i);
-            break;
-        }
-        uint8_t iv[OPC_GCM_IV_LEN];
-        char aad[OPC_ACCOUNT_AAD_MAX];
-        size_t aad_len = chunk_aad(fi->id, (uint32_t)i, last, aad);
-        chunk_nonce(fi->prefix, (uint32_t)i, last, iv);
-        rc = opc__gcm_open(fi->key, iv, aad, aad_len, blob, clen, blob + clen,
-                           clen == 0 ? scratch : pt + off);
-        if (rc != OPC_OK) {
-            rc = opc__fail(eb, OPC_ERR_DECRYPT,
-                           "file %s: chunk %zu does not decrypt (tampered, moved or reordered)",
-                           fi->id, i);
-            break;
-        }
-        if (EVP_DigestUpdate(h, blob, blen) != 1) {
-            rc = OPC_ERR_CRYPTO;
-        }
-        i++;
+        /* An extra row fails on its index before pt is used. */
+        size_t off = rd.next < fe->n_chunks ? rd.next * fe->chunk_size : 0;
+        rc = opc__file_reader_chunk(&rd, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1),
+                                    (size_t)sqlite3_column_bytes(st, 1), pt + off, eb);
     }
-    if (rc == OPC_OK && i != n) {
-        rc = opc__fail(eb, OPC_ERR_DECRYPT, "file %s is truncated (%zu of %zu chunks)", fi->id, i,
-                       n);
-    }
-    char hash[44];
     if (rc == OPC_OK) {
-        rc = hash_final(h, hash);
-    }
-    if (rc == OPC_OK && (fi->sha256 == NULL || strcmp(hash, fi->sha256) != 0)) {
-        rc = opc__fail(eb, OPC_ERR_DECRYPT, "file %s: content hash does not match", fi->id);
+        rc = opc__file_reader_finish(&rd, eb);
     }
     sqlite3_finalize(st);
-    EVP_MD_CTX_free(h);
+    opc__file_reader_clear(&rd);
     if (rc != OPC_OK) {
         opc_secret_free(s);
         return rc;
@@ -442,8 +320,8 @@ static opc_err file_read(opc_account *a, const char *vault, const char *item, co
     cJSON *full = NULL;
     opc__item_meta meta;
     const cJSON *f = NULL;
-    file_info fi;
-    memset(&fi, 0, sizeof fi);
+    opc__file_entry fe;
+    memset(&fe, 0, sizeof fe);
     rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
     if (rc == OPC_OK) {
         rc = opc__acct_item_resolve(a, vault_id, item, item_id, eb);
@@ -455,13 +333,13 @@ static opc_err file_read(opc_account *a, const char *vault, const char *item, co
         rc = find_file(full, file, &f, eb);
     }
     if (rc == OPC_OK) {
-        rc = file_info_of(f, &fi, eb);
+        rc = opc__file_entry_parse(f, true, &fe, eb);
     }
     if (rc == OPC_OK) {
-        rc = read_chunks(a, item_id, &fi, out, eb);
+        rc = read_chunks(a, item_id, &fe, out, eb);
     }
     rc = opc__acct_end(a, rc, eb);
-    opc__wipe(&fi, sizeof fi);
+    opc__file_entry_wipe(&fe);
     opc__json_delete_secret(full);
     return rc;
 }

@@ -94,6 +94,7 @@
  * stored as ciphertext || tag. Reading checks the chunk count against size,
  * the indices, the hash and every tag, so truncation, reordering or a swapped
  * chunk fails (OPC_ERR_DECRYPT). Largest file: OPC_ACCOUNT_MAX_FILE_SIZE.
+ * The layout is coded once, in model/file.h (connect-api reads it too).
  *
  * Connect servers (table servers: id, name (unique among active servers,
  * ASCII case-insensitive), state active|deleted, device_pub, device_sig,

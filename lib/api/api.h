@@ -33,6 +33,7 @@ struct opc_api {
     char bind[64];
     int64_t sync_timeout_ms;
     int threads;
+    int max_inline_kb; /* inline file content up to this many KiB (files.c) */
     opc__auth *auth;
     opc__vault_keys *keys;
     opc__index *index;

@@ -8,12 +8,15 @@
  *   GET /v1/vaults/{v}                  200 Vault
  *   GET /v1/vaults/{v}/items[?filter]   200 [Item summary]
  *   GET /v1/vaults/{v}/items/{i}        200 FullItem (OTP fields with totp)
+ *   GET /v1/vaults/{v}/items/{i}/files[/{f}[/content]]
+ *                                       files.c: [File], File, the bytes
  *
  * Conventions: every response is assembled in one buffer (status line,
  * headers, body) and sent with ONE mg_write (perf-anchors §0.5); every
  * response carries 1Password-Connect-Version; errors have a JSON
  * {"status","message"} body; a trailing slash is accepted; path ids must be
- * 26-char ids ("Invalid Vault UUID" / "Invalid Item UUID", 400); unknown
+ * 26-char ids ("Invalid Vault UUID" / "Invalid Item UUID" / "Invalid File
+ * UUID", 400); unknown
  * routes are 404. Order on /v1: route -> token (401) -> unlock -> wait for
  * the initial sync (408 after the sync timeout) -> ids (400) -> scope (403:
  * the vault is not in the token's vts, or the method needs a permission the
@@ -39,6 +42,7 @@
 
 #include "api/api.h"
 #include "api/activity.h"
+#include "api/files.h"
 #include "api/http.h"
 #include "api/items.h"
 #include "api/metrics.h"
@@ -238,56 +242,80 @@ static int route_metrics(req *r)
 
 /* ---- /v1 ---- */
 
-typedef enum rkind { R_NONE = 0, R_VAULTS, R_VAULT, R_ITEMS, R_ITEM, R_ACTIVITY } rkind;
+typedef enum rkind {
+    R_NONE = 0,
+    R_ACTIVITY, /* /v1/activity */
+    R_VAULTS,
+    R_VAULT,
+    R_ITEMS,
+    R_ITEM,
+    R_FILES, /* R_ITEM < every file route */
+    R_FILE,
+    R_FILE_CONTENT
+} rkind;
 
-/* Split /v1/vaults[/{v}[/items[/{i}]]]. */
-static rkind parse_v1(const char *p, char *vid, size_t vcap, char *iid, size_t icap)
+/* Copy the path segment at p (up to the next '/') into out; an over-long
+ * one is kept truncated (and then rejected as invalid). Returns its end. */
+static const char *segment(const char *p, char *out, size_t cap)
 {
-    static const char pre[] = "/v1/vaults";
-    vid[0] = iid[0] = '\0';
+    const char *e = strchr(p, '/');
+    size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+    size_t c = n < cap ? n : cap - 1;
+    memcpy(out, p, c);
+    out[c] = '\0';
+    return p + n;
+}
+
+/* Whether p continues with "/<word>" (then *p is moved past it). */
+static bool next_word(const char **p, const char *word)
+{
+    size_t n = strlen(word);
+    if ((*p)[0] != '/' || strncmp(*p + 1, word, n) != 0) {
+        return false;
+    }
+    *p += n + 1;
+    return true;
+}
+
+#define ID_CAP 64
+
+/* Split /v1/vaults[/{v}[/items[/{i}[/files[/{f}[/content]]]]]]; id[0..2]
+ * get the vault, item and file ids present ("" otherwise). */
+static rkind parse_v1(const char *p, char id[3][ID_CAP])
+{
+    static const struct {
+        const char *word;
+        rkind all; /* .../word */
+        rkind one; /* .../word/{id} */
+    } levels[] = {
+        {"vaults", R_VAULTS, R_VAULT},
+        {"items", R_ITEMS, R_ITEM},
+        {"files", R_FILES, R_FILE},
+    };
+    id[0][0] = id[1][0] = id[2][0] = '\0';
     if (strcmp(p, "/v1/activity") == 0) {
         return R_ACTIVITY;
     }
-    if (strncmp(p, pre, sizeof pre - 1) != 0) {
+    if (strncmp(p, "/v1", 3) != 0) {
         return R_NONE;
     }
-    p += sizeof pre - 1;
-    if (*p == '\0') {
-        return R_VAULTS;
+    p += 3;
+    for (size_t l = 0; l < OPC_ARRAY_LEN(levels); l++) {
+        if (!next_word(&p, levels[l].word)) {
+            return R_NONE;
+        }
+        if (*p == '\0') {
+            return levels[l].all;
+        }
+        if (*p != '/' || p[1] == '\0') {
+            return R_NONE;
+        }
+        p = segment(p + 1, id[l], ID_CAP);
+        if (*p == '\0') {
+            return levels[l].one;
+        }
     }
-    if (*p != '/') {
-        return R_NONE;
-    }
-    p++;
-    const char *e = strchr(p, '/');
-    size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
-    if (n == 0 || n >= vcap) {
-        n = n == 0 ? 0 : vcap - 1; /* over-long: kept truncated, rejected as invalid */
-    }
-    memcpy(vid, p, n);
-    vid[n] = '\0';
-    if (e == NULL) {
-        return n == 0 ? R_NONE : R_VAULT;
-    }
-    p = e;
-    if (strncmp(p, "/items", 6) != 0) {
-        return R_NONE;
-    }
-    p += 6;
-    if (*p == '\0') {
-        return R_ITEMS;
-    }
-    if (*p != '/' || p[1] == '\0' || strchr(p + 1, '/') != NULL) {
-        return R_NONE;
-    }
-    p++;
-    n = strlen(p);
-    if (n >= icap) {
-        n = icap - 1;
-    }
-    memcpy(iid, p, n);
-    iid[n] = '\0';
-    return R_ITEM;
+    return strcmp(p, "/content") == 0 ? R_FILE_CONTENT : R_NONE;
 }
 
 static bool valid_id(const char *s)
@@ -462,13 +490,17 @@ static unsigned method_need(const char *m, rkind k, const char **verb)
 static int route_v1(req *r, const struct mg_request_info *ri)
 {
     opc_api *api = r->api;
-    char vid[64];
-    char iid[64];
-    rkind k = parse_v1(r->path, vid, sizeof vid, iid, sizeof iid);
+    char id[3][ID_CAP];
+    rkind k = parse_v1(r->path, id);
+    const char *vid = id[0];
+    const char *iid = id[1];
+    const char *fid = id[2];
     static const int route_ids[] = {
-        [R_NONE] = OPC_METRICS_ROUTE_OTHER,  [R_VAULTS] = OPC_METRICS_ROUTE_VAULTS,
-        [R_VAULT] = OPC_METRICS_ROUTE_VAULT, [R_ITEMS] = OPC_METRICS_ROUTE_ITEMS,
-        [R_ITEM] = OPC_METRICS_ROUTE_ITEM,   [R_ACTIVITY] = OPC_METRICS_ROUTE_ACTIVITY,
+        [R_NONE] = OPC_METRICS_ROUTE_OTHER,        [R_ACTIVITY] = OPC_METRICS_ROUTE_ACTIVITY,
+        [R_VAULTS] = OPC_METRICS_ROUTE_VAULTS,     [R_VAULT] = OPC_METRICS_ROUTE_VAULT,
+        [R_ITEMS] = OPC_METRICS_ROUTE_ITEMS,       [R_ITEM] = OPC_METRICS_ROUTE_ITEM,
+        [R_FILES] = OPC_METRICS_ROUTE_FILES,       [R_FILE] = OPC_METRICS_ROUTE_FILE,
+        [R_FILE_CONTENT] = OPC_METRICS_ROUTE_FILE_CONTENT,
     };
     r->route = route_ids[k];
     if (k == R_NONE) {
@@ -521,7 +553,7 @@ static int route_v1(req *r, const struct mg_request_info *ri)
         memcpy(r->vault, vid, sizeof r->vault);
         r->resource_type = OPC_ACTIVITY_RES_VAULT;
     }
-    if (k == R_ITEM && valid_id(iid)) {
+    if (k >= R_ITEM && valid_id(iid)) {
         memcpy(r->item, iid, sizeof r->item);
         r->resource_type = OPC_ACTIVITY_RES_ITEM;
     }
@@ -538,8 +570,10 @@ static int route_v1(req *r, const struct mg_request_info *ri)
         st = list_vaults(r, s, tok, ri->query_string);
     } else if (!valid_id(vid)) {
         st = opc__resp_error(r, 400, "Invalid Vault UUID");
-    } else if (k == R_ITEM && !valid_id(iid)) {
+    } else if (k >= R_ITEM && !valid_id(iid)) {
         st = opc__resp_error(r, 400, "Invalid Item UUID");
+    } else if (k >= R_FILE && !valid_id(fid)) {
+        st = opc__resp_error(r, 400, "Invalid File UUID");
     } else {
         unsigned acl = opc__auth_acl(tok, vid);
         const opc__ix_vault *v = opc__ix_find_vault(s, vid);
@@ -553,6 +587,11 @@ static int route_v1(req *r, const struct mg_request_info *ri)
                                  vid);
         } else if (v == NULL || !v->decrypted) {
             st = opc__resp_error(r, 404, "vault %s not found", vid);
+        } else if (k >= R_FILES) {
+            st = opc__api_files(r, ri, v, iid, k == R_FILES ? NULL : fid,
+                                k == R_FILES  ? OPC_FILES_LIST
+                                : k == R_FILE ? OPC_FILES_GET
+                                              : OPC_FILES_CONTENT);
         } else if (need & OPC_ACL_WRITE) {
             st = opc__api_item_write(r, ri, v, k == R_ITEM ? iid : NULL);
         } else if (k == R_VAULT) {

@@ -81,6 +81,7 @@ opc_err opc_api_create(opc_credentials *creds, const char *cache_path, opc_api *
     memcpy(api->bind, "0.0.0.0", sizeof "0.0.0.0");
     api->sync_timeout_ms = OPC_API_DEFAULT_SYNC_TIMEOUT_MS;
     api->threads = OPC_API_DEFAULT_THREADS;
+    api->max_inline_kb = OPC_API_DEFAULT_MAX_INLINE_FILE_KB;
     api->bound_port = -1;
     api->cache_path = opc__strdup(cache_path);
     rc = api->cache_path != NULL ? OPC_OK : OPC_ERR_NOMEM;
@@ -175,6 +176,15 @@ opc_err opc_api_set_threads(opc_api *api, int threads)
         return OPC_ERR_INVALID_ARG;
     }
     api->threads = threads;
+    return OPC_OK;
+}
+
+opc_err opc_api_set_max_inline_file_kb(opc_api *api, int kb)
+{
+    if (api == NULL || api->ctx != NULL || kb < 0 || kb > OPC_API_MAX_INLINE_FILE_KB) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    api->max_inline_kb = kb;
     return OPC_OK;
 }
 
