@@ -78,6 +78,13 @@ static opc_err read_body(opc__req *r, const struct mg_request_info *ri, size_t m
     return opc__buf_err(b);
 }
 
+/* The body's text: an empty body is "" (malformed JSON: 400), never NULL,
+ * which the parsers take for a missing argument (500). */
+static const char *body_text(const opc__buf *b)
+{
+    return b->data != NULL ? b->data : "";
+}
+
 /* The member "version" of a client body, 0 when absent or not a number. */
 static int64_t body_version(const cJSON *body)
 {
@@ -257,12 +264,12 @@ static int create_item(opc__req *r, const opc__ix_vault *v, const opc__buf *body
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     cJSON *full = NULL;
-    opc_err rc = opc__item_prepare(body->data, body->len, OPC_ITEM_CREATE, NULL, &full, &eb);
+    opc_err rc = opc__item_prepare(body_text(body), body->len, OPC_ITEM_CREATE, NULL, &full, &eb);
     if (rc != OPC_OK) {
         return model_error(r, rc, &eb);
     }
     /* item_prepare parsed the body strictly: parse it again for the ids. */
-    cJSON *raw = cJSON_ParseWithLength(body->data, body->len);
+    cJSON *raw = cJSON_ParseWithLength(body_text(body), body->len);
     bool same_vault = raw != NULL && vault_matches(raw, v->id);
     opc__json_delete_secret(raw);
     int st;
@@ -318,7 +325,7 @@ static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, co
             opc__secret_free(shown, shown_len);
         }
         if (rc == OPC_OK) {
-            rc = opc__item_patch(view, body->data, body->len, &patched, &n_ops, &eb);
+            rc = opc__item_patch(view, body_text(body), body->len, &patched, &n_ops, &eb);
             if (rc != OPC_OK) {
                 st = model_error(r, rc, &eb);
             }
@@ -350,7 +357,7 @@ static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, co
             }
         }
     } else {
-        cJSON *raw = cJSON_ParseWithLength(body->data, body->len);
+        cJSON *raw = cJSON_ParseWithLength(body_text(body), body->len);
         if (raw != NULL && !item_matches(raw, iid)) {
             st = opc__resp_error(r, 400, "the item's id does not match the item in the path");
         } else if (raw != NULL && !vault_matches(raw, v->id)) {
@@ -358,7 +365,8 @@ static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, co
         } else {
             int64_t bv = body_version(raw);
             expected = bv > 0 ? bv : version;
-            rc = opc__item_prepare(body->data, body->len, OPC_ITEM_REPLACE, existing, &next, &eb);
+            rc = opc__item_prepare(body_text(body), body->len, OPC_ITEM_REPLACE, existing, &next,
+                                   &eb);
             if (rc != OPC_OK) {
                 st = model_error(r, rc, &eb);
             }
