@@ -229,6 +229,13 @@ install-check: all
 daemon-tests: all
 	@tools/run-daemon-tests $(BUILDDIR)
 
+# The official JS SDK (@1password/connect, pinned in tests/sdk/package.json;
+# installed by tools/install-deps) against the daemons. Part of check-fast.
+.PHONY: sdk-tests
+sdk-tests: all
+	@tests/sdk/run $(BUILDDIR)
+check-fast: sdk-tests
+
 check-fast: all unit api-tests cli-tests daemon-tests headers-check exports-check docs-check banned-check \
 		install-check fuzz-smoke
 	@echo "check: all stages passed ($(BUILDDIR))"
