@@ -190,6 +190,12 @@ wexpect "POST: empty strings mean not set (Go SDK body)" 200 POST "$TOK" "$ITEMS
     '(.id | length == 26) and ([.fields[] | select(.purpose == "USERNAME") | .value] == ["gopher"]) and
      (.createdAt | startswith("0001") | not)'
 
+jq --arg id "$WEB" '{id: $id, version: 7, title: "Client id ignored", category: "LOGIN",
+    createdAt: "2001-01-01T00:00:00Z", lastEditedBy: "SOMEONE"}' -n >"$T/clientid.json"
+wexpect "POST: a client's id, version and timestamps are ignored" 200 POST "$TOK" "$ITEMS" "$T/clientid.json" \
+    ".id != \"$WEB\" and .version == 1 and (.createdAt | startswith(\"2001\") | not) and .lastEditedBy != \"SOMEONE\""
+expect "... and the item whose id was sent is untouched" 200 "$TOK" "$ITEMS/$WEB" '.title == "Web Login" and .version == 1'
+
 # ---- POST errors: 400 / 413 / 403 / 404, nothing written ----
 baseline
 bad_post() { # DESC JSON [REGEX]
@@ -467,6 +473,15 @@ werr "403 PATCH: write-only token, unknown item (no existence oracle)" 403 PATCH
 werr "404 PATCH: unknown item" 404 PATCH "$TOK" "$ITEMS/$NOITEM" "$P" "item $NOITEM not found"
 werr "400 PATCH: invalid item id" 400 PATCH "$TOK" "$ITEMS/not-an-id" "$P" 'Invalid Item UUID'
 unchanged "refused PATCHes"
+
+# ---- an item with a file: PUT and PATCH keep it ----
+expect "GET the item with a file" 200 "$TOK" "$ITEMS/$ATT" '.files | length == 1'
+jq '.title = "Attached (PUT)" | del(.files)' "$T/body" >"$T/attput.json"
+wexpect "PUT without files keeps the item's file (answered to a read-write token)" 200 PUT "$TOK" \
+    "$ITEMS/$ATT" "$T/attput.json" '.title == "Attached (PUT)" and (.files | length == 1 and .[0].name == "runbook")'
+jq -c '.title = "Attached" | .files = [] | [{"op":"replace","path":"/","value":.}]' "$T/body" >"$T/attpatch.json"
+wexpect "PATCH replace / with files: [] keeps the item's file (files are read-only)" 200 PATCH "$TOK" \
+    "$ITEMS/$ATT" "$T/attpatch.json" '.title == "Attached" and (.files | length == 1)'
 
 # ---- write-only and read-only tokens: reads refused, answers show nothing stored ----
 experr "403: write-only token GET item" 403 "$TOK_W" "$ITEMS/$WEB" 'permission'
