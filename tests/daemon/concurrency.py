@@ -64,6 +64,17 @@ def pct(values, p):
     return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
 
 
+def run_clients(worker, clients):
+    """worker(k) in `clients` threads at once; the seconds they took."""
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return round(time.monotonic() - t0, 2)
+
+
 def comparable(item):
     """An item without the members that may differ between two reads of the
     same version (an OTP code changes with time)."""
@@ -111,13 +122,7 @@ def ryw(port, vault, clients, pairs):
                     if len(res["examples"]) < 5:
                         res["examples"].append("GET %s: HTTP %d" % (created["id"], st2))
 
-    t0 = time.monotonic()
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    res["seconds"] = round(time.monotonic() - t0, 2)
+    res["seconds"] = run_clients(worker, clients)
     for key in ("post_ms", "get_ms"):
         v = res.pop(key)
         res[key.replace("_ms", "_p50_ms")] = round(pct(v, 50), 1)
@@ -169,13 +174,7 @@ def race(port, vault, clients, rounds, item):
                     if len(res["examples"]) < 5:
                         res["examples"].append("PUT: HTTP %d %s" % (st, raw[:200]))
 
-    t0 = time.monotonic()
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    res["seconds"] = round(time.monotonic() - t0, 2)
+    res["seconds"] = run_clients(worker, clients)
     st, raw, _ = Client(port).call("GET", path)
     final = comparable(json.loads(raw)) if st == 200 else {}
     res["final_version"] = final.get("version")
