@@ -401,11 +401,24 @@ test("404: deleting an unknown id, or a title that is gone", T, async () => {
 
 // ---------------- files ----------------
 
-let attached; // the item with an attachment, its file
+let attached; // the item with an attachment
 
-test("listFiles by vault and item id: the attachment, content_path with a leading /", T, async () => {
+// tests/sdk/run sets OPC_FILES_TODO when the server has no files routes at
+// all (GET .../files is an unknown route): the files tests then run as
+// TODO (reported, not counted) until the files endpoints are merged.
+const FILES = process.env.OPC_FILES_TODO ? { ...T, todo: process.env.OPC_FILES_TODO } : T;
+
+test("getItemByTitle of an item with a file: files with id, name, size, content_path", T, async () => {
     attached = await rw.getItemByTitle(VAULT, "Attached");
     assert.equal(attached.files.length, 1, "the item shows its file");
+    const f = attached.files[0];
+    assert.match(f.id, ID);
+    assert.equal(f.name, "runbook");
+    assert.equal(f.size, Buffer.byteLength(FILE_CONTENT));
+    assert.equal(f.content_path, `/v1/vaults/${VAULT}/items/${attached.id}/files/${f.id}/content`);
+});
+
+test("listFiles by vault and item id: the attachment, content_path with a leading /", FILES, async () => {
     const files = await rw.listFiles(VAULT, attached.id);
     assert.equal(files.length, 1);
     const f = files[0];
@@ -415,12 +428,12 @@ test("listFiles by vault and item id: the attachment, content_path with a leadin
     assert.equal(f.content_path, `/v1/vaults/${VAULT}/items/${attached.id}/files/${f.id}/content`);
 });
 
-test("listFiles by vault and item title", T, async () => {
+test("listFiles by vault and item title", FILES, async () => {
     const files = await rw.listFiles(VAULT_TITLE, "Attached");
     assert.deepEqual(files.map((f) => f.name), ["runbook"]);
 });
 
-test("getFileById", T, async () => {
+test("getFileById", FILES, async () => {
     const fid = attached.files[0].id;
     const f = await rw.getFileById(VAULT, attached.id, fid);
     assert.equal(f.id, fid);
@@ -428,13 +441,13 @@ test("getFileById", T, async () => {
     assert.equal(f.size, Buffer.byteLength(FILE_CONTENT));
 });
 
-test("getFileContent: the bytes", T, async () => {
+test("getFileContent: the bytes", FILES, async () => {
     const content = await rw.getFileContent(VAULT, attached.id, attached.files[0].id);
     assert.equal(content, FILE_CONTENT);
     assert.equal(await rw.getFileContent(VAULT_TITLE, "Attached", attached.files[0].id), FILE_CONTENT);
 });
 
-test("getFileContentStream: the bytes as a stream", T, async () => {
+test("getFileContentStream: the bytes as a stream", FILES, async () => {
     const stream = await rw.getFileContentStream(VAULT, attached.id, attached.files[0].id);
     const chunks = [];
     for await (const c of stream) {
@@ -443,7 +456,7 @@ test("getFileContentStream: the bytes as a stream", T, async () => {
     assert.equal(Buffer.concat(chunks).toString(), FILE_CONTENT);
 });
 
-test("files of an unknown file id: 404 naming the file", T, async () => {
+test("files of an unknown file id: 404 naming the file", FILES, async () => {
     await assert.rejects(rw.getFileById(VAULT, attached.id, NOITEM), httpError(404, new RegExp(NOITEM)));
     const e = await rejection(rw.getFileContent(VAULT, attached.id, NOITEM));
     assert.equal(e.status, 404);
@@ -487,7 +500,7 @@ test("write-only token: no vault listed, every read is 403", T, async () => {
     await assert.rejects(wo.deleteItemByTitle(VAULT, "SDK Updated"), httpError(403, /permission/));
 });
 
-test("write-only token: files are 403 (list, get, content)", T, async () => {
+test("write-only token: files are 403 (list, get, content)", FILES, async () => {
     const fid = attached.files[0].id;
     await assert.rejects(wo.listFiles(VAULT, attached.id), httpError(403, /permission/));
     await assert.rejects(wo.getFileById(VAULT, attached.id, fid), httpError(403, /permission/));
