@@ -241,8 +241,14 @@ install-check: all
 daemon-tests: all
 	@tools/run-daemon-tests $(BUILDDIR)
 
-check-fast: all unit api-tests cli-tests daemon-tests check-tls headers-check exports-check docs-check \
-		banned-check install-check fuzz-smoke
+# The official JS SDK (@1password/connect, pinned in tests/sdk/package.json;
+# installed by tools/install-deps) against the daemons. Part of check-fast.
+.PHONY: sdk-tests
+sdk-tests: all
+	@tests/sdk/run $(BUILDDIR)
+
+check-fast: all unit api-tests cli-tests daemon-tests sdk-tests check-tls headers-check exports-check \
+		docs-check banned-check install-check fuzz-smoke
 	@echo "check: all stages passed ($(BUILDDIR))"
 
 check: deps

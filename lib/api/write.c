@@ -28,7 +28,9 @@
  * Permissions (checked by routes.c before this file runs): every method
  * needs write on the vault; PATCH also needs read, because its answers and
  * its errors depend on the stored item (the original's 1.7.1 fix), and
- * PUT / POST answer with what the client sent plus server-side members.
+ * PUT / POST answer with what the client sent plus server-side members;
+ * to a token without read, a PUT's answer leaves out what item_prepare
+ * kept of the stored item (its files, the entropy of unchanged values).
  *
  * Errors: upstream unreachable (OPC_ERR_IO) is 503 with a message saying
  * reads keep working; a version conflict 409; the item gone 404; the
@@ -79,11 +81,19 @@ static opc_err read_body(opc__req *r, const struct mg_request_info *ri, size_t m
     return opc__buf_err(b);
 }
 
+/* The body's text: an empty body is "" (malformed JSON: 400), never NULL,
+ * which the parsers take for a missing argument (500). */
+static const char *body_text(const opc__buf *b)
+{
+    return b->data != NULL ? b->data : "";
+}
+
 /* The member "version" of a client body, 0 when absent or not a number. */
 static int64_t body_version(const cJSON *body)
 {
     const cJSON *v = cJSON_IsObject(body) ? opc__json_member(body, "version") : NULL;
-    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 9007199254740991.0) {
+    if (v == NULL || !cJSON_IsNumber(v) || v->valuedouble < 1 ||
+        v->valuedouble > 9007199254740991.0) {
         return 0;
     }
     return (int64_t)v->valuedouble;
@@ -185,9 +195,56 @@ static int write_error(opc__req *r, opc_err rc, const opc__ebuf *eb, const char 
     }
 }
 
-/* Seal `full` as item iid, write it, and answer with the new version. */
+/* The field of `item` whose id is `id`, or NULL. */
+static const cJSON *field_by_id(const cJSON *item, const char *id)
+{
+    const cJSON *fields = opc__json_member(item, "fields");
+    const cJSON *f = NULL;
+    cJSON_ArrayForEach(f, fields)
+    {
+        const cJSON *fid = opc__json_member(f, "id");
+        if (cJSON_IsString(fid) && strcmp(fid->valuestring, id) == 0) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * What a token without read permission is shown of its PUT: the item as it
+ * sent it plus what the server made for this request (ids, generated
+ * values with their entropy, metadata), never what came from the stored
+ * item. item_prepare keeps the stored files, and the entropy of a value
+ * that did not change: that entropy would tell a write-only token that a
+ * value it sent is the stored one (issue 5, "Must show" 4). Modifies
+ * `shown` (a copy of the new item) in place.
+ */
+static void hide_stored(cJSON *shown, const cJSON *stored)
+{
+    opc__json_delete_secret(cJSON_DetachItemFromObjectCaseSensitive(shown, "files"));
+    cJSON *fields = cJSON_GetObjectItemCaseSensitive(shown, "fields");
+    cJSON *f = NULL;
+    cJSON_ArrayForEach(f, fields)
+    {
+        const cJSON *id = opc__json_member(f, "id");
+        const cJSON *val = opc__json_member(f, "value");
+        if (!cJSON_IsString(id) || !cJSON_IsString(val) || opc__json_member(f, "entropy") == NULL) {
+            continue;
+        }
+        const cJSON *old = opc__json_member(field_by_id(stored, id->valuestring), "value");
+        if (cJSON_IsString(old) && strcmp(old->valuestring, val->valuestring) == 0) {
+            cJSON_DeleteItemFromObjectCaseSensitive(f, "entropy");
+        }
+    }
+}
+
+/*
+ * Seal `full` as item iid, write it, and answer with the new version.
+ * `stored` is the item it replaces (NULL on create): a token that may not
+ * read the vault is answered without what came from it (hide_stored).
+ */
 static int put_and_answer(opc__req *r, const opc__ix_vault *v, const char *iid, int64_t expected,
-                          const cJSON *full, const char *what)
+                          const cJSON *full, const cJSON *stored, const char *what)
 {
     opc_api *api = r->api;
     opc__ebuf eb;
@@ -227,6 +284,18 @@ static int put_and_answer(opc__req *r, const opc__ix_vault *v, const char *iid, 
         r->resource_type = OPC_ACTIVITY_RES_ITEM;
         r->item_version = row.version;
     }
+    if (rc == OPC_OK && stored != NULL && (opc__auth_acl(&r->w->tok, v->id) & OPC_ACL_READ) == 0) {
+        opc__secret_free(body, len);
+        body = NULL;
+        len = 0;
+        cJSON *shown = cJSON_Duplicate(full, true);
+        rc = shown != NULL ? OPC_OK : opc__fail(&eb, OPC_ERR_NOMEM, "out of memory");
+        if (rc == OPC_OK) {
+            hide_stored(shown, stored);
+            rc = opc__api_item_body(shown, &row, now, &body, &len, NULL, &eb);
+        }
+        opc__json_delete_secret(shown);
+    }
     cJSON_Delete(row_json);
     if (rc != OPC_OK) {
         opc__log_scoped(OPC_LOG_ERROR, "api", r->rid, r->jti, "item %s written, answer failed: %s",
@@ -244,7 +313,7 @@ static bool vault_matches(const cJSON *body, const char *vault)
 {
     const cJSON *vo = opc__json_member(body, "vault");
     const cJSON *id = cJSON_IsObject(vo) ? opc__json_member(vo, "id") : NULL;
-    return !cJSON_IsString(id) || id->valuestring[0] == '\0' ||
+    return id == NULL || !cJSON_IsString(id) || id->valuestring[0] == '\0' ||
            opc__strcasecmp(id->valuestring, vault) == 0;
 }
 
@@ -252,7 +321,7 @@ static bool vault_matches(const cJSON *body, const char *vault)
 static bool item_matches(const cJSON *body, const char *item)
 {
     const cJSON *id = opc__json_member(body, "id");
-    return !cJSON_IsString(id) || id->valuestring[0] == '\0' ||
+    return id == NULL || !cJSON_IsString(id) || id->valuestring[0] == '\0' ||
            opc__strcasecmp(id->valuestring, item) == 0;
 }
 
@@ -261,12 +330,12 @@ static int create_item(opc__req *r, const opc__ix_vault *v, const opc__buf *body
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     cJSON *full = NULL;
-    opc_err rc = opc__item_prepare(body->data, body->len, OPC_ITEM_CREATE, NULL, &full, &eb);
+    opc_err rc = opc__item_prepare(body_text(body), body->len, OPC_ITEM_CREATE, NULL, &full, &eb);
     if (rc != OPC_OK) {
         return model_error(r, rc, &eb);
     }
     /* item_prepare parsed the body strictly: parse it again for the ids. */
-    cJSON *raw = cJSON_ParseWithLength(body->data, body->len);
+    cJSON *raw = cJSON_ParseWithLength(body_text(body), body->len);
     bool same_vault = raw != NULL && vault_matches(raw, v->id);
     opc__json_delete_secret(raw);
     int st;
@@ -276,7 +345,7 @@ static int create_item(opc__req *r, const opc__ix_vault *v, const opc__buf *body
     } else if (opc__id_generate(iid) != OPC_OK) {
         st = opc__resp_error(r, 500, "Something went wrong");
     } else {
-        st = put_and_answer(r, v, iid, 0, full, "create");
+        st = put_and_answer(r, v, iid, 0, full, NULL, "create");
     }
     opc__json_delete_secret(full);
     return st;
@@ -322,7 +391,7 @@ static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, co
             opc__secret_free(shown, shown_len);
         }
         if (rc == OPC_OK) {
-            rc = opc__item_patch(view, body->data, body->len, &patched, &n_ops, &eb);
+            rc = opc__item_patch(view, body_text(body), body->len, &patched, &n_ops, &eb);
             if (rc != OPC_OK) {
                 st = model_error(r, rc, &eb);
             }
@@ -354,7 +423,7 @@ static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, co
             }
         }
     } else {
-        cJSON *raw = cJSON_ParseWithLength(body->data, body->len);
+        cJSON *raw = cJSON_ParseWithLength(body_text(body), body->len);
         if (raw != NULL && !item_matches(raw, iid)) {
             st = opc__resp_error(r, 400, "the item's id does not match the item in the path");
         } else if (raw != NULL && !vault_matches(raw, v->id)) {
@@ -362,14 +431,14 @@ static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, co
         } else {
             int64_t bv = body_version(raw);
             expected = bv > 0 ? bv : version;
-            rc = opc__item_prepare(body->data, body->len, OPC_ITEM_REPLACE, existing, &next, &eb);
+            rc = opc__item_prepare(body_text(body), body->len, OPC_ITEM_REPLACE, existing, &next,
+                                   &eb);
             if (rc != OPC_OK) {
                 st = model_error(r, rc, &eb);
             }
         }
         opc__json_delete_secret(raw);
     }
-    opc__json_delete_secret(existing);
     opc__cache_item_clear(&row);
     if (st == 0 && rc != OPC_OK) {
         st = opc__resp_error(r, 500, "Something went wrong");
@@ -378,8 +447,9 @@ static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, co
         st = write_error(r, OPC_ERR_CONFLICT, &eb, v->id, iid, "update");
     }
     if (st == 0) {
-        st = put_and_answer(r, v, iid, expected, next, "update");
+        st = put_and_answer(r, v, iid, expected, next, existing, "update");
     }
+    opc__json_delete_secret(existing);
     opc__json_delete_secret(next);
     return st;
 }

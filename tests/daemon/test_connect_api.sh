@@ -10,138 +10,13 @@
 # made with `op`.
 set -eu
 : "${BUILDDIR:?}" "${RESULTS:?}"
-SYNC="$BUILDDIR/connect-sync"
-API="$BUILDDIR/connect-api"
-OP="$BUILDDIR/op"
-T=$(mktemp -d "${TMPDIR:-/tmp}/opapid.XXXXXX")
-SYNC_PID=
-SYNC4_PID=
-API_PID=
-API2_PID=
-cleanup() {
-    for _p in $SYNC_PID $SYNC4_PID $API_PID $API2_PID; do
-        kill "$_p" 2>/dev/null || true
-    done
-    for _p in $SYNC_PID $SYNC4_PID $API_PID $API2_PID; do
-        wait "$_p" 2>/dev/null || true
-    done
-    rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
-
-NPASS=0
-NFAIL=0
-pass() { NPASS=$((NPASS + 1)); echo "ok - $1"; echo "ok - $1" >>"$RESULTS"; }
-fail() { NFAIL=$((NFAIL + 1)); echo "not ok - $1${2:+ -- $2}"; echo "not ok - $1" >>"$RESULTS"; }
-check() { _d=$1; shift; if "$@" >/dev/null 2>&1; then pass "$_d"; else fail "$_d"; fi; }
-
-mkdir -p "$T/home" "$T/data" "$T/config" "$T/run" "$T/work"
-chmod 700 "$T/run"
-export HOME="$T/home" XDG_DATA_HOME="$T/data" XDG_CONFIG_HOME="$T/config" XDG_RUNTIME_DIR="$T/run"
-unset OP_SESSION OP_SESSION_TOKEN OP_ACCOUNT OP_PASSWORD OP_LOG_LEVEL OP_HTTP_PORT \
-    OP_BUS_PORT OP_BUS_PEERS OP_SYNC_TIMEOUT || true
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-now_ms() { date +%s%3N; }
-
-# op ARGS...: the CLI without a controlling terminal; stdout only.
-op() { setsid -w "$OP" "$@" </dev/null; }
-
-# ---- HTTP helpers ----
-# req TOKEN PATH [CURL-ARGS...]: GET http://127.0.0.1:$APORT$PATH ("-" = no
-# Authorization header). Body in $T/body, headers in $T/hdr, status in CODE.
-# Every response is checked for 1Password-Connect-Version; misses are counted.
-NREQ=0
-NOVER=0
-req() {
-    _tok=$1
-    _path=$2
-    shift 2
-    set +e
-    if [ "$_tok" = - ]; then
-        CODE=$(curl -s -g -o "$T/body" -D "$T/hdr" -w '%{http_code}' "$@" \
-            "http://127.0.0.1:$APORT$_path")
-    else
-        CODE=$(curl -s -g -o "$T/body" -D "$T/hdr" -w '%{http_code}' \
-            -H "Authorization: Bearer $_tok" "$@" "http://127.0.0.1:$APORT$_path")
-    fi
-    set -e
-    NREQ=$((NREQ + 1))
-    if ! grep -qi '^1Password-Connect-Version: [0-9][0-9.]*' "$T/hdr" 2>/dev/null; then
-        NOVER=$((NOVER + 1))
-        echo "   (no 1Password-Connect-Version on $_path: HTTP $CODE)"
-    fi
-}
-
-# expect DESC CODE TOKEN PATH [JQ-FILTER]: the status is CODE and, when
-# given, jq -e FILTER holds on the body.
-expect() {
-    _d=$1
-    _want=$2
-    _jq=${5:-}
-    req "$3" "$4"
-    if [ "$CODE" != "$_want" ]; then
-        fail "$_d" "HTTP $CODE (want $_want): $(head -c 300 "$T/body")"
-    elif [ -n "$_jq" ] && ! jq -e "$_jq" "$T/body" >/dev/null 2>&1; then
-        fail "$_d" "jq '$_jq' is not true on: $(head -c 400 "$T/body")"
-    else
-        pass "$_d"
-    fi
-}
-
-# experr DESC CODE TOKEN PATH [MESSAGE-REGEX]: an error response: status CODE,
-# Content-Type application/json, body exactly {status: CODE, message: "..."}.
-experr() {
-    _re=${5:-.}
-    expect "$1" "$2" "$3" "$4" \
-        "(keys == [\"message\",\"status\"]) and .status == $2 and (.message | type == \"string\" and length > 0 and test(\"$_re\"))"
-    if ! grep -qi '^Content-Type: application/json' "$T/hdr"; then
-        fail "$1: Content-Type application/json" "$(grep -i '^content-type' "$T/hdr" || echo none)"
-    fi
-}
-
-# poll_until DEADLINE_MS CMD...: run CMD every 50 ms until it succeeds or the
-# deadline passes; ELAPSED is the time taken in ms.
-poll_until() {
-    _lim=$1
-    shift
-    _t0=$(now_ms)
-    while :; do
-        if "$@" >/dev/null 2>&1; then
-            ELAPSED=$(($(now_ms) - _t0))
-            return 0
-        fi
-        ELAPSED=$(($(now_ms) - _t0))
-        [ "$ELAPSED" -lt "$_lim" ] || return 1
-        sleep 0.05
-    done
-}
-
-# code_is WANT TOKEN PATH: the request answers WANT.
-code_is() {
-    req "$2" "$3"
-    [ "$CODE" = "$1" ]
-}
-
-# body_jq TOKEN PATH FILTER: 200 and jq -e FILTER on the body.
-body_jq() {
-    req "$1" "$2"
-    [ "$CODE" = 200 ] && jq -e "$3" "$T/body" >/dev/null 2>&1
-}
-
-wait_http() { # PORT: /heartbeat answers within 5 s
-    poll_until 5000 curl -sf "http://127.0.0.1:$1/heartbeat"
-}
+T_PREFIX=opapid
+PID_VARS="SYNC_PID SYNC4_PID API_PID API2_PID"
+. "$(dirname "$0")/lib.sh"
 
 # ---- an account: vaults Demo, Other (granted), Secret (not granted) ----
 PW="api daemon test password $$"
-printf '%s\n' "$PW" | setsid -w "$OP" account create --email owner@example.com --password-stdin \
-    >"$T/acct.out" 2>"$T/acct.err" || { fail "account create" "$(cat "$T/acct.err")"; exit 1; }
-env OP_PASSWORD="$PW" setsid -w "$OP" signin >"$T/signin" 2>"$T/signin.err" </dev/null ||
-    { fail "signin" "$(cat "$T/signin.err")"; exit 1; }
-eval "$(cat "$T/signin")"
+account_create "$PW"
 setup() {
     op vault create Demo >/dev/null &&
         op vault create Other >/dev/null &&
@@ -192,22 +67,7 @@ check "tokens issued (rw, r, w, two vaults, to revoke, expiring)" sh -c \
         [ \$(printf %s \"\$t\" | tr -cd . | wc -c) -eq 2 ] || exit 1; done"
 
 # ---- the two daemons, separate processes, one data dir ----
-SPORT=$(free_port)
-OP_SESSION="$CREDS" OP_HTTP_PORT="$SPORT" OP_LOG_LEVEL=debug "$SYNC" \
-    >"$T/sync.log" 2>"$T/sync.err" </dev/null &
-SYNC_PID=$!
-APORT=$(free_port)
-while [ "$APORT" = "$SPORT" ]; do APORT=$(free_port); done
-OP_SESSION="$CREDS" OP_HTTP_PORT="$APORT" OP_BIND_ADDRESS=127.0.0.1 OP_LOG_LEVEL=debug \
-    OP_SYNC_TIMEOUT=5s "$API" >"$T/api.log" 2>"$T/api.err" </dev/null &
-API_PID=$!
-check "connect-sync answers /heartbeat" wait_http "$SPORT"
-check "connect-api answers /heartbeat" wait_http "$APORT"
-sync_done() {
-    curl -s "http://127.0.0.1:$SPORT/health" | jq -e \
-        '.dependencies[] | select(.service == "account_data") | .status == "ACTIVE"'
-}
-check "connect-sync finishes the initial sync" poll_until 10000 sync_done
+API_ENV="OP_SYNC_TIMEOUT=5s" start_daemons "$CREDS"
 check "connect-api and connect-sync are two processes" [ "$SYNC_PID" != "$API_PID" ]
 check "connect-api reads the cache connect-sync writes" \
     [ -f "$XDG_DATA_HOME/.op/data/1password.sqlite" ]

@@ -1,0 +1,204 @@
+# tests/daemon/lib.sh - helpers for the daemon tests (sourced by
+# tests/daemon/test_*.sh and tests/sdk/run; not a test itself).
+#
+# Before sourcing: BUILDDIR (absolute), RESULTS (the results file; optional,
+# /dev/null when unset), and optionally T_PREFIX (the scratch dir's name)
+# and PID_VARS (the names of the variables holding the PIDs the script
+# starts; cleanup kills and reaps each, by PID, on exit).
+#
+# Gives: $T (scratch dir, removed on exit) with its own HOME and XDG_*
+# dirs; pass/fail/check counting into NPASS/NFAIL and $RESULTS; the HTTP
+# helpers req/expect/experr/code_is/body_jq against 127.0.0.1:$APORT;
+# poll_until, free_port, now_ms, wait_http; `op` without a terminal;
+# account_create (a signed-in account) and start_daemons (connect-sync and
+# connect-api as two processes on free ports, synced).
+: "${BUILDDIR:?}"
+RESULTS=${RESULTS:-/dev/null}
+SYNC="$BUILDDIR/connect-sync"
+API="$BUILDDIR/connect-api"
+OP="$BUILDDIR/op"
+T=$(mktemp -d "${TMPDIR:-/tmp}/${T_PREFIX:-opdaemon}.XXXXXX")
+PID_VARS=${PID_VARS:-"SYNC_PID API_PID"}
+for _v in $PID_VARS; do eval "$_v="; done
+cleanup() {
+    for _v in $PID_VARS; do
+        eval "_p=\${$_v:-}"
+        if [ -n "$_p" ]; then kill "$_p" 2>/dev/null || true; fi
+    done
+    for _v in $PID_VARS; do
+        eval "_p=\${$_v:-}"
+        if [ -n "$_p" ]; then wait "$_p" 2>/dev/null || true; fi
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+NPASS=0
+NFAIL=0
+pass() { NPASS=$((NPASS + 1)); echo "ok - $1"; echo "ok - $1" >>"$RESULTS"; }
+fail() { NFAIL=$((NFAIL + 1)); echo "not ok - $1${2:+ -- $2}"; echo "not ok - $1" >>"$RESULTS"; }
+check() { _d=$1; shift; if "$@" >/dev/null 2>&1; then pass "$_d"; else fail "$_d"; fi; }
+
+mkdir -p "$T/home" "$T/data" "$T/config" "$T/run" "$T/work"
+chmod 700 "$T/run"
+export HOME="$T/home" XDG_DATA_HOME="$T/data" XDG_CONFIG_HOME="$T/config" XDG_RUNTIME_DIR="$T/run"
+unset OP_SESSION OP_SESSION_TOKEN OP_ACCOUNT OP_PASSWORD OP_LOG_LEVEL OP_HTTP_PORT \
+    OP_BUS_PORT OP_BUS_PEERS OP_SYNC_TIMEOUT || true
+
+# Debian's python3 when there (a pyenv shim on PATH costs a second a call).
+if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
+free_port() {
+    "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+now_ms() { date +%s%3N; }
+
+# op ARGS...: the CLI without a controlling terminal; stdout only.
+op() { setsid -w "$OP" "$@" </dev/null; }
+
+# ---- HTTP helpers ----
+# req TOKEN PATH [CURL-ARGS...]: a request to http://127.0.0.1:$APORT$PATH
+# (GET unless CURL-ARGS say otherwise; "-" = no Authorization header).
+# Body in $T/body, headers in $T/hdr, status in CODE. Every response is
+# checked for 1Password-Connect-Version; misses are counted in NOVER.
+NREQ=0
+NOVER=0
+req() {
+    _tok=$1
+    _path=$2
+    shift 2
+    set +e
+    if [ "$_tok" = - ]; then
+        CODE=$(curl -s -g -o "$T/body" -D "$T/hdr" -w '%{http_code}' "$@" \
+            "http://127.0.0.1:$APORT$_path")
+    else
+        CODE=$(curl -s -g -o "$T/body" -D "$T/hdr" -w '%{http_code}' \
+            -H "Authorization: Bearer $_tok" "$@" "http://127.0.0.1:$APORT$_path")
+    fi
+    set -e
+    NREQ=$((NREQ + 1))
+    if ! grep -qi '^1Password-Connect-Version: [0-9][0-9.]*' "$T/hdr" 2>/dev/null; then
+        NOVER=$((NOVER + 1))
+        echo "   (no 1Password-Connect-Version on $_path: HTTP $CODE)"
+    fi
+}
+
+# expect DESC CODE TOKEN PATH [JQ-FILTER [CURL-ARGS...]]: the status is CODE
+# and, when given (non-empty), jq -e FILTER holds on the body.
+expect() {
+    _d=$1
+    _want=$2
+    _etok=$3
+    _epath=$4
+    _jq=${5:-}
+    shift 4
+    [ $# -eq 0 ] || shift
+    req "$_etok" "$_epath" "$@"
+    if [ "$CODE" != "$_want" ]; then
+        fail "$_d" "HTTP $CODE (want $_want): $(head -c 300 "$T/body")"
+    elif [ -n "$_jq" ] && ! jq -e "$_jq" "$T/body" >/dev/null 2>&1; then
+        fail "$_d" "jq '$_jq' is not true on: $(head -c 400 "$T/body")"
+    else
+        pass "$_d"
+    fi
+}
+
+# experr DESC CODE TOKEN PATH [MESSAGE-REGEX [CURL-ARGS...]]: an error
+# response: status CODE, Content-Type application/json, body exactly
+# {status: CODE, message: "..."}.
+experr() {
+    _xd=$1
+    _xc=$2
+    _xt=$3
+    _xp=$4
+    _re=${5:-.}
+    shift 4
+    [ $# -eq 0 ] || shift
+    expect "$_xd" "$_xc" "$_xt" "$_xp" \
+        "(keys == [\"message\",\"status\"]) and .status == $_xc and (.message | type == \"string\" and length > 0 and test(\"$_re\"))" \
+        "$@"
+    if ! grep -qi '^Content-Type: application/json' "$T/hdr"; then
+        fail "$_xd: Content-Type application/json" "$(grep -i '^content-type' "$T/hdr" || echo none)"
+    fi
+}
+
+# poll_until DEADLINE_MS CMD...: run CMD every 50 ms until it succeeds or the
+# deadline passes; ELAPSED is the time taken in ms.
+poll_until() {
+    _lim=$1
+    shift
+    _t0=$(now_ms)
+    while :; do
+        if "$@" >/dev/null 2>&1; then
+            ELAPSED=$(($(now_ms) - _t0))
+            return 0
+        fi
+        ELAPSED=$(($(now_ms) - _t0))
+        [ "$ELAPSED" -lt "$_lim" ] || return 1
+        sleep 0.05
+    done
+}
+
+# code_is WANT TOKEN PATH: the request answers WANT.
+code_is() {
+    req "$2" "$3"
+    [ "$CODE" = "$1" ]
+}
+
+# body_jq TOKEN PATH FILTER: 200 and jq -e FILTER on the body.
+body_jq() {
+    req "$1" "$2"
+    [ "$CODE" = 200 ] && jq -e "$3" "$T/body" >/dev/null 2>&1
+}
+
+wait_http() { # PORT: /heartbeat answers within 5 s
+    poll_until 5000 curl -sf "http://127.0.0.1:$1/heartbeat"
+}
+
+# ---- an account and the daemons ----
+# account_create PASSWORD: a new account (owner@example.com), signed in in
+# this shell. Exits the script on failure.
+account_create() {
+    printf '%s\n' "$1" | setsid -w "$OP" account create --email owner@example.com --password-stdin \
+        >"$T/acct.out" 2>"$T/acct.err" || { fail "account create" "$(cat "$T/acct.err")"; exit 1; }
+    env OP_PASSWORD="$1" setsid -w "$OP" signin >"$T/signin" 2>"$T/signin.err" </dev/null ||
+        { fail "signin" "$(cat "$T/signin.err")"; exit 1; }
+    eval "$(cat "$T/signin")"
+}
+
+# start_daemons CREDS: connect-sync (SPORT, SYNC_PID, logs $T/sync.*) and
+# connect-api (APORT, API_PID, logs $T/api.*) over $XDG_DATA_HOME, on free
+# ports, debug logs; checks both heartbeats and the initial sync. Extra
+# environment for connect-api: API_ENV (e.g. "OP_SYNC_TIMEOUT=5s").
+start_daemons() {
+    SPORT=$(free_port)
+    OP_SESSION="$1" OP_HTTP_PORT="$SPORT" OP_LOG_LEVEL=debug "$SYNC" \
+        >"$T/sync.log" 2>"$T/sync.err" </dev/null &
+    SYNC_PID=$!
+    APORT=$(free_port)
+    while [ "$APORT" = "$SPORT" ]; do APORT=$(free_port); done
+    # shellcheck disable=SC2086
+    env OP_SESSION="$1" OP_HTTP_PORT="$APORT" OP_BIND_ADDRESS=127.0.0.1 OP_LOG_LEVEL=debug \
+        ${API_ENV:-} "$API" >"$T/api.log" 2>"$T/api.err" </dev/null &
+    API_PID=$!
+    check "connect-sync answers /heartbeat" wait_http "$SPORT"
+    check "connect-api answers /heartbeat" wait_http "$APORT"
+    check "connect-sync finishes the initial sync" poll_until 10000 sync_done
+}
+sync_done() {
+    curl -s "http://127.0.0.1:$SPORT/health" | jq -e \
+        '.dependencies[] | select(.service == "account_data") | .status == "ACTIVE"'
+}
+
+# stop_pid VAR: SIGTERM the process whose PID is in $VAR, reap it, clear
+# VAR; STOP_RC is its exit status.
+stop_pid() {
+    eval "_p=\${$1:-}"
+    STOP_RC=
+    [ -n "$_p" ] || return 0
+    kill -TERM "$_p" 2>/dev/null || true
+    set +e
+    wait "$_p"
+    STOP_RC=$?
+    set -e
+    eval "$1="
+}
