@@ -55,19 +55,25 @@ static opc_err finish(opc__ebuf *eb, opc_err rc, char *errbuf, size_t errbuf_len
     return rc;
 }
 
+/* Common checks of the TLS setters; the state is created when missing. */
+static opc_err begin(opc_api *api, bool args_ok, struct opc__api_tls **s, opc__ebuf *eb)
+{
+    opc__ebuf_clear(eb);
+    if (api == NULL || api->ctx != NULL || !args_ok) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "missing argument, or the server runs");
+    }
+    opc_err rc = get_state(api, s);
+    return rc == OPC_OK ? OPC_OK : opc__fail(eb, rc, "out of memory");
+}
+
 opc_err opc_api_set_tls_files(opc_api *api, const char *cert_file, const char *key_file,
                               char *errbuf, size_t errbuf_len)
 {
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (api == NULL || api->ctx != NULL || cert_file == NULL || key_file == NULL) {
-        return finish(&eb, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument or running"),
-                      errbuf, errbuf_len);
-    }
     struct opc__api_tls *s = NULL;
-    opc_err rc = get_state(api, &s);
+    opc_err rc = begin(api, cert_file != NULL && key_file != NULL, &s, &eb);
     if (rc != OPC_OK) {
-        return finish(&eb, opc__fail(&eb, rc, "out of memory"), errbuf, errbuf_len);
+        return finish(&eb, rc, errbuf, errbuf_len);
     }
     return finish(&eb, opc__tls_set_files(s->tls, cert_file, key_file, &eb), errbuf, errbuf_len);
 }
@@ -77,15 +83,10 @@ opc_err opc_api_set_acme(opc_api *api, const char *domain, const char *directory
                          char *errbuf, size_t errbuf_len)
 {
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (api == NULL || api->ctx != NULL || domain == NULL || data_dir == NULL) {
-        return finish(&eb, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument or running"),
-                      errbuf, errbuf_len);
-    }
     struct opc__api_tls *s = NULL;
-    opc_err rc = get_state(api, &s);
+    opc_err rc = begin(api, domain != NULL && data_dir != NULL, &s, &eb);
     if (rc != OPC_OK) {
-        return finish(&eb, opc__fail(&eb, rc, "out of memory"), errbuf, errbuf_len);
+        return finish(&eb, rc, errbuf, errbuf_len);
     }
     opc__acme_config cfg = {
         .domain = domain,

@@ -92,7 +92,11 @@ static void copy_text(char *out, size_t cap, const char *s)
     size_t i = 0;
     for (; s[i] != '\0' && i + 1 < cap; i++) {
         unsigned char c = (unsigned char)s[i];
-        out[i] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+        char ch = s[i];
+        if (c < 0x20 || c >= 0x7f) {
+            ch = '?';
+        }
+        out[i] = ch;
     }
     out[i] = '\0';
 }
@@ -111,6 +115,17 @@ static opc_err parse_root(const char *body, size_t len, const char *what, cJSON 
         return opc__fail(eb, OPC_ERR_PARSE, "%s: not a JSON object", what);
     }
     return OPC_OK;
+}
+
+/* A JSON object with a "status" member (orders, authorizations). */
+static opc_err parse_with_status(const char *body, size_t len, const char *what, cJSON **root,
+                                 opc__acme_status *status, opc__ebuf *eb)
+{
+    opc_err rc = parse_root(body, len, what, root, eb);
+    if (rc == OPC_OK) {
+        rc = get_status(*root, what, status, eb);
+    }
+    return rc;
 }
 
 opc_err opc__acme_parse_directory(const char *body, size_t len, opc__acme_directory *out,
@@ -150,6 +165,15 @@ static void problem_from(const cJSON *obj, opc__acme_problem *out)
     }
 }
 
+/* The optional "error" member of an order or challenge. */
+static void error_member(const cJSON *obj, opc__acme_problem *out)
+{
+    const cJSON *err = opc__json_member(obj, "error");
+    if (cJSON_IsObject(err)) {
+        problem_from(err, out);
+    }
+}
+
 opc_err opc__acme_parse_problem(const char *body, size_t len, opc__acme_problem *out,
                                 opc__ebuf *eb)
 {
@@ -173,10 +197,7 @@ opc_err opc__acme_parse_order(const char *body, size_t len, opc__acme_order *out
     memset(out, 0, sizeof *out);
     cJSON *root = NULL;
     static const char what[] = "ACME order";
-    opc_err rc = parse_root(body, len, what, &root, eb);
-    if (rc == OPC_OK) {
-        rc = get_status(root, what, &out->status, eb);
-    }
+    opc_err rc = parse_with_status(body, len, what, &root, &out->status, eb);
     if (rc == OPC_OK) {
         rc = get_url(root, "finalize", true, what, out->finalize, eb);
     }
@@ -202,9 +223,8 @@ opc_err opc__acme_parse_order(const char *body, size_t len, opc__acme_order *out
             memcpy(out->authz[out->n_authz++], a->valuestring, strlen(a->valuestring) + 1);
         }
     }
-    const cJSON *err = opc__json_member(root, "error");
-    if (rc == OPC_OK && cJSON_IsObject(err)) {
-        problem_from(err, &out->error);
+    if (rc == OPC_OK) {
+        error_member(root, &out->error);
     }
     cJSON_Delete(root);
     return rc;
@@ -258,10 +278,7 @@ static opc_err parse_challenges(const cJSON *root, opc__acme_authz *out, opc__eb
             return rc;
         }
         memcpy(out->token, token, strlen(token) + 1);
-        const cJSON *err = opc__json_member(c, "error");
-        if (cJSON_IsObject(err)) {
-            problem_from(err, &out->challenge_error);
-        }
+        error_member(c, &out->challenge_error);
         out->has_challenge = true;
     }
     return OPC_OK;
@@ -273,10 +290,7 @@ opc_err opc__acme_parse_authz(const char *body, size_t len, opc__acme_authz *out
     memset(out, 0, sizeof *out);
     cJSON *root = NULL;
     static const char what[] = "ACME authorization";
-    opc_err rc = parse_root(body, len, what, &root, eb);
-    if (rc == OPC_OK) {
-        rc = get_status(root, what, &out->status, eb);
-    }
+    opc_err rc = parse_with_status(body, len, what, &root, &out->status, eb);
     const cJSON *id = opc__json_member(root, "identifier");
     const char *type = NULL;
     const char *value = NULL;

@@ -95,7 +95,7 @@ static bool asn1_time_unix(const ASN1_TIME *t, int64_t *out)
     }
     int64_t days =
         opc__days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday);
-    *out = days * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+    *out = days * 86400 + (int64_t)tm.tm_hour * 3600 + (int64_t)tm.tm_min * 60 + tm.tm_sec;
     return true;
 }
 
@@ -120,9 +120,14 @@ static opc_err certkey_finish(opc__certkey *ck)
     if (hex == NULL) {
         return OPC_ERR_NOMEM;
     }
+    /* lower-case hex without leading zeros ("0" for zero) */
+    const char *h = hex;
+    while (h[0] == '0' && h[1] != '\0') {
+        h++;
+    }
     size_t i = 0;
-    for (; hex[i] != '\0' && i + 1 < sizeof ck->serial; i++) {
-        ck->serial[i] = (char)opc__to_lower((unsigned char)hex[i]);
+    for (; h[i] != '\0' && i + 1 < sizeof ck->serial; i++) {
+        ck->serial[i] = (char)opc__to_lower((unsigned char)h[i]);
     }
     ck->serial[i] = '\0';
     OPENSSL_free(hex);
@@ -242,7 +247,7 @@ opc_err opc__certkey_from_pem(const char *cert_pem, size_t cert_len, const char 
 {
     *out = NULL;
     if (cert_len > OPC_TLS_PEM_MAX || key_len > OPC_TLS_PEM_MAX) {
-        return opc__fail(eb, OPC_ERR_TOO_LARGE, "%s: larger than %d bytes",
+        return opc__fail(eb, OPC_ERR_TOO_LARGE, "%s: larger than %zu bytes",
                          cert_len > OPC_TLS_PEM_MAX ? cert_name : key_name, OPC_TLS_PEM_MAX);
     }
     opc__certkey *ck = certkey_new();

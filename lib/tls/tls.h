@@ -27,7 +27,7 @@
 /* ---- certkey.c: a certificate chain with its private key ---- */
 
 /* Largest PEM file read (certificate chain or key). */
-#define OPC_TLS_PEM_MAX (256 * 1024)
+#define OPC_TLS_PEM_MAX ((size_t)256 * 1024)
 /* Most certificates in a chain. */
 #define OPC_TLS_CHAIN_MAX 10
 
@@ -55,7 +55,7 @@ void opc__certkey_unref(opc__certkey *ck); /* NULL ok */
 
 int64_t opc__certkey_not_before(const opc__certkey *ck); /* Unix seconds */
 int64_t opc__certkey_not_after(const opc__certkey *ck);
-const char *opc__certkey_serial(const opc__certkey *ck); /* lower-case hex */
+const char *opc__certkey_serial(const opc__certkey *ck); /* lower-case hex, no leading 0 */
 /* True when the leaf is valid for DNS name host (SAN, or CN without SANs). */
 bool opc__certkey_matches_host(const opc__certkey *ck, const char *host);
 /* Install leaf, chain and key on an SSL (SSL *); 1 on success. */

@@ -35,22 +35,10 @@ trap cleanup EXIT INT TERM
 
 NPASS=0
 NFAIL=0
-pass() { NPASS=$((NPASS + 1)); echo "ok - $1"; echo "ok - $1" >>"$RESULTS"; }
-fail() { NFAIL=$((NFAIL + 1)); echo "not ok - $1${2:+ -- $2}"; echo "not ok - $1" >>"$RESULTS"; }
-check() { _d=$1; shift; if "$@" >/dev/null 2>&1; then pass "$_d"; else fail "$_d"; fi; }
-
-mkdir -p "$T/home" "$T/data" "$T/config" "$T/run" "$T/work"
-chmod 700 "$T/run"
-export HOME="$T/home" XDG_DATA_HOME="$T/data" XDG_CONFIG_HOME="$T/config" XDG_RUNTIME_DIR="$T/run"
-unset OP_SESSION OP_SESSION_TOKEN OP_ACCOUNT OP_PASSWORD OP_LOG_LEVEL OP_HTTP_PORT \
-    OP_BUS_PORT OP_BUS_PEERS OP_SYNC_TIMEOUT || true
-
-# Debian's python3 when there (a pyenv shim on PATH costs a second a call).
-if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
-free_port() {
-    "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-now_ms() { date +%s%3N; }
+# pass/fail/check, free_port, now_ms, poll_until, connect_env_setup
+# shellcheck source=../lib/connect.sh
+. "$(dirname "$0")/../lib/connect.sh"
+connect_env_setup
 
 # op ARGS...: the CLI without a controlling terminal; stdout only.
 op() { setsid -w "$OP" "$@" </dev/null; }
@@ -119,23 +107,6 @@ experr() {
     if ! grep -qi '^Content-Type: application/json' "$T/hdr"; then
         fail "$_xd: Content-Type application/json" "$(grep -i '^content-type' "$T/hdr" || echo none)"
     fi
-}
-
-# poll_until DEADLINE_MS CMD...: run CMD every 50 ms until it succeeds or the
-# deadline passes; ELAPSED is the time taken in ms.
-poll_until() {
-    _lim=$1
-    shift
-    _t0=$(now_ms)
-    while :; do
-        if "$@" >/dev/null 2>&1; then
-            ELAPSED=$(($(now_ms) - _t0))
-            return 0
-        fi
-        ELAPSED=$(($(now_ms) - _t0))
-        [ "$ELAPSED" -lt "$_lim" ] || return 1
-        sleep 0.05
-    done
 }
 
 # code_is WANT TOKEN PATH: the request answers WANT.

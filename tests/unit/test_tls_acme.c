@@ -379,14 +379,20 @@ static void rm_rf(const char *dir)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A fresh data directory (dir is a mkdtemp template) for svc.example. */
+static opc__acme_config store_config(char *dir)
+{
+    assert_non_null(mkdtemp(dir));
+    opc__acme_config cfg = {
+        .domain = "svc.example", .directory_url = "https://ca.example/dir", .data_dir = dir};
+    return cfg;
+}
+
 static void test_store_account(void **state)
 {
     (void)state;
     char dir[] = "/tmp/opc_acme_store.XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    opc__acme_config cfg = {.domain = "svc.example",
-                            .directory_url = "https://ca.example/dir",
-                            .data_dir = dir};
+    opc__acme_config cfg = store_config(dir);
     opc__key *k = NULL;
     char kid[OPC_ACME_URL_MAX];
     opc__ebuf eb;
@@ -433,10 +439,7 @@ static void test_store_cert(void **state)
 {
     (void)state;
     char dir[] = "/tmp/opc_acme_cert.XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    opc__acme_config cfg = {.domain = "svc.example",
-                            .directory_url = "https://ca.example/dir",
-                            .data_dir = dir};
+    opc__acme_config cfg = store_config(dir);
     opc__certkey *ck = NULL;
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
