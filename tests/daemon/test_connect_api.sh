@@ -377,7 +377,7 @@ D2="$T/data2"
 mkdir -p "$D2/.op/data"
 chmod 700 "$D2/.op/data"
 CACHE="$XDG_DATA_HOME/.op/data/1password.sqlite"
-if sqlite3 "$CACHE" ".backup '$D2/.op/data/1password.sqlite'" 2>"$T/bk.err" &&
+if sqlite3 -cmd ".timeout 10000" "$CACHE" ".backup '$D2/.op/data/1password.sqlite'" 2>"$T/bk.err" &&
     sqlite3 "$D2/.op/data/1password.sqlite" 'UPDATE meta SET initial_sync_complete = 0' 2>>"$T/bk.err"; then
     chmod 600 "$D2/.op/data/1password.sqlite"
     A2PORT=$(free_port)

@@ -374,7 +374,7 @@ check "the hang-up is logged (ids, bytes sent), not as an error" poll_until 5000
 
 # ---- the cache holds no chunk for a file: 503 ----
 CACHE="$XDG_DATA_HOME/.op/data/1password.sqlite"
-sqlite3 "$CACHE" "DELETE FROM files WHERE file_id = '$F_ATTACH'" 2>"$T/sql.err" ||
+sqlite3 -cmd ".timeout 10000" "$CACHE" "DELETE FROM files WHERE file_id = '$F_ATTACH'" 2>"$T/sql.err" ||
     fail "delete the chunks of a file from the cache" "$(cat "$T/sql.err")"
 unsynced() { req "$TOK" "$P/$SMALL/files/$F_ATTACH/content"; [ "$CODE" = 503 ]; }
 if poll_until 3000 unsynced; then
@@ -395,11 +395,11 @@ expect "the File itself is still listed (metadata comes with the item)" 200 "$TO
 # Flip one byte in chunk 5 of big.bin (offset 100) and the first byte of
 # small.txt's only chunk, with the sqlite3 CLI; the lengths stay the same.
 flip() { # FILE-ID IDX OFFSET(1-based)
-    sqlite3 "$CACHE" "UPDATE files SET blob = CAST(substr(blob, 1, $3 - 1) ||
+    sqlite3 -cmd ".timeout 10000" "$CACHE" "UPDATE files SET blob = CAST(substr(blob, 1, $3 - 1) ||
         CASE WHEN substr(blob, $3, 1) = x'5a' THEN x'a5' ELSE x'5a' END ||
         substr(blob, $3 + 1) AS BLOB) WHERE file_id = '$1' AND idx = $2"
 }
-len_of() { sqlite3 "$CACHE" "SELECT length(blob) FROM files WHERE file_id = '$1' AND idx = $2"; }
+len_of() { sqlite3 -cmd ".timeout 10000" "$CACHE" "SELECT length(blob) FROM files WHERE file_id = '$1' AND idx = $2"; }
 L0=$(len_of "$F_BIG" 5)
 flip "$F_BIG" 5 101 2>"$T/sql.err" && flip "$F_SMALL" 0 1 2>>"$T/sql.err" ||
     fail "tamper with two chunks in the cache" "$(cat "$T/sql.err")"
