@@ -60,10 +60,15 @@ static opc_err begin(opc_api *api, bool args_ok, struct opc__api_tls **s, opc__e
 {
     opc__ebuf_clear(eb);
     if (api == NULL || api->ctx != NULL || !args_ok) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG, "missing argument, or the server runs");
+        (void)opc__fail(eb, OPC_ERR_INVALID_ARG, "missing argument, or the server runs");
+        return OPC_ERR_INVALID_ARG;
     }
     opc_err rc = get_state(api, s);
-    return rc == OPC_OK ? OPC_OK : opc__fail(eb, rc, "out of memory");
+    if (rc != OPC_OK) {
+        (void)opc__fail(eb, rc, "out of memory");
+        return rc;
+    }
+    return OPC_OK;
 }
 
 opc_err opc_api_set_tls_files(opc_api *api, const char *cert_file, const char *key_file,
