@@ -12,6 +12,9 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/opsyncd.XXXXXX")
 PID=
 cleanup() {
     if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; fi
+    # UBSan reports of a sanitized build (make asan) go to the daemons'
+    # stderr files: show them, for tools/run-daemon-tests to find.
+    grep -h -A4 -e 'runtime error:' -e 'Sanitizer' "$T"/*.err "$T"/stderr 2>/dev/null || true
     rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
