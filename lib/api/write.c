@@ -82,7 +82,8 @@ static opc_err read_body(opc__req *r, const struct mg_request_info *ri, size_t m
 static int64_t body_version(const cJSON *body)
 {
     const cJSON *v = cJSON_IsObject(body) ? opc__json_member(body, "version") : NULL;
-    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 9007199254740991.0) {
+    if (v == NULL || !cJSON_IsNumber(v) || v->valuedouble < 1 ||
+        v->valuedouble > 9007199254740991.0) {
         return 0;
     }
     return (int64_t)v->valuedouble;
@@ -240,7 +241,7 @@ static bool vault_matches(const cJSON *body, const char *vault)
 {
     const cJSON *vo = opc__json_member(body, "vault");
     const cJSON *id = cJSON_IsObject(vo) ? opc__json_member(vo, "id") : NULL;
-    return !cJSON_IsString(id) || id->valuestring[0] == '\0' ||
+    return id == NULL || !cJSON_IsString(id) || id->valuestring[0] == '\0' ||
            opc__strcasecmp(id->valuestring, vault) == 0;
 }
 
@@ -248,7 +249,7 @@ static bool vault_matches(const cJSON *body, const char *vault)
 static bool item_matches(const cJSON *body, const char *item)
 {
     const cJSON *id = opc__json_member(body, "id");
-    return !cJSON_IsString(id) || id->valuestring[0] == '\0' ||
+    return id == NULL || !cJSON_IsString(id) || id->valuestring[0] == '\0' ||
            opc__strcasecmp(id->valuestring, item) == 0;
 }
 

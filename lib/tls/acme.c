@@ -199,7 +199,7 @@ static opc_err http(opc__acme_client *c, http_method m, const char *url, const c
             return opc__fail(eb, OPC_ERR_IO, "stopping");
         }
         if (cc == CURLE_WRITE_ERROR && opc__buf_err(&r->body) == OPC_ERR_TOO_LARGE) {
-            return opc__fail(eb, OPC_ERR_TOO_LARGE, "%s: response larger than %d bytes", url,
+            return opc__fail(eb, OPC_ERR_TOO_LARGE, "%s: response larger than %zu bytes", url,
                              OPC_ACME_BODY_MAX);
         }
         return opc__fail(eb, OPC_ERR_IO, "%s: %s", url, curl_easy_strerror(cc));

@@ -16,8 +16,8 @@
 #define OPC_ACME_URL_MAX 1024
 #define OPC_ACME_TOKEN_MAX 256
 #define OPC_ACME_DOMAIN_MAX 253
-#define OPC_ACME_BODY_MAX (256 * 1024) /* largest response body read */
-#define OPC_ACME_JSON_MAX (64 * 1024)  /* largest JSON response parsed */
+#define OPC_ACME_BODY_MAX ((size_t)256 * 1024) /* largest response body read */
+#define OPC_ACME_JSON_MAX ((size_t)64 * 1024) /* largest JSON response parsed */
 #define OPC_ACME_MAX_AUTHZ 8
 
 #define OPC_ACME_ERR_PREFIX "urn:ietf:params:acme:error:"

@@ -92,7 +92,7 @@ static void copy_text(char *out, size_t cap, const char *s)
     size_t i = 0;
     for (; s[i] != '\0' && i + 1 < cap; i++) {
         unsigned char c = (unsigned char)s[i];
-        out[i] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+        out[i] = (char)(c < 0x20 || c >= 0x7f ? '?' : c);
     }
     out[i] = '\0';
 }

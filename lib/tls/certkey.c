@@ -95,7 +95,7 @@ static bool asn1_time_unix(const ASN1_TIME *t, int64_t *out)
     }
     int64_t days =
         opc__days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday);
-    *out = days * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+    *out = days * 86400 + (int64_t)tm.tm_hour * 3600 + (int64_t)tm.tm_min * 60 + tm.tm_sec;
     return true;
 }
 
@@ -242,7 +242,7 @@ opc_err opc__certkey_from_pem(const char *cert_pem, size_t cert_len, const char 
 {
     *out = NULL;
     if (cert_len > OPC_TLS_PEM_MAX || key_len > OPC_TLS_PEM_MAX) {
-        return opc__fail(eb, OPC_ERR_TOO_LARGE, "%s: larger than %d bytes",
+        return opc__fail(eb, OPC_ERR_TOO_LARGE, "%s: larger than %zu bytes",
                          cert_len > OPC_TLS_PEM_MAX ? cert_name : key_name, OPC_TLS_PEM_MAX);
     }
     opc__certkey *ck = certkey_new();

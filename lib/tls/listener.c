@@ -416,6 +416,7 @@ opc_err opc__tls_listener_start(void *ctx, const char *addr, int port, const cha
     }
     if (rc == OPC_OK) {
         struct sockaddr_in got;
+        memset(&got, 0, sizeof got);
         socklen_t glen = sizeof got;
         if (getsockname(l->fd, (struct sockaddr *)&got, &glen) != 0) {
             rc = opc__fail(eb, OPC_ERR_IO, "cannot read the HTTPS port: %s", strerror(errno));

@@ -27,7 +27,7 @@
 /* ---- certkey.c: a certificate chain with its private key ---- */
 
 /* Largest PEM file read (certificate chain or key). */
-#define OPC_TLS_PEM_MAX (256 * 1024)
+#define OPC_TLS_PEM_MAX ((size_t)256 * 1024)
 /* Most certificates in a chain. */
 #define OPC_TLS_CHAIN_MAX 10
 
