@@ -20,22 +20,11 @@
 
 #include "tls_env.h"
 
+#include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-/* The variable's value, NULL when unset or empty. */
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    return v != NULL && v[0] != '\0' ? v : NULL;
-}
-
-static opc_err bad(char *err, size_t len, const char *name, const char *why)
-{
-    snprintf(err, len, "%s: %s", name, why);
-    return OPC_ERR_INVALID_ARG;
-}
+#include "daemon.h"
 
 static bool starts(const char *s, const char *prefix)
 {
@@ -60,59 +49,61 @@ static const char *acme_var(const char *msg)
     return "OP_TLS_DOMAIN";
 }
 
-opc_err tls_env_apply(opc_api *api, const char *cache_path, char *err, size_t err_len)
+void tls_env_read(tls_env *t)
 {
-    const char *port = env("OP_HTTPS_PORT");
-    const char *cert = env("OP_TLS_CERT_FILE");
-    const char *key = env("OP_TLS_KEY_FILE");
-    const char *le = env("OP_TLS_USE_LETSENCRYPT");
-    const char *domain = env("OP_TLS_DOMAIN");
+    t->https_port = dmn_env("OP_HTTPS_PORT") != NULL ? dmn_env_port("OP_HTTPS_PORT", -1) : -1;
+    t->cert_file = dmn_env("OP_TLS_CERT_FILE");
+    t->key_file = dmn_env("OP_TLS_KEY_FILE");
+    t->letsencrypt = dmn_env("OP_TLS_USE_LETSENCRYPT");
+    t->domain = dmn_env("OP_TLS_DOMAIN");
+    if (t->cert_file == NULL && t->key_file != NULL) {
+        dmn_bad("OP_TLS_CERT_FILE", "not set, but OP_TLS_KEY_FILE is (set both or neither)");
+    }
+    if (t->cert_file != NULL && t->key_file == NULL) {
+        dmn_bad("OP_TLS_KEY_FILE", "not set, but OP_TLS_CERT_FILE is (set both or neither)");
+    }
+    if (t->cert_file != NULL && t->letsencrypt != NULL) {
+        dmn_bad("OP_TLS_USE_LETSENCRYPT",
+                "cannot be combined with OP_TLS_CERT_FILE and OP_TLS_KEY_FILE");
+    }
+    if (t->letsencrypt != NULL && t->domain == NULL) {
+        dmn_bad("OP_TLS_DOMAIN", "required with OP_TLS_USE_LETSENCRYPT");
+    }
+}
+
+opc_err tls_env_apply(opc_api *api, const tls_env *t, const char *cache_path, char *err,
+                      size_t err_len)
+{
     char msg[OPC_ERRBUF_SIZE];
-    if (port != NULL) {
-        long v = 0;
-        for (const char *p = port; v <= 65535 && *p != '\0'; p++) {
-            v = *p >= '0' && *p <= '9' && p - port < 6 ? v * 10 + (*p - '0') : 65536;
-        }
-        if (v > 65535 || opc_api_set_https_port(api, (int)v) != OPC_OK) {
-            return bad(err, err_len, "OP_HTTPS_PORT", "not a port number (0-65535)");
-        }
+    if (t->https_port >= 0 && opc_api_set_https_port(api, t->https_port) != OPC_OK) {
+        (void)snprintf(err, err_len, "OP_HTTPS_PORT: not a port number (0-65535)");
+        return OPC_ERR_INVALID_ARG;
     }
-    if ((cert == NULL) != (key == NULL)) {
-        return bad(err, err_len, cert == NULL ? "OP_TLS_CERT_FILE" : "OP_TLS_KEY_FILE",
-                   cert == NULL ? "not set, but OP_TLS_KEY_FILE is (set both or neither)"
-                                : "not set, but OP_TLS_CERT_FILE is (set both or neither)");
-    }
-    if (cert != NULL && le != NULL) {
-        return bad(err, err_len, "OP_TLS_USE_LETSENCRYPT",
-                   "cannot be combined with OP_TLS_CERT_FILE and OP_TLS_KEY_FILE");
-    }
-    if (cert != NULL) {
-        opc_err rc = opc_api_set_tls_files(api, cert, key, msg, sizeof msg);
+    if (t->cert_file != NULL) {
+        opc_err rc = opc_api_set_tls_files(api, t->cert_file, t->key_file, msg, sizeof msg);
         if (rc != OPC_OK) {
-            snprintf(err, err_len, "%s: %s",
-                     starts(msg, "key file") ? "OP_TLS_KEY_FILE" : "OP_TLS_CERT_FILE", msg);
+            (void)snprintf(err, err_len, "%s: %s",
+                           starts(msg, "key file") ? "OP_TLS_KEY_FILE" : "OP_TLS_CERT_FILE", msg);
         }
         return rc;
     }
-    if (le == NULL) {
+    if (t->letsencrypt == NULL) {
         return OPC_OK; /* plain HTTP only */
     }
-    if (domain == NULL) {
-        return bad(err, err_len, "OP_TLS_DOMAIN", "required with OP_TLS_USE_LETSENCRYPT");
-    }
-    char dir[4096];
+    char dir[DMN_PATH_MAX];
     const char *slash = strrchr(cache_path, '/');
     size_t n = slash != NULL ? (size_t)(slash - cache_path) : 0;
     if (n == 0 || n >= sizeof dir) {
-        return bad(err, err_len, "XDG_DATA_HOME", "no usable data directory");
+        (void)snprintf(err, err_len, "XDG_DATA_HOME: no usable data directory");
+        return OPC_ERR_INVALID_ARG;
     }
     memcpy(dir, cache_path, n);
     dir[n] = '\0';
-    opc_err rc = opc_api_set_acme(api, domain, env("OP_ACME_DIRECTORY_URL"),
-                                  env("OP_ACME_CA_FILE"), env("OP_ACME_EMAIL"), dir, msg,
+    opc_err rc = opc_api_set_acme(api, t->domain, dmn_env("OP_ACME_DIRECTORY_URL"),
+                                  dmn_env("OP_ACME_CA_FILE"), dmn_env("OP_ACME_EMAIL"), dir, msg,
                                   sizeof msg);
     if (rc != OPC_OK) {
-        snprintf(err, err_len, "%s: %s", acme_var(msg), msg);
+        (void)snprintf(err, err_len, "%s: %s", acme_var(msg), msg);
     }
     return rc;
 }

@@ -8,13 +8,31 @@
 
 #include <opconnect/opconnect.h>
 
+typedef struct tls_env {
+    int https_port;          /* OP_HTTPS_PORT, or -1 when unset */
+    const char *cert_file;   /* OP_TLS_CERT_FILE */
+    const char *key_file;    /* OP_TLS_KEY_FILE */
+    const char *letsencrypt; /* OP_TLS_USE_LETSENCRYPT */
+    const char *domain;      /* OP_TLS_DOMAIN */
+} tls_env;
+
 /*
  * Read OP_HTTPS_PORT, OP_TLS_CERT_FILE, OP_TLS_KEY_FILE,
- * OP_TLS_USE_LETSENCRYPT, OP_TLS_DOMAIN, OP_ACME_DIRECTORY_URL,
- * OP_ACME_CA_FILE and OP_ACME_EMAIL and configure api. cache_path is the
- * cache file: ACME state lives in its directory. On a bad value: an error
- * with one line in err naming the variable.
+ * OP_TLS_USE_LETSENCRYPT and OP_TLS_DOMAIN and check what needs no
+ * library: a bad port, one file of the pair, ACME with a certificate or
+ * without a domain stop start-up with one line naming the variable
+ * (dmn_bad, before dmn_open).
  */
-opc_err tls_env_apply(opc_api *api, const char *cache_path, char *err, size_t err_len);
+void tls_env_read(tls_env *t);
+
+/*
+ * Configure api from t and OP_ACME_DIRECTORY_URL, OP_ACME_CA_FILE and
+ * OP_ACME_EMAIL: certificate files are loaded and checked, ACME settings
+ * checked. cache_path is the cache file: ACME state lives in its
+ * directory. On failure: the error, with one line in err naming the
+ * variable.
+ */
+opc_err tls_env_apply(opc_api *api, const tls_env *t, const char *cache_path, char *err,
+                      size_t err_len);
 
 #endif

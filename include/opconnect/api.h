@@ -27,6 +27,7 @@
 #include "credentials.h"
 #include "error.h"
 #include "export.h"
+#include "version.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,7 +36,7 @@ extern "C" {
 typedef struct opc_api opc_api;
 
 /* The API version announced in 1Password-Connect-Version and /health. */
-#define OPC_API_CONNECT_VERSION "1.8.0"
+#define OPC_API_CONNECT_VERSION OPC_CONNECT_VERSION
 /* Defaults of the setters below. */
 #define OPC_API_DEFAULT_PORT 8080
 #define OPC_API_DEFAULT_THREADS 64

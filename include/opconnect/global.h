@@ -121,6 +121,18 @@ OPC_API opc_err opc_global_set_log(opc_log_fn fn, void *userdata, opc_log_level 
 OPC_API OPC_NODISCARD opc_err opc_log_level_parse(const char *name, opc_log_level *out);
 
 /*
+ * opc_duration_parse_ms - parse a Go-style duration into milliseconds: a
+ * sequence of decimal numbers, each with an optional fraction and a unit
+ * (ns, us, ms, s, m, h, and d for 24 h), e.g. "10s", "1m30s", "1.5h",
+ * "250ms"; "0" alone is zero. No sign, no spaces; sub-millisecond parts are
+ * truncated. *out_ms is written on success only. Returns OPC_ERR_PARSE for
+ * anything else, OPC_ERR_RANGE above max_ms, OPC_ERR_INVALID_ARG for NULL
+ * or a negative max_ms. Thread safety: any thread. Since 0.1.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_duration_parse_ms(const char *text, int64_t max_ms,
+                                                    int64_t *out_ms) OPC_NONNULL(1, 3);
+
+/*
  * opc_log_format_json - format a record as one JSON line in the Connect
  * server's layout: {"log_message":"(I) ...","timestamp":"...Z","level":3,
  * "scope":{"request_id":"...","jti":"..."}} followed by '\n'.

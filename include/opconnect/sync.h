@@ -11,9 +11,15 @@
  * exponential backoff (100 ms doubling to 30 s, with jitter); the health
  * state is kept in the cache, where connect-api can read it too.
  *
- * Thread safety: one thread per object at a time, except opc_sync_stop()
- * and opc_sync_health_json(), which any thread may call while
- * opc_sync_start()'s thread runs.
+ * The status listener (opc_sync_listen) answers GET /heartbeat and
+ * GET /health on its own port, as connect-sync does; docs/API.md has the
+ * responses. It runs on civetweb's threads: opc_sync_listen() calls
+ * mg_init_library(0) and stopping it the matching mg_exit_library() (see
+ * api.h about civetweb's initialization).
+ *
+ * Thread safety: one thread per object at a time, except opc_sync_stop(),
+ * opc_sync_health_json() and opc_sync_port(), which any thread may call
+ * while opc_sync_start()'s thread runs.
  */
 #ifndef OPCONNECT_SYNC_H
 #define OPCONNECT_SYNC_H
@@ -76,7 +82,8 @@ OPC_API OPC_NODISCARD opc_err opc_sync_start(opc_sync *s) OPC_NONNULL(1);
 
 /*
  * opc_sync_stop - ask the sync to stop and, when started with
- * opc_sync_start(), join its thread. Idempotent. Since 0.1.0.
+ * opc_sync_start(), join its thread; then stop the status listener
+ * (opc_sync_listen), if any. Idempotent. Since 0.1.0.
  */
 OPC_API void opc_sync_stop(opc_sync *s);
 
@@ -87,6 +94,30 @@ OPC_API void opc_sync_stop(opc_sync *s);
  * "unreachable"|"unknown"}. *out: release with opc_free(). Since 0.1.0.
  */
 OPC_API OPC_NODISCARD opc_err opc_sync_health_json(opc_sync *s, char **out) OPC_NONNULL(1, 2);
+
+/*
+ * opc_sync_listen - serve the sync's status over HTTP on bind_address
+ * (a numeric IPv4 address; NULL or "" = "0.0.0.0") and port (0-65535; 0
+ * picks a free port, see opc_sync_port()), on a few threads of its own:
+ * GET /heartbeat answers 200 "." and GET /health 200 with the dependency
+ * list {"name":"1Password Connect Sync","version":OPC_CONNECT_VERSION,
+ * "dependencies":[{"service":"sqlite"|"account_data"|"upstream","status":
+ * ...,"message":...}]}; HEAD of either the same without a body, other
+ * methods 405, other paths 404, errors as {"status":N,"message":"..."}.
+ * Every response carries 1Password-Connect-Version. The listener is
+ * independent of the sync loop (it serves while opc_sync_run() or
+ * opc_sync_start()'s thread runs, or neither) and stops with
+ * opc_sync_stop() or opc_sync_free(), which finish the requests in
+ * progress. Errors: OPC_ERR_INVALID_ARG (bad address or port, already
+ * listening), OPC_ERR_IO (the port cannot be bound), with errbuf (may be
+ * NULL) saying why. Since 0.1.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_sync_listen(opc_sync *s, const char *bind_address, int port,
+                                              char *errbuf, size_t errbuf_len) OPC_NONNULL(1);
+
+/* The status listener's bound port while it runs, else -1. Any thread.
+ * Since 0.1.0. */
+OPC_API int opc_sync_port(const opc_sync *s);
 
 /* opc_sync_free - stop, close and release; NULL is a no-op. Since 0.1.0. */
 OPC_API void opc_sync_free(opc_sync *s);

@@ -24,6 +24,14 @@
 /* True when the headers are at least version x.y.z. */
 #define OPC_VERSION_AT_LEAST(x, y, z) (OPC_VERSION_NUM >= (((x) << 16) | ((y) << 8) | (z)))
 
+/*
+ * The version of the 1Password Connect API the servers of this library
+ * speak: announced in the 1Password-Connect-Version header of every
+ * response and in /health, by connect-api (OPC_API_CONNECT_VERSION) and by
+ * connect-sync's status listener alike.
+ */
+#define OPC_CONNECT_VERSION "1.8.0"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -25,6 +25,7 @@
 #include "upstream/upstream.h"
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/httpd.h"
 #include "core/log.h"
 #include "core/strparse.h"
 #include "core/time.h"
@@ -142,21 +143,10 @@ opc_err opc_api_set_bind_address(opc_api *api, const char *address)
     if (api == NULL || api->ctx != NULL || address == NULL) {
         return OPC_ERR_INVALID_ARG;
     }
+    if (!opc__ipv4_valid(address)) {
+        return OPC_ERR_INVALID_ARG;
+    }
     size_t n = strlen(address);
-    if (n == 0 || n >= 16) {
-        return OPC_ERR_INVALID_ARG;
-    }
-    int dots = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (address[i] == '.') {
-            dots++;
-        } else if (address[i] < '0' || address[i] > '9') {
-            return OPC_ERR_INVALID_ARG;
-        }
-    }
-    if (dots != 3) {
-        return OPC_ERR_INVALID_ARG;
-    }
     memcpy(api->bind, address, n + 1);
     return OPC_OK;
 }
@@ -291,7 +281,7 @@ void opc_api_stop(opc_api *api)
     }
     opc__api_tls_stop(api);
     if (api->ctx != NULL) {
-        mg_stop(api->ctx); /* waits for the workers: requests in progress finish */
+        opc__httpd_stop(api->ctx, api->bind, api->bound_port); /* requests in progress finish */
         api->ctx = NULL;
         api->bound_port = -1;
         opc__log(OPC_LOG_INFO, "api", "stopped");

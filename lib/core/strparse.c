@@ -1,6 +1,9 @@
 #include "internal.h"
 
+#include <arpa/inet.h>
 #include <string.h>
+
+#include <opconnect/global.h>
 
 #include "core/strparse.h"
 
@@ -216,4 +219,23 @@ opc_err opc__parse_duration_ms(const char *s, size_t len, int64_t max_ms, int64_
     }
     *out_ms = (int64_t)ms;
     return OPC_OK;
+}
+
+opc_err opc_duration_parse_ms(const char *text, int64_t max_ms, int64_t *out_ms)
+{
+    if (text == NULL || out_ms == NULL || max_ms < 0) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    int64_t ms = 0;
+    opc_err rc = opc__parse_duration_ms(text, strlen(text), max_ms, &ms, NULL);
+    if (rc == OPC_OK) {
+        *out_ms = ms;
+    }
+    return rc;
+}
+
+bool opc__ipv4_valid(const char *s)
+{
+    struct in_addr a;
+    return s != NULL && strlen(s) < 16 && inet_pton(AF_INET, s, &a) == 1;
 }

@@ -29,6 +29,9 @@ opc_err opc__parse_i64(const char *s, size_t len, int64_t min, int64_t max, int6
 opc_err opc__parse_duration_ms(const char *s, size_t len, int64_t max_ms, int64_t *out_ms,
                                opc__ebuf *eb);
 
+/* A numeric IPv4 address in dotted-decimal form ("127.0.0.1"; inet_pton). */
+bool opc__ipv4_valid(const char *s);
+
 /* ASCII helpers that ignore the locale. */
 bool opc__is_space(int c);
 int opc__to_lower(int c);

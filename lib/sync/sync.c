@@ -27,36 +27,6 @@
 #include "upstream/upstream.h"
 
 #define SUB "sync"
-/* Vaults whose rows a page reloads at its end. */
-#define MAX_TOUCHED 64
-
-typedef struct health {
-    int64_t cursor;
-    bool initial;
-    int64_t last_attempt_ms;
-    int64_t last_success_ms;
-    int64_t failures;
-    char last_error[OPC_CACHE_MAX_ERROR + 1];
-} health;
-
-struct opc_sync {
-    opc__upstream *up;
-    opc__cache *cache;
-    char server_id[OPC_ID_LEN + 1];
-    size_t page;
-    int64_t wait_ms;
-    int64_t backoff_base;
-    int64_t backoff_max;
-    atomic_int stop;
-    bool thread_started;
-    pthread_t thread;
-    pthread_mutex_t lock; /* guards hl */
-    health hl;
-    /* Per page. */
-    char touched[MAX_TOUCHED][OPC_ID_LEN + 1];
-    size_t n_touched;
-};
-
 /* ---- JSON rows to cache rows ---- */
 
 static const char *jstr(const cJSON *o, const char *key)
@@ -146,7 +116,7 @@ static opc_err touch(opc_sync *s, const char *vault, opc__ebuf *eb)
             return OPC_OK;
         }
     }
-    if (s->n_touched == MAX_TOUCHED) {
+    if (s->n_touched == OPC_SYNC_MAX_TOUCHED) {
         for (size_t i = 0; i < s->n_touched; i++) {
             opc_err rc = reload_vault(s, s->touched[i], eb);
             if (rc != OPC_OK) {
@@ -482,12 +452,22 @@ opc_err opc__sync_create_ex(opc__upstream *u, const char *cache_path, opc_sync *
     s->backoff_base = OPC_SYNC_BACKOFF_BASE_MS;
     s->backoff_max = OPC_SYNC_BACKOFF_MAX_MS;
     atomic_init(&s->stop, 0);
+    atomic_init(&s->http_port, -1);
     if (pthread_mutex_init(&s->lock, NULL) != 0) {
         opc__upstream_close(u);
         opc__free(s);
         return opc__fail(eb, OPC_ERR_INTERNAL, "sync: cannot create a mutex");
     }
-    opc_err rc = opc__cache_open(cache_path, OPC_CACHE_CREATE, &s->cache, eb);
+    if (pthread_mutex_init(&s->http_lock, NULL) != 0) {
+        pthread_mutex_destroy(&s->lock);
+        opc__upstream_close(u);
+        opc__free(s);
+        return opc__fail(eb, OPC_ERR_INTERNAL, "sync: cannot create a mutex");
+    }
+    s->cache_path = opc__strdup(cache_path);
+    opc_err rc = s->cache_path == NULL
+                     ? OPC_ERR_NOMEM
+                     : opc__cache_open(cache_path, OPC_CACHE_CREATE, &s->cache, eb);
     opc__cache_meta m;
     if (rc == OPC_OK) {
         rc = opc__cache_meta_get(s->cache, &m, eb);
@@ -697,6 +677,18 @@ void opc_sync_stop(opc_sync *s)
         (void)pthread_join(s->thread, NULL);
         s->thread_started = false;
     }
+    opc__sync_status_stop(s);
+}
+
+void opc__sync_health_get(opc_sync *s, opc__sync_health *out, const char **upstream)
+{
+    pthread_mutex_lock(&s->lock);
+    *out = s->hl;
+    pthread_mutex_unlock(&s->lock);
+    *upstream = "unknown";
+    if (out->last_attempt_ms > 0) {
+        *upstream = out->failures > 0 ? "unreachable" : "ok";
+    }
 }
 
 static opc_err add_time(cJSON *o, const char *key, int64_t ms)
@@ -718,14 +710,9 @@ opc_err opc_sync_health_json(opc_sync *s, char **out)
         return OPC_ERR_INVALID_ARG;
     }
     *out = NULL;
-    health h;
-    pthread_mutex_lock(&s->lock);
-    h = s->hl;
-    pthread_mutex_unlock(&s->lock);
-    const char *upstream = "unknown";
-    if (h.last_attempt_ms > 0) {
-        upstream = h.failures > 0 ? "unreachable" : "ok";
-    }
+    opc__sync_health h;
+    const char *upstream = NULL;
+    opc__sync_health_get(s, &h, &upstream);
     cJSON *o = cJSON_CreateObject();
     opc_err rc = o == NULL ? OPC_ERR_NOMEM : OPC_OK;
     if (rc == OPC_OK && (cJSON_AddNumberToObject(o, "cursor", (double)h.cursor) == NULL ||
@@ -762,6 +749,8 @@ void opc_sync_free(opc_sync *s)
     opc_sync_stop(s);
     opc__cache_close(s->cache);
     opc__upstream_close(s->up);
+    pthread_mutex_destroy(&s->http_lock);
     pthread_mutex_destroy(&s->lock);
+    opc__free(s->cache_path);
     opc__free(s);
 }

@@ -24,6 +24,9 @@
 #ifndef OPC_SYNC_SYNC_H
 #define OPC_SYNC_SYNC_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include <opconnect/sync.h>
 
 #include "cache/cache.h"
@@ -36,6 +39,45 @@
 #define OPC_SYNC_WAIT_MS 1000
 #define OPC_SYNC_BACKOFF_BASE_MS 100
 #define OPC_SYNC_BACKOFF_MAX_MS 30000
+/* Vaults whose rows a page reloads at its end. */
+#define OPC_SYNC_MAX_TOUCHED 64
+
+/* The health state, as kept in the cache's meta row. */
+typedef struct opc__sync_health {
+    int64_t cursor;
+    bool initial;
+    int64_t last_attempt_ms;
+    int64_t last_success_ms;
+    int64_t failures;
+    char last_error[OPC_CACHE_MAX_ERROR + 1];
+} opc__sync_health;
+
+struct mg_context;
+
+/* Shared by sync.c and status.c. */
+struct opc_sync {
+    opc__upstream *up;
+    opc__cache *cache;
+    char *cache_path;
+    char server_id[OPC_ID_LEN + 1];
+    size_t page;
+    int64_t wait_ms;
+    int64_t backoff_base;
+    int64_t backoff_max;
+    atomic_int stop;
+    bool thread_started;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards hl */
+    opc__sync_health hl;
+    /* Per page. */
+    char touched[OPC_SYNC_MAX_TOUCHED][OPC_ID_LEN + 1];
+    size_t n_touched;
+    /* The status listener (status.c): set and cleared under http_lock. */
+    pthread_mutex_t http_lock;
+    struct mg_context *http;
+    char http_bind[16];
+    atomic_int http_port; /* bound port while listening, else -1 */
+};
 
 /*
  * A sync over an already opened upstream and cache path (tests inject a
@@ -53,5 +95,10 @@ opc_err opc__sync_step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb);
 int64_t opc__sync_backoff_ms(const opc_sync *s, int64_t failures);
 /* The sync's cache handle (borrowed; the sync's thread must not be running). */
 opc__cache *opc__sync_cache(opc_sync *s);
+/* A copy of the health state and its upstream summary ("ok", "unreachable",
+ * "unknown"); any thread. */
+void opc__sync_health_get(opc_sync *s, opc__sync_health *out, const char **upstream);
+/* status.c: stop and release the status listener, if any (opc_sync_stop). */
+void opc__sync_status_stop(opc_sync *s);
 
 #endif

@@ -29,6 +29,9 @@ cleanup() {
         eval "_p=\${$_v:-}"
         if [ -n "$_p" ]; then wait "$_p" 2>/dev/null || true; fi
     done
+    # UBSan reports of a sanitized build (make asan) go to the daemons'
+    # stderr files: show them, for tools/run-daemon-tests to find.
+    grep -h -A4 -e 'runtime error:' -e 'Sanitizer' "$T"/*.err "$T"/stderr 2>/dev/null || true
     rm -rf "$T"
 }
 trap cleanup EXIT INT TERM

@@ -25,6 +25,8 @@ cleanup() {
     for _p in $SYNC_PID $API_PID; do
         wait "$_p" 2>/dev/null || true
     done
+    # UBSan reports of a sanitized build (make asan) are in the stderr files.
+    grep -h -A4 -e 'runtime error:' -e 'Sanitizer' "$T"/*.err 2>/dev/null || true
     rm -rf "$T"
 }
 trap cleanup EXIT INT TERM

@@ -1,9 +1,12 @@
 #!/bin/sh
 # tests/daemon/test_connect_sync.sh - the connect-sync daemon as a process:
-# bad environment values stop start-up with one line naming the variable;
+# bad environment values stop start-up with one line naming the variable
+# (connect-api's too: the two share that code, daemons/common/);
 # it serves /heartbeat and /health on OP_HTTP_PORT (127.0.0.1), mirrors the
 # account into $XDG_DATA_HOME/.op/data/1password.sqlite (0600, dir 0700),
-# logs JSON lines, answers --healthcheck, and exits 0 on SIGTERM.
+# logs JSON lines, answers --healthcheck and --version, answers HEAD, 405
+# and 404 with JSON bodies on its status port, ignores SIGHUP, and exits 0
+# on SIGTERM.
 set -eu
 : "${BUILDDIR:?}" "${RESULTS:?}"
 SYNC="$BUILDDIR/connect-sync"
@@ -12,6 +15,9 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/opsyncd.XXXXXX")
 PID=
 cleanup() {
     if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; fi
+    # UBSan reports of a sanitized build (make asan) go to the daemons'
+    # stderr files: show them, for tools/run-daemon-tests to find.
+    grep -h -A4 -e 'runtime error:' -e 'Sanitizer' "$T"/*.err "$T"/stderr 2>/dev/null || true
     rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
@@ -42,25 +48,52 @@ eval "$(cat "$T/signin")"
 CREDS="$T/work/1password-credentials.json"
 check "credentials file written" [ -s "$CREDS" ]
 
-# ---- bad values: one line naming the variable, non-zero exit ----
-bad() {
-    _var=$1
-    shift
+# ---- bad values (both daemons): one line naming the variable, exit 1 ----
+# bad_in DAEMON VAR [NAME=VALUE...]: DAEMON with OP_SESSION=$CREDS and the
+# given variables stops at once: exit 1, exactly one line on stderr,
+# "<daemon>: VAR: ..." (the library's OP_SESSION messages start with the
+# name itself). A daemon that starts anyway is killed after 10 s.
+bad_in() {
+    _bin=$1
+    _var=$2
+    shift 2
     set +e
-    env OP_SESSION="$CREDS" "$@" "$SYNC" >"$T/bad.out" 2>"$T/bad.err" </dev/null
+    env OP_SESSION="$CREDS" OP_HTTP_PORT=0 "$@" timeout 10 "$_bin" >"$T/bad.out" 2>"$T/bad.err" \
+        </dev/null
     _rc=$?
     set -e
-    if [ "$_rc" -ne 0 ] && [ "$(wc -l <"$T/bad.err")" -eq 1 ] && grep -q "$_var" "$T/bad.err"; then
-        pass "bad $_var stops start-up with one line"
+    if [ "$_rc" -eq 1 ] && [ "$(wc -l <"$T/bad.err")" -eq 1 ] &&
+        grep -Eq "^$(basename "$_bin"): $_var[: ]" "$T/bad.err"; then
+        pass "$(basename "$_bin"): bad $_var ($*) stops start-up with one line"
     else
-        fail "bad $_var stops start-up with one line" "rc $_rc: $(cat "$T/bad.err")"
+        fail "$(basename "$_bin"): bad $_var ($*) stops start-up with one line" \
+            "rc $_rc: $(cat "$T/bad.err")"
     fi
 }
+bad() { bad_in "$SYNC" "$@"; }
 bad OP_HTTP_PORT OP_HTTP_PORT=99999
 bad OP_HTTP_PORT OP_HTTP_PORT=80x
 bad OP_LOG_LEVEL OP_LOG_LEVEL=loud
 bad OP_SESSION OP_SESSION=/nonexistent/creds.json
 bad XDG_DATA_HOME XDG_DATA_HOME=relative/dir
+bad OP_BIND_ADDRESS OP_BIND_ADDRESS=1.2.3
+bad OP_BIND_ADDRESS OP_BIND_ADDRESS=localhost
+check "--version: the daemon's and the library's versions" sh -c \
+    "'$SYNC' --version | grep -Eq '^connect-sync [0-9]+[.][0-9]+[.][0-9]+ [(]libopconnect [0-9.]+[)]\$'"
+check "an unknown argument: usage on stderr, exit 2" sh -c \
+    "'$SYNC' --nope >/dev/null 2>'$T/usage.err'; [ \$? -eq 2 ] && grep -q '^usage: connect-sync' '$T/usage.err'"
+# connect-api reads the same variables through the same code, and its own.
+API="$BUILDDIR/connect-api"
+bad_in "$API" OP_HTTP_PORT OP_HTTP_PORT=65536
+bad_in "$API" OP_BIND_ADDRESS OP_BIND_ADDRESS=127.0.0
+bad_in "$API" OP_LOG_LEVEL OP_LOG_LEVEL=verbose
+bad_in "$API" OP_SESSION OP_SESSION=/nonexistent/creds.json
+bad_in "$API" OP_SYNC_TIMEOUT OP_SYNC_TIMEOUT=2h
+bad_in "$API" OP_SYNC_TIMEOUT OP_SYNC_TIMEOUT=10
+bad_in "$API" OP_API_THREADS OP_API_THREADS=0
+bad_in "$API" OP_API_THREADS OP_API_THREADS=8x
+check "connect-api --version: the daemon's and the library's versions" sh -c \
+    "'$API' --version | grep -Eq '^connect-api [0-9]+[.][0-9]+[.][0-9]+ [(]libopconnect [0-9.]+[)]\$'"
 
 # ---- start ----
 PORT=$(free_port)
@@ -89,6 +122,16 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")
 check "/health is 200" [ "$code" = 200 ]
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nope")
 check "unknown route is 404" [ "$code" = 404 ]
+check "404 body is JSON {status, message}" sh -c \
+    "curl -s http://127.0.0.1:$PORT/nope | jq -e '.status == 404 and (.message | length > 0)'"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/health")
+check "POST /health is 405" [ "$code" = 405 ]
+check "HEAD /heartbeat is 200" curl -sf -I "http://127.0.0.1:$PORT/heartbeat"
+check "1Password-Connect-Version on the status responses" sh -c \
+    "curl -s -D - -o /dev/null http://127.0.0.1:$PORT/health | grep -qi '^1Password-Connect-Version: [0-9]'"
+kill -HUP "$PID"
+sleep 0.2
+check "SIGHUP does not stop connect-sync" curl -sf "http://127.0.0.1:$PORT/heartbeat"
 check "cache file exists, mode 0600" [ "$(stat -c %a "$CACHE")" = 600 ]
 check "data dir mode 0700" [ "$(stat -c %a "$XDG_DATA_HOME/.op/data")" = 700 ]
 check "cache has the item (ciphertext)" \

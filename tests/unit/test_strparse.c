@@ -103,6 +103,47 @@ static void test_strparse_duration_rejects_bad_forms(void **state)
     assert_true(ms == 1000);
 }
 
+/* The public wrapper: NUL-terminated text, out written on success only. */
+static void test_strparse_duration_public_wrapper(void **state)
+{
+    (void)state;
+    int64_t ms = 42;
+    assert_int_equal(opc_duration_parse_ms("1m30s", 3600000, &ms), OPC_OK);
+    assert_true(ms == 90000);
+    assert_int_equal(opc_duration_parse_ms("1.5s", 3600000, &ms), OPC_OK);
+    assert_true(ms == 1500);
+    assert_int_equal(opc_duration_parse_ms("0", 0, &ms), OPC_OK);
+    assert_true(ms == 0);
+    ms = 42;
+    assert_int_equal(opc_duration_parse_ms("2h", 3600000, &ms), OPC_ERR_RANGE);
+    assert_int_equal(opc_duration_parse_ms("10", 3600000, &ms), OPC_ERR_PARSE);
+    assert_int_equal(opc_duration_parse_ms("", 3600000, &ms), OPC_ERR_PARSE);
+    assert_int_equal(opc_duration_parse_ms("-1s", 3600000, &ms), OPC_ERR_PARSE);
+    assert_int_equal(opc_duration_parse_ms("10s ", 3600000, &ms), OPC_ERR_PARSE);
+    assert_int_equal(opc_duration_parse_ms("1s", -1, &ms), OPC_ERR_INVALID_ARG);
+    assert_true(ms == 42);
+}
+
+static void test_strparse_ipv4_valid(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"0.0.0.0", "127.0.0.1", "255.255.255.255", "10.0.0.1"};
+    static const char *const bad[] = {"",        "1.2.3",      "1.2.3.4.5",  "256.1.1.1",
+                                      "1.2.3.a", " 127.0.0.1", "127.0.0.1 ", "localhost",
+                                      "::1",     "1..2.3",     "0x7f.0.0.1", "1.2.3.4/8"};
+    for (size_t i = 0; i < OPC_ARRAY_LEN(good); i++) {
+        if (!opc__ipv4_valid(good[i])) {
+            fail_msg("%s was refused", good[i]);
+        }
+    }
+    for (size_t i = 0; i < OPC_ARRAY_LEN(bad); i++) {
+        if (opc__ipv4_valid(bad[i])) {
+            fail_msg("\"%s\" was accepted", bad[i]);
+        }
+    }
+    assert_false(opc__ipv4_valid(NULL));
+}
+
 static void test_strparse_trim_and_case(void **state)
 {
     (void)state;
@@ -126,6 +167,8 @@ int main(void)
         cmocka_unit_test(test_strparse_i64_handles_limits),
         cmocka_unit_test(test_strparse_duration_accepts_go_forms),
         cmocka_unit_test(test_strparse_duration_rejects_bad_forms),
+        cmocka_unit_test(test_strparse_duration_public_wrapper),
+        cmocka_unit_test(test_strparse_ipv4_valid),
         cmocka_unit_test(test_strparse_trim_and_case),
     };
     return cmocka_run_group_tests_name("strparse", tests, opc_test_group_setup,

@@ -416,7 +416,7 @@ static hs_result handshake(SSL_CTX *server_ctx, const char *sni, const unsigned 
         const unsigned char *p = NULL;
         unsigned n = 0;
         SSL_get0_alpn_selected(c, &p, &n);
-        if (n > 0 && n < sizeof r.alpn) {
+        if (n > 0 && n < sizeof r.alpn) { /* no ALPN: p is NULL */
             memcpy(r.alpn, p, n);
         }
         X509 *peer = SSL_get1_peer_certificate(c);

@@ -1,0 +1,385 @@
+/*
+ * daemons/common/daemon.c - start-up, environment, logging and signals of
+ * connect-api and connect-sync (daemon.h).
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE 1
+#endif
+
+#include "daemon.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *g_prog = "daemon";
+static opc_log_level g_level = OPC_LOG_INFO;
+static bool g_ready;
+static sigset_t g_signals; /* SIGTERM, SIGINT, SIGHUP */
+static volatile sig_atomic_t g_stop;
+
+/* ---- logging: JSON lines on stdout ---- */
+
+static void log_line(const opc_log_record *rec, void *ud)
+{
+    (void)ud;
+    char buf[2048];
+    char *line = buf;
+    char *big = NULL;
+    size_t n = opc_log_format_json(rec, buf, sizeof buf);
+    if (n >= sizeof buf) { /* a long line: format it again, whole */
+        big = malloc(n + 1);
+        if (big != NULL && opc_log_format_json(rec, big, n + 1) == n) {
+            line = big;
+        } else {
+            n = sizeof buf - 1;
+            buf[n - 1] = '\n';
+        }
+    }
+    (void)fwrite(line, 1, n, stdout);
+    (void)fflush(stdout);
+    free(big);
+}
+
+void dmn_log(opc_log_level level, const char *fmt, ...)
+{
+    if (level > g_level) {
+        return;
+    }
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    opc_log_record rec = {.age = OPC_LOG_RECORD_AGE,
+                          .level = level,
+                          .time_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000,
+                          .subsystem = g_prog,
+                          .message = msg};
+    log_line(&rec, NULL);
+}
+
+void dmn_fail(const char *msg)
+{
+    (void)fprintf(stderr, "%s: %s\n", g_prog, msg);
+}
+
+/* ---- the environment ---- */
+
+const char *dmn_env(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+_Noreturn void dmn_bad(const char *name, const char *why)
+{
+    (void)fprintf(stderr, "%s: %s: %s\n", g_prog, name, why);
+    exit(1);
+}
+
+/* Decimal digits only, at most 18 of them, into *out. */
+static bool parse_decimal(const char *s, int64_t *out)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 18) {
+        return false;
+    }
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return false;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+int64_t dmn_env_int(const char *name, int64_t min, int64_t max, int64_t def)
+{
+    const char *v = dmn_env(name);
+    int64_t n = def;
+    if (v != NULL && (!parse_decimal(v, &n) || n < min || n > max)) {
+        char why[96];
+        (void)snprintf(why, sizeof why, "not a whole number from %lld to %lld", (long long)min,
+                       (long long)max);
+        dmn_bad(name, why);
+    }
+    return n;
+}
+
+int dmn_env_port(const char *name, int def)
+{
+    const char *v = dmn_env(name);
+    int64_t n = def;
+    if (v != NULL && (!parse_decimal(v, &n) || n > 65535)) {
+        dmn_bad(name, "not a port number (0-65535)");
+    }
+    return (int)n;
+}
+
+int64_t dmn_env_duration_ms(const char *name, int64_t max_ms, int64_t def)
+{
+    const char *v = dmn_env(name);
+    int64_t ms = def;
+    if (v != NULL && opc_duration_parse_ms(v, max_ms, &ms) != OPC_OK) {
+        static const struct {
+            int64_t ms;
+            const char *unit;
+        } units[] = {{3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
+        size_t u = 0;
+        while (max_ms % units[u].ms != 0) {
+            u++;
+        }
+        char why[128];
+        (void)snprintf(why, sizeof why,
+                       "not a duration such as 10s, 1m30s or 500ms (at most %lld%s)",
+                       (long long)(max_ms / units[u].ms), units[u].unit);
+        dmn_bad(name, why);
+    }
+    return ms;
+}
+
+static const char *env_bind_address(void)
+{
+    const char *v = dmn_env("OP_BIND_ADDRESS");
+    struct in_addr a;
+    if (v != NULL && (strlen(v) > 15 || inet_pton(AF_INET, v, &a) != 1)) {
+        dmn_bad("OP_BIND_ADDRESS", "not an IPv4 address such as 127.0.0.1 or 0.0.0.0");
+    }
+    return v != NULL ? v : "0.0.0.0";
+}
+
+/* The variables both daemons read; exits 1 on a bad one. */
+static void read_common(dmn *d)
+{
+    d->http_port = dmn_env_port("OP_HTTP_PORT", 8080);
+    d->bind_address = env_bind_address();
+    const char *v = dmn_env("OP_LOG_LEVEL");
+    d->log_level = OPC_LOG_INFO;
+    if (v != NULL && opc_log_level_parse(v, &d->log_level) != OPC_OK) {
+        dmn_bad("OP_LOG_LEVEL", "expected error, warn, info, debug or trace");
+    }
+    g_level = d->log_level;
+    d->home = dmn_env("HOME");
+    d->xdg_data_home = dmn_env("XDG_DATA_HOME");
+    if (d->xdg_data_home != NULL && d->xdg_data_home[0] != '/') {
+        dmn_bad("XDG_DATA_HOME", "not an absolute path");
+    }
+    if (d->xdg_data_home == NULL && d->home == NULL) {
+        dmn_bad("XDG_DATA_HOME", "not set, and HOME is not set either");
+    }
+    d->session = dmn_env("OP_SESSION");
+    if (d->session == NULL) {
+        if (d->home == NULL) {
+            dmn_bad("OP_SESSION", "not set, and HOME is not set for the default path");
+        }
+        int n = snprintf(d->session_default, sizeof d->session_default,
+                         "%s/.op/1password-credentials.json", d->home);
+        if (n < 0 || (size_t)n >= sizeof d->session_default) {
+            dmn_bad("OP_SESSION", "not set, and HOME is too long for the default path");
+        }
+        d->session = d->session_default;
+    }
+}
+
+/* ---- --healthcheck: GET /heartbeat on the local instance ---- */
+
+static int healthcheck(void)
+{
+    int port = dmn_env_port("OP_HTTP_PORT", 8080);
+    const char *bind = env_bind_address();
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    /* A daemon on all addresses answers on loopback; else probe its own address. */
+    if (strcmp(bind, "0.0.0.0") == 0 || inet_pton(AF_INET, bind, &sa.sin_addr) != 1) {
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return 1;
+    }
+    struct timeval tv = {.tv_sec = 3, .tv_usec = 0};
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    static const char req[] = "GET /heartbeat HTTP/1.1\r\nHost: localhost\r\n"
+                              "Connection: close\r\n\r\n";
+    char buf[64];
+    size_t got = 0;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        send(fd, req, sizeof req - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof req - 1)) {
+        while (got < sizeof buf - 1) {
+            ssize_t n = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+            if (n <= 0) {
+                break;
+            }
+            got += (size_t)n;
+        }
+    }
+    (void)close(fd);
+    buf[got] = '\0';
+    return strncmp(buf, "HTTP/1.1 200 ", 13) == 0 || strncmp(buf, "HTTP/1.0 200 ", 13) == 0 ? 0 : 1;
+}
+
+/* ---- start-up ---- */
+
+static void no_core_dumps(void)
+{
+    struct rlimit rl = {0, 0};
+    (void)setrlimit(RLIMIT_CORE, &rl);
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+/* Blocked before any thread exists, so only the main thread takes them. */
+static void block_signals(void)
+{
+    (void)sigemptyset(&g_signals);
+    (void)sigaddset(&g_signals, SIGTERM);
+    (void)sigaddset(&g_signals, SIGINT);
+    (void)sigaddset(&g_signals, SIGHUP);
+    (void)pthread_sigmask(SIG_BLOCK, &g_signals, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    (void)sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGPIPE, &sa, NULL);
+}
+
+int dmn_begin(dmn *d, const char *prog, const char *title, int argc, char **argv)
+{
+    memset(d, 0, sizeof *d);
+    d->prog = prog;
+    d->title = title;
+    g_prog = prog;
+    for (int i = 1; i < argc; i++) {
+        if (argc == 2 && strcmp(argv[i], "--healthcheck") == 0) {
+            return healthcheck();
+        }
+        if (argc == 2 && strcmp(argv[i], "--version") == 0) {
+            printf("%s %s (libopconnect %s)\n", prog, OPC_VERSION_STRING, opc_version());
+            return 0;
+        }
+        (void)fprintf(stderr, "usage: %s [--healthcheck | --version]\n", prog);
+        return 2;
+    }
+    no_core_dumps();
+    (void)umask(077);
+    read_common(d);
+    block_signals();
+    return -1;
+}
+
+/* ---- running ---- */
+
+int dmn_open(dmn *d)
+{
+    if (opc_global_init(OPC_GLOBAL_DEFAULT) != OPC_OK) {
+        dmn_fail("cannot initialize libopconnect");
+        return -1;
+    }
+    (void)opc_global_set_log(log_line, NULL, d->log_level);
+    char err[OPC_ERRBUF_SIZE] = "";
+    char line[OPC_ERRBUF_SIZE + 64];
+    opc_err rc = opc_sync_default_cache_path(d->xdg_data_home, d->home, &d->cache_path);
+    if (rc != OPC_OK) {
+        (void)snprintf(line, sizeof line, "XDG_DATA_HOME: no cache path (%s)", opc_strerror(rc));
+    } else {
+        rc = opc_credentials_load(d->session, &d->creds, err, sizeof err);
+        /* The library's messages about OP_SESSION name it already. */
+        (void)snprintf(line, sizeof line, "%s%s",
+                       strncmp(err, "OP_SESSION", 10) == 0 ? "" : "OP_SESSION: ", err);
+    }
+    if (rc != OPC_OK) {
+        dmn_fail(line);
+        dmn_close(d);
+        return -1;
+    }
+    if (dmn_env("OP_BUS_PORT") != NULL || dmn_env("OP_BUS_PEERS") != NULL) {
+        dmn_log(OPC_LOG_INFO, "OP_BUS_PORT and OP_BUS_PEERS are ignored: the daemons share the "
+                              "cache instead of a bus");
+    }
+    return 0;
+}
+
+void dmn_drop_credentials(dmn *d)
+{
+    opc_credentials_free(d->creds);
+    d->creds = NULL;
+}
+
+void dmn_ready(const dmn *d, int port)
+{
+    g_ready = true;
+    dmn_log(OPC_LOG_INFO, "%s %s (libopconnect %s) serving on %s:%d", d->title, OPC_VERSION_STRING,
+            opc_version(), d->bind_address, port);
+}
+
+int dmn_wait(void (*on_hup)(void *ud), void *ud)
+{
+    int sig = 0;
+    while (sigwait(&g_signals, &sig) == 0) {
+        if (sig != SIGHUP) {
+            dmn_log(OPC_LOG_INFO, "%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            return sig;
+        }
+        dmn_log(OPC_LOG_INFO, "SIGHUP");
+        if (on_hup != NULL) {
+            on_hup(ud);
+        }
+    }
+    return 0;
+}
+
+static void on_signal(int sig)
+{
+    if (sig != SIGHUP) {
+        g_stop = 1;
+    }
+}
+
+volatile int *dmn_stop_flag(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    (void)sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGTERM, &sa, NULL);
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGHUP, &sa, NULL);
+    (void)pthread_sigmask(SIG_UNBLOCK, &g_signals, NULL);
+    return &g_stop;
+}
+
+void dmn_close(dmn *d)
+{
+    opc_credentials_free(d->creds);
+    d->creds = NULL;
+    opc_free(d->cache_path);
+    d->cache_path = NULL;
+    if (g_ready) {
+        dmn_log(OPC_LOG_INFO, "stopped");
+    }
+    opc_global_cleanup();
+}

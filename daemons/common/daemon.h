@@ -1,0 +1,117 @@
+/*
+ * daemons/common/daemon.h - what connect-api and connect-sync share
+ * (compiled into both; public headers of libopconnect only).
+ *
+ * A daemon's main() is:
+ *
+ *   dmn d;
+ *   int status = dmn_begin(&d, "connect-x", "1Password Connect X", argc, argv);
+ *   if (status >= 0) return status;           (--version, --healthcheck, usage)
+ *   ... its own variables: dmn_env_int(), dmn_env_duration_ms() ...
+ *   if (dmn_open(&d) != 0) return 1;           (library, log, credentials)
+ *   ... create and start the library object ...
+ *   dmn_ready(&d, port);  ...  dmn_wait(...) or opc_sync_run(.., dmn_stop_flag())
+ *   ... free the object ...; dmn_close(&d); return 0;
+ *
+ * Configuration (ARCHITECTURE §4, docs/configuration.md) is read and
+ * checked before the library starts: a bad value prints ONE line on stderr,
+ * "<prog>: <VARIABLE>: <why>", and exits 1 (dmn_bad). Nothing else is
+ * printed on stderr except a start-up failure after dmn_open(), also one
+ * line (dmn_fail). Logs are JSON lines on stdout (opc_log_format_json),
+ * never with a secret: the daemon's own lines carry no values from the
+ * environment except ports, addresses and paths.
+ *
+ * Signals: dmn_begin() blocks SIGTERM, SIGINT and SIGHUP before any thread
+ * exists, so library threads never take them; the main thread then takes
+ * them in dmn_wait() (connect-api) or, with dmn_stop_flag(), while it runs
+ * opc_sync_run() (connect-sync). SIGPIPE is ignored.
+ */
+#ifndef OPC_DAEMON_H
+#define OPC_DAEMON_H
+
+#include <stdint.h>
+
+#include <opconnect/opconnect.h>
+
+/* Largest path the daemons build (credentials default, cache path). */
+#define DMN_PATH_MAX 4096
+
+typedef struct dmn {
+    const char *prog;          /* "connect-api": messages, log subsystem */
+    const char *title;         /* "1Password Connect API": start-up line */
+    int http_port;             /* OP_HTTP_PORT: 0-65535, default 8080 */
+    const char *bind_address;  /* OP_BIND_ADDRESS: IPv4, default 0.0.0.0 */
+    opc_log_level log_level;   /* OP_LOG_LEVEL: default info */
+    const char *session;       /* OP_SESSION (path, base64 or JSON) or default path */
+    const char *xdg_data_home; /* XDG_DATA_HOME (absolute) or NULL */
+    const char *home;          /* HOME or NULL */
+    char *cache_path;          /* after dmn_open(): the cache file (opc_free) */
+    opc_credentials *creds;    /* after dmn_open(): loaded, locked */
+    char session_default[DMN_PATH_MAX];
+} dmn;
+
+/*
+ * Start-up: handles the arguments (--version prints and returns 0,
+ * --healthcheck probes GET /heartbeat on the local instance and returns 0
+ * or 1, anything else prints usage and returns 2), then disables core
+ * dumps (RLIMIT_CORE 0, PR_SET_DUMPABLE 0), sets umask 077, blocks the
+ * signals and reads the variables both daemons share: OP_HTTP_PORT,
+ * OP_BIND_ADDRESS, OP_LOG_LEVEL, OP_SESSION, XDG_DATA_HOME, HOME (exits 1
+ * on a bad value). Returns -1 when the daemon should go on.
+ */
+int dmn_begin(dmn *d, const char *prog, const char *title, int argc, char **argv);
+
+/* ---- the environment (before dmn_open; a bad value exits 1) ---- */
+
+/* The variable's value; NULL when unset or empty. */
+const char *dmn_env(const char *name);
+
+/* "<prog>: <name>: <why>" on stderr, exit 1. Before dmn_open() only. */
+_Noreturn void dmn_bad(const char *name, const char *why);
+
+/* A decimal integer in [min, max]; def when unset or empty. */
+int64_t dmn_env_int(const char *name, int64_t min, int64_t max, int64_t def);
+
+/* A TCP port, 0-65535 (0 picks a free one); def when unset or empty. */
+int dmn_env_port(const char *name, int def);
+
+/* A Go duration ("10s", "1m30s", "500ms") of at most max_ms, in ms. */
+int64_t dmn_env_duration_ms(const char *name, int64_t max_ms, int64_t def);
+
+/* ---- running ---- */
+
+/*
+ * Initialize the library, route its log to stdout at d->log_level, compute
+ * the cache path and load the credentials (OP_SESSION). On failure: one
+ * line on stderr, everything released, -1.
+ */
+int dmn_open(dmn *d);
+
+/* Release the credentials now (a daemon that needs them only to start). */
+void dmn_drop_credentials(dmn *d);
+
+/* One start-up failure line after dmn_open(): "<prog>: <msg>". */
+void dmn_fail(const char *msg);
+
+/* One JSON log line of the daemon itself (subsystem = prog). */
+void dmn_log(opc_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The start-up line: "<title> <version> (libopconnect <v>) on <addr>:<port>". */
+void dmn_ready(const dmn *d, int port);
+
+/*
+ * Sleep until SIGTERM or SIGINT; each SIGHUP calls on_hup(ud) first (may
+ * be NULL). Returns the signal that stopped it.
+ */
+int dmn_wait(void (*on_hup)(void *ud), void *ud);
+
+/*
+ * Take SIGTERM and SIGINT on this thread from now on, setting the flag
+ * returned (for opc_sync_run()); SIGHUP is taken and ignored.
+ */
+volatile int *dmn_stop_flag(void);
+
+/* Release what dmn_open() holds and the library; logs "stopped". */
+void dmn_close(dmn *d);
+
+#endif
