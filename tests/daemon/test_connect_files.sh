@@ -439,8 +439,8 @@ SMALL_TEXT=$(cat "$T/files/small.txt")
 check "no token, file content or base64 of it in the logs" sh -c \
     "! grep -F -q -e '${TOK##*.}' -e '$SMALL_TEXT' -e '$(b64 "$T/files/small.txt")' '$T/api.log' '$T/api.err'"
 
-# ---- OP_MAX_INLINE_FILE_SIZE_KB ----
-for bad in abc -1 65537 1.5 ''; do
+# ---- OP_MAX_INLINE_FILE_SIZE_KB (empty counts as unset, as for every variable) ----
+for bad in abc -1 65537 1.5 ' 7'; do
     set +e
     OP_SESSION="$CREDS" OP_HTTP_PORT=0 OP_MAX_INLINE_FILE_SIZE_KB="$bad" timeout 5 "$API" \
         >"$T/bad.out" 2>"$T/bad.err" </dev/null
