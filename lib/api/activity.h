@@ -15,9 +15,11 @@
  * (opc__activity_path_for_cache), 0600 in a 0700 directory, WAL,
  * synchronous=NORMAL, PRAGMA application_id OPC_ACTIVITY_APPLICATION_ID, so
  * connect-api never writes the file connect-sync writes. Bounded: only the
- * newest max_records are ever listed, and a write that takes the table
- * above max_records + prune slack (max_records / 8, at least 64) deletes
- * the oldest rows down to max_records in the same transaction.
+ * newest max_records are ever listed; a drain that would take the table
+ * above max_records + prune slack (max_records / 8, at least 64) first
+ * deletes the oldest rows to make room (so its inserts reuse their pages),
+ * and records of one drain beyond max_records are not inserted at all.
+ * The table never holds more than max_records + slack rows.
  *
  * Request path. opc__activity_record() copies the record into a bounded
  * in-memory ring under a mutex (no I/O, no allocation) and assigns it the
@@ -128,7 +130,7 @@ typedef struct opc__activity_config {
 typedef struct opc__activity_stats {
     uint64_t recorded;     /* opc__activity_record calls */
     uint64_t dropped;      /* queued records dropped because the queue was full */
-    uint64_t written;      /* records committed to the file */
+    uint64_t written;      /* records committed (or aged out within their own drain) */
     uint64_t write_errors; /* failed drains */
     uint64_t lost;         /* records taken by a failed drain (not written) */
     size_t queued;         /* records waiting now */
