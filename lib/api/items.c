@@ -107,26 +107,38 @@ static opc_err decorate(cJSON *full, const opc__cache_item *row)
     return OPC_OK;
 }
 
-opc_err opc__api_item_body(const cJSON *full, const opc__cache_item *row, int64_t now, char **body,
-                           size_t *len, int64_t *valid_until, opc__ebuf *eb)
+opc_err opc__api_item_view(const cJSON *full, const opc__cache_item *row, int64_t now,
+                           cJSON **out, int64_t *valid_until, opc__ebuf *eb)
 {
-    *body = NULL;
-    *len = 0;
-    cJSON *out = cJSON_Duplicate(full, true);
-    opc_err rc = out != NULL ? OPC_OK : opc__fail(eb, OPC_ERR_NOMEM, "out of memory");
+    *out = cJSON_Duplicate(full, true);
+    opc_err rc = *out != NULL ? OPC_OK : opc__fail(eb, OPC_ERR_NOMEM, "out of memory");
     if (rc == OPC_OK) {
-        rc = decorate(out, row);
+        rc = decorate(*out, row);
         if (rc != OPC_OK) {
             opc__fail(eb, rc, "item %s: cannot add its metadata", row->id);
         }
     }
     if (rc == OPC_OK) {
-        rc = opc__item_present(out, now, valid_until, eb);
+        rc = opc__item_present(*out, now, valid_until, eb);
     }
+    if (rc != OPC_OK) {
+        opc__json_delete_secret(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+opc_err opc__api_item_body(const cJSON *full, const opc__cache_item *row, int64_t now, char **body,
+                           size_t *len, int64_t *valid_until, opc__ebuf *eb)
+{
+    *body = NULL;
+    *len = 0;
+    cJSON *view = NULL;
+    opc_err rc = opc__api_item_view(full, row, now, &view, valid_until, eb);
     if (rc == OPC_OK) {
-        rc = opc__json_print(out, body, len);
+        rc = opc__json_print(view, body, len);
     }
-    opc__json_delete_secret(out);
+    opc__json_delete_secret(view);
     return rc;
 }
 

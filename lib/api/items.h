@@ -30,11 +30,16 @@ opc_err opc__api_item_load(opc_api *api, const opc__ix_vault *v, const char *iid
                            opc__cache_item *row, opc__ebuf *eb);
 
 /*
- * The response body of a full item: a copy of `full` with the server-side
+ * A full item as GET shows it: a copy of `full` with the server-side
  * members of row (id, vault, version, lastEditedBy, createdAt, updatedAt)
  * and files' content_path, presented at now (opc__item_present: OTP codes,
- * internal members removed). *valid_until as opc__item_present's.
+ * internal members removed). *out: free with opc__json_delete_secret.
+ * *valid_until (may be NULL) as opc__item_present's.
  */
+opc_err opc__api_item_view(const cJSON *full, const opc__cache_item *row, int64_t now,
+                           cJSON **out, int64_t *valid_until, opc__ebuf *eb);
+
+/* The same view printed: the response body of a full item. */
 opc_err opc__api_item_body(const cJSON *full, const opc__cache_item *row, int64_t now, char **body,
                            size_t *len, int64_t *valid_until, opc__ebuf *eb);
 

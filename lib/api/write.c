@@ -377,19 +377,10 @@ static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, co
     cJSON *next = NULL;
     if (patch) {
         /* The patch addresses the item as GET shows it. */
-        char *shown = NULL;
-        size_t shown_len = 0;
         cJSON *view = NULL;
         cJSON *patched = NULL;
         size_t n_ops = 0;
-        rc = opc__api_item_body(existing, &row, opc__now_s(), &shown, &shown_len, NULL, &eb);
-        if (rc == OPC_OK) {
-            view = cJSON_ParseWithLength(shown, shown_len);
-            rc = view != NULL ? OPC_OK : OPC_ERR_NOMEM;
-        }
-        if (shown != NULL) {
-            opc__secret_free(shown, shown_len);
-        }
+        rc = opc__api_item_view(existing, &row, opc__now_s(), &view, NULL, &eb);
         if (rc == OPC_OK) {
             rc = opc__item_patch(view, body_text(body), body->len, &patched, &n_ops, &eb);
             if (rc != OPC_OK) {
