@@ -15,8 +15,8 @@
 
 #include <opconnect/opconnect.h>
 
-#include "api/activity.h"
-#include "api/metrics.h"
+#include "observe/activity.h"
+#include "observe/metrics.h"
 #include "core/buf.h"
 
 static double seconds(void)

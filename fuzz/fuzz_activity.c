@@ -9,8 +9,8 @@
 
 #include "fuzz_common.h"
 
-#include "api/activity.h"
-#include "api/metrics.h"
+#include "observe/activity.h"
+#include "observe/metrics.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/json.h"

@@ -1,5 +1,5 @@
 /*
- * The `filter` query parameter (api/filter.h): the input as a raw query
+ * The `filter` query parameter (view/filter.h): the input as a raw query
  * string for both targets, and as a decoded expression. Properties: a
  * rejection is OPC_ERR_PARSE with OPC_FILTER_ERROR and leaves kind NONE;
  * an accepted filter has a kind its target allows and a NUL-terminated
@@ -13,7 +13,7 @@
 
 #include "fuzz_common.h"
 
-#include "api/filter.h"
+#include "view/filter.h"
 #include "core/err.h"
 
 FUZZ_DEFINE_DEFAULT_INITIALIZE

@@ -1,7 +1,7 @@
 /*
  * cache/cache.h - the Connect server's local cache, 1password.sqlite.
  *
- * connect-sync writes it (lib/sync); connect-api reads it (lib/api) and
+ * connect-sync writes it (lib/sync); connect-api reads it (lib/view) and
  * writes its own item writes through to it (opc__cache_write_through); the
  * two may be separate processes sharing the file. It holds ciphertext exactly as
  * received from the upstream plus non-secret metadata (security-model §3.7):

@@ -1,7 +1,7 @@
 /*
  * core/file.h - private files of the library's SQLite stores.
  *
- * The stores (cache/cache.c, api/activity.c) keep their files readable by
+ * The stores (cache/cache.c, observe/activity.c) keep their files readable by
  * the owner only: the parent directory is created 0700, the file 0600 and
  * SQLite's -wal and -shm side files are chmod'ed to 0600 once they exist
  * (SQLite creates them with the database file's mode, minus the umask, but

@@ -1,6 +1,6 @@
 /*
  * core/httpd.h - what the two civetweb servers of the library (the API,
- * api/server.c, and the sync's status listener, sync/status.c) share.
+ * rest/server.c, and the sync's status listener, sync/status.c) share.
  */
 #ifndef OPC_CORE_HTTPD_H
 #define OPC_CORE_HTTPD_H

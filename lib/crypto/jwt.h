@@ -19,7 +19,7 @@
  *     exp, when present, > now - leeway; numbers integral and < 2^53.
  *
  * The registry check (jti active) and per-vault authorization are the
- * caller's (lib/api).
+ * caller's (lib/view).
  */
 #ifndef OPC_CRYPTO_JWT_H
 #define OPC_CRYPTO_JWT_H

@@ -2,7 +2,7 @@
  * model/file.h - a file's entry in an item's details and the layout of its
  * encrypted content (security-model §3.9; account/schema.c "Files"): the one
  * definition shared by the owner side (account/file.c writes and reads files)
- * and connect-api (api/files.c serves them from the cache).
+ * and connect-api (rest/files.c serves them from the cache).
  *
  * The entry, inside the item's encrypted details:
  *   {"id", "name", "size", "section": {"id"}?,            shown by the API

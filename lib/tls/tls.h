@@ -2,7 +2,7 @@
  * tls/tls.h - HTTPS for connect-api: certificates, the TLS listener and
  * the ACME client (RFC 8555, TLS-ALPN-01 of RFC 8737).
  *
- * Depends on core and crypto only (plus OpenSSL and libcurl); lib/api
+ * Depends on core and crypto only (plus OpenSSL and libcurl); lib/rest
  * drives it through opc__tls_* below. docs/tls.md has the design:
  *
  *  - certkey.c  a certificate chain and its key, loaded from PEM and

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_activity.c - the activity log (api/activity.c): record
+ * tests/unit/test_activity.c - the activity log (observe/activity.c): record
  * format, newest-first paging with Content-Range, the query parser, the
  * bound on disk, queued records visible to a list, drop counting, 8
  * recording threads, restart, shutdown flush, file modes, foreign files.
@@ -17,7 +17,7 @@
 
 #include <sqlite3.h>
 
-#include "api/activity.h"
+#include "observe/activity.h"
 #include "core/alloc.h"
 #include "core/json.h"
 

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_api_auth.c - the bearer-token pipeline of lib/api/auth.c
+ * tests/unit/test_api_auth.c - the bearer-token pipeline of lib/view/auth.c
  * (security-model §2.5 and §3.4) against a fake token registry and tokens
  * signed here with a pinned issuer key.
  *
@@ -9,7 +9,7 @@
  */
 #include "harness.h"
 
-#include "api/auth.h"
+#include "view/auth.h"
 #include "core/alloc.h"
 #include "core/err.h"
 #include "credentials/credentials.h"

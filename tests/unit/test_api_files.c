@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_api_files.c - the file routes' pieces that need no HTTP
- * (lib/api/files.c): the inline query and size decision, Content-Disposition
+ * (lib/rest/files.c): the inline query and size decision, Content-Disposition
  * (quotes, CR/LF, non-ASCII, RFC 6266 filename*), and streaming from a real
  * cache file: every byte handed to the client belongs to a chunk whose tag
  * verified, a tampered cache stops before the status line when the entry
@@ -9,7 +9,7 @@
  */
 #include "sync_fixture.h"
 
-#include "api/files.h"
+#include "rest/files.h"
 #include "crypto/base64.h"
 #include "crypto/kdf.h"
 

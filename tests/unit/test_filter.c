@@ -1,11 +1,11 @@
 /*
- * tests/unit/test_filter.c - the `filter` query parameter (api/filter.c):
+ * tests/unit/test_filter.c - the `filter` query parameter (view/filter.c):
  * every accepted form, form decoding ('+', %20, %22), case-insensitive
  * matching, and every rejection.
  */
 #include "harness.h"
 
-#include "api/filter.h"
+#include "view/filter.h"
 
 /* Parse the filter out of a raw query string. */
 static opc_err q(const char *query, opc__filter_target t, opc__filter *f)

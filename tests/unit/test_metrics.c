@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_metrics.c - connect-api's metrics (api/metrics.c):
+ * tests/unit/test_metrics.c - connect-api's metrics (observe/metrics.c):
  * the exposition text is checked by a strict validator of the Prometheus
  * text format 0.0.4 written here (and proven strict on bad inputs), and by
  * the prometheus_client parser (tests/unit/prom_check.py) when Debian's
@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "api/metrics.h"
+#include "observe/metrics.h"
 #include "core/buf.h"
 
 /* ---- a strict validator of the text exposition format 0.0.4 ---- */

@@ -1,11 +1,11 @@
 /*
- * tests/unit/test_render.c - the rendered-item cache (api/render.h).
+ * tests/unit/test_render.c - the rendered-item cache (view/render.h).
  */
 #include "harness.h"
 
 #include <pthread.h>
 
-#include "api/render.h"
+#include "view/render.h"
 
 #define V1 "aaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define V2 "bbbbbbbbbbbbbbbbbbbbbbbbbb"

@@ -1,12 +1,12 @@
 /*
- * api/filter.c - `filter` parsing and form-urlencoded query decoding (see
+ * view/filter.c - `filter` parsing and form-urlencoded query decoding (see
  * filter.h for the grammar and the accepted forms).
  */
 #include "internal.h"
 
 #include <string.h>
 
-#include "api/filter.h"
+#include "view/filter.h"
 #include "core/json.h"
 #include "core/strparse.h"
 

@@ -1,5 +1,5 @@
 /*
- * api/write.c - the item writes (connect-api spec §1.3 nos. 5, 7, 8, 9):
+ * rest/write.c - the item writes (connect-api spec §1.3 nos. 5, 7, 8, 9):
  *
  *   POST   /v1/vaults/{v}/items        200 the created FullItem
  *   PUT    /v1/vaults/{v}/items/{i}    200 the replaced FullItem
@@ -36,15 +36,15 @@
  * reads keep working; a version conflict 409; the item gone 404; the
  * server's grant lost its write bit 403.
  */
-#include "api/write.h"
+#include "rest/write.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include <civetweb.h>
 
-#include "api/activity.h"
-#include "api/items.h"
+#include "observe/activity.h"
+#include "view/items.h"
 #include "core/alloc.h"
 #include "core/id.h"
 #include "core/json.h"
@@ -252,7 +252,7 @@ static int put_and_answer(opc__req *r, const opc__ix_vault *v, const char *iid, 
     char *ov = NULL;
     char *det = NULL;
     int64_t key_sn = 0;
-    opc_err rc = opc__api_item_seal(api, v, iid, full, &ov, &det, &key_sn, &eb);
+    opc_err rc = opc__view_item_seal(api->keys, v, iid, full, &ov, &det, &key_sn, &eb);
     cJSON *row_json = NULL;
     if (rc == OPC_OK) {
         opc__item_write w = {.vault_id = v->id,
@@ -276,7 +276,7 @@ static int put_and_answer(opc__req *r, const opc__ix_vault *v, const char *iid, 
     int64_t valid_until = 0;
     int64_t now = opc__now_s();
     if (rc == OPC_OK) {
-        rc = opc__api_item_body(full, &row, now, &body, &len, &valid_until, &eb);
+        rc = opc__view_item_body(full, &row, now, &body, &len, &valid_until, &eb);
     }
     if (rc == OPC_OK) {
         opc__render_put(api->render, v->id, iid, row.version, valid_until, body, len);
@@ -292,7 +292,7 @@ static int put_and_answer(opc__req *r, const opc__ix_vault *v, const char *iid, 
         rc = shown != NULL ? OPC_OK : opc__fail(&eb, OPC_ERR_NOMEM, "out of memory");
         if (rc == OPC_OK) {
             hide_stored(shown, stored);
-            rc = opc__api_item_body(shown, &row, now, &body, &len, NULL, &eb);
+            rc = opc__view_item_body(shown, &row, now, &body, &len, NULL, &eb);
         }
         opc__json_delete_secret(shown);
     }
@@ -360,7 +360,7 @@ static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, co
     opc__ebuf_clear(&eb);
     cJSON *existing = NULL;
     opc__cache_item row;
-    opc_err rc = opc__api_item_load(api, v, iid, &existing, &row, &eb);
+    opc_err rc = opc__view_item_load(api->index, api->keys, v, iid, &existing, &row, &eb);
     int64_t version = row.version;
     if (rc == OPC_ERR_NOT_FOUND) {
         opc__cache_item_clear(&row);
@@ -380,7 +380,7 @@ static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, co
         cJSON *view = NULL;
         cJSON *patched = NULL;
         size_t n_ops = 0;
-        rc = opc__api_item_view(existing, &row, opc__now_s(), &view, NULL, &eb);
+        rc = opc__view_item_view(existing, &row, opc__now_s(), &view, NULL, &eb);
         if (rc == OPC_OK) {
             rc = opc__item_patch(view, body_text(body), body->len, &patched, &n_ops, &eb);
             if (rc != OPC_OK) {
@@ -405,7 +405,7 @@ static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, co
         }
         if (rc == OPC_OK && n_ops == 0) {
             /* An empty patch answers the item as it is. */
-            rc = opc__api_item_body(existing, &row, opc__now_s(), &text, &text_len, NULL, &eb);
+            rc = opc__view_item_body(existing, &row, opc__now_s(), &text, &text_len, NULL, &eb);
             if (rc == OPC_OK) {
                 opc__buf *b = opc__resp_begin(r);
                 opc__buf_append(b, text, text_len);

@@ -1,5 +1,5 @@
 /*
- * api/index.h - connect-api's in-memory view of the cache.
+ * view/index.h - connect-api's in-memory view of the cache.
  *
  * A snapshot holds what listing and filtering need, decrypted once: every
  * vault this server is granted (its Vault JSON, pre-serialised; its name;
@@ -22,13 +22,13 @@
  *
  * Thread safety: any thread.
  */
-#ifndef OPC_API_INDEX_H
-#define OPC_API_INDEX_H
+#ifndef OPC_VIEW_INDEX_H
+#define OPC_VIEW_INDEX_H
 
 #include <opconnect/credentials.h>
 
-#include "api/auth.h"
-#include "api/keys.h"
+#include "view/auth.h"
+#include "view/keys.h"
 #include "cache/cache.h"
 #include "core/err.h"
 #include "internal.h"

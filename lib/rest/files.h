@@ -1,5 +1,5 @@
 /*
- * api/files.h - connect-api's file routes (connect-api spec §1.3 nos. 10-12,
+ * rest/files.h - connect-api's file routes (connect-api spec §1.3 nos. 10-12,
  * §2.6; docs/decisions.md "Files"):
  *
  *   GET /v1/vaults/{v}/items/{i}/files              200 [File]
@@ -32,10 +32,10 @@
  * Secrets: file content, keys and names (names are item data) live in
  * secret buffers and are wiped; logs carry ids only.
  */
-#ifndef OPC_API_FILES_H
-#define OPC_API_FILES_H
+#ifndef OPC_REST_FILES_H
+#define OPC_REST_FILES_H
 
-#include "api/http.h"
+#include "rest/http.h"
 #include "cache/cache.h"
 #include "core/buf.h"
 #include "core/err.h"

@@ -1,7 +1,7 @@
 /*
- * api/http.c - response assembly and sending (http.h).
+ * rest/http.c - response assembly and sending (http.h).
  */
-#include "api/http.h"
+#include "rest/http.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,8 +12,8 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/time.h"
-#include "api/activity.h"
-#include "api/metrics.h"
+#include "observe/activity.h"
+#include "observe/metrics.h"
 
 static const char oom_response[] =
     "HTTP/1.1 500 Internal Server Error\r\n"

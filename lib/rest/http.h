@@ -1,5 +1,5 @@
 /*
- * api/http.h - one request as the route handlers see it, and how its
+ * rest/http.h - one request as the route handlers see it, and how its
  * response goes out.
  *
  * Every response is assembled in ONE buffer (status line, headers, body)
@@ -17,10 +17,10 @@
  * Every response carries 1Password-Connect-Version and Cache-Control:
  * no-store; errors have the JSON body {"status":N,"message":"..."}.
  */
-#ifndef OPC_API_HTTP_H
-#define OPC_API_HTTP_H
+#ifndef OPC_REST_HTTP_H
+#define OPC_REST_HTTP_H
 
-#include "api/api.h"
+#include "rest/api.h"
 #include "core/buf.h"
 #include "core/id.h"
 #include "internal.h"

@@ -1,5 +1,5 @@
 /*
- * api/server.c - the public opc_api object: configuration, civetweb
+ * rest/server.c - the public opc_api object: configuration, civetweb
  * start/stop, and the glue between auth (token registry) and the index.
  *
  * civetweb options (perf-anchors §0.5): num_threads = the peak number of
@@ -16,11 +16,11 @@
 
 #include <civetweb.h>
 
-#include "api/api.h"
-#include "api/tls.h"
-#include "api/activity.h"
-#include "api/http.h"
-#include "api/metrics.h"
+#include "rest/api.h"
+#include "rest/tls.h"
+#include "observe/activity.h"
+#include "rest/http.h"
+#include "observe/metrics.h"
 #include "core/rand.h"
 #include "upstream/upstream.h"
 #include "core/alloc.h"

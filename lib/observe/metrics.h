@@ -1,5 +1,5 @@
 /*
- * api/metrics.h - connect-api's own metrics, served by GET /metrics in the
+ * observe/metrics.h - connect-api's own metrics, served by GET /metrics in the
  * Prometheus text exposition format 0.0.4 (connect-api spec §1.3 item 15).
  * Names, labels and types: docs/observability.md.
  *
@@ -21,8 +21,8 @@
  *
  * Thread safety: any thread, for every function but create and free.
  */
-#ifndef OPC_API_METRICS_H
-#define OPC_API_METRICS_H
+#ifndef OPC_OBSERVE_METRICS_H
+#define OPC_OBSERVE_METRICS_H
 
 #include "core/buf.h"
 #include "core/err.h"

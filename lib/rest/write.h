@@ -1,11 +1,11 @@
 /*
- * api/write.h - item writes (write.c has the whole account).
+ * rest/write.h - item writes (write.c has the whole account).
  */
-#ifndef OPC_API_WRITE_H
-#define OPC_API_WRITE_H
+#ifndef OPC_REST_WRITE_H
+#define OPC_REST_WRITE_H
 
-#include "api/http.h"
-#include "api/index.h"
+#include "rest/http.h"
+#include "view/index.h"
 #include "internal.h"
 
 struct mg_request_info;

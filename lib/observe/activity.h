@@ -1,5 +1,5 @@
 /*
- * api/activity.h - the activity log behind GET /v1/activity (connect-api
+ * observe/activity.h - the activity log behind GET /v1/activity (connect-api
  * spec §1.3 item 1, §2.7 APIRequest). Format and decisions:
  * docs/observability.md.
  *
@@ -41,8 +41,8 @@
  * Thread safety: record, list, flush and stats from any thread; open and
  * close once each, with no other call running.
  */
-#ifndef OPC_API_ACTIVITY_H
-#define OPC_API_ACTIVITY_H
+#ifndef OPC_OBSERVE_ACTIVITY_H
+#define OPC_OBSERVE_ACTIVITY_H
 
 #include "core/err.h"
 #include "core/id.h"

@@ -1,5 +1,5 @@
 /*
- * api/index.c - snapshots of the cache for listing and filtering (see
+ * view/index.c - snapshots of the cache for listing and filtering (see
  * index.h).
  */
 #include "internal.h"
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/index.h"
+#include "view/index.h"
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/log.h"

@@ -1,20 +1,20 @@
 /*
- * api/api.h - the connect-api server object (shared by server.c and
+ * rest/api.h - the connect-api server object (shared by server.c and
  * routes.c).
  */
-#ifndef OPC_API_API_H
-#define OPC_API_API_H
+#ifndef OPC_REST_API_H
+#define OPC_REST_API_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 
 #include <opconnect/api.h>
 
-#include "api/auth.h"
-#include "api/filter.h"
-#include "api/index.h"
-#include "api/keys.h"
-#include "api/render.h"
+#include "view/auth.h"
+#include "view/filter.h"
+#include "view/index.h"
+#include "view/keys.h"
+#include "view/render.h"
 #include "internal.h"
 
 /* Largest request (headers) accepted by civetweb, in bytes. */
@@ -48,7 +48,7 @@ struct opc_api {
     struct mg_context *ctx;
     int bound_port;
     bool lib_init; /* mg_init_library called */
-    struct opc__api_tls *tls; /* HTTPS (api/tls.c); NULL without TLS */
+    struct opc__api_tls *tls; /* HTTPS (rest/tls.c); NULL without TLS */
 };
 
 /* routes.c: civetweb's request handler (cbdata = the opc_api). */

@@ -1,5 +1,5 @@
 /*
- * api/auth.h - bearer-token authentication of connect-api requests.
+ * view/auth.h - bearer-token authentication of connect-api requests.
  *
  * opc__auth_check() runs the validation pipeline of security-model §2.5 on
  * the Authorization header(s) of a request, in this order, stopping at the
@@ -35,8 +35,8 @@
  * Thread safety: opc__auth_check may run concurrently on any threads
  * (a rwlock guards the cache, a mutex the unlock).
  */
-#ifndef OPC_API_AUTH_H
-#define OPC_API_AUTH_H
+#ifndef OPC_VIEW_AUTH_H
+#define OPC_VIEW_AUTH_H
 
 #include <opconnect/credentials.h>
 

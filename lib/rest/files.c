@@ -1,16 +1,16 @@
 /*
- * api/files.c - the file routes (api/files.h).
+ * rest/files.c - the file routes (rest/files.h).
  */
-#include "api/files.h"
+#include "rest/files.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include <civetweb.h>
 
-#include "api/api.h"
-#include "api/filter.h"
-#include "api/items.h"
+#include "rest/api.h"
+#include "view/filter.h"
+#include "view/items.h"
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -503,7 +503,7 @@ int opc__api_files(opc__req *r, const struct mg_request_info *ri, const opc__ix_
     opc__ebuf_clear(&eb);
     cJSON *full = NULL;
     opc__cache_item row;
-    opc_err rc = opc__api_item_load(r->api, v, iid, &full, &row, &eb);
+    opc_err rc = opc__view_item_load(r->api->index, r->api->keys, v, iid, &full, &row, &eb);
     int st;
     if (rc == OPC_ERR_NOT_FOUND) {
         st = opc__resp_error(r, 404, "item %s not found", iid);

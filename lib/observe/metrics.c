@@ -1,5 +1,5 @@
 /*
- * api/metrics.c - lock-free counters and the Prometheus text exposition
+ * observe/metrics.c - lock-free counters and the Prometheus text exposition
  * (design: metrics.h; names and decisions: docs/observability.md).
  *
  * Numbers are printed from integers only (seconds as fixed-point from
@@ -19,7 +19,7 @@
 #include <opconnect/api.h>
 #include <opconnect/version.h>
 
-#include "api/metrics.h"
+#include "observe/metrics.h"
 #include "core/alloc.h"
 #include "core/strparse.h"
 #include "core/time.h"

@@ -1,5 +1,5 @@
 /*
- * api/tls.c - the HTTPS setters of opc_api: the state lives in a small
+ * rest/tls.c - the HTTPS setters of opc_api: the state lives in a small
  * object created by the first setter, so a server without TLS carries
  * nothing but a NULL pointer.
  */
@@ -7,8 +7,8 @@
 
 #include <string.h>
 
-#include "api/api.h"
-#include "api/tls.h"
+#include "rest/api.h"
+#include "rest/tls.h"
 #include "core/alloc.h"
 #include "core/err.h"
 #include "tls/tls.h"

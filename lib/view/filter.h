@@ -1,5 +1,5 @@
 /*
- * api/filter.h - the `filter` query parameter of the list endpoints
+ * view/filter.h - the `filter` query parameter of the list endpoints
  * (connect-api spec §3) and form-urlencoded query decoding.
  *
  * Grammar, after form decoding ('+' is a space, %XX a byte):
@@ -19,8 +19,8 @@
  * is whole-string equality, co a substring test; tag eq matches an item
  * whose tags contain the value.
  */
-#ifndef OPC_API_FILTER_H
-#define OPC_API_FILTER_H
+#ifndef OPC_VIEW_FILTER_H
+#define OPC_VIEW_FILTER_H
 
 #include "core/err.h"
 #include "internal.h"

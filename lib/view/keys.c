@@ -1,5 +1,5 @@
 /*
- * api/keys.c - unwrapping and caching vault keys (see keys.h).
+ * view/keys.c - unwrapping and caching vault keys (see keys.h).
  */
 #include "internal.h"
 
@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/keys.h"
+#include "view/keys.h"
 #include "core/alloc.h"
 #include "core/id.h"
 #include "crypto/base64.h"

@@ -1,12 +1,12 @@
 /*
- * api/render.c - the rendered-item cache (render.h).
+ * view/render.c - the rendered-item cache (render.h).
  *
  * A slot holds one sealed body: ciphertext, tag and the nonce it was sealed
  * with. Sealing runs outside the slot lock (the body is the caller's);
  * opening runs under it, straight into the caller's buffer, so an entry is
  * never copied in plaintext.
  */
-#include "api/render.h"
+#include "view/render.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

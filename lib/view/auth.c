@@ -1,5 +1,5 @@
 /*
- * api/auth.c - the bearer-token pipeline and the verified-token cache (see
+ * view/auth.c - the bearer-token pipeline and the verified-token cache (see
  * auth.h for the order of the checks and the cache's rules).
  */
 #include "internal.h"
@@ -11,7 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "api/auth.h"
+#include "view/auth.h"
 #include "core/alloc.h"
 #include "core/strparse.h"
 #include "credentials/credentials.h"

@@ -1,13 +1,13 @@
 /*
- * api/items.c - loading, presenting and sealing items (items.h).
+ * view/items.c - loading, presenting and sealing items (items.h).
  */
-#include "api/items.h"
+#include "view/items.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "api/index.h"
-#include "api/keys.h"
+#include "view/index.h"
+#include "view/keys.h"
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/time.h"
@@ -20,23 +20,23 @@ static void item_aad(char out[128], const char *vault, const char *item, const c
     (void)snprintf(out, 128, "v1|%s|%s|%s|%lld", vault, item, part, (long long)key_sn);
 }
 
-opc_err opc__api_item_load(opc_api *api, const opc__ix_vault *v, const char *iid, cJSON **full,
-                           opc__cache_item *row, opc__ebuf *eb)
+opc_err opc__view_item_load(opc__index *ix, opc__vault_keys *keys, const opc__ix_vault *v,
+                            const char *iid, cJSON **full, opc__cache_item *row, opc__ebuf *eb)
 {
     *full = NULL;
     memset(row, 0, sizeof *row);
     opc__cache *c = NULL;
-    opc_err rc = opc__index_handle(api->index, &c, eb);
+    opc_err rc = opc__index_handle(ix, &c, eb);
     if (rc == OPC_OK) {
         rc = opc__cache_item_get(c, v->id, iid, row, eb);
     }
-    opc__index_handle_release(api->index, c);
+    opc__index_handle_release(ix, c);
     if (rc == OPC_OK && row->state != NULL && strcmp(row->state, "active") != 0) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "item %s not found", iid);
     }
     opc__vkey *vk = NULL;
     if (rc == OPC_OK) {
-        rc = opc__vault_keys_get(api->keys, v->id, row->key_sn, v->enc_key, opc__monotonic_ms(),
+        rc = opc__vault_keys_get(keys, v->id, row->key_sn, v->enc_key, opc__monotonic_ms(),
                                  &vk, eb);
     }
     cJSON *ov = NULL;
@@ -50,7 +50,7 @@ opc_err opc__api_item_load(opc_api *api, const opc__ix_vault *v, const char *iid
         item_aad(aad, v->id, row->id, "details", row->key_sn);
         rc = opc__ix_open_json(row->details, opc__vkey_key(vk), aad, &det, eb);
     }
-    opc__vault_keys_release(api->keys, vk);
+    opc__vault_keys_release(keys, vk);
     if (rc == OPC_OK) {
         rc = opc__item_join(ov, det, full);
     }
@@ -107,7 +107,7 @@ static opc_err decorate(cJSON *full, const opc__cache_item *row)
     return OPC_OK;
 }
 
-opc_err opc__api_item_view(const cJSON *full, const opc__cache_item *row, int64_t now,
+opc_err opc__view_item_view(const cJSON *full, const opc__cache_item *row, int64_t now,
                            cJSON **out, int64_t *valid_until, opc__ebuf *eb)
 {
     *out = cJSON_Duplicate(full, true);
@@ -128,13 +128,13 @@ opc_err opc__api_item_view(const cJSON *full, const opc__cache_item *row, int64_
     return rc;
 }
 
-opc_err opc__api_item_body(const cJSON *full, const opc__cache_item *row, int64_t now, char **body,
+opc_err opc__view_item_body(const cJSON *full, const opc__cache_item *row, int64_t now, char **body,
                            size_t *len, int64_t *valid_until, opc__ebuf *eb)
 {
     *body = NULL;
     *len = 0;
     cJSON *view = NULL;
-    opc_err rc = opc__api_item_view(full, row, now, &view, valid_until, eb);
+    opc_err rc = opc__view_item_view(full, row, now, &view, valid_until, eb);
     if (rc == OPC_OK) {
         rc = opc__json_print(view, body, len);
     }
@@ -163,14 +163,14 @@ static opc_err seal_part(const opc__key *k, const char *aad, const cJSON *part, 
     return rc;
 }
 
-opc_err opc__api_item_seal(opc_api *api, const opc__ix_vault *v, const char *iid,
-                           const cJSON *full, char **overview, char **details, int64_t *key_sn,
-                           opc__ebuf *eb)
+opc_err opc__view_item_seal(opc__vault_keys *keys, const opc__ix_vault *v, const char *iid,
+                            const cJSON *full, char **overview, char **details, int64_t *key_sn,
+                            opc__ebuf *eb)
 {
     *overview = *details = NULL;
     *key_sn = v->key_sn;
     opc__vkey *vk = NULL;
-    opc_err rc = opc__vault_keys_get(api->keys, v->id, v->key_sn, v->enc_key, opc__monotonic_ms(),
+    opc_err rc = opc__vault_keys_get(keys, v->id, v->key_sn, v->enc_key, opc__monotonic_ms(),
                                      &vk, eb);
     cJSON *ov = NULL;
     cJSON *det = NULL;
@@ -186,7 +186,7 @@ opc_err opc__api_item_seal(opc_api *api, const opc__ix_vault *v, const char *iid
         item_aad(aad, v->id, iid, "details", v->key_sn);
         rc = seal_part(opc__vkey_key(vk), aad, det, details);
     }
-    opc__vault_keys_release(api->keys, vk);
+    opc__vault_keys_release(keys, vk);
     opc__json_delete_secret(ov);
     opc__json_delete_secret(det);
     if (rc != OPC_OK) {

@@ -1,5 +1,5 @@
 /*
- * api/items.c - a vault's items as the routes handle them: the stored full
+ * view/items.c - a vault's items as the routes handle them: the stored full
  * item (decrypted and joined), its response form, and new versions sealed
  * for the upstream.
  *
@@ -10,14 +10,15 @@
  * Secrets: every tree and text here may hold item secrets; trees are freed
  * with opc__json_delete_secret, texts with opc__secret_free.
  */
-#ifndef OPC_API_ITEMS_H
-#define OPC_API_ITEMS_H
+#ifndef OPC_VIEW_ITEMS_H
+#define OPC_VIEW_ITEMS_H
 
 #include <cjson/cJSON.h>
 
-#include "api/api.h"
 #include "cache/cache.h"
 #include "core/err.h"
+#include "view/index.h"
+#include "view/keys.h"
 #include "internal.h"
 
 /*
@@ -26,8 +27,8 @@
  * takes), *row the cache row (clear it with opc__cache_item_clear). A
  * missing or deleted item is OPC_ERR_NOT_FOUND.
  */
-opc_err opc__api_item_load(opc_api *api, const opc__ix_vault *v, const char *iid, cJSON **full,
-                           opc__cache_item *row, opc__ebuf *eb);
+opc_err opc__view_item_load(opc__index *ix, opc__vault_keys *keys, const opc__ix_vault *v,
+                            const char *iid, cJSON **full, opc__cache_item *row, opc__ebuf *eb);
 
 /*
  * A full item as GET shows it: a copy of `full` with the server-side
@@ -36,11 +37,11 @@ opc_err opc__api_item_load(opc_api *api, const opc__ix_vault *v, const char *iid
  * internal members removed). *out: free with opc__json_delete_secret.
  * *valid_until (may be NULL) as opc__item_present's.
  */
-opc_err opc__api_item_view(const cJSON *full, const opc__cache_item *row, int64_t now,
+opc_err opc__view_item_view(const cJSON *full, const opc__cache_item *row, int64_t now,
                            cJSON **out, int64_t *valid_until, opc__ebuf *eb);
 
 /* The same view printed: the response body of a full item. */
-opc_err opc__api_item_body(const cJSON *full, const opc__cache_item *row, int64_t now, char **body,
+opc_err opc__view_item_body(const cJSON *full, const opc__cache_item *row, int64_t now, char **body,
                            size_t *len, int64_t *valid_until, opc__ebuf *eb);
 
 /*
@@ -48,8 +49,8 @@ opc_err opc__api_item_body(const cJSON *full, const opc__cache_item *row, int64_
  * vault's current key for item iid: *overview and *details are envelope
  * JSON texts (not secret), *key_sn the key serial used.
  */
-opc_err opc__api_item_seal(opc_api *api, const opc__ix_vault *v, const char *iid,
-                           const cJSON *full, char **overview, char **details, int64_t *key_sn,
-                           opc__ebuf *eb);
+opc_err opc__view_item_seal(opc__vault_keys *keys, const opc__ix_vault *v, const char *iid,
+                            const cJSON *full, char **overview, char **details, int64_t *key_sn,
+                            opc__ebuf *eb);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * api/render.h - the rendered-item cache: full item response bodies kept
+ * view/render.h - the rendered-item cache: full item response bodies kept
  * sealed in memory, so a GET of an unchanged item costs a hash lookup and
  * one AES-GCM open instead of a SQLite read, two envelope opens, two JSON
  * parses, the join and a print (docs/performance.md has the figures).
@@ -24,8 +24,8 @@
  *
  * Thread safety: any thread; each slot has its own lock.
  */
-#ifndef OPC_API_RENDER_H
-#define OPC_API_RENDER_H
+#ifndef OPC_VIEW_RENDER_H
+#define OPC_VIEW_RENDER_H
 
 #include "core/buf.h"
 #include "core/err.h"

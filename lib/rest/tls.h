@@ -1,11 +1,11 @@
 /*
- * api/tls.h - HTTPS of the API server (lib/tls behind the setters of
+ * rest/tls.h - HTTPS of the API server (lib/tls behind the setters of
  * opconnect/api.h); server.c calls these from start, stop and free.
  */
-#ifndef OPC_API_TLS_H
-#define OPC_API_TLS_H
+#ifndef OPC_REST_TLS_H
+#define OPC_REST_TLS_H
 
-#include "api/api.h"
+#include "rest/api.h"
 #include "core/err.h"
 #include "internal.h"
 

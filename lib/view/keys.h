@@ -1,5 +1,5 @@
 /*
- * api/keys.h - unwrapped vault keys of the Connect server.
+ * view/keys.h - unwrapped vault keys of the Connect server.
  *
  * A vault key reaches the cache wrapped to this server: enc_key =
  * b64url(RSA-OAEP-256(server RSA public key, VK (32 bytes), label
@@ -23,8 +23,8 @@
  *
  * Thread safety: any thread (one mutex).
  */
-#ifndef OPC_API_KEYS_H
-#define OPC_API_KEYS_H
+#ifndef OPC_VIEW_KEYS_H
+#define OPC_VIEW_KEYS_H
 
 #include <opconnect/credentials.h>
 

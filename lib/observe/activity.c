@@ -1,5 +1,5 @@
 /*
- * api/activity.c - the activity log (design: activity.h; record format and
+ * observe/activity.c - the activity log (design: activity.h; record format and
  * decisions: docs/observability.md).
  *
  * Two locks, always taken in this order when both are needed:
@@ -25,8 +25,8 @@
 
 #include <sqlite3.h>
 
-#include "api/activity.h"
-#include "api/filter.h"
+#include "observe/activity.h"
+#include "view/filter.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/file.h"

@@ -1,5 +1,5 @@
 /*
- * api/routes.c - connect-api's routes (connect-api spec §1, §2.8, §2.9, §9).
+ * rest/routes.c - connect-api's routes (connect-api spec §1, §2.8, §2.9, §9).
  *
  *   GET /heartbeat                      200 text/plain "."
  *   GET /health                         200 ServerHealth (a bearer token, if
@@ -40,14 +40,14 @@
 
 #include <civetweb.h>
 
-#include "api/api.h"
-#include "api/activity.h"
-#include "api/files.h"
-#include "api/http.h"
-#include "api/items.h"
-#include "api/metrics.h"
-#include "api/write.h"
-#include "api/render.h"
+#include "rest/api.h"
+#include "observe/activity.h"
+#include "rest/files.h"
+#include "rest/http.h"
+#include "view/items.h"
+#include "observe/metrics.h"
+#include "rest/write.h"
+#include "view/render.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/id.h"
@@ -407,9 +407,9 @@ static int get_item(req *r, const opc__ix_vault *v, const opc__ix_item *it)
     cJSON *full = NULL;
     opc__cache_item row;
     memset(&row, 0, sizeof row);
-    opc_err rc = opc__api_item_load(api, v, it->id, &full, &row, &eb);
+    opc_err rc = opc__view_item_load(api->index, api->keys, v, it->id, &full, &row, &eb);
     if (rc == OPC_OK) {
-        rc = opc__api_item_body(full, &row, now, &body, &len, &valid_until, &eb);
+        rc = opc__view_item_body(full, &row, now, &body, &len, &valid_until, &eb);
     }
     int64_t version = row.version;
     opc__json_delete_secret(full);
