@@ -77,38 +77,8 @@ opc_err opc__sha256(const void *msg, size_t len, uint8_t out[OPC_SHA256_LEN])
 opc_err opc__hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len,
                          uint8_t out[OPC_SHA256_LEN])
 {
-    if (out == NULL || (key == NULL && key_len != 0) || (msg == NULL && msg_len != 0)) {
-        return OPC_ERR_INVALID_ARG;
-    }
-    if (!fetch_all() || mac_hmac == NULL) {
-        return OPC_ERR_CRYPTO;
-    }
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac_hmac);
-    if (ctx == NULL) {
-        return OPC_ERR_CRYPTO;
-    }
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
-        OSSL_PARAM_construct_end(),
-    };
-    opc_err rc = OPC_ERR_CRYPTO;
-    uint8_t mac[OPC_SHA256_LEN];
-    size_t n = 0;
-    if (EVP_MAC_init(ctx, nonnull(key), key_len, params) != 1) {
-        goto done;
-    }
-    if (EVP_MAC_update(ctx, nonnull(msg), msg_len) != 1) {
-        goto done;
-    }
-    if (EVP_MAC_final(ctx, mac, &n, sizeof mac) != 1 || n != OPC_SHA256_LEN) {
-        goto done;
-    }
-    memcpy(out, mac, OPC_SHA256_LEN);
-    rc = OPC_OK;
-done:
-    opc__wipe(mac, sizeof mac);
-    EVP_MAC_CTX_free(ctx); /* cleanses the keyed state */
-    return rc;
+    size_t n = OPC_SHA256_LEN;
+    return opc__hmac("SHA256", key, key_len, msg, msg_len, out, &n);
 }
 
 opc_err opc__hmac_sha256_verify(const void *key, size_t key_len, const void *msg, size_t msg_len,

@@ -1,5 +1,5 @@
 /*
- * view/items.c - a vault's items as the routes handle them: the stored full
+ * view/items.h - a vault's items as the routes handle them: the stored full
  * item (decrypted and joined), its response form, and new versions sealed
  * for the upstream.
  *
