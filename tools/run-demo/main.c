@@ -200,7 +200,7 @@ out:
     opc_secret_free(token);
     opc_secret_free(creds);
     opc_secret_free(sk);
-    opc_account_close(a);
+    opc_account_free(a);
     return ok;
 }
 
