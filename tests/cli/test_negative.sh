@@ -100,6 +100,16 @@ fails 2 "bad --format" op vault list --format xml
 fails 2 "bad --expires-in" op connect token create t4 --server srv --vault Prod --expires-in 30x
 fails 2 "bad field type" op item create --category login --title x --vault Prod 'a[phone]=1'
 fails 2 "bad recipe" op item create --category login --title x --vault Prod --generate-password=emoji
+# Recipes the CLI once read more loosely than the library's generator does.
+fails 2 "recipe with an empty part" \
+    op item create --category login --title x --vault Prod --generate-password=letters,,digits
+check "the empty-part message says so" grep -q 'empty item' "$T/err"
+fails 2 "recipe naming a set twice" \
+    op item edit "$ITEM" --vault Prod --generate-password=letters,LETTERS
+check "the repeated-set message names it" grep -q 'LETTERS given twice' "$T/err"
+fails 2 "recipe with two lengths" \
+    op item create --category login --title x --vault Prod --generate-password=10,20
+check "the two-lengths message says so" grep -q 'more than one length' "$T/err"
 fails 2 "--version must be a number" op item edit "$ITEM" --vault Prod --version two username=x
 fails 2 "flag without its value" op vault get --account
 
