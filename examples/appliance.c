@@ -145,7 +145,11 @@ int main(int argc, char **argv)
     if (lv != NULL && opc_log_level_parse(lv, &level) != OPC_OK) {
         fprintf(stderr, "appliance: OP_LOG_LEVEL: expected error, warn, info, debug or trace\n");
     }
-    opc_global_set_log(log_to_stderr, NULL, level);
+    if (opc_global_set_log(log_to_stderr, NULL, level) != OPC_OK) {
+        fprintf(stderr, "appliance: cannot install the log callback\n");
+        opc_global_cleanup();
+        return 1;
+    }
 
     int status = 1;
     char err[OPC_ERRBUF_SIZE]; /* one secret-free line on failure */
@@ -196,7 +200,8 @@ int main(int argc, char **argv)
         if (sig != SIGHUP) {
             break;
         }
-        (void)opc_server_tls_reload(srv); /* OPC_ERR_INVALID_ARG without TLS: fine */
+        opc_err reload = opc_server_tls_reload(srv);
+        (void)reload; /* OPC_ERR_INVALID_ARG without TLS: fine */
     }
     printf("appliance: stopping\n");
     opc_server_stop(srv); /* finishes requests in progress, joins the sync */

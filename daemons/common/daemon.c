@@ -298,7 +298,10 @@ int dmn_open(dmn *d)
         dmn_fail("cannot initialize libopconnect");
         return -1;
     }
-    (void)opc_global_set_log(log_line, NULL, d->log_level);
+    if (opc_global_set_log(log_line, NULL, d->log_level) != OPC_OK) {
+        dmn_fail("cannot install the log callback");
+        return -1;
+    }
     char err[OPC_ERRBUF_SIZE] = "";
     char line[OPC_ERRBUF_SIZE + 64];
     opc_err rc = opc_sync_default_cache_path(d->xdg_data_home, d->home, &d->cache_path);

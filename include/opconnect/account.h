@@ -74,8 +74,13 @@ OPC_API OPC_NODISCARD opc_err opc_account_create(const char *path, const char *e
 OPC_API OPC_NODISCARD opc_err opc_account_open(const char *path, opc_account **out, char *errbuf,
                                                size_t errbuf_len) OPC_NONNULL(1, 2);
 
-/* opc_account_close - wipe keys and close; NULL is a no-op. Since 0.1.0. */
-OPC_API void opc_account_close(opc_account *a);
+/* opc_account_free - wipe keys and close; NULL is a no-op. Since 0.1.0. */
+OPC_API void opc_account_free(opc_account *a);
+
+/* opc_account_close - the former name of opc_account_free(), kept exported
+ * so that programs built against it still load. Deprecated since 0.1.0. */
+OPC_API void opc_account_close(opc_account *a)
+    OPC_DEPRECATED("since 0.1.0; use opc_account_free");
 
 /* The last failure's message on this handle ("" when none). Since 0.1.0. */
 OPC_API const char *opc_account_errmsg(const opc_account *a);

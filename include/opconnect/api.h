@@ -62,13 +62,13 @@ OPC_API OPC_NODISCARD opc_err opc_api_create(opc_credentials *creds, const char 
 /* Settings, before opc_api_start(); OPC_ERR_INVALID_ARG when out of range or
  * the server runs. Since 0.1.0. */
 /* TCP port, 0-65535 (0 picks a free port); default 8080. */
-OPC_API opc_err opc_api_set_http_port(opc_api *api, int port);
+OPC_API OPC_NODISCARD opc_err opc_api_set_http_port(opc_api *api, int port);
 /* Numeric IPv4 address to listen on; default "0.0.0.0". */
-OPC_API opc_err opc_api_set_bind_address(opc_api *api, const char *address);
+OPC_API OPC_NODISCARD opc_err opc_api_set_bind_address(opc_api *api, const char *address);
 /* How long a request waits for the initial sync before 408 (0-3600000 ms). */
-OPC_API opc_err opc_api_set_sync_timeout_ms(opc_api *api, int64_t timeout_ms);
+OPC_API OPC_NODISCARD opc_err opc_api_set_sync_timeout_ms(opc_api *api, int64_t timeout_ms);
 /* Worker threads = most concurrent keep-alive clients (1-1024); default 64. */
-OPC_API opc_err opc_api_set_threads(opc_api *api, int threads);
+OPC_API OPC_NODISCARD opc_err opc_api_set_threads(opc_api *api, int threads);
 /*
  * Largest file, in KiB (1 KB = 1024 bytes), whose content a File object
  * carries inline when a request asks for it (inline_files=true or
@@ -76,7 +76,7 @@ OPC_API opc_err opc_api_set_threads(opc_api *api, int threads);
  * OPC_API_MAX_INLINE_FILE_KB; default OPC_API_DEFAULT_MAX_INLINE_FILE_KB
  * (the daemon reads OP_MAX_INLINE_FILE_SIZE_KB). Since 0.1.0.
  */
-OPC_API opc_err opc_api_set_max_inline_file_kb(opc_api *api, int kb);
+OPC_API OPC_NODISCARD opc_err opc_api_set_max_inline_file_kb(opc_api *api, int kb);
 
 /*
  * HTTPS (docs/tls.md). With a certificate (opc_api_set_tls_files) or ACME
@@ -94,7 +94,7 @@ OPC_API opc_err opc_api_set_max_inline_file_kb(opc_api *api, int kb);
 
 /* HTTPS port, 0-65535 (0 picks a free port); default 8443. OPC_ERR_NOMEM,
  * OPC_ERR_INVALID_ARG when out of range or running. Since 0.1.0. */
-OPC_API opc_err opc_api_set_https_port(opc_api *api, int port);
+OPC_API OPC_NODISCARD opc_err opc_api_set_https_port(opc_api *api, int port);
 
 /*
  * opc_api_set_tls_files - serve HTTPS with the certificate chain in
@@ -141,7 +141,7 @@ OPC_API OPC_NODISCARD opc_err opc_api_set_acme(opc_api *api, const char *domain,
  * thread while the server runs (e.g. a daemon's SIGHUP loop).
  * OPC_ERR_INVALID_ARG when TLS is not configured. Since 0.1.0.
  */
-OPC_API opc_err opc_api_tls_reload(opc_api *api);
+OPC_API OPC_NODISCARD opc_err opc_api_tls_reload(opc_api *api);
 
 /* The bound HTTPS port while serving HTTPS, else -1. Since 0.1.0. */
 OPC_API int opc_api_https_port(const opc_api *api);

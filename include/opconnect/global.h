@@ -111,7 +111,8 @@ typedef void (*opc_log_fn)(const opc_log_record *record, void *userdata);
  * except for opc_log_format_json(). Thread safety: init-time only (set it
  * before starting servers). Since 0.1.0.
  */
-OPC_API opc_err opc_global_set_log(opc_log_fn fn, void *userdata, opc_log_level max_level);
+OPC_API OPC_NODISCARD opc_err opc_global_set_log(opc_log_fn fn, void *userdata,
+                                                 opc_log_level max_level);
 
 /*
  * opc_log_level_parse - parse "error", "warn", "info", "debug" or "trace"

@@ -14,6 +14,7 @@
 #include "secret.h"
 #include "credentials.h"
 #include "account.h"
+#include "password.h"
 #include "sync.h"
 #include "api.h"
 #include "server.h"

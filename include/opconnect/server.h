@@ -41,15 +41,15 @@ OPC_API OPC_NODISCARD opc_err opc_server_create(opc_credentials *creds, const ch
 
 /* Settings, before opc_server_start(); as opc_api_set_http_port() and
  * opc_api_set_bind_address() (defaults 8080 and "0.0.0.0"). Since 0.1.0. */
-OPC_API opc_err opc_server_set_http_port(opc_server *srv, int port);
-OPC_API opc_err opc_server_set_bind_address(opc_server *srv, const char *address);
+OPC_API OPC_NODISCARD opc_err opc_server_set_http_port(opc_server *srv, int port);
+OPC_API OPC_NODISCARD opc_err opc_server_set_bind_address(opc_server *srv, const char *address);
 
 /*
  * HTTPS, as the opc_api_* functions of the same names (api.h, docs/tls.md):
  * before opc_server_start(); the ACME client runs on a background thread
  * of the library. Since 0.1.0.
  */
-OPC_API opc_err opc_server_set_https_port(opc_server *srv, int port);
+OPC_API OPC_NODISCARD opc_err opc_server_set_https_port(opc_server *srv, int port);
 OPC_API OPC_NODISCARD opc_err opc_server_set_tls_files(opc_server *srv, const char *cert_file,
                                                        const char *key_file, char *errbuf,
                                                        size_t errbuf_len) OPC_NONNULL(1, 2, 3);
@@ -59,7 +59,7 @@ OPC_API OPC_NODISCARD opc_err opc_server_set_acme(opc_server *srv, const char *d
                                                   const char *data_dir, char *errbuf,
                                                   size_t errbuf_len) OPC_NONNULL(1, 2, 6);
 /* Re-read the files / re-check the ACME certificate; any thread. */
-OPC_API opc_err opc_server_tls_reload(opc_server *srv);
+OPC_API OPC_NODISCARD opc_err opc_server_tls_reload(opc_server *srv);
 /* The bound HTTPS port while serving HTTPS, else -1. */
 OPC_API int opc_server_https_port(const opc_server *srv);
 

@@ -1,6 +1,6 @@
 /*
- * account/feed.h - the account's change feed, as connect-sync (through
- * op-account-server or a local account.db upstream) will consume it.
+ * account/feed.h - the account's change feed, as connect-sync consumes it
+ * (through a local account.db upstream today, op-account-server later).
  *
  * Every change to the account is logged in its own transaction with an
  * account-wide, strictly increasing sequence number. An entry names ids only:

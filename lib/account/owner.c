@@ -50,7 +50,7 @@ void opc__acct_lock(opc_account *a)
     a->unlocked = false;
 }
 
-void opc_account_close(opc_account *a)
+void opc_account_free(opc_account *a)
 {
     if (a == NULL) {
         return;
@@ -63,6 +63,11 @@ void opc_account_close(opc_account *a)
     }
     opc__free(a->email);
     opc__secret_free(a, sizeof *a);
+}
+
+void opc_account_close(opc_account *a)
+{
+    opc_account_free(a);
 }
 
 const char *opc_account_errmsg(const opc_account *a)
@@ -481,7 +486,7 @@ opc_err opc__account_create_ex(const char *path, const char *email, const char *
         rc = check_iterations(iterations, min_iterations, eb);
     }
     if (rc != OPC_OK) {
-        opc_account_close(a);
+        opc_account_free(a);
         return rc;
     }
 
@@ -560,7 +565,7 @@ opc_err opc__account_create_ex(const char *path, const char *email, const char *
     if (rc != OPC_OK) {
         char p[PATH_MAX];
         (void)snprintf(p, sizeof p, "%s", a->path[0] != '\0' ? a->path : path);
-        opc_account_close(a);
+        opc_account_free(a);
         if (created) {
             remove_files(p);
         }
@@ -714,7 +719,7 @@ opc_err opc__account_open_ex(const char *path, uint32_t min_iterations, opc_acco
         rc = load_account(a, eb);
     }
     if (rc != OPC_OK) {
-        opc_account_close(a);
+        opc_account_free(a);
         return rc;
     }
     *out = a;

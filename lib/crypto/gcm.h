@@ -14,11 +14,8 @@
 #define OPC_GCM_KEY_LEN 32
 #define OPC_GCM_IV_LEN 12
 #define OPC_GCM_TAG_LEN 16
-/* Longest IV the EVP GCM provider of OpenSSL 3.0 takes; longer IVs go
- * through gcm_longiv.c. */
+/* Longest IV the EVP GCM provider of OpenSSL 3.0 takes, and the _ex forms. */
 #define OPC_GCM_IV_MAX_LEN 128
-/* Longest IV the _ex forms accept at all. */
-#define OPC_GCM_IV_EX_MAX_LEN 4096
 
 /* ct may equal pt (in place). Returns OPC_ERR_CRYPTO if OpenSSL fails. */
 opc_err opc__gcm_seal(const uint8_t key[OPC_GCM_KEY_LEN], const uint8_t iv[OPC_GCM_IV_LEN],
@@ -32,7 +29,7 @@ opc_err opc__gcm_open(const uint8_t key[OPC_GCM_KEY_LEN], const uint8_t iv[OPC_G
 
 /*
  * General forms for known-answer tests: key of 16, 24 or 32 bytes, IV of 1
- * to OPC_GCM_IV_EX_MAX_LEN bytes, tag of 16 bytes (others OPC_ERR_INVALID_ARG).
+ * to OPC_GCM_IV_MAX_LEN bytes, tag of 16 bytes (others OPC_ERR_INVALID_ARG).
  */
 opc_err opc__gcm_seal_ex(const uint8_t *key, size_t key_len, const uint8_t *iv, size_t iv_len,
                          const void *aad, size_t aad_len, const void *pt, size_t pt_len,

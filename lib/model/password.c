@@ -25,6 +25,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <opconnect/password.h>
+
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/json.h"
@@ -229,6 +231,50 @@ opc_err opc__recipe_parse_cli(const char *s, opc__recipe *out, opc__ebuf *eb)
     r.sets = chosen == 0 ? OPC_CHARSET_ALL : chosen;
     *out = r;
     return OPC_OK;
+}
+
+/* The GeneratorRecipe object of a CLI-form recipe (no exclusions). */
+static opc_err recipe_json(const opc__recipe *r, char **out)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *names = cJSON_CreateArray();
+    bool ok = o != NULL && names != NULL &&
+              cJSON_AddNumberToObject(o, "length", (double)r->length) != NULL;
+    for (int k = 0; ok && k < NSETS; k++) {
+        if ((r->sets & sets[k].bit) != 0) {
+            cJSON *s = cJSON_CreateString(sets[k].name);
+            ok = s != NULL && cJSON_AddItemToArray(names, s);
+        }
+    }
+    if (ok && cJSON_AddItemToObject(o, "characterSets", names)) {
+        names = NULL; /* owned by o now */
+    } else {
+        ok = false;
+    }
+    opc_err rc = ok ? opc__json_print(o, out, NULL) : OPC_ERR_NOMEM;
+    cJSON_Delete(names);
+    cJSON_Delete(o);
+    return rc;
+}
+
+opc_err opc_password_recipe_parse(const char *text, char **out_json, char *errbuf,
+                                  size_t errbuf_len)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    if (out_json != NULL) {
+        *out_json = NULL;
+    }
+    opc_err rc = opc__require_init();
+    opc__recipe r;
+    if (rc == OPC_OK) {
+        rc = opc__recipe_parse_cli(text, &r, &eb);
+    }
+    if (rc == OPC_OK) {
+        rc = recipe_json(&r, out_json);
+    }
+    opc__ebuf_export(&eb, errbuf, errbuf_len);
+    return rc;
 }
 
 /* Build the pool and record which set each pool character comes from. */

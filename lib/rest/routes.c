@@ -10,6 +10,9 @@
  *   GET /v1/vaults/{v}/items/{i}        200 FullItem (OTP fields with totp)
  *   GET /v1/vaults/{v}/items/{i}/files[/{f}[/content]]
  *                                       files.c: [File], File, the bytes
+ *   POST /v1/vaults/{v}/items, PUT / PATCH / DELETE /v1/vaults/{v}/items/{i}
+ *                                       write.c: the item writes
+ *   GET /v1/activity, GET /metrics      the activity log, Prometheus text
  *
  * Conventions: every response is assembled in one buffer (status line,
  * headers, body) and sent with ONE mg_write (perf-anchors §0.5); every
@@ -24,7 +27,8 @@
  * filter (400). A correctly signed token whose jti is not in the registry
  * before the initial sync (the registry itself comes with the sync) waits
  * for the sync like any request (408 on timeout) and is then checked again.
- * Write methods are not served yet: 405 once authorized.
+ * Writes are served for items only (write.c); any other method on a /v1
+ * route is 405 once authorized.
  *
  * Logs: two lines per request, "GET <path?query>" and "GET <path>
  * completed (<status>: <reason>)", scoped with a fresh request id (UUID v4)

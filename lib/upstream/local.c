@@ -37,7 +37,7 @@ typedef struct local {
 
 static void local_drop(local *l)
 {
-    opc_account_close(l->a);
+    opc_account_free(l->a);
     l->a = NULL;
 }
 

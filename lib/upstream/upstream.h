@@ -29,9 +29,9 @@
  * HTTP 503). Nothing was written unless the call returned OPC_OK.
  *
  * Thread safety: one thread per handle at a time, except
- * opc__upstream_interrupt(), which any thread may call. connect-api's
- * threads write through a handle each (or a pool); handles on one local
- * account file serialize their writes on its lock (busy timeout 5 s).
+ * opc__upstream_interrupt(), which any thread may call. connect-api writes
+ * through one handle under its write mutex (rest/write.c); handles on one
+ * local account file serialize their writes on its lock (busy timeout 5 s).
  */
 #ifndef OPC_UPSTREAM_UPSTREAM_H
 #define OPC_UPSTREAM_UPSTREAM_H

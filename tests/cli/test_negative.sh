@@ -34,18 +34,22 @@ ok "server create on Prod" op connect server create srv --vaults Prod
 ok "token create" op connect token create t1 --server srv --vault Prod,r
 cd "$T"
 
-# Everything the account holds, as the CLI lists it.
+# snapshot FILE: everything the account holds, as the CLI lists it; every
+# command must succeed (a hash of error text would compare equal as well).
 snapshot() {
-    {
-        op vault list --format json
-        op item list --format json
-        op item get "$ITEM" --vault Prod --format json
-        op connect server list --format json
-        op connect token list --format json
-    } 2>&1 | jq -S . | sha256sum
+    op vault list --format json >"$1.vaults" &&
+        op item list --format json >"$1.items" &&
+        op item get "$ITEM" --vault Prod --format json >"$1.item" &&
+        op connect server list --format json >"$1.servers" &&
+        op connect token list --format json >"$1.tokens" &&
+        jq -S -s . "$1.vaults" "$1.items" "$1.item" "$1.servers" "$1.tokens" >"$1"
 }
-BEFORE=$(snapshot)
-check "snapshot taken" [ -n "$BEFORE" ]
+snapshot_taken() {
+    snapshot "$T/before.json" && jq -e --arg i "$ITEM" \
+        '(.[0] | map(.name) | sort) == ["Dev","Prod"] and any(.[1][]; .id == $i) and .[2].id == $i and
+         (.[3] | map(.name)) == ["srv"] and (.[4] | map(.name)) == ["t1"]' "$T/before.json"
+}
+check "snapshot taken (both vaults, the item, the server, its token)" snapshot_taken
 
 # ---- authentication ----
 fails 3 "wrong password" env -u OP_SESSION_TOKEN OP_PASSWORD=wrong-password op vault list
@@ -100,12 +104,22 @@ fails 2 "bad --format" op vault list --format xml
 fails 2 "bad --expires-in" op connect token create t4 --server srv --vault Prod --expires-in 30x
 fails 2 "bad field type" op item create --category login --title x --vault Prod 'a[phone]=1'
 fails 2 "bad recipe" op item create --category login --title x --vault Prod --generate-password=emoji
+# Recipes the CLI once read more loosely than the library's generator does.
+fails 2 "recipe with an empty part" \
+    op item create --category login --title x --vault Prod --generate-password=letters,,digits
+check "the empty-part message says so" grep -q 'empty item' "$T/err"
+fails 2 "recipe naming a set twice" \
+    op item edit "$ITEM" --vault Prod --generate-password=letters,LETTERS
+check "the repeated-set message names it" grep -q 'LETTERS given twice' "$T/err"
+fails 2 "recipe with two lengths" \
+    op item create --category login --title x --vault Prod --generate-password=10,20
+check "the two-lengths message says so" grep -q 'more than one length' "$T/err"
 fails 2 "--version must be a number" op item edit "$ITEM" --vault Prod --version two username=x
 fails 2 "flag without its value" op vault get --account
 
 # ---- nothing changed ----
-AFTER=$(snapshot)
-check "no failed command changed the account (lists and item identical)" [ "$AFTER" = "$BEFORE" ]
+unchanged() { snapshot "$T/after.json" && cmp -s "$T/before.json" "$T/after.json"; }
+check "no failed command changed the account (lists and item identical)" unchanged
 
 # ---- a tampered ciphertext row ----
 if command -v sqlite3 >/dev/null 2>&1; then
@@ -117,11 +131,18 @@ if command -v sqlite3 >/dev/null 2>&1; then
         CASE substr(details, instr(details, '\"data\":\"') + 8, 1) WHEN 'A' THEN 'B' ELSE 'A' END ||
         substr(details, instr(details, '\"data\":\"') + 9)
         WHERE id = '$ITEM' AND instr(details, '\"data\":\"') > 0; SELECT changes();")
-    check "tampering changed the item's stored details" [ "$n" = 1 ]
+    # The UPDATE is the test's own step: a precondition, not a check.
+    if [ "$n" != 1 ]; then
+        fail "tampering changed the item's stored details" "changes(): $n"
+    fi
     fails 9 "a tampered ciphertext row fails to decrypt (integrity error)" \
         env -u OP_SESSION_TOKEN OP_PASSWORD="$PW" op item get "$ITEM" --vault Prod --account "$T/tampered.db"
     ok "the untampered item of the same copy still lists" \
         env -u OP_SESSION_TOKEN OP_PASSWORD="$PW" op vault list --account "$T/tampered.db"
+    ok "the tampered item is still listed (only its details were touched)" \
+        env -u OP_SESSION_TOKEN OP_PASSWORD="$PW" op item list --vault Prod --account "$T/tampered.db" \
+        --format json
+    jqok "... by its id" --arg i "$ITEM" 'any(.[]; .id == $i)'
 else
     fail "sqlite3 is not installed (tools/install-deps lists it): tampered-row case not run"
 fi

@@ -85,7 +85,10 @@ check "signin prints an eval-able export line" \
     grep -Eq '^export OP_SESSION_TOKEN="[A-Za-z0-9_-]{20,}"$' "$T/out"
 eval "$(grep '^export' "$T/out")"
 canary session-token "$OP_SESSION_TOKEN"
-check "the session file is private" [ "$(find "$XDG_RUNTIME_DIR/opconnect" -type f ! -perm 600 | wc -l)" -eq 0 ]
+# A session file exists (no file at all would pass the mode test too), and none is not 0600.
+check "the session file is private" sh -c \
+    '[ "$(find "$1" -type f | wc -l)" -ge 1 ] && [ "$(find "$1" -type f ! -perm 600 | wc -l)" -eq 0 ]' \
+    _ "$XDG_RUNTIME_DIR/opconnect"
 
 # ---- vaults ----
 ok "vault create Prod" op vault create Prod --description "production secrets" --format json

@@ -8,7 +8,7 @@
 #
 # Gives: $T (scratch dir, removed on exit) with its own HOME and XDG_*
 # dirs; pass/fail/check counting into NPASS/NFAIL and $RESULTS; the HTTP
-# helpers req/expect/experr/code_is/body_jq against 127.0.0.1:$APORT;
+# helpers req/header/expect/experr/code_is/body_jq against 127.0.0.1:$APORT;
 # poll_until, free_port, now_ms, wait_http; `op` without a terminal;
 # account_create (a signed-in account) and start_daemons (connect-sync and
 # connect-api as two processes on free ports, synced).
@@ -49,8 +49,9 @@ op() { setsid -w "$OP" "$@" </dev/null; }
 # ---- HTTP helpers ----
 # req TOKEN PATH [CURL-ARGS...]: a request to http://127.0.0.1:$APORT$PATH
 # (GET unless CURL-ARGS say otherwise; "-" = no Authorization header).
-# Body in $T/body, headers in $T/hdr, status in CODE. Every response is
-# checked for 1Password-Connect-Version; misses are counted in NOVER.
+# Body in $T/body, headers in $T/hdr, status in CODE, bytes received in
+# GOT. Every response is checked for 1Password-Connect-Version; misses are
+# counted in NOVER.
 NREQ=0
 NOVER=0
 req() {
@@ -59,19 +60,24 @@ req() {
     shift 2
     set +e
     if [ "$_tok" = - ]; then
-        CODE=$(curl -s -g -o "$T/body" -D "$T/hdr" -w '%{http_code}' "$@" \
+        _out=$(curl -s -g -o "$T/body" -D "$T/hdr" -w '%{http_code} %{size_download}' "$@" \
             "http://127.0.0.1:$APORT$_path")
     else
-        CODE=$(curl -s -g -o "$T/body" -D "$T/hdr" -w '%{http_code}' \
+        _out=$(curl -s -g -o "$T/body" -D "$T/hdr" -w '%{http_code} %{size_download}' \
             -H "Authorization: Bearer $_tok" "$@" "http://127.0.0.1:$APORT$_path")
     fi
     set -e
+    CODE=${_out%% *}
+    GOT=${_out#* }
     NREQ=$((NREQ + 1))
     if ! grep -qi '^1Password-Connect-Version: [0-9][0-9.]*' "$T/hdr" 2>/dev/null; then
         NOVER=$((NOVER + 1))
         echo "   (no 1Password-Connect-Version on $_path: HTTP $CODE)"
     fi
 }
+
+# header NAME: the value of a response header of the last request (CR removed).
+header() { grep -i "^$1:" "$T/hdr" | head -n 1 | cut -d: -f2- | sed 's/^ //' | tr -d '\r'; }
 
 # expect DESC CODE TOKEN PATH [JQ-FILTER [CURL-ARGS...]]: the status is CODE
 # and, when given (non-empty), jq -e FILTER holds on the body.

@@ -12,91 +12,11 @@
 # streams.
 set -eu
 : "${BUILDDIR:?}" "${RESULTS:?}"
-SYNC="$BUILDDIR/connect-sync"
-API="$BUILDDIR/connect-api"
-OP="$BUILDDIR/op"
-T=$(mktemp -d "${TMPDIR:-/tmp}/opfilesd.XXXXXX")
-SYNC_PID=
-API_PID=
-cleanup() {
-    for _p in $SYNC_PID $API_PID; do
-        kill "$_p" 2>/dev/null || true
-    done
-    for _p in $SYNC_PID $API_PID; do
-        wait "$_p" 2>/dev/null || true
-    done
-    # UBSan reports of a sanitized build (make asan) are in the stderr files.
-    grep -h -A4 -e 'runtime error:' -e 'Sanitizer' "$T"/*.err 2>/dev/null || true
-    rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
+T_PREFIX=opfilesd
+. "$(dirname "$0")/lib.sh"
+unset OP_MAX_INLINE_FILE_SIZE_KB || true
+mkdir -p "$T/files"
 
-NPASS=0
-NFAIL=0
-pass() { NPASS=$((NPASS + 1)); echo "ok - $1"; echo "ok - $1" >>"$RESULTS"; }
-fail() { NFAIL=$((NFAIL + 1)); echo "not ok - $1${2:+ -- $2}"; echo "not ok - $1" >>"$RESULTS"; }
-check() { _d=$1; shift; if "$@" >/dev/null 2>&1; then pass "$_d"; else fail "$_d"; fi; }
-
-mkdir -p "$T/home" "$T/data" "$T/config" "$T/run" "$T/work" "$T/files"
-chmod 700 "$T/run"
-export HOME="$T/home" XDG_DATA_HOME="$T/data" XDG_CONFIG_HOME="$T/config" XDG_RUNTIME_DIR="$T/run"
-unset OP_SESSION OP_SESSION_TOKEN OP_ACCOUNT OP_PASSWORD OP_LOG_LEVEL OP_HTTP_PORT \
-    OP_BUS_PORT OP_BUS_PEERS OP_SYNC_TIMEOUT OP_MAX_INLINE_FILE_SIZE_KB || true
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-now_ms() { date +%s%3N; }
-op() { setsid -w "$OP" "$@" </dev/null; }
-
-# req TOKEN PATH [CURL-ARGS...]: GET; body in $T/body, headers in $T/hdr,
-# status in CODE, bytes received in GOT ("-" = no Authorization header).
-# Responses without 1Password-Connect-Version are counted in NOVER.
-# (The helpers follow tests/daemon/test_connect_api.sh's names and shapes.)
-NREQ=0
-NOVER=0
-req() {
-    _tok=$1
-    _path=$2
-    shift 2
-    set +e
-    if [ "$_tok" = - ]; then
-        _out=$(curl -s -g -o "$T/body" -D "$T/hdr" -w '%{http_code} %{size_download}' "$@" \
-            "http://127.0.0.1:$APORT$_path")
-    else
-        _out=$(curl -s -g -o "$T/body" -D "$T/hdr" -w '%{http_code} %{size_download}' \
-            -H "Authorization: Bearer $_tok" "$@" "http://127.0.0.1:$APORT$_path")
-    fi
-    set -e
-    CODE=${_out%% *}
-    GOT=${_out#* }
-    NREQ=$((NREQ + 1))
-    if ! grep -qi '^1Password-Connect-Version: [0-9][0-9.]*' "$T/hdr" 2>/dev/null; then
-        NOVER=$((NOVER + 1))
-        echo "   (no 1Password-Connect-Version on $_path: HTTP $CODE)"
-    fi
-}
-# header NAME: the value of a response header of the last request (CR removed).
-header() { grep -i "^$1:" "$T/hdr" | head -n 1 | cut -d: -f2- | sed 's/^ //' | tr -d '\r'; }
-
-expect() { # DESC CODE TOKEN PATH [JQ-FILTER]
-    _d=$1
-    _want=$2
-    _jq=${5:-}
-    req "$3" "$4"
-    if [ "$CODE" != "$_want" ]; then
-        fail "$_d" "HTTP $CODE (want $_want): $(head -c 300 "$T/body")"
-    elif [ -n "$_jq" ] && ! jq -e "$_jq" "$T/body" >/dev/null 2>&1; then
-        fail "$_d" "jq '$_jq' is not true on: $(head -c 400 "$T/body")"
-    else
-        pass "$_d"
-    fi
-}
-experr() { # DESC CODE TOKEN PATH [MESSAGE-REGEX]
-    _re=${5:-.}
-    expect "$1" "$2" "$3" "$4" \
-        "(keys == [\"message\",\"status\"]) and .status == $2 and (.message | test(\"$_re\"))"
-}
 # content DESC TOKEN PATH ORIGINAL: 200, octet-stream, Content-Length and the
 # bytes equal to ORIGINAL.
 content() {
@@ -114,19 +34,6 @@ content() {
         pass "$1"
     fi
 }
-poll_until() {
-    _lim=$1
-    shift
-    _t0=$(now_ms)
-    while :; do
-        if "$@" >/dev/null 2>&1; then
-            return 0
-        fi
-        [ $(($(now_ms) - _t0)) -lt "$_lim" ] || return 1
-        sleep 0.05
-    done
-}
-wait_http() { poll_until 5000 curl -sf "http://127.0.0.1:$1/heartbeat"; }
 
 # ---- files ----
 printf 'hello files %s\n' "$$" >"$T/files/small.txt"
@@ -139,12 +46,7 @@ head -c 20971520 /dev/urandom >"$T/files/huge.bin"    # 20 MiB, 320 chunks
 TRICKY_NAME='rép "x" 50%.txt'
 
 # ---- an account: vault Demo (token scope), Other (granted, not in scope) ----
-PW="files daemon test password $$"
-printf '%s\n' "$PW" | setsid -w "$OP" account create --email owner@example.com --password-stdin \
-    >"$T/acct.out" 2>"$T/acct.err" || { fail "account create" "$(cat "$T/acct.err")"; exit 1; }
-env OP_PASSWORD="$PW" setsid -w "$OP" signin >"$T/signin" 2>"$T/signin.err" </dev/null ||
-    { fail "signin" "$(cat "$T/signin.err")"; exit 1; }
-eval "$(cat "$T/signin")"
+account_create "files daemon test password $$"
 setup() {
     op vault create Demo >/dev/null &&
         op vault create Other >/dev/null &&
@@ -207,16 +109,7 @@ TOK_R=$(token ro Demo,r)
 TOK_W=$(token wo Demo,w)
 
 # ---- the daemons: inline limit 64 KiB ----
-SPORT=$(free_port)
-OP_SESSION="$CREDS" OP_HTTP_PORT="$SPORT" "$SYNC" >"$T/sync.log" 2>"$T/sync.err" </dev/null &
-SYNC_PID=$!
-APORT=$(free_port)
-while [ "$APORT" = "$SPORT" ]; do APORT=$(free_port); done
-OP_SESSION="$CREDS" OP_HTTP_PORT="$APORT" OP_BIND_ADDRESS=127.0.0.1 OP_SYNC_TIMEOUT=8s \
-    OP_MAX_INLINE_FILE_SIZE_KB=64 "$API" >"$T/api.log" 2>"$T/api.err" </dev/null &
-API_PID=$!
-check "connect-sync answers /heartbeat" wait_http "$SPORT"
-check "connect-api answers /heartbeat" wait_http "$APORT"
+API_ENV="OP_SYNC_TIMEOUT=8s OP_MAX_INLINE_FILE_SIZE_KB=64" start_daemons "$CREDS"
 synced() { req "$TOK" "/v1/vaults/$DEMO/items/$HUGE"; [ "$CODE" = 200 ]; }
 check "the items are served (initial sync done)" poll_until 15000 synced
 

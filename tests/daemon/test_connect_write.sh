@@ -244,7 +244,8 @@ check "413 POST: over 1 MiB chunked (no Content-Length) ($CODE)" [ "$CODE" = 413
 unchanged "refused POSTs (400, 413)"
 "$PY" -c 'import sys; sys.stdout.write("{\"category\":\"LOGIN\",\"title\":\"" + "x" * (1024 * 1024 - 100) + "\"}")' >"$T/almost.json"
 req "$TOK" "$ITEMS" -X POST -H 'Content-Type: application/json' --data-binary "@$T/almost.json"
-check "a body just under 1 MiB is not refused as too large ($CODE)" [ "$CODE" != 413 ]
+# Not merely "not 413": a crash or a refused connection is not 413 either.
+check "a body just under 1 MiB is accepted, not refused as too large ($CODE)" [ "$CODE" = 200 ]
 if [ "$CODE" = 200 ]; then
     req "$TOK" "$ITEMS/$(jq -r .id "$T/body")" -X DELETE
 fi

@@ -90,7 +90,7 @@ static OPC_TEST_UNUSED void fx_rm_path(const char *path)
 
 static OPC_TEST_UNUSED void fx_destroy(fx *f)
 {
-    opc_account_close(f->a);
+    opc_account_free(f->a);
     opc_secret_free(f->sk);
     f->a = NULL;
     f->sk = NULL;

@@ -508,7 +508,7 @@ static int writer(const char *path, const char *vault, const char *sk, int who)
             status = 1;
         }
     }
-    opc_account_close(a);
+    opc_account_free(a);
     return status;
 }
 
@@ -519,7 +519,7 @@ static void test_account_two_writers_in_parallel(void **state)
     fx_create(&f);
     char vid[27];
     fx_vault(f.a, "Shared", vid);
-    opc_account_close(f.a); /* no connection crosses fork() */
+    opc_account_free(f.a); /* no connection crosses fork() */
     f.a = NULL;
     fflush(NULL);
     pid_t pids[2];

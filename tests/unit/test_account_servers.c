@@ -540,7 +540,7 @@ static void test_account_feed_kinds_order_and_visibility(void **state)
     assert_int_equal(cJSON_GetArraySize(f3), 0);
     cJSON_Delete(f3);
     /* The feed works on a locked handle. */
-    opc_account_close(f.a);
+    opc_account_free(f.a);
     f.a = fx_reopen(&f);
     f3 = feed(f.a, NULL, 0, 1000, &l3);
     assert_int_equal(cJSON_GetArraySize(f3), (int)OPC_ARRAY_LEN(want_all) + 2);
@@ -674,7 +674,7 @@ static void test_account_canary_scan(void **state)
     assert_false(fx_contains(bytes, n, c->token_secret, 32));
     free(bytes);
     /* After close (checkpointed into the main file). */
-    opc_account_close(f.a);
+    opc_account_free(f.a);
     f.a = NULL;
     scan(f.path, needles, lens, OPC_ARRAY_LEN(needles));
     bytes = fx_read_file(f.path, &n);

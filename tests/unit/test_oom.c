@@ -362,7 +362,7 @@ static void test_oom_model_and_account(void **state)
     assert_int_equal(cJSON_GetArraySize(tl), 1);
     cJSON_Delete(tl);
     opc_free(tokens);
-    opc_account_close(c.a);
+    opc_account_free(c.a);
     unlink(c.path);
     char side[300];
     snprintf(side, sizeof side, "%s-wal", c.path);
@@ -453,7 +453,7 @@ static void test_oom_server_write(void **state)
     assert_int_equal(fx_item_version(c.path, c.item), 3);
     opc__free(ov);
     opc__free(det);
-    opc_account_close(a);
+    opc_account_free(a);
     fx_rm_path(c.path);
     rmdir(dir);
 }

@@ -180,39 +180,92 @@ static void test_password_recipe_parse_cli_forms(void **state)
     }
 }
 
+/* CLI-form recipes both parsers refuse: the code and a part of the message. */
+static const struct {
+    const char *s;
+    opc_err rc;
+    const char *msg;
+} cli_bad[] = {
+    {"letters,,digits", OPC_ERR_PARSE, "empty item"},
+    {",", OPC_ERR_PARSE, "empty item"},
+    {"letters,", OPC_ERR_PARSE, "empty item"},
+    {"letters,LETTERS", OPC_ERR_PARSE, "LETTERS given twice"},
+    {"10,20", OPC_ERR_PARSE, "more than one length"},
+    {"0", OPC_ERR_RANGE, "between 1 and 64"},
+    {"65", OPC_ERR_RANGE, "between 1 and 64"},
+    {"99999999999999999999999", OPC_ERR_PARSE, "invalid length"},
+    {"12x", OPC_ERR_PARSE, "invalid length"},
+    {"-5", OPC_ERR_PARSE, "unknown item \"-5\""},
+    {"words", OPC_ERR_PARSE, "unknown item \"words\""},
+    {"letters digits", OPC_ERR_PARSE, "unknown item"},
+};
+
 static void test_password_recipe_parse_cli_rejects(void **state)
 {
     (void)state;
-    static const struct {
-        const char *s;
-        opc_err rc;
-        const char *msg;
-    } bad[] = {
-        {"letters,,digits", OPC_ERR_PARSE, "empty item"},
-        {",", OPC_ERR_PARSE, "empty item"},
-        {"letters,", OPC_ERR_PARSE, "empty item"},
-        {"letters,LETTERS", OPC_ERR_PARSE, "LETTERS given twice"},
-        {"10,20", OPC_ERR_PARSE, "more than one length"},
-        {"0", OPC_ERR_RANGE, "between 1 and 64"},
-        {"65", OPC_ERR_RANGE, "between 1 and 64"},
-        {"99999999999999999999999", OPC_ERR_PARSE, "invalid length"},
-        {"12x", OPC_ERR_PARSE, "invalid length"},
-        {"-5", OPC_ERR_PARSE, "unknown item \"-5\""},
-        {"words", OPC_ERR_PARSE, "unknown item \"words\""},
-        {"letters digits", OPC_ERR_PARSE, "unknown item"},
-    };
-    for (size_t i = 0; i < OPC_ARRAY_LEN(bad); i++) {
+    for (size_t i = 0; i < OPC_ARRAY_LEN(cli_bad); i++) {
         opc__recipe r;
         opc__ebuf eb;
         opc__ebuf_clear(&eb);
-        opc_err rc = opc__recipe_parse_cli(bad[i].s, &r, &eb);
-        if (rc != bad[i].rc || strstr(eb.msg, bad[i].msg) == NULL) {
-            fail_msg("case %zu \"%s\": rc %d, \"%s\"", i, bad[i].s, (int)rc, eb.msg);
+        opc_err rc = opc__recipe_parse_cli(cli_bad[i].s, &r, &eb);
+        if (rc != cli_bad[i].rc || strstr(eb.msg, cli_bad[i].msg) == NULL) {
+            fail_msg("case %zu \"%s\": rc %d, \"%s\"", i, cli_bad[i].s, (int)rc, eb.msg);
         }
     }
     opc__recipe r;
     assert_int_equal(opc__recipe_parse_cli(NULL, &r, NULL), OPC_ERR_INVALID_ARG);
     assert_int_equal(opc__recipe_parse_cli("20", NULL, NULL), OPC_ERR_INVALID_ARG);
+}
+
+/* The public form: the same rules, a GeneratorRecipe object as JSON that
+ * the item parser reads back to the same recipe. */
+static void test_password_recipe_parse_public_json(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        const char *json;
+    } good[] = {
+        {"letters,digits,symbols,20",
+         "{\"length\":20,\"characterSets\":[\"LETTERS\",\"DIGITS\",\"SYMBOLS\"]}"},
+        {" 8 , DIGITS , Letters ", "{\"length\":8,\"characterSets\":[\"LETTERS\",\"DIGITS\"]}"},
+        {"symbols", "{\"length\":32,\"characterSets\":[\"SYMBOLS\"]}"},
+        {"", "{\"length\":32,\"characterSets\":[\"LETTERS\",\"DIGITS\",\"SYMBOLS\"]}"},
+    };
+    for (size_t i = 0; i < OPC_ARRAY_LEN(good); i++) {
+        char *json = NULL;
+        char err[OPC_ERRBUF_SIZE] = "";
+        if (opc_password_recipe_parse(good[i].s, &json, err, sizeof err) != OPC_OK) {
+            fail_msg("rejected \"%s\": %s", good[i].s, err);
+        }
+        assert_string_equal(json, good[i].json);
+        opc__recipe cli;
+        opc__recipe back;
+        opc__ebuf eb;
+        opc__ebuf_clear(&eb);
+        assert_int_equal(opc__recipe_parse_cli(good[i].s, &cli, &eb), OPC_OK);
+        assert_int_equal(parse_recipe(json, &back, &eb), OPC_OK);
+        assert_int_equal(back.length, cli.length);
+        assert_int_equal(back.sets, cli.sets);
+        opc_free(json);
+    }
+    static char untouched[] = "untouched";
+    for (size_t i = 0; i < OPC_ARRAY_LEN(cli_bad); i++) {
+        char *json = untouched;
+        char err[OPC_ERRBUF_SIZE] = "";
+        opc_err rc = opc_password_recipe_parse(cli_bad[i].s, &json, err, sizeof err);
+        if (rc != cli_bad[i].rc || strstr(err, cli_bad[i].msg) == NULL || json != NULL) {
+            fail_msg("case %zu \"%s\": rc %d, \"%s\"", i, cli_bad[i].s, (int)rc, err);
+        }
+    }
+    char *json = NULL;
+    assert_int_equal(opc_password_recipe_parse("20", &json, NULL, 0), OPC_OK);
+    opc_free(json);
+    typedef opc_err (*recipe_fn)(const char *, char **, char *, size_t);
+    recipe_fn parse = opc_password_recipe_parse; /* past OPC_NONNULL */
+    assert_int_equal(parse(NULL, &json, NULL, 0), OPC_ERR_INVALID_ARG);
+    assert_null(json);
+    assert_int_equal(parse("20", NULL, NULL, 0), OPC_ERR_INVALID_ARG);
 }
 
 /* ---- generation ---- */
@@ -537,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_password_recipe_parse_rejects),
         cmocka_unit_test(test_password_recipe_parse_cli_forms),
         cmocka_unit_test(test_password_recipe_parse_cli_rejects),
+        cmocka_unit_test(test_password_recipe_parse_public_json),
         cmocka_unit_test(test_password_generate_lengths_and_sets),
         cmocka_unit_test(test_password_generate_honours_exclusions),
         cmocka_unit_test(test_password_generate_rejects_bad_recipes),

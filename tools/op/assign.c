@@ -160,68 +160,23 @@ static int parse_assignment(const struct op_ctx *ctx, const char *s, size_t inde
     return OP_EXIT_OK;
 }
 
-/* "letters,digits,symbols,32" (any subset, any order) into a Connect
- * GeneratorRecipe; an empty string means the defaults. */
+/* "letters,digits,symbols,32" (any subset, any order, each part once; an
+ * empty string means the defaults) into a Connect GeneratorRecipe, by the
+ * library, with the rules its generator applies. */
 static int parse_recipe(const struct op_ctx *ctx, const char *s, cJSON **out)
 {
-    cJSON *r = cJSON_CreateObject();
-    cJSON *sets = cJSON_CreateArray();
-    size_t n = 0;
-    char **parts = op_split_list(s != NULL ? s : "", &n);
-    if (r == NULL || sets == NULL || parts == NULL) {
-        cJSON_Delete(r);
-        cJSON_Delete(sets);
-        op_strv_free(parts);
-        return op_fail(OP_EXIT_GENERIC, "out of memory");
+    char *json = NULL;
+    char err[OPC_ERRBUF_SIZE] = "";
+    opc_err rc = opc_password_recipe_parse(s != NULL ? s : "", &json, err, sizeof err);
+    if (rc == OPC_ERR_PARSE || rc == OPC_ERR_RANGE) {
+        return op_usage(ctx, "%s", err);
     }
-    int rc = OP_EXIT_OK;
-    for (size_t i = 0; i < n && rc == OP_EXIT_OK; i++) {
-        const char *p = parts[i];
-        if (p[0] >= '0' && p[0] <= '9') {
-            char *endp = NULL;
-            long len = strtol(p, &endp, 10);
-            if (*endp != '\0' || len < 1 || len > 64) {
-                rc = op_usage(ctx, "password length '%s' is not 1-64", p);
-            } else {
-                cJSON_AddNumberToObject(r, "length", (double)len);
-            }
-        } else if (strcasecmp(p, "letters") == 0 || strcasecmp(p, "digits") == 0 ||
-                   strcasecmp(p, "symbols") == 0) {
-            char up[8];
-            size_t k = 0;
-            for (; p[k] != '\0' && k + 1 < sizeof(up); k++) {
-                up[k] = (char)(p[k] >= 'a' && p[k] <= 'z' ? p[k] - 32 : p[k]);
-            }
-            up[k] = '\0';
-            cJSON *e;
-            bool dup = false;
-            cJSON_ArrayForEach(e, sets)
-            {
-                dup = dup || strcmp(e->valuestring, up) == 0;
-            }
-            if (!dup) {
-                cJSON_AddItemToArray(sets, cJSON_CreateString(up));
-            }
-        } else {
-            rc = op_usage(ctx,
-                          "unknown password recipe part '%s' (use letters, digits, symbols "
-                          "and a length)",
-                          p);
-        }
+    if (rc != OPC_OK) {
+        return op_fail_lib(NULL, rc, err);
     }
-    op_strv_free(parts);
-    if (rc != OP_EXIT_OK) {
-        cJSON_Delete(r);
-        cJSON_Delete(sets);
-        return rc;
-    }
-    if (cJSON_GetArraySize(sets) > 0) {
-        cJSON_AddItemToObject(r, "characterSets", sets);
-    } else {
-        cJSON_Delete(sets);
-    }
-    *out = r;
-    return OP_EXIT_OK;
+    *out = op_json_parse(json, strlen(json));
+    opc_free(json);
+    return *out != NULL ? OP_EXIT_OK : op_fail(OP_EXIT_GENERIC, "out of memory");
 }
 
 /* Assignments and --generate-password; file contents are read now, so an

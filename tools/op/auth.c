@@ -490,7 +490,7 @@ int op_cmd_account_create(struct op_ctx *ctx, const struct op_args *a)
                          sizeof(key_path));
     if (rc != OP_EXIT_OK) {
         /* Without its Secret Key the new account is unusable: undo it. */
-        opc_account_close(ctx->acct);
+        opc_account_free(ctx->acct);
         ctx->acct = NULL;
         const char *suffix[] = {"", "-wal", "-shm", "-journal"};
         for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {

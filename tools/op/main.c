@@ -373,7 +373,7 @@ int main(int argc, char **argv)
         return op_fail_lib(NULL, err, "cannot initialize libopconnect");
     }
     rc = cmd->run(&ctx, &args);
-    opc_account_close(ctx.acct);
+    opc_account_free(ctx.acct);
     ctx.acct = NULL;
     opc_global_cleanup();
     op_args_free(&args);

@@ -200,7 +200,7 @@ out:
     opc_secret_free(token);
     opc_secret_free(creds);
     opc_secret_free(sk);
-    opc_account_close(a);
+    opc_account_free(a);
     return ok;
 }
 
@@ -271,7 +271,10 @@ int main(int argc, char **argv)
                 dir, dir);
         goto done;
     }
-    opc_global_set_log(log_line, NULL, OPC_LOG_WARN);
+    if (opc_global_set_log(log_line, NULL, OPC_LOG_WARN) != OPC_OK) {
+        fprintf(stderr, "run-demo: cannot install the log callback\n");
+        goto done;
+    }
     opc_err rc = opc_credentials_load(path, &creds, err, sizeof err);
     if (rc != OPC_OK) {
         fprintf(stderr, "run-demo: %s\n", err);
