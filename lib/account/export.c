@@ -31,15 +31,14 @@ static const char sql_vault[] =
     "SELECT " VAULT_COLS " FROM vaults v WHERE v.id = ?2 AND " GRANTED("v.id");
 static const char sql_item[] = "SELECT " ITEM_COLS " FROM items i WHERE i.id = ?2"
                                " AND i.state = 'active' AND " GRANTED("i.vault_id");
+/* Pages: keyset paging by the order's key (:after, :idx), at most :limit rows. */
 static const char sql_vault_items[] =
-    "SELECT " ITEM_COLS " FROM items i WHERE i.vault_id = ?2"
-    " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY i.id";
+    "SELECT " ITEM_COLS " FROM items i WHERE i.vault_id = ?2 AND i.id > :after"
+    " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY i.id LIMIT :limit";
 static const char sql_item_files[] =
     "SELECT " FILE_COLS " FROM files f JOIN items i ON i.id = f.item_id WHERE f.item_id = ?2"
-    " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY f.file_id, f.idx";
-static const char sql_vault_files[] =
-    "SELECT " FILE_COLS " FROM files f JOIN items i ON i.id = f.item_id WHERE i.vault_id = ?2"
-    " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY f.file_id, f.idx";
+    " AND (f.file_id > :after OR (f.file_id = :after AND f.idx > :idx))"
+    " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY f.file_id, f.idx LIMIT :limit";
 /* Unscoped, any state: rows a server write returns (the caller checked the grant). */
 static const char sql_vault_row[] = "SELECT " VAULT_COLS " FROM vaults v WHERE v.id = ?1";
 static const char sql_item_row[] = "SELECT " ITEM_COLS " FROM items i WHERE i.id = ?1";
@@ -98,15 +97,39 @@ static opc_err row_json(sqlite3_stmt *st, cJSON **out)
     return OPC_OK;
 }
 
+/* A page of a many-row query: the rows after (after, idx) in its order, at most limit. */
+typedef struct page {
+    const char *after;
+    int64_t idx;
+    int64_t limit;
+} page;
+
+/* Bind the page's named parameters the statement has (:after, :idx, :limit). */
+static int bind_page(sqlite3_stmt *st, const page *pg)
+{
+    int i = sqlite3_bind_parameter_index(st, ":after");
+    int src = i > 0 ? sqlite3_bind_text(st, i, pg->after, -1, SQLITE_STATIC) : SQLITE_OK;
+    i = sqlite3_bind_parameter_index(st, ":idx");
+    if (src == SQLITE_OK && i > 0) {
+        src = sqlite3_bind_int64(st, i, pg->idx);
+    }
+    i = sqlite3_bind_parameter_index(st, ":limit");
+    if (src == SQLITE_OK && i > 0) {
+        src = sqlite3_bind_int64(st, i, pg->limit);
+    }
+    return src;
+}
+
 /*
  * Inside the caller's transaction: run sql with ?1 = p1 and ?2 = p2 (either
- * may be NULL: not bound). many: *out is an array of every row; else the
- * one row (none: OPC_ERR_NOT_FOUND naming `what`).
+ * may be NULL: not bound). many: *out is an array of every row of page pg;
+ * else the one row (none: OPC_ERR_NOT_FOUND naming `what`).
  */
-static opc_err rows(opc_account *a, const char *sql, const char *p1, const char *p2, bool many,
-                    const char *what, cJSON **out, opc__ebuf *eb)
+static opc_err rows(opc_account *a, const char *sql, const char *p1, const char *p2,
+                    const page *pg, const char *what, cJSON **out, opc__ebuf *eb)
 {
     *out = NULL;
+    bool many = pg != NULL;
     sqlite3_stmt *st = NULL;
     cJSON *arr = many ? cJSON_CreateArray() : NULL;
     cJSON *one = NULL;
@@ -117,6 +140,10 @@ static opc_err rows(opc_account *a, const char *sql, const char *p1, const char 
     }
     if (rc == OPC_OK && p2 != NULL) {
         int src = sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
+        rc = src == SQLITE_OK ? OPC_OK : opc__acct_sqlerr(a, src, "account file", eb);
+    }
+    if (rc == OPC_OK && many) {
+        int src = bind_page(st, pg);
         rc = src == SQLITE_OK ? OPC_OK : opc__acct_sqlerr(a, src, "account file", eb);
     }
     while (rc == OPC_OK) {
@@ -150,8 +177,8 @@ static opc_err rows(opc_account *a, const char *sql, const char *p1, const char 
 }
 
 /* rows() in a read snapshot of its own, as a public call (errmsg on the handle). */
-static opc_err query(opc_account *a, const char *sql, const char *p1, const char *p2, bool many,
-                     const char *what, cJSON **out)
+static opc_err query(opc_account *a, const char *sql, const char *p1, const char *p2,
+                     const page *pg, const char *what, cJSON **out)
 {
     if (a == NULL) {
         return OPC_ERR_INVALID_ARG;
@@ -161,13 +188,16 @@ static opc_err query(opc_account *a, const char *sql, const char *p1, const char
     if (out == NULL || (p1 == NULL && p2 == NULL)) {
         return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
     }
+    if (pg != NULL && (pg->limit < 1 || pg->limit > OPC_EXPORT_MAX_LIMIT)) {
+        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_RANGE, "page size out of range"), &eb);
+    }
     *out = NULL;
     opc_err rc = opc__acct_begin(a, false, &eb);
     if (rc != OPC_OK) {
         return opc__acct_finish(a, rc, &eb);
     }
     cJSON *res = NULL;
-    rc = opc__acct_end(a, rows(a, sql, p1, p2, many, what, &res, &eb), &eb);
+    rc = opc__acct_end(a, rows(a, sql, p1, p2, pg, what, &res, &eb), &eb);
     if (rc != OPC_OK) {
         cJSON_Delete(res);
         return opc__acct_finish(a, rc, &eb);
@@ -178,12 +208,12 @@ static opc_err query(opc_account *a, const char *sql, const char *p1, const char
 
 opc_err opc__acct_export_item_row(opc_account *a, const char *item_id, cJSON **out, opc__ebuf *eb)
 {
-    return rows(a, sql_item_row, item_id, NULL, false, "item", out, eb);
+    return rows(a, sql_item_row, item_id, NULL, NULL, "item", out, eb);
 }
 
 opc_err opc__acct_export_vault_row(opc_account *a, const char *vault_id, cJSON **out, opc__ebuf *eb)
 {
-    return rows(a, sql_vault_row, vault_id, NULL, false, "vault", out, eb);
+    return rows(a, sql_vault_row, vault_id, NULL, NULL, "vault", out, eb);
 }
 
 opc_err opc__account_open_export(const char *path, opc_account **out, opc__ebuf *eb)
@@ -197,68 +227,62 @@ opc_err opc__account_open_export(const char *path, opc_account **out, opc__ebuf 
 
 opc_err opc__account_export_issuer_key(opc_account *a, const char *kid, cJSON **out)
 {
-    return query(a, sql_issuer_key, kid, NULL, false, "issuer key", out);
+    return query(a, sql_issuer_key, kid, NULL, NULL, "issuer key", out);
 }
 
 opc_err opc__account_export_access(opc_account *a, const char *server_id, const char *vault_id,
                                    cJSON **out)
 {
     if (server_id == NULL || vault_id == NULL) {
-        return query(a, sql_access, NULL, NULL, false, "grant", out);
+        return query(a, sql_access, NULL, NULL, NULL, "grant", out);
     }
-    return query(a, sql_access, server_id, vault_id, false, "grant", out);
+    return query(a, sql_access, server_id, vault_id, NULL, "grant", out);
 }
 
 opc_err opc__account_export_vault(opc_account *a, const char *server_id, const char *vault_id,
                                   cJSON **out)
 {
     if (server_id == NULL || vault_id == NULL) {
-        return query(a, sql_vault, NULL, NULL, false, "vault", out);
+        return query(a, sql_vault, NULL, NULL, NULL, "vault", out);
     }
-    return query(a, sql_vault, server_id, vault_id, false, "vault", out);
+    return query(a, sql_vault, server_id, vault_id, NULL, "vault", out);
 }
 
 opc_err opc__account_export_item(opc_account *a, const char *server_id, const char *item_id,
                                  cJSON **out)
 {
     if (server_id == NULL || item_id == NULL) {
-        return query(a, sql_item, NULL, NULL, false, "item", out);
+        return query(a, sql_item, NULL, NULL, NULL, "item", out);
     }
-    return query(a, sql_item, server_id, item_id, false, "item", out);
+    return query(a, sql_item, server_id, item_id, NULL, "item", out);
 }
 
 opc_err opc__account_export_vault_items(opc_account *a, const char *server_id, const char *vault_id,
-                                        cJSON **out)
+                                        const char *after_id, size_t limit, cJSON **out)
 {
+    page pg = {after_id == NULL ? "" : after_id, 0, (int64_t)limit};
     if (server_id == NULL || vault_id == NULL) {
-        return query(a, sql_vault_items, NULL, NULL, true, "vault", out);
+        return query(a, sql_vault_items, NULL, NULL, &pg, "vault", out);
     }
-    return query(a, sql_vault_items, server_id, vault_id, true, "vault", out);
+    return query(a, sql_vault_items, server_id, vault_id, &pg, "vault", out);
 }
 
 opc_err opc__account_export_item_files(opc_account *a, const char *server_id, const char *item_id,
+                                       const char *after_file, int64_t after_idx, size_t limit,
                                        cJSON **out)
 {
+    page pg = {after_file == NULL ? "" : after_file, after_idx, (int64_t)limit};
     if (server_id == NULL || item_id == NULL) {
-        return query(a, sql_item_files, NULL, NULL, true, "item", out);
+        return query(a, sql_item_files, NULL, NULL, &pg, "item", out);
     }
-    return query(a, sql_item_files, server_id, item_id, true, "item", out);
-}
-
-opc_err opc__account_export_vault_files(opc_account *a, const char *server_id, const char *vault_id,
-                                        cJSON **out)
-{
-    if (server_id == NULL || vault_id == NULL) {
-        return query(a, sql_vault_files, NULL, NULL, true, "vault", out);
-    }
-    return query(a, sql_vault_files, server_id, vault_id, true, "vault", out);
+    return query(a, sql_item_files, server_id, item_id, &pg, "item", out);
 }
 
 opc_err opc__account_export_token(opc_account *a, const char *server_id, const char *jti,
                                   cJSON **out)
 {
     if (server_id == NULL || jti == NULL) {
-        return query(a, sql_token, NULL, NULL, false, "token", out);
+        return query(a, sql_token, NULL, NULL, NULL, "token", out);
     }
-    return query(a, sql_token, server_id, jti, false, "token", out);
+    return query(a, sql_token, server_id, jti, NULL, "token", out);
 }

@@ -34,6 +34,9 @@
 #include "core/err.h"
 #include "internal.h"
 
+/* Largest page of items or file chunks one call returns. */
+#define OPC_EXPORT_MAX_LIMIT 10000
+
 /*
  * Open an account file for export: a locked handle that can never be
  * unlocked (no KDF floor is needed since it never derives a key from a
@@ -53,15 +56,20 @@ opc_err opc__account_export_vault(opc_account *a, const char *server_id, const c
 /* One active item of a granted vault. */
 opc_err opc__account_export_item(opc_account *a, const char *server_id, const char *item_id,
                                  cJSON **out);
-/* Every active item of a granted vault, ordered by id (a JSON array). */
+/*
+ * Pages of a granted vault's active items and of one active item's file
+ * chunks (JSON arrays): keyset paging, so a large vault or file is read in
+ * bounded pieces. Items are ordered by id, the page after after_id (NULL or
+ * "": from the first); chunks by (file_id, idx), the page after
+ * (after_file, after_idx) (after_file NULL or "": from the first). At most
+ * limit rows (1..OPC_EXPORT_MAX_LIMIT, else OPC_ERR_RANGE); fewer means the
+ * end was reached. Out of scope: an empty array.
+ */
 opc_err opc__account_export_vault_items(opc_account *a, const char *server_id, const char *vault_id,
-                                        cJSON **out);
-/* Every chunk of the files of one active item (array ordered by file, idx). */
+                                        const char *after_id, size_t limit, cJSON **out);
 opc_err opc__account_export_item_files(opc_account *a, const char *server_id, const char *item_id,
+                                       const char *after_file, int64_t after_idx, size_t limit,
                                        cJSON **out);
-/* Every chunk of every file of a granted vault's active items. */
-opc_err opc__account_export_vault_files(opc_account *a, const char *server_id, const char *vault_id,
-                                        cJSON **out);
 /* The server's token registry row. */
 opc_err opc__account_export_token(opc_account *a, const char *server_id, const char *jti,
                                   cJSON **out);

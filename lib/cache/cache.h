@@ -337,6 +337,10 @@ opc_err opc__cache_item_delete_upto(opc__cache *c, const char *item, int64_t ver
 opc_err opc__cache_item_files_delete(opc__cache *c, const char *item, opc__ebuf *eb);
 /* Drop every item and file of a vault (the vault row stays). */
 opc_err opc__cache_vault_clear_items(opc__cache *c, const char *vault, opc__ebuf *eb);
+/* Drop the items (and files) of a vault whose ids lie strictly between after and before
+ * (NULL or "": unbounded). */
+opc_err opc__cache_vault_clear_between(opc__cache *c, const char *vault, const char *after,
+                                       const char *before, opc__ebuf *eb);
 opc_err opc__cache_chunk_put(opc__cache *c, const opc__cache_chunk *ch, opc__ebuf *eb);
 opc_err opc__cache_file_delete(opc__cache *c, const char *file, opc__ebuf *eb);
 opc_err opc__cache_token_put(opc__cache *c, const opc__cache_token *t, opc__ebuf *eb);
