@@ -4,18 +4,9 @@
  * hands them to connect-sync.
  *
  * Every function works on a LOCKED handle: the rows are ciphertext, wrapped
- * keys, signatures, public keys and metadata. Each row is a JSON object
- * whose members are the cache's column names (cache/cache.h):
- *
- *   issuer key   {"kid","jwk","seq"}
- *   access       {"vault_id","key_sn","enc_key","acl","granted","grant_sig","seq"}
- *   vault        {"id","type","key_sn","attrs","attr_version","content_version","items",
- *                 "created","updated","seq"}
- *   item         {"id","vault_id","version","state","key_sn","overview","details",
- *                 "created","updated","last_edited_by","seq"}
- *   file chunk   {"file_id","idx","item_id","vault_id","blob" (b64url, no padding)}
- *   token        {"jti","server_id","name","scopes","created","expires" (0: none),
- *                 "state","updated","seq"}
+ * keys, signatures, public keys and metadata. Each row is the protocol
+ * message of wire/rows.h (issuer key, access, vault, item, file chunk,
+ * token), encoded by its encoder there.
  *
  * Everything is scoped to one Connect server: vaults, items and files only
  * of vaults the server holds a grant for, its own grant rows and tokens. A

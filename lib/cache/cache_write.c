@@ -296,9 +296,9 @@ opc_err opc__cache_write_through(opc__cache *c, const cJSON *item_row, const cJS
     }
     opc__cache_item it;
     opc__cache_vault v;
-    rc = opc__cache_item_from_json(item_row, &it, eb);
+    rc = opc__wire_item_decode(item_row, &it, eb);
     if (rc == OPC_OK) {
-        rc = opc__cache_vault_from_json(vault_row, &v, eb);
+        rc = opc__wire_vault_decode(vault_row, &v, eb);
     }
     if (rc == OPC_OK && strcmp(it.vault, v.id) != 0) {
         rc = opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: item %s is not in vault %s", it.id, v.id);

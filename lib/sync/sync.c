@@ -27,7 +27,7 @@
 #include "upstream/upstream.h"
 
 #define SUB "sync"
-/* ---- JSON rows to cache rows ---- */
+/* ---- protocol rows (wire/rows.h) to cache rows ---- */
 
 static const char *jstr(const cJSON *o, const char *key)
 {
@@ -38,14 +38,14 @@ static const char *jstr(const cJSON *o, const char *key)
 static opc_err put_issuer_key(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 {
     opc__cache_issuer_key k;
-    opc_err rc = opc__cache_issuer_key_from_json(o, &k, eb);
+    opc_err rc = opc__wire_issuer_key_decode(o, &k, eb);
     return rc == OPC_OK ? opc__cache_issuer_key_put(s->cache, &k, eb) : rc;
 }
 
 static opc_err put_access(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 {
     opc__cache_access a;
-    opc_err rc = opc__cache_access_from_json(o, &a, eb);
+    opc_err rc = opc__wire_access_decode(o, &a, eb);
     return rc == OPC_OK ? opc__cache_access_put(s->cache, &a, eb) : rc;
 }
 
@@ -53,7 +53,7 @@ static opc_err put_access(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 static opc_err put_vault(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 {
     opc__cache_vault v;
-    opc_err rc = opc__cache_vault_from_json(o, &v, eb);
+    opc_err rc = opc__wire_vault_decode(o, &v, eb);
     return rc == OPC_OK ? opc__cache_vault_put(s->cache, &v, NULL, eb) : rc;
 }
 
@@ -61,7 +61,7 @@ static opc_err put_vault(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 static opc_err put_item(opc_sync *s, const cJSON *o, bool *written, opc__ebuf *eb)
 {
     opc__cache_item it;
-    opc_err rc = opc__cache_item_from_json(o, &it, eb);
+    opc_err rc = opc__wire_item_decode(o, &it, eb);
     if (rc == OPC_OK && strcmp(it.state, "active") != 0) {
         rc = opc__fail(eb, OPC_ERR_PARSE, "upstream sent a malformed item row");
     }
@@ -72,7 +72,7 @@ static opc_err put_chunk(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 {
     opc__cache_chunk ch;
     unsigned char *blob = NULL;
-    opc_err rc = opc__cache_chunk_from_json(o, &ch, &blob, eb);
+    opc_err rc = opc__wire_chunk_decode(o, &ch, &blob, eb);
     if (rc == OPC_OK) {
         rc = opc__cache_chunk_put(s->cache, &ch, eb);
     }
@@ -83,7 +83,7 @@ static opc_err put_chunk(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 static opc_err put_token(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 {
     opc__cache_token t;
-    opc_err rc = opc__cache_token_from_json(o, &t, eb);
+    opc_err rc = opc__wire_token_decode(o, &t, eb);
     if (rc == OPC_OK && strcmp(t.server, s->server_id) != 0) {
         rc = opc__fail(eb, OPC_ERR_PARSE, "upstream sent a malformed token row");
     }
@@ -215,12 +215,14 @@ static opc_err fetch_files(opc_sync *s, const char *item, cJSON **out, opc__ebuf
             cJSON_AddItemToArray(all, last);
         }
         cJSON_Delete(page);
-        const char *file = jstr(last, "file_id");
-        if (more && (!opc__id_valid_str(file) ||
-                     !opc__json_is_int(opc__json_member(last, "idx"), &idx))) {
-            rc = opc__fail(eb, OPC_ERR_PARSE, "upstream sent a malformed file chunk row");
-        } else if (more) {
-            memcpy(after, file, sizeof after);
+        if (more) {
+            /* The next page starts after the last chunk's key. */
+            opc__wire_chunk ch;
+            unsigned char *blob = NULL;
+            rc = opc__wire_chunk_decode(last, &ch, &blob, eb);
+            opc__free(blob);
+            memcpy(after, ch.file, sizeof after);
+            idx = ch.idx;
         }
     }
     if (rc != OPC_OK) {
@@ -295,14 +297,17 @@ static opc_err load_vault(opc_sync *s, batch *b, const char *vault, opc__ebuf *e
         more = (size_t)cJSON_GetArraySize(page) == s->item_page;
         while (rc == OPC_OK && cJSON_GetArraySize(page) > 0) {
             cJSON *row = cJSON_DetachItemFromArray(page, 0);
-            const char *id = jstr(row, "id");
-            if (!opc__id_valid_str(id) || strcmp(id, after) <= 0) {
+            opc__wire_item it;
+            rc = opc__wire_item_decode(row, &it, eb);
+            if (rc == OPC_OK && strcmp(it.id, after) <= 0) {
+                rc = opc__fail(eb, OPC_ERR_PARSE, "upstream sent items out of order");
+            }
+            if (rc != OPC_OK) {
                 cJSON_Delete(row);
-                rc = opc__fail(eb, OPC_ERR_PARSE, "upstream sent a malformed item row");
                 break;
             }
             char cur[OPC_ID_LEN + 1];
-            memcpy(cur, id, sizeof cur);
+            memcpy(cur, it.id, sizeof cur);
             rc = maybe_flush(s, b, eb);
             if (rc == OPC_OK) {
                 rc = add(b, ACT_GAP, vault, NULL, NULL);

@@ -7,9 +7,9 @@
  * credentials file: a local account.db path (local.c, now) or an https://
  * URL (libcurl, a later issue: OPC_ERR_UNSUPPORTED until then).
  *
- * Rows are JSON objects keyed by the cache's column names, exactly as
- * account/export.h describes them (blobs in b64url); the feed is the array
- * of account/feed.h. Everything is ciphertext or metadata.
+ * Rows are the protocol's messages of wire/rows.h (encoded and decoded
+ * there, nowhere else); the feed is the array of account/feed.h.
+ * Everything is ciphertext or metadata.
  *
  * Errors: OPC_ERR_NOT_FOUND for a row that does not exist or is out of the
  * server's scope (the consumer drops it from the cache); OPC_ERR_IO when the
@@ -42,10 +42,10 @@
 
 #include <opconnect/credentials.h>
 
-#include "account/import.h"
 #include "core/err.h"
 #include "core/id.h"
 #include "internal.h"
+#include "wire/rows.h"
 
 /* Largest page of changes, items or file chunks one call returns. */
 #define OPC_UPSTREAM_MAX_LIMIT 10000
