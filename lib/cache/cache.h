@@ -37,7 +37,8 @@
  * received (0 when unknown).
  *
  * Transactions. Writers group changes with opc__cache_begin(c, true) ...
- * opc__cache_commit(); one sync page and its cursor go in ONE transaction.
+ * opc__cache_commit(); a sync page's last rows and its cursor go in ONE
+ * transaction (sync/sync.h), never held across a fetch from the upstream.
  * Readers that need a consistent snapshot over several calls may wrap them
  * in opc__cache_begin(c, false) ... opc__cache_commit(). Calls outside a
  * transaction run in SQLite's implicit one.
