@@ -30,15 +30,15 @@ typedef struct codec {
     opc_err (*encode)(const row *r, cJSON **out);
 } codec;
 
-#define CODEC(name, member)                                                                    \
-    static opc_err dec_##name(const cJSON *o, row *r, unsigned char **blob)                    \
-    {                                                                                          \
-        *blob = NULL;                                                                          \
-        return opc__wire_##name##_decode(o, &r->member, NULL);                                 \
-    }                                                                                          \
-    static opc_err enc_##name(const row *r, cJSON **out)                                       \
-    {                                                                                          \
-        return opc__wire_##name##_encode(&r->member, out, NULL);                               \
+#define CODEC(name, member)                                                                        \
+    static opc_err dec_##name(const cJSON *o, row *r, unsigned char **blob)                        \
+    {                                                                                              \
+        *blob = NULL;                                                                              \
+        return opc__wire_##name##_decode(o, &r->member, NULL);                                     \
+    }                                                                                              \
+    static opc_err enc_##name(const row *r, cJSON **out)                                           \
+    {                                                                                              \
+        return opc__wire_##name##_encode(&r->member, out, NULL);                                   \
     }
 
 CODEC(issuer_key, issuer_key)
@@ -59,8 +59,9 @@ static opc_err enc_chunk(const row *r, cJSON **out)
 }
 
 static const codec codecs[] = {
-    {dec_issuer_key, enc_issuer_key}, {dec_access, enc_access}, {dec_vault, enc_vault},
-    {dec_item, enc_item},             {dec_chunk, enc_chunk},   {dec_token, enc_token},
+    {dec_issuer_key, enc_issuer_key}, {dec_access, enc_access},
+    {dec_vault, enc_vault},           {dec_item, enc_item},
+    {dec_chunk, enc_chunk},           {dec_token, enc_token},
     {dec_item_write, enc_item_write},
 };
 

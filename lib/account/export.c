@@ -238,8 +238,8 @@ static opc_err rows(opc_account *a, const char *sql, row_enc enc, const char *p1
 }
 
 /* rows() in a read snapshot of its own, as a public call (errmsg on the handle). */
-static opc_err query(opc_account *a, const char *sql, row_enc enc, const char *p1,
-                     const char *p2, const page *pg, const char *what, cJSON **out)
+static opc_err query(opc_account *a, const char *sql, row_enc enc, const char *p1, const char *p2,
+                     const page *pg, const char *what, cJSON **out)
 {
     if (a == NULL) {
         return OPC_ERR_INVALID_ARG;

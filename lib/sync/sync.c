@@ -96,13 +96,13 @@ static opc_err put_token(opc_sync *s, const cJSON *o, opc__ebuf *eb)
  * short transactions (apply_batch). An action holds its fetched rows. */
 
 typedef enum act_kind {
-    ACT_ISSUER_KEY, /* row, or NULL: delete id */
-    ACT_TOKEN,      /* row, or NULL: delete id */
-    ACT_ACCESS,     /* row: the server's grant */
-    ACT_VAULT,      /* row (monotonic put), or NULL: drop vault id and everything in it */
-    ACT_ITEM,       /* row and files (monotonic put), or NULL: delete id */
+    ACT_ISSUER_KEY,  /* row, or NULL: delete id */
+    ACT_TOKEN,       /* row, or NULL: delete id */
+    ACT_ACCESS,      /* row: the server's grant */
+    ACT_VAULT,       /* row (monotonic put), or NULL: drop vault id and everything in it */
+    ACT_ITEM,        /* row and files (monotonic put), or NULL: delete id */
     ACT_ITEM_DELETE, /* monotonic delete of id at version */
-    ACT_GAP,        /* drop vault id's items between after and before (cache.h) */
+    ACT_GAP,         /* drop vault id's items between after and before (cache.h) */
 } act_kind;
 
 typedef struct act {

@@ -40,11 +40,23 @@ typedef struct message {
     size_t n;
 } message;
 
-#define ID(T, m, name) {name, F_ID, offsetof(T, m), 0, 0, NULL, 0}
-#define TEXT(T, m, name) {name, F_TEXT, offsetof(T, m), 0, 0, NULL, 0}
-#define INT(T, m, name, lo, hi) {name, F_INT, offsetof(T, m), lo, hi, NULL, 0}
+#define ID(T, m, name)                                                                             \
+    {                                                                                              \
+        name, F_ID, offsetof(T, m), 0, 0, NULL, 0                                                  \
+    }
+#define TEXT(T, m, name)                                                                           \
+    {                                                                                              \
+        name, F_TEXT, offsetof(T, m), 0, 0, NULL, 0                                                \
+    }
+#define INT(T, m, name, lo, hi)                                                                    \
+    {                                                                                              \
+        name, F_INT, offsetof(T, m), lo, hi, NULL, 0                                               \
+    }
 #define COUNT(T, m, name) INT(T, m, name, 0, INT_MAX53)
-#define MSG(what, fields) {what, fields, sizeof fields / sizeof fields[0]}
+#define MSG(what, fields)                                                                          \
+    {                                                                                              \
+        what, fields, sizeof(fields) / sizeof((fields)[0])                                         \
+    }
 
 static const char *const item_states[] = {"active", "deleted", NULL};
 static const char *const token_states[] = {"active", "revoked", NULL};
@@ -214,10 +226,14 @@ static opc_err decode_field(const message *m, const field *f, const cJSON *o, vo
         return OPC_OK;
     }
     if (!cJSON_IsString(v) || v->valuestring == NULL) {
-        return bad(eb, m, f, f->type == F_TEXT_NULL ? "must be a string or null" : "must be a string");
+        return bad(eb, m, f,
+                   f->type == F_TEXT_NULL ? "must be a string or null" : "must be a string");
     }
     const char *s = v->valuestring;
     if (f->type == F_BLOB) {
+        if (blob == NULL) {
+            return OPC_ERR_INTERNAL; /* a message with a blob is decoded with a place for it */
+        }
         size_t len = 0;
         opc_err rc = opc__b64_decode(s, strlen(s), OPC_B64URL, blob, &len, NULL);
         if (rc != OPC_OK) {

@@ -323,7 +323,7 @@ static int probes;
 static int vault_item_calls;
 static int item_file_calls;
 static int item_file_next_pages; /* calls for a page after the first */
-static int fail_vault_items_at; /* that call fails with OPC_ERR_IO (0: none) */
+static int fail_vault_items_at;  /* that call fails with OPC_ERR_IO (0: none) */
 
 /* Another connection takes the cache's write lock while the upstream is asked. */
 static void probe(void)
@@ -499,8 +499,8 @@ static void test_sync_grant_resumes_between_pages(void **state)
     char active[] = "active";
     char env[] = "{}";
     for (size_t i = 0; i < 3; i++) {
-        opc__cache_item it = {.version = 1, .state = active, .key_sn = 1, .overview = env,
-                              .details = env};
+        opc__cache_item it = {
+            .version = 1, .state = active, .key_sn = 1, .overview = env, .details = env};
         memcpy(it.id, stray[i], sizeof it.id);
         memcpy(it.vault, x.v1, sizeof it.vault);
         assert_int_equal(opc__cache_item_put(c, &it, NULL, NULL), OPC_OK);

@@ -85,8 +85,13 @@ static void test_wire_rows_access_round_trip(void **state)
     (void)state;
     char enc[] = "ZW5j";
     char sig[] = "c2ln";
-    opc__wire_access a = {.vault = V1, .key_sn = 1, .enc_key = enc, .acl = 3,
-                          .granted = 1700000000, .grant_sig = sig, .seq = 8};
+    opc__wire_access a = {.vault = V1,
+                          .key_sn = 1,
+                          .enc_key = enc,
+                          .acl = 3,
+                          .granted = 1700000000,
+                          .grant_sig = sig,
+                          .seq = 8};
     cJSON *o = NULL;
     assert_int_equal(opc__wire_access_encode(&a, &o, NULL), OPC_OK);
     opc__wire_access d;
@@ -106,9 +111,16 @@ static void test_wire_rows_vault_round_trip(void **state)
     (void)state;
     char type[] = "USER_CREATED";
     char attrs[] = "{\"kid\":1}";
-    opc__wire_vault v = {.id = V1, .type = type, .key_sn = 2, .attrs = attrs,
-                         .attr_version = 3, .content_version = 4, .items = 5,
-                         .created = 1700000000, .updated = 1700000001, .seq = 9};
+    opc__wire_vault v = {.id = V1,
+                         .type = type,
+                         .key_sn = 2,
+                         .attrs = attrs,
+                         .attr_version = 3,
+                         .content_version = 4,
+                         .items = 5,
+                         .created = 1700000000,
+                         .updated = 1700000001,
+                         .seq = 9};
     cJSON *o = NULL;
     assert_int_equal(opc__wire_vault_encode(&v, &o, NULL), OPC_OK);
     opc__wire_vault d;
@@ -132,9 +144,16 @@ static void test_wire_rows_item_round_trip(void **state)
     char active[] = "active";
     char ov[] = "ov";
     char det[] = "det";
-    opc__wire_item it = {.id = I1, .vault = V1, .version = 2, .state = active, .key_sn = 1,
-                         .overview = ov, .details = det, .created = 1700000000,
-                         .updated = 1700000002, .last_edited_by = E1,
+    opc__wire_item it = {.id = I1,
+                         .vault = V1,
+                         .version = 2,
+                         .state = active,
+                         .key_sn = 1,
+                         .overview = ov,
+                         .details = det,
+                         .created = 1700000000,
+                         .updated = 1700000002,
+                         .last_edited_by = E1,
                          .seq = 10};
     cJSON *o = NULL;
     assert_int_equal(opc__wire_item_encode(&it, &o, NULL), OPC_OK);
@@ -155,8 +174,14 @@ static void test_wire_rows_item_round_trip(void **state)
 
     /* A tombstone: no envelopes, sent as nulls. */
     char deleted[] = "deleted";
-    opc__wire_item t = {.id = I1, .vault = V1, .version = 3, .state = deleted, .key_sn = 1,
-                        .created = 1700000000, .updated = 1700000003, .last_edited_by = "X",
+    opc__wire_item t = {.id = I1,
+                        .vault = V1,
+                        .version = 3,
+                        .state = deleted,
+                        .key_sn = 1,
+                        .created = 1700000000,
+                        .updated = 1700000003,
+                        .last_edited_by = "X",
                         .seq = 11};
     assert_int_equal(opc__wire_item_encode(&t, &o, NULL), OPC_OK);
     assert_int_equal(opc__wire_item_decode(o, &d, NULL), OPC_OK);
@@ -182,8 +207,8 @@ static void test_wire_rows_chunk_round_trip(void **state)
 {
     (void)state;
     const unsigned char bytes[] = {0x00, 0xff, 0x10};
-    opc__wire_chunk ch = {.file = F1, .item = I1, .vault = V1, .idx = 4, .blob = bytes,
-                          .len = sizeof bytes};
+    opc__wire_chunk ch = {
+        .file = F1, .item = I1, .vault = V1, .idx = 4, .blob = bytes, .len = sizeof bytes};
     cJSON *o = NULL;
     assert_int_equal(opc__wire_chunk_encode(&ch, &o, NULL), OPC_OK);
     opc__wire_chunk d;
@@ -223,9 +248,15 @@ static void test_wire_rows_token_round_trip(void **state)
     char name[] = "ci";
     char scopes[] = "[]";
     char revoked[] = "revoked";
-    opc__wire_token t = {.jti = T1, .server = S1, .name = name, .scopes = scopes,
-                         .created = 1700000000, .expires = 0, .state = revoked,
-                         .updated = 1700000004, .seq = 12};
+    opc__wire_token t = {.jti = T1,
+                         .server = S1,
+                         .name = name,
+                         .scopes = scopes,
+                         .created = 1700000000,
+                         .expires = 0,
+                         .state = revoked,
+                         .updated = 1700000004,
+                         .seq = 12};
     cJSON *o = NULL;
     assert_int_equal(opc__wire_token_encode(&t, &o, NULL), OPC_OK);
     opc__wire_token d;
@@ -320,8 +351,9 @@ static const struct {
     const char *json;
     decode_fn dec;
 } samples[] = {
-    {issuer_key_json, dec_issuer_key}, {access_json, dec_access}, {vault_json, dec_vault},
-    {item_json, dec_item},             {tombstone_json, dec_item}, {chunk_json, dec_chunk},
+    {issuer_key_json, dec_issuer_key}, {access_json, dec_access},
+    {vault_json, dec_vault},           {item_json, dec_item},
+    {tombstone_json, dec_item},        {chunk_json, dec_chunk},
     {token_json, dec_token},           {write_json, dec_write},
 };
 
@@ -380,8 +412,8 @@ static void assert_value_refused(const char *json, decode_fn dec, const char *me
                                  const char *s)
 {
     cJSON *o = parse(json);
-    cJSON_ReplaceItemInObjectCaseSensitive(o, member, s != NULL ? cJSON_CreateString(s)
-                                                                : cJSON_CreateNumber(v));
+    cJSON_ReplaceItemInObjectCaseSensitive(
+        o, member, s != NULL ? cJSON_CreateString(s) : cJSON_CreateNumber(v));
     assert_refused(dec, o, member);
     cJSON_Delete(o);
 }
@@ -398,8 +430,8 @@ static void test_wire_rows_decode_rejects_out_of_range(void **state)
             if (cJSON_IsNumber(m)) {
                 assert_value_refused(samples[s].json, samples[s].dec, m->string, -1, NULL);
                 assert_value_refused(samples[s].json, samples[s].dec, m->string, 1.5, NULL);
-                assert_value_refused(samples[s].json, samples[s].dec, m->string,
-                                     9007199254740992.0, NULL);
+                assert_value_refused(samples[s].json, samples[s].dec, m->string, 9007199254740992.0,
+                                     NULL);
             }
         }
         cJSON_Delete(o);
@@ -447,8 +479,7 @@ static void test_wire_rows_encode_refuses_what_decode_would(void **state)
     assert_string_equal(eb.msg, "cannot send the issuer key row: \"jwk\" must be a string");
     char bad_state[] = "gone";
     char name[] = "n";
-    opc__wire_token t = {.jti = T1, .server = S1, .name = name, .scopes = name,
-                         .state = bad_state};
+    opc__wire_token t = {.jti = T1, .server = S1, .name = name, .scopes = name, .state = bad_state};
     assert_int_equal(opc__wire_token_encode(&t, &o, NULL), OPC_ERR_INVALID_ARG);
     opc__wire_chunk ch = {.file = F1, .item = I1, .vault = V1, .idx = 0, .blob = NULL, .len = 3};
     assert_int_equal(opc__wire_chunk_encode(&ch, &o, NULL), OPC_ERR_INVALID_ARG);
