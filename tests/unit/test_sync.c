@@ -380,13 +380,19 @@ static opc_err w_item_files(opc__upstream *u, const char *item, const char *afte
     return real_ops.item_files(u, item, after_file, after_idx, limit, out, eb);
 }
 
+/* The fixture's account as the server's local upstream. */
+static opc__upstream *local_upstream(sx *x)
+{
+    opc__upstream *u = NULL;
+    const char *account = opc_credentials_account_id(x->creds);
+    assert_int_equal(opc__upstream_local_open(x->f.path, x->server, account, &u, NULL), OPC_OK);
+    return u;
+}
+
 /* A sync over the fixture's account whose upstream probes the cache's lock. */
 static opc_sync *watched_sync(sx *x)
 {
-    opc__upstream *u = NULL;
-    assert_int_equal(opc__upstream_local_open(x->f.path, x->server,
-                                              opc_credentials_account_id(x->creds), &u, NULL),
-                     OPC_OK);
+    opc__upstream *u = local_upstream(x);
     opc_sync *s = NULL;
     assert_int_equal(opc__sync_create_ex(u, x->cache_path, &s, NULL), OPC_OK);
     real_ops = *u->ops;
@@ -511,6 +517,68 @@ static void test_sync_grant_resumes_between_pages(void **state)
     sx_teardown(&x);
 }
 
+static void test_upstream_pages_by_key(void **state)
+{
+    (void)state;
+    sx x;
+    sx_setup(&x, 5);
+    big_document(&x, x.v1, 2);
+    opc__upstream *u = local_upstream(&x);
+    cJSON *all = NULL;
+    assert_int_equal(opc__upstream_vault_items(u, x.v1, NULL, 100, &all, NULL), OPC_OK);
+    assert_int_equal(cJSON_GetArraySize(all), 6);
+    /* Pages of two after each last id give the same rows in the same order. */
+    char after[27] = "";
+    int n = 0;
+    for (;;) {
+        cJSON *page = NULL;
+        assert_int_equal(opc__upstream_vault_items(u, x.v1, after, 2, &page, NULL), OPC_OK);
+        const cJSON *row = NULL;
+        cJSON_ArrayForEach(row, page)
+        {
+            assert_true(cJSON_Compare(row, cJSON_GetArrayItem(all, n++), 1));
+            snprintf(after, sizeof after, "%s", fx_str(row, "id"));
+        }
+        int got = cJSON_GetArraySize(page);
+        cJSON_Delete(page);
+        if (got < 2) {
+            break;
+        }
+    }
+    assert_int_equal(n, 6);
+    /* The document's 3 chunks: one page after (file, 0) holds the other two. */
+    const char *doc = NULL;
+    cJSON *chunks = NULL;
+    for (int i = 0; i < 6 && cJSON_GetArraySize(chunks) == 0; i++) {
+        cJSON_Delete(chunks);
+        doc = fx_str(cJSON_GetArrayItem(all, i), "id");
+        assert_int_equal(opc__upstream_item_files(u, doc, NULL, 0, 10, &chunks, NULL), OPC_OK);
+    }
+    assert_int_equal(cJSON_GetArraySize(chunks), 3);
+    const char *file = fx_str(cJSON_GetArrayItem(chunks, 0), "file_id");
+    cJSON *rest = NULL;
+    assert_int_equal(opc__upstream_item_files(u, doc, file, 0, 10, &rest, NULL), OPC_OK);
+    assert_int_equal(cJSON_GetArraySize(rest), 2);
+    assert_true(cJSON_Compare(cJSON_GetArrayItem(rest, 0), cJSON_GetArrayItem(chunks, 1), 1));
+    assert_int_equal((int)fx_num(cJSON_GetArrayItem(rest, 1), "idx"), 2);
+    cJSON_Delete(rest);
+    cJSON_Delete(chunks);
+    /* Arguments: a page of 0 or beyond the largest, an `after` that is no id. */
+    cJSON *page = NULL;
+    assert_int_equal(opc__upstream_vault_items(u, x.v1, NULL, 0, &page, NULL), OPC_ERR_RANGE);
+    assert_int_equal(
+        opc__upstream_vault_items(u, x.v1, NULL, OPC_UPSTREAM_MAX_LIMIT + 1, &page, NULL),
+        OPC_ERR_RANGE);
+    assert_int_equal(opc__upstream_vault_items(u, x.v1, "nope", 1, &page, NULL),
+                     OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__upstream_item_files(u, x.v1, "nope", 0, 1, &page, NULL),
+                     OPC_ERR_INVALID_ARG);
+    assert_null(page);
+    cJSON_Delete(all);
+    opc__upstream_close(u);
+    sx_teardown(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -520,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_sync_fetch_outside_the_write_lock),
         cmocka_unit_test(test_sync_pages_a_large_vault),
         cmocka_unit_test(test_sync_grant_resumes_between_pages),
+        cmocka_unit_test(test_upstream_pages_by_key),
     };
     return cmocka_run_group_tests_name("sync", tests, opc_test_group_setup,
                                        opc_test_group_teardown);
