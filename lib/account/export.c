@@ -7,8 +7,7 @@
 
 #include "account/account_int.h"
 #include "account/export.h"
-#include "core/alloc.h"
-#include "crypto/base64.h"
+#include "wire/rows.h"
 
 /* A vault the server ?1 holds a grant for. */
 #define GRANTED(col)                                                                               \
@@ -31,15 +30,14 @@ static const char sql_vault[] =
     "SELECT " VAULT_COLS " FROM vaults v WHERE v.id = ?2 AND " GRANTED("v.id");
 static const char sql_item[] = "SELECT " ITEM_COLS " FROM items i WHERE i.id = ?2"
                                " AND i.state = 'active' AND " GRANTED("i.vault_id");
+/* Pages: keyset paging by the order's key (:after, :idx), at most :limit rows. */
 static const char sql_vault_items[] =
-    "SELECT " ITEM_COLS " FROM items i WHERE i.vault_id = ?2"
-    " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY i.id";
+    "SELECT " ITEM_COLS " FROM items i WHERE i.vault_id = ?2 AND i.id > :after"
+    " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY i.id LIMIT :limit";
 static const char sql_item_files[] =
     "SELECT " FILE_COLS " FROM files f JOIN items i ON i.id = f.item_id WHERE f.item_id = ?2"
-    " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY f.file_id, f.idx";
-static const char sql_vault_files[] =
-    "SELECT " FILE_COLS " FROM files f JOIN items i ON i.id = f.item_id WHERE i.vault_id = ?2"
-    " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY f.file_id, f.idx";
+    " AND (f.file_id > :after OR (f.file_id = :after AND f.idx > :idx))"
+    " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY f.file_id, f.idx LIMIT :limit";
 /* Unscoped, any state: rows a server write returns (the caller checked the grant). */
 static const char sql_vault_row[] = "SELECT " VAULT_COLS " FROM vaults v WHERE v.id = ?1";
 static const char sql_item_row[] = "SELECT " ITEM_COLS " FROM items i WHERE i.id = ?1";
@@ -47,66 +45,147 @@ static const char sql_token[] =
     "SELECT jti, server_id, name, scopes, created, COALESCE(expires, 0) AS expires, state,"
     " updated, seq FROM tokens WHERE server_id = ?1 AND jti = ?2";
 
-/* The current row as an object keyed by column names. */
-static opc_err row_json(sqlite3_stmt *st, cJSON **out)
+/* ---- the current row as its message (wire/rows.h), column by column ---- */
+
+typedef opc_err (*row_enc)(sqlite3_stmt *st, cJSON **out, opc__ebuf *eb);
+
+/* A text column, borrowed (NULL for SQL NULL; valid until the next step). */
+static char *col_text(sqlite3_stmt *st, int i)
 {
-    cJSON *o = cJSON_CreateObject();
-    if (o == NULL) {
-        return OPC_ERR_NOMEM;
+    return (char *)(uintptr_t)sqlite3_column_text(st, i);
+}
+
+/* An id-sized text column ("" when NULL or longer: the encoder refuses it). */
+static void col_id(sqlite3_stmt *st, int i, char out[OPC_ID_LEN + 1])
+{
+    const char *v = (const char *)sqlite3_column_text(st, i);
+    size_t n = v == NULL ? 0 : strlen(v);
+    n = n > OPC_ID_LEN ? 0 : n;
+    if (n > 0) {
+        memcpy(out, v, n);
     }
-    int n = sqlite3_column_count(st);
-    opc_err rc = OPC_OK;
-    for (int i = 0; i < n && rc == OPC_OK; i++) {
-        const char *name = sqlite3_column_name(st, i);
-        cJSON *v = NULL;
-        switch (sqlite3_column_type(st, i)) {
-        case SQLITE_INTEGER:
-            v = cJSON_CreateNumber((double)sqlite3_column_int64(st, i));
-            break;
-        case SQLITE_TEXT:
-            v = cJSON_CreateString(opc__acct_col_str(st, i));
-            break;
-        case SQLITE_BLOB: {
-            char *b64 = NULL;
-            size_t len = 0;
-            rc = opc__b64_encode(sqlite3_column_blob(st, i), (size_t)sqlite3_column_bytes(st, i),
-                                 OPC_B64URL, &b64, &len);
-            if (rc == OPC_OK) {
-                v = cJSON_CreateString(b64);
-                opc__free(b64);
-            }
-            break;
-        }
-        default:
-            v = cJSON_CreateNull();
-            break;
-        }
-        if (rc == OPC_OK && (name == NULL || v == NULL)) {
-            rc = OPC_ERR_NOMEM;
-        }
-        if (rc == OPC_OK) {
-            cJSON_AddItemToObject(o, name, v);
-        } else {
-            cJSON_Delete(v);
-        }
+    out[n] = '\0';
+}
+
+static int64_t col_int(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_int64(st, i);
+}
+
+/* kid, jwk, seq */
+static opc_err enc_issuer_key(sqlite3_stmt *st, cJSON **out, opc__ebuf *eb)
+{
+    opc__wire_issuer_key r = {.jwk = col_text(st, 1), .seq = col_int(st, 2)};
+    col_id(st, 0, r.kid);
+    return opc__wire_issuer_key_encode(&r, out, eb);
+}
+
+/* vault_id, key_sn, enc_key, acl, granted, grant_sig, seq */
+static opc_err enc_access(sqlite3_stmt *st, cJSON **out, opc__ebuf *eb)
+{
+    opc__wire_access r = {.key_sn = col_int(st, 1),
+                          .enc_key = col_text(st, 2),
+                          .acl = col_int(st, 3),
+                          .granted = col_int(st, 4),
+                          .grant_sig = col_text(st, 5),
+                          .seq = col_int(st, 6)};
+    col_id(st, 0, r.vault);
+    return opc__wire_access_encode(&r, out, eb);
+}
+
+/* VAULT_COLS */
+static opc_err enc_vault(sqlite3_stmt *st, cJSON **out, opc__ebuf *eb)
+{
+    opc__wire_vault r = {.type = col_text(st, 1),
+                         .key_sn = col_int(st, 2),
+                         .attrs = col_text(st, 3),
+                         .attr_version = col_int(st, 4),
+                         .content_version = col_int(st, 5),
+                         .items = col_int(st, 6),
+                         .created = col_int(st, 7),
+                         .updated = col_int(st, 8),
+                         .seq = col_int(st, 9)};
+    col_id(st, 0, r.id);
+    return opc__wire_vault_encode(&r, out, eb);
+}
+
+/* ITEM_COLS */
+static opc_err enc_item(sqlite3_stmt *st, cJSON **out, opc__ebuf *eb)
+{
+    opc__wire_item r = {.version = col_int(st, 2),
+                        .state = col_text(st, 3),
+                        .key_sn = col_int(st, 4),
+                        .overview = col_text(st, 5),
+                        .details = col_text(st, 6),
+                        .created = col_int(st, 7),
+                        .updated = col_int(st, 8),
+                        .seq = col_int(st, 10)};
+    col_id(st, 0, r.id);
+    col_id(st, 1, r.vault);
+    col_id(st, 9, r.last_edited_by);
+    return opc__wire_item_encode(&r, out, eb);
+}
+
+/* FILE_COLS */
+static opc_err enc_chunk(sqlite3_stmt *st, cJSON **out, opc__ebuf *eb)
+{
+    opc__wire_chunk r = {.idx = col_int(st, 1),
+                         .blob = sqlite3_column_blob(st, 4),
+                         .len = (size_t)sqlite3_column_bytes(st, 4)};
+    col_id(st, 0, r.file);
+    col_id(st, 2, r.item);
+    col_id(st, 3, r.vault);
+    return opc__wire_chunk_encode(&r, out, eb);
+}
+
+/* jti, server_id, name, scopes, created, expires, state, updated, seq */
+static opc_err enc_token(sqlite3_stmt *st, cJSON **out, opc__ebuf *eb)
+{
+    opc__wire_token r = {.name = col_text(st, 2),
+                         .scopes = col_text(st, 3),
+                         .created = col_int(st, 4),
+                         .expires = col_int(st, 5),
+                         .state = col_text(st, 6),
+                         .updated = col_int(st, 7),
+                         .seq = col_int(st, 8)};
+    col_id(st, 0, r.jti);
+    col_id(st, 1, r.server);
+    return opc__wire_token_encode(&r, out, eb);
+}
+
+/* A page of a many-row query: the rows after (after, idx) in its order, at most limit. */
+typedef struct page {
+    const char *after;
+    int64_t idx;
+    int64_t limit;
+} page;
+
+/* Bind the page's named parameters the statement has (:after, :idx, :limit). */
+static int bind_page(sqlite3_stmt *st, const page *pg)
+{
+    int i = sqlite3_bind_parameter_index(st, ":after");
+    int src = i > 0 ? sqlite3_bind_text(st, i, pg->after, -1, SQLITE_STATIC) : SQLITE_OK;
+    i = sqlite3_bind_parameter_index(st, ":idx");
+    if (src == SQLITE_OK && i > 0) {
+        src = sqlite3_bind_int64(st, i, pg->idx);
     }
-    if (rc != OPC_OK) {
-        cJSON_Delete(o);
-        return rc;
+    i = sqlite3_bind_parameter_index(st, ":limit");
+    if (src == SQLITE_OK && i > 0) {
+        src = sqlite3_bind_int64(st, i, pg->limit);
     }
-    *out = o;
-    return OPC_OK;
+    return src;
 }
 
 /*
  * Inside the caller's transaction: run sql with ?1 = p1 and ?2 = p2 (either
- * may be NULL: not bound). many: *out is an array of every row; else the
- * one row (none: OPC_ERR_NOT_FOUND naming `what`).
+ * may be NULL: not bound). many: *out is an array of every row of page pg;
+ * else the one row (none: OPC_ERR_NOT_FOUND naming `what`).
  */
-static opc_err rows(opc_account *a, const char *sql, const char *p1, const char *p2, bool many,
-                    const char *what, cJSON **out, opc__ebuf *eb)
+static opc_err rows(opc_account *a, const char *sql, row_enc enc, const char *p1, const char *p2,
+                    const page *pg, const char *what, cJSON **out, opc__ebuf *eb)
 {
     *out = NULL;
+    bool many = pg != NULL;
     sqlite3_stmt *st = NULL;
     cJSON *arr = many ? cJSON_CreateArray() : NULL;
     cJSON *one = NULL;
@@ -119,6 +198,10 @@ static opc_err rows(opc_account *a, const char *sql, const char *p1, const char 
         int src = sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
         rc = src == SQLITE_OK ? OPC_OK : opc__acct_sqlerr(a, src, "account file", eb);
     }
+    if (rc == OPC_OK && many) {
+        int src = bind_page(st, pg);
+        rc = src == SQLITE_OK ? OPC_OK : opc__acct_sqlerr(a, src, "account file", eb);
+    }
     while (rc == OPC_OK) {
         bool row = false;
         rc = opc__acct_step(a, st, &row, eb);
@@ -126,8 +209,13 @@ static opc_err rows(opc_account *a, const char *sql, const char *p1, const char 
             break;
         }
         cJSON *o = NULL;
-        rc = row_json(st, &o);
+        opc__ebuf why;
+        opc__ebuf_clear(&why);
+        rc = enc(st, &o, &why);
         if (rc != OPC_OK) {
+            /* A row the protocol cannot carry is the file's fault, not the caller's. */
+            rc = opc__fail(eb, rc == OPC_ERR_INVALID_ARG ? OPC_ERR_PARSE : rc, "account file: %s",
+                           why.msg[0] != '\0' ? why.msg : opc_strerror(rc));
             break;
         }
         if (!many) {
@@ -150,8 +238,8 @@ static opc_err rows(opc_account *a, const char *sql, const char *p1, const char 
 }
 
 /* rows() in a read snapshot of its own, as a public call (errmsg on the handle). */
-static opc_err query(opc_account *a, const char *sql, const char *p1, const char *p2, bool many,
-                     const char *what, cJSON **out)
+static opc_err query(opc_account *a, const char *sql, row_enc enc, const char *p1, const char *p2,
+                     const page *pg, const char *what, cJSON **out)
 {
     if (a == NULL) {
         return OPC_ERR_INVALID_ARG;
@@ -161,13 +249,16 @@ static opc_err query(opc_account *a, const char *sql, const char *p1, const char
     if (out == NULL || (p1 == NULL && p2 == NULL)) {
         return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
     }
+    if (pg != NULL && (pg->limit < 1 || pg->limit > OPC_EXPORT_MAX_LIMIT)) {
+        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_RANGE, "page size out of range"), &eb);
+    }
     *out = NULL;
     opc_err rc = opc__acct_begin(a, false, &eb);
     if (rc != OPC_OK) {
         return opc__acct_finish(a, rc, &eb);
     }
     cJSON *res = NULL;
-    rc = opc__acct_end(a, rows(a, sql, p1, p2, many, what, &res, &eb), &eb);
+    rc = opc__acct_end(a, rows(a, sql, enc, p1, p2, pg, what, &res, &eb), &eb);
     if (rc != OPC_OK) {
         cJSON_Delete(res);
         return opc__acct_finish(a, rc, &eb);
@@ -178,12 +269,12 @@ static opc_err query(opc_account *a, const char *sql, const char *p1, const char
 
 opc_err opc__acct_export_item_row(opc_account *a, const char *item_id, cJSON **out, opc__ebuf *eb)
 {
-    return rows(a, sql_item_row, item_id, NULL, false, "item", out, eb);
+    return rows(a, sql_item_row, enc_item, item_id, NULL, NULL, "item", out, eb);
 }
 
 opc_err opc__acct_export_vault_row(opc_account *a, const char *vault_id, cJSON **out, opc__ebuf *eb)
 {
-    return rows(a, sql_vault_row, vault_id, NULL, false, "vault", out, eb);
+    return rows(a, sql_vault_row, enc_vault, vault_id, NULL, NULL, "vault", out, eb);
 }
 
 opc_err opc__account_open_export(const char *path, opc_account **out, opc__ebuf *eb)
@@ -197,68 +288,62 @@ opc_err opc__account_open_export(const char *path, opc_account **out, opc__ebuf 
 
 opc_err opc__account_export_issuer_key(opc_account *a, const char *kid, cJSON **out)
 {
-    return query(a, sql_issuer_key, kid, NULL, false, "issuer key", out);
+    return query(a, sql_issuer_key, enc_issuer_key, kid, NULL, NULL, "issuer key", out);
 }
 
 opc_err opc__account_export_access(opc_account *a, const char *server_id, const char *vault_id,
                                    cJSON **out)
 {
     if (server_id == NULL || vault_id == NULL) {
-        return query(a, sql_access, NULL, NULL, false, "grant", out);
+        return query(a, sql_access, enc_access, NULL, NULL, NULL, "grant", out);
     }
-    return query(a, sql_access, server_id, vault_id, false, "grant", out);
+    return query(a, sql_access, enc_access, server_id, vault_id, NULL, "grant", out);
 }
 
 opc_err opc__account_export_vault(opc_account *a, const char *server_id, const char *vault_id,
                                   cJSON **out)
 {
     if (server_id == NULL || vault_id == NULL) {
-        return query(a, sql_vault, NULL, NULL, false, "vault", out);
+        return query(a, sql_vault, enc_vault, NULL, NULL, NULL, "vault", out);
     }
-    return query(a, sql_vault, server_id, vault_id, false, "vault", out);
+    return query(a, sql_vault, enc_vault, server_id, vault_id, NULL, "vault", out);
 }
 
 opc_err opc__account_export_item(opc_account *a, const char *server_id, const char *item_id,
                                  cJSON **out)
 {
     if (server_id == NULL || item_id == NULL) {
-        return query(a, sql_item, NULL, NULL, false, "item", out);
+        return query(a, sql_item, enc_item, NULL, NULL, NULL, "item", out);
     }
-    return query(a, sql_item, server_id, item_id, false, "item", out);
+    return query(a, sql_item, enc_item, server_id, item_id, NULL, "item", out);
 }
 
 opc_err opc__account_export_vault_items(opc_account *a, const char *server_id, const char *vault_id,
-                                        cJSON **out)
+                                        const char *after_id, size_t limit, cJSON **out)
 {
+    page pg = {after_id == NULL ? "" : after_id, 0, (int64_t)limit};
     if (server_id == NULL || vault_id == NULL) {
-        return query(a, sql_vault_items, NULL, NULL, true, "vault", out);
+        return query(a, sql_vault_items, enc_item, NULL, NULL, &pg, "vault", out);
     }
-    return query(a, sql_vault_items, server_id, vault_id, true, "vault", out);
+    return query(a, sql_vault_items, enc_item, server_id, vault_id, &pg, "vault", out);
 }
 
 opc_err opc__account_export_item_files(opc_account *a, const char *server_id, const char *item_id,
+                                       const char *after_file, int64_t after_idx, size_t limit,
                                        cJSON **out)
 {
+    page pg = {after_file == NULL ? "" : after_file, after_idx, (int64_t)limit};
     if (server_id == NULL || item_id == NULL) {
-        return query(a, sql_item_files, NULL, NULL, true, "item", out);
+        return query(a, sql_item_files, enc_chunk, NULL, NULL, &pg, "item", out);
     }
-    return query(a, sql_item_files, server_id, item_id, true, "item", out);
-}
-
-opc_err opc__account_export_vault_files(opc_account *a, const char *server_id, const char *vault_id,
-                                        cJSON **out)
-{
-    if (server_id == NULL || vault_id == NULL) {
-        return query(a, sql_vault_files, NULL, NULL, true, "vault", out);
-    }
-    return query(a, sql_vault_files, server_id, vault_id, true, "vault", out);
+    return query(a, sql_item_files, enc_chunk, server_id, item_id, &pg, "item", out);
 }
 
 opc_err opc__account_export_token(opc_account *a, const char *server_id, const char *jti,
                                   cJSON **out)
 {
     if (server_id == NULL || jti == NULL) {
-        return query(a, sql_token, NULL, NULL, false, "token", out);
+        return query(a, sql_token, enc_token, NULL, NULL, NULL, "token", out);
     }
-    return query(a, sql_token, server_id, jti, false, "token", out);
+    return query(a, sql_token, enc_token, server_id, jti, NULL, "token", out);
 }

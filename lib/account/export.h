@@ -4,18 +4,9 @@
  * hands them to connect-sync.
  *
  * Every function works on a LOCKED handle: the rows are ciphertext, wrapped
- * keys, signatures, public keys and metadata. Each row is a JSON object
- * whose members are the cache's column names (cache/cache.h):
- *
- *   issuer key   {"kid","jwk","seq"}
- *   access       {"vault_id","key_sn","enc_key","acl","granted","grant_sig","seq"}
- *   vault        {"id","type","key_sn","attrs","attr_version","content_version","items",
- *                 "created","updated","seq"}
- *   item         {"id","vault_id","version","state","key_sn","overview","details",
- *                 "created","updated","last_edited_by","seq"}
- *   file chunk   {"file_id","idx","item_id","vault_id","blob" (b64url, no padding)}
- *   token        {"jti","server_id","name","scopes","created","expires" (0: none),
- *                 "state","updated","seq"}
+ * keys, signatures, public keys and metadata. Each row is the protocol
+ * message of wire/rows.h (issuer key, access, vault, item, file chunk,
+ * token), encoded by its encoder there.
  *
  * Everything is scoped to one Connect server: vaults, items and files only
  * of vaults the server holds a grant for, its own grant rows and tokens. A
@@ -33,6 +24,9 @@
 
 #include "core/err.h"
 #include "internal.h"
+
+/* Largest page of items or file chunks one call returns. */
+#define OPC_EXPORT_MAX_LIMIT 10000
 
 /*
  * Open an account file for export: a locked handle that can never be
@@ -53,15 +47,20 @@ opc_err opc__account_export_vault(opc_account *a, const char *server_id, const c
 /* One active item of a granted vault. */
 opc_err opc__account_export_item(opc_account *a, const char *server_id, const char *item_id,
                                  cJSON **out);
-/* Every active item of a granted vault, ordered by id (a JSON array). */
+/*
+ * Pages of a granted vault's active items and of one active item's file
+ * chunks (JSON arrays): keyset paging, so a large vault or file is read in
+ * bounded pieces. Items are ordered by id, the page after after_id (NULL or
+ * "": from the first); chunks by (file_id, idx), the page after
+ * (after_file, after_idx) (after_file NULL or "": from the first). At most
+ * limit rows (1..OPC_EXPORT_MAX_LIMIT, else OPC_ERR_RANGE); fewer means the
+ * end was reached. Out of scope: an empty array.
+ */
 opc_err opc__account_export_vault_items(opc_account *a, const char *server_id, const char *vault_id,
-                                        cJSON **out);
-/* Every chunk of the files of one active item (array ordered by file, idx). */
+                                        const char *after_id, size_t limit, cJSON **out);
 opc_err opc__account_export_item_files(opc_account *a, const char *server_id, const char *item_id,
+                                       const char *after_file, int64_t after_idx, size_t limit,
                                        cJSON **out);
-/* Every chunk of every file of a granted vault's active items. */
-opc_err opc__account_export_vault_files(opc_account *a, const char *server_id, const char *vault_id,
-                                        cJSON **out);
 /* The server's token registry row. */
 opc_err opc__account_export_token(opc_account *a, const char *server_id, const char *jti,
                                   cJSON **out);

@@ -41,8 +41,10 @@
  * delete leaves a tombstone (state deleted, no ciphertext) and drops the
  * files.
  *
+ * The write is the protocol message opc__item_write (wire/rows.h).
+ *
  * Output: *out_item and *out_vault are the item row and the vault row after
- * the write, in export.h's shape (cache/cache.h's columns), built before
+ * the write, as wire/rows.h encodes them, built before
  * the commit so a failure changes nothing. After a delete the item row is
  * the tombstone: state "deleted", overview and details null.
  *
@@ -61,16 +63,7 @@
 
 #include "core/err.h"
 #include "internal.h"
-
-/* An item write by a Connect server (the strings are borrowed). */
-typedef struct opc__item_write {
-    const char *vault_id;
-    const char *item_id;      /* create: chosen by the caller (opc__id_generate) */
-    int64_t expected_version; /* 0: create; > 0: replace the item at exactly this version */
-    int64_t key_sn;           /* the vault key serial the envelopes are sealed under */
-    const char *overview;     /* envelope JSON text */
-    const char *details;      /* envelope JSON text */
-} opc__item_write;
+#include "wire/rows.h"
 
 /* Create or replace an item (see above). now: Unix seconds of the write. */
 opc_err opc__account_server_item_put(opc_account *a, const char *server_id,

@@ -37,7 +37,8 @@
  * received (0 when unknown).
  *
  * Transactions. Writers group changes with opc__cache_begin(c, true) ...
- * opc__cache_commit(); one sync page and its cursor go in ONE transaction.
+ * opc__cache_commit(); a sync page's last rows and its cursor go in ONE
+ * transaction (sync/sync.h), never held across a fetch from the upstream.
  * Readers that need a consistent snapshot over several calls may wrap them
  * in opc__cache_begin(c, false) ... opc__cache_commit(). Calls outside a
  * transaction run in SQLite's implicit one.
@@ -92,6 +93,7 @@
 #include "core/err.h"
 #include "core/id.h"
 #include "internal.h"
+#include "wire/rows.h"
 
 /* PRAGMA application_id of cache files ("OPCC"). */
 #define OPC_CACHE_APPLICATION_ID 0x4f504343
@@ -182,69 +184,14 @@ opc_err opc__cache_reset(opc__cache *c, opc__ebuf *eb);
  * only during the callback. A callback returning non-OK stops the walk and
  * that code is returned. Rows passed to upserts are copied by SQLite. */
 
-typedef struct opc__cache_issuer_key {
-    char kid[OPC_ID_LEN + 1];
-    char *jwk; /* public JWK, JSON text */
-    int64_t seq;
-} opc__cache_issuer_key;
-
-typedef struct opc__cache_access {
-    char vault[OPC_ID_LEN + 1];
-    int64_t key_sn;
-    char *enc_key; /* b64url of the RSA-OAEP-256 wrapped vault key */
-    int64_t acl;
-    int64_t granted; /* Unix s */
-    char *grant_sig; /* b64url ES256 signature (schema.c) */
-    int64_t seq;
-} opc__cache_access;
-
-typedef struct opc__cache_vault {
-    char id[OPC_ID_LEN + 1];
-    char *type; /* "USER_CREATED", ... as upstream */
-    int64_t key_sn;
-    char *attrs; /* envelope JSON text */
-    int64_t attr_version;
-    int64_t content_version;
-    int64_t items;
-    int64_t created; /* Unix s */
-    int64_t updated; /* Unix s */
-    int64_t seq;
-} opc__cache_vault;
-
-typedef struct opc__cache_item {
-    char id[OPC_ID_LEN + 1];
-    char vault[OPC_ID_LEN + 1];
-    int64_t version;
-    char *state; /* "active" */
-    int64_t key_sn;
-    char *overview;  /* envelope JSON text */
-    char *details;   /* envelope JSON text; NULL in foreach walks without details */
-    int64_t created; /* Unix s */
-    int64_t updated; /* Unix s */
-    char last_edited_by[OPC_ID_LEN + 1];
-    int64_t seq;
-} opc__cache_item;
-
-typedef struct opc__cache_chunk {
-    char file[OPC_ID_LEN + 1];
-    char item[OPC_ID_LEN + 1];
-    char vault[OPC_ID_LEN + 1];
-    int64_t idx;
-    const void *blob; /* borrowed: in foreach only; for upserts the caller's buffer */
-    size_t len;
-} opc__cache_chunk;
-
-typedef struct opc__cache_token {
-    char jti[OPC_ID_LEN + 1];
-    char server[OPC_ID_LEN + 1];
-    char *name;
-    char *scopes;    /* JSON text [{"u": vaultId, "a": acl}] */
-    int64_t created; /* Unix s */
-    int64_t expires; /* Unix s; 0 = never */
-    char *state;     /* "active" | "revoked" */
-    int64_t updated;
-    int64_t seq;
-} opc__cache_token;
+/* The rows are the upstream protocol's messages (wire/rows.h), as stored. */
+typedef opc__wire_issuer_key opc__cache_issuer_key;
+typedef opc__wire_access opc__cache_access;
+typedef opc__wire_vault opc__cache_vault;
+typedef opc__wire_item opc__cache_item;
+typedef opc__wire_chunk opc__cache_chunk; /* blob borrowed: in foreach only; for upserts the
+                                             caller's buffer */
+typedef opc__wire_token opc__cache_token;
 
 void opc__cache_issuer_key_clear(opc__cache_issuer_key *k);
 void opc__cache_access_clear(opc__cache_access *a);
@@ -294,23 +241,6 @@ opc_err opc__cache_file_chunks(opc__cache *c, const char *file, opc__cache_chunk
 opc_err opc__cache_token_get(opc__cache *c, const char *jti, opc__cache_token *out, opc__ebuf *eb);
 opc_err opc__cache_tokens_foreach(opc__cache *c, opc__cache_token_fn fn, void *ud, opc__ebuf *eb);
 
-/* ---- upstream JSON rows ----
- * Rows as the upstream hands them (account/export.h: members named as the
- * columns above) as row structs. The strings are BORROWED from o: valid
- * while o lives; never _clear() such a row. A chunk's blob is decoded into
- * *blob (the caller's, opc__free). A row that lacks a member or has one of
- * the wrong type is OPC_ERR_PARSE ("upstream sent a malformed ... row").
- * An item row in state "deleted" (a tombstone) may have null overview and
- * details. */
-
-opc_err opc__cache_issuer_key_from_json(const cJSON *o, opc__cache_issuer_key *out, opc__ebuf *eb);
-opc_err opc__cache_access_from_json(const cJSON *o, opc__cache_access *out, opc__ebuf *eb);
-opc_err opc__cache_vault_from_json(const cJSON *o, opc__cache_vault *out, opc__ebuf *eb);
-opc_err opc__cache_item_from_json(const cJSON *o, opc__cache_item *out, opc__ebuf *eb);
-opc_err opc__cache_chunk_from_json(const cJSON *o, opc__cache_chunk *out, unsigned char **blob,
-                                   opc__ebuf *eb);
-opc_err opc__cache_token_from_json(const cJSON *o, opc__cache_token *out, opc__ebuf *eb);
-
 /* ---- writers (WRITE/CREATE modes; inside opc__cache_begin(c, true) for atomicity) ---- */
 
 opc_err opc__cache_issuer_key_put(opc__cache *c, const opc__cache_issuer_key *k, opc__ebuf *eb);
@@ -337,6 +267,10 @@ opc_err opc__cache_item_delete_upto(opc__cache *c, const char *item, int64_t ver
 opc_err opc__cache_item_files_delete(opc__cache *c, const char *item, opc__ebuf *eb);
 /* Drop every item and file of a vault (the vault row stays). */
 opc_err opc__cache_vault_clear_items(opc__cache *c, const char *vault, opc__ebuf *eb);
+/* Drop the items (and files) of a vault whose ids lie strictly between after and before
+ * (NULL or "": unbounded). */
+opc_err opc__cache_vault_clear_between(opc__cache *c, const char *vault, const char *after,
+                                       const char *before, opc__ebuf *eb);
 opc_err opc__cache_chunk_put(opc__cache *c, const opc__cache_chunk *ch, opc__ebuf *eb);
 opc_err opc__cache_file_delete(opc__cache *c, const char *file, opc__ebuf *eb);
 opc_err opc__cache_token_put(opc__cache *c, const opc__cache_token *t, opc__ebuf *eb);
@@ -344,7 +278,7 @@ opc_err opc__cache_token_delete(opc__cache *c, const char *jti, opc__ebuf *eb);
 
 /*
  * Write-through of connect-api's item write: item_row and vault_row are the
- * rows opc__upstream_item_put / _item_delete returned (account/export.h).
+ * rows opc__upstream_item_put / _item_delete returned (wire/rows.h).
  * In one transaction (the caller's when one is open, else its own BEGIN
  * IMMEDIATE ... COMMIT): an item row in state "deleted" is a monotonic
  * delete at its version, any other a monotonic put, then a monotonic put

@@ -5,7 +5,6 @@
  *   cache.c        opening, schema, transactions, meta, readers, the SQL
  *                  helpers and the statement table
  *   cache_write.c  writers: plain and monotonic puts, deletes, write-through
- *   cache_json.c   upstream JSON rows (account/export.h) as cache rows
  */
 #ifndef OPC_CACHE_CACHE_INT_H
 #define OPC_CACHE_CACHE_INT_H

@@ -296,9 +296,9 @@ opc_err opc__cache_write_through(opc__cache *c, const cJSON *item_row, const cJS
     }
     opc__cache_item it;
     opc__cache_vault v;
-    rc = opc__cache_item_from_json(item_row, &it, eb);
+    rc = opc__wire_item_decode(item_row, &it, eb);
     if (rc == OPC_OK) {
-        rc = opc__cache_vault_from_json(vault_row, &v, eb);
+        rc = opc__wire_vault_decode(vault_row, &v, eb);
     }
     if (rc == OPC_OK && strcmp(it.vault, v.id) != 0) {
         rc = opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: item %s is not in vault %s", it.id, v.id);
@@ -328,4 +328,46 @@ opc_err opc__cache_write_through(opc__cache *c, const cJSON *item_row, const cJS
         *out_applied = applied;
     }
     return rc;
+}
+
+opc_err opc__cache_vault_clear_between(opc__cache *c, const char *vault, const char *after,
+                                       const char *before, opc__ebuf *eb)
+{
+    static const char *const sql[] = {
+        "DELETE FROM files WHERE item_id > ?2 AND item_id < ?3 AND vault_id = ?1",
+        "DELETE FROM items WHERE vault_id = ?1 AND id > ?2 AND id < ?3",
+    };
+    opc_err rc = opc__cache_need_write(c, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    if (!opc__id_valid_str(vault)) {
+        return opc__cache_bad_id(eb, "vault");
+    }
+    /* Ids are base32: "" sorts before every id, "~" after. */
+    const char *lo = after == NULL ? "" : after;
+    const char *hi = before == NULL || before[0] == '\0' ? "~" : before;
+    for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+        sqlite3_stmt *st = NULL;
+        int src = sqlite3_prepare_v2(c->db, sql[i], -1, &st, NULL);
+        if (src == SQLITE_OK) {
+            src = sqlite3_bind_text(st, 1, vault, -1, SQLITE_STATIC);
+        }
+        if (src == SQLITE_OK) {
+            src = sqlite3_bind_text(st, 2, lo, -1, SQLITE_STATIC);
+        }
+        if (src == SQLITE_OK) {
+            src = sqlite3_bind_text(st, 3, hi, -1, SQLITE_STATIC);
+        }
+        if (src == SQLITE_OK) {
+            src = sqlite3_step(st);
+            src = src == SQLITE_DONE ? SQLITE_OK : src;
+        }
+        rc = src == SQLITE_OK ? OPC_OK : opc__cache_sqlerr(c, src, "cache file", eb);
+        sqlite3_finalize(st);
+        if (rc != OPC_OK) {
+            return rc;
+        }
+    }
+    return OPC_OK;
 }

@@ -270,7 +270,7 @@ static int put_and_answer(opc__req *r, const opc__ix_vault *v, const char *iid, 
     }
     opc__index_poll(api->index, opc__monotonic_ms(), true);
     opc__cache_item row;
-    rc = opc__cache_item_from_json(row_json, &row, &eb);
+    rc = opc__wire_item_decode(row_json, &row, &eb);
     char *body = NULL;
     size_t len = 0;
     int64_t valid_until = 0;

@@ -27,7 +27,7 @@
 #include "upstream/upstream.h"
 
 #define SUB "sync"
-/* ---- JSON rows to cache rows ---- */
+/* ---- protocol rows (wire/rows.h) to cache rows ---- */
 
 static const char *jstr(const cJSON *o, const char *key)
 {
@@ -38,14 +38,14 @@ static const char *jstr(const cJSON *o, const char *key)
 static opc_err put_issuer_key(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 {
     opc__cache_issuer_key k;
-    opc_err rc = opc__cache_issuer_key_from_json(o, &k, eb);
+    opc_err rc = opc__wire_issuer_key_decode(o, &k, eb);
     return rc == OPC_OK ? opc__cache_issuer_key_put(s->cache, &k, eb) : rc;
 }
 
 static opc_err put_access(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 {
     opc__cache_access a;
-    opc_err rc = opc__cache_access_from_json(o, &a, eb);
+    opc_err rc = opc__wire_access_decode(o, &a, eb);
     return rc == OPC_OK ? opc__cache_access_put(s->cache, &a, eb) : rc;
 }
 
@@ -53,7 +53,7 @@ static opc_err put_access(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 static opc_err put_vault(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 {
     opc__cache_vault v;
-    opc_err rc = opc__cache_vault_from_json(o, &v, eb);
+    opc_err rc = opc__wire_vault_decode(o, &v, eb);
     return rc == OPC_OK ? opc__cache_vault_put(s->cache, &v, NULL, eb) : rc;
 }
 
@@ -61,7 +61,7 @@ static opc_err put_vault(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 static opc_err put_item(opc_sync *s, const cJSON *o, bool *written, opc__ebuf *eb)
 {
     opc__cache_item it;
-    opc_err rc = opc__cache_item_from_json(o, &it, eb);
+    opc_err rc = opc__wire_item_decode(o, &it, eb);
     if (rc == OPC_OK && strcmp(it.state, "active") != 0) {
         rc = opc__fail(eb, OPC_ERR_PARSE, "upstream sent a malformed item row");
     }
@@ -72,7 +72,7 @@ static opc_err put_chunk(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 {
     opc__cache_chunk ch;
     unsigned char *blob = NULL;
-    opc_err rc = opc__cache_chunk_from_json(o, &ch, &blob, eb);
+    opc_err rc = opc__wire_chunk_decode(o, &ch, &blob, eb);
     if (rc == OPC_OK) {
         rc = opc__cache_chunk_put(s->cache, &ch, eb);
     }
@@ -83,33 +83,280 @@ static opc_err put_chunk(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 static opc_err put_token(opc_sync *s, const cJSON *o, opc__ebuf *eb)
 {
     opc__cache_token t;
-    opc_err rc = opc__cache_token_from_json(o, &t, eb);
+    opc_err rc = opc__wire_token_decode(o, &t, eb);
     if (rc == OPC_OK && strcmp(t.server, s->server_id) != 0) {
         rc = opc__fail(eb, OPC_ERR_PARSE, "upstream sent a malformed token row");
     }
     return rc == OPC_OK ? opc__cache_token_put(s->cache, &t, eb) : rc;
 }
 
-/* ---- applying entries ---- */
+/* ---- fetching: the changes a page needs, as actions ----
+ * Everything is fetched before the cache's write lock is taken (a slow
+ * upstream must never block the cache's other writers), then applied in
+ * short transactions (apply_batch). An action holds its fetched rows. */
 
-/* Reload a vault row; out of scope upstream: drop the vault. */
-static opc_err reload_vault(opc_sync *s, const char *vault, opc__ebuf *eb)
+typedef enum act_kind {
+    ACT_ISSUER_KEY,  /* row, or NULL: delete id */
+    ACT_TOKEN,       /* row, or NULL: delete id */
+    ACT_ACCESS,      /* row: the server's grant */
+    ACT_VAULT,       /* row (monotonic put), or NULL: drop vault id and everything in it */
+    ACT_ITEM,        /* row and files (monotonic put), or NULL: delete id */
+    ACT_ITEM_DELETE, /* monotonic delete of id at version */
+    ACT_GAP,         /* drop vault id's items between after and before (cache.h) */
+} act_kind;
+
+typedef struct act {
+    act_kind kind;
+    char id[OPC_ID_LEN + 1];
+    char after[OPC_ID_LEN + 1];  /* ACT_GAP */
+    char before[OPC_ID_LEN + 1]; /* ACT_GAP */
+    int64_t version;             /* ACT_ITEM_DELETE */
+    cJSON *row;
+    cJSON *files; /* ACT_ITEM: every chunk of the item's files */
+} act;
+
+/* The actions fetched and not yet applied, and the bytes their rows hold. */
+typedef struct batch {
+    act *acts;
+    size_t n;
+    size_t cap;
+    size_t bytes;
+} batch;
+
+static void batch_clear(batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        cJSON_Delete(b->acts[i].row);
+        cJSON_Delete(b->acts[i].files);
+    }
+    b->n = 0;
+    b->bytes = 0;
+}
+
+static void batch_free(batch *b)
+{
+    batch_clear(b);
+    opc__free(b->acts);
+    b->acts = NULL;
+    b->cap = 0;
+}
+
+/* The bytes of a row's (or an array of rows') strings: what the budget counts. */
+static size_t row_bytes(const cJSON *o)
+{
+    size_t n = 0;
+    const cJSON *m = NULL;
+    cJSON_ArrayForEach(m, o)
+    {
+        n += 16 + (cJSON_IsString(m) ? strlen(m->valuestring) : row_bytes(m));
+    }
+    return n;
+}
+
+/* Append an action; it owns row and files from here on, also on failure. */
+static opc_err add(batch *b, act_kind kind, const char *id, cJSON *row, cJSON *files)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap == 0 ? 64 : b->cap * 2;
+        act *n = opc__realloc(b->acts, cap * sizeof *n);
+        if (n == NULL) {
+            cJSON_Delete(row);
+            cJSON_Delete(files);
+            return OPC_ERR_NOMEM;
+        }
+        b->acts = n;
+        b->cap = cap;
+    }
+    act *a = &b->acts[b->n++];
+    memset(a, 0, sizeof *a);
+    a->kind = kind;
+    if (id != NULL) {
+        (void)snprintf(a->id, sizeof a->id, "%s", id);
+    }
+    a->row = row;
+    a->files = files;
+    b->bytes += row_bytes(row) + row_bytes(files);
+    return OPC_OK;
+}
+
+/* A row fetched (kept) or gone upstream (a NULL row: the action deletes). */
+typedef opc_err (*row_fetch)(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb);
+
+static opc_err fetch_row(opc_sync *s, batch *b, act_kind kind, row_fetch fn, const char *id,
+                         opc__ebuf *eb)
 {
     cJSON *row = NULL;
-    opc_err rc = opc__upstream_vault(s->up, vault, &row, eb);
+    opc_err rc = fn(s->up, id, &row, eb);
     if (rc == OPC_ERR_NOT_FOUND) {
         opc__ebuf_clear(eb);
-        return opc__cache_vault_delete(s->cache, vault, eb);
+        rc = OPC_OK;
+    }
+    return rc == OPC_OK ? add(b, kind, id, row, NULL) : rc;
+}
+
+/* Every chunk of an item's files, page by page, as one array in *out. */
+static opc_err fetch_files(opc_sync *s, const char *item, cJSON **out, opc__ebuf *eb)
+{
+    cJSON *all = cJSON_CreateArray();
+    opc_err rc = all == NULL ? OPC_ERR_NOMEM : OPC_OK;
+    char after[OPC_ID_LEN + 1] = "";
+    int64_t idx = 0;
+    bool more = true;
+    while (rc == OPC_OK && more) {
+        cJSON *page = NULL;
+        rc = opc__upstream_item_files(s->up, item, after, idx, s->chunk_page, &page, eb);
+        if (rc != OPC_OK) {
+            break;
+        }
+        more = (size_t)cJSON_GetArraySize(page) == s->chunk_page;
+        cJSON *last = NULL;
+        while (cJSON_GetArraySize(page) > 0) {
+            last = cJSON_DetachItemFromArray(page, 0);
+            cJSON_AddItemToArray(all, last);
+        }
+        cJSON_Delete(page);
+        if (more) {
+            /* The next page starts after the last chunk's key. */
+            opc__wire_chunk ch;
+            unsigned char *blob = NULL;
+            rc = opc__wire_chunk_decode(last, &ch, &blob, eb);
+            opc__free(blob);
+            memcpy(after, ch.file, sizeof after);
+            idx = ch.idx;
+        }
+    }
+    if (rc != OPC_OK) {
+        cJSON_Delete(all);
+        return rc;
+    }
+    *out = all;
+    return OPC_OK;
+}
+
+/* An item row and its files, or NULL when it is gone (the action deletes). */
+static opc_err fetch_item(opc_sync *s, batch *b, const char *item, cJSON *row, opc__ebuf *eb)
+{
+    cJSON *files = NULL;
+    opc_err rc = OPC_OK;
+    if (row == NULL) {
+        rc = opc__upstream_item(s->up, item, &row, eb);
+        if (rc == OPC_ERR_NOT_FOUND) {
+            opc__ebuf_clear(eb);
+            return add(b, ACT_ITEM, item, NULL, NULL);
+        }
     }
     if (rc == OPC_OK) {
-        rc = put_vault(s, row, eb);
+        rc = fetch_files(s, item, &files, eb);
     }
-    cJSON_Delete(row);
+    if (rc != OPC_OK) {
+        cJSON_Delete(row);
+        return rc;
+    }
+    return add(b, ACT_ITEM, item, row, files);
+}
+
+static opc_err apply_batch(opc_sync *s, batch *b, opc__ebuf *eb);
+
+/* Apply what was fetched so far when it outgrew the budget (the cursor stays). */
+static opc_err maybe_flush(opc_sync *s, batch *b, opc__ebuf *eb)
+{
+    if (b->bytes < s->batch_bytes) {
+        return OPC_OK;
+    }
+    opc_err rc = opc__cache_begin(s->cache, true, eb);
+    if (rc == OPC_OK) {
+        rc = opc__cache_end(s->cache, apply_batch(s, b, eb), eb);
+    }
+    batch_clear(b);
     return rc;
 }
 
-/* Remember a vault whose row the page reloads at its end (flushing when full). */
-static opc_err touch(opc_sync *s, const char *vault, opc__ebuf *eb)
+/*
+ * A grant: the vault's items page by page, each with its files and the
+ * cached items between it and the one before dropped (gone upstream); then
+ * the grant and vault rows, so a vault granted for the first time shows
+ * only once whole (connect-api lists vaults by their grant). Out of scope
+ * upstream: the vault is dropped.
+ */
+static opc_err load_vault(opc_sync *s, batch *b, const char *vault, opc__ebuf *eb)
+{
+    cJSON *access = NULL;
+    cJSON *vrow = NULL;
+    opc_err rc = opc__upstream_access(s->up, vault, &access, eb);
+    if (rc == OPC_OK) {
+        rc = opc__upstream_vault(s->up, vault, &vrow, eb);
+    }
+    char after[OPC_ID_LEN + 1] = "";
+    bool more = true;
+    while (rc == OPC_OK && more) {
+        cJSON *page = NULL;
+        rc = opc__upstream_vault_items(s->up, vault, after, s->item_page, &page, eb);
+        if (rc != OPC_OK) {
+            break;
+        }
+        more = (size_t)cJSON_GetArraySize(page) == s->item_page;
+        while (rc == OPC_OK && cJSON_GetArraySize(page) > 0) {
+            cJSON *row = cJSON_DetachItemFromArray(page, 0);
+            opc__wire_item it;
+            rc = opc__wire_item_decode(row, &it, eb);
+            if (rc == OPC_OK && strcmp(it.id, after) <= 0) {
+                rc = opc__fail(eb, OPC_ERR_PARSE, "upstream sent items out of order");
+            }
+            if (rc != OPC_OK) {
+                cJSON_Delete(row);
+                break;
+            }
+            char cur[OPC_ID_LEN + 1];
+            memcpy(cur, it.id, sizeof cur);
+            rc = maybe_flush(s, b, eb);
+            if (rc == OPC_OK) {
+                rc = add(b, ACT_GAP, vault, NULL, NULL);
+            }
+            if (rc == OPC_OK) {
+                memcpy(b->acts[b->n - 1].after, after, sizeof after);
+                memcpy(b->acts[b->n - 1].before, cur, sizeof cur);
+                rc = fetch_item(s, b, cur, row, eb);
+            } else {
+                cJSON_Delete(row);
+            }
+            memcpy(after, cur, sizeof after);
+        }
+        cJSON_Delete(page);
+    }
+    if (rc == OPC_OK) {
+        rc = add(b, ACT_GAP, vault, NULL, NULL);
+    }
+    if (rc == OPC_OK) {
+        memcpy(b->acts[b->n - 1].after, after, sizeof after);
+        rc = add(b, ACT_ACCESS, vault, access, NULL);
+        access = NULL;
+    }
+    if (rc == OPC_OK) {
+        rc = add(b, ACT_VAULT, vault, vrow, NULL);
+        vrow = NULL;
+    }
+    cJSON_Delete(access);
+    cJSON_Delete(vrow);
+    if (rc == OPC_ERR_NOT_FOUND) {
+        opc__ebuf_clear(eb);
+        return add(b, ACT_VAULT, vault, NULL, NULL);
+    }
+    return rc;
+}
+
+/* Fetch the rows of the touched vaults (their reload at the end of a page). */
+static opc_err fetch_touched(opc_sync *s, batch *b, opc__ebuf *eb)
+{
+    opc_err rc = OPC_OK;
+    for (size_t i = 0; rc == OPC_OK && i < s->n_touched; i++) {
+        rc = fetch_row(s, b, ACT_VAULT, opc__upstream_vault, s->touched[i], eb);
+    }
+    s->n_touched = 0;
+    return rc;
+}
+
+/* Remember a vault whose row the page reloads at its end (fetching when full). */
+static opc_err touch(opc_sync *s, batch *b, const char *vault, opc__ebuf *eb)
 {
     for (size_t i = 0; i < s->n_touched; i++) {
         if (strcmp(s->touched[i], vault) == 0) {
@@ -117,139 +364,13 @@ static opc_err touch(opc_sync *s, const char *vault, opc__ebuf *eb)
         }
     }
     if (s->n_touched == OPC_SYNC_MAX_TOUCHED) {
-        for (size_t i = 0; i < s->n_touched; i++) {
-            opc_err rc = reload_vault(s, s->touched[i], eb);
-            if (rc != OPC_OK) {
-                return rc;
-            }
+        opc_err rc = fetch_touched(s, b, eb);
+        if (rc != OPC_OK) {
+            return rc;
         }
-        s->n_touched = 0;
     }
     memcpy(s->touched[s->n_touched++], vault, OPC_ID_LEN + 1);
     return OPC_OK;
-}
-
-static opc_err put_chunks(opc_sync *s, const cJSON *arr, opc__ebuf *eb)
-{
-    opc_err rc = OPC_OK;
-    const cJSON *o = NULL;
-    cJSON_ArrayForEach(o, arr)
-    {
-        rc = put_chunk(s, o, eb);
-        if (rc != OPC_OK) {
-            break;
-        }
-    }
-    return rc;
-}
-
-/* A grant: the access row, then the whole vault. */
-static opc_err load_vault(opc_sync *s, const char *vault, opc__ebuf *eb)
-{
-    cJSON *row = NULL;
-    opc_err rc = opc__upstream_access(s->up, vault, &row, eb);
-    if (rc == OPC_ERR_NOT_FOUND) {
-        opc__ebuf_clear(eb);
-        return opc__cache_vault_delete(s->cache, vault, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = put_access(s, row, eb);
-    }
-    cJSON_Delete(row);
-    row = NULL;
-    if (rc == OPC_OK) {
-        rc = reload_vault(s, vault, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__cache_vault_clear_items(s->cache, vault, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__upstream_vault_items(s->up, vault, &row, eb);
-    }
-    const cJSON *o = NULL;
-    if (rc == OPC_OK) {
-        cJSON_ArrayForEach(o, row)
-        {
-            rc = put_item(s, o, NULL, eb);
-            if (rc != OPC_OK) {
-                break;
-            }
-        }
-    }
-    cJSON_Delete(row);
-    row = NULL;
-    if (rc == OPC_OK) {
-        rc = opc__upstream_vault_files(s->up, vault, &row, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = put_chunks(s, row, eb);
-    }
-    cJSON_Delete(row);
-    return rc == OPC_ERR_NOT_FOUND ? opc__cache_vault_delete(s->cache, vault, eb) : rc;
-}
-
-/*
- * An item and its files, in their current state. The row is put by the
- * monotonic rule: when the cache already holds a newer version (a
- * connect-api write-through), neither the row nor its files are touched;
- * the feed entry of that newer write brings its files in.
- */
-static opc_err reload_item(opc_sync *s, const char *item, opc__ebuf *eb)
-{
-    cJSON *row = NULL;
-    opc_err rc = opc__upstream_item(s->up, item, &row, eb);
-    if (rc == OPC_ERR_NOT_FOUND) {
-        opc__ebuf_clear(eb);
-        return opc__cache_item_delete(s->cache, item, eb);
-    }
-    bool written = false;
-    if (rc == OPC_OK) {
-        rc = put_item(s, row, &written, eb);
-    }
-    cJSON_Delete(row);
-    row = NULL;
-    if (rc != OPC_OK || !written) {
-        return rc;
-    }
-    rc = opc__cache_item_files_delete(s->cache, item, eb);
-    if (rc == OPC_OK) {
-        rc = opc__upstream_item_files(s->up, item, &row, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = put_chunks(s, row, eb);
-    }
-    cJSON_Delete(row);
-    return rc;
-}
-
-static opc_err reload_token(opc_sync *s, const char *jti, opc__ebuf *eb)
-{
-    cJSON *row = NULL;
-    opc_err rc = opc__upstream_token(s->up, jti, &row, eb);
-    if (rc == OPC_ERR_NOT_FOUND) {
-        opc__ebuf_clear(eb);
-        return opc__cache_token_delete(s->cache, jti, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = put_token(s, row, eb);
-    }
-    cJSON_Delete(row);
-    return rc;
-}
-
-static opc_err reload_issuer_key(opc_sync *s, const char *kid, opc__ebuf *eb)
-{
-    cJSON *row = NULL;
-    opc_err rc = opc__upstream_issuer_key(s->up, kid, &row, eb);
-    if (rc == OPC_ERR_NOT_FOUND) {
-        opc__ebuf_clear(eb);
-        return opc__cache_issuer_key_delete(s->cache, kid, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = put_issuer_key(s, row, eb);
-    }
-    cJSON_Delete(row);
-    return rc;
 }
 
 static bool kind_is(const char *kind, const char *name)
@@ -257,7 +378,8 @@ static bool kind_is(const char *kind, const char *name)
     return strcmp(kind, name) == 0;
 }
 
-static opc_err apply(opc_sync *s, const cJSON *e, opc__ebuf *eb)
+/* Fetch what one feed entry needs (sync.h's table). */
+static opc_err fetch_entry(opc_sync *s, batch *b, const cJSON *e, opc__ebuf *eb)
 {
     const char *kind = jstr(e, "kind");
     if (kind == NULL) {
@@ -268,22 +390,26 @@ static opc_err apply(opc_sync *s, const cJSON *e, opc__ebuf *eb)
     const char *jti = jstr(e, "jti");
     const char *kid = jstr(e, "kid");
     bool has_vault = opc__id_valid_str(vault);
+    opc_err rc = maybe_flush(s, b, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
     if (kind_is(kind, "issuer_key") && kid != NULL) {
-        return reload_issuer_key(s, kid, eb);
+        return fetch_row(s, b, ACT_ISSUER_KEY, opc__upstream_issuer_key, kid, eb);
     }
     if (kind_is(kind, "grant") && has_vault) {
-        return load_vault(s, vault, eb);
+        return load_vault(s, b, vault, eb);
     }
     if ((kind_is(kind, "grant_revoke") || kind_is(kind, "vault_delete")) && has_vault) {
-        return opc__cache_vault_delete(s->cache, vault, eb);
+        return add(b, ACT_VAULT, vault, NULL, NULL);
     }
     if ((kind_is(kind, "vault_create") || kind_is(kind, "vault_update")) && has_vault) {
-        return touch(s, vault, eb);
+        return touch(s, b, vault, eb);
     }
     if ((kind_is(kind, "item_upsert") || kind_is(kind, "file_add")) && has_vault &&
         opc__id_valid_str(item)) {
-        opc_err rc = touch(s, vault, eb);
-        return rc == OPC_OK ? reload_item(s, item, eb) : rc;
+        rc = touch(s, b, vault, eb);
+        return rc == OPC_OK ? fetch_item(s, b, item, NULL, eb) : rc;
     }
     if (kind_is(kind, "item_delete") && has_vault && opc__id_valid_str(item)) {
         /* Monotonic: the entry names the tombstone's version. */
@@ -291,14 +417,83 @@ static opc_err apply(opc_sync *s, const cJSON *e, opc__ebuf *eb)
         if (!opc__json_is_int(opc__json_member(e, "version"), &version) || version < 1) {
             version = INT64_MAX;
         }
-        opc_err rc = touch(s, vault, eb);
-        return rc == OPC_OK ? opc__cache_item_delete_upto(s->cache, item, version, NULL, eb) : rc;
+        rc = touch(s, b, vault, eb);
+        if (rc == OPC_OK) {
+            rc = add(b, ACT_ITEM_DELETE, item, NULL, NULL);
+        }
+        if (rc == OPC_OK) {
+            b->acts[b->n - 1].version = version;
+        }
+        return rc;
     }
     if (strncmp(kind, "token_", 6) == 0 && opc__id_valid_str(jti)) {
-        return reload_token(s, jti, eb);
+        return fetch_row(s, b, ACT_TOKEN, opc__upstream_token, jti, eb);
     }
     opc__log(OPC_LOG_TRACE, SUB, "feed entry of kind %.32s: nothing to do", kind);
     return OPC_OK;
+}
+
+/* ---- applying actions (inside the caller's write transaction) ---- */
+
+/*
+ * An item and its files. The row is put by the monotonic rule: when the
+ * cache already holds a newer version (a connect-api write-through),
+ * neither the row nor its files are touched; the feed entry of that newer
+ * write brings its files in.
+ */
+static opc_err apply_item(opc_sync *s, const act *a, opc__ebuf *eb)
+{
+    if (a->row == NULL) {
+        return opc__cache_item_delete(s->cache, a->id, eb);
+    }
+    bool written = false;
+    opc_err rc = put_item(s, a->row, &written, eb);
+    if (rc != OPC_OK || !written) {
+        return rc;
+    }
+    rc = opc__cache_item_files_delete(s->cache, a->id, eb);
+    const cJSON *o = NULL;
+    cJSON_ArrayForEach(o, a->files)
+    {
+        if (rc != OPC_OK) {
+            break;
+        }
+        rc = put_chunk(s, o, eb);
+    }
+    return rc;
+}
+
+static opc_err apply_act(opc_sync *s, const act *a, opc__ebuf *eb)
+{
+    switch (a->kind) {
+    case ACT_ISSUER_KEY:
+        return a->row == NULL ? opc__cache_issuer_key_delete(s->cache, a->id, eb)
+                              : put_issuer_key(s, a->row, eb);
+    case ACT_TOKEN:
+        return a->row == NULL ? opc__cache_token_delete(s->cache, a->id, eb)
+                              : put_token(s, a->row, eb);
+    case ACT_ACCESS:
+        return put_access(s, a->row, eb);
+    case ACT_VAULT:
+        return a->row == NULL ? opc__cache_vault_delete(s->cache, a->id, eb)
+                              : put_vault(s, a->row, eb);
+    case ACT_ITEM:
+        return apply_item(s, a, eb);
+    case ACT_ITEM_DELETE:
+        return opc__cache_item_delete_upto(s->cache, a->id, a->version, NULL, eb);
+    case ACT_GAP:
+        return opc__cache_vault_clear_between(s->cache, a->id, a->after, a->before, eb);
+    }
+    return OPC_ERR_INTERNAL;
+}
+
+static opc_err apply_batch(opc_sync *s, batch *b, opc__ebuf *eb)
+{
+    opc_err rc = OPC_OK;
+    for (size_t i = 0; rc == OPC_OK && i < b->n; i++) {
+        rc = apply_act(s, &b->acts[i], eb);
+    }
+    return rc;
 }
 
 /* ---- health ---- */
@@ -362,20 +557,26 @@ opc_err opc__sync_step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb)
     }
     int n = cJSON_GetArraySize(page);
     s->n_touched = 0;
-    rc = opc__cache_begin(s->cache, true, eb);
-    bool began = rc == OPC_OK;
+    batch b = {0};
     const cJSON *e = NULL;
-    if (rc == OPC_OK) {
-        cJSON_ArrayForEach(e, page)
-        {
-            rc = apply(s, e, eb);
-            if (rc != OPC_OK) {
-                break;
-            }
+    cJSON_ArrayForEach(e, page)
+    {
+        rc = fetch_entry(s, &b, e, eb);
+        if (rc != OPC_OK) {
+            break;
         }
     }
-    for (size_t i = 0; rc == OPC_OK && i < s->n_touched; i++) {
-        rc = reload_vault(s, s->touched[i], eb);
+    if (rc == OPC_OK) {
+        rc = fetch_touched(s, &b, eb);
+    }
+    /* The rest of the page and its cursor: one short transaction. */
+    bool began = false;
+    if (rc == OPC_OK) {
+        rc = opc__cache_begin(s->cache, true, eb);
+        began = rc == OPC_OK;
+    }
+    if (rc == OPC_OK) {
+        rc = apply_batch(s, &b, eb);
     }
     if (rc == OPC_OK) {
         rc = opc__cache_set_cursor(s->cache, next, eb);
@@ -390,6 +591,7 @@ opc_err opc__sync_step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb)
     if (began) {
         rc = opc__cache_end(s->cache, rc, eb);
     }
+    batch_free(&b);
     cJSON_Delete(page);
     if (rc != OPC_OK) {
         record_failure(s, rc, eb != NULL ? eb->msg : "");
@@ -448,6 +650,9 @@ opc_err opc__sync_create_ex(opc__upstream *u, const char *cache_path, opc_sync *
     s->up = u;
     memcpy(s->server_id, u->server_id, OPC_ID_LEN + 1);
     s->page = OPC_SYNC_PAGE_SIZE;
+    s->item_page = OPC_SYNC_ITEM_PAGE;
+    s->chunk_page = OPC_SYNC_CHUNK_PAGE;
+    s->batch_bytes = OPC_SYNC_BATCH_BYTES;
     s->wait_ms = OPC_SYNC_WAIT_MS;
     s->backoff_base = OPC_SYNC_BACKOFF_BASE_MS;
     s->backoff_max = OPC_SYNC_BACKOFF_MAX_MS;
@@ -501,6 +706,16 @@ void opc__sync_set_page_size(opc_sync *s, size_t n)
 {
     if (s != NULL && n >= 1 && n <= OPC_UPSTREAM_MAX_LIMIT) {
         s->page = n;
+    }
+}
+
+void opc__sync_set_fetch_limits(opc_sync *s, size_t items, size_t chunks, size_t batch_bytes)
+{
+    if (s != NULL && items >= 1 && items <= OPC_UPSTREAM_MAX_LIMIT && chunks >= 1 &&
+        chunks <= OPC_UPSTREAM_MAX_LIMIT && batch_bytes >= 1) {
+        s->item_page = items;
+        s->chunk_page = chunks;
+        s->batch_bytes = batch_bytes;
     }
 }
 

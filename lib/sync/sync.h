@@ -3,9 +3,10 @@
  *
  * How a feed entry (account/feed.h) is applied to the cache:
  *   issuer_key                  reload the key (gone upstream: delete)
- *   grant                       reload the grant row, then the whole vault:
- *                               vault row, every item, every file chunk
- *                               (grant gone: drop the vault)
+ *   grant                       reload the whole vault, page by page: every
+ *                               item with its file chunks (cached items no
+ *                               longer upstream dropped), then the grant and
+ *                               vault rows (grant gone: drop the vault)
  *   grant_revoke, vault_delete  drop the vault and everything in it
  *   vault_create, vault_update  reload the vault row (out of scope: drop)
  *   item_upsert, file_add       reload the item and its files (gone: delete);
@@ -18,8 +19,20 @@
  * idempotent and the cache converges to the upstream. Item and vault rows
  * follow cache.h's monotonic rule, so a row fetched before a connect-api
  * write-through and applied after it cannot roll the write back. Vault rows touched by
- * item changes are reloaded once per page. The page, the vault reloads and
- * the new cursor are one cache transaction.
+ * item changes are reloaded once per page.
+ *
+ * Fetch first, then apply: the rows a page of the feed needs are fetched
+ * before the cache's write lock is taken, so a slow upstream never blocks
+ * the cache's other writers (connect-api's write-through). Memory is
+ * bounded: a vault's items and an item's file chunks are fetched in pages,
+ * and when the fetched rows outgrow the batch budget they are applied in a
+ * transaction of their own, without the cursor. The rest and the new cursor
+ * are the page's last transaction, so the cursor only advances with the data
+ * it covers: a crash in between leaves whole items (an item, its files and
+ * the cached items next to it that are gone upstream change in one
+ * transaction) and a cursor that replays the page, which is idempotent. The
+ * unit of a transaction is an item with all its files, so one item's files
+ * (at most a few files of OPC_ACCOUNT_MAX_FILE_SIZE) may exceed the budget.
  */
 #ifndef OPC_SYNC_SYNC_H
 #define OPC_SYNC_SYNC_H
@@ -39,6 +52,11 @@
 #define OPC_SYNC_WAIT_MS 1000
 #define OPC_SYNC_BACKOFF_BASE_MS 100
 #define OPC_SYNC_BACKOFF_MAX_MS 30000
+/* Pages of a vault's items and of an item's file chunks, as fetched. */
+#define OPC_SYNC_ITEM_PAGE 200
+#define OPC_SYNC_CHUNK_PAGE 64
+/* Bytes of fetched rows held before they are applied (see above). */
+#define OPC_SYNC_BATCH_BYTES ((size_t)8 * 1024 * 1024)
 /* Vaults whose rows a page reloads at its end. */
 #define OPC_SYNC_MAX_TOUCHED 64
 
@@ -61,6 +79,9 @@ struct opc_sync {
     char *cache_path;
     char server_id[OPC_ID_LEN + 1];
     size_t page;
+    size_t item_page;
+    size_t chunk_page;
+    size_t batch_bytes;
     int64_t wait_ms;
     int64_t backoff_base;
     int64_t backoff_max;
@@ -87,6 +108,8 @@ opc_err opc__sync_create_ex(opc__upstream *u, const char *cache_path, opc_sync *
                             opc__ebuf *eb);
 /* Tunables (before running): page size 1..OPC_UPSTREAM_MAX_LIMIT, long wait, backoff. */
 void opc__sync_set_page_size(opc_sync *s, size_t n);
+/* Fetch pages (1..OPC_UPSTREAM_MAX_LIMIT) and the batch budget in bytes (>= 1). */
+void opc__sync_set_fetch_limits(opc_sync *s, size_t items, size_t chunks, size_t batch_bytes);
 void opc__sync_set_wait_ms(opc_sync *s, int64_t ms);
 void opc__sync_set_backoff(opc_sync *s, int64_t base_ms, int64_t max_ms);
 /* One step: one page with a wait of wait_ms (0: none). Health recorded. */

@@ -185,14 +185,16 @@ static opc_err l_vault(opc__upstream *u, const char *id, cJSON **out, opc__ebuf 
     return fetch(u, opc__account_export_vault, id, out, eb);
 }
 
-static opc_err l_vault_items(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
+static opc_err l_vault_items(opc__upstream *u, const char *id, const char *after, size_t limit,
+                             cJSON **out, opc__ebuf *eb)
 {
-    return fetch(u, opc__account_export_vault_items, id, out, eb);
-}
-
-static opc_err l_vault_files(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
-{
-    return fetch(u, opc__account_export_vault_files, id, out, eb);
+    opc_err rc = ensure(u, false, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    local *l = u->impl;
+    rc = opc__account_export_vault_items(l->a, u->server_id, id, after, limit, out);
+    return mapped(u, rc, false, eb);
 }
 
 static opc_err l_item(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
@@ -200,9 +202,16 @@ static opc_err l_item(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *
     return fetch(u, opc__account_export_item, id, out, eb);
 }
 
-static opc_err l_item_files(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
+static opc_err l_item_files(opc__upstream *u, const char *id, const char *after_file,
+                            int64_t after_idx, size_t limit, cJSON **out, opc__ebuf *eb)
 {
-    return fetch(u, opc__account_export_item_files, id, out, eb);
+    opc_err rc = ensure(u, false, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    local *l = u->impl;
+    rc = opc__account_export_item_files(l->a, u->server_id, id, after_file, after_idx, limit, out);
+    return mapped(u, rc, false, eb);
 }
 
 static opc_err l_token(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
@@ -254,7 +263,6 @@ static const opc__upstream_ops local_ops = {
     .access = l_access,
     .vault = l_vault,
     .vault_items = l_vault_items,
-    .vault_files = l_vault_files,
     .item = l_item,
     .item_files = l_item_files,
     .token = l_token,

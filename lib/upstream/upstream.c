@@ -131,24 +131,41 @@ opc_err opc__upstream_vault(opc__upstream *u, const char *vault, cJSON **out, op
     return row(u, u == NULL ? NULL : u->ops->vault, vault, out, eb);
 }
 
-opc_err opc__upstream_vault_items(opc__upstream *u, const char *vault, cJSON **out, opc__ebuf *eb)
-{
-    return row(u, u == NULL ? NULL : u->ops->vault_items, vault, out, eb);
-}
-
-opc_err opc__upstream_vault_files(opc__upstream *u, const char *vault, cJSON **out, opc__ebuf *eb)
-{
-    return row(u, u == NULL ? NULL : u->ops->vault_files, vault, out, eb);
-}
-
 opc_err opc__upstream_item(opc__upstream *u, const char *item, cJSON **out, opc__ebuf *eb)
 {
     return row(u, u == NULL ? NULL : u->ops->item, item, out, eb);
 }
 
-opc_err opc__upstream_item_files(opc__upstream *u, const char *item, cJSON **out, opc__ebuf *eb)
+/* The checks of a page: an id, the key after which it starts ("" or an id), its size. */
+static opc_err page_args(opc__upstream *u, const char *id, const char *after, size_t limit,
+                         cJSON **out, opc__ebuf *eb)
 {
-    return row(u, u == NULL ? NULL : u->ops->item_files, item, out, eb);
+    if (u == NULL || u->ops == NULL || out == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    if (!opc__id_valid_str(id) ||
+        (after != NULL && after[0] != '\0' && !opc__id_valid_str(after))) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "upstream: invalid id");
+    }
+    if (limit == 0 || limit > OPC_UPSTREAM_MAX_LIMIT) {
+        return opc__fail(eb, OPC_ERR_RANGE, "upstream: page size out of range");
+    }
+    return OPC_OK;
+}
+
+opc_err opc__upstream_vault_items(opc__upstream *u, const char *vault, const char *after,
+                                  size_t limit, cJSON **out, opc__ebuf *eb)
+{
+    opc_err rc = page_args(u, vault, after, limit, out, eb);
+    return rc == OPC_OK ? u->ops->vault_items(u, vault, after, limit, out, eb) : rc;
+}
+
+opc_err opc__upstream_item_files(opc__upstream *u, const char *item, const char *after_file,
+                                 int64_t after_idx, size_t limit, cJSON **out, opc__ebuf *eb)
+{
+    opc_err rc = page_args(u, item, after_file, limit, out, eb);
+    return rc == OPC_OK ? u->ops->item_files(u, item, after_file, after_idx, limit, out, eb) : rc;
 }
 
 opc_err opc__upstream_token(opc__upstream *u, const char *jti, cJSON **out, opc__ebuf *eb)

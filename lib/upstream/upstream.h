@@ -7,9 +7,9 @@
  * credentials file: a local account.db path (local.c, now) or an https://
  * URL (libcurl, a later issue: OPC_ERR_UNSUPPORTED until then).
  *
- * Rows are JSON objects keyed by the cache's column names, exactly as
- * account/export.h describes them (blobs in b64url); the feed is the array
- * of account/feed.h. Everything is ciphertext or metadata.
+ * Rows are the protocol's messages of wire/rows.h (encoded and decoded
+ * there, nowhere else); the feed is the array of account/feed.h.
+ * Everything is ciphertext or metadata.
  *
  * Errors: OPC_ERR_NOT_FOUND for a row that does not exist or is out of the
  * server's scope (the consumer drops it from the cache); OPC_ERR_IO when the
@@ -42,12 +42,12 @@
 
 #include <opconnect/credentials.h>
 
-#include "account/import.h"
 #include "core/err.h"
 #include "core/id.h"
 #include "internal.h"
+#include "wire/rows.h"
 
-/* Largest page of changes one call returns. */
+/* Largest page of changes, items or file chunks one call returns. */
 #define OPC_UPSTREAM_MAX_LIMIT 10000
 /* Longest wait of one changes() call, in milliseconds. */
 #define OPC_UPSTREAM_MAX_WAIT_MS 60000
@@ -65,14 +65,15 @@ typedef struct opc__upstream_ops {
      */
     opc_err (*changes)(opc__upstream *u, int64_t since, size_t limit, int64_t wait_ms, cJSON **out,
                        int64_t *out_next, opc__ebuf *eb);
-    /* One row (object) or every row (array) as account/export.h. */
+    /* One row (object) or one page of rows (array) as account/export.h. */
     opc_err (*issuer_key)(opc__upstream *u, const char *kid, cJSON **out, opc__ebuf *eb);
     opc_err (*access)(opc__upstream *u, const char *vault, cJSON **out, opc__ebuf *eb);
     opc_err (*vault)(opc__upstream *u, const char *vault, cJSON **out, opc__ebuf *eb);
-    opc_err (*vault_items)(opc__upstream *u, const char *vault, cJSON **out, opc__ebuf *eb);
-    opc_err (*vault_files)(opc__upstream *u, const char *vault, cJSON **out, opc__ebuf *eb);
+    opc_err (*vault_items)(opc__upstream *u, const char *vault, const char *after, size_t limit,
+                           cJSON **out, opc__ebuf *eb);
     opc_err (*item)(opc__upstream *u, const char *item, cJSON **out, opc__ebuf *eb);
-    opc_err (*item_files)(opc__upstream *u, const char *item, cJSON **out, opc__ebuf *eb);
+    opc_err (*item_files)(opc__upstream *u, const char *item, const char *after_file,
+                          int64_t after_idx, size_t limit, cJSON **out, opc__ebuf *eb);
     opc_err (*token)(opc__upstream *u, const char *jti, cJSON **out, opc__ebuf *eb);
     /* Item writes as account/import.h: the new item and vault rows come back. */
     opc_err (*item_put)(opc__upstream *u, const opc__item_write *w, cJSON **out_item,
@@ -113,10 +114,17 @@ opc_err opc__upstream_changes(opc__upstream *u, int64_t since, size_t limit, int
 opc_err opc__upstream_issuer_key(opc__upstream *u, const char *kid, cJSON **out, opc__ebuf *eb);
 opc_err opc__upstream_access(opc__upstream *u, const char *vault, cJSON **out, opc__ebuf *eb);
 opc_err opc__upstream_vault(opc__upstream *u, const char *vault, cJSON **out, opc__ebuf *eb);
-opc_err opc__upstream_vault_items(opc__upstream *u, const char *vault, cJSON **out, opc__ebuf *eb);
-opc_err opc__upstream_vault_files(opc__upstream *u, const char *vault, cJSON **out, opc__ebuf *eb);
 opc_err opc__upstream_item(opc__upstream *u, const char *item, cJSON **out, opc__ebuf *eb);
-opc_err opc__upstream_item_files(opc__upstream *u, const char *item, cJSON **out, opc__ebuf *eb);
+/*
+ * Pages (account/export.h): a granted vault's active items after the id
+ * `after`, and an active item's file chunks after (after_file, after_idx);
+ * NULL or "" starts at the first row. limit 1..OPC_UPSTREAM_MAX_LIMIT; a
+ * page shorter than limit is the last.
+ */
+opc_err opc__upstream_vault_items(opc__upstream *u, const char *vault, const char *after,
+                                  size_t limit, cJSON **out, opc__ebuf *eb);
+opc_err opc__upstream_item_files(opc__upstream *u, const char *item, const char *after_file,
+                                 int64_t after_idx, size_t limit, cJSON **out, opc__ebuf *eb);
 opc_err opc__upstream_token(opc__upstream *u, const char *jti, cJSON **out, opc__ebuf *eb);
 
 /*

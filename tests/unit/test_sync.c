@@ -10,6 +10,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "model/file.h"
+
 static void test_cache_open_modes(void **state)
 {
     (void)state;
@@ -315,12 +317,281 @@ static void test_sync_crash_safety(void **state)
     sx_teardown(&x);
 }
 
+/* ---- fetch first, apply after: an upstream that watches the cache's lock ---- */
+
+static opc__upstream_ops real_ops;
+static opc__upstream_ops watched_ops;
+static const char *watched_cache;
+static int probes;
+static int vault_item_calls;
+static int item_file_calls;
+static int item_file_next_pages; /* calls for a page after the first */
+static int fail_vault_items_at;  /* that call fails with OPC_ERR_IO (0: none) */
+
+/* Another connection takes the cache's write lock while the upstream is asked. */
+static void probe(void)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(watched_cache, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    /* No busy wait: the lock must be free right now. */
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    probes++;
+}
+
+static opc_err w_access(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
+{
+    probe();
+    return real_ops.access(u, id, out, eb);
+}
+
+static opc_err w_vault(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
+{
+    probe();
+    return real_ops.vault(u, id, out, eb);
+}
+
+static opc_err w_item(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
+{
+    probe();
+    return real_ops.item(u, id, out, eb);
+}
+
+static opc_err w_token(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
+{
+    probe();
+    return real_ops.token(u, id, out, eb);
+}
+
+static opc_err w_vault_items(opc__upstream *u, const char *vault, const char *after, size_t limit,
+                             cJSON **out, opc__ebuf *eb)
+{
+    probe();
+    if (++vault_item_calls == fail_vault_items_at) {
+        return opc__fail(eb, OPC_ERR_IO, "upstream: injected failure");
+    }
+    return real_ops.vault_items(u, vault, after, limit, out, eb);
+}
+
+static opc_err w_item_files(opc__upstream *u, const char *item, const char *after_file,
+                            int64_t after_idx, size_t limit, cJSON **out, opc__ebuf *eb)
+{
+    probe();
+    item_file_calls++;
+    item_file_next_pages += after_file != NULL && after_file[0] != '\0';
+    return real_ops.item_files(u, item, after_file, after_idx, limit, out, eb);
+}
+
+/* The fixture's account as the server's local upstream. */
+static opc__upstream *local_upstream(sx *x)
+{
+    opc__upstream *u = NULL;
+    const char *account = opc_credentials_account_id(x->creds);
+    assert_int_equal(opc__upstream_local_open(x->f.path, x->server, account, &u, NULL), OPC_OK);
+    return u;
+}
+
+/* A sync over the fixture's account whose upstream probes the cache's lock. */
+static opc_sync *watched_sync(sx *x)
+{
+    opc__upstream *u = local_upstream(x);
+    opc_sync *s = NULL;
+    assert_int_equal(opc__sync_create_ex(u, x->cache_path, &s, NULL), OPC_OK);
+    real_ops = *u->ops;
+    watched_ops = real_ops;
+    watched_ops.access = w_access;
+    watched_ops.vault = w_vault;
+    watched_ops.item = w_item;
+    watched_ops.token = w_token;
+    watched_ops.vault_items = w_vault_items;
+    watched_ops.item_files = w_item_files;
+    u->ops = &watched_ops;
+    watched_cache = x->cache_path;
+    probes = 0;
+    vault_item_calls = 0;
+    item_file_calls = 0;
+    item_file_next_pages = 0;
+    fail_vault_items_at = 0;
+    return s;
+}
+
+/* A document of `chunks` full chunks plus a few bytes in vault v. */
+static void big_document(sx *x, const char *v, size_t chunks)
+{
+    size_t len = chunks * OPC_FILE_CHUNK_SIZE + 10;
+    char *doc = malloc(len);
+    assert_non_null(doc);
+    memset(doc, 'd', len);
+    opc_secret *out = NULL;
+    FX_OK(x->f.a, opc_account_document_create(x->f.a, v, "Big", "big.bin", doc, len, &out));
+    opc_secret_free(out);
+    free(doc);
+}
+
+static void test_sync_fetch_outside_the_write_lock(void **state)
+{
+    (void)state;
+    sx x;
+    sx_setup(&x, 7);
+    big_document(&x, x.v1, 2);
+    opc_sync *s = watched_sync(&x);
+    opc__sync_set_page_size(s, 4);
+    sx_run(s);
+    assert_int_equal(sx_compare(&x, x.v1), 8);
+    /* The grant, every item and its files, the token: each fetch probed. */
+    assert_true(vault_item_calls >= 1);
+    assert_true(item_file_calls >= 8);
+    assert_true(probes >= vault_item_calls + item_file_calls + 3);
+    /* Incremental changes too. */
+    int before = probes;
+    char json[256];
+    snprintf(json, sizeof json, ITEM_JSON, 50, 50);
+    fx_item(x.f.a, x.v1, json, NULL);
+    sx_run(s);
+    assert_true(probes > before);
+    assert_int_equal(sx_compare(&x, x.v1), 9);
+    opc_sync_free(s);
+    sx_teardown(&x);
+}
+
+static void test_sync_pages_a_large_vault(void **state)
+{
+    (void)state;
+    sx x;
+    sx_setup(&x, 23);
+    big_document(&x, x.v1, 5);
+    opc_sync *s = watched_sync(&x);
+    /* Items by 4, chunks by 2, and every item applied on its own. */
+    opc__sync_set_fetch_limits(s, 4, 2, 1);
+    sx_run(s);
+    assert_int_equal(sx_compare(&x, x.v1), 24);
+    /* The grant: 24 items in 6 full pages and an empty one. The document's
+     * 6 chunks (fetched for each of its feed entries and for the grant): 3
+     * full pages and an empty one each time. */
+    assert_int_equal(vault_item_calls, 7);
+    assert_true(item_file_next_pages >= 2 * 3);
+    assert_int_equal(item_file_next_pages % 3, 0);
+    sqlite3 *db = open_ro(x.cache_path);
+    assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM files"), 6);
+    sqlite3_close(db);
+    opc_sync_free(s);
+    sx_teardown(&x);
+}
+
+static void test_sync_grant_resumes_between_pages(void **state)
+{
+    (void)state;
+    sx x;
+    sx_setup(&x, 10);
+    opc_sync *s = watched_sync(&x);
+    opc__sync_set_fetch_limits(s, 3, 2, 1);
+    /* The third page of the grant fails: the pages before it are in the
+     * cache, but neither the grant nor the cursor moved. */
+    fail_vault_items_at = 3;
+    char err[OPC_ERRBUF_SIZE];
+    assert_int_equal(opc_sync_run_once(s, err, sizeof err), OPC_ERR_IO);
+    sqlite3 *db = open_ro(x.cache_path);
+    assert_int_equal(fx_count(db, "SELECT feed_cursor FROM meta"), 0);
+    assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM vault_access"), 0);
+    assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM vaults"), 0);
+    /* What was applied is whole: items of earlier feed entries and pages. */
+    assert_true(fx_count(db, "SELECT COUNT(*) FROM items") > 0);
+    assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM items WHERE overview = '' OR details = ''"),
+                     0);
+    sqlite3_close(db);
+    /* Stray cached items the upstream does not have: before, between and
+     * after the real ones; the replayed grant drops them. */
+    opc__cache *c = opc__sync_cache(s);
+    const char *stray[] = {"aaaaaaaaaaaaaaaaaaaaaaaaaa", "mmmmmmmmmmmmmmmmmmmmmmmmmm",
+                           "77777777777777777777777777"};
+    char active[] = "active";
+    char env[] = "{}";
+    for (size_t i = 0; i < 3; i++) {
+        opc__cache_item it = {
+            .version = 1, .state = active, .key_sn = 1, .overview = env, .details = env};
+        memcpy(it.id, stray[i], sizeof it.id);
+        memcpy(it.vault, x.v1, sizeof it.vault);
+        assert_int_equal(opc__cache_item_put(c, &it, NULL, NULL), OPC_OK);
+    }
+    sx_run(s);
+    assert_int_equal(sx_compare(&x, x.v1), 10);
+    opc_sync_free(s);
+    sx_teardown(&x);
+}
+
+static void test_upstream_pages_by_key(void **state)
+{
+    (void)state;
+    sx x;
+    sx_setup(&x, 5);
+    big_document(&x, x.v1, 2);
+    opc__upstream *u = local_upstream(&x);
+    cJSON *all = NULL;
+    assert_int_equal(opc__upstream_vault_items(u, x.v1, NULL, 100, &all, NULL), OPC_OK);
+    assert_int_equal(cJSON_GetArraySize(all), 6);
+    /* Pages of two after each last id give the same rows in the same order. */
+    char after[27] = "";
+    int n = 0;
+    for (;;) {
+        cJSON *page = NULL;
+        assert_int_equal(opc__upstream_vault_items(u, x.v1, after, 2, &page, NULL), OPC_OK);
+        const cJSON *row = NULL;
+        cJSON_ArrayForEach(row, page)
+        {
+            assert_true(cJSON_Compare(row, cJSON_GetArrayItem(all, n++), 1));
+            snprintf(after, sizeof after, "%s", fx_str(row, "id"));
+        }
+        int got = cJSON_GetArraySize(page);
+        cJSON_Delete(page);
+        if (got < 2) {
+            break;
+        }
+    }
+    assert_int_equal(n, 6);
+    /* The document's 3 chunks: one page after (file, 0) holds the other two. */
+    const char *doc = NULL;
+    cJSON *chunks = NULL;
+    for (int i = 0; i < 6 && cJSON_GetArraySize(chunks) == 0; i++) {
+        cJSON_Delete(chunks);
+        doc = fx_str(cJSON_GetArrayItem(all, i), "id");
+        assert_int_equal(opc__upstream_item_files(u, doc, NULL, 0, 10, &chunks, NULL), OPC_OK);
+    }
+    assert_int_equal(cJSON_GetArraySize(chunks), 3);
+    const char *file = fx_str(cJSON_GetArrayItem(chunks, 0), "file_id");
+    cJSON *rest = NULL;
+    assert_int_equal(opc__upstream_item_files(u, doc, file, 0, 10, &rest, NULL), OPC_OK);
+    assert_int_equal(cJSON_GetArraySize(rest), 2);
+    assert_true(cJSON_Compare(cJSON_GetArrayItem(rest, 0), cJSON_GetArrayItem(chunks, 1), 1));
+    assert_int_equal((int)fx_num(cJSON_GetArrayItem(rest, 1), "idx"), 2);
+    cJSON_Delete(rest);
+    cJSON_Delete(chunks);
+    /* Arguments: a page of 0 or beyond the largest, an `after` that is no id. */
+    cJSON *page = NULL;
+    assert_int_equal(opc__upstream_vault_items(u, x.v1, NULL, 0, &page, NULL), OPC_ERR_RANGE);
+    assert_int_equal(
+        opc__upstream_vault_items(u, x.v1, NULL, OPC_UPSTREAM_MAX_LIMIT + 1, &page, NULL),
+        OPC_ERR_RANGE);
+    assert_int_equal(opc__upstream_vault_items(u, x.v1, "nope", 1, &page, NULL),
+                     OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__upstream_item_files(u, x.v1, "nope", 0, 1, &page, NULL),
+                     OPC_ERR_INVALID_ARG);
+    assert_null(page);
+    cJSON_Delete(all);
+    opc__upstream_close(u);
+    sx_teardown(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_open_modes),   cmocka_unit_test(test_sync_mirrors_the_account),
         cmocka_unit_test(test_sync_upstream_gone), cmocka_unit_test(test_sync_thread_propagates),
         cmocka_unit_test(test_sync_crash_safety),
+        cmocka_unit_test(test_sync_fetch_outside_the_write_lock),
+        cmocka_unit_test(test_sync_pages_a_large_vault),
+        cmocka_unit_test(test_sync_grant_resumes_between_pages),
+        cmocka_unit_test(test_upstream_pages_by_key),
     };
     return cmocka_run_group_tests_name("sync", tests, opc_test_group_setup,
                                        opc_test_group_teardown);
