@@ -1,0 +1,168 @@
+/*
+ * tests/unit/test_wire.c - the exact bytes of every binding label
+ * (wire/labels.h). A failure here means stored data or signatures no longer
+ * verify: change the expected text only with a new label version.
+ */
+#include "harness.h"
+
+#include "core/buf.h"
+#include "core/id.h"
+#include "wire/labels.h"
+
+#define VAULT "vvvvvvvvvvvvvvvvvvvvvvvvvv"
+#define ITEM "iiiiiiiiiiiiiiiiiiiiiiiiii"
+#define ACCOUNT "aaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SERVER "ssssssssssssssssssssssssss"
+
+static void test_wire_item_aad(void **state)
+{
+    (void)state;
+    char out[OPC_WIRE_LABEL_MAX];
+    assert_int_equal(opc__wire_item_aad(out, sizeof out, VAULT, ITEM, OPC_WIRE_ITEM_OVERVIEW, 3),
+                     OPC_OK);
+    assert_string_equal(out, "v1|" VAULT "|" ITEM "|overview|3");
+    assert_int_equal(opc__wire_item_aad(out, sizeof out, VAULT, ITEM, OPC_WIRE_ITEM_DETAILS,
+                                        INT64_C(9007199254740993)),
+                     OPC_OK);
+    assert_string_equal(out, "v1|" VAULT "|" ITEM "|details|9007199254740993");
+    assert_string_equal(opc__wire_item_part_name(OPC_WIRE_ITEM_OVERVIEW), "overview");
+    assert_string_equal(opc__wire_item_part_name(OPC_WIRE_ITEM_DETAILS), "details");
+}
+
+static void test_wire_vault_labels(void **state)
+{
+    (void)state;
+    char out[OPC_WIRE_LABEL_MAX];
+    assert_int_equal(opc__wire_vault_attrs_aad(out, sizeof out, VAULT, 1), OPC_OK);
+    assert_string_equal(out, "opconnect/vault/v1|" VAULT "|attrs|1");
+    assert_int_equal(opc__wire_vault_key_label(out, sizeof out, VAULT, 12, SERVER), OPC_OK);
+    assert_string_equal(out, "opconnect/vaultkey/v1|" VAULT "|12|" SERVER);
+    opc__wire_grant g = {ACCOUNT, VAULT, "server", SERVER, 2, 3, INT64_C(1700000000),
+                         "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"};
+    assert_int_equal(opc__wire_grant_message(out, sizeof out, &g), OPC_OK);
+    assert_string_equal(out, "opconnect/grant/v1|" ACCOUNT "|" VAULT "|server|" SERVER
+                             "|2|3|1700000000|hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh");
+}
+
+static void test_wire_server_labels(void **state)
+{
+    (void)state;
+    char out[OPC_WIRE_LABEL_MAX];
+    assert_int_equal(opc__wire_server_record_aad(out, sizeof out, SERVER), OPC_OK);
+    assert_string_equal(out, "opconnect/server/v1|" SERVER);
+    const char *jwk = "{\"kty\":\"EC\",\"crv\":\"P-256\"}";
+    opc__buf b;
+    opc__buf_init(&b, false);
+    assert_int_equal(
+        opc__wire_server_key_message(&b, OPC_WIRE_SERVER_DEVICE_KEY, ACCOUNT, SERVER, jwk), OPC_OK);
+    assert_string_equal(b.data, "opconnect/device/v1|" ACCOUNT "|" SERVER
+                                "|{\"kty\":\"EC\",\"crv\":\"P-256\"}");
+    opc__buf_reset(&b);
+    assert_int_equal(
+        opc__wire_server_key_message(&b, OPC_WIRE_SERVER_ENC_KEY, ACCOUNT, SERVER, jwk), OPC_OK);
+    assert_string_equal(b.data, "opconnect/serverkey/v1|" ACCOUNT "|" SERVER
+                                "|{\"kty\":\"EC\",\"crv\":\"P-256\"}");
+    opc__buf_free(&b);
+}
+
+static void test_wire_account_labels(void **state)
+{
+    (void)state;
+    char out[OPC_WIRE_LABEL_MAX];
+    assert_int_equal(opc__wire_session_aad(out, sizeof out, ACCOUNT, INT64_C(1800000000)), OPC_OK);
+    assert_string_equal(out, "opconnect/session/v1|" ACCOUNT "|1800000000");
+    assert_int_equal(opc__wire_account_key_aad(out, sizeof out, OPC_WIRE_ACCOUNT_KEYSET, ACCOUNT),
+                     OPC_OK);
+    assert_string_equal(out, "opconnect/account/v1|keyset|" ACCOUNT);
+    assert_int_equal(opc__wire_account_key_aad(out, sizeof out, OPC_WIRE_ACCOUNT_RSA, ACCOUNT),
+                     OPC_OK);
+    assert_string_equal(out, "opconnect/account/v1|rsa|" ACCOUNT);
+    assert_int_equal(opc__wire_account_key_aad(out, sizeof out, OPC_WIRE_ACCOUNT_SIGN, ACCOUNT),
+                     OPC_OK);
+    assert_string_equal(out, "opconnect/account/v1|sign|" ACCOUNT);
+}
+
+static void test_wire_credentials_labels(void **state)
+{
+    (void)state;
+    char out[OPC_WIRE_CREDENTIALS_AAD_LEN + 1];
+    assert_int_equal(
+        opc__wire_credentials_aad(out, sizeof out, OPC_WIRE_CREDENTIALS_OUTER, SERVER), OPC_OK);
+    assert_string_equal(out, "opconnect/credentials/v2|outer|" SERVER);
+    assert_int_equal(strlen(out), OPC_WIRE_CREDENTIALS_AAD_LEN);
+    assert_int_equal(
+        opc__wire_credentials_aad(out, sizeof out, OPC_WIRE_CREDENTIALS_INNER, SERVER), OPC_OK);
+    assert_string_equal(out, "opconnect/credentials/v2|inner|" SERVER);
+    assert_string_equal(OPC_WIRE_KDF_LOCALAUTH, "connect/localauth/v2");
+    assert_string_equal(OPC_WIRE_KDF_CREDENTIALS, "connect/credentials/v2");
+}
+
+static void test_wire_file_chunk_aad(void **state)
+{
+    (void)state;
+    char out[OPC_WIRE_FILE_AAD_MAX];
+    const char *fid = "abcdefghijklmnopqrstuvwxyz";
+    assert_int_equal(opc__wire_file_chunk_aad(out, sizeof out, fid, 7, true), OPC_OK);
+    assert_string_equal(out, "f1|abcdefghijklmnopqrstuvwxyz|7|1");
+    assert_int_equal(opc__wire_file_chunk_aad(out, sizeof out, fid, 0, false), OPC_OK);
+    assert_string_equal(out, "f1|abcdefghijklmnopqrstuvwxyz|0|0");
+    /* The longest (index 2^32-1) fits with its NUL, and not one byte less. */
+    assert_int_equal(opc__wire_file_chunk_aad(out, sizeof out, fid, UINT32_MAX, false), OPC_OK);
+    assert_string_equal(out, "f1|abcdefghijklmnopqrstuvwxyz|4294967295|0");
+    size_t need = strlen(out) + 1;
+    assert_true(need <= OPC_WIRE_FILE_AAD_MAX);
+    assert_int_equal(opc__wire_file_chunk_aad(out, need - 1, fid, UINT32_MAX, false),
+                     OPC_ERR_TOO_LARGE);
+    assert_string_equal(out, "");
+}
+
+/* A label that does not fit is refused whole, never cut short. */
+static void test_wire_overflow(void **state)
+{
+    (void)state;
+    char out[OPC_WIRE_LABEL_MAX];
+    const char *label = "v1|" VAULT "|" ITEM "|overview|3";
+    size_t n = strlen(label);
+    assert_int_equal(opc__wire_item_aad(out, n + 1, VAULT, ITEM, OPC_WIRE_ITEM_OVERVIEW, 3), OPC_OK);
+    assert_string_equal(out, label);
+    memset(out, 'x', sizeof out);
+    assert_int_equal(opc__wire_item_aad(out, n, VAULT, ITEM, OPC_WIRE_ITEM_OVERVIEW, 3),
+                     OPC_ERR_TOO_LARGE);
+    assert_string_equal(out, "");
+    out[0] = 'x';
+    assert_int_equal(opc__wire_vault_attrs_aad(out, 0, VAULT, 1), OPC_ERR_TOO_LARGE);
+    assert_int_equal(out[0], 'x'); /* cap 0: nothing written */
+    char big[OPC_WIRE_LABEL_MAX + 1];
+    memset(big, 'a', OPC_WIRE_LABEL_MAX);
+    big[OPC_WIRE_LABEL_MAX] = '\0';
+    assert_int_equal(opc__wire_server_record_aad(out, sizeof out, big), OPC_ERR_TOO_LARGE);
+    assert_string_equal(out, "");
+    assert_int_equal(opc__wire_session_aad(out, sizeof out, big, 1), OPC_ERR_TOO_LARGE);
+    assert_int_equal(opc__wire_vault_key_label(out, sizeof out, VAULT, 1, big), OPC_ERR_TOO_LARGE);
+    opc__wire_grant g = {ACCOUNT, VAULT, "server", SERVER, 1, 3, 0, big};
+    assert_int_equal(opc__wire_grant_message(out, sizeof out, &g), OPC_ERR_TOO_LARGE);
+    assert_int_equal(opc__wire_account_key_aad(out, sizeof out, OPC_WIRE_ACCOUNT_RSA, big),
+                     OPC_ERR_TOO_LARGE);
+    assert_int_equal(opc__wire_credentials_aad(out, OPC_WIRE_CREDENTIALS_AAD_LEN,
+                                               OPC_WIRE_CREDENTIALS_INNER, SERVER),
+                     OPC_ERR_TOO_LARGE);
+    /* The largest real grant (longest accessor type, 64-bit numbers, a full acl) fits. */
+    opc__wire_grant max = {ACCOUNT, VAULT, "server", SERVER, INT64_MIN, 0xffu, INT64_MIN,
+                           "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"};
+    assert_int_equal(opc__wire_grant_message(out, sizeof out, &max), OPC_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wire_item_aad),
+        cmocka_unit_test(test_wire_vault_labels),
+        cmocka_unit_test(test_wire_server_labels),
+        cmocka_unit_test(test_wire_account_labels),
+        cmocka_unit_test(test_wire_credentials_labels),
+        cmocka_unit_test(test_wire_file_chunk_aad),
+        cmocka_unit_test(test_wire_overflow),
+    };
+    return cmocka_run_group_tests_name("wire", tests, opc_test_group_setup,
+                                       opc_test_group_teardown);
+}
