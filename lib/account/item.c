@@ -16,18 +16,13 @@
 #include "core/strparse.h"
 #include "core/time.h"
 #include "model/item.h"
+#include "wire/labels.h"
 
 /* ---- helpers ---- */
 
-static void item_aad(const char *vault_id, const char *item_id, const char *part, int64_t sn,
-                     char out[OPC_ACCOUNT_AAD_MAX])
+static void item_what(const char *item_id, opc__wire_item_part part, char out[80])
 {
-    opc__acct_fmt(out, "v1|%s|%s|%s|%lld", vault_id, item_id, part, (long long)sn);
-}
-
-static void item_what(const char *item_id, const char *part, char out[80])
-{
-    (void)snprintf(out, 80, "item %s %s", item_id, part);
+    (void)snprintf(out, 80, "item %s %s", item_id, opc__wire_item_part_name(part));
 }
 
 /* The title of an overview ("" when absent). */
@@ -38,7 +33,7 @@ static const char *overview_title(const cJSON *ov)
 }
 
 static opc_err open_part(opc_account *a, const char *vault_id, const char *item_id,
-                         const char *part, int64_t row_sn, const char *env, cJSON **out,
+                         opc__wire_item_part part, int64_t row_sn, const char *env, cJSON **out,
                          opc__ebuf *eb)
 {
     const opc__key *k = NULL;
@@ -51,11 +46,11 @@ static opc_err open_part(opc_account *a, const char *vault_id, const char *item_
         return opc__fail(eb, OPC_ERR_DECRYPT, "item %s is sealed under an unknown key version",
                          item_id);
     }
-    char aad[OPC_ACCOUNT_AAD_MAX];
+    char aad[OPC_WIRE_LABEL_MAX];
     char what[80];
-    item_aad(vault_id, item_id, part, sn, aad);
+    rc = opc__wire_item_aad(aad, sizeof aad, vault_id, item_id, part, sn);
     item_what(item_id, part, what);
-    return opc__acct_open_json(k, aad, env, what, out, eb);
+    return rc == OPC_OK ? opc__acct_open_json(k, aad, env, what, out, eb) : rc;
 }
 
 /* ---- resolution ---- */
@@ -126,7 +121,7 @@ opc_err opc__acct_item_resolve(opc_account *a, const char *vault_id, const char 
         char item[OPC_ID_LEN + 1];
         (void)snprintf(item, sizeof item, "%s", opc__acct_col_str(st, 0));
         cJSON *ov = NULL;
-        rc = open_part(a, vault_id, item, "overview", sqlite3_column_int64(st, 1),
+        rc = open_part(a, vault_id, item, OPC_WIRE_ITEM_OVERVIEW, sqlite3_column_int64(st, 1),
                        (const char *)sqlite3_column_text(st, 2), &ov, eb);
         if (rc == OPC_OK) {
             const char *title = overview_title(ov);
@@ -184,10 +179,10 @@ opc_err opc__acct_item_load(opc_account *a, const char *vault_id, const char *it
         meta->created = sqlite3_column_int64(st, 4);
         meta->updated = sqlite3_column_int64(st, 5);
         (void)snprintf(meta->editor, sizeof meta->editor, "%s", opc__acct_col_str(st, 6));
-        rc = open_part(a, vault_id, item_id, "overview", sn,
+        rc = open_part(a, vault_id, item_id, OPC_WIRE_ITEM_OVERVIEW, sn,
                        (const char *)sqlite3_column_text(st, 2), &ov, eb);
         if (rc == OPC_OK) {
-            rc = open_part(a, vault_id, item_id, "details", sn,
+            rc = open_part(a, vault_id, item_id, OPC_WIRE_ITEM_DETAILS, sn,
                            (const char *)sqlite3_column_text(st, 3), &det, eb);
         }
     }
@@ -250,7 +245,7 @@ opc_err opc__acct_item_store(opc_account *a, const char *vault_id, const char *i
     cJSON *det = NULL;
     char *ov_env = NULL;
     char *det_env = NULL;
-    char aad[OPC_ACCOUNT_AAD_MAX];
+    char aad[OPC_WIRE_LABEL_MAX];
     opc_err rc = opc__acct_vault_key(a, vault_id, &k, &sn, eb);
     if (rc == OPC_OK) {
         rc = opc__item_split(full, &ov, &det);
@@ -259,11 +254,15 @@ opc_err opc__acct_item_store(opc_account *a, const char *vault_id, const char *i
         }
     }
     if (rc == OPC_OK) {
-        item_aad(vault_id, item_id, "overview", sn, aad);
+        rc = opc__wire_item_aad(aad, sizeof aad, vault_id, item_id, OPC_WIRE_ITEM_OVERVIEW, sn);
+    }
+    if (rc == OPC_OK) {
         rc = opc__acct_seal_json(k, aad, ov, &ov_env);
     }
     if (rc == OPC_OK) {
-        item_aad(vault_id, item_id, "details", sn, aad);
+        rc = opc__wire_item_aad(aad, sizeof aad, vault_id, item_id, OPC_WIRE_ITEM_DETAILS, sn);
+    }
+    if (rc == OPC_OK) {
         rc = opc__acct_seal_json(k, aad, det, &det_env);
         if (rc == OPC_ERR_TOO_LARGE) {
             rc = opc__fail(eb, rc, "item %s is too large", item_id);
@@ -516,7 +515,7 @@ static opc_err summary_of(opc_account *a, const char *vault_id, sqlite3_stmt *st
 {
     (void)snprintf(s->id, sizeof s->id, "%s", opc__acct_col_str(st, 0));
     cJSON *ov = NULL;
-    opc_err rc = open_part(a, vault_id, s->id, "overview", sqlite3_column_int64(st, 2),
+    opc_err rc = open_part(a, vault_id, s->id, OPC_WIRE_ITEM_OVERVIEW, sqlite3_column_int64(st, 2),
                            (const char *)sqlite3_column_text(st, 3), &ov, eb);
     if (rc == OPC_OK) {
         rc = opc__item_summary(ov, &s->json);

@@ -72,11 +72,10 @@ opc_err opc__wire_server_record_aad(char *out, size_t cap, const char *server_id
 }
 
 opc_err opc__wire_server_key_message(opc__buf *b, opc__wire_server_key which,
-                                     const char *account_id, const char *server_id,
-                                     const char *jwk)
+                                     const char *account_id, const char *server_id, const char *jwk)
 {
-    const char *prefix = which == OPC_WIRE_SERVER_ENC_KEY ? "opconnect/serverkey/v1"
-                                                          : "opconnect/device/v1";
+    const char *prefix =
+        which == OPC_WIRE_SERVER_ENC_KEY ? "opconnect/serverkey/v1" : "opconnect/device/v1";
     (void)opc__buf_appendf(b, "%s|%s|%s|", prefix, account_id, server_id);
     (void)opc__buf_append_str(b, jwk);
     return opc__buf_err(b);

@@ -116,7 +116,6 @@ opc_err opc__wire_credentials_aad(char *out, size_t cap, opc__wire_credentials_l
                                   const char *device_uuid);
 
 /* The AAD of chunk i of a file; last marks the final chunk. */
-opc_err opc__wire_file_chunk_aad(char *out, size_t cap, const char *file_id, uint32_t i,
-                                 bool last);
+opc_err opc__wire_file_chunk_aad(char *out, size_t cap, const char *file_id, uint32_t i, bool last);
 
 #endif

@@ -37,7 +37,13 @@ static void test_wire_vault_labels(void **state)
     assert_string_equal(out, "opconnect/vault/v1|" VAULT "|attrs|1");
     assert_int_equal(opc__wire_vault_key_label(out, sizeof out, VAULT, 12, SERVER), OPC_OK);
     assert_string_equal(out, "opconnect/vaultkey/v1|" VAULT "|12|" SERVER);
-    opc__wire_grant g = {ACCOUNT, VAULT, "server", SERVER, 2, 3, INT64_C(1700000000),
+    opc__wire_grant g = {ACCOUNT,
+                         VAULT,
+                         "server",
+                         SERVER,
+                         2,
+                         3,
+                         INT64_C(1700000000),
                          "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"};
     assert_int_equal(opc__wire_grant_message(out, sizeof out, &g), OPC_OK);
     assert_string_equal(out, "opconnect/grant/v1|" ACCOUNT "|" VAULT "|server|" SERVER
@@ -86,12 +92,12 @@ static void test_wire_credentials_labels(void **state)
 {
     (void)state;
     char out[OPC_WIRE_CREDENTIALS_AAD_LEN + 1];
-    assert_int_equal(
-        opc__wire_credentials_aad(out, sizeof out, OPC_WIRE_CREDENTIALS_OUTER, SERVER), OPC_OK);
+    assert_int_equal(opc__wire_credentials_aad(out, sizeof out, OPC_WIRE_CREDENTIALS_OUTER, SERVER),
+                     OPC_OK);
     assert_string_equal(out, "opconnect/credentials/v2|outer|" SERVER);
     assert_int_equal(strlen(out), OPC_WIRE_CREDENTIALS_AAD_LEN);
-    assert_int_equal(
-        opc__wire_credentials_aad(out, sizeof out, OPC_WIRE_CREDENTIALS_INNER, SERVER), OPC_OK);
+    assert_int_equal(opc__wire_credentials_aad(out, sizeof out, OPC_WIRE_CREDENTIALS_INNER, SERVER),
+                     OPC_OK);
     assert_string_equal(out, "opconnect/credentials/v2|inner|" SERVER);
     assert_string_equal(OPC_WIRE_KDF_LOCALAUTH, "connect/localauth/v2");
     assert_string_equal(OPC_WIRE_KDF_CREDENTIALS, "connect/credentials/v2");
@@ -123,7 +129,8 @@ static void test_wire_overflow(void **state)
     char out[OPC_WIRE_LABEL_MAX];
     const char *label = "v1|" VAULT "|" ITEM "|overview|3";
     size_t n = strlen(label);
-    assert_int_equal(opc__wire_item_aad(out, n + 1, VAULT, ITEM, OPC_WIRE_ITEM_OVERVIEW, 3), OPC_OK);
+    assert_int_equal(opc__wire_item_aad(out, n + 1, VAULT, ITEM, OPC_WIRE_ITEM_OVERVIEW, 3),
+                     OPC_OK);
     assert_string_equal(out, label);
     memset(out, 'x', sizeof out);
     assert_int_equal(opc__wire_item_aad(out, n, VAULT, ITEM, OPC_WIRE_ITEM_OVERVIEW, 3),
@@ -147,20 +154,18 @@ static void test_wire_overflow(void **state)
                                                OPC_WIRE_CREDENTIALS_INNER, SERVER),
                      OPC_ERR_TOO_LARGE);
     /* The largest real grant (longest accessor type, 64-bit numbers, a full acl) fits. */
-    opc__wire_grant max = {ACCOUNT, VAULT, "server", SERVER, INT64_MIN, 0xffu, INT64_MIN,
-                           "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"};
+    opc__wire_grant max = {
+        ACCOUNT,   VAULT, "server",  SERVER,
+        INT64_MIN, 0xffu, INT64_MIN, "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"};
     assert_int_equal(opc__wire_grant_message(out, sizeof out, &max), OPC_OK);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_wire_item_aad),
-        cmocka_unit_test(test_wire_vault_labels),
-        cmocka_unit_test(test_wire_server_labels),
-        cmocka_unit_test(test_wire_account_labels),
-        cmocka_unit_test(test_wire_credentials_labels),
-        cmocka_unit_test(test_wire_file_chunk_aad),
+        cmocka_unit_test(test_wire_item_aad),           cmocka_unit_test(test_wire_vault_labels),
+        cmocka_unit_test(test_wire_server_labels),      cmocka_unit_test(test_wire_account_labels),
+        cmocka_unit_test(test_wire_credentials_labels), cmocka_unit_test(test_wire_file_chunk_aad),
         cmocka_unit_test(test_wire_overflow),
     };
     return cmocka_run_group_tests_name("wire", tests, opc_test_group_setup,
