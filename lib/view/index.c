@@ -17,6 +17,7 @@
 #include "core/time.h"
 #include "crypto/envelope.h"
 #include "model/item.h"
+#include "wire/labels.h"
 
 struct opc__index {
     char *path;
@@ -290,13 +291,15 @@ static opc_err on_item(const opc__cache_item *row, void *ud)
         }
         return rc;
     }
-    char aad[128];
-    (void)snprintf(aad, sizeof aad, "v1|%s|%s|overview|%lld", v->id, row->id,
-                   (long long)row->key_sn);
+    char aad[OPC_WIRE_LABEL_MAX];
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     cJSON *ov = NULL;
-    opc_err rc = opc__ix_open_json(row->overview, b->key, aad, &ov, &eb);
+    opc_err rc =
+        opc__wire_item_aad(aad, sizeof aad, v->id, row->id, OPC_WIRE_ITEM_OVERVIEW, row->key_sn);
+    if (rc == OPC_OK) {
+        rc = opc__ix_open_json(row->overview, b->key, aad, &ov, &eb);
+    }
     if (rc != OPC_OK) {
         if (rc == OPC_ERR_NOMEM) {
             return rc;
@@ -384,10 +387,11 @@ static opc_err fill_vault(build_ctx *b, opc__ix_vault *v, int64_t now_ms)
     opc__vkey *vk = NULL;
     rc = opc__vault_keys_get(b->ix->keys, v->id, v->key_sn, v->enc_key, now_ms, &vk, &eb);
     cJSON *attrs = NULL;
+    char aad[OPC_WIRE_LABEL_MAX];
     if (rc == OPC_OK) {
-        char aad[128];
-        (void)snprintf(aad, sizeof aad, "opconnect/vault/v1|%s|attrs|%lld", v->id,
-                       (long long)row.key_sn);
+        rc = opc__wire_vault_attrs_aad(aad, sizeof aad, v->id, row.key_sn);
+    }
+    if (rc == OPC_OK) {
         rc = opc__ix_open_json(row.attrs, opc__vkey_key(vk), aad, &attrs, &eb);
     }
     cJSON *obj = NULL;
