@@ -16,6 +16,7 @@
 #include "core/strparse.h"
 #include "core/time.h"
 #include "model/item.h"
+#include "model/shape.h"
 #include "wire/labels.h"
 
 /* ---- helpers ---- */
@@ -309,52 +310,15 @@ opc_err opc__acct_item_tombstone(opc_account *a, const char *vault_id, const cha
     return rc;
 }
 
-/* Replace (or add) a member of an object. */
-static opc_err set_member(cJSON *obj, const char *key, cJSON *val)
-{
-    if (val == NULL) {
-        return OPC_ERR_NOMEM;
-    }
-    cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
-    if (!cJSON_AddItemToObject(obj, key, val)) {
-        cJSON_Delete(val);
-        return OPC_ERR_NOMEM;
-    }
-    return OPC_OK;
-}
-
+/* The server-side members, after the item's own (model/shape.h). */
 static opc_err add_meta(opc_account *a, cJSON *obj, const char *vault_id, const char *item_id,
                         const opc__item_meta *meta)
 {
     char editor[OPC_ID_LEN + 1];
     opc__acct_editor(a, meta->editor, editor);
-    cJSON *vault = cJSON_CreateObject();
-    if (vault != NULL && cJSON_AddStringToObject(vault, "id", vault_id) == NULL) {
-        cJSON_Delete(vault);
-        vault = NULL;
-    }
-    opc_err rc = set_member(obj, "id", cJSON_CreateString(item_id));
-    if (rc == OPC_OK) {
-        rc = set_member(obj, "vault", vault);
-        vault = NULL;
-    } else {
-        cJSON_Delete(vault);
-    }
-    if (rc == OPC_OK) {
-        rc = set_member(obj, "version", cJSON_CreateNumber((double)meta->version));
-    }
-    if (rc == OPC_OK) {
-        rc = set_member(obj, "lastEditedBy", cJSON_CreateString(editor));
-    }
-    if (rc == OPC_OK) {
-        cJSON_DeleteItemFromObjectCaseSensitive(obj, "createdAt");
-        rc = opc__acct_add_time(obj, "createdAt", meta->created);
-    }
-    if (rc == OPC_OK) {
-        cJSON_DeleteItemFromObjectCaseSensitive(obj, "updatedAt");
-        rc = opc__acct_add_time(obj, "updatedAt", meta->updated);
-    }
-    return rc;
+    opc__item_stamp stamp = {meta->version, editor, meta->created, meta->updated};
+    opc_err rc = opc__item_set_ids(obj, vault_id, item_id);
+    return rc == OPC_OK ? opc__item_set_stamp(obj, &stamp) : rc;
 }
 
 static opc_err print_secret(const cJSON *j, opc_secret **out)

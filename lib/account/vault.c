@@ -16,9 +16,9 @@
 #include "crypto/base64.h"
 #include "crypto/jwt.h"
 #include "crypto/rsa.h"
+#include "model/shape.h"
 #include "wire/labels.h"
 
-#define VAULT_TYPE "USER_CREATED"
 #define VAULT_KEY_LEN 32
 #define ACL_ALL (OPC_ACL_READ | OPC_ACL_WRITE)
 
@@ -453,31 +453,16 @@ opc_err opc__acct_vault_touch(opc_account *a, const char *vault_id, int delta_it
 
 static opc_err vault_json(const vault_row *r, cJSON **out)
 {
-    cJSON *o = cJSON_CreateObject();
-    opc_err rc = o == NULL ? OPC_ERR_NOMEM : OPC_OK;
-    if (rc == OPC_OK &&
-        (cJSON_AddStringToObject(o, "id", r->id) == NULL ||
-         cJSON_AddStringToObject(o, "name", r->name) == NULL ||
-         (r->description[0] != '\0' &&
-          cJSON_AddStringToObject(o, "description", r->description) == NULL) ||
-         cJSON_AddNumberToObject(o, "attributeVersion", (double)r->attr_version) == NULL ||
-         cJSON_AddNumberToObject(o, "contentVersion", (double)r->content_version) == NULL ||
-         cJSON_AddNumberToObject(o, "items", (double)r->items) == NULL ||
-         cJSON_AddStringToObject(o, "type", r->type) == NULL)) {
-        rc = OPC_ERR_NOMEM;
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_add_time(o, "createdAt", r->created);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_add_time(o, "updatedAt", r->updated);
-    }
-    if (rc != OPC_OK) {
-        cJSON_Delete(o);
-        return rc;
-    }
-    *out = o;
-    return OPC_OK;
+    opc__vault_info v = {.id = r->id,
+                         .name = r->name,
+                         .description = r->description,
+                         .type = r->type,
+                         .attr_version = r->attr_version,
+                         .content_version = r->content_version,
+                         .items = r->items,
+                         .created = r->created,
+                         .updated = r->updated};
+    return opc__vault_json(&v, out);
 }
 
 static opc_err print_one(opc_account *a, const char *vault_id, char **out, opc__ebuf *eb)
@@ -573,7 +558,7 @@ static opc_err vault_create(opc_account *a, const char *name, const char *descri
                                    "INSERT INTO vaults (id, type, key_sn, attrs, attr_version, "
                                    "content_version, items, created, updated, seq) VALUES (?, ?, "
                                    "?, ?, 1, 1, 0, ?, ?, ?)",
-                                   "ttitiii", id, VAULT_TYPE, sn, attrs, now, now, seq);
+                                   "ttitiii", id, OPC_VAULT_TYPE_USER, sn, attrs, now, now, seq);
             }
             if (rc == OPC_OK) {
                 rc = opc__acct_grant_write(a, id, sn, vk, "owner", a->id, a->rsa_pub, ACL_ALL, now,

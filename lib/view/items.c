@@ -13,6 +13,7 @@
 #include "core/time.h"
 #include "crypto/envelope.h"
 #include "model/item.h"
+#include "model/shape.h"
 #include "wire/labels.h"
 
 opc_err opc__view_item_load(opc__index *ix, opc__vault_keys *keys, const opc__ix_vault *v,
@@ -63,32 +64,25 @@ opc_err opc__view_item_load(opc__index *ix, opc__vault_keys *keys, const opc__ix
 /* Add server-side members and content paths to a joined item. */
 static opc_err decorate(cJSON *full, const opc__cache_item *row)
 {
-    char t1[OPC_TIME_STRLEN];
-    char t2[OPC_TIME_STRLEN];
-    if (opc__time_format(row->created, t1) != OPC_OK ||
-        opc__time_format(row->updated, t2) != OPC_OK) {
-        return OPC_ERR_RANGE;
-    }
     static const char *const server_side[] = {"id",        "vault",     "version", "lastEditedBy",
                                               "createdAt", "updatedAt", "state",   "trashed"};
     for (size_t i = 0; i < sizeof server_side / sizeof server_side[0]; i++) {
         cJSON_DeleteItemFromObjectCaseSensitive(full, server_side[i]);
     }
-    cJSON *vo = cJSON_CreateObject();
-    if (vo == NULL || cJSON_AddStringToObject(vo, "id", row->vault) == NULL) {
+    /* vault before id here (the list and the owner's output have id first):
+     * the order this API has always answered with. */
+    cJSON *vo = opc__item_vault_ref(row->vault);
+    if (vo == NULL || !cJSON_AddItemToObject(full, "vault", vo)) {
         cJSON_Delete(vo);
         return OPC_ERR_NOMEM;
     }
-    cJSON_AddItemToObject(full, "vault", vo);
     if (cJSON_AddStringToObject(full, "id", row->id) == NULL) {
         return OPC_ERR_NOMEM;
     }
-    if (cJSON_AddNumberToObject(full, "version", (double)row->version) == NULL ||
-        (row->last_edited_by[0] != '\0' &&
-         cJSON_AddStringToObject(full, "lastEditedBy", row->last_edited_by) == NULL) ||
-        cJSON_AddStringToObject(full, "createdAt", t1) == NULL ||
-        cJSON_AddStringToObject(full, "updatedAt", t2) == NULL) {
-        return OPC_ERR_NOMEM;
+    opc__item_stamp stamp = {row->version, row->last_edited_by, row->created, row->updated};
+    opc_err rc = opc__item_set_stamp(full, &stamp);
+    if (rc != OPC_OK) {
+        return rc;
     }
     cJSON *files = cJSON_GetObjectItemCaseSensitive(full, "files");
     cJSON *f = NULL;

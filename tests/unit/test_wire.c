@@ -1,12 +1,16 @@
 /*
  * tests/unit/test_wire.c - the exact bytes of every binding label
- * (wire/labels.h). A failure here means stored data or signatures no longer
- * verify: change the expected text only with a new label version.
+ * (wire/labels.h) and of the Connect vault and item shapes both sides build
+ * (model/shape.h). A label failure here means stored data or signatures no
+ * longer verify: change the expected text only with a new label version.
  */
 #include "harness.h"
 
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "core/id.h"
+#include "core/json.h"
+#include "model/shape.h"
 #include "wire/labels.h"
 
 #define VAULT "vvvvvvvvvvvvvvvvvvvvvvvvvv"
@@ -160,13 +164,102 @@ static void test_wire_overflow(void **state)
     assert_int_equal(opc__wire_grant_message(out, sizeof out, &max), OPC_OK);
 }
 
+/* The compact JSON text of j, compared and freed. */
+static void assert_json(const cJSON *j, const char *want)
+{
+    char *text = NULL;
+    assert_int_equal(opc__json_print(j, &text, NULL), OPC_OK);
+    assert_string_equal(text, want);
+    opc__free(text);
+}
+
+static void test_shape_vault(void **state)
+{
+    (void)state;
+    opc__vault_info v = {.id = VAULT,
+                         .name = "Prod",
+                         .description = "the keys",
+                         .type = "EVERYONE",
+                         .attr_version = 2,
+                         .content_version = 7,
+                         .items = 3,
+                         .created = 1700000000,
+                         .updated = 1700000061};
+    cJSON *j = NULL;
+    assert_int_equal(opc__vault_json(&v, &j), OPC_OK);
+    assert_json(j,
+                "{\"id\":\"" VAULT "\",\"name\":\"Prod\",\"description\":\"the keys\","
+                "\"attributeVersion\":2,\"contentVersion\":7,\"items\":3,\"type\":\"EVERYONE\","
+                "\"createdAt\":\"2023-11-14T22:13:20Z\",\"updatedAt\":\"2023-11-14T22:14:21Z\"}");
+    cJSON_Delete(j);
+    /* No description (NULL or empty) is left out; no type is a user vault. */
+    v.description = "";
+    v.type = NULL;
+    assert_int_equal(opc__vault_json(&v, &j), OPC_OK);
+    assert_json(j,
+                "{\"id\":\"" VAULT "\",\"name\":\"Prod\",\"attributeVersion\":2,"
+                "\"contentVersion\":7,\"items\":3,\"type\":\"USER_CREATED\","
+                "\"createdAt\":\"2023-11-14T22:13:20Z\",\"updatedAt\":\"2023-11-14T22:14:21Z\"}");
+    cJSON_Delete(j);
+    v.description = NULL;
+    assert_int_equal(opc__vault_json(&v, &j), OPC_OK);
+    assert_null(opc__json_member(j, "description"));
+    cJSON_Delete(j);
+    /* A time outside RFC 3339 (year 10000) fails whole. */
+    v.updated = INT64_C(253402300800);
+    cJSON *before = cJSON_CreateNull();
+    j = before; /* set to NULL on failure */
+    assert_int_equal(opc__vault_json(&v, &j), OPC_ERR_RANGE);
+    assert_null(j);
+    cJSON_Delete(before);
+}
+
+static void test_shape_item_members(void **state)
+{
+    (void)state;
+    /* On a fresh object: the order Connect's item list uses. */
+    cJSON *o = cJSON_CreateObject();
+    assert_non_null(o);
+    assert_int_equal(opc__item_set_ids(o, VAULT, ITEM), OPC_OK);
+    assert_non_null(cJSON_AddStringToObject(o, "title", "t"));
+    opc__item_stamp st = {4, "SSSSSSSSSSSSSSSSSSSSSSSSSS", 1700000000, 1700000001};
+    assert_int_equal(opc__item_set_stamp(o, &st), OPC_OK);
+    assert_json(o,
+                "{\"id\":\"" ITEM "\",\"vault\":{\"id\":\"" VAULT "\"},\"title\":\"t\","
+                "\"version\":4,\"lastEditedBy\":\"SSSSSSSSSSSSSSSSSSSSSSSSSS\","
+                "\"createdAt\":\"2023-11-14T22:13:20Z\",\"updatedAt\":\"2023-11-14T22:13:21Z\"}");
+    cJSON_Delete(o);
+    /* Members already there (a client's) are replaced and move after the
+     * others; an unknown editor is left out. */
+    o = cJSON_CreateObject();
+    assert_non_null(o);
+    assert_non_null(cJSON_AddStringToObject(o, "version", "x"));
+    assert_non_null(cJSON_AddStringToObject(o, "id", ""));
+    assert_non_null(cJSON_AddStringToObject(o, "title", "t"));
+    assert_non_null(cJSON_AddStringToObject(o, "vault", "y"));
+    assert_int_equal(opc__item_set_ids(o, VAULT, ITEM), OPC_OK);
+    st.editor = "";
+    assert_int_equal(opc__item_set_stamp(o, &st), OPC_OK);
+    assert_json(o, "{\"title\":\"t\",\"id\":\"" ITEM "\",\"vault\":{\"id\":\"" VAULT "\"},"
+                   "\"version\":4,\"createdAt\":\"2023-11-14T22:13:20Z\","
+                   "\"updatedAt\":\"2023-11-14T22:13:21Z\"}");
+    st.editor = NULL;
+    st.created = -INT64_C(62135596801); /* before year 1 */
+    assert_int_equal(opc__item_set_stamp(o, &st), OPC_ERR_RANGE);
+    cJSON_Delete(o);
+    cJSON *ref = opc__item_vault_ref(VAULT);
+    assert_json(ref, "{\"id\":\"" VAULT "\"}");
+    cJSON_Delete(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wire_item_aad),           cmocka_unit_test(test_wire_vault_labels),
         cmocka_unit_test(test_wire_server_labels),      cmocka_unit_test(test_wire_account_labels),
         cmocka_unit_test(test_wire_credentials_labels), cmocka_unit_test(test_wire_file_chunk_aad),
-        cmocka_unit_test(test_wire_overflow),
+        cmocka_unit_test(test_wire_overflow),           cmocka_unit_test(test_shape_vault),
+        cmocka_unit_test(test_shape_item_members),
     };
     return cmocka_run_group_tests_name("wire", tests, opc_test_group_setup,
                                        opc_test_group_teardown);
