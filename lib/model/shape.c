@@ -4,6 +4,8 @@
  */
 #include "model/shape.h"
 
+#include <stdio.h>
+
 #include "core/time.h"
 
 /* Replace (or add, after the others) obj[key] = val; val is consumed. */
@@ -87,4 +89,19 @@ opc_err opc__item_set_stamp(cJSON *obj, const opc__item_stamp *s)
         rc = set_time(obj, "updatedAt", s->updated);
     }
     return rc;
+}
+
+opc_err opc__item_file_path(char *out, size_t cap, const char *vault_id, const char *item_id,
+                            const char *file_id)
+{
+    if (cap == 0) {
+        return OPC_ERR_TOO_LARGE;
+    }
+    int n =
+        snprintf(out, cap, "/v1/vaults/%s/items/%s/files/%s/content", vault_id, item_id, file_id);
+    if (n < 0 || (size_t)n >= cap) {
+        out[0] = '\0';
+        return OPC_ERR_TOO_LARGE;
+    }
+    return OPC_OK;
 }

@@ -6,7 +6,8 @@
  * Vault: {id, name, description (when not empty), attributeVersion,
  * contentVersion, items, type, createdAt, updatedAt}.
  * Item (FullItem and list summary alike): id, vault {id}, version,
- * lastEditedBy (when known), createdAt, updatedAt. Times are RFC 3339
+ * lastEditedBy (when known), createdAt, updatedAt; each file's
+ * content_path. Times are RFC 3339
  * (whole seconds, Z). Where the members go among the item's own members is
  * the caller's: each side keeps the order its clients have always seen.
  */
@@ -56,5 +57,14 @@ typedef struct opc__item_stamp {
  * (each replacing a member of that name, added after the others).
  * OPC_ERR_NOMEM or OPC_ERR_RANGE (a time outside RFC 3339). */
 opc_err opc__item_set_stamp(cJSON *obj, const opc__item_stamp *s);
+
+/* Room for a file's content path with the project's 26-character ids. */
+#define OPC_ITEM_FILE_PATH_MAX 160
+
+/* "/v1/vaults/<vaultId>/items/<itemId>/files/<fileId>/content", where the
+ * Connect API serves a file's content (a file's content_path). OPC_OK, or
+ * OPC_ERR_TOO_LARGE (out "" when cap > 0) when it does not fit in out[cap]. */
+opc_err opc__item_file_path(char *out, size_t cap, const char *vault_id, const char *item_id,
+                            const char *file_id);
 
 #endif

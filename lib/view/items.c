@@ -3,7 +3,6 @@
  */
 #include "view/items.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "view/index.h"
@@ -92,9 +91,11 @@ static opc_err decorate(cJSON *full, const opc__cache_item *row)
         if (!cJSON_IsString(fid) || cJSON_GetObjectItemCaseSensitive(f, "content_path") != NULL) {
             continue;
         }
-        char path[160];
-        (void)snprintf(path, sizeof path, "/v1/vaults/%s/items/%s/files/%s/content", row->vault,
-                       row->id, fid->valuestring);
+        char path[OPC_ITEM_FILE_PATH_MAX];
+        rc = opc__item_file_path(path, sizeof path, row->vault, row->id, fid->valuestring);
+        if (rc != OPC_OK) {
+            return rc;
+        }
         if (cJSON_AddStringToObject(f, "content_path", path) == NULL) {
             return OPC_ERR_NOMEM;
         }

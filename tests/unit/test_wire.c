@@ -252,6 +252,22 @@ static void test_shape_item_members(void **state)
     cJSON_Delete(ref);
 }
 
+static void test_shape_file_path(void **state)
+{
+    (void)state;
+    char out[OPC_ITEM_FILE_PATH_MAX];
+    const char *want = "/v1/vaults/" VAULT "/items/" ITEM "/files/" SERVER "/content";
+    assert_int_equal(opc__item_file_path(out, sizeof out, VAULT, ITEM, SERVER), OPC_OK);
+    assert_string_equal(out, want);
+    size_t n = strlen(want);
+    assert_int_equal(opc__item_file_path(out, n + 1, VAULT, ITEM, SERVER), OPC_OK);
+    assert_int_equal(opc__item_file_path(out, n, VAULT, ITEM, SERVER), OPC_ERR_TOO_LARGE);
+    assert_string_equal(out, "");
+    out[0] = 'x';
+    assert_int_equal(opc__item_file_path(out, 0, VAULT, ITEM, SERVER), OPC_ERR_TOO_LARGE);
+    assert_int_equal(out[0], 'x');
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,7 +275,7 @@ int main(void)
         cmocka_unit_test(test_wire_server_labels),      cmocka_unit_test(test_wire_account_labels),
         cmocka_unit_test(test_wire_credentials_labels), cmocka_unit_test(test_wire_file_chunk_aad),
         cmocka_unit_test(test_wire_overflow),           cmocka_unit_test(test_shape_vault),
-        cmocka_unit_test(test_shape_item_members),
+        cmocka_unit_test(test_shape_item_members),      cmocka_unit_test(test_shape_file_path),
     };
     return cmocka_run_group_tests_name("wire", tests, opc_test_group_setup,
                                        opc_test_group_teardown);
