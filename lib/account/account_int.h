@@ -47,9 +47,6 @@
 #define OPC_ACCOUNT_MAX_DESCRIPTION 4096
 #define OPC_ACCOUNT_MAX_EMAIL 254
 
-/* Room for every AAD and signed string built by the store. */
-#define OPC_ACCOUNT_AAD_MAX 256
-
 /* Kinds of the change log (feed.h). */
 #define OPC_CHANGE_ISSUER_KEY "issuer_key"
 #define OPC_CHANGE_VAULT_CREATE "vault_create"
@@ -172,9 +169,6 @@ opc_err opc__acct_need_unlocked(const opc_account *a, opc__ebuf *eb);
 /* A human-readable name/label check: non-empty, valid UTF-8, no control characters,
  * at most max bytes. `what` names it in the message. */
 opc_err opc__acct_check_name(const char *s, size_t max, const char *what, opc__ebuf *eb);
-/* snprintf into out[OPC_ACCOUNT_AAD_MAX]; returns the length (OPC_ERR_TOO_LARGE never
- * happens for ids, but is checked). */
-size_t opc__acct_fmt(char out[OPC_ACCOUNT_AAD_MAX], const char *fmt, ...) OPC_PRINTF(2, 3);
 /* Timestamps of the API (RFC 3339, whole seconds, Z). */
 opc_err opc__acct_add_time(cJSON *obj, const char *key, int64_t unix_s);
 /* lastEditedBy: the upper-cased server id, or with server "" or NULL the account id upper-cased. */

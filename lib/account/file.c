@@ -8,7 +8,6 @@
  */
 #include "internal.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "account/account_int.h"
@@ -21,6 +20,7 @@
 #include "crypto/gcm.h"
 #include "model/file.h"
 #include "model/item.h"
+#include "model/shape.h"
 
 #define CHUNK OPC_FILE_CHUNK_SIZE
 _Static_assert((size_t)OPC_ACCOUNT_CHUNK_SIZE == OPC_FILE_CHUNK_SIZE, "one chunk size");
@@ -50,9 +50,11 @@ opc_err opc__acct_files_paths(cJSON *full, const char *vault_id, const char *ite
         if (!cJSON_IsString(id) || id->valuestring == NULL) {
             continue;
         }
-        char path[160];
-        (void)snprintf(path, sizeof path, "/v1/vaults/%s/items/%s/files/%s/content", vault_id,
-                       item_id, id->valuestring);
+        char path[OPC_ITEM_FILE_PATH_MAX];
+        opc_err rc = opc__item_file_path(path, sizeof path, vault_id, item_id, id->valuestring);
+        if (rc != OPC_OK) {
+            return rc;
+        }
         cJSON_DeleteItemFromObjectCaseSensitive(f, "content_path");
         if (cJSON_AddStringToObject(f, "content_path", path) == NULL) {
             return OPC_ERR_NOMEM;

@@ -16,18 +16,14 @@
 #include "core/strparse.h"
 #include "core/time.h"
 #include "model/item.h"
+#include "model/shape.h"
+#include "wire/labels.h"
 
 /* ---- helpers ---- */
 
-static void item_aad(const char *vault_id, const char *item_id, const char *part, int64_t sn,
-                     char out[OPC_ACCOUNT_AAD_MAX])
+static void item_what(const char *item_id, opc__wire_item_part part, char out[80])
 {
-    opc__acct_fmt(out, "v1|%s|%s|%s|%lld", vault_id, item_id, part, (long long)sn);
-}
-
-static void item_what(const char *item_id, const char *part, char out[80])
-{
-    (void)snprintf(out, 80, "item %s %s", item_id, part);
+    (void)snprintf(out, 80, "item %s %s", item_id, opc__wire_item_part_name(part));
 }
 
 /* The title of an overview ("" when absent). */
@@ -38,7 +34,7 @@ static const char *overview_title(const cJSON *ov)
 }
 
 static opc_err open_part(opc_account *a, const char *vault_id, const char *item_id,
-                         const char *part, int64_t row_sn, const char *env, cJSON **out,
+                         opc__wire_item_part part, int64_t row_sn, const char *env, cJSON **out,
                          opc__ebuf *eb)
 {
     const opc__key *k = NULL;
@@ -51,11 +47,11 @@ static opc_err open_part(opc_account *a, const char *vault_id, const char *item_
         return opc__fail(eb, OPC_ERR_DECRYPT, "item %s is sealed under an unknown key version",
                          item_id);
     }
-    char aad[OPC_ACCOUNT_AAD_MAX];
+    char aad[OPC_WIRE_LABEL_MAX];
     char what[80];
-    item_aad(vault_id, item_id, part, sn, aad);
+    rc = opc__wire_item_aad(aad, sizeof aad, vault_id, item_id, part, sn);
     item_what(item_id, part, what);
-    return opc__acct_open_json(k, aad, env, what, out, eb);
+    return rc == OPC_OK ? opc__acct_open_json(k, aad, env, what, out, eb) : rc;
 }
 
 /* ---- resolution ---- */
@@ -126,7 +122,7 @@ opc_err opc__acct_item_resolve(opc_account *a, const char *vault_id, const char 
         char item[OPC_ID_LEN + 1];
         (void)snprintf(item, sizeof item, "%s", opc__acct_col_str(st, 0));
         cJSON *ov = NULL;
-        rc = open_part(a, vault_id, item, "overview", sqlite3_column_int64(st, 1),
+        rc = open_part(a, vault_id, item, OPC_WIRE_ITEM_OVERVIEW, sqlite3_column_int64(st, 1),
                        (const char *)sqlite3_column_text(st, 2), &ov, eb);
         if (rc == OPC_OK) {
             const char *title = overview_title(ov);
@@ -184,10 +180,10 @@ opc_err opc__acct_item_load(opc_account *a, const char *vault_id, const char *it
         meta->created = sqlite3_column_int64(st, 4);
         meta->updated = sqlite3_column_int64(st, 5);
         (void)snprintf(meta->editor, sizeof meta->editor, "%s", opc__acct_col_str(st, 6));
-        rc = open_part(a, vault_id, item_id, "overview", sn,
+        rc = open_part(a, vault_id, item_id, OPC_WIRE_ITEM_OVERVIEW, sn,
                        (const char *)sqlite3_column_text(st, 2), &ov, eb);
         if (rc == OPC_OK) {
-            rc = open_part(a, vault_id, item_id, "details", sn,
+            rc = open_part(a, vault_id, item_id, OPC_WIRE_ITEM_DETAILS, sn,
                            (const char *)sqlite3_column_text(st, 3), &det, eb);
         }
     }
@@ -250,7 +246,7 @@ opc_err opc__acct_item_store(opc_account *a, const char *vault_id, const char *i
     cJSON *det = NULL;
     char *ov_env = NULL;
     char *det_env = NULL;
-    char aad[OPC_ACCOUNT_AAD_MAX];
+    char aad[OPC_WIRE_LABEL_MAX];
     opc_err rc = opc__acct_vault_key(a, vault_id, &k, &sn, eb);
     if (rc == OPC_OK) {
         rc = opc__item_split(full, &ov, &det);
@@ -259,11 +255,15 @@ opc_err opc__acct_item_store(opc_account *a, const char *vault_id, const char *i
         }
     }
     if (rc == OPC_OK) {
-        item_aad(vault_id, item_id, "overview", sn, aad);
+        rc = opc__wire_item_aad(aad, sizeof aad, vault_id, item_id, OPC_WIRE_ITEM_OVERVIEW, sn);
+    }
+    if (rc == OPC_OK) {
         rc = opc__acct_seal_json(k, aad, ov, &ov_env);
     }
     if (rc == OPC_OK) {
-        item_aad(vault_id, item_id, "details", sn, aad);
+        rc = opc__wire_item_aad(aad, sizeof aad, vault_id, item_id, OPC_WIRE_ITEM_DETAILS, sn);
+    }
+    if (rc == OPC_OK) {
         rc = opc__acct_seal_json(k, aad, det, &det_env);
         if (rc == OPC_ERR_TOO_LARGE) {
             rc = opc__fail(eb, rc, "item %s is too large", item_id);
@@ -310,52 +310,15 @@ opc_err opc__acct_item_tombstone(opc_account *a, const char *vault_id, const cha
     return rc;
 }
 
-/* Replace (or add) a member of an object. */
-static opc_err set_member(cJSON *obj, const char *key, cJSON *val)
-{
-    if (val == NULL) {
-        return OPC_ERR_NOMEM;
-    }
-    cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
-    if (!cJSON_AddItemToObject(obj, key, val)) {
-        cJSON_Delete(val);
-        return OPC_ERR_NOMEM;
-    }
-    return OPC_OK;
-}
-
+/* The server-side members, after the item's own (model/shape.h). */
 static opc_err add_meta(opc_account *a, cJSON *obj, const char *vault_id, const char *item_id,
                         const opc__item_meta *meta)
 {
     char editor[OPC_ID_LEN + 1];
     opc__acct_editor(a, meta->editor, editor);
-    cJSON *vault = cJSON_CreateObject();
-    if (vault != NULL && cJSON_AddStringToObject(vault, "id", vault_id) == NULL) {
-        cJSON_Delete(vault);
-        vault = NULL;
-    }
-    opc_err rc = set_member(obj, "id", cJSON_CreateString(item_id));
-    if (rc == OPC_OK) {
-        rc = set_member(obj, "vault", vault);
-        vault = NULL;
-    } else {
-        cJSON_Delete(vault);
-    }
-    if (rc == OPC_OK) {
-        rc = set_member(obj, "version", cJSON_CreateNumber((double)meta->version));
-    }
-    if (rc == OPC_OK) {
-        rc = set_member(obj, "lastEditedBy", cJSON_CreateString(editor));
-    }
-    if (rc == OPC_OK) {
-        cJSON_DeleteItemFromObjectCaseSensitive(obj, "createdAt");
-        rc = opc__acct_add_time(obj, "createdAt", meta->created);
-    }
-    if (rc == OPC_OK) {
-        cJSON_DeleteItemFromObjectCaseSensitive(obj, "updatedAt");
-        rc = opc__acct_add_time(obj, "updatedAt", meta->updated);
-    }
-    return rc;
+    opc__item_stamp stamp = {meta->version, editor, meta->created, meta->updated};
+    opc_err rc = opc__item_set_ids(obj, vault_id, item_id);
+    return rc == OPC_OK ? opc__item_set_stamp(obj, &stamp) : rc;
 }
 
 static opc_err print_secret(const cJSON *j, opc_secret **out)
@@ -516,7 +479,7 @@ static opc_err summary_of(opc_account *a, const char *vault_id, sqlite3_stmt *st
 {
     (void)snprintf(s->id, sizeof s->id, "%s", opc__acct_col_str(st, 0));
     cJSON *ov = NULL;
-    opc_err rc = open_part(a, vault_id, s->id, "overview", sqlite3_column_int64(st, 2),
+    opc_err rc = open_part(a, vault_id, s->id, OPC_WIRE_ITEM_OVERVIEW, sqlite3_column_int64(st, 2),
                            (const char *)sqlite3_column_text(st, 3), &ov, eb);
     if (rc == OPC_OK) {
         rc = opc__item_summary(ov, &s->json);

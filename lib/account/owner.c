@@ -20,15 +20,20 @@
 #include "core/secret.h"
 #include "core/time.h"
 #include "crypto/base64.h"
+#include "wire/labels.h"
 
 #define AUK_KID "mp"
 #define KDF_ALG OPC_2SKD_LABEL_AUK
 /* Iteration counts above this are refused too (a denial-of-service file). */
 #define MAX_ITERATIONS 100000000u
 
-static void aad_keyset(const opc_account *a, const char *part, char out[OPC_ACCOUNT_AAD_MAX])
+/* Open one of the owner's sealed keys; its AAD names which one it is. */
+static opc_err open_key(const opc_account *a, opc__wire_account_key which, const opc__key *under,
+                        const char *env_text, const char *what, opc_secret **out, opc__ebuf *eb)
 {
-    opc__acct_fmt(out, "opconnect/account/v1|%s|%s", part, a->id);
+    char aad[OPC_WIRE_LABEL_MAX];
+    opc_err rc = opc__wire_account_key_aad(aad, sizeof aad, which, a->id);
+    return rc == OPC_OK ? opc__acct_open(under, aad, env_text, what, out, eb) : rc;
 }
 
 /* ---- handle ---- */
@@ -228,15 +233,14 @@ opc_err opc__acct_unlock_auk(opc_account *a, const uint8_t auk[32], opc__ebuf *e
     opc__key *sign_pub = NULL;
     opc__key *spub_stored = NULL;
     opc_secret *pt = NULL;
-    char aad[OPC_ACCOUNT_AAD_MAX];
 
     opc_err rc = load_keyset_rows(a, &rows, eb);
     if (rc == OPC_OK) {
         rc = opc__key_from_oct(auk, 32, AUK_KID, OPC_KEYOP_ENCRYPT | OPC_KEYOP_DECRYPT, &auk_key);
     }
     if (rc == OPC_OK) {
-        aad_keyset(a, "keyset", aad);
-        rc = opc__acct_open(auk_key, aad, rows.enc_sym_key, "account keyset", &pt, eb);
+        rc = open_key(a, OPC_WIRE_ACCOUNT_KEYSET, auk_key, rows.enc_sym_key, "account keyset", &pt,
+                      eb);
         if (rc == OPC_ERR_DECRYPT) {
             rc = opc__fail(eb, OPC_ERR_DECRYPT, "wrong password or Secret Key");
         }
@@ -247,8 +251,8 @@ opc_err opc__acct_unlock_auk(opc_account *a, const uint8_t auk[32], opc__ebuf *e
         pt = NULL;
     }
     if (rc == OPC_OK) {
-        aad_keyset(a, "rsa", aad);
-        rc = opc__acct_open(sym, aad, rows.enc_pri_key, "account keyset (RSA key)", &pt, eb);
+        rc = open_key(a, OPC_WIRE_ACCOUNT_RSA, sym, rows.enc_pri_key, "account keyset (RSA key)",
+                      &pt, eb);
     }
     if (rc == OPC_OK) {
         rc = import_private(pt, OPC_KTY_RSA, "the RSA key", &rsa, eb);
@@ -256,8 +260,8 @@ opc_err opc__acct_unlock_auk(opc_account *a, const uint8_t auk[32], opc__ebuf *e
         pt = NULL;
     }
     if (rc == OPC_OK) {
-        aad_keyset(a, "sign", aad);
-        rc = opc__acct_open(sym, aad, rows.enc_spri_key, "account keyset (signing key)", &pt, eb);
+        rc = open_key(a, OPC_WIRE_ACCOUNT_SIGN, sym, rows.enc_spri_key,
+                      "account keyset (signing key)", &pt, eb);
     }
     if (rc == OPC_OK) {
         rc = import_private(pt, OPC_KTY_EC, "the signing key", &sign, eb);
@@ -354,11 +358,17 @@ static void new_keys_free(new_keys *k)
     memset(k, 0, sizeof *k);
 }
 
-/* Seal a private key's JWK under `under`. */
-static opc_err seal_key(const opc__key *under, const char *aad, const opc__key *k, char **out)
+/* Seal one of the owner's private keys (its JWK) under `under`; its AAD
+ * names which one it is. */
+static opc_err seal_key(const opc_account *a, opc__wire_account_key which, const opc__key *under,
+                        const opc__key *k, char **out)
 {
+    char aad[OPC_WIRE_LABEL_MAX];
     char *text = NULL;
-    opc_err rc = opc__acct_jwk_text(k, true, &text);
+    opc_err rc = opc__wire_account_key_aad(aad, sizeof aad, which, a->id);
+    if (rc == OPC_OK) {
+        rc = opc__acct_jwk_text(k, true, &text);
+    }
     if (rc == OPC_OK) {
         rc = opc__acct_seal(under, aad, text, strlen(text), out);
     }
@@ -368,7 +378,6 @@ static opc_err seal_key(const opc__key *under, const char *aad, const opc__key *
 
 static opc_err make_keyset(opc_account *a, const uint8_t auk[32], new_keys *k)
 {
-    char aad[OPC_ACCOUNT_AAD_MAX];
     opc_err rc =
         opc__key_from_oct(auk, 32, AUK_KID, OPC_KEYOP_ENCRYPT | OPC_KEYOP_DECRYPT, &k->auk);
     if (rc == OPC_OK) {
@@ -381,16 +390,13 @@ static opc_err make_keyset(opc_account *a, const uint8_t auk[32], new_keys *k)
         rc = opc__key_generate_ec(a->issuer_kid, OPC_KEYOP_SIGN | OPC_KEYOP_VERIFY, &k->sign);
     }
     if (rc == OPC_OK) {
-        aad_keyset(a, "keyset", aad);
-        rc = seal_key(k->auk, aad, k->sym, &k->enc_sym_key);
+        rc = seal_key(a, OPC_WIRE_ACCOUNT_KEYSET, k->auk, k->sym, &k->enc_sym_key);
     }
     if (rc == OPC_OK) {
-        aad_keyset(a, "rsa", aad);
-        rc = seal_key(k->sym, aad, k->rsa, &k->enc_pri_key);
+        rc = seal_key(a, OPC_WIRE_ACCOUNT_RSA, k->sym, k->rsa, &k->enc_pri_key);
     }
     if (rc == OPC_OK) {
-        aad_keyset(a, "sign", aad);
-        rc = seal_key(k->sym, aad, k->sign, &k->enc_spri_key);
+        rc = seal_key(a, OPC_WIRE_ACCOUNT_SIGN, k->sym, k->sign, &k->enc_spri_key);
     }
     if (rc == OPC_OK) {
         rc = opc__acct_jwk_text(k->rsa, false, &k->pub_key);

@@ -46,7 +46,9 @@
  * password or Secret Key".
  *
  * Envelopes are 1Password's {kid, enc, cty, iv, data} (crypto/envelope.h);
- * AADs are rebuilt from context and never stored.
+ * AADs are rebuilt from context and never stored. Every AAD, wrapping label
+ * and signed string below is built in one place, lib/wire/labels.h, whose
+ * tests pin their bytes; the text here describes them.
  *
  * Vaults (table vaults). Vault key VK = 32 random bytes with serial number
  * key_sn (1 for now; rotation would add sn + 1), kid = vault id. The name and

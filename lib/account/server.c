@@ -17,39 +17,24 @@
 #include "credentials/credentials.h"
 #include "crypto/base64.h"
 #include "crypto/jwt.h"
+#include "wire/labels.h"
 
 #define ACL_ALL (OPC_ACL_READ | OPC_ACL_WRITE)
 #define MAX_VAULTS 256
 
-static void record_aad(const char *server_id, char out[OPC_ACCOUNT_AAD_MAX])
-{
-    opc__acct_fmt(out, "opconnect/server/v1|%s", server_id);
-}
-
-/* "<prefix>|<accountId>|<serverId>|<jwk>" signed by the owner; *out b64url. */
-static opc_err key_message(const opc_account *a, const char *prefix, const char *server_id,
-                           const char *jwk, opc__buf *b)
-{
-    opc__buf_init(b, false);
-    opc__buf_appendf(b, "%s|%s|%s|", prefix, a->id, server_id);
-    opc__buf_append_str(b, jwk);
-    return opc__buf_err(b);
-}
-
-static opc_err sign_key(opc_account *a, const char *prefix, const char *server_id, const char *jwk,
-                        char **out)
+/* The owner's signature (b64url) on a server's public key. */
+static opc_err sign_key(opc_account *a, opc__wire_server_key which, const char *server_id,
+                        const char *jwk, char **out)
 {
     opc__buf b;
-    opc_err rc = key_message(a, prefix, server_id, jwk, &b);
+    opc__buf_init(&b, false);
+    opc_err rc = opc__wire_server_key_message(&b, which, a->id, server_id, jwk);
     if (rc == OPC_OK) {
         rc = opc__acct_sign(a, b.data, out);
     }
     opc__buf_free(&b);
     return rc;
 }
-
-#define DEVICE_PREFIX "opconnect/device/v1"
-#define ENCKEY_PREFIX "opconnect/serverkey/v1"
 
 /* ---- lookups ---- */
 
@@ -136,10 +121,12 @@ static opc_err open_record(opc_account *a, const char *server_id, cJSON **out, o
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "server %s not found", server_id);
     }
     if (rc == OPC_OK) {
-        char aad[OPC_ACCOUNT_AAD_MAX];
-        record_aad(server_id, aad);
-        rc = opc__acct_open_json(a->sym, aad, (const char *)sqlite3_column_text(st, 0),
-                                 "server record", out, eb);
+        char aad[OPC_WIRE_LABEL_MAX];
+        rc = opc__wire_server_record_aad(aad, sizeof aad, server_id);
+        if (rc == OPC_OK) {
+            rc = opc__acct_open_json(a->sym, aad, (const char *)sqlite3_column_text(st, 0),
+                                     "server record", out, eb);
+        }
     }
     sqlite3_finalize(st);
     return rc;
@@ -182,7 +169,7 @@ static opc_err server_enc_key(opc_account *a, const char *server_id, opc__key **
     opc__buf_init(&msg, false);
     if (rc == OPC_OK) {
         const char *jwk = opc__acct_col_str(st, 0);
-        rc = key_message(a, ENCKEY_PREFIX, server_id, jwk, &msg);
+        rc = opc__wire_server_key_message(&msg, OPC_WIRE_SERVER_ENC_KEY, a->id, server_id, jwk);
         if (rc == OPC_OK) {
             rc = opc__acct_verify(a, msg.data, (const char *)sqlite3_column_text(st, 1),
                                   "server key", eb);
@@ -361,7 +348,7 @@ static void server_keys_free(server_keys *k)
 
 static opc_err make_record(opc_account *a, server_keys *k, const char *name)
 {
-    char aad[OPC_ACCOUNT_AAD_MAX];
+    char aad[OPC_WIRE_LABEL_MAX];
     char t64[48];
     cJSON *rec = cJSON_CreateObject();
     opc_err rc = rec == NULL ? OPC_ERR_NOMEM : OPC_OK;
@@ -373,7 +360,9 @@ static opc_err make_record(opc_account *a, server_keys *k, const char *name)
         rc = OPC_ERR_NOMEM;
     }
     if (rc == OPC_OK) {
-        record_aad(k->id, aad);
+        rc = opc__wire_server_record_aad(aad, sizeof aad, k->id);
+    }
+    if (rc == OPC_OK) {
         opc__free(k->record);
         k->record = NULL;
         rc = opc__acct_seal_json(a->sym, aad, rec, &k->record);
@@ -412,10 +401,10 @@ static opc_err make_server(opc_account *a, server_keys *k, const char *name, con
         rc = opc__acct_jwk_text(k->enc, false, &k->enc_pub_text);
     }
     if (rc == OPC_OK) {
-        rc = sign_key(a, DEVICE_PREFIX, k->id, k->device_pub, &k->device_sig);
+        rc = sign_key(a, OPC_WIRE_SERVER_DEVICE_KEY, k->id, k->device_pub, &k->device_sig);
     }
     if (rc == OPC_OK) {
-        rc = sign_key(a, ENCKEY_PREFIX, k->id, k->enc_pub_text, &k->enc_sig);
+        rc = sign_key(a, OPC_WIRE_SERVER_ENC_KEY, k->id, k->enc_pub_text, &k->enc_sig);
     }
     if (rc == OPC_OK) {
         rc = make_record(a, k, name);

@@ -29,6 +29,7 @@
 #include "core/time.h"
 #include "crypto/base64.h"
 #include "crypto/envelope.h"
+#include "wire/labels.h"
 
 #define SESSION_KID "session"
 #define SESSION_MAX_FILE 8192
@@ -42,11 +43,6 @@ static opc_err session_path(const opc_account *a, const char *dir, char out[PATH
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "session directory path is too long");
     }
     return OPC_OK;
-}
-
-static void session_aad(const opc_account *a, int64_t exp, char out[OPC_ACCOUNT_AAD_MAX])
-{
-    opc__acct_fmt(out, "opconnect/session/v1|%s|%lld", a->id, (long long)exp);
 }
 
 static opc_err ensure_dir(const char *dir, opc__ebuf *eb)
@@ -96,8 +92,8 @@ static opc_err session_save(opc_account *a, const char *dir, int64_t ttl_s, opc_
         return rc;
     }
     int64_t exp = opc__now_s() + ttl_s;
-    char aad[OPC_ACCOUNT_AAD_MAX];
-    session_aad(a, exp, aad);
+    char aad[OPC_WIRE_LABEL_MAX];
+    rc = opc__wire_session_aad(aad, sizeof aad, a->id, exp);
 
     opc__key *sk = NULL;
     cJSON *doc = NULL;
@@ -106,7 +102,9 @@ static opc_err session_save(opc_account *a, const char *dir, int64_t ttl_s, opc_
     size_t text_len = 0;
     char *token = NULL;
     size_t token_len = 0;
-    rc = opc__key_generate_oct(SESSION_KID, OPC_KEYOP_ENCRYPT | OPC_KEYOP_DECRYPT, &sk);
+    if (rc == OPC_OK) {
+        rc = opc__key_generate_oct(SESSION_KID, OPC_KEYOP_ENCRYPT | OPC_KEYOP_DECRYPT, &sk);
+    }
     if (rc == OPC_OK) {
         rc = opc__envelope_seal(sk, aad, strlen(aad), a->auk, sizeof a->auk, &env);
     }
@@ -262,11 +260,13 @@ static opc_err session_unlock(opc_account *a, const char *dir, const char *token
                                &sk);
     }
     if (rc == OPC_OK) {
-        char aad[OPC_ACCOUNT_AAD_MAX];
-        session_aad(a, exp, aad);
+        char aad[OPC_WIRE_LABEL_MAX];
+        rc = opc__wire_session_aad(aad, sizeof aad, a->id, exp);
         const cJSON *env_json = opc__json_member(doc, "session");
         char *env_text = NULL;
-        rc = env_json == NULL ? OPC_ERR_PARSE : opc__json_print(env_json, &env_text, NULL);
+        if (rc == OPC_OK) {
+            rc = env_json == NULL ? OPC_ERR_PARSE : opc__json_print(env_json, &env_text, NULL);
+        }
         if (rc == OPC_OK) {
             rc = opc__acct_open(sk, aad, env_text, "session", &auk, NULL);
         }

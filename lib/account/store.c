@@ -330,20 +330,6 @@ opc_err opc__acct_check_name(const char *s, size_t max, const char *what, opc__e
     return OPC_OK;
 }
 
-size_t opc__acct_fmt(char out[OPC_ACCOUNT_AAD_MAX], const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(out, OPC_ACCOUNT_AAD_MAX, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        out[0] = '\0';
-        return 0;
-    }
-    /* Every caller formats ids and numbers only, far below the limit. */
-    return (size_t)n < OPC_ACCOUNT_AAD_MAX ? (size_t)n : OPC_ACCOUNT_AAD_MAX - 1;
-}
-
 opc_err opc__acct_add_time(cJSON *obj, const char *key, int64_t unix_s)
 {
     char t[OPC_TIME_STRLEN];

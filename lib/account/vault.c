@@ -16,31 +16,11 @@
 #include "crypto/base64.h"
 #include "crypto/jwt.h"
 #include "crypto/rsa.h"
+#include "model/shape.h"
+#include "wire/labels.h"
 
-#define VAULT_TYPE "USER_CREATED"
 #define VAULT_KEY_LEN 32
 #define ACL_ALL (OPC_ACL_READ | OPC_ACL_WRITE)
-
-/* ---- strings bound into ciphertexts and signatures ---- */
-
-static void attrs_aad(const char *vault_id, int64_t sn, char out[OPC_ACCOUNT_AAD_MAX])
-{
-    opc__acct_fmt(out, "opconnect/vault/v1|%s|attrs|%lld", vault_id, (long long)sn);
-}
-
-static void wrap_label(const char *vault_id, int64_t sn, const char *accessor,
-                       char out[OPC_ACCOUNT_AAD_MAX])
-{
-    opc__acct_fmt(out, "opconnect/vaultkey/v1|%s|%lld|%s", vault_id, (long long)sn, accessor);
-}
-
-static void grant_message(const opc_account *a, const char *vault_id, const char *type,
-                          const char *accessor, int64_t sn, unsigned acl, int64_t ts,
-                          const char *key_hash, char out[OPC_ACCOUNT_AAD_MAX])
-{
-    opc__acct_fmt(out, "opconnect/grant/v1|%s|%s|%s|%s|%lld|%u|%lld|%s", a->id, vault_id, type,
-                  accessor, (long long)sn, acl, (long long)ts, key_hash);
-}
 
 /* ---- vault keys ---- */
 
@@ -115,7 +95,7 @@ static opc_err unwrap_owner_key(opc_account *a, const char *vault_id, int64_t *s
         int64_t ts = sqlite3_column_int64(st, 3);
         const char *sig = opc__acct_col_str(st, 4);
         char hash[44];
-        char msg[OPC_ACCOUNT_AAD_MAX];
+        char msg[OPC_WIRE_LABEL_MAX];
         if (sn != sqlite3_column_int64(st, 5) || acl < 0 || acl > 0xff) {
             rc = opc__fail(eb, OPC_ERR_SIGNATURE, "vault %s: the owner's grant is inconsistent",
                            vault_id);
@@ -131,12 +111,17 @@ static opc_err unwrap_owner_key(opc_account *a, const char *vault_id, int64_t *s
             rc = opc__acct_hash_b64(wrapped, wrapped_len, hash);
         }
         if (rc == OPC_OK) {
-            grant_message(a, vault_id, "owner", a->id, sn, (unsigned)acl, ts, hash, msg);
-            rc = opc__acct_verify(a, msg, sig, "vault grant", eb);
+            opc__wire_grant g = {a->id, vault_id, "owner", a->id, sn, (unsigned)acl, ts, hash};
+            rc = opc__wire_grant_message(msg, sizeof msg, &g);
         }
         if (rc == OPC_OK) {
-            char label[OPC_ACCOUNT_AAD_MAX];
-            wrap_label(vault_id, sn, a->id, label);
+            rc = opc__acct_verify(a, msg, sig, "vault grant", eb);
+        }
+        char label[OPC_WIRE_LABEL_MAX];
+        if (rc == OPC_OK) {
+            rc = opc__wire_vault_key_label(label, sizeof label, vault_id, sn, a->id);
+        }
+        if (rc == OPC_OK) {
             rc = opc__rsa_oaep_decrypt(a->rsa, label, strlen(label), wrapped, wrapped_len, &vk,
                                        &vk_len, NULL);
             if (rc == OPC_OK && vk_len != VAULT_KEY_LEN) {
@@ -186,16 +171,18 @@ opc_err opc__acct_grant_write(opc_account *a, const char *vault_id, int64_t sn, 
                               const opc__key *accessor_pub, unsigned acl, int64_t now, int64_t seq,
                               opc__ebuf *eb)
 {
-    char label[OPC_ACCOUNT_AAD_MAX];
-    char msg[OPC_ACCOUNT_AAD_MAX];
+    char label[OPC_WIRE_LABEL_MAX];
+    char msg[OPC_WIRE_LABEL_MAX];
     char hash[44];
     uint8_t *wrapped = NULL;
     size_t wrapped_len = 0;
     char *enc = NULL;
     char *sig = NULL;
-    wrap_label(vault_id, sn, accessor_id, label);
-    opc_err rc = opc__rsa_oaep_encrypt(accessor_pub, label, strlen(label), opc__key_oct(vk),
-                                       VAULT_KEY_LEN, &wrapped, &wrapped_len);
+    opc_err rc = opc__wire_vault_key_label(label, sizeof label, vault_id, sn, accessor_id);
+    if (rc == OPC_OK) {
+        rc = opc__rsa_oaep_encrypt(accessor_pub, label, strlen(label), opc__key_oct(vk),
+                                   VAULT_KEY_LEN, &wrapped, &wrapped_len);
+    }
     if (rc == OPC_OK) {
         rc = opc__b64_encode(wrapped, wrapped_len, OPC_B64URL, &enc, NULL);
     }
@@ -203,7 +190,10 @@ opc_err opc__acct_grant_write(opc_account *a, const char *vault_id, int64_t sn, 
         rc = opc__acct_hash_b64(wrapped, wrapped_len, hash);
     }
     if (rc == OPC_OK) {
-        grant_message(a, vault_id, accessor_type, accessor_id, sn, acl, now, hash, msg);
+        opc__wire_grant g = {a->id, vault_id, accessor_type, accessor_id, sn, acl, now, hash};
+        rc = opc__wire_grant_message(msg, sizeof msg, &g);
+    }
+    if (rc == OPC_OK) {
         rc = opc__acct_sign(a, msg, &sig);
     }
     if (rc == OPC_OK) {
@@ -255,12 +245,14 @@ static opc_err decrypt_attrs(opc_account *a, vault_row *row, const char *attrs, 
     if (rc != OPC_OK) {
         return rc;
     }
-    char aad[OPC_ACCOUNT_AAD_MAX];
+    char aad[OPC_WIRE_LABEL_MAX];
     char what[64];
-    attrs_aad(row->id, row->sn, aad);
+    rc = opc__wire_vault_attrs_aad(aad, sizeof aad, row->id, row->sn);
     (void)snprintf(what, sizeof what, "vault %s attributes", row->id);
     cJSON *j = NULL;
-    rc = opc__acct_open_json(k, aad, attrs, what, &j, eb);
+    if (rc == OPC_OK) {
+        rc = opc__acct_open_json(k, aad, attrs, what, &j, eb);
+    }
     const char *name = NULL;
     const char *desc = "";
     if (rc == OPC_OK &&
@@ -461,31 +453,16 @@ opc_err opc__acct_vault_touch(opc_account *a, const char *vault_id, int delta_it
 
 static opc_err vault_json(const vault_row *r, cJSON **out)
 {
-    cJSON *o = cJSON_CreateObject();
-    opc_err rc = o == NULL ? OPC_ERR_NOMEM : OPC_OK;
-    if (rc == OPC_OK &&
-        (cJSON_AddStringToObject(o, "id", r->id) == NULL ||
-         cJSON_AddStringToObject(o, "name", r->name) == NULL ||
-         (r->description[0] != '\0' &&
-          cJSON_AddStringToObject(o, "description", r->description) == NULL) ||
-         cJSON_AddNumberToObject(o, "attributeVersion", (double)r->attr_version) == NULL ||
-         cJSON_AddNumberToObject(o, "contentVersion", (double)r->content_version) == NULL ||
-         cJSON_AddNumberToObject(o, "items", (double)r->items) == NULL ||
-         cJSON_AddStringToObject(o, "type", r->type) == NULL)) {
-        rc = OPC_ERR_NOMEM;
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_add_time(o, "createdAt", r->created);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_add_time(o, "updatedAt", r->updated);
-    }
-    if (rc != OPC_OK) {
-        cJSON_Delete(o);
-        return rc;
-    }
-    *out = o;
-    return OPC_OK;
+    opc__vault_info v = {.id = r->id,
+                         .name = r->name,
+                         .description = r->description,
+                         .type = r->type,
+                         .attr_version = r->attr_version,
+                         .content_version = r->content_version,
+                         .items = r->items,
+                         .created = r->created,
+                         .updated = r->updated};
+    return opc__vault_json(&v, out);
 }
 
 static opc_err print_one(opc_account *a, const char *vault_id, char **out, opc__ebuf *eb)
@@ -516,8 +493,10 @@ static opc_err attrs_seal(const opc__key *vk, const char *vault_id, int64_t sn, 
         cJSON_AddStringToObject(j, "description", description) == NULL) {
         rc = OPC_ERR_NOMEM;
     }
-    char aad[OPC_ACCOUNT_AAD_MAX];
-    attrs_aad(vault_id, sn, aad);
+    char aad[OPC_WIRE_LABEL_MAX];
+    if (rc == OPC_OK) {
+        rc = opc__wire_vault_attrs_aad(aad, sizeof aad, vault_id, sn);
+    }
     if (rc == OPC_OK) {
         rc = opc__acct_seal_json(vk, aad, j, out);
     }
@@ -579,7 +558,7 @@ static opc_err vault_create(opc_account *a, const char *name, const char *descri
                                    "INSERT INTO vaults (id, type, key_sn, attrs, attr_version, "
                                    "content_version, items, created, updated, seq) VALUES (?, ?, "
                                    "?, ?, 1, 1, 0, ?, ?, ?)",
-                                   "ttitiii", id, VAULT_TYPE, sn, attrs, now, now, seq);
+                                   "ttitiii", id, OPC_VAULT_TYPE_USER, sn, attrs, now, now, seq);
             }
             if (rc == OPC_OK) {
                 rc = opc__acct_grant_write(a, id, sn, vk, "owner", a->id, a->rsa_pub, ACL_ALL, now,

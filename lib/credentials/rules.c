@@ -13,11 +13,10 @@
 #include "credentials/credentials.h"
 #include "crypto/kdf.h"
 #include "crypto/key.h"
+#include "wire/labels.h"
 
-#define VERIFIER_INFO "connect/localauth/v2"
-#define CK_INFO "connect/credentials/v2"
-#define AAD_OUTER "opconnect/credentials/v2|outer|"
-#define AAD_INNER "opconnect/credentials/v2|inner|"
+#define VERIFIER_INFO OPC_WIRE_KDF_LOCALAUTH
+#define CK_INFO OPC_WIRE_KDF_CREDENTIALS
 
 const char *opc__credentials_url_problem(const char *s)
 {
@@ -116,15 +115,16 @@ const char *opc__credentials_sym_key_problem(const opc__key *k)
     return NULL;
 }
 
-_Static_assert(sizeof AAD_OUTER == sizeof AAD_INNER, "both AAD prefixes have one length");
-_Static_assert(sizeof AAD_OUTER - 1 + OPC_ID_LEN <= OPC_CREDENTIALS_AAD_MAX, "AAD fits");
+_Static_assert(OPC_WIRE_CREDENTIALS_AAD_LEN < OPC_CREDENTIALS_AAD_MAX, "AAD fits with its NUL");
 
 size_t opc__credentials_aad(bool inner, const char *uuid, uint8_t out[OPC_CREDENTIALS_AAD_MAX])
 {
-    size_t p = sizeof AAD_OUTER - 1;
-    memcpy(out, inner ? AAD_INNER : AAD_OUTER, p);
-    memcpy(out + p, uuid, OPC_ID_LEN);
-    return p + OPC_ID_LEN;
+    /* uuid is a checked id (OPC_ID_LEN characters), so the label always fits. */
+    char *s = (char *)out;
+    opc__wire_credentials_layer layer =
+        inner ? OPC_WIRE_CREDENTIALS_INNER : OPC_WIRE_CREDENTIALS_OUTER;
+    return opc__wire_credentials_aad(s, OPC_CREDENTIALS_AAD_MAX, layer, uuid) == OPC_OK ? strlen(s)
+                                                                                        : 0;
 }
 
 opc_err opc__credentials_derive_ck(const uint8_t *unique_key, const uint8_t *T, const char *uuid,

@@ -3,7 +3,6 @@
  */
 #include "model/file.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -12,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/json.h"
 #include "crypto/base64.h"
+#include "wire/labels.h"
 
 static bool get_b64(const cJSON *f, const char *k, void *out, size_t want)
 {
@@ -89,16 +89,6 @@ void opc__file_chunk_nonce(const uint8_t prefix[OPC_FILE_PREFIX_LEN], uint32_t i
     out[11] = last ? 1 : 0;
 }
 
-size_t opc__file_chunk_aad(const char *file_id, uint32_t i, bool last, char out[OPC_FILE_AAD_MAX])
-{
-    int n = snprintf(out, OPC_FILE_AAD_MAX, "f1|%s|%u|%d", file_id, (unsigned)i, last ? 1 : 0);
-    if (n < 0) {
-        out[0] = '\0';
-        return 0;
-    }
-    return (size_t)n < OPC_FILE_AAD_MAX ? (size_t)n : OPC_FILE_AAD_MAX - 1;
-}
-
 /* A non-empty pointer for the empty chunk (GCM takes no NULL with length 0 on all paths). */
 static const uint8_t empty_chunk[1];
 
@@ -107,10 +97,14 @@ opc_err opc__file_chunk_seal(const uint8_t key[OPC_FILE_KEY_LEN],
                              uint32_t i, bool last, const void *pt, size_t len, uint8_t *blob)
 {
     uint8_t iv[OPC_GCM_IV_LEN];
-    char aad[OPC_FILE_AAD_MAX];
-    size_t aad_len = opc__file_chunk_aad(file_id, i, last, aad);
+    char aad[OPC_WIRE_FILE_AAD_MAX];
+    opc_err rc = opc__wire_file_chunk_aad(aad, sizeof aad, file_id, i, last);
+    if (rc != OPC_OK) {
+        return rc;
+    }
     opc__file_chunk_nonce(prefix, i, last, iv);
-    return opc__gcm_seal(key, iv, aad, aad_len, len == 0 ? empty_chunk : pt, len, blob, blob + len);
+    return opc__gcm_seal(key, iv, aad, strlen(aad), len == 0 ? empty_chunk : pt, len, blob,
+                         blob + len);
 }
 
 opc_err opc__file_chunk_open(const opc__file_entry *e, size_t i, const void *blob, size_t blob_len,
@@ -122,13 +116,15 @@ opc_err opc__file_chunk_open(const opc__file_entry *e, size_t i, const void *blo
     }
     bool last = i + 1 == e->n_chunks;
     uint8_t iv[OPC_GCM_IV_LEN];
-    char aad[OPC_FILE_AAD_MAX];
-    size_t aad_len = opc__file_chunk_aad(e->id, (uint32_t)i, last, aad);
+    char aad[OPC_WIRE_FILE_AAD_MAX];
+    opc_err rc = opc__wire_file_chunk_aad(aad, sizeof aad, e->id, (uint32_t)i, last);
     opc__file_chunk_nonce(e->prefix, (uint32_t)i, last, iv);
     const uint8_t *b = blob;
     uint8_t scratch[1];
-    opc_err rc =
-        opc__gcm_open(e->key, iv, aad, aad_len, b, clen, b + clen, clen == 0 ? scratch : pt);
+    if (rc == OPC_OK) {
+        rc = opc__gcm_open(e->key, iv, aad, strlen(aad), b, clen, b + clen,
+                           clen == 0 ? scratch : pt);
+    }
     if (rc == OPC_ERR_DECRYPT) {
         return opc__fail(eb, OPC_ERR_DECRYPT,
                          "file %s: chunk %zu does not decrypt (tampered, moved or reordered)",

@@ -12,7 +12,7 @@
  * The content is n = ceil(size / chunkSize) chunks (an empty file is one
  * empty chunk). Chunk i (0-based) is stored as one blob, ciphertext || tag, of
  *   AES-256-GCM(FK, nonce = prefix7 || be32(i) || last,
- *               AAD   = "f1|<fileId>|<i>|<last>")
+ *               AAD   = "f1|<fileId>|<i>|<last>" (wire/labels.h))
  * with last = 1 on the final chunk only: a chunk moved to another index, to
  * another file (other key, other AAD), or a truncated file (no chunk with
  * last = 1 where the size says the end is) fails its tag. "sha256" binds the
@@ -48,8 +48,6 @@
 #define OPC_FILE_HASH_LEN 32
 /* b64url of the hash (43 characters) and its NUL. */
 #define OPC_FILE_HASH_B64_SIZE 44
-/* Longest chunk AAD and its NUL ("f1|" + id + "|" + 10 digits + "|1"). */
-#define OPC_FILE_AAD_MAX 64
 
 typedef struct opc__file_entry {
     const char *id;   /* borrowed from the parsed tree */
@@ -82,8 +80,6 @@ size_t opc__file_chunk_len(const opc__file_entry *e, size_t i);
 
 void opc__file_chunk_nonce(const uint8_t prefix[OPC_FILE_PREFIX_LEN], uint32_t i, bool last,
                            uint8_t out[OPC_GCM_IV_LEN]);
-/* The AAD text; returns its length. */
-size_t opc__file_chunk_aad(const char *file_id, uint32_t i, bool last, char out[OPC_FILE_AAD_MAX]);
 
 /* Seal chunk i (len plaintext bytes) into blob[len + OPC_GCM_TAG_LEN]. */
 opc_err opc__file_chunk_seal(const uint8_t key[OPC_FILE_KEY_LEN],

@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "crypto/base64.h"
+#include "model/shape.h"
 
 #define TOO_LARGE_FMT                                                                              \
     "File is too large to inline in request. Use the /v1/vaults/%s/items/%s/files/%s/content "     \
@@ -327,8 +328,8 @@ static opc_err append_file(opc_api *api, const char *vid, const char *iid, const
     opc__buf_append_str(b, ",\"name\":");
     opc__buf_append_json_str(b, e.name, strlen(e.name));
     opc__buf_appendf(b, ",\"size\":%zu,\"content_path\":", e.size);
-    char path[160];
-    (void)snprintf(path, sizeof path, "/v1/vaults/%s/items/%s/files/%s/content", vid, iid, e.id);
+    char path[OPC_ITEM_FILE_PATH_MAX];
+    rc = opc__item_file_path(path, sizeof path, vid, iid, e.id);
     opc__buf_append_json_str(b, path, strlen(path));
     const cJSON *sid = opc__json_member(opc__json_member(f, "section"), "id");
     if (cJSON_IsString(sid) && sid->valuestring != NULL) {
@@ -336,7 +337,7 @@ static opc_err append_file(opc_api *api, const char *vid, const char *iid, const
         opc__buf_append_json_str(b, sid->valuestring, strlen(sid->valuestring));
         opc__buf_append_char(b, '}');
     }
-    if (inline_content) {
+    if (rc == OPC_OK && inline_content) {
         rc = append_content(api, vid, iid, &e, b, eb);
     }
     opc__buf_append_char(b, '}');

@@ -17,6 +17,8 @@
 #include "core/time.h"
 #include "crypto/envelope.h"
 #include "model/item.h"
+#include "model/shape.h"
+#include "wire/labels.h"
 
 struct opc__index {
     char *path;
@@ -114,15 +116,6 @@ static int cmp_item(const void *a, const void *b)
 static int cmp_token(const void *a, const void *b)
 {
     return strcmp(((const opc__ix_token *)a)->jti, ((const opc__ix_token *)b)->jti);
-}
-
-static opc_err add_time(cJSON *o, const char *name, int64_t t)
-{
-    char buf[OPC_TIME_STRLEN];
-    if (opc__time_format(t, buf) != OPC_OK) {
-        return OPC_ERR_RANGE;
-    }
-    return cJSON_AddStringToObject(o, name, buf) != NULL ? OPC_OK : OPC_ERR_NOMEM;
 }
 
 /* Print j into out and len (a buffer to wipe). */
@@ -290,13 +283,15 @@ static opc_err on_item(const opc__cache_item *row, void *ud)
         }
         return rc;
     }
-    char aad[128];
-    (void)snprintf(aad, sizeof aad, "v1|%s|%s|overview|%lld", v->id, row->id,
-                   (long long)row->key_sn);
+    char aad[OPC_WIRE_LABEL_MAX];
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     cJSON *ov = NULL;
-    opc_err rc = opc__ix_open_json(row->overview, b->key, aad, &ov, &eb);
+    opc_err rc =
+        opc__wire_item_aad(aad, sizeof aad, v->id, row->id, OPC_WIRE_ITEM_OVERVIEW, row->key_sn);
+    if (rc == OPC_OK) {
+        rc = opc__ix_open_json(row->overview, b->key, aad, &ov, &eb);
+    }
     if (rc != OPC_OK) {
         if (rc == OPC_ERR_NOMEM) {
             return rc;
@@ -320,31 +315,18 @@ static opc_err on_item(const opc__cache_item *row, void *ud)
         rc = opc__item_summary(ov, &sum);
     }
     if (rc == OPC_OK) {
-        cJSON *vo = NULL;
+        /* id and vault first, as Connect lists them; then the summary; then the stamp. */
+        rc = opc__item_set_ids(obj, v->id, row->id);
         const cJSON *m = NULL;
-        if (cJSON_AddStringToObject(obj, "id", row->id) == NULL ||
-            (vo = cJSON_AddObjectToObject(obj, "vault")) == NULL ||
-            cJSON_AddStringToObject(vo, "id", v->id) == NULL) {
-            rc = OPC_ERR_NOMEM;
-        }
         cJSON_ArrayForEach(m, sum)
         {
             if (rc == OPC_OK && !cJSON_AddItemToObject(obj, m->string, cJSON_Duplicate(m, true))) {
                 rc = OPC_ERR_NOMEM;
             }
         }
-        if (rc == OPC_OK && cJSON_AddNumberToObject(obj, "version", (double)row->version) == NULL) {
-            rc = OPC_ERR_NOMEM;
-        }
-        if (rc == OPC_OK && row->last_edited_by[0] != '\0' &&
-            cJSON_AddStringToObject(obj, "lastEditedBy", row->last_edited_by) == NULL) {
-            rc = OPC_ERR_NOMEM;
-        }
+        opc__item_stamp stamp = {row->version, row->last_edited_by, row->created, row->updated};
         if (rc == OPC_OK) {
-            rc = add_time(obj, "createdAt", row->created);
-        }
-        if (rc == OPC_OK) {
-            rc = add_time(obj, "updatedAt", row->updated);
+            rc = opc__item_set_stamp(obj, &stamp);
         }
     }
     const cJSON *title = opc__json_member(ov, "title");
@@ -384,10 +366,11 @@ static opc_err fill_vault(build_ctx *b, opc__ix_vault *v, int64_t now_ms)
     opc__vkey *vk = NULL;
     rc = opc__vault_keys_get(b->ix->keys, v->id, v->key_sn, v->enc_key, now_ms, &vk, &eb);
     cJSON *attrs = NULL;
+    char aad[OPC_WIRE_LABEL_MAX];
     if (rc == OPC_OK) {
-        char aad[128];
-        (void)snprintf(aad, sizeof aad, "opconnect/vault/v1|%s|attrs|%lld", v->id,
-                       (long long)row.key_sn);
+        rc = opc__wire_vault_attrs_aad(aad, sizeof aad, v->id, row.key_sn);
+    }
+    if (rc == OPC_OK) {
         rc = opc__ix_open_json(row.attrs, opc__vkey_key(vk), aad, &attrs, &eb);
     }
     cJSON *obj = NULL;
@@ -411,24 +394,21 @@ static opc_err fill_vault(build_ctx *b, opc__ix_vault *v, int64_t now_ms)
         const cJSON *name = opc__json_member(attrs, "name");
         const cJSON *desc = opc__json_member(attrs, "description");
         v->name = opc__strdup(cJSON_IsString(name) ? name->valuestring : "");
-        obj = cJSON_CreateObject();
-        if (v->name == NULL || obj == NULL || cJSON_AddStringToObject(obj, "id", v->id) == NULL ||
-            cJSON_AddStringToObject(obj, "name", v->name) == NULL ||
-            (cJSON_IsString(desc) && desc->valuestring[0] != '\0' &&
-             cJSON_AddStringToObject(obj, "description", desc->valuestring) == NULL) ||
-            cJSON_AddNumberToObject(obj, "attributeVersion", (double)row.attr_version) == NULL ||
-            cJSON_AddNumberToObject(obj, "contentVersion", (double)row.content_version) == NULL ||
-            cJSON_AddNumberToObject(obj, "items", (double)v->n_items) == NULL ||
-            cJSON_AddStringToObject(obj, "type", row.type != NULL ? row.type : "USER_CREATED") ==
-                NULL) {
-            rc = OPC_ERR_NOMEM;
+        rc = v->name != NULL ? OPC_OK : OPC_ERR_NOMEM;
+        /* The item count is of the items this server could decrypt (the
+         * account's column counts every active item). */
+        opc__vault_info info = {v->id,
+                                v->name,
+                                cJSON_IsString(desc) ? desc->valuestring : NULL,
+                                row.type,
+                                row.attr_version,
+                                row.content_version,
+                                (int64_t)v->n_items,
+                                row.created,
+                                row.updated};
+        if (rc == OPC_OK) {
+            rc = opc__vault_json(&info, &obj);
         }
-    }
-    if (rc == OPC_OK) {
-        rc = add_time(obj, "createdAt", row.created);
-    }
-    if (rc == OPC_OK) {
-        rc = add_time(obj, "updatedAt", row.updated);
     }
     if (rc == OPC_OK) {
         rc = print_secret(obj, &v->json, &v->json_len);

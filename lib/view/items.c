@@ -3,7 +3,6 @@
  */
 #include "view/items.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "view/index.h"
@@ -13,12 +12,8 @@
 #include "core/time.h"
 #include "crypto/envelope.h"
 #include "model/item.h"
-
-static void item_aad(char out[128], const char *vault, const char *item, const char *part,
-                     int64_t key_sn)
-{
-    (void)snprintf(out, 128, "v1|%s|%s|%s|%lld", vault, item, part, (long long)key_sn);
-}
+#include "model/shape.h"
+#include "wire/labels.h"
 
 opc_err opc__view_item_load(opc__index *ix, opc__vault_keys *keys, const opc__ix_vault *v,
                             const char *iid, cJSON **full, opc__cache_item *row, opc__ebuf *eb)
@@ -36,18 +31,24 @@ opc_err opc__view_item_load(opc__index *ix, opc__vault_keys *keys, const opc__ix
     }
     opc__vkey *vk = NULL;
     if (rc == OPC_OK) {
-        rc = opc__vault_keys_get(keys, v->id, row->key_sn, v->enc_key, opc__monotonic_ms(),
-                                 &vk, eb);
+        rc =
+            opc__vault_keys_get(keys, v->id, row->key_sn, v->enc_key, opc__monotonic_ms(), &vk, eb);
     }
     cJSON *ov = NULL;
     cJSON *det = NULL;
-    char aad[128];
+    char aad[OPC_WIRE_LABEL_MAX];
     if (rc == OPC_OK) {
-        item_aad(aad, v->id, row->id, "overview", row->key_sn);
+        rc = opc__wire_item_aad(aad, sizeof aad, v->id, row->id, OPC_WIRE_ITEM_OVERVIEW,
+                                row->key_sn);
+    }
+    if (rc == OPC_OK) {
         rc = opc__ix_open_json(row->overview, opc__vkey_key(vk), aad, &ov, eb);
     }
     if (rc == OPC_OK) {
-        item_aad(aad, v->id, row->id, "details", row->key_sn);
+        rc =
+            opc__wire_item_aad(aad, sizeof aad, v->id, row->id, OPC_WIRE_ITEM_DETAILS, row->key_sn);
+    }
+    if (rc == OPC_OK) {
         rc = opc__ix_open_json(row->details, opc__vkey_key(vk), aad, &det, eb);
     }
     opc__vault_keys_release(keys, vk);
@@ -62,32 +63,25 @@ opc_err opc__view_item_load(opc__index *ix, opc__vault_keys *keys, const opc__ix
 /* Add server-side members and content paths to a joined item. */
 static opc_err decorate(cJSON *full, const opc__cache_item *row)
 {
-    char t1[OPC_TIME_STRLEN];
-    char t2[OPC_TIME_STRLEN];
-    if (opc__time_format(row->created, t1) != OPC_OK ||
-        opc__time_format(row->updated, t2) != OPC_OK) {
-        return OPC_ERR_RANGE;
-    }
-    static const char *const server_side[] = {"id",        "vault",     "version",     "lastEditedBy",
-                                              "createdAt", "updatedAt", "state",       "trashed"};
+    static const char *const server_side[] = {"id",        "vault",     "version", "lastEditedBy",
+                                              "createdAt", "updatedAt", "state",   "trashed"};
     for (size_t i = 0; i < sizeof server_side / sizeof server_side[0]; i++) {
         cJSON_DeleteItemFromObjectCaseSensitive(full, server_side[i]);
     }
-    cJSON *vo = cJSON_CreateObject();
-    if (vo == NULL || cJSON_AddStringToObject(vo, "id", row->vault) == NULL) {
+    /* vault before id here (the list and the owner's output have id first):
+     * the order this API has always answered with. */
+    cJSON *vo = opc__item_vault_ref(row->vault);
+    if (vo == NULL || !cJSON_AddItemToObject(full, "vault", vo)) {
         cJSON_Delete(vo);
         return OPC_ERR_NOMEM;
     }
-    cJSON_AddItemToObject(full, "vault", vo);
     if (cJSON_AddStringToObject(full, "id", row->id) == NULL) {
         return OPC_ERR_NOMEM;
     }
-    if (cJSON_AddNumberToObject(full, "version", (double)row->version) == NULL ||
-        (row->last_edited_by[0] != '\0' &&
-         cJSON_AddStringToObject(full, "lastEditedBy", row->last_edited_by) == NULL) ||
-        cJSON_AddStringToObject(full, "createdAt", t1) == NULL ||
-        cJSON_AddStringToObject(full, "updatedAt", t2) == NULL) {
-        return OPC_ERR_NOMEM;
+    opc__item_stamp stamp = {row->version, row->last_edited_by, row->created, row->updated};
+    opc_err rc = opc__item_set_stamp(full, &stamp);
+    if (rc != OPC_OK) {
+        return rc;
     }
     cJSON *files = cJSON_GetObjectItemCaseSensitive(full, "files");
     cJSON *f = NULL;
@@ -97,9 +91,11 @@ static opc_err decorate(cJSON *full, const opc__cache_item *row)
         if (!cJSON_IsString(fid) || cJSON_GetObjectItemCaseSensitive(f, "content_path") != NULL) {
             continue;
         }
-        char path[160];
-        (void)snprintf(path, sizeof path, "/v1/vaults/%s/items/%s/files/%s/content", row->vault,
-                       row->id, fid->valuestring);
+        char path[OPC_ITEM_FILE_PATH_MAX];
+        rc = opc__item_file_path(path, sizeof path, row->vault, row->id, fid->valuestring);
+        if (rc != OPC_OK) {
+            return rc;
+        }
         if (cJSON_AddStringToObject(f, "content_path", path) == NULL) {
             return OPC_ERR_NOMEM;
         }
@@ -107,8 +103,8 @@ static opc_err decorate(cJSON *full, const opc__cache_item *row)
     return OPC_OK;
 }
 
-opc_err opc__view_item_view(const cJSON *full, const opc__cache_item *row, int64_t now,
-                           cJSON **out, int64_t *valid_until, opc__ebuf *eb)
+opc_err opc__view_item_view(const cJSON *full, const opc__cache_item *row, int64_t now, cJSON **out,
+                            int64_t *valid_until, opc__ebuf *eb)
 {
     *out = cJSON_Duplicate(full, true);
     opc_err rc = *out != NULL ? OPC_OK : opc__fail(eb, OPC_ERR_NOMEM, "out of memory");
@@ -129,7 +125,7 @@ opc_err opc__view_item_view(const cJSON *full, const opc__cache_item *row, int64
 }
 
 opc_err opc__view_item_body(const cJSON *full, const opc__cache_item *row, int64_t now, char **body,
-                           size_t *len, int64_t *valid_until, opc__ebuf *eb)
+                            size_t *len, int64_t *valid_until, opc__ebuf *eb)
 {
     *body = NULL;
     *len = 0;
@@ -170,20 +166,24 @@ opc_err opc__view_item_seal(opc__vault_keys *keys, const opc__ix_vault *v, const
     *overview = *details = NULL;
     *key_sn = v->key_sn;
     opc__vkey *vk = NULL;
-    opc_err rc = opc__vault_keys_get(keys, v->id, v->key_sn, v->enc_key, opc__monotonic_ms(),
-                                     &vk, eb);
+    opc_err rc =
+        opc__vault_keys_get(keys, v->id, v->key_sn, v->enc_key, opc__monotonic_ms(), &vk, eb);
     cJSON *ov = NULL;
     cJSON *det = NULL;
     if (rc == OPC_OK) {
         rc = opc__item_split(full, &ov, &det);
     }
-    char aad[128];
+    char aad[OPC_WIRE_LABEL_MAX];
     if (rc == OPC_OK) {
-        item_aad(aad, v->id, iid, "overview", v->key_sn);
+        rc = opc__wire_item_aad(aad, sizeof aad, v->id, iid, OPC_WIRE_ITEM_OVERVIEW, v->key_sn);
+    }
+    if (rc == OPC_OK) {
         rc = seal_part(opc__vkey_key(vk), aad, ov, overview);
     }
     if (rc == OPC_OK) {
-        item_aad(aad, v->id, iid, "details", v->key_sn);
+        rc = opc__wire_item_aad(aad, sizeof aad, v->id, iid, OPC_WIRE_ITEM_DETAILS, v->key_sn);
+    }
+    if (rc == OPC_OK) {
         rc = seal_part(opc__vkey_key(vk), aad, det, details);
     }
     opc__vault_keys_release(keys, vk);

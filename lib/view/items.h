@@ -3,9 +3,9 @@
  * item (decrypted and joined), its response form, and new versions sealed
  * for the upstream.
  *
- * Item AADs (account/schema.c): "v1|<vault>|<item>|overview|<key_sn>" and
- * "v1|<vault>|<item>|details|<key_sn>". The vault key comes from the API's
- * vault-key cache (keys.h), unwrapped from the server's grant.
+ * Item AADs: the owner's (wire/labels.h, opc__wire_item_aad). The vault key
+ * comes from the API's vault-key cache (keys.h), unwrapped from the
+ * server's grant.
  *
  * Secrets: every tree and text here may hold item secrets; trees are freed
  * with opc__json_delete_secret, texts with opc__secret_free.

@@ -4,7 +4,6 @@
 #include "internal.h"
 
 #include <pthread.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "view/keys.h"
@@ -13,6 +12,7 @@
 #include "crypto/base64.h"
 #include "crypto/rsa.h"
 #include "credentials/credentials.h"
+#include "wire/labels.h"
 
 struct opc__vkey {
     opc__key *key;
@@ -121,10 +121,9 @@ static opc_err unwrap(const opc__vault_keys *k, const char *vault, int64_t sn, c
         return opc__fail(eb, OPC_ERR_LOCKED, "credentials are locked");
     }
     const char *server = opc_credentials_server_id(k->creds);
-    char label[160];
-    int n = snprintf(label, sizeof label, "opconnect/vaultkey/v1|%s|%lld|%s", vault, (long long)sn,
-                     server != NULL ? server : "");
-    if (n < 0 || (size_t)n >= sizeof label) {
+    char label[OPC_WIRE_LABEL_MAX];
+    if (opc__wire_vault_key_label(label, sizeof label, vault, sn, server != NULL ? server : "") !=
+        OPC_OK) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "vault key label too long");
     }
     uint8_t *wrapped = NULL;
@@ -137,7 +136,7 @@ static opc_err unwrap(const opc__vault_keys *k, const char *vault, int64_t sn, c
     }
     uint8_t *vk = NULL;
     size_t vk_len = 0;
-    rc = opc__rsa_oaep_decrypt(rsa, label, (size_t)n, wrapped, wrapped_len, &vk, &vk_len, NULL);
+    rc = opc__rsa_oaep_decrypt(rsa, label, strlen(label), wrapped, wrapped_len, &vk, &vk_len, NULL);
     opc__free(wrapped);
     if (rc == OPC_OK && vk_len != OPC_VAULT_KEY_LEN) {
         rc = OPC_ERR_DECRYPT;

@@ -2,8 +2,8 @@
  * view/keys.h - unwrapped vault keys of the Connect server.
  *
  * A vault key reaches the cache wrapped to this server: enc_key =
- * b64url(RSA-OAEP-256(server RSA public key, VK (32 bytes), label
- * "opconnect/vaultkey/v1|<vaultId>|<sn>|<serverId>")) (account/schema.c).
+ * b64url(RSA-OAEP-256(server RSA public key, VK (32 bytes), the vault key
+ * label for this server (wire/labels.h))) (account/schema.c).
  * It is unwrapped with the server's RSA private key from the unlocked
  * credentials (inner layer) and becomes an oct key whose kid is the vault id
  * (the envelopes of that vault name it).

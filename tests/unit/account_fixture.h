@@ -27,6 +27,7 @@
 #include "core/err.h"
 #include "core/json.h"
 #include "model/item.h"
+#include "wire/labels.h"
 
 #define FX_ITERATIONS 2u
 #define FX_EMAIL "Owner@Example.COM"
@@ -188,10 +189,12 @@ static OPC_TEST_UNUSED void fx_seal_item(opc_account *a, const char *vault, cons
     if (opc__acct_vault_key(a, vault, &k, sn, &eb) != OPC_OK) {
         fail_msg("vault key: %s", eb.msg);
     }
-    char aad[OPC_ACCOUNT_AAD_MAX];
-    snprintf(aad, sizeof aad, "v1|%s|%s|overview|%lld", vault, item, (long long)*sn);
+    char aad[OPC_WIRE_LABEL_MAX];
+    assert_int_equal(opc__wire_item_aad(aad, sizeof aad, vault, item, OPC_WIRE_ITEM_OVERVIEW, *sn),
+                     OPC_OK);
     assert_int_equal(opc__acct_seal_json(k, aad, pov, ov), OPC_OK);
-    snprintf(aad, sizeof aad, "v1|%s|%s|details|%lld", vault, item, (long long)*sn);
+    assert_int_equal(opc__wire_item_aad(aad, sizeof aad, vault, item, OPC_WIRE_ITEM_DETAILS, *sn),
+                     OPC_OK);
     assert_int_equal(opc__acct_seal_json(k, aad, pdet, det), OPC_OK);
     opc__json_delete_secret(full);
     opc__json_delete_secret(pov);
