@@ -1,7 +1,7 @@
 /*
- * Item JSON as clients send it: create, then replace the created item with
- * the same input. Accepted items must split and join back to an equal tree
- * and present without error.
+ * Item JSON as clients send it: create from the parsed tree, then replace
+ * the created item with the same input as text. Accepted items must split
+ * and join back to an equal tree and present without error.
  */
 #include "internal.h"
 
@@ -14,9 +14,14 @@ FUZZ_DEFINE_DEFAULT_INITIALIZE
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    cJSON *in = NULL;
+    if (opc__item_parse((const char *)data, size, &in, NULL) != OPC_OK) {
+        return 0;
+    }
     cJSON *item = NULL;
-    if (opc__item_prepare((const char *)data, size, OPC_ITEM_CREATE, NULL, &item, NULL) !=
-        OPC_OK) {
+    opc_err rc = opc__item_prepare(in, OPC_ITEM_CREATE, NULL, &item, NULL);
+    opc__json_delete_secret(in);
+    if (rc != OPC_OK) {
         return 0;
     }
     cJSON *overview = NULL, *details = NULL, *joined = NULL;
@@ -25,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     cJSON *replaced = NULL;
-    if (opc__item_prepare((const char *)data, size, OPC_ITEM_REPLACE, item, &replaced, NULL) ==
+    if (opc__item_prepare_json((const char *)data, size, OPC_ITEM_REPLACE, item, &replaced, NULL) ==
         OPC_OK) {
         if (opc__item_present(replaced, 1800000000, NULL, NULL) != OPC_OK) {
             abort();

@@ -4,7 +4,9 @@
  * patched is never modified; a failure leaves no output and n_ops 0; an
  * accepted patch has at most OPC_PATCH_MAX_OPS operations and gives a
  * tree that passes the strict JSON rules (no key pair differing only in
- * case, valid UTF-8) and prints; opc__item_patch_apply() fails with the
+ * case, valid UTF-8) and prints, and opc__item_check() answers for it what
+ * opc__item_parse() answers for its print (code and message), as PATCH
+ * relies on; opc__item_patch_apply() fails with the
  * same code whenever the bare patch fails; an item it accepts presents,
  * and splits and joins back equal.
  */
@@ -40,7 +42,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     fuzz_init_library();
     const char *json = FUZZ_PATCH_ITEM;
-    if (opc__item_prepare(json, strlen(json), OPC_ITEM_CREATE, NULL, &item, NULL) != OPC_OK) {
+    if (opc__item_prepare_json(json, strlen(json), OPC_ITEM_CREATE, NULL, &item, NULL) != OPC_OK) {
         abort();
     }
     cJSON *files = cJSON_Parse("[{\"id\":\"fuzzfileaaaaaaaaaaaaaaaaaa\",\"name\":\"a.txt\","
@@ -67,10 +69,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     } else {
         char *printed = NULL;
+        size_t printed_len = 0;
         if (raw == NULL || n > OPC_PATCH_MAX_OPS || opc__json_check(raw, 0, NULL) != OPC_OK ||
-            opc__json_print(raw, &printed, NULL) != OPC_OK) {
+            opc__json_print(raw, &printed, &printed_len) != OPC_OK) {
             abort();
         }
+        opc__ebuf by_tree;
+        opc__ebuf by_text;
+        opc__ebuf_clear(&by_tree);
+        opc__ebuf_clear(&by_text);
+        cJSON *back = NULL;
+        if (opc__item_check(raw, &by_tree) !=
+                opc__item_parse(printed, printed_len, &back, &by_text) ||
+            strcmp(by_tree.msg, by_text.msg) != 0) {
+            abort();
+        }
+        opc__json_delete_secret(back);
         opc__secret_free_str(printed);
         opc__json_delete_secret(raw);
     }

@@ -458,7 +458,6 @@ static opc_err document_create(opc_account *a, const char *vault, const char *ti
                                opc__ebuf *eb)
 {
     cJSON *req = cJSON_CreateObject();
-    char *json = NULL;
     cJSON *full = NULL;
     opc_err rc = OPC_OK;
     if (req == NULL || cJSON_AddStringToObject(req, "title", title) == NULL ||
@@ -466,13 +465,12 @@ static opc_err document_create(opc_account *a, const char *vault, const char *ti
         rc = OPC_ERR_NOMEM;
     }
     if (rc == OPC_OK) {
-        rc = opc__json_print(req, &json, NULL);
+        rc = opc__item_check(req, eb);
     }
     if (rc == OPC_OK) {
-        rc = opc__item_prepare(json, strlen(json), OPC_ITEM_CREATE_DOCUMENT, NULL, &full, eb);
+        rc = opc__item_prepare(req, OPC_ITEM_CREATE_DOCUMENT, NULL, &full, eb);
     }
     opc__json_delete_secret(req);
-    opc__secret_free_str(json);
     if (rc != OPC_OK) {
         return rc;
     }

@@ -357,7 +357,7 @@ static opc_err item_create(opc_account *a, const char *vault, const char *json, 
                            opc__ebuf *eb)
 {
     cJSON *full = NULL;
-    opc_err rc = opc__item_prepare(json, strlen(json), OPC_ITEM_CREATE, NULL, &full, eb);
+    opc_err rc = opc__item_prepare_json(json, strlen(json), OPC_ITEM_CREATE, NULL, &full, eb);
     if (rc != OPC_OK) {
         return rc;
     }
@@ -619,7 +619,7 @@ static opc_err item_replace(opc_account *a, const char *vault, const char *item,
         rc = version_check(item_id, meta.version, expected_version, eb);
     }
     if (rc == OPC_OK) {
-        rc = opc__item_prepare(json, strlen(json), OPC_ITEM_REPLACE, existing, &full, eb);
+        rc = opc__item_prepare_json(json, strlen(json), OPC_ITEM_REPLACE, existing, &full, eb);
     }
     if (rc == OPC_OK) {
         rc = opc__acct_item_store(a, vault_id, item_id, full, false, meta.version, now,

@@ -1,6 +1,7 @@
 /*
- * account/server.c - Connect servers: creation (keys, T, credentials file,
- * signed grants), rename, grant/revoke, delete (design: schema.c).
+ * account/server.c - Connect servers: creation (keys, T, signed grants; the
+ * credentials file is made by the caller, account/server.h), rename,
+ * grant/revoke, delete (design: schema.c).
  */
 #include "internal.h"
 
@@ -8,13 +9,13 @@
 #include <string.h>
 
 #include "account/account_int.h"
+#include "account/server.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/json.h"
 #include "core/rand.h"
 #include "core/secret.h"
 #include "core/time.h"
-#include "credentials/credentials.h"
 #include "crypto/base64.h"
 #include "crypto/jwt.h"
 #include "wire/labels.h"
@@ -320,7 +321,7 @@ typedef struct server_keys {
     opc__key *enc_pub;
     opc__key *sym;
     opc__key *issuer;
-    uint8_t T[OPC_CREDENTIALS_SECRET_LEN];
+    uint8_t T[OPC_ACCOUNT_SERVER_SECRET_LEN];
     char *device_pub;
     char *device_sig;
     char *enc_pub_text;
@@ -373,7 +374,7 @@ static opc_err make_record(opc_account *a, server_keys *k, const char *name)
 }
 
 static opc_err make_server(opc_account *a, server_keys *k, const char *name, const char *upstream,
-                           opc__ebuf *eb)
+                           opc__acct_creds_fn creds, opc__ebuf *eb)
 {
     opc_err rc = opc__id_generate(k->id);
     if (rc == OPC_OK) {
@@ -410,30 +411,24 @@ static opc_err make_server(opc_account *a, server_keys *k, const char *name, con
         rc = make_record(a, k, name);
     }
     if (rc == OPC_OK) {
-        const opc__key *issuers[1] = {k->issuer};
-        opc__credentials_params p = {
+        opc__acct_new_server s = {
             .server_id = k->id,
             .account_id = a->id,
             .service_url = upstream != NULL ? upstream : a->path,
-            .tls_pin = NULL,
             .device_key = k->device,
-            .issuer_keys = issuers,
-            .n_issuer_keys = 1,
+            .issuer_key = k->issuer,
             .enc_key = k->enc,
             .sym_key = k->sym,
-            .device_uuid = NULL,
+            .T = k->T,
         };
-        rc = opc__credentials_create(&p, k->T, &k->creds, &k->creds_len, eb);
-        if (rc != OPC_OK) {
-            opc__ebuf_prefix(eb, "cannot create the credentials file");
-        }
+        rc = creds(&s, &k->creds, &k->creds_len, eb);
     }
     return rc;
 }
 
 static opc_err server_create(opc_account *a, const char *name, const char *const *vaults,
-                             size_t n_vaults, const char *upstream, char **out_json,
-                             opc_secret **out_creds, opc__ebuf *eb)
+                             size_t n_vaults, const char *upstream, opc__acct_creds_fn creds,
+                             char **out_json, opc_secret **out_creds, opc__ebuf *eb)
 {
     opc_err rc = opc__acct_check_name(name, OPC_ACCOUNT_MAX_NAME, "server name", eb);
     if (rc != OPC_OK) {
@@ -455,7 +450,7 @@ static opc_err server_create(opc_account *a, const char *name, const char *const
     }
     int64_t now = opc__now_s();
     int64_t seq = 0;
-    rc = make_server(a, &k, name, upstream, eb);
+    rc = make_server(a, &k, name, upstream, creds, eb);
     if (rc == OPC_OK) {
         rc = opc__acct_begin(a, true, eb);
         if (rc == OPC_OK) {
@@ -504,9 +499,9 @@ static opc_err server_create(opc_account *a, const char *name, const char *const
     return rc;
 }
 
-opc_err opc_account_server_create(opc_account *a, const char *name, const char *const *vaults,
-                                  size_t n_vaults, const char *upstream, char **out_json,
-                                  opc_secret **out_credentials)
+opc_err opc__acct_server_create(opc_account *a, const char *name, const char *const *vaults,
+                                size_t n_vaults, const char *upstream, opc__acct_creds_fn creds,
+                                char **out_json, opc_secret **out_credentials)
 {
     if (a == NULL) {
         return OPC_ERR_INVALID_ARG;
@@ -524,7 +519,8 @@ opc_err opc_account_server_create(opc_account *a, const char *name, const char *
     }
     opc_err rc = opc__acct_need_unlocked(a, &eb);
     if (rc == OPC_OK) {
-        rc = server_create(a, name, vaults, n_vaults, upstream, out_json, out_credentials, &eb);
+        rc = server_create(a, name, vaults, n_vaults, upstream, creds, out_json, out_credentials,
+                           &eb);
     }
     return opc__acct_finish(a, rc, &eb);
 }

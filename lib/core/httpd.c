@@ -1,6 +1,6 @@
 /*
  * core/httpd.c - civetweb helpers shared by the API and the sync's status
- * listener (httpd.h).
+ * listener (httpd.h): the response writer and the quick stop.
  */
 #include "internal.h"
 
@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -15,7 +16,88 @@
 
 #include <civetweb.h>
 
+#include <opconnect/version.h>
+
 #include "core/httpd.h"
+
+const char *opc__httpd_reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Internal Server Error";
+    }
+}
+
+void opc__httpd_begin(opc__buf *b)
+{
+    opc__buf_reset(b);
+    if (opc__buf_reserve(b, OPC_HTTPD_HEADER_GAP + 1024) == OPC_OK) {
+        memset(b->data, ' ', OPC_HTTPD_HEADER_GAP);
+        b->len = OPC_HTTPD_HEADER_GAP;
+        b->data[b->len] = '\0';
+    }
+}
+
+int opc__httpd_send(struct mg_connection *conn, opc__buf *b, int status, const char *ctype,
+                    const char *extra, bool head_only, const char *fallback)
+{
+    char head[OPC_HTTPD_HEADER_GAP + 1];
+    int hl = -1;
+    if (opc__buf_err(b) == OPC_OK && b->len >= OPC_HTTPD_HEADER_GAP) {
+        size_t body_len = b->len - OPC_HTTPD_HEADER_GAP;
+        if (status == 204) { /* no body, and no Content-Length (RFC 9110 §8.6) */
+            hl = snprintf(head, sizeof head,
+                          "HTTP/1.1 204 No Content\r\n"
+                          "1Password-Connect-Version: " OPC_CONNECT_VERSION "\r\n"
+                          "Cache-Control: no-store\r\n"
+                          "%s"
+                          "\r\n",
+                          extra != NULL ? extra : "");
+            b->len = OPC_HTTPD_HEADER_GAP;
+        } else {
+            hl = snprintf(head, sizeof head,
+                          "HTTP/1.1 %d %s\r\n"
+                          "Content-Type: %s\r\n"
+                          "Content-Length: %zu\r\n"
+                          "1Password-Connect-Version: " OPC_CONNECT_VERSION "\r\n"
+                          "Cache-Control: no-store\r\n"
+                          "%s"
+                          "\r\n",
+                          status, opc__httpd_reason(status), ctype, body_len,
+                          extra != NULL ? extra : "");
+        }
+    }
+    if (hl > 0 && hl <= OPC_HTTPD_HEADER_GAP) {
+        char *start = b->data + OPC_HTTPD_HEADER_GAP - hl;
+        memcpy(start, head, (size_t)hl);
+        (void)mg_write(conn, start, (size_t)hl + (head_only ? 0 : b->len - OPC_HTTPD_HEADER_GAP));
+        return status;
+    }
+    (void)mg_write(conn, fallback, strlen(fallback));
+    return 500;
+}
 
 typedef struct poker {
     struct sockaddr_in sa;

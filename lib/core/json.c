@@ -67,6 +67,27 @@ static int hexval(char c)
     return -1;
 }
 
+/* The limits in force: no size limit and the default depth unless given. */
+static void limits_of(const opc__json_limits *limits, size_t *max_size, int *max_depth)
+{
+    *max_size = limits != NULL ? limits->max_size : 0;
+    *max_depth =
+        limits != NULL && limits->max_depth > 0 ? limits->max_depth : OPC_JSON_MAX_DEPTH_DEFAULT;
+}
+
+/* The errors of the limits, shared by the parser and opc__json_check_printed(). */
+static opc_err too_large(opc__ebuf *eb, size_t len, size_t max_size)
+{
+    return opc__fail(eb, OPC_ERR_TOO_LARGE, "JSON of %zu bytes exceeds the limit of %zu", len,
+                     max_size);
+}
+
+static opc_err too_deep(opc__ebuf *eb, int max_depth, size_t offset)
+{
+    return opc__fail(eb, OPC_ERR_PARSE, "invalid JSON: nested deeper than %d levels at offset %zu",
+                     max_depth, offset);
+}
+
 /*
  * One pass over the raw text before cJSON sees it: rejects NUL bytes, raw
  * control characters and \u0000 inside strings, and nesting beyond the
@@ -111,9 +132,7 @@ static opc_err prescan(const char *s, size_t len, int max_depth, opc__ebuf *eb)
             in_str = true;
         } else if (c == '{' || c == '[') {
             if (++depth > max_depth) {
-                return opc__fail(eb, OPC_ERR_PARSE,
-                                 "invalid JSON: nested deeper than %d levels at offset %zu",
-                                 max_depth, i);
+                return too_deep(eb, max_depth, i);
             }
         } else if (c == '}' || c == ']') {
             depth--;
@@ -190,12 +209,11 @@ opc_err opc__json_parse(const char *s, size_t len, const opc__json_limits *limit
         return OPC_ERR_INVALID_ARG;
     }
     *out = NULL;
-    size_t max_size = limits != NULL ? limits->max_size : 0;
-    int max_depth =
-        limits != NULL && limits->max_depth > 0 ? limits->max_depth : OPC_JSON_MAX_DEPTH_DEFAULT;
+    size_t max_size = 0;
+    int max_depth = 0;
+    limits_of(limits, &max_size, &max_depth);
     if (max_size != 0 && len > max_size) {
-        return opc__fail(eb, OPC_ERR_TOO_LARGE, "JSON of %zu bytes exceeds the limit of %zu", len,
-                         max_size);
+        return too_large(eb, len, max_size);
     }
     size_t tlen = len;
     (void)opc__trim(s, &tlen);
@@ -226,6 +244,96 @@ opc_err opc__json_parse(const char *s, size_t len, const opc__json_limits *limit
     }
     *out = root;
     return OPC_OK;
+}
+
+/* What the parser would see of a tree's unformatted print (cJSON's), without it. */
+typedef struct printed {
+    size_t len;     /* bytes printed so far */
+    size_t deep_at; /* offset of the first bracket nested deeper than the limit */
+    bool deep;
+    bool bad; /* a node cJSON prints as something else (raw) or not at all */
+} printed;
+
+/* A string as cJSON prints it: quoted, with '"', '\\' and the controls
+ * \b \f \n \r \t escaped in two bytes and the other controls as \u00XX. */
+static size_t printed_str_len(const char *s)
+{
+    size_t n = 2;
+    for (const unsigned char *p = (const unsigned char *)s; p != NULL && *p != '\0'; p++) {
+        switch (*p) {
+        case '"':
+        case '\\':
+        case '\b':
+        case '\f':
+        case '\n':
+        case '\r':
+        case '\t':
+            n += 2;
+            break;
+        default:
+            n += *p < 0x20 ? 6 : 1;
+            break;
+        }
+    }
+    return n;
+}
+
+static void measure(const cJSON *n, int depth, int max_depth, printed *m)
+{
+    if (cJSON_IsString(n)) {
+        m->len += printed_str_len(n->valuestring);
+    } else if (cJSON_IsNumber(n)) {
+        /* Numbers are cJSON's to format (%d, %1.15g or %1.17g): ask it. */
+        char num[64];
+        if (cJSON_PrintPreallocated((cJSON *)(uintptr_t)n, num, (int)sizeof num, false)) {
+            m->len += strlen(num);
+        } else {
+            m->bad = true;
+        }
+    } else if (cJSON_IsTrue(n) || cJSON_IsNull(n)) {
+        m->len += 4;
+    } else if (cJSON_IsFalse(n)) {
+        m->len += 5;
+    } else if (cJSON_IsArray(n) || cJSON_IsObject(n)) {
+        if (depth + 1 > max_depth && !m->deep) {
+            m->deep = true;
+            m->deep_at = m->len;
+        }
+        bool obj = cJSON_IsObject(n) != 0;
+        m->len++;
+        for (const cJSON *c = n->child; c != NULL; c = c->next) {
+            if (obj) {
+                m->len += printed_str_len(c->string) + 1;
+            }
+            measure(c, depth + 1, max_depth, m);
+            m->len += c->next != NULL ? 1 : 0;
+        }
+        m->len++;
+    } else {
+        m->bad = true;
+    }
+}
+
+opc_err opc__json_check_printed(const cJSON *root, const opc__json_limits *limits, opc__ebuf *eb)
+{
+    if (root == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    size_t max_size = 0;
+    int max_depth = 0;
+    limits_of(limits, &max_size, &max_depth);
+    printed m = {0, 0, false, false};
+    measure(root, 0, max_depth, &m);
+    if (m.bad) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "JSON tree with a node that does not print");
+    }
+    if (max_size != 0 && m.len > max_size) {
+        return too_large(eb, m.len, max_size);
+    }
+    if (m.deep) {
+        return too_deep(eb, max_depth, m.deep_at);
+    }
+    return check_node(root, 0, max_depth, eb);
 }
 
 const cJSON *opc__json_member(const cJSON *obj, const char *key)

@@ -36,6 +36,17 @@ opc_err opc__json_parse(const char *s, size_t len, const opc__json_limits *limit
 /* Check an already-built tree (same rules, no size limit). */
 opc_err opc__json_check(const cJSON *root, int max_depth, opc__ebuf *eb);
 
+/*
+ * Check a tree built in memory (a patched item, say) as if it were printed
+ * unformatted (opc__json_print) and the text given to opc__json_parse()
+ * with these limits, without printing it: the same code and message, the
+ * size and offsets in it those of the printed text. The one difference: a
+ * number that is not finite (cJSON prints it as null) is refused, as
+ * opc__json_check() refuses it. A node cJSON would not print as JSON (raw)
+ * is OPC_ERR_INVALID_ARG. limits may be NULL.
+ */
+opc_err opc__json_check_printed(const cJSON *root, const opc__json_limits *limits, opc__ebuf *eb);
+
 /* Case-sensitive member lookup; NULL if absent or obj is not an object. */
 const cJSON *opc__json_member(const cJSON *obj, const char *key);
 

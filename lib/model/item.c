@@ -3,7 +3,7 @@
  * item into the stored full-item shape (item.h has the contract).
  *
  * The work is done in passes over a table of field records that point
- * into the parsed input (which lives until the end):
+ * into the input tree (the caller's, which outlives the call):
  *   1. top level: category (by op), title, favorite, tags, urls, sections;
  *   2. fields: each one parsed (type, purpose, label, value, section
  *      reference, generate/recipe); at most one PASSWORD purpose;
@@ -57,7 +57,7 @@ typedef struct {
     opc__item_op op;
     const cJSON *existing;
     opc__category cat;
-    cJSON *in;  /* parsed input (secret) */
+    cJSON *in;  /* the caller's input (secret) */
     cJSON *res; /* the result (secret) */
     field_rec *f;
     size_t n, cap;
@@ -656,8 +656,8 @@ static opc_err finish_fields(prep *p)
         if (r->value == NULL) {
             continue;
         }
-        /* The value is gen_value or a string of p->in, which this call owns:
-         * the MONTH_YEAR check may rewrite it (shorter) in place. */
+        /* The value is gen_value or a string of p->in, which the caller lets
+         * this call rewrite: the MONTH_YEAR check may shorten it in place. */
         char *v = (char *)(uintptr_t)r->value;
         opc_err rc = opc__field_value_check(r->type, v, p->eb);
         if (rc != OPC_OK) {
@@ -849,15 +849,33 @@ static opc_err run(prep *p)
     return rc;
 }
 
-opc_err opc__item_prepare(const char *json, size_t len, opc__item_op op, const cJSON *existing,
-                          cJSON **out, opc__ebuf *eb)
+static const opc__json_limits item_limits = {OPC_ITEM_MAX_JSON, OPC_ITEM_MAX_DEPTH};
+
+opc_err opc__item_parse(const char *json, size_t len, cJSON **out, opc__ebuf *eb)
+{
+    return opc__json_parse(json, len, &item_limits, out, eb);
+}
+
+opc_err opc__item_check(const cJSON *in, opc__ebuf *eb)
+{
+    return opc__json_check_printed(in, &item_limits, eb);
+}
+
+/* The arguments every preparation needs, whatever its input. */
+static bool prepare_args(opc__item_op op, const cJSON *existing, cJSON **out)
 {
     if (out != NULL) {
         *out = NULL;
     }
-    if (json == NULL || out == NULL ||
-        (op != OPC_ITEM_CREATE && op != OPC_ITEM_REPLACE && op != OPC_ITEM_CREATE_DOCUMENT) ||
-        (op == OPC_ITEM_REPLACE && !cJSON_IsObject(existing))) {
+    return out != NULL &&
+           (op == OPC_ITEM_CREATE || op == OPC_ITEM_REPLACE || op == OPC_ITEM_CREATE_DOCUMENT) &&
+           (op != OPC_ITEM_REPLACE || cJSON_IsObject(existing));
+}
+
+opc_err opc__item_prepare(cJSON *in, opc__item_op op, const cJSON *existing, cJSON **out,
+                          opc__ebuf *eb)
+{
+    if (!prepare_args(op, existing, out) || in == NULL) {
         return OPC_ERR_INVALID_ARG;
     }
     prep p;
@@ -865,11 +883,8 @@ opc_err opc__item_prepare(const char *json, size_t len, opc__item_op op, const c
     p.op = op;
     p.existing = existing;
     p.eb = eb;
-    opc__json_limits lim = {OPC_ITEM_MAX_JSON, OPC_ITEM_MAX_DEPTH};
-    opc_err rc = opc__json_parse(json, len, &lim, &p.in, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
+    p.in = in;
+    opc_err rc;
     if (!cJSON_IsObject(p.in)) {
         rc = opc__fail(eb, OPC_ERR_PARSE, "item: must be a JSON object");
     } else {
@@ -883,9 +898,23 @@ opc_err opc__item_prepare(const char *json, size_t len, opc__item_op op, const c
         (void)opc__fail(eb, OPC_ERR_NOMEM, "item: out of memory");
     }
     opc__json_delete_secret(p.res);
-    opc__json_delete_secret(p.in);
     opc__secret_free(p.f, p.cap * sizeof *p.f);
     opc__free(p.slot_of);
     opc__free(p.section_ids);
+    return rc;
+}
+
+opc_err opc__item_prepare_json(const char *json, size_t len, opc__item_op op, const cJSON *existing,
+                               cJSON **out, opc__ebuf *eb)
+{
+    if (!prepare_args(op, existing, out) || json == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    cJSON *in = NULL;
+    opc_err rc = opc__item_parse(json, len, &in, eb);
+    if (rc == OPC_OK) {
+        rc = opc__item_prepare(in, op, existing, out, eb);
+    }
+    opc__json_delete_secret(in);
     return rc;
 }

@@ -96,7 +96,24 @@ typedef enum opc__item_op {
 } opc__item_op;
 
 /*
- * Validate and normalise a client item into a new full item tree:
+ * Parse an item's JSON text as core/json.h's opc__json_parse() does, with
+ * the item's limits (OPC_ITEM_MAX_JSON bytes, OPC_ITEM_MAX_DEPTH levels):
+ * the one strict parse of a client's item. On success *out is the tree
+ * (it may hold secrets: free it with opc__json_delete_secret()), on
+ * failure NULL.
+ */
+opc_err opc__item_parse(const char *json, size_t len, cJSON **out, opc__ebuf *eb);
+
+/*
+ * Hold a tree built in memory (a patched item) to the same limits, with
+ * the same errors as opc__item_parse() of its printed text, without
+ * printing it (opc__json_check_printed()).
+ */
+opc_err opc__item_check(const cJSON *in, opc__ebuf *eb);
+
+/*
+ * Validate and normalise a client item `in`, a tree from opc__item_parse()
+ * or passed by opc__item_check(), into a new full item tree:
  *  - category required and known (create: not CUSTOM/DOCUMENT; replace:
  *    must equal the existing item's category);
  *  - title string (may be empty), urls [{href (required), label?, primary?}],
@@ -139,11 +156,17 @@ typedef enum opc__item_op {
  *  - client "files" are ignored (create: no files; replace: existing's);
  *    empty tags are dropped; OPC_ITEM_CREATE_DOCUMENT needs category
  *    DOCUMENT. Every category error starts "Invalid item category".
- * On success *out is a new tree holding secrets: free it with
- * opc__json_delete_secret(). On failure *out is NULL.
+ * `in` stays the caller's, but its strings may be rewritten in place (a
+ * MONTH_YEAR value YYYY/MM becomes YYYYMM). On success *out is a new tree
+ * holding secrets: free it with opc__json_delete_secret(). On failure
+ * *out is NULL.
  */
-opc_err opc__item_prepare(const char *json, size_t len, opc__item_op op, const cJSON *existing,
-                          cJSON **out, opc__ebuf *eb);
+opc_err opc__item_prepare(cJSON *in, opc__item_op op, const cJSON *existing, cJSON **out,
+                          opc__ebuf *eb);
+
+/* For callers holding text: opc__item_parse(), then opc__item_prepare(). */
+opc_err opc__item_prepare_json(const char *json, size_t len, opc__item_op op, const cJSON *existing,
+                               cJSON **out, opc__ebuf *eb);
 
 /* The most passwordHistory entries kept (the oldest are dropped). */
 #define OPC_ITEM_MAX_PASSWORD_HISTORY 50

@@ -777,6 +777,17 @@ opc_err opc__item_patch(const cJSON *full, const char *patch_json, size_t len, c
     return rc;
 }
 
+opc_err opc__item_prepare_patched(cJSON *patched, const cJSON *existing, cJSON **out, opc__ebuf *eb)
+{
+    opc_err rc = opc__item_check(patched, eb);
+    if (rc == OPC_OK) {
+        rc = opc__item_prepare(patched, OPC_ITEM_REPLACE, existing, out, eb);
+    } else if (out != NULL) {
+        *out = NULL;
+    }
+    return rc;
+}
+
 opc_err opc__item_patch_apply(const cJSON *existing, const char *patch_json, size_t len,
                               cJSON **out, size_t *n_ops, opc__ebuf *eb)
 {
@@ -788,18 +799,8 @@ opc_err opc__item_patch_apply(const cJSON *existing, const char *patch_json, siz
     if (rc != OPC_OK) {
         return rc;
     }
-    char *text = NULL;
-    size_t text_len = 0;
-    rc = opc__json_print(doc, &text, &text_len);
+    rc = opc__item_prepare_patched(doc, existing, out, eb);
     opc__json_delete_secret(doc);
-    if (rc != OPC_OK) {
-        if (n_ops != NULL) {
-            *n_ops = 0;
-        }
-        return opc__fail(eb, rc, "patch: out of memory");
-    }
-    rc = opc__item_prepare(text, text_len, OPC_ITEM_REPLACE, existing, out, eb);
-    opc__secret_free(text, text_len);
     if (rc != OPC_OK && n_ops != NULL) {
         *n_ops = 0;
     }

@@ -82,8 +82,9 @@
  *                             OPC_PATCH_MAX_DEPTH is OPC_ERR_PARSE (400) as
  *                             for items
  *   OPC_ERR_NOMEM, OPC_ERR_INVALID_ARG: 500.
- * opc__item_patch_apply() adds item_prepare's errors (400, or 413 for
- * OPC_ERR_TOO_LARGE).
+ * opc__item_patch_apply() adds item_check's and item_prepare's errors
+ * (400, or 413 for OPC_ERR_TOO_LARGE: a result over OPC_ITEM_MAX_JSON
+ * bytes printed).
  *
  * Permission: the route must check read permission before it runs a
  * patch, not only before it returns the body. Error answers depend on the
@@ -115,7 +116,7 @@
  * stored full item or the item as GET returns it; it is not modified).
  * On success *out is the patched tree, which may hold secrets: free it
  * with opc__json_delete_secret(); it still has to go through
- * opc__item_prepare(OPC_ITEM_REPLACE). *n_ops (may be NULL) is the number
+ * opc__item_prepare_patched(). *n_ops (may be NULL) is the number
  * of operations, 0 for an empty patch. On failure *out is NULL and eb
  * says why (the errors above). Thread-safety: any thread (no shared
  * state).
@@ -124,8 +125,17 @@ opc_err opc__item_patch(const cJSON *full, const char *patch_json, size_t len, c
                         size_t *n_ops, opc__ebuf *eb);
 
 /*
+ * The second half of a PATCH: the patched tree, as it is (never printed
+ * and parsed back), held to an item's limits by opc__item_check(), then
+ * opc__item_prepare(OPC_ITEM_REPLACE, existing). `patched` stays the
+ * caller's (item_prepare may rewrite its strings). *out as item_prepare's.
+ */
+opc_err opc__item_prepare_patched(cJSON *patched, const cJSON *existing, cJSON **out,
+                                  opc__ebuf *eb);
+
+/*
  * The whole PATCH step: opc__item_patch() on `existing` (the stored full
- * item), then opc__item_prepare(OPC_ITEM_REPLACE, existing) on the
+ * item), then opc__item_prepare_patched() on the
  * result. *out is the new full item to store (free with
  * opc__json_delete_secret()); *n_ops as above (an empty patch still
  * returns the prepared item, which the caller need not store). Errors:

@@ -10,6 +10,7 @@
 #include <civetweb.h>
 
 #include "core/alloc.h"
+#include "core/httpd.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "observe/activity.h"
@@ -25,36 +26,6 @@ int opc__resp_oom(struct mg_connection *conn)
 {
     mg_write(conn, oom_response, sizeof oom_response - 1);
     return 500;
-}
-
-const char *opc__http_reason(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 413:
-        return "Payload Too Large";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Internal Server Error";
-    }
 }
 
 opc__api_worker *opc__api_worker_new(void)
@@ -102,7 +73,7 @@ int opc__req_finish(opc__req *r, int status)
 {
     opc__log_scoped(OPC_LOG_INFO, "api", r->rid, r->jti[0] != '\0' ? r->jti : NULL,
                     "%s %s completed (%d: %s)", r->method, r->path, status,
-                    opc__http_reason(status));
+                    opc__httpd_reason(status));
     int64_t now = opc__monotonic_ns();
     opc__metrics_record_request(r->api->metrics, (opc__metrics_route)r->route,
                                 opc__metrics_method_id(r->method), status,
@@ -128,14 +99,8 @@ int opc__req_finish(opc__req *r, int status)
 
 opc__buf *opc__resp_begin(opc__req *r)
 {
-    opc__buf *b = &r->w->out;
-    opc__buf_reset(b);
-    if (opc__buf_reserve(b, OPC_HTTP_HEADER_GAP + 1024) == OPC_OK) {
-        memset(b->data, ' ', OPC_HTTP_HEADER_GAP);
-        b->len = OPC_HTTP_HEADER_GAP;
-        b->data[b->len] = '\0';
-    }
-    return b;
+    opc__httpd_begin(&r->w->out);
+    return &r->w->out;
 }
 
 /* Wipe the buffer; give memory back after an unusually large response. */
@@ -152,40 +117,7 @@ static void resp_done(opc__req *r)
 
 int opc__resp_send(opc__req *r, int status, const char *ctype, const char *extra)
 {
-    opc__buf *b = &r->w->out;
-    char head[OPC_HTTP_HEADER_GAP + 1];
-    int hl = -1;
-    if (opc__buf_err(b) == OPC_OK && b->len >= OPC_HTTP_HEADER_GAP) {
-        size_t body_len = b->len - OPC_HTTP_HEADER_GAP;
-        if (status == 204) { /* no body, and no Content-Length (RFC 9110 §8.6) */
-            hl = snprintf(head, sizeof head,
-                          "HTTP/1.1 204 No Content\r\n"
-                          "1Password-Connect-Version: " OPC_API_CONNECT_VERSION "\r\n"
-                          "Cache-Control: no-store\r\n"
-                          "%s"
-                          "\r\n",
-                          extra != NULL ? extra : "");
-            b->len = OPC_HTTP_HEADER_GAP;
-        } else {
-            hl = snprintf(head, sizeof head,
-                          "HTTP/1.1 %d %s\r\n"
-                          "Content-Type: %s\r\n"
-                          "Content-Length: %zu\r\n"
-                          "1Password-Connect-Version: " OPC_API_CONNECT_VERSION "\r\n"
-                          "Cache-Control: no-store\r\n"
-                          "%s"
-                          "\r\n",
-                          status, opc__http_reason(status), ctype, body_len,
-                          extra != NULL ? extra : "");
-        }
-    }
-    if (hl > 0 && hl <= OPC_HTTP_HEADER_GAP) {
-        char *start = b->data + OPC_HTTP_HEADER_GAP - hl;
-        memcpy(start, head, (size_t)hl);
-        mg_write(r->conn, start, b->len - OPC_HTTP_HEADER_GAP + (size_t)hl);
-    } else {
-        status = opc__resp_oom(r->conn);
-    }
+    status = opc__httpd_send(r->conn, &r->w->out, status, ctype, extra, false, oom_response);
     resp_done(r);
     return opc__req_finish(r, status);
 }

@@ -3,11 +3,10 @@
  * response goes out.
  *
  * Every response is assembled in ONE buffer (status line, headers, body)
- * and sent with ONE mg_write (perf-anchors §0.5: several writes collapse
- * throughput). To avoid copying the body behind the headers, a handler
- * appends the body to the buffer opc__resp_begin() returns, which starts
- * with a gap of OPC_HTTP_HEADER_GAP bytes; opc__resp_send() writes the
- * headers right-aligned into that gap and sends from there.
+ * and sent with ONE mg_write, by core/httpd.h's writer: a handler appends
+ * the body to the buffer opc__resp_begin() returns, which starts with a
+ * gap of OPC_HTTPD_HEADER_GAP bytes; opc__resp_send() writes the headers
+ * right-aligned into that gap and sends from there.
  *
  * The buffer belongs to the civetweb worker thread (opc__api_worker, made
  * by civetweb's init_thread callback) and is reused from request to
@@ -25,7 +24,6 @@
 #include "core/id.h"
 #include "internal.h"
 
-#define OPC_HTTP_HEADER_GAP 512
 #define OPC_HTTP_KEEP_BUF ((size_t)256 * 1024)
 
 /* Per worker thread scratch (civetweb's thread pointer). */
@@ -79,8 +77,6 @@ int opc__resp_send(opc__req *r, int status, const char *ctype, const char *extra
 int opc__resp_json(opc__req *r, int status, const char *body, size_t len);
 int opc__resp_raw(opc__req *r, int status, const char *ctype, const char *body, size_t len);
 int opc__resp_error(opc__req *r, int status, const char *fmt, ...) OPC_PRINTF(3, 4);
-
-const char *opc__http_reason(int status);
 
 /* The fixed 500 answer for when nothing can be allocated; returns 500. */
 int opc__resp_oom(struct mg_connection *conn);

@@ -7,9 +7,10 @@
  *   DELETE /v1/vaults/{v}/items/{i}    204, empty body
  *
  * Each write: read the body (at most OPC_ITEM_MAX_JSON bytes, 413 beyond)
- * -> validate and normalise (model/item.h, model/patch.h; 400 with the
- * model's message, nothing written) -> seal overview and details under the
- * vault key -> the upstream write carrying the expected version (account/
+ * -> parse it once, strictly -> validate and normalise the tree
+ * (model/item.h, model/patch.h; 400 with the model's message, nothing
+ * written) -> seal overview and details under the vault key -> the
+ * upstream write carrying the expected version (account/
  * import.h checks it in one transaction) -> write-through of the returned
  * rows into the cache -> refresh the index -> respond. So a client reads
  * its own write at once: the index and the render cache hold the new
@@ -329,15 +330,17 @@ static int create_item(opc__req *r, const opc__ix_vault *v, const opc__buf *body
 {
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
+    cJSON *in = NULL;
     cJSON *full = NULL;
-    opc_err rc = opc__item_prepare(body_text(body), body->len, OPC_ITEM_CREATE, NULL, &full, &eb);
+    opc_err rc = opc__item_parse(body_text(body), body->len, &in, &eb);
+    if (rc == OPC_OK) {
+        rc = opc__item_prepare(in, OPC_ITEM_CREATE, NULL, &full, &eb);
+    }
+    bool same_vault = rc == OPC_OK && vault_matches(in, v->id);
+    opc__json_delete_secret(in);
     if (rc != OPC_OK) {
         return model_error(r, rc, &eb);
     }
-    /* item_prepare parsed the body strictly: parse it again for the ids. */
-    cJSON *raw = cJSON_ParseWithLength(body_text(body), body->len);
-    bool same_vault = raw != NULL && vault_matches(raw, v->id);
-    opc__json_delete_secret(raw);
     int st;
     char iid[OPC_ID_LEN + 1];
     if (!same_vault) {
@@ -388,23 +391,17 @@ static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, co
             }
         }
         opc__json_delete_secret(view);
-        char *text = NULL;
-        size_t text_len = 0;
         if (rc == OPC_OK && n_ops > 0) {
-            rc = opc__json_print(patched, &text, &text_len);
-        }
-        opc__json_delete_secret(patched);
-        if (rc == OPC_OK && n_ops > 0) {
-            rc = opc__item_prepare(text, text_len, OPC_ITEM_REPLACE, existing, &next, &eb);
+            rc = opc__item_prepare_patched(patched, existing, &next, &eb);
             if (rc != OPC_OK) {
                 st = model_error(r, rc, &eb);
             }
         }
-        if (text != NULL) {
-            opc__secret_free(text, text_len);
-        }
+        opc__json_delete_secret(patched);
         if (rc == OPC_OK && n_ops == 0) {
             /* An empty patch answers the item as it is. */
+            char *text = NULL;
+            size_t text_len = 0;
             rc = opc__view_item_body(existing, &row, opc__now_s(), &text, &text_len, NULL, &eb);
             if (rc == OPC_OK) {
                 opc__buf *b = opc__resp_begin(r);
@@ -414,21 +411,28 @@ static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, co
             }
         }
     } else {
-        cJSON *raw = cJSON_ParseWithLength(body_text(body), body->len);
-        if (raw != NULL && !item_matches(raw, iid)) {
+        cJSON *in = NULL;
+        rc = opc__item_parse(body_text(body), body->len, &in, &eb);
+        /* The ids are checked before the content: a body the strict parse
+         * refuses is read once more, leniently, for them alone. */
+        cJSON *lax = rc != OPC_OK ? cJSON_ParseWithLength(body_text(body), body->len) : NULL;
+        const cJSON *ids = rc == OPC_OK ? in : lax;
+        if (ids != NULL && !item_matches(ids, iid)) {
             st = opc__resp_error(r, 400, "the item's id does not match the item in the path");
-        } else if (raw != NULL && !vault_matches(raw, v->id)) {
+        } else if (ids != NULL && !vault_matches(ids, v->id)) {
             st = opc__resp_error(r, 400, "the item's vault.id does not match the vault in the path");
+        } else if (rc != OPC_OK) {
+            st = model_error(r, rc, &eb);
         } else {
-            int64_t bv = body_version(raw);
+            int64_t bv = body_version(in);
             expected = bv > 0 ? bv : version;
-            rc = opc__item_prepare(body_text(body), body->len, OPC_ITEM_REPLACE, existing, &next,
-                                   &eb);
+            rc = opc__item_prepare(in, OPC_ITEM_REPLACE, existing, &next, &eb);
             if (rc != OPC_OK) {
                 st = model_error(r, rc, &eb);
             }
         }
-        opc__json_delete_secret(raw);
+        opc__json_delete_secret(lax);
+        opc__json_delete_secret(in);
     }
     opc__cache_item_clear(&row);
     if (st == 0 && rc != OPC_OK) {

@@ -13,12 +13,11 @@
  *
  * One trailing slash is ignored, as by the API. Every response carries
  * 1Password-Connect-Version, Cache-Control: no-store and Connection: close,
- * and is assembled in one buffer and sent with one mg_write (ARCHITECTURE
- * §7). Keep-alive is off and the pool is small: the listener serves health
- * probes, which open a connection per request, so an idle client cannot
- * hold a worker. The handlers read only the health snapshot (under the
- * sync's lock) and the cache path; the sync's cache handle stays with the
- * sync's thread.
+ * and is assembled in one buffer and sent with one mg_write by the API's
+ * writer (core/httpd.h; ARCHITECTURE §7). Keep-alive is off and the pool is small: the listener
+ * serves health probes, which open a connection per request, so an idle client cannot hold a
+ * worker. The handlers read only the health snapshot (under the sync's lock) and the cache path;
+ * the sync's cache handle stays with the sync's thread.
  */
 #include "internal.h"
 
@@ -48,48 +47,30 @@ static const char oom_response[] = "HTTP/1.1 500 Internal Server Error\r\n"
                                    "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
                                    "{\"status\":500,\"message\":\"Something went wrong\"}";
 
-static const char *reason(int status)
+/* Connection: close on every answer; Allow on a 405. */
+static const char *extra_headers(int status)
 {
-    switch (status) {
-    case 200:
-        return "OK";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    default:
-        return "Internal Server Error";
-    }
+    return status == 405 ? "Connection: close\r\nAllow: GET, HEAD\r\n" : "Connection: close\r\n";
 }
 
-/* Status line, headers and (unless head) body: one buffer, one write. */
+/* Send the body collected in b since opc__httpd_begin() (only the
+ * headers for HEAD), in one write; b is freed. */
+static int send_body(struct mg_connection *conn, bool head, int status, const char *ctype,
+                     opc__buf *b)
+{
+    status = opc__httpd_send(conn, b, status, ctype, extra_headers(status), head, oom_response);
+    opc__buf_free(b);
+    return status;
+}
+
 static int respond(struct mg_connection *conn, bool head, int status, const char *ctype,
                    const char *body, size_t len)
 {
     opc__buf b;
     opc__buf_init(&b, false);
-    opc__buf_appendf(&b,
-                     "HTTP/1.1 %d %s\r\n"
-                     "Content-Type: %s\r\n"
-                     "Content-Length: %zu\r\n"
-                     "1Password-Connect-Version: " OPC_CONNECT_VERSION "\r\n"
-                     "Cache-Control: no-store\r\n"
-                     "Connection: close\r\n"
-                     "%s"
-                     "\r\n",
-                     status, reason(status), ctype, len,
-                     status == 405 ? "Allow: GET, HEAD\r\n" : "");
-    if (!head) {
-        opc__buf_append(&b, body, len);
-    }
-    if (opc__buf_err(&b) == OPC_OK) {
-        (void)mg_write(conn, b.data, b.len);
-    } else {
-        (void)mg_write(conn, oom_response, sizeof oom_response - 1);
-        status = 500;
-    }
-    opc__buf_free(&b);
-    return status;
+    opc__httpd_begin(&b);
+    opc__buf_append(&b, body, len);
+    return send_body(conn, head, status, ctype, &b);
 }
 
 static int respond_error(struct mg_connection *conn, bool head, int status, const char *message)
@@ -119,6 +100,7 @@ static int respond_health(struct mg_connection *conn, bool head, opc_sync *s)
     opc__sync_health_get(s, &h, &upstream);
     opc__buf b;
     opc__buf_init(&b, false);
+    opc__httpd_begin(&b);
     opc__buf_append_str(&b, "{\"name\":\"" STATUS_NAME "\",\"version\":\"" OPC_CONNECT_VERSION
                             "\",\"dependencies\":[");
     opc__buf msg;
@@ -143,11 +125,11 @@ static int respond_health(struct mg_connection *conn, bool head, opc_sync *s)
         dependency(&b, false, "upstream", "UNINITIALIZED", NULL);
     }
     opc__buf_append_str(&b, "]}");
-    int status = opc__buf_err(&b) == OPC_OK
-                     ? respond(conn, head, 200, "application/json", b.data, b.len)
-                     : respond_error(conn, head, 500, "Something went wrong");
-    opc__buf_free(&b);
-    return status;
+    if (opc__buf_err(&b) != OPC_OK) {
+        opc__buf_free(&b);
+        return respond_error(conn, head, 500, "Something went wrong");
+    }
+    return send_body(conn, head, 200, "application/json", &b);
 }
 
 static int handle(struct mg_connection *conn, void *cbdata)

@@ -182,7 +182,7 @@ static OPC_TEST_UNUSED void fx_seal_item(opc_account *a, const char *vault, cons
     cJSON *pov = NULL;
     cJSON *pdet = NULL;
     const opc__key *k = NULL;
-    if (opc__item_prepare(json, strlen(json), OPC_ITEM_CREATE, NULL, &full, &eb) != OPC_OK) {
+    if (opc__item_prepare_json(json, strlen(json), OPC_ITEM_CREATE, NULL, &full, &eb) != OPC_OK) {
         fail_msg("item prepare: %s", eb.msg);
     }
     assert_int_equal(opc__item_split(full, &pov, &pdet), OPC_OK);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "account/feed.h"
+#include "account/server.h"
 #include "core/alloc.h"
 #include "core/rand.h"
 #include "credentials/credentials.h"
@@ -260,6 +261,69 @@ static void test_account_server_duplicate_name_and_rename(void **state)
 static int vault_count(const cJSON *server)
 {
     return cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(server, "vaults"));
+}
+
+/* What the account hands to the maker of the credentials file. */
+static struct {
+    char server_id[27];
+    char service_url[64];
+    bool keys;
+    bool fail;
+} handed;
+
+static opc_err record_creds(const opc__acct_new_server *s, char **out, size_t *out_len,
+                            opc__ebuf *eb)
+{
+    snprintf(handed.server_id, sizeof handed.server_id, "%s", s->server_id);
+    snprintf(handed.service_url, sizeof handed.service_url, "%s", s->service_url);
+    handed.keys = s->account_id != NULL && s->device_key != NULL && s->issuer_key != NULL &&
+                  s->enc_key != NULL && s->sym_key != NULL && s->T != NULL;
+    if (handed.fail) {
+        return opc__fail(eb, OPC_ERR_CRYPTO, "no file this time");
+    }
+    *out = opc__strndup("the file", 8);
+    *out_len = 8;
+    return *out != NULL ? OPC_OK : OPC_ERR_NOMEM;
+}
+
+static void test_account_server_credentials_made_before_storing(void **state)
+{
+    (void)state;
+    fx f;
+    fx_create(&f);
+    char prod[27];
+    fx_vault(f.a, "Prod", prod);
+    const char *vaults[] = {"Prod"};
+    char *json = NULL;
+    opc_secret *file = NULL;
+    /* A file that cannot be made: the error is the account's, nothing stored. */
+    memset(&handed, 0, sizeof handed);
+    handed.fail = true;
+    FX_ERR(f.a, OPC_ERR_CRYPTO,
+           opc__acct_server_create(f.a, "Web", vaults, 1, "https://up.example", record_creds, &json,
+                                   &file));
+    assert_string_equal(opc_account_errmsg(f.a), "no file this time");
+    assert_null(json);
+    assert_null(file);
+    assert_int_equal(strlen(handed.server_id), 26);
+    assert_true(handed.keys);
+    sqlite3 *db = fx_db(&f);
+    assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM servers"), 0);
+    /* The file made is the one returned, for the server stored. */
+    handed.fail = false;
+    FX_OK(f.a, opc__acct_server_create(f.a, "Web", vaults, 1, "https://up.example", record_creds,
+                                       &json, &file));
+    assert_int_equal(opc_secret_len(file), 8);
+    assert_memory_equal(opc_secret_data(file), "the file", 8);
+    assert_string_equal(handed.service_url, "https://up.example");
+    cJSON *sj = fx_json(json);
+    assert_string_equal(fx_str(sj, "id"), handed.server_id);
+    assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM servers"), 1);
+    sqlite3_close(db);
+    cJSON_Delete(sj);
+    opc_free(json);
+    opc_secret_free(file);
+    fx_destroy(&f);
 }
 
 static void test_account_server_grant_revoke_delete(void **state)
@@ -694,6 +758,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_account_server_create_credentials_and_token),
         cmocka_unit_test(test_account_server_duplicate_name_and_rename),
+        cmocka_unit_test(test_account_server_credentials_made_before_storing),
         cmocka_unit_test(test_account_server_grant_revoke_delete),
         cmocka_unit_test(test_account_token_revoke_list_rename),
         cmocka_unit_test(test_account_feed_kinds_order_and_visibility),

@@ -23,7 +23,7 @@ static cJSON *prepare_op(const char *json, opc__item_op op, const cJSON *existin
     cJSON *out = NULL;
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
-    opc_err rc = opc__item_prepare(json, strlen(json), op, existing, &out, &eb);
+    opc_err rc = opc__item_prepare_json(json, strlen(json), op, existing, &out, &eb);
     if (rc != OPC_OK) {
         fail_msg("prepare failed (%d): %s\ninput: %.300s", (int)rc, eb.msg, json);
     }
@@ -43,7 +43,7 @@ static void refuse_op(const char *json, opc__item_op op, const cJSON *existing, 
     cJSON *out = (cJSON *)1;
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
-    opc_err got = opc__item_prepare(json, strlen(json), op, existing, &out, &eb);
+    opc_err got = opc__item_prepare_json(json, strlen(json), op, existing, &out, &eb);
     if (got != rc || strstr(eb.msg, msg) == NULL) {
         fail_msg("want %d \"%s\", got %d \"%s\"\ninput: %.300s", (int)rc, msg, (int)got, eb.msg,
                  json);
@@ -412,8 +412,9 @@ static void test_item_prepare_date_and_month_year(void **state)
                  bad_dates[i]);
         cJSON *out = NULL;
         opc__ebuf eb;
-        assert_int_equal(opc__item_prepare(json, strlen(json), OPC_ITEM_CREATE, NULL, &out, &eb),
-                         OPC_ERR_PARSE);
+        assert_int_equal(
+            opc__item_prepare_json(json, strlen(json), OPC_ITEM_CREATE, NULL, &out, &eb),
+            OPC_ERR_PARSE);
         assert_non_null(strstr(eb.msg, "fields[0]: a DATE value must be a valid date"));
         assert_null(strstr(eb.msg, bad_dates[i])); /* values never appear in messages */
     }
@@ -687,18 +688,18 @@ static void test_item_prepare_malformed_json(void **state)
     refuse("{\"category\":\"LOGIN\",\"title\":\"\xff\"}", OPC_ERR_PARSE, "UTF-8");
     /* Arguments. */
     cJSON *out = (cJSON *)1;
-    assert_int_equal(opc__item_prepare(NULL, 0, OPC_ITEM_CREATE, NULL, &out, NULL),
+    assert_int_equal(opc__item_prepare_json(NULL, 0, OPC_ITEM_CREATE, NULL, &out, NULL),
                      OPC_ERR_INVALID_ARG);
     assert_null(out);
-    assert_int_equal(opc__item_prepare("{}", 2, OPC_ITEM_CREATE, NULL, NULL, NULL),
+    assert_int_equal(opc__item_prepare_json("{}", 2, OPC_ITEM_CREATE, NULL, NULL, NULL),
                      OPC_ERR_INVALID_ARG);
-    assert_int_equal(opc__item_prepare("{}", 2, (opc__item_op)0, NULL, &out, NULL),
+    assert_int_equal(opc__item_prepare_json("{}", 2, (opc__item_op)0, NULL, &out, NULL),
                      OPC_ERR_INVALID_ARG);
-    assert_int_equal(opc__item_prepare("{}", 2, OPC_ITEM_REPLACE, NULL, &out, NULL),
+    assert_int_equal(opc__item_prepare_json("{}", 2, OPC_ITEM_REPLACE, NULL, &out, NULL),
                      OPC_ERR_INVALID_ARG);
     /* Only len bytes are read. */
     const char text[] = "{\"category\":\"LOGIN\"}garbage";
-    assert_int_equal(opc__item_prepare(text, 20, OPC_ITEM_CREATE, NULL, &out, NULL), OPC_OK);
+    assert_int_equal(opc__item_prepare_json(text, 20, OPC_ITEM_CREATE, NULL, &out, NULL), OPC_OK);
     opc__json_delete_secret(out);
 }
 
@@ -781,6 +782,83 @@ static void test_item_prepare_limits(void **state)
     sb_add(&b, "}");
     refuse(b.s, OPC_ERR_PARSE, "nested deeper than 16 levels");
     free(b.s);
+}
+
+/* item_check's answer for a built tree: the code and the whole message. */
+static void check_tree(const cJSON *tree, opc_err want, const char *msg)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__item_check(tree, &eb), want);
+    assert_string_equal(eb.msg, msg);
+}
+
+static void test_item_check_holds_trees_to_the_text_limits(void **state)
+{
+    (void)state;
+    cJSON *it = cJSON_CreateObject();
+    assert_non_null(it);
+    cJSON_AddStringToObject(it, "category", "SECURE_NOTE");
+    char *title = malloc(OPC_ITEM_MAX_JSON);
+    assert_non_null(title);
+    /* {"category":"SECURE_NOTE","title":"..."}: 37 bytes around the title. */
+    size_t n = OPC_ITEM_MAX_JSON - 37;
+    memset(title, 'x', n);
+    title[n] = '\0';
+    cJSON *t = cJSON_AddStringToObject(it, "title", title);
+    check_tree(it, OPC_OK, "");
+    /* One byte more, written as two ("\n"): over by one. */
+    title[n - 1] = '\n';
+    cJSON_SetValuestring(t, title);
+    check_tree(it, OPC_ERR_TOO_LARGE, "JSON of 1048577 bytes exceeds the limit of 1048576");
+    free(title);
+    cJSON_DeleteItemFromObject(it, "title");
+    /* The same limits as the text's: 16 levels of nesting pass, 17 do not
+     * (the item object is the first). */
+    cJSON *x = cJSON_AddArrayToObject(it, "x");
+    for (int i = 0; i < 14; i++) {
+        assert_true(cJSON_AddItemToArray(x, cJSON_CreateArray()));
+        x = x->child;
+    }
+    check_tree(it, OPC_OK, "");
+    /* {"category":"SECURE_NOTE","x": is 30 bytes, then 15 brackets. */
+    assert_true(cJSON_AddItemToArray(x, cJSON_CreateArray()));
+    check_tree(it, OPC_ERR_PARSE, "invalid JSON: nested deeper than 16 levels at offset 45");
+    cJSON_Delete(it);
+}
+
+static void test_item_prepare_takes_the_callers_tree(void **state)
+{
+    (void)state;
+    static const char json[] = "{\"category\":\"SECURE_NOTE\",\"fields\":[{\"id\":\"exp\","
+                               "\"type\":\"MONTH_YEAR\",\"value\":\"2031/07\"}]}";
+    cJSON *in = NULL;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__item_parse(json, strlen(json), &in, &eb), OPC_OK);
+    cJSON *out = NULL;
+    assert_int_equal(opc__item_prepare(in, OPC_ITEM_CREATE, NULL, &out, &eb), OPC_OK);
+    assert_string_equal(str(field_by_id(out, "exp"), "value"), "203107");
+    /* The input is still the caller's, its MONTH_YEAR value rewritten. */
+    assert_string_equal(str(field(in, 0), "value"), "203107");
+    /* Text and tree give the same item. */
+    cJSON *from_text = prepare(json);
+    assert_true(cJSON_Compare(out, from_text, true));
+    opc__json_delete_secret(from_text);
+    opc__json_delete_secret(out);
+    opc__json_delete_secret(in);
+    /* A tree that is not an object, and the arguments. */
+    in = cJSON_CreateArray();
+    out = (cJSON *)1;
+    assert_int_equal(opc__item_prepare(in, OPC_ITEM_CREATE, NULL, &out, &eb), OPC_ERR_PARSE);
+    assert_string_equal(eb.msg, "item: must be a JSON object");
+    assert_null(out);
+    out = (cJSON *)1;
+    assert_int_equal(opc__item_prepare(NULL, OPC_ITEM_CREATE, NULL, &out, &eb),
+                     OPC_ERR_INVALID_ARG);
+    assert_null(out);
+    assert_int_equal(opc__item_prepare(in, OPC_ITEM_REPLACE, NULL, &out, &eb), OPC_ERR_INVALID_ARG);
+    cJSON_Delete(in);
 }
 
 /* ---- replace ---- */
@@ -1068,6 +1146,8 @@ int main(void)
         cmocka_unit_test(test_item_prepare_urls_tags_favorite),
         cmocka_unit_test(test_item_prepare_malformed_json),
         cmocka_unit_test(test_item_prepare_limits),
+        cmocka_unit_test(test_item_check_holds_trees_to_the_text_limits),
+        cmocka_unit_test(test_item_prepare_takes_the_callers_tree),
         cmocka_unit_test(test_item_prepare_replace_keeps_files_and_history),
         cmocka_unit_test(test_item_prepare_replace_caps_history),
         cmocka_unit_test(test_item_prepare_replace_keeps_entropy_of_unchanged_values),

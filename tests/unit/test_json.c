@@ -160,6 +160,122 @@ static void test_json_utf8_validation(void **state)
     assert_false(opc__utf8_valid("\xf8\x88\x80\x80\x80", 5));
 }
 
+/* check_printed(tree) answers what parse(print(tree)) answers, message included. */
+static void assert_as_printed(const cJSON *tree, const opc__json_limits *lim, opc_err want)
+{
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(opc__json_print(tree, &text, &len), OPC_OK);
+    opc__ebuf by_text;
+    opc__ebuf by_tree;
+    opc__ebuf_clear(&by_text);
+    opc__ebuf_clear(&by_tree);
+    cJSON *back = NULL;
+    assert_int_equal(opc__json_parse(text, len, lim, &back, &by_text), want);
+    assert_int_equal(opc__json_check_printed(tree, lim, &by_tree), want);
+    assert_string_equal(by_tree.msg, by_text.msg);
+    cJSON_Delete(back);
+    opc_free(text);
+}
+
+static cJSON *nest(int levels, cJSON *inner)
+{
+    for (int i = 0; i < levels; i++) {
+        cJSON *a = cJSON_CreateArray();
+        assert_non_null(a);
+        if (inner != NULL) {
+            cJSON_AddItemToArray(a, inner);
+        }
+        inner = a;
+    }
+    return inner;
+}
+
+static void test_json_check_printed_measures_as_cjson_prints(void **state)
+{
+    (void)state;
+    char controls[40];
+    for (int c = 1; c < 32; c++) {
+        controls[c - 1] = (char)c;
+    }
+    memcpy(controls + 31, "\"\\/\x7f\xc3\xa9", 7);
+    controls[38] = '\0';
+    cJSON *j = cJSON_CreateObject();
+    assert_non_null(j);
+    cJSON_AddStringToObject(j, controls, controls);
+    cJSON_AddStringToObject(j, "", "");
+    static const double numbers[] = {
+        0,       1,     -17,       2147483647.0,         2147483648.0, -2147483649.0,     0.1,
+        1.0 / 3, 1e300, -2.5e-300, 123456789012345678.0, 3.14159,      9007199254740993.0};
+    cJSON *nums = cJSON_AddArrayToObject(j, "n");
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+        cJSON_AddItemToArray(nums, cJSON_CreateNumber(numbers[i]));
+    }
+    cJSON_AddTrueToObject(j, "t");
+    cJSON_AddFalseToObject(j, "f");
+    cJSON_AddNullToObject(j, "z");
+    cJSON_AddObjectToObject(j, "o");
+    cJSON_AddItemToObject(j, "deep", nest(3, cJSON_CreateString("x")));
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(opc__json_print(j, &text, &len), OPC_OK);
+    opc_free(text);
+    /* Exactly at the size limit, and one byte under it. */
+    opc__json_limits lim = {.max_size = len, .max_depth = 0};
+    assert_as_printed(j, &lim, OPC_OK);
+    assert_as_printed(j, NULL, OPC_OK);
+    lim.max_size = len - 1;
+    assert_as_printed(j, &lim, OPC_ERR_TOO_LARGE);
+    /* Too deep: the offset of the first bracket past the limit. */
+    lim.max_size = 0;
+    lim.max_depth = 4;
+    assert_as_printed(j, &lim, OPC_OK);
+    lim.max_depth = 3;
+    assert_as_printed(j, &lim, OPC_ERR_PARSE);
+    cJSON_Delete(j);
+    /* An empty array counts as a level, as its bracket does in text. */
+    j = nest(5, NULL);
+    lim.max_depth = 5;
+    assert_as_printed(j, &lim, OPC_OK);
+    lim.max_depth = 4;
+    assert_as_printed(j, &lim, OPC_ERR_PARSE);
+    /* Size comes before depth, as in the parser. */
+    lim.max_size = 9;
+    assert_as_printed(j, &lim, OPC_ERR_TOO_LARGE);
+    cJSON_Delete(j);
+}
+
+static void test_json_check_printed_applies_the_strict_rules(void **state)
+{
+    (void)state;
+    cJSON *j = cJSON_CreateObject();
+    assert_non_null(j);
+    cJSON_AddNumberToObject(j, "k", 1);
+    cJSON_AddNumberToObject(j, "K", 2);
+    assert_as_printed(j, NULL, OPC_ERR_PARSE);
+    cJSON_Delete(j);
+    j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "k", 1);
+    cJSON_AddNumberToObject(j, "k", 2);
+    assert_as_printed(j, NULL, OPC_ERR_PARSE);
+    cJSON_Delete(j);
+    j = cJSON_CreateArray();
+    cJSON_AddItemToArray(j, cJSON_CreateString("\xc3"));
+    assert_as_printed(j, NULL, OPC_ERR_PARSE);
+    cJSON_Delete(j);
+    /* The documented difference: a number cJSON would print as null. */
+    opc__ebuf eb;
+    j = cJSON_CreateArray();
+    cJSON_AddItemToArray(j, cJSON_CreateNumber(1e308 * 10));
+    assert_int_equal(opc__json_check_printed(j, NULL, &eb), OPC_ERR_PARSE);
+    assert_string_equal(eb.msg, "invalid JSON: number out of range");
+    cJSON_Delete(j);
+    j = cJSON_CreateRaw("{}");
+    assert_int_equal(opc__json_check_printed(j, NULL, &eb), OPC_ERR_INVALID_ARG);
+    cJSON_Delete(j);
+    assert_int_equal(opc__json_check_printed(NULL, NULL, &eb), OPC_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +286,8 @@ int main(void)
         cmocka_unit_test(test_json_getters_check_types),
         cmocka_unit_test(test_json_print_and_secret_delete),
         cmocka_unit_test(test_json_utf8_validation),
+        cmocka_unit_test(test_json_check_printed_measures_as_cjson_prints),
+        cmocka_unit_test(test_json_check_printed_applies_the_strict_rules),
     };
     return cmocka_run_group_tests_name("json", tests, opc_test_group_setup,
                                        opc_test_group_teardown);

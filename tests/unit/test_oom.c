@@ -248,7 +248,7 @@ static opc_err op_item_prepare(void *ctx)
 {
     const char *json = ctx;
     cJSON *item = NULL;
-    opc_err rc = opc__item_prepare(json, strlen(json), OPC_ITEM_CREATE, NULL, &item, NULL);
+    opc_err rc = opc__item_prepare_json(json, strlen(json), OPC_ITEM_CREATE, NULL, &item, NULL);
     opc__json_delete_secret(item);
     return rc;
 }
@@ -323,9 +323,9 @@ static void test_oom_model_and_account(void **state)
                           "{\"op\":\"replace\",\"path\":\"/fields/password/value\","
                           "\"value\":\"fake\"},"
                           "{\"op\":\"remove\",\"path\":\"/sections/s/label\"}]"};
-    assert_int_equal(opc__item_prepare(item_json, strlen(item_json), OPC_ITEM_CREATE, NULL,
-                                       &pc.item, NULL),
-                     OPC_OK);
+    assert_int_equal(
+        opc__item_prepare_json(item_json, strlen(item_json), OPC_ITEM_CREATE, NULL, &pc.item, NULL),
+        OPC_OK);
     torture("item patch", op_item_patch, &pc);
     opc__json_delete_secret(pc.item);
 

@@ -72,7 +72,7 @@ static cJSON *base_item(void)
     cJSON *out = NULL;
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
-    if (opc__item_prepare(base_json, strlen(base_json), OPC_ITEM_CREATE, NULL, &out, &eb) !=
+    if (opc__item_prepare_json(base_json, strlen(base_json), OPC_ITEM_CREATE, NULL, &out, &eb) !=
         OPC_OK) {
         fail_msg("base item: %s", eb.msg);
     }
@@ -148,6 +148,31 @@ static void apply_err(const cJSON *existing, const char *json, opc_err rc, const
     }
     assert_null(out);
     assert_int_equal(n, 0);
+}
+
+/*
+ * A patch that opc__item_patch() takes but whose result is beyond an
+ * item's limits: opc__item_patch_apply() refuses it with the code and the
+ * whole message that opc__item_parse() gives for the printed result (the
+ * size and offsets in it), and msg is part of that message.
+ */
+static void apply_err_as_printed(const cJSON *existing, const char *json, opc_err rc,
+                                 const char *msg)
+{
+    cJSON *patched = NULL;
+    assert_int_equal(opc__item_patch(existing, json, strlen(json), &patched, NULL, NULL), OPC_OK);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(opc__json_print(patched, &text, &len), OPC_OK);
+    opc__json_delete_secret(patched);
+    cJSON *back = (cJSON *)1;
+    opc__ebuf by_text;
+    opc__ebuf_clear(&by_text);
+    assert_int_equal(opc__item_parse(text, len, &back, &by_text), rc);
+    assert_null(back);
+    opc_free(text);
+    assert_non_null(strstr(by_text.msg, msg));
+    apply_err(existing, json, rc, by_text.msg);
 }
 
 /* The member at a JSON pointer of ours ("fields.2.value" style is too
@@ -860,6 +885,13 @@ static void test_patch_body_and_limits(void **state)
     s[big - 1] = '\0'; /* exactly the limit */
     out = patch_ok(it, s);
     opc__json_delete_secret(out);
+    /* A patch within the limit can make an item beyond the item's. */
+    static const char head[] = "[{\"op\":\"add\",\"path\":\"/fields/username/value\",\"value\":\"";
+    size_t n = strlen(head);
+    memcpy(s, head, n);
+    memset(s + n, 'v', OPC_PATCH_MAX_JSON - n - 3);
+    memcpy(s + OPC_PATCH_MAX_JSON - 3, "\"}]", 4);
+    apply_err_as_printed(it, s, OPC_ERR_TOO_LARGE, "exceeds the limit of 1048576");
     free(s);
     /* Nesting: an item's depth fits in a value; one more level does not. */
     char deep[256] = "[{\"op\":\"add\",\"path\":\"/title\",\"value\":";
@@ -872,6 +904,8 @@ static void test_patch_body_and_limits(void **state)
     strcat(deep, "}]");
     out = patch_ok(it, deep);
     opc__json_delete_secret(out);
+    /* ... but the item it makes is a level too deep. */
+    apply_err_as_printed(it, deep, OPC_ERR_PARSE, "invalid JSON: nested deeper than 16 levels");
     char deeper[256] = "[{\"op\":\"add\",\"path\":\"/title\",\"value\":";
     for (int i = 0; i <= OPC_ITEM_MAX_DEPTH; i++) {
         strcat(deeper, "[");
