@@ -117,7 +117,7 @@ PCFILE := $(BUILDDIR)/libopconnect.pc
 
 .PHONY: all shared static pc install uninstall check check-fast asan fuzz fuzz-smoke fuzz-corpus \
 	bench run lint clean deps unit api-tests headers-check exports-check docs-check \
-	banned-check install-check cli cli-tests daemons daemon-tests check-tls
+	banned-check layers-check install-check cli cli-tests daemons daemon-tests check-tls
 
 all: shared static pc cli daemons $(RUN_DEMO)
 
@@ -239,6 +239,10 @@ docs-check:
 banned-check:
 	@tools/check-banned
 
+# Includes follow the layer table (tools/check-layers, docs/architecture.md).
+layers-check:
+	@tools/check-layers
+
 # Stage an install (lib, headers, .pc, op, daemons, man pages); build a
 # pkg-config consumer and examples/appliance.c against it and run them.
 install-check: all
@@ -255,7 +259,7 @@ sdk-tests: all
 	@tests/sdk/run $(BUILDDIR)
 
 check-fast: all unit api-tests cli-tests daemon-tests sdk-tests check-tls headers-check exports-check \
-		docs-check banned-check install-check fuzz-smoke
+		docs-check banned-check layers-check install-check fuzz-smoke
 	@echo "check: all stages passed ($(BUILDDIR))"
 
 check: deps
