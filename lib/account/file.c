@@ -108,8 +108,9 @@ static opc_err write_chunks(opc_account *a, const char *item_id, const char *fil
         if (rc == OPC_OK) {
             rc = opc__acct_step(a, st, &row, eb);
         }
-        if (sqlite3_reset(st) != SQLITE_OK && rc == OPC_OK) {
-            rc = opc__acct_sqlerr(a, sqlite3_errcode(a->db), "account file", eb);
+        int src = sqlite3_reset(st);
+        if (src != SQLITE_OK && rc == OPC_OK) {
+            rc = opc__acct_sqlerr(a, src, "account file", eb);
         }
     }
     uint8_t d[OPC_FILE_HASH_LEN];

@@ -57,10 +57,7 @@ void opc_account_close(opc_account *a)
     }
     opc__acct_lock(a);
     opc__key_free(a->rsa_pub);
-    if (a->db != NULL) {
-        opc__acct_rollback(a);
-        sqlite3_close_v2(a->db);
-    }
+    opc__db_close(a->db);
     opc__free(a->email);
     opc__secret_free(a, sizeof *a);
 }
