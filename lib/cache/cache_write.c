@@ -88,7 +88,7 @@ static opc_err run_put(opc__cache *c, sqlite3_stmt *st, bool *written, opc__ebuf
 {
     opc_err rc = opc__cache_run(c, st, eb);
     if (written != NULL) {
-        *written = rc == OPC_OK && sqlite3_changes(c->db) > 0;
+        *written = rc == OPC_OK && opc__db_changes(c->db) > 0;
     }
     return rc;
 }
@@ -168,7 +168,7 @@ opc_err opc__cache_item_put(opc__cache *c, const opc__cache_item *it, bool *writ
 /* Open a write transaction unless the caller has one (*own tells). */
 static opc_err tx_begin(opc__cache *c, bool *own, opc__ebuf *eb)
 {
-    *own = !c->in_tx;
+    *own = !opc__db_in_tx(c->db);
     return *own ? opc__cache_begin(c, true, eb) : OPC_OK;
 }
 

@@ -144,6 +144,9 @@ opc_err opc__db_open(const opc__db_config *cfg, opc__db **out, opc__ebuf *eb)
         opc__db_close(db);
         return rc;
     }
+    if (db->path != NULL) {
+        opc__file_tighten_sidecars(db->path); /* an older file's, created laxer */
+    }
     *out = db;
     return OPC_OK;
 }
@@ -186,6 +189,9 @@ opc_err opc__db_wal(opc__db *db, opc__ebuf *eb)
         }
     }
     sqlite3_finalize(st);
+    if (rc == OPC_OK && db->path != NULL) {
+        opc__file_tighten_sidecars(db->path);
+    }
     return rc;
 }
 
