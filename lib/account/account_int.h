@@ -159,6 +159,18 @@ opc_err opc__acct_change(opc_account *a, const opc__change *c, int64_t *seq, opc
 
 /* ---- store.c: shared helpers ---- */
 
+/* What a public call needs of the handle. */
+typedef enum opc__acct_state { OPC__ACCT_ANY, OPC__ACCT_UNLOCKED } opc__acct_state;
+/*
+ * Start a public call: clear eb and the outputs given (either may be NULL),
+ * then OPC_ERR_INVALID_ARG ("missing argument") unless args_ok, and
+ * OPC_ERR_LOCKED unless the handle is unlocked when need is
+ * OPC__ACCT_UNLOCKED. A NULL handle is OPC_ERR_INVALID_ARG, its outputs
+ * untouched. End the call with opc__acct_finish(a, rc, eb) whatever this
+ * returned.
+ */
+opc_err opc__acct_enter(opc_account *a, opc__acct_state need, bool args_ok, char **out_json,
+                        opc_secret **out_secret, opc__ebuf *eb);
 /* Finish a public call: record eb's message (or the code's text) on the handle. */
 opc_err opc__acct_finish(opc_account *a, opc_err rc, const opc__ebuf *eb);
 /* OPC_ERR_LOCKED unless unlocked. */
