@@ -159,6 +159,11 @@ opc_err opc__acct_change(opc_account *a, const opc__change *c, int64_t *seq, opc
 
 /* ---- store.c: shared helpers ---- */
 
+/* Finish a public call: record eb's message (or the code's text) on the handle. */
+opc_err opc__acct_finish(opc_account *a, opc_err rc, const opc__ebuf *eb);
+/* OPC_ERR_LOCKED unless unlocked. */
+opc_err opc__acct_need_unlocked(const opc_account *a, opc__ebuf *eb);
+
 /* What a public call needs of the handle. */
 typedef enum opc__acct_state { OPC__ACCT_ANY, OPC__ACCT_UNLOCKED } opc__acct_state;
 /*
@@ -167,14 +172,28 @@ typedef enum opc__acct_state { OPC__ACCT_ANY, OPC__ACCT_UNLOCKED } opc__acct_sta
  * OPC_ERR_LOCKED unless the handle is unlocked when need is
  * OPC__ACCT_UNLOCKED. A NULL handle is OPC_ERR_INVALID_ARG, its outputs
  * untouched. End the call with opc__acct_finish(a, rc, eb) whatever this
- * returned.
+ * returned. Inline so that the static analyzer sees, in each caller, that
+ * OPC_OK means the arguments were checked.
  */
-opc_err opc__acct_enter(opc_account *a, opc__acct_state need, bool args_ok, char **out_json,
-                        opc_secret **out_secret, opc__ebuf *eb);
-/* Finish a public call: record eb's message (or the code's text) on the handle. */
-opc_err opc__acct_finish(opc_account *a, opc_err rc, const opc__ebuf *eb);
-/* OPC_ERR_LOCKED unless unlocked. */
-opc_err opc__acct_need_unlocked(const opc_account *a, opc__ebuf *eb);
+static inline opc_err opc__acct_enter(opc_account *a, opc__acct_state need, bool args_ok,
+                                      char **out_json, opc_secret **out_secret, opc__ebuf *eb)
+{
+    opc__ebuf_clear(eb);
+    if (a == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    if (out_json != NULL) {
+        *out_json = NULL;
+    }
+    if (out_secret != NULL) {
+        *out_secret = NULL;
+    }
+    if (!args_ok) {
+        (void)opc__fail(eb, OPC_ERR_INVALID_ARG, "missing argument");
+        return OPC_ERR_INVALID_ARG; /* literally, for the analyzer */
+    }
+    return need == OPC__ACCT_UNLOCKED ? opc__acct_need_unlocked(a, eb) : OPC_OK;
+}
 /* A human-readable name/label check: non-empty, valid UTF-8, no control characters,
  * at most max bytes. `what` names it in the message. */
 opc_err opc__acct_check_name(const char *s, size_t max, const char *what, opc__ebuf *eb);

@@ -99,25 +99,6 @@ opc_err opc__acct_need_unlocked(const opc_account *a, opc__ebuf *eb)
     return OPC_OK;
 }
 
-opc_err opc__acct_enter(opc_account *a, opc__acct_state need, bool args_ok, char **out_json,
-                        opc_secret **out_secret, opc__ebuf *eb)
-{
-    opc__ebuf_clear(eb);
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
-    if (out_json != NULL) {
-        *out_json = NULL;
-    }
-    if (out_secret != NULL) {
-        *out_secret = NULL;
-    }
-    if (!args_ok) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG, "missing argument");
-    }
-    return need == OPC__ACCT_UNLOCKED ? opc__acct_need_unlocked(a, eb) : OPC_OK;
-}
-
 opc_err opc__acct_check_name(const char *s, size_t max, const char *what, opc__ebuf *eb)
 {
     size_t n = strlen(s);

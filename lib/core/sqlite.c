@@ -110,7 +110,7 @@ opc_err opc__db_open(const opc__db_config *cfg, opc__db **out, opc__ebuf *eb)
     db->sql = cfg->stmts;
     db->n_st = cfg->n_stmts;
     if (db->n_st > 0) {
-        db->st = opc__calloc(db->n_st, sizeof *db->st);
+        db->st = opc__calloc(db->n_st, sizeof(sqlite3_stmt *));
     }
     if ((cfg->flags & OPC_DB_PRIVATE) != 0 && !readonly) {
         db->path = opc__strdup(cfg->path);
