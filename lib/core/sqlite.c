@@ -12,12 +12,14 @@
 #include "core/alloc.h"
 #include "core/file.h"
 #include "core/sqlite.h"
+#include "core/time.h"
 
 struct opc__db {
     sqlite3 *conn;
     const char *label;
     char *path; /* OPC_DB_PRIVATE only: the file whose side files are tightened */
     unsigned flags;
+    int busy_ms; /* the busy handler's wait */
     bool in_tx;
     int last; /* SQLite code of the last mapped failure */
     const char *const *sql;
@@ -107,6 +109,7 @@ opc_err opc__db_open(const opc__db_config *cfg, opc__db **out, opc__ebuf *eb)
     }
     db->label = cfg->label;
     db->flags = cfg->flags;
+    db->busy_ms = cfg->busy_timeout_ms;
     db->sql = cfg->stmts;
     db->n_st = cfg->n_stmts;
     if (db->n_st > 0) {
@@ -377,17 +380,33 @@ int opc__db_changes(opc__db *db)
 
 /* ---- transactions ---- */
 
-static void backoff(int attempt)
+static bool busy(int src)
 {
+    return (src & 0xff) == SQLITE_BUSY;
+}
+
+/* The pauses between OPC_DB_BUSY_TRIES attempts, all together. */
+#define BACKOFF_TOTAL_MS (OPC_DB_BUSY_BACKOFF_MS * ((1 << (OPC_DB_BUSY_TRIES - 1)) - 1))
+
+/*
+ * Attempt `attempt` (from 0), begun with the first at start_ms, met
+ * SQLITE_BUSY: pause and return true when another attempt fits, that is
+ * attempts are left and less than the budget (the busy timeout, or the
+ * pauses when they are longer) has passed. A BUSY that came after the
+ * busy handler's whole wait is final: a file locked for good still fails
+ * after the busy timeout.
+ */
+static bool retry_after_busy(const opc__db *db, int64_t start_ms, int attempt)
+{
+    int64_t budget = db->busy_ms > BACKOFF_TOTAL_MS ? db->busy_ms : BACKOFF_TOTAL_MS;
+    if (attempt + 1 >= OPC_DB_BUSY_TRIES || opc__monotonic_ms() - start_ms >= budget) {
+        return false;
+    }
     long ms = (long)OPC_DB_BUSY_BACKOFF_MS << attempt;
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
-}
-
-static bool busy(int src)
-{
-    return (src & 0xff) == SQLITE_BUSY;
+    return true;
 }
 
 opc_err opc__db_begin(opc__db *db, bool write, opc__ebuf *eb)
@@ -395,13 +414,11 @@ opc_err opc__db_begin(opc__db *db, bool write, opc__ebuf *eb)
     if (db->in_tx) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "%s: transaction already open", db->label);
     }
+    int64_t start = opc__monotonic_ms();
     int src = SQLITE_OK;
-    for (int attempt = 0; attempt < OPC_DB_BUSY_TRIES; attempt++) {
-        if (attempt > 0) {
-            backoff(attempt - 1);
-        }
+    for (int attempt = 0;; attempt++) {
         src = sqlite3_exec(db->conn, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL);
-        if (!busy(src)) {
+        if (!busy(src) || !retry_after_busy(db, start, attempt)) {
             break;
         }
     }
@@ -455,20 +472,16 @@ bool opc__db_in_tx(const opc__db *db)
 
 opc_err opc__db_txn(opc__db *db, opc__db_txn_fn fn, void *ud, opc__ebuf *eb)
 {
-    opc_err rc = OPC_OK;
-    for (int attempt = 0; attempt < OPC_DB_BUSY_TRIES; attempt++) {
-        if (attempt > 0) {
-            backoff(attempt - 1);
-        }
+    int64_t start = opc__monotonic_ms();
+    for (int attempt = 0;; attempt++) {
         db->last = SQLITE_OK;
-        rc = opc__db_begin(db, true, eb);
+        opc_err rc = opc__db_begin(db, true, eb); /* with its own attempts */
         if (rc != OPC_OK) {
-            return rc; /* the BEGIN had its own attempts */
+            return rc;
         }
         rc = opc__db_end(db, fn(db, ud, eb), eb);
-        if (rc == OPC_OK || !busy(db->last)) {
+        if (rc == OPC_OK || !busy(db->last) || !retry_after_busy(db, start, attempt)) {
             return rc;
         }
     }
-    return rc;
 }

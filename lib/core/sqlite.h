@@ -35,9 +35,16 @@
 #include "core/err.h"
 #include "internal.h"
 
-/* Attempts of a BEGIN (and of a whole opc__db_txn()) that meet SQLITE_BUSY. */
+/*
+ * SQLITE_BUSY: SQLite's busy handler waits up to the handle's busy timeout
+ * inside each statement. A BEGIN (and a whole opc__db_txn()) that still
+ * meets SQLITE_BUSY is tried again, up to OPC_DB_BUSY_TRIES attempts with
+ * pauses from OPC_DB_BUSY_BACKOFF_MS doubling, while less than the busy
+ * timeout (or the pauses, when longer) has passed since the first: a
+ * BUSY that comes at once (a snapshot too old, a handler that gave up) is
+ * retried, a file locked for good still fails after the busy timeout.
+ */
 #define OPC_DB_BUSY_TRIES 4
-/* Pause after the first busy attempt, doubled after each further one. */
 #define OPC_DB_BUSY_BACKOFF_MS 10
 
 /* Flags of opc__db_config. */
@@ -117,8 +124,8 @@ int opc__db_changes(opc__db *db);
 
 /*
  * Transactions, not nested: BEGIN IMMEDIATE (write) or BEGIN (read). A
- * BEGIN that meets SQLITE_BUSY is tried again (OPC_DB_BUSY_TRIES attempts,
- * backing off from OPC_DB_BUSY_BACKOFF_MS). A failed COMMIT rolls back.
+ * BEGIN that meets SQLITE_BUSY is tried again (see OPC_DB_BUSY_TRIES). A
+ * failed COMMIT rolls back.
  */
 opc_err opc__db_begin(opc__db *db, bool write, opc__ebuf *eb);
 opc_err opc__db_commit(opc__db *db, opc__ebuf *eb);
@@ -131,9 +138,8 @@ bool opc__db_in_tx(const opc__db *db);
 /*
  * Run fn in a write transaction: BEGIN IMMEDIATE, fn, COMMIT; rolled back
  * when anything fails. When the failure was SQLITE_BUSY (fn's or the
- * COMMIT's) the whole transaction runs again, up to OPC_DB_BUSY_TRIES
- * attempts with backoff: fn must be safe to repeat (its effects outside
- * the database idempotent).
+ * COMMIT's) the whole transaction runs again (see OPC_DB_BUSY_TRIES): fn
+ * must be safe to repeat (its effects outside the database idempotent).
  */
 typedef opc_err (*opc__db_txn_fn)(opc__db *db, void *ud, opc__ebuf *eb);
 opc_err opc__db_txn(opc__db *db, opc__db_txn_fn fn, void *ud, opc__ebuf *eb);

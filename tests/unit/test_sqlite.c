@@ -459,6 +459,16 @@ static void test_sqlite_begin_retries_while_another_connection_writes(void **sta
     assert_int_equal(opc__db_last_error(f.db) & 0xff, SQLITE_BUSY);
     assert_non_null(strstr(eb.msg, "busy"));
     assert_false(opc__db_in_tx(f.db));
+    /* With a busy timeout, its whole wait is the budget: one attempt, not four. */
+    opc__db_config cfg = config(&f, 0, 150);
+    opc__db *slow = NULL;
+    assert_int_equal(opc__db_open(&cfg, &slow, &eb), OPC_OK);
+    t0 = now_ms();
+    assert_int_equal(opc__db_begin(slow, true, &eb), OPC_ERR_IO);
+    waited = now_ms() - t0;
+    assert_true(waited >= 150);
+    assert_true(waited < 4 * 150);
+    opc__db_close(slow);
     /* Held briefly (released by another thread): a retry gets the lock. */
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, release_later, &h), 0);
