@@ -18,7 +18,6 @@ struct opc__db {
     sqlite3 *conn;
     const char *label;
     char *path; /* OPC_DB_PRIVATE only: the file whose side files are tightened */
-    unsigned flags;
     int busy_ms; /* the busy handler's wait */
     bool in_tx;
     int last; /* SQLite code of the last mapped failure */
@@ -108,7 +107,6 @@ opc_err opc__db_open(const opc__db_config *cfg, opc__db **out, opc__ebuf *eb)
         return OPC_ERR_NOMEM;
     }
     db->label = cfg->label;
-    db->flags = cfg->flags;
     db->busy_ms = cfg->busy_timeout_ms;
     db->sql = cfg->stmts;
     db->n_st = cfg->n_stmts;
