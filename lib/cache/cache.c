@@ -560,53 +560,7 @@ opc_err opc__cache_reset(opc__cache *c, opc__ebuf *eb)
         eb);
 }
 
-/* ---- row helpers ---- */
-
-void opc__cache_issuer_key_clear(opc__cache_issuer_key *k)
-{
-    if (k != NULL) {
-        opc__free(k->jwk);
-        memset(k, 0, sizeof *k);
-    }
-}
-
-void opc__cache_access_clear(opc__cache_access *a)
-{
-    if (a != NULL) {
-        opc__free(a->enc_key);
-        opc__free(a->grant_sig);
-        memset(a, 0, sizeof *a);
-    }
-}
-
-void opc__cache_vault_clear(opc__cache_vault *v)
-{
-    if (v != NULL) {
-        opc__free(v->type);
-        opc__free(v->attrs);
-        memset(v, 0, sizeof *v);
-    }
-}
-
-void opc__cache_item_clear(opc__cache_item *it)
-{
-    if (it != NULL) {
-        opc__free(it->state);
-        opc__free(it->overview);
-        opc__free(it->details);
-        memset(it, 0, sizeof *it);
-    }
-}
-
-void opc__cache_token_clear(opc__cache_token *t)
-{
-    if (t != NULL) {
-        opc__free(t->name);
-        opc__free(t->scopes);
-        opc__free(t->state);
-        memset(t, 0, sizeof *t);
-    }
-}
+/* ---- rows ---- */
 
 /*
  * The row readers: borrowed columns into a row struct (its strings valid
@@ -735,20 +689,56 @@ static char **member(const row_kind *k, void *row, size_t i)
     return (char **)(void *)((unsigned char *)row + k->owned[i]);
 }
 
+/* Free a row's owned strings and zero it (NULL is a no-op). */
+static void clear_row(const row_kind *k, void *row)
+{
+    if (row != NULL) {
+        for (size_t i = 0; i < k->n_owned; i++) {
+            opc__free(*member(k, row, i));
+        }
+        memset(row, 0, k->size);
+    }
+}
+
+void opc__cache_issuer_key_clear(opc__cache_issuer_key *k)
+{
+    clear_row(&issuer_key_rows, k);
+}
+
+void opc__cache_access_clear(opc__cache_access *a)
+{
+    clear_row(&access_rows, a);
+}
+
+void opc__cache_vault_clear(opc__cache_vault *v)
+{
+    clear_row(&vault_rows, v);
+}
+
+void opc__cache_item_clear(opc__cache_item *it)
+{
+    clear_row(&item_rows, it);
+}
+
+void opc__cache_token_clear(opc__cache_token *t)
+{
+    clear_row(&token_rows, t);
+}
+
 /*
  * Turn the borrowed strings of a row into owned copies (NULL stays NULL).
- * On failure the copies made so far are freed and the row is zeroed, as
- * its _clear() would leave it.
+ * On failure the strings not copied yet are dropped and the row cleared:
+ * no copy leaks, the row is zeroed.
  */
 static bool own_row(const row_kind *k, void *row)
 {
     for (size_t i = 0; i < k->n_owned; i++) {
         char **f = member(k, row, i);
         if (*f != NULL && (*f = opc__strdup(*f)) == NULL) {
-            for (size_t j = 0; j < i; j++) {
-                opc__free(*member(k, row, j));
+            for (size_t j = i + 1; j < k->n_owned; j++) {
+                *member(k, row, j) = NULL;
             }
-            memset(row, 0, k->size);
+            clear_row(k, row);
             return false;
         }
     }
