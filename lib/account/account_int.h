@@ -5,7 +5,8 @@
  * at the top of schema.c. This header is shared by the files of lib/account:
  *
  *   schema.c   the schema, its migrations, opening the SQLite file
- *   store.c    SQL helpers, transactions, the change log, shared crypto helpers
+ *   store.c    column helpers, the change log, shared crypto helpers (SQL and
+ *              transactions: core/sqlite.h)
  *   owner.c    create / open / unlock / close, the owner keyset
  *   session.c  unlocked sessions (session files)
  *   vault.c    vaults, vault keys and grants
@@ -29,6 +30,7 @@
 
 #include "core/err.h"
 #include "core/id.h"
+#include "core/sqlite.h"
 #include "crypto/key.h"
 #include "crypto/twoskd.h"
 #include "internal.h"
@@ -72,7 +74,7 @@ typedef struct opc__vault_key {
 } opc__vault_key;
 
 struct opc_account {
-    sqlite3 *db;
+    opc__db *db;
     char path[4096]; /* absolute path of the file */
     char id[OPC_ID_LEN + 1];
     char *email;
@@ -82,7 +84,6 @@ struct opc_account {
     uint8_t salt[OPC_2SKD_SALT_LEN];
     uint32_t iterations;
     uint32_t min_iterations; /* the floor this handle enforces */
-    int tx_depth;            /* 1 inside a transaction of ours */
     /* Unlocked state (all NULL / zero while locked). */
     bool unlocked;
     uint8_t auk[32];
@@ -108,41 +109,34 @@ opc_err opc__acct_db_open(opc_account *a, const char *path, opc__ebuf *eb);
 /* Switch to (or confirm) WAL journal mode; only after the file proved to be an account. */
 opc_err opc__acct_db_wal(opc_account *a, opc__ebuf *eb);
 
-/* ---- store.c: SQL ---- */
+/* ---- SQL: core/sqlite.h on the handle's file ---- */
 
-/* Map a SQLite result code to an opc_err with "<what>: <sqlite message>". */
-opc_err opc__acct_sqlerr(opc_account *a, int rc, const char *what, opc__ebuf *eb);
-opc_err opc__acct_prepare(opc_account *a, const char *sql, sqlite3_stmt **st, opc__ebuf *eb);
-/*
- * Bind parameters 1..n by a format string: 't' text (const char *, NULL
- * binds NULL), 'i' int64_t, 'b' blob (const void *, size_t), 'n' NULL (no
- * argument). Text and blobs are bound SQLITE_STATIC: keep them alive until
- * the statement is stepped.
- */
-opc_err opc__acct_bind(opc_account *a, sqlite3_stmt *st, opc__ebuf *eb, const char *fmt, ...);
-opc_err opc__acct_vbind(opc_account *a, sqlite3_stmt *st, opc__ebuf *eb, const char *fmt,
-                        va_list ap);
+/* Map a SQLite result code to an opc_err with "<what>: <message>" (core/sqlite.h). */
+#define opc__acct_sqlerr(a, rc, what, eb) opc__db_err((a)->db, (rc), (what), (eb))
+#define opc__acct_prepare(a, sql, st, eb) opc__db_prepare((a)->db, (sql), (st), (eb))
+/* Bind by a format string ('t', 'i', 'b', 'n': opc__db_bind). */
+#define opc__acct_bind(a, st, eb, ...) opc__db_bind((a)->db, (st), (eb), __VA_ARGS__)
 /* Step: *row true for SQLITE_ROW, false for SQLITE_DONE; anything else is an error. */
-opc_err opc__acct_step(opc_account *a, sqlite3_stmt *st, bool *row, opc__ebuf *eb);
-/* Prepare, bind, step to DONE and finalize. *changed (may be NULL) gets sqlite3_changes(). */
-opc_err opc__acct_run(opc_account *a, int *changed, opc__ebuf *eb, const char *sql, const char *fmt,
-                      ...);
+#define opc__acct_step(a, st, row, eb) opc__db_step((a)->db, (st), (row), (eb))
+/* Prepare, bind, step to DONE and finalize. *changed (may be NULL) gets the rows changed. */
+#define opc__acct_run(a, changed, eb, ...) opc__db_run_sql((a)->db, (changed), (eb), __VA_ARGS__)
 /* One-row integer query; *found false (and *out untouched) when no row. */
-opc_err opc__acct_query_int(opc_account *a, bool *found, int64_t *out, opc__ebuf *eb,
-                            const char *sql, const char *fmt, ...);
+#define opc__acct_query_int(a, found, out, eb, ...)                                                \
+    opc__db_query_int((a)->db, (found), (out), (eb), __VA_ARGS__)
 /* Execute SQL text without parameters. */
-opc_err opc__acct_exec(opc_account *a, const char *sql, opc__ebuf *eb);
+#define opc__acct_exec(a, sql, eb) opc__db_exec((a)->db, (sql), (eb))
+/* Transactions: BEGIN IMMEDIATE (write) or BEGIN (read), not nested. */
+#define opc__acct_begin(a, write, eb) opc__db_begin((a)->db, (write), (eb))
+#define opc__acct_rollback(a) opc__db_rollback((a)->db)
+/* Commit when rc is OPC_OK, else roll back; returns the final code. */
+#define opc__acct_end(a, rc, eb) opc__db_end((a)->db, (rc), (eb))
+
+/* ---- store.c: columns ---- */
+
 /* Copy a text column (NULL column -> NULL, which is not an error). */
 opc_err opc__acct_col_text(sqlite3_stmt *st, int col, char **out);
 /* Text column or "" (borrowed; valid until the next step). */
 const char *opc__acct_col_str(sqlite3_stmt *st, int col);
-
-/* Transactions: BEGIN IMMEDIATE (write) or BEGIN (read). Not nested. */
-opc_err opc__acct_begin(opc_account *a, bool write, opc__ebuf *eb);
-opc_err opc__acct_commit(opc_account *a, opc__ebuf *eb);
-void opc__acct_rollback(opc_account *a);
-/* Commit when rc is OPC_OK, else roll back; returns the final code. */
-opc_err opc__acct_end(opc_account *a, opc_err rc, opc__ebuf *eb);
 
 /* ---- store.c: change log ---- */
 
@@ -166,6 +160,37 @@ opc_err opc__acct_change(opc_account *a, const opc__change *c, int64_t *seq, opc
 opc_err opc__acct_finish(opc_account *a, opc_err rc, const opc__ebuf *eb);
 /* OPC_ERR_LOCKED unless unlocked. */
 opc_err opc__acct_need_unlocked(const opc_account *a, opc__ebuf *eb);
+
+/* What a public call needs of the handle. */
+typedef enum opc__acct_state { OPC__ACCT_ANY, OPC__ACCT_UNLOCKED } opc__acct_state;
+/*
+ * Start a public call: clear eb and the outputs given (either may be NULL),
+ * then OPC_ERR_INVALID_ARG ("missing argument") unless args_ok, and
+ * OPC_ERR_LOCKED unless the handle is unlocked when need is
+ * OPC__ACCT_UNLOCKED. A NULL handle is OPC_ERR_INVALID_ARG, its outputs
+ * untouched. End the call with opc__acct_finish(a, rc, eb) whatever this
+ * returned. Inline so that the static analyzer sees, in each caller, that
+ * OPC_OK means the arguments were checked.
+ */
+static inline opc_err opc__acct_enter(opc_account *a, opc__acct_state need, bool args_ok,
+                                      char **out_json, opc_secret **out_secret, opc__ebuf *eb)
+{
+    opc__ebuf_clear(eb);
+    if (a == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    if (out_json != NULL) {
+        *out_json = NULL;
+    }
+    if (out_secret != NULL) {
+        *out_secret = NULL;
+    }
+    if (!args_ok) {
+        (void)opc__fail(eb, OPC_ERR_INVALID_ARG, "missing argument");
+        return OPC_ERR_INVALID_ARG; /* literally, for the analyzer */
+    }
+    return need == OPC__ACCT_UNLOCKED ? opc__acct_need_unlocked(a, eb) : OPC_OK;
+}
 /* A human-readable name/label check: non-empty, valid UTF-8, no control characters,
  * at most max bytes. `what` names it in the message. */
 opc_err opc__acct_check_name(const char *s, size_t max, const char *what, opc__ebuf *eb);

@@ -96,23 +96,19 @@ static opc_err changes(opc_account *a, const char *server_id, int64_t since, siz
 opc_err opc__account_changes(opc_account *a, const char *server_id, int64_t since, size_t limit,
                              cJSON **out, int64_t *out_last)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out == NULL || out_last == NULL) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
+    opc_err rc =
+        opc__acct_enter(a, OPC__ACCT_ANY, out != NULL && out_last != NULL, NULL, NULL, &eb);
+    if (rc == OPC_OK) {
+        *out = NULL;
+        *out_last = since;
+        if (since < 0 || limit == 0 || limit > OPC_FEED_MAX_LIMIT) {
+            rc = opc__fail(&eb, OPC_ERR_RANGE, "feed: since must be >= 0 and limit 1 to %d",
+                           OPC_FEED_MAX_LIMIT);
+        }
     }
-    *out = NULL;
-    *out_last = since;
-    if (since < 0 || limit == 0 || limit > OPC_FEED_MAX_LIMIT) {
-        return opc__acct_finish(a,
-                                opc__fail(&eb, OPC_ERR_RANGE,
-                                          "feed: since must be >= 0 and limit 1 to %d",
-                                          OPC_FEED_MAX_LIMIT),
-                                &eb);
+    if (rc == OPC_OK) {
+        rc = changes(a, server_id, since, limit, out, out_last, &eb);
     }
-    opc_err rc = changes(a, server_id, since, limit, out, out_last, &eb);
     return opc__acct_finish(a, rc, &eb);
 }

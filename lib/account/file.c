@@ -110,8 +110,9 @@ static opc_err write_chunks(opc_account *a, const char *item_id, const char *fil
         if (rc == OPC_OK) {
             rc = opc__acct_step(a, st, &row, eb);
         }
-        if (sqlite3_reset(st) != SQLITE_OK && rc == OPC_OK) {
-            rc = opc__acct_sqlerr(a, sqlite3_errcode(a->db), "account file", eb);
+        int src = sqlite3_reset(st);
+        if (src != SQLITE_OK && rc == OPC_OK) {
+            rc = opc__acct_sqlerr(a, src, "account file", eb);
         }
     }
     uint8_t d[OPC_FILE_HASH_LEN];
@@ -349,18 +350,10 @@ static opc_err file_read(opc_account *a, const char *vault, const char *item, co
 opc_err opc_account_file_read(opc_account *a, const char *vault, const char *item,
                               const char *file_id, opc_secret **out)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out != NULL) {
-        *out = NULL;
-    }
-    if (vault == NULL || item == NULL || file_id == NULL || out == NULL) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED,
+                                 vault != NULL && item != NULL && file_id != NULL && out != NULL,
+                                 NULL, out, &eb);
     if (rc == OPC_OK) {
         rc = file_read(a, vault, item, file_id, out, &eb);
     }
@@ -435,18 +428,11 @@ opc_err opc_account_file_attach(opc_account *a, const char *vault, const char *i
                                 const char *name, const char *section_id, const void *data,
                                 size_t len, int64_t expected_version, opc_secret **out)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out != NULL) {
-        *out = NULL;
-    }
-    if (vault == NULL || item == NULL || name == NULL || out == NULL || (data == NULL && len > 0)) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED,
+                                 vault != NULL && item != NULL && name != NULL && out != NULL &&
+                                     (data != NULL || len == 0),
+                                 NULL, out, &eb);
     if (rc == OPC_OK) {
         rc = file_attach(a, vault, item, name, section_id, data, len, expected_version, out, &eb);
     }
@@ -512,19 +498,11 @@ opc_err opc_account_document_create(opc_account *a, const char *vault, const cha
                                     const char *filename, const void *data, size_t len,
                                     opc_secret **out)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out != NULL) {
-        *out = NULL;
-    }
-    if (vault == NULL || title == NULL || filename == NULL || out == NULL ||
-        (data == NULL && len > 0)) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED,
+                                 vault != NULL && title != NULL && filename != NULL &&
+                                     out != NULL && (data != NULL || len == 0),
+                                 NULL, out, &eb);
     if (rc == OPC_OK) {
         rc = document_create(a, vault, title, filename, data, len, out, &eb);
     }

@@ -393,18 +393,9 @@ static opc_err item_create(opc_account *a, const char *vault, const char *json, 
 opc_err opc_account_item_create(opc_account *a, const char *vault, const char *item_json,
                                 opc_secret **out)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out != NULL) {
-        *out = NULL;
-    }
-    if (!(vault != NULL && item_json != NULL && out != NULL)) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED,
+                                 vault != NULL && item_json != NULL && out != NULL, NULL, out, &eb);
     if (rc == OPC_OK) {
         rc = item_create(a, vault, item_json, out, &eb);
     }
@@ -439,18 +430,9 @@ static opc_err item_get(opc_account *a, const char *vault, const char *item, opc
 
 opc_err opc_account_item_get(opc_account *a, const char *vault, const char *item, opc_secret **out)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out != NULL) {
-        *out = NULL;
-    }
-    if (!(vault != NULL && item != NULL && out != NULL)) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED,
+                                 vault != NULL && item != NULL && out != NULL, NULL, out, &eb);
     if (rc == OPC_OK) {
         rc = item_get(a, vault, item, out, &eb);
     }
@@ -565,18 +547,9 @@ static opc_err item_list(opc_account *a, const char *vault, opc_secret **out, op
 
 opc_err opc_account_item_list(opc_account *a, const char *vault, opc_secret **out)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out != NULL) {
-        *out = NULL;
-    }
-    if (!(vault != NULL && out != NULL)) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc =
+        opc__acct_enter(a, OPC__ACCT_UNLOCKED, vault != NULL && out != NULL, NULL, out, &eb);
     if (rc == OPC_OK) {
         rc = item_list(a, vault, out, &eb);
     }
@@ -643,18 +616,10 @@ static opc_err item_replace(opc_account *a, const char *vault, const char *item,
 opc_err opc_account_item_replace(opc_account *a, const char *vault, const char *item,
                                  const char *item_json, int64_t expected_version, opc_secret **out)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out != NULL) {
-        *out = NULL;
-    }
-    if (!(vault != NULL && item != NULL && item_json != NULL && out != NULL)) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED,
+                                 vault != NULL && item != NULL && item_json != NULL && out != NULL,
+                                 NULL, out, &eb);
     if (rc == OPC_OK) {
         rc = item_replace(a, vault, item, item_json, expected_version, out, &eb);
     }
@@ -700,15 +665,9 @@ static opc_err item_delete(opc_account *a, const char *vault, const char *item,
 opc_err opc_account_item_delete(opc_account *a, const char *vault, const char *item,
                                 int64_t expected_version)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (!(vault != NULL && item != NULL)) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc =
+        opc__acct_enter(a, OPC__ACCT_UNLOCKED, vault != NULL && item != NULL, NULL, NULL, &eb);
     if (rc == OPC_OK) {
         rc = item_delete(a, vault, item, expected_version, &eb);
     }

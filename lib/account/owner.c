@@ -62,10 +62,7 @@ void opc_account_free(opc_account *a)
     }
     opc__acct_lock(a);
     opc__key_free(a->rsa_pub);
-    if (a->db != NULL) {
-        opc__acct_rollback(a);
-        sqlite3_close_v2(a->db);
-    }
+    opc__db_close(a->db);
     opc__free(a->email);
     opc__secret_free(a, sizeof *a);
 }
@@ -749,18 +746,16 @@ opc_err opc_account_open(const char *path, opc_account **out, char *errbuf, size
 
 opc_err opc_account_unlock(opc_account *a, const char *password, const char *secret_key)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (password == NULL || secret_key == NULL) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
+    opc_err rc =
+        opc__acct_enter(a, OPC__ACCT_ANY, password != NULL && secret_key != NULL, NULL, NULL, &eb);
+    if (rc != OPC_OK) {
+        return opc__acct_finish(a, rc, &eb);
     }
     opc__secret_key sk;
     uint8_t auk[32];
     memset(&sk, 0, sizeof sk);
-    opc_err rc = opc__secret_key_parse(secret_key, &sk, &eb);
+    rc = opc__secret_key_parse(secret_key, &sk, &eb);
     if (rc == OPC_OK) {
         rc = derive_auk(a, password, &sk, auk, &eb);
     }

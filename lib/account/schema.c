@@ -141,7 +141,6 @@
 #include "internal.h"
 
 #include <stdio.h>
-#include <string.h>
 
 #include "account/account_int.h"
 #include "core/err.h"
@@ -323,33 +322,17 @@ opc_err opc__acct_schema_check(opc_account *a, opc__ebuf *eb)
 
 opc_err opc__acct_db_open(opc_account *a, const char *path, opc__ebuf *eb)
 {
-    int src = sqlite3_open_v2(path, &a->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL);
-    if (src != SQLITE_OK) {
-        opc_err rc = opc__acct_sqlerr(a, src, "cannot open the account file", eb);
-        sqlite3_close_v2(a->db);
-        a->db = NULL;
-        return rc;
-    }
-    src = sqlite3_busy_timeout(a->db, OPC_ACCOUNT_BUSY_TIMEOUT_MS);
-    if (src != SQLITE_OK) {
-        return opc__acct_sqlerr(a, src, "account file", eb);
-    }
-    sqlite3_extended_result_codes(a->db, 1);
-    return opc__acct_exec(a, "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;", eb);
+    opc__db_config cfg = {
+        .path = path,
+        .label = "account file",
+        .flags = OPC_DB_SHARED,
+        .busy_timeout_ms = OPC_ACCOUNT_BUSY_TIMEOUT_MS,
+        .pragmas = "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+    };
+    return opc__db_open(&cfg, &a->db, eb);
 }
 
 opc_err opc__acct_db_wal(opc_account *a, opc__ebuf *eb)
 {
-    /* journal_mode answers with a row, so it is read like a query. */
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a, "PRAGMA journal_mode = WAL", &st, eb);
-    bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-    }
-    if (rc == OPC_OK && (!row || strcmp(opc__acct_col_str(st, 0), "wal") != 0)) {
-        rc = opc__fail(eb, OPC_ERR_IO, "account file: cannot switch to WAL journal mode");
-    }
-    sqlite3_finalize(st);
-    return rc;
+    return opc__db_wal(a->db, eb);
 }

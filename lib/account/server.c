@@ -503,21 +503,11 @@ opc_err opc__acct_server_create(opc_account *a, const char *name, const char *co
                                 size_t n_vaults, const char *upstream, opc__acct_creds_fn creds,
                                 char **out_json, opc_secret **out_credentials)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out_json != NULL) {
-        *out_json = NULL;
-    }
-    if (out_credentials != NULL) {
-        *out_credentials = NULL;
-    }
-    if (name == NULL || vaults == NULL || out_json == NULL || out_credentials == NULL) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED,
+                                 name != NULL && vaults != NULL && out_json != NULL &&
+                                     out_credentials != NULL,
+                                 out_json, out_credentials, &eb);
     if (rc == OPC_OK) {
         rc = server_create(a, name, vaults, n_vaults, upstream, creds, out_json, out_credentials,
                            &eb);
@@ -562,18 +552,8 @@ static opc_err server_list(opc_account *a, char **out_json, opc__ebuf *eb)
 
 opc_err opc_account_server_list(opc_account *a, char **out_json)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out_json != NULL) {
-        *out_json = NULL;
-    }
-    if (!(out_json != NULL)) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, out_json != NULL, out_json, NULL, &eb);
     if (rc == OPC_OK) {
         rc = opc__acct_begin(a, false, &eb);
         if (rc == OPC_OK) {
@@ -585,18 +565,9 @@ opc_err opc_account_server_list(opc_account *a, char **out_json)
 
 opc_err opc_account_server_get(opc_account *a, const char *server, char **out_json)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out_json != NULL) {
-        *out_json = NULL;
-    }
-    if (!(server != NULL && out_json != NULL)) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, server != NULL && out_json != NULL,
+                                 out_json, NULL, &eb);
     if (rc == OPC_OK) {
         rc = opc__acct_begin(a, false, &eb);
         if (rc == OPC_OK) {
@@ -659,18 +630,10 @@ static opc_err server_rename(opc_account *a, const char *server, const char *new
 opc_err opc_account_server_rename(opc_account *a, const char *server, const char *new_name,
                                   char **out_json)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out_json != NULL) {
-        *out_json = NULL;
-    }
-    if (!(server != NULL && new_name != NULL && out_json != NULL)) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED,
+                                 server != NULL && new_name != NULL && out_json != NULL, out_json,
+                                 NULL, &eb);
     if (rc == OPC_OK) {
         rc = server_rename(a, server, new_name, out_json, &eb);
     }
@@ -751,15 +714,8 @@ static opc_err server_delete(opc_account *a, const char *server, opc__ebuf *eb)
 
 opc_err opc_account_server_delete(opc_account *a, const char *server)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (!(server != NULL)) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, server != NULL, NULL, NULL, &eb);
     if (rc == OPC_OK) {
         rc = server_delete(a, server, &eb);
     }
@@ -800,15 +756,9 @@ static opc_err server_grant(opc_account *a, const char *server, const char *vaul
 
 opc_err opc_account_server_grant(opc_account *a, const char *server, const char *vault)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (!(server != NULL && vault != NULL)) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc =
+        opc__acct_enter(a, OPC__ACCT_UNLOCKED, server != NULL && vault != NULL, NULL, NULL, &eb);
     if (rc == OPC_OK) {
         rc = server_grant(a, server, vault, true, &eb);
     }
@@ -817,15 +767,9 @@ opc_err opc_account_server_grant(opc_account *a, const char *server, const char 
 
 opc_err opc_account_server_revoke(opc_account *a, const char *server, const char *vault)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (!(server != NULL && vault != NULL)) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc =
+        opc__acct_enter(a, OPC__ACCT_UNLOCKED, server != NULL && vault != NULL, NULL, NULL, &eb);
     if (rc == OPC_OK) {
         rc = server_grant(a, server, vault, false, &eb);
     }

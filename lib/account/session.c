@@ -154,18 +154,13 @@ static opc_err session_save(opc_account *a, const char *dir, int64_t ttl_s, opc_
 opc_err opc_account_session_save(opc_account *a, const char *dir, int64_t ttl_s,
                                  opc_secret **out_token)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out_token != NULL) {
-        *out_token = NULL;
+    opc_err rc = opc__acct_enter(
+        a, OPC__ACCT_ANY, dir != NULL && out_token != NULL && dir[0] != '\0', NULL, out_token, &eb);
+    if (rc == OPC_OK) {
+        rc = session_save(a, dir, ttl_s, out_token, &eb);
     }
-    if (dir == NULL || out_token == NULL || dir[0] == '\0') {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    return opc__acct_finish(a, session_save(a, dir, ttl_s, out_token, &eb), &eb);
+    return opc__acct_finish(a, rc, &eb);
 }
 
 static opc_err read_file(const char *path, const char *dir, char **out, size_t *out_len,
@@ -291,29 +286,23 @@ static opc_err session_unlock(opc_account *a, const char *dir, const char *token
 
 opc_err opc_account_session_unlock(opc_account *a, const char *dir, const char *token)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (dir == NULL || token == NULL || dir[0] == '\0') {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_ANY, dir != NULL && token != NULL && dir[0] != '\0',
+                                 NULL, NULL, &eb);
+    if (rc == OPC_OK) {
+        rc = session_unlock(a, dir, token, &eb);
     }
-    return opc__acct_finish(a, session_unlock(a, dir, token, &eb), &eb);
+    return opc__acct_finish(a, rc, &eb);
 }
 
 opc_err opc_account_session_end(opc_account *a, const char *dir)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (dir == NULL || dir[0] == '\0') {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_ANY, dir != NULL && dir[0] != '\0', NULL, NULL, &eb);
     char path[PATH_MAX];
-    opc_err rc = session_path(a, dir, path, &eb);
+    if (rc == OPC_OK) {
+        rc = session_path(a, dir, path, &eb);
+    }
     if (rc == OPC_OK && unlink(path) != 0 && errno != ENOENT) {
         rc = opc__fail(&eb, OPC_ERR_IO, "cannot delete the session file in %s", dir);
     }

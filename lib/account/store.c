@@ -1,6 +1,7 @@
 /*
- * account/store.c - SQL helpers, transactions, the change log and the small
- * crypto helpers shared by the files of lib/account (design: schema.c).
+ * account/store.c - column helpers, the change log and the small crypto
+ * helpers shared by the files of lib/account (design: schema.c); SQL and
+ * transactions are core/sqlite.h's.
  *
  * SQL is only ever run with bound parameters. SQLite's messages name tables
  * and constraints, never bound values, so they are safe in error messages.
@@ -20,174 +21,7 @@
 #include "crypto/envelope.h"
 #include "crypto/kdf.h"
 
-/* ---- SQL ---- */
-
-opc_err opc__acct_sqlerr(opc_account *a, int rc, const char *what, opc__ebuf *eb)
-{
-    const char *msg = (a != NULL && a->db != NULL) ? sqlite3_errmsg(a->db) : sqlite3_errstr(rc);
-    opc_err code = OPC_ERR_INTERNAL;
-    switch (rc & 0xff) {
-    case SQLITE_NOMEM:
-        return opc__fail(eb, OPC_ERR_NOMEM, "%s: out of memory", what);
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return opc__fail(eb, OPC_ERR_IO,
-                         "%s: the account file is busy (another process holds "
-                         "its lock)",
-                         what);
-    case SQLITE_NOTADB:
-        return opc__fail(eb, OPC_ERR_PARSE, "%s: not an opconnect account file", what);
-    case SQLITE_CORRUPT:
-        return opc__fail(eb, OPC_ERR_PARSE, "%s: the account file is corrupt", what);
-    case SQLITE_CONSTRAINT:
-        code = (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-                   ? OPC_ERR_EXISTS
-                   : OPC_ERR_INTERNAL;
-        break;
-    case SQLITE_IOERR:
-    case SQLITE_CANTOPEN:
-    case SQLITE_READONLY:
-    case SQLITE_FULL:
-    case SQLITE_PERM:
-    case SQLITE_AUTH:
-        code = OPC_ERR_IO;
-        break;
-    default:
-        break;
-    }
-    return opc__fail(eb, code, "%s: %s", what, msg);
-}
-
-opc_err opc__acct_prepare(opc_account *a, const char *sql, sqlite3_stmt **st, opc__ebuf *eb)
-{
-    *st = NULL;
-    int src = sqlite3_prepare_v2(a->db, sql, -1, st, NULL);
-    if (src != SQLITE_OK) {
-        sqlite3_finalize(*st);
-        *st = NULL;
-        return opc__acct_sqlerr(a, src, "account file", eb);
-    }
-    return OPC_OK;
-}
-
-opc_err opc__acct_vbind(opc_account *a, sqlite3_stmt *st, opc__ebuf *eb, const char *fmt,
-                        va_list ap)
-{
-    int idx = 1;
-    for (const char *f = fmt; *f != '\0'; f++, idx++) {
-        int src = SQLITE_OK;
-        switch (*f) {
-        case 't': {
-            const char *s = va_arg(ap, const char *);
-            src = (s == NULL) ? sqlite3_bind_null(st, idx)
-                              : sqlite3_bind_text(st, idx, s, -1, SQLITE_STATIC);
-            break;
-        }
-        case 'i':
-            src = sqlite3_bind_int64(st, idx, (sqlite3_int64)va_arg(ap, int64_t));
-            break;
-        case 'b': {
-            const void *p = va_arg(ap, const void *);
-            size_t n = va_arg(ap, size_t);
-            if (n > (size_t)INT32_MAX) {
-                return opc__fail(eb, OPC_ERR_TOO_LARGE, "account file: blob too large");
-            }
-            src = sqlite3_bind_blob(st, idx, n == 0 ? "" : p, (int)n, SQLITE_STATIC);
-            break;
-        }
-        case 'n':
-            src = sqlite3_bind_null(st, idx);
-            break;
-        default:
-            return opc__fail(eb, OPC_ERR_INTERNAL, "account file: bad bind format");
-        }
-        if (src != SQLITE_OK) {
-            return opc__acct_sqlerr(a, src, "account file", eb);
-        }
-    }
-    return OPC_OK;
-}
-
-opc_err opc__acct_bind(opc_account *a, sqlite3_stmt *st, opc__ebuf *eb, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    opc_err rc = opc__acct_vbind(a, st, eb, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-opc_err opc__acct_step(opc_account *a, sqlite3_stmt *st, bool *row, opc__ebuf *eb)
-{
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        *row = true;
-        return OPC_OK;
-    }
-    *row = false;
-    if (src == SQLITE_DONE) {
-        return OPC_OK;
-    }
-    return opc__acct_sqlerr(a, src, "account file", eb);
-}
-
-opc_err opc__acct_run(opc_account *a, int *changed, opc__ebuf *eb, const char *sql, const char *fmt,
-                      ...)
-{
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a, sql, &st, eb);
-    if (rc == OPC_OK) {
-        va_list ap;
-        va_start(ap, fmt);
-        rc = opc__acct_vbind(a, st, eb, fmt, ap);
-        va_end(ap);
-    }
-    bool row = false;
-    while (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-        if (!row) {
-            break;
-        }
-    }
-    if (rc == OPC_OK && changed != NULL) {
-        *changed = sqlite3_changes(a->db);
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
-opc_err opc__acct_query_int(opc_account *a, bool *found, int64_t *out, opc__ebuf *eb,
-                            const char *sql, const char *fmt, ...)
-{
-    *found = false;
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a, sql, &st, eb);
-    if (rc == OPC_OK) {
-        va_list ap;
-        va_start(ap, fmt);
-        rc = opc__acct_vbind(a, st, eb, fmt, ap);
-        va_end(ap);
-    }
-    bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-    }
-    if (rc == OPC_OK && row) {
-        *found = true;
-        *out = (int64_t)sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
-opc_err opc__acct_exec(opc_account *a, const char *sql, opc__ebuf *eb)
-{
-    int src = sqlite3_exec(a->db, sql, NULL, NULL, NULL);
-    if (src != SQLITE_OK) {
-        return opc__acct_sqlerr(a, src, "account file", eb);
-    }
-    return OPC_OK;
-}
+/* ---- SQL (the rest is core/sqlite.h, through the macros of account_int.h) ---- */
 
 opc_err opc__acct_col_text(sqlite3_stmt *st, int col, char **out)
 {
@@ -204,50 +38,6 @@ const char *opc__acct_col_str(sqlite3_stmt *st, int col)
 {
     const unsigned char *s = sqlite3_column_text(st, col);
     return s == NULL ? "" : (const char *)s;
-}
-
-/* ---- transactions ---- */
-
-opc_err opc__acct_begin(opc_account *a, bool write, opc__ebuf *eb)
-{
-    if (a->tx_depth != 0) {
-        return opc__fail(eb, OPC_ERR_INTERNAL, "account file: nested transaction");
-    }
-    opc_err rc = opc__acct_exec(a, write ? "BEGIN IMMEDIATE" : "BEGIN", eb);
-    if (rc == OPC_OK) {
-        a->tx_depth = 1;
-    }
-    return rc;
-}
-
-opc_err opc__acct_commit(opc_account *a, opc__ebuf *eb)
-{
-    opc_err rc = opc__acct_exec(a, "COMMIT", eb);
-    if (rc != OPC_OK) {
-        opc__acct_rollback(a);
-        return rc;
-    }
-    a->tx_depth = 0;
-    return OPC_OK;
-}
-
-void opc__acct_rollback(opc_account *a)
-{
-    if (a->tx_depth != 0 || !sqlite3_get_autocommit(a->db)) {
-        /* A failed ROLLBACK leaves nothing better to do: SQLite rolls back
-         * on close anyway. */
-        (void)sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
-    }
-    a->tx_depth = 0;
-}
-
-opc_err opc__acct_end(opc_account *a, opc_err rc, opc__ebuf *eb)
-{
-    if (rc == OPC_OK) {
-        return opc__acct_commit(a, eb);
-    }
-    opc__acct_rollback(a);
-    return rc;
 }
 
 /* ---- change log ---- */
@@ -278,7 +68,7 @@ opc_err opc__acct_change(opc_account *a, const opc__change *c, int64_t *seq, opc
         rc = opc__acct_step(a, st, &row, eb);
     }
     if (rc == OPC_OK) {
-        *seq = (int64_t)sqlite3_last_insert_rowid(a->db);
+        *seq = (int64_t)sqlite3_last_insert_rowid(opc__db_sqlite(a->db));
     }
     sqlite3_finalize(st);
     return rc;

@@ -418,22 +418,11 @@ opc_err opc_account_token_create(opc_account *a, const char *name, const char *s
                                  const char *const *vault_specs, size_t n_specs,
                                  int64_t expires_in_s, char **out_json, opc_secret **out_token)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out_json != NULL) {
-        *out_json = NULL;
-    }
-    if (out_token != NULL) {
-        *out_token = NULL;
-    }
-    if (name == NULL || server == NULL || vault_specs == NULL || out_json == NULL ||
-        out_token == NULL) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED,
+                                 name != NULL && server != NULL && vault_specs != NULL &&
+                                     out_json != NULL && out_token != NULL,
+                                 out_json, out_token, &eb);
     if (rc == OPC_OK) {
         rc = token_create(a, name, server, vault_specs, n_specs, expires_in_s, out_json, out_token,
                           &eb);
@@ -486,16 +475,8 @@ static opc_err token_list(opc_account *a, const char *server, char **out_json, o
 
 opc_err opc_account_token_list(opc_account *a, const char *server, char **out_json)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out_json == NULL) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    *out_json = NULL;
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, out_json != NULL, out_json, NULL, &eb);
     if (rc == OPC_OK) {
         rc = opc__acct_begin(a, false, &eb);
         if (rc == OPC_OK) {
@@ -627,18 +608,10 @@ static opc_err token_rename(opc_account *a, const char *token, const char *serve
 opc_err opc_account_token_rename(opc_account *a, const char *token, const char *server,
                                  const char *new_name, char **out_json)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out_json != NULL) {
-        *out_json = NULL;
-    }
-    if (token == NULL || new_name == NULL || out_json == NULL) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc =
+        opc__acct_enter(a, OPC__ACCT_UNLOCKED,
+                        token != NULL && new_name != NULL && out_json != NULL, out_json, NULL, &eb);
     if (rc == OPC_OK) {
         rc = token_rename(a, token, server, new_name, out_json, &eb);
     }
@@ -736,15 +709,8 @@ static opc_err token_revoke(opc_account *a, const char *token, const char *serve
 
 opc_err opc_account_token_revoke(opc_account *a, const char *token, const char *server)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (token == NULL) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, token != NULL, NULL, NULL, &eb);
     if (rc == OPC_OK) {
         rc = token_revoke(a, token, server, &eb);
     }

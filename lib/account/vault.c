@@ -585,18 +585,9 @@ static opc_err vault_create(opc_account *a, const char *name, const char *descri
 opc_err opc_account_vault_create(opc_account *a, const char *name, const char *description,
                                  char **out_json)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out_json != NULL) {
-        *out_json = NULL;
-    }
-    if (name == NULL || out_json == NULL) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, name != NULL && out_json != NULL, out_json,
+                                 NULL, &eb);
     if (rc == OPC_OK) {
         rc = vault_create(a, name, description == NULL ? "" : description, out_json, &eb);
     }
@@ -644,16 +635,8 @@ static opc_err vault_list(opc_account *a, char **out_json, opc__ebuf *eb)
 
 opc_err opc_account_vault_list(opc_account *a, char **out_json)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out_json == NULL) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    *out_json = NULL;
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, out_json != NULL, out_json, NULL, &eb);
     if (rc == OPC_OK) {
         rc = opc__acct_begin(a, false, &eb);
         if (rc == OPC_OK) {
@@ -665,16 +648,9 @@ opc_err opc_account_vault_list(opc_account *a, char **out_json)
 
 opc_err opc_account_vault_get(opc_account *a, const char *vault, char **out_json)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (vault == NULL || out_json == NULL) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    *out_json = NULL;
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, vault != NULL && out_json != NULL, out_json,
+                                 NULL, &eb);
     if (rc == OPC_OK) {
         rc = opc__acct_begin(a, false, &eb);
         if (rc == OPC_OK) {
@@ -748,16 +724,9 @@ static opc_err vault_edit(opc_account *a, const char *vault, const char *new_nam
 opc_err opc_account_vault_edit(opc_account *a, const char *vault, const char *new_name,
                                const char *new_description, char **out_json)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (vault == NULL || out_json == NULL) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    *out_json = NULL;
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, vault != NULL && out_json != NULL, out_json,
+                                 NULL, &eb);
     if (rc == OPC_OK) {
         rc = vault_edit(a, vault, new_name, new_description, out_json, &eb);
     }
@@ -814,15 +783,8 @@ static opc_err vault_delete(opc_account *a, const char *vault, opc__ebuf *eb)
 
 opc_err opc_account_vault_delete(opc_account *a, const char *vault)
 {
-    if (a == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
     opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (vault == NULL) {
-        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
-    }
-    opc_err rc = opc__acct_need_unlocked(a, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, vault != NULL, NULL, NULL, &eb);
     if (rc == OPC_OK) {
         rc = vault_delete(a, vault, &eb);
     }

@@ -10,7 +10,7 @@
 #include "internal.h"
 
 #include <limits.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,7 +20,6 @@
 #include "cache/cache.h"
 #include "cache/cache_int.h"
 #include "core/alloc.h"
-#include "core/file.h"
 
 static const char schema_v1[] = "CREATE TABLE meta ("
                                 " one INTEGER PRIMARY KEY CHECK (one = 1),"
@@ -169,117 +168,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_T_DEL] = "DELETE FROM tokens WHERE jti = ?1",
 };
 
-/* ---- SQL helpers ---- */
-
-opc_err opc__cache_sqlerr(const opc__cache *c, int rc, const char *what, opc__ebuf *eb)
-{
-    const char *msg = (c != NULL && c->db != NULL) ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc);
-    switch (rc & 0xff) {
-    case SQLITE_NOMEM:
-        return opc__fail(eb, OPC_ERR_NOMEM, "%s: out of memory", what);
-    case SQLITE_NOTADB:
-        return opc__fail(eb, OPC_ERR_PARSE, "%s: not an opconnect cache file", what);
-    case SQLITE_CORRUPT:
-        return opc__fail(eb, OPC_ERR_PARSE, "%s: the cache file is corrupt", what);
-    case SQLITE_MISUSE:
-    case SQLITE_RANGE:
-    case SQLITE_ERROR:
-        return opc__fail(eb, OPC_ERR_INTERNAL, "%s: %s", what, msg);
-    default:
-        return opc__fail(eb, OPC_ERR_IO, "%s: %s", what, msg);
-    }
-}
-
-static opc_err exec(opc__cache *c, const char *sql, opc__ebuf *eb)
-{
-    int src = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
-    if (src != SQLITE_OK) {
-        return opc__cache_sqlerr(c, src, "cache file", eb);
-    }
-    return OPC_OK;
-}
-
-void opc__cache_done(sqlite3_stmt *st)
-{
-    if (st != NULL) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
-}
-
-/*
- * Get statement id, bound by fmt: 't' text (NULL binds NULL), 'i' int64_t,
- * 'b' blob (const void *, size_t). Bound SQLITE_STATIC: keep the values
- * alive until opc__cache_done().
- */
-opc_err opc__cache_stmt(opc__cache *c, int id, sqlite3_stmt **out, opc__ebuf *eb, const char *fmt,
-                        ...)
-{
-    *out = NULL;
-    if (c->st[id] == NULL) {
-        int src = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
-                                     NULL);
-        if (src != SQLITE_OK) {
-            sqlite3_finalize(c->st[id]);
-            c->st[id] = NULL;
-            return opc__cache_sqlerr(c, src, "cache file", eb);
-        }
-    }
-    sqlite3_stmt *st = c->st[id];
-    va_list ap;
-    va_start(ap, fmt);
-    int idx = 1;
-    int src = SQLITE_OK;
-    for (const char *f = fmt; *f != '\0' && src == SQLITE_OK; f++, idx++) {
-        if (*f == 't') {
-            const char *s = va_arg(ap, const char *);
-            src = (s == NULL) ? sqlite3_bind_null(st, idx)
-                              : sqlite3_bind_text(st, idx, s, -1, SQLITE_STATIC);
-        } else if (*f == 'i') {
-            src = sqlite3_bind_int64(st, idx, (sqlite3_int64)va_arg(ap, int64_t));
-        } else {
-            const void *p = va_arg(ap, const void *);
-            size_t n = va_arg(ap, size_t);
-            if (n > (size_t)INT_MAX) {
-                src = SQLITE_TOOBIG;
-            } else {
-                src = sqlite3_bind_blob(st, idx, n == 0 ? "" : p, (int)n, SQLITE_STATIC);
-            }
-        }
-    }
-    va_end(ap);
-    if (src != SQLITE_OK) {
-        opc_err rc = opc__cache_sqlerr(c, src, "cache file", eb);
-        opc__cache_done(st);
-        return rc;
-    }
-    *out = st;
-    return OPC_OK;
-}
-
-/* Step: *row true for a row, false when done. */
-opc_err opc__cache_step(opc__cache *c, sqlite3_stmt *st, bool *row, opc__ebuf *eb)
-{
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        *row = true;
-        return OPC_OK;
-    }
-    *row = false;
-    if (src == SQLITE_DONE) {
-        return OPC_OK;
-    }
-    return opc__cache_sqlerr(c, src, "cache file", eb);
-}
-
-/* Run a statement that returns no rows. */
-opc_err opc__cache_run(opc__cache *c, sqlite3_stmt *st, opc__ebuf *eb)
-{
-    bool row = false;
-    opc_err rc = opc__cache_step(c, st, &row, eb);
-    opc__cache_done(st);
-    return rc;
-}
+/* ---- small helpers ---- */
 
 opc_err opc__cache_need_write(const opc__cache *c, opc__ebuf *eb)
 {
@@ -354,43 +243,8 @@ opc_err opc__cache_default_path(const char *xdg_data_home, const char *home, cha
 
 static opc_err pragma_int(opc__cache *c, const char *sql, int64_t *out, opc__ebuf *eb)
 {
-    sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
-    if (src == SQLITE_OK) {
-        src = sqlite3_step(st);
-        if (src == SQLITE_ROW) {
-            *out = sqlite3_column_int64(st, 0);
-            src = SQLITE_OK;
-        }
-    }
-    sqlite3_finalize(st);
-    if (src != SQLITE_OK) {
-        return opc__cache_sqlerr(c, src, "cache file", eb);
-    }
-    return OPC_OK;
-}
-
-static opc_err set_wal(opc__cache *c, opc__ebuf *eb)
-{
-    sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
-    bool ok = false;
-    if (src == SQLITE_OK) {
-        src = sqlite3_step(st);
-        if (src == SQLITE_ROW) {
-            const char *mode = col_str(st, 0);
-            ok = mode != NULL && strcmp(mode, "wal") == 0;
-            src = SQLITE_OK;
-        }
-    }
-    sqlite3_finalize(st);
-    if (src != SQLITE_OK) {
-        return opc__cache_sqlerr(c, src, "cache file", eb);
-    }
-    if (!ok) {
-        return opc__fail(eb, OPC_ERR_IO, "cache file: cannot switch to WAL journal mode");
-    }
-    return OPC_OK;
+    bool found = false;
+    return opc__db_query_int(c->db, &found, out, eb, sql, "");
 }
 
 /* Check application_id / user_version; create or migrate when writable. */
@@ -436,14 +290,14 @@ static opc_err schema(opc__cache *c, opc__ebuf *eb)
         }
     }
     for (int64_t v = version; rc == OPC_OK && v < OPC_CACHE_SCHEMA_VERSION; v++) {
-        rc = exec(c, migrations[v], eb);
+        rc = opc__db_exec(c->db, migrations[v], eb);
     }
     if (rc == OPC_OK && version < OPC_CACHE_SCHEMA_VERSION) {
         char pragma[96];
         (void)snprintf(pragma, sizeof pragma,
                        "PRAGMA application_id = %d; PRAGMA user_version = %d;",
                        OPC_CACHE_APPLICATION_ID, OPC_CACHE_SCHEMA_VERSION);
-        rc = exec(c, pragma, eb);
+        rc = opc__db_exec(c->db, pragma, eb);
     }
     return opc__cache_end(c, rc, eb);
 }
@@ -458,16 +312,7 @@ opc_err opc__cache_open(const char *path, opc__cache_mode mode, opc__cache **out
         (mode != OPC_CACHE_READ && mode != OPC_CACHE_WRITE && mode != OPC_CACHE_CREATE)) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: missing path or bad mode");
     }
-    opc_err rc = OPC_OK;
-    if (mode == OPC_CACHE_CREATE) {
-        rc = opc__file_make_parent("cache", path, eb);
-        if (rc == OPC_OK) {
-            rc = opc__file_create_private("cache", path, eb);
-        }
-        if (rc != OPC_OK) {
-            return rc;
-        }
-    } else if (access(path, F_OK) != 0) {
+    if (mode != OPC_CACHE_CREATE && access(path, F_OK) != 0) {
         return opc__fail(eb, OPC_ERR_NOT_FOUND, "cache file %s does not exist", path);
     }
     opc__cache *c = opc__calloc(1, sizeof *c);
@@ -480,30 +325,22 @@ opc_err opc__cache_open(const char *path, opc__cache_mode mode, opc__cache **out
         opc__cache_close(c);
         return OPC_ERR_NOMEM;
     }
-    int flags = (c->writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX |
-                SQLITE_OPEN_NOFOLLOW;
-    int src = sqlite3_open_v2(path, &c->db, flags, NULL);
-    if (src != SQLITE_OK) {
-        rc = opc__cache_sqlerr(c, src, "cannot open the cache file", eb);
-        opc__cache_close(c);
-        return rc;
-    }
-    sqlite3_extended_result_codes(c->db, 1);
-    src = sqlite3_busy_timeout(c->db, OPC_CACHE_BUSY_TIMEOUT_MS);
-    if (src != SQLITE_OK) {
-        rc = opc__cache_sqlerr(c, src, "cache file", eb);
-    }
-    if (rc == OPC_OK) {
-        rc = exec(c, "PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;", eb);
-    }
+    opc__db_config cfg = {
+        .path = path,
+        .label = "cache file",
+        .flags = OPC_DB_NOFOLLOW | (c->writable ? OPC_DB_PRIVATE : OPC_DB_READONLY) |
+                 (mode == OPC_CACHE_CREATE ? OPC_DB_CREATE : 0),
+        .busy_timeout_ms = OPC_CACHE_BUSY_TIMEOUT_MS,
+        .pragmas = "PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;",
+        .stmts = stmt_sql,
+        .n_stmts = S_COUNT,
+    };
+    opc_err rc = opc__db_open(&cfg, &c->db, eb);
     if (rc == OPC_OK && c->writable) {
-        rc = set_wal(c, eb);
+        rc = opc__db_wal(c->db, eb);
     }
     if (rc == OPC_OK) {
         rc = schema(c, eb);
-    }
-    if (rc == OPC_OK && c->writable) {
-        opc__file_tighten_sidecars(path);
     }
     if (rc != OPC_OK) {
         opc__cache_close(c);
@@ -518,13 +355,7 @@ void opc__cache_close(opc__cache *c)
     if (c == NULL) {
         return;
     }
-    if (c->in_tx) {
-        opc__cache_rollback(c);
-    }
-    for (size_t i = 0; i < S_COUNT; i++) {
-        sqlite3_finalize(c->st[i]);
-    }
-    sqlite3_close_v2(c->db);
+    opc__db_close(c->db);
     opc__free(c->path);
     opc__free(c);
 }
@@ -541,45 +372,25 @@ opc_err opc__cache_begin(opc__cache *c, bool write, opc__ebuf *eb)
     if (c == NULL) {
         return OPC_ERR_INVALID_ARG;
     }
-    if (c->in_tx) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: transaction already open");
-    }
     if (write && !c->writable) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache opened read-only");
     }
-    opc_err rc = exec(c, write ? "BEGIN IMMEDIATE" : "BEGIN", eb);
-    if (rc == OPC_OK) {
-        c->in_tx = true;
-    }
-    return rc;
+    return opc__db_begin(c->db, write, eb);
 }
 
 opc_err opc__cache_commit(opc__cache *c, opc__ebuf *eb)
 {
-    if (c == NULL || !c->in_tx) {
+    if (c == NULL) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: no transaction open");
     }
-    opc_err rc = exec(c, "COMMIT", eb);
-    if (rc != OPC_OK) {
-        opc__cache_rollback(c);
-        return rc;
-    }
-    c->in_tx = false;
-    if (c->writable) {
-        opc__file_tighten_sidecars(c->path);
-    }
-    return OPC_OK;
+    return opc__db_commit(c->db, eb);
 }
 
 void opc__cache_rollback(opc__cache *c)
 {
-    if (c == NULL || !c->in_tx) {
-        return;
+    if (c != NULL) {
+        opc__db_rollback(c->db);
     }
-    if (sqlite3_get_autocommit(c->db) == 0) {
-        (void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-    }
-    c->in_tx = false;
 }
 
 opc_err opc__cache_end(opc__cache *c, opc_err rc, opc__ebuf *eb)
@@ -741,80 +552,31 @@ opc_err opc__cache_reset(opc__cache *c, opc__ebuf *eb)
     if (rc != OPC_OK) {
         return rc;
     }
-    return exec(c,
-                "DELETE FROM issuer_keys; DELETE FROM vault_access; DELETE FROM vaults;"
-                " DELETE FROM items; DELETE FROM files; DELETE FROM tokens;"
-                " UPDATE meta SET feed_cursor = 0, initial_sync_complete = 0 WHERE one = 1;",
-                eb);
+    return opc__db_exec(
+        c->db,
+        "DELETE FROM issuer_keys; DELETE FROM vault_access; DELETE FROM vaults;"
+        " DELETE FROM items; DELETE FROM files; DELETE FROM tokens;"
+        " UPDATE meta SET feed_cursor = 0, initial_sync_complete = 0 WHERE one = 1;",
+        eb);
 }
 
-/* ---- row helpers ---- */
+/* ---- rows ---- */
 
-void opc__cache_issuer_key_clear(opc__cache_issuer_key *k)
+/*
+ * The row readers: borrowed columns into a row struct (its strings valid
+ * until the statement is stepped or reset).
+ */
+static void read_issuer_key(sqlite3_stmt *st, void *row)
 {
-    if (k != NULL) {
-        opc__free(k->jwk);
-        memset(k, 0, sizeof *k);
-    }
-}
-
-void opc__cache_access_clear(opc__cache_access *a)
-{
-    if (a != NULL) {
-        opc__free(a->enc_key);
-        opc__free(a->grant_sig);
-        memset(a, 0, sizeof *a);
-    }
-}
-
-void opc__cache_vault_clear(opc__cache_vault *v)
-{
-    if (v != NULL) {
-        opc__free(v->type);
-        opc__free(v->attrs);
-        memset(v, 0, sizeof *v);
-    }
-}
-
-void opc__cache_item_clear(opc__cache_item *it)
-{
-    if (it != NULL) {
-        opc__free(it->state);
-        opc__free(it->overview);
-        opc__free(it->details);
-        memset(it, 0, sizeof *it);
-    }
-}
-
-void opc__cache_token_clear(opc__cache_token *t)
-{
-    if (t != NULL) {
-        opc__free(t->name);
-        opc__free(t->scopes);
-        opc__free(t->state);
-        memset(t, 0, sizeof *t);
-    }
-}
-
-/* Duplicate the borrowed strings of a row (NULL stays NULL). */
-static bool own_str(char **p)
-{
-    if (*p == NULL) {
-        return true;
-    }
-    *p = opc__strdup(*p);
-    return *p != NULL;
-}
-
-static void read_issuer_key(sqlite3_stmt *st, opc__cache_issuer_key *k)
-{
+    opc__cache_issuer_key *k = row;
     col_id(st, 0, k->kid);
     k->jwk = col_borrow(st, 1);
     k->seq = sqlite3_column_int64(st, 2);
 }
 
-static void read_access(sqlite3_stmt *st, opc__cache_access *a)
+static void read_access(sqlite3_stmt *st, void *row)
 {
+    opc__cache_access *a = row;
     col_id(st, 0, a->vault);
     a->key_sn = sqlite3_column_int64(st, 1);
     a->enc_key = col_borrow(st, 2);
@@ -824,8 +586,9 @@ static void read_access(sqlite3_stmt *st, opc__cache_access *a)
     a->seq = sqlite3_column_int64(st, 6);
 }
 
-static void read_vault(sqlite3_stmt *st, opc__cache_vault *v)
+static void read_vault(sqlite3_stmt *st, void *row)
 {
+    opc__cache_vault *v = row;
     col_id(st, 0, v->id);
     v->type = col_borrow(st, 1);
     v->key_sn = sqlite3_column_int64(st, 2);
@@ -838,8 +601,9 @@ static void read_vault(sqlite3_stmt *st, opc__cache_vault *v)
     v->seq = sqlite3_column_int64(st, 9);
 }
 
-static void read_item(sqlite3_stmt *st, opc__cache_item *it)
+static void read_item(sqlite3_stmt *st, void *row)
 {
+    opc__cache_item *it = row;
     col_id(st, 0, it->id);
     col_id(st, 1, it->vault);
     it->version = sqlite3_column_int64(st, 2);
@@ -853,8 +617,9 @@ static void read_item(sqlite3_stmt *st, opc__cache_item *it)
     it->seq = sqlite3_column_int64(st, 10);
 }
 
-static void read_token(sqlite3_stmt *st, opc__cache_token *t)
+static void read_token(sqlite3_stmt *st, void *row)
 {
+    opc__cache_token *t = row;
     col_id(st, 0, t->jti);
     col_id(st, 1, t->server);
     t->name = col_borrow(st, 2);
@@ -866,21 +631,139 @@ static void read_token(sqlite3_stmt *st, opc__cache_token *t)
     t->seq = sqlite3_column_int64(st, 8);
 }
 
-/*
- * Step a one-row query: a row is read by `reader` into a borrowed struct,
- * then dup_fn makes it owned. No row: OPC_ERR_NOT_FOUND with `what`.
- */
-static opc_err get_one(opc__cache *c, sqlite3_stmt *st, void (*reader)(sqlite3_stmt *, void *),
-                       bool (*owner)(void *), void *out, const char *what, opc__ebuf *eb)
+static void read_chunk(sqlite3_stmt *st, void *row)
 {
+    opc__cache_chunk *ch = row;
+    col_id(st, 0, ch->file);
+    col_id(st, 1, ch->item);
+    col_id(st, 2, ch->vault);
+    ch->idx = sqlite3_column_int64(st, 3);
+    ch->blob = sqlite3_column_blob(st, 4);
+    ch->len = (size_t)sqlite3_column_bytes(st, 4);
+}
+
+/* A table's rows: how one is read, and which of its strings a getter copies. */
+typedef struct row_kind {
+    const char *what; /* "cache: no such <what>" */
+    size_t size;
+    void (*read)(sqlite3_stmt *st, void *row);
+    size_t n_owned;
+    size_t owned[3]; /* offsets of the char * members */
+} row_kind;
+
+static const row_kind issuer_key_rows = {"issuer key",
+                                         sizeof(opc__cache_issuer_key),
+                                         read_issuer_key,
+                                         1,
+                                         {offsetof(opc__cache_issuer_key, jwk)}};
+static const row_kind access_rows = {
+    "vault grant",
+    sizeof(opc__cache_access),
+    read_access,
+    2,
+    {offsetof(opc__cache_access, enc_key), offsetof(opc__cache_access, grant_sig)}};
+static const row_kind vault_rows = {
+    "vault",
+    sizeof(opc__cache_vault),
+    read_vault,
+    2,
+    {offsetof(opc__cache_vault, type), offsetof(opc__cache_vault, attrs)}};
+static const row_kind item_rows = {"item",
+                                   sizeof(opc__cache_item),
+                                   read_item,
+                                   3,
+                                   {offsetof(opc__cache_item, state),
+                                    offsetof(opc__cache_item, overview),
+                                    offsetof(opc__cache_item, details)}};
+static const row_kind token_rows = {"token",
+                                    sizeof(opc__cache_token),
+                                    read_token,
+                                    3,
+                                    {offsetof(opc__cache_token, name),
+                                     offsetof(opc__cache_token, scopes),
+                                     offsetof(opc__cache_token, state)}};
+static const row_kind chunk_rows = {"file chunk", sizeof(opc__cache_chunk), read_chunk, 0, {0}};
+
+static char **member(const row_kind *k, void *row, size_t i)
+{
+    return (char **)(void *)((unsigned char *)row + k->owned[i]);
+}
+
+/* Free a row's owned strings and zero it (NULL is a no-op). */
+static void clear_row(const row_kind *k, void *row)
+{
+    if (row != NULL) {
+        for (size_t i = 0; i < k->n_owned; i++) {
+            opc__free(*member(k, row, i));
+        }
+        memset(row, 0, k->size);
+    }
+}
+
+void opc__cache_issuer_key_clear(opc__cache_issuer_key *k)
+{
+    clear_row(&issuer_key_rows, k);
+}
+
+void opc__cache_access_clear(opc__cache_access *a)
+{
+    clear_row(&access_rows, a);
+}
+
+void opc__cache_vault_clear(opc__cache_vault *v)
+{
+    clear_row(&vault_rows, v);
+}
+
+void opc__cache_item_clear(opc__cache_item *it)
+{
+    clear_row(&item_rows, it);
+}
+
+void opc__cache_token_clear(opc__cache_token *t)
+{
+    clear_row(&token_rows, t);
+}
+
+/*
+ * Turn the borrowed strings of a row into owned copies (NULL stays NULL).
+ * On failure the strings not copied yet are dropped and the row cleared:
+ * no copy leaks, the row is zeroed.
+ */
+static bool own_row(const row_kind *k, void *row)
+{
+    for (size_t i = 0; i < k->n_owned; i++) {
+        char **f = member(k, row, i);
+        if (*f != NULL && (*f = opc__strdup(*f)) == NULL) {
+            for (size_t j = i + 1; j < k->n_owned; j++) {
+                *member(k, row, j) = NULL;
+            }
+            clear_row(k, row);
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Getters: statement id bound by fmt, one row read into out and made owned.
+ * No row: OPC_ERR_NOT_FOUND "cache: no such <what>".
+ */
+static opc_err get_row(opc__cache *c, const row_kind *k, void *out, int id, opc__ebuf *eb,
+                       const char *fmt, const char *a1, const char *a2)
+{
+    sqlite3_stmt *st = NULL;
+    opc_err rc = opc__cache_stmt(c, id, &st, eb, fmt, a1, a2);
     bool row = false;
-    opc_err rc = opc__cache_step(c, st, &row, eb);
+    if (rc == OPC_OK) {
+        rc = opc__cache_step(c, st, &row, eb);
+    }
     if (rc == OPC_OK && !row) {
-        rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "cache: no such %s", what);
+        rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "cache: no such %s", k->what);
     }
     if (rc == OPC_OK) {
-        reader(st, out);
-        if (!owner(out)) {
+        k->read(st, out);
+        if (!own_row(k, out)) {
             rc = OPC_ERR_NOMEM;
         }
     }
@@ -888,99 +771,70 @@ static opc_err get_one(opc__cache *c, sqlite3_stmt *st, void (*reader)(sqlite3_s
     return rc;
 }
 
-/* Adapters with void * signatures for get_one. */
-static void rd_ik(sqlite3_stmt *st, void *p)
+/* The walkers' callback, whichever its row type. */
+typedef struct walker {
+    const row_kind *kind;
+    union {
+        opc__cache_issuer_key_fn issuer_key;
+        opc__cache_access_fn access;
+        opc__cache_vault_fn vault;
+        opc__cache_item_fn item;
+        opc__cache_chunk_fn chunk;
+        opc__cache_token_fn token;
+    } fn;
+    void *ud;
+} walker;
+
+/* Hand one row (borrowed) to the walker's callback. */
+static opc_err visit(const walker *w, const void *row)
 {
-    read_issuer_key(st, p);
-}
-static void rd_ac(sqlite3_stmt *st, void *p)
-{
-    read_access(st, p);
-}
-static void rd_v(sqlite3_stmt *st, void *p)
-{
-    read_vault(st, p);
-}
-static void rd_i(sqlite3_stmt *st, void *p)
-{
-    read_item(st, p);
-}
-static void rd_t(sqlite3_stmt *st, void *p)
-{
-    read_token(st, p);
+    if (w->kind == &issuer_key_rows) {
+        return w->fn.issuer_key(row, w->ud);
+    }
+    if (w->kind == &access_rows) {
+        return w->fn.access(row, w->ud);
+    }
+    if (w->kind == &vault_rows) {
+        return w->fn.vault(row, w->ud);
+    }
+    if (w->kind == &item_rows) {
+        return w->fn.item(row, w->ud);
+    }
+    if (w->kind == &chunk_rows) {
+        return w->fn.chunk(row, w->ud);
+    }
+    return w->fn.token(row, w->ud);
 }
 
 /*
- * Turn the borrowed column strings of a row into owned copies. On failure
- * the fields not yet copied are set to NULL, so the row's _clear() frees
- * exactly the copies made so far.
+ * Walkers: statement id bound by fmt (at most one text argument), each row
+ * read (borrowed) and handed to the callback until it returns an error.
  */
-static bool own_fields(char **const *fields, size_t n)
+static opc_err walk(opc__cache *c, const walker *w, int id, opc__ebuf *eb, const char *fmt,
+                    const char *arg)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (!own_str(fields[i])) {
-            for (size_t j = i; j < n; j++) {
-                *fields[j] = NULL;
-            }
-            return false;
+    sqlite3_stmt *st = NULL;
+    opc_err rc = opc__cache_stmt(c, id, &st, eb, fmt, arg);
+    bool row = true;
+    while (rc == OPC_OK) {
+        rc = opc__cache_step(c, st, &row, eb);
+        if (rc != OPC_OK || !row) {
+            break;
         }
+        union {
+            opc__cache_issuer_key k;
+            opc__cache_access a;
+            opc__cache_vault v;
+            opc__cache_item it;
+            opc__cache_chunk ch;
+            opc__cache_token t;
+        } r;
+        memset(&r, 0, sizeof r);
+        w->kind->read(st, &r);
+        rc = visit(w, &r);
     }
-    return true;
-}
-
-static bool own_ik(void *p)
-{
-    opc__cache_issuer_key *k = p;
-    char **const f[] = {&k->jwk};
-    if (!own_fields(f, OPC_ARRAY_LEN(f))) {
-        opc__cache_issuer_key_clear(k);
-        return false;
-    }
-    return true;
-}
-
-static bool own_ac(void *p)
-{
-    opc__cache_access *a = p;
-    char **const f[] = {&a->enc_key, &a->grant_sig};
-    if (!own_fields(f, OPC_ARRAY_LEN(f))) {
-        opc__cache_access_clear(a);
-        return false;
-    }
-    return true;
-}
-
-static bool own_v(void *p)
-{
-    opc__cache_vault *v = p;
-    char **const f[] = {&v->type, &v->attrs};
-    if (!own_fields(f, OPC_ARRAY_LEN(f))) {
-        opc__cache_vault_clear(v);
-        return false;
-    }
-    return true;
-}
-
-static bool own_i(void *p)
-{
-    opc__cache_item *it = p;
-    char **const f[] = {&it->state, &it->overview, &it->details};
-    if (!own_fields(f, OPC_ARRAY_LEN(f))) {
-        opc__cache_item_clear(it);
-        return false;
-    }
-    return true;
-}
-
-static bool own_t(void *p)
-{
-    opc__cache_token *t = p;
-    char **const f[] = {&t->name, &t->scopes, &t->state};
-    if (!own_fields(f, OPC_ARRAY_LEN(f))) {
-        opc__cache_token_clear(t);
-        return false;
-    }
-    return true;
+    opc__cache_done(st);
+    return rc;
 }
 
 /* ---- readers ---- */
@@ -988,23 +842,8 @@ static bool own_t(void *p)
 opc_err opc__cache_issuer_keys_foreach(opc__cache *c, opc__cache_issuer_key_fn fn, void *ud,
                                        opc__ebuf *eb)
 {
-    if (c == NULL || fn == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__cache_stmt(c, S_IK_ALL, &st, eb, "");
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__cache_step(c, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
-        opc__cache_issuer_key k = {0};
-        read_issuer_key(st, &k);
-        rc = fn(&k, ud);
-    }
-    opc__cache_done(st);
-    return rc;
+    walker w = {&issuer_key_rows, {.issuer_key = fn}, ud};
+    return c == NULL || fn == NULL ? OPC_ERR_INVALID_ARG : walk(c, &w, S_IK_ALL, eb, "", NULL);
 }
 
 opc_err opc__cache_issuer_key_get(opc__cache *c, const char *kid, opc__cache_issuer_key *out,
@@ -1017,9 +856,7 @@ opc_err opc__cache_issuer_key_get(opc__cache *c, const char *kid, opc__cache_iss
     if (kid == NULL) {
         return opc__cache_bad_id(eb, "key");
     }
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__cache_stmt(c, S_IK_GET, &st, eb, "t", kid);
-    return rc == OPC_OK ? get_one(c, st, rd_ik, own_ik, out, "issuer key", eb) : rc;
+    return get_row(c, &issuer_key_rows, out, S_IK_GET, eb, "t", kid, NULL);
 }
 
 opc_err opc__cache_access_get(opc__cache *c, const char *vault, opc__cache_access *out,
@@ -1032,51 +869,19 @@ opc_err opc__cache_access_get(opc__cache *c, const char *vault, opc__cache_acces
     if (!opc__id_valid_str(vault)) {
         return opc__cache_bad_id(eb, "vault");
     }
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__cache_stmt(c, S_AC_GET, &st, eb, "t", vault);
-    return rc == OPC_OK ? get_one(c, st, rd_ac, own_ac, out, "vault grant", eb) : rc;
+    return get_row(c, &access_rows, out, S_AC_GET, eb, "t", vault, NULL);
 }
 
 opc_err opc__cache_access_foreach(opc__cache *c, opc__cache_access_fn fn, void *ud, opc__ebuf *eb)
 {
-    if (c == NULL || fn == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__cache_stmt(c, S_AC_ALL, &st, eb, "");
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__cache_step(c, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
-        opc__cache_access a = {0};
-        read_access(st, &a);
-        rc = fn(&a, ud);
-    }
-    opc__cache_done(st);
-    return rc;
+    walker w = {&access_rows, {.access = fn}, ud};
+    return c == NULL || fn == NULL ? OPC_ERR_INVALID_ARG : walk(c, &w, S_AC_ALL, eb, "", NULL);
 }
 
 opc_err opc__cache_vaults_foreach(opc__cache *c, opc__cache_vault_fn fn, void *ud, opc__ebuf *eb)
 {
-    if (c == NULL || fn == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__cache_stmt(c, S_V_ALL, &st, eb, "");
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__cache_step(c, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
-        opc__cache_vault v = {0};
-        read_vault(st, &v);
-        rc = fn(&v, ud);
-    }
-    opc__cache_done(st);
-    return rc;
+    walker w = {&vault_rows, {.vault = fn}, ud};
+    return c == NULL || fn == NULL ? OPC_ERR_INVALID_ARG : walk(c, &w, S_V_ALL, eb, "", NULL);
 }
 
 opc_err opc__cache_vault_get(opc__cache *c, const char *vault, opc__cache_vault *out, opc__ebuf *eb)
@@ -1088,9 +893,7 @@ opc_err opc__cache_vault_get(opc__cache *c, const char *vault, opc__cache_vault 
     if (!opc__id_valid_str(vault)) {
         return opc__cache_bad_id(eb, "vault");
     }
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__cache_stmt(c, S_V_GET, &st, eb, "t", vault);
-    return rc == OPC_OK ? get_one(c, st, rd_v, own_v, out, "vault", eb) : rc;
+    return get_row(c, &vault_rows, out, S_V_GET, eb, "t", vault, NULL);
 }
 
 opc_err opc__cache_items_foreach(opc__cache *c, const char *vault, bool with_details,
@@ -1102,20 +905,8 @@ opc_err opc__cache_items_foreach(opc__cache *c, const char *vault, bool with_det
     if (!opc__id_valid_str(vault)) {
         return opc__cache_bad_id(eb, "vault");
     }
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__cache_stmt(c, with_details ? S_I_ALL_DETAILS : S_I_ALL, &st, eb, "t", vault);
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__cache_step(c, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
-        opc__cache_item it = {0};
-        read_item(st, &it);
-        rc = fn(&it, ud);
-    }
-    opc__cache_done(st);
-    return rc;
+    walker w = {&item_rows, {.item = fn}, ud};
+    return walk(c, &w, with_details ? S_I_ALL_DETAILS : S_I_ALL, eb, "t", vault);
 }
 
 opc_err opc__cache_item_get(opc__cache *c, const char *vault, const char *item,
@@ -1128,9 +919,7 @@ opc_err opc__cache_item_get(opc__cache *c, const char *vault, const char *item,
     if (!opc__id_valid_str(vault) || !opc__id_valid_str(item)) {
         return opc__cache_bad_id(eb, "vault or item");
     }
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__cache_stmt(c, S_I_GET, &st, eb, "tt", item, vault);
-    return rc == OPC_OK ? get_one(c, st, rd_i, own_i, out, "item", eb) : rc;
+    return get_row(c, &item_rows, out, S_I_GET, eb, "tt", item, vault);
 }
 
 opc_err opc__cache_item_count(opc__cache *c, const char *vault, int64_t *out, opc__ebuf *eb)
@@ -1154,25 +943,8 @@ opc_err opc__cache_file_chunks(opc__cache *c, const char *file, opc__cache_chunk
     if (!opc__id_valid_str(file)) {
         return opc__cache_bad_id(eb, "file");
     }
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__cache_stmt(c, S_F_CHUNKS, &st, eb, "t", file);
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__cache_step(c, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
-        opc__cache_chunk ch = {0};
-        col_id(st, 0, ch.file);
-        col_id(st, 1, ch.item);
-        col_id(st, 2, ch.vault);
-        ch.idx = sqlite3_column_int64(st, 3);
-        ch.blob = sqlite3_column_blob(st, 4);
-        ch.len = (size_t)sqlite3_column_bytes(st, 4);
-        rc = fn(&ch, ud);
-    }
-    opc__cache_done(st);
-    return rc;
+    walker w = {&chunk_rows, {.chunk = fn}, ud};
+    return walk(c, &w, S_F_CHUNKS, eb, "t", file);
 }
 
 opc_err opc__cache_token_get(opc__cache *c, const char *jti, opc__cache_token *out, opc__ebuf *eb)
@@ -1184,28 +956,11 @@ opc_err opc__cache_token_get(opc__cache *c, const char *jti, opc__cache_token *o
     if (!opc__id_valid_str(jti)) {
         return opc__cache_bad_id(eb, "token");
     }
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__cache_stmt(c, S_T_GET, &st, eb, "t", jti);
-    return rc == OPC_OK ? get_one(c, st, rd_t, own_t, out, "token", eb) : rc;
+    return get_row(c, &token_rows, out, S_T_GET, eb, "t", jti, NULL);
 }
 
 opc_err opc__cache_tokens_foreach(opc__cache *c, opc__cache_token_fn fn, void *ud, opc__ebuf *eb)
 {
-    if (c == NULL || fn == NULL) {
-        return OPC_ERR_INVALID_ARG;
-    }
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__cache_stmt(c, S_T_ALL, &st, eb, "");
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__cache_step(c, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
-        opc__cache_token t = {0};
-        read_token(st, &t);
-        rc = fn(&t, ud);
-    }
-    opc__cache_done(st);
-    return rc;
+    walker w = {&token_rows, {.token = fn}, ud};
+    return c == NULL || fn == NULL ? OPC_ERR_INVALID_ARG : walk(c, &w, S_T_ALL, eb, "", NULL);
 }

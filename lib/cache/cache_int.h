@@ -2,8 +2,8 @@
  * cache/cache_int.h - what the files of lib/cache share (the interface is
  * cache.h):
  *
- *   cache.c        opening, schema, transactions, meta, readers, the SQL
- *                  helpers and the statement table
+ *   cache.c        opening, schema, transactions, meta, readers and the
+ *                  statement table (SQL through core/sqlite.h)
  *   cache_write.c  writers: plain and monotonic puts, deletes, write-through
  */
 #ifndef OPC_CACHE_CACHE_INT_H
@@ -13,6 +13,7 @@
 
 #include "cache/cache.h"
 #include "core/err.h"
+#include "core/sqlite.h"
 #include "internal.h"
 
 /* Prepared statements, by index. */
@@ -60,28 +61,23 @@ enum opc__cache_stmt_id {
 };
 
 struct opc__cache {
-    sqlite3 *db;
+    opc__db *db; /* its statement table: stmt_sql in cache.c, by S_* */
     char *path;
     bool writable;
-    bool in_tx;
-    sqlite3_stmt *st[S_COUNT];
 };
 
-/* Map a SQLite result code to an opc_err with "<what>: <sqlite message>". */
-opc_err opc__cache_sqlerr(const opc__cache *c, int rc, const char *what, opc__ebuf *eb);
 /*
- * The prepared statement id (prepared once per handle), bound by fmt: 't'
- * text (NULL binds NULL), 'i' int64_t, 'b' blob (const void *, size_t).
- * Bound SQLITE_STATIC: keep the values alive until opc__cache_done().
+ * Statement id (S_*) of the handle's table, bound by fmt as opc__db_bind()
+ * ('t', 'i', 'b', 'n'). Bound SQLITE_STATIC: keep the values alive until
+ * opc__cache_done().
  */
-opc_err opc__cache_stmt(opc__cache *c, int id, sqlite3_stmt **out, opc__ebuf *eb, const char *fmt,
-                        ...);
+#define opc__cache_stmt(c, id, out, eb, ...) opc__db_stmt((c)->db, (id), (out), (eb), __VA_ARGS__)
 /* Step: *row true for a row, false when done. */
-opc_err opc__cache_step(opc__cache *c, sqlite3_stmt *st, bool *row, opc__ebuf *eb);
+#define opc__cache_step(c, st, row, eb) opc__db_step((c)->db, (st), (row), (eb))
 /* Reset a statement and clear its bindings (NULL is a no-op). */
-void opc__cache_done(sqlite3_stmt *st);
+#define opc__cache_done(st) opc__db_done(st)
 /* Step a statement that returns no rows, then opc__cache_done() it. */
-opc_err opc__cache_run(opc__cache *c, sqlite3_stmt *st, opc__ebuf *eb);
+#define opc__cache_run(c, st, eb) opc__db_run((c)->db, (st), (eb))
 /* OPC_ERR_INVALID_ARG unless the handle was opened for writing. */
 opc_err opc__cache_need_write(const opc__cache *c, opc__ebuf *eb);
 /* OPC_ERR_INVALID_ARG "cache: invalid <what> id". */

@@ -88,7 +88,7 @@ static opc_err run_put(opc__cache *c, sqlite3_stmt *st, bool *written, opc__ebuf
 {
     opc_err rc = opc__cache_run(c, st, eb);
     if (written != NULL) {
-        *written = rc == OPC_OK && sqlite3_changes(c->db) > 0;
+        *written = rc == OPC_OK && opc__db_changes(c->db) > 0;
     }
     return rc;
 }
@@ -168,7 +168,7 @@ opc_err opc__cache_item_put(opc__cache *c, const opc__cache_item *it, bool *writ
 /* Open a write transaction unless the caller has one (*own tells). */
 static opc_err tx_begin(opc__cache *c, bool *own, opc__ebuf *eb)
 {
-    *own = !c->in_tx;
+    *own = !opc__db_in_tx(c->db);
     return *own ? opc__cache_begin(c, true, eb) : OPC_OK;
 }
 
@@ -348,23 +348,7 @@ opc_err opc__cache_vault_clear_between(opc__cache *c, const char *vault, const c
     const char *lo = after == NULL ? "" : after;
     const char *hi = before == NULL || before[0] == '\0' ? "~" : before;
     for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
-        sqlite3_stmt *st = NULL;
-        int src = sqlite3_prepare_v2(c->db, sql[i], -1, &st, NULL);
-        if (src == SQLITE_OK) {
-            src = sqlite3_bind_text(st, 1, vault, -1, SQLITE_STATIC);
-        }
-        if (src == SQLITE_OK) {
-            src = sqlite3_bind_text(st, 2, lo, -1, SQLITE_STATIC);
-        }
-        if (src == SQLITE_OK) {
-            src = sqlite3_bind_text(st, 3, hi, -1, SQLITE_STATIC);
-        }
-        if (src == SQLITE_OK) {
-            src = sqlite3_step(st);
-            src = src == SQLITE_DONE ? SQLITE_OK : src;
-        }
-        rc = src == SQLITE_OK ? OPC_OK : opc__cache_sqlerr(c, src, "cache file", eb);
-        sqlite3_finalize(st);
+        rc = opc__db_run_sql(c->db, NULL, eb, sql[i], "ttt", vault, lo, hi);
         if (rc != OPC_OK) {
             return rc;
         }

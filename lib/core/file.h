@@ -1,13 +1,14 @@
 /*
  * core/file.h - private files of the library's SQLite stores.
  *
- * The stores (cache/cache.c, observe/activity.c) keep their files readable by
- * the owner only: the parent directory is created 0700, the file 0600 and
+ * The stores (cache/cache.c, observe/activity.c, through core/sqlite.c's
+ * OPC_DB_CREATE and OPC_DB_PRIVATE) keep their files readable by the owner
+ * only: the parent directory is created 0700, the file 0600 and
  * SQLite's -wal and -shm side files are chmod'ed to 0600 once they exist
  * (SQLite creates them with the database file's mode, minus the umask, but
  * an older file may have been created laxer).
  *
- * `what` prefixes every message ("cache", "activity log"); messages name the
+ * `what` prefixes every message ("cache file", "activity log"); messages name the
  * path and errno's text, never file content.
  */
 #ifndef OPC_CORE_FILE_H

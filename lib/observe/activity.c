@@ -23,22 +23,22 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "observe/activity.h"
 #include "view/filter.h"
 #include "core/alloc.h"
 #include "core/buf.h"
-#include "core/file.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/sqlite.h"
 #include "core/strparse.h"
 #include "core/time.h"
 
 #define SUB "activity"
 #define BUSY_TIMEOUT_MS 5000
-/* The WAL is truncated back to this size after a checkpoint. */
-#define WAL_SIZE_LIMIT (1024 * 1024)
+/* Connection pragmas; the WAL is truncated back to 1 MiB after a checkpoint. */
+#define PRAGMAS                                                                                    \
+    "PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;"                                     \
+    " PRAGMA journal_size_limit = 1048576;"
 #define MIN_PRUNE_SLACK 64
 
 /* A queued record: fixed size, so queueing is one copy and no allocation. */
@@ -113,8 +113,7 @@ struct opc__activity {
     uint64_t dropped;
 
     pthread_mutex_t db_mu;
-    sqlite3 *db;
-    sqlite3_stmt *st[ST_COUNT];
+    opc__db *db;  /* its statement table: sql_text, by ST_* */
     rec *scratch; /* batch copied out of the ring */
     bool failing; /* the last drain failed (logged once per streak) */
     _Atomic uint64_t written;
@@ -282,68 +281,26 @@ opc_err opc__activity_path_for_cache(const char *cache_path, char **out, opc__eb
 
 /* ---- SQLite ---- */
 
-static opc_err sql_fail(const opc__activity *a, int src, opc__ebuf *eb)
+/* Create the table in a new file, or check an existing one (in a write transaction). */
+static opc_err ensure_schema(opc__db *db, void *ud, opc__ebuf *eb)
 {
-    const char *msg = a->db != NULL ? sqlite3_errmsg(a->db) : sqlite3_errstr(src);
-    switch (src & 0xff) {
-    case SQLITE_NOMEM:
-        return opc__fail(eb, OPC_ERR_NOMEM, "activity log: out of memory");
-    case SQLITE_NOTADB:
-    case SQLITE_CORRUPT:
-        return opc__fail(eb, OPC_ERR_PARSE, "activity log %s: not a usable database (%s)", a->path,
-                         msg);
-    default:
-        return opc__fail(eb, OPC_ERR_IO, "activity log %s: %s", a->path, msg);
-    }
-}
-
-static opc_err run(opc__activity *a, const char *sql, opc__ebuf *eb)
-{
-    int src = sqlite3_exec(a->db, sql, NULL, NULL, NULL);
-    return src == SQLITE_OK ? OPC_OK : sql_fail(a, src, eb);
-}
-
-/* A one-row, one-column integer query (PRAGMA reads). */
-static opc_err query_int(opc__activity *a, const char *sql, int64_t *out, opc__ebuf *eb)
-{
-    sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(a->db, sql, -1, &st, NULL);
-    *out = 0;
-    if (src == SQLITE_OK) {
-        src = sqlite3_step(st);
-        if (src == SQLITE_ROW) {
-            *out = sqlite3_column_int64(st, 0);
-            src = SQLITE_OK;
-        } else if (src == SQLITE_DONE) {
-            src = SQLITE_OK;
-        }
-    }
-    sqlite3_finalize(st);
-    return src == SQLITE_OK ? OPC_OK : sql_fail(a, src, eb);
-}
-
-/* Create the table in a new file, or check an existing one. */
-static opc_err ensure_schema(opc__activity *a, opc__ebuf *eb)
-{
-    opc_err rc = run(a, "BEGIN IMMEDIATE", eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
+    const opc__activity *a = ud;
     int64_t app = 0;
     int64_t version = 0;
     int64_t tables = 0;
-    rc = query_int(a, "PRAGMA application_id", &app, eb);
+    bool found = false;
+    opc_err rc = opc__db_query_int(db, &found, &app, eb, "PRAGMA application_id", "");
     if (rc == OPC_OK) {
-        rc = query_int(a, "PRAGMA user_version", &version, eb);
+        rc = opc__db_query_int(db, &found, &version, eb, "PRAGMA user_version", "");
     }
     if (rc == OPC_OK) {
-        rc = query_int(a, "SELECT COUNT(*) FROM sqlite_schema", &tables, eb);
+        rc = opc__db_query_int(db, &found, &tables, eb, "SELECT COUNT(*) FROM sqlite_schema", "");
     }
     if (rc == OPC_OK && app == 0 && version == 0 && tables == 0) {
         char sql[sizeof schema_v1 + 96];
         (void)snprintf(sql, sizeof sql, "%s PRAGMA application_id = %d; PRAGMA user_version = %d;",
                        schema_v1, OPC_ACTIVITY_APPLICATION_ID, OPC_ACTIVITY_SCHEMA_VERSION);
-        rc = run(a, sql, eb);
+        rc = opc__db_exec(db, sql, eb);
     } else if (rc == OPC_OK && app == OPC_ACTIVITY_APPLICATION_ID &&
                version > OPC_ACTIVITY_SCHEMA_VERSION) {
         rc = opc__fail(eb, OPC_ERR_UNSUPPORTED,
@@ -353,63 +310,36 @@ static opc_err ensure_schema(opc__activity *a, opc__ebuf *eb)
                (app != OPC_ACTIVITY_APPLICATION_ID || version != OPC_ACTIVITY_SCHEMA_VERSION)) {
         rc = opc__fail(eb, OPC_ERR_PARSE, "%s is not an opconnect activity log", a->path);
     }
-    if (rc == OPC_OK) {
-        return run(a, "COMMIT", eb);
-    }
-    (void)sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 
 static opc_err open_db(opc__activity *a, opc__ebuf *eb)
 {
-    opc_err rc = opc__file_make_parent("activity log", a->path, eb);
+    opc__db_config cfg = {
+        .path = a->path,
+        .label = "activity log",
+        .flags = OPC_DB_CREATE | OPC_DB_NOFOLLOW | OPC_DB_PRIVATE,
+        .busy_timeout_ms = BUSY_TIMEOUT_MS,
+        .pragmas = PRAGMAS,
+        .stmts = sql_text,
+        .n_stmts = ST_COUNT,
+    };
+    opc_err rc = opc__db_open(&cfg, &a->db, eb);
     if (rc == OPC_OK) {
-        rc = opc__file_create_private("activity log", a->path, eb);
+        rc = opc__db_wal(a->db, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__db_txn(a->db, ensure_schema, a, eb);
+    }
+    /* Prepare every statement now: a file that cannot serve them fails here. */
+    for (size_t i = 0; rc == OPC_OK && i < ST_COUNT; i++) {
+        sqlite3_stmt *st = NULL;
+        rc = opc__db_stmt(a->db, i, &st, eb, "");
+        opc__db_done(st);
     }
     if (rc != OPC_OK) {
-        return rc;
-    }
-    int src = sqlite3_open_v2(
-        a->path, &a->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
-    if (src != SQLITE_OK) {
-        return sql_fail(a, src, eb);
-    }
-    sqlite3_extended_result_codes(a->db, 1);
-    src = sqlite3_busy_timeout(a->db, BUSY_TIMEOUT_MS);
-    if (src != SQLITE_OK) {
-        return sql_fail(a, src, eb);
-    }
-    char pragmas[160];
-    (void)snprintf(pragmas, sizeof pragmas,
-                   "PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;"
-                   " PRAGMA journal_size_limit = %d;",
-                   WAL_SIZE_LIMIT);
-    rc = run(a, pragmas, eb);
-    if (rc == OPC_OK) {
-        sqlite3_stmt *st = NULL;
-        src = sqlite3_prepare_v2(a->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
-        if (src == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-            const unsigned char *mode = sqlite3_column_text(st, 0);
-            if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
-                rc = opc__fail(eb, OPC_ERR_IO, "activity log: cannot switch to WAL journal mode");
-            }
-        } else {
-            rc = sql_fail(a, src == SQLITE_OK ? sqlite3_errcode(a->db) : src, eb);
-        }
-        sqlite3_finalize(st);
-    }
-    if (rc == OPC_OK) {
-        rc = ensure_schema(a, eb);
-    }
-    for (size_t i = 0; rc == OPC_OK && i < ST_COUNT; i++) {
-        src =
-            sqlite3_prepare_v3(a->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &a->st[i], NULL);
-        if (src != SQLITE_OK) {
-            rc = sql_fail(a, src, eb);
-        }
-    }
-    if (rc == OPC_OK) {
-        opc__file_tighten_sidecars(a->path);
+        opc__db_close(a->db);
+        a->db = NULL;
     }
     return rc;
 }
@@ -417,16 +347,19 @@ static opc_err open_db(opc__activity *a, opc__ebuf *eb)
 /* min and max id (0, 0 when empty). Under db_mu. */
 static opc_err bounds(opc__activity *a, int64_t *lo, int64_t *hi, opc__ebuf *eb)
 {
-    sqlite3_stmt *st = a->st[ST_BOUNDS];
     *lo = *hi = 0;
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
+    sqlite3_stmt *st = NULL;
+    bool row = false;
+    opc_err rc = opc__db_stmt(a->db, ST_BOUNDS, &st, eb, "");
+    if (rc == OPC_OK) {
+        rc = opc__db_step(a->db, st, &row, eb);
+    }
+    if (rc == OPC_OK && row) {
         *lo = sqlite3_column_int64(st, 0);
         *hi = sqlite3_column_int64(st, 1);
-        src = SQLITE_OK;
     }
-    sqlite3_reset(st);
-    return src == SQLITE_OK ? OPC_OK : sql_fail(a, src, eb);
+    opc__db_done(st);
+    return rc;
 }
 
 static size_t count_of(int64_t lo, int64_t hi)
@@ -436,24 +369,12 @@ static size_t count_of(int64_t lo, int64_t hi)
 
 static opc_err insert(opc__activity *a, const rec *r, opc__ebuf *eb)
 {
-    sqlite3_stmt *st = a->st[ST_INSERT];
-    sqlite3_bind_text(st, 1, r->request_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, r->ts_us);
-    sqlite3_bind_text(st, 3, action_names[r->action], -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, result_names[r->result], -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, a->server_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, a->account_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, r->jti, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, r->ua, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, r->ip, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 10, rtype_names[r->rtype], -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 11, r->vault, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 12, r->item, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 13, r->item_version);
-    int src = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return src == SQLITE_DONE ? OPC_OK : sql_fail(a, src, eb);
+    sqlite3_stmt *st = NULL;
+    opc_err rc = opc__db_stmt(a->db, ST_INSERT, &st, eb, "titttttttttti", r->request_id, r->ts_us,
+                              action_names[r->action], result_names[r->result], a->server_id,
+                              a->account_id, r->jti, r->ua, r->ip, rtype_names[r->rtype], r->vault,
+                              r->item, r->item_version);
+    return rc == OPC_OK ? opc__db_run(a->db, st, eb) : rc;
 }
 
 /*
@@ -473,11 +394,9 @@ static opc_err prune(opc__activity *a, size_t incoming, opc__ebuf *eb)
         return rc;
     }
     size_t keep = incoming < a->max_records ? a->max_records - incoming : 0;
-    sqlite3_stmt *st = a->st[ST_PRUNE];
-    sqlite3_bind_int64(st, 1, hi - (int64_t)keep);
-    int src = sqlite3_step(st);
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? OPC_OK : sql_fail(a, src, eb);
+    sqlite3_stmt *st = NULL;
+    rc = opc__db_stmt(a->db, ST_PRUNE, &st, eb, "i", hi - (int64_t)keep);
+    return rc == OPC_OK ? opc__db_run(a->db, st, eb) : rc;
 }
 
 /* ---- the queue ---- */
@@ -511,7 +430,7 @@ static opc_err drain(opc__activity *a, opc__ebuf *eb)
     /* Records beyond max_records in this drain would be pruned in the same
      * transaction: they are skipped (counted as written) instead. */
     size_t skip = pending > a->max_records ? pending - a->max_records : 0;
-    opc_err rc = run(a, "BEGIN IMMEDIATE", eb);
+    opc_err rc = opc__db_begin(a->db, true, eb);
     if (rc == OPC_OK) {
         rc = prune(a, pending - skip, eb);
     }
@@ -531,12 +450,10 @@ static opc_err drain(opc__activity *a, opc__ebuf *eb)
     if (rc == OPC_OK) {
         rc = prune(a, 0, eb);
     }
-    if (rc == OPC_OK) {
-        rc = run(a, "COMMIT", eb);
-    }
+    /* Committed (the side files tightened), or rolled back. */
+    rc = opc__db_end(a->db, rc, eb);
     if (rc != OPC_OK) {
         /* The records taken are lost; the rest stays queued for the next try. */
-        (void)sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
         atomic_fetch_add(&a->write_errors, 1);
         atomic_fetch_add(&a->lost, taken);
         if (!a->failing) {
@@ -550,7 +467,6 @@ static opc_err drain(opc__activity *a, opc__ebuf *eb)
             opc__log(OPC_LOG_INFO, SUB, "activity log writable again");
         }
         a->failing = false;
-        opc__file_tighten_sidecars(a->path);
     }
     int64_t lo = 0;
     int64_t hi = 0;
@@ -737,20 +653,22 @@ static opc_err read_page(opc__activity *a, size_t limit, size_t offset, opc__act
     }
     opc__buf_append_char(b, '[');
     if (want > 0) {
-        sqlite3_stmt *st = a->st[ST_PAGE];
-        sqlite3_bind_int64(st, 1, hi - (int64_t)offset);
-        sqlite3_bind_int64(st, 2, (int64_t)want);
-        int src;
-        while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-            if (out->count > 0) {
-                opc__buf_append_char(b, ',');
+        sqlite3_stmt *st = NULL;
+        rc = opc__db_stmt(a->db, ST_PAGE, &st, eb, "ii", hi - (int64_t)offset, (int64_t)want);
+        bool row = true;
+        while (rc == OPC_OK && row) {
+            rc = opc__db_step(a->db, st, &row, eb);
+            if (rc == OPC_OK && row) {
+                if (out->count > 0) {
+                    opc__buf_append_char(b, ',');
+                }
+                row_json(b, st);
+                out->count++;
             }
-            row_json(b, st);
-            out->count++;
         }
-        sqlite3_reset(st);
-        if (src != SQLITE_DONE) {
-            return sql_fail(a, src, eb);
+        opc__db_done(st);
+        if (rc != OPC_OK) {
+            return rc;
         }
     }
     opc__buf_append_char(b, ']');
@@ -925,15 +843,12 @@ void opc__activity_close(opc__activity *act)
         pthread_cond_signal(&act->q_cond);
         (void)pthread_join(act->thread, NULL);
     }
-    if (act->db != NULL && act->st[ST_INSERT] != NULL) {
+    if (act->db != NULL) {
         opc__ebuf eb;
         opc__ebuf_clear(&eb);
         (void)drain(act, &eb);
     }
-    for (size_t i = 0; i < ST_COUNT; i++) {
-        sqlite3_finalize(act->st[i]);
-    }
-    sqlite3_close_v2(act->db);
+    opc__db_close(act->db);
     if (act->mutexes_ready) {
         (void)pthread_mutex_destroy(&act->db_mu);
         (void)pthread_mutex_destroy(&act->q_mu);

@@ -16,6 +16,7 @@
 #include "model/item.h"
 #include "model/patch.h"
 #include "account/account_int.h"
+#include "cache/cache.h"
 #include "upstream/upstream.h"
 
 #include <ftw.h>
@@ -458,6 +459,39 @@ static void test_oom_server_write(void **state)
     rmdir(dir);
 }
 
+static opc_err op_cache_item_get(void *ctx)
+{
+    opc__cache_item it;
+    opc_err rc = opc__cache_item_get(ctx, "vvvvvvvvvvvvvvvvvvvvvvvvvv",
+                                     "iiiiiiiiiiiiiiiiiiiiiiiiii", &it, NULL);
+    opc__cache_item_clear(&it);
+    return rc;
+}
+
+static void test_oom_cache_getter(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/opc-oom-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/cache.sqlite", dir);
+    opc__cache *c = NULL;
+    assert_int_equal(opc__cache_open(path, OPC_CACHE_CREATE, &c, NULL), OPC_OK);
+    char state_s[] = "active", ov[] = "overview", det[] = "details";
+    opc__cache_item it = {.id = "iiiiiiiiiiiiiiiiiiiiiiiiii",
+                          .vault = "vvvvvvvvvvvvvvvvvvvvvvvvvv",
+                          .version = 1,
+                          .state = state_s,
+                          .overview = ov,
+                          .details = det};
+    assert_int_equal(opc__cache_item_put(c, &it, NULL, NULL), OPC_OK);
+    /* Each copied column fails in turn: no copy leaks (cmocka checks). */
+    torture("cache item get", op_cache_item_get, c);
+    opc__cache_close(c);
+    fx_rm_path(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -465,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_oom_credentials),
         cmocka_unit_test(test_oom_model_and_account),
         cmocka_unit_test(test_oom_server_write),
+        cmocka_unit_test(test_oom_cache_getter),
     };
     return cmocka_run_group_tests_name("oom", tests, oom_setup, opc_test_group_teardown);
 }

@@ -1,0 +1,239 @@
+/*
+ * tests/unit/test_cache_rows.c - the cache's table-driven getters and
+ * walkers (cache/cache.c): each row type read back whole by its getter and
+ * its walker (their allocation failures: test_oom.c).
+ */
+#define _XOPEN_SOURCE 700 /* nftw */
+
+#include "harness.h"
+
+#include <ftw.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "cache/cache.h"
+
+#define VAULT "vvvvvvvvvvvvvvvvvvvvvvvvvv"
+#define ITEM "iiiiiiiiiiiiiiiiiiiiiiiiii"
+#define FILE_ID "ffffffffffffffffffffffffff"
+#define JTI "tttttttttttttttttttttttttt"
+#define SERVER "ssssssssssssssssssssssssss"
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+typedef struct fx {
+    char dir[64];
+    char path[128];
+    opc__cache *c;
+} fx;
+
+/* A cache holding one row of each table. */
+static void fx_open(fx *f)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/opc-cache-rows-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/cache.sqlite", f->dir);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__cache_open(f->path, OPC_CACHE_CREATE, &f->c, &eb), OPC_OK);
+    /* The row structs hold char *: the values live in arrays. */
+    char jwk[] = "{\"kty\":\"EC\"}", enc[] = "enc", sig[] = "sig", type[] = "USER_CREATED";
+    char attrs[] = "attrs", active[] = "active", ov[] = "ov", det[] = "det", name[] = "tok";
+    char scopes[] = "[]";
+    opc__cache_issuer_key k = {.kid = "kid1", .jwk = jwk, .seq = 1};
+    assert_int_equal(opc__cache_issuer_key_put(f->c, &k, &eb), OPC_OK);
+    opc__cache_access a = {.vault = VAULT,
+                           .key_sn = 2,
+                           .enc_key = enc,
+                           .acl = 3,
+                           .granted = 4,
+                           .grant_sig = sig,
+                           .seq = 5};
+    assert_int_equal(opc__cache_access_put(f->c, &a, &eb), OPC_OK);
+    opc__cache_vault v = {.id = VAULT,
+                          .type = type,
+                          .key_sn = 2,
+                          .attrs = attrs,
+                          .attr_version = 6,
+                          .content_version = 7,
+                          .items = 1,
+                          .created = 8,
+                          .updated = 9,
+                          .seq = 10};
+    assert_int_equal(opc__cache_vault_put(f->c, &v, NULL, &eb), OPC_OK);
+    opc__cache_item it = {.id = ITEM,
+                          .vault = VAULT,
+                          .version = 11,
+                          .state = active,
+                          .key_sn = 2,
+                          .overview = ov,
+                          .details = det,
+                          .created = 12,
+                          .updated = 13,
+                          .last_edited_by = SERVER,
+                          .seq = 14};
+    assert_int_equal(opc__cache_item_put(f->c, &it, NULL, &eb), OPC_OK);
+    opc__cache_chunk ch = {.file = FILE_ID, .item = ITEM, .vault = VAULT, .idx = 0};
+    ch.blob = "chunk";
+    ch.len = 5;
+    assert_int_equal(opc__cache_chunk_put(f->c, &ch, &eb), OPC_OK);
+    opc__cache_token t = {.jti = JTI,
+                          .server = SERVER,
+                          .name = name,
+                          .scopes = scopes,
+                          .created = 15,
+                          .expires = 16,
+                          .state = active,
+                          .updated = 17,
+                          .seq = 18};
+    assert_int_equal(opc__cache_token_put(f->c, &t, &eb), OPC_OK);
+}
+
+static void fx_close(fx *f)
+{
+    opc__cache_close(f->c);
+    nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void test_cache_rows_read_back(void **state)
+{
+    (void)state;
+    fx f;
+    fx_open(&f);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc__cache_issuer_key k;
+    assert_int_equal(opc__cache_issuer_key_get(f.c, "kid1", &k, &eb), OPC_OK);
+    assert_string_equal(k.jwk, "{\"kty\":\"EC\"}");
+    assert_int_equal(k.seq, 1);
+    opc__cache_issuer_key_clear(&k);
+    opc__cache_access a;
+    assert_int_equal(opc__cache_access_get(f.c, VAULT, &a, &eb), OPC_OK);
+    assert_string_equal(a.enc_key, "enc");
+    assert_string_equal(a.grant_sig, "sig");
+    assert_int_equal(a.acl + a.granted + a.seq, 3 + 4 + 5);
+    opc__cache_access_clear(&a);
+    opc__cache_vault v;
+    assert_int_equal(opc__cache_vault_get(f.c, VAULT, &v, &eb), OPC_OK);
+    assert_string_equal(v.type, "USER_CREATED");
+    assert_string_equal(v.attrs, "attrs");
+    assert_int_equal(v.content_version, 7);
+    assert_int_equal(v.seq, 10);
+    opc__cache_vault_clear(&v);
+    opc__cache_item it;
+    assert_int_equal(opc__cache_item_get(f.c, VAULT, ITEM, &it, &eb), OPC_OK);
+    assert_string_equal(it.state, "active");
+    assert_string_equal(it.overview, "ov");
+    assert_string_equal(it.details, "det");
+    assert_string_equal(it.last_edited_by, SERVER);
+    assert_int_equal(it.version, 11);
+    opc__cache_item_clear(&it);
+    assert_null(it.overview);
+    opc__cache_token t;
+    assert_int_equal(opc__cache_token_get(f.c, JTI, &t, &eb), OPC_OK);
+    assert_string_equal(t.name, "tok");
+    assert_string_equal(t.scopes, "[]");
+    assert_string_equal(t.server, SERVER);
+    assert_int_equal(t.expires, 16);
+    opc__cache_token_clear(&t);
+    /* Missing rows name their table. */
+    assert_int_equal(opc__cache_vault_get(f.c, "aaaaaaaaaaaaaaaaaaaaaaaaaa", &v, &eb),
+                     OPC_ERR_NOT_FOUND);
+    assert_string_equal(eb.msg, "cache: no such vault");
+    assert_int_equal(opc__cache_token_get(f.c, "aaaaaaaaaaaaaaaaaaaaaaaaaa", &t, &eb),
+                     OPC_ERR_NOT_FOUND);
+    assert_string_equal(eb.msg, "cache: no such token");
+    /* Clearing NULL is a no-op. */
+    opc__cache_item_clear(NULL);
+    fx_close(&f);
+}
+
+/* Walker callbacks: count the rows and check one member of each. */
+static opc_err saw_key(const opc__cache_issuer_key *k, void *ud)
+{
+    *(int *)ud += strcmp(k->jwk, "{\"kty\":\"EC\"}") == 0 ? 1 : 100;
+    return OPC_OK;
+}
+
+static opc_err saw_access(const opc__cache_access *a, void *ud)
+{
+    *(int *)ud += strcmp(a->grant_sig, "sig") == 0 ? 1 : 100;
+    return OPC_OK;
+}
+
+static opc_err saw_vault(const opc__cache_vault *v, void *ud)
+{
+    *(int *)ud += strcmp(v->attrs, "attrs") == 0 ? 1 : 100;
+    return OPC_OK;
+}
+
+static opc_err saw_item(const opc__cache_item *it, void *ud)
+{
+    *(int *)ud += strcmp(it->overview, "ov") == 0 ? 1 : 100;
+    *(int *)ud += it->details == NULL ? 10 : 20;
+    return OPC_OK;
+}
+
+static opc_err saw_chunk(const opc__cache_chunk *ch, void *ud)
+{
+    *(int *)ud += ch->len == 5 && memcmp(ch->blob, "chunk", 5) == 0 ? 1 : 100;
+    return OPC_OK;
+}
+
+static opc_err saw_token(const opc__cache_token *t, void *ud)
+{
+    *(int *)ud += strcmp(t->scopes, "[]") == 0 ? 1 : 100;
+    return OPC_OK;
+}
+
+static opc_err stop(const opc__cache_token *t, void *ud)
+{
+    (void)t;
+    (void)ud;
+    return OPC_ERR_CONFLICT;
+}
+
+static void test_cache_rows_walked(void **state)
+{
+    (void)state;
+    fx f;
+    fx_open(&f);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    int n = 0;
+    assert_int_equal(opc__cache_issuer_keys_foreach(f.c, saw_key, &n, &eb), OPC_OK);
+    assert_int_equal(opc__cache_access_foreach(f.c, saw_access, &n, &eb), OPC_OK);
+    assert_int_equal(opc__cache_vaults_foreach(f.c, saw_vault, &n, &eb), OPC_OK);
+    assert_int_equal(opc__cache_file_chunks(f.c, FILE_ID, saw_chunk, &n, &eb), OPC_OK);
+    assert_int_equal(opc__cache_tokens_foreach(f.c, saw_token, &n, &eb), OPC_OK);
+    assert_int_equal(n, 5);
+    n = 0;
+    assert_int_equal(opc__cache_items_foreach(f.c, VAULT, false, saw_item, &n, &eb), OPC_OK);
+    assert_int_equal(n, 11);
+    n = 0;
+    assert_int_equal(opc__cache_items_foreach(f.c, VAULT, true, saw_item, &n, &eb), OPC_OK);
+    assert_int_equal(n, 21);
+    /* The callback's error ends the walk and is returned. */
+    assert_int_equal(opc__cache_tokens_foreach(f.c, stop, NULL, &eb), OPC_ERR_CONFLICT);
+    assert_int_equal(opc__cache_tokens_foreach(f.c, NULL, NULL, &eb), OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__cache_items_foreach(f.c, "bad", false, saw_item, &n, &eb),
+                     OPC_ERR_INVALID_ARG);
+    fx_close(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cache_rows_read_back),
+        cmocka_unit_test(test_cache_rows_walked),
+    };
+    return cmocka_run_group_tests_name("cache_rows", tests, opc_test_group_setup,
+                                       opc_test_group_teardown);
+}
