@@ -160,7 +160,6 @@ static const char *const stmt_sql[S_COUNT] = {
                    " ORDER BY idx",
     [S_F_PUT] = "INSERT OR REPLACE INTO files (file_id, idx, item_id, vault_id, blob)"
                 " VALUES (?1, ?2, ?3, ?4, ?5)",
-    [S_F_DEL] = "DELETE FROM files WHERE file_id = ?1",
     [S_T_GET] = "SELECT " T_COLS " FROM tokens WHERE jti = ?1",
     [S_T_ALL] = "SELECT " T_COLS " FROM tokens ORDER BY jti",
     [S_T_PUT] =
@@ -358,11 +357,6 @@ void opc__cache_close(opc__cache *c)
     opc__db_close(c->db);
     opc__free(c->path);
     opc__free(c);
-}
-
-const char *opc__cache_path(const opc__cache *c)
-{
-    return c == NULL ? NULL : c->path;
 }
 
 /* ---- transactions ---- */

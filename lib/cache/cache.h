@@ -127,8 +127,6 @@ opc_err opc__cache_default_path(const char *xdg_data_home, const char *home, cha
 opc_err opc__cache_open(const char *path, opc__cache_mode mode, opc__cache **out, opc__ebuf *eb);
 /* Finalize statements and close. NULL is a no-op. */
 void opc__cache_close(opc__cache *c);
-/* The path the handle was opened with (borrowed). */
-const char *opc__cache_path(const opc__cache *c);
 
 /* ---- transactions ---- */
 
@@ -272,7 +270,6 @@ opc_err opc__cache_vault_clear_items(opc__cache *c, const char *vault, opc__ebuf
 opc_err opc__cache_vault_clear_between(opc__cache *c, const char *vault, const char *after,
                                        const char *before, opc__ebuf *eb);
 opc_err opc__cache_chunk_put(opc__cache *c, const opc__cache_chunk *ch, opc__ebuf *eb);
-opc_err opc__cache_file_delete(opc__cache *c, const char *file, opc__ebuf *eb);
 opc_err opc__cache_token_put(opc__cache *c, const opc__cache_token *t, opc__ebuf *eb);
 opc_err opc__cache_token_delete(opc__cache *c, const char *jti, opc__ebuf *eb);
 

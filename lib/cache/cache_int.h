@@ -52,7 +52,6 @@ enum opc__cache_stmt_id {
     S_F_VAULT_DEL,
     S_F_CHUNKS,
     S_F_PUT,
-    S_F_DEL,
     S_T_GET,
     S_T_ALL,
     S_T_PUT,

@@ -245,11 +245,6 @@ opc_err opc__cache_chunk_put(opc__cache *c, const opc__cache_chunk *ch, opc__ebu
     WRITE(c, S_F_PUT, eb, "tittb", ch->file, ch->idx, ch->item, ch->vault, ch->blob, ch->len);
 }
 
-opc_err opc__cache_file_delete(opc__cache *c, const char *file, opc__ebuf *eb)
-{
-    return delete_id(c, S_F_DEL, file, "file", eb);
-}
-
 opc_err opc__cache_token_put(opc__cache *c, const opc__cache_token *t, opc__ebuf *eb)
 {
     opc_err rc = opc__cache_need_write(c, eb);

@@ -726,14 +726,6 @@ void opc__sync_set_wait_ms(opc_sync *s, int64_t ms)
     }
 }
 
-void opc__sync_set_backoff(opc_sync *s, int64_t base_ms, int64_t max_ms)
-{
-    if (s != NULL && base_ms >= 1 && max_ms >= base_ms) {
-        s->backoff_base = base_ms;
-        s->backoff_max = max_ms;
-    }
-}
-
 opc__cache *opc__sync_cache(opc_sync *s)
 {
     return s == NULL ? NULL : s->cache;

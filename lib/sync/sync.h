@@ -106,12 +106,11 @@ struct opc_sync {
  */
 opc_err opc__sync_create_ex(opc__upstream *u, const char *cache_path, opc_sync **out,
                             opc__ebuf *eb);
-/* Tunables (before running): page size 1..OPC_UPSTREAM_MAX_LIMIT, long wait, backoff. */
+/* Tunables (before running): page size 1..OPC_UPSTREAM_MAX_LIMIT, long wait. */
 void opc__sync_set_page_size(opc_sync *s, size_t n);
 /* Fetch pages (1..OPC_UPSTREAM_MAX_LIMIT) and the batch budget in bytes (>= 1). */
 void opc__sync_set_fetch_limits(opc_sync *s, size_t items, size_t chunks, size_t batch_bytes);
 void opc__sync_set_wait_ms(opc_sync *s, int64_t ms);
-void opc__sync_set_backoff(opc_sync *s, int64_t base_ms, int64_t max_ms);
 /* One step: one page with a wait of wait_ms (0: none). Health recorded. */
 opc_err opc__sync_step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb);
 /* The delay before the next attempt after `failures` consecutive failures (jittered). */

@@ -135,12 +135,6 @@ opc_err opc__tls_create(opc__tls **out)
     return OPC_OK;
 }
 
-void opc__tls_set_intervals(opc__tls *t, int64_t file_check_ms, int64_t retry_min_ms)
-{
-    t->file_check_ms = file_check_ms;
-    t->retry_min_ms = retry_min_ms;
-}
-
 static void clear_config(opc__tls *t)
 {
     opc__free(t->cert_path);

@@ -153,7 +153,4 @@ void opc__tls_reload(opc__tls *t);
 void opc__tls_stop(opc__tls *t);
 void opc__tls_free(opc__tls *t);
 
-/* Test hooks: the interval of the file check, the first retry delay. */
-void opc__tls_set_intervals(opc__tls *t, int64_t file_check_ms, int64_t retry_min_ms);
-
 #endif
