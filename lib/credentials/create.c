@@ -138,14 +138,18 @@ static opc_err add_jwk(cJSON *obj, const char *name, const opc__key *k, bool inc
 static opc_err seal_json(builder *b, cJSON *root, const opc__key *k, bool inner, cJSON **out)
 {
     uint8_t aad[OPC_CREDENTIALS_AAD_MAX];
-    size_t aad_len = opc__credentials_aad(inner, b->uuid, aad);
+    size_t aad_len = 0;
+    opc_err rc = opc__credentials_aad(inner, b->uuid, aad, &aad_len);
+    if (rc != OPC_OK) {
+        return rc;
+    }
     size_t cap = (size_t)OPC_CREDENTIALS_MAX_SIZE;
     b->text = opc__calloc(1, cap);
     if (b->text == NULL) {
         return OPC_ERR_NOMEM;
     }
     b->text_len = cap; /* what builder_free wipes */
-    opc_err rc = OPC_ERR_TOO_LARGE;
+    rc = OPC_ERR_TOO_LARGE;
     if (cJSON_PrintPreallocated(root, b->text, (int)cap, 0)) {
         rc = opc__envelope_seal(k, aad, aad_len, b->text, strlen(b->text), out);
     }

@@ -547,11 +547,15 @@ static opc_err file_shape(const ctx *x, const cJSON *root, const cJSON **ver, co
 static opc_err open_outer(const ctx *x, const cJSON *enc, opc_credentials *c)
 {
     uint8_t aad[OPC_CREDENTIALS_AAD_MAX];
-    size_t aad_len = opc__credentials_aad(false, c->device_uuid, aad);
+    size_t aad_len = 0;
     opc_secret *pt = NULL;
     opc__ebuf sub;
     opc__ebuf_clear(&sub);
-    opc_err rc = opc__envelope_open(enc, c->unique_key, aad, aad_len, &pt, &sub);
+    opc_err rc = opc__credentials_aad(false, c->device_uuid, aad, &aad_len);
+    if (rc != OPC_OK) {
+        return BAD(x, "deviceUuid does not make an AAD");
+    }
+    rc = opc__envelope_open(enc, c->unique_key, aad, aad_len, &pt, &sub);
     if (rc == OPC_ERR_DECRYPT) {
         return BAD(x, "encCredentials does not decrypt with uniqueKey (file corrupt or tampered)");
     }
@@ -748,11 +752,14 @@ static opc_err open_inner(const ctx *x, const opc_credentials *c, const uint8_t 
         return opc__fail(x->eb, rc, "credentials: cannot make the inner key");
     }
     uint8_t aad[OPC_CREDENTIALS_AAD_MAX];
-    size_t aad_len = opc__credentials_aad(true, c->device_uuid, aad);
+    size_t aad_len = 0;
     opc_secret *pt = NULL;
     opc__ebuf sub;
     opc__ebuf_clear(&sub);
-    rc = opc__envelope_open(c->keyset, ck_key, aad, aad_len, &pt, &sub);
+    rc = opc__credentials_aad(true, c->device_uuid, aad, &aad_len);
+    if (rc == OPC_OK) {
+        rc = opc__envelope_open(c->keyset, ck_key, aad, aad_len, &pt, &sub);
+    }
     opc__key_free(ck_key);
     if (rc == OPC_ERR_NOMEM) {
         return opc__fail(x->eb, rc, "out of memory");

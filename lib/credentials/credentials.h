@@ -101,8 +101,10 @@ const uint8_t *opc__credentials_ck(const opc_credentials *c);
  * rules.c: shared by parsing and creation (the formulas are documented at the
  * top of credentials.c).
  */
-/* AAD of the outer (inner false) or inner layer; returns its length. */
-size_t opc__credentials_aad(bool inner, const char *uuid, uint8_t out[OPC_CREDENTIALS_AAD_MAX]);
+/* AAD of the outer (inner false) or inner layer into out, its length in
+ * *out_len; OPC_ERR_TOO_LARGE for a uuid that is not an id. */
+opc_err opc__credentials_aad(bool inner, const char *uuid, uint8_t out[OPC_CREDENTIALS_AAD_MAX],
+                             size_t *out_len);
 /* CK from uniqueKey (32 bytes), T (32 bytes) and deviceUuid (26 chars). */
 opc_err opc__credentials_derive_ck(const uint8_t *unique_key, const uint8_t *T, const char *uuid,
                                    uint8_t ck[OPC_CREDENTIALS_CK_LEN]);

@@ -117,14 +117,15 @@ const char *opc__credentials_sym_key_problem(const opc__key *k)
 
 _Static_assert(OPC_WIRE_CREDENTIALS_AAD_LEN < OPC_CREDENTIALS_AAD_MAX, "AAD fits with its NUL");
 
-size_t opc__credentials_aad(bool inner, const char *uuid, uint8_t out[OPC_CREDENTIALS_AAD_MAX])
+opc_err opc__credentials_aad(bool inner, const char *uuid, uint8_t out[OPC_CREDENTIALS_AAD_MAX],
+                             size_t *out_len)
 {
-    /* uuid is a checked id (OPC_ID_LEN characters), so the label always fits. */
     char *s = (char *)out;
     opc__wire_credentials_layer layer =
         inner ? OPC_WIRE_CREDENTIALS_INNER : OPC_WIRE_CREDENTIALS_OUTER;
-    return opc__wire_credentials_aad(s, OPC_CREDENTIALS_AAD_MAX, layer, uuid) == OPC_OK ? strlen(s)
-                                                                                        : 0;
+    opc_err rc = opc__wire_credentials_aad(s, OPC_CREDENTIALS_AAD_MAX, layer, uuid);
+    *out_len = rc == OPC_OK ? strlen(s) : 0;
+    return rc;
 }
 
 opc_err opc__credentials_derive_ck(const uint8_t *unique_key, const uint8_t *T, const char *uuid,
