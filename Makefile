@@ -75,7 +75,7 @@ TEST_CPPFLAGS := -Iinclude -Ilib -DOPC_TEST_VECTOR_DIR='"$(CURDIR)/tests/vectors
 TEST_CFLAGS := -std=c11 $(OPC_WARN) -MMD -MP
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
-# ---- sources (one folder per subsystem; see docs/internals) ----
+# ---- sources (one folder per subsystem; see docs/architecture.md) ----
 LIB_SRCS := $(sort $(wildcard lib/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
