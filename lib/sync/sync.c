@@ -221,8 +221,10 @@ static opc_err fetch_files(opc_sync *s, const char *item, cJSON **out, opc__ebuf
             unsigned char *blob = NULL;
             rc = opc__wire_chunk_decode(last, &ch, &blob, eb);
             opc__free(blob);
-            memcpy(after, ch.file, sizeof after);
-            idx = ch.idx;
+            if (rc == OPC_OK) {
+                memcpy(after, ch.file, sizeof after);
+                idx = ch.idx;
+            }
         }
     }
     if (rc != OPC_OK) {
