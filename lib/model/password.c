@@ -267,6 +267,7 @@ opc_err opc_password_recipe_parse(const char *text, char **out_json, char *errbu
     }
     opc_err rc = opc__require_init();
     opc__recipe r;
+    opc__recipe_default(&r);
     if (rc == OPC_OK) {
         rc = opc__recipe_parse_cli(text, &r, &eb);
     }
