@@ -778,26 +778,33 @@ static void test_credentials_parse_rejects_extra_members(void **state)
 static void test_credentials_parse_rejects_bad_sizes(void **state)
 {
     (void)state;
+    static const struct {
+        const char *path;
+        size_t n; /* bytes of value byte, base64url-encoded */
+        uint8_t byte;
+        const char *msg;
+    } sizes[] = {
+        {"verifier.salt", 15, 0x11, "\"verifier.salt\" must be 16 bytes (it is 15)"},
+        {"verifier.localHash", 33, 0x11, "\"verifier.localHash\" must be 32 bytes (it is 33)"},
+        {"encCredentials.iv", 11, 0x22, "\"encCredentials.iv\" must be 12 bytes (it is 11)"},
+        {"encCredentials.data", 15, 0x22, "\"encCredentials.data\" is too short"},
+    };
     char *file = make_file();
-    expect_refused(file_with(file, "verifier.salt", b64_bytes(15, 0x11)),
-                   "\"verifier.salt\" must be 16 bytes (it is 15)");
-    expect_refused(file_with(file, "verifier.localHash", b64_bytes(33, 0x11)),
-                   "\"verifier.localHash\" must be 32 bytes (it is 33)");
-    expect_refused(file_with(file, "verifier.salt", cJSON_CreateString("AAAAAAAAAAAAAAAAAAAA+A")),
-                   "\"verifier.salt\" is not valid base64url");
-    expect_refused(file_with(file, "verifier.salt", cJSON_CreateString("AAAAAAAAAAAAAAAAAAAAAA==")),
-                   "\"verifier.salt\" is not valid base64url");
-    expect_refused(file_with(file, "encCredentials.iv", b64_bytes(11, 0x22)),
-                   "\"encCredentials.iv\" must be 12 bytes (it is 11)");
-    expect_refused(file_with(file, "encCredentials.data", b64_bytes(15, 0x22)),
-                   "\"encCredentials.data\" is too short");
-    expect_refused(file_with(file, "encCredentials.data", cJSON_CreateString("abc$")),
-                   "\"encCredentials.data\" is not valid base64url");
-    expect_refused(file_with(file, "deviceUuid", cJSON_CreateString("DEVICEDEVICEDEVICEDEVICE22")),
-                   "\"deviceUuid\" must be a 26-character id");
-    expect_refused(file_with(file, "deviceUuid", cJSON_CreateString("device")),
-                   "\"deviceUuid\" must be a 26-character id");
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        expect_refused(file_with(file, sizes[i].path, b64_bytes(sizes[i].n, sizes[i].byte)),
+                       sizes[i].msg);
+    }
     free(file);
+    static const edit_case strings[] = {
+        {"verifier.salt", "\"AAAAAAAAAAAAAAAAAAAA+A\"", "\"verifier.salt\" is not valid base64url"},
+        {"verifier.salt", "\"AAAAAAAAAAAAAAAAAAAAAA==\"",
+         "\"verifier.salt\" is not valid base64url"},
+        {"encCredentials.data", "\"abc$\"", "\"encCredentials.data\" is not valid base64url"},
+        {"deviceUuid", "\"DEVICEDEVICEDEVICEDEVICE22\"",
+         "\"deviceUuid\" must be a 26-character id"},
+        {"deviceUuid", "\"device\"", "\"deviceUuid\" must be a 26-character id"},
+    };
+    expect_edits_refused(AT_FILE, strings, sizeof strings / sizeof strings[0]);
 }
 
 static void test_credentials_parse_rejects_bad_unique_key(void **state)
