@@ -810,6 +810,19 @@ static char *std_token(const fixture *f, const char *claim, const char *value)
     return tok;
 }
 
+/* The standard token with claim set to value: accepted (OPC_JWT_OK) or refused with want. */
+static void expect_claim(fixture *f, const char *claim, const char *value, opc__jwt_reason want)
+{
+    char *tok = std_token(f, claim, value);
+    if (want == OPC_JWT_OK) {
+        opc__jwt_claims c;
+        expect_ok(f, tok, &c);
+    } else {
+        expect_reject(f, tok, want);
+    }
+    free(tok);
+}
+
 static void test_jwt_verify_accepts_valid_token(void **state)
 {
     fixture *f = *state;
@@ -864,58 +877,34 @@ static void test_jwt_verify_accepts_minimal_token(void **state)
 static void test_jwt_verify_aud_string_and_array(void **state)
 {
     fixture *f = *state;
-    opc__jwt_claims c;
     const char *auds[] = {
         "\"" OPC_JWT_AUDIENCE "\"",
         "[\"" OPC_JWT_AUDIENCE "\"]",
         "[\"com.1password.other\",\"" OPC_JWT_AUDIENCE "\"]",
     };
     for (size_t i = 0; i < OPC_ARRAY_LEN(auds); i++) {
-        char *tok = std_token(f, "aud", auds[i]);
-        expect_ok(f, tok, &c);
-        free(tok);
+        expect_claim(f, "aud", auds[i], OPC_JWT_OK);
     }
 }
 
 static void test_jwt_verify_leeway_boundaries(void **state)
 {
     fixture *f = *state;
-    opc__jwt_claims c;
     /* exp must be later than now - leeway: now-59 passes, now-60 fails. */
-    char *tok = std_token(f, "exp", "1699999941");
-    expect_ok(f, tok, &c);
-    free(tok);
-    tok = std_token(f, "exp", "1699999940");
-    expect_reject(f, tok, OPC_JWT_EXPIRED);
-    free(tok);
+    expect_claim(f, "exp", "1699999941", OPC_JWT_OK);
+    expect_claim(f, "exp", "1699999940", OPC_JWT_EXPIRED);
     /* nbf <= now + leeway: now+60 passes, now+61 fails. */
-    tok = std_token(f, "nbf", "1700000060");
-    expect_ok(f, tok, &c);
-    free(tok);
-    tok = std_token(f, "nbf", "1700000061");
-    expect_reject(f, tok, OPC_JWT_NOT_YET_VALID);
-    free(tok);
+    expect_claim(f, "nbf", "1700000060", OPC_JWT_OK);
+    expect_claim(f, "nbf", "1700000061", OPC_JWT_NOT_YET_VALID);
     /* iat <= now + leeway: now+60 passes, now+61 fails. */
-    tok = std_token(f, "iat", "1700000060");
-    expect_ok(f, tok, &c);
-    free(tok);
-    tok = std_token(f, "iat", "1700000061");
-    expect_reject(f, tok, OPC_JWT_IAT_FUTURE);
-    free(tok);
+    expect_claim(f, "iat", "1700000060", OPC_JWT_OK);
+    expect_claim(f, "iat", "1700000061", OPC_JWT_IAT_FUTURE);
     /* Without leeway: exp == now is expired, exp == now + 1 is not. */
     f->expect.leeway = 0;
-    tok = std_token(f, "exp", NOW_S);
-    expect_reject(f, tok, OPC_JWT_EXPIRED);
-    free(tok);
-    tok = std_token(f, "exp", "1700000001");
-    expect_ok(f, tok, &c);
-    free(tok);
-    tok = std_token(f, "nbf", "1700000001");
-    expect_reject(f, tok, OPC_JWT_NOT_YET_VALID);
-    free(tok);
-    tok = std_token(f, "nbf", NOW_S);
-    expect_ok(f, tok, &c);
-    free(tok);
+    expect_claim(f, "exp", NOW_S, OPC_JWT_EXPIRED);
+    expect_claim(f, "exp", "1700000001", OPC_JWT_OK);
+    expect_claim(f, "nbf", "1700000001", OPC_JWT_NOT_YET_VALID);
+    expect_claim(f, "nbf", NOW_S, OPC_JWT_OK);
 }
 
 static void test_jwt_verify_accepts_largest_exp(void **state)
