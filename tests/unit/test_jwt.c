@@ -810,17 +810,26 @@ static char *std_token(const fixture *f, const char *claim, const char *value)
     return tok;
 }
 
-/* The standard token with claim set to value: accepted (OPC_JWT_OK) or refused with want. */
-static void expect_claim(fixture *f, const char *claim, const char *value, opc__jwt_reason want)
+/*
+ * tok (freed here) is accepted (want OPC_JWT_OK; its claims in *c unless c
+ * is NULL) or refused with want.
+ */
+static void expect_verdict(const fixture *f, char *tok, opc__jwt_reason want, opc__jwt_claims *c)
 {
-    char *tok = std_token(f, claim, value);
     if (want == OPC_JWT_OK) {
-        opc__jwt_claims c;
-        expect_ok(f, tok, &c);
+        opc__jwt_claims mine;
+        expect_ok(f, tok, c != NULL ? c : &mine);
     } else {
         expect_reject(f, tok, want);
     }
     free(tok);
+}
+
+/* The standard token with claim set to value: accepted (OPC_JWT_OK) or refused with want. */
+static void expect_claim(const fixture *f, const char *claim, const char *value,
+                         opc__jwt_reason want)
+{
+    expect_verdict(f, std_token(f, claim, value), want, NULL);
 }
 
 static void test_jwt_verify_accepts_valid_token(void **state)
@@ -980,9 +989,8 @@ static void test_jwt_verify_unchecked_expectations(void **state)
     assert_string_equal(c.sub, "");
     free(tok);
     /* ...but their types are still checked. */
-    tok = sign_with(f->priv, STD_HEADER, "{\"sub\":1,\"jti\":\"j\",\"iat\":1}");
-    expect_reject(f, tok, OPC_JWT_CLAIM_TYPE);
-    free(tok);
+    expect_verdict(f, sign_with(f->priv, STD_HEADER, "{\"sub\":1,\"jti\":\"j\",\"iat\":1}"),
+                   OPC_JWT_CLAIM_TYPE, NULL);
 }
 
 static void test_jwt_verify_picks_key_by_kid(void **state)
@@ -999,23 +1007,15 @@ static void test_jwt_verify_picks_key_by_kid(void **state)
     const char *hdr2 = "{\"alg\":\"ES256\",\"kid\":\"" KID2 "\",\"typ\":\"JWT\"}";
     opc__jwt_claims c;
 
-    char *tok = sign_with(priv2, hdr2, payload);
-    expect_ok(f, tok, &c);
+    expect_verdict(f, sign_with(priv2, hdr2, payload), OPC_JWT_OK, &c);
     assert_string_equal(c.kid, KID2);
-    free(tok);
-    tok = sign_with(f->priv, STD_HEADER, payload);
-    expect_ok(f, tok, &c);
+    expect_verdict(f, sign_with(f->priv, STD_HEADER, payload), OPC_JWT_OK, &c);
     assert_string_equal(c.kid, KID);
-    free(tok);
     /* Signed by key 2 but naming key 1. */
-    tok = sign_with(priv2, STD_HEADER, payload);
-    expect_reject(f, tok, OPC_JWT_SIG_INVALID);
-    free(tok);
+    expect_verdict(f, sign_with(priv2, STD_HEADER, payload), OPC_JWT_SIG_INVALID, NULL);
     /* No pinned keys at all. */
     f->expect.n_keys = 0;
-    tok = sign_with(priv2, hdr2, payload);
-    expect_reject(f, tok, OPC_JWT_KID_UNKNOWN);
-    free(tok);
+    expect_verdict(f, sign_with(priv2, hdr2, payload), OPC_JWT_KID_UNKNOWN, NULL);
 
     free(payload);
     opc__key_free(priv2);
