@@ -350,13 +350,8 @@ done
 check "every response carried 1Password-Connect-Version ($NREQ responses, $NOVER without)" \
     [ "$NOVER" -eq 0 ]
 
-kill -TERM "$API_PID"
-set +e
-wait "$API_PID"
-rc=$?
-set -e
-API_PID=
-check "connect-api: SIGTERM exits 0" [ "$rc" -eq 0 ]
+stop_pid API_PID
+check "connect-api: SIGTERM exits 0" [ "$STOP_RC" -eq 0 ]
 
 # The default limit (100 KB): 80000 bytes inline now, 200000 bytes do not.
 APORT=$(free_port)
