@@ -11,6 +11,11 @@
 
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <curl/curl.h>
 
 /* One response: the status, and the body and headers cut to fit. */
@@ -86,6 +91,23 @@ static OPC_TEST_UNUSED void opc_test_http(const char *method, const char *url, c
     if (cc != CURLE_OK) {
         fail_msg("%s %s: %s", method != NULL ? method : "GET", url, curl_easy_strerror(cc));
     }
+}
+
+/* A TCP connection to 127.0.0.1:port: its descriptor, or -1 when refused. */
+static OPC_TEST_UNUSED int opc_test_connect_local(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (const struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 static OPC_TEST_UNUSED int opc_test_http_group_setup(void **state)

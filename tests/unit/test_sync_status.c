@@ -27,16 +27,11 @@ static void http(const char *method, int port, const char *path, resp *r)
 /* True when a connection to 127.0.0.1:port is refused. */
 static bool refused(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool no = connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0;
-    close(fd);
-    return no;
+    int fd = opc_test_connect_local(port);
+    if (fd >= 0) {
+        close(fd);
+    }
+    return fd < 0;
 }
 
 static bool has_header(const resp *r, const char *line)
