@@ -154,6 +154,30 @@ static OPC_TEST_UNUSED void fx_vault(opc_account *a, const char *name, char *id_
     opc_free(out);
 }
 
+/*
+ * Create a Connect server on the given vaults: its JSON (cJSON_Delete);
+ * *creds, unless creds is NULL, the parsed (locked) credentials file.
+ */
+static OPC_TEST_UNUSED cJSON *fx_server(opc_account *a, const char *name, const char *const *vaults,
+                                        size_t n, opc_credentials **creds)
+{
+    char *json = NULL;
+    opc_secret *file = NULL;
+    FX_OK(a, opc_account_server_create(a, name, vaults, n, NULL, &json, &file));
+    cJSON *s = fx_json(json);
+    opc_free(json);
+    if (creds != NULL) {
+        char err[OPC_ERRBUF_SIZE];
+        opc_err rc = opc_credentials_parse(opc_secret_data(file), opc_secret_len(file), creds, err,
+                                           sizeof err);
+        if (rc != OPC_OK) {
+            fail_msg("credentials: %s", err);
+        }
+    }
+    opc_secret_free(file);
+    return s;
+}
+
 /* Create an item from JSON text; id and version out. */
 static OPC_TEST_UNUSED void fx_item(opc_account *a, const char *vault, const char *json,
                                     char *id_out)

@@ -18,17 +18,9 @@ static void test_server_serves_vaults(void **state)
     fx_vault(f.a, "Demo", vault);
     fx_item(f.a, vault, "{\"title\":\"Router\",\"category\":\"LOGIN\"}", NULL);
     const char *vaults[] = {vault};
-    char *sj = NULL;
-    opc_secret *file = NULL;
-    FX_OK(f.a, opc_account_server_create(f.a, "Embedded", vaults, 1, NULL, &sj, &file));
-    opc_free(sj);
     opc_credentials *creds = NULL;
+    cJSON_Delete(fx_server(f.a, "Embedded", vaults, 1, &creds));
     char err[OPC_ERRBUF_SIZE];
-    if (opc_credentials_parse(opc_secret_data(file), opc_secret_len(file), &creds, err,
-                              sizeof err) != OPC_OK) {
-        fail_msg("credentials: %s", err);
-    }
-    opc_secret_free(file);
     const char *specs[] = {"Demo,r"};
     char *tj = NULL;
     opc_secret *tok = NULL;
