@@ -44,9 +44,8 @@ typedef struct fx {
 static OPC_TEST_UNUSED void fx_create(fx *f)
 {
     memset(f, 0, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/opc-account-test-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/account.db", f->dir);
+    opc_test_mkdtemp(f->dir, sizeof f->dir, "opc-account-test", "account.db", f->path,
+                     sizeof f->path);
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     opc_err rc = opc__account_create_ex(f->path, FX_EMAIL, FX_PASSWORD, FX_ITERATIONS, 1, &f->a,

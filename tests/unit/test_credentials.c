@@ -1071,9 +1071,8 @@ typedef struct {
 
 static void write_tmp(tmpfile_t *t, const char *content, size_t len, mode_t mode)
 {
-    snprintf(t->dir, sizeof t->dir, "/tmp/opc-cred-XXXXXX");
-    assert_non_null(mkdtemp(t->dir));
-    snprintf(t->path, sizeof t->path, "%s/1password-credentials.json", t->dir);
+    opc_test_mkdtemp(t->dir, sizeof t->dir, "opc-cred", "1password-credentials.json", t->path,
+                     sizeof t->path);
     int fd = open(t->path, O_WRONLY | O_CREAT | O_EXCL, mode);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, content, len), (ssize_t)len);
