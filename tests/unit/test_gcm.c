@@ -102,8 +102,8 @@ static void test_gcm_wycheproof_aes_gcm(void **state)
 
                 unsigned char *ct2 = malloc(msg_len + 1);
                 unsigned char tag2[OPC_GCM_TAG_LEN];
-                rc = opc_test_gcm_seal_any_iv(key, key_len, iv, iv_len, aad, aad_len, msg, msg_len,
-                                              ct2, tag2, sizeof tag2);
+                rc = opc_test_gcm_seal_any_iv(key, key_len, iv, iv_len, aad, aad_len, msg,
+                                              msg_len, ct2, tag2, sizeof tag2);
                 if (rc != OPC_OK) {
                     fail_msg("tcId %d (valid): seal returned %d", id, (int)rc);
                 }
@@ -479,12 +479,12 @@ static void test_gcm_rejects_bad_arguments(void **state)
     assert_int_equal(
         opc__gcm_open_ex(key, 32, long_iv, OPC_GCM_IV_MAX_LEN, NULL, 0, buf, 4, tag, 16, buf),
         OPC_OK);
-    assert_int_equal(
-        opc__gcm_seal_ex(key, 32, long_iv, OPC_GCM_IV_MAX_LEN + 1, NULL, 0, buf, 4, buf, tag, 16),
-        OPC_ERR_INVALID_ARG);
-    assert_int_equal(
-        opc__gcm_open_ex(key, 32, long_iv, OPC_GCM_IV_MAX_LEN + 1, NULL, 0, buf, 4, tag, 16, buf),
-        OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__gcm_seal_ex(key, 32, long_iv, OPC_GCM_IV_MAX_LEN + 1, NULL, 0, buf, 4,
+                                      buf, tag, 16),
+                     OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__gcm_open_ex(key, 32, long_iv, OPC_GCM_IV_MAX_LEN + 1, NULL, 0, buf, 4,
+                                      tag, 16, buf),
+                     OPC_ERR_INVALID_ARG);
     assert_int_equal(opc_test_gcm_seal_any_iv(key, 32, long_iv, OPC_TEST_GCM_IV_MAX_LEN + 1, NULL,
                                               0, buf, 4, buf, tag, 16),
                      OPC_ERR_INVALID_ARG);
