@@ -34,11 +34,7 @@ setup() {
             >/dev/null &&
         (cd "$T/work" && op connect server create api-srv --vaults Demo,Other >/dev/null)
 }
-if ! setup 2>"$T/setup.err"; then
-    fail "account, vaults, items and server set up with op" "$(cat "$T/setup.err")"
-    exit 1
-fi
-CREDS="$T/work/1password-credentials.json"
+run_setup "account, vaults, items and server set up with op"
 check "credentials file written" [ -s "$CREDS" ]
 vault_id() { op vault get "$1" --format json | jq -r .id; }
 DEMO=$(vault_id Demo)
