@@ -46,6 +46,17 @@ connect_env_setup
 # op ARGS...: the CLI without a controlling terminal; stdout only.
 op() { setsid -w "$OP" "$@" </dev/null; }
 
+# run_setup LABEL: the script's own setup function, its stderr in
+# $T/setup.err; when it fails, LABEL fails with that text and the script
+# exits 1. Sets CREDS, the credentials file setup writes in $T/work.
+run_setup() {
+    if ! setup 2>"$T/setup.err"; then
+        fail "$1" "$(cat "$T/setup.err")"
+        exit 1
+    fi
+    CREDS="$T/work/1password-credentials.json"
+}
+
 # ---- HTTP helpers ----
 # req TOKEN PATH [CURL-ARGS...]: a request to http://127.0.0.1:$APORT$PATH
 # (GET unless CURL-ARGS say otherwise; "-" = no Authorization header).

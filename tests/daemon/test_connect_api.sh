@@ -34,11 +34,7 @@ setup() {
             >/dev/null &&
         (cd "$T/work" && op connect server create api-srv --vaults Demo,Other >/dev/null)
 }
-if ! setup 2>"$T/setup.err"; then
-    fail "account, vaults, items and server set up with op" "$(cat "$T/setup.err")"
-    exit 1
-fi
-CREDS="$T/work/1password-credentials.json"
+run_setup "account, vaults, items and server set up with op"
 check "credentials file written" [ -s "$CREDS" ]
 vault_id() { op vault get "$1" --format json | jq -r .id; }
 DEMO=$(vault_id Demo)
@@ -261,6 +257,31 @@ experr "404: item id of another vault" 404 "$TOK_ALL" "/v1/vaults/$OTHER/items/$
 experr "unknown vault id (valid form, not in the token): 403" 403 "$TOK_RW" "/v1/vaults/$NOVAULT" \
     'not in scope'
 
+# A second connect-api (API2_PID) for the cases below; APORT points at it
+# while it runs, the first one's port kept in SAVED.
+# use_api2 LABEL PORT: once it answers /heartbeat on PORT (checked as LABEL).
+use_api2() {
+    check "$1" wait_http "$2"
+    SAVED=$APORT
+    APORT=$2
+}
+# start_api2 DATA_DIR NAME LABEL: start it over DATA_DIR (OP_SYNC_TIMEOUT=1s,
+# logs $T/NAME.*) on a free port, then use_api2.
+start_api2() {
+    _port=$(free_port)
+    XDG_DATA_HOME="$1" OP_SESSION="$CREDS" OP_HTTP_PORT="$_port" OP_BIND_ADDRESS=127.0.0.1 \
+        OP_SYNC_TIMEOUT=1s "$API" >"$T/$2.log" 2>"$T/$2.err" </dev/null &
+    API2_PID=$!
+    use_api2 "$3" "$_port"
+}
+# drop_api2: stop it, APORT back to the first one.
+drop_api2() {
+    APORT=$SAVED
+    kill -TERM "$API2_PID"
+    wait "$API2_PID" || true
+    API2_PID=
+}
+
 # ---- 401: expired ----
 # The JWT checks allow OPC_JWT_LEEWAY_S (60 s) of clock skew past exp, like
 # go-jose's default, so a token cannot expire within a short test in real
@@ -293,19 +314,14 @@ if ${CC:-cc} -shared -fPIC -O2 -o "$T/clockshift.so" "$T/clockshift.c" 2>"$T/cc.
         LD_PRELOAD="$T/clockshift.so" CLOCK_SHIFT_S=300 OP_SESSION="$CREDS" OP_HTTP_PORT="$A3PORT" \
         OP_BIND_ADDRESS=127.0.0.1 "$API" >"$T/api3.log" 2>"$T/api3.err" </dev/null &
     API2_PID=$!
-    check "a connect-api with its clock 5 min ahead answers /heartbeat" wait_http "$A3PORT"
-    SAVED=$APORT
-    APORT=$A3PORT
+    use_api2 "a connect-api with its clock 5 min ahead answers /heartbeat" "$A3PORT"
     expect "clock +5 min: a token without expiry still works" 200 "$TOK_RW" "/v1/vaults/$DEMO" \
         ".id == \"$DEMO\""
     experr "401: expired token (--expires-in 2s, clock +5 min)" 401 "$TOK_EXP" "/v1/vaults/$DEMO" \
         'Invalid bearer token'
     experr "401: expired token on the vault list too" 401 "$TOK_EXP" /v1/vaults
     check "the expiry is logged as expired" grep -q 'authentication failed (expired)' "$T/api3.log"
-    APORT=$SAVED
-    kill -TERM "$API2_PID"
-    wait "$API2_PID" || true
-    API2_PID=
+    drop_api2
 else
     fail "build the clock shim for the expiry check" "$(head -c 300 "$T/cc.err")"
 fi
@@ -399,13 +415,7 @@ chmod 700 "$D2/.op/data"
 if sqlite3 -cmd ".timeout 10000" "$CACHE" ".backup '$D2/.op/data/1password.sqlite'" 2>"$T/bk.err" &&
     sqlite3 "$D2/.op/data/1password.sqlite" 'UPDATE meta SET initial_sync_complete = 0' 2>>"$T/bk.err"; then
     chmod 600 "$D2/.op/data/1password.sqlite"
-    A2PORT=$(free_port)
-    XDG_DATA_HOME="$D2" OP_SESSION="$CREDS" OP_HTTP_PORT="$A2PORT" OP_BIND_ADDRESS=127.0.0.1 \
-        OP_SYNC_TIMEOUT=1s "$API" >"$T/api2.log" 2>"$T/api2.err" </dev/null &
-    API2_PID=$!
-    check "a second connect-api (no sync) answers /heartbeat" wait_http "$A2PORT"
-    SAVED=$APORT
-    APORT=$A2PORT
+    start_api2 "$D2" api2 "a second connect-api (no sync) answers /heartbeat"
     t0=$(now_ms)
     experr "408: the initial sync did not finish within OP_SYNC_TIMEOUT" 408 "$TOK_RW" \
         "/v1/vaults/$DEMO" 'sync did not complete within timeout'
@@ -416,10 +426,7 @@ if sqlite3 -cmd ".timeout 10000" "$CACHE" ".backup '$D2/.op/data/1password.sqlit
     expect "/health stays 200 while not synced" 200 - /health \
         '.dependencies[] | select(.service == "account_data") | .status == "NOT_SYNCED"'
     experr "401 still comes first (no token) while not synced" 401 - /v1/vaults
-    APORT=$SAVED
-    kill -TERM "$API2_PID"
-    wait "$API2_PID" || true
-    API2_PID=
+    drop_api2
 else
     fail "copy the cache for the 408 case" "$(cat "$T/bk.err")"
 fi
@@ -428,13 +435,7 @@ fi
 # is there; a correctly signed token waits for the sync like any request.
 D3="$T/data3"
 mkdir -p "$D3"
-A4PORT=$(free_port)
-XDG_DATA_HOME="$D3" OP_SESSION="$CREDS" OP_HTTP_PORT="$A4PORT" OP_BIND_ADDRESS=127.0.0.1 \
-    OP_SYNC_TIMEOUT=1s "$API" >"$T/api4.log" 2>"$T/api4.err" </dev/null &
-API2_PID=$!
-check "a connect-api on an empty data dir answers /heartbeat" wait_http "$A4PORT"
-SAVED=$APORT
-APORT=$A4PORT
+start_api2 "$D3" api4 "a connect-api on an empty data dir answers /heartbeat"
 expect "/health on an empty data dir: 200, sqlite NOT_CONNECTED" 200 - /health \
     '(.dependencies[] | select(.service == "sqlite") | .status != "ACTIVE") and
      (.dependencies[] | select(.service == "account_data") | .status == "NOT_SYNCED")'
@@ -453,29 +454,16 @@ fi
 kill -TERM "$SYNC4_PID"
 wait "$SYNC4_PID" || true
 SYNC4_PID=
-APORT=$SAVED
-kill -TERM "$API2_PID"
-wait "$API2_PID" || true
-API2_PID=
+drop_api2
 
 check "every response carried 1Password-Connect-Version ($NREQ responses, $NOVER without)" \
     [ "$NOVER" -eq 0 ]
 
 # ---- SIGTERM: both exit 0 ----
-kill -TERM "$API_PID"
-set +e
-wait "$API_PID"
-rc=$?
-set -e
-API_PID=
-check "connect-api: SIGTERM exits 0" [ "$rc" -eq 0 ]
-kill -TERM "$SYNC_PID"
-set +e
-wait "$SYNC_PID"
-rc=$?
-set -e
-SYNC_PID=
-check "connect-sync: SIGTERM exits 0" [ "$rc" -eq 0 ]
+stop_pid API_PID
+check "connect-api: SIGTERM exits 0" [ "$STOP_RC" -eq 0 ]
+stop_pid SYNC_PID
+check "connect-sync: SIGTERM exits 0" [ "$STOP_RC" -eq 0 ]
 
 # The closing count; failures are in $RESULTS (tools/run-daemon-tests sums them).
 echo "connect-api: $NPASS passed, $NFAIL failed"

@@ -67,11 +67,7 @@ setup() {
             "o\\.txt[file]=$T/files/small.txt" >/dev/null &&
         (cd "$T/work" && op connect server create files-srv --vaults Demo,Other >/dev/null)
 }
-if ! setup 2>"$T/setup.err"; then
-    fail "account, vaults, items with files and a server set up with op" "$(cat "$T/setup.err")"
-    exit 1
-fi
-CREDS="$T/work/1password-credentials.json"
+run_setup "account, vaults, items with files and a server set up with op"
 vault_id() { op vault get "$1" --format json | jq -r .id; }
 DEMO=$(vault_id Demo)
 OTHER=$(vault_id Other)
@@ -350,13 +346,8 @@ done
 check "every response carried 1Password-Connect-Version ($NREQ responses, $NOVER without)" \
     [ "$NOVER" -eq 0 ]
 
-kill -TERM "$API_PID"
-set +e
-wait "$API_PID"
-rc=$?
-set -e
-API_PID=
-check "connect-api: SIGTERM exits 0" [ "$rc" -eq 0 ]
+stop_pid API_PID
+check "connect-api: SIGTERM exits 0" [ "$STOP_RC" -eq 0 ]
 
 # The default limit (100 KB): 80000 bytes inline now, 200000 bytes do not.
 APORT=$(free_port)

@@ -31,11 +31,7 @@ setup() {
             "runbook[file]=$T/work/runbook.txt" >/dev/null &&
         (cd "$T/work" && op connect server create write-srv --vaults Demo,Load >/dev/null)
 }
-if ! setup 2>"$T/setup.err"; then
-    fail "account, vaults, items and server set up with op" "$(cat "$T/setup.err")"
-    exit 1
-fi
-CREDS="$T/work/1password-credentials.json"
+run_setup "account, vaults, items and server set up with op"
 DEMO=$(op vault get Demo --format json | jq -r .id)
 LOAD=$(op vault get Load --format json | jq -r .id)
 OUTSIDE=$(op vault get Outside --format json | jq -r .id)

@@ -44,9 +44,8 @@ typedef struct fx {
 static OPC_TEST_UNUSED void fx_create(fx *f)
 {
     memset(f, 0, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/opc-account-test-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/account.db", f->dir);
+    opc_test_mkdtemp(f->dir, sizeof f->dir, "opc-account-test", "account.db", f->path,
+                     sizeof f->path);
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     opc_err rc = opc__account_create_ex(f->path, FX_EMAIL, FX_PASSWORD, FX_ITERATIONS, 1, &f->a,
@@ -152,6 +151,30 @@ static OPC_TEST_UNUSED void fx_vault(opc_account *a, const char *name, char *id_
     snprintf(id_out, 27, "%s", fx_str(j, "id"));
     cJSON_Delete(j);
     opc_free(out);
+}
+
+/*
+ * Create a Connect server on the given vaults: its JSON (cJSON_Delete);
+ * *creds, unless creds is NULL, the parsed (locked) credentials file.
+ */
+static OPC_TEST_UNUSED cJSON *fx_server(opc_account *a, const char *name, const char *const *vaults,
+                                        size_t n, opc_credentials **creds)
+{
+    char *json = NULL;
+    opc_secret *file = NULL;
+    FX_OK(a, opc_account_server_create(a, name, vaults, n, NULL, &json, &file));
+    cJSON *s = fx_json(json);
+    opc_free(json);
+    if (creds != NULL) {
+        char err[OPC_ERRBUF_SIZE];
+        opc_err rc = opc_credentials_parse(opc_secret_data(file), opc_secret_len(file), creds, err,
+                                           sizeof err);
+        if (rc != OPC_OK) {
+            fail_msg("credentials: %s", err);
+        }
+    }
+    opc_secret_free(file);
+    return s;
 }
 
 /* Create an item from JSON text; id and version out. */

@@ -63,6 +63,20 @@ static OPC_TEST_UNUSED int opc_test_group_teardown(void **state)
     return 0;
 }
 
+/*
+ * A new empty directory /tmp/<prefix>-XXXXXX (mkdtemp), its name in
+ * dir[dir_cap], and path[path_cap] = dir/rel.
+ */
+static OPC_TEST_UNUSED void opc_test_mkdtemp(char *dir, size_t dir_cap, const char *prefix,
+                                             const char *rel, char *path, size_t path_cap)
+{
+    int n = snprintf(dir, dir_cap, "/tmp/%s-XXXXXX", prefix);
+    assert_true(n > 0 && (size_t)n < dir_cap);
+    assert_non_null(mkdtemp(dir));
+    n = snprintf(path, path_cap, "%s/%s", dir, rel);
+    assert_true(n > 0 && (size_t)n < path_cap);
+}
+
 /* Read a whole file (relative to the vector dir) with plain malloc; NUL-terminated. */
 static OPC_TEST_UNUSED char *opc_test_read_vector(const char *rel, size_t *len)
 {

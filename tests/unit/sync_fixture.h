@@ -45,19 +45,9 @@ static OPC_TEST_UNUSED void sx_setup(sx *x, int items)
     }
     fx_item(x->f.a, x->v2, "{\"title\":\"hidden\",\"category\":\"LOGIN\"}", NULL);
     const char *vaults[] = {x->v1};
-    char *sj = NULL;
-    opc_secret *file = NULL;
-    FX_OK(x->f.a, opc_account_server_create(x->f.a, "Web", vaults, 1, NULL, &sj, &file));
-    cJSON *s = fx_json(sj);
+    cJSON *s = fx_server(x->f.a, "Web", vaults, 1, &x->creds);
     snprintf(x->server, sizeof x->server, "%s", fx_str(s, "id"));
     cJSON_Delete(s);
-    opc_free(sj);
-    char err[OPC_ERRBUF_SIZE];
-    if (opc_credentials_parse(opc_secret_data(file), opc_secret_len(file), &x->creds, err,
-                              sizeof err) != OPC_OK) {
-        fail_msg("credentials: %s", err);
-    }
-    opc_secret_free(file);
     const char *specs[] = {"Shared,r"};
     char *tj = NULL;
     opc_secret *tok = NULL;

@@ -41,19 +41,29 @@ static void test_account_create_refuses_existing_file(void **state)
     fx_destroy(&f);
 }
 
+/*
+ * opc_account_create() with the fixture's email and password at path,
+ * account.db in a new empty directory (dir).
+ */
+static opc_err create_fresh(char *dir, size_t dir_cap, char *path, size_t path_cap,
+                            uint32_t iterations, opc_account **a, opc_secret **sk)
+{
+    opc_test_mkdtemp(dir, dir_cap, "opc-account-test", "account.db", path, path_cap);
+    char err[OPC_ERRBUF_SIZE];
+    return opc_account_create(path, FX_EMAIL, FX_PASSWORD, iterations, a, sk, err, sizeof err);
+}
+
 static void test_account_create_refuses_low_iterations(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/opc-account-test-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[64];
     char path[128];
-    snprintf(path, sizeof path, "%s/account.db", dir);
     opc_account *a = NULL;
     opc_secret *sk = NULL;
+    assert_int_equal(
+        create_fresh(dir, sizeof dir, path, sizeof path, OPC_ACCOUNT_MIN_ITERATIONS - 1, &a, &sk),
+        OPC_ERR_RANGE);
     char err[OPC_ERRBUF_SIZE];
-    assert_int_equal(opc_account_create(path, FX_EMAIL, FX_PASSWORD, OPC_ACCOUNT_MIN_ITERATIONS - 1,
-                                        &a, &sk, err, sizeof err),
-                     OPC_ERR_RANGE);
     assert_null(a);
     assert_int_equal(access(path, F_OK), -1); /* nothing created */
     /* A bad email is refused before any file appears. */
@@ -267,16 +277,14 @@ static void test_account_open_migrates_v1(void **state)
 static void test_account_create_public_api_at_floor(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/opc-account-test-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[64];
     char path[128];
-    snprintf(path, sizeof path, "%s/account.db", dir);
     opc_account *a = NULL;
     opc_secret *sk = NULL;
+    assert_int_equal(
+        create_fresh(dir, sizeof dir, path, sizeof path, OPC_ACCOUNT_MIN_ITERATIONS, &a, &sk),
+        OPC_OK);
     char err[OPC_ERRBUF_SIZE];
-    assert_int_equal(opc_account_create(path, FX_EMAIL, FX_PASSWORD, OPC_ACCOUNT_MIN_ITERATIONS, &a,
-                                        &sk, err, sizeof err),
-                     OPC_OK);
     opc_account_free(a);
     a = NULL;
     assert_int_equal(opc_account_open(path, &a, err, sizeof err), OPC_OK);

@@ -18,27 +18,6 @@
 #include "crypto/jwt.h"
 #include "crypto/rsa.h"
 
-/* Create a server on the given vaults; *creds gets the parsed credentials file. */
-static cJSON *make_server(opc_account *a, const char *name, const char *const *vaults, size_t n,
-                          opc_credentials **creds)
-{
-    char *json = NULL;
-    opc_secret *file = NULL;
-    FX_OK(a, opc_account_server_create(a, name, vaults, n, NULL, &json, &file));
-    cJSON *s = fx_json(json);
-    opc_free(json);
-    if (creds != NULL) {
-        char err[OPC_ERRBUF_SIZE];
-        opc_err rc = opc_credentials_parse(opc_secret_data(file), opc_secret_len(file), creds, err,
-                                           sizeof err);
-        if (rc != OPC_OK) {
-            fail_msg("credentials: %s", err);
-        }
-    }
-    opc_secret_free(file);
-    return s;
-}
-
 /* Mint a token; returns its registry JSON, *token the token text (opc_secret). */
 static cJSON *make_token(opc_account *a, const char *name, const char *server,
                          const char *const *specs, size_t n, int64_t expires, opc_secret **token)
@@ -89,7 +68,7 @@ static void test_account_server_create_credentials_and_token(void **state)
     fx_vault(f.a, "Dev", dev);
     const char *vaults[] = {"Prod"};
     opc_credentials *creds = NULL;
-    cJSON *s = make_server(f.a, "Web", vaults, 1, &creds);
+    cJSON *s = fx_server(f.a, "Web", vaults, 1, &creds);
     char sid[27];
     snprintf(sid, sizeof sid, "%s", fx_str(s, "id"));
     assert_string_equal(fx_str(s, "name"), "Web");
@@ -215,7 +194,7 @@ static void test_account_server_duplicate_name_and_rename(void **state)
     char prod[27];
     fx_vault(f.a, "Prod", prod);
     const char *vaults[] = {"Prod"};
-    cJSON *s = make_server(f.a, "Web", vaults, 1, NULL);
+    cJSON *s = fx_server(f.a, "Web", vaults, 1, NULL);
     char sid[27];
     snprintf(sid, sizeof sid, "%s", fx_str(s, "id"));
     cJSON_Delete(s);
@@ -234,7 +213,7 @@ static void test_account_server_duplicate_name_and_rename(void **state)
     assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM servers"), 1);
     sqlite3_close(db);
 
-    s = make_server(f.a, "Api", vaults, 1, NULL);
+    s = fx_server(f.a, "Api", vaults, 1, NULL);
     cJSON_Delete(s);
     FX_ERR(f.a, OPC_ERR_EXISTS, opc_account_server_rename(f.a, "Web", "api", &json));
     FX_OK(f.a, opc_account_server_rename(f.a, "Web", "Frontend", &json));
@@ -336,7 +315,7 @@ static void test_account_server_grant_revoke_delete(void **state)
     fx_vault(f.a, "Prod", prod);
     fx_vault(f.a, "Dev", dev);
     const char *vaults[] = {"Prod"};
-    cJSON *s = make_server(f.a, "Web", vaults, 1, NULL);
+    cJSON *s = fx_server(f.a, "Web", vaults, 1, NULL);
     char sid[27];
     snprintf(sid, sizeof sid, "%s", fx_str(s, "id"));
     cJSON_Delete(s);
@@ -395,7 +374,7 @@ static void test_account_server_grant_revoke_delete(void **state)
     }
     cJSON_Delete(list);
     /* The name is free again. */
-    s = make_server(f.a, "Web", vaults, 1, NULL);
+    s = fx_server(f.a, "Web", vaults, 1, NULL);
     cJSON_Delete(s);
     fx_destroy(&f);
 }
@@ -408,9 +387,9 @@ static void test_account_token_revoke_list_rename(void **state)
     char prod[27];
     fx_vault(f.a, "Prod", prod);
     const char *vaults[] = {"Prod"};
-    cJSON *s = make_server(f.a, "Web", vaults, 1, NULL);
+    cJSON *s = fx_server(f.a, "Web", vaults, 1, NULL);
     cJSON_Delete(s);
-    s = make_server(f.a, "Api", vaults, 1, NULL);
+    s = fx_server(f.a, "Api", vaults, 1, NULL);
     cJSON_Delete(s);
     const char *specs[] = {"Prod,r"};
     cJSON *t1 = make_token(f.a, "one", "Web", specs, 1, 60, NULL);
@@ -500,8 +479,8 @@ static void test_account_feed_kinds_order_and_visibility(void **state)
     fx_vault(f.a, "B", vb);
     const char *sa[] = {"A"};
     const char *sb[] = {"B"};
-    cJSON *s1 = make_server(f.a, "S1", sa, 1, NULL);
-    cJSON *s2 = make_server(f.a, "S2", sb, 1, NULL);
+    cJSON *s1 = fx_server(f.a, "S1", sa, 1, NULL);
+    cJSON *s2 = fx_server(f.a, "S2", sb, 1, NULL);
     char id1[27];
     char id2[27];
     snprintf(id1, sizeof id1, "%s", fx_str(s1, "id"));
@@ -703,7 +682,7 @@ static void test_account_canary_scan(void **state)
     /* A server and a token; T from the token's claims. */
     const char *vaults[] = {vid};
     opc_credentials *creds = NULL;
-    cJSON *s = make_server(f.a, "Canary server", vaults, 1, &creds);
+    cJSON *s = fx_server(f.a, "Canary server", vaults, 1, &creds);
     char sid[27];
     snprintf(sid, sizeof sid, "%s", fx_str(s, "id"));
     cJSON_Delete(s);

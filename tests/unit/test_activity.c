@@ -33,9 +33,8 @@ typedef struct tmpdir {
 
 static void tmp_make(tmpdir *t)
 {
-    snprintf(t->dir, sizeof t->dir, "/tmp/opc-activity-XXXXXX");
-    assert_non_null(mkdtemp(t->dir));
-    snprintf(t->path, sizeof t->path, "%s/data/%s", t->dir, OPC_ACTIVITY_FILE_NAME);
+    opc_test_mkdtemp(t->dir, sizeof t->dir, "opc-activity", "data/" OPC_ACTIVITY_FILE_NAME, t->path,
+                     sizeof t->path);
 }
 
 static void rm_tree(const char *dir)

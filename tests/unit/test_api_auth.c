@@ -369,13 +369,52 @@ static void assert_stats(uint64_t hits, uint64_t misses)
     assert_int_equal(m, misses);
 }
 
+/* up() with JTI1 active and never expiring in the registry. */
+static void up_active(void)
+{
+    assert_int_equal(up(), 0);
+    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
+}
+
+/* up_active() and a first accepted check of the default token, left in *tok. */
+static char *up_unlocked(opc__auth_token *tok)
+{
+    up_active();
+    char *h = bearer_default();
+    expect_ok_at(h, NOW, tok);
+    return h;
+}
+
+/* The token made from s is refused with reason. */
+static void expect_spec_denied(const tspec *s, int reason)
+{
+    char *h = bearer_for(s);
+    expect_denied(h, reason);
+    free(h);
+}
+
+/* Nothing reached the registry or unlocked the server. */
+static void assert_untouched(void)
+{
+    assert_int_equal(R.lookups, 0);
+    assert_locked();
+}
+
+/* A claim test: with JTI1 active, the token of s is refused with reason before the registry. */
+static void check_spec_refused(const tspec *s, int reason)
+{
+    up_active();
+    expect_spec_denied(s, reason);
+    assert_untouched();
+    down();
+}
+
 /* ---- step 1: the header ---- */
 
 static void test_api_auth_check_missing_header(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
+    up_active();
     opc__auth_token tok;
     opc__ebuf eb;
     opc_err rc = check_n(NULL, 0, NOW, &tok, &eb);
@@ -387,16 +426,14 @@ static void test_api_auth_check_missing_header(void **state)
     const char *none[1] = {NULL};
     assert_int_equal(check_n(none, 1, NOW, &tok, &eb), OPC_ERR_TOKEN);
     assert_int_equal(eb.reason, OPC_AUTH_MISSING);
-    assert_int_equal(R.lookups, 0);
-    assert_locked();
+    assert_untouched();
     down();
 }
 
 static void test_api_auth_check_two_headers(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
+    up_active();
     char *h = bearer_default();
     const char *hv[2] = {h, h}; /* even two copies of a valid token */
     opc__auth_token tok;
@@ -406,8 +443,7 @@ static void test_api_auth_check_two_headers(void **state)
     assert_int_equal(status_of(rc), 401);
     assert_int_equal(eb.reason, OPC_AUTH_MULTIPLE);
     assert_no_secret(eb.msg, h);
-    assert_int_equal(R.lookups, 0);
-    assert_locked();
+    assert_untouched();
     /* Also after an unlock (the cache must not be consulted first). */
     expect_ok_at(h, NOW, &tok);
     rc = check_n(hv, 2, NOW, &tok, &eb);
@@ -420,8 +456,7 @@ static void test_api_auth_check_two_headers(void **state)
 static void test_api_auth_check_not_bearer(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
+    up_active();
     char *h = bearer_default();
     const char *tok = h + 7;
     static const char *const schemes[] = {"Basic ", "Token ", "Bearer:", "Bearer\t", "Bearerx ",
@@ -436,8 +471,7 @@ static void test_api_auth_check_not_bearer(void **state)
     }
     expect_denied("Bearer", OPC_AUTH_SCHEME);
     expect_denied("Basic dXNlcjpwYXNz", OPC_AUTH_SCHEME);
-    assert_int_equal(R.lookups, 0);
-    assert_locked();
+    assert_untouched();
     free(h);
     down();
 }
@@ -446,8 +480,7 @@ static void test_api_auth_check_not_bearer(void **state)
 static void test_api_auth_check_scheme_case_insensitive(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
+    up_active();
     char *h = bearer_default();
     memcpy(h, "bEARER", 6);
     opc__auth_token tok;
@@ -464,16 +497,14 @@ static void test_api_auth_check_empty_token(void **state)
     expect_denied("Bearer ", OPC_AUTH_SCHEME);
     expect_denied("Bearer     ", OPC_AUTH_SCHEME);
     expect_denied("Bearer  \t ", OPC_AUTH_SCHEME);
-    assert_int_equal(R.lookups, 0);
-    assert_locked();
+    assert_untouched();
     down();
 }
 
 static void test_api_auth_check_malformed_token(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
+    up_active();
     expect_denied("Bearer abc", OPC_JWT_SEGMENTS);
     expect_denied("Bearer a.b", OPC_JWT_SEGMENTS);
     expect_denied("Bearer a..c", OPC_JWT_SEGMENTS);
@@ -496,8 +527,7 @@ static void test_api_auth_check_malformed_token(void **state)
     big[7 + OPC_JWT_MAX_LEN + 1] = '\0';
     expect_denied(big, OPC_JWT_TOO_LONG);
     free(big);
-    assert_int_equal(R.lookups, 0);
-    assert_locked();
+    assert_untouched();
     down();
 }
 
@@ -506,47 +536,37 @@ static void test_api_auth_check_malformed_token(void **state)
 static void test_api_auth_check_bad_signature(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
+    up_active();
     /* Signed by a key that claims the pinned kid. */
     tspec s = spec();
     s.key = K.rogue;
-    char *h = bearer_for(&s);
-    expect_denied(h, OPC_JWT_SIG_INVALID);
-    free(h);
+    expect_spec_denied(&s, OPC_JWT_SIG_INVALID);
     /* A valid token with its signature altered. */
-    h = bearer_default();
+    char *h = bearer_default();
     char *sig = strrchr(h, '.') + 10;
     *sig = *sig == 'A' ? 'B' : 'A';
     expect_denied(h, OPC_JWT_SIG_INVALID);
     free(h);
     /* A kid that is not pinned. */
     s.key = K.stranger;
-    h = bearer_for(&s);
-    expect_denied(h, OPC_JWT_KID_UNKNOWN);
-    free(h);
+    expect_spec_denied(&s, OPC_JWT_KID_UNKNOWN);
     /* None of these reached the registry or unlocked the server. */
-    assert_int_equal(R.lookups, 0);
-    assert_locked();
+    assert_untouched();
     down();
 }
 
 static void test_api_auth_check_expired(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
+    up_active();
     tspec s = spec();
     s.iat = NOW - 7200;
     s.exp = NOW - OPC_JWT_LEEWAY_S;
-    char *h = bearer_for(&s);
-    expect_denied(h, OPC_JWT_EXPIRED);
-    free(h);
-    assert_int_equal(R.lookups, 0);
-    assert_locked();
+    expect_spec_denied(&s, OPC_JWT_EXPIRED);
+    assert_untouched();
     /* Within the leeway it is still valid. */
     s.exp = NOW - OPC_JWT_LEEWAY_S + 1;
-    h = bearer_for(&s);
+    char *h = bearer_for(&s);
     opc__auth_token tok;
     expect_ok_at(h, NOW, &tok);
     free(h);
@@ -556,38 +576,23 @@ static void test_api_auth_check_expired(void **state)
 static void test_api_auth_check_wrong_sub(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
     tspec s = spec();
     s.sub = OTHER_ID;
-    char *h = bearer_for(&s);
-    expect_denied(h, OPC_JWT_SUB);
-    free(h);
-    assert_int_equal(R.lookups, 0);
-    assert_locked();
-    down();
+    check_spec_refused(&s, OPC_JWT_SUB);
 }
 
 static void test_api_auth_check_wrong_auuid(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
     tspec s = spec();
     s.auuid = OTHER_ID;
-    char *h = bearer_for(&s);
-    expect_denied(h, OPC_JWT_AUUID);
-    free(h);
-    assert_int_equal(R.lookups, 0);
-    assert_locked();
-    down();
+    check_spec_refused(&s, OPC_JWT_AUUID);
 }
 
 static void test_api_auth_check_wrong_aud(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
+    up_active();
     static const char *const auds[] = {"[\"com.1password.other\"]", "\"com.1password.other\"", "[]",
                                        "[\"com.1password.connect.x\"]"};
     for (size_t i = 0; i < sizeof auds / sizeof auds[0]; i++) {
@@ -597,8 +602,7 @@ static void test_api_auth_check_wrong_aud(void **state)
         expect_denied(h, OPC_JWT_AUD);
         free(h);
     }
-    assert_int_equal(R.lookups, 0);
-    assert_locked();
+    assert_untouched();
     down();
 }
 
@@ -652,8 +656,7 @@ static void test_api_auth_check_registry_expired(void **state)
 static void test_api_auth_check_wrong_secret_stays_locked(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
+    up_active();
     tspec s = spec();
     s.T = K.T2;
     char *h = bearer_for(&s);
@@ -674,13 +677,10 @@ static void test_api_auth_check_wrong_secret_stays_locked(void **state)
 static void test_api_auth_check_missing_secret(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
+    up_active();
     tspec s = spec();
     s.T = NULL;
-    char *h = bearer_for(&s);
-    expect_denied(h, OPC_JWT_CLAIM_MISSING);
-    free(h);
+    expect_spec_denied(&s, OPC_JWT_CLAIM_MISSING);
     assert_locked();
     down();
 }
@@ -714,8 +714,7 @@ static void test_api_auth_check_first_token_unlocks(void **state)
 static void test_api_auth_check_other_secret_after_unlock(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
+    up_active();
     reg_put(JTI2, OPC_TOKEN_ACTIVE, 0);
     char *h = bearer_default();
     opc__auth_token tok;
@@ -769,11 +768,8 @@ static void test_api_auth_create_with_unlocked_credentials(void **state)
 static void test_api_auth_check_cache_hit(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
-    char *h = bearer_default();
     opc__auth_token tok;
-    expect_ok_at(h, NOW, &tok);
+    char *h = up_unlocked(&tok);
     assert_false(tok.cache_hit);
     assert_int_equal(R.lookups, 1);
     assert_stats(0, 1);
@@ -803,11 +799,8 @@ static void test_api_auth_check_cache_hit(void **state)
 static void test_api_auth_check_cache_sees_revocation(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
-    char *h = bearer_default();
     opc__auth_token tok;
-    expect_ok_at(h, NOW, &tok);
+    char *h = up_unlocked(&tok);
     expect_ok_at(h, NOW, &tok);
     assert_true(tok.cache_hit);
     assert_int_equal(R.lookups, 1);
@@ -835,11 +828,8 @@ static void test_api_auth_check_cache_sees_revocation(void **state)
 static void test_api_auth_check_cache_sees_deletion(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
-    char *h = bearer_default();
     opc__auth_token tok;
-    expect_ok_at(h, NOW, &tok);
+    char *h = up_unlocked(&tok);
     R.n = 0;
     R.gen++;
     expect_denied(h, OPC_AUTH_UNKNOWN_JTI);
@@ -850,8 +840,7 @@ static void test_api_auth_check_cache_sees_deletion(void **state)
 static void test_api_auth_check_cache_respects_exp(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
+    up_active();
     tspec s = spec();
     s.exp = NOW + 100;
     char *h = bearer_for(&s);
@@ -889,11 +878,8 @@ static void test_api_auth_check_cache_respects_registry_expiry(void **state)
 static void test_api_auth_lock_empties_cache(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
-    char *h = bearer_default();
     opc__auth_token tok;
-    expect_ok_at(h, NOW, &tok);
+    char *h = up_unlocked(&tok);
     expect_ok_at(h, NOW, &tok);
     assert_true(tok.cache_hit);
     opc__auth_lock(F.auth);
@@ -912,11 +898,8 @@ static void test_api_auth_lock_empties_cache(void **state)
 static void test_api_auth_acl_read_in_vts(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
-    char *h = bearer_default();
     opc__auth_token tok;
-    expect_ok_at(h, NOW, &tok);
+    char *h = up_unlocked(&tok);
     assert_int_equal(opc__auth_acl(&tok, VAULT_R), OPC_ACL_READ);
     assert_int_equal(scope_status(&tok, VAULT_R, false), 200);
     assert_int_equal(scope_status(&tok, VAULT_RW, false), 200);
@@ -932,11 +915,8 @@ static void test_api_auth_acl_read_in_vts(void **state)
 static void test_api_auth_acl_write_with_read_only(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
-    char *h = bearer_default();
     opc__auth_token tok;
-    expect_ok_at(h, NOW, &tok);
+    char *h = up_unlocked(&tok);
     assert_int_equal(opc__auth_acl(&tok, VAULT_R) & OPC_ACL_WRITE, 0);
     assert_int_equal(scope_status(&tok, VAULT_R, true), 403);
     expect_ok_at(h, NOW, &tok);
@@ -949,11 +929,8 @@ static void test_api_auth_acl_write_with_read_only(void **state)
 static void test_api_auth_acl_vault_not_in_vts(void **state)
 {
     (void)state;
-    assert_int_equal(up(), 0);
-    reg_put(JTI1, OPC_TOKEN_ACTIVE, 0);
-    char *h = bearer_default();
     opc__auth_token tok;
-    expect_ok_at(h, NOW, &tok);
+    char *h = up_unlocked(&tok);
     assert_int_equal(opc__auth_acl(&tok, VAULT_OUT), 0);
     assert_int_equal(scope_status(&tok, VAULT_OUT, false), 403);
     assert_int_equal(scope_status(&tok, VAULT_OUT, true), 403);

@@ -155,9 +155,8 @@ typedef struct cache_dir {
 
 static void cache_make(cache_dir *cd)
 {
-    snprintf(cd->dir, sizeof cd->dir, "/tmp/opc-files-test-XXXXXX");
-    assert_non_null(mkdtemp(cd->dir));
-    snprintf(cd->path, sizeof cd->path, "%s/1password.sqlite", cd->dir);
+    opc_test_mkdtemp(cd->dir, sizeof cd->dir, "opc-files-test", "1password.sqlite", cd->path,
+                     sizeof cd->path);
     assert_int_equal(opc__cache_open(cd->path, OPC_CACHE_CREATE, &cd->c, NULL), OPC_OK);
 }
 

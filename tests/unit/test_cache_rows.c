@@ -37,9 +37,8 @@ typedef struct fx {
 static void fx_open(fx *f)
 {
     memset(f, 0, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/opc-cache-rows-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/cache.sqlite", f->dir);
+    opc_test_mkdtemp(f->dir, sizeof f->dir, "opc-cache-rows", "cache.sqlite", f->path,
+                     sizeof f->path);
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     assert_int_equal(opc__cache_open(f->path, OPC_CACHE_CREATE, &f->c, &eb), OPC_OK);

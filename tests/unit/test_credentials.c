@@ -358,6 +358,50 @@ static void expect_unlock(const char *file, opc_err want, const char *substr)
     opc_credentials_free(c);
 }
 
+/* parse refuses f with OPC_ERR_CREDENTIALS and a message holding msg; frees f. */
+static void expect_refused(char *f, const char *msg)
+{
+    expect_parse_str(f, OPC_ERR_CREDENTIALS, msg);
+    free(f);
+}
+
+/* Where an edit_case applies: the file itself, or the outer or inner plaintext. */
+typedef enum { AT_FILE, AT_OUTER, AT_INNER } edit_layer;
+
+/* One member changed (value_json NULL: deleted) and the message that must follow. */
+typedef struct edit_case {
+    const char *path;
+    const char *value_json;
+    const char *msg;
+} edit_case;
+
+/*
+ * Each case applied alone to a fresh file: parse refuses it (AT_FILE,
+ * AT_OUTER) or unlock does (AT_INNER), with OPC_ERR_CREDENTIALS and msg.
+ */
+static void expect_edits_refused(edit_layer at, const edit_case *cases, size_t n)
+{
+    char *file = make_file();
+    for (size_t i = 0; i < n; i++) {
+        const edit_case *c = &cases[i];
+        if (at == AT_FILE) {
+            cJSON *v = NULL;
+            if (c->value_json != NULL) {
+                v = cJSON_Parse(c->value_json);
+                assert_non_null(v);
+            }
+            expect_refused(file_with(file, c->path, v), c->msg);
+        } else if (at == AT_OUTER) {
+            expect_refused(layer_with(file, false, c->path, c->value_json), c->msg);
+        } else {
+            char *f = layer_with(file, true, c->path, c->value_json);
+            expect_unlock(f, OPC_ERR_CREDENTIALS, c->msg);
+            free(f);
+        }
+    }
+    free(file);
+}
+
 /* ---- create, parse, getters, unlock ---- */
 
 static void test_credentials_create_round_trip(void **state)
@@ -661,15 +705,11 @@ static void test_credentials_parse_rejects_bad_version(void **state)
 {
     (void)state;
     char *file = make_file();
-    char *f = file_with(file, "version", NULL);
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, "credentials file has no \"version\"");
-    free(f);
-    f = file_with(file, "version", cJSON_CreateString("1"));
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, "credentials file is not version 2");
-    free(f);
-    f = file_with(file, "version", cJSON_CreateNumber(2));
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, "credentials file is not version 2");
-    free(f);
+    expect_refused(file_with(file, "version", NULL), "credentials file has no \"version\"");
+    expect_refused(file_with(file, "version", cJSON_CreateString("1")),
+                   "credentials file is not version 2");
+    expect_refused(file_with(file, "version", cJSON_CreateNumber(2)),
+                   "credentials file is not version 2");
     /* A 1Password document export instead of the file (connect#18). */
     expect_parse_str("{\"title\":\"creds\",\"version\":3}", OPC_ERR_CREDENTIALS,
                      "credentials file is not version 2");
@@ -705,11 +745,7 @@ static void test_credentials_parse_rejects_missing_members(void **state)
 static void test_credentials_parse_rejects_wrong_types(void **state)
 {
     (void)state;
-    static const struct {
-        const char *path;
-        const char *value;
-        const char *msg;
-    } cases[] = {
+    static const edit_case cases[] = {
         {"verifier", "\"x\"", "credentials file: \"verifier\" must be an object"},
         {"verifier.salt", "5", "credentials file: \"verifier.salt\" must be a string"},
         {"verifier.localHash", "null", "\"verifier.localHash\" must be a string"},
@@ -722,13 +758,7 @@ static void test_credentials_parse_rejects_wrong_types(void **state)
         {"uniqueKey.key_ops", "\"encrypt\"", "\"uniqueKey.key_ops\" must be an array"},
         {"uniqueKey.ext", "\"yes\"", "\"uniqueKey.ext\" must be a boolean"},
     };
-    char *file = make_file();
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *f = file_with(file, cases[i].path, cJSON_Parse(cases[i].value));
-        expect_parse_str(f, OPC_ERR_CREDENTIALS, cases[i].msg);
-        free(f);
-    }
-    free(file);
+    expect_edits_refused(AT_FILE, cases, sizeof cases / sizeof cases[0]);
 }
 
 static void test_credentials_parse_rejects_extra_members(void **state)
@@ -748,45 +778,39 @@ static void test_credentials_parse_rejects_extra_members(void **state)
 static void test_credentials_parse_rejects_bad_sizes(void **state)
 {
     (void)state;
+    static const struct {
+        const char *path;
+        size_t n; /* bytes of value byte, base64url-encoded */
+        uint8_t byte;
+        const char *msg;
+    } sizes[] = {
+        {"verifier.salt", 15, 0x11, "\"verifier.salt\" must be 16 bytes (it is 15)"},
+        {"verifier.localHash", 33, 0x11, "\"verifier.localHash\" must be 32 bytes (it is 33)"},
+        {"encCredentials.iv", 11, 0x22, "\"encCredentials.iv\" must be 12 bytes (it is 11)"},
+        {"encCredentials.data", 15, 0x22, "\"encCredentials.data\" is too short"},
+    };
     char *file = make_file();
-    char *f = file_with(file, "verifier.salt", b64_bytes(15, 0x11));
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, "\"verifier.salt\" must be 16 bytes (it is 15)");
-    free(f);
-    f = file_with(file, "verifier.localHash", b64_bytes(33, 0x11));
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, "\"verifier.localHash\" must be 32 bytes (it is 33)");
-    free(f);
-    f = file_with(file, "verifier.salt", cJSON_CreateString("AAAAAAAAAAAAAAAAAAAA+A"));
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, "\"verifier.salt\" is not valid base64url");
-    free(f);
-    f = file_with(file, "verifier.salt", cJSON_CreateString("AAAAAAAAAAAAAAAAAAAAAA=="));
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, "\"verifier.salt\" is not valid base64url");
-    free(f);
-    f = file_with(file, "encCredentials.iv", b64_bytes(11, 0x22));
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, "\"encCredentials.iv\" must be 12 bytes (it is 11)");
-    free(f);
-    f = file_with(file, "encCredentials.data", b64_bytes(15, 0x22));
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, "\"encCredentials.data\" is too short");
-    free(f);
-    f = file_with(file, "encCredentials.data", cJSON_CreateString("abc$"));
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, "\"encCredentials.data\" is not valid base64url");
-    free(f);
-    f = file_with(file, "deviceUuid", cJSON_CreateString("DEVICEDEVICEDEVICEDEVICE22"));
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, "\"deviceUuid\" must be a 26-character id");
-    free(f);
-    f = file_with(file, "deviceUuid", cJSON_CreateString("device"));
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, "\"deviceUuid\" must be a 26-character id");
-    free(f);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        expect_refused(file_with(file, sizes[i].path, b64_bytes(sizes[i].n, sizes[i].byte)),
+                       sizes[i].msg);
+    }
     free(file);
+    static const edit_case strings[] = {
+        {"verifier.salt", "\"AAAAAAAAAAAAAAAAAAAA+A\"", "\"verifier.salt\" is not valid base64url"},
+        {"verifier.salt", "\"AAAAAAAAAAAAAAAAAAAAAA==\"",
+         "\"verifier.salt\" is not valid base64url"},
+        {"encCredentials.data", "\"abc$\"", "\"encCredentials.data\" is not valid base64url"},
+        {"deviceUuid", "\"DEVICEDEVICEDEVICEDEVICE22\"",
+         "\"deviceUuid\" must be a 26-character id"},
+        {"deviceUuid", "\"device\"", "\"deviceUuid\" must be a 26-character id"},
+    };
+    expect_edits_refused(AT_FILE, strings, sizeof strings / sizeof strings[0]);
 }
 
 static void test_credentials_parse_rejects_bad_unique_key(void **state)
 {
     (void)state;
-    static const struct {
-        const char *path;
-        const char *value;
-        const char *msg;
-    } cases[] = {
+    static const edit_case cases[] = {
         {"uniqueKey.kid", "\"otherkid\"", "\"uniqueKey.kid\" must be \"localauthv2keykid\""},
         {"uniqueKey.alg", "\"A128GCM\"", "\"uniqueKey.alg\" must be \"A256GCM\""},
         {"uniqueKey.kty", "\"EC\"", "\"uniqueKey.kty\" must be \"oct\""},
@@ -800,18 +824,12 @@ static void test_credentials_parse_rejects_bad_unique_key(void **state)
         {"encCredentials.enc", "\"A128GCM\"", "\"encCredentials.enc\" must be \"A256GCM\""},
         {"encCredentials.cty", "\"jwk+json\"", "\"encCredentials.cty\" must be \"b5+jwk+json\""},
     };
+    expect_edits_refused(AT_FILE, cases, sizeof cases / sizeof cases[0]);
     char *file = make_file();
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *f = file_with(file, cases[i].path, cJSON_Parse(cases[i].value));
-        expect_parse_str(f, OPC_ERR_CREDENTIALS, cases[i].msg);
-        free(f);
-    }
     /* A valid key, but not the one the file was sealed with. */
-    char *f = file_with(file, "uniqueKey.k", b64_bytes(32, 0x5a));
-    expect_parse_str(f, OPC_ERR_CREDENTIALS,
-                     "credentials file: encCredentials does not decrypt with uniqueKey (file "
-                     "corrupt or tampered)");
-    free(f);
+    expect_refused(file_with(file, "uniqueKey.k", b64_bytes(32, 0x5a)),
+                   "credentials file: encCredentials does not decrypt with uniqueKey (file "
+                   "corrupt or tampered)");
     free(file);
 }
 
@@ -822,24 +840,18 @@ static void test_credentials_parse_detects_tampering(void **state)
     char *file = make_file();
     size_t offs[] = {0, 100, 300};
     for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
-        char *f = file_with_flipped(file, "encCredentials.data", offs[i]);
-        expect_parse_str(f, OPC_ERR_CREDENTIALS, msg);
-        free(f);
+        expect_refused(file_with_flipped(file, "encCredentials.data", offs[i]), msg);
     }
-    char *f = file_with_flipped(file, "encCredentials.iv", 5);
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, msg);
-    free(f);
+    expect_refused(file_with_flipped(file, "encCredentials.iv", 5), msg);
     /* The AAD binds the outer layer to deviceUuid. */
-    f = file_with(file, "deviceUuid", cJSON_CreateString(OTHER_UUID));
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, msg);
-    free(f);
+    expect_refused(file_with(file, "deviceUuid", cJSON_CreateString(OTHER_UUID)), msg);
     /* encCredentials of another file (other uniqueKey) does not open either. */
     char *other = make_file();
     cJSON *o = cJSON_Parse(other);
-    f = file_with(file, "encCredentials",
-                  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(o, "encCredentials"), 1));
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, msg);
-    free(f);
+    expect_refused(
+        file_with(file, "encCredentials",
+                  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(o, "encCredentials"), 1)),
+        msg);
     cJSON_Delete(o);
     free(other);
     free(file);
@@ -862,11 +874,7 @@ static void test_credentials_unlock_rejects_changed_local_hash(void **state)
 static void test_credentials_parse_rejects_bad_outer(void **state)
 {
     (void)state;
-    static const struct {
-        const char *path;
-        const char *value; /* NULL: delete */
-        const char *msg;
-    } cases[] = {
+    static const edit_case cases[] = {
         {"serverUuid", NULL, "credentials file: missing \"encCredentials.serverUuid\""},
         {"accountUuid", NULL, "missing \"encCredentials.accountUuid\""},
         {"serviceUrl", NULL, "missing \"encCredentials.serviceUrl\""},
@@ -892,13 +900,7 @@ static void test_credentials_parse_rejects_bad_outer(void **state)
         {"keyset.extra", "1", "unexpected member \"extra\""},
         {"extra", "1", "unexpected member \"extra\""},
     };
-    char *file = make_file();
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *f = layer_with(file, false, cases[i].path, cases[i].value);
-        expect_parse_str(f, OPC_ERR_CREDENTIALS, cases[i].msg);
-        free(f);
-    }
-    free(file);
+    expect_edits_refused(AT_OUTER, cases, sizeof cases / sizeof cases[0]);
 }
 
 /* Issuer key mutations need the exported keys. */
@@ -938,27 +940,18 @@ static void test_credentials_parse_rejects_bad_outer_keys(void **state)
     (void)state;
     char *file = make_file();
     size_t n = 15; /* 2 + 15 = 17 keys */
-    char *f = rewrite(file, false, dup_issuer, &n);
-    expect_parse_str(f, OPC_ERR_CREDENTIALS,
-                     "\"encCredentials.issuerKeys\" must hold 1 to 16 keys (it holds 17)");
-    free(f);
+    expect_refused(rewrite(file, false, dup_issuer, &n),
+                   "\"encCredentials.issuerKeys\" must hold 1 to 16 keys (it holds 17)");
     n = 1;
-    f = rewrite(file, false, dup_issuer, &n);
-    expect_parse_str(f, OPC_ERR_CREDENTIALS,
-                     "\"encCredentials.issuerKeys[2]\" has the same kid as issuerKeys[0]");
-    free(f);
-    f = rewrite(file, false, private_issuer, NULL);
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, "\"encCredentials.issuerKeys[1]\": ");
-    free(f);
-    f = rewrite(file, false, public_device, NULL);
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, "\"encCredentials.deviceKey\": ");
-    free(f);
-    f = rewrite(file, false, issuer_without_kid, NULL);
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, "\"encCredentials.issuerKeys[0]\" must have a kid");
-    free(f);
-    f = layer_with(file, false, "issuerKeys", "[{\"kty\":\"oct\",\"k\":\"AAAA\"}]");
-    expect_parse_str(f, OPC_ERR_CREDENTIALS, "\"encCredentials.issuerKeys[0]\": ");
-    free(f);
+    expect_refused(rewrite(file, false, dup_issuer, &n),
+                   "\"encCredentials.issuerKeys[2]\" has the same kid as issuerKeys[0]");
+    expect_refused(rewrite(file, false, private_issuer, NULL),
+                   "\"encCredentials.issuerKeys[1]\": ");
+    expect_refused(rewrite(file, false, public_device, NULL), "\"encCredentials.deviceKey\": ");
+    expect_refused(rewrite(file, false, issuer_without_kid, NULL),
+                   "\"encCredentials.issuerKeys[0]\" must have a kid");
+    expect_refused(layer_with(file, false, "issuerKeys", "[{\"kty\":\"oct\",\"k\":\"AAAA\"}]"),
+                   "\"encCredentials.issuerKeys[0]\": ");
     free(file);
 }
 
@@ -1024,11 +1017,7 @@ static void test_credentials_unlock_detects_inner_tampering(void **state)
 static void test_credentials_unlock_rejects_bad_inner(void **state)
 {
     (void)state;
-    static const struct {
-        const char *path;
-        const char *value;
-        const char *msg;
-    } cases[] = {
+    static const edit_case cases[] = {
         {"symKey", NULL, "credentials file: missing \"encCredentials.keyset.symKey\""},
         {"encKey", NULL, "missing \"encCredentials.keyset.encKey\""},
         {"encKey", "\"x\"", "\"encCredentials.keyset.encKey\" must be an object"},
@@ -1036,13 +1025,7 @@ static void test_credentials_unlock_rejects_bad_inner(void **state)
         {"symKey.kid", NULL, "\"encCredentials.keyset.symKey\" must have a kid"},
         {"extra", "1", "unexpected member \"extra\""},
     };
-    char *file = make_file();
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *f = layer_with(file, true, cases[i].path, cases[i].value);
-        expect_unlock(f, OPC_ERR_CREDENTIALS, cases[i].msg);
-        free(f);
-    }
-    free(file);
+    expect_edits_refused(AT_INNER, cases, sizeof cases / sizeof cases[0]);
 }
 
 static void test_credentials_parse_rejects_bad_args(void **state)
@@ -1088,9 +1071,8 @@ typedef struct {
 
 static void write_tmp(tmpfile_t *t, const char *content, size_t len, mode_t mode)
 {
-    snprintf(t->dir, sizeof t->dir, "/tmp/opc-cred-XXXXXX");
-    assert_non_null(mkdtemp(t->dir));
-    snprintf(t->path, sizeof t->path, "%s/1password-credentials.json", t->dir);
+    opc_test_mkdtemp(t->dir, sizeof t->dir, "opc-cred", "1password-credentials.json", t->path,
+                     sizeof t->path);
     int fd = open(t->path, O_WRONLY | O_CREAT | O_EXCL, mode);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, content, len), (ssize_t)len);

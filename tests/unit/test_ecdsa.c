@@ -154,6 +154,29 @@ static void tally(counts *c, const cJSON *t, opc_err rc, const char *file, const
     }
 }
 
+typedef opc_err (*verify_fn)(const opc__key *k, const void *msg, size_t len, const uint8_t *sig,
+                             size_t sig_len, opc__ebuf *eb);
+
+/* Every test of group g verified with k by fn and tallied under file. */
+static void tally_group(counts *c, const cJSON *g, const opc__key *k, verify_fn fn,
+                        const char *file)
+{
+    const cJSON *t = NULL;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(g, "tests"))
+    {
+        size_t ml = 0;
+        size_t sl = 0;
+        unsigned char *msg = opc_test_unhex(str_member(t, "msg"), &ml);
+        unsigned char *sig = opc_test_unhex(str_member(t, "sig"), &sl);
+        opc__ebuf eb;
+        opc__ebuf_clear(&eb);
+        opc_err rc = fn(k, msg, ml, sig, sl, &eb);
+        tally(c, t, rc, file, &eb);
+        free(msg);
+        free(sig);
+    }
+}
+
 static cJSON *load_vectors(const char *rel)
 {
     char *text = opc_test_read_vector(rel, NULL);
@@ -190,20 +213,7 @@ static void test_ecdsa_verify_wycheproof_p1363(void **state)
             assert_true(opc__key_equal_public(k, raw));
             jwk_keys++;
         }
-        const cJSON *t = NULL;
-        cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(g, "tests"))
-        {
-            size_t ml = 0;
-            size_t sl = 0;
-            unsigned char *msg = opc_test_unhex(str_member(t, "msg"), &ml);
-            unsigned char *sig = opc_test_unhex(str_member(t, "sig"), &sl);
-            opc__ebuf eb;
-            opc__ebuf_clear(&eb);
-            opc_err rc = opc__ecdsa_verify(k, msg, ml, sig, sl, &eb);
-            tally(&c, t, rc, "p1363", &eb);
-            free(msg);
-            free(sig);
-        }
+        tally_group(&c, g, k, opc__ecdsa_verify, "p1363");
         if (k != raw) {
             opc__key_free(k);
         }
@@ -232,20 +242,7 @@ static void test_ecdsa_verify_der_wycheproof(void **state)
     {
         const cJSON *pk = cJSON_GetObjectItemCaseSensitive(g, "publicKey");
         opc__key *k = key_from_uncompressed(str_member(pk, "uncompressed"));
-        const cJSON *t = NULL;
-        cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(g, "tests"))
-        {
-            size_t ml = 0;
-            size_t sl = 0;
-            unsigned char *msg = opc_test_unhex(str_member(t, "msg"), &ml);
-            unsigned char *sig = opc_test_unhex(str_member(t, "sig"), &sl);
-            opc__ebuf eb;
-            opc__ebuf_clear(&eb);
-            opc_err rc = opc__ecdsa_verify_der(k, msg, ml, sig, sl, &eb);
-            tally(&c, t, rc, "der", &eb);
-            free(msg);
-            free(sig);
-        }
+        tally_group(&c, g, k, opc__ecdsa_verify_der, "der");
         opc__key_free(k);
     }
     int declared = cJSON_GetObjectItemCaseSensitive(root, "numberOfTests")->valueint;

@@ -248,6 +248,33 @@ static void run_jose_case(const struct jose_case *c)
     free(pt);
 }
 
+/*
+ * The case of a cookbook file (root): content encryption enc, the key from
+ * member key_name of key_obj. jose_case_free() releases it.
+ */
+static void jose_case_load(const cJSON *root, const char *enc_name, const cJSON *key_obj,
+                           const char *key_name, struct jose_case *c)
+{
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(root, "input");
+    const cJSON *gen = cJSON_GetObjectItemCaseSensitive(root, "generated");
+    const cJSON *enc = cJSON_GetObjectItemCaseSensitive(root, "encrypting_content");
+    assert_string_equal(json_str(input, "enc"), enc_name);
+    c->key = unb64url(json_str(key_obj, key_name), &c->key_len);
+    c->iv = unb64url(json_str(gen, "iv"), &c->iv_len);
+    c->ct = unb64url(json_str(enc, "ciphertext"), &c->ct_len);
+    c->tag = unb64url(json_str(enc, "tag"), &c->tag_len);
+    c->aad = json_str(enc, "protected_b64u");
+    c->plaintext = json_str(input, "plaintext");
+}
+
+static void jose_case_free(struct jose_case *c)
+{
+    free(c->key);
+    free(c->iv);
+    free(c->ct);
+    free(c->tag);
+}
+
 static void test_gcm_seal_open_rfc7520_5_6_a128gcm(void **state)
 {
     (void)state;
@@ -255,23 +282,11 @@ static void test_gcm_seal_open_rfc7520_5_6_a128gcm(void **state)
     const cJSON *root =
         load_vectors("jose-cookbook/5_6.direct_encryption_using_aes-gcm.json", &text);
     const cJSON *input = cJSON_GetObjectItemCaseSensitive(root, "input");
-    const cJSON *jwk = cJSON_GetObjectItemCaseSensitive(input, "key");
-    const cJSON *gen = cJSON_GetObjectItemCaseSensitive(root, "generated");
-    const cJSON *enc = cJSON_GetObjectItemCaseSensitive(root, "encrypting_content");
-    assert_string_equal(json_str(input, "enc"), "A128GCM");
     struct jose_case c;
-    c.key = unb64url(json_str(jwk, "k"), &c.key_len);
+    jose_case_load(root, "A128GCM", cJSON_GetObjectItemCaseSensitive(input, "key"), "k", &c);
     assert_int_equal(c.key_len, 16);
-    c.iv = unb64url(json_str(gen, "iv"), &c.iv_len);
-    c.ct = unb64url(json_str(enc, "ciphertext"), &c.ct_len);
-    c.tag = unb64url(json_str(enc, "tag"), &c.tag_len);
-    c.aad = json_str(enc, "protected_b64u");
-    c.plaintext = json_str(input, "plaintext");
     run_jose_case(&c);
-    free(c.key);
-    free(c.iv);
-    free(c.ct);
-    free(c.tag);
+    jose_case_free(&c);
     cJSON_Delete((cJSON *)(uintptr_t)root);
     free(text);
 }
@@ -282,19 +297,10 @@ static void test_gcm_seal_open_rfc7520_5_2_a256gcm(void **state)
     char *text = NULL;
     const cJSON *root =
         load_vectors("jose-cookbook/5_2.key_encryption_using_rsa-oaep_with_aes-gcm.json", &text);
-    const cJSON *input = cJSON_GetObjectItemCaseSensitive(root, "input");
-    const cJSON *gen = cJSON_GetObjectItemCaseSensitive(root, "generated");
-    const cJSON *enc = cJSON_GetObjectItemCaseSensitive(root, "encrypting_content");
-    assert_string_equal(json_str(input, "enc"), "A256GCM");
     struct jose_case c;
-    c.key = unb64url(json_str(gen, "cek"), &c.key_len);
+    jose_case_load(root, "A256GCM", cJSON_GetObjectItemCaseSensitive(root, "generated"), "cek", &c);
     assert_int_equal(c.key_len, OPC_GCM_KEY_LEN);
-    c.iv = unb64url(json_str(gen, "iv"), &c.iv_len);
     assert_int_equal(c.iv_len, OPC_GCM_IV_LEN);
-    c.ct = unb64url(json_str(enc, "ciphertext"), &c.ct_len);
-    c.tag = unb64url(json_str(enc, "tag"), &c.tag_len);
-    c.aad = json_str(enc, "protected_b64u");
-    c.plaintext = json_str(input, "plaintext");
     run_jose_case(&c);
 
     /* The fixed-size production API gives the same answer. */
@@ -311,10 +317,7 @@ static void test_gcm_seal_open_rfc7520_5_2_a256gcm(void **state)
     assert_memory_equal(pt, c.plaintext, pt_len);
     free(ct);
     free(pt);
-    free(c.key);
-    free(c.iv);
-    free(c.ct);
-    free(c.tag);
+    jose_case_free(&c);
     cJSON_Delete((cJSON *)(uintptr_t)root);
     free(text);
 }

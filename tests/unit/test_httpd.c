@@ -8,7 +8,7 @@
  * whose bookkeeping is not thread-safe): the writer runs on civetweb's
  * worker thread.
  */
-#include "harness.h"
+#include "http_client.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -63,14 +63,8 @@ static int handle(struct mg_connection *conn, void *cbdata)
 /* GET path with a raw socket; out is everything the server sent. */
 static void raw_get(int port, const char *path, char *out, size_t cap)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = opc_test_connect_local(port);
     assert_true(fd >= 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (const struct sockaddr *)&sa, sizeof sa), 0);
     char req[256];
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);

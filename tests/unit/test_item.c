@@ -2,7 +2,7 @@
  * tests/unit/test_item.c - the Connect item model (lib/model/item.c,
  * item_fields.c, item_parts.c, category.c).
  */
-#include "harness.h"
+#include "item_json.h"
 
 #include <math.h>
 #include <time.h>
@@ -56,12 +56,6 @@ static void refuse(const char *json, opc_err rc, const char *msg)
     refuse_op(json, OPC_ITEM_CREATE, NULL, rc, msg);
 }
 
-static const char *str(const cJSON *obj, const char *key)
-{
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsString(m) ? m->valuestring : NULL;
-}
-
 static const cJSON *fields_of(const cJSON *item)
 {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(item, "fields");
@@ -78,15 +72,7 @@ static const cJSON *field(const cJSON *item, size_t i)
 
 static const cJSON *field_by_id(const cJSON *item, const char *id)
 {
-    const cJSON *f;
-    cJSON_ArrayForEach(f, fields_of(item))
-    {
-        const char *fid = str(f, "id");
-        if (fid != NULL && strcmp(fid, id) == 0) {
-            return f;
-        }
-    }
-    return NULL;
+    return by_id(fields_of(item), id);
 }
 
 static size_t count_members(const cJSON *o)
@@ -98,31 +84,10 @@ static size_t count_members(const cJSON *o)
     return n;
 }
 
-/* The unformatted text of j (for exact comparisons). */
-static void assert_json(const cJSON *j, const char *want)
-{
-    char *s = cJSON_PrintUnformatted(j);
-    assert_non_null(s);
-    if (strcmp(s, want) != 0) {
-        fail_msg("got  %s\nwant %s", s, want);
-    }
-    cJSON_free(s);
-}
-
 /* The ids of the fields, comma-separated. */
 static void assert_field_ids(const cJSON *item, const char *want)
 {
-    char buf[1024] = "";
-    const cJSON *f;
-    cJSON_ArrayForEach(f, fields_of(item))
-    {
-        if (buf[0] != '\0') {
-            strcat(buf, ",");
-        }
-        const char *id = str(f, "id");
-        strcat(buf, id != NULL ? id : "(null)");
-    }
-    assert_string_equal(buf, want);
+    assert_ids(fields_of(item), want);
 }
 
 /* A JSON document built with a growing buffer. */

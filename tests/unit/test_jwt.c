@@ -810,6 +810,28 @@ static char *std_token(const fixture *f, const char *claim, const char *value)
     return tok;
 }
 
+/*
+ * tok (freed here) is accepted (want OPC_JWT_OK; its claims in *c unless c
+ * is NULL) or refused with want.
+ */
+static void expect_verdict(const fixture *f, char *tok, opc__jwt_reason want, opc__jwt_claims *c)
+{
+    if (want == OPC_JWT_OK) {
+        opc__jwt_claims mine;
+        expect_ok(f, tok, c != NULL ? c : &mine);
+    } else {
+        expect_reject(f, tok, want);
+    }
+    free(tok);
+}
+
+/* The standard token with claim set to value: accepted (OPC_JWT_OK) or refused with want. */
+static void expect_claim(const fixture *f, const char *claim, const char *value,
+                         opc__jwt_reason want)
+{
+    expect_verdict(f, std_token(f, claim, value), want, NULL);
+}
+
 static void test_jwt_verify_accepts_valid_token(void **state)
 {
     fixture *f = *state;
@@ -864,58 +886,34 @@ static void test_jwt_verify_accepts_minimal_token(void **state)
 static void test_jwt_verify_aud_string_and_array(void **state)
 {
     fixture *f = *state;
-    opc__jwt_claims c;
     const char *auds[] = {
         "\"" OPC_JWT_AUDIENCE "\"",
         "[\"" OPC_JWT_AUDIENCE "\"]",
         "[\"com.1password.other\",\"" OPC_JWT_AUDIENCE "\"]",
     };
     for (size_t i = 0; i < OPC_ARRAY_LEN(auds); i++) {
-        char *tok = std_token(f, "aud", auds[i]);
-        expect_ok(f, tok, &c);
-        free(tok);
+        expect_claim(f, "aud", auds[i], OPC_JWT_OK);
     }
 }
 
 static void test_jwt_verify_leeway_boundaries(void **state)
 {
     fixture *f = *state;
-    opc__jwt_claims c;
     /* exp must be later than now - leeway: now-59 passes, now-60 fails. */
-    char *tok = std_token(f, "exp", "1699999941");
-    expect_ok(f, tok, &c);
-    free(tok);
-    tok = std_token(f, "exp", "1699999940");
-    expect_reject(f, tok, OPC_JWT_EXPIRED);
-    free(tok);
+    expect_claim(f, "exp", "1699999941", OPC_JWT_OK);
+    expect_claim(f, "exp", "1699999940", OPC_JWT_EXPIRED);
     /* nbf <= now + leeway: now+60 passes, now+61 fails. */
-    tok = std_token(f, "nbf", "1700000060");
-    expect_ok(f, tok, &c);
-    free(tok);
-    tok = std_token(f, "nbf", "1700000061");
-    expect_reject(f, tok, OPC_JWT_NOT_YET_VALID);
-    free(tok);
+    expect_claim(f, "nbf", "1700000060", OPC_JWT_OK);
+    expect_claim(f, "nbf", "1700000061", OPC_JWT_NOT_YET_VALID);
     /* iat <= now + leeway: now+60 passes, now+61 fails. */
-    tok = std_token(f, "iat", "1700000060");
-    expect_ok(f, tok, &c);
-    free(tok);
-    tok = std_token(f, "iat", "1700000061");
-    expect_reject(f, tok, OPC_JWT_IAT_FUTURE);
-    free(tok);
+    expect_claim(f, "iat", "1700000060", OPC_JWT_OK);
+    expect_claim(f, "iat", "1700000061", OPC_JWT_IAT_FUTURE);
     /* Without leeway: exp == now is expired, exp == now + 1 is not. */
     f->expect.leeway = 0;
-    tok = std_token(f, "exp", NOW_S);
-    expect_reject(f, tok, OPC_JWT_EXPIRED);
-    free(tok);
-    tok = std_token(f, "exp", "1700000001");
-    expect_ok(f, tok, &c);
-    free(tok);
-    tok = std_token(f, "nbf", "1700000001");
-    expect_reject(f, tok, OPC_JWT_NOT_YET_VALID);
-    free(tok);
-    tok = std_token(f, "nbf", NOW_S);
-    expect_ok(f, tok, &c);
-    free(tok);
+    expect_claim(f, "exp", NOW_S, OPC_JWT_EXPIRED);
+    expect_claim(f, "exp", "1700000001", OPC_JWT_OK);
+    expect_claim(f, "nbf", "1700000001", OPC_JWT_NOT_YET_VALID);
+    expect_claim(f, "nbf", NOW_S, OPC_JWT_OK);
 }
 
 static void test_jwt_verify_accepts_largest_exp(void **state)
@@ -960,15 +958,10 @@ static void test_jwt_verify_length_boundary(void **state)
                 (total == OPC_JWT_MAX_LEN + 1 && !done_long)) {
                 char *tok = sign_with(f->priv, header, payload);
                 assert_int_equal(strlen(tok), total);
-                if (total == OPC_JWT_MAX_LEN) {
-                    opc__jwt_claims c;
-                    expect_ok(f, tok, &c);
-                    done_ok = true;
-                } else {
-                    expect_reject(f, tok, OPC_JWT_TOO_LONG);
-                    done_long = true;
-                }
-                free(tok);
+                bool at_max = total == OPC_JWT_MAX_LEN;
+                expect_verdict(f, tok, at_max ? OPC_JWT_OK : OPC_JWT_TOO_LONG, NULL);
+                done_ok = done_ok || at_max;
+                done_long = done_long || !at_max;
             }
             free(payload);
         }
@@ -991,9 +984,8 @@ static void test_jwt_verify_unchecked_expectations(void **state)
     assert_string_equal(c.sub, "");
     free(tok);
     /* ...but their types are still checked. */
-    tok = sign_with(f->priv, STD_HEADER, "{\"sub\":1,\"jti\":\"j\",\"iat\":1}");
-    expect_reject(f, tok, OPC_JWT_CLAIM_TYPE);
-    free(tok);
+    expect_verdict(f, sign_with(f->priv, STD_HEADER, "{\"sub\":1,\"jti\":\"j\",\"iat\":1}"),
+                   OPC_JWT_CLAIM_TYPE, NULL);
 }
 
 static void test_jwt_verify_picks_key_by_kid(void **state)
@@ -1010,23 +1002,15 @@ static void test_jwt_verify_picks_key_by_kid(void **state)
     const char *hdr2 = "{\"alg\":\"ES256\",\"kid\":\"" KID2 "\",\"typ\":\"JWT\"}";
     opc__jwt_claims c;
 
-    char *tok = sign_with(priv2, hdr2, payload);
-    expect_ok(f, tok, &c);
+    expect_verdict(f, sign_with(priv2, hdr2, payload), OPC_JWT_OK, &c);
     assert_string_equal(c.kid, KID2);
-    free(tok);
-    tok = sign_with(f->priv, STD_HEADER, payload);
-    expect_ok(f, tok, &c);
+    expect_verdict(f, sign_with(f->priv, STD_HEADER, payload), OPC_JWT_OK, &c);
     assert_string_equal(c.kid, KID);
-    free(tok);
     /* Signed by key 2 but naming key 1. */
-    tok = sign_with(priv2, STD_HEADER, payload);
-    expect_reject(f, tok, OPC_JWT_SIG_INVALID);
-    free(tok);
+    expect_verdict(f, sign_with(priv2, STD_HEADER, payload), OPC_JWT_SIG_INVALID, NULL);
     /* No pinned keys at all. */
     f->expect.n_keys = 0;
-    tok = sign_with(priv2, hdr2, payload);
-    expect_reject(f, tok, OPC_JWT_KID_UNKNOWN);
-    free(tok);
+    expect_verdict(f, sign_with(priv2, hdr2, payload), OPC_JWT_KID_UNKNOWN, NULL);
 
     free(payload);
     opc__key_free(priv2);

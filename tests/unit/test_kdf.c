@@ -59,6 +59,50 @@ static void check_hex(const void *got, const char *want_hex)
     free(want);
 }
 
+/*
+ * One Wycheproof case: its checks fail the test; valid says whether the file
+ * expects it accepted. group is the case's test group, ud the runner's.
+ */
+typedef void (*wp_case_fn)(const cJSON *group, const cJSON *tc, int id, bool valid, void *ud);
+
+/* Every case of wycheproof/<name> through fn, and the file's count of them. */
+static void wycheproof_run(const char *name, wp_case_fn fn, void *ud)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, "wycheproof/%s", name);
+    struct vector_file vf;
+    vector_open(&vf, rel);
+    size_t total = 0, valid = 0, valid_ok = 0, invalid = 0, invalid_rejected = 0;
+    const cJSON *group = NULL;
+    cJSON_ArrayForEach(group, cJSON_GetObjectItemCaseSensitive(vf.root, "testGroups"))
+    {
+        const cJSON *tc = NULL;
+        cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(group, "tests"))
+        {
+            int id = json_int(tc, "tcId");
+            bool is_valid = strcmp(json_str(tc, "result"), "valid") == 0;
+            total++;
+            if (is_valid) {
+                valid++;
+            } else {
+                invalid++;
+            }
+            fn(group, tc, id, is_valid, ud);
+            if (is_valid) {
+                valid_ok++;
+            } else {
+                invalid_rejected++;
+            }
+        }
+    }
+    print_message("wycheproof %s: %zu cases: %zu valid accepted, %zu invalid rejected\n", name,
+                  total, valid_ok, invalid_rejected);
+    assert_int_equal(total, (size_t)json_int(vf.root, "numberOfTests"));
+    assert_int_equal(valid_ok, valid);
+    assert_int_equal(invalid_rejected, invalid);
+    vector_close(&vf);
+}
+
 /* ---- SHA-256 and HMAC ---- */
 
 static void test_kdf_sha256_fips180_examples(void **state)
@@ -113,59 +157,40 @@ static void test_kdf_hmac_sha256_empty_key_and_message(void **state)
     assert_memory_equal(out, out2, sizeof out);
 }
 
+static void hmac_case(const cJSON *group, const cJSON *tc, int id, bool valid, void *ud)
+{
+    size_t *truncated = ud;
+    int tag_bits = json_int(group, "tagSize");
+    size_t key_len, msg_len, tag_len;
+    unsigned char *key = opc_test_unhex(json_str(tc, "key"), &key_len);
+    unsigned char *msg = opc_test_unhex(json_str(tc, "msg"), &msg_len);
+    unsigned char *tag = opc_test_unhex(json_str(tc, "tag"), &tag_len);
+    assert_int_equal(tag_len * 8, (size_t)tag_bits);
+    if (tag_len < OPC_SHA256_LEN) {
+        (*truncated)++;
+    }
+    opc_err rc = opc__hmac_sha256_verify(key, key_len, msg, msg_len, tag, tag_len);
+    uint8_t full[OPC_SHA256_LEN];
+    assert_int_equal(opc__hmac_sha256(key, key_len, msg, msg_len, full), OPC_OK);
+    if (valid) {
+        if (rc != OPC_OK) {
+            fail_msg("tcId %d (valid): verify returned %d", id, (int)rc);
+        }
+        assert_memory_equal(full, tag, tag_len); /* the tag is a prefix of the MAC */
+    } else if (rc != OPC_ERR_SIGNATURE) {
+        fail_msg("tcId %d (invalid): verify returned %d", id, (int)rc);
+    }
+    free(key);
+    free(msg);
+    free(tag);
+}
+
 static void test_kdf_hmac_sha256_wycheproof(void **state)
 {
     (void)state;
-    struct vector_file vf;
-    vector_open(&vf, "wycheproof/hmac_sha256_test.json");
-    size_t total = 0, valid = 0, valid_ok = 0, invalid = 0, invalid_rejected = 0;
     size_t truncated = 0;
-    const cJSON *group = NULL;
-    cJSON_ArrayForEach(group, cJSON_GetObjectItemCaseSensitive(vf.root, "testGroups"))
-    {
-        int tag_bits = json_int(group, "tagSize");
-        const cJSON *tc = NULL;
-        cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(group, "tests"))
-        {
-            int id = json_int(tc, "tcId");
-            size_t key_len, msg_len, tag_len;
-            unsigned char *key = opc_test_unhex(json_str(tc, "key"), &key_len);
-            unsigned char *msg = opc_test_unhex(json_str(tc, "msg"), &msg_len);
-            unsigned char *tag = opc_test_unhex(json_str(tc, "tag"), &tag_len);
-            assert_int_equal(tag_len * 8, (size_t)tag_bits);
-            total++;
-            if (tag_len < OPC_SHA256_LEN) {
-                truncated++;
-            }
-            opc_err rc = opc__hmac_sha256_verify(key, key_len, msg, msg_len, tag, tag_len);
-            uint8_t full[OPC_SHA256_LEN];
-            assert_int_equal(opc__hmac_sha256(key, key_len, msg, msg_len, full), OPC_OK);
-            if (strcmp(json_str(tc, "result"), "valid") == 0) {
-                valid++;
-                if (rc != OPC_OK) {
-                    fail_msg("tcId %d (valid): verify returned %d", id, (int)rc);
-                }
-                assert_memory_equal(full, tag, tag_len); /* the tag is a prefix of the MAC */
-                valid_ok++;
-            } else {
-                invalid++;
-                if (rc != OPC_ERR_SIGNATURE) {
-                    fail_msg("tcId %d (invalid): verify returned %d", id, (int)rc);
-                }
-                invalid_rejected++;
-            }
-            free(key);
-            free(msg);
-            free(tag);
-        }
-    }
-    print_message("wycheproof hmac_sha256_test.json: %zu cases: %zu valid accepted, %zu invalid "
-                  "rejected (%zu with a 128-bit tag)\n",
-                  total, valid_ok, invalid_rejected, truncated);
-    assert_int_equal(total, (size_t)json_int(vf.root, "numberOfTests"));
-    assert_int_equal(valid_ok, valid);
-    assert_int_equal(invalid_rejected, invalid);
-    vector_close(&vf);
+    wycheproof_run("hmac_sha256_test.json", hmac_case, &truncated);
+    print_message("(%zu with a 128-bit tag)\n", truncated);
 }
 
 /* ---- HKDF ---- */
@@ -240,59 +265,40 @@ static void test_kdf_hkdf_sha256_rejects_bad_lengths(void **state)
     free(out);
 }
 
+static void hkdf_case(const cJSON *group, const cJSON *tc, int id, bool valid, void *ud)
+{
+    (void)group;
+    (void)ud;
+    size_t ikm_len, salt_len, info_len, okm_len;
+    unsigned char *ikm = opc_test_unhex(json_str(tc, "ikm"), &ikm_len);
+    unsigned char *salt = opc_test_unhex(json_str(tc, "salt"), &salt_len);
+    unsigned char *info = opc_test_unhex(json_str(tc, "info"), &info_len);
+    unsigned char *okm = opc_test_unhex(json_str(tc, "okm"), &okm_len);
+    size_t size = (size_t)json_int(tc, "size");
+    unsigned char *out = malloc(size + 1);
+    opc_err rc = opc__hkdf_sha256(ikm, ikm_len, salt, salt_len, info, info_len, out, size);
+    if (valid) {
+        if (rc != OPC_OK) {
+            fail_msg("tcId %d (valid): hkdf returned %d", id, (int)rc);
+        }
+        assert_int_equal(okm_len, size);
+        if (memcmp(out, okm, size) != 0) {
+            fail_msg("tcId %d (valid): wrong OKM", id);
+        }
+    } else if (rc != OPC_ERR_RANGE) {
+        fail_msg("tcId %d (invalid, size %zu): hkdf returned %d", id, size, (int)rc);
+    }
+    free(ikm);
+    free(salt);
+    free(info);
+    free(okm);
+    free(out);
+}
+
 static void test_kdf_hkdf_sha256_wycheproof(void **state)
 {
     (void)state;
-    struct vector_file vf;
-    vector_open(&vf, "wycheproof/hkdf_sha256_test.json");
-    size_t total = 0, valid = 0, valid_ok = 0, invalid = 0, invalid_rejected = 0;
-    const cJSON *group = NULL;
-    cJSON_ArrayForEach(group, cJSON_GetObjectItemCaseSensitive(vf.root, "testGroups"))
-    {
-        const cJSON *tc = NULL;
-        cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(group, "tests"))
-        {
-            int id = json_int(tc, "tcId");
-            size_t ikm_len, salt_len, info_len, okm_len;
-            unsigned char *ikm = opc_test_unhex(json_str(tc, "ikm"), &ikm_len);
-            unsigned char *salt = opc_test_unhex(json_str(tc, "salt"), &salt_len);
-            unsigned char *info = opc_test_unhex(json_str(tc, "info"), &info_len);
-            unsigned char *okm = opc_test_unhex(json_str(tc, "okm"), &okm_len);
-            size_t size = (size_t)json_int(tc, "size");
-            unsigned char *out = malloc(size + 1);
-            total++;
-            opc_err rc = opc__hkdf_sha256(ikm, ikm_len, salt, salt_len, info, info_len, out, size);
-            if (strcmp(json_str(tc, "result"), "valid") == 0) {
-                valid++;
-                if (rc != OPC_OK) {
-                    fail_msg("tcId %d (valid): hkdf returned %d", id, (int)rc);
-                }
-                assert_int_equal(okm_len, size);
-                if (memcmp(out, okm, size) != 0) {
-                    fail_msg("tcId %d (valid): wrong OKM", id);
-                }
-                valid_ok++;
-            } else {
-                invalid++;
-                if (rc != OPC_ERR_RANGE) {
-                    fail_msg("tcId %d (invalid, size %zu): hkdf returned %d", id, size, (int)rc);
-                }
-                invalid_rejected++;
-            }
-            free(ikm);
-            free(salt);
-            free(info);
-            free(okm);
-            free(out);
-        }
-    }
-    print_message("wycheproof hkdf_sha256_test.json: %zu cases: %zu valid accepted, %zu invalid "
-                  "rejected\n",
-                  total, valid_ok, invalid_rejected);
-    assert_int_equal(total, (size_t)json_int(vf.root, "numberOfTests"));
-    assert_int_equal(valid_ok, valid);
-    assert_int_equal(invalid_rejected, invalid);
-    vector_close(&vf);
+    wycheproof_run("hkdf_sha256_test.json", hkdf_case, NULL);
 }
 
 /* ---- PBKDF2 ---- */
@@ -331,58 +337,39 @@ static void test_kdf_pbkdf2_sha256_rejects_bad_arguments(void **state)
     assert_int_equal(opc__pbkdf2_sha256("p", 1, "s", 1, 1, NULL, 32), OPC_ERR_INVALID_ARG);
 }
 
+static void pbkdf2_case(const cJSON *group, const cJSON *tc, int id, bool valid, void *ud)
+{
+    (void)group;
+    (void)ud;
+    size_t pw_len, salt_len, dk_len;
+    unsigned char *pw = opc_test_unhex(json_str(tc, "password"), &pw_len);
+    unsigned char *salt = opc_test_unhex(json_str(tc, "salt"), &salt_len);
+    unsigned char *dk = opc_test_unhex(json_str(tc, "dk"), &dk_len);
+    int iter = json_int(tc, "iterationCount");
+    size_t size = (size_t)json_int(tc, "dkLen");
+    unsigned char *out = malloc(size + 1);
+    opc_err rc = opc__pbkdf2_sha256(pw, pw_len, salt, salt_len, (uint32_t)iter, out, size);
+    if (valid) {
+        if (rc != OPC_OK) {
+            fail_msg("tcId %d (valid): pbkdf2 returned %d", id, (int)rc);
+        }
+        assert_int_equal(dk_len, size);
+        if (memcmp(out, dk, size) != 0) {
+            fail_msg("tcId %d (valid): wrong key", id);
+        }
+    } else if (rc == OPC_OK && memcmp(out, dk, dk_len < size ? dk_len : size) == 0) {
+        fail_msg("tcId %d (invalid) was accepted", id);
+    }
+    free(pw);
+    free(salt);
+    free(dk);
+    free(out);
+}
+
 static void test_kdf_pbkdf2_sha256_wycheproof(void **state)
 {
     (void)state;
-    struct vector_file vf;
-    vector_open(&vf, "wycheproof/pbkdf2_hmacsha256_test.json");
-    size_t total = 0, valid = 0, valid_ok = 0, invalid = 0, invalid_rejected = 0;
-    const cJSON *group = NULL;
-    cJSON_ArrayForEach(group, cJSON_GetObjectItemCaseSensitive(vf.root, "testGroups"))
-    {
-        const cJSON *tc = NULL;
-        cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(group, "tests"))
-        {
-            int id = json_int(tc, "tcId");
-            size_t pw_len, salt_len, dk_len;
-            unsigned char *pw = opc_test_unhex(json_str(tc, "password"), &pw_len);
-            unsigned char *salt = opc_test_unhex(json_str(tc, "salt"), &salt_len);
-            unsigned char *dk = opc_test_unhex(json_str(tc, "dk"), &dk_len);
-            int iter = json_int(tc, "iterationCount");
-            size_t size = (size_t)json_int(tc, "dkLen");
-            unsigned char *out = malloc(size + 1);
-            total++;
-            opc_err rc = opc__pbkdf2_sha256(pw, pw_len, salt, salt_len, (uint32_t)iter, out, size);
-            if (strcmp(json_str(tc, "result"), "valid") == 0) {
-                valid++;
-                if (rc != OPC_OK) {
-                    fail_msg("tcId %d (valid): pbkdf2 returned %d", id, (int)rc);
-                }
-                assert_int_equal(dk_len, size);
-                if (memcmp(out, dk, size) != 0) {
-                    fail_msg("tcId %d (valid): wrong key", id);
-                }
-                valid_ok++;
-            } else {
-                invalid++;
-                if (rc == OPC_OK && memcmp(out, dk, dk_len < size ? dk_len : size) == 0) {
-                    fail_msg("tcId %d (invalid) was accepted", id);
-                }
-                invalid_rejected++;
-            }
-            free(pw);
-            free(salt);
-            free(dk);
-            free(out);
-        }
-    }
-    print_message("wycheproof pbkdf2_hmacsha256_test.json: %zu cases: %zu valid accepted, %zu "
-                  "invalid rejected\n",
-                  total, valid_ok, invalid_rejected);
-    assert_int_equal(total, (size_t)json_int(vf.root, "numberOfTests"));
-    assert_int_equal(valid_ok, valid);
-    assert_int_equal(invalid_rejected, invalid);
-    vector_close(&vf);
+    wycheproof_run("pbkdf2_hmacsha256_test.json", pbkdf2_case, NULL);
 }
 
 int main(void)

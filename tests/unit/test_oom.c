@@ -331,9 +331,8 @@ static void test_oom_model_and_account(void **state)
     opc__json_delete_secret(pc.item);
 
     acct_ctx c;
-    char dir[] = "/tmp/opc-oom-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    snprintf(c.path, sizeof c.path, "%s/account.db", dir);
+    char dir[64];
+    opc_test_mkdtemp(dir, sizeof dir, "opc-oom", "account.db", c.path, sizeof c.path);
     opc_secret *sk = NULL;
     assert_int_equal(opc__account_create_ex(c.path, "oom@example.com", "pw", 1000, 1, &c.a, &sk,
                                             NULL),
@@ -407,9 +406,8 @@ static void test_oom_server_write(void **state)
     (void)state;
     write_ctx c;
     memset(&c, 0, sizeof c);
-    char dir[] = "/tmp/opc-oom-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    snprintf(c.path, sizeof c.path, "%s/account.db", dir);
+    char dir[64];
+    opc_test_mkdtemp(dir, sizeof dir, "opc-oom", "account.db", c.path, sizeof c.path);
     opc_account *a = NULL;
     opc_secret *sk = NULL;
     assert_int_equal(opc__account_create_ex(c.path, "oom@example.com", "pw", 1000, 1, &a, &sk,
@@ -471,10 +469,9 @@ static opc_err op_cache_item_get(void *ctx)
 static void test_oom_cache_getter(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/opc-oom-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[64];
     char path[64];
-    snprintf(path, sizeof path, "%s/cache.sqlite", dir);
+    opc_test_mkdtemp(dir, sizeof dir, "opc-oom", "cache.sqlite", path, sizeof path);
     opc__cache *c = NULL;
     assert_int_equal(opc__cache_open(path, OPC_CACHE_CREATE, &c, NULL), OPC_OK);
     char state_s[] = "active", ov[] = "overview", det[] = "details";

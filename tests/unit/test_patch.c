@@ -4,7 +4,7 @@
  * Connect docs send, RFC 6901 escapes, every error with its code, and the
  * result through opc__item_prepare(OPC_ITEM_REPLACE).
  */
-#include "harness.h"
+#include "item_json.h"
 
 #include <cjson/cJSON.h>
 
@@ -182,49 +182,9 @@ static const cJSON *member(const cJSON *o, const char *key)
     return cJSON_GetObjectItemCaseSensitive(o, key);
 }
 
-static const char *str(const cJSON *o, const char *key)
-{
-    const cJSON *m = member(o, key);
-    return cJSON_IsString(m) ? m->valuestring : NULL;
-}
-
 static const cJSON *field_by_id(const cJSON *item, const char *id)
 {
-    const cJSON *f;
-    cJSON_ArrayForEach(f, member(item, "fields"))
-    {
-        const char *fid = str(f, "id");
-        if (fid != NULL && strcmp(fid, id) == 0) {
-            return f;
-        }
-    }
-    return NULL;
-}
-
-static void assert_json(const cJSON *j, const char *want)
-{
-    char *s = cJSON_PrintUnformatted(j);
-    assert_non_null(s);
-    if (strcmp(s, want) != 0) {
-        fail_msg("got  %s\nwant %s", s, want);
-    }
-    cJSON_free(s);
-}
-
-/* The ids of an array of objects, comma-separated. */
-static void assert_ids(const cJSON *arr, const char *want)
-{
-    char buf[1024] = "";
-    const cJSON *e;
-    cJSON_ArrayForEach(e, arr)
-    {
-        if (buf[0] != '\0') {
-            strcat(buf, ",");
-        }
-        const char *id = str(e, "id");
-        strcat(buf, id != NULL ? id : "(none)");
-    }
-    assert_string_equal(buf, want);
+    return by_id(member(item, "fields"), id);
 }
 
 /* ---- the whole item and the empty patch ---- */

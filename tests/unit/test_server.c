@@ -7,53 +7,7 @@
  * thread allocate concurrently.
  */
 #include "account_fixture.h"
-
-#include <curl/curl.h>
-
-typedef struct body {
-    char data[8192];
-    size_t len;
-} body;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    body *b = ud;
-    size_t k = size * n;
-    if (k > sizeof b->data - 1 - b->len) {
-        k = sizeof b->data - 1 - b->len;
-    }
-    memcpy(b->data + b->len, p, k);
-    b->len += k;
-    b->data[b->len] = '\0';
-    return size * n;
-}
-
-/* GET url with the bearer token; returns the HTTP status, body in *b. */
-static long http_get(const char *url, const char *token, body *b)
-{
-    memset(b, 0, sizeof *b);
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    char auth[1024];
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-    struct curl_slist *h = curl_slist_append(NULL, auth);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    CURLcode cc = curl_easy_perform(c);
-    long status = 0;
-    if (cc == CURLE_OK) {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (cc != CURLE_OK) {
-        fail_msg("GET %s: %s", url, curl_easy_strerror(cc));
-    }
-    return status;
-}
+#include "http_client.h"
 
 static void test_server_serves_vaults(void **state)
 {
@@ -64,17 +18,9 @@ static void test_server_serves_vaults(void **state)
     fx_vault(f.a, "Demo", vault);
     fx_item(f.a, vault, "{\"title\":\"Router\",\"category\":\"LOGIN\"}", NULL);
     const char *vaults[] = {vault};
-    char *sj = NULL;
-    opc_secret *file = NULL;
-    FX_OK(f.a, opc_account_server_create(f.a, "Embedded", vaults, 1, NULL, &sj, &file));
-    opc_free(sj);
     opc_credentials *creds = NULL;
+    cJSON_Delete(fx_server(f.a, "Embedded", vaults, 1, &creds));
     char err[OPC_ERRBUF_SIZE];
-    if (opc_credentials_parse(opc_secret_data(file), opc_secret_len(file), &creds, err,
-                              sizeof err) != OPC_OK) {
-        fail_msg("credentials: %s", err);
-    }
-    opc_secret_free(file);
     const char *specs[] = {"Demo,r"};
     char *tj = NULL;
     opc_secret *tok = NULL;
@@ -103,17 +49,18 @@ static void test_server_serves_vaults(void **state)
 
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/vaults", port);
-    body b;
-    long status = http_get(url, (const char *)opc_secret_data(tok), &b);
-    assert_int_equal(status, 200);
-    cJSON *j = fx_json(b.data);
+    resp r;
+    opc_test_http(NULL, url, (const char *)opc_secret_data(tok), &r);
+    assert_int_equal(r.status, 200);
+    cJSON *j = fx_json(r.body);
     assert_true(cJSON_IsArray(j));
     assert_int_equal(cJSON_GetArraySize(j), 1);
     assert_string_equal(fx_str(cJSON_GetArrayItem(j, 0), "id"), vault);
     assert_string_equal(fx_str(cJSON_GetArrayItem(j, 0), "name"), "Demo");
     cJSON_Delete(j);
     /* A wrong token is refused. */
-    assert_int_equal(http_get(url, "not-a-token", &b), 401);
+    opc_test_http(NULL, url, "not-a-token", &r);
+    assert_int_equal(r.status, 401);
 
     opc_server_stop(srv);
     assert_int_equal(opc_server_port(srv), -1);
@@ -125,27 +72,11 @@ static void test_server_serves_vaults(void **state)
     fx_destroy(&f);
 }
 
-static int group_setup(void **state)
-{
-    (void)state;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        return -1;
-    }
-    return opc_global_init(OPC_GLOBAL_DEFAULT) == OPC_OK ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    opc_global_cleanup();
-    curl_global_cleanup();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server_serves_vaults),
     };
-    return cmocka_run_group_tests_name("server", tests, group_setup, group_teardown);
+    return cmocka_run_group_tests_name("server", tests, opc_test_http_group_setup,
+                                       opc_test_http_group_teardown);
 }

@@ -56,9 +56,7 @@ static opc__db_config config(const fx *f, unsigned flags, int busy_ms)
 static void fx_open(fx *f, int busy_ms)
 {
     memset(f, 0, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/opc-sqlite-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/sub/test.db", f->dir);
+    opc_test_mkdtemp(f->dir, sizeof f->dir, "opc-sqlite", "sub/test.db", f->path, sizeof f->path);
     opc__db_config cfg = config(f, OPC_DB_CREATE | OPC_DB_NOFOLLOW | OPC_DB_PRIVATE, busy_ms);
     opc__ebuf eb;
     opc__ebuf_clear(&eb);

@@ -15,10 +15,9 @@
 static void test_cache_open_modes(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/opc-cache-test-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[64];
     char path[256];
-    snprintf(path, sizeof path, "%s/a/b/1password.sqlite", dir);
+    opc_test_mkdtemp(dir, sizeof dir, "opc-cache-test", "a/b/1password.sqlite", path, sizeof path);
     opc__cache *c = NULL;
     opc__ebuf eb;
     assert_int_equal(opc__cache_open(path, OPC_CACHE_READ, &c, &eb), OPC_ERR_NOT_FOUND);

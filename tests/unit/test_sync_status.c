@@ -10,87 +10,28 @@
  */
 #include "sync_fixture.h"
 
+#include "http_client.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <curl/curl.h>
-
-typedef struct resp {
-    long status;
-    char body[8192];
-    size_t body_len;
-    char head[4096];
-    size_t head_len;
-} resp;
-
-static size_t append(char *dst, size_t cap, size_t *len, const char *p, size_t n)
-{
-    size_t k = n;
-    if (k > cap - 1 - *len) {
-        k = cap - 1 - *len;
-    }
-    memcpy(dst + *len, p, k);
-    *len += k;
-    dst[*len] = '\0';
-    return n;
-}
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    resp *r = ud;
-    return append(r->body, sizeof r->body, &r->body_len, p, size * n);
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    resp *r = ud;
-    return append(r->head, sizeof r->head, &r->head_len, p, size * n);
-}
-
 /* method (NULL = GET, "HEAD", or any other verb) on http://127.0.0.1:port/path. */
 static void http(const char *method, int port, const char *path, resp *r)
 {
-    memset(r, 0, sizeof *r);
     char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (method != NULL && strcmp(method, "HEAD") == 0) {
-        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    } else if (method != NULL) {
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    }
-    CURLcode cc = curl_easy_perform(c);
-    if (cc == CURLE_OK) {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    }
-    curl_easy_cleanup(c);
-    if (cc != CURLE_OK) {
-        fail_msg("%s %s: %s", method != NULL ? method : "GET", url, curl_easy_strerror(cc));
-    }
+    opc_test_http(method, url, NULL, r);
 }
 
 /* True when a connection to 127.0.0.1:port is refused. */
 static bool refused(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool no = connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0;
-    close(fd);
-    return no;
+    int fd = opc_test_connect_local(port);
+    if (fd >= 0) {
+        close(fd);
+    }
+    return fd < 0;
 }
 
 static bool has_header(const resp *r, const char *line)
@@ -329,23 +270,6 @@ static void test_sync_status_with_sync_thread(void **state)
     sx_teardown(&x);
 }
 
-static int group_setup(void **state)
-{
-    (void)state;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        return -1;
-    }
-    return opc_global_init(OPC_GLOBAL_DEFAULT) == OPC_OK ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    opc_global_cleanup();
-    curl_global_cleanup();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,5 +277,6 @@ int main(void)
         cmocka_unit_test(test_sync_status_errors_and_methods),
         cmocka_unit_test(test_sync_status_with_sync_thread),
     };
-    return cmocka_run_group_tests_name("sync_status", tests, group_setup, group_teardown);
+    return cmocka_run_group_tests_name("sync_status", tests, opc_test_http_group_setup,
+                                       opc_test_http_group_teardown);
 }

@@ -8,6 +8,7 @@
  * The library uses the system allocator here (threads allocate at once).
  */
 #include "account_fixture.h"
+#include "http_client.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -53,14 +54,8 @@ static void write_pair(const char *cert_path, const char *key_path, long serial)
  * certificate, or -1 when the handshake or the request failed. */
 static long https_serial(int port, char *status_line, size_t cap)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
+    int fd = opc_test_connect_local(port);
+    if (fd < 0) {
         return -1;
     }
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -102,16 +97,9 @@ static void test_embedded_https(void **state)
     char vault[27];
     fx_vault(f.a, "Demo", vault);
     const char *vaults[] = {vault};
-    char *sj = NULL;
-    opc_secret *file = NULL;
-    FX_OK(f.a, opc_account_server_create(f.a, "Embedded TLS", vaults, 1, NULL, &sj, &file));
-    opc_free(sj);
     opc_credentials *creds = NULL;
+    cJSON_Delete(fx_server(f.a, "Embedded TLS", vaults, 1, &creds));
     char err[OPC_ERRBUF_SIZE];
-    assert_int_equal(opc_credentials_parse(opc_secret_data(file), opc_secret_len(file), &creds,
-                                           err, sizeof err),
-                     OPC_OK);
-    opc_secret_free(file);
 
     char cache[300], cert[300], key[300], bad[300];
     snprintf(cache, sizeof cache, "%s/data/1password.sqlite", f.dir);
@@ -128,12 +116,12 @@ static void test_embedded_https(void **state)
     assert_non_null(strstr(err, "missing.pem: cannot read"));
     assert_int_equal(opc_server_set_tls_files(srv, key, key, err, sizeof err), OPC_ERR_PARSE);
     assert_non_null(strstr(err, "no PEM certificate data"));
-    assert_int_equal(opc_server_set_acme(srv, "bad domain", NULL, NULL, NULL, f.dir, err,
-                                         sizeof err),
-                     OPC_ERR_INVALID_ARG);
-    assert_int_equal(opc_server_set_acme(srv, "ok.example", NULL, NULL, NULL, "relative", err,
-                                         sizeof err),
-                     OPC_ERR_INVALID_ARG);
+    assert_int_equal(
+        opc_server_set_acme(srv, "bad domain", NULL, NULL, NULL, f.dir, err, sizeof err),
+        OPC_ERR_INVALID_ARG);
+    assert_int_equal(
+        opc_server_set_acme(srv, "ok.example", NULL, NULL, NULL, "relative", err, sizeof err),
+        OPC_ERR_INVALID_ARG);
     assert_int_equal(opc_server_set_tls_files(srv, cert, key, err, sizeof err), OPC_OK);
     assert_int_equal(opc_server_set_https_port(srv, 0), OPC_OK);
     assert_int_equal(opc_server_set_http_port(srv, 0), OPC_OK);

@@ -247,6 +247,31 @@ static void test_twoskd_2skd_matches_formula(void **state)
     assert_memory_not_equal(got, k_sk, 32);
 }
 
+/* One set of 2SKD inputs, and whether it derives the same key as the base. */
+typedef struct variant {
+    const char *pw;
+    const char *email;
+    const opc__secret_key *sk;
+    const uint8_t *salt;
+    const char *label;
+    uint32_t iter;
+    bool same;
+} variant;
+
+/* Each variant derives base (same) or another key. */
+static void expect_variants(const uint8_t base[32], const variant *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t out[32];
+        derive_raw(v[i].pw, v[i].email, v[i].sk, v[i].salt, v[i].label, v[i].iter, out);
+        if (v[i].same) {
+            assert_memory_equal(out, base, 32);
+        } else {
+            assert_memory_not_equal(out, base, 32);
+        }
+    }
+}
+
 static void test_twoskd_2skd_inputs_matter(void **state)
 {
     (void)state;
@@ -259,33 +284,24 @@ static void test_twoskd_2skd_inputs_matter(void **state)
     memcpy(salt2, test_salt, sizeof salt2);
     salt2[15] ^= 1;
 
-    uint8_t base[32], again[32], out[32];
-    derive_raw("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, base);
-    derive_raw("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, again);
-    assert_memory_equal(base, again, 32); /* deterministic */
-
-    /* Email case does not matter. */
-    derive_raw("hunter2", "WENDY.Appleseed@EXAMPLE.com", &sk, test_salt, OPC_2SKD_LABEL_AUK,
-               FAST_ITER, out);
-    assert_memory_equal(out, base, 32);
-
-    derive_raw("hunter3", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
-    assert_memory_not_equal(out, base, 32);
-    derive_raw("Hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
-    assert_memory_not_equal(out, base, 32);
-    derive_raw("hunter2", "wendy.appleseed@example.org", &sk, test_salt, OPC_2SKD_LABEL_AUK,
-               FAST_ITER, out);
-    assert_memory_not_equal(out, base, 32);
-    derive_raw("hunter2", TEST_EMAIL, &sk2, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
-    assert_memory_not_equal(out, base, 32);
-    derive_raw("hunter2", TEST_EMAIL, &sk_id, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
-    assert_memory_not_equal(out, base, 32);
-    derive_raw("hunter2", TEST_EMAIL, &sk, salt2, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
-    assert_memory_not_equal(out, base, 32);
-    derive_raw("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_SRP, FAST_ITER, out);
-    assert_memory_not_equal(out, base, 32);
-    derive_raw("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER + 1, out);
-    assert_memory_not_equal(out, base, 32);
+    const char *auk = OPC_2SKD_LABEL_AUK;
+    uint8_t base[32];
+    derive_raw("hunter2", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, base);
+    const variant v[] = {
+        /* deterministic */
+        {"hunter2", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, true},
+        /* Email case does not matter. */
+        {"hunter2", "WENDY.Appleseed@EXAMPLE.com", &sk, test_salt, auk, FAST_ITER, true},
+        {"hunter3", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, false},
+        {"Hunter2", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, false},
+        {"hunter2", "wendy.appleseed@example.org", &sk, test_salt, auk, FAST_ITER, false},
+        {"hunter2", TEST_EMAIL, &sk2, test_salt, auk, FAST_ITER, false},
+        {"hunter2", TEST_EMAIL, &sk_id, test_salt, auk, FAST_ITER, false},
+        {"hunter2", TEST_EMAIL, &sk, salt2, auk, FAST_ITER, false},
+        {"hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_SRP, FAST_ITER, false},
+        {"hunter2", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER + 1, false},
+    };
+    expect_variants(base, v, sizeof v / sizeof v[0]);
 }
 
 static void test_twoskd_2skd_trims_password(void **state)
@@ -293,22 +309,22 @@ static void test_twoskd_2skd_trims_password(void **state)
     (void)state;
     opc__secret_key sk;
     parse_ok(TEST_KEY, &sk);
-    uint8_t base[32], out[32];
-    derive_raw("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, base);
-    derive_raw("  hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
-    assert_memory_equal(out, base, 32);
-    derive_raw("hunter2 \t\r\n", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
-    assert_memory_equal(out, base, 32);
-    derive_raw("\v hunter2\f", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
-    assert_memory_equal(out, base, 32);
-    /* Inner white space is part of the password. */
-    derive_raw("hun ter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
-    assert_memory_not_equal(out, base, 32);
+    const char *auk = OPC_2SKD_LABEL_AUK;
+    uint8_t base[32];
+    derive_raw("hunter2", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, base);
+    const variant v[] = {
+        {"  hunter2", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, true},
+        {"hunter2 \t\r\n", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, true},
+        {"\v hunter2\f", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, true},
+        /* Inner white space is part of the password. */
+        {"hun ter2", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, false},
+    };
+    expect_variants(base, v, sizeof v / sizeof v[0]);
     /* An all-blank password is the empty password. */
     uint8_t empty[32];
-    derive_raw("", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, empty);
-    derive_raw("   ", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, out);
-    assert_memory_equal(out, empty, 32);
+    derive_raw("", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, empty);
+    const variant blank = {"   ", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, true};
+    expect_variants(empty, &blank, 1);
 }
 
 static void test_twoskd_2skd_enforces_floor(void **state)

@@ -690,10 +690,9 @@ static opc__cache_vault mk_vault(const char *id, int64_t attr, int64_t content)
 static void test_cache_monotonic_rule(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/opc-cache-mono-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[64];
     char path[256];
-    snprintf(path, sizeof path, "%s/1password.sqlite", dir);
+    opc_test_mkdtemp(dir, sizeof dir, "opc-cache-mono", "1password.sqlite", path, sizeof path);
     opc__cache *c = NULL;
     opc__ebuf eb;
     assert_int_equal(opc__cache_open(path, OPC_CACHE_CREATE, &c, &eb), OPC_OK);

@@ -302,29 +302,18 @@ static void test_wire_rows_item_write_round_trip(void **state)
 
 typedef opc_err (*decode_fn)(const cJSON *o, opc__ebuf *eb);
 
-static opc_err dec_issuer_key(const cJSON *o, opc__ebuf *eb)
-{
-    opc__wire_issuer_key r;
-    return opc__wire_issuer_key_decode(o, &r, eb);
-}
+/* decode_fn name: the row type T decoded by fn, the row itself thrown away. */
+#define DECODER(name, T, fn)                                                                       \
+    static opc_err name(const cJSON *o, opc__ebuf *eb)                                             \
+    {                                                                                              \
+        T r;                                                                                       \
+        return fn(o, &r, eb);                                                                      \
+    }
 
-static opc_err dec_access(const cJSON *o, opc__ebuf *eb)
-{
-    opc__wire_access r;
-    return opc__wire_access_decode(o, &r, eb);
-}
-
-static opc_err dec_vault(const cJSON *o, opc__ebuf *eb)
-{
-    opc__wire_vault r;
-    return opc__wire_vault_decode(o, &r, eb);
-}
-
-static opc_err dec_item(const cJSON *o, opc__ebuf *eb)
-{
-    opc__wire_item r;
-    return opc__wire_item_decode(o, &r, eb);
-}
+DECODER(dec_issuer_key, opc__wire_issuer_key, opc__wire_issuer_key_decode)
+DECODER(dec_access, opc__wire_access, opc__wire_access_decode)
+DECODER(dec_vault, opc__wire_vault, opc__wire_vault_decode)
+DECODER(dec_item, opc__wire_item, opc__wire_item_decode)
 
 static opc_err dec_chunk(const cJSON *o, opc__ebuf *eb)
 {
@@ -335,17 +324,8 @@ static opc_err dec_chunk(const cJSON *o, opc__ebuf *eb)
     return rc;
 }
 
-static opc_err dec_token(const cJSON *o, opc__ebuf *eb)
-{
-    opc__wire_token r;
-    return opc__wire_token_decode(o, &r, eb);
-}
-
-static opc_err dec_write(const cJSON *o, opc__ebuf *eb)
-{
-    opc__item_write r;
-    return opc__wire_item_write_decode(o, &r, eb);
-}
+DECODER(dec_token, opc__wire_token, opc__wire_token_decode)
+DECODER(dec_write, opc__item_write, opc__wire_item_write_decode)
 
 static const struct {
     const char *json;
