@@ -118,6 +118,11 @@ opc_err opc__acct_db_wal(opc_account *a, opc__ebuf *eb);
 #define opc__acct_bind(a, st, eb, ...) opc__db_bind((a)->db, (st), (eb), __VA_ARGS__)
 /* Step: *row true for SQLITE_ROW, false for SQLITE_DONE; anything else is an error. */
 #define opc__acct_step(a, st, row, eb) opc__db_step((a)->db, (st), (row), (eb))
+/* Prepare and bind a one-off statement (the caller steps and finalizes it). */
+#define opc__acct_query(a, st, eb, ...) opc__db_query((a)->db, (st), (eb), __VA_ARGS__)
+/* Prepare, bind and step once: *row whether there is a row (the caller finalizes). */
+#define opc__acct_query_row(a, st, row, eb, ...)                                                   \
+    opc__db_query_row((a)->db, (st), (row), (eb), __VA_ARGS__)
 /* Prepare, bind, step to DONE and finalize. *changed (may be NULL) gets the rows changed. */
 #define opc__acct_run(a, changed, eb, ...) opc__db_run_sql((a)->db, (changed), (eb), __VA_ARGS__)
 /* One-row integer query; *found false (and *out untouched) when no row. */

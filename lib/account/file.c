@@ -279,13 +279,10 @@ static opc_err read_chunks(opc_account *a, const char *item_id, const opc__file_
         rc = opc__secret_alloc(fe->size, &s, &pt);
     }
     if (rc == OPC_OK) {
-        rc = opc__acct_prepare(a,
-                               "SELECT idx, blob FROM files WHERE item_id = ? AND file_id = ? "
-                               "ORDER BY idx",
-                               &st, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "tt", item_id, fe->id);
+        rc = opc__acct_query(a, &st, eb,
+                             "SELECT idx, blob FROM files WHERE item_id = ? AND file_id = ? "
+                             "ORDER BY idx",
+                             "tt", item_id, fe->id);
     }
     while (rc == OPC_OK) {
         bool row = false;

@@ -106,13 +106,10 @@ opc_err opc__acct_item_resolve(opc_account *a, const char *vault_id, const char 
     memset(&exact, 0, sizeof exact);
     memset(&loose, 0, sizeof loose);
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a,
-                                   "SELECT id, key_sn, overview FROM items WHERE vault_id = ? AND "
-                                   "state = 'active' ORDER BY id",
-                                   &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", vault_id);
-    }
+    opc_err rc = opc__acct_query(a, &st, eb,
+                                 "SELECT id, key_sn, overview FROM items WHERE vault_id = ? AND "
+                                 "state = 'active' ORDER BY id",
+                                 "t", vault_id);
     while (rc == OPC_OK) {
         bool row = false;
         rc = opc__acct_step(a, st, &row, eb);
@@ -157,18 +154,12 @@ opc_err opc__acct_item_load(opc_account *a, const char *vault_id, const char *it
 {
     *full = NULL;
     sqlite3_stmt *st = NULL;
-    opc_err rc =
-        opc__acct_prepare(a,
-                          "SELECT version, key_sn, overview, details, created, updated, "
-                          "editor FROM items WHERE id = ? AND vault_id = ? AND state = 'active'",
-                          &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "tt", item_id, vault_id);
-    }
     bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-    }
+    opc_err rc =
+        opc__acct_query_row(a, &st, &row, eb,
+                            "SELECT version, key_sn, overview, details, created, updated, "
+                            "editor FROM items WHERE id = ? AND vault_id = ? AND state = 'active'",
+                            "tt", item_id, vault_id);
     if (rc == OPC_OK && !row) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "item %s not found", item_id);
     }
@@ -492,13 +483,10 @@ static opc_err item_list(opc_account *a, const char *vault, opc_secret **out, op
     size_t cap = 0;
     rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
     if (rc == OPC_OK) {
-        rc = opc__acct_prepare(a,
-                               "SELECT id, version, key_sn, overview, created, updated, editor "
-                               "FROM items WHERE vault_id = ? AND state = 'active'",
-                               &st, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", vault_id);
+        rc = opc__acct_query(a, &st, eb,
+                             "SELECT id, version, key_sn, overview, created, updated, editor "
+                             "FROM items WHERE vault_id = ? AND state = 'active'",
+                             "t", vault_id);
     }
     while (rc == OPC_OK) {
         bool row = false;

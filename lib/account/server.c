@@ -60,13 +60,10 @@ opc_err opc__acct_server_resolve(opc_account *a, const char *ref, char id[OPC_ID
         }
     }
     sqlite3_stmt *st = NULL;
-    rc = opc__acct_prepare(a,
-                           "SELECT id FROM servers WHERE state = 'active' AND name = ? COLLATE "
-                           "NOCASE ORDER BY id",
-                           &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", ref);
-    }
+    rc = opc__acct_query(a, &st, eb,
+                         "SELECT id FROM servers WHERE state = 'active' AND name = ? COLLATE "
+                         "NOCASE ORDER BY id",
+                         "t", ref);
     size_t n = 0;
     char list[3 * (OPC_ID_LEN + 2)] = "";
     while (rc == OPC_OK) {
@@ -110,14 +107,9 @@ opc_err opc__acct_server_has_vault(opc_account *a, const char *server_id, const 
 static opc_err open_record(opc_account *a, const char *server_id, cJSON **out, opc__ebuf *eb)
 {
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a, "SELECT record FROM servers WHERE id = ?", &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", server_id);
-    }
     bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-    }
+    opc_err rc = opc__acct_query_row(a, &st, &row, eb, "SELECT record FROM servers WHERE id = ?",
+                                     "t", server_id);
     if (rc == OPC_OK && !row) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "server %s not found", server_id);
     }
@@ -155,14 +147,9 @@ opc_err opc__acct_server_secret(opc_account *a, const char *server_id, uint8_t T
 static opc_err server_enc_key(opc_account *a, const char *server_id, opc__key **out, opc__ebuf *eb)
 {
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a, "SELECT enc_pub, enc_sig FROM servers WHERE id = ?", &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", server_id);
-    }
     bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-    }
+    opc_err rc = opc__acct_query_row(
+        a, &st, &row, eb, "SELECT enc_pub, enc_sig FROM servers WHERE id = ?", "t", server_id);
     if (rc == OPC_OK && !row) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "server %s not found", server_id);
     }
@@ -217,15 +204,10 @@ static opc_err server_json(opc_account *a, const char *server_id, cJSON **out, o
 {
     sqlite3_stmt *st = NULL;
     cJSON *o = NULL;
-    opc_err rc = opc__acct_prepare(
-        a, "SELECT name, state, created, updated FROM servers WHERE id = ?", &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", server_id);
-    }
     bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-    }
+    opc_err rc = opc__acct_query_row(
+        a, &st, &row, eb, "SELECT name, state, created, updated FROM servers WHERE id = ?", "t",
+        server_id);
     if (rc == OPC_OK && !row) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "server %s not found", server_id);
     }
@@ -247,13 +229,10 @@ static opc_err server_json(opc_account *a, const char *server_id, cJSON **out, o
     sqlite3_finalize(st);
     st = NULL;
     if (rc == OPC_OK) {
-        rc = opc__acct_prepare(a,
-                               "SELECT vault_id FROM vault_access WHERE accessor_type = 'server' "
-                               "AND accessor_id = ? ORDER BY vault_id",
-                               &st, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", server_id);
+        rc = opc__acct_query(a, &st, eb,
+                             "SELECT vault_id FROM vault_access WHERE accessor_type = 'server' "
+                             "AND accessor_id = ? ORDER BY vault_id",
+                             "t", server_id);
     }
     cJSON *vaults = cJSON_GetObjectItemCaseSensitive(o, "vaults");
     while (rc == OPC_OK) {
@@ -672,13 +651,10 @@ static opc_err server_delete(opc_account *a, const char *server, opc__ebuf *eb)
         rc = opc__acct_tokens_revoke_server(a, id, now, eb);
     }
     if (rc == OPC_OK) {
-        rc = opc__acct_prepare(a,
-                               "SELECT vault_id FROM vault_access WHERE accessor_type = 'server' "
-                               "AND accessor_id = ? ORDER BY vault_id",
-                               &st, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", id);
+        rc = opc__acct_query(a, &st, eb,
+                             "SELECT vault_id FROM vault_access WHERE accessor_type = 'server' "
+                             "AND accessor_id = ? ORDER BY vault_id",
+                             "t", id);
     }
     while (rc == OPC_OK) {
         bool row = false;

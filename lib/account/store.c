@@ -45,15 +45,12 @@ const char *opc__acct_col_str(sqlite3_stmt *st, int col)
 opc_err opc__acct_change(opc_account *a, const opc__change *c, int64_t *seq, opc__ebuf *eb)
 {
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a,
-                                   "INSERT INTO changes (kind, vault_id, item_id, file_id, "
-                                   "server_id, jti, kid, version, at) VALUES (?, ?, ?, ?, ?, ?, ?, "
-                                   "?, ?)",
-                                   &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "ttttttt", c->kind, c->vault, c->item, c->file, c->server,
-                            c->jti, c->kid);
-    }
+    opc_err rc =
+        opc__acct_query(a, &st, eb,
+                        "INSERT INTO changes (kind, vault_id, item_id, file_id, "
+                        "server_id, jti, kid, version, at) VALUES (?, ?, ?, ?, ?, ?, ?, "
+                        "?, ?)",
+                        "ttttttt", c->kind, c->vault, c->item, c->file, c->server, c->jti, c->kid);
     if (rc == OPC_OK) {
         int src = c->version > 0 ? sqlite3_bind_int64(st, 8, c->version) : sqlite3_bind_null(st, 8);
         if (src == SQLITE_OK) {

@@ -99,17 +99,11 @@ static opc_err token_json(opc_account *a, const char *jti, cJSON **out, opc__ebu
     sqlite3_stmt *st = NULL;
     cJSON *o = NULL;
     cJSON *scopes = NULL;
-    opc_err rc = opc__acct_prepare(a,
-                                   "SELECT server_id, name, scopes, created, expires, state FROM "
-                                   "tokens WHERE jti = ?",
-                                   &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", jti);
-    }
     bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-    }
+    opc_err rc = opc__acct_query_row(a, &st, &row, eb,
+                                     "SELECT server_id, name, scopes, created, expires, state FROM "
+                                     "tokens WHERE jti = ?",
+                                     "t", jti);
     if (rc == OPC_OK && !row) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "token %s not found", jti);
     }
@@ -439,13 +433,10 @@ static opc_err token_list(opc_account *a, const char *server, char **out_json, o
     sqlite3_stmt *st = NULL;
     cJSON *arr = NULL;
     if (rc == OPC_OK) {
-        rc = opc__acct_prepare(a,
-                               "SELECT jti FROM tokens WHERE ?1 IS NULL OR server_id = ?1 ORDER "
-                               "BY name COLLATE NOCASE, name, created, jti",
-                               &st, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", server == NULL ? NULL : sid);
+        rc = opc__acct_query(a, &st, eb,
+                             "SELECT jti FROM tokens WHERE ?1 IS NULL OR server_id = ?1 ORDER "
+                             "BY name COLLATE NOCASE, name, created, jti",
+                             "t", server == NULL ? NULL : sid);
     }
     if (rc == OPC_OK) {
         arr = cJSON_CreateArray();
@@ -491,10 +482,7 @@ static opc_err lookup_one(opc_account *a, const char *sql, const char *ref, cons
                           char jti[OPC_ID_LEN + 1], size_t *n, opc__ebuf *eb)
 {
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a, sql, &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "tt", ref, sid);
-    }
+    opc_err rc = opc__acct_query(a, &st, eb, sql, "tt", ref, sid);
     char list[3 * (OPC_ID_LEN + 2)] = "";
     *n = 0;
     while (rc == OPC_OK) {
@@ -568,14 +556,9 @@ static opc_err token_rename(opc_account *a, const char *token, const char *serve
     rc = token_lookup(a, token, server, jti, eb);
     if (rc == OPC_OK) {
         sqlite3_stmt *st = NULL;
-        rc = opc__acct_prepare(a, "SELECT server_id, state FROM tokens WHERE jti = ?", &st, eb);
-        if (rc == OPC_OK) {
-            rc = opc__acct_bind(a, st, eb, "t", jti);
-        }
         bool row = false;
-        if (rc == OPC_OK) {
-            rc = opc__acct_step(a, st, &row, eb);
-        }
+        rc = opc__acct_query_row(a, &st, &row, eb,
+                                 "SELECT server_id, state FROM tokens WHERE jti = ?", "t", jti);
         if (rc == OPC_OK && row) {
             (void)snprintf(sid, sizeof sid, "%s", opc__acct_col_str(st, 0));
             (void)snprintf(state, sizeof state, "%s", opc__acct_col_str(st, 1));
@@ -638,13 +621,10 @@ opc_err opc__acct_tokens_revoke_server(opc_account *a, const char *server_id, in
                                        opc__ebuf *eb)
 {
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a,
-                                   "SELECT jti FROM tokens WHERE server_id = ? AND state = "
-                                   "'active' ORDER BY jti",
-                                   &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", server_id);
-    }
+    opc_err rc = opc__acct_query(a, &st, eb,
+                                 "SELECT jti FROM tokens WHERE server_id = ? AND state = "
+                                 "'active' ORDER BY jti",
+                                 "t", server_id);
     /* Collect first: the rows are updated while the query would still be open. */
     char(*jtis)[OPC_ID_LEN + 1] = NULL;
     size_t n = 0;
@@ -686,13 +666,8 @@ static opc_err token_revoke(opc_account *a, const char *token, const char *serve
     sqlite3_stmt *st = NULL;
     bool row = false;
     if (rc == OPC_OK) {
-        rc = opc__acct_prepare(a, "SELECT server_id, state FROM tokens WHERE jti = ?", &st, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", jti);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
+        rc = opc__acct_query_row(a, &st, &row, eb,
+                                 "SELECT server_id, state FROM tokens WHERE jti = ?", "t", jti);
     }
     char sid[OPC_ID_LEN + 1] = "";
     bool active = false;

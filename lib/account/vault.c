@@ -67,19 +67,13 @@ static opc_err unwrap_owner_key(opc_account *a, const char *vault_id, int64_t *s
                                 opc__key **out, opc__ebuf *eb)
 {
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a,
-                                   "SELECT g.key_sn, g.enc_key, g.acl, g.granted, g.grant_sig, "
-                                   "v.key_sn FROM vault_access g JOIN vaults v ON v.id = "
-                                   "g.vault_id WHERE g.vault_id = ? AND g.accessor_type = "
-                                   "'owner' AND g.accessor_id = ?",
-                                   &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "tt", vault_id, a->id);
-    }
     bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-    }
+    opc_err rc = opc__acct_query_row(a, &st, &row, eb,
+                                     "SELECT g.key_sn, g.enc_key, g.acl, g.granted, g.grant_sig, "
+                                     "v.key_sn FROM vault_access g JOIN vaults v ON v.id = "
+                                     "g.vault_id WHERE g.vault_id = ? AND g.accessor_type = "
+                                     "'owner' AND g.accessor_id = ?",
+                                     "tt", vault_id, a->id);
     if (rc == OPC_OK && !row) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "vault %s has no key for the owner", vault_id);
     }
@@ -334,14 +328,9 @@ static opc_err load_one(opc_account *a, const char *vault_id, vault_row *row, op
 {
     memset(row, 0, sizeof *row);
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a, "SELECT " ROW_COLUMNS " FROM vaults WHERE id = ?", &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", vault_id);
-    }
     bool found = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &found, eb);
-    }
+    opc_err rc = opc__acct_query_row(
+        a, &st, &found, eb, "SELECT " ROW_COLUMNS " FROM vaults WHERE id = ?", "t", vault_id);
     if (rc == OPC_OK && !found) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "vault %s not found", vault_id);
     }
@@ -744,13 +733,10 @@ static opc_err vault_delete(opc_account *a, const char *vault, opc__ebuf *eb)
     /* Each server that held the vault learns that its grant is gone. */
     sqlite3_stmt *st = NULL;
     if (rc == OPC_OK) {
-        rc = opc__acct_prepare(a,
-                               "SELECT accessor_id FROM vault_access WHERE vault_id = ? AND "
-                               "accessor_type = 'server' ORDER BY accessor_id",
-                               &st, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", id);
+        rc = opc__acct_query(a, &st, eb,
+                             "SELECT accessor_id FROM vault_access WHERE vault_id = ? AND "
+                             "accessor_type = 'server' ORDER BY accessor_id",
+                             "t", id);
     }
     while (rc == OPC_OK) {
         bool row = false;
