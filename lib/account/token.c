@@ -185,6 +185,21 @@ static opc_err print_token(opc_account *a, const char *jti, char **out, opc__ebu
 
 /* ---- minting ---- */
 
+/* Append the scopes to arr as [{"u": vaultId, "a": acl}] (claims and registry alike). */
+static opc_err add_scopes(cJSON *arr, const scope *scopes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cJSON *v = cJSON_CreateObject();
+        if (v == NULL || cJSON_AddStringToObject(v, "u", scopes[i].vault) == NULL ||
+            cJSON_AddNumberToObject(v, "a", (double)scopes[i].acl) == NULL) {
+            cJSON_Delete(v);
+            return OPC_ERR_NOMEM;
+        }
+        cJSON_AddItemToArray(arr, v);
+    }
+    return OPC_OK;
+}
+
 static opc_err build_claims(opc_account *a, const char *server_id, const char *jti,
                             const uint8_t T[32], const scope *scopes, size_t n, int64_t iat,
                             int64_t exp, char **out)
@@ -217,15 +232,8 @@ static opc_err build_claims(opc_account *a, const char *server_id, const char *j
             cJSON_AddItemToArray(aud, au);
         }
     }
-    for (size_t i = 0; rc == OPC_OK && i < n; i++) {
-        cJSON *v = cJSON_CreateObject();
-        if (v == NULL || cJSON_AddStringToObject(v, "u", scopes[i].vault) == NULL ||
-            cJSON_AddNumberToObject(v, "a", (double)scopes[i].acl) == NULL) {
-            cJSON_Delete(v);
-            rc = OPC_ERR_NOMEM;
-        } else {
-            cJSON_AddItemToArray(vts, v);
-        }
+    if (rc == OPC_OK) {
+        rc = add_scopes(vts, scopes, n);
     }
     if (rc == OPC_OK && (cJSON_AddStringToObject(c, "sub", server_id) == NULL ||
                          cJSON_AddStringToObject(c, "iss", OPC_JWT_ISSUER) == NULL ||
@@ -245,17 +253,7 @@ static opc_err build_claims(opc_account *a, const char *server_id, const char *j
 static opc_err scopes_text(const scope *scopes, size_t n, char **out)
 {
     cJSON *arr = cJSON_CreateArray();
-    opc_err rc = arr == NULL ? OPC_ERR_NOMEM : OPC_OK;
-    for (size_t i = 0; rc == OPC_OK && i < n; i++) {
-        cJSON *v = cJSON_CreateObject();
-        if (v == NULL || cJSON_AddStringToObject(v, "u", scopes[i].vault) == NULL ||
-            cJSON_AddNumberToObject(v, "a", (double)scopes[i].acl) == NULL) {
-            cJSON_Delete(v);
-            rc = OPC_ERR_NOMEM;
-        } else {
-            cJSON_AddItemToArray(arr, v);
-        }
-    }
+    opc_err rc = arr == NULL ? OPC_ERR_NOMEM : add_scopes(arr, scopes, n);
     if (rc == OPC_OK) {
         rc = opc__json_print(arr, out, NULL);
     }
