@@ -494,16 +494,12 @@ static opc_err item_list(opc_account *a, const char *vault, opc_secret **out, op
         if (rc != OPC_OK || !row) {
             break;
         }
-        if (n == cap) {
-            size_t ncap = cap == 0 ? 16 : cap * 2;
-            summary *l = opc__realloc(list, ncap * sizeof *l);
-            if (l == NULL) {
-                rc = OPC_ERR_NOMEM;
-                break;
-            }
-            list = l;
-            cap = ncap;
+        summary *l = opc__grow(list, &cap, n, sizeof *l, 16);
+        if (l == NULL) {
+            rc = OPC_ERR_NOMEM;
+            break;
         }
+        list = l;
         memset(&list[n], 0, sizeof list[n]);
         n++;
         rc = summary_of(a, vault_id, st, &list[n - 1], eb);

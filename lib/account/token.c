@@ -633,16 +633,12 @@ opc_err opc__acct_tokens_revoke_server(opc_account *a, const char *server_id, in
         if (rc != OPC_OK || !row) {
             break;
         }
-        if (n == cap) {
-            size_t ncap = cap == 0 ? 8 : cap * 2;
-            char(*j)[OPC_ID_LEN + 1] = opc__realloc(jtis, ncap * sizeof *j);
-            if (j == NULL) {
-                rc = OPC_ERR_NOMEM;
-                break;
-            }
-            jtis = j;
-            cap = ncap;
+        char(*j)[OPC_ID_LEN + 1] = opc__grow(jtis, &cap, n, sizeof *j, 8);
+        if (j == NULL) {
+            rc = OPC_ERR_NOMEM;
+            break;
         }
+        jtis = j;
         (void)snprintf(jtis[n++], OPC_ID_LEN + 1, "%s", opc__acct_col_str(st, 0));
     }
     sqlite3_finalize(st);

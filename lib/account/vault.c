@@ -36,16 +36,12 @@ static opc__vault_key *cache_find(opc_account *a, const char *vault_id)
 
 static opc_err cache_put(opc_account *a, const char *vault_id, int64_t sn, opc__key *key)
 {
-    if (a->n_vkeys == a->cap_vkeys) {
-        size_t cap = a->cap_vkeys == 0 ? 8 : a->cap_vkeys * 2;
-        opc__vault_key *v = opc__realloc(a->vkeys, cap * sizeof *v);
-        if (v == NULL) {
-            opc__key_free(key);
-            return OPC_ERR_NOMEM;
-        }
-        a->vkeys = v;
-        a->cap_vkeys = cap;
+    opc__vault_key *v = opc__grow(a->vkeys, &a->cap_vkeys, a->n_vkeys, sizeof *v, 8);
+    if (v == NULL) {
+        opc__key_free(key);
+        return OPC_ERR_NOMEM;
     }
+    a->vkeys = v;
     opc__vault_key *e = &a->vkeys[a->n_vkeys++];
     memcpy(e->vault, vault_id, OPC_ID_LEN + 1);
     e->sn = sn;
@@ -300,16 +296,12 @@ static opc_err load_all(opc_account *a, vault_row **out, size_t *n_out, opc__ebu
         if (rc != OPC_OK || !row) {
             break;
         }
-        if (n == cap) {
-            size_t ncap = cap == 0 ? 8 : cap * 2;
-            vault_row *r = opc__realloc(rows, ncap * sizeof *r);
-            if (r == NULL) {
-                rc = OPC_ERR_NOMEM;
-                break;
-            }
-            rows = r;
-            cap = ncap;
+        vault_row *r = opc__grow(rows, &cap, n, sizeof *r, 8);
+        if (r == NULL) {
+            rc = OPC_ERR_NOMEM;
+            break;
         }
+        rows = r;
         memset(&rows[n], 0, sizeof rows[n]);
         n++;
         rc = row_from(a, st, &rows[n - 1], eb);
