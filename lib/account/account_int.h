@@ -196,6 +196,16 @@ static inline opc_err opc__acct_enter(opc_account *a, opc__acct_state need, bool
     }
     return need == OPC__ACCT_UNLOCKED ? opc__acct_need_unlocked(a, eb) : OPC_OK;
 }
+/* What a read-only public call does inside its transaction: fill *out_json (ref may be NULL). */
+typedef opc_err (*opc__acct_show_fn)(opc_account *a, const char *ref, char **out_json,
+                                     opc__ebuf *eb);
+/*
+ * A read-only public call that fills *out_json: opc__acct_enter (unlocked;
+ * out_json, and ref when ref_needed, must be given), fn in a read
+ * transaction, opc__acct_finish.
+ */
+opc_err opc__acct_show(opc_account *a, const char *ref, bool ref_needed, char **out_json,
+                       opc__acct_show_fn fn);
 /* A human-readable name/label check: non-empty, valid UTF-8, no control characters,
  * at most max bytes. `what` names it in the message. */
 opc_err opc__acct_check_name(const char *s, size_t max, const char *what, opc__ebuf *eb);

@@ -496,8 +496,9 @@ opc_err opc__acct_server_create(opc_account *a, const char *name, const char *co
 
 /* ---- list / get / rename ---- */
 
-static opc_err server_list(opc_account *a, char **out_json, opc__ebuf *eb)
+static opc_err server_list(opc_account *a, const char *ref, char **out_json, opc__ebuf *eb)
 {
+    (void)ref;
     sqlite3_stmt *st = NULL;
     cJSON *arr = cJSON_CreateArray();
     opc_err rc = arr == NULL ? OPC_ERR_NOMEM : OPC_OK;
@@ -531,34 +532,19 @@ static opc_err server_list(opc_account *a, char **out_json, opc__ebuf *eb)
 
 opc_err opc_account_server_list(opc_account *a, char **out_json)
 {
-    opc__ebuf eb;
-    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, out_json != NULL, out_json, NULL, &eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_begin(a, false, &eb);
-        if (rc == OPC_OK) {
-            rc = opc__acct_end(a, server_list(a, out_json, &eb), &eb);
-        }
-    }
-    return opc__acct_finish(a, rc, &eb);
+    return opc__acct_show(a, NULL, false, out_json, server_list);
+}
+
+static opc_err server_get(opc_account *a, const char *server, char **out_json, opc__ebuf *eb)
+{
+    char id[OPC_ID_LEN + 1];
+    opc_err rc = opc__acct_server_resolve(a, server, id, eb);
+    return rc == OPC_OK ? print_server(a, id, out_json, eb) : rc;
 }
 
 opc_err opc_account_server_get(opc_account *a, const char *server, char **out_json)
 {
-    opc__ebuf eb;
-    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, server != NULL && out_json != NULL,
-                                 out_json, NULL, &eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_begin(a, false, &eb);
-        if (rc == OPC_OK) {
-            char id[OPC_ID_LEN + 1];
-            rc = opc__acct_server_resolve(a, server, id, &eb);
-            if (rc == OPC_OK) {
-                rc = print_server(a, id, out_json, &eb);
-            }
-            rc = opc__acct_end(a, rc, &eb);
-        }
-    }
-    return opc__acct_finish(a, rc, &eb);
+    return opc__acct_show(a, server, true, out_json, server_get);
 }
 
 static opc_err server_rename(opc_account *a, const char *server, const char *new_name,

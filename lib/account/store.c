@@ -88,6 +88,22 @@ opc_err opc__acct_finish(opc_account *a, opc_err rc, const opc__ebuf *eb)
     return rc;
 }
 
+opc_err opc__acct_show(opc_account *a, const char *ref, bool ref_needed, char **out_json,
+                       opc__acct_show_fn fn)
+{
+    opc__ebuf eb;
+    opc_err rc =
+        opc__acct_enter(a, OPC__ACCT_UNLOCKED, out_json != NULL && (ref != NULL || !ref_needed),
+                        out_json, NULL, &eb);
+    if (rc == OPC_OK) {
+        rc = opc__acct_begin(a, false, &eb);
+        if (rc == OPC_OK) {
+            rc = opc__acct_end(a, fn(a, ref, out_json, &eb), &eb);
+        }
+    }
+    return opc__acct_finish(a, rc, &eb);
+}
+
 opc_err opc__acct_need_unlocked(const opc_account *a, opc__ebuf *eb)
 {
     if (!a->unlocked) {

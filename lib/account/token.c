@@ -464,15 +464,7 @@ static opc_err token_list(opc_account *a, const char *server, char **out_json, o
 
 opc_err opc_account_token_list(opc_account *a, const char *server, char **out_json)
 {
-    opc__ebuf eb;
-    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, out_json != NULL, out_json, NULL, &eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_begin(a, false, &eb);
-        if (rc == OPC_OK) {
-            rc = opc__acct_end(a, token_list(a, server, out_json, &eb), &eb);
-        }
-    }
-    return opc__acct_finish(a, rc, &eb);
+    return opc__acct_show(a, server, false, out_json, token_list);
 }
 
 /* Find tokens by a query; exactly one must match. */

@@ -586,8 +586,9 @@ static int row_cmp(const void *x, const void *y)
     return c != 0 ? c : strcmp(a->id, b->id);
 }
 
-static opc_err vault_list(opc_account *a, char **out_json, opc__ebuf *eb)
+static opc_err vault_list(opc_account *a, const char *ref, char **out_json, opc__ebuf *eb)
 {
+    (void)ref;
     vault_row *rows = NULL;
     size_t n = 0;
     opc_err rc = load_all(a, &rows, &n, eb);
@@ -616,34 +617,19 @@ static opc_err vault_list(opc_account *a, char **out_json, opc__ebuf *eb)
 
 opc_err opc_account_vault_list(opc_account *a, char **out_json)
 {
-    opc__ebuf eb;
-    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, out_json != NULL, out_json, NULL, &eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_begin(a, false, &eb);
-        if (rc == OPC_OK) {
-            rc = opc__acct_end(a, vault_list(a, out_json, &eb), &eb);
-        }
-    }
-    return opc__acct_finish(a, rc, &eb);
+    return opc__acct_show(a, NULL, false, out_json, vault_list);
+}
+
+static opc_err vault_get(opc_account *a, const char *vault, char **out_json, opc__ebuf *eb)
+{
+    char id[OPC_ID_LEN + 1];
+    opc_err rc = opc__acct_vault_resolve(a, vault, id, eb);
+    return rc == OPC_OK ? print_one(a, id, out_json, eb) : rc;
 }
 
 opc_err opc_account_vault_get(opc_account *a, const char *vault, char **out_json)
 {
-    opc__ebuf eb;
-    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, vault != NULL && out_json != NULL, out_json,
-                                 NULL, &eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_begin(a, false, &eb);
-        if (rc == OPC_OK) {
-            char id[OPC_ID_LEN + 1];
-            rc = opc__acct_vault_resolve(a, vault, id, &eb);
-            if (rc == OPC_OK) {
-                rc = print_one(a, id, out_json, &eb);
-            }
-            rc = opc__acct_end(a, rc, &eb);
-        }
-    }
-    return opc__acct_finish(a, rc, &eb);
+    return opc__acct_show(a, vault, true, out_json, vault_get);
 }
 
 static opc_err vault_edit(opc_account *a, const char *vault, const char *new_name,
