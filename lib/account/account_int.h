@@ -199,13 +199,25 @@ static inline opc_err opc__acct_enter(opc_account *a, opc__acct_state need, bool
 /* What a read-only public call does inside its transaction: fill *out_json (ref may be NULL). */
 typedef opc_err (*opc__acct_show_fn)(opc_account *a, const char *ref, char **out_json,
                                      opc__ebuf *eb);
+/* Resolve a reference (name or id) to an id, inside a transaction. */
+typedef opc_err (*opc__acct_resolve_fn)(opc_account *a, const char *ref, char id[OPC_ID_LEN + 1],
+                                        opc__ebuf *eb);
 /*
  * A read-only public call that fills *out_json: opc__acct_enter (unlocked;
- * out_json, and ref when ref_needed, must be given), fn in a read
- * transaction, opc__acct_finish.
+ * out_json, and ref when there is a resolve function, must be given), then
+ * in a read transaction fn(ref), or with resolve fn(the id ref resolves to),
+ * and opc__acct_finish.
  */
-opc_err opc__acct_show(opc_account *a, const char *ref, bool ref_needed, char **out_json,
-                       opc__acct_show_fn fn);
+opc_err opc__acct_show(opc_account *a, const char *ref, opc__acct_resolve_fn resolve,
+                       char **out_json, opc__acct_show_fn fn);
+/* One object's JSON by its id. */
+typedef opc_err (*opc__acct_json_fn)(opc_account *a, const char *id, cJSON **out, opc__ebuf *eb);
+/*
+ * Step st (NULL: nothing) to its end and print, as a JSON array into
+ * *out_json, fn's object for the id in column 0 of each row. Finalizes st.
+ */
+opc_err opc__acct_print_ids(opc_account *a, sqlite3_stmt *st, opc__acct_json_fn fn, char **out_json,
+                            opc__ebuf *eb);
 /* A human-readable name/label check: non-empty, valid UTF-8, no control characters,
  * at most max bytes. `what` names it in the message. */
 opc_err opc__acct_check_name(const char *s, size_t max, const char *what, opc__ebuf *eb);

@@ -500,51 +500,21 @@ static opc_err server_list(opc_account *a, const char *ref, char **out_json, opc
 {
     (void)ref;
     sqlite3_stmt *st = NULL;
-    cJSON *arr = cJSON_CreateArray();
-    opc_err rc = arr == NULL ? OPC_ERR_NOMEM : OPC_OK;
-    if (rc == OPC_OK) {
-        rc = opc__acct_prepare(a,
-                               "SELECT id FROM servers WHERE state = 'active' ORDER BY name "
-                               "COLLATE NOCASE, name, id",
-                               &st, eb);
-    }
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__acct_step(a, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
-        char sid[OPC_ID_LEN + 1];
-        (void)snprintf(sid, sizeof sid, "%s", opc__acct_col_str(st, 0));
-        cJSON *o = NULL;
-        rc = server_json(a, sid, &o, eb);
-        if (rc == OPC_OK) {
-            cJSON_AddItemToArray(arr, o);
-        }
-    }
-    sqlite3_finalize(st);
-    if (rc == OPC_OK) {
-        rc = opc__json_print(arr, out_json, NULL);
-    }
-    cJSON_Delete(arr);
-    return rc;
+    opc_err rc = opc__acct_prepare(a,
+                                   "SELECT id FROM servers WHERE state = 'active' ORDER BY name "
+                                   "COLLATE NOCASE, name, id",
+                                   &st, eb);
+    return rc == OPC_OK ? opc__acct_print_ids(a, st, server_json, out_json, eb) : rc;
 }
 
 opc_err opc_account_server_list(opc_account *a, char **out_json)
 {
-    return opc__acct_show(a, NULL, false, out_json, server_list);
-}
-
-static opc_err server_get(opc_account *a, const char *server, char **out_json, opc__ebuf *eb)
-{
-    char id[OPC_ID_LEN + 1];
-    opc_err rc = opc__acct_server_resolve(a, server, id, eb);
-    return rc == OPC_OK ? print_server(a, id, out_json, eb) : rc;
+    return opc__acct_show(a, NULL, NULL, out_json, server_list);
 }
 
 opc_err opc_account_server_get(opc_account *a, const char *server, char **out_json)
 {
-    return opc__acct_show(a, server, true, out_json, server_get);
+    return opc__acct_show(a, server, opc__acct_server_resolve, out_json, print_server);
 }
 
 static opc_err server_rename(opc_account *a, const char *server, const char *new_name,

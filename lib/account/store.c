@@ -88,20 +88,52 @@ opc_err opc__acct_finish(opc_account *a, opc_err rc, const opc__ebuf *eb)
     return rc;
 }
 
-opc_err opc__acct_show(opc_account *a, const char *ref, bool ref_needed, char **out_json,
-                       opc__acct_show_fn fn)
+opc_err opc__acct_show(opc_account *a, const char *ref, opc__acct_resolve_fn resolve,
+                       char **out_json, opc__acct_show_fn fn)
 {
     opc__ebuf eb;
     opc_err rc =
-        opc__acct_enter(a, OPC__ACCT_UNLOCKED, out_json != NULL && (ref != NULL || !ref_needed),
+        opc__acct_enter(a, OPC__ACCT_UNLOCKED, out_json != NULL && (ref != NULL || resolve == NULL),
                         out_json, NULL, &eb);
     if (rc == OPC_OK) {
         rc = opc__acct_begin(a, false, &eb);
-        if (rc == OPC_OK) {
-            rc = opc__acct_end(a, fn(a, ref, out_json, &eb), &eb);
+    }
+    if (rc == OPC_OK) {
+        char id[OPC_ID_LEN + 1];
+        rc = resolve == NULL ? fn(a, ref, out_json, &eb) : resolve(a, ref, id, &eb);
+        if (rc == OPC_OK && resolve != NULL) {
+            rc = fn(a, id, out_json, &eb);
         }
+        rc = opc__acct_end(a, rc, &eb);
     }
     return opc__acct_finish(a, rc, &eb);
+}
+
+opc_err opc__acct_print_ids(opc_account *a, sqlite3_stmt *st, opc__acct_json_fn fn, char **out_json,
+                            opc__ebuf *eb)
+{
+    cJSON *arr = cJSON_CreateArray();
+    opc_err rc = arr == NULL ? OPC_ERR_NOMEM : OPC_OK;
+    while (rc == OPC_OK && st != NULL) {
+        bool row = false;
+        rc = opc__acct_step(a, st, &row, eb);
+        if (rc != OPC_OK || !row) {
+            break;
+        }
+        char id[OPC_ID_LEN + 1];
+        (void)snprintf(id, sizeof id, "%s", opc__acct_col_str(st, 0));
+        cJSON *o = NULL;
+        rc = fn(a, id, &o, eb);
+        if (rc == OPC_OK) {
+            cJSON_AddItemToArray(arr, o);
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc == OPC_OK) {
+        rc = opc__json_print(arr, out_json, NULL);
+    }
+    cJSON_Delete(arr);
+    return rc;
 }
 
 opc_err opc__acct_need_unlocked(const opc_account *a, opc__ebuf *eb)

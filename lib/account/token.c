@@ -429,42 +429,18 @@ static opc_err token_list(opc_account *a, const char *server, char **out_json, o
     char sid[OPC_ID_LEN + 1];
     opc_err rc = server == NULL ? OPC_OK : opc__acct_server_resolve(a, server, sid, eb);
     sqlite3_stmt *st = NULL;
-    cJSON *arr = NULL;
     if (rc == OPC_OK) {
         rc = opc__acct_query(a, &st, eb,
                              "SELECT jti FROM tokens WHERE ?1 IS NULL OR server_id = ?1 ORDER "
                              "BY name COLLATE NOCASE, name, created, jti",
                              "t", server == NULL ? NULL : sid);
     }
-    if (rc == OPC_OK) {
-        arr = cJSON_CreateArray();
-        rc = arr == NULL ? OPC_ERR_NOMEM : OPC_OK;
-    }
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__acct_step(a, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
-        char jti[OPC_ID_LEN + 1];
-        (void)snprintf(jti, sizeof jti, "%s", opc__acct_col_str(st, 0));
-        cJSON *o = NULL;
-        rc = token_json(a, jti, &o, eb);
-        if (rc == OPC_OK) {
-            cJSON_AddItemToArray(arr, o);
-        }
-    }
-    sqlite3_finalize(st);
-    if (rc == OPC_OK) {
-        rc = opc__json_print(arr, out_json, NULL);
-    }
-    cJSON_Delete(arr);
-    return rc;
+    return rc == OPC_OK ? opc__acct_print_ids(a, st, token_json, out_json, eb) : rc;
 }
 
 opc_err opc_account_token_list(opc_account *a, const char *server, char **out_json)
 {
-    return opc__acct_show(a, server, false, out_json, token_list);
+    return opc__acct_show(a, server, NULL, out_json, token_list);
 }
 
 /* Find tokens by a query; exactly one must match. */

@@ -617,19 +617,12 @@ static opc_err vault_list(opc_account *a, const char *ref, char **out_json, opc_
 
 opc_err opc_account_vault_list(opc_account *a, char **out_json)
 {
-    return opc__acct_show(a, NULL, false, out_json, vault_list);
-}
-
-static opc_err vault_get(opc_account *a, const char *vault, char **out_json, opc__ebuf *eb)
-{
-    char id[OPC_ID_LEN + 1];
-    opc_err rc = opc__acct_vault_resolve(a, vault, id, eb);
-    return rc == OPC_OK ? print_one(a, id, out_json, eb) : rc;
+    return opc__acct_show(a, NULL, NULL, out_json, vault_list);
 }
 
 opc_err opc_account_vault_get(opc_account *a, const char *vault, char **out_json)
 {
-    return opc__acct_show(a, vault, true, out_json, vault_get);
+    return opc__acct_show(a, vault, opc__acct_vault_resolve, out_json, print_one);
 }
 
 static opc_err vault_edit(opc_account *a, const char *vault, const char *new_name,
