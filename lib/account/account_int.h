@@ -302,6 +302,13 @@ opc_err opc__acct_server_has_vault(opc_account *a, const char *server_id, const 
 /* The server's bearer secret T (32 bytes), from its sealed record. Wipe after use. */
 opc_err opc__acct_server_secret(opc_account *a, const char *server_id, uint8_t T[32],
                                 opc__ebuf *eb);
+/*
+ * Log grant_revoke for each server grant of vault_id, or of server_id (the
+ * other NULL), in vault then server order; the rows are the caller's to
+ * delete.
+ */
+opc_err opc__acct_server_grants_gone(opc_account *a, const char *vault_id, const char *server_id,
+                                     opc__ebuf *eb);
 /* Revoke every active token of a server (server delete), logging each. */
 opc_err opc__acct_tokens_revoke_server(opc_account *a, const char *server_id, int64_t now,
                                        opc__ebuf *eb);

@@ -592,6 +592,33 @@ static opc_err revoke_grant(opc_account *a, const char *server_id, const char *v
     return rc;
 }
 
+opc_err opc__acct_server_grants_gone(opc_account *a, const char *vault_id, const char *server_id,
+                                     opc__ebuf *eb)
+{
+    sqlite3_stmt *st = NULL;
+    opc_err rc = opc__acct_query(a, &st, eb,
+                                 "SELECT vault_id, accessor_id FROM vault_access WHERE "
+                                 "accessor_type = 'server' AND (?1 IS NULL OR vault_id = ?1) AND "
+                                 "(?2 IS NULL OR accessor_id = ?2) ORDER BY vault_id, accessor_id",
+                                 "tt", vault_id, server_id);
+    while (rc == OPC_OK) {
+        bool row = false;
+        rc = opc__acct_step(a, st, &row, eb);
+        if (rc != OPC_OK || !row) {
+            break;
+        }
+        char vid[OPC_ID_LEN + 1];
+        char sid[OPC_ID_LEN + 1];
+        (void)snprintf(vid, sizeof vid, "%s", opc__acct_col_str(st, 0));
+        (void)snprintf(sid, sizeof sid, "%s", opc__acct_col_str(st, 1));
+        opc__change c = {.kind = OPC_CHANGE_GRANT_REVOKE, .vault = vid, .server = sid};
+        int64_t seq = 0;
+        rc = opc__acct_change(a, &c, &seq, eb);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static opc_err server_delete(opc_account *a, const char *server, opc__ebuf *eb)
 {
     opc_err rc = opc__acct_begin(a, true, eb);
@@ -601,29 +628,13 @@ static opc_err server_delete(opc_account *a, const char *server, opc__ebuf *eb)
     char id[OPC_ID_LEN + 1];
     int64_t now = opc__now_s();
     int64_t seq = 0;
-    sqlite3_stmt *st = NULL;
     rc = opc__acct_server_resolve(a, server, id, eb);
     if (rc == OPC_OK) {
         rc = opc__acct_tokens_revoke_server(a, id, now, eb);
     }
     if (rc == OPC_OK) {
-        rc = opc__acct_query(a, &st, eb,
-                             "SELECT vault_id FROM vault_access WHERE accessor_type = 'server' "
-                             "AND accessor_id = ? ORDER BY vault_id",
-                             "t", id);
+        rc = opc__acct_server_grants_gone(a, NULL, id, eb);
     }
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__acct_step(a, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
-        char vid[OPC_ID_LEN + 1];
-        (void)snprintf(vid, sizeof vid, "%s", opc__acct_col_str(st, 0));
-        opc__change c = {.kind = OPC_CHANGE_GRANT_REVOKE, .vault = vid, .server = id};
-        rc = opc__acct_change(a, &c, &seq, eb);
-    }
-    sqlite3_finalize(st);
     if (rc == OPC_OK) {
         rc = opc__acct_run(a, NULL, eb,
                            "DELETE FROM vault_access WHERE accessor_type = 'server' AND "
@@ -686,24 +697,24 @@ static opc_err server_grant(opc_account *a, const char *server, const char *vaul
     return opc__acct_end(a, rc, eb);
 }
 
-opc_err opc_account_server_grant(opc_account *a, const char *server, const char *vault)
+/* The public call of grant (add) and revoke. */
+static opc_err grant_call(opc_account *a, const char *server, const char *vault, bool add)
 {
     opc__ebuf eb;
     opc_err rc =
         opc__acct_enter(a, OPC__ACCT_UNLOCKED, server != NULL && vault != NULL, NULL, NULL, &eb);
     if (rc == OPC_OK) {
-        rc = server_grant(a, server, vault, true, &eb);
+        rc = server_grant(a, server, vault, add, &eb);
     }
     return opc__acct_finish(a, rc, &eb);
 }
 
+opc_err opc_account_server_grant(opc_account *a, const char *server, const char *vault)
+{
+    return grant_call(a, server, vault, true);
+}
+
 opc_err opc_account_server_revoke(opc_account *a, const char *server, const char *vault)
 {
-    opc__ebuf eb;
-    opc_err rc =
-        opc__acct_enter(a, OPC__ACCT_UNLOCKED, server != NULL && vault != NULL, NULL, NULL, &eb);
-    if (rc == OPC_OK) {
-        rc = server_grant(a, server, vault, false, &eb);
-    }
-    return opc__acct_finish(a, rc, &eb);
+    return grant_call(a, server, vault, false);
 }

@@ -702,26 +702,9 @@ static opc_err vault_delete(opc_account *a, const char *vault, opc__ebuf *eb)
     char id[OPC_ID_LEN + 1];
     rc = opc__acct_vault_resolve(a, vault, id, eb);
     /* Each server that held the vault learns that its grant is gone. */
-    sqlite3_stmt *st = NULL;
     if (rc == OPC_OK) {
-        rc = opc__acct_query(a, &st, eb,
-                             "SELECT accessor_id FROM vault_access WHERE vault_id = ? AND "
-                             "accessor_type = 'server' ORDER BY accessor_id",
-                             "t", id);
+        rc = opc__acct_server_grants_gone(a, id, NULL, eb);
     }
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__acct_step(a, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
-        char server[OPC_ID_LEN + 1];
-        (void)snprintf(server, sizeof server, "%s", opc__acct_col_str(st, 0));
-        opc__change c = {.kind = OPC_CHANGE_GRANT_REVOKE, .vault = id, .server = server};
-        int64_t seq = 0;
-        rc = opc__acct_change(a, &c, &seq, eb);
-    }
-    sqlite3_finalize(st);
     if (rc == OPC_OK) {
         opc__change c = {.kind = OPC_CHANGE_VAULT_DELETE, .vault = id};
         int64_t seq = 0;
