@@ -337,6 +337,16 @@ typedef struct opc__item_meta {
     char editor[OPC_ID_LEN + 1]; /* the Connect server of the last change; "" the owner */
 } opc__item_meta;
 
+/*
+ * The item a call starts from (inside a transaction): resolve the vault and
+ * the item by reference, load it (opc__acct_item_load); OPC_ERR_CONFLICT
+ * when expected_version (0: any) is not its version.
+ */
+opc_err opc__acct_item_find(opc_account *a, const char *vault, const char *item,
+                            int64_t expected_version, char vault_id[OPC_ID_LEN + 1],
+                            char item_id[OPC_ID_LEN + 1], cJSON **full, opc__item_meta *meta,
+                            opc__ebuf *eb);
+
 /* Load an item as a full tree (overview joined with details), with its metadata. */
 opc_err opc__acct_item_load(opc_account *a, const char *vault_id, const char *item_id, cJSON **full,
                             opc__item_meta *meta, opc__ebuf *eb);

@@ -322,13 +322,7 @@ static opc_err file_read(opc_account *a, const char *vault, const char *item, co
     const cJSON *f = NULL;
     opc__file_entry fe;
     memset(&fe, 0, sizeof fe);
-    rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_resolve(a, vault_id, item, item_id, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_load(a, vault_id, item_id, &full, &meta, eb);
-    }
+    rc = opc__acct_item_find(a, vault, item, 0, vault_id, item_id, &full, &meta, eb);
     if (rc == OPC_OK) {
         rc = find_file(full, file, &f, eb);
     }
@@ -386,17 +380,7 @@ static opc_err file_attach(opc_account *a, const char *vault, const char *item, 
     cJSON *full = NULL;
     opc__item_meta meta = {0, 0, 0, ""};
     int64_t now = opc__now_s();
-    rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_resolve(a, vault_id, item, item_id, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_load(a, vault_id, item_id, &full, &meta, eb);
-    }
-    if (rc == OPC_OK && expected_version > 0 && expected_version != meta.version) {
-        rc = opc__fail(eb, OPC_ERR_CONFLICT, "item %s was changed (version %lld, expected %lld)",
-                       item_id, (long long)meta.version, (long long)expected_version);
-    }
+    rc = opc__acct_item_find(a, vault, item, expected_version, vault_id, item_id, &full, &meta, eb);
     if (rc == OPC_OK) {
         rc = opc__acct_file_add(a, item_id, full, name, section_id, data, len, file_id, eb);
     }

@@ -404,13 +404,7 @@ static opc_err item_get(opc_account *a, const char *vault, const char *item, opc
     char item_id[OPC_ID_LEN + 1];
     cJSON *full = NULL;
     opc__item_meta meta = {0, 0, 0, ""};
-    rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_resolve(a, vault_id, item, item_id, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_load(a, vault_id, item_id, &full, &meta, eb);
-    }
+    rc = opc__acct_item_find(a, vault, item, 0, vault_id, item_id, &full, &meta, eb);
     rc = opc__acct_end(a, rc, eb);
     if (rc == OPC_OK) {
         rc = opc__acct_item_output(a, vault_id, item_id, full, &meta, out, eb);
@@ -549,6 +543,24 @@ static opc_err version_check(const char *item_id, int64_t stored, int64_t expect
     return OPC_OK;
 }
 
+opc_err opc__acct_item_find(opc_account *a, const char *vault, const char *item,
+                            int64_t expected_version, char vault_id[OPC_ID_LEN + 1],
+                            char item_id[OPC_ID_LEN + 1], cJSON **full, opc__item_meta *meta,
+                            opc__ebuf *eb)
+{
+    opc_err rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
+    if (rc == OPC_OK) {
+        rc = opc__acct_item_resolve(a, vault_id, item, item_id, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_item_load(a, vault_id, item_id, full, meta, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = version_check(item_id, meta->version, expected_version, eb);
+    }
+    return rc;
+}
+
 static opc_err item_replace(opc_account *a, const char *vault, const char *item, const char *json,
                             int64_t expected_version, opc_secret **out, opc__ebuf *eb)
 {
@@ -565,16 +577,8 @@ static opc_err item_replace(opc_account *a, const char *vault, const char *item,
     cJSON *full = NULL;
     opc__item_meta meta = {0, 0, 0, ""};
     int64_t now = opc__now_s();
-    rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_resolve(a, vault_id, item, item_id, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_load(a, vault_id, item_id, &existing, &meta, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = version_check(item_id, meta.version, expected_version, eb);
-    }
+    rc = opc__acct_item_find(a, vault, item, expected_version, vault_id, item_id, &existing, &meta,
+                             eb);
     if (rc == OPC_OK) {
         rc = opc__item_prepare_json(json, strlen(json), OPC_ITEM_REPLACE, existing, &full, eb);
     }
