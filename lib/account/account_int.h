@@ -391,6 +391,14 @@ opc_err opc__acct_item_output(opc_account *a, const char *vault_id, const char *
                               cJSON *full, const opc__item_meta *meta, opc_secret **out,
                               opc__ebuf *eb);
 /*
+ * End a write transaction that shows the item: when rc is OPC_OK the
+ * output (opc__acct_item_output), then commit or roll back (opc__acct_end);
+ * *out NULL unless the whole call succeeded.
+ */
+opc_err opc__acct_item_end(opc_account *a, opc_err rc, const char *vault_id, const char *item_id,
+                           cJSON *full, const opc__item_meta *meta, opc_secret **out,
+                           opc__ebuf *eb);
+/*
  * Encrypt data as a new file of the item (chunks written to the files
  * table, a file entry with its key appended to full["files"]). The caller
  * stores the item afterwards and logs the file change.

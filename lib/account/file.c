@@ -393,14 +393,7 @@ static opc_err file_attach(opc_account *a, const char *vault, const char *item, 
     if (rc == OPC_OK) {
         rc = log_file(a, vault_id, item_id, file_id, meta.version, eb);
     }
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_output(a, vault_id, item_id, full, &meta, out, eb);
-    }
-    rc = opc__acct_end(a, rc, eb);
-    if (rc != OPC_OK) {
-        opc_secret_free(*out);
-        *out = NULL;
-    }
+    rc = opc__acct_item_end(a, rc, vault_id, item_id, full, &meta, out, eb);
     opc__json_delete_secret(full);
     return rc;
 }
@@ -461,15 +454,8 @@ static opc_err document_create(opc_account *a, const char *vault, const char *ti
             if (rc == OPC_OK) {
                 rc = log_file(a, vault_id, item_id, file_id, meta.version, eb);
             }
-            if (rc == OPC_OK) {
-                rc = opc__acct_item_output(a, vault_id, item_id, full, &meta, out, eb);
-            }
-            rc = opc__acct_end(a, rc, eb);
+            rc = opc__acct_item_end(a, rc, vault_id, item_id, full, &meta, out, eb);
         }
-    }
-    if (rc != OPC_OK) {
-        opc_secret_free(*out);
-        *out = NULL;
     }
     opc__json_delete_secret(full);
     return rc;

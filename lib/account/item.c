@@ -342,6 +342,22 @@ opc_err opc__acct_item_output(opc_account *a, const char *vault_id, const char *
     return rc;
 }
 
+opc_err opc__acct_item_end(opc_account *a, opc_err rc, const char *vault_id, const char *item_id,
+                           cJSON *full, const opc__item_meta *meta, opc_secret **out, opc__ebuf *eb)
+{
+    /* The output is built before the commit, so a call that fails (even
+     * for want of memory) has changed nothing. */
+    if (rc == OPC_OK) {
+        rc = opc__acct_item_output(a, vault_id, item_id, full, meta, out, eb);
+    }
+    rc = opc__acct_end(a, rc, eb);
+    if (rc != OPC_OK) {
+        opc_secret_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 /* ---- public API ---- */
 
 static opc_err item_create(opc_account *a, const char *vault, const char *json, opc_secret **out,
@@ -365,17 +381,8 @@ static opc_err item_create(opc_account *a, const char *vault, const char *json, 
                 rc = opc__acct_item_store(a, vault_id, item_id, full, true, 0, now, &meta.version,
                                           eb);
             }
-            /* The output is built before the commit, so a call that fails
-             * (even for want of memory) has changed nothing. */
-            if (rc == OPC_OK) {
-                rc = opc__acct_item_output(a, vault_id, item_id, full, &meta, out, eb);
-            }
-            rc = opc__acct_end(a, rc, eb);
+            rc = opc__acct_item_end(a, rc, vault_id, item_id, full, &meta, out, eb);
         }
-    }
-    if (rc != OPC_OK) {
-        opc_secret_free(*out);
-        *out = NULL;
     }
     opc__json_delete_secret(full);
     return rc;
@@ -588,14 +595,7 @@ static opc_err item_replace(opc_account *a, const char *vault, const char *item,
         meta.updated = now;
         meta.editor[0] = '\0';
     }
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_output(a, vault_id, item_id, full, &meta, out, eb);
-    }
-    rc = opc__acct_end(a, rc, eb);
-    if (rc != OPC_OK) {
-        opc_secret_free(*out);
-        *out = NULL;
-    }
+    rc = opc__acct_item_end(a, rc, vault_id, item_id, full, &meta, out, eb);
     opc__json_delete_secret(existing);
     opc__json_delete_secret(full);
     return rc;
