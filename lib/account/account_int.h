@@ -277,6 +277,10 @@ opc_err opc__acct_vault_key(opc_account *a, const char *vault_id, const opc__key
                             opc__ebuf *eb);
 /* The vault's decrypted name (opc__free). */
 opc_err opc__acct_vault_name(opc_account *a, const char *vault_id, char **name, opc__ebuf *eb);
+/* Append {"id", "name", "access"} (name, access: left out when NULL) to arr: a vault as a
+ * server's or a token's JSON lists it. */
+opc_err opc__acct_vault_entry(cJSON *arr, const char *vault_id, const char *name,
+                              const char *access);
 /* Content changed: contentVersion + 1, items + delta, updatedAt = now, seq = seq. */
 opc_err opc__acct_vault_touch(opc_account *a, const char *vault_id, int delta_items, int64_t now,
                               int64_t seq, opc__ebuf *eb);
@@ -337,6 +341,9 @@ typedef struct opc__item_meta {
     char editor[OPC_ID_LEN + 1]; /* the Connect server of the last change; "" the owner */
 } opc__item_meta;
 
+/* Begin the write transaction of a call on an item at expected_version (0:
+ * any; OPC_ERR_RANGE when negative). */
+opc_err opc__acct_item_begin(opc_account *a, int64_t expected_version, opc__ebuf *eb);
 /*
  * The item a call starts from (inside a transaction): resolve the vault and
  * the item by reference, load it (opc__acct_item_load); OPC_ERR_CONFLICT

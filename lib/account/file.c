@@ -367,10 +367,7 @@ static opc_err file_attach(opc_account *a, const char *vault, const char *item, 
                            const char *section_id, const void *data, size_t len,
                            int64_t expected_version, opc_secret **out, opc__ebuf *eb)
 {
-    if (expected_version < 0) {
-        return opc__fail(eb, OPC_ERR_RANGE, "expected version must not be negative");
-    }
-    opc_err rc = opc__acct_begin(a, true, eb);
+    opc_err rc = opc__acct_item_begin(a, expected_version, eb);
     if (rc != OPC_OK) {
         return rc;
     }

@@ -550,6 +550,14 @@ static opc_err version_check(const char *item_id, int64_t stored, int64_t expect
     return OPC_OK;
 }
 
+opc_err opc__acct_item_begin(opc_account *a, int64_t expected_version, opc__ebuf *eb)
+{
+    if (expected_version < 0) {
+        return opc__fail(eb, OPC_ERR_RANGE, "expected version must not be negative");
+    }
+    return opc__acct_begin(a, true, eb);
+}
+
 opc_err opc__acct_item_find(opc_account *a, const char *vault, const char *item,
                             int64_t expected_version, char vault_id[OPC_ID_LEN + 1],
                             char item_id[OPC_ID_LEN + 1], cJSON **full, opc__item_meta *meta,
@@ -571,10 +579,7 @@ opc_err opc__acct_item_find(opc_account *a, const char *vault, const char *item,
 static opc_err item_replace(opc_account *a, const char *vault, const char *item, const char *json,
                             int64_t expected_version, opc_secret **out, opc__ebuf *eb)
 {
-    if (expected_version < 0) {
-        return opc__fail(eb, OPC_ERR_RANGE, "expected version must not be negative");
-    }
-    opc_err rc = opc__acct_begin(a, true, eb);
+    opc_err rc = opc__acct_item_begin(a, expected_version, eb);
     if (rc != OPC_OK) {
         return rc;
     }
@@ -617,10 +622,7 @@ opc_err opc_account_item_replace(opc_account *a, const char *vault, const char *
 static opc_err item_delete(opc_account *a, const char *vault, const char *item,
                            int64_t expected_version, opc__ebuf *eb)
 {
-    if (expected_version < 0) {
-        return opc__fail(eb, OPC_ERR_RANGE, "expected version must not be negative");
-    }
-    opc_err rc = opc__acct_begin(a, true, eb);
+    opc_err rc = opc__acct_item_begin(a, expected_version, eb);
     if (rc != OPC_OK) {
         return rc;
     }

@@ -244,16 +244,8 @@ static opc_err server_json(opc_account *a, const char *server_id, cJSON **out, o
         char *name = NULL;
         (void)snprintf(vid, sizeof vid, "%s", opc__acct_col_str(st, 0));
         rc = opc__acct_vault_name(a, vid, &name, eb);
-        cJSON *v = NULL;
         if (rc == OPC_OK) {
-            v = cJSON_CreateObject();
-            if (v == NULL || cJSON_AddStringToObject(v, "id", vid) == NULL ||
-                cJSON_AddStringToObject(v, "name", name) == NULL) {
-                cJSON_Delete(v);
-                rc = OPC_ERR_NOMEM;
-            } else {
-                cJSON_AddItemToArray(vaults, v);
-            }
+            rc = opc__acct_vault_entry(vaults, vid, name, NULL);
         }
         opc__free(name);
     }

@@ -151,15 +151,7 @@ static opc_err token_json(opc_account *a, const char *jti, cJSON **out, opc__ebu
             rc = nrc;
             break;
         }
-        cJSON *v = cJSON_CreateObject();
-        if (v == NULL || cJSON_AddStringToObject(v, "id", u->valuestring) == NULL ||
-            (name != NULL && cJSON_AddStringToObject(v, "name", name) == NULL) ||
-            cJSON_AddStringToObject(v, "access", acl_text((unsigned)acl)) == NULL) {
-            rc = OPC_ERR_NOMEM;
-            cJSON_Delete(v);
-        } else {
-            cJSON_AddItemToArray(vaults, v);
-        }
+        rc = opc__acct_vault_entry(vaults, u->valuestring, name, acl_text((unsigned)acl));
         opc__free(name);
     }
     sqlite3_finalize(st);

@@ -346,6 +346,20 @@ opc_err opc__acct_vault_name(opc_account *a, const char *vault_id, char **name, 
     return rc;
 }
 
+opc_err opc__acct_vault_entry(cJSON *arr, const char *vault_id, const char *name,
+                              const char *access)
+{
+    cJSON *v = cJSON_CreateObject();
+    if (v == NULL || cJSON_AddStringToObject(v, "id", vault_id) == NULL ||
+        (name != NULL && cJSON_AddStringToObject(v, "name", name) == NULL) ||
+        (access != NULL && cJSON_AddStringToObject(v, "access", access) == NULL)) {
+        cJSON_Delete(v);
+        return OPC_ERR_NOMEM;
+    }
+    cJSON_AddItemToArray(arr, v);
+    return OPC_OK;
+}
+
 static opc_err vault_exists(opc_account *a, const char *id, bool *found, opc__ebuf *eb)
 {
     int64_t one = 0;
