@@ -212,6 +212,9 @@ opc_err opc__acct_show(opc_account *a, const char *ref, opc__acct_resolve_fn res
                        char **out_json, opc__acct_show_fn fn);
 /* One object's JSON by its id. */
 typedef opc_err (*opc__acct_json_fn)(opc_account *a, const char *id, cJSON **out, opc__ebuf *eb);
+/* Print fn's object for id into *out_json. */
+opc_err opc__acct_print_json(opc_account *a, const char *id, opc__acct_json_fn fn, char **out_json,
+                             opc__ebuf *eb);
 /*
  * Step st (NULL: nothing) to its end and print, as a JSON array into
  * *out_json, fn's object for the id in column 0 of each row. Finalizes st.

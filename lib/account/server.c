@@ -260,13 +260,7 @@ static opc_err server_json(opc_account *a, const char *server_id, cJSON **out, o
 
 static opc_err print_server(opc_account *a, const char *server_id, char **out, opc__ebuf *eb)
 {
-    cJSON *o = NULL;
-    opc_err rc = server_json(a, server_id, &o, eb);
-    if (rc == OPC_OK) {
-        rc = opc__json_print(o, out, NULL);
-    }
-    cJSON_Delete(o);
-    return rc;
+    return opc__acct_print_json(a, server_id, server_json, out, eb);
 }
 
 static opc_err check_unique(opc_account *a, const char *name, const char *self, opc__ebuf *eb)

@@ -109,6 +109,18 @@ opc_err opc__acct_show(opc_account *a, const char *ref, opc__acct_resolve_fn res
     return opc__acct_finish(a, rc, &eb);
 }
 
+opc_err opc__acct_print_json(opc_account *a, const char *id, opc__acct_json_fn fn, char **out_json,
+                             opc__ebuf *eb)
+{
+    cJSON *o = NULL;
+    opc_err rc = fn(a, id, &o, eb);
+    if (rc == OPC_OK) {
+        rc = opc__json_print(o, out_json, NULL);
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
 opc_err opc__acct_print_ids(opc_account *a, sqlite3_stmt *st, opc__acct_json_fn fn, char **out_json,
                             opc__ebuf *eb)
 {

@@ -166,13 +166,7 @@ static opc_err token_json(opc_account *a, const char *jti, cJSON **out, opc__ebu
 
 static opc_err print_token(opc_account *a, const char *jti, char **out, opc__ebuf *eb)
 {
-    cJSON *o = NULL;
-    opc_err rc = token_json(a, jti, &o, eb);
-    if (rc == OPC_OK) {
-        rc = opc__json_print(o, out, NULL);
-    }
-    cJSON_Delete(o);
-    return rc;
+    return opc__acct_print_json(a, jti, token_json, out, eb);
 }
 
 /* ---- minting ---- */
