@@ -5,8 +5,8 @@
  * at the top of schema.c. This header is shared by the files of lib/account:
  *
  *   schema.c   the schema, its migrations, opening the SQLite file
- *   store.c    column helpers, the change log, shared crypto helpers (SQL and
- *              transactions: core/sqlite.h)
+ *   store.c    column helpers, the change log, read-only calls that show JSON,
+ *              shared crypto helpers (SQL and transactions: core/sqlite.h)
  *   owner.c    create / open / unlock / close, the owner keyset
  *   session.c  unlocked sessions (session files)
  *   vault.c    vaults, vault keys and grants
