@@ -5,8 +5,8 @@
  * at the top of schema.c. This header is shared by the files of lib/account:
  *
  *   schema.c   the schema, its migrations, opening the SQLite file
- *   store.c    column helpers, the change log, shared crypto helpers (SQL and
- *              transactions: core/sqlite.h)
+ *   store.c    column helpers, the change log, read-only calls that show JSON,
+ *              shared crypto helpers (SQL and transactions: core/sqlite.h)
  *   owner.c    create / open / unlock / close, the owner keyset
  *   session.c  unlocked sessions (session files)
  *   vault.c    vaults, vault keys and grants
@@ -118,6 +118,11 @@ opc_err opc__acct_db_wal(opc_account *a, opc__ebuf *eb);
 #define opc__acct_bind(a, st, eb, ...) opc__db_bind((a)->db, (st), (eb), __VA_ARGS__)
 /* Step: *row true for SQLITE_ROW, false for SQLITE_DONE; anything else is an error. */
 #define opc__acct_step(a, st, row, eb) opc__db_step((a)->db, (st), (row), (eb))
+/* Prepare and bind a one-off statement (the caller steps and finalizes it). */
+#define opc__acct_query(a, st, eb, ...) opc__db_query((a)->db, (st), (eb), __VA_ARGS__)
+/* Prepare, bind and step once: *row whether there is a row (the caller finalizes). */
+#define opc__acct_query_row(a, st, row, eb, ...)                                                   \
+    opc__db_query_row((a)->db, (st), (row), (eb), __VA_ARGS__)
 /* Prepare, bind, step to DONE and finalize. *changed (may be NULL) gets the rows changed. */
 #define opc__acct_run(a, changed, eb, ...) opc__db_run_sql((a)->db, (changed), (eb), __VA_ARGS__)
 /* One-row integer query; *found false (and *out untouched) when no row. */
@@ -191,6 +196,31 @@ static inline opc_err opc__acct_enter(opc_account *a, opc__acct_state need, bool
     }
     return need == OPC__ACCT_UNLOCKED ? opc__acct_need_unlocked(a, eb) : OPC_OK;
 }
+/* What a read-only public call does inside its transaction: fill *out_json (ref may be NULL). */
+typedef opc_err (*opc__acct_show_fn)(opc_account *a, const char *ref, char **out_json,
+                                     opc__ebuf *eb);
+/* Resolve a reference (name or id) to an id, inside a transaction. */
+typedef opc_err (*opc__acct_resolve_fn)(opc_account *a, const char *ref, char id[OPC_ID_LEN + 1],
+                                        opc__ebuf *eb);
+/*
+ * A read-only public call that fills *out_json: opc__acct_enter (unlocked;
+ * out_json, and ref when there is a resolve function, must be given), then
+ * in a read transaction fn(ref), or with resolve fn(the id ref resolves to),
+ * and opc__acct_finish.
+ */
+opc_err opc__acct_show(opc_account *a, const char *ref, opc__acct_resolve_fn resolve,
+                       char **out_json, opc__acct_show_fn fn);
+/* One object's JSON by its id. */
+typedef opc_err (*opc__acct_json_fn)(opc_account *a, const char *id, cJSON **out, opc__ebuf *eb);
+/* Print fn's object for id into *out_json. */
+opc_err opc__acct_print_json(opc_account *a, const char *id, opc__acct_json_fn fn, char **out_json,
+                             opc__ebuf *eb);
+/*
+ * Step st (NULL: nothing) to its end and print, as a JSON array into
+ * *out_json, fn's object for the id in column 0 of each row. Finalizes st.
+ */
+opc_err opc__acct_print_ids(opc_account *a, sqlite3_stmt *st, opc__acct_json_fn fn, char **out_json,
+                            opc__ebuf *eb);
 /* A human-readable name/label check: non-empty, valid UTF-8, no control characters,
  * at most max bytes. `what` names it in the message. */
 opc_err opc__acct_check_name(const char *s, size_t max, const char *what, opc__ebuf *eb);
@@ -250,6 +280,10 @@ opc_err opc__acct_vault_key(opc_account *a, const char *vault_id, const opc__key
                             opc__ebuf *eb);
 /* The vault's decrypted name (opc__free). */
 opc_err opc__acct_vault_name(opc_account *a, const char *vault_id, char **name, opc__ebuf *eb);
+/* Append {"id", "name", "access"} (name, access: left out when NULL) to arr: a vault as a
+ * server's or a token's JSON lists it. */
+opc_err opc__acct_vault_entry(cJSON *arr, const char *vault_id, const char *name,
+                              const char *access);
 /* Content changed: contentVersion + 1, items + delta, updatedAt = now, seq = seq. */
 opc_err opc__acct_vault_touch(opc_account *a, const char *vault_id, int delta_items, int64_t now,
                               int64_t seq, opc__ebuf *eb);
@@ -275,6 +309,13 @@ opc_err opc__acct_server_has_vault(opc_account *a, const char *server_id, const 
 /* The server's bearer secret T (32 bytes), from its sealed record. Wipe after use. */
 opc_err opc__acct_server_secret(opc_account *a, const char *server_id, uint8_t T[32],
                                 opc__ebuf *eb);
+/*
+ * Log grant_revoke for each server grant of vault_id, or of server_id (the
+ * other NULL), in vault then server order; the rows are the caller's to
+ * delete.
+ */
+opc_err opc__acct_server_grants_gone(opc_account *a, const char *vault_id, const char *server_id,
+                                     opc__ebuf *eb);
 /* Revoke every active token of a server (server delete), logging each. */
 opc_err opc__acct_tokens_revoke_server(opc_account *a, const char *server_id, int64_t now,
                                        opc__ebuf *eb);
@@ -302,6 +343,19 @@ typedef struct opc__item_meta {
     int64_t updated;
     char editor[OPC_ID_LEN + 1]; /* the Connect server of the last change; "" the owner */
 } opc__item_meta;
+
+/* Begin the write transaction of a call on an item at expected_version (0:
+ * any; OPC_ERR_RANGE when negative). */
+opc_err opc__acct_item_begin(opc_account *a, int64_t expected_version, opc__ebuf *eb);
+/*
+ * The item a call starts from (inside a transaction): resolve the vault and
+ * the item by reference, load it (opc__acct_item_load); OPC_ERR_CONFLICT
+ * when expected_version (0: any) is not its version.
+ */
+opc_err opc__acct_item_find(opc_account *a, const char *vault, const char *item,
+                            int64_t expected_version, char vault_id[OPC_ID_LEN + 1],
+                            char item_id[OPC_ID_LEN + 1], cJSON **full, opc__item_meta *meta,
+                            opc__ebuf *eb);
 
 /* Load an item as a full tree (overview joined with details), with its metadata. */
 opc_err opc__acct_item_load(opc_account *a, const char *vault_id, const char *item_id, cJSON **full,
@@ -346,6 +400,14 @@ opc_err opc__acct_item_store(opc_account *a, const char *vault_id, const char *i
 opc_err opc__acct_item_output(opc_account *a, const char *vault_id, const char *item_id,
                               cJSON *full, const opc__item_meta *meta, opc_secret **out,
                               opc__ebuf *eb);
+/*
+ * End a write transaction that shows the item: when rc is OPC_OK the
+ * output (opc__acct_item_output), then commit or roll back (opc__acct_end);
+ * *out NULL unless the whole call succeeded.
+ */
+opc_err opc__acct_item_end(opc_account *a, opc_err rc, const char *vault_id, const char *item_id,
+                           cJSON *full, const opc__item_meta *meta, opc_secret **out,
+                           opc__ebuf *eb);
 /*
  * Encrypt data as a new file of the item (chunks written to the files
  * table, a file entry with its key appended to full["files"]). The caller

@@ -55,10 +55,9 @@ static opc_err changes(opc_account *a, const char *server_id, int64_t since, siz
     cJSON *arr = cJSON_CreateArray();
     size_t n = 0;
     int64_t last = since;
-    rc = arr == NULL ? OPC_ERR_NOMEM : opc__acct_prepare(a, changes_sql, &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "iti", since, server_id, (int64_t)limit);
-    }
+    rc = arr == NULL
+             ? OPC_ERR_NOMEM
+             : opc__acct_query(a, &st, eb, changes_sql, "iti", since, server_id, (int64_t)limit);
     while (rc == OPC_OK) {
         bool row = false;
         rc = opc__acct_step(a, st, &row, eb);

@@ -279,13 +279,10 @@ static opc_err read_chunks(opc_account *a, const char *item_id, const opc__file_
         rc = opc__secret_alloc(fe->size, &s, &pt);
     }
     if (rc == OPC_OK) {
-        rc = opc__acct_prepare(a,
-                               "SELECT idx, blob FROM files WHERE item_id = ? AND file_id = ? "
-                               "ORDER BY idx",
-                               &st, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "tt", item_id, fe->id);
+        rc = opc__acct_query(a, &st, eb,
+                             "SELECT idx, blob FROM files WHERE item_id = ? AND file_id = ? "
+                             "ORDER BY idx",
+                             "tt", item_id, fe->id);
     }
     while (rc == OPC_OK) {
         bool row = false;
@@ -325,13 +322,7 @@ static opc_err file_read(opc_account *a, const char *vault, const char *item, co
     const cJSON *f = NULL;
     opc__file_entry fe;
     memset(&fe, 0, sizeof fe);
-    rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_resolve(a, vault_id, item, item_id, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_load(a, vault_id, item_id, &full, &meta, eb);
-    }
+    rc = opc__acct_item_find(a, vault, item, 0, vault_id, item_id, &full, &meta, eb);
     if (rc == OPC_OK) {
         rc = find_file(full, file, &f, eb);
     }
@@ -376,10 +367,7 @@ static opc_err file_attach(opc_account *a, const char *vault, const char *item, 
                            const char *section_id, const void *data, size_t len,
                            int64_t expected_version, opc_secret **out, opc__ebuf *eb)
 {
-    if (expected_version < 0) {
-        return opc__fail(eb, OPC_ERR_RANGE, "expected version must not be negative");
-    }
-    opc_err rc = opc__acct_begin(a, true, eb);
+    opc_err rc = opc__acct_item_begin(a, expected_version, eb);
     if (rc != OPC_OK) {
         return rc;
     }
@@ -389,17 +377,7 @@ static opc_err file_attach(opc_account *a, const char *vault, const char *item, 
     cJSON *full = NULL;
     opc__item_meta meta = {0, 0, 0, ""};
     int64_t now = opc__now_s();
-    rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_resolve(a, vault_id, item, item_id, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_load(a, vault_id, item_id, &full, &meta, eb);
-    }
-    if (rc == OPC_OK && expected_version > 0 && expected_version != meta.version) {
-        rc = opc__fail(eb, OPC_ERR_CONFLICT, "item %s was changed (version %lld, expected %lld)",
-                       item_id, (long long)meta.version, (long long)expected_version);
-    }
+    rc = opc__acct_item_find(a, vault, item, expected_version, vault_id, item_id, &full, &meta, eb);
     if (rc == OPC_OK) {
         rc = opc__acct_file_add(a, item_id, full, name, section_id, data, len, file_id, eb);
     }
@@ -412,14 +390,7 @@ static opc_err file_attach(opc_account *a, const char *vault, const char *item, 
     if (rc == OPC_OK) {
         rc = log_file(a, vault_id, item_id, file_id, meta.version, eb);
     }
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_output(a, vault_id, item_id, full, &meta, out, eb);
-    }
-    rc = opc__acct_end(a, rc, eb);
-    if (rc != OPC_OK) {
-        opc_secret_free(*out);
-        *out = NULL;
-    }
+    rc = opc__acct_item_end(a, rc, vault_id, item_id, full, &meta, out, eb);
     opc__json_delete_secret(full);
     return rc;
 }
@@ -480,15 +451,8 @@ static opc_err document_create(opc_account *a, const char *vault, const char *ti
             if (rc == OPC_OK) {
                 rc = log_file(a, vault_id, item_id, file_id, meta.version, eb);
             }
-            if (rc == OPC_OK) {
-                rc = opc__acct_item_output(a, vault_id, item_id, full, &meta, out, eb);
-            }
-            rc = opc__acct_end(a, rc, eb);
+            rc = opc__acct_item_end(a, rc, vault_id, item_id, full, &meta, out, eb);
         }
-    }
-    if (rc != OPC_OK) {
-        opc_secret_free(*out);
-        *out = NULL;
     }
     opc__json_delete_secret(full);
     return rc;

@@ -106,13 +106,10 @@ opc_err opc__acct_item_resolve(opc_account *a, const char *vault_id, const char 
     memset(&exact, 0, sizeof exact);
     memset(&loose, 0, sizeof loose);
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a,
-                                   "SELECT id, key_sn, overview FROM items WHERE vault_id = ? AND "
-                                   "state = 'active' ORDER BY id",
-                                   &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", vault_id);
-    }
+    opc_err rc = opc__acct_query(a, &st, eb,
+                                 "SELECT id, key_sn, overview FROM items WHERE vault_id = ? AND "
+                                 "state = 'active' ORDER BY id",
+                                 "t", vault_id);
     while (rc == OPC_OK) {
         bool row = false;
         rc = opc__acct_step(a, st, &row, eb);
@@ -157,18 +154,12 @@ opc_err opc__acct_item_load(opc_account *a, const char *vault_id, const char *it
 {
     *full = NULL;
     sqlite3_stmt *st = NULL;
-    opc_err rc =
-        opc__acct_prepare(a,
-                          "SELECT version, key_sn, overview, details, created, updated, "
-                          "editor FROM items WHERE id = ? AND vault_id = ? AND state = 'active'",
-                          &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "tt", item_id, vault_id);
-    }
     bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-    }
+    opc_err rc =
+        opc__acct_query_row(a, &st, &row, eb,
+                            "SELECT version, key_sn, overview, details, created, updated, "
+                            "editor FROM items WHERE id = ? AND vault_id = ? AND state = 'active'",
+                            "tt", item_id, vault_id);
     if (rc == OPC_OK && !row) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "item %s not found", item_id);
     }
@@ -351,6 +342,22 @@ opc_err opc__acct_item_output(opc_account *a, const char *vault_id, const char *
     return rc;
 }
 
+opc_err opc__acct_item_end(opc_account *a, opc_err rc, const char *vault_id, const char *item_id,
+                           cJSON *full, const opc__item_meta *meta, opc_secret **out, opc__ebuf *eb)
+{
+    /* The output is built before the commit, so a call that fails (even
+     * for want of memory) has changed nothing. */
+    if (rc == OPC_OK) {
+        rc = opc__acct_item_output(a, vault_id, item_id, full, meta, out, eb);
+    }
+    rc = opc__acct_end(a, rc, eb);
+    if (rc != OPC_OK) {
+        opc_secret_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 /* ---- public API ---- */
 
 static opc_err item_create(opc_account *a, const char *vault, const char *json, opc_secret **out,
@@ -374,17 +381,8 @@ static opc_err item_create(opc_account *a, const char *vault, const char *json, 
                 rc = opc__acct_item_store(a, vault_id, item_id, full, true, 0, now, &meta.version,
                                           eb);
             }
-            /* The output is built before the commit, so a call that fails
-             * (even for want of memory) has changed nothing. */
-            if (rc == OPC_OK) {
-                rc = opc__acct_item_output(a, vault_id, item_id, full, &meta, out, eb);
-            }
-            rc = opc__acct_end(a, rc, eb);
+            rc = opc__acct_item_end(a, rc, vault_id, item_id, full, &meta, out, eb);
         }
-    }
-    if (rc != OPC_OK) {
-        opc_secret_free(*out);
-        *out = NULL;
     }
     opc__json_delete_secret(full);
     return rc;
@@ -413,13 +411,7 @@ static opc_err item_get(opc_account *a, const char *vault, const char *item, opc
     char item_id[OPC_ID_LEN + 1];
     cJSON *full = NULL;
     opc__item_meta meta = {0, 0, 0, ""};
-    rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_resolve(a, vault_id, item, item_id, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_load(a, vault_id, item_id, &full, &meta, eb);
-    }
+    rc = opc__acct_item_find(a, vault, item, 0, vault_id, item_id, &full, &meta, eb);
     rc = opc__acct_end(a, rc, eb);
     if (rc == OPC_OK) {
         rc = opc__acct_item_output(a, vault_id, item_id, full, &meta, out, eb);
@@ -492,13 +484,10 @@ static opc_err item_list(opc_account *a, const char *vault, opc_secret **out, op
     size_t cap = 0;
     rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
     if (rc == OPC_OK) {
-        rc = opc__acct_prepare(a,
-                               "SELECT id, version, key_sn, overview, created, updated, editor "
-                               "FROM items WHERE vault_id = ? AND state = 'active'",
-                               &st, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", vault_id);
+        rc = opc__acct_query(a, &st, eb,
+                             "SELECT id, version, key_sn, overview, created, updated, editor "
+                             "FROM items WHERE vault_id = ? AND state = 'active'",
+                             "t", vault_id);
     }
     while (rc == OPC_OK) {
         bool row = false;
@@ -506,16 +495,12 @@ static opc_err item_list(opc_account *a, const char *vault, opc_secret **out, op
         if (rc != OPC_OK || !row) {
             break;
         }
-        if (n == cap) {
-            size_t ncap = cap == 0 ? 16 : cap * 2;
-            summary *l = opc__realloc(list, ncap * sizeof *l);
-            if (l == NULL) {
-                rc = OPC_ERR_NOMEM;
-                break;
-            }
-            list = l;
-            cap = ncap;
+        summary *l = opc__grow(list, &cap, n, sizeof *l, 16);
+        if (l == NULL) {
+            rc = OPC_ERR_NOMEM;
+            break;
         }
+        list = l;
         memset(&list[n], 0, sizeof list[n]);
         n++;
         rc = summary_of(a, vault_id, st, &list[n - 1], eb);
@@ -565,13 +550,36 @@ static opc_err version_check(const char *item_id, int64_t stored, int64_t expect
     return OPC_OK;
 }
 
-static opc_err item_replace(opc_account *a, const char *vault, const char *item, const char *json,
-                            int64_t expected_version, opc_secret **out, opc__ebuf *eb)
+opc_err opc__acct_item_begin(opc_account *a, int64_t expected_version, opc__ebuf *eb)
 {
     if (expected_version < 0) {
         return opc__fail(eb, OPC_ERR_RANGE, "expected version must not be negative");
     }
-    opc_err rc = opc__acct_begin(a, true, eb);
+    return opc__acct_begin(a, true, eb);
+}
+
+opc_err opc__acct_item_find(opc_account *a, const char *vault, const char *item,
+                            int64_t expected_version, char vault_id[OPC_ID_LEN + 1],
+                            char item_id[OPC_ID_LEN + 1], cJSON **full, opc__item_meta *meta,
+                            opc__ebuf *eb)
+{
+    opc_err rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
+    if (rc == OPC_OK) {
+        rc = opc__acct_item_resolve(a, vault_id, item, item_id, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_item_load(a, vault_id, item_id, full, meta, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = version_check(item_id, meta->version, expected_version, eb);
+    }
+    return rc;
+}
+
+static opc_err item_replace(opc_account *a, const char *vault, const char *item, const char *json,
+                            int64_t expected_version, opc_secret **out, opc__ebuf *eb)
+{
+    opc_err rc = opc__acct_item_begin(a, expected_version, eb);
     if (rc != OPC_OK) {
         return rc;
     }
@@ -581,16 +589,8 @@ static opc_err item_replace(opc_account *a, const char *vault, const char *item,
     cJSON *full = NULL;
     opc__item_meta meta = {0, 0, 0, ""};
     int64_t now = opc__now_s();
-    rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_resolve(a, vault_id, item, item_id, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_load(a, vault_id, item_id, &existing, &meta, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = version_check(item_id, meta.version, expected_version, eb);
-    }
+    rc = opc__acct_item_find(a, vault, item, expected_version, vault_id, item_id, &existing, &meta,
+                             eb);
     if (rc == OPC_OK) {
         rc = opc__item_prepare_json(json, strlen(json), OPC_ITEM_REPLACE, existing, &full, eb);
     }
@@ -600,14 +600,7 @@ static opc_err item_replace(opc_account *a, const char *vault, const char *item,
         meta.updated = now;
         meta.editor[0] = '\0';
     }
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_output(a, vault_id, item_id, full, &meta, out, eb);
-    }
-    rc = opc__acct_end(a, rc, eb);
-    if (rc != OPC_OK) {
-        opc_secret_free(*out);
-        *out = NULL;
-    }
+    rc = opc__acct_item_end(a, rc, vault_id, item_id, full, &meta, out, eb);
     opc__json_delete_secret(existing);
     opc__json_delete_secret(full);
     return rc;
@@ -629,10 +622,7 @@ opc_err opc_account_item_replace(opc_account *a, const char *vault, const char *
 static opc_err item_delete(opc_account *a, const char *vault, const char *item,
                            int64_t expected_version, opc__ebuf *eb)
 {
-    if (expected_version < 0) {
-        return opc__fail(eb, OPC_ERR_RANGE, "expected version must not be negative");
-    }
-    opc_err rc = opc__acct_begin(a, true, eb);
+    opc_err rc = opc__acct_item_begin(a, expected_version, eb);
     if (rc != OPC_OK) {
         return rc;
     }

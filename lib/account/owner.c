@@ -176,6 +176,17 @@ static opc_err import_private(const opc_secret *text, opc__kty kty, const char *
     return rc;
 }
 
+/* Step to the account's one row (sql has no parameters); the caller finalizes *st. */
+static opc_err account_row(opc_account *a, const char *sql, sqlite3_stmt **st, opc__ebuf *eb)
+{
+    bool row = false;
+    opc_err rc = opc__acct_query_row(a, st, &row, eb, sql, "");
+    if (rc == OPC_OK && !row) {
+        rc = opc__fail(eb, OPC_ERR_PARSE, "account file has no account");
+    }
+    return rc;
+}
+
 typedef struct keyset_rows {
     char *enc_sym_key;
     char *enc_pri_key;
@@ -194,16 +205,9 @@ static void keyset_rows_free(keyset_rows *r)
 static opc_err load_keyset_rows(opc_account *a, keyset_rows *r, opc__ebuf *eb)
 {
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(
+    opc_err rc = account_row(
         a, "SELECT enc_sym_key, enc_pri_key, enc_spri_key, spub_key FROM account WHERE one = 1",
         &st, eb);
-    bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-    }
-    if (rc == OPC_OK && !row) {
-        rc = opc__fail(eb, OPC_ERR_PARSE, "account file has no account");
-    }
     if (rc == OPC_OK) {
         rc = opc__acct_col_text(st, 0, &r->enc_sym_key);
     }
@@ -614,17 +618,10 @@ opc_err opc_account_create(const char *path, const char *email, const char *pass
 static opc_err load_account(opc_account *a, opc__ebuf *eb)
 {
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a,
-                                   "SELECT id, email, skid, kdf_alg, kdf_salt, kdf_iterations, "
-                                   "keyset_id, issuer_kid, pub_key FROM account WHERE one = 1",
-                                   &st, eb);
-    bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-    }
-    if (rc == OPC_OK && !row) {
-        rc = opc__fail(eb, OPC_ERR_PARSE, "account file has no account");
-    }
+    opc_err rc = account_row(a,
+                             "SELECT id, email, skid, kdf_alg, kdf_salt, kdf_iterations, "
+                             "keyset_id, issuer_kid, pub_key FROM account WHERE one = 1",
+                             &st, eb);
     if (rc == OPC_OK) {
         const char *id = opc__acct_col_str(st, 0);
         const char *skid = opc__acct_col_str(st, 2);

@@ -60,13 +60,10 @@ opc_err opc__acct_server_resolve(opc_account *a, const char *ref, char id[OPC_ID
         }
     }
     sqlite3_stmt *st = NULL;
-    rc = opc__acct_prepare(a,
-                           "SELECT id FROM servers WHERE state = 'active' AND name = ? COLLATE "
-                           "NOCASE ORDER BY id",
-                           &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", ref);
-    }
+    rc = opc__acct_query(a, &st, eb,
+                         "SELECT id FROM servers WHERE state = 'active' AND name = ? COLLATE "
+                         "NOCASE ORDER BY id",
+                         "t", ref);
     size_t n = 0;
     char list[3 * (OPC_ID_LEN + 2)] = "";
     while (rc == OPC_OK) {
@@ -110,14 +107,9 @@ opc_err opc__acct_server_has_vault(opc_account *a, const char *server_id, const 
 static opc_err open_record(opc_account *a, const char *server_id, cJSON **out, opc__ebuf *eb)
 {
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a, "SELECT record FROM servers WHERE id = ?", &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", server_id);
-    }
     bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-    }
+    opc_err rc = opc__acct_query_row(a, &st, &row, eb, "SELECT record FROM servers WHERE id = ?",
+                                     "t", server_id);
     if (rc == OPC_OK && !row) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "server %s not found", server_id);
     }
@@ -155,14 +147,9 @@ opc_err opc__acct_server_secret(opc_account *a, const char *server_id, uint8_t T
 static opc_err server_enc_key(opc_account *a, const char *server_id, opc__key **out, opc__ebuf *eb)
 {
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a, "SELECT enc_pub, enc_sig FROM servers WHERE id = ?", &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", server_id);
-    }
     bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-    }
+    opc_err rc = opc__acct_query_row(
+        a, &st, &row, eb, "SELECT enc_pub, enc_sig FROM servers WHERE id = ?", "t", server_id);
     if (rc == OPC_OK && !row) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "server %s not found", server_id);
     }
@@ -217,15 +204,10 @@ static opc_err server_json(opc_account *a, const char *server_id, cJSON **out, o
 {
     sqlite3_stmt *st = NULL;
     cJSON *o = NULL;
-    opc_err rc = opc__acct_prepare(
-        a, "SELECT name, state, created, updated FROM servers WHERE id = ?", &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", server_id);
-    }
     bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-    }
+    opc_err rc = opc__acct_query_row(
+        a, &st, &row, eb, "SELECT name, state, created, updated FROM servers WHERE id = ?", "t",
+        server_id);
     if (rc == OPC_OK && !row) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "server %s not found", server_id);
     }
@@ -247,13 +229,10 @@ static opc_err server_json(opc_account *a, const char *server_id, cJSON **out, o
     sqlite3_finalize(st);
     st = NULL;
     if (rc == OPC_OK) {
-        rc = opc__acct_prepare(a,
-                               "SELECT vault_id FROM vault_access WHERE accessor_type = 'server' "
-                               "AND accessor_id = ? ORDER BY vault_id",
-                               &st, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", server_id);
+        rc = opc__acct_query(a, &st, eb,
+                             "SELECT vault_id FROM vault_access WHERE accessor_type = 'server' "
+                             "AND accessor_id = ? ORDER BY vault_id",
+                             "t", server_id);
     }
     cJSON *vaults = cJSON_GetObjectItemCaseSensitive(o, "vaults");
     while (rc == OPC_OK) {
@@ -265,16 +244,8 @@ static opc_err server_json(opc_account *a, const char *server_id, cJSON **out, o
         char *name = NULL;
         (void)snprintf(vid, sizeof vid, "%s", opc__acct_col_str(st, 0));
         rc = opc__acct_vault_name(a, vid, &name, eb);
-        cJSON *v = NULL;
         if (rc == OPC_OK) {
-            v = cJSON_CreateObject();
-            if (v == NULL || cJSON_AddStringToObject(v, "id", vid) == NULL ||
-                cJSON_AddStringToObject(v, "name", name) == NULL) {
-                cJSON_Delete(v);
-                rc = OPC_ERR_NOMEM;
-            } else {
-                cJSON_AddItemToArray(vaults, v);
-            }
+            rc = opc__acct_vault_entry(vaults, vid, name, NULL);
         }
         opc__free(name);
     }
@@ -289,13 +260,7 @@ static opc_err server_json(opc_account *a, const char *server_id, cJSON **out, o
 
 static opc_err print_server(opc_account *a, const char *server_id, char **out, opc__ebuf *eb)
 {
-    cJSON *o = NULL;
-    opc_err rc = server_json(a, server_id, &o, eb);
-    if (rc == OPC_OK) {
-        rc = opc__json_print(o, out, NULL);
-    }
-    cJSON_Delete(o);
-    return rc;
+    return opc__acct_print_json(a, server_id, server_json, out, eb);
 }
 
 static opc_err check_unique(opc_account *a, const char *name, const char *self, opc__ebuf *eb)
@@ -517,69 +482,25 @@ opc_err opc__acct_server_create(opc_account *a, const char *name, const char *co
 
 /* ---- list / get / rename ---- */
 
-static opc_err server_list(opc_account *a, char **out_json, opc__ebuf *eb)
+static opc_err server_list(opc_account *a, const char *ref, char **out_json, opc__ebuf *eb)
 {
+    (void)ref;
     sqlite3_stmt *st = NULL;
-    cJSON *arr = cJSON_CreateArray();
-    opc_err rc = arr == NULL ? OPC_ERR_NOMEM : OPC_OK;
-    if (rc == OPC_OK) {
-        rc = opc__acct_prepare(a,
-                               "SELECT id FROM servers WHERE state = 'active' ORDER BY name "
-                               "COLLATE NOCASE, name, id",
-                               &st, eb);
-    }
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__acct_step(a, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
-        char sid[OPC_ID_LEN + 1];
-        (void)snprintf(sid, sizeof sid, "%s", opc__acct_col_str(st, 0));
-        cJSON *o = NULL;
-        rc = server_json(a, sid, &o, eb);
-        if (rc == OPC_OK) {
-            cJSON_AddItemToArray(arr, o);
-        }
-    }
-    sqlite3_finalize(st);
-    if (rc == OPC_OK) {
-        rc = opc__json_print(arr, out_json, NULL);
-    }
-    cJSON_Delete(arr);
-    return rc;
+    opc_err rc = opc__acct_prepare(a,
+                                   "SELECT id FROM servers WHERE state = 'active' ORDER BY name "
+                                   "COLLATE NOCASE, name, id",
+                                   &st, eb);
+    return rc == OPC_OK ? opc__acct_print_ids(a, st, server_json, out_json, eb) : rc;
 }
 
 opc_err opc_account_server_list(opc_account *a, char **out_json)
 {
-    opc__ebuf eb;
-    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, out_json != NULL, out_json, NULL, &eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_begin(a, false, &eb);
-        if (rc == OPC_OK) {
-            rc = opc__acct_end(a, server_list(a, out_json, &eb), &eb);
-        }
-    }
-    return opc__acct_finish(a, rc, &eb);
+    return opc__acct_show(a, NULL, NULL, out_json, server_list);
 }
 
 opc_err opc_account_server_get(opc_account *a, const char *server, char **out_json)
 {
-    opc__ebuf eb;
-    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, server != NULL && out_json != NULL,
-                                 out_json, NULL, &eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_begin(a, false, &eb);
-        if (rc == OPC_OK) {
-            char id[OPC_ID_LEN + 1];
-            rc = opc__acct_server_resolve(a, server, id, &eb);
-            if (rc == OPC_OK) {
-                rc = print_server(a, id, out_json, &eb);
-            }
-            rc = opc__acct_end(a, rc, &eb);
-        }
-    }
-    return opc__acct_finish(a, rc, &eb);
+    return opc__acct_show(a, server, opc__acct_server_resolve, out_json, print_server);
 }
 
 static opc_err server_rename(opc_account *a, const char *server, const char *new_name,
@@ -657,6 +578,33 @@ static opc_err revoke_grant(opc_account *a, const char *server_id, const char *v
     return rc;
 }
 
+opc_err opc__acct_server_grants_gone(opc_account *a, const char *vault_id, const char *server_id,
+                                     opc__ebuf *eb)
+{
+    sqlite3_stmt *st = NULL;
+    opc_err rc = opc__acct_query(a, &st, eb,
+                                 "SELECT vault_id, accessor_id FROM vault_access WHERE "
+                                 "accessor_type = 'server' AND (?1 IS NULL OR vault_id = ?1) AND "
+                                 "(?2 IS NULL OR accessor_id = ?2) ORDER BY vault_id, accessor_id",
+                                 "tt", vault_id, server_id);
+    while (rc == OPC_OK) {
+        bool row = false;
+        rc = opc__acct_step(a, st, &row, eb);
+        if (rc != OPC_OK || !row) {
+            break;
+        }
+        char vid[OPC_ID_LEN + 1];
+        char sid[OPC_ID_LEN + 1];
+        (void)snprintf(vid, sizeof vid, "%s", opc__acct_col_str(st, 0));
+        (void)snprintf(sid, sizeof sid, "%s", opc__acct_col_str(st, 1));
+        opc__change c = {.kind = OPC_CHANGE_GRANT_REVOKE, .vault = vid, .server = sid};
+        int64_t seq = 0;
+        rc = opc__acct_change(a, &c, &seq, eb);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static opc_err server_delete(opc_account *a, const char *server, opc__ebuf *eb)
 {
     opc_err rc = opc__acct_begin(a, true, eb);
@@ -666,32 +614,13 @@ static opc_err server_delete(opc_account *a, const char *server, opc__ebuf *eb)
     char id[OPC_ID_LEN + 1];
     int64_t now = opc__now_s();
     int64_t seq = 0;
-    sqlite3_stmt *st = NULL;
     rc = opc__acct_server_resolve(a, server, id, eb);
     if (rc == OPC_OK) {
         rc = opc__acct_tokens_revoke_server(a, id, now, eb);
     }
     if (rc == OPC_OK) {
-        rc = opc__acct_prepare(a,
-                               "SELECT vault_id FROM vault_access WHERE accessor_type = 'server' "
-                               "AND accessor_id = ? ORDER BY vault_id",
-                               &st, eb);
+        rc = opc__acct_server_grants_gone(a, NULL, id, eb);
     }
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", id);
-    }
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__acct_step(a, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
-        char vid[OPC_ID_LEN + 1];
-        (void)snprintf(vid, sizeof vid, "%s", opc__acct_col_str(st, 0));
-        opc__change c = {.kind = OPC_CHANGE_GRANT_REVOKE, .vault = vid, .server = id};
-        rc = opc__acct_change(a, &c, &seq, eb);
-    }
-    sqlite3_finalize(st);
     if (rc == OPC_OK) {
         rc = opc__acct_run(a, NULL, eb,
                            "DELETE FROM vault_access WHERE accessor_type = 'server' AND "
@@ -754,24 +683,24 @@ static opc_err server_grant(opc_account *a, const char *server, const char *vaul
     return opc__acct_end(a, rc, eb);
 }
 
-opc_err opc_account_server_grant(opc_account *a, const char *server, const char *vault)
+/* The public call of grant (add) and revoke. */
+static opc_err grant_call(opc_account *a, const char *server, const char *vault, bool add)
 {
     opc__ebuf eb;
     opc_err rc =
         opc__acct_enter(a, OPC__ACCT_UNLOCKED, server != NULL && vault != NULL, NULL, NULL, &eb);
     if (rc == OPC_OK) {
-        rc = server_grant(a, server, vault, true, &eb);
+        rc = server_grant(a, server, vault, add, &eb);
     }
     return opc__acct_finish(a, rc, &eb);
 }
 
+opc_err opc_account_server_grant(opc_account *a, const char *server, const char *vault)
+{
+    return grant_call(a, server, vault, true);
+}
+
 opc_err opc_account_server_revoke(opc_account *a, const char *server, const char *vault)
 {
-    opc__ebuf eb;
-    opc_err rc =
-        opc__acct_enter(a, OPC__ACCT_UNLOCKED, server != NULL && vault != NULL, NULL, NULL, &eb);
-    if (rc == OPC_OK) {
-        rc = server_grant(a, server, vault, false, &eb);
-    }
-    return opc__acct_finish(a, rc, &eb);
+    return grant_call(a, server, vault, false);
 }

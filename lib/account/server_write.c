@@ -96,14 +96,10 @@ static opc_err item_state(opc_account *a, const char *vault_id, const char *item
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(
-        a, "SELECT vault_id = ?, state = 'active', version FROM items WHERE id = ?", &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "tt", vault_id, item_id);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &out->found, eb);
-    }
+    opc_err rc = opc__acct_query_row(
+        a, &st, &out->found, eb,
+        "SELECT vault_id = ?, state = 'active', version FROM items WHERE id = ?", "tt", vault_id,
+        item_id);
     if (rc == OPC_OK && out->found) {
         out->in_vault = sqlite3_column_int64(st, 0) != 0;
         out->active = sqlite3_column_int64(st, 1) != 0;

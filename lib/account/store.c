@@ -45,15 +45,12 @@ const char *opc__acct_col_str(sqlite3_stmt *st, int col)
 opc_err opc__acct_change(opc_account *a, const opc__change *c, int64_t *seq, opc__ebuf *eb)
 {
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a,
-                                   "INSERT INTO changes (kind, vault_id, item_id, file_id, "
-                                   "server_id, jti, kid, version, at) VALUES (?, ?, ?, ?, ?, ?, ?, "
-                                   "?, ?)",
-                                   &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "ttttttt", c->kind, c->vault, c->item, c->file, c->server,
-                            c->jti, c->kid);
-    }
+    opc_err rc =
+        opc__acct_query(a, &st, eb,
+                        "INSERT INTO changes (kind, vault_id, item_id, file_id, "
+                        "server_id, jti, kid, version, at) VALUES (?, ?, ?, ?, ?, ?, ?, "
+                        "?, ?)",
+                        "ttttttt", c->kind, c->vault, c->item, c->file, c->server, c->jti, c->kid);
     if (rc == OPC_OK) {
         int src = c->version > 0 ? sqlite3_bind_int64(st, 8, c->version) : sqlite3_bind_null(st, 8);
         if (src == SQLITE_OK) {
@@ -88,6 +85,66 @@ opc_err opc__acct_finish(opc_account *a, opc_err rc, const opc__ebuf *eb)
     } else {
         (void)snprintf(a->errmsg, sizeof a->errmsg, "%s", opc_strerror(rc));
     }
+    return rc;
+}
+
+opc_err opc__acct_show(opc_account *a, const char *ref, opc__acct_resolve_fn resolve,
+                       char **out_json, opc__acct_show_fn fn)
+{
+    opc__ebuf eb;
+    opc_err rc =
+        opc__acct_enter(a, OPC__ACCT_UNLOCKED, out_json != NULL && (ref != NULL || resolve == NULL),
+                        out_json, NULL, &eb);
+    if (rc == OPC_OK) {
+        rc = opc__acct_begin(a, false, &eb);
+    }
+    if (rc == OPC_OK) {
+        char id[OPC_ID_LEN + 1];
+        rc = resolve == NULL ? fn(a, ref, out_json, &eb) : resolve(a, ref, id, &eb);
+        if (rc == OPC_OK && resolve != NULL) {
+            rc = fn(a, id, out_json, &eb);
+        }
+        rc = opc__acct_end(a, rc, &eb);
+    }
+    return opc__acct_finish(a, rc, &eb);
+}
+
+opc_err opc__acct_print_json(opc_account *a, const char *id, opc__acct_json_fn fn, char **out_json,
+                             opc__ebuf *eb)
+{
+    cJSON *o = NULL;
+    opc_err rc = fn(a, id, &o, eb);
+    if (rc == OPC_OK) {
+        rc = opc__json_print(o, out_json, NULL);
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
+opc_err opc__acct_print_ids(opc_account *a, sqlite3_stmt *st, opc__acct_json_fn fn, char **out_json,
+                            opc__ebuf *eb)
+{
+    cJSON *arr = cJSON_CreateArray();
+    opc_err rc = arr == NULL ? OPC_ERR_NOMEM : OPC_OK;
+    while (rc == OPC_OK && st != NULL) {
+        bool row = false;
+        rc = opc__acct_step(a, st, &row, eb);
+        if (rc != OPC_OK || !row) {
+            break;
+        }
+        char id[OPC_ID_LEN + 1];
+        (void)snprintf(id, sizeof id, "%s", opc__acct_col_str(st, 0));
+        cJSON *o = NULL;
+        rc = fn(a, id, &o, eb);
+        if (rc == OPC_OK) {
+            cJSON_AddItemToArray(arr, o);
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc == OPC_OK) {
+        rc = opc__json_print(arr, out_json, NULL);
+    }
+    cJSON_Delete(arr);
     return rc;
 }
 

@@ -99,17 +99,11 @@ static opc_err token_json(opc_account *a, const char *jti, cJSON **out, opc__ebu
     sqlite3_stmt *st = NULL;
     cJSON *o = NULL;
     cJSON *scopes = NULL;
-    opc_err rc = opc__acct_prepare(a,
-                                   "SELECT server_id, name, scopes, created, expires, state FROM "
-                                   "tokens WHERE jti = ?",
-                                   &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", jti);
-    }
     bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-    }
+    opc_err rc = opc__acct_query_row(a, &st, &row, eb,
+                                     "SELECT server_id, name, scopes, created, expires, state FROM "
+                                     "tokens WHERE jti = ?",
+                                     "t", jti);
     if (rc == OPC_OK && !row) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "token %s not found", jti);
     }
@@ -157,15 +151,7 @@ static opc_err token_json(opc_account *a, const char *jti, cJSON **out, opc__ebu
             rc = nrc;
             break;
         }
-        cJSON *v = cJSON_CreateObject();
-        if (v == NULL || cJSON_AddStringToObject(v, "id", u->valuestring) == NULL ||
-            (name != NULL && cJSON_AddStringToObject(v, "name", name) == NULL) ||
-            cJSON_AddStringToObject(v, "access", acl_text((unsigned)acl)) == NULL) {
-            rc = OPC_ERR_NOMEM;
-            cJSON_Delete(v);
-        } else {
-            cJSON_AddItemToArray(vaults, v);
-        }
+        rc = opc__acct_vault_entry(vaults, u->valuestring, name, acl_text((unsigned)acl));
         opc__free(name);
     }
     sqlite3_finalize(st);
@@ -180,16 +166,25 @@ static opc_err token_json(opc_account *a, const char *jti, cJSON **out, opc__ebu
 
 static opc_err print_token(opc_account *a, const char *jti, char **out, opc__ebuf *eb)
 {
-    cJSON *o = NULL;
-    opc_err rc = token_json(a, jti, &o, eb);
-    if (rc == OPC_OK) {
-        rc = opc__json_print(o, out, NULL);
-    }
-    cJSON_Delete(o);
-    return rc;
+    return opc__acct_print_json(a, jti, token_json, out, eb);
 }
 
 /* ---- minting ---- */
+
+/* Append the scopes to arr as [{"u": vaultId, "a": acl}] (claims and registry alike). */
+static opc_err add_scopes(cJSON *arr, const scope *scopes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cJSON *v = cJSON_CreateObject();
+        if (v == NULL || cJSON_AddStringToObject(v, "u", scopes[i].vault) == NULL ||
+            cJSON_AddNumberToObject(v, "a", (double)scopes[i].acl) == NULL) {
+            cJSON_Delete(v);
+            return OPC_ERR_NOMEM;
+        }
+        cJSON_AddItemToArray(arr, v);
+    }
+    return OPC_OK;
+}
 
 static opc_err build_claims(opc_account *a, const char *server_id, const char *jti,
                             const uint8_t T[32], const scope *scopes, size_t n, int64_t iat,
@@ -223,15 +218,8 @@ static opc_err build_claims(opc_account *a, const char *server_id, const char *j
             cJSON_AddItemToArray(aud, au);
         }
     }
-    for (size_t i = 0; rc == OPC_OK && i < n; i++) {
-        cJSON *v = cJSON_CreateObject();
-        if (v == NULL || cJSON_AddStringToObject(v, "u", scopes[i].vault) == NULL ||
-            cJSON_AddNumberToObject(v, "a", (double)scopes[i].acl) == NULL) {
-            cJSON_Delete(v);
-            rc = OPC_ERR_NOMEM;
-        } else {
-            cJSON_AddItemToArray(vts, v);
-        }
+    if (rc == OPC_OK) {
+        rc = add_scopes(vts, scopes, n);
     }
     if (rc == OPC_OK && (cJSON_AddStringToObject(c, "sub", server_id) == NULL ||
                          cJSON_AddStringToObject(c, "iss", OPC_JWT_ISSUER) == NULL ||
@@ -251,17 +239,7 @@ static opc_err build_claims(opc_account *a, const char *server_id, const char *j
 static opc_err scopes_text(const scope *scopes, size_t n, char **out)
 {
     cJSON *arr = cJSON_CreateArray();
-    opc_err rc = arr == NULL ? OPC_ERR_NOMEM : OPC_OK;
-    for (size_t i = 0; rc == OPC_OK && i < n; i++) {
-        cJSON *v = cJSON_CreateObject();
-        if (v == NULL || cJSON_AddStringToObject(v, "u", scopes[i].vault) == NULL ||
-            cJSON_AddNumberToObject(v, "a", (double)scopes[i].acl) == NULL) {
-            cJSON_Delete(v);
-            rc = OPC_ERR_NOMEM;
-        } else {
-            cJSON_AddItemToArray(arr, v);
-        }
-    }
+    opc_err rc = arr == NULL ? OPC_ERR_NOMEM : add_scopes(arr, scopes, n);
     if (rc == OPC_OK) {
         rc = opc__json_print(arr, out, NULL);
     }
@@ -437,53 +415,18 @@ static opc_err token_list(opc_account *a, const char *server, char **out_json, o
     char sid[OPC_ID_LEN + 1];
     opc_err rc = server == NULL ? OPC_OK : opc__acct_server_resolve(a, server, sid, eb);
     sqlite3_stmt *st = NULL;
-    cJSON *arr = NULL;
     if (rc == OPC_OK) {
-        rc = opc__acct_prepare(a,
-                               "SELECT jti FROM tokens WHERE ?1 IS NULL OR server_id = ?1 ORDER "
-                               "BY name COLLATE NOCASE, name, created, jti",
-                               &st, eb);
+        rc = opc__acct_query(a, &st, eb,
+                             "SELECT jti FROM tokens WHERE ?1 IS NULL OR server_id = ?1 ORDER "
+                             "BY name COLLATE NOCASE, name, created, jti",
+                             "t", server == NULL ? NULL : sid);
     }
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", server == NULL ? NULL : sid);
-    }
-    if (rc == OPC_OK) {
-        arr = cJSON_CreateArray();
-        rc = arr == NULL ? OPC_ERR_NOMEM : OPC_OK;
-    }
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__acct_step(a, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
-        char jti[OPC_ID_LEN + 1];
-        (void)snprintf(jti, sizeof jti, "%s", opc__acct_col_str(st, 0));
-        cJSON *o = NULL;
-        rc = token_json(a, jti, &o, eb);
-        if (rc == OPC_OK) {
-            cJSON_AddItemToArray(arr, o);
-        }
-    }
-    sqlite3_finalize(st);
-    if (rc == OPC_OK) {
-        rc = opc__json_print(arr, out_json, NULL);
-    }
-    cJSON_Delete(arr);
-    return rc;
+    return rc == OPC_OK ? opc__acct_print_ids(a, st, token_json, out_json, eb) : rc;
 }
 
 opc_err opc_account_token_list(opc_account *a, const char *server, char **out_json)
 {
-    opc__ebuf eb;
-    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, out_json != NULL, out_json, NULL, &eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_begin(a, false, &eb);
-        if (rc == OPC_OK) {
-            rc = opc__acct_end(a, token_list(a, server, out_json, &eb), &eb);
-        }
-    }
-    return opc__acct_finish(a, rc, &eb);
+    return opc__acct_show(a, server, NULL, out_json, token_list);
 }
 
 /* Find tokens by a query; exactly one must match. */
@@ -491,10 +434,7 @@ static opc_err lookup_one(opc_account *a, const char *sql, const char *ref, cons
                           char jti[OPC_ID_LEN + 1], size_t *n, opc__ebuf *eb)
 {
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a, sql, &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "tt", ref, sid);
-    }
+    opc_err rc = opc__acct_query(a, &st, eb, sql, "tt", ref, sid);
     char list[3 * (OPC_ID_LEN + 2)] = "";
     *n = 0;
     while (rc == OPC_OK) {
@@ -568,14 +508,9 @@ static opc_err token_rename(opc_account *a, const char *token, const char *serve
     rc = token_lookup(a, token, server, jti, eb);
     if (rc == OPC_OK) {
         sqlite3_stmt *st = NULL;
-        rc = opc__acct_prepare(a, "SELECT server_id, state FROM tokens WHERE jti = ?", &st, eb);
-        if (rc == OPC_OK) {
-            rc = opc__acct_bind(a, st, eb, "t", jti);
-        }
         bool row = false;
-        if (rc == OPC_OK) {
-            rc = opc__acct_step(a, st, &row, eb);
-        }
+        rc = opc__acct_query_row(a, &st, &row, eb,
+                                 "SELECT server_id, state FROM tokens WHERE jti = ?", "t", jti);
         if (rc == OPC_OK && row) {
             (void)snprintf(sid, sizeof sid, "%s", opc__acct_col_str(st, 0));
             (void)snprintf(state, sizeof state, "%s", opc__acct_col_str(st, 1));
@@ -638,13 +573,10 @@ opc_err opc__acct_tokens_revoke_server(opc_account *a, const char *server_id, in
                                        opc__ebuf *eb)
 {
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a,
-                                   "SELECT jti FROM tokens WHERE server_id = ? AND state = "
-                                   "'active' ORDER BY jti",
-                                   &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", server_id);
-    }
+    opc_err rc = opc__acct_query(a, &st, eb,
+                                 "SELECT jti FROM tokens WHERE server_id = ? AND state = "
+                                 "'active' ORDER BY jti",
+                                 "t", server_id);
     /* Collect first: the rows are updated while the query would still be open. */
     char(*jtis)[OPC_ID_LEN + 1] = NULL;
     size_t n = 0;
@@ -655,16 +587,12 @@ opc_err opc__acct_tokens_revoke_server(opc_account *a, const char *server_id, in
         if (rc != OPC_OK || !row) {
             break;
         }
-        if (n == cap) {
-            size_t ncap = cap == 0 ? 8 : cap * 2;
-            char(*j)[OPC_ID_LEN + 1] = opc__realloc(jtis, ncap * sizeof *j);
-            if (j == NULL) {
-                rc = OPC_ERR_NOMEM;
-                break;
-            }
-            jtis = j;
-            cap = ncap;
+        char(*j)[OPC_ID_LEN + 1] = opc__grow(jtis, &cap, n, sizeof *j, 8);
+        if (j == NULL) {
+            rc = OPC_ERR_NOMEM;
+            break;
         }
+        jtis = j;
         (void)snprintf(jtis[n++], OPC_ID_LEN + 1, "%s", opc__acct_col_str(st, 0));
     }
     sqlite3_finalize(st);
@@ -686,13 +614,8 @@ static opc_err token_revoke(opc_account *a, const char *token, const char *serve
     sqlite3_stmt *st = NULL;
     bool row = false;
     if (rc == OPC_OK) {
-        rc = opc__acct_prepare(a, "SELECT server_id, state FROM tokens WHERE jti = ?", &st, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", jti);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
+        rc = opc__acct_query_row(a, &st, &row, eb,
+                                 "SELECT server_id, state FROM tokens WHERE jti = ?", "t", jti);
     }
     char sid[OPC_ID_LEN + 1] = "";
     bool active = false;

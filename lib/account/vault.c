@@ -36,16 +36,12 @@ static opc__vault_key *cache_find(opc_account *a, const char *vault_id)
 
 static opc_err cache_put(opc_account *a, const char *vault_id, int64_t sn, opc__key *key)
 {
-    if (a->n_vkeys == a->cap_vkeys) {
-        size_t cap = a->cap_vkeys == 0 ? 8 : a->cap_vkeys * 2;
-        opc__vault_key *v = opc__realloc(a->vkeys, cap * sizeof *v);
-        if (v == NULL) {
-            opc__key_free(key);
-            return OPC_ERR_NOMEM;
-        }
-        a->vkeys = v;
-        a->cap_vkeys = cap;
+    opc__vault_key *v = opc__grow(a->vkeys, &a->cap_vkeys, a->n_vkeys, sizeof *v, 8);
+    if (v == NULL) {
+        opc__key_free(key);
+        return OPC_ERR_NOMEM;
     }
+    a->vkeys = v;
     opc__vault_key *e = &a->vkeys[a->n_vkeys++];
     memcpy(e->vault, vault_id, OPC_ID_LEN + 1);
     e->sn = sn;
@@ -67,19 +63,13 @@ static opc_err unwrap_owner_key(opc_account *a, const char *vault_id, int64_t *s
                                 opc__key **out, opc__ebuf *eb)
 {
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a,
-                                   "SELECT g.key_sn, g.enc_key, g.acl, g.granted, g.grant_sig, "
-                                   "v.key_sn FROM vault_access g JOIN vaults v ON v.id = "
-                                   "g.vault_id WHERE g.vault_id = ? AND g.accessor_type = "
-                                   "'owner' AND g.accessor_id = ?",
-                                   &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "tt", vault_id, a->id);
-    }
     bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-    }
+    opc_err rc = opc__acct_query_row(a, &st, &row, eb,
+                                     "SELECT g.key_sn, g.enc_key, g.acl, g.granted, g.grant_sig, "
+                                     "v.key_sn FROM vault_access g JOIN vaults v ON v.id = "
+                                     "g.vault_id WHERE g.vault_id = ? AND g.accessor_type = "
+                                     "'owner' AND g.accessor_id = ?",
+                                     "tt", vault_id, a->id);
     if (rc == OPC_OK && !row) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "vault %s has no key for the owner", vault_id);
     }
@@ -306,16 +296,12 @@ static opc_err load_all(opc_account *a, vault_row **out, size_t *n_out, opc__ebu
         if (rc != OPC_OK || !row) {
             break;
         }
-        if (n == cap) {
-            size_t ncap = cap == 0 ? 8 : cap * 2;
-            vault_row *r = opc__realloc(rows, ncap * sizeof *r);
-            if (r == NULL) {
-                rc = OPC_ERR_NOMEM;
-                break;
-            }
-            rows = r;
-            cap = ncap;
+        vault_row *r = opc__grow(rows, &cap, n, sizeof *r, 8);
+        if (r == NULL) {
+            rc = OPC_ERR_NOMEM;
+            break;
         }
+        rows = r;
         memset(&rows[n], 0, sizeof rows[n]);
         n++;
         rc = row_from(a, st, &rows[n - 1], eb);
@@ -334,14 +320,9 @@ static opc_err load_one(opc_account *a, const char *vault_id, vault_row *row, op
 {
     memset(row, 0, sizeof *row);
     sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_prepare(a, "SELECT " ROW_COLUMNS " FROM vaults WHERE id = ?", &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", vault_id);
-    }
     bool found = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &found, eb);
-    }
+    opc_err rc = opc__acct_query_row(
+        a, &st, &found, eb, "SELECT " ROW_COLUMNS " FROM vaults WHERE id = ?", "t", vault_id);
     if (rc == OPC_OK && !found) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "vault %s not found", vault_id);
     }
@@ -363,6 +344,20 @@ opc_err opc__acct_vault_name(opc_account *a, const char *vault_id, char **name, 
     opc__free(row.name);
     opc__free(row.description);
     return rc;
+}
+
+opc_err opc__acct_vault_entry(cJSON *arr, const char *vault_id, const char *name,
+                              const char *access)
+{
+    cJSON *v = cJSON_CreateObject();
+    if (v == NULL || cJSON_AddStringToObject(v, "id", vault_id) == NULL ||
+        (name != NULL && cJSON_AddStringToObject(v, "name", name) == NULL) ||
+        (access != NULL && cJSON_AddStringToObject(v, "access", access) == NULL)) {
+        cJSON_Delete(v);
+        return OPC_ERR_NOMEM;
+    }
+    cJSON_AddItemToArray(arr, v);
+    return OPC_OK;
 }
 
 static opc_err vault_exists(opc_account *a, const char *id, bool *found, opc__ebuf *eb)
@@ -605,8 +600,9 @@ static int row_cmp(const void *x, const void *y)
     return c != 0 ? c : strcmp(a->id, b->id);
 }
 
-static opc_err vault_list(opc_account *a, char **out_json, opc__ebuf *eb)
+static opc_err vault_list(opc_account *a, const char *ref, char **out_json, opc__ebuf *eb)
 {
+    (void)ref;
     vault_row *rows = NULL;
     size_t n = 0;
     opc_err rc = load_all(a, &rows, &n, eb);
@@ -635,34 +631,12 @@ static opc_err vault_list(opc_account *a, char **out_json, opc__ebuf *eb)
 
 opc_err opc_account_vault_list(opc_account *a, char **out_json)
 {
-    opc__ebuf eb;
-    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, out_json != NULL, out_json, NULL, &eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_begin(a, false, &eb);
-        if (rc == OPC_OK) {
-            rc = opc__acct_end(a, vault_list(a, out_json, &eb), &eb);
-        }
-    }
-    return opc__acct_finish(a, rc, &eb);
+    return opc__acct_show(a, NULL, NULL, out_json, vault_list);
 }
 
 opc_err opc_account_vault_get(opc_account *a, const char *vault, char **out_json)
 {
-    opc__ebuf eb;
-    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, vault != NULL && out_json != NULL, out_json,
-                                 NULL, &eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_begin(a, false, &eb);
-        if (rc == OPC_OK) {
-            char id[OPC_ID_LEN + 1];
-            rc = opc__acct_vault_resolve(a, vault, id, &eb);
-            if (rc == OPC_OK) {
-                rc = print_one(a, id, out_json, &eb);
-            }
-            rc = opc__acct_end(a, rc, &eb);
-        }
-    }
-    return opc__acct_finish(a, rc, &eb);
+    return opc__acct_show(a, vault, opc__acct_vault_resolve, out_json, print_one);
 }
 
 static opc_err vault_edit(opc_account *a, const char *vault, const char *new_name,
@@ -742,29 +716,9 @@ static opc_err vault_delete(opc_account *a, const char *vault, opc__ebuf *eb)
     char id[OPC_ID_LEN + 1];
     rc = opc__acct_vault_resolve(a, vault, id, eb);
     /* Each server that held the vault learns that its grant is gone. */
-    sqlite3_stmt *st = NULL;
     if (rc == OPC_OK) {
-        rc = opc__acct_prepare(a,
-                               "SELECT accessor_id FROM vault_access WHERE vault_id = ? AND "
-                               "accessor_type = 'server' ORDER BY accessor_id",
-                               &st, eb);
+        rc = opc__acct_server_grants_gone(a, id, NULL, eb);
     }
-    if (rc == OPC_OK) {
-        rc = opc__acct_bind(a, st, eb, "t", id);
-    }
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__acct_step(a, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
-        char server[OPC_ID_LEN + 1];
-        (void)snprintf(server, sizeof server, "%s", opc__acct_col_str(st, 0));
-        opc__change c = {.kind = OPC_CHANGE_GRANT_REVOKE, .vault = id, .server = server};
-        int64_t seq = 0;
-        rc = opc__acct_change(a, &c, &seq, eb);
-    }
-    sqlite3_finalize(st);
     if (rc == OPC_OK) {
         opc__change c = {.kind = OPC_CHANGE_VAULT_DELETE, .vault = id};
         int64_t seq = 0;

@@ -1,6 +1,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,22 @@ void *opc__calloc(size_t n, size_t size)
 void *opc__realloc(void *ptr, size_t size)
 {
     return hook_realloc(ptr, size == 0 ? 1 : size);
+}
+
+void *opc__grow(void *arr, size_t *cap, size_t n, size_t elem, size_t first)
+{
+    if (n < *cap) {
+        return arr;
+    }
+    size_t ncap = *cap == 0 ? first : *cap * 2;
+    if (ncap < *cap || ncap > SIZE_MAX / elem) {
+        return NULL;
+    }
+    void *p = opc__realloc(arr, ncap * elem);
+    if (p != NULL) {
+        *cap = ncap;
+    }
+    return p;
 }
 
 void opc__free(void *ptr)

@@ -10,6 +10,13 @@
 void *opc__malloc(size_t size);
 void *opc__calloc(size_t n, size_t size); /* zeroed; NULL on overflow */
 void *opc__realloc(void *ptr, size_t size);
+/*
+ * Room for element n of a growing array of elem-byte elements: when n has
+ * reached *cap, reallocate to twice *cap (first when *cap is 0) and update
+ * *cap. Returns the array (arr itself while there is room), or NULL (arr
+ * and *cap untouched) when that fails.
+ */
+void *opc__grow(void *arr, size_t *cap, size_t n, size_t elem, size_t first);
 void opc__free(void *ptr); /* preserves errno; NULL is a no-op */
 char *opc__strdup(const char *s);
 char *opc__strndup(const char *s, size_t n);

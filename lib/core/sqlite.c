@@ -17,7 +17,7 @@
 struct opc__db {
     sqlite3 *conn;
     const char *label;
-    char *path; /* OPC_DB_PRIVATE only: the file whose side files are tightened */
+    char *path;  /* OPC_DB_PRIVATE only: the file whose side files are tightened */
     int busy_ms; /* the busy handler's wait */
     bool in_tx;
     int last; /* SQLite code of the last mapped failure */
@@ -350,19 +350,48 @@ opc_err opc__db_run_sql(opc__db *db, int *changed, opc__ebuf *eb, const char *sq
     return rc;
 }
 
+opc_err opc__db_query(opc__db *db, sqlite3_stmt **st, opc__ebuf *eb, const char *sql,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    opc_err rc = prepare_bound(db, sql, st, eb, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* prepare_bound, then one step: *row whether it gave a row. */
+static opc_err first_row(opc__db *db, const char *sql, sqlite3_stmt **st, bool *row, opc__ebuf *eb,
+                         const char *fmt, va_list ap)
+{
+    *row = false;
+    opc_err rc = prepare_bound(db, sql, st, eb, fmt, ap);
+    if (rc == OPC_OK) {
+        rc = opc__db_step(db, *st, row, eb);
+    }
+    return rc;
+}
+
+opc_err opc__db_query_row(opc__db *db, sqlite3_stmt **st, bool *row, opc__ebuf *eb, const char *sql,
+                          const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    opc_err rc = first_row(db, sql, st, row, eb, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
 opc_err opc__db_query_int(opc__db *db, bool *found, int64_t *out, opc__ebuf *eb, const char *sql,
                           const char *fmt, ...)
 {
     *found = false;
     sqlite3_stmt *st = NULL;
+    bool row = false;
     va_list ap;
     va_start(ap, fmt);
-    opc_err rc = prepare_bound(db, sql, &st, eb, fmt, ap);
+    opc_err rc = first_row(db, sql, &st, &row, eb, fmt, ap);
     va_end(ap);
-    bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__db_step(db, st, &row, eb);
-    }
     if (rc == OPC_OK && row) {
         *found = true;
         *out = (int64_t)sqlite3_column_int64(st, 0);

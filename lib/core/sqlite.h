@@ -115,6 +115,14 @@ opc_err opc__db_run(opc__db *db, sqlite3_stmt *st, opc__ebuf *eb);
  * (may be NULL) gets the rows it changed. */
 opc_err opc__db_run_sql(opc__db *db, int *changed, opc__ebuf *eb, const char *sql, const char *fmt,
                         ...);
+/* Prepare a one-off statement and bind it by fmt as opc__db_bind() (*st
+ * NULL on failure); the caller steps and finalizes it. */
+opc_err opc__db_query(opc__db *db, sqlite3_stmt **st, opc__ebuf *eb, const char *sql,
+                      const char *fmt, ...);
+/* opc__db_query, then one step: *row true when it gave a row, whose columns
+ * the caller reads; the caller finalizes *st (also on failure). */
+opc_err opc__db_query_row(opc__db *db, sqlite3_stmt **st, bool *row, opc__ebuf *eb, const char *sql,
+                          const char *fmt, ...);
 /* A one-off one-row integer query (first column); *found false (and *out
  * untouched) when there is no row. */
 opc_err opc__db_query_int(opc__db *db, bool *found, int64_t *out, opc__ebuf *eb, const char *sql,

@@ -156,17 +156,13 @@ static size_t row_bytes(const cJSON *o)
 /* Append an action; it owns row and files from here on, also on failure. */
 static opc_err add(batch *b, act_kind kind, const char *id, cJSON *row, cJSON *files)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap == 0 ? 64 : b->cap * 2;
-        act *n = opc__realloc(b->acts, cap * sizeof *n);
-        if (n == NULL) {
-            cJSON_Delete(row);
-            cJSON_Delete(files);
-            return OPC_ERR_NOMEM;
-        }
-        b->acts = n;
-        b->cap = cap;
+    act *n = opc__grow(b->acts, &b->cap, b->n, sizeof *n, 64);
+    if (n == NULL) {
+        cJSON_Delete(row);
+        cJSON_Delete(files);
+        return OPC_ERR_NOMEM;
     }
+    b->acts = n;
     act *a = &b->acts[b->n++];
     memset(a, 0, sizeof *a);
     a->kind = kind;

@@ -142,15 +142,11 @@ static opc_err on_token(const opc__cache_token *t, void *ud)
     if (strcmp(t->server, b->ix->server_id) != 0) {
         return OPC_OK;
     }
-    if (b->s->n_tokens == b->cap) {
-        size_t cap = b->cap == 0 ? 16 : b->cap * 2;
-        opc__ix_token *n = opc__realloc(b->s->tokens, cap * sizeof *n);
-        if (n == NULL) {
-            return OPC_ERR_NOMEM;
-        }
-        b->s->tokens = n;
-        b->cap = cap;
+    opc__ix_token *n = opc__grow(b->s->tokens, &b->cap, b->s->n_tokens, sizeof *n, 16);
+    if (n == NULL) {
+        return OPC_ERR_NOMEM;
     }
+    b->s->tokens = n;
     opc__ix_token *k = &b->s->tokens[b->s->n_tokens++];
     memset(k, 0, sizeof *k);
     memcpy(k->jti, t->jti, sizeof k->jti);
@@ -163,15 +159,11 @@ static opc_err on_token(const opc__cache_token *t, void *ud)
 static opc_err on_access(const opc__cache_access *a, void *ud)
 {
     build_ctx *b = ud;
-    if (b->s->n_vaults == b->cap) {
-        size_t cap = b->cap == 0 ? 8 : b->cap * 2;
-        opc__ix_vault *n = opc__realloc(b->s->vaults, cap * sizeof *n);
-        if (n == NULL) {
-            return OPC_ERR_NOMEM;
-        }
-        b->s->vaults = n;
-        b->cap = cap;
+    opc__ix_vault *n = opc__grow(b->s->vaults, &b->cap, b->s->n_vaults, sizeof *n, 8);
+    if (n == NULL) {
+        return OPC_ERR_NOMEM;
     }
+    b->s->vaults = n;
     opc__ix_vault *v = &b->s->vaults[b->s->n_vaults];
     memset(v, 0, sizeof *v);
     v->enc_key = opc__strdup(a->enc_key != NULL ? a->enc_key : "");
@@ -244,16 +236,11 @@ static opc_err item_copy(opc__ix_item *dst, const opc__ix_item *src)
 static opc_err grow_items(build_ctx *b)
 {
     opc__ix_vault *v = b->v;
-    if (v->n_items < b->item_cap) {
-        return OPC_OK;
-    }
-    size_t cap = b->item_cap == 0 ? 16 : b->item_cap * 2;
-    opc__ix_item *n = opc__realloc(v->items, cap * sizeof *n);
+    opc__ix_item *n = opc__grow(v->items, &b->item_cap, v->n_items, sizeof *n, 16);
     if (n == NULL) {
         return OPC_ERR_NOMEM;
     }
     v->items = n;
-    b->item_cap = cap;
     return OPC_OK;
 }
 

@@ -157,6 +157,28 @@ static void test_global_secret_lifecycle(void **state)
     assert_memory_equal(z, "\0\0\0\0", 4);
 }
 
+static void test_global_grow_doubles_from_first(void **state)
+{
+    (void)state;
+    int *arr = NULL;
+    size_t cap = 0;
+    for (size_t n = 0; n < 9; n++) {
+        int *a = opc__grow(arr, &cap, n, sizeof *a, 4);
+        assert_non_null(a);
+        arr = a;
+        arr[n] = (int)n;
+        assert_int_equal(cap, n < 4 ? 4 : (n < 8 ? 8 : 16));
+    }
+    /* While there is room the array comes back as it is. */
+    assert_ptr_equal(opc__grow(arr, &cap, 9, sizeof *arr, 4), arr);
+    assert_int_equal(arr[8], 8);
+    /* A size that cannot be represented fails, the array and cap untouched. */
+    size_t big = SIZE_MAX / 2 + 1;
+    assert_null(opc__grow(arr, &big, big, sizeof *arr, 4));
+    assert_int_equal(big, SIZE_MAX / 2 + 1);
+    opc__free(arr);
+}
+
 static void test_global_version_matches_header(void **state)
 {
     (void)state;
@@ -170,6 +192,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_global_init_is_refcounted),
+        cmocka_unit_test(test_global_grow_doubles_from_first),
         cmocka_unit_test(test_global_strerror_covers_every_code),
         cmocka_unit_test(test_global_ebuf_prefix_and_export),
         cmocka_unit_test(test_global_log_filters_and_formats),

@@ -179,6 +179,50 @@ static void test_sqlite_errors_from_real_statements(void **state)
     fx_close(&f);
 }
 
+/* opc__db_query and opc__db_query_row: bound, stepped once, NULL after a failure. */
+static void test_sqlite_query_row(void **state)
+{
+    (void)state;
+    fx f;
+    fx_open(&f, 0);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(
+        opc__db_run_sql(f.db, NULL, &eb, "INSERT INTO t VALUES ('a', 1), ('b', 2)", ""), OPC_OK);
+    sqlite3_stmt *st = NULL;
+    bool row = false;
+    assert_int_equal(
+        opc__db_query_row(f.db, &st, &row, &eb, "SELECT v FROM t WHERE k = ?1", "t", "b"), OPC_OK);
+    assert_true(row);
+    assert_int_equal(sqlite3_column_int64(st, 0), 2);
+    sqlite3_finalize(st);
+    row = true;
+    assert_int_equal(
+        opc__db_query_row(f.db, &st, &row, &eb, "SELECT v FROM t WHERE k = ?1", "t", "none"),
+        OPC_OK);
+    assert_false(row);
+    sqlite3_finalize(st);
+    /* A bad bind format: no statement left to finalize, no row. */
+    row = true;
+    assert_int_equal(opc__db_query_row(f.db, &st, &row, &eb, "SELECT ?1", "q", 1),
+                     OPC_ERR_INTERNAL);
+    assert_null(st);
+    assert_false(row);
+    /* opc__db_query binds and leaves the stepping to the caller. */
+    assert_int_equal(
+        opc__db_query(f.db, &st, &eb, "SELECT k FROM t WHERE v > ?1 ORDER BY k", "i", (int64_t)0),
+        OPC_OK);
+    int n = 0;
+    while (opc__db_step(f.db, st, &row, &eb) == OPC_OK && row) {
+        n++;
+    }
+    assert_int_equal(n, 2);
+    sqlite3_finalize(st);
+    assert_int_equal(opc__db_query(f.db, &st, &eb, "SELEKT 1", ""), OPC_ERR_INTERNAL);
+    assert_null(st);
+    fx_close(&f);
+}
+
 /* ---- opening ---- */
 
 static void test_sqlite_open_creates_a_private_file(void **state)
@@ -492,6 +536,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sqlite_error_mapping),
         cmocka_unit_test(test_sqlite_errors_from_real_statements),
+        cmocka_unit_test(test_sqlite_query_row),
         cmocka_unit_test(test_sqlite_open_creates_a_private_file),
         cmocka_unit_test(test_sqlite_open_refuses_foreign_files),
         cmocka_unit_test(test_sqlite_statements_are_reused),
