@@ -55,6 +55,7 @@
 #include "model/item.h"
 #include "model/patch.h"
 #include "upstream/upstream.h"
+#include "wire/rows.h"
 
 /* Read the request body into b (secret). OPC_ERR_TOO_LARGE over max. */
 static opc_err read_body(opc__req *r, const struct mg_request_info *ri, size_t max, opc__buf *b)

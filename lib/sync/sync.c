@@ -25,6 +25,7 @@
 #include "core/time.h"
 #include "sync/sync.h"
 #include "upstream/upstream.h"
+#include "wire/rows.h"
 
 #define SUB "sync"
 /* ---- protocol rows (wire/rows.h) to cache rows ---- */
