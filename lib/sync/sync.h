@@ -59,13 +59,22 @@
 #define OPC_SYNC_BATCH_BYTES ((size_t)8 * 1024 * 1024)
 /* Vaults whose rows a page reloads at its end. */
 #define OPC_SYNC_MAX_TOUCHED 64
+/*
+ * A step that brings nothing (an empty page at the cursor, initial sync
+ * done, no failure to clear) writes nothing into the cache: connect-api
+ * rebuilds its index when the cache changes, so an idle sync must not
+ * change it. Its success is kept in memory (the status listener shows it)
+ * and written to the cache's meta row at most this often.
+ */
+#define OPC_SYNC_IDLE_HEALTH_MS 10000
 
-/* The health state, as kept in the cache's meta row. */
+/* The health state, as kept in the cache's meta row (and in memory, sync.c). */
 typedef struct opc__sync_health {
     int64_t cursor;
     bool initial;
     int64_t last_attempt_ms;
     int64_t last_success_ms;
+    int64_t last_success_stored_ms; /* last_success_ms as the cache holds it */
     int64_t failures;
     char last_error[OPC_CACHE_MAX_ERROR + 1];
 } opc__sync_health;

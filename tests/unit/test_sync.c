@@ -156,6 +156,55 @@ static void test_sync_mirrors_the_account(void **state)
     sx_teardown(&x);
 }
 
+/* An idle sync writes nothing into the cache (connect-api rebuilds its
+ * index on every change of it), yet reports its successes. */
+static void test_sync_idle_steps_leave_the_cache_alone(void **state)
+{
+    (void)state;
+    sx x;
+    sx_setup(&x, 3);
+    opc_sync *s = sx_sync(&x, 50);
+    sx_run(s);
+    opc__ebuf eb;
+    opc__cache *r = NULL;
+    assert_int_equal(opc__cache_open(x.cache_path, OPC_CACHE_READ, &r, &eb), OPC_OK);
+    int64_t dv0 = 0;
+    int64_t dv = 0;
+    assert_int_equal(opc__cache_data_version(r, &dv0, &eb), OPC_OK);
+    opc__cache_meta m0;
+    assert_int_equal(opc__cache_meta_get(r, &m0, &eb), OPC_OK);
+    opc__sync_health h0;
+    const char *up = NULL;
+    opc__sync_health_get(s, &h0, &up);
+    char err[OPC_ERRBUF_SIZE];
+    for (int i = 0; i < 5; i++) {
+        nap_ms(5);
+        assert_int_equal(opc_sync_run_once(s, err, sizeof err), OPC_OK);
+    }
+    assert_int_equal(opc__cache_data_version(r, &dv, &eb), OPC_OK);
+    assert_int_equal(dv, dv0);
+    opc__cache_meta m1;
+    assert_int_equal(opc__cache_meta_get(r, &m1, &eb), OPC_OK);
+    assert_int_equal(m1.last_success_ms, m0.last_success_ms);
+    opc__sync_health h1;
+    opc__sync_health_get(s, &h1, &up);
+    assert_string_equal(up, "ok");
+    assert_true(h1.last_success_ms >= h0.last_success_ms + 20);
+    assert_int_equal(h1.failures, 0);
+    /* A change upstream is a write again, with its success recorded. */
+    char id[27];
+    fx_item(x.f.a, x.v1, "{\"title\":\"new\",\"category\":\"LOGIN\"}", id);
+    assert_int_equal(opc_sync_run_once(s, err, sizeof err), OPC_OK);
+    assert_int_equal(opc__cache_data_version(r, &dv, &eb), OPC_OK);
+    assert_true(dv != dv0);
+    assert_int_equal(opc__cache_meta_get(r, &m1, &eb), OPC_OK);
+    assert_true(m1.last_success_ms >= h1.last_success_ms);
+    assert_int_equal(sx_compare(&x, x.v1), 4);
+    opc__cache_close(r);
+    opc_sync_free(s);
+    sx_teardown(&x);
+}
+
 static void test_sync_upstream_gone(void **state)
 {
     (void)state;
@@ -585,6 +634,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_open_modes),   cmocka_unit_test(test_sync_mirrors_the_account),
+        cmocka_unit_test(test_sync_idle_steps_leave_the_cache_alone),
         cmocka_unit_test(test_sync_upstream_gone), cmocka_unit_test(test_sync_thread_propagates),
         cmocka_unit_test(test_sync_crash_safety),
         cmocka_unit_test(test_sync_fetch_outside_the_write_lock),
