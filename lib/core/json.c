@@ -55,18 +55,6 @@ bool opc__utf8_valid(const char *str, size_t len)
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c = (char)opc__to_lower((unsigned char)c);
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
-}
-
 /* The limits in force: no size limit and the default depth unless given. */
 static void limits_of(const opc__json_limits *limits, size_t *max_size, int *max_depth)
 {
@@ -112,7 +100,7 @@ static opc_err prescan(const char *s, size_t len, int max_depth, opc__ebuf *eb)
                 if (s[i + 1] == 'u' && i + 5 < len) {
                     int v = 0;
                     for (size_t k = 2; k < 6; k++) {
-                        int h = hexval(s[i + k]);
+                        int h = opc__hexval((unsigned char)s[i + k]);
                         if (h < 0) {
                             v = -1;
                             break;

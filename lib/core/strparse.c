@@ -239,3 +239,47 @@ bool opc__ipv4_valid(const char *s)
     struct in_addr a;
     return s != NULL && strlen(s) < 16 && inet_pton(AF_INET, s, &a) == 1;
 }
+
+int opc__hexval(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    int l = opc__to_lower(c);
+    if (l >= 'a' && l <= 'f') {
+        return l - 'a' + 10;
+    }
+    return -1;
+}
+
+opc_err opc__form_decode(const char *s, size_t len, char *out, size_t cap, size_t *out_len,
+                         const char *what, opc__ebuf *eb)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            int hi = len - i < 3 ? -1 : opc__hexval((unsigned char)s[i + 1]);
+            int lo = len - i < 3 ? -1 : opc__hexval((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0) {
+                return opc__fail(eb, OPC_ERR_PARSE, "%s: bad percent escape", what);
+            }
+            c = hi << 4 | lo;
+            if (c == 0) {
+                return opc__fail(eb, OPC_ERR_PARSE, "%s: %%00 in a parameter", what);
+            }
+            i += 2;
+        } else if (c == '+') {
+            c = ' ';
+        } else if (c == 0) {
+            return opc__fail(eb, OPC_ERR_PARSE, "%s: NUL in a parameter", what);
+        }
+        if (n + 1 >= cap) {
+            return opc__fail(eb, OPC_ERR_TOO_LARGE, "%s: parameter too long", what);
+        }
+        out[n++] = (char)c;
+    }
+    out[n] = '\0';
+    *out_len = n;
+    return OPC_OK;
+}

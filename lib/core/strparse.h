@@ -32,6 +32,18 @@ opc_err opc__parse_duration_ms(const char *s, size_t len, int64_t max_ms, int64_
 /* A numeric IPv4 address in dotted-decimal form ("127.0.0.1"; inet_pton). */
 bool opc__ipv4_valid(const char *s);
 
+/* The value of one hexadecimal digit (either case), or -1. */
+int opc__hexval(int c);
+
+/*
+ * Decode application/x-www-form-urlencoded text s[0..len) ('+' is a space,
+ * %XX a byte) into out[cap], NUL-terminated, its length in *out_len.
+ * OPC_ERR_PARSE for a bad escape or an encoded NUL, OPC_ERR_TOO_LARGE when
+ * it does not fit; eb (may be NULL) says which, prefixed with `what`.
+ */
+opc_err opc__form_decode(const char *s, size_t len, char *out, size_t cap, size_t *out_len,
+                         const char *what, opc__ebuf *eb);
+
 /* ASCII helpers that ignore the locale. */
 bool opc__is_space(int c);
 int opc__to_lower(int c);

@@ -201,52 +201,6 @@ static bool equal_ci(const char *s, size_t len, const char *p)
     return strlen(p) == len && prefix_ci(s, len, p);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    int l = opc__to_lower((unsigned char)c);
-    if (l >= 'a' && l <= 'f') {
-        return l - 'a' + 10;
-    }
-    return -1;
-}
-
-/* Percent-decode s[0..len) into out[cap] (NUL-terminated). */
-static opc_err pct_decode(const char *s, size_t len, char *out, size_t cap, size_t *out_len,
-                          opc__ebuf *eb)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '%') {
-            if (len - i < 3) {
-                return opc__fail(eb, OPC_ERR_PARSE, "otpauth URI: bad percent escape");
-            }
-            int hi = hexval(s[i + 1]);
-            int lo = hexval(s[i + 2]);
-            if (hi < 0 || lo < 0) {
-                return opc__fail(eb, OPC_ERR_PARSE, "otpauth URI: bad percent escape");
-            }
-            c = (char)(hi << 4 | lo);
-            if (c == '\0') {
-                return opc__fail(eb, OPC_ERR_PARSE, "otpauth URI: %%00 in a parameter");
-            }
-            i += 2;
-        } else if (c == '+') {
-            c = ' ';
-        }
-        if (n + 1 >= cap) {
-            return opc__fail(eb, OPC_ERR_TOO_LARGE, "otpauth URI: parameter too long");
-        }
-        out[n++] = c;
-    }
-    out[n] = '\0';
-    *out_len = n;
-    return OPC_OK;
-}
-
 enum { P_SECRET, P_ALGORITHM, P_DIGITS, P_PERIOD, P_COUNT };
 
 static const char *const param_names[P_COUNT] = {"secret", "algorithm", "digits", "period"};
@@ -323,8 +277,8 @@ static opc_err parse_query(const char *q, size_t len, opc__totp *t, opc__ebuf *e
         }
         seen[which] = true;
         size_t vlen = 0;
-        rc = eq != NULL ? pct_decode(eq + 1, plen - nlen - 1, val, sizeof val, &vlen, eb)
-                        : pct_decode("", 0, val, sizeof val, &vlen, eb);
+        rc = eq != NULL ? opc__form_decode(eq + 1, plen - nlen - 1, val, sizeof val, &vlen, "otpauth URI", eb)
+                        : opc__form_decode("", 0, val, sizeof val, &vlen, "otpauth URI", eb);
         if (rc == OPC_OK) {
             rc = apply_param(which, val, vlen, t, eb);
         }

@@ -10,51 +10,6 @@
 #include "core/json.h"
 #include "core/strparse.h"
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* Form-decode s[0..n) into out; OPC_ERR_PARSE on a bad escape, a NUL or
- * overflow. */
-static opc_err form_decode(const char *s, size_t n, char *out, size_t out_size, size_t *out_len)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%') {
-            if (i + 2 >= n) {
-                return OPC_ERR_PARSE;
-            }
-            int hi = hexval((unsigned char)s[i + 1]);
-            int lo = hexval((unsigned char)s[i + 2]);
-            if (hi < 0 || lo < 0) {
-                return OPC_ERR_PARSE;
-            }
-            c = hi * 16 + lo;
-            i += 2;
-        }
-        if (c == 0 || o + 1 >= out_size) {
-            return OPC_ERR_PARSE;
-        }
-        out[o++] = (char)c;
-    }
-    out[o] = '\0';
-    *out_len = o;
-    return OPC_OK;
-}
-
 opc_err opc__query_param(const char *query, const char *name, char *out, size_t out_size,
                          size_t *out_len, bool *found)
 {
@@ -78,7 +33,9 @@ opc_err opc__query_param(const char *query, const char *name, char *out, size_t 
             if (eq == NULL) {
                 return OPC_OK;
             }
-            return form_decode(eq + 1, seg - key_len - 1, out, out_size, out_len);
+            opc_err rc = opc__form_decode(eq + 1, seg - key_len - 1, out, out_size, out_len,
+                                          "query", NULL);
+            return rc == OPC_OK ? OPC_OK : OPC_ERR_PARSE;
         }
         if (end == NULL) {
             break;

@@ -159,9 +159,58 @@ static void test_strparse_trim_and_case(void **state)
     assert_true(opc__strcasecmp("a", "ab") != 0);
 }
 
+static void test_strparse_hexval(void **state)
+{
+    (void)state;
+    assert_int_equal(opc__hexval('0'), 0);
+    assert_int_equal(opc__hexval('9'), 9);
+    assert_int_equal(opc__hexval('a'), 10);
+    assert_int_equal(opc__hexval('F'), 15);
+    assert_int_equal(opc__hexval('g'), -1);
+    assert_int_equal(opc__hexval('/'), -1);
+    assert_int_equal(opc__hexval(0xc3), -1);
+}
+
+/* One case of opc__form_decode: input, capacity, code, output or message. */
+static void form_case(const char *in, size_t cap, opc_err want, const char *text)
+{
+    char out[32];
+    size_t n = 99;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    assert_true(cap <= sizeof out);
+    assert_int_equal(opc__form_decode(in, strlen(in), out, cap, &n, "test", &eb), want);
+    if (want == OPC_OK) {
+        assert_string_equal(out, text);
+        assert_int_equal(n, strlen(text));
+    } else {
+        assert_string_equal(eb.msg, text);
+    }
+}
+
+static void test_strparse_form_decode(void **state)
+{
+    (void)state;
+    form_case("", 32, OPC_OK, "");
+    form_case("a+b%20c%2B%e2%82%ac", 32, OPC_OK, "a b c+\xe2\x82\xac");
+    form_case("%4A%4a", 32, OPC_OK, "JJ");
+    form_case("abc", 4, OPC_OK, "abc");
+    form_case("abcd", 4, OPC_ERR_TOO_LARGE, "test: parameter too long");
+    form_case("%", 32, OPC_ERR_PARSE, "test: bad percent escape");
+    form_case("a%4", 32, OPC_ERR_PARSE, "test: bad percent escape");
+    form_case("%zz", 32, OPC_ERR_PARSE, "test: bad percent escape");
+    form_case("a%00b", 32, OPC_ERR_PARSE, "test: %00 in a parameter");
+    /* Without an ebuf the codes are the same. */
+    char out[8];
+    size_t n = 0;
+    assert_int_equal(opc__form_decode("%0", 2, out, sizeof out, &n, "x", NULL), OPC_ERR_PARSE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strparse_hexval),
+        cmocka_unit_test(test_strparse_form_decode),
         cmocka_unit_test(test_strparse_u64_accepts_decimal_and_hex),
         cmocka_unit_test(test_strparse_u64_rejects_overflow_and_junk),
         cmocka_unit_test(test_strparse_i64_handles_limits),
