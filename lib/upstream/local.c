@@ -11,7 +11,9 @@
  * reopens the file when it was replaced (another inode), so a removed,
  * renamed or chmod'ed account file shows as OPC_ERR_IO at once even though
  * an open SQLite handle would keep reading the old inode. The long wait of
- * changes() polls the feed every OPC_UPSTREAM_LOCAL_POLL_MS.
+ * changes() reads the feed again as soon as a file of the account changes
+ * (core/watch.h: `op` committing shows as a write of account.db-wal), and
+ * at least every OPC_UPSTREAM_LOCAL_POLL_MS.
  */
 #include "internal.h"
 
@@ -26,10 +28,12 @@
 #include "account/import.h"
 #include "core/alloc.h"
 #include "core/time.h"
+#include "core/watch.h"
 #include "upstream/upstream.h"
 
 typedef struct local {
     char *path;
+    opc__watch *watch; /* the account file's directory; NULL: plain polling */
     opc_account *a;
     dev_t dev;
     ino_t ino;
@@ -149,7 +153,12 @@ static opc_err l_changes(opc__upstream *u, int64_t since, size_t limit, int64_t 
         cJSON_Delete(arr);
         cursor = next;
         int64_t step = deadline - now;
-        sleep_ms(step < OPC_UPSTREAM_LOCAL_POLL_MS ? step : OPC_UPSTREAM_LOCAL_POLL_MS);
+        step = step < OPC_UPSTREAM_LOCAL_POLL_MS ? step : OPC_UPSTREAM_LOCAL_POLL_MS;
+        if (l->watch != NULL) {
+            (void)opc__watch_wait(l->watch, (int)step);
+        } else {
+            sleep_ms(step);
+        }
     }
 }
 
@@ -251,6 +260,7 @@ static void l_close(opc__upstream *u)
     local *l = u->impl;
     if (l != NULL) {
         local_drop(l);
+        opc__watch_close(l->watch);
         opc__free(l->path);
         opc__free(l);
         u->impl = NULL;
@@ -282,6 +292,13 @@ opc_err opc__upstream_local_init(opc__upstream *u, const char *path, opc__ebuf *
     if (l->path == NULL) {
         opc__free(l);
         return OPC_ERR_NOMEM;
+    }
+    /* Without inotify the watch only times out: the wait polls (core/watch.h). */
+    opc_err rc = opc__watch_open(path, &l->watch);
+    if (rc != OPC_OK) {
+        opc__free(l->path);
+        opc__free(l);
+        return rc;
     }
     u->impl = l;
     u->ops = &local_ops;
