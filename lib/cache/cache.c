@@ -88,9 +88,41 @@ static const char schema_v1[] = "CREATE TABLE meta ("
                                 " updated INTEGER NOT NULL,"
                                 " seq INTEGER NOT NULL) STRICT;";
 
+/*
+ * v2: the local change sequence (cache.h, "Changes"). Every insert, update or
+ * delete of an item row bumps meta.change_seq; a put stamps the row's lseq
+ * with the number it gets (S_I_PUT), a delete leaves a row in `gone`. Gone
+ * rows older than OPC_CACHE_GONE_KEEP changes are pruned and gone_floor says
+ * up to where: a reader positioned below it must read everything again.
+ */
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+#define GONE_KEEP_SQL STRINGIFY(OPC_CACHE_GONE_KEEP)
+static const char schema_v2[] =
+    "ALTER TABLE meta ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE meta ADD COLUMN gone_floor INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE items ADD COLUMN lseq INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX items_lseq ON items(lseq);"
+    "CREATE TABLE gone ("
+    " lseq INTEGER NOT NULL,"
+    " vault_id TEXT NOT NULL,"
+    " id TEXT NOT NULL) STRICT;"
+    "CREATE INDEX gone_lseq ON gone(lseq);"
+    "CREATE TRIGGER items_added AFTER INSERT ON items BEGIN"
+    " UPDATE meta SET change_seq = change_seq + 1 WHERE one = 1; END;"
+    "CREATE TRIGGER items_changed AFTER UPDATE ON items BEGIN"
+    " UPDATE meta SET change_seq = change_seq + 1 WHERE one = 1; END;"
+    "CREATE TRIGGER items_gone AFTER DELETE ON items BEGIN"
+    " UPDATE meta SET change_seq = change_seq + 1,"
+    "  gone_floor = MAX(gone_floor, change_seq + 1 - " GONE_KEEP_SQL ") WHERE one = 1;"
+    " INSERT INTO gone (lseq, vault_id, id) SELECT change_seq, OLD.vault_id, OLD.id FROM meta"
+    "  WHERE one = 1;"
+    " DELETE FROM gone WHERE lseq <= (SELECT gone_floor FROM meta WHERE one = 1); END;";
+
 /* migrations[i] takes the schema from version i to i + 1 (0 -> 1 is creation). */
 static const char *const migrations[] = {
     schema_v1,
+    schema_v2,
 };
 
 #define V_COLS                                                                                     \
@@ -100,6 +132,8 @@ static const char *const migrations[] = {
 #define I_COLS                                                                                     \
     "id, vault_id, version, state, key_sn, overview, details, created, updated, last_edited_by, "  \
     "seq"
+/* The change number an item put takes (the trigger then moves change_seq to it). */
+#define NEXT_LSEQ "(SELECT change_seq + 1 FROM meta WHERE one = 1)"
 #define T_COLS "jti, server_id, name, scopes, created, expires, state, updated, seq"
 #define AC_COLS "vault_id, key_sn, enc_key, acl, granted, grant_sig, seq"
 
@@ -107,7 +141,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_DATA_VERSION] = "PRAGMA data_version",
     [S_META_GET] =
         "SELECT server_id, account_id, feed_cursor, initial_sync_complete,"
-        " last_attempt_ms, last_success_ms, failures, last_error FROM meta WHERE one = 1",
+        " last_attempt_ms, last_success_ms, failures, last_error, change_seq, gone_floor"
+        " FROM meta WHERE one = 1",
     [S_SET_IDS] = "UPDATE meta SET server_id = ?1, account_id = ?2 WHERE one = 1",
     [S_SET_CURSOR] = "UPDATE meta SET feed_cursor = ?1 WHERE one = 1",
     [S_SET_INITIAL] = "UPDATE meta SET initial_sync_complete = ?1 WHERE one = 1",
@@ -141,13 +176,16 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_I_COUNT] = "SELECT COUNT(*) FROM items WHERE vault_id = ?1",
     [S_I_COUNT_ALL] = "SELECT COUNT(*) FROM items",
     /* Monotonic (cache.h): an older version leaves the cached row. */
-    [S_I_PUT] = "INSERT INTO items (" I_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-                " ?11) ON CONFLICT (id) DO UPDATE SET vault_id = excluded.vault_id,"
+    [S_I_PUT] = "INSERT INTO items (" I_COLS ", lseq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                " ?10, ?11, " NEXT_LSEQ ") ON CONFLICT (id) DO UPDATE SET"
+                " vault_id = excluded.vault_id, lseq = excluded.lseq,"
                 " version = excluded.version, state = excluded.state, key_sn = excluded.key_sn,"
                 " overview = excluded.overview, details = excluded.details,"
                 " created = excluded.created, updated = excluded.updated,"
                 " last_edited_by = excluded.last_edited_by, seq = excluded.seq"
                 " WHERE excluded.version >= items.version",
+    [S_I_CHANGED] = "SELECT " I_COLS_NO_DETAILS " FROM items WHERE lseq > ?1 ORDER BY lseq",
+    [S_GONE] = "SELECT vault_id, id FROM gone WHERE lseq > ?1 ORDER BY lseq",
     [S_I_DEL] = "DELETE FROM items WHERE id = ?1",
     [S_I_DEL_VAULT] = "DELETE FROM items WHERE vault_id = ?1",
     [S_I_DEL_UPTO] = "DELETE FROM items WHERE id = ?1 AND version <= ?2",
@@ -449,6 +487,8 @@ opc_err opc__cache_meta_get(opc__cache *c, opc__cache_meta *out, opc__ebuf *eb)
         out->failures = sqlite3_column_int64(st, 6);
         const char *e = col_str(st, 7);
         (void)snprintf(out->last_error, sizeof out->last_error, "%s", e == NULL ? "" : e);
+        out->change_seq = sqlite3_column_int64(st, 8);
+        out->gone_floor = sqlite3_column_int64(st, 9);
     }
     opc__cache_done(st);
     return rc;
@@ -957,4 +997,51 @@ opc_err opc__cache_tokens_foreach(opc__cache *c, opc__cache_token_fn fn, void *u
 {
     walker w = {&token_rows, {.token = fn}, ud};
     return c == NULL || fn == NULL ? OPC_ERR_INVALID_ARG : walk(c, &w, S_T_ALL, eb, "", NULL);
+}
+
+opc_err opc__cache_items_changed_foreach(opc__cache *c, int64_t since, opc__cache_item_fn fn,
+                                         void *ud, opc__ebuf *eb)
+{
+    if (c == NULL || fn == NULL || since < 0) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    sqlite3_stmt *st = NULL;
+    opc_err rc = opc__cache_stmt(c, S_I_CHANGED, &st, eb, "i", since);
+    bool row = true;
+    while (rc == OPC_OK) {
+        rc = opc__cache_step(c, st, &row, eb);
+        if (rc != OPC_OK || !row) {
+            break;
+        }
+        opc__cache_item it;
+        memset(&it, 0, sizeof it);
+        read_item(st, &it);
+        rc = fn(&it, ud);
+    }
+    opc__cache_done(st);
+    return rc;
+}
+
+opc_err opc__cache_gone_foreach(opc__cache *c, int64_t since, opc__cache_gone_fn fn, void *ud,
+                                opc__ebuf *eb)
+{
+    if (c == NULL || fn == NULL || since < 0) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    sqlite3_stmt *st = NULL;
+    opc_err rc = opc__cache_stmt(c, S_GONE, &st, eb, "i", since);
+    bool row = true;
+    while (rc == OPC_OK) {
+        rc = opc__cache_step(c, st, &row, eb);
+        if (rc != OPC_OK || !row) {
+            break;
+        }
+        char vault[OPC_ID_LEN + 1];
+        char id[OPC_ID_LEN + 1];
+        col_id(st, 0, vault);
+        col_id(st, 1, id);
+        rc = fn(vault, id, ud);
+    }
+    opc__cache_done(st);
+    return rc;
 }

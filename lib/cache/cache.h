@@ -20,7 +20,8 @@
  * Tables (all STRICT):
  *   meta          one row: server_id, account_id, cursor (feed seq applied),
  *                 initial_sync_complete, sync health (last_attempt_ms,
- *                 last_success_ms, last_error, failures)
+ *                 last_success_ms, last_error, failures), change_seq,
+ *                 gone_floor (see "Changes")
  *   issuer_keys   kid, jwk (public JWK text), seq
  *   vault_access  vault_id PK, key_sn, enc_key (b64url RSA-OAEP wrapped vault
  *                 key for this server), acl, granted (Unix s), grant_sig, seq
@@ -28,11 +29,12 @@
  *                 content_version, items, created, updated (Unix s), seq
  *   items         id PK, vault_id, version, state ('active'), key_sn, overview
  *                 (envelope text), details (envelope text), created, updated
- *                 (Unix s), last_edited_by, seq
+ *                 (Unix s), last_edited_by, seq, lseq (see "Changes")
  *   files         (file_id, idx) PK, item_id, vault_id, blob (ciphertext||tag)
  *   tokens        jti PK, server_id, name, scopes (JSON text [{"u","a"}]),
  *                 created, expires (Unix s; 0 = none), state
  *                 ('active'|'revoked'), updated, seq
+ *   gone          lseq, vault_id, id of deleted item rows (see "Changes")
  * `seq` is the upstream change sequence of the row's last change, as
  * received (0 when unknown).
  *
@@ -48,6 +50,20 @@
  * so a reader can poll it cheaply (no I/O) and refresh its in-memory state.
  * (A write-through made on the reader's own handle would not move it: write
  * through a separate handle.)
+ *
+ * Changes. Item rows carry a local change number: every insert, update or
+ * delete of an item row (whoever makes it, in whatever transaction) takes
+ * the next number of meta.change_seq, the row's `lseq` column holds the
+ * number of its last put, and a deleted row leaves (lseq, vault_id, id) in
+ * the `gone` table. SQL triggers keep them, so no writer can forget. A
+ * reader that has seen everything up to number N reads what changed since
+ * in one read transaction: opc__cache_items_changed_foreach(N) and
+ * opc__cache_gone_foreach(N), applying the gone ids first, then the rows
+ * (a row deleted and put again is listed in both). Gone rows are kept for
+ * OPC_CACHE_GONE_KEEP numbers; meta.gone_floor tells up to where they were
+ * pruned, and a reader with N < gone_floor must read everything again.
+ * Vaults, grants and tokens are a few rows each and carry no number: a
+ * reader reads them again whenever PRAGMA data_version moved.
  *
  * Monotonic rows. Item and vault rows reach the cache from two writers that
  * race: connect-sync applies rows it fetched from the upstream (maybe a
@@ -98,11 +114,13 @@
 /* PRAGMA application_id of cache files ("OPCC"). */
 #define OPC_CACHE_APPLICATION_ID 0x4f504343
 /* Schema version written by this library (PRAGMA user_version). */
-#define OPC_CACHE_SCHEMA_VERSION 1
+#define OPC_CACHE_SCHEMA_VERSION 2
 /* SQLite busy timeout, in milliseconds. */
 #define OPC_CACHE_BUSY_TIMEOUT_MS 5000
 /* File name inside the data directory. */
 #define OPC_CACHE_FILE_NAME "1password.sqlite"
+/* Changes for which deleted item ids are kept (see "Changes" above). */
+#define OPC_CACHE_GONE_KEEP 100000
 /* Longest last_error kept in meta, in bytes. */
 #define OPC_CACHE_MAX_ERROR 255
 
@@ -151,6 +169,8 @@ typedef struct opc__cache_meta {
     int64_t last_success_ms; /* Unix ms of the last successful sync step; 0 never */
     int64_t failures;        /* consecutive failures since the last success */
     char last_error[OPC_CACHE_MAX_ERROR + 1]; /* "" when the last attempt succeeded */
+    int64_t change_seq; /* local change number of the last item change (see "Changes") */
+    int64_t gone_floor; /* deleted items are listed for changes above this number only */
 } opc__cache_meta;
 
 /* Read the meta row (a fresh cache gives zeros and empty strings). */
@@ -230,6 +250,17 @@ opc_err opc__cache_item_get(opc__cache *c, const char *vault, const char *item,
                             opc__cache_item *out, opc__ebuf *eb);
 /* Number of items of a vault (any vault when vault is NULL). */
 opc_err opc__cache_item_count(opc__cache *c, const char *vault, int64_t *out, opc__ebuf *eb);
+
+/*
+ * Changes since a local change number (see "Changes"): item rows (without
+ * details) whose lseq > since, in change order; ids of item rows deleted
+ * after since. Use both in one read transaction.
+ */
+opc_err opc__cache_items_changed_foreach(opc__cache *c, int64_t since, opc__cache_item_fn fn,
+                                         void *ud, opc__ebuf *eb);
+typedef opc_err (*opc__cache_gone_fn)(const char *vault, const char *item, void *ud);
+opc_err opc__cache_gone_foreach(opc__cache *c, int64_t since, opc__cache_gone_fn fn, void *ud,
+                                opc__ebuf *eb);
 
 /* Chunks of a file in index order (none: OPC_OK without calls). */
 opc_err opc__cache_file_chunks(opc__cache *c, const char *file, opc__cache_chunk_fn fn, void *ud,

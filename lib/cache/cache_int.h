@@ -43,6 +43,8 @@ enum opc__cache_stmt_id {
     S_I_COUNT,
     S_I_COUNT_ALL,
     S_I_PUT,
+    S_I_CHANGED,
+    S_GONE,
     S_I_DEL,
     S_I_DEL_VAULT,
     S_I_DEL_UPTO,

@@ -380,7 +380,7 @@ static int list_items(req *r, const opc__ix_vault *v, const char *query)
     opc__buf_append_char(b, '[');
     bool first = true;
     for (size_t i = 0; i < v->n_items; i++) {
-        const opc__ix_item *it = &v->items[i];
+        const opc__ix_item *it = v->items[i];
         if (!item_matches(&f, it)) {
             continue;
         }

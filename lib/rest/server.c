@@ -265,6 +265,9 @@ opc_err opc_api_start(opc_api *api, char *errbuf, size_t errbuf_len)
         opc_api_stop(api);
         return trc;
     }
+    if (opc__index_watch_start(api->index) != OPC_OK) {
+        opc__log(OPC_LOG_WARN, "api", "cannot start the cache watcher; requests poll the cache");
+    }
     opc__log(OPC_LOG_INFO, "api", "serving on %s:%d", api->bind, api->bound_port);
     return OPC_OK;
 }
@@ -280,6 +283,7 @@ void opc_api_stop(opc_api *api)
         return;
     }
     opc__api_tls_stop(api);
+    opc__index_watch_stop(api->index);
     if (api->ctx != NULL) {
         opc__httpd_stop(api->ctx, api->bind, api->bound_port); /* requests in progress finish */
         api->ctx = NULL;

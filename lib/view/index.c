@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "core/watch.h"
 #include "crypto/envelope.h"
 #include "model/item.h"
 #include "model/shape.h"
@@ -30,18 +31,30 @@ struct opc__index {
     opc__cache *c;
     int64_t data_version;
     atomic_int_fast64_t last_poll_ms;
+    atomic_uint_fast64_t full_builds; /* opc__index_stats */
+    atomic_uint_fast64_t incremental;
+    atomic_uint_fast64_t vault_loads;
+    atomic_uint_fast64_t decrypted;
     pthread_mutex_t snap_mu; /* guards cur and refs */
     opc__ix_snapshot *cur;
     atomic_uint_fast64_t generation;
     pthread_mutex_t pool_mu;
     opc__cache *idle[OPC_INDEX_MAX_IDLE_HANDLES];
     size_t n_idle;
+    /* The watcher: a thread refreshing as soon as the cache files change. */
+    opc__watch *watch;
+    pthread_t watcher;
+    bool watching;
+    atomic_bool stop;
 };
 
-/* ---- snapshots ---- */
+/* ---- items and snapshots ---- */
 
-static void item_clear(opc__ix_item *it)
+static void item_unref(opc__ix_item *it)
 {
+    if (it == NULL || atomic_fetch_sub(&it->refs, 1) != 1) {
+        return;
+    }
     opc__secret_free_str(it->title);
     for (size_t i = 0; i < it->n_tags; i++) {
         opc__secret_free_str(it->tags[i]);
@@ -50,18 +63,26 @@ static void item_clear(opc__ix_item *it)
     if (it->json != NULL) {
         opc__secret_free(it->json, it->json_len);
     }
-    memset(it, 0, sizeof *it);
+    opc__free(it);
+}
+
+static opc__ix_item *item_ref(opc__ix_item *it)
+{
+    atomic_fetch_add(&it->refs, 1);
+    return it;
 }
 
 static void vault_clear(opc__ix_vault *v)
 {
     opc__secret_free_str(v->name);
+    opc__secret_free_str(v->description);
+    opc__free(v->type);
     if (v->json != NULL) {
         opc__secret_free(v->json, v->json_len);
     }
     opc__free(v->enc_key);
     for (size_t i = 0; i < v->n_items; i++) {
-        item_clear(&v->items[i]);
+        item_unref(v->items[i]);
     }
     opc__free(v->items);
     memset(v, 0, sizeof *v);
@@ -108,9 +129,9 @@ static int cmp_vault(const void *a, const void *b)
     return strcmp(((const opc__ix_vault *)a)->id, ((const opc__ix_vault *)b)->id);
 }
 
-static int cmp_item(const void *a, const void *b)
+static int cmp_item_ptr(const void *a, const void *b)
 {
-    return strcmp(((const opc__ix_item *)a)->id, ((const opc__ix_item *)b)->id);
+    return strcmp((*(opc__ix_item *const *)a)->id, (*(opc__ix_item *const *)b)->id);
 }
 
 static int cmp_token(const void *a, const void *b)
@@ -118,22 +139,46 @@ static int cmp_token(const void *a, const void *b)
     return strcmp(((const opc__ix_token *)a)->jti, ((const opc__ix_token *)b)->jti);
 }
 
-/* Print j into out and len (a buffer to wipe). */
-static opc_err print_secret(const cJSON *j, char **out, size_t *len)
+/* One item change of a vault, collected while reading the changes. */
+typedef struct ix_change {
+    char id[OPC_ID_LEN + 1];
+    size_t order;     /* position in the change stream: the last change of an id wins */
+    opc__ix_item *it; /* the new item (owned), or NULL: the id is gone */
+} ix_change;
+
+static int cmp_change(const void *a, const void *b)
 {
-    return opc__json_print(j, out, len);
+    const ix_change *x = a;
+    const ix_change *y = b;
+    int c = strcmp(x->id, y->id);
+    if (c != 0) {
+        return c;
+    }
+    return x->order < y->order ? -1 : x->order > y->order;
 }
+
+/* Per vault of the snapshot being built. */
+typedef struct vault_work {
+    bool reuse;                 /* items taken over from the previous snapshot */
+    const opc__ix_vault *pv;    /* that vault (same key), or NULL */
+    opc__vkey *vk;              /* fetched on first need */
+    ix_change *changes;
+    size_t n_changes;
+    size_t changes_cap;
+} vault_work;
 
 typedef struct build_ctx {
     opc__index *ix;
     opc__ix_snapshot *s;
     size_t cap;
-    opc__ix_vault *v; /* vault being filled (items walk) */
+    vault_work *work;     /* parallel to s->vaults while they are filled */
+    opc__ix_vault *v;     /* vault being filled (items walk) */
+    vault_work *w;        /* its work */
     size_t item_cap;
     const opc__ix_snapshot *prev; /* the snapshot being replaced */
-    const opc__ix_vault *pv;      /* v in prev (decrypted, same key), or NULL */
-    const opc__key *key;
-    opc_err err;
+    bool incremental;             /* apply prev + changes rather than read everything */
+    int64_t now_ms;
+    size_t n_changes;             /* changes seen in this build (incremental) */
 } build_ctx;
 
 static opc_err on_token(const opc__cache_token *t, void *ud)
@@ -204,49 +249,29 @@ static opc_err item_tags(opc__ix_item *it, const cJSON *ov)
     return OPC_OK;
 }
 
-/* Copy an item of the previous snapshot (same id and version: its
- * decrypted summary cannot have changed). */
-static opc_err item_copy(opc__ix_item *dst, const opc__ix_item *src)
+/* The vault key of the vault being filled (fetched once per build). */
+static opc_err work_key(build_ctx *b, const opc__key **out, opc__ebuf *eb)
 {
-    memset(dst, 0, sizeof *dst);
-    memcpy(dst->id, src->id, sizeof dst->id);
-    dst->version = src->version;
-    dst->title = opc__strdup(src->title);
-    dst->json = opc__memdup(src->json, src->json_len + 1);
-    if (dst->title == NULL || dst->json == NULL) {
-        return OPC_ERR_NOMEM;
-    }
-    dst->json_len = src->json_len;
-    if (src->n_tags > 0) {
-        dst->tags = opc__calloc(src->n_tags, sizeof *dst->tags);
-        if (dst->tags == NULL) {
-            return OPC_ERR_NOMEM;
-        }
-        for (size_t i = 0; i < src->n_tags; i++) {
-            dst->tags[i] = opc__strdup(src->tags[i]);
-            if (dst->tags[i] == NULL) {
-                return OPC_ERR_NOMEM;
-            }
-            dst->n_tags++;
+    vault_work *w = b->w;
+    if (w->vk == NULL) {
+        opc_err rc = opc__vault_keys_get(b->ix->keys, b->v->id, b->v->key_sn, b->v->enc_key,
+                                         b->now_ms, &w->vk, eb);
+        if (rc != OPC_OK) {
+            return rc;
         }
     }
+    *out = opc__vkey_key(w->vk);
     return OPC_OK;
 }
 
-static opc_err grow_items(build_ctx *b)
+/*
+ * Decrypt an item row into a new index item (refs 1). *out NULL with OPC_OK
+ * when the row is not listed (not active, a key serial not held, does not
+ * decrypt: logged).
+ */
+static opc_err item_make(build_ctx *b, const opc__cache_item *row, opc__ix_item **out)
 {
-    opc__ix_vault *v = b->v;
-    opc__ix_item *n = opc__grow(v->items, &b->item_cap, v->n_items, sizeof *n, 16);
-    if (n == NULL) {
-        return OPC_ERR_NOMEM;
-    }
-    v->items = n;
-    return OPC_OK;
-}
-
-static opc_err on_item(const opc__cache_item *row, void *ud)
-{
-    build_ctx *b = ud;
+    *out = NULL;
     opc__ix_vault *v = b->v;
     if (row->state != NULL && strcmp(row->state, "active") != 0) {
         return OPC_OK;
@@ -256,28 +281,18 @@ static opc_err on_item(const opc__cache_item *row, void *ud)
                  (long long)row->key_sn);
         return OPC_OK;
     }
-    const opc__ix_item *old = b->pv != NULL ? opc__ix_find_item(b->pv, row->id) : NULL;
-    if (old != NULL && old->version == row->version) {
-        opc_err rc = grow_items(b);
-        if (rc == OPC_OK) {
-            rc = item_copy(&v->items[v->n_items], old);
-            if (rc != OPC_OK) {
-                item_clear(&v->items[v->n_items]);
-            }
-        }
-        if (rc == OPC_OK) {
-            v->n_items++;
-        }
-        return rc;
-    }
     char aad[OPC_WIRE_LABEL_MAX];
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     cJSON *ov = NULL;
-    opc_err rc =
-        opc__wire_item_aad(aad, sizeof aad, v->id, row->id, OPC_WIRE_ITEM_OVERVIEW, row->key_sn);
+    const opc__key *key = NULL;
+    opc_err rc = work_key(b, &key, &eb);
     if (rc == OPC_OK) {
-        rc = opc__ix_open_json(row->overview, b->key, aad, &ov, &eb);
+        rc = opc__wire_item_aad(aad, sizeof aad, v->id, row->id, OPC_WIRE_ITEM_OVERVIEW,
+                                row->key_sn);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__ix_open_json(row->overview, key, aad, &ov, &eb);
     }
     if (rc != OPC_OK) {
         if (rc == OPC_ERR_NOMEM) {
@@ -287,12 +302,13 @@ static opc_err on_item(const opc__cache_item *row, void *ud)
                  v->id);
         return OPC_OK;
     }
-    if (grow_items(b) != OPC_OK) {
+    atomic_fetch_add(&b->ix->decrypted, 1);
+    opc__ix_item *it = opc__calloc(1, sizeof *it);
+    if (it == NULL) {
         opc__json_delete_secret(ov);
         return OPC_ERR_NOMEM;
     }
-    opc__ix_item *it = &v->items[v->n_items];
-    memset(it, 0, sizeof *it);
+    atomic_init(&it->refs, 1);
     memcpy(it->id, row->id, sizeof it->id);
     it->version = row->version;
     cJSON *sum = NULL;
@@ -325,94 +341,348 @@ static opc_err on_item(const opc__cache_item *row, void *ud)
         rc = item_tags(it, ov);
     }
     if (rc == OPC_OK) {
-        rc = print_secret(obj, &it->json, &it->json_len);
+        rc = opc__json_print(obj, &it->json, &it->json_len);
     }
     opc__json_delete_secret(obj);
     opc__json_delete_secret(sum);
     opc__json_delete_secret(ov);
     if (rc != OPC_OK) {
-        item_clear(it);
+        item_unref(it);
         return rc == OPC_ERR_NOMEM ? rc : OPC_OK;
     }
-    v->n_items++;
+    *out = it;
     return OPC_OK;
 }
 
-/* Decrypt a vault's attributes and items. Failures leave it undecrypted. */
-static opc_err fill_vault(build_ctx *b, opc__ix_vault *v, int64_t now_ms)
+static opc_err push_item(build_ctx *b, opc__ix_item *it)
 {
-    opc__cache *c = b->ix->c;
-    opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    opc__cache_vault row;
-    memset(&row, 0, sizeof row);
-    opc_err rc = opc__cache_vault_get(c, v->id, &row, &eb);
-    if (rc != OPC_OK) {
-        return rc == OPC_ERR_NOMEM ? rc : OPC_OK; /* granted, not synced yet */
+    opc__ix_vault *v = b->v;
+    opc__ix_item **n = opc__grow(v->items, &b->item_cap, v->n_items, sizeof *n, 16);
+    if (n == NULL) {
+        item_unref(it);
+        return OPC_ERR_NOMEM;
     }
-    opc__vkey *vk = NULL;
-    rc = opc__vault_keys_get(b->ix->keys, v->id, v->key_sn, v->enc_key, now_ms, &vk, &eb);
-    cJSON *attrs = NULL;
+    v->items = n;
+    v->items[v->n_items++] = it;
+    return OPC_OK;
+}
+
+/* Full read of a vault's items: one row at a time. */
+static opc_err on_item(const opc__cache_item *row, void *ud)
+{
+    build_ctx *b = ud;
+    opc__ix_item *it = NULL;
+    opc_err rc = item_make(b, row, &it);
+    if (rc == OPC_OK && it != NULL) {
+        rc = push_item(b, it);
+    }
+    return rc;
+}
+
+/* ---- changes since the previous snapshot ---- */
+
+static vault_work *work_of(build_ctx *b, const char *vault, opc__ix_vault **v)
+{
+    *v = NULL;
+    const opc__ix_vault *found = opc__ix_find_vault(b->s, vault);
+    if (found == NULL) {
+        return NULL;
+    }
+    size_t i = (size_t)(found - b->s->vaults);
+    if (!b->work[i].reuse) {
+        return NULL; /* read afresh: already current */
+    }
+    *v = &b->s->vaults[i];
+    return &b->work[i];
+}
+
+static opc_err add_change(build_ctx *b, vault_work *w, const char *id, opc__ix_item *it)
+{
+    ix_change *n = opc__grow(w->changes, &w->changes_cap, w->n_changes, sizeof *n, 8);
+    if (n == NULL) {
+        item_unref(it);
+        return OPC_ERR_NOMEM;
+    }
+    w->changes = n;
+    ix_change *c = &w->changes[w->n_changes++];
+    memset(c, 0, sizeof *c);
+    memcpy(c->id, id, strnlen(id, OPC_ID_LEN));
+    c->order = b->n_changes++;
+    c->it = it;
+    return OPC_OK;
+}
+
+static opc_err on_gone(const char *vault, const char *item, void *ud)
+{
+    build_ctx *b = ud;
+    opc__ix_vault *v = NULL;
+    vault_work *w = work_of(b, vault, &v);
+    return w == NULL ? OPC_OK : add_change(b, w, item, NULL);
+}
+
+static opc_err on_changed(const opc__cache_item *row, void *ud)
+{
+    build_ctx *b = ud;
+    opc__ix_vault *v = NULL;
+    vault_work *w = work_of(b, row->vault, &v);
+    if (w == NULL) {
+        return OPC_OK;
+    }
+    /* The same version is the same upstream state: take the decrypted one. */
+    const opc__ix_item *have = opc__ix_find_item(w->pv, row->id);
+    if (have != NULL && have->version == row->version && row->state != NULL &&
+        strcmp(row->state, "active") == 0 && row->key_sn == v->key_sn) {
+        return add_change(b, w, row->id, item_ref((opc__ix_item *)(uintptr_t)have));
+    }
+    b->v = v;
+    b->w = w;
+    opc__ix_item *it = NULL;
+    opc_err rc = item_make(b, row, &it);
+    return rc == OPC_OK ? add_change(b, w, row->id, it) : rc;
+}
+
+/*
+ * v->items (the previous snapshot's, referenced) merged with w's changes
+ * (the last change of an id wins) into a new sorted array.
+ */
+static opc_err apply_changes(opc__ix_vault *v, vault_work *w)
+{
+    if (w->n_changes == 0) {
+        return OPC_OK;
+    }
+    qsort(w->changes, w->n_changes, sizeof *w->changes, cmp_change);
+    size_t cap = v->n_items + w->n_changes;
+    opc__ix_item **out = opc__calloc(cap, sizeof *out);
+    if (out == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    size_t n = 0;
+    size_t i = 0;
+    size_t j = 0;
+    while (i < v->n_items || j < w->n_changes) {
+        /* The last change of an id (sorted by id, then order). */
+        size_t k = j;
+        while (k + 1 < w->n_changes && strcmp(w->changes[k + 1].id, w->changes[j].id) == 0) {
+            k++;
+        }
+        int c = i >= v->n_items     ? 1
+                : j >= w->n_changes ? -1
+                                    : strcmp(v->items[i]->id, w->changes[j].id);
+        if (c < 0) {
+            out[n++] = v->items[i++];
+            continue;
+        }
+        if (c == 0) {
+            item_unref(v->items[i++]);
+        }
+        if (w->changes[k].it != NULL) {
+            out[n++] = w->changes[k].it;
+            w->changes[k].it = NULL;
+        }
+        j = k + 1;
+    }
+    opc__free(v->items);
+    v->items = out;
+    v->n_items = n;
+    return OPC_OK;
+}
+
+static void work_clear(opc__index *ix, vault_work *w)
+{
+    for (size_t i = 0; i < w->n_changes; i++) {
+        item_unref(w->changes[i].it);
+    }
+    opc__free(w->changes);
+    opc__vault_keys_release(ix->keys, w->vk);
+    memset(w, 0, sizeof *w);
+}
+
+/* ---- one vault ---- */
+
+static opc_err vault_strings(opc__ix_vault *v, const opc__cache_vault *row)
+{
+    v->type = opc__strdup(row->type != NULL ? row->type : "");
+    v->attr_version = row->attr_version;
+    v->content_version = row->content_version;
+    v->created = row->created;
+    v->updated = row->updated;
+    v->row_key_sn = row->key_sn;
+    return v->type != NULL ? OPC_OK : OPC_ERR_NOMEM;
+}
+
+/* Name and description: the previous snapshot's when the attributes did not change. */
+static opc_err vault_attrs(build_ctx *b, opc__ix_vault *v, const opc__cache_vault *row,
+                           opc__ebuf *eb)
+{
+    const opc__ix_vault *pv = b->w->pv;
+    if (pv != NULL && pv->attr_version == row->attr_version && pv->row_key_sn == row->key_sn &&
+        pv->name != NULL) {
+        v->name = opc__strdup(pv->name);
+        v->description = pv->description != NULL ? opc__strdup(pv->description) : NULL;
+        return v->name != NULL && (pv->description == NULL || v->description != NULL)
+                   ? OPC_OK
+                   : OPC_ERR_NOMEM;
+    }
     char aad[OPC_WIRE_LABEL_MAX];
+    const opc__key *key = NULL;
+    cJSON *attrs = NULL;
+    opc_err rc = work_key(b, &key, eb);
     if (rc == OPC_OK) {
-        rc = opc__wire_vault_attrs_aad(aad, sizeof aad, v->id, row.key_sn);
+        rc = opc__wire_vault_attrs_aad(aad, sizeof aad, v->id, row->key_sn);
     }
     if (rc == OPC_OK) {
-        rc = opc__ix_open_json(row.attrs, opc__vkey_key(vk), aad, &attrs, &eb);
-    }
-    cJSON *obj = NULL;
-    if (rc == OPC_OK) {
-        b->v = v;
-        b->item_cap = 0;
-        b->key = opc__vkey_key(vk);
-        b->pv = NULL;
-        if (b->prev != NULL && b->prev->unlocked) {
-            const opc__ix_vault *pv = opc__ix_find_vault(b->prev, v->id);
-            if (pv != NULL && pv->decrypted && pv->key_sn == v->key_sn) {
-                b->pv = pv;
-            }
-        }
-        rc = opc__cache_items_foreach(c, v->id, false, on_item, b, &eb);
-        if (rc == OPC_OK && v->n_items > 1) {
-            qsort(v->items, v->n_items, sizeof *v->items, cmp_item);
-        }
+        rc = opc__ix_open_json(row->attrs, key, aad, &attrs, eb);
     }
     if (rc == OPC_OK) {
         const cJSON *name = opc__json_member(attrs, "name");
         const cJSON *desc = opc__json_member(attrs, "description");
         v->name = opc__strdup(cJSON_IsString(name) ? name->valuestring : "");
-        rc = v->name != NULL ? OPC_OK : OPC_ERR_NOMEM;
-        /* The item count is of the items this server could decrypt (the
-         * account's column counts every active item). */
-        opc__vault_info info = {v->id,
-                                v->name,
-                                cJSON_IsString(desc) ? desc->valuestring : NULL,
-                                row.type,
-                                row.attr_version,
-                                row.content_version,
-                                (int64_t)v->n_items,
-                                row.created,
-                                row.updated};
-        if (rc == OPC_OK) {
-            rc = opc__vault_json(&info, &obj);
+        v->description = cJSON_IsString(desc) ? opc__strdup(desc->valuestring) : NULL;
+        rc = v->name != NULL && (!cJSON_IsString(desc) || v->description != NULL)
+                 ? OPC_OK
+                 : OPC_ERR_NOMEM;
+    }
+    opc__json_delete_secret(attrs);
+    return rc;
+}
+
+/* The items: the previous snapshot's (referenced) or every row read afresh. */
+static opc_err vault_items(build_ctx *b, opc__ix_vault *v, opc__ebuf *eb)
+{
+    const opc__ix_vault *pv = b->w->pv;
+    b->item_cap = 0;
+    if (b->w->reuse) {
+        if (pv->n_items > 0) {
+            v->items = opc__calloc(pv->n_items, sizeof *v->items);
+            if (v->items == NULL) {
+                return OPC_ERR_NOMEM;
+            }
+            for (size_t i = 0; i < pv->n_items; i++) {
+                v->items[i] = item_ref(pv->items[i]);
+            }
+            v->n_items = pv->n_items;
+        }
+        return OPC_OK;
+    }
+    if (b->incremental) {
+        atomic_fetch_add(&b->ix->vault_loads, 1);
+    }
+    opc_err rc = opc__cache_items_foreach(b->ix->c, v->id, false, on_item, b, eb);
+    if (rc == OPC_OK && v->n_items > 1) {
+        qsort(v->items, v->n_items, sizeof *v->items, cmp_item_ptr);
+    }
+    return rc;
+}
+
+/* Decrypt a vault's attributes and take or read its items. Failures leave it undecrypted. */
+static opc_err fill_vault(build_ctx *b, size_t i)
+{
+    opc__ix_vault *v = &b->s->vaults[i];
+    vault_work *w = &b->work[i];
+    b->v = v;
+    b->w = w;
+    if (b->incremental) {
+        const opc__ix_vault *pv = opc__ix_find_vault(b->prev, v->id);
+        if (pv != NULL && pv->decrypted && pv->key_sn == v->key_sn &&
+            strcmp(pv->enc_key, v->enc_key) == 0) {
+            w->pv = pv;
+            w->reuse = true;
         }
     }
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc__cache_vault row;
+    memset(&row, 0, sizeof row);
+    opc_err rc = opc__cache_vault_get(b->ix->c, v->id, &row, &eb);
+    if (rc != OPC_OK) {
+        w->reuse = false;
+        return rc == OPC_ERR_NOMEM ? rc : OPC_OK; /* granted, not synced yet */
+    }
+    rc = vault_strings(v, &row);
     if (rc == OPC_OK) {
-        rc = print_secret(obj, &v->json, &v->json_len);
+        rc = vault_attrs(b, v, &row, &eb);
+    }
+    if (rc == OPC_OK) {
+        rc = vault_items(b, v, &eb);
     }
     if (rc == OPC_OK) {
         v->decrypted = true;
     } else {
+        w->reuse = false;
         opc__log(OPC_LOG_WARN, "api", "vault %s could not be read: %s", v->id,
                  eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
     }
-    opc__json_delete_secret(obj);
-    opc__json_delete_secret(attrs);
-    opc__vault_keys_release(b->ix->keys, vk);
     opc__cache_vault_clear(&row);
     return rc == OPC_ERR_NOMEM ? rc : OPC_OK;
 }
 
+/* The vault object, with the item count of this snapshot. */
+static opc_err vault_render(opc__ix_vault *v)
+{
+    /* The item count is of the items this server could decrypt (the
+     * account's column counts every active item). */
+    opc__vault_info info = {v->id,
+                            v->name,
+                            v->description,
+                            v->type,
+                            v->attr_version,
+                            v->content_version,
+                            (int64_t)v->n_items,
+                            v->created,
+                            v->updated};
+    cJSON *obj = NULL;
+    opc_err rc = opc__vault_json(&info, &obj);
+    if (rc == OPC_OK) {
+        rc = opc__json_print(obj, &v->json, &v->json_len);
+    }
+    opc__json_delete_secret(obj);
+    return rc;
+}
+
+/* Vaults: the grants, each vault filled, then the changes applied. */
+static opc_err build_vaults(build_ctx *b, int64_t since, opc__ebuf *eb)
+{
+    opc__ix_snapshot *s = b->s;
+    b->cap = 0;
+    opc_err rc = opc__cache_access_foreach(b->ix->c, on_access, b, eb);
+    if (rc == OPC_OK && s->n_vaults > 1) {
+        qsort(s->vaults, s->n_vaults, sizeof *s->vaults, cmp_vault);
+    }
+    if (rc == OPC_OK && s->n_vaults > 0) {
+        b->work = opc__calloc(s->n_vaults, sizeof *b->work);
+        rc = b->work != NULL ? OPC_OK : OPC_ERR_NOMEM;
+    }
+    for (size_t i = 0; rc == OPC_OK && i < s->n_vaults; i++) {
+        rc = fill_vault(b, i);
+    }
+    if (rc == OPC_OK && b->incremental) {
+        rc = opc__cache_gone_foreach(b->ix->c, since, on_gone, b, eb);
+    }
+    if (rc == OPC_OK && b->incremental) {
+        rc = opc__cache_items_changed_foreach(b->ix->c, since, on_changed, b, eb);
+    }
+    for (size_t i = 0; rc == OPC_OK && i < s->n_vaults; i++) {
+        if (b->work[i].reuse) {
+            rc = apply_changes(&s->vaults[i], &b->work[i]);
+        }
+        if (rc == OPC_OK && s->vaults[i].decrypted) {
+            rc = vault_render(&s->vaults[i]);
+        }
+    }
+    if (b->work != NULL) {
+        for (size_t i = 0; i < s->n_vaults; i++) {
+            work_clear(b->ix, &b->work[i]);
+        }
+        opc__free(b->work);
+        b->work = NULL;
+    }
+    return rc;
+}
+
+/*
+ * A new snapshot: the previous one and the changes since its position when
+ * it is current enough (incremental), else everything read afresh.
+ */
 static opc__ix_snapshot *build(opc__index *ix, int64_t now_ms)
 {
     opc__ix_snapshot *s = opc__calloc(1, sizeof *s);
@@ -438,17 +708,21 @@ static opc__ix_snapshot *build(opc__index *ix, int64_t now_ms)
         rc = opc__cache_meta_get(ix->c, &s->meta, &eb);
     }
     opc__ix_snapshot *prev = opc__index_acquire(ix);
-    build_ctx b = {.ix = ix, .s = s, .prev = prev};
+    build_ctx b = {.ix = ix, .s = s, .prev = prev, .now_ms = now_ms};
     if (rc == OPC_OK) {
         rc = opc__cache_tokens_foreach(ix->c, on_token, &b, &eb);
     }
     s->unlocked = opc__auth_unlocked(ix->auth);
+    b.incremental = rc == OPC_OK && prev->cache_ok && prev->unlocked && s->unlocked &&
+                    prev->meta.change_seq >= s->meta.gone_floor &&
+                    prev->meta.change_seq <= s->meta.change_seq;
     if (rc == OPC_OK && s->unlocked) {
-        b.cap = 0;
-        rc = opc__cache_access_foreach(ix->c, on_access, &b, &eb);
-        for (size_t i = 0; rc == OPC_OK && i < s->n_vaults; i++) {
-            rc = fill_vault(&b, &s->vaults[i], now_ms);
+        if (!b.incremental) {
+            atomic_fetch_add(&ix->full_builds, 1);
+        } else {
+            atomic_fetch_add(&ix->incremental, 1);
         }
+        rc = build_vaults(&b, prev->meta.change_seq, &eb);
     }
     if (tx) {
         opc__cache_rollback(ix->c);
@@ -456,9 +730,6 @@ static opc__ix_snapshot *build(opc__index *ix, int64_t now_ms)
     opc__index_release(ix, prev);
     if (s->n_tokens > 1) {
         qsort(s->tokens, s->n_tokens, sizeof *s->tokens, cmp_token);
-    }
-    if (s->n_vaults > 1) {
-        qsort(s->vaults, s->n_vaults, sizeof *s->vaults, cmp_vault);
     }
     s->cache_ok = rc == OPC_OK;
     if (rc != OPC_OK) {
@@ -519,6 +790,7 @@ void opc__index_free(opc__index *ix)
     if (ix == NULL) {
         return;
     }
+    opc__index_watch_stop(ix);
     snapshot_free(ix->cur);
     opc__cache_close(ix->c);
     for (size_t i = 0; i < ix->n_idle; i++) {
@@ -630,7 +902,17 @@ const opc__ix_item *opc__ix_find_item(const opc__ix_vault *v, const char *id)
     memset(&key, 0, sizeof key);
     memcpy(key.id, id, strnlen(id, OPC_ID_LEN));
     key.id[strnlen(id, OPC_ID_LEN)] = '\0';
-    return bsearch(&key, v->items, v->n_items, sizeof *v->items, cmp_item);
+    const opc__ix_item *kp = &key;
+    opc__ix_item *const *hit = bsearch(&kp, v->items, v->n_items, sizeof *v->items, cmp_item_ptr);
+    return hit != NULL ? *hit : NULL;
+}
+
+void opc__index_stats(opc__index *ix, opc__index_stats_t *out)
+{
+    out->full_builds = (uint64_t)atomic_load(&ix->full_builds);
+    out->incremental = (uint64_t)atomic_load(&ix->incremental);
+    out->vault_loads = (uint64_t)atomic_load(&ix->vault_loads);
+    out->decrypted = (uint64_t)atomic_load(&ix->decrypted);
 }
 
 const opc__ix_token *opc__ix_find_token(const opc__ix_snapshot *s, const char *jti)
@@ -670,4 +952,55 @@ void opc__index_handle_release(opc__index *ix, opc__cache *c)
     }
     pthread_mutex_unlock(&ix->pool_mu);
     opc__cache_close(c);
+}
+
+/* ---- the watcher ---- */
+
+static void *watcher_main(void *arg)
+{
+    opc__index *ix = arg;
+    while (!atomic_load(&ix->stop)) {
+        opc__watch_event ev = opc__watch_wait(ix->watch, OPC_INDEX_POLL_MS);
+        if (ev == OPC_WATCH_WOKEN || atomic_load(&ix->stop)) {
+            continue;
+        }
+        /* A change or the fallback poll: data_version tells whether to refresh. */
+        opc__index_poll(ix, opc__monotonic_ms(), true);
+    }
+    return NULL;
+}
+
+opc_err opc__index_watch_start(opc__index *ix)
+{
+    if (ix == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    if (ix->watching) {
+        return OPC_OK;
+    }
+    opc_err rc = opc__watch_open(ix->path, &ix->watch);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    atomic_store(&ix->stop, false);
+    if (pthread_create(&ix->watcher, NULL, watcher_main, ix) != 0) {
+        opc__watch_close(ix->watch);
+        ix->watch = NULL;
+        return OPC_ERR_INTERNAL;
+    }
+    ix->watching = true;
+    return OPC_OK;
+}
+
+void opc__index_watch_stop(opc__index *ix)
+{
+    if (ix == NULL || !ix->watching) {
+        return;
+    }
+    atomic_store(&ix->stop, true);
+    opc__watch_wake(ix->watch);
+    (void)pthread_join(ix->watcher, NULL);
+    opc__watch_close(ix->watch);
+    ix->watch = NULL;
+    ix->watching = false;
 }

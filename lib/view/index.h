@@ -25,6 +25,8 @@
 #ifndef OPC_VIEW_INDEX_H
 #define OPC_VIEW_INDEX_H
 
+#include <stdatomic.h>
+
 #include <opconnect/credentials.h>
 
 #include "view/auth.h"
@@ -38,6 +40,7 @@
 #define OPC_INDEX_MAX_IDLE_HANDLES 128
 
 typedef struct opc__ix_item {
+    atomic_int refs; /* snapshots holding it (items are shared between snapshots) */
     char id[OPC_ID_LEN + 1];
     int64_t version; /* the cached row's version (keys the render cache) */
     char *title;
@@ -50,13 +53,21 @@ typedef struct opc__ix_item {
 typedef struct opc__ix_vault {
     char id[OPC_ID_LEN + 1];
     char *name;
-    char *json; /* Vault object text */
+    char *description; /* NULL when none */
+    char *json;        /* Vault object text */
     size_t json_len;
     int64_t key_sn;
     char *enc_key;  /* wrapped vault key (b64url) */
     bool decrypted; /* false when its key or attrs failed: items unknown */
+    /* The vault row's plain fields (the object is rendered again from them). */
+    char *type;
+    int64_t attr_version;
+    int64_t content_version;
+    int64_t created;
+    int64_t updated;
+    int64_t row_key_sn;
     size_t n_items;
-    opc__ix_item *items; /* sorted by id */
+    opc__ix_item **items; /* sorted by id; shared with other snapshots */
 } opc__ix_vault;
 
 typedef struct opc__ix_token {
@@ -88,12 +99,37 @@ void opc__index_free(opc__index *ix);
 /* Refresh if due (see above). now_ms: monotonic. */
 void opc__index_poll(opc__index *ix, int64_t now_ms, bool force);
 
+/*
+ * The watcher (connect-api runs it): a thread that refreshes as soon as a
+ * file of the cache changes (another process or handle committed; see
+ * core/watch.h), and at least every OPC_INDEX_POLL_MS when no change can be
+ * watched. Requests then find the index current and seldom refresh it
+ * themselves. Stop joins the thread (also done by opc__index_free).
+ */
+opc_err opc__index_watch_start(opc__index *ix);
+void opc__index_watch_stop(opc__index *ix);
+
 /* The current snapshot (never NULL after create); release it. */
 opc__ix_snapshot *opc__index_acquire(opc__index *ix);
 void opc__index_release(opc__index *ix, opc__ix_snapshot *s);
 
 /* Generation of the current snapshot (cheap; for the auth registry). */
 uint64_t opc__index_generation(opc__index *ix);
+
+/*
+ * What the index did since it was created: snapshots read in full (every
+ * item row of every vault: the first, and after a gap in the change log, a
+ * cache replaced or the credentials unlocked), snapshots made from the
+ * previous one and the changes since, vaults read in full within those (a
+ * new grant, a new vault key), and item overviews decrypted.
+ */
+typedef struct opc__index_stats_t {
+    uint64_t full_builds;
+    uint64_t incremental;
+    uint64_t vault_loads;
+    uint64_t decrypted;
+} opc__index_stats_t;
+void opc__index_stats(opc__index *ix, opc__index_stats_t *out);
 
 /* Lookups in a snapshot (NULL when absent). */
 const opc__ix_vault *opc__ix_find_vault(const opc__ix_snapshot *s, const char *id);

@@ -342,25 +342,32 @@ fi
 expect "before the edit" 200 "$TOK_RW" "/v1/vaults/$DEMO/items/$WEB" '.title == "Web Login"'
 op item edit "Web Login" --vault Demo "password=edited-$$" >/dev/null 2>"$T/edit.err" ||
     fail "op item edit" "$(cat "$T/edit.err")"
-if poll_until 1000 body_jq "$TOK_RW" "/v1/vaults/$DEMO/items/$WEB" \
+# connect-sync and connect-api wake each other up (docs/performance.md): a
+# change shows in milliseconds. The bound leaves room for a loaded machine and
+# the sanitized build; bench/ judges the figure.
+PROPAGATION_MS=400
+if poll_until $PROPAGATION_MS body_jq "$TOK_RW" "/v1/vaults/$DEMO/items/$WEB" \
     "[.fields[] | select(.purpose == \"PASSWORD\") | .value] == [\"edited-$$\"]"; then
-    pass "an item edited with op is visible through the API within 1 s (${ELAPSED} ms)"
+    pass "an item edited with op is visible through the API within $PROPAGATION_MS ms (${ELAPSED} ms)"
 else
-    fail "an item edited with op is visible through the API within 1 s" "not after ${ELAPSED} ms"
+    fail "an item edited with op is visible through the API within $PROPAGATION_MS ms" \
+        "not after ${ELAPSED} ms"
 fi
 op item edit "Web Login" --vault Demo --title "Web Login 2" >/dev/null 2>"$T/edit.err" ||
     fail "op item edit --title" "$(cat "$T/edit.err")"
-if poll_until 1000 body_jq "$TOK_RW" "/v1/vaults/$DEMO/items?filter=title+eq+%22Web+Login+2%22" \
+if poll_until $PROPAGATION_MS body_jq "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=title+eq+%22Web+Login+2%22" \
     "length == 1 and .[0].id == \"$WEB\""; then
-    pass "a retitled item is found by the new title within 1 s (${ELAPSED} ms)"
+    pass "a retitled item is found by the new title within $PROPAGATION_MS ms (${ELAPSED} ms)"
 else
-    fail "a retitled item is found by the new title within 1 s"
+    fail "a retitled item is found by the new title within $PROPAGATION_MS ms"
 fi
 op item create --vault Demo --category password --title "Fresh" "password=fresh-$$" >/dev/null
-if poll_until 1000 body_jq "$TOK_RW" "/v1/vaults/$DEMO/items?filter=title+eq+%22Fresh%22" 'length == 1'; then
-    pass "a new item is listed within 1 s (${ELAPSED} ms)"
+if poll_until $PROPAGATION_MS body_jq "$TOK_RW" "/v1/vaults/$DEMO/items?filter=title+eq+%22Fresh%22" \
+    'length == 1'; then
+    pass "a new item is listed within $PROPAGATION_MS ms (${ELAPSED} ms)"
 else
-    fail "a new item is listed within 1 s"
+    fail "a new item is listed within $PROPAGATION_MS ms"
 fi
 
 # ---- propagation: token revocation ----
@@ -370,10 +377,10 @@ op connect token delete torevoke --server api-srv >/dev/null 2>"$T/rev.err" ||
 if poll_until 3000 code_is 401 "$TOK_REV" "/v1/vaults/$DEMO"; then
     pass "a token revoked with op is refused within 3 s (${ELAPSED} ms)"
     experr "401 body for a revoked token" 401 "$TOK_REV" /v1/vaults
-    if [ "$ELAPSED" -le 1000 ]; then
-        pass "revocation took effect within 1 s"
+    if [ "$ELAPSED" -le $PROPAGATION_MS ]; then
+        pass "revocation took effect within $PROPAGATION_MS ms"
     else
-        fail "revocation took effect within 1 s" "${ELAPSED} ms"
+        fail "revocation took effect within $PROPAGATION_MS ms" "${ELAPSED} ms"
     fi
 else
     fail "a token revoked with op is refused within 3 s" "still HTTP $CODE"

@@ -36,7 +36,7 @@ poll_until() {
         fi
         ELAPSED=$(($(now_ms) - _t0))
         [ "$ELAPSED" -lt "$_lim" ] || return 1
-        sleep 0.05
+        sleep 0.01
     done
 }
 

@@ -56,8 +56,18 @@ static size_t opc_test_on_header(char *p, size_t size, size_t n, void *ud)
  * "Authorization: Bearer token" unless token is NULL. A transfer that fails
  * fails the test.
  */
+static OPC_TEST_UNUSED void opc_test_http_send(const char *method, const char *url,
+                                               const char *token, const char *body, resp *r);
+
 static OPC_TEST_UNUSED void opc_test_http(const char *method, const char *url, const char *token,
                                           resp *r)
+{
+    opc_test_http_send(method, url, token, NULL, r);
+}
+
+/* opc_test_http with a request body (JSON) when body is not NULL. */
+static OPC_TEST_UNUSED void opc_test_http_send(const char *method, const char *url,
+                                               const char *token, const char *body, resp *r)
 {
     memset(r, 0, sizeof *r);
     CURL *c = curl_easy_init();
@@ -77,6 +87,12 @@ static OPC_TEST_UNUSED void opc_test_http(const char *method, const char *url, c
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (body != NULL) {
+        h = curl_slist_append(h, "Content-Type: application/json");
+        assert_non_null(h);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    }
     if (method != NULL && strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     } else if (method != NULL) {

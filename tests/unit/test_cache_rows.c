@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <sqlite3.h>
+
 #include "cache/cache.h"
 
 #define VAULT "vvvvvvvvvvvvvvvvvvvvvvvvvv"
@@ -227,11 +229,151 @@ static void test_cache_rows_walked(void **state)
     fx_close(&f);
 }
 
+
+/* ---- the change log ---- */
+
+typedef struct seen {
+    char ids[8][27];
+    int n;
+} seen;
+
+static opc_err saw_changed(const opc__cache_item *it, void *ud)
+{
+    seen *s = ud;
+    assert_true(s->n < 8);
+    snprintf(s->ids[s->n++], 27, "%s", it->id);
+    assert_null(it->details);
+    return OPC_OK;
+}
+
+static opc_err saw_gone(const char *vault, const char *item, void *ud)
+{
+    seen *s = ud;
+    assert_string_equal(vault, VAULT);
+    assert_true(s->n < 8);
+    snprintf(s->ids[s->n++], 27, "%s", item);
+    return OPC_OK;
+}
+
+static int64_t change_seq(opc__cache *c)
+{
+    opc__cache_meta m;
+    assert_int_equal(opc__cache_meta_get(c, &m, NULL), OPC_OK);
+    return m.change_seq;
+}
+
+static void put_item(opc__cache *c, const char *id, int64_t version, bool *written)
+{
+    char active[] = "active", ov[] = "ov", det[] = "det";
+    opc__cache_item it = {.vault = VAULT,
+                          .version = version,
+                          .state = active,
+                          .key_sn = 2,
+                          .overview = ov,
+                          .details = det,
+                          .last_edited_by = SERVER};
+    snprintf(it.id, sizeof it.id, "%s", id);
+    assert_int_equal(opc__cache_item_put(c, &it, written, NULL), OPC_OK);
+}
+
+static void test_cache_rows_change_log(void **state)
+{
+    (void)state;
+    fx f;
+    fx_open(&f);
+    const char *other = "jjjjjjjjjjjjjjjjjjjjjjjjjj";
+    int64_t base = change_seq(f.c);
+    assert_int_equal(base, 1); /* the fixture's one item */
+    seen s = {0};
+    assert_int_equal(opc__cache_items_changed_foreach(f.c, 0, saw_changed, &s, NULL), OPC_OK);
+    assert_int_equal(s.n, 1);
+    /* A put takes a number, whatever its transaction; an older version none. */
+    bool written = false;
+    put_item(f.c, other, 1, &written);
+    assert_true(written);
+    assert_int_equal(change_seq(f.c), base + 1);
+    put_item(f.c, ITEM, 10, &written); /* older than the cached 11 */
+    assert_false(written);
+    assert_int_equal(change_seq(f.c), base + 1);
+    assert_int_equal(opc__cache_begin(f.c, true, NULL), OPC_OK);
+    put_item(f.c, ITEM, 12, NULL);
+    put_item(f.c, other, 2, NULL);
+    assert_int_equal(opc__cache_commit(f.c, NULL), OPC_OK);
+    assert_int_equal(change_seq(f.c), base + 3);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(opc__cache_items_changed_foreach(f.c, base + 1, saw_changed, &s, NULL),
+                     OPC_OK);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.ids[0], ITEM); /* in change order */
+    assert_string_equal(s.ids[1], other);
+    /* A delete leaves its id in gone; nothing changed since leaves nothing. */
+    assert_int_equal(opc__cache_item_delete(f.c, other, NULL), OPC_OK);
+    int64_t after_delete = change_seq(f.c);
+    assert_int_equal(after_delete, base + 4);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(opc__cache_gone_foreach(f.c, base + 3, saw_gone, &s, NULL), OPC_OK);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.ids[0], other);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(opc__cache_gone_foreach(f.c, after_delete, saw_gone, &s, NULL), OPC_OK);
+    assert_int_equal(opc__cache_items_changed_foreach(f.c, after_delete, saw_changed, &s, NULL),
+                     OPC_OK);
+    assert_int_equal(s.n, 0);
+    /* Clearing a vault lists every id; the floor stays below the kept window. */
+    assert_int_equal(opc__cache_vault_clear_items(f.c, VAULT, NULL), OPC_OK);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(opc__cache_gone_foreach(f.c, after_delete, saw_gone, &s, NULL), OPC_OK);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.ids[0], ITEM);
+    opc__cache_meta m;
+    assert_int_equal(opc__cache_meta_get(f.c, &m, NULL), OPC_OK);
+    assert_int_equal(m.gone_floor, 0);
+    assert_int_equal(opc__cache_items_changed_foreach(f.c, -1, saw_changed, &s, NULL),
+                     OPC_ERR_INVALID_ARG);
+    fx_close(&f);
+}
+
+/* A cache of schema 1 is migrated by a writer: numbered from then on. */
+static void test_cache_rows_migrates_v1(void **state)
+{
+    (void)state;
+    fx f;
+    fx_open(&f);
+    opc__cache_close(f.c);
+    f.c = NULL;
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f.path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TRIGGER items_added; DROP TRIGGER items_changed;"
+                                  "DROP TRIGGER items_gone; DROP TABLE gone;"
+                                  "DROP INDEX items_lseq; ALTER TABLE items DROP COLUMN lseq;"
+                                  "ALTER TABLE meta DROP COLUMN change_seq;"
+                                  "ALTER TABLE meta DROP COLUMN gone_floor;"
+                                  "PRAGMA user_version = 1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    /* A reader does not migrate; a writer does. */
+    assert_int_equal(opc__cache_open(f.path, OPC_CACHE_READ, &f.c, &eb), OPC_ERR_NOT_FOUND);
+    assert_int_equal(opc__cache_open(f.path, OPC_CACHE_WRITE, &f.c, &eb), OPC_OK);
+    assert_int_equal(change_seq(f.c), 0);
+    put_item(f.c, ITEM, 20, NULL);
+    assert_int_equal(change_seq(f.c), 1);
+    seen s = {0};
+    assert_int_equal(opc__cache_items_changed_foreach(f.c, 0, saw_changed, &s, NULL), OPC_OK);
+    assert_int_equal(s.n, 1);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_rows_read_back),
         cmocka_unit_test(test_cache_rows_walked),
+        cmocka_unit_test(test_cache_rows_change_log),
+        cmocka_unit_test(test_cache_rows_migrates_v1),
     };
     return cmocka_run_group_tests_name("cache_rows", tests, opc_test_group_setup,
                                        opc_test_group_teardown);

@@ -1,0 +1,376 @@
+/*
+ * tests/unit/test_index.c - connect-api's index (lib/view/index.c) follows
+ * the cache by its change log: after the first load it never reads every
+ * item again, whatever mix of reads, writes through the API and upstream
+ * edits brought in by the sync; and what it holds then equals an index
+ * built afresh from the same cache, field by field.
+ *
+ * The API runs in this process (real HTTP through libcurl); the sync is
+ * stepped by the test, so every upstream edit is in the cache before the
+ * next request.
+ */
+#include "sync_fixture.h"
+
+#include "http_client.h"
+#include "rest/api.h"
+#include "core/time.h"
+#include "view/index.h"
+
+#define N_ITEMS 2000
+#define ROUNDS 1200 /* 1,000 GETs, 100 API writes, 100 upstream edits */
+
+typedef struct ids {
+    char (*id)[27];
+    size_t n;
+    size_t cap;
+} ids;
+
+static void ids_add(ids *l, const char *id)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap == 0 ? 256 : l->cap * 2;
+        l->id = realloc(l->id, l->cap * sizeof *l->id);
+        assert_non_null(l->id);
+    }
+    snprintf(l->id[l->n++], 27, "%s", id);
+}
+
+static void ids_drop(ids *l, size_t i)
+{
+    memmove(l->id[i], l->id[i + 1], (l->n - i - 1) * sizeof *l->id);
+    l->n--;
+}
+
+static void collect_ids(const char *body, ids *l)
+{
+    cJSON *arr = cJSON_Parse(body);
+    assert_non_null(arr);
+    const cJSON *it = NULL;
+    cJSON_ArrayForEach(it, arr)
+    {
+        ids_add(l, cJSON_GetObjectItem(it, "id")->valuestring);
+    }
+    cJSON_Delete(arr);
+}
+
+/* The whole list of a vault (bigger than resp's body buffer): from the account. */
+static void account_ids(sx *x, ids *l)
+{
+    opc_secret *out = NULL;
+    FX_OK(x->f.a, opc_account_item_list(x->f.a, x->v1, &out));
+    char *text = strndup((const char *)opc_secret_data(out), opc_secret_len(out));
+    assert_non_null(text);
+    collect_ids(text, l);
+    free(text);
+    opc_secret_free(out);
+}
+
+static void same_snapshot(const opc__ix_snapshot *a, const opc__ix_snapshot *b)
+{
+    assert_true(a->cache_ok && b->cache_ok);
+    assert_true(a->unlocked && b->unlocked);
+    assert_int_equal(a->meta.change_seq, b->meta.change_seq);
+    assert_int_equal(a->n_tokens, b->n_tokens);
+    for (size_t i = 0; i < a->n_tokens; i++) {
+        assert_string_equal(a->tokens[i].jti, b->tokens[i].jti);
+        assert_int_equal(a->tokens[i].state, b->tokens[i].state);
+        assert_int_equal(a->tokens[i].expires, b->tokens[i].expires);
+    }
+    assert_int_equal(a->n_vaults, b->n_vaults);
+    for (size_t i = 0; i < a->n_vaults; i++) {
+        const opc__ix_vault *va = &a->vaults[i];
+        const opc__ix_vault *vb = &b->vaults[i];
+        assert_string_equal(va->id, vb->id);
+        assert_int_equal(va->decrypted, vb->decrypted);
+        assert_string_equal(va->name, vb->name);
+        assert_int_equal(va->key_sn, vb->key_sn);
+        assert_string_equal(va->enc_key, vb->enc_key);
+        assert_int_equal(va->json_len, vb->json_len);
+        assert_memory_equal(va->json, vb->json, va->json_len);
+        if (va->n_items != vb->n_items) {
+            fail_msg("vault %s: %zu items incrementally, %zu read afresh", va->id, va->n_items,
+                     vb->n_items);
+        }
+        for (size_t k = 0; k < va->n_items; k++) {
+            const opc__ix_item *x = va->items[k];
+            const opc__ix_item *y = vb->items[k];
+            assert_string_equal(x->id, y->id);
+            assert_int_equal(x->version, y->version);
+            assert_string_equal(x->title, y->title);
+            assert_int_equal(x->n_tags, y->n_tags);
+            for (size_t t = 0; t < x->n_tags; t++) {
+                assert_string_equal(x->tags[t], y->tags[t]);
+            }
+            assert_int_equal(x->json_len, y->json_len);
+            assert_memory_equal(x->json, y->json, x->json_len);
+        }
+    }
+}
+
+/* The API's index against one built afresh from the same cache. */
+static void compare_with_fresh(opc_api *api, const char *cache_path, opc_credentials *creds)
+{
+    opc__index *fresh = NULL;
+    assert_int_equal(opc__index_create(cache_path, creds, api->auth, api->keys, &fresh), OPC_OK);
+    opc__index_poll(fresh, opc__monotonic_ms(), true);
+    opc__index_poll(api->index, opc__monotonic_ms(), true);
+    opc__ix_snapshot *a = opc__index_acquire(api->index);
+    opc__ix_snapshot *b = opc__index_acquire(fresh);
+    same_snapshot(a, b);
+    opc__index_release(api->index, a);
+    opc__index_release(fresh, b);
+    opc__index_stats_t st;
+    opc__index_stats(fresh, &st);
+    assert_int_equal(st.full_builds, 1);
+    opc__index_free(fresh);
+}
+
+typedef struct world {
+    sx x;
+    opc_sync *sync;
+    opc_api *api;
+    char token[2048];
+    char base[128];
+} world;
+
+static void world_up(world *w, int items)
+{
+    sx_setup(&w->x, items);
+    const char *specs[] = {"Shared,rw"};
+    char *tj = NULL;
+    opc_secret *tok = NULL;
+    FX_OK(w->x.f.a, opc_account_token_create(w->x.f.a, "rw", "Web", specs, 1, 0, &tj, &tok));
+    snprintf(w->token, sizeof w->token, "%.*s", (int)opc_secret_len(tok),
+             (const char *)opc_secret_data(tok));
+    opc_free(tj);
+    opc_secret_free(tok);
+    w->sync = sx_sync(&w->x, 200);
+    sx_run(w->sync);
+    char err[OPC_ERRBUF_SIZE];
+    assert_int_equal(opc_api_create(w->x.creds, w->x.cache_path, &w->api, err, sizeof err),
+                     OPC_OK);
+    assert_int_equal(opc_api_set_http_port(w->api, 0), OPC_OK);
+    assert_int_equal(opc_api_set_bind_address(w->api, "127.0.0.1"), OPC_OK);
+    if (opc_api_start(w->api, err, sizeof err) != OPC_OK) {
+        fail_msg("api start: %s", err);
+    }
+    snprintf(w->base, sizeof w->base, "http://127.0.0.1:%d/v1/vaults/%s/items",
+             opc_api_port(w->api), w->x.v1);
+}
+
+static void world_down(world *w)
+{
+    opc_api_stop(w->api);
+    opc_api_free(w->api);
+    opc_sync_free(w->sync);
+    sx_teardown(&w->x);
+}
+
+static void step_sync(world *w)
+{
+    char err[OPC_ERRBUF_SIZE];
+    if (opc_sync_run_once(w->sync, err, sizeof err) != OPC_OK) {
+        fail_msg("sync step: %s", err);
+    }
+}
+
+static void get_item(world *w, const char *id, resp *r)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s/%s", w->base, id);
+    opc_test_http(NULL, url, w->token, r);
+}
+
+/* Write number k through the API: a create, a full replace, or a delete. */
+static void api_write(world *w, int k, ids *l)
+{
+    char url[256];
+    resp r;
+    if (k % 4 == 0 || k % 4 == 1) {
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"vault\":{\"id\":\"%s\"},\"title\":\"api %d\",\"category\":\"LOGIN\","
+                 "\"tags\":[\"api\",\"k%d\"]}",
+                 w->x.v1, k, k % 7);
+        opc_test_http_send("POST", w->base, w->token, body, &r);
+        assert_int_equal(r.status, 200);
+        cJSON *j = cJSON_Parse(r.body);
+        assert_non_null(j);
+        ids_add(l, cJSON_GetObjectItem(j, "id")->valuestring);
+        cJSON_Delete(j);
+        return;
+    }
+    size_t i = ((size_t)k * 7919u) % l->n;
+    snprintf(url, sizeof url, "%s/%s", w->base, l->id[i]);
+    if (k % 4 == 3) {
+        opc_test_http("DELETE", url, w->token, &r);
+        assert_int_equal(r.status, 204);
+        ids_drop(l, i);
+        return;
+    }
+    get_item(w, l->id[i], &r);
+    assert_int_equal(r.status, 200);
+    cJSON *j = cJSON_Parse(r.body);
+    assert_non_null(j);
+    cJSON_ReplaceItemInObject(j, "title", cJSON_CreateString("replaced through the API"));
+    char *body = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    opc_test_http_send("PUT", url, w->token, body, &r);
+    free(body);
+    assert_int_equal(r.status, 200);
+}
+
+/* Edit number k in the account (as `op` would), then one sync step. */
+static void upstream_edit(world *w, int k, ids *l)
+{
+    opc_account *a = w->x.f.a;
+    if (k % 3 == 0) {
+        char json[256];
+        char id[27];
+        snprintf(json, sizeof json,
+                 "{\"title\":\"upstream %d\",\"category\":\"PASSWORD\",\"tags\":[\"up\"]}", k);
+        fx_item(a, w->x.v1, json, id);
+        step_sync(w);
+        /* Listed by the index once it noticed the sync's commit. */
+        resp r;
+        int64_t deadline = opc__monotonic_ms() + 2000;
+        do {
+            get_item(w, id, &r);
+        } while (r.status == 404 && opc__monotonic_ms() < deadline && (nap_ms(2), true));
+        assert_int_equal(r.status, 200);
+        ids_add(l, id);
+        return;
+    } else {
+        size_t i = ((size_t)k * 104729u) % l->n;
+        if (k % 3 == 1) {
+            char json[256];
+            snprintf(json, sizeof json,
+                     "{\"title\":\"edited upstream %d\",\"category\":\"LOGIN\",\"tags\":[\"e\"]}",
+                     k);
+            opc_secret *out = NULL;
+            FX_OK(a, opc_account_item_replace(a, w->x.v1, l->id[i], json, 0, &out));
+            opc_secret_free(out);
+        } else {
+            FX_OK(a, opc_account_item_delete(a, w->x.v1, l->id[i], 0));
+            ids_drop(l, i);
+        }
+    }
+    step_sync(w);
+}
+
+static void test_index_follows_changes_without_rebuilding(void **state)
+{
+    (void)state;
+    world w;
+    world_up(&w, N_ITEMS);
+    ids l = {0};
+    account_ids(&w.x, &l);
+    assert_int_equal(l.n, N_ITEMS);
+    resp r;
+    get_item(&w, l.id[0], &r); /* unlocks, then the first load */
+    assert_int_equal(r.status, 200);
+    opc__index_stats_t st0;
+    opc__index_stats(w.api->index, &st0);
+    assert_int_equal(st0.full_builds, 1);
+    int writes = 0;
+    int edits = 0;
+    int gets = 0;
+    for (int i = 0; i < ROUNDS; i++) {
+        if (i % 12 == 5) {
+            api_write(&w, writes++, &l);
+        } else if (i % 12 == 11) {
+            upstream_edit(&w, edits++, &l);
+        } else {
+            get_item(&w, l.id[((size_t)i * 31u) % l.n], &r);
+            gets++;
+            /* An item edited upstream a moment ago may still be listed
+             * under its old version; a deleted one may still be known. */
+            if (r.status != 200) {
+                fail_msg("GET %d: %ld %s", i, r.status, r.body);
+            }
+        }
+        if (i % 100 == 99) {
+            nap_ms(OPC_INDEX_POLL_MS + 5); /* let a GET's poll see the sync's steps */
+        }
+    }
+    assert_int_equal(gets, 1000);
+    assert_int_equal(writes, 100);
+    assert_int_equal(edits, 100);
+    step_sync(&w);
+    compare_with_fresh(w.api, w.x.cache_path, w.x.creds);
+    opc__index_stats_t st;
+    opc__index_stats(w.api->index, &st);
+    print_message("index: %llu full builds, %llu incremental, %llu vault loads, %llu overviews "
+                  "decrypted (first load: %llu)\n",
+                  (unsigned long long)st.full_builds, (unsigned long long)st.incremental,
+                  (unsigned long long)st.vault_loads, (unsigned long long)st.decrypted,
+                  (unsigned long long)st0.decrypted);
+    assert_int_equal(st.full_builds, 1);
+    assert_int_equal(st.vault_loads, 0);
+    assert_true(st.incremental >= 100);
+    /* Each change decrypts at most its own item: far fewer than one more full read. */
+    assert_true(st.decrypted - st0.decrypted <= 400);
+    free(l.id);
+    world_down(&w);
+}
+
+/* A grant revoked and given again, and a cache that lost its change log. */
+static void test_index_grant_loss_and_return(void **state)
+{
+    (void)state;
+    world w;
+    world_up(&w, 40);
+    ids l = {0};
+    account_ids(&w.x, &l);
+    resp r;
+    get_item(&w, l.id[3], &r);
+    assert_int_equal(r.status, 200);
+    FX_OK(w.x.f.a, opc_account_server_revoke(w.x.f.a, w.x.server, w.x.v1));
+    step_sync(&w);
+    step_sync(&w);
+    opc__index_poll(w.api->index, opc__monotonic_ms(), true);
+    get_item(&w, l.id[3], &r);
+    assert_true(r.status == 403 || r.status == 404);
+    compare_with_fresh(w.api, w.x.cache_path, w.x.creds);
+
+    FX_OK(w.x.f.a, opc_account_server_grant(w.x.f.a, w.x.server, w.x.v1));
+    sx_run(w.sync);
+    step_sync(&w);
+    opc__index_poll(w.api->index, opc__monotonic_ms(), true);
+    get_item(&w, l.id[3], &r);
+    assert_int_equal(r.status, 200);
+    compare_with_fresh(w.api, w.x.cache_path, w.x.creds);
+    opc__index_stats_t st;
+    opc__index_stats(w.api->index, &st);
+    assert_int_equal(st.full_builds, 1);
+    assert_int_equal(st.vault_loads, 1); /* the vault came back: read once, in full */
+
+    /* Gone rows pruned past the index's position: it must read everything again. */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(w.x.cache_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "BEGIN; DELETE FROM items WHERE id = '%s';"
+             "UPDATE meta SET gone_floor = change_seq; DELETE FROM gone; COMMIT;",
+             l.id[5]);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    opc__index_poll(w.api->index, opc__monotonic_ms(), true);
+    opc__index_stats(w.api->index, &st);
+    assert_int_equal(st.full_builds, 2);
+    get_item(&w, l.id[5], &r);
+    assert_int_equal(r.status, 404);
+    compare_with_fresh(w.api, w.x.cache_path, w.x.creds);
+    free(l.id);
+    world_down(&w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_index_follows_changes_without_rebuilding),
+        cmocka_unit_test(test_index_grant_loss_and_return),
+    };
+    return cmocka_run_group_tests(tests, opc_test_http_group_setup, opc_test_http_group_teardown);
+}
