@@ -358,10 +358,10 @@ static int list_vaults(req *r, const opc__ix_snapshot *s, const opc__auth_token 
 static bool item_matches(const opc__filter *f, const opc__ix_item *it)
 {
     if (f->kind != OPC_FILTER_TAG_EQ) {
-        return opc__filter_match(f, it->title);
+        return opc__filter_match_folded(f, it->title_folded, it->title_len);
     }
     for (size_t i = 0; i < it->n_tags; i++) {
-        if (opc__filter_match(f, it->tags[i])) {
+        if (opc__filter_match_folded(f, it->tags_folded[i], strlen(it->tags_folded[i]))) {
             return true;
         }
     }

@@ -2,11 +2,13 @@
  * view/filter.c - `filter` parsing and form-urlencoded query decoding (see
  * filter.h for the grammar and the accepted forms).
  */
+#define _GNU_SOURCE /* memmem */
 #include "internal.h"
 
 #include <string.h>
 
 #include "view/filter.h"
+#include "core/alloc.h"
 #include "core/json.h"
 #include "core/strparse.h"
 
@@ -145,6 +147,9 @@ opc_err opc__filter_parse(const char *expr, size_t len, opc__filter_target targe
     }
     f->value[o] = '\0';
     f->value_len = o;
+    for (size_t k = 0; k <= o; k++) {
+        f->folded[k] = (char)opc__to_lower((unsigned char)f->value[k]);
+    }
     f->kind = kind;
     return OPC_OK;
 }
@@ -197,4 +202,31 @@ bool opc__filter_match(const opc__filter *f, const char *s)
         return false;
     }
     return n == f->value_len && ieq_n(s, f->value, n);
+}
+
+bool opc__filter_match_folded(const opc__filter *f, const char *folded, size_t n)
+{
+    if (f == NULL || f->kind == OPC_FILTER_NONE) {
+        return true;
+    }
+    if (folded == NULL) {
+        folded = "";
+        n = 0;
+    }
+    if (f->kind == OPC_FILTER_TITLE_CO) {
+        return f->value_len == 0 || memmem(folded, n, f->folded, f->value_len) != NULL;
+    }
+    return n == f->value_len && memcmp(folded, f->folded, n) == 0;
+}
+
+char *opc__filter_fold(const char *s, size_t n)
+{
+    char *out = opc__malloc(n + 1);
+    if (out != NULL) {
+        for (size_t i = 0; i < n; i++) {
+            out[i] = (char)opc__to_lower((unsigned char)s[i]);
+        }
+        out[n] = '\0';
+    }
+    return out;
 }

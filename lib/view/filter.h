@@ -42,6 +42,7 @@ typedef struct opc__filter {
     opc__filter_kind kind;
     char value[OPC_FILTER_MAX_LEN + 1]; /* unquoted, unescaped, NUL-terminated */
     size_t value_len;
+    char folded[OPC_FILTER_MAX_LEN + 1]; /* value, ASCII letters lower-cased */
 } opc__filter;
 
 /*
@@ -65,5 +66,17 @@ opc_err opc__filter_from_query(const char *query, opc__filter_target target, opc
 /* Whether a string matches f's value with f's operator (eq / co). A NONE
  * filter matches everything; s NULL is "". */
 bool opc__filter_match(const opc__filter *f, const char *s);
+
+/*
+ * The same match against a string already folded by opc__filter_fold (n
+ * bytes): a byte comparison or a memmem, no per-byte case folding. The
+ * index keeps titles and tags folded, so a list scan costs one memmem per
+ * item.
+ */
+bool opc__filter_match_folded(const opc__filter *f, const char *folded, size_t n);
+
+/* A copy of s (n bytes) with ASCII letters lower-cased, NUL-terminated
+ * (opc__free; NULL when out of memory). */
+char *opc__filter_fold(const char *s, size_t n);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "view/index.h"
+#include "view/filter.h"
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -56,10 +57,13 @@ static void item_unref(opc__ix_item *it)
         return;
     }
     opc__secret_free_str(it->title);
+    opc__secret_free_str(it->title_folded);
     for (size_t i = 0; i < it->n_tags; i++) {
         opc__secret_free_str(it->tags[i]);
+        opc__secret_free_str(it->tags_folded[i]);
     }
     opc__free(it->tags);
+    opc__free(it->tags_folded);
     if (it->json != NULL) {
         opc__secret_free(it->json, it->json_len);
     }
@@ -232,17 +236,23 @@ static opc_err item_tags(opc__ix_item *it, const cJSON *ov)
         return OPC_OK;
     }
     it->tags = opc__calloc(n, sizeof *it->tags);
-    if (it->tags == NULL) {
+    it->tags_folded = opc__calloc(n, sizeof *it->tags_folded);
+    if (it->tags == NULL || it->tags_folded == NULL) {
         return OPC_ERR_NOMEM;
     }
     const cJSON *t = NULL;
     cJSON_ArrayForEach(t, tags)
     {
         if (cJSON_IsString(t)) {
-            it->tags[it->n_tags] = opc__strdup(t->valuestring);
-            if (it->tags[it->n_tags] == NULL) {
+            size_t len = strlen(t->valuestring);
+            char *copy = opc__strdup(t->valuestring);
+            char *folded = copy != NULL ? opc__filter_fold(t->valuestring, len) : NULL;
+            if (folded == NULL) {
+                opc__secret_free_str(copy);
                 return OPC_ERR_NOMEM;
             }
+            it->tags[it->n_tags] = copy;
+            it->tags_folded[it->n_tags] = folded;
             it->n_tags++;
         }
     }
@@ -335,7 +345,9 @@ static opc_err item_make(build_ctx *b, const opc__cache_item *row, opc__ix_item 
     const cJSON *title = opc__json_member(ov, "title");
     if (rc == OPC_OK) {
         it->title = opc__strdup(cJSON_IsString(title) ? title->valuestring : "");
-        rc = it->title != NULL ? OPC_OK : OPC_ERR_NOMEM;
+        it->title_len = it->title != NULL ? strlen(it->title) : 0;
+        it->title_folded = it->title != NULL ? opc__filter_fold(it->title, it->title_len) : NULL;
+        rc = it->title_folded != NULL ? OPC_OK : OPC_ERR_NOMEM;
     }
     if (rc == OPC_OK) {
         rc = item_tags(it, ov);

@@ -44,7 +44,10 @@ typedef struct opc__ix_item {
     char id[OPC_ID_LEN + 1];
     int64_t version; /* the cached row's version (keys the render cache) */
     char *title;
+    char *title_folded; /* ASCII lower case, for filters (view/filter.h) */
+    size_t title_len;
     char **tags;
+    char **tags_folded; /* idem, parallel to tags */
     size_t n_tags;
     char *json; /* summary object text */
     size_t json_len;

@@ -5,6 +5,7 @@
  */
 #include "harness.h"
 
+#include "core/alloc.h"
 #include "view/filter.h"
 
 /* Parse the filter out of a raw query string. */
@@ -169,6 +170,39 @@ static void test_filter_query_param(void **state)
                      OPC_ERR_PARSE);
 }
 
+
+/* The folded match (the index's titles and tags) answers as the plain one. */
+static void test_filter_folded_agrees(void **state)
+{
+    (void)state;
+    static const char *const exprs[] = {
+        "title co \"WEB\"", "title co \"\"",    "title eq \"Web Login\"", "tag eq \"Ops\"",
+        "title co \"\xc3\x89t\xc3\xa9\"", "title co \"b l\"", "title eq \"\"",
+    };
+    static const char *const subjects[] = {
+        "Web Login", "web login", "WEB", "", "ops", "OPS", "\xc3\x89t\xc3\xa9 web",
+        "\xc3\xa9t\xc3\xa9", "Bob Lee", "weB lOGIN", "x",
+    };
+    for (size_t i = 0; i < OPC_ARRAY_LEN(exprs); i++) {
+        opc__filter f;
+        assert_int_equal(opc__filter_parse(exprs[i], strlen(exprs[i]), OPC_FILTER_ITEMS, &f, NULL),
+                         OPC_OK);
+        for (size_t k = 0; k < OPC_ARRAY_LEN(subjects); k++) {
+            char *folded = opc__filter_fold(subjects[k], strlen(subjects[k]));
+            assert_non_null(folded);
+            bool plain = opc__filter_match(&f, subjects[k]);
+            bool fast = opc__filter_match_folded(&f, folded, strlen(folded));
+            if (plain != fast) {
+                fail_msg("%s on \"%s\": %d plain, %d folded", exprs[i], subjects[k], plain, fast);
+            }
+            opc__free(folded);
+        }
+    }
+    opc__filter none;
+    memset(&none, 0, sizeof none);
+    assert_true(opc__filter_match_folded(&none, NULL, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_filter_rejections),
         cmocka_unit_test(test_filter_match_case_insensitive),
         cmocka_unit_test(test_filter_query_param),
+        cmocka_unit_test(test_filter_folded_agrees),
     };
     return cmocka_run_group_tests_name("filter", tests, opc_test_group_setup,
                                        opc_test_group_teardown);
