@@ -326,7 +326,7 @@ bench: deps $(BENCH_BINS) $(RUN_DEMO) $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(S
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 	@echo "== bench/api (the embedded server, run-demo)"
 	@bench/api/run $(BUILDDIR)
-	@echo "== bench/deployed (connect-sync + connect-api, 10,000 items; ~8 min)"
+	@echo "== bench/deployed (connect-sync + connect-api, 10,000 items; ~7.5 min)"
 	@bench/deployed/run $(BUILDDIR)
 
 # The deployed benchmark alone (docs/performance.md).
