@@ -84,6 +84,8 @@ API_SRCS := $(sort $(wildcard tests/api/test_*.c))
 API_BINS := $(API_SRCS:%.c=$(BUILDDIR)/%)
 BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILDDIR)/%)
+# Helpers of the benchmark scripts (built, not run, by `make bench`).
+BENCH_TOOLS := $(BUILDDIR)/bench/deployed/populate
 PUBLIC_HEADERS := $(sort $(wildcard include/opconnect/*.h))
 # The owner's CLI: public headers only (no -Ilib), the static library.
 OP_SRCS := $(sort $(wildcard tools/op/*.c))
@@ -116,7 +118,7 @@ STLIB := $(BUILDDIR)/libopconnect.a
 PCFILE := $(BUILDDIR)/libopconnect.pc
 
 .PHONY: all shared static pc install uninstall check check-fast asan fuzz fuzz-smoke fuzz-corpus \
-	bench run lint clean deps unit api-tests headers-check exports-check docs-check \
+	bench bench-deployed run lint clean deps unit api-tests headers-check exports-check docs-check \
 	banned-check layers-check install-check cli cli-tests daemons daemon-tests check-tls
 
 all: shared static pc cli daemons $(RUN_DEMO)
@@ -320,10 +322,16 @@ $(BUILDDIR)/bench/%: bench/%.c $(STLIB)
 	$(Q)$(CC) $(TEST_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) $(TEST_CFLAGS) -O2 -g $(LDFLAGS) \
 		-o $@ $< $(STLIB) $(DEP_LIBS)
 
-bench: deps $(BENCH_BINS) $(RUN_DEMO)
+bench: deps $(BENCH_BINS) $(RUN_DEMO) $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
-	@echo "== bench/api"
+	@echo "== bench/api (the embedded server, run-demo)"
 	@bench/api/run $(BUILDDIR)
+	@echo "== bench/deployed (connect-sync + connect-api, 10,000 items; ~7.5 min)"
+	@bench/deployed/run $(BUILDDIR)
+
+# The deployed benchmark alone (docs/performance.md).
+bench-deployed: $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON)
+	@bench/deployed/run $(BUILDDIR)
 
 # ---- run ----
 run: deps
@@ -365,5 +373,6 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz $(filter-out build build-asan,$(BUILDDIR))
 
--include $(LIB_OBJS:.o=.d) $(UNIT_BINS:=.d) $(API_BINS:=.d) $(BENCH_BINS:=.d) $(OP_OBJS:.o=.d) \
+-include $(LIB_OBJS:.o=.d) $(UNIT_BINS:=.d) $(API_BINS:=.d) $(BENCH_BINS:=.d) $(BENCH_TOOLS:=.d) \
+	$(OP_OBJS:.o=.d) \
 	$(DAEMON_OBJS:.o=.d) $(BUILDDIR)/tests/cli/credcheck.d
