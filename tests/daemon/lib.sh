@@ -176,7 +176,7 @@ start_daemons() {
     check "connect-sync finishes the initial sync" poll_until 10000 sync_done
 }
 sync_done() {
-    curl -s "http://127.0.0.1:$SPORT/health" | jq -e \
+    curl -s "http://127.0.0.1:$SPORT/health" | jq_e \
         '.dependencies[] | select(.service == "account_data") | .status == "ACTIVE"'
 }
 

@@ -92,8 +92,8 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")
 check "/health is 200" [ "$code" = 200 ]
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nope")
 check "unknown route is 404" [ "$code" = 404 ]
-check "404 body is JSON {status, message}" sh -c \
-    "curl -s http://127.0.0.1:$PORT/nope | jq -e '.status == 404 and (.message | length > 0)'"
+nope_body() { curl -s "http://127.0.0.1:$PORT/nope" | jq_e '.status == 404 and (.message | length > 0)'; }
+check "404 body is JSON {status, message}" nope_body
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/health")
 check "POST /health is 405" [ "$code" = 405 ]
 check "HEAD /heartbeat is 200" curl -sf -I "http://127.0.0.1:$PORT/heartbeat"

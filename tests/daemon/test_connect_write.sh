@@ -91,7 +91,7 @@ snap_vault() { # FILE
     } >"$1"
 }
 same() { cmp -s "$1" "$2"; }
-op_item_jq() { op item get "$1" --vault Demo --format json | jq -e "$2"; } # ID FILTER
+op_item_jq() { op item get "$1" --vault Demo --format json | jq_e "$2"; } # ID FILTER
 # unchanged DESC: the vault and the two op items are as in $T/v0, $T/w0, $T/a0.
 unchanged() {
     snap_vault "$T/v1"

@@ -25,6 +25,13 @@ free_port() {
 }
 now_ms() { date +%s%3N; }
 
+# jq_e ARGS...: jq -e on stdin, failing on an empty input (jq 1.6 lets an
+# empty input pass -e, so a failed curl or op piped into it would count).
+jq_e() {
+    _jq_in=$(cat)
+    [ -n "$_jq_in" ] && printf '%s\n' "$_jq_in" | jq -e "$@"
+}
+
 poll_until() {
     _lim=$1
     shift
