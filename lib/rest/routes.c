@@ -355,11 +355,25 @@ static int list_vaults(req *r, const opc__ix_snapshot *s, const opc__auth_token 
     return opc__resp_send(r, 200, "application/json", NULL);
 }
 
-static bool item_matches(const opc__filter *f, const opc__ix_item *it)
+/* The items a list answers with (indexes into the vault's items), and the
+ * size of their summaries: the body is sized once, then copied into. */
+typedef struct list_hits {
+    const opc__ix_vault *v;
+    uint32_t *idx;
+    size_t n;
+    size_t bytes;
+} list_hits;
+
+static bool list_hit(size_t i, void *ud)
 {
-    if (f->kind != OPC_FILTER_TAG_EQ) {
-        return opc__filter_match_folded(f, it->title_folded, it->title_len);
-    }
+    list_hits *h = ud;
+    h->idx[h->n++] = (uint32_t)i;
+    h->bytes += h->v->items[i]->json_len + 1;
+    return true;
+}
+
+static bool item_has_tag(const opc__filter *f, const opc__ix_item *it)
+{
     for (size_t i = 0; i < it->n_tags; i++) {
         if (opc__filter_match_folded(f, it->tags_folded[i], strlen(it->tags_folded[i]))) {
             return true;
@@ -376,21 +390,34 @@ static int list_items(req *r, const opc__ix_vault *v, const char *query)
     if (opc__filter_from_query(query, OPC_FILTER_ITEMS, &f, &eb) != OPC_OK) {
         return opc__resp_error(r, 400, OPC_FILTER_ERROR);
     }
-    opc__buf *b = opc__resp_begin(r);
-    opc__buf_append_char(b, '[');
-    bool first = true;
-    for (size_t i = 0; i < v->n_items; i++) {
-        const opc__ix_item *it = v->items[i];
-        if (!item_matches(&f, it)) {
-            continue;
+    list_hits h = {v, NULL, 0, 2};
+    if (v->n_items > 0) {
+        h.idx = opc__malloc(v->n_items * sizeof *h.idx);
+        if (h.idx == NULL) {
+            return opc__resp_error(r, 500, "Something went wrong");
         }
-        if (!first) {
+    }
+    if (f.kind == OPC_FILTER_TAG_EQ) {
+        for (size_t i = 0; i < v->n_items; i++) {
+            if (item_has_tag(&f, v->items[i])) {
+                (void)list_hit(i, &h);
+            }
+        }
+    } else if (v->titles != NULL) {
+        opc__filter_titles(&f, v->titles->text, v->titles->off, v->titles->n, list_hit, &h);
+    }
+    opc__buf *b = opc__resp_begin(r);
+    (void)opc__buf_reserve(b, h.bytes); /* a failure shows in the appends' error */
+    opc__buf_append_char(b, '[');
+    for (size_t k = 0; k < h.n; k++) {
+        const opc__ix_item *it = v->items[h.idx[k]];
+        if (k > 0) {
             opc__buf_append_char(b, ',');
         }
-        first = false;
         opc__buf_append(b, it->json, it->json_len);
     }
     opc__buf_append_char(b, ']');
+    opc__free(h.idx);
     return opc__resp_send(r, 200, "application/json", NULL);
 }
 

@@ -230,3 +230,58 @@ char *opc__filter_fold(const char *s, size_t n)
     }
     return out;
 }
+
+/* The title holding byte pos: the last i with off[i] <= pos (from i = lo). */
+static size_t title_at(const uint32_t *off, size_t lo, size_t n, size_t pos)
+{
+    size_t hi = n; /* off[hi] > pos */
+    while (lo + 1 < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (off[mid] <= pos) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+void opc__filter_titles(const opc__filter *f, const char *text, const uint32_t *off, size_t n,
+                        opc__filter_hit_fn hit, void *ud)
+{
+    if (n == 0) {
+        return;
+    }
+    if (f == NULL || f->kind == OPC_FILTER_NONE ||
+        (f->kind == OPC_FILTER_TITLE_CO && f->value_len == 0)) {
+        for (size_t i = 0; i < n; i++) {
+            if (!hit(i, ud)) {
+                return;
+            }
+        }
+        return;
+    }
+    if (f->kind == OPC_FILTER_TITLE_EQ) {
+        for (size_t i = 0; i < n; i++) {
+            size_t len = off[i + 1] - off[i] - 1;
+            if (len == f->value_len && memcmp(text + off[i], f->folded, len) == 0 && !hit(i, ud)) {
+                return;
+            }
+        }
+        return;
+    }
+    size_t end = off[n];
+    size_t pos = 0;
+    size_t i = 0;
+    while (pos < end) {
+        const char *m = memmem(text + pos, end - pos, f->folded, f->value_len);
+        if (m == NULL) {
+            return;
+        }
+        i = title_at(off, i, n, (size_t)(m - text));
+        if (!hit(i, ud)) {
+            return;
+        }
+        pos = off[i + 1]; /* the next title */
+    }
+}

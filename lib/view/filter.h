@@ -22,6 +22,8 @@
 #ifndef OPC_VIEW_FILTER_H
 #define OPC_VIEW_FILTER_H
 
+#include <stdint.h>
+
 #include "core/err.h"
 #include "internal.h"
 
@@ -74,6 +76,19 @@ bool opc__filter_match(const opc__filter *f, const char *s);
  * item.
  */
 bool opc__filter_match_folded(const opc__filter *f, const char *folded, size_t n);
+
+/*
+ * Title filters over a vault's folded titles laid end to end (the index's
+ * opc__ix_titles): text holds n NUL-terminated titles, the i-th starting at
+ * off[i] (off[n] is the end). Calls hit(i, ud) for each matching title in
+ * order and stops early when it returns false. "co" is one memmem over the
+ * whole text (the value holds no NUL, so a match never spans two titles),
+ * "eq" a length check and a memcmp per title; no item is touched.
+ * Only for OPC_FILTER_TITLE_EQ / _CO (and NONE: every title).
+ */
+typedef bool (*opc__filter_hit_fn)(size_t i, void *ud);
+void opc__filter_titles(const opc__filter *f, const char *text, const uint32_t *off, size_t n,
+                        opc__filter_hit_fn hit, void *ud);
 
 /* A copy of s (n bytes) with ASCII letters lower-cased, NUL-terminated
  * (opc__free; NULL when out of memory). */

@@ -76,8 +76,60 @@ static opc__ix_item *item_ref(opc__ix_item *it)
     return it;
 }
 
+static void titles_unref(opc__ix_titles *t)
+{
+    if (t == NULL || atomic_fetch_sub(&t->refs, 1) != 1) {
+        return;
+    }
+    if (t->text != NULL) {
+        opc__secret_free(t->text, t->off[t->n]);
+    }
+    opc__free(t->off);
+    opc__free(t);
+}
+
+/* The folded titles of v's items, end to end (NULL for none: no allocation). */
+static opc_err titles_build(opc__ix_vault *v)
+{
+    if (v->n_items == 0) {
+        return OPC_OK;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < v->n_items; i++) {
+        total += v->items[i]->title_len + 1;
+    }
+    if (total > UINT32_MAX) {
+        return OPC_ERR_TOO_LARGE;
+    }
+    opc__ix_titles *t = opc__calloc(1, sizeof *t);
+    if (t == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    atomic_init(&t->refs, 1);
+    t->text = opc__malloc(total);
+    t->off = opc__calloc(v->n_items + 1, sizeof *t->off);
+    if (t->text == NULL || t->off == NULL) {
+        opc__free(t->text);
+        opc__free(t->off);
+        opc__free(t);
+        return OPC_ERR_NOMEM;
+    }
+    size_t pos = 0;
+    for (size_t i = 0; i < v->n_items; i++) {
+        const opc__ix_item *it = v->items[i];
+        t->off[i] = (uint32_t)pos;
+        memcpy(t->text + pos, it->title_folded, it->title_len + 1);
+        pos += it->title_len + 1;
+    }
+    t->off[v->n_items] = (uint32_t)pos;
+    t->n = v->n_items;
+    v->titles = t;
+    return OPC_OK;
+}
+
 static void vault_clear(opc__ix_vault *v)
 {
+    titles_unref(v->titles);
     opc__secret_free_str(v->name);
     opc__secret_free_str(v->description);
     opc__free(v->type);
@@ -674,8 +726,16 @@ static opc_err build_vaults(build_ctx *b, int64_t since, opc__ebuf *eb)
         rc = opc__cache_items_changed_foreach(b->ix->c, since, on_changed, b, eb);
     }
     for (size_t i = 0; rc == OPC_OK && i < s->n_vaults; i++) {
-        if (b->work[i].reuse) {
-            rc = apply_changes(&s->vaults[i], &b->work[i]);
+        vault_work *w = &b->work[i];
+        opc__ix_vault *v = &s->vaults[i];
+        if (w->reuse && w->n_changes == 0 && w->pv->titles != NULL) {
+            v->titles = w->pv->titles;
+            atomic_fetch_add(&v->titles->refs, 1);
+        } else if (w->reuse) {
+            rc = apply_changes(v, w);
+        }
+        if (rc == OPC_OK && v->decrypted && v->titles == NULL) {
+            rc = titles_build(v);
         }
         if (rc == OPC_OK && s->vaults[i].decrypted) {
             rc = vault_render(&s->vaults[i]);

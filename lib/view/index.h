@@ -26,6 +26,7 @@
 #define OPC_VIEW_INDEX_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include <opconnect/credentials.h>
 
@@ -53,6 +54,16 @@ typedef struct opc__ix_item {
     size_t json_len;
 } opc__ix_item;
 
+/* A vault's folded titles laid end to end, in item order, for title filters
+ * (opc__filter_titles): no item is touched to match one. Shared by the
+ * snapshots whose vault holds the same items. */
+typedef struct opc__ix_titles {
+    atomic_int refs;
+    char *text;    /* n NUL-terminated folded titles */
+    uint32_t *off; /* n + 1 offsets into text */
+    size_t n;
+} opc__ix_titles;
+
 typedef struct opc__ix_vault {
     char id[OPC_ID_LEN + 1];
     char *name;
@@ -71,6 +82,7 @@ typedef struct opc__ix_vault {
     int64_t row_key_sn;
     size_t n_items;
     opc__ix_item **items; /* sorted by id; shared with other snapshots */
+    opc__ix_titles *titles; /* items[i]'s folded title is the i-th; NULL when no items */
 } opc__ix_vault;
 
 typedef struct opc__ix_token {

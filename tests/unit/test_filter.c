@@ -203,6 +203,71 @@ static void test_filter_folded_agrees(void **state)
     assert_true(opc__filter_match_folded(&none, NULL, 0));
 }
 
+typedef struct hits {
+    size_t idx[16];
+    size_t n;
+    size_t stop_after;
+} hits;
+
+static bool on_hit(size_t i, void *ud)
+{
+    hits *h = ud;
+    assert_true(h->n < 16);
+    h->idx[h->n++] = i;
+    return h->stop_after == 0 || h->n < h->stop_after;
+}
+
+/* Titles end to end: the same hits as matching each title, in order. */
+static void test_filter_titles_scan(void **state)
+{
+    (void)state;
+    static const char *const titles[] = {"Web Login", "harbor", "", "Harbor Bank", "x harbo",
+                                         "rHarbor", "web login", "HARBORHARBOR"};
+    size_t n = OPC_ARRAY_LEN(titles);
+    char text[256];
+    uint32_t off[16];
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        off[i] = (uint32_t)pos;
+        char *folded = opc__filter_fold(titles[i], strlen(titles[i]));
+        assert_non_null(folded);
+        memcpy(text + pos, folded, strlen(folded) + 1);
+        pos += strlen(folded) + 1;
+        opc__free(folded);
+    }
+    off[n] = (uint32_t)pos;
+    static const char *const exprs[] = {"title co \"harbor\"", "title eq \"web login\"",
+                                        "title co \"\"", "title eq \"\"", "title co \"r\\\"\"",
+                                        "title co \"borh\""};
+    for (size_t e = 0; e < OPC_ARRAY_LEN(exprs); e++) {
+        opc__filter f;
+        assert_int_equal(opc__filter_parse(exprs[e], strlen(exprs[e]), OPC_FILTER_ITEMS, &f, NULL),
+                         OPC_OK);
+        hits h = {.n = 0};
+        opc__filter_titles(&f, text, off, n, on_hit, &h);
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (opc__filter_match(&f, titles[i])) {
+                if (k >= h.n || h.idx[k] != i) {
+                    fail_msg("%s: title %zu (%s) should be hit %zu", exprs[e], i, titles[i], k);
+                }
+                k++;
+            }
+        }
+        assert_int_equal(k, h.n);
+    }
+    /* The callback stops the scan. */
+    opc__filter f;
+    assert_int_equal(opc__filter_parse("title co \"harbor\"", 17, OPC_FILTER_ITEMS, &f, NULL),
+                     OPC_OK);
+    hits h = {.stop_after = 2};
+    opc__filter_titles(&f, text, off, n, on_hit, &h);
+    assert_int_equal(h.n, 2);
+    h = (hits){.n = 0};
+    opc__filter_titles(&f, text, off, 0, on_hit, &h);
+    assert_int_equal(h.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_filter_match_case_insensitive),
         cmocka_unit_test(test_filter_query_param),
         cmocka_unit_test(test_filter_folded_agrees),
+        cmocka_unit_test(test_filter_titles_scan),
     };
     return cmocka_run_group_tests_name("filter", tests, opc_test_group_setup,
                                        opc_test_group_teardown);

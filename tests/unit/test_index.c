@@ -91,6 +91,15 @@ static void same_snapshot(const opc__ix_snapshot *a, const opc__ix_snapshot *b)
             fail_msg("vault %s: %zu items incrementally, %zu read afresh", va->id, va->n_items,
                      vb->n_items);
         }
+        if (va->n_items > 0) {
+            assert_non_null(va->titles);
+            assert_non_null(vb->titles);
+            assert_int_equal(va->titles->n, va->n_items);
+            assert_int_equal(va->titles->off[va->n_items], vb->titles->off[vb->n_items]);
+            assert_memory_equal(va->titles->off, vb->titles->off,
+                                (va->n_items + 1) * sizeof *va->titles->off);
+            assert_memory_equal(va->titles->text, vb->titles->text, va->titles->off[va->n_items]);
+        }
         for (size_t k = 0; k < va->n_items; k++) {
             const opc__ix_item *x = va->items[k];
             const opc__ix_item *y = vb->items[k];
