@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -266,6 +267,23 @@ static void block_signals(void)
     (void)sigaction(SIGPIPE, &sa, NULL);
 }
 
+/*
+ * glibc gives threads that allocate at once arenas of their own (up to eight
+ * per core) and keeps what they free; with 64 API threads, GETs over 10,000
+ * items and multi-megabyte lists, connect-api's RSS grew past 250 MB. Two
+ * arenas, and a fixed mmap threshold (a list body above it is mapped and
+ * unmapped, not kept in an arena), keep it flat (docs/performance.md). An
+ * operator's own MALLOC_ARENA_MAX or GLIBC_TUNABLES win.
+ */
+static void bounded_heap(void)
+{
+    if (getenv("MALLOC_ARENA_MAX") != NULL || getenv("GLIBC_TUNABLES") != NULL) {
+        return;
+    }
+    (void)mallopt(M_ARENA_MAX, DMN_MALLOC_ARENAS);
+    (void)mallopt(M_MMAP_THRESHOLD, DMN_MALLOC_MMAP_THRESHOLD);
+}
+
 int dmn_begin(dmn *d, const char *prog, const char *title, int argc, char **argv)
 {
     memset(d, 0, sizeof *d);
@@ -284,6 +302,7 @@ int dmn_begin(dmn *d, const char *prog, const char *title, int argc, char **argv
         return 2;
     }
     no_core_dumps();
+    bounded_heap();
     (void)umask(077);
     read_common(d);
     block_signals();

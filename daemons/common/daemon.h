@@ -35,6 +35,10 @@
 
 /* Largest path the daemons build (credentials default, cache path). */
 #define DMN_PATH_MAX 4096
+/* The heap dmn_begin() sets up unless MALLOC_ARENA_MAX or GLIBC_TUNABLES is
+ * set: glibc arenas, and the size from which an allocation is mapped. */
+#define DMN_MALLOC_ARENAS 2
+#define DMN_MALLOC_MMAP_THRESHOLD (256 * 1024)
 
 typedef struct dmn {
     const char *prog;          /* "connect-api": messages, log subsystem */
