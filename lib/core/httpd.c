@@ -60,33 +60,44 @@ void opc__httpd_begin(opc__buf *b)
     }
 }
 
+/* The status line and headers of a response with a body of body_len bytes
+ * into head (cap bytes); their length, or -1 when they do not fit. */
+static int format_head(char *head, size_t cap, int status, const char *ctype, const char *extra,
+                       size_t body_len)
+{
+    int hl;
+    if (status == 204) { /* no body, and no Content-Length (RFC 9110 §8.6) */
+        hl = snprintf(head, cap,
+                      "HTTP/1.1 204 No Content\r\n"
+                      "1Password-Connect-Version: " OPC_CONNECT_VERSION "\r\n"
+                      "Cache-Control: no-store\r\n"
+                      "%s"
+                      "\r\n",
+                      extra != NULL ? extra : "");
+    } else {
+        hl = snprintf(head, cap,
+                      "HTTP/1.1 %d %s\r\n"
+                      "Content-Type: %s\r\n"
+                      "Content-Length: %zu\r\n"
+                      "1Password-Connect-Version: " OPC_CONNECT_VERSION "\r\n"
+                      "Cache-Control: no-store\r\n"
+                      "%s"
+                      "\r\n",
+                      status, opc__httpd_reason(status), ctype, body_len,
+                      extra != NULL ? extra : "");
+    }
+    return hl > 0 && (size_t)hl < cap ? hl : -1;
+}
+
 int opc__httpd_send(struct mg_connection *conn, opc__buf *b, int status, const char *ctype,
                     const char *extra, bool head_only, const char *fallback)
 {
     char head[OPC_HTTPD_HEADER_GAP + 1];
     int hl = -1;
     if (opc__buf_err(b) == OPC_OK && b->len >= OPC_HTTPD_HEADER_GAP) {
-        size_t body_len = b->len - OPC_HTTPD_HEADER_GAP;
-        if (status == 204) { /* no body, and no Content-Length (RFC 9110 §8.6) */
-            hl = snprintf(head, sizeof head,
-                          "HTTP/1.1 204 No Content\r\n"
-                          "1Password-Connect-Version: " OPC_CONNECT_VERSION "\r\n"
-                          "Cache-Control: no-store\r\n"
-                          "%s"
-                          "\r\n",
-                          extra != NULL ? extra : "");
+        hl = format_head(head, sizeof head, status, ctype, extra, b->len - OPC_HTTPD_HEADER_GAP);
+        if (status == 204) {
             b->len = OPC_HTTPD_HEADER_GAP;
-        } else {
-            hl = snprintf(head, sizeof head,
-                          "HTTP/1.1 %d %s\r\n"
-                          "Content-Type: %s\r\n"
-                          "Content-Length: %zu\r\n"
-                          "1Password-Connect-Version: " OPC_CONNECT_VERSION "\r\n"
-                          "Cache-Control: no-store\r\n"
-                          "%s"
-                          "\r\n",
-                          status, opc__httpd_reason(status), ctype, body_len,
-                          extra != NULL ? extra : "");
         }
     }
     if (hl > 0 && hl <= OPC_HTTPD_HEADER_GAP) {
@@ -97,6 +108,23 @@ int opc__httpd_send(struct mg_connection *conn, opc__buf *b, int status, const c
     }
     (void)mg_write(conn, fallback, strlen(fallback));
     return 500;
+}
+
+int opc__httpd_send_body(struct mg_connection *conn, int status, const char *ctype,
+                         const char *extra, const char *body, size_t len, bool head_only,
+                         const char *fallback)
+{
+    char head[OPC_HTTPD_HEADER_GAP + 1];
+    int hl = format_head(head, sizeof head, status, ctype, extra, len);
+    if (hl < 0 || status == 204) {
+        (void)mg_write(conn, fallback, strlen(fallback));
+        return 500;
+    }
+    (void)mg_write(conn, head, (size_t)hl);
+    if (!head_only && len > 0) {
+        (void)mg_write(conn, body, len);
+    }
+    return status;
 }
 
 typedef struct poker {

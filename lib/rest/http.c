@@ -122,6 +122,13 @@ int opc__resp_send(opc__req *r, int status, const char *ctype, const char *extra
     return opc__req_finish(r, status);
 }
 
+int opc__resp_send_body(opc__req *r, int status, const char *ctype, const char *body, size_t len)
+{
+    status =
+        opc__httpd_send_body(r->conn, status, ctype, NULL, body, len, false, oom_response);
+    return opc__req_finish(r, status);
+}
+
 int opc__resp_raw(opc__req *r, int status, const char *ctype, const char *body, size_t len)
 {
     opc__buf *b = opc__resp_begin(r);

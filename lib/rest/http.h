@@ -72,6 +72,8 @@ opc__buf *opc__resp_begin(opc__req *r);
  * Returns the status sent.
  */
 int opc__resp_send(opc__req *r, int status, const char *ctype, const char *extra);
+/* Send a body held elsewhere, without copying it (core/httpd.h). */
+int opc__resp_send_body(opc__req *r, int status, const char *ctype, const char *body, size_t len);
 
 /* Convenience: body given as bytes. */
 int opc__resp_json(opc__req *r, int status, const char *body, size_t len);

@@ -382,13 +382,21 @@ static bool item_has_tag(const opc__filter *f, const opc__ix_item *it)
     return false;
 }
 
-static int list_items(req *r, const opc__ix_vault *v, const char *query)
+static int list_items(req *r, opc__ix_snapshot *s, const opc__ix_vault *v, const char *query)
 {
     opc__filter f;
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     if (opc__filter_from_query(query, OPC_FILTER_ITEMS, &f, &eb) != OPC_OK) {
         return opc__resp_error(r, 400, OPC_FILTER_ERROR);
+    }
+    if (f.kind == OPC_FILTER_NONE) {
+        const char *body = NULL;
+        size_t len = 0;
+        if (opc__ix_vault_list(s, v, &body, &len) != OPC_OK) {
+            return opc__resp_error(r, 500, "Something went wrong");
+        }
+        return opc__resp_send_body(r, 200, "application/json", body, len);
     }
     list_hits h = {v, NULL, 0, 2};
     if (v->n_items > 0) {
@@ -628,7 +636,7 @@ static int route_v1(req *r, const struct mg_request_info *ri)
         } else if (k == R_VAULT) {
             st = opc__resp_json(r, 200, v->json, v->json_len);
         } else if (k == R_ITEMS) {
-            st = list_items(r, v, ri->query_string);
+            st = list_items(r, s, v, ri->query_string);
         } else {
             const opc__ix_item *it = opc__ix_find_item(v, iid);
             st = it == NULL ? opc__resp_error(r, 404, "item %s not found", iid)

@@ -130,6 +130,9 @@ static opc_err titles_build(opc__ix_vault *v)
 static void vault_clear(opc__ix_vault *v)
 {
     titles_unref(v->titles);
+    if (v->list != NULL) {
+        opc__secret_free(v->list, v->list_len + 1);
+    }
     opc__secret_free_str(v->name);
     opc__secret_free_str(v->description);
     opc__free(v->type);
@@ -154,7 +157,45 @@ static void snapshot_free(opc__ix_snapshot *s)
     }
     opc__free(s->vaults);
     opc__free(s->tokens);
+    pthread_mutex_destroy(&s->list_mu);
     opc__free(s);
+}
+
+opc_err opc__ix_vault_list(opc__ix_snapshot *s, const opc__ix_vault *cv, const char **body,
+                           size_t *len)
+{
+    /* The vault belongs to s (its list is filled once, under s's lock). */
+    opc__ix_vault *v = &s->vaults[cv - s->vaults];
+    opc_err rc = OPC_OK;
+    pthread_mutex_lock(&s->list_mu);
+    if (v->list == NULL) {
+        size_t total = 2;
+        for (size_t i = 0; i < v->n_items; i++) {
+            total += v->items[i]->json_len + 1;
+        }
+        char *p = opc__malloc(total + 1);
+        if (p == NULL) {
+            rc = OPC_ERR_NOMEM;
+        } else {
+            size_t pos = 0;
+            p[pos++] = '[';
+            for (size_t i = 0; i < v->n_items; i++) {
+                if (i > 0) {
+                    p[pos++] = ',';
+                }
+                memcpy(p + pos, v->items[i]->json, v->items[i]->json_len);
+                pos += v->items[i]->json_len;
+            }
+            p[pos++] = ']';
+            p[pos] = '\0';
+            v->list = p;
+            v->list_len = pos;
+        }
+    }
+    pthread_mutex_unlock(&s->list_mu);
+    *body = v->list;
+    *len = v->list_len;
+    return rc;
 }
 
 opc_err opc__ix_open_json(const char *env_text, const opc__key *key, const char *aad, cJSON **out,
@@ -762,6 +803,7 @@ static opc__ix_snapshot *build(opc__index *ix, int64_t now_ms)
         return NULL;
     }
     s->refs = 1;
+    pthread_mutex_init(&s->list_mu, NULL);
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     opc_err rc = OPC_OK;
@@ -842,6 +884,7 @@ opc_err opc__index_create(const char *cache_path, opc_credentials *creds, opc__a
         return OPC_ERR_NOMEM;
     }
     ix->cur->refs = 1;
+    pthread_mutex_init(&ix->cur->list_mu, NULL);
     (void)snprintf(ix->cur->cache_error, sizeof ix->cur->cache_error, "not read yet");
     memcpy(ix->server_id, sid, OPC_ID_LEN + 1);
     ix->creds = creds;

@@ -25,6 +25,7 @@
 #ifndef OPC_VIEW_INDEX_H
 #define OPC_VIEW_INDEX_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -83,6 +84,8 @@ typedef struct opc__ix_vault {
     size_t n_items;
     opc__ix_item **items; /* sorted by id; shared with other snapshots */
     opc__ix_titles *titles; /* items[i]'s folded title is the i-th; NULL when no items */
+    char *list;             /* the whole list body, built by opc__ix_vault_list */
+    size_t list_len;
 } opc__ix_vault;
 
 typedef struct opc__ix_token {
@@ -102,6 +105,7 @@ typedef struct opc__ix_snapshot {
     opc__ix_vault *vaults; /* sorted by id */
     size_t n_tokens;
     opc__ix_token *tokens; /* sorted by jti */
+    pthread_mutex_t list_mu; /* guards the vaults' list bodies */
 } opc__ix_snapshot;
 
 typedef struct opc__index opc__index;
@@ -145,6 +149,15 @@ typedef struct opc__index_stats_t {
     uint64_t decrypted;
 } opc__index_stats_t;
 void opc__index_stats(opc__index *ix, opc__index_stats_t *out);
+
+/*
+ * A vault's whole item list ("[summary,...]"), built at the first call for
+ * this snapshot and kept with it (wiped when it goes): an unfiltered list
+ * is then one write, not one copy per item. *body is valid while the
+ * snapshot is held. OPC_ERR_NOMEM.
+ */
+opc_err opc__ix_vault_list(opc__ix_snapshot *s, const opc__ix_vault *v, const char **body,
+                           size_t *len);
 
 /* Lookups in a snapshot (NULL when absent). */
 const opc__ix_vault *opc__ix_find_vault(const opc__ix_snapshot *s, const char *id);
