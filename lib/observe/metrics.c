@@ -73,6 +73,10 @@ struct opc__metrics {
     _Atomic int unlocked;
     _Atomic uint64_t tc_hits;
     _Atomic uint64_t tc_misses;
+    _Atomic uint64_t ix_full;  /* opc__index_stats */
+    _Atomic uint64_t ix_incremental;
+    _Atomic uint64_t ix_vault_loads;
+    _Atomic uint64_t ix_decrypted;
     _Atomic uint64_t act_dropped;
     _Atomic uint64_t act_lost;
     int64_t start_us;
@@ -106,6 +110,10 @@ opc_err opc__metrics_create(opc__metrics **out)
     atomic_init(&m->unlocked, 0);
     atomic_init(&m->tc_hits, 0);
     atomic_init(&m->tc_misses, 0);
+    atomic_init(&m->ix_full, 0);
+    atomic_init(&m->ix_incremental, 0);
+    atomic_init(&m->ix_vault_loads, 0);
+    atomic_init(&m->ix_decrypted, 0);
     atomic_init(&m->act_dropped, 0);
     atomic_init(&m->act_lost, 0);
     m->start_us = opc__now_us();
@@ -184,6 +192,17 @@ void opc__metrics_set_token_cache(opc__metrics *m, uint64_t hits, uint64_t misse
     if (m != NULL) {
         atomic_store_explicit(&m->tc_hits, hits, memory_order_relaxed);
         atomic_store_explicit(&m->tc_misses, misses, memory_order_relaxed);
+    }
+}
+
+void opc__metrics_set_index(opc__metrics *m, uint64_t full_builds, uint64_t refreshes,
+                            uint64_t vault_loads, uint64_t decrypted)
+{
+    if (m != NULL) {
+        atomic_store_explicit(&m->ix_full, full_builds, memory_order_relaxed);
+        atomic_store_explicit(&m->ix_incremental, refreshes, memory_order_relaxed);
+        atomic_store_explicit(&m->ix_vault_loads, vault_loads, memory_order_relaxed);
+        atomic_store_explicit(&m->ix_decrypted, decrypted, memory_order_relaxed);
     }
 }
 
@@ -363,9 +382,18 @@ static void render_state(opc__metrics *m, int64_t now_ms, opc__buf *out)
          "Activity records dropped because the in-memory queue was full."},
         {"opconnect_activity_lost_total",
          "Activity records lost to a failed write of the activity log."},
+        {"opconnect_index_full_builds_total",
+         "Times the item index read every item of the cache (the first load, or a gap)."},
+        {"opconnect_index_refreshes_total",
+         "Times the item index applied the cache's changes since its last refresh."},
+        {"opconnect_index_vault_loads_total",
+         "Vaults read in full by a refresh (a new grant or vault key)."},
+        {"opconnect_index_overviews_decrypted_total", "Item overviews the index decrypted."},
     };
-    const uint64_t values[] = {atomic_load(&m->tc_hits), atomic_load(&m->tc_misses),
-                               atomic_load(&m->act_dropped), atomic_load(&m->act_lost)};
+    const uint64_t values[] = {atomic_load(&m->tc_hits),        atomic_load(&m->tc_misses),
+                               atomic_load(&m->act_dropped),    atomic_load(&m->act_lost),
+                               atomic_load(&m->ix_full),        atomic_load(&m->ix_incremental),
+                               atomic_load(&m->ix_vault_loads), atomic_load(&m->ix_decrypted)};
     for (size_t i = 0; i < OPC_ARRAY_LEN(counters); i++) {
         single_u64(out, counters[i].name, "counter", counters[i].help, values[i]);
     }

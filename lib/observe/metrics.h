@@ -92,6 +92,9 @@ void opc__metrics_set_sync(opc__metrics *m, int64_t last_success_ms, int64_t fai
 void opc__metrics_set_unlocked(opc__metrics *m, bool unlocked);
 /* Totals of the verified-token cache (opc__auth_stats), exposed as counters. */
 void opc__metrics_set_token_cache(opc__metrics *m, uint64_t hits, uint64_t misses);
+/* The item index's totals (opc__index_stats), exposed as counters. */
+void opc__metrics_set_index(opc__metrics *m, uint64_t full_builds, uint64_t refreshes,
+                            uint64_t vault_loads, uint64_t decrypted);
 /* Totals of the activity log (opc__activity_get_stats: dropped, lost). */
 void opc__metrics_set_activity(opc__metrics *m, uint64_t dropped, uint64_t lost);
 

@@ -239,6 +239,9 @@ static int route_metrics(req *r)
     opc__activity_stats st;
     opc__activity_get_stats(api->activity, &st);
     opc__metrics_set_activity(m, st.dropped, st.lost);
+    opc__index_stats_t ixs;
+    opc__index_stats(api->index, &ixs);
+    opc__metrics_set_index(m, ixs.full_builds, ixs.incremental, ixs.vault_loads, ixs.decrypted);
     opc__buf *b = opc__resp_begin(r);
     opc__metrics_render(m, b);
     return opc__resp_send(r, 200, OPC_METRICS_CONTENT_TYPE, NULL);

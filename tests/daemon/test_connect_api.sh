@@ -387,6 +387,18 @@ else
 fi
 expect "other tokens still work after a revocation" 200 "$TOK_RW" "/v1/vaults/$DEMO"
 
+# The edits and the revocation above were applied to the index as changes:
+# it read the whole cache once, at its first load (docs/decisions.md).
+full_builds() {
+    curl -s "http://127.0.0.1:$APORT/metrics" | awk '$1 == "opconnect_index_full_builds_total" {print $2}'
+}
+FULL=$(full_builds)
+if [ "$FULL" = 1 ]; then
+    pass "the index was read in full once, then only changed (opconnect_index_full_builds_total 1)"
+else
+    fail "the index was read in full once, then only changed" "opconnect_index_full_builds_total $FULL"
+fi
+
 # ---- propagation: grant revocation ----
 op connect vault revoke --server api-srv --vault Other >/dev/null 2>"$T/grant.err" ||
     fail "op connect vault revoke" "$(cat "$T/grant.err")"

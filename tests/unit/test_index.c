@@ -65,7 +65,7 @@ static void account_ids(sx *x, ids *l)
     opc_secret_free(out);
 }
 
-static void same_snapshot(const opc__ix_snapshot *a, const opc__ix_snapshot *b)
+static void same_snapshot(opc__ix_snapshot *a, opc__ix_snapshot *b)
 {
     assert_true(a->cache_ok && b->cache_ok);
     assert_true(a->unlocked && b->unlocked);
@@ -80,6 +80,20 @@ static void same_snapshot(const opc__ix_snapshot *a, const opc__ix_snapshot *b)
     for (size_t i = 0; i < a->n_vaults; i++) {
         const opc__ix_vault *va = &a->vaults[i];
         const opc__ix_vault *vb = &b->vaults[i];
+        if (va->decrypted) {
+            const char *la = NULL;
+            const char *lb = NULL;
+            size_t na = 0;
+            size_t nb = 0;
+            assert_int_equal(opc__ix_vault_list(a, va, &la, &na), OPC_OK);
+            assert_int_equal(opc__ix_vault_list(b, vb, &lb, &nb), OPC_OK);
+            assert_int_equal(na, nb);
+            assert_memory_equal(la, lb, na);
+            cJSON *arr = cJSON_Parse(la);
+            assert_true(cJSON_IsArray(arr));
+            assert_int_equal(cJSON_GetArraySize(arr), (int)va->n_items);
+            cJSON_Delete(arr);
+        }
         assert_string_equal(va->id, vb->id);
         assert_int_equal(va->decrypted, vb->decrypted);
         assert_string_equal(va->name, vb->name);

@@ -587,6 +587,7 @@ static void test_metrics_render_empty(void **state)
         "# TYPE opconnect_sync_lag_seconds gauge\n",
         "# TYPE opconnect_sync_last_success_timestamp_seconds gauge\n",
         "# TYPE opconnect_unlocked gauge\n",
+        "# TYPE opconnect_index_full_builds_total counter\n",
         "# TYPE opconnect_token_cache_hits_total counter\n",
         "# TYPE opconnect_token_cache_misses_total counter\n",
         "# TYPE process_start_time_seconds gauge\n",
