@@ -51,6 +51,11 @@ struct opc__index {
 
 /* ---- items and snapshots ---- */
 
+/* The size of an element of a vault's items array: a pointer (items are
+ * shared by snapshots). One constant, so the lint's warning about sizeof
+ * of a pointer to a struct is answered once. */
+static const size_t item_ref_size = sizeof(opc__ix_item *); // NOLINT(bugprone-sizeof-expression)
+
 static void item_unref(opc__ix_item *it)
 {
     if (it == NULL || atomic_fetch_sub(&it->refs, 1) != 1) {
@@ -462,7 +467,7 @@ static opc_err item_make(build_ctx *b, const opc__cache_item *row, opc__ix_item 
 static opc_err push_item(build_ctx *b, opc__ix_item *it)
 {
     opc__ix_vault *v = b->v;
-    opc__ix_item **n = opc__grow(v->items, &b->item_cap, v->n_items, sizeof *n, 16);
+    opc__ix_item **n = opc__grow(v->items, &b->item_cap, v->n_items, item_ref_size, 16);
     if (n == NULL) {
         item_unref(it);
         return OPC_ERR_NOMEM;
@@ -557,7 +562,7 @@ static opc_err apply_changes(opc__ix_vault *v, vault_work *w)
     }
     qsort(w->changes, w->n_changes, sizeof *w->changes, cmp_change);
     size_t cap = v->n_items + w->n_changes;
-    opc__ix_item **out = opc__calloc(cap, sizeof *out);
+    opc__ix_item **out = opc__calloc(cap, item_ref_size);
     if (out == NULL) {
         return OPC_ERR_NOMEM;
     }
@@ -658,7 +663,7 @@ static opc_err vault_items(build_ctx *b, opc__ix_vault *v, opc__ebuf *eb)
     b->item_cap = 0;
     if (b->w->reuse) {
         if (pv->n_items > 0) {
-            v->items = opc__calloc(pv->n_items, sizeof *v->items);
+            v->items = opc__calloc(pv->n_items, item_ref_size);
             if (v->items == NULL) {
                 return OPC_ERR_NOMEM;
             }
@@ -674,7 +679,7 @@ static opc_err vault_items(build_ctx *b, opc__ix_vault *v, opc__ebuf *eb)
     }
     opc_err rc = opc__cache_items_foreach(b->ix->c, v->id, false, on_item, b, eb);
     if (rc == OPC_OK && v->n_items > 1) {
-        qsort(v->items, v->n_items, sizeof *v->items, cmp_item_ptr);
+        qsort(v->items, v->n_items, item_ref_size, cmp_item_ptr);
     }
     return rc;
 }
@@ -1018,7 +1023,7 @@ const opc__ix_item *opc__ix_find_item(const opc__ix_vault *v, const char *id)
     memcpy(key.id, id, strnlen(id, OPC_ID_LEN));
     key.id[strnlen(id, OPC_ID_LEN)] = '\0';
     const opc__ix_item *kp = &key;
-    opc__ix_item *const *hit = bsearch(&kp, v->items, v->n_items, sizeof *v->items, cmp_item_ptr);
+    opc__ix_item *const *hit = bsearch(&kp, v->items, v->n_items, item_ref_size, cmp_item_ptr);
     return hit != NULL ? *hit : NULL;
 }
 
