@@ -1,12 +1,16 @@
 /*
- * tests/unit/test_render.c - the rendered-item cache (view/render.h).
+ * tests/unit/test_render.c - the rendered-item cache (view/render.h): hits
+ * only for the same ids and version before valid_until, the byte budget
+ * under random puts, a hot set that fits, replacement, CLOCK, budget 0,
+ * allocation failures, threads, and opc_api_set_render_cache_bytes.
  */
-#include "harness.h"
+#include "sync_fixture.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "core/alloc.h"
+#include "rest/api.h"
 #include "view/render.h"
 
 #define V1 "aaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -292,6 +296,33 @@ static void test_render_clock_keeps_read_entries(void **state)
     opc__render_free(r);
 }
 
+/* The public setter replaces the server's cache with one of the new budget;
+ * a value out of range changes nothing. */
+static void test_render_api_setter(void **state)
+{
+    (void)state;
+    sx x;
+    sx_setup(&x, 0);
+    opc_api *api = NULL;
+    assert_int_equal(opc_api_create(x.creds, x.cache_path, &api, NULL, 0), OPC_OK);
+    size_t budget = 0;
+    opc__render_usage(api->render, NULL, NULL, &budget);
+    assert_int_equal(budget, OPC_API_DEFAULT_RENDER_CACHE_BYTES);
+    assert_int_equal(opc_api_set_render_cache_bytes(api, 1024 * 1024), OPC_OK);
+    opc__render_usage(api->render, NULL, NULL, &budget);
+    assert_int_equal(budget, 1024 * 1024);
+    assert_int_equal(opc_api_set_render_cache_bytes(api, OPC_API_MAX_RENDER_CACHE_BYTES + 1),
+                     OPC_ERR_INVALID_ARG);
+    opc__render_usage(api->render, NULL, NULL, &budget);
+    assert_int_equal(budget, 1024 * 1024);
+    assert_int_equal(opc_api_set_render_cache_bytes(api, 0), OPC_OK);
+    opc__render_usage(api->render, NULL, NULL, &budget);
+    assert_int_equal(budget, 0);
+    assert_int_equal(opc_api_set_render_cache_bytes(NULL, 1), OPC_ERR_INVALID_ARG);
+    opc_api_free(api);
+    sx_teardown(&x);
+}
+
 typedef struct race {
     opc__render *r;
     int id;
@@ -453,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_render_replace_frees_old_bytes),
         cmocka_unit_test(test_render_hot_set_stays_cached),
         cmocka_unit_test(test_render_clock_keeps_read_entries),
+        cmocka_unit_test(test_render_api_setter),
     };
     const struct CMUnitTest oom[] = {
         cmocka_unit_test(test_render_out_of_memory),
