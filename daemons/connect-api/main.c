@@ -9,6 +9,8 @@
  *   OP_API_THREADS   worker threads = peak keep-alive clients (default 64)
  *   OP_MAX_INLINE_FILE_SIZE_KB  largest file inlined by inline_files /
  *                    inline_content, in KiB (0-65536; default 100)
+ *   OP_RENDER_CACHE_MB  memory for the sealed rendered-item cache, in MiB
+ *                    (0-1024, 0 disables it; default 16)
  *   OP_HTTPS_PORT, OP_TLS_*, OP_ACME_*  HTTPS (tls_env.c, docs/tls.md)
  *
  * SIGTERM/SIGINT: stop accepting, finish the requests in progress, exit 0.
@@ -37,6 +39,9 @@ int main(int argc, char **argv)
     int threads = (int)dmn_env_int("OP_API_THREADS", 1, 1024, OPC_API_DEFAULT_THREADS);
     int inline_kb = (int)dmn_env_int("OP_MAX_INLINE_FILE_SIZE_KB", 0, OPC_API_MAX_INLINE_FILE_KB,
                                      OPC_API_DEFAULT_MAX_INLINE_FILE_KB);
+    size_t render_mb = (size_t)dmn_env_int("OP_RENDER_CACHE_MB", 0,
+                                           OPC_API_MAX_RENDER_CACHE_BYTES >> 20,
+                                           OPC_API_DEFAULT_RENDER_CACHE_BYTES >> 20);
     tls_env tls;
     tls_env_read(&tls);
 
@@ -52,6 +57,9 @@ int main(int argc, char **argv)
                          opc_api_set_threads(api, threads) != OPC_OK ||
                          opc_api_set_max_inline_file_kb(api, inline_kb) != OPC_OK)) {
         rc = OPC_ERR_INVALID_ARG; /* not reached: the values were checked above */
+    }
+    if (rc == OPC_OK) {
+        rc = opc_api_set_render_cache_bytes(api, render_mb << 20); /* OPC_ERR_NOMEM */
     }
     if (rc == OPC_OK) {
         rc = tls_env_apply(api, &tls, d.cache_path, err, sizeof err);

@@ -44,6 +44,9 @@ typedef struct opc_api opc_api;
 #define OPC_API_DEFAULT_MAX_INLINE_FILE_KB 100
 /* The largest inline limit: the largest file (64 MiB). */
 #define OPC_API_MAX_INLINE_FILE_KB 65536
+/* The rendered-item cache: 16 MiB holds about 10,000 items of 1.2 KB. */
+#define OPC_API_DEFAULT_RENDER_CACHE_BYTES ((size_t)16 * 1024 * 1024)
+#define OPC_API_MAX_RENDER_CACHE_BYTES ((size_t)1024 * 1024 * 1024)
 
 /*
  * opc_api_create - a stopped API server.
@@ -77,6 +80,17 @@ OPC_API OPC_NODISCARD opc_err opc_api_set_threads(opc_api *api, int threads);
  * (the daemon reads OP_MAX_INLINE_FILE_SIZE_KB). Since 0.1.0.
  */
 OPC_API OPC_NODISCARD opc_err opc_api_set_max_inline_file_kb(opc_api *api, int kb);
+/*
+ * Memory, in bytes, for the rendered-item cache: full item responses kept
+ * sealed (AES-256-GCM under a per-process key) so that a GET of an
+ * unchanged item skips the decrypt and render. Each entry counts its body
+ * plus about 190 bytes; when it is full, entries not read lately go
+ * first. 0 disables the cache; 0 to OPC_API_MAX_RENDER_CACHE_BYTES; default
+ * OPC_API_DEFAULT_RENDER_CACHE_BYTES (the daemon reads OP_RENDER_CACHE_MB;
+ * docs/performance.md). Also OPC_ERR_NOMEM, or OPC_ERR_CRYPTO when no key
+ * can be drawn. Since 0.1.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_api_set_render_cache_bytes(opc_api *api, size_t bytes);
 
 /*
  * HTTPS (docs/tls.md). With a certificate (opc_api_set_tls_files) or ACME

@@ -11,6 +11,7 @@
  */
 #include "internal.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -97,7 +98,8 @@ opc_err opc_api_create(opc_credentials *creds, const char *cache_path, opc_api *
         rc = opc__index_create(cache_path, creds, api->auth, api->keys, &api->index);
     }
     if (rc == OPC_OK) {
-        rc = opc__render_create(OPC_RENDER_SLOTS, OPC_RENDER_MAX_BODY, &api->render);
+        rc = opc__render_create(OPC_API_DEFAULT_RENDER_CACHE_BYTES, OPC_RENDER_MAX_BODY,
+                                &api->render);
     }
     if (rc == OPC_OK) {
         rc = opc__metrics_create(&api->metrics);
@@ -175,6 +177,25 @@ opc_err opc_api_set_max_inline_file_kb(opc_api *api, int kb)
         return OPC_ERR_INVALID_ARG;
     }
     api->max_inline_kb = kb;
+    return OPC_OK;
+}
+
+static_assert(OPC_API_MAX_RENDER_CACHE_BYTES <= OPC_RENDER_MAX_BYTES,
+              "the setter's range must be one opc__render_create accepts");
+
+opc_err opc_api_set_render_cache_bytes(opc_api *api, size_t bytes)
+{
+    if (api == NULL || api->ctx != NULL || bytes > OPC_API_MAX_RENDER_CACHE_BYTES) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    /* A new, empty cache: nothing has been served yet. */
+    opc__render *r = NULL;
+    opc_err rc = opc__render_create(bytes, OPC_RENDER_MAX_BODY, &r);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    opc__render_free(api->render);
+    api->render = r;
     return OPC_OK;
 }
 

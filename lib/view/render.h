@@ -18,11 +18,18 @@
  * served for another item. Plaintext exists only in the caller's (secret)
  * buffer for the time of a response.
  *
- * Bounds: a fixed table of `slots` entries, direct-mapped by a hash of the
- * ids (a new entry replaces whatever held its slot); bodies larger than
- * `max_body` are not cached. Memory is at most slots * (max_body + ~100).
+ * Bounds: a byte budget. Every entry is charged its sealed body plus a
+ * fixed overhead (OPC_RENDER_ENTRY_OVERHEAD: the entry header plus the
+ * allocator's header and rounding), and the hash-bucket arrays are charged
+ * too, so what the entries and tables hold stays within the budget (the
+ * object itself adds a few KiB). The table is split into shards by a hash of the ids, each with
+ * an equal part of the budget and its own lock; a put that does not fit
+ * evicts from its shard by CLOCK (an entry read since the hand last passed
+ * gets a second chance). Budget 0 caches nothing; bodies larger than
+ * `max_body` (or than a shard's part) are not cached.
  *
- * Thread safety: any thread; each slot has its own lock.
+ * Thread safety: any thread; a lookup takes one shard lock, for one hash
+ * walk and one AES-GCM open.
  */
 #ifndef OPC_VIEW_RENDER_H
 #define OPC_VIEW_RENDER_H
@@ -31,14 +38,19 @@
 #include "core/err.h"
 #include "internal.h"
 
-#define OPC_RENDER_SLOTS 4096
 #define OPC_RENDER_MAX_BODY ((size_t)16 * 1024)
+/* The largest budget opc__render_create accepts (1 GiB). */
+#define OPC_RENDER_MAX_BYTES ((size_t)1 << 30)
+/* Bytes an entry costs on top of its body (render.c checks it). */
+#define OPC_RENDER_ENTRY_OVERHEAD ((size_t)192)
 
 typedef struct opc__render opc__render;
 
-/* OPC_ERR_INVALID_ARG for 0 slots or max_body; OPC_ERR_NOMEM; OPC_ERR_CRYPTO
- * when no random key can be drawn. */
-opc_err opc__render_create(size_t slots, size_t max_body, opc__render **out);
+/* A cache holding at most `budget` bytes (0: an empty cache that stores
+ * nothing). OPC_ERR_INVALID_ARG for max_body 0 or a budget over
+ * OPC_RENDER_MAX_BYTES; OPC_ERR_NOMEM; OPC_ERR_CRYPTO when no random key
+ * can be drawn. */
+opc_err opc__render_create(size_t budget, size_t max_body, opc__render **out);
 void opc__render_free(opc__render *r);
 
 /*
@@ -51,8 +63,8 @@ bool opc__render_get(opc__render *r, const char *vault, const char *item, int64_
                      int64_t now_s, opc__buf *out);
 
 /* Store a body rendered from `version`, valid until valid_until (Unix
- * seconds, exclusive). Best effort: too large or out of memory stores
- * nothing. */
+ * seconds, exclusive), in place of any entry of the same ids. Best effort:
+ * too large or out of memory stores nothing (and keeps the old entry). */
 void opc__render_put(opc__render *r, const char *vault, const char *item, int64_t version,
                      int64_t valid_until, const char *body, size_t len);
 
@@ -61,5 +73,9 @@ void opc__render_clear(opc__render *r);
 
 /* Hits and misses so far (for metrics and tests). */
 void opc__render_stats(const opc__render *r, uint64_t *hits, uint64_t *misses);
+
+/* The bytes charged now (entries and bucket arrays), the number of
+ * entries, and the budget (for tests and docs). */
+void opc__render_usage(opc__render *r, size_t *bytes, size_t *entries, size_t *budget);
 
 #endif
