@@ -252,6 +252,11 @@ static void put_text(sink *s, const char *p, size_t max)
     size_t i = 0;
     size_t run = 0; /* start of the pending run of plain bytes */
     while (i < n) {
+        unsigned char c = u[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && i < max) {
+            i++; /* the common case: printable ASCII, copied as it is */
+            continue;
+        }
         size_t cl = utf8_len(u + i, n - i);
         size_t step = cl != 0 ? cl : 1;
         if (i + step > max) {
@@ -282,6 +287,35 @@ static void put_json_str(sink *s, const char *p, size_t max)
     put(s, "\"", 1);
 }
 
+/* RFC 3339 with microseconds; the part up to the seconds is kept per
+ * thread, as most lines of a thread fall in the same second as its last. */
+static void format_time(int64_t time_us, char out[OPC_TIME_STRLEN])
+{
+    static _Thread_local int64_t last_sec = INT64_MIN;
+    static _Thread_local char last[OPC_TIME_STRLEN];
+    int64_t sec = time_us / 1000000;
+    int64_t us = time_us % 1000000;
+    if (us < 0) {
+        us += 1000000;
+        sec--;
+    }
+    if (sec != last_sec) {
+        if (opc__time_format(sec, last) != OPC_OK || strlen(last) != 20) {
+            (void)snprintf(out, OPC_TIME_STRLEN, "%s", "1970-01-01T00:00:00.000000Z");
+            return;
+        }
+        last_sec = sec;
+    }
+    memcpy(out, last, 19); /* "YYYY-MM-DDTHH:MM:SS" without the 'Z' */
+    out[19] = '.';
+    for (int i = 25; i >= 20; i--) {
+        out[i] = (char)('0' + us % 10);
+        us /= 10;
+    }
+    out[26] = 'Z';
+    out[27] = '\0';
+}
+
 size_t opc_log_format_json(const opc_log_record *rec, char *buf, size_t buf_len)
 {
     static const char letters[] = "?EWIDT";
@@ -295,9 +329,7 @@ size_t opc_log_format_json(const opc_log_record *rec, char *buf, size_t buf_len)
     int lvl = rec->level >= OPC_LOG_ERROR && rec->level <= OPC_LOG_TRACE ? (int)rec->level : 0;
     char prefix[5] = {'(', letters[lvl], ')', ' ', '\0'};
     char ts[OPC_TIME_STRLEN];
-    if (opc__time_format_us(rec->time_us, ts) != OPC_OK) {
-        (void)snprintf(ts, sizeof ts, "%s", "1970-01-01T00:00:00.000000Z");
-    }
+    format_time(rec->time_us, ts);
     char lvlnum[4] = {(char)('0' + lvl), '\0'};
 
     put_str(&s, "{\"log_message\":\"");

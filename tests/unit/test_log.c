@@ -73,6 +73,20 @@ static void test_log_request_line_exact(void **state)
     char buf[1024];
     assert_int_equal(opc_log_format_json(&rec, buf, sizeof buf), strlen(want));
     assert_string_equal(buf, want);
+    /* The timestamp: the seconds are reused within a second, the
+     * microseconds never; before 1970 the fraction still counts up. */
+    rec.time_us = 1618387737000001LL;
+    opc_log_format_json(&rec, buf, sizeof buf);
+    assert_non_null(strstr(buf, "\"timestamp\":\"2021-04-14T08:08:57.000001Z\""));
+    rec.time_us = 1618387738999999LL;
+    opc_log_format_json(&rec, buf, sizeof buf);
+    assert_non_null(strstr(buf, "\"timestamp\":\"2021-04-14T08:08:58.999999Z\""));
+    rec.time_us = -1;
+    opc_log_format_json(&rec, buf, sizeof buf);
+    assert_non_null(strstr(buf, "\"timestamp\":\"1969-12-31T23:59:59.999999Z\""));
+    rec.time_us = INT64_MIN;
+    opc_log_format_json(&rec, buf, sizeof buf);
+    assert_non_null(strstr(buf, "\"timestamp\":\"1970-01-01T00:00:00.000000Z\""));
     /* A record of age 1 has no http member, whatever follows it. */
     rec.age = 1;
     opc_log_format_json(&rec, buf, sizeof buf);
