@@ -476,10 +476,11 @@ static void writer_report_drops(opc_log_writer *w)
                           .message = msg};
     char line[256];
     size_t len = opc_log_format_json(&rec, line, sizeof line);
-    if (len < sizeof line) {
-        (void)writer_put(w, line, len); /* fits: the queue is empty here */
-    }
-    w->reported = w->dropped;
+    if (len >= sizeof line) {
+        w->reported = w->dropped; /* cannot happen: the message is short */
+    } else if (len <= w->cap - (w->tail - w->head) && writer_put(w, line, len)) {
+        w->reported += n;
+    } /* else no room yet: told after the next write */
 }
 
 static void deadline_after_ms(struct timespec *ts, long ms)
@@ -527,6 +528,9 @@ static void *writer_main(void *arg)
         writer_out(w, from, to);
         pthread_mutex_lock(&w->mu);
         w->head = to;
+        if (w->dropped != w->reported) {
+            writer_report_drops(w); /* now, not only once the load stops */
+        }
         pthread_cond_broadcast(&w->drained);
     }
     pthread_cond_broadcast(&w->drained);
