@@ -37,9 +37,18 @@ static volatile sig_atomic_t g_stop;
 
 /* ---- logging: JSON lines on stdout ---- */
 
+/* From dmn_open to dmn_close the lines go through a buffered writer (a
+ * thread of its own writes them; docs/observability.md, "Logs"); before and
+ * after, straight to stdout. */
+static opc_log_writer *g_writer;
+
 static void log_line(const opc_log_record *rec, void *ud)
 {
     (void)ud;
+    if (g_writer != NULL) {
+        opc_log_writer_fn(rec, g_writer);
+        return;
+    }
     char buf[2048];
     char *line = buf;
     char *big = NULL;
@@ -317,6 +326,9 @@ int dmn_open(dmn *d)
         dmn_fail("cannot initialize libopconnect");
         return -1;
     }
+    if (opc_log_writer_open(STDOUT_FILENO, 0, &g_writer) != OPC_OK) {
+        g_writer = NULL; /* unbuffered, then */
+    }
     if (opc_global_set_log(log_line, NULL, d->log_level) != OPC_OK) {
         dmn_fail("cannot install the log callback");
         return -1;
@@ -403,5 +415,11 @@ void dmn_close(dmn *d)
     if (g_ready) {
         dmn_log(OPC_LOG_INFO, "stopped");
     }
+    if (opc_global_set_log(NULL, NULL, OPC_LOG_INFO) != OPC_OK) {
+        /* cannot happen: the level is valid */
+    }
+    opc_log_writer *w = g_writer;
+    g_writer = NULL;
+    opc_log_writer_close(w); /* writes what is queued */
     opc_global_cleanup();
 }

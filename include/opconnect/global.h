@@ -83,7 +83,20 @@ typedef enum opc_log_level {
 } opc_log_level;
 
 /* Current value of opc_log_record.age. */
-#define OPC_LOG_RECORD_AGE 1
+#define OPC_LOG_RECORD_AGE 2
+
+/*
+ * The fields of a request's completion line (opc_log_record.http). Strings
+ * are secret-free; path has no query string. Since 0.1.0 (record age 2).
+ */
+typedef struct opc_log_http {
+    const char *method;      /* "GET", ...; never NULL */
+    const char *path;        /* request path, no query; never NULL */
+    int status;              /* HTTP status answered */
+    int64_t duration_us;     /* from the start of handling to the response written */
+    const char *remote_addr; /* peer address, or NULL */
+    uint64_t bytes;          /* response body bytes sent */
+} opc_log_http;
 
 /*
  * One log event. The struct may grow: new fields are appended and `age` is
@@ -98,6 +111,8 @@ typedef struct opc_log_record {
     const char *message;    /* never NULL */
     const char *request_id; /* request being served, or NULL */
     const char *jti;        /* token id of that request, or NULL */
+    /* age >= 2: */
+    const opc_log_http *http; /* a request's completion line, or NULL */
 } opc_log_record;
 
 typedef void (*opc_log_fn)(const opc_log_record *record, void *userdata);
@@ -136,13 +151,45 @@ OPC_API OPC_NODISCARD opc_err opc_duration_parse_ms(const char *text, int64_t ma
 /*
  * opc_log_format_json - format a record as one JSON line in the Connect
  * server's layout: {"log_message":"(I) ...","timestamp":"...Z","level":3,
- * "scope":{"request_id":"...","jti":"..."}} followed by '\n'.
+ * "scope":{"request_id":"...","jti":"..."}} followed by '\n'; a record with
+ * http adds "http":{"method":...,"path":...,"status":...,"duration_us":...,
+ * "remote_addr":...,"bytes":...}. Text is JSON-escaped, invalid UTF-8 bytes
+ * become U+FFFD, and the message and path are cut (marked with "...") at
+ * fixed caps, so a line stays short whatever a client sent.
  *
  * Writes at most buf_len bytes including the terminating NUL and returns the
  * length of the full line (excluding NUL), like snprintf: a result >= buf_len
  * means the line was truncated. Thread safety: any thread. Since 0.1.0.
  */
 OPC_API size_t opc_log_format_json(const opc_log_record *record, char *buf, size_t buf_len);
+
+/*
+ * opc_log_writer - a buffered writer of log lines to a file descriptor, off
+ * the caller's thread. opc_log_writer_fn (an opc_log_fn, userdata = the
+ * writer) formats a record with opc_log_format_json and copies the line
+ * into a bounded in-memory queue; a background thread writes what is queued
+ * to fd in batches, at the latest about 50 ms after a line was queued. A
+ * caller never waits for the fd: when the queue is full the line is dropped
+ * and counted, and the writer reports the count in a warning line of its
+ * own once there is room. Lines are written whole, never interleaved.
+ *
+ * opc_log_writer_open: queue_bytes 0 means the default (4 MiB); at least 64
+ * KiB are used. The fd stays the caller's (not closed). Returns
+ * OPC_ERR_NOMEM, OPC_ERR_IO (no thread) or OPC_ERR_INVALID_ARG (fd < 0).
+ * opc_log_writer_flush: returns once everything queued before the call is
+ * written (or failed to be). opc_log_writer_dropped: lines dropped so far.
+ * opc_log_writer_close: writes what is queued, stops the thread and frees
+ * the writer; NULL is a no-op. Uninstall the callback before closing.
+ * Thread safety: fn, flush and dropped from any thread; close once, after
+ * every other call has returned. Since 0.1.0.
+ */
+typedef struct opc_log_writer opc_log_writer;
+
+OPC_API OPC_NODISCARD opc_err opc_log_writer_open(int fd, size_t queue_bytes, opc_log_writer **out);
+OPC_API void opc_log_writer_fn(const opc_log_record *record, void *writer);
+OPC_API void opc_log_writer_flush(opc_log_writer *writer);
+OPC_API uint64_t opc_log_writer_dropped(const opc_log_writer *writer);
+OPC_API void opc_log_writer_close(opc_log_writer *writer);
 
 #ifdef __cplusplus
 }

@@ -491,6 +491,7 @@ static int send_content(opc__req *r, const char *vid, const char *iid, const cJS
                         fid, iid, vid, eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc), body, size);
         mg_disable_connection_keep_alive(r->conn);
     }
+    r->bytes = cl.sent > head_len ? cl.sent - head_len : 0;
     return opc__req_finish(r, 200);
 }
 

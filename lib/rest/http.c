@@ -71,15 +71,24 @@ void opc__request_id(opc_api *api, char out[37])
 
 int opc__req_finish(opc__req *r, int status)
 {
-    opc__log_scoped(OPC_LOG_INFO, "api", r->rid, r->jti[0] != '\0' ? r->jti : NULL,
-                    "%s %s completed (%d: %s)", r->method, r->path, status,
-                    opc__httpd_reason(status));
     int64_t now = opc__monotonic_ns();
+    uint64_t took_ns = now > r->start_ns ? (uint64_t)(now - r->start_ns) : 0;
+    const struct mg_request_info *ri = mg_get_request_info(r->conn);
+    if (opc__log_enabled(OPC_LOG_INFO)) {
+        /* The one line per request (docs/observability.md, "Logs"): the
+         * path without its query, ids, never a header. */
+        opc_log_http h = {.method = r->method,
+                          .path = r->path,
+                          .status = status,
+                          .duration_us = (int64_t)(took_ns / 1000),
+                          .remote_addr = ri != NULL ? ri->remote_addr : NULL,
+                          .bytes = r->bytes};
+        opc__log_request(OPC_LOG_INFO, "api", r->rid, r->jti[0] != '\0' ? r->jti : NULL, &h,
+                         opc__httpd_reason(status));
+    }
     opc__metrics_record_request(r->api->metrics, (opc__metrics_route)r->route,
-                                opc__metrics_method_id(r->method), status,
-                                now > r->start_ns ? (uint64_t)(now - r->start_ns) : 0);
+                                opc__metrics_method_id(r->method), status, took_ns);
     if (r->audit) {
-        const struct mg_request_info *ri = mg_get_request_info(r->conn);
         opc__activity_event ev = {
             .request_id = r->rid,
             .action = opc__activity_action_for_method(r->method),
@@ -117,6 +126,8 @@ static void resp_done(opc__req *r)
 
 int opc__resp_send(opc__req *r, int status, const char *ctype, const char *extra)
 {
+    const opc__buf *b = &r->w->out;
+    r->bytes = status != 204 && b->len > OPC_HTTPD_HEADER_GAP ? b->len - OPC_HTTPD_HEADER_GAP : 0;
     status = opc__httpd_send(r->conn, &r->w->out, status, ctype, extra, false, oom_response);
     resp_done(r);
     return opc__req_finish(r, status);

@@ -52,6 +52,7 @@ typedef struct opc__req {
     char vault[OPC_ID_LEN + 1];
     char item[OPC_ID_LEN + 1];
     int64_t item_version; /* the version answered or written, 0 unknown */
+    uint64_t bytes;       /* response body bytes sent (for the request line) */
 } opc__req;
 
 /* A fresh UUID-v4-formatted request id: a per-process random prefix and a

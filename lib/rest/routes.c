@@ -702,9 +702,10 @@ int opc__api_handle(struct mg_connection *conn, void *cbdata)
     while (n > 1 && r.path[n - 1] == '/') {
         r.path[--n] = '\0';
     }
-    opc__log_scoped(OPC_LOG_INFO, "api", r.rid, NULL, "%s %s%s%s", r.method, r.path,
-                    ri->query_string != NULL ? "?" : "",
-                    ri->query_string != NULL ? ri->query_string : "");
+    /* The info line comes when the request ends (opc__req_finish); this one
+     * marks the start for debugging, without the query (its values are
+     * client data such as item titles). */
+    opc__log_scoped(OPC_LOG_DEBUG, "api", r.rid, NULL, "%s %s started", r.method, r.path);
     int st = dispatch(&r, ri);
     if (r.own_worker) {
         opc__api_worker_free(r.w);

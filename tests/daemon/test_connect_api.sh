@@ -320,7 +320,7 @@ if ${CC:-cc} -shared -fPIC -O2 -o "$T/clockshift.so" "$T/clockshift.c" 2>"$T/cc.
     experr "401: expired token (--expires-in 2s, clock +5 min)" 401 "$TOK_EXP" "/v1/vaults/$DEMO" \
         'Invalid bearer token'
     experr "401: expired token on the vault list too" 401 "$TOK_EXP" /v1/vaults
-    check "the expiry is logged as expired" grep -q 'authentication failed (expired)' "$T/api3.log"
+    check "the expiry is logged as expired" poll_until 2000 grep -q 'authentication failed (expired)' "$T/api3.log"
     drop_api2
 else
     fail "build the clock shim for the expiry check" "$(head -c 300 "$T/cc.err")"
@@ -424,6 +424,12 @@ check "no token, password or canary in the logs" sh -c \
 # -s: jq -e alone would judge the last line only.
 check "connect-api logs are JSON lines" jq -e -s \
     'length > 0 and all(.[]; has("log_message") and has("level"))' "$T/api.log"
+# One request line per request (docs/observability.md, "Logs"): each request
+# id has one line with the http member, and none shows a query string.
+check "connect-api logs one request line per request, without queries" jq -e -s \
+    '[.[] | select(.http)] | length > 10 and (map(.scope.request_id) | length == (unique | length))
+     and all(.[]; (.log_message | test("filter|[?]") | not) and (.http.path | test("[?]") | not))' \
+    "$T/api.log"
 
 # ---- 408: the initial sync never finishes ----
 # A second data dir holding a copy of the cache with the initial sync marked

@@ -316,7 +316,7 @@ else
     fail "tampered: no 16-byte run of the file's content in the answer"
 fi
 check "tampered: the error is logged with the file id" \
-    grep -q "\"(E) item $BIG of vault $DEMO: file $F_BIG: content hash does not match" "$T/api.log"
+    poll_until 2000 grep -q "\"(E) item $BIG of vault $DEMO: file $F_BIG: content hash does not match" "$T/api.log"
 experr "tampered chunk 0 of a one-chunk file: 500" 500 "$TOK" "$P/$SMALL/files/$F_SMALL/content"
 experr "tampered: inline content refused as well (500)" 500 "$TOK" \
     "$P/$SMALL/files/$F_SMALL?inline_files=true"
