@@ -135,8 +135,8 @@ int opc__resp_send(opc__req *r, int status, const char *ctype, const char *extra
 
 int opc__resp_send_body(opc__req *r, int status, const char *ctype, const char *body, size_t len)
 {
-    status =
-        opc__httpd_send_body(r->conn, status, ctype, NULL, body, len, false, oom_response);
+    status = opc__httpd_send_body(r->conn, status, ctype, NULL, body, len, false, oom_response);
+    r->bytes = status == 500 ? 0 : len;
     return opc__req_finish(r, status);
 }
 
