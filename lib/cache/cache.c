@@ -379,6 +379,15 @@ opc_err opc__cache_open(const char *path, opc__cache_mode mode, opc__cache **out
     if (rc == OPC_OK && c->writable) {
         rc = opc__db_wal(c->db, eb);
     }
+    /*
+     * The cache is a mirror that the feed can always rebuild (a lost commit
+     * leaves its cursor behind with it, and the page replays): in WAL mode
+     * NORMAL syncs at checkpoints only, and a commit stays atomic
+     * (docs/decisions.md).
+     */
+    if (rc == OPC_OK && c->writable) {
+        rc = opc__db_exec(c->db, "PRAGMA synchronous = NORMAL", eb);
+    }
     if (rc == OPC_OK) {
         rc = schema(c, eb);
     }
