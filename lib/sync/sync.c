@@ -377,6 +377,98 @@ static bool kind_is(const char *kind, const char *name)
     return strcmp(kind, name) == 0;
 }
 
+static bool is_item_kind(const char *kind)
+{
+    return kind_is(kind, "item_upsert") || kind_is(kind, "file_add") ||
+           kind_is(kind, "item_delete");
+}
+
+/* A grant of vault comes after entry e in the feed (initial sync only; sync.h). */
+static bool regranted_later(const opc_sync *s, const char *vault, const cJSON *e)
+{
+    int64_t seq = 0;
+    if (s->n_grants == 0 || !opc__json_is_int(opc__json_member(e, "seq"), &seq)) {
+        return false;
+    }
+    for (size_t i = 0; i < s->n_grants; i++) {
+        if (s->grants[i].seq > seq && strcmp(s->grants[i].vault, vault) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Remember vault's grant entry at seq (the newest per vault). */
+static opc_err note_grant(opc_sync *s, const char *vault, int64_t seq)
+{
+    for (size_t i = 0; i < s->n_grants; i++) {
+        if (strcmp(s->grants[i].vault, vault) == 0) {
+            s->grants[i].seq = seq > s->grants[i].seq ? seq : s->grants[i].seq;
+            return OPC_OK;
+        }
+    }
+    opc__sync_grant *g = opc__grow(s->grants, &s->cap_grants, s->n_grants, sizeof *g, 8);
+    if (g == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    s->grants = g;
+    memcpy(s->grants[s->n_grants].vault, vault, OPC_ID_LEN + 1);
+    s->grants[s->n_grants++].seq = seq;
+    return OPC_OK;
+}
+
+static void forget_grants(opc_sync *s)
+{
+    opc__free(s->grants);
+    s->grants = NULL;
+    s->n_grants = 0;
+    s->cap_grants = 0;
+    s->grants_scanned = false;
+}
+
+/*
+ * Initial sync: read the feed after cursor once, ids only, for its grant
+ * entries (sync.h). A failure only costs the skipping: the sync goes on
+ * without it and reads ahead again at its next step.
+ */
+static void scan_grants(opc_sync *s, int64_t cursor)
+{
+    forget_grants(s);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = OPC_OK;
+    bool more = true;
+    while (rc == OPC_OK && more) {
+        cJSON *page = NULL;
+        int64_t next = cursor;
+        rc = opc__upstream_changes(s->up, cursor, OPC_UPSTREAM_MAX_LIMIT, 0, &page, &next, &eb);
+        if (rc != OPC_OK) {
+            break;
+        }
+        more = (size_t)cJSON_GetArraySize(page) == OPC_UPSTREAM_MAX_LIMIT && next > cursor;
+        const cJSON *e = NULL;
+        cJSON_ArrayForEach(e, page)
+        {
+            const char *kind = jstr(e, "kind");
+            const char *vault = jstr(e, "vault");
+            int64_t seq = 0;
+            if (rc == OPC_OK && kind != NULL && kind_is(kind, "grant") &&
+                opc__id_valid_str(vault) && opc__json_is_int(opc__json_member(e, "seq"), &seq)) {
+                rc = note_grant(s, vault, seq);
+            }
+        }
+        cJSON_Delete(page);
+        cursor = next;
+    }
+    if (rc != OPC_OK) {
+        forget_grants(s);
+        opc__log(OPC_LOG_DEBUG, SUB, "initial sync: cannot read ahead for grants: %s",
+                 eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+        return;
+    }
+    s->grants_scanned = true;
+}
+
 /* Fetch what one feed entry needs (sync.h's table). */
 static opc_err fetch_entry(opc_sync *s, batch *b, const cJSON *e, opc__ebuf *eb)
 {
@@ -392,6 +484,9 @@ static opc_err fetch_entry(opc_sync *s, batch *b, const cJSON *e, opc__ebuf *eb)
     opc_err rc = maybe_flush(s, b, eb);
     if (rc != OPC_OK) {
         return rc;
+    }
+    if (has_vault && is_item_kind(kind) && regranted_later(s, vault, e)) {
+        return OPC_OK;
     }
     if (kind_is(kind, "issuer_key") && kid != NULL) {
         return fetch_row(s, b, ACT_ISSUER_KEY, opc__upstream_issuer_key, kid, eb);
@@ -582,6 +677,11 @@ opc_err opc__sync_step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb)
     if (idle_step(s, n, cursor, next, initial)) {
         cJSON_Delete(page);
         return OPC_OK;
+    }
+    if (initial) {
+        forget_grants(s);
+    } else if (!s->grants_scanned && n > 0) {
+        scan_grants(s, cursor);
     }
     s->n_touched = 0;
     batch b = {0};
@@ -983,6 +1083,7 @@ void opc_sync_free(opc_sync *s)
     opc_sync_stop(s);
     opc__cache_close(s->cache);
     opc__upstream_close(s->up);
+    forget_grants(s);
     pthread_mutex_destroy(&s->http_lock);
     pthread_mutex_destroy(&s->lock);
     opc__free(s->cache_path);

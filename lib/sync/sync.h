@@ -33,6 +33,21 @@
  * transaction) and a cursor that replays the page, which is idempotent. The
  * unit of a transaction is an item with all its files, so one item's files
  * (at most a few files of OPC_ACCOUNT_MAX_FILE_SIZE) may exceed the budget.
+ *
+ * The initial sync skips what a later grant reloads anyway. A Connect server
+ * is usually created after its vaults filled up, so its feed lists every
+ * item change of a vault and then the vault's grant, whose load reads the
+ * vault's whole current state (items, files, vault row; cached items gone
+ * upstream dropped). Until the initial sync is complete, the sync reads the
+ * feed's remaining entries once, ids only (OPC_UPSTREAM_MAX_LIMIT a call),
+ * and keeps the newest grant entry of each vault; an item entry
+ * (item_upsert, file_add, item_delete) of a vault whose grant comes later in
+ * the feed is then skipped. The grant is still ahead of the cursor (a
+ * cursor only passes entries it applied, and grant entries name the server,
+ * so they stay visible), so a crash anywhere still ends with the grant
+ * applied. The cost: until the grant is applied, a vault the cache already
+ * shows (resumed initial sync, or a second grant of one vault) keeps its
+ * older items a little longer; a fresh vault shows only with its grant row.
  */
 #ifndef OPC_SYNC_SYNC_H
 #define OPC_SYNC_SYNC_H
@@ -79,6 +94,12 @@ typedef struct opc__sync_health {
     char last_error[OPC_CACHE_MAX_ERROR + 1];
 } opc__sync_health;
 
+/* A vault's newest grant entry ahead of the cursor (initial sync, above). */
+typedef struct opc__sync_grant {
+    char vault[OPC_ID_LEN + 1];
+    int64_t seq;
+} opc__sync_grant;
+
 struct mg_context;
 
 /* Shared by sync.c and status.c. */
@@ -99,6 +120,11 @@ struct opc_sync {
     pthread_t thread;
     pthread_mutex_t lock; /* guards hl */
     opc__sync_health hl;
+    /* Initial sync: the newest grant entry per vault ahead of the cursor. */
+    bool grants_scanned;
+    opc__sync_grant *grants;
+    size_t n_grants;
+    size_t cap_grants;
     /* Per page. */
     char touched[OPC_SYNC_MAX_TOUCHED][OPC_ID_LEN + 1];
     size_t n_touched;
