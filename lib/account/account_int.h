@@ -126,6 +126,7 @@ typedef enum opc__acct_export_id {
     OPC__AX_ITEM,
     OPC__AX_VAULT_ITEMS,
     OPC__AX_ITEM_FILES,
+    OPC__AX_VAULT_FILES,
     OPC__AX_VAULT_ROW,
     OPC__AX_ITEM_ROW,
     OPC__AX_TOKEN,

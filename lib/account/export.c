@@ -51,6 +51,13 @@ const char *const opc__acct_export_sql[OPC__ACCT_EXPORT_N] = {
         " AND (f.file_id > :after OR (f.file_id = :after AND f.idx > :idx))"
         " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY f.file_id, f.idx"
         " LIMIT :limit",
+    /* A granted vault's chunks, items :after to :upto, by (item, file, idx). */
+    [OPC__AX_VAULT_FILES] =
+        "SELECT " FILE_COLS " FROM files f JOIN items i ON i.id = f.item_id WHERE +i.vault_id = ?2"
+        " AND f.item_id >= :after AND f.item_id <= :upto"
+        " AND (f.item_id > :after OR f.file_id > :file OR (f.file_id = :file AND f.idx > :idx))"
+        " AND i.state = 'active' AND " GRANTED("i.vault_id")
+        " ORDER BY f.item_id, f.file_id, f.idx LIMIT :limit",
     /* Unscoped, any state: rows a server write returns (the caller checked the grant). */
     [OPC__AX_VAULT_ROW] = "SELECT " VAULT_COLS " FROM vaults v WHERE v.id = ?1",
     [OPC__AX_ITEM_ROW] = "SELECT " ITEM_COLS " FROM items i WHERE i.id = ?1",
@@ -167,18 +174,31 @@ static opc_err enc_token(sqlite3_stmt *st, cJSON **out, opc__ebuf *eb)
     return opc__wire_token_encode(&r, out, eb);
 }
 
-/* A page of a many-row query: the rows after (after, idx) in its order, at most limit. */
+/*
+ * A page of a many-row query: the rows after (after, idx) in its order, at
+ * most limit; a vault's chunks: after (after, file, idx), items up to upto.
+ */
 typedef struct page {
     const char *after;
     int64_t idx;
     int64_t limit;
+    const char *file;
+    const char *upto;
 } page;
 
-/* Bind the page's named parameters the statement has (:after, :idx, :limit). */
+/* Bind the page's named parameters the statement has (:after, :file, :idx, :upto, :limit). */
 static int bind_page(sqlite3_stmt *st, const page *pg)
 {
     int i = sqlite3_bind_parameter_index(st, ":after");
     int src = i > 0 ? sqlite3_bind_text(st, i, pg->after, -1, SQLITE_STATIC) : SQLITE_OK;
+    i = sqlite3_bind_parameter_index(st, ":file");
+    if (src == SQLITE_OK && i > 0) {
+        src = sqlite3_bind_text(st, i, pg->file != NULL ? pg->file : "", -1, SQLITE_STATIC);
+    }
+    i = sqlite3_bind_parameter_index(st, ":upto");
+    if (src == SQLITE_OK && i > 0) {
+        src = sqlite3_bind_text(st, i, pg->upto != NULL ? pg->upto : "", -1, SQLITE_STATIC);
+    }
     i = sqlite3_bind_parameter_index(st, ":idx");
     if (src == SQLITE_OK && i > 0) {
         src = sqlite3_bind_int64(st, i, pg->idx);
@@ -335,7 +355,7 @@ opc_err opc__account_export_item(opc_account *a, const char *server_id, const ch
 opc_err opc__account_export_vault_items(opc_account *a, const char *server_id, const char *vault_id,
                                         const char *after_id, size_t limit, cJSON **out)
 {
-    page pg = {after_id == NULL ? "" : after_id, 0, (int64_t)limit};
+    page pg = {after_id == NULL ? "" : after_id, 0, (int64_t)limit, NULL, NULL};
     if (server_id == NULL || vault_id == NULL) {
         return query(a, OPC__AX_VAULT_ITEMS, enc_item, NULL, NULL, &pg, "vault", out);
     }
@@ -346,11 +366,24 @@ opc_err opc__account_export_item_files(opc_account *a, const char *server_id, co
                                        const char *after_file, int64_t after_idx, size_t limit,
                                        cJSON **out)
 {
-    page pg = {after_file == NULL ? "" : after_file, after_idx, (int64_t)limit};
+    page pg = {after_file == NULL ? "" : after_file, after_idx, (int64_t)limit, NULL, NULL};
     if (server_id == NULL || item_id == NULL) {
         return query(a, OPC__AX_ITEM_FILES, enc_chunk, NULL, NULL, &pg, "item", out);
     }
     return query(a, OPC__AX_ITEM_FILES, enc_chunk, server_id, item_id, &pg, "item", out);
+}
+
+opc_err opc__account_export_vault_files(opc_account *a, const char *server_id,
+                                        const char *vault_id, const char *after_item,
+                                        const char *after_file, int64_t after_idx,
+                                        const char *last_item, size_t limit, cJSON **out)
+{
+    page pg = {after_item == NULL ? "" : after_item, after_idx, (int64_t)limit,
+               after_file == NULL ? "" : after_file, last_item == NULL ? "" : last_item};
+    if (server_id == NULL || vault_id == NULL) {
+        return query(a, OPC__AX_VAULT_FILES, enc_chunk, NULL, NULL, &pg, "vault", out);
+    }
+    return query(a, OPC__AX_VAULT_FILES, enc_chunk, server_id, vault_id, &pg, "vault", out);
 }
 
 opc_err opc__account_export_token(opc_account *a, const char *server_id, const char *jti,

@@ -232,8 +232,106 @@ static opc_err fetch_files(opc_sync *s, const char *item, cJSON **out, opc__ebuf
     return OPC_OK;
 }
 
-/* An item row and its files, or NULL when it is gone (the action deletes). */
-static opc_err fetch_item(opc_sync *s, batch *b, const char *item, cJSON *row, opc__ebuf *eb)
+/*
+ * The file chunks of a page of a vault's items (its grant), read a chunk
+ * page at a time for all of them (opc__upstream_vault_files) and handed
+ * out item by item, in id order: most items have no file, and one read per
+ * item cost more than the items themselves.
+ */
+typedef struct vault_chunks {
+    const char *vault;
+    char last[OPC_ID_LEN + 1]; /* the page's last item */
+    cJSON *page;               /* chunks read and not yet handed out */
+    bool started;
+    bool more;                     /* the upstream may hold chunks after the key */
+    char key_item[OPC_ID_LEN + 1]; /* the key of the last chunk read */
+    char key_file[OPC_ID_LEN + 1];
+    int64_t key_idx;
+} vault_chunks;
+
+/* A chunk's key (item, file, idx). */
+static opc_err chunk_key(const cJSON *o, opc__wire_chunk *ch, opc__ebuf *eb)
+{
+    unsigned char *blob = NULL;
+    opc_err rc = opc__wire_chunk_decode(o, ch, &blob, eb);
+    opc__free(blob);
+    return rc;
+}
+
+/* Read the next page of chunks (the first from item's first chunk). */
+static opc_err vault_chunks_read(opc_sync *s, vault_chunks *vc, const char *item, opc__ebuf *eb)
+{
+    if (!vc->started) {
+        memcpy(vc->key_item, item, sizeof vc->key_item);
+        vc->key_file[0] = '\0';
+        vc->key_idx = 0;
+        vc->started = true;
+    }
+    cJSON *page = NULL;
+    opc_err rc = opc__upstream_vault_files(s->up, vc->vault, vc->key_item, vc->key_file,
+                                           vc->key_idx, vc->last, s->chunk_page, &page, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    int n = cJSON_GetArraySize(page);
+    vc->more = (size_t)n == s->chunk_page;
+    opc__wire_chunk ch;
+    if (n > 0) {
+        rc = chunk_key(cJSON_GetArrayItem(page, n - 1), &ch, eb);
+    }
+    if (rc == OPC_OK && n > 0) {
+        memcpy(vc->key_item, ch.item, sizeof vc->key_item);
+        memcpy(vc->key_file, ch.file, sizeof vc->key_file);
+        vc->key_idx = ch.idx;
+    }
+    cJSON_Delete(vc->page);
+    vc->page = page;
+    return rc;
+}
+
+/* Every chunk of item (the page's items are asked for in id order). */
+static opc_err vault_chunks_take(opc_sync *s, vault_chunks *vc, const char *item, cJSON **out,
+                                 opc__ebuf *eb)
+{
+    cJSON *all = cJSON_CreateArray();
+    opc_err rc = all == NULL ? OPC_ERR_NOMEM : OPC_OK;
+    while (rc == OPC_OK) {
+        cJSON *head = vc->page != NULL ? vc->page->child : NULL;
+        if (head == NULL) {
+            if (vc->started && !vc->more) {
+                break;
+            }
+            rc = vault_chunks_read(s, vc, item, eb);
+            continue;
+        }
+        opc__wire_chunk ch;
+        rc = chunk_key(head, &ch, eb);
+        int order = rc == OPC_OK ? strcmp(ch.item, item) : 0;
+        if (rc != OPC_OK || order > 0) {
+            break;
+        }
+        head = cJSON_DetachItemViaPointer(vc->page, head);
+        if (order < 0) {
+            cJSON_Delete(head); /* an item that is not on the page (made since) */
+        } else {
+            cJSON_AddItemToArray(all, head);
+        }
+    }
+    if (rc != OPC_OK) {
+        cJSON_Delete(all);
+        return rc;
+    }
+    *out = all;
+    return OPC_OK;
+}
+
+/*
+ * An item row and its files, or NULL when it is gone (the action deletes).
+ * The files come from vc when given (a grant's page), else from the item's
+ * own reads.
+ */
+static opc_err fetch_item(opc_sync *s, batch *b, const char *item, cJSON *row, vault_chunks *vc,
+                          opc__ebuf *eb)
 {
     cJSON *files = NULL;
     opc_err rc = OPC_OK;
@@ -245,7 +343,8 @@ static opc_err fetch_item(opc_sync *s, batch *b, const char *item, cJSON *row, o
         }
     }
     if (rc == OPC_OK) {
-        rc = fetch_files(s, item, &files, eb);
+        rc = vc != NULL ? vault_chunks_take(s, vc, item, &files, eb)
+                        : fetch_files(s, item, &files, eb);
     }
     if (rc != OPC_OK) {
         cJSON_Delete(row);
@@ -293,8 +392,15 @@ static opc_err load_vault(opc_sync *s, batch *b, const char *vault, opc__ebuf *e
         if (rc != OPC_OK) {
             break;
         }
-        more = (size_t)cJSON_GetArraySize(page) == s->item_page;
-        while (rc == OPC_OK && cJSON_GetArraySize(page) > 0) {
+        int n = cJSON_GetArraySize(page);
+        more = (size_t)n == s->item_page;
+        vault_chunks vc = {.vault = vault};
+        if (n > 0) {
+            opc__wire_item last;
+            rc = opc__wire_item_decode(cJSON_GetArrayItem(page, n - 1), &last, eb);
+            memcpy(vc.last, last.id, sizeof vc.last);
+        }
+        while (rc == OPC_OK && page->child != NULL) {
             cJSON *row = cJSON_DetachItemFromArray(page, 0);
             opc__wire_item it;
             rc = opc__wire_item_decode(row, &it, eb);
@@ -314,12 +420,13 @@ static opc_err load_vault(opc_sync *s, batch *b, const char *vault, opc__ebuf *e
             if (rc == OPC_OK) {
                 memcpy(b->acts[b->n - 1].after, after, sizeof after);
                 memcpy(b->acts[b->n - 1].before, cur, sizeof cur);
-                rc = fetch_item(s, b, cur, row, eb);
+                rc = fetch_item(s, b, cur, row, &vc, eb);
             } else {
                 cJSON_Delete(row);
             }
             memcpy(after, cur, sizeof after);
         }
+        cJSON_Delete(vc.page);
         cJSON_Delete(page);
     }
     if (rc == OPC_OK) {
@@ -503,7 +610,7 @@ static opc_err fetch_entry(opc_sync *s, batch *b, const cJSON *e, opc__ebuf *eb)
     if ((kind_is(kind, "item_upsert") || kind_is(kind, "file_add")) && has_vault &&
         opc__id_valid_str(item)) {
         rc = touch(s, b, vault, eb);
-        return rc == OPC_OK ? fetch_item(s, b, item, NULL, eb) : rc;
+        return rc == OPC_OK ? fetch_item(s, b, item, NULL, NULL, eb) : rc;
     }
     if (kind_is(kind, "item_delete") && has_vault && opc__id_valid_str(item)) {
         /* Monotonic: the entry names the tombstone's version. */

@@ -4,9 +4,11 @@
  * How a feed entry (account/feed.h) is applied to the cache:
  *   issuer_key                  reload the key (gone upstream: delete)
  *   grant                       reload the whole vault, page by page: every
- *                               item with its file chunks (cached items no
- *                               longer upstream dropped), then the grant and
- *                               vault rows (grant gone: drop the vault)
+ *                               item with its file chunks (those of a page's
+ *                               items read together, in chunk pages), cached
+ *                               items no longer upstream dropped; then the
+ *                               grant and vault rows (grant gone: drop the
+ *                               vault)
  *   grant_revoke, vault_delete  drop the vault and everything in it
  *   vault_create, vault_update  reload the vault row (out of scope: drop)
  *   item_upsert, file_add       reload the item and its files (gone: delete);

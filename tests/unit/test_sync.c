@@ -440,6 +440,8 @@ static int vault_item_calls;
 static int item_calls;
 static int item_file_calls;
 static int item_file_next_pages; /* calls for a page after the first */
+static int vault_file_calls;
+static int vault_file_next_pages; /* calls after a chunk of the range */
 static int fail_vault_items_at;  /* that call fails with OPC_ERR_IO (0: none) */
 
 /* Another connection takes the cache's write lock while the upstream is asked. */
@@ -498,6 +500,17 @@ static opc_err w_item_files(opc__upstream *u, const char *item, const char *afte
     return real_ops.item_files(u, item, after_file, after_idx, limit, out, eb);
 }
 
+static opc_err w_vault_files(opc__upstream *u, const char *vault, const char *after_item,
+                             const char *after_file, int64_t after_idx, const char *last_item,
+                             size_t limit, cJSON **out, opc__ebuf *eb)
+{
+    probe();
+    vault_file_calls++;
+    vault_file_next_pages += after_file != NULL && after_file[0] != '\0';
+    return real_ops.vault_files(u, vault, after_item, after_file, after_idx, last_item, limit,
+                                out, eb);
+}
+
 /* The fixture's account as the server's local upstream. */
 static opc__upstream *local_upstream(sx *x)
 {
@@ -521,6 +534,7 @@ static opc_sync *watched_sync(sx *x)
     watched_ops.token = w_token;
     watched_ops.vault_items = w_vault_items;
     watched_ops.item_files = w_item_files;
+    watched_ops.vault_files = w_vault_files;
     u->ops = &watched_ops;
     watched_cache = x->cache_path;
     probes = 0;
@@ -528,6 +542,8 @@ static opc_sync *watched_sync(sx *x)
     item_calls = 0;
     item_file_calls = 0;
     item_file_next_pages = 0;
+    vault_file_calls = 0;
+    vault_file_next_pages = 0;
     fail_vault_items_at = 0;
     return s;
 }
@@ -555,10 +571,10 @@ static void test_sync_fetch_outside_the_write_lock(void **state)
     opc__sync_set_page_size(s, 4);
     sx_run(s);
     assert_int_equal(sx_compare(&x, x.v1), 8);
-    /* The grant, every item and its files, the token: each fetch probed. */
+    /* The grant (its items, their files), the token: each fetch probed. */
     assert_true(vault_item_calls >= 1);
-    assert_true(item_file_calls >= 8);
-    assert_true(probes >= vault_item_calls + item_file_calls + 3);
+    assert_true(vault_file_calls >= 1);
+    assert_true(probes >= vault_item_calls + vault_file_calls + 3);
     /* Incremental changes too. */
     int before = probes;
     char json[256];
@@ -566,6 +582,7 @@ static void test_sync_fetch_outside_the_write_lock(void **state)
     fx_item(x.f.a, x.v1, json, NULL);
     sx_run(s);
     assert_true(probes > before);
+    assert_true(item_file_calls >= 1);
     assert_int_equal(sx_compare(&x, x.v1), 9);
     opc_sync_free(s);
     sx_teardown(&x);
@@ -582,10 +599,13 @@ static void test_sync_pages_a_large_vault(void **state)
     opc__sync_set_fetch_limits(s, 4, 2, 1);
     sx_run(s);
     assert_int_equal(sx_compare(&x, x.v1), 24);
-    /* The grant: 24 items in 6 full pages and an empty one. The document's
-     * 6 chunks (fetched for each of its feed entries and for the grant): 3
-     * full pages and an empty one each time. */
+    /* The grant: 24 items in 6 full pages and an empty one, the files of
+     * each page in one read, and the document's 6 chunks in 3 full pages and
+     * an empty one. Its feed entries (after the grant) read them again, by
+     * item: 3 pages after the first each time. */
     assert_int_equal(vault_item_calls, 7);
+    assert_int_equal(vault_file_calls, 6 + 3);
+    assert_int_equal(vault_file_next_pages, 3);
     assert_true(item_file_next_pages >= 2 * 3);
     assert_int_equal(item_file_next_pages % 3, 0);
     sqlite3 *db = open_ro(x.cache_path);
@@ -616,13 +636,15 @@ static void test_sync_initial_skips_what_the_grant_reloads(void **state)
     /* Only the item made (and deleted) after the grant is asked for. */
     assert_int_equal(item_calls, 1);
     assert_int_equal(vault_item_calls, 1);
-    /* Every item's files: once, by the grant. */
-    assert_int_equal(item_file_calls, 30);
+    /* Every item's files: by the grant, in one read for its page. */
+    assert_int_equal(item_file_calls, 0);
+    assert_int_equal(vault_file_calls, 1);
     char json[256];
     snprintf(json, sizeof json, ITEM_JSON, 77, 77);
     fx_item(x.f.a, x.v1, json, NULL);
     sx_run(s);
     assert_int_equal(item_calls, 2);
+    assert_int_equal(item_file_calls, 1);
     assert_int_equal(sx_compare(&x, x.v1), 31);
     opc_sync_free(s);
     sx_teardown(&x);
@@ -714,6 +736,41 @@ static void test_upstream_pages_by_key(void **state)
     assert_true(cJSON_Compare(cJSON_GetArrayItem(rest, 0), cJSON_GetArrayItem(chunks, 1), 1));
     assert_int_equal((int)fx_num(cJSON_GetArrayItem(rest, 1), "idx"), 2);
     cJSON_Delete(rest);
+    /* The vault's chunks over its items' range, by (item, file, idx): all
+     * three; one page of two, then the rest after the second's key; a range
+     * that ends before the document holds none of them. */
+    const char *first = fx_str(cJSON_GetArrayItem(all, 0), "id");
+    const char *last = fx_str(cJSON_GetArrayItem(all, 5), "id");
+    cJSON *vf = NULL;
+    assert_int_equal(opc__upstream_vault_files(u, x.v1, first, NULL, 0, last, 10, &vf, NULL),
+                     OPC_OK);
+    assert_int_equal(cJSON_GetArraySize(vf), 3);
+    assert_true(cJSON_Compare(vf, chunks, 1));
+    cJSON_Delete(vf);
+    assert_int_equal(opc__upstream_vault_files(u, x.v1, first, NULL, 0, last, 2, &vf, NULL),
+                     OPC_OK);
+    assert_int_equal(cJSON_GetArraySize(vf), 2);
+    cJSON_Delete(vf);
+    assert_int_equal(opc__upstream_vault_files(u, x.v1, doc, file, 1, last, 2, &vf, NULL), OPC_OK);
+    assert_int_equal(cJSON_GetArraySize(vf), 1);
+    assert_int_equal((int)fx_num(cJSON_GetArrayItem(vf, 0), "idx"), 2);
+    cJSON_Delete(vf);
+    if (strcmp(first, doc) < 0) {
+        char before[27];
+        for (int i = 0; i < 6; i++) {
+            const char *id = fx_str(cJSON_GetArrayItem(all, i), "id");
+            if (strcmp(id, doc) < 0) {
+                snprintf(before, sizeof before, "%s", id);
+            }
+        }
+        assert_int_equal(opc__upstream_vault_files(u, x.v1, first, NULL, 0, before, 10, &vf, NULL),
+                         OPC_OK);
+        assert_int_equal(cJSON_GetArraySize(vf), 0);
+        cJSON_Delete(vf);
+    }
+    assert_int_equal(opc__upstream_vault_files(u, x.v1, last, NULL, 0, first, 10, &vf, NULL),
+                     strcmp(first, last) == 0 ? OPC_OK : OPC_ERR_INVALID_ARG);
+    cJSON_Delete(vf);
     cJSON_Delete(chunks);
     /* Arguments: a page of 0 or beyond the largest, an `after` that is no id. */
     cJSON *page = NULL;
