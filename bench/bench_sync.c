@@ -178,6 +178,16 @@ static double run_sync(const setup *x, const char *cache, int *steps, int64_t *i
         eb.msg);
     opc_sync *s = NULL;
     die(opc__sync_create_ex(u, cache, &s, &eb), "sync create", eb.msg);
+    /* Knobs for the page size experiments (defaults: the sync's). */
+    const char *page = getenv("OPC_BENCH_PAGE");
+    const char *items_page = getenv("OPC_BENCH_ITEM_PAGE");
+    if (page != NULL) {
+        opc__sync_set_page_size(s, (size_t)atol(page));
+    }
+    if (items_page != NULL) {
+        opc__sync_set_fetch_limits(s, (size_t)atol(items_page), OPC_SYNC_CHUNK_PAGE,
+                                   OPC_SYNC_BATCH_BYTES);
+    }
     char err[OPC_ERRBUF_SIZE];
     *steps = 0;
     for (;;) {
@@ -270,12 +280,94 @@ static double run_reads(const setup *x, size_t page, long *calls)
     return seconds() - t0;
 }
 
-/* Copy the cached item rows into an empty table of a fresh file, one transaction. */
-static double run_reference(const char *cache, const char *dir, int64_t *rows)
+/*
+ * The upstream reads the sync makes now: the feed in pages plus one read-ahead
+ * of it, then the grant's items by OPC_SYNC_ITEM_PAGE with one chunk read a
+ * page. *decode gets the seconds spent decoding the item rows (wire/rows.h)
+ * as the sync does before it writes them.
+ */
+static double run_reads_new(const setup *x, size_t page, long *calls, double *decode)
 {
-    char path[300];
-    (void)snprintf(path, sizeof path, "%s/reference.sqlite", dir);
-    rm_cache(path);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    double t0 = seconds();
+    *decode = 0;
+    opc__upstream *u = NULL;
+    die(opc__upstream_local_open(x->account, x->server, x->account_id, &u, &eb), "upstream",
+        eb.msg);
+    *calls = 0;
+    char vault[OPC_ID_LEN + 1] = "";
+    for (int pass = 0; pass < 2; pass++) {
+        size_t limit = pass == 0 ? OPC_UPSTREAM_MAX_LIMIT : page;
+        int64_t cursor = 0;
+        for (;;) {
+            cJSON *pg = NULL;
+            int64_t next = 0;
+            die(opc__upstream_changes(u, cursor, limit, 0, &pg, &next, &eb), "changes", eb.msg);
+            (*calls)++;
+            int n = cJSON_GetArraySize(pg);
+            const cJSON *e = NULL;
+            cJSON_ArrayForEach(e, pg)
+            {
+                if (pass == 0 && strcmp(cJSON_GetObjectItem(e, "kind")->valuestring, "grant") == 0) {
+                    (void)snprintf(vault, sizeof vault, "%s",
+                                   cJSON_GetObjectItem(e, "vault")->valuestring);
+                }
+            }
+            cJSON_Delete(pg);
+            cursor = next;
+            if ((size_t)n < limit) {
+                break;
+            }
+        }
+    }
+    char after[OPC_ID_LEN + 1] = "";
+    for (;;) {
+        cJSON *items = NULL;
+        die(opc__upstream_vault_items(u, vault, after, OPC_SYNC_ITEM_PAGE, &items, &eb),
+            "vault items", eb.msg);
+        (*calls)++;
+        int k = cJSON_GetArraySize(items);
+        double d0 = seconds();
+        char first[OPC_ID_LEN + 1] = "";
+        const cJSON *it = NULL;
+        cJSON_ArrayForEach(it, items)
+        {
+            opc__wire_item w;
+            die(opc__wire_item_decode(it, &w, &eb), "decode", eb.msg);
+            if (first[0] == '\0') {
+                (void)snprintf(first, sizeof first, "%s", w.id);
+            }
+            (void)snprintf(after, sizeof after, "%s", w.id);
+        }
+        *decode += seconds() - d0;
+        if (k > 0) {
+            cJSON *files = NULL;
+            die(opc__upstream_vault_files(u, vault, first, NULL, 0, after, OPC_SYNC_CHUNK_PAGE,
+                                          &files, &eb),
+                "vault files", eb.msg);
+            (*calls)++;
+            cJSON_Delete(files);
+        }
+        cJSON_Delete(items);
+        if (k < (int)OPC_SYNC_ITEM_PAGE) {
+            break;
+        }
+    }
+    opc__upstream_close(u);
+    return seconds() - t0;
+}
+
+/* The cached item rows, held in memory so only the inserts are timed. */
+typedef struct row {
+    char *t[6];
+    int64_t i[5];
+} row;
+static const int tcol[6] = {0, 1, 3, 5, 6, 9};
+static const int icol[5] = {2, 4, 7, 8, 10};
+
+static row *load_rows(const char *cache, size_t *count)
+{
     sqlite3 *src = NULL;
     die_sql(sqlite3_open_v2(cache, &src, SQLITE_OPEN_READONLY, NULL), "open cache");
     sqlite3_stmt *rd = NULL;
@@ -284,16 +376,9 @@ static double run_reference(const char *cache, const char *dir, int64_t *rows)
                                " created, updated, last_edited_by, seq FROM items",
                                -1, &rd, NULL),
             "select");
-    /* Held in memory first: only the insert is timed. */
-    typedef struct row {
-        char *t[6];
-        int64_t i[5];
-    } row;
     row *all = NULL;
     size_t n = 0;
     size_t cap = 0;
-    static const int tcol[6] = {0, 1, 3, 5, 6, 9};
-    static const int icol[5] = {2, 4, 7, 8, 10};
     while (sqlite3_step(rd) == SQLITE_ROW) {
         if (n == cap) {
             cap = cap == 0 ? 1024 : cap * 2;
@@ -312,6 +397,26 @@ static double run_reference(const char *cache, const char *dir, int64_t *rows)
     }
     sqlite3_finalize(rd);
     sqlite3_close(src);
+    *count = n;
+    return all;
+}
+
+static void free_rows(row *all, size_t n)
+{
+    for (size_t r = 0; r < n; r++) {
+        for (int k = 0; k < 6; k++) {
+            free(all[r].t[k]);
+        }
+    }
+    free(all);
+}
+
+/* The rows into an empty plain table of a fresh WAL file, one transaction. */
+static double run_reference(const row *all, size_t n, const char *dir)
+{
+    char path[300];
+    (void)snprintf(path, sizeof path, "%s/reference.sqlite", dir);
+    rm_cache(path);
     double t0 = seconds();
     sqlite3 *db = NULL;
     die_sql(sqlite3_open(path, &db), "open reference");
@@ -345,14 +450,56 @@ static double run_reference(const char *cache, const char *dir, int64_t *rows)
     die_sql(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), "commit");
     sqlite3_close(db);
     double t = seconds() - t0;
-    for (size_t r = 0; r < n; r++) {
-        for (int k = 0; k < 6; k++) {
-            free(all[r].t[k]);
-        }
-    }
-    free(all);
     rm_cache(path);
-    *rows = (int64_t)n;
+    return t;
+}
+
+/*
+ * The rows through the cache's own item put (its schema, indexes, pragmas,
+ * the lseq stamp) into a fresh cache, one transaction; with or without the
+ * change-log triggers (dropped beforehand).
+ */
+static double run_cache_puts(const row *all, size_t n, const char *dir, bool triggers)
+{
+    char path[300];
+    (void)snprintf(path, sizeof path, "%s/puts.sqlite", dir);
+    rm_cache(path);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc__cache *c = NULL;
+    die(opc__cache_open(path, OPC_CACHE_CREATE, &c, &eb), "cache open", eb.msg);
+    if (!triggers) {
+        opc__cache_close(c);
+        sqlite3 *db = NULL;
+        die_sql(sqlite3_open(path, &db), "open puts");
+        die_sql(sqlite3_exec(db,
+                             "DROP TRIGGER items_added; DROP TRIGGER items_changed;"
+                             " DROP TRIGGER items_gone;",
+                             NULL, NULL, NULL),
+                "drop triggers");
+        sqlite3_close(db);
+        die(opc__cache_open(path, OPC_CACHE_WRITE, &c, &eb), "cache open", eb.msg);
+    }
+    double t0 = seconds();
+    die(opc__cache_begin(c, true, &eb), "begin", eb.msg);
+    for (size_t r = 0; r < n; r++) {
+        opc__cache_item it = {.version = all[r].i[0],
+                              .state = all[r].t[2],
+                              .key_sn = all[r].i[1],
+                              .overview = all[r].t[3],
+                              .details = all[r].t[4],
+                              .created = all[r].i[2],
+                              .updated = all[r].i[3],
+                              .seq = all[r].i[4]};
+        (void)snprintf(it.id, sizeof it.id, "%s", all[r].t[0]);
+        (void)snprintf(it.vault, sizeof it.vault, "%s", all[r].t[1]);
+        (void)snprintf(it.last_edited_by, sizeof it.last_edited_by, "%s", all[r].t[5]);
+        die(opc__cache_item_put(c, &it, NULL, &eb), "put", eb.msg);
+    }
+    die(opc__cache_commit(c, &eb), "commit", eb.msg);
+    double t = seconds() - t0;
+    opc__cache_close(c);
+    rm_cache(path);
     return t;
 }
 
@@ -388,10 +535,15 @@ int main(int argc, char **argv)
     double t_sync[MAX_RUNS];
     double c_sync[MAX_RUNS];
     double t_reads[MAX_RUNS];
+    double t_new[MAX_RUNS];
+    double t_decode[MAX_RUNS];
+    long calls_new = 0;
     double t_ref[MAX_RUNS];
+    double t_puts[MAX_RUNS];
+    double t_bare[MAX_RUNS];
     int steps = 0;
     int64_t items = 0;
-    int64_t ref_rows = 0;
+    size_t ref_rows = 0;
     long calls = 0;
     const char *only = getenv("OPC_BENCH_ONLY"); /* "sync": skip the rest (for perf) */
     bool all = only == NULL || strcmp(only, "sync") != 0;
@@ -405,7 +557,12 @@ int main(int argc, char **argv)
         }
         if (all) {
             t_reads[r] = run_reads(&x, OPC_SYNC_PAGE_SIZE, &calls);
-            t_ref[r] = run_reference(cache, x.dir, &ref_rows);
+            t_new[r] = run_reads_new(&x, OPC_SYNC_PAGE_SIZE, &calls_new, &t_decode[r]);
+            row *rows = load_rows(cache, &ref_rows);
+            t_ref[r] = run_reference(rows, ref_rows, x.dir);
+            t_puts[r] = run_cache_puts(rows, ref_rows, x.dir, true);
+            t_bare[r] = run_cache_puts(rows, ref_rows, x.dir, false);
+            free_rows(rows, ref_rows);
         }
     }
     printf("items %d, runs %d (medians)\n", n, runs);
@@ -413,10 +570,17 @@ int main(int argc, char **argv)
            steps, median(c_sync, runs));
     if (all) {
         double ref = median(t_ref, runs);
-        printf("  upstream reads (old)  %8.3f s  (%ld calls, as the page-by-item path reads)\n",
+        printf("  upstream reads, old   %8.3f s  (%ld calls: each item entry, then the grant)\n",
                median(t_reads, runs), calls);
-        printf("  reference insert      %8.3f s  (%lld rows, one transaction)\n", ref,
-               (long long)ref_rows);
+        printf("  upstream reads, now   %8.3f s  (%ld calls: feed, read-ahead, grant pages)\n",
+               median(t_new, runs), calls_new);
+        printf("    item row decoding   %8.3f s  (in the sync, of the rows read)\n",
+               median(t_decode, runs));
+        printf("  reference insert      %8.3f s  (%zu rows, plain table, one transaction)\n", ref,
+               ref_rows);
+        printf("  cache item puts       %8.3f s  (same rows, the cache's put, one transaction)\n",
+               median(t_puts, runs));
+        printf("    without triggers    %8.3f s\n", median(t_bare, runs));
         printf("  ratio sync/reference  %8.1f\n", median(t_sync, runs) / ref);
     }
     rm_cache(cache);
