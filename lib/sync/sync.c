@@ -775,7 +775,14 @@ opc_err opc__sync_step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb)
     }
     cJSON *page = NULL;
     int64_t next = cursor;
-    rc = opc__upstream_changes(s->up, cursor, s->page, initial ? wait_ms : 0, &page, &next, eb);
+    /* The initial sync reads bigger pages (sync.h); a page still commits with its cursor. */
+    size_t limit = s->page;
+    if (!initial) {
+        limit = s->page > OPC_UPSTREAM_MAX_LIMIT / OPC_SYNC_INITIAL_PAGE_FACTOR
+                    ? OPC_UPSTREAM_MAX_LIMIT
+                    : s->page * OPC_SYNC_INITIAL_PAGE_FACTOR;
+    }
+    rc = opc__upstream_changes(s->up, cursor, limit, initial ? wait_ms : 0, &page, &next, eb);
     if (rc != OPC_OK) {
         record_failure(s, rc, eb != NULL ? eb->msg : "");
         return rc;
@@ -815,7 +822,7 @@ opc_err opc__sync_step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb)
     if (rc == OPC_OK) {
         rc = opc__cache_set_cursor(s->cache, next, eb);
     }
-    bool caught_up = (size_t)n < s->page;
+    bool caught_up = (size_t)n < limit;
     if (rc == OPC_OK && caught_up && !initial) {
         rc = opc__cache_set_initial_sync_complete(s->cache, true, eb);
     }

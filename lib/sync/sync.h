@@ -66,6 +66,12 @@
 
 /* Defaults. */
 #define OPC_SYNC_PAGE_SIZE 500
+/*
+ * Until the initial sync is complete, feed pages are this many times
+ * bigger (at most OPC_UPSTREAM_MAX_LIMIT): most of their entries are
+ * skipped (above), so fewer steps mean fewer commits and meta writes.
+ */
+#define OPC_SYNC_INITIAL_PAGE_FACTOR 4
 #define OPC_SYNC_WAIT_MS 1000
 #define OPC_SYNC_BACKOFF_BASE_MS 100
 #define OPC_SYNC_BACKOFF_MAX_MS 30000
@@ -143,7 +149,8 @@ struct opc_sync {
  */
 opc_err opc__sync_create_ex(opc__upstream *u, const char *cache_path, opc_sync **out,
                             opc__ebuf *eb);
-/* Tunables (before running): page size 1..OPC_UPSTREAM_MAX_LIMIT, long wait. */
+/* Tunables (before running): page size 1..OPC_UPSTREAM_MAX_LIMIT (the initial
+ * sync's pages: OPC_SYNC_INITIAL_PAGE_FACTOR times that), long wait. */
 void opc__sync_set_page_size(opc_sync *s, size_t n);
 /* Fetch pages (1..OPC_UPSTREAM_MAX_LIMIT) and the batch budget in bytes (>= 1). */
 void opc__sync_set_fetch_limits(opc_sync *s, size_t items, size_t chunks, size_t batch_bytes);

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "account/feed.h"
 #include "model/file.h"
 
 static void test_cache_open_modes(void **state)
@@ -650,6 +651,58 @@ static void test_sync_initial_skips_what_the_grant_reloads(void **state)
     sx_teardown(&x);
 }
 
+/*
+ * The initial sync reads OPC_SYNC_INITIAL_PAGE_FACTOR times bigger feed
+ * pages, each still committed with its cursor in one transaction: after the
+ * first step, the cursor is the seq of the last entry of that bigger page,
+ * and the cache holds nothing of the entries after it. Then the pages are
+ * of the set size again.
+ */
+static void test_sync_initial_pages_are_bigger(void **state)
+{
+    (void)state;
+    sx x;
+    sx_setup(&x, 40);
+    const size_t page = 3;
+    const size_t big = page * OPC_SYNC_INITIAL_PAGE_FACTOR;
+    opc_account *a = fx_reopen(&x.f);
+    cJSON *feed = NULL;
+    int64_t last = 0;
+    FX_OK(a, opc__account_changes(a, x.server, 0, big, &feed, &last));
+    assert_int_equal(cJSON_GetArraySize(feed), (int)big);
+    opc_account_free(a);
+    opc_sync *s = sx_sync(&x, page);
+    char err[OPC_ERRBUF_SIZE];
+    assert_int_equal(opc_sync_run_once(s, err, sizeof err), OPC_OK);
+    int64_t cursor = 0;
+    assert_int_equal(opc__cache_cursor(opc__sync_cache(s), &cursor, NULL), OPC_OK);
+    assert_int_equal(cursor, (int64_t)fx_num(cJSON_GetArrayItem(feed, (int)big - 1), "seq"));
+    assert_int_equal(cursor, last);
+    cJSON_Delete(feed);
+    sqlite3 *db = open_ro(x.cache_path);
+    char q[160];
+    snprintf(q, sizeof q, "SELECT COUNT(*) FROM items WHERE seq > %lld", (long long)cursor);
+    assert_int_equal(fx_count(db, q), 0);
+    sqlite3_close(db);
+    sx_run(s);
+    assert_int_equal(sx_compare(&x, x.v1), 40);
+    /* Caught up: a change after it moves the cursor by a page of 3 at most. */
+    char json[256];
+    for (int i = 0; i < 5; i++) {
+        snprintf(json, sizeof json, ITEM_JSON, 100 + i, 100 + i);
+        fx_item(x.f.a, x.v1, json, NULL);
+    }
+    int64_t before = 0;
+    assert_int_equal(opc__cache_cursor(opc__sync_cache(s), &before, NULL), OPC_OK);
+    assert_int_equal(opc_sync_run_once(s, err, sizeof err), OPC_OK);
+    db = open_ro(x.cache_path);
+    snprintf(q, sizeof q, "SELECT COUNT(*) FROM items WHERE seq > %lld", (long long)before);
+    assert_true(fx_count(db, q) <= (int64_t)page);
+    sqlite3_close(db);
+    opc_sync_free(s);
+    sx_teardown(&x);
+}
+
 static void test_sync_grant_resumes_between_pages(void **state)
 {
     (void)state;
@@ -797,6 +850,7 @@ int main(void)
         cmocka_unit_test(test_sync_crash_safety),
         cmocka_unit_test(test_sync_crash_during_a_skipped_grant_load),
         cmocka_unit_test(test_sync_initial_skips_what_the_grant_reloads),
+        cmocka_unit_test(test_sync_initial_pages_are_bigger),
         cmocka_unit_test(test_sync_fetch_outside_the_write_lock),
         cmocka_unit_test(test_sync_pages_a_large_vault),
         cmocka_unit_test(test_sync_grant_resumes_between_pages),
