@@ -280,6 +280,16 @@ static opc_err vault_chunks_read(opc_sync *s, vault_chunks *vc, const char *item
         rc = chunk_key(cJSON_GetArrayItem(page, n - 1), &ch, eb);
     }
     if (rc == OPC_OK && n > 0) {
+        /* The key must move on, or a full page would be asked for again and again. */
+        int order = strcmp(ch.item, vc->key_item);
+        if (order == 0) {
+            order = strcmp(ch.file, vc->key_file);
+        }
+        if (order < 0 || (order == 0 && ch.idx <= vc->key_idx)) {
+            rc = opc__fail(eb, OPC_ERR_PARSE, "upstream sent file chunks out of order");
+        }
+    }
+    if (rc == OPC_OK && n > 0) {
         memcpy(vc->key_item, ch.item, sizeof vc->key_item);
         memcpy(vc->key_file, ch.file, sizeof vc->key_file);
         vc->key_idx = ch.idx;
