@@ -114,6 +114,26 @@ opc_err opc__acct_db_wal(opc_account *a, opc__ebuf *eb);
 /* Map a SQLite result code to an opc_err with "<what>: <message>" (core/sqlite.h). */
 #define opc__acct_sqlerr(a, rc, what, eb) opc__db_err((a)->db, (rc), (what), (eb))
 #define opc__acct_prepare(a, sql, st, eb) opc__db_prepare((a)->db, (sql), (st), (eb))
+/*
+ * The handle's statement table (export.c's row reads, prepared once per
+ * handle): opc__acct_stmt gives statement id ready to bind; the caller ends
+ * with opc__db_done(), never finalize.
+ */
+typedef enum opc__acct_export_id {
+    OPC__AX_ISSUER_KEY,
+    OPC__AX_ACCESS,
+    OPC__AX_VAULT,
+    OPC__AX_ITEM,
+    OPC__AX_VAULT_ITEMS,
+    OPC__AX_ITEM_FILES,
+    OPC__AX_VAULT_FILES,
+    OPC__AX_VAULT_ROW,
+    OPC__AX_ITEM_ROW,
+    OPC__AX_TOKEN,
+    OPC__ACCT_EXPORT_N
+} opc__acct_export_id;
+extern const char *const opc__acct_export_sql[OPC__ACCT_EXPORT_N];
+#define opc__acct_stmt(a, id, st, eb) opc__db_stmt((a)->db, (size_t)(id), (st), (eb), "")
 /* Bind by a format string ('t', 'i', 'b', 'n': opc__db_bind). */
 #define opc__acct_bind(a, st, eb, ...) opc__db_bind((a)->db, (st), (eb), __VA_ARGS__)
 /* Step: *row true for SQLITE_ROW, false for SQLITE_DONE; anything else is an error. */

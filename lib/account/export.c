@@ -22,28 +22,49 @@
     " v.updated, v.seq"
 #define FILE_COLS "f.file_id, f.idx, f.item_id, i.vault_id, f.blob"
 
-static const char sql_issuer_key[] = "SELECT kid, jwk, seq FROM issuer_keys WHERE kid = ?1";
-static const char sql_access[] =
-    "SELECT vault_id, key_sn, enc_key, acl, granted, grant_sig, seq FROM vault_access"
-    " WHERE accessor_type = 'server' AND accessor_id = ?1 AND vault_id = ?2";
-static const char sql_vault[] =
-    "SELECT " VAULT_COLS " FROM vaults v WHERE v.id = ?2 AND " GRANTED("v.id");
-static const char sql_item[] = "SELECT " ITEM_COLS " FROM items i WHERE i.id = ?2"
-                               " AND i.state = 'active' AND " GRANTED("i.vault_id");
-/* Pages: keyset paging by the order's key (:after, :idx), at most :limit rows. */
-static const char sql_vault_items[] =
-    "SELECT " ITEM_COLS " FROM items i WHERE i.vault_id = ?2 AND i.id > :after"
-    " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY i.id LIMIT :limit";
-static const char sql_item_files[] =
-    "SELECT " FILE_COLS " FROM files f JOIN items i ON i.id = f.item_id WHERE f.item_id = ?2"
-    " AND (f.file_id > :after OR (f.file_id = :after AND f.idx > :idx))"
-    " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY f.file_id, f.idx LIMIT :limit";
-/* Unscoped, any state: rows a server write returns (the caller checked the grant). */
-static const char sql_vault_row[] = "SELECT " VAULT_COLS " FROM vaults v WHERE v.id = ?1";
-static const char sql_item_row[] = "SELECT " ITEM_COLS " FROM items i WHERE i.id = ?1";
-static const char sql_token[] =
-    "SELECT jti, server_id, name, scopes, created, COALESCE(expires, 0) AS expires, state,"
-    " updated, seq FROM tokens WHERE server_id = ?1 AND jti = ?2";
+/*
+ * The statements, prepared once per handle (the account's statement table,
+ * opc__acct_stmt): connect-sync reads an item and its files per feed entry,
+ * and preparing them anew each time cost more than running them.
+ */
+const char *const opc__acct_export_sql[OPC__ACCT_EXPORT_N] = {
+    [OPC__AX_ISSUER_KEY] = "SELECT kid, jwk, seq FROM issuer_keys WHERE kid = ?1",
+    [OPC__AX_ACCESS] =
+        "SELECT vault_id, key_sn, enc_key, acl, granted, grant_sig, seq FROM vault_access"
+        " WHERE accessor_type = 'server' AND accessor_id = ?1 AND vault_id = ?2",
+    [OPC__AX_VAULT] = "SELECT " VAULT_COLS " FROM vaults v WHERE v.id = ?2 AND " GRANTED("v.id"),
+    [OPC__AX_ITEM] = "SELECT " ITEM_COLS " FROM items i WHERE i.id = ?2"
+               " AND i.state = 'active' AND " GRANTED("i.vault_id"),
+    /*
+     * Pages: keyset paging by the order's key (:after, :idx), at most :limit
+     * rows. A vault's items walk the primary key from :after (the unary +
+     * keeps SQLite off items_vault, which is not in id order: through it
+     * every page read and sorted all the vault's rows, quadratic in its size).
+     * Named parameters take the next free number where they first appear:
+     * ?1 and ?2 must come first.
+     */
+    [OPC__AX_VAULT_ITEMS] = "SELECT " ITEM_COLS " FROM items i WHERE +i.vault_id = ?2"
+                            " AND i.id > :after AND i.state = 'active' AND " GRANTED("i.vault_id")
+                            " ORDER BY i.id LIMIT :limit",
+    [OPC__AX_ITEM_FILES] =
+        "SELECT " FILE_COLS " FROM files f JOIN items i ON i.id = f.item_id WHERE f.item_id = ?2"
+        " AND (f.file_id > :after OR (f.file_id = :after AND f.idx > :idx))"
+        " AND i.state = 'active' AND " GRANTED("i.vault_id") " ORDER BY f.file_id, f.idx"
+        " LIMIT :limit",
+    /* A granted vault's chunks, items :after to :upto, by (item, file, idx). */
+    [OPC__AX_VAULT_FILES] =
+        "SELECT " FILE_COLS " FROM files f JOIN items i ON i.id = f.item_id WHERE +i.vault_id = ?2"
+        " AND f.item_id >= :after AND f.item_id <= :upto"
+        " AND (f.item_id > :after OR f.file_id > :file OR (f.file_id = :file AND f.idx > :idx))"
+        " AND i.state = 'active' AND " GRANTED("i.vault_id")
+        " ORDER BY f.item_id, f.file_id, f.idx LIMIT :limit",
+    /* Unscoped, any state: rows a server write returns (the caller checked the grant). */
+    [OPC__AX_VAULT_ROW] = "SELECT " VAULT_COLS " FROM vaults v WHERE v.id = ?1",
+    [OPC__AX_ITEM_ROW] = "SELECT " ITEM_COLS " FROM items i WHERE i.id = ?1",
+    [OPC__AX_TOKEN] =
+        "SELECT jti, server_id, name, scopes, created, COALESCE(expires, 0) AS expires, state,"
+        " updated, seq FROM tokens WHERE server_id = ?1 AND jti = ?2",
+};
 
 /* ---- the current row as its message (wire/rows.h), column by column ---- */
 
@@ -153,18 +174,31 @@ static opc_err enc_token(sqlite3_stmt *st, cJSON **out, opc__ebuf *eb)
     return opc__wire_token_encode(&r, out, eb);
 }
 
-/* A page of a many-row query: the rows after (after, idx) in its order, at most limit. */
+/*
+ * A page of a many-row query: the rows after (after, idx) in its order, at
+ * most limit; a vault's chunks: after (after, file, idx), items up to upto.
+ */
 typedef struct page {
     const char *after;
     int64_t idx;
     int64_t limit;
+    const char *file;
+    const char *upto;
 } page;
 
-/* Bind the page's named parameters the statement has (:after, :idx, :limit). */
+/* Bind the page's named parameters the statement has (:after, :file, :idx, :upto, :limit). */
 static int bind_page(sqlite3_stmt *st, const page *pg)
 {
     int i = sqlite3_bind_parameter_index(st, ":after");
     int src = i > 0 ? sqlite3_bind_text(st, i, pg->after, -1, SQLITE_STATIC) : SQLITE_OK;
+    i = sqlite3_bind_parameter_index(st, ":file");
+    if (src == SQLITE_OK && i > 0) {
+        src = sqlite3_bind_text(st, i, pg->file != NULL ? pg->file : "", -1, SQLITE_STATIC);
+    }
+    i = sqlite3_bind_parameter_index(st, ":upto");
+    if (src == SQLITE_OK && i > 0) {
+        src = sqlite3_bind_text(st, i, pg->upto != NULL ? pg->upto : "", -1, SQLITE_STATIC);
+    }
     i = sqlite3_bind_parameter_index(st, ":idx");
     if (src == SQLITE_OK && i > 0) {
         src = sqlite3_bind_int64(st, i, pg->idx);
@@ -181,15 +215,15 @@ static int bind_page(sqlite3_stmt *st, const page *pg)
  * may be NULL: not bound). many: *out is an array of every row of page pg;
  * else the one row (none: OPC_ERR_NOT_FOUND naming `what`).
  */
-static opc_err rows(opc_account *a, const char *sql, row_enc enc, const char *p1, const char *p2,
-                    const page *pg, const char *what, cJSON **out, opc__ebuf *eb)
+static opc_err rows(opc_account *a, opc__acct_export_id sql, row_enc enc, const char *p1,
+                    const char *p2, const page *pg, const char *what, cJSON **out, opc__ebuf *eb)
 {
     *out = NULL;
     bool many = pg != NULL;
     sqlite3_stmt *st = NULL;
     cJSON *arr = many ? cJSON_CreateArray() : NULL;
     cJSON *one = NULL;
-    opc_err rc = (many && arr == NULL) ? OPC_ERR_NOMEM : opc__acct_prepare(a, sql, &st, eb);
+    opc_err rc = (many && arr == NULL) ? OPC_ERR_NOMEM : opc__acct_stmt(a, sql, &st, eb);
     if (rc == OPC_OK && p1 != NULL) {
         int src = sqlite3_bind_text(st, 1, p1, -1, SQLITE_STATIC);
         rc = src == SQLITE_OK ? OPC_OK : opc__acct_sqlerr(a, src, "account file", eb);
@@ -224,7 +258,7 @@ static opc_err rows(opc_account *a, const char *sql, row_enc enc, const char *p1
         }
         cJSON_AddItemToArray(arr, o);
     }
-    sqlite3_finalize(st);
+    opc__db_done(st);
     if (rc == OPC_OK && !many && one == NULL) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "no such %s", what);
     }
@@ -238,7 +272,7 @@ static opc_err rows(opc_account *a, const char *sql, row_enc enc, const char *p1
 }
 
 /* rows() in a read snapshot of its own, as a public call (errmsg on the handle). */
-static opc_err query(opc_account *a, const char *sql, row_enc enc, const char *p1, const char *p2,
+static opc_err query(opc_account *a, opc__acct_export_id sql, row_enc enc, const char *p1, const char *p2,
                      const page *pg, const char *what, cJSON **out)
 {
     if (a == NULL) {
@@ -269,12 +303,12 @@ static opc_err query(opc_account *a, const char *sql, row_enc enc, const char *p
 
 opc_err opc__acct_export_item_row(opc_account *a, const char *item_id, cJSON **out, opc__ebuf *eb)
 {
-    return rows(a, sql_item_row, enc_item, item_id, NULL, NULL, "item", out, eb);
+    return rows(a, OPC__AX_ITEM_ROW, enc_item, item_id, NULL, NULL, "item", out, eb);
 }
 
 opc_err opc__acct_export_vault_row(opc_account *a, const char *vault_id, cJSON **out, opc__ebuf *eb)
 {
-    return rows(a, sql_vault_row, enc_vault, vault_id, NULL, NULL, "vault", out, eb);
+    return rows(a, OPC__AX_VAULT_ROW, enc_vault, vault_id, NULL, NULL, "vault", out, eb);
 }
 
 opc_err opc__account_open_export(const char *path, opc_account **out, opc__ebuf *eb)
@@ -288,62 +322,75 @@ opc_err opc__account_open_export(const char *path, opc_account **out, opc__ebuf 
 
 opc_err opc__account_export_issuer_key(opc_account *a, const char *kid, cJSON **out)
 {
-    return query(a, sql_issuer_key, enc_issuer_key, kid, NULL, NULL, "issuer key", out);
+    return query(a, OPC__AX_ISSUER_KEY, enc_issuer_key, kid, NULL, NULL, "issuer key", out);
 }
 
 opc_err opc__account_export_access(opc_account *a, const char *server_id, const char *vault_id,
                                    cJSON **out)
 {
     if (server_id == NULL || vault_id == NULL) {
-        return query(a, sql_access, enc_access, NULL, NULL, NULL, "grant", out);
+        return query(a, OPC__AX_ACCESS, enc_access, NULL, NULL, NULL, "grant", out);
     }
-    return query(a, sql_access, enc_access, server_id, vault_id, NULL, "grant", out);
+    return query(a, OPC__AX_ACCESS, enc_access, server_id, vault_id, NULL, "grant", out);
 }
 
 opc_err opc__account_export_vault(opc_account *a, const char *server_id, const char *vault_id,
                                   cJSON **out)
 {
     if (server_id == NULL || vault_id == NULL) {
-        return query(a, sql_vault, enc_vault, NULL, NULL, NULL, "vault", out);
+        return query(a, OPC__AX_VAULT, enc_vault, NULL, NULL, NULL, "vault", out);
     }
-    return query(a, sql_vault, enc_vault, server_id, vault_id, NULL, "vault", out);
+    return query(a, OPC__AX_VAULT, enc_vault, server_id, vault_id, NULL, "vault", out);
 }
 
 opc_err opc__account_export_item(opc_account *a, const char *server_id, const char *item_id,
                                  cJSON **out)
 {
     if (server_id == NULL || item_id == NULL) {
-        return query(a, sql_item, enc_item, NULL, NULL, NULL, "item", out);
+        return query(a, OPC__AX_ITEM, enc_item, NULL, NULL, NULL, "item", out);
     }
-    return query(a, sql_item, enc_item, server_id, item_id, NULL, "item", out);
+    return query(a, OPC__AX_ITEM, enc_item, server_id, item_id, NULL, "item", out);
 }
 
 opc_err opc__account_export_vault_items(opc_account *a, const char *server_id, const char *vault_id,
                                         const char *after_id, size_t limit, cJSON **out)
 {
-    page pg = {after_id == NULL ? "" : after_id, 0, (int64_t)limit};
+    page pg = {after_id == NULL ? "" : after_id, 0, (int64_t)limit, NULL, NULL};
     if (server_id == NULL || vault_id == NULL) {
-        return query(a, sql_vault_items, enc_item, NULL, NULL, &pg, "vault", out);
+        return query(a, OPC__AX_VAULT_ITEMS, enc_item, NULL, NULL, &pg, "vault", out);
     }
-    return query(a, sql_vault_items, enc_item, server_id, vault_id, &pg, "vault", out);
+    return query(a, OPC__AX_VAULT_ITEMS, enc_item, server_id, vault_id, &pg, "vault", out);
 }
 
 opc_err opc__account_export_item_files(opc_account *a, const char *server_id, const char *item_id,
                                        const char *after_file, int64_t after_idx, size_t limit,
                                        cJSON **out)
 {
-    page pg = {after_file == NULL ? "" : after_file, after_idx, (int64_t)limit};
+    page pg = {after_file == NULL ? "" : after_file, after_idx, (int64_t)limit, NULL, NULL};
     if (server_id == NULL || item_id == NULL) {
-        return query(a, sql_item_files, enc_chunk, NULL, NULL, &pg, "item", out);
+        return query(a, OPC__AX_ITEM_FILES, enc_chunk, NULL, NULL, &pg, "item", out);
     }
-    return query(a, sql_item_files, enc_chunk, server_id, item_id, &pg, "item", out);
+    return query(a, OPC__AX_ITEM_FILES, enc_chunk, server_id, item_id, &pg, "item", out);
+}
+
+opc_err opc__account_export_vault_files(opc_account *a, const char *server_id,
+                                        const char *vault_id, const char *after_item,
+                                        const char *after_file, int64_t after_idx,
+                                        const char *last_item, size_t limit, cJSON **out)
+{
+    page pg = {after_item == NULL ? "" : after_item, after_idx, (int64_t)limit,
+               after_file == NULL ? "" : after_file, last_item == NULL ? "" : last_item};
+    if (server_id == NULL || vault_id == NULL) {
+        return query(a, OPC__AX_VAULT_FILES, enc_chunk, NULL, NULL, &pg, "vault", out);
+    }
+    return query(a, OPC__AX_VAULT_FILES, enc_chunk, server_id, vault_id, &pg, "vault", out);
 }
 
 opc_err opc__account_export_token(opc_account *a, const char *server_id, const char *jti,
                                   cJSON **out)
 {
     if (server_id == NULL || jti == NULL) {
-        return query(a, sql_token, enc_token, NULL, NULL, NULL, "token", out);
+        return query(a, OPC__AX_TOKEN, enc_token, NULL, NULL, NULL, "token", out);
     }
-    return query(a, sql_token, enc_token, server_id, jti, NULL, "token", out);
+    return query(a, OPC__AX_TOKEN, enc_token, server_id, jti, NULL, "token", out);
 }

@@ -61,6 +61,17 @@ opc_err opc__account_export_vault_items(opc_account *a, const char *server_id, c
 opc_err opc__account_export_item_files(opc_account *a, const char *server_id, const char *item_id,
                                        const char *after_file, int64_t after_idx, size_t limit,
                                        cJSON **out);
+/*
+ * A page of a granted vault's file chunks for a range of its active items,
+ * ordered by (item_id, file_id, idx): the chunks of after_item after
+ * (after_file, after_idx) (after_file NULL or "": all of after_item's), then
+ * those of the items after it up to last_item included. One read for many
+ * items, which mostly have no file at all. Limits as above.
+ */
+opc_err opc__account_export_vault_files(opc_account *a, const char *server_id,
+                                        const char *vault_id, const char *after_item,
+                                        const char *after_file, int64_t after_idx,
+                                        const char *last_item, size_t limit, cJSON **out);
 /* The server's token registry row. */
 opc_err opc__account_export_token(opc_account *a, const char *server_id, const char *jti,
                                   cJSON **out);

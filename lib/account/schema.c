@@ -328,6 +328,8 @@ opc_err opc__acct_db_open(opc_account *a, const char *path, opc__ebuf *eb)
         .flags = OPC_DB_SHARED,
         .busy_timeout_ms = OPC_ACCOUNT_BUSY_TIMEOUT_MS,
         .pragmas = "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+        .stmts = opc__acct_export_sql,
+        .n_stmts = OPC__ACCT_EXPORT_N,
     };
     return opc__db_open(&cfg, &a->db, eb);
 }

@@ -194,6 +194,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_F_ITEM_DEL_UPTO] = "DELETE FROM files WHERE item_id = ?1 AND NOT EXISTS"
                           " (SELECT 1 FROM items WHERE id = ?1 AND version > ?2)",
     [S_F_VAULT_DEL] = "DELETE FROM files WHERE vault_id = ?1",
+    /* A vault's cached items (and their files) strictly between two ids. */
+    [S_F_GAP_DEL] = "DELETE FROM files WHERE item_id > ?2 AND item_id < ?3 AND vault_id = ?1",
+    [S_I_GAP_DEL] = "DELETE FROM items WHERE vault_id = ?1 AND id > ?2 AND id < ?3",
     [S_F_CHUNKS] = "SELECT file_id, item_id, vault_id, idx, blob FROM files WHERE file_id = ?1"
                    " ORDER BY idx",
     [S_F_PUT] = "INSERT OR REPLACE INTO files (file_id, idx, item_id, vault_id, blob)"
@@ -375,6 +378,15 @@ opc_err opc__cache_open(const char *path, opc__cache_mode mode, opc__cache **out
     opc_err rc = opc__db_open(&cfg, &c->db, eb);
     if (rc == OPC_OK && c->writable) {
         rc = opc__db_wal(c->db, eb);
+    }
+    /*
+     * The cache is a mirror that the feed can always rebuild (a lost commit
+     * leaves its cursor behind with it, and the page replays): in WAL mode
+     * NORMAL syncs at checkpoints only, and a commit stays atomic
+     * (docs/decisions.md).
+     */
+    if (rc == OPC_OK && c->writable) {
+        rc = opc__db_exec(c->db, "PRAGMA synchronous = NORMAL", eb);
     }
     if (rc == OPC_OK) {
         rc = schema(c, eb);

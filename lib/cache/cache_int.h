@@ -52,6 +52,8 @@ enum opc__cache_stmt_id {
     S_F_ITEM_DEL,
     S_F_ITEM_DEL_UPTO,
     S_F_VAULT_DEL,
+    S_F_GAP_DEL,
+    S_I_GAP_DEL,
     S_F_CHUNKS,
     S_F_PUT,
     S_T_GET,

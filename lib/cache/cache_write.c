@@ -328,10 +328,7 @@ opc_err opc__cache_write_through(opc__cache *c, const cJSON *item_row, const cJS
 opc_err opc__cache_vault_clear_between(opc__cache *c, const char *vault, const char *after,
                                        const char *before, opc__ebuf *eb)
 {
-    static const char *const sql[] = {
-        "DELETE FROM files WHERE item_id > ?2 AND item_id < ?3 AND vault_id = ?1",
-        "DELETE FROM items WHERE vault_id = ?1 AND id > ?2 AND id < ?3",
-    };
+    static const enum opc__cache_stmt_id del[] = {S_F_GAP_DEL, S_I_GAP_DEL};
     opc_err rc = opc__cache_need_write(c, eb);
     if (rc != OPC_OK) {
         return rc;
@@ -342,8 +339,12 @@ opc_err opc__cache_vault_clear_between(opc__cache *c, const char *vault, const c
     /* Ids are base32: "" sorts before every id, "~" after. */
     const char *lo = after == NULL ? "" : after;
     const char *hi = before == NULL || before[0] == '\0' ? "~" : before;
-    for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
-        rc = opc__db_run_sql(c->db, NULL, eb, sql[i], "ttt", vault, lo, hi);
+    for (size_t i = 0; i < sizeof del / sizeof del[0]; i++) {
+        sqlite3_stmt *st = NULL;
+        rc = opc__cache_stmt(c, del[i], &st, eb, "ttt", vault, lo, hi);
+        if (rc == OPC_OK) {
+            rc = opc__db_run(c->db, st, eb);
+        }
         if (rc != OPC_OK) {
             return rc;
         }

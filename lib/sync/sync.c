@@ -232,8 +232,116 @@ static opc_err fetch_files(opc_sync *s, const char *item, cJSON **out, opc__ebuf
     return OPC_OK;
 }
 
-/* An item row and its files, or NULL when it is gone (the action deletes). */
-static opc_err fetch_item(opc_sync *s, batch *b, const char *item, cJSON *row, opc__ebuf *eb)
+/*
+ * The file chunks of a page of a vault's items (its grant), read a chunk
+ * page at a time for all of them (opc__upstream_vault_files) and handed
+ * out item by item, in id order: most items have no file, and one read per
+ * item cost more than the items themselves.
+ */
+typedef struct vault_chunks {
+    const char *vault;
+    char last[OPC_ID_LEN + 1]; /* the page's last item */
+    cJSON *page;               /* chunks read and not yet handed out */
+    bool started;
+    bool more;                     /* the upstream may hold chunks after the key */
+    char key_item[OPC_ID_LEN + 1]; /* the key of the last chunk read */
+    char key_file[OPC_ID_LEN + 1];
+    int64_t key_idx;
+} vault_chunks;
+
+/* A chunk's key (item, file, idx). */
+static opc_err chunk_key(const cJSON *o, opc__wire_chunk *ch, opc__ebuf *eb)
+{
+    unsigned char *blob = NULL;
+    opc_err rc = opc__wire_chunk_decode(o, ch, &blob, eb);
+    opc__free(blob);
+    return rc;
+}
+
+/* Read the next page of chunks (the first from item's first chunk). */
+static opc_err vault_chunks_read(opc_sync *s, vault_chunks *vc, const char *item, opc__ebuf *eb)
+{
+    if (!vc->started) {
+        memcpy(vc->key_item, item, sizeof vc->key_item);
+        vc->key_file[0] = '\0';
+        vc->key_idx = 0;
+        vc->started = true;
+    }
+    cJSON *page = NULL;
+    opc_err rc = opc__upstream_vault_files(s->up, vc->vault, vc->key_item, vc->key_file,
+                                           vc->key_idx, vc->last, s->chunk_page, &page, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    int n = cJSON_GetArraySize(page);
+    vc->more = (size_t)n == s->chunk_page;
+    opc__wire_chunk ch;
+    if (n > 0) {
+        rc = chunk_key(cJSON_GetArrayItem(page, n - 1), &ch, eb);
+    }
+    if (rc == OPC_OK && n > 0) {
+        /* The key must move on, or a full page would be asked for again and again. */
+        int order = strcmp(ch.item, vc->key_item);
+        if (order == 0) {
+            order = strcmp(ch.file, vc->key_file);
+        }
+        if (order < 0 || (order == 0 && ch.idx <= vc->key_idx)) {
+            rc = opc__fail(eb, OPC_ERR_PARSE, "upstream sent file chunks out of order");
+        }
+    }
+    if (rc == OPC_OK && n > 0) {
+        memcpy(vc->key_item, ch.item, sizeof vc->key_item);
+        memcpy(vc->key_file, ch.file, sizeof vc->key_file);
+        vc->key_idx = ch.idx;
+    }
+    cJSON_Delete(vc->page);
+    vc->page = page;
+    return rc;
+}
+
+/* Every chunk of item (the page's items are asked for in id order). */
+static opc_err vault_chunks_take(opc_sync *s, vault_chunks *vc, const char *item, cJSON **out,
+                                 opc__ebuf *eb)
+{
+    cJSON *all = cJSON_CreateArray();
+    opc_err rc = all == NULL ? OPC_ERR_NOMEM : OPC_OK;
+    while (rc == OPC_OK) {
+        cJSON *head = vc->page != NULL ? vc->page->child : NULL;
+        if (head == NULL) {
+            if (vc->started && !vc->more) {
+                break;
+            }
+            rc = vault_chunks_read(s, vc, item, eb);
+            continue;
+        }
+        opc__wire_chunk ch;
+        rc = chunk_key(head, &ch, eb);
+        int order = rc == OPC_OK ? strcmp(ch.item, item) : 0;
+        if (rc != OPC_OK || order > 0) {
+            break;
+        }
+        head = cJSON_DetachItemViaPointer(vc->page, head);
+        if (order < 0) {
+            cJSON_Delete(head); /* an item that is not on the page (made since) */
+        } else {
+            cJSON_AddItemToArray(all, head);
+        }
+    }
+    if (rc != OPC_OK) {
+        cJSON_Delete(all);
+        return rc;
+    }
+    *out = all;
+    return OPC_OK;
+}
+
+/*
+ * An item row and its files, or NULL when it is gone (the action deletes).
+ * The files come from vc when given (a grant's page), else from the item's
+ * own reads.
+ */
+static opc_err fetch_item(opc_sync *s, batch *b, const char *item, cJSON *row, vault_chunks *vc,
+                          opc__ebuf *eb)
 {
     cJSON *files = NULL;
     opc_err rc = OPC_OK;
@@ -245,7 +353,8 @@ static opc_err fetch_item(opc_sync *s, batch *b, const char *item, cJSON *row, o
         }
     }
     if (rc == OPC_OK) {
-        rc = fetch_files(s, item, &files, eb);
+        rc = vc != NULL ? vault_chunks_take(s, vc, item, &files, eb)
+                        : fetch_files(s, item, &files, eb);
     }
     if (rc != OPC_OK) {
         cJSON_Delete(row);
@@ -293,8 +402,15 @@ static opc_err load_vault(opc_sync *s, batch *b, const char *vault, opc__ebuf *e
         if (rc != OPC_OK) {
             break;
         }
-        more = (size_t)cJSON_GetArraySize(page) == s->item_page;
-        while (rc == OPC_OK && cJSON_GetArraySize(page) > 0) {
+        int n = cJSON_GetArraySize(page);
+        more = (size_t)n == s->item_page;
+        vault_chunks vc = {.vault = vault};
+        if (n > 0) {
+            opc__wire_item last;
+            rc = opc__wire_item_decode(cJSON_GetArrayItem(page, n - 1), &last, eb);
+            memcpy(vc.last, last.id, sizeof vc.last);
+        }
+        while (rc == OPC_OK && page->child != NULL) {
             cJSON *row = cJSON_DetachItemFromArray(page, 0);
             opc__wire_item it;
             rc = opc__wire_item_decode(row, &it, eb);
@@ -314,12 +430,13 @@ static opc_err load_vault(opc_sync *s, batch *b, const char *vault, opc__ebuf *e
             if (rc == OPC_OK) {
                 memcpy(b->acts[b->n - 1].after, after, sizeof after);
                 memcpy(b->acts[b->n - 1].before, cur, sizeof cur);
-                rc = fetch_item(s, b, cur, row, eb);
+                rc = fetch_item(s, b, cur, row, &vc, eb);
             } else {
                 cJSON_Delete(row);
             }
             memcpy(after, cur, sizeof after);
         }
+        cJSON_Delete(vc.page);
         cJSON_Delete(page);
     }
     if (rc == OPC_OK) {
@@ -377,6 +494,98 @@ static bool kind_is(const char *kind, const char *name)
     return strcmp(kind, name) == 0;
 }
 
+static bool is_item_kind(const char *kind)
+{
+    return kind_is(kind, "item_upsert") || kind_is(kind, "file_add") ||
+           kind_is(kind, "item_delete");
+}
+
+/* A grant of vault comes after entry e in the feed (initial sync only; sync.h). */
+static bool regranted_later(const opc_sync *s, const char *vault, const cJSON *e)
+{
+    int64_t seq = 0;
+    if (s->n_grants == 0 || !opc__json_is_int(opc__json_member(e, "seq"), &seq)) {
+        return false;
+    }
+    for (size_t i = 0; i < s->n_grants; i++) {
+        if (s->grants[i].seq > seq && strcmp(s->grants[i].vault, vault) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Remember vault's grant entry at seq (the newest per vault). */
+static opc_err note_grant(opc_sync *s, const char *vault, int64_t seq)
+{
+    for (size_t i = 0; i < s->n_grants; i++) {
+        if (strcmp(s->grants[i].vault, vault) == 0) {
+            s->grants[i].seq = seq > s->grants[i].seq ? seq : s->grants[i].seq;
+            return OPC_OK;
+        }
+    }
+    opc__sync_grant *g = opc__grow(s->grants, &s->cap_grants, s->n_grants, sizeof *g, 8);
+    if (g == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    s->grants = g;
+    memcpy(s->grants[s->n_grants].vault, vault, OPC_ID_LEN + 1);
+    s->grants[s->n_grants++].seq = seq;
+    return OPC_OK;
+}
+
+static void forget_grants(opc_sync *s)
+{
+    opc__free(s->grants);
+    s->grants = NULL;
+    s->n_grants = 0;
+    s->cap_grants = 0;
+    s->grants_scanned = false;
+}
+
+/*
+ * Initial sync: read the feed after cursor once, ids only, for its grant
+ * entries (sync.h). A failure only costs the skipping: the sync goes on
+ * without it and reads ahead again at its next step.
+ */
+static void scan_grants(opc_sync *s, int64_t cursor)
+{
+    forget_grants(s);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = OPC_OK;
+    bool more = true;
+    while (rc == OPC_OK && more) {
+        cJSON *page = NULL;
+        int64_t next = cursor;
+        rc = opc__upstream_changes(s->up, cursor, OPC_UPSTREAM_MAX_LIMIT, 0, &page, &next, &eb);
+        if (rc != OPC_OK) {
+            break;
+        }
+        more = (size_t)cJSON_GetArraySize(page) == OPC_UPSTREAM_MAX_LIMIT && next > cursor;
+        const cJSON *e = NULL;
+        cJSON_ArrayForEach(e, page)
+        {
+            const char *kind = jstr(e, "kind");
+            const char *vault = jstr(e, "vault");
+            int64_t seq = 0;
+            if (rc == OPC_OK && kind != NULL && kind_is(kind, "grant") &&
+                opc__id_valid_str(vault) && opc__json_is_int(opc__json_member(e, "seq"), &seq)) {
+                rc = note_grant(s, vault, seq);
+            }
+        }
+        cJSON_Delete(page);
+        cursor = next;
+    }
+    if (rc != OPC_OK) {
+        forget_grants(s);
+        opc__log(OPC_LOG_DEBUG, SUB, "initial sync: cannot read ahead for grants: %s",
+                 eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+        return;
+    }
+    s->grants_scanned = true;
+}
+
 /* Fetch what one feed entry needs (sync.h's table). */
 static opc_err fetch_entry(opc_sync *s, batch *b, const cJSON *e, opc__ebuf *eb)
 {
@@ -393,6 +602,9 @@ static opc_err fetch_entry(opc_sync *s, batch *b, const cJSON *e, opc__ebuf *eb)
     if (rc != OPC_OK) {
         return rc;
     }
+    if (has_vault && is_item_kind(kind) && regranted_later(s, vault, e)) {
+        return OPC_OK;
+    }
     if (kind_is(kind, "issuer_key") && kid != NULL) {
         return fetch_row(s, b, ACT_ISSUER_KEY, opc__upstream_issuer_key, kid, eb);
     }
@@ -408,7 +620,7 @@ static opc_err fetch_entry(opc_sync *s, batch *b, const cJSON *e, opc__ebuf *eb)
     if ((kind_is(kind, "item_upsert") || kind_is(kind, "file_add")) && has_vault &&
         opc__id_valid_str(item)) {
         rc = touch(s, b, vault, eb);
-        return rc == OPC_OK ? fetch_item(s, b, item, NULL, eb) : rc;
+        return rc == OPC_OK ? fetch_item(s, b, item, NULL, NULL, eb) : rc;
     }
     if (kind_is(kind, "item_delete") && has_vault && opc__id_valid_str(item)) {
         /* Monotonic: the entry names the tombstone's version. */
@@ -573,7 +785,14 @@ opc_err opc__sync_step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb)
     }
     cJSON *page = NULL;
     int64_t next = cursor;
-    rc = opc__upstream_changes(s->up, cursor, s->page, initial ? wait_ms : 0, &page, &next, eb);
+    /* The initial sync reads bigger pages (sync.h); a page still commits with its cursor. */
+    size_t limit = s->page;
+    if (!initial) {
+        limit = s->page > OPC_UPSTREAM_MAX_LIMIT / OPC_SYNC_INITIAL_PAGE_FACTOR
+                    ? OPC_UPSTREAM_MAX_LIMIT
+                    : s->page * OPC_SYNC_INITIAL_PAGE_FACTOR;
+    }
+    rc = opc__upstream_changes(s->up, cursor, limit, initial ? wait_ms : 0, &page, &next, eb);
     if (rc != OPC_OK) {
         record_failure(s, rc, eb != NULL ? eb->msg : "");
         return rc;
@@ -582,6 +801,11 @@ opc_err opc__sync_step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb)
     if (idle_step(s, n, cursor, next, initial)) {
         cJSON_Delete(page);
         return OPC_OK;
+    }
+    if (initial) {
+        forget_grants(s);
+    } else if (!s->grants_scanned && n > 0) {
+        scan_grants(s, cursor);
     }
     s->n_touched = 0;
     batch b = {0};
@@ -608,7 +832,7 @@ opc_err opc__sync_step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb)
     if (rc == OPC_OK) {
         rc = opc__cache_set_cursor(s->cache, next, eb);
     }
-    bool caught_up = (size_t)n < s->page;
+    bool caught_up = (size_t)n < limit;
     if (rc == OPC_OK && caught_up && !initial) {
         rc = opc__cache_set_initial_sync_complete(s->cache, true, eb);
     }
@@ -983,6 +1207,7 @@ void opc_sync_free(opc_sync *s)
     opc_sync_stop(s);
     opc__cache_close(s->cache);
     opc__upstream_close(s->up);
+    forget_grants(s);
     pthread_mutex_destroy(&s->http_lock);
     pthread_mutex_destroy(&s->lock);
     opc__free(s->cache_path);

@@ -4,9 +4,11 @@
  * How a feed entry (account/feed.h) is applied to the cache:
  *   issuer_key                  reload the key (gone upstream: delete)
  *   grant                       reload the whole vault, page by page: every
- *                               item with its file chunks (cached items no
- *                               longer upstream dropped), then the grant and
- *                               vault rows (grant gone: drop the vault)
+ *                               item with its file chunks (those of a page's
+ *                               items read together, in chunk pages), cached
+ *                               items no longer upstream dropped; then the
+ *                               grant and vault rows (grant gone: drop the
+ *                               vault)
  *   grant_revoke, vault_delete  drop the vault and everything in it
  *   vault_create, vault_update  reload the vault row (out of scope: drop)
  *   item_upsert, file_add       reload the item and its files (gone: delete);
@@ -33,6 +35,21 @@
  * transaction) and a cursor that replays the page, which is idempotent. The
  * unit of a transaction is an item with all its files, so one item's files
  * (at most a few files of OPC_ACCOUNT_MAX_FILE_SIZE) may exceed the budget.
+ *
+ * The initial sync skips what a later grant reloads anyway. A Connect server
+ * is usually created after its vaults filled up, so its feed lists every
+ * item change of a vault and then the vault's grant, whose load reads the
+ * vault's whole current state (items, files, vault row; cached items gone
+ * upstream dropped). Until the initial sync is complete, the sync reads the
+ * feed's remaining entries once, ids only (OPC_UPSTREAM_MAX_LIMIT a call),
+ * and keeps the newest grant entry of each vault; an item entry
+ * (item_upsert, file_add, item_delete) of a vault whose grant comes later in
+ * the feed is then skipped. The grant is still ahead of the cursor (a
+ * cursor only passes entries it applied, and grant entries name the server,
+ * so they stay visible), so a crash anywhere still ends with the grant
+ * applied. The cost: until the grant is applied, a vault the cache already
+ * shows (resumed initial sync, or a second grant of one vault) keeps its
+ * older items a little longer; a fresh vault shows only with its grant row.
  */
 #ifndef OPC_SYNC_SYNC_H
 #define OPC_SYNC_SYNC_H
@@ -49,6 +66,12 @@
 
 /* Defaults. */
 #define OPC_SYNC_PAGE_SIZE 500
+/*
+ * Until the initial sync is complete, feed pages are this many times
+ * bigger (at most OPC_UPSTREAM_MAX_LIMIT): most of their entries are
+ * skipped (above), so fewer steps mean fewer commits and meta writes.
+ */
+#define OPC_SYNC_INITIAL_PAGE_FACTOR 4
 #define OPC_SYNC_WAIT_MS 1000
 #define OPC_SYNC_BACKOFF_BASE_MS 100
 #define OPC_SYNC_BACKOFF_MAX_MS 30000
@@ -79,6 +102,12 @@ typedef struct opc__sync_health {
     char last_error[OPC_CACHE_MAX_ERROR + 1];
 } opc__sync_health;
 
+/* A vault's newest grant entry ahead of the cursor (initial sync, above). */
+typedef struct opc__sync_grant {
+    char vault[OPC_ID_LEN + 1];
+    int64_t seq;
+} opc__sync_grant;
+
 struct mg_context;
 
 /* Shared by sync.c and status.c. */
@@ -99,6 +128,11 @@ struct opc_sync {
     pthread_t thread;
     pthread_mutex_t lock; /* guards hl */
     opc__sync_health hl;
+    /* Initial sync: the newest grant entry per vault ahead of the cursor. */
+    bool grants_scanned;
+    opc__sync_grant *grants;
+    size_t n_grants;
+    size_t cap_grants;
     /* Per page. */
     char touched[OPC_SYNC_MAX_TOUCHED][OPC_ID_LEN + 1];
     size_t n_touched;
@@ -115,7 +149,8 @@ struct opc_sync {
  */
 opc_err opc__sync_create_ex(opc__upstream *u, const char *cache_path, opc_sync **out,
                             opc__ebuf *eb);
-/* Tunables (before running): page size 1..OPC_UPSTREAM_MAX_LIMIT, long wait. */
+/* Tunables (before running): page size 1..OPC_UPSTREAM_MAX_LIMIT (the initial
+ * sync's pages: OPC_SYNC_INITIAL_PAGE_FACTOR times that), long wait. */
 void opc__sync_set_page_size(opc_sync *s, size_t n);
 /* Fetch pages (1..OPC_UPSTREAM_MAX_LIMIT) and the batch budget in bytes (>= 1). */
 void opc__sync_set_fetch_limits(opc_sync *s, size_t items, size_t chunks, size_t batch_bytes);

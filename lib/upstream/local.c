@@ -223,6 +223,20 @@ static opc_err l_item_files(opc__upstream *u, const char *id, const char *after_
     return mapped(u, rc, false, eb);
 }
 
+static opc_err l_vault_files(opc__upstream *u, const char *vault, const char *after_item,
+                             const char *after_file, int64_t after_idx, const char *last_item,
+                             size_t limit, cJSON **out, opc__ebuf *eb)
+{
+    opc_err rc = ensure(u, false, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    local *l = u->impl;
+    rc = opc__account_export_vault_files(l->a, u->server_id, vault, after_item, after_file,
+                                         after_idx, last_item, limit, out);
+    return mapped(u, rc, false, eb);
+}
+
 static opc_err l_token(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
 {
     return fetch(u, opc__account_export_token, id, out, eb);
@@ -275,6 +289,7 @@ static const opc__upstream_ops local_ops = {
     .vault_items = l_vault_items,
     .item = l_item,
     .item_files = l_item_files,
+    .vault_files = l_vault_files,
     .token = l_token,
     .item_put = l_item_put,
     .item_delete = l_item_delete,

@@ -168,6 +168,20 @@ opc_err opc__upstream_item_files(opc__upstream *u, const char *item, const char 
     return rc == OPC_OK ? u->ops->item_files(u, item, after_file, after_idx, limit, out, eb) : rc;
 }
 
+opc_err opc__upstream_vault_files(opc__upstream *u, const char *vault, const char *after_item,
+                                  const char *after_file, int64_t after_idx, const char *last_item,
+                                  size_t limit, cJSON **out, opc__ebuf *eb)
+{
+    opc_err rc = page_args(u, vault, after_file, limit, out, eb);
+    if (rc == OPC_OK && (!opc__id_valid_str(after_item) || !opc__id_valid_str(last_item) ||
+                         strcmp(after_item, last_item) > 0)) {
+        rc = opc__fail(eb, OPC_ERR_INVALID_ARG, "upstream: invalid item range");
+    }
+    return rc == OPC_OK ? u->ops->vault_files(u, vault, after_item, after_file, after_idx,
+                                              last_item, limit, out, eb)
+                        : rc;
+}
+
 opc_err opc__upstream_token(opc__upstream *u, const char *jti, cJSON **out, opc__ebuf *eb)
 {
     return row(u, u == NULL ? NULL : u->ops->token, jti, out, eb);

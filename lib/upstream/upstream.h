@@ -74,6 +74,9 @@ typedef struct opc__upstream_ops {
     opc_err (*item)(opc__upstream *u, const char *item, cJSON **out, opc__ebuf *eb);
     opc_err (*item_files)(opc__upstream *u, const char *item, const char *after_file,
                           int64_t after_idx, size_t limit, cJSON **out, opc__ebuf *eb);
+    opc_err (*vault_files)(opc__upstream *u, const char *vault, const char *after_item,
+                           const char *after_file, int64_t after_idx, const char *last_item,
+                           size_t limit, cJSON **out, opc__ebuf *eb);
     opc_err (*token)(opc__upstream *u, const char *jti, cJSON **out, opc__ebuf *eb);
     /* Item writes as account/import.h: the new item and vault rows come back. */
     opc_err (*item_put)(opc__upstream *u, const opc__item_write *w, cJSON **out_item,
@@ -125,6 +128,16 @@ opc_err opc__upstream_vault_items(opc__upstream *u, const char *vault, const cha
                                   size_t limit, cJSON **out, opc__ebuf *eb);
 opc_err opc__upstream_item_files(opc__upstream *u, const char *item, const char *after_file,
                                  int64_t after_idx, size_t limit, cJSON **out, opc__ebuf *eb);
+/*
+ * A page of a vault's file chunks for the items after_item .. last_item
+ * (ids, after_item <= last_item), by (item, file, idx): after_item's chunks
+ * after (after_file, after_idx) (after_file NULL or "": all of them), then
+ * the next items'. A vault's grant loads the files of a page of items in
+ * one call instead of one per item. Limits as above.
+ */
+opc_err opc__upstream_vault_files(opc__upstream *u, const char *vault, const char *after_item,
+                                  const char *after_file, int64_t after_idx, const char *last_item,
+                                  size_t limit, cJSON **out, opc__ebuf *eb);
 opc_err opc__upstream_token(opc__upstream *u, const char *jti, cJSON **out, opc__ebuf *eb);
 
 /*

@@ -3,13 +3,15 @@
  * an account with a Connect server synced into a temporary cache and
  * compared row by row; incremental changes; grant and token revocation; an
  * unreachable upstream with backoff and recovery; crash safety (a child
- * SIGKILLed in the middle of an initial sync of 5,000 items).
+ * SIGKILLed in the middle of a sync of 5,000 item changes, and in the
+ * middle of the grant load of an initial sync of 3,000 items).
  */
 #include "sync_fixture.h"
 
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "account/feed.h"
 #include "model/file.h"
 
 static void test_cache_open_modes(void **state)
@@ -302,33 +304,38 @@ static void test_sync_thread_propagates(void **state)
     sx_teardown(&x);
 }
 
-static void test_sync_crash_safety(void **state)
+/*
+ * A child syncing with feed pages of `page` entries and a batch budget of
+ * `batch` bytes, SIGKILLed once the cache shows a cursor of at least
+ * min_cursor and at least min_items items.
+ */
+static void sync_and_kill(sx *x, size_t page, size_t batch, int64_t min_cursor, int64_t min_items)
 {
-    (void)state;
-    sx x;
-    sx_setup(&x, 5000);
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         opc_sync *s = NULL;
-        if (opc_sync_create(x.creds, x.cache_path, &s, NULL, 0) != OPC_OK) {
+        if (opc_sync_create(x->creds, x->cache_path, &s, NULL, 0) != OPC_OK) {
             _exit(3);
         }
-        opc__sync_set_page_size(s, 50);
+        opc__sync_set_page_size(s, page);
+        opc__sync_set_fetch_limits(s, OPC_SYNC_ITEM_PAGE, OPC_SYNC_CHUNK_PAGE, batch);
         for (;;) {
             if (opc_sync_run_once(s, NULL, 0) != OPC_OK) {
                 _exit(4);
             }
         }
     }
-    /* Kill it once the cursor passed a few pages, mid-way through the items. */
     int64_t cursor = 0;
-    for (int i = 0; i < 3000 && cursor < 1500; i++) {
+    int64_t items = 0;
+    for (int i = 0; i < 5000 && (cursor < min_cursor || items < min_items); i++) {
         opc__cache *r = NULL;
-        if (opc__cache_open(x.cache_path, OPC_CACHE_READ, &r, NULL) == OPC_OK) {
-            if (opc__cache_cursor(r, &cursor, NULL) != OPC_OK) {
+        if (opc__cache_open(x->cache_path, OPC_CACHE_READ, &r, NULL) == OPC_OK) {
+            if (opc__cache_cursor(r, &cursor, NULL) != OPC_OK ||
+                opc__cache_item_count(r, NULL, &items, NULL) != OPC_OK) {
                 cursor = 0;
+                items = 0;
             }
             opc__cache_close(r);
         }
@@ -338,7 +345,27 @@ static void test_sync_crash_safety(void **state)
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFSIGNALED(status));
-    assert_true(cursor >= 1500);
+    assert_true(cursor >= min_cursor);
+    assert_true(items >= min_items);
+}
+
+static void test_sync_crash_safety(void **state)
+{
+    (void)state;
+    sx x;
+    /* The items come after the initial sync: the sync applies their feed
+     * entries page by page (before it, a later grant would load them). */
+    sx_setup(&x, 0);
+    opc_sync *first = sx_sync(&x, 500);
+    sx_run(first);
+    opc_sync_free(first);
+    char json[256];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(json, sizeof json, ITEM_JSON, i, i);
+        fx_item(x.f.a, x.v1, json, NULL);
+    }
+    /* Kill it once the cursor passed a few pages, mid-way through the items. */
+    sync_and_kill(&x, 50, OPC_SYNC_BATCH_BYTES, 1500, 0);
     /* The sync commits each page with its cursor, so the cache holds exactly
      * the vault's items whose change is at or before the cursor (none after
      * it, none missing), each whole; and a new sync resumes and completes. */
@@ -358,10 +385,49 @@ static void test_sync_crash_safety(void **state)
     sqlite3_close(db);
     assert_true(at >= 1500);
     assert_true(partial < 5000);
+    /* The initial sync was complete: step until the cursor stays put. */
+    opc_sync *s = sx_sync(&x, 500);
+    for (int64_t was = -1; was != at;) {
+        was = at;
+        assert_int_equal(opc_sync_run_once(s, NULL, 0), OPC_OK);
+        assert_int_equal(opc__cache_cursor(opc__sync_cache(s), &at, NULL), OPC_OK);
+    }
+    opc_sync_free(s);
+    assert_int_equal(sx_compare(&x, x.v1), 5000);
+    sx_teardown(&x);
+}
+
+/*
+ * The items come before the grant (the usual order): the initial sync skips
+ * their feed entries and loads them with the grant, in transactions of the
+ * batch budget. Killed in the middle of that load, the cache holds whole
+ * items but neither the grant nor a cursor past it; a new sync replays the
+ * grant and completes.
+ */
+static void test_sync_crash_during_a_skipped_grant_load(void **state)
+{
+    (void)state;
+    sx x;
+    sx_setup(&x, 3000);
+    sync_and_kill(&x, 50, 64 * 1024, 0, 500);
+    sqlite3 *db = open_ro(x.cache_path);
+    int64_t partial = fx_count(db, "SELECT COUNT(*) FROM items");
+    int64_t at = fx_count(db, "SELECT feed_cursor FROM meta");
+    assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM vault_access"), 0);
+    assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM items WHERE overview = '' OR details = ''"),
+                     0);
+    sqlite3_close(db);
+    db = open_ro(x.f.path);
+    char q[192];
+    snprintf(q, sizeof q, "SELECT MIN(seq) FROM changes WHERE kind = 'grant' AND vault_id = '%s'",
+             x.v1);
+    assert_true(at < fx_count(db, q));
+    sqlite3_close(db);
+    assert_true(partial >= 500 && partial < 3000);
     opc_sync *s = sx_sync(&x, 500);
     sx_run(s);
     opc_sync_free(s);
-    assert_int_equal(sx_compare(&x, x.v1), 5000);
+    assert_int_equal(sx_compare(&x, x.v1), 3000);
     sx_teardown(&x);
 }
 
@@ -372,8 +438,11 @@ static opc__upstream_ops watched_ops;
 static const char *watched_cache;
 static int probes;
 static int vault_item_calls;
+static int item_calls;
 static int item_file_calls;
 static int item_file_next_pages; /* calls for a page after the first */
+static int vault_file_calls;
+static int vault_file_next_pages; /* calls after a chunk of the range */
 static int fail_vault_items_at;  /* that call fails with OPC_ERR_IO (0: none) */
 
 /* Another connection takes the cache's write lock while the upstream is asked. */
@@ -403,6 +472,7 @@ static opc_err w_vault(opc__upstream *u, const char *id, cJSON **out, opc__ebuf 
 static opc_err w_item(opc__upstream *u, const char *id, cJSON **out, opc__ebuf *eb)
 {
     probe();
+    item_calls++;
     return real_ops.item(u, id, out, eb);
 }
 
@@ -431,6 +501,17 @@ static opc_err w_item_files(opc__upstream *u, const char *item, const char *afte
     return real_ops.item_files(u, item, after_file, after_idx, limit, out, eb);
 }
 
+static opc_err w_vault_files(opc__upstream *u, const char *vault, const char *after_item,
+                             const char *after_file, int64_t after_idx, const char *last_item,
+                             size_t limit, cJSON **out, opc__ebuf *eb)
+{
+    probe();
+    vault_file_calls++;
+    vault_file_next_pages += after_file != NULL && after_file[0] != '\0';
+    return real_ops.vault_files(u, vault, after_item, after_file, after_idx, last_item, limit,
+                                out, eb);
+}
+
 /* The fixture's account as the server's local upstream. */
 static opc__upstream *local_upstream(sx *x)
 {
@@ -454,12 +535,16 @@ static opc_sync *watched_sync(sx *x)
     watched_ops.token = w_token;
     watched_ops.vault_items = w_vault_items;
     watched_ops.item_files = w_item_files;
+    watched_ops.vault_files = w_vault_files;
     u->ops = &watched_ops;
     watched_cache = x->cache_path;
     probes = 0;
     vault_item_calls = 0;
+    item_calls = 0;
     item_file_calls = 0;
     item_file_next_pages = 0;
+    vault_file_calls = 0;
+    vault_file_next_pages = 0;
     fail_vault_items_at = 0;
     return s;
 }
@@ -487,10 +572,10 @@ static void test_sync_fetch_outside_the_write_lock(void **state)
     opc__sync_set_page_size(s, 4);
     sx_run(s);
     assert_int_equal(sx_compare(&x, x.v1), 8);
-    /* The grant, every item and its files, the token: each fetch probed. */
+    /* The grant (its items, their files), the token: each fetch probed. */
     assert_true(vault_item_calls >= 1);
-    assert_true(item_file_calls >= 8);
-    assert_true(probes >= vault_item_calls + item_file_calls + 3);
+    assert_true(vault_file_calls >= 1);
+    assert_true(probes >= vault_item_calls + vault_file_calls + 3);
     /* Incremental changes too. */
     int before = probes;
     char json[256];
@@ -498,6 +583,7 @@ static void test_sync_fetch_outside_the_write_lock(void **state)
     fx_item(x.f.a, x.v1, json, NULL);
     sx_run(s);
     assert_true(probes > before);
+    assert_true(item_file_calls >= 1);
     assert_int_equal(sx_compare(&x, x.v1), 9);
     opc_sync_free(s);
     sx_teardown(&x);
@@ -514,14 +600,104 @@ static void test_sync_pages_a_large_vault(void **state)
     opc__sync_set_fetch_limits(s, 4, 2, 1);
     sx_run(s);
     assert_int_equal(sx_compare(&x, x.v1), 24);
-    /* The grant: 24 items in 6 full pages and an empty one. The document's
-     * 6 chunks (fetched for each of its feed entries and for the grant): 3
-     * full pages and an empty one each time. */
+    /* The grant: 24 items in 6 full pages and an empty one, the files of
+     * each page in one read, and the document's 6 chunks in 3 full pages and
+     * an empty one. Its feed entries (after the grant) read them again, by
+     * item: 3 pages after the first each time. */
     assert_int_equal(vault_item_calls, 7);
+    assert_int_equal(vault_file_calls, 6 + 3);
+    assert_int_equal(vault_file_next_pages, 3);
     assert_true(item_file_next_pages >= 2 * 3);
     assert_int_equal(item_file_next_pages % 3, 0);
     sqlite3 *db = open_ro(x.cache_path);
     assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM files"), 6);
+    sqlite3_close(db);
+    opc_sync_free(s);
+    sx_teardown(&x);
+}
+
+/*
+ * Initial sync: the item entries before the vault's grant are skipped (the
+ * grant loads the vault whole), also across feed pages; an item deleted
+ * before the grant stays out; after the initial sync, item entries are
+ * applied one by one again.
+ */
+static void test_sync_initial_skips_what_the_grant_reloads(void **state)
+{
+    (void)state;
+    sx x;
+    sx_setup(&x, 30);
+    char gone[27];
+    fx_item(x.f.a, x.v1, "{\"title\":\"gone\",\"category\":\"LOGIN\"}", gone);
+    FX_OK(x.f.a, opc_account_item_delete(x.f.a, x.v1, gone, 0));
+    opc_sync *s = watched_sync(&x);
+    opc__sync_set_page_size(s, 7);
+    sx_run(s);
+    assert_int_equal(sx_compare(&x, x.v1), 30);
+    /* Only the item made (and deleted) after the grant is asked for. */
+    assert_int_equal(item_calls, 1);
+    assert_int_equal(vault_item_calls, 1);
+    /* Every item's files: by the grant, in one read for its page. */
+    assert_int_equal(item_file_calls, 0);
+    assert_int_equal(vault_file_calls, 1);
+    char json[256];
+    snprintf(json, sizeof json, ITEM_JSON, 77, 77);
+    fx_item(x.f.a, x.v1, json, NULL);
+    sx_run(s);
+    assert_int_equal(item_calls, 2);
+    assert_int_equal(item_file_calls, 1);
+    assert_int_equal(sx_compare(&x, x.v1), 31);
+    opc_sync_free(s);
+    sx_teardown(&x);
+}
+
+/*
+ * The initial sync reads OPC_SYNC_INITIAL_PAGE_FACTOR times bigger feed
+ * pages, each still committed with its cursor in one transaction: after the
+ * first step, the cursor is the seq of the last entry of that bigger page,
+ * and the cache holds nothing of the entries after it. Then the pages are
+ * of the set size again.
+ */
+static void test_sync_initial_pages_are_bigger(void **state)
+{
+    (void)state;
+    sx x;
+    sx_setup(&x, 40);
+    const size_t page = 3;
+    const size_t big = page * OPC_SYNC_INITIAL_PAGE_FACTOR;
+    opc_account *a = fx_reopen(&x.f);
+    cJSON *feed = NULL;
+    int64_t last = 0;
+    FX_OK(a, opc__account_changes(a, x.server, 0, big, &feed, &last));
+    assert_int_equal(cJSON_GetArraySize(feed), (int)big);
+    opc_account_free(a);
+    opc_sync *s = sx_sync(&x, page);
+    char err[OPC_ERRBUF_SIZE];
+    assert_int_equal(opc_sync_run_once(s, err, sizeof err), OPC_OK);
+    int64_t cursor = 0;
+    assert_int_equal(opc__cache_cursor(opc__sync_cache(s), &cursor, NULL), OPC_OK);
+    assert_int_equal(cursor, (int64_t)fx_num(cJSON_GetArrayItem(feed, (int)big - 1), "seq"));
+    assert_int_equal(cursor, last);
+    cJSON_Delete(feed);
+    sqlite3 *db = open_ro(x.cache_path);
+    char q[160];
+    snprintf(q, sizeof q, "SELECT COUNT(*) FROM items WHERE seq > %lld", (long long)cursor);
+    assert_int_equal(fx_count(db, q), 0);
+    sqlite3_close(db);
+    sx_run(s);
+    assert_int_equal(sx_compare(&x, x.v1), 40);
+    /* Caught up: a change after it moves the cursor by a page of 3 at most. */
+    char json[256];
+    for (int i = 0; i < 5; i++) {
+        snprintf(json, sizeof json, ITEM_JSON, 100 + i, 100 + i);
+        fx_item(x.f.a, x.v1, json, NULL);
+    }
+    int64_t before = 0;
+    assert_int_equal(opc__cache_cursor(opc__sync_cache(s), &before, NULL), OPC_OK);
+    assert_int_equal(opc_sync_run_once(s, err, sizeof err), OPC_OK);
+    db = open_ro(x.cache_path);
+    snprintf(q, sizeof q, "SELECT COUNT(*) FROM items WHERE seq > %lld", (long long)before);
+    assert_true(fx_count(db, q) <= (int64_t)page);
     sqlite3_close(db);
     opc_sync_free(s);
     sx_teardown(&x);
@@ -613,6 +789,41 @@ static void test_upstream_pages_by_key(void **state)
     assert_true(cJSON_Compare(cJSON_GetArrayItem(rest, 0), cJSON_GetArrayItem(chunks, 1), 1));
     assert_int_equal((int)fx_num(cJSON_GetArrayItem(rest, 1), "idx"), 2);
     cJSON_Delete(rest);
+    /* The vault's chunks over its items' range, by (item, file, idx): all
+     * three; one page of two, then the rest after the second's key; a range
+     * that ends before the document holds none of them. */
+    const char *first = fx_str(cJSON_GetArrayItem(all, 0), "id");
+    const char *last = fx_str(cJSON_GetArrayItem(all, 5), "id");
+    cJSON *vf = NULL;
+    assert_int_equal(opc__upstream_vault_files(u, x.v1, first, NULL, 0, last, 10, &vf, NULL),
+                     OPC_OK);
+    assert_int_equal(cJSON_GetArraySize(vf), 3);
+    assert_true(cJSON_Compare(vf, chunks, 1));
+    cJSON_Delete(vf);
+    assert_int_equal(opc__upstream_vault_files(u, x.v1, first, NULL, 0, last, 2, &vf, NULL),
+                     OPC_OK);
+    assert_int_equal(cJSON_GetArraySize(vf), 2);
+    cJSON_Delete(vf);
+    assert_int_equal(opc__upstream_vault_files(u, x.v1, doc, file, 1, last, 2, &vf, NULL), OPC_OK);
+    assert_int_equal(cJSON_GetArraySize(vf), 1);
+    assert_int_equal((int)fx_num(cJSON_GetArrayItem(vf, 0), "idx"), 2);
+    cJSON_Delete(vf);
+    if (strcmp(first, doc) < 0) {
+        char before[27];
+        for (int i = 0; i < 6; i++) {
+            const char *id = fx_str(cJSON_GetArrayItem(all, i), "id");
+            if (strcmp(id, doc) < 0) {
+                snprintf(before, sizeof before, "%s", id);
+            }
+        }
+        assert_int_equal(opc__upstream_vault_files(u, x.v1, first, NULL, 0, before, 10, &vf, NULL),
+                         OPC_OK);
+        assert_int_equal(cJSON_GetArraySize(vf), 0);
+        cJSON_Delete(vf);
+    }
+    assert_int_equal(opc__upstream_vault_files(u, x.v1, last, NULL, 0, first, 10, &vf, NULL),
+                     strcmp(first, last) == 0 ? OPC_OK : OPC_ERR_INVALID_ARG);
+    cJSON_Delete(vf);
     cJSON_Delete(chunks);
     /* Arguments: a page of 0 or beyond the largest, an `after` that is no id. */
     cJSON *page = NULL;
@@ -637,6 +848,9 @@ int main(void)
         cmocka_unit_test(test_sync_idle_steps_leave_the_cache_alone),
         cmocka_unit_test(test_sync_upstream_gone), cmocka_unit_test(test_sync_thread_propagates),
         cmocka_unit_test(test_sync_crash_safety),
+        cmocka_unit_test(test_sync_crash_during_a_skipped_grant_load),
+        cmocka_unit_test(test_sync_initial_skips_what_the_grant_reloads),
+        cmocka_unit_test(test_sync_initial_pages_are_bigger),
         cmocka_unit_test(test_sync_fetch_outside_the_write_lock),
         cmocka_unit_test(test_sync_pages_a_large_vault),
         cmocka_unit_test(test_sync_grant_resumes_between_pages),
