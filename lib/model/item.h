@@ -189,6 +189,11 @@ opc_err opc__item_prepare_json(const char *json, size_t len, opc__item_op op, co
  */
 opc_err opc__item_split(const cJSON *full, cJSON **overview, cJSON **details);
 opc_err opc__item_join(const cJSON *overview, const cJSON *details, cJSON **full);
+/* join without copies: the members of details move to the end of overview,
+ * which becomes *full (details is left empty; the caller still frees it).
+ * On failure (a name in both, a non-object) nothing moves and *full is
+ * NULL. */
+opc_err opc__item_join_take(cJSON *overview, cJSON *details, cJSON **full);
 
 /* The fields of an item summary (list) built from an overview: a new
  * object with title, category, urls, tags and favorite (those present). */

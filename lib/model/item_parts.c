@@ -111,6 +111,34 @@ opc_err opc__item_join(const cJSON *overview, const cJSON *details, cJSON **full
     return OPC_OK;
 }
 
+opc_err opc__item_join_take(cJSON *overview, cJSON *details, cJSON **full)
+{
+    if (full != NULL) {
+        *full = NULL;
+    }
+    if (overview == NULL || details == NULL || full == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    if (!cJSON_IsObject(overview) || !cJSON_IsObject(details)) {
+        return OPC_ERR_PARSE;
+    }
+    for (const cJSON *m = details->child; m != NULL; m = m->next) {
+        if (m->string == NULL || opc__json_member(overview, m->string) != NULL) {
+            return OPC_ERR_PARSE;
+        }
+    }
+    while (details->child != NULL) {
+        cJSON *m = cJSON_DetachItemViaPointer(details, details->child);
+        /* Appended as it is: the member keeps its name, nothing is copied. */
+        if (!cJSON_AddItemToArray(overview, m)) {
+            opc__json_delete_secret(m);
+            return OPC_ERR_NOMEM;
+        }
+    }
+    *full = overview;
+    return OPC_OK;
+}
+
 opc_err opc__item_summary(const cJSON *overview, cJSON **out)
 {
     if (out != NULL) {

@@ -451,7 +451,7 @@ static int get_item(req *r, const opc__ix_vault *v, const opc__ix_item *it)
     memset(&row, 0, sizeof row);
     opc_err rc = opc__view_item_load(api->index, api->keys, v, it->id, &full, &row, &eb);
     if (rc == OPC_OK) {
-        rc = opc__view_item_body(full, &row, now, &body, &len, &valid_until, &eb);
+        rc = opc__view_item_body_take(full, &row, now, &body, &len, &valid_until, &eb);
     }
     int64_t version = row.version;
     opc__json_delete_secret(full);

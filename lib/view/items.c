@@ -53,10 +53,12 @@ opc_err opc__view_item_load(opc__index *ix, opc__vault_keys *keys, const opc__ix
     }
     opc__vault_keys_release(keys, vk);
     if (rc == OPC_OK) {
-        rc = opc__item_join(ov, det, full);
+        rc = opc__item_join_take(ov, det, full);
     }
     opc__json_delete_secret(det);
-    opc__json_delete_secret(ov);
+    if (*full == NULL) {
+        opc__json_delete_secret(ov); /* else it became *full */
+    }
     return rc;
 }
 
@@ -103,23 +105,40 @@ static opc_err decorate(cJSON *full, const opc__cache_item *row)
     return OPC_OK;
 }
 
+/* The GET view, made in place. */
+static opc_err view_in_place(cJSON *item, const opc__cache_item *row, int64_t now,
+                             int64_t *valid_until, opc__ebuf *eb)
+{
+    opc_err rc = decorate(item, row);
+    if (rc != OPC_OK) {
+        return opc__fail(eb, rc, "item %s: cannot add its metadata", row->id);
+    }
+    return opc__item_present(item, now, valid_until, eb);
+}
+
 opc_err opc__view_item_view(const cJSON *full, const opc__cache_item *row, int64_t now, cJSON **out,
                             int64_t *valid_until, opc__ebuf *eb)
 {
     *out = cJSON_Duplicate(full, true);
     opc_err rc = *out != NULL ? OPC_OK : opc__fail(eb, OPC_ERR_NOMEM, "out of memory");
     if (rc == OPC_OK) {
-        rc = decorate(*out, row);
-        if (rc != OPC_OK) {
-            opc__fail(eb, rc, "item %s: cannot add its metadata", row->id);
-        }
-    }
-    if (rc == OPC_OK) {
-        rc = opc__item_present(*out, now, valid_until, eb);
+        rc = view_in_place(*out, row, now, valid_until, eb);
     }
     if (rc != OPC_OK) {
         opc__json_delete_secret(*out);
         *out = NULL;
+    }
+    return rc;
+}
+
+opc_err opc__view_item_body_take(cJSON *full, const opc__cache_item *row, int64_t now, char **body,
+                                 size_t *len, int64_t *valid_until, opc__ebuf *eb)
+{
+    *body = NULL;
+    *len = 0;
+    opc_err rc = view_in_place(full, row, now, valid_until, eb);
+    if (rc == OPC_OK) {
+        rc = opc__json_print(full, body, len);
     }
     return rc;
 }

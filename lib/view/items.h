@@ -43,6 +43,10 @@ opc_err opc__view_item_view(const cJSON *full, const opc__cache_item *row, int64
 /* The same view printed: the response body of a full item. */
 opc_err opc__view_item_body(const cJSON *full, const opc__cache_item *row, int64_t now, char **body,
                            size_t *len, int64_t *valid_until, opc__ebuf *eb);
+/* The same, made in `full` itself (no copy; full is changed, the caller
+ * still frees it): for a GET, which needs the stored form no more. */
+opc_err opc__view_item_body_take(cJSON *full, const opc__cache_item *row, int64_t now, char **body,
+                                 size_t *len, int64_t *valid_until, opc__ebuf *eb);
 
 /*
  * Split a full item (item_prepare's output) and seal both halves under the
