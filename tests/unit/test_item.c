@@ -1006,9 +1006,33 @@ static void test_item_split_join_round_trip(void **state)
     assert_int_equal(opc__item_join(ov, de, &joined), OPC_OK);
     assert_true(cJSON_Compare(joined, full, true));
     assert_int_equal(count_members(joined), count_members(full));
+    /* join_take moves the same members into the overview, in the same order. */
+    cJSON *ov2 = cJSON_Duplicate(ov, true);
+    cJSON *de2 = cJSON_Duplicate(de, true);
+    cJSON *taken = NULL;
+    assert_int_equal(opc__item_join_take(ov2, de2, &taken), OPC_OK);
+    assert_ptr_equal(taken, ov2);
+    assert_null(de2->child);
+    assert_true(cJSON_Compare(taken, full, true));
+    char *a = cJSON_PrintUnformatted(taken);
+    char *b = cJSON_PrintUnformatted(joined);
+    assert_string_equal(a, b);
+    cJSON_free(a);
+    cJSON_free(b);
+    opc__json_delete_secret(taken);
+    opc__json_delete_secret(de2);
     /* A name in both parts is refused. */
     cJSON_AddStringToObject(de, "title", "dup");
     cJSON *bad = (cJSON *)1;
+    ov2 = cJSON_Duplicate(ov, true);
+    de2 = cJSON_Duplicate(de, true);
+    assert_int_equal(opc__item_join_take(ov2, de2, &bad), OPC_ERR_PARSE);
+    assert_null(bad);
+    assert_true(cJSON_Compare(ov2, ov, true)); /* nothing moved */
+    assert_true(cJSON_Compare(de2, de, true));
+    opc__json_delete_secret(ov2);
+    opc__json_delete_secret(de2);
+    bad = (cJSON *)1;
     assert_int_equal(opc__item_join(ov, de, &bad), OPC_ERR_PARSE);
     assert_null(bad);
     assert_int_equal(opc__item_join(ov, NULL, &bad), OPC_ERR_INVALID_ARG);
