@@ -110,6 +110,19 @@ int opc__httpd_send(struct mg_connection *conn, opc__buf *b, int status, const c
     return 500;
 }
 
+int opc__httpd_send_head(struct mg_connection *conn, int status, const char *ctype,
+                         const char *extra, size_t len, const char *fallback)
+{
+    char head[OPC_HTTPD_HEADER_GAP + 1];
+    int hl = format_head(head, sizeof head, status, ctype, extra, len);
+    if (hl < 0 || status == 204) {
+        (void)mg_write(conn, fallback, strlen(fallback));
+        return 500;
+    }
+    (void)mg_write(conn, head, (size_t)hl);
+    return status;
+}
+
 int opc__httpd_send_body(struct mg_connection *conn, int status, const char *ctype,
                          const char *extra, const char *body, size_t len, bool head_only,
                          const char *fallback)

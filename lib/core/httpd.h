@@ -50,6 +50,11 @@ int opc__httpd_send_body(struct mg_connection *conn, int status, const char *cty
                          const char *extra, const char *body, size_t len, bool head_only,
                          const char *fallback);
 
+/* The headers alone of a response whose body (len bytes) the caller then
+ * writes itself with mg_write; 500 and fallback when they cannot be made. */
+int opc__httpd_send_head(struct mg_connection *conn, int status, const char *ctype,
+                         const char *extra, size_t len, const char *fallback);
+
 /* The reason phrase of a status the servers answer; "Internal Server
  * Error" for any other. */
 const char *opc__httpd_reason(int status);

@@ -140,6 +140,53 @@ int opc__resp_send_body(opc__req *r, int status, const char *ctype, const char *
     return opc__req_finish(r, status);
 }
 
+bool opc__resp_stream_begin(opc__req *r, int status, const char *ctype, size_t len)
+{
+    r->bytes = 0;
+    int st = opc__httpd_send_head(r->conn, status, ctype, NULL, len, oom_response);
+    if (st != status) {
+        (void)opc__req_finish(r, st);
+        return false;
+    }
+    opc__httpd_begin(&r->w->out);
+    return true;
+}
+
+/* Send what the buffer holds (what was appended is whole even when a later
+ * append failed), then empty it (wiped). */
+static void stream_flush(opc__req *r)
+{
+    opc__buf *b = &r->w->out;
+    if (b->data != NULL && b->len > OPC_HTTPD_HEADER_GAP) {
+        size_t n = b->len - OPC_HTTPD_HEADER_GAP;
+        (void)mg_write(r->conn, b->data + OPC_HTTPD_HEADER_GAP, n);
+        r->bytes += n;
+    }
+    opc__httpd_begin(b);
+}
+
+void opc__resp_stream_write(opc__req *r, const char *p, size_t n)
+{
+    opc__buf *b = &r->w->out;
+    if (b->len >= OPC_HTTPD_HEADER_GAP && b->len - OPC_HTTPD_HEADER_GAP + n > OPC_HTTP_STREAM_PIECE) {
+        stream_flush(r);
+    }
+    /* Large pieces, and any piece the buffer cannot take, go out directly. */
+    if (n > OPC_HTTP_STREAM_PIECE || opc__buf_err(b) != OPC_OK || b->len < OPC_HTTPD_HEADER_GAP ||
+        opc__buf_append(b, p, n) != OPC_OK) {
+        stream_flush(r);
+        (void)mg_write(r->conn, p, n);
+        r->bytes += n;
+    }
+}
+
+int opc__resp_stream_end(opc__req *r, int status)
+{
+    stream_flush(r);
+    resp_done(r);
+    return opc__req_finish(r, status);
+}
+
 int opc__resp_raw(opc__req *r, int status, const char *ctype, const char *body, size_t len)
 {
     opc__buf *b = opc__resp_begin(r);

@@ -25,6 +25,8 @@
 #include "internal.h"
 
 #define OPC_HTTP_KEEP_BUF ((size_t)256 * 1024)
+/* The pieces a streamed body goes out in (opc__resp_stream_*). */
+#define OPC_HTTP_STREAM_PIECE ((size_t)64 * 1024)
 
 /* Per worker thread scratch (civetweb's thread pointer). */
 typedef struct opc__api_worker {
@@ -73,6 +75,17 @@ opc__buf *opc__resp_begin(opc__req *r);
  * Returns the status sent.
  */
 int opc__resp_send(opc__req *r, int status, const char *ctype, const char *extra);
+/*
+ * A body of a known length sent in pieces of about OPC_HTTP_STREAM_PIECE
+ * bytes through the worker's buffer (so a large body never needs a large
+ * buffer): begin sends the headers (false: an error answer went out, and
+ * the request is finished), write appends, end sends the rest and finishes
+ * the request. The caller must write exactly len bytes.
+ */
+bool opc__resp_stream_begin(opc__req *r, int status, const char *ctype, size_t len);
+void opc__resp_stream_write(opc__req *r, const char *p, size_t n);
+int opc__resp_stream_end(opc__req *r, int status);
+
 /* Send a body held elsewhere, without copying it (core/httpd.h). */
 int opc__resp_send_body(opc__req *r, int status, const char *ctype, const char *body, size_t len);
 

@@ -417,19 +417,24 @@ static int list_items(req *r, opc__ix_snapshot *s, const opc__ix_vault *v, const
     } else if (v->titles != NULL) {
         opc__filter_titles(&f, v->titles->text, v->titles->off, v->titles->n, list_hit, &h);
     }
-    opc__buf *b = opc__resp_begin(r);
-    (void)opc__buf_reserve(b, h.bytes); /* a failure shows in the appends' error */
-    opc__buf_append_char(b, '[');
-    for (size_t k = 0; k < h.n; k++) {
-        const opc__ix_item *it = v->items[h.idx[k]];
-        if (k > 0) {
-            opc__buf_append_char(b, ',');
+    /* The exact length (h.bytes counted a comma after every summary): the
+     * body goes out in pieces, so a large answer needs no large buffer. */
+    size_t len = h.n > 0 ? h.bytes - 1 : 2;
+    int st = 500;
+    if (opc__resp_stream_begin(r, 200, "application/json", len)) {
+        opc__resp_stream_write(r, "[", 1);
+        for (size_t k = 0; k < h.n; k++) {
+            const opc__ix_item *it = v->items[h.idx[k]];
+            if (k > 0) {
+                opc__resp_stream_write(r, ",", 1);
+            }
+            opc__resp_stream_write(r, it->json, it->json_len);
         }
-        opc__buf_append(b, it->json, it->json_len);
+        opc__resp_stream_write(r, "]", 1);
+        st = opc__resp_stream_end(r, 200);
     }
-    opc__buf_append_char(b, ']');
     opc__free(h.idx);
-    return opc__resp_send(r, 200, "application/json", NULL);
+    return st;
 }
 
 static int get_item(req *r, const opc__ix_vault *v, const opc__ix_item *it)

@@ -389,11 +389,116 @@ static void test_index_grant_loss_and_return(void **state)
     world_down(&w);
 }
 
+/* ---- a large answer, whole ---- */
+
+typedef struct big {
+    char *p;
+    size_t n;
+} big;
+
+static size_t big_write(char *p, size_t size, size_t n, void *ud)
+{
+    big *b = ud;
+    b->p = realloc(b->p, b->n + size * n + 1);
+    assert_non_null(b->p);
+    memcpy(b->p + b->n, p, size * n);
+    b->n += size * n;
+    b->p[b->n] = '\0';
+    return size * n;
+}
+
+/* GET url with the token into a growing buffer; the status. */
+static long get_big(const char *url, const char *token, big *b)
+{
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    char auth[2100];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, big_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+/* The summaries the index holds for items whose title contains needle
+ * (lower case), as a JSON array text in id order. */
+static char *expected_list(opc__ix_snapshot *s, const char *vault, const char *needle)
+{
+    const opc__ix_vault *v = opc__ix_find_vault(s, vault);
+    assert_non_null(v);
+    size_t cap = 2;
+    for (size_t i = 0; i < v->n_items; i++) {
+        cap += v->items[i]->json_len + 1;
+    }
+    char *out = malloc(cap + 1);
+    assert_non_null(out);
+    size_t n = 0;
+    out[n++] = '[';
+    for (size_t i = 0; i < v->n_items; i++) {
+        const opc__ix_item *it = v->items[i];
+        if (needle != NULL && strstr(it->title_folded, needle) == NULL) {
+            continue;
+        }
+        if (n > 1) {
+            out[n++] = ',';
+        }
+        memcpy(out + n, it->json, it->json_len);
+        n += it->json_len;
+    }
+    out[n++] = ']';
+    out[n] = '\0';
+    return out;
+}
+
+/* Lists far larger than one piece of a streamed body, byte for byte. */
+static void test_index_large_lists_whole(void **state)
+{
+    (void)state;
+    world w;
+    world_up(&w, 600);
+    ids l = {0};
+    account_ids(&w.x, &l);
+    resp r;
+    get_item(&w, l.id[0], &r);
+    assert_int_equal(r.status, 200);
+    opc__index_poll(w.api->index, opc__monotonic_ms(), true);
+    opc__ix_snapshot *s = opc__index_acquire(w.api->index);
+    static const char *const filters[] = {NULL, "login", "login 1"};
+    static const char *const queries[] = {"", "?filter=title+co+%22LOGIN%22",
+                                          "?filter=title+co+%22Login+1%22"};
+    for (size_t k = 0; k < OPC_ARRAY_LEN(filters); k++) {
+        char url[300];
+        snprintf(url, sizeof url, "%s%s", w.base, queries[k]);
+        big b = {0};
+        assert_int_equal(get_big(url, w.token, &b), 200);
+        char *want = expected_list(s, w.x.v1, filters[k]);
+        if (k < 2) {
+            assert_true(b.n > 2 * 64 * 1024); /* several pieces */
+        }
+        assert_int_equal(b.n, strlen(want));
+        assert_memory_equal(b.p, want, b.n);
+        free(want);
+        free(b.p);
+    }
+    opc__index_release(w.api->index, s);
+    free(l.id);
+    world_down(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_index_follows_changes_without_rebuilding),
         cmocka_unit_test(test_index_grant_loss_and_return),
+        cmocka_unit_test(test_index_large_lists_whole),
     };
     return cmocka_run_group_tests(tests, opc_test_http_group_setup, opc_test_http_group_teardown);
 }
