@@ -127,17 +127,11 @@ int opc__httpd_send_body(struct mg_connection *conn, int status, const char *cty
                          const char *extra, const char *body, size_t len, bool head_only,
                          const char *fallback)
 {
-    char head[OPC_HTTPD_HEADER_GAP + 1];
-    int hl = format_head(head, sizeof head, status, ctype, extra, len);
-    if (hl < 0 || status == 204) {
-        (void)mg_write(conn, fallback, strlen(fallback));
-        return 500;
-    }
-    (void)mg_write(conn, head, (size_t)hl);
-    if (!head_only && len > 0) {
+    int st = opc__httpd_send_head(conn, status, ctype, extra, len, fallback);
+    if (st == status && !head_only && len > 0) {
         (void)mg_write(conn, body, len);
     }
-    return status;
+    return st;
 }
 
 typedef struct poker {
