@@ -126,17 +126,23 @@ opc_err opc_log_level_parse(const char *name, opc_log_level *out)
  * UTF-8 sequence, with "..." when cut; returns the length written. */
 static size_t copy_capped(char *dst, const char *src, size_t max)
 {
-    size_t n = strlen(src);
-    if (n <= max) {
-        memcpy(dst, src, n);
+    size_t n = strnlen(src, max + 1);
+    bool cut = n > max;
+    if (cut) {
+        n = max;
+        while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80) {
+            n--; /* src[n] continues a sequence: cut before its lead byte */
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        dst[i] = src[i];
+    }
+    if (!cut) {
         return n;
     }
-    n = max;
-    while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80) {
-        n--; /* src[n] continues a sequence: cut before its lead byte */
-    }
-    memcpy(dst, src, n);
-    memcpy(dst + n, "...", 3);
+    dst[n] = '.';
+    dst[n + 1] = '.';
+    dst[n + 2] = '.';
     return n + 3;
 }
 

@@ -276,6 +276,7 @@ static opc_err vault_chunks_read(opc_sync *s, vault_chunks *vc, const char *item
     int n = cJSON_GetArraySize(page);
     vc->more = (size_t)n == s->chunk_page;
     opc__wire_chunk ch;
+    memset(&ch, 0, sizeof ch);
     if (n > 0) {
         rc = chunk_key(cJSON_GetArrayItem(page, n - 1), &ch, eb);
     }

@@ -66,6 +66,10 @@ typedef struct shard {
     char pad[64]; /* keep neighbouring locks off one cache line */
 } shard;
 
+/* A bucket is a pointer to its chain's first entry; one constant, so the
+ * lint's warning about sizeof of a pointer to a struct is answered once. */
+static const size_t bucket_size = sizeof(entry *); // NOLINT(bugprone-sizeof-expression)
+
 struct opc__render {
     uint8_t key[OPC_GCM_KEY_LEN];
     atomic_uint_fast64_t counter; /* nonce counter */
@@ -256,17 +260,17 @@ opc_err opc__render_create(size_t budget, size_t max_body, opc__render **out)
                                    : 1);
         for (size_t i = 0; i < n; i++) {
             shard *s = &r->shards[i];
-            s->buckets = opc__calloc(nb, sizeof *s->buckets);
+            s->buckets = opc__calloc(nb, bucket_size);
             if (s->buckets == NULL) {
                 opc__render_free(r);
                 return OPC_ERR_NOMEM;
             }
             pthread_mutex_init(&s->mu, NULL);
             s->mask = nb - 1;
-            s->bytes = nb * sizeof *s->buckets;
+            s->bytes = nb * bucket_size;
             r->n_shards = i + 1; /* what opc__render_free must undo */
         }
-        size_t table = nb * sizeof(entry *);
+        size_t table = nb * bucket_size;
         r->largest = r->shard_budget > table ? r->shard_budget - table : 0;
     }
     *out = r;
@@ -279,7 +283,7 @@ void opc__render_free(opc__render *r)
         return;
     }
     opc__render_clear(r);
-    for (size_t i = 0; i < r->n_shards; i++) {
+    for (size_t i = 0; r->shards != NULL && i < r->n_shards; i++) {
         pthread_mutex_destroy(&r->shards[i].mu);
         opc__free(r->shards[i].buckets);
     }
@@ -388,7 +392,7 @@ void opc__render_put(opc__render *r, const char *vault, const char *item, int64_
 
 void opc__render_clear(opc__render *r)
 {
-    if (r == NULL) {
+    if (r == NULL || r->shards == NULL) {
         return;
     }
     for (size_t i = 0; i < r->n_shards; i++) {
