@@ -418,15 +418,19 @@ static bool busy(int src)
 /*
  * Attempt `attempt` (from 0), begun with the first at start_ms, met
  * SQLITE_BUSY: pause and return true when another attempt fits, that is
- * attempts are left and less than the budget (the busy timeout, or the
- * pauses when they are longer) has passed. A BUSY that came after the
- * busy handler's whole wait is final: a file locked for good still fails
- * after the busy timeout.
+ * attempts are left and, when the busy timeout is longer than all the
+ * pauses together, less than the busy timeout has passed. A BUSY that came
+ * after the busy handler's whole wait is final: a file locked for good
+ * still fails after the busy timeout.
  */
 static bool retry_after_busy(const opc__db *db, int64_t start_ms, int attempt)
 {
-    int64_t budget = db->busy_ms > BACKOFF_TOTAL_MS ? db->busy_ms : BACKOFF_TOTAL_MS;
-    if (attempt + 1 >= OPC_DB_BUSY_TRIES || opc__monotonic_ms() - start_ms >= budget) {
+    /* The clock only matters when the busy handler waits longer than the
+     * pauses: otherwise the attempts bound the wait, and a loaded machine
+     * stretching a pause must not cost an attempt. */
+    bool handler_waited = db->busy_ms > BACKOFF_TOTAL_MS &&
+                          opc__monotonic_ms() - start_ms >= db->busy_ms;
+    if (attempt + 1 >= OPC_DB_BUSY_TRIES || handler_waited) {
         return false;
     }
     long ms = (long)OPC_DB_BUSY_BACKOFF_MS << attempt;

@@ -39,8 +39,9 @@
  * SQLITE_BUSY: SQLite's busy handler waits up to the handle's busy timeout
  * inside each statement. A BEGIN (and a whole opc__db_txn()) that still
  * meets SQLITE_BUSY is tried again, up to OPC_DB_BUSY_TRIES attempts with
- * pauses from OPC_DB_BUSY_BACKOFF_MS doubling, while less than the busy
- * timeout (or the pauses, when longer) has passed since the first: a
+ * pauses from OPC_DB_BUSY_BACKOFF_MS doubling (and, when the busy timeout
+ * is longer than the pauses, while less than it has passed since the
+ * first; a slow machine stretching a pause never costs an attempt): a
  * BUSY that comes at once (a snapshot too old, a handler that gave up) is
  * retried, a file locked for good still fails after the busy timeout.
  */
