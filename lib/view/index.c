@@ -538,11 +538,18 @@ static opc_err on_changed(const opc__cache_item *row, void *ud)
     if (w == NULL) {
         return OPC_OK;
     }
-    /* The same version is the same upstream state: take the decrypted one. */
+    /* The same version is the same upstream state (the sync replaying a
+     * write-through): nothing changes, unless this build saw the id go
+     * first; then the decrypted item comes back as it was. */
     const opc__ix_item *have = opc__ix_find_item(w->pv, row->id);
     if (have != NULL && have->version == row->version && row->state != NULL &&
         strcmp(row->state, "active") == 0 && row->key_sn == v->key_sn) {
-        return add_change(b, w, row->id, item_ref((opc__ix_item *)(uintptr_t)have));
+        for (size_t i = 0; i < w->n_changes; i++) {
+            if (strcmp(w->changes[i].id, row->id) == 0) {
+                return add_change(b, w, row->id, item_ref((opc__ix_item *)(uintptr_t)have));
+            }
+        }
+        return OPC_OK;
     }
     b->v = v;
     b->w = w;
