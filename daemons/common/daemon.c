@@ -173,8 +173,11 @@ static const char *env_bind_address(void)
 {
     const char *v = dmn_env("OP_BIND_ADDRESS");
     struct in_addr a;
-    if (v != NULL && (strlen(v) > 15 || inet_pton(AF_INET, v, &a) != 1)) {
-        dmn_bad("OP_BIND_ADDRESS", "not an IPv4 address such as 127.0.0.1 or 0.0.0.0");
+    struct in6_addr a6;
+    if (v != NULL && (strlen(v) > 45 || (inet_pton(AF_INET, v, &a) != 1 &&
+                                         inet_pton(AF_INET6, v, &a6) != 1))) {
+        dmn_bad("OP_BIND_ADDRESS",
+                "not a numeric IP address such as 127.0.0.1, 0.0.0.0, ::1 or :: (both families)");
     }
     return v != NULL ? v : "0.0.0.0";
 }

@@ -44,7 +44,7 @@ typedef struct dmn {
     const char *prog;          /* "connect-api": messages, log subsystem */
     const char *title;         /* "1Password Connect API": start-up line */
     int http_port;             /* OP_HTTP_PORT: 0-65535, default 8080 */
-    const char *bind_address;  /* OP_BIND_ADDRESS: IPv4, default 0.0.0.0 */
+    const char *bind_address;  /* OP_BIND_ADDRESS: IPv4 or IPv6, default 0.0.0.0 */
     opc_log_level log_level;   /* OP_LOG_LEVEL: default info */
     const char *session;       /* OP_SESSION (path, base64 or JSON) or default path */
     const char *xdg_data_home; /* XDG_DATA_HOME (absolute) or NULL */

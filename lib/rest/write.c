@@ -47,6 +47,7 @@
 #include "observe/activity.h"
 #include "view/items.h"
 #include "core/alloc.h"
+#include "core/httpd.h"
 #include "core/id.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -57,30 +58,11 @@
 #include "upstream/upstream.h"
 #include "wire/rows.h"
 
-/* Read the request body into b (secret). OPC_ERR_TOO_LARGE over max. */
-static opc_err read_body(opc__req *r, const struct mg_request_info *ri, size_t max, opc__buf *b)
+/* Read the request body into b (secret), against the clock (httpd.h):
+ * OPC_ERR_TOO_LARGE over max, OPC_ERR_RANGE too slow, OPC_ERR_IO gone. */
+static opc_err read_body(opc__req *r, size_t max, opc__buf *b)
 {
-    if (ri->content_length > 0 && (unsigned long long)ri->content_length > max) {
-        return OPC_ERR_TOO_LARGE;
-    }
-    char chunk[8192];
-    for (;;) {
-        int n = mg_read(r->conn, chunk, sizeof chunk);
-        if (n < 0) {
-            opc__wipe(chunk, sizeof chunk);
-            return OPC_ERR_IO;
-        }
-        if (n == 0) {
-            break;
-        }
-        if (b->len + (size_t)n > max) {
-            opc__wipe(chunk, sizeof chunk);
-            return OPC_ERR_TOO_LARGE;
-        }
-        opc__buf_append(b, chunk, (size_t)n);
-    }
-    opc__wipe(chunk, sizeof chunk);
-    return opc__buf_err(b);
+    return opc__httpd_read_body(r->conn, max, b);
 }
 
 /* The body's text: an empty body is "" (malformed JSON: 400), never NULL,
@@ -469,17 +451,20 @@ static int delete_item(opc__req *r, const opc__ix_vault *v, const char *iid)
 int opc__api_item_write(opc__req *r, const struct mg_request_info *ri, const opc__ix_vault *v,
                         const char *iid)
 {
+    (void)ri; /* the body is read through httpd.h */
     const char *m = r->method;
     if (strcmp(m, "DELETE") == 0) {
         return delete_item(r, v, iid);
     }
     opc__buf body;
     opc__buf_init(&body, true);
-    opc_err rc = read_body(r, ri, OPC_ITEM_MAX_JSON, &body);
+    opc_err rc = read_body(r, OPC_ITEM_MAX_JSON, &body);
     int st;
     if (rc == OPC_ERR_TOO_LARGE) {
         st = opc__resp_error(r, 413, "request body is larger than %zu bytes",
                              (size_t)OPC_ITEM_MAX_JSON);
+    } else if (rc == OPC_ERR_RANGE) {
+        st = opc__resp_error(r, 408, "the request body came too slowly");
     } else if (rc != OPC_OK) {
         st = opc__resp_error(r, 400, "the request body could not be read");
     } else if (iid == NULL) {
