@@ -296,6 +296,30 @@ static void bounded_heap(void)
     (void)mallopt(M_MMAP_THRESHOLD, DMN_MALLOC_MMAP_THRESHOLD);
 }
 
+/*
+ * Every open connection is a file descriptor, and connect-api serves
+ * OP_API_THREADS (1,280) at once: the soft RLIMIT_NOFILE (often 1,024) is
+ * raised to the hard one. Below DMN_MIN_FILES the daemon says so.
+ */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < DMN_MIN_FILES) {
+        dmn_log(OPC_LOG_WARN,
+                "only %llu file descriptors may be open (ulimit -n): connections beyond "
+                "that are refused",
+                (unsigned long long)rl.rlim_cur);
+    }
+}
+
 int dmn_begin(dmn *d, const char *prog, const char *title, int argc, char **argv)
 {
     memset(d, 0, sizeof *d);
@@ -325,6 +349,7 @@ int dmn_begin(dmn *d, const char *prog, const char *title, int argc, char **argv
 
 int dmn_open(dmn *d)
 {
+    raise_fd_limit();
     if (opc_global_init(OPC_GLOBAL_DEFAULT) != OPC_OK) {
         dmn_fail("cannot initialize libopconnect");
         return -1;

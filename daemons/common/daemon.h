@@ -38,6 +38,8 @@
 /* The heap dmn_begin() sets up unless MALLOC_ARENA_MAX or GLIBC_TUNABLES is
  * set: glibc arenas, and the size from which an allocation is mapped. */
 #define DMN_MALLOC_ARENAS 2
+/* Fewer open files than this at start are worth a warning (docs/http.md). */
+#define DMN_MIN_FILES 4096
 #define DMN_MALLOC_MMAP_THRESHOLD (256 * 1024)
 
 typedef struct dmn {

@@ -37,6 +37,27 @@ opc__api_worker *opc__api_worker_new(void)
     return w;
 }
 
+opc__api_slot *opc__api_slot_new(void)
+{
+    return opc__calloc(1, sizeof(opc__api_slot));
+}
+
+void opc__api_slot_free(opc__api_slot *s)
+{
+    if (s != NULL) {
+        opc__api_worker_free(s->w);
+        opc__free(s);
+    }
+}
+
+opc__api_worker *opc__api_worker_of(opc__api_slot *s)
+{
+    if (s != NULL && s->w == NULL) {
+        s->w = opc__api_worker_new();
+    }
+    return s != NULL ? s->w : NULL;
+}
+
 void opc__api_worker_free(opc__api_worker *w)
 {
     if (w == NULL) {

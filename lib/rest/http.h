@@ -37,6 +37,20 @@ typedef struct opc__api_worker {
 opc__api_worker *opc__api_worker_new(void);
 void opc__api_worker_free(opc__api_worker *w);
 
+/*
+ * civetweb's thread pointer of a worker thread: its scratch is made when
+ * the thread serves its first request, so the many workers that only wait
+ * (docs/http.md) cost no scratch.
+ */
+typedef struct opc__api_slot {
+    opc__api_worker *w;
+} opc__api_slot;
+
+opc__api_slot *opc__api_slot_new(void);
+void opc__api_slot_free(opc__api_slot *s);
+/* The thread's scratch, made now if needed; NULL without a slot or memory. */
+opc__api_worker *opc__api_worker_of(opc__api_slot *s);
+
 typedef struct opc__req {
     struct mg_connection *conn;
     opc_api *api;

@@ -686,7 +686,7 @@ int opc__api_handle(struct mg_connection *conn, void *cbdata)
     memset(&r, 0, sizeof r);
     r.conn = conn;
     r.api = cbdata;
-    r.w = mg_get_thread_pointer(conn);
+    r.w = opc__api_worker_of(mg_get_thread_pointer(conn));
     if (r.w == NULL) {
         r.w = opc__api_worker_new();
         r.own_worker = true;

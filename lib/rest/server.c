@@ -208,18 +208,18 @@ opc_err opc_api_set_render_cache_bytes(opc_api *api, size_t bytes)
     return OPC_OK;
 }
 
-/* Worker threads get their scratch (http.h); others get none. */
+/* Worker threads get a slot for their scratch (http.h); others none. */
 static void *on_init_thread(const struct mg_context *ctx, int thread_type)
 {
     (void)ctx;
-    return thread_type == 1 ? opc__api_worker_new() : NULL;
+    return thread_type == 1 ? opc__api_slot_new() : NULL;
 }
 
 static void on_exit_thread(const struct mg_context *ctx, int thread_type, void *thread_pointer)
 {
     (void)ctx;
     if (thread_type == 1) {
-        opc__api_worker_free(thread_pointer);
+        opc__api_slot_free(thread_pointer);
     }
 }
 
