@@ -194,3 +194,35 @@ stop_pid() {
     set -e
     eval "$1="
 }
+
+# one_item_https NAME: an account with vault Demo holding the login "Web
+# Login", a Connect server NAME granted Demo, its read-write TOKEN; DEMO and
+# ITEM are the ids. Then both daemons (start_daemons) with connect-api also
+# on HTTPS (HTTPS_PORT, a self-signed certificate in $T/tls/cert.pem for
+# localhost, 127.0.0.1 and ::1), checked to answer there. Exits the script
+# when the setup fails.
+one_item_https() {
+    _srv=$1
+    account_create "$_srv password $$"
+    # shellcheck disable=SC2317
+    setup() {
+        op vault create Demo >/dev/null &&
+            op item create --vault Demo --category login --title "Web Login" username=alice \
+                "password=$_srv-$$" >/dev/null &&
+            (cd "$T/work" && op connect server create "$_srv" --vaults Demo >/dev/null)
+    }
+    run_setup "account, vault, item and server set up with op"
+    TOKEN=$(op connect token create tok --server "$_srv" --vault Demo | tail -n 1)
+    DEMO=$(op vault get Demo --format json | jq -r .id)
+    ITEM=$(op item get "Web Login" --vault Demo --format json | jq -r .id)
+    if ! connect_selfsigned "$T/tls"; then
+        fail "a self-signed certificate made with openssl"
+        exit 1
+    fi
+    HTTPS_PORT=$(free_port)
+    API_ENV="${API_ENV:-} OP_HTTPS_PORT=$HTTPS_PORT"
+    API_ENV="$API_ENV OP_TLS_CERT_FILE=$T/tls/cert.pem OP_TLS_KEY_FILE=$T/tls/key.pem"
+    start_daemons "$CREDS"
+    check "connect-api answers over HTTPS" poll_until 5000 \
+        curl -sf -g --cacert "$T/tls/cert.pem" "https://$URL_HOST:$HTTPS_PORT/heartbeat"
+}

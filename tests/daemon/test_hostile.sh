@@ -17,26 +17,7 @@ T_PREFIX=ophostile
 DRIVER="$(dirname "$0")/hostile.py"
 P99_MS=${HOSTILE_P99_MS:-100}
 
-account_create "hostile test password $$"
-setup() {
-    op vault create Demo >/dev/null &&
-        op item create --vault Demo --category login --title "Web Login" username=alice \
-            "password=hostile-$$" >/dev/null &&
-        (cd "$T/work" && op connect server create hostile-srv --vaults Demo >/dev/null)
-}
-run_setup "account, vault, item and server set up with op"
-TOKEN=$(op connect token create tok --server hostile-srv --vault Demo | tail -n 1)
-DEMO=$(op vault get Demo --format json | jq -r .id)
-ITEM=$(op item get "Web Login" --vault Demo --format json | jq -r .id)
-if ! connect_selfsigned "$T/tls"; then
-    fail "a self-signed certificate made with openssl"
-    exit 1
-fi
-HTTPS_PORT=$(free_port)
-API_ENV="OP_HTTPS_PORT=$HTTPS_PORT OP_TLS_CERT_FILE=$T/tls/cert.pem OP_TLS_KEY_FILE=$T/tls/key.pem" \
-    start_daemons "$CREDS"
-check "connect-api answers over HTTPS" poll_until 5000 \
-    curl -sf --cacert "$T/tls/cert.pem" "https://127.0.0.1:$HTTPS_PORT/heartbeat"
+one_item_https hostile-srv
 expect "the item is served before the hostile clients come" 200 "$TOKEN" \
     "/v1/vaults/$DEMO/items/$ITEM" ".id == \"$ITEM\""
 
