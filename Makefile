@@ -328,7 +328,7 @@ bench: deps $(BENCH_BINS) $(RUN_DEMO) $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(S
 	@bench/api/run $(BUILDDIR)
 	@echo "== bench/deployed (connect-sync + connect-api, 10,000 items; ~7.5 min)"
 	@bench/deployed/run $(BUILDDIR)
-	@echo "== bench/http (the HTTP layer: many clients, hostile clients, HTTPS; ~5 min)"
+	@echo "== bench/http (the HTTP layer: many clients, hostile clients, HTTPS; ~4 min)"
 	@bench/http/run $(BUILDDIR)
 
 # The deployed benchmark alone (docs/performance.md).
