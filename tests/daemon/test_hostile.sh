@@ -8,8 +8,11 @@
 # server closes them), and meanwhile a normal client GETs an item with the
 # token for 20 s, on a keep-alive connection and on fresh connections:
 # every GET must succeed and the p99 of each must stay under 100 ms.
-# The driver is tests/daemon/hostile.py (its figures are printed). About
-# 90 s.
+# The driver is tests/daemon/hostile.py (its figures are printed; the
+# HOSTILE_* variables it reads shrink the crowd or the run for a trial).
+# HOSTILE_P99_MS changes the p99 bound (100), e.g. for a slow sanitized
+# build. About 50 s against a server that copes, 75 s against one that
+# starves (each GET then waits 5 s).
 set -eu
 : "${BUILDDIR:?}" "${RESULTS:?}"
 T_PREFIX=ophostile
@@ -25,8 +28,9 @@ expect "the item is served before the hostile clients come" 200 "$TOKEN" \
 hostile() {
     _l=$1
     echo "   ($_l: 64 slow-body + 500 idle + 500 slowloris connections, 20 s of GETs)"
-    if ! OPC_TOKEN="$TOKEN" "$PY" "$DRIVER" 127.0.0.1 "$2" "$3" "/v1/vaults/$DEMO/items/$ITEM" \
-        "/v1/vaults/$DEMO/items" >"$T/hostile.json" 2>"$T/hostile.err"; then
+    if ! OPC_TOKEN="$TOKEN" timeout 150 "$PY" "$DRIVER" 127.0.0.1 "$2" "$3" \
+        "/v1/vaults/$DEMO/items/$ITEM" "/v1/vaults/$DEMO/items" \
+        >"$T/hostile.json" 2>"$T/hostile.err"; then
         fail "$_l: the hostile driver ran" "$(tail -n 5 "$T/hostile.err")"
         return 0
     fi
