@@ -4,7 +4,7 @@ running connect-api over raw sockets (tests/daemon/test_framing.sh).
 Python standard library only.
 
   framing.py table HOST PORT VAULT ITEM
-      every case of CASES below: the expected status, whether the server
+      every case of the table in table(): the expected status, whether the server
       closes the connection afterwards (within CLOSE_S), an error body
       {"status":N,"message":"..."} with N the status, and the X-Request-ID
       the request sent echoed on the answer; then the Expect cases, the
