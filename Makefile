@@ -133,7 +133,7 @@ STLIB := $(BUILDDIR)/libopconnect.a
 PCFILE := $(BUILDDIR)/libopconnect.pc
 
 .PHONY: all shared static pc install uninstall check check-fast asan fuzz fuzz-smoke fuzz-corpus \
-	bench bench-deployed run lint clean deps unit api-tests headers-check exports-check docs-check \
+	bench bench-deployed bench-http run lint clean deps unit api-tests headers-check exports-check docs-check \
 	banned-check layers-check install-check cli cli-tests daemons daemon-tests check-tls
 
 all: shared static pc cli daemons $(RUN_DEMO)
@@ -361,10 +361,16 @@ bench: deps $(BENCH_BINS) $(RUN_DEMO) $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(S
 	@bench/api/run $(BUILDDIR)
 	@echo "== bench/deployed (connect-sync + connect-api, 10,000 items; ~7.5 min)"
 	@bench/deployed/run $(BUILDDIR)
+	@echo "== bench/http (the HTTP layer: many clients, hostile clients, HTTPS; ~4 min)"
+	@bench/http/run $(BUILDDIR)
 
 # The deployed benchmark alone (docs/performance.md).
 bench-deployed: $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON)
 	@bench/deployed/run $(BUILDDIR)
+
+# The HTTP layer benchmark alone (docs/performance.md, "HTTP layer").
+bench-http: $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON)
+	@bench/http/run $(BUILDDIR)
 
 # ---- run ----
 run: deps
