@@ -26,6 +26,7 @@
 #include "core/httpd.h"
 #include "core/log.h"
 #include "core/mg_engine.h"
+#include "core/rand.h"
 #include "core/strparse.h"
 #include "core/time.h"
 
@@ -173,16 +174,56 @@ int opc__httpd_send_body(struct mg_connection *conn, int status, const char *cty
 
 /* ---- errors, framing ---- */
 
+bool opc__httpd_client_request_id(const struct mg_connection *conn, char *out, size_t cap)
+{
+    const char *v = mg_get_header(conn, "X-Request-ID");
+    size_t n = v != NULL ? strlen(v) : 0;
+    bool ok = n > 0 && n <= OPC_HTTPD_REQUEST_ID_MAX && n < cap && v[0] != ' ' && v[n - 1] != ' ';
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = v[i] >= 0x20 && v[i] <= 0x7e;
+    }
+    if (cap > 0) {
+        out[0] = '\0';
+    }
+    if (ok) {
+        memcpy(out, v, n + 1);
+    }
+    return ok;
+}
+
+/* The X-Request-ID header line of an answer sent before the router: the
+ * client's, or a fresh random one. */
+static void request_id_line(const struct mg_connection *conn, char *line, size_t cap)
+{
+    char id[OPC_HTTPD_REQUEST_ID_MAX + 1];
+    if (!opc__httpd_client_request_id(conn, id, sizeof id)) {
+        uint8_t r[16];
+        if (opc__rand_bytes(r, sizeof r) != OPC_OK) {
+            line[0] = '\0';
+            return;
+        }
+        r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
+        r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
+        (void)snprintf(id, sizeof id,
+                       "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
+                       r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+                       r[13], r[14], r[15]);
+    }
+    (void)snprintf(line, cap, "X-Request-ID: %s\r\n", id);
+}
+
 /* An answer {"status":N,"message":...} that closes the connection; message
  * is one of the fixed texts below (nothing of the request is echoed). */
 static int send_error_close(struct mg_connection *conn, int status, const char *message)
 {
     char body[256];
     char head[OPC_HTTPD_HEADER_GAP + 1];
+    char rid[OPC_HTTPD_REQUEST_ID_MAX + 20];
+    request_id_line(conn, rid, sizeof rid);
     int bl = snprintf(body, sizeof body, "{\"status\":%d,\"message\":\"%s\"}", status, message);
     opc__mg_close_after(conn);
     int hl = bl > 0 && (size_t)bl < sizeof body
-                 ? format_head(head, sizeof head, status, "application/json", NULL, (size_t)bl, true)
+                 ? format_head(head, sizeof head, status, "application/json", rid, (size_t)bl, true)
                  : -1;
     if (hl > 0) {
         (void)mg_write(conn, head, (size_t)hl);
