@@ -344,6 +344,15 @@ static int on_http_error(struct mg_connection *conn, int status, const char *msg
 
 /* ---- the request body ---- */
 
+/* What the callbacks need; civetweb's user data, freed by the stop. */
+typedef struct httpd_ud {
+    const char *name;
+    void *ssl_ctx;
+    int body_grace_ms;
+    void *(*init_thread)(const struct mg_context *ctx, int thread_type);
+    void (*exit_thread)(const struct mg_context *ctx, int thread_type, void *thread_pointer);
+} httpd_ud;
+
 opc_err opc__httpd_read_body(struct mg_connection *conn, size_t max, opc__buf *b)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -369,8 +378,10 @@ opc_err opc__httpd_read_body(struct mg_connection *conn, size_t max, opc__buf *b
         opc__mg_close_after(conn);
         return OPC_ERR_NOMEM;
     }
-    int64_t deadline = opc__monotonic_ms() + OPC_HTTPD_BODY_GRACE_MS +
-                       (int64_t)len * 1000 / OPC_HTTPD_BODY_MIN_RATE;
+    const httpd_ud *ud = mg_get_user_data(mg_get_context(conn));
+    int64_t grace = ud != NULL && ud->body_grace_ms > 0 ? ud->body_grace_ms : OPC_HTTPD_BODY_GRACE_MS;
+    int64_t deadline =
+        opc__monotonic_ms() + grace + (int64_t)len * 1000 / OPC_HTTPD_BODY_MIN_RATE;
     while (opc__mg_body_pending(conn)) {
         int64_t left = deadline - opc__monotonic_ms();
         if (left <= 0) {
@@ -393,13 +404,6 @@ opc_err opc__httpd_read_body(struct mg_connection *conn, size_t max, opc__buf *b
 
 /* ---- start ---- */
 
-/* What the callbacks need; civetweb's user data, freed by the stop. */
-typedef struct httpd_ud {
-    const char *name;
-    void *ssl_ctx;
-    void *(*init_thread)(const struct mg_context *ctx, int thread_type);
-    void (*exit_thread)(const struct mg_context *ctx, int thread_type, void *thread_pointer);
-} httpd_ud;
 
 static int on_log(const struct mg_connection *conn, const char *message)
 {
@@ -556,6 +560,7 @@ opc_err opc__httpd_start(const opc__httpd_config *cfg, struct mg_context **out, 
     }
     ud->name = cfg->name;
     ud->ssl_ctx = tls ? cfg->ssl_ctx : NULL;
+    ud->body_grace_ms = cfg->body_grace_ms;
     ud->init_thread = cfg->init_thread;
     ud->exit_thread = cfg->exit_thread;
     struct mg_callbacks cb;

@@ -37,6 +37,7 @@ typedef struct opc__httpd_config {
     int keepalive_ms;    /* idle keep-alive; 0 closes after every answer */
     int head_timeout_ms; /* the first request head's deadline */
     int max_head;        /* bytes of a request head (413 beyond) */
+    int body_grace_ms;   /* a body's deadline before its rate; 0: OPC_HTTPD_BODY_GRACE_MS */
     int (*handler)(struct mg_connection *conn, void *data);
     void *handler_data;
     void *(*init_thread)(const struct mg_context *ctx, int thread_type);
@@ -62,7 +63,8 @@ opc_err opc__httpd_start(const opc__httpd_config *cfg, struct mg_context **out, 
 /*
  * Read the request body (Content-Length; at most max bytes) into b,
  * answering "Expect: 100-continue" first. The whole body must arrive
- * within OPC_HTTPD_BODY_GRACE_MS plus one second per
+ * within the grace (OPC_HTTPD_BODY_GRACE_MS unless the server's
+ * configuration says otherwise) plus one second per
  * OPC_HTTPD_BODY_MIN_RATE bytes declared. OPC_ERR_TOO_LARGE over max
  * (413), OPC_ERR_RANGE when it came too slowly (408), OPC_ERR_UNSUPPORTED
  * for a chunked body (411), OPC_ERR_IO when the peer went away; on any
