@@ -254,7 +254,7 @@ opc_err opc_api_start(opc_api *api, char *errbuf, size_t errbuf_len)
                              "request_timeout_ms",
                              "10000",
                              "decode_url",
-                             "yes",
+                             "no",
                              NULL};
     if (!api->lib_init) {
         mg_init_library(0);
