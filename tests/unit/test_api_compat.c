@@ -234,6 +234,16 @@ static void expect(const rresp *r, int status, const char *msg, const char *what
 
 /* ---- ids ---- */
 
+/* Every route under a vault ({v}), with item {i}. */
+static const char *const under_vault[] = {
+    "/v1/vaults/{v}",
+    "/v1/vaults/{v}/items",
+    "/v1/vaults/{v}/items/{i}",
+    "/v1/vaults/{v}/items/{i}/files",
+    "/v1/vaults/{v}/items/{i}/files/aaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "/v1/vaults/{v}/items/{i}/files/aaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "/content"};
+
 static void test_compat_ids_with_any_digit_are_unknown(void **state)
 {
     world *w = *state;
@@ -241,16 +251,10 @@ static void test_compat_ids_with_any_digit_are_unknown(void **state)
     char msg[128];
     rresp r;
     /* Vaults: every route under an unknown vault id. */
-    static const char *const tails[] = {"",
-                                        "/items",
-                                        "/items/" ID_0189,
-                                        "/items/" ID_0189 "/files",
-                                        "/items/" ID_0189 "/files/" ID_0189,
-                                        "/items/" ID_0189 "/files/" ID_0189 "/content"};
     static const char *const vids[] = {ID_0189, ID_DIGITS};
     for (size_t v = 0; v < OPC_ARRAY_LEN(vids); v++) {
-        for (size_t t = 0; t < OPC_ARRAY_LEN(tails); t++) {
-            snprintf(path, sizeof path, "/v1/vaults/%s%s", vids[v], tails[t]);
+        for (size_t t = 0; t < OPC_ARRAY_LEN(under_vault); t++) {
+            fill(under_vault[t], vids[v], ID_0189, path);
             raw_get(w, path, w->rw, &r);
             snprintf(msg, sizeof msg, "vault %s not found", vids[v]);
             expect(&r, 404, msg, path);
@@ -310,13 +314,6 @@ static void test_compat_ungranted_vault_is_404_granted_out_of_scope_403(void **s
     char path[512];
     char msg[128];
     rresp r;
-    static const char *const tails[] = {"/v1/vaults/{v}",
-                                        "/v1/vaults/{v}/items",
-                                        "/v1/vaults/{v}/items/{i}",
-                                        "/v1/vaults/{v}/items/{i}/files",
-                                        "/v1/vaults/{v}/items/{i}/files/aaaaaaaaaaaaaaaaaaaaaaaaaa",
-                                        "/v1/vaults/{v}/items/{i}/files/aaaaaaaaaaaaaaaaaaaaaaaaaa"
-                                        "/content"};
     /* Never granted, in no token: 404 to both tokens (it was 403). Revoked
      * from the server though the rw token still claims it: 404 as well. */
     const char *ungranted[] = {w->priv, w->gone};
@@ -324,8 +321,8 @@ static void test_compat_ungranted_vault_is_404_granted_out_of_scope_403(void **s
     for (size_t v = 0; v < OPC_ARRAY_LEN(ungranted); v++) {
         snprintf(msg, sizeof msg, "vault %s not found", ungranted[v]);
         for (size_t k = 0; k < OPC_ARRAY_LEN(tokens); k++) {
-            for (size_t t = 0; t < OPC_ARRAY_LEN(tails); t++) {
-                fill(tails[t], ungranted[v], w->item, path);
+            for (size_t t = 0; t < OPC_ARRAY_LEN(under_vault); t++) {
+                fill(under_vault[t], ungranted[v], w->item, path);
                 raw_get(w, path, tokens[k], &r);
                 expect(&r, 404, msg, path);
             }
@@ -347,9 +344,9 @@ static void test_compat_ungranted_vault_is_404_granted_out_of_scope_403(void **s
     snprintf(msg, sizeof msg, "vault %s is not in scope", w->other);
     const char *items[] = {w->oitem, ID_0189};
     for (size_t k = 0; k < OPC_ARRAY_LEN(tokens); k++) {
-        for (size_t t = 0; t < OPC_ARRAY_LEN(tails); t++) {
+        for (size_t t = 0; t < OPC_ARRAY_LEN(under_vault); t++) {
             for (size_t i = 0; i < OPC_ARRAY_LEN(items); i++) {
-                fill(tails[t], w->other, items[i], path);
+                fill(under_vault[t], w->other, items[i], path);
                 raw_get(w, path, tokens[k], &r);
                 expect(&r, 403, msg, path);
             }
