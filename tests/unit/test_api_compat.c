@@ -473,7 +473,7 @@ static void test_compat_request_id_echoed_everywhere(void **state)
     char too_long[OPC_REQUEST_ID_MAX + 2];
     memset(too_long, 'x', sizeof too_long - 1);
     too_long[sizeof too_long - 1] = '\0';
-    char prev[64] = "";
+    char prev[sizeof got] = "";
     /* (civetweb itself refuses control bytes in a header: see below) */
     const char *unusable[] = {too_long, "caf\xc3\xa9", "", NULL};
     for (size_t k = 0; k < OPC_ARRAY_LEN(unusable); k++) {
