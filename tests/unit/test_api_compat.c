@@ -691,6 +691,15 @@ static void test_compat_paths_decoded_by_segment(void **state)
     raw_get(w, "/v1/vaults?filter=name+eq+%22shared%22", w->rw, &r);
     expect(&r, 200, NULL, "vault filter");
     assert_non_null(strstr(r.body, w->shared));
+    /* Decoded once only: %2522 is the text %22 in the title, not a quote
+     * (decoded twice, the filter would have three quotes: 400). */
+    snprintf(path, sizeof path, "/v1/vaults/%s/items?filter=title+eq+%%22x%%2522%%22", w->shared);
+    raw_get(w, path, w->rw, &r);
+    expect(&r, 200, NULL, "a filter with an encoded %");
+    assert_string_equal(r.body, "[]");
+    snprintf(path, sizeof path, "/v1/vaults/%s/items?filter=title+eq+%%22x%%22%%22", w->shared);
+    raw_get(w, path, w->rw, &r);
+    expect(&r, 400, "Unsupported request filter", "the same filter decoded twice");
     raw_get(w, "/v1/vaults?filter=name+eq+%zz", w->rw, &r);
     expect(&r, 400, "Unsupported request filter", "bad filter escape");
     /* A path too long for any route is not cut and routed. */
