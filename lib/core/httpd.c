@@ -174,21 +174,13 @@ int opc__httpd_send_body(struct mg_connection *conn, int status, const char *cty
 
 /* ---- errors, framing ---- */
 
-bool opc__httpd_client_request_id(const struct mg_connection *conn, char *out, size_t cap)
+bool opc__httpd_request_id_ok(const char *v)
 {
-    const char *v = mg_get_header(conn, "X-Request-ID");
-    size_t n = v != NULL ? strlen(v) : 0;
-    bool ok = n > 0 && n <= OPC_HTTPD_REQUEST_ID_MAX && n < cap && v[0] != ' ' && v[n - 1] != ' ';
-    for (size_t i = 0; ok && i < n; i++) {
-        ok = v[i] >= 0x20 && v[i] <= 0x7e;
+    size_t n = 0;
+    while (v != NULL && n <= OPC_HTTPD_REQUEST_ID_MAX && v[n] >= 0x20 && v[n] <= 0x7e) {
+        n++;
     }
-    if (cap > 0) {
-        out[0] = '\0';
-    }
-    if (ok) {
-        memcpy(out, v, n + 1);
-    }
-    return ok;
+    return n > 0 && n <= OPC_HTTPD_REQUEST_ID_MAX && v[n] == '\0';
 }
 
 /* The X-Request-ID header line of an answer sent before the router: the
@@ -196,7 +188,10 @@ bool opc__httpd_client_request_id(const struct mg_connection *conn, char *out, s
 static void request_id_line(const struct mg_connection *conn, char *line, size_t cap)
 {
     char id[OPC_HTTPD_REQUEST_ID_MAX + 1];
-    if (!opc__httpd_client_request_id(conn, id, sizeof id)) {
+    const char *client = mg_get_header(conn, "X-Request-ID");
+    if (opc__httpd_request_id_ok(client)) {
+        (void)snprintf(id, sizeof id, "%s", client);
+    } else {
         uint8_t r[16];
         if (opc__rand_bytes(r, sizeof r) != OPC_OK) {
             line[0] = '\0';

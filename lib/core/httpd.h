@@ -75,10 +75,9 @@ opc_err opc__httpd_read_body(struct mg_connection *conn, size_t max, opc__buf *b
 /* The longest X-Request-ID taken from a client. */
 #define OPC_HTTPD_REQUEST_ID_MAX 128
 
-/* The client's X-Request-ID into out (cap > OPC_HTTPD_REQUEST_ID_MAX) when
- * it is 1-128 printable ASCII characters (space included, not leading or
- * trailing); false (out "") otherwise: then the server makes one. */
-bool opc__httpd_client_request_id(const struct mg_connection *conn, char *out, size_t cap);
+/* Whether a client's X-Request-ID value is taken: 1-128 bytes of printable
+ * ASCII (0x20-0x7e); otherwise the server makes one. */
+bool opc__httpd_request_id_ok(const char *v);
 
 /* Close the connection after the answer to this request. */
 void opc__httpd_close_after(struct mg_connection *conn);
