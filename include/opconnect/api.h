@@ -9,8 +9,9 @@
  * that is refreshed when the cache changes. See docs/API.md ("Connect API")
  * for the routes, the status codes and the logging.
  *
- * The HTTP engine (civetweb) is compiled into the library with its symbols
- * hidden: a program may link its own civetweb beside it. Start and stop
+ * The HTTP engine (civetweb) is compiled into the library; the shared
+ * library exports none of its symbols (a program may use its own civetweb
+ * beside it), the static archive carries them (mg_*). Start and stop
  * servers from one thread at a time.
  *
  * Thread safety: one thread per object at a time (configure, start, stop,

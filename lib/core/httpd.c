@@ -154,7 +154,7 @@ int opc__httpd_send_head(struct mg_connection *conn, int status, const char *cty
     int hl = format_head(head, sizeof head, status, ctype, extra, len, closing(conn));
     if (hl < 0 || status == 204) {
         opc__mg_close_after(conn);
-    (void)mg_write(conn, fallback, strlen(fallback));
+        (void)mg_write(conn, fallback, strlen(fallback));
         return 500;
     }
     (void)mg_write(conn, head, (size_t)hl);
@@ -374,9 +374,9 @@ opc_err opc__httpd_read_body(struct mg_connection *conn, size_t max, opc__buf *b
         return OPC_ERR_NOMEM;
     }
     const httpd_ud *ud = mg_get_user_data(mg_get_context(conn));
-    int64_t grace = ud != NULL && ud->body_grace_ms > 0 ? ud->body_grace_ms : OPC_HTTPD_BODY_GRACE_MS;
-    int64_t deadline =
-        opc__monotonic_ms() + grace + (int64_t)len * 1000 / OPC_HTTPD_BODY_MIN_RATE;
+    int64_t grace =
+        ud != NULL && ud->body_grace_ms > 0 ? ud->body_grace_ms : OPC_HTTPD_BODY_GRACE_MS;
+    int64_t deadline = opc__monotonic_ms() + grace + (int64_t)len * 1000 / OPC_HTTPD_BODY_MIN_RATE;
     while (opc__mg_body_pending(conn)) {
         int64_t left = deadline - opc__monotonic_ms();
         if (left <= 0) {
@@ -398,7 +398,6 @@ opc_err opc__httpd_read_body(struct mg_connection *conn, size_t max, opc__buf *b
 }
 
 /* ---- start ---- */
-
 
 static int on_log(const struct mg_connection *conn, const char *message)
 {

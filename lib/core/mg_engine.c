@@ -56,7 +56,8 @@ int opc__mg_read_some(struct mg_connection *conn, void *buf, size_t len, int tim
         len = INT_MAX;
     }
     /* What came with the head, in civetweb's buffer. */
-    int64_t buffered = (int64_t)conn->data_len - (int64_t)conn->request_len - conn->consumed_content;
+    int64_t buffered =
+        (int64_t)conn->data_len - (int64_t)conn->request_len - conn->consumed_content;
     if (buffered > 0) {
         size_t n = (size_t)buffered < len ? (size_t)buffered : len;
         memcpy(buf, conn->buf + conn->request_len + conn->consumed_content, n);

@@ -143,7 +143,10 @@ static int handle_body(struct mg_connection *conn, void *cbdata)
     int status = 200;
     if (strcmp(uri, "/body") == 0) {
         opc_err rc = opc__httpd_read_body(conn, 64, &body);
-        status = rc == OPC_OK ? 200 : rc == OPC_ERR_TOO_LARGE ? 413 : rc == OPC_ERR_RANGE ? 408 : 400;
+        status = rc == OPC_OK              ? 200
+                 : rc == OPC_ERR_TOO_LARGE ? 413
+                 : rc == OPC_ERR_RANGE     ? 408
+                                           : 400;
         opc__buf_append(&b, body.data != NULL ? body.data : "", body.len);
     } else {
         opc__buf_append_str(&b, "ignored");
@@ -244,20 +247,25 @@ static void test_httpd_body_against_the_clock(void **state)
 
     /* Too slow: 40 of 60 bytes, then silence: 408 after the grace
      * (300 ms here), closed. */
-    exchange(port, "POST /body HTTP/1.1\r\nHost: h\r\nContent-Length: 60\r\n\r\n0123456789012345678901234567890123456789",
+    exchange(port,
+             "POST /body HTTP/1.1\r\nHost: h\r\nContent-Length: "
+             "60\r\n\r\n0123456789012345678901234567890123456789",
              got, sizeof got, 3000, &closed, &ms);
     assert_non_null(strstr(got, "HTTP/1.1 408 "));
     assert_true(closed);
     assert_true(ms >= 250 && ms < 2500);
 
     /* Framing refused before the handler, as JSON, closed. */
-    exchange(port, "POST /body HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx",
+    exchange(port,
+             "POST /body HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx",
              got, sizeof got, 3000, &closed, &ms);
     assert_non_null(strstr(got, "HTTP/1.1 400 "));
     assert_non_null(strstr(got, "{\"status\":400,\"message\":\"more than one Content-Length\"}"));
     assert_non_null(strstr(got, "X-Request-ID: "));
     assert_true(closed);
-    exchange(port, "POST /body HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nX-Request-ID: abc 1\r\n\r\n0\r\n\r\n",
+    exchange(port,
+             "POST /body HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nX-Request-ID: abc "
+             "1\r\n\r\n0\r\n\r\n",
              got, sizeof got, 3000, &closed, &ms);
     assert_non_null(strstr(got, "HTTP/1.1 411 "));
     assert_non_null(strstr(got, "X-Request-ID: abc 1\r\n"));
@@ -304,7 +312,8 @@ static void test_httpd_ipv6_and_port_in_use(void **state)
     fd = socket(AF_INET6, SOCK_STREAM, 0);
     sa.sin6_port = htons((uint16_t)port);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    const char req[] = "POST /body HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 2\r\n\r\nv6";
+    const char req[] =
+        "POST /body HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 2\r\n\r\nv6";
     assert_int_equal(write(fd, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
     char got[1024];
     size_t len = 0;
