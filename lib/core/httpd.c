@@ -344,6 +344,13 @@ typedef struct httpd_ud {
     const char *name;
     void *ssl_ctx;
     int body_grace_ms;
+    /* the reaper (reap_main) */
+    struct mg_context *ctx;
+    pthread_t reaper;
+    bool reaper_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping;
     void *(*init_thread)(const struct mg_context *ctx, int thread_type);
     void (*exit_thread)(const struct mg_context *ctx, int thread_type, void *thread_pointer);
 } httpd_ud;
@@ -429,6 +436,58 @@ static void on_exit_thread(const struct mg_context *ctx, int thread_type, void *
     if (ud != NULL && ud->exit_thread != NULL) {
         ud->exit_thread(ctx, thread_type, thread_pointer);
     }
+}
+
+/*
+ * The reaper: every OPC_HTTPD_REAP_TICK_MS, when accepted connections wait
+ * for a worker, the connections idle longest in a request head (at least
+ * OPC_HTTPD_REAP_MIN_IDLE_MS) are closed to make room (mg_engine.h).
+ */
+static void *reap_main(void *arg)
+{
+    httpd_ud *ud = arg;
+    int64_t closed = 0;
+    int64_t logged_at = 0;
+    pthread_mutex_lock(&ud->mu);
+    while (!ud->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += OPC_HTTPD_REAP_TICK_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        (void)pthread_cond_timedwait(&ud->cv, &ud->mu, &ts);
+        if (ud->stopping) {
+            break;
+        }
+        pthread_mutex_unlock(&ud->mu);
+        closed += opc__mg_reap_idle(ud->ctx, OPC_HTTPD_REAP_MIN_IDLE_MS, OPC_HTTPD_REAP_MAX);
+        int64_t now = opc__monotonic_ms();
+        if (closed > 0 && now - logged_at >= 10000) {
+            opc__log(OPC_LOG_INFO, ud->name,
+                     "every worker was busy: %lld idle connection(s) closed to serve others",
+                     (long long)closed);
+            closed = 0;
+            logged_at = now;
+        }
+        pthread_mutex_lock(&ud->mu);
+    }
+    pthread_mutex_unlock(&ud->mu);
+    return NULL;
+}
+
+static void reaper_stop(httpd_ud *ud)
+{
+    if (ud == NULL || !ud->reaper_started) {
+        return;
+    }
+    pthread_mutex_lock(&ud->mu);
+    ud->stopping = true;
+    pthread_cond_broadcast(&ud->cv);
+    pthread_mutex_unlock(&ud->mu);
+    (void)pthread_join(ud->reaper, NULL);
+    ud->reaper_started = false;
 }
 
 /* civetweb's notation of one listening port: "8080" (every IPv4 address),
@@ -555,6 +614,8 @@ opc_err opc__httpd_start(const opc__httpd_config *cfg, struct mg_context **out, 
     ud->name = cfg->name;
     ud->ssl_ctx = tls ? cfg->ssl_ctx : NULL;
     ud->body_grace_ms = cfg->body_grace_ms;
+    pthread_mutex_init(&ud->mu, NULL);
+    pthread_cond_init(&ud->cv, NULL);
     ud->init_thread = cfg->init_thread;
     ud->exit_thread = cfg->exit_thread;
     struct mg_callbacks cb;
@@ -571,6 +632,8 @@ opc_err opc__httpd_start(const opc__httpd_config *cfg, struct mg_context **out, 
     struct mg_context *ctx = mg_start(&cb, ud, options);
     if (ctx == NULL) {
         mg_exit_library();
+        pthread_mutex_destroy(&ud->mu);
+        pthread_cond_destroy(&ud->cv);
         opc__free(ud);
         const char *why = bind_problem(cfg->bind, cfg->port);
         int bad = cfg->port;
@@ -586,6 +649,13 @@ opc_err opc__httpd_start(const opc__httpd_config *cfg, struct mg_context **out, 
                          strchr(cfg->bind, ':') != NULL ? "]" : "", bad, why);
     }
     mg_set_request_handler(ctx, "/", cfg->handler, cfg->handler_data);
+    ud->ctx = ctx;
+    /* Without the reaper idle connections can hold every worker; the
+     * server still runs (the deadlines free them), so only a warning. */
+    ud->reaper_started = pthread_create(&ud->reaper, NULL, reap_main, ud) == 0;
+    if (!ud->reaper_started) {
+        opc__log(OPC_LOG_WARN, cfg->name, "cannot start the idle-connection reaper");
+    }
     struct mg_server_port sp[4];
     memset(sp, 0, sizeof sp);
     int n = mg_get_server_ports(ctx, 4, sp);
@@ -658,6 +728,7 @@ void opc__httpd_stop(struct mg_context *ctx, const char *bind, int port)
         return;
     }
     httpd_ud *ud = mg_get_user_data(ctx);
+    reaper_stop(ud);
     poker p;
     memset(&p, 0, sizeof p);
     atomic_init(&p.done, 0);
@@ -670,5 +741,9 @@ void opc__httpd_stop(struct mg_context *ctx, const char *bind, int port)
         (void)pthread_join(t, NULL);
     }
     mg_exit_library();
+    if (ud != NULL) {
+        pthread_mutex_destroy(&ud->mu);
+        pthread_cond_destroy(&ud->cv);
+    }
     opc__free(ud);
 }

@@ -55,6 +55,13 @@ typedef struct opc__httpd_config {
 opc_err opc__httpd_start(const opc__httpd_config *cfg, struct mg_context **out, int *port,
                          int *tls_port, opc__ebuf *eb);
 
+/* The idle-connection reaper (docs/http.md): how often it looks, how long
+ * a connection must have waited for a request head to be closed, and how
+ * many it closes at most per look. */
+#define OPC_HTTPD_REAP_TICK_MS 20
+#define OPC_HTTPD_REAP_MIN_IDLE_MS 100
+#define OPC_HTTPD_REAP_MAX 256
+
 /* Body reading: at least this many bytes a second on average, after a
  * grace of OPC_HTTPD_BODY_GRACE_MS. */
 #define OPC_HTTPD_BODY_MIN_RATE 16384

@@ -71,3 +71,77 @@ int opc__mg_read_some(struct mg_connection *conn, void *buf, size_t len, int tim
     }
     return n == -1 || n == 0 ? -1 : -2;
 }
+
+/* A TLS handshake in progress: an SSL object, and a state civetweb left
+ * from before the connection (1 "not consumed", 8 "closed"); it sets 2
+ * once the handshake is done. */
+static bool in_handshake(const struct mg_connection *c)
+{
+    return c->ssl != NULL && (c->conn_state == 1 || c->conn_state == 8);
+}
+
+typedef struct idle_conn {
+    int index;
+    int64_t idle_ms;
+} idle_conn;
+
+static int longest_first(const void *a, const void *b)
+{
+    int64_t x = ((const idle_conn *)a)->idle_ms;
+    int64_t y = ((const idle_conn *)b)->idle_ms;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+int opc__mg_reap_idle(struct mg_context *ctx, int64_t min_idle_ms, int max)
+{
+    pthread_mutex_lock(&ctx->thread_mutex);
+    int queued = ctx->sq_head - ctx->sq_tail;
+    pthread_mutex_unlock(&ctx->thread_mutex);
+    if (queued <= 0 || max <= 0) {
+        return 0;
+    }
+    int n = (int)ctx->cfg_worker_threads;
+    idle_conn *idle = mg_malloc(sizeof *idle * (size_t)(n > 0 ? n : 1));
+    if (idle == NULL) {
+        return 0;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        const struct mg_connection *c = &ctx->worker_connections[i];
+        /* Read without the lock: a stale value only picks a candidate,
+         * checked again under the lock. */
+        int64_t ms;
+        if (c->conn_state == 3) {
+            /* the worker waits for (the rest of) a request head since
+             * req_time */
+            ms = (int64_t)(mg_difftimespec(&now, &c->req_time) * 1000.0);
+        } else if (in_handshake(c)) {
+            /* conn_birth_time has whole seconds: at least one full one */
+            ms = ((int64_t)time(NULL) - (int64_t)c->conn_birth_time - 1) * 1000;
+        } else {
+            continue;
+        }
+        if (ms >= min_idle_ms) {
+            idle[found].index = i;
+            idle[found].idle_ms = ms;
+            found++;
+        }
+    }
+    qsort(idle, (size_t)found, sizeof *idle, longest_first);
+    int want = queued < max ? queued : max;
+    int closed = 0;
+    for (int k = 0; k < found && closed < want; k++) {
+        struct mg_connection *c = &ctx->worker_connections[idle[k].index];
+        mg_lock_connection(c);
+        if ((c->conn_state == 3 || in_handshake(c)) && c->client.sock != INVALID_SOCKET) {
+            /* its poll() wakes, the read sees the end, civetweb closes */
+            (void)shutdown(c->client.sock, SHUT_RDWR);
+            closed++;
+        }
+        mg_unlock_connection(c);
+    }
+    mg_free(idle);
+    return closed;
+}

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct mg_connection;
 
@@ -40,5 +41,18 @@ bool opc__mg_body_chunked(const struct mg_connection *conn);
  * closed or the read failed. Never waits for more than one read.
  */
 int opc__mg_read_some(struct mg_connection *conn, void *buf, size_t len, int timeout_ms);
+
+struct mg_context;
+
+/*
+ * When connections wait for a worker (civetweb's queue of accepted
+ * sockets is not empty), close up to `max` of the connections whose
+ * worker has waited at least min_idle_ms for a request head, the longest
+ * waiting first: an idle keep-alive client or a slowloris head gives its
+ * worker up to a connection with something to say. Returns how many were
+ * closed (0 when no one waits). Any thread; takes each connection's lock
+ * around the close, so the socket cannot be closed and reused meanwhile.
+ */
+int opc__mg_reap_idle(struct mg_context *ctx, int64_t min_idle_ms, int max);
 
 #endif

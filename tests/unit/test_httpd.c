@@ -273,6 +273,54 @@ static void test_httpd_body_against_the_clock(void **state)
     opc__httpd_stop(ctx, "127.0.0.1", port);
 }
 
+/* Every worker held by an idle connection: the reaper closes the ones
+ * idle longest, so a connection with a request is served long before the
+ * head deadline (2 s here) would free a worker. */
+static void test_httpd_reaper_makes_room(void **state)
+{
+    (void)state;
+    opc__httpd_config cfg = {.name = "test",
+                             .bind = "127.0.0.1",
+                             .port = 0,
+                             .tls_port = -1,
+                             .threads = 2,
+                             .keepalive_ms = 5000,
+                             .head_timeout_ms = 2000,
+                             .max_head = 4096,
+                             .handler = handle_body};
+    struct mg_context *ctx = NULL;
+    int port = 0;
+    int tls_port = 0;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__httpd_start(&cfg, &ctx, &port, &tls_port, &eb), OPC_OK);
+    int idle[4];
+    for (int i = 0; i < 4; i++) {
+        idle[i] = opc_test_connect_local(port);
+        assert_true(idle[i] >= 0);
+    }
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 300L * 1000 * 1000};
+    (void)nanosleep(&ts, NULL); /* both workers now wait for a head */
+    char got[1024];
+    bool closed = false;
+    int64_t ms = 0;
+    exchange(port, "POST /body HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+             got, sizeof got, 3000, &closed, &ms);
+    assert_non_null(strstr(got, "HTTP/1.1 200 OK\r\n"));
+    assert_true(ms < 1000);
+    /* the idle ones were closed by the server */
+    int gone = 0;
+    for (int i = 0; i < 4; i++) {
+        char c;
+        struct timeval tv = {.tv_sec = 0, .tv_usec = 10000};
+        (void)setsockopt(idle[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        gone += read(idle[i], &c, 1) == 0;
+        close(idle[i]);
+    }
+    assert_true(gone >= 1);
+    opc__httpd_stop(ctx, "127.0.0.1", port);
+}
+
 /* IPv6 on ::1 when the machine has it; a port in use says so. */
 static void test_httpd_ipv6_and_port_in_use(void **state)
 {
@@ -372,6 +420,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_httpd_send_writes_one_response),
         cmocka_unit_test(test_httpd_body_against_the_clock),
+        cmocka_unit_test(test_httpd_reaper_makes_room),
         cmocka_unit_test(test_httpd_ipv6_and_port_in_use),
         cmocka_unit_test(test_httpd_reason_phrases),
     };
