@@ -308,8 +308,7 @@ opc_err opc__tls_ctx_new(opc__tls_certs *c, void **out, opc__ebuf *eb)
     }
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                              SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_client_hello_cb(ctx, on_client_hello, c);
     SSL_CTX_set_cert_cb(ctx, on_cert, c);
     SSL_CTX_set_alpn_select_cb(ctx, on_alpn, c);
