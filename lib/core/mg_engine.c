@@ -80,6 +80,13 @@ static bool in_handshake(const struct mg_connection *c)
     return c->ssl != NULL && (c->conn_state == 1 || c->conn_state == 8);
 }
 
+/* A worker with no connection (waiting in consume_socket, or about to):
+ * state 1 or 8 and no TLS handshake running. */
+static bool is_free(const struct mg_connection *c)
+{
+    return c->ssl == NULL && (c->conn_state == 1 || c->conn_state == 8);
+}
+
 typedef struct idle_conn {
     int index;
     int64_t idle_ms;
@@ -110,6 +117,13 @@ int opc__mg_reap_idle(struct mg_context *ctx, int64_t min_idle_ms, int max)
     int found = 0;
     for (int i = 0; i < n; i++) {
         const struct mg_connection *c = &ctx->worker_connections[i];
+        if (is_free(c)) {
+            /* a worker is about to take the waiting connection: no one
+             * needs room (a connection passes through the queue even
+             * when workers are free) */
+            mg_free(idle);
+            return 0;
+        }
         /* Read without the lock: a stale value only picks a candidate,
          * checked again under the lock. */
         int64_t ms;

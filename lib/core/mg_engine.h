@@ -46,7 +46,8 @@ struct mg_context;
 
 /*
  * When connections wait for a worker (civetweb's queue of accepted
- * sockets is not empty), close up to `max` of the connections whose
+ * sockets is not empty and no worker is free), close up to `max` of the
+ * connections whose
  * worker has waited at least min_idle_ms for a request head, the longest
  * waiting first: an idle keep-alive client or a slowloris head gives its
  * worker up to a connection with something to say. Returns how many were
