@@ -19,6 +19,23 @@
 #include "daemon.h"
 #include "tls_env.h"
 
+static const dmn_prog prog = {
+    .name = "connect-api",
+    .title = "1Password Connect API",
+    .about = "Serves the 1Password Connect REST API (version " OPC_CONNECT_VERSION
+             ") from the local cache that\n"
+             "connect-sync fills, over HTTP and, with a certificate or ACME, HTTPS. It is\n"
+             "configured by its environment only.\n",
+    .env = "  OP_SYNC_TIMEOUT     how long a request waits for the initial sync before a\n"
+           "                      408, a Go duration of at most 1h (default 10s)\n"
+           "  OP_API_THREADS      worker threads, 1-1024: the most clients served at once\n"
+           "                      (default 64)\n"
+           "  OP_MAX_INLINE_FILE_SIZE_KB  the largest file inlined by inline_files or\n"
+           "                      inline_content, in KiB, 0-65536 (default 100)\n"
+           "  OP_RENDER_CACHE_MB  memory for the rendered-item cache, in MiB, 0-1024;\n"
+           "                      0 disables it (default 16)\n" TLS_ENV_HELP,
+};
+
 static void reload_tls(void *api)
 {
     opc_err rc = opc_api_tls_reload(api); /* logs what it did */
@@ -28,7 +45,7 @@ static void reload_tls(void *api)
 int main(int argc, char **argv)
 {
     dmn d;
-    int status = dmn_begin(&d, "connect-api", "1Password Connect API", argc, argv);
+    int status = dmn_begin(&d, &prog, argc, argv);
     if (status >= 0) {
         return status;
     }
@@ -44,6 +61,10 @@ int main(int argc, char **argv)
                                            OPC_API_DEFAULT_RENDER_CACHE_BYTES >> 20);
     tls_env tls;
     tls_env_read(&tls);
+    int https_port = tls_env_https_port(&tls);
+    if (https_port > 0 && https_port == d.http_port) {
+        dmn_bad("OP_HTTPS_PORT", "the same port as OP_HTTP_PORT");
+    }
 
     if (dmn_open(&d) != 0) {
         return 1;
@@ -68,12 +89,11 @@ int main(int argc, char **argv)
         rc = opc_api_start(api, err, sizeof err);
     }
     if (rc != OPC_OK) {
-        dmn_fail(err);
-        opc_api_free(api);
-        dmn_close(&d);
+        opc_api_free(api); /* closes what it had bound */
+        const dmn_port ports[] = {{"OP_HTTP_PORT", d.http_port}, {"OP_HTTPS_PORT", https_port}};
+        dmn_fail_start(&d, err, ports, sizeof ports / sizeof ports[0]);
         return 1;
     }
-    dmn_ready(&d, opc_api_port(api));
     (void)dmn_wait(reload_tls, api);
     opc_api_free(api); /* drains the requests in progress */
     dmn_close(&d);
