@@ -451,33 +451,63 @@ static int probe_bind(const char *addr, int port)
     return e;
 }
 
+/* Whether err names addr:port (not a longer port that starts the same). */
+static bool names_port(const char *err, const char *addr, int port)
+{
+    char at[64];
+    (void)snprintf(at, sizeof at, "%s:%d", addr, port);
+    size_t n = strlen(at);
+    for (const char *p = strstr(err, at); p != NULL; p = strstr(p + 1, at)) {
+        if (p[n] < '0' || p[n] > '9') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Why a port cannot be bound, by the errno of bind(); NULL for others. */
+static const char *bind_why(int e)
+{
+    switch (e) {
+    case EADDRINUSE:
+        return "address in use (another process listens there)";
+    case EACCES:
+        return "permission denied (a port below 1024 needs privileges)";
+    case EADDRNOTAVAIL:
+        return "address not available on this host";
+    default:
+        return NULL;
+    }
+}
+
 void dmn_fail_start(dmn *d, const char *err, const dmn_port *ports, size_t n)
 {
+    const char *var = NULL;
+    const char *why = NULL;
+    int port = 0;
     bool listen_err = strstr(err, "cannot listen on") != NULL;
-    for (size_t i = 0; listen_err && i < n; i++) {
-        if (ports[i].port <= 0) {
-            continue; /* a free port is never busy */
-        }
-        int e = probe_bind(d->bind_address, ports[i].port);
-        const char *var = ports[i].var;
-        const char *why;
-        if (e == EADDRINUSE) {
-            why = "address in use (another process listens there)";
-        } else if (e == EACCES) {
-            why = "permission denied (a port below 1024 needs privileges)";
-        } else if (e == EADDRNOTAVAIL) {
-            why = "address not available on this host";
-            var = "OP_BIND_ADDRESS";
-        } else {
-            continue;
-        }
-        (void)fprintf(stderr, "%s: %s: cannot listen on %s:%d: %s; choose another with %s%s\n",
-                      g_prog, var, d->bind_address, ports[i].port, why, var,
-                      strcmp(var, "OP_BIND_ADDRESS") != 0 ? " (or OP_BIND_ADDRESS)" : "");
-        dmn_close(d);
-        return;
+    /* The port that bind() refuses now, in order; else the one err names
+     * as in use (the other process let go meanwhile). */
+    for (size_t i = 0; listen_err && why == NULL && i < n; i++) {
+        port = ports[i].port;
+        int e = port > 0 ? probe_bind(d->bind_address, port) : 0; /* 0: never busy */
+        why = bind_why(e);
+        var = e == EADDRNOTAVAIL ? "OP_BIND_ADDRESS" : ports[i].var;
     }
-    dmn_fail(err);
+    for (size_t i = 0; listen_err && why == NULL && i < n; i++) {
+        port = ports[i].port;
+        if (port > 0 && names_port(err, d->bind_address, port) && strstr(err, "in use") != NULL) {
+            why = bind_why(EADDRINUSE);
+            var = ports[i].var;
+        }
+    }
+    if (why != NULL) {
+        (void)fprintf(stderr, "%s: %s: cannot listen on %s:%d: %s; choose another with %s%s\n",
+                      g_prog, var, d->bind_address, port, why, var,
+                      strcmp(var, "OP_BIND_ADDRESS") != 0 ? " (or OP_BIND_ADDRESS)" : "");
+    } else {
+        dmn_fail(err);
+    }
     dmn_close(d);
 }
 

@@ -28,7 +28,8 @@
  * checked before the library starts: a bad value prints ONE line on stderr,
  * "<prog>: <VARIABLE>: <why>", and exits 1 (dmn_bad). Nothing else is
  * printed on stderr except a start-up failure after dmn_open(), also one
- * line (dmn_fail). Logs are JSON lines on stdout (opc_log_format_json),
+ * line (dmn_fail, dmn_fail_start), and a refused argument (one line naming
+ * --help, exit 2). Logs are JSON lines on stdout (opc_log_format_json),
  * never with a secret: the daemon's own lines carry no values from the
  * environment except ports, addresses and paths.
  *

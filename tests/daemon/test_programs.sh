@@ -135,10 +135,11 @@ api_names=" $(env_names daemons/common daemons/connect-api | tr '\n' ' ')"
 check "env_names sees connect-api's own OP_SYNC_TIMEOUT and the shared OP_HTTP_PORT" sh -c \
     "case '$api_names' in *' OP_SYNC_TIMEOUT '*) ;; *) exit 1 ;; esac
      case '$api_names' in *' OP_HTTP_PORT '*) ;; *) exit 1 ;; esac"
-# Each daemon's man page documents its options.
+# Each daemon's man page documents its options, each in an .It line.
+man_opt() { grep '^\.It ' "$1" | grep -qF "Fl \\-$2"; }
 for m in connect-api connect-sync; do
     for o in help version healthcheck; do
-        check "man/$m.8 documents --$o" grep -qF ".It Fl \\-$o" "$TOP/man/$m.8"
+        check "man/$m.8 documents --$o" man_opt "$TOP/man/$m.8" "$o"
     done
 done
 
