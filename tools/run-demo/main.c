@@ -229,19 +229,10 @@ static void log_line(const opc_log_record *rec, void *ud)
 static void op_path(const char *argv0, char *out, size_t size)
 {
     char self[PATH_MAX];
-    snprintf(out, size, "op");
-    if (realpath(argv0, self) == NULL) {
-        return;
-    }
-    char *slash = strrchr(self, '/');
-    if (slash == NULL) {
-        return;
-    }
-    *slash = '\0';
-    char cand[PATH_MAX + 4];
-    snprintf(cand, sizeof cand, "%s/op", self);
-    if (access(cand, X_OK) == 0 && strlen(cand) < size) {
-        snprintf(out, size, "%s", cand);
+    const char *slash = realpath(argv0, self) != NULL ? strrchr(self, '/') : NULL;
+    int n = slash != NULL ? snprintf(out, size, "%.*s/op", (int)(slash - self), self) : -1;
+    if (n < 0 || (size_t)n >= size || access(out, X_OK) != 0) {
+        snprintf(out, size, "op");
     }
 }
 
