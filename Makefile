@@ -60,24 +60,39 @@ endif
 
 DEP_PKGS := libcurl openssl libcjson sqlite3
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS) 2>/dev/null)
-DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null) -lcivetweb -lpthread -lm
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null) -lpthread -lm
+
+# civetweb, the HTTP engine, compiled into the library from Debian 12's own
+# source package (tools/build-civetweb fetches it; the repository holds none
+# of it): native OpenSSL 3, IPv6, no CGI, Lua or file serving
+# access; every symbol hidden like the library's own (docs/decisions.md).
+# CIVETWEB_STACK is each of its threads' stack (thousands of workers fit).
+CIVETWEB_DIR ?= $(CURDIR)/.deps/civetweb
+CIVETWEB_STAMP := $(CIVETWEB_DIR)/.stamp
+CIVETWEB_STACK ?= 262144
+CIVETWEB_FLAGS := -DOPENSSL_API_3_0 -DNO_SSL_DL -DUSE_IPV6 -DNO_CGI -DNO_FILES \
+	-DNO_CACHING -DUSE_STACK_SIZE=$(CIVETWEB_STACK) -DCIVETWEB_API=
+CIVETWEB_CPPFLAGS := -I$(CIVETWEB_DIR)/include -DCIVETWEB_API=
 
 OPC_WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wwrite-strings -Wcast-qual -Wformat=2 -Wundef -Wvla -Wpointer-arith
 ifeq ($(WERROR),1)
 OPC_WARN += -Werror
 endif
-OPC_CPPFLAGS := -Iinclude -Ilib -DOPC_BUILDING
+OPC_CPPFLAGS := -Iinclude -Ilib -DOPC_BUILDING $(CIVETWEB_CPPFLAGS)
 OPC_CFLAGS := -std=c11 -fPIC -fvisibility=hidden $(OPC_WARN) -MMD -MP
 OPC_LDFLAGS :=
 # Tests and tools: the same warnings, no visibility games.
-TEST_CPPFLAGS := -Iinclude -Ilib -DOPC_TEST_VECTOR_DIR='"$(CURDIR)/tests/vectors"'
+TEST_CPPFLAGS := -Iinclude -Ilib -DOPC_TEST_VECTOR_DIR='"$(CURDIR)/tests/vectors"' $(CIVETWEB_CPPFLAGS)
 TEST_CFLAGS := -std=c11 $(OPC_WARN) -MMD -MP
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
 # ---- sources (one folder per subsystem; see docs/architecture.md) ----
-LIB_SRCS := $(sort $(wildcard lib/*/*.c))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
+# lib/core/mg_engine.c is civetweb itself (it includes civetweb.c): built
+# by its own rule, with civetweb's flags.
+MG_ENGINE_SRC := lib/core/mg_engine.c
+LIB_SRCS := $(filter-out $(MG_ENGINE_SRC),$(sort $(wildcard lib/*/*.c)))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o) $(BUILDDIR)/lib/core/mg_engine.o
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILDDIR)/%)
 API_SRCS := $(sort $(wildcard tests/api/test_*.c))
@@ -118,7 +133,7 @@ STLIB := $(BUILDDIR)/libopconnect.a
 PCFILE := $(BUILDDIR)/libopconnect.pc
 
 .PHONY: all shared static pc install uninstall check check-fast asan fuzz fuzz-smoke fuzz-corpus \
-	bench bench-deployed run lint clean deps unit api-tests headers-check exports-check docs-check \
+	bench bench-deployed bench-http run lint clean deps unit api-tests headers-check exports-check docs-check \
 	banned-check layers-check install-check cli cli-tests daemons daemon-tests check-tls
 
 all: shared static pc cli daemons $(RUN_DEMO)
@@ -136,6 +151,18 @@ $(BUILDDIR)/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(OPC_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) $(OPC_CFLAGS) $(CFLAGS) -c $< -o $@
+
+# Every library object waits for civetweb's source (its header is included).
+$(LIB_SRCS:%.c=$(BUILDDIR)/%.o): | $(CIVETWEB_STAMP)
+$(CIVETWEB_STAMP):
+	$(Q)tools/build-civetweb $(CIVETWEB_DIR)
+# civetweb's code is not held to the project's warnings (-w); its symbols
+# are hidden (-fvisibility=hidden, CIVETWEB_API empty).
+$(BUILDDIR)/lib/core/mg_engine.o: $(MG_ENGINE_SRC) $(CIVETWEB_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $< (civetweb)")
+	$(Q)$(CC) -Ilib -I$(CIVETWEB_DIR)/src -I$(CIVETWEB_DIR)/include $(CIVETWEB_FLAGS) $(CPPFLAGS) \
+		$(DEP_CFLAGS) -std=gnu11 -fPIC -fvisibility=hidden -w -MMD -MP $(CFLAGS) -c $< -o $@
 
 $(SHLIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  LD      $@")
@@ -275,7 +302,7 @@ check: deps
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 asan:
 	@tools/run-sanitized build-asan/sanitizer $(MAKE) --no-print-directory BUILDDIR=build-asan \
-		CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+		CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" CIVETWEB_STACK=1048576 \
 		all unit api-tests cli-tests daemon-tests
 
 # ---- fuzzing (clang + libFuzzer) ----
@@ -285,7 +312,13 @@ FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_NAMES := $(FUZZ_SRCS:fuzz/%.c=%)
 FUZZ_DIR := build-fuzz
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_DIR)/%.o)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_DIR)/%.o) $(FUZZ_DIR)/lib/core/mg_engine.o
+$(LIB_SRCS:%.c=$(FUZZ_DIR)/%.o): | $(CIVETWEB_STAMP)
+$(FUZZ_DIR)/lib/core/mg_engine.o: $(MG_ENGINE_SRC) $(CIVETWEB_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZCC  $< (civetweb)")
+	$(Q)$(FUZZ_CC) -Ilib -I$(CIVETWEB_DIR)/src -I$(CIVETWEB_DIR)/include $(CIVETWEB_FLAGS) \
+		$(DEP_CFLAGS) -std=gnu11 -fPIC -w -g -O1 -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
 
 $(FUZZ_DIR)/%.o: %.c
 	@mkdir -p $(@D)
@@ -328,10 +361,16 @@ bench: deps $(BENCH_BINS) $(RUN_DEMO) $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(S
 	@bench/api/run $(BUILDDIR)
 	@echo "== bench/deployed (connect-sync + connect-api, 10,000 items; ~7.5 min)"
 	@bench/deployed/run $(BUILDDIR)
+	@echo "== bench/http (the HTTP layer: many clients, hostile clients, HTTPS; ~4 min)"
+	@bench/http/run $(BUILDDIR)
 
 # The deployed benchmark alone (docs/performance.md).
 bench-deployed: $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON)
 	@bench/deployed/run $(BUILDDIR)
+
+# The HTTP layer benchmark alone (docs/performance.md, "HTTP layer").
+bench-http: $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON)
+	@bench/http/run $(BUILDDIR)
 
 # ---- run ----
 run: deps

@@ -12,7 +12,6 @@
 #include "daemon.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -173,8 +172,11 @@ static const char *env_bind_address(void)
 {
     const char *v = dmn_env("OP_BIND_ADDRESS");
     struct in_addr a;
-    if (v != NULL && (strlen(v) > 15 || inet_pton(AF_INET, v, &a) != 1)) {
-        dmn_bad("OP_BIND_ADDRESS", "not an IPv4 address such as 127.0.0.1 or 0.0.0.0");
+    struct in6_addr a6;
+    if (v != NULL && (strlen(v) > 45 || (inet_pton(AF_INET, v, &a) != 1 &&
+                                         inet_pton(AF_INET6, v, &a6) != 1))) {
+        dmn_bad("OP_BIND_ADDRESS",
+                "not a numeric IP address such as 127.0.0.1, 0.0.0.0, ::1 or :: (both families)");
     }
     return v != NULL ? v : "0.0.0.0";
 }
@@ -261,7 +263,8 @@ static const char common_env[] =
     "                      path, its base64 or its JSON\n"
     "                      (default $HOME/.op/1password-credentials.json)\n"
     "  OP_HTTP_PORT        the HTTP port, 0-65535; 0 picks a free one (default 8080)\n"
-    "  OP_BIND_ADDRESS     the IPv4 address to listen on (default 0.0.0.0: all)\n"
+    "  OP_BIND_ADDRESS     the numeric IPv4 or IPv6 address to listen on; :: is every\n"
+    "                      address of both (default 0.0.0.0: every IPv4 address)\n"
     "  OP_LOG_LEVEL        error, warn, info, debug or trace (default info)\n"
     "  XDG_DATA_HOME       an absolute path; the cache is in $XDG_DATA_HOME/.op/data\n"
     "                      (default $HOME)\n"
@@ -362,6 +365,30 @@ static void bounded_heap(void)
     (void)mallopt(M_MMAP_THRESHOLD, DMN_MALLOC_MMAP_THRESHOLD);
 }
 
+/*
+ * Every open connection is a file descriptor, and connect-api serves
+ * OP_API_THREADS (1,280) at once: the soft RLIMIT_NOFILE (often 1,024) is
+ * raised to the hard one. Below DMN_MIN_FILES the daemon says so.
+ */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < DMN_MIN_FILES) {
+        dmn_log(OPC_LOG_WARN,
+                "only %llu file descriptors may be open (ulimit -n): connections beyond "
+                "that are refused",
+                (unsigned long long)rl.rlim_cur);
+    }
+}
+
 int dmn_begin(dmn *d, const dmn_prog *p, int argc, char **argv)
 {
     memset(d, 0, sizeof *d);
@@ -383,6 +410,7 @@ int dmn_begin(dmn *d, const dmn_prog *p, int argc, char **argv)
 
 int dmn_open(dmn *d)
 {
+    raise_fd_limit();
     if (opc_global_init(OPC_GLOBAL_DEFAULT) != OPC_OK) {
         dmn_fail("cannot initialize libopconnect");
         return -1;
@@ -425,86 +453,36 @@ void dmn_drop_credentials(dmn *d)
     d->creds = NULL;
 }
 
-/* 0 when a socket can bind addr:port now, else the errno of bind(). The
- * same SO_REUSEADDR as the library's listeners: a port that only has
- * connections in TIME_WAIT is not busy. */
-static int probe_bind(const char *addr, int port)
-{
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
-        return EINVAL;
-    }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return errno;
-    }
-    int one = 1;
-    int e = 0;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        e = errno;
-    }
-    (void)close(fd);
-    return e;
-}
-
-/* Whether err names addr:port (not a longer port that starts the same). */
-static bool names_port(const char *err, const char *addr, int port)
-{
-    char at[64];
-    (void)snprintf(at, sizeof at, "%s:%d", addr, port);
-    size_t n = strlen(at);
-    for (const char *p = strstr(err, at); p != NULL; p = strstr(p + 1, at)) {
-        if (p[n] < '0' || p[n] > '9') {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Why a port cannot be bound, by the errno of bind(); NULL for others. */
-static const char *bind_why(int e)
-{
-    switch (e) {
-    case EADDRINUSE:
-        return "address in use (another process listens there)";
-    case EACCES:
-        return "permission denied (a port below 1024 needs privileges)";
-    case EADDRNOTAVAIL:
-        return "address not available on this host";
-    default:
-        return NULL;
-    }
-}
-
 void dmn_fail_start(dmn *d, const char *err, const dmn_port *ports, size_t n)
 {
-    const char *var = NULL;
-    const char *why = NULL;
-    int port = 0;
-    bool listen_err = strstr(err, "cannot listen on") != NULL;
-    /* The port that bind() refuses now, in order; else the one err names
-     * as in use (the other process let go meanwhile). */
-    for (size_t i = 0; listen_err && why == NULL && i < n; i++) {
-        port = ports[i].port;
-        int e = port > 0 ? probe_bind(d->bind_address, port) : 0; /* 0: never busy */
-        why = bind_why(e);
-        var = e == EADDRNOTAVAIL ? "OP_BIND_ADDRESS" : ports[i].var;
-    }
-    for (size_t i = 0; listen_err && why == NULL && i < n; i++) {
-        port = ports[i].port;
-        if (port > 0 && names_port(err, d->bind_address, port) && strstr(err, "in use") != NULL) {
-            why = bind_why(EADDRINUSE);
-            var = ports[i].var;
+    /* The library names the port it could not bind, and why, once it has
+     * tried it again: "cannot listen on 127.0.0.1:8080: address in use"
+     * ("[::1]:8080" for IPv6). */
+    bool v6 = strchr(d->bind_address, ':') != NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (ports[i].port <= 0) {
+            continue; /* a free port is never busy */
         }
+        char at[80];
+        char needle[112];
+        (void)snprintf(at, sizeof at, "%s%s%s:%d", v6 ? "[" : "", d->bind_address, v6 ? "]" : "",
+                       ports[i].port);
+        (void)snprintf(needle, sizeof needle, "cannot listen on %s: ", at);
+        const char *p = strstr(err, needle);
+        if (p == NULL) {
+            continue;
+        }
+        const char *why = p + strlen(needle);
+        bool addr = strncmp(why, "address not available", 21) == 0;
+        const char *var = addr ? "OP_BIND_ADDRESS" : ports[i].var;
+        (void)fprintf(stderr, "%s: %s: cannot listen on %s: %s; choose another with %s%s\n", g_prog,
+                      var, at, why, var, addr ? "" : " (or OP_BIND_ADDRESS)");
+        dmn_close(d);
+        return;
     }
-    if (why != NULL) {
-        (void)fprintf(stderr, "%s: %s: cannot listen on %s:%d: %s; choose another with %s%s\n",
-                      g_prog, var, d->bind_address, port, why, var,
-                      strcmp(var, "OP_BIND_ADDRESS") != 0 ? " (or OP_BIND_ADDRESS)" : "");
+    if (strstr(err, "cannot listen on") != NULL) { /* the port is free by now */
+        (void)fprintf(stderr, "%s: %s; check OP_HTTP_PORT%s and OP_BIND_ADDRESS\n", g_prog, err,
+                      n > 1 ? ", OP_HTTPS_PORT" : "");
     } else {
         dmn_fail(err);
     }

@@ -51,6 +51,8 @@
 /* The heap dmn_begin() sets up unless MALLOC_ARENA_MAX or GLIBC_TUNABLES is
  * set: glibc arenas, and the size from which an allocation is mapped. */
 #define DMN_MALLOC_ARENAS 2
+/* Fewer open files than this at start are worth a warning (docs/http.md). */
+#define DMN_MIN_FILES 4096
 #define DMN_MALLOC_MMAP_THRESHOLD (256 * 1024)
 
 /* What a daemon says about itself in --help, --version and its banner. */
@@ -64,7 +66,7 @@ typedef struct dmn_prog {
 typedef struct dmn {
     const dmn_prog *p;         /* the daemon's name, title and help */
     int http_port;             /* OP_HTTP_PORT: 0-65535, default 8080 */
-    const char *bind_address;  /* OP_BIND_ADDRESS: IPv4, default 0.0.0.0 */
+    const char *bind_address;  /* OP_BIND_ADDRESS: IPv4 or IPv6, default 0.0.0.0 */
     opc_log_level log_level;   /* OP_LOG_LEVEL: default info */
     const char *session;       /* OP_SESSION (path, base64 or JSON) or default path */
     const char *xdg_data_home; /* XDG_DATA_HOME (absolute) or NULL */
@@ -129,14 +131,16 @@ typedef struct dmn_port {
 } dmn_port;
 
 /*
- * A start failure of the library, err, after the library object was freed
- * (its listeners closed). When err is about listening ("cannot listen on
- * ..."), each port is tried with bind() on d->bind_address, and the first
- * that fails gives the line, naming the variable to change:
- *   "<prog>: OP_HTTP_PORT: cannot listen on 127.0.0.1:8080: address in use
- *    (another process has it); set OP_HTTP_PORT or OP_BIND_ADDRESS ..."
- * (also for "permission denied" and, naming OP_BIND_ADDRESS, "address not
- * available"). Otherwise err as it is, as dmn_fail(). Then dmn_close().
+ * A start failure of the library, err, after the library object was freed.
+ * When err names one of the ports, with why the library could not bind it
+ * ("cannot listen on 127.0.0.1:8080: address in use"), the line names the
+ * variable to change:
+ *   "<prog>: OP_HTTP_PORT: cannot listen on 127.0.0.1:8080: address in use;
+ *    choose another with OP_HTTP_PORT (or OP_BIND_ADDRESS)"
+ * (OP_BIND_ADDRESS alone for "address not available"). A listen error that
+ * names no reason (the port was free again when the library looked) gets
+ * the candidate variables appended; any other err is printed as it is, as
+ * dmn_fail(). Then dmn_close().
  */
 void dmn_fail_start(dmn *d, const char *err, const dmn_port *ports, size_t n);
 

@@ -6,7 +6,11 @@
  * Its own variables (a bad value stops start-up with one line naming it):
  *   OP_SYNC_TIMEOUT  Go duration a request waits for the initial sync
  *                    (default 10s, at most 1h)
- *   OP_API_THREADS   worker threads = peak keep-alive clients (default 64)
+ *   OP_API_THREADS   worker threads = connections served at once, idle
+ *                    keep-alive ones included (1-16384; default 1280)
+ *   OP_HTTP_KEEPALIVE  Go duration an idle keep-alive connection waits for
+ *                    its next request (default 65s, at most 1h; 0 closes
+ *                    after every answer)
  *   OP_MAX_INLINE_FILE_SIZE_KB  largest file inlined by inline_files /
  *                    inline_content, in KiB (0-65536; default 100)
  *   OP_RENDER_CACHE_MB  memory for the sealed rendered-item cache, in MiB
@@ -28,13 +32,27 @@ static const dmn_prog prog = {
              "configured by its environment only.\n",
     .env = "  OP_SYNC_TIMEOUT     how long a request waits for the initial sync before a\n"
            "                      408, a Go duration of at most 1h (default 10s)\n"
-           "  OP_API_THREADS      worker threads, 1-1024: the most clients served at once\n"
-           "                      (default 64)\n"
+           "  OP_API_THREADS      worker threads, 1-16384: one per open connection, idle\n"
+           "                      keep-alive ones included (default 1280)\n"
+           "  OP_HTTP_KEEPALIVE   how long an idle keep-alive connection waits for its\n"
+           "                      next request, a Go duration of at most 1h; 0 closes\n"
+           "                      after every answer (default 65s)\n"
            "  OP_MAX_INLINE_FILE_SIZE_KB  the largest file inlined by inline_files or\n"
            "                      inline_content, in KiB, 0-65536 (default 100)\n"
            "  OP_RENDER_CACHE_MB  memory for the rendered-item cache, in MiB, 0-1024;\n"
            "                      0 disables it (default 16)\n" TLS_ENV_HELP,
 };
+
+/* The numbers prog.env and TLS_ENV_HELP state: a new default fails here. */
+_Static_assert(OPC_API_MAX_THREADS == 16384 && OPC_API_DEFAULT_THREADS == 1280 &&
+                   OPC_API_DEFAULT_KEEPALIVE_MS == 65000 &&
+                   OPC_API_DEFAULT_SYNC_TIMEOUT_MS == 10000 &&
+                   OPC_API_MAX_INLINE_FILE_KB == 65536 &&
+                   OPC_API_DEFAULT_MAX_INLINE_FILE_KB == 100 &&
+                   OPC_API_MAX_RENDER_CACHE_BYTES >> 20 == 1024 &&
+                   OPC_API_DEFAULT_RENDER_CACHE_BYTES >> 20 == 16 &&
+                   OPC_API_DEFAULT_HTTPS_PORT == 8443,
+               "connect-api --help (and man/connect-api.8) state these defaults: update them");
 
 static void reload_tls(void *api)
 {
@@ -53,7 +71,10 @@ int main(int argc, char **argv)
      * a new one goes here, and its setter into the chain below. */
     int64_t sync_timeout =
         dmn_env_duration_ms("OP_SYNC_TIMEOUT", 3600000, OPC_API_DEFAULT_SYNC_TIMEOUT_MS);
-    int threads = (int)dmn_env_int("OP_API_THREADS", 1, 1024, OPC_API_DEFAULT_THREADS);
+    int threads =
+        (int)dmn_env_int("OP_API_THREADS", 1, OPC_API_MAX_THREADS, OPC_API_DEFAULT_THREADS);
+    int keepalive =
+        (int)dmn_env_duration_ms("OP_HTTP_KEEPALIVE", 3600000, OPC_API_DEFAULT_KEEPALIVE_MS);
     int inline_kb = (int)dmn_env_int("OP_MAX_INLINE_FILE_SIZE_KB", 0, OPC_API_MAX_INLINE_FILE_KB,
                                      OPC_API_DEFAULT_MAX_INLINE_FILE_KB);
     size_t render_mb = (size_t)dmn_env_int("OP_RENDER_CACHE_MB", 0,
@@ -76,6 +97,7 @@ int main(int argc, char **argv)
                          opc_api_set_bind_address(api, d.bind_address) != OPC_OK ||
                          opc_api_set_sync_timeout_ms(api, sync_timeout) != OPC_OK ||
                          opc_api_set_threads(api, threads) != OPC_OK ||
+                         opc_api_set_keepalive_ms(api, keepalive) != OPC_OK ||
                          opc_api_set_max_inline_file_kb(api, inline_kb) != OPC_OK)) {
         rc = OPC_ERR_INVALID_ARG; /* not reached: the values were checked above */
     }

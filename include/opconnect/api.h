@@ -9,10 +9,10 @@
  * that is refreshed when the cache changes. See docs/API.md ("Connect API")
  * for the routes, the status codes and the logging.
  *
- * civetweb: opc_api_start() calls mg_init_library(0) and opc_api_stop() the
- * matching mg_exit_library(); civetweb counts these calls, so a program that
- * initializes civetweb itself stays unaffected. Start and stop servers from
- * one thread at a time (civetweb's first initialization is not thread-safe).
+ * The HTTP engine (civetweb) is compiled into the library; the shared
+ * library exports none of its symbols (a program may use its own civetweb
+ * beside it), the static archive carries them (mg_*). Start and stop
+ * servers from one thread at a time.
  *
  * Thread safety: one thread per object at a time (configure, start, stop,
  * free from the thread that owns it); requests are served by civetweb's
@@ -39,7 +39,9 @@ typedef struct opc_api opc_api;
 #define OPC_API_CONNECT_VERSION OPC_CONNECT_VERSION
 /* Defaults of the setters below. */
 #define OPC_API_DEFAULT_PORT 8080
-#define OPC_API_DEFAULT_THREADS 64
+#define OPC_API_DEFAULT_THREADS 1280
+#define OPC_API_MAX_THREADS 16384
+#define OPC_API_DEFAULT_KEEPALIVE_MS 65000
 #define OPC_API_DEFAULT_SYNC_TIMEOUT_MS 10000
 #define OPC_API_DEFAULT_MAX_INLINE_FILE_KB 100
 /* The largest inline limit: the largest file (64 MiB). */
@@ -66,12 +68,19 @@ OPC_API OPC_NODISCARD opc_err opc_api_create(opc_credentials *creds, const char 
  * the server runs. Since 0.1.0. */
 /* TCP port, 0-65535 (0 picks a free port); default 8080. */
 OPC_API OPC_NODISCARD opc_err opc_api_set_http_port(opc_api *api, int port);
-/* Numeric IPv4 address to listen on; default "0.0.0.0". */
+/* Numeric IPv4 or IPv6 address to listen on: "0.0.0.0" every IPv4 address
+ * (the default), "::" every address of both families. Since 0.1.0. */
 OPC_API OPC_NODISCARD opc_err opc_api_set_bind_address(opc_api *api, const char *address);
 /* How long a request waits for the initial sync before 408 (0-3600000 ms). */
 OPC_API OPC_NODISCARD opc_err opc_api_set_sync_timeout_ms(opc_api *api, int64_t timeout_ms);
-/* Worker threads = most concurrent keep-alive clients (1-1024); default 64. */
+/* Worker threads = connections served at once, idle keep-alive ones
+ * included (1-OPC_API_MAX_THREADS); default OPC_API_DEFAULT_THREADS. Each
+ * costs a thread with a 256 KiB stack (reserved, mostly untouched). */
 OPC_API OPC_NODISCARD opc_err opc_api_set_threads(opc_api *api, int threads);
+/* How long an idle keep-alive connection waits for its next request
+ * (0-3600000 ms; 0 closes after every answer); default
+ * OPC_API_DEFAULT_KEEPALIVE_MS. Since 0.1.0. */
+OPC_API OPC_NODISCARD opc_err opc_api_set_keepalive_ms(opc_api *api, int keepalive_ms);
 /*
  * Largest file, in KiB (1 KB = 1024 bytes), whose content a File object
  * carries inline when a request asks for it (inline_files=true or

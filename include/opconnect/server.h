@@ -9,7 +9,7 @@
  *
  * Thread safety: one thread per object at a time (configure, start, stop,
  * free from the thread that owns it). Start and stop servers from one
- * thread at a time (see api.h about civetweb's initialization).
+ * thread at a time (see api.h).
  */
 #ifndef OPCONNECT_SERVER_H
 #define OPCONNECT_SERVER_H

@@ -1,15 +1,19 @@
 /*
- * core/httpd.c - civetweb helpers shared by the API and the sync's status
- * listener (httpd.h): the response writer and the quick stop.
+ * core/httpd.c - civetweb as the library's servers use it (httpd.h): the
+ * start with the connection model, the framing checks, errors as JSON,
+ * the request body against the clock, the response writer and the quick
+ * stop.
  */
 #include "internal.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,7 +22,13 @@
 
 #include <opconnect/version.h>
 
+#include "core/alloc.h"
 #include "core/httpd.h"
+#include "core/log.h"
+#include "core/mg_engine.h"
+#include "core/rand.h"
+#include "core/strparse.h"
+#include "core/time.h"
 
 const char *opc__httpd_reason(int status)
 {
@@ -41,10 +51,18 @@ const char *opc__httpd_reason(int status)
         return "Request Timeout";
     case 409:
         return "Conflict";
+    case 411:
+        return "Length Required";
     case 413:
         return "Payload Too Large";
+    case 417:
+        return "Expectation Failed";
+    case 431:
+        return "Request Header Fields Too Large";
     case 503:
         return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return "Internal Server Error";
     }
@@ -63,17 +81,18 @@ void opc__httpd_begin(opc__buf *b)
 /* The status line and headers of a response with a body of body_len bytes
  * into head (cap bytes); their length, or -1 when they do not fit. */
 static int format_head(char *head, size_t cap, int status, const char *ctype, const char *extra,
-                       size_t body_len)
+                       size_t body_len, bool close)
 {
     int hl;
+    const char *conn_close = close ? "Connection: close\r\n" : "";
     if (status == 204) { /* no body, and no Content-Length (RFC 9110 §8.6) */
         hl = snprintf(head, cap,
                       "HTTP/1.1 204 No Content\r\n"
                       "1Password-Connect-Version: " OPC_CONNECT_VERSION "\r\n"
                       "Cache-Control: no-store\r\n"
-                      "%s"
+                      "%s%s"
                       "\r\n",
-                      extra != NULL ? extra : "");
+                      conn_close, extra != NULL ? extra : "");
     } else {
         hl = snprintf(head, cap,
                       "HTTP/1.1 %d %s\r\n"
@@ -81,12 +100,28 @@ static int format_head(char *head, size_t cap, int status, const char *ctype, co
                       "Content-Length: %zu\r\n"
                       "1Password-Connect-Version: " OPC_CONNECT_VERSION "\r\n"
                       "Cache-Control: no-store\r\n"
-                      "%s"
+                      "%s%s"
                       "\r\n",
-                      status, opc__httpd_reason(status), ctype, body_len,
+                      status, opc__httpd_reason(status), ctype, body_len, conn_close,
                       extra != NULL ? extra : "");
     }
     return hl > 0 && (size_t)hl < cap ? hl : -1;
+}
+
+/* Whether the answer now going out ends the connection: so when part of
+ * the request body was not read (it is never drained), and the connection
+ * is marked for civetweb. */
+static bool closing(struct mg_connection *conn)
+{
+    if (opc__mg_body_pending(conn)) {
+        opc__mg_close_after(conn);
+    }
+    return opc__mg_closing(conn);
+}
+
+void opc__httpd_close_after(struct mg_connection *conn)
+{
+    opc__mg_close_after(conn);
 }
 
 int opc__httpd_send(struct mg_connection *conn, opc__buf *b, int status, const char *ctype,
@@ -95,7 +130,8 @@ int opc__httpd_send(struct mg_connection *conn, opc__buf *b, int status, const c
     char head[OPC_HTTPD_HEADER_GAP + 1];
     int hl = -1;
     if (opc__buf_err(b) == OPC_OK && b->len >= OPC_HTTPD_HEADER_GAP) {
-        hl = format_head(head, sizeof head, status, ctype, extra, b->len - OPC_HTTPD_HEADER_GAP);
+        hl = format_head(head, sizeof head, status, ctype, extra, b->len - OPC_HTTPD_HEADER_GAP,
+                         closing(conn));
         if (status == 204) {
             b->len = OPC_HTTPD_HEADER_GAP;
         }
@@ -106,6 +142,7 @@ int opc__httpd_send(struct mg_connection *conn, opc__buf *b, int status, const c
         (void)mg_write(conn, start, (size_t)hl + (head_only ? 0 : b->len - OPC_HTTPD_HEADER_GAP));
         return status;
     }
+    opc__mg_close_after(conn);
     (void)mg_write(conn, fallback, strlen(fallback));
     return 500;
 }
@@ -114,8 +151,9 @@ int opc__httpd_send_head(struct mg_connection *conn, int status, const char *cty
                          const char *extra, size_t len, const char *fallback)
 {
     char head[OPC_HTTPD_HEADER_GAP + 1];
-    int hl = format_head(head, sizeof head, status, ctype, extra, len);
+    int hl = format_head(head, sizeof head, status, ctype, extra, len, closing(conn));
     if (hl < 0 || status == 204) {
+        opc__mg_close_after(conn);
         (void)mg_write(conn, fallback, strlen(fallback));
         return 500;
     }
@@ -134,8 +172,439 @@ int opc__httpd_send_body(struct mg_connection *conn, int status, const char *cty
     return st;
 }
 
+/* ---- errors, framing ---- */
+
+bool opc__httpd_request_id_ok(const char *v)
+{
+    size_t n = 0;
+    while (v != NULL && n <= OPC_HTTPD_REQUEST_ID_MAX && v[n] >= 0x20 && v[n] <= 0x7e) {
+        n++;
+    }
+    return n > 0 && n <= OPC_HTTPD_REQUEST_ID_MAX && v[n] == '\0';
+}
+
+/* The X-Request-ID header line of an answer sent before the router: the
+ * client's, or a fresh random one. */
+static void request_id_line(const struct mg_connection *conn, char *line, size_t cap)
+{
+    char id[OPC_HTTPD_REQUEST_ID_MAX + 1];
+    const char *client = mg_get_header(conn, "X-Request-ID");
+    if (opc__httpd_request_id_ok(client)) {
+        (void)snprintf(id, sizeof id, "%s", client);
+    } else {
+        uint8_t r[16];
+        if (opc__rand_bytes(r, sizeof r) != OPC_OK) {
+            line[0] = '\0';
+            return;
+        }
+        r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
+        r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
+        (void)snprintf(id, sizeof id,
+                       "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
+                       r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+                       r[13], r[14], r[15]);
+    }
+    (void)snprintf(line, cap, "X-Request-ID: %s\r\n", id);
+}
+
+/* An answer {"status":N,"message":...} that closes the connection; message
+ * is one of the fixed texts below (nothing of the request is echoed). */
+static int send_error_close(struct mg_connection *conn, int status, const char *message)
+{
+    char body[256];
+    char head[OPC_HTTPD_HEADER_GAP + 1];
+    char rid[OPC_HTTPD_REQUEST_ID_MAX + 20];
+    request_id_line(conn, rid, sizeof rid);
+    int bl = snprintf(body, sizeof body, "{\"status\":%d,\"message\":\"%s\"}", status, message);
+    opc__mg_close_after(conn);
+    int hl = bl > 0 && (size_t)bl < sizeof body
+                 ? format_head(head, sizeof head, status, "application/json", rid, (size_t)bl, true)
+                 : -1;
+    if (hl > 0) {
+        (void)mg_write(conn, head, (size_t)hl);
+        (void)mg_write(conn, body, (size_t)bl);
+    }
+    return status;
+}
+
+/* A Content-Length value as RFC 9110 §8.6 has it: digits only (and few
+ * enough to be a number). */
+static bool length_ok(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 18) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * The framing of a request head (RFC 9112 §6.3, §3.2): 0 when it may be
+ * served, else the status to answer (and *why). A repeated Content-Length
+ * is refused even when the values agree: one copy is all a client sends.
+ */
+static int check_framing(const struct mg_request_info *ri, const char **why)
+{
+    const char *length = NULL;
+    bool encoding = false;
+    int hosts = 0;
+    const char *expect = NULL;
+    for (int i = 0; i < ri->num_headers; i++) {
+        const char *n = ri->http_headers[i].name;
+        const char *v = ri->http_headers[i].value != NULL ? ri->http_headers[i].value : "";
+        if (strcasecmp(n, "Content-Length") == 0) {
+            if (length != NULL) {
+                *why = "more than one Content-Length";
+                return 400;
+            }
+            if (!length_ok(v)) {
+                *why = "Content-Length is not a number";
+                return 400;
+            }
+            length = v;
+        } else if (strcasecmp(n, "Transfer-Encoding") == 0) {
+            encoding = true;
+        } else if (strcasecmp(n, "Host") == 0) {
+            hosts++;
+        } else if (strcasecmp(n, "Expect") == 0) {
+            expect = v;
+        }
+    }
+    if (encoding && length != NULL) {
+        *why = "Content-Length together with Transfer-Encoding";
+        return 400;
+    }
+    if (encoding) {
+        *why = "a request body needs Content-Length (Transfer-Encoding is not accepted)";
+        return 411;
+    }
+    bool http11 = ri->http_version != NULL && strcmp(ri->http_version, "1.1") == 0;
+    if (hosts > 1 || (hosts == 0 && http11)) {
+        *why = hosts > 1 ? "more than one Host" : "the Host header is missing";
+        return 400;
+    }
+    if (expect != NULL && strcasecmp(expect, "100-continue") != 0) {
+        *why = "only Expect: 100-continue is understood";
+        return 417;
+    }
+    return 0;
+}
+
+/* civetweb's begin_request: the framing, before any handler runs. */
+static int on_begin_request(struct mg_connection *conn)
+{
+    const char *why = NULL;
+    int status = check_framing(mg_get_request_info(conn), &why);
+    return status == 0 ? 0 : send_error_close(conn, status, why);
+}
+
+/* Every error civetweb raises itself (a malformed or too large head, a bad
+ * version) gets the JSON body, and the connection closes. */
+static int on_http_error(struct mg_connection *conn, int status, const char *msg)
+{
+    (void)msg; /* may quote the request: not echoed */
+    const char *text;
+    switch (status) {
+    case 411: /* civetweb's answer to a Content-Length it cannot read */
+        status = 400;
+        text = "Content-Length is not a number";
+        break;
+    case 413:
+        status = 431;
+        text = "the request head is too large";
+        break;
+    case 505:
+        text = "only HTTP/1.0 and HTTP/1.1 are served";
+        break;
+    case 400:
+        if (opc__mg_head_overflow(conn)) {
+            status = 431;
+            text = "the request head is too large";
+        } else {
+            text = "malformed request";
+        }
+        break;
+    default:
+        text = opc__httpd_reason(status);
+        break;
+    }
+    (void)send_error_close(conn, status, text);
+    return 0;
+}
+
+/* ---- the request body ---- */
+
+/* What the callbacks need; civetweb's user data, freed by the stop. */
+typedef struct httpd_ud {
+    const char *name;
+    void *ssl_ctx;
+    int body_grace_ms;
+    void *(*init_thread)(const struct mg_context *ctx, int thread_type);
+    void (*exit_thread)(const struct mg_context *ctx, int thread_type, void *thread_pointer);
+} httpd_ud;
+
+opc_err opc__httpd_read_body(struct mg_connection *conn, size_t max, opc__buf *b)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    if (opc__mg_body_chunked(conn)) {
+        opc__mg_close_after(conn);
+        return OPC_ERR_UNSUPPORTED;
+    }
+    long long len = ri->content_length;
+    if (len <= 0 || !opc__mg_body_pending(conn)) {
+        return OPC_OK;
+    }
+    if ((unsigned long long)len > max) {
+        opc__mg_close_after(conn);
+        return OPC_ERR_TOO_LARGE;
+    }
+    const char *expect = mg_get_header(conn, "Expect");
+    if (expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
+        strcmp(ri->http_version, "1.1") == 0) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        (void)mg_write(conn, cont, sizeof cont - 1);
+    }
+    if (opc__buf_reserve(b, b->len + (size_t)len + 1) != OPC_OK) {
+        opc__mg_close_after(conn);
+        return OPC_ERR_NOMEM;
+    }
+    const httpd_ud *ud = mg_get_user_data(mg_get_context(conn));
+    int64_t grace =
+        ud != NULL && ud->body_grace_ms > 0 ? ud->body_grace_ms : OPC_HTTPD_BODY_GRACE_MS;
+    int64_t deadline = opc__monotonic_ms() + grace + (int64_t)len * 1000 / OPC_HTTPD_BODY_MIN_RATE;
+    while (opc__mg_body_pending(conn)) {
+        int64_t left = deadline - opc__monotonic_ms();
+        if (left <= 0) {
+            opc__mg_close_after(conn);
+            return OPC_ERR_RANGE;
+        }
+        int n = opc__mg_read_some(conn, b->data + b->len, b->cap - b->len - 1, (int)left);
+        if (n == -1) {
+            continue;
+        }
+        if (n <= 0) {
+            opc__mg_close_after(conn);
+            return OPC_ERR_IO;
+        }
+        b->len += (size_t)n;
+        b->data[b->len] = '\0';
+    }
+    return opc__buf_err(b);
+}
+
+/* ---- start ---- */
+
+static int on_log(const struct mg_connection *conn, const char *message)
+{
+    const httpd_ud *ud = conn != NULL ? mg_get_user_data(mg_get_context(conn)) : NULL;
+    /* civetweb's own messages carry no request data */
+    opc__log(OPC_LOG_DEBUG, ud != NULL ? ud->name : "http", "civetweb: %s", message);
+    return 1;
+}
+
+static int on_external_ssl_ctx(void **ssl_ctx, void *user_data)
+{
+    const httpd_ud *ud = user_data;
+    if (ud == NULL || ud->ssl_ctx == NULL) {
+        return -1;
+    }
+    *ssl_ctx = ud->ssl_ctx;
+    return 1; /* ours: civetweb neither changes nor frees it */
+}
+
+static void *on_init_thread(const struct mg_context *ctx, int thread_type)
+{
+    const httpd_ud *ud = mg_get_user_data(ctx);
+    return ud != NULL && ud->init_thread != NULL ? ud->init_thread(ctx, thread_type) : NULL;
+}
+
+static void on_exit_thread(const struct mg_context *ctx, int thread_type, void *thread_pointer)
+{
+    const httpd_ud *ud = mg_get_user_data(ctx);
+    if (ud != NULL && ud->exit_thread != NULL) {
+        ud->exit_thread(ctx, thread_type, thread_pointer);
+    }
+}
+
+/* civetweb's notation of one listening port: "8080" (every IPv4 address),
+ * "+8080" (every address, IPv4 and IPv6), "[::1]:8080", "127.0.0.1:8080";
+ * an "s" behind it for TLS. */
+static void port_spec(char *out, size_t cap, const char *bind, int port, bool tls)
+{
+    const char *s = tls ? "s" : "";
+    if (strcmp(bind, "0.0.0.0") == 0) {
+        (void)snprintf(out, cap, "%d%s", port, s);
+    } else if (strcmp(bind, "::") == 0) {
+        (void)snprintf(out, cap, "+%d%s", port, s);
+    } else if (strchr(bind, ':') != NULL) {
+        (void)snprintf(out, cap, "[%s]:%d%s", bind, port, s);
+    } else {
+        (void)snprintf(out, cap, "%s:%d%s", bind, port, s);
+    }
+}
+
+/* Why binding bind:port fails, tried once more by hand: "address in use"
+ * and friends, or "" when it binds now. */
+static const char *bind_problem(const char *addr, int port)
+{
+    if (port <= 0) {
+        return "";
+    }
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t len;
+    int family;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (strchr(addr, ':') != NULL) {
+        family = AF_INET6;
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, addr, &v6->sin6_addr) != 1) {
+            return "not an address";
+        }
+        len = sizeof *v6;
+    } else {
+        family = AF_INET;
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, addr, &v4->sin_addr) != 1) {
+            return "not an address";
+        }
+        len = sizeof *v4;
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return family == AF_INET6 ? "IPv6 is not available" : "no socket";
+    }
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int rc = bind(fd, (const struct sockaddr *)&ss, len);
+    int err = errno;
+    (void)close(fd);
+    if (rc == 0) {
+        return "";
+    }
+    switch (err) {
+    case EADDRINUSE:
+        return "address in use";
+    case EADDRNOTAVAIL:
+        return "address not available on this machine";
+    case EACCES:
+        return "permission denied (a port below 1024 needs privileges)";
+    default:
+        return "cannot bind";
+    }
+}
+
+opc_err opc__httpd_start(const opc__httpd_config *cfg, struct mg_context **out, int *port,
+                         int *tls_port, opc__ebuf *eb)
+{
+    *out = NULL;
+    *port = -1;
+    *tls_port = -1;
+    bool tls = cfg->tls_port >= 0 && cfg->ssl_ctx != NULL;
+    char ports[160];
+    char plain[72];
+    char secure[72];
+    port_spec(plain, sizeof plain, cfg->bind, cfg->port, false);
+    port_spec(secure, sizeof secure, cfg->bind, cfg->tls_port, true);
+    (void)snprintf(ports, sizeof ports, "%s%s%s", plain, tls ? "," : "", tls ? secure : "");
+    char threads[16];
+    char backlog[16];
+    char queue[16];
+    char keepalive[16];
+    char head_timeout[16];
+    char max_head[16];
+    (void)snprintf(threads, sizeof threads, "%d", cfg->threads);
+    (void)snprintf(backlog, sizeof backlog, "%d", cfg->threads < 256 ? 512 : 4096);
+    (void)snprintf(queue, sizeof queue, "%d", cfg->threads < 64 ? 64 : 256);
+    (void)snprintf(keepalive, sizeof keepalive, "%d", cfg->keepalive_ms);
+    (void)snprintf(head_timeout, sizeof head_timeout, "%d", cfg->head_timeout_ms);
+    (void)snprintf(max_head, sizeof max_head, "%d", cfg->max_head);
+    const char *options[] = {"listening_ports",
+                             ports,
+                             "num_threads",
+                             threads,
+                             "listen_backlog",
+                             backlog,
+                             "connection_queue",
+                             queue,
+                             "enable_keep_alive",
+                             cfg->keepalive_ms > 0 ? "yes" : "no",
+                             "keep_alive_timeout_ms",
+                             keepalive,
+                             "request_timeout_ms",
+                             head_timeout,
+                             "tcp_nodelay",
+                             "1",
+                             "max_request_size",
+                             max_head,
+                             "decode_url",
+                             "no",
+                             NULL};
+    httpd_ud *ud = opc__calloc(1, sizeof *ud);
+    if (ud == NULL) {
+        return opc__fail(eb, OPC_ERR_NOMEM, "out of memory");
+    }
+    ud->name = cfg->name;
+    ud->ssl_ctx = tls ? cfg->ssl_ctx : NULL;
+    ud->body_grace_ms = cfg->body_grace_ms;
+    ud->init_thread = cfg->init_thread;
+    ud->exit_thread = cfg->exit_thread;
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.log_message = on_log;
+    cb.begin_request = on_begin_request;
+    cb.http_error = on_http_error;
+    cb.init_thread = on_init_thread;
+    cb.exit_thread = on_exit_thread;
+    if (tls) {
+        cb.external_ssl_ctx = on_external_ssl_ctx;
+    }
+    mg_init_library(tls ? MG_FEATURES_SSL : 0);
+    struct mg_context *ctx = mg_start(&cb, ud, options);
+    if (ctx == NULL) {
+        mg_exit_library();
+        opc__free(ud);
+        const char *why = bind_problem(cfg->bind, cfg->port);
+        int bad = cfg->port;
+        if (why[0] == '\0' && tls) {
+            why = bind_problem(cfg->bind, cfg->tls_port);
+            bad = cfg->tls_port;
+        }
+        if (why[0] == '\0') {
+            return opc__fail(eb, OPC_ERR_IO, "cannot listen on %s", ports);
+        }
+        return opc__fail(eb, OPC_ERR_IO, "cannot listen on %s%s%s:%d: %s",
+                         strchr(cfg->bind, ':') != NULL ? "[" : "", cfg->bind,
+                         strchr(cfg->bind, ':') != NULL ? "]" : "", bad, why);
+    }
+    mg_set_request_handler(ctx, "/", cfg->handler, cfg->handler_data);
+    struct mg_server_port sp[4];
+    memset(sp, 0, sizeof sp);
+    int n = mg_get_server_ports(ctx, 4, sp);
+    for (int i = 0; i < n; i++) {
+        if (sp[i].is_ssl) {
+            *tls_port = *tls_port < 0 ? sp[i].port : *tls_port;
+        } else {
+            *port = *port < 0 ? sp[i].port : *port;
+        }
+    }
+    *out = ctx;
+    return OPC_OK;
+}
+
+/* ---- stop ---- */
+
 typedef struct poker {
-    struct sockaddr_in sa;
+    struct sockaddr_storage sa;
+    socklen_t len;
     atomic_int done;
 } poker;
 
@@ -148,13 +617,39 @@ static void *poke_main(void *arg)
         if (atomic_load(&p->done) != 0) {
             break;
         }
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = socket(p->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd >= 0) {
-            (void)connect(fd, (const struct sockaddr *)&p->sa, sizeof p->sa);
+            (void)connect(fd, (const struct sockaddr *)&p->sa, p->len);
             (void)close(fd);
         }
     }
     return NULL;
+}
+
+/* Where the poker connects: bind:port, or the loopback address of its
+ * family for the wildcards; false when bind is no address. */
+static bool poke_address(poker *p, const char *bind, int port)
+{
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&p->sa;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&p->sa;
+    if (bind != NULL && strchr(bind, ':') != NULL) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        p->len = sizeof *v6;
+        if (strcmp(bind, "::") == 0) {
+            v6->sin6_addr = in6addr_loopback;
+            return true;
+        }
+        return inet_pton(AF_INET6, bind, &v6->sin6_addr) == 1;
+    }
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    p->len = sizeof *v4;
+    if (bind == NULL || strcmp(bind, "0.0.0.0") == 0 ||
+        inet_pton(AF_INET, bind, &v4->sin_addr) != 1) {
+        v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    }
+    return true;
 }
 
 void opc__httpd_stop(struct mg_context *ctx, const char *bind, int port)
@@ -162,20 +657,18 @@ void opc__httpd_stop(struct mg_context *ctx, const char *bind, int port)
     if (ctx == NULL) {
         return;
     }
+    httpd_ud *ud = mg_get_user_data(ctx);
     poker p;
     memset(&p, 0, sizeof p);
     atomic_init(&p.done, 0);
-    p.sa.sin_family = AF_INET;
-    p.sa.sin_port = htons((uint16_t)(port > 0 && port <= 65535 ? port : 0));
-    if (bind == NULL || strcmp(bind, "0.0.0.0") == 0 ||
-        inet_pton(AF_INET, bind, &p.sa.sin_addr) != 1) {
-        p.sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    }
     pthread_t t;
-    bool poking = port > 0 && port <= 65535 && pthread_create(&t, NULL, poke_main, &p) == 0;
+    bool poking = port > 0 && port <= 65535 && poke_address(&p, bind, port) &&
+                  pthread_create(&t, NULL, poke_main, &p) == 0;
     mg_stop(ctx); /* waits for the workers: requests in progress finish */
     if (poking) {
         atomic_store(&p.done, 1);
         (void)pthread_join(t, NULL);
     }
+    mg_exit_library();
+    opc__free(ud);
 }

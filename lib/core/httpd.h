@@ -7,10 +7,80 @@
 #define OPC_CORE_HTTPD_H
 
 #include "core/buf.h"
+#include "core/err.h"
 #include "internal.h"
 
 struct mg_connection;
 struct mg_context;
+
+/*
+ * How a server of the library listens and treats its connections (the
+ * model is in docs/http.md). civetweb gives each connection a worker
+ * thread for as long as it is open, so:
+ *  - threads is the number of connections served at once; more wait in
+ *    civetweb's queue and then the kernel's backlog;
+ *  - the first request's head must be complete head_timeout_ms after the
+ *    connection is accepted, a later one keepalive_ms after the answer
+ *    before it (the idle keep-alive); a connection that misses it is
+ *    closed;
+ *  - a request body is read against the clock (opc__httpd_read_body);
+ *  - a response to a request whose body was not read closes the
+ *    connection (the rest of the body is never drained).
+ */
+typedef struct opc__httpd_config {
+    const char *name;    /* the log subsystem ("api", "sync") */
+    const char *bind;    /* numeric IPv4 or IPv6; "0.0.0.0" every IPv4, "::" both */
+    int port;            /* plain HTTP; 0 any free port */
+    int tls_port;        /* HTTPS; 0 any free port, -1 none */
+    void *ssl_ctx;       /* SSL_CTX * served on tls_port (borrowed) */
+    int threads;         /* connections served at once */
+    int keepalive_ms;    /* idle keep-alive; 0 closes after every answer */
+    int head_timeout_ms; /* the first request head's deadline */
+    int max_head;        /* bytes of a request head (413 beyond) */
+    int body_grace_ms;   /* a body's deadline before its rate; 0: OPC_HTTPD_BODY_GRACE_MS */
+    int (*handler)(struct mg_connection *conn, void *data);
+    void *handler_data;
+    void *(*init_thread)(const struct mg_context *ctx, int thread_type);
+    void (*exit_thread)(const struct mg_context *ctx, int thread_type, void *thread_pointer);
+} opc__httpd_config;
+
+/*
+ * Start a server: every request goes to cfg->handler once its framing was
+ * checked (RFC 9112: one Content-Length of digits, not with
+ * Transfer-Encoding; Host on HTTP/1.1; no chunked body: 411), and every
+ * error civetweb itself raises is answered with the JSON {status,message}
+ * body. The bound ports go to *port and *tls_port (-1 when none).
+ * OPC_ERR_IO with "cannot listen on ADDR:PORT[: address in use]".
+ */
+opc_err opc__httpd_start(const opc__httpd_config *cfg, struct mg_context **out, int *port,
+                         int *tls_port, opc__ebuf *eb);
+
+/* Body reading: at least this many bytes a second on average, after a
+ * grace of OPC_HTTPD_BODY_GRACE_MS. */
+#define OPC_HTTPD_BODY_MIN_RATE 16384
+#define OPC_HTTPD_BODY_GRACE_MS 10000
+
+/*
+ * Read the request body (Content-Length; at most max bytes) into b,
+ * answering "Expect: 100-continue" first. The whole body must arrive
+ * within the grace (OPC_HTTPD_BODY_GRACE_MS unless the server's
+ * configuration says otherwise) plus one second per
+ * OPC_HTTPD_BODY_MIN_RATE bytes declared. OPC_ERR_TOO_LARGE over max
+ * (413), OPC_ERR_RANGE when it came too slowly (408), OPC_ERR_UNSUPPORTED
+ * for a chunked body (411), OPC_ERR_IO when the peer went away; on any
+ * error the connection closes after the answer.
+ */
+opc_err opc__httpd_read_body(struct mg_connection *conn, size_t max, opc__buf *b);
+
+/* The longest X-Request-ID taken from a client. */
+#define OPC_HTTPD_REQUEST_ID_MAX 128
+
+/* Whether a client's X-Request-ID value is taken: 1-128 bytes of printable
+ * ASCII (0x20-0x7e); otherwise the server makes one. */
+bool opc__httpd_request_id_ok(const char *v);
+
+/* Close the connection after the answer to this request. */
+void opc__httpd_close_after(struct mg_connection *conn);
 
 /*
  * A response is assembled in ONE buffer (status line, headers, body) and
@@ -30,7 +100,8 @@ void opc__httpd_begin(opc__buf *b);
 /*
  * Send the response begun in b: "HTTP/1.1 <status> <reason>", Content-Type
  * ctype and Content-Length (neither for 204, whose body is dropped),
- * 1Password-Connect-Version, Cache-Control: no-store, then `extra` (more
+ * 1Password-Connect-Version, Cache-Control: no-store, "Connection: close"
+ * when the connection ends after it (a body left unread), then `extra` (more
  * header lines, each ending in "\r\n"; may be NULL). head_only sends the
  * headers alone (HEAD: Content-Length is still the body's). When b failed
  * or the headers do not fit the gap, the fixed response `fallback` (a
@@ -63,11 +134,11 @@ const char *opc__httpd_reason(int status);
  * mg_stop(ctx) without civetweb's idle wait: its master thread notices the
  * stop only when poll() on the listening sockets returns, which with no
  * traffic takes up to 2 s (SOCKET_TIMEOUT_QUANTUM). While mg_stop() runs,
- * a helper thread connects to bind:port (127.0.0.1 for "0.0.0.0") every
- * 10 ms and closes at once, which wakes the master; a connection accepted
- * before the stop is closed by its worker on EOF. Requests in progress
- * still finish (mg_stop drains). With port <= 0 or no thread, a plain
- * mg_stop().
+ * a helper thread connects to bind:port (the loopback address of its
+ * family for "0.0.0.0" and "::") every 10 ms and closes at once, which
+ * wakes the master; a connection accepted before the stop is closed by
+ * its worker on EOF. Requests in progress still finish (mg_stop drains).
+ * With port <= 0 or no thread, a plain mg_stop().
  */
 void opc__httpd_stop(struct mg_context *ctx, const char *bind, int port);
 

@@ -38,21 +38,37 @@ opc_err opc__id_generate(char out[OPC_ID_LEN + 1])
     return OPC_OK;
 }
 
-bool opc__id_valid(const char *s, size_t len)
+/* s[0..len) is 26 characters of a-z and the digits lo..hi. */
+static bool id_of(const char *s, size_t len, char lo, char hi)
 {
     if (s == NULL || len != OPC_ID_LEN) {
         return false;
     }
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7'))) {
+        if (!((c >= 'a' && c <= 'z') || (c >= lo && c <= hi))) {
             return false;
         }
     }
     return true;
 }
 
+bool opc__id_valid(const char *s, size_t len)
+{
+    return id_of(s, len, '2', '7');
+}
+
 bool opc__id_valid_str(const char *s)
 {
     return s != NULL && opc__id_valid(s, strlen(s));
+}
+
+bool opc__id_client_valid(const char *s, size_t len)
+{
+    return id_of(s, len, '0', '9');
+}
+
+bool opc__id_client_valid_str(const char *s)
+{
+    return s != NULL && opc__id_client_valid(s, strlen(s));
 }

@@ -22,7 +22,7 @@ void opc__log_scoped(opc_log_level level, const char *subsystem, const char *req
  * and appends "..."): the message, a request path, ids. */
 #define OPC_LOG_MESSAGE_MAX 1024
 #define OPC_LOG_PATH_MAX 256
-#define OPC_LOG_ID_MAX 64
+#define OPC_LOG_ID_MAX 128
 
 /* The writer gathers lines for at most this long before one write. */
 #define OPC_LOG_WRITER_DELAY_MS 50

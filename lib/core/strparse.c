@@ -240,6 +240,13 @@ bool opc__ipv4_valid(const char *s)
     return s != NULL && strlen(s) < 16 && inet_pton(AF_INET, s, &a) == 1;
 }
 
+bool opc__ip_valid(const char *s)
+{
+    struct in6_addr a6;
+    return opc__ipv4_valid(s) ||
+           (s != NULL && strlen(s) < 46 && inet_pton(AF_INET6, s, &a6) == 1);
+}
+
 int opc__hexval(int c)
 {
     if (c >= '0' && c <= '9') {

@@ -31,6 +31,8 @@ opc_err opc__parse_duration_ms(const char *s, size_t len, int64_t max_ms, int64_
 
 /* A numeric IPv4 address in dotted-decimal form ("127.0.0.1"; inet_pton). */
 bool opc__ipv4_valid(const char *s);
+/* A numeric IPv4 or IPv6 address (no brackets, no zone). */
+bool opc__ip_valid(const char *s);
 
 /* The value of one hexadecimal digit (either case), or -1. */
 int opc__hexval(int c);

@@ -169,7 +169,7 @@ size_t opc__activity_clean_text(char *dst, size_t cap, const char *src)
 
 static void copy_id(char out[OPC_ID_LEN + 1], const char *id)
 {
-    if (id != NULL && opc__id_valid(id, strnlen(id, OPC_ID_LEN + 1))) {
+    if (id != NULL && opc__id_client_valid(id, strnlen(id, OPC_ID_LEN + 1))) {
         memcpy(out, id, OPC_ID_LEN);
         out[OPC_ID_LEN] = '\0';
     } else {
@@ -621,10 +621,10 @@ static void row_json(opc__buf *b, sqlite3_stmt *st)
         opc__buf_appendf(b, ",\"resource\":{\"type\":\"%s\"", rtype);
         const char *vault = col_text(st, 10);
         const char *item = col_text(st, 11);
-        if (opc__id_valid_str(vault)) {
+        if (opc__id_client_valid_str(vault)) {
             opc__buf_appendf(b, ",\"vault\":{\"id\":\"%s\"}", vault);
         }
-        if (opc__id_valid_str(item)) {
+        if (opc__id_client_valid_str(item)) {
             opc__buf_appendf(b, ",\"item\":{\"id\":\"%s\"}", item);
         }
         int64_t version = sqlite3_column_int64(st, 12);

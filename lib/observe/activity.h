@@ -73,7 +73,7 @@
 #define OPC_ACTIVITY_MAX_UA 256
 #define OPC_ACTIVITY_MAX_IP 63
 #define OPC_ACTIVITY_MAX_JTI 64
-#define OPC_ACTIVITY_REQUEST_ID_LEN 36
+#define OPC_ACTIVITY_REQUEST_ID_LEN 128
 
 /* Content-Range value: "1-50/1134" (1-based, inclusive) or "* /1134" (no
  * space) for an empty page. */
@@ -102,7 +102,7 @@ typedef enum opc__activity_resource {
  * empty and left out of the JSON) and is only read during the call.
  */
 typedef struct opc__activity_event {
-    const char *request_id; /* the request's UUID; cut at 36 bytes */
+    const char *request_id; /* the request's id (http.h); cut at 128 bytes */
     int64_t timestamp_us;   /* Unix microseconds; 0: now */
     opc__activity_action action;
     opc__activity_result result;

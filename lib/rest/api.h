@@ -17,9 +17,10 @@
 #include "view/render.h"
 #include "internal.h"
 
-/* Largest request (headers) accepted by civetweb, in bytes. */
+/* Largest request head accepted by civetweb, in bytes (413 beyond). */
 #define OPC_API_MAX_REQUEST 16384
-#define OPC_API_KEEP_ALIVE_MS "1000"
+/* The first request's head must be complete this long after the accept. */
+#define OPC_API_HEAD_TIMEOUT_MS 10000
 /* Sleep between cache checks while waiting for the initial sync. */
 #define OPC_API_SYNC_WAIT_STEP_MS 50
 
@@ -33,6 +34,7 @@ struct opc_api {
     char bind[64];
     int64_t sync_timeout_ms;
     int threads;
+    int keepalive_ms; /* idle keep-alive between requests */
     int max_inline_kb; /* inline file content up to this many KiB (files.c) */
     opc__auth *auth;
     opc__vault_keys *keys;
@@ -47,7 +49,6 @@ struct opc_api {
     struct opc__cache *wcache;      /* write-through handle, idem */
     struct mg_context *ctx;
     int bound_port;
-    bool lib_init; /* mg_init_library called */
     struct opc__api_tls *tls; /* HTTPS (rest/tls.c); NULL without TLS */
 };
 

@@ -450,9 +450,12 @@ static int send_content(opc__req *r, const char *vid, const char *iid, const cJS
                      "Content-Length: %zu\r\n",
                      e.size);
     opc__files_disposition(e.name, &head);
-    opc__buf_append_str(&head, "1Password-Connect-Version: " OPC_API_CONNECT_VERSION "\r\n"
-                               "Cache-Control: no-store\r\n"
-                               "\r\n");
+    opc__buf_appendf(&head,
+                     "1Password-Connect-Version: " OPC_API_CONNECT_VERSION "\r\n"
+                     "Cache-Control: no-store\r\n"
+                     "X-Request-ID: %s\r\n"
+                     "\r\n",
+                     r->rid);
     rc = opc__buf_err(&head);
     opc__cache *c = NULL;
     if (rc == OPC_OK) {

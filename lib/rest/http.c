@@ -37,6 +37,27 @@ opc__api_worker *opc__api_worker_new(void)
     return w;
 }
 
+opc__api_slot *opc__api_slot_new(void)
+{
+    return opc__calloc(1, sizeof(opc__api_slot));
+}
+
+void opc__api_slot_free(opc__api_slot *s)
+{
+    if (s != NULL) {
+        opc__api_worker_free(s->w);
+        opc__free(s);
+    }
+}
+
+opc__api_worker *opc__api_worker_of(opc__api_slot *s)
+{
+    if (s != NULL && s->w == NULL) {
+        s->w = opc__api_worker_new();
+    }
+    return s != NULL ? s->w : NULL;
+}
+
 void opc__api_worker_free(opc__api_worker *w)
 {
     if (w == NULL) {
@@ -68,6 +89,29 @@ void opc__request_id(opc_api *api, char out[37])
     }
     out[o] = '\0';
 }
+
+void opc__request_id_take(opc_api *api, const char *client, char out[OPC_REQUEST_ID_MAX + 1])
+{
+    if (!opc__httpd_request_id_ok(client)) {
+        opc__request_id(api, out);
+        return;
+    }
+    (void)snprintf(out, OPC_REQUEST_ID_MAX + 1, "%s", client);
+}
+
+/*
+ * The X-Request-ID header line followed by extra (may be NULL), in out
+ * (OPC_HTTPD_HEADER_GAP + 1 bytes). Cut short only when the two alone fill
+ * the header gap, so the headers cannot fit it either: the writer then
+ * answers its fallback 500, never a cut header.
+ */
+static const char *rid_header(const opc__req *r, const char *extra, char *out, size_t cap)
+{
+    (void)snprintf(out, cap, "X-Request-ID: %s\r\n%s", r->rid, extra != NULL ? extra : "");
+    return out;
+}
+
+#define RID_HEADER_CAP (OPC_HTTPD_HEADER_GAP + 1)
 
 int opc__req_finish(opc__req *r, int status)
 {
@@ -128,14 +172,18 @@ int opc__resp_send(opc__req *r, int status, const char *ctype, const char *extra
 {
     const opc__buf *b = &r->w->out;
     r->bytes = status != 204 && b->len > OPC_HTTPD_HEADER_GAP ? b->len - OPC_HTTPD_HEADER_GAP : 0;
-    status = opc__httpd_send(r->conn, &r->w->out, status, ctype, extra, false, oom_response);
+    char head[RID_HEADER_CAP];
+    const char *h = rid_header(r, extra, head, sizeof head);
+    status = opc__httpd_send(r->conn, &r->w->out, status, ctype, h, false, oom_response);
     resp_done(r);
     return opc__req_finish(r, status);
 }
 
 int opc__resp_send_body(opc__req *r, int status, const char *ctype, const char *body, size_t len)
 {
-    status = opc__httpd_send_body(r->conn, status, ctype, NULL, body, len, false, oom_response);
+    char head[RID_HEADER_CAP];
+    status = opc__httpd_send_body(r->conn, status, ctype, rid_header(r, NULL, head, sizeof head),
+                                  body, len, false, oom_response);
     r->bytes = status == 500 ? 0 : len;
     return opc__req_finish(r, status);
 }
@@ -143,7 +191,9 @@ int opc__resp_send_body(opc__req *r, int status, const char *ctype, const char *
 bool opc__resp_stream_begin(opc__req *r, int status, const char *ctype, size_t len)
 {
     r->bytes = 0;
-    int st = opc__httpd_send_head(r->conn, status, ctype, NULL, len, oom_response);
+    char head[RID_HEADER_CAP];
+    int st = opc__httpd_send_head(r->conn, status, ctype, rid_header(r, NULL, head, sizeof head),
+                                  len, oom_response);
     if (st != status) {
         (void)opc__req_finish(r, st);
         return false;

@@ -13,20 +13,24 @@
  * request: it is a secret buffer, wiped after every response, and shrunk
  * when a large response grew it beyond OPC_HTTP_KEEP_BUF.
  *
- * Every response carries 1Password-Connect-Version and Cache-Control:
- * no-store; errors have the JSON body {"status":N,"message":"..."}.
+ * Every response carries 1Password-Connect-Version, Cache-Control:
+ * no-store and X-Request-ID (the request's id, r->rid); errors have the
+ * JSON body {"status":N,"message":"..."}.
  */
 #ifndef OPC_REST_HTTP_H
 #define OPC_REST_HTTP_H
 
 #include "rest/api.h"
 #include "core/buf.h"
+#include "core/httpd.h"
 #include "core/id.h"
 #include "internal.h"
 
 #define OPC_HTTP_KEEP_BUF ((size_t)256 * 1024)
 /* The pieces a streamed body goes out in (opc__resp_stream_*). */
 #define OPC_HTTP_STREAM_PIECE ((size_t)64 * 1024)
+/* The longest client X-Request-ID taken as the request's id. */
+#define OPC_REQUEST_ID_MAX OPC_HTTPD_REQUEST_ID_MAX
 
 /* Per worker thread scratch (civetweb's thread pointer). */
 typedef struct opc__api_worker {
@@ -37,15 +41,30 @@ typedef struct opc__api_worker {
 opc__api_worker *opc__api_worker_new(void);
 void opc__api_worker_free(opc__api_worker *w);
 
+/*
+ * civetweb's thread pointer of a worker thread: its scratch is made when
+ * the thread serves its first request, so the many workers that only wait
+ * (docs/http.md) cost no scratch.
+ */
+typedef struct opc__api_slot {
+    opc__api_worker *w;
+} opc__api_slot;
+
+opc__api_slot *opc__api_slot_new(void);
+void opc__api_slot_free(opc__api_slot *s);
+/* The thread's scratch, made now if needed; NULL without a slot or memory. */
+opc__api_worker *opc__api_worker_of(opc__api_slot *s);
+
 typedef struct opc__req {
     struct mg_connection *conn;
     opc_api *api;
     opc__api_worker *w; /* the thread's scratch, or one made for this request */
     bool own_worker;    /* w was made for this request: free it after */
     const char *method;
-    char rid[37];
+    char rid[OPC_REQUEST_ID_MAX + 1];
     char jti[65];
-    char path[512]; /* without query, trailing slash removed */
+    char path[512];  /* as sent (not decoded), without query, trailing slash removed */
+    char upath[512]; /* path decoded segment by segment, for routing (routes.c) */
     /* For metrics and the activity log (set by the router as it learns them). */
     int64_t start_ns;  /* monotonic, at entry */
     int route;         /* opc__metrics_route */
@@ -60,6 +79,13 @@ typedef struct opc__req {
 /* A fresh UUID-v4-formatted request id: a per-process random prefix and a
  * counter (unique within the process, cheap; not a secret). */
 void opc__request_id(opc_api *api, char out[37]);
+
+/*
+ * The request's id: the client's X-Request-ID when it is 1 to
+ * OPC_REQUEST_ID_MAX bytes of printable ASCII (0x20-0x7e), otherwise (absent,
+ * empty, too long, other bytes) a fresh opc__request_id().
+ */
+void opc__request_id_take(opc_api *api, const char *client, char out[OPC_REQUEST_ID_MAX + 1]);
 
 /* Log the request's completion line, count it in the metrics and (when
  * r->audit) record it in the activity log; returns status. */

@@ -17,22 +17,37 @@
  * Conventions: every response is assembled in one buffer (status line,
  * headers, body) and sent with ONE mg_write (perf-anchors §0.5); every
  * response carries 1Password-Connect-Version; errors have a JSON
- * {"status","message"} body; a trailing slash is accepted; path ids must be
- * 26-char ids ("Invalid Vault UUID" / "Invalid Item UUID" / "Invalid File
- * UUID", 400); unknown
- * routes are 404. Order on /v1: route -> token (401) -> unlock -> wait for
- * the initial sync (408 after the sync timeout) -> ids (400) -> scope (403:
- * the vault is not in the token's vts, or the method needs a permission the
- * token lacks; GET needs read, other methods write) -> existence (404) ->
- * filter (400). A correctly signed token whose jti is not in the registry
- * before the initial sync (the registry itself comes with the sync) waits
- * for the sync like any request (408 on timeout) and is then checked again.
- * Writes are served for items only (write.c); any other method on a /v1
- * route is 405 once authorized.
+ * {"status","message"} body and every response carries X-Request-ID (the
+ * client's, when usable, else a fresh one: http.h); a trailing slash is
+ * accepted; path ids must be what the SDKs take for an id, [a-z0-9]{26}
+ * ("Invalid Vault UUID" / "Invalid Item UUID" / "Invalid File UUID", 400),
+ * and one the server could not have made (a 0, 1, 8 or 9) is unknown (404);
+ * unknown routes are 404.
  *
- * Logs: two lines per request, "GET <path?query>" and "GET <path>
- * completed (<status>: <reason>)", scoped with a fresh request id (UUID v4)
- * and the token's jti once known; auth failures log their reason name.
+ * Paths: civetweb hands over the path as sent (decode_url no; routing is on
+ * local_uri_raw, never on local_uri, whose dot segments civetweb resolves).
+ * decode_path() decodes it one segment at a time, so an encoded "/" (%2F)
+ * stays inside its segment (kept as the text "%2F": a bad id, or no route)
+ * and is never a separator; %00, a "." or ".." segment (also as %2E) and a
+ * malformed escape are 400 before anything else, so no path is resolved
+ * into another route. The query string is left as sent (civetweb does not
+ * decode it): filters and parameters decode it themselves.
+ *
+ * Order on /v1: route -> token (401) -> unlock -> wait for the initial sync
+ * (408 after the sync timeout) -> ids (400) -> grant (404: the server holds
+ * no grant for the vault, so it cannot tell whether the vault exists) ->
+ * scope (403: the vault is granted but not in the token's vts, or the
+ * method needs a permission the token lacks; GET needs read, other methods
+ * write) -> existence (404) -> filter (400). A correctly signed token
+ * whose jti is not in the registry before the initial sync (the registry
+ * itself comes with the sync) waits for the sync like any request (408 on
+ * timeout) and is then checked again. Writes are served for items only
+ * (write.c); any other method on a /v1 route is 405 once authorized.
+ *
+ * Logs: two lines per request, "GET <path> started" (debug) and "GET <path>
+ * completed (<status>: <reason>)", the path as sent without its query,
+ * scoped with the request id (the client's X-Request-ID, or a fresh UUID
+ * v4) and the token's jti once known; auth failures log their reason name.
  * Never logged: the Authorization header, tokens, bodies, item fields.
  */
 #include "internal.h"
@@ -247,6 +262,56 @@ static int route_metrics(req *r)
     return opc__resp_send(r, 200, OPC_METRICS_CONTENT_TYPE, NULL);
 }
 
+/* ---- the path ---- */
+
+/*
+ * Decode raw (a path as sent, without query) into out, each segment on its
+ * own: %XX is the byte XX, except that an encoded "/" stays the text "%2F"
+ * (it is inside its segment, never a separator, and no id or route word
+ * holds a '%'). out is at most as long as raw. NULL when done, else the
+ * message of the 400: a malformed escape, %00, a "." or ".." segment.
+ */
+static const char *decode_path(const char *raw, char *out)
+{
+    size_t o = 0;
+    size_t seg = 0; /* where the current segment starts in out */
+    for (size_t i = 0;; i++) {
+        char c = raw[i];
+        if (c == '/' || c == '\0') {
+            size_t n = o - seg;
+            if ((n == 1 && out[seg] == '.') || (n == 2 && out[seg] == '.' && out[seg + 1] == '.')) {
+                return "Invalid path: \".\" and \"..\" segments are not allowed";
+            }
+            out[o++] = c;
+            if (c == '\0') {
+                return NULL;
+            }
+            seg = o;
+            continue;
+        }
+        if (c != '%') {
+            out[o++] = c;
+            continue;
+        }
+        int hi = opc__hexval((unsigned char)raw[i + 1]);
+        int lo = hi >= 0 ? opc__hexval((unsigned char)raw[i + 2]) : -1;
+        if (lo < 0) {
+            return "Invalid path: malformed percent-encoding";
+        }
+        char d = (char)(hi * 16 + lo);
+        if (d == '\0') {
+            return "Invalid path: %00 is not allowed";
+        }
+        if (d == '/') {
+            memcpy(out + o, raw + i, 3);
+            o += 3;
+        } else {
+            out[o++] = d;
+        }
+        i += 2;
+    }
+}
+
 /* ---- /v1 ---- */
 
 typedef enum rkind {
@@ -325,9 +390,10 @@ static rkind parse_v1(const char *p, char id[3][ID_CAP])
     return strcmp(p, "/content") == 0 ? R_FILE_CONTENT : R_NONE;
 }
 
+/* An id as a client may send it ([a-z0-9]{26}); see core/id.h. */
 static bool valid_id(const char *s)
 {
-    return strlen(s) == OPC_ID_LEN && opc__id_valid_str(s);
+    return opc__id_client_valid_str(s);
 }
 
 static int list_vaults(req *r, const opc__ix_snapshot *s, const opc__auth_token *tok,
@@ -538,7 +604,7 @@ static int route_v1(req *r, const struct mg_request_info *ri)
 {
     opc_api *api = r->api;
     char id[3][ID_CAP];
-    rkind k = parse_v1(r->path, id);
+    rkind k = parse_v1(r->upath, id);
     const char *vid = id[0];
     const char *iid = id[1];
     const char *fid = id[2];
@@ -622,9 +688,15 @@ static int route_v1(req *r, const struct mg_request_info *ri)
     } else if (k >= R_FILE && !valid_id(fid)) {
         st = opc__resp_error(r, 400, "Invalid File UUID");
     } else {
+        /* The index holds every vault granted to this server (decrypted
+         * or not): another vault may or may not exist, the server cannot
+         * tell, so 404 whatever the token claims. Only a granted vault is
+         * 403 for a token without it in scope or without the permission. */
         unsigned acl = opc__auth_acl(tok, vid);
         const opc__ix_vault *v = opc__ix_find_vault(s, vid);
-        if (acl == 0) {
+        if (v == NULL) {
+            st = opc__resp_error(r, 404, "vault %s not found", vid);
+        } else if (acl == 0) {
             st = opc__resp_error(r, 403, "vault %s is not in scope", vid);
         } else if ((acl & need) != need) {
             st = opc__resp_error(r, 403, "token does not have permission to perform %s on vault %s",
@@ -632,8 +704,13 @@ static int route_v1(req *r, const struct mg_request_info *ri)
                                      ? verb
                                      : "read",
                                  vid);
-        } else if (v == NULL || !v->decrypted) {
+        } else if (!v->decrypted) {
             st = opc__resp_error(r, 404, "vault %s not found", vid);
+        } else if (k >= R_ITEM && !opc__id_valid_str(iid)) {
+            /* A client id the server could not have made (0, 1, 8, 9): no
+             * item has it. Said here, as the lookups below take only ids
+             * of the stored form. */
+            st = opc__resp_error(r, 404, "item %s not found", iid);
         } else if (k >= R_FILES) {
             st = opc__api_files(r, ri, v, iid, k == R_FILES ? NULL : fid,
                                 k == R_FILES  ? OPC_FILES_LIST
@@ -657,23 +734,27 @@ static int route_v1(req *r, const struct mg_request_info *ri)
 
 static int dispatch(req *r, const struct mg_request_info *ri)
 {
-    if (strcmp(r->path, "/metrics") == 0) {
+    const char *bad = decode_path(r->path, r->upath);
+    if (bad != NULL) {
+        return opc__resp_error(r, 400, "%s", bad);
+    }
+    if (strcmp(r->upath, "/metrics") == 0) {
         r->route = OPC_METRICS_ROUTE_METRICS;
         return strcmp(r->method, "GET") == 0 ? route_metrics(r)
                                             : opc__resp_error(r, 405, "Method not allowed");
     }
-    if (strcmp(r->path, "/heartbeat") == 0) {
+    if (strcmp(r->upath, "/heartbeat") == 0) {
         r->route = OPC_METRICS_ROUTE_HEARTBEAT;
         return strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0
                    ? opc__resp_raw(r, 200, "text/plain", ".", 1)
                    : opc__resp_error(r, 405, "Method not allowed");
     }
-    if (strcmp(r->path, "/health") == 0) {
+    if (strcmp(r->upath, "/health") == 0) {
         r->route = OPC_METRICS_ROUTE_HEALTH;
         return strcmp(r->method, "GET") == 0 ? route_health(r, ri)
                                             : opc__resp_error(r, 405, "Method not allowed");
     }
-    if (strncmp(r->path, "/v1/", 4) == 0) {
+    if (strncmp(r->upath, "/v1/", 4) == 0) {
         return route_v1(r, ri);
     }
     return opc__resp_error(r, 404, "Not found");
@@ -686,7 +767,7 @@ int opc__api_handle(struct mg_connection *conn, void *cbdata)
     memset(&r, 0, sizeof r);
     r.conn = conn;
     r.api = cbdata;
-    r.w = mg_get_thread_pointer(conn);
+    r.w = opc__api_worker_of(mg_get_thread_pointer(conn));
     if (r.w == NULL) {
         r.w = opc__api_worker_new();
         r.own_worker = true;
@@ -696,22 +777,26 @@ int opc__api_handle(struct mg_connection *conn, void *cbdata)
     }
     r.start_ns = opc__monotonic_ns();
     r.method = ri->request_method != NULL ? ri->request_method : "?";
-    opc__request_id(r.api, r.rid);
-    const char *uri = ri->local_uri != NULL ? ri->local_uri : "/";
+    opc__request_id_take(r.api, mg_get_header(conn, "X-Request-ID"), r.rid);
+    /* The path as sent: civetweb decodes nothing (decode_url no) and its
+     * dot-segment removal only touches local_uri. */
+    const char *uri = ri->local_uri_raw != NULL ? ri->local_uri_raw : "/";
     size_t n = strlen(uri);
-    if (n >= sizeof r.path) {
+    while (n > 1 && uri[n - 1] == '/') {
+        n--;
+    }
+    bool too_long = n >= sizeof r.path;
+    if (too_long) {
         n = sizeof r.path - 1;
     }
     memcpy(r.path, uri, n);
     r.path[n] = '\0';
-    while (n > 1 && r.path[n - 1] == '/') {
-        r.path[--n] = '\0';
-    }
     /* The info line comes when the request ends (opc__req_finish); this one
      * marks the start for debugging, without the query (its values are
      * client data such as item titles). */
     opc__log_scoped(OPC_LOG_DEBUG, "api", r.rid, NULL, "%s %s started", r.method, r.path);
-    int st = dispatch(&r, ri);
+    /* No route is that long; a cut path must not be routed. */
+    int st = too_long ? opc__resp_error(&r, 404, "Not found") : dispatch(&r, ri);
     if (r.own_worker) {
         opc__api_worker_free(r.w);
     }

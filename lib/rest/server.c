@@ -2,12 +2,11 @@
  * rest/server.c - the public opc_api object: configuration, civetweb
  * start/stop, and the glue between auth (token registry) and the index.
  *
- * civetweb options (perf-anchors §0.5): num_threads = the peak number of
- * keep-alive clients (one thread per connection; default 64),
- * enable_keep_alive yes with a short keep_alive_timeout_ms (1 s) so idle
- * clients release their thread, tcp_nodelay 1, max_request_size 16 KiB,
- * request_timeout_ms 10 s. Responses are written with one mg_write each
- * (routes.c).
+ * The connection model (core/httpd.h, docs/http.md): one worker thread per
+ * open connection, threads of them (default 1,280); idle keep-alive
+ * connections wait keepalive_ms for their next request (default 65 s); a
+ * first request head must be complete within 10 s; HTTP and HTTPS share
+ * the workers. Responses are written with one mg_write each (routes.c).
  */
 #include "internal.h"
 
@@ -83,6 +82,7 @@ opc_err opc_api_create(opc_credentials *creds, const char *cache_path, opc_api *
     memcpy(api->bind, "0.0.0.0", sizeof "0.0.0.0");
     api->sync_timeout_ms = OPC_API_DEFAULT_SYNC_TIMEOUT_MS;
     api->threads = OPC_API_DEFAULT_THREADS;
+    api->keepalive_ms = OPC_API_DEFAULT_KEEPALIVE_MS;
     api->max_inline_kb = OPC_API_DEFAULT_MAX_INLINE_FILE_KB;
     api->bound_port = -1;
     api->cache_path = opc__strdup(cache_path);
@@ -145,7 +145,7 @@ opc_err opc_api_set_bind_address(opc_api *api, const char *address)
     if (api == NULL || api->ctx != NULL || address == NULL) {
         return OPC_ERR_INVALID_ARG;
     }
-    if (!opc__ipv4_valid(address)) {
+    if (!opc__ip_valid(address)) {
         return OPC_ERR_INVALID_ARG;
     }
     size_t n = strlen(address);
@@ -164,10 +164,19 @@ opc_err opc_api_set_sync_timeout_ms(opc_api *api, int64_t timeout_ms)
 
 opc_err opc_api_set_threads(opc_api *api, int threads)
 {
-    if (api == NULL || api->ctx != NULL || threads < 1 || threads > 1024) {
+    if (api == NULL || api->ctx != NULL || threads < 1 || threads > OPC_API_MAX_THREADS) {
         return OPC_ERR_INVALID_ARG;
     }
     api->threads = threads;
+    return OPC_OK;
+}
+
+opc_err opc_api_set_keepalive_ms(opc_api *api, int keepalive_ms)
+{
+    if (api == NULL || api->ctx != NULL || keepalive_ms < 0 || keepalive_ms > 3600000) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    api->keepalive_ms = keepalive_ms;
     return OPC_OK;
 }
 
@@ -199,27 +208,19 @@ opc_err opc_api_set_render_cache_bytes(opc_api *api, size_t bytes)
     return OPC_OK;
 }
 
-/* Worker threads get their scratch (http.h); others get none. */
+/* Worker threads get a slot for their scratch (http.h); others none. */
 static void *on_init_thread(const struct mg_context *ctx, int thread_type)
 {
     (void)ctx;
-    return thread_type == 1 ? opc__api_worker_new() : NULL;
+    return thread_type == 1 ? opc__api_slot_new() : NULL;
 }
 
 static void on_exit_thread(const struct mg_context *ctx, int thread_type, void *thread_pointer)
 {
     (void)ctx;
     if (thread_type == 1) {
-        opc__api_worker_free(thread_pointer);
+        opc__api_slot_free(thread_pointer);
     }
-}
-
-/* civetweb's own messages go to our log (they carry no request data). */
-static int on_log(const struct mg_connection *conn, const char *message)
-{
-    (void)conn;
-    opc__log(OPC_LOG_DEBUG, "api", "civetweb: %s", message);
-    return 1;
 }
 
 opc_err opc_api_start(opc_api *api, char *errbuf, size_t errbuf_len)
@@ -229,67 +230,39 @@ opc_err opc_api_start(opc_api *api, char *errbuf, size_t errbuf_len)
     if (api == NULL || api->ctx != NULL) {
         return OPC_ERR_INVALID_ARG;
     }
-    char ports[96];
-    char threads[16];
-    char backlog[16];
-    (void)snprintf(ports, sizeof ports, "%s:%d", api->bind, api->port);
-    (void)snprintf(threads, sizeof threads, "%d", api->threads);
-    (void)snprintf(backlog, sizeof backlog, "%d", api->threads * 4 < 200 ? 200 : api->threads * 4);
-    char reqsize[16];
-    (void)snprintf(reqsize, sizeof reqsize, "%d", OPC_API_MAX_REQUEST);
-    const char *options[] = {"listening_ports",
-                             ports,
-                             "num_threads",
-                             threads,
-                             "listen_backlog",
-                             backlog,
-                             "enable_keep_alive",
-                             "yes",
-                             "keep_alive_timeout_ms",
-                             OPC_API_KEEP_ALIVE_MS,
-                             "tcp_nodelay",
-                             "1",
-                             "max_request_size",
-                             reqsize,
-                             "request_timeout_ms",
-                             "10000",
-                             "decode_url",
-                             "yes",
-                             NULL};
-    if (!api->lib_init) {
-        mg_init_library(0);
-        api->lib_init = true;
-    }
     /* Read the cache once before serving, so the first request is fast. */
     opc__index_poll(api->index, opc__monotonic_ms(), true);
-    struct mg_callbacks cb;
-    memset(&cb, 0, sizeof cb);
-    cb.log_message = on_log;
-    cb.init_thread = on_init_thread;
-    cb.exit_thread = on_exit_thread;
-    api->ctx = mg_start(&cb, api, options);
-    if (api->ctx == NULL) {
-        opc__fail(&eb, OPC_ERR_IO, "cannot listen on %s", ports);
-        opc__ebuf_export(&eb, errbuf, errbuf_len);
-        mg_exit_library();
-        api->lib_init = false;
-        return OPC_ERR_IO;
+    opc__httpd_config cfg = {.name = "api",
+                             .bind = api->bind,
+                             .port = api->port,
+                             .tls_port = -1,
+                             .threads = api->threads,
+                             .keepalive_ms = api->keepalive_ms,
+                             .head_timeout_ms = OPC_API_HEAD_TIMEOUT_MS,
+                             .max_head = OPC_API_MAX_REQUEST,
+                             .handler = opc__api_handle,
+                             .handler_data = api,
+                             .init_thread = on_init_thread,
+                             .exit_thread = on_exit_thread};
+    opc_err rc = opc__api_tls_prepare(api, &cfg.tls_port, &cfg.ssl_ctx, &eb);
+    int tls_port = -1;
+    if (rc == OPC_OK) {
+        rc = opc__httpd_start(&cfg, &api->ctx, &api->bound_port, &tls_port, &eb);
     }
-    mg_set_request_handler(api->ctx, "/", opc__api_handle, api);
-    struct mg_server_port sp[4];
-    memset(sp, 0, sizeof sp);
-    int n = mg_get_server_ports(api->ctx, 4, sp);
-    api->bound_port = n > 0 ? sp[0].port : api->port;
-    opc_err trc = opc__api_tls_start(api, &eb);
-    if (trc != OPC_OK) {
+    if (rc == OPC_OK && cfg.ssl_ctx != NULL) {
+        rc = opc__api_tls_run(api, tls_port, &eb);
+    }
+    if (rc != OPC_OK) {
         opc__ebuf_export(&eb, errbuf, errbuf_len);
         opc_api_stop(api);
-        return trc;
+        return rc;
     }
     if (opc__index_watch_start(api->index) != OPC_OK) {
         opc__log(OPC_LOG_WARN, "api", "cannot start the cache watcher; requests poll the cache");
     }
-    opc__log(OPC_LOG_INFO, "api", "serving on %s:%d", api->bind, api->bound_port);
+    bool v6 = strchr(api->bind, ':') != NULL;
+    opc__log(OPC_LOG_INFO, "api", "serving on %s%s%s:%d", v6 ? "[" : "", api->bind, v6 ? "]" : "",
+             api->bound_port);
     return OPC_OK;
 }
 
@@ -310,10 +283,6 @@ void opc_api_stop(opc_api *api)
         api->ctx = NULL;
         api->bound_port = -1;
         opc__log(OPC_LOG_INFO, "api", "stopped");
-    }
-    if (api->lib_init) {
-        mg_exit_library();
-        api->lib_init = false;
     }
 }
 

@@ -119,13 +119,23 @@ int opc_api_https_port(const opc_api *api)
     return api != NULL && api->tls != NULL ? opc__tls_port(api->tls->tls) : -1;
 }
 
-opc_err opc__api_tls_start(opc_api *api, opc__ebuf *eb)
+opc_err opc__api_tls_prepare(opc_api *api, int *port, void **ssl_ctx, opc__ebuf *eb)
 {
+    *port = -1;
+    *ssl_ctx = NULL;
     if (api->tls == NULL || !opc__tls_configured(api->tls->tls)) {
         return OPC_OK;
     }
-    return opc__tls_start(api->tls->tls, api->bind, api->tls->port, api->bound_port,
-                          api->threads, eb);
+    opc_err rc = opc__tls_prepare(api->tls->tls, ssl_ctx, eb);
+    if (rc == OPC_OK) {
+        *port = api->tls->port;
+    }
+    return rc;
+}
+
+opc_err opc__api_tls_run(opc_api *api, int port, opc__ebuf *eb)
+{
+    return opc__tls_run(api->tls->tls, api->bind, port, eb);
 }
 
 void opc__api_tls_stop(opc_api *api)

@@ -9,8 +9,11 @@
 #include "core/err.h"
 #include "internal.h"
 
-/* Start HTTPS when configured (after civetweb listens on bound_port). */
-opc_err opc__api_tls_start(opc_api *api, opc__ebuf *eb);
+/* Before the listener starts: when HTTPS is configured, its port (0 any)
+ * and SSL_CTX; else *port -1 and *ssl_ctx NULL. */
+opc_err opc__api_tls_prepare(opc_api *api, int *port, void **ssl_ctx, opc__ebuf *eb);
+/* Once the listener serves HTTPS on port: start the certificate thread. */
+opc_err opc__api_tls_run(opc_api *api, int port, opc__ebuf *eb);
 /* Stop HTTPS (no-op when not running). */
 void opc__api_tls_stop(opc_api *api);
 /* Release the HTTPS state (after stop). */

@@ -17,10 +17,12 @@
  * version before the response leaves.
  *
  * The expected version is the version the item had when this request read
- * it, or the body's "version" when the client sent one (> 0): the JS SDK
+ * it, or the body's "version" when the client sent one: the JS SDK
  * PUTs back the item it read, so a concurrent change between its GET and
  * its PUT is a 409 instead of a lost update. 409 answers name the item and
- * change nothing; the client re-reads and retries.
+ * change nothing; the client re-reads and retries. A "version" that is
+ * present must be an integer from 1 to 2^53 - 1 (400 otherwise: 0, -1, 1.5,
+ * "3", 2^64 + 1); absent or null means no check (body_version).
  *
  * Writes are serialised in this process (one upstream handle, one cache
  * write handle, under api->write_mu): the account store serialises them
@@ -47,6 +49,7 @@
 #include "observe/activity.h"
 #include "view/items.h"
 #include "core/alloc.h"
+#include "core/httpd.h"
 #include "core/id.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -57,30 +60,11 @@
 #include "upstream/upstream.h"
 #include "wire/rows.h"
 
-/* Read the request body into b (secret). OPC_ERR_TOO_LARGE over max. */
-static opc_err read_body(opc__req *r, const struct mg_request_info *ri, size_t max, opc__buf *b)
+/* Read the request body into b (secret), against the clock (httpd.h):
+ * OPC_ERR_TOO_LARGE over max, OPC_ERR_RANGE too slow, OPC_ERR_IO gone. */
+static opc_err read_body(opc__req *r, size_t max, opc__buf *b)
 {
-    if (ri->content_length > 0 && (unsigned long long)ri->content_length > max) {
-        return OPC_ERR_TOO_LARGE;
-    }
-    char chunk[8192];
-    for (;;) {
-        int n = mg_read(r->conn, chunk, sizeof chunk);
-        if (n < 0) {
-            opc__wipe(chunk, sizeof chunk);
-            return OPC_ERR_IO;
-        }
-        if (n == 0) {
-            break;
-        }
-        if (b->len + (size_t)n > max) {
-            opc__wipe(chunk, sizeof chunk);
-            return OPC_ERR_TOO_LARGE;
-        }
-        opc__buf_append(b, chunk, (size_t)n);
-    }
-    opc__wipe(chunk, sizeof chunk);
-    return opc__buf_err(b);
+    return opc__httpd_read_body(r->conn, max, b);
 }
 
 /* The body's text: an empty body is "" (malformed JSON: 400), never NULL,
@@ -90,15 +74,26 @@ static const char *body_text(const opc__buf *b)
     return b->data != NULL ? b->data : "";
 }
 
-/* The member "version" of a client body, 0 when absent or not a number. */
-static int64_t body_version(const cJSON *body)
+/*
+ * The member "version" of a PUT body in *out: 0 when absent or null (no
+ * version check), else an integer from 1 to 2^53 - 1 (JSON numbers are
+ * doubles; beyond that two versions read the same). Anything else (0, a
+ * negative or fractional number, a string, a number out of range) is
+ * false: a 400, never a write without the check the client asked for.
+ */
+static bool body_version(const cJSON *body, int64_t *out)
 {
+    *out = 0;
     const cJSON *v = cJSON_IsObject(body) ? opc__json_member(body, "version") : NULL;
-    if (v == NULL || !cJSON_IsNumber(v) || v->valuedouble < 1 ||
-        v->valuedouble > 9007199254740991.0) {
-        return 0;
+    if (v == NULL || cJSON_IsNull(v)) {
+        return true;
     }
-    return (int64_t)v->valuedouble;
+    int64_t n = 0;
+    if (!opc__json_is_int(v, &n) || n < 1) {
+        return false;
+    }
+    *out = n;
+    return true;
 }
 
 /* A 4xx for a model error (item_prepare, patch). */
@@ -413,6 +408,7 @@ static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, co
         }
     } else {
         cJSON *in = NULL;
+        int64_t bv = 0;
         rc = opc__item_parse(body_text(body), body->len, &in, &eb);
         /* The ids are checked before the content: a body the strict parse
          * refuses is read once more, leniently, for them alone. */
@@ -424,8 +420,11 @@ static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, co
             st = opc__resp_error(r, 400, "the item's vault.id does not match the vault in the path");
         } else if (rc != OPC_OK) {
             st = model_error(r, rc, &eb);
+        } else if (!body_version(in, &bv)) {
+            st = opc__resp_error(r, 400,
+                                 "the item's version must be a positive integer (at most "
+                                 "9007199254740991), or left out to replace whatever version");
         } else {
-            int64_t bv = body_version(in);
             expected = bv > 0 ? bv : version;
             rc = opc__item_prepare(in, OPC_ITEM_REPLACE, existing, &next, &eb);
             if (rc != OPC_OK) {
@@ -469,17 +468,20 @@ static int delete_item(opc__req *r, const opc__ix_vault *v, const char *iid)
 int opc__api_item_write(opc__req *r, const struct mg_request_info *ri, const opc__ix_vault *v,
                         const char *iid)
 {
+    (void)ri; /* the body is read through httpd.h */
     const char *m = r->method;
     if (strcmp(m, "DELETE") == 0) {
         return delete_item(r, v, iid);
     }
     opc__buf body;
     opc__buf_init(&body, true);
-    opc_err rc = read_body(r, ri, OPC_ITEM_MAX_JSON, &body);
+    opc_err rc = read_body(r, OPC_ITEM_MAX_JSON, &body);
     int st;
     if (rc == OPC_ERR_TOO_LARGE) {
         st = opc__resp_error(r, 413, "request body is larger than %zu bytes",
                              (size_t)OPC_ITEM_MAX_JSON);
+    } else if (rc == OPC_ERR_RANGE) {
+        st = opc__resp_error(r, 408, "the request body came too slowly");
     } else if (rc != OPC_OK) {
         st = opc__resp_error(r, 400, "the request body could not be read");
     } else if (iid == NULL) {

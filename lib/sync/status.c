@@ -37,9 +37,9 @@
 
 #define SUB "sync"
 #define STATUS_NAME "1Password Connect Sync"
-#define STATUS_THREADS "4"
-#define STATUS_MAX_REQUEST "8192"
-#define STATUS_TIMEOUT_MS "10000"
+#define STATUS_THREADS 4
+#define STATUS_MAX_REQUEST 8192
+#define STATUS_TIMEOUT_MS 10000
 
 static const char oom_response[] = "HTTP/1.1 500 Internal Server Error\r\n"
                                    "Content-Type: application/json\r\nContent-Length: 47\r\n"
@@ -159,14 +159,6 @@ static int handle(struct mg_connection *conn, void *cbdata)
     return status;
 }
 
-/* civetweb's own messages go to our log (they carry no request data). */
-static int on_log(const struct mg_connection *conn, const char *message)
-{
-    (void)conn;
-    opc__log(OPC_LOG_DEBUG, SUB, "civetweb: %s", message);
-    return 1;
-}
-
 opc_err opc_sync_listen(opc_sync *s, const char *bind_address, int port, char *errbuf,
                         size_t errbuf_len)
 {
@@ -183,50 +175,35 @@ opc_err opc_sync_listen(opc_sync *s, const char *bind_address, int port, char *e
     opc_err rc = OPC_OK;
     if (port < 0 || port > 65535) {
         rc = opc__fail(&eb, OPC_ERR_INVALID_ARG, "sync: port %d is not 0-65535", port);
-    } else if (!opc__ipv4_valid(bind_address)) {
-        rc = opc__fail(&eb, OPC_ERR_INVALID_ARG, "sync: %.64s is not a numeric IPv4 address",
+    } else if (!opc__ip_valid(bind_address)) {
+        rc = opc__fail(&eb, OPC_ERR_INVALID_ARG, "sync: %.64s is not a numeric IP address",
                        bind_address);
     }
     if (rc != OPC_OK) {
         opc__ebuf_export(&eb, errbuf, errbuf_len);
         return rc;
     }
-    char ports[32];
-    (void)snprintf(ports, sizeof ports, "%s:%d", bind_address, port);
-    const char *options[] = {"listening_ports",
-                             ports,
-                             "num_threads",
-                             STATUS_THREADS,
-                             "enable_keep_alive",
-                             "no",
-                             "tcp_nodelay",
-                             "1",
-                             "max_request_size",
-                             STATUS_MAX_REQUEST,
-                             "request_timeout_ms",
-                             STATUS_TIMEOUT_MS,
-                             NULL};
-    struct mg_callbacks cb;
-    memset(&cb, 0, sizeof cb);
-    cb.log_message = on_log;
+    opc__httpd_config cfg = {.name = SUB,
+                             .bind = bind_address,
+                             .port = port,
+                             .tls_port = -1,
+                             .threads = STATUS_THREADS,
+                             .keepalive_ms = 0,
+                             .head_timeout_ms = STATUS_TIMEOUT_MS,
+                             .max_head = STATUS_MAX_REQUEST,
+                             .handler = handle,
+                             .handler_data = s};
     pthread_mutex_lock(&s->http_lock);
     if (s->http != NULL) {
         rc = opc__fail(&eb, OPC_ERR_INVALID_ARG, "sync: the status listener already runs");
     } else {
-        mg_init_library(0);
-        s->http = mg_start(&cb, s, options);
-        if (s->http == NULL) {
-            mg_exit_library();
-            rc = opc__fail(&eb, OPC_ERR_IO, "cannot listen on %s", ports);
+        int bound = -1;
+        int unused = -1;
+        rc = opc__httpd_start(&cfg, &s->http, &bound, &unused, &eb);
+        if (rc == OPC_OK) {
+            atomic_store(&s->http_port, bound);
+            (void)snprintf(s->http_bind, sizeof s->http_bind, "%s", bind_address);
         }
-    }
-    if (rc == OPC_OK) {
-        mg_set_request_handler(s->http, "/", handle, s);
-        struct mg_server_port sp[2];
-        memset(sp, 0, sizeof sp);
-        int n = mg_get_server_ports(s->http, 2, sp);
-        atomic_store(&s->http_port, n > 0 ? sp[0].port : port);
-        (void)snprintf(s->http_bind, sizeof s->http_bind, "%s", bind_address);
     }
     pthread_mutex_unlock(&s->http_lock);
     if (rc != OPC_OK) {
@@ -255,7 +232,6 @@ void opc__sync_status_stop(opc_sync *s)
     pthread_mutex_unlock(&s->http_lock);
     if (ctx != NULL) {
         opc__httpd_stop(ctx, s->http_bind, port); /* requests in progress finish */
-        mg_exit_library();
         opc__log(OPC_LOG_INFO, SUB, "status listener stopped");
     }
 }

@@ -139,7 +139,7 @@ struct opc_sync {
     /* The status listener (status.c): set and cleared under http_lock. */
     pthread_mutex_t http_lock;
     struct mg_context *http;
-    char http_bind[16];
+    char http_bind[64];
     atomic_int http_port; /* bound port while listening, else -1 */
 };
 

@@ -253,6 +253,8 @@ static int on_cert(SSL *ssl, void *arg)
     opc__tls_certs *c = arg;
     const opc__certkey *challenge = SSL_get_ex_data(ssl, ex_index);
     if (challenge != NULL) {
+        /* RFC 8737 §3: the validator closes after the handshake */
+        opc__log(OPC_LOG_DEBUG, "tls", "answered an acme-tls/1 validation handshake");
         return opc__certkey_use(challenge, ssl);
     }
     opc__certkey *ck = opc__tls_certs_get(c);
@@ -283,15 +285,6 @@ static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
         return SSL_TLSEXT_ERR_OK;
     }
     return SSL_TLSEXT_ERR_NOACK;
-}
-
-bool opc__tls_is_acme_handshake(void *ssl)
-{
-    const unsigned char *p = NULL;
-    unsigned int n = 0;
-    SSL_get0_alpn_selected(ssl, &p, &n);
-    return n == sizeof OPC_ACME_TLS_ALPN - 2 &&
-           memcmp(p, &OPC_ACME_TLS_ALPN[1], n) == 0; /* opc-public-compare */
 }
 
 opc_err opc__tls_ctx_new(opc__tls_certs *c, void **out, opc__ebuf *eb)

@@ -1,6 +1,7 @@
 /*
- * tls/tls.c - the TLS manager: the served certificate, the HTTPS listener
- * and one background thread that keeps the certificate fresh.
+ * tls/tls.c - the TLS manager: the served certificate, the SSL_CTX the
+ * HTTPS listener serves it with (civetweb's, see rest/server.c), and one
+ * background thread that keeps the certificate fresh.
  *
  * Own certificate: the files are checked at configuration time (errors
  * name the file), then re-read when opc__tls_reload() is called (SIGHUP in
@@ -53,7 +54,7 @@ struct opc__tls {
     tls_mode mode;
     opc__tls_certs *certs;
     SSL_CTX *ctx;
-    opc__tls_listener *listener;
+    int port; /* the HTTPS port served, -1 when not running */
     /* own certificate */
     char *cert_path;
     char *key_path;
@@ -455,8 +456,7 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-opc_err opc__tls_start(opc__tls *t, const char *addr, int port, int backend_port, int max_conns,
-                       opc__ebuf *eb)
+opc_err opc__tls_prepare(opc__tls *t, void **ssl_ctx, opc__ebuf *eb)
 {
     if (t == NULL || t->mode == MODE_NONE || t->thread_started) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "TLS is not configured or already running");
@@ -488,31 +488,32 @@ opc_err opc__tls_start(opc__tls *t, const char *addr, int port, int backend_port
         }
         t->ctx = ctx;
     }
-    const char *backend = strcmp(addr, "0.0.0.0") == 0 ? "127.0.0.1" : addr;
-    opc_err rc = opc__tls_listener_start(t->ctx, addr, port, backend, backend_port, max_conns,
-                                         &t->listener, eb);
-    if (rc != OPC_OK) {
-        return rc;
+    *ssl_ctx = t->ctx;
+    return OPC_OK;
+}
+
+opc_err opc__tls_run(opc__tls *t, const char *addr, int port, opc__ebuf *eb)
+{
+    if (t == NULL || t->ctx == NULL || t->thread_started) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "TLS is not prepared or already running");
     }
     pthread_mutex_lock(&t->mu);
     t->stop = false;
     t->reload = false;
     pthread_mutex_unlock(&t->mu);
     if (pthread_create(&t->thread, NULL, thread_main, t) != 0) {
-        opc__tls_listener_stop(t->listener);
-        t->listener = NULL;
         return opc__fail(eb, OPC_ERR_INTERNAL, "cannot start the TLS thread");
     }
     t->thread_started = true;
-    opc__log(OPC_LOG_INFO, "tls", "serving HTTPS on %s:%d%s", addr,
-             opc__tls_listener_port(t->listener),
+    t->port = port;
+    opc__log(OPC_LOG_INFO, "tls", "serving HTTPS on %s port %d%s", addr, port,
              t->mode == MODE_ACME ? " (certificate from ACME)" : "");
     return OPC_OK;
 }
 
 int opc__tls_port(const opc__tls *t)
 {
-    return t != NULL && t->listener != NULL ? opc__tls_listener_port(t->listener) : -1;
+    return t != NULL && t->thread_started ? t->port : -1;
 }
 
 void opc__tls_reload(opc__tls *t)
@@ -539,8 +540,7 @@ void opc__tls_stop(opc__tls *t)
         pthread_join(t->thread, NULL);
         t->thread_started = false;
     }
-    opc__tls_listener_stop(t->listener);
-    t->listener = NULL;
+    t->port = -1;
 }
 
 void opc__tls_free(opc__tls *t)

@@ -104,25 +104,6 @@ opc_err opc__tls_certs_set_challenge(opc__tls_certs *c, const char *domain, opc_
  * challenge certificate, everything else the current one.
  */
 opc_err opc__tls_ctx_new(opc__tls_certs *c, void **out, opc__ebuf *eb);
-/* True when the handshake of ssl (SSL *) negotiated acme-tls/1. */
-bool opc__tls_is_acme_handshake(void *ssl);
-
-/* ---- listener.c: TLS in front of the plain HTTP listener ---- */
-
-typedef struct opc__tls_listener opc__tls_listener;
-
-/*
- * Listen on addr:port (IPv4, port 0 = any) and serve TLS with ctx (borrowed,
- * must outlive the listener); each connection is relayed to
- * backend_host:backend_port. At most max_conns connections at once (more
- * wait in the backlog). OPC_ERR_IO when the port cannot be bound.
- */
-opc_err opc__tls_listener_start(void *ctx, const char *addr, int port, const char *backend_host,
-                                int backend_port, int max_conns, opc__tls_listener **out,
-                                opc__ebuf *eb);
-int opc__tls_listener_port(const opc__tls_listener *l);
-/* Close the listener and every connection, wait for their threads. */
-void opc__tls_listener_stop(opc__tls_listener *l);
 
 /* ---- tls.c: the manager ---- */
 
@@ -143,10 +124,16 @@ opc_err opc__tls_set_files(opc__tls *t, const char *cert_path, const char *key_p
 /* ACME: validate and copy the configuration; nothing is fetched yet. */
 opc_err opc__tls_set_acme(opc__tls *t, const opc__acme_config *cfg, opc__ebuf *eb);
 bool opc__tls_configured(const opc__tls *t);
-/* Listen on addr:port, relay to the plain listener on backend_port, start
- * the background thread. */
-opc_err opc__tls_start(opc__tls *t, const char *addr, int port, int backend_port, int max_conns,
-                       opc__ebuf *eb);
+/*
+ * Before the HTTPS listener starts: load a stored ACME certificate, make
+ * the SSL_CTX (the SNI/ALPN certificate choice of opc__tls_ctx_new) and
+ * hand it out in *ssl_ctx (SSL_CTX *, owned by t, valid until
+ * opc__tls_free). The listener serves every handshake with it.
+ */
+opc_err opc__tls_prepare(opc__tls *t, void **ssl_ctx, opc__ebuf *eb);
+/* Once the listener serves on addr:port: start the background thread
+ * (file checks or ACME orders, which need the port up). */
+opc_err opc__tls_run(opc__tls *t, const char *addr, int port, opc__ebuf *eb);
 int opc__tls_port(const opc__tls *t); /* -1 when not running */
 /* Re-read the files / re-check the ACME certificate now (any thread). */
 void opc__tls_reload(opc__tls *t);

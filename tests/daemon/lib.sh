@@ -8,7 +8,8 @@
 #
 # Gives: $T (scratch dir, removed on exit) with its own HOME and XDG_*
 # dirs; pass/fail/check counting into NPASS/NFAIL and $RESULTS; the HTTP
-# helpers req/header/expect/experr/code_is/body_jq against 127.0.0.1:$APORT;
+# helpers req/header/expect/experr/code_is/body_jq against $URL_HOST:$APORT
+# (127.0.0.1 unless OPC_TEST_HOST says otherwise, tests/lib/connect.sh);
 # poll_until, free_port, now_ms, wait_http; `op` without a terminal;
 # account_create (a signed-in account) and start_daemons (connect-sync and
 # connect-api as two processes on free ports, synced).
@@ -58,7 +59,7 @@ run_setup() {
 }
 
 # ---- HTTP helpers ----
-# req TOKEN PATH [CURL-ARGS...]: a request to http://127.0.0.1:$APORT$PATH
+# req TOKEN PATH [CURL-ARGS...]: a request to http://$URL_HOST:$APORT$PATH
 # (GET unless CURL-ARGS say otherwise; "-" = no Authorization header).
 # Body in $T/body, headers in $T/hdr, status in CODE, bytes received in
 # GOT. Every response is checked for 1Password-Connect-Version; misses are
@@ -72,10 +73,10 @@ req() {
     set +e
     if [ "$_tok" = - ]; then
         _out=$(curl -s -g -o "$T/body" -D "$T/hdr" -w '%{http_code} %{size_download}' "$@" \
-            "http://127.0.0.1:$APORT$_path")
+            "http://$URL_HOST:$APORT$_path")
     else
         _out=$(curl -s -g -o "$T/body" -D "$T/hdr" -w '%{http_code} %{size_download}' \
-            -H "Authorization: Bearer $_tok" "$@" "http://127.0.0.1:$APORT$_path")
+            -H "Authorization: Bearer $_tok" "$@" "http://$URL_HOST:$APORT$_path")
     fi
     set -e
     CODE=${_out%% *}
@@ -141,8 +142,8 @@ body_jq() {
     [ "$CODE" = 200 ] && jq -e "$3" "$T/body" >/dev/null 2>&1
 }
 
-wait_http() { # PORT: /heartbeat answers within 5 s
-    poll_until 5000 curl -sf "http://127.0.0.1:$1/heartbeat"
+wait_http() { # PORT [URL-HOST]: /heartbeat answers within 5 s (127.0.0.1)
+    poll_until 5000 curl -sf -g "http://${2:-127.0.0.1}:$1/heartbeat"
 }
 
 # ---- an account and the daemons ----
@@ -168,11 +169,11 @@ start_daemons() {
     APORT=$(free_port)
     while [ "$APORT" = "$SPORT" ]; do APORT=$(free_port); done
     # shellcheck disable=SC2086
-    env OP_SESSION="$1" OP_HTTP_PORT="$APORT" OP_BIND_ADDRESS=127.0.0.1 OP_LOG_LEVEL=debug \
+    env OP_SESSION="$1" OP_HTTP_PORT="$APORT" OP_BIND_ADDRESS="$OPC_TEST_HOST" OP_LOG_LEVEL=debug \
         ${API_ENV:-} "$API" >"$T/api.log" 2>"$T/api.err" </dev/null &
     API_PID=$!
     check "connect-sync answers /heartbeat" wait_http "$SPORT"
-    check "connect-api answers /heartbeat" wait_http "$APORT"
+    check "connect-api answers /heartbeat" wait_http "$APORT" "$URL_HOST"
     check "connect-sync finishes the initial sync" poll_until 10000 sync_done
 }
 sync_done() {
@@ -192,4 +193,36 @@ stop_pid() {
     STOP_RC=$?
     set -e
     eval "$1="
+}
+
+# one_item_https NAME: an account with vault Demo holding the login "Web
+# Login", a Connect server NAME granted Demo, its read-write TOKEN; DEMO and
+# ITEM are the ids. Then both daemons (start_daemons) with connect-api also
+# on HTTPS (HTTPS_PORT, a self-signed certificate in $T/tls/cert.pem for
+# localhost, 127.0.0.1 and ::1), checked to answer there. Exits the script
+# when the setup fails.
+one_item_https() {
+    _srv=$1
+    account_create "$_srv password $$"
+    # shellcheck disable=SC2317
+    setup() {
+        op vault create Demo >/dev/null &&
+            op item create --vault Demo --category login --title "Web Login" username=alice \
+                "password=$_srv-$$" >/dev/null &&
+            (cd "$T/work" && op connect server create "$_srv" --vaults Demo >/dev/null)
+    }
+    run_setup "account, vault, item and server set up with op"
+    TOKEN=$(op connect token create tok --server "$_srv" --vault Demo | tail -n 1)
+    DEMO=$(op vault get Demo --format json | jq -r .id)
+    ITEM=$(op item get "Web Login" --vault Demo --format json | jq -r .id)
+    if ! connect_selfsigned "$T/tls"; then
+        fail "a self-signed certificate made with openssl"
+        exit 1
+    fi
+    HTTPS_PORT=$(free_port)
+    API_ENV="${API_ENV:-} OP_HTTPS_PORT=$HTTPS_PORT"
+    API_ENV="$API_ENV OP_TLS_CERT_FILE=$T/tls/cert.pem OP_TLS_KEY_FILE=$T/tls/key.pem"
+    start_daemons "$CREDS"
+    check "connect-api answers over HTTPS" poll_until 5000 \
+        curl -sf -g --cacert "$T/tls/cert.pem" "https://$URL_HOST:$HTTPS_PORT/heartbeat"
 }

@@ -5,7 +5,9 @@
 # §2.9, §3): every read endpoint, every filter form and encoding, trailing
 # slashes, the version header on every response, each error class with its
 # JSON {status,message} body (401 missing/malformed/bad signature/expired/
-# revoked, 403 scope and permission, 404, 400 id and filter, 408), and
+# revoked, 403 scope and permission, 404 (unknown ids, ids with 0/1/8/9,
+# vaults without a grant), 400 id, filter and raw path, 408), X-Request-ID
+# echoed and logged, and
 # propagation of an item edit, a token revocation and a grant revocation
 # made with `op`.
 set -eu
@@ -242,7 +244,10 @@ experr "403: a vault the token does not name (granted to the server)" 403 "$TOK_
     "/v1/vaults/$OTHER" "vault $OTHER is not in scope"
 experr "403: items of a vault out of the token's scope" 403 "$TOK_RW" "/v1/vaults/$OTHER/items" \
     'not in scope'
-experr "403: a vault not granted to the server" 403 "$TOK_ALL" "/v1/vaults/$SECRET" 'not in scope'
+experr "404: a vault not granted to the server (the token does not name it)" 404 "$TOK_ALL" \
+    "/v1/vaults/$SECRET" "vault $SECRET not found"
+experr "404: items of a vault not granted to the server" 404 "$TOK_RW" "/v1/vaults/$SECRET/items" \
+    "vault $SECRET not found"
 experr "403: a write-only token reading a vault" 403 "$TOK_W" "/v1/vaults/$DEMO" 'permission'
 experr "403: a write-only token listing items" 403 "$TOK_W" "/v1/vaults/$DEMO/items" 'permission'
 experr "403: a write-only token reading an item" 403 "$TOK_W" "/v1/vaults/$DEMO/items/$WEB" 'permission'
@@ -254,8 +259,38 @@ NOITEM=bbbbbbbbbbbbbbbbbbbbbbbbbb
 experr "404: unknown item id (valid form)" 404 "$TOK_RW" "/v1/vaults/$DEMO/items/$NOITEM" \
     "item $NOITEM not found"
 experr "404: item id of another vault" 404 "$TOK_ALL" "/v1/vaults/$OTHER/items/$WEB" "not found"
-experr "unknown vault id (valid form, not in the token): 403" 403 "$TOK_RW" "/v1/vaults/$NOVAULT" \
-    'not in scope'
+experr "404: unknown vault id (valid form, not in the token)" 404 "$TOK_RW" "/v1/vaults/$NOVAULT" \
+    "vault $NOVAULT not found"
+# Ids as the SDKs take them ([a-z0-9]{26}): one with 0, 1, 8 or 9 is unknown.
+DIGITS=a0b1c8d9eeeeeeeeeeeeeeeeee
+experr "404: vault id with 0, 1, 8, 9" 404 "$TOK_RW" "/v1/vaults/$DIGITS" "vault $DIGITS not found"
+experr "404: item id with 0, 1, 8, 9" 404 "$TOK_RW" "/v1/vaults/$DEMO/items/$DIGITS" \
+    "item $DIGITS not found"
+experr "404: files of an item id with digits" 404 "$TOK_RW" "/v1/vaults/$DEMO/items/$DIGITS/files" \
+    "item $DIGITS not found"
+
+# ---- raw paths: decoded by segment, never resolved into another route ----
+experr "400: /metrics/../v1/vaults is not the vault list" 400 "$TOK_RW" /metrics/../v1/vaults \
+    'segments are not allowed' --path-as-is
+experr "400: an encoded .. segment" 400 "$TOK_RW" "/v1/vaults/$DEMO/items/%2e%2E" \
+    'segments are not allowed' --path-as-is
+experr "400: %2F is not a separator" 400 "$TOK_RW" "/v1/vaults/$DEMO%2Fitems" 'Invalid Vault UUID'
+experr "400: %00 in the path" 400 "$TOK_RW" "/v1/vaults/$DEMO/items%00" '%00'
+experr "400: a malformed escape" 400 "$TOK_RW" "/v1/vaults/%zz" 'percent-encoding'
+expect "an escaped letter in a path segment is decoded" 200 "$TOK_RW" \
+    "/v1/%76aults/$DEMO" ".id == \"$DEMO\""
+
+# ---- X-Request-ID: the client's is echoed and logged; else a fresh one ----
+expect "X-Request-ID on a success" 200 "$TOK_RW" /v1/vaults '' -H 'X-Request-ID: daemon-req-1'
+check "X-Request-ID echoed on a success" [ "$(header X-Request-ID)" = daemon-req-1 ]
+experr "X-Request-ID on an error" 404 "$TOK_RW" "/v1/vaults/$NOVAULT" . -H 'X-Request-ID: daemon-req-2'
+check "X-Request-ID echoed on an error" [ "$(header X-Request-ID)" = daemon-req-2 ]
+experr "X-Request-ID on a 401" 401 - /v1/vaults . -H 'X-Request-ID: daemon-req-3'
+check "X-Request-ID echoed on a 401" [ "$(header X-Request-ID)" = daemon-req-3 ]
+LONG_RID=$(printf '%0129d' 0)
+expect "an X-Request-ID over 128 bytes" 200 - /heartbeat '' -H "X-Request-ID: $LONG_RID"
+check "an X-Request-ID over 128 bytes is replaced by a UUID" sh -c \
+    "printf %s '$(header X-Request-ID)' | grep -qE '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\$'"
 
 # A second connect-api (API2_PID) for the cases below; APORT points at it
 # while it runs, the first one's port kept in SAVED.
@@ -407,13 +442,10 @@ if poll_until 3000 body_jq "$TOK_ALL" /v1/vaults "[.[].id] == [\"$DEMO\"]"; then
 else
     fail "a vault whose grant is revoked disappears from /v1/vaults" "$(head -c 300 "$T/body")"
 fi
-req "$TOK_ALL" "/v1/vaults/$OTHER"
-if [ "$CODE" = 404 ] || [ "$CODE" = 403 ]; then
-    pass "GET of the revoked vault is refused ($CODE)"
-else
-    fail "GET of the revoked vault is refused" "HTTP $CODE"
-fi
-experr "items of the revoked vault are refused" "$CODE" "$TOK_ALL" "/v1/vaults/$OTHER/items"
+experr "GET of the revoked vault is 404 (no grant, though the token names it)" 404 "$TOK_ALL" \
+    "/v1/vaults/$OTHER" "vault $OTHER not found"
+experr "items of the revoked vault are 404" 404 "$TOK_ALL" "/v1/vaults/$OTHER/items" \
+    "vault $OTHER not found"
 expect "vault filter does not find the revoked vault" 200 "$TOK_ALL" \
     '/v1/vaults?filter=name+eq+%22Other%22' 'length == 0'
 
@@ -430,6 +462,9 @@ check "connect-api logs one request line per request, without queries" jq -e -s 
     '[.[] | select(.http)] | length > 10 and (map(.scope.request_id) | length == (unique | length))
      and all(.[]; (.log_message | test("filter|[?]") | not) and (.http.path | test("[?]") | not))' \
     "$T/api.log"
+check "the client's X-Request-ID is the request id of its request line" jq -e -s \
+    '[.[] | select(.http and .scope.request_id == "daemon-req-2")] | length == 1 and
+     .[0].http.status == 404' "$T/api.log"
 
 # ---- 408: the initial sync never finishes ----
 # A second data dir holding a copy of the cache with the initial sync marked

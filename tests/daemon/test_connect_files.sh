@@ -175,6 +175,9 @@ check "content: Content-Disposition is attachment; filename=\"small.txt\"" \
     [ "$(header Content-Disposition)" = 'attachment; filename="small.txt"' ]
 check "content: 1Password-Connect-Version on the download" \
     grep -qi '^1Password-Connect-Version: [0-9]' "$T/hdr"
+req "$TOK" "$P/$SMALL/files/$F_SMALL/content" -H 'X-Request-ID: download-7'
+check "content: the client's X-Request-ID on the download" sh -c \
+    "[ '$CODE' = 200 ] && [ '$(header X-Request-ID)' = download-7 ] && cmp -s '$T/body' '$T/files/small.txt'"
 content "content: an empty file (Content-Length 0)" "$TOK" "$P/$SMALL/files/$F_EMPTY/content" \
     "$T/files/empty.txt"
 content "content: 1 MiB random, 16 chunks" "$TOK" "$P/$BIG/files/$F_BIG/content" "$T/files/big.bin"

@@ -174,20 +174,25 @@ once "$T/sync.log" "<title> <version> starting" \
     "^[(]I[)] 1Password Connect Sync $VERSION [(]libopconnect $VERSION, Connect API $CONNECT[)] starting$"
 
 # ---- a busy port ----
-# hold PORT: a python3 listener on 127.0.0.1:PORT (HOLD_PID) until killed.
+# hold PORT [ADDR]: a python3 listener on ADDR (127.0.0.1):PORT, PORT 0 for
+# a free one, until killed; HOLD_PID, and HOLD_PORT the port it holds.
 hold() {
+    rm -f "$T/hold.out"
     "$PY" -c 'import socket, sys, time
-s = socket.socket()
+a = sys.argv[2]
+s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
+s.bind((a, int(sys.argv[1])))
 s.listen(1)
-print("listening", flush=True)
-time.sleep(120)' "$1" >"$T/hold.out" 2>&1 </dev/null &
+print("listening", s.getsockname()[1], flush=True)
+time.sleep(120)' "$1" "${2:-127.0.0.1}" >"$T/hold.out" 2>&1 </dev/null &
     HOLD_PID=$!
-    poll_until 5000 grep -q listening "$T/hold.out"
+    poll_until 5000 grep -q listening "$T/hold.out" &&
+        HOLD_PORT=$(sed -n 's/^listening //p' "$T/hold.out")
 }
 # busy DESC VAR CMD...: CMD stops within 20 s, exit 1, one line on stderr
-# with "address in use", the port and VAR.
+# with "address in use", $HOLD_AT (the address and port) and VAR.
+HOLD_AT=
 busy() {
     _d=$1
     _var=$2
@@ -197,15 +202,15 @@ busy() {
     _rc=$?
     set -e
     if [ "$_rc" -eq 1 ] && [ "$(wc -l <"$T/busy.err")" -eq 1 ] &&
-        grep -q "address in use" "$T/busy.err" && grep -q "127.0.0.1:$HOLD_PORT" "$T/busy.err" &&
-        grep -q "$_var" "$T/busy.err"; then
+        grep -q "address in use" "$T/busy.err" && grep -qF "$HOLD_AT" "$T/busy.err" &&
+        grep -q "^[a-z-]*: $_var: .*choose another with $_var" "$T/busy.err"; then
         pass "$_d: one line, 'address in use', names $_var"
     else
         fail "$_d: one line, 'address in use', names $_var" "exit $_rc: $(cat "$T/busy.err")"
     fi
 }
-HOLD_PORT=$(free_port)
-check "a python3 listener holds 127.0.0.1:$HOLD_PORT" hold "$HOLD_PORT"
+check "a python3 listener holds a port of 127.0.0.1" hold 0
+HOLD_AT="127.0.0.1:$HOLD_PORT"
 busy "connect-api on a busy OP_HTTP_PORT" OP_HTTP_PORT \
     env OP_HTTP_PORT="$HOLD_PORT" timeout 20 "$API"
 busy "connect-sync on a busy OP_HTTP_PORT" OP_HTTP_PORT \
@@ -222,6 +227,16 @@ else
     fail "openssl is not installed (tools/install-deps lists it)"
 fi
 stop_pid HOLD_PID 2>/dev/null
+# IPv6, when this machine has ::1: the library writes [::1]:PORT.
+if "$PY" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+    check "a python3 listener holds a port of ::1" hold 0 ::1
+    HOLD_AT="[::1]:$HOLD_PORT"
+    busy "connect-api on a busy OP_HTTP_PORT of ::1" OP_HTTP_PORT \
+        env OP_BIND_ADDRESS=::1 OP_HTTP_PORT="$HOLD_PORT" timeout 20 "$API"
+    stop_pid HOLD_PID 2>/dev/null
+else
+    echo "   (no ::1 on this machine: the IPv6 busy port is not tried)"
+fi
 check "connect-api with OP_HTTPS_PORT equal to OP_HTTP_PORT: one line naming OP_HTTPS_PORT" sh -c \
     "OP_SESSION='$CREDS' OP_HTTP_PORT=$HOLD_PORT OP_HTTPS_PORT=$HOLD_PORT OP_TLS_CERT_FILE='$T/tls.pem' \
      OP_TLS_KEY_FILE='$T/tls.key' timeout 20 '$API' >/dev/null 2>'$T/same.err';

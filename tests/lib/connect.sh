@@ -11,6 +11,18 @@
 #   connect_account_setup NAME an account with a vault "Demo" (one item), a
 #                              Connect server NAME granted Demo: sets CREDS
 #                              (credentials file) and TOKEN (read-write)
+#   connect_selfsigned DIR     DIR/cert.pem + DIR/key.pem: a self-signed EC
+#                              certificate for localhost, 127.0.0.1 and ::1
+#
+# OPC_TEST_HOST (default 127.0.0.1) is the address the daemon scripts bind
+# connect-api to (OP_BIND_ADDRESS) and send their requests to; OPC_TEST_HOST=::1
+# runs them over IPv6. URL_HOST is its form in a URL ([::1]).
+
+OPC_TEST_HOST=${OPC_TEST_HOST:-127.0.0.1}
+case $OPC_TEST_HOST in
+*:*) URL_HOST="[$OPC_TEST_HOST]" ;;
+*) URL_HOST=$OPC_TEST_HOST ;;
+esac
 
 NPASS=${NPASS:-0}
 NFAIL=${NFAIL:-0}
@@ -76,4 +88,13 @@ connect_account_setup() {
     CREDS="$T/work/1password-credentials.json"
     TOKEN=$(connect_op connect token create tok --server "$1" --vault Demo | tail -n 1)
     [ -s "$CREDS" ] && [ -n "$TOKEN" ]
+}
+
+connect_selfsigned() {
+    mkdir -p "$1"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=localhost -keyout "$1/key.pem" -out "$1/cert.pem" \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" \
+        -addext "basicConstraints=critical,CA:FALSE" -addext "extendedKeyUsage=serverAuth" \
+        >/dev/null 2>&1 && [ -s "$1/cert.pem" ] && [ -s "$1/key.pem" ]
 }

@@ -10,7 +10,9 @@
 // get, content, content stream); the tag filter, for which the SDK has no
 // method, goes through the SDK's own request adapter. Read-only and
 // write-only tokens are refused (403) where they lack permission, and the
-// SDK's 404s are checked.
+// SDK's 404s are checked: unknown ids (also ids with 0, 1, 8, 9, which the
+// SDK takes for ids), vaults the server holds no grant for. X-Request-ID
+// goes round trip (plain fetch: the SDK sets no such header).
 "use strict";
 
 const { test } = require("node:test");
@@ -36,9 +38,14 @@ const URL = env("OPC_URL");
 const VAULT = env("OPC_VAULT");
 const VAULT_TITLE = env("OPC_VAULT_TITLE");
 const OTHER_VAULT = env("OPC_OTHER_VAULT");
+const SECRET_VAULT = env("OPC_SECRET_VAULT");
 const WEB_PASSWORD = env("OPC_WEB_PASSWORD");
 const FILE_CONTENT = env("OPC_FILE_CONTENT");
 const NOITEM = "bbbbbbbbbbbbbbbbbbbbbbbbbb";
+// Ids the SDK takes for ids ([a-z0-9]{26}) that the server could never have
+// made (its ids are base32: no 0, 1, 8 or 9): unknown, so 404.
+const DIGIT_IDS = ["a0b1c8d9eeeeeeeeeeeeeeeeee", "01890189018901890189018901", "zzzzzzzzzzzzzzzzzzzzzzzzz8"];
+const NOVAULT = "aaaaaaaaaaaaaaaaaaaaaaaaaa";
 const T = { timeout: 30000 };
 
 // A rejection of the SDK as a plain {status, message} (or a fresh Error):
@@ -172,6 +179,57 @@ test("getVaultByTitle with no match: the SDK's 404", T, async () => {
 
 test("getVaultById of a vault outside the token: 403 (not in scope)", T, async () => {
     await assert.rejects(rw.getVaultById(OTHER_VAULT), httpError(403, /not in scope/));
+});
+
+test("getVaultById / getVault / listItems of a vault the server has no grant for: 404", T, async () => {
+    for (const v of [SECRET_VAULT, NOVAULT]) {
+        const msg = new RegExp(`vault ${v} not found`);
+        await assert.rejects(rw.getVaultById(v), httpError(404, msg));
+        await assert.rejects(rw.getVault(v), httpError(404, msg));
+        await assert.rejects(rw.listItems(v), httpError(404, msg));
+        await assert.rejects(rw.getItemById(v, NOITEM), httpError(404, msg));
+        await assert.rejects(ro.getVaultById(v), httpError(404, msg));
+    }
+});
+
+test("ids with 0, 1, 8, 9: the SDK sends them as ids, and they are unknown (404)", T, async () => {
+    for (const id of DIGIT_IDS) {
+        const vmsg = new RegExp(`vault ${id} not found`);
+        await assert.rejects(rw.getVaultById(id), httpError(404, vmsg));
+        await assert.rejects(rw.getVault(id), httpError(404, vmsg));
+        await assert.rejects(rw.listItems(id), httpError(404, vmsg));
+        await assert.rejects(rw.getItemById(id, NOITEM), httpError(404, vmsg));
+        const imsg = new RegExp(`item ${id} not found`);
+        await assert.rejects(rw.getItemById(VAULT, id), httpError(404, imsg));
+        await assert.rejects(rw.getItem(VAULT, id), httpError(404, imsg));
+        await assert.rejects(rw.deleteItemById(VAULT, id), httpError(404, imsg));
+    }
+});
+
+test("X-Request-ID: the client's comes back on success and error; else a fresh UUID", T, async () => {
+    const auth = { Authorization: `Bearer ${env("OPC_TOKEN_RW")}` };
+    const cases = [
+        [`/v1/vaults/${VAULT}`, 200],
+        [`/v1/vaults/${VAULT}/items/${DIGIT_IDS[0]}`, 404],
+        [`/v1/vaults/${OTHER_VAULT}`, 403],
+        ["/heartbeat", 200],
+    ];
+    for (const [path, status] of cases) {
+        const rid = `sdk-${status}-${crypto.randomUUID()}`;
+        const res = await fetch(URL + path, { headers: { ...auth, "X-Request-ID": rid } });
+        await res.arrayBuffer();
+        assert.equal(res.status, status, path);
+        assert.equal(res.headers.get("x-request-id"), rid, path);
+    }
+    const res = await fetch(`${URL}/v1/vaults`, { headers: auth });
+    await res.arrayBuffer();
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("x-request-id"), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const long = "x".repeat(129);
+    const res2 = await fetch(`${URL}/heartbeat`, { headers: { "X-Request-ID": long } });
+    await res2.arrayBuffer();
+    assert.notEqual(res2.headers.get("x-request-id"), long);
+    assert.equal(res2.headers.get("x-request-id").length, 36);
 });
 
 // ---------------- reading items ----------------
@@ -458,6 +516,10 @@ test("getFileContentStream: the bytes as a stream", FILES, async () => {
 
 test("files of an unknown file id: 404 naming the file", FILES, async () => {
     await assert.rejects(rw.getFileById(VAULT, attached.id, NOITEM), httpError(404, new RegExp(NOITEM)));
+    await assert.rejects(
+        rw.getFileById(VAULT, attached.id, DIGIT_IDS[0]),
+        httpError(404, new RegExp(`file ${DIGIT_IDS[0]} not found`)),
+    );
     const e = await rejection(rw.getFileContent(VAULT, attached.id, NOITEM));
     assert.equal(e.status, 404);
     assert.match(e.message, new RegExp(NOITEM));

@@ -40,6 +40,39 @@ static void test_id_valid_rejects_wrong_forms(void **state)
     assert_false(opc__id_valid("ftz4pm2xxwmwrsd7rjqn7grzfz", 25));
 }
 
+/* A client's id: any [a-z0-9]{26} (what the SDKs accept), nothing else. */
+static void test_id_client_valid_forms(void **state)
+{
+    (void)state;
+    assert_true(opc__id_client_valid_str("ftz4pm2xxwmwrsd7rjqn7grzfz"));
+    assert_true(opc__id_client_valid_str("ftz4pm2xxwmwrsd7rjqn7grzf1"));
+    assert_true(opc__id_client_valid_str("08919abcdefghijklmnopqrstu"));
+    assert_true(opc__id_client_valid_str("00000000000000000000000000"));
+    assert_true(opc__id_client_valid_str("99999999999999999999999999"));
+    assert_false(opc__id_client_valid_str("ftz4pm2xxwmwrsd7rjqn7grzf"));
+    assert_false(opc__id_client_valid_str("ftz4pm2xxwmwrsd7rjqn7grzf89"));
+    assert_false(opc__id_client_valid_str("FTZ4PM2XXWMWRSD7RJQN7GRZFZ"));
+    assert_false(opc__id_client_valid_str("ftz4pm2xxwmwrsd7rjqn7grzf-"));
+    assert_false(opc__id_client_valid_str("ftz4pm2xxwmwrsd7rjqn7grz/."));
+    assert_false(opc__id_client_valid_str("ftz4pm2xxwmwrsd7rjqn7grzf:"));
+    assert_false(opc__id_client_valid_str("ftz4pm2xxwmwrsd7rjqn7grzf`"));
+    assert_false(opc__id_client_valid_str("ftz4pm2xxwmwrsd7rjqn7grzf{"));
+    assert_false(opc__id_client_valid_str(""));
+    assert_false(opc__id_client_valid_str(NULL));
+    assert_false(opc__id_client_valid("ftz4pm2xxwmwrsd7rjqn7grzf8", 25));
+    /* Every generated id is a client id too; a client id with 0, 1, 8 or 9
+     * is not one the server could have made. */
+    char id[OPC_ID_LEN + 1];
+    assert_int_equal(opc__id_generate(id), OPC_OK);
+    assert_true(opc__id_client_valid_str(id));
+    const char digits[] = "0189";
+    for (size_t i = 0; i < 4; i++) {
+        id[7] = digits[i];
+        assert_true(opc__id_client_valid_str(id));
+        assert_false(opc__id_valid_str(id));
+    }
+}
+
 static void test_rand_uniform_is_unbiased(void **state)
 {
     (void)state;
@@ -80,6 +113,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_id_generate_is_valid_and_unique),
         cmocka_unit_test(test_id_valid_rejects_wrong_forms),
+        cmocka_unit_test(test_id_client_valid_forms),
         cmocka_unit_test(test_rand_uniform_is_unbiased),
         cmocka_unit_test(test_rand_bytes_fills),
     };
