@@ -31,7 +31,6 @@
 
 static const char *g_prog = "daemon";
 static opc_log_level g_level = OPC_LOG_INFO;
-static bool g_ready;
 static sigset_t g_signals; /* SIGTERM, SIGINT, SIGHUP */
 static volatile sig_atomic_t g_stop;
 
@@ -255,6 +254,76 @@ static int healthcheck(void)
     return strncmp(buf, "HTTP/1.1 200 ", 13) == 0 || strncmp(buf, "HTTP/1.0 200 ", 13) == 0 ? 0 : 1;
 }
 
+/* ---- the arguments: --help, --version, --healthcheck ---- */
+
+/* Both daemons' variables, laid out as dmn_prog.env: the name at column 3,
+ * the text at column 23, the default in parentheses. */
+static const char common_env[] =
+    "  OP_SESSION          the credentials file 1password-credentials.json: its\n"
+    "                      path, its base64 or its JSON\n"
+    "                      (default $HOME/.op/1password-credentials.json)\n"
+    "  OP_HTTP_PORT        the HTTP port, 0-65535; 0 picks a free one (default 8080)\n"
+    "  OP_BIND_ADDRESS     the numeric IPv4 or IPv6 address to listen on; :: is every\n"
+    "                      address of both (default 0.0.0.0: every IPv4 address)\n"
+    "  OP_LOG_LEVEL        error, warn, info, debug or trace (default info)\n"
+    "  XDG_DATA_HOME       an absolute path; the cache is in $XDG_DATA_HOME/.op/data\n"
+    "                      (default $HOME)\n"
+    "  HOME                for the defaults above (default none: then OP_SESSION\n"
+    "                      and XDG_DATA_HOME must be set)\n";
+static const char heap_env[] =
+    "  MALLOC_ARENA_MAX    when it or GLIBC_TUNABLES is set, glibc's heap follows\n"
+    "                      them (default unset: 2 arenas, mmap from 256 KiB)\n"
+    "  GLIBC_TUNABLES      see MALLOC_ARENA_MAX (default unset)\n"
+    "  OP_BUS_PORT         accepted and ignored, logged (default unset)\n"
+    "  OP_BUS_PEERS        accepted and ignored, logged (default unset)\n";
+
+static int print_help(const dmn_prog *p)
+{
+    (void)printf("Usage: %s [--help | --version | --healthcheck]\n\n%s\n"
+                 "Options:\n"
+                 "  -h, --help          print this help and exit\n"
+                 "  --version           print the versions of %s, libopconnect and the\n"
+                 "                      Connect API it speaks, and exit\n"
+                 "  --healthcheck       GET /heartbeat on 127.0.0.1:$OP_HTTP_PORT (on\n"
+                 "                      $OP_BIND_ADDRESS when it names one address); exit 0\n"
+                 "                      on a 200, else 1\n\n"
+                 "Environment (an empty variable counts as unset; a bad value stops start-up\n"
+                 "with one line on stderr naming it, exit status 1):\n%s%s%s\n"
+                 "Logs are JSON lines on stdout. See %s(8).\n",
+                 p->name, p->about, p->name, common_env, p->env, heap_env, p->name);
+    return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+}
+
+static int print_version(const dmn_prog *p)
+{
+    (void)printf("%s %s (libopconnect %s, Connect API %s)\n", p->name, OPC_VERSION_STRING,
+                 opc_version(), OPC_CONNECT_VERSION);
+    return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+}
+
+/* An exit status, or -1 when there is no argument and the daemon goes on. */
+static int handle_args(const dmn_prog *p, int argc, char **argv)
+{
+    if (argc < 2) {
+        return -1;
+    }
+    const char *a = argv[1];
+    bool help = strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+    bool version = strcmp(a, "--version") == 0;
+    bool check = strcmp(a, "--healthcheck") == 0;
+    if (!help && !version && !check) {
+        (void)fprintf(stderr, "%s: %s '%s' (see %s --help)\n", p->name,
+                      a[0] == '-' ? "unknown option" : "unexpected argument", a, p->name);
+        return 2;
+    }
+    if (argc > 2) {
+        (void)fprintf(stderr, "%s: %s takes nothing after it, got '%s' (see %s --help)\n", p->name,
+                      a, argv[2], p->name);
+        return 2;
+    }
+    return help ? print_help(p) : version ? print_version(p) : healthcheck();
+}
+
 /* ---- start-up ---- */
 
 static void no_core_dumps(void)
@@ -320,22 +389,14 @@ static void raise_fd_limit(void)
     }
 }
 
-int dmn_begin(dmn *d, const char *prog, const char *title, int argc, char **argv)
+int dmn_begin(dmn *d, const dmn_prog *p, int argc, char **argv)
 {
     memset(d, 0, sizeof *d);
-    d->prog = prog;
-    d->title = title;
-    g_prog = prog;
-    for (int i = 1; i < argc; i++) {
-        if (argc == 2 && strcmp(argv[i], "--healthcheck") == 0) {
-            return healthcheck();
-        }
-        if (argc == 2 && strcmp(argv[i], "--version") == 0) {
-            printf("%s %s (libopconnect %s)\n", prog, OPC_VERSION_STRING, opc_version());
-            return 0;
-        }
-        (void)fprintf(stderr, "usage: %s [--healthcheck | --version]\n", prog);
-        return 2;
+    d->p = p;
+    g_prog = p->name;
+    int status = handle_args(p, argc, argv);
+    if (status >= 0) {
+        return status;
     }
     no_core_dumps();
     bounded_heap();
@@ -361,6 +422,8 @@ int dmn_open(dmn *d)
         dmn_fail("cannot install the log callback");
         return -1;
     }
+    dmn_log(OPC_LOG_INFO, "%s %s (libopconnect %s, Connect API %s) starting", d->p->title,
+            OPC_VERSION_STRING, opc_version(), OPC_CONNECT_VERSION);
     char err[OPC_ERRBUF_SIZE] = "";
     char line[OPC_ERRBUF_SIZE + 64];
     opc_err rc = opc_sync_default_cache_path(d->xdg_data_home, d->home, &d->cache_path);
@@ -390,11 +453,40 @@ void dmn_drop_credentials(dmn *d)
     d->creds = NULL;
 }
 
-void dmn_ready(const dmn *d, int port)
+void dmn_fail_start(dmn *d, const char *err, const dmn_port *ports, size_t n)
 {
-    g_ready = true;
-    dmn_log(OPC_LOG_INFO, "%s %s (libopconnect %s) serving on %s:%d", d->title, OPC_VERSION_STRING,
-            opc_version(), d->bind_address, port);
+    /* The library names the port it could not bind, and why, once it has
+     * tried it again: "cannot listen on 127.0.0.1:8080: address in use"
+     * ("[::1]:8080" for IPv6). */
+    bool v6 = strchr(d->bind_address, ':') != NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (ports[i].port <= 0) {
+            continue; /* a free port is never busy */
+        }
+        char at[80];
+        char needle[112];
+        (void)snprintf(at, sizeof at, "%s%s%s:%d", v6 ? "[" : "", d->bind_address, v6 ? "]" : "",
+                       ports[i].port);
+        (void)snprintf(needle, sizeof needle, "cannot listen on %s: ", at);
+        const char *p = strstr(err, needle);
+        if (p == NULL) {
+            continue;
+        }
+        const char *why = p + strlen(needle);
+        bool addr = strncmp(why, "address not available", 21) == 0;
+        const char *var = addr ? "OP_BIND_ADDRESS" : ports[i].var;
+        (void)fprintf(stderr, "%s: %s: cannot listen on %s: %s; choose another with %s%s\n", g_prog,
+                      var, at, why, var, addr ? "" : " (or OP_BIND_ADDRESS)");
+        dmn_close(d);
+        return;
+    }
+    if (strstr(err, "cannot listen on") != NULL) { /* the port is free by now */
+        (void)fprintf(stderr, "%s: %s; check OP_HTTP_PORT%s and OP_BIND_ADDRESS\n", g_prog, err,
+                      n > 1 ? ", OP_HTTPS_PORT" : "");
+    } else {
+        dmn_fail(err);
+    }
+    dmn_close(d);
 }
 
 int dmn_wait(void (*on_hup)(void *ud), void *ud)
@@ -440,9 +532,6 @@ void dmn_close(dmn *d)
     d->creds = NULL;
     opc_free(d->cache_path);
     d->cache_path = NULL;
-    if (g_ready) {
-        dmn_log(OPC_LOG_INFO, "stopped");
-    }
     if (opc_global_set_log(NULL, NULL, OPC_LOG_INFO) != OPC_OK) {
         /* cannot happen: the level is valid */
     }

@@ -5,19 +5,31 @@
  * A daemon's main() is:
  *
  *   dmn d;
- *   int status = dmn_begin(&d, "connect-x", "1Password Connect X", argc, argv);
- *   if (status >= 0) return status;           (--version, --healthcheck, usage)
+ *   int status = dmn_begin(&d, &x_prog, argc, argv);
+ *   if (status >= 0) return status;  (--help, --version, --healthcheck, usage)
  *   ... its own variables: dmn_env_int(), dmn_env_duration_ms() ...
  *   if (dmn_open(&d) != 0) return 1;           (library, log, credentials)
- *   ... create and start the library object ...
- *   dmn_ready(&d, port);  ...  dmn_wait(...) or opc_sync_run(.., dmn_stop_flag())
- *   ... free the object ...; dmn_close(&d); return 0;
+ *   ... create and start the library object (it logs "serving on") ...
+ *   on failure: free the object, dmn_fail_start(&d, err, ports, n)
+ *   dmn_wait(...) or opc_sync_run(.., dmn_stop_flag())
+ *   ... free the object (it logs "stopped") ...; dmn_close(&d); return 0;
+ *
+ * The listening events are the library's to log ("serving on <addr>:<port>"
+ * and "stopped" of opc_api, "status on ..." and "status listener stopped"
+ * of opc_sync): it knows the ports it bound, and embedders get the same
+ * lines. A daemon logs its start-up banner (versions) and the signal that
+ * stops it, never a second line for either event (docs/decisions.md).
+ *
+ * Every variable a daemon reads is listed, with its default, in its
+ * --help (dmn_prog.env, and the shared ones here) and in its man page;
+ * tests/daemon/test_programs.sh greps the sources to hold both to it.
  *
  * Configuration (ARCHITECTURE §4, docs/configuration.md) is read and
  * checked before the library starts: a bad value prints ONE line on stderr,
  * "<prog>: <VARIABLE>: <why>", and exits 1 (dmn_bad). Nothing else is
  * printed on stderr except a start-up failure after dmn_open(), also one
- * line (dmn_fail). Logs are JSON lines on stdout (opc_log_format_json),
+ * line (dmn_fail, dmn_fail_start), and a refused argument (one line naming
+ * --help, exit 2). Logs are JSON lines on stdout (opc_log_format_json),
  * never with a secret: the daemon's own lines carry no values from the
  * environment except ports, addresses and paths.
  *
@@ -29,6 +41,7 @@
 #ifndef OPC_DAEMON_H
 #define OPC_DAEMON_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <opconnect/opconnect.h>
@@ -42,9 +55,16 @@
 #define DMN_MIN_FILES 4096
 #define DMN_MALLOC_MMAP_THRESHOLD (256 * 1024)
 
+/* What a daemon says about itself in --help, --version and its banner. */
+typedef struct dmn_prog {
+    const char *name;  /* "connect-api": messages, log subsystem */
+    const char *title; /* "1Password Connect API": the start-up banner */
+    const char *about; /* --help: what it does, lines of at most 79 columns */
+    const char *env;   /* --help: its own variables, as dmn_help() lays them out */
+} dmn_prog;
+
 typedef struct dmn {
-    const char *prog;          /* "connect-api": messages, log subsystem */
-    const char *title;         /* "1Password Connect API": start-up line */
+    const dmn_prog *p;         /* the daemon's name, title and help */
     int http_port;             /* OP_HTTP_PORT: 0-65535, default 8080 */
     const char *bind_address;  /* OP_BIND_ADDRESS: IPv4 or IPv6, default 0.0.0.0 */
     opc_log_level log_level;   /* OP_LOG_LEVEL: default info */
@@ -57,15 +77,16 @@ typedef struct dmn {
 } dmn;
 
 /*
- * Start-up: handles the arguments (--version prints and returns 0,
- * --healthcheck probes GET /heartbeat on the local instance and returns 0
- * or 1, anything else prints usage and returns 2), then disables core
- * dumps (RLIMIT_CORE 0, PR_SET_DUMPABLE 0), sets umask 077, blocks the
- * signals and reads the variables both daemons share: OP_HTTP_PORT,
- * OP_BIND_ADDRESS, OP_LOG_LEVEL, OP_SESSION, XDG_DATA_HOME, HOME (exits 1
- * on a bad value). Returns -1 when the daemon should go on.
+ * Start-up: handles the arguments (--help and --version print on stdout
+ * and return 0, --healthcheck probes GET /heartbeat on the local instance
+ * and returns 0 or 1; anything else is one line on stderr naming --help,
+ * and 2), then disables core dumps (RLIMIT_CORE 0, PR_SET_DUMPABLE 0),
+ * sets umask 077, blocks the signals and reads the variables both daemons
+ * share: OP_HTTP_PORT, OP_BIND_ADDRESS, OP_LOG_LEVEL, OP_SESSION,
+ * XDG_DATA_HOME, HOME (exits 1 on a bad value). Returns -1 when the daemon
+ * should go on. p must outlive d.
  */
-int dmn_begin(dmn *d, const char *prog, const char *title, int argc, char **argv);
+int dmn_begin(dmn *d, const dmn_prog *p, int argc, char **argv);
 
 /* ---- the environment (before dmn_open; a bad value exits 1) ---- */
 
@@ -87,9 +108,10 @@ int64_t dmn_env_duration_ms(const char *name, int64_t max_ms, int64_t def);
 /* ---- running ---- */
 
 /*
- * Initialize the library, route its log to stdout at d->log_level, compute
- * the cache path and load the credentials (OP_SESSION). On failure: one
- * line on stderr, everything released, -1.
+ * Initialize the library, route its log to stdout at d->log_level, log the
+ * banner ("<title> <version> (libopconnect <v>, Connect API <c>)
+ * starting"), compute the cache path and load the credentials
+ * (OP_SESSION). On failure: one line on stderr, everything released, -1.
  */
 int dmn_open(dmn *d);
 
@@ -102,8 +124,25 @@ void dmn_fail(const char *msg);
 /* One JSON log line of the daemon itself (subsystem = prog). */
 void dmn_log(opc_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The start-up line: "<title> <version> (libopconnect <v>) on <addr>:<port>". */
-void dmn_ready(const dmn *d, int port);
+/* A port a daemon listens on, and the variable that sets it. */
+typedef struct dmn_port {
+    const char *var; /* "OP_HTTP_PORT" */
+    int port;        /* as configured; 0 (a free one) is never busy */
+} dmn_port;
+
+/*
+ * A start failure of the library, err, after the library object was freed.
+ * When err names one of the ports, with why the library could not bind it
+ * ("cannot listen on 127.0.0.1:8080: address in use"), the line names the
+ * variable to change:
+ *   "<prog>: OP_HTTP_PORT: cannot listen on 127.0.0.1:8080: address in use;
+ *    choose another with OP_HTTP_PORT (or OP_BIND_ADDRESS)"
+ * (OP_BIND_ADDRESS alone for "address not available"). A listen error that
+ * names no reason (the port was free again when the library looked) gets
+ * the candidate variables appended; any other err is printed as it is, as
+ * dmn_fail(). Then dmn_close().
+ */
+void dmn_fail_start(dmn *d, const char *err, const dmn_port *ports, size_t n);
 
 /*
  * Sleep until SIGTERM or SIGINT; each SIGHUP calls on_hup(ud) first (may
@@ -117,7 +156,7 @@ int dmn_wait(void (*on_hup)(void *ud), void *ud);
  */
 volatile int *dmn_stop_flag(void);
 
-/* Release what dmn_open() holds and the library; logs "stopped". */
+/* Release what dmn_open() holds and the library (the log written out). */
 void dmn_close(dmn *d);
 
 #endif

@@ -23,6 +23,37 @@
 #include "daemon.h"
 #include "tls_env.h"
 
+static const dmn_prog prog = {
+    .name = "connect-api",
+    .title = "1Password Connect API",
+    .about = "Serves the 1Password Connect REST API (version " OPC_CONNECT_VERSION
+             ") from the local cache that\n"
+             "connect-sync fills, over HTTP and, with a certificate or ACME, HTTPS. It is\n"
+             "configured by its environment only.\n",
+    .env = "  OP_SYNC_TIMEOUT     how long a request waits for the initial sync before a\n"
+           "                      408, a Go duration of at most 1h (default 10s)\n"
+           "  OP_API_THREADS      worker threads, 1-16384: one per open connection, idle\n"
+           "                      keep-alive ones included (default 1280)\n"
+           "  OP_HTTP_KEEPALIVE   how long an idle keep-alive connection waits for its\n"
+           "                      next request, a Go duration of at most 1h; 0 closes\n"
+           "                      after every answer (default 65s)\n"
+           "  OP_MAX_INLINE_FILE_SIZE_KB  the largest file inlined by inline_files or\n"
+           "                      inline_content, in KiB, 0-65536 (default 100)\n"
+           "  OP_RENDER_CACHE_MB  memory for the rendered-item cache, in MiB, 0-1024;\n"
+           "                      0 disables it (default 16)\n" TLS_ENV_HELP,
+};
+
+/* The numbers prog.env and TLS_ENV_HELP state: a new default fails here. */
+_Static_assert(OPC_API_MAX_THREADS == 16384 && OPC_API_DEFAULT_THREADS == 1280 &&
+                   OPC_API_DEFAULT_KEEPALIVE_MS == 65000 &&
+                   OPC_API_DEFAULT_SYNC_TIMEOUT_MS == 10000 &&
+                   OPC_API_MAX_INLINE_FILE_KB == 65536 &&
+                   OPC_API_DEFAULT_MAX_INLINE_FILE_KB == 100 &&
+                   OPC_API_MAX_RENDER_CACHE_BYTES >> 20 == 1024 &&
+                   OPC_API_DEFAULT_RENDER_CACHE_BYTES >> 20 == 16 &&
+                   OPC_API_DEFAULT_HTTPS_PORT == 8443,
+               "connect-api --help (and man/connect-api.8) state these defaults: update them");
+
 static void reload_tls(void *api)
 {
     opc_err rc = opc_api_tls_reload(api); /* logs what it did */
@@ -32,7 +63,7 @@ static void reload_tls(void *api)
 int main(int argc, char **argv)
 {
     dmn d;
-    int status = dmn_begin(&d, "connect-api", "1Password Connect API", argc, argv);
+    int status = dmn_begin(&d, &prog, argc, argv);
     if (status >= 0) {
         return status;
     }
@@ -51,6 +82,10 @@ int main(int argc, char **argv)
                                            OPC_API_DEFAULT_RENDER_CACHE_BYTES >> 20);
     tls_env tls;
     tls_env_read(&tls);
+    int https_port = tls_env_https_port(&tls);
+    if (https_port > 0 && https_port == d.http_port) {
+        dmn_bad("OP_HTTPS_PORT", "the same port as OP_HTTP_PORT");
+    }
 
     if (dmn_open(&d) != 0) {
         return 1;
@@ -76,12 +111,11 @@ int main(int argc, char **argv)
         rc = opc_api_start(api, err, sizeof err);
     }
     if (rc != OPC_OK) {
-        dmn_fail(err);
-        opc_api_free(api);
-        dmn_close(&d);
+        opc_api_free(api); /* closes what it had bound */
+        const dmn_port ports[] = {{"OP_HTTP_PORT", d.http_port}, {"OP_HTTPS_PORT", https_port}};
+        dmn_fail_start(&d, err, ports, sizeof ports / sizeof ports[0]);
         return 1;
     }
-    dmn_ready(&d, opc_api_port(api));
     (void)dmn_wait(reload_tls, api);
     opc_api_free(api); /* drains the requests in progress */
     dmn_close(&d);

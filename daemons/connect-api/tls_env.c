@@ -71,6 +71,14 @@ void tls_env_read(tls_env *t)
     }
 }
 
+int tls_env_https_port(const tls_env *t)
+{
+    if (t->cert_file == NULL && t->letsencrypt == NULL) {
+        return -1;
+    }
+    return t->https_port >= 0 ? t->https_port : OPC_API_DEFAULT_HTTPS_PORT;
+}
+
 opc_err tls_env_apply(opc_api *api, const tls_env *t, const char *cache_path, char *err,
                       size_t err_len)
 {

@@ -16,6 +16,20 @@ typedef struct tls_env {
     const char *domain;      /* OP_TLS_DOMAIN */
 } tls_env;
 
+/* The HTTPS variables in connect-api's --help (dmn_prog.env). */
+#define TLS_ENV_HELP                                                                               \
+    "  OP_HTTPS_PORT       the HTTPS port, 0-65535, with a certificate or ACME\n"                  \
+    "                      (default 8443)\n"                                                       \
+    "  OP_TLS_CERT_FILE    HTTPS with this PEM chain, leaf first; with\n"                          \
+    "                      OP_TLS_KEY_FILE (default none: no HTTPS)\n"                             \
+    "  OP_TLS_KEY_FILE     the PEM key (RSA or EC) of OP_TLS_CERT_FILE (default none)\n"           \
+    "  OP_TLS_USE_LETSENCRYPT  any value: the certificate from ACME (default unset)\n"             \
+    "  OP_TLS_DOMAIN       the name to certify, required with ACME (default none)\n"               \
+    "  OP_ACME_DIRECTORY_URL  the ACME directory, https:// (default Let's Encrypt's)\n"            \
+    "  OP_ACME_CA_FILE     PEM trust for the ACME directory's TLS (default the\n"                  \
+    "                      system's)\n"                                                            \
+    "  OP_ACME_EMAIL       the ACME account's contact (default none)\n"
+
 /*
  * Read OP_HTTPS_PORT, OP_TLS_CERT_FILE, OP_TLS_KEY_FILE,
  * OP_TLS_USE_LETSENCRYPT and OP_TLS_DOMAIN and check what needs no
@@ -24,6 +38,10 @@ typedef struct tls_env {
  * (dmn_bad, before dmn_open).
  */
 void tls_env_read(tls_env *t);
+
+/* The HTTPS port connect-api will listen on, or -1 without HTTPS (neither
+ * a certificate nor ACME). */
+int tls_env_https_port(const tls_env *t);
 
 /*
  * Configure api from t and OP_ACME_DIRECTORY_URL, OP_ACME_CA_FILE and

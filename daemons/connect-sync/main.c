@@ -12,10 +12,20 @@
  */
 #include "daemon.h"
 
+static const dmn_prog prog = {
+    .name = "connect-sync",
+    .title = "1Password Connect Sync",
+    .about = "Mirrors the vaults granted to a Connect server, and its token registry, from\n"
+             "the upstream account into the local cache that connect-api serves; answers\n"
+             "GET /heartbeat and GET /health on OP_HTTP_PORT. It is configured by its\n"
+             "environment only, and has no variables of its own.\n",
+    .env = "",
+};
+
 int main(int argc, char **argv)
 {
     dmn d;
-    int status = dmn_begin(&d, "connect-sync", "1Password Connect Sync", argc, argv);
+    int status = dmn_begin(&d, &prog, argc, argv);
     if (status >= 0) {
         return status;
     }
@@ -30,12 +40,11 @@ int main(int argc, char **argv)
         rc = opc_sync_listen(sync, d.bind_address, d.http_port, err, sizeof err);
     }
     if (rc != OPC_OK) {
-        dmn_fail(err);
-        opc_sync_free(sync);
-        dmn_close(&d);
+        opc_sync_free(sync); /* closes what it had bound */
+        const dmn_port ports[] = {{"OP_HTTP_PORT", d.http_port}};
+        dmn_fail_start(&d, err, ports, 1);
         return 1;
     }
-    dmn_ready(&d, opc_sync_port(sync));
     rc = opc_sync_run(sync, dmn_stop_flag());
     if (rc != OPC_OK) {
         dmn_log(OPC_LOG_ERROR, "the sync stopped (%s): exiting", opc_errname(rc));

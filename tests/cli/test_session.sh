@@ -375,7 +375,7 @@ fails 4 "deleted vault is gone" op vault get Scratch
 
 # ---- help and version ----
 ok "op --version" op --version
-check "--version names op and the library" grep -Eq '^op [0-9]+\.[0-9]+\.[0-9]+ \(libopconnect [0-9.]+\)$' "$T/out"
+check "--version names op, the library and the Connect API" grep -Eq '^op [0-9]+\.[0-9]+\.[0-9]+ \(libopconnect [0-9.]+, Connect API [0-9.]+\)$' "$T/out"
 ok "op help item create" op help item create
 check "help shows the usage line" grep -q '^Usage: op item create' "$T/out"
 ok "op connect token create --help" op connect token create --help

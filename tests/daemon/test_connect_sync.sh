@@ -4,7 +4,7 @@
 # (connect-api's too: the two share that code, daemons/common/);
 # it serves /heartbeat and /health on OP_HTTP_PORT (127.0.0.1), mirrors the
 # account into $XDG_DATA_HOME/.op/data/1password.sqlite (0600, dir 0700),
-# logs JSON lines, answers --healthcheck and --version, answers HEAD, 405
+# logs JSON lines, answers --healthcheck, answers HEAD, 405
 # and 404 with JSON bodies on its status port, ignores SIGHUP, and exits 0
 # on SIGTERM.
 set -eu
@@ -52,10 +52,7 @@ bad OP_SESSION OP_SESSION=/nonexistent/creds.json
 bad XDG_DATA_HOME XDG_DATA_HOME=relative/dir
 bad OP_BIND_ADDRESS OP_BIND_ADDRESS=1.2.3
 bad OP_BIND_ADDRESS OP_BIND_ADDRESS=localhost
-check "--version: the daemon's and the library's versions" sh -c \
-    "'$SYNC' --version | grep -Eq '^connect-sync [0-9]+[.][0-9]+[.][0-9]+ [(]libopconnect [0-9.]+[)]\$'"
-check "an unknown argument: usage on stderr, exit 2" sh -c \
-    "'$SYNC' --nope >/dev/null 2>'$T/usage.err'; [ \$? -eq 2 ] && grep -q '^usage: connect-sync' '$T/usage.err'"
+# --help, --version and unknown options: tests/daemon/test_programs.sh
 # connect-api reads the same variables through the same code, and its own.
 API="$BUILDDIR/connect-api"
 bad_in "$API" OP_HTTP_PORT OP_HTTP_PORT=65536
@@ -66,8 +63,6 @@ bad_in "$API" OP_SYNC_TIMEOUT OP_SYNC_TIMEOUT=2h
 bad_in "$API" OP_SYNC_TIMEOUT OP_SYNC_TIMEOUT=10
 bad_in "$API" OP_API_THREADS OP_API_THREADS=0
 bad_in "$API" OP_API_THREADS OP_API_THREADS=8x
-check "connect-api --version: the daemon's and the library's versions" sh -c \
-    "'$API' --version | grep -Eq '^connect-api [0-9]+[.][0-9]+[.][0-9]+ [(]libopconnect [0-9.]+[)]\$'"
 
 # ---- start ----
 PORT=$(free_port)

@@ -180,25 +180,48 @@ static const struct op_cmd commands[] = {
 
 static const char global_help[] =
     "Global flags:\n"
-    "  --account PATH    the account file (env OP_ACCOUNT; default\n"
+    "  --account PATH    the account file (default $OP_ACCOUNT, else\n"
     "                    $XDG_DATA_HOME/opconnect/account.db)\n"
-    "  --format FORMAT   human (default) or json\n"
-    "  --password-stdin  read the password from the first line of stdin\n"
-    "  --session TOKEN   a token of 'op signin' (env OP_SESSION_TOKEN)\n"
+    "  --format FORMAT   human or json (default human)\n"
+    "  --password-stdin  read the password from the first line of stdin (default\n"
+    "                    off: $OP_PASSWORD, else a prompt)\n"
+    "  --session TOKEN   a token of 'op signin' (default $OP_SESSION_TOKEN)\n"
     "  -h, --help        help for a command\n";
+
+/* Every variable op reads (tests/daemon/test_programs.sh holds this list,
+ * and op(1)'s, to the sources): the name at column 3, the default in
+ * parentheses. */
+static const char env_help[] =
+    "Environment (a flag wins over its variable):\n"
+    "  OP_ACCOUNT        the account file, as --account\n"
+    "                    (default $XDG_DATA_HOME/opconnect/account.db)\n"
+    "  OP_PASSWORD       the password, wiped from the environment once read\n"
+    "                    (default none: --password-stdin, else a prompt)\n"
+    "  OP_SECRET_KEY     the Secret Key, wiped likewise (default the file\n"
+    "                    $XDG_CONFIG_HOME/opconnect/secret-key-<accountId>)\n"
+    "  OP_SESSION_TOKEN  a token of 'op signin', as --session (default none)\n"
+    "  XDG_DATA_HOME     where the account file lives (default $HOME/.local/share)\n"
+    "  XDG_CONFIG_HOME   where the Secret Key file lives (default $HOME/.config)\n"
+    "  XDG_RUNTIME_DIR   sessions in its opconnect/ (default unset: sessions in\n"
+    "                    $XDG_CACHE_HOME/opconnect/sessions)\n"
+    "  XDG_CACHE_HOME    see XDG_RUNTIME_DIR (default $HOME/.cache)\n"
+    "  HOME              for the defaults above (default the user's home directory\n"
+    "                    in the password database)\n";
 
 static void print_top_help(FILE *out)
 {
     (void)fprintf(out, "op - the owner's CLI of opconnect (1Password CLI v2 command shapes)\n\n"
-                       "Usage: op COMMAND [flags]\n\nCommands:\n");
+                       "Usage: op COMMAND [flags]\n       op --version\n\nCommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++) {
         (void)fprintf(out, "  %-23s %s\n", commands[i].path, commands[i].summary);
     }
     (void)fprintf(out,
-                  "\n%s\nRun 'op help COMMAND' for a command's flags; 'op --version'.\n"
+                  "\n%s  --version         print the versions of op, libopconnect and the Connect\n"
+                  "                    API its servers speak, and exit\n\n%s\n"
+                  "Run 'op help COMMAND' for a command's flags.\n"
                   "Exit codes: 0 ok, 1 error, 2 usage, 3 authentication, 4 not found,\n"
                   "5 conflict, 6 already exists, 7 permission, 8 invalid value, 9 integrity.\n",
-                  global_help);
+                  global_help, env_help);
 }
 
 static void print_group_help(const char *prefix)
@@ -286,7 +309,8 @@ int main(int argc, char **argv)
         bool takes_value;
         if (strcmp(arg, "--version") == 0 && nwords == 0) {
             free(skip);
-            (void)printf("op %s (libopconnect %s)\n", OPC_VERSION_STRING, opc_version());
+            (void)printf("op %s (libopconnect %s, Connect API %s)\n", OPC_VERSION_STRING,
+                         opc_version(), OPC_CONNECT_VERSION);
             return finish(OP_EXIT_OK);
         }
         if (arg[0] == '-' && arg[1] != '\0') {

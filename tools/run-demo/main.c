@@ -11,11 +11,19 @@
  * with DIR/1password-credentials.json and a read-write token in DIR/token
  * (both 0600). Later starts reuse DIR. Then serves the API on 127.0.0.1
  * (port 8080, OP_HTTP_PORT overrides) with the cache in
- * DIR/data/1password.sqlite, until SIGINT or SIGTERM.
+ * DIR/data/1password.sqlite, until SIGINT or SIGTERM, logging JSON lines
+ * on stderr at OP_LOG_LEVEL (default info: one line per request).
+ *
+ * It prints the token, a curl line and the lines that point op (the one
+ * next to this program, ../op of its path) at DIR's account: OP_ACCOUNT,
+ * OP_SECRET_KEY from DIR/secret-key and `op signin --password-stdin` fed
+ * DIR/password. Items op writes there reach the server within a second.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE 1 /* realpath */
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -216,6 +224,18 @@ static void log_line(const opc_log_record *rec, void *ud)
     fwrite(buf, 1, n, stderr);
 }
 
+/* The op next to this program (argv0's directory), absolute; "op" when
+ * there is none. */
+static void op_path(const char *argv0, char *out, size_t size)
+{
+    char self[PATH_MAX];
+    const char *slash = realpath(argv0, self) != NULL ? strrchr(self, '/') : NULL;
+    int n = slash != NULL ? snprintf(out, size, "%.*s/op", (int)(slash - self), self) : -1;
+    if (n < 0 || (size_t)n >= size || access(out, X_OK) != 0) {
+        snprintf(out, size, "op");
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -223,6 +243,13 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *dir = argv[1];
+    opc_log_level level = OPC_LOG_INFO;
+    const char *level_env = getenv("OP_LOG_LEVEL");
+    if (level_env != NULL && level_env[0] != '\0' &&
+        opc_log_level_parse(level_env, &level) != OPC_OK) {
+        fprintf(stderr, "run-demo: OP_LOG_LEVEL: expected error, warn, info, debug or trace\n");
+        return 1;
+    }
     long port = 8080;
     const char *port_env = getenv("OP_HTTP_PORT");
     if (port_env != NULL && port_env[0] != '\0') {
@@ -271,7 +298,7 @@ int main(int argc, char **argv)
                 dir, dir);
         goto done;
     }
-    if (opc_global_set_log(log_line, NULL, OPC_LOG_WARN) != OPC_OK) {
+    if (opc_global_set_log(log_line, NULL, level) != OPC_OK) {
         fprintf(stderr, "run-demo: cannot install the log callback\n");
         goto done;
     }
@@ -293,7 +320,10 @@ int main(int argc, char **argv)
         rc = opc_server_start(srv, err, sizeof err);
     }
     if (rc != OPC_OK) {
-        fprintf(stderr, "run-demo: server: %s (%s)\n", opc_errname(rc), err);
+        fprintf(stderr, "run-demo: server: %s (%s)%s\n", opc_errname(rc), err,
+                strstr(err, "cannot listen on") != NULL
+                    ? "; is another server on that port? OP_HTTP_PORT=<port> make run picks another"
+                    : "");
         goto done;
     }
     struct sigaction sa;
@@ -303,6 +333,12 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     int bound = opc_server_port(srv);
+    char adir[PATH_MAX];
+    char op[PATH_MAX];
+    if (realpath(dir, adir) == NULL) {
+        snprintf(adir, sizeof adir, "%s", dir);
+    }
+    op_path(argv[0], op, sizeof op);
     printf("libopconnect %s: embedded Connect server (sync + API) on http://127.0.0.1:%d\n"
            "DEMO data in %s/ (account, password, Secret Key, credentials and token in plain\n"
            "files, mode 0600 - for this demo only).\n\n"
@@ -310,16 +346,23 @@ int main(int argc, char **argv)
            "Try:\n"
            "  curl -H \"Authorization: Bearer $(cat %s/token)\" "
            "http://127.0.0.1:%d/v1/vaults/%s/items\n\n"
-           "Ctrl-C stops.\n",
-           opc_version(), bound, dir, vault, token, dir, bound, vault);
+           "op on this account (in another shell; what it writes reaches the server):\n"
+           "  export OP_ACCOUNT=%s/account.db OP_SECRET_KEY=\"$(cat %s/secret-key)\"\n"
+           "  eval \"$(%s signin --password-stdin < %s/password)\"\n"
+           "  %s item list --vault Demo\n"
+           "  %s item create --vault Demo --category login --title \"My login\" "
+           "username=me password=s3cret\n\n"
+           "Requests are logged on stderr (OP_LOG_LEVEL=%s). Ctrl-C stops.\n",
+           opc_version(), bound, adir, vault, token, adir, bound, vault, adir, adir, op, adir, op,
+           op, level_env != NULL && level_env[0] != '\0' ? level_env : "info");
     fflush(stdout);
     while (!g_stop) {
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    printf("\nstopping...\n");
-    opc_server_stop(srv);
-    printf("stopped.\n");
+    printf("\nstopping (the requests in progress finish)...\n");
+    fflush(stdout);
+    opc_server_stop(srv); /* the library logs "stopped" */
     status = 0;
 done:
     opc_memzero(token, sizeof token);
