@@ -403,7 +403,7 @@ static int list_vaults(req *r, const opc__ix_snapshot *s, const opc__auth_token 
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     if (opc__filter_from_query(query, OPC_FILTER_VAULTS, &f, &eb) != OPC_OK) {
-        return opc__resp_error(r, 400, OPC_FILTER_ERROR);
+        return opc__resp_error(r, 400, "%s", eb.msg);
     }
     opc__buf *b = opc__resp_begin(r);
     opc__buf_append_char(b, '[');
@@ -441,14 +441,13 @@ static bool list_hit(size_t i, void *ud)
     return true;
 }
 
-static bool item_has_tag(const opc__filter *f, const opc__ix_item *it)
+/* What a filter sees of an item: the index's folded strings. */
+static bool item_passes(const opc__filter *f, const opc__ix_item *it)
 {
-    for (size_t i = 0; i < it->n_tags; i++) {
-        if (opc__filter_match_folded(f, it->tags_folded[i], strlen(it->tags_folded[i]))) {
-            return true;
-        }
-    }
-    return false;
+    opc__filter_subject s = {it->title_folded, it->title_len,
+                             (const char *const *)it->tags_folded, it->n_tags,
+                             it->category_folded, it->updated, true};
+    return opc__filter_eval(f, &s);
 }
 
 static int list_items(req *r, opc__ix_snapshot *s, const opc__ix_vault *v, const char *query)
@@ -457,7 +456,7 @@ static int list_items(req *r, opc__ix_snapshot *s, const opc__ix_vault *v, const
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     if (opc__filter_from_query(query, OPC_FILTER_ITEMS, &f, &eb) != OPC_OK) {
-        return opc__resp_error(r, 400, OPC_FILTER_ERROR);
+        return opc__resp_error(r, 400, "%s", eb.msg);
     }
     if (f.kind == OPC_FILTER_NONE) {
         const char *body = NULL;
@@ -474,9 +473,9 @@ static int list_items(req *r, opc__ix_snapshot *s, const opc__ix_vault *v, const
             return opc__resp_error(r, 500, "Something went wrong");
         }
     }
-    if (f.kind == OPC_FILTER_TAG_EQ) {
+    if (!opc__filter_titles_only(&f)) {
         for (size_t i = 0; i < v->n_items; i++) {
-            if (item_has_tag(&f, v->items[i])) {
+            if (item_passes(&f, v->items[i])) {
                 (void)list_hit(i, &h);
             }
         }

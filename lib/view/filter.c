@@ -5,12 +5,14 @@
 #define _GNU_SOURCE /* memmem */
 #include "internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "view/filter.h"
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/strparse.h"
+#include "core/time.h"
 
 opc_err opc__query_param(const char *query, const char *name, char *out, size_t out_size,
                          size_t *out_len, bool *found)
@@ -60,97 +62,391 @@ static bool word_is(const char *s, size_t n, const char *w)
     return true;
 }
 
-static opc_err bad(opc__ebuf *eb)
+/* The comparisons each target accepts: attribute and operator as matched
+ * (lower case), the attribute as the messages spell it. */
+typedef struct cmp_def {
+    opc__filter_target target;
+    const char *attr;
+    const char *shown;
+    const char *op;
+    opc__filter_kind kind;
+} cmp_def;
+
+static const cmp_def cmps[] = {
+    {OPC_FILTER_VAULTS, "name", "name", "eq", OPC_FILTER_NAME_EQ},
+    {OPC_FILTER_VAULTS, "title", "title", "eq", OPC_FILTER_NAME_EQ},
+    {OPC_FILTER_ITEMS, "title", "title", "eq", OPC_FILTER_TITLE_EQ},
+    {OPC_FILTER_ITEMS, "title", "title", "co", OPC_FILTER_TITLE_CO},
+    {OPC_FILTER_ITEMS, "tag", "tag", "eq", OPC_FILTER_TAG_EQ},
+    {OPC_FILTER_ITEMS, "tag", "tag", "co", OPC_FILTER_TAG_CO},
+    {OPC_FILTER_ITEMS, "category", "category", "eq", OPC_FILTER_CATEGORY_EQ},
+    {OPC_FILTER_ITEMS, "updatedat", "updatedAt", "gt", OPC_FILTER_UPDATED_GT},
+    {OPC_FILTER_ITEMS, "updatedat", "updatedAt", "lt", OPC_FILTER_UPDATED_LT},
+};
+
+typedef enum tok_kind { T_END, T_OPEN, T_CLOSE, T_WORD, T_STRING } tok_kind;
+
+typedef struct parser {
+    const char *s;
+    size_t len;
+    opc__filter_target target;
+    opc__filter *f;
+    opc__ebuf *eb;
+    size_t pool; /* bytes of f->value in use */
+    tok_kind tok; /* the current token: s[at, end) */
+    size_t at;
+    size_t end;
+} parser;
+
+static opc_err fail_at(const parser *p, size_t at, const char *what)
 {
-    return opc__fail(eb, OPC_ERR_PARSE, OPC_FILTER_ERROR);
+    return opc__fail(p->eb, OPC_ERR_PARSE, "invalid filter at position %zu: %s", at, what);
+}
+
+static bool ends_token(char c)
+{
+    return opc__is_space((unsigned char)c) || c == '(' || c == ')';
+}
+
+/* A string from its opening quote at p->at: escapes checked, its end set. */
+static opc_err lex_string(parser *p)
+{
+    size_t k = p->at + 1;
+    while (k < p->len && p->s[k] != '"') {
+        if (p->s[k] == '\\') {
+            if (k + 1 >= p->len || (p->s[k + 1] != '"' && p->s[k + 1] != '\\')) {
+                return fail_at(p, k, "invalid escape in a string (only \\\" and \\\\)");
+            }
+            k++;
+        }
+        k++;
+    }
+    if (k >= p->len) {
+        return fail_at(p, p->at, "unterminated string");
+    }
+    p->end = k + 1;
+    if (p->end < p->len && !ends_token(p->s[p->end])) {
+        return fail_at(p, p->end, "expected a space or a parenthesis after a string");
+    }
+    return OPC_OK;
+}
+
+/* Move to the next token. */
+static opc_err next(parser *p)
+{
+    size_t i = p->end;
+    while (i < p->len && opc__is_space((unsigned char)p->s[i])) {
+        i++;
+    }
+    p->at = i;
+    p->end = i;
+    if (i == p->len) {
+        p->tok = T_END;
+        return OPC_OK;
+    }
+    char c = p->s[i];
+    if (c == '(' || c == ')') {
+        p->tok = c == '(' ? T_OPEN : T_CLOSE;
+        p->end = i + 1;
+        return OPC_OK;
+    }
+    if (c == '"') {
+        p->tok = T_STRING;
+        return lex_string(p);
+    }
+    p->tok = T_WORD;
+    while (i < p->len && !ends_token(p->s[i]) && p->s[i] != '"') {
+        i++;
+    }
+    p->end = i;
+    if (i < p->len && p->s[i] == '"') {
+        return fail_at(p, i, "expected a space before a string");
+    }
+    return OPC_OK;
+}
+
+static bool tok_is(const parser *p, const char *w)
+{
+    return p->tok == T_WORD && word_is(p->s + p->at, p->end - p->at, w);
+}
+
+static opc_err new_node(parser *p, opc__filter_kind kind, uint16_t *out)
+{
+    opc__filter *f = p->f;
+    if (f->n_nodes >= OPC_FILTER_MAX_NODES) {
+        return fail_at(p, p->at, "too many comparisons and operators");
+    }
+    *out = f->n_nodes++;
+    memset(&f->nodes[*out], 0, sizeof f->nodes[*out]);
+    f->nodes[*out].kind = (uint8_t)kind;
+    return OPC_OK;
+}
+
+/* The current string token, unescaped into the value pool for node n. */
+static void take_value(parser *p, opc__filter_node *n)
+{
+    opc__filter *f = p->f;
+    size_t o = p->pool;
+    for (size_t k = p->at + 1; k + 1 < p->end; k++) {
+        char c = p->s[k];
+        if (c == '\\') {
+            c = p->s[++k];
+        }
+        f->value[o] = c; /* o < len <= OPC_FILTER_MAX_LEN: every string has two quotes */
+        f->folded[o] = (char)opc__to_lower((unsigned char)c);
+        o++;
+    }
+    f->value[o] = '\0';
+    f->folded[o] = '\0';
+    n->off = (uint16_t)p->pool;
+    n->len = (uint16_t)(o - p->pool);
+    p->pool = o + 1;
+}
+
+static const cmp_def *find_attr(const parser *p)
+{
+    for (size_t i = 0; i < OPC_ARRAY_LEN(cmps); i++) {
+        if (cmps[i].target == p->target && tok_is(p, cmps[i].attr)) {
+            return &cmps[i];
+        }
+    }
+    return NULL;
+}
+
+static const cmp_def *find_op(const parser *p, const cmp_def *attr)
+{
+    for (size_t i = 0; i < OPC_ARRAY_LEN(cmps); i++) {
+        if (cmps[i].target == p->target && strcmp(cmps[i].attr, attr->attr) == 0 &&
+            tok_is(p, cmps[i].op)) {
+            return &cmps[i];
+        }
+    }
+    return NULL;
+}
+
+/* "expected an operator after 'tag': eq or co" (the attribute's operators). */
+static opc_err fail_op(const parser *p, const cmp_def *attr)
+{
+    char what[96];
+    size_t o = (size_t)snprintf(what, sizeof what, "expected an operator after '%s':", attr->shown);
+    const char *sep = " ";
+    for (size_t i = 0; i < OPC_ARRAY_LEN(cmps) && o < sizeof what; i++) {
+        if (cmps[i].target == p->target && strcmp(cmps[i].attr, attr->attr) == 0) {
+            o += (size_t)snprintf(what + o, sizeof what - o, "%s%s", sep, cmps[i].op);
+            sep = " or ";
+        }
+    }
+    return fail_at(p, p->at, what);
+}
+
+static opc_err take_time(parser *p, opc__filter_node *n, const cmp_def *c, size_t at)
+{
+    opc__ebuf teb;
+    opc__ebuf_clear(&teb);
+    if (opc__time_parse(p->f->value + n->off, n->len, &n->at_us, &teb) == OPC_OK) {
+        return OPC_OK;
+    }
+    char what[OPC_ERRBUF_SIZE];
+    (void)snprintf(what, sizeof what, "invalid time after '%s': %.160s", c->op, teb.msg);
+    return fail_at(p, at, what);
+}
+
+/* attr op string */
+static opc_err parse_cmp(parser *p, uint16_t *out)
+{
+    const char *attrs = p->target == OPC_FILTER_VAULTS ? "name or title"
+                                                       : "title, tag, category or updatedAt";
+    char what[80];
+    const cmp_def *attr = find_attr(p);
+    if (attr == NULL) {
+        (void)snprintf(what, sizeof what, "expected an attribute: %s", attrs);
+        return fail_at(p, p->at, what);
+    }
+    opc_err rc = next(p);
+    const cmp_def *c = rc == OPC_OK ? find_op(p, attr) : NULL;
+    if (rc == OPC_OK && c == NULL) {
+        return fail_op(p, attr);
+    }
+    if (rc == OPC_OK) {
+        rc = next(p);
+    }
+    if (rc == OPC_OK && p->tok != T_STRING) {
+        (void)snprintf(what, sizeof what, "expected a string after '%s'", c->op);
+        return fail_at(p, p->at, what);
+    }
+    if (rc == OPC_OK) {
+        rc = new_node(p, c->kind, out);
+    }
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    opc__filter_node *n = &p->f->nodes[*out];
+    size_t at = p->at;
+    take_value(p, n);
+    if (c->kind == OPC_FILTER_UPDATED_GT || c->kind == OPC_FILTER_UPDATED_LT) {
+        rc = take_time(p, n, c, at);
+    }
+    return rc == OPC_OK ? next(p) : rc;
+}
+
+static opc_err parse_chain(parser *p, unsigned depth, opc__filter_kind kind, uint16_t *out);
+
+static opc_err deeper(const parser *p, unsigned depth)
+{
+    return depth < OPC_FILTER_MAX_DEPTH ? OPC_OK
+                                        : fail_at(p, p->at, "nested deeper than 32 levels");
+}
+
+/* "(" or-expr ")" */
+static opc_err parse_group(parser *p, unsigned depth, uint16_t *out)
+{
+    size_t open = p->at;
+    opc_err rc = deeper(p, depth);
+    if (rc == OPC_OK) {
+        rc = next(p);
+    }
+    if (rc == OPC_OK) {
+        rc = parse_chain(p, depth + 1, OPC_FILTER_OR, out);
+    }
+    if (rc == OPC_OK && p->tok != T_CLOSE) {
+        char what[80];
+        (void)snprintf(what, sizeof what, "expected 'and', 'or' or ')' closing the '(' at %zu",
+                       open);
+        return fail_at(p, p->at, what);
+    }
+    return rc == OPC_OK ? next(p) : rc;
+}
+
+/* "not" not-expr | primary */
+static opc_err parse_not(parser *p, unsigned depth, uint16_t *out)
+{
+    if (p->tok == T_OPEN) {
+        return parse_group(p, depth, out);
+    }
+    if (!tok_is(p, "not")) {
+        return parse_cmp(p, out);
+    }
+    uint16_t n = 0;
+    uint16_t a = 0;
+    opc_err rc = deeper(p, depth);
+    if (rc == OPC_OK) {
+        rc = new_node(p, OPC_FILTER_NOT, &n);
+    }
+    if (rc == OPC_OK) {
+        rc = next(p);
+    }
+    if (rc == OPC_OK) {
+        rc = parse_not(p, depth + 1, &a);
+    }
+    if (rc == OPC_OK) {
+        p->f->nodes[n].a = a;
+        *out = n;
+    }
+    return rc;
+}
+
+static opc_err parse_operand(parser *p, unsigned depth, opc__filter_kind kind, uint16_t *out)
+{
+    return kind == OPC_FILTER_OR ? parse_chain(p, depth, OPC_FILTER_AND, out)
+                                 : parse_not(p, depth, out);
+}
+
+/*
+ * or-expr (kind OR) or and-expr (kind AND). The chain is built leaning
+ * right (a op (b op c)), so matching walks it in a loop, recursing only
+ * into operands: its depth is the nesting, not the chain's length.
+ */
+static opc_err parse_chain(parser *p, unsigned depth, opc__filter_kind kind, uint16_t *out)
+{
+    const char *word = kind == OPC_FILTER_OR ? "or" : "and";
+    opc_err rc = parse_operand(p, depth, kind, out);
+    bool first = true;
+    uint16_t last = 0; /* the last operator node of the chain */
+    while (rc == OPC_OK && tok_is(p, word)) {
+        uint16_t n = 0;
+        uint16_t rhs = 0;
+        rc = new_node(p, kind, &n);
+        if (rc == OPC_OK) {
+            rc = next(p);
+        }
+        if (rc == OPC_OK) {
+            rc = parse_operand(p, depth, kind, &rhs);
+        }
+        if (rc != OPC_OK) {
+            break;
+        }
+        opc__filter_node *nodes = p->f->nodes;
+        if (first) {
+            nodes[n].a = *out;
+            *out = n;
+        } else {
+            nodes[n].a = nodes[last].b;
+            nodes[last].b = n;
+        }
+        nodes[n].b = rhs;
+        last = n;
+        first = false;
+    }
+    return rc;
+}
+
+static opc_err parse_all(parser *p)
+{
+    opc__filter *f = p->f;
+    opc_err rc = next(p);
+    if (rc == OPC_OK && p->tok == T_END) {
+        return fail_at(p, p->at, "empty filter");
+    }
+    if (rc == OPC_OK) {
+        rc = parse_chain(p, 0, OPC_FILTER_OR, &f->root);
+    }
+    if (rc == OPC_OK && p->tok != T_END) {
+        return fail_at(p, p->at,
+                       p->tok == T_CLOSE ? "')' without a '('"
+                                         : "expected 'and', 'or' or the end of the filter");
+    }
+    return rc;
+}
+
+/* An empty filter (kind NONE), without clearing the whole pool and node
+ * array: what is read of them is always written first. */
+static void reset(opc__filter *f)
+{
+    f->kind = OPC_FILTER_NONE;
+    f->value[0] = '\0';
+    f->value_len = 0;
+    f->folded[0] = '\0';
+    f->root = 0;
+    f->n_nodes = 0;
 }
 
 opc_err opc__filter_parse(const char *expr, size_t len, opc__filter_target target, opc__filter *f,
                           opc__ebuf *eb)
 {
-    memset(f, 0, sizeof *f);
-    if (expr == NULL || len > OPC_FILTER_MAX_LEN || memchr(expr, '\0', len) != NULL ||
-        !opc__utf8_valid(expr, len)) {
-        return bad(eb);
+    reset(f);
+    if (expr == NULL) {
+        return opc__fail(eb, OPC_ERR_PARSE, "invalid filter: none given");
     }
-    size_t i = 0;
-    while (i < len && opc__is_space((unsigned char)expr[i])) {
-        i++;
+    if (len > OPC_FILTER_MAX_LEN) {
+        return opc__fail(eb, OPC_ERR_PARSE, "invalid filter: longer than %d bytes",
+                         OPC_FILTER_MAX_LEN);
     }
-    size_t a0 = i;
-    while (i < len && !opc__is_space((unsigned char)expr[i])) {
-        i++;
+    parser p = {expr, len, target, f, eb, 0, T_END, 0, 0};
+    const char *nul = memchr(expr, '\0', len);
+    if (nul != NULL) {
+        return fail_at(&p, (size_t)(nul - expr), "NUL byte");
     }
-    size_t a1 = i;
-    while (i < len && opc__is_space((unsigned char)expr[i])) {
-        i++;
+    if (!opc__utf8_valid(expr, len)) {
+        return opc__fail(eb, OPC_ERR_PARSE, "invalid filter: not valid UTF-8");
     }
-    size_t o0 = i;
-    while (i < len && !opc__is_space((unsigned char)expr[i]) && expr[i] != '"') {
-        i++;
+    opc_err rc = parse_all(&p);
+    if (rc != OPC_OK) {
+        reset(f);
+        return rc;
     }
-    size_t o1 = i;
-    if (a1 == a0 || o1 == o0 || o0 == a1) {
-        return bad(eb);
-    }
-    while (i < len && opc__is_space((unsigned char)expr[i])) {
-        i++;
-    }
-    if (i == o1 || i >= len || expr[i] != '"') {
-        return bad(eb);
-    }
-    const char *attr = expr + a0;
-    size_t attr_len = a1 - a0;
-    const char *op = expr + o0;
-    size_t op_len = o1 - o0;
-    opc__filter_kind kind = OPC_FILTER_NONE;
-    if (target == OPC_FILTER_VAULTS) {
-        if ((word_is(attr, attr_len, "name") || word_is(attr, attr_len, "title")) &&
-            word_is(op, op_len, "eq")) {
-            kind = OPC_FILTER_NAME_EQ;
-        }
-    } else if (target == OPC_FILTER_ITEMS) {
-        if (word_is(attr, attr_len, "title") && word_is(op, op_len, "eq")) {
-            kind = OPC_FILTER_TITLE_EQ;
-        } else if (word_is(attr, attr_len, "title") && word_is(op, op_len, "co")) {
-            kind = OPC_FILTER_TITLE_CO;
-        } else if (word_is(attr, attr_len, "tag") && word_is(op, op_len, "eq")) {
-            kind = OPC_FILTER_TAG_EQ;
-        }
-    }
-    if (kind == OPC_FILTER_NONE) {
-        return bad(eb);
-    }
-    i++; /* opening quote */
-    size_t o = 0;
-    bool closed = false;
-    while (i < len) {
-        char c = expr[i++];
-        if (c == '"') {
-            closed = true;
-            break;
-        }
-        if (c == '\\') {
-            if (i >= len || (expr[i] != '"' && expr[i] != '\\')) {
-                return bad(eb);
-            }
-            c = expr[i++];
-        }
-        f->value[o++] = c; /* o < len <= OPC_FILTER_MAX_LEN */
-    }
-    while (i < len && opc__is_space((unsigned char)expr[i])) {
-        i++;
-    }
-    if (!closed || i != len) {
-        memset(f, 0, sizeof *f);
-        return bad(eb);
-    }
-    f->value[o] = '\0';
-    f->value_len = o;
-    for (size_t k = 0; k <= o; k++) {
-        f->folded[k] = (char)opc__to_lower((unsigned char)f->value[k]);
-    }
-    f->kind = kind;
+    const opc__filter_node *root = &f->nodes[f->root];
+    f->kind = (opc__filter_kind)root->kind;
+    f->value_len = root->kind < OPC_FILTER_NOT ? root->len : 0;
     return OPC_OK;
 }
 
@@ -160,10 +456,12 @@ opc_err opc__filter_from_query(const char *query, opc__filter_target target, opc
     char raw[OPC_FILTER_MAX_LEN + 1];
     size_t len = 0;
     bool found = false;
-    memset(f, 0, sizeof *f);
+    reset(f);
     opc_err rc = opc__query_param(query, "filter", raw, sizeof raw, &len, &found);
     if (rc != OPC_OK) {
-        return bad(eb);
+        return opc__fail(eb, OPC_ERR_PARSE,
+                         "invalid filter: a bad %%-escape, a NUL byte or more than %d bytes",
+                         OPC_FILTER_MAX_LEN);
     }
     if (!found) {
         return OPC_OK;
@@ -181,42 +479,137 @@ static bool ieq_n(const char *a, const char *b, size_t n)
     return true;
 }
 
-bool opc__filter_match(const opc__filter *f, const char *s)
+/* s (n bytes) against comparison c's value: whole (eq) or inside (co). */
+static bool match_str(const opc__filter *f, const opc__filter_node *c, const char *s, size_t n,
+                      bool folded, bool co)
 {
-    if (f == NULL || f->kind == OPC_FILTER_NONE) {
-        return true;
-    }
     if (s == NULL) {
         s = "";
+        n = 0;
     }
-    size_t n = strlen(s);
-    if (f->kind == OPC_FILTER_TITLE_CO) {
-        if (f->value_len == 0) {
+    if (!co) {
+        return n == c->len && (folded ? memcmp(s, f->folded + c->off, n) == 0
+                                      : ieq_n(s, f->value + c->off, n));
+    }
+    if (c->len == 0 || folded) {
+        return c->len == 0 || memmem(s, n, f->folded + c->off, c->len) != NULL;
+    }
+    for (size_t i = 0; i + c->len <= n; i++) {
+        if (ieq_n(s + i, f->value + c->off, c->len)) {
             return true;
         }
-        for (size_t i = 0; i + f->value_len <= n; i++) {
-            if (ieq_n(s + i, f->value, f->value_len)) {
-                return true;
-            }
+    }
+    return false;
+}
+
+static bool some_tag(const opc__filter *f, const opc__filter_node *c,
+                     const opc__filter_subject *s, bool co)
+{
+    for (size_t i = 0; i < s->n_tags; i++) {
+        const char *t = s->tags[i];
+        if (match_str(f, c, t, t != NULL ? strlen(t) : 0, s->folded, co)) {
+            return true;
         }
+    }
+    return false;
+}
+
+/* updatedAt (whole seconds) against the bound: -1 before, 0 at, 1 after. */
+static int cmp_time(int64_t updated_s, int64_t at_us)
+{
+    int64_t q = at_us / 1000000; /* floor(at_us / 1e6), r its remainder in [0, 1e6) */
+    int64_t r = at_us % 1000000;
+    if (r < 0) {
+        q--;
+        r += 1000000;
+    }
+    if (updated_s != q) {
+        return updated_s > q ? 1 : -1;
+    }
+    return r == 0 ? 0 : -1;
+}
+
+static bool compare(const opc__filter *f, const opc__filter_node *c, const opc__filter_subject *s)
+{
+    switch ((opc__filter_kind)c->kind) {
+    case OPC_FILTER_NAME_EQ:
+    case OPC_FILTER_TITLE_EQ:
+    case OPC_FILTER_TITLE_CO:
+        return match_str(f, c, s->title, s->title_len, s->folded, c->kind == OPC_FILTER_TITLE_CO);
+    case OPC_FILTER_TAG_EQ:
+    case OPC_FILTER_TAG_CO:
+        return some_tag(f, c, s, c->kind == OPC_FILTER_TAG_CO);
+    case OPC_FILTER_CATEGORY_EQ:
+        return match_str(f, c, s->category, s->category != NULL ? strlen(s->category) : 0,
+                         s->folded, false);
+    case OPC_FILTER_UPDATED_GT:
+        return cmp_time(s->updated_s, c->at_us) > 0;
+    case OPC_FILTER_UPDATED_LT:
+        return cmp_time(s->updated_s, c->at_us) < 0;
+    default:
         return false;
     }
-    return n == f->value_len && ieq_n(s, f->value, n);
+}
+
+/* Node i; the right operands of a chain in a loop (parse_chain). */
+static bool eval_node(const opc__filter *f, uint16_t i, const opc__filter_subject *s)
+{
+    for (;;) {
+        const opc__filter_node *n = &f->nodes[i];
+        switch ((opc__filter_kind)n->kind) {
+        case OPC_FILTER_NOT:
+            return !eval_node(f, n->a, s);
+        case OPC_FILTER_AND:
+            if (!eval_node(f, n->a, s)) {
+                return false;
+            }
+            i = n->b;
+            break;
+        case OPC_FILTER_OR:
+            if (eval_node(f, n->a, s)) {
+                return true;
+            }
+            i = n->b;
+            break;
+        default:
+            return compare(f, n, s);
+        }
+    }
+}
+
+bool opc__filter_eval(const opc__filter *f, const opc__filter_subject *s)
+{
+    if (f == NULL || f->kind == OPC_FILTER_NONE || f->n_nodes == 0) {
+        return true;
+    }
+    return eval_node(f, f->root, s);
+}
+
+static bool match_as_every(const opc__filter *f, const char *s, size_t n, bool folded)
+{
+    if (s == NULL) {
+        s = "";
+        n = 0;
+    }
+    const char *const tags[1] = {s};
+    opc__filter_subject subj = {s, n, tags, 1, s, 0, folded};
+    return opc__filter_eval(f, &subj);
+}
+
+bool opc__filter_match(const opc__filter *f, const char *s)
+{
+    return match_as_every(f, s, s != NULL ? strlen(s) : 0, false);
 }
 
 bool opc__filter_match_folded(const opc__filter *f, const char *folded, size_t n)
 {
-    if (f == NULL || f->kind == OPC_FILTER_NONE) {
-        return true;
-    }
-    if (folded == NULL) {
-        folded = "";
-        n = 0;
-    }
-    if (f->kind == OPC_FILTER_TITLE_CO) {
-        return f->value_len == 0 || memmem(folded, n, f->folded, f->value_len) != NULL;
-    }
-    return n == f->value_len && memcmp(folded, f->folded, n) == 0;
+    return match_as_every(f, folded, n, true);
+}
+
+bool opc__filter_titles_only(const opc__filter *f)
+{
+    return f == NULL || f->kind == OPC_FILTER_NONE || f->kind == OPC_FILTER_TITLE_EQ ||
+           f->kind == OPC_FILTER_TITLE_CO;
 }
 
 char *opc__filter_fold(const char *s, size_t n)

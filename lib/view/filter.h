@@ -2,22 +2,37 @@
  * view/filter.h - the `filter` query parameter of the list endpoints
  * (connect-api spec §3) and form-urlencoded query decoding.
  *
- * Grammar, after form decoding ('+' is a space, %XX a byte):
+ * Grammar, after form decoding ('+' is a space, %XX a byte); docs/filters.md
+ * has it in EBNF with every message:
  *
- *   filter := ws* attr ws+ op ws+ '"' value '"' ws*
- *   value  := any bytes but '"' and '\', or '\"' / '\\'
+ *   filter     := or-expr END
+ *   or-expr    := and-expr ("or" and-expr)*
+ *   and-expr   := not-expr ("and" not-expr)*
+ *   not-expr   := "not" not-expr | primary
+ *   primary    := "(" or-expr ")" | attr op string
+ *   string     := '"' (any byte but '"' and '\' | '\"' | '\\')* '"'
  *
- * attr and op are matched case-insensitively. Accepted forms:
- *   vaults: name eq "X", title eq "X" (title is an alias of name)
- *   items:  title eq "X", title co "X", tag eq "X"
- * Everything else (another attribute or operator, a missing or single
- * quote, an unterminated value, a bad escape, trailing text, bad %XX, a NUL
- * byte, invalid UTF-8, more than OPC_FILTER_MAX_LEN bytes) is OPC_ERR_PARSE
- * with the message OPC_FILTER_ERROR, which the routes answer with 400.
+ * Tokens (words, strings, parentheses) may have white space around them;
+ * two words or a word and a string must have some between them, while a
+ * parenthesis needs none (`not(tag eq "a")`).
+ * Keywords, attributes and operators are matched case-insensitively.
+ * Comparisons by target:
+ *   vaults: name eq, title eq (title is an alias of name)
+ *   items:  title eq|co, tag eq|co, category eq, updatedAt gt|lt
+ * `not` binds tighter than `and`, `and` tighter than `or`. At most
+ * OPC_FILTER_MAX_DEPTH parentheses and nots nest; at most
+ * OPC_FILTER_MAX_LEN bytes, no NUL byte, valid UTF-8.
+ *
+ * A rejection is OPC_ERR_PARSE with a message for the client that never
+ * quotes the input: "invalid filter at position N: <what was expected>"
+ * (N the byte offset from 0 in the decoded filter), or "invalid filter:
+ * <why>" for what has no position (the encoding, the length).
  *
  * Matching is ASCII case-insensitive (bytes >= 0x80 compare exactly): eq
- * is whole-string equality, co a substring test; tag eq matches an item
- * whose tags contain the value.
+ * is whole-string equality, co a substring test; tag eq / co hold when
+ * some tag of the item matches; category eq compares the category as the
+ * API renders it; updatedAt gt / lt compare instants (the value is RFC
+ * 3339 with 'Z' or an offset, fractions of a second allowed).
  */
 #ifndef OPC_VIEW_FILTER_H
 #define OPC_VIEW_FILTER_H
@@ -28,24 +43,65 @@
 #include "internal.h"
 
 #define OPC_FILTER_MAX_LEN 1024
-#define OPC_FILTER_ERROR "Unsupported request filter"
+#define OPC_FILTER_MAX_DEPTH 32
+/* Every comparison or operator takes two bytes of the filter at least
+ * ("or"), so the nodes never run out (the parser checks all the same). */
+#define OPC_FILTER_MAX_NODES (OPC_FILTER_MAX_LEN / 2)
 
 typedef enum opc__filter_target { OPC_FILTER_VAULTS = 1, OPC_FILTER_ITEMS = 2 } opc__filter_target;
 
 typedef enum opc__filter_kind {
-    OPC_FILTER_NONE = 0, /* no filter: everything matches */
-    OPC_FILTER_NAME_EQ,  /* vaults: name/title eq */
-    OPC_FILTER_TITLE_EQ, /* items */
-    OPC_FILTER_TITLE_CO, /* items */
-    OPC_FILTER_TAG_EQ    /* items */
+    OPC_FILTER_NONE = 0,    /* no filter: everything matches */
+    OPC_FILTER_NAME_EQ,     /* vaults: name/title eq */
+    OPC_FILTER_TITLE_EQ,    /* items, from here on */
+    OPC_FILTER_TITLE_CO,
+    OPC_FILTER_TAG_EQ,
+    OPC_FILTER_TAG_CO,
+    OPC_FILTER_CATEGORY_EQ,
+    OPC_FILTER_UPDATED_GT,
+    OPC_FILTER_UPDATED_LT,
+    OPC_FILTER_NOT,         /* operators (both targets) */
+    OPC_FILTER_AND,
+    OPC_FILTER_OR
 } opc__filter_kind;
 
+/* One comparison or operator of a parsed filter. */
+typedef struct opc__filter_node {
+    uint8_t kind;      /* opc__filter_kind */
+    uint16_t a, b;     /* AND / OR: the operands; NOT: a */
+    uint16_t off, len; /* comparisons: the value at opc__filter.value + off */
+    int64_t at_us;     /* updatedAt: the instant, Unix microseconds */
+} opc__filter_node;
+
 typedef struct opc__filter {
-    opc__filter_kind kind;
-    char value[OPC_FILTER_MAX_LEN + 1]; /* unquoted, unescaped, NUL-terminated */
-    size_t value_len;
-    char folded[OPC_FILTER_MAX_LEN + 1]; /* value, ASCII letters lower-cased */
+    opc__filter_kind kind; /* the root's: a comparison's kind when f is one */
+    /* The comparisons' values, unquoted, unescaped, each NUL-terminated,
+     * the first at offset 0; folded: the same with ASCII letters
+     * lower-cased. When f is one comparison, value is its value. */
+    char value[OPC_FILTER_MAX_LEN + 1];
+    size_t value_len; /* the root comparison's value length; 0 for an operator */
+    char folded[OPC_FILTER_MAX_LEN + 1];
+    uint16_t root;
+    uint16_t n_nodes;
+    opc__filter_node nodes[OPC_FILTER_MAX_NODES];
 } opc__filter;
+
+/*
+ * What a filter is matched against: an item's title, tags, category and
+ * updatedAt (Unix seconds), or a vault's name as the title. With folded,
+ * the strings were lower-cased by opc__filter_fold (a byte comparison or
+ * a memmem then); otherwise they are compared case-insensitively. NULL
+ * strings are "".
+ */
+typedef struct opc__filter_subject {
+    const char *title;
+    size_t title_len;
+    const char *const *tags;
+    size_t n_tags;
+    const char *category;
+    int64_t updated_s;
+    bool folded;
+} opc__filter_subject;
 
 /*
  * Find parameter `name` in a raw query string (no leading '?'; NULL or ""
@@ -57,7 +113,8 @@ typedef struct opc__filter {
 opc_err opc__query_param(const char *query, const char *name, char *out, size_t out_size,
                          size_t *out_len, bool *found);
 
-/* Parse a decoded filter expression for target into *f. */
+/* Parse a decoded filter expression for target into *f (kind NONE on
+ * failure). */
 opc_err opc__filter_parse(const char *expr, size_t len, opc__filter_target target, opc__filter *f,
                           opc__ebuf *eb);
 
@@ -65,15 +122,18 @@ opc_err opc__filter_parse(const char *expr, size_t len, opc__filter_target targe
 opc_err opc__filter_from_query(const char *query, opc__filter_target target, opc__filter *f,
                                opc__ebuf *eb);
 
-/* Whether a string matches f's value with f's operator (eq / co). A NONE
- * filter matches everything; s NULL is "". */
+/* Whether subject s passes f. A NONE filter passes everything. */
+bool opc__filter_eval(const opc__filter *f, const opc__filter_subject *s);
+
+/* Whether a string matches f, s standing for every string attribute (the
+ * title or name, the only tag, the category; updatedAt is 0): for one
+ * comparison, s compared with its value by its operator. A NONE filter
+ * matches everything; s NULL is "". */
 bool opc__filter_match(const opc__filter *f, const char *s);
 
 /*
  * The same match against a string already folded by opc__filter_fold (n
- * bytes): a byte comparison or a memmem, no per-byte case folding. The
- * index keeps titles and tags folded, so a list scan costs one memmem per
- * item.
+ * bytes): a byte comparison or a memmem, no per-byte case folding.
  */
 bool opc__filter_match_folded(const opc__filter *f, const char *folded, size_t n);
 
@@ -84,11 +144,15 @@ bool opc__filter_match_folded(const opc__filter *f, const char *folded, size_t n
  * order and stops early when it returns false. "co" is one memmem over the
  * whole text (the value holds no NUL, so a match never spans two titles),
  * "eq" a length check and a memcmp per title; no item is touched.
- * Only for OPC_FILTER_TITLE_EQ / _CO (and NONE: every title).
+ * Only for OPC_FILTER_TITLE_EQ / _CO (and NONE: every title); see
+ * opc__filter_titles_only.
  */
 typedef bool (*opc__filter_hit_fn)(size_t i, void *ud);
 void opc__filter_titles(const opc__filter *f, const char *text, const uint32_t *off, size_t n,
                         opc__filter_hit_fn hit, void *ud);
+
+/* Whether opc__filter_titles can answer f (one title comparison, or none). */
+bool opc__filter_titles_only(const opc__filter *f);
 
 /* A copy of s (n bytes) with ASCII letters lower-cased, NUL-terminated
  * (opc__free; NULL when out of memory). */

@@ -69,6 +69,7 @@ static void item_unref(opc__ix_item *it)
     }
     opc__free(it->tags);
     opc__free(it->tags_folded);
+    opc__secret_free_str(it->category_folded);
     if (it->json != NULL) {
         opc__secret_free(it->json, it->json_len);
     }
@@ -357,6 +358,14 @@ static opc_err item_tags(opc__ix_item *it, const cJSON *ov)
     return OPC_OK;
 }
 
+static opc_err item_category(opc__ix_item *it, const cJSON *ov)
+{
+    const cJSON *c = opc__json_member(ov, "category");
+    const char *name = cJSON_IsString(c) ? c->valuestring : "";
+    it->category_folded = opc__filter_fold(name, strlen(name));
+    return it->category_folded != NULL ? OPC_OK : OPC_ERR_NOMEM;
+}
+
 /* The vault key of the vault being filled (fetched once per build). */
 static opc_err work_key(build_ctx *b, const opc__key **out, opc__ebuf *eb)
 {
@@ -419,6 +428,7 @@ static opc_err item_make(build_ctx *b, const opc__cache_item *row, opc__ix_item 
     atomic_init(&it->refs, 1);
     memcpy(it->id, row->id, sizeof it->id);
     it->version = row->version;
+    it->updated = row->updated;
     cJSON *sum = NULL;
     cJSON *obj = cJSON_CreateObject();
     rc = obj != NULL ? OPC_OK : OPC_ERR_NOMEM;
@@ -449,6 +459,9 @@ static opc_err item_make(build_ctx *b, const opc__cache_item *row, opc__ix_item 
     }
     if (rc == OPC_OK) {
         rc = item_tags(it, ov);
+    }
+    if (rc == OPC_OK) {
+        rc = item_category(it, ov);
     }
     if (rc == OPC_OK) {
         rc = opc__json_print(obj, &it->json, &it->json_len);

@@ -4,7 +4,7 @@
  * A snapshot holds what listing and filtering need, decrypted once: every
  * vault this server is granted (its Vault JSON, pre-serialised; its name;
  * its wrapped key) with its active items (the summary JSON, pre-serialised;
- * title and tags for filters), the token registry of this server, and the
+ * title, tags, category and updatedAt for filters), the token registry of this server, and the
  * cache's sync state. Requests take a reference to the current snapshot
  * (a mutex-protected pointer swap, no copy) and never decrypt to list.
  *
@@ -51,6 +51,8 @@ typedef struct opc__ix_item {
     char **tags;
     char **tags_folded; /* idem, parallel to tags */
     size_t n_tags;
+    char *category_folded; /* the summary's category, folded ("" when none) */
+    int64_t updated;       /* the summary's updatedAt, Unix seconds */
     char *json; /* summary object text */
     size_t json_len;
 } opc__ix_item;
