@@ -101,6 +101,14 @@ static const text_seed patch_seeds[] = {
     {"move", "[{\"op\":\"move\",\"from\":\"/title\",\"path\":\"/tags/0\"}]"},
 };
 
+/* Filters one level past the nesting limit, and right at it. */
+#define OPEN11 "((((((((((("
+#define OPEN33 OPEN11 OPEN11 OPEN11
+#define CLOSE11 ")))))))))))"
+#define CLOSE33 CLOSE11 CLOSE11 CLOSE11
+#define NOT8 "not+not+not+not+not+not+not+not+"
+#define NOT32 NOT8 NOT8 NOT8 NOT8
+
 static const text_seed filter_seeds[] = {
     {"go_title", "filter=title+eq+%22Kubernetes%22"},
     {"python_name", "filter=name%20eq%20%22Demo%20Vault%22"},
@@ -115,6 +123,19 @@ static const text_seed filter_seeds[] = {
     {"or", "filter=title+eq+%22a%22+or+tag+eq+%22b%22"},
     {"no_value", "filter"},
     {"bad_escape", "filter=%2G"},
+    {"and_or_not",
+     "filter=title+co+%22web%22+and+not+tag+eq+%22old%22+or+category+eq+%22LOGIN%22"},
+    {"parens", "filter=(title+eq+%22a%22+or+title+eq+%22b%22)+and+(tag+co+%22x%22)"},
+    {"not_paren", "filter=NOT(tag+eq+%22a%22)OR(tag+eq+%22b%22)"},
+    {"tag_co", "filter=tag%20co%20%22bank%22"},
+    {"updated_gt", "filter=updatedAt+gt+%222024-01-31T12:00:00.5%2B01:00%22"},
+    {"updated_lt", "filter=updatedAt lt \"2024-01-31T12:00:00Z\" and "
+                   "updatedAt gt \"2023-01-01T00:00:00-05:30\""},
+    {"bad_time", "filter=updatedAt+gt+%222024-02-30T00:00:00Z%22"},
+    {"deep", "filter=" OPEN33 "title+eq+%22x%22" CLOSE33},
+    {"not_chain", "filter=" NOT32 "tag+eq+%22x%22"},
+    {"unclosed", "filter=(title+eq+%22a%22+or+tag+eq+%22b%22"},
+    {"vault_expr", "filter=name+eq+%22a%22+or+not+title+eq+%22b%22"},
 };
 
 static void text_seeds(const char *dir, const text_seed *seeds, size_t n)
