@@ -157,11 +157,13 @@ expect "vault filter on a vault out of the grants: 200 []" 200 "$TOK_ALL" \
 expect "vault filter with no match: 200 []" 200 "$TOK_ALL" '/v1/vaults?filter=name+eq+%22nope%22' \
     'type == "array" and length == 0'
 experr "400: vault filter on another attribute" 400 "$TOK_ALL" '/v1/vaults?filter=id+eq+%22x%22' \
-    'Unsupported request filter'
+    '^invalid filter at position 0: expected an attribute: name or title$'
 experr "400: vault filter with co" 400 "$TOK_ALL" '/v1/vaults?filter=name+co+%22De%22' \
-    'Unsupported request filter'
+    "^invalid filter at position 5: expected an operator after 'name': eq$"
 experr "400: vault filter with single quotes" 400 "$TOK_ALL" "/v1/vaults?filter=name+eq+'Demo'" \
-    'Unsupported request filter'
+    "^invalid filter at position 8: expected a string after 'eq'$"
+expect "vault filter with or" 200 "$TOK_ALL" \
+    '/v1/vaults?filter=name+eq+%22demo%22+or+title+eq+%22other%22' '([.[].name] | sort) == ["Demo","Other"]'
 expect "GET /v1/vaults/{id}" 200 "$TOK_RW" "/v1/vaults/$DEMO" \
     ".id == \"$DEMO\" and .name == \"Demo\" and (.items == 3)"
 expect "GET /v1/vaults/{id}/ (trailing slash)" 200 "$TOK_RW" "/v1/vaults/$DEMO/" ".id == \"$DEMO\""
@@ -196,16 +198,48 @@ expect "items: filter with a trailing slash" 200 "$TOK_RW" \
     "/v1/vaults/$DEMO/items/?filter=tag+eq+%22web%22" ".[0].id == \"$WEB\" and length == 1"
 expect "items: filter with no match is 200 []" 200 "$TOK_RW" \
     "/v1/vaults/$DEMO/items?filter=tag+eq+%22none%22" 'type == "array" and length == 0'
-experr "400: items filter category eq" 400 "$TOK_RW" \
-    "/v1/vaults/$DEMO/items?filter=category+eq+%22LOGIN%22" '^Unsupported request filter$'
-experr "400: items filter tag co" 400 "$TOK_RW" "/v1/vaults/$DEMO/items?filter=tag+co+%22b%22" \
-    '^Unsupported request filter$'
-experr "400: items filter with or" 400 "$TOK_RW" \
-    "/v1/vaults/$DEMO/items?filter=title+eq+%22a%22+or+tag+eq+%22b%22" '^Unsupported request filter$'
+expect "items: category eq, case-insensitive" 200 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=category+eq+%22login%22" \
+    "length == 2 and ([.[].id] | sort) == ([\"$WEB\",\"$TWOFA\"] | sort)"
+expect "items: tag co" 200 "$TOK_RW" "/v1/vaults/$DEMO/items?filter=tag+co+%22BANK%22" \
+    ".[0].id == \"$WEB\" and length == 1"
+expect "items: or" 200 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=title+eq+%22two+factor%22+or+tag+eq+%22ops%22" \
+    '([.[].title] | sort) == ["Server Notes","Two Factor"]'
+expect "items: not binds tighter than and, and than or" 200 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=tag+eq+%22ops%22+or+not+tag+co+%22%22+and+category+eq+%22LOGIN%22" \
+    '([.[].title] | sort) == ["Server Notes","Two Factor"]'
+expect "items: parentheses, no spaces around them" 200 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=NOT(tag+eq+%22ops%22+OR+title+co+%22two%22)" \
+    ".[0].id == \"$WEB\" and length == 1"
+expect "items: updatedAt gt, offset and fraction" 200 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=updatedAt+gt+%222001-01-01T01:00:00.5%2B01:00%22" 'length == 3'
+expect "items: updatedAt lt" 200 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=updatedAt+lt+%222001-01-01T00:00:00Z%22" 'length == 0'
+req "$TOK_RW" "/v1/vaults/$DEMO/items/$WEB"
+WEB_UPDATED=$(jq -r .updatedAt "$T/body" 2>/dev/null || echo none)
+expect "items: updatedAt neither before nor after an item's own" 200 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=not+updatedAt+lt+%22$WEB_UPDATED%22+and+not+updatedAt+gt+%22$WEB_UPDATED%22+and+title+co+%22web%22" \
+    ".[0].id == \"$WEB\" and length == 1"
+experr "400: items filter, a malformed timestamp" 400 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=updatedAt+gt+%222024-02-30T00:00:00Z%22" \
+    "^invalid filter at position 13: invalid time after 'gt'"
+experr "400: items filter, tag with an operator it lacks" 400 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=tag+gt+%22b%22" \
+    "^invalid filter at position 4: expected an operator after 'tag': eq or co$"
+experr "400: items filter, unclosed parenthesis" 400 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=(title+eq+%22a%22+or+tag+eq+%22b%22" \
+    "^invalid filter at position 27: expected 'and', 'or' or '[)]' closing the '[(]' at 0$"
+experr "400: items filter nested 33 deep" 400 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=$(printf '%.0s(' $(seq 33))title+eq+%22a%22$(printf '%.0s)' $(seq 33))" \
+    '^invalid filter at position 32: nested deeper than 32 levels$'
 experr "400: items filter without quotes" 400 "$TOK_RW" "/v1/vaults/$DEMO/items?filter=title+eq+Web" \
-    '^Unsupported request filter$'
+    "^invalid filter at position 9: expected a string after 'eq'$"
 experr "400: items filter, bad %-escape" 400 "$TOK_RW" "/v1/vaults/$DEMO/items?filter=title+eq+%22%G1%22" \
-    '^Unsupported request filter$'
+    '^invalid filter: a bad %-escape'
+experr "400: a refused filter does not quote its value" 400 "$TOK_RW" \
+    "/v1/vaults/$DEMO/items?filter=title+eq+%22canary-api-$$%22canary" \
+    '^invalid filter at position [0-9]+: ((?!canary).)*$'
 
 expect "GET item by id: full item with fields" 200 "$TOK_RW" "/v1/vaults/$DEMO/items/$WEB" \
     ".id == \"$WEB\" and .vault.id == \"$DEMO\" and .title == \"Web Login\" and .category == \"LOGIN\"

@@ -13,7 +13,9 @@
 
 #include "http_client.h"
 #include "rest/api.h"
+#include "core/alloc.h"
 #include "core/time.h"
+#include "view/filter.h"
 #include "view/index.h"
 
 #define N_ITEMS 2000
@@ -63,6 +65,25 @@ static void account_ids(sx *x, ids *l)
     collect_ids(text, l);
     free(text);
     opc_secret_free(out);
+}
+
+/* What filters read of an entry (view/filter.h) is its summary's:
+ * the category folded, updatedAt in seconds. */
+static void check_filter_fields(const opc__ix_item *it)
+{
+    cJSON *j = cJSON_ParseWithLength(it->json, it->json_len);
+    assert_non_null(j);
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "category");
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "updatedAt");
+    assert_true(cJSON_IsString(c) && cJSON_IsString(u));
+    char *folded = opc__filter_fold(c->valuestring, strlen(c->valuestring));
+    assert_non_null(folded);
+    assert_string_equal(it->category_folded, folded);
+    opc__free(folded);
+    char t[OPC_TIME_STRLEN];
+    assert_int_equal(opc__time_format(it->updated, t), OPC_OK);
+    assert_string_equal(u->valuestring, t);
+    cJSON_Delete(j);
 }
 
 static void same_snapshot(opc__ix_snapshot *a, opc__ix_snapshot *b)
@@ -126,6 +147,9 @@ static void same_snapshot(opc__ix_snapshot *a, opc__ix_snapshot *b)
             }
             assert_int_equal(x->json_len, y->json_len);
             assert_memory_equal(x->json, y->json, x->json_len);
+            assert_string_equal(x->category_folded, y->category_folded);
+            assert_int_equal(x->updated, y->updated);
+            check_filter_fields(x);
         }
     }
 }
@@ -471,16 +495,19 @@ static void test_index_large_lists_whole(void **state)
     assert_int_equal(r.status, 200);
     opc__index_poll(w.api->index, opc__monotonic_ms(), true);
     opc__ix_snapshot *s = opc__index_acquire(w.api->index);
-    static const char *const filters[] = {NULL, "login", "login 1"};
-    static const char *const queries[] = {"", "?filter=title+co+%22LOGIN%22",
-                                          "?filter=title+co+%22Login+1%22"};
+    /* The last two walk the items (an expression), the others the titles. */
+    static const char *const filters[] = {NULL, "login", "login 1", "login 1", "login"};
+    static const char *const queries[] = {
+        "", "?filter=title+co+%22LOGIN%22", "?filter=title+co+%22Login+1%22",
+        "?filter=not+not+title+co+%22Login+1%22",
+        "?filter=title+co+%22login%22+and+updatedAt+gt+%221970-01-01T00:00:00Z%22"};
     for (size_t k = 0; k < OPC_ARRAY_LEN(filters); k++) {
         char url[300];
         snprintf(url, sizeof url, "%s%s", w.base, queries[k]);
         big b = {0};
         assert_int_equal(get_big(url, w.token, &b), 200);
         char *want = expected_list(s, w.x.v1, filters[k]);
-        if (k < 2) {
+        if (k == 0 || k == 1 || k == 4) {
             assert_true(b.n > 2 * 64 * 1024); /* several pieces */
         }
         assert_int_equal(b.n, strlen(want));
