@@ -65,23 +65,23 @@ static bool word_is(const char *s, size_t n, const char *w)
 /* The comparisons each target accepts: attribute and operator as matched
  * (lower case), the attribute as the messages spell it. */
 typedef struct cmp_def {
-    opc__filter_target target;
     const char *attr;
     const char *shown;
     const char *op;
+    opc__filter_target target;
     opc__filter_kind kind;
 } cmp_def;
 
 static const cmp_def cmps[] = {
-    {OPC_FILTER_VAULTS, "name", "name", "eq", OPC_FILTER_NAME_EQ},
-    {OPC_FILTER_VAULTS, "title", "title", "eq", OPC_FILTER_NAME_EQ},
-    {OPC_FILTER_ITEMS, "title", "title", "eq", OPC_FILTER_TITLE_EQ},
-    {OPC_FILTER_ITEMS, "title", "title", "co", OPC_FILTER_TITLE_CO},
-    {OPC_FILTER_ITEMS, "tag", "tag", "eq", OPC_FILTER_TAG_EQ},
-    {OPC_FILTER_ITEMS, "tag", "tag", "co", OPC_FILTER_TAG_CO},
-    {OPC_FILTER_ITEMS, "category", "category", "eq", OPC_FILTER_CATEGORY_EQ},
-    {OPC_FILTER_ITEMS, "updatedat", "updatedAt", "gt", OPC_FILTER_UPDATED_GT},
-    {OPC_FILTER_ITEMS, "updatedat", "updatedAt", "lt", OPC_FILTER_UPDATED_LT},
+    {"name", "name", "eq", OPC_FILTER_VAULTS, OPC_FILTER_NAME_EQ},
+    {"title", "title", "eq", OPC_FILTER_VAULTS, OPC_FILTER_NAME_EQ},
+    {"title", "title", "eq", OPC_FILTER_ITEMS, OPC_FILTER_TITLE_EQ},
+    {"title", "title", "co", OPC_FILTER_ITEMS, OPC_FILTER_TITLE_CO},
+    {"tag", "tag", "eq", OPC_FILTER_ITEMS, OPC_FILTER_TAG_EQ},
+    {"tag", "tag", "co", OPC_FILTER_ITEMS, OPC_FILTER_TAG_CO},
+    {"category", "category", "eq", OPC_FILTER_ITEMS, OPC_FILTER_CATEGORY_EQ},
+    {"updatedat", "updatedAt", "gt", OPC_FILTER_ITEMS, OPC_FILTER_UPDATED_GT},
+    {"updatedat", "updatedAt", "lt", OPC_FILTER_ITEMS, OPC_FILTER_UPDATED_LT},
 };
 
 typedef enum tok_kind { T_END, T_OPEN, T_CLOSE, T_WORD, T_STRING } tok_kind;
