@@ -4,9 +4,10 @@
  * A snapshot holds what listing and filtering need, decrypted once: every
  * vault this server is granted (its Vault JSON, pre-serialised; its name;
  * its wrapped key) with its active items (the summary JSON, pre-serialised;
- * title, tags, category and updatedAt for filters), the token registry of this server, and the
- * cache's sync state. Requests take a reference to the current snapshot
- * (a mutex-protected pointer swap, no copy) and never decrypt to list.
+ * title, tags, category and updatedAt for filters), the token registry of
+ * this server, and the cache's sync state. Requests take a reference to
+ * the current snapshot (a mutex-protected pointer swap, no copy) and never
+ * decrypt to list.
  *
  * Refresh. opc__index_poll() reads PRAGMA data_version at most every
  * OPC_INDEX_POLL_MS (or at once with force) on the index's own cache
