@@ -5,7 +5,6 @@
 #define _GNU_SOURCE /* memmem */
 #include "internal.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "view/filter.h"
@@ -63,26 +62,30 @@ static bool word_is(const char *s, size_t n, const char *w)
 }
 
 /* The comparisons each target accepts: attribute and operator as matched
- * (lower case), the attribute as the messages spell it. */
+ * (lower case); for the messages, the attribute as spelt and all its
+ * operators. */
 typedef struct cmp_def {
     const char *attr;
-    const char *shown;
     const char *op;
+    const char *shown;
+    const char *ops;
     opc__filter_target target;
     opc__filter_kind kind;
 } cmp_def;
 
 static const cmp_def cmps[] = {
-    {"name", "name", "eq", OPC_FILTER_VAULTS, OPC_FILTER_NAME_EQ},
-    {"title", "title", "eq", OPC_FILTER_VAULTS, OPC_FILTER_NAME_EQ},
-    {"title", "title", "eq", OPC_FILTER_ITEMS, OPC_FILTER_TITLE_EQ},
-    {"title", "title", "co", OPC_FILTER_ITEMS, OPC_FILTER_TITLE_CO},
-    {"tag", "tag", "eq", OPC_FILTER_ITEMS, OPC_FILTER_TAG_EQ},
-    {"tag", "tag", "co", OPC_FILTER_ITEMS, OPC_FILTER_TAG_CO},
-    {"category", "category", "eq", OPC_FILTER_ITEMS, OPC_FILTER_CATEGORY_EQ},
-    {"updatedat", "updatedAt", "gt", OPC_FILTER_ITEMS, OPC_FILTER_UPDATED_GT},
-    {"updatedat", "updatedAt", "lt", OPC_FILTER_ITEMS, OPC_FILTER_UPDATED_LT},
+    {"name", "eq", "name", "eq", OPC_FILTER_VAULTS, OPC_FILTER_NAME_EQ},
+    {"title", "eq", "title", "eq", OPC_FILTER_VAULTS, OPC_FILTER_NAME_EQ},
+    {"title", "eq", "title", "eq or co", OPC_FILTER_ITEMS, OPC_FILTER_TITLE_EQ},
+    {"title", "co", "title", "eq or co", OPC_FILTER_ITEMS, OPC_FILTER_TITLE_CO},
+    {"tag", "eq", "tag", "eq or co", OPC_FILTER_ITEMS, OPC_FILTER_TAG_EQ},
+    {"tag", "co", "tag", "eq or co", OPC_FILTER_ITEMS, OPC_FILTER_TAG_CO},
+    {"category", "eq", "category", "eq", OPC_FILTER_ITEMS, OPC_FILTER_CATEGORY_EQ},
+    {"updatedat", "gt", "updatedAt", "gt or lt", OPC_FILTER_ITEMS, OPC_FILTER_UPDATED_GT},
+    {"updatedat", "lt", "updatedAt", "gt or lt", OPC_FILTER_ITEMS, OPC_FILTER_UPDATED_LT},
 };
+
+_Static_assert(sizeof(opc__filter_node) == 16, "a filter's nodes stay small (filter.h)");
 
 typedef enum tok_kind { T_END, T_OPEN, T_CLOSE, T_WORD, T_STRING } tok_kind;
 
@@ -98,9 +101,14 @@ typedef struct parser {
     size_t end;
 } parser;
 
+/* The start of every message with a position. The parser recurses per
+ * level of nesting on a request thread's small stack, so messages are
+ * formatted by opc__fail itself, not in buffers of the recursive frames. */
+#define AT "invalid filter at position %zu: "
+
 static opc_err fail_at(const parser *p, size_t at, const char *what)
 {
-    return opc__fail(p->eb, OPC_ERR_PARSE, "invalid filter at position %zu: %s", at, what);
+    return opc__fail(p->eb, OPC_ERR_PARSE, AT "%s", at, what);
 }
 
 static bool ends_token(char c)
@@ -224,55 +232,35 @@ static const cmp_def *find_op(const parser *p, const cmp_def *attr)
     return NULL;
 }
 
-/* "expected an operator after 'tag': eq or co" (the attribute's operators). */
-static opc_err fail_op(const parser *p, const cmp_def *attr)
-{
-    char what[96];
-    size_t o = (size_t)snprintf(what, sizeof what, "expected an operator after '%s':", attr->shown);
-    const char *sep = " ";
-    for (size_t i = 0; i < OPC_ARRAY_LEN(cmps) && o < sizeof what; i++) {
-        if (cmps[i].target == p->target && strcmp(cmps[i].attr, attr->attr) == 0) {
-            o += (size_t)snprintf(what + o, sizeof what - o, "%s%s", sep, cmps[i].op);
-            sep = " or ";
-        }
-    }
-    return fail_at(p, p->at, what);
-}
-
 static opc_err take_time(parser *p, opc__filter_node *n, const cmp_def *c, size_t at)
 {
-    opc__ebuf teb;
-    opc__ebuf_clear(&teb);
-    if (opc__time_parse(p->f->value + n->off, n->len, &n->at_us, &teb) == OPC_OK) {
+    if (opc__time_parse(p->f->value + n->off, n->len, &n->at_us, p->eb) == OPC_OK) {
         return OPC_OK;
     }
-    char what[OPC_ERRBUF_SIZE];
-    (void)snprintf(what, sizeof what, "invalid time after '%s': %.160s", c->op, teb.msg);
-    return fail_at(p, at, what);
+    opc__ebuf_prefix(p->eb, AT "invalid time after '%s'", at, c->op);
+    return OPC_ERR_PARSE;
 }
 
 /* attr op string */
 static opc_err parse_cmp(parser *p, uint16_t *out)
 {
-    const char *attrs = p->target == OPC_FILTER_VAULTS ? "name or title"
-                                                       : "title, tag, category or updatedAt";
-    char what[80];
     const cmp_def *attr = find_attr(p);
     if (attr == NULL) {
-        (void)snprintf(what, sizeof what, "expected an attribute: %s", attrs);
-        return fail_at(p, p->at, what);
+        return opc__fail(p->eb, OPC_ERR_PARSE, AT "expected an attribute: %s", p->at,
+                         p->target == OPC_FILTER_VAULTS ? "name or title"
+                                                        : "title, tag, category or updatedAt");
     }
     opc_err rc = next(p);
     const cmp_def *c = rc == OPC_OK ? find_op(p, attr) : NULL;
     if (rc == OPC_OK && c == NULL) {
-        return fail_op(p, attr);
+        return opc__fail(p->eb, OPC_ERR_PARSE, AT "expected an operator after '%s': %s", p->at,
+                         attr->shown, attr->ops);
     }
     if (rc == OPC_OK) {
         rc = next(p);
     }
     if (rc == OPC_OK && p->tok != T_STRING) {
-        (void)snprintf(what, sizeof what, "expected a string after '%s'", c->op);
-        return fail_at(p, p->at, what);
+        return opc__fail(p->eb, OPC_ERR_PARSE, AT "expected a string after '%s'", p->at, c->op);
     }
     if (rc == OPC_OK) {
         rc = new_node(p, c->kind, out);
@@ -309,10 +297,8 @@ static opc_err parse_group(parser *p, unsigned depth, uint16_t *out)
         rc = parse_chain(p, depth + 1, OPC_FILTER_OR, out);
     }
     if (rc == OPC_OK && p->tok != T_CLOSE) {
-        char what[80];
-        (void)snprintf(what, sizeof what, "expected 'and', 'or' or ')' closing the '(' at %zu",
-                       open);
-        return fail_at(p, p->at, what);
+        return opc__fail(p->eb, OPC_ERR_PARSE,
+                         AT "expected 'and', 'or' or ')' closing the '(' at %zu", p->at, open);
     }
     return rc == OPC_OK ? next(p) : rc;
 }

@@ -44,9 +44,11 @@
 
 #define OPC_FILTER_MAX_LEN 1024
 #define OPC_FILTER_MAX_DEPTH 32
-/* Every comparison or operator takes two bytes of the filter at least
- * ("or"), so the nodes never run out (the parser checks all the same). */
-#define OPC_FILTER_MAX_NODES (OPC_FILTER_MAX_LEN / 2)
+/* Comparisons and operators. The densest filter that fits the length,
+ * chains of 32 nots ("not ", 4 bytes) before a comparison (9 bytes) joined
+ * by " or ", has 246, so the nodes never run out (the parser checks all
+ * the same). */
+#define OPC_FILTER_MAX_NODES 256
 
 typedef enum opc__filter_target { OPC_FILTER_VAULTS = 1, OPC_FILTER_ITEMS = 2 } opc__filter_target;
 
@@ -65,12 +67,19 @@ typedef enum opc__filter_kind {
     OPC_FILTER_OR
 } opc__filter_kind;
 
-/* One comparison or operator of a parsed filter. */
+/* One comparison or operator of a parsed filter (16 bytes: a filter lives
+ * on a request thread's stack). */
 typedef struct opc__filter_node {
-    uint8_t kind;      /* opc__filter_kind */
-    uint16_t a, b;     /* AND / OR: the operands; NOT: a */
-    uint16_t off, len; /* comparisons: the value at opc__filter.value + off */
-    int64_t at_us;     /* updatedAt: the instant, Unix microseconds */
+    int64_t at_us; /* updatedAt: the instant, Unix microseconds */
+    union {
+        struct {
+            uint16_t a, b; /* AND / OR: the operands; NOT: a */
+        };
+        struct {
+            uint16_t off, len; /* comparisons: the value at opc__filter.value + off */
+        };
+    };
+    uint8_t kind; /* opc__filter_kind */
 } opc__filter_node;
 
 typedef struct opc__filter {

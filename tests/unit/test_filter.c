@@ -671,6 +671,21 @@ static void test_filter_long_chains(void **state)
     assert_true(opc__filter_match(&f, "the quick brown fox jumps over a lazy dog"));
     assert_false(opc__filter_match(&f, "the quick brown fox jumps over a lay dog"));
     assert_false(opc__filter_match(&f, "bcdefghijklmnopqrstuvwxyz"));
+    /* The densest filter the length allows (filter.h): 7 chains of 32 nots
+     * before a comparison and one of 7, joined by or: 246 nodes. */
+    o = 0;
+    for (size_t i = 0; i < 8; i++) {
+        o += (size_t)snprintf(expr + o, sizeof expr - o, "%s", i > 0 ? " or " : "");
+        for (size_t k = 0; k < (i < 7 ? 32u : 7u); k++) {
+            o += (size_t)snprintf(expr + o, sizeof expr - o, "not ");
+        }
+        o += (size_t)snprintf(expr + o, sizeof expr - o, "tag eq \"\"");
+    }
+    assert_int_equal(o, OPC_FILTER_MAX_LEN);
+    parse_ok(expr, OPC_FILTER_ITEMS, &f);
+    assert_int_equal(f.n_nodes, 246);
+    assert_true(f.n_nodes <= OPC_FILTER_MAX_NODES);
+    assert_true(opc__filter_match(&f, "")); /* 32 nots leave tag eq "" as it was */
 }
 
 int main(void)
