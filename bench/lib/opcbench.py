@@ -296,11 +296,17 @@ class Deployment:
         c.close()
         return sizes
 
-    def start_nginx(self, probe_path):
+    def start_nginx(self, probe_path, tls=None):
+        """tls: (cert, key) to serve HTTPS too, on self.NGX_TLS_PORT."""
         self.NGX_PORT = free_port()
         user_line = "user root;" if os.getuid() == 0 else ""
+        extra = ""
+        if tls is not None:
+            self.NGX_TLS_PORT = free_port()
+            extra = (f"server {{ listen 127.0.0.1:{self.NGX_TLS_PORT} ssl; root {self.T}/www; "
+                     f"ssl_certificate {tls[0]}; ssl_certificate_key {tls[1]}; }}")
         with open(f"{self.T}/nginx.conf", "w") as f:
-            f.write(NGINX_CONF.format(user=user_line, T=self.T, port=self.NGX_PORT))
+            f.write(NGINX_CONF.format(user=user_line, T=self.T, port=self.NGX_PORT, extra=extra))
         self.procs["nginx"] = subprocess.Popen(
             ["nginx", "-e", f"{self.T}/nginx-error.log", "-p", self.T, "-c",
              f"{self.T}/nginx.conf"], stdin=subprocess.DEVNULL)
@@ -343,5 +349,6 @@ http {{
     scgi_temp_path {T}/nginx-tmp/scgi;
     default_type application/json;
     server {{ listen 127.0.0.1:{port}; root {T}/www; }}
+    {extra}
 }}
 """
