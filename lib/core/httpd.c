@@ -490,6 +490,15 @@ static void reaper_stop(httpd_ud *ud)
     ud->reaper_started = false;
 }
 
+/* Authorization is the handlers' (tokens); this handler only keeps
+ * civetweb from looking for a .htpasswd file on every request. */
+static int allow_all(struct mg_connection *conn, void *data)
+{
+    (void)conn;
+    (void)data;
+    return 1;
+}
+
 /* civetweb's notation of one listening port: "8080" (every IPv4 address),
  * "+8080" (every address, IPv4 and IPv6), "[::1]:8080", "127.0.0.1:8080";
  * an "s" behind it for TLS. */
@@ -649,6 +658,7 @@ opc_err opc__httpd_start(const opc__httpd_config *cfg, struct mg_context **out, 
                          strchr(cfg->bind, ':') != NULL ? "]" : "", bad, why);
     }
     mg_set_request_handler(ctx, "/", cfg->handler, cfg->handler_data);
+    mg_set_auth_handler(ctx, "/", allow_all, NULL);
     ud->ctx = ctx;
     /* Without the reaper idle connections can hold every worker; the
      * server still runs (the deadlines free them), so only a warning. */
