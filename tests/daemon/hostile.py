@@ -10,7 +10,7 @@ standard library only; the helpers are tests/lib/hostile.py.
       every HOSTILE_TRICKLE, 5 s), all held open for the whole run (opened
       again when the server closes them; each close is counted). Once they
       are open (or after HOSTILE_OPEN_LIMIT, 15 s), two normal clients GET
-      GET-PATH with the token for HOSTILE_SECONDS (20 s): one on a
+      GET-PATH with the token for HOSTILE_SECONDS (12 s): one on a
       keep-alive connection, one on a fresh connection each time, a request
       every 50 ms each.
 
@@ -38,7 +38,7 @@ def main():
     counts = {"slowbody": int(env_num("HOSTILE_SLOWBODY", 64)),
               "idle": int(env_num("HOSTILE_IDLE", 500)),
               "slowloris": int(env_num("HOSTILE_SLOWLORIS", 500))}
-    seconds = env_num("HOSTILE_SECONDS", 20)
+    seconds = env_num("HOSTILE_SECONDS", 12)
     limit = hostile.raise_fd_limit(sum(counts.values()) * 2 + 256)
     target = hostile.Target(host, port, None if cafile == "-" else cafile)
     crowd = hostile.Crowd(target, counts, post_path=post_path,
