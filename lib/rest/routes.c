@@ -693,17 +693,16 @@ static int route_v1(req *r, const struct mg_request_info *ri)
          * 403 for a token without it in scope or without the permission. */
         unsigned acl = opc__auth_acl(tok, vid);
         const opc__ix_vault *v = opc__ix_find_vault(s, vid);
-        if (v == NULL) {
-            st = opc__resp_error(r, 404, "vault %s not found", vid);
-        } else if (acl == 0) {
+        bool granted = v != NULL;
+        if (granted && acl == 0) {
             st = opc__resp_error(r, 403, "vault %s is not in scope", vid);
-        } else if ((acl & need) != need) {
+        } else if (granted && (acl & need) != need) {
             st = opc__resp_error(r, 403, "token does not have permission to perform %s on vault %s",
                                  (acl & need & OPC_ACL_WRITE) == 0 && (need & OPC_ACL_WRITE) != 0
                                      ? verb
                                      : "read",
                                  vid);
-        } else if (!v->decrypted) {
+        } else if (!granted || !v->decrypted) {
             st = opc__resp_error(r, 404, "vault %s not found", vid);
         } else if (k >= R_ITEM && !opc__id_valid_str(iid)) {
             /* A client id the server could not have made (0, 1, 8, 9): no
