@@ -353,6 +353,7 @@ typedef struct httpd_ud {
     bool stopping;
     void *(*init_thread)(const struct mg_context *ctx, int thread_type);
     void (*exit_thread)(const struct mg_context *ctx, int thread_type, void *thread_pointer);
+    void (*connection_closed)(void *thread_pointer);
 } httpd_ud;
 
 opc_err opc__httpd_read_body(struct mg_connection *conn, size_t max, opc__buf *b)
@@ -428,6 +429,14 @@ static void *on_init_thread(const struct mg_context *ctx, int thread_type)
 {
     const httpd_ud *ud = mg_get_user_data(ctx);
     return ud != NULL && ud->init_thread != NULL ? ud->init_thread(ctx, thread_type) : NULL;
+}
+
+static void on_connection_close(const struct mg_connection *conn)
+{
+    const httpd_ud *ud = mg_get_user_data(mg_get_context(conn));
+    if (ud != NULL && ud->connection_closed != NULL) {
+        ud->connection_closed(mg_get_thread_pointer(conn));
+    }
 }
 
 static void on_exit_thread(const struct mg_context *ctx, int thread_type, void *thread_pointer)
@@ -627,6 +636,7 @@ opc_err opc__httpd_start(const opc__httpd_config *cfg, struct mg_context **out, 
     pthread_cond_init(&ud->cv, NULL);
     ud->init_thread = cfg->init_thread;
     ud->exit_thread = cfg->exit_thread;
+    ud->connection_closed = cfg->connection_closed;
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.log_message = on_log;
@@ -634,6 +644,7 @@ opc_err opc__httpd_start(const opc__httpd_config *cfg, struct mg_context **out, 
     cb.http_error = on_http_error;
     cb.init_thread = on_init_thread;
     cb.exit_thread = on_exit_thread;
+    cb.connection_close = on_connection_close;
     if (tls) {
         cb.external_ssl_ctx = on_external_ssl_ctx;
     }

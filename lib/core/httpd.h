@@ -42,6 +42,8 @@ typedef struct opc__httpd_config {
     void *handler_data;
     void *(*init_thread)(const struct mg_context *ctx, int thread_type);
     void (*exit_thread)(const struct mg_context *ctx, int thread_type, void *thread_pointer);
+    /* On the worker thread as a connection closes (may be NULL). */
+    void (*connection_closed)(void *thread_pointer);
 } opc__httpd_config;
 
 /*

@@ -50,6 +50,14 @@ void opc__api_slot_free(opc__api_slot *s)
     }
 }
 
+void opc__api_slot_release(opc__api_slot *s)
+{
+    if (s != NULL) {
+        opc__api_worker_free(s->w);
+        s->w = NULL;
+    }
+}
+
 opc__api_worker *opc__api_worker_of(opc__api_slot *s)
 {
     if (s != NULL && s->w == NULL) {

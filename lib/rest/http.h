@@ -54,6 +54,9 @@ opc__api_slot *opc__api_slot_new(void);
 void opc__api_slot_free(opc__api_slot *s);
 /* The thread's scratch, made now if needed; NULL without a slot or memory. */
 opc__api_worker *opc__api_worker_of(opc__api_slot *s);
+/* A connection of the thread closed: its scratch is wiped and freed, so
+ * memory follows the open connections, not every worker ever used. */
+void opc__api_slot_release(opc__api_slot *s);
 
 typedef struct opc__req {
     struct mg_connection *conn;

@@ -223,6 +223,11 @@ static void on_exit_thread(const struct mg_context *ctx, int thread_type, void *
     }
 }
 
+static void on_connection_closed(void *thread_pointer)
+{
+    opc__api_slot_release(thread_pointer);
+}
+
 opc_err opc_api_start(opc_api *api, char *errbuf, size_t errbuf_len)
 {
     opc__ebuf eb;
@@ -243,7 +248,8 @@ opc_err opc_api_start(opc_api *api, char *errbuf, size_t errbuf_len)
                              .handler = opc__api_handle,
                              .handler_data = api,
                              .init_thread = on_init_thread,
-                             .exit_thread = on_exit_thread};
+                             .exit_thread = on_exit_thread,
+                             .connection_closed = on_connection_closed};
     opc_err rc = opc__api_tls_prepare(api, &cfg.tls_port, &cfg.ssl_ctx, &eb);
     int tls_port = -1;
     if (rc == OPC_OK) {
