@@ -183,6 +183,22 @@ bool opc__httpd_request_id_ok(const char *v)
     return n > 0 && n <= OPC_HTTPD_REQUEST_ID_MAX && v[n] == '\0';
 }
 
+void opc__httpd_format_request_id(uint8_t u[16], char out[37])
+{
+    u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
+    u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            out[o++] = '-';
+        }
+        out[o++] = hex[u[i] >> 4];
+        out[o++] = hex[u[i] & 0x0f];
+    }
+    out[o] = '\0';
+}
+
 /* The X-Request-ID header line of an answer sent before the router: the
  * client's, or a fresh random one. */
 static void request_id_line(const struct mg_connection *conn, char *line, size_t cap)
@@ -197,12 +213,7 @@ static void request_id_line(const struct mg_connection *conn, char *line, size_t
             line[0] = '\0';
             return;
         }
-        r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
-        r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
-        (void)snprintf(id, sizeof id,
-                       "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
-                       r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
-                       r[13], r[14], r[15]);
+        opc__httpd_format_request_id(r, id);
     }
     (void)snprintf(line, cap, "X-Request-ID: %s\r\n", id);
 }

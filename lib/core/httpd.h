@@ -84,6 +84,10 @@ opc_err opc__httpd_read_body(struct mg_connection *conn, size_t max, opc__buf *b
 /* The longest X-Request-ID taken from a client. */
 #define OPC_HTTPD_REQUEST_ID_MAX 128
 
+/* A request id the server makes: the 16 bytes u as a UUID of version 4
+ * (its version and variant bits set in u), lower-case hex with dashes. */
+void opc__httpd_format_request_id(uint8_t u[16], char out[37]);
+
 /* Whether a client's X-Request-ID value is taken: 1-128 bytes of printable
  * ASCII (0x20-0x7e); otherwise the server makes one. */
 bool opc__httpd_request_id_ok(const char *v);

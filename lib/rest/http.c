@@ -84,18 +84,7 @@ void opc__request_id(opc_api *api, char out[37])
     for (int i = 0; i < 8; i++) {
         u[15 - i] = (uint8_t)(n >> (8 * i));
     }
-    u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
-    u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) {
-            out[o++] = '-';
-        }
-        out[o++] = hex[u[i] >> 4];
-        out[o++] = hex[u[i] & 0x0f];
-    }
-    out[o] = '\0';
+    opc__httpd_format_request_id(u, out);
 }
 
 void opc__request_id_take(opc_api *api, const char *client, char out[OPC_REQUEST_ID_MAX + 1])
