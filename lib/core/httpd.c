@@ -536,6 +536,36 @@ static void port_spec(char *out, size_t cap, const char *bind, int port, bool tl
     }
 }
 
+/* addr:port as a socket address (IPv6 when addr has a ':'); false when
+ * addr is no numeric address. loopback: a wildcard ("0.0.0.0", "::") or
+ * a NULL addr becomes the loopback address of its family (where to
+ * connect to reach a server bound to it). */
+static bool sockaddr_of(const char *addr, int port, bool loopback, struct sockaddr_storage *ss,
+                        socklen_t *len)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (addr != NULL && strchr(addr, ':') != NULL) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *v6;
+        if (loopback && strcmp(addr, "::") == 0) {
+            v6->sin6_addr = in6addr_loopback;
+            return true;
+        }
+        return inet_pton(AF_INET6, addr, &v6->sin6_addr) == 1;
+    }
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    *len = sizeof *v4;
+    if (loopback && (addr == NULL || strcmp(addr, "0.0.0.0") == 0)) {
+        v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        return true;
+    }
+    return addr != NULL && inet_pton(AF_INET, addr, &v4->sin_addr) == 1;
+}
+
 /* Why binding bind:port fails, tried once more by hand: "address in use"
  * and friends, or "" when it binds now. */
 static const char *bind_problem(const char *addr, int port)
@@ -544,28 +574,11 @@ static const char *bind_problem(const char *addr, int port)
         return "";
     }
     struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
     socklen_t len;
-    int family;
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
-    if (strchr(addr, ':') != NULL) {
-        family = AF_INET6;
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET6, addr, &v6->sin6_addr) != 1) {
-            return "not an address";
-        }
-        len = sizeof *v6;
-    } else {
-        family = AF_INET;
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET, addr, &v4->sin_addr) != 1) {
-            return "not an address";
-        }
-        len = sizeof *v4;
+    if (!sockaddr_of(addr, port, false, &ss, &len)) {
+        return "not an address";
     }
+    int family = ss.ss_family;
     int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return family == AF_INET6 ? "IPv6 is not available" : "no socket";
@@ -728,32 +741,6 @@ static void *poke_main(void *arg)
     return NULL;
 }
 
-/* Where the poker connects: bind:port, or the loopback address of its
- * family for the wildcards; false when bind is no address. */
-static bool poke_address(poker *p, const char *bind, int port)
-{
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&p->sa;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&p->sa;
-    if (bind != NULL && strchr(bind, ':') != NULL) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-        p->len = sizeof *v6;
-        if (strcmp(bind, "::") == 0) {
-            v6->sin6_addr = in6addr_loopback;
-            return true;
-        }
-        return inet_pton(AF_INET6, bind, &v6->sin6_addr) == 1;
-    }
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons((uint16_t)port);
-    p->len = sizeof *v4;
-    if (bind == NULL || strcmp(bind, "0.0.0.0") == 0 ||
-        inet_pton(AF_INET, bind, &v4->sin_addr) != 1) {
-        v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    }
-    return true;
-}
-
 void opc__httpd_stop(struct mg_context *ctx, const char *bind, int port)
 {
     if (ctx == NULL) {
@@ -765,7 +752,8 @@ void opc__httpd_stop(struct mg_context *ctx, const char *bind, int port)
     memset(&p, 0, sizeof p);
     atomic_init(&p.done, 0);
     pthread_t t;
-    bool poking = port > 0 && port <= 65535 && poke_address(&p, bind, port) &&
+    /* where the poker connects: bind:port, or loopback for a wildcard */
+    bool poking = port > 0 && port <= 65535 && sockaddr_of(bind, port, true, &p.sa, &p.len) &&
                   pthread_create(&t, NULL, poke_main, &p) == 0;
     mg_stop(ctx); /* waits for the workers: requests in progress finish */
     if (poking) {
