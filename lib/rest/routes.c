@@ -715,7 +715,7 @@ static int route_v1(req *r, const struct mg_request_info *ri)
                                 : k == R_FILE ? OPC_FILES_GET
                                               : OPC_FILES_CONTENT);
         } else if (need & OPC_ACL_WRITE) {
-            st = opc__api_item_write(r, ri, v, k == R_ITEM ? iid : NULL);
+            st = opc__api_item_write(r, v, k == R_ITEM ? iid : NULL);
         } else if (k == R_VAULT) {
             st = opc__resp_json(r, 200, v->json, v->json_len);
         } else if (k == R_ITEMS) {

@@ -465,10 +465,8 @@ static int delete_item(opc__req *r, const opc__ix_vault *v, const char *iid)
     return opc__resp_send(r, 204, "application/json", NULL);
 }
 
-int opc__api_item_write(opc__req *r, const struct mg_request_info *ri, const opc__ix_vault *v,
-                        const char *iid)
+int opc__api_item_write(opc__req *r, const opc__ix_vault *v, const char *iid)
 {
-    (void)ri; /* the body is read through httpd.h */
     const char *m = r->method;
     if (strcmp(m, "DELETE") == 0) {
         return delete_item(r, v, iid);

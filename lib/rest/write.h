@@ -8,14 +8,12 @@
 #include "view/index.h"
 #include "internal.h"
 
-struct mg_request_info;
 
 /*
  * Serve POST (iid NULL), PUT, PATCH or DELETE (iid set) on vault v, after
  * routes.c checked the token, the ids, scope, permissions and that v and
  * (for iid) the item exist in the index. Returns the status sent.
  */
-int opc__api_item_write(opc__req *r, const struct mg_request_info *ri, const opc__ix_vault *v,
-                        const char *iid);
+int opc__api_item_write(opc__req *r, const opc__ix_vault *v, const char *iid);
 
 #endif
