@@ -44,8 +44,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <civetweb.h>
-
 #include "observe/activity.h"
 #include "view/items.h"
 #include "core/alloc.h"
