@@ -1,0 +1,146 @@
+/*
+ * wire/proto.h - the account protocol's messages besides the rows
+ * (wire/rows.h): the Connect-server session handshake, the MACs of
+ * requests and answers, the error body and the page envelopes, with ONE
+ * encoder and ONE strict decoder each, used by both ends: the client in
+ * lib/upstream/https.c and the server in lib/accountd. docs/protocol.md
+ * describes every message; this header is its code.
+ *
+ * Decoders reject a message that is not an object, lacks a member or has
+ * one of the wrong type or range: OPC_ERR_PARSE, "malformed <message>:
+ * \"<member>\" ..." (names only, never a value). Unknown members are
+ * ignored. Decoded strings are copied into the fixed fields below.
+ */
+#ifndef OPC_WIRE_PROTO_H
+#define OPC_WIRE_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/err.h"
+#include "core/id.h"
+#include "crypto/ecdh.h"
+#include "crypto/key.h"
+#include "internal.h"
+
+/* The protocol's major version (path prefix /v1, header OPC-Protocol). */
+#define OPC_PROTO_VERSION 1
+#define OPC_PROTO_HEADER "OPC-Protocol"
+#define OPC_PROTO_COUNTER_HEADER "OPC-Counter"
+#define OPC_PROTO_MAC_HEADER "OPC-MAC"
+#define OPC_PROTO_AUTH_SCHEME "OPC-Session"
+/* The replay window of a handshake's timestamp, either side of now (ms). */
+#define OPC_PROTO_SKEW_MS 120000
+/* A session's lifetime (s) and idle limit (s). */
+#define OPC_PROTO_SESSION_TTL_S 600
+#define OPC_PROTO_SESSION_IDLE_S 120
+/* Sizes of the b64url texts: a 16-byte nonce or session id, a 65-byte
+ * point, a 64-byte signature, a 32-byte hash, MAC or thumbprint. */
+#define OPC_PROTO_NONCE_B64 22
+#define OPC_PROTO_POINT_B64 87
+#define OPC_PROTO_SIG_B64 86
+#define OPC_PROTO_HASH_B64 43
+/* Largest request body the server reads (an item write) and largest answer
+ * the client accepts (a page of up to 10,000 rows). */
+#define OPC_PROTO_MAX_REQUEST ((size_t)4 * 1024 * 1024)
+#define OPC_PROTO_MAX_ANSWER ((size_t)64 * 1024 * 1024)
+
+/* ---- the session handshake (POST /v1/connect/session) ---- */
+
+typedef struct opc__proto_hello {
+    char account[OPC_ID_LEN + 1];
+    char server[OPC_ID_LEN + 1];
+    int64_t ts_ms;                          /* Unix ms */
+    char nonce[OPC_PROTO_NONCE_B64 + 1];    /* b64url of 16 bytes */
+    char eph[OPC_PROTO_POINT_B64 + 1];      /* b64url of the 65-byte point */
+    char sig[OPC_PROTO_SIG_B64 + 1];        /* b64url r||s over T1 */
+} opc__proto_hello;
+
+typedef struct opc__proto_welcome {
+    char session[OPC_PROTO_NONCE_B64 + 1]; /* b64url of 16 bytes */
+    int64_t expires;                       /* Unix s */
+    char eph[OPC_PROTO_POINT_B64 + 1];
+    opc__key *key;                         /* the server key's public JWK (owned) */
+    char sig[OPC_PROTO_SIG_B64 + 1];       /* b64url r||s over T2 */
+} opc__proto_welcome;
+
+/* The keys of a session: k_req MACs requests, k_res answers. */
+typedef struct opc__proto_keys {
+    uint8_t k_req[32];
+    uint8_t k_res[32];
+} opc__proto_keys;
+
+/* The client's side: a hello signed by the device key (ts_ms = now),
+ * with a fresh ephemeral key (*eph_priv, opc__key_free). */
+opc_err opc__proto_hello_make(const char *account, const char *server, const opc__key *device_key,
+                              int64_t now_ms, opc__proto_hello *out, opc__key **eph_priv,
+                              opc__ebuf *eb);
+opc_err opc__proto_hello_encode(const opc__proto_hello *h, cJSON **out);
+opc_err opc__proto_hello_decode(const cJSON *j, opc__proto_hello *out, opc__ebuf *eb);
+/* The server's checks of a hello, but for the nonce's freshness (the caller
+ * keeps the seen-nonce set): ts within OPC_PROTO_SKEW_MS of now_ms
+ * (OPC_ERR_RANGE), the signature under device_pub (OPC_ERR_SIGNATURE). */
+opc_err opc__proto_hello_verify(const opc__proto_hello *h, const opc__key *device_pub,
+                                int64_t now_ms, opc__ebuf *eb);
+
+/* The server's side: answer a verified hello. Makes the ephemeral key,
+ * the session id and the keys, signs T2 with server_key (private). */
+opc_err opc__proto_welcome_make(const opc__proto_hello *h, const opc__key *server_key,
+                                int64_t expires, opc__proto_welcome *out, opc__proto_keys *keys,
+                                opc__ebuf *eb);
+opc_err opc__proto_welcome_encode(const opc__proto_welcome *w, cJSON **out);
+opc_err opc__proto_welcome_decode(const cJSON *j, opc__proto_welcome *out, opc__ebuf *eb);
+/* The client's checks of a welcome: the key's thumbprint is pin
+ * (OPC_ERR_SIGNATURE, "the account server's key is not the one the
+ * credentials pin"), the signature over T2 (OPC_ERR_SIGNATURE); then the
+ * keys from its ephemeral private key. */
+opc_err opc__proto_welcome_verify(const opc__proto_hello *h, const opc__proto_welcome *w,
+                                  const char *pin, const opc__key *eph_priv,
+                                  opc__proto_keys *keys, opc__ebuf *eb);
+/* Release the welcome's key. */
+void opc__proto_welcome_clear(opc__proto_welcome *w);
+
+/* The pin of a public key: its RFC 7638 thumbprint (b64url, 43 chars). */
+opc_err opc__proto_pin(const opc__key *k, char out[OPC_PROTO_HASH_B64 + 1]);
+
+/* ---- MACs (docs/protocol.md, "Signed requests and answers") ---- */
+
+/* b64url(HMAC(k_req, "req" LF sid LF n LF method LF target LF b64url(SHA-256(body)))). */
+opc_err opc__proto_mac_request(const opc__proto_keys *k, const char *sid, uint64_t counter,
+                               const char *method, const char *target, const void *body,
+                               size_t body_len, char out[OPC_PROTO_HASH_B64 + 1]);
+/* b64url(HMAC(k_res, "res" LF sid LF n LF status LF b64url(SHA-256(body)))). */
+opc_err opc__proto_mac_answer(const opc__proto_keys *k, const char *sid, uint64_t counter,
+                              int status, const void *body, size_t body_len,
+                              char out[OPC_PROTO_HASH_B64 + 1]);
+/* Constant-time comparison of two MAC texts (false for a NULL or a length
+ * other than OPC_PROTO_HASH_B64). */
+bool opc__proto_mac_equal(const char *a, const char *b);
+
+/* ---- errors ---- */
+
+/* The HTTP status and wire code of an opc_err (OPC_OK: 200, NULL code). */
+int opc__proto_status(opc_err rc, const char **code, const char **detail);
+/* {"error":{"code","message"[,"detail"]}} for rc with message msg. */
+opc_err opc__proto_error_encode(opc_err rc, const char *msg, cJSON **out);
+/* The opc_err of an error answer (status and body; a body that is not an
+ * error object maps by status alone). The message goes to eb. */
+opc_err opc__proto_error_decode(int status, const cJSON *body, opc__ebuf *eb);
+
+/* ---- pages ---- */
+
+/* {"changes":[...],"next":N}: *changes is detached from j (cJSON_Delete). */
+opc_err opc__proto_changes_encode(cJSON *changes, int64_t next, cJSON **out);
+opc_err opc__proto_changes_decode(cJSON *j, cJSON **changes, int64_t *next, opc__ebuf *eb);
+/* {"<member>":[...]} with member "items" or "chunks"; encode takes
+ * ownership of arr; decode detaches it. */
+opc_err opc__proto_page_encode(const char *member, cJSON *arr, cJSON **out);
+opc_err opc__proto_page_decode(cJSON *j, const char *member, cJSON **arr, opc__ebuf *eb);
+/* {"item":row,"vault":row} of a write; encode takes both, decode detaches both. */
+opc_err opc__proto_write_result_encode(cJSON *item, cJSON *vault, cJSON **out);
+opc_err opc__proto_write_result_decode(cJSON *j, cJSON **item, cJSON **vault, opc__ebuf *eb);
+
+#endif
