@@ -22,8 +22,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     fuzz_init_library();
-    if (opc__jwk_parse(FUZZ_ISSUER_JWK, strlen(FUZZ_ISSUER_JWK), OPC_JWK_REQUIRE_PRIVATE,
-                       &fuzz_key, NULL) != OPC_OK) {
+    if (opc__jwk_parse(FUZZ_ISSUER_JWK, strlen(FUZZ_ISSUER_JWK), OPC_JWK_REQUIRE_PRIVATE, &fuzz_key,
+                       NULL) != OPC_OK) {
         abort();
     }
     return 0;

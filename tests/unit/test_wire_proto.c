@@ -293,9 +293,8 @@ static void test_proto_hello_refusals(void **state)
                      OPC_OK);
     assert_int_equal(opc__proto_hello_verify(&h, p.device_pub, NOW_MS - OPC_PROTO_SKEW_MS, NULL),
                      OPC_OK);
-    assert_int_equal(
-        opc__proto_hello_verify(&h, p.device_pub, NOW_MS + OPC_PROTO_SKEW_MS + 1, &eb),
-        OPC_ERR_RANGE);
+    assert_int_equal(opc__proto_hello_verify(&h, p.device_pub, NOW_MS + OPC_PROTO_SKEW_MS + 1, &eb),
+                     OPC_ERR_RANGE);
     assert_string_equal(eb.msg, "hello of server " S1 ": its time is more than 120 s from ours");
     assert_int_equal(
         opc__proto_hello_verify(&h, p.device_pub, NOW_MS - OPC_PROTO_SKEW_MS - 1, NULL),
@@ -364,10 +363,8 @@ static void test_proto_hello_refusals(void **state)
     assert_int_equal(opc__proto_hello_make(A1, S1, p.device, -1, &m, &e3, NULL),
                      OPC_ERR_INVALID_ARG);
     assert_null(e3);
-    assert_int_equal(opc__proto_welcome_make(&h, p.device_pub, EXPIRES, &w, &k, NULL),
-                     OPC_ERR_KEY);
-    assert_int_equal(opc__proto_welcome_make(&h, p.server, -1, &w, &k, NULL),
-                     OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__proto_welcome_make(&h, p.device_pub, EXPIRES, &w, &k, NULL), OPC_ERR_KEY);
+    assert_int_equal(opc__proto_welcome_make(&h, p.server, -1, &w, &k, NULL), OPC_ERR_INVALID_ARG);
     cJSON *j = NULL;
     x = h;
     x.sig[0] = '\0';
@@ -402,8 +399,7 @@ static void test_proto_welcome_refusals(void **state)
     char shorter[OPC_PROTO_HASH_B64 + 1];
     memcpy(shorter, p.pin, sizeof shorter);
     shorter[OPC_PROTO_HASH_B64 - 1] = '\0';
-    assert_int_equal(opc__proto_welcome_verify(&h, &w, shorter, eph, &ck, NULL),
-                     OPC_ERR_SIGNATURE);
+    assert_int_equal(opc__proto_welcome_verify(&h, &w, shorter, eph, &ck, NULL), OPC_ERR_SIGNATURE);
 
     /* a welcome signed by another key, carrying that key: the pin refuses it */
     opc__proto_welcome forged;
@@ -465,8 +461,10 @@ static void test_proto_welcome_refusals(void **state)
 static const char good_hello[] =
     "{\"v\":1,\"account\":\"" A1 "\",\"server\":\"" S1 "\",\"ts\":1700000000000,"
     "\"nonce\":\"AAAAAAAAAAAAAAAAAAAAAA\","
-    "\"eph\":\"BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
-    "\"sig\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+    "\"eph\":"
+    "\"BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+    "\"sig\":"
+    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
     "\"extra\":true}";
 
 /* good_hello with member name's value text replaced by value (raw JSON),
@@ -529,13 +527,15 @@ static void test_proto_hello_decode_strict(void **state)
     expect_hello_refused("nonce", "\"AAAAAAAAAAAAAAAAAAAAAA==\"", NULL);
     expect_hello_refused("nonce", "\"AAAAAAAAAAAAAAAAAAAAA+\"", NULL);
     expect_hello_refused("nonce", "\"AAAAAAAAAAAAAAAAAAAAAB\"", NULL); /* trailing bits */
-    expect_hello_refused("eph", "\"BAAA\"", "malformed hello: \"eph\" must be base64url of 65 bytes");
-    expect_hello_refused(
-        "eph",
-        "\"BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"",
-        NULL);
-    expect_hello_refused("sig", "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-                                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"", /* 85 */
+    expect_hello_refused("eph", "\"BAAA\"",
+                         "malformed hello: \"eph\" must be base64url of 65 bytes");
+    expect_hello_refused("eph",
+                         "\"BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                         "AAAAAAAAAAAAAAA\"",
+                         NULL);
+    expect_hello_refused("sig",
+                         "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"", /* 85 */
                          "malformed hello: \"sig\" must be base64url of 64 bytes");
     expect_hello_refused("sig", "null", "malformed hello: \"sig\" must be a string");
 
@@ -684,11 +684,12 @@ static void test_proto_mac_known_answers(void **state)
     /* a body; the counter in decimal, large */
     const char *body = "{\"vault_id\":\"x\"}";
     body_hash(body, bh);
-    snprintf(text, sizeof text, "req\n%s\n18446744073709551615\nPUT\n/v1/connect/vaults/V/items/I\n%s",
-             sid, bh);
+    snprintf(text, sizeof text,
+             "req\n%s\n18446744073709551615\nPUT\n/v1/connect/vaults/V/items/I\n%s", sid, bh);
     hmac_b64(k.k_req, text, want);
     assert_int_equal(opc__proto_mac_request(&k, sid, UINT64_MAX, "PUT",
-                                            "/v1/connect/vaults/V/items/I", body, strlen(body), got),
+                                            "/v1/connect/vaults/V/items/I", body, strlen(body),
+                                            got),
                      OPC_OK);
     assert_string_equal(got, want);
 
@@ -714,15 +715,14 @@ static void test_proto_mac_changes_with_every_input(void **state)
     char base[OPC_PROTO_HASH_B64 + 1];
     char m[OPC_PROTO_HASH_B64 + 1];
     const char *body = "abc";
-    assert_int_equal(opc__proto_mac_request(&k, sid, 5, "GET", "/v1/x?a=1", body, 3, base),
-                     OPC_OK);
+    assert_int_equal(opc__proto_mac_request(&k, sid, 5, "GET", "/v1/x?a=1", body, 3, base), OPC_OK);
     assert_int_equal(strlen(base), OPC_PROTO_HASH_B64);
     assert_int_equal(opc__proto_mac_request(&k, sid, 5, "GET", "/v1/x?a=1", body, 3, m), OPC_OK);
     assert_true(opc__proto_mac_equal(base, m));
 
-    assert_int_equal(opc__proto_mac_request(&k, "c2Vzc2lvbi1pZC0xMjM0NR", 5, "GET", "/v1/x?a=1",
-                                            body, 3, m),
-                     OPC_OK);
+    assert_int_equal(
+        opc__proto_mac_request(&k, "c2Vzc2lvbi1pZC0xMjM0NR", 5, "GET", "/v1/x?a=1", body, 3, m),
+        OPC_OK);
     assert_false(opc__proto_mac_equal(base, m));
     assert_int_equal(opc__proto_mac_request(&k, sid, 6, "GET", "/v1/x?a=1", body, 3, m), OPC_OK);
     assert_false(opc__proto_mac_equal(base, m));
@@ -998,8 +998,10 @@ static void test_proto_pages_malformed(void **state)
     } changes[] = {
         {"[]", "malformed changes: not an object"},
         {"{\"next\":1}", "malformed changes: missing \"changes\""},
-        {"{\"changes\":{},\"next\":1}", "malformed changes: \"changes\" must be an array of objects"},
-        {"{\"changes\":[1],\"next\":1}", "malformed changes: \"changes\" must be an array of objects"},
+        {"{\"changes\":{},\"next\":1}",
+         "malformed changes: \"changes\" must be an array of objects"},
+        {"{\"changes\":[1],\"next\":1}",
+         "malformed changes: \"changes\" must be an array of objects"},
         {"{\"changes\":[]}", "malformed changes: missing \"next\""},
         {"{\"changes\":[],\"next\":-1}", NULL},
         {"{\"changes\":[],\"next\":1.5}", "malformed changes: \"next\" must be an integer"},
