@@ -316,8 +316,11 @@ opc_err opc__proto_hello_verify(const opc__proto_hello *h, const opc__key *devic
     if (h == NULL || !hello_valid(h)) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "hello: not a decoded hello");
     }
+    if (now_ms < 0 || now_ms > INT_MAX53) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "hello: the time is out of range");
+    }
     int64_t skew = now_ms - h->ts_ms; /* both within [0, 2^53): no overflow */
-    if (now_ms < 0 || now_ms > INT_MAX53 || skew > OPC_PROTO_SKEW_MS || skew < -OPC_PROTO_SKEW_MS) {
+    if (skew > OPC_PROTO_SKEW_MS || skew < -OPC_PROTO_SKEW_MS) {
         return opc__fail(eb, OPC_ERR_RANGE,
                          "hello of server %s: its time is more than %d s from ours", h->server,
                          OPC_PROTO_SKEW_MS / 1000);

@@ -300,6 +300,9 @@ static void test_proto_hello_refusals(void **state)
         opc__proto_hello_verify(&h, p.device_pub, NOW_MS - OPC_PROTO_SKEW_MS - 1, NULL),
         OPC_ERR_RANGE);
 
+    assert_int_equal(opc__proto_hello_verify(&h, p.device_pub, INT64_MIN, NULL),
+                     OPC_ERR_INVALID_ARG);
+
     /* another device key */
     opc__key *other = NULL;
     assert_int_equal(opc__key_generate_ec(NULL, OPC_KEYOP_VERIFY, &other), OPC_OK);
