@@ -138,7 +138,8 @@ static bool pad(const BIGNUM *z, uint8_t *out, size_t len)
 static opc_err crypto_fail(opc__ebuf *eb, const char *what)
 {
     ERR_clear_error();
-    return opc__fail(eb, OPC_ERR_CRYPTO, "SRP: %s failed", what);
+    (void)opc__fail(eb, OPC_ERR_CRYPTO, "SRP: %s failed", what);
+    return OPC_ERR_CRYPTO;
 }
 
 static void ctx_done(srp_ctx *c)
@@ -162,7 +163,8 @@ static opc_err ctx_init(srp_ctx *c, const opc__srp_group *grp, opc__ebuf *eb)
     if (c->bn == NULL || c->N == NULL || c->g == NULL || c->k == NULL) {
         ctx_done(c);
         ERR_clear_error();
-        return opc__fail(eb, OPC_ERR_NOMEM, "SRP: out of memory");
+        (void)opc__fail(eb, OPC_ERR_NOMEM, "SRP: out of memory");
+        return OPC_ERR_NOMEM;
     }
     uint8_t Npad[OPC_SRP_MAX_LEN];
     uint8_t gpad[OPC_SRP_MAX_LEN];
@@ -242,8 +244,8 @@ static opc_err peer_value(const srp_ctx *c, const char *name, const uint8_t *in,
 {
     *out = NULL;
     if (in == NULL || in_len != c->grp->len) {
-        return opc__fail(eb, OPC_ERR_PARSE, "SRP: %s must be %zu bytes, got %zu", name,
-                         c->grp->len, in == NULL ? (size_t)0 : in_len);
+        return opc__fail(eb, OPC_ERR_PARSE, "SRP: %s must be %zu bytes, got %zu", name, c->grp->len,
+                         in == NULL ? (size_t)0 : in_len);
     }
     BIGNUM *z = BN_bin2bn(in, (int)in_len, NULL);
     if (z == NULL) {
@@ -385,7 +387,7 @@ static opc_err proofs(const srp_ctx *c, const BIGNUM *S, const uint8_t *hI, cons
         for (size_t i = 0; i < hl; i++) {
             hN[i] ^= hg[i];
         }
-        const part p1[] = {{hN, hl},       {hI, hl},       {salt, salt_len},
+        const part p1[] = {{hN, hl},         {hI, hl},         {salt, salt_len},
                            {Apad, grp->len}, {Bpad, grp->len}, {K, hl}};
         ok = hash_parts(grp, p1, OPC_ARRAY_LEN(p1), M1) == OPC_OK;
     }
@@ -503,8 +505,7 @@ opc_err opc__srp_client_start(const opc__srp_group *g, uint8_t *A, size_t A_len,
 }
 
 opc_err opc__srp_client_start_fixed(const opc__srp_group *g, const uint8_t *a, size_t a_len,
-                                    uint8_t *A, size_t A_len, opc__srp_client **out,
-                                    opc__ebuf *eb)
+                                    uint8_t *A, size_t A_len, opc__srp_client **out, opc__ebuf *eb)
 {
     if (!secret_len_ok(a, a_len)) {
         if (out != NULL) {
@@ -515,13 +516,13 @@ opc_err opc__srp_client_start_fixed(const opc__srp_group *g, const uint8_t *a, s
     return client_start(g, a, a_len, A, A_len, out, eb);
 }
 
-opc_err opc__srp_client_finish(opc__srp_client *c, const void *I, size_t I_len,
-                               const uint8_t *salt, size_t salt_len, const uint8_t *x,
-                               size_t x_len, const uint8_t *B, size_t B_len, uint8_t *M1,
-                               size_t M1_len, opc__ebuf *eb)
+opc_err opc__srp_client_finish(opc__srp_client *c, const void *I, size_t I_len, const uint8_t *salt,
+                               size_t salt_len, const uint8_t *x, size_t x_len, const uint8_t *B,
+                               size_t B_len, uint8_t *M1, size_t M1_len, opc__ebuf *eb)
 {
     if (c == NULL || c->stage != STAGE_STARTED) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG, "SRP client: the state is not at its second step");
+        return opc__fail(eb, OPC_ERR_INVALID_ARG,
+                         "SRP client: the state is not at its second step");
     }
     c->stage = STAGE_DONE; /* single use, whatever the outcome */
     const opc__srp_group *grp = c->c.grp;
@@ -680,9 +681,8 @@ static opc_err server_start(const opc__srp_group *g, const void *I, size_t I_len
 }
 
 opc_err opc__srp_server_start(const opc__srp_group *g, const void *I, size_t I_len,
-                              const uint8_t *salt, size_t salt_len, const uint8_t *v,
-                              size_t v_len, uint8_t *B, size_t B_len, opc__srp_server **out,
-                              opc__ebuf *eb)
+                              const uint8_t *salt, size_t salt_len, const uint8_t *v, size_t v_len,
+                              uint8_t *B, size_t B_len, opc__srp_server **out, opc__ebuf *eb)
 {
     return server_start(g, I, I_len, salt, salt_len, v, v_len, NULL, 0, B, B_len, out, eb);
 }
@@ -780,8 +780,8 @@ opc_err opc__srp_test_k(const opc__srp_group *g, uint8_t *k_out, size_t k_len)
     return rc;
 }
 
-opc_err opc__srp_test_u(const opc__srp_group *g, const uint8_t *A, const uint8_t *B,
-                        uint8_t *u_out, size_t u_len)
+opc_err opc__srp_test_u(const opc__srp_group *g, const uint8_t *A, const uint8_t *B, uint8_t *u_out,
+                        size_t u_len)
 {
     if (g == NULL || A == NULL || B == NULL || u_out == NULL || u_len != g->hlen) {
         return OPC_ERR_INVALID_ARG;
@@ -849,8 +849,7 @@ opc_err opc__srp_test_client_S(const opc__srp_group *g, const uint8_t *a, size_t
 }
 
 opc_err opc__srp_test_server_S(const opc__srp_group *g, const uint8_t *b, size_t b_len,
-                               const uint8_t *v, const uint8_t *A, uint8_t *S_out,
-                               opc__ebuf *eb)
+                               const uint8_t *v, const uint8_t *A, uint8_t *S_out, opc__ebuf *eb)
 {
     if (g == NULL || !secret_len_ok(b, b_len) || v == NULL || A == NULL || S_out == NULL) {
         return OPC_ERR_INVALID_ARG;

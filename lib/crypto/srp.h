@@ -74,10 +74,9 @@ opc_err opc__srp_client_start(const opc__srp_group *g, uint8_t *A, size_t A_len,
  * write the proof M1 (M1_len == hash length). The identity I and salt must
  * be those the server has (they enter M1).
  */
-opc_err opc__srp_client_finish(opc__srp_client *c, const void *I, size_t I_len,
-                               const uint8_t *salt, size_t salt_len, const uint8_t *x,
-                               size_t x_len, const uint8_t *B, size_t B_len, uint8_t *M1,
-                               size_t M1_len, opc__ebuf *eb);
+opc_err opc__srp_client_finish(opc__srp_client *c, const void *I, size_t I_len, const uint8_t *salt,
+                               size_t salt_len, const uint8_t *x, size_t x_len, const uint8_t *B,
+                               size_t B_len, uint8_t *M1, size_t M1_len, opc__ebuf *eb);
 /* Client, step 3: check the server's M2; only then write K (K_len == hash length). */
 opc_err opc__srp_client_verify(opc__srp_client *c, const uint8_t *M2, size_t M2_len, uint8_t *K,
                                size_t K_len, opc__ebuf *eb);
@@ -90,9 +89,8 @@ void opc__srp_client_free(opc__srp_client *c);
  * otherwise: a stored verifier is the caller's data).
  */
 opc_err opc__srp_server_start(const opc__srp_group *g, const void *I, size_t I_len,
-                              const uint8_t *salt, size_t salt_len, const uint8_t *v,
-                              size_t v_len, uint8_t *B, size_t B_len, opc__srp_server **out,
-                              opc__ebuf *eb);
+                              const uint8_t *salt, size_t salt_len, const uint8_t *v, size_t v_len,
+                              uint8_t *B, size_t B_len, opc__srp_server **out, opc__ebuf *eb);
 /*
  * Server, step 2: with the client's A and M1 (both attacker-controlled),
  * compute S and K and check M1; only when it matches write M2 and K

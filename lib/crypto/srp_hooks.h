@@ -15,8 +15,7 @@ const opc__srp_group *opc__srp_group_rfc5054_test(void);
 
 /* TEST HOOK: opc__srp_client_start with the given a (1..64 bytes, nonzero). */
 opc_err opc__srp_client_start_fixed(const opc__srp_group *g, const uint8_t *a, size_t a_len,
-                                    uint8_t *A, size_t A_len, opc__srp_client **out,
-                                    opc__ebuf *eb);
+                                    uint8_t *A, size_t A_len, opc__srp_client **out, opc__ebuf *eb);
 /* TEST HOOK: opc__srp_server_start with the given b (1..64 bytes, nonzero). */
 opc_err opc__srp_server_start_fixed(const opc__srp_group *g, const void *I, size_t I_len,
                                     const uint8_t *salt, size_t salt_len, const uint8_t *v,
@@ -26,8 +25,8 @@ opc_err opc__srp_server_start_fixed(const opc__srp_group *g, const void *I, size
 /* TEST HOOK: k into k_out[hash length]. */
 opc_err opc__srp_test_k(const opc__srp_group *g, uint8_t *k_out, size_t k_len);
 /* TEST HOOK: u of A and B (|N| bytes each) into u_out[hash length]. */
-opc_err opc__srp_test_u(const opc__srp_group *g, const uint8_t *A, const uint8_t *B,
-                        uint8_t *u_out, size_t u_len);
+opc_err opc__srp_test_u(const opc__srp_group *g, const uint8_t *A, const uint8_t *B, uint8_t *u_out,
+                        size_t u_len);
 /*
  * TEST HOOK: the premaster secret S (|N| bytes) each side computes, by the
  * same code the exchange runs: the client's from (a, x, B), the server's
@@ -37,7 +36,6 @@ opc_err opc__srp_test_client_S(const opc__srp_group *g, const uint8_t *a, size_t
                                const uint8_t *x, size_t x_len, const uint8_t *B, uint8_t *S_out,
                                opc__ebuf *eb);
 opc_err opc__srp_test_server_S(const opc__srp_group *g, const uint8_t *b, size_t b_len,
-                               const uint8_t *v, const uint8_t *A, uint8_t *S_out,
-                               opc__ebuf *eb);
+                               const uint8_t *v, const uint8_t *A, uint8_t *S_out, opc__ebuf *eb);
 
 #endif

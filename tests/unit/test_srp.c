@@ -254,8 +254,8 @@ static void test_srp_sha256_known_answers(void **state)
         opc__srp_server *sv = NULL;
         ok(opc__srp_client_start_fixed(g, a.p, a.n, A, len, &c, &eb), &eb);
         check_sha256(A, len, t->A);
-        ok(opc__srp_server_start_fixed(g, KAT_I, strlen(KAT_I), s.p, s.n, v, len, b.p, b.n, B,
-                                       len, &sv, &eb),
+        ok(opc__srp_server_start_fixed(g, KAT_I, strlen(KAT_I), s.p, s.n, v, len, b.p, b.n, B, len,
+                                       &sv, &eb),
            &eb);
         check_sha256(B, len, t->B);
         assert_int_equal(opc__srp_test_u(g, A, B, u, sizeof u), OPC_OK);
@@ -284,9 +284,8 @@ static void test_srp_sha256_known_answers(void **state)
 #define TEST_KEY "A3-TEST23-ABCDEF-GHJKL-MNPQR-STVWX-YZ234"
 #define TEST_EMAIL "wendy.appleseed@example.com"
 
-static const uint8_t srp_salt[OPC_2SKD_SALT_LEN] = {0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5,
-                                                    0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb,
-                                                    0xfc, 0xfd, 0xfe, 0xff};
+static const uint8_t srp_salt[OPC_2SKD_SALT_LEN] = {0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7,
+                                                    0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe, 0xff};
 
 static void owner_x(const char *password, uint8_t x[32])
 {
@@ -451,8 +450,7 @@ static opc__srp_server *server_for(const opc__srp_group *g, const uint8_t *v, ui
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     const size_t len = opc__srp_group_len(g);
-    ok(opc__srp_server_start(g, "id", 2, srp_salt, sizeof srp_salt, v, len, B, len, &sv, &eb),
-       &eb);
+    ok(opc__srp_server_start(g, "id", 2, srp_salt, sizeof srp_salt, v, len, B, len, &sv, &eb), &eb);
     return sv;
 }
 
@@ -649,17 +647,16 @@ static void test_srp_rejects_bad_arguments(void **state)
     group_N(3072, bad_v, len);
     assert_int_equal(opc__srp_server_start(g, "id", 2, srp_salt, 16, bad_v, len, B, len, &sv, &eb),
                      OPC_ERR_INVALID_ARG);
-    assert_int_equal(
-        opc__srp_server_start(g, "id", 2, srp_salt, 16, v, len - 1, B, len, &sv, &eb),
-        OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__srp_server_start(g, "id", 2, srp_salt, 16, v, len - 1, B, len, &sv, &eb),
+                     OPC_ERR_INVALID_ARG);
     assert_int_equal(opc__srp_server_start(g, "id", 2, srp_salt, 0, v, len, B, len, &sv, &eb),
                      OPC_ERR_INVALID_ARG);
     assert_int_equal(opc__srp_server_start(g, "id", 2, NULL, 16, v, len, B, len, &sv, &eb),
                      OPC_ERR_INVALID_ARG);
     uint8_t long_salt[OPC_SRP_SALT_MAX_LEN + 1] = {0};
-    assert_int_equal(opc__srp_server_start(g, "id", 2, long_salt, sizeof long_salt, v, len, B, len,
-                                           &sv, &eb),
-                     OPC_ERR_INVALID_ARG);
+    assert_int_equal(
+        opc__srp_server_start(g, "id", 2, long_salt, sizeof long_salt, v, len, B, len, &sv, &eb),
+        OPC_ERR_INVALID_ARG);
     assert_int_equal(opc__srp_server_start(g, NULL, 2, srp_salt, 16, v, len, B, len, &sv, &eb),
                      OPC_ERR_INVALID_ARG);
     assert_null(sv);
@@ -676,17 +673,16 @@ static void test_srp_rejects_bad_arguments(void **state)
     opc__srp_client_free(c);
     /* A wrong M1 buffer size spends the state too. */
     ok(opc__srp_client_start(g, A, len, &c, &eb), &eb);
-    assert_int_equal(
-        opc__srp_client_finish(c, "id", 2, srp_salt, 16, x, 64, B, len, M1, 20, &eb),
-        OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__srp_client_finish(c, "id", 2, srp_salt, 16, x, 64, B, len, M1, 20, &eb),
+                     OPC_ERR_INVALID_ARG);
     assert_int_equal(
         opc__srp_client_finish(c, "id", 2, srp_salt, 16, x, 64, B, len, M1, sizeof M1, &eb),
         OPC_ERR_INVALID_ARG);
     opc__srp_client_free(c);
     opc__srp_server_free(sv);
-    assert_int_equal(opc__srp_client_finish(NULL, "id", 2, srp_salt, 16, x, 64, B, len, M1, 32,
-                                            &eb),
-                     OPC_ERR_INVALID_ARG);
+    assert_int_equal(
+        opc__srp_client_finish(NULL, "id", 2, srp_salt, 16, x, 64, B, len, M1, 32, &eb),
+        OPC_ERR_INVALID_ARG);
     assert_int_equal(opc__srp_server_verify(NULL, A, len, M1, 32, K, 32, K, 32, &eb),
                      OPC_ERR_INVALID_ARG);
     opc__srp_client_free(NULL);
@@ -707,6 +703,5 @@ int main(void)
         cmocka_unit_test(test_srp_groups),
         cmocka_unit_test(test_srp_rejects_bad_arguments),
     };
-    return cmocka_run_group_tests_name("srp", tests, opc_test_group_setup,
-                                       opc_test_group_teardown);
+    return cmocka_run_group_tests_name("srp", tests, opc_test_group_setup, opc_test_group_teardown);
 }
