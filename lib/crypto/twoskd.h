@@ -49,8 +49,8 @@ opc_err opc__2skd(const char *password, const char *email, const opc__secret_key
 
 /* The same without the floor: for tests and for documented test builds. */
 opc_err opc__2skd_raw(const char *password, const char *email, const opc__secret_key *sk,
-                      const uint8_t salt[OPC_2SKD_SALT_LEN], const char *label,
-                      uint32_t iterations, uint8_t out[32], opc__ebuf *eb);
+                      const uint8_t salt[OPC_2SKD_SALT_LEN], const char *label, uint32_t iterations,
+                      uint8_t out[32], opc__ebuf *eb);
 
 /*
  * The SRP private key x of the owner's sign-in (crypto/srp.h): 2SKD with

@@ -408,13 +408,12 @@ static void test_twoskd_srp_x_differs_from_auk_and_is_deterministic(void **state
     uint8_t auk[32], x1[32], x2[32], x_other_salt[32];
     derive_raw("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, auk);
     /* Even over the very salt of the unlock key, x is another key. */
-    assert_int_equal(
-        opc__2skd_srp_x_raw("hunter2", TEST_EMAIL, &sk, test_salt, FAST_ITER, x1, &eb), OPC_OK);
+    assert_int_equal(opc__2skd_srp_x_raw("hunter2", TEST_EMAIL, &sk, test_salt, FAST_ITER, x1, &eb),
+                     OPC_OK);
     assert_memory_not_equal(x1, auk, 32);
-    assert_int_equal(
-        opc__2skd_srp_x_raw(" hunter2 ", "Wendy.Appleseed@EXAMPLE.com", &sk, test_salt, FAST_ITER,
-                            x2, &eb),
-        OPC_OK);
+    assert_int_equal(opc__2skd_srp_x_raw(" hunter2 ", "Wendy.Appleseed@EXAMPLE.com", &sk, test_salt,
+                                         FAST_ITER, x2, &eb),
+                     OPC_OK);
     assert_memory_equal(x1, x2, 32);
     /* It is 2SKD under the SRP label, nothing else. */
     derive_raw("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_SRP, FAST_ITER, x2);
@@ -423,9 +422,9 @@ static void test_twoskd_srp_x_differs_from_auk_and_is_deterministic(void **state
     uint8_t srp_salt[OPC_2SKD_SALT_LEN];
     memcpy(srp_salt, test_salt, sizeof srp_salt);
     srp_salt[0] ^= 0x80;
-    assert_int_equal(opc__2skd_srp_x_raw("hunter2", TEST_EMAIL, &sk, srp_salt, FAST_ITER,
-                                         x_other_salt, &eb),
-                     OPC_OK);
+    assert_int_equal(
+        opc__2skd_srp_x_raw("hunter2", TEST_EMAIL, &sk, srp_salt, FAST_ITER, x_other_salt, &eb),
+        OPC_OK);
     assert_memory_not_equal(x_other_salt, x1, 32);
     assert_memory_not_equal(x_other_salt, auk, 32);
     /* Computed with Python (hashlib.pbkdf2_hmac, RFC 5869 HKDF on hmac). */
@@ -449,15 +448,15 @@ static void test_twoskd_srp_x_floor_and_arguments(void **state)
     memset(x, 0xA5, sizeof x);
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
-    assert_int_equal(opc__2skd_srp_x("hunter2", TEST_EMAIL, &sk, test_salt,
-                                     OPC_2SKD_MIN_ITERATIONS - 1, x, &eb),
-                     OPC_ERR_RANGE);
+    assert_int_equal(
+        opc__2skd_srp_x("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_MIN_ITERATIONS - 1, x, &eb),
+        OPC_ERR_RANGE);
     for (size_t i = 0; i < sizeof x; i++) {
         assert_int_equal(x[i], 0xA5);
     }
-    assert_int_equal(opc__2skd_srp_x("hunter2", TEST_EMAIL, &sk, test_salt,
-                                     OPC_2SKD_MIN_ITERATIONS, x, &eb),
-                     OPC_OK);
+    assert_int_equal(
+        opc__2skd_srp_x("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_MIN_ITERATIONS, x, &eb),
+        OPC_OK);
     assert_int_equal(opc__2skd_srp_x_raw("hunter2", TEST_EMAIL, &sk, test_salt,
                                          OPC_2SKD_MIN_ITERATIONS, raw, &eb),
                      OPC_OK);
