@@ -5,8 +5,9 @@
  * test hooks of crypto/srp_hooks.h) for k, x, v, A, B, u and the premaster
  * secret S; and, for what the RFC does not fix (K, M1, M2, and the
  * 3072/4096-bit groups with SHA-256), the values of an independent Python
- * implementation of the formulas in srp.h (int arithmetic and hashlib, its
- * primes computed from RFC 3526's defining formula rather than copied).
+ * implementation of the formulas in srp.h (tests/unit/srp_ref.py: int
+ * arithmetic and hashlib, its primes computed from RFC 3526's defining
+ * formula rather than copied).
  * Then exchanges with random a and b, wrong passwords, tampered proofs and
  * the refusal of bad public values and lengths.
  *
