@@ -435,6 +435,7 @@ opc_err opc__srp_verifier(const opc__srp_group *g, const uint8_t *x, size_t x_le
     } else {
         rc = public_A(&c, xb, v, eb); /* g^x, the same computation as A = g^a */
         if (rc != OPC_OK) {
+            opc__wipe(v, v_len);
             rc = crypto_fail(eb, "computing the verifier");
         }
     }
