@@ -468,7 +468,7 @@ static void test_key_generate_rejects_bad_arguments(void **state)
     assert_int_equal(opc__key_generate_ec(NULL, OPC_KEYOP_ENCRYPT, &k), OPC_ERR_INVALID_ARG);
     assert_int_equal(opc__key_generate_rsa(NULL, OPC_KEYOP_VERIFY, &k), OPC_ERR_INVALID_ARG);
     assert_int_equal(opc__key_generate_ec(NULL, 0, &k), OPC_ERR_INVALID_ARG);
-    assert_int_equal(opc__key_generate_ec(NULL, 0x40, &k), OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__key_generate_ec(NULL, 0x100, &k), OPC_ERR_INVALID_ARG);
     assert_int_equal(opc__key_generate_ec(NULL, OPC_KEYOP_SIGN, NULL), OPC_ERR_INVALID_ARG);
     char kid[OPC_KID_MAX + 2];
     memset(kid, 'a', sizeof kid - 1);
