@@ -1,5 +1,5 @@
 /*
- * accountd/probe.c - opc_account_server_probe(): GET /heartbeat on the
+ * accountd/probe.c - opc_accountd_probe(): GET /heartbeat on the
  * local instance, for op-account-server --healthcheck. Over TLS the
  * certificate is not verified: the probe sends and receives nothing
  * secret, it only asks whether the listener answers (a certificate for a
@@ -48,7 +48,7 @@ static int dial(const char *host, int port, int timeout_ms)
     return fd;
 }
 
-opc_err opc_account_server_probe(const char *host, int port, int tls, int timeout_ms)
+opc_err opc_accountd_probe(const char *host, int port, int tls, int timeout_ms)
 {
     if (host == NULL || port <= 0 || port > 65535 || timeout_ms <= 0) {
         return OPC_ERR_INVALID_ARG;

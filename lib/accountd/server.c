@@ -66,7 +66,7 @@
 #define HEAD_TIMEOUT_MS 10000
 #define KEEPALIVE_MS 65000
 
-struct opc_account_server {
+struct opc_accountd {
     char *data_dir;
     char bind[64];
     int http_port;  /* -1: none */
@@ -177,14 +177,14 @@ static opc_err pin_of(const opc__key *k, char out[OPC_PROTO_HASH_B64 + 1])
     return rc;
 }
 
-opc_err opc_account_server_pin(const char *data_dir, char *out, size_t out_len, char *errbuf,
+opc_err opc_accountd_pin(const char *data_dir, char *out, size_t out_len, char *errbuf,
                                size_t errbuf_len)
 {
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     opc_err rc = opc__require_init();
     if (rc == OPC_OK && (data_dir == NULL || data_dir[0] == '\0' || out == NULL ||
-                         out_len < OPC_ACCOUNT_SERVER_PIN_LEN + 1)) {
+                         out_len < OPC_ACCOUNTD_PIN_LEN + 1)) {
         rc = opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument or a short buffer");
     }
     opc__key *k = NULL;
@@ -205,12 +205,12 @@ opc_err opc_account_server_pin(const char *data_dir, char *out, size_t out_len, 
 
 /* ---- create, configure ---- */
 
-void opc_account_server_free(opc_account_server *s)
+void opc_accountd_free(opc_accountd *s)
 {
     if (s == NULL) {
         return;
     }
-    opc_account_server_stop(s);
+    opc_accountd_stop(s);
     opc__tls_free(s->tls);
     opc__store_close(s->store);
     opc__key_free(s->server_key);
@@ -221,7 +221,7 @@ void opc_account_server_free(opc_account_server *s)
     opc__free(s);
 }
 
-opc_err opc_account_server_create(const char *data_dir, opc_account_server **out, char *errbuf,
+opc_err opc_accountd_create(const char *data_dir, opc_accountd **out, char *errbuf,
                                   size_t errbuf_len)
 {
     opc__ebuf eb;
@@ -236,7 +236,7 @@ opc_err opc_account_server_create(const char *data_dir, opc_account_server **out
                strlen(data_dir) > PATH_CAP - 64) {
         rc = opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing or too long data directory");
     }
-    opc_account_server *s = NULL;
+    opc_accountd *s = NULL;
     if (rc == OPC_OK) {
         s = opc__calloc(1, sizeof *s);
         rc = s != NULL && (s->data_dir = opc__strdup(data_dir)) != NULL ? OPC_OK : OPC_ERR_NOMEM;
@@ -244,8 +244,8 @@ opc_err opc_account_server_create(const char *data_dir, opc_account_server **out
     if (rc == OPC_OK) {
         memcpy(s->bind, "0.0.0.0", sizeof "0.0.0.0");
         s->http_port = -1;
-        s->https_port = OPC_ACCOUNT_SERVER_DEFAULT_HTTPS_PORT;
-        s->threads = OPC_ACCOUNT_SERVER_DEFAULT_THREADS;
+        s->https_port = OPC_ACCOUNTD_DEFAULT_HTTPS_PORT;
+        s->threads = OPC_ACCOUNTD_DEFAULT_THREADS;
         s->bound_http = s->bound_https = -1;
         atomic_init(&s->rid_counter, 0);
         struct stat sb;
@@ -283,19 +283,19 @@ opc_err opc_account_server_create(const char *data_dir, opc_account_server **out
             opc__fail(&eb, rc, "cannot create the account server: %s", opc_strerror(rc));
         }
         opc__ebuf_export(&eb, errbuf, errbuf_len);
-        opc_account_server_free(s);
+        opc_accountd_free(s);
         return rc;
     }
     *out = s;
     return OPC_OK;
 }
 
-static bool stopped(const opc_account_server *s)
+static bool stopped(const opc_accountd *s)
 {
     return s != NULL && s->ctx == NULL;
 }
 
-opc_err opc_account_server_set_http_port(opc_account_server *s, int port)
+opc_err opc_accountd_set_http_port(opc_accountd *s, int port)
 {
     if (!stopped(s) || port < -1 || port > 65535) {
         return OPC_ERR_INVALID_ARG;
@@ -304,7 +304,7 @@ opc_err opc_account_server_set_http_port(opc_account_server *s, int port)
     return OPC_OK;
 }
 
-opc_err opc_account_server_set_https_port(opc_account_server *s, int port)
+opc_err opc_accountd_set_https_port(opc_accountd *s, int port)
 {
     if (!stopped(s) || port < 0 || port > 65535) {
         return OPC_ERR_INVALID_ARG;
@@ -313,7 +313,7 @@ opc_err opc_account_server_set_https_port(opc_account_server *s, int port)
     return OPC_OK;
 }
 
-opc_err opc_account_server_set_bind_address(opc_account_server *s, const char *address)
+opc_err opc_accountd_set_bind_address(opc_accountd *s, const char *address)
 {
     if (!stopped(s) || address == NULL || !opc__ip_valid(address) ||
         strlen(address) >= sizeof s->bind) {
@@ -323,9 +323,9 @@ opc_err opc_account_server_set_bind_address(opc_account_server *s, const char *a
     return OPC_OK;
 }
 
-opc_err opc_account_server_set_threads(opc_account_server *s, int threads)
+opc_err opc_accountd_set_threads(opc_accountd *s, int threads)
 {
-    if (!stopped(s) || threads < 1 || threads > OPC_ACCOUNT_SERVER_MAX_THREADS) {
+    if (!stopped(s) || threads < 1 || threads > OPC_ACCOUNTD_MAX_THREADS) {
         return OPC_ERR_INVALID_ARG;
     }
     s->threads = threads;
@@ -333,7 +333,7 @@ opc_err opc_account_server_set_threads(opc_account_server *s, int threads)
 }
 
 /* The TLS state for a setter (created on first use). */
-static opc_err tls_begin(opc_account_server *s, bool args_ok, opc__ebuf *eb)
+static opc_err tls_begin(opc_accountd *s, bool args_ok, opc__ebuf *eb)
 {
     opc__ebuf_clear(eb);
     if (!stopped(s) || !args_ok) {
@@ -345,7 +345,7 @@ static opc_err tls_begin(opc_account_server *s, bool args_ok, opc__ebuf *eb)
     return OPC_OK;
 }
 
-opc_err opc_account_server_set_tls_files(opc_account_server *s, const char *cert_file,
+opc_err opc_accountd_set_tls_files(opc_accountd *s, const char *cert_file,
                                          const char *key_file, char *errbuf, size_t errbuf_len)
 {
     opc__ebuf eb;
@@ -357,7 +357,7 @@ opc_err opc_account_server_set_tls_files(opc_account_server *s, const char *cert
     return rc;
 }
 
-opc_err opc_account_server_set_acme(opc_account_server *s, const char *domain,
+opc_err opc_accountd_set_acme(opc_accountd *s, const char *domain,
                                     const char *directory_url, const char *ca_file,
                                     const char *email, char *errbuf, size_t errbuf_len)
 {
@@ -379,7 +379,7 @@ opc_err opc_account_server_set_acme(opc_account_server *s, const char *domain,
     return rc;
 }
 
-opc_err opc_account_server_tls_reload(opc_account_server *s)
+opc_err opc_accountd_tls_reload(opc_accountd *s)
 {
     if (s == NULL || s->tls == NULL || !opc__tls_configured(s->tls)) {
         return OPC_ERR_INVALID_ARG;
@@ -388,12 +388,12 @@ opc_err opc_account_server_tls_reload(opc_account_server *s)
     return OPC_OK;
 }
 
-int opc_account_server_http_port(const opc_account_server *s)
+int opc_accountd_http_port(const opc_accountd *s)
 {
     return s != NULL && s->ctx != NULL ? s->bound_http : -1;
 }
 
-int opc_account_server_https_port(const opc_account_server *s)
+int opc_accountd_https_port(const opc_accountd *s)
 {
     return s != NULL && s->ctx != NULL ? s->bound_https : -1;
 }
@@ -402,7 +402,7 @@ int opc_account_server_https_port(const opc_account_server *s)
 
 typedef struct req {
     struct mg_connection *conn;
-    opc_account_server *s;
+    opc_accountd *s;
     const char *method;
     char path[OPC_LOG_PATH_MAX];
     char rid[OPC_HTTPD_REQUEST_ID_MAX + 1];
@@ -499,7 +499,7 @@ static int plain_error(req *r, int status, const char *code, const char *msg, co
 
 static int handshake(req *r, const opc__buf *body)
 {
-    opc_account_server *s = r->s;
+    opc_accountd *s = r->s;
     int64_t now_ms = opc__now_us() / 1000;
     cJSON *j = NULL;
     opc__proto_hello h;
@@ -838,7 +838,7 @@ static bool loopback(const char *addr)
     return inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
-opc_err opc_account_server_start(opc_account_server *s, char *errbuf, size_t errbuf_len)
+opc_err opc_accountd_start(opc_accountd *s, char *errbuf, size_t errbuf_len)
 {
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
@@ -876,7 +876,7 @@ opc_err opc_account_server_start(opc_account_server *s, char *errbuf, size_t err
     }
     if (rc != OPC_OK) {
         opc__ebuf_export(&eb, errbuf, errbuf_len);
-        opc_account_server_stop(s);
+        opc_accountd_stop(s);
         return rc;
     }
     bool v6 = strchr(s->bind, ':') != NULL;
@@ -893,7 +893,7 @@ opc_err opc_account_server_start(opc_account_server *s, char *errbuf, size_t err
     return OPC_OK;
 }
 
-void opc_account_server_stop(opc_account_server *s)
+void opc_accountd_stop(opc_accountd *s)
 {
     if (s == NULL) {
         return;
