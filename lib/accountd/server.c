@@ -773,7 +773,9 @@ static int handle(struct mg_connection *conn, void *data)
         uint8_t u[16];
         memcpy(u, r.s->rid_prefix, 8);
         uint64_t n = atomic_fetch_add(&r.s->rid_counter, 1);
-        memcpy(u + 8, &n, 8);
+        for (int i = 15; i >= 8; i--, n >>= 8) {
+            u[i] = (uint8_t)n; /* the counter big-endian at the end */
+        }
         opc__httpd_format_request_id(u, r.rid);
     }
     /* The path and query exactly as sent (civetweb decodes nothing). */
@@ -882,10 +884,9 @@ opc_err opc_accountd_start(opc_accountd *s, char *errbuf, size_t errbuf_len)
     bool v6 = strchr(s->bind, ':') != NULL;
     char pin[OPC_PROTO_HASH_B64 + 1] = "";
     (void)pin_of(s->server_key, pin);
-    if (s->bound_https >= 0) {
-        opc__log(OPC_LOG_INFO, LOG, "serving HTTPS on %s%s%s:%d (server key pin %s)",
-                 v6 ? "[" : "", s->bind, v6 ? "]" : "", s->bound_https, pin);
-    }
+    /* tls/ logs "serving HTTPS on ..." itself. */
+    opc__log(OPC_LOG_INFO, LOG, "server key pin %s, accounts in %s/" ACCOUNTS_DIR " (%d found)",
+             pin, s->data_dir, opc__store_count(s->store));
     if (s->bound_http >= 0) {
         opc__log(OPC_LOG_INFO, LOG, "serving plain HTTP on %s%s%s:%d (loopback only)",
                  v6 ? "[" : "", s->bind, v6 ? "]" : "", s->bound_http);
