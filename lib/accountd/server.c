@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <civetweb.h>
@@ -82,7 +83,12 @@ struct opc_accountd {
     opc__ad_limiter *limiter;
     uint8_t rid_prefix[8];
     atomic_uint_fast64_t rid_counter;
+    atomic_int polls; /* long polls between their start and their answer sent */
 };
+
+/* How long the stop waits for woken long polls to send their answers
+ * before civetweb stops writing (mg_stop). */
+#define STOP_DRAIN_MS 3000
 
 /* ---- the server key ---- */
 
@@ -248,6 +254,7 @@ opc_err opc_accountd_create(const char *data_dir, opc_accountd **out, char *errb
         s->threads = OPC_ACCOUNTD_DEFAULT_THREADS;
         s->bound_http = s->bound_https = -1;
         atomic_init(&s->rid_counter, 0);
+        atomic_init(&s->polls, 0);
         struct stat sb;
         if (stat(data_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
             rc = opc__fail(&eb, OPC_ERR_IO, "data directory %s: not a directory", data_dir);
@@ -736,6 +743,10 @@ static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
     } else if ((rc = opc__ad_query_parse(m->route, qs, &q, &eb)) != OPC_OK) {
         st = fail(r, rc, eb.msg);
     } else {
+        bool poll = m->route == OPC_AD_CHANGES && q.wait_ms > 0;
+        if (poll) {
+            atomic_fetch_add(&r->s->polls, 1);
+        }
         cJSON *out = NULL;
         rc = dispatch(r, m, &q, &body, &out, &eb);
         if (rc == OPC_OK) {
@@ -748,6 +759,9 @@ static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
             }
             st = fail(r, rc == OPC_ERR_NOMEM ? OPC_ERR_IO : rc,
                       eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+        }
+        if (poll) {
+            atomic_fetch_sub(&r->s->polls, 1);
         }
     }
     r->auth = NULL;
@@ -903,7 +917,14 @@ void opc_accountd_stop(opc_accountd *s)
         opc__tls_stop(s->tls);
     }
     if (s->ctx != NULL) {
-        opc__store_shutdown(s->store); /* long polls answer at once */
+        /* Long polls answer at once, and are given the time to send it:
+         * once mg_stop() runs, civetweb writes nothing more. */
+        opc__store_shutdown(s->store);
+        int64_t until = opc__monotonic_ms() + STOP_DRAIN_MS;
+        while (atomic_load(&s->polls) > 0 && opc__monotonic_ms() < until) {
+            struct timespec ts = {0, 5000000L};
+            (void)nanosleep(&ts, NULL);
+        }
         int poke = s->bound_http >= 0 ? s->bound_http : s->bound_https;
         opc__httpd_stop(s->ctx, s->bind, poke); /* requests in progress finish */
         s->ctx = NULL;
