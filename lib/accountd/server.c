@@ -202,7 +202,7 @@ opc_err opc_accountd_pin(const char *data_dir, char *out, size_t out_len, char *
         rc = pin_of(k, pin);
     }
     opc__key_free(k);
-    if (rc == OPC_OK) {
+    if (rc == OPC_OK && out != NULL) {
         memcpy(out, pin, sizeof pin);
     }
     opc__ebuf_export(&eb, errbuf, errbuf_len);
@@ -238,15 +238,17 @@ opc_err opc_accountd_create(const char *data_dir, opc_accountd **out, char *errb
     opc_err rc = opc__require_init();
     if (rc != OPC_OK) {
         opc__fail(&eb, rc, "opc_global_init() was not called");
-    } else if (data_dir == NULL || data_dir[0] == '\0' || out == NULL ||
-               strlen(data_dir) > PATH_CAP - 64) {
-        rc = opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing or too long data directory");
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+        return rc;
     }
-    opc_accountd *s = NULL;
-    if (rc == OPC_OK) {
-        s = opc__calloc(1, sizeof *s);
-        rc = s != NULL && (s->data_dir = opc__strdup(data_dir)) != NULL ? OPC_OK : OPC_ERR_NOMEM;
+    if (data_dir == NULL || data_dir[0] == '\0' || out == NULL ||
+        strlen(data_dir) > PATH_CAP - 64) {
+        opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing or too long data directory");
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+        return OPC_ERR_INVALID_ARG;
     }
+    opc_accountd *s = opc__calloc(1, sizeof *s);
+    rc = s != NULL && (s->data_dir = opc__strdup(data_dir)) != NULL ? OPC_OK : OPC_ERR_NOMEM;
     if (rc == OPC_OK) {
         memcpy(s->bind, "0.0.0.0", sizeof "0.0.0.0");
         s->http_port = -1;
@@ -444,7 +446,7 @@ static int answer(req *r, int status, cJSON *j, const char *more)
     cJSON_Delete(j);
     char mac_line[OPC_PROTO_HASH_B64 + 16] = "";
     if (r->auth != NULL && opc__buf_err(&b) == OPC_OK) {
-        char mac[OPC_PROTO_HASH_B64 + 1];
+        char mac[OPC_PROTO_HASH_B64 + 1] = "";
         size_t body_len = b.len - OPC_HTTPD_HEADER_GAP;
         if (opc__proto_mac_answer(&r->auth->keys, r->auth->sid, r->auth->counter, status,
                                   b.data + OPC_HTTPD_HEADER_GAP, body_len, mac) == OPC_OK) {
@@ -722,6 +724,7 @@ static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
                     rc == OPC_ERR_TOO_LARGE ? "request body too large" : "cannot read the body");
     }
     opc__ad_auth auth;
+    memset(&auth, 0, sizeof auth);
     opc__ebuf why;
     opc__ebuf_clear(&why);
     rc = authenticate(r, target, &body, &auth, &why);

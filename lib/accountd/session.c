@@ -105,6 +105,10 @@ opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *a
             lru = e;
         }
     }
+    if (slot == NULL && lru == NULL) { /* not reached: max >= 1 */
+        (void)pthread_mutex_unlock(&t->mu);
+        return OPC_ERR_INVALID_ARG;
+    }
     if (slot == NULL) {
         forget(t, lru);
         slot = lru;
@@ -156,7 +160,7 @@ opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, uint64_t co
         }
         OPENSSL_cleanse(want, sizeof want);
     }
-    if (rc == OPC_OK) {
+    if (rc == OPC_OK && e != NULL) {
         e->counter = counter;
         e->last_s = now_s;
         memcpy(out->sid, e->sid, sizeof out->sid);
