@@ -715,6 +715,14 @@ static int heartbeat(req *r)
 static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
                            const opc__ebuf *route_eb, const char *target, const char *qs)
 {
+    /* No body is read for a request of no live session (up to 4 MiB from
+     * anyone): the connection closes after the refusal instead. */
+    static const char scheme[] = OPC_PROTO_AUTH_SCHEME " ";
+    const char *az = mg_get_header(r->conn, "Authorization");
+    if (az == NULL || strncmp(az, scheme, sizeof scheme - 1) != 0 ||
+        !opc__ad_sessions_live(r->s->sessions, az + sizeof scheme - 1, opc__now_s())) {
+        return refuse(r, NULL, az == NULL ? "no session headers" : "unknown or expired session");
+    }
     opc__buf body;
     opc__buf_init(&body, false);
     opc_err rc = opc__httpd_read_body(r->conn, OPC_PROTO_MAX_REQUEST, &body);

@@ -173,6 +173,18 @@ opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, uint64_t co
     return rc;
 }
 
+bool opc__ad_sessions_live(opc__ad_sessions *t, const char *sid, int64_t now_s)
+{
+    if (sid == NULL || strlen(sid) != OPC_PROTO_NONCE_B64) {
+        return false;
+    }
+    (void)pthread_mutex_lock(&t->mu);
+    const sess *e = find(t, sid);
+    bool live = e != NULL && !dead(e, now_s);
+    (void)pthread_mutex_unlock(&t->mu);
+    return live;
+}
+
 size_t opc__ad_sessions_count(opc__ad_sessions *t)
 {
     (void)pthread_mutex_lock(&t->mu);
