@@ -26,12 +26,26 @@ typedef struct sess {
     uint64_t counter;
 } sess;
 
+/*
+ * The entries, and an index over them for the per-request lookup: open
+ * addressing by a hash of the sid, 2 * max buckets holding an entry's
+ * number, EMPTY or GONE (a forgotten entry, skipped by lookups). add()
+ * walks every entry anyway (to sweep the dead ones) and rebuilds the index
+ * then, which clears the GONE marks.
+ */
+#define EMPTY (-1)
+#define GONE (-2)
+
 struct opc__ad_sessions {
     pthread_mutex_t mu;
     sess *s;
     size_t max;
     size_t n;
+    int32_t *index;
+    size_t n_index;
 };
+
+static size_t hash(const char *s, size_t mod);
 
 opc_err opc__ad_sessions_create(size_t max, opc__ad_sessions **out)
 {
@@ -39,12 +53,23 @@ opc_err opc__ad_sessions_create(size_t max, opc__ad_sessions **out)
     if (max == 0) {
         return OPC_ERR_INVALID_ARG;
     }
+    if (max > INT32_MAX / 2) {
+        return OPC_ERR_INVALID_ARG;
+    }
     opc__ad_sessions *t = opc__calloc(1, sizeof *t);
-    if (t == NULL || (t->s = opc__calloc(max, sizeof *t->s)) == NULL) {
+    if (t == NULL || (t->s = opc__calloc(max, sizeof *t->s)) == NULL ||
+        (t->index = opc__malloc(2 * max * sizeof *t->index)) == NULL) {
+        if (t != NULL) {
+            opc__free(t->s);
+        }
         opc__free(t);
         return OPC_ERR_NOMEM;
     }
     t->max = max;
+    t->n_index = 2 * max;
+    for (size_t i = 0; i < t->n_index; i++) {
+        t->index[i] = EMPTY;
+    }
     (void)pthread_mutex_init(&t->mu, NULL);
     *out = t;
     return OPC_OK;
@@ -57,6 +82,7 @@ void opc__ad_sessions_free(opc__ad_sessions *t)
     }
     OPENSSL_cleanse(t->s, t->max * sizeof *t->s);
     opc__free(t->s);
+    opc__free(t->index);
     (void)pthread_mutex_destroy(&t->mu);
     opc__free(t);
 }
@@ -66,8 +92,28 @@ static bool dead(const sess *e, int64_t now_s)
     return now_s >= e->expires || now_s - e->last_s >= OPC_PROTO_SESSION_IDLE_S;
 }
 
+/* The bucket of the entry numbered i (or of sid, for i < 0), or NULL. */
+static int32_t *bucket_of(opc__ad_sessions *t, const char *sid, int32_t i)
+{
+    size_t b = hash(sid, t->n_index);
+    for (size_t k = 0; k < t->n_index; k++, b = (b + 1) % t->n_index) {
+        int32_t v = t->index[b];
+        if (v == EMPTY) {
+            return NULL;
+        }
+        if (v >= 0 && (i >= 0 ? v == i : strcmp(t->s[v].sid, sid) == 0)) {
+            return &t->index[b];
+        }
+    }
+    return NULL;
+}
+
 static void forget(opc__ad_sessions *t, sess *e)
 {
+    int32_t *b = bucket_of(t, e->sid, (int32_t)(e - t->s));
+    if (b != NULL) {
+        *b = GONE;
+    }
     OPENSSL_cleanse(e, sizeof *e);
     t->n--;
 }
@@ -75,12 +121,26 @@ static void forget(opc__ad_sessions *t, sess *e)
 /* The entry of sid (under mu), or NULL. */
 static sess *find(opc__ad_sessions *t, const char *sid)
 {
-    for (size_t i = 0; i < t->max; i++) {
-        if (t->s[i].used && strcmp(t->s[i].sid, sid) == 0) {
-            return &t->s[i];
-        }
+    const int32_t *b = bucket_of(t, sid, -1);
+    return b != NULL ? &t->s[*b] : NULL;
+}
+
+/* Index every used entry afresh (under mu). */
+static void reindex(opc__ad_sessions *t)
+{
+    for (size_t i = 0; i < t->n_index; i++) {
+        t->index[i] = EMPTY;
     }
-    return NULL;
+    for (size_t i = 0; i < t->max; i++) {
+        if (!t->s[i].used) {
+            continue;
+        }
+        size_t b = hash(t->s[i].sid, t->n_index);
+        while (t->index[b] != EMPTY) {
+            b = (b + 1) % t->n_index;
+        }
+        t->index[b] = (int32_t)i;
+    }
 }
 
 opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *account,
@@ -92,6 +152,10 @@ opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *a
         return OPC_ERR_INVALID_ARG;
     }
     (void)pthread_mutex_lock(&t->mu);
+    sess *dup = find(t, sid);
+    if (dup != NULL) { /* a sid again (16 random bytes: not in practice) */
+        forget(t, dup);
+    }
     sess *slot = NULL;
     sess *lru = NULL;
     for (size_t i = 0; i < t->max; i++) {
@@ -122,6 +186,7 @@ opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *a
     slot->last_s = now_s;
     slot->counter = 0;
     t->n++;
+    reindex(t);
     (void)pthread_mutex_unlock(&t->mu);
     return OPC_OK;
 }

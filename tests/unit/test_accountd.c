@@ -14,6 +14,8 @@
 
 #include "accountd/accountd.h"
 #include "core/alloc.h"
+#include "core/rand.h"
+#include "crypto/base64.h"
 #include "wire/proto.h"
 
 /* ---- the router ---- */
@@ -217,6 +219,41 @@ static void test_sessions(void **state)
     assert_int_equal(check(t, SID2, &k2, 1, tg, now + 3, true), OPC_ERR_TOKEN);
     assert_int_equal(check(t, SID1, &k1, 2, tg, now + 3, true), OPC_OK);
     assert_int_equal(check(t, SID3, &k2, 1, tg, now + 3, true), OPC_OK);
+    opc__ad_sessions_free(t);
+
+    /* A full table of random ids: every one found through the index,
+     * forgotten ones not, a new one after the sweep found again. */
+    enum { N = 500 };
+    assert_int_equal(opc__ad_sessions_create(N, &t), OPC_OK);
+    static char sids[N][OPC_PROTO_NONCE_B64 + 1];
+    for (int i = 0; i < N; i++) {
+        uint8_t raw[16];
+        assert_int_equal(opc__rand_bytes(raw, sizeof raw), OPC_OK);
+        size_t n = 0;
+        assert_int_equal(opc__b64_encode_to(raw, sizeof raw, OPC_B64URL, sids[i],
+                                            sizeof sids[i], &n),
+                         OPC_OK);
+        assert_int_equal(opc__ad_sessions_add(t, sids[i], ID1, ID2, &k1, now + 600, now), OPC_OK);
+    }
+    assert_int_equal(opc__ad_sessions_count(t), N);
+    for (int i = 0; i < N; i++) { /* all found; the odd ones used again later */
+        assert_int_equal(check(t, sids[i], &k1, 1, tg, now, true), OPC_OK);
+    }
+    for (int i = 1; i < N; i += 2) {
+        assert_int_equal(check(t, sids[i], &k1, 2, tg, now + 100, true), OPC_OK);
+    }
+    for (int i = 0; i < N; i += 2) { /* idle now: refused and forgotten */
+        assert_int_equal(check(t, sids[i], &k1, 2, tg, now + OPC_PROTO_SESSION_IDLE_S, true),
+                         OPC_ERR_TOKEN);
+    }
+    assert_int_equal(opc__ad_sessions_count(t), N / 2);
+    for (int i = 1; i < N; i += 2) {
+        assert_int_equal(check(t, sids[i], &k1, 3, tg, now + 170, true), OPC_OK);
+    }
+    assert_int_equal(opc__ad_sessions_add(t, SID1, ID1, ID2, &k2, now + 600, now + 170), OPC_OK);
+    assert_int_equal(check(t, SID1, &k2, 1, tg, now + 171, true), OPC_OK);
+    assert_int_equal(check(t, sids[1], &k1, 4, tg, now + 171, true), OPC_OK);
+    assert_int_equal(check(t, sids[0], &k1, 4, tg, now + 171, true), OPC_ERR_TOKEN);
     opc__ad_sessions_free(t);
 }
 
