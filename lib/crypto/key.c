@@ -1022,13 +1022,13 @@ opc_err opc__jwk_import(const cJSON *jwk, unsigned flags, opc__key **out, opc__e
         if (!c.has_ops) {
             ops &= OPS_PUBLIC;
         }
-        unsigned bad = ops & ~OPS_PUBLIC;
+        unsigned bad = ops & ~(OPS_PUBLIC | OPC_KEYOP_DERIVE); /* derive: a peer's key */
         for (size_t i = 0; i < OPC_ARRAY_LEN(op_names); i++) {
             if ((bad & op_names[i].bit) != 0) {
                 EVP_PKEY_free(pk);
                 return opc__fail(eb, OPC_ERR_KEY,
                                  JWK_WHAT ": key_ops \"%s\" needs a private key; a public key "
-                                          "may only verify, encrypt or wrapKey",
+                                          "may only verify, encrypt, wrapKey or deriveBits",
                                  op_names[i].jwk);
             }
         }

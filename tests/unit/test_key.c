@@ -889,7 +889,7 @@ static void test_key_jwk_import_rejects_bad_key_ops(void **state)
     reject_ops("", rsa_verify, 1, OPC_ERR_KEY, "key_ops \"verify\" does not fit an RSA key");
     reject_ops(ec_public_jwk, pub_sign, 2, OPC_ERR_KEY,
                "JWK: key_ops \"sign\" needs a private key; a public key may only verify, "
-               "encrypt or wrapKey");
+               "encrypt, wrapKey or deriveBits");
     reject_ops("", pub_decrypt, 2, OPC_ERR_KEY, "key_ops \"decrypt\" needs a private key");
     reject_ops("", pub_unwrap, 1, OPC_ERR_KEY, "key_ops \"unwrapKey\" needs a private key");
 
