@@ -84,6 +84,7 @@ struct opc_accountd {
     uint8_t rid_prefix[8];
     atomic_uint_fast64_t rid_counter;
     atomic_int polls; /* long polls between their start and their answer sent */
+    bool stopped;     /* once stopped, never started again (the store shut down) */
 };
 
 /* How long the stop waits for woken long polls to send their answers
@@ -872,6 +873,11 @@ opc_err opc_accountd_start(opc_accountd *s, char *errbuf, size_t errbuf_len)
     if (!stopped(s)) {
         return OPC_ERR_INVALID_ARG;
     }
+    if (s->stopped) {
+        opc__fail(&eb, OPC_ERR_INVALID_ARG, "a stopped account server is not started again");
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+        return OPC_ERR_INVALID_ARG;
+    }
     bool tls = s->tls != NULL && opc__tls_configured(s->tls);
     opc_err rc = OPC_OK;
     if (s->http_port >= 0 && !loopback(s->bind)) {
@@ -940,6 +946,7 @@ void opc_accountd_stop(opc_accountd *s)
         opc__httpd_stop(s->ctx, s->bind, poke); /* requests in progress finish */
         s->ctx = NULL;
         s->bound_http = s->bound_https = -1;
+        s->stopped = true;
         opc__log(OPC_LOG_INFO, LOG, "stopped");
     }
 }

@@ -605,6 +605,8 @@ static void test_server(void **state)
     assert_int_equal(pa.a.status, 200);
     assert_non_null(strstr(pa.a.body, "\"changes\":[]"));
     assert_true(pa.took_ms < 10000);
+    assert_int_equal(opc_accountd_start(s, err, sizeof err), OPC_ERR_INVALID_ARG);
+    assert_non_null(strstr(err, "not started again"));
     opc_accountd_free(s);
     opc__key_free(dev);
     tx_teardown(&t);
