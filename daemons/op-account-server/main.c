@@ -168,7 +168,7 @@ static opc_err set_acme(void *s, const char *domain, const char *url, const char
 static void reload_tls(void *s)
 {
     opc_err rc = opc_accountd_tls_reload(s); /* logs what it did */
-    (void)rc; /* OPC_ERR_INVALID_ARG: no HTTPS configured */
+    (void)rc;                                /* OPC_ERR_INVALID_ARG: no HTTPS configured */
 }
 
 int main(int argc, char **argv)

@@ -146,8 +146,8 @@ static void scan(sq *q)
         }
         int len = snprintf(path, sizeof path, "%s/%s", q->dir, e->d_name);
         struct stat sb;
-        if (len < 0 || (size_t)len >= sizeof path || path_known(q, path) ||
-            stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        if (len < 0 || (size_t)len >= sizeof path || path_known(q, path) || stat(path, &sb) != 0 ||
+            !S_ISREG(sb.st_mode)) {
             continue;
         }
         opc_account *a = NULL;
@@ -294,8 +294,8 @@ static opc_err s_account(opc__store *s, const char *account, opc__ebuf *eb)
     return found ? OPC_OK : opc__fail(eb, OPC_ERR_NOT_FOUND, "no such account %s", account);
 }
 
-static opc_err s_device_key(opc__store *s, const char *account, const char *server,
-                            opc__key **out, opc__ebuf *eb)
+static opc_err s_device_key(opc__store *s, const char *account, const char *server, opc__key **out,
+                            opc__ebuf *eb)
 {
     TAKE(s, account);
     opc_err rc = opc__account_export_device_key(a, server, out);
@@ -423,8 +423,7 @@ static opc_err s_item_files(opc__store *s, const char *account, const char *serv
                             size_t limit, cJSON **out, opc__ebuf *eb)
 {
     TAKE(s, account);
-    opc_err rc =
-        opc__account_export_item_files(a, server, item, after_file, after_idx, limit, out);
+    opc_err rc = opc__account_export_item_files(a, server, item, after_file, after_idx, limit, out);
     return done(Q(s), ac, a, rc, false, eb);
 }
 
@@ -451,8 +450,8 @@ static opc_err s_item_put(opc__store *s, const char *account, const char *server
                           opc__ebuf *eb)
 {
     TAKE(s, account);
-    opc_err rc = opc__account_server_item_put(a, server, w, opc__now_s(), out_item, out_vault,
-                                              NULL);
+    opc_err rc =
+        opc__account_server_item_put(a, server, w, opc__now_s(), out_item, out_vault, NULL);
     rc = done(Q(s), ac, a, rc, true, eb);
     if (rc == OPC_OK) {
         bump(Q(s), ac);
