@@ -351,34 +351,44 @@ static bool stopping(sq *q)
     return st;
 }
 
+/* The state of one long poll (account/feed.h). */
+typedef struct s_poll {
+    opc__store *s;
+    const char *account;
+    const char *server;
+    size_t limit;
+    uint64_t gen; /* the generation before the last read */
+    opc__ebuf *eb;
+} s_poll;
+
+static opc_err s_read(void *ud, int64_t since, cJSON **out, int64_t *out_next)
+{
+    s_poll *p = ud;
+    opc__ebuf *eb = p->eb;
+    /* The generation before the read: a commit after it ends the pause. */
+    p->gen = s_generation(p->s, p->account);
+    TAKE(p->s, p->account);
+    return done(Q(p->s), ac, a, opc__account_changes(a, p->server, since, p->limit, out, out_next),
+                false, eb);
+}
+
+static bool s_pause(void *ud, int64_t ms)
+{
+    const s_poll *p = ud;
+    (void)s_wait(p->s, p->account, p->gen, ms);
+    return stopping(Q(p->s));
+}
+
 static opc_err s_changes(opc__store *s, const char *account, const char *server, int64_t since,
                          size_t limit, int64_t wait_ms, cJSON **out, int64_t *out_next,
                          opc__ebuf *eb)
 {
-    int64_t deadline = opc__monotonic_ms() + wait_ms;
-    int64_t cursor = since;
-    for (;;) {
-        /* The generation before the read: a commit after it ends the wait. */
-        uint64_t gen = s_generation(s, account);
-        cJSON *arr = NULL;
-        int64_t next = cursor;
-        TAKE(s, account);
-        opc_err rc = done(Q(s), ac, a, opc__account_changes(a, server, cursor, limit, &arr, &next),
-                          false, eb);
-        if (rc != OPC_OK) {
-            return rc;
-        }
-        int64_t now = opc__monotonic_ms();
-        if (cJSON_GetArraySize(arr) > 0 || now >= deadline || stopping(Q(s))) {
-            *out = arr;
-            *out_next = next;
-            return OPC_OK;
-        }
-        cJSON_Delete(arr);
-        cursor = next;
-        int64_t step = deadline - now;
-        (void)s_wait(s, account, gen, step < OPC_STORE_POLL_MS ? step : OPC_STORE_POLL_MS);
+    s_poll p = {.s = s, .account = account, .server = server, .limit = limit, .eb = eb};
+    if (stopping(Q(s))) {
+        wait_ms = 0; /* shut down: answer at once */
     }
+    return opc__account_changes_wait(since, wait_ms, OPC_STORE_POLL_MS, s_read, s_pause, &p, out,
+                                     out_next);
 }
 
 static opc_err s_issuer_key(opc__store *s, const char *account, const char *kid, cJSON **out,
