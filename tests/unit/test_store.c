@@ -138,6 +138,23 @@ static void test_new_file_found(void **state)
     }
     want(rc, OPC_OK, &eb, "B after the rescan");
     assert_int_equal(opc__store_count(s), 2);
+    cJSON *row = NULL;
+    want(opc__store_item(s, t.id_b, t.sb, t.ib, &row, &eb), OPC_OK, &eb, "B's item");
+    cJSON_Delete(row);
+
+    /* A file gone is the storage's problem (503), until it is back: the
+     * restore of a backup (another inode) is reopened. */
+    char copy[300];
+    snprintf(copy, sizeof copy, "%s/b.copy", t.data);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", t.b.path, copy);
+    assert_int_equal(system(cmd), 0);
+    fx_rm_path(t.b.path);
+    want(opc__store_item(s, t.id_b, t.sb, t.ib, &row, &eb), OPC_ERR_IO, &eb, "B's file gone");
+    assert_null(row);
+    assert_int_equal(rename(copy, t.b.path), 0);
+    want(opc__store_item(s, t.id_b, t.sb, t.ib, &row, &eb), OPC_OK, &eb, "B's file restored");
+    cJSON_Delete(row);
     opc__store_close(s);
     tx_teardown(&t);
 }
