@@ -78,25 +78,10 @@ static opc_err ensure(opc__upstream *u, bool write, opc__ebuf *eb)
     return OPC_OK;
 }
 
-/* The caller's problems, which a write reports as they are (import.h). */
-static bool write_error(opc_err rc)
-{
-    switch (rc) {
-    case OPC_ERR_CONFLICT:
-    case OPC_ERR_EXISTS:
-    case OPC_ERR_PERMISSION:
-    case OPC_ERR_PARSE:
-    case OPC_ERR_TOO_LARGE:
-    case OPC_ERR_RANGE:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /*
- * Map an account call's failure: NOT_FOUND, NOMEM, INVALID_ARG stay (and
- * for a write, write_error()s); the rest is IO.
+ * Map an account call's failure (opc__account_upstream_code): NOT_FOUND,
+ * NOMEM, INVALID_ARG stay (and for a write, the caller's problems); the
+ * rest is IO.
  */
 static opc_err mapped(opc__upstream *u, opc_err rc, bool write, opc__ebuf *eb)
 {
@@ -105,11 +90,7 @@ static opc_err mapped(opc__upstream *u, opc_err rc, bool write, opc__ebuf *eb)
     }
     local *l = u->impl;
     const char *msg = l->a != NULL ? opc_account_errmsg(l->a) : "";
-    opc_err code = rc;
-    if (rc != OPC_ERR_NOT_FOUND && rc != OPC_ERR_NOMEM && rc != OPC_ERR_INVALID_ARG &&
-        !(write && write_error(rc))) {
-        code = OPC_ERR_IO;
-    }
+    opc_err code = opc__account_upstream_code(rc, write);
     rc =
         opc__fail(eb, code, "upstream: %s", msg == NULL || msg[0] == '\0' ? opc_strerror(rc) : msg);
     if (code == OPC_ERR_IO) {
@@ -118,6 +99,13 @@ static opc_err mapped(opc__upstream *u, opc_err rc, bool write, opc__ebuf *eb)
     return rc;
 }
 
+/* The state of one long poll. */
+typedef struct l_poll {
+    opc__upstream *u;
+    size_t limit;
+    opc__ebuf *eb;
+} l_poll;
+
 static void sleep_ms(int64_t ms)
 {
     struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -125,41 +113,43 @@ static void sleep_ms(int64_t ms)
     }
 }
 
+/* One read of the feed for the long poll (account/feed.h). */
+static opc_err l_read(void *ud, int64_t since, cJSON **out, int64_t *out_next)
+{
+    l_poll *p = ud;
+    opc_err rc = ensure(p->u, false, p->eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    local *l = p->u->impl;
+    return mapped(p->u,
+                  opc__account_changes(l->a, p->u->server_id, since, p->limit, out, out_next),
+                  false, p->eb);
+}
+
+/* Until the account file changes, or at most ms; true once interrupted. */
+static bool l_pause(void *ud, int64_t ms)
+{
+    l_poll *p = ud;
+    const local *l = p->u->impl;
+    if (atomic_load(&p->u->interrupted) != 0) {
+        return true;
+    }
+    if (l->watch != NULL) {
+        (void)opc__watch_wait(l->watch, (int)ms);
+    } else {
+        sleep_ms(ms);
+    }
+    return atomic_load(&p->u->interrupted) != 0;
+}
+
 static opc_err l_changes(opc__upstream *u, int64_t since, size_t limit, int64_t wait_ms,
                          cJSON **out, int64_t *out_next, opc__ebuf *eb)
 {
     atomic_store(&u->interrupted, 0);
-    int64_t deadline = opc__monotonic_ms() + wait_ms;
-    int64_t cursor = since;
-    for (;;) {
-        opc_err rc = ensure(u, false, eb);
-        if (rc != OPC_OK) {
-            return rc;
-        }
-        local *l = u->impl;
-        cJSON *arr = NULL;
-        int64_t next = cursor;
-        rc = mapped(u, opc__account_changes(l->a, u->server_id, cursor, limit, &arr, &next), false,
-                    eb);
-        if (rc != OPC_OK) {
-            return rc;
-        }
-        int64_t now = opc__monotonic_ms();
-        if (cJSON_GetArraySize(arr) > 0 || now >= deadline || atomic_load(&u->interrupted) != 0) {
-            *out = arr;
-            *out_next = next;
-            return OPC_OK;
-        }
-        cJSON_Delete(arr);
-        cursor = next;
-        int64_t step = deadline - now;
-        step = step < OPC_UPSTREAM_LOCAL_POLL_MS ? step : OPC_UPSTREAM_LOCAL_POLL_MS;
-        if (l->watch != NULL) {
-            (void)opc__watch_wait(l->watch, (int)step);
-        } else {
-            sleep_ms(step);
-        }
-    }
+    l_poll p = {.u = u, .limit = limit, .eb = eb};
+    return opc__account_changes_wait(since, wait_ms, OPC_UPSTREAM_LOCAL_POLL_MS, l_read, l_pause,
+                                     &p, out, out_next);
 }
 
 typedef opc_err (*export_fn)(opc_account *a, const char *server_id, const char *id, cJSON **out);
