@@ -266,6 +266,8 @@ static const char common_env[] =
     "  OP_BIND_ADDRESS     the numeric IPv4 or IPv6 address to listen on; :: is every\n"
     "                      address of both (default 0.0.0.0: every IPv4 address)\n"
     "  OP_LOG_LEVEL        error, warn, info, debug or trace (default info)\n"
+    "  OP_UPSTREAM_CA_FILE a PEM bundle that an https:// upstream's certificate\n"
+    "                      must chain to (default the system's trust store)\n"
     "  XDG_DATA_HOME       an absolute path; the cache is in $XDG_DATA_HOME/.op/data\n"
     "                      (default $HOME)\n"
     "  HOME                for the defaults above (default none: then OP_SESSION\n"
@@ -420,6 +422,11 @@ int dmn_open(dmn *d)
     }
     if (opc_global_set_log(log_line, NULL, d->log_level) != OPC_OK) {
         dmn_fail("cannot install the log callback");
+        return -1;
+    }
+    /* Read (and checked) when the upstream opens: a missing file fails the start. */
+    if (opc_global_set_upstream_ca_file(dmn_env("OP_UPSTREAM_CA_FILE")) != OPC_OK) {
+        dmn_fail("OP_UPSTREAM_CA_FILE: the path is too long");
         return -1;
     }
     dmn_log(OPC_LOG_INFO, "%s %s (libopconnect %s, Connect API %s) starting", d->p->title,
