@@ -417,8 +417,8 @@ static opc_err exchange(opc__upstream *u, const call *c, cJSON **json, bool *los
         switch (o) {
         case DONE:
             if (rc == OPC_OK && status != 200) {
+                /* The server's own words ("upstream: ... (HTTP n)"). */
                 rc = opc__proto_error_decode((int)status, *json, eb);
-                opc__ebuf_prefix(eb, "upstream %s", host_of(u));
                 cJSON_Delete(*json);
                 *json = NULL;
                 if (rc == OPC_OK) {
