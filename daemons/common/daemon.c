@@ -12,6 +12,8 @@
 #include "daemon.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -430,6 +432,21 @@ int dmn_begin(dmn *d, const dmn_prog *p, int argc, char **argv)
 
 /* ---- running ---- */
 
+void dmn_upstream_ca_file(const char *path)
+{
+    if (path == NULL || path[0] == '\0') {
+        return;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        dmn_bad("OP_UPSTREAM_CA_FILE", strerror(errno));
+    }
+    (void)close(fd);
+    if (opc_global_set_upstream_ca_file(path) != OPC_OK) {
+        dmn_bad("OP_UPSTREAM_CA_FILE", "the path is too long");
+    }
+}
+
 int dmn_open(dmn *d)
 {
     raise_fd_limit();
@@ -442,11 +459,6 @@ int dmn_open(dmn *d)
     }
     if (opc_global_set_log(log_line, NULL, d->log_level) != OPC_OK) {
         dmn_fail("cannot install the log callback");
-        return -1;
-    }
-    /* Read (and checked) when the upstream opens: a missing file fails the start. */
-    if (opc_global_set_upstream_ca_file(dmn_env("OP_UPSTREAM_CA_FILE")) != OPC_OK) {
-        dmn_fail("OP_UPSTREAM_CA_FILE: the path is too long");
         return -1;
     }
     dmn_log(OPC_LOG_INFO, "%s %s (libopconnect %s, Connect API %s) starting", d->p->title,
