@@ -307,6 +307,11 @@ static outcome attempt(opc__upstream *u, const call *c, long *status, cJSON **js
     *rc = OPC_OK;
     if (!session_fresh(h)) {
         outcome o = handshake(u, why, rc, eb);
+        if (o == LOST || o == FAILED_5XX) {
+            /* The request itself never left: a write is retried as one
+             * that cannot have reached the server, never read back. */
+            o = NOT_SENT;
+        }
         if (o != DONE || *rc != OPC_OK) {
             return o;
         }

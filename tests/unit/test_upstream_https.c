@@ -55,7 +55,8 @@ enum mode {
     NO_PROTOCOL,   /* answers without OPC-Protocol */
     FORGET_ONCE,   /* the next request's session is unknown (401), once */
     PUT_LOST,      /* PUT applies, then the answer is a gateway 502 */
-    PUT_LOST_OTHER /* PUT "applies" another write, then a gateway 502 */
+    PUT_LOST_OTHER, /* PUT "applies" another write, then a gateway 502 */
+    HANDSHAKE_502   /* the handshake meets a gateway's 502 (fail_left times) */
 };
 
 static struct {
@@ -218,6 +219,9 @@ static int handle(struct mg_connection *conn, void *data)
     (void)snprintf(target, sizeof target, "%s%s%s", ri->local_uri,
                    ri->query_string != NULL ? "?" : "", ri->query_string != NULL ? ri->query_string : "");
     if (strcmp(ri->request_method, "POST") == 0 && strcmp(target, "/v1/connect/session") == 0) {
+        if (atomic_load(&S.mode) == HANDSHAKE_502 && atomic_fetch_sub(&S.fail_left, 1) > 0) {
+            return send_json(conn, 502, NULL, "{\"status\":502,\"message\":\"bad gateway\"}");
+        }
         return handshake(conn);
     }
     atomic_fetch_add(&S.requests, 1);
@@ -684,9 +688,23 @@ static void test_https_write_lost(void **state)
     assert_int_equal(atomic_load(&S.requests), 3);
     cJSON_Delete(item);
     cJSON_Delete(vault);
+    /* The handshake before a write meets a gateway error: the write never
+     * left, so it is sent on the next try (not read back). */
+    opc__upstream_close(u);
+    u = open_port(port);
+    atomic_store(&S.mode, HANDSHAKE_502);
+    atomic_store(&S.fail_left, 1);
+    atomic_store(&S.requests, 0);
+    w.expected_version = 2;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_item_put(u, &w, &item, &vault, &eb), OPC_OK);
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(item, "version")), 3);
+    assert_int_equal(atomic_load(&S.requests), 1);
+    cJSON_Delete(item);
+    cJSON_Delete(vault);
     /* Lost, and the item read back holds other envelopes: OPC_ERR_IO. */
     atomic_store(&S.mode, PUT_LOST_OTHER);
-    w.expected_version = 2;
+    w.expected_version = 3;
     opc__ebuf_clear(&eb);
     assert_int_equal(opc__upstream_item_put(u, &w, &item, &vault, &eb), OPC_ERR_IO);
     assert_null(item);
