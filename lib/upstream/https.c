@@ -748,6 +748,14 @@ static void h_close(opc__upstream *u)
     u->impl = NULL;
 }
 
+static void h_wakeup(opc__upstream *u)
+{
+    https *h = u->impl;
+    if (h != NULL) {
+        opc__transport_wakeup(h->t);
+    }
+}
+
 static const opc__upstream_ops HTTPS_OPS = {
     .changes = h_changes,
     .issuer_key = h_issuer_key,
@@ -761,6 +769,7 @@ static const opc__upstream_ops HTTPS_OPS = {
     .item_put = h_item_put,
     .item_delete = h_item_delete,
     .close = h_close,
+    .wakeup = h_wakeup,
 };
 
 /* A copy of an EC private key (through its JWK). */

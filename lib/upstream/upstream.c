@@ -140,6 +140,9 @@ void opc__upstream_interrupt(opc__upstream *u)
 {
     if (u != NULL) {
         atomic_store(&u->interrupted, 1);
+        if (u->ops != NULL && u->ops->wakeup != NULL) {
+            u->ops->wakeup(u);
+        }
     }
 }
 
