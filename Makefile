@@ -110,14 +110,19 @@ OP_CPPFLAGS := -Iinclude -DOPC_STATIC $(shell $(PKG_CONFIG) --cflags libcjson 2>
 # Daemons: thin mains over the public API (no -Ilib) and the start-up,
 # logging and signal code they share (daemons/common/), the static library.
 DAEMON_CPPFLAGS := -Iinclude -Idaemons/common -DOPC_STATIC
-DAEMON_COMMON_SRCS := $(sort $(wildcard daemons/common/*.c))
-API_DAEMON_SRCS := $(sort $(wildcard daemons/connect-api/*.c)) $(DAEMON_COMMON_SRCS)
+# daemons/common/tls_env.c (the HTTPS variables) only in the daemons that
+# serve HTTPS: a daemon links a common file when it includes its header.
+DAEMON_TLS_SRCS := daemons/common/tls_env.c
+DAEMON_COMMON_SRCS := $(filter-out $(DAEMON_TLS_SRCS),$(sort $(wildcard daemons/common/*.c)))
+API_DAEMON_SRCS := $(sort $(wildcard daemons/connect-api/*.c)) $(DAEMON_COMMON_SRCS) \
+	$(DAEMON_TLS_SRCS)
 API_DAEMON_OBJS := $(API_DAEMON_SRCS:%.c=$(BUILDDIR)/%.o)
 API_DAEMON := $(BUILDDIR)/connect-api
 SYNC_DAEMON_SRCS := $(sort $(wildcard daemons/connect-sync/*.c)) $(DAEMON_COMMON_SRCS)
 SYNC_DAEMON_OBJS := $(SYNC_DAEMON_SRCS:%.c=$(BUILDDIR)/%.o)
 SYNC_DAEMON := $(BUILDDIR)/connect-sync
-ACCOUNT_DAEMON_SRCS := $(sort $(wildcard daemons/op-account-server/*.c)) $(DAEMON_COMMON_SRCS)
+ACCOUNT_DAEMON_SRCS := $(sort $(wildcard daemons/op-account-server/*.c)) $(DAEMON_COMMON_SRCS) \
+	$(DAEMON_TLS_SRCS)
 ACCOUNT_DAEMON_OBJS := $(ACCOUNT_DAEMON_SRCS:%.c=$(BUILDDIR)/%.o)
 ACCOUNT_DAEMON := $(BUILDDIR)/op-account-server
 DAEMON_OBJS := $(sort $(API_DAEMON_OBJS) $(SYNC_DAEMON_OBJS) $(ACCOUNT_DAEMON_OBJS))

@@ -94,7 +94,8 @@ OPC_API int opc_accountd_https_port(const opc_accountd *s);
 OPC_API OPC_NODISCARD opc_err opc_accountd_tls_reload(opc_accountd *s);
 /*
  * opc_accountd_stop - stop listening: every long poll ends at once
- * with an empty page, requests in progress finish. Since 0.2.0.
+ * with an empty page, requests in progress finish. A stopped server is
+ * not started again (start: OPC_ERR_INVALID_ARG); free it. Since 0.2.0.
  */
 OPC_API void opc_accountd_stop(opc_accountd *s);
 /* Stop, wipe the keys and sessions, free; NULL is a no-op. Since 0.2.0. */

@@ -426,7 +426,7 @@ opc_err opc__account_export_device_key(opc_account *a, const char *server_id, op
         rc = opc__fail(&eb, OPC_ERR_NOT_FOUND, "server %s is not an active server", server_id);
     }
     opc__key *k = NULL;
-    if (rc == OPC_OK) {
+    if (rc == OPC_OK && jwk != NULL) {
         rc = opc__jwk_parse(jwk, strlen(jwk), OPC_JWK_PUBLIC_ONLY, &k, NULL);
         if (rc == OPC_OK && (opc__key_type(k) != OPC_KTY_EC ||
                              opc__key_check(k, OPC_KTY_EC, OPC_KEYOP_VERIFY, NULL) != OPC_OK)) {

@@ -57,6 +57,9 @@ opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, uint64_t co
                                const char *method, const char *target, const void *body,
                                size_t body_len, const char *mac, int64_t now_s,
                                opc__ad_auth *out, opc__ebuf *eb);
+/* Whether sid names a live session (a cheap check before a request's body
+ * is read: a request of no session is refused without reading it). */
+bool opc__ad_sessions_live(opc__ad_sessions *t, const char *sid, int64_t now_s);
 /* Sessions held (expired ones included until they are swept). */
 size_t opc__ad_sessions_count(opc__ad_sessions *t);
 void opc__ad_auth_clear(opc__ad_auth *a);

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <civetweb.h>
@@ -82,7 +83,13 @@ struct opc_accountd {
     opc__ad_limiter *limiter;
     uint8_t rid_prefix[8];
     atomic_uint_fast64_t rid_counter;
+    atomic_int polls; /* long polls between their start and their answer sent */
+    bool stopped;     /* once stopped, never started again (the store shut down) */
 };
+
+/* How long the stop waits for woken long polls to send their answers
+ * before civetweb stops writing (mg_stop). */
+#define STOP_DRAIN_MS 3000
 
 /* ---- the server key ---- */
 
@@ -196,7 +203,7 @@ opc_err opc_accountd_pin(const char *data_dir, char *out, size_t out_len, char *
         rc = pin_of(k, pin);
     }
     opc__key_free(k);
-    if (rc == OPC_OK) {
+    if (rc == OPC_OK && out != NULL) {
         memcpy(out, pin, sizeof pin);
     }
     opc__ebuf_export(&eb, errbuf, errbuf_len);
@@ -232,15 +239,17 @@ opc_err opc_accountd_create(const char *data_dir, opc_accountd **out, char *errb
     opc_err rc = opc__require_init();
     if (rc != OPC_OK) {
         opc__fail(&eb, rc, "opc_global_init() was not called");
-    } else if (data_dir == NULL || data_dir[0] == '\0' || out == NULL ||
-               strlen(data_dir) > PATH_CAP - 64) {
-        rc = opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing or too long data directory");
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+        return rc;
     }
-    opc_accountd *s = NULL;
-    if (rc == OPC_OK) {
-        s = opc__calloc(1, sizeof *s);
-        rc = s != NULL && (s->data_dir = opc__strdup(data_dir)) != NULL ? OPC_OK : OPC_ERR_NOMEM;
+    if (data_dir == NULL || data_dir[0] == '\0' || out == NULL ||
+        strlen(data_dir) > PATH_CAP - 64) {
+        opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing or too long data directory");
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+        return OPC_ERR_INVALID_ARG;
     }
+    opc_accountd *s = opc__calloc(1, sizeof *s);
+    rc = s != NULL && (s->data_dir = opc__strdup(data_dir)) != NULL ? OPC_OK : OPC_ERR_NOMEM;
     if (rc == OPC_OK) {
         memcpy(s->bind, "0.0.0.0", sizeof "0.0.0.0");
         s->http_port = -1;
@@ -248,6 +257,7 @@ opc_err opc_accountd_create(const char *data_dir, opc_accountd **out, char *errb
         s->threads = OPC_ACCOUNTD_DEFAULT_THREADS;
         s->bound_http = s->bound_https = -1;
         atomic_init(&s->rid_counter, 0);
+        atomic_init(&s->polls, 0);
         struct stat sb;
         if (stat(data_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
             rc = opc__fail(&eb, OPC_ERR_IO, "data directory %s: not a directory", data_dir);
@@ -437,7 +447,7 @@ static int answer(req *r, int status, cJSON *j, const char *more)
     cJSON_Delete(j);
     char mac_line[OPC_PROTO_HASH_B64 + 16] = "";
     if (r->auth != NULL && opc__buf_err(&b) == OPC_OK) {
-        char mac[OPC_PROTO_HASH_B64 + 1];
+        char mac[OPC_PROTO_HASH_B64 + 1] = "";
         size_t body_len = b.len - OPC_HTTPD_HEADER_GAP;
         if (opc__proto_mac_answer(&r->auth->keys, r->auth->sid, r->auth->counter, status,
                                   b.data + OPC_HTTPD_HEADER_GAP, body_len, mac) == OPC_OK) {
@@ -706,6 +716,14 @@ static int heartbeat(req *r)
 static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
                            const opc__ebuf *route_eb, const char *target, const char *qs)
 {
+    /* No body is read for a request of no live session (up to 4 MiB from
+     * anyone): the connection closes after the refusal instead. */
+    static const char scheme[] = OPC_PROTO_AUTH_SCHEME " ";
+    const char *az = mg_get_header(r->conn, "Authorization");
+    if (az == NULL || strncmp(az, scheme, sizeof scheme - 1) != 0 ||
+        !opc__ad_sessions_live(r->s->sessions, az + sizeof scheme - 1, opc__now_s())) {
+        return refuse(r, NULL, az == NULL ? "no session headers" : "unknown or expired session");
+    }
     opc__buf body;
     opc__buf_init(&body, false);
     opc_err rc = opc__httpd_read_body(r->conn, OPC_PROTO_MAX_REQUEST, &body);
@@ -715,6 +733,7 @@ static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
                     rc == OPC_ERR_TOO_LARGE ? "request body too large" : "cannot read the body");
     }
     opc__ad_auth auth;
+    memset(&auth, 0, sizeof auth);
     opc__ebuf why;
     opc__ebuf_clear(&why);
     rc = authenticate(r, target, &body, &auth, &why);
@@ -736,6 +755,10 @@ static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
     } else if ((rc = opc__ad_query_parse(m->route, qs, &q, &eb)) != OPC_OK) {
         st = fail(r, rc, eb.msg);
     } else {
+        bool poll = m->route == OPC_AD_CHANGES && q.wait_ms > 0;
+        if (poll) {
+            atomic_fetch_add(&r->s->polls, 1);
+        }
         cJSON *out = NULL;
         rc = dispatch(r, m, &q, &body, &out, &eb);
         if (rc == OPC_OK) {
@@ -748,6 +771,9 @@ static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
             }
             st = fail(r, rc == OPC_ERR_NOMEM ? OPC_ERR_IO : rc,
                       eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+        }
+        if (poll) {
+            atomic_fetch_sub(&r->s->polls, 1);
         }
     }
     r->auth = NULL;
@@ -847,6 +873,11 @@ opc_err opc_accountd_start(opc_accountd *s, char *errbuf, size_t errbuf_len)
     if (!stopped(s)) {
         return OPC_ERR_INVALID_ARG;
     }
+    if (s->stopped) {
+        opc__fail(&eb, OPC_ERR_INVALID_ARG, "a stopped account server is not started again");
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+        return OPC_ERR_INVALID_ARG;
+    }
     bool tls = s->tls != NULL && opc__tls_configured(s->tls);
     opc_err rc = OPC_OK;
     if (s->http_port >= 0 && !loopback(s->bind)) {
@@ -903,11 +934,19 @@ void opc_accountd_stop(opc_accountd *s)
         opc__tls_stop(s->tls);
     }
     if (s->ctx != NULL) {
-        opc__store_shutdown(s->store); /* long polls answer at once */
+        /* Long polls answer at once, and are given the time to send it:
+         * once mg_stop() runs, civetweb writes nothing more. */
+        opc__store_shutdown(s->store);
+        int64_t until = opc__monotonic_ms() + STOP_DRAIN_MS;
+        while (atomic_load(&s->polls) > 0 && opc__monotonic_ms() < until) {
+            struct timespec ts = {0, 5000000L};
+            (void)nanosleep(&ts, NULL);
+        }
         int poke = s->bound_http >= 0 ? s->bound_http : s->bound_https;
         opc__httpd_stop(s->ctx, s->bind, poke); /* requests in progress finish */
         s->ctx = NULL;
         s->bound_http = s->bound_https = -1;
+        s->stopped = true;
         opc__log(OPC_LOG_INFO, LOG, "stopped");
     }
 }

@@ -26,12 +26,26 @@ typedef struct sess {
     uint64_t counter;
 } sess;
 
+/*
+ * The entries, and an index over them for the per-request lookup: open
+ * addressing by a hash of the sid, 2 * max buckets holding an entry's
+ * number, EMPTY or GONE (a forgotten entry, skipped by lookups). add()
+ * walks every entry anyway (to sweep the dead ones) and rebuilds the index
+ * then, which clears the GONE marks.
+ */
+#define EMPTY (-1)
+#define GONE (-2)
+
 struct opc__ad_sessions {
     pthread_mutex_t mu;
     sess *s;
     size_t max;
     size_t n;
+    int32_t *index;
+    size_t n_index;
 };
+
+static size_t hash(const char *s, size_t mod);
 
 opc_err opc__ad_sessions_create(size_t max, opc__ad_sessions **out)
 {
@@ -39,12 +53,23 @@ opc_err opc__ad_sessions_create(size_t max, opc__ad_sessions **out)
     if (max == 0) {
         return OPC_ERR_INVALID_ARG;
     }
+    if (max > INT32_MAX / 2) {
+        return OPC_ERR_INVALID_ARG;
+    }
     opc__ad_sessions *t = opc__calloc(1, sizeof *t);
-    if (t == NULL || (t->s = opc__calloc(max, sizeof *t->s)) == NULL) {
+    if (t == NULL || (t->s = opc__calloc(max, sizeof *t->s)) == NULL ||
+        (t->index = opc__malloc(2 * max * sizeof *t->index)) == NULL) {
+        if (t != NULL) {
+            opc__free(t->s);
+        }
         opc__free(t);
         return OPC_ERR_NOMEM;
     }
     t->max = max;
+    t->n_index = 2 * max;
+    for (size_t i = 0; i < t->n_index; i++) {
+        t->index[i] = EMPTY;
+    }
     (void)pthread_mutex_init(&t->mu, NULL);
     *out = t;
     return OPC_OK;
@@ -57,6 +82,7 @@ void opc__ad_sessions_free(opc__ad_sessions *t)
     }
     OPENSSL_cleanse(t->s, t->max * sizeof *t->s);
     opc__free(t->s);
+    opc__free(t->index);
     (void)pthread_mutex_destroy(&t->mu);
     opc__free(t);
 }
@@ -66,8 +92,28 @@ static bool dead(const sess *e, int64_t now_s)
     return now_s >= e->expires || now_s - e->last_s >= OPC_PROTO_SESSION_IDLE_S;
 }
 
+/* The bucket of the entry numbered i (or of sid, for i < 0), or NULL. */
+static int32_t *bucket_of(opc__ad_sessions *t, const char *sid, int32_t i)
+{
+    size_t b = hash(sid, t->n_index);
+    for (size_t k = 0; k < t->n_index; k++, b = (b + 1) % t->n_index) {
+        int32_t v = t->index[b];
+        if (v == EMPTY) {
+            return NULL;
+        }
+        if (v >= 0 && (i >= 0 ? v == i : strcmp(t->s[v].sid, sid) == 0)) {
+            return &t->index[b];
+        }
+    }
+    return NULL;
+}
+
 static void forget(opc__ad_sessions *t, sess *e)
 {
+    int32_t *b = bucket_of(t, e->sid, (int32_t)(e - t->s));
+    if (b != NULL) {
+        *b = GONE;
+    }
     OPENSSL_cleanse(e, sizeof *e);
     t->n--;
 }
@@ -75,27 +121,49 @@ static void forget(opc__ad_sessions *t, sess *e)
 /* The entry of sid (under mu), or NULL. */
 static sess *find(opc__ad_sessions *t, const char *sid)
 {
-    for (size_t i = 0; i < t->max; i++) {
-        if (t->s[i].used && strcmp(t->s[i].sid, sid) == 0) {
-            return &t->s[i];
-        }
+    const int32_t *b = bucket_of(t, sid, -1);
+    return b != NULL ? &t->s[*b] : NULL;
+}
+
+/* Index every used entry afresh (under mu). */
+static void reindex(opc__ad_sessions *t)
+{
+    for (size_t i = 0; i < t->n_index; i++) {
+        t->index[i] = EMPTY;
     }
-    return NULL;
+    size_t n = t->n_index;
+    for (size_t i = 0; i < t->max && n > 0; i++) {
+        if (!t->s[i].used) {
+            continue;
+        }
+        size_t b = hash(t->s[i].sid, n);
+        while (t->index[b] != EMPTY) {
+            b = (b + 1) % n;
+        }
+        t->index[b] = (int32_t)i;
+    }
 }
 
 opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *account,
                              const char *server, const opc__proto_keys *k, int64_t expires,
                              int64_t now_s)
 {
-    if (t == NULL || sid == NULL || strlen(sid) != OPC_PROTO_NONCE_B64 ||
-        !opc__id_valid_str(account) || !opc__id_valid_str(server) || k == NULL) {
+    if (t == NULL || t->s == NULL || t->n_index == 0 || sid == NULL ||
+        strlen(sid) != OPC_PROTO_NONCE_B64 || !opc__id_valid_str(account) ||
+        !opc__id_valid_str(server) || k == NULL) {
         return OPC_ERR_INVALID_ARG;
     }
+    sess *all = t->s;
+    size_t max = t->max;
     (void)pthread_mutex_lock(&t->mu);
+    sess *dup = find(t, sid);
+    if (dup != NULL) { /* a sid again (16 random bytes: not in practice) */
+        forget(t, dup);
+    }
     sess *slot = NULL;
     sess *lru = NULL;
-    for (size_t i = 0; i < t->max; i++) {
-        sess *e = &t->s[i];
+    for (size_t i = 0; i < max; i++) {
+        sess *e = &all[i];
         if (e->used && dead(e, now_s)) {
             forget(t, e);
         }
@@ -104,6 +172,10 @@ opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *a
         } else if (lru == NULL || e->last_s < lru->last_s) {
             lru = e;
         }
+    }
+    if (slot == NULL && lru == NULL) { /* not reached: max >= 1 */
+        (void)pthread_mutex_unlock(&t->mu);
+        return OPC_ERR_INVALID_ARG;
     }
     if (slot == NULL) {
         forget(t, lru);
@@ -118,6 +190,7 @@ opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *a
     slot->last_s = now_s;
     slot->counter = 0;
     t->n++;
+    reindex(t);
     (void)pthread_mutex_unlock(&t->mu);
     return OPC_OK;
 }
@@ -156,7 +229,7 @@ opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, uint64_t co
         }
         OPENSSL_cleanse(want, sizeof want);
     }
-    if (rc == OPC_OK) {
+    if (rc == OPC_OK && e != NULL) {
         e->counter = counter;
         e->last_s = now_s;
         memcpy(out->sid, e->sid, sizeof out->sid);
@@ -167,6 +240,18 @@ opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, uint64_t co
     }
     (void)pthread_mutex_unlock(&t->mu);
     return rc;
+}
+
+bool opc__ad_sessions_live(opc__ad_sessions *t, const char *sid, int64_t now_s)
+{
+    if (sid == NULL || strlen(sid) != OPC_PROTO_NONCE_B64) {
+        return false;
+    }
+    (void)pthread_mutex_lock(&t->mu);
+    const sess *e = find(t, sid);
+    bool live = e != NULL && !dead(e, now_s);
+    (void)pthread_mutex_unlock(&t->mu);
+    return live;
 }
 
 size_t opc__ad_sessions_count(opc__ad_sessions *t)
@@ -200,6 +285,9 @@ struct opc__ad_nonces {
 
 static size_t hash(const char *s, size_t mod)
 {
+    if (mod == 0) {
+        return 0;
+    }
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (; *s != '\0'; s++) {
         h = (h ^ (unsigned char)*s) * 1099511628211ULL;

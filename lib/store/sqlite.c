@@ -192,14 +192,16 @@ static opc_err get(sq *q, const char *id, acct **out_ac, opc_account **out, opc_
     acct *ac = lookup(q, id);
     if (ac == NULL) {
         (void)pthread_mutex_unlock(&q->mu);
-        return opc__fail(eb, OPC_ERR_NOT_FOUND, "no such account %s", id);
+        (void)opc__fail(eb, OPC_ERR_NOT_FOUND, "no such account %s", id);
+        return OPC_ERR_NOT_FOUND;
     }
     struct stat sb;
     if (stat(ac->path, &sb) != 0) {
         int e = errno;
         drop_idle(ac);
         (void)pthread_mutex_unlock(&q->mu);
-        return opc__fail(eb, OPC_ERR_IO, "account %s: %s: %s", id, ac->path, strerror(e));
+        (void)opc__fail(eb, OPC_ERR_IO, "account %s: %s: %s", id, ac->path, strerror(e));
+        return OPC_ERR_IO;
     }
     if (sb.st_dev != ac->dev || sb.st_ino != ac->ino) { /* replaced: a restore */
         drop_idle(ac);
@@ -222,12 +224,15 @@ static opc_err get(sq *q, const char *id, acct **out_ac, opc_account **out, opc_
     opc_err rc = opc__account_open_export(path, &a, &oeb);
     opc__free(path);
     if (rc != OPC_OK) {
-        return opc__fail(eb, rc == OPC_ERR_NOMEM ? rc : OPC_ERR_IO, "account %s: %s", id, oeb.msg);
+        rc = rc == OPC_ERR_NOMEM ? rc : OPC_ERR_IO;
+        (void)opc__fail(eb, rc, "account %s: %s", id, oeb.msg);
+        return rc;
     }
     const char *aid = opc_account_id(a);
     if (aid == NULL || strcmp(aid, id) != 0) {
         opc_account_free(a);
-        return opc__fail(eb, OPC_ERR_IO, "account %s: its file now holds another account", id);
+        (void)opc__fail(eb, OPC_ERR_IO, "account %s: its file now holds another account", id);
+        return OPC_ERR_IO;
     }
     *out = a;
     return OPC_OK;

@@ -133,7 +133,10 @@ static void copy_message(const char *s, char out[ERR_MSG_MAX + 4])
     size_t i = 0;
     for (; i < ERR_MSG_MAX && s[i] != '\0'; i++) {
         unsigned char c = (unsigned char)s[i];
-        out[i] = (c < 0x20 || c == 0x7f) ? '?' : s[i];
+        out[i] = s[i];
+        if (c < 0x20 || c == 0x7f) {
+            out[i] = '?';
+        }
     }
     if (s[i] != '\0') {
         memcpy(out + i, "...", 3);
@@ -207,8 +210,7 @@ static opc_err get_array(const cJSON *j, const char *name, const char *what, opc
         return opc__fail(eb, OPC_ERR_PARSE, "%s: missing \"%s\"", what, name);
     }
     if (!cJSON_IsArray(a) || !all_objects(a)) {
-        return opc__fail(eb, OPC_ERR_PARSE, "%s: \"%s\" must be an array of objects", what,
-                         name);
+        return opc__fail(eb, OPC_ERR_PARSE, "%s: \"%s\" must be an array of objects", what, name);
     }
     return OPC_OK;
 }

@@ -66,8 +66,8 @@ static opc_err get_b64(const cJSON *j, const char *name, const char *what, size_
     if (strlen(s) != b64_len || raw_len > sizeof tmp ||
         opc__b64_decode_to(s, b64_len, OPC_B64URL, tmp, sizeof tmp, &n, NULL) != OPC_OK ||
         n != raw_len) {
-        return opc__fail(eb, OPC_ERR_PARSE, "%s: \"%s\" must be base64url of %zu bytes", what,
-                         name, raw_len);
+        return opc__fail(eb, OPC_ERR_PARSE, "%s: \"%s\" must be base64url of %zu bytes", what, name,
+                         raw_len);
     }
     memcpy(out, s, b64_len + 1);
     if (raw != NULL) {
@@ -76,8 +76,8 @@ static opc_err get_b64(const cJSON *j, const char *name, const char *what, size_
     return OPC_OK;
 }
 
-static opc_err get_id(const cJSON *j, const char *name, const char *what,
-                      char out[OPC_ID_LEN + 1], opc__ebuf *eb)
+static opc_err get_id(const cJSON *j, const char *name, const char *what, char out[OPC_ID_LEN + 1],
+                      opc__ebuf *eb)
 {
     const char *s = NULL;
     opc_err rc = opc__json_get_str(j, name, true, what, &s, eb);
@@ -122,8 +122,7 @@ static bool welcome_valid(const opc__proto_welcome *w)
     uint8_t sid[NONCE_LEN];
     uint8_t eph[OPC_ECDH_POINT_LEN];
     uint8_t sig[OPC_ES256_SIG_LEN];
-    return w->expires >= 0 && w->expires <= INT_MAX53 &&
-           opc__key_type(w->key) == OPC_KTY_EC &&
+    return w->expires >= 0 && w->expires <= INT_MAX53 && opc__key_type(w->key) == OPC_KTY_EC &&
            unb64(w->session, OPC_PROTO_NONCE_B64, sid, sizeof sid) == OPC_OK &&
            unb64(w->eph, OPC_PROTO_POINT_B64, eph, sizeof eph) == OPC_OK &&
            unb64(w->sig, OPC_PROTO_SIG_B64, sig, sizeof sig) == OPC_OK;
@@ -317,9 +316,11 @@ opc_err opc__proto_hello_verify(const opc__proto_hello *h, const opc__key *devic
     if (h == NULL || !hello_valid(h)) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "hello: not a decoded hello");
     }
+    if (now_ms < 0 || now_ms > INT_MAX53) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "hello: the time is out of range");
+    }
     int64_t skew = now_ms - h->ts_ms; /* both within [0, 2^53): no overflow */
-    if (now_ms < 0 || now_ms > INT_MAX53 || skew > OPC_PROTO_SKEW_MS ||
-        skew < -OPC_PROTO_SKEW_MS) {
+    if (skew > OPC_PROTO_SKEW_MS || skew < -OPC_PROTO_SKEW_MS) {
         return opc__fail(eb, OPC_ERR_RANGE,
                          "hello of server %s: its time is more than %d s from ours", h->server,
                          OPC_PROTO_SKEW_MS / 1000);
@@ -498,8 +499,8 @@ opc_err opc__proto_welcome_decode(const cJSON *j, opc__proto_welcome *out, opc__
 }
 
 opc_err opc__proto_welcome_verify(const opc__proto_hello *h, const opc__proto_welcome *w,
-                                  const char *pin, const opc__key *eph_priv,
-                                  opc__proto_keys *keys, opc__ebuf *eb)
+                                  const char *pin, const opc__key *eph_priv, opc__proto_keys *keys,
+                                  opc__ebuf *eb)
 {
     if (keys == NULL) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "welcome: no output");

@@ -199,8 +199,7 @@ static void test_key_from_ec_point(void **state)
     assert_int_equal(opc__key_from_ec_point(pa, sizeof pa, NULL, OPC_KEYOP_SIGN, &p, NULL),
                      OPC_ERR_INVALID_ARG);
     assert_null(p);
-    assert_int_equal(opc__key_from_ec_point(pa, sizeof pa, NULL, 0, &p, NULL),
-                     OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__key_from_ec_point(pa, sizeof pa, NULL, 0, &p, NULL), OPC_ERR_INVALID_ARG);
     /* an EC key generated for derive exports and imports with "deriveBits" */
     cJSON *j = NULL;
     assert_int_equal(opc__jwk_export(a, false, &j), OPC_OK);
@@ -212,8 +211,9 @@ static void test_key_from_ec_point(void **state)
     cJSON_Delete(j);
     opc__key_free(p);
     /* deriveBits does not fit an oct key */
-    static const char oct[] = "{\"kty\":\"oct\",\"k\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
-                              "\"key_ops\":[\"deriveBits\"]}";
+    static const char oct[] =
+        "{\"kty\":\"oct\",\"k\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+        "\"key_ops\":[\"deriveBits\"]}";
     assert_int_equal(opc__jwk_parse(oct, strlen(oct), 0, &p, NULL), OPC_ERR_KEY);
     opc__key_free(a);
 }
