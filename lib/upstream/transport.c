@@ -24,12 +24,12 @@
 
 struct opc__transport {
     CURL *curl;
-    CURLM *multi;    /* drives curl: its poll is woken by opc__transport_wakeup */
-    char *base;      /* scheme://authority, no trailing slash */
-    char *host;      /* host[:port], for messages */
-    char *ca;        /* PEM bundle, NULL: the system's */
+    CURLM *multi; /* drives curl: its poll is woken by opc__transport_wakeup */
+    char *base;   /* scheme://authority, no trailing slash */
+    char *host;   /* host[:port], for messages */
+    char *ca;     /* PEM bundle, NULL: the system's */
     size_t ca_len;
-    bool plain_http; /* loopback http:// */
+    bool plain_http;            /* loopback http:// */
     atomic_int *interrupted;    /* the exchange's interrupt flag, or NULL */
     opc__transport_answer *ans; /* the exchange under way */
 };

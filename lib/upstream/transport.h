@@ -84,8 +84,9 @@ const char *opc__transport_host(const opc__transport *t);
  * One exchange: method ("GET", "PUT", "DELETE", "POST"), target (path and
  * query, sent verbatim), extra header lines (NULL-terminated, may be NULL),
  * a body (PUT/POST; Content-Type application/json), the whole call's
- * timeout; interrupt, when not NULL, aborts the transfer once set. *ans is reset first and holds the answer on OPC__NET_ANSWERED
- * (and what arrived otherwise); clear it with opc__transport_answer_clear.
+ * timeout; interrupt, when not NULL, aborts the transfer once set. *ans is reset first and holds
+ * the answer on OPC__NET_ANSWERED (and what arrived otherwise); clear it with
+ * opc__transport_answer_clear.
  */
 opc__net opc__transport_send(opc__transport *t, const char *method, const char *target,
                              const char *const *headers, const void *body, size_t body_len,
