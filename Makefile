@@ -141,7 +141,7 @@ STLIB := $(BUILDDIR)/libopconnect.a
 PCFILE := $(BUILDDIR)/libopconnect.pc
 
 .PHONY: all shared static pc install uninstall check check-fast asan fuzz fuzz-smoke fuzz-corpus \
-	bench bench-deployed bench-http run lint clean deps unit api-tests headers-check exports-check docs-check \
+	bench bench-deployed bench-http bench-net run lint clean deps unit api-tests headers-check exports-check docs-check \
 	banned-check layers-check install-check cli cli-tests daemons daemon-tests check-tls
 
 all: shared static pc cli daemons $(RUN_DEMO)
@@ -367,7 +367,7 @@ $(BUILDDIR)/bench/%: bench/%.c $(STLIB)
 	$(Q)$(CC) $(TEST_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) $(TEST_CFLAGS) -O2 -g $(LDFLAGS) \
 		-o $@ $< $(STLIB) $(DEP_LIBS)
 
-bench: deps $(BENCH_BINS) $(RUN_DEMO) $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON)
+bench: deps $(BENCH_BINS) $(RUN_DEMO) $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON) $(ACCOUNT_DAEMON)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 	@echo "== bench/api (the embedded server, run-demo)"
 	@bench/api/run $(BUILDDIR)
@@ -375,6 +375,8 @@ bench: deps $(BENCH_BINS) $(RUN_DEMO) $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(S
 	@bench/deployed/run $(BUILDDIR)
 	@echo "== bench/http (the HTTP layer: many clients, hostile clients, HTTPS; ~4 min)"
 	@bench/http/run $(BUILDDIR)
+	@echo "== bench/net (op-account-server over HTTPS: sync, propagation, RSS; ~2 min)"
+	@bench/net/run $(BUILDDIR)
 
 # The deployed benchmark alone (docs/performance.md).
 bench-deployed: $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON)
@@ -383,6 +385,10 @@ bench-deployed: $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON)
 # The HTTP layer benchmark alone (docs/performance.md, "HTTP layer").
 bench-http: $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON)
 	@bench/http/run $(BUILDDIR)
+
+# The network benchmark alone (docs/performance.md, "Account server").
+bench-net: $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON) $(ACCOUNT_DAEMON)
+	@bench/net/run $(BUILDDIR)
 
 # ---- run ----
 run: deps
