@@ -12,7 +12,13 @@
 # (127.0.0.1 unless OPC_TEST_HOST says otherwise, tests/lib/connect.sh);
 # poll_until, free_port, now_ms, wait_http; `op` without a terminal;
 # account_create (a signed-in account) and start_daemons (connect-sync and
-# connect-api as two processes on free ports, synced).
+# connect-api as two processes on free ports, synced); upstream_down and
+# upstream_up (make the upstream unreachable, and bring it back).
+#
+# OPC_UPSTREAM_MODE picks the world: "local" (the default: the daemons read
+# the owner's account file directly) or "https" (tests/lib/networld.sh:
+# they reach it through op-account-server over HTTPS; $OP then writes
+# credentials naming that server, and account_create starts it).
 : "${BUILDDIR:?}"
 RESULTS=${RESULTS:-/dev/null}
 SYNC="$BUILDDIR/connect-sync"
@@ -155,7 +161,21 @@ account_create() {
     env OP_PASSWORD="$1" setsid -w "$OP" signin >"$T/signin" 2>"$T/signin.err" </dev/null ||
         { fail "signin" "$(cat "$T/signin.err")"; exit 1; }
     eval "$(cat "$T/signin")"
+    upstream_account_ready
 }
+
+# upstream_account_ready: the world's upstream serves the new account (the
+# local file does by itself; networld.sh starts op-account-server).
+upstream_account_ready() { :; }
+
+# upstream_down / upstream_up: the upstream becomes unreachable, and comes
+# back (0 on success). Local: the account file moves away and back.
+UPSTREAM_WHAT="the account file"
+upstream_down() {
+    UPSTREAM_DB=$(op account get --format json | jq -r .path) && [ -f "$UPSTREAM_DB" ] &&
+        mv "$UPSTREAM_DB" "$UPSTREAM_DB.away"
+}
+upstream_up() { mv "$UPSTREAM_DB.away" "$UPSTREAM_DB"; }
 
 # start_daemons CREDS: connect-sync (SPORT, SYNC_PID, logs $T/sync.*) and
 # connect-api (APORT, API_PID, logs $T/api.*) over $XDG_DATA_HOME, on free
@@ -226,3 +246,16 @@ one_item_https() {
     check "connect-api answers over HTTPS" poll_until 5000 \
         curl -sf -g --cacert "$T/tls/cert.pem" "https://$URL_HOST:$HTTPS_PORT/heartbeat"
 }
+
+# ---- the world ----
+case ${OPC_UPSTREAM_MODE:-local} in
+local) ;;
+https)
+    # shellcheck source=../lib/networld.sh
+    . "$(dirname "$0")/../lib/networld.sh"
+    ;;
+*)
+    fail "OPC_UPSTREAM_MODE is local or https" "not $OPC_UPSTREAM_MODE"
+    exit 1
+    ;;
+esac
