@@ -36,6 +36,7 @@
 #define OPS_EC (OPC_KEYOP_SIGN | OPC_KEYOP_VERIFY)
 #define OPS_RSA OPS_OCT
 #define OPS_PUBLIC (OPC_KEYOP_VERIFY | OPC_KEYOP_ENCRYPT | OPC_KEYOP_WRAP)
+#define OPS_KNOWN (OPC_KEYOP_ALL | OPC_KEYOP_DERIVE)
 
 #define MSG_STR_MAX 40 /* how much of an input string a message quotes */
 
@@ -56,6 +57,7 @@ static const struct {
     {OPC_KEYOP_ENCRYPT, "encrypt", "encrypt"}, {OPC_KEYOP_DECRYPT, "decrypt", "decrypt"},
     {OPC_KEYOP_SIGN, "sign", "sign"},          {OPC_KEYOP_VERIFY, "verify", "verify"},
     {OPC_KEYOP_WRAP, "wrapKey", "wrap keys"},  {OPC_KEYOP_UNWRAP, "unwrapKey", "unwrap keys"},
+    {OPC_KEYOP_DERIVE, "deriveBits", "derive bits"},
 };
 
 /* Plain equality of two NUL-terminated strings (public names only). */
@@ -100,6 +102,13 @@ static unsigned type_ops(opc__kty type)
     return 0;
 }
 
+/* The ops a key of the type may carry when named: its default ops, and
+ * derive for EC (ECDH keys are asked for by name). */
+static unsigned type_ops_named(opc__kty type)
+{
+    return type == OPC_KTY_EC ? (OPS_EC | OPC_KEYOP_DERIVE) : type_ops(type);
+}
+
 static const char *type_name(opc__kty type)
 {
     switch (type) {
@@ -136,6 +145,9 @@ static unsigned public_ops(unsigned ops)
     }
     if ((ops & OPC_KEYOP_DECRYPT) != 0) {
         pub |= OPC_KEYOP_ENCRYPT;
+    }
+    if ((ops & OPC_KEYOP_DERIVE) != 0) {
+        pub |= OPC_KEYOP_DERIVE; /* the peer of a derive; key_check refuses it to derive */
     }
     if ((ops & OPC_KEYOP_UNWRAP) != 0) {
         pub |= OPC_KEYOP_WRAP;
@@ -182,7 +194,7 @@ static opc_err resolve_ops(opc__kty type, unsigned ops, unsigned *out)
         *out = type_ops(type);
         return OPC_OK;
     }
-    if (ops == 0 || (ops & ~type_ops(type)) != 0) {
+    if (ops == 0 || (ops & ~type_ops_named(type)) != 0) {
         return OPC_ERR_INVALID_ARG;
     }
     *out = ops;
@@ -408,7 +420,7 @@ opc_err opc__key_check(const opc__key *k, opc__kty kty, unsigned op, opc__ebuf *
     if (k == NULL) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "no key");
     }
-    if (op == 0 || (op & ~OPC_KEYOP_ALL) != 0) {
+    if (op == 0 || (op & ~OPS_KNOWN) != 0) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "invalid key operation 0x%x", op);
     }
     char who[OPC_KID_MAX + 16];
@@ -594,7 +606,7 @@ static opc_err parse_common(const cJSON *jwk, jwk_common *c, opc__ebuf *eb)
             return rc;
         }
         c->has_ops = true;
-        unsigned extra = c->ops & ~type_ops(c->type);
+        unsigned extra = c->ops & ~type_ops_named(c->type);
         for (size_t i = 0; i < OPC_ARRAY_LEN(op_names); i++) {
             if ((extra & op_names[i].bit) != 0) {
                 return opc__fail(eb, OPC_ERR_KEY,
@@ -762,6 +774,52 @@ done:
     opc__secret_free(y, EC_COORD_LEN);
     opc__secret_free(d, EC_COORD_LEN);
     return rc;
+}
+
+opc_err opc__key_from_ec_point(const uint8_t *point, size_t len, const char *kid, unsigned ops,
+                               opc__key **out, opc__ebuf *eb)
+{
+    if (out == NULL) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "no output for the EC point's key");
+    }
+    *out = NULL;
+    if (point == NULL || ops == 0 ||
+        (ops & ~(unsigned)(OPC_KEYOP_VERIFY | OPC_KEYOP_DERIVE)) != 0 ||
+        (kid != NULL && !kid_valid(kid))) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "invalid arguments for an EC point's key");
+    }
+    /* Only the uncompressed form: this also refuses the one-byte encoding
+     * of the point at infinity (0x00) and compressed points. */
+    if (len != EC_POINT_LEN || point[0] != 0x04) {
+        return opc__fail(eb, OPC_ERR_KEY,
+                         "EC point: not a %d-byte uncompressed P-256 point (%zu bytes)",
+                         EC_POINT_LEN, len);
+    }
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    if (bld == NULL ||
+        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) != 1 ||
+        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, EC_POINT_LEN) != 1) {
+        OSSL_PARAM_BLD_free(bld);
+        ERR_clear_error();
+        return opc__fail(eb, OPC_ERR_CRYPTO, "EC point: OpenSSL could not build the key");
+    }
+    EVP_PKEY *pk = pkey_fromdata("EC", EVP_PKEY_PUBLIC_KEY, bld);
+    OSSL_PARAM_BLD_free(bld);
+    if (pk == NULL || !pkey_passes(pk, EVP_PKEY_public_check)) {
+        ERR_clear_error();
+        EVP_PKEY_free(pk);
+        return opc__fail(eb, OPC_ERR_KEY, "EC point: not a point on curve P-256");
+    }
+    ERR_clear_error();
+    opc__key *k = NULL;
+    opc_err rc = key_new(OPC_KTY_EC, kid, ops, false, &k);
+    if (rc != OPC_OK) {
+        EVP_PKEY_free(pk);
+        return rc;
+    }
+    k->pkey = pk;
+    *out = k;
+    return OPC_OK;
 }
 
 /* RSA members in fromdata order; the first two are public. */
@@ -964,13 +1022,13 @@ opc_err opc__jwk_import(const cJSON *jwk, unsigned flags, opc__key **out, opc__e
         if (!c.has_ops) {
             ops &= OPS_PUBLIC;
         }
-        unsigned bad = ops & ~OPS_PUBLIC;
+        unsigned bad = ops & ~(OPS_PUBLIC | OPC_KEYOP_DERIVE); /* derive: a peer's key */
         for (size_t i = 0; i < OPC_ARRAY_LEN(op_names); i++) {
             if ((bad & op_names[i].bit) != 0) {
                 EVP_PKEY_free(pk);
                 return opc__fail(eb, OPC_ERR_KEY,
                                  JWK_WHAT ": key_ops \"%s\" needs a private key; a public key "
-                                          "may only verify, encrypt or wrapKey",
+                                          "may only verify, encrypt, wrapKey or deriveBits",
                                  op_names[i].jwk);
             }
         }

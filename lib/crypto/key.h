@@ -28,6 +28,10 @@ typedef enum opc__kty {
 #define OPC_KEYOP_WRAP 0x10u       /* "wrapKey" */
 #define OPC_KEYOP_UNWRAP 0x20u     /* "unwrapKey" */
 #define OPC_KEYOP_ALL 0x3fu
+/* "deriveBits": ECDH (crypto/ecdh.h). An EC key has it only when asked for
+ * by name (generation or key_ops); OPC_KEYOP_ALL does not include it. A
+ * public key may carry it (the peer of a derive) but never derives. */
+#define OPC_KEYOP_DERIVE 0x40u
 
 #define OPC_KID_MAX 64
 
@@ -41,6 +45,12 @@ opc_err opc__key_generate_rsa(const char *kid, unsigned ops, opc__key **out);
 /* An oct key from 32 raw bytes (copied). */
 opc_err opc__key_from_oct(const uint8_t *k, size_t len, const char *kid, unsigned ops,
                           opc__key **out);
+
+/* A public EC key from the 65-byte uncompressed SEC1 point (0x04 || X || Y):
+ * any other length, the point at infinity or a point off P-256 is
+ * OPC_ERR_KEY. ops: a non-empty subset of verify and derive. */
+opc_err opc__key_from_ec_point(const uint8_t *point, size_t len, const char *kid, unsigned ops,
+                               opc__key **out, opc__ebuf *eb);
 
 /* A new key holding only the public half (EC/RSA), with ops limited to
  * verify/encrypt/wrap. */
@@ -84,6 +94,13 @@ opc_err opc__jwk_parse(const char *json, size_t len, unsigned flags, opc__key **
  * with opc__json_delete_secret() when it holds private parts.
  */
 opc_err opc__jwk_export(const opc__key *k, bool include_private, cJSON **out);
+
+/* The canonical public JWK of RFC 7638 §3.2 (EC: {"crv","kty","x","y"};
+ * RSA: {"e","kty","n"}), a new string (opc__free). */
+opc_err opc__jwk_canonical(const opc__key *k, char **out);
+/* RFC 7638 JWK thumbprint: base64url(SHA-256(canonical JWK)), 43 characters. */
+#define OPC_JWK_THUMBPRINT_LEN 43
+opc_err opc__jwk_thumbprint(const opc__key *k, char out[OPC_JWK_THUMBPRINT_LEN + 1]);
 
 /* Constant-time equality of two keys' public material (oct: the key). */
 bool opc__key_equal_public(const opc__key *a, const opc__key *b);

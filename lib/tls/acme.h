@@ -91,11 +91,8 @@ opc_err opc__acme_domain_check(const char *domain, char out[OPC_ACME_DOMAIN_MAX 
 /* An https:// URL of printable ASCII without spaces, below OPC_ACME_URL_MAX. */
 bool opc__acme_url_ok(const char *url);
 
-/* The public JWK of an EC key in RFC 7638 canonical form. */
-opc_err opc__acme_jwk_json(const opc__key *k, char **out);
-/* base64url(SHA-256(canonical JWK)): 43 characters. */
-opc_err opc__acme_thumbprint(const opc__key *k, char out[44]);
-/* token "." thumbprint (RFC 8555 §8.1). */
+/* token "." thumbprint (RFC 8555 §8.1; the thumbprint is crypto/key.h's
+ * opc__jwk_thumbprint, the JWS's jwk its opc__jwk_canonical). */
 opc_err opc__acme_key_authorization(const char *token, const opc__key *k, char **out);
 /*
  * The flattened JWS of a request (RFC 8555 §6.2): protected header alg

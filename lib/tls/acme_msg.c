@@ -411,55 +411,11 @@ opc_err opc__acme_domain_check(const char *domain, char out[OPC_ACME_DOMAIN_MAX 
     return OPC_OK;
 }
 
-opc_err opc__acme_jwk_json(const opc__key *k, char **out)
-{
-    *out = NULL;
-    cJSON *jwk = NULL;
-    opc_err rc = opc__jwk_export(k, false, &jwk);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    const char *x = NULL;
-    const char *y = NULL;
-    if (opc__json_get_str(jwk, "x", true, "JWK", &x, NULL) != OPC_OK ||
-        opc__json_get_str(jwk, "y", true, "JWK", &y, NULL) != OPC_OK) {
-        cJSON_Delete(jwk);
-        return OPC_ERR_KEY;
-    }
-    opc__buf b;
-    opc__buf_init(&b, false);
-    (void)opc__buf_appendf(&b, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x, y);
-    cJSON_Delete(jwk);
-    rc = opc__buf_err(&b);
-    if (rc != OPC_OK) {
-        opc__buf_free(&b);
-        return rc;
-    }
-    *out = opc__buf_detach(&b, NULL);
-    return OPC_OK;
-}
-
-opc_err opc__acme_thumbprint(const opc__key *k, char out[44])
-{
-    char *jwk = NULL;
-    opc_err rc = opc__acme_jwk_json(k, &jwk);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    uint8_t h[OPC_SHA256_LEN];
-    rc = opc__sha256(jwk, strlen(jwk), h);
-    opc__free(jwk);
-    if (rc == OPC_OK) {
-        rc = opc__b64_encode_to(h, sizeof h, OPC_B64URL, out, 44, NULL);
-    }
-    return rc;
-}
-
 opc_err opc__acme_key_authorization(const char *token, const opc__key *k, char **out)
 {
     *out = NULL;
-    char tp[44];
-    opc_err rc = opc__acme_thumbprint(k, tp);
+    char tp[OPC_JWK_THUMBPRINT_LEN + 1];
+    opc_err rc = opc__jwk_thumbprint(k, tp);
     if (rc != OPC_OK) {
         return rc;
     }
@@ -487,7 +443,7 @@ opc_err opc__acme_jws(const opc__key *k, const char *kid, const char *nonce, con
         (void)opc__buf_append_json_str(&h, kid, strlen(kid));
     } else {
         char *jwk = NULL;
-        opc_err rc = opc__acme_jwk_json(k, &jwk);
+        opc_err rc = opc__jwk_canonical(k, &jwk);
         if (rc != OPC_OK) {
             opc__buf_free(&h);
             return rc;

@@ -91,7 +91,7 @@ static void test_jws_jwk_then_kid(void **state)
     (void)state;
     opc__key *k = a3_key();
     char *jwk = NULL;
-    assert_int_equal(opc__acme_jwk_json(k, &jwk), OPC_OK);
+    assert_int_equal(opc__jwk_canonical(k, &jwk), OPC_OK);
     assert_string_equal(jwk, "{\"crv\":\"P-256\",\"kty\":\"EC\","
                              "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
                              "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}");
@@ -123,8 +123,8 @@ static void test_thumbprint_and_key_authorization(void **state)
 {
     (void)state;
     opc__key *k = a3_key();
-    char tp[44];
-    assert_int_equal(opc__acme_thumbprint(k, tp), OPC_OK);
+    char tp[OPC_JWK_THUMBPRINT_LEN + 1];
+    assert_int_equal(opc__jwk_thumbprint(k, tp), OPC_OK);
     assert_int_equal(strlen(tp), 43);
     /* independently: SHA-256 of the canonical JWK */
     const char *canon = "{\"crv\":\"P-256\",\"kty\":\"EC\","
