@@ -110,14 +110,22 @@ OP_CPPFLAGS := -Iinclude -DOPC_STATIC $(shell $(PKG_CONFIG) --cflags libcjson 2>
 # Daemons: thin mains over the public API (no -Ilib) and the start-up,
 # logging and signal code they share (daemons/common/), the static library.
 DAEMON_CPPFLAGS := -Iinclude -Idaemons/common -DOPC_STATIC
-DAEMON_COMMON_SRCS := $(sort $(wildcard daemons/common/*.c))
-API_DAEMON_SRCS := $(sort $(wildcard daemons/connect-api/*.c)) $(DAEMON_COMMON_SRCS)
+# daemons/common/tls_env.c (the HTTPS variables) only in the daemons that
+# serve HTTPS: a daemon links a common file when it includes its header.
+DAEMON_TLS_SRCS := daemons/common/tls_env.c
+DAEMON_COMMON_SRCS := $(filter-out $(DAEMON_TLS_SRCS),$(sort $(wildcard daemons/common/*.c)))
+API_DAEMON_SRCS := $(sort $(wildcard daemons/connect-api/*.c)) $(DAEMON_COMMON_SRCS) \
+	$(DAEMON_TLS_SRCS)
 API_DAEMON_OBJS := $(API_DAEMON_SRCS:%.c=$(BUILDDIR)/%.o)
 API_DAEMON := $(BUILDDIR)/connect-api
 SYNC_DAEMON_SRCS := $(sort $(wildcard daemons/connect-sync/*.c)) $(DAEMON_COMMON_SRCS)
 SYNC_DAEMON_OBJS := $(SYNC_DAEMON_SRCS:%.c=$(BUILDDIR)/%.o)
 SYNC_DAEMON := $(BUILDDIR)/connect-sync
-DAEMON_OBJS := $(sort $(API_DAEMON_OBJS) $(SYNC_DAEMON_OBJS))
+ACCOUNT_DAEMON_SRCS := $(sort $(wildcard daemons/op-account-server/*.c)) $(DAEMON_COMMON_SRCS) \
+	$(DAEMON_TLS_SRCS)
+ACCOUNT_DAEMON_OBJS := $(ACCOUNT_DAEMON_SRCS:%.c=$(BUILDDIR)/%.o)
+ACCOUNT_DAEMON := $(BUILDDIR)/op-account-server
+DAEMON_OBJS := $(sort $(API_DAEMON_OBJS) $(SYNC_DAEMON_OBJS) $(ACCOUNT_DAEMON_OBJS))
 # `make run`: the embedded-server demo (public API only, the static library).
 RUN_DEMO_SRCS := $(sort $(wildcard tools/run-demo/*.c))
 RUN_DEMO := $(BUILDDIR)/run-demo
@@ -145,7 +153,7 @@ shared: $(SHLIB) $(BUILDDIR)/$(SHLIB_SONAME) $(BUILDDIR)/libopconnect.so
 static: $(STLIB)
 pc: $(PCFILE)
 cli: $(OP_BIN)
-daemons: $(API_DAEMON) $(SYNC_DAEMON)
+daemons: $(API_DAEMON) $(SYNC_DAEMON) $(ACCOUNT_DAEMON)
 
 $(BUILDDIR)/%.o: %.c
 	@mkdir -p $(@D)
@@ -206,6 +214,10 @@ $(BUILDDIR)/daemons/%.o: daemons/%.c
 $(SYNC_DAEMON): $(SYNC_DAEMON_OBJS) $(STLIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SYNC_DAEMON_OBJS) $(STLIB) $(DEP_LIBS)
+
+$(ACCOUNT_DAEMON): $(ACCOUNT_DAEMON_OBJS) $(STLIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(ACCOUNT_DAEMON_OBJS) $(STLIB) $(DEP_LIBS)
 
 $(API_DAEMON): $(API_DAEMON_OBJS) $(STLIB)
 	@$(if $(Q),echo "  LD      $@")
@@ -406,7 +418,7 @@ install: all
 	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man1 \
 		$(DESTDIR)$(mandir)/man3 $(DESTDIR)$(mandir)/man8
 	$(INSTALL) -m 0755 $(OP_BIN) $(DESTDIR)$(bindir)/op
-	$(INSTALL) -m 0755 $(API_DAEMON) $(SYNC_DAEMON) $(DESTDIR)$(sbindir)/
+	$(INSTALL) -m 0755 $(API_DAEMON) $(SYNC_DAEMON) $(ACCOUNT_DAEMON) $(DESTDIR)$(sbindir)/
 	$(INSTALL) -m 0644 $(MAN1) $(DESTDIR)$(mandir)/man1/
 	$(INSTALL) -m 0644 $(MAN3) $(DESTDIR)$(mandir)/man3/
 	$(INSTALL) -m 0644 $(MAN8) $(DESTDIR)$(mandir)/man8/
@@ -417,7 +429,8 @@ uninstall:
 		$(DESTDIR)$(pkgconfigdir)/libopconnect.pc
 	rm -f $(PUBLIC_HEADERS:include/opconnect/%=$(DESTDIR)$(includedir)/opconnect/%)
 	-rmdir $(DESTDIR)$(includedir)/opconnect 2>/dev/null
-	rm -f $(DESTDIR)$(bindir)/op $(DESTDIR)$(sbindir)/connect-api $(DESTDIR)$(sbindir)/connect-sync
+	rm -f $(DESTDIR)$(bindir)/op $(DESTDIR)$(sbindir)/connect-api $(DESTDIR)$(sbindir)/connect-sync \
+		$(DESTDIR)$(sbindir)/op-account-server
 	rm -f $(MAN1:man/%=$(DESTDIR)$(mandir)/man1/%) $(MAN3:man/%=$(DESTDIR)$(mandir)/man3/%) \
 		$(MAN8:man/%=$(DESTDIR)$(mandir)/man8/%)
 

@@ -1,6 +1,6 @@
 /*
  * daemons/common/daemon.c - start-up, environment, logging and signals of
- * connect-api and connect-sync (daemon.h).
+ * connect-api, connect-sync and op-account-server (daemon.h).
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -184,7 +184,8 @@ static const char *env_bind_address(void)
 /* The variables both daemons read; exits 1 on a bad one. */
 static void read_common(dmn *d)
 {
-    d->http_port = dmn_env_port("OP_HTTP_PORT", 8080);
+    bool own = (d->p->flags & DMN_NO_CREDENTIALS) != 0;
+    d->http_port = dmn_env_port("OP_HTTP_PORT", own ? -1 : 8080);
     d->bind_address = env_bind_address();
     const char *v = dmn_env("OP_LOG_LEVEL");
     d->log_level = OPC_LOG_INFO;
@@ -199,6 +200,9 @@ static void read_common(dmn *d)
     }
     if (d->xdg_data_home == NULL && d->home == NULL) {
         dmn_bad("XDG_DATA_HOME", "not set, and HOME is not set either");
+    }
+    if (own) {
+        return; /* no credentials */
     }
     d->session = dmn_env("OP_SESSION");
     if (d->session == NULL) {
@@ -279,18 +283,24 @@ static const char heap_env[] =
 
 static int print_help(const dmn_prog *p)
 {
-    (void)printf("Usage: %s [--help | --version | --healthcheck]\n\n%s\n"
+    bool own = (p->flags & DMN_NO_CREDENTIALS) != 0;
+    (void)printf("Usage: %s [--help | --version | --healthcheck%s]\n\n%s\n"
                  "Options:\n"
                  "  -h, --help          print this help and exit\n"
-                 "  --version           print the versions of %s, libopconnect and the\n"
-                 "                      Connect API it speaks, and exit\n"
-                 "  --healthcheck       GET /heartbeat on 127.0.0.1:$OP_HTTP_PORT (on\n"
-                 "                      $OP_BIND_ADDRESS when it names one address); exit 0\n"
-                 "                      on a 200, else 1\n\n"
+                 "  --version           print the versions of %s,\n"
+                 "                      libopconnect and the Connect API it speaks, and exit\n"
+                 "%s%s\n"
                  "Environment (an empty variable counts as unset; a bad value stops start-up\n"
                  "with one line on stderr naming it, exit status 1):\n%s%s%s\n"
                  "Logs are JSON lines on stdout. See %s(8).\n",
-                 p->name, p->about, p->name, common_env, p->env, heap_env, p->name);
+                 p->name, p->usage != NULL ? p->usage : "", p->about, p->name,
+                 p->healthcheck != NULL
+                     ? ""
+                     : "  --healthcheck       GET /heartbeat on 127.0.0.1:$OP_HTTP_PORT (on\n"
+                       "                      $OP_BIND_ADDRESS when it names one address); exit 0\n"
+                       "                      on a 200, else 1\n",
+                 p->options != NULL ? p->options : "", own ? "" : common_env, p->env, heap_env,
+                 p->name);
     return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 }
 
@@ -311,6 +321,13 @@ static int handle_args(const dmn_prog *p, int argc, char **argv)
     bool help = strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
     bool version = strcmp(a, "--version") == 0;
     bool check = strcmp(a, "--healthcheck") == 0;
+    int own = -1;
+    if (!help && !version && !check && p->option != NULL && argc == 2) {
+        own = p->option(a);
+        if (own >= 0) {
+            return own;
+        }
+    }
     if (!help && !version && !check) {
         (void)fprintf(stderr, "%s: %s '%s' (see %s --help)\n", p->name,
                       a[0] == '-' ? "unknown option" : "unexpected argument", a, p->name);
@@ -321,7 +338,10 @@ static int handle_args(const dmn_prog *p, int argc, char **argv)
                       a, argv[2], p->name);
         return 2;
     }
-    return help ? print_help(p) : version ? print_version(p) : healthcheck();
+    return help      ? print_help(p)
+           : version ? print_version(p)
+           : p->healthcheck != NULL ? p->healthcheck()
+                                    : healthcheck();
 }
 
 /* ---- start-up ---- */
@@ -424,6 +444,9 @@ int dmn_open(dmn *d)
     }
     dmn_log(OPC_LOG_INFO, "%s %s (libopconnect %s, Connect API %s) starting", d->p->title,
             OPC_VERSION_STRING, opc_version(), OPC_CONNECT_VERSION);
+    if ((d->p->flags & DMN_NO_CREDENTIALS) != 0) {
+        return 0;
+    }
     char err[OPC_ERRBUF_SIZE] = "";
     char line[OPC_ERRBUF_SIZE + 64];
     opc_err rc = opc_sync_default_cache_path(d->xdg_data_home, d->home, &d->cache_path);

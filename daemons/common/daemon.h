@@ -1,5 +1,6 @@
 /*
- * daemons/common/daemon.h - what connect-api and connect-sync share
+ * daemons/common/daemon.h - what connect-api, connect-sync and
+ * op-account-server share
  * (compiled into both; public headers of libopconnect only).
  *
  * A daemon's main() is:
@@ -61,11 +62,31 @@ typedef struct dmn_prog {
     const char *title; /* "1Password Connect API": the start-up banner */
     const char *about; /* --help: what it does, lines of at most 79 columns */
     const char *env;   /* --help: its own variables, as dmn_help() lays them out */
+    /* The rest may be zero (connect-api, connect-sync). */
+    unsigned flags;      /* DMN_* below */
+    const char *usage;   /* more alternatives of the usage line (" | --print-pin") */
+    const char *options; /* --help: more options, laid out as the others */
+    /* A further argument alone on the command line (after --help,
+     * --version and --healthcheck were ruled out): an exit status, or -1
+     * when the argument is not one of the daemon's. */
+    int (*option)(const char *arg);
+    /* --healthcheck of its own (exit status); NULL: GET /heartbeat on
+     * OP_HTTP_PORT. */
+    int (*healthcheck)(void);
 } dmn_prog;
+
+/*
+ * The daemon serves no Connect server of its own (op-account-server): no
+ * OP_SESSION, no credentials, no cache path; OP_HTTP_PORT has no default
+ * (d->http_port -1 when unset); --help lists only dmn_prog.env besides the
+ * heap variables, so env names every variable it reads, the shared ones
+ * included.
+ */
+#define DMN_NO_CREDENTIALS 0x1u
 
 typedef struct dmn {
     const dmn_prog *p;         /* the daemon's name, title and help */
-    int http_port;             /* OP_HTTP_PORT: 0-65535, default 8080 */
+    int http_port;             /* OP_HTTP_PORT: 0-65535, default 8080 (DMN_NO_CREDENTIALS: -1) */
     const char *bind_address;  /* OP_BIND_ADDRESS: IPv4 or IPv6, default 0.0.0.0 */
     opc_log_level log_level;   /* OP_LOG_LEVEL: default info */
     const char *session;       /* OP_SESSION (path, base64 or JSON) or default path */

@@ -15,11 +15,15 @@
  *                    inline_content, in KiB (0-65536; default 100)
  *   OP_RENDER_CACHE_MB  memory for the sealed rendered-item cache, in MiB
  *                    (0-1024, 0 disables it; default 16)
- *   OP_HTTPS_PORT, OP_TLS_*, OP_ACME_*  HTTPS (tls_env.c, docs/tls.md)
+ *   OP_HTTPS_PORT, OP_TLS_*, OP_ACME_*  HTTPS (daemons/common/tls_env.c,
+ *                    docs/tls.md)
  *
  * SIGTERM/SIGINT: stop accepting, finish the requests in progress, exit 0.
  * SIGHUP: re-read the TLS certificate files (or the ACME state).
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "daemon.h"
 #include "tls_env.h"
 
@@ -53,6 +57,43 @@ _Static_assert(OPC_API_MAX_THREADS == 16384 && OPC_API_DEFAULT_THREADS == 1280 &
                    OPC_API_DEFAULT_RENDER_CACHE_BYTES >> 20 == 16 &&
                    OPC_API_DEFAULT_HTTPS_PORT == 8443,
                "connect-api --help (and man/connect-api.8) state these defaults: update them");
+
+static opc_err set_https_port(void *api, int port)
+{
+    return opc_api_set_https_port(api, port);
+}
+
+static opc_err set_files(void *api, const char *cert, const char *key, char *err, size_t n)
+{
+    return opc_api_set_tls_files(api, cert, key, err, n);
+}
+
+static opc_err set_acme(void *api, const char *domain, const char *url, const char *ca,
+                        const char *email, const char *dir, char *err, size_t n)
+{
+    return opc_api_set_acme(api, domain, url, ca, email, dir, err, n);
+}
+
+/* HTTPS from the environment; the ACME state lives beside the cache. */
+static opc_err apply_tls(opc_api *api, const tls_env *tls, const char *cache_path, char *err,
+                         size_t err_len)
+{
+    char dir[DMN_PATH_MAX];
+    const char *slash = strrchr(cache_path, '/');
+    size_t n = slash != NULL ? (size_t)(slash - cache_path) : 0;
+    if (tls->letsencrypt != NULL && (n == 0 || n >= sizeof dir)) {
+        (void)snprintf(err, err_len, "XDG_DATA_HOME: no usable data directory");
+        return OPC_ERR_INVALID_ARG;
+    }
+    n = n < sizeof dir ? n : 0;
+    memcpy(dir, cache_path, n);
+    dir[n] = '\0';
+    const tls_env_target target = {.obj = api,
+                                   .set_https_port = set_https_port,
+                                   .set_files = set_files,
+                                   .set_acme = set_acme};
+    return tls_env_apply(&target, tls, dir, err, err_len);
+}
 
 static void reload_tls(void *api)
 {
@@ -105,7 +146,7 @@ int main(int argc, char **argv)
         rc = opc_api_set_render_cache_bytes(api, render_mb << 20); /* OPC_ERR_NOMEM */
     }
     if (rc == OPC_OK) {
-        rc = tls_env_apply(api, &tls, d.cache_path, err, sizeof err);
+        rc = apply_tls(api, &tls, d.cache_path, err, sizeof err);
     }
     if (rc == OPC_OK) {
         rc = opc_api_start(api, err, sizeof err);

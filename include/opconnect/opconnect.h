@@ -18,5 +18,6 @@
 #include "sync.h"
 #include "api.h"
 #include "server.h"
+#include "account_server.h"
 
 #endif /* OPCONNECT_OPCONNECT_H */

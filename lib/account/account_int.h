@@ -130,6 +130,7 @@ typedef enum opc__acct_export_id {
     OPC__AX_VAULT_ROW,
     OPC__AX_ITEM_ROW,
     OPC__AX_TOKEN,
+    OPC__AX_DEVICE_KEY,
     OPC__ACCT_EXPORT_N
 } opc__acct_export_id;
 extern const char *const opc__acct_export_sql[OPC__ACCT_EXPORT_N];

@@ -64,6 +64,7 @@ const char *const opc__acct_export_sql[OPC__ACCT_EXPORT_N] = {
     [OPC__AX_TOKEN] =
         "SELECT jti, server_id, name, scopes, created, COALESCE(expires, 0) AS expires, state,"
         " updated, seq FROM tokens WHERE server_id = ?1 AND jti = ?2",
+    [OPC__AX_DEVICE_KEY] = "SELECT device_pub FROM servers WHERE id = ?1 AND state = 'active'",
 };
 
 /* ---- the current row as its message (wire/rows.h), column by column ---- */
@@ -393,4 +394,74 @@ opc_err opc__account_export_token(opc_account *a, const char *server_id, const c
         return query(a, OPC__AX_TOKEN, enc_token, NULL, NULL, NULL, "token", out);
     }
     return query(a, OPC__AX_TOKEN, enc_token, server_id, jti, NULL, "token", out);
+}
+
+opc_err opc__account_export_device_key(opc_account *a, const char *server_id, opc__key **out)
+{
+    if (a == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    if (server_id == NULL || out == NULL) {
+        return opc__acct_finish(a, opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument"), &eb);
+    }
+    *out = NULL;
+    sqlite3_stmt *st = NULL;
+    bool row = false;
+    opc_err rc = opc__acct_begin(a, false, &eb);
+    if (rc != OPC_OK) {
+        return opc__acct_finish(a, rc, &eb);
+    }
+    rc = opc__acct_stmt(a, OPC__AX_DEVICE_KEY, &st, &eb);
+    if (rc == OPC_OK) {
+        int src = sqlite3_bind_text(st, 1, server_id, -1, SQLITE_STATIC);
+        rc = src == SQLITE_OK ? OPC_OK : opc__acct_sqlerr(a, src, "account file", &eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_step(a, st, &row, &eb);
+    }
+    const char *jwk = rc == OPC_OK && row ? opc__acct_col_str(st, 0) : NULL;
+    if (rc == OPC_OK && (!row || jwk == NULL || jwk[0] == '\0')) {
+        rc = opc__fail(&eb, OPC_ERR_NOT_FOUND, "server %s is not an active server", server_id);
+    }
+    opc__key *k = NULL;
+    if (rc == OPC_OK && jwk != NULL) {
+        rc = opc__jwk_parse(jwk, strlen(jwk), OPC_JWK_PUBLIC_ONLY, &k, NULL);
+        if (rc == OPC_OK && (opc__key_type(k) != OPC_KTY_EC ||
+                             opc__key_check(k, OPC_KTY_EC, OPC_KEYOP_VERIFY, NULL) != OPC_OK)) {
+            rc = OPC_ERR_KEY;
+        }
+        if (rc != OPC_OK && rc != OPC_ERR_NOMEM) {
+            rc = opc__fail(&eb, OPC_ERR_KEY, "server %s: malformed device key", server_id);
+        }
+    }
+    opc__db_done(st);
+    rc = opc__acct_end(a, rc, &eb);
+    if (rc != OPC_OK) {
+        opc__key_free(k);
+        return opc__acct_finish(a, rc, &eb);
+    }
+    *out = k;
+    return opc__acct_finish(a, OPC_OK, &eb);
+}
+
+opc_err opc__account_upstream_code(opc_err rc, bool write)
+{
+    switch (rc) {
+    case OPC_OK:
+    case OPC_ERR_NOT_FOUND:
+    case OPC_ERR_NOMEM:
+    case OPC_ERR_INVALID_ARG:
+        return rc;
+    case OPC_ERR_CONFLICT:
+    case OPC_ERR_EXISTS:
+    case OPC_ERR_PERMISSION:
+    case OPC_ERR_PARSE:
+    case OPC_ERR_TOO_LARGE:
+    case OPC_ERR_RANGE:
+        return write ? rc : OPC_ERR_IO;
+    default:
+        return OPC_ERR_IO;
+    }
 }

@@ -23,6 +23,7 @@
 #include <opconnect/account.h>
 
 #include "core/err.h"
+#include "crypto/key.h"
 #include "internal.h"
 
 /* Largest page of items or file chunks one call returns. */
@@ -75,5 +76,24 @@ opc_err opc__account_export_vault_files(opc_account *a, const char *server_id,
 /* The server's token registry row. */
 opc_err opc__account_export_token(opc_account *a, const char *server_id, const char *jti,
                                   cJSON **out);
+
+/*
+ * The device public key (EC P-256, verify only) the owner registered for an
+ * ACTIVE Connect server (servers.device_pub): what the account server checks
+ * a session handshake's signature with. A deleted or unknown server is
+ * OPC_ERR_NOT_FOUND; a stored key that does not import is OPC_ERR_KEY.
+ * *out: opc__key_free.
+ */
+opc_err opc__account_export_device_key(opc_account *a, const char *server_id, opc__key **out);
+
+/*
+ * What the account's upstream error rc means to a Connect server (the
+ * upstream's contract, upstream/upstream.h): OPC_ERR_NOT_FOUND, NOMEM and
+ * INVALID_ARG stay, and for a write (import.h) also the caller's own
+ * problems (CONFLICT, EXISTS, PERMISSION, PARSE, TOO_LARGE, RANGE);
+ * everything else is the file's side: OPC_ERR_IO. OPC_OK stays OPC_OK.
+ * Shared by every backend over account files (upstream/local.c, store/).
+ */
+opc_err opc__account_upstream_code(opc_err rc, bool write);
 
 #endif

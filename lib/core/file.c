@@ -13,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "core/file.h"
+#include "core/rand.h"
 
 opc_err opc__file_make_parent(const char *what, const char *path, opc__ebuf *eb)
 {
@@ -83,4 +84,59 @@ void opc__file_tighten_sidecars(const char *path)
             (void)chmod(p, 0600);
         }
     }
+}
+
+static opc_err write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return OPC_ERR_IO;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return OPC_OK;
+}
+
+opc_err opc__file_write_atomic(const char *dir, const char *path, const char *data, size_t len,
+                          opc__ebuf *eb)
+{
+    char tmp[4096 + 32];
+    uint32_t r = 0;
+    (void)opc__rand_uniform(UINT32_MAX, &r);
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp%08x", path, (unsigned)r);
+    if (n <= 0 || (size_t)n >= sizeof tmp) {
+        return opc__fail(eb, OPC_ERR_TOO_LARGE, "path too long: %s", path);
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        return opc__fail(eb, OPC_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+    }
+    opc_err rc = write_all(fd, data, len);
+    if (rc == OPC_OK && fsync(fd) != 0) {
+        rc = OPC_ERR_IO;
+    }
+    int e = errno;
+    if (close(fd) != 0 && rc == OPC_OK) {
+        rc = OPC_ERR_IO;
+        e = errno;
+    }
+    if (rc == OPC_OK && rename(tmp, path) != 0) {
+        rc = OPC_ERR_IO;
+        e = errno;
+    }
+    if (rc != OPC_OK) {
+        (void)unlink(tmp);
+        return opc__fail(eb, rc, "cannot write %s: %s", path, strerror(e));
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    return OPC_OK;
 }

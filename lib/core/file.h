@@ -1,5 +1,6 @@
 /*
- * core/file.h - private files of the library's SQLite stores.
+ * core/file.h - private files: the library's SQLite stores, and files written
+ * whole and atomically (the ACME state, the account server's key).
  *
  * The stores (cache/cache.c, observe/activity.c, through core/sqlite.c's
  * OPC_DB_CREATE and OPC_DB_PRIVATE) keep their files readable by the owner
@@ -13,6 +14,8 @@
  */
 #ifndef OPC_CORE_FILE_H
 #define OPC_CORE_FILE_H
+
+#include <stddef.h>
 
 #include "core/err.h"
 #include "internal.h"
@@ -29,5 +32,14 @@ opc_err opc__file_create_private(const char *what, const char *path, opc__ebuf *
  * accessible to group or others. Best effort; allocates nothing (the
  * activity log's writer thread calls it). */
 void opc__file_tighten_sidecars(const char *path);
+
+/*
+ * Write path atomically with mode 0600: a temporary file beside it
+ * (O_EXCL, never through a symbolic link), written, synced, renamed over
+ * path, then dir (path's directory) synced; a crash leaves the old or the
+ * new content, never half of one. Messages name the path and errno's text.
+ */
+opc_err opc__file_write_atomic(const char *dir, const char *path, const char *data, size_t len,
+                               opc__ebuf *eb);
 
 #endif

@@ -30,7 +30,7 @@ struct mg_context;
 typedef struct opc__httpd_config {
     const char *name;    /* the log subsystem ("api", "sync") */
     const char *bind;    /* numeric IPv4 or IPv6; "0.0.0.0" every IPv4, "::" both */
-    int port;            /* plain HTTP; 0 any free port */
+    int port;            /* plain HTTP; 0 any free port, -1 none (HTTPS only) */
     int tls_port;        /* HTTPS; 0 any free port, -1 none */
     void *ssl_ctx;       /* SSL_CTX * served on tls_port (borrowed) */
     int threads;         /* connections served at once */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "core/json.h"
 #include "core/rand.h"
 #include "tls/acme.h"
@@ -53,62 +54,6 @@ static opc_err mkdirs(const char *path, opc__ebuf *eb)
             return opc__fail(eb, OPC_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
         }
         tmp[i] = saved;
-    }
-    return OPC_OK;
-}
-
-static opc_err write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            return OPC_ERR_IO;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return OPC_OK;
-}
-
-/* Write path atomically with mode 0600. */
-static opc_err write_file(const char *dir, const char *path, const char *data, size_t len,
-                          opc__ebuf *eb)
-{
-    char tmp[PATH_CAP + 32];
-    uint32_t r = 0;
-    (void)opc__rand_uniform(UINT32_MAX, &r);
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp%08x", path, (unsigned)r);
-    if (n <= 0 || (size_t)n >= sizeof tmp) {
-        return opc__fail(eb, OPC_ERR_TOO_LARGE, "path too long: %s", path);
-    }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        return opc__fail(eb, OPC_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-    }
-    opc_err rc = write_all(fd, data, len);
-    if (rc == OPC_OK && fsync(fd) != 0) {
-        rc = OPC_ERR_IO;
-    }
-    int e = errno;
-    if (close(fd) != 0 && rc == OPC_OK) {
-        rc = OPC_ERR_IO;
-        e = errno;
-    }
-    if (rc == OPC_OK && rename(tmp, path) != 0) {
-        rc = OPC_ERR_IO;
-        e = errno;
-    }
-    if (rc != OPC_OK) {
-        (void)unlink(tmp);
-        return opc__fail(eb, rc, "cannot write %s: %s", path, strerror(e));
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
     }
     return OPC_OK;
 }
@@ -155,10 +100,10 @@ opc_err opc__acme_store_save_cert(const opc__acme_config *cfg, const char *chain
     }
     opc_err rc = mkdirs(dir, eb);
     if (rc == OPC_OK) {
-        rc = write_file(dir, key, key_pem, key_len, eb);
+        rc = opc__file_write_atomic(dir, key, key_pem, key_len, eb);
     }
     if (rc == OPC_OK) {
-        rc = write_file(dir, chain, chain_pem, chain_len, eb);
+        rc = opc__file_write_atomic(dir, chain, chain_pem, chain_len, eb);
     }
     return rc;
 }
@@ -260,7 +205,7 @@ opc_err opc__acme_store_save_account(const opc__acme_config *cfg, const opc__key
     if (rc != OPC_OK) {
         return opc__fail(eb, rc, "cannot encode the ACME account");
     }
-    rc = write_file(dir, path, text, len, eb);
+    rc = opc__file_write_atomic(dir, path, text, len, eb);
     opc__secret_free(text, len + 1);
     return rc;
 }

@@ -78,25 +78,10 @@ static opc_err ensure(opc__upstream *u, bool write, opc__ebuf *eb)
     return OPC_OK;
 }
 
-/* The caller's problems, which a write reports as they are (import.h). */
-static bool write_error(opc_err rc)
-{
-    switch (rc) {
-    case OPC_ERR_CONFLICT:
-    case OPC_ERR_EXISTS:
-    case OPC_ERR_PERMISSION:
-    case OPC_ERR_PARSE:
-    case OPC_ERR_TOO_LARGE:
-    case OPC_ERR_RANGE:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /*
- * Map an account call's failure: NOT_FOUND, NOMEM, INVALID_ARG stay (and
- * for a write, write_error()s); the rest is IO.
+ * Map an account call's failure (opc__account_upstream_code): NOT_FOUND,
+ * NOMEM, INVALID_ARG stay (and for a write, the caller's problems); the
+ * rest is IO.
  */
 static opc_err mapped(opc__upstream *u, opc_err rc, bool write, opc__ebuf *eb)
 {
@@ -105,11 +90,7 @@ static opc_err mapped(opc__upstream *u, opc_err rc, bool write, opc__ebuf *eb)
     }
     local *l = u->impl;
     const char *msg = l->a != NULL ? opc_account_errmsg(l->a) : "";
-    opc_err code = rc;
-    if (rc != OPC_ERR_NOT_FOUND && rc != OPC_ERR_NOMEM && rc != OPC_ERR_INVALID_ARG &&
-        !(write && write_error(rc))) {
-        code = OPC_ERR_IO;
-    }
+    opc_err code = opc__account_upstream_code(rc, write);
     rc =
         opc__fail(eb, code, "upstream: %s", msg == NULL || msg[0] == '\0' ? opc_strerror(rc) : msg);
     if (code == OPC_ERR_IO) {

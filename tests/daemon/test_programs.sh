@@ -70,10 +70,11 @@ check "connect-api --help x: exit 2, one line" sh -c \
 # the programs' wrappers around it (daemons/common: dmn_env*; tools/op:
 # take_env_secret, xdg_path).
 READERS='getenv|secure_getenv|dmn_env|dmn_env_int|dmn_env_port|dmn_env_duration_ms|take_env_secret|xdg_path'
-# env_names DIR...: the variable names those readers are given in DIR's C files.
+# env_names DIR-OR-FILE...: the variable names those readers are given in
+# DIR's C files (or the C file).
 env_names() {
     for _d in "$@"; do
-        cat "$TOP/$_d"/*.c
+        if [ -f "$TOP/$_d" ]; then cat "$TOP/$_d"; else cat "$TOP/$_d"/*.c; fi
     done | grep -oE "(^|[^A-Za-z0-9_])($READERS)\(\"[A-Za-z_][A-Za-z0-9_]*\"" |
         sed 's/.*("\(.*\)"/\1/' | sort -u
 }
@@ -126,7 +127,9 @@ covers() {
         [ -z "$_miss_man" ]
 }
 covers connect-api "$T/help.connect-api" man/connect-api.8 daemons/common daemons/connect-api
-covers connect-sync "$T/help.connect-sync" man/connect-sync.8 daemons/common daemons/connect-sync
+# connect-sync serves no HTTPS: it does not link daemons/common/tls_env.c.
+covers connect-sync "$T/help.connect-sync" man/connect-sync.8 daemons/common/daemon.c \
+    daemons/connect-sync
 covers op "$T/help.op" man/op.1 tools/op
 # The check itself must be able to fail: a name the sources do not read.
 help_entry "$T/help.connect-api" OP_NO_SUCH_VARIABLE >"$T/entry"

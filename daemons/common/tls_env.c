@@ -1,6 +1,6 @@
 /*
- * connect-api/tls_env.c - HTTPS from the environment (docs/tls.md,
- * docs/configuration.md):
+ * daemons/common/tls_env.c - HTTPS from the environment, for connect-api
+ * and op-account-server (docs/tls.md, docs/configuration.md):
  *
  *   OP_HTTPS_PORT           HTTPS port (default 8443; 0 picks a free one)
  *   OP_TLS_CERT_FILE        PEM chain, leaf first   } both or neither
@@ -79,16 +79,16 @@ int tls_env_https_port(const tls_env *t)
     return t->https_port >= 0 ? t->https_port : OPC_API_DEFAULT_HTTPS_PORT;
 }
 
-opc_err tls_env_apply(opc_api *api, const tls_env *t, const char *cache_path, char *err,
-                      size_t err_len)
+opc_err tls_env_apply(const tls_env_target *target, const tls_env *t, const char *data_dir,
+                      char *err, size_t err_len)
 {
     char msg[OPC_ERRBUF_SIZE];
-    if (t->https_port >= 0 && opc_api_set_https_port(api, t->https_port) != OPC_OK) {
+    if (t->https_port >= 0 && target->set_https_port(target->obj, t->https_port) != OPC_OK) {
         (void)snprintf(err, err_len, "OP_HTTPS_PORT: not a port number (0-65535)");
         return OPC_ERR_INVALID_ARG;
     }
     if (t->cert_file != NULL) {
-        opc_err rc = opc_api_set_tls_files(api, t->cert_file, t->key_file, msg, sizeof msg);
+        opc_err rc = target->set_files(target->obj, t->cert_file, t->key_file, msg, sizeof msg);
         if (rc != OPC_OK) {
             (void)snprintf(err, err_len, "%s: %s",
                            starts(msg, "key file") ? "OP_TLS_KEY_FILE" : "OP_TLS_CERT_FILE", msg);
@@ -96,20 +96,11 @@ opc_err tls_env_apply(opc_api *api, const tls_env *t, const char *cache_path, ch
         return rc;
     }
     if (t->letsencrypt == NULL) {
-        return OPC_OK; /* plain HTTP only */
+        return OPC_OK; /* no HTTPS */
     }
-    char dir[DMN_PATH_MAX];
-    const char *slash = strrchr(cache_path, '/');
-    size_t n = slash != NULL ? (size_t)(slash - cache_path) : 0;
-    if (n == 0 || n >= sizeof dir) {
-        (void)snprintf(err, err_len, "XDG_DATA_HOME: no usable data directory");
-        return OPC_ERR_INVALID_ARG;
-    }
-    memcpy(dir, cache_path, n);
-    dir[n] = '\0';
-    opc_err rc = opc_api_set_acme(api, t->domain, dmn_env("OP_ACME_DIRECTORY_URL"),
-                                  dmn_env("OP_ACME_CA_FILE"), dmn_env("OP_ACME_EMAIL"), dir, msg,
-                                  sizeof msg);
+    opc_err rc = target->set_acme(target->obj, t->domain, dmn_env("OP_ACME_DIRECTORY_URL"),
+                                  dmn_env("OP_ACME_CA_FILE"), dmn_env("OP_ACME_EMAIL"), data_dir,
+                                  msg, sizeof msg);
     if (rc != OPC_OK) {
         (void)snprintf(err, err_len, "%s: %s", acme_var(msg), msg);
     }

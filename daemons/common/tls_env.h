@@ -1,8 +1,10 @@
 /*
- * connect-api/tls_env.h - the HTTPS variables of connect-api (docs/tls.md).
+ * daemons/common/tls_env.h - the HTTPS variables of connect-api and
+ * op-account-server (docs/tls.md): read and checked once, applied to
+ * either server through its setters (tls_env_target).
  */
-#ifndef CONNECT_API_TLS_ENV_H
-#define CONNECT_API_TLS_ENV_H
+#ifndef DAEMON_TLS_ENV_H
+#define DAEMON_TLS_ENV_H
 
 #include <stddef.h>
 
@@ -16,7 +18,7 @@ typedef struct tls_env {
     const char *domain;      /* OP_TLS_DOMAIN */
 } tls_env;
 
-/* The HTTPS variables in connect-api's --help (dmn_prog.env). */
+/* The HTTPS variables in the daemons' --help (dmn_prog.env). */
 #define TLS_ENV_HELP                                                                               \
     "  OP_HTTPS_PORT       the HTTPS port, 0-65535, with a certificate or ACME\n"                  \
     "                      (default 8443)\n"                                                       \
@@ -43,14 +45,26 @@ void tls_env_read(tls_env *t);
  * a certificate nor ACME). */
 int tls_env_https_port(const tls_env *t);
 
+/* The setters of the server the variables configure (opc_api,
+ * opc_account_server), with obj as their first argument. */
+typedef struct tls_env_target {
+    void *obj;
+    opc_err (*set_https_port)(void *obj, int port);
+    opc_err (*set_files)(void *obj, const char *cert_file, const char *key_file, char *errbuf,
+                         size_t errbuf_len);
+    /* data_dir: where the ACME state lives. */
+    opc_err (*set_acme)(void *obj, const char *domain, const char *directory_url,
+                        const char *ca_file, const char *email, const char *data_dir,
+                        char *errbuf, size_t errbuf_len);
+} tls_env_target;
+
 /*
- * Configure api from t and OP_ACME_DIRECTORY_URL, OP_ACME_CA_FILE and
- * OP_ACME_EMAIL: certificate files are loaded and checked, ACME settings
- * checked. cache_path is the cache file: ACME state lives in its
- * directory. On failure: the error, with one line in err naming the
- * variable.
+ * Configure the target from t and OP_ACME_DIRECTORY_URL, OP_ACME_CA_FILE
+ * and OP_ACME_EMAIL: certificate files are loaded and checked, ACME
+ * settings checked, its state in data_dir. On failure: the error, with one
+ * line in err naming the variable.
  */
-opc_err tls_env_apply(opc_api *api, const tls_env *t, const char *cache_path, char *err,
-                      size_t err_len);
+opc_err tls_env_apply(const tls_env_target *target, const tls_env *t, const char *data_dir,
+                      char *err, size_t err_len);
 
 #endif

@@ -1,0 +1,157 @@
+/*
+ * accountd/accountd.h - the parts of op-account-server's HTTPS face
+ * (docs/protocol.md, "The network protocol") that need no socket, so that
+ * unit tests reach them: the session table, the handshake's seen-nonce
+ * set, the limit on failed handshakes per client address, the strict
+ * query parser and the router. server.c puts them behind civetweb
+ * (<opconnect/account_server.h>).
+ *
+ * Every table is bounded and guards itself with a mutex: civetweb serves
+ * requests on many threads. Refusals carry their reason in eb for the log
+ * only; the client always gets the uniform 401 of the protocol.
+ */
+#ifndef OPC_ACCOUNTD_ACCOUNTD_H
+#define OPC_ACCOUNTD_ACCOUNTD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/id.h"
+#include "internal.h"
+#include "wire/proto.h"
+
+/* ---- sessions (docs/protocol.md, "Connect-server sessions") ---- */
+
+/* Sessions held at once; a new one beyond evicts the least recently used. */
+#define OPC_AD_MAX_SESSIONS 16384
+
+typedef struct opc__ad_sessions opc__ad_sessions;
+
+/* What a verified request is made on behalf of. */
+typedef struct opc__ad_auth {
+    char sid[OPC_PROTO_NONCE_B64 + 1];
+    char account[OPC_ID_LEN + 1];
+    char server[OPC_ID_LEN + 1];
+    uint64_t counter;
+    opc__proto_keys keys; /* wipe with opc__ad_auth_clear */
+} opc__ad_auth;
+
+opc_err opc__ad_sessions_create(size_t max, opc__ad_sessions **out);
+void opc__ad_sessions_free(opc__ad_sessions *t); /* wipes every key; NULL ok */
+/* Keep a new session (now_s: Unix seconds; it lives until expires or
+ * OPC_PROTO_SESSION_IDLE_S unused). Expired and idle sessions go first;
+ * when still full, the least recently used one. */
+opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *account,
+                             const char *server, const opc__proto_keys *k, int64_t expires,
+                             int64_t now_s);
+/*
+ * Check a request of a session: the session exists and is neither expired
+ * nor idle, counter is above the last accepted, mac is the request's MAC
+ * over (method, target, body). Only then is the counter recorded and the
+ * session touched; *out gets its ids and keys. Any refusal is
+ * OPC_ERR_TOKEN with the reason in eb (for the log).
+ */
+opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, uint64_t counter,
+                               const char *method, const char *target, const void *body,
+                               size_t body_len, const char *mac, int64_t now_s,
+                               opc__ad_auth *out, opc__ebuf *eb);
+/* Whether sid names a live session (a cheap check before a request's body
+ * is read: a request of no session is refused without reading it). */
+bool opc__ad_sessions_live(opc__ad_sessions *t, const char *sid, int64_t now_s);
+/* Sessions held (expired ones included until they are swept). */
+size_t opc__ad_sessions_count(opc__ad_sessions *t);
+void opc__ad_auth_clear(opc__ad_auth *a);
+
+/* ---- the seen-nonce set of the handshake ---- */
+
+/* Nonces remembered at once; a handshake beyond is refused (fail closed). */
+#define OPC_AD_MAX_NONCES 65536
+/* How long a nonce is remembered: the whole span of timestamps accepted. */
+#define OPC_AD_NONCE_TTL_MS (2 * (int64_t)OPC_PROTO_SKEW_MS)
+
+typedef struct opc__ad_nonces opc__ad_nonces;
+
+opc_err opc__ad_nonces_create(size_t max, opc__ad_nonces **out);
+void opc__ad_nonces_free(opc__ad_nonces *n);
+/* Record nonce (now_ms: monotonic); OPC_OK when it was not seen within
+ * OPC_AD_NONCE_TTL_MS, OPC_ERR_EXISTS for a replay, OPC_ERR_TOO_LARGE when
+ * the set is full of live nonces. */
+opc_err opc__ad_nonce_take(opc__ad_nonces *n, const char *nonce, int64_t now_ms);
+
+/* ---- failed handshakes per client address ---- */
+
+/* Failures per address and window before the address gets 429. */
+#define OPC_AD_FAIL_LIMIT 20
+#define OPC_AD_FAIL_WINDOW_MS 60000
+/* Addresses tracked (a direct-mapped table: a new address may take the
+ * slot of an old one). */
+#define OPC_AD_LIMIT_SLOTS 4096
+
+typedef struct opc__ad_limiter opc__ad_limiter;
+
+opc_err opc__ad_limiter_create(opc__ad_limiter **out);
+void opc__ad_limiter_free(opc__ad_limiter *l);
+/* 0 when addr may try a handshake; else the seconds until it may again. */
+int opc__ad_limiter_blocked(opc__ad_limiter *l, const char *addr, int64_t now_ms);
+/* Count a failed handshake of addr. */
+void opc__ad_limiter_fail(opc__ad_limiter *l, const char *addr, int64_t now_ms);
+
+/* ---- routes and queries ---- */
+
+typedef enum opc__ad_route {
+    OPC_AD_NONE = 0,    /* no such path: 404 */
+    OPC_AD_HEARTBEAT,   /* GET /heartbeat */
+    OPC_AD_HEALTH,      /* GET /health */
+    OPC_AD_SESSION,     /* POST /v1/connect/session */
+    OPC_AD_CHANGES,     /* GET /v1/connect/changes */
+    OPC_AD_ISSUER_KEY,  /* GET /v1/connect/issuer-keys/{kid} */
+    OPC_AD_ACCESS,      /* GET /v1/connect/access/{vault} */
+    OPC_AD_VAULT,       /* GET /v1/connect/vaults/{vault} */
+    OPC_AD_VAULT_ITEMS, /* GET /v1/connect/vaults/{vault}/items */
+    OPC_AD_VAULT_FILES, /* GET /v1/connect/vaults/{vault}/files */
+    OPC_AD_ITEM,        /* GET /v1/connect/items/{item} */
+    OPC_AD_ITEM_FILES,  /* GET /v1/connect/items/{item}/files */
+    OPC_AD_TOKEN,       /* GET /v1/connect/tokens/{jti} */
+    OPC_AD_ITEM_PUT,    /* PUT /v1/connect/vaults/{vault}/items/{item} */
+    OPC_AD_ITEM_DELETE  /* DELETE /v1/connect/vaults/{vault}/items/{item} */
+} opc__ad_route;
+
+/* A matched request: the route and its path ids (valid ids only). */
+typedef struct opc__ad_match {
+    opc__ad_route route;
+    bool bad_method; /* the path exists, the method does not: 405 */
+    char id1[OPC_ID_LEN + 1];
+    char id2[OPC_ID_LEN + 1];
+} opc__ad_match;
+
+/*
+ * Route a request by its method and raw path (no query). A path segment
+ * that should be an id and is not one is OPC_ERR_INVALID_ARG (400); a path
+ * the protocol does not have is OPC_OK with route OPC_AD_NONE.
+ */
+opc_err opc__ad_route_match(const char *method, const char *path, opc__ad_match *out,
+                            opc__ebuf *eb);
+
+/* The query parameters of a route (a parameter absent is NULL / default). */
+typedef struct opc__ad_query {
+    int64_t since, limit, wait_ms, after_idx, expected_version;
+    char after[OPC_ID_LEN + 1], after_item[OPC_ID_LEN + 1], after_file[OPC_ID_LEN + 1],
+        last_item[OPC_ID_LEN + 1];
+} opc__ad_query;
+
+/* Default page size of a paged endpoint without `limit`. */
+#define OPC_AD_DEFAULT_LIMIT 1000
+
+/*
+ * Parse the raw query string (NULL or "": none) of a route strictly: only
+ * the route's parameters, each at most once, ids valid, integers in range
+ * (since >= 0, limit 1..OPC_STORE_MAX_LIMIT, wait 0..60000, after_idx >= -1,
+ * expected_version >= 0), last_item required for vault files. Anything
+ * else is OPC_ERR_INVALID_ARG or OPC_ERR_RANGE naming the parameter (400).
+ */
+opc_err opc__ad_query_parse(opc__ad_route route, const char *qs, opc__ad_query *out,
+                            opc__ebuf *eb);
+
+#endif

@@ -1,0 +1,945 @@
+/*
+ * accountd/server.c - op-account-server's HTTPS face
+ * (<opconnect/account_server.h>; docs/protocol.md, "The network protocol";
+ * docs/account-server.md).
+ *
+ * civetweb serves the requests (core/httpd.h: the connection model of the
+ * other servers of the library, one worker thread per open connection).
+ * Each request goes:
+ *
+ *   /heartbeat, /health            answered at once, no session
+ *   POST /v1/connect/session       the handshake (handshake())
+ *   anything else under /v1/       the session first: Authorization,
+ *                                  OPC-Counter and OPC-MAC over the raw
+ *                                  request target and the body; a refusal
+ *                                  is the uniform 401 (its reason only in
+ *                                  the log). Then routing, the strict query,
+ *                                  the store; every answer carries OPC-MAC.
+ *
+ * Every answer carries OPC-Protocol: 1 and X-Request-ID. Logs are one line
+ * per request with the request id and the account and server ids, never a
+ * key, a MAC or a body.
+ */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE 1
+#endif
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <civetweb.h>
+#include <openssl/crypto.h>
+
+#include <opconnect/account_server.h>
+#include <opconnect/api.h>
+#include <opconnect/version.h>
+
+#include "accountd/accountd.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/file.h"
+#include "core/httpd.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "core/strparse.h"
+#include "core/time.h"
+#include "crypto/key.h"
+#include "store/store.h"
+#include "tls/tls.h"
+#include "wire/proto.h"
+
+#define LOG "account"
+#define KEY_FILE "server-key.jwk"
+#define ACCOUNTS_DIR "accounts"
+#define PATH_CAP 4096
+/* The largest handshake body, request target and key file. */
+#define HELLO_MAX 4096
+#define TARGET_MAX 2048
+#define KEY_FILE_MAX 16384
+#define HEAD_TIMEOUT_MS 10000
+#define KEEPALIVE_MS 65000
+
+struct opc_accountd {
+    char *data_dir;
+    char bind[64];
+    int http_port;  /* -1: none */
+    int https_port; /* used when tls is configured */
+    int threads;
+    opc__tls *tls; /* NULL until a TLS setter */
+    struct mg_context *ctx;
+    int bound_http, bound_https;
+    opc__store *store;
+    opc__key *server_key; /* private */
+    opc__ad_sessions *sessions;
+    opc__ad_nonces *nonces;
+    opc__ad_limiter *limiter;
+    uint8_t rid_prefix[8];
+    atomic_uint_fast64_t rid_counter;
+    atomic_int polls; /* long polls between their start and their answer sent */
+};
+
+/* How long the stop waits for woken long polls to send their answers
+ * before civetweb stops writing (mg_stop). */
+#define STOP_DRAIN_MS 3000
+
+/* ---- the server key ---- */
+
+static opc_err join(char out[PATH_CAP], const char *dir, const char *name, opc__ebuf *eb)
+{
+    int n = snprintf(out, PATH_CAP, "%s/%s", dir, name);
+    return n > 0 && n < PATH_CAP ? OPC_OK
+                                 : opc__fail(eb, OPC_ERR_INVALID_ARG, "data directory path too long");
+}
+
+/* Load <dir>/server-key.jwk, or make it (atomic write, 0600) when missing. */
+static opc_err server_key(const char *dir, opc__key **out, opc__ebuf *eb)
+{
+    *out = NULL;
+    char path[PATH_CAP];
+    opc_err rc = join(path, dir, KEY_FILE, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    struct stat sb;
+    if (lstat(path, &sb) != 0) {
+        if (errno != ENOENT) {
+            return opc__fail(eb, OPC_ERR_IO, "%s: %s", path, strerror(errno));
+        }
+        opc__key *k = NULL;
+        cJSON *jwk = NULL;
+        char *text = NULL;
+        size_t len = 0;
+        rc = opc__key_generate_ec("", OPC_KEYOP_SIGN | OPC_KEYOP_VERIFY, &k);
+        if (rc == OPC_OK) {
+            rc = opc__jwk_export(k, true, &jwk);
+        }
+        if (rc == OPC_OK) {
+            rc = opc__json_print(jwk, &text, &len);
+        }
+        opc__json_delete_secret(jwk);
+        if (rc == OPC_OK) {
+            rc = opc__file_write_atomic(dir, path, text, len, eb);
+        } else {
+            rc = opc__fail(eb, rc, "cannot make the server key: %s", opc_strerror(rc));
+        }
+        if (text != NULL) {
+            opc__secret_free(text, len);
+        }
+        if (rc != OPC_OK) {
+            opc__key_free(k);
+            return rc;
+        }
+        opc__log(OPC_LOG_INFO, LOG, "created the server key %s", path);
+        *out = k;
+        return OPC_OK;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        return opc__fail(eb, OPC_ERR_IO, "%s is not a regular file", path);
+    }
+    if ((sb.st_mode & 077) != 0) {
+        if (chmod(path, 0600) != 0) {
+            return opc__fail(eb, OPC_ERR_IO, "%s: readable by others, and cannot chmod: %s", path,
+                             strerror(errno));
+        }
+        opc__log(OPC_LOG_WARN, LOG, "%s was readable by others: now mode 0600", path);
+    }
+    char *text = NULL;
+    size_t len = 0;
+    rc = opc__tls_read_file(path, KEY_FILE_MAX, &text, &len, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    opc__key *k = NULL;
+    rc = opc__jwk_parse(text, len, OPC_JWK_REQUIRE_PRIVATE, &k, NULL);
+    opc__secret_free(text, len);
+    if (rc == OPC_OK && opc__key_check(k, OPC_KTY_EC, OPC_KEYOP_SIGN, NULL) != OPC_OK) {
+        rc = OPC_ERR_KEY;
+    }
+    if (rc != OPC_OK) {
+        opc__key_free(k);
+        return opc__fail(eb, rc == OPC_ERR_NOMEM ? rc : OPC_ERR_KEY,
+                         "%s is not a P-256 private JWK that may sign", path);
+    }
+    *out = k;
+    return OPC_OK;
+}
+
+static opc_err pin_of(const opc__key *k, char out[OPC_PROTO_HASH_B64 + 1])
+{
+    opc__key *pub = NULL;
+    opc_err rc = opc__key_public(k, &pub);
+    if (rc == OPC_OK) {
+        rc = opc__proto_pin(pub, out);
+    }
+    opc__key_free(pub);
+    return rc;
+}
+
+opc_err opc_accountd_pin(const char *data_dir, char *out, size_t out_len, char *errbuf,
+                               size_t errbuf_len)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = opc__require_init();
+    if (rc == OPC_OK && (data_dir == NULL || data_dir[0] == '\0' || out == NULL ||
+                         out_len < OPC_ACCOUNTD_PIN_LEN + 1)) {
+        rc = opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument or a short buffer");
+    }
+    opc__key *k = NULL;
+    if (rc == OPC_OK) {
+        rc = server_key(data_dir, &k, &eb);
+    }
+    char pin[OPC_PROTO_HASH_B64 + 1];
+    if (rc == OPC_OK) {
+        rc = pin_of(k, pin);
+    }
+    opc__key_free(k);
+    if (rc == OPC_OK && out != NULL) {
+        memcpy(out, pin, sizeof pin);
+    }
+    opc__ebuf_export(&eb, errbuf, errbuf_len);
+    return rc;
+}
+
+/* ---- create, configure ---- */
+
+void opc_accountd_free(opc_accountd *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    opc_accountd_stop(s);
+    opc__tls_free(s->tls);
+    opc__store_close(s->store);
+    opc__key_free(s->server_key);
+    opc__ad_sessions_free(s->sessions);
+    opc__ad_nonces_free(s->nonces);
+    opc__ad_limiter_free(s->limiter);
+    opc__free(s->data_dir);
+    opc__free(s);
+}
+
+opc_err opc_accountd_create(const char *data_dir, opc_accountd **out, char *errbuf,
+                                  size_t errbuf_len)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    if (out != NULL) {
+        *out = NULL;
+    }
+    opc_err rc = opc__require_init();
+    if (rc != OPC_OK) {
+        opc__fail(&eb, rc, "opc_global_init() was not called");
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+        return rc;
+    }
+    if (data_dir == NULL || data_dir[0] == '\0' || out == NULL ||
+        strlen(data_dir) > PATH_CAP - 64) {
+        opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing or too long data directory");
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+        return OPC_ERR_INVALID_ARG;
+    }
+    opc_accountd *s = opc__calloc(1, sizeof *s);
+    rc = s != NULL && (s->data_dir = opc__strdup(data_dir)) != NULL ? OPC_OK : OPC_ERR_NOMEM;
+    if (rc == OPC_OK) {
+        memcpy(s->bind, "0.0.0.0", sizeof "0.0.0.0");
+        s->http_port = -1;
+        s->https_port = OPC_ACCOUNTD_DEFAULT_HTTPS_PORT;
+        s->threads = OPC_ACCOUNTD_DEFAULT_THREADS;
+        s->bound_http = s->bound_https = -1;
+        atomic_init(&s->rid_counter, 0);
+        atomic_init(&s->polls, 0);
+        struct stat sb;
+        if (stat(data_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            rc = opc__fail(&eb, OPC_ERR_IO, "data directory %s: not a directory", data_dir);
+        }
+    }
+    char accounts[PATH_CAP];
+    if (rc == OPC_OK) {
+        rc = join(accounts, data_dir, ACCOUNTS_DIR, &eb);
+    }
+    if (rc == OPC_OK && mkdir(accounts, 0700) != 0 && errno != EEXIST) {
+        rc = opc__fail(&eb, OPC_ERR_IO, "cannot create %s: %s", accounts, strerror(errno));
+    }
+    if (rc == OPC_OK) {
+        rc = server_key(data_dir, &s->server_key, &eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__store_sqlite_open(accounts, &s->store, &eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__ad_sessions_create(OPC_AD_MAX_SESSIONS, &s->sessions);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__ad_nonces_create(OPC_AD_MAX_NONCES, &s->nonces);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__ad_limiter_create(&s->limiter);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__rand_bytes(s->rid_prefix, sizeof s->rid_prefix);
+    }
+    if (rc != OPC_OK) {
+        if (eb.msg[0] == '\0') {
+            opc__fail(&eb, rc, "cannot create the account server: %s", opc_strerror(rc));
+        }
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+        opc_accountd_free(s);
+        return rc;
+    }
+    *out = s;
+    return OPC_OK;
+}
+
+static bool stopped(const opc_accountd *s)
+{
+    return s != NULL && s->ctx == NULL;
+}
+
+opc_err opc_accountd_set_http_port(opc_accountd *s, int port)
+{
+    if (!stopped(s) || port < -1 || port > 65535) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    s->http_port = port;
+    return OPC_OK;
+}
+
+opc_err opc_accountd_set_https_port(opc_accountd *s, int port)
+{
+    if (!stopped(s) || port < 0 || port > 65535) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    s->https_port = port;
+    return OPC_OK;
+}
+
+opc_err opc_accountd_set_bind_address(opc_accountd *s, const char *address)
+{
+    if (!stopped(s) || address == NULL || !opc__ip_valid(address) ||
+        strlen(address) >= sizeof s->bind) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    memcpy(s->bind, address, strlen(address) + 1);
+    return OPC_OK;
+}
+
+opc_err opc_accountd_set_threads(opc_accountd *s, int threads)
+{
+    if (!stopped(s) || threads < 1 || threads > OPC_ACCOUNTD_MAX_THREADS) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    s->threads = threads;
+    return OPC_OK;
+}
+
+/* The TLS state for a setter (created on first use). */
+static opc_err tls_begin(opc_accountd *s, bool args_ok, opc__ebuf *eb)
+{
+    opc__ebuf_clear(eb);
+    if (!stopped(s) || !args_ok) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "missing argument, or the server runs");
+    }
+    if (s->tls == NULL && opc__tls_create(&s->tls) != OPC_OK) {
+        return opc__fail(eb, OPC_ERR_NOMEM, "out of memory");
+    }
+    return OPC_OK;
+}
+
+opc_err opc_accountd_set_tls_files(opc_accountd *s, const char *cert_file,
+                                         const char *key_file, char *errbuf, size_t errbuf_len)
+{
+    opc__ebuf eb;
+    opc_err rc = tls_begin(s, cert_file != NULL && key_file != NULL, &eb);
+    if (rc == OPC_OK) {
+        rc = opc__tls_set_files(s->tls, cert_file, key_file, &eb);
+    }
+    opc__ebuf_export(&eb, errbuf, errbuf_len);
+    return rc;
+}
+
+opc_err opc_accountd_set_acme(opc_accountd *s, const char *domain,
+                                    const char *directory_url, const char *ca_file,
+                                    const char *email, char *errbuf, size_t errbuf_len)
+{
+    opc__ebuf eb;
+    opc_err rc = tls_begin(s, domain != NULL, &eb);
+    if (rc == OPC_OK) {
+        opc__acme_config cfg = {
+            .domain = domain,
+            .directory_url = directory_url != NULL && directory_url[0] != '\0'
+                                 ? directory_url
+                                 : OPC_ACME_DIRECTORY_LETSENCRYPT,
+            .ca_file = ca_file,
+            .email = email,
+            .data_dir = s->data_dir,
+        };
+        rc = opc__tls_set_acme(s->tls, &cfg, &eb);
+    }
+    opc__ebuf_export(&eb, errbuf, errbuf_len);
+    return rc;
+}
+
+opc_err opc_accountd_tls_reload(opc_accountd *s)
+{
+    if (s == NULL || s->tls == NULL || !opc__tls_configured(s->tls)) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    opc__tls_reload(s->tls);
+    return OPC_OK;
+}
+
+int opc_accountd_http_port(const opc_accountd *s)
+{
+    return s != NULL && s->ctx != NULL ? s->bound_http : -1;
+}
+
+int opc_accountd_https_port(const opc_accountd *s)
+{
+    return s != NULL && s->ctx != NULL ? s->bound_https : -1;
+}
+
+/* ---- answers ---- */
+
+typedef struct req {
+    struct mg_connection *conn;
+    opc_accountd *s;
+    const char *method;
+    char path[OPC_LOG_PATH_MAX];
+    char rid[OPC_HTTPD_REQUEST_ID_MAX + 1];
+    int64_t start_ms;
+    const opc__ad_auth *auth; /* a verified session request: answers are MAC'd */
+    const char *remote;
+} req;
+
+static const char fallback[] = "HTTP/1.1 500 Internal Server Error\r\n"
+                               "Content-Type: application/json\r\n"
+                               "OPC-Protocol: 1\r\n"
+                               "Content-Length: 55\r\n"
+                               "Connection: close\r\n\r\n"
+                               "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+
+/* Send status and the JSON body j (consumed; NULL: no body) with the
+ * protocol's headers, the MAC when the request had a session, and `more`
+ * header lines. Logs the request's line. */
+static int answer(req *r, int status, cJSON *j, const char *more)
+{
+    opc__buf b;
+    opc__buf_init(&b, false);
+    opc__httpd_begin(&b);
+    char *text = NULL;
+    size_t len = 0;
+    if (j != NULL && opc__json_print(j, &text, &len) == OPC_OK) {
+        (void)opc__buf_append(&b, text, len);
+    } else if (j != NULL) {
+        b.err = OPC_ERR_NOMEM;
+    }
+    opc__free(text);
+    cJSON_Delete(j);
+    char mac_line[OPC_PROTO_HASH_B64 + 16] = "";
+    if (r->auth != NULL && opc__buf_err(&b) == OPC_OK) {
+        char mac[OPC_PROTO_HASH_B64 + 1] = "";
+        size_t body_len = b.len - OPC_HTTPD_HEADER_GAP;
+        if (opc__proto_mac_answer(&r->auth->keys, r->auth->sid, r->auth->counter, status,
+                                  b.data + OPC_HTTPD_HEADER_GAP, body_len, mac) == OPC_OK) {
+            (void)snprintf(mac_line, sizeof mac_line, OPC_PROTO_MAC_HEADER ": %s\r\n", mac);
+        }
+    }
+    char extra[512];
+    (void)snprintf(extra, sizeof extra, OPC_PROTO_HEADER ": %d\r\nX-Request-ID: %s\r\n%s%s",
+                   OPC_PROTO_VERSION, r->rid, mac_line, more != NULL ? more : "");
+    OPENSSL_cleanse(mac_line, sizeof mac_line);
+    int sent = opc__httpd_send(r->conn, &b, status, "application/json", extra, false, fallback);
+    opc__buf_free(&b);
+    opc_log_level lvl = sent >= 500 ? OPC_LOG_WARN : OPC_LOG_INFO;
+    int64_t ms = opc__monotonic_ms() - r->start_ms;
+    if (r->auth != NULL) {
+        opc__log_scoped(lvl, LOG, r->rid, NULL, "%s %s: %d (account %s, server %s, %lld ms)",
+                        r->method, r->path, sent, r->auth->account, r->auth->server,
+                        (long long)ms);
+    } else {
+        opc__log_scoped(lvl, LOG, r->rid, NULL, "%s %s: %d (from %s, %lld ms)", r->method,
+                        r->path, sent, r->remote, (long long)ms);
+    }
+    return sent;
+}
+
+/* An error answer for rc with message msg (ids only). */
+static int fail(req *r, opc_err rc, const char *msg)
+{
+    cJSON *j = NULL;
+    int status = opc__proto_status(rc, NULL, NULL);
+    if (opc__proto_error_encode(rc, msg, &j) != OPC_OK) {
+        j = NULL;
+    }
+    return answer(r, status, j, NULL);
+}
+
+/* The uniform refusal of authentication; why goes to the log only. */
+static int refuse(req *r, const char *who, const char *why)
+{
+    opc__log_scoped(OPC_LOG_WARN, LOG, r->rid, NULL, "%s %s: authentication failed (%s%s%s): %s",
+                    r->method, r->path, who != NULL ? who : "", who != NULL ? ", " : "",
+                    r->remote, why);
+    r->auth = NULL;
+    return fail(r, OPC_ERR_TOKEN, "authentication failed");
+}
+
+static int plain_error(req *r, int status, const char *code, const char *msg, const char *more)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON *e = j != NULL ? cJSON_AddObjectToObject(j, "error") : NULL;
+    if (e != NULL) {
+        (void)cJSON_AddStringToObject(e, "code", code);
+        (void)cJSON_AddStringToObject(e, "message", msg);
+    }
+    return answer(r, status, j, more);
+}
+
+/* ---- the handshake ---- */
+
+static int handshake(req *r, const opc__buf *body)
+{
+    opc_accountd *s = r->s;
+    int64_t now_ms = opc__now_us() / 1000;
+    cJSON *j = NULL;
+    opc__proto_hello h;
+    memset(&h, 0, sizeof h);
+    opc__ebuf why;
+    opc__ebuf_clear(&why);
+    opc__json_limits lim = {.max_size = HELLO_MAX, .max_depth = 4};
+    opc_err rc = opc__json_parse(body->data != NULL ? body->data : "", body->len, &lim, &j, &why);
+    if (rc == OPC_OK) {
+        rc = opc__proto_hello_decode(j, &h, &why);
+    }
+    cJSON_Delete(j);
+    char who[96] = "";
+    if (rc == OPC_OK) {
+        (void)snprintf(who, sizeof who, "account %s, server %s", h.account, h.server);
+    }
+    opc__key *device = NULL;
+    if (rc == OPC_OK) {
+        rc = opc__store_device_key(s->store, h.account, h.server, &device, &why);
+        if (rc == OPC_ERR_IO || rc == OPC_ERR_NOMEM) {
+            opc__log_scoped(OPC_LOG_WARN, LOG, r->rid, NULL, "handshake (%s): %s", who, why.msg);
+            return fail(r, rc, "the account store is unavailable");
+        }
+    }
+    if (rc == OPC_OK) {
+        rc = opc__proto_hello_verify(&h, device, now_ms, &why);
+    }
+    opc__key_free(device);
+    if (rc == OPC_OK) {
+        rc = opc__ad_nonce_take(s->nonces, h.nonce, opc__monotonic_ms());
+        if (rc == OPC_ERR_EXISTS) {
+            opc__fail(&why, rc, "nonce seen within the replay window (replay)");
+        } else if (rc == OPC_ERR_TOO_LARGE) {
+            opc__log_scoped(OPC_LOG_WARN, LOG, r->rid, NULL,
+                            "handshake (%s): too many handshakes within the replay window", who);
+            return plain_error(r, 503, "unavailable", "too many handshakes, try again", NULL);
+        } else if (rc != OPC_OK) {
+            opc__fail(&why, rc, "malformed nonce");
+        }
+    }
+    if (rc != OPC_OK) {
+        opc__ad_limiter_fail(s->limiter, r->remote, opc__monotonic_ms());
+        return refuse(r, who[0] != '\0' ? who : NULL, why.msg[0] != '\0' ? why.msg : opc_strerror(rc));
+    }
+    int64_t now_s = now_ms / 1000;
+    opc__proto_welcome w;
+    opc__proto_keys keys;
+    memset(&w, 0, sizeof w);
+    rc = opc__proto_welcome_make(&h, s->server_key, now_s + OPC_PROTO_SESSION_TTL_S, &w, &keys,
+                                 &why);
+    if (rc == OPC_OK) {
+        rc = opc__ad_sessions_add(s->sessions, w.session, h.account, h.server, &keys, w.expires,
+                                  now_s);
+    }
+    OPENSSL_cleanse(&keys, sizeof keys);
+    cJSON *out = NULL;
+    if (rc == OPC_OK) {
+        rc = opc__proto_welcome_encode(&w, &out);
+    }
+    opc__proto_welcome_clear(&w);
+    if (rc != OPC_OK) {
+        opc__log_scoped(OPC_LOG_ERROR, LOG, r->rid, NULL, "handshake (%s): %s", who,
+                        why.msg[0] != '\0' ? why.msg : opc_strerror(rc));
+        return plain_error(r, 500, "internal", "cannot open a session", NULL);
+    }
+    opc__log_scoped(OPC_LOG_INFO, LOG, r->rid, NULL, "session opened (%s, from %s)", who,
+                    r->remote);
+    return answer(r, 200, out, NULL);
+}
+
+/* ---- session requests ---- */
+
+/* Check the session headers of a request; *auth on success. */
+static opc_err authenticate(req *r, const char *target, const opc__buf *body, opc__ad_auth *auth,
+                            opc__ebuf *why)
+{
+    const char *az = mg_get_header(r->conn, "Authorization");
+    const char *ctr = mg_get_header(r->conn, OPC_PROTO_COUNTER_HEADER);
+    const char *mac = mg_get_header(r->conn, OPC_PROTO_MAC_HEADER);
+    static const char scheme[] = OPC_PROTO_AUTH_SCHEME " ";
+    if (az == NULL || strncmp(az, scheme, sizeof scheme - 1) != 0 || ctr == NULL || mac == NULL) {
+        return opc__fail(why, OPC_ERR_TOKEN, "no session headers");
+    }
+    uint64_t n = 0;
+    size_t cl = strlen(ctr);
+    bool digits = cl > 0 && cl <= 19;
+    for (size_t i = 0; i < cl && digits; i++) {
+        digits = ctr[i] >= '0' && ctr[i] <= '9';
+    }
+    if (!digits || opc__parse_u64(ctr, cl, 10, UINT64_MAX, &n, NULL) != OPC_OK || n == 0) {
+        return opc__fail(why, OPC_ERR_TOKEN, "malformed counter");
+    }
+    return opc__ad_sessions_check(r->s->sessions, az + sizeof scheme - 1, n, r->method, target,
+                                  body->data != NULL ? body->data : "", body->len, mac,
+                                  opc__now_s(), auth, why);
+}
+
+/* The item write of a PUT body (wire/rows.h), its ids from the path. */
+static opc_err item_write(const opc__ad_match *m, const opc__buf *body, cJSON **j,
+                          opc__item_write *w, opc__ebuf *eb)
+{
+    opc__json_limits lim = {.max_size = OPC_PROTO_MAX_REQUEST, .max_depth = 4};
+    opc_err rc = opc__json_parse(body->data != NULL ? body->data : "", body->len, &lim, j, eb);
+    if (rc == OPC_OK) {
+        rc = opc__wire_item_write_decode(*j, w, eb);
+    }
+    if (rc == OPC_OK && (strcmp(w->vault_id, m->id1) != 0 || strcmp(w->item_id, m->id2) != 0)) {
+        rc = opc__fail(eb, OPC_ERR_INVALID_ARG, "the write's vault and item are not the path's");
+    }
+    return rc;
+}
+
+/* Run the route on the store; *out is the 200 body. */
+static opc_err dispatch(req *r, const opc__ad_match *m, const opc__ad_query *q,
+                        const opc__buf *body, cJSON **out, opc__ebuf *eb)
+{
+    opc__store *st = r->s->store;
+    const char *a = r->auth->account;
+    const char *sv = r->auth->server;
+    size_t limit = (size_t)q->limit;
+    cJSON *arr = NULL;
+    cJSON *item = NULL;
+    cJSON *vault = NULL;
+    opc_err rc = OPC_OK;
+    switch (m->route) {
+    case OPC_AD_CHANGES: {
+        int64_t next = q->since;
+        rc = opc__store_changes(st, a, sv, q->since, limit, q->wait_ms, &arr, &next, eb);
+        return rc == OPC_OK ? opc__proto_changes_encode(arr, next, out) : rc;
+    }
+    case OPC_AD_ISSUER_KEY:
+        return opc__store_issuer_key(st, a, m->id1, out, eb);
+    case OPC_AD_ACCESS:
+        return opc__store_access(st, a, sv, m->id1, out, eb);
+    case OPC_AD_VAULT:
+        return opc__store_vault(st, a, sv, m->id1, out, eb);
+    case OPC_AD_ITEM:
+        return opc__store_item(st, a, sv, m->id1, out, eb);
+    case OPC_AD_TOKEN:
+        return opc__store_token(st, a, sv, m->id1, out, eb);
+    case OPC_AD_VAULT_ITEMS:
+        rc = opc__store_vault_items(st, a, sv, m->id1, q->after, limit, &arr, eb);
+        return rc == OPC_OK ? opc__proto_page_encode("items", arr, out) : rc;
+    case OPC_AD_ITEM_FILES:
+        rc = opc__store_item_files(st, a, sv, m->id1, q->after_file, q->after_idx, limit, &arr,
+                                   eb);
+        return rc == OPC_OK ? opc__proto_page_encode("chunks", arr, out) : rc;
+    case OPC_AD_VAULT_FILES:
+        rc = opc__store_vault_files(st, a, sv, m->id1, q->after_item, q->after_file, q->after_idx,
+                                    q->last_item, limit, &arr, eb);
+        return rc == OPC_OK ? opc__proto_page_encode("chunks", arr, out) : rc;
+    case OPC_AD_ITEM_PUT: {
+        cJSON *j = NULL;
+        opc__item_write w;
+        memset(&w, 0, sizeof w);
+        rc = item_write(m, body, &j, &w, eb);
+        if (rc == OPC_OK) {
+            rc = opc__store_item_put(st, a, sv, &w, &item, &vault, eb);
+        }
+        cJSON_Delete(j);
+        break;
+    }
+    case OPC_AD_ITEM_DELETE:
+        rc = opc__store_item_delete(st, a, sv, m->id1, m->id2, q->expected_version, &item,
+                                    &vault, eb);
+        break;
+    default:
+        return opc__fail(eb, OPC_ERR_NOT_FOUND, "no such endpoint");
+    }
+    return rc == OPC_OK ? opc__proto_write_result_encode(item, vault, out) : rc;
+}
+
+static int health(req *r)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON *st = j != NULL ? cJSON_AddObjectToObject(j, "store") : NULL;
+    if (st != NULL) {
+        (void)cJSON_AddStringToObject(j, "name", "op-account-server");
+        (void)cJSON_AddStringToObject(j, "version", OPC_VERSION_STRING);
+        (void)cJSON_AddNumberToObject(j, "protocol", OPC_PROTO_VERSION);
+        (void)cJSON_AddStringToObject(st, "kind", "sqlite");
+        (void)cJSON_AddStringToObject(st, "state", "ok");
+        (void)cJSON_AddNumberToObject(st, "accounts", opc__store_count(r->s->store));
+    }
+    return answer(r, 200, j, NULL);
+}
+
+static int heartbeat(req *r)
+{
+    opc__buf b;
+    opc__buf_init(&b, false);
+    opc__httpd_begin(&b);
+    (void)opc__buf_append_char(&b, '.');
+    char extra[OPC_HTTPD_REQUEST_ID_MAX + 64];
+    (void)snprintf(extra, sizeof extra, OPC_PROTO_HEADER ": %d\r\nX-Request-ID: %s\r\n",
+                   OPC_PROTO_VERSION, r->rid);
+    int st = opc__httpd_send(r->conn, &b, 200, "text/plain", extra, false, fallback);
+    opc__buf_free(&b);
+    opc__log_scoped(OPC_LOG_DEBUG, LOG, r->rid, NULL, "GET /heartbeat: %d", st);
+    return st;
+}
+
+/* A request under /v1/ other than the handshake. */
+static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
+                           const opc__ebuf *route_eb, const char *target, const char *qs)
+{
+    /* No body is read for a request of no live session (up to 4 MiB from
+     * anyone): the connection closes after the refusal instead. */
+    static const char scheme[] = OPC_PROTO_AUTH_SCHEME " ";
+    const char *az = mg_get_header(r->conn, "Authorization");
+    if (az == NULL || strncmp(az, scheme, sizeof scheme - 1) != 0 ||
+        !opc__ad_sessions_live(r->s->sessions, az + sizeof scheme - 1, opc__now_s())) {
+        return refuse(r, NULL, az == NULL ? "no session headers" : "unknown or expired session");
+    }
+    opc__buf body;
+    opc__buf_init(&body, false);
+    opc_err rc = opc__httpd_read_body(r->conn, OPC_PROTO_MAX_REQUEST, &body);
+    if (rc != OPC_OK) {
+        opc__buf_free(&body);
+        return fail(r, rc == OPC_ERR_TOO_LARGE ? rc : OPC_ERR_PARSE,
+                    rc == OPC_ERR_TOO_LARGE ? "request body too large" : "cannot read the body");
+    }
+    opc__ad_auth auth;
+    memset(&auth, 0, sizeof auth);
+    opc__ebuf why;
+    opc__ebuf_clear(&why);
+    rc = authenticate(r, target, &body, &auth, &why);
+    if (rc != OPC_OK) {
+        opc__buf_free(&body);
+        return refuse(r, NULL, why.msg);
+    }
+    r->auth = &auth;
+    int st;
+    opc__ad_query q;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    if (route_rc != OPC_OK) {
+        st = fail(r, route_rc, route_eb->msg);
+    } else if (m->route == OPC_AD_NONE) {
+        st = fail(r, OPC_ERR_NOT_FOUND, "no such endpoint");
+    } else if (m->bad_method) {
+        st = plain_error(r, 405, "bad_request", "method not allowed", NULL);
+    } else if ((rc = opc__ad_query_parse(m->route, qs, &q, &eb)) != OPC_OK) {
+        st = fail(r, rc, eb.msg);
+    } else {
+        bool poll = m->route == OPC_AD_CHANGES && q.wait_ms > 0;
+        if (poll) {
+            atomic_fetch_add(&r->s->polls, 1);
+        }
+        cJSON *out = NULL;
+        rc = dispatch(r, m, &q, &body, &out, &eb);
+        if (rc == OPC_OK) {
+            st = answer(r, 200, out, NULL);
+        } else {
+            cJSON_Delete(out);
+            if (rc == OPC_ERR_IO || rc == OPC_ERR_NOMEM) {
+                opc__log_scoped(OPC_LOG_WARN, LOG, r->rid, NULL, "%s %s: %s", r->method, r->path,
+                                eb.msg);
+            }
+            st = fail(r, rc == OPC_ERR_NOMEM ? OPC_ERR_IO : rc,
+                      eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+        }
+        if (poll) {
+            atomic_fetch_sub(&r->s->polls, 1);
+        }
+    }
+    r->auth = NULL;
+    opc__ad_auth_clear(&auth);
+    opc__buf_free(&body);
+    return st;
+}
+
+static int handle(struct mg_connection *conn, void *data)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    req r;
+    memset(&r, 0, sizeof r);
+    r.conn = conn;
+    r.s = data;
+    r.start_ms = opc__monotonic_ms();
+    r.method = ri->request_method != NULL ? ri->request_method : "?";
+    r.remote = ri->remote_addr;
+    const char *client_rid = mg_get_header(conn, "X-Request-ID");
+    if (opc__httpd_request_id_ok(client_rid)) {
+        (void)snprintf(r.rid, sizeof r.rid, "%s", client_rid);
+    } else {
+        uint8_t u[16];
+        memcpy(u, r.s->rid_prefix, 8);
+        uint64_t n = atomic_fetch_add(&r.s->rid_counter, 1);
+        for (int i = 15; i >= 8; i--, n >>= 8) {
+            u[i] = (uint8_t)n; /* the counter big-endian at the end */
+        }
+        opc__httpd_format_request_id(u, r.rid);
+    }
+    /* The path and query exactly as sent (civetweb decodes nothing). */
+    const char *path = ri->local_uri_raw != NULL ? ri->local_uri_raw : "/";
+    const char *qs = ri->query_string;
+    (void)snprintf(r.path, sizeof r.path, "%s", path);
+    char target[TARGET_MAX];
+    int tn = snprintf(target, sizeof target, "%s%s%s", path, qs != NULL ? "?" : "",
+                      qs != NULL ? qs : "");
+    if (tn < 0 || (size_t)tn >= sizeof target) {
+        opc__httpd_close_after(conn);
+        return fail(&r, OPC_ERR_TOO_LARGE, "request target too long");
+    }
+    opc__ad_match m;
+    opc__ebuf route_eb;
+    opc__ebuf_clear(&route_eb);
+    opc_err route_rc = opc__ad_route_match(r.method, path, &m, &route_eb);
+    if (m.route == OPC_AD_HEARTBEAT || m.route == OPC_AD_HEALTH) {
+        if (m.bad_method) {
+            return plain_error(&r, 405, "bad_request", "method not allowed", NULL);
+        }
+        return m.route == OPC_AD_HEARTBEAT ? heartbeat(&r) : health(&r);
+    }
+    if (m.route == OPC_AD_SESSION) {
+        if (m.bad_method) {
+            return plain_error(&r, 405, "bad_request", "method not allowed", NULL);
+        }
+        int wait_s = opc__ad_limiter_blocked(r.s->limiter, r.remote, opc__monotonic_ms());
+        if (wait_s > 0) {
+            char more[48];
+            (void)snprintf(more, sizeof more, "Retry-After: %d\r\n", wait_s);
+            opc__httpd_close_after(conn);
+            return plain_error(&r, 429, "rate_limited", "too many failed handshakes", more);
+        }
+        if (qs != NULL) {
+            return fail(&r, OPC_ERR_INVALID_ARG, "query: unknown parameter");
+        }
+        opc__buf body;
+        opc__buf_init(&body, false);
+        opc_err rc = opc__httpd_read_body(conn, HELLO_MAX, &body);
+        int st = rc == OPC_OK ? handshake(&r, &body)
+                              : fail(&r, rc == OPC_ERR_TOO_LARGE ? rc : OPC_ERR_PARSE,
+                                     "cannot read the handshake");
+        opc__buf_free(&body);
+        return st;
+    }
+    if (strncmp(path, "/v1/", 4) == 0) {
+        return session_request(&r, &m, route_rc, &route_eb, target, qs);
+    }
+    return plain_error(&r, 404, "not_found", "no such endpoint", NULL);
+}
+
+/* ---- start, stop ---- */
+
+static bool loopback(const char *addr)
+{
+    struct in_addr a;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, addr, &a) == 1) {
+        return (ntohl(a.s_addr) >> 24) == 127;
+    }
+    return inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+opc_err opc_accountd_start(opc_accountd *s, char *errbuf, size_t errbuf_len)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    if (!stopped(s)) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    bool tls = s->tls != NULL && opc__tls_configured(s->tls);
+    opc_err rc = OPC_OK;
+    if (s->http_port >= 0 && !loopback(s->bind)) {
+        rc = opc__fail(&eb, OPC_ERR_INVALID_ARG,
+                       "plain HTTP is served on a loopback address only, not on %s", s->bind);
+    } else if (!tls && s->http_port < 0) {
+        rc = opc__fail(&eb, OPC_ERR_INVALID_ARG,
+                       "no HTTPS certificate (files or ACME) and no plain HTTP port");
+    }
+    opc__httpd_config cfg = {.name = LOG,
+                             .bind = s->bind,
+                             .port = s->http_port,
+                             .tls_port = -1,
+                             .threads = s->threads,
+                             .keepalive_ms = KEEPALIVE_MS,
+                             .head_timeout_ms = HEAD_TIMEOUT_MS,
+                             .max_head = 16384,
+                             .handler = handle,
+                             .handler_data = s};
+    if (rc == OPC_OK && tls) {
+        rc = opc__tls_prepare(s->tls, &cfg.ssl_ctx, &eb);
+        cfg.tls_port = s->https_port;
+    }
+    if (rc == OPC_OK) {
+        rc = opc__httpd_start(&cfg, &s->ctx, &s->bound_http, &s->bound_https, &eb);
+    }
+    if (rc == OPC_OK && tls) {
+        rc = opc__tls_run(s->tls, s->bind, s->bound_https, &eb);
+    }
+    if (rc != OPC_OK) {
+        opc__ebuf_export(&eb, errbuf, errbuf_len);
+        opc_accountd_stop(s);
+        return rc;
+    }
+    bool v6 = strchr(s->bind, ':') != NULL;
+    char pin[OPC_PROTO_HASH_B64 + 1] = "";
+    (void)pin_of(s->server_key, pin);
+    /* tls/ logs "serving HTTPS on ..." itself. */
+    opc__log(OPC_LOG_INFO, LOG, "server key pin %s, accounts in %s/" ACCOUNTS_DIR " (%d found)",
+             pin, s->data_dir, opc__store_count(s->store));
+    if (s->bound_http >= 0) {
+        opc__log(OPC_LOG_INFO, LOG, "serving plain HTTP on %s%s%s:%d (loopback only)",
+                 v6 ? "[" : "", s->bind, v6 ? "]" : "", s->bound_http);
+    }
+    return OPC_OK;
+}
+
+void opc_accountd_stop(opc_accountd *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    if (s->tls != NULL) {
+        opc__tls_stop(s->tls);
+    }
+    if (s->ctx != NULL) {
+        /* Long polls answer at once, and are given the time to send it:
+         * once mg_stop() runs, civetweb writes nothing more. */
+        opc__store_shutdown(s->store);
+        int64_t until = opc__monotonic_ms() + STOP_DRAIN_MS;
+        while (atomic_load(&s->polls) > 0 && opc__monotonic_ms() < until) {
+            struct timespec ts = {0, 5000000L};
+            (void)nanosleep(&ts, NULL);
+        }
+        int poke = s->bound_http >= 0 ? s->bound_http : s->bound_https;
+        opc__httpd_stop(s->ctx, s->bind, poke); /* requests in progress finish */
+        s->ctx = NULL;
+        s->bound_http = s->bound_https = -1;
+        opc__log(OPC_LOG_INFO, LOG, "stopped");
+    }
+}

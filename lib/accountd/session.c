@@ -1,0 +1,452 @@
+/*
+ * accountd/session.c - the session table, the seen-nonce set and the
+ * failed-handshake limiter (accountd.h).
+ */
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "accountd/accountd.h"
+#include "core/alloc.h"
+
+/* ---- sessions ---- */
+
+typedef struct sess {
+    bool used;
+    char sid[OPC_PROTO_NONCE_B64 + 1];
+    char account[OPC_ID_LEN + 1];
+    char server[OPC_ID_LEN + 1];
+    opc__proto_keys keys;
+    int64_t expires; /* Unix s */
+    int64_t last_s;  /* last use, Unix s */
+    uint64_t counter;
+} sess;
+
+/*
+ * The entries, and an index over them for the per-request lookup: open
+ * addressing by a hash of the sid, 2 * max buckets holding an entry's
+ * number, EMPTY or GONE (a forgotten entry, skipped by lookups). add()
+ * walks every entry anyway (to sweep the dead ones) and rebuilds the index
+ * then, which clears the GONE marks.
+ */
+#define EMPTY (-1)
+#define GONE (-2)
+
+struct opc__ad_sessions {
+    pthread_mutex_t mu;
+    sess *s;
+    size_t max;
+    size_t n;
+    int32_t *index;
+    size_t n_index;
+};
+
+static size_t hash(const char *s, size_t mod);
+
+opc_err opc__ad_sessions_create(size_t max, opc__ad_sessions **out)
+{
+    *out = NULL;
+    if (max == 0) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    if (max > INT32_MAX / 2) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    opc__ad_sessions *t = opc__calloc(1, sizeof *t);
+    if (t == NULL || (t->s = opc__calloc(max, sizeof *t->s)) == NULL ||
+        (t->index = opc__malloc(2 * max * sizeof *t->index)) == NULL) {
+        if (t != NULL) {
+            opc__free(t->s);
+        }
+        opc__free(t);
+        return OPC_ERR_NOMEM;
+    }
+    t->max = max;
+    t->n_index = 2 * max;
+    for (size_t i = 0; i < t->n_index; i++) {
+        t->index[i] = EMPTY;
+    }
+    (void)pthread_mutex_init(&t->mu, NULL);
+    *out = t;
+    return OPC_OK;
+}
+
+void opc__ad_sessions_free(opc__ad_sessions *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    OPENSSL_cleanse(t->s, t->max * sizeof *t->s);
+    opc__free(t->s);
+    opc__free(t->index);
+    (void)pthread_mutex_destroy(&t->mu);
+    opc__free(t);
+}
+
+static bool dead(const sess *e, int64_t now_s)
+{
+    return now_s >= e->expires || now_s - e->last_s >= OPC_PROTO_SESSION_IDLE_S;
+}
+
+/* The bucket of the entry numbered i (or of sid, for i < 0), or NULL. */
+static int32_t *bucket_of(opc__ad_sessions *t, const char *sid, int32_t i)
+{
+    size_t b = hash(sid, t->n_index);
+    for (size_t k = 0; k < t->n_index; k++, b = (b + 1) % t->n_index) {
+        int32_t v = t->index[b];
+        if (v == EMPTY) {
+            return NULL;
+        }
+        if (v >= 0 && (i >= 0 ? v == i : strcmp(t->s[v].sid, sid) == 0)) {
+            return &t->index[b];
+        }
+    }
+    return NULL;
+}
+
+static void forget(opc__ad_sessions *t, sess *e)
+{
+    int32_t *b = bucket_of(t, e->sid, (int32_t)(e - t->s));
+    if (b != NULL) {
+        *b = GONE;
+    }
+    OPENSSL_cleanse(e, sizeof *e);
+    t->n--;
+}
+
+/* The entry of sid (under mu), or NULL. */
+static sess *find(opc__ad_sessions *t, const char *sid)
+{
+    const int32_t *b = bucket_of(t, sid, -1);
+    return b != NULL ? &t->s[*b] : NULL;
+}
+
+/* Index every used entry afresh (under mu). */
+static void reindex(opc__ad_sessions *t)
+{
+    for (size_t i = 0; i < t->n_index; i++) {
+        t->index[i] = EMPTY;
+    }
+    for (size_t i = 0; i < t->max; i++) {
+        if (!t->s[i].used) {
+            continue;
+        }
+        size_t b = hash(t->s[i].sid, t->n_index);
+        while (t->index[b] != EMPTY) {
+            b = (b + 1) % t->n_index;
+        }
+        t->index[b] = (int32_t)i;
+    }
+}
+
+opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *account,
+                             const char *server, const opc__proto_keys *k, int64_t expires,
+                             int64_t now_s)
+{
+    if (t == NULL || sid == NULL || strlen(sid) != OPC_PROTO_NONCE_B64 ||
+        !opc__id_valid_str(account) || !opc__id_valid_str(server) || k == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    (void)pthread_mutex_lock(&t->mu);
+    sess *dup = find(t, sid);
+    if (dup != NULL) { /* a sid again (16 random bytes: not in practice) */
+        forget(t, dup);
+    }
+    sess *slot = NULL;
+    sess *lru = NULL;
+    for (size_t i = 0; i < t->max; i++) {
+        sess *e = &t->s[i];
+        if (e->used && dead(e, now_s)) {
+            forget(t, e);
+        }
+        if (!e->used) {
+            slot = slot != NULL ? slot : e;
+        } else if (lru == NULL || e->last_s < lru->last_s) {
+            lru = e;
+        }
+    }
+    if (slot == NULL && lru == NULL) { /* not reached: max >= 1 */
+        (void)pthread_mutex_unlock(&t->mu);
+        return OPC_ERR_INVALID_ARG;
+    }
+    if (slot == NULL) {
+        forget(t, lru);
+        slot = lru;
+    }
+    slot->used = true;
+    memcpy(slot->sid, sid, OPC_PROTO_NONCE_B64 + 1);
+    memcpy(slot->account, account, OPC_ID_LEN + 1);
+    memcpy(slot->server, server, OPC_ID_LEN + 1);
+    slot->keys = *k;
+    slot->expires = expires;
+    slot->last_s = now_s;
+    slot->counter = 0;
+    t->n++;
+    reindex(t);
+    (void)pthread_mutex_unlock(&t->mu);
+    return OPC_OK;
+}
+
+opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, uint64_t counter,
+                               const char *method, const char *target, const void *body,
+                               size_t body_len, const char *mac, int64_t now_s,
+                               opc__ad_auth *out, opc__ebuf *eb)
+{
+    memset(out, 0, sizeof *out);
+    if (sid == NULL || strlen(sid) != OPC_PROTO_NONCE_B64 || mac == NULL) {
+        return opc__fail(eb, OPC_ERR_TOKEN, "malformed session, counter or MAC header");
+    }
+    (void)pthread_mutex_lock(&t->mu);
+    sess *e = find(t, sid);
+    opc_err rc = OPC_OK;
+    if (e == NULL) {
+        rc = opc__fail(eb, OPC_ERR_TOKEN, "unknown session");
+    } else if (dead(e, now_s)) {
+        rc = opc__fail(eb, OPC_ERR_TOKEN, "session of server %s expired or idle", e->server);
+        forget(t, e);
+    } else if (counter <= e->counter) {
+        rc = opc__fail(eb, OPC_ERR_TOKEN,
+                       "session of server %s: counter %llu not above %llu (replay or reorder)",
+                       e->server, (unsigned long long)counter, (unsigned long long)e->counter);
+    } else {
+        char want[OPC_PROTO_HASH_B64 + 1];
+        rc = opc__proto_mac_request(&e->keys, e->sid, counter, method, target, body, body_len,
+                                    want);
+        if (rc != OPC_OK) {
+            rc = opc__fail(eb, OPC_ERR_TOKEN, "session of server %s: cannot compute the MAC",
+                           e->server);
+        } else if (!opc__proto_mac_equal(want, mac)) {
+            rc = opc__fail(eb, OPC_ERR_TOKEN, "session of server %s: request MAC does not verify",
+                           e->server);
+        }
+        OPENSSL_cleanse(want, sizeof want);
+    }
+    if (rc == OPC_OK && e != NULL) {
+        e->counter = counter;
+        e->last_s = now_s;
+        memcpy(out->sid, e->sid, sizeof out->sid);
+        memcpy(out->account, e->account, sizeof out->account);
+        memcpy(out->server, e->server, sizeof out->server);
+        out->counter = counter;
+        out->keys = e->keys;
+    }
+    (void)pthread_mutex_unlock(&t->mu);
+    return rc;
+}
+
+bool opc__ad_sessions_live(opc__ad_sessions *t, const char *sid, int64_t now_s)
+{
+    if (sid == NULL || strlen(sid) != OPC_PROTO_NONCE_B64) {
+        return false;
+    }
+    (void)pthread_mutex_lock(&t->mu);
+    const sess *e = find(t, sid);
+    bool live = e != NULL && !dead(e, now_s);
+    (void)pthread_mutex_unlock(&t->mu);
+    return live;
+}
+
+size_t opc__ad_sessions_count(opc__ad_sessions *t)
+{
+    (void)pthread_mutex_lock(&t->mu);
+    size_t n = t->n;
+    (void)pthread_mutex_unlock(&t->mu);
+    return n;
+}
+
+void opc__ad_auth_clear(opc__ad_auth *a)
+{
+    OPENSSL_cleanse(a, sizeof *a);
+}
+
+/* ---- the seen-nonce set: a ring in arrival order, hashed for lookup ---- */
+
+typedef struct nonce_ent {
+    char nonce[OPC_PROTO_NONCE_B64 + 1];
+    int64_t t_ms;
+    int32_t next; /* the bucket's chain; -1 ends it */
+} nonce_ent;
+
+struct opc__ad_nonces {
+    pthread_mutex_t mu;
+    nonce_ent *ring;
+    size_t max, head, n; /* the oldest at head */
+    int32_t *bucket;
+    size_t n_buckets;
+};
+
+static size_t hash(const char *s, size_t mod)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s != '\0'; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    }
+    return (size_t)(h % mod);
+}
+
+opc_err opc__ad_nonces_create(size_t max, opc__ad_nonces **out)
+{
+    *out = NULL;
+    if (max == 0 || max > INT32_MAX) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    opc__ad_nonces *n = opc__calloc(1, sizeof *n);
+    if (n == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    n->max = max;
+    n->n_buckets = max;
+    n->ring = opc__calloc(max, sizeof *n->ring);
+    n->bucket = opc__malloc(max * sizeof *n->bucket);
+    if (n->ring == NULL || n->bucket == NULL) {
+        opc__ad_nonces_free(n);
+        return OPC_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < max; i++) {
+        n->bucket[i] = -1;
+    }
+    (void)pthread_mutex_init(&n->mu, NULL);
+    *out = n;
+    return OPC_OK;
+}
+
+void opc__ad_nonces_free(opc__ad_nonces *n)
+{
+    if (n == NULL) {
+        return;
+    }
+    if (n->bucket != NULL && n->ring != NULL) {
+        (void)pthread_mutex_destroy(&n->mu);
+    }
+    opc__free(n->ring);
+    opc__free(n->bucket);
+    opc__free(n);
+}
+
+/* Drop the oldest entry from its chain and the ring. */
+static void pop_oldest(opc__ad_nonces *n)
+{
+    int32_t idx = (int32_t)n->head;
+    int32_t *link = &n->bucket[hash(n->ring[idx].nonce, n->n_buckets)];
+    while (*link != -1 && *link != idx) {
+        link = &n->ring[*link].next;
+    }
+    if (*link == idx) {
+        *link = n->ring[idx].next;
+    }
+    n->head = (n->head + 1) % n->max;
+    n->n--;
+}
+
+opc_err opc__ad_nonce_take(opc__ad_nonces *n, const char *nonce, int64_t now_ms)
+{
+    if (n == NULL || nonce == NULL || strlen(nonce) != OPC_PROTO_NONCE_B64) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    (void)pthread_mutex_lock(&n->mu);
+    while (n->n > 0 && now_ms - n->ring[n->head].t_ms >= OPC_AD_NONCE_TTL_MS) {
+        pop_oldest(n);
+    }
+    size_t b = hash(nonce, n->n_buckets);
+    opc_err rc = OPC_OK;
+    for (int32_t i = n->bucket[b]; i != -1; i = n->ring[i].next) {
+        if (strcmp(n->ring[i].nonce, nonce) == 0) {
+            rc = OPC_ERR_EXISTS;
+            break;
+        }
+    }
+    if (rc == OPC_OK && n->n == n->max) {
+        rc = OPC_ERR_TOO_LARGE;
+    }
+    if (rc == OPC_OK) {
+        size_t idx = (n->head + n->n) % n->max;
+        nonce_ent *e = &n->ring[idx];
+        memcpy(e->nonce, nonce, OPC_PROTO_NONCE_B64 + 1);
+        e->t_ms = now_ms;
+        e->next = n->bucket[b];
+        n->bucket[b] = (int32_t)idx;
+        n->n++;
+    }
+    (void)pthread_mutex_unlock(&n->mu);
+    return rc;
+}
+
+/* ---- failed handshakes per address: a fixed window per slot ---- */
+
+typedef struct limit_slot {
+    char addr[48];
+    int64_t start_ms;
+    int fails;
+} limit_slot;
+
+struct opc__ad_limiter {
+    pthread_mutex_t mu;
+    limit_slot slot[OPC_AD_LIMIT_SLOTS];
+};
+
+opc_err opc__ad_limiter_create(opc__ad_limiter **out)
+{
+    *out = opc__calloc(1, sizeof **out);
+    if (*out == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    (void)pthread_mutex_init(&(*out)->mu, NULL);
+    return OPC_OK;
+}
+
+void opc__ad_limiter_free(opc__ad_limiter *l)
+{
+    if (l != NULL) {
+        (void)pthread_mutex_destroy(&l->mu);
+        opc__free(l);
+    }
+}
+
+/* The slot of addr in its current window (under mu); NULL when the slot
+ * holds another address (it is not tracked, so not blocked). */
+static limit_slot *slot_of(opc__ad_limiter *l, const char *addr, int64_t now_ms, bool take)
+{
+    limit_slot *s = &l->slot[hash(addr, OPC_AD_LIMIT_SLOTS)];
+    bool mine = strncmp(s->addr, addr, sizeof s->addr) == 0;
+    bool stale = now_ms - s->start_ms >= OPC_AD_FAIL_WINDOW_MS;
+    if (!mine && !take) {
+        return NULL;
+    }
+    if (!mine || stale) {
+        if (!mine && !stale && s->fails >= OPC_AD_FAIL_LIMIT) {
+            return NULL; /* keep a blocked address blocked for its window */
+        }
+        memset(s, 0, sizeof *s);
+        (void)snprintf(s->addr, sizeof s->addr, "%s", addr);
+        s->start_ms = now_ms;
+    }
+    return s;
+}
+
+int opc__ad_limiter_blocked(opc__ad_limiter *l, const char *addr, int64_t now_ms)
+{
+    (void)pthread_mutex_lock(&l->mu);
+    const limit_slot *s = slot_of(l, addr, now_ms, false);
+    int wait_s = 0;
+    if (s != NULL && s->fails >= OPC_AD_FAIL_LIMIT &&
+        now_ms - s->start_ms < OPC_AD_FAIL_WINDOW_MS) {
+        int64_t left = s->start_ms + OPC_AD_FAIL_WINDOW_MS - now_ms;
+        wait_s = (int)((left + 999) / 1000);
+    }
+    (void)pthread_mutex_unlock(&l->mu);
+    return wait_s;
+}
+
+void opc__ad_limiter_fail(opc__ad_limiter *l, const char *addr, int64_t now_ms)
+{
+    (void)pthread_mutex_lock(&l->mu);
+    limit_slot *s = slot_of(l, addr, now_ms, true);
+    if (s != NULL && s->fails < OPC_AD_FAIL_LIMIT) {
+        s->fails++;
+    }
+    (void)pthread_mutex_unlock(&l->mu);
+}

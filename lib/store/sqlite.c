@@ -1,0 +1,568 @@
+/*
+ * store/sqlite.c - the SQLite store (store.h): a directory of account
+ * files, one account per file, each the account.db `op` writes.
+ *
+ * The index maps an account id (read from inside each file) to its path.
+ * It is filled by a scan of the directory at open and again when a lookup
+ * misses, at most once per OPC_STORE_RESCAN_MS, so that an account file
+ * copied in (`op account create --account <dir>/<name>.db`) is served
+ * without a restart. Two files of one account: the first found is served,
+ * the other is logged and ignored. An account stays indexed once found; a
+ * file that went away is OPC_ERR_IO until it is back.
+ *
+ * Each account keeps up to OPC_STORE_POOL idle LOCKED handles
+ * (opc__account_open_export: the store never unlocks anything, it reads
+ * and writes ciphertext); a request takes one, or opens another when none
+ * is idle, and gives it back after the call. A handle that saw an
+ * I/O-class failure is closed instead, and all idle handles are closed
+ * when the file was replaced (another inode: a restore from backup).
+ * Writers of one file serialize on SQLite's lock (busy timeout 5 s).
+ *
+ * The commit generation: item_put and item_delete bump the account's
+ * generation and broadcast its condition variable, so a waiting changes()
+ * wakes at once for an in-process commit; a direct write of the file by
+ * the owner's `op` is seen by the wait's poll, within OPC_STORE_POLL_MS.
+ *
+ * One mutex guards the index, the pools, the generations and the stop
+ * flag; no SQLite call runs under it except the opening scan of new files.
+ */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE 1
+#endif
+#include "internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "account/export.h"
+#include "account/feed.h"
+#include "account/import.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "store/store.h"
+
+/* Idle handles kept per account; the shortest interval between scans. */
+#define OPC_STORE_POOL 4
+#define OPC_STORE_RESCAN_MS 1000
+#define OPC_STORE_PATH_MAX 4096
+
+typedef struct acct {
+    char id[OPC_ID_LEN + 1];
+    char *path;
+    dev_t dev;
+    ino_t ino;
+    opc_account *idle[OPC_STORE_POOL];
+    size_t n_idle;
+    uint64_t gen;
+    pthread_cond_t cond; /* CLOCK_MONOTONIC */
+    struct acct *next;
+} acct;
+
+typedef struct sq {
+    char *dir;
+    pthread_mutex_t mu;
+    acct *accts;
+    int n;
+    int64_t last_scan_ms; /* monotonic; INT64_MIN: never */
+    bool stopping;
+} sq;
+
+static acct *find(sq *q, const char *id)
+{
+    for (acct *ac = q->accts; ac != NULL; ac = ac->next) {
+        if (strcmp(ac->id, id) == 0) {
+            return ac;
+        }
+    }
+    return NULL;
+}
+
+static bool path_known(sq *q, const char *path)
+{
+    for (acct *ac = q->accts; ac != NULL; ac = ac->next) {
+        if (strcmp(ac->path, path) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Index the file at path, whose open handle a is (kept in the pool). */
+static opc_err add(sq *q, const char *path, const struct stat *sb, opc_account *a)
+{
+    const char *id = opc_account_id(a);
+    if (id == NULL || !opc__id_valid_str(id)) {
+        return OPC_ERR_PARSE;
+    }
+    acct *dup = find(q, id);
+    if (dup != NULL) {
+        opc__log(OPC_LOG_WARN, "store", "%s holds account %s, already served from %s: ignored",
+                 path, id, dup->path);
+        return OPC_ERR_EXISTS;
+    }
+    acct *ac = opc__calloc(1, sizeof *ac);
+    if (ac == NULL || (ac->path = opc__strdup(path)) == NULL) {
+        opc__free(ac);
+        return OPC_ERR_NOMEM;
+    }
+    pthread_condattr_t ca;
+    (void)pthread_condattr_init(&ca);
+    (void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    (void)pthread_cond_init(&ac->cond, &ca);
+    (void)pthread_condattr_destroy(&ca);
+    memcpy(ac->id, id, OPC_ID_LEN + 1);
+    ac->dev = sb->st_dev;
+    ac->ino = sb->st_ino;
+    ac->idle[0] = a;
+    ac->n_idle = 1;
+    ac->next = q->accts;
+    q->accts = ac;
+    q->n++;
+    opc__log(OPC_LOG_INFO, "store", "serving account %s from %s", id, path);
+    return OPC_OK;
+}
+
+/* Read the directory for account files not indexed yet (under q->mu). */
+static void scan(sq *q)
+{
+    q->last_scan_ms = opc__monotonic_ms();
+    DIR *d = opendir(q->dir);
+    if (d == NULL) {
+        opc__log(OPC_LOG_WARN, "store", "cannot read %s: %s", q->dir, strerror(errno));
+        return;
+    }
+    const struct dirent *e;
+    char path[OPC_STORE_PATH_MAX];
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (e->d_name[0] == '.' || n <= 3 || strcmp(e->d_name + n - 3, ".db") != 0) {
+            continue;
+        }
+        int len = snprintf(path, sizeof path, "%s/%s", q->dir, e->d_name);
+        struct stat sb;
+        if (len < 0 || (size_t)len >= sizeof path || path_known(q, path) ||
+            stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            continue;
+        }
+        opc_account *a = NULL;
+        opc__ebuf eb;
+        opc__ebuf_clear(&eb);
+        if (opc__account_open_export(path, &a, &eb) != OPC_OK) {
+            opc__log(OPC_LOG_WARN, "store", "%s is not a usable account file: %s", path, eb.msg);
+            continue;
+        }
+        if (add(q, path, &sb, a) != OPC_OK) {
+            opc_account_free(a);
+        }
+    }
+    (void)closedir(d);
+}
+
+static void drop_idle(acct *ac)
+{
+    for (size_t i = 0; i < ac->n_idle; i++) {
+        opc_account_free(ac->idle[i]);
+        ac->idle[i] = NULL;
+    }
+    ac->n_idle = 0;
+}
+
+/* The account's entry, scanning again on a miss when the last scan is old. */
+static acct *lookup(sq *q, const char *id)
+{
+    acct *ac = find(q, id);
+    if (ac == NULL && opc__monotonic_ms() - q->last_scan_ms >= OPC_STORE_RESCAN_MS) {
+        scan(q);
+        ac = find(q, id);
+    }
+    return ac;
+}
+
+/* A handle on the account's file: an idle one or a new one. */
+static opc_err get(sq *q, const char *id, acct **out_ac, opc_account **out, opc__ebuf *eb)
+{
+    *out = NULL;
+    (void)pthread_mutex_lock(&q->mu);
+    acct *ac = lookup(q, id);
+    if (ac == NULL) {
+        (void)pthread_mutex_unlock(&q->mu);
+        (void)opc__fail(eb, OPC_ERR_NOT_FOUND, "no such account %s", id);
+        return OPC_ERR_NOT_FOUND;
+    }
+    struct stat sb;
+    if (stat(ac->path, &sb) != 0) {
+        int e = errno;
+        drop_idle(ac);
+        (void)pthread_mutex_unlock(&q->mu);
+        (void)opc__fail(eb, OPC_ERR_IO, "account %s: %s: %s", id, ac->path, strerror(e));
+        return OPC_ERR_IO;
+    }
+    if (sb.st_dev != ac->dev || sb.st_ino != ac->ino) { /* replaced: a restore */
+        drop_idle(ac);
+        ac->dev = sb.st_dev;
+        ac->ino = sb.st_ino;
+    }
+    opc_account *a = ac->n_idle > 0 ? ac->idle[--ac->n_idle] : NULL;
+    char *path = a == NULL ? opc__strdup(ac->path) : NULL;
+    (void)pthread_mutex_unlock(&q->mu);
+    *out_ac = ac;
+    if (a != NULL) {
+        *out = a;
+        return OPC_OK;
+    }
+    if (path == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    opc__ebuf oeb;
+    opc__ebuf_clear(&oeb);
+    opc_err rc = opc__account_open_export(path, &a, &oeb);
+    opc__free(path);
+    if (rc != OPC_OK) {
+        rc = rc == OPC_ERR_NOMEM ? rc : OPC_ERR_IO;
+        (void)opc__fail(eb, rc, "account %s: %s", id, oeb.msg);
+        return rc;
+    }
+    const char *aid = opc_account_id(a);
+    if (aid == NULL || strcmp(aid, id) != 0) {
+        opc_account_free(a);
+        (void)opc__fail(eb, OPC_ERR_IO, "account %s: its file now holds another account", id);
+        return OPC_ERR_IO;
+    }
+    *out = a;
+    return OPC_OK;
+}
+
+/* Give the handle back (or close it after an I/O-class failure). */
+static void put(sq *q, acct *ac, opc_account *a, bool broken)
+{
+    (void)pthread_mutex_lock(&q->mu);
+    if (!broken && ac->n_idle < OPC_STORE_POOL) {
+        ac->idle[ac->n_idle++] = a;
+        a = NULL;
+    }
+    (void)pthread_mutex_unlock(&q->mu);
+    opc_account_free(a);
+}
+
+/* End a call on a: map rc as the upstream does, give the handle back. */
+static opc_err done(sq *q, acct *ac, opc_account *a, opc_err rc, bool write, opc__ebuf *eb)
+{
+    opc_err code = opc__account_upstream_code(rc, write);
+    if (rc != OPC_OK) {
+        const char *msg = opc_account_errmsg(a);
+        code = opc__fail(eb, code, "account %s: %s", ac->id,
+                         msg != NULL && msg[0] != '\0' ? msg : opc_strerror(rc));
+    }
+    put(q, ac, a, code == OPC_ERR_IO);
+    return code;
+}
+
+/* A commit through the store: wake the account's waiters. */
+static void bump(sq *q, acct *ac)
+{
+    (void)pthread_mutex_lock(&q->mu);
+    ac->gen++;
+    (void)pthread_cond_broadcast(&ac->cond);
+    (void)pthread_mutex_unlock(&q->mu);
+}
+
+/* ---- the operations ---- */
+
+#define Q(s) ((sq *)(s)->impl)
+
+/* Take a handle into `a` (and `ac`), or return the failure. */
+#define TAKE(s, account)                                                                           \
+    acct *ac = NULL;                                                                               \
+    opc_account *a = NULL;                                                                         \
+    opc_err rc_ = get(Q(s), (account), &ac, &a, eb);                                               \
+    if (rc_ != OPC_OK) {                                                                           \
+        return rc_;                                                                                \
+    }
+
+static opc_err s_account(opc__store *s, const char *account, opc__ebuf *eb)
+{
+    sq *q = Q(s);
+    (void)pthread_mutex_lock(&q->mu);
+    bool found = lookup(q, account) != NULL;
+    (void)pthread_mutex_unlock(&q->mu);
+    return found ? OPC_OK : opc__fail(eb, OPC_ERR_NOT_FOUND, "no such account %s", account);
+}
+
+static opc_err s_device_key(opc__store *s, const char *account, const char *server,
+                            opc__key **out, opc__ebuf *eb)
+{
+    TAKE(s, account);
+    opc_err rc = opc__account_export_device_key(a, server, out);
+    /* A key the file cannot give is the file's problem, but not the store's
+     * I/O: keep it apart so the handshake can say what it was. */
+    if (rc == OPC_ERR_KEY) {
+        put(Q(s), ac, a, false);
+        return opc__fail(eb, rc, "account %s: server %s: malformed device key", account, server);
+    }
+    return done(Q(s), ac, a, rc, false, eb);
+}
+
+static uint64_t s_generation(opc__store *s, const char *account)
+{
+    sq *q = Q(s);
+    (void)pthread_mutex_lock(&q->mu);
+    const acct *ac = find(q, account);
+    uint64_t g = ac != NULL ? ac->gen : 0;
+    (void)pthread_mutex_unlock(&q->mu);
+    return g;
+}
+
+static bool s_wait(opc__store *s, const char *account, uint64_t gen, int64_t timeout_ms)
+{
+    sq *q = Q(s);
+    struct timespec until;
+    (void)clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)(timeout_ms / 1000);
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    (void)pthread_mutex_lock(&q->mu);
+    acct *ac = find(q, account);
+    bool moved = false;
+    while (ac != NULL && !q->stopping) {
+        moved = ac->gen != gen;
+        if (moved || pthread_cond_timedwait(&ac->cond, &q->mu, &until) == ETIMEDOUT) {
+            moved = ac->gen != gen;
+            break;
+        }
+    }
+    (void)pthread_mutex_unlock(&q->mu);
+    return moved;
+}
+
+static bool stopping(sq *q)
+{
+    (void)pthread_mutex_lock(&q->mu);
+    bool st = q->stopping;
+    (void)pthread_mutex_unlock(&q->mu);
+    return st;
+}
+
+static opc_err s_changes(opc__store *s, const char *account, const char *server, int64_t since,
+                         size_t limit, int64_t wait_ms, cJSON **out, int64_t *out_next,
+                         opc__ebuf *eb)
+{
+    int64_t deadline = opc__monotonic_ms() + wait_ms;
+    int64_t cursor = since;
+    for (;;) {
+        /* The generation before the read: a commit after it ends the wait. */
+        uint64_t gen = s_generation(s, account);
+        cJSON *arr = NULL;
+        int64_t next = cursor;
+        TAKE(s, account);
+        opc_err rc = done(Q(s), ac, a, opc__account_changes(a, server, cursor, limit, &arr, &next),
+                          false, eb);
+        if (rc != OPC_OK) {
+            return rc;
+        }
+        int64_t now = opc__monotonic_ms();
+        if (cJSON_GetArraySize(arr) > 0 || now >= deadline || stopping(Q(s))) {
+            *out = arr;
+            *out_next = next;
+            return OPC_OK;
+        }
+        cJSON_Delete(arr);
+        cursor = next;
+        int64_t step = deadline - now;
+        (void)s_wait(s, account, gen, step < OPC_STORE_POLL_MS ? step : OPC_STORE_POLL_MS);
+    }
+}
+
+static opc_err s_issuer_key(opc__store *s, const char *account, const char *kid, cJSON **out,
+                            opc__ebuf *eb)
+{
+    TAKE(s, account);
+    return done(Q(s), ac, a, opc__account_export_issuer_key(a, kid, out), false, eb);
+}
+
+static opc_err s_access(opc__store *s, const char *account, const char *server, const char *vault,
+                        cJSON **out, opc__ebuf *eb)
+{
+    TAKE(s, account);
+    return done(Q(s), ac, a, opc__account_export_access(a, server, vault, out), false, eb);
+}
+
+static opc_err s_vault(opc__store *s, const char *account, const char *server, const char *vault,
+                       cJSON **out, opc__ebuf *eb)
+{
+    TAKE(s, account);
+    return done(Q(s), ac, a, opc__account_export_vault(a, server, vault, out), false, eb);
+}
+
+static opc_err s_vault_items(opc__store *s, const char *account, const char *server,
+                             const char *vault, const char *after, size_t limit, cJSON **out,
+                             opc__ebuf *eb)
+{
+    TAKE(s, account);
+    opc_err rc = opc__account_export_vault_items(a, server, vault, after, limit, out);
+    return done(Q(s), ac, a, rc, false, eb);
+}
+
+static opc_err s_item(opc__store *s, const char *account, const char *server, const char *item,
+                      cJSON **out, opc__ebuf *eb)
+{
+    TAKE(s, account);
+    return done(Q(s), ac, a, opc__account_export_item(a, server, item, out), false, eb);
+}
+
+static opc_err s_item_files(opc__store *s, const char *account, const char *server,
+                            const char *item, const char *after_file, int64_t after_idx,
+                            size_t limit, cJSON **out, opc__ebuf *eb)
+{
+    TAKE(s, account);
+    opc_err rc =
+        opc__account_export_item_files(a, server, item, after_file, after_idx, limit, out);
+    return done(Q(s), ac, a, rc, false, eb);
+}
+
+static opc_err s_vault_files(opc__store *s, const char *account, const char *server,
+                             const char *vault, const char *after_item, const char *after_file,
+                             int64_t after_idx, const char *last_item, size_t limit, cJSON **out,
+                             opc__ebuf *eb)
+{
+    TAKE(s, account);
+    opc_err rc = opc__account_export_vault_files(a, server, vault, after_item, after_file,
+                                                 after_idx, last_item, limit, out);
+    return done(Q(s), ac, a, rc, false, eb);
+}
+
+static opc_err s_token(opc__store *s, const char *account, const char *server, const char *jti,
+                       cJSON **out, opc__ebuf *eb)
+{
+    TAKE(s, account);
+    return done(Q(s), ac, a, opc__account_export_token(a, server, jti, out), false, eb);
+}
+
+static opc_err s_item_put(opc__store *s, const char *account, const char *server,
+                          const opc__item_write *w, cJSON **out_item, cJSON **out_vault,
+                          opc__ebuf *eb)
+{
+    TAKE(s, account);
+    opc_err rc = opc__account_server_item_put(a, server, w, opc__now_s(), out_item, out_vault,
+                                              NULL);
+    rc = done(Q(s), ac, a, rc, true, eb);
+    if (rc == OPC_OK) {
+        bump(Q(s), ac);
+    }
+    return rc;
+}
+
+static opc_err s_item_delete(opc__store *s, const char *account, const char *server,
+                             const char *vault, const char *item, int64_t expected_version,
+                             cJSON **out_item, cJSON **out_vault, opc__ebuf *eb)
+{
+    TAKE(s, account);
+    opc_err rc = opc__account_server_item_delete(a, server, vault, item, expected_version,
+                                                 opc__now_s(), out_item, out_vault, NULL);
+    rc = done(Q(s), ac, a, rc, true, eb);
+    if (rc == OPC_OK) {
+        bump(Q(s), ac);
+    }
+    return rc;
+}
+
+static int s_count(opc__store *s)
+{
+    sq *q = Q(s);
+    (void)pthread_mutex_lock(&q->mu);
+    int n = q->n;
+    (void)pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+static void s_shutdown(opc__store *s)
+{
+    sq *q = Q(s);
+    (void)pthread_mutex_lock(&q->mu);
+    q->stopping = true;
+    for (acct *ac = q->accts; ac != NULL; ac = ac->next) {
+        (void)pthread_cond_broadcast(&ac->cond);
+    }
+    (void)pthread_mutex_unlock(&q->mu);
+}
+
+static void s_close(opc__store *s)
+{
+    sq *q = Q(s);
+    if (q == NULL) {
+        return;
+    }
+    acct *ac = q->accts;
+    while (ac != NULL) {
+        acct *next = ac->next;
+        drop_idle(ac);
+        (void)pthread_cond_destroy(&ac->cond);
+        opc__free(ac->path);
+        opc__free(ac);
+        ac = next;
+    }
+    (void)pthread_mutex_destroy(&q->mu);
+    opc__free(q->dir);
+    opc__free(q);
+    s->impl = NULL;
+}
+
+static const opc__store_ops sqlite_ops = {
+    .account = s_account,
+    .device_key = s_device_key,
+    .changes = s_changes,
+    .issuer_key = s_issuer_key,
+    .access = s_access,
+    .vault = s_vault,
+    .vault_items = s_vault_items,
+    .item = s_item,
+    .item_files = s_item_files,
+    .vault_files = s_vault_files,
+    .token = s_token,
+    .item_put = s_item_put,
+    .item_delete = s_item_delete,
+    .generation = s_generation,
+    .wait = s_wait,
+    .count = s_count,
+    .shutdown = s_shutdown,
+    .close = s_close,
+};
+
+opc_err opc__store_sqlite_open(const char *dir, opc__store **out, opc__ebuf *eb)
+{
+    if (out == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    if (dir == NULL || dir[0] == '\0' || strlen(dir) > OPC_STORE_PATH_MAX - 64) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "store: missing or too long directory");
+    }
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        return opc__fail(eb, OPC_ERR_IO, "store: %s is not a directory", dir);
+    }
+    opc__store *s = opc__calloc(1, sizeof *s);
+    sq *q = opc__calloc(1, sizeof *q);
+    if (s == NULL || q == NULL || (q->dir = opc__strdup(dir)) == NULL) {
+        opc__free(s);
+        opc__free(q);
+        return OPC_ERR_NOMEM;
+    }
+    (void)pthread_mutex_init(&q->mu, NULL);
+    q->last_scan_ms = INT64_MIN / 2;
+    s->ops = &sqlite_ops;
+    s->impl = q;
+    (void)pthread_mutex_lock(&q->mu);
+    scan(q);
+    (void)pthread_mutex_unlock(&q->mu);
+    *out = s;
+    return OPC_OK;
+}

@@ -1,0 +1,159 @@
+/*
+ * store/store.h - what the account server (lib/accountd) needs of its
+ * storage: many accounts, each read and written on behalf of one of its
+ * Connect servers. One interface (a vtable, so that a PostgreSQL store can
+ * sit behind it), one backend now: sqlite.c, a directory of account files.
+ *
+ * Every operation is keyed by (account id, server id) and has exactly the
+ * semantics of the upstream's operation of the same name
+ * (upstream/upstream.h, the local backend upstream/local.c): the rows are
+ * the messages of wire/rows.h, scoped to the server (a row out of its scope
+ * is OPC_ERR_NOT_FOUND, a page out of scope is empty), the writes follow
+ * account/import.h. Errors as there: OPC_ERR_NOT_FOUND (also for an account
+ * the store does not hold), OPC_ERR_INVALID_ARG, OPC_ERR_RANGE, OPC_ERR_NOMEM,
+ * the writes' CONFLICT, EXISTS, PERMISSION, PARSE, TOO_LARGE, and OPC_ERR_IO
+ * for everything on the storage's side (unreadable, read-only or busy
+ * file). Messages name ids only.
+ *
+ * Long polls: the store keeps a commit generation per account. A write
+ * through the store bumps it and wakes every changes() waiting on that
+ * account at once. The account's owner may still write the account file
+ * directly (`op`, in this stage), which the store cannot see commit: a
+ * waiting changes() therefore also reads the feed again every
+ * OPC_STORE_POLL_MS, so such a change is seen within that time.
+ * opc__store_shutdown() ends every wait, now and later, with an empty page.
+ *
+ * Thread safety: every operation may be called from any thread at once
+ * (the account server serves requests on many threads).
+ */
+#ifndef OPC_STORE_STORE_H
+#define OPC_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/err.h"
+#include "core/id.h"
+#include "crypto/key.h"
+#include "internal.h"
+#include "wire/rows.h"
+
+/* Largest page of changes, items or chunks; longest wait of changes(). */
+#define OPC_STORE_MAX_LIMIT 10000
+#define OPC_STORE_MAX_WAIT_MS 60000
+/* How often a waiting changes() reads the feed again (direct file writes). */
+#define OPC_STORE_POLL_MS 100
+
+typedef struct opc__store opc__store;
+
+typedef struct opc__store_ops {
+    /* OPC_OK when the store holds the account, else OPC_ERR_NOT_FOUND. */
+    opc_err (*account)(opc__store *s, const char *account, opc__ebuf *eb);
+    /* The device public key of an ACTIVE server of the account
+     * (opc__key_free); OPC_ERR_NOT_FOUND for an unknown or deleted one. */
+    opc_err (*device_key)(opc__store *s, const char *account, const char *server, opc__key **out,
+                          opc__ebuf *eb);
+    /* The feed after since as the server sees it, waiting up to wait_ms
+     * when nothing is new (upstream changes()). */
+    opc_err (*changes)(opc__store *s, const char *account, const char *server, int64_t since,
+                       size_t limit, int64_t wait_ms, cJSON **out, int64_t *out_next,
+                       opc__ebuf *eb);
+    opc_err (*issuer_key)(opc__store *s, const char *account, const char *kid, cJSON **out,
+                          opc__ebuf *eb);
+    opc_err (*access)(opc__store *s, const char *account, const char *server, const char *vault,
+                      cJSON **out, opc__ebuf *eb);
+    opc_err (*vault)(opc__store *s, const char *account, const char *server, const char *vault,
+                     cJSON **out, opc__ebuf *eb);
+    opc_err (*vault_items)(opc__store *s, const char *account, const char *server,
+                           const char *vault, const char *after, size_t limit, cJSON **out,
+                           opc__ebuf *eb);
+    opc_err (*item)(opc__store *s, const char *account, const char *server, const char *item,
+                    cJSON **out, opc__ebuf *eb);
+    opc_err (*item_files)(opc__store *s, const char *account, const char *server,
+                          const char *item, const char *after_file, int64_t after_idx,
+                          size_t limit, cJSON **out, opc__ebuf *eb);
+    opc_err (*vault_files)(opc__store *s, const char *account, const char *server,
+                           const char *vault, const char *after_item, const char *after_file,
+                           int64_t after_idx, const char *last_item, size_t limit, cJSON **out,
+                           opc__ebuf *eb);
+    opc_err (*token)(opc__store *s, const char *account, const char *server, const char *jti,
+                     cJSON **out, opc__ebuf *eb);
+    opc_err (*item_put)(opc__store *s, const char *account, const char *server,
+                        const opc__item_write *w, cJSON **out_item, cJSON **out_vault,
+                        opc__ebuf *eb);
+    opc_err (*item_delete)(opc__store *s, const char *account, const char *server,
+                           const char *vault, const char *item, int64_t expected_version,
+                           cJSON **out_item, cJSON **out_vault, opc__ebuf *eb);
+    /* The account's commit generation (0 for an unknown account). */
+    uint64_t (*generation)(opc__store *s, const char *account);
+    /* Wait until the account's generation is no longer gen, timeout_ms
+     * passed or the store shut down; true when the generation moved. */
+    bool (*wait)(opc__store *s, const char *account, uint64_t gen, int64_t timeout_ms);
+    /* How many accounts the store holds, for /health (-1: unknown). */
+    int (*count)(opc__store *s);
+    /* End every wait, now and later. */
+    void (*shutdown)(opc__store *s);
+    /* Release everything (no call may be running). */
+    void (*close)(opc__store *s);
+} opc__store_ops;
+
+struct opc__store {
+    const opc__store_ops *ops;
+    void *impl;
+};
+
+/*
+ * The SQLite store: dir holds one account file (`*.db`, the schema of
+ * account.db) per account. Files are indexed by the account id inside
+ * them; a lookup of an id not indexed scans the directory again, at most
+ * once a second. Each account keeps a few open locked handles
+ * (opc__account_open_export) for the request threads. dir must exist
+ * (OPC_ERR_IO otherwise); an empty directory is a valid, empty store.
+ */
+opc_err opc__store_sqlite_open(const char *dir, opc__store **out, opc__ebuf *eb);
+
+/* Dispatchers: argument checks (ids of OPC_ID_LEN characters, limits
+ * 1..OPC_STORE_MAX_LIMIT, wait 0..OPC_STORE_MAX_WAIT_MS), then the backend. */
+opc_err opc__store_account(opc__store *s, const char *account, opc__ebuf *eb);
+opc_err opc__store_device_key(opc__store *s, const char *account, const char *server,
+                              opc__key **out, opc__ebuf *eb);
+opc_err opc__store_changes(opc__store *s, const char *account, const char *server, int64_t since,
+                           size_t limit, int64_t wait_ms, cJSON **out, int64_t *out_next,
+                           opc__ebuf *eb);
+opc_err opc__store_issuer_key(opc__store *s, const char *account, const char *kid, cJSON **out,
+                              opc__ebuf *eb);
+opc_err opc__store_access(opc__store *s, const char *account, const char *server,
+                          const char *vault, cJSON **out, opc__ebuf *eb);
+opc_err opc__store_vault(opc__store *s, const char *account, const char *server, const char *vault,
+                         cJSON **out, opc__ebuf *eb);
+opc_err opc__store_vault_items(opc__store *s, const char *account, const char *server,
+                               const char *vault, const char *after, size_t limit, cJSON **out,
+                               opc__ebuf *eb);
+opc_err opc__store_item(opc__store *s, const char *account, const char *server, const char *item,
+                        cJSON **out, opc__ebuf *eb);
+opc_err opc__store_item_files(opc__store *s, const char *account, const char *server,
+                              const char *item, const char *after_file, int64_t after_idx,
+                              size_t limit, cJSON **out, opc__ebuf *eb);
+opc_err opc__store_vault_files(opc__store *s, const char *account, const char *server,
+                               const char *vault, const char *after_item, const char *after_file,
+                               int64_t after_idx, const char *last_item, size_t limit, cJSON **out,
+                               opc__ebuf *eb);
+opc_err opc__store_token(opc__store *s, const char *account, const char *server, const char *jti,
+                         cJSON **out, opc__ebuf *eb);
+opc_err opc__store_item_put(opc__store *s, const char *account, const char *server,
+                            const opc__item_write *w, cJSON **out_item, cJSON **out_vault,
+                            opc__ebuf *eb);
+opc_err opc__store_item_delete(opc__store *s, const char *account, const char *server,
+                               const char *vault, const char *item, int64_t expected_version,
+                               cJSON **out_item, cJSON **out_vault, opc__ebuf *eb);
+uint64_t opc__store_generation(opc__store *s, const char *account);
+bool opc__store_wait(opc__store *s, const char *account, uint64_t gen, int64_t timeout_ms);
+int opc__store_count(opc__store *s);
+void opc__store_shutdown(opc__store *s);
+/* Close and free; NULL is a no-op. */
+void opc__store_close(opc__store *s);
+
+#endif
