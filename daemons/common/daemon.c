@@ -12,6 +12,8 @@
 #include "daemon.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -270,6 +272,8 @@ static const char common_env[] =
     "  OP_BIND_ADDRESS     the numeric IPv4 or IPv6 address to listen on; :: is every\n"
     "                      address of both (default 0.0.0.0: every IPv4 address)\n"
     "  OP_LOG_LEVEL        error, warn, info, debug or trace (default info)\n"
+    "  OP_UPSTREAM_CA_FILE a PEM bundle that an https:// upstream's certificate\n"
+    "                      must chain to (default the system's trust store)\n"
     "  XDG_DATA_HOME       an absolute path; the cache is in $XDG_DATA_HOME/.op/data\n"
     "                      (default $HOME)\n"
     "  HOME                for the defaults above (default none: then OP_SESSION\n"
@@ -427,6 +431,21 @@ int dmn_begin(dmn *d, const dmn_prog *p, int argc, char **argv)
 }
 
 /* ---- running ---- */
+
+void dmn_upstream_ca_file(const char *path)
+{
+    if (path == NULL || path[0] == '\0') {
+        return;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        dmn_bad("OP_UPSTREAM_CA_FILE", strerror(errno));
+    }
+    (void)close(fd);
+    if (opc_global_set_upstream_ca_file(path) != OPC_OK) {
+        dmn_bad("OP_UPSTREAM_CA_FILE", "the path is too long");
+    }
+}
 
 int dmn_open(dmn *d)
 {

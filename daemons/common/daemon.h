@@ -116,6 +116,10 @@ const char *dmn_env(const char *name);
 
 /* "<prog>: <name>: <why>" on stderr, exit 1. Before dmn_open() only. */
 _Noreturn void dmn_bad(const char *name, const char *why);
+/* The Connect daemons' OP_UPSTREAM_CA_FILE (the value; NULL or "": the
+ * system's trust): checked readable, then handed to the library, which
+ * reads it when the upstream opens. Exits 1 naming the variable. */
+void dmn_upstream_ca_file(const char *path);
 
 /* A decimal integer in [min, max]; def when unset or empty. */
 int64_t dmn_env_int(const char *name, int64_t min, int64_t max, int64_t def);

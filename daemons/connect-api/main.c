@@ -127,6 +127,7 @@ int main(int argc, char **argv)
     if (https_port > 0 && https_port == d.http_port) {
         dmn_bad("OP_HTTPS_PORT", "the same port as OP_HTTP_PORT");
     }
+    dmn_upstream_ca_file(dmn_env("OP_UPSTREAM_CA_FILE"));
 
     if (dmn_open(&d) != 0) {
         return 1;

@@ -29,6 +29,7 @@ int main(int argc, char **argv)
     if (status >= 0) {
         return status;
     }
+    dmn_upstream_ca_file(dmn_env("OP_UPSTREAM_CA_FILE"));
     if (dmn_open(&d) != 0) {
         return 1;
     }

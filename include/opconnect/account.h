@@ -218,6 +218,22 @@ OPC_API OPC_NODISCARD opc_err opc_account_server_create(opc_account *a, const ch
                                                         const char *upstream, char **out_json,
                                                         opc_secret **out_credentials)
     OPC_NONNULL(1, 2, 3, 6, 7);
+/*
+ * opc_account_server_create2 - opc_account_server_create() with the key pin
+ * of an https:// upstream: upstream_pin is the RFC 7638 thumbprint (43
+ * base64url characters) of the account server's P-256 key
+ * (`op-account-server` prints it; docs/protocol.md), written into the
+ * credentials as accountServerPin. NULL for none (a local upstream); a pin
+ * that is not a thumbprint is OPC_ERR_INVALID_ARG. The library does not
+ * require the pin here; the Connect server refuses an https:// upstream
+ * without one. Since 0.1.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_account_server_create2(opc_account *a, const char *name,
+                                                         const char *const *vaults,
+                                                         size_t n_vaults, const char *upstream,
+                                                         const char *upstream_pin, char **out_json,
+                                                         opc_secret **out_credentials)
+    OPC_NONNULL(1, 2, 3, 7, 8);
 /* A JSON array of servers, ordered by name. */
 OPC_API OPC_NODISCARD opc_err opc_account_server_list(opc_account *a, char **out_json)
     OPC_NONNULL(1, 2);

@@ -60,6 +60,18 @@ OPC_API OPC_NODISCARD opc_err opc_global_init_mem(uint32_t flags, opc_malloc_fn 
 OPC_API void opc_global_cleanup(void);
 
 /*
+ * opc_global_set_upstream_ca_file - the PEM bundle (a private CA) that
+ * https:// upstreams (op-account-server) are verified against instead of
+ * the system's trust store; NULL or "" restores the system's. The file is
+ * read when an upstream is opened (a missing or unreadable one fails that
+ * open with OPC_ERR_IO); verification is never turned off. connect-sync
+ * and connect-api set it from OP_UPSTREAM_CA_FILE. Returns OPC_OK, or
+ * OPC_ERR_TOO_LARGE for a path of 4096 bytes or more. Thread safety: any
+ * thread. Since 0.1.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_global_set_upstream_ca_file(const char *path);
+
+/*
  * opc_free - release memory the library returned as an owned pointer.
  *
  * NULL is a no-op. Use it, never free(), for owned returns: the allocator may

@@ -339,7 +339,7 @@ static opc_err make_record(opc_account *a, server_keys *k, const char *name)
 }
 
 static opc_err make_server(opc_account *a, server_keys *k, const char *name, const char *upstream,
-                           opc__acct_creds_fn creds, opc__ebuf *eb)
+                           const char *upstream_pin, opc__acct_creds_fn creds, opc__ebuf *eb)
 {
     opc_err rc = opc__id_generate(k->id);
     if (rc == OPC_OK) {
@@ -380,6 +380,7 @@ static opc_err make_server(opc_account *a, server_keys *k, const char *name, con
             .server_id = k->id,
             .account_id = a->id,
             .service_url = upstream != NULL ? upstream : a->path,
+            .upstream_pin = upstream_pin,
             .device_key = k->device,
             .issuer_key = k->issuer,
             .enc_key = k->enc,
@@ -392,8 +393,9 @@ static opc_err make_server(opc_account *a, server_keys *k, const char *name, con
 }
 
 static opc_err server_create(opc_account *a, const char *name, const char *const *vaults,
-                             size_t n_vaults, const char *upstream, opc__acct_creds_fn creds,
-                             char **out_json, opc_secret **out_creds, opc__ebuf *eb)
+                             size_t n_vaults, const char *upstream, const char *upstream_pin,
+                             opc__acct_creds_fn creds, char **out_json, opc_secret **out_creds,
+                             opc__ebuf *eb)
 {
     opc_err rc = opc__acct_check_name(name, OPC_ACCOUNT_MAX_NAME, "server name", eb);
     if (rc != OPC_OK) {
@@ -415,7 +417,7 @@ static opc_err server_create(opc_account *a, const char *name, const char *const
     }
     int64_t now = opc__now_s();
     int64_t seq = 0;
-    rc = make_server(a, &k, name, upstream, creds, eb);
+    rc = make_server(a, &k, name, upstream, upstream_pin, creds, eb);
     if (rc == OPC_OK) {
         rc = opc__acct_begin(a, true, eb);
         if (rc == OPC_OK) {
@@ -465,8 +467,9 @@ static opc_err server_create(opc_account *a, const char *name, const char *const
 }
 
 opc_err opc__acct_server_create(opc_account *a, const char *name, const char *const *vaults,
-                                size_t n_vaults, const char *upstream, opc__acct_creds_fn creds,
-                                char **out_json, opc_secret **out_credentials)
+                                size_t n_vaults, const char *upstream, const char *upstream_pin,
+                                opc__acct_creds_fn creds, char **out_json,
+                                opc_secret **out_credentials)
 {
     opc__ebuf eb;
     opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED,
@@ -474,8 +477,8 @@ opc_err opc__acct_server_create(opc_account *a, const char *name, const char *co
                                      out_credentials != NULL,
                                  out_json, out_credentials, &eb);
     if (rc == OPC_OK) {
-        rc = server_create(a, name, vaults, n_vaults, upstream, creds, out_json, out_credentials,
-                           &eb);
+        rc = server_create(a, name, vaults, n_vaults, upstream, upstream_pin, creds, out_json,
+                           out_credentials, &eb);
     }
     return opc__acct_finish(a, rc, &eb);
 }

@@ -21,6 +21,7 @@ typedef struct opc__acct_new_server {
     const char *server_id;      /* 26-char id */
     const char *account_id;     /* 26-char id */
     const char *service_url;    /* the upstream given, or the account file's path */
+    const char *upstream_pin;   /* the account server's key pin, or NULL */
     const opc__key *device_key; /* EC P-256 private (signs) */
     const opc__key *issuer_key; /* the account's signing key, public */
     const opc__key *enc_key;    /* RSA private (unwraps) */
@@ -40,7 +41,8 @@ typedef opc_err (*opc__acct_creds_fn)(const opc__acct_new_server *s, char **out,
  * account's last error as opc_account_server_create()'s.
  */
 opc_err opc__acct_server_create(opc_account *a, const char *name, const char *const *vaults,
-                                size_t n_vaults, const char *upstream, opc__acct_creds_fn creds,
+                                size_t n_vaults, const char *upstream, const char *upstream_pin,
+                                opc__acct_creds_fn creds,
                                 char **out_json, opc_secret **out_credentials);
 
 #endif

@@ -29,8 +29,11 @@
  *
  *   "serverUuid"  26-char id
  *   "accountUuid" 26-char id
- *   "serviceUrl"  the upstream: an account.db path or an https:// URL
- *   "tlsPin"      optional string (printable ASCII) pinning the upstream's TLS key
+ *   "serviceUrl"  the upstream: an account.db path or an https:// URL (http://
+ *                 only for a loopback host, for tests)
+ *   "accountServerPin" optional: the RFC 7638 thumbprint (43 b64url characters)
+ *                 of the account server's P-256 key, which signs its session
+ *                 handshakes (docs/protocol.md); required by an https:// upstream
  *   "deviceKey"   EC P-256 private JWK allowing "sign" (authenticates to the upstream)
  *   "issuerKeys"  1..16 EC P-256 public JWKs, each with a distinct kid and key_ops
  *                 exactly ["verify"]: the pinned keys that sign tokens
@@ -104,7 +107,7 @@ struct opc_credentials {
     char server_id[OPC_ID_LEN + 1];
     char account_id[OPC_ID_LEN + 1];
     char *service_url;
-    char *tls_pin; /* NULL when absent */
+    char *account_server_pin; /* NULL when absent */
     uint8_t salt[SALT_LEN];
     uint8_t local_hash[HASH_LEN];
     opc__key *unique_key;
@@ -356,17 +359,17 @@ static opc_err parse_ids(const ctx *x, const cJSON *o, opc_credentials *c)
     if (c->service_url == NULL) {
         return opc__fail(x->eb, OPC_ERR_NOMEM, "out of memory");
     }
-    const cJSON *pin = opc__json_member(o, "tlsPin");
+    const cJSON *pin = opc__json_member(o, "accountServerPin");
     if (pin != NULL) {
         if (!cJSON_IsString(pin) || pin->valuestring == NULL) {
-            return BAD(x, "\"encCredentials.tlsPin\" must be a string");
+            return BAD(x, "\"encCredentials.accountServerPin\" must be a string");
         }
         why = opc__credentials_pin_problem(pin->valuestring);
         if (why != NULL) {
-            return BAD(x, "\"encCredentials.tlsPin\" %s", why);
+            return BAD(x, "\"encCredentials.accountServerPin\" %s", why);
         }
-        c->tls_pin = opc__strdup(pin->valuestring);
-        if (c->tls_pin == NULL) {
+        c->account_server_pin = opc__strdup(pin->valuestring);
+        if (c->account_server_pin == NULL) {
             return opc__fail(x->eb, OPC_ERR_NOMEM, "out of memory");
         }
     }
@@ -423,7 +426,7 @@ static opc_err parse_issuer_keys(const ctx *x, const cJSON *o, opc_credentials *
 
 static opc_err parse_outer(const ctx *x, cJSON *o, opc_credentials *c)
 {
-    static const char *const members[] = {"serverUuid", "accountUuid", "serviceUrl", "tlsPin",
+    static const char *const members[] = {"serverUuid", "accountUuid", "serviceUrl", "accountServerPin",
                                           "deviceKey",  "issuerKeys",  "keyset",     NULL};
     if (!cJSON_IsObject(o)) {
         return BAD(x, "encCredentials does not hold a JSON object");
@@ -864,7 +867,7 @@ void opc_credentials_free(opc_credentials *creds)
     opc__free(creds->issuer_keys);
     opc__json_delete_secret(creds->keyset);
     opc__secret_free_str(creds->service_url);
-    opc__secret_free_str(creds->tls_pin);
+    opc__secret_free_str(creds->account_server_pin);
     opc__secret_free(creds, sizeof *creds);
 }
 
@@ -890,9 +893,9 @@ const char *opc_credentials_upstream_url(const opc_credentials *creds)
     return creds == NULL ? NULL : creds->service_url;
 }
 
-const char *opc__credentials_tls_pin(const opc_credentials *c)
+const char *opc__credentials_account_server_pin(const opc_credentials *c)
 {
-    return c == NULL ? NULL : c->tls_pin;
+    return c == NULL ? NULL : c->account_server_pin;
 }
 
 const opc__key *opc__credentials_device_key(const opc_credentials *c)

@@ -28,9 +28,12 @@
 #define OPC_CREDENTIALS_AAD_MAX 64
 /* Pinned token issuer keys: at least one, at most this many. */
 #define OPC_CREDENTIALS_MAX_ISSUER_KEYS 16
-/* Longest serviceUrl and tlsPin accepted, in bytes. */
+/* Longest serviceUrl accepted, in bytes. */
 #define OPC_CREDENTIALS_MAX_URL 2048
-#define OPC_CREDENTIALS_MAX_PIN 512
+/* accountServerPin: the RFC 7638 thumbprint (b64url of SHA-256) of the
+ * account server's P-256 key (docs/protocol.md, wire/proto.h's
+ * opc__proto_pin). */
+#define OPC_CREDENTIALS_PIN_LEN 43
 
 /* kids fixed by the format. */
 #define OPC_CREDENTIALS_UNIQUE_KID "localauthv2keykid"
@@ -44,7 +47,7 @@ typedef struct opc__credentials_params {
     const char *server_id;              /* 26-char id */
     const char *account_id;             /* 26-char id */
     const char *service_url;            /* account.db path or https:// URL */
-    const char *tls_pin;                /* NULL when absent; printable ASCII */
+    const char *account_server_pin;     /* NULL when absent; 43 b64url chars */
     const opc__key *device_key;         /* EC P-256 private, allows sign */
     const opc__key *const *issuer_keys; /* EC P-256 with a kid, allows verify */
     size_t n_issuer_keys;               /* 1..OPC_CREDENTIALS_MAX_ISSUER_KEYS */
@@ -84,7 +87,8 @@ opc_err opc__credentials_unlock_ex(opc_credentials *c, const void *secret, size_
                                    opc__ebuf *eb);
 
 /* Outer layer (available after parsing). Borrowed, valid until free. */
-const char *opc__credentials_tls_pin(const opc_credentials *c); /* NULL when absent */
+/* The account server's key pin (OPC_CREDENTIALS_PIN_LEN chars), NULL when absent. */
+const char *opc__credentials_account_server_pin(const opc_credentials *c);
 const opc__key *opc__credentials_device_key(const opc_credentials *c);
 size_t opc__credentials_issuer_key_count(const opc_credentials *c);
 const opc__key *opc__credentials_issuer_key(const opc_credentials *c, size_t i); /* NULL if out */
@@ -114,6 +118,10 @@ opc_err opc__credentials_verifier_hash(const uint8_t *T, const uint8_t *salt,
 /* Value checks: NULL when acceptable, else the reason ("must be a private key"). */
 const char *opc__credentials_url_problem(const char *s);
 const char *opc__credentials_pin_problem(const char *s);
+/* Whether an http:// or https:// URL names a loopback host (127.0.0.0/8 as
+ * a dotted quad, [::1], localhost): plain http:// is accepted for those
+ * only. */
+bool opc__credentials_url_loopback(const char *url);
 const char *opc__credentials_device_key_problem(const opc__key *k);
 const char *opc__credentials_issuer_key_problem(const opc__key *k);
 const char *opc__credentials_enc_key_problem(const opc__key *k);

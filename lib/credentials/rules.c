@@ -34,6 +34,10 @@ const char *opc__credentials_url_problem(const char *s)
         }
     }
     if (strstr(s, "://") != NULL) {
+        if (strncmp(s, "http://", 7) == 0) { /* opc-public-compare */
+            return opc__credentials_url_loopback(s) ? NULL
+                                                    : "may be http:// for a loopback host only";
+        }
         if (strncmp(s, "https://", 8) != 0) { /* opc-public-compare */
             return "must be an https:// URL or a file path";
         }
@@ -44,19 +48,53 @@ const char *opc__credentials_url_problem(const char *s)
     return NULL;
 }
 
+bool opc__credentials_url_loopback(const char *url)
+{
+    const char *h = strstr(url, "://");
+    if (h == NULL) {
+        return false;
+    }
+    h += 3;
+    size_t n = strcspn(h, "/?#");
+    if (memchr(h, '@', n) != NULL) {
+        return false; /* no user info */
+    }
+    if (n >= 5 && strncmp(h, "[::1]", 5) == 0) { /* opc-public-compare */
+        return n == 5 || h[5] == ':';
+    }
+    size_t hn = strcspn(h, ":/?#");
+    if (hn == 9 && strncmp(h, "localhost", 9) == 0) { /* opc-public-compare */
+        return true;
+    }
+    /* 127.0.0.0/8 as a dotted quad. */
+    if (hn < 9 || strncmp(h, "127.", 4) != 0) { /* opc-public-compare */
+        return false;
+    }
+    int dots = 0;
+    for (size_t i = 0; i < hn; i++) {
+        if (h[i] == '.') {
+            dots++;
+        } else if (h[i] < '0' || h[i] > '9') {
+            return false;
+        }
+    }
+    return dots == 3;
+}
+
 const char *opc__credentials_pin_problem(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0) {
         return "is empty";
     }
-    if (n > OPC_CREDENTIALS_MAX_PIN) {
-        return "is too long";
+    if (n != OPC_CREDENTIALS_PIN_LEN) {
+        return "must be a key thumbprint: 43 base64url characters";
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x21 || c > 0x7e) {
-            return "must be printable ASCII without spaces";
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_')) {
+            return "must be a key thumbprint: 43 base64url characters";
         }
     }
     return NULL;

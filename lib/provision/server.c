@@ -16,7 +16,8 @@ _Static_assert(OPC_ACCOUNT_SERVER_SECRET_LEN == OPC_CREDENTIALS_SECRET_LEN,
                "the account's bearer secret is the credentials file's");
 
 /* opc__acct_creds_fn: the file names the account's signing key as its one
- * issuer; no TLS pin; a device UUID of its own. */
+ * issuer; the account server's key pin when given; a device UUID of its
+ * own. */
 static opc_err make_credentials(const opc__acct_new_server *s, char **out, size_t *out_len,
                                 opc__ebuf *eb)
 {
@@ -25,7 +26,7 @@ static opc_err make_credentials(const opc__acct_new_server *s, char **out, size_
         .server_id = s->server_id,
         .account_id = s->account_id,
         .service_url = s->service_url,
-        .tls_pin = NULL,
+        .account_server_pin = s->upstream_pin,
         .device_key = s->device_key,
         .issuer_keys = issuers,
         .n_issuer_keys = 1,
@@ -44,6 +45,14 @@ opc_err opc_account_server_create(opc_account *a, const char *name, const char *
                                   size_t n_vaults, const char *upstream, char **out_json,
                                   opc_secret **out_credentials)
 {
-    return opc__acct_server_create(a, name, vaults, n_vaults, upstream, make_credentials, out_json,
-                                   out_credentials);
+    return opc__acct_server_create(a, name, vaults, n_vaults, upstream, NULL, make_credentials,
+                                   out_json, out_credentials);
+}
+
+opc_err opc_account_server_create2(opc_account *a, const char *name, const char *const *vaults,
+                                   size_t n_vaults, const char *upstream, const char *upstream_pin,
+                                   char **out_json, opc_secret **out_credentials)
+{
+    return opc__acct_server_create(a, name, vaults, n_vaults, upstream, upstream_pin,
+                                   make_credentials, out_json, out_credentials);
 }

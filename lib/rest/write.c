@@ -35,9 +35,12 @@
  * to a token without read, a PUT's answer leaves out what item_prepare
  * kept of the stored item (its files, the entropy of unchanged values).
  *
- * Errors: upstream unreachable (OPC_ERR_IO) is 503 with a message saying
- * reads keep working; a version conflict 409; the item gone 404; the
- * server's grant lost its write bit 403.
+ * Errors: upstream unreachable (OPC_ERR_IO) is 503 with Retry-After
+ * (UPSTREAM_RETRY_S) and a message saying reads keep working; so is an
+ * upstream answer that failed its MAC check (OPC_ERR_SIGNATURE: logged as
+ * an error, since something between us and the account server altered
+ * it); a version conflict 409; the item gone 404; the server's grant lost
+ * its write bit 403.
  */
 #include "rest/write.h"
 
@@ -57,6 +60,11 @@
 #include "model/patch.h"
 #include "upstream/upstream.h"
 #include "wire/rows.h"
+
+/* Retry-After of a write the upstream could not take (s): the https
+ * backend has already retried within the call, connect-sync backs off up
+ * to 4 s. */
+#define UPSTREAM_RETRY_S 5
 
 /* Read the request body into b (secret), against the clock (httpd.h):
  * OPC_ERR_TOO_LARGE over max, OPC_ERR_RANGE too slow, OPC_ERR_IO gone. */
@@ -178,11 +186,23 @@ static int write_error(opc__req *r, opc_err rc, const opc__ebuf *eb, const char 
         return opc__resp_error(r, 403, "token does not have permission to perform %s on vault %s",
                                what, vault);
     case OPC_ERR_IO:
-        opc__log_scoped(OPC_LOG_WARN, "api", r->rid, r->jti, "upstream write failed: %s",
+    case OPC_ERR_SIGNATURE: {
+        opc__log_scoped(rc == OPC_ERR_IO ? OPC_LOG_WARN : OPC_LOG_ERROR, "api", r->rid, r->jti,
+                        "upstream write failed: %s",
                         eb->msg[0] != '\0' ? eb->msg : opc_strerror(rc));
-        return opc__resp_error(r, 503,
-                               "the account server cannot be reached, so the item was not "
-                               "changed; reads keep working, retry the write later");
+        /* Not "the item was not changed": a write whose answer was lost and
+         * could not be confirmed by reading it back may have applied. */
+        static const char msg[] = "the account server cannot be reached or did not confirm the "
+                                  "write; reads keep working, read the item and retry the "
+                                  "write later";
+        char extra[48];
+        (void)snprintf(extra, sizeof extra, "Retry-After: %d\r\n", UPSTREAM_RETRY_S);
+        opc__buf *b = opc__resp_begin(r);
+        opc__buf_appendf(b, "{\"status\":503,\"message\":");
+        opc__buf_append_json_str(b, msg, sizeof msg - 1);
+        opc__buf_append_char(b, '}');
+        return opc__resp_send(r, 503, "application/json", extra);
+    }
     default:
         opc__log_scoped(OPC_LOG_ERROR, "api", r->rid, r->jti, "%s of item %s failed: %s", what,
                         item, eb->msg[0] != '\0' ? eb->msg : opc_strerror(rc));

@@ -3,10 +3,30 @@
  */
 #include "internal.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
+#include <opconnect/global.h>
+
 #include "core/alloc.h"
+#include "credentials/credentials.h"
 #include "upstream/upstream.h"
+
+/* opc_global_set_upstream_ca_file(): process-wide, "" for none. */
+static pthread_mutex_t g_ca_lock = PTHREAD_MUTEX_INITIALIZER;
+static char g_ca_file[OPC_UPSTREAM_CA_PATH_MAX];
+
+opc_err opc_global_set_upstream_ca_file(const char *path)
+{
+    if (path != NULL && strlen(path) >= sizeof g_ca_file) {
+        return OPC_ERR_TOO_LARGE;
+    }
+    pthread_mutex_lock(&g_ca_lock);
+    (void)snprintf(g_ca_file, sizeof g_ca_file, "%s", path == NULL ? "" : path);
+    pthread_mutex_unlock(&g_ca_lock);
+    return OPC_OK;
+}
 
 static opc_err make(const char *server_id, const char *account_id, opc__upstream **out,
                     opc__ebuf *eb)
@@ -61,12 +81,48 @@ opc_err opc__upstream_open(const opc_credentials *creds, opc__upstream **out, op
     if (url == NULL || url[0] == '\0') {
         return opc__fail(eb, OPC_ERR_CREDENTIALS, "credentials name no upstream");
     }
-    if (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0) {
-        return opc__fail(eb, OPC_ERR_UNSUPPORTED,
-                         "upstream: the https:// account server backend is not built yet");
+    if (strstr(url, "://") != NULL) {
+        char ca[OPC_UPSTREAM_CA_PATH_MAX];
+        pthread_mutex_lock(&g_ca_lock);
+        memcpy(ca, g_ca_file, sizeof ca);
+        pthread_mutex_unlock(&g_ca_lock);
+        return opc__upstream_https_open(url, opc_credentials_server_id(creds),
+                                        opc_credentials_account_id(creds),
+                                        opc__credentials_device_key(creds),
+                                        opc__credentials_account_server_pin(creds),
+                                        ca[0] != '\0' ? ca : NULL, out, eb);
     }
     return opc__upstream_local_open(url, opc_credentials_server_id(creds),
                                     opc_credentials_account_id(creds), out, eb);
+}
+
+opc_err opc__upstream_https_open(const char *url, const char *server_id, const char *account_id,
+                                 const opc__key *device_key, const char *pin, const char *ca_file,
+                                 opc__upstream **out, opc__ebuf *eb)
+{
+    if (out == NULL || url == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
+        return opc__fail(eb, OPC_ERR_CREDENTIALS, "upstream URL must be https://");
+    }
+    if (strncmp(url, "http://", 7) == 0 && !opc__credentials_url_loopback(url)) {
+        return opc__fail(eb, OPC_ERR_CREDENTIALS,
+                         "upstream: plain http:// is accepted for a loopback host only (use "
+                         "https://)");
+    }
+    opc__upstream *u = NULL;
+    opc_err rc = make(server_id, account_id, &u, eb);
+    if (rc == OPC_OK) {
+        rc = opc__upstream_https_init(u, url, device_key, pin, ca_file, eb);
+    }
+    if (rc != OPC_OK) {
+        opc__upstream_close(u);
+        return rc;
+    }
+    *out = u;
+    return OPC_OK;
 }
 
 void opc__upstream_close(opc__upstream *u)

@@ -4,8 +4,10 @@
  * connect-sync reads, and the item writes of connect-api.
  *
  * One interface, several backends, chosen by the upstream URL of the
- * credentials file: a local account.db path (local.c, now) or an https://
- * URL (libcurl, a later issue: OPC_ERR_UNSUPPORTED until then).
+ * credentials file: a local account.db path (local.c) or an https:// URL,
+ * the account server op-account-server (https.c over transport.c, libcurl;
+ * docs/protocol.md, "The network protocol"). Plain http:// is accepted for
+ * a loopback host only (tests).
  *
  * Rows are the protocol's messages of wire/rows.h (encoded and decoded
  * there, nowhere else); the feed is the array of account/feed.h.
@@ -44,6 +46,7 @@
 
 #include "core/err.h"
 #include "core/id.h"
+#include "crypto/key.h"
 #include "internal.h"
 #include "wire/rows.h"
 
@@ -53,6 +56,12 @@
 #define OPC_UPSTREAM_MAX_WAIT_MS 60000
 /* Poll interval of the local backend's long wait, in milliseconds. */
 #define OPC_UPSTREAM_LOCAL_POLL_MS 100
+/* The https backend's retries: tries of a read, the first backoff and its cap (ms). */
+#define OPC_HTTPS_TRIES 4
+#define OPC_HTTPS_BACKOFF_MS 100
+#define OPC_HTTPS_BACKOFF_CAP_MS 2000
+/* Longest OP_UPSTREAM_CA_FILE path (opc_global_set_upstream_ca_file). */
+#define OPC_UPSTREAM_CA_PATH_MAX 4096
 
 typedef struct opc__upstream opc__upstream;
 
@@ -98,9 +107,16 @@ struct opc__upstream {
 
 /*
  * Open the upstream the credentials name (server and account ids from the
- * outer layer; no secret is needed). A local path that is missing or
+ * outer layer; the https backend also takes the device key and the account
+ * server's key pin from it, and reads the CA bundle set by
+ * opc_global_set_upstream_ca_file() now). A local path that is missing or
  * unreadable is NOT an error here: the backend retries on every call and
- * reports OPC_ERR_IO until the file is back.
+ * reports OPC_ERR_IO until the file is back; nor is an account server that
+ * is down (the first call makes the session). Errors: OPC_ERR_CREDENTIALS
+ * ("credentials name an https:// upstream without the account server's key
+ * pin", an http:// URL whose host is not a loopback address, a URL with a
+ * path), OPC_ERR_IO (the CA file missing, unreadable or without a
+ * certificate), OPC_ERR_NOMEM.
  */
 opc_err opc__upstream_open(const opc_credentials *creds, opc__upstream **out, opc__ebuf *eb);
 /* The local account.db backend directly (tests). */
@@ -159,5 +175,16 @@ opc_err opc__upstream_item_delete(opc__upstream *u, const char *vault, const cha
 
 /* local.c: the backend's constructor (used by opc__upstream_open). */
 opc_err opc__upstream_local_init(opc__upstream *u, const char *path, opc__ebuf *eb);
+/* https.c: the backend's constructor: url "https://host[:port]" (or
+ * http:// on loopback), the device key (copied), the pin (43 chars) and
+ * the CA bundle's path (NULL: the system's trust). */
+opc_err opc__upstream_https_init(opc__upstream *u, const char *url, const opc__key *device_key,
+                                 const char *pin, const char *ca_file, opc__ebuf *eb);
+/* The backend's open (tests): as opc__upstream_open for an https:// URL. */
+opc_err opc__upstream_https_open(const char *url, const char *server_id, const char *account_id,
+                                 const opc__key *device_key, const char *pin, const char *ca_file,
+                                 opc__upstream **out, opc__ebuf *eb);
+/* The jittered backoff before try n + 1 (n >= 1), in ms (https.c). */
+int64_t opc__upstream_https_backoff_ms(int n);
 
 #endif

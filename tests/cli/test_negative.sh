@@ -84,6 +84,16 @@ check "the refused server wrote no credentials file" [ ! -e 1password-credential
 cd "$T/work/a"
 fails 6 "credentials file exists, no --force" op connect server create srv2 --vaults Prod
 cd "$T"
+cd "$T/work/b"
+fails 2 "an https:// upstream without --upstream-pin" \
+    op connect server create net1 --vaults Prod --upstream https://account.example.test:8443
+check "the message names --upstream-pin" grep -q -- '--upstream-pin' "$T/err"
+fails 2 "--upstream-pin without an https:// upstream" \
+    op connect server create net2 --vaults Prod --upstream-pin obviouslyfakepin-obviouslyfakepin_obviously
+fails 8 "a pin that is not a thumbprint" \
+    op connect server create net3 --vaults Prod --upstream https://account.example.test:8443 --upstream-pin short
+check "the refused servers wrote no credentials file" [ ! -e 1password-credentials.json ]
+cd "$T"
 
 # ---- items ----
 fails 5 "stale-version edit" op item edit "$ITEM" --vault Prod --version 7 username=u2

@@ -560,6 +560,7 @@ werr "503 PATCH while $UPSTREAM_WHAT is away" 503 PATCH "$TOK" "$ITEMS/$WEB" \
     "$(body p.json '[{"op":"replace","path":"/title","value":"not written"}]')"
 req "$TOK" "$ITEMS/$ATT" -X DELETE
 check "503 DELETE while $UPSTREAM_WHAT is away ($CODE)" [ "$CODE" = 503 ]
+check "the write's 503 carries Retry-After ($(header Retry-After))" [ "$(header Retry-After)" = 5 ]
 expect "GET item still works while $UPSTREAM_WHAT is away" 200 "$TOK" "$ITEMS/$WEB" ".id == \"$WEB\""
 expect "GET list still works while $UPSTREAM_WHAT is away" 200 "$TOK" "$ITEMS" 'length > 0'
 expect "GET vaults still works while $UPSTREAM_WHAT is away" 200 "$TOK" /v1/vaults 'length == 2'

@@ -242,10 +242,13 @@ static int vault_count(const cJSON *server)
     return cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(server, "vaults"));
 }
 
+#define PIN "obviouslyfakepin-obviouslyfakepin_obviously"
+
 /* What the account hands to the maker of the credentials file. */
 static struct {
     char server_id[27];
     char service_url[64];
+    char pin[64];
     bool keys;
     bool fail;
 } handed;
@@ -255,6 +258,7 @@ static opc_err record_creds(const opc__acct_new_server *s, char **out, size_t *o
 {
     snprintf(handed.server_id, sizeof handed.server_id, "%s", s->server_id);
     snprintf(handed.service_url, sizeof handed.service_url, "%s", s->service_url);
+    snprintf(handed.pin, sizeof handed.pin, "%s", s->upstream_pin != NULL ? s->upstream_pin : "");
     handed.keys = s->account_id != NULL && s->device_key != NULL && s->issuer_key != NULL &&
                   s->enc_key != NULL && s->sym_key != NULL && s->T != NULL;
     if (handed.fail) {
@@ -279,8 +283,8 @@ static void test_account_server_credentials_made_before_storing(void **state)
     memset(&handed, 0, sizeof handed);
     handed.fail = true;
     FX_ERR(f.a, OPC_ERR_CRYPTO,
-           opc__acct_server_create(f.a, "Web", vaults, 1, "https://up.example", record_creds, &json,
-                                   &file));
+           opc__acct_server_create(f.a, "Web", vaults, 1, "https://up.example", NULL,
+                                   record_creds, &json, &file));
     assert_string_equal(opc_account_errmsg(f.a), "no file this time");
     assert_null(json);
     assert_null(file);
@@ -290,11 +294,12 @@ static void test_account_server_credentials_made_before_storing(void **state)
     assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM servers"), 0);
     /* The file made is the one returned, for the server stored. */
     handed.fail = false;
-    FX_OK(f.a, opc__acct_server_create(f.a, "Web", vaults, 1, "https://up.example", record_creds,
-                                       &json, &file));
+    FX_OK(f.a, opc__acct_server_create(f.a, "Web", vaults, 1, "https://up.example", PIN,
+                                       record_creds, &json, &file));
     assert_int_equal(opc_secret_len(file), 8);
     assert_memory_equal(opc_secret_data(file), "the file", 8);
     assert_string_equal(handed.service_url, "https://up.example");
+    assert_string_equal(handed.pin, PIN);
     cJSON *sj = fx_json(json);
     assert_string_equal(fx_str(sj, "id"), handed.server_id);
     assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM servers"), 1);
@@ -302,6 +307,38 @@ static void test_account_server_credentials_made_before_storing(void **state)
     cJSON_Delete(sj);
     opc_free(json);
     opc_secret_free(file);
+    fx_destroy(&f);
+}
+
+/* opc_account_server_create2: the pin reaches the credentials file; a pin
+ * that is not a thumbprint stores nothing. */
+static void test_account_server_create2_pin(void **state)
+{
+    (void)state;
+    fx f;
+    fx_create(&f);
+    char prod[27];
+    fx_vault(f.a, "Prod", prod);
+    const char *vaults[] = {"Prod"};
+    char *json = NULL;
+    opc_secret *file = NULL;
+    FX_ERR(f.a, OPC_ERR_INVALID_ARG,
+           opc_account_server_create2(f.a, "Web", vaults, 1, "https://up.example:8443", "x", &json,
+                                      &file));
+    assert_non_null(strstr(opc_account_errmsg(f.a), "account_server_pin must be a key thumbprint"));
+    FX_OK(f.a, opc_account_server_create2(f.a, "Web", vaults, 1, "https://up.example:8443", PIN,
+                                          &json, &file));
+    opc_credentials *c = NULL;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__credentials_parse_ex(opc_secret_data(file), opc_secret_len(file), &c,
+                                               &eb),
+                     OPC_OK);
+    assert_string_equal(opc__credentials_account_server_pin(c), PIN);
+    assert_string_equal(opc_credentials_upstream_url(c), "https://up.example:8443");
+    opc_credentials_free(c);
+    opc_secret_free(file);
+    opc_free(json);
     fx_destroy(&f);
 }
 
@@ -738,6 +775,7 @@ int main(void)
         cmocka_unit_test(test_account_server_create_credentials_and_token),
         cmocka_unit_test(test_account_server_duplicate_name_and_rename),
         cmocka_unit_test(test_account_server_credentials_made_before_storing),
+        cmocka_unit_test(test_account_server_create2_pin),
         cmocka_unit_test(test_account_server_grant_revoke_delete),
         cmocka_unit_test(test_account_token_revoke_list_rename),
         cmocka_unit_test(test_account_feed_kinds_order_and_visibility),

@@ -19,7 +19,7 @@
 #define DEVICE_UUID "devicedevicedevicedevice22"
 #define OTHER_UUID "otherotherotherotherother2"
 #define SERVICE_URL "https://account.example.test:8443"
-#define TLS_PIN "sha256//obviouslyfakepinobviouslyfakepinobvio="
+#define SERVER_PIN "obviouslyfakepin-obviouslyfakepin_obviously"
 
 /* Keys made once per group (RSA generation is slow). */
 static struct {
@@ -66,7 +66,7 @@ static opc__credentials_params default_params(void)
         .server_id = SERVER_ID,
         .account_id = ACCOUNT_ID,
         .service_url = SERVICE_URL,
-        .tls_pin = TLS_PIN,
+        .account_server_pin = SERVER_PIN,
         .device_key = K.device,
         .issuer_keys = (const opc__key *const *)K.issuers,
         .n_issuer_keys = 2,
@@ -413,7 +413,7 @@ static void test_credentials_create_round_trip(void **state)
     assert_string_equal(opc_credentials_server_id(c), SERVER_ID);
     assert_string_equal(opc_credentials_account_id(c), ACCOUNT_ID);
     assert_string_equal(opc_credentials_upstream_url(c), SERVICE_URL);
-    assert_string_equal(opc__credentials_tls_pin(c), TLS_PIN);
+    assert_string_equal(opc__credentials_account_server_pin(c), SERVER_PIN);
     assert_true(opc__key_equal_public(opc__credentials_device_key(c), K.device));
     assert_true(opc__key_is_private(opc__credentials_device_key(c)));
     assert_int_equal(opc__credentials_issuer_key_count(c), 2);
@@ -538,7 +538,7 @@ static void test_credentials_create_generates_randoms(void **state)
     (void)state;
     opc__credentials_params p = default_params();
     p.device_uuid = NULL;
-    p.tls_pin = NULL;
+    p.account_server_pin = NULL;
     char *a = make_file_with(&p, K.T);
     char *b = make_file_with(&p, K.T);
     cJSON *ja = cJSON_Parse(a), *jb = cJSON_Parse(b);
@@ -549,7 +549,7 @@ static void test_credentials_create_generates_randoms(void **state)
     cJSON_Delete(ja);
     cJSON_Delete(jb);
     opc_credentials *c = parse_ok(a);
-    assert_null(opc__credentials_tls_pin(c));
+    assert_null(opc__credentials_account_server_pin(c));
     opc_credentials_free(c);
     free(a);
     free(b);
@@ -593,7 +593,7 @@ static void test_credentials_create_rejects_bad_params(void **state)
     p.device_uuid = "DEVICEDEVICEDEVICEDEVICE22";
     expect_create(&p, "device_uuid must be a 26-character id");
     p = default_params();
-    p.service_url = "http://account.example.test";
+    p.service_url = "ftp://account.example.test";
     expect_create(&p, "service_url must be an https:// URL or a file path");
     p.service_url = "";
     expect_create(&p, "service_url is empty");
@@ -602,8 +602,17 @@ static void test_credentials_create_rejects_bad_params(void **state)
     p.service_url = NULL;
     expect_create(&p, "service_url is NULL");
     p = default_params();
-    p.tls_pin = "sha256// with spaces";
-    expect_create(&p, "tls_pin must be printable ASCII");
+    p.account_server_pin = "sha256// with spaces";
+    expect_create(&p, "account_server_pin must be a key thumbprint: 43 base64url characters");
+    p.account_server_pin = "obviouslyfakepin-obviouslyfakepin_obviousl";
+    expect_create(&p, "account_server_pin must be a key thumbprint");
+    p = default_params();
+    p.service_url = "http://192.0.2.1:8443";
+    expect_create(&p, "service_url may be http:// for a loopback host only");
+    p.service_url = "http://127.0.0.1.example.test";
+    expect_create(&p, "service_url may be http:// for a loopback host only");
+    p.service_url = "http://user@127.0.0.1";
+    expect_create(&p, "service_url may be http:// for a loopback host only");
     p = default_params();
     p.device_key = pub;
     expect_create(&p, "device_key must be a private key");
@@ -887,10 +896,13 @@ static void test_credentials_parse_rejects_bad_outer(void **state)
         {"accountUuid", "\"ABCDEFGHIJKLMNOPQRSTUVWXYZ\"",
          "\"encCredentials.accountUuid\" must be a 26-character id"},
         {"serviceUrl", "\"http://plain.example.test\"",
+         "\"encCredentials.serviceUrl\" may be http:// for a loopback host only"},
+        {"serviceUrl", "\"ftp://plain.example.test\"",
          "\"encCredentials.serviceUrl\" must be an https:// URL or a file path"},
         {"serviceUrl", "\"\"", "\"encCredentials.serviceUrl\" is empty"},
-        {"tlsPin", "5", "\"encCredentials.tlsPin\" must be a string"},
-        {"tlsPin", "\"a b\"", "\"encCredentials.tlsPin\" must be printable ASCII"},
+        {"accountServerPin", "5", "\"encCredentials.accountServerPin\" must be a string"},
+        {"accountServerPin", "\"a b\"",
+         "\"encCredentials.accountServerPin\" must be a key thumbprint"},
         {"deviceKey", "[]", "\"encCredentials.deviceKey\" must be an object"},
         {"issuerKeys", "{}", "\"encCredentials.issuerKeys\" must be an array"},
         {"issuerKeys", "[]", "\"encCredentials.issuerKeys\" must hold 1 to 16 keys (it holds 0)"},

@@ -154,6 +154,48 @@ static void test_sync_status_serves_heartbeat_and_health(void **state)
     sx_teardown(&x);
 }
 
+/* An https:// upstream that is down: UNREACHABLE, the message names the
+ * host and the cause, never the pin or a header. */
+static void test_sync_status_https_upstream_down(void **state)
+{
+    (void)state;
+    sx x;
+    sx_setup(&x, 0);
+    static const char pin[] = "obviouslyfakepin-obviouslyfakepin_obviously";
+    const char *vaults[] = {x.v1};
+    char *json = NULL;
+    opc_secret *file = NULL;
+    FX_OK(x.f.a, opc_account_server_create2(x.f.a, "Net", vaults, 1, "http://127.0.0.1:1", pin,
+                                            &json, &file));
+    opc_free(json);
+    opc_credentials *creds = NULL;
+    char err[OPC_ERRBUF_SIZE];
+    assert_int_equal(opc_credentials_parse(opc_secret_data(file), opc_secret_len(file), &creds,
+                                           err, sizeof err),
+                     OPC_OK);
+    opc_secret_free(file);
+    opc_sync *s = NULL;
+    if (opc_sync_create(creds, x.cache_path, &s, err, sizeof err) != OPC_OK) {
+        fail_msg("sync create: %s", err);
+    }
+    int port = listen_local(s);
+    assert_int_equal(opc_sync_run_once(s, err, sizeof err), OPC_ERR_IO);
+    assert_non_null(strstr(err, "upstream 127.0.0.1:1: "));
+    resp r;
+    http(NULL, port, "/health", &r);
+    assert_int_equal(r.status, 200);
+    char st[512];
+    char msg[512];
+    dep_status(&r, "upstream", st, msg, sizeof st);
+    assert_string_equal(st, "UNREACHABLE");
+    assert_non_null(strstr(msg, "upstream 127.0.0.1:1: "));
+    assert_null(strstr(r.body, pin));
+    assert_null(strstr(r.body, "OPC-"));
+    opc_sync_free(s);
+    opc_credentials_free(creds);
+    sx_teardown(&x);
+}
+
 static void test_sync_status_errors_and_methods(void **state)
 {
     (void)state;
@@ -275,6 +317,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync_status_serves_heartbeat_and_health),
+        cmocka_unit_test(test_sync_status_https_upstream_down),
         cmocka_unit_test(test_sync_status_errors_and_methods),
         cmocka_unit_test(test_sync_status_with_sync_thread),
     };

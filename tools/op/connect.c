@@ -187,8 +187,16 @@ int op_cmd_server_create(struct op_ctx *ctx, const struct op_args *a)
     bool force = op_has(a, "force");
     int rc = OP_EXIT_OK;
     struct stat st;
+    const char *upstream = op_arg(a, "upstream");
+    const char *pin = op_arg(a, "upstream-pin");
+    bool remote = upstream != NULL && strstr(upstream, "://") != NULL;
     if (n == 0) {
         rc = op_usage(ctx, "--vaults is required (the vaults the server may read)");
+    } else if (remote && pin == NULL) {
+        rc = op_usage(ctx, "an https:// --upstream needs --upstream-pin (the account server's "
+                           "key pin, printed by op-account-server)");
+    } else if (!remote && pin != NULL) {
+        rc = op_usage(ctx, "--upstream-pin goes with an https:// --upstream");
     } else if (!force && lstat(OP_CREDENTIALS_FILE, &st) == 0) {
         rc = op_fail(OP_EXIT_EXISTS, "./%s already exists (use --force to overwrite it)",
                      OP_CREDENTIALS_FILE);
@@ -202,8 +210,8 @@ int op_cmd_server_create(struct op_ctx *ctx, const struct op_args *a)
     }
     char *json = NULL;
     opc_secret *creds = NULL;
-    opc_err err = opc_account_server_create(ctx->acct, a->pos[0], (const char *const *)vaults, n,
-                                            op_arg(a, "upstream"), &json, &creds);
+    opc_err err = opc_account_server_create2(ctx->acct, a->pos[0], (const char *const *)vaults,
+                                             n, upstream, pin, &json, &creds);
     op_strv_free(vaults);
     if (err != OPC_OK) {
         return op_fail_lib(ctx, err, NULL);

@@ -74,6 +74,7 @@ static const struct op_flag document_get_flags[] = {{"vault", '\0', OP_FLAG_VALU
 static const struct op_flag server_create_flags[] = {{"vaults", '\0', OP_FLAG_VALUE},
                                                      {"vault", '\0', OP_FLAG_VALUE},
                                                      {"upstream", '\0', OP_FLAG_VALUE},
+                                                     {"upstream-pin", '\0', OP_FLAG_VALUE},
                                                      {"force", 'f', OP_FLAG_BOOL},
                                                      FLAG_END};
 static const struct op_flag name_flags[] = {
@@ -144,10 +145,12 @@ static const struct op_cmd commands[] = {
      "op document get DOCUMENT [--vault VAULT] [--out-file PATH [--force]]",
      "Write a document's content to stdout or a file (mode 0600)", ""},
     {"connect server create", op_cmd_server_create, server_create_flags,
-     "op connect server create NAME --vaults V1[,V2] [--upstream URL] [-f|--force]",
+     "op connect server create NAME --vaults V1[,V2] [--upstream URL [--upstream-pin PIN]] "
+     "[-f|--force]",
      "Create a Connect server; writes ./1password-credentials.json (0600)",
      "  --vaults V1,V2    the vaults the server may use (also --vault, repeatable)\n"
      "  --upstream URL    what the credentials name as upstream (default: this file)\n"
+     "  --upstream-pin PIN  the account server's key pin (required with https://)\n"
      "  -f, --force       overwrite an existing 1password-credentials.json\n"},
     {"connect server list", op_cmd_server_list, no_flags, "op connect server list",
      "List Connect servers", ""},
