@@ -4,7 +4,8 @@
 # Before sourcing: BUILDDIR (absolute), RESULTS (the results file; optional,
 # /dev/null when unset), and optionally T_PREFIX (the scratch dir's name)
 # and PID_VARS (the names of the variables holding the PIDs the script
-# starts; cleanup kills and reaps each, by PID, on exit).
+# starts; cleanup kills and reaps each, by PID, on exit). OPC_TEST_KEEP=1
+# keeps the scratch dir (logs) for a look afterwards.
 #
 # Gives: $T (scratch dir, removed on exit) with its own HOME and XDG_*
 # dirs; pass/fail/check counting into NPASS/NFAIL and $RESULTS; the HTTP
@@ -28,6 +29,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/${T_PREFIX:-opdaemon}.XXXXXX")
 PID_VARS=${PID_VARS:-"SYNC_PID API_PID"}
 for _v in $PID_VARS; do eval "$_v="; done
 cleanup() {
+    _world=0
+    upstream_world_check || _world=1
     for _v in $PID_VARS; do
         eval "_p=\${$_v:-}"
         if [ -n "$_p" ]; then kill "$_p" 2>/dev/null || true; fi
@@ -39,7 +42,14 @@ cleanup() {
     # UBSan reports of a sanitized build (make asan) go to the daemons'
     # stderr files: show them, for tools/run-daemon-tests to find.
     grep -h -A4 -e 'runtime error:' -e 'Sanitizer' "$T"/*.err "$T"/stderr 2>/dev/null || true
-    rm -rf "$T"
+    if [ -n "${OPC_TEST_KEEP:-}" ]; then
+        echo "# kept the scratch dir $T (OPC_TEST_KEEP)"
+    else
+        rm -rf "$T"
+    fi
+    # A failed last word fails the script too (tests/sdk/run's verdict
+    # is made before).
+    [ "$_world" -eq 0 ] || exit 1
 }
 trap cleanup EXIT INT TERM
 
@@ -167,6 +177,10 @@ account_create() {
 # upstream_account_ready: the world's upstream serves the new account (the
 # local file does by itself; networld.sh starts op-account-server).
 upstream_account_ready() { :; }
+# upstream_world_check: on exit, the world's last word (networld.sh: the
+# daemons did reach the account through op-account-server); 1 fails the
+# script.
+upstream_world_check() { :; }
 
 # upstream_down / upstream_up: the upstream becomes unreachable, and comes
 # back (0 on success). Local: the account file moves away and back.

@@ -126,6 +126,20 @@ upstream_account_ready() {
         { fail "op-account-server answers /heartbeat over HTTPS" "$(tail -n 5 "$T/acctd.err")"; exit 1; }
 }
 
+# On exit (lib.sh's cleanup): the suite really ran over the network, i.e.
+# the Connect servers opened sessions with op-account-server (the
+# credentials named it, not the account file).
+upstream_world_check() {
+    [ -n "$ACCTD_PID" ] || [ -s "$T/acctd.log" ] || return 0 # never started: failed already
+    _ns=$(grep -c 'session opened' "$T/acctd.log" 2>/dev/null || true)
+    if [ "${_ns:-0}" -gt 0 ]; then
+        pass "the daemons reached the account through op-account-server ($_ns sessions)"
+    else
+        fail "the daemons reached the account through op-account-server" "no session in $T/acctd.log"
+        return 1
+    fi
+}
+
 # upstream_down / upstream_up: stop op-account-server, and start it again
 # on the same port (both 0 on success).
 upstream_down() {
