@@ -15,7 +15,10 @@
  *     item_files ITEM
  *     item_put VAULT ITEM EXPECTED SRC     a write whose envelopes and key serial
  *                                          are those of item SRC (read first
- *                                          through the same upstream)
+ *                                          through the same upstream), their
+ *                                          kid set to VAULT: well-formed for
+ *                                          VAULT as far as the account server
+ *                                          can tell (it cannot open them)
  *     item_delete VAULT ITEM EXPECTED
  *
  * Prints "OK" or the error's symbolic name (opc_errname) and its message
@@ -63,6 +66,19 @@ static void print_result(opc_err rc, const opc__ebuf *eb, cJSON *a, cJSON *b)
     cJSON_Delete(both);
 }
 
+/* The envelope text with its kid set to vault (new text, cJSON_free), NULL on failure. */
+static char *relabel(const char *envelope, const char *vault)
+{
+    cJSON *env = cJSON_Parse(envelope);
+    char *text = NULL;
+    if (env != NULL && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(env, "kid")) &&
+        cJSON_ReplaceItemInObjectCaseSensitive(env, "kid", cJSON_CreateString(vault))) {
+        text = cJSON_PrintUnformatted(env);
+    }
+    cJSON_Delete(env);
+    return text;
+}
+
 static int64_t arg_int(const char *s)
 {
     char *end = NULL;
@@ -104,9 +120,17 @@ static int run(opc__upstream *u, int argc, char **argv)
         if (rc == OPC_OK) {
             rc = opc__wire_item_decode(src, &row, &eb);
         }
-        if (rc != OPC_OK || row.overview == NULL || row.details == NULL) {
-            (void)fprintf(stderr, "upstream_probe: source item %s unreadable: %s\n", argv[4],
-                          rc != OPC_OK ? opc_errname(rc) : "a tombstone");
+        char *overview = NULL;
+        char *details = NULL;
+        if (rc == OPC_OK && row.overview != NULL && row.details != NULL) {
+            overview = relabel(row.overview, argv[1]);
+            details = relabel(row.details, argv[1]);
+        }
+        if (overview == NULL || details == NULL) {
+            (void)fprintf(stderr, "upstream_probe: source item %s unusable: %s\n", argv[4],
+                          rc != OPC_OK ? opc_errname(rc) : "no envelopes");
+            cJSON_free(overview);
+            cJSON_free(details);
             cJSON_Delete(src);
             return 2;
         }
@@ -114,9 +138,11 @@ static int run(opc__upstream *u, int argc, char **argv)
                              .item_id = argv[2],
                              .expected_version = arg_int(argv[3]),
                              .key_sn = row.key_sn,
-                             .overview = row.overview,
-                             .details = row.details};
+                             .overview = overview,
+                             .details = details};
         rc = opc__upstream_item_put(u, &w, &out, &out2, &eb);
+        cJSON_free(overview);
+        cJSON_free(details);
         cJSON_Delete(src);
     } else if (strcmp(op, "item_delete") == 0 && argc == 4) {
         rc = opc__upstream_item_delete(u, argv[1], argv[2], arg_int(argv[3]), &out, &out2, &eb);
@@ -136,6 +162,13 @@ int main(int argc, char **argv)
     }
     if (opc_global_init(OPC_GLOBAL_DEFAULT) != OPC_OK) {
         (void)fprintf(stderr, "upstream_probe: opc_global_init failed\n");
+        return 2;
+    }
+    /* As connect-sync does with OP_UPSTREAM_CA_FILE (daemons/common). */
+    const char *ca = getenv("OP_UPSTREAM_CA_FILE");
+    if (opc_global_set_upstream_ca_file(ca) != OPC_OK) {
+        (void)fprintf(stderr, "upstream_probe: OP_UPSTREAM_CA_FILE: the path is too long\n");
+        opc_global_cleanup();
         return 2;
     }
     char errbuf[OPC_ERRBUF_SIZE];
