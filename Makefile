@@ -290,8 +290,18 @@ layers-check:
 install-check: all
 	@tools/check-install "$(MAKE)" $(BUILDDIR)
 
-# Daemons end to end (tests/daemon/*.sh): real processes, real HTTP.
-daemon-tests: all
+# A test-only client: one upstream operation from a credentials file
+# (tests/daemon/test_net_trust.sh), linked like the unit tests.
+NET_PROBE := $(BUILDDIR)/tests/daemon/upstream_probe
+$(NET_PROBE): tests/daemon/upstream_probe.c $(STLIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(TEST_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(LDFLAGS) \
+		-o $@ $< $(STLIB) $(DEP_LIBS)
+
+# Daemons end to end (tests/daemon/*.sh): real processes, real HTTP; the
+# account suites twice, over a local account file and over op-account-server.
+daemon-tests: all $(NET_PROBE)
 	@tools/run-daemon-tests $(BUILDDIR)
 
 # The official JS SDK (@1password/connect, pinned in tests/sdk/package.json;
@@ -299,6 +309,8 @@ daemon-tests: all
 .PHONY: sdk-tests
 sdk-tests: all
 	@tests/sdk/run $(BUILDDIR)
+	@echo "== sdk again, the upstream over HTTPS (op-account-server)"
+	@OPC_UPSTREAM_MODE=https tests/sdk/run $(BUILDDIR)
 
 check-fast: all unit api-tests cli-tests daemon-tests sdk-tests check-tls headers-check exports-check \
 		docs-check banned-check layers-check install-check fuzz-smoke
@@ -433,4 +445,4 @@ clean:
 
 -include $(LIB_OBJS:.o=.d) $(UNIT_BINS:=.d) $(API_BINS:=.d) $(BENCH_BINS:=.d) $(BENCH_TOOLS:=.d) \
 	$(OP_OBJS:.o=.d) \
-	$(DAEMON_OBJS:.o=.d) $(BUILDDIR)/tests/cli/credcheck.d
+	$(DAEMON_OBJS:.o=.d) $(BUILDDIR)/tests/cli/credcheck.d $(NET_PROBE).d

@@ -4,7 +4,8 @@
 # Before sourcing: BUILDDIR (absolute), RESULTS (the results file; optional,
 # /dev/null when unset), and optionally T_PREFIX (the scratch dir's name)
 # and PID_VARS (the names of the variables holding the PIDs the script
-# starts; cleanup kills and reaps each, by PID, on exit).
+# starts; cleanup kills and reaps each, by PID, on exit). OPC_TEST_KEEP=1
+# keeps the scratch dir (logs) for a look afterwards.
 #
 # Gives: $T (scratch dir, removed on exit) with its own HOME and XDG_*
 # dirs; pass/fail/check counting into NPASS/NFAIL and $RESULTS; the HTTP
@@ -12,7 +13,13 @@
 # (127.0.0.1 unless OPC_TEST_HOST says otherwise, tests/lib/connect.sh);
 # poll_until, free_port, now_ms, wait_http; `op` without a terminal;
 # account_create (a signed-in account) and start_daemons (connect-sync and
-# connect-api as two processes on free ports, synced).
+# connect-api as two processes on free ports, synced); upstream_down and
+# upstream_up (make the upstream unreachable, and bring it back).
+#
+# OPC_UPSTREAM_MODE picks the world: "local" (the default: the daemons read
+# the owner's account file directly) or "https" (tests/lib/networld.sh:
+# they reach it through op-account-server over HTTPS; $OP then writes
+# credentials naming that server, and account_create starts it).
 : "${BUILDDIR:?}"
 RESULTS=${RESULTS:-/dev/null}
 SYNC="$BUILDDIR/connect-sync"
@@ -22,6 +29,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/${T_PREFIX:-opdaemon}.XXXXXX")
 PID_VARS=${PID_VARS:-"SYNC_PID API_PID"}
 for _v in $PID_VARS; do eval "$_v="; done
 cleanup() {
+    _world=0
+    upstream_world_check || _world=1
     for _v in $PID_VARS; do
         eval "_p=\${$_v:-}"
         if [ -n "$_p" ]; then kill "$_p" 2>/dev/null || true; fi
@@ -33,7 +42,14 @@ cleanup() {
     # UBSan reports of a sanitized build (make asan) go to the daemons'
     # stderr files: show them, for tools/run-daemon-tests to find.
     grep -h -A4 -e 'runtime error:' -e 'Sanitizer' "$T"/*.err "$T"/stderr 2>/dev/null || true
-    rm -rf "$T"
+    if [ -n "${OPC_TEST_KEEP:-}" ]; then
+        echo "# kept the scratch dir $T (OPC_TEST_KEEP)"
+    else
+        rm -rf "$T"
+    fi
+    # A failed last word fails the script too (tests/sdk/run's verdict
+    # is made before).
+    [ "$_world" -eq 0 ] || exit 1
 }
 trap cleanup EXIT INT TERM
 
@@ -155,7 +171,25 @@ account_create() {
     env OP_PASSWORD="$1" setsid -w "$OP" signin >"$T/signin" 2>"$T/signin.err" </dev/null ||
         { fail "signin" "$(cat "$T/signin.err")"; exit 1; }
     eval "$(cat "$T/signin")"
+    upstream_account_ready
 }
+
+# upstream_account_ready: the world's upstream serves the new account (the
+# local file does by itself; networld.sh starts op-account-server).
+upstream_account_ready() { :; }
+# upstream_world_check: on exit, the world's last word (networld.sh: the
+# daemons did reach the account through op-account-server); 1 fails the
+# script.
+upstream_world_check() { :; }
+
+# upstream_down / upstream_up: the upstream becomes unreachable, and comes
+# back (0 on success). Local: the account file moves away and back.
+UPSTREAM_WHAT="the account file"
+upstream_down() {
+    UPSTREAM_DB=$(op account get --format json | jq -r .path) && [ -f "$UPSTREAM_DB" ] &&
+        mv "$UPSTREAM_DB" "$UPSTREAM_DB.away"
+}
+upstream_up() { mv "$UPSTREAM_DB.away" "$UPSTREAM_DB"; }
 
 # start_daemons CREDS: connect-sync (SPORT, SYNC_PID, logs $T/sync.*) and
 # connect-api (APORT, API_PID, logs $T/api.*) over $XDG_DATA_HOME, on free
@@ -226,3 +260,16 @@ one_item_https() {
     check "connect-api answers over HTTPS" poll_until 5000 \
         curl -sf -g --cacert "$T/tls/cert.pem" "https://$URL_HOST:$HTTPS_PORT/heartbeat"
 }
+
+# ---- the world ----
+case ${OPC_UPSTREAM_MODE:-local} in
+local) ;;
+https)
+    # shellcheck source=../lib/networld.sh
+    . "$(dirname "$0")/../lib/networld.sh"
+    ;;
+*)
+    fail "OPC_UPSTREAM_MODE is local or https" "not $OPC_UPSTREAM_MODE"
+    exit 1
+    ;;
+esac

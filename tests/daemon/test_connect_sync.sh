@@ -105,13 +105,15 @@ check "no plaintext canary in the cache" sh -c "[ -s '$CACHE' ] && ! grep -q 'ca
 check "--healthcheck exits 0 while running" env OP_HTTP_PORT="$PORT" "$SYNC" --healthcheck
 
 # ---- upstream gone: health reports it, heartbeat stays ----
-DB=$(find "$T" -name account.db -type f | head -n 1)
-check "account.db found" [ -n "$DB" ]
-if [ -n "$DB" ] && [ -f "$DB" ]; then
-    mv "$DB" "$DB.away"
+# (the account file moves away; over the network, op-account-server stops)
+if upstream_down; then
+    pass "$UPSTREAM_WHAT goes away"
     check "/health reports an unreachable upstream" poll_until 3000 health_is upstream UNREACHABLE
-    mv "$DB.away" "$DB"
+    check "/heartbeat still answers while the upstream is away" curl -sf "http://127.0.0.1:$PORT/heartbeat"
+    upstream_up || fail "$UPSTREAM_WHAT comes back"
     check "the sync recovers when the upstream returns" poll_until 10000 health_is upstream ACTIVE
+else
+    fail "$UPSTREAM_WHAT goes away"
 fi
 
 # ---- SIGTERM ----

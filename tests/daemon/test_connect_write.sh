@@ -8,10 +8,10 @@
 # its JSON body: 400 (malformed, wrong types, categories, two PASSWORD
 # fields, bad DATE, deep nesting), 413 (over 1 MiB), 409 (stale version),
 # 403 (read-only token writing, write-only token reading, PATCH included),
-# 404, 503 (upstream account file gone) while reads keep working. Every
-# refused write is checked to have changed nothing. Then the concurrency
-# proofs (tests/daemon/concurrency.py): 1,000 create->get pairs from 8
-# clients, and 8 clients racing PUTs on one item.
+# 404, 503 (the upstream gone: the account file, or op-account-server)
+# while reads keep working. Every refused write is checked to have changed
+# nothing. Then the concurrency proofs (tests/daemon/concurrency.py): 1,000
+# create->get pairs from 8 clients, and 8 clients racing PUTs on one item.
 set -eu
 : "${BUILDDIR:?}" "${RESULTS:?}"
 T_PREFIX=opwrited
@@ -549,25 +549,26 @@ check "DELETE with a write-only token: 204 ($CODE)" [ "$CODE" = 204 ]
 req "$TOK" "$ITEMS/$MINIMAL/" -X DELETE
 check "DELETE items/{id}/ (trailing slash): 204 ($CODE)" [ "$CODE" = 204 ]
 
-# ================= 503: the upstream account file is gone =================
+# ================= 503: the upstream is gone =================
+# (the account file moves away; over the network, op-account-server stops)
 baseline
-mv "$ACCOUNT_DB" "$ACCOUNT_DB.away"
-werr "503 POST while the account file is away" 503 POST "$TOK" "$ITEMS" "$CREATE" 'reads keep working'
-werr "503 PUT while the account file is away" 503 PUT "$TOK" "$ITEMS/$WEB" "$(
+check "$UPSTREAM_WHAT goes away" upstream_down
+werr "503 POST while $UPSTREAM_WHAT is away" 503 POST "$TOK" "$ITEMS" "$CREATE" 'reads keep working'
+werr "503 PUT while $UPSTREAM_WHAT is away" 503 PUT "$TOK" "$ITEMS/$WEB" "$(
     jq '.title = "not written"' "$T/webnow.json" >"$T/p503.json"; echo "$T/p503.json")"
-werr "503 PATCH while the account file is away" 503 PATCH "$TOK" "$ITEMS/$WEB" \
+werr "503 PATCH while $UPSTREAM_WHAT is away" 503 PATCH "$TOK" "$ITEMS/$WEB" \
     "$(body p.json '[{"op":"replace","path":"/title","value":"not written"}]')"
 req "$TOK" "$ITEMS/$ATT" -X DELETE
-check "503 DELETE while the account file is away ($CODE)" [ "$CODE" = 503 ]
+check "503 DELETE while $UPSTREAM_WHAT is away ($CODE)" [ "$CODE" = 503 ]
 check "the write's 503 carries Retry-After ($(header Retry-After))" [ "$(header Retry-After)" = 5 ]
-expect "GET item still works while the account file is away" 200 "$TOK" "$ITEMS/$WEB" ".id == \"$WEB\""
-expect "GET list still works while the account file is away" 200 "$TOK" "$ITEMS" 'length > 0'
-expect "GET vaults still works while the account file is away" 200 "$TOK" /v1/vaults 'length == 2'
+expect "GET item still works while $UPSTREAM_WHAT is away" 200 "$TOK" "$ITEMS/$WEB" ".id == \"$WEB\""
+expect "GET list still works while $UPSTREAM_WHAT is away" 200 "$TOK" "$ITEMS" 'length > 0'
+expect "GET vaults still works while $UPSTREAM_WHAT is away" 200 "$TOK" /v1/vaults 'length == 2'
 werr "400 still comes before 503 (validation first)" 400 POST "$TOK" "$ITEMS" "$(body bad.json '{"category":"SPACESHIP"}')"
 unchanged "503 writes"
-mv "$ACCOUNT_DB.away" "$ACCOUNT_DB"
+check "$UPSTREAM_WHAT comes back" upstream_up
 P=$(body back.json '{"category":"PASSWORD","title":"After 503","fields":[{"id":"password","value":"x"}]}')
-wexpect "writes work again once the account file is back" 200 POST "$TOK" "$ITEMS" "$P" '.title == "After 503"'
+wexpect "writes work again once $UPSTREAM_WHAT is back" 200 POST "$TOK" "$ITEMS" "$P" '.title == "After 503"'
 AFTER=$(jq -r .id "$T/body")
 check "the item written after the 503 exists in the account (op)" op_item_jq "$AFTER" '.title == "After 503"'
 

@@ -1,0 +1,151 @@
+# tests/lib/networld.sh - the network world of the daemon tests (sourced by
+# tests/daemon/lib.sh when OPC_UPSTREAM_MODE=https; not a test itself).
+#
+# The same suites, with connect-sync and connect-api reaching the account
+# through op-account-server over HTTPS instead of a local account file
+# (docs/protocol.md, "The network protocol"):
+#
+#   - a test CA ($NET/ca1) and a certificate for 127.0.0.1 it signed
+#     ($NET/srv1), made with the openssl CLI (P-256);
+#   - the account server's data dir $NET_DATA (OP_ACCOUNT_DATA_DIR): its
+#     server key, and accounts/a.db, the account file the owner's op
+#     creates and keeps working on locally (OP_ACCOUNT, exported);
+#   - OP_UPSTREAM_CA_FILE (exported) trusts the test CA in every daemon the
+#     script starts;
+#   - $OP becomes a wrapper of op that adds --upstream https://127.0.0.1:PORT
+#     and --upstream-pin (the data dir's server key) to "connect server
+#     create" when the command names no --upstream itself;
+#   - account_create starts op-account-server (ACCTD_PID, logs
+#     $T/acctd.log and $T/acctd.err) once the account file exists;
+#   - upstream_down / upstream_up stop it and start it again on its port.
+#
+# Also for tests that build worlds of their own (test_net_trust.sh):
+# net_ca, net_cert, net_data_init, net_pin, net_server_start, net_url.
+#
+# Needs connect.sh's helpers (free_port, poll_until, pass/fail) and
+# lib.sh's T, BUILDDIR, PID_VARS.
+
+ACCTD="$BUILDDIR/op-account-server"
+NET="$T/net"
+NET_DATA="$NET/data"
+PID_VARS="$PID_VARS ACCTD_PID"
+ACCTD_PID=
+UPSTREAM_WHAT="the account server"
+
+# net_ca DIR CN: a test CA, DIR/ca.pem (certificate) and DIR/ca.key.
+net_ca() {
+    mkdir -p "$1"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=$2" -keyout "$1/ca.key" -out "$1/ca.pem" \
+        -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" >/dev/null 2>&1 &&
+        [ -s "$1/ca.pem" ]
+}
+
+# net_cert CA_DIR DIR: DIR/cert.pem and DIR/key.pem, a P-256 server
+# certificate for IP 127.0.0.1 signed by the CA in CA_DIR.
+net_cert() {
+    mkdir -p "$2"
+    printf '%s\n' "subjectAltName=IP:127.0.0.1" "basicConstraints=critical,CA:FALSE" \
+        "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" \
+        "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid" >"$2/ext.cnf"
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+        -keyout "$2/key.pem" -out "$2/csr.pem" >/dev/null 2>&1 &&
+        openssl x509 -req -in "$2/csr.pem" -CA "$1/ca.pem" -CAkey "$1/ca.key" \
+            -set_serial "0x$(openssl rand -hex 8)" -days 2 -extfile "$2/ext.cnf" \
+            -out "$2/cert.pem" >/dev/null 2>&1 &&
+        [ -s "$2/cert.pem" ] && [ -s "$2/key.pem" ]
+}
+
+# net_data_init DIR: an empty data dir of op-account-server (mode 0700).
+net_data_init() {
+    mkdir -p "$1/accounts" && chmod 700 "$1" "$1/accounts"
+}
+
+# net_pin DIR: prints the pin of DIR's server key (creating the key).
+net_pin() {
+    OP_ACCOUNT_DATA_DIR="$1" "$ACCTD" --print-pin </dev/null
+}
+
+# net_url PORT: the upstream URL of an account server on 127.0.0.1:PORT.
+net_url() { echo "https://127.0.0.1:$1"; }
+
+# net_server_start VAR DATA_DIR CERT_DIR CA_FILE PORT NAME: op-account-server
+# over DATA_DIR with CERT_DIR's certificate on 127.0.0.1:PORT, debug logs in
+# $T/NAME.log and $T/NAME.err, its PID in VAR (which must be in PID_VARS);
+# returns once GET /heartbeat answers over HTTPS (trusting CA_FILE), 1 when
+# it does not within 5 s.
+net_server_start() {
+    env OP_ACCOUNT_DATA_DIR="$2" OP_HTTPS_PORT="$5" OP_BIND_ADDRESS=127.0.0.1 \
+        OP_TLS_CERT_FILE="$3/cert.pem" OP_TLS_KEY_FILE="$3/key.pem" OP_LOG_LEVEL=debug \
+        "$ACCTD" >>"$T/$6.log" 2>>"$T/$6.err" </dev/null &
+    eval "$1=\$!"
+    poll_until 5000 curl -sf --cacert "$4" "$(net_url "$5")/heartbeat"
+}
+
+# ---- this script's world ----
+# net_world_fail WHAT: the world could not be built: one failed check
+# naming WHAT, and the script ends.
+net_world_fail() {
+    fail "the network world: $1" "${2:-}"
+    exit 1
+}
+[ -x "$ACCTD" ] || net_world_fail "op-account-server is built ($ACCTD)"
+net_ca "$NET/ca1" "opconnect test CA 1" || net_world_fail "a test CA made with openssl"
+net_cert "$NET/ca1" "$NET/srv1" || net_world_fail "a certificate for 127.0.0.1 signed by the test CA"
+net_data_init "$NET_DATA" || net_world_fail "the account server's data dir"
+NET_PIN=$(net_pin "$NET_DATA" 2>"$T/pin.err") && [ -n "$NET_PIN" ] ||
+    net_world_fail "op-account-server --print-pin" "$(cat "$T/pin.err")"
+ACCT_PORT=$(free_port)
+NET_URL=$(net_url "$ACCT_PORT")
+OP_ACCOUNT="$NET_DATA/accounts/a.db"
+OP_UPSTREAM_CA_FILE="$NET/ca1/ca.pem"
+export OP_ACCOUNT OP_UPSTREAM_CA_FILE
+
+# op with this world's upstream in the credentials it writes.
+mkdir -p "$NET/bin"
+cat >"$NET/bin/op" <<EOF
+#!/bin/sh
+# op, adding the network world's upstream to "connect server create"
+# (tests/lib/networld.sh).
+if [ \$# -ge 3 ] && [ "\$1" = connect ] && [ "\$2" = server ] && [ "\$3" = create ]; then
+    for a in "\$@"; do
+        case \$a in --upstream | --upstream=*) exec "$OP" "\$@" ;; esac
+    done
+    exec "$OP" "\$@" --upstream "$NET_URL" --upstream-pin "$NET_PIN"
+fi
+exec "$OP" "\$@"
+EOF
+chmod 755 "$NET/bin/op"
+OP="$NET/bin/op"
+
+# Started by account_create (lib.sh) once the account file exists.
+upstream_account_ready() {
+    [ -z "$ACCTD_PID" ] || return 0
+    net_server_start ACCTD_PID "$NET_DATA" "$NET/srv1" "$OP_UPSTREAM_CA_FILE" "$ACCT_PORT" acctd ||
+        { fail "op-account-server answers /heartbeat over HTTPS" "$(tail -n 5 "$T/acctd.err")"; exit 1; }
+}
+
+# On exit (lib.sh's cleanup): the suite really ran over the network, i.e.
+# the Connect servers opened sessions with op-account-server (the
+# credentials named it, not the account file).
+upstream_world_check() {
+    [ -n "$ACCTD_PID" ] || [ -s "$T/acctd.log" ] || return 0 # never started: failed already
+    _ns=$(grep -c 'session opened' "$T/acctd.log" 2>/dev/null || true)
+    if [ "${_ns:-0}" -gt 0 ]; then
+        pass "the daemons reached the account through op-account-server ($_ns sessions)"
+    else
+        fail "the daemons reached the account through op-account-server" "no session in $T/acctd.log"
+        return 1
+    fi
+}
+
+# upstream_down / upstream_up: stop op-account-server, and start it again
+# on the same port (both 0 on success).
+upstream_down() {
+    stop_pid ACCTD_PID
+    [ "$STOP_RC" = 0 ]
+}
+upstream_up() {
+    net_server_start ACCTD_PID "$NET_DATA" "$NET/srv1" "$OP_UPSTREAM_CA_FILE" "$ACCT_PORT" acctd
+}
