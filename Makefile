@@ -301,7 +301,7 @@ $(NET_PROBE): tests/daemon/upstream_probe.c $(STLIB)
 
 # Daemons end to end (tests/daemon/*.sh): real processes, real HTTP; the
 # account suites twice, over a local account file and over op-account-server.
-daemon-tests: all $(NET_PROBE)
+daemon-tests: all $(NET_PROBE) $(BENCH_TOOLS)
 	@tools/run-daemon-tests $(BUILDDIR)
 
 # The official JS SDK (@1password/connect, pinned in tests/sdk/package.json;

@@ -81,14 +81,27 @@ SPORT=$(free_port)
 OP_SESSION="$CREDS" OP_HTTP_PORT="$SPORT" OP_LOG_LEVEL=debug "$SYNC" >"$T/sync.log" \
     2>"$T/sync.err" </dev/null &
 SYNC_PID=$!
-n=0
-i=0
-while [ "$i" -lt 3000 ]; do # until the first items are in (at most 30 s)
-    n=$(cache_count)
-    [ "$n" -gt 0 ] && break
-    sleep 0.01
-    i=$((i + 1))
-done
+# One process watches the cache every 5 ms and kills op-account-server
+# (SIGKILL) at the first items it sees; it prints how many there were.
+n=$(python3 - "$CACHE" "$ACCTD_PID" <<'PY'
+import os, signal, sqlite3, sys, time
+cache, pid = sys.argv[1], int(sys.argv[2])
+end = time.monotonic() + 30
+n = 0
+while time.monotonic() < end:
+    try:
+        c = sqlite3.connect(f"file:{cache}?mode=ro", uri=True)
+        n = c.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+        c.close()
+    except sqlite3.Error:
+        n = 0
+    if n > 0:
+        break
+    time.sleep(0.005)
+os.kill(pid, signal.SIGKILL)
+print(n)
+PY
+)
 kill9_acctd
 check "the initial sync was under way when the account server died ($n of $ITEMS items)" \
     [ "$n" -gt 0 -a "$n" -lt "$ITEMS" ]
@@ -116,7 +129,7 @@ check "connect-api answers /heartbeat" wait_http "$APORT"
 READ_ID=$(curl -sf -H "Authorization: Bearer $TOK" \
     "http://127.0.0.1:$APORT/v1/vaults/$VAULT/items?filter=title%20co%20%22Harbor%22" |
     jq -r '.[0].id')
-check "an item to read ($READ_ID)" [ -n "$READ_ID" ] [ "$READ_ID" != null ]
+check "an item to read ($READ_ID)" [ -n "$READ_ID" -a "$READ_ID" != null ]
 
 # The loop: 8 clients POST items titled w-<client>-<n> until $T/stop exists;
 # each result is one line "<Unix ms> <client> <n> <status> <retry-after> <id>".
