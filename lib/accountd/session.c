@@ -131,13 +131,14 @@ static void reindex(opc__ad_sessions *t)
     for (size_t i = 0; i < t->n_index; i++) {
         t->index[i] = EMPTY;
     }
-    for (size_t i = 0; i < t->max; i++) {
+    size_t n = t->n_index;
+    for (size_t i = 0; i < t->max && n > 0; i++) {
         if (!t->s[i].used) {
             continue;
         }
-        size_t b = hash(t->s[i].sid, t->n_index);
+        size_t b = hash(t->s[i].sid, n);
         while (t->index[b] != EMPTY) {
-            b = (b + 1) % t->n_index;
+            b = (b + 1) % n;
         }
         t->index[b] = (int32_t)i;
     }
@@ -147,10 +148,13 @@ opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *a
                              const char *server, const opc__proto_keys *k, int64_t expires,
                              int64_t now_s)
 {
-    if (t == NULL || sid == NULL || strlen(sid) != OPC_PROTO_NONCE_B64 ||
-        !opc__id_valid_str(account) || !opc__id_valid_str(server) || k == NULL) {
+    if (t == NULL || t->s == NULL || t->n_index == 0 || sid == NULL ||
+        strlen(sid) != OPC_PROTO_NONCE_B64 || !opc__id_valid_str(account) ||
+        !opc__id_valid_str(server) || k == NULL) {
         return OPC_ERR_INVALID_ARG;
     }
+    sess *all = t->s;
+    size_t max = t->max;
     (void)pthread_mutex_lock(&t->mu);
     sess *dup = find(t, sid);
     if (dup != NULL) { /* a sid again (16 random bytes: not in practice) */
@@ -158,8 +162,8 @@ opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *a
     }
     sess *slot = NULL;
     sess *lru = NULL;
-    for (size_t i = 0; i < t->max; i++) {
-        sess *e = &t->s[i];
+    for (size_t i = 0; i < max; i++) {
+        sess *e = &all[i];
         if (e->used && dead(e, now_s)) {
             forget(t, e);
         }
@@ -193,8 +197,8 @@ opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *a
 
 opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, uint64_t counter,
                                const char *method, const char *target, const void *body,
-                               size_t body_len, const char *mac, int64_t now_s,
-                               opc__ad_auth *out, opc__ebuf *eb)
+                               size_t body_len, const char *mac, int64_t now_s, opc__ad_auth *out,
+                               opc__ebuf *eb)
 {
     memset(out, 0, sizeof *out);
     if (sid == NULL || strlen(sid) != OPC_PROTO_NONCE_B64 || mac == NULL) {
@@ -214,8 +218,8 @@ opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, uint64_t co
                        e->server, (unsigned long long)counter, (unsigned long long)e->counter);
     } else {
         char want[OPC_PROTO_HASH_B64 + 1];
-        rc = opc__proto_mac_request(&e->keys, e->sid, counter, method, target, body, body_len,
-                                    want);
+        rc =
+            opc__proto_mac_request(&e->keys, e->sid, counter, method, target, body, body_len, want);
         if (rc != OPC_OK) {
             rc = opc__fail(eb, OPC_ERR_TOKEN, "session of server %s: cannot compute the MAC",
                            e->server);
@@ -281,6 +285,9 @@ struct opc__ad_nonces {
 
 static size_t hash(const char *s, size_t mod)
 {
+    if (mod == 0) {
+        return 0;
+    }
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (; *s != '\0'; s++) {
         h = (h ^ (unsigned char)*s) * 1099511628211ULL;
