@@ -91,7 +91,8 @@ static opc_err check_params(const opc__credentials_params *p, opc__ebuf *eb)
     if (why != NULL) {
         return arg(eb, "service_url", why);
     }
-    why = p->account_server_pin == NULL ? NULL : opc__credentials_pin_problem(p->account_server_pin);
+    why =
+        p->account_server_pin == NULL ? NULL : opc__credentials_pin_problem(p->account_server_pin);
     if (why != NULL) {
         return arg(eb, "account_server_pin", why);
     }
@@ -218,7 +219,8 @@ static opc_err build_outer(builder *b, const opc__credentials_params *p, opc__eb
     if (cJSON_AddStringToObject(b->outer, "serverUuid", p->server_id) == NULL ||
         cJSON_AddStringToObject(b->outer, "accountUuid", p->account_id) == NULL ||
         cJSON_AddStringToObject(b->outer, "serviceUrl", p->service_url) == NULL ||
-        (p->account_server_pin != NULL && cJSON_AddStringToObject(b->outer, "accountServerPin", p->account_server_pin) == NULL)) {
+        (p->account_server_pin != NULL &&
+         cJSON_AddStringToObject(b->outer, "accountServerPin", p->account_server_pin) == NULL)) {
         cJSON_Delete(keyset);
         return OPC_ERR_NOMEM;
     }

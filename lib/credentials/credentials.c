@@ -426,8 +426,9 @@ static opc_err parse_issuer_keys(const ctx *x, const cJSON *o, opc_credentials *
 
 static opc_err parse_outer(const ctx *x, cJSON *o, opc_credentials *c)
 {
-    static const char *const members[] = {"serverUuid", "accountUuid", "serviceUrl", "accountServerPin",
-                                          "deviceKey",  "issuerKeys",  "keyset",     NULL};
+    static const char *const members[] = {"serverUuid",       "accountUuid", "serviceUrl",
+                                          "accountServerPin", "deviceKey",   "issuerKeys",
+                                          "keyset",           NULL};
     if (!cJSON_IsObject(o)) {
         return BAD(x, "encCredentials does not hold a JSON object");
     }

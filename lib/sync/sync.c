@@ -1061,11 +1061,58 @@ static bool fatal(opc_err rc)
     return rc == OPC_ERR_INVALID_ARG || rc == OPC_ERR_UNSUPPORTED;
 }
 
+/*
+ * A stop flag set by a signal handler cannot wake a long poll by itself:
+ * while opc_sync_run() runs with one, this thread looks at it every
+ * FLAG_WATCH_MS and interrupts the upstream's wait (upstream.h: any thread
+ * may), so the sync asks for its full wait (one request per wait, not one
+ * per 100 ms, for an https:// upstream) and still stops promptly.
+ */
+#define FLAG_WATCH_MS 50
+
+typedef struct flag_watch {
+    opc_sync *s;
+    volatile int *flag;
+    atomic_int done;
+} flag_watch;
+
+static void *watch_flag(void *arg)
+{
+    flag_watch *w = arg;
+    while (atomic_load(&w->done) == 0) {
+        if (*w->flag != 0) {
+            opc__upstream_interrupt(w->s->up); /* again each time: the next call clears it */
+        }
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = FLAG_WATCH_MS * 1000000L};
+        (void)nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static opc_err run_loop(opc_sync *s, volatile int *stop_flag, bool watched);
+
 opc_err opc_sync_run(opc_sync *s, volatile int *stop_flag)
 {
     if (s == NULL) {
         return OPC_ERR_INVALID_ARG;
     }
+    if (stop_flag == NULL) {
+        return run_loop(s, NULL, false);
+    }
+    flag_watch w = {.s = s, .flag = stop_flag};
+    atomic_init(&w.done, 0);
+    pthread_t th;
+    bool watched = pthread_create(&th, NULL, watch_flag, &w) == 0;
+    opc_err rc = run_loop(s, stop_flag, watched);
+    if (watched) {
+        atomic_store(&w.done, 1);
+        (void)pthread_join(th, NULL);
+    }
+    return rc;
+}
+
+static opc_err run_loop(opc_sync *s, volatile int *stop_flag, bool watched)
+{
     opc__log(OPC_LOG_INFO, SUB, "sync started for server %s at cursor %lld", s->server_id,
              (long long)s->hl.cursor);
     int64_t failures = 0;
@@ -1073,9 +1120,10 @@ opc_err opc_sync_run(opc_sync *s, volatile int *stop_flag)
     while (!stopping(s, stop_flag)) {
         opc__ebuf eb;
         opc__ebuf_clear(&eb);
-        /* The long wait is short enough to notice a stop flag set by a signal. */
+        /* Without the watcher, the long wait is short enough to notice a
+         * stop flag set by a signal. */
         int64_t wait = s->wait_ms;
-        if (stop_flag != NULL && wait > 100) {
+        if (stop_flag != NULL && !watched && wait > 100) {
             wait = 100;
         }
         opc_err rc = opc__sync_step(s, wait, &eb);

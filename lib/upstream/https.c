@@ -329,9 +329,9 @@ static outcome attempt(opc__upstream *u, const call *c, long *status, cJSON **js
     (void)snprintf(mach, sizeof mach, "%s: %s", OPC_PROTO_MAC_HEADER, mac);
     const char *headers[] = {auth, counter, mach, NULL};
     opc__transport_answer a;
-    opc__net net = opc__transport_send(h->t, c->method, c->target, headers, c->body, c->body_len,
-                                       c->timeout_ms, c->interruptible ? &u->interrupted : NULL,
-                                       &a, why);
+    opc__net net =
+        opc__transport_send(h->t, c->method, c->target, headers, c->body, c->body_len,
+                            c->timeout_ms, c->interruptible ? &u->interrupted : NULL, &a, why);
     OPENSSL_cleanse(auth, sizeof auth);
     OPENSSL_cleanse(mach, sizeof mach);
     h->last_used = opc__monotonic_ms();
@@ -486,8 +486,8 @@ static opc_err get_object(opc__upstream *u, const char *target, cJSON **out, opc
     if (rc == OPC_OK && !cJSON_IsObject(*out)) {
         cJSON_Delete(*out);
         *out = NULL;
-        rc = opc__fail(eb, OPC_ERR_IO, "upstream %s: the answer to %s is not an object",
-                       host_of(u), target);
+        rc = opc__fail(eb, OPC_ERR_IO, "upstream %s: the answer to %s is not an object", host_of(u),
+                       target);
     }
     return rc;
 }
@@ -599,8 +599,8 @@ static opc_err h_item_files(opc__upstream *u, const char *item, const char *afte
 {
     char target[TARGET_MAX];
     (void)snprintf(target, sizeof target,
-                   "/v1/connect/items/%s/files?after_file=%s&after_idx=%" PRId64 "&limit=%zu",
-                   item, or_empty(after_file), after_idx, limit);
+                   "/v1/connect/items/%s/files?after_file=%s&after_idx=%" PRId64 "&limit=%zu", item,
+                   or_empty(after_file), after_idx, limit);
     return get_page(u, target, "chunks", out, eb);
 }
 
@@ -641,9 +641,9 @@ static opc_err read_back(opc__upstream *u, const char *vault, const char *item, 
         opc__wire_item r;
         if (opc__wire_item_decode(row, &r, &reb) == OPC_OK && strcmp(r.vault, vault) == 0 &&
             strcmp(r.state, state) == 0 && (any_version || r.version == version)) {
-            ours = w == NULL || (r.key_sn == w->key_sn && r.overview != NULL &&
-                                 r.details != NULL && strcmp(r.overview, w->overview) == 0 &&
-                                 strcmp(r.details, w->details) == 0);
+            ours = w == NULL ||
+                   (r.key_sn == w->key_sn && r.overview != NULL && r.details != NULL &&
+                    strcmp(r.overview, w->overview) == 0 && strcmp(r.details, w->details) == 0);
         }
     }
     if (ours) {
@@ -727,8 +727,8 @@ static opc_err h_item_delete(opc__upstream *u, const char *vault, const char *it
     } else if (lost) {
         char cause[OPC_ERRBUF_SIZE];
         (void)snprintf(cause, sizeof cause, "%s", eb != NULL ? eb->msg : "network");
-        rc = read_back(u, vault, item, expected_version + 1, expected_version == 0, "deleted",
-                       NULL, cause, out_item, out_vault, eb);
+        rc = read_back(u, vault, item, expected_version + 1, expected_version == 0, "deleted", NULL,
+                       cause, out_item, out_vault, eb);
     }
     cJSON_Delete(j);
     return rc;
@@ -748,6 +748,14 @@ static void h_close(opc__upstream *u)
     u->impl = NULL;
 }
 
+static void h_wakeup(opc__upstream *u)
+{
+    https *h = u->impl;
+    if (h != NULL) {
+        opc__transport_wakeup(h->t);
+    }
+}
+
 static const opc__upstream_ops HTTPS_OPS = {
     .changes = h_changes,
     .issuer_key = h_issuer_key,
@@ -761,6 +769,7 @@ static const opc__upstream_ops HTTPS_OPS = {
     .item_put = h_item_put,
     .item_delete = h_item_delete,
     .close = h_close,
+    .wakeup = h_wakeup,
 };
 
 /* A copy of an EC private key (through its JWK). */

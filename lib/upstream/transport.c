@@ -24,11 +24,12 @@
 
 struct opc__transport {
     CURL *curl;
-    char *base;      /* scheme://authority, no trailing slash */
-    char *host;      /* host[:port], for messages */
-    char *ca;        /* PEM bundle, NULL: the system's */
+    CURLM *multi; /* drives curl: its poll is woken by opc__transport_wakeup */
+    char *base;   /* scheme://authority, no trailing slash */
+    char *host;   /* host[:port], for messages */
+    char *ca;     /* PEM bundle, NULL: the system's */
     size_t ca_len;
-    bool plain_http; /* loopback http:// */
+    bool plain_http;            /* loopback http:// */
     atomic_int *interrupted;    /* the exchange's interrupt flag, or NULL */
     opc__transport_answer *ans; /* the exchange under way */
 };
@@ -167,7 +168,8 @@ opc_err opc__transport_open(const char *base_url, const char *ca_file, opc__tran
     }
     if (rc == OPC_OK) {
         t->curl = curl_easy_init();
-        if (t->curl == NULL) {
+        t->multi = curl_multi_init();
+        if (t->curl == NULL || t->multi == NULL) {
             rc = OPC_ERR_NOMEM;
         }
     }
@@ -184,6 +186,9 @@ void opc__transport_close(opc__transport *t)
     if (t == NULL) {
         return;
     }
+    if (t->multi != NULL) {
+        curl_multi_cleanup(t->multi);
+    }
     if (t->curl != NULL) {
         curl_easy_cleanup(t->curl);
     }
@@ -191,6 +196,58 @@ void opc__transport_close(opc__transport *t)
     opc__free(t->host);
     opc__free(t->ca);
     opc__free(t);
+}
+
+void opc__transport_wakeup(opc__transport *t)
+{
+    if (t != NULL && t->multi != NULL) {
+        (void)curl_multi_wakeup(t->multi);
+    }
+}
+
+/*
+ * Run the transfer on the multi handle: its poll returns at once when
+ * opc__transport_wakeup() is called (and at least every second), and the
+ * interrupt flag is looked at each time. *aborted when it ended the
+ * transfer.
+ */
+static CURLcode perform(opc__transport *t, atomic_int *interrupt, bool *aborted)
+{
+    *aborted = false;
+    if (curl_multi_add_handle(t->multi, t->curl) != CURLM_OK) {
+        return CURLE_OUT_OF_MEMORY;
+    }
+    CURLcode cc = CURLE_OK;
+    bool done = false;
+    int running = 1;
+    while (!done) {
+        if (curl_multi_perform(t->multi, &running) != CURLM_OK) {
+            cc = CURLE_OUT_OF_MEMORY;
+            break;
+        }
+        int left = 0;
+        CURLMsg *m;
+        while ((m = curl_multi_info_read(t->multi, &left)) != NULL) {
+            if (m->msg == CURLMSG_DONE && m->easy_handle == t->curl) {
+                cc = m->data.result;
+                done = true;
+            }
+        }
+        if (done) {
+            break;
+        }
+        if (interrupt != NULL && atomic_load(interrupt) != 0) {
+            *aborted = true;
+            cc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        if (curl_multi_poll(t->multi, NULL, 0, 1000, NULL) != CURLM_OK) {
+            cc = CURLE_OUT_OF_MEMORY;
+            break;
+        }
+    }
+    (void)curl_multi_remove_handle(t->multi, t->curl);
+    return cc;
 }
 
 const char *opc__transport_host(const opc__transport *t)
@@ -388,7 +445,8 @@ opc__net opc__transport_send(opc__transport *t, const char *method, const char *
     if (!ok) {
         res = OPC__NET_NOMEM;
     } else {
-        CURLcode cc = curl_easy_perform(c);
+        bool aborted = false;
+        CURLcode cc = perform(t, interrupt, &aborted);
         long status = 0;
         (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         ans->status = status;
@@ -402,7 +460,7 @@ opc__net opc__transport_send(opc__transport *t, const char *method, const char *
             res = OPC__NET_TOO_LARGE;
             (void)snprintf(why, OPC_TRANSPORT_WHY_MAX, "the answer is larger than %zu bytes",
                            OPC_PROTO_MAX_ANSWER);
-        } else if (cc == CURLE_ABORTED_BY_CALLBACK) {
+        } else if (aborted || cc == CURLE_ABORTED_BY_CALLBACK) {
             res = OPC__NET_INTERRUPTED;
             (void)snprintf(why, OPC_TRANSPORT_WHY_MAX, "interrupted");
         } else {

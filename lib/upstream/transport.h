@@ -10,7 +10,10 @@
  * the environment says (http_proxy, https_proxy, ALL_PROXY are ignored);
  * the request target is sent exactly as given (it is what the request MAC
  * covers); an answer body above OPC_PROTO_MAX_ANSWER aborts the transfer;
- * the transfer is aborted as soon as the interrupt flag is set.
+ * the transfer is aborted as soon as the interrupt flag is set: the
+ * transfer runs on a multi handle whose poll opc__transport_wakeup() ends
+ * at once (any thread), and libcurl's progress callback looks at the flag
+ * too.
  *
  * A send reports what happened on the network (opc__net), never an
  * opc_err: the caller decides on retries and on what a lost write means.
@@ -71,6 +74,9 @@ typedef struct opc__transport_answer {
 opc_err opc__transport_open(const char *base_url, const char *ca_file, opc__transport **out,
                             opc__ebuf *eb);
 void opc__transport_close(opc__transport *t);
+/* Wake a transfer under way so that it looks at its interrupt flag (any
+ * thread; curl_multi_wakeup). */
+void opc__transport_wakeup(opc__transport *t);
 /* The URL's host (and port when given), for messages. */
 const char *opc__transport_host(const opc__transport *t);
 
@@ -78,8 +84,9 @@ const char *opc__transport_host(const opc__transport *t);
  * One exchange: method ("GET", "PUT", "DELETE", "POST"), target (path and
  * query, sent verbatim), extra header lines (NULL-terminated, may be NULL),
  * a body (PUT/POST; Content-Type application/json), the whole call's
- * timeout; interrupt, when not NULL, aborts the transfer once set. *ans is reset first and holds the answer on OPC__NET_ANSWERED
- * (and what arrived otherwise); clear it with opc__transport_answer_clear.
+ * timeout; interrupt, when not NULL, aborts the transfer once set. *ans is reset first and holds
+ * the answer on OPC__NET_ANSWERED (and what arrived otherwise); clear it with
+ * opc__transport_answer_clear.
  */
 opc__net opc__transport_send(opc__transport *t, const char *method, const char *target,
                              const char *const *headers, const void *body, size_t body_len,

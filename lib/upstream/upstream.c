@@ -86,11 +86,10 @@ opc_err opc__upstream_open(const opc_credentials *creds, opc__upstream **out, op
         pthread_mutex_lock(&g_ca_lock);
         memcpy(ca, g_ca_file, sizeof ca);
         pthread_mutex_unlock(&g_ca_lock);
-        return opc__upstream_https_open(url, opc_credentials_server_id(creds),
-                                        opc_credentials_account_id(creds),
-                                        opc__credentials_device_key(creds),
-                                        opc__credentials_account_server_pin(creds),
-                                        ca[0] != '\0' ? ca : NULL, out, eb);
+        return opc__upstream_https_open(
+            url, opc_credentials_server_id(creds), opc_credentials_account_id(creds),
+            opc__credentials_device_key(creds), opc__credentials_account_server_pin(creds),
+            ca[0] != '\0' ? ca : NULL, out, eb);
     }
     return opc__upstream_local_open(url, opc_credentials_server_id(creds),
                                     opc_credentials_account_id(creds), out, eb);
@@ -140,6 +139,9 @@ void opc__upstream_interrupt(opc__upstream *u)
 {
     if (u != NULL) {
         atomic_store(&u->interrupted, 1);
+        if (u->ops != NULL && u->ops->wakeup != NULL) {
+            u->ops->wakeup(u);
+        }
     }
 }
 

@@ -95,6 +95,8 @@ typedef struct opc__upstream_ops {
                            opc__ebuf *eb);
     /* Release the backend's state (not u itself). */
     void (*close)(opc__upstream *u);
+    /* Optional: wake a wait under way after u->interrupted was set (any thread). */
+    void (*wakeup)(opc__upstream *u);
 } opc__upstream_ops;
 
 struct opc__upstream {

@@ -121,8 +121,12 @@ upstream_up() {
 }
 check "connect-sync /health: upstream ACTIVE again within 10 s" poll_until 10000 upstream_up
 
+# The long poll (a full wait per request) ends promptly on SIGTERM.
+T0=$(now_ms)
 stop_pid SYNC_PID
+STOP_MS=$(($(now_ms) - T0))
 check "connect-sync exits 0 on SIGTERM ($STOP_RC)" [ "$STOP_RC" = 0 ]
+check "connect-sync stops within 1 s of SIGTERM (${STOP_MS} ms)" [ "$STOP_MS" -lt 1000 ]
 stop_pid API_PID
 stop_pid ASRV_PID
 echo "test_upstream_https: $NPASS passed, $NFAIL failed"

@@ -283,8 +283,8 @@ static void test_account_server_credentials_made_before_storing(void **state)
     memset(&handed, 0, sizeof handed);
     handed.fail = true;
     FX_ERR(f.a, OPC_ERR_CRYPTO,
-           opc__acct_server_create(f.a, "Web", vaults, 1, "https://up.example", NULL,
-                                   record_creds, &json, &file));
+           opc__acct_server_create(f.a, "Web", vaults, 1, "https://up.example", NULL, record_creds,
+                                   &json, &file));
     assert_string_equal(opc_account_errmsg(f.a), "no file this time");
     assert_null(json);
     assert_null(file);
@@ -331,9 +331,8 @@ static void test_account_server_create2_pin(void **state)
     opc_credentials *c = NULL;
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
-    assert_int_equal(opc__credentials_parse_ex(opc_secret_data(file), opc_secret_len(file), &c,
-                                               &eb),
-                     OPC_OK);
+    assert_int_equal(
+        opc__credentials_parse_ex(opc_secret_data(file), opc_secret_len(file), &c, &eb), OPC_OK);
     assert_string_equal(opc__credentials_account_server_pin(c), PIN);
     assert_string_equal(opc_credentials_upstream_url(c), "https://up.example:8443");
     opc_credentials_free(c);

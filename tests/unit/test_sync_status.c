@@ -170,9 +170,9 @@ static void test_sync_status_https_upstream_down(void **state)
     opc_free(json);
     opc_credentials *creds = NULL;
     char err[OPC_ERRBUF_SIZE];
-    assert_int_equal(opc_credentials_parse(opc_secret_data(file), opc_secret_len(file), &creds,
-                                           err, sizeof err),
-                     OPC_OK);
+    assert_int_equal(
+        opc_credentials_parse(opc_secret_data(file), opc_secret_len(file), &creds, err, sizeof err),
+        OPC_OK);
     opc_secret_free(file);
     opc_sync *s = NULL;
     if (opc_sync_create(creds, x.cache_path, &s, err, sizeof err) != OPC_OK) {

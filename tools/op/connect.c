@@ -210,8 +210,8 @@ int op_cmd_server_create(struct op_ctx *ctx, const struct op_args *a)
     }
     char *json = NULL;
     opc_secret *creds = NULL;
-    opc_err err = opc_account_server_create2(ctx->acct, a->pos[0], (const char *const *)vaults,
-                                             n, upstream, pin, &json, &creds);
+    opc_err err = opc_account_server_create2(ctx->acct, a->pos[0], (const char *const *)vaults, n,
+                                             upstream, pin, &json, &creds);
     op_strv_free(vaults);
     if (err != OPC_OK) {
         return op_fail_lib(ctx, err, NULL);

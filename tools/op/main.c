@@ -71,12 +71,10 @@ static const struct op_flag document_get_flags[] = {{"vault", '\0', OP_FLAG_VALU
                                                     {"file-name", '\0', OP_FLAG_VALUE},
                                                     {"force", 'f', OP_FLAG_BOOL},
                                                     FLAG_END};
-static const struct op_flag server_create_flags[] = {{"vaults", '\0', OP_FLAG_VALUE},
-                                                     {"vault", '\0', OP_FLAG_VALUE},
-                                                     {"upstream", '\0', OP_FLAG_VALUE},
-                                                     {"upstream-pin", '\0', OP_FLAG_VALUE},
-                                                     {"force", 'f', OP_FLAG_BOOL},
-                                                     FLAG_END};
+static const struct op_flag server_create_flags[] = {
+    {"vaults", '\0', OP_FLAG_VALUE},   {"vault", '\0', OP_FLAG_VALUE},
+    {"upstream", '\0', OP_FLAG_VALUE}, {"upstream-pin", '\0', OP_FLAG_VALUE},
+    {"force", 'f', OP_FLAG_BOOL},      FLAG_END};
 static const struct op_flag name_flags[] = {
     {"name", '\0', OP_FLAG_VALUE}, {"server", '\0', OP_FLAG_VALUE}, FLAG_END};
 static const struct op_flag token_create_flags[] = {{"server", '\0', OP_FLAG_VALUE},
