@@ -55,7 +55,6 @@ CREDS_A=$CREDS
 A_VAULT=$(op vault get Demo --format json | jq -r .id)
 A_ITEM=$(op item get "Web Login" --vault Demo --format json | jq -r .id)
 A_ATT=$(op item get "Attached" --vault Demo --format json | jq -r .id)
-A_FILE=$(op item get "Attached" --vault Demo --format json | jq -r '[.files[]?.id][0] // empty')
 A_TOKEN=$(op connect token create a-tok --server a-srv --vault Demo | tail -n 1)
 A_JTI=$(op connect token list --server a-srv --format json | jq -r '.[0].id')
 A_KID=$(printf '%s' "${A_TOKEN%%.*}" | "$PY" -c \
