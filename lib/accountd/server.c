@@ -623,6 +623,18 @@ static opc_err item_write(const opc__ad_match *m, const opc__buf *body, cJSON **
     return rc;
 }
 
+/* The vault (is_vault) or item a page names is in the server's scope:
+ * OPC_ERR_NOT_FOUND otherwise, the answer its row would get. */
+static opc_err page_scope(opc__store *st, const char *account, const char *server, const char *id,
+                          bool is_vault, opc__ebuf *eb)
+{
+    cJSON *row = NULL;
+    opc_err rc = is_vault ? opc__store_access(st, account, server, id, &row, eb)
+                          : opc__store_item(st, account, server, id, &row, eb);
+    cJSON_Delete(row);
+    return rc;
+}
+
 /* Run the route on the store; *out is the 200 body. */
 static opc_err dispatch(req *r, const opc__ad_match *m, const opc__ad_query *q,
                         const opc__buf *body, cJSON **out, opc__ebuf *eb)
@@ -652,14 +664,26 @@ static opc_err dispatch(req *r, const opc__ad_match *m, const opc__ad_query *q,
     case OPC_AD_TOKEN:
         return opc__store_token(st, a, sv, m->id1, out, eb);
     case OPC_AD_VAULT_ITEMS:
-        rc = opc__store_vault_items(st, a, sv, m->id1, q->after, limit, &arr, eb);
+        /* A page of a vault or item out of the server's scope is a 404, as
+         * its row would be (the store alone would answer an empty page). */
+        rc = page_scope(st, a, sv, m->id1, true, eb);
+        if (rc == OPC_OK) {
+            rc = opc__store_vault_items(st, a, sv, m->id1, q->after, limit, &arr, eb);
+        }
         return rc == OPC_OK ? opc__proto_page_encode("items", arr, out) : rc;
     case OPC_AD_ITEM_FILES:
-        rc = opc__store_item_files(st, a, sv, m->id1, q->after_file, q->after_idx, limit, &arr, eb);
+        rc = page_scope(st, a, sv, m->id1, false, eb);
+        if (rc == OPC_OK) {
+            rc = opc__store_item_files(st, a, sv, m->id1, q->after_file, q->after_idx, limit, &arr,
+                                       eb);
+        }
         return rc == OPC_OK ? opc__proto_page_encode("chunks", arr, out) : rc;
     case OPC_AD_VAULT_FILES:
-        rc = opc__store_vault_files(st, a, sv, m->id1, q->after_item, q->after_file, q->after_idx,
-                                    q->last_item, limit, &arr, eb);
+        rc = page_scope(st, a, sv, m->id1, true, eb);
+        if (rc == OPC_OK) {
+            rc = opc__store_vault_files(st, a, sv, m->id1, q->after_item, q->after_file,
+                                        q->after_idx, q->last_item, limit, &arr, eb);
+        }
         return rc == OPC_OK ? opc__proto_page_encode("chunks", arr, out) : rc;
     case OPC_AD_ITEM_PUT: {
         cJSON *j = NULL;

@@ -8,7 +8,8 @@
  * semantics of the upstream's operation of the same name
  * (upstream/upstream.h, the local backend upstream/local.c): the rows are
  * the messages of wire/rows.h, scoped to the server (a row out of its scope
- * is OPC_ERR_NOT_FOUND, a page out of scope is empty), the writes follow
+ * is OPC_ERR_NOT_FOUND, a page out of scope is empty: lib/accountd checks
+ * the page's vault or item first and answers 404), the writes follow
  * account/import.h. Errors as there: OPC_ERR_NOT_FOUND (also for an account
  * the store does not hold), OPC_ERR_INVALID_ARG, OPC_ERR_RANGE, OPC_ERR_NOMEM,
  * the writes' CONFLICT, EXISTS, PERMISSION, PARSE, TOO_LARGE, and OPC_ERR_IO

@@ -357,6 +357,13 @@ static opc_err fetch_item(opc_sync *s, batch *b, const char *item, cJSON *row, v
         rc = vc != NULL ? vault_chunks_take(s, vc, item, &files, eb)
                         : fetch_files(s, item, &files, eb);
     }
+    if (rc == OPC_ERR_NOT_FOUND && vc == NULL) {
+        /* Gone between the two reads (an account server answers 404 for
+         * the files of an item out of scope; a local file, an empty page). */
+        opc__ebuf_clear(eb);
+        cJSON_Delete(row);
+        return add(b, ACT_ITEM, item, NULL, NULL);
+    }
     if (rc != OPC_OK) {
         cJSON_Delete(row);
         return rc;
