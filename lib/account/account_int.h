@@ -352,8 +352,8 @@ opc_err opc__acct_server_grants_gone(opc_account *a, const char *vault_id, const
 
 /* Attempts of a token call whose batch met a concurrent change (OPC_ERR_CONFLICT). */
 #define OPC__TOKEN_TRIES 3
-/* The registry JSON of token jti into *out. */
-opc_err opc__acct_token_print(opc_account *a, const char *jti, char **out, opc__ebuf *eb);
+/* The registry JSON of a token row (token.get's columns, rows.c) into *out. */
+opc_err opc__acct_token_print_row(opc_account *a, const cJSON *row, char **out, opc__ebuf *eb);
 /* OPC_ERR_EXISTS when another active token of the server (self: NULL or the
  * token being renamed) has the name, ASCII case-insensitively. */
 opc_err opc__acct_token_name_free(opc_account *a, const char *server_id, const char *name,

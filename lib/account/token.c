@@ -12,8 +12,10 @@
  * vaults, checks the name and opens the server's record; the client mints
  * and signs; ONE batch then guards what was read (the server is active,
  * each vault is still granted to it, the name is still free), appends
- * token_create and inserts the row with that change's seq. A conflict
- * committed nothing: the call starts again (OPC__TOKEN_TRIES attempts).
+ * token_create and inserts the row with that change's seq. The outputs
+ * (registry JSON, the token) are made before the batch, so that a call
+ * that fails committed nothing. A conflict committed nothing: the call
+ * starts again (OPC__TOKEN_TRIES attempts).
  */
 #include "internal.h"
 
@@ -225,6 +227,53 @@ static void batch_guards(opc__rows_batch *b, const mint *m, const char *name)
     opc__rows_batch_add(b, "token.name_taken", 0, "ttn", m->server, name);
 }
 
+/* The row the batch inserts, in token.get's columns (rows.c); its seq is the
+ * store's (0 here: the registry JSON does not show it). */
+static opc_err new_row(const mint *m, const char *name, int64_t now, int64_t exp, cJSON **out)
+{
+    cJSON *cells[] = {
+        cJSON_CreateArray(),
+        cJSON_CreateString(m->jti),
+        cJSON_CreateString(m->server),
+        cJSON_CreateString(name),
+        cJSON_CreateString(m->scopes_json),
+        cJSON_CreateNumber((double)now),
+        exp > 0 ? cJSON_CreateNumber((double)exp) : cJSON_CreateNull(),
+        cJSON_CreateString("active"),
+        cJSON_CreateNumber(0),
+    };
+    size_t n = sizeof cells / sizeof cells[0];
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        ok = ok && cells[i] != NULL;
+    }
+    for (size_t i = 1; ok && i < n; i++) {
+        ok = cJSON_AddItemToArray(cells[0], cells[i]);
+        cells[i] = NULL;
+    }
+    for (size_t i = ok ? n : 0; i < n; i++) {
+        cJSON_Delete(cells[i]);
+    }
+    *out = ok ? cells[0] : NULL;
+    return ok ? OPC_OK : OPC_ERR_NOMEM;
+}
+
+/* The outputs, made before the batch: once it commits nothing is left that can fail. */
+static opc_err outputs(opc_account *a, const mint *m, const char *name, int64_t now, int64_t exp,
+                       char **out_json, opc_secret **out_token, opc__ebuf *eb)
+{
+    cJSON *row = NULL;
+    opc_err rc = new_row(m, name, now, exp, &row);
+    if (rc == OPC_OK) {
+        rc = opc__acct_token_print_row(a, row, out_json, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__secret_new(m->token, strlen(m->token), out_token);
+    }
+    cJSON_Delete(row);
+    return rc;
+}
+
 /* One attempt: read phase, mint, one batch. *stale: the batch met a concurrent change. */
 static opc_err create_once(opc_account *a, const char *name, const char *server,
                            const char *const *specs, size_t n_specs, int64_t expires_in_s,
@@ -260,6 +309,9 @@ static opc_err create_once(opc_account *a, const char *name, const char *server,
         rc = scopes_text(m.scopes, m.n, &m.scopes_json);
     }
     if (rc == OPC_OK) {
+        rc = outputs(a, &m, name, now, exp, out_json, out_token, eb);
+    }
+    if (rc == OPC_OK) {
         opc__rows_batch b;
         opc__rows_batch_init(&b);
         batch_guards(&b, &m, name);
@@ -275,12 +327,6 @@ static opc_err create_once(opc_account *a, const char *name, const char *server,
         rc = opc__rows_batch_run(a->rows, &b, eb);
         *stale = rc == OPC_ERR_CONFLICT;
         opc__rows_batch_free(&b);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_token_print(a, m.jti, out_json, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__secret_new(m.token, strlen(m.token), out_token);
     }
     if (rc != OPC_OK) {
         opc__free(*out_json);

@@ -111,20 +111,14 @@ static opc_err token_row(opc_account *a, const char *jti, cJSON **rows, const cJ
     return rc;
 }
 
-opc_err opc__acct_token_print(opc_account *a, const char *jti, char **out, opc__ebuf *eb)
+opc_err opc__acct_token_print_row(opc_account *a, const cJSON *row, char **out, opc__ebuf *eb)
 {
-    cJSON *rows = NULL;
-    const cJSON *row = NULL;
     cJSON *o = NULL;
-    opc_err rc = token_row(a, jti, &rows, &row, eb);
-    if (rc == OPC_OK) {
-        rc = token_json(a, row, &o, eb);
-    }
+    opc_err rc = token_json(a, row, &o, eb);
     if (rc == OPC_OK) {
         rc = opc__json_print(o, out, NULL);
     }
     cJSON_Delete(o);
-    cJSON_Delete(rows);
     return rc;
 }
 
@@ -245,6 +239,8 @@ typedef struct found {
     char server[OPC_ID_LEN + 1];
     bool active;
     int64_t seq; /* the row's version */
+    cJSON *rows; /* token.get's answer (cJSON_Delete) */
+    cJSON *row;  /* its row, borrowed from rows */
 } found;
 
 static opc_err token_find(opc_account *a, const char *ref, const char *server, found *f,
@@ -252,17 +248,16 @@ static opc_err token_find(opc_account *a, const char *ref, const char *server, f
 {
     memset(f, 0, sizeof *f);
     opc_err rc = token_lookup(a, ref, server, f->jti, eb);
-    cJSON *rows = NULL;
     const cJSON *row = NULL;
     if (rc == OPC_OK) {
-        rc = token_row(a, f->jti, &rows, &row, eb);
+        rc = token_row(a, f->jti, &f->rows, &row, eb);
     }
     if (rc == OPC_OK) {
+        f->row = cJSON_GetArrayItem(f->rows, 0); /* == row, writable */
         (void)snprintf(f->server, sizeof f->server, "%s", opc__rows_str(row, C_SERVER));
         f->active = strcmp(opc__rows_str(row, C_STATE), "active") == 0;
         f->seq = opc__rows_int(row, C_SEQ);
     }
-    cJSON_Delete(rows);
     return rc;
 }
 
@@ -285,31 +280,48 @@ static void batch_revoke(opc__rows_batch *b, const char *server_id, const char *
 
 /* ---- rename ---- */
 
+/* The registry JSON of f's row as the rename leaves it (built before the
+ * batch: once the batch commits, nothing is left that can fail). */
+static opc_err renamed_json(opc_account *a, found *f, const char *new_name, char **out,
+                            opc__ebuf *eb)
+{
+    cJSON *name = cJSON_CreateString(new_name);
+    if (name == NULL || !cJSON_ReplaceItemInArray(f->row, C_NAME, name)) {
+        cJSON_Delete(name);
+        return OPC_ERR_NOMEM;
+    }
+    return opc__acct_token_print_row(a, f->row, out, eb);
+}
+
 static opc_err rename_once(opc_account *a, const char *token, const char *server,
                            const char *new_name, char **out_json, bool *stale, opc__ebuf *eb)
 {
     found f;
     opc_err rc = token_find(a, token, server, &f, eb);
+    int64_t now = opc__now_s();
     if (rc == OPC_OK && f.active) {
         rc = opc__acct_token_name_free(a, f.server, new_name, f.jti, eb);
     }
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    int64_t now = opc__now_s();
-    opc__rows_batch b;
-    opc__rows_batch_init(&b);
-    if (f.active) { /* the name is still free when the batch runs */
-        opc__rows_batch_add(&b, "token.name_taken", 0, "ttt", f.server, new_name, f.jti);
-    }
-    opc__change c = {.kind = OPC_CHANGE_TOKEN_UPDATE, .server = f.server, .jti = f.jti};
-    int k = opc__acct_batch_change(&b, &c, now);
-    opc__rows_batch_add(&b, "token.rename", 1, "tiqti", new_name, now, k, f.jti, f.seq);
-    rc = run_batch(a, &b, stale, eb);
-    opc__rows_batch_free(&b);
     if (rc == OPC_OK) {
-        rc = opc__acct_token_print(a, f.jti, out_json, eb);
+        rc = renamed_json(a, &f, new_name, out_json, eb);
     }
+    if (rc == OPC_OK) {
+        opc__rows_batch b;
+        opc__rows_batch_init(&b);
+        if (f.active) { /* the name is still free when the batch runs */
+            opc__rows_batch_add(&b, "token.name_taken", 0, "ttt", f.server, new_name, f.jti);
+        }
+        opc__change c = {.kind = OPC_CHANGE_TOKEN_UPDATE, .server = f.server, .jti = f.jti};
+        int k = opc__acct_batch_change(&b, &c, now);
+        opc__rows_batch_add(&b, "token.rename", 1, "tiqti", new_name, now, k, f.jti, f.seq);
+        rc = run_batch(a, &b, stale, eb);
+        opc__rows_batch_free(&b);
+    }
+    if (rc != OPC_OK) {
+        opc__free(*out_json);
+        *out_json = NULL;
+    }
+    cJSON_Delete(f.rows);
     return rc;
 }
 
@@ -358,6 +370,7 @@ static opc_err revoke_once(opc_account *a, const char *token, const char *server
 {
     found f;
     opc_err rc = token_find(a, token, server, &f, eb);
+    cJSON_Delete(f.rows);
     if (rc != OPC_OK || !f.active) {
         return rc; /* revoking a revoked token changes nothing */
     }
