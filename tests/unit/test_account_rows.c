@@ -255,6 +255,136 @@ static void test_rows_concurrent_writer_conflicts(void **state)
     fx_destroy(&f);
 }
 
+/*
+ * An interposed backend (the vtable at work): before forwarding a batch it
+ * lets another handle on the same file make a concurrent change, the first
+ * `rounds` times, so the public calls' retry can be observed.
+ */
+typedef struct interposer {
+    opc__rows inner;
+    opc_account *other;
+    const char *jti;
+    int rounds;
+    int batches;
+    const char *what; /* "rename", "revoke" or "create" */
+} interposer;
+
+static opc_err ip_read(void *self, const char *name, const cJSON *args, cJSON **rows, opc__ebuf *eb)
+{
+    interposer *ip = self;
+    return ip->inner.vt->read(ip->inner.self, name, args, rows, eb);
+}
+
+static opc_err ip_batch(void *self, const opc__rpc_step *steps, size_t n, int64_t *seqs,
+                        size_t n_seqs, opc__ebuf *eb)
+{
+    interposer *ip = self;
+    if (ip->batches++ < ip->rounds) {
+        char *json = NULL;
+        char name[32];
+        snprintf(name, sizeof name, "theirs%d", ip->batches);
+        if (strcmp(ip->what, "rename") == 0) {
+            FX_OK(ip->other, opc_account_token_rename(ip->other, ip->jti, NULL, name, &json));
+        } else if (strcmp(ip->what, "revoke") == 0) {
+            FX_OK(ip->other, opc_account_token_revoke(ip->other, ip->jti, NULL));
+        } else {
+            const char *specs[] = {"Prod"};
+            opc_secret *tok = NULL;
+            FX_OK(ip->other,
+                  opc_account_token_create(ip->other, "same", "Web", specs, 1, 0, &json, &tok));
+            opc_secret_free(tok);
+        }
+        opc_free(json);
+    }
+    return ip->inner.vt->batch(ip->inner.self, steps, n, seqs, n_seqs, eb);
+}
+
+static void ip_close(void *self)
+{
+    (void)self;
+}
+
+static const opc__rows_backend ip_vt = {ip_read, ip_batch, ip_close};
+
+static void ip_install(interposer *ip, fx *f, const char *jti, const char *what, int rounds)
+{
+    memset(ip, 0, sizeof *ip);
+    ip->inner = *f->a->rows;
+    ip->other = fx_reopen(f);
+    FX_OK(ip->other, opc_account_unlock(ip->other, FX_PASSWORD, f->sk_text));
+    ip->jti = jti;
+    ip->what = what;
+    ip->rounds = rounds;
+    f->a->rows->vt = &ip_vt;
+    f->a->rows->self = ip;
+}
+
+static void ip_remove(interposer *ip, fx *f)
+{
+    *f->a->rows = ip->inner;
+    opc_account_free(ip->other);
+}
+
+/* A concurrent change between a call's read phase and its batch: the
+ * batch conflicts, the call reads again and decides again. */
+static void test_rows_public_calls_retry(void **state)
+{
+    (void)state;
+    fx f;
+    char jti[27];
+    setup_token(&f, jti);
+    interposer ip;
+    char *json = NULL;
+
+    /* rename: the other handle renamed first; ours is applied on top (no lost update). */
+    ip_install(&ip, &f, jti, "rename", 1);
+    FX_OK(f.a, opc_account_token_rename(f.a, jti, NULL, "mine", &json));
+    assert_int_equal(ip.batches, 2);
+    cJSON *t = fx_json(json);
+    assert_string_equal(fx_str(t, "name"), "mine");
+    cJSON_Delete(t);
+    opc_free(json);
+    ip_remove(&ip, &f);
+    cJSON *row = token_row(f.a, jti);
+    assert_string_equal(opc__rows_str(row, 2), "mine");
+    cJSON_Delete(row);
+
+    /* Conflicts every time: OPC__TOKEN_TRIES attempts, then OPC_ERR_CONFLICT. */
+    ip_install(&ip, &f, jti, "rename", 100);
+    FX_ERR(f.a, OPC_ERR_CONFLICT, opc_account_token_rename(f.a, jti, NULL, "never", &json));
+    assert_null(json);
+    assert_int_equal(ip.batches, OPC__TOKEN_TRIES);
+    assert_non_null(strstr(opc_account_errmsg(f.a), "token.rename"));
+    ip_remove(&ip, &f);
+
+    /* create: a token of the same name appeared meanwhile: the retry's read
+     * phase refuses it as the single transaction did. */
+    ip_install(&ip, &f, jti, "create", 1);
+    const char *specs[] = {"Prod"};
+    opc_secret *tok = NULL;
+    FX_ERR(f.a, OPC_ERR_EXISTS,
+           opc_account_token_create(f.a, "same", "Web", specs, 1, 0, &json, &tok));
+    assert_null(json);
+    assert_null(tok);
+    assert_int_equal(ip.batches, 1);
+    ip_remove(&ip, &f);
+    sqlite3 *db = fx_db(&f);
+    assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM tokens WHERE name = 'same'"), 1);
+    sqlite3_close(db);
+
+    /* revoke: revoked meanwhile: the retry finds it revoked and changes nothing. */
+    int64_t before = changes(&f);
+    ip_install(&ip, &f, jti, "revoke", 1);
+    FX_OK(f.a, opc_account_token_revoke(f.a, jti, NULL));
+    assert_int_equal(ip.batches, 1);
+    ip_remove(&ip, &f);
+    assert_int_equal(changes(&f), before + 1); /* the other handle's revoke only */
+    row = token_row(f.a, jti);
+    assert_string_equal(opc__rows_str(row, 6), "revoked");
+    cJSON_Delete(row);
+    fx_destroy(&f);
+}
+
 /* Run steps given as JSON text on the backend directly (what a remote
  * client could send); n_seqs: the changes the caller counts. */
 static opc_err raw_batch(opc_account *a, const char *json, size_t n_seqs, opc__ebuf *eb)
@@ -396,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_rows_batch_seq_placeholders),
         cmocka_unit_test(test_rows_batch_rollback_on_expectation),
         cmocka_unit_test(test_rows_concurrent_writer_conflicts),
+        cmocka_unit_test(test_rows_public_calls_retry),
         cmocka_unit_test(test_rows_store_refuses),
         cmocka_unit_test(test_rows_batch_inside_caller_transaction),
     };
