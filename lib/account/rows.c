@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "account/account_int.h"
 #include "account/rows.h"
 #include "core/json.h"
 
@@ -57,6 +58,26 @@ static const opc__rows_stmt table[] = {
      "UPDATE tokens SET state = 'revoked', updated = ?, seq = ? WHERE jti = ? AND seq = ? AND "
      "state = 'active'"},
 };
+
+/* The kinds a change may have (feed.h); a store refuses any other. */
+static const char *const change_kinds[] = {
+    OPC_CHANGE_ISSUER_KEY,    OPC_CHANGE_VAULT_CREATE,  OPC_CHANGE_VAULT_UPDATE,
+    OPC_CHANGE_VAULT_DELETE,  OPC_CHANGE_GRANT,         OPC_CHANGE_GRANT_REVOKE,
+    OPC_CHANGE_ITEM_UPSERT,   OPC_CHANGE_ITEM_DELETE,   OPC_CHANGE_FILE_ADD,
+    OPC_CHANGE_SERVER_CREATE, OPC_CHANGE_SERVER_UPDATE, OPC_CHANGE_SERVER_DELETE,
+    OPC_CHANGE_TOKEN_CREATE,  OPC_CHANGE_TOKEN_UPDATE,  OPC_CHANGE_TOKEN_REVOKE,
+};
+
+static bool change_kind_known(const cJSON *args)
+{
+    const cJSON *kind = cJSON_GetArrayItem(args, 0);
+    for (size_t i = 0; cJSON_IsString(kind) && i < OPC_ARRAY_LEN(change_kinds); i++) {
+        if (strcmp(kind->valuestring, change_kinds[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
 
 const opc__rows_stmt *opc__rows_table(size_t *n)
 {
@@ -184,7 +205,11 @@ opc_err opc__rows_check_step(const opc__rpc_step *step, size_t n_changes,
     if (s->kind == OPC__ROWS_CHANGE && step->expect != 1) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: %s must expect 1 row", s->name);
     }
-    return check_args(s, step->args, n_changes, eb);
+    opc_err rc = check_args(s, step->args, n_changes, eb);
+    if (rc == OPC_OK && s->kind == OPC__ROWS_CHANGE && !change_kind_known(step->args)) {
+        rc = opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: %s: unknown change kind", s->name);
+    }
+    return rc;
 }
 
 opc_err opc__rows_check_result(const opc__rows_stmt *s, const cJSON *rows, opc__ebuf *eb)

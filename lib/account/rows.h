@@ -74,7 +74,8 @@ const opc__rows_stmt *opc__rows_find(const char *name);
  * allowed here (a read in a read; anything in a batch) and
  * args match its parameters exactly (count and types; a placeholder's k is
  * below n_changes, the changes before it in its batch). A batch's change
- * must expect 1. OPC_ERR_INVALID_ARG naming the statement and the argument.
+ * must expect 1 and have one of feed.h's kinds. OPC_ERR_INVALID_ARG naming
+ * the statement and the argument.
  */
 opc_err opc__rows_check_read(const char *name, const cJSON *args, const opc__rows_stmt **out,
                              opc__ebuf *eb);
@@ -135,8 +136,9 @@ typedef struct opc__rows_batch {
     size_t n;
     size_t cap;
     size_t n_changes;
-    int64_t *seqs; /* after a run: the seq of each change */
-    opc_err rc;    /* the first failure while building (sticky) */
+    int64_t *seqs;      /* after a run: the seq of each change */
+    opc_err rc;         /* the first failure while building (sticky) */
+    const char *failed; /* the statement it failed on */
 } opc__rows_batch;
 
 void opc__rows_batch_init(opc__rows_batch *b);

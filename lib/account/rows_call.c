@@ -112,6 +112,7 @@ void opc__rows_batch_add(opc__rows_batch *b, const char *name, int64_t expect, c
     if (b->rc != OPC_OK) {
         return;
     }
+    b->failed = name;
     const opc__rows_stmt *s = opc__rows_find(name);
     if (s == NULL || b->n >= OPC__RPC_MAX_STEPS) {
         b->rc = OPC_ERR_INVALID_ARG;
@@ -139,13 +140,15 @@ void opc__rows_batch_add(opc__rows_batch *b, const char *name, int64_t expect, c
     if (b->rc == OPC_OK) {
         b->steps[b->n++] = (opc__rpc_step){name, args, expect};
         b->n_changes += s->kind == OPC__ROWS_CHANGE;
+        b->failed = NULL;
     }
 }
 
 opc_err opc__rows_batch_run(opc__rows *r, opc__rows_batch *b, opc__ebuf *eb)
 {
     if (b->rc != OPC_OK) {
-        return opc__fail(eb, b->rc, "rows: the batch could not be built");
+        return opc__fail(eb, b->rc, "rows: the batch could not be built (at %s: %s)",
+                         b->failed != NULL ? b->failed : "?", opc_strerror(b->rc));
     }
     if (b->n == 0) {
         return OPC_OK;

@@ -479,6 +479,13 @@ static void test_rows_store_refuses(void **state)
                                "null,null,null,null,null,null,null,1],\"expect\":2}]}",
                                1, &eb),
                      OPC_ERR_INVALID_ARG);
+    /* A change of a kind the feed does not have. */
+    assert_int_equal(raw_batch(f.a,
+                               "{\"batch\":[{\"stmt\":\"change.append\",\"args\":[\"token_drop\","
+                               "null,null,null,null,null,null,null,1],\"expect\":1}]}",
+                               1, &eb),
+                     OPC_ERR_INVALID_ARG);
+    assert_non_null(strstr(eb.msg, "unknown change kind"));
     assert_int_equal(changes(&f), before);
 
     /* The same change alone is accepted: the refusals above were the checks. */
