@@ -13,10 +13,14 @@
  *   item.c     items
  *   file.c     file attachments and documents
  *   server.c   Connect servers
- *   token.c    Connect tokens
+ *   token.c    Connect tokens: minting
+ *   token_registry.c  the token registry: JSON, list, lookup, rename, revoke
  *   feed.c     the change feed (feed.h)
  *   export.c   the rows a Connect server mirrors (export.h)
  *   server_write.c  item writes by a Connect server (import.h)
+ *   rows.c, rows_local.c, rows_call.c  the owner's store protocol (rows.h):
+ *              named reads and write batches, the only way converted
+ *              modules (token.c so far) reach the rows
  */
 #ifndef OPC_ACCOUNT_ACCOUNT_INT_H
 #define OPC_ACCOUNT_ACCOUNT_INT_H
@@ -28,6 +32,7 @@
 
 #include <opconnect/account.h>
 
+#include "account/rows.h"
 #include "core/err.h"
 #include "core/id.h"
 #include "core/sqlite.h"
@@ -75,6 +80,7 @@ typedef struct opc__vault_key {
 
 struct opc_account {
     opc__db *db;
+    opc__rows *rows; /* the store protocol on db (rows.h; closed before db) */
     char path[4096]; /* absolute path of the file */
     char id[OPC_ID_LEN + 1];
     char *email;
@@ -179,6 +185,12 @@ typedef struct opc__change {
 
 /* Append a change in the current transaction; *seq gets its sequence number. */
 opc_err opc__acct_change(opc_account *a, const opc__change *c, int64_t *seq, opc__ebuf *eb);
+/*
+ * Append a change (change.append, at time at) to a batch (rows.h); returns
+ * k, its index among the batch's changes: later arguments name its seq with
+ * the placeholder 'q' k.
+ */
+int opc__acct_batch_change(opc__rows_batch *b, const opc__change *c, int64_t at);
 
 /* ---- store.c: shared helpers ---- */
 
@@ -337,7 +349,18 @@ opc_err opc__acct_server_secret(opc_account *a, const char *server_id, uint8_t T
  */
 opc_err opc__acct_server_grants_gone(opc_account *a, const char *vault_id, const char *server_id,
                                      opc__ebuf *eb);
-/* Revoke every active token of a server (server delete), logging each. */
+/* ---- token.c, token_registry.c (store protocol: rows.h) ---- */
+
+/* Attempts of a token call whose batch met a concurrent change (OPC_ERR_CONFLICT). */
+#define OPC__TOKEN_TRIES 3
+/* The registry JSON of a token row (token.get's columns, rows.c) into *out. */
+opc_err opc__acct_token_print_row(opc_account *a, const cJSON *row, char **out, opc__ebuf *eb);
+/* OPC_ERR_EXISTS when another active token of the server (self: NULL or the
+ * token being renamed) has the name, ASCII case-insensitively. */
+opc_err opc__acct_token_name_free(opc_account *a, const char *server_id, const char *name,
+                                  const char *self, opc__ebuf *eb);
+/* Revoke every active token of a server (server delete), logging each: one
+ * batch, inside the caller's transaction while server.c holds one. */
 opc_err opc__acct_tokens_revoke_server(opc_account *a, const char *server_id, int64_t now,
                                        opc__ebuf *eb);
 

@@ -62,6 +62,7 @@ void opc_account_free(opc_account *a)
     }
     opc__acct_lock(a);
     opc__key_free(a->rsa_pub);
+    opc__rows_close(a->rows);
     opc__db_close(a->db);
     opc__free(a->email);
     opc__secret_free(a, sizeof *a);

@@ -331,7 +331,11 @@ opc_err opc__acct_db_open(opc_account *a, const char *path, opc__ebuf *eb)
         .stmts = opc__acct_export_sql,
         .n_stmts = OPC__ACCT_EXPORT_N,
     };
-    return opc__db_open(&cfg, &a->db, eb);
+    opc_err rc = opc__db_open(&cfg, &a->db, eb);
+    if (rc == OPC_OK) {
+        rc = opc__rows_local_open(a->db, &a->rows, eb);
+    }
+    return rc;
 }
 
 opc_err opc__acct_db_wal(opc_account *a, opc__ebuf *eb)

@@ -71,6 +71,19 @@ opc_err opc__acct_change(opc_account *a, const opc__change *c, int64_t *seq, opc
     return rc;
 }
 
+int opc__acct_batch_change(opc__rows_batch *b, const opc__change *c, int64_t at)
+{
+    int k = (int)b->n_changes;
+    if (c->version > 0) {
+        opc__rows_batch_add(b, "change.append", 1, "tttttttii", c->kind, c->vault, c->item, c->file,
+                            c->server, c->jti, c->kid, c->version, at);
+    } else {
+        opc__rows_batch_add(b, "change.append", 1, "tttttttni", c->kind, c->vault, c->item, c->file,
+                            c->server, c->jti, c->kid, at);
+    }
+    return k;
+}
+
 /* ---- shared helpers ---- */
 
 opc_err opc__acct_finish(opc_account *a, opc_err rc, const opc__ebuf *eb)

@@ -1,11 +1,21 @@
 /*
  * account/token.c - Connect tokens: minting (ES256 JWT signed with the
- * owner's key) and the token registry (design: schema.c).
+ * owner's key) and its registry row (design: schema.c; the registry's other
+ * calls are token_registry.c).
  *
  * The token is returned once and never stored. The registry row holds jti,
  * server, name, scopes [{"u": vaultId, "a": acl}], created, expires and
  * state active|revoked; connect-api accepts only jtis that are active in the
  * registry it syncs (an allowlist).
+ *
+ * Store protocol (rows.h): the read phase resolves the server and the
+ * vaults, checks the name and opens the server's record; the client mints
+ * and signs; ONE batch then guards what was read (the server is active,
+ * each vault is still granted to it, the name is still free), appends
+ * token_create and inserts the row with that change's seq. The outputs
+ * (registry JSON, the token) are made before the batch, so that a call
+ * that fails committed nothing. A conflict committed nothing: the call
+ * starts again (OPC__TOKEN_TRIES attempts).
  */
 #include "internal.h"
 
@@ -45,18 +55,6 @@ static unsigned parse_acl(const char *s)
     return 0;
 }
 
-static const char *acl_text(unsigned acl)
-{
-    switch (acl) {
-    case OPC_ACL_READ:
-        return "r";
-    case OPC_ACL_WRITE:
-        return "w";
-    default:
-        return "rw";
-    }
-}
-
 /*
  * "<vault>[,r|,w|,rw]": the text after the last comma is an access suffix
  * when it is one of r, w, rw (any case); otherwise the whole spec names the
@@ -90,83 +88,6 @@ static opc_err parse_spec(opc_account *a, const char *server_id, const char *ser
     }
     out->acl = acl;
     return rc;
-}
-
-/* ---- registry JSON ---- */
-
-static opc_err token_json(opc_account *a, const char *jti, cJSON **out, opc__ebuf *eb)
-{
-    sqlite3_stmt *st = NULL;
-    cJSON *o = NULL;
-    cJSON *scopes = NULL;
-    bool row = false;
-    opc_err rc = opc__acct_query_row(a, &st, &row, eb,
-                                     "SELECT server_id, name, scopes, created, expires, state FROM "
-                                     "tokens WHERE jti = ?",
-                                     "t", jti);
-    if (rc == OPC_OK && !row) {
-        rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "token %s not found", jti);
-    }
-    if (rc == OPC_OK) {
-        const char *sc = opc__acct_col_str(st, 2);
-        rc = opc__json_parse(sc, strlen(sc), NULL, &scopes, NULL);
-        if (rc != OPC_OK || !cJSON_IsArray(scopes)) {
-            rc = opc__fail(eb, OPC_ERR_PARSE, "token %s: malformed scopes", jti);
-        }
-    }
-    cJSON *vaults = NULL;
-    if (rc == OPC_OK) {
-        o = cJSON_CreateObject();
-        if (o == NULL || cJSON_AddStringToObject(o, "id", jti) == NULL ||
-            cJSON_AddStringToObject(o, "name", opc__acct_col_str(st, 1)) == NULL ||
-            cJSON_AddStringToObject(o, "server", opc__acct_col_str(st, 0)) == NULL ||
-            (vaults = cJSON_AddArrayToObject(o, "vaults")) == NULL ||
-            cJSON_AddStringToObject(o, "state", opc__acct_col_str(st, 5)) == NULL) {
-            rc = OPC_ERR_NOMEM;
-        }
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_add_time(o, "createdAt", sqlite3_column_int64(st, 3));
-    }
-    if (rc == OPC_OK && sqlite3_column_type(st, 4) != SQLITE_NULL) {
-        rc = opc__acct_add_time(o, "expiresAt", sqlite3_column_int64(st, 4));
-    }
-    const cJSON *s = NULL;
-    cJSON_ArrayForEach(s, scopes)
-    {
-        if (rc != OPC_OK) {
-            break;
-        }
-        const cJSON *u = opc__json_member(s, "u");
-        int64_t acl = 0;
-        if (!cJSON_IsString(u) || u->valuestring == NULL || !opc__id_valid_str(u->valuestring) ||
-            !opc__json_is_int(opc__json_member(s, "a"), &acl)) {
-            rc = opc__fail(eb, OPC_ERR_PARSE, "token %s: malformed scopes", jti);
-            break;
-        }
-        char *name = NULL;
-        opc__ebuf ignored;
-        opc_err nrc = opc__acct_vault_name(a, u->valuestring, &name, &ignored);
-        if (nrc == OPC_ERR_NOMEM) {
-            rc = nrc;
-            break;
-        }
-        rc = opc__acct_vault_entry(vaults, u->valuestring, name, acl_text((unsigned)acl));
-        opc__free(name);
-    }
-    sqlite3_finalize(st);
-    cJSON_Delete(scopes);
-    if (rc != OPC_OK) {
-        cJSON_Delete(o);
-        return rc;
-    }
-    *out = o;
-    return OPC_OK;
-}
-
-static opc_err print_token(opc_account *a, const char *jti, char **out, opc__ebuf *eb)
-{
-    return opc__acct_print_json(a, jti, token_json, out, eb);
 }
 
 /* ---- minting ---- */
@@ -247,21 +168,6 @@ static opc_err scopes_text(const scope *scopes, size_t n, char **out)
     return rc;
 }
 
-static opc_err check_unique(opc_account *a, const char *server_id, const char *name,
-                            const char *self, opc__ebuf *eb)
-{
-    bool found = false;
-    int64_t one = 0;
-    opc_err rc = opc__acct_query_int(a, &found, &one, eb,
-                                     "SELECT 1 FROM tokens WHERE server_id = ? AND state = "
-                                     "'active' AND name = ? COLLATE NOCASE AND jti IS NOT ?",
-                                     "ttt", server_id, name, self);
-    if (rc == OPC_OK && found) {
-        rc = opc__fail(eb, OPC_ERR_EXISTS, "server already has a token named \"%s\"", name);
-    }
-    return rc;
-}
-
 typedef struct mint {
     char server[OPC_ID_LEN + 1];
     char jti[OPC_ID_LEN + 1];
@@ -311,38 +217,76 @@ static opc_err collect_scopes(opc_account *a, mint *m, const char *server_ref,
     return OPC_OK;
 }
 
-static opc_err token_create(opc_account *a, const char *name, const char *server,
-                            const char *const *specs, size_t n_specs, int64_t expires_in_s,
-                            char **out_json, opc_secret **out_token, opc__ebuf *eb)
+/* The batch's preconditions: what the read phase checked still holds when it runs. */
+static void batch_guards(opc__rows_batch *b, const mint *m, const char *name)
 {
-    opc_err rc = opc__acct_check_name(name, OPC_ACCOUNT_MAX_NAME, "token name", eb);
-    if (rc != OPC_OK) {
-        return rc;
+    opc__rows_batch_add(b, "server.is_active", 1, "t", m->server);
+    for (size_t i = 0; i < m->n; i++) {
+        opc__rows_batch_add(b, "access.server_vault", 1, "tt", m->scopes[i].vault, m->server);
     }
-    if (n_specs == 0 || n_specs > OPC_JWT_MAX_VAULTS) {
-        return opc__fail(eb, OPC_ERR_RANGE, "a token needs 1 to %d vaults", OPC_JWT_MAX_VAULTS);
+    opc__rows_batch_add(b, "token.name_taken", 0, "ttn", m->server, name);
+}
+
+/* The row the batch inserts, in token.get's columns (rows.c); its seq is the
+ * store's (0 here: the registry JSON does not show it). */
+static opc_err new_row(const mint *m, const char *name, int64_t now, int64_t exp, cJSON **out)
+{
+    cJSON *cells[] = {
+        cJSON_CreateArray(),
+        cJSON_CreateString(m->jti),
+        cJSON_CreateString(m->server),
+        cJSON_CreateString(name),
+        cJSON_CreateString(m->scopes_json),
+        cJSON_CreateNumber((double)now),
+        exp > 0 ? cJSON_CreateNumber((double)exp) : cJSON_CreateNull(),
+        cJSON_CreateString("active"),
+        cJSON_CreateNumber(0),
+    };
+    size_t n = sizeof cells / sizeof cells[0];
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        ok = ok && cells[i] != NULL;
     }
-    for (size_t i = 0; i < n_specs; i++) {
-        if (specs[i] == NULL) {
-            return opc__fail(eb, OPC_ERR_INVALID_ARG, "vault spec %zu is NULL", i);
-        }
+    for (size_t i = 1; ok && i < n; i++) {
+        ok = cJSON_AddItemToArray(cells[0], cells[i]);
+        cells[i] = NULL;
     }
-    if (expires_in_s < 0 || expires_in_s > MAX_EXPIRES_S) {
-        return opc__fail(eb, OPC_ERR_RANGE, "token expiry must be 0 (none) to ten years");
+    for (size_t i = ok ? n : 0; i < n; i++) {
+        cJSON_Delete(cells[i]);
     }
-    rc = opc__acct_begin(a, true, eb);
-    if (rc != OPC_OK) {
-        return rc;
+    *out = ok ? cells[0] : NULL;
+    return ok ? OPC_OK : OPC_ERR_NOMEM;
+}
+
+/* The outputs, made before the batch: once it commits nothing is left that can fail. */
+static opc_err outputs(opc_account *a, const mint *m, const char *name, int64_t now, int64_t exp,
+                       char **out_json, opc_secret **out_token, opc__ebuf *eb)
+{
+    cJSON *row = NULL;
+    opc_err rc = new_row(m, name, now, exp, &row);
+    if (rc == OPC_OK) {
+        rc = opc__acct_token_print_row(a, row, out_json, eb);
     }
+    if (rc == OPC_OK) {
+        rc = opc__secret_new(m->token, strlen(m->token), out_token);
+    }
+    cJSON_Delete(row);
+    return rc;
+}
+
+/* One attempt: read phase, mint, one batch. *stale: the batch met a concurrent change. */
+static opc_err create_once(opc_account *a, const char *name, const char *server,
+                           const char *const *specs, size_t n_specs, int64_t expires_in_s,
+                           char **out_json, opc_secret **out_token, bool *stale, opc__ebuf *eb)
+{
     mint m;
     memset(&m, 0, sizeof m);
     int64_t now = opc__now_s();
     int64_t exp = expires_in_s > 0 ? now + expires_in_s : 0;
-    int64_t seq = 0;
     char header[128];
-    rc = opc__acct_server_resolve(a, server, m.server, eb);
+    opc_err rc = opc__acct_server_resolve(a, server, m.server, eb);
     if (rc == OPC_OK) {
-        rc = check_unique(a, m.server, name, NULL, eb);
+        rc = opc__acct_token_name_free(a, m.server, name, NULL, eb);
     }
     if (rc == OPC_OK) {
         rc = collect_scopes(a, &m, server, specs, n_specs, eb);
@@ -365,23 +309,25 @@ static opc_err token_create(opc_account *a, const char *name, const char *server
         rc = scopes_text(m.scopes, m.n, &m.scopes_json);
     }
     if (rc == OPC_OK) {
+        rc = outputs(a, &m, name, now, exp, out_json, out_token, eb);
+    }
+    if (rc == OPC_OK) {
+        opc__rows_batch b;
+        opc__rows_batch_init(&b);
+        batch_guards(&b, &m, name);
         opc__change c = {.kind = OPC_CHANGE_TOKEN_CREATE, .server = m.server, .jti = m.jti};
-        rc = opc__acct_change(a, &c, &seq, eb);
+        int k = opc__acct_batch_change(&b, &c, now);
+        if (exp > 0) {
+            opc__rows_batch_add(&b, "token.insert", 1, "ttttiiiq", m.jti, m.server, name,
+                                m.scopes_json, now, exp, now, k);
+        } else {
+            opc__rows_batch_add(&b, "token.insert", 1, "ttttiniq", m.jti, m.server, name,
+                                m.scopes_json, now, now, k);
+        }
+        rc = opc__rows_batch_run(a->rows, &b, eb);
+        *stale = rc == OPC_ERR_CONFLICT;
+        opc__rows_batch_free(&b);
     }
-    if (rc == OPC_OK) {
-        rc = opc__acct_run(
-            a, NULL, eb,
-            "INSERT INTO tokens (jti, server_id, name, scopes, created, expires, "
-            "state, updated, seq) VALUES (?, ?, ?, ?, ?, NULLIF(?, 0), 'active', ?, ?)",
-            "ttttiiii", m.jti, m.server, name, m.scopes_json, now, exp, now, seq);
-    }
-    if (rc == OPC_OK) {
-        rc = print_token(a, m.jti, out_json, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__secret_new(m.token, strlen(m.token), out_token);
-    }
-    rc = opc__acct_end(a, rc, eb);
     if (rc != OPC_OK) {
         opc__free(*out_json);
         *out_json = NULL;
@@ -389,6 +335,35 @@ static opc_err token_create(opc_account *a, const char *name, const char *server
         *out_token = NULL;
     }
     mint_free(&m);
+    return rc;
+}
+
+static opc_err token_create(opc_account *a, const char *name, const char *server,
+                            const char *const *specs, size_t n_specs, int64_t expires_in_s,
+                            char **out_json, opc_secret **out_token, opc__ebuf *eb)
+{
+    opc_err rc = opc__acct_check_name(name, OPC_ACCOUNT_MAX_NAME, "token name", eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    if (n_specs == 0 || n_specs > OPC_JWT_MAX_VAULTS) {
+        return opc__fail(eb, OPC_ERR_RANGE, "a token needs 1 to %d vaults", OPC_JWT_MAX_VAULTS);
+    }
+    for (size_t i = 0; i < n_specs; i++) {
+        if (specs[i] == NULL) {
+            return opc__fail(eb, OPC_ERR_INVALID_ARG, "vault spec %zu is NULL", i);
+        }
+    }
+    if (expires_in_s < 0 || expires_in_s > MAX_EXPIRES_S) {
+        return opc__fail(eb, OPC_ERR_RANGE, "token expiry must be 0 (none) to ten years");
+    }
+    /* A conflict committed nothing: mint again (a new jti) from a new read. */
+    bool again = true;
+    for (int i = 0; again && i < OPC__TOKEN_TRIES; i++) {
+        again = false;
+        rc = create_once(a, name, server, specs, n_specs, expires_in_s, out_json, out_token, &again,
+                         eb);
+    }
     return rc;
 }
 
@@ -404,238 +379,6 @@ opc_err opc_account_token_create(opc_account *a, const char *name, const char *s
     if (rc == OPC_OK) {
         rc = token_create(a, name, server, vault_specs, n_specs, expires_in_s, out_json, out_token,
                           &eb);
-    }
-    return opc__acct_finish(a, rc, &eb);
-}
-
-/* ---- registry: list, lookup, rename, revoke ---- */
-
-static opc_err token_list(opc_account *a, const char *server, char **out_json, opc__ebuf *eb)
-{
-    char sid[OPC_ID_LEN + 1];
-    opc_err rc = server == NULL ? OPC_OK : opc__acct_server_resolve(a, server, sid, eb);
-    sqlite3_stmt *st = NULL;
-    if (rc == OPC_OK) {
-        rc = opc__acct_query(a, &st, eb,
-                             "SELECT jti FROM tokens WHERE ?1 IS NULL OR server_id = ?1 ORDER "
-                             "BY name COLLATE NOCASE, name, created, jti",
-                             "t", server == NULL ? NULL : sid);
-    }
-    return rc == OPC_OK ? opc__acct_print_ids(a, st, token_json, out_json, eb) : rc;
-}
-
-opc_err opc_account_token_list(opc_account *a, const char *server, char **out_json)
-{
-    return opc__acct_show(a, server, NULL, out_json, token_list);
-}
-
-/* Find tokens by a query; exactly one must match. */
-static opc_err lookup_one(opc_account *a, const char *sql, const char *ref, const char *sid,
-                          char jti[OPC_ID_LEN + 1], size_t *n, opc__ebuf *eb)
-{
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_query(a, &st, eb, sql, "tt", ref, sid);
-    char list[3 * (OPC_ID_LEN + 2)] = "";
-    *n = 0;
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__acct_step(a, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
-        const char *id = opc__acct_col_str(st, 0);
-        if (*n == 0) {
-            (void)snprintf(jti, OPC_ID_LEN + 1, "%s", id);
-        }
-        if (*n < 3) {
-            size_t len = strlen(list);
-            (void)snprintf(list + len, sizeof list - len, "%s%s", *n > 0 ? ", " : "", id);
-        }
-        (*n)++;
-    }
-    sqlite3_finalize(st);
-    if (rc == OPC_OK && *n > 1) {
-        rc = opc__fail(eb, OPC_ERR_CONFLICT, "token name \"%s\" matches %zu tokens: %s", ref, *n,
-                       list);
-    }
-    return rc;
-}
-
-static opc_err token_lookup(opc_account *a, const char *ref, const char *server,
-                            char jti[OPC_ID_LEN + 1], opc__ebuf *eb)
-{
-    char sid[OPC_ID_LEN + 1];
-    opc_err rc = server == NULL ? OPC_OK : opc__acct_server_resolve(a, server, sid, eb);
-    const char *s = server == NULL ? NULL : sid;
-    size_t n = 0;
-    if (rc == OPC_OK && opc__id_valid_str(ref)) {
-        rc = lookup_one(a,
-                        "SELECT jti FROM tokens WHERE jti = ?1 AND (?2 IS NULL OR server_id = ?2)",
-                        ref, s, jti, &n, eb);
-    }
-    if (rc == OPC_OK && n == 0) {
-        rc = lookup_one(a,
-                        "SELECT jti FROM tokens WHERE name = ?1 COLLATE NOCASE AND state = "
-                        "'active' AND (?2 IS NULL OR server_id = ?2) ORDER BY jti",
-                        ref, s, jti, &n, eb);
-    }
-    if (rc == OPC_OK && n == 0) {
-        rc = lookup_one(a,
-                        "SELECT jti FROM tokens WHERE name = ?1 COLLATE NOCASE AND (?2 IS NULL "
-                        "OR server_id = ?2) ORDER BY jti",
-                        ref, s, jti, &n, eb);
-    }
-    if (rc == OPC_OK && n == 0) {
-        rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "token \"%s\" not found", ref);
-    }
-    return rc;
-}
-
-static opc_err token_rename(opc_account *a, const char *token, const char *server,
-                            const char *new_name, char **out_json, opc__ebuf *eb)
-{
-    opc_err rc = opc__acct_check_name(new_name, OPC_ACCOUNT_MAX_NAME, "token name", eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_begin(a, true, eb);
-    }
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    char jti[OPC_ID_LEN + 1];
-    char sid[OPC_ID_LEN + 1] = "";
-    char state[16] = "";
-    int64_t seq = 0;
-    rc = token_lookup(a, token, server, jti, eb);
-    if (rc == OPC_OK) {
-        sqlite3_stmt *st = NULL;
-        bool row = false;
-        rc = opc__acct_query_row(a, &st, &row, eb,
-                                 "SELECT server_id, state FROM tokens WHERE jti = ?", "t", jti);
-        if (rc == OPC_OK && row) {
-            (void)snprintf(sid, sizeof sid, "%s", opc__acct_col_str(st, 0));
-            (void)snprintf(state, sizeof state, "%s", opc__acct_col_str(st, 1));
-        }
-        sqlite3_finalize(st);
-    }
-    if (rc == OPC_OK && strcmp(state, "active") == 0) {
-        rc = check_unique(a, sid, new_name, jti, eb);
-    }
-    if (rc == OPC_OK) {
-        opc__change c = {.kind = OPC_CHANGE_TOKEN_UPDATE, .server = sid, .jti = jti};
-        rc = opc__acct_change(a, &c, &seq, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_run(a, NULL, eb,
-                           "UPDATE tokens SET name = ?, updated = ?, seq = ? WHERE jti = ?", "tiit",
-                           new_name, opc__now_s(), seq, jti);
-    }
-    if (rc == OPC_OK) {
-        rc = print_token(a, jti, out_json, eb);
-    }
-    rc = opc__acct_end(a, rc, eb);
-    if (rc != OPC_OK) {
-        opc__free(*out_json);
-        *out_json = NULL;
-    }
-    return rc;
-}
-
-opc_err opc_account_token_rename(opc_account *a, const char *token, const char *server,
-                                 const char *new_name, char **out_json)
-{
-    opc__ebuf eb;
-    opc_err rc =
-        opc__acct_enter(a, OPC__ACCT_UNLOCKED,
-                        token != NULL && new_name != NULL && out_json != NULL, out_json, NULL, &eb);
-    if (rc == OPC_OK) {
-        rc = token_rename(a, token, server, new_name, out_json, &eb);
-    }
-    return opc__acct_finish(a, rc, &eb);
-}
-
-/* Revoke one token row (logged). */
-static opc_err revoke_row(opc_account *a, const char *server_id, const char *jti, int64_t now,
-                          opc__ebuf *eb)
-{
-    int64_t seq = 0;
-    opc__change c = {.kind = OPC_CHANGE_TOKEN_REVOKE, .server = server_id, .jti = jti};
-    opc_err rc = opc__acct_change(a, &c, &seq, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_run(a, NULL, eb,
-                           "UPDATE tokens SET state = 'revoked', updated = ?, seq = ? WHERE jti "
-                           "= ? AND state = 'active'",
-                           "iit", now, seq, jti);
-    }
-    return rc;
-}
-
-opc_err opc__acct_tokens_revoke_server(opc_account *a, const char *server_id, int64_t now,
-                                       opc__ebuf *eb)
-{
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_query(a, &st, eb,
-                                 "SELECT jti FROM tokens WHERE server_id = ? AND state = "
-                                 "'active' ORDER BY jti",
-                                 "t", server_id);
-    /* Collect first: the rows are updated while the query would still be open. */
-    char(*jtis)[OPC_ID_LEN + 1] = NULL;
-    size_t n = 0;
-    size_t cap = 0;
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__acct_step(a, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
-        char(*j)[OPC_ID_LEN + 1] = opc__grow(jtis, &cap, n, sizeof *j, 8);
-        if (j == NULL) {
-            rc = OPC_ERR_NOMEM;
-            break;
-        }
-        jtis = j;
-        (void)snprintf(jtis[n++], OPC_ID_LEN + 1, "%s", opc__acct_col_str(st, 0));
-    }
-    sqlite3_finalize(st);
-    for (size_t i = 0; rc == OPC_OK && i < n; i++) {
-        rc = revoke_row(a, server_id, jtis[i], now, eb);
-    }
-    opc__free(jtis);
-    return rc;
-}
-
-static opc_err token_revoke(opc_account *a, const char *token, const char *server, opc__ebuf *eb)
-{
-    opc_err rc = opc__acct_begin(a, true, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    char jti[OPC_ID_LEN + 1];
-    rc = token_lookup(a, token, server, jti, eb);
-    sqlite3_stmt *st = NULL;
-    bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_query_row(a, &st, &row, eb,
-                                 "SELECT server_id, state FROM tokens WHERE jti = ?", "t", jti);
-    }
-    char sid[OPC_ID_LEN + 1] = "";
-    bool active = false;
-    if (rc == OPC_OK && row) {
-        (void)snprintf(sid, sizeof sid, "%s", opc__acct_col_str(st, 0));
-        active = strcmp(opc__acct_col_str(st, 1), "active") == 0;
-    }
-    sqlite3_finalize(st);
-    if (rc == OPC_OK && active) {
-        rc = revoke_row(a, sid, jti, opc__now_s(), eb);
-    }
-    return opc__acct_end(a, rc, eb);
-}
-
-opc_err opc_account_token_revoke(opc_account *a, const char *token, const char *server)
-{
-    opc__ebuf eb;
-    opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED, token != NULL, NULL, NULL, &eb);
-    if (rc == OPC_OK) {
-        rc = token_revoke(a, token, server, &eb);
     }
     return opc__acct_finish(a, rc, &eb);
 }

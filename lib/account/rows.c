@@ -1,0 +1,241 @@
+/*
+ * account/rows.c - the table of named statements (rows.h) and the checks a
+ * store runs on a request before it runs it. The table is the whole of
+ * what the owner's code may ask of a store; docs/protocol.md lists it.
+ * Statements are added module by module as each is converted (the order is
+ * in docs/protocol.md).
+ */
+#include "internal.h"
+
+#include <string.h>
+
+#include "account/account_int.h"
+#include "account/rows.h"
+#include "core/json.h"
+
+/* The columns of a token row, as token.get and token.list give them. */
+#define TOKEN_COLS "jti, server_id, name, scopes, created, expires, state, seq"
+#define TOKEN_TYPES "ttttiIti"
+
+static const opc__rows_stmt table[] = {
+    /* ---- the change feed (feed.h): seq comes from the store ---- */
+    {"change.append", OPC__ROWS_CHANGE, "tTTTTTTIi", "",
+     "INSERT INTO changes (kind, vault_id, item_id, file_id, server_id, jti, kid, version, at) "
+     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+
+    /* ---- preconditions on other modules' rows (guards of token.c's batches) ---- */
+    {"server.is_active", OPC__ROWS_READ, "t", "t",
+     "SELECT id FROM servers WHERE id = ? AND state = 'active'"},
+    {"access.server_vault", OPC__ROWS_READ, "tt", "t",
+     "SELECT vault_id FROM vault_access WHERE vault_id = ? AND accessor_type = 'server' AND "
+     "accessor_id = ?"},
+
+    /* ---- tokens (token.c) ---- */
+    {"token.get", OPC__ROWS_READ, "t", TOKEN_TYPES,
+     "SELECT " TOKEN_COLS " FROM tokens WHERE jti = ?"},
+    {"token.list", OPC__ROWS_READ, "T", TOKEN_TYPES,
+     "SELECT " TOKEN_COLS " FROM tokens WHERE ?1 IS NULL OR server_id = ?1 "
+     "ORDER BY name COLLATE NOCASE, name, created, jti"},
+    {"token.find_jti", OPC__ROWS_READ, "tT", "t",
+     "SELECT jti FROM tokens WHERE jti = ?1 AND (?2 IS NULL OR server_id = ?2)"},
+    {"token.find_active_name", OPC__ROWS_READ, "tT", "t",
+     "SELECT jti FROM tokens WHERE name = ?1 COLLATE NOCASE AND state = 'active' AND "
+     "(?2 IS NULL OR server_id = ?2) ORDER BY jti"},
+    {"token.find_name", OPC__ROWS_READ, "tT", "t",
+     "SELECT jti FROM tokens WHERE name = ?1 COLLATE NOCASE AND (?2 IS NULL OR server_id = ?2) "
+     "ORDER BY jti"},
+    {"token.name_taken", OPC__ROWS_READ, "ttT", "t",
+     "SELECT jti FROM tokens WHERE server_id = ? AND state = 'active' AND name = ? COLLATE NOCASE "
+     "AND jti IS NOT ?"},
+    {"token.active_by_server", OPC__ROWS_READ, "t", "ti",
+     "SELECT jti, seq FROM tokens WHERE server_id = ? AND state = 'active' ORDER BY jti"},
+    {"token.insert", OPC__ROWS_WRITE, "ttttiIiq", "",
+     "INSERT INTO tokens (jti, server_id, name, scopes, created, expires, state, updated, seq) "
+     "VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?)"},
+    {"token.rename", OPC__ROWS_WRITE, "tiqti", "",
+     "UPDATE tokens SET name = ?, updated = ?, seq = ? WHERE jti = ? AND seq = ?"},
+    {"token.revoke", OPC__ROWS_WRITE, "iqti", "",
+     "UPDATE tokens SET state = 'revoked', updated = ?, seq = ? WHERE jti = ? AND seq = ? AND "
+     "state = 'active'"},
+};
+
+/* The kinds a change may have (feed.h); a store refuses any other. */
+static const char *const change_kinds[] = {
+    OPC_CHANGE_ISSUER_KEY,    OPC_CHANGE_VAULT_CREATE,  OPC_CHANGE_VAULT_UPDATE,
+    OPC_CHANGE_VAULT_DELETE,  OPC_CHANGE_GRANT,         OPC_CHANGE_GRANT_REVOKE,
+    OPC_CHANGE_ITEM_UPSERT,   OPC_CHANGE_ITEM_DELETE,   OPC_CHANGE_FILE_ADD,
+    OPC_CHANGE_SERVER_CREATE, OPC_CHANGE_SERVER_UPDATE, OPC_CHANGE_SERVER_DELETE,
+    OPC_CHANGE_TOKEN_CREATE,  OPC_CHANGE_TOKEN_UPDATE,  OPC_CHANGE_TOKEN_REVOKE,
+};
+
+static bool change_kind_known(const cJSON *args)
+{
+    const cJSON *kind = cJSON_GetArrayItem(args, 0);
+    for (size_t i = 0; cJSON_IsString(kind) && i < OPC_ARRAY_LEN(change_kinds); i++) {
+        if (strcmp(kind->valuestring, change_kinds[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+const opc__rows_stmt *opc__rows_table(size_t *n)
+{
+    *n = OPC_ARRAY_LEN(table);
+    return table;
+}
+
+const opc__rows_stmt *opc__rows_find(const char *name)
+{
+    if (name == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < OPC_ARRAY_LEN(table); i++) {
+        if (strcmp(table[i].name, name) == 0) {
+            return &table[i];
+        }
+    }
+    return NULL;
+}
+
+static const char *type_text(char t)
+{
+    switch (t) {
+    case 't':
+        return "text";
+    case 'T':
+        return "text or null";
+    case 'i':
+        return "an integer";
+    case 'I':
+        return "an integer or null";
+    default:
+        return "a seq placeholder";
+    }
+}
+
+/* Whether v (a valid argument or cell, wire/rows_rpc.h) has type t. */
+static bool has_type(const cJSON *v, char t, size_t n_changes)
+{
+    int64_t k = 0;
+    switch (t) {
+    case 'T':
+        if (cJSON_IsNull(v)) {
+            return true;
+        }
+        /* fall through */
+    case 't':
+        return cJSON_IsString(v);
+    case 'I':
+        if (cJSON_IsNull(v)) {
+            return true;
+        }
+        /* fall through */
+    case 'i':
+        return cJSON_IsNumber(v);
+    case 'q':
+        return opc__rpc_arg_seq(v, &k) && (size_t)k < n_changes;
+    default:
+        return false;
+    }
+}
+
+/* The statement called name; NULL (eb filled) when there is none. */
+static const opc__rows_stmt *lookup(const char *name, opc__ebuf *eb)
+{
+    if (!opc__rpc_name_valid(name)) {
+        (void)opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: not a statement name");
+        return NULL;
+    }
+    const opc__rows_stmt *s = opc__rows_find(name);
+    if (s == NULL) {
+        (void)opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: unknown statement \"%s\"", name);
+    }
+    return s;
+}
+
+static opc_err check_args(const opc__rows_stmt *s, const cJSON *args, size_t n_changes,
+                          opc__ebuf *eb)
+{
+    size_t want = strlen(s->params);
+    size_t i = 0;
+    const cJSON *v = cJSON_IsArray(args) ? args->child : NULL;
+    if (!cJSON_IsArray(args)) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: %s: the arguments are not an array",
+                         s->name);
+    }
+    for (; v != NULL && i < want; v = v->next, i++) {
+        if (!opc__rpc_arg_valid(v) || !has_type(v, s->params[i], n_changes)) {
+            return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: %s: argument %zu must be %s%s",
+                             s->name, i, type_text(s->params[i]),
+                             s->params[i] == 'q' ? " of an earlier change of the batch" : "");
+        }
+    }
+    if (v != NULL || i != want) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: %s takes %zu arguments", s->name, want);
+    }
+    return OPC_OK;
+}
+
+opc_err opc__rows_check_read(const char *name, const cJSON *args, const opc__rows_stmt **out,
+                             opc__ebuf *eb)
+{
+    const opc__rows_stmt *s = lookup(name, eb);
+    *out = s;
+    if (s == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    if (s->kind != OPC__ROWS_READ) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: %s is not a read", name);
+    }
+    return check_args(s, args, 0, eb);
+}
+
+opc_err opc__rows_check_step(const opc__rpc_step *step, size_t n_changes,
+                             const opc__rows_stmt **out, opc__ebuf *eb)
+{
+    const opc__rows_stmt *s = lookup(step->stmt, eb);
+    *out = s;
+    if (s == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    if (step->expect < 0 || step->expect > OPC__RPC_MAX_EXPECT) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: %s: expectation out of range", s->name);
+    }
+    if (s->kind == OPC__ROWS_CHANGE && step->expect != 1) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: %s must expect 1 row", s->name);
+    }
+    opc_err rc = check_args(s, step->args, n_changes, eb);
+    if (rc == OPC_OK && s->kind == OPC__ROWS_CHANGE && !change_kind_known(step->args)) {
+        rc = opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: %s: unknown change kind", s->name);
+    }
+    return rc;
+}
+
+opc_err opc__rows_check_result(const opc__rows_stmt *s, const cJSON *rows, opc__ebuf *eb)
+{
+    size_t want = strlen(s->columns);
+    if (!cJSON_IsArray(rows)) {
+        return opc__fail(eb, OPC_ERR_PARSE, "rows: %s: the answer is not an array", s->name);
+    }
+    size_t r = 0;
+    for (const cJSON *row = rows->child; row != NULL; row = row->next, r++) {
+        size_t c = 0;
+        const cJSON *v = cJSON_IsArray(row) ? row->child : NULL;
+        for (; v != NULL && c < want; v = v->next, c++) {
+            int64_t n = 0;
+            bool ok = s->columns[c] == 'i' || s->columns[c] == 'I'
+                          ? (cJSON_IsNull(v) ? s->columns[c] == 'I' : opc__json_is_int(v, &n))
+                          : has_type(v, s->columns[c], 0);
+            if (!ok) {
+                return opc__fail(eb, OPC_ERR_PARSE, "rows: %s: row %zu, column %zu must be %s",
+                                 s->name, r, c, type_text(s->columns[c]));
+            }
+        }
+        if (!cJSON_IsArray(row) || v != NULL || c != want) {
+            return opc__fail(eb, OPC_ERR_PARSE, "rows: %s: row %zu must have %zu columns", s->name,
+                             r, want);
+        }
+    }
+    return OPC_OK;
+}
