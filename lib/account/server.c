@@ -548,11 +548,11 @@ static void grants_clear(grants *gs)
     gs->n = 0;
 }
 
-static int cmp_sealed(const void *x, const void *y)
+static int cmp_ids(const void *x, const void *y)
 {
-    const opc__grant_sealed *const *p = x;
-    const opc__grant_sealed *const *q = y;
-    return strcmp((*p)->vault, (*q)->vault);
+    const char *const *p = x;
+    const char *const *q = y;
+    return strcmp(*p, *q);
 }
 
 /* The new server's JSON (its vaults in id order, as server.show gives them). */
@@ -560,16 +560,16 @@ static opc_err created_json(opc_account *a, const server_keys *k, const char *na
                             const grants *gs, int64_t now, char **out, opc__ebuf *eb)
 {
     cJSON *o = NULL;
-    const opc__grant_sealed **order = opc__calloc(gs->n, sizeof *order);
+    const char **order = opc__calloc(gs->n, sizeof *order);
     opc_err rc = order == NULL ? OPC_ERR_NOMEM : server_obj(k->id, name, now, now, &o);
     for (size_t i = 0; order != NULL && i < gs->n; i++) {
-        order[i] = &gs->g[i];
+        order[i] = gs->g[i].vault;
     }
     if (rc == OPC_OK) {
-        qsort(order, gs->n, sizeof *order, cmp_sealed);
+        qsort((void *)order, gs->n, sizeof *order, cmp_ids);
     }
     for (size_t i = 0; rc == OPC_OK && i < gs->n; i++) {
-        rc = server_add_vault(a, o, order[i]->vault, eb);
+        rc = server_add_vault(a, o, order[i], eb);
     }
     if (rc == OPC_OK) {
         rc = opc__json_print(o, out, NULL);
