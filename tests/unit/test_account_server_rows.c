@@ -238,6 +238,9 @@ static void test_server_rows_create_vault_gone_meanwhile(void **state)
     fx f;
     char sid[27];
     setup(&f, sid);
+    /* the vault delete (vault.c, in its own transaction) logs Web's grant
+     * of Dev going: server.c's read and batch, as a savepoint */
+    FX_OK(f.a, opc_account_server_grant(f.a, "Web", "Dev"));
     interposer ip;
     ip_install(&ip, &f, other_delete_dev, 1);
     const char *vaults[] = {"Prod", "Dev"};
@@ -251,6 +254,12 @@ static void test_server_rows_create_vault_gone_meanwhile(void **state)
     ip_remove(&ip, &f);
     assert_int_equal(count(&f, "SELECT COUNT(*) FROM servers"), 1);
     assert_int_equal(count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'server_create'"), 1);
+    assert_int_equal(count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'grant_revoke' AND "
+                               "server_id IS NOT NULL AND vault_id IS NOT NULL"),
+                     1);
+    assert_int_equal(count(&f, "SELECT COUNT(*) FROM vault_access WHERE accessor_type = "
+                               "'server'"),
+                     1);
     fx_destroy(&f);
 }
 
