@@ -10,6 +10,7 @@
 
 #include "account/rows.h"
 #include "core/sqlite.h"
+#include "wire/rows_rpc.h"
 
 /*
  * An interposed backend: before forwarding a batch it runs `act` on another
@@ -387,6 +388,39 @@ static void test_server_rows_delete_one_batch_and_retry(void **state)
     fx_destroy(&f);
 }
 
+/* A delete is one batch: a server with more active tokens than a batch
+ * holds is refused (OPC_ERR_RANGE naming it) and nothing is changed;
+ * after revoking some it is deleted. */
+static void test_server_rows_delete_bound(void **state)
+{
+    (void)state;
+    fx f;
+    char sid[27];
+    setup(&f, sid);
+    const char *specs[] = {"Prod"};
+    for (int i = 0; i < OPC__RPC_MAX_STEPS / 2; i++) {
+        char name[32];
+        char *json = NULL;
+        opc_secret *tok = NULL;
+        snprintf(name, sizeof name, "t%d", i);
+        FX_OK(f.a, opc_account_token_create(f.a, name, "Web", specs, 1, 0, &json, &tok));
+        opc_free(json);
+        opc_secret_free(tok);
+    }
+    int64_t before = count(&f, "SELECT COUNT(*) FROM changes");
+    FX_ERR(f.a, OPC_ERR_RANGE, opc_account_server_delete(f.a, "Web"));
+    assert_non_null(strstr(opc_account_errmsg(f.a), sid));
+    assert_int_equal(count(&f, "SELECT COUNT(*) FROM changes"), before);
+    for (int i = 0; i < 10; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "t%d", i);
+        FX_OK(f.a, opc_account_token_revoke(f.a, name, "Web"));
+    }
+    FX_OK(f.a, opc_account_server_delete(f.a, "Web"));
+    assert_int_equal(count(&f, "SELECT COUNT(*) FROM tokens WHERE state = 'active'"), 0);
+    fx_destroy(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_server_rows_create_one_batch),
         cmocka_unit_test(test_server_rows_grant_revoke_retry),
         cmocka_unit_test(test_server_rows_delete_one_batch_and_retry),
+        cmocka_unit_test(test_server_rows_delete_bound),
     };
     return cmocka_run_group_tests_name("account_server_rows", tests, opc_test_group_setup,
                                        opc_test_group_teardown);
