@@ -20,7 +20,7 @@
  *   server_write.c  item writes by a Connect server (import.h)
  *   rows.c, rows_local.c, rows_call.c  the owner's store protocol (rows.h):
  *              named reads and write batches, the only way converted
- *              modules (token.c so far) reach the rows
+ *              modules (token.c, token_registry.c, server.c so far) reach the rows
  */
 #ifndef OPC_ACCOUNT_ACCOUNT_INT_H
 #define OPC_ACCOUNT_ACCOUNT_INT_H
@@ -333,7 +333,7 @@ void opc__acct_vault_key_drop(opc_account *a, const char *vault_id);
 
 /* ---- server.c ---- */
 
-/* Resolve an active server by id or name (inside a transaction). */
+/* Resolve an active server by id or name (named reads). */
 opc_err opc__acct_server_resolve(opc_account *a, const char *ref, char id[OPC_ID_LEN + 1],
                                  opc__ebuf *eb);
 /* Whether the server holds a grant for the vault. */
@@ -349,6 +349,35 @@ opc_err opc__acct_server_secret(opc_account *a, const char *server_id, uint8_t T
  */
 opc_err opc__acct_server_grants_gone(opc_account *a, const char *vault_id, const char *server_id,
                                      opc__ebuf *eb);
+/*
+ * The same as steps of the caller's batch b: one read of the grants, a
+ * grant_revoke change per grant added to b (at time now); *n the grants
+ * (what the batch's deletion of their rows must change).
+ */
+opc_err opc__acct_server_grants_gone_steps(opc_account *a, opc__rows_batch *b, const char *vault_id,
+                                           const char *server_id, int64_t now, size_t *n,
+                                           opc__ebuf *eb);
+/* Attempts of a server call whose batch met a concurrent change (OPC_ERR_CONFLICT). */
+#define OPC__SERVER_TRIES 3
+/* A vault's key wrapped to an accessor and the owner's signature on the
+ * grant, ready for a batch (vault_access's columns). */
+typedef struct opc__grant_sealed {
+    char vault[OPC_ID_LEN + 1];
+    int64_t sn; /* the serial of the key wrapped */
+    unsigned acl;
+    int64_t granted;
+    char *enc_key; /* b64url of the wrapped key */
+    char *sig;     /* b64url of the owner's signature */
+} opc__grant_sealed;
+/*
+ * Wrap the vault's key (opc__acct_vault_key) to an accessor's RSA public key
+ * and sign the grant at time now: the compute half of a grant, with no
+ * write (opc__acct_grant_write's crypto). Free with opc__acct_grant_sealed_free.
+ */
+opc_err opc__acct_grant_seal(opc_account *a, const char *vault_id, const char *accessor_type,
+                             const char *accessor_id, const opc__key *accessor_pub, unsigned acl,
+                             int64_t now, opc__grant_sealed *out, opc__ebuf *eb);
+void opc__acct_grant_sealed_free(opc__grant_sealed *g);
 /* ---- token.c, token_registry.c (store protocol: rows.h) ---- */
 
 /* Attempts of a token call whose batch met a concurrent change (OPC_ERR_CONFLICT). */
@@ -359,10 +388,14 @@ opc_err opc__acct_token_print_row(opc_account *a, const cJSON *row, char **out, 
  * token being renamed) has the name, ASCII case-insensitively. */
 opc_err opc__acct_token_name_free(opc_account *a, const char *server_id, const char *name,
                                   const char *self, opc__ebuf *eb);
-/* Revoke every active token of a server (server delete), logging each: one
- * batch, inside the caller's transaction while server.c holds one. */
-opc_err opc__acct_tokens_revoke_server(opc_account *a, const char *server_id, int64_t now,
-                                       opc__ebuf *eb);
+/*
+ * Add to b (server delete's batch) the revocation of every active token of a
+ * server, each a token_revoke change and token.revoke at the seq read, then
+ * a guard that no active token of the server is left (none was created
+ * meanwhile). One read of the tokens.
+ */
+opc_err opc__acct_tokens_revoke_steps(opc_account *a, opc__rows_batch *b, const char *server_id,
+                                      int64_t now, opc__ebuf *eb);
 
 /* ---- export.c ---- */
 

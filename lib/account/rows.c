@@ -57,6 +57,50 @@ static const opc__rows_stmt table[] = {
     {"token.revoke", OPC__ROWS_WRITE, "iqti", "",
      "UPDATE tokens SET state = 'revoked', updated = ?, seq = ? WHERE jti = ? AND seq = ? AND "
      "state = 'active'"},
+
+    /* ---- servers (server.c) ---- */
+    {"server.find_name", OPC__ROWS_READ, "t", "t",
+     "SELECT id FROM servers WHERE state = 'active' AND name = ? COLLATE NOCASE ORDER BY id"},
+    {"server.name_taken", OPC__ROWS_READ, "tT", "t",
+     "SELECT id FROM servers WHERE state = 'active' AND name = ? COLLATE NOCASE AND id IS NOT ?"},
+    /* one row per (active server, granted vault): list, get, rename and delete's version */
+    {"server.show", OPC__ROWS_READ, "T", "ttiiiT",
+     "SELECT s.id, s.name, s.created, s.updated, s.seq, g.vault_id FROM servers s LEFT JOIN "
+     "vault_access g ON g.accessor_type = 'server' AND g.accessor_id = s.id WHERE s.state = "
+     "'active' AND (?1 IS NULL OR s.id = ?1) ORDER BY s.name COLLATE NOCASE, s.name, s.id, "
+     "g.vault_id"},
+    {"server.record", OPC__ROWS_READ, "t", "t",
+     "SELECT record FROM servers WHERE id = ? AND record IS NOT NULL"},
+    {"server.enc_key", OPC__ROWS_READ, "t", "tt",
+     "SELECT enc_pub, enc_sig FROM servers WHERE id = ? AND enc_pub IS NOT NULL AND enc_sig IS "
+     "NOT NULL"},
+    {"server.insert", OPC__ROWS_WRITE, "tttttttiiq", "",
+     "INSERT INTO servers (id, name, state, device_pub, device_sig, enc_pub, enc_sig, record, "
+     "created, updated, seq) VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)"},
+    {"server.rename", OPC__ROWS_WRITE, "ttiqti", "",
+     "UPDATE servers SET name = ?, record = ?, updated = ?, seq = ? WHERE id = ? AND seq = ? AND "
+     "state = 'active'"},
+    {"server.delete", OPC__ROWS_WRITE, "iqti", "",
+     "UPDATE servers SET state = 'deleted', device_pub = NULL, device_sig = NULL, enc_pub = NULL, "
+     "enc_sig = NULL, record = NULL, updated = ?, seq = ? WHERE id = ? AND seq = ? AND state = "
+     "'active'"},
+    {"access.server_grant", OPC__ROWS_READ, "tt", "i",
+     "SELECT seq FROM vault_access WHERE vault_id = ? AND accessor_type = 'server' AND "
+     "accessor_id = ?"},
+    {"access.server_grants", OPC__ROWS_READ, "TT", "tt",
+     "SELECT vault_id, accessor_id FROM vault_access WHERE accessor_type = 'server' AND (?1 IS "
+     "NULL OR vault_id = ?1) AND (?2 IS NULL OR accessor_id = ?2) ORDER BY vault_id, "
+     "accessor_id"},
+    /* inserts only while the vault's key is still at the serial wrapped (0 rows otherwise) */
+    {"access.grant_server", OPC__ROWS_WRITE, "ttitiitq", "",
+     "INSERT INTO vault_access (vault_id, accessor_type, accessor_id, key_sn, enc_key, acl, "
+     "granted, grant_sig, seq) SELECT v.id, 'server', ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM vaults v "
+     "WHERE v.id = ?1 AND v.key_sn = ?3"},
+    {"access.revoke_server", OPC__ROWS_WRITE, "tti", "",
+     "DELETE FROM vault_access WHERE vault_id = ? AND accessor_type = 'server' AND accessor_id = "
+     "? AND seq = ?"},
+    {"access.revoke_all_server", OPC__ROWS_WRITE, "t", "",
+     "DELETE FROM vault_access WHERE accessor_type = 'server' AND accessor_id = ?"},
 };
 
 /* The kinds a change may have (feed.h); a store refuses any other. */

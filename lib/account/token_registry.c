@@ -345,22 +345,19 @@ opc_err opc_account_token_rename(opc_account *a, const char *token, const char *
 
 /* ---- revoke ---- */
 
-opc_err opc__acct_tokens_revoke_server(opc_account *a, const char *server_id, int64_t now,
-                                       opc__ebuf *eb)
+opc_err opc__acct_tokens_revoke_steps(opc_account *a, opc__rows_batch *b, const char *server_id,
+                                      int64_t now, opc__ebuf *eb)
 {
     cJSON *rows = NULL;
     opc_err rc = opc__rows_read(a->rows, "token.active_by_server", &rows, eb, "t", server_id);
-    opc__rows_batch b;
-    opc__rows_batch_init(&b);
     const cJSON *row = NULL;
     cJSON_ArrayForEach(row, rows)
     {
-        batch_revoke(&b, server_id, opc__rows_str(row, 0), opc__rows_int(row, 1), now);
+        batch_revoke(b, server_id, opc__rows_str(row, 0), opc__rows_int(row, 1), now);
     }
-    if (rc == OPC_OK) {
-        rc = opc__rows_batch_run(a->rows, &b, eb);
+    if (rc == OPC_OK) { /* no token was created meanwhile */
+        opc__rows_batch_add(b, "token.active_by_server", 0, "t", server_id);
     }
-    opc__rows_batch_free(&b);
     cJSON_Delete(rows);
     return rc;
 }
