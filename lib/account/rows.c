@@ -59,23 +59,24 @@ static const opc__rows_stmt table[] = {
      "state = 'active'"},
 
     /* ---- vaults (vault.c) ---- */
-    /* A vault row with the owner's grant of it (null when there is none):
-     * one read gives what the owner needs to open the vault's attributes. */
-#define VAULT_COLS                                                                                 \
-    "SELECT v.id, v.type, v.key_sn, v.attr_version, v.content_version, v.items, v.created, "     \
-    "v.updated, v.attrs, v.seq, g.key_sn, g.enc_key, g.acl, g.granted, g.grant_sig FROM vaults v " \
-    "LEFT JOIN vault_access g ON g.vault_id = v.id AND g.accessor_type = 'owner' AND "           \
-    "g.accessor_id = ?1 "
-#define VAULT_TYPES "ttiiiiiitiItIIT"
-#define VAULT_NAME_KINDS "('" OPC_CHANGE_VAULT_CREATE "', '" OPC_CHANGE_VAULT_UPDATE "')"
-#define VAULT_GRANT_KINDS "('" OPC_CHANGE_GRANT "', '" OPC_CHANGE_GRANT_REVOKE "')"
-    {"vault.get", OPC__ROWS_READ, "tt", VAULT_TYPES, VAULT_COLS "WHERE v.id = ?2"},
-    {"vault.list", OPC__ROWS_READ, "t", VAULT_TYPES, VAULT_COLS "ORDER BY v.id"},
+    /* vault.get, vault.list: a vault row with the owner's grant of it (null
+     * when there is none): one read gives what opens its attributes. */
+    {"vault.get", OPC__ROWS_READ, "tt", "ttiiiiiitiItIIT",
+     "SELECT v.id, v.type, v.key_sn, v.attr_version, v.content_version, v.items, v.created, "
+     "v.updated, v.attrs, v.seq, g.key_sn, g.enc_key, g.acl, g.granted, g.grant_sig FROM vaults "
+     "v LEFT JOIN vault_access g ON g.vault_id = v.id AND g.accessor_type = 'owner' AND "
+     "g.accessor_id = ?1 WHERE v.id = ?2"},
+    {"vault.list", OPC__ROWS_READ, "t", "ttiiiiiitiItIIT",
+     "SELECT v.id, v.type, v.key_sn, v.attr_version, v.content_version, v.items, v.created, "
+     "v.updated, v.attrs, v.seq, g.key_sn, g.enc_key, g.acl, g.granted, g.grant_sig FROM vaults "
+     "v LEFT JOIN vault_access g ON g.vault_id = v.id AND g.accessor_type = 'owner' AND "
+     "g.accessor_id = ?1 ORDER BY v.id"},
     {"vault.feed_head", OPC__ROWS_READ, "", "i", "SELECT coalesce(max(seq), 0) FROM changes"},
     {"vault.names_since", OPC__ROWS_READ, "i", "i",
-     "SELECT seq FROM changes WHERE seq > ? AND kind IN " VAULT_NAME_KINDS},
+     "SELECT seq FROM changes WHERE seq > ? AND kind IN ('vault_create', 'vault_update')"},
     {"vault.grants_since", OPC__ROWS_READ, "ti", "i",
-     "SELECT seq FROM changes WHERE vault_id = ?1 AND seq > ?2 AND kind IN " VAULT_GRANT_KINDS},
+     "SELECT seq FROM changes WHERE vault_id = ?1 AND seq > ?2 AND kind IN ('grant', "
+     "'grant_revoke')"},
     {"vault.server_grants", OPC__ROWS_READ, "t", "t",
      "SELECT accessor_id FROM vault_access WHERE vault_id = ? AND accessor_type = 'server' "
      "ORDER BY accessor_id"},

@@ -366,7 +366,7 @@ static opc_err load_all(opc_account *a, vault_row **out, size_t *n_out, opc__ebu
     const cJSON *r = NULL;
     cJSON_ArrayForEach(r, list)
     {
-        if (rc != OPC_OK) {
+        if (rc != OPC_OK || rows == NULL) {
             break;
         }
         rc = row_from(a, r, &rows[n++], eb);
@@ -654,8 +654,8 @@ static opc_err create_once(opc_account *a, const char *name, const char *descrip
         int k = opc__acct_batch_change(&b, &c, now);
         opc__rows_batch_add(&b, "vault.insert", 1, "ttitiiq", id, OPC_VAULT_TYPE_USER, sn, attrs,
                             now, now, k);
-        rc = opc__acct_grant_add(a, &b, id, sn, vk, "owner", a->id, a->rsa_pub, ACL_ALL, now, k,
-                                 eb);
+        rc =
+            opc__acct_grant_add(a, &b, id, sn, vk, "owner", a->id, a->rsa_pub, ACL_ALL, now, k, eb);
     }
     /* The output, before the batch: the row it writes. */
     if (rc == OPC_OK) {
