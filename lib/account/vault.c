@@ -1,5 +1,18 @@
 /*
  * account/vault.c - vaults, vault keys and signed grants (design: schema.c).
+ *
+ * Store protocol (rows.h; docs/protocol.md, "Vaults, converted"): no SQL
+ * here. A vault row is read with the owner's grant of it (vault.get,
+ * vault.list), so the client verifies the grant and unwraps the key from
+ * the same read. create, edit and delete read, compute (keys, sealed
+ * attributes, signed grants, the output) and send ONE batch; a conflict
+ * committed nothing and the call starts again (OPC__VAULT_TRIES attempts).
+ * Names are encrypted, so the store cannot keep them unique: the client
+ * checks them, and a batch that creates or renames is guarded by the feed
+ * (no vault_create / vault_update since the head read before the names).
+ * Other modules compose vault.touch and the grant steps into their own
+ * batches; the SQL forms their unconverted callers still use are in
+ * vault_legacy.c.
  */
 #include "internal.h"
 
@@ -14,7 +27,7 @@
 #include "core/strparse.h"
 #include "core/time.h"
 #include "crypto/base64.h"
-#include "crypto/jwt.h"
+#include "crypto/jwt.h" /* OPC_ACL_* */
 #include "crypto/rsa.h"
 #include "model/shape.h"
 #include "wire/labels.h"
