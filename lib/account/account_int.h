@@ -10,6 +10,8 @@
  *   owner.c    create / open / unlock / close, the owner keyset
  *   session.c  unlocked sessions (session files)
  *   vault.c    vaults, vault keys and grants
+ *   vault_legacy.c  the SQL forms of vault touch and grant write, for the
+ *              callers not yet converted to the store protocol
  *   item.c     items
  *   file.c     file attachments and documents
  *   server.c   Connect servers
@@ -303,9 +305,15 @@ opc_err opc__acct_unlock_auk(opc_account *a, const uint8_t auk[32], opc__ebuf *e
 /* Wipe the unlocked state. */
 void opc__acct_lock(opc_account *a);
 
-/* ---- vault.c ---- */
+/* ---- vault.c (store protocol: rows.h), vault_legacy.c ---- */
 
-/* Resolve a vault by id or name (inside a transaction). */
+/* Attempts of a vault call whose batch met a concurrent change (OPC_ERR_CONFLICT). */
+#define OPC__VAULT_TRIES 3
+/* The most server grants one vault deletion revokes (its batch: a guard, a
+ * grant_revoke per server, vault_delete and the row). */
+#define OPC__VAULT_MAX_SERVER_GRANTS (OPC__RPC_MAX_STEPS - 3)
+/* Resolve a vault by id or name (named reads; inside the caller's
+ * transaction while it holds one). */
 opc_err opc__acct_vault_resolve(opc_account *a, const char *ref, char id[OPC_ID_LEN + 1],
                                 opc__ebuf *eb);
 /* The vault's key (cached; verified grant), borrowed until close. */
@@ -317,12 +325,43 @@ opc_err opc__acct_vault_name(opc_account *a, const char *vault_id, char **name, 
  * server's or a token's JSON lists it. */
 opc_err opc__acct_vault_entry(cJSON *arr, const char *vault_id, const char *name,
                               const char *access);
-/* Content changed: contentVersion + 1, items + delta, updatedAt = now, seq = seq. */
+/*
+ * Content changed, as a step of the caller's batch: contentVersion + 1,
+ * items + delta, updatedAt = now, seq = the batch's k-th change
+ * (vault.touch, expecting 1: the vault still exists).
+ */
+void opc__acct_vault_touch_step(opc__rows_batch *b, const char *vault_id, int delta_items,
+                                int64_t now, int k);
+/*
+ * Wrap the vault key to an accessor's RSA public key and sign the grant
+ * (granted = now): *enc the wrapped key (b64url), *sig the owner's
+ * signature (opc__free both).
+ */
+opc_err opc__acct_grant_seal(opc_account *a, const char *vault_id, int64_t sn, const opc__key *vk,
+                             const char *accessor_type, const char *accessor_id,
+                             const opc__key *accessor_pub, unsigned acl, int64_t now, char **enc,
+                             char **sig, opc__ebuf *eb);
+/*
+ * Seal a grant (opc__acct_grant_seal) and append to the caller's batch the
+ * step that inserts (or replaces) its vault_access row with the seq of the
+ * batch's k-th change (vault.grant_put, expecting 1).
+ */
+opc_err opc__acct_grant_add(opc_account *a, opc__rows_batch *b, const char *vault_id, int64_t sn,
+                            const opc__key *vk, const char *accessor_type, const char *accessor_id,
+                            const opc__key *accessor_pub, unsigned acl, int64_t now, int k,
+                            opc__ebuf *eb);
+/*
+ * TRANSITION (vault_legacy.c, SQL in the caller's transaction, for item.c
+ * and server.c until they are converted; their converted forms are the
+ * steps above). Content changed: contentVersion + 1, items + delta,
+ * updatedAt = now, seq = seq.
+ */
 opc_err opc__acct_vault_touch(opc_account *a, const char *vault_id, int delta_items, int64_t now,
                               int64_t seq, opc__ebuf *eb);
 /*
- * Wrap the vault key to an accessor's RSA public key, sign the grant and
- * insert (or replace) its vault_access row with change sequence seq.
+ * TRANSITION (vault_legacy.c, as above): wrap the vault key to an
+ * accessor's RSA public key, sign the grant and insert (or replace) its
+ * vault_access row with change sequence seq.
  */
 opc_err opc__acct_grant_write(opc_account *a, const char *vault_id, int64_t sn, const opc__key *vk,
                               const char *accessor_type, const char *accessor_id,
@@ -370,13 +409,14 @@ typedef struct opc__grant_sealed {
     char *sig;     /* b64url of the owner's signature */
 } opc__grant_sealed;
 /*
- * Wrap the vault's key (opc__acct_vault_key) to an accessor's RSA public key
- * and sign the grant at time now: the compute half of a grant, with no
- * write (opc__acct_grant_write's crypto). Free with opc__acct_grant_sealed_free.
+ * Wrap the vault's current key (opc__acct_vault_key) to an accessor's RSA
+ * public key and sign the grant at time now (opc__acct_grant_seal): the
+ * compute half of a grant, with no write, for a batch built later. Free
+ * with opc__acct_grant_sealed_free.
  */
-opc_err opc__acct_grant_seal(opc_account *a, const char *vault_id, const char *accessor_type,
-                             const char *accessor_id, const opc__key *accessor_pub, unsigned acl,
-                             int64_t now, opc__grant_sealed *out, opc__ebuf *eb);
+opc_err opc__acct_grant_prepare(opc_account *a, const char *vault_id, const char *accessor_type,
+                                const char *accessor_id, const opc__key *accessor_pub, unsigned acl,
+                                int64_t now, opc__grant_sealed *out, opc__ebuf *eb);
 void opc__acct_grant_sealed_free(opc__grant_sealed *g);
 /* ---- token.c, token_registry.c (store protocol: rows.h) ---- */
 

@@ -101,6 +101,42 @@ static const opc__rows_stmt table[] = {
      "? AND seq = ?"},
     {"access.revoke_all_server", OPC__ROWS_WRITE, "t", "",
      "DELETE FROM vault_access WHERE accessor_type = 'server' AND accessor_id = ?"},
+
+    /* ---- vaults (vault.c) ---- */
+    /* vault.get, vault.list: a vault row with the owner's grant of it (null
+     * when there is none): one read gives what opens its attributes. */
+    {"vault.get", OPC__ROWS_READ, "tt", "ttiiiiiitiItIIT",
+     "SELECT v.id, v.type, v.key_sn, v.attr_version, v.content_version, v.items, v.created, "
+     "v.updated, v.attrs, v.seq, g.key_sn, g.enc_key, g.acl, g.granted, g.grant_sig FROM vaults "
+     "v LEFT JOIN vault_access g ON g.vault_id = v.id AND g.accessor_type = 'owner' AND "
+     "g.accessor_id = ?1 WHERE v.id = ?2"},
+    {"vault.list", OPC__ROWS_READ, "t", "ttiiiiiitiItIIT",
+     "SELECT v.id, v.type, v.key_sn, v.attr_version, v.content_version, v.items, v.created, "
+     "v.updated, v.attrs, v.seq, g.key_sn, g.enc_key, g.acl, g.granted, g.grant_sig FROM vaults "
+     "v LEFT JOIN vault_access g ON g.vault_id = v.id AND g.accessor_type = 'owner' AND "
+     "g.accessor_id = ?1 ORDER BY v.id"},
+    {"vault.feed_head", OPC__ROWS_READ, "", "i", "SELECT coalesce(max(seq), 0) FROM changes"},
+    {"vault.names_since", OPC__ROWS_READ, "i", "i",
+     "SELECT seq FROM changes WHERE seq > ? AND kind IN ('vault_create', 'vault_update')"},
+    {"vault.grants_since", OPC__ROWS_READ, "ti", "i",
+     "SELECT seq FROM changes WHERE vault_id = ?1 AND seq > ?2 AND kind IN ('grant', "
+     "'grant_revoke')"},
+    {"vault.server_grants", OPC__ROWS_READ, "t", "t",
+     "SELECT accessor_id FROM vault_access WHERE vault_id = ? AND accessor_type = 'server' "
+     "ORDER BY accessor_id"},
+    {"vault.insert", OPC__ROWS_WRITE, "ttitiiq", "",
+     "INSERT INTO vaults (id, type, key_sn, attrs, attr_version, content_version, items, "
+     "created, updated, seq) VALUES (?, ?, ?, ?, 1, 1, 0, ?, ?, ?)"},
+    {"vault.grant_put", OPC__ROWS_WRITE, "tttitiitq", "",
+     "INSERT OR REPLACE INTO vault_access (vault_id, accessor_type, accessor_id, key_sn, "
+     "enc_key, acl, granted, grant_sig, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+    {"vault.set_attrs", OPC__ROWS_WRITE, "tiqti", "",
+     "UPDATE vaults SET attrs = ?, attr_version = attr_version + 1, updated = ?, seq = ? "
+     "WHERE id = ? AND seq = ?"},
+    {"vault.touch", OPC__ROWS_WRITE, "iiqt", "",
+     "UPDATE vaults SET content_version = content_version + 1, items = items + ?, updated = ?, "
+     "seq = ? WHERE id = ?"},
+    {"vault.delete", OPC__ROWS_WRITE, "t", "", "DELETE FROM vaults WHERE id = ?"},
 };
 
 /* The kinds a change may have (feed.h); a store refuses any other. */

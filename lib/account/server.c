@@ -214,45 +214,21 @@ void opc__acct_grant_sealed_free(opc__grant_sealed *g)
     memset(g, 0, sizeof *g);
 }
 
-opc_err opc__acct_grant_seal(opc_account *a, const char *vault_id, const char *accessor_type,
-                             const char *accessor_id, const opc__key *accessor_pub, unsigned acl,
-                             int64_t now, opc__grant_sealed *out, opc__ebuf *eb)
+opc_err opc__acct_grant_prepare(opc_account *a, const char *vault_id, const char *accessor_type,
+                                const char *accessor_id, const opc__key *accessor_pub, unsigned acl,
+                                int64_t now, opc__grant_sealed *out, opc__ebuf *eb)
 {
     memset(out, 0, sizeof *out);
     const opc__key *vk = NULL;
     int64_t sn = 0;
     opc_err rc = opc__acct_vault_key(a, vault_id, &vk, &sn, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    char label[OPC_WIRE_LABEL_MAX];
-    char msg[OPC_WIRE_LABEL_MAX];
-    char hash[44];
-    uint8_t *wrapped = NULL;
-    size_t wrapped_len = 0;
-    rc = opc__wire_vault_key_label(label, sizeof label, vault_id, sn, accessor_id);
     if (rc == OPC_OK) {
-        rc = opc__rsa_oaep_encrypt(accessor_pub, label, strlen(label), opc__key_oct(vk),
-                                   VAULT_KEY_LEN, &wrapped, &wrapped_len);
+        rc = opc__acct_grant_seal(a, vault_id, sn, vk, accessor_type, accessor_id, accessor_pub,
+                                  acl, now, &out->enc_key, &out->sig, eb);
     }
-    if (rc == OPC_OK) {
-        rc = opc__b64_encode(wrapped, wrapped_len, OPC_B64URL, &out->enc_key, NULL);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_hash_b64(wrapped, wrapped_len, hash);
-    }
-    if (rc == OPC_OK) {
-        opc__wire_grant g = {a->id, vault_id, accessor_type, accessor_id, sn, acl, now, hash};
-        rc = opc__wire_grant_message(msg, sizeof msg, &g);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_sign(a, msg, &out->sig);
-    }
-    opc__free(wrapped);
     if (rc != OPC_OK) {
         opc__acct_grant_sealed_free(out);
-        return rc == OPC_ERR_NOMEM ? rc
-                                   : opc__fail(eb, rc, "cannot wrap the key of vault %s", vault_id);
+        return rc;
     }
     (void)snprintf(out->vault, sizeof out->vault, "%s", vault_id);
     out->sn = sn;
@@ -606,8 +582,8 @@ static opc_err create_once(opc_account *a, const server_keys *k, const char *nam
     }
     size_t sealed = 0;
     for (; rc == OPC_OK && sealed < gs->n; sealed++) {
-        rc = opc__acct_grant_seal(a, gs->ids[sealed], "server", k->id, k->enc_pub, ACL_ALL, now,
-                                  &gs->g[sealed], eb);
+        rc = opc__acct_grant_prepare(a, gs->ids[sealed], "server", k->id, k->enc_pub, ACL_ALL, now,
+                                     &gs->g[sealed], eb);
     }
     if (rc != OPC_OK) {
         gs->n = sealed; /* what grants_clear frees */
@@ -893,8 +869,8 @@ static opc_err grant_once(opc_account *a, const char *server, const char *vault,
     if (rc == OPC_OK && add && row == NULL) {
         rc = server_enc_key(a, sid, &enc_pub, eb);
         if (rc == OPC_OK) {
-            rc =
-                opc__acct_grant_seal(a, vid, "server", sid, enc_pub, ACL_ALL, opc__now_s(), &g, eb);
+            rc = opc__acct_grant_prepare(a, vid, "server", sid, enc_pub, ACL_ALL, opc__now_s(), &g,
+                                         eb);
         }
         if (rc == OPC_OK) { /* the server is still active and the vault not granted meanwhile */
             opc__rows_batch_add(&b, "server.is_active", 1, "t", sid);
