@@ -72,6 +72,22 @@ bool opc__rpc_arg_seq(const cJSON *v, int64_t *k);
 /* A new placeholder {"seq": k} (NULL: out of memory). */
 cJSON *opc__rpc_seq_new(int64_t k);
 
+/*
+ * Bytes (the table's type 'b', e.g. a file chunk) travel as a string: their
+ * base64url without padding. The table says which parameters and columns
+ * are bytes; this is the encoding both ends use. Blob values are at most
+ * OPC__RPC_MAX_BLOB bytes.
+ */
+#define OPC__RPC_MAX_BLOB (128 * 1024)
+/* Whether v is the base64url text of at most OPC__RPC_MAX_BLOB bytes. */
+bool opc__rpc_blob_valid(const cJSON *v);
+/* A new string holding the base64url of data[len] (NULL: out of memory or
+ * len above OPC__RPC_MAX_BLOB). */
+cJSON *opc__rpc_blob_new(const void *data, size_t len);
+/* Decode a valid blob v into out[cap]; *len its length. OPC_ERR_PARSE when
+ * v is not a blob, OPC_ERR_RANGE when it does not fit. */
+opc_err opc__rpc_blob_get(const cJSON *v, void *out, size_t cap, size_t *len, opc__ebuf *eb);
+
 opc_err opc__rpc_read_encode(const char *name, const cJSON *args, cJSON **out, opc__ebuf *eb);
 opc_err opc__rpc_batch_encode(const opc__rpc_step *steps, size_t n, cJSON **out, opc__ebuf *eb);
 /* Decode either request into *out (zeroed first; free it with opc__rpc_request_free). */
