@@ -102,8 +102,7 @@ bool opc__rows_null(const cJSON *row, int col)
     return cJSON_IsNull(cell(row, col));
 }
 
-opc_err opc__rows_blob(const cJSON *row, int col, void *out, size_t cap, size_t *len,
-                       opc__ebuf *eb)
+opc_err opc__rows_blob(const cJSON *row, int col, void *out, size_t cap, size_t *len, opc__ebuf *eb)
 {
     return opc__rpc_blob_get(cell(row, col), out, cap, len, eb);
 }

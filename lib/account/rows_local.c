@@ -80,8 +80,7 @@ static opc_err cell(const opc__rows_stmt *s, sqlite3_stmt *st, int c, cJSON **ou
     } else if (type == SQLITE_BLOB && t == 'b') {
         size_t len = (size_t)sqlite3_column_bytes(st, c);
         if (len > OPC__RPC_MAX_BLOB) {
-            return opc__fail(eb, OPC_ERR_TOO_LARGE, "rows: %s: column %d is too large", s->name,
-                             c);
+            return opc__fail(eb, OPC_ERR_TOO_LARGE, "rows: %s: column %d is too large", s->name, c);
         }
         *out = opc__rpc_blob_new(sqlite3_column_blob(st, c), len);
     } else {
@@ -232,18 +231,25 @@ static opc_err local_batch(void *self, const opc__rpc_step *steps, size_t n, int
     }
     const opc__rows_stmt *stmts[OPC__RPC_MAX_STEPS];
     size_t n_changes = 0;
+    size_t n_blob = 0;
     for (size_t i = 0; i < n; i++) {
         opc_err rc = opc__rows_check_step(&steps[i], n_changes, &stmts[i], eb);
         if (rc != OPC_OK) {
             return rc;
         }
         n_changes += stmts[i]->kind == OPC__ROWS_CHANGE;
+        n_blob += strchr(stmts[i]->params, 'b') != NULL;
+    }
+    if (n_blob > OPC__RPC_MAX_BLOB_STEPS || n - n_blob > OPC__RPC_MAX_PLAIN_STEPS) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG,
+                         "rows: a batch has at most %d statements without bytes and %d with",
+                         OPC__RPC_MAX_PLAIN_STEPS, OPC__RPC_MAX_BLOB_STEPS);
     }
     if (n_changes != n_seqs) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: the batch has %zu changes, not %zu",
                          n_changes, n_seqs);
     }
-    int64_t scratch[OPC__RPC_MAX_STEPS];
+    int64_t scratch[OPC__RPC_MAX_CHANGES];
     batch b = {steps, stmts, n, scratch};
     opc_err rc =
         opc__db_in_tx(l->db) ? in_savepoint(l->db, &b, eb) : opc__db_txn(l->db, run_steps, &b, eb);

@@ -78,7 +78,7 @@ bool opc__rpc_arg_seq(const cJSON *v, int64_t *k)
         v->child->string == NULL || strcmp(v->child->string, "seq") != 0) {
         return false;
     }
-    return int_valid(v->child, 0, OPC__RPC_MAX_STEPS - 1, k);
+    return int_valid(v->child, 0, OPC__RPC_MAX_CHANGES - 1, k);
 }
 
 bool opc__rpc_arg_valid(const cJSON *v)
@@ -98,8 +98,8 @@ cJSON *opc__rpc_seq_new(int64_t k)
 
 static bool b64url_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 bool opc__rpc_blob_valid(const cJSON *v)
@@ -397,8 +397,8 @@ opc_err opc__rpc_rows_decode(const cJSON *o, const cJSON **rows, opc__ebuf *eb)
 opc_err opc__rpc_seqs_encode(const int64_t *seqs, size_t n, cJSON **out, opc__ebuf *eb)
 {
     *out = NULL;
-    if (n > OPC__RPC_MAX_STEPS) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG, "seqs: more than %d", OPC__RPC_MAX_STEPS);
+    if (n > OPC__RPC_MAX_CHANGES) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "seqs: more than %d", OPC__RPC_MAX_CHANGES);
     }
     for (size_t i = 0; i < n; i++) {
         if (seqs[i] < 1 || seqs[i] > INT_MAX53) {
@@ -429,11 +429,11 @@ opc_err opc__rpc_seqs_decode(const cJSON *o, int64_t **seqs, size_t *n, opc__ebu
     *n = 0;
     const cJSON *arr = cJSON_IsObject(o) ? opc__json_member(o, "seqs") : NULL;
     int count = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1;
-    if (count < 0 || count > OPC__RPC_MAX_STEPS) {
+    if (count < 0 || count > OPC__RPC_MAX_CHANGES) {
         return opc__fail(eb, OPC_ERR_PARSE,
                          "malformed seqs: \"seqs\" must be an array of at most "
                          "%d",
-                         OPC__RPC_MAX_STEPS);
+                         OPC__RPC_MAX_CHANGES);
     }
     if (count == 0 || arr == NULL) {
         return OPC_OK;
