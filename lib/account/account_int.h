@@ -439,7 +439,7 @@ typedef struct opc__item_put {
     const char *vault_id;
     const char *item_id;
     bool is_new;
-    int64_t version;     /* update: the row read (meta.version, meta.seq) */
+    int64_t version; /* update: the row read (meta.version, meta.seq) */
     int64_t seq;
     const char *file_id; /* a file added by this write: logs file_add after it; NULL none */
 } opc__item_put;
@@ -469,14 +469,15 @@ typedef struct opc__file_upload {
  * Encrypt data as a new file of the item: a file entry with its key is
  * appended to full["files"]; the chunk inserts of the last (or only) group
  * of OPC__FILE_BATCH_CHUNKS go into b, the item's batch, earlier groups run
- * as batches of their own (docs/protocol.md, "Files"). The caller appends
- * the item write to b (logging file_add) and on any failure calls
- * opc__acct_file_abandon.
+ * as batches of their own; all of them go into b when one_batch (a new
+ * item: its chunks cannot precede its row) (docs/protocol.md, "Files").
+ * The caller appends the item write to b (logging file_add) and on any
+ * failure calls opc__acct_file_abandon.
  */
 #define OPC__FILE_BATCH_CHUNKS 64
-opc_err opc__acct_file_add(opc_account *a, opc__rows_batch *b, const char *item_id, cJSON *full,
-                           const char *name, const char *section_id, const void *data, size_t len,
-                           opc__file_upload *up, opc__ebuf *eb);
+opc_err opc__acct_file_add(opc_account *a, opc__rows_batch *b, bool one_batch, const char *item_id,
+                           cJSON *full, const char *name, const char *section_id, const void *data,
+                           size_t len, opc__file_upload *up, opc__ebuf *eb);
 /* Delete the chunks an upload committed ahead of a batch that failed. */
 void opc__acct_file_abandon(opc_account *a, opc__file_upload *up);
 /* Remove internal members of file entries (keys, chunk layout) before output. */

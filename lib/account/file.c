@@ -7,10 +7,11 @@
  * from its cache). The content is in table files, one row per chunk.
  *
  * Store protocol (rows.h): no SQL here. Chunks travel as bytes ('b') in
- * file.chunk_insert steps; a file of up to OPC__FILE_BATCH_CHUNKS chunks
- * goes in the item's own batch (atomic), a larger one in batches of that
- * many chunks ahead of it, with the item row (which alone makes the file
- * visible) written last (docs/protocol.md, "Files"). Reading pages through
+ * file.chunk_insert steps. An attachment of up to OPC__FILE_BATCH_CHUNKS
+ * chunks goes in the item's own batch (atomic), a larger one in batches of
+ * that many chunks ahead of it, with the item row (which alone makes the
+ * file visible) written last; a new document's chunks all go in the batch
+ * that creates its item (docs/protocol.md, "Files"). Reading pages through
  * file.chunks, OPC__FILE_BATCH_CHUNKS at a time.
  */
 #include "internal.h"
@@ -86,12 +87,13 @@ static opc_err check_section(const cJSON *full, const char *section_id, opc__ebu
     return opc__fail(eb, OPC_ERR_NOT_FOUND, "the item has no section \"%s\"", section_id);
 }
 
-_Static_assert(OPC__FILE_BATCH_CHUNKS + 8 <= OPC__RPC_MAX_STEPS, "a chunk group fits a batch");
+_Static_assert(OPC__FILE_BATCH_CHUNKS <= OPC__RPC_MAX_BLOB_STEPS, "a chunk group fits a batch");
+_Static_assert((size_t)OPC_ACCOUNT_MAX_FILE_SIZE / OPC_FILE_CHUNK_SIZE <= OPC__RPC_MAX_BLOB_STEPS,
+               "the largest file fits one batch (a new document)");
 _Static_assert(OPC_FILE_CHUNK_SIZE + OPC_GCM_TAG_LEN <= OPC__RPC_MAX_BLOB, "a chunk is a blob");
 
 /* Run a group of chunk inserts as a batch of its own, counted in up->committed. */
-static opc_err flush_group(opc_account *a, opc__rows_batch *g, opc__file_upload *up,
-                           opc__ebuf *eb)
+static opc_err flush_group(opc_account *a, opc__rows_batch *g, opc__file_upload *up, opc__ebuf *eb)
 {
     opc_err rc = opc__rows_batch_run(a->rows, g, eb);
     if (rc == OPC_OK) {
@@ -105,15 +107,16 @@ static opc_err flush_group(opc_account *a, opc__rows_batch *g, opc__file_upload 
 /*
  * Encrypt every chunk into file.chunk_insert steps: the last group's into
  * b, earlier groups' run as their own batches (one group in memory at a
- * time); *hash gets the b64url SHA-256 of the blobs.
+ * time), or all into b when one_batch; *hash gets the b64url SHA-256 of
+ * the blobs.
  */
-static opc_err write_chunks(opc_account *a, opc__rows_batch *b, opc__file_upload *up,
-                            const uint8_t key[OPC_FILE_KEY_LEN],
+static opc_err write_chunks(opc_account *a, opc__rows_batch *b, bool one_batch,
+                            opc__file_upload *up, const uint8_t key[OPC_FILE_KEY_LEN],
                             const uint8_t prefix[OPC_FILE_PREFIX_LEN], const uint8_t *data,
                             size_t len, char hash[OPC_FILE_HASH_B64_SIZE], opc__ebuf *eb)
 {
     size_t n = opc__file_chunk_count(len, CHUNK);
-    size_t last_group = (n - 1) / OPC__FILE_BATCH_CHUNKS;
+    size_t last_group = one_batch ? 0 : (n - 1) / OPC__FILE_BATCH_CHUNKS;
     uint8_t *blob = opc__malloc(CHUNK + OPC_GCM_TAG_LEN);
     opc__file_hash h = {NULL};
     opc__rows_batch g;
@@ -222,9 +225,9 @@ static opc_err file_entry(const char *file_id, const char *name, const char *sec
     return OPC_OK;
 }
 
-opc_err opc__acct_file_add(opc_account *a, opc__rows_batch *b, const char *item_id, cJSON *full,
-                           const char *name, const char *section_id, const void *data, size_t len,
-                           opc__file_upload *up, opc__ebuf *eb)
+opc_err opc__acct_file_add(opc_account *a, opc__rows_batch *b, bool one_batch, const char *item_id,
+                           cJSON *full, const char *name, const char *section_id, const void *data,
+                           size_t len, opc__file_upload *up, opc__ebuf *eb)
 {
     memset(up, 0, sizeof *up);
     (void)snprintf(up->item_id, sizeof up->item_id, "%s", item_id);
@@ -251,7 +254,7 @@ opc_err opc__acct_file_add(opc_account *a, opc__rows_batch *b, const char *item_
         rc = opc__rand_bytes(prefix, sizeof prefix);
     }
     if (rc == OPC_OK) {
-        rc = write_chunks(a, b, up, key, prefix, data, len, hash, eb);
+        rc = write_chunks(a, b, one_batch, up, key, prefix, data, len, hash, eb);
     }
     if (rc == OPC_OK) {
         rc = file_entry(up->file_id, name, section_id, len, key, prefix, hash, &entry);
@@ -420,10 +423,10 @@ static opc_err attach_once(opc_account *a, const char *vault, const char *item, 
     opc__rows_batch b;
     opc__rows_batch_init(&b);
     int64_t now = opc__now_s();
-    opc_err rc = opc__acct_item_find(a, vault, item, expected_version, vault_id, item_id, &full,
-                                     &meta, eb);
+    opc_err rc =
+        opc__acct_item_find(a, vault, item, expected_version, vault_id, item_id, &full, &meta, eb);
     if (rc == OPC_OK) {
-        rc = opc__acct_file_add(a, &b, item_id, full, name, section_id, data, len, &up, eb);
+        rc = opc__acct_file_add(a, &b, false, item_id, full, name, section_id, data, len, &up, eb);
     }
     if (rc == OPC_OK) {
         opc__item_put p = {vault_id, item_id, false, meta.version, meta.seq, up.file_id};
@@ -485,7 +488,9 @@ static opc_err document_once(opc_account *a, const char *vault, const cJSON *bas
         rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
     }
     if (rc == OPC_OK) {
-        rc = opc__acct_file_add(a, &b, item_id, full, filename, NULL, data, len, &up, eb);
+        /* The item row does not exist yet, and its chunks reference it
+         * (a foreign key checked at each commit): one batch. */
+        rc = opc__acct_file_add(a, &b, true, item_id, full, filename, NULL, data, len, &up, eb);
     }
     if (rc == OPC_OK) {
         opc__item_put p = {vault_id, item_id, true, 0, 0, up.file_id};

@@ -212,10 +212,8 @@ void opc__acct_item_batch_tombstone(opc__rows_batch *b, const char *vault_id, co
                                     int64_t version, int64_t seq, const char *editor,
                                     int64_t n_chunks, int64_t now)
 {
-    opc__change c = {.kind = OPC_CHANGE_ITEM_DELETE,
-                     .vault = vault_id,
-                     .item = item_id,
-                     .version = version + 1};
+    opc__change c = {
+        .kind = OPC_CHANGE_ITEM_DELETE, .vault = vault_id, .item = item_id, .version = version + 1};
     int k = opc__acct_batch_change(b, &c, now);
     opc__rows_batch_add(b, "item.tombstone", 1, "iqtttii", now, k, editor, item_id, vault_id,
                         version, seq);
@@ -480,12 +478,13 @@ static opc_err item_list(opc_account *a, const char *vault, opc_secret **out, op
     if (rc == OPC_OK) {
         rc = opc__rows_read(a->rows, "item.list", &rows, eb, "t", vault_id);
     }
-    if (rc == OPC_OK && cJSON_GetArraySize(rows) > 0) {
-        list = opc__calloc((size_t)cJSON_GetArraySize(rows), sizeof *list);
+    size_t max = rc == OPC_OK ? (size_t)cJSON_GetArraySize(rows) : 0;
+    if (rc == OPC_OK) {
+        list = opc__calloc(max > 0 ? max : 1, sizeof *list);
         rc = list == NULL ? OPC_ERR_NOMEM : OPC_OK;
     }
     const cJSON *row = rc == OPC_OK ? rows->child : NULL;
-    for (; rc == OPC_OK && row != NULL; row = row->next) {
+    for (; rc == OPC_OK && list != NULL && row != NULL && n < max; row = row->next) {
         rc = summary_of(a, vault_id, row, &list[n++], eb);
     }
     cJSON_Delete(rows);
@@ -569,8 +568,8 @@ static opc_err replace_once(opc_account *a, const char *vault, const char *item,
     cJSON *full = NULL;
     opc__item_meta meta = {0, 0, 0, "", 0};
     int64_t now = opc__now_s();
-    opc_err rc = opc__acct_item_find(a, vault, item, expected_version, vault_id, item_id,
-                                     &existing, &meta, eb);
+    opc_err rc = opc__acct_item_find(a, vault, item, expected_version, vault_id, item_id, &existing,
+                                     &meta, eb);
     if (rc == OPC_OK) {
         rc = opc__item_prepare_json(json, strlen(json), OPC_ITEM_REPLACE, existing, &full, eb);
     }
