@@ -10,8 +10,6 @@
  *   owner.c    create / open / unlock / close, the owner keyset
  *   session.c  unlocked sessions (session files)
  *   vault.c    vaults, vault keys and grants
- *   vault_legacy.c  the SQL forms of vault touch and grant write, for the
- *              callers not yet converted to the store protocol
  *   item.c     items
  *   file.c     file attachments and documents
  *   server.c   Connect servers
@@ -305,13 +303,13 @@ opc_err opc__acct_unlock_auk(opc_account *a, const uint8_t auk[32], opc__ebuf *e
 /* Wipe the unlocked state. */
 void opc__acct_lock(opc_account *a);
 
-/* ---- vault.c (store protocol: rows.h), vault_legacy.c ---- */
+/* ---- vault.c (store protocol: rows.h) ---- */
 
 /* Attempts of a vault call whose batch met a concurrent change (OPC_ERR_CONFLICT). */
 #define OPC__VAULT_TRIES 3
 /* The most server grants one vault deletion revokes (its batch: a guard, a
  * grant_revoke per server, vault_delete and the row). */
-#define OPC__VAULT_MAX_SERVER_GRANTS (OPC__RPC_MAX_STEPS - 3)
+#define OPC__VAULT_MAX_SERVER_GRANTS (OPC__RPC_MAX_PLAIN_STEPS - 3)
 /* Resolve a vault by id or name (named reads; inside the caller's
  * transaction while it holds one). */
 opc_err opc__acct_vault_resolve(opc_account *a, const char *ref, char id[OPC_ID_LEN + 1],
@@ -350,23 +348,6 @@ opc_err opc__acct_grant_add(opc_account *a, opc__rows_batch *b, const char *vaul
                             const opc__key *vk, const char *accessor_type, const char *accessor_id,
                             const opc__key *accessor_pub, unsigned acl, int64_t now, int k,
                             opc__ebuf *eb);
-/*
- * TRANSITION (vault_legacy.c, SQL in the caller's transaction, for item.c
- * and server.c until they are converted; their converted forms are the
- * steps above). Content changed: contentVersion + 1, items + delta,
- * updatedAt = now, seq = seq.
- */
-opc_err opc__acct_vault_touch(opc_account *a, const char *vault_id, int delta_items, int64_t now,
-                              int64_t seq, opc__ebuf *eb);
-/*
- * TRANSITION (vault_legacy.c, as above): wrap the vault key to an
- * accessor's RSA public key, sign the grant and insert (or replace) its
- * vault_access row with change sequence seq.
- */
-opc_err opc__acct_grant_write(opc_account *a, const char *vault_id, int64_t sn, const opc__key *vk,
-                              const char *accessor_type, const char *accessor_id,
-                              const opc__key *accessor_pub, unsigned acl, int64_t now, int64_t seq,
-                              opc__ebuf *eb);
 /* Forget a cached vault key. */
 void opc__acct_vault_key_drop(opc_account *a, const char *vault_id);
 
@@ -383,15 +364,10 @@ opc_err opc__acct_server_secret(opc_account *a, const char *server_id, uint8_t T
                                 opc__ebuf *eb);
 /*
  * Log grant_revoke for each server grant of vault_id, or of server_id (the
- * other NULL), in vault then server order; the rows are the caller's to
- * delete.
- */
-opc_err opc__acct_server_grants_gone(opc_account *a, const char *vault_id, const char *server_id,
-                                     opc__ebuf *eb);
-/*
- * The same as steps of the caller's batch b: one read of the grants, a
- * grant_revoke change per grant added to b (at time now); *n the grants
- * (what the batch's deletion of their rows must change).
+ * other NULL), in vault then server order, as steps of the caller's batch
+ * b: one read of the grants, a grant_revoke change per grant added to b
+ * (at time now); *n the grants (what the batch's deletion of their rows
+ * must change).
  */
 opc_err opc__acct_server_grants_gone_steps(opc_account *a, opc__rows_batch *b, const char *vault_id,
                                            const char *server_id, int64_t now, size_t *n,
@@ -448,9 +424,13 @@ opc_err opc__acct_export_item_row(opc_account *a, const char *item_id, cJSON **o
 opc_err opc__acct_export_vault_row(opc_account *a, const char *vault_id, cJSON **out,
                                    opc__ebuf *eb);
 
-/* ---- item.c / file.c ---- */
+/* ---- item.c / file.c (store protocol: rows.h) ---- */
 
-/* Resolve an active item by id or title in a vault (inside a transaction). */
+/* Attempts of an item call whose batch met a concurrent change (a conflict
+ * committed nothing: the call reads again and decides again). */
+#define OPC__ITEM_TRIES 3
+
+/* Resolve an active item by id or title in a vault (named reads). */
 opc_err opc__acct_item_resolve(opc_account *a, const char *vault_id, const char *ref,
                                char id[OPC_ID_LEN + 1], opc__ebuf *eb);
 /* Version, timestamps and last editor of a stored item. */
@@ -459,15 +439,15 @@ typedef struct opc__item_meta {
     int64_t created;
     int64_t updated;
     char editor[OPC_ID_LEN + 1]; /* the Connect server of the last change; "" the owner */
+    int64_t seq;                 /* the row's seq when it was read (its version in a batch) */
 } opc__item_meta;
 
-/* Begin the write transaction of a call on an item at expected_version (0:
- * any; OPC_ERR_RANGE when negative). */
-opc_err opc__acct_item_begin(opc_account *a, int64_t expected_version, opc__ebuf *eb);
+/* OPC_ERR_RANGE when an expected version is negative (0: any). */
+opc_err opc__acct_item_check_expected(int64_t expected_version, opc__ebuf *eb);
 /*
- * The item a call starts from (inside a transaction): resolve the vault and
- * the item by reference, load it (opc__acct_item_load); OPC_ERR_CONFLICT
- * when expected_version (0: any) is not its version.
+ * The item a call starts from (named reads): resolve the vault and the item
+ * by reference, load it (opc__acct_item_load); OPC_ERR_CONFLICT when
+ * expected_version (0: any) is not its version.
  */
 opc_err opc__acct_item_find(opc_account *a, const char *vault, const char *item,
                             int64_t expected_version, char vault_id[OPC_ID_LEN + 1],
@@ -488,51 +468,68 @@ typedef struct opc__sealed_item {
 } opc__sealed_item;
 
 /*
- * Write sealed parts: insert (version 1) when is_new, else update where the
- * stored version is still expected_version (OPC_ERR_CONFLICT otherwise; the
- * version becomes expected_version + 1). Logs item_upsert; touches the
- * vault. *new_version gets the written version.
+ * Append an item write to a batch: a guard that the vault is still sealed
+ * under it->key_sn, item_upsert, the insert (version 1) when is_new, else
+ * the update of the row read at (version, seq) (it becomes version + 1),
+ * and the vault touch. Returns the index of its change.
  */
-opc_err opc__acct_item_write(opc_account *a, const opc__sealed_item *it, bool is_new,
-                             int64_t expected_version, int64_t now, int64_t *new_version,
-                             opc__ebuf *eb);
+int opc__acct_item_batch_write(opc__rows_batch *b, const opc__sealed_item *it, bool is_new,
+                               int64_t version, int64_t seq, int64_t now);
 /*
- * Delete an active item stored at stored_version: a tombstone (version + 1,
- * state deleted, no ciphertext), its files removed. editor as above. Logs
- * item_delete; touches the vault. OPC_ERR_CONFLICT when the version moved.
+ * Append an item delete to a batch: item_delete, the tombstone of the row
+ * read at (version, seq) (version + 1, state deleted, no ciphertext), the
+ * removal of its n_chunks file chunks, the vault touch. editor as above.
  */
-opc_err opc__acct_item_tombstone(opc_account *a, const char *vault_id, const char *item_id,
-                                 int64_t stored_version, const char *editor, int64_t now,
-                                 opc__ebuf *eb);
+void opc__acct_item_batch_tombstone(opc__rows_batch *b, const char *vault_id, const char *item_id,
+                                    int64_t version, int64_t seq, const char *editor,
+                                    int64_t n_chunks, int64_t now);
+
+/* An owner's write of a full item (opc__acct_item_put). */
+typedef struct opc__item_put {
+    const char *vault_id;
+    const char *item_id;
+    bool is_new;
+    int64_t version; /* update: the row read (meta.version, meta.seq) */
+    int64_t seq;
+    const char *file_id; /* a file added by this write: logs file_add after it; NULL none */
+} opc__item_put;
+
 /*
- * Encrypt a full item and write it: insert (version 1) when is_new, else
- * update where the stored version is still expected_version (the version
- * becomes expected_version + 1). Logs item_upsert; touches the vault.
- * *new_version gets the written version.
+ * Seal full under the vault key, make the output (*out, from a copy: full
+ * is left as it is), append the write to b (which may hold steps already:
+ * chunks) and run b. meta gets the written version, now and the owner as
+ * editor. *stale: the batch met a concurrent change (nothing committed).
  */
-opc_err opc__acct_item_store(opc_account *a, const char *vault_id, const char *item_id,
-                             const cJSON *full, bool is_new, int64_t expected_version, int64_t now,
-                             int64_t *new_version, opc__ebuf *eb);
-/* The item as the API shows it (id, vault, version, times, lastEditedBy; presented). */
+opc_err opc__acct_item_put(opc_account *a, opc__rows_batch *b, const opc__item_put *p,
+                           const cJSON *full, opc__item_meta *meta, int64_t now, opc_secret **out,
+                           bool *stale, opc__ebuf *eb);
+/* The item as the API shows it (id, vault, version, times, lastEditedBy;
+ * presented). full is changed. */
 opc_err opc__acct_item_output(opc_account *a, const char *vault_id, const char *item_id,
                               cJSON *full, const opc__item_meta *meta, opc_secret **out,
                               opc__ebuf *eb);
+/* A file chunk upload (file.c): what was committed ahead of the item's batch. */
+typedef struct opc__file_upload {
+    char item_id[OPC_ID_LEN + 1];
+    char file_id[OPC_ID_LEN + 1];
+    int64_t committed; /* chunks written by batches of their own (a large file) */
+} opc__file_upload;
+
 /*
- * End a write transaction that shows the item: when rc is OPC_OK the
- * output (opc__acct_item_output), then commit or roll back (opc__acct_end);
- * *out NULL unless the whole call succeeded.
+ * Encrypt data as a new file of the item: a file entry with its key is
+ * appended to full["files"]; the chunk inserts of the last (or only) group
+ * of OPC__FILE_BATCH_CHUNKS go into b, the item's batch, earlier groups run
+ * as batches of their own; all of them go into b when one_batch (a new
+ * item: its chunks cannot precede its row) (docs/protocol.md, "Files").
+ * The caller appends the item write to b (logging file_add) and on any
+ * failure calls opc__acct_file_abandon.
  */
-opc_err opc__acct_item_end(opc_account *a, opc_err rc, const char *vault_id, const char *item_id,
-                           cJSON *full, const opc__item_meta *meta, opc_secret **out,
-                           opc__ebuf *eb);
-/*
- * Encrypt data as a new file of the item (chunks written to the files
- * table, a file entry with its key appended to full["files"]). The caller
- * stores the item afterwards and logs the file change.
- */
-opc_err opc__acct_file_add(opc_account *a, const char *item_id, cJSON *full, const char *name,
-                           const char *section_id, const void *data, size_t len,
-                           char file_id[OPC_ID_LEN + 1], opc__ebuf *eb);
+#define OPC__FILE_BATCH_CHUNKS 64
+opc_err opc__acct_file_add(opc_account *a, opc__rows_batch *b, bool one_batch, const char *item_id,
+                           cJSON *full, const char *name, const char *section_id, const void *data,
+                           size_t len, opc__file_upload *up, opc__ebuf *eb);
+/* Delete the chunks an upload committed ahead of a batch that failed. */
+void opc__acct_file_abandon(opc_account *a, opc__file_upload *up);
 /* Remove internal members of file entries (keys, chunk layout) before output. */
 void opc__acct_files_strip(cJSON *full);
 /* Set content_path on every file entry. */

@@ -5,9 +5,18 @@
  * The entry in the item's (encrypted) details and the chunk layout are
  * model/file.h's (shared with connect-api, which serves the same chunks
  * from its cache). The content is in table files, one row per chunk.
+ *
+ * Store protocol (rows.h): no SQL here. Chunks travel as bytes ('b') in
+ * file.chunk_insert steps. An attachment of up to OPC__FILE_BATCH_CHUNKS
+ * chunks goes in the item's own batch (atomic), a larger one in batches of
+ * that many chunks ahead of it, with the item row (which alone makes the
+ * file visible) written last; a new document's chunks all go in the batch
+ * that creates its item (docs/protocol.md, "Files"). Reading pages through
+ * file.chunks, OPC__FILE_BATCH_CHUNKS at a time.
  */
 #include "internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "account/account_int.h"
@@ -78,41 +87,57 @@ static opc_err check_section(const cJSON *full, const char *section_id, opc__ebu
     return opc__fail(eb, OPC_ERR_NOT_FOUND, "the item has no section \"%s\"", section_id);
 }
 
-/* Encrypt and insert every chunk; *hash gets the b64url SHA-256 of the blobs. */
-static opc_err write_chunks(opc_account *a, const char *item_id, const char *file_id,
-                            const uint8_t key[OPC_FILE_KEY_LEN],
+_Static_assert(OPC__FILE_BATCH_CHUNKS <= OPC__RPC_MAX_BLOB_STEPS, "a chunk group fits a batch");
+_Static_assert((size_t)OPC_ACCOUNT_MAX_FILE_SIZE / OPC_FILE_CHUNK_SIZE <= OPC__RPC_MAX_BLOB_STEPS,
+               "the largest file fits one batch (a new document)");
+_Static_assert(OPC_FILE_CHUNK_SIZE + OPC_GCM_TAG_LEN <= OPC__RPC_MAX_BLOB, "a chunk is a blob");
+
+/* Run a group of chunk inserts as a batch of its own, counted in up->committed. */
+static opc_err flush_group(opc_account *a, opc__rows_batch *g, opc__file_upload *up, opc__ebuf *eb)
+{
+    opc_err rc = opc__rows_batch_run(a->rows, g, eb);
+    if (rc == OPC_OK) {
+        up->committed += (int64_t)g->n;
+    }
+    opc__rows_batch_free(g);
+    opc__rows_batch_init(g);
+    return rc;
+}
+
+/*
+ * Encrypt every chunk into file.chunk_insert steps: the last group's into
+ * b, earlier groups' run as their own batches (one group in memory at a
+ * time), or all into b when one_batch; *hash gets the b64url SHA-256 of
+ * the blobs.
+ */
+static opc_err write_chunks(opc_account *a, opc__rows_batch *b, bool one_batch,
+                            opc__file_upload *up, const uint8_t key[OPC_FILE_KEY_LEN],
                             const uint8_t prefix[OPC_FILE_PREFIX_LEN], const uint8_t *data,
                             size_t len, char hash[OPC_FILE_HASH_B64_SIZE], opc__ebuf *eb)
 {
     size_t n = opc__file_chunk_count(len, CHUNK);
+    size_t last_group = one_batch ? 0 : (n - 1) / OPC__FILE_BATCH_CHUNKS;
     uint8_t *blob = opc__malloc(CHUNK + OPC_GCM_TAG_LEN);
     opc__file_hash h = {NULL};
-    sqlite3_stmt *st = NULL;
+    opc__rows_batch g;
+    opc__rows_batch_init(&g);
     opc_err rc = (blob == NULL) ? OPC_ERR_NOMEM : opc__file_hash_init(&h);
-    if (rc == OPC_OK) {
-        rc = opc__acct_prepare(
-            a, "INSERT INTO files (item_id, file_id, idx, blob) VALUES (?, ?, ?, ?)", &st, eb);
-    }
     for (size_t i = 0; rc == OPC_OK && i < n; i++) {
         bool last = (i + 1 == n);
         size_t off = i * CHUNK;
         size_t clen = last ? len - off : CHUNK;
-        rc = opc__file_chunk_seal(key, prefix, file_id, (uint32_t)i, last,
+        bool own = i / OPC__FILE_BATCH_CHUNKS < last_group;
+        rc = opc__file_chunk_seal(key, prefix, up->file_id, (uint32_t)i, last,
                                   clen == 0 ? NULL : data + off, clen, blob);
         if (rc == OPC_OK) {
             rc = opc__file_hash_update(&h, blob, clen + OPC_GCM_TAG_LEN);
         }
         if (rc == OPC_OK) {
-            rc = opc__acct_bind(a, st, eb, "ttib", item_id, file_id, (int64_t)i, blob,
-                                clen + OPC_GCM_TAG_LEN);
+            opc__rows_batch_add(own ? &g : b, "file.chunk_insert", 1, "ttib", up->item_id,
+                                up->file_id, (int64_t)i, blob, clen + OPC_GCM_TAG_LEN);
         }
-        bool row = false;
-        if (rc == OPC_OK) {
-            rc = opc__acct_step(a, st, &row, eb);
-        }
-        int src = sqlite3_reset(st);
-        if (src != SQLITE_OK && rc == OPC_OK) {
-            rc = opc__acct_sqlerr(a, src, "account file", eb);
+        if (rc == OPC_OK && own && (i + 1) % OPC__FILE_BATCH_CHUNKS == 0) {
+            rc = flush_group(a, &g, up, eb);
         }
     }
     uint8_t d[OPC_FILE_HASH_LEN];
@@ -122,10 +147,27 @@ static opc_err write_chunks(opc_account *a, const char *item_id, const char *fil
     if (rc == OPC_OK) {
         rc = opc__b64_encode_to(d, sizeof d, OPC_B64URL, hash, OPC_FILE_HASH_B64_SIZE, NULL);
     }
-    sqlite3_finalize(st);
+    opc__rows_batch_free(&g);
     opc__file_hash_clear(&h);
     opc__free(blob);
     return rc;
+}
+
+void opc__acct_file_abandon(opc_account *a, opc__file_upload *up)
+{
+    if (up->committed == 0) {
+        return;
+    }
+    /* Best effort: the chunks are unreachable anyway (no item entry names
+     * the file); an item's delete removes them too. */
+    opc__ebuf ignored;
+    opc__rows_batch b;
+    opc__rows_batch_init(&b);
+    opc__rows_batch_add(&b, "file.chunks_delete", up->committed, "tt", up->item_id, up->file_id);
+    if (opc__rows_batch_run(a->rows, &b, &ignored) == OPC_OK) {
+        up->committed = 0;
+    }
+    opc__rows_batch_free(&b);
 }
 
 static opc_err add_str(cJSON *o, const char *k, const char *v)
@@ -183,10 +225,12 @@ static opc_err file_entry(const char *file_id, const char *name, const char *sec
     return OPC_OK;
 }
 
-opc_err opc__acct_file_add(opc_account *a, const char *item_id, cJSON *full, const char *name,
-                           const char *section_id, const void *data, size_t len,
-                           char file_id[OPC_ID_LEN + 1], opc__ebuf *eb)
+opc_err opc__acct_file_add(opc_account *a, opc__rows_batch *b, bool one_batch, const char *item_id,
+                           cJSON *full, const char *name, const char *section_id, const void *data,
+                           size_t len, opc__file_upload *up, opc__ebuf *eb)
 {
+    memset(up, 0, sizeof *up);
+    (void)snprintf(up->item_id, sizeof up->item_id, "%s", item_id);
     if (len > (size_t)OPC_ACCOUNT_MAX_FILE_SIZE) {
         return opc__fail(eb, OPC_ERR_TOO_LARGE, "file \"%s\" is larger than %u bytes", name,
                          OPC_ACCOUNT_MAX_FILE_SIZE);
@@ -202,7 +246,7 @@ opc_err opc__acct_file_add(opc_account *a, const char *item_id, cJSON *full, con
     uint8_t prefix[OPC_FILE_PREFIX_LEN];
     char hash[OPC_FILE_HASH_B64_SIZE];
     cJSON *entry = NULL;
-    rc = opc__id_generate(file_id);
+    rc = opc__id_generate(up->file_id);
     if (rc == OPC_OK) {
         rc = opc__rand_priv_bytes(key, sizeof key);
     }
@@ -210,10 +254,10 @@ opc_err opc__acct_file_add(opc_account *a, const char *item_id, cJSON *full, con
         rc = opc__rand_bytes(prefix, sizeof prefix);
     }
     if (rc == OPC_OK) {
-        rc = write_chunks(a, item_id, file_id, key, prefix, data, len, hash, eb);
+        rc = write_chunks(a, b, one_batch, up, key, prefix, data, len, hash, eb);
     }
     if (rc == OPC_OK) {
-        rc = file_entry(file_id, name, section_id, len, key, prefix, hash, &entry);
+        rc = file_entry(up->file_id, name, section_id, len, key, prefix, hash, &entry);
     }
     if (rc == OPC_OK) {
         cJSON *files = cJSON_GetObjectItemCaseSensitive(full, "files");
@@ -266,40 +310,58 @@ static opc_err find_file(const cJSON *full, const char *ref, const cJSON **out, 
     return opc__fail(eb, OPC_ERR_NOT_FOUND, "the item has no file \"%s\"", ref);
 }
 
-/* Read, check and decrypt every chunk of the file in order (model/file.h). */
+/*
+ * Read, check and decrypt every chunk of the file in order (model/file.h),
+ * a page of OPC__FILE_BATCH_CHUNKS at a time. Chunks are never changed
+ * once written (only deleted with their item), so pages need no common
+ * snapshot: a chunk deleted meanwhile fails the reader.
+ */
 static opc_err read_chunks(opc_account *a, const char *item_id, const opc__file_entry *fe,
                            opc_secret **out, opc__ebuf *eb)
 {
     unsigned char *pt = NULL;
     opc_secret *s = NULL;
     opc__file_reader rd;
-    sqlite3_stmt *st = NULL;
+    uint8_t *blob = opc__malloc(CHUNK + OPC_GCM_TAG_LEN);
     opc_err rc = opc__file_reader_init(&rd, fe, true);
+    if (rc == OPC_OK && blob == NULL) {
+        rc = OPC_ERR_NOMEM;
+    }
     if (rc == OPC_OK) {
         rc = opc__secret_alloc(fe->size, &s, &pt);
     }
-    if (rc == OPC_OK) {
-        rc = opc__acct_query(a, &st, eb,
-                             "SELECT idx, blob FROM files WHERE item_id = ? AND file_id = ? "
-                             "ORDER BY idx",
-                             "tt", item_id, fe->id);
-    }
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__acct_step(a, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
+    bool more = true;
+    while (rc == OPC_OK && more) {
+        cJSON *rows = NULL;
+        int64_t from = (int64_t)rd.next;
+        rc = opc__rows_read(a->rows, "file.chunks", &rows, eb, "ttii", item_id, fe->id, from,
+                            (int64_t)OPC__FILE_BATCH_CHUNKS);
+        int got = rc == OPC_OK ? cJSON_GetArraySize(rows) : 0;
+        more = got == OPC__FILE_BATCH_CHUNKS;
+        const cJSON *row = rc == OPC_OK ? rows->child : NULL;
+        for (; rc == OPC_OK && row != NULL; row = row->next) {
+            size_t blen = 0;
+            rc = opc__rows_blob(row, 1, blob, CHUNK + OPC_GCM_TAG_LEN, &blen, eb);
+            /* An extra row fails on its index before pt is used. */
+            size_t off = rd.next < fe->n_chunks ? rd.next * fe->chunk_size : 0;
+            if (rc == OPC_OK) {
+                rc = opc__file_reader_chunk(&rd, opc__rows_int(row, 0), blob, blen, pt + off, eb);
+            }
         }
-        /* An extra row fails on its index before pt is used. */
-        size_t off = rd.next < fe->n_chunks ? rd.next * fe->chunk_size : 0;
-        rc = opc__file_reader_chunk(&rd, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1),
-                                    (size_t)sqlite3_column_bytes(st, 1), pt + off, eb);
+        cJSON_Delete(rows);
+        /* The reader moved on by every row: a page that did not end a read. */
+        if (rc == OPC_OK && more && (int64_t)rd.next != from + got) {
+            rc = opc__fail(eb, OPC_ERR_INTERNAL, "file %s: chunks out of order", fe->id);
+        }
     }
     if (rc == OPC_OK) {
         rc = opc__file_reader_finish(&rd, eb);
     }
-    sqlite3_finalize(st);
     opc__file_reader_clear(&rd);
+    if (blob != NULL) {
+        opc__wipe(blob, CHUNK + OPC_GCM_TAG_LEN);
+    }
+    opc__free(blob);
     if (rc != OPC_OK) {
         opc_secret_free(s);
         return rc;
@@ -311,10 +373,6 @@ static opc_err read_chunks(opc_account *a, const char *item_id, const opc__file_
 static opc_err file_read(opc_account *a, const char *vault, const char *item, const char *file,
                          opc_secret **out, opc__ebuf *eb)
 {
-    opc_err rc = opc__acct_begin(a, false, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
     char vault_id[OPC_ID_LEN + 1];
     char item_id[OPC_ID_LEN + 1];
     cJSON *full = NULL;
@@ -322,7 +380,7 @@ static opc_err file_read(opc_account *a, const char *vault, const char *item, co
     const cJSON *f = NULL;
     opc__file_entry fe;
     memset(&fe, 0, sizeof fe);
-    rc = opc__acct_item_find(a, vault, item, 0, vault_id, item_id, &full, &meta, eb);
+    opc_err rc = opc__acct_item_find(a, vault, item, 0, vault_id, item_id, &full, &meta, eb);
     if (rc == OPC_OK) {
         rc = find_file(full, file, &f, eb);
     }
@@ -332,7 +390,6 @@ static opc_err file_read(opc_account *a, const char *vault, const char *item, co
     if (rc == OPC_OK) {
         rc = read_chunks(a, item_id, &fe, out, eb);
     }
-    rc = opc__acct_end(a, rc, eb);
     opc__file_entry_wipe(&fe);
     opc__json_delete_secret(full);
     return rc;
@@ -351,47 +408,48 @@ opc_err opc_account_file_read(opc_account *a, const char *vault, const char *ite
     return opc__acct_finish(a, rc, &eb);
 }
 
-static opc_err log_file(opc_account *a, const char *vault_id, const char *item_id,
-                        const char *file_id, int64_t version, opc__ebuf *eb)
+/* One attempt of an attach: reads, the chunks, the item's batch. */
+static opc_err attach_once(opc_account *a, const char *vault, const char *item, const char *name,
+                           const char *section_id, const void *data, size_t len,
+                           int64_t expected_version, opc_secret **out, bool *stale, opc__ebuf *eb)
 {
-    opc__change c = {.kind = OPC_CHANGE_FILE_ADD,
-                     .vault = vault_id,
-                     .item = item_id,
-                     .file = file_id,
-                     .version = version};
-    int64_t seq = 0;
-    return opc__acct_change(a, &c, &seq, eb);
+    *stale = false;
+    char vault_id[OPC_ID_LEN + 1];
+    char item_id[OPC_ID_LEN + 1];
+    cJSON *full = NULL;
+    opc__item_meta meta = {0, 0, 0, "", 0};
+    opc__file_upload up;
+    memset(&up, 0, sizeof up);
+    opc__rows_batch b;
+    opc__rows_batch_init(&b);
+    int64_t now = opc__now_s();
+    opc_err rc =
+        opc__acct_item_find(a, vault, item, expected_version, vault_id, item_id, &full, &meta, eb);
+    if (rc == OPC_OK) {
+        rc = opc__acct_file_add(a, &b, false, item_id, full, name, section_id, data, len, &up, eb);
+    }
+    if (rc == OPC_OK) {
+        opc__item_put p = {vault_id, item_id, false, meta.version, meta.seq, up.file_id};
+        rc = opc__acct_item_put(a, &b, &p, full, &meta, now, out, stale, eb);
+    }
+    if (rc != OPC_OK) {
+        opc__acct_file_abandon(a, &up);
+    }
+    opc__rows_batch_free(&b);
+    opc__json_delete_secret(full);
+    return rc;
 }
 
 static opc_err file_attach(opc_account *a, const char *vault, const char *item, const char *name,
                            const char *section_id, const void *data, size_t len,
                            int64_t expected_version, opc_secret **out, opc__ebuf *eb)
 {
-    opc_err rc = opc__acct_item_begin(a, expected_version, eb);
-    if (rc != OPC_OK) {
-        return rc;
+    opc_err rc = opc__acct_item_check_expected(expected_version, eb);
+    bool again = rc == OPC_OK;
+    for (int i = 0; again && i < OPC__ITEM_TRIES; i++) {
+        rc = attach_once(a, vault, item, name, section_id, data, len, expected_version, out, &again,
+                         eb);
     }
-    char vault_id[OPC_ID_LEN + 1];
-    char item_id[OPC_ID_LEN + 1];
-    char file_id[OPC_ID_LEN + 1];
-    cJSON *full = NULL;
-    opc__item_meta meta = {0, 0, 0, ""};
-    int64_t now = opc__now_s();
-    rc = opc__acct_item_find(a, vault, item, expected_version, vault_id, item_id, &full, &meta, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_file_add(a, item_id, full, name, section_id, data, len, file_id, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_item_store(a, vault_id, item_id, full, false, meta.version, now,
-                                  &meta.version, eb);
-        meta.updated = now;
-        meta.editor[0] = '\0';
-    }
-    if (rc == OPC_OK) {
-        rc = log_file(a, vault_id, item_id, file_id, meta.version, eb);
-    }
-    rc = opc__acct_item_end(a, rc, vault_id, item_id, full, &meta, out, eb);
-    opc__json_delete_secret(full);
     return rc;
 }
 
@@ -408,6 +466,42 @@ opc_err opc_account_file_attach(opc_account *a, const char *vault, const char *i
         rc = file_attach(a, vault, item, name, section_id, data, len, expected_version, out, &eb);
     }
     return opc__acct_finish(a, rc, &eb);
+}
+
+/* One attempt of a document create: reads, the chunks, the item's batch. */
+static opc_err document_once(opc_account *a, const char *vault, const cJSON *base,
+                             const char *filename, const void *data, size_t len, opc_secret **out,
+                             bool *stale, opc__ebuf *eb)
+{
+    *stale = false;
+    char vault_id[OPC_ID_LEN + 1];
+    char item_id[OPC_ID_LEN + 1];
+    int64_t now = opc__now_s();
+    opc__item_meta meta = {0, now, now, "", 0};
+    opc__file_upload up;
+    memset(&up, 0, sizeof up);
+    opc__rows_batch b;
+    opc__rows_batch_init(&b);
+    cJSON *full = cJSON_Duplicate(base, true);
+    opc_err rc = full == NULL ? OPC_ERR_NOMEM : opc__id_generate(item_id);
+    if (rc == OPC_OK) {
+        rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
+    }
+    if (rc == OPC_OK) {
+        /* The item row does not exist yet, and its chunks reference it
+         * (a foreign key checked at each commit): one batch. */
+        rc = opc__acct_file_add(a, &b, true, item_id, full, filename, NULL, data, len, &up, eb);
+    }
+    if (rc == OPC_OK) {
+        opc__item_put p = {vault_id, item_id, true, 0, 0, up.file_id};
+        rc = opc__acct_item_put(a, &b, &p, full, &meta, now, out, stale, eb);
+    }
+    if (rc != OPC_OK) {
+        opc__acct_file_abandon(a, &up);
+    }
+    opc__rows_batch_free(&b);
+    opc__json_delete_secret(full);
+    return rc;
 }
 
 static opc_err document_create(opc_account *a, const char *vault, const char *title,
@@ -428,31 +522,9 @@ static opc_err document_create(opc_account *a, const char *vault, const char *ti
         rc = opc__item_prepare(req, OPC_ITEM_CREATE_DOCUMENT, NULL, &full, eb);
     }
     opc__json_delete_secret(req);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    char vault_id[OPC_ID_LEN + 1];
-    char item_id[OPC_ID_LEN + 1];
-    char file_id[OPC_ID_LEN + 1];
-    int64_t now = opc__now_s();
-    opc__item_meta meta = {0, now, now, ""};
-    rc = opc__id_generate(item_id);
-    if (rc == OPC_OK) {
-        rc = opc__acct_begin(a, true, eb);
-        if (rc == OPC_OK) {
-            rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
-            if (rc == OPC_OK) {
-                rc = opc__acct_file_add(a, item_id, full, filename, NULL, data, len, file_id, eb);
-            }
-            if (rc == OPC_OK) {
-                rc = opc__acct_item_store(a, vault_id, item_id, full, true, 0, now, &meta.version,
-                                          eb);
-            }
-            if (rc == OPC_OK) {
-                rc = log_file(a, vault_id, item_id, file_id, meta.version, eb);
-            }
-            rc = opc__acct_item_end(a, rc, vault_id, item_id, full, &meta, out, eb);
-        }
+    bool again = rc == OPC_OK;
+    for (int i = 0; again && i < OPC__ITEM_TRIES; i++) {
+        rc = document_once(a, vault, full, filename, data, len, out, &again, eb);
     }
     opc__json_delete_secret(full);
     return rc;

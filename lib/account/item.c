@@ -2,6 +2,15 @@
  * account/item.c - items: validation through lib/model, encryption of the
  * overview and details under the vault key, optimistic concurrency
  * (design: schema.c).
+ *
+ * Store protocol (rows.h): no SQL here. A call reads (item.get, item.list,
+ * item.is_active; the vault and its key through vault.c), validates and
+ * seals in the client, makes its output, then sends ONE batch: a guard that
+ * the vault key serial is still the one sealed under, item_upsert or
+ * item_delete, the row written at the (version, seq) read (expecting 1
+ * row), the vault touch. A conflict committed nothing: the call starts
+ * again from its reads (OPC__ITEM_TRIES attempts); an expected version the
+ * caller gave is then checked against the new row, as before.
  */
 #include "internal.h"
 
@@ -59,11 +68,11 @@ static opc_err open_part(opc_account *a, const char *vault_id, const char *item_
 static opc_err item_active(opc_account *a, const char *vault_id, const char *id, bool *found,
                            opc__ebuf *eb)
 {
-    int64_t one = 0;
-    return opc__acct_query_int(a, found, &one, eb,
-                               "SELECT 1 FROM items WHERE id = ? AND vault_id = ? AND state = "
-                               "'active'",
-                               "tt", id, vault_id);
+    cJSON *rows = NULL;
+    opc_err rc = opc__rows_read(a->rows, "item.is_active", &rows, eb, "tt", id, vault_id);
+    *found = rc == OPC_OK && cJSON_GetArraySize(rows) > 0;
+    cJSON_Delete(rows);
+    return rc;
 }
 
 typedef struct match_list {
@@ -105,22 +114,15 @@ opc_err opc__acct_item_resolve(opc_account *a, const char *vault_id, const char 
     match_list loose;
     memset(&exact, 0, sizeof exact);
     memset(&loose, 0, sizeof loose);
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_query(a, &st, eb,
-                                 "SELECT id, key_sn, overview FROM items WHERE vault_id = ? AND "
-                                 "state = 'active' ORDER BY id",
-                                 "t", vault_id);
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__acct_step(a, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
+    cJSON *rows = NULL;
+    opc_err rc = opc__rows_read(a->rows, "item.list", &rows, eb, "t", vault_id);
+    const cJSON *row = rc == OPC_OK ? rows->child : NULL;
+    for (; rc == OPC_OK && row != NULL; row = row->next) {
         char item[OPC_ID_LEN + 1];
-        (void)snprintf(item, sizeof item, "%s", opc__acct_col_str(st, 0));
+        (void)snprintf(item, sizeof item, "%s", opc__rows_str(row, 0));
         cJSON *ov = NULL;
-        rc = open_part(a, vault_id, item, OPC_WIRE_ITEM_OVERVIEW, sqlite3_column_int64(st, 1),
-                       (const char *)sqlite3_column_text(st, 2), &ov, eb);
+        rc = open_part(a, vault_id, item, OPC_WIRE_ITEM_OVERVIEW, opc__rows_int(row, 2),
+                       opc__rows_str(row, 3), &ov, eb);
         if (rc == OPC_OK) {
             const char *title = overview_title(ov);
             if (strcmp(title, ref) == 0) {
@@ -131,7 +133,7 @@ opc_err opc__acct_item_resolve(opc_account *a, const char *vault_id, const char 
         }
         opc__json_delete_secret(ov);
     }
-    sqlite3_finalize(st);
+    cJSON_Delete(rows);
     if (rc != OPC_OK) {
         return rc;
     }
@@ -153,90 +155,81 @@ opc_err opc__acct_item_load(opc_account *a, const char *vault_id, const char *it
                             opc__item_meta *meta, opc__ebuf *eb)
 {
     *full = NULL;
-    sqlite3_stmt *st = NULL;
-    bool row = false;
-    opc_err rc =
-        opc__acct_query_row(a, &st, &row, eb,
-                            "SELECT version, key_sn, overview, details, created, updated, "
-                            "editor FROM items WHERE id = ? AND vault_id = ? AND state = 'active'",
-                            "tt", item_id, vault_id);
-    if (rc == OPC_OK && !row) {
+    cJSON *rows = NULL;
+    opc_err rc = opc__rows_read(a->rows, "item.get", &rows, eb, "tt", item_id, vault_id);
+    const cJSON *row = rc == OPC_OK ? cJSON_GetArrayItem(rows, 0) : NULL;
+    if (rc == OPC_OK && row == NULL) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "item %s not found", item_id);
     }
     cJSON *ov = NULL;
     cJSON *det = NULL;
     if (rc == OPC_OK) {
-        int64_t sn = sqlite3_column_int64(st, 1);
-        meta->version = sqlite3_column_int64(st, 0);
-        meta->created = sqlite3_column_int64(st, 4);
-        meta->updated = sqlite3_column_int64(st, 5);
-        (void)snprintf(meta->editor, sizeof meta->editor, "%s", opc__acct_col_str(st, 6));
-        rc = open_part(a, vault_id, item_id, OPC_WIRE_ITEM_OVERVIEW, sn,
-                       (const char *)sqlite3_column_text(st, 2), &ov, eb);
+        int64_t sn = opc__rows_int(row, 1);
+        meta->version = opc__rows_int(row, 0);
+        meta->created = opc__rows_int(row, 4);
+        meta->updated = opc__rows_int(row, 5);
+        (void)snprintf(meta->editor, sizeof meta->editor, "%s", opc__rows_str(row, 6));
+        meta->seq = opc__rows_int(row, 7);
+        rc = open_part(a, vault_id, item_id, OPC_WIRE_ITEM_OVERVIEW, sn, opc__rows_str(row, 2), &ov,
+                       eb);
         if (rc == OPC_OK) {
-            rc = open_part(a, vault_id, item_id, OPC_WIRE_ITEM_DETAILS, sn,
-                           (const char *)sqlite3_column_text(st, 3), &det, eb);
+            rc = open_part(a, vault_id, item_id, OPC_WIRE_ITEM_DETAILS, sn, opc__rows_str(row, 3),
+                           &det, eb);
         }
     }
     if (rc == OPC_OK) {
         rc = opc__item_join(ov, det, full);
     }
-    sqlite3_finalize(st);
+    cJSON_Delete(rows);
     opc__json_delete_secret(ov);
     opc__json_delete_secret(det);
     return rc;
 }
 
-opc_err opc__acct_item_write(opc_account *a, const opc__sealed_item *it, bool is_new,
-                             int64_t expected_version, int64_t now, int64_t *new_version,
-                             opc__ebuf *eb)
+int opc__acct_item_batch_write(opc__rows_batch *b, const opc__sealed_item *it, bool is_new,
+                               int64_t version, int64_t seq, int64_t now)
 {
-    int64_t version = is_new ? 1 : expected_version + 1;
-    int64_t seq = 0;
+    opc__rows_batch_add(b, "item.vault_sn", 1, "ti", it->vault_id, it->key_sn);
     opc__change c = {.kind = OPC_CHANGE_ITEM_UPSERT,
                      .vault = it->vault_id,
                      .item = it->item_id,
-                     .version = version};
-    opc_err rc = opc__acct_change(a, &c, &seq, eb);
-    if (rc == OPC_OK && is_new) {
-        rc = opc__acct_run(a, NULL, eb,
-                           "INSERT INTO items (id, vault_id, version, state, key_sn, overview, "
-                           "details, created, updated, seq, editor) VALUES (?, ?, 1, 'active', ?, "
-                           "?, ?, ?, ?, ?, ?)",
-                           "ttittiiit", it->item_id, it->vault_id, it->key_sn, it->overview,
-                           it->details, now, now, seq, it->editor);
-    } else if (rc == OPC_OK) {
-        int changed = 0;
-        rc = opc__acct_run(a, &changed, eb,
-                           "UPDATE items SET version = version + 1, key_sn = ?, overview = ?, "
-                           "details = ?, updated = ?, seq = ?, editor = ? WHERE id = ? AND "
-                           "vault_id = ? AND state = 'active' AND version = ?",
-                           "ittiittti", it->key_sn, it->overview, it->details, now, seq, it->editor,
-                           it->item_id, it->vault_id, expected_version);
-        if (rc == OPC_OK && changed != 1) {
-            rc = opc__fail(eb, OPC_ERR_CONFLICT, "item %s was changed (expected version %lld)",
-                           it->item_id, (long long)expected_version);
-        }
+                     .version = is_new ? 1 : version + 1};
+    int k = opc__acct_batch_change(b, &c, now);
+    if (is_new) {
+        opc__rows_batch_add(b, "item.insert", 1, "ttittiiqt", it->item_id, it->vault_id, it->key_sn,
+                            it->overview, it->details, now, now, k, it->editor);
+    } else {
+        opc__rows_batch_add(b, "item.update", 1, "ittiqtttii", it->key_sn, it->overview,
+                            it->details, now, k, it->editor, it->item_id, it->vault_id, version,
+                            seq);
     }
-    if (rc == OPC_OK) {
-        rc = opc__acct_vault_touch(a, it->vault_id, is_new ? 1 : 0, now, seq, eb);
-    }
-    if (rc == OPC_OK) {
-        *new_version = version;
-    }
-    return rc;
+    opc__rows_batch_add(b, "item.vault_touch", 1, "iiqt", (int64_t)(is_new ? 1 : 0), now, k,
+                        it->vault_id);
+    return k;
 }
 
-opc_err opc__acct_item_store(opc_account *a, const char *vault_id, const char *item_id,
-                             const cJSON *full, bool is_new, int64_t expected_version, int64_t now,
-                             int64_t *new_version, opc__ebuf *eb)
+void opc__acct_item_batch_tombstone(opc__rows_batch *b, const char *vault_id, const char *item_id,
+                                    int64_t version, int64_t seq, const char *editor,
+                                    int64_t n_chunks, int64_t now)
+{
+    opc__change c = {
+        .kind = OPC_CHANGE_ITEM_DELETE, .vault = vault_id, .item = item_id, .version = version + 1};
+    int k = opc__acct_batch_change(b, &c, now);
+    opc__rows_batch_add(b, "item.tombstone", 1, "iqtttii", now, k, editor, item_id, vault_id,
+                        version, seq);
+    opc__rows_batch_add(b, "item.files_delete", n_chunks, "t", item_id);
+    opc__rows_batch_add(b, "item.vault_touch", 1, "iiqt", (int64_t)-1, now, k, vault_id);
+}
+
+/* Seal full's overview and details under the vault's current key. */
+static opc_err item_seal(opc_account *a, const char *vault_id, const char *item_id,
+                         const cJSON *full, int64_t *key_sn, char **ov_env, char **det_env,
+                         opc__ebuf *eb)
 {
     const opc__key *k = NULL;
     int64_t sn = 0;
     cJSON *ov = NULL;
     cJSON *det = NULL;
-    char *ov_env = NULL;
-    char *det_env = NULL;
     char aad[OPC_WIRE_LABEL_MAX];
     opc_err rc = opc__acct_vault_key(a, vault_id, &k, &sn, eb);
     if (rc == OPC_OK) {
@@ -249,55 +242,72 @@ opc_err opc__acct_item_store(opc_account *a, const char *vault_id, const char *i
         rc = opc__wire_item_aad(aad, sizeof aad, vault_id, item_id, OPC_WIRE_ITEM_OVERVIEW, sn);
     }
     if (rc == OPC_OK) {
-        rc = opc__acct_seal_json(k, aad, ov, &ov_env);
+        rc = opc__acct_seal_json(k, aad, ov, ov_env);
     }
     if (rc == OPC_OK) {
         rc = opc__wire_item_aad(aad, sizeof aad, vault_id, item_id, OPC_WIRE_ITEM_DETAILS, sn);
     }
     if (rc == OPC_OK) {
-        rc = opc__acct_seal_json(k, aad, det, &det_env);
+        rc = opc__acct_seal_json(k, aad, det, det_env);
         if (rc == OPC_ERR_TOO_LARGE) {
             rc = opc__fail(eb, rc, "item %s is too large", item_id);
         }
     }
-    if (rc == OPC_OK) {
-        opc__sealed_item it = {vault_id, item_id, sn, ov_env, det_env, NULL};
-        rc = opc__acct_item_write(a, &it, is_new, expected_version, now, new_version, eb);
-    }
-    opc__free(ov_env);
-    opc__free(det_env);
+    *key_sn = sn;
     opc__json_delete_secret(ov);
     opc__json_delete_secret(det);
     return rc;
 }
 
-opc_err opc__acct_item_tombstone(opc_account *a, const char *vault_id, const char *item_id,
-                                 int64_t stored_version, const char *editor, int64_t now,
-                                 opc__ebuf *eb)
+/* The output of full from a copy (full stays as it is, for another attempt). */
+static opc_err output_of_copy(opc_account *a, const char *vault_id, const char *item_id,
+                              const cJSON *full, const opc__item_meta *meta, opc_secret **out,
+                              opc__ebuf *eb)
 {
-    int64_t seq = 0;
-    opc__change c = {.kind = OPC_CHANGE_ITEM_DELETE,
-                     .vault = vault_id,
-                     .item = item_id,
-                     .version = stored_version + 1};
-    opc_err rc = opc__acct_change(a, &c, &seq, eb);
+    cJSON *copy = cJSON_Duplicate(full, true);
+    opc_err rc = copy == NULL ? OPC_ERR_NOMEM
+                              : opc__acct_item_output(a, vault_id, item_id, copy, meta, out, eb);
+    opc__json_delete_secret(copy);
+    return rc;
+}
+
+opc_err opc__acct_item_put(opc_account *a, opc__rows_batch *b, const opc__item_put *p,
+                           const cJSON *full, opc__item_meta *meta, int64_t now, opc_secret **out,
+                           bool *stale, opc__ebuf *eb)
+{
+    *stale = false;
+    char *ov_env = NULL;
+    char *det_env = NULL;
+    int64_t sn = 0;
+    opc_err rc = item_seal(a, p->vault_id, p->item_id, full, &sn, &ov_env, &det_env, eb);
     if (rc == OPC_OK) {
-        int changed = 0;
-        rc = opc__acct_run(a, &changed, eb,
-                           "UPDATE items SET state = 'deleted', version = version + 1, overview = "
-                           "NULL, details = NULL, updated = ?, seq = ?, editor = ? WHERE id = ? "
-                           "AND vault_id = ? AND version = ? AND state = 'active'",
-                           "iittti", now, seq, editor, item_id, vault_id, stored_version);
-        if (rc == OPC_OK && changed != 1) {
-            rc = opc__fail(eb, OPC_ERR_CONFLICT, "item %s was changed", item_id);
+        meta->version = p->is_new ? 1 : p->version + 1;
+        meta->updated = now;
+        meta->editor[0] = '\0';
+        /* The output is made before the batch: once it commits nothing is
+         * left that can fail, so a call that fails has changed nothing. */
+        rc = output_of_copy(a, p->vault_id, p->item_id, full, meta, out, eb);
+    }
+    if (rc == OPC_OK) {
+        opc__sealed_item it = {p->vault_id, p->item_id, sn, ov_env, det_env, NULL};
+        (void)opc__acct_item_batch_write(b, &it, p->is_new, p->version, p->seq, now);
+        if (p->file_id != NULL) {
+            opc__change c = {.kind = OPC_CHANGE_FILE_ADD,
+                             .vault = p->vault_id,
+                             .item = p->item_id,
+                             .file = p->file_id,
+                             .version = meta->version};
+            (void)opc__acct_batch_change(b, &c, now);
         }
+        rc = opc__rows_batch_run(a->rows, b, eb);
+        *stale = rc == OPC_ERR_CONFLICT;
     }
-    if (rc == OPC_OK) {
-        rc = opc__acct_run(a, NULL, eb, "DELETE FROM files WHERE item_id = ?", "t", item_id);
+    if (rc != OPC_OK) {
+        opc_secret_free(*out);
+        *out = NULL;
     }
-    if (rc == OPC_OK) {
-        rc = opc__acct_vault_touch(a, vault_id, -1, now, seq, eb);
-    }
+    opc__free(ov_env);
+    opc__free(det_env);
     return rc;
 }
 
@@ -342,47 +352,39 @@ opc_err opc__acct_item_output(opc_account *a, const char *vault_id, const char *
     return rc;
 }
 
-opc_err opc__acct_item_end(opc_account *a, opc_err rc, const char *vault_id, const char *item_id,
-                           cJSON *full, const opc__item_meta *meta, opc_secret **out, opc__ebuf *eb)
+/* ---- public API ---- */
+
+/* One attempt of a create: reads, seal, one batch. */
+static opc_err create_once(opc_account *a, const char *vault, const cJSON *full, opc_secret **out,
+                           bool *stale, opc__ebuf *eb)
 {
-    /* The output is built before the commit, so a call that fails (even
-     * for want of memory) has changed nothing. */
+    *stale = false;
+    char vault_id[OPC_ID_LEN + 1];
+    char item_id[OPC_ID_LEN + 1];
+    int64_t now = opc__now_s();
+    opc__item_meta meta = {0, now, now, "", 0};
+    opc_err rc = opc__id_generate(item_id);
     if (rc == OPC_OK) {
-        rc = opc__acct_item_output(a, vault_id, item_id, full, meta, out, eb);
+        rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
     }
-    rc = opc__acct_end(a, rc, eb);
-    if (rc != OPC_OK) {
-        opc_secret_free(*out);
-        *out = NULL;
+    if (rc == OPC_OK) {
+        opc__rows_batch b;
+        opc__rows_batch_init(&b);
+        opc__item_put p = {vault_id, item_id, true, 0, 0, NULL};
+        rc = opc__acct_item_put(a, &b, &p, full, &meta, now, out, stale, eb);
+        opc__rows_batch_free(&b);
     }
     return rc;
 }
-
-/* ---- public API ---- */
 
 static opc_err item_create(opc_account *a, const char *vault, const char *json, opc_secret **out,
                            opc__ebuf *eb)
 {
     cJSON *full = NULL;
     opc_err rc = opc__item_prepare_json(json, strlen(json), OPC_ITEM_CREATE, NULL, &full, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    char vault_id[OPC_ID_LEN + 1];
-    char item_id[OPC_ID_LEN + 1];
-    int64_t now = opc__now_s();
-    opc__item_meta meta = {0, now, now, ""};
-    rc = opc__id_generate(item_id);
-    if (rc == OPC_OK) {
-        rc = opc__acct_begin(a, true, eb);
-        if (rc == OPC_OK) {
-            rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
-            if (rc == OPC_OK) {
-                rc = opc__acct_item_store(a, vault_id, item_id, full, true, 0, now, &meta.version,
-                                          eb);
-            }
-            rc = opc__acct_item_end(a, rc, vault_id, item_id, full, &meta, out, eb);
-        }
+    bool again = rc == OPC_OK;
+    for (int i = 0; again && i < OPC__ITEM_TRIES; i++) {
+        rc = create_once(a, vault, full, out, &again, eb);
     }
     opc__json_delete_secret(full);
     return rc;
@@ -403,16 +405,11 @@ opc_err opc_account_item_create(opc_account *a, const char *vault, const char *i
 static opc_err item_get(opc_account *a, const char *vault, const char *item, opc_secret **out,
                         opc__ebuf *eb)
 {
-    opc_err rc = opc__acct_begin(a, false, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
     char vault_id[OPC_ID_LEN + 1];
     char item_id[OPC_ID_LEN + 1];
     cJSON *full = NULL;
-    opc__item_meta meta = {0, 0, 0, ""};
-    rc = opc__acct_item_find(a, vault, item, 0, vault_id, item_id, &full, &meta, eb);
-    rc = opc__acct_end(a, rc, eb);
+    opc__item_meta meta = {0, 0, 0, "", 0};
+    opc_err rc = opc__acct_item_find(a, vault, item, 0, vault_id, item_id, &full, &meta, eb);
     if (rc == OPC_OK) {
         rc = opc__acct_item_output(a, vault_id, item_id, full, &meta, out, eb);
     }
@@ -448,20 +445,20 @@ static int summary_cmp(const void *x, const void *y)
     return c != 0 ? c : strcmp(a->id, b->id);
 }
 
-static opc_err summary_of(opc_account *a, const char *vault_id, sqlite3_stmt *st, summary *s,
+static opc_err summary_of(opc_account *a, const char *vault_id, const cJSON *row, summary *s,
                           opc__ebuf *eb)
 {
-    (void)snprintf(s->id, sizeof s->id, "%s", opc__acct_col_str(st, 0));
+    (void)snprintf(s->id, sizeof s->id, "%s", opc__rows_str(row, 0));
     cJSON *ov = NULL;
-    opc_err rc = open_part(a, vault_id, s->id, OPC_WIRE_ITEM_OVERVIEW, sqlite3_column_int64(st, 2),
-                           (const char *)sqlite3_column_text(st, 3), &ov, eb);
+    opc_err rc = open_part(a, vault_id, s->id, OPC_WIRE_ITEM_OVERVIEW, opc__rows_int(row, 2),
+                           opc__rows_str(row, 3), &ov, eb);
     if (rc == OPC_OK) {
         rc = opc__item_summary(ov, &s->json);
     }
     if (rc == OPC_OK) {
-        opc__item_meta meta = {sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 4),
-                               sqlite3_column_int64(st, 5), ""};
-        (void)snprintf(meta.editor, sizeof meta.editor, "%s", opc__acct_col_str(st, 6));
+        opc__item_meta meta = {opc__rows_int(row, 1), opc__rows_int(row, 4), opc__rows_int(row, 5),
+                               "", opc__rows_int(row, 7)};
+        (void)snprintf(meta.editor, sizeof meta.editor, "%s", opc__rows_str(row, 6));
         rc = add_meta(a, s->json, vault_id, s->id, &meta);
     }
     if (rc == OPC_OK) {
@@ -473,40 +470,24 @@ static opc_err summary_of(opc_account *a, const char *vault_id, sqlite3_stmt *st
 
 static opc_err item_list(opc_account *a, const char *vault, opc_secret **out, opc__ebuf *eb)
 {
-    opc_err rc = opc__acct_begin(a, false, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
     char vault_id[OPC_ID_LEN + 1];
-    sqlite3_stmt *st = NULL;
+    cJSON *rows = NULL;
     summary *list = NULL;
     size_t n = 0;
-    size_t cap = 0;
-    rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
+    opc_err rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
     if (rc == OPC_OK) {
-        rc = opc__acct_query(a, &st, eb,
-                             "SELECT id, version, key_sn, overview, created, updated, editor "
-                             "FROM items WHERE vault_id = ? AND state = 'active'",
-                             "t", vault_id);
+        rc = opc__rows_read(a->rows, "item.list", &rows, eb, "t", vault_id);
     }
-    while (rc == OPC_OK) {
-        bool row = false;
-        rc = opc__acct_step(a, st, &row, eb);
-        if (rc != OPC_OK || !row) {
-            break;
-        }
-        summary *l = opc__grow(list, &cap, n, sizeof *l, 16);
-        if (l == NULL) {
-            rc = OPC_ERR_NOMEM;
-            break;
-        }
-        list = l;
-        memset(&list[n], 0, sizeof list[n]);
-        n++;
-        rc = summary_of(a, vault_id, st, &list[n - 1], eb);
+    size_t max = rc == OPC_OK ? (size_t)cJSON_GetArraySize(rows) : 0;
+    if (rc == OPC_OK) {
+        list = opc__calloc(max > 0 ? max : 1, sizeof *list);
+        rc = list == NULL ? OPC_ERR_NOMEM : OPC_OK;
     }
-    sqlite3_finalize(st);
-    rc = opc__acct_end(a, rc, eb);
+    const cJSON *row = rc == OPC_OK ? rows->child : NULL;
+    for (; rc == OPC_OK && list != NULL && row != NULL && n < max; row = row->next) {
+        rc = summary_of(a, vault_id, row, &list[n++], eb);
+    }
+    cJSON_Delete(rows);
     cJSON *arr = NULL;
     if (rc == OPC_OK) {
         if (n > 1) {
@@ -550,12 +531,12 @@ static opc_err version_check(const char *item_id, int64_t stored, int64_t expect
     return OPC_OK;
 }
 
-opc_err opc__acct_item_begin(opc_account *a, int64_t expected_version, opc__ebuf *eb)
+opc_err opc__acct_item_check_expected(int64_t expected_version, opc__ebuf *eb)
 {
     if (expected_version < 0) {
         return opc__fail(eb, OPC_ERR_RANGE, "expected version must not be negative");
     }
-    return opc__acct_begin(a, true, eb);
+    return OPC_OK;
 }
 
 opc_err opc__acct_item_find(opc_account *a, const char *vault, const char *item,
@@ -576,33 +557,42 @@ opc_err opc__acct_item_find(opc_account *a, const char *vault, const char *item,
     return rc;
 }
 
-static opc_err item_replace(opc_account *a, const char *vault, const char *item, const char *json,
-                            int64_t expected_version, opc_secret **out, opc__ebuf *eb)
+/* One attempt of a replace: reads (the row's version and seq), seal, one batch. */
+static opc_err replace_once(opc_account *a, const char *vault, const char *item, const char *json,
+                            int64_t expected_version, opc_secret **out, bool *stale, opc__ebuf *eb)
 {
-    opc_err rc = opc__acct_item_begin(a, expected_version, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
+    *stale = false;
     char vault_id[OPC_ID_LEN + 1];
     char item_id[OPC_ID_LEN + 1];
     cJSON *existing = NULL;
     cJSON *full = NULL;
-    opc__item_meta meta = {0, 0, 0, ""};
+    opc__item_meta meta = {0, 0, 0, "", 0};
     int64_t now = opc__now_s();
-    rc = opc__acct_item_find(a, vault, item, expected_version, vault_id, item_id, &existing, &meta,
-                             eb);
+    opc_err rc = opc__acct_item_find(a, vault, item, expected_version, vault_id, item_id, &existing,
+                                     &meta, eb);
     if (rc == OPC_OK) {
         rc = opc__item_prepare_json(json, strlen(json), OPC_ITEM_REPLACE, existing, &full, eb);
     }
     if (rc == OPC_OK) {
-        rc = opc__acct_item_store(a, vault_id, item_id, full, false, meta.version, now,
-                                  &meta.version, eb);
-        meta.updated = now;
-        meta.editor[0] = '\0';
+        opc__rows_batch b;
+        opc__rows_batch_init(&b);
+        opc__item_put p = {vault_id, item_id, false, meta.version, meta.seq, NULL};
+        rc = opc__acct_item_put(a, &b, &p, full, &meta, now, out, stale, eb);
+        opc__rows_batch_free(&b);
     }
-    rc = opc__acct_item_end(a, rc, vault_id, item_id, full, &meta, out, eb);
     opc__json_delete_secret(existing);
     opc__json_delete_secret(full);
+    return rc;
+}
+
+static opc_err item_replace(opc_account *a, const char *vault, const char *item, const char *json,
+                            int64_t expected_version, opc_secret **out, opc__ebuf *eb)
+{
+    opc_err rc = opc__acct_item_check_expected(expected_version, eb);
+    bool again = rc == OPC_OK;
+    for (int i = 0; again && i < OPC__ITEM_TRIES; i++) {
+        rc = replace_once(a, vault, item, json, expected_version, out, &again, eb);
+    }
     return rc;
 }
 
@@ -619,37 +609,57 @@ opc_err opc_account_item_replace(opc_account *a, const char *vault, const char *
     return opc__acct_finish(a, rc, &eb);
 }
 
-static opc_err item_delete(opc_account *a, const char *vault, const char *item,
-                           int64_t expected_version, opc__ebuf *eb)
+/* One attempt of a delete: reads (version, seq, the item's chunks), one batch. */
+static opc_err delete_once(opc_account *a, const char *vault, const char *item,
+                           int64_t expected_version, bool *stale, opc__ebuf *eb)
 {
-    opc_err rc = opc__acct_item_begin(a, expected_version, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
+    *stale = false;
     char vault_id[OPC_ID_LEN + 1];
     char item_id[OPC_ID_LEN + 1];
-    int64_t stored = 0;
     int64_t now = opc__now_s();
-    bool found = false;
-    rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
+    cJSON *rows = NULL;
+    cJSON *count = NULL;
+    opc_err rc = opc__acct_vault_resolve(a, vault, vault_id, eb);
     if (rc == OPC_OK) {
         rc = opc__acct_item_resolve(a, vault_id, item, item_id, eb);
     }
     if (rc == OPC_OK) {
-        rc = opc__acct_query_int(a, &found, &stored, eb,
-                                 "SELECT version FROM items WHERE id = ? AND state = 'active'", "t",
-                                 item_id);
-        if (rc == OPC_OK && !found) {
-            rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "item %s not found", item_id);
-        }
+        rc = opc__rows_read(a->rows, "item.get", &rows, eb, "tt", item_id, vault_id);
+    }
+    const cJSON *row = rc == OPC_OK ? cJSON_GetArrayItem(rows, 0) : NULL;
+    if (rc == OPC_OK && row == NULL) {
+        rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "item %s not found", item_id);
     }
     if (rc == OPC_OK) {
-        rc = version_check(item_id, stored, expected_version, eb);
+        rc = version_check(item_id, opc__rows_int(row, 0), expected_version, eb);
     }
     if (rc == OPC_OK) {
-        rc = opc__acct_item_tombstone(a, vault_id, item_id, stored, NULL, now, eb);
+        rc = opc__rows_read(a->rows, "item.chunk_count", &count, eb, "t", item_id);
     }
-    return opc__acct_end(a, rc, eb);
+    if (rc == OPC_OK) {
+        opc__rows_batch b;
+        opc__rows_batch_init(&b);
+        opc__acct_item_batch_tombstone(&b, vault_id, item_id, opc__rows_int(row, 0),
+                                       opc__rows_int(row, 7), NULL,
+                                       opc__rows_int(cJSON_GetArrayItem(count, 0), 0), now);
+        rc = opc__rows_batch_run(a->rows, &b, eb);
+        *stale = rc == OPC_ERR_CONFLICT;
+        opc__rows_batch_free(&b);
+    }
+    cJSON_Delete(rows);
+    cJSON_Delete(count);
+    return rc;
+}
+
+static opc_err item_delete(opc_account *a, const char *vault, const char *item,
+                           int64_t expected_version, opc__ebuf *eb)
+{
+    opc_err rc = opc__acct_item_check_expected(expected_version, eb);
+    bool again = rc == OPC_OK;
+    for (int i = 0; again && i < OPC__ITEM_TRIES; i++) {
+        rc = delete_once(a, vault, item, expected_version, &again, eb);
+    }
+    return rc;
 }
 
 opc_err opc_account_item_delete(opc_account *a, const char *vault, const char *item,

@@ -137,6 +137,43 @@ static const opc__rows_stmt table[] = {
      "UPDATE vaults SET content_version = content_version + 1, items = items + ?, updated = ?, "
      "seq = ? WHERE id = ?"},
     {"vault.delete", OPC__ROWS_WRITE, "t", "", "DELETE FROM vaults WHERE id = ?"},
+
+    /* ---- items (item.c; server_write.c's batches too) ---- */
+    {"item.get", OPC__ROWS_READ, "tt", "iittiiTi",
+     "SELECT version, key_sn, overview, details, created, updated, editor, seq FROM items WHERE "
+     "id = ? AND vault_id = ? AND state = 'active'"},
+    {"item.list", OPC__ROWS_READ, "t", "tiitiiTi",
+     "SELECT id, version, key_sn, overview, created, updated, editor, seq FROM items WHERE "
+     "vault_id = ? AND state = 'active' ORDER BY id"},
+    {"item.is_active", OPC__ROWS_READ, "tt", "t",
+     "SELECT id FROM items WHERE id = ? AND vault_id = ? AND state = 'active'"},
+    {"item.chunk_count", OPC__ROWS_READ, "t", "i", "SELECT COUNT(*) FROM files WHERE item_id = ?"},
+    {"item.vault_sn", OPC__ROWS_READ, "ti", "t",
+     "SELECT id FROM vaults WHERE id = ? AND key_sn = ?"},
+    {"item.insert", OPC__ROWS_WRITE, "ttittiiqT", "",
+     "INSERT INTO items (id, vault_id, version, state, key_sn, overview, details, created, "
+     "updated, seq, editor) VALUES (?, ?, 1, 'active', ?, ?, ?, ?, ?, ?, ?)"},
+    {"item.update", OPC__ROWS_WRITE, "ittiqTttii", "",
+     "UPDATE items SET version = version + 1, key_sn = ?, overview = ?, details = ?, updated = ?, "
+     "seq = ?, editor = ? WHERE id = ? AND vault_id = ? AND state = 'active' AND version = ? AND "
+     "seq = ?"},
+    {"item.tombstone", OPC__ROWS_WRITE, "iqTttii", "",
+     "UPDATE items SET state = 'deleted', version = version + 1, overview = NULL, details = NULL, "
+     "updated = ?, seq = ?, editor = ? WHERE id = ? AND vault_id = ? AND state = 'active' AND "
+     "version = ? AND seq = ?"},
+    {"item.files_delete", OPC__ROWS_WRITE, "t", "", "DELETE FROM files WHERE item_id = ?"},
+    {"item.vault_touch", OPC__ROWS_WRITE, "iiqt", "",
+     "UPDATE vaults SET content_version = content_version + 1, items = items + ?, updated = ?, "
+     "seq = ? WHERE id = ?"},
+
+    /* ---- files (file.c) ---- */
+    {"file.chunk_insert", OPC__ROWS_WRITE, "ttib", "",
+     "INSERT INTO files (item_id, file_id, idx, blob) VALUES (?, ?, ?, ?)"},
+    {"file.chunks", OPC__ROWS_READ, "ttii", "ib",
+     "SELECT idx, blob FROM files WHERE item_id = ? AND file_id = ? AND idx >= ? ORDER BY idx "
+     "LIMIT ?"},
+    {"file.chunks_delete", OPC__ROWS_WRITE, "tt", "",
+     "DELETE FROM files WHERE item_id = ? AND file_id = ?"},
 };
 
 /* The kinds a change may have (feed.h); a store refuses any other. */
@@ -189,6 +226,8 @@ static const char *type_text(char t)
         return "an integer";
     case 'I':
         return "an integer or null";
+    case 'b':
+        return "bytes (base64url)";
     default:
         return "a seq placeholder";
     }
@@ -215,6 +254,8 @@ static bool has_type(const cJSON *v, char t, size_t n_changes)
         return cJSON_IsNumber(v);
     case 'q':
         return opc__rpc_arg_seq(v, &k) && (size_t)k < n_changes;
+    case 'b':
+        return opc__rpc_blob_valid(v);
     default:
         return false;
     }

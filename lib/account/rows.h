@@ -27,6 +27,8 @@
  *
  * Types, one character per parameter or result column:
  *   't' text   'T' text or null   'i' integer   'I' integer or null
+ *   'b' bytes (a file chunk), at most OPC__RPC_MAX_BLOB: base64url text in
+ *       the JSON (wire/rows_rpc.h), a BLOB in the store
  *   'q' (parameters only) a seq placeholder {"seq": k}, k < the number of
  *       changes before this statement in the batch; the ONLY way to give a
  *       seq (a client cannot invent one).
@@ -116,7 +118,7 @@ void opc__rows_close(opc__rows *r);
 /*
  * Build arguments by a format string: 't' text (const char *; NULL gives
  * null), 'i' integer (int64_t), 'n' null (no argument), 'q' seq placeholder
- * (int: the batch's k-th change).
+ * (int: the batch's k-th change), 'b' bytes (const void *, size_t).
  */
 opc_err opc__rows_vargs(cJSON **out, const char *fmt, va_list ap);
 /* Read: *rows a new JSON array of arrays (cJSON_Delete), checked against
@@ -128,6 +130,10 @@ opc_err opc__rows_read(opc__rows *r, const char *name, cJSON **rows, opc__ebuf *
 const char *opc__rows_str(const cJSON *row, int col);
 int64_t opc__rows_int(const cJSON *row, int col);
 bool opc__rows_null(const cJSON *row, int col);
+/* A bytes cell ('b') decoded into out[cap]; *len its length (OPC_ERR_PARSE,
+ * OPC_ERR_RANGE). */
+opc_err opc__rows_blob(const cJSON *row, int col, void *out, size_t cap, size_t *len,
+                       opc__ebuf *eb);
 
 /* A write batch under construction. */
 typedef struct opc__rows_batch {

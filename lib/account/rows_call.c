@@ -29,6 +29,14 @@ opc_err opc__rows_vargs(cJSON **out, const char *fmt, va_list ap)
             v = cJSON_CreateNull();
         } else if (*f == 'q') {
             v = opc__rpc_seq_new(va_arg(ap, int));
+        } else if (*f == 'b') {
+            const void *p = va_arg(ap, const void *);
+            size_t len = va_arg(ap, size_t);
+            if (len > OPC__RPC_MAX_BLOB) {
+                cJSON_Delete(args);
+                return OPC_ERR_TOO_LARGE;
+            }
+            v = opc__rpc_blob_new(p, len);
         } else {
             cJSON_Delete(args);
             return OPC_ERR_INVALID_ARG;
@@ -92,6 +100,11 @@ int64_t opc__rows_int(const cJSON *row, int col)
 bool opc__rows_null(const cJSON *row, int col)
 {
     return cJSON_IsNull(cell(row, col));
+}
+
+opc_err opc__rows_blob(const cJSON *row, int col, void *out, size_t cap, size_t *len, opc__ebuf *eb)
+{
+    return opc__rpc_blob_get(cell(row, col), out, cap, len, eb);
 }
 
 void opc__rows_batch_init(opc__rows_batch *b)

@@ -11,6 +11,7 @@
 #include "account/rows.h"
 #include "core/alloc.h"
 #include "core/json.h"
+#include "crypto/base64.h"
 
 typedef struct local {
     opc__db *db;
@@ -34,6 +35,16 @@ static opc_err prepare(opc__db *db, const opc__rows_stmt *s, const cJSON *args, 
         int64_t k = 0;
         if (cJSON_IsNull(v)) {
             src = sqlite3_bind_null(st, i);
+        } else if (s->params[i - 1] == 'b') {
+            /* Checked base64url (opc__rpc_blob_valid): decoded, bound as a BLOB. */
+            unsigned char *bytes = NULL;
+            size_t len = 0;
+            rc = opc__b64_decode(v->valuestring, strlen(v->valuestring), OPC_B64URL, &bytes, &len,
+                                 eb);
+            if (rc == OPC_OK) {
+                src = sqlite3_bind_blob64(st, i, bytes, len, SQLITE_TRANSIENT);
+            }
+            opc__free(bytes);
         } else if (cJSON_IsString(v)) {
             src = sqlite3_bind_text(st, i, v->valuestring, -1, SQLITE_STATIC);
         } else if (opc__rpc_arg_seq(v, &k)) {
@@ -66,6 +77,12 @@ static opc_err cell(const opc__rows_stmt *s, sqlite3_stmt *st, int c, cJSON **ou
         *out = cJSON_CreateString((const char *)sqlite3_column_text(st, c));
     } else if (type == SQLITE_INTEGER && (t == 'i' || t == 'I')) {
         *out = cJSON_CreateNumber((double)sqlite3_column_int64(st, c));
+    } else if (type == SQLITE_BLOB && t == 'b') {
+        size_t len = (size_t)sqlite3_column_bytes(st, c);
+        if (len > OPC__RPC_MAX_BLOB) {
+            return opc__fail(eb, OPC_ERR_TOO_LARGE, "rows: %s: column %d is too large", s->name, c);
+        }
+        *out = opc__rpc_blob_new(sqlite3_column_blob(st, c), len);
     } else {
         return opc__fail(eb, OPC_ERR_INTERNAL, "rows: %s: column %d has the wrong type", s->name,
                          c);
@@ -214,18 +231,25 @@ static opc_err local_batch(void *self, const opc__rpc_step *steps, size_t n, int
     }
     const opc__rows_stmt *stmts[OPC__RPC_MAX_STEPS];
     size_t n_changes = 0;
+    size_t n_blob = 0;
     for (size_t i = 0; i < n; i++) {
         opc_err rc = opc__rows_check_step(&steps[i], n_changes, &stmts[i], eb);
         if (rc != OPC_OK) {
             return rc;
         }
         n_changes += stmts[i]->kind == OPC__ROWS_CHANGE;
+        n_blob += strchr(stmts[i]->params, 'b') != NULL;
+    }
+    if (n_blob > OPC__RPC_MAX_BLOB_STEPS || n - n_blob > OPC__RPC_MAX_PLAIN_STEPS) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG,
+                         "rows: a batch has at most %d statements without bytes and %d with",
+                         OPC__RPC_MAX_PLAIN_STEPS, OPC__RPC_MAX_BLOB_STEPS);
     }
     if (n_changes != n_seqs) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: the batch has %zu changes, not %zu",
                          n_changes, n_seqs);
     }
-    int64_t scratch[OPC__RPC_MAX_STEPS];
+    int64_t scratch[OPC__RPC_MAX_CHANGES];
     batch b = {steps, stmts, n, scratch};
     opc_err rc =
         opc__db_in_tx(l->db) ? in_savepoint(l->db, &b, eb) : opc__db_txn(l->db, run_steps, &b, eb);

@@ -38,8 +38,8 @@
 #define ACL_ALL (OPC_ACL_READ | OPC_ACL_WRITE)
 #define MAX_VAULTS 256
 /* A create's batch: the name guard, server_create and the row, then a change
- * and a row per distinct vault, within one batch (OPC__RPC_MAX_STEPS). */
-#define MAX_DISTINCT_VAULTS ((OPC__RPC_MAX_STEPS - 3) / 2)
+ * and a row per distinct vault, within one batch (OPC__RPC_MAX_PLAIN_STEPS). */
+#define MAX_DISTINCT_VAULTS ((OPC__RPC_MAX_PLAIN_STEPS - 3) / 2)
 #define VAULT_KEY_LEN 32
 
 /* Columns of server.show (rows.c): one row per (server, granted vault). */
@@ -265,21 +265,6 @@ opc_err opc__acct_server_grants_gone_steps(opc_account *a, opc__rows_batch *b, c
         (*n)++;
     }
     cJSON_Delete(rows);
-    return rc;
-}
-
-opc_err opc__acct_server_grants_gone(opc_account *a, const char *vault_id, const char *server_id,
-                                     opc__ebuf *eb)
-{
-    opc__rows_batch b;
-    opc__rows_batch_init(&b);
-    size_t n = 0;
-    opc_err rc =
-        opc__acct_server_grants_gone_steps(a, &b, vault_id, server_id, opc__now_s(), &n, eb);
-    if (rc == OPC_OK) {
-        rc = opc__rows_batch_run(a->rows, &b, eb);
-    }
-    opc__rows_batch_free(&b);
     return rc;
 }
 
@@ -819,11 +804,12 @@ static opc_err delete_once(opc_account *a, const char *server, bool *stale, opc_
         opc__change c = {.kind = OPC_CHANGE_SERVER_DELETE, .server = id};
         int q = opc__acct_batch_change(&b, &c, now);
         opc__rows_batch_add(&b, "server.delete", 1, "iqti", now, q, id, opc__rows_int(row, S_SEQ));
-        if (b.rc == OPC_ERR_INVALID_ARG && b.n >= OPC__RPC_MAX_STEPS) {
+        if ((b.rc == OPC_ERR_INVALID_ARG && b.n >= OPC__RPC_MAX_STEPS) ||
+            b.n > OPC__RPC_MAX_PLAIN_STEPS || q + 1 > OPC__RPC_MAX_CHANGES) {
             rc = opc__fail(eb, OPC_ERR_RANGE,
                            "server %s has too many active tokens and grants to delete at once "
                            "(at most %d statements); revoke some tokens first",
-                           id, OPC__RPC_MAX_STEPS);
+                           id, OPC__RPC_MAX_PLAIN_STEPS);
         }
     }
     if (rc == OPC_OK) {

@@ -1,7 +1,11 @@
 /*
  * account/server_write.c - item writes by a Connect server on a locked
- * handle (import.h; design: schema.c). The SQL of the write itself is the
- * owner's (opc__acct_item_write, opc__acct_item_tombstone in item.c).
+ * handle (import.h; design: schema.c). This is the store's side (the
+ * account server runs it): its checks read the account file directly in
+ * ONE write transaction; the write itself is the owner's batch
+ * (opc__acct_item_batch_write, opc__acct_item_batch_tombstone in item.c:
+ * the same named statements, rows.c), run inside that transaction as a
+ * savepoint (rows.h), at the version and seq the transaction read.
  */
 #include "internal.h"
 
@@ -22,6 +26,7 @@ typedef struct stored_item {
     bool active;
     bool in_vault; /* stored in the vault of the write */
     int64_t version;
+    int64_t seq;
 } stored_item;
 
 /* One part (overview or details) must be an envelope under the vault's key. */
@@ -98,12 +103,13 @@ static opc_err item_state(opc_account *a, const char *vault_id, const char *item
     sqlite3_stmt *st = NULL;
     opc_err rc = opc__acct_query_row(
         a, &st, &out->found, eb,
-        "SELECT vault_id = ?, state = 'active', version FROM items WHERE id = ?", "tt", vault_id,
-        item_id);
+        "SELECT vault_id = ?, state = 'active', version, seq FROM items WHERE id = ?", "tt",
+        vault_id, item_id);
     if (rc == OPC_OK && out->found) {
         out->in_vault = sqlite3_column_int64(st, 0) != 0;
         out->active = sqlite3_column_int64(st, 1) != 0;
         out->version = sqlite3_column_int64(st, 2);
+        out->seq = sqlite3_column_int64(st, 3);
     }
     sqlite3_finalize(st);
     return rc;
@@ -134,7 +140,7 @@ static opc_err write_tx(opc_account *a, const char *server_id, const opc__item_w
         return rc;
     }
     int64_t sn = 0;
-    stored_item st = {false, false, false, 0};
+    stored_item st = {false, false, false, 0, 0};
     bool create = !remove && w->expected_version == 0;
     rc = authorize(a, server_id, w->vault_id, &sn, eb);
     if (rc == OPC_OK && !remove && sn != w->key_sn) {
@@ -155,12 +161,24 @@ static opc_err write_tx(opc_account *a, const char *server_id, const opc__item_w
         rc = opc__fail(eb, OPC_ERR_CONFLICT, "item %s was changed (version %lld, expected %lld)",
                        w->item_id, (long long)st.version, (long long)w->expected_version);
     }
+    int64_t chunks = 0;
     if (rc == OPC_OK && remove) {
-        rc = opc__acct_item_tombstone(a, w->vault_id, w->item_id, st.version, server_id, now, eb);
-    } else if (rc == OPC_OK) {
-        opc__sealed_item it = {w->vault_id, w->item_id, sn, w->overview, w->details, server_id};
-        int64_t version = 0;
-        rc = opc__acct_item_write(a, &it, create, w->expected_version, now, &version, eb);
+        bool found = false;
+        rc = opc__acct_query_int(a, &found, &chunks, eb,
+                                 "SELECT COUNT(*) FROM files WHERE item_id = ?", "t", w->item_id);
+    }
+    if (rc == OPC_OK) {
+        opc__rows_batch b;
+        opc__rows_batch_init(&b);
+        if (remove) {
+            opc__acct_item_batch_tombstone(&b, w->vault_id, w->item_id, st.version, st.seq,
+                                           server_id, chunks, now);
+        } else {
+            opc__sealed_item it = {w->vault_id, w->item_id, sn, w->overview, w->details, server_id};
+            (void)opc__acct_item_batch_write(&b, &it, create, st.version, st.seq, now);
+        }
+        rc = opc__rows_batch_run(a->rows, &b, eb);
+        opc__rows_batch_free(&b);
     }
     /* Built before the commit: a call that fails has changed nothing. */
     if (rc == OPC_OK) {

@@ -11,8 +11,7 @@
  * checks them, and a batch that creates or renames is guarded by the feed
  * (no vault_create / vault_update since the head read before the names).
  * Other modules compose vault.touch and the grant steps into their own
- * batches; the SQL forms their unconverted callers still use are in
- * vault_legacy.c.
+ * batches.
  */
 #include "internal.h"
 

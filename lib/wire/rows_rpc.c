@@ -9,6 +9,7 @@
 
 #include "core/alloc.h"
 #include "core/json.h"
+#include "crypto/base64.h"
 #include "wire/rows_rpc.h"
 
 /* Largest integer of a message (2^53 - 1: exact in a JSON number). */
@@ -77,7 +78,7 @@ bool opc__rpc_arg_seq(const cJSON *v, int64_t *k)
         v->child->string == NULL || strcmp(v->child->string, "seq") != 0) {
         return false;
     }
-    return int_valid(v->child, 0, OPC__RPC_MAX_STEPS - 1, k);
+    return int_valid(v->child, 0, OPC__RPC_MAX_CHANGES - 1, k);
 }
 
 bool opc__rpc_arg_valid(const cJSON *v)
@@ -93,6 +94,64 @@ cJSON *opc__rpc_seq_new(int64_t k)
         o = NULL;
     }
     return o;
+}
+
+static bool b64url_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
+bool opc__rpc_blob_valid(const cJSON *v)
+{
+    if (!cJSON_IsString(v) || v->valuestring == NULL) {
+        return false;
+    }
+    size_t n = strlen(v->valuestring);
+    if (n % 4 == 1 || n > opc__b64_encoded_len(OPC__RPC_MAX_BLOB, OPC_B64URL)) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!b64url_char(v->valuestring[i])) {
+            return false;
+        }
+    }
+    /* The unused low bits of the last character must be zero (one text per value). */
+    if (n % 4 == 0) {
+        return true;
+    }
+    char c = v->valuestring[n - 1];
+    unsigned val = c >= 'A' && c <= 'Z'   ? (unsigned)(c - 'A')
+                   : c >= 'a' && c <= 'z' ? (unsigned)(c - 'a') + 26
+                   : c >= '0' && c <= '9' ? (unsigned)(c - '0') + 52
+                   : c == '-'             ? 62u
+                                          : 63u;
+    return (val & (n % 4 == 2 ? 0x0fu : 0x03u)) == 0;
+}
+
+cJSON *opc__rpc_blob_new(const void *data, size_t len)
+{
+    if (len > OPC__RPC_MAX_BLOB) {
+        return NULL;
+    }
+    char *text = NULL;
+    if (opc__b64_encode(len == 0 ? "" : data, len, OPC_B64URL, &text, NULL) != OPC_OK) {
+        return NULL;
+    }
+    cJSON *v = cJSON_CreateString(text);
+    opc__free(text);
+    return v;
+}
+
+opc_err opc__rpc_blob_get(const cJSON *v, void *out, size_t cap, size_t *len, opc__ebuf *eb)
+{
+    *len = 0;
+    if (!opc__rpc_blob_valid(v)) {
+        return opc__fail(eb, OPC_ERR_PARSE, "a blob must be base64url text of at most %d bytes",
+                         OPC__RPC_MAX_BLOB);
+    }
+    return opc__b64_decode_to(v->valuestring, strlen(v->valuestring), OPC_B64URL, out, cap, len,
+                              eb);
 }
 
 /* args: an array of at most OPC__RPC_MAX_ARGS valid arguments. */
@@ -338,8 +397,8 @@ opc_err opc__rpc_rows_decode(const cJSON *o, const cJSON **rows, opc__ebuf *eb)
 opc_err opc__rpc_seqs_encode(const int64_t *seqs, size_t n, cJSON **out, opc__ebuf *eb)
 {
     *out = NULL;
-    if (n > OPC__RPC_MAX_STEPS) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG, "seqs: more than %d", OPC__RPC_MAX_STEPS);
+    if (n > OPC__RPC_MAX_CHANGES) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "seqs: more than %d", OPC__RPC_MAX_CHANGES);
     }
     for (size_t i = 0; i < n; i++) {
         if (seqs[i] < 1 || seqs[i] > INT_MAX53) {
@@ -370,11 +429,11 @@ opc_err opc__rpc_seqs_decode(const cJSON *o, int64_t **seqs, size_t *n, opc__ebu
     *n = 0;
     const cJSON *arr = cJSON_IsObject(o) ? opc__json_member(o, "seqs") : NULL;
     int count = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1;
-    if (count < 0 || count > OPC__RPC_MAX_STEPS) {
+    if (count < 0 || count > OPC__RPC_MAX_CHANGES) {
         return opc__fail(eb, OPC_ERR_PARSE,
                          "malformed seqs: \"seqs\" must be an array of at most "
                          "%d",
-                         OPC__RPC_MAX_STEPS);
+                         OPC__RPC_MAX_CHANGES);
     }
     if (count == 0 || arr == NULL) {
         return OPC_OK;

@@ -20,7 +20,7 @@
  * A result cell C is a string, an integer or null. N (rows the statement
  * must change, or match for a guard) is 0..OPC__RPC_MAX_EXPECT; a seq is
  * 1..2^53 - 1. At most OPC__RPC_MAX_ARGS arguments per statement and
- * OPC__RPC_MAX_STEPS statements per batch (at least one).
+ * OPC__RPC_MAX_STEPS statements per batch (at least one; see below).
  *
  * Requests are strict: a member other than those above is refused (a
  * request is a command; a member the server did not understand must not be
@@ -44,7 +44,18 @@
 
 #define OPC__RPC_MAX_NAME 64
 #define OPC__RPC_MAX_ARGS 32
-#define OPC__RPC_MAX_STEPS 256
+/*
+ * A batch: at most OPC__RPC_MAX_PLAIN_STEPS statements without bytes and
+ * OPC__RPC_MAX_BLOB_STEPS with bytes (file chunks: a new document of the
+ * largest size is 1,024 chunks, and its item row must be written in the
+ * same batch), OPC__RPC_MAX_STEPS in all; at most OPC__RPC_MAX_CHANGES
+ * changes (the placeholders' K and the seqs of the answer). This module
+ * checks the total; the store, which knows the parameters' types, the split.
+ */
+#define OPC__RPC_MAX_PLAIN_STEPS 1024
+#define OPC__RPC_MAX_BLOB_STEPS 1024
+#define OPC__RPC_MAX_STEPS (OPC__RPC_MAX_PLAIN_STEPS + OPC__RPC_MAX_BLOB_STEPS)
+#define OPC__RPC_MAX_CHANGES 1024
 #define OPC__RPC_MAX_EXPECT 1000000
 
 /* One statement of a batch. */
@@ -71,6 +82,22 @@ bool opc__rpc_arg_valid(const cJSON *v);
 bool opc__rpc_arg_seq(const cJSON *v, int64_t *k);
 /* A new placeholder {"seq": k} (NULL: out of memory). */
 cJSON *opc__rpc_seq_new(int64_t k);
+
+/*
+ * Bytes (the table's type 'b', e.g. a file chunk) travel as a string: their
+ * base64url without padding. The table says which parameters and columns
+ * are bytes; this is the encoding both ends use. Blob values are at most
+ * OPC__RPC_MAX_BLOB bytes.
+ */
+#define OPC__RPC_MAX_BLOB 131072 /* 128 KiB */
+/* Whether v is the base64url text of at most OPC__RPC_MAX_BLOB bytes. */
+bool opc__rpc_blob_valid(const cJSON *v);
+/* A new string holding the base64url of data[len] (NULL: out of memory or
+ * len above OPC__RPC_MAX_BLOB). */
+cJSON *opc__rpc_blob_new(const void *data, size_t len);
+/* Decode a valid blob v into out[cap]; *len its length. OPC_ERR_PARSE when
+ * v is not a blob, OPC_ERR_RANGE when it does not fit. */
+opc_err opc__rpc_blob_get(const cJSON *v, void *out, size_t cap, size_t *len, opc__ebuf *eb);
 
 opc_err opc__rpc_read_encode(const char *name, const cJSON *args, cJSON **out, opc__ebuf *eb);
 opc_err opc__rpc_batch_encode(const opc__rpc_step *steps, size_t n, cJSON **out, opc__ebuf *eb);

@@ -76,8 +76,8 @@ static void test_rows_table_matches_sql(void **state)
         }
         assert_int_equal(sqlite3_bind_parameter_count(st), (int)strlen(t[i].params));
         assert_int_equal(sqlite3_column_count(st), (int)strlen(t[i].columns));
-        assert_int_equal(strspn(t[i].params, "tTiIq"), strlen(t[i].params));
-        assert_int_equal(strspn(t[i].columns, "tTiI"), strlen(t[i].columns));
+        assert_int_equal(strspn(t[i].params, "tTiIqb"), strlen(t[i].params));
+        assert_int_equal(strspn(t[i].columns, "tTiIb"), strlen(t[i].columns));
         /* Reads have columns and no placeholders; writes and changes no columns. */
         if (t[i].kind == OPC__ROWS_READ) {
             assert_true(t[i].columns[0] != '\0');

@@ -398,7 +398,7 @@ static void test_server_rows_delete_bound(void **state)
     char sid[27];
     setup(&f, sid);
     const char *specs[] = {"Prod"};
-    for (int i = 0; i < OPC__RPC_MAX_STEPS / 2; i++) {
+    for (int i = 0; i < OPC__RPC_MAX_PLAIN_STEPS / 2; i++) {
         char name[32];
         char *json = NULL;
         opc_secret *tok = NULL;

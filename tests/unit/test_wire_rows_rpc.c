@@ -120,7 +120,7 @@ static void test_rows_rpc_request_refusals(void **state)
         "{\"read\":\"token.get\",\"args\":[{\"s3cr3t\":1}]}",
         "{\"read\":\"token.get\",\"args\":[{\"seq\":0,\"x\":1}]}",
         "{\"read\":\"token.get\",\"args\":[{\"seq\":-1}]}",
-        "{\"read\":\"token.get\",\"args\":[{\"seq\":256}]}",
+        "{\"read\":\"token.get\",\"args\":[{\"seq\":1024}]}",
         "{\"read\":\"token.get\",\"args\":[9007199254740992]}",
         "{\"read\":\"token.get\",\"args\":[],\"sql\":\"s3cr3t\"}",
         "{\"read\":\"token.get\",\"args\":[],\"batch\":[]}",
@@ -237,6 +237,67 @@ static void test_rows_rpc_answers(void **state)
     cJSON_Delete(j);
 }
 
+/* Bytes travel as base64url without padding, one text per value. */
+static void test_rows_rpc_blob(void **state)
+{
+    (void)state;
+    const unsigned char data[] = {0xfb, 0xff, 0x00, 0x10};
+    cJSON *v = opc__rpc_blob_new(data, sizeof data);
+    assert_non_null(v);
+    assert_string_equal(v->valuestring, "-_8AEA");
+    assert_true(opc__rpc_blob_valid(v));
+    assert_true(opc__rpc_arg_valid(v));
+    unsigned char back[8];
+    size_t len = 0;
+    assert_int_equal(opc__rpc_blob_get(v, back, sizeof back, &len, NULL), OPC_OK);
+    assert_int_equal(len, sizeof data);
+    assert_memory_equal(back, data, sizeof data);
+    assert_int_equal(opc__rpc_blob_get(v, back, 3, &len, NULL), OPC_ERR_RANGE);
+    cJSON_Delete(v);
+
+    v = opc__rpc_blob_new(NULL, 0);
+    assert_non_null(v);
+    assert_string_equal(v->valuestring, "");
+    assert_true(opc__rpc_blob_valid(v));
+    assert_int_equal(opc__rpc_blob_get(v, back, sizeof back, &len, NULL), OPC_OK);
+    assert_int_equal(len, 0);
+    cJSON_Delete(v);
+
+    /* Not base64url, padded, a length of 1 mod 4, non-zero unused bits,
+     * not a string. */
+    const char *bad[] = {"-_8AEA==", "+/8AEA", "-_8AE", "-_8AEB", "ab c", "YQ=", "YR"};
+    for (size_t i = 0; i < OPC_ARRAY_LEN(bad); i++) {
+        v = cJSON_CreateString(bad[i]);
+        assert_false(opc__rpc_blob_valid(v));
+        assert_int_equal(opc__rpc_blob_get(v, back, sizeof back, &len, NULL), OPC_ERR_PARSE);
+        cJSON_Delete(v);
+    }
+    v = cJSON_CreateNumber(1);
+    assert_false(opc__rpc_blob_valid(v));
+    cJSON_Delete(v);
+    v = cJSON_CreateString("YQ");
+    assert_int_equal(opc__rpc_blob_get(v, back, sizeof back, &len, NULL), OPC_OK);
+    assert_int_equal(len, 1);
+    assert_int_equal(back[0], 'a');
+    cJSON_Delete(v);
+
+    /* The limit: OPC__RPC_MAX_BLOB bytes. */
+    unsigned char *big = opc__calloc(1, OPC__RPC_MAX_BLOB + 1);
+    assert_non_null(big);
+    v = opc__rpc_blob_new(big, OPC__RPC_MAX_BLOB);
+    assert_true(opc__rpc_blob_valid(v));
+    cJSON_Delete(v);
+    assert_null(opc__rpc_blob_new(big, OPC__RPC_MAX_BLOB + 1));
+    char *text = opc__calloc(1, (OPC__RPC_MAX_BLOB + 3) / 3 * 4 + 8);
+    assert_non_null(text);
+    memset(text, 'A', (OPC__RPC_MAX_BLOB + 3) / 3 * 4);
+    v = cJSON_CreateString(text);
+    assert_false(opc__rpc_blob_valid(v));
+    cJSON_Delete(v);
+    opc__free(text);
+    opc__free(big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_rows_rpc_batch_round_trip),
         cmocka_unit_test(test_rows_rpc_request_refusals),
         cmocka_unit_test(test_rows_rpc_answers),
+        cmocka_unit_test(test_rows_rpc_blob),
     };
     return cmocka_run_group_tests_name("wire_rows_rpc", tests, opc_test_group_setup,
                                        opc_test_group_teardown);
