@@ -377,9 +377,7 @@ opc_err opc_accountd_set_acme(opc_accountd *s, const char *domain, const char *d
     if (rc == OPC_OK) {
         opc__acme_config cfg = {
             .domain = domain,
-            .directory_url = directory_url != NULL && directory_url[0] != '\0'
-                                 ? directory_url
-                                 : OPC_ACME_DIRECTORY_LETSENCRYPT,
+            .directory_url = directory_url,
             .ca_file = ca_file,
             .email = email,
             .data_dir = s->data_dir,

@@ -95,9 +95,7 @@ opc_err opc_api_set_acme(opc_api *api, const char *domain, const char *directory
     }
     opc__acme_config cfg = {
         .domain = domain,
-        .directory_url = directory_url != NULL && directory_url[0] != '\0'
-                             ? directory_url
-                             : OPC_ACME_DIRECTORY_LETSENCRYPT,
+        .directory_url = directory_url,
         .ca_file = ca_file,
         .email = email,
         .data_dir = data_dir,

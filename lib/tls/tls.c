@@ -27,6 +27,8 @@
 
 #include <openssl/ssl.h>
 
+#include <opconnect/api.h>
+
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/rand.h"
@@ -208,7 +210,10 @@ opc_err opc__tls_set_acme(opc__tls *t, const opc__acme_config *cfg, opc__ebuf *e
     if (rc != OPC_OK) {
         return rc;
     }
-    if (cfg->directory_url == NULL || !opc__acme_url_ok(cfg->directory_url)) {
+    const char *directory_url = cfg->directory_url != NULL && cfg->directory_url[0] != '\0'
+                                    ? cfg->directory_url
+                                    : OPC_ACME_DIRECTORY_LETSENCRYPT;
+    if (!opc__acme_url_ok(directory_url)) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "directory URL: must be an https:// URL");
     }
     if (cfg->ca_file != NULL && cfg->ca_file[0] != '\0' && access(cfg->ca_file, R_OK) != 0) {
@@ -231,7 +236,7 @@ opc_err opc__tls_set_acme(opc__tls *t, const opc__acme_config *cfg, opc__ebuf *e
     clear_config(t);
     bool fail = false;
     t->acme.domain = dup_opt(domain, &fail);
-    t->acme.directory_url = dup_opt(cfg->directory_url, &fail);
+    t->acme.directory_url = dup_opt(directory_url, &fail);
     t->acme.ca_file = dup_opt(cfg->ca_file, &fail);
     t->acme.email = dup_opt(cfg->email, &fail);
     t->acme.data_dir = dup_opt(cfg->data_dir, &fail);

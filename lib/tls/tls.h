@@ -111,7 +111,8 @@ typedef struct opc__tls opc__tls;
 
 typedef struct opc__acme_config {
     const char *domain;        /* DNS name to certify */
-    const char *directory_url; /* https:// URL of the ACME directory */
+    const char *directory_url; /* https:// URL of the ACME directory; NULL or "":
+                                * OPC_ACME_DIRECTORY_LETSENCRYPT */
     const char *ca_file;       /* PEM trust for the directory's TLS, or NULL */
     const char *email;         /* account contact, or NULL */
     const char *data_dir;      /* where account, key and certificate live */
