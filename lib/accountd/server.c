@@ -155,7 +155,7 @@ static opc_err server_key(const char *dir, opc__key **out, opc__ebuf *eb)
     }
     char *text = NULL;
     size_t len = 0;
-    rc = opc__tls_read_file(path, KEY_FILE_MAX, &text, &len, eb);
+    rc = opc__file_read(path, KEY_FILE_MAX, &text, &len, eb);
     if (rc != OPC_OK) {
         return rc;
     }

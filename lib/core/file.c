@@ -14,6 +14,7 @@
 #include "core/alloc.h"
 #include "core/file.h"
 #include "core/rand.h"
+#include "core/secret.h"
 
 opc_err opc__file_make_parent(const char *what, const char *path, opc__ebuf *eb)
 {
@@ -138,5 +139,52 @@ opc_err opc__file_write_atomic(const char *dir, const char *path, const char *da
         (void)fsync(dfd);
         close(dfd);
     }
+    return OPC_OK;
+}
+
+opc_err opc__file_read(const char *path, size_t max, char **out, size_t *out_len, opc__ebuf *eb)
+{
+    *out = NULL;
+    *out_len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        return opc__fail(eb, OPC_ERR_IO, "cannot read: %s", strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return opc__fail(eb, OPC_ERR_IO, "cannot read: not a regular file");
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return opc__fail(eb, OPC_ERR_TOO_LARGE, "larger than %zu bytes", max);
+    }
+    size_t cap = (size_t)st.st_size + 1;
+    char *buf = opc__malloc(cap);
+    if (buf == NULL) {
+        close(fd);
+        return opc__fail(eb, OPC_ERR_NOMEM, "out of memory");
+    }
+    size_t n = 0;
+    while (n < cap - 1) {
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            int e = errno;
+            close(fd);
+            opc__secret_free(buf, cap);
+            return opc__fail(eb, OPC_ERR_IO, "cannot read: %s", strerror(e));
+        }
+        if (r == 0) {
+            break;
+        }
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = '\0';
+    *out = buf;
+    *out_len = n;
     return OPC_OK;
 }

@@ -42,4 +42,13 @@ void opc__file_tighten_sidecars(const char *path);
 opc_err opc__file_write_atomic(const char *dir, const char *path, const char *data, size_t len,
                                opc__ebuf *eb);
 
+/*
+ * Read a whole regular file (at most max bytes) into a NUL-terminated
+ * buffer (*out_len excludes the NUL; free with opc__secret_free(*out,
+ * *out_len + 1) when it may hold a key, opc__free otherwise). Messages
+ * ("cannot read: ...", "larger than N bytes": OPC_ERR_TOO_LARGE) do not
+ * name the path: the caller prefixes it.
+ */
+opc_err opc__file_read(const char *path, size_t max, char **out, size_t *out_len, opc__ebuf *eb);
+
 #endif

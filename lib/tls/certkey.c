@@ -6,12 +6,8 @@
  */
 #include "internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -23,6 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "core/strparse.h"
 #include "core/time.h"
 #include "tls/tls.h"
@@ -36,54 +33,6 @@ struct opc__certkey {
     int64_t not_after;
     char serial[80];
 };
-
-opc_err opc__tls_read_file(const char *path, size_t max, char **out, size_t *out_len,
-                           opc__ebuf *eb)
-{
-    *out = NULL;
-    *out_len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        return opc__fail(eb, OPC_ERR_IO, "cannot read: %s", strerror(errno));
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return opc__fail(eb, OPC_ERR_IO, "cannot read: not a regular file");
-    }
-    if ((uint64_t)st.st_size > max) {
-        close(fd);
-        return opc__fail(eb, OPC_ERR_TOO_LARGE, "larger than %zu bytes", max);
-    }
-    size_t cap = (size_t)st.st_size + 1;
-    char *buf = opc__malloc(cap);
-    if (buf == NULL) {
-        close(fd);
-        return opc__fail(eb, OPC_ERR_NOMEM, "out of memory");
-    }
-    size_t n = 0;
-    while (n < cap - 1) {
-        ssize_t r = read(fd, buf + n, cap - 1 - n);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r < 0) {
-            int e = errno;
-            close(fd);
-            opc__secret_free(buf, cap);
-            return opc__fail(eb, OPC_ERR_IO, "cannot read: %s", strerror(e));
-        }
-        if (r == 0) {
-            break;
-        }
-        n += (size_t)r;
-    }
-    close(fd);
-    buf[n] = '\0';
-    *out = buf;
-    *out_len = n;
-    return OPC_OK;
-}
 
 /* ASN1_TIME -> Unix seconds. */
 static bool asn1_time_unix(const ASN1_TIME *t, int64_t *out)
@@ -292,12 +241,12 @@ opc_err opc__certkey_load_files(const char *cert_path, const char *key_path, int
     char *key = NULL;
     size_t cert_len = 0;
     size_t key_len = 0;
-    opc_err rc = opc__tls_read_file(cert_path, OPC_TLS_PEM_MAX, &cert, &cert_len, eb);
+    opc_err rc = opc__file_read(cert_path, OPC_TLS_PEM_MAX, &cert, &cert_len, eb);
     if (rc != OPC_OK) {
         opc__ebuf_prefix(eb, "%s", cert_name);
         return rc;
     }
-    rc = opc__tls_read_file(key_path, OPC_TLS_PEM_MAX, &key, &key_len, eb);
+    rc = opc__file_read(key_path, OPC_TLS_PEM_MAX, &key, &key_len, eb);
     if (rc != OPC_OK) {
         opc__ebuf_prefix(eb, "%s", key_name);
         opc__free(cert);

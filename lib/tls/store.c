@@ -119,7 +119,7 @@ opc_err opc__acme_store_load_account(const opc__acme_config *cfg, opc__key **key
     }
     char *text = NULL;
     size_t len = 0;
-    opc_err rc = opc__tls_read_file(path, (size_t)64 * 1024, &text, &len, eb);
+    opc_err rc = opc__file_read(path, (size_t)64 * 1024, &text, &len, eb);
     if (rc != OPC_OK) {
         if (access(path, F_OK) == 0) {
             opc__ebuf_prefix(eb, "%s", path);

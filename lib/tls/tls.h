@@ -61,10 +61,6 @@ bool opc__certkey_matches_host(const opc__certkey *ck, const char *host);
 /* Install leaf, chain and key on an SSL (SSL *); 1 on success. */
 int opc__certkey_use(const opc__certkey *ck, void *ssl);
 
-/* Read a whole file (at most max bytes) into a NUL-terminated buffer. */
-opc_err opc__tls_read_file(const char *path, size_t max, char **out, size_t *out_len,
-                           opc__ebuf *eb);
-
 /* ---- x509.c: keys, the challenge certificate, CSRs ---- */
 
 /* A fresh P-256 key (EVP_PKEY *). */

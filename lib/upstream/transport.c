@@ -4,19 +4,16 @@
  */
 #include "internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include <opconnect/version.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "core/secret.h"
 #include "credentials/credentials.h"
 #include "upstream/transport.h"
@@ -38,53 +35,17 @@ struct opc__transport {
 
 static opc_err read_ca(const char *path, char **out, size_t *out_len, opc__ebuf *eb)
 {
-    *out = NULL;
-    *out_len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        return opc__fail(eb, OPC_ERR_IO, "OP_UPSTREAM_CA_FILE %s: %s", path, strerror(errno));
+    opc_err rc = opc__file_read(path, OPC_TRANSPORT_MAX_CA_FILE, out, out_len, eb);
+    if (rc != OPC_OK) {
+        opc__ebuf_prefix(eb, "OP_UPSTREAM_CA_FILE %s", path);
+        return rc == OPC_ERR_NOMEM ? rc : OPC_ERR_IO;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return opc__fail(eb, OPC_ERR_IO, "OP_UPSTREAM_CA_FILE %s: not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > OPC_TRANSPORT_MAX_CA_FILE) {
-        close(fd);
-        return opc__fail(eb, OPC_ERR_IO, "OP_UPSTREAM_CA_FILE %s: larger than %zu bytes", path,
-                         OPC_TRANSPORT_MAX_CA_FILE);
-    }
-    size_t cap = (size_t)st.st_size + 1;
-    char *buf = opc__malloc(cap);
-    if (buf == NULL) {
-        close(fd);
-        return OPC_ERR_NOMEM;
-    }
-    size_t n = 0;
-    while (n < cap - 1) {
-        ssize_t r = read(fd, buf + n, cap - 1 - n);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r < 0) {
-            int e = errno;
-            close(fd);
-            opc__free(buf);
-            return opc__fail(eb, OPC_ERR_IO, "OP_UPSTREAM_CA_FILE %s: %s", path, strerror(e));
-        }
-        if (r == 0) {
-            break;
-        }
-        n += (size_t)r;
-    }
-    close(fd);
-    buf[n] = '\0';
-    if (strstr(buf, "-----BEGIN CERTIFICATE-----") == NULL) {
-        opc__free(buf);
+    if (strstr(*out, "-----BEGIN CERTIFICATE-----") == NULL) {
+        opc__free(*out);
+        *out = NULL;
+        *out_len = 0;
         return opc__fail(eb, OPC_ERR_IO, "OP_UPSTREAM_CA_FILE %s holds no PEM certificate", path);
     }
-    *out = buf;
-    *out_len = n;
     return OPC_OK;
 }
 

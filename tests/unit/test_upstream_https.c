@@ -473,8 +473,8 @@ static void test_https_refusals(void **state)
     assert_int_equal(opc__upstream_https_open("https://account.example.test", SERVER_ID, ACCOUNT_ID,
                                               S.device, S.pin, "/nonexistent/ca.pem", &u, &eb),
                      OPC_ERR_IO);
-    assert_string_equal(eb.msg,
-                        "OP_UPSTREAM_CA_FILE /nonexistent/ca.pem: No such file or directory");
+    assert_string_equal(
+        eb.msg, "OP_UPSTREAM_CA_FILE /nonexistent/ca.pem: cannot read: No such file or directory");
     char dir[64], path[128];
     opc_test_mkdtemp(dir, sizeof dir, "opc-https", "ca.pem", path, sizeof path);
     FILE *f = fopen(path, "w");
