@@ -474,14 +474,20 @@ static opc_err exchange(opc__upstream *u, const call *c, cJSON **json, bool *los
 
 /* ---- reads ---- */
 
+#define TARGET_MAX 256
+
 static opc_err get(opc__upstream *u, const char *target, cJSON **out, opc__ebuf *eb)
 {
     call c = {.method = "GET", .target = target, .timeout_ms = CALL_SLACK_MS};
     return exchange(u, &c, out, NULL, NULL, eb);
 }
 
-static opc_err get_object(opc__upstream *u, const char *target, cJSON **out, opc__ebuf *eb)
+/* GET /v1/connect/<collection>/<id>: an object. */
+static opc_err get_object(opc__upstream *u, const char *collection, const char *id, cJSON **out,
+                          opc__ebuf *eb)
 {
+    char target[TARGET_MAX];
+    (void)snprintf(target, sizeof target, "/v1/connect/%s/%s", collection, id);
     opc_err rc = get(u, target, out, eb);
     if (rc == OPC_OK && !cJSON_IsObject(*out)) {
         cJSON_Delete(*out);
@@ -507,8 +513,6 @@ static opc_err get_page(opc__upstream *u, const char *target, const char *member
     cJSON_Delete(j);
     return rc;
 }
-
-#define TARGET_MAX 256
 
 static opc_err h_changes(opc__upstream *u, int64_t since, size_t limit, int64_t wait_ms,
                          cJSON **out, int64_t *out_next, opc__ebuf *eb)
@@ -547,37 +551,27 @@ static opc_err h_changes(opc__upstream *u, int64_t since, size_t limit, int64_t 
 
 static opc_err h_issuer_key(opc__upstream *u, const char *kid, cJSON **out, opc__ebuf *eb)
 {
-    char target[TARGET_MAX];
-    (void)snprintf(target, sizeof target, "/v1/connect/issuer-keys/%s", kid);
-    return get_object(u, target, out, eb);
+    return get_object(u, "issuer-keys", kid, out, eb);
 }
 
 static opc_err h_access(opc__upstream *u, const char *vault, cJSON **out, opc__ebuf *eb)
 {
-    char target[TARGET_MAX];
-    (void)snprintf(target, sizeof target, "/v1/connect/access/%s", vault);
-    return get_object(u, target, out, eb);
+    return get_object(u, "access", vault, out, eb);
 }
 
 static opc_err h_vault(opc__upstream *u, const char *vault, cJSON **out, opc__ebuf *eb)
 {
-    char target[TARGET_MAX];
-    (void)snprintf(target, sizeof target, "/v1/connect/vaults/%s", vault);
-    return get_object(u, target, out, eb);
+    return get_object(u, "vaults", vault, out, eb);
 }
 
 static opc_err h_item(opc__upstream *u, const char *item, cJSON **out, opc__ebuf *eb)
 {
-    char target[TARGET_MAX];
-    (void)snprintf(target, sizeof target, "/v1/connect/items/%s", item);
-    return get_object(u, target, out, eb);
+    return get_object(u, "items", item, out, eb);
 }
 
 static opc_err h_token(opc__upstream *u, const char *jti, cJSON **out, opc__ebuf *eb)
 {
-    char target[TARGET_MAX];
-    (void)snprintf(target, sizeof target, "/v1/connect/tokens/%s", jti);
-    return get_object(u, target, out, eb);
+    return get_object(u, "tokens", jti, out, eb);
 }
 
 static const char *or_empty(const char *s)
@@ -633,9 +627,7 @@ static opc_err read_back(opc__upstream *u, const char *vault, const char *item, 
     cJSON *row = NULL;
     opc__ebuf reb;
     opc__ebuf_clear(&reb);
-    char target[TARGET_MAX];
-    (void)snprintf(target, sizeof target, "/v1/connect/items/%s", item);
-    opc_err rc = get_object(u, target, &row, &reb);
+    opc_err rc = h_item(u, item, &row, &reb);
     bool ours = false;
     if (rc == OPC_OK) {
         opc__wire_item r;
@@ -671,6 +663,31 @@ static opc_err write_result(opc__upstream *u, cJSON *j, cJSON **out_item, cJSON 
     return rc;
 }
 
+/*
+ * A write's exchange: its answer decoded, or, when the answer was lost
+ * after the request may have reached the server, the item read back
+ * (read_back's arguments).
+ */
+static opc_err write_call(opc__upstream *u, const call *c, const char *vault, const char *item,
+                          int64_t version, bool any_version, const char *state,
+                          const opc__item_write *w, cJSON **out_item, cJSON **out_vault,
+                          opc__ebuf *eb)
+{
+    cJSON *j = NULL;
+    bool lost = false;
+    opc_err rc = exchange(u, c, &j, &lost, NULL, eb);
+    if (rc == OPC_OK) {
+        rc = write_result(u, j, out_item, out_vault, eb);
+    } else if (lost) {
+        char cause[OPC_ERRBUF_SIZE];
+        (void)snprintf(cause, sizeof cause, "%s", eb != NULL ? eb->msg : "network");
+        rc = read_back(u, vault, item, version, any_version, state, w, cause, out_item, out_vault,
+                       eb);
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
 static opc_err h_item_put(opc__upstream *u, const opc__item_write *w, cJSON **out_item,
                           cJSON **out_vault, opc__ebuf *eb)
 {
@@ -694,19 +711,9 @@ static opc_err h_item_put(opc__upstream *u, const opc__item_write *w, cJSON **ou
               .body_len = len,
               .timeout_ms = CALL_SLACK_MS,
               .write = true};
-    cJSON *j = NULL;
-    bool lost = false;
-    rc = exchange(u, &c, &j, &lost, NULL, eb);
+    rc = write_call(u, &c, w->vault_id, w->item_id, w->expected_version + 1, false, "active", w,
+                    out_item, out_vault, eb);
     opc__free(text);
-    if (rc == OPC_OK) {
-        rc = write_result(u, j, out_item, out_vault, eb);
-    } else if (lost) {
-        char cause[OPC_ERRBUF_SIZE];
-        (void)snprintf(cause, sizeof cause, "%s", eb != NULL ? eb->msg : "network");
-        rc = read_back(u, w->vault_id, w->item_id, w->expected_version + 1, false, "active", w,
-                       cause, out_item, out_vault, eb);
-    }
-    cJSON_Delete(j);
     return rc;
 }
 
@@ -719,19 +726,8 @@ static opc_err h_item_delete(opc__upstream *u, const char *vault, const char *it
                    "/v1/connect/vaults/%s/items/%s?expected_version=%" PRId64, vault, item,
                    expected_version);
     call c = {.method = "DELETE", .target = target, .timeout_ms = CALL_SLACK_MS, .write = true};
-    cJSON *j = NULL;
-    bool lost = false;
-    opc_err rc = exchange(u, &c, &j, &lost, NULL, eb);
-    if (rc == OPC_OK) {
-        rc = write_result(u, j, out_item, out_vault, eb);
-    } else if (lost) {
-        char cause[OPC_ERRBUF_SIZE];
-        (void)snprintf(cause, sizeof cause, "%s", eb != NULL ? eb->msg : "network");
-        rc = read_back(u, vault, item, expected_version + 1, expected_version == 0, "deleted", NULL,
-                       cause, out_item, out_vault, eb);
-    }
-    cJSON_Delete(j);
-    return rc;
+    return write_call(u, &c, vault, item, expected_version + 1, expected_version == 0, "deleted",
+                      NULL, out_item, out_vault, eb);
 }
 
 static void h_close(opc__upstream *u)
