@@ -17,6 +17,19 @@
 #define TOKEN_COLS "jti, server_id, name, scopes, created, expires, state, seq"
 #define TOKEN_TYPES "ttttiIti"
 
+/* vault.get and vault.list's row (below); ?1: the owner. */
+#define VAULT_SELECT                                                                               \
+    "SELECT v.id, v.type, v.key_sn, v.attr_version, v.content_version, v.items, v.created, "       \
+    "v.updated, v.attrs, v.seq, g.key_sn, g.enc_key, g.acl, g.granted, g.grant_sig FROM vaults "   \
+    "v LEFT JOIN vault_access g ON g.vault_id = v.id AND g.accessor_type = 'owner' AND "           \
+    "g.accessor_id = ?1"
+#define VAULT_TYPES "ttiiiiiitiItIIT"
+
+/* A write to a vault's items: vault.touch (vault.c) and item.vault_touch (item.c). */
+#define VAULT_TOUCH                                                                                \
+    "UPDATE vaults SET content_version = content_version + 1, items = items + ?, updated = ?, "    \
+    "seq = ? WHERE id = ?"
+
 static const opc__rows_stmt table[] = {
     /* ---- the change feed (feed.h): seq comes from the store ---- */
     {"change.append", OPC__ROWS_CHANGE, "tTTTTTTIi", "",
@@ -105,16 +118,8 @@ static const opc__rows_stmt table[] = {
     /* ---- vaults (vault.c) ---- */
     /* vault.get, vault.list: a vault row with the owner's grant of it (null
      * when there is none): one read gives what opens its attributes. */
-    {"vault.get", OPC__ROWS_READ, "tt", "ttiiiiiitiItIIT",
-     "SELECT v.id, v.type, v.key_sn, v.attr_version, v.content_version, v.items, v.created, "
-     "v.updated, v.attrs, v.seq, g.key_sn, g.enc_key, g.acl, g.granted, g.grant_sig FROM vaults "
-     "v LEFT JOIN vault_access g ON g.vault_id = v.id AND g.accessor_type = 'owner' AND "
-     "g.accessor_id = ?1 WHERE v.id = ?2"},
-    {"vault.list", OPC__ROWS_READ, "t", "ttiiiiiitiItIIT",
-     "SELECT v.id, v.type, v.key_sn, v.attr_version, v.content_version, v.items, v.created, "
-     "v.updated, v.attrs, v.seq, g.key_sn, g.enc_key, g.acl, g.granted, g.grant_sig FROM vaults "
-     "v LEFT JOIN vault_access g ON g.vault_id = v.id AND g.accessor_type = 'owner' AND "
-     "g.accessor_id = ?1 ORDER BY v.id"},
+    {"vault.get", OPC__ROWS_READ, "tt", VAULT_TYPES, VAULT_SELECT " WHERE v.id = ?2"},
+    {"vault.list", OPC__ROWS_READ, "t", VAULT_TYPES, VAULT_SELECT " ORDER BY v.id"},
     {"vault.feed_head", OPC__ROWS_READ, "", "i", "SELECT coalesce(max(seq), 0) FROM changes"},
     {"vault.names_since", OPC__ROWS_READ, "i", "i",
      "SELECT seq FROM changes WHERE seq > ? AND kind IN ('vault_create', 'vault_update')"},
@@ -133,9 +138,7 @@ static const opc__rows_stmt table[] = {
     {"vault.set_attrs", OPC__ROWS_WRITE, "tiqti", "",
      "UPDATE vaults SET attrs = ?, attr_version = attr_version + 1, updated = ?, seq = ? "
      "WHERE id = ? AND seq = ?"},
-    {"vault.touch", OPC__ROWS_WRITE, "iiqt", "",
-     "UPDATE vaults SET content_version = content_version + 1, items = items + ?, updated = ?, "
-     "seq = ? WHERE id = ?"},
+    {"vault.touch", OPC__ROWS_WRITE, "iiqt", "", VAULT_TOUCH},
     {"vault.delete", OPC__ROWS_WRITE, "t", "", "DELETE FROM vaults WHERE id = ?"},
 
     /* ---- items (item.c; server_write.c's batches too) ---- */
@@ -162,9 +165,7 @@ static const opc__rows_stmt table[] = {
      "updated = ?, seq = ?, editor = ? WHERE id = ? AND vault_id = ? AND state = 'active' AND "
      "version = ? AND seq = ?"},
     {"item.files_delete", OPC__ROWS_WRITE, "t", "", "DELETE FROM files WHERE item_id = ?"},
-    {"item.vault_touch", OPC__ROWS_WRITE, "iiqt", "",
-     "UPDATE vaults SET content_version = content_version + 1, items = items + ?, updated = ?, "
-     "seq = ? WHERE id = ?"},
+    {"item.vault_touch", OPC__ROWS_WRITE, "iiqt", "", VAULT_TOUCH},
 
     /* ---- files (file.c) ---- */
     {"file.chunk_insert", OPC__ROWS_WRITE, "ttib", "",
