@@ -191,6 +191,16 @@ static OPC_TEST_UNUSED void fx_item(opc_account *a, const char *vault, const cha
     opc_secret_free(out);
 }
 
+/* An item's JSON by opc_account_item_get (cJSON_Delete). */
+static OPC_TEST_UNUSED cJSON *fx_item_get(opc_account *a, const char *vault, const char *item)
+{
+    opc_secret *out = NULL;
+    FX_OK(a, opc_account_item_get(a, vault, item, &out));
+    cJSON *j = fx_json_secret(out);
+    opc_secret_free(out);
+    return j;
+}
+
 /*
  * Seal a Connect item (JSON text) for (vault, item) as connect-api does:
  * overview and details under the vault key, with the item AADs of

@@ -6,103 +6,30 @@
  * groups ahead of the item's batch, and its chunks are removed again when
  * that batch fails; chunks are bytes ('b') in the store.
  */
-#include "account_fixture.h"
+#include "rows_fixture.h"
 
-#include "account/rows.h"
 #include "core/rand.h"
-#include "wire/rows_rpc.h"
 
 #define ITEM_JSON(title) "{\"title\":\"" title "\",\"category\":\"LOGIN\"}"
 
-/*
- * An interposed backend: before forwarding a batch that holds the statement
- * `trigger`, the first `rounds` times, another handle on the same file
- * replaces the item (a concurrent change of its row).
- */
-typedef struct interposer {
-    opc__rows inner;
-    opc_account *other;
-    const char *vault;
-    const char *item;
-    const char *trigger;
-    int rounds;
-    int batches; /* batches holding trigger */
-    int all;     /* every batch */
-} interposer;
-
-static bool holds(const opc__rpc_step *steps, size_t n, const char *name)
+/* The race: another handle replaces the item. */
+static void replace_item(interposer *ip)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(steps[i].stmt, name) == 0) {
-            return true;
-        }
-    }
-    return false;
+    opc_secret *out = NULL;
+    FX_OK(ip->other,
+          opc_account_item_replace(ip->other, ip->vault, ip->item, ITEM_JSON("theirs"), 0, &out));
+    opc_secret_free(out);
 }
 
-static opc_err ip_read(void *self, const char *name, const cJSON *args, cJSON **rows, opc__ebuf *eb)
-{
-    interposer *ip = self;
-    return ip->inner.vt->read(ip->inner.self, name, args, rows, eb);
-}
-
-static opc_err ip_batch(void *self, const opc__rpc_step *steps, size_t n, int64_t *seqs,
-                        size_t n_seqs, opc__ebuf *eb)
-{
-    interposer *ip = self;
-    ip->all++;
-    if (holds(steps, n, ip->trigger) && ip->batches++ < ip->rounds) {
-        opc_secret *out = NULL;
-        FX_OK(ip->other, opc_account_item_replace(ip->other, ip->vault, ip->item,
-                                                  ITEM_JSON("theirs"), 0, &out));
-        opc_secret_free(out);
-    }
-    return ip->inner.vt->batch(ip->inner.self, steps, n, seqs, n_seqs, eb);
-}
-
-static void ip_close(void *self)
-{
-    (void)self;
-}
-
-static const opc__rows_backend ip_vt = {ip_read, ip_batch, ip_close};
-
+/* The item is replaced before a batch holding the statement `trigger`, the
+ * first `rounds` times. */
 static void ip_install(interposer *ip, fx *f, const char *vault, const char *item,
                        const char *trigger, int rounds)
 {
-    memset(ip, 0, sizeof *ip);
-    ip->inner = *f->a->rows;
-    ip->other = fx_reopen(f);
-    FX_OK(ip->other, opc_account_unlock(ip->other, FX_PASSWORD, f->sk_text));
+    rx_install(ip, f, replace_item, rounds);
     ip->vault = vault;
     ip->item = item;
     ip->trigger = trigger;
-    ip->rounds = rounds;
-    f->a->rows->vt = &ip_vt;
-    f->a->rows->self = ip;
-}
-
-static void ip_remove(interposer *ip, fx *f)
-{
-    *f->a->rows = ip->inner;
-    opc_account_free(ip->other);
-}
-
-static int64_t count(const fx *f, const char *sql)
-{
-    sqlite3 *db = fx_db(f);
-    int64_t n = fx_count(db, sql);
-    sqlite3_close(db);
-    return n;
-}
-
-static cJSON *get_item(opc_account *a, const char *vault, const char *item)
-{
-    opc_secret *out = NULL;
-    FX_OK(a, opc_account_item_get(a, vault, item, &out));
-    cJSON *j = fx_json_secret(out);
-    opc_secret_free(out);
-    return j;
 }
 
 static void setup_item(fx *f, char vid[27], char id[27])
@@ -133,15 +60,15 @@ static void test_item_rows_replace_retry(void **state)
     assert_string_equal(fx_str(j, "title"), "ours");
     cJSON_Delete(j);
     opc_secret_free(out);
-    ip_remove(&ip, &f);
-    j = get_item(f.a, vid, id);
+    rx_remove(&ip, &f);
+    j = fx_item_get(f.a, vid, id);
     assert_int_equal((int)fx_num(j, "version"), 3);
     assert_string_equal(fx_str(j, "title"), "ours");
     cJSON_Delete(j);
 
     /* Expected version 3: theirs made it 4; the second read refuses, as the
      * single transaction did. */
-    int64_t before = count(&f, "SELECT COUNT(*) FROM changes");
+    int64_t before = rx_count(&f, "SELECT COUNT(*) FROM changes");
     ip_install(&ip, &f, vid, id, "item.update", 1);
     out = NULL;
     FX_ERR(f.a, OPC_ERR_CONFLICT,
@@ -149,20 +76,20 @@ static void test_item_rows_replace_retry(void **state)
     assert_null(out);
     assert_int_equal(ip.batches, 1);
     assert_non_null(strstr(opc_account_errmsg(f.a), "expected 3"));
-    ip_remove(&ip, &f);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM changes"), before + 1); /* theirs only */
+    rx_remove(&ip, &f);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes"), before + 1); /* theirs only */
 
     /* A conflict every time: OPC__ITEM_TRIES batches, nothing of ours committed. */
-    before = count(&f, "SELECT COUNT(*) FROM changes");
+    before = rx_count(&f, "SELECT COUNT(*) FROM changes");
     ip_install(&ip, &f, vid, id, "item.update", 100);
     FX_ERR(f.a, OPC_ERR_CONFLICT,
            opc_account_item_replace(f.a, vid, id, ITEM_JSON("never"), 0, &out));
     assert_null(out);
     assert_int_equal(ip.batches, OPC__ITEM_TRIES);
     assert_non_null(strstr(opc_account_errmsg(f.a), "item.update"));
-    ip_remove(&ip, &f);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM changes"), before + OPC__ITEM_TRIES);
-    j = get_item(f.a, vid, id);
+    rx_remove(&ip, &f);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes"), before + OPC__ITEM_TRIES);
+    j = fx_item_get(f.a, vid, id);
     assert_string_equal(fx_str(j, "title"), "theirs");
     cJSON_Delete(j);
     fx_destroy(&f);
@@ -182,18 +109,18 @@ static void test_item_rows_delete_retry(void **state)
     ip_install(&ip, &f, vid, id, "item.tombstone", 1);
     FX_ERR(f.a, OPC_ERR_CONFLICT, opc_account_item_delete(f.a, vid, id, 1));
     assert_int_equal(ip.batches, 1);
-    ip_remove(&ip, &f);
+    rx_remove(&ip, &f);
 
     ip_install(&ip, &f, vid, id, "item.tombstone", 1);
     FX_OK(f.a, opc_account_item_delete(f.a, vid, id, 0));
     assert_int_equal(ip.batches, 2);
-    ip_remove(&ip, &f);
+    rx_remove(&ip, &f);
     char q[160];
     snprintf(q, sizeof q,
              "SELECT COUNT(*) FROM items WHERE id = '%s' AND state = 'deleted' AND "
              "version = 4",
              id);
-    assert_int_equal(count(&f, q), 1);
+    assert_int_equal(rx_count(&f, q), 1);
     char *vault = NULL;
     FX_OK(f.a, opc_account_vault_get(f.a, vid, &vault));
     cJSON *v = fx_json(vault);
@@ -250,7 +177,7 @@ static void test_item_rows_large_files(void **state)
         cJSON_Delete(j);
         read_back(f.a, vid, id, file_id, data, sizes[i]);
         total += chunks[i];
-        assert_int_equal(count(&f, "SELECT COUNT(*) FROM files"), total);
+        assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM files"), total);
     }
     /* A document of the largest size. */
     opc_secret *out = NULL;
@@ -261,10 +188,10 @@ static void test_item_rows_large_files(void **state)
     assert_int_equal((int)fx_num(doc, "version"), 1);
     read_back(f.a, vid, fx_str(doc, "id"), fx_str(file, "id"), data, max);
     cJSON_Delete(doc);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM files"), total + 1024);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM files"), total + 1024);
     /* The delete removes every chunk of the item. */
     FX_OK(f.a, opc_account_item_delete(f.a, vid, id, 0));
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM files"), 1024);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM files"), 1024);
     free(data);
     fx_destroy(&f);
 }
@@ -291,12 +218,12 @@ static void test_item_rows_large_file_conflict(void **state)
     assert_int_equal(ip.batches, 2);
     /* Per attempt: 2 chunk groups and the item's batch; 1 cleanup between. */
     assert_int_equal(ip.all, 2 * 3 + 1);
-    ip_remove(&ip, &f);
+    rx_remove(&ip, &f);
     cJSON *j = fx_json_secret(out);
     opc_secret_free(out);
     const cJSON *file = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "files"), 0);
     assert_non_null(file);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM files"), n_chunks);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM files"), n_chunks);
     read_back(f.a, vid, id, fx_str(file, "id"), data, len);
     cJSON_Delete(j);
 
@@ -305,9 +232,9 @@ static void test_item_rows_large_file_conflict(void **state)
     FX_ERR(f.a, OPC_ERR_CONFLICT,
            opc_account_file_attach(f.a, vid, id, "late.bin", NULL, data, len, 3, &out));
     assert_null(out);
-    ip_remove(&ip, &f);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM files"), n_chunks);
-    j = get_item(f.a, vid, id);
+    rx_remove(&ip, &f);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM files"), n_chunks);
+    j = fx_item_get(f.a, vid, id);
     const cJSON *e = NULL;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(j, "files"))
     {
@@ -353,7 +280,7 @@ static void test_item_rows_chunks_are_bytes(void **state)
     assert_int_equal(opc__rows_blob(row, 1, blob, 4, &blen, &eb), OPC_ERR_RANGE);
     cJSON_Delete(rows);
 
-    int64_t before = count(&f, "SELECT COUNT(*) FROM files");
+    int64_t before = rx_count(&f, "SELECT COUNT(*) FROM files");
     opc__rows_batch b;
     opc__rows_batch_init(&b);
     opc__rows_batch_add(&b, "file.chunk_insert", 1, "ttib", id, "x", (int64_t)0, "ab", (size_t)2);
@@ -362,7 +289,7 @@ static void test_item_rows_chunks_are_bytes(void **state)
     assert_int_equal(opc__rows_batch_run(f.a->rows, &b, &eb), OPC_ERR_INVALID_ARG);
     assert_non_null(strstr(eb.msg, "file.chunk_insert: argument 3 must be bytes"));
     opc__rows_batch_free(&b);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM files"), before);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM files"), before);
 
     /* A blob above the limit is not even built. */
     opc__rows_batch_init(&b);
@@ -405,7 +332,7 @@ static void test_item_rows_batch_split(void **state)
     assert_int_equal(b.rc, OPC_OK);
     FX_OK(f.a, opc__rows_batch_run(f.a->rows, &b, &eb));
     opc__rows_batch_free(&b);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM files WHERE file_id = 'f'"),
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM files WHERE file_id = 'f'"),
                      OPC__RPC_MAX_BLOB_STEPS);
 
     /* One more chunk is refused by the store, before running anything. */
@@ -417,7 +344,7 @@ static void test_item_rows_batch_split(void **state)
     assert_int_equal(opc__rows_batch_run(f.a->rows, &b, &eb), OPC_ERR_INVALID_ARG);
     assert_non_null(strstr(eb.msg, "1024 with"));
     opc__rows_batch_free(&b);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM files WHERE file_id = 'g'"), 0);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM files WHERE file_id = 'g'"), 0);
     fx_destroy(&f);
 }
 

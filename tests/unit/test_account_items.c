@@ -28,15 +28,6 @@ static const cJSON *field_by_id(const cJSON *item, const char *id)
     return NULL;
 }
 
-static cJSON *get_item(opc_account *a, const char *vault, const char *item)
-{
-    opc_secret *out = NULL;
-    FX_OK(a, opc_account_item_get(a, vault, item, &out));
-    cJSON *j = fx_json_secret(out);
-    opc_secret_free(out);
-    return j;
-}
-
 static cJSON *get_vault(opc_account *a, const char *vault)
 {
     char *out = NULL;
@@ -76,10 +67,10 @@ static void test_account_item_create_get_list(void **state)
     cJSON_Delete(it);
 
     /* Get by id and by title. */
-    it = get_item(f.a, vid, id);
+    it = fx_item_get(f.a, vid, id);
     assert_string_equal(fx_str(field_by_id(it, "password"), "value"), "hunter2-first");
     cJSON_Delete(it);
-    it = get_item(f.a, "Dev", "GitHub");
+    it = fx_item_get(f.a, "Dev", "GitHub");
     assert_string_equal(fx_str(it, "id"), id);
     cJSON_Delete(it);
     FX_ERR(f.a, OPC_ERR_NOT_FOUND, opc_account_item_get(f.a, vid, "Nothing", &out));
@@ -141,7 +132,7 @@ static void test_account_item_replace_and_delete_versions(void **state)
     char want[160];
     snprintf(want, sizeof want, "item %s was changed (version 2, expected 1)", id);
     assert_string_equal(opc_account_errmsg(f.a), want);
-    it = get_item(f.a, vid, id);
+    it = fx_item_get(f.a, vid, id);
     assert_int_equal((int)fx_num(it, "version"), 2);
     assert_string_equal(fx_str(it, "title"), "GitHub v2");
     assert_string_equal(fx_str(field_by_id(it, "password"), "value"), "hunter2-second");
@@ -153,13 +144,13 @@ static void test_account_item_replace_and_delete_versions(void **state)
     /* 0 skips the check. */
     FX_OK(f.a, opc_account_item_replace(f.a, vid, "GitHub v2", v3, 0, &out));
     opc_secret_free(out);
-    it = get_item(f.a, vid, id);
+    it = fx_item_get(f.a, vid, id);
     assert_int_equal((int)fx_num(it, "version"), 3);
     cJSON_Delete(it);
 
     /* Delete: stale version refused, then done. */
     FX_ERR(f.a, OPC_ERR_CONFLICT, opc_account_item_delete(f.a, vid, id, 2));
-    it = get_item(f.a, vid, id);
+    it = fx_item_get(f.a, vid, id);
     cJSON_Delete(it);
     FX_OK(f.a, opc_account_item_delete(f.a, vid, id, 3));
     FX_ERR(f.a, OPC_ERR_NOT_FOUND, opc_account_item_get(f.a, vid, id, &out));
@@ -194,7 +185,7 @@ static void test_account_item_ambiguous_title(void **state)
     assert_non_null(strstr(opc_account_errmsg(f.a), a1));
     assert_non_null(strstr(opc_account_errmsg(f.a), a2));
     /* The exact-case match wins over case-insensitive ones. */
-    cJSON *it = get_item(f.a, vid, "dup");
+    cJSON *it = fx_item_get(f.a, vid, "dup");
     assert_string_equal(fx_str(it, "title"), "dup");
     cJSON_Delete(it);
     FX_ERR(f.a, OPC_ERR_CONFLICT, opc_account_item_get(f.a, vid, "DUP", &out));
@@ -244,7 +235,7 @@ static void test_account_item_tampered_ciphertext_detected(void **state)
     assert_non_null(strstr(opc_account_errmsg(f.a), "overview does not decrypt"));
     assert_null(strstr(opc_account_errmsg(f.a), "hunter2"));
     /* The untouched item still reads. */
-    cJSON *it = get_item(f.a, vid, other);
+    cJSON *it = fx_item_get(f.a, vid, other);
     cJSON_Delete(it);
     /* Details too. */
     flip_envelope(db, "details", other);

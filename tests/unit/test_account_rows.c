@@ -6,11 +6,9 @@
  * unknown names, wrong types and placeholders that point forward, before
  * running anything.
  */
-#include "account_fixture.h"
+#include "rows_fixture.h"
 
-#include "account/rows.h"
 #include "core/sqlite.h"
-#include "wire/rows_rpc.h"
 
 /* A fixture with one server "Web" (vault Prod) and one token "ci"; jti out. */
 static void setup_token(fx *f, char jti[27])
@@ -46,14 +44,6 @@ static cJSON *token_row(opc_account *a, const char *jti)
     cJSON *row = cJSON_DetachItemFromArray(rows, 0);
     cJSON_Delete(rows);
     return row;
-}
-
-static int64_t changes(const fx *f)
-{
-    sqlite3 *db = fx_db(f);
-    int64_t n = fx_count(db, "SELECT COUNT(*) FROM changes");
-    sqlite3_close(db);
-    return n;
 }
 
 /* Every statement's SQL prepares on the schema with exactly the declared
@@ -168,7 +158,7 @@ static void test_rows_batch_rollback_on_expectation(void **state)
     cJSON *row = token_row(f.a, jti);
     int64_t seq = opc__rows_int(row, 7);
     cJSON_Delete(row);
-    int64_t before = changes(&f);
+    int64_t before = rx_count(&f, "SELECT COUNT(*) FROM changes");
 
     /* The version read is stale (seq - 1): token.rename changes 0 rows. */
     opc__rows_batch b;
@@ -182,7 +172,7 @@ static void test_rows_batch_rollback_on_expectation(void **state)
     assert_non_null(strstr(eb.msg, "token.rename"));
     assert_null(strstr(eb.msg, "lost"));
     opc__rows_batch_free(&b);
-    assert_int_equal(changes(&f), before);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes"), before);
     row = token_row(f.a, jti);
     assert_string_equal(opc__rows_str(row, 2), "ci");
     cJSON_Delete(row);
@@ -198,7 +188,7 @@ static void test_rows_batch_rollback_on_expectation(void **state)
     assert_non_null(strstr(eb.msg, "token.name_taken"));
     cJSON_Delete(row);
     opc__rows_batch_free(&b);
-    assert_int_equal(changes(&f), before);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes"), before);
     row = token_row(f.a, jti);
     assert_string_equal(opc__rows_str(row, 2), "ci");
     assert_int_equal(opc__rows_int(row, 7), seq);
@@ -210,7 +200,7 @@ static void test_rows_batch_rollback_on_expectation(void **state)
     opc__rows_batch_add(&b, "token.rename", 1, "tiqti", "ok", (int64_t)100, k, jti, seq);
     FX_OK(f.a, opc__rows_batch_run(f.a->rows, &b, &eb));
     opc__rows_batch_free(&b);
-    assert_int_equal(changes(&f), before + 1);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes"), before + 1);
     fx_destroy(&f);
 }
 
@@ -256,73 +246,35 @@ static void test_rows_concurrent_writer_conflicts(void **state)
 }
 
 /*
- * An interposed backend (the vtable at work): before forwarding a batch it
- * lets another handle on the same file make a concurrent change, the first
- * `rounds` times, so the public calls' retry can be observed.
+ * The interposer (rows_fixture.h, the vtable at work): the other handle
+ * renames or revokes the token `jti`, or creates a token "same" (`what`:
+ * "rename", "revoke" or "create"), so the public calls' retry can be
+ * observed.
  */
-typedef struct interposer {
-    opc__rows inner;
-    opc_account *other;
-    const char *jti;
-    int rounds;
-    int batches;
-    const char *what; /* "rename", "revoke" or "create" */
-} interposer;
-
-static opc_err ip_read(void *self, const char *name, const cJSON *args, cJSON **rows, opc__ebuf *eb)
+static void race_token(interposer *ip)
 {
-    interposer *ip = self;
-    return ip->inner.vt->read(ip->inner.self, name, args, rows, eb);
-}
-
-static opc_err ip_batch(void *self, const opc__rpc_step *steps, size_t n, int64_t *seqs,
-                        size_t n_seqs, opc__ebuf *eb)
-{
-    interposer *ip = self;
-    if (ip->batches++ < ip->rounds) {
-        char *json = NULL;
-        char name[32];
-        snprintf(name, sizeof name, "theirs%d", ip->batches);
-        if (strcmp(ip->what, "rename") == 0) {
-            FX_OK(ip->other, opc_account_token_rename(ip->other, ip->jti, NULL, name, &json));
-        } else if (strcmp(ip->what, "revoke") == 0) {
-            FX_OK(ip->other, opc_account_token_revoke(ip->other, ip->jti, NULL));
-        } else {
-            const char *specs[] = {"Prod"};
-            opc_secret *tok = NULL;
-            FX_OK(ip->other,
-                  opc_account_token_create(ip->other, "same", "Web", specs, 1, 0, &json, &tok));
-            opc_secret_free(tok);
-        }
-        opc_free(json);
+    char *json = NULL;
+    char name[32];
+    snprintf(name, sizeof name, "theirs%d", ip->batches);
+    if (strcmp(ip->what, "rename") == 0) {
+        FX_OK(ip->other, opc_account_token_rename(ip->other, ip->jti, NULL, name, &json));
+    } else if (strcmp(ip->what, "revoke") == 0) {
+        FX_OK(ip->other, opc_account_token_revoke(ip->other, ip->jti, NULL));
+    } else {
+        const char *specs[] = {"Prod"};
+        opc_secret *tok = NULL;
+        FX_OK(ip->other,
+              opc_account_token_create(ip->other, "same", "Web", specs, 1, 0, &json, &tok));
+        opc_secret_free(tok);
     }
-    return ip->inner.vt->batch(ip->inner.self, steps, n, seqs, n_seqs, eb);
+    opc_free(json);
 }
-
-static void ip_close(void *self)
-{
-    (void)self;
-}
-
-static const opc__rows_backend ip_vt = {ip_read, ip_batch, ip_close};
 
 static void ip_install(interposer *ip, fx *f, const char *jti, const char *what, int rounds)
 {
-    memset(ip, 0, sizeof *ip);
-    ip->inner = *f->a->rows;
-    ip->other = fx_reopen(f);
-    FX_OK(ip->other, opc_account_unlock(ip->other, FX_PASSWORD, f->sk_text));
+    rx_install(ip, f, race_token, rounds);
     ip->jti = jti;
     ip->what = what;
-    ip->rounds = rounds;
-    f->a->rows->vt = &ip_vt;
-    f->a->rows->self = ip;
-}
-
-static void ip_remove(interposer *ip, fx *f)
-{
-    *f->a->rows = ip->inner;
-    opc_account_free(ip->other);
 }
 
 /* A concurrent change between a call's read phase and its batch: the
@@ -344,7 +296,7 @@ static void test_rows_public_calls_retry(void **state)
     assert_string_equal(fx_str(t, "name"), "mine");
     cJSON_Delete(t);
     opc_free(json);
-    ip_remove(&ip, &f);
+    rx_remove(&ip, &f);
     cJSON *row = token_row(f.a, jti);
     assert_string_equal(opc__rows_str(row, 2), "mine");
     cJSON_Delete(row);
@@ -355,7 +307,7 @@ static void test_rows_public_calls_retry(void **state)
     assert_null(json);
     assert_int_equal(ip.batches, OPC__TOKEN_TRIES);
     assert_non_null(strstr(opc_account_errmsg(f.a), "token.rename"));
-    ip_remove(&ip, &f);
+    rx_remove(&ip, &f);
 
     /* create: a token of the same name appeared meanwhile: the retry's read
      * phase refuses it as the single transaction did. */
@@ -367,18 +319,19 @@ static void test_rows_public_calls_retry(void **state)
     assert_null(json);
     assert_null(tok);
     assert_int_equal(ip.batches, 1);
-    ip_remove(&ip, &f);
+    rx_remove(&ip, &f);
     sqlite3 *db = fx_db(&f);
     assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM tokens WHERE name = 'same'"), 1);
     sqlite3_close(db);
 
     /* revoke: revoked meanwhile: the retry finds it revoked and changes nothing. */
-    int64_t before = changes(&f);
+    int64_t before = rx_count(&f, "SELECT COUNT(*) FROM changes");
     ip_install(&ip, &f, jti, "revoke", 1);
     FX_OK(f.a, opc_account_token_revoke(f.a, jti, NULL));
     assert_int_equal(ip.batches, 1);
-    ip_remove(&ip, &f);
-    assert_int_equal(changes(&f), before + 1); /* the other handle's revoke only */
+    rx_remove(&ip, &f);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes"),
+                     before + 1); /* the other handle's revoke only */
     row = token_row(f.a, jti);
     assert_string_equal(opc__rows_str(row, 6), "revoked");
     cJSON_Delete(row);
@@ -421,7 +374,7 @@ static void test_rows_store_refuses(void **state)
     fx f;
     char jti[27];
     setup_token(&f, jti);
-    int64_t before = changes(&f);
+    int64_t before = rx_count(&f, "SELECT COUNT(*) FROM changes");
     opc__ebuf eb;
 #define CHANGE                                                                                     \
     "{\"stmt\":\"change.append\",\"args\":[\"token_update\",null,null,null,null,null,"             \
@@ -486,11 +439,11 @@ static void test_rows_store_refuses(void **state)
                                1, &eb),
                      OPC_ERR_INVALID_ARG);
     assert_non_null(strstr(eb.msg, "unknown change kind"));
-    assert_int_equal(changes(&f), before);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes"), before);
 
     /* The same change alone is accepted: the refusals above were the checks. */
     assert_int_equal(raw_batch(f.a, "{\"batch\":[" CHANGE "]}", 1, &eb), OPC_OK);
-    assert_int_equal(changes(&f), before + 1);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes"), before + 1);
 #undef CHANGE
     fx_destroy(&f);
 }
@@ -503,7 +456,7 @@ static void test_rows_batch_inside_caller_transaction(void **state)
     fx f;
     char jti[27];
     setup_token(&f, jti);
-    int64_t before = changes(&f);
+    int64_t before = rx_count(&f, "SELECT COUNT(*) FROM changes");
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     FX_OK(f.a, opc__db_begin(f.a->db, true, &eb));
@@ -521,7 +474,7 @@ static void test_rows_batch_inside_caller_transaction(void **state)
     opc__rows_batch_free(&b);
     assert_true(opc__db_in_tx(f.a->db));
     FX_OK(f.a, opc__db_commit(f.a->db, &eb));
-    assert_int_equal(changes(&f), before + 1);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes"), before + 1);
     fx_destroy(&f);
 }
 

@@ -6,75 +6,22 @@
  * nothing, and the call read again and decide again, at most
  * OPC__SERVER_TRIES times.
  */
-#include "account_fixture.h"
+#include "rows_fixture.h"
 
-#include "account/rows.h"
 #include "core/sqlite.h"
-#include "wire/rows_rpc.h"
 
 /*
- * An interposed backend: before forwarding a batch it runs `act` on another
- * handle on the same file, the first `rounds` times; it counts the batches
- * and remembers the statements of the last one.
+ * The interposer (rows_fixture.h) runs `act` on the other handle; the last
+ * batch's ip.last_has: token.revoke, access.revoke_all_server,
+ * server.delete, a guard (token.active_by_server).
  */
-typedef struct interposer interposer;
-struct interposer {
-    opc__rows inner;
-    opc_account *other;
-    void (*act)(interposer *ip);
-    int rounds;
-    int batches;
-    size_t last_n;
-    bool last_has[4]; /* token.revoke, access.revoke_all_server, server.delete, a guard */
-};
-
-static opc_err ip_read(void *self, const char *name, const cJSON *args, cJSON **rows, opc__ebuf *eb)
-{
-    interposer *ip = self;
-    return ip->inner.vt->read(ip->inner.self, name, args, rows, eb);
-}
-
-static opc_err ip_batch(void *self, const opc__rpc_step *steps, size_t n, int64_t *seqs,
-                        size_t n_seqs, opc__ebuf *eb)
-{
-    interposer *ip = self;
-    if (ip->batches++ < ip->rounds) {
-        ip->act(ip);
-    }
-    ip->last_n = n;
-    memset(ip->last_has, 0, sizeof ip->last_has);
-    for (size_t i = 0; i < n; i++) {
-        ip->last_has[0] |= strcmp(steps[i].stmt, "token.revoke") == 0;
-        ip->last_has[1] |= strcmp(steps[i].stmt, "access.revoke_all_server") == 0;
-        ip->last_has[2] |= strcmp(steps[i].stmt, "server.delete") == 0;
-        ip->last_has[3] |= strcmp(steps[i].stmt, "token.active_by_server") == 0;
-    }
-    return ip->inner.vt->batch(ip->inner.self, steps, n, seqs, n_seqs, eb);
-}
-
-static void ip_close(void *self)
-{
-    (void)self;
-}
-
-static const opc__rows_backend ip_vt = {ip_read, ip_batch, ip_close};
-
 static void ip_install(interposer *ip, fx *f, void (*act)(interposer *), int rounds)
 {
-    memset(ip, 0, sizeof *ip);
-    ip->inner = *f->a->rows;
-    ip->other = fx_reopen(f);
-    FX_OK(ip->other, opc_account_unlock(ip->other, FX_PASSWORD, f->sk_text));
-    ip->act = act;
-    ip->rounds = rounds;
-    f->a->rows->vt = &ip_vt;
-    f->a->rows->self = ip;
-}
-
-static void ip_remove(interposer *ip, fx *f)
-{
-    *f->a->rows = ip->inner;
-    opc_account_free(ip->other);
+    rx_install(ip, f, act, rounds);
+    ip->watch[0] = "token.revoke";
+    ip->watch[1] = "access.revoke_all_server";
+    ip->watch[2] = "server.delete";
+    ip->watch[3] = "token.active_by_server";
 }
 
 /* ---- what the other handle does meanwhile ---- */
@@ -146,14 +93,6 @@ static void setup(fx *f, char sid[27])
     opc_secret_free(tok);
 }
 
-static int64_t count(const fx *f, const char *sql)
-{
-    sqlite3 *db = fx_db(f);
-    int64_t n = fx_count(db, sql);
-    sqlite3_close(db);
-    return n;
-}
-
 /* ---- tests ---- */
 
 /* rename: renamed meanwhile (the row's seq moved): ours is applied on top;
@@ -175,7 +114,7 @@ static void test_server_rows_rename_retry(void **state)
     assert_string_equal(fx_str(s, "name"), "Mine");
     assert_string_equal(fx_str(s, "id"), sid);
     cJSON_Delete(s);
-    ip_remove(&ip, &f);
+    rx_remove(&ip, &f);
     FX_OK(f.a, opc_account_server_get(f.a, sid, &json));
     s = fx_json(json);
     opc_free(json);
@@ -190,17 +129,17 @@ static void test_server_rows_rename_retry(void **state)
 
     FX_OK(f.a, opc_account_server_rename(f.a, "Mine", "Web", &json));
     opc_free(json);
-    int64_t updates = count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'server_update'");
+    int64_t updates = rx_count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'server_update'");
     ip_install(&ip, &f, other_rename, 100);
     FX_ERR(f.a, OPC_ERR_CONFLICT, opc_account_server_rename(f.a, "Web", "Never", &json));
     assert_null(json);
     assert_int_equal(ip.batches, OPC__SERVER_TRIES);
     assert_non_null(strstr(opc_account_errmsg(f.a), "server.rename"));
-    ip_remove(&ip, &f);
+    rx_remove(&ip, &f);
     /* only the other handle's renames (two per round) were committed */
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'server_update'"),
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'server_update'"),
                      updates + 2 * OPC__SERVER_TRIES);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM servers WHERE name = 'Never'"), 0);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM servers WHERE name = 'Never'"), 0);
     fx_destroy(&f);
 }
 
@@ -222,11 +161,11 @@ static void test_server_rows_create_name_taken_meanwhile(void **state)
     assert_null(json);
     assert_null(creds);
     assert_int_equal(ip.batches, 1);
-    ip_remove(&ip, &f);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM servers"), 2);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'server_create'"), 2);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM vault_access WHERE accessor_type = "
-                               "'server'"),
+    rx_remove(&ip, &f);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM servers"), 2);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'server_create'"), 2);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM vault_access WHERE accessor_type = "
+                                  "'server'"),
                      2);
     fx_destroy(&f);
 }
@@ -252,14 +191,14 @@ static void test_server_rows_create_vault_gone_meanwhile(void **state)
     assert_null(json);
     assert_null(creds);
     assert_int_equal(ip.batches, 1);
-    ip_remove(&ip, &f);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM servers"), 1);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'server_create'"), 1);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'grant_revoke' AND "
-                               "server_id IS NOT NULL AND vault_id IS NOT NULL"),
+    rx_remove(&ip, &f);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM servers"), 1);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'server_create'"), 1);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'grant_revoke' AND "
+                                  "server_id IS NOT NULL AND vault_id IS NOT NULL"),
                      1);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM vault_access WHERE accessor_type = "
-                               "'server'"),
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM vault_access WHERE accessor_type = "
+                                  "'server'"),
                      1);
     fx_destroy(&f);
 }
@@ -280,7 +219,7 @@ static void test_server_rows_create_one_batch(void **state)
     FX_OK(f.a, opc_account_server_create(f.a, "Api", vaults, 3, NULL, &json, &creds));
     assert_int_equal(ip.batches, 1);
     assert_int_equal(ip.last_n, 3 + 2 * 2); /* guard, change + row, 2 x (change + grant) */
-    ip_remove(&ip, &f);
+    rx_remove(&ip, &f);
     cJSON *made = fx_json(json);
     opc_free(json);
     opc_secret_free(creds);
@@ -313,25 +252,25 @@ static void test_server_rows_grant_revoke_retry(void **state)
     char sid[27];
     setup(&f, sid);
     interposer ip;
-    int64_t grants = count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'grant'");
+    int64_t grants = rx_count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'grant'");
     ip_install(&ip, &f, other_grant_dev, 1);
     FX_OK(f.a, opc_account_server_grant(f.a, "Web", "Dev"));
     assert_int_equal(ip.batches, 1);
-    ip_remove(&ip, &f);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'grant'"), grants + 1);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM vault_access WHERE accessor_type = "
-                               "'server'"),
+    rx_remove(&ip, &f);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'grant'"), grants + 1);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM vault_access WHERE accessor_type = "
+                                  "'server'"),
                      2);
 
-    int64_t revokes = count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'grant_revoke'");
+    int64_t revokes = rx_count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'grant_revoke'");
     ip_install(&ip, &f, other_revoke_dev, 1);
     FX_ERR(f.a, OPC_ERR_NOT_FOUND, opc_account_server_revoke(f.a, "Web", "Dev"));
     assert_int_equal(ip.batches, 1);
-    ip_remove(&ip, &f);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'grant_revoke'"),
+    rx_remove(&ip, &f);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'grant_revoke'"),
                      revokes + 1);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM vault_access WHERE accessor_type = "
-                               "'server'"),
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM vault_access WHERE accessor_type = "
+                                  "'server'"),
                      1);
     fx_destroy(&f);
 }
@@ -350,15 +289,15 @@ static void test_server_rows_delete_one_batch_and_retry(void **state)
     FX_OK(f.a, opc_account_server_delete(f.a, "Web"));
     assert_int_equal(ip.batches, 2);
     assert_true(ip.last_has[0] && ip.last_has[1] && ip.last_has[2] && ip.last_has[3]);
-    ip_remove(&ip, &f);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM tokens WHERE state = 'active'"), 0);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM tokens WHERE state = 'revoked'"), 2);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'token_revoke'"), 2);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM vault_access WHERE accessor_type = "
-                               "'server'"),
+    rx_remove(&ip, &f);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM tokens WHERE state = 'active'"), 0);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM tokens WHERE state = 'revoked'"), 2);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'token_revoke'"), 2);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM vault_access WHERE accessor_type = "
+                                  "'server'"),
                      0);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM servers WHERE state = 'deleted' AND record "
-                               "IS NULL AND enc_pub IS NULL"),
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM servers WHERE state = 'deleted' AND record "
+                                  "IS NULL AND enc_pub IS NULL"),
                      1);
     char *json = NULL;
     FX_ERR(f.a, OPC_ERR_NOT_FOUND, opc_account_server_get(f.a, sid, &json));
@@ -369,11 +308,11 @@ static void test_server_rows_delete_one_batch_and_retry(void **state)
     ip_install(&ip, &f, other_grant_dev, 1);
     FX_OK(f.a, opc_account_server_delete(f.a, "Web"));
     assert_int_equal(ip.batches, 2);
-    ip_remove(&ip, &f);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM vault_access WHERE accessor_type = "
-                               "'server'"),
+    rx_remove(&ip, &f);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM vault_access WHERE accessor_type = "
+                                  "'server'"),
                      0);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'grant_revoke'"), 2);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'grant_revoke'"), 2);
 
     /* always a new token: OPC__SERVER_TRIES attempts, then a conflict naming the guard */
     fx_destroy(&f);
@@ -382,9 +321,9 @@ static void test_server_rows_delete_one_batch_and_retry(void **state)
     FX_ERR(f.a, OPC_ERR_CONFLICT, opc_account_server_delete(f.a, "Web"));
     assert_int_equal(ip.batches, OPC__SERVER_TRIES);
     assert_non_null(strstr(opc_account_errmsg(f.a), "token.active_by_server"));
-    ip_remove(&ip, &f);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM servers WHERE state = 'active'"), 1);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'server_delete'"), 0);
+    rx_remove(&ip, &f);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM servers WHERE state = 'active'"), 1);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'server_delete'"), 0);
     fx_destroy(&f);
 }
 
@@ -407,17 +346,17 @@ static void test_server_rows_delete_bound(void **state)
         opc_free(json);
         opc_secret_free(tok);
     }
-    int64_t before = count(&f, "SELECT COUNT(*) FROM changes");
+    int64_t before = rx_count(&f, "SELECT COUNT(*) FROM changes");
     FX_ERR(f.a, OPC_ERR_RANGE, opc_account_server_delete(f.a, "Web"));
     assert_non_null(strstr(opc_account_errmsg(f.a), sid));
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM changes"), before);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes"), before);
     for (int i = 0; i < 10; i++) {
         char name[32];
         snprintf(name, sizeof name, "t%d", i);
         FX_OK(f.a, opc_account_token_revoke(f.a, name, "Web"));
     }
     FX_OK(f.a, opc_account_server_delete(f.a, "Web"));
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM tokens WHERE state = 'active'"), 0);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM tokens WHERE state = 'active'"), 0);
     fx_destroy(&f);
 }
 

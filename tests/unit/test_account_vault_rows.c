@@ -9,9 +9,8 @@
  * grant), the transition forms inside a caller's transaction, and that a
  * call failing on any allocation commits nothing.
  */
-#include "account_fixture.h"
+#include "rows_fixture.h"
 
-#include "account/rows.h"
 #include "core/sqlite.h"
 #include "core/strparse.h"
 #include "core/time.h"
@@ -54,14 +53,6 @@ static int vr_setup(void **state)
 
 /* ---- helpers ---- */
 
-static int64_t count(const fx *f, const char *sql)
-{
-    sqlite3 *db = fx_db(f);
-    int64_t n = fx_count(db, sql);
-    sqlite3_close(db);
-    return n;
-}
-
 /* Every key in the handle's cache is a vault of the file (an attempt that
  * committed nothing left no key behind). */
 static void cache_consistent(const fx *f)
@@ -69,7 +60,7 @@ static void cache_consistent(const fx *f)
     for (size_t i = 0; i < f->a->n_vkeys; i++) {
         char q[128];
         snprintf(q, sizeof q, "SELECT COUNT(*) FROM vaults WHERE id = '%s'", f->a->vkeys[i].vault);
-        if (count(f, q) != 1) {
+        if (rx_count(f, q) != 1) {
             fail_msg("the key cache holds vault %s, which is not in the file",
                      f->a->vkeys[i].vault);
         }
@@ -103,62 +94,12 @@ static int named(opc_account *a, const char *name)
     return n;
 }
 
-/*
- * An interposed backend: before forwarding a batch it lets another handle
- * on the same file make a concurrent change (race), the first `rounds`
- * times.
- */
-typedef struct interposer interposer;
-struct interposer {
-    opc__rows inner;
-    opc_account *other;
-    void (*race)(interposer *ip);
-    const char *vault; /* the vault the race is about */
-    int rounds;
-    int batches;
-};
-
-static opc_err ip_read(void *self, const char *name, const cJSON *args, cJSON **rows, opc__ebuf *eb)
-{
-    interposer *ip = self;
-    return ip->inner.vt->read(ip->inner.self, name, args, rows, eb);
-}
-
-static opc_err ip_batch(void *self, const opc__rpc_step *steps, size_t n, int64_t *seqs,
-                        size_t n_seqs, opc__ebuf *eb)
-{
-    interposer *ip = self;
-    if (ip->batches++ < ip->rounds) {
-        ip->race(ip);
-    }
-    return ip->inner.vt->batch(ip->inner.self, steps, n, seqs, n_seqs, eb);
-}
-
-static void ip_close(void *self)
-{
-    (void)self;
-}
-
-static const opc__rows_backend ip_vt = {ip_read, ip_batch, ip_close};
-
+/* The interposer (rows_fixture.h) races about `vault` (NULL: none). */
 static void ip_install(interposer *ip, fx *f, void (*race)(interposer *), const char *vault,
                        int rounds)
 {
-    memset(ip, 0, sizeof *ip);
-    ip->inner = *f->a->rows;
-    ip->other = fx_reopen(f);
-    FX_OK(ip->other, opc_account_unlock(ip->other, FX_PASSWORD, f->sk_text));
-    ip->race = race;
+    rx_install(ip, f, race, rounds);
     ip->vault = vault;
-    ip->rounds = rounds;
-    f->a->rows->vt = &ip_vt;
-    f->a->rows->self = ip;
-}
-
-static void ip_remove(interposer *ip, fx *f)
-{
-    *f->a->rows = ip->inner;
-    opc_account_free(ip->other);
 }
 
 static void race_create_same(interposer *ip)
@@ -220,9 +161,9 @@ static void test_vault_create_name_taken_meanwhile(void **state)
     assert_null(json);
     assert_int_equal(ip.batches, 1);
     cache_consistent(&f); /* the refused vault's key left the cache */
-    ip_remove(&ip, &f);
+    rx_remove(&ip, &f);
     assert_int_equal(named(f.a, "same"), 1);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM vaults"), 1);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM vaults"), 1);
     fx_destroy(&f);
 }
 
@@ -239,7 +180,7 @@ static void test_vault_create_retries(void **state)
     FX_OK(f.a, opc_account_vault_create(f.a, "Mine", NULL, &json));
     assert_int_equal(ip.batches, 2);
     cache_consistent(&f); /* the first attempt's key left the cache */
-    ip_remove(&ip, &f);
+    rx_remove(&ip, &f);
     cJSON *out = fx_json(json);
     opc_free(json);
     cJSON *got = vault_get(f.a, fx_str(out, "id"));
@@ -252,7 +193,7 @@ static void test_vault_create_retries(void **state)
     cJSON_Delete(got);
     assert_int_equal(named(f.a, "Mine"), 1);
     assert_int_equal(named(f.a, "Other1"), 1);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM vaults"), 2);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM vaults"), 2);
     fx_destroy(&f);
 }
 
@@ -271,9 +212,9 @@ static void test_vault_create_gives_up(void **state)
     assert_int_equal(ip.batches, OPC__VAULT_TRIES);
     assert_non_null(strstr(opc_account_errmsg(f.a), "vault.names_since"));
     cache_consistent(&f);
-    ip_remove(&ip, &f);
+    rx_remove(&ip, &f);
     assert_int_equal(named(f.a, "Mine"), 0);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM vaults"), OPC__VAULT_TRIES);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM vaults"), OPC__VAULT_TRIES);
     fx_destroy(&f);
 }
 
@@ -295,7 +236,7 @@ static void test_vault_rename_name_taken_meanwhile(void **state)
     FX_ERR(f.a, OPC_ERR_EXISTS, opc_account_vault_edit(f.a, a_id, "dUP", NULL, &json));
     assert_null(json);
     assert_int_equal(ip.batches, 1);
-    ip_remove(&ip, &f);
+    rx_remove(&ip, &f);
     assert_int_equal(named(f.a, "dup"), 1);
     assert_int_equal(named(f.a, "A"), 1);
     fx_destroy(&f);
@@ -315,7 +256,7 @@ static void test_vault_edit_no_lost_update(void **state)
     ip_install(&ip, &f, race_describe, id, 1);
     FX_OK(f.a, opc_account_vault_edit(f.a, "Prod", "Production", NULL, &json));
     assert_int_equal(ip.batches, 2);
-    ip_remove(&ip, &f);
+    rx_remove(&ip, &f);
     cJSON *out = fx_json(json);
     opc_free(json);
     assert_string_equal(fx_str(out, "name"), "Production");
@@ -344,7 +285,7 @@ static void test_vault_edit_output_is_the_row_written(void **state)
     ip_install(&ip, &f, race_item, id, 1);
     FX_OK(f.a, opc_account_vault_edit(f.a, id, NULL, "mine", &json));
     assert_int_equal(ip.batches, 2);
-    ip_remove(&ip, &f);
+    rx_remove(&ip, &f);
     cJSON *out = fx_json(json);
     opc_free(json);
     cJSON *got = vault_get(f.a, id);
@@ -382,20 +323,20 @@ static void test_vault_delete_grant_meanwhile(void **state)
     ip_install(&ip, &f, race_grant, id, 1);
     FX_OK(f.a, opc_account_vault_delete(f.a, "Prod"));
     assert_int_equal(ip.batches, 2);
-    ip_remove(&ip, &f);
+    rx_remove(&ip, &f);
     char q[256];
     snprintf(q, sizeof q,
              "SELECT COUNT(DISTINCT server_id) FROM changes WHERE kind = 'grant_revoke' AND "
              "vault_id = '%s'",
              id);
-    assert_int_equal(count(&f, q), 2);
+    assert_int_equal(rx_count(&f, q), 2);
     snprintf(q, sizeof q,
              "SELECT COUNT(*) FROM changes WHERE kind = 'vault_delete' AND "
              "vault_id = '%s'",
              id);
-    assert_int_equal(count(&f, q), 1);
+    assert_int_equal(rx_count(&f, q), 1);
     snprintf(q, sizeof q, "SELECT COUNT(*) FROM vault_access WHERE vault_id = '%s'", id);
-    assert_int_equal(count(&f, q), 0);
+    assert_int_equal(rx_count(&f, q), 0);
     char *json = NULL;
     FX_ERR(f.a, OPC_ERR_NOT_FOUND, opc_account_vault_get(f.a, id, &json));
     fx_destroy(&f);
@@ -418,8 +359,8 @@ static void test_vault_delete_deleted_meanwhile(void **state)
     ip_install(&ip, &f, race_delete, id, 1);
     FX_ERR(f.a, OPC_ERR_NOT_FOUND, opc_account_vault_delete(f.a, id));
     assert_int_equal(ip.batches, 1);
-    ip_remove(&ip, &f);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'vault_delete'"), 1);
+    rx_remove(&ip, &f);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes WHERE kind = 'vault_delete'"), 1);
     fx_destroy(&f);
 }
 
@@ -455,7 +396,7 @@ static void test_vault_touch_step(void **state)
     assert_int_equal(opc__rows_int(row, 9), seq);
     cJSON_Delete(rows);
 
-    int64_t before = count(&f, "SELECT COUNT(*) FROM changes");
+    int64_t before = rx_count(&f, "SELECT COUNT(*) FROM changes");
     opc__rows_batch_init(&b);
     c.vault = "vvvvvvvvvvvvvvvvvvvvvvvvvv";
     k = opc__acct_batch_change(&b, &c, 1700000000);
@@ -463,7 +404,7 @@ static void test_vault_touch_step(void **state)
     assert_int_equal(opc__rows_batch_run(f.a->rows, &b, &eb), OPC_ERR_CONFLICT);
     assert_non_null(strstr(eb.msg, "vault.touch"));
     opc__rows_batch_free(&b);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM changes"), before);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes"), before);
     fx_destroy(&f);
 }
 
@@ -556,7 +497,7 @@ static void torture(fx *f, const char *what, vault_op op, const char *id)
 {
     long k;
     for (k = 1; k < 100000; k++) {
-        int64_t changes = count(f, "SELECT COUNT(*) FROM changes");
+        int64_t changes = rx_count(f, "SELECT COUNT(*) FROM changes");
         fail_at = k;
         alloc_no = 0;
         injected = 0;
@@ -570,7 +511,7 @@ static void torture(fx *f, const char *what, vault_op op, const char *id)
             fail_msg("%s: allocation %ld failed but the call returned %s (%s)", what, k,
                      opc_errname(rc), opc_account_errmsg(f->a));
         }
-        if (count(f, "SELECT COUNT(*) FROM changes") != changes) {
+        if (rx_count(f, "SELECT COUNT(*) FROM changes") != changes) {
             fail_msg("%s: allocation %ld failed but the call committed", what, k);
         }
     }
