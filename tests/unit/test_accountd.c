@@ -300,28 +300,8 @@ typedef struct cl {
     uint64_t n;
 } cl;
 
-typedef struct answer {
-    long status;
-    char body[8192];
-    size_t body_len;
-    char head[4096];
-    size_t head_len;
-} answer;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    answer *a = ud;
-    return opc_test_append(a->body, sizeof a->body, &a->body_len, p, size * n);
-}
-
-static size_t on_head(char *p, size_t size, size_t n, void *ud)
-{
-    answer *a = ud;
-    return opc_test_append(a->head, sizeof a->head, &a->head_len, p, size * n);
-}
-
 /* A header's value in a->head ("" when absent). */
-static void header(const answer *a, const char *name, char *out, size_t cap)
+static void header(const resp *a, const char *name, char *out, size_t cap)
 {
     char needle[64];
     snprintf(needle, sizeof needle, "\n%s: ", name);
@@ -336,7 +316,7 @@ static void header(const answer *a, const char *name, char *out, size_t cap)
 
 /* Send method target (with the session headers when c is not NULL). */
 static void send_req(const cl *c, int port, const char *method, const char *target,
-                     const char *body, uint64_t n, answer *a)
+                     const char *body, uint64_t n, resp *a)
 {
     memset(a, 0, sizeof *a);
     CURL *h = curl_easy_init();
@@ -365,9 +345,9 @@ static void send_req(const cl *c, int port, const char *method, const char *targ
     if (body != NULL) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     }
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, opc_test_on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_head);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, opc_test_on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, a);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -386,7 +366,7 @@ static void send_req(const cl *c, int port, const char *method, const char *targ
 }
 
 /* A session request; its answer's MAC must verify. */
-static void call(cl *c, const char *method, const char *target, const char *body, answer *a)
+static void call(cl *c, const char *method, const char *target, const char *body, resp *a)
 {
     c->n++;
     send_req(c, c->port, method, target, body, c->n, a);
@@ -420,7 +400,7 @@ static long handshake(const tx *t, const opc__key *dev, const char *pin, cl *c, 
     cJSON *j = hello_json(t, t->sa, dev, skew_ms, &h, &eph);
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
-    answer a;
+    resp a;
     send_req(NULL, c->port, "POST", "/v1/connect/session", replay != NULL ? replay : text, 0, &a);
     if (a.status == 200) {
         cJSON *w = cJSON_Parse(a.body);
@@ -448,7 +428,7 @@ static long handshake(const tx *t, const opc__key *dev, const char *pin, cl *c, 
 typedef struct poll_arg {
     cl *c;
     char target[256];
-    answer a;
+    resp a;
     int64_t took_ms;
 } poll_arg;
 
@@ -490,7 +470,7 @@ static void test_server(void **state)
     assert_int_equal(sb.st_mode & 0777, 0600);
 
     cl c = {.port = opc_accountd_http_port(s)};
-    answer a;
+    resp a;
     send_req(NULL, c.port, "GET", "/heartbeat", NULL, 0, &a);
     assert_int_equal(a.status, 200);
     assert_string_equal(a.body, ".");
@@ -623,7 +603,7 @@ static void test_rate_limit(void **state)
     assert_int_equal(opc_accountd_set_http_port(s, 0), OPC_OK);
     assert_int_equal(opc_accountd_start(s, err, sizeof err), OPC_OK);
     int port = opc_accountd_http_port(s);
-    answer a;
+    resp a;
     for (int i = 0; i < OPC_AD_FAIL_LIMIT; i++) {
         send_req(NULL, port, "POST", "/v1/connect/session", "{\"v\":1}", 0, &a);
         assert_int_equal(a.status, 401);
