@@ -101,6 +101,13 @@ static void hello_over_wire(party *p, opc__proto_hello *h, opc__key **eph)
     assert_memory_equal(h, &made, sizeof made);
 }
 
+/* A new party, and its hello over the wire. */
+static void party_hello(party *p, opc__proto_hello *h, opc__key **eph)
+{
+    party_init(p);
+    hello_over_wire(p, h, eph);
+}
+
 /* A welcome made by the server for h, sent and decoded by the client. */
 static void welcome_over_wire(party *p, const opc__proto_hello *h, opc__proto_welcome *w,
                               opc__proto_keys *server_keys)
@@ -144,10 +151,9 @@ static void test_proto_handshake_agrees(void **state)
 {
     (void)state;
     party p;
-    party_init(&p);
     opc__proto_hello h;
     opc__key *eph = NULL;
-    hello_over_wire(&p, &h, &eph);
+    party_hello(&p, &h, &eph);
     assert_string_equal(h.account, A1);
     assert_string_equal(h.server, S1);
     assert_int_equal(h.ts_ms, NOW_MS);
@@ -236,10 +242,9 @@ static void test_proto_welcome_encoding(void **state)
 {
     (void)state;
     party p;
-    party_init(&p);
     opc__proto_hello h;
     opc__key *eph = NULL;
-    hello_over_wire(&p, &h, &eph);
+    party_hello(&p, &h, &eph);
     opc__proto_welcome w;
     opc__proto_keys sk;
     assert_int_equal(opc__proto_welcome_make(&h, p.server, EXPIRES, &w, &sk, NULL), OPC_OK);
@@ -282,10 +287,9 @@ static void test_proto_hello_refusals(void **state)
 {
     (void)state;
     party p;
-    party_init(&p);
     opc__proto_hello h;
     opc__key *eph = NULL;
-    hello_over_wire(&p, &h, &eph);
+    party_hello(&p, &h, &eph);
     opc__ebuf eb = {0};
 
     /* the replay window, either side, inclusive at the edge */
@@ -381,10 +385,9 @@ static void test_proto_welcome_refusals(void **state)
 {
     (void)state;
     party p;
-    party_init(&p);
     opc__proto_hello h;
     opc__key *eph = NULL;
-    hello_over_wire(&p, &h, &eph);
+    party_hello(&p, &h, &eph);
     opc__proto_welcome w;
     opc__proto_keys sk;
     welcome_over_wire(&p, &h, &w, &sk);
@@ -554,10 +557,9 @@ static void test_proto_welcome_decode_strict(void **state)
 {
     (void)state;
     party p;
-    party_init(&p);
     opc__proto_hello h;
     opc__key *eph = NULL;
-    hello_over_wire(&p, &h, &eph);
+    party_hello(&p, &h, &eph);
     opc__proto_welcome w;
     opc__proto_keys sk;
     assert_int_equal(opc__proto_welcome_make(&h, p.server, EXPIRES, &w, &sk, NULL), OPC_OK);
@@ -807,46 +809,39 @@ static void test_proto_errors_every_code(void **state)
     assert_int_equal(opc__proto_error_encode(OPC_OK, "m", &j), OPC_ERR_INVALID_ARG);
     assert_null(j);
 
+    /* The codes with their own status; every other one is a 500 "internal"
+     * that reads back as OPC_ERR_IO. */
+    static const struct {
+        opc_err rc;
+        int status;
+        const char *code;
+        const char *detail;
+        opc_err back;
+    } mapped[] = {
+        {OPC_ERR_PARSE, 400, "bad_request", "parse", OPC_ERR_PARSE},
+        {OPC_ERR_INVALID_ARG, 400, "bad_request", "invalid_arg", OPC_ERR_INVALID_ARG},
+        {OPC_ERR_RANGE, 400, "bad_request", "range", OPC_ERR_RANGE},
+        {OPC_ERR_TOKEN, 401, "unauthorized", NULL, OPC_ERR_PERMISSION},
+        {OPC_ERR_PERMISSION, 403, "forbidden", NULL, OPC_ERR_PERMISSION},
+        {OPC_ERR_NOT_FOUND, 404, "not_found", NULL, OPC_ERR_NOT_FOUND},
+        {OPC_ERR_CONFLICT, 409, "conflict", NULL, OPC_ERR_CONFLICT},
+        {OPC_ERR_EXISTS, 409, "exists", NULL, OPC_ERR_EXISTS},
+        {OPC_ERR_TOO_LARGE, 413, "too_large", NULL, OPC_ERR_TOO_LARGE},
+        {OPC_ERR_IO, 503, "unavailable", NULL, OPC_ERR_IO},
+    };
     for (int i = 1; i < OPC_ERR_LAST; i++) {
         opc_err rc = (opc_err)i;
         int want_status = 500;
         const char *want_code = "internal";
         const char *want_detail = NULL;
         opc_err want_back = OPC_ERR_IO; /* a 5xx is the upstream unavailable */
-        switch (rc) {
-        case OPC_ERR_PARSE:
-            want_status = 400, want_code = "bad_request", want_detail = "parse", want_back = rc;
-            break;
-        case OPC_ERR_INVALID_ARG:
-            want_status = 400, want_code = "bad_request", want_detail = "invalid_arg";
-            want_back = rc;
-            break;
-        case OPC_ERR_RANGE:
-            want_status = 400, want_code = "bad_request", want_detail = "range", want_back = rc;
-            break;
-        case OPC_ERR_TOKEN:
-            want_status = 401, want_code = "unauthorized", want_back = OPC_ERR_PERMISSION;
-            break;
-        case OPC_ERR_PERMISSION:
-            want_status = 403, want_code = "forbidden", want_back = rc;
-            break;
-        case OPC_ERR_NOT_FOUND:
-            want_status = 404, want_code = "not_found", want_back = rc;
-            break;
-        case OPC_ERR_CONFLICT:
-            want_status = 409, want_code = "conflict", want_back = rc;
-            break;
-        case OPC_ERR_EXISTS:
-            want_status = 409, want_code = "exists", want_back = rc;
-            break;
-        case OPC_ERR_TOO_LARGE:
-            want_status = 413, want_code = "too_large", want_back = rc;
-            break;
-        case OPC_ERR_IO:
-            want_status = 503, want_code = "unavailable", want_back = rc;
-            break;
-        default:
-            break;
+        for (size_t k = 0; k < sizeof mapped / sizeof mapped[0]; k++) {
+            if (mapped[k].rc == rc) {
+                want_status = mapped[k].status;
+                want_code = mapped[k].code;
+                want_detail = mapped[k].detail;
+                want_back = mapped[k].back;
+            }
         }
         int status = opc__proto_status(rc, &code, &detail);
         assert_int_equal(status, want_status);
