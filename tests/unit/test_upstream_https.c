@@ -367,6 +367,28 @@ static opc__upstream *open_port(int port)
     return open_url(url, S.pin, NULL);
 }
 
+/* The test server afresh (plain HTTP), and a client of it. */
+static struct mg_context *serve(int *port, opc__upstream **u)
+{
+    reset_server();
+    *port = 0;
+    struct mg_context *ctx = start_server(NULL, port);
+    *u = open_port(*port);
+    return ctx;
+}
+
+/* The write the tests send: a create of ITEM_ID in VAULT_ID. */
+static opc__item_write new_item(void)
+{
+    opc__item_write w = {.vault_id = VAULT_ID,
+                         .item_id = ITEM_ID,
+                         .expected_version = 0,
+                         .key_sn = 1,
+                         .overview = OVERVIEW,
+                         .details = DETAILS};
+    return w;
+}
+
 /* ---- selection and refusals ---- */
 
 static opc_credentials *make_creds(const char *url, const char *pin)
@@ -504,10 +526,9 @@ static void test_https_refusals(void **state)
 static void test_https_session_and_reads(void **state)
 {
     (void)state;
-    reset_server();
     int port = 0;
-    struct mg_context *ctx = start_server(NULL, &port);
-    opc__upstream *u = open_port(port);
+    opc__upstream *u = NULL;
+    struct mg_context *ctx = serve(&port, &u);
     opc__ebuf eb;
     cJSON *out = NULL;
     for (int i = 0; i < 3; i++) {
@@ -548,10 +569,9 @@ static void test_https_session_and_reads(void **state)
 static void test_https_answer_mac_refused(void **state)
 {
     (void)state;
-    reset_server();
     int port = 0;
-    struct mg_context *ctx = start_server(NULL, &port);
-    opc__upstream *u = open_port(port);
+    opc__upstream *u = NULL;
+    struct mg_context *ctx = serve(&port, &u);
     opc__ebuf eb;
     cJSON *out = NULL;
     atomic_store(&S.mode, BAD_MAC);
@@ -573,12 +593,7 @@ static void test_https_answer_mac_refused(void **state)
     assert_non_null(strstr(eb.msg, "without OPC-Protocol"));
     /* A write's answer failing its MAC: refused, nothing returned. */
     atomic_store(&S.mode, BAD_MAC);
-    opc__item_write w = {.vault_id = VAULT_ID,
-                         .item_id = ITEM_ID,
-                         .expected_version = 0,
-                         .key_sn = 1,
-                         .overview = OVERVIEW,
-                         .details = DETAILS};
+    opc__item_write w = new_item();
     cJSON *item = NULL, *vault = NULL;
     opc__ebuf_clear(&eb);
     assert_int_equal(opc__upstream_item_put(u, &w, &item, &vault, &eb), OPC_ERR_SIGNATURE);
@@ -591,10 +606,9 @@ static void test_https_answer_mac_refused(void **state)
 static void test_https_retries(void **state)
 {
     (void)state;
-    reset_server();
     int port = 0;
-    struct mg_context *ctx = start_server(NULL, &port);
-    opc__upstream *u = open_port(port);
+    opc__upstream *u = NULL;
+    struct mg_context *ctx = serve(&port, &u);
     opc__ebuf eb;
     cJSON *out = NULL;
     /* Two 503s, then the answer: three tries, two backoffs (>= 50 + 100 ms). */
@@ -626,12 +640,7 @@ static void test_https_retries(void **state)
     atomic_store(&S.requests, 0);
     atomic_store(&S.mode, FAIL_503);
     atomic_store(&S.fail_left, 1);
-    opc__item_write w = {.vault_id = VAULT_ID,
-                         .item_id = ITEM_ID,
-                         .expected_version = 0,
-                         .key_sn = 1,
-                         .overview = OVERVIEW,
-                         .details = DETAILS};
+    opc__item_write w = new_item();
     cJSON *item = NULL, *vault = NULL;
     opc__ebuf_clear(&eb);
     assert_int_equal(opc__upstream_item_put(u, &w, &item, &vault, &eb), OPC_ERR_IO);
@@ -657,17 +666,11 @@ static void test_https_retries(void **state)
 static void test_https_write_lost(void **state)
 {
     (void)state;
-    reset_server();
     int port = 0;
-    struct mg_context *ctx = start_server(NULL, &port);
-    opc__upstream *u = open_port(port);
+    opc__upstream *u = NULL;
+    struct mg_context *ctx = serve(&port, &u);
     opc__ebuf eb;
-    opc__item_write w = {.vault_id = VAULT_ID,
-                         .item_id = ITEM_ID,
-                         .expected_version = 0,
-                         .key_sn = 1,
-                         .overview = OVERVIEW,
-                         .details = DETAILS};
+    opc__item_write w = new_item();
     cJSON *item = NULL, *vault = NULL;
     /* The answer is there: the rows come back. */
     opc__ebuf_clear(&eb);
@@ -725,10 +728,9 @@ static void *interrupt_later(void *arg)
 static void test_https_interrupted_wait(void **state)
 {
     (void)state;
-    reset_server();
     int port = 0;
-    struct mg_context *ctx = start_server(NULL, &port);
-    opc__upstream *u = open_port(port);
+    opc__upstream *u = NULL;
+    struct mg_context *ctx = serve(&port, &u);
     opc__ebuf eb;
     cJSON *out = NULL;
     int64_t next = 0;
