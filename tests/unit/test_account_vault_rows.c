@@ -10,46 +10,11 @@
  * call failing on any allocation commits nothing.
  */
 #include "rows_fixture.h"
+#include "oom_fixture.h"
 
 #include "core/sqlite.h"
 #include "core/strparse.h"
 #include "core/time.h"
-
-/* ---- allocation failures (as test_oom.c): fail_at 0 never fails ---- */
-
-static long fail_at;
-static long alloc_no;
-static long injected;
-
-static void *vr_malloc(size_t n)
-{
-    if (fail_at != 0 && ++alloc_no == fail_at) {
-        injected++;
-        return NULL;
-    }
-    return test_malloc(n);
-}
-
-static void *vr_realloc(void *p, size_t n)
-{
-    if (fail_at != 0 && ++alloc_no == fail_at) {
-        injected++;
-        return NULL;
-    }
-    return test_realloc(p, n);
-}
-
-static void vr_free(void *p)
-{
-    test_free(p);
-}
-
-static int vr_setup(void **state)
-{
-    (void)state;
-    return opc_global_init_mem(OPC_GLOBAL_DEFAULT, vr_malloc, vr_realloc, vr_free) == OPC_OK ? 0
-                                                                                             : -1;
-}
 
 /* ---- helpers ---- */
 
@@ -555,6 +520,6 @@ int main(void)
         cmocka_unit_test(test_vault_owner_grant_verified),
         cmocka_unit_test(test_vault_calls_failing_commit_nothing),
     };
-    return cmocka_run_group_tests_name("account_vault_rows", tests, vr_setup,
+    return cmocka_run_group_tests_name("account_vault_rows", tests, oom_setup,
                                        opc_test_group_teardown);
 }

@@ -5,6 +5,7 @@
  * crash) with OPC_ERR_NOMEM and leak nothing (cmocka checks every block).
  */
 #include "account_fixture.h"
+#include "oom_fixture.h"
 
 #include "core/alloc.h"
 #include "core/json.h"
@@ -22,41 +23,6 @@
 #include <ftw.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-static long fail_at;   /* fail the allocation with this number; 0 = never */
-static long alloc_no;  /* allocations so far in this run */
-static long injected;  /* failures injected in this run */
-
-static void *oom_malloc(size_t n)
-{
-    if (fail_at != 0 && ++alloc_no == fail_at) {
-        injected++;
-        return NULL;
-    }
-    return test_malloc(n);
-}
-
-static void *oom_realloc(void *p, size_t n)
-{
-    if (fail_at != 0 && ++alloc_no == fail_at) {
-        injected++;
-        return NULL;
-    }
-    return test_realloc(p, n);
-}
-
-static void oom_free(void *p)
-{
-    test_free(p);
-}
-
-static int oom_setup(void **state)
-{
-    (void)state;
-    return opc_global_init_mem(OPC_GLOBAL_DEFAULT, oom_malloc, oom_realloc, oom_free) == OPC_OK
-               ? 0
-               : -1;
-}
 
 typedef opc_err (*op_fn)(void *ctx);
 
