@@ -41,11 +41,9 @@ typedef struct fx {
     char sk_text[64];
 } fx;
 
-static OPC_TEST_UNUSED void fx_create(fx *f)
+/* Create the account at f->path (its directory exists). */
+static OPC_TEST_UNUSED void fx_create_at(fx *f)
 {
-    memset(f, 0, sizeof *f);
-    opc_test_mkdtemp(f->dir, sizeof f->dir, "opc-account-test", "account.db", f->path,
-                     sizeof f->path);
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     opc_err rc = opc__account_create_ex(f->path, FX_EMAIL, FX_PASSWORD, FX_ITERATIONS, 1, &f->a,
@@ -54,6 +52,15 @@ static OPC_TEST_UNUSED void fx_create(fx *f)
         fail_msg("account create: %s (%s)", opc_errname(rc), eb.msg);
     }
     snprintf(f->sk_text, sizeof f->sk_text, "%s", (const char *)opc_secret_data(f->sk));
+}
+
+/* A new account in a new temporary directory. */
+static OPC_TEST_UNUSED void fx_create(fx *f)
+{
+    memset(f, 0, sizeof *f);
+    opc_test_mkdtemp(f->dir, sizeof f->dir, "opc-account-test", "account.db", f->path,
+                     sizeof f->path);
+    fx_create_at(f);
 }
 
 /* Reopen f->path with the test floor (locked handle). */

@@ -30,13 +30,7 @@ static OPC_TEST_UNUSED void tx_account(fx *f, const char *path, char id[27], cha
                                        char server[27], char item[27], const char *name)
 {
     snprintf(f->path, sizeof f->path, "%s", path);
-    opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    opc_err rc = opc__account_create_ex(f->path, FX_EMAIL, FX_PASSWORD, FX_ITERATIONS, 1, &f->a,
-                                        &f->sk, &eb);
-    if (rc != OPC_OK) {
-        fail_msg("account create: %s (%s)", opc_errname(rc), eb.msg);
-    }
+    fx_create_at(f);
     snprintf(id, 27, "%s", opc_account_id(f->a));
     fx_vault(f->a, name, vault);
     fx_item(f->a, vault, "{\"title\":\"one\",\"category\":\"LOGIN\"}", item);
