@@ -912,22 +912,15 @@ opc_err opc_accountd_start(opc_accountd *s, char *errbuf, size_t errbuf_len)
     opc__httpd_config cfg = {.name = LOG,
                              .bind = s->bind,
                              .port = s->http_port,
-                             .tls_port = -1,
                              .threads = s->threads,
                              .keepalive_ms = KEEPALIVE_MS,
                              .head_timeout_ms = HEAD_TIMEOUT_MS,
                              .max_head = 16384,
                              .handler = handle,
                              .handler_data = s};
-    if (rc == OPC_OK && tls) {
-        rc = opc__tls_prepare(s->tls, &cfg.ssl_ctx, &eb);
-        cfg.tls_port = s->https_port;
-    }
     if (rc == OPC_OK) {
-        rc = opc__httpd_start(&cfg, &s->ctx, &s->bound_http, &s->bound_https, &eb);
-    }
-    if (rc == OPC_OK && tls) {
-        rc = opc__tls_run(s->tls, s->bind, s->bound_https, &eb);
+        rc = opc__tls_httpd_start(s->tls, s->https_port, &cfg, &s->ctx, &s->bound_http,
+                                  &s->bound_https, &eb);
     }
     if (rc != OPC_OK) {
         opc__ebuf_export(&eb, errbuf, errbuf_len);

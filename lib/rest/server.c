@@ -240,7 +240,6 @@ opc_err opc_api_start(opc_api *api, char *errbuf, size_t errbuf_len)
     opc__httpd_config cfg = {.name = "api",
                              .bind = api->bind,
                              .port = api->port,
-                             .tls_port = -1,
                              .threads = api->threads,
                              .keepalive_ms = api->keepalive_ms,
                              .head_timeout_ms = OPC_API_HEAD_TIMEOUT_MS,
@@ -250,14 +249,7 @@ opc_err opc_api_start(opc_api *api, char *errbuf, size_t errbuf_len)
                              .init_thread = on_init_thread,
                              .exit_thread = on_exit_thread,
                              .connection_closed = on_connection_closed};
-    opc_err rc = opc__api_tls_prepare(api, &cfg.tls_port, &cfg.ssl_ctx, &eb);
-    int tls_port = -1;
-    if (rc == OPC_OK) {
-        rc = opc__httpd_start(&cfg, &api->ctx, &api->bound_port, &tls_port, &eb);
-    }
-    if (rc == OPC_OK && cfg.ssl_ctx != NULL) {
-        rc = opc__api_tls_run(api, tls_port, &eb);
-    }
+    opc_err rc = opc__api_httpd_start(api, &cfg, &eb);
     if (rc != OPC_OK) {
         opc__ebuf_export(&eb, errbuf, errbuf_len);
         opc_api_stop(api);

@@ -117,23 +117,12 @@ int opc_api_https_port(const opc_api *api)
     return api != NULL && api->tls != NULL ? opc__tls_port(api->tls->tls) : -1;
 }
 
-opc_err opc__api_tls_prepare(opc_api *api, int *port, void **ssl_ctx, opc__ebuf *eb)
+opc_err opc__api_httpd_start(opc_api *api, opc__httpd_config *cfg, opc__ebuf *eb)
 {
-    *port = -1;
-    *ssl_ctx = NULL;
-    if (api->tls == NULL || !opc__tls_configured(api->tls->tls)) {
-        return OPC_OK;
-    }
-    opc_err rc = opc__tls_prepare(api->tls->tls, ssl_ctx, eb);
-    if (rc == OPC_OK) {
-        *port = api->tls->port;
-    }
-    return rc;
-}
-
-opc_err opc__api_tls_run(opc_api *api, int port, opc__ebuf *eb)
-{
-    return opc__tls_run(api->tls->tls, api->bind, port, eb);
+    int tls_port = -1;
+    return opc__tls_httpd_start(api->tls != NULL ? api->tls->tls : NULL,
+                                api->tls != NULL ? api->tls->port : -1, cfg, &api->ctx,
+                                &api->bound_port, &tls_port, eb);
 }
 
 void opc__api_tls_stop(opc_api *api)

@@ -7,13 +7,12 @@
 
 #include "rest/api.h"
 #include "core/err.h"
+#include "core/httpd.h"
 #include "internal.h"
 
-/* Before the listener starts: when HTTPS is configured, its port (0 any)
- * and SSL_CTX; else *port -1 and *ssl_ctx NULL. */
-opc_err opc__api_tls_prepare(opc_api *api, int *port, void **ssl_ctx, opc__ebuf *eb);
-/* Once the listener serves HTTPS on port: start the certificate thread. */
-opc_err opc__api_tls_run(opc_api *api, int port, opc__ebuf *eb);
+/* Start the listeners of cfg (api->ctx, api->bound_port) with HTTPS on
+ * its port when configured (opc__tls_httpd_start). */
+opc_err opc__api_httpd_start(opc_api *api, opc__httpd_config *cfg, opc__ebuf *eb);
 /* Stop HTTPS (no-op when not running). */
 void opc__api_tls_stop(opc_api *api);
 /* Release the HTTPS state (after stop). */

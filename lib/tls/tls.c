@@ -516,6 +516,26 @@ opc_err opc__tls_run(opc__tls *t, const char *addr, int port, opc__ebuf *eb)
     return OPC_OK;
 }
 
+opc_err opc__tls_httpd_start(opc__tls *t, int https_port, opc__httpd_config *cfg,
+                             struct mg_context **ctx, int *port, int *tls_port, opc__ebuf *eb)
+{
+    bool tls = t != NULL && opc__tls_configured(t);
+    opc_err rc = OPC_OK;
+    cfg->tls_port = -1;
+    cfg->ssl_ctx = NULL;
+    if (tls) {
+        rc = opc__tls_prepare(t, &cfg->ssl_ctx, eb);
+        cfg->tls_port = https_port;
+    }
+    if (rc == OPC_OK) {
+        rc = opc__httpd_start(cfg, ctx, port, tls_port, eb);
+    }
+    if (rc == OPC_OK && tls) {
+        rc = opc__tls_run(t, cfg->bind, *tls_port, eb);
+    }
+    return rc;
+}
+
 int opc__tls_port(const opc__tls *t)
 {
     return t != NULL && t->thread_started ? t->port : -1;

@@ -22,6 +22,7 @@
 #define OPC_TLS_TLS_H
 
 #include "core/err.h"
+#include "core/httpd.h"
 #include "internal.h"
 
 /* ---- certkey.c: a certificate chain with its private key ---- */
@@ -131,6 +132,16 @@ opc_err opc__tls_prepare(opc__tls *t, void **ssl_ctx, opc__ebuf *eb);
 /* Once the listener serves on addr:port: start the background thread
  * (file checks or ACME orders, which need the port up). */
 opc_err opc__tls_run(opc__tls *t, const char *addr, int port, opc__ebuf *eb);
+/*
+ * Start cfg's listeners (opc__httpd_start: *ctx, *port, *tls_port) with
+ * t's HTTPS on https_port (0 any free port) when t is configured, else
+ * plain HTTP only (t may be NULL): opc__tls_prepare, the listeners, then
+ * opc__tls_run on the bound HTTPS port. Sets cfg->tls_port and
+ * cfg->ssl_ctx. On failure the caller stops what started (opc__tls_stop,
+ * opc__httpd_stop).
+ */
+opc_err opc__tls_httpd_start(opc__tls *t, int https_port, opc__httpd_config *cfg,
+                             struct mg_context **ctx, int *port, int *tls_port, opc__ebuf *eb);
 int opc__tls_port(const opc__tls *t); /* -1 when not running */
 /* Re-read the files / re-check the ACME certificate now (any thread). */
 void opc__tls_reload(opc__tls *t);
