@@ -10,6 +10,7 @@
  *                    (default $XDG_DATA_HOME/.op/account-server, else
  *                    $HOME/.op/account-server; created 0700 when missing)
  *   OP_HTTPS_PORT, OP_TLS_*, OP_ACME_*  HTTPS (daemons/common/tls_env.c)
+ *   OP_ACCOUNT_THREADS  worker threads (1-16384; default 256)
  *   OP_HTTP_PORT     plain HTTP, refused unless OP_BIND_ADDRESS is a
  *                    loopback address (default none)
  *   OP_BIND_ADDRESS, OP_LOG_LEVEL  as the other daemons
@@ -41,6 +42,8 @@ static const dmn_prog prog = {
     .env = "  OP_ACCOUNT_DATA_DIR the data directory: server-key.jwk and accounts/*.db\n"
            "                      (default $XDG_DATA_HOME/.op/account-server, else\n"
            "                      $HOME/.op/account-server)\n"
+           "  OP_ACCOUNT_THREADS  worker threads, 1-16384: one per open connection; each\n"
+           "                      waiting long poll holds one (default 256)\n"
            "  OP_HTTP_PORT        plain HTTP, 0-65535, only with a loopback\n"
            "                      OP_BIND_ADDRESS (default none)\n"
            "  OP_BIND_ADDRESS     the numeric IPv4 or IPv6 address to listen on; :: is every\n"
@@ -60,8 +63,9 @@ static const dmn_prog prog = {
     .healthcheck = probe,
 };
 
-_Static_assert(OPC_ACCOUNTD_DEFAULT_HTTPS_PORT == 8443 && OPC_API_DEFAULT_HTTPS_PORT == 8443,
-               "op-account-server --help (TLS_ENV_HELP) and its man page state 8443");
+_Static_assert(OPC_ACCOUNTD_DEFAULT_HTTPS_PORT == 8443 && OPC_API_DEFAULT_HTTPS_PORT == 8443 &&
+                   OPC_ACCOUNTD_DEFAULT_THREADS == 256 && OPC_ACCOUNTD_MAX_THREADS == 16384,
+               "op-account-server --help and its man page state these defaults");
 
 static bool loopback(const char *addr)
 {
@@ -168,7 +172,7 @@ static opc_err set_acme(void *s, const char *domain, const char *url, const char
 static void reload_tls(void *s)
 {
     opc_err rc = opc_accountd_tls_reload(s); /* logs what it did */
-    (void)rc; /* OPC_ERR_INVALID_ARG: no HTTPS configured */
+    (void)rc;                                /* OPC_ERR_INVALID_ARG: no HTTPS configured */
 }
 
 int main(int argc, char **argv)
@@ -180,6 +184,8 @@ int main(int argc, char **argv)
     }
     char dir[DMN_PATH_MAX];
     data_dir(dir);
+    int threads = (int)dmn_env_int("OP_ACCOUNT_THREADS", 1, OPC_ACCOUNTD_MAX_THREADS,
+                                   OPC_ACCOUNTD_DEFAULT_THREADS);
     tls_env tls;
     tls_env_read(&tls);
     int https_port = tls_env_https_port(&tls);
@@ -202,7 +208,8 @@ int main(int argc, char **argv)
     opc_accountd *s = NULL;
     opc_err rc = opc_accountd_create(dir, &s, err, sizeof err);
     if (rc == OPC_OK && (opc_accountd_set_http_port(s, d.http_port) != OPC_OK ||
-                         opc_accountd_set_bind_address(s, d.bind_address) != OPC_OK)) {
+                         opc_accountd_set_bind_address(s, d.bind_address) != OPC_OK ||
+                         opc_accountd_set_threads(s, threads) != OPC_OK)) {
         rc = OPC_ERR_INVALID_ARG; /* not reached: the values were checked above */
     }
     if (rc == OPC_OK) {

@@ -48,9 +48,9 @@ typedef struct opc_accountd opc_accountd;
  * that is not a P-256 private JWK), OPC_ERR_NOMEM; errbuf (may be NULL)
  * says why. Since 0.2.0.
  */
-OPC_API OPC_NODISCARD opc_err opc_accountd_create(const char *data_dir,
-                                                        opc_accountd **out, char *errbuf,
-                                                        size_t errbuf_len) OPC_NONNULL(1, 2);
+OPC_API OPC_NODISCARD opc_err opc_accountd_create(const char *data_dir, opc_accountd **out,
+                                                  char *errbuf, size_t errbuf_len)
+    OPC_NONNULL(1, 2);
 
 /* Settings, before opc_accountd_start(); OPC_ERR_INVALID_ARG when out
  * of range or the server runs. Since 0.2.0. */
@@ -61,23 +61,20 @@ OPC_API OPC_NODISCARD opc_err opc_accountd_set_http_port(opc_accountd *s, int po
  * ACME). */
 OPC_API OPC_NODISCARD opc_err opc_accountd_set_https_port(opc_accountd *s, int port);
 /* Numeric IPv4 or IPv6 address; default "0.0.0.0", "::" both families. */
-OPC_API OPC_NODISCARD opc_err opc_accountd_set_bind_address(opc_accountd *s,
-                                                                  const char *address);
+OPC_API OPC_NODISCARD opc_err opc_accountd_set_bind_address(opc_accountd *s, const char *address);
 /* Worker threads = connections served at once (1-16384; default 256). */
 OPC_API OPC_NODISCARD opc_err opc_accountd_set_threads(opc_accountd *s, int threads);
 /* The HTTPS certificate from PEM files (chain leaf first, key RSA or EC),
  * loaded and checked now; as opc_api_set_tls_files(). Since 0.2.0. */
-OPC_API OPC_NODISCARD opc_err opc_accountd_set_tls_files(opc_accountd *s,
-                                                               const char *cert_file,
-                                                               const char *key_file,
-                                                               char *errbuf, size_t errbuf_len);
+OPC_API OPC_NODISCARD opc_err opc_accountd_set_tls_files(opc_accountd *s, const char *cert_file,
+                                                         const char *key_file, char *errbuf,
+                                                         size_t errbuf_len);
 /* The HTTPS certificate from ACME (TLS-ALPN-01 on the HTTPS port), its
  * state in <data dir>/acme/; arguments as opc_api_set_acme(). Since 0.2.0. */
-OPC_API OPC_NODISCARD opc_err opc_accountd_set_acme(opc_accountd *s,
-                                                          const char *domain,
-                                                          const char *directory_url,
-                                                          const char *ca_file, const char *email,
-                                                          char *errbuf, size_t errbuf_len);
+OPC_API OPC_NODISCARD opc_err opc_accountd_set_acme(opc_accountd *s, const char *domain,
+                                                    const char *directory_url, const char *ca_file,
+                                                    const char *email, char *errbuf,
+                                                    size_t errbuf_len);
 
 /*
  * opc_accountd_start - listen and serve. Refuses (OPC_ERR_INVALID_ARG,
@@ -85,8 +82,7 @@ OPC_API OPC_NODISCARD opc_err opc_accountd_set_acme(opc_accountd *s,
  * loopback one, and a server with neither HTTPS nor plain HTTP. OPC_ERR_IO
  * "cannot listen on ADDR:PORT[: why]". Since 0.2.0.
  */
-OPC_API OPC_NODISCARD opc_err opc_accountd_start(opc_accountd *s, char *errbuf,
-                                                       size_t errbuf_len);
+OPC_API OPC_NODISCARD opc_err opc_accountd_start(opc_accountd *s, char *errbuf, size_t errbuf_len);
 /* The bound ports, or -1 (not running, or that listener is off). Since 0.2.0. */
 OPC_API int opc_accountd_http_port(const opc_accountd *s);
 OPC_API int opc_accountd_https_port(const opc_accountd *s);
@@ -108,9 +104,8 @@ OPC_API void opc_accountd_free(opc_accountd *s);
  * opc_accountd_create() does when it is missing. The value of
  * accountServerPin in the credentials of the Connect servers. Since 0.2.0.
  */
-OPC_API OPC_NODISCARD opc_err opc_accountd_pin(const char *data_dir, char *out,
-                                                     size_t out_len, char *errbuf,
-                                                     size_t errbuf_len) OPC_NONNULL(1, 2);
+OPC_API OPC_NODISCARD opc_err opc_accountd_pin(const char *data_dir, char *out, size_t out_len,
+                                               char *errbuf, size_t errbuf_len) OPC_NONNULL(1, 2);
 
 /*
  * opc_accountd_probe - GET /heartbeat on host:port over TLS (tls
@@ -120,7 +115,7 @@ OPC_API OPC_NODISCARD opc_err opc_accountd_pin(const char *data_dir, char *out,
  * answers). OPC_ERR_IO otherwise. Since 0.2.0.
  */
 OPC_API OPC_NODISCARD opc_err opc_accountd_probe(const char *host, int port, int tls,
-                                                       int timeout_ms) OPC_NONNULL(1);
+                                                 int timeout_ms) OPC_NONNULL(1);
 
 #ifdef __cplusplus
 }

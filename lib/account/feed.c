@@ -7,6 +7,7 @@
 
 #include "account/account_int.h"
 #include "account/feed.h"
+#include "core/time.h"
 
 /* Visibility rule of feed.h, as SQL. ?2 is the server id (NULL: everything). */
 static const char changes_sql[] =
@@ -110,4 +111,30 @@ opc_err opc__account_changes(opc_account *a, const char *server_id, int64_t sinc
         rc = changes(a, server_id, since, limit, out, out_last, &eb);
     }
     return opc__acct_finish(a, rc, &eb);
+}
+
+opc_err opc__account_changes_wait(int64_t since, int64_t wait_ms, int64_t poll_ms,
+                                  opc__feed_read_fn read, opc__feed_pause_fn pause, void *ud,
+                                  cJSON **out, int64_t *out_next)
+{
+    int64_t deadline = opc__monotonic_ms() + wait_ms;
+    int64_t cursor = since;
+    bool stop = false;
+    for (;;) {
+        cJSON *page = NULL;
+        int64_t next = cursor;
+        opc_err rc = read(ud, cursor, &page, &next);
+        if (rc != OPC_OK) {
+            return rc;
+        }
+        int64_t left = deadline - opc__monotonic_ms();
+        if (cJSON_GetArraySize(page) > 0 || left <= 0 || stop) {
+            *out = page;
+            *out_next = next;
+            return OPC_OK;
+        }
+        cJSON_Delete(page);
+        cursor = next;
+        stop = pause(ud, left < poll_ms ? left : poll_ms);
+    }
 }

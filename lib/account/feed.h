@@ -40,6 +40,9 @@
 #ifndef OPC_ACCOUNT_FEED_H
 #define OPC_ACCOUNT_FEED_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <cjson/cJSON.h>
 
 #include <opconnect/account.h>
@@ -61,5 +64,21 @@
  */
 opc_err opc__account_changes(opc_account *a, const char *server_id, int64_t since, size_t limit,
                              cJSON **out, int64_t *out_last);
+
+/*
+ * The long poll of the feed, for every backend that serves it (the local
+ * upstream, the account server's store): read(ud, since, &page, &next)
+ * the page after since; when it is empty and wait_ms has not passed,
+ * pause(ud, ms) for at most poll_ms (it may return early: a commit, a
+ * file change) and read again after the page's cursor; it returns true
+ * to end the wait at once (an interrupt, a shutdown), which answers the
+ * empty page. *out (cJSON_Delete) and *out_next as opc__account_changes();
+ * a failure of read is returned as it is.
+ */
+typedef opc_err (*opc__feed_read_fn)(void *ud, int64_t since, cJSON **out, int64_t *out_next);
+typedef bool (*opc__feed_pause_fn)(void *ud, int64_t ms);
+opc_err opc__account_changes_wait(int64_t since, int64_t wait_ms, int64_t poll_ms,
+                                  opc__feed_read_fn read, opc__feed_pause_fn pause, void *ud,
+                                  cJSON **out, int64_t *out_next);
 
 #endif

@@ -55,8 +55,8 @@ opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *a
  */
 opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, uint64_t counter,
                                const char *method, const char *target, const void *body,
-                               size_t body_len, const char *mac, int64_t now_s,
-                               opc__ad_auth *out, opc__ebuf *eb);
+                               size_t body_len, const char *mac, int64_t now_s, opc__ad_auth *out,
+                               opc__ebuf *eb);
 /* Whether sid names a live session (a cheap check before a request's body
  * is read: a request of no session is refused without reading it). */
 bool opc__ad_sessions_live(opc__ad_sessions *t, const char *sid, int64_t now_s);
@@ -151,7 +151,6 @@ typedef struct opc__ad_query {
  * expected_version >= 0), last_item required for vault files. Anything
  * else is OPC_ERR_INVALID_ARG or OPC_ERR_RANGE naming the parameter (400).
  */
-opc_err opc__ad_query_parse(opc__ad_route route, const char *qs, opc__ad_query *out,
-                            opc__ebuf *eb);
+opc_err opc__ad_query_parse(opc__ad_route route, const char *qs, opc__ad_query *out, opc__ebuf *eb);
 
 #endif

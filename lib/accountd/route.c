@@ -94,8 +94,7 @@ static opc__ad_route get_route(const char *seg[4], const size_t len[4], size_t n
     return OPC_AD_NONE;
 }
 
-opc_err opc__ad_route_match(const char *method, const char *path, opc__ad_match *out,
-                            opc__ebuf *eb)
+opc_err opc__ad_route_match(const char *method, const char *path, opc__ad_match *out, opc__ebuf *eb)
 {
     memset(out, 0, sizeof *out);
     bool get = strcmp(method, "GET") == 0;
@@ -140,12 +139,22 @@ opc_err opc__ad_route_match(const char *method, const char *path, opc__ad_match 
 
 /* ---- queries ---- */
 
-enum { P_SINCE, P_LIMIT, P_WAIT, P_AFTER, P_AFTER_ITEM, P_AFTER_FILE, P_AFTER_IDX, P_LAST_ITEM,
-       P_EXPECTED, P_N };
+enum {
+    P_SINCE,
+    P_LIMIT,
+    P_WAIT,
+    P_AFTER,
+    P_AFTER_ITEM,
+    P_AFTER_FILE,
+    P_AFTER_IDX,
+    P_LAST_ITEM,
+    P_EXPECTED,
+    P_N
+};
 
-static const char *const pnames[P_N] = {"since",      "limit",     "wait",
-                                        "after",      "after_item", "after_file",
-                                        "after_idx",  "last_item", "expected_version"};
+static const char *const pnames[P_N] = {"since",     "limit",      "wait",
+                                        "after",     "after_item", "after_file",
+                                        "after_idx", "last_item",  "expected_version"};
 
 /* The parameters each route takes, as bits of 1 << P_x. */
 static unsigned allowed(opc__ad_route r)
@@ -187,10 +196,12 @@ static opc_err take(opc__ad_query *q, int p, const char *v, size_t n, opc__ebuf 
         }
         return OPC_OK;
     }
-    static const int64_t lo[P_N] = {[P_SINCE] = 0, [P_LIMIT] = 1, [P_WAIT] = 0,
-                                    [P_AFTER_IDX] = -1, [P_EXPECTED] = 0};
-    const int64_t hi[P_N] = {[P_SINCE] = MAX53, [P_LIMIT] = OPC_STORE_MAX_LIMIT,
-                             [P_WAIT] = OPC_STORE_MAX_WAIT_MS, [P_AFTER_IDX] = MAX53,
+    static const int64_t lo[P_N] = {
+        [P_SINCE] = 0, [P_LIMIT] = 1, [P_WAIT] = 0, [P_AFTER_IDX] = -1, [P_EXPECTED] = 0};
+    const int64_t hi[P_N] = {[P_SINCE] = MAX53,
+                             [P_LIMIT] = OPC_STORE_MAX_LIMIT,
+                             [P_WAIT] = OPC_STORE_MAX_WAIT_MS,
+                             [P_AFTER_IDX] = MAX53,
                              [P_EXPECTED] = MAX53};
     int64_t *dst = p == P_SINCE       ? &q->since
                    : p == P_LIMIT     ? &q->limit
@@ -202,8 +213,7 @@ static opc_err take(opc__ad_query *q, int p, const char *v, size_t n, opc__ebuf 
         digits = (v[i] >= '0' && v[i] <= '9') || (i == 0 && v[i] == '-' && n > 1);
     }
     if (!digits) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG, "query parameter %s: not an integer",
-                         pnames[p]);
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "query parameter %s: not an integer", pnames[p]);
     }
     if (opc__parse_i64(v, n, lo[p], hi[p], dst, NULL) != OPC_OK) {
         return opc__fail(eb, OPC_ERR_RANGE, "query parameter %s: out of range (%lld to %lld)",
@@ -212,8 +222,7 @@ static opc_err take(opc__ad_query *q, int p, const char *v, size_t n, opc__ebuf 
     return OPC_OK;
 }
 
-opc_err opc__ad_query_parse(opc__ad_route route, const char *qs, opc__ad_query *out,
-                            opc__ebuf *eb)
+opc_err opc__ad_query_parse(opc__ad_route route, const char *qs, opc__ad_query *out, opc__ebuf *eb)
 {
     memset(out, 0, sizeof *out);
     out->limit = OPC_AD_DEFAULT_LIMIT;
@@ -245,8 +254,7 @@ opc_err opc__ad_query_parse(opc__ad_route route, const char *qs, opc__ad_query *
         seen |= 1u << which;
         char val[64];
         size_t vn = 0;
-        if (opc__form_decode(eq + 1, n - kn - 1, val, sizeof val, &vn, "query", NULL) !=
-            OPC_OK) {
+        if (opc__form_decode(eq + 1, n - kn - 1, val, sizeof val, &vn, "query", NULL) != OPC_OK) {
             return opc__fail(eb, OPC_ERR_INVALID_ARG, "query parameter %s: malformed",
                              pnames[which]);
         }
@@ -262,8 +270,8 @@ opc_err opc__ad_query_parse(opc__ad_route route, const char *qs, opc__ad_query *
             }
         }
     }
-    if (route == OPC_AD_VAULT_FILES && ((seen & (1u << P_AFTER_ITEM)) == 0 ||
-                                        (seen & (1u << P_LAST_ITEM)) == 0)) {
+    if (route == OPC_AD_VAULT_FILES &&
+        ((seen & (1u << P_AFTER_ITEM)) == 0 || (seen & (1u << P_LAST_ITEM)) == 0)) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "query: after_item and last_item are required");
     }
     return OPC_OK;

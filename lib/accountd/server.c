@@ -96,8 +96,9 @@ struct opc_accountd {
 static opc_err join(char out[PATH_CAP], const char *dir, const char *name, opc__ebuf *eb)
 {
     int n = snprintf(out, PATH_CAP, "%s/%s", dir, name);
-    return n > 0 && n < PATH_CAP ? OPC_OK
-                                 : opc__fail(eb, OPC_ERR_INVALID_ARG, "data directory path too long");
+    return n > 0 && n < PATH_CAP
+               ? OPC_OK
+               : opc__fail(eb, OPC_ERR_INVALID_ARG, "data directory path too long");
 }
 
 /* Load <dir>/server-key.jwk, or make it (atomic write, 0600) when missing. */
@@ -185,7 +186,7 @@ static opc_err pin_of(const opc__key *k, char out[OPC_PROTO_HASH_B64 + 1])
 }
 
 opc_err opc_accountd_pin(const char *data_dir, char *out, size_t out_len, char *errbuf,
-                               size_t errbuf_len)
+                         size_t errbuf_len)
 {
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
@@ -229,7 +230,7 @@ void opc_accountd_free(opc_accountd *s)
 }
 
 opc_err opc_accountd_create(const char *data_dir, opc_accountd **out, char *errbuf,
-                                  size_t errbuf_len)
+                            size_t errbuf_len)
 {
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
@@ -355,8 +356,8 @@ static opc_err tls_begin(opc_accountd *s, bool args_ok, opc__ebuf *eb)
     return OPC_OK;
 }
 
-opc_err opc_accountd_set_tls_files(opc_accountd *s, const char *cert_file,
-                                         const char *key_file, char *errbuf, size_t errbuf_len)
+opc_err opc_accountd_set_tls_files(opc_accountd *s, const char *cert_file, const char *key_file,
+                                   char *errbuf, size_t errbuf_len)
 {
     opc__ebuf eb;
     opc_err rc = tls_begin(s, cert_file != NULL && key_file != NULL, &eb);
@@ -367,9 +368,9 @@ opc_err opc_accountd_set_tls_files(opc_accountd *s, const char *cert_file,
     return rc;
 }
 
-opc_err opc_accountd_set_acme(opc_accountd *s, const char *domain,
-                                    const char *directory_url, const char *ca_file,
-                                    const char *email, char *errbuf, size_t errbuf_len)
+opc_err opc_accountd_set_acme(opc_accountd *s, const char *domain, const char *directory_url,
+                              const char *ca_file, const char *email, char *errbuf,
+                              size_t errbuf_len)
 {
     opc__ebuf eb;
     opc_err rc = tls_begin(s, domain != NULL, &eb);
@@ -464,11 +465,10 @@ static int answer(req *r, int status, cJSON *j, const char *more)
     int64_t ms = opc__monotonic_ms() - r->start_ms;
     if (r->auth != NULL) {
         opc__log_scoped(lvl, LOG, r->rid, NULL, "%s %s: %d (account %s, server %s, %lld ms)",
-                        r->method, r->path, sent, r->auth->account, r->auth->server,
-                        (long long)ms);
+                        r->method, r->path, sent, r->auth->account, r->auth->server, (long long)ms);
     } else {
-        opc__log_scoped(lvl, LOG, r->rid, NULL, "%s %s: %d (from %s, %lld ms)", r->method,
-                        r->path, sent, r->remote, (long long)ms);
+        opc__log_scoped(lvl, LOG, r->rid, NULL, "%s %s: %d (from %s, %lld ms)", r->method, r->path,
+                        sent, r->remote, (long long)ms);
     }
     return sent;
 }
@@ -488,8 +488,8 @@ static int fail(req *r, opc_err rc, const char *msg)
 static int refuse(req *r, const char *who, const char *why)
 {
     opc__log_scoped(OPC_LOG_WARN, LOG, r->rid, NULL, "%s %s: authentication failed (%s%s%s): %s",
-                    r->method, r->path, who != NULL ? who : "", who != NULL ? ", " : "",
-                    r->remote, why);
+                    r->method, r->path, who != NULL ? who : "", who != NULL ? ", " : "", r->remote,
+                    why);
     r->auth = NULL;
     return fail(r, OPC_ERR_TOKEN, "authentication failed");
 }
@@ -552,7 +552,8 @@ static int handshake(req *r, const opc__buf *body)
     }
     if (rc != OPC_OK) {
         opc__ad_limiter_fail(s->limiter, r->remote, opc__monotonic_ms());
-        return refuse(r, who[0] != '\0' ? who : NULL, why.msg[0] != '\0' ? why.msg : opc_strerror(rc));
+        return refuse(r, who[0] != '\0' ? who : NULL,
+                      why.msg[0] != '\0' ? why.msg : opc_strerror(rc));
     }
     int64_t now_s = now_ms / 1000;
     opc__proto_welcome w;
@@ -654,8 +655,7 @@ static opc_err dispatch(req *r, const opc__ad_match *m, const opc__ad_query *q,
         rc = opc__store_vault_items(st, a, sv, m->id1, q->after, limit, &arr, eb);
         return rc == OPC_OK ? opc__proto_page_encode("items", arr, out) : rc;
     case OPC_AD_ITEM_FILES:
-        rc = opc__store_item_files(st, a, sv, m->id1, q->after_file, q->after_idx, limit, &arr,
-                                   eb);
+        rc = opc__store_item_files(st, a, sv, m->id1, q->after_file, q->after_idx, limit, &arr, eb);
         return rc == OPC_OK ? opc__proto_page_encode("chunks", arr, out) : rc;
     case OPC_AD_VAULT_FILES:
         rc = opc__store_vault_files(st, a, sv, m->id1, q->after_item, q->after_file, q->after_idx,
@@ -673,8 +673,8 @@ static opc_err dispatch(req *r, const opc__ad_match *m, const opc__ad_query *q,
         break;
     }
     case OPC_AD_ITEM_DELETE:
-        rc = opc__store_item_delete(st, a, sv, m->id1, m->id2, q->expected_version, &item,
-                                    &vault, eb);
+        rc = opc__store_item_delete(st, a, sv, m->id1, m->id2, q->expected_version, &item, &vault,
+                                    eb);
         break;
     default:
         return opc__fail(eb, OPC_ERR_NOT_FOUND, "no such endpoint");

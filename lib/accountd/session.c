@@ -197,8 +197,8 @@ opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *a
 
 opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, uint64_t counter,
                                const char *method, const char *target, const void *body,
-                               size_t body_len, const char *mac, int64_t now_s,
-                               opc__ad_auth *out, opc__ebuf *eb)
+                               size_t body_len, const char *mac, int64_t now_s, opc__ad_auth *out,
+                               opc__ebuf *eb)
 {
     memset(out, 0, sizeof *out);
     if (sid == NULL || strlen(sid) != OPC_PROTO_NONCE_B64 || mac == NULL) {
@@ -218,8 +218,8 @@ opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, uint64_t co
                        e->server, (unsigned long long)counter, (unsigned long long)e->counter);
     } else {
         char want[OPC_PROTO_HASH_B64 + 1];
-        rc = opc__proto_mac_request(&e->keys, e->sid, counter, method, target, body, body_len,
-                                    want);
+        rc =
+            opc__proto_mac_request(&e->keys, e->sid, counter, method, target, body, body_len, want);
         if (rc != OPC_OK) {
             rc = opc__fail(eb, OPC_ERR_TOKEN, "session of server %s: cannot compute the MAC",
                            e->server);

@@ -103,7 +103,7 @@ static opc_err write_all(int fd, const char *p, size_t n)
 }
 
 opc_err opc__file_write_atomic(const char *dir, const char *path, const char *data, size_t len,
-                          opc__ebuf *eb)
+                               opc__ebuf *eb)
 {
     char tmp[4096 + 32];
     uint32_t r = 0;

@@ -616,8 +616,8 @@ opc_err opc__httpd_start(const opc__httpd_config *cfg, struct mg_context **out, 
     port_spec(plain, sizeof plain, cfg->bind, cfg->port, false);
     port_spec(secure, sizeof secure, cfg->bind, cfg->tls_port, true);
     bool plain_on = cfg->port >= 0; /* -1: HTTPS only */
-    (void)snprintf(ports, sizeof ports, "%s%s%s", plain_on ? plain : "",
-                   plain_on && tls ? "," : "", tls ? secure : "");
+    (void)snprintf(ports, sizeof ports, "%s%s%s", plain_on ? plain : "", plain_on && tls ? "," : "",
+                   tls ? secure : "");
     char threads[16];
     char backlog[16];
     char queue[16];

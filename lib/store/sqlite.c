@@ -146,8 +146,8 @@ static void scan(sq *q)
         }
         int len = snprintf(path, sizeof path, "%s/%s", q->dir, e->d_name);
         struct stat sb;
-        if (len < 0 || (size_t)len >= sizeof path || path_known(q, path) ||
-            stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        if (len < 0 || (size_t)len >= sizeof path || path_known(q, path) || stat(path, &sb) != 0 ||
+            !S_ISREG(sb.st_mode)) {
             continue;
         }
         opc_account *a = NULL;
@@ -294,8 +294,8 @@ static opc_err s_account(opc__store *s, const char *account, opc__ebuf *eb)
     return found ? OPC_OK : opc__fail(eb, OPC_ERR_NOT_FOUND, "no such account %s", account);
 }
 
-static opc_err s_device_key(opc__store *s, const char *account, const char *server,
-                            opc__key **out, opc__ebuf *eb)
+static opc_err s_device_key(opc__store *s, const char *account, const char *server, opc__key **out,
+                            opc__ebuf *eb)
 {
     TAKE(s, account);
     opc_err rc = opc__account_export_device_key(a, server, out);
@@ -351,34 +351,44 @@ static bool stopping(sq *q)
     return st;
 }
 
+/* The state of one long poll (account/feed.h). */
+typedef struct s_poll {
+    opc__store *s;
+    const char *account;
+    const char *server;
+    size_t limit;
+    uint64_t gen; /* the generation before the last read */
+    opc__ebuf *eb;
+} s_poll;
+
+static opc_err s_read(void *ud, int64_t since, cJSON **out, int64_t *out_next)
+{
+    s_poll *p = ud;
+    opc__ebuf *eb = p->eb;
+    /* The generation before the read: a commit after it ends the pause. */
+    p->gen = s_generation(p->s, p->account);
+    TAKE(p->s, p->account);
+    return done(Q(p->s), ac, a, opc__account_changes(a, p->server, since, p->limit, out, out_next),
+                false, eb);
+}
+
+static bool s_pause(void *ud, int64_t ms)
+{
+    const s_poll *p = ud;
+    (void)s_wait(p->s, p->account, p->gen, ms);
+    return stopping(Q(p->s));
+}
+
 static opc_err s_changes(opc__store *s, const char *account, const char *server, int64_t since,
                          size_t limit, int64_t wait_ms, cJSON **out, int64_t *out_next,
                          opc__ebuf *eb)
 {
-    int64_t deadline = opc__monotonic_ms() + wait_ms;
-    int64_t cursor = since;
-    for (;;) {
-        /* The generation before the read: a commit after it ends the wait. */
-        uint64_t gen = s_generation(s, account);
-        cJSON *arr = NULL;
-        int64_t next = cursor;
-        TAKE(s, account);
-        opc_err rc = done(Q(s), ac, a, opc__account_changes(a, server, cursor, limit, &arr, &next),
-                          false, eb);
-        if (rc != OPC_OK) {
-            return rc;
-        }
-        int64_t now = opc__monotonic_ms();
-        if (cJSON_GetArraySize(arr) > 0 || now >= deadline || stopping(Q(s))) {
-            *out = arr;
-            *out_next = next;
-            return OPC_OK;
-        }
-        cJSON_Delete(arr);
-        cursor = next;
-        int64_t step = deadline - now;
-        (void)s_wait(s, account, gen, step < OPC_STORE_POLL_MS ? step : OPC_STORE_POLL_MS);
+    s_poll p = {.s = s, .account = account, .server = server, .limit = limit, .eb = eb};
+    if (stopping(Q(s))) {
+        wait_ms = 0; /* shut down: answer at once */
     }
+    return opc__account_changes_wait(since, wait_ms, OPC_STORE_POLL_MS, s_read, s_pause, &p, out,
+                                     out_next);
 }
 
 static opc_err s_issuer_key(opc__store *s, const char *account, const char *kid, cJSON **out,
@@ -423,8 +433,7 @@ static opc_err s_item_files(opc__store *s, const char *account, const char *serv
                             size_t limit, cJSON **out, opc__ebuf *eb)
 {
     TAKE(s, account);
-    opc_err rc =
-        opc__account_export_item_files(a, server, item, after_file, after_idx, limit, out);
+    opc_err rc = opc__account_export_item_files(a, server, item, after_file, after_idx, limit, out);
     return done(Q(s), ac, a, rc, false, eb);
 }
 
@@ -451,8 +460,8 @@ static opc_err s_item_put(opc__store *s, const char *account, const char *server
                           opc__ebuf *eb)
 {
     TAKE(s, account);
-    opc_err rc = opc__account_server_item_put(a, server, w, opc__now_s(), out_item, out_vault,
-                                              NULL);
+    opc_err rc =
+        opc__account_server_item_put(a, server, w, opc__now_s(), out_item, out_vault, NULL);
     rc = done(Q(s), ac, a, rc, true, eb);
     if (rc == OPC_OK) {
         bump(Q(s), ac);

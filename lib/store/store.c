@@ -89,8 +89,8 @@ opc_err opc__store_issuer_key(opc__store *s, const char *account, const char *ki
     return s->ops->issuer_key(s, account, kid, out, eb);
 }
 
-opc_err opc__store_access(opc__store *s, const char *account, const char *server,
-                          const char *vault, cJSON **out, opc__ebuf *eb)
+opc_err opc__store_access(opc__store *s, const char *account, const char *server, const char *vault,
+                          cJSON **out, opc__ebuf *eb)
 {
     BEGIN(s, out, ids(3, account, 0, server, 0, vault, 0));
     return s->ops->access(s, account, server, vault, out, eb);
@@ -126,9 +126,9 @@ opc_err opc__store_item_files(opc__store *s, const char *account, const char *se
 {
     BEGIN(s, out, ids(4, account, 0, server, 0, item, 0, after_file, 1));
     opc_err rc = limit_ok(limit, eb);
-    return rc == OPC_OK ? s->ops->item_files(s, account, server, item, after_file, after_idx,
-                                             limit, out, eb)
-                        : rc;
+    return rc == OPC_OK
+               ? s->ops->item_files(s, account, server, item, after_file, after_idx, limit, out, eb)
+               : rc;
 }
 
 opc_err opc__store_vault_files(opc__store *s, const char *account, const char *server,

@@ -72,9 +72,9 @@ typedef struct opc__store_ops {
                            opc__ebuf *eb);
     opc_err (*item)(opc__store *s, const char *account, const char *server, const char *item,
                     cJSON **out, opc__ebuf *eb);
-    opc_err (*item_files)(opc__store *s, const char *account, const char *server,
-                          const char *item, const char *after_file, int64_t after_idx,
-                          size_t limit, cJSON **out, opc__ebuf *eb);
+    opc_err (*item_files)(opc__store *s, const char *account, const char *server, const char *item,
+                          const char *after_file, int64_t after_idx, size_t limit, cJSON **out,
+                          opc__ebuf *eb);
     opc_err (*vault_files)(opc__store *s, const char *account, const char *server,
                            const char *vault, const char *after_item, const char *after_file,
                            int64_t after_idx, const char *last_item, size_t limit, cJSON **out,
@@ -125,8 +125,8 @@ opc_err opc__store_changes(opc__store *s, const char *account, const char *serve
                            opc__ebuf *eb);
 opc_err opc__store_issuer_key(opc__store *s, const char *account, const char *kid, cJSON **out,
                               opc__ebuf *eb);
-opc_err opc__store_access(opc__store *s, const char *account, const char *server,
-                          const char *vault, cJSON **out, opc__ebuf *eb);
+opc_err opc__store_access(opc__store *s, const char *account, const char *server, const char *vault,
+                          cJSON **out, opc__ebuf *eb);
 opc_err opc__store_vault(opc__store *s, const char *account, const char *server, const char *vault,
                          cJSON **out, opc__ebuf *eb);
 opc_err opc__store_vault_items(opc__store *s, const char *account, const char *server,

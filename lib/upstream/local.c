@@ -99,6 +99,13 @@ static opc_err mapped(opc__upstream *u, opc_err rc, bool write, opc__ebuf *eb)
     return rc;
 }
 
+/* The state of one long poll. */
+typedef struct l_poll {
+    opc__upstream *u;
+    size_t limit;
+    opc__ebuf *eb;
+} l_poll;
+
 static void sleep_ms(int64_t ms)
 {
     struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -106,41 +113,43 @@ static void sleep_ms(int64_t ms)
     }
 }
 
+/* One read of the feed for the long poll (account/feed.h). */
+static opc_err l_read(void *ud, int64_t since, cJSON **out, int64_t *out_next)
+{
+    l_poll *p = ud;
+    opc_err rc = ensure(p->u, false, p->eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    local *l = p->u->impl;
+    return mapped(p->u,
+                  opc__account_changes(l->a, p->u->server_id, since, p->limit, out, out_next),
+                  false, p->eb);
+}
+
+/* Until the account file changes, or at most ms; true once interrupted. */
+static bool l_pause(void *ud, int64_t ms)
+{
+    l_poll *p = ud;
+    const local *l = p->u->impl;
+    if (atomic_load(&p->u->interrupted) != 0) {
+        return true;
+    }
+    if (l->watch != NULL) {
+        (void)opc__watch_wait(l->watch, (int)ms);
+    } else {
+        sleep_ms(ms);
+    }
+    return atomic_load(&p->u->interrupted) != 0;
+}
+
 static opc_err l_changes(opc__upstream *u, int64_t since, size_t limit, int64_t wait_ms,
                          cJSON **out, int64_t *out_next, opc__ebuf *eb)
 {
     atomic_store(&u->interrupted, 0);
-    int64_t deadline = opc__monotonic_ms() + wait_ms;
-    int64_t cursor = since;
-    for (;;) {
-        opc_err rc = ensure(u, false, eb);
-        if (rc != OPC_OK) {
-            return rc;
-        }
-        local *l = u->impl;
-        cJSON *arr = NULL;
-        int64_t next = cursor;
-        rc = mapped(u, opc__account_changes(l->a, u->server_id, cursor, limit, &arr, &next), false,
-                    eb);
-        if (rc != OPC_OK) {
-            return rc;
-        }
-        int64_t now = opc__monotonic_ms();
-        if (cJSON_GetArraySize(arr) > 0 || now >= deadline || atomic_load(&u->interrupted) != 0) {
-            *out = arr;
-            *out_next = next;
-            return OPC_OK;
-        }
-        cJSON_Delete(arr);
-        cursor = next;
-        int64_t step = deadline - now;
-        step = step < OPC_UPSTREAM_LOCAL_POLL_MS ? step : OPC_UPSTREAM_LOCAL_POLL_MS;
-        if (l->watch != NULL) {
-            (void)opc__watch_wait(l->watch, (int)step);
-        } else {
-            sleep_ms(step);
-        }
-    }
+    l_poll p = {.u = u, .limit = limit, .eb = eb};
+    return opc__account_changes_wait(since, wait_ms, OPC_UPSTREAM_LOCAL_POLL_MS, l_read, l_pause,
+                                     &p, out, out_next);
 }
 
 typedef opc_err (*export_fn)(opc_account *a, const char *server_id, const char *id, cJSON **out);

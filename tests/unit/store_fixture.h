@@ -16,10 +16,10 @@
 #include "store/store.h"
 
 typedef struct tx {
-    char data[96];      /* the data directory (tmp) */
-    char dir[200];      /* <data>/accounts */
-    fx a;               /* account A: <dir>/a.db (fx fields, its dir = data) */
-    fx b;               /* account B: <dir>/b.db (b.dir empty: removed with a) */
+    char data[96]; /* the data directory (tmp) */
+    char dir[200]; /* <data>/accounts */
+    fx a;          /* account A: <dir>/a.db (fx fields, its dir = data) */
+    fx b;          /* account B: <dir>/b.db (b.dir empty: removed with a) */
     char id_a[27], id_b[27];
     char va[27], vb[27]; /* one vault each */
     char sa[27], sb[27]; /* one server each, granted that vault */

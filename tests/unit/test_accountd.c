@@ -138,8 +138,8 @@ static void test_queries(void **state)
 #define SID2 "BBBBBBBBBBBBBBBBBBBBBB"
 #define SID3 "CCCCCCCCCCCCCCCCCCCCCC"
 
-static opc_err check(opc__ad_sessions *t, const char *sid, const opc__proto_keys *k,
-                     uint64_t n, const char *target, int64_t now, bool good_mac)
+static opc_err check(opc__ad_sessions *t, const char *sid, const opc__proto_keys *k, uint64_t n,
+                     const char *target, int64_t now, bool good_mac)
 {
     char mac[OPC_PROTO_HASH_B64 + 1];
     assert_int_equal(opc__proto_mac_request(k, sid, n, "GET", target, "", 0, mac), OPC_OK);
@@ -188,12 +188,12 @@ static void test_sessions(void **state)
     char mac[OPC_PROTO_HASH_B64 + 1];
     assert_int_equal(opc__proto_mac_request(&k1, SID1, 11, "GET", tg, "", 0, mac), OPC_OK);
     opc__ad_auth auth;
-    assert_int_equal(opc__ad_sessions_check(t, SID1, 11, "GET", "/v1/connect/changes?since=1",
-                                            "", 0, mac, now, &auth, NULL),
+    assert_int_equal(opc__ad_sessions_check(t, SID1, 11, "GET", "/v1/connect/changes?since=1", "",
+                                            0, mac, now, &auth, NULL),
                      OPC_ERR_TOKEN);
-    assert_int_equal(opc__ad_sessions_check(t, SID1, 11, "DELETE", tg, "", 0, mac, now, &auth,
-                                            NULL),
-                     OPC_ERR_TOKEN);
+    assert_int_equal(
+        opc__ad_sessions_check(t, SID1, 11, "DELETE", tg, "", 0, mac, now, &auth, NULL),
+        OPC_ERR_TOKEN);
     assert_int_equal(opc__ad_sessions_check(t, SID1, 11, "GET", tg, "x", 1, mac, now, &auth, NULL),
                      OPC_ERR_TOKEN);
     assert_int_equal(opc__ad_sessions_check(t, SID1, 11, "GET", tg, "", 0, mac, now, &auth, NULL),
@@ -230,9 +230,8 @@ static void test_sessions(void **state)
         uint8_t raw[16];
         assert_int_equal(opc__rand_bytes(raw, sizeof raw), OPC_OK);
         size_t n = 0;
-        assert_int_equal(opc__b64_encode_to(raw, sizeof raw, OPC_B64URL, sids[i],
-                                            sizeof sids[i], &n),
-                         OPC_OK);
+        assert_int_equal(
+            opc__b64_encode_to(raw, sizeof raw, OPC_B64URL, sids[i], sizeof sids[i], &n), OPC_OK);
         assert_int_equal(opc__ad_sessions_add(t, sids[i], ID1, ID2, &k1, now + 600, now), OPC_OK);
     }
     assert_int_equal(opc__ad_sessions_count(t), N);
@@ -398,8 +397,7 @@ static void call(cl *c, const char *method, const char *target, const char *body
                                            a->body_len, want_mac),
                      OPC_OK);
     if (!opc__proto_mac_equal(got, want_mac)) {
-        fail_msg("%s %s: %ld, answer MAC does not verify (%s)", method, target, a->status,
-                 a->body);
+        fail_msg("%s %s: %ld, answer MAC does not verify (%s)", method, target, a->status, a->body);
     }
 }
 

@@ -48,7 +48,8 @@ static void test_two_accounts_isolated(void **state)
 
     /* Each server reads its own account's rows. */
     cJSON *row = NULL;
-    want(opc__store_vault(s, t.id_a, t.sa, t.va, &row, &eb), OPC_OK, &eb, "A's vault by A's server");
+    want(opc__store_vault(s, t.id_a, t.sa, t.va, &row, &eb), OPC_OK, &eb,
+         "A's vault by A's server");
     assert_string_equal(fx_str(row, "id"), t.va);
     cJSON_Delete(row);
     want(opc__store_item(s, t.id_b, t.sb, t.ib, &row, &eb), OPC_OK, &eb, "B's item by B's server");
@@ -85,8 +86,7 @@ static void test_two_accounts_isolated(void **state)
     assert_null(k);
     want(opc__store_device_key(s, t.id_b, t.sa, &k, &eb), OPC_ERR_NOT_FOUND, &eb,
          "A's server in B");
-    want(opc__store_device_key(s, other, t.sa, &k, &eb), OPC_ERR_NOT_FOUND, &eb,
-         "unknown account");
+    want(opc__store_device_key(s, other, t.sa, &k, &eb), OPC_ERR_NOT_FOUND, &eb, "unknown account");
     FX_OK(t.a.a, opc_account_server_delete(t.a.a, t.sa));
     want(opc__store_device_key(s, t.id_a, t.sa, &k, &eb), OPC_ERR_NOT_FOUND, &eb,
          "a deleted server");
@@ -138,6 +138,23 @@ static void test_new_file_found(void **state)
     }
     want(rc, OPC_OK, &eb, "B after the rescan");
     assert_int_equal(opc__store_count(s), 2);
+    cJSON *row = NULL;
+    want(opc__store_item(s, t.id_b, t.sb, t.ib, &row, &eb), OPC_OK, &eb, "B's item");
+    cJSON_Delete(row);
+
+    /* A file gone is the storage's problem (503), until it is back: the
+     * restore of a backup (another inode) is reopened. */
+    char copy[300];
+    snprintf(copy, sizeof copy, "%s/b.copy", t.data);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", t.b.path, copy);
+    assert_int_equal(system(cmd), 0);
+    fx_rm_path(t.b.path);
+    want(opc__store_item(s, t.id_b, t.sb, t.ib, &row, &eb), OPC_ERR_IO, &eb, "B's file gone");
+    assert_null(row);
+    assert_int_equal(rename(copy, t.b.path), 0);
+    want(opc__store_item(s, t.id_b, t.sb, t.ib, &row, &eb), OPC_OK, &eb, "B's file restored");
+    cJSON_Delete(row);
     opc__store_close(s);
     tx_teardown(&t);
 }
@@ -160,8 +177,8 @@ static void *wait_main(void *p)
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     int64_t t0 = tx_now_ms();
-    w->rc = opc__store_changes(w->s, w->t->id_a, w->t->sa, w->since, 100, w->wait_ms, &arr, &next,
-                               &eb);
+    w->rc =
+        opc__store_changes(w->s, w->t->id_a, w->t->sa, w->since, 100, w->wait_ms, &arr, &next, &eb);
     w->took_ms = tx_now_ms() - t0;
     w->n = cJSON_GetArraySize(arr);
     cJSON_Delete(arr);
@@ -186,8 +203,7 @@ static int64_t latest(opc__store *s, const tx *t)
 {
     cJSON *arr = NULL;
     int64_t next = 0;
-    assert_int_equal(opc__store_changes(s, t->id_a, t->sa, 0, 10000, 0, &arr, &next, NULL),
-                     OPC_OK);
+    assert_int_equal(opc__store_changes(s, t->id_a, t->sa, 0, 10000, 0, &arr, &next, NULL), OPC_OK);
     cJSON_Delete(arr);
     return next;
 }
@@ -289,8 +305,8 @@ int main(void)
     const struct CMUnitTest threaded[] = {
         cmocka_unit_test(test_generation_wakes),
     };
-    int rc = cmocka_run_group_tests_name("store", tests, opc_test_group_setup,
-                                         opc_test_group_teardown);
+    int rc =
+        cmocka_run_group_tests_name("store", tests, opc_test_group_setup, opc_test_group_teardown);
     if (opc_global_init(OPC_GLOBAL_DEFAULT) != OPC_OK) {
         return 1;
     }
