@@ -3,7 +3,8 @@
  * (tokens signed by FUZZ_ISSUER_JWK, an envelope under the fuzz vault key,
  * credentials files) into fuzz/corpus/, and the seeds of fuzz_patch (the
  * patch shapes the SDKs and the Connect docs send, for the item in
- * fuzz/fuzz_patch.c) and fuzz_filter (the query strings clients send). Run
+ * fuzz/fuzz_patch.c), fuzz_filter (the query strings clients send) and
+ * fuzz_srp (the honest exchange of fuzz/fuzz_srp.h and its near misses). Run
  * by `make fuzz-corpus`; the output is committed, so the fuzzers do not
  * depend on this program.
  */
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "fuzz_common.h"
+#include "fuzz_srp.h"
 
 #include "core/alloc.h"
 #include "core/json.h"
@@ -123,8 +125,7 @@ static const text_seed filter_seeds[] = {
     {"or", "filter=title+eq+%22a%22+or+tag+eq+%22b%22"},
     {"no_value", "filter"},
     {"bad_escape", "filter=%2G"},
-    {"and_or_not",
-     "filter=title+co+%22web%22+and+not+tag+eq+%22old%22+or+category+eq+%22LOGIN%22"},
+    {"and_or_not", "filter=title+co+%22web%22+and+not+tag+eq+%22old%22+or+category+eq+%22LOGIN%22"},
     {"parens", "filter=(title+eq+%22a%22+or+title+eq+%22b%22)+and+(tag+co+%22x%22)"},
     {"not_paren", "filter=NOT(tag+eq+%22a%22)OR(tag+eq+%22b%22)"},
     {"tag_co", "filter=tag%20co%20%22bank%22"},
@@ -148,6 +149,67 @@ static void text_seeds(const char *dir, const text_seed *seeds, size_t n)
         char path[256];
         snprintf(path, sizeof path, "%s/%s", dir, seeds[i].name);
         write_file(path, seeds[i].text, strlen(seeds[i].text));
+    }
+}
+
+/* fuzz_srp's layout (fuzz_srp.h): flags, a 2-byte length, the public value, the proof. */
+static void srp_seed(const char *name, uint8_t flags, const uint8_t *pub, size_t pub_len,
+                     const uint8_t *proof, size_t proof_len)
+{
+    uint8_t buf[3 + 2 * OPC_SRP_MAX_LEN];
+    if (pub_len > OPC_SRP_MAX_LEN || proof_len > OPC_SRP_MAX_LEN) {
+        fprintf(stderr, "gen_seeds: srp seed %s too long\n", name);
+        exit(1);
+    }
+    buf[0] = flags;
+    buf[1] = (uint8_t)(pub_len >> 8);
+    buf[2] = (uint8_t)pub_len;
+    memcpy(buf + 3, pub, pub_len);
+    memcpy(buf + 3 + pub_len, proof, proof_len);
+    char path[256];
+    snprintf(path, sizeof path, "fuzz/corpus/fuzz_srp/%s", name);
+    write_file(path, buf, 3 + pub_len + proof_len);
+}
+
+static void srp_seeds(void)
+{
+    if (mkdir("fuzz/corpus/fuzz_srp", 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "gen_seeds: cannot create fuzz/corpus/fuzz_srp\n");
+        exit(1);
+    }
+    static const struct {
+        unsigned bits;
+        const char *tag;
+    } groups[] = {{4096, "4096"}, {3072, "3072"}};
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+        fuzz_srp_ref r;
+        if (!fuzz_srp_reference(groups[i].bits, &r)) {
+            fprintf(stderr, "gen_seeds: the SRP reference exchange failed\n");
+            exit(1);
+        }
+        uint8_t g = groups[i].bits == 3072 ? FUZZ_SRP_GROUP_3072 : 0;
+        uint8_t cl = (uint8_t)(g | FUZZ_SRP_SIDE_CLIENT);
+        uint8_t bad[OPC_SRP_MAX_LEN];
+        char name[64];
+#define SRP_SEED(what, flags, pub, pub_len, proof, proof_len)                                      \
+    snprintf(name, sizeof name, "%s_%s", what, groups[i].tag);                                     \
+    srp_seed(name, flags, pub, pub_len, proof, proof_len)
+        SRP_SEED("server_honest", g, r.A, r.len, r.M1, r.hlen);
+        SRP_SEED("client_honest", cl, r.B, r.len, r.M2, r.hlen);
+        memcpy(bad, r.M1, r.hlen);
+        bad[0] ^= 1;
+        SRP_SEED("server_wrong_m1", g, r.A, r.len, bad, r.hlen);
+        SRP_SEED("server_short_m1", g, r.A, r.len, r.M1, r.hlen - 1);
+        SRP_SEED("server_short_a", g, r.A, r.len - 1, r.M1, r.hlen);
+        memset(bad, 0, r.len);
+        SRP_SEED("server_a_zero", g, bad, r.len, r.M1, r.hlen);
+        SRP_SEED("client_b_zero", cl, bad, r.len, r.M2, r.hlen);
+        memset(bad, 0xff, r.len);
+        SRP_SEED("server_a_max", g, bad, r.len, r.M1, r.hlen);
+        memcpy(bad, r.M2, r.hlen);
+        bad[r.hlen - 1] ^= 0x80;
+        SRP_SEED("client_wrong_m2", cl, r.B, r.len, bad, r.hlen);
+#undef SRP_SEED
     }
 }
 
@@ -239,8 +301,9 @@ int main(void)
     text_seeds("fuzz/corpus/fuzz_patch", patch_seeds, sizeof patch_seeds / sizeof patch_seeds[0]);
     text_seeds("fuzz/corpus/fuzz_filter", filter_seeds,
                sizeof filter_seeds / sizeof filter_seeds[0]);
+    srp_seeds();
     opc_global_cleanup();
     puts("gen_seeds: wrote fuzz/corpus/{fuzz_jwt,fuzz_envelope,fuzz_credentials,fuzz_patch,"
-         "fuzz_filter}");
+         "fuzz_filter,fuzz_srp}");
     return 0;
 }

@@ -252,3 +252,18 @@ opc_err opc__2skd_raw(const char *password, const char *email, const opc__secret
 {
     return derive(password, email, sk, salt, label, iterations, 1, out, eb);
 }
+
+opc_err opc__2skd_srp_x(const char *password, const char *email, const opc__secret_key *sk,
+                        const uint8_t srp_salt[OPC_2SKD_SALT_LEN], uint32_t iterations,
+                        uint8_t x[32], opc__ebuf *eb)
+{
+    return derive(password, email, sk, srp_salt, OPC_2SKD_LABEL_SRP, iterations,
+                  OPC_2SKD_MIN_ITERATIONS, x, eb);
+}
+
+opc_err opc__2skd_srp_x_raw(const char *password, const char *email, const opc__secret_key *sk,
+                            const uint8_t srp_salt[OPC_2SKD_SALT_LEN], uint32_t iterations,
+                            uint8_t x[32], opc__ebuf *eb)
+{
+    return derive(password, email, sk, srp_salt, OPC_2SKD_LABEL_SRP, iterations, 1, x, eb);
+}

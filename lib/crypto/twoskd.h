@@ -49,7 +49,24 @@ opc_err opc__2skd(const char *password, const char *email, const opc__secret_key
 
 /* The same without the floor: for tests and for documented test builds. */
 opc_err opc__2skd_raw(const char *password, const char *email, const opc__secret_key *sk,
-                      const uint8_t salt[OPC_2SKD_SALT_LEN], const char *label,
-                      uint32_t iterations, uint8_t out[32], opc__ebuf *eb);
+                      const uint8_t salt[OPC_2SKD_SALT_LEN], const char *label, uint32_t iterations,
+                      uint8_t out[32], opc__ebuf *eb);
+
+/*
+ * The SRP private key x of the owner's sign-in (crypto/srp.h): 2SKD with
+ * label OPC_2SKD_LABEL_SRP and the account's SRP salt, a random salt of its
+ * own that is never the salt of the Account Unlock Key (label
+ * OPC_2SKD_LABEL_AUK). The label is the HKDF info of the salt's expansion,
+ * so even over the same salt the PBKDF2 inputs differ: the server, which
+ * holds v = g^x, learns nothing that helps derive the unlock key, and x
+ * needs the Secret Key as much as the unlock key does. Same floor as
+ * opc__2skd; the _raw form has none (tests, documented test builds).
+ */
+opc_err opc__2skd_srp_x(const char *password, const char *email, const opc__secret_key *sk,
+                        const uint8_t srp_salt[OPC_2SKD_SALT_LEN], uint32_t iterations,
+                        uint8_t x[32], opc__ebuf *eb);
+opc_err opc__2skd_srp_x_raw(const char *password, const char *email, const opc__secret_key *sk,
+                            const uint8_t srp_salt[OPC_2SKD_SALT_LEN], uint32_t iterations,
+                            uint8_t x[32], opc__ebuf *eb);
 
 #endif

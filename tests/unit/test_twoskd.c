@@ -396,6 +396,84 @@ static void test_twoskd_2skd_rejects_bad_arguments(void **state)
                      OPC_ERR_INVALID_ARG);
 }
 
+/* ---- the SRP private key x ---- */
+
+static void test_twoskd_srp_x_differs_from_auk_and_is_deterministic(void **state)
+{
+    (void)state;
+    opc__secret_key sk;
+    parse_ok(TEST_KEY, &sk);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    uint8_t auk[32], x1[32], x2[32], x_other_salt[32];
+    derive_raw("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, auk);
+    /* Even over the very salt of the unlock key, x is another key. */
+    assert_int_equal(opc__2skd_srp_x_raw("hunter2", TEST_EMAIL, &sk, test_salt, FAST_ITER, x1, &eb),
+                     OPC_OK);
+    assert_memory_not_equal(x1, auk, 32);
+    assert_int_equal(opc__2skd_srp_x_raw(" hunter2 ", "Wendy.Appleseed@EXAMPLE.com", &sk, test_salt,
+                                         FAST_ITER, x2, &eb),
+                     OPC_OK);
+    assert_memory_equal(x1, x2, 32);
+    /* It is 2SKD under the SRP label, nothing else. */
+    derive_raw("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_SRP, FAST_ITER, x2);
+    assert_memory_equal(x1, x2, 32);
+    /* Production: a separate salt. */
+    uint8_t srp_salt[OPC_2SKD_SALT_LEN];
+    memcpy(srp_salt, test_salt, sizeof srp_salt);
+    srp_salt[0] ^= 0x80;
+    assert_int_equal(
+        opc__2skd_srp_x_raw("hunter2", TEST_EMAIL, &sk, srp_salt, FAST_ITER, x_other_salt, &eb),
+        OPC_OK);
+    assert_memory_not_equal(x_other_salt, x1, 32);
+    assert_memory_not_equal(x_other_salt, auk, 32);
+    /* Computed with Python (hashlib.pbkdf2_hmac, RFC 5869 HKDF on hmac). */
+    check_hex(x1, "2b1e04d5f150a7bfad1bf2e7cea33898b6a5cb89008cc0c2fade83af21c170ef");
+    /* The Secret Key matters. */
+    opc__secret_key sk2;
+    parse_ok("A3-TEST23-ABCDEF-GHJKL-MNPQR-STVWX-YZ235", &sk2);
+    assert_int_equal(
+        opc__2skd_srp_x_raw("hunter2", TEST_EMAIL, &sk2, test_salt, FAST_ITER, x2, &eb), OPC_OK);
+    assert_memory_not_equal(x1, x2, 32);
+    opc__wipe(&sk, sizeof sk);
+    opc__wipe(&sk2, sizeof sk2);
+}
+
+static void test_twoskd_srp_x_floor_and_arguments(void **state)
+{
+    (void)state;
+    opc__secret_key sk;
+    parse_ok(TEST_KEY, &sk);
+    uint8_t x[32], raw[32];
+    memset(x, 0xA5, sizeof x);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(
+        opc__2skd_srp_x("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_MIN_ITERATIONS - 1, x, &eb),
+        OPC_ERR_RANGE);
+    for (size_t i = 0; i < sizeof x; i++) {
+        assert_int_equal(x[i], 0xA5);
+    }
+    assert_int_equal(
+        opc__2skd_srp_x("hunter2", TEST_EMAIL, &sk, test_salt, OPC_2SKD_MIN_ITERATIONS, x, &eb),
+        OPC_OK);
+    assert_int_equal(opc__2skd_srp_x_raw("hunter2", TEST_EMAIL, &sk, test_salt,
+                                         OPC_2SKD_MIN_ITERATIONS, raw, &eb),
+                     OPC_OK);
+    assert_memory_equal(x, raw, 32);
+    /* The known answer of test_twoskd_2skd_known_answer_python (SRP label, the floor). */
+    check_hex(x, "151da24696a691af74c1cddabb5598da3cf8d0ac30e9f469ebafcf5a3aab0855");
+    assert_int_equal(opc__2skd_srp_x_raw("hunter2", TEST_EMAIL, &sk, test_salt, 0, x, NULL),
+                     OPC_ERR_RANGE);
+    assert_int_equal(opc__2skd_srp_x_raw(NULL, TEST_EMAIL, &sk, test_salt, 1, x, NULL),
+                     OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__2skd_srp_x_raw("pw", TEST_EMAIL, &sk, NULL, 1, x, NULL),
+                     OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__2skd_srp_x_raw("pw", TEST_EMAIL, &sk, test_salt, 1, NULL, NULL),
+                     OPC_ERR_INVALID_ARG);
+    opc__wipe(&sk, sizeof sk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +489,8 @@ int main(void)
         cmocka_unit_test(test_twoskd_2skd_trims_password),
         cmocka_unit_test(test_twoskd_2skd_enforces_floor),
         cmocka_unit_test(test_twoskd_2skd_rejects_bad_arguments),
+        cmocka_unit_test(test_twoskd_srp_x_differs_from_auk_and_is_deterministic),
+        cmocka_unit_test(test_twoskd_srp_x_floor_and_arguments),
     };
     return cmocka_run_group_tests_name("twoskd", tests, opc_test_group_setup,
                                        opc_test_group_teardown);
