@@ -36,7 +36,7 @@
 #include "internal.h"
 
 /* Schema version written by this library (PRAGMA user_version). */
-#define OPC_ACCOUNT_SCHEMA_VERSION 2
+#define OPC_ACCOUNT_SCHEMA_VERSION 3
 /* PRAGMA application_id of account files ("OPCA"). */
 #define OPC_ACCOUNT_APPLICATION_ID 0x4f504341
 /* SQLite busy timeout, in milliseconds. */
