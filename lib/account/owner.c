@@ -66,6 +66,7 @@ void opc_account_free(opc_account *a)
     opc__key_free(a->rsa_pub);
     opc__db_close(a->db);
     opc__free(a->email);
+    opc__free(a->address);
     opc__secret_free(a, sizeof *a);
 }
 
@@ -84,6 +85,11 @@ const char *opc_account_id(const opc_account *a)
     return a == NULL ? NULL : a->id;
 }
 
+const char *opc_account_address(const opc_account *a)
+{
+    return a == NULL ? NULL : a->address;
+}
+
 const char *opc_account_email(const opc_account *a)
 {
     return a == NULL ? NULL : a->email;
@@ -97,7 +103,7 @@ bool opc_account_is_unlocked(const opc_account *a)
 /* ---- inputs ---- */
 
 /* Lower-cased copy of a plausible email address. */
-static opc_err normalize_email(const char *email, char **out, opc__ebuf *eb)
+opc_err opc__acct_normalize_email(const char *email, char **out, opc__ebuf *eb)
 {
     opc_err rc = opc__acct_check_name(email, OPC_ACCOUNT_MAX_EMAIL, "email", eb);
     if (rc != OPC_OK) {
@@ -524,7 +530,7 @@ static opc_err begin_new(const char *email, const char *password, uint32_t itera
     }
     a->min_iterations = min_iterations;
     a->iterations = iterations;
-    rc = normalize_email(email, &a->email, eb);
+    rc = opc__acct_normalize_email(email, &a->email, eb);
     if (rc == OPC_OK) {
         rc = check_password(password, eb);
     }
