@@ -412,13 +412,13 @@ static cJSON *accounts_load(void)
     return doc;
 }
 
-/* The entry of address (and email when given), newest first; NULL: none. */
+/* The entry of address (NULL: any) and email (NULL: any), newest first; NULL: none. */
 static const cJSON *accounts_find(const cJSON *doc, const char *address, const char *email)
 {
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, "accounts"))
     {
-        if (strcmp(op_jstr(e, "address"), address) == 0 &&
+        if ((address == NULL || strcmp(op_jstr(e, "address"), address) == 0) &&
             (email == NULL || strcasecmp(op_jstr(e, "email"), email) == 0)) {
             return e;
         }
@@ -592,6 +592,10 @@ static int remote_signin(struct op_ctx *ctx, const struct op_args *a, const char
     const char *email = op_arg(a, "email");
     cJSON *doc = accounts_load();
     const cJSON *e = accounts_find(doc, address, email);
+    if (e == NULL && email != NULL) {
+        /* The same account reached at another address: its Secret Key file. */
+        e = accounts_find(doc, NULL, email);
+    }
     char known_id[64] = "";
     char mail[512] = "";
     if (e != NULL) {
