@@ -103,8 +103,8 @@ static opc_err check_protocol(const remote *r, const char *v, opc__ebuf *eb)
  * opc__proto_error_decode; a 429 is OPC_ERR_IO "rate limited".
  */
 static opc_err exchange(remote *r, const char *method, const char *target, const cJSON *j,
-                        const opc__proto_keys *keys, const char *sid, uint64_t counter,
-                        cJSON **out, opc__ebuf *eb)
+                        const opc__proto_keys *keys, const char *sid, uint64_t counter, cJSON **out,
+                        opc__ebuf *eb)
 {
     *out = NULL;
     char *body = NULL;
@@ -277,8 +277,7 @@ static void rsession_wipe(rsession *s)
     OPENSSL_cleanse(s, sizeof *s);
 }
 
-static opc_err session_path(const char *dir, const char *account, char out[PATH_MAX],
-                            opc__ebuf *eb)
+static opc_err session_path(const char *dir, const char *account, char out[PATH_MAX], opc__ebuf *eb)
 {
     if (!opc__id_valid_str(account)) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "not an account id");
@@ -415,8 +414,8 @@ static opc_err session_read(const char *dir, const char *account, const char *to
         rc = opc__json_get_str(doc, "address", true, "session file", &addr, NULL);
     }
     if (rc == OPC_OK) {
-        rc = opc__json_get_int(doc, "exp", true, "session file", 0, INT64_C(1) << 40, &s->exp,
-                               NULL);
+        rc =
+            opc__json_get_int(doc, "exp", true, "session file", 0, INT64_C(1) << 40, &s->exp, NULL);
     }
     if (rc == OPC_OK && (strlen(addr) > MAX_ADDRESS || opc__json_member(doc, "remote") == NULL)) {
         rc = OPC_ERR_PARSE;
@@ -508,8 +507,8 @@ static opc_err owner_request(const char *dir, rsession *s, remote *r, const char
 /* ---- sign-in ---- */
 
 static opc_err signin(const char *address, const char *ca_file, const char *email,
-                      const char *password, const char *secret_key, const char *dir,
-                      char *out_id, size_t out_id_len, opc_secret **out_token, opc__ebuf *eb)
+                      const char *password, const char *secret_key, const char *dir, char *out_id,
+                      size_t out_id_len, opc_secret **out_token, opc__ebuf *eb)
 {
     const opc__srp_group *g = opc__srp_group_get(OPC_SRP_GROUP_BITS);
     opc__proto_auth_start st;
@@ -568,12 +567,12 @@ static opc_err signin(const char *address, const char *ca_file, const char *emai
         rc = opc__2skd_srp_x(password, email_lc, &sk, ch.srp_salt, ch.iterations, x, eb);
     }
     if (rc == OPC_OK) {
-        rc = opc__srp_client_finish(c, email_lc, strlen(email_lc), ch.srp_salt,
-                                    sizeof ch.srp_salt, x, sizeof x, ch.B, sizeof ch.B, vf.M1,
-                                    sizeof vf.M1, eb);
+        rc = opc__srp_client_finish(c, email_lc, strlen(email_lc), ch.srp_salt, sizeof ch.srp_salt,
+                                    x, sizeof x, ch.B, sizeof ch.B, vf.M1, sizeof vf.M1, eb);
         if (rc != OPC_OK && rc != OPC_ERR_NOMEM) {
-            rc = opc__fail(eb, OPC_ERR_PERMISSION, "sign-in refused: the server's challenge is "
-                                                   "invalid");
+            rc = opc__fail(eb, OPC_ERR_PERMISSION,
+                           "sign-in refused: the server's challenge is "
+                           "invalid");
         }
     }
     if (rc == OPC_OK) {
@@ -656,10 +655,9 @@ opc_err opc_account_remote_signin(const char *address, const char *ca_file, cons
         *out_token = NULL;
     }
     opc_err rc = opc__require_init();
-    if (rc == OPC_OK &&
-        (address == NULL || email == NULL || password == NULL || secret_key == NULL ||
-         dir == NULL || dir[0] == '\0' || out_token == NULL || out_id == NULL ||
-         out_id_len < OPC_ID_LEN + 1)) {
+    if (rc == OPC_OK && (address == NULL || email == NULL || password == NULL ||
+                         secret_key == NULL || dir == NULL || dir[0] == '\0' || out_token == NULL ||
+                         out_id == NULL || out_id_len < OPC_ID_LEN + 1)) {
         rc = opc__fail(&eb, OPC_ERR_INVALID_ARG, "signin: missing argument");
     }
     if (rc == OPC_OK) {
@@ -767,9 +765,8 @@ opc_err opc_account_remote_signout(const char *dir, const char *account_id, cons
     char path[PATH_MAX];
     opc__ebuf peb;
     opc__ebuf_clear(&peb);
-    if (dir != NULL && account_id != NULL &&
-        session_path(dir, account_id, path, &peb) == OPC_OK && unlink(path) != 0 &&
-        errno != ENOENT && rc == OPC_OK) {
+    if (dir != NULL && account_id != NULL && session_path(dir, account_id, path, &peb) == OPC_OK &&
+        unlink(path) != 0 && errno != ENOENT && rc == OPC_OK) {
         rc = opc__fail(&eb, OPC_ERR_IO, "cannot delete the session file in %s", dir);
     }
     rsession_wipe(&s);

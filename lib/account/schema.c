@@ -17,10 +17,10 @@
  * 0x4f504341 ("OPCA"): a SQLite file with another id is "not an account
  * file" (OPC_ERR_PARSE), as is a non-SQLite file. PRAGMA user_version is the
  * schema version; a newer version than this library knows is
- * OPC_ERR_UNSUPPORTED; older versions run the migrations below. Every change is one BEGIN IMMEDIATE ... COMMIT transaction,
- * rolled back on any failure, so a failed call changes nothing; reads run in
- * a BEGIN ... COMMIT snapshot. Two processes may write at once: the second
- * waits on the lock (busy timeout).
+ * OPC_ERR_UNSUPPORTED; older versions run the migrations below. Every change is one BEGIN IMMEDIATE
+ * ... COMMIT transaction, rolled back on any failure, so a failed call changes nothing; reads run
+ * in a BEGIN ... COMMIT snapshot. Two processes may write at once: the second waits on the lock
+ * (busy timeout).
  *
  * Owner (table account, one row). email (lower-cased), the Secret Key's id
  * (skid; the Secret Key itself is returned once by create and never stored),

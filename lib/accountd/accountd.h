@@ -61,17 +61,15 @@ opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, opc__ad_kind 
 bool opc__ad_sessions_end(opc__ad_sessions *t, const char *sid);
 /*
  * Check a request of a session: the session exists, is of the kind the
- * endpoint wants (0: either, for a path that does not exist) and is neither expired nor idle, counter is above the
- * last accepted, mac is the request's MAC over (method, target, body).
- * Only then is the counter recorded and the session touched; *out gets its
- * ids and keys. Any refusal is OPC_ERR_TOKEN with the reason in eb (for the
- * log).
+ * endpoint wants (0: either, for a path that does not exist) and is neither expired nor idle,
+ * counter is above the last accepted, mac is the request's MAC over (method, target, body). Only
+ * then is the counter recorded and the session touched; *out gets its ids and keys. Any refusal is
+ * OPC_ERR_TOKEN with the reason in eb (for the log).
  */
 opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, opc__ad_kind kind,
-                               uint64_t counter,
-                               const char *method, const char *target, const void *body,
-                               size_t body_len, const char *mac, int64_t now_s, opc__ad_auth *out,
-                               opc__ebuf *eb);
+                               uint64_t counter, const char *method, const char *target,
+                               const void *body, size_t body_len, const char *mac, int64_t now_s,
+                               opc__ad_auth *out, opc__ebuf *eb);
 /* Whether sid names a live session (a cheap check before a request's body
  * is read: a request of no session is refused without reading it). */
 bool opc__ad_sessions_live(opc__ad_sessions *t, const char *sid, int64_t now_s);
@@ -128,21 +126,21 @@ void opc__ad_limiter_fail(opc__ad_limiter *l, const char *addr, int64_t now_ms);
 /* ---- routes and queries ---- */
 
 typedef enum opc__ad_route {
-    OPC_AD_NONE = 0,    /* no such path: 404 */
-    OPC_AD_HEARTBEAT,   /* GET /heartbeat */
-    OPC_AD_HEALTH,      /* GET /health */
-    OPC_AD_SESSION,     /* POST /v1/connect/session */
-    OPC_AD_CHANGES,     /* GET /v1/connect/changes */
-    OPC_AD_ISSUER_KEY,  /* GET /v1/connect/issuer-keys/{kid} */
-    OPC_AD_ACCESS,      /* GET /v1/connect/access/{vault} */
-    OPC_AD_VAULT,       /* GET /v1/connect/vaults/{vault} */
-    OPC_AD_VAULT_ITEMS, /* GET /v1/connect/vaults/{vault}/items */
-    OPC_AD_VAULT_FILES, /* GET /v1/connect/vaults/{vault}/files */
-    OPC_AD_ITEM,        /* GET /v1/connect/items/{item} */
-    OPC_AD_ITEM_FILES,  /* GET /v1/connect/items/{item}/files */
-    OPC_AD_TOKEN,       /* GET /v1/connect/tokens/{jti} */
-    OPC_AD_ITEM_PUT,    /* PUT /v1/connect/vaults/{vault}/items/{item} */
-    OPC_AD_ITEM_DELETE, /* DELETE /v1/connect/vaults/{vault}/items/{item} */
+    OPC_AD_NONE = 0,          /* no such path: 404 */
+    OPC_AD_HEARTBEAT,         /* GET /heartbeat */
+    OPC_AD_HEALTH,            /* GET /health */
+    OPC_AD_SESSION,           /* POST /v1/connect/session */
+    OPC_AD_CHANGES,           /* GET /v1/connect/changes */
+    OPC_AD_ISSUER_KEY,        /* GET /v1/connect/issuer-keys/{kid} */
+    OPC_AD_ACCESS,            /* GET /v1/connect/access/{vault} */
+    OPC_AD_VAULT,             /* GET /v1/connect/vaults/{vault} */
+    OPC_AD_VAULT_ITEMS,       /* GET /v1/connect/vaults/{vault}/items */
+    OPC_AD_VAULT_FILES,       /* GET /v1/connect/vaults/{vault}/files */
+    OPC_AD_ITEM,              /* GET /v1/connect/items/{item} */
+    OPC_AD_ITEM_FILES,        /* GET /v1/connect/items/{item}/files */
+    OPC_AD_TOKEN,             /* GET /v1/connect/tokens/{jti} */
+    OPC_AD_ITEM_PUT,          /* PUT /v1/connect/vaults/{vault}/items/{item} */
+    OPC_AD_ITEM_DELETE,       /* DELETE /v1/connect/vaults/{vault}/items/{item} */
     OPC_AD_OWNER_SIGNUP,      /* POST /v1/owner/signup (no session) */
     OPC_AD_OWNER_AUTH_START,  /* POST /v1/owner/auth/start (no session) */
     OPC_AD_OWNER_AUTH_VERIFY, /* POST /v1/owner/auth/verify (no session) */

@@ -270,7 +270,8 @@ opc_err opc__ad_signup_check(const opc__proto_signup *su, opc__ebuf *eb)
                                    su->verifier, sizeof su->verifier, B, sizeof B, &srv, NULL);
         opc__srp_server_free(srv);
         if (rc != OPC_OK && rc != OPC_ERR_NOMEM) {
-            rc = opc__fail(eb, OPC_ERR_PARSE, "malformed sign-up: the SRP verifier is out of range");
+            rc =
+                opc__fail(eb, OPC_ERR_PARSE, "malformed sign-up: the SRP verifier is out of range");
         }
     }
     return rc;

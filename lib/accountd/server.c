@@ -541,8 +541,8 @@ static int answer(req *r, int status, cJSON *j, const char *more)
     opc_log_level lvl = sent >= 500 ? OPC_LOG_WARN : OPC_LOG_INFO;
     int64_t ms = opc__monotonic_ms() - r->start_ms;
     if (r->auth != NULL && r->auth->kind == OPC_AD_KIND_OWNER) {
-        opc__log_scoped(lvl, LOG, r->rid, NULL, "%s %s: %d (account %s, owner, %lld ms)",
-                        r->method, r->path, sent, r->auth->account, (long long)ms);
+        opc__log_scoped(lvl, LOG, r->rid, NULL, "%s %s: %d (account %s, owner, %lld ms)", r->method,
+                        r->path, sent, r->auth->account, (long long)ms);
     } else if (r->auth != NULL) {
         opc__log_scoped(lvl, LOG, r->rid, NULL, "%s %s: %d (account %s, server %s, %lld ms)",
                         r->method, r->path, sent, r->auth->account, r->auth->server, (long long)ms);
@@ -642,8 +642,8 @@ static int handshake(req *r, const opc__buf *body)
     rc = opc__proto_welcome_make(&h, s->server_key, now_s + OPC_PROTO_SESSION_TTL_S, &w, &keys,
                                  &why);
     if (rc == OPC_OK) {
-        rc = opc__ad_sessions_add(s->sessions, w.session, OPC_AD_KIND_CONNECT, h.account,
-                                  h.server, &keys, w.expires, now_s);
+        rc = opc__ad_sessions_add(s->sessions, w.session, OPC_AD_KIND_CONNECT, h.account, h.server,
+                                  &keys, w.expires, now_s);
     }
     OPENSSL_cleanse(&keys, sizeof keys);
     cJSON *out = NULL;
@@ -667,8 +667,8 @@ static int too_many(req *r, int wait_s, const char *what)
 {
     char more[48];
     (void)snprintf(more, sizeof more, "Retry-After: %d\r\n", wait_s);
-    opc__log_scoped(OPC_LOG_WARN, LOG, r->rid, NULL, "%s %s: rate limited (%s, from %s)",
-                    r->method, r->path, what, r->remote);
+    opc__log_scoped(OPC_LOG_WARN, LOG, r->rid, NULL, "%s %s: rate limited (%s, from %s)", r->method,
+                    r->path, what, r->remote);
     return plain_error(r, 429, "rate_limited", "too many attempts, try again later", more);
 }
 
@@ -816,9 +816,9 @@ static int owner_start(req *r)
         ch.iterations = OPC_ACCOUNT_DEFAULT_ITERATIONS;
     }
     if (rc == OPC_OK) {
-        rc = opc__srp_server_start(opc__srp_group_get(OPC_SRP_GROUP_BITS), m.email,
-                                   strlen(m.email), ch.srp_salt, sizeof ch.srp_salt, v,
-                                   OPC_PROTO_SRP_LEN, ch.B, sizeof ch.B, &in.srp, &eb);
+        rc = opc__srp_server_start(opc__srp_group_get(OPC_SRP_GROUP_BITS), m.email, strlen(m.email),
+                                   ch.srp_salt, sizeof ch.srp_salt, v, OPC_PROTO_SRP_LEN, ch.B,
+                                   sizeof ch.B, &in.srp, &eb);
     }
     OPENSSL_cleanse(fake_v, sizeof fake_v);
     OPENSSL_cleanse(&own, sizeof own);
@@ -879,8 +879,8 @@ static int owner_verify(req *r)
     memset(&ss, 0, sizeof ss);
     opc__ebuf why;
     opc__ebuf_clear(&why);
-    rc = opc__srp_server_verify(in.srp, in.A, sizeof in.A, m.M1, sizeof m.M1, ss.M2,
-                                sizeof ss.M2, K, sizeof K, &why);
+    rc = opc__srp_server_verify(in.srp, in.A, sizeof in.A, m.M1, sizeof m.M1, ss.M2, sizeof ss.M2,
+                                K, sizeof K, &why);
     if (rc == OPC_OK && in.account[0] == '\0') {
         rc = OPC_ERR_SIGNATURE; /* not reached: nobody knows the fake x */
     }
@@ -915,8 +915,8 @@ static int owner_verify(req *r)
         rc = opc__proto_session_keys(K, sizeof K, tr, tr_len, OPC_PROTO_KEYS_INFO_OWNER, &keys);
     }
     if (rc == OPC_OK) {
-        rc = opc__ad_sessions_add(s->sessions, ss.session, OPC_AD_KIND_OWNER, ss.account, "",
-                                  &keys, ss.expires, now_s);
+        rc = opc__ad_sessions_add(s->sessions, ss.session, OPC_AD_KIND_OWNER, ss.account, "", &keys,
+                                  ss.expires, now_s);
     }
     opc__free(tr);
     OPENSSL_cleanse(&keys, sizeof keys);
@@ -958,8 +958,8 @@ static opc_err authenticate(req *r, opc__ad_kind kind, const char *target, const
     if (!digits || opc__parse_u64(ctr, cl, 10, UINT64_MAX, &n, NULL) != OPC_OK || n == 0) {
         return opc__fail(why, OPC_ERR_TOKEN, "malformed counter");
     }
-    return opc__ad_sessions_check(r->s->sessions, az + sizeof scheme - 1, kind, n, r->method, target,
-                                  body->data != NULL ? body->data : "", body->len, mac,
+    return opc__ad_sessions_check(r->s->sessions, az + sizeof scheme - 1, kind, n, r->method,
+                                  target, body->data != NULL ? body->data : "", body->len, mac,
                                   opc__now_s(), auth, why);
 }
 

@@ -212,10 +212,9 @@ static void who(const sess *e, char *out, size_t n)
 }
 
 opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, opc__ad_kind kind,
-                               uint64_t counter,
-                               const char *method, const char *target, const void *body,
-                               size_t body_len, const char *mac, int64_t now_s, opc__ad_auth *out,
-                               opc__ebuf *eb)
+                               uint64_t counter, const char *method, const char *target,
+                               const void *body, size_t body_len, const char *mac, int64_t now_s,
+                               opc__ad_auth *out, opc__ebuf *eb)
 {
     memset(out, 0, sizeof *out);
     if (sid == NULL || strlen(sid) != OPC_PROTO_NONCE_B64 || mac == NULL) {
@@ -234,8 +233,8 @@ opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, opc__ad_kin
         rc = opc__fail(eb, OPC_ERR_TOKEN, "session of %s expired or idle", w);
         forget(t, e);
     } else if (kind != 0 && e->kind != kind) {
-        rc = opc__fail(eb, OPC_ERR_TOKEN, "session of %s used for an endpoint of the other kind",
-                       w);
+        rc =
+            opc__fail(eb, OPC_ERR_TOKEN, "session of %s used for an endpoint of the other kind", w);
     } else if (counter <= e->counter) {
         rc = opc__fail(eb, OPC_ERR_TOKEN,
                        "session of %s: counter %llu not above %llu (replay or reorder)", w,

@@ -104,8 +104,7 @@ typedef struct opc__store_ops {
     /* The sign-in data of the account of email (lower-case);
      * OPC_ERR_NOT_FOUND for an unknown email or an account without an
      * SRP verifier (wipe *out after use). */
-    opc_err (*owner_lookup)(opc__store *s, const char *email, opc__store_owner *out,
-                            opc__ebuf *eb);
+    opc_err (*owner_lookup)(opc__store *s, const char *email, opc__store_owner *out, opc__ebuf *eb);
     /* The account row (opc__proto_account_clear). */
     opc_err (*owner_account)(opc__store *s, const char *account, opc__proto_account *out,
                              opc__ebuf *eb);

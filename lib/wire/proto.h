@@ -252,8 +252,7 @@ typedef struct opc__proto_auth_session {
     int64_t idle_s;
 } opc__proto_auth_session;
 opc_err opc__proto_auth_session_encode(const opc__proto_auth_session *m, cJSON **out);
-opc_err opc__proto_auth_session_decode(const cJSON *j, opc__proto_auth_session *out,
-                                       opc__ebuf *eb);
+opc_err opc__proto_auth_session_decode(const cJSON *j, opc__proto_auth_session *out, opc__ebuf *eb);
 
 /*
  * The transcript an owner session's keys are bound to:

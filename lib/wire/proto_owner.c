@@ -36,8 +36,8 @@ static opc_err get_version(const cJSON *j, const char *what, opc__ebuf *eb)
 }
 
 /* A member of exactly n bytes in b64url (no padding). */
-static opc_err get_bytes(const cJSON *j, const char *name, const char *what, uint8_t *out,
-                         size_t n, opc__ebuf *eb)
+static opc_err get_bytes(const cJSON *j, const char *name, const char *what, uint8_t *out, size_t n,
+                         opc__ebuf *eb)
 {
     const char *s = NULL;
     opc_err rc = opc__json_get_str(j, name, true, what, &s, eb);
@@ -341,9 +341,8 @@ opc_err opc__proto_auth_start_encode(const opc__proto_auth_start *m, cJSON **out
 {
     *out = NULL;
     cJSON *o = new_message();
-    opc_err rc = o != NULL && cJSON_AddStringToObject(o, "email", m->email) != NULL
-                     ? OPC_OK
-                     : OPC_ERR_NOMEM;
+    opc_err rc =
+        o != NULL && cJSON_AddStringToObject(o, "email", m->email) != NULL ? OPC_OK : OPC_ERR_NOMEM;
     if (rc == OPC_OK) {
         rc = add_bytes(o, "A", m->A, sizeof m->A);
     }
@@ -493,8 +492,7 @@ opc_err opc__proto_auth_session_encode(const opc__proto_auth_session *m, cJSON *
     return OPC_OK;
 }
 
-opc_err opc__proto_auth_session_decode(const cJSON *j, opc__proto_auth_session *out,
-                                       opc__ebuf *eb)
+opc_err opc__proto_auth_session_decode(const cJSON *j, opc__proto_auth_session *out, opc__ebuf *eb)
 {
     static const char what[] = "malformed sign-in answer";
     memset(out, 0, sizeof *out);

@@ -102,8 +102,8 @@ static void srp_round(const opc__store_owner *own, const char *email, const char
                                             sizeof own->srp_salt, x, sizeof x, B, sizeof B, M1,
                                             sizeof M1, NULL),
                      OPC_OK);
-    opc_err rc = opc__srp_server_verify(s, A, sizeof A, M1, sizeof M1, M2, sizeof M2, Ks, sizeof Ks,
-                                        NULL);
+    opc_err rc =
+        opc__srp_server_verify(s, A, sizeof A, M1, sizeof M1, M2, sizeof M2, Ks, sizeof Ks, NULL);
     if (!expect_ok) {
         assert_int_equal(rc, OPC_ERR_SIGNATURE);
     } else {
@@ -116,10 +116,10 @@ static void srp_round(const opc__store_owner *own, const char *email, const char
                                                      "BBBBBBBBBBBBBBBBBBBBBB", 123, &t, &tl),
                          OPC_OK);
         opc__proto_keys ko, kc;
-        assert_int_equal(
-            opc__proto_session_keys(Kc, 32, t, tl, OPC_PROTO_KEYS_INFO_OWNER, &ko), OPC_OK);
-        assert_int_equal(
-            opc__proto_session_keys(Kc, 32, t, tl, OPC_PROTO_KEYS_INFO_CONNECT, &kc), OPC_OK);
+        assert_int_equal(opc__proto_session_keys(Kc, 32, t, tl, OPC_PROTO_KEYS_INFO_OWNER, &ko),
+                         OPC_OK);
+        assert_int_equal(opc__proto_session_keys(Kc, 32, t, tl, OPC_PROTO_KEYS_INFO_CONNECT, &kc),
+                         OPC_OK);
         assert_true(memcmp(&ko, &kc, sizeof ko) != 0);
         assert_true(memcmp(ko.k_req, ko.k_res, 32) != 0);
         opc__free(t);
@@ -432,9 +432,9 @@ static void test_fake(void **state)
     assert_int_equal(opc__srp_client_finish(c, "ghost@example.com", 17, s1, 16, x, sizeof x, B,
                                             sizeof B, M1, sizeof M1, NULL),
                      OPC_OK);
-    assert_int_equal(opc__srp_server_verify(s, A, sizeof A, M1, sizeof M1, M2, sizeof M2, K,
-                                            sizeof K, NULL),
-                     OPC_ERR_SIGNATURE);
+    assert_int_equal(
+        opc__srp_server_verify(s, A, sizeof A, M1, sizeof M1, M2, sizeof M2, K, sizeof K, NULL),
+        OPC_ERR_SIGNATURE);
     opc__srp_client_free(c);
     opc__srp_server_free(s);
     /* The limiter key of an email: fixed length, case matters not (the

@@ -360,7 +360,6 @@ static int save_secret_key(const char *account_id, const char *key, char *path, 
     return rc;
 }
 
-
 static const char *session_token(const struct op_ctx *ctx);
 
 /* ---- an account on op-account-server ---- */
@@ -504,8 +503,9 @@ static int open_remote(struct op_ctx *ctx, const char *address)
 {
     const char *token = session_token(ctx);
     if (token == NULL) {
-        return op_fail(OP_EXIT_AUTH, "not signed in to %s; sign in with "
-                                     "'eval $(op signin --address %s)'",
+        return op_fail(OP_EXIT_AUTH,
+                       "not signed in to %s; sign in with "
+                       "'eval $(op signin --address %s)'",
                        address, address);
     }
     char id[64];
@@ -521,13 +521,15 @@ static int open_remote(struct op_ctx *ctx, const char *address)
     opc_err err =
         opc_account_remote_open(dir, id, token, ca_file(ctx), &ctx->acct, errbuf, sizeof(errbuf));
     if (err == OPC_ERR_NOT_FOUND) {
-        return op_fail(OP_EXIT_AUTH, "no session for this account; sign in with "
-                                     "'eval $(op signin --address %s)'",
+        return op_fail(OP_EXIT_AUTH,
+                       "no session for this account; sign in with "
+                       "'eval $(op signin --address %s)'",
                        address);
     }
     if (err == OPC_ERR_RANGE) {
-        return op_fail(OP_EXIT_AUTH, "the session has expired; sign in again with "
-                                     "'eval $(op signin --address %s)'",
+        return op_fail(OP_EXIT_AUTH,
+                       "the session has expired; sign in again with "
+                       "'eval $(op signin --address %s)'",
                        address);
     }
     if (err != OPC_OK) {
@@ -547,8 +549,8 @@ static int remote_create(struct op_ctx *ctx, const char *address, const char *em
     char errbuf[OPC_ERRBUF_SIZE] = "";
     char id[64] = "";
     opc_secret *key = NULL;
-    opc_err err = opc_account_remote_create(address, ca_file(ctx), email, password, id,
-                                            sizeof(id), &key, errbuf, sizeof(errbuf));
+    opc_err err = opc_account_remote_create(address, ca_file(ctx), email, password, id, sizeof(id),
+                                            &key, errbuf, sizeof(errbuf));
     opc_memzero(password, sizeof(password));
     if (err == OPC_ERR_EXISTS) {
         return op_fail(OP_EXIT_EXISTS, "%s", errbuf);
@@ -639,8 +641,8 @@ static int remote_signin(struct op_ctx *ctx, const struct op_args *a, const char
     char id[64] = "";
     if (rc == OP_EXIT_OK) {
         char errbuf[OPC_ERRBUF_SIZE] = "";
-        opc_err err = opc_account_remote_signin(address, ca_file(ctx), mail, password, key, dir,
-                                                id, sizeof(id), &token, errbuf, sizeof(errbuf));
+        opc_err err = opc_account_remote_signin(address, ca_file(ctx), mail, password, key, dir, id,
+                                                sizeof(id), &token, errbuf, sizeof(errbuf));
         if (err == OPC_ERR_PARSE && strstr(errbuf, "Secret Key") != NULL) {
             rc = op_fail(OP_EXIT_AUTH, "malformed Secret Key");
         } else if (err != OPC_OK) {

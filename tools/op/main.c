@@ -113,8 +113,7 @@ static const struct op_cmd commands[] = {
      "  --email EMAIL     the account's email (default: the last one used at URL)\n"
      "Use it as: eval $(op signin)\n"},
     {"signout", op_cmd_signout, no_flags, "op signout",
-     "End the session (delete its sealed unlock key; on an account server, end it there)",
-     ""},
+     "End the session (delete its sealed unlock key; on an account server, end it there)", ""},
     {"vault create", op_cmd_vault_create, vault_flags, "op vault create NAME [--description TEXT]",
      "Create a vault", ""},
     {"vault list", op_cmd_vault_list, no_flags, "op vault list", "List vaults", ""},
