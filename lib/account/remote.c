@@ -206,6 +206,9 @@ static opc_err remote_create(const char *address, const char *ca_file, const cha
     opc__proto_signup su;
     opc_secret *sk = NULL;
     remote r;
+    if (out_secret_key == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
     opc_err rc = remote_open(&r, address, ca_file, eb);
     if (rc != OPC_OK) {
         return rc;
@@ -249,7 +252,8 @@ opc_err opc_account_remote_create(const char *address, const char *ca_file, cons
     }
     if (rc == OPC_OK && (address == NULL || email == NULL || password == NULL ||
                          out_secret_key == NULL || out_id == NULL || out_id_len < OPC_ID_LEN + 1)) {
-        rc = opc__fail(&eb, OPC_ERR_INVALID_ARG, "account create: missing argument");
+        (void)opc__fail(&eb, OPC_ERR_INVALID_ARG, "account create: missing argument");
+        rc = OPC_ERR_INVALID_ARG;
     }
     if (rc == OPC_OK) {
         rc = remote_create(address, ca_file, email, password, out_id, out_id_len, out_secret_key,
@@ -417,7 +421,8 @@ static opc_err session_read(const char *dir, const char *account, const char *to
         rc =
             opc__json_get_int(doc, "exp", true, "session file", 0, INT64_C(1) << 40, &s->exp, NULL);
     }
-    if (rc == OPC_OK && (strlen(addr) > MAX_ADDRESS || opc__json_member(doc, "remote") == NULL)) {
+    if (rc == OPC_OK &&
+        (addr == NULL || strlen(addr) > MAX_ADDRESS || opc__json_member(doc, "remote") == NULL)) {
         rc = OPC_ERR_PARSE;
     }
     if (rc != OPC_OK) {
@@ -425,7 +430,10 @@ static opc_err session_read(const char *dir, const char *account, const char *to
                  ? rc
                  : opc__fail(eb, OPC_ERR_PARSE, "the session file in %s is malformed", dir);
     }
-    if (rc == OPC_OK && strcmp(acct, account) != 0) {
+    if (rc == OPC_OK && (acct == NULL || addr == NULL)) {
+        rc = opc__fail(eb, OPC_ERR_PARSE, "the session file in %s is malformed", dir);
+    }
+    if (rc == OPC_OK && acct != NULL && strcmp(acct, account) != 0) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "no session for this account in %s", dir);
     }
     if (rc == OPC_OK && opc__now_s() >= s->exp) {
@@ -658,7 +666,8 @@ opc_err opc_account_remote_signin(const char *address, const char *ca_file, cons
     if (rc == OPC_OK && (address == NULL || email == NULL || password == NULL ||
                          secret_key == NULL || dir == NULL || dir[0] == '\0' || out_token == NULL ||
                          out_id == NULL || out_id_len < OPC_ID_LEN + 1)) {
-        rc = opc__fail(&eb, OPC_ERR_INVALID_ARG, "signin: missing argument");
+        (void)opc__fail(&eb, OPC_ERR_INVALID_ARG, "signin: missing argument");
+        rc = OPC_ERR_INVALID_ARG;
     }
     if (rc == OPC_OK) {
         rc = signin(address, ca_file, email, password, secret_key, dir, out_id, out_id_len,
@@ -699,6 +708,9 @@ static opc_err remote_open_account(const char *dir, const char *account_id, cons
     if (rc == OPC_OK) {
         rc = opc__account_from_row(&row, s.auk, out, eb);
     }
+    if (rc == OPC_OK && *out == NULL) {
+        rc = OPC_ERR_INTERNAL; /* not reached */
+    }
     if (rc == OPC_OK) {
         (*out)->address = opc__strdup(s.address);
         if ((*out)->address == NULL) {
@@ -725,7 +737,8 @@ opc_err opc_account_remote_open(const char *dir, const char *account_id, const c
     }
     opc_err rc = opc__require_init();
     if (rc == OPC_OK && (dir == NULL || account_id == NULL || token == NULL || out == NULL)) {
-        rc = opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument");
+        (void)opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument");
+        rc = OPC_ERR_INVALID_ARG;
     }
     if (rc == OPC_OK) {
         rc = remote_open_account(dir, account_id, token, ca_file, out, &eb);
@@ -743,7 +756,8 @@ opc_err opc_account_remote_signout(const char *dir, const char *account_id, cons
     opc__ebuf_clear(&eb);
     opc_err rc = opc__require_init();
     if (rc == OPC_OK && (dir == NULL || account_id == NULL || token == NULL)) {
-        rc = opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument");
+        (void)opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument");
+        rc = OPC_ERR_INVALID_ARG;
     }
     rsession s;
     memset(&s, 0, sizeof s);

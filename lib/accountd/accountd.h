@@ -106,9 +106,9 @@ opc_err opc__ad_nonce_take(opc__ad_nonces *n, const char *nonce, int64_t now_ms)
  * in the database so that several servers share them): failed sign-ins
  * per client address and per account (email), and sign-ups per address. */
 #define OPC_AD_OWNER_FAIL_LIMIT 10
-#define OPC_AD_OWNER_FAIL_WINDOW_MS (5 * 60 * 1000)
+#define OPC_AD_OWNER_FAIL_WINDOW_MS ((int64_t)5 * 60 * 1000)
 #define OPC_AD_SIGNUP_LIMIT 10
-#define OPC_AD_SIGNUP_WINDOW_MS (60 * 60 * 1000)
+#define OPC_AD_SIGNUP_WINDOW_MS ((int64_t)60 * 60 * 1000)
 
 typedef struct opc__ad_limiter opc__ad_limiter;
 

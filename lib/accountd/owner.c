@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -107,6 +108,11 @@ opc_err opc__ad_pending_add(opc__ad_pending *p, opc__ad_signin *in, int64_t now_
             oldest = e;
         }
     }
+    if (slot == NULL && oldest == NULL) { /* not reached: max >= 1 */
+        (void)pthread_mutex_unlock(&p->mu);
+        opc__ad_signin_clear(in);
+        return OPC_ERR_INVALID_ARG;
+    }
     if (slot == NULL) {
         opc__ad_signin_clear(&oldest->s);
         memset(oldest, 0, sizeof *oldest);
@@ -154,15 +160,11 @@ static opc_err derive(const uint8_t secret[32], const char *label, const char *e
                       uint8_t out[32])
 {
     char msg[OPC_PROTO_MAX_EMAIL + 32];
-    size_t ln = strlen(label);
-    size_t en = strlen(email);
-    if (ln + 1 + en > sizeof msg) {
+    int n = snprintf(msg, sizeof msg, "%s\n%s", label, email);
+    if (n < 0 || (size_t)n >= sizeof msg) {
         return OPC_ERR_INVALID_ARG;
     }
-    memcpy(msg, label, ln);
-    msg[ln] = '\n';
-    memcpy(msg + ln + 1, email, en);
-    return opc__hmac_sha256(secret, 32, msg, ln + 1 + en, out);
+    return opc__hmac_sha256(secret, 32, msg, (size_t)n, out);
 }
 
 opc_err opc__ad_owner_fake(const uint8_t secret[32], const char *email,
@@ -193,14 +195,12 @@ opc_err opc__ad_owner_fake(const uint8_t secret[32], const char *email,
 opc_err opc__ad_email_key(const char *email, char out[OPC_PROTO_HASH_B64 + 1])
 {
     char msg[OPC_PROTO_MAX_EMAIL + 8];
-    size_t n = strlen(email);
-    if (n > OPC_PROTO_MAX_EMAIL) {
+    int n = snprintf(msg, sizeof msg, "email\n%s", email);
+    if (n < 0 || (size_t)n >= sizeof msg) {
         return OPC_ERR_INVALID_ARG;
     }
-    memcpy(msg, "email\n", 6);
-    memcpy(msg + 6, email, n);
     uint8_t h[OPC_SHA256_LEN];
-    opc_err rc = opc__sha256(msg, n + 6, h);
+    opc_err rc = opc__sha256(msg, (size_t)n, h);
     if (rc == OPC_OK) {
         rc = opc__b64_encode_to(h, sizeof h, OPC_B64URL, out, OPC_PROTO_HASH_B64 + 1, NULL);
     }
