@@ -200,8 +200,8 @@ static void check_owner(const cJSON *j)
                no_clear);
     ROUND_TRIP(opc__proto_auth_challenge, opc__proto_auth_challenge_decode,
                opc__proto_auth_challenge_encode, no_clear);
-    ROUND_TRIP(opc__proto_auth_verify, opc__proto_auth_verify_decode,
-               opc__proto_auth_verify_encode, no_clear);
+    ROUND_TRIP(opc__proto_auth_verify, opc__proto_auth_verify_decode, opc__proto_auth_verify_encode,
+               no_clear);
     ROUND_TRIP(opc__proto_auth_session, opc__proto_auth_session_decode,
                opc__proto_auth_session_encode, no_clear);
 }
