@@ -118,6 +118,12 @@ check "op account get --format json: the same account" sh -c \
     "setsid -w '$OP' account get --format json </dev/null |
      jq -e '.id == \"$ACCT\" and .address == \"$URL\"' >/dev/null"
 set +e
+OP_SESSION_TOKEN=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA op whoami >/dev/null 2>"$T/badtok.err"
+RC=$?
+set -e
+check "a wrong session token: exit 3, one line" sh -c \
+    "[ $RC -eq 3 ] && [ \$(wc -l <'$T/badtok.err') -eq 1 ] && grep -q 'invalid session token' '$T/badtok.err'"
+set +e
 op vault list >/dev/null 2>"$T/vl.err"
 RC=$?
 set -e
@@ -164,7 +170,8 @@ check "an unknown email: the same salts on every ask, a fresh B" sh -c \
 # ---- a replayed owner request: captured through a recording proxy ----
 PPORT=$(free_port)
 cat >"$T/proxy.py" <<'EOF'
-import http.client, http.server, json, sys
+import http.client, http.server, json, signal, sys
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
 port, upstream, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"

@@ -532,6 +532,12 @@ static int open_remote(struct op_ctx *ctx, const char *address)
                        "'eval $(op signin --address %s)'",
                        address);
     }
+    if (err == OPC_ERR_DECRYPT) {
+        return op_fail(OP_EXIT_AUTH,
+                       "invalid session token; sign in again with "
+                       "'eval $(op signin --address %s)'",
+                       address);
+    }
     if (err != OPC_OK) {
         ctx->acct = NULL;
         return remote_fail(ctx, err, errbuf);
