@@ -276,6 +276,17 @@ set -e
 check "op signin while limited: refused, one line naming the rate limit" sh -c \
     "[ $RC -ne 0 ] && [ \$(wc -l <'$T/signin.err') -eq 1 ] && grep -q 'rate limited' '$T/signin.err'"
 
+# ---- rate limit: sign-ups from one address (every attempt counts) ----
+LAST=
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+    LAST=$(curl -s -o "$T/su.body" -D "$T/su.hdr" -w '%{http_code}' --cacert "$CA" \
+        -H 'Content-Type: application/json' --data '{"v":1}' "$URL/v1/owner/signup")
+    [ "$LAST" = 429 ] && break
+    [ "$LAST" = 400 ] || break
+done
+check "sign-ups from one address: 400s, then 429 with Retry-After" sh -c \
+    "[ '$LAST' = 429 ] && grep -qi '^Retry-After: [0-9]' '$T/su.hdr'"
+
 # ---- canary scan (the data directory while the server runs: its WAL is there) ----
 SK_RAW=$(printf '%s' "$SK" | tr -d '-')
 scan() { # scan PATH...: exit 0 when a canary is found
