@@ -237,6 +237,17 @@ check "the log says: the other kind" poll_until 3000 grep -q 'endpoint of the ot
 
 # ---- sign-out: the session is gone on the server ----
 export OP_SESSION_TOKEN="$TOKEN" OP_ADDRESS="$URL" OP_CA_FILE="$CA"
+# The address is bound to the sealed session: a file edited to send op
+# (and its MAC keys) elsewhere does not open.
+cp "$SESS" "$T/session.keep"
+jq -c '.address = "https://127.0.0.1:1"' "$T/session.keep" >"$SESS"
+set +e
+op whoami >/dev/null 2>"$T/moved.err"
+RC=$?
+set -e
+check "a session file whose address was edited: refused (exit 3), nothing sent" sh -c \
+    "[ $RC -eq 3 ] && grep -q 'invalid session token' '$T/moved.err'"
+cp "$T/session.keep" "$SESS"
 cp "$SESS" "$T/session.copy"
 set +e
 op signout 2>"$T/signout.err"
