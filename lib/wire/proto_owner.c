@@ -93,7 +93,7 @@ static opc_err get_id(const cJSON *j, const char *name, const char *what, char o
     return rc;
 }
 
-/* A lower-case name@host of printable ASCII without spaces. */
+/* A name@host in UTF-8 without spaces, control characters or ASCII capitals. */
 static opc_err get_email(const cJSON *j, const char *what, char out[OPC_PROTO_MAX_EMAIL + 1],
                          opc__ebuf *eb)
 {
@@ -102,9 +102,11 @@ static opc_err get_email(const cJSON *j, const char *what, char out[OPC_PROTO_MA
         return rc;
     }
     const char *at = strchr(out, '@');
-    bool ok = at != NULL && at != out && at[1] != '\0' && strchr(at + 1, '@') == NULL;
+    bool ok = at != NULL && at != out && at[1] != '\0' && strchr(at + 1, '@') == NULL &&
+              opc__utf8_valid(out, strlen(out));
     for (const char *p = out; ok && *p != '\0'; p++) {
-        ok = *p > ' ' && *p < 0x7f && !(*p >= 'A' && *p <= 'Z');
+        unsigned char c = (unsigned char)*p;
+        ok = c > ' ' && c != 0x7f && !(c >= 'A' && c <= 'Z');
     }
     return ok ? OPC_OK
               : opc__fail(eb, OPC_ERR_PARSE, "%s: \"email\" must be a lower-case address", what);
