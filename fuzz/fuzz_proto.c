@@ -5,7 +5,9 @@
  * decoded; a hello or welcome that decodes encodes and decodes again to the
  * same struct; a decoded hello's checks refuse it (it is not signed by the
  * fixed key) without crashing; an error answer always maps to an error;
- * the page decoders detach exactly what they accept.
+ * the page decoders detach exactly what they accept; the owner's messages
+ * (account row, sign-up, the sign-in's four) that decode encode and decode
+ * again to the same JSON.
  */
 #include "internal.h"
 
@@ -162,6 +164,48 @@ static void check_pages(const cJSON *j)
     cJSON_Delete(c);
 }
 
+/* decode -> encode -> decode -> encode: the same JSON twice. */
+#define ROUND_TRIP(type, dec, enc, clear)                                                          \
+    do {                                                                                           \
+        type m_, m2_;                                                                              \
+        opc_err rc_ = dec(j, &m_, NULL);                                                           \
+        if (rc_ != OPC_OK) {                                                                       \
+            refused(rc_);                                                                          \
+            break;                                                                                 \
+        }                                                                                          \
+        cJSON *once_ = NULL;                                                                       \
+        cJSON *twice_ = NULL;                                                                      \
+        if (enc(&m_, &once_) != OPC_OK || dec(once_, &m2_, NULL) != OPC_OK ||                      \
+            enc(&m2_, &twice_) != OPC_OK || !cJSON_Compare(once_, twice_, 1)) {                    \
+            abort();                                                                               \
+        }                                                                                          \
+        cJSON_Delete(once_);                                                                       \
+        cJSON_Delete(twice_);                                                                      \
+        clear(&m_);                                                                                \
+        clear(&m2_);                                                                               \
+    } while (0)
+
+static void no_clear(const void *p)
+{
+    (void)p;
+}
+
+static void check_owner(const cJSON *j)
+{
+    ROUND_TRIP(opc__proto_account, opc__proto_account_decode, opc__proto_account_encode,
+               opc__proto_account_clear);
+    ROUND_TRIP(opc__proto_signup, opc__proto_signup_decode, opc__proto_signup_encode,
+               opc__proto_signup_clear);
+    ROUND_TRIP(opc__proto_auth_start, opc__proto_auth_start_decode, opc__proto_auth_start_encode,
+               no_clear);
+    ROUND_TRIP(opc__proto_auth_challenge, opc__proto_auth_challenge_decode,
+               opc__proto_auth_challenge_encode, no_clear);
+    ROUND_TRIP(opc__proto_auth_verify, opc__proto_auth_verify_decode, opc__proto_auth_verify_encode,
+               no_clear);
+    ROUND_TRIP(opc__proto_auth_session, opc__proto_auth_session_decode,
+               opc__proto_auth_session_encode, no_clear);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     cJSON *j = NULL;
@@ -173,6 +217,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_welcome(j);
     check_error(j);
     check_pages(j);
+    check_owner(j);
     cJSON_Delete(j);
     return 0;
 }

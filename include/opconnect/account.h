@@ -121,6 +121,55 @@ OPC_API OPC_NODISCARD opc_err opc_account_session_unlock(opc_account *a, const c
 OPC_API OPC_NODISCARD opc_err opc_account_session_end(opc_account *a, const char *dir)
     OPC_NONNULL(1, 2);
 
+/*
+ * An account held by op-account-server (docs/protocol.md, "Owner
+ * sign-in"). address is "https://host[:port]" (http:// for a loopback host
+ * only); ca_file, when not NULL, is the PEM bundle that verifies the
+ * server's certificate (verification is always on). Since 0.1.0.
+ *
+ * opc_account_remote_create() makes the account exactly as
+ * opc_account_create() does (keys, envelopes, 2SKD) plus an SRP salt and
+ * verifier, and sends only public material and ciphertext; the Secret Key
+ * is returned once (*out_secret_key), the account id in out_id (27
+ * bytes). An email the server already holds is OPC_ERR_EXISTS.
+ *
+ * opc_account_remote_signin() signs in with SRP-6a (the password and the
+ * Secret Key never leave the process) and writes dir/session-<accountId>
+ * (0600), sealed under a new random token returned as *out_token: the
+ * address, the session id, its request and answer keys, its counter and
+ * the Account Unlock Key. A refused sign-in is OPC_ERR_PERMISSION (wrong
+ * email, password or Secret Key: the server does not say which);
+ * OPC_ERR_IO with "rate limited" when the server asks to wait.
+ *
+ * opc_account_remote_open() opens that session: it downloads the account
+ * row (GET /v1/owner/account) and unlocks it with the sealed AUK. The
+ * handle answers opc_account_id/email and is unlocked; the commands on
+ * vaults and items over the network come later (OPC_ERR_UNSUPPORTED).
+ * opc_account_remote_signout() ends the session on the server and deletes
+ * the file (the file is deleted even when the server cannot be reached).
+ * A session the server no longer knows is OPC_ERR_PERMISSION.
+ */
+OPC_API OPC_NODISCARD opc_err opc_account_remote_create(const char *address, const char *ca_file,
+                                                        const char *email, const char *password,
+                                                        char *out_id, size_t out_id_len,
+                                                        opc_secret **out_secret_key, char *errbuf,
+                                                        size_t errbuf_len);
+OPC_API OPC_NODISCARD opc_err opc_account_remote_signin(const char *address, const char *ca_file,
+                                                        const char *email, const char *password,
+                                                        const char *secret_key, const char *dir,
+                                                        char *out_id, size_t out_id_len,
+                                                        opc_secret **out_token, char *errbuf,
+                                                        size_t errbuf_len);
+OPC_API OPC_NODISCARD opc_err opc_account_remote_open(const char *dir, const char *account_id,
+                                                      const char *token, const char *ca_file,
+                                                      opc_account **out, char *errbuf,
+                                                      size_t errbuf_len);
+OPC_API OPC_NODISCARD opc_err opc_account_remote_signout(const char *dir, const char *account_id,
+                                                         const char *token, const char *ca_file,
+                                                         char *errbuf, size_t errbuf_len);
+/* The address of a remote handle (NULL for an account file). */
+OPC_API const char *opc_account_address(const opc_account *a);
+
 /* ---- vaults (JSON: the Connect vault object) ---- */
 
 OPC_API OPC_NODISCARD opc_err opc_account_vault_create(opc_account *a, const char *name,

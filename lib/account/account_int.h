@@ -41,7 +41,7 @@
 #include "internal.h"
 
 /* Schema version written by this library (PRAGMA user_version). */
-#define OPC_ACCOUNT_SCHEMA_VERSION 2
+#define OPC_ACCOUNT_SCHEMA_VERSION 3
 /* PRAGMA application_id of account files ("OPCA"). */
 #define OPC_ACCOUNT_APPLICATION_ID 0x4f504341
 /* SQLite busy timeout, in milliseconds. */
@@ -101,8 +101,22 @@ struct opc_account {
     opc__vault_key *vkeys;
     size_t n_vkeys;
     size_t cap_vkeys;
+    char *address; /* a remote handle's account server (remote.c); NULL: a file */
     char errmsg[OPC_ERRBUF_SIZE];
 };
+
+/* ---- session.c: the session files, local (session.c) and remote (remote.c) ---- */
+
+/* Create the session directory (0700) when missing. */
+opc_err opc__acct_session_dir(const char *dir, opc__ebuf *eb);
+/* Read a session file (at most 8 KiB; OPC_ERR_NOT_FOUND when missing). */
+opc_err opc__acct_session_load(const char *path, const char *dir, char **out, size_t *out_len,
+                               opc__ebuf *eb);
+/* Write a session file atomically, mode 0600. */
+opc_err opc__acct_session_store(const char *dir, const char *path, const char *text, size_t len,
+                                opc__ebuf *eb);
+/* owner.c: a lower-cased copy of a plausible email address. */
+opc_err opc__acct_normalize_email(const char *email, char **out, opc__ebuf *eb);
 
 /* ---- schema.c ---- */
 
@@ -226,6 +240,15 @@ static inline opc_err opc__acct_enter(opc_account *a, opc__acct_state need, bool
     if (!args_ok) {
         (void)opc__fail(eb, OPC_ERR_INVALID_ARG, "missing argument");
         return OPC_ERR_INVALID_ARG; /* literally, for the analyzer */
+    }
+    if (a->db == NULL) {
+        /* A remote handle (remote.c): the owner's store protocol will
+         * carry these calls; until then they are refused here. */
+        (void)opc__fail(eb, OPC_ERR_UNSUPPORTED,
+                        "account %s is on an account server: this command does not work over "
+                        "the network yet",
+                        a->id);
+        return OPC_ERR_UNSUPPORTED;
     }
     return need == OPC__ACCT_UNLOCKED ? opc__acct_need_unlocked(a, eb) : OPC_OK;
 }

@@ -14,12 +14,14 @@
 #include <unistd.h>
 
 #include "account/account_int.h"
+#include "account/signup.h"
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/rand.h"
 #include "core/secret.h"
 #include "core/time.h"
 #include "crypto/base64.h"
+#include "crypto/srp.h"
 #include "wire/labels.h"
 
 #define AUK_KID "mp"
@@ -65,6 +67,7 @@ void opc_account_free(opc_account *a)
     opc__rows_close(a->rows);
     opc__db_close(a->db);
     opc__free(a->email);
+    opc__free(a->address);
     opc__secret_free(a, sizeof *a);
 }
 
@@ -83,6 +86,11 @@ const char *opc_account_id(const opc_account *a)
     return a == NULL ? NULL : a->id;
 }
 
+const char *opc_account_address(const opc_account *a)
+{
+    return a == NULL ? NULL : a->address;
+}
+
 const char *opc_account_email(const opc_account *a)
 {
     return a == NULL ? NULL : a->email;
@@ -96,7 +104,7 @@ bool opc_account_is_unlocked(const opc_account *a)
 /* ---- inputs ---- */
 
 /* Lower-cased copy of a plausible email address. */
-static opc_err normalize_email(const char *email, char **out, opc__ebuf *eb)
+opc_err opc__acct_normalize_email(const char *email, char **out, opc__ebuf *eb)
 {
     opc_err rc = opc__acct_check_name(email, OPC_ACCOUNT_MAX_EMAIL, "email", eb);
     if (rc != OPC_OK) {
@@ -225,9 +233,25 @@ static opc_err load_keyset_rows(opc_account *a, keyset_rows *r, opc__ebuf *eb)
     return rc;
 }
 
+/* Open the keyset of rows with the AUK and check it against the public keys. */
+static opc_err unlock_rows(opc_account *a, const keyset_rows *r, const uint8_t auk[32],
+                           opc__ebuf *eb);
+
 opc_err opc__acct_unlock_auk(opc_account *a, const uint8_t auk[32], opc__ebuf *eb)
 {
     keyset_rows rows = {0};
+    opc_err rc = load_keyset_rows(a, &rows, eb);
+    if (rc == OPC_OK) {
+        rc = unlock_rows(a, &rows, auk, eb);
+    }
+    keyset_rows_free(&rows);
+    return rc;
+}
+
+static opc_err unlock_rows(opc_account *a, const keyset_rows *r, const uint8_t auk[32],
+                           opc__ebuf *eb)
+{
+    const keyset_rows rows = *r;
     opc__key *auk_key = NULL;
     opc__key *sym = NULL;
     opc__key *rsa = NULL;
@@ -236,10 +260,8 @@ opc_err opc__acct_unlock_auk(opc_account *a, const uint8_t auk[32], opc__ebuf *e
     opc__key *spub_stored = NULL;
     opc_secret *pt = NULL;
 
-    opc_err rc = load_keyset_rows(a, &rows, eb);
-    if (rc == OPC_OK) {
-        rc = opc__key_from_oct(auk, 32, AUK_KID, OPC_KEYOP_ENCRYPT | OPC_KEYOP_DECRYPT, &auk_key);
-    }
+    opc_err rc =
+        opc__key_from_oct(auk, 32, AUK_KID, OPC_KEYOP_ENCRYPT | OPC_KEYOP_DECRYPT, &auk_key);
     if (rc == OPC_OK) {
         rc = open_key(a, OPC_WIRE_ACCOUNT_KEYSET, auk_key, rows.enc_sym_key, "account keyset", &pt,
                       eb);
@@ -303,7 +325,6 @@ opc_err opc__acct_unlock_auk(opc_account *a, const uint8_t auk[32], opc__ebuf *e
     opc__key_free(sign);
     opc__key_free(sign_pub);
     opc__key_free(spub_stored);
-    keyset_rows_free(&rows);
     return rc;
 }
 
@@ -409,13 +430,37 @@ static opc_err make_keyset(opc_account *a, const uint8_t auk[32], new_keys *k)
     return rc;
 }
 
-static opc_err write_account(opc_account *a, const new_keys *k, opc__ebuf *eb)
+/* The account row of a (its ids, email, salt, iterations) and k (borrowed
+ * texts: r lives no longer than k, and is not cleared). */
+static void row_of(const opc_account *a, const new_keys *k, opc__proto_account *r)
+{
+    memset(r, 0, sizeof *r);
+    memcpy(r->id, a->id, sizeof r->id);
+    (void)snprintf(r->email, sizeof r->email, "%s", a->email);
+    memcpy(r->skid, a->skid, sizeof r->skid);
+    (void)snprintf(r->kdf_alg, sizeof r->kdf_alg, "%s", KDF_ALG);
+    memcpy(r->kdf_salt, a->salt, sizeof r->kdf_salt);
+    r->iterations = a->iterations;
+    memcpy(r->keyset_id, a->keyset_id, sizeof r->keyset_id);
+    memcpy(r->issuer_kid, a->issuer_kid, sizeof r->issuer_kid);
+    r->enc_sym_key = k->enc_sym_key;
+    r->pub_key = k->pub_key;
+    r->enc_pri_key = k->enc_pri_key;
+    r->spub_key = k->spub_key;
+    r->enc_spri_key = k->enc_spri_key;
+}
+
+/* Write a new account into the empty file of a: the schema, the account
+ * row, its issuer key and (srp non-NULL: an account of op-account-server)
+ * the SRP salt and verifier. */
+static opc_err write_account(opc_account *a, const opc__proto_account *r,
+                             const opc__proto_signup *srp, opc__ebuf *eb)
 {
     char salt_b64[32];
     int64_t now = opc__now_s();
     int64_t seq = 0;
-    opc_err rc =
-        opc__b64_encode_to(a->salt, sizeof a->salt, OPC_B64URL, salt_b64, sizeof salt_b64, NULL);
+    opc_err rc = opc__b64_encode_to(r->kdf_salt, sizeof r->kdf_salt, OPC_B64URL, salt_b64,
+                                    sizeof salt_b64, NULL);
     if (rc == OPC_OK) {
         rc = opc__acct_begin(a, true, eb);
     }
@@ -432,18 +477,35 @@ static opc_err write_account(opc_account *a, const new_keys *k, opc__ebuf *eb)
                            "ttttti"
                            "tttttt"
                            "ti",
-                           a->id, a->email, a->skid, KDF_ALG, salt_b64, (int64_t)a->iterations,
-                           a->keyset_id, k->enc_sym_key, k->pub_key, k->enc_pri_key, a->issuer_kid,
-                           k->spub_key, k->enc_spri_key, now);
+                           r->id, r->email, r->skid, r->kdf_alg, salt_b64, (int64_t)r->iterations,
+                           r->keyset_id, r->enc_sym_key, r->pub_key, r->enc_pri_key, r->issuer_kid,
+                           r->spub_key, r->enc_spri_key, now);
     }
     if (rc == OPC_OK) {
-        opc__change c = {.kind = OPC_CHANGE_ISSUER_KEY, .kid = a->issuer_kid};
+        opc__change c = {.kind = OPC_CHANGE_ISSUER_KEY, .kid = r->issuer_kid};
         rc = opc__acct_change(a, &c, &seq, eb);
     }
     if (rc == OPC_OK) {
         rc = opc__acct_run(a, NULL, eb,
                            "INSERT INTO issuer_keys (kid, jwk, created, seq) VALUES (?, ?, ?, ?)",
-                           "ttii", a->issuer_kid, k->spub_key, now, seq);
+                           "ttii", r->issuer_kid, r->spub_key, now, seq);
+    }
+    if (rc == OPC_OK && srp != NULL) {
+        char ssalt[32];
+        char *v = NULL;
+        size_t vn = 0;
+        rc = opc__b64_encode_to(srp->srp_salt, sizeof srp->srp_salt, OPC_B64URL, ssalt,
+                                sizeof ssalt, NULL);
+        if (rc == OPC_OK) {
+            rc = opc__b64_encode(srp->verifier, sizeof srp->verifier, OPC_B64URL, &v, &vn);
+        }
+        if (rc == OPC_OK) {
+            rc = opc__acct_run(a, NULL, eb,
+                               "INSERT INTO owner_srp (one, salt, verifier, created) VALUES "
+                               "(1, ?, ?, ?)",
+                               "tti", ssalt, v, now);
+        }
+        opc__free(v);
     }
     return opc__acct_end(a, rc, eb);
 }
@@ -456,6 +518,109 @@ static opc_err new_handle(opc_account **out)
     }
     *out = a;
     return OPC_OK;
+}
+
+/* A new handle for a new account: email normalized, password and iterations checked. */
+static opc_err begin_new(const char *email, const char *password, uint32_t iterations,
+                         uint32_t min_iterations, opc_account **out, opc__ebuf *eb)
+{
+    opc_account *a = NULL;
+    opc_err rc = new_handle(&a);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    a->min_iterations = min_iterations;
+    a->iterations = iterations;
+    rc = opc__acct_normalize_email(email, &a->email, eb);
+    if (rc == OPC_OK) {
+        rc = check_password(password, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = check_iterations(iterations, min_iterations, eb);
+    }
+    if (rc != OPC_OK) {
+        opc_account_free(a);
+        return rc;
+    }
+    *out = a;
+    return OPC_OK;
+}
+
+/*
+ * The keys of a new account, made the same way for a local file and for
+ * op-account-server: ids, a Secret Key (sk_text, parsed into *sk), the
+ * salt, the AUK (auk) and the sealed keyset (k); a->rsa_pub is set.
+ */
+static opc_err make_account(opc_account *a, const char *password,
+                            char sk_text[OPC_SECRET_KEY_STRLEN + 1], opc__secret_key *sk,
+                            uint8_t auk[32], new_keys *k, opc__ebuf *eb)
+{
+    opc_err rc = opc__id_generate(a->id);
+    if (rc == OPC_OK) {
+        rc = opc__id_generate(a->keyset_id);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__id_generate(a->issuer_kid);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__secret_key_generate(sk_text);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__secret_key_parse(sk_text, sk, eb);
+    }
+    if (rc == OPC_OK) {
+        memcpy(a->skid, sk->id, sizeof sk->id);
+        rc = opc__rand_bytes(a->salt, sizeof a->salt);
+    }
+    if (rc == OPC_OK) {
+        rc = derive_auk(a, password, sk, auk, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = make_keyset(a, auk, k);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__key_public(k->rsa, &a->rsa_pub);
+    }
+    return rc;
+}
+
+/* Create path (O_EXCL, 0600) and open it as a's SQLite file in WAL mode;
+ * *created once the file exists. */
+static opc_err create_file(opc_account *a, const char *path, bool *created, opc__ebuf *eb)
+{
+    opc_err rc = OPC_OK;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        rc = errno == EEXIST ? opc__fail(eb, OPC_ERR_EXISTS, "account file %s already exists", path)
+                             : opc__fail(eb, OPC_ERR_IO, "cannot create the account file %s", path);
+    } else {
+        *created = true;
+        if (fchmod(fd, 0600) != 0) {
+            rc = opc__fail(eb, OPC_ERR_IO, "cannot set mode 0600 on the account file");
+        }
+        (void)close(fd);
+    }
+    if (rc == OPC_OK && realpath(path, a->path) == NULL) {
+        rc = opc__fail(eb, OPC_ERR_IO, "cannot resolve the account file's path");
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_db_open(a, a->path, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_db_wal(a, eb);
+    }
+    return rc;
+}
+
+/* Undo a failed create: free a, remove the files when they were made. */
+static void create_failed(opc_account *a, const char *path, bool created)
+{
+    char p[PATH_MAX];
+    (void)snprintf(p, sizeof p, "%s", a->path[0] != '\0' ? a->path : path);
+    opc_account_free(a);
+    if (created) {
+        remove_files(p);
+    }
 }
 
 opc_err opc__account_create_ex(const char *path, const char *email, const char *password,
@@ -480,21 +645,8 @@ opc_err opc__account_create_ex(const char *path, const char *email, const char *
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "account create: bad argument");
     }
     opc_account *a = NULL;
-    rc = new_handle(&a);
+    rc = begin_new(email, password, iterations, min_iterations, &a, eb);
     if (rc != OPC_OK) {
-        return rc;
-    }
-    a->min_iterations = min_iterations;
-    a->iterations = iterations;
-    rc = normalize_email(email, &a->email, eb);
-    if (rc == OPC_OK) {
-        rc = check_password(password, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = check_iterations(iterations, min_iterations, eb);
-    }
-    if (rc != OPC_OK) {
-        opc_account_free(a);
         return rc;
     }
 
@@ -505,57 +657,14 @@ opc_err opc__account_create_ex(const char *path, const char *email, const char *
     new_keys keys = {0};
     memset(&sk, 0, sizeof sk);
 
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        rc = errno == EEXIST ? opc__fail(eb, OPC_ERR_EXISTS, "account file %s already exists", path)
-                             : opc__fail(eb, OPC_ERR_IO, "cannot create the account file %s", path);
-    } else {
-        created = true;
-        if (fchmod(fd, 0600) != 0) {
-            rc = opc__fail(eb, OPC_ERR_IO, "cannot set mode 0600 on the account file");
-        }
-        (void)close(fd);
-    }
-    if (rc == OPC_OK && realpath(path, a->path) == NULL) {
-        rc = opc__fail(eb, OPC_ERR_IO, "cannot resolve the account file's path");
+    rc = create_file(a, path, &created, eb);
+    if (rc == OPC_OK) {
+        rc = make_account(a, password, sk_text, &sk, auk, &keys, eb);
     }
     if (rc == OPC_OK) {
-        rc = opc__acct_db_open(a, a->path, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_db_wal(a, eb);
-    }
-    /* Ids, Secret Key, salt, AUK. */
-    if (rc == OPC_OK) {
-        rc = opc__id_generate(a->id);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__id_generate(a->keyset_id);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__id_generate(a->issuer_kid);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__secret_key_generate(sk_text);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__secret_key_parse(sk_text, &sk, eb);
-    }
-    if (rc == OPC_OK) {
-        memcpy(a->skid, sk.id, sizeof sk.id);
-        rc = opc__rand_bytes(a->salt, sizeof a->salt);
-    }
-    if (rc == OPC_OK) {
-        rc = derive_auk(a, password, &sk, auk, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = make_keyset(a, auk, &keys);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__key_public(keys.rsa, &a->rsa_pub);
-    }
-    if (rc == OPC_OK) {
-        rc = write_account(a, &keys, eb);
+        opc__proto_account row;
+        row_of(a, &keys, &row);
+        rc = write_account(a, &row, NULL, eb);
     }
     if (rc == OPC_OK) {
         rc = chmod_files(a->path, eb);
@@ -571,15 +680,101 @@ opc_err opc__account_create_ex(const char *path, const char *email, const char *
     opc__wipe(sk_text, sizeof sk_text);
     new_keys_free(&keys);
     if (rc != OPC_OK) {
-        char p[PATH_MAX];
-        (void)snprintf(p, sizeof p, "%s", a->path[0] != '\0' ? a->path : path);
-        opc_account_free(a);
-        if (created) {
-            remove_files(p);
-        }
+        create_failed(a, path, created);
         return rc;
     }
     *out = a;
+    return OPC_OK;
+}
+
+opc_err opc__account_signup_make(const char *email, const char *password, uint32_t iterations,
+                                 uint32_t min_iterations, opc__proto_signup *out,
+                                 opc_secret **out_secret_key, opc__ebuf *eb)
+{
+    memset(out, 0, sizeof *out);
+    *out_secret_key = NULL;
+    opc_err rc = opc__require_init();
+    if (rc != OPC_OK) {
+        return opc__fail(eb, rc, "opc_global_init() was not called");
+    }
+    opc_account *a = NULL;
+    rc = begin_new(email, password, iterations, min_iterations, &a, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    char sk_text[OPC_SECRET_KEY_STRLEN + 1] = {0};
+    opc__secret_key sk;
+    uint8_t auk[32];
+    uint8_t x[32];
+    new_keys keys = {0};
+    memset(&sk, 0, sizeof sk);
+    rc = make_account(a, password, sk_text, &sk, auk, &keys, eb);
+    /* The account row, with owned copies of the texts. */
+    if (rc == OPC_OK) {
+        opc__proto_account row;
+        row_of(a, &keys, &row);
+        out->account = row;
+        out->account.enc_sym_key = opc__strdup(row.enc_sym_key);
+        out->account.pub_key = opc__strdup(row.pub_key);
+        out->account.enc_pri_key = opc__strdup(row.enc_pri_key);
+        out->account.spub_key = opc__strdup(row.spub_key);
+        out->account.enc_spri_key = opc__strdup(row.enc_spri_key);
+        if (out->account.enc_sym_key == NULL || out->account.pub_key == NULL ||
+            out->account.enc_pri_key == NULL || out->account.spub_key == NULL ||
+            out->account.enc_spri_key == NULL) {
+            rc = OPC_ERR_NOMEM;
+        }
+    }
+    /* The SRP salt (its own) and verifier v = g^x. */
+    if (rc == OPC_OK) {
+        rc = opc__rand_bytes(out->srp_salt, sizeof out->srp_salt);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__2skd_srp_x_raw(password, a->email, &sk, out->srp_salt, a->iterations, x, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__srp_verifier(opc__srp_group_get(OPC_SRP_GROUP_BITS), x, sizeof x, out->verifier,
+                               sizeof out->verifier, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__secret_new(sk_text, strlen(sk_text), out_secret_key);
+    }
+    opc__wipe(x, sizeof x);
+    opc__wipe(auk, sizeof auk);
+    opc__wipe(&sk, sizeof sk);
+    opc__wipe(sk_text, sizeof sk_text);
+    new_keys_free(&keys);
+    opc_account_free(a);
+    if (rc != OPC_OK) {
+        opc__proto_signup_clear(out);
+    }
+    return rc;
+}
+
+opc_err opc__account_create_signup(const char *path, const opc__proto_signup *su, opc__ebuf *eb)
+{
+    if (path == NULL || su == NULL || strlen(path) >= PATH_MAX ||
+        strcmp(su->account.kdf_alg, KDF_ALG) != 0) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "account create: bad argument");
+    }
+    opc_account *a = NULL;
+    opc_err rc = new_handle(&a);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    bool created = false;
+    rc = create_file(a, path, &created, eb);
+    if (rc == OPC_OK) {
+        rc = write_account(a, &su->account, su, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = chmod_files(a->path, eb);
+    }
+    if (rc != OPC_OK) {
+        create_failed(a, path, created);
+        return rc;
+    }
+    opc_account_free(a);
     return OPC_OK;
 }
 
@@ -763,4 +958,137 @@ opc_err opc_account_unlock(opc_account *a, const char *password, const char *sec
     opc__wipe(auk, sizeof auk);
     opc__wipe(&sk, sizeof sk);
     return opc__acct_finish(a, rc, &eb);
+}
+
+/* ---- an account of op-account-server (signup.h) ---- */
+
+opc_err opc__account_srp(opc_account *a, uint8_t salt[OPC_PROTO_SRP_SALT_LEN],
+                         uint8_t verifier[OPC_PROTO_SRP_LEN], opc__ebuf *eb)
+{
+    sqlite3_stmt *st = NULL;
+    bool row = false;
+    opc_err rc = opc__acct_begin(a, false, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    rc = opc__acct_query_row(a, &st, &row, eb, "SELECT salt, verifier FROM owner_srp WHERE one = 1",
+                             "");
+    if (rc == OPC_OK && !row) {
+        rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "account %s has no SRP verifier", a->id);
+    }
+    if (rc == OPC_OK) {
+        const char *s = opc__acct_col_str(st, 0);
+        const char *v = opc__acct_col_str(st, 1);
+        size_t ns = 0;
+        size_t nv = 0;
+        if (opc__b64_decode_to(s, strlen(s), OPC_B64URL, salt, OPC_PROTO_SRP_SALT_LEN, &ns, NULL) !=
+                OPC_OK ||
+            ns != OPC_PROTO_SRP_SALT_LEN ||
+            opc__b64_decode_to(v, strlen(v), OPC_B64URL, verifier, OPC_PROTO_SRP_LEN, &nv, NULL) !=
+                OPC_OK ||
+            nv != OPC_PROTO_SRP_LEN) {
+            rc = opc__fail(eb, OPC_ERR_PARSE, "account %s: malformed SRP row", a->id);
+        }
+    }
+    sqlite3_finalize(st);
+    return opc__acct_end(a, rc, eb);
+}
+
+opc_err opc__account_row(opc_account *a, opc__proto_account *out, opc__ebuf *eb)
+{
+    memset(out, 0, sizeof *out);
+    keyset_rows k = {0};
+    sqlite3_stmt *st = NULL;
+    opc_err rc = opc__acct_begin(a, false, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    rc = load_keyset_rows(a, &k, eb);
+    if (rc == OPC_OK) {
+        rc = account_row(a, "SELECT pub_key FROM account WHERE one = 1", &st, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__acct_col_text(st, 0, &out->pub_key);
+    }
+    sqlite3_finalize(st);
+    rc = opc__acct_end(a, rc, eb);
+    if (rc == OPC_OK) {
+        memcpy(out->id, a->id, sizeof out->id);
+        (void)snprintf(out->email, sizeof out->email, "%s", a->email);
+        memcpy(out->skid, a->skid, sizeof out->skid);
+        (void)snprintf(out->kdf_alg, sizeof out->kdf_alg, "%s", KDF_ALG);
+        memcpy(out->kdf_salt, a->salt, sizeof out->kdf_salt);
+        out->iterations = a->iterations;
+        memcpy(out->keyset_id, a->keyset_id, sizeof out->keyset_id);
+        memcpy(out->issuer_kid, a->issuer_kid, sizeof out->issuer_kid);
+        out->enc_sym_key = k.enc_sym_key;
+        out->enc_pri_key = k.enc_pri_key;
+        out->enc_spri_key = k.enc_spri_key;
+        out->spub_key = k.spub_key;
+        memset(&k, 0, sizeof k);
+    }
+    keyset_rows_free(&k);
+    if (rc != OPC_OK) {
+        opc__proto_account_clear(out);
+    }
+    return rc;
+}
+
+opc_err opc__account_from_row(const opc__proto_account *row, const uint8_t auk[32],
+                              opc_account **out, opc__ebuf *eb)
+{
+    *out = NULL;
+    if (strcmp(row->kdf_alg, KDF_ALG) != 0) {
+        return opc__fail(eb, OPC_ERR_UNSUPPORTED, "account %s: unsupported key derivation",
+                         row->id);
+    }
+    opc_account *a = NULL;
+    opc_err rc = new_handle(&a);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    a->min_iterations = 1;
+    memcpy(a->id, row->id, sizeof a->id);
+    memcpy(a->keyset_id, row->keyset_id, sizeof a->keyset_id);
+    memcpy(a->issuer_kid, row->issuer_kid, sizeof a->issuer_kid);
+    memcpy(a->skid, row->skid, sizeof a->skid);
+    memcpy(a->salt, row->kdf_salt, sizeof a->salt);
+    a->iterations = row->iterations;
+    a->email = opc__strdup(row->email);
+    rc = a->email != NULL ? OPC_OK : OPC_ERR_NOMEM;
+    if (rc == OPC_OK) {
+        rc = opc__jwk_parse(row->pub_key, strlen(row->pub_key), OPC_JWK_PUBLIC_ONLY, &a->rsa_pub,
+                            NULL);
+        if (rc == OPC_OK && opc__key_type(a->rsa_pub) != OPC_KTY_RSA) {
+            rc = OPC_ERR_KEY;
+        }
+        if (rc != OPC_OK && rc != OPC_ERR_NOMEM) {
+            rc = opc__fail(eb, OPC_ERR_KEY, "account %s: the owner's public key is malformed",
+                           row->id);
+        }
+    }
+    if (rc == OPC_OK) {
+        keyset_rows k = {.enc_sym_key = row->enc_sym_key,
+                         .enc_pri_key = row->enc_pri_key,
+                         .enc_spri_key = row->enc_spri_key,
+                         .spub_key = row->spub_key};
+        rc = unlock_rows(a, &k, auk, eb);
+    }
+    if (rc != OPC_OK) {
+        opc_account_free(a);
+        return rc;
+    }
+    *out = a;
+    return OPC_OK;
+}
+
+opc_err opc__account_auk(const char *password, const char *email, const opc__secret_key *sk,
+                         const uint8_t salt[16], uint32_t iterations, uint32_t min_iterations,
+                         uint8_t auk[32], opc__ebuf *eb)
+{
+    opc_err rc = check_iterations(iterations, min_iterations, eb);
+    if (rc == OPC_OK) {
+        rc = opc__2skd_raw(password, email, sk, salt, KDF_ALG, iterations, auk, eb);
+    }
+    return rc;
 }

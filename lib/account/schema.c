@@ -17,11 +17,10 @@
  * 0x4f504341 ("OPCA"): a SQLite file with another id is "not an account
  * file" (OPC_ERR_PARSE), as is a non-SQLite file. PRAGMA user_version is the
  * schema version; a newer version than this library knows is
- * OPC_ERR_UNSUPPORTED; older versions run the migrations below (only v1
- * exists). Every change is one BEGIN IMMEDIATE ... COMMIT transaction,
- * rolled back on any failure, so a failed call changes nothing; reads run in
- * a BEGIN ... COMMIT snapshot. Two processes may write at once: the second
- * waits on the lock (busy timeout).
+ * OPC_ERR_UNSUPPORTED; older versions run the migrations below. Every change is one BEGIN IMMEDIATE
+ * ... COMMIT transaction, rolled back on any failure, so a failed call changes nothing; reads run
+ * in a BEGIN ... COMMIT snapshot. Two processes may write at once: the second waits on the lock
+ * (busy timeout).
  *
  * Owner (table account, one row). email (lower-cased), the Secret Key's id
  * (skid; the Secret Key itself is returned once by create and never stored),
@@ -248,10 +247,18 @@ static const char schema_v1[] =
  * together with the account row. Append "ALTER TABLE ..." steps here.
  *   1 -> 2: items.editor, the Connect server that made the item's last
  *           change (NULL: the owner).
+ *   2 -> 3: owner_srp, the SRP salt and verifier of an account that
+ *           op-account-server holds (signed up over the network; none for
+ *           a local account file): docs/protocol.md, "Owner sign-in".
  */
 static const char *const migrations[] = {
     NULL, /* 0 -> 1: creation only */
     "ALTER TABLE items ADD COLUMN editor TEXT;",
+    "CREATE TABLE owner_srp ("
+    " one INTEGER PRIMARY KEY CHECK (one = 1),"
+    " salt TEXT NOT NULL,"
+    " verifier TEXT NOT NULL,"
+    " created INTEGER NOT NULL) STRICT;",
 };
 
 _Static_assert(OPC_ARRAY_LEN(migrations) == OPC_ACCOUNT_SCHEMA_VERSION,

@@ -23,6 +23,7 @@
 
 #include "account/account_int.h"
 #include "core/alloc.h"
+#include "core/file.h"
 #include "core/json.h"
 #include "core/rand.h"
 #include "core/secret.h"
@@ -45,7 +46,7 @@ static opc_err session_path(const opc_account *a, const char *dir, char out[PATH
     return OPC_OK;
 }
 
-static opc_err ensure_dir(const char *dir, opc__ebuf *eb)
+opc_err opc__acct_session_dir(const char *dir, opc__ebuf *eb)
 {
     if (mkdir(dir, 0700) == 0) {
         return OPC_OK;
@@ -86,7 +87,7 @@ static opc_err session_save(opc_account *a, const char *dir, int64_t ttl_s, opc_
     char path[PATH_MAX];
     rc = session_path(a, dir, path, eb);
     if (rc == OPC_OK) {
-        rc = ensure_dir(dir, eb);
+        rc = opc__acct_session_dir(dir, eb);
     }
     if (rc != OPC_OK) {
         return rc;
@@ -163,8 +164,8 @@ opc_err opc_account_session_save(opc_account *a, const char *dir, int64_t ttl_s,
     return opc__acct_finish(a, rc, &eb);
 }
 
-static opc_err read_file(const char *path, const char *dir, char **out, size_t *out_len,
-                         opc__ebuf *eb)
+opc_err opc__acct_session_load(const char *path, const char *dir, char **out, size_t *out_len,
+                               opc__ebuf *eb)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
@@ -209,7 +210,7 @@ static opc_err session_unlock(opc_account *a, const char *dir, const char *token
     char *text = NULL;
     size_t len = 0;
     if (rc == OPC_OK) {
-        rc = read_file(path, dir, &text, &len, eb);
+        rc = opc__acct_session_load(path, dir, &text, &len, eb);
     }
     if (rc != OPC_OK) {
         return rc;
@@ -307,4 +308,16 @@ opc_err opc_account_session_end(opc_account *a, const char *dir)
         rc = opc__fail(&eb, OPC_ERR_IO, "cannot delete the session file in %s", dir);
     }
     return opc__acct_finish(a, rc, &eb);
+}
+
+opc_err opc__acct_session_store(const char *dir, const char *path, const char *text, size_t len,
+                                opc__ebuf *eb)
+{
+    opc__ebuf feb;
+    opc__ebuf_clear(&feb);
+    opc_err rc = opc__file_write_atomic(dir, path, text, len, &feb);
+    if (rc != OPC_OK && rc != OPC_ERR_NOMEM) {
+        rc = opc__fail(eb, OPC_ERR_IO, "cannot write the session file in %s", dir);
+    }
+    return rc;
 }

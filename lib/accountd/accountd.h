@@ -29,11 +29,21 @@
 
 typedef struct opc__ad_sessions opc__ad_sessions;
 
+/*
+ * The two kinds of session, checked by the one code path of
+ * opc__ad_sessions_check: a Connect server's (ECDH handshake, /v1/connect/,
+ * OPC_PROTO_SESSION_TTL_S and _IDLE_S) and the owner's (SRP sign-in,
+ * /v1/owner/, OPC_PROTO_OWNER_TTL_S and _IDLE_S). A session calls the
+ * endpoints of its own kind only.
+ */
+typedef enum opc__ad_kind { OPC_AD_KIND_CONNECT = 1, OPC_AD_KIND_OWNER = 2 } opc__ad_kind;
+
 /* What a verified request is made on behalf of. */
 typedef struct opc__ad_auth {
     char sid[OPC_PROTO_NONCE_B64 + 1];
     char account[OPC_ID_LEN + 1];
-    char server[OPC_ID_LEN + 1];
+    char server[OPC_ID_LEN + 1]; /* "" for the owner */
+    opc__ad_kind kind;
     uint64_t counter;
     opc__proto_keys keys; /* wipe with opc__ad_auth_clear */
 } opc__ad_auth;
@@ -41,22 +51,25 @@ typedef struct opc__ad_auth {
 opc_err opc__ad_sessions_create(size_t max, opc__ad_sessions **out);
 void opc__ad_sessions_free(opc__ad_sessions *t); /* wipes every key; NULL ok */
 /* Keep a new session (now_s: Unix seconds; it lives until expires or
- * OPC_PROTO_SESSION_IDLE_S unused). Expired and idle sessions go first;
- * when still full, the least recently used one. */
-opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *account,
-                             const char *server, const opc__proto_keys *k, int64_t expires,
-                             int64_t now_s);
+ * its kind's idle limit unused). Expired and idle sessions go first;
+ * when still full, the least recently used one. server is a Connect
+ * server's id, or "" for an owner session. */
+opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, opc__ad_kind kind,
+                             const char *account, const char *server, const opc__proto_keys *k,
+                             int64_t expires, int64_t now_s);
+/* End a session at once (the owner's sign-out); false when it was not held. */
+bool opc__ad_sessions_end(opc__ad_sessions *t, const char *sid);
 /*
- * Check a request of a session: the session exists and is neither expired
- * nor idle, counter is above the last accepted, mac is the request's MAC
- * over (method, target, body). Only then is the counter recorded and the
- * session touched; *out gets its ids and keys. Any refusal is
+ * Check a request of a session: the session exists, is of the kind the
+ * endpoint wants (0: either, for a path that does not exist) and is neither expired nor idle,
+ * counter is above the last accepted, mac is the request's MAC over (method, target, body). Only
+ * then is the counter recorded and the session touched; *out gets its ids and keys. Any refusal is
  * OPC_ERR_TOKEN with the reason in eb (for the log).
  */
-opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, uint64_t counter,
-                               const char *method, const char *target, const void *body,
-                               size_t body_len, const char *mac, int64_t now_s, opc__ad_auth *out,
-                               opc__ebuf *eb);
+opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, opc__ad_kind kind,
+                               uint64_t counter, const char *method, const char *target,
+                               const void *body, size_t body_len, const char *mac, int64_t now_s,
+                               opc__ad_auth *out, opc__ebuf *eb);
 /* Whether sid names a live session (a cheap check before a request's body
  * is read: a request of no session is refused without reading it). */
 bool opc__ad_sessions_live(opc__ad_sessions *t, const char *sid, int64_t now_s);
@@ -89,9 +102,21 @@ opc_err opc__ad_nonce_take(opc__ad_nonces *n, const char *nonce, int64_t now_ms)
  * slot of an old one). */
 #define OPC_AD_LIMIT_SLOTS 4096
 
+/* The owner's limits (in this process for now; a later change keeps them
+ * in the database so that several servers share them): failed sign-ins
+ * per client address and per account (email), and sign-ups per address. */
+#define OPC_AD_OWNER_FAIL_LIMIT 10
+#define OPC_AD_OWNER_FAIL_WINDOW_MS ((int64_t)5 * 60 * 1000)
+#define OPC_AD_SIGNUP_LIMIT 10
+#define OPC_AD_SIGNUP_WINDOW_MS ((int64_t)60 * 60 * 1000)
+
 typedef struct opc__ad_limiter opc__ad_limiter;
 
+/* A limiter of OPC_AD_FAIL_LIMIT per OPC_AD_FAIL_WINDOW_MS (handshakes). */
 opc_err opc__ad_limiter_create(opc__ad_limiter **out);
+/* A limiter of limit events per window_ms; keys up to 63 bytes (longer
+ * keys, such as emails, are hashed by the caller). */
+opc_err opc__ad_limiter_create_ex(int limit, int64_t window_ms, opc__ad_limiter **out);
 void opc__ad_limiter_free(opc__ad_limiter *l);
 /* 0 when addr may try a handshake; else the seconds until it may again. */
 int opc__ad_limiter_blocked(opc__ad_limiter *l, const char *addr, int64_t now_ms);
@@ -101,22 +126,30 @@ void opc__ad_limiter_fail(opc__ad_limiter *l, const char *addr, int64_t now_ms);
 /* ---- routes and queries ---- */
 
 typedef enum opc__ad_route {
-    OPC_AD_NONE = 0,    /* no such path: 404 */
-    OPC_AD_HEARTBEAT,   /* GET /heartbeat */
-    OPC_AD_HEALTH,      /* GET /health */
-    OPC_AD_SESSION,     /* POST /v1/connect/session */
-    OPC_AD_CHANGES,     /* GET /v1/connect/changes */
-    OPC_AD_ISSUER_KEY,  /* GET /v1/connect/issuer-keys/{kid} */
-    OPC_AD_ACCESS,      /* GET /v1/connect/access/{vault} */
-    OPC_AD_VAULT,       /* GET /v1/connect/vaults/{vault} */
-    OPC_AD_VAULT_ITEMS, /* GET /v1/connect/vaults/{vault}/items */
-    OPC_AD_VAULT_FILES, /* GET /v1/connect/vaults/{vault}/files */
-    OPC_AD_ITEM,        /* GET /v1/connect/items/{item} */
-    OPC_AD_ITEM_FILES,  /* GET /v1/connect/items/{item}/files */
-    OPC_AD_TOKEN,       /* GET /v1/connect/tokens/{jti} */
-    OPC_AD_ITEM_PUT,    /* PUT /v1/connect/vaults/{vault}/items/{item} */
-    OPC_AD_ITEM_DELETE  /* DELETE /v1/connect/vaults/{vault}/items/{item} */
+    OPC_AD_NONE = 0,          /* no such path: 404 */
+    OPC_AD_HEARTBEAT,         /* GET /heartbeat */
+    OPC_AD_HEALTH,            /* GET /health */
+    OPC_AD_SESSION,           /* POST /v1/connect/session */
+    OPC_AD_CHANGES,           /* GET /v1/connect/changes */
+    OPC_AD_ISSUER_KEY,        /* GET /v1/connect/issuer-keys/{kid} */
+    OPC_AD_ACCESS,            /* GET /v1/connect/access/{vault} */
+    OPC_AD_VAULT,             /* GET /v1/connect/vaults/{vault} */
+    OPC_AD_VAULT_ITEMS,       /* GET /v1/connect/vaults/{vault}/items */
+    OPC_AD_VAULT_FILES,       /* GET /v1/connect/vaults/{vault}/files */
+    OPC_AD_ITEM,              /* GET /v1/connect/items/{item} */
+    OPC_AD_ITEM_FILES,        /* GET /v1/connect/items/{item}/files */
+    OPC_AD_TOKEN,             /* GET /v1/connect/tokens/{jti} */
+    OPC_AD_ITEM_PUT,          /* PUT /v1/connect/vaults/{vault}/items/{item} */
+    OPC_AD_ITEM_DELETE,       /* DELETE /v1/connect/vaults/{vault}/items/{item} */
+    OPC_AD_OWNER_SIGNUP,      /* POST /v1/owner/signup (no session) */
+    OPC_AD_OWNER_AUTH_START,  /* POST /v1/owner/auth/start (no session) */
+    OPC_AD_OWNER_AUTH_VERIFY, /* POST /v1/owner/auth/verify (no session) */
+    OPC_AD_OWNER_SIGNOUT,     /* POST /v1/owner/signout */
+    OPC_AD_OWNER_ACCOUNT      /* GET /v1/owner/account */
 } opc__ad_route;
+
+/* The kind of session a route needs (0: none). */
+opc__ad_kind opc__ad_route_kind(opc__ad_route r);
 
 /* A matched request: the route and its path ids (valid ids only). */
 typedef struct opc__ad_match {
@@ -152,5 +185,52 @@ typedef struct opc__ad_query {
  * else is OPC_ERR_INVALID_ARG or OPC_ERR_RANGE naming the parameter (400).
  */
 opc_err opc__ad_query_parse(opc__ad_route route, const char *qs, opc__ad_query *out, opc__ebuf *eb);
+
+/* ---- the owner's pending sign-ins (docs/protocol.md, "Owner sign-in") ---- */
+
+/* Sign-ins between auth/start and auth/verify held at once; a new one
+ * beyond replaces the oldest. */
+#define OPC_AD_MAX_PENDING 4096
+
+typedef struct opc__ad_pending opc__ad_pending;
+
+/* What a pending sign-in keeps: the SRP state (owned), the client's A,
+ * the account ("" for an unknown email: the fake path), the limiter key. */
+typedef struct opc__ad_signin {
+    char account[OPC_ID_LEN + 1];
+    char email_key[OPC_PROTO_HASH_B64 + 1];
+    uint8_t A[OPC_PROTO_SRP_LEN];
+    struct opc__srp_server *srp;
+} opc__ad_signin;
+
+opc_err opc__ad_pending_create(size_t max, opc__ad_pending **out);
+void opc__ad_pending_free(opc__ad_pending *p);
+/* Keep in (its srp moves into the table, in is wiped) under a fresh id
+ * (b64url of 16 random bytes) for OPC_PROTO_OWNER_PENDING_S. */
+opc_err opc__ad_pending_add(opc__ad_pending *p, opc__ad_signin *in, int64_t now_ms,
+                            char id[OPC_PROTO_NONCE_B64 + 1]);
+/* Take the sign-in of id out of the table (one use: a second take is
+ * OPC_ERR_NOT_FOUND, as is an expired one). The caller frees out->srp. */
+opc_err opc__ad_pending_take(opc__ad_pending *p, const char *id, int64_t now_ms,
+                             opc__ad_signin *out);
+void opc__ad_signin_clear(opc__ad_signin *s);
+
+/*
+ * The answer for an email the server does not hold, the same shape as a
+ * real one: the SRP salt, the 2SKD salt and a verifier derived from the
+ * server's secret (32 bytes) and the email, so that asking twice gives the
+ * same salts (as for a real account). Costs the one modexp of v = g^x,
+ * which the server runs for known emails too.
+ */
+opc_err opc__ad_owner_fake(const uint8_t secret[32], const char *email,
+                           uint8_t srp_salt[OPC_PROTO_SRP_SALT_LEN],
+                           uint8_t kdf_salt[OPC_PROTO_SRP_SALT_LEN],
+                           uint8_t verifier[OPC_PROTO_SRP_LEN], opc__ebuf *eb);
+/* The limiter key of an email: b64url(SHA-256("email" LF email)). */
+opc_err opc__ad_email_key(const char *email, char out[OPC_PROTO_HASH_B64 + 1]);
+/* The server's checks of a sign-up beyond the decoder's: the 2SKD
+ * algorithm and iteration floor, the public keys are public JWKs of the
+ * right types, the envelopes are JSON objects, the verifier is in range. */
+opc_err opc__ad_signup_check(const opc__proto_signup *su, opc__ebuf *eb);
 
 #endif

@@ -108,6 +108,24 @@ opc_err opc__ad_route_match(const char *method, const char *path, opc__ad_match 
         out->bad_method = strcmp(method, "POST") != 0;
         return OPC_OK;
     }
+    static const struct {
+        const char *path;
+        const char *method;
+        opc__ad_route route;
+    } owner[] = {
+        {"/v1/owner/signup", "POST", OPC_AD_OWNER_SIGNUP},
+        {"/v1/owner/auth/start", "POST", OPC_AD_OWNER_AUTH_START},
+        {"/v1/owner/auth/verify", "POST", OPC_AD_OWNER_AUTH_VERIFY},
+        {"/v1/owner/signout", "POST", OPC_AD_OWNER_SIGNOUT},
+        {"/v1/owner/account", "GET", OPC_AD_OWNER_ACCOUNT},
+    };
+    for (size_t i = 0; i < sizeof owner / sizeof owner[0]; i++) {
+        if (strcmp(path, owner[i].path) == 0) {
+            out->route = owner[i].route;
+            out->bad_method = strcmp(method, owner[i].method) != 0;
+            return OPC_OK;
+        }
+    }
     if (strncmp(path, PREFIX, sizeof PREFIX - 1) != 0) {
         return OPC_OK;
     }
@@ -135,6 +153,25 @@ opc_err opc__ad_route_match(const char *method, const char *path, opc__ad_match 
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "invalid id in the path");
     }
     return OPC_OK;
+}
+
+opc__ad_kind opc__ad_route_kind(opc__ad_route r)
+{
+    switch (r) {
+    case OPC_AD_NONE:
+    case OPC_AD_HEARTBEAT:
+    case OPC_AD_HEALTH:
+    case OPC_AD_SESSION:
+    case OPC_AD_OWNER_SIGNUP:
+    case OPC_AD_OWNER_AUTH_START:
+    case OPC_AD_OWNER_AUTH_VERIFY:
+        return (opc__ad_kind)0;
+    case OPC_AD_OWNER_SIGNOUT:
+    case OPC_AD_OWNER_ACCOUNT:
+        return OPC_AD_KIND_OWNER;
+    default:
+        return OPC_AD_KIND_CONNECT;
+    }
 }
 
 /* ---- queries ---- */

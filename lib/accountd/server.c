@@ -37,6 +37,7 @@
 #include <civetweb.h>
 #include <openssl/crypto.h>
 
+#include <opconnect/account.h>
 #include <opconnect/account_server.h>
 #include <opconnect/api.h>
 #include <opconnect/version.h>
@@ -51,13 +52,16 @@
 #include "core/rand.h"
 #include "core/strparse.h"
 #include "core/time.h"
+#include "crypto/base64.h"
 #include "crypto/key.h"
+#include "crypto/srp.h"
 #include "store/store.h"
 #include "tls/tls.h"
 #include "wire/proto.h"
 
 #define LOG "account"
 #define KEY_FILE "server-key.jwk"
+#define OWNER_SECRET_FILE "owner-secret"
 #define ACCOUNTS_DIR "accounts"
 #define PATH_CAP 4096
 /* The largest handshake body, request target and key file. */
@@ -81,6 +85,11 @@ struct opc_accountd {
     opc__ad_sessions *sessions;
     opc__ad_nonces *nonces;
     opc__ad_limiter *limiter;
+    opc__ad_pending *pending;       /* the owner's sign-ins between start and verify */
+    opc__ad_limiter *owner_addr;    /* failed sign-ins per client address */
+    opc__ad_limiter *owner_account; /* failed sign-ins per account (email) */
+    opc__ad_limiter *signups;       /* sign-ups per client address */
+    uint8_t owner_secret[32];       /* derives the answer for unknown emails */
     uint8_t rid_prefix[8];
     atomic_uint_fast64_t rid_counter;
     atomic_int polls; /* long polls between their start and their answer sent */
@@ -211,6 +220,53 @@ opc_err opc_accountd_pin(const char *data_dir, char *out, size_t out_len, char *
     return rc;
 }
 
+/* Load <dir>/owner-secret (32 random bytes, b64url), or make it (atomic
+ * write, 0600): the key of the answers for unknown emails, kept so that
+ * they stay the same across restarts, as a real account's do. */
+static opc_err owner_secret(const char *dir, uint8_t out[32], opc__ebuf *eb)
+{
+    char path[PATH_CAP];
+    opc_err rc = join(path, dir, OWNER_SECRET_FILE, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    struct stat sb;
+    if (lstat(path, &sb) != 0) {
+        if (errno != ENOENT) {
+            return opc__fail(eb, OPC_ERR_IO, "%s: %s", path, strerror(errno));
+        }
+        char text[64];
+        rc = opc__rand_bytes(out, 32);
+        if (rc == OPC_OK) {
+            rc = opc__b64_encode_to(out, 32, OPC_B64URL, text, sizeof text, NULL);
+        }
+        if (rc == OPC_OK) {
+            rc = opc__file_write_atomic(dir, path, text, strlen(text), eb);
+        }
+        OPENSSL_cleanse(text, sizeof text);
+        return rc;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        return opc__fail(eb, OPC_ERR_IO, "%s is not a regular file", path);
+    }
+    char *text = NULL;
+    size_t len = 0;
+    rc = opc__file_read(path, 1024, &text, &len, eb);
+    if (rc != OPC_OK) {
+        opc__ebuf_prefix(eb, "%s", path);
+        return rc;
+    }
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r')) {
+        len--;
+    }
+    size_t n = 0;
+    if (opc__b64_decode_to(text, len, OPC_B64URL, out, 32, &n, NULL) != OPC_OK || n != 32) {
+        rc = opc__fail(eb, OPC_ERR_IO, "%s is not 32 bytes in base64url", path);
+    }
+    opc__secret_free(text, len);
+    return rc;
+}
+
 /* ---- create, configure ---- */
 
 void opc_accountd_free(opc_accountd *s)
@@ -225,6 +281,11 @@ void opc_accountd_free(opc_accountd *s)
     opc__ad_sessions_free(s->sessions);
     opc__ad_nonces_free(s->nonces);
     opc__ad_limiter_free(s->limiter);
+    opc__ad_pending_free(s->pending);
+    opc__ad_limiter_free(s->owner_addr);
+    opc__ad_limiter_free(s->owner_account);
+    opc__ad_limiter_free(s->signups);
+    OPENSSL_cleanse(s->owner_secret, sizeof s->owner_secret);
     opc__free(s->data_dir);
     opc__free(s);
 }
@@ -285,6 +346,23 @@ opc_err opc_accountd_create(const char *data_dir, opc_accountd **out, char *errb
     }
     if (rc == OPC_OK) {
         rc = opc__ad_limiter_create(&s->limiter);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__ad_pending_create(OPC_AD_MAX_PENDING, &s->pending);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__ad_limiter_create_ex(OPC_AD_OWNER_FAIL_LIMIT, OPC_AD_OWNER_FAIL_WINDOW_MS,
+                                       &s->owner_addr);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__ad_limiter_create_ex(OPC_AD_OWNER_FAIL_LIMIT, OPC_AD_OWNER_FAIL_WINDOW_MS,
+                                       &s->owner_account);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__ad_limiter_create_ex(OPC_AD_SIGNUP_LIMIT, OPC_AD_SIGNUP_WINDOW_MS, &s->signups);
+    }
+    if (rc == OPC_OK) {
+        rc = owner_secret(data_dir, s->owner_secret, &eb);
     }
     if (rc == OPC_OK) {
         rc = opc__rand_bytes(s->rid_prefix, sizeof s->rid_prefix);
@@ -461,7 +539,10 @@ static int answer(req *r, int status, cJSON *j, const char *more)
     opc__buf_free(&b);
     opc_log_level lvl = sent >= 500 ? OPC_LOG_WARN : OPC_LOG_INFO;
     int64_t ms = opc__monotonic_ms() - r->start_ms;
-    if (r->auth != NULL) {
+    if (r->auth != NULL && r->auth->kind == OPC_AD_KIND_OWNER) {
+        opc__log_scoped(lvl, LOG, r->rid, NULL, "%s %s: %d (account %s, owner, %lld ms)", r->method,
+                        r->path, sent, r->auth->account, (long long)ms);
+    } else if (r->auth != NULL) {
         opc__log_scoped(lvl, LOG, r->rid, NULL, "%s %s: %d (account %s, server %s, %lld ms)",
                         r->method, r->path, sent, r->auth->account, r->auth->server, (long long)ms);
     } else {
@@ -560,8 +641,8 @@ static int handshake(req *r, const opc__buf *body)
     rc = opc__proto_welcome_make(&h, s->server_key, now_s + OPC_PROTO_SESSION_TTL_S, &w, &keys,
                                  &why);
     if (rc == OPC_OK) {
-        rc = opc__ad_sessions_add(s->sessions, w.session, h.account, h.server, &keys, w.expires,
-                                  now_s);
+        rc = opc__ad_sessions_add(s->sessions, w.session, OPC_AD_KIND_CONNECT, h.account, h.server,
+                                  &keys, w.expires, now_s);
     }
     OPENSSL_cleanse(&keys, sizeof keys);
     cJSON *out = NULL;
@@ -579,11 +660,286 @@ static int handshake(req *r, const opc__buf *body)
     return answer(r, 200, out, NULL);
 }
 
+/* ---- the owner's sign-up and sign-in (no session) ---- */
+
+static int too_many(req *r, int wait_s, const char *what)
+{
+    char more[48];
+    (void)snprintf(more, sizeof more, "Retry-After: %d\r\n", wait_s);
+    opc__log_scoped(OPC_LOG_WARN, LOG, r->rid, NULL, "%s %s: rate limited (%s, from %s)", r->method,
+                    r->path, what, r->remote);
+    return plain_error(r, 429, "rate_limited", "too many attempts, try again later", more);
+}
+
+/* Read and parse a JSON body of at most OPC_PROTO_MAX_OWNER_MSG bytes. */
+static opc_err owner_body(req *r, cJSON **j, opc__ebuf *eb)
+{
+    opc__buf body;
+    opc__buf_init(&body, false);
+    opc_err rc = opc__httpd_read_body(r->conn, OPC_PROTO_MAX_OWNER_MSG, &body);
+    if (rc == OPC_OK) {
+        opc__json_limits lim = {.max_size = OPC_PROTO_MAX_OWNER_MSG, .max_depth = 6};
+        rc = opc__json_parse(body.data != NULL ? body.data : "", body.len, &lim, j, eb);
+        if (rc != OPC_OK && rc != OPC_ERR_NOMEM) {
+            rc = OPC_ERR_PARSE;
+        }
+    } else if (rc == OPC_ERR_TOO_LARGE) {
+        (void)opc__fail(eb, rc, "request body too large");
+    } else {
+        rc = opc__fail(eb, OPC_ERR_PARSE, "cannot read the body");
+    }
+    if (body.data != NULL) {
+        OPENSSL_cleanse(body.data, body.len);
+    }
+    opc__buf_free(&body);
+    return rc;
+}
+
+static int owner_signup(req *r)
+{
+    opc_accountd *s = r->s;
+    int64_t now = opc__monotonic_ms();
+    int wait_s = opc__ad_limiter_blocked(s->signups, r->remote, now);
+    if (wait_s > 0) {
+        opc__httpd_close_after(r->conn);
+        return too_many(r, wait_s, "sign-ups from this address");
+    }
+    opc__ad_limiter_fail(s->signups, r->remote, now); /* every attempt counts */
+    cJSON *j = NULL;
+    opc__proto_signup su;
+    memset(&su, 0, sizeof su);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = owner_body(r, &j, &eb);
+    if (rc == OPC_OK) {
+        rc = opc__proto_signup_decode(j, &su, &eb);
+    }
+    cJSON_Delete(j);
+    if (rc == OPC_OK) {
+        rc = opc__ad_signup_check(&su, &eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__store_owner_create(s->store, &su, &eb);
+    }
+    char id[OPC_ID_LEN + 1];
+    memcpy(id, su.account.id, sizeof id);
+    opc__proto_signup_clear(&su);
+    if (rc == OPC_ERR_EXISTS) {
+        /* Reveals that the email has an account: accepted at sign-up
+         * (docs/account-server.md). The log does not name the email. */
+        opc__log_scoped(OPC_LOG_INFO, LOG, r->rid, NULL, "sign-up refused: email taken (from %s)",
+                        r->remote);
+        return plain_error(r, 409, "exists", "an account with this email exists", NULL);
+    }
+    if (rc != OPC_OK) {
+        if (rc == OPC_ERR_IO || rc == OPC_ERR_NOMEM) {
+            opc__log_scoped(OPC_LOG_WARN, LOG, r->rid, NULL, "sign-up: %s", eb.msg);
+        }
+        return fail(r, rc == OPC_ERR_NOMEM ? OPC_ERR_IO : rc,
+                    eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+    }
+    opc__log_scoped(OPC_LOG_INFO, LOG, r->rid, NULL, "account %s signed up (from %s)", id,
+                    r->remote);
+    cJSON *out = cJSON_CreateObject();
+    if (out != NULL) {
+        (void)cJSON_AddNumberToObject(out, "v", OPC_PROTO_VERSION);
+        (void)cJSON_AddStringToObject(out, "account", id);
+    }
+    return answer(r, 200, out, NULL);
+}
+
+/* 429 when the address or the account has failed too often (0: go on). */
+static int owner_blocked(req *r, const char *email_key)
+{
+    int64_t now = opc__monotonic_ms();
+    int wait_s = opc__ad_limiter_blocked(r->s->owner_addr, r->remote, now);
+    if (wait_s > 0) {
+        return too_many(r, wait_s, "failed sign-ins from this address");
+    }
+    wait_s = email_key != NULL ? opc__ad_limiter_blocked(r->s->owner_account, email_key, now) : 0;
+    if (wait_s > 0) {
+        return too_many(r, wait_s, "failed sign-ins of this account");
+    }
+    return 0;
+}
+
+static int owner_start(req *r)
+{
+    opc_accountd *s = r->s;
+    int st = owner_blocked(r, NULL);
+    if (st != 0) {
+        return st;
+    }
+    cJSON *j = NULL;
+    opc__proto_auth_start m;
+    memset(&m, 0, sizeof m);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = owner_body(r, &j, &eb);
+    if (rc == OPC_OK) {
+        rc = opc__proto_auth_start_decode(j, &m, &eb);
+    }
+    cJSON_Delete(j);
+    if (rc != OPC_OK) {
+        return fail(r, rc, eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+    }
+    opc__ad_signin in;
+    memset(&in, 0, sizeof in);
+    rc = opc__ad_email_key(m.email, in.email_key);
+    if (rc == OPC_OK && (st = owner_blocked(r, in.email_key)) != 0) {
+        return st;
+    }
+    /* The same work whether the email is known or not: the lookup, the
+     * fake values (one modexp), the server's start (its modexps). */
+    opc__store_owner own;
+    opc__proto_auth_challenge ch;
+    uint8_t fake_v[OPC_PROTO_SRP_LEN];
+    memset(&ch, 0, sizeof ch);
+    opc__ebuf leb;
+    opc__ebuf_clear(&leb);
+    opc_err found = rc == OPC_OK ? opc__store_owner_lookup(s->store, m.email, &own, &leb) : rc;
+    if (found != OPC_OK && found != OPC_ERR_NOT_FOUND) {
+        opc__log_scoped(OPC_LOG_WARN, LOG, r->rid, NULL, "sign-in: %s", leb.msg);
+        OPENSSL_cleanse(&own, sizeof own);
+        return fail(r, OPC_ERR_IO, "the account store is unavailable");
+    }
+    rc = opc__ad_owner_fake(s->owner_secret, m.email, ch.srp_salt, ch.kdf_salt, fake_v, &eb);
+    const uint8_t *v = fake_v;
+    if (rc == OPC_OK && found == OPC_OK) {
+        memcpy(in.account, own.account, sizeof in.account);
+        memcpy(ch.srp_salt, own.srp_salt, sizeof ch.srp_salt);
+        memcpy(ch.kdf_salt, own.kdf_salt, sizeof ch.kdf_salt);
+        ch.iterations = own.iterations;
+        v = own.verifier;
+    } else {
+        ch.iterations = OPC_ACCOUNT_DEFAULT_ITERATIONS;
+    }
+    if (rc == OPC_OK) {
+        rc = opc__srp_server_start(opc__srp_group_get(OPC_SRP_GROUP_BITS), m.email, strlen(m.email),
+                                   ch.srp_salt, sizeof ch.srp_salt, v, OPC_PROTO_SRP_LEN, ch.B,
+                                   sizeof ch.B, &in.srp, &eb);
+    }
+    OPENSSL_cleanse(fake_v, sizeof fake_v);
+    OPENSSL_cleanse(&own, sizeof own);
+    if (rc == OPC_OK) {
+        memcpy(in.A, m.A, sizeof in.A);
+        rc = opc__ad_pending_add(s->pending, &in, opc__monotonic_ms(), ch.id);
+    }
+    opc__ad_signin_clear(&in);
+    cJSON *out = NULL;
+    if (rc == OPC_OK) {
+        rc = opc__proto_auth_challenge_encode(&ch, &out);
+    }
+    if (rc != OPC_OK) {
+        opc__log_scoped(OPC_LOG_ERROR, LOG, r->rid, NULL, "sign-in start: %s",
+                        eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+        return plain_error(r, 500, "internal", "cannot start the sign-in", NULL);
+    }
+    return answer(r, 200, out, NULL);
+}
+
+/* The uniform refusal of a sign-in, counted against the address and the account. */
+static int owner_refuse(req *r, const char *email_key, const char *why)
+{
+    int64_t now = opc__monotonic_ms();
+    opc__ad_limiter_fail(r->s->owner_addr, r->remote, now);
+    if (email_key != NULL && email_key[0] != '\0') {
+        opc__ad_limiter_fail(r->s->owner_account, email_key, now);
+    }
+    return refuse(r, NULL, why);
+}
+
+static int owner_verify(req *r)
+{
+    opc_accountd *s = r->s;
+    int st = owner_blocked(r, NULL);
+    if (st != 0) {
+        return st;
+    }
+    cJSON *j = NULL;
+    opc__proto_auth_verify m;
+    memset(&m, 0, sizeof m);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = owner_body(r, &j, &eb);
+    if (rc == OPC_OK) {
+        rc = opc__proto_auth_verify_decode(j, &m, &eb);
+    }
+    cJSON_Delete(j);
+    if (rc != OPC_OK) {
+        return fail(r, rc, eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+    }
+    opc__ad_signin in;
+    if (opc__ad_pending_take(s->pending, m.id, opc__monotonic_ms(), &in) != OPC_OK) {
+        return owner_refuse(r, NULL, "owner sign-in: unknown or expired sign-in id");
+    }
+    uint8_t K[OPC_PROTO_SRP_PROOF_LEN];
+    opc__proto_auth_session ss;
+    memset(&ss, 0, sizeof ss);
+    opc__ebuf why;
+    opc__ebuf_clear(&why);
+    rc = opc__srp_server_verify(in.srp, in.A, sizeof in.A, m.M1, sizeof m.M1, ss.M2, sizeof ss.M2,
+                                K, sizeof K, &why);
+    if (rc == OPC_OK && in.account[0] == '\0') {
+        rc = OPC_ERR_SIGNATURE; /* not reached: nobody knows the fake x */
+    }
+    if (rc != OPC_OK) {
+        char key[OPC_PROTO_HASH_B64 + 1];
+        memcpy(key, in.email_key, sizeof key);
+        bool unknown = in.account[0] == '\0';
+        opc__ad_signin_clear(&in);
+        OPENSSL_cleanse(K, sizeof K);
+        return owner_refuse(r, key,
+                            unknown ? "owner sign-in: unknown email"
+                                    : "owner sign-in: the proof does not verify (password or "
+                                      "Secret Key)");
+    }
+    int64_t now_s = opc__now_s();
+    uint8_t raw[16];
+    char *tr = NULL;
+    size_t tr_len = 0;
+    opc__proto_keys keys;
+    memset(&keys, 0, sizeof keys);
+    memcpy(ss.account, in.account, sizeof ss.account);
+    ss.expires = now_s + OPC_PROTO_OWNER_TTL_S;
+    ss.idle_s = OPC_PROTO_OWNER_IDLE_S;
+    rc = opc__rand_bytes(raw, sizeof raw);
+    if (rc == OPC_OK) {
+        rc = opc__b64_encode_to(raw, sizeof raw, OPC_B64URL, ss.session, sizeof ss.session, NULL);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__proto_owner_transcript(m.id, ss.account, ss.session, ss.expires, &tr, &tr_len);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__proto_session_keys(K, sizeof K, tr, tr_len, OPC_PROTO_KEYS_INFO_OWNER, &keys);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__ad_sessions_add(s->sessions, ss.session, OPC_AD_KIND_OWNER, ss.account, "", &keys,
+                                  ss.expires, now_s);
+    }
+    opc__free(tr);
+    OPENSSL_cleanse(&keys, sizeof keys);
+    OPENSSL_cleanse(K, sizeof K);
+    opc__ad_signin_clear(&in);
+    cJSON *out = NULL;
+    if (rc == OPC_OK) {
+        rc = opc__proto_auth_session_encode(&ss, &out);
+    }
+    OPENSSL_cleanse(ss.M2, sizeof ss.M2);
+    if (rc != OPC_OK) {
+        opc__log_scoped(OPC_LOG_ERROR, LOG, r->rid, NULL, "sign-in verify: %s", opc_strerror(rc));
+        return plain_error(r, 500, "internal", "cannot open a session", NULL);
+    }
+    opc__log_scoped(OPC_LOG_INFO, LOG, r->rid, NULL, "owner of account %s signed in (from %s)",
+                    ss.account, r->remote);
+    return answer(r, 200, out, NULL);
+}
+
 /* ---- session requests ---- */
 
 /* Check the session headers of a request; *auth on success. */
-static opc_err authenticate(req *r, const char *target, const opc__buf *body, opc__ad_auth *auth,
-                            opc__ebuf *why)
+static opc_err authenticate(req *r, opc__ad_kind kind, const char *target, const opc__buf *body,
+                            opc__ad_auth *auth, opc__ebuf *why)
 {
     const char *az = mg_get_header(r->conn, "Authorization");
     const char *ctr = mg_get_header(r->conn, OPC_PROTO_COUNTER_HEADER);
@@ -601,8 +957,8 @@ static opc_err authenticate(req *r, const char *target, const opc__buf *body, op
     if (!digits || opc__parse_u64(ctr, cl, 10, UINT64_MAX, &n, NULL) != OPC_OK || n == 0) {
         return opc__fail(why, OPC_ERR_TOKEN, "malformed counter");
     }
-    return opc__ad_sessions_check(r->s->sessions, az + sizeof scheme - 1, n, r->method, target,
-                                  body->data != NULL ? body->data : "", body->len, mac,
+    return opc__ad_sessions_check(r->s->sessions, az + sizeof scheme - 1, kind, n, r->method,
+                                  target, body->data != NULL ? body->data : "", body->len, mac,
                                   opc__now_s(), auth, why);
 }
 
@@ -698,6 +1054,20 @@ static opc_err dispatch(req *r, const opc__ad_match *m, const opc__ad_query *q,
         rc = opc__store_item_delete(st, a, sv, m->id1, m->id2, q->expected_version, &item, &vault,
                                     eb);
         break;
+    case OPC_AD_OWNER_ACCOUNT: {
+        opc__proto_account row;
+        rc = opc__store_owner_account(st, a, &row, eb);
+        if (rc == OPC_OK) {
+            rc = opc__proto_account_encode(&row, out);
+        }
+        opc__proto_account_clear(&row);
+        return rc;
+    }
+    case OPC_AD_OWNER_SIGNOUT:
+        (void)opc__ad_sessions_end(r->s->sessions, r->auth->sid);
+        opc__log_scoped(OPC_LOG_INFO, LOG, r->rid, NULL, "owner of account %s signed out", a);
+        *out = cJSON_CreateObject();
+        return *out != NULL ? OPC_OK : OPC_ERR_NOMEM;
     default:
         return opc__fail(eb, OPC_ERR_NOT_FOUND, "no such endpoint");
     }
@@ -758,7 +1128,7 @@ static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
     memset(&auth, 0, sizeof auth);
     opc__ebuf why;
     opc__ebuf_clear(&why);
-    rc = authenticate(r, target, &body, &auth, &why);
+    rc = authenticate(r, opc__ad_route_kind(m->route), target, &body, &auth, &why);
     if (rc != OPC_OK) {
         opc__buf_free(&body);
         return refuse(r, NULL, why.msg);
@@ -869,6 +1239,18 @@ static int handle(struct mg_connection *conn, void *data)
                                      "cannot read the handshake");
         opc__buf_free(&body);
         return st;
+    }
+    if (m.route == OPC_AD_OWNER_SIGNUP || m.route == OPC_AD_OWNER_AUTH_START ||
+        m.route == OPC_AD_OWNER_AUTH_VERIFY) {
+        if (m.bad_method) {
+            return plain_error(&r, 405, "bad_request", "method not allowed", NULL);
+        }
+        if (qs != NULL) {
+            return fail(&r, OPC_ERR_INVALID_ARG, "query: unknown parameter");
+        }
+        return m.route == OPC_AD_OWNER_SIGNUP       ? owner_signup(&r)
+               : m.route == OPC_AD_OWNER_AUTH_START ? owner_start(&r)
+                                                    : owner_verify(&r);
     }
     if (strncmp(path, "/v1/", 4) == 0) {
         return session_request(&r, &m, route_rc, &route_eb, target, qs);

@@ -20,6 +20,8 @@ typedef struct sess {
     char sid[OPC_PROTO_NONCE_B64 + 1];
     char account[OPC_ID_LEN + 1];
     char server[OPC_ID_LEN + 1];
+    opc__ad_kind kind;
+    int64_t idle_s;
     opc__proto_keys keys;
     int64_t expires; /* Unix s */
     int64_t last_s;  /* last use, Unix s */
@@ -89,7 +91,7 @@ void opc__ad_sessions_free(opc__ad_sessions *t)
 
 static bool dead(const sess *e, int64_t now_s)
 {
-    return now_s >= e->expires || now_s - e->last_s >= OPC_PROTO_SESSION_IDLE_S;
+    return now_s >= e->expires || now_s - e->last_s >= e->idle_s;
 }
 
 /* The bucket of the entry numbered i (or of sid, for i < 0), or NULL. */
@@ -144,13 +146,15 @@ static void reindex(opc__ad_sessions *t)
     }
 }
 
-opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *account,
-                             const char *server, const opc__proto_keys *k, int64_t expires,
-                             int64_t now_s)
+opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, opc__ad_kind kind,
+                             const char *account, const char *server, const opc__proto_keys *k,
+                             int64_t expires, int64_t now_s)
 {
+    bool connect = kind == OPC_AD_KIND_CONNECT;
     if (t == NULL || t->s == NULL || t->n_index == 0 || sid == NULL ||
-        strlen(sid) != OPC_PROTO_NONCE_B64 || !opc__id_valid_str(account) ||
-        !opc__id_valid_str(server) || k == NULL) {
+        strlen(sid) != OPC_PROTO_NONCE_B64 || !opc__id_valid_str(account) || server == NULL ||
+        (connect ? !opc__id_valid_str(server) : server[0] != '\0') ||
+        (!connect && kind != OPC_AD_KIND_OWNER) || k == NULL) {
         return OPC_ERR_INVALID_ARG;
     }
     sess *all = t->s;
@@ -184,7 +188,9 @@ opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *a
     slot->used = true;
     memcpy(slot->sid, sid, OPC_PROTO_NONCE_B64 + 1);
     memcpy(slot->account, account, OPC_ID_LEN + 1);
-    memcpy(slot->server, server, OPC_ID_LEN + 1);
+    (void)snprintf(slot->server, sizeof slot->server, "%s", server);
+    slot->kind = kind;
+    slot->idle_s = connect ? OPC_PROTO_SESSION_IDLE_S : OPC_PROTO_OWNER_IDLE_S;
     slot->keys = *k;
     slot->expires = expires;
     slot->last_s = now_s;
@@ -195,10 +201,20 @@ opc_err opc__ad_sessions_add(opc__ad_sessions *t, const char *sid, const char *a
     return OPC_OK;
 }
 
-opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, uint64_t counter,
-                               const char *method, const char *target, const void *body,
-                               size_t body_len, const char *mac, int64_t now_s, opc__ad_auth *out,
-                               opc__ebuf *eb)
+/* Who a session is, for the log: "server S" or "the owner of A". */
+static void who(const sess *e, char *out, size_t n)
+{
+    if (e->kind == OPC_AD_KIND_OWNER) {
+        (void)snprintf(out, n, "the owner of %s", e->account);
+    } else {
+        (void)snprintf(out, n, "server %s", e->server);
+    }
+}
+
+opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, opc__ad_kind kind,
+                               uint64_t counter, const char *method, const char *target,
+                               const void *body, size_t body_len, const char *mac, int64_t now_s,
+                               opc__ad_auth *out, opc__ebuf *eb)
 {
     memset(out, 0, sizeof *out);
     if (sid == NULL || strlen(sid) != OPC_PROTO_NONCE_B64 || mac == NULL) {
@@ -207,25 +223,30 @@ opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, uint64_t co
     (void)pthread_mutex_lock(&t->mu);
     sess *e = find(t, sid);
     opc_err rc = OPC_OK;
+    char w[64] = "";
+    if (e != NULL) {
+        who(e, w, sizeof w);
+    }
     if (e == NULL) {
         rc = opc__fail(eb, OPC_ERR_TOKEN, "unknown session");
     } else if (dead(e, now_s)) {
-        rc = opc__fail(eb, OPC_ERR_TOKEN, "session of server %s expired or idle", e->server);
+        rc = opc__fail(eb, OPC_ERR_TOKEN, "session of %s expired or idle", w);
         forget(t, e);
+    } else if (kind != 0 && e->kind != kind) {
+        rc =
+            opc__fail(eb, OPC_ERR_TOKEN, "session of %s used for an endpoint of the other kind", w);
     } else if (counter <= e->counter) {
         rc = opc__fail(eb, OPC_ERR_TOKEN,
-                       "session of server %s: counter %llu not above %llu (replay or reorder)",
-                       e->server, (unsigned long long)counter, (unsigned long long)e->counter);
+                       "session of %s: counter %llu not above %llu (replay or reorder)", w,
+                       (unsigned long long)counter, (unsigned long long)e->counter);
     } else {
         char want[OPC_PROTO_HASH_B64 + 1];
         rc =
             opc__proto_mac_request(&e->keys, e->sid, counter, method, target, body, body_len, want);
         if (rc != OPC_OK) {
-            rc = opc__fail(eb, OPC_ERR_TOKEN, "session of server %s: cannot compute the MAC",
-                           e->server);
+            rc = opc__fail(eb, OPC_ERR_TOKEN, "session of %s: cannot compute the MAC", w);
         } else if (!opc__proto_mac_equal(want, mac)) {
-            rc = opc__fail(eb, OPC_ERR_TOKEN, "session of server %s: request MAC does not verify",
-                           e->server);
+            rc = opc__fail(eb, OPC_ERR_TOKEN, "session of %s: request MAC does not verify", w);
         }
         OPENSSL_cleanse(want, sizeof want);
     }
@@ -235,11 +256,26 @@ opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, uint64_t co
         memcpy(out->sid, e->sid, sizeof out->sid);
         memcpy(out->account, e->account, sizeof out->account);
         memcpy(out->server, e->server, sizeof out->server);
+        out->kind = e->kind;
         out->counter = counter;
         out->keys = e->keys;
     }
     (void)pthread_mutex_unlock(&t->mu);
     return rc;
+}
+
+bool opc__ad_sessions_end(opc__ad_sessions *t, const char *sid)
+{
+    if (t == NULL || sid == NULL || strlen(sid) != OPC_PROTO_NONCE_B64) {
+        return false;
+    }
+    (void)pthread_mutex_lock(&t->mu);
+    sess *e = find(t, sid);
+    if (e != NULL) {
+        forget(t, e);
+    }
+    (void)pthread_mutex_unlock(&t->mu);
+    return e != NULL;
 }
 
 bool opc__ad_sessions_live(opc__ad_sessions *t, const char *sid, int64_t now_s)
@@ -385,24 +421,37 @@ opc_err opc__ad_nonce_take(opc__ad_nonces *n, const char *nonce, int64_t now_ms)
 /* ---- failed handshakes per address: a fixed window per slot ---- */
 
 typedef struct limit_slot {
-    char addr[48];
+    char addr[64];
     int64_t start_ms;
     int fails;
 } limit_slot;
 
 struct opc__ad_limiter {
     pthread_mutex_t mu;
+    int limit;
+    int64_t window_ms;
     limit_slot slot[OPC_AD_LIMIT_SLOTS];
 };
 
-opc_err opc__ad_limiter_create(opc__ad_limiter **out)
+opc_err opc__ad_limiter_create_ex(int limit, int64_t window_ms, opc__ad_limiter **out)
 {
+    *out = NULL;
+    if (limit < 1 || window_ms < 1) {
+        return OPC_ERR_INVALID_ARG;
+    }
     *out = opc__calloc(1, sizeof **out);
     if (*out == NULL) {
         return OPC_ERR_NOMEM;
     }
+    (*out)->limit = limit;
+    (*out)->window_ms = window_ms;
     (void)pthread_mutex_init(&(*out)->mu, NULL);
     return OPC_OK;
+}
+
+opc_err opc__ad_limiter_create(opc__ad_limiter **out)
+{
+    return opc__ad_limiter_create_ex(OPC_AD_FAIL_LIMIT, OPC_AD_FAIL_WINDOW_MS, out);
 }
 
 void opc__ad_limiter_free(opc__ad_limiter *l)
@@ -419,12 +468,12 @@ static limit_slot *slot_of(opc__ad_limiter *l, const char *addr, int64_t now_ms,
 {
     limit_slot *s = &l->slot[hash(addr, OPC_AD_LIMIT_SLOTS)];
     bool mine = strncmp(s->addr, addr, sizeof s->addr) == 0;
-    bool stale = now_ms - s->start_ms >= OPC_AD_FAIL_WINDOW_MS;
+    bool stale = now_ms - s->start_ms >= l->window_ms;
     if (!mine && !take) {
         return NULL;
     }
     if (!mine || stale) {
-        if (!mine && !stale && s->fails >= OPC_AD_FAIL_LIMIT) {
+        if (!mine && !stale && s->fails >= l->limit) {
             return NULL; /* keep a blocked address blocked for its window */
         }
         memset(s, 0, sizeof *s);
@@ -439,9 +488,8 @@ int opc__ad_limiter_blocked(opc__ad_limiter *l, const char *addr, int64_t now_ms
     (void)pthread_mutex_lock(&l->mu);
     const limit_slot *s = slot_of(l, addr, now_ms, false);
     int wait_s = 0;
-    if (s != NULL && s->fails >= OPC_AD_FAIL_LIMIT &&
-        now_ms - s->start_ms < OPC_AD_FAIL_WINDOW_MS) {
-        int64_t left = s->start_ms + OPC_AD_FAIL_WINDOW_MS - now_ms;
+    if (s != NULL && s->fails >= l->limit && now_ms - s->start_ms < l->window_ms) {
+        int64_t left = s->start_ms + l->window_ms - now_ms;
         wait_s = (int)((left + 999) / 1000);
     }
     (void)pthread_mutex_unlock(&l->mu);
@@ -452,7 +500,7 @@ void opc__ad_limiter_fail(opc__ad_limiter *l, const char *addr, int64_t now_ms)
 {
     (void)pthread_mutex_lock(&l->mu);
     limit_slot *s = slot_of(l, addr, now_ms, true);
-    if (s != NULL && s->fails < OPC_AD_FAIL_LIMIT) {
+    if (s != NULL && s->fails < l->limit) {
         s->fails++;
     }
     (void)pthread_mutex_unlock(&l->mu);

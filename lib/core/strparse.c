@@ -290,3 +290,36 @@ opc_err opc__form_decode(const char *s, size_t len, char *out, size_t cap, size_
     *out_len = n;
     return OPC_OK;
 }
+
+bool opc__url_loopback(const char *url)
+{
+    const char *h = strstr(url, "://");
+    if (h == NULL) {
+        return false;
+    }
+    h += 3;
+    size_t n = strcspn(h, "/?#");
+    if (memchr(h, '@', n) != NULL) {
+        return false; /* no user info */
+    }
+    if (n >= 5 && strncmp(h, "[::1]", 5) == 0) { /* opc-public-compare */
+        return n == 5 || h[5] == ':';
+    }
+    size_t hn = strcspn(h, ":/?#");
+    if (hn == 9 && strncmp(h, "localhost", 9) == 0) { /* opc-public-compare */
+        return true;
+    }
+    /* 127.0.0.0/8 as a dotted quad. */
+    if (hn < 9 || strncmp(h, "127.", 4) != 0) { /* opc-public-compare */
+        return false;
+    }
+    int dots = 0;
+    for (size_t i = 0; i < hn; i++) {
+        if (h[i] == '.') {
+            dots++;
+        } else if (h[i] < '0' || h[i] > '9') {
+            return false;
+        }
+    }
+    return dots == 3;
+}

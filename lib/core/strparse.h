@@ -33,6 +33,9 @@ opc_err opc__parse_duration_ms(const char *s, size_t len, int64_t max_ms, int64_
 bool opc__ipv4_valid(const char *s);
 /* A numeric IPv4 or IPv6 address (no brackets, no zone). */
 bool opc__ip_valid(const char *s);
+/* Whether a URL's host is loopback: 127.0.0.0/8 as a dotted quad, [::1] or
+ * localhost, without user info (the hosts plain http:// is accepted for). */
+bool opc__url_loopback(const char *url);
 
 /* The value of one hexadecimal digit (either case), or -1. */
 int opc__hexval(int c);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/strparse.h"
 #include "core/id.h"
 #include "credentials/credentials.h"
 #include "crypto/kdf.h"
@@ -50,35 +51,7 @@ const char *opc__credentials_url_problem(const char *s)
 
 bool opc__credentials_url_loopback(const char *url)
 {
-    const char *h = strstr(url, "://");
-    if (h == NULL) {
-        return false;
-    }
-    h += 3;
-    size_t n = strcspn(h, "/?#");
-    if (memchr(h, '@', n) != NULL) {
-        return false; /* no user info */
-    }
-    if (n >= 5 && strncmp(h, "[::1]", 5) == 0) { /* opc-public-compare */
-        return n == 5 || h[5] == ':';
-    }
-    size_t hn = strcspn(h, ":/?#");
-    if (hn == 9 && strncmp(h, "localhost", 9) == 0) { /* opc-public-compare */
-        return true;
-    }
-    /* 127.0.0.0/8 as a dotted quad. */
-    if (hn < 9 || strncmp(h, "127.", 4) != 0) { /* opc-public-compare */
-        return false;
-    }
-    int dots = 0;
-    for (size_t i = 0; i < hn; i++) {
-        if (h[i] == '.') {
-            dots++;
-        } else if (h[i] < '0' || h[i] > '9') {
-            return false;
-        }
-    }
-    return dots == 3;
+    return opc__url_loopback(url);
 }
 
 const char *opc__credentials_pin_problem(const char *s)

@@ -42,6 +42,7 @@
 #include "account/export.h"
 #include "account/feed.h"
 #include "account/import.h"
+#include "account/signup.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -54,6 +55,7 @@
 
 typedef struct acct {
     char id[OPC_ID_LEN + 1];
+    char *email; /* lower-case, as the file holds it */
     char *path;
     dev_t dev;
     ino_t ino;
@@ -67,6 +69,7 @@ typedef struct acct {
 typedef struct sq {
     char *dir;
     pthread_mutex_t mu;
+    pthread_mutex_t signup; /* one sign-up at a time: one email, one account */
     acct *accts;
     int n;
     int64_t last_scan_ms; /* monotonic; INT64_MIN: never */
@@ -106,8 +109,13 @@ static opc_err add(sq *q, const char *path, const struct stat *sb, opc_account *
                  path, id, dup->path);
         return OPC_ERR_EXISTS;
     }
+    const char *email = opc_account_email(a);
     acct *ac = opc__calloc(1, sizeof *ac);
-    if (ac == NULL || (ac->path = opc__strdup(path)) == NULL) {
+    if (ac == NULL || (ac->path = opc__strdup(path)) == NULL ||
+        (ac->email = opc__strdup(email != NULL ? email : "")) == NULL) {
+        if (ac != NULL) {
+            opc__free(ac->path);
+        }
         opc__free(ac);
         return OPC_ERR_NOMEM;
     }
@@ -483,6 +491,116 @@ static opc_err s_item_delete(opc__store *s, const char *account, const char *ser
     return rc;
 }
 
+/* ---- the owner's operations ---- */
+
+static acct *find_email(sq *q, const char *email)
+{
+    for (acct *ac = q->accts; ac != NULL; ac = ac->next) {
+        if (strcmp(ac->email, email) == 0) {
+            return ac;
+        }
+    }
+    return NULL;
+}
+
+static opc_err s_owner_create(opc__store *s, const opc__proto_signup *su, opc__ebuf *eb)
+{
+    sq *q = Q(s);
+    const char *id = su->account.id;
+    char path[OPC_STORE_PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s/%s.db", q->dir, id);
+    if (n < 0 || (size_t)n >= sizeof path) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "store: path too long");
+    }
+    (void)pthread_mutex_lock(&q->signup);
+    /* A scan first (whatever the last one was), so that a file put into
+     * the directory by hand counts as well. */
+    (void)pthread_mutex_lock(&q->mu);
+    scan(q);
+    bool taken = find_email(q, su->account.email) != NULL || find(q, id) != NULL;
+    (void)pthread_mutex_unlock(&q->mu);
+    opc_err rc = OPC_OK;
+    if (taken) {
+        rc = opc__fail(eb, OPC_ERR_EXISTS, "an account with this email or id exists");
+    }
+    if (rc == OPC_OK) {
+        opc__ebuf ceb;
+        opc__ebuf_clear(&ceb);
+        rc = opc__account_create_signup(path, su, &ceb);
+        if (rc != OPC_OK) {
+            rc = rc == OPC_ERR_EXISTS || rc == OPC_ERR_NOMEM || rc == OPC_ERR_INVALID_ARG
+                     ? rc
+                     : OPC_ERR_IO;
+            (void)opc__fail(eb, rc, "account %s: %s", id, ceb.msg);
+        }
+    }
+    if (rc == OPC_OK) {
+        opc_account *a = NULL;
+        struct stat sb;
+        opc__ebuf oeb;
+        opc__ebuf_clear(&oeb);
+        rc = opc__account_open_export(path, &a, &oeb);
+        if (rc == OPC_OK && stat(path, &sb) != 0) {
+            rc = OPC_ERR_IO;
+        }
+        if (rc == OPC_OK) {
+            (void)pthread_mutex_lock(&q->mu);
+            rc = add(q, path, &sb, a);
+            (void)pthread_mutex_unlock(&q->mu);
+        }
+        if (rc != OPC_OK) {
+            opc_account_free(a);
+            rc = opc__fail(eb, rc == OPC_ERR_NOMEM ? rc : OPC_ERR_IO,
+                           "account %s: created but cannot be served", id);
+        }
+    }
+    (void)pthread_mutex_unlock(&q->signup);
+    return rc;
+}
+
+static opc_err s_owner_lookup(opc__store *s, const char *email, opc__store_owner *out,
+                              opc__ebuf *eb)
+{
+    sq *q = Q(s);
+    /* No rescan on a miss: an unknown email must cost what a known one
+     * does (a scan would be a timing oracle), and a file put in by hand
+     * has no SRP row anyway; sign-ups are indexed as they are made. */
+    (void)pthread_mutex_lock(&q->mu);
+    acct *found = find_email(q, email);
+    char id[OPC_ID_LEN + 1] = "";
+    if (found != NULL) {
+        memcpy(id, found->id, sizeof id);
+    }
+    (void)pthread_mutex_unlock(&q->mu);
+    if (found == NULL) {
+        return opc__fail(eb, OPC_ERR_NOT_FOUND, "no account for this email");
+    }
+    TAKE(s, id);
+    opc__proto_account row;
+    opc_err rc = opc__account_srp(a, out->srp_salt, out->verifier, eb);
+    if (rc == OPC_OK) {
+        rc = opc__account_row(a, &row, eb);
+    }
+    if (rc == OPC_OK) {
+        memcpy(out->account, id, sizeof out->account);
+        memcpy(out->kdf_salt, row.kdf_salt, sizeof out->kdf_salt);
+        out->iterations = row.iterations;
+        opc__proto_account_clear(&row);
+    }
+    if (rc == OPC_ERR_NOT_FOUND) { /* an account without SRP: a local file */
+        put(q, ac, a, false);
+        return rc;
+    }
+    return done(q, ac, a, rc, false, eb);
+}
+
+static opc_err s_owner_account(opc__store *s, const char *account, opc__proto_account *out,
+                               opc__ebuf *eb)
+{
+    TAKE(s, account);
+    return done(Q(s), ac, a, opc__account_row(a, out, eb), false, eb);
+}
+
 static int s_count(opc__store *s)
 {
     sq *q = Q(s);
@@ -515,10 +633,12 @@ static void s_close(opc__store *s)
         drop_idle(ac);
         (void)pthread_cond_destroy(&ac->cond);
         opc__free(ac->path);
+        opc__free(ac->email);
         opc__free(ac);
         ac = next;
     }
     (void)pthread_mutex_destroy(&q->mu);
+    (void)pthread_mutex_destroy(&q->signup);
     opc__free(q->dir);
     opc__free(q);
     s->impl = NULL;
@@ -538,6 +658,9 @@ static const opc__store_ops sqlite_ops = {
     .token = s_token,
     .item_put = s_item_put,
     .item_delete = s_item_delete,
+    .owner_create = s_owner_create,
+    .owner_lookup = s_owner_lookup,
+    .owner_account = s_owner_account,
     .generation = s_generation,
     .wait = s_wait,
     .count = s_count,
@@ -566,6 +689,7 @@ opc_err opc__store_sqlite_open(const char *dir, opc__store **out, opc__ebuf *eb)
         return OPC_ERR_NOMEM;
     }
     (void)pthread_mutex_init(&q->mu, NULL);
+    (void)pthread_mutex_init(&q->signup, NULL);
     q->last_scan_ms = INT64_MIN / 2;
     s->ops = &sqlite_ops;
     s->impl = q;

@@ -190,6 +190,40 @@ bool opc__store_wait(opc__store *s, const char *account, uint64_t gen, int64_t t
            s->ops->wait(s, account, gen, timeout_ms);
 }
 
+opc_err opc__store_owner_create(opc__store *s, const opc__proto_signup *su, opc__ebuf *eb)
+{
+    if (s == NULL || s->ops == NULL || su == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    if (!opc__id_valid_str(su->account.id)) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "store: invalid id");
+    }
+    return s->ops->owner_create(s, su, eb);
+}
+
+opc_err opc__store_owner_lookup(opc__store *s, const char *email, opc__store_owner *out,
+                                opc__ebuf *eb)
+{
+    if (s == NULL || s->ops == NULL || email == NULL || out == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    memset(out, 0, sizeof *out);
+    return s->ops->owner_lookup(s, email, out, eb);
+}
+
+opc_err opc__store_owner_account(opc__store *s, const char *account, opc__proto_account *out,
+                                 opc__ebuf *eb)
+{
+    if (s == NULL || s->ops == NULL || out == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    memset(out, 0, sizeof *out);
+    if (!opc__id_valid_str(account)) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "store: invalid id");
+    }
+    return s->ops->owner_account(s, account, out, eb);
+}
+
 int opc__store_count(opc__store *s)
 {
     return s != NULL && s->ops != NULL ? s->ops->count(s) : -1;

@@ -40,6 +40,7 @@
 #include "core/id.h"
 #include "crypto/key.h"
 #include "internal.h"
+#include "wire/proto.h"
 #include "wire/rows.h"
 
 /* Largest page of changes, items or chunks; longest wait of changes(). */
@@ -49,6 +50,15 @@
 #define OPC_STORE_POLL_MS 100
 
 typedef struct opc__store opc__store;
+
+/* What a sign-in needs of an account (docs/protocol.md, "Owner sign-in"). */
+typedef struct opc__store_owner {
+    char account[OPC_ID_LEN + 1];
+    uint8_t srp_salt[OPC_PROTO_SRP_SALT_LEN];
+    uint8_t verifier[OPC_PROTO_SRP_LEN];
+    uint8_t kdf_salt[OPC_PROTO_SRP_SALT_LEN];
+    uint32_t iterations;
+} opc__store_owner;
 
 typedef struct opc__store_ops {
     /* OPC_OK when the store holds the account, else OPC_ERR_NOT_FOUND. */
@@ -88,6 +98,17 @@ typedef struct opc__store_ops {
     opc_err (*item_delete)(opc__store *s, const char *account, const char *server,
                            const char *vault, const char *item, int64_t expected_version,
                            cJSON **out_item, cJSON **out_vault, opc__ebuf *eb);
+    /* The owner's operations (docs/protocol.md, "Owner sign-in"). A new
+     * account from a sign-up: OPC_ERR_EXISTS when its email or id is
+     * taken. Sign-ups are serialized, so one email gets one account. */
+    opc_err (*owner_create)(opc__store *s, const opc__proto_signup *su, opc__ebuf *eb);
+    /* The sign-in data of the account of email (lower-case);
+     * OPC_ERR_NOT_FOUND for an unknown email or an account without an
+     * SRP verifier (wipe *out after use). */
+    opc_err (*owner_lookup)(opc__store *s, const char *email, opc__store_owner *out, opc__ebuf *eb);
+    /* The account row (opc__proto_account_clear). */
+    opc_err (*owner_account)(opc__store *s, const char *account, opc__proto_account *out,
+                             opc__ebuf *eb);
     /* The account's commit generation (0 for an unknown account). */
     uint64_t (*generation)(opc__store *s, const char *account);
     /* Wait until the account's generation is no longer gen, timeout_ms
@@ -150,6 +171,11 @@ opc_err opc__store_item_put(opc__store *s, const char *account, const char *serv
 opc_err opc__store_item_delete(opc__store *s, const char *account, const char *server,
                                const char *vault, const char *item, int64_t expected_version,
                                cJSON **out_item, cJSON **out_vault, opc__ebuf *eb);
+opc_err opc__store_owner_create(opc__store *s, const opc__proto_signup *su, opc__ebuf *eb);
+opc_err opc__store_owner_lookup(opc__store *s, const char *email, opc__store_owner *out,
+                                opc__ebuf *eb);
+opc_err opc__store_owner_account(opc__store *s, const char *account, opc__proto_account *out,
+                                 opc__ebuf *eb);
 uint64_t opc__store_generation(opc__store *s, const char *account);
 bool opc__store_wait(opc__store *s, const char *account, uint64_t gen, int64_t timeout_ms);
 int opc__store_count(opc__store *s);

@@ -42,7 +42,7 @@
 #include "core/time.h"
 #include "credentials/credentials.h"
 #include "crypto/key.h"
-#include "upstream/transport.h"
+#include "net/transport.h"
 #include "upstream/upstream.h"
 #include "wire/proto.h"
 #include "wire/rows.h"

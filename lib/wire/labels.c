@@ -86,6 +86,13 @@ opc_err opc__wire_session_aad(char *out, size_t cap, const char *account_id, int
     return put(out, cap, "opconnect/session/v1|%s|%lld", account_id, (long long)exp);
 }
 
+opc_err opc__wire_remote_session_aad(char *out, size_t cap, const char *account_id, int64_t exp,
+                                     const char *address)
+{
+    return put(out, cap, "opconnect/owner-session/v1|%s|%lld|%s", account_id, (long long)exp,
+               address);
+}
+
 opc_err opc__wire_account_key_aad(char *out, size_t cap, opc__wire_account_key which,
                                   const char *account_id)
 {

@@ -95,6 +95,10 @@ opc_err opc__wire_server_key_message(opc__buf *b, opc__wire_server_key which,
                                      const char *jwk);
 
 opc_err opc__wire_session_aad(char *out, size_t cap, const char *account_id, int64_t exp);
+/* The session file of a remote account (account/remote.c):
+ * "opconnect/owner-session/v1|<accountId>|<exp>|<address>". */
+opc_err opc__wire_remote_session_aad(char *out, size_t cap, const char *account_id, int64_t exp,
+                                     const char *address);
 
 /* The owner's keys, each sealed under the one before it (account/schema.c). */
 typedef enum opc__wire_account_key {

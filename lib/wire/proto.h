@@ -103,6 +103,18 @@ opc_err opc__proto_welcome_verify(const opc__proto_hello *h, const opc__proto_we
 /* Release the welcome's key. */
 void opc__proto_welcome_clear(opc__proto_welcome *w);
 
+/*
+ * The keys of a session, Connect's or the owner's: K = HKDF-SHA256(ikm,
+ * salt = SHA-256(transcript), info, 64 bytes); k_req = K[0..32), k_res =
+ * K[32..64). info is OPC_PROTO_KEYS_INFO_CONNECT (ikm: the ECDH secret,
+ * transcript T2) or OPC_PROTO_KEYS_INFO_OWNER (ikm: the SRP K, transcript
+ * opc__proto_owner_transcript).
+ */
+#define OPC_PROTO_KEYS_INFO_CONNECT "opconnect/session-keys/v1"
+#define OPC_PROTO_KEYS_INFO_OWNER "opconnect/owner-session-keys/v1"
+opc_err opc__proto_session_keys(const uint8_t *ikm, size_t ikm_len, const char *transcript,
+                                size_t transcript_len, const char *info, opc__proto_keys *keys);
+
 /* The pin of a public key: its RFC 7638 thumbprint (b64url, 43 chars). */
 opc_err opc__proto_pin(const opc__key *k, char out[OPC_PROTO_HASH_B64 + 1]);
 
@@ -142,5 +154,112 @@ opc_err opc__proto_page_decode(cJSON *j, const char *member, cJSON **arr, opc__e
 /* {"item":row,"vault":row} of a write; encode takes both, decode detaches both. */
 opc_err opc__proto_write_result_encode(cJSON *item, cJSON *vault, cJSON **out);
 opc_err opc__proto_write_result_decode(cJSON *j, cJSON **item, cJSON **vault, opc__ebuf *eb);
+
+/* ---- the owner's sign-up and sign-in (docs/protocol.md, "Owner sign-in") ---- */
+
+#define OPC_PROTO_SRP_SALT_LEN 16    /* the SRP salt and the 2SKD salt */
+#define OPC_PROTO_SRP_LEN 512        /* A, B and v: |N| of the 4096-bit group */
+#define OPC_PROTO_SRP_PROOF_LEN 32   /* M1, M2, K */
+#define OPC_PROTO_SRP_B64 683        /* b64url of 512 bytes */
+#define OPC_PROTO_OWNER_IDLE_S 1800  /* an owner session's idle limit */
+#define OPC_PROTO_OWNER_TTL_S 43200  /* and its lifetime */
+#define OPC_PROTO_OWNER_PENDING_S 60 /* how long a started sign-in waits for its proof */
+#define OPC_PROTO_MAX_EMAIL 254
+/* Largest text of an envelope or a public JWK in the account row. */
+#define OPC_PROTO_MAX_KEY_TEXT 16384
+/* Largest sign-up, sign-in or account message. */
+#define OPC_PROTO_MAX_OWNER_MSG 65536
+
+/*
+ * The account row: everything the server keeps of the owner's keyset,
+ * ciphertext and public keys only (the envelopes and JWKs as their JSON
+ * texts). kdf_alg is "PBES2g-HS256". The strings are owned
+ * (opc__proto_account_clear).
+ */
+typedef struct opc__proto_account {
+    char id[OPC_ID_LEN + 1];
+    char email[OPC_PROTO_MAX_EMAIL + 1];
+    char skid[8];
+    char kdf_alg[16];
+    uint8_t kdf_salt[OPC_PROTO_SRP_SALT_LEN];
+    uint32_t iterations;
+    char keyset_id[OPC_ID_LEN + 1];
+    char issuer_kid[OPC_ID_LEN + 1];
+    char *enc_sym_key;
+    char *pub_key;
+    char *enc_pri_key;
+    char *spub_key;
+    char *enc_spri_key;
+} opc__proto_account;
+
+void opc__proto_account_clear(opc__proto_account *a);
+/* {"id","email","skid","kdf":{"alg","salt","iterations"},"keysetId",
+ *  "encSymKey","pubKey","encPriKey","issuerKid","spubKey","encSpriKey"} */
+opc_err opc__proto_account_encode(const opc__proto_account *a, cJSON **out);
+/* Strict: ids valid, email lower-case name@host, skid 6 characters, the
+ * salt 16 bytes, iterations 1..10^8, each text at most
+ * OPC_PROTO_MAX_KEY_TEXT bytes; the texts are not parsed here. */
+opc_err opc__proto_account_decode(const cJSON *j, opc__proto_account *out, opc__ebuf *eb);
+
+/* POST /v1/owner/signup: the account row, the issuer key row and the SRP
+ * salt and verifier: {"v":1,"account":{...},"issuerKey":{"kid","jwk"},
+ * "srp":{"salt","verifier"}}. The issuer key row must be the account's
+ * (kid issuerKid, jwk spubKey): the decoder checks it. */
+typedef struct opc__proto_signup {
+    opc__proto_account account;
+    uint8_t srp_salt[OPC_PROTO_SRP_SALT_LEN];
+    uint8_t verifier[OPC_PROTO_SRP_LEN];
+} opc__proto_signup;
+
+opc_err opc__proto_signup_encode(const opc__proto_signup *s, cJSON **out);
+opc_err opc__proto_signup_decode(const cJSON *j, opc__proto_signup *out, opc__ebuf *eb);
+void opc__proto_signup_clear(opc__proto_signup *s);
+
+/* POST /v1/owner/auth/start {"v":1,"email","A"} */
+typedef struct opc__proto_auth_start {
+    char email[OPC_PROTO_MAX_EMAIL + 1];
+    uint8_t A[OPC_PROTO_SRP_LEN];
+} opc__proto_auth_start;
+opc_err opc__proto_auth_start_encode(const opc__proto_auth_start *m, cJSON **out);
+opc_err opc__proto_auth_start_decode(const cJSON *j, opc__proto_auth_start *out, opc__ebuf *eb);
+
+/* Its answer: {"v":1,"id","srp":{"salt"},"kdf":{"alg","salt","iterations"},"B"}. */
+typedef struct opc__proto_auth_challenge {
+    char id[OPC_PROTO_NONCE_B64 + 1]; /* the pending sign-in */
+    uint8_t srp_salt[OPC_PROTO_SRP_SALT_LEN];
+    uint8_t kdf_salt[OPC_PROTO_SRP_SALT_LEN];
+    uint32_t iterations;
+    uint8_t B[OPC_PROTO_SRP_LEN];
+} opc__proto_auth_challenge;
+opc_err opc__proto_auth_challenge_encode(const opc__proto_auth_challenge *m, cJSON **out);
+opc_err opc__proto_auth_challenge_decode(const cJSON *j, opc__proto_auth_challenge *out,
+                                         opc__ebuf *eb);
+
+/* POST /v1/owner/auth/verify {"v":1,"id","M1"} */
+typedef struct opc__proto_auth_verify {
+    char id[OPC_PROTO_NONCE_B64 + 1];
+    uint8_t M1[OPC_PROTO_SRP_PROOF_LEN];
+} opc__proto_auth_verify;
+opc_err opc__proto_auth_verify_encode(const opc__proto_auth_verify *m, cJSON **out);
+opc_err opc__proto_auth_verify_decode(const cJSON *j, opc__proto_auth_verify *out, opc__ebuf *eb);
+
+/* Its answer: {"v":1,"M2","account","session","expires","idle"}. */
+typedef struct opc__proto_auth_session {
+    uint8_t M2[OPC_PROTO_SRP_PROOF_LEN];
+    char account[OPC_ID_LEN + 1];
+    char session[OPC_PROTO_NONCE_B64 + 1];
+    int64_t expires; /* Unix s */
+    int64_t idle_s;
+} opc__proto_auth_session;
+opc_err opc__proto_auth_session_encode(const opc__proto_auth_session *m, cJSON **out);
+opc_err opc__proto_auth_session_decode(const cJSON *j, opc__proto_auth_session *out, opc__ebuf *eb);
+
+/*
+ * The transcript an owner session's keys are bound to:
+ * "opconnect/owner-session/v1" LF pending id LF account LF sid LF expires
+ * (a new string in *out, opc__free).
+ */
+opc_err opc__proto_owner_transcript(const char *pending_id, const char *account, const char *sid,
+                                    int64_t expires, char **out, size_t *out_len);
 
 #endif

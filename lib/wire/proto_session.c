@@ -26,7 +26,6 @@
 #define NONCE_LEN 16
 
 static const char t1_label[] = "opconnect/connect-session/v1";
-static const char keys_info[] = "opconnect/session-keys/v1";
 
 /* A decoder's refusal is OPC_ERR_PARSE whatever the helper said (its
  * message names the member), but for a failed allocation. */
@@ -151,16 +150,14 @@ static opc_err transcript(const opc__proto_hello *h, const char *sid, int64_t ex
     return OPC_OK;
 }
 
-/* K = HKDF-SHA256(Z, SHA-256(T2), info, 64): k_req, k_res. */
-static opc_err session_keys(const uint8_t z[OPC_ECDH_SECRET_LEN], const char *t2, size_t t2_len,
-                            opc__proto_keys *keys)
+opc_err opc__proto_session_keys(const uint8_t *ikm, size_t ikm_len, const char *transcript,
+                                size_t transcript_len, const char *info, opc__proto_keys *keys)
 {
     uint8_t salt[OPC_SHA256_LEN];
     uint8_t k[64];
-    opc_err rc = opc__sha256(t2, t2_len, salt);
+    opc_err rc = opc__sha256(transcript, transcript_len, salt);
     if (rc == OPC_OK) {
-        rc = opc__hkdf_sha256(z, OPC_ECDH_SECRET_LEN, salt, sizeof salt, keys_info,
-                              strlen(keys_info), k, sizeof k);
+        rc = opc__hkdf_sha256(ikm, ikm_len, salt, sizeof salt, info, strlen(info), k, sizeof k);
     }
     if (rc == OPC_OK) {
         memcpy(keys->k_req, k, 32);
@@ -168,6 +165,14 @@ static opc_err session_keys(const uint8_t z[OPC_ECDH_SECRET_LEN], const char *t2
     }
     OPENSSL_cleanse(k, sizeof k);
     return rc;
+}
+
+/* K = HKDF-SHA256(Z, SHA-256(T2), info, 64): k_req, k_res. */
+static opc_err session_keys(const uint8_t z[OPC_ECDH_SECRET_LEN], const char *t2, size_t t2_len,
+                            opc__proto_keys *keys)
+{
+    return opc__proto_session_keys(z, OPC_ECDH_SECRET_LEN, t2, t2_len, OPC_PROTO_KEYS_INFO_CONNECT,
+                                   keys);
 }
 
 /* Sign text with key and put the b64url signature in out[OPC_PROTO_SIG_B64 + 1]. */

@@ -254,7 +254,9 @@ static void test_account_open_migrates_v1(void **state)
     opc_account_free(f.a);
     f.a = NULL;
     sqlite3 *db = fx_db(&f);
-    fx_exec(db, "ALTER TABLE items DROP COLUMN editor; PRAGMA user_version = 1;");
+    /* A real v1 file: neither items.editor (v2) nor owner_srp (v3). */
+    fx_exec(db, "ALTER TABLE items DROP COLUMN editor; DROP TABLE owner_srp; "
+                "PRAGMA user_version = 1;");
     sqlite3_close(db);
     f.a = fx_reopen(&f);
     db = fx_db(&f);

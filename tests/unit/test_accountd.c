@@ -149,7 +149,8 @@ static opc_err check(opc__ad_sessions *t, const char *sid, const opc__proto_keys
     opc__ad_auth auth;
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
-    opc_err rc = opc__ad_sessions_check(t, sid, n, "GET", target, "", 0, mac, now, &auth, &eb);
+    opc_err rc = opc__ad_sessions_check(t, sid, OPC_AD_KIND_CONNECT, n, "GET", target, "", 0, mac,
+                                        now, &auth, &eb);
     if (rc == OPC_OK) {
         assert_string_equal(auth.sid, sid);
         assert_int_equal(auth.counter, n);
@@ -173,7 +174,8 @@ static void test_sessions(void **state)
     memset(&k1, 1, sizeof k1);
     memset(&k2, 2, sizeof k2);
     int64_t now = 1000000;
-    assert_int_equal(opc__ad_sessions_add(t, SID1, ID1, ID2, &k1, now + 600, now), OPC_OK);
+    assert_int_equal(
+        opc__ad_sessions_add(t, SID1, OPC_AD_KIND_CONNECT, ID1, ID2, &k1, now + 600, now), OPC_OK);
     const char *tg = "/v1/connect/changes?since=0";
     assert_int_equal(check(t, SID1, &k1, 1, tg, now, true), OPC_OK);
     /* replay, reorder */
@@ -188,15 +190,18 @@ static void test_sessions(void **state)
     char mac[OPC_PROTO_HASH_B64 + 1];
     assert_int_equal(opc__proto_mac_request(&k1, SID1, 11, "GET", tg, "", 0, mac), OPC_OK);
     opc__ad_auth auth;
-    assert_int_equal(opc__ad_sessions_check(t, SID1, 11, "GET", "/v1/connect/changes?since=1", "",
-                                            0, mac, now, &auth, NULL),
+    assert_int_equal(opc__ad_sessions_check(t, SID1, OPC_AD_KIND_CONNECT, 11, "GET",
+                                            "/v1/connect/changes?since=1", "", 0, mac, now, &auth,
+                                            NULL),
                      OPC_ERR_TOKEN);
-    assert_int_equal(
-        opc__ad_sessions_check(t, SID1, 11, "DELETE", tg, "", 0, mac, now, &auth, NULL),
-        OPC_ERR_TOKEN);
-    assert_int_equal(opc__ad_sessions_check(t, SID1, 11, "GET", tg, "x", 1, mac, now, &auth, NULL),
+    assert_int_equal(opc__ad_sessions_check(t, SID1, OPC_AD_KIND_CONNECT, 11, "DELETE", tg, "", 0,
+                                            mac, now, &auth, NULL),
                      OPC_ERR_TOKEN);
-    assert_int_equal(opc__ad_sessions_check(t, SID1, 11, "GET", tg, "", 0, mac, now, &auth, NULL),
+    assert_int_equal(opc__ad_sessions_check(t, SID1, OPC_AD_KIND_CONNECT, 11, "GET", tg, "x", 1,
+                                            mac, now, &auth, NULL),
+                     OPC_ERR_TOKEN);
+    assert_int_equal(opc__ad_sessions_check(t, SID1, OPC_AD_KIND_CONNECT, 11, "GET", tg, "", 0, mac,
+                                            now, &auth, NULL),
                      OPC_OK);
     /* unknown */
     assert_int_equal(check(t, SID2, &k1, 1, tg, now, true), OPC_ERR_TOKEN);
@@ -205,16 +210,22 @@ static void test_sessions(void **state)
                      OPC_ERR_TOKEN);
     assert_int_equal(check(t, SID1, &k1, 13, tg, now, true), OPC_ERR_TOKEN); /* forgotten */
     /* expiry, even when in use */
-    assert_int_equal(opc__ad_sessions_add(t, SID1, ID1, ID2, &k1, now + 100, now), OPC_OK);
+    assert_int_equal(
+        opc__ad_sessions_add(t, SID1, OPC_AD_KIND_CONNECT, ID1, ID2, &k1, now + 100, now), OPC_OK);
     for (int64_t s = 0; s < 100; s += 50) {
         assert_int_equal(check(t, SID1, &k1, (uint64_t)(s + 1), tg, now + s, true), OPC_OK);
     }
     assert_int_equal(check(t, SID1, &k1, 200, tg, now + 100, true), OPC_ERR_TOKEN);
     /* bounded: a third session evicts the least recently used */
-    assert_int_equal(opc__ad_sessions_add(t, SID1, ID1, ID2, &k1, now + 600, now), OPC_OK);
-    assert_int_equal(opc__ad_sessions_add(t, SID2, ID1, ID2, &k2, now + 600, now + 1), OPC_OK);
+    assert_int_equal(
+        opc__ad_sessions_add(t, SID1, OPC_AD_KIND_CONNECT, ID1, ID2, &k1, now + 600, now), OPC_OK);
+    assert_int_equal(
+        opc__ad_sessions_add(t, SID2, OPC_AD_KIND_CONNECT, ID1, ID2, &k2, now + 600, now + 1),
+        OPC_OK);
     assert_int_equal(check(t, SID1, &k1, 1, tg, now + 2, true), OPC_OK); /* SID2 is older now */
-    assert_int_equal(opc__ad_sessions_add(t, SID3, ID1, ID2, &k2, now + 600, now + 3), OPC_OK);
+    assert_int_equal(
+        opc__ad_sessions_add(t, SID3, OPC_AD_KIND_CONNECT, ID1, ID2, &k2, now + 600, now + 3),
+        OPC_OK);
     assert_int_equal(opc__ad_sessions_count(t), 2);
     assert_int_equal(check(t, SID2, &k2, 1, tg, now + 3, true), OPC_ERR_TOKEN);
     assert_int_equal(check(t, SID1, &k1, 2, tg, now + 3, true), OPC_OK);
@@ -232,7 +243,9 @@ static void test_sessions(void **state)
         size_t n = 0;
         assert_int_equal(
             opc__b64_encode_to(raw, sizeof raw, OPC_B64URL, sids[i], sizeof sids[i], &n), OPC_OK);
-        assert_int_equal(opc__ad_sessions_add(t, sids[i], ID1, ID2, &k1, now + 600, now), OPC_OK);
+        assert_int_equal(
+            opc__ad_sessions_add(t, sids[i], OPC_AD_KIND_CONNECT, ID1, ID2, &k1, now + 600, now),
+            OPC_OK);
     }
     assert_int_equal(opc__ad_sessions_count(t), N);
     for (int i = 0; i < N; i++) { /* all found; the odd ones used again later */
@@ -249,7 +262,9 @@ static void test_sessions(void **state)
     for (int i = 1; i < N; i += 2) {
         assert_int_equal(check(t, sids[i], &k1, 3, tg, now + 170, true), OPC_OK);
     }
-    assert_int_equal(opc__ad_sessions_add(t, SID1, ID1, ID2, &k2, now + 600, now + 170), OPC_OK);
+    assert_int_equal(
+        opc__ad_sessions_add(t, SID1, OPC_AD_KIND_CONNECT, ID1, ID2, &k2, now + 600, now + 170),
+        OPC_OK);
     assert_int_equal(check(t, SID1, &k2, 1, tg, now + 171, true), OPC_OK);
     assert_int_equal(check(t, sids[1], &k1, 4, tg, now + 171, true), OPC_OK);
     assert_int_equal(check(t, sids[0], &k1, 4, tg, now + 171, true), OPC_ERR_TOKEN);

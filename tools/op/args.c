@@ -12,6 +12,8 @@
 
 const struct op_flag op_global_flags[] = {
     {"account", '\0', OP_FLAG_VALUE},
+    {"address", '\0', OP_FLAG_VALUE},
+    {"ca-file", '\0', OP_FLAG_VALUE},
     {"format", '\0', OP_FLAG_VALUE},
     {"password-stdin", '\0', OP_FLAG_BOOL},
     {"session", '\0', OP_FLAG_VALUE},

@@ -12,6 +12,15 @@
  *  session       --session, $OP_SESSION_TOKEN: a token of `op signin`; the
  *                sealed unlock key lives in $XDG_RUNTIME_DIR/opconnect (or
  *                ~/.cache/opconnect/sessions)
+ *  remote        --address URL or $OP_ADDRESS: the account is on
+ *                op-account-server (docs/account-server.md, "The owner
+ *                over the network"); the flag or variable decides, never a
+ *                saved default. $XDG_CONFIG_HOME/opconnect/accounts.json
+ *                remembers each (address, email, account id) signed up or
+ *                signed in, so that later commands find the account id of
+ *                an address (the last one used there, or --email's).
+ *                --ca-file or $OP_CA_FILE: the PEM bundle of a private CA
+ *                (verification is always on).
  */
 #include "op.h"
 
@@ -22,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -350,10 +360,360 @@ static int save_secret_key(const char *account_id, const char *key, char *path, 
     return rc;
 }
 
+static const char *session_token(const struct op_ctx *ctx);
+
+/* ---- an account on op-account-server ---- */
+
+#define OP_ACCOUNTS_FILE_MAX (256 * 1024)
+
+static const char *remote_address(const struct op_ctx *ctx)
+{
+    if (ctx->address != NULL && ctx->address[0] != '\0') {
+        return ctx->address;
+    }
+    const char *e = getenv("OP_ADDRESS");
+    return e != NULL && e[0] != '\0' ? e : NULL;
+}
+
+static const char *ca_file(const struct op_ctx *ctx)
+{
+    if (ctx->ca_file != NULL && ctx->ca_file[0] != '\0') {
+        return ctx->ca_file;
+    }
+    const char *e = getenv("OP_CA_FILE");
+    return e != NULL && e[0] != '\0' ? e : NULL;
+}
+
+static int accounts_path(char *out, size_t n)
+{
+    return xdg_path("XDG_CONFIG_HOME", ".config", "opconnect/accounts.json", out, n);
+}
+
+/* The accounts list ({"accounts":[{"address","email","id"}...]}, newest first). */
+static cJSON *accounts_load(void)
+{
+    char path[4096];
+    unsigned char *data = NULL;
+    size_t len = 0;
+    cJSON *doc = NULL;
+    if (accounts_path(path, sizeof(path)) == OP_EXIT_OK && access(path, F_OK) == 0 &&
+        op_read_file(path, OP_ACCOUNTS_FILE_MAX, &data, &len) == OP_EXIT_OK) {
+        doc = op_json_parse((const char *)data, len);
+        op_buf_free(data, len);
+    }
+    if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(doc, "accounts"))) {
+        cJSON_Delete(doc);
+        doc = cJSON_CreateObject();
+        if (doc != NULL) {
+            (void)cJSON_AddArrayToObject(doc, "accounts");
+        }
+    }
+    return doc;
+}
+
+/* The entry of address (NULL: any) and email (NULL: any), newest first; NULL: none. */
+static const cJSON *accounts_find(const cJSON *doc, const char *address, const char *email)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, "accounts"))
+    {
+        if ((address == NULL || strcmp(op_jstr(e, "address"), address) == 0) &&
+            (email == NULL || strcasecmp(op_jstr(e, "email"), email) == 0)) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Put (address, email, id) first in the list (replacing an older entry). */
+static int accounts_remember(const char *address, const char *email, const char *id)
+{
+    cJSON *doc = accounts_load();
+    cJSON *arr = cJSON_GetObjectItemCaseSensitive(doc, "accounts");
+    if (arr == NULL) {
+        cJSON_Delete(doc);
+        return op_fail(OP_EXIT_GENERIC, "out of memory");
+    }
+    for (int i = cJSON_GetArraySize(arr) - 1; i >= 0; i--) {
+        const cJSON *e = cJSON_GetArrayItem(arr, i);
+        if (strcmp(op_jstr(e, "address"), address) == 0 &&
+            (strcmp(op_jstr(e, "id"), id) == 0 || strcasecmp(op_jstr(e, "email"), email) == 0)) {
+            cJSON_DeleteItemFromArray(arr, i);
+        }
+    }
+    cJSON *e = cJSON_CreateObject();
+    if (e == NULL || cJSON_AddStringToObject(e, "address", address) == NULL ||
+        cJSON_AddStringToObject(e, "email", email) == NULL ||
+        cJSON_AddStringToObject(e, "id", id) == NULL || !cJSON_InsertItemInArray(arr, 0, e)) {
+        cJSON_Delete(e);
+        cJSON_Delete(doc);
+        return op_fail(OP_EXIT_GENERIC, "out of memory");
+    }
+    char path[4096];
+    char dir[4096];
+    int rc = accounts_path(path, sizeof(path));
+    if (rc == OP_EXIT_OK) {
+        rc = parent_dir(path, dir, sizeof(dir));
+    }
+    if (rc == OP_EXIT_OK) {
+        rc = mkdir_p(dir);
+    }
+    char *text = rc == OP_EXIT_OK ? cJSON_Print(doc) : NULL;
+    if (rc == OP_EXIT_OK && text == NULL) {
+        rc = op_fail(OP_EXIT_GENERIC, "out of memory");
+    }
+    if (rc == OP_EXIT_OK) {
+        rc = op_write_file_0600(path, text, strlen(text), false);
+    }
+    cJSON_free(text);
+    cJSON_Delete(doc);
+    return rc;
+}
+
+/* The account id of the remote account: --email's or the last one used at address. */
+static int remote_account_id(const struct op_ctx *ctx, const char *address, const char *email,
+                             char *out, size_t n)
+{
+    (void)ctx;
+    cJSON *doc = accounts_load();
+    const cJSON *e = accounts_find(doc, address, email);
+    int rc = OP_EXIT_OK;
+    if (e == NULL) {
+        rc = op_fail(OP_EXIT_NOT_FOUND,
+                     "no account known at %s; sign in with 'eval $(op signin --address %s "
+                     "--email EMAIL)'",
+                     address, address);
+    } else {
+        (void)snprintf(out, n, "%s", op_jstr(e, "id"));
+    }
+    cJSON_Delete(doc);
+    return rc;
+}
+
+static int remote_fail(const struct op_ctx *ctx, opc_err err, const char *errbuf)
+{
+    if (err == OPC_ERR_PERMISSION) {
+        return op_fail(OP_EXIT_AUTH, "%s", errbuf[0] != '\0' ? errbuf : "refused");
+    }
+    return op_fail_lib(ctx, err, errbuf);
+}
+
+/* Open the signed-in remote account: its row downloaded, unlocked with the session's AUK. */
+static int open_remote(struct op_ctx *ctx, const char *address)
+{
+    const char *token = session_token(ctx);
+    if (token == NULL) {
+        return op_fail(OP_EXIT_AUTH,
+                       "not signed in to %s; sign in with "
+                       "'eval $(op signin --address %s)'",
+                       address, address);
+    }
+    char id[64];
+    int rc = remote_account_id(ctx, address, NULL, id, sizeof(id));
+    char dir[4096];
+    if (rc == OP_EXIT_OK) {
+        rc = sessions_dir(dir, sizeof(dir));
+    }
+    if (rc != OP_EXIT_OK) {
+        return rc;
+    }
+    char errbuf[OPC_ERRBUF_SIZE] = "";
+    opc_err err =
+        opc_account_remote_open(dir, id, token, ca_file(ctx), &ctx->acct, errbuf, sizeof(errbuf));
+    if (err == OPC_ERR_NOT_FOUND) {
+        return op_fail(OP_EXIT_AUTH,
+                       "no session for this account; sign in with "
+                       "'eval $(op signin --address %s)'",
+                       address);
+    }
+    if (err == OPC_ERR_RANGE) {
+        return op_fail(OP_EXIT_AUTH,
+                       "the session has expired; sign in again with "
+                       "'eval $(op signin --address %s)'",
+                       address);
+    }
+    if (err == OPC_ERR_DECRYPT) {
+        return op_fail(OP_EXIT_AUTH,
+                       "invalid session token; sign in again with "
+                       "'eval $(op signin --address %s)'",
+                       address);
+    }
+    if (err != OPC_OK) {
+        ctx->acct = NULL;
+        return remote_fail(ctx, err, errbuf);
+    }
+    return OP_EXIT_OK;
+}
+
+static int remote_create(struct op_ctx *ctx, const char *address, const char *email)
+{
+    char password[OP_PASSWORD_MAX];
+    int rc = get_password(ctx, password, sizeof(password), true);
+    if (rc != OP_EXIT_OK) {
+        return rc;
+    }
+    char errbuf[OPC_ERRBUF_SIZE] = "";
+    char id[64] = "";
+    opc_secret *key = NULL;
+    opc_err err = opc_account_remote_create(address, ca_file(ctx), email, password, id, sizeof(id),
+                                            &key, errbuf, sizeof(errbuf));
+    opc_memzero(password, sizeof(password));
+    if (err == OPC_ERR_EXISTS) {
+        return op_fail(OP_EXIT_EXISTS, "%s", errbuf);
+    }
+    if (err != OPC_OK) {
+        return remote_fail(ctx, err, errbuf);
+    }
+    char key_path[4096];
+    rc = save_secret_key(id, opc_secret_data(key), key_path, sizeof(key_path));
+    if (rc == OP_EXIT_OK) {
+        rc = accounts_remember(address, email, id);
+    }
+    /* The account exists on the server now: print the Secret Key whatever
+     * happened to its copy here (without it, the account is lost). */
+    if (ctx->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", id);
+        cJSON_AddStringToObject(o, "email", email);
+        cJSON_AddStringToObject(o, "address", address);
+        cJSON_AddStringToObject(o, "secretKey", opc_secret_data(key));
+        cJSON_AddStringToObject(o, "secretKeyFile", rc == OP_EXIT_OK ? key_path : "");
+        op_print_json(o);
+        op_json_free(o);
+    } else {
+        op_kv("Account", id);
+        op_kv("Email", email);
+        op_kv("Address", address);
+        op_kv("Secret Key", opc_secret_data(key));
+        if (rc == OP_EXIT_OK) {
+            op_kv("Saved to", key_path);
+        }
+        (void)printf("\nThe Secret Key is shown only this once. Keep a copy somewhere safe:\n"
+                     "without it and your password the account cannot be opened.\n");
+    }
+    opc_secret_free(key);
+    return rc;
+}
+
+static int remote_signin(struct op_ctx *ctx, const struct op_args *a, const char *address)
+{
+    const char *email = op_arg(a, "email");
+    cJSON *doc = accounts_load();
+    const cJSON *e = accounts_find(doc, address, email);
+    if (e == NULL && email != NULL) {
+        /* The same account reached at another address: its Secret Key file. */
+        e = accounts_find(doc, NULL, email);
+    }
+    char known_id[64] = "";
+    char mail[512] = "";
+    if (e != NULL) {
+        (void)snprintf(known_id, sizeof(known_id), "%s", op_jstr(e, "id"));
+        (void)snprintf(mail, sizeof(mail), "%s", op_jstr(e, "email"));
+    }
+    cJSON_Delete(doc);
+    if (email != NULL && email[0] != '\0') {
+        (void)snprintf(mail, sizeof(mail), "%s", email);
+    }
+    if (mail[0] == '\0') {
+        return op_usage(ctx, "--email is required for a first sign-in at %s", address);
+    }
+    char key[OP_SECRET_KEY_MAX] = "";
+    char password[OP_PASSWORD_MAX];
+    int rc;
+    if (known_id[0] != '\0') {
+        rc = read_secret_key(known_id, key, sizeof(key));
+    } else {
+        rc = take_env_secret("OP_SECRET_KEY", key, sizeof(key))
+                 ? OP_EXIT_OK
+                 : op_fail(OP_EXIT_AUTH, "no Secret Key for %s at %s: set OP_SECRET_KEY", mail,
+                           address);
+        trim_line(key);
+    }
+    if (rc == OP_EXIT_OK) {
+        rc = get_password(ctx, password, sizeof(password), false);
+    }
+    char dir[4096];
+    if (rc == OP_EXIT_OK) {
+        rc = sessions_dir(dir, sizeof(dir));
+    }
+    if (rc == OP_EXIT_OK) {
+        char parent[4096];
+        rc = parent_dir(dir, parent, sizeof(parent));
+        if (rc == OP_EXIT_OK) {
+            rc = mkdir_p(parent);
+        }
+    }
+    opc_secret *token = NULL;
+    char id[64] = "";
+    if (rc == OP_EXIT_OK) {
+        char errbuf[OPC_ERRBUF_SIZE] = "";
+        opc_err err = opc_account_remote_signin(address, ca_file(ctx), mail, password, key, dir, id,
+                                                sizeof(id), &token, errbuf, sizeof(errbuf));
+        if (err == OPC_ERR_PARSE && strstr(errbuf, "Secret Key") != NULL) {
+            rc = op_fail(OP_EXIT_AUTH, "malformed Secret Key");
+        } else if (err != OPC_OK) {
+            rc = remote_fail(ctx, err, errbuf);
+        }
+    }
+    opc_memzero(password, sizeof(password));
+    opc_memzero(key, sizeof(key));
+    if (rc == OP_EXIT_OK) {
+        rc = accounts_remember(address, mail, id);
+    }
+    if (rc != OP_EXIT_OK) {
+        opc_secret_free(token);
+        return rc;
+    }
+    const char *tok = opc_secret_data(token);
+    if (ctx->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "account", id);
+        cJSON_AddStringToObject(o, "address", address);
+        cJSON_AddStringToObject(o, "token", tok);
+        op_print_json(o);
+        op_json_free(o);
+    } else if (op_has(a, "raw")) {
+        (void)printf("%s\n", tok);
+    } else {
+        (void)printf("export OP_SESSION_TOKEN=\"%s\"\n", tok);
+        (void)printf("export OP_ADDRESS=\"%s\"\n", address);
+        (void)printf("# Use it with: eval $(op signin --address %s)\n", address);
+    }
+    opc_secret_free(token);
+    return OP_EXIT_OK;
+}
+
+static int remote_signout(struct op_ctx *ctx, const char *address)
+{
+    const char *token = session_token(ctx);
+    if (token == NULL) {
+        return op_fail(OP_EXIT_AUTH, "not signed in (no OP_SESSION_TOKEN)");
+    }
+    char id[64];
+    char dir[4096];
+    int rc = remote_account_id(ctx, address, NULL, id, sizeof(id));
+    if (rc == OP_EXIT_OK) {
+        rc = sessions_dir(dir, sizeof(dir));
+    }
+    if (rc != OP_EXIT_OK) {
+        return rc;
+    }
+    char errbuf[OPC_ERRBUF_SIZE] = "";
+    opc_err err = opc_account_remote_signout(dir, id, token, ca_file(ctx), errbuf, sizeof(errbuf));
+    if (err == OPC_ERR_NOT_FOUND) {
+        return OP_EXIT_OK; /* already signed out */
+    }
+    return err == OPC_OK ? OP_EXIT_OK : remote_fail(ctx, err, errbuf);
+}
+
 /* ---- opening and unlocking ---- */
 
 int op_open_locked(struct op_ctx *ctx)
 {
+    const char *address = remote_address(ctx);
+    if (address != NULL) {
+        return open_remote(ctx, address); /* a remote account opens only signed in */
+    }
     int rc = op_account_path(ctx);
     if (rc != OP_EXIT_OK) {
         return rc;
@@ -434,6 +794,10 @@ static int unlock_with_password(struct op_ctx *ctx)
 
 int op_open_unlocked(struct op_ctx *ctx)
 {
+    const char *address = remote_address(ctx);
+    if (address != NULL) {
+        return open_remote(ctx, address);
+    }
     int rc = op_open_locked(ctx);
     if (rc != OP_EXIT_OK) {
         return rc;
@@ -452,6 +816,10 @@ int op_cmd_account_create(struct op_ctx *ctx, const struct op_args *a)
     const char *email = op_arg(a, "email");
     if (email == NULL || email[0] == '\0') {
         return op_usage(ctx, "--email is required");
+    }
+    const char *address = remote_address(ctx);
+    if (address != NULL) {
+        return remote_create(ctx, address, email);
     }
     int rc = op_account_path(ctx);
     if (rc != OP_EXIT_OK) {
@@ -530,17 +898,26 @@ int op_cmd_account_get(struct op_ctx *ctx, const struct op_args *a)
     if (rc != OP_EXIT_OK) {
         return rc;
     }
+    const char *address = opc_account_address(ctx->acct);
     if (ctx->json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "id", opc_account_id(ctx->acct));
         cJSON_AddStringToObject(o, "email", opc_account_email(ctx->acct));
-        cJSON_AddStringToObject(o, "path", ctx->account_path);
+        if (address != NULL) {
+            cJSON_AddStringToObject(o, "address", address);
+        } else {
+            cJSON_AddStringToObject(o, "path", ctx->account_path);
+        }
         op_print_json(o);
         cJSON_Delete(o);
     } else {
         op_kv("ID", opc_account_id(ctx->acct));
         op_kv("Email", opc_account_email(ctx->acct));
-        op_kv("File", ctx->account_path);
+        if (address != NULL) {
+            op_kv("Address", address);
+        } else {
+            op_kv("File", ctx->account_path);
+        }
     }
     return OP_EXIT_OK;
 }
@@ -562,6 +939,10 @@ int op_cmd_signin(struct op_ctx *ctx, const struct op_args *a)
     const char *ttl_s = op_arg(a, "ttl");
     if (ttl_s != NULL && !op_duration_parse(ttl_s, &ttl)) {
         return op_usage(ctx, "invalid --ttl '%s' (use e.g. 30m, 2h, 1d)", ttl_s);
+    }
+    const char *address = remote_address(ctx);
+    if (address != NULL) {
+        return remote_signin(ctx, a, address);
     }
     int rc = op_open_locked(ctx);
     if (rc == OP_EXIT_OK) {
@@ -610,6 +991,10 @@ int op_cmd_signin(struct op_ctx *ctx, const struct op_args *a)
 int op_cmd_signout(struct op_ctx *ctx, const struct op_args *a)
 {
     (void)a;
+    const char *address = remote_address(ctx);
+    if (address != NULL) {
+        return remote_signout(ctx, address);
+    }
     int rc = op_open_locked(ctx);
     if (rc != OP_EXIT_OK) {
         return rc;

@@ -34,8 +34,10 @@ struct op_cmd {
 
 static const struct op_flag no_flags[] = {FLAG_END};
 static const struct op_flag account_create_flags[] = {{"email", '\0', OP_FLAG_VALUE}, FLAG_END};
-static const struct op_flag signin_flags[] = {
-    {"ttl", '\0', OP_FLAG_VALUE}, {"raw", '\0', OP_FLAG_BOOL}, FLAG_END};
+static const struct op_flag signin_flags[] = {{"ttl", '\0', OP_FLAG_VALUE},
+                                              {"raw", '\0', OP_FLAG_BOOL},
+                                              {"email", '\0', OP_FLAG_VALUE},
+                                              FLAG_END};
 static const struct op_flag vault_flags[] = {
     {"name", '\0', OP_FLAG_VALUE}, {"description", '\0', OP_FLAG_VALUE}, FLAG_END};
 static const struct op_flag item_create_flags[] = {{"category", '\0', OP_FLAG_VALUE},
@@ -88,21 +90,30 @@ static const struct op_flag grant_flags[] = {
 
 static const struct op_cmd commands[] = {
     {"account create", op_cmd_account_create, account_create_flags,
-     "op account create --email EMAIL [--account PATH] [--password-stdin]",
-     "Create an account file and print its Secret Key once",
+     "op account create --email EMAIL [--account PATH | --address URL] [--password-stdin]",
+     "Create an account (a file, or on an account server) and print its Secret Key once",
      "  --email EMAIL     the owner's email (part of the key derivation)\n"
+     "  --address URL     sign up at op-account-server (https://host:port) instead of\n"
+     "                    creating a file; --ca-file PEM (or OP_CA_FILE) trusts a private CA\n"
      "The password comes from --password-stdin, OP_PASSWORD or a prompt (asked twice).\n"
      "The Secret Key is printed once and saved, alone, in\n"
      "$XDG_CONFIG_HOME/opconnect/secret-key-<accountId> (mode 0600).\n"},
     {"account get", op_cmd_account_get, no_flags, "op account get",
-     "Show the account's id, email and file", ""},
-    {"signin", op_cmd_signin, signin_flags, "op signin [--ttl DURATION] [--raw]",
-     "Unlock once and print an eval-able OP_SESSION_TOKEN",
-     "  --ttl DURATION    how long the session lasts (default 30m; s m h d w, e.g. 2h)\n"
+     "Show the account's id, email and file (or account server)", ""},
+    {"whoami", op_cmd_account_get, no_flags, "op whoami",
+     "Show the signed-in account (as op account get)", ""},
+    {"signin", op_cmd_signin, signin_flags,
+     "op signin [--ttl DURATION] [--raw] [--address URL [--email EMAIL]]",
+     "Unlock once (or sign in to an account server) and print an eval-able OP_SESSION_TOKEN",
+     "  --ttl DURATION    how long the session lasts (default 30m; s m h d w, e.g. 2h;\n"
+     "                    an account server's session lasts 12 h, 30 min idle)\n"
      "  --raw             print only the token\n"
+     "  --address URL     sign in to op-account-server with SRP (the password and\n"
+     "                    Secret Key never leave op); prints OP_ADDRESS too\n"
+     "  --email EMAIL     the account's email (default: the last one used at URL)\n"
      "Use it as: eval $(op signin)\n"},
     {"signout", op_cmd_signout, no_flags, "op signout",
-     "End the session (delete its sealed unlock key)", ""},
+     "End the session (delete its sealed unlock key; on an account server, end it there)", ""},
     {"vault create", op_cmd_vault_create, vault_flags, "op vault create NAME [--description TEXT]",
      "Create a vault", ""},
     {"vault list", op_cmd_vault_list, no_flags, "op vault list", "List vaults", ""},
@@ -183,6 +194,10 @@ static const char global_help[] =
     "Global flags:\n"
     "  --account PATH    the account file (default $OP_ACCOUNT, else\n"
     "                    $XDG_DATA_HOME/opconnect/account.db)\n"
+    "  --address URL     an account on op-account-server (default $OP_ADDRESS, else\n"
+    "                    the account file)\n"
+    "  --ca-file PEM     the CA bundle that verifies the account server (default\n"
+    "                    $OP_CA_FILE, else the system's)\n"
     "  --format FORMAT   human or json (default human)\n"
     "  --password-stdin  read the password from the first line of stdin (default\n"
     "                    off: $OP_PASSWORD, else a prompt)\n"
@@ -196,6 +211,10 @@ static const char env_help[] =
     "Environment (a flag wins over its variable):\n"
     "  OP_ACCOUNT        the account file, as --account\n"
     "                    (default $XDG_DATA_HOME/opconnect/account.db)\n"
+    "  OP_ADDRESS        an account on op-account-server, as --address (default\n"
+    "                    none: the account file)\n"
+    "  OP_CA_FILE        the account server's CA bundle, as --ca-file (default\n"
+    "                    none: the system's CAs)\n"
     "  OP_PASSWORD       the password, wiped from the environment once read\n"
     "                    (default none: --password-stdin, else a prompt)\n"
     "  OP_SECRET_KEY     the Secret Key, wiped likewise (default the file\n"
@@ -391,6 +410,8 @@ int main(int argc, char **argv)
     ctx.json = format != NULL && strcmp(format, "json") == 0;
     ctx.account = op_arg(&args, "account");
     ctx.session = op_arg(&args, "session");
+    ctx.address = op_arg(&args, "address");
+    ctx.ca_file = op_arg(&args, "ca-file");
     ctx.password_stdin = op_has(&args, "password-stdin");
     opc_err err = opc_global_init(OPC_GLOBAL_DEFAULT);
     if (err != OPC_OK) {

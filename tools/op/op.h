@@ -101,6 +101,8 @@ struct op_ctx {
     bool password_stdin; /* --password-stdin */
     const char *account; /* --account (NULL: env or default) */
     const char *session; /* --session (NULL: env) */
+    const char *address; /* --address: an account on op-account-server (NULL: env) */
+    const char *ca_file; /* --ca-file (NULL: $OP_CA_FILE, else the system's CAs) */
     char account_path[4096];
     opc_account *acct;
 };

@@ -1,5 +1,5 @@
 /*
- * upstream/transport.c - the HTTP exchanges of the https:// upstream over
+ * net/transport.c - the HTTP exchanges with an account server over
  * libcurl (transport.h: the policy is described there).
  */
 #include "internal.h"
@@ -15,8 +15,8 @@
 #include "core/alloc.h"
 #include "core/file.h"
 #include "core/secret.h"
-#include "credentials/credentials.h"
-#include "upstream/transport.h"
+#include "core/strparse.h"
+#include "net/transport.h"
 #include "wire/proto.h"
 
 struct opc__transport {
@@ -77,7 +77,7 @@ static opc_err parse_url(opc__transport *t, const char *url, opc__ebuf *eb)
     (void)curl_url_get(h, CURLUPART_FRAGMENT, &frag, 0);
     if (strcmp(scheme, "https") == 0) {
         t->plain_http = false;
-    } else if (strcmp(scheme, "http") == 0 && opc__credentials_url_loopback(url)) {
+    } else if (strcmp(scheme, "http") == 0 && opc__url_loopback(url)) {
         t->plain_http = true;
     } else if (strcmp(scheme, "http") == 0) {
         rc = opc__fail(eb, OPC_ERR_CREDENTIALS,

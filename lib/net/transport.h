@@ -1,7 +1,8 @@
 /*
- * upstream/transport.h - the HTTP exchanges of the https:// upstream
- * (https.c) over libcurl: one easy handle per upstream handle, so the
- * connection to the account server is reused from call to call.
+ * net/transport.h - the HTTP exchanges with an account server over
+ * libcurl, shared by the https:// upstream of a Connect server
+ * (upstream/https.c) and the owner's client (account/remote.c): one easy
+ * handle per transport, so the connection is reused from call to call.
  *
  * Fixed policy (docs/protocol.md, "The client"): certificate and host
  * verification always on (a private CA is given as a PEM bundle, read once
@@ -20,8 +21,8 @@
  * `why` receives a one-line, secret-free cause (libcurl's text: never a
  * header or a body).
  */
-#ifndef OPC_UPSTREAM_TRANSPORT_H
-#define OPC_UPSTREAM_TRANSPORT_H
+#ifndef OPC_NET_TRANSPORT_H
+#define OPC_NET_TRANSPORT_H
 
 #include <stdatomic.h>
 #include <stdbool.h>

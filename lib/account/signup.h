@@ -1,0 +1,61 @@
+/*
+ * account/signup.h - an account of op-account-server (docs/protocol.md,
+ * "Owner sign-in"): the rows `op` makes and sends at sign-up (made by the
+ * same code as a local account file: owner.c), the server's side of
+ * writing them into a new account file, and what the server reads back
+ * (the SRP salt and verifier, the account row). Only public material and
+ * ciphertext cross: the password, the Secret Key and the AUK stay with
+ * the owner.
+ */
+#ifndef OPC_ACCOUNT_SIGNUP_H
+#define OPC_ACCOUNT_SIGNUP_H
+
+#include <stdint.h>
+
+#include <opconnect/account.h>
+
+#include "core/err.h"
+#include "crypto/twoskd.h"
+#include "internal.h"
+#include "wire/proto.h"
+
+/*
+ * The owner's side: a new account as opc_account_create makes it (ids, a
+ * Secret Key returned once in *out_secret_key, the 2SKD salt, the keyset
+ * sealed under the AUK) plus a fresh SRP salt and the verifier
+ * v = g^x, x = opc__2skd_srp_x(...) in the 4096-bit group. *out is the
+ * sign-up message's content (opc__proto_signup_clear).
+ */
+opc_err opc__account_signup_make(const char *email, const char *password, uint32_t iterations,
+                                 uint32_t min_iterations, opc__proto_signup *out,
+                                 opc_secret **out_secret_key, opc__ebuf *eb);
+
+/* The server's side: a new account file at path (O_EXCL: OPC_ERR_EXISTS)
+ * holding su's rows, its issuer key and its SRP row. */
+opc_err opc__account_create_signup(const char *path, const opc__proto_signup *su, opc__ebuf *eb);
+
+/* The SRP salt and verifier of a's account; OPC_ERR_NOT_FOUND for an
+ * account without (a local account file served as is). */
+opc_err opc__account_srp(opc_account *a, uint8_t salt[OPC_PROTO_SRP_SALT_LEN],
+                         uint8_t verifier[OPC_PROTO_SRP_LEN], opc__ebuf *eb);
+
+/* The account row of a (opc__proto_account_clear). */
+opc_err opc__account_row(opc_account *a, opc__proto_account *out, opc__ebuf *eb);
+
+/*
+ * The owner's side after a sign-in: a handle on the row downloaded from
+ * the server (no file behind it: only the id, email and keyset calls
+ * work), unlocked with the AUK (OPC_ERR_DECRYPT when it does not open the
+ * keyset, OPC_ERR_KEY when the public keys do not match it).
+ */
+opc_err opc__account_from_row(const opc__proto_account *row, const uint8_t auk[32],
+                              opc_account **out, opc__ebuf *eb);
+
+/* The AUK of the owner from the password, the Secret Key and the row's
+ * kdf parameters (floor: OPC_ACCOUNT_MIN_ITERATIONS unless min_iterations
+ * is lower: tests). */
+opc_err opc__account_auk(const char *password, const char *email, const opc__secret_key *sk,
+                         const uint8_t salt[16], uint32_t iterations, uint32_t min_iterations,
+                         uint8_t auk[32], opc__ebuf *eb);
+
+#endif
