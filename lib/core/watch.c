@@ -45,8 +45,8 @@ opc_err opc__watch_open(const char *path, opc__watch **out)
     }
     const char *slash = strrchr(path, '/');
     const char *base = slash != NULL ? slash + 1 : path;
-    if (base[0] == '\0') {
-        return OPC_ERR_INVALID_ARG;
+    if (base[0] == '\0' && (slash == NULL || slash == path)) {
+        return OPC_ERR_INVALID_ARG; /* "dir/" watches every file of dir; "/" is refused */
     }
     opc__watch *w = opc__calloc(1, sizeof *w);
     if (w == NULL) {

@@ -38,7 +38,8 @@ typedef enum opc__watch_event {
 } opc__watch_event;
 
 /* Watch the files of the directory of path whose names start with path's
- * last component. OPC_ERR_NOMEM, OPC_ERR_INVALID_ARG. */
+ * last component; a path ending in '/' ("dir/") watches every file of dir.
+ * OPC_ERR_NOMEM, OPC_ERR_INVALID_ARG. */
 opc_err opc__watch_open(const char *path, opc__watch **out);
 void opc__watch_close(opc__watch *w);
 

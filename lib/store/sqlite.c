@@ -20,8 +20,11 @@
  *
  * The commit generation: item_put and item_delete bump the account's
  * generation and broadcast its condition variable, so a waiting changes()
- * wakes at once for an in-process commit; a direct write of the file by
- * the owner's `op` is seen by the wait's poll, within OPC_STORE_POLL_MS.
+ * wakes at once for an in-process commit. A direct write of the file by
+ * the owner's `op` wakes the waiters through a watch of the directory
+ * (core/watch.h: inotify; a thread bumps every account's generation on a
+ * change), and without one through the wait's poll, within
+ * OPC_STORE_POLL_MS.
  *
  * One mutex guards the index, the pools, the generations and the stop
  * flag; no SQLite call runs under it except the opening scan of new files.
@@ -46,6 +49,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "core/watch.h"
 #include "store/store.h"
 
 /* Idle handles kept per account; the shortest interval between scans. */
@@ -74,6 +78,9 @@ typedef struct sq {
     int n;
     int64_t last_scan_ms; /* monotonic; INT64_MIN: never */
     bool stopping;
+    opc__watch *watch; /* the directory's files; NULL: waits poll only */
+    pthread_t watcher;
+    bool watching; /* the watcher thread runs */
 } sq;
 
 static acct *find(sq *q, const char *id)
@@ -610,6 +617,36 @@ static int s_count(opc__store *s)
     return n;
 }
 
+/* A file of the directory changed (the owner's `op` writing an account
+ * file directly): wake every waiter, which reads its feed again. The store
+ * does not know which file, so all accounts' generations move. */
+static void bump_all(sq *q)
+{
+    (void)pthread_mutex_lock(&q->mu);
+    for (acct *ac = q->accts; ac != NULL; ac = ac->next) {
+        ac->gen++;
+        (void)pthread_cond_broadcast(&ac->cond);
+    }
+    (void)pthread_mutex_unlock(&q->mu);
+}
+
+/* The watcher thread: a change wakes the waiters at once, and so does each
+ * of the short waits core/watch.h makes after one (a commit is published in
+ * the -shm index, which gives no event, a moment after its -wal write). */
+static void *watcher_main(void *arg)
+{
+    sq *q = arg;
+    while (!stopping(q)) {
+        int64_t t0 = opc__monotonic_ms();
+        opc__watch_event ev = opc__watch_wait(q->watch, 1000);
+        if (ev == OPC_WATCH_CHANGED ||
+            (ev == OPC_WATCH_TIMEOUT && opc__monotonic_ms() - t0 < 900)) {
+            bump_all(q);
+        }
+    }
+    return NULL;
+}
+
 static void s_shutdown(opc__store *s)
 {
     sq *q = Q(s);
@@ -619,6 +656,9 @@ static void s_shutdown(opc__store *s)
         (void)pthread_cond_broadcast(&ac->cond);
     }
     (void)pthread_mutex_unlock(&q->mu);
+    if (q->watch != NULL) {
+        opc__watch_wake(q->watch);
+    }
 }
 
 static void s_close(opc__store *s)
@@ -627,6 +667,12 @@ static void s_close(opc__store *s)
     if (q == NULL) {
         return;
     }
+    if (q->watching) {
+        s_shutdown(s);
+        (void)pthread_join(q->watcher, NULL);
+        q->watching = false;
+    }
+    opc__watch_close(q->watch);
     acct *ac = q->accts;
     while (ac != NULL) {
         acct *next = ac->next;
@@ -696,6 +742,13 @@ opc_err opc__store_sqlite_open(const char *dir, opc__store **out, opc__ebuf *eb)
     (void)pthread_mutex_lock(&q->mu);
     scan(q);
     (void)pthread_mutex_unlock(&q->mu);
+    /* Without a watch (no memory) the waits poll alone; without inotify the
+     * watcher's waits only time out, and wake nobody. */
+    char watched[OPC_STORE_PATH_MAX];
+    (void)snprintf(watched, sizeof watched, "%s/", dir);
+    if (opc__watch_open(watched, &q->watch) == OPC_OK) {
+        q->watching = pthread_create(&q->watcher, NULL, watcher_main, q) == 0;
+    }
     *out = s;
     return OPC_OK;
 }

@@ -95,8 +95,28 @@ static void test_watch_wakes_and_follows_a_new_directory(void **state)
     rmdir(dir);
     opc__watch *bad = NULL;
     assert_int_equal(opc__watch_open("", &bad), OPC_ERR_INVALID_ARG);
-    assert_int_equal(opc__watch_open("/tmp/", &bad), OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__watch_open("/", &bad), OPC_ERR_INVALID_ARG);
     assert_null(bad);
+}
+
+/* "dir/" watches every file of dir (the account server's accounts/). */
+static void test_watch_whole_directory(void **state)
+{
+    (void)state;
+    char dir[128];
+    char path[192];
+    opc_test_mkdtemp(dir, sizeof dir, "opc-watch", "any.db", path, sizeof path);
+    char all[160];
+    snprintf(all, sizeof all, "%s/", dir);
+    opc__watch *w = NULL;
+    assert_int_equal(opc__watch_open(all, &w), OPC_OK);
+    assert_int_equal(opc__watch_wait(w, 0), OPC_WATCH_TIMEOUT); /* adds the watch */
+    assert_true(opc__watch_active(w));
+    touch(path);
+    assert_int_equal(opc__watch_wait(w, 5000), OPC_WATCH_CHANGED);
+    opc__watch_close(w);
+    unlink(path);
+    rmdir(dir);
 }
 
 int main(void)
@@ -104,6 +124,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_watch_sees_its_files_only),
         cmocka_unit_test(test_watch_wakes_and_follows_a_new_directory),
+        cmocka_unit_test(test_watch_whole_directory),
     };
     return cmocka_run_group_tests_name("watch", tests, opc_test_group_setup,
                                        opc_test_group_teardown);
