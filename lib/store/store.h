@@ -19,9 +19,10 @@
  * Long polls: the store keeps a commit generation per account. A write
  * through the store bumps it and wakes every changes() waiting on that
  * account at once. The account's owner may still write the account file
- * directly (`op`, in this stage), which the store cannot see commit: a
- * waiting changes() therefore also reads the feed again every
- * OPC_STORE_POLL_MS, so such a change is seen within that time.
+ * directly (`op`, in this stage), which the store cannot see commit: the
+ * SQLite store watches its directory (inotify) and wakes every waiter on a
+ * change, and a waiting changes() also reads the feed again every
+ * OPC_STORE_POLL_MS (the bound when no watch is possible).
  * opc__store_shutdown() ends every wait, now and later, with an empty page.
  *
  * Thread safety: every operation may be called from any thread at once
