@@ -763,29 +763,52 @@ static int owner_blocked(req *r, const char *email_key)
     return 0;
 }
 
-static int owner_start(req *r)
+/* A sign-in message's decoder (wire/proto.h), typed for owner_message. */
+typedef opc_err (*owner_decode_fn)(const cJSON *j, void *m, opc__ebuf *eb);
+
+static opc_err decode_start(const cJSON *j, void *m, opc__ebuf *eb)
 {
-    opc_accountd *s = r->s;
+    return opc__proto_auth_start_decode(j, m, eb);
+}
+
+static opc_err decode_verify(const cJSON *j, void *m, opc__ebuf *eb)
+{
+    return opc__proto_auth_verify_decode(j, m, eb);
+}
+
+/* A sign-in request's message into *m: 0, or the status already answered
+ * (the address is blocked, or the body is not the message). */
+static int owner_message(req *r, owner_decode_fn decode, void *m)
+{
     int st = owner_blocked(r, NULL);
     if (st != 0) {
         return st;
     }
     cJSON *j = NULL;
-    opc__proto_auth_start m;
-    memset(&m, 0, sizeof m);
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     opc_err rc = owner_body(r, &j, &eb);
     if (rc == OPC_OK) {
-        rc = opc__proto_auth_start_decode(j, &m, &eb);
+        rc = decode(j, m, &eb);
     }
     cJSON_Delete(j);
-    if (rc != OPC_OK) {
-        return fail(r, rc, eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+    return rc == OPC_OK ? 0 : fail(r, rc, eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+}
+
+static int owner_start(req *r)
+{
+    opc_accountd *s = r->s;
+    opc__proto_auth_start m;
+    memset(&m, 0, sizeof m);
+    int st = owner_message(r, decode_start, &m);
+    if (st != 0) {
+        return st;
     }
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
     opc__ad_signin in;
     memset(&in, 0, sizeof in);
-    rc = opc__ad_email_key(m.email, in.email_key);
+    opc_err rc = opc__ad_email_key(m.email, in.email_key);
     if (rc == OPC_OK && (st = owner_blocked(r, in.email_key)) != 0) {
         return st;
     }
@@ -852,22 +875,11 @@ static int owner_refuse(req *r, const char *email_key, const char *why)
 static int owner_verify(req *r)
 {
     opc_accountd *s = r->s;
-    int st = owner_blocked(r, NULL);
-    if (st != 0) {
-        return st;
-    }
-    cJSON *j = NULL;
     opc__proto_auth_verify m;
     memset(&m, 0, sizeof m);
-    opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    opc_err rc = owner_body(r, &j, &eb);
-    if (rc == OPC_OK) {
-        rc = opc__proto_auth_verify_decode(j, &m, &eb);
-    }
-    cJSON_Delete(j);
-    if (rc != OPC_OK) {
-        return fail(r, rc, eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+    int st = owner_message(r, decode_verify, &m);
+    if (st != 0) {
+        return st;
     }
     opc__ad_signin in;
     if (opc__ad_pending_take(s->pending, m.id, opc__monotonic_ms(), &in) != OPC_OK) {
@@ -878,8 +890,8 @@ static int owner_verify(req *r)
     memset(&ss, 0, sizeof ss);
     opc__ebuf why;
     opc__ebuf_clear(&why);
-    rc = opc__srp_server_verify(in.srp, in.A, sizeof in.A, m.M1, sizeof m.M1, ss.M2, sizeof ss.M2,
-                                K, sizeof K, &why);
+    opc_err rc = opc__srp_server_verify(in.srp, in.A, sizeof in.A, m.M1, sizeof m.M1, ss.M2,
+                                        sizeof ss.M2, K, sizeof K, &why);
     if (rc == OPC_OK && in.account[0] == '\0') {
         rc = OPC_ERR_SIGNATURE; /* not reached: nobody knows the fake x */
     }

@@ -339,14 +339,16 @@ opc_err opc__proto_signup_decode(const cJSON *j, opc__proto_signup *out, opc__eb
 
 /* ---- sign-in ---- */
 
-opc_err opc__proto_auth_start_encode(const opc__proto_auth_start *m, cJSON **out)
+/* A message of one text member and one bytes member (both sign-in requests). */
+static opc_err text_bytes_message(const char *tkey, const char *text, const char *bkey,
+                                  const uint8_t *bytes, size_t n, cJSON **out)
 {
     *out = NULL;
     cJSON *o = new_message();
     opc_err rc =
-        o != NULL && cJSON_AddStringToObject(o, "email", m->email) != NULL ? OPC_OK : OPC_ERR_NOMEM;
+        o != NULL && cJSON_AddStringToObject(o, tkey, text) != NULL ? OPC_OK : OPC_ERR_NOMEM;
     if (rc == OPC_OK) {
-        rc = add_bytes(o, "A", m->A, sizeof m->A);
+        rc = add_bytes(o, bkey, bytes, n);
     }
     if (rc != OPC_OK) {
         cJSON_Delete(o);
@@ -354,6 +356,11 @@ opc_err opc__proto_auth_start_encode(const opc__proto_auth_start *m, cJSON **out
     }
     *out = o;
     return OPC_OK;
+}
+
+opc_err opc__proto_auth_start_encode(const opc__proto_auth_start *m, cJSON **out)
+{
+    return text_bytes_message("email", m->email, "A", m->A, sizeof m->A, out);
 }
 
 opc_err opc__proto_auth_start_decode(const cJSON *j, opc__proto_auth_start *out, opc__ebuf *eb)
@@ -441,19 +448,7 @@ opc_err opc__proto_auth_challenge_decode(const cJSON *j, opc__proto_auth_challen
 
 opc_err opc__proto_auth_verify_encode(const opc__proto_auth_verify *m, cJSON **out)
 {
-    *out = NULL;
-    cJSON *o = new_message();
-    opc_err rc =
-        o != NULL && cJSON_AddStringToObject(o, "id", m->id) != NULL ? OPC_OK : OPC_ERR_NOMEM;
-    if (rc == OPC_OK) {
-        rc = add_bytes(o, "M1", m->M1, sizeof m->M1);
-    }
-    if (rc != OPC_OK) {
-        cJSON_Delete(o);
-        return rc;
-    }
-    *out = o;
-    return OPC_OK;
+    return text_bytes_message("id", m->id, "M1", m->M1, sizeof m->M1, out);
 }
 
 opc_err opc__proto_auth_verify_decode(const cJSON *j, opc__proto_auth_verify *out, opc__ebuf *eb)
