@@ -1313,6 +1313,13 @@ opc_err opc_accountd_start(opc_accountd *s, char *errbuf, size_t errbuf_len)
                              .handler = handle,
                              .handler_data = s};
     if (rc == OPC_OK) {
+        /* Logged before the listener opens, so that the line is there
+         * before the first answer: tests and operators read the pin off
+         * the log once /heartbeat answers. tls/ logs "serving HTTPS on ..." */
+        char pin[OPC_PROTO_HASH_B64 + 1] = "";
+        (void)pin_of(s->server_key, pin);
+        opc__log(OPC_LOG_INFO, LOG, "server key pin %s, accounts in %s/" ACCOUNTS_DIR " (%d found)",
+                 pin, s->data_dir, opc__store_count(s->store));
         rc = opc__tls_httpd_start(s->tls, s->https_port, &cfg, &s->ctx, &s->bound_http,
                                   &s->bound_https, &eb);
     }
@@ -1322,11 +1329,6 @@ opc_err opc_accountd_start(opc_accountd *s, char *errbuf, size_t errbuf_len)
         return rc;
     }
     bool v6 = strchr(s->bind, ':') != NULL;
-    char pin[OPC_PROTO_HASH_B64 + 1] = "";
-    (void)pin_of(s->server_key, pin);
-    /* tls/ logs "serving HTTPS on ..." itself. */
-    opc__log(OPC_LOG_INFO, LOG, "server key pin %s, accounts in %s/" ACCOUNTS_DIR " (%d found)",
-             pin, s->data_dir, opc__store_count(s->store));
     if (s->bound_http >= 0) {
         opc__log(OPC_LOG_INFO, LOG, "serving plain HTTP on %s%s%s:%d (loopback only)",
                  v6 ? "[" : "", s->bind, v6 ? "]" : "", s->bound_http);
