@@ -1034,6 +1034,41 @@ opc_err opc__account_row(opc_account *a, opc__proto_account *out, opc__ebuf *eb)
     return rc;
 }
 
+opc_err opc__account_rows_read(opc_account *a, const char *name, const cJSON *args, cJSON **rows,
+                               opc__ebuf *eb)
+{
+    *rows = NULL;
+    if (a == NULL || a->rows == NULL || name == NULL || args == NULL) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: no store on this handle");
+    }
+    return a->rows->vt->read(a->rows->self, name, args, rows, eb);
+}
+
+opc_err opc__account_rows_batch(opc_account *a, const opc__rpc_step *steps, size_t n,
+                                int64_t *seqs, size_t *n_seqs, opc__ebuf *eb)
+{
+    *n_seqs = 0;
+    if (a == NULL || a->rows == NULL || steps == NULL || seqs == NULL) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: no store on this handle");
+    }
+    /* The changes the batch names; the backend checks each step, and that
+     * they are as many as the seqs it is given. */
+    size_t changes = 0;
+    for (size_t i = 0; i < n; i++) {
+        const opc__rows_stmt *s = opc__rows_find(steps[i].stmt);
+        changes += s != NULL && s->kind == OPC__ROWS_CHANGE;
+    }
+    if (changes > OPC__RPC_MAX_CHANGES) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: a batch has at most %d changes",
+                         OPC__RPC_MAX_CHANGES);
+    }
+    opc_err rc = a->rows->vt->batch(a->rows->self, steps, n, seqs, changes, eb);
+    if (rc == OPC_OK) {
+        *n_seqs = changes;
+    }
+    return rc;
+}
+
 opc_err opc__account_from_row(const opc__proto_account *row, const uint8_t auk[32],
                               opc_account **out, opc__ebuf *eb)
 {

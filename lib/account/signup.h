@@ -18,6 +18,7 @@
 #include "crypto/twoskd.h"
 #include "internal.h"
 #include "wire/proto.h"
+#include "wire/rows_rpc.h"
 
 /*
  * The owner's side: a new account as opc_account_create makes it (ids, a
@@ -41,6 +42,23 @@ opc_err opc__account_srp(opc_account *a, uint8_t salt[OPC_PROTO_SRP_SALT_LEN],
 
 /* The account row of a (opc__proto_account_clear). */
 opc_err opc__account_row(opc_account *a, opc__proto_account *out, opc__ebuf *eb);
+
+/*
+ * The server's side of the owner's store protocol (docs/protocol.md, "The
+ * owner's store protocol"): a named read and a write batch run through the
+ * handle's own local implementation (a->rows, rows_local.c, which checks
+ * every request with opc__rows_check_read / _step first). A locked handle
+ * will do: the rows are ciphertext. Errors as rows.h's: OPC_ERR_INVALID_ARG
+ * for a refused request, OPC_ERR_CONFLICT for a failed expectation (nothing
+ * committed), OPC_ERR_EXISTS for a unique index, SQLite's codes for the
+ * file; the message in eb names statements, never a value.
+ */
+opc_err opc__account_rows_read(opc_account *a, const char *name, const cJSON *args, cJSON **rows,
+                               opc__ebuf *eb);
+/* seqs holds OPC__RPC_MAX_CHANGES; *n_seqs gets the batch's changes (the
+ * seqs the store gave them, in order). */
+opc_err opc__account_rows_batch(opc_account *a, const opc__rpc_step *steps, size_t n,
+                                int64_t *seqs, size_t *n_seqs, opc__ebuf *eb);
 
 /*
  * The owner's side after a sign-in: a handle on the row downloaded from
