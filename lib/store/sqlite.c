@@ -18,7 +18,11 @@
  * when the file was replaced (another inode: a restore from backup).
  * Writers of one file serialize on SQLite's lock (busy timeout 5 s).
  *
- * The commit generation: item_put and item_delete bump the account's
+ * The owner's store protocol (owner_read, owner_batch) runs on the same
+ * pooled handles, through each handle's local implementation of
+ * account/rows.h (opc__account_rows_read / _batch).
+ *
+ * The commit generation: item_put, item_delete and owner_batch bump the account's
  * generation and broadcast its condition variable, so a waiting changes()
  * wakes at once for an in-process commit. A direct write of the file by
  * the owner's `op` wakes the waiters through a watch of the directory
@@ -608,6 +612,54 @@ static opc_err s_owner_account(opc__store *s, const char *account, opc__proto_ac
     return done(Q(s), ac, a, opc__account_row(a, out, eb), false, eb);
 }
 
+/* End an owner's rows call: the owner's codes stay (store.h), the
+ * storage's side is OPC_ERR_IO (and closes the handle). */
+static opc_err owner_done(sq *q, acct *ac, opc_account *a, opc_err rc, opc__ebuf *eb)
+{
+    switch (rc) {
+    case OPC_OK:
+    case OPC_ERR_INVALID_ARG:
+    case OPC_ERR_CONFLICT:
+    case OPC_ERR_EXISTS:
+    case OPC_ERR_NOT_FOUND:
+    case OPC_ERR_NOMEM:
+    case OPC_ERR_RANGE:
+    case OPC_ERR_TOO_LARGE:
+    case OPC_ERR_INTERNAL:
+        break;
+    default:
+        rc = OPC_ERR_IO; /* busy, read-only, corrupt (PARSE), ... */
+        break;
+    }
+    if (rc != OPC_OK) {
+        if (eb != NULL && eb->msg[0] == '\0') {
+            (void)opc__fail(eb, rc, "%s", opc_strerror(rc));
+        }
+        opc__ebuf_prefix(eb, "account %s", ac->id);
+    }
+    put(q, ac, a, rc == OPC_ERR_IO);
+    return rc;
+}
+
+static opc_err s_owner_read(opc__store *s, const char *account, const char *name,
+                            const cJSON *args, cJSON **rows, opc__ebuf *eb)
+{
+    TAKE(s, account);
+    return owner_done(Q(s), ac, a, opc__account_rows_read(a, name, args, rows, eb), eb);
+}
+
+static opc_err s_owner_batch(opc__store *s, const char *account, const opc__rpc_step *steps,
+                             size_t n, int64_t *seqs, size_t *n_seqs, opc__ebuf *eb)
+{
+    TAKE(s, account);
+    opc_err rc = opc__account_rows_batch(a, steps, n, seqs, n_seqs, eb);
+    rc = owner_done(Q(s), ac, a, rc, eb);
+    if (rc == OPC_OK) {
+        bump(Q(s), ac);
+    }
+    return rc;
+}
+
 static int s_count(opc__store *s)
 {
     sq *q = Q(s);
@@ -707,6 +759,8 @@ static const opc__store_ops sqlite_ops = {
     .owner_create = s_owner_create,
     .owner_lookup = s_owner_lookup,
     .owner_account = s_owner_account,
+    .owner_read = s_owner_read,
+    .owner_batch = s_owner_batch,
     .generation = s_generation,
     .wait = s_wait,
     .count = s_count,

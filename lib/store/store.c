@@ -224,6 +224,33 @@ opc_err opc__store_owner_account(opc__store *s, const char *account, opc__proto_
     return s->ops->owner_account(s, account, out, eb);
 }
 
+opc_err opc__store_owner_read(opc__store *s, const char *account, const char *name,
+                             const cJSON *args, cJSON **rows, opc__ebuf *eb)
+{
+    BEGIN(s, rows, opc__id_valid_str(account));
+    if (name == NULL || !cJSON_IsArray(args)) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "store: missing statement or arguments");
+    }
+    return s->ops->owner_read(s, account, name, args, rows, eb);
+}
+
+opc_err opc__store_owner_batch(opc__store *s, const char *account, const opc__rpc_step *steps,
+                              size_t n, int64_t *seqs, size_t *n_seqs, opc__ebuf *eb)
+{
+    if (s == NULL || s->ops == NULL || seqs == NULL || n_seqs == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    *n_seqs = 0;
+    if (!opc__id_valid_str(account)) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "store: invalid id");
+    }
+    if (steps == NULL || n == 0 || n > OPC__RPC_MAX_STEPS) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "store: a batch has 1 to %d statements",
+                         OPC__RPC_MAX_STEPS);
+    }
+    return s->ops->owner_batch(s, account, steps, n, seqs, n_seqs, eb);
+}
+
 int opc__store_count(opc__store *s)
 {
     return s != NULL && s->ops != NULL ? s->ops->count(s) : -1;

@@ -43,6 +43,7 @@
 #include "internal.h"
 #include "wire/proto.h"
 #include "wire/rows.h"
+#include "wire/rows_rpc.h"
 
 /* Largest page of changes, items or chunks; longest wait of changes(). */
 #define OPC_STORE_MAX_LIMIT 10000
@@ -110,6 +111,23 @@ typedef struct opc__store_ops {
     /* The account row (opc__proto_account_clear). */
     opc_err (*owner_account)(opc__store *s, const char *account, opc__proto_account *out,
                              opc__ebuf *eb);
+    /*
+     * The owner's store protocol (docs/protocol.md, "The owner's store
+     * protocol"; account/rows.h): a named read (*rows a new JSON array of
+     * arrays) and a write batch in one transaction (seqs holds
+     * OPC__RPC_MAX_CHANGES; *n_seqs its changes) on the account, which the
+     * caller takes from the owner's session, never from the request. The
+     * codes stay the owner's: INVALID_ARG (a refused request), CONFLICT (a
+     * failed expectation: nothing committed), EXISTS (a unique index),
+     * NOT_FOUND (no such account), NOMEM, RANGE, TOO_LARGE, INTERNAL (the
+     * statement table and the schema disagree); everything of the
+     * storage's side is OPC_ERR_IO. A committed batch wakes the account's
+     * waiters.
+     */
+    opc_err (*owner_read)(opc__store *s, const char *account, const char *name, const cJSON *args,
+                          cJSON **rows, opc__ebuf *eb);
+    opc_err (*owner_batch)(opc__store *s, const char *account, const opc__rpc_step *steps,
+                           size_t n, int64_t *seqs, size_t *n_seqs, opc__ebuf *eb);
     /* The account's commit generation (0 for an unknown account). */
     uint64_t (*generation)(opc__store *s, const char *account);
     /* Wait until the account's generation is no longer gen, timeout_ms
@@ -177,6 +195,10 @@ opc_err opc__store_owner_lookup(opc__store *s, const char *email, opc__store_own
                                 opc__ebuf *eb);
 opc_err opc__store_owner_account(opc__store *s, const char *account, opc__proto_account *out,
                                  opc__ebuf *eb);
+opc_err opc__store_owner_read(opc__store *s, const char *account, const char *name,
+                             const cJSON *args, cJSON **rows, opc__ebuf *eb);
+opc_err opc__store_owner_batch(opc__store *s, const char *account, const opc__rpc_step *steps,
+                              size_t n, int64_t *seqs, size_t *n_seqs, opc__ebuf *eb);
 uint64_t opc__store_generation(opc__store *s, const char *account);
 bool opc__store_wait(opc__store *s, const char *account, uint64_t gen, int64_t timeout_ms);
 int opc__store_count(opc__store *s);
