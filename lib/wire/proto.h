@@ -47,6 +47,19 @@
  * the client accepts (a page of up to 10,000 rows). */
 #define OPC_PROTO_MAX_REQUEST ((size_t)4 * 1024 * 1024)
 #define OPC_PROTO_MAX_ANSWER ((size_t)64 * 1024 * 1024)
+/*
+ * Largest body of POST /v1/owner/rows/batch, read only for a live owner
+ * session (docs/protocol.md, "The owner's store protocol over the
+ * network"). The largest batch stores a whole document in one go: 64 MiB
+ * (OPC_ACCOUNT_MAX_FILE_SIZE) in chunks of 64 KiB (OPC_FILE_CHUNK_SIZE) is
+ * 1,024 chunks; a sealed chunk is 65,536 + 16 (GCM tag) = 65,552 bytes,
+ * 87,403 characters of base64url; with its step's JSON ({"stmt":
+ * "file.chunk_insert","args":[item id, file id, index, chunk],"expect":1},
+ * about 100 bytes) 1,024 chunks are about 89.6 MB = 85.5 MiB. 96 MiB
+ * leaves 10.5 MiB for the batch's statements without bytes (the item row,
+ * its change, the vault's touch).
+ */
+#define OPC_PROTO_MAX_OWNER_BATCH ((size_t)96 * 1024 * 1024)
 
 /* ---- the session handshake (POST /v1/connect/session) ---- */
 
@@ -190,15 +203,24 @@ typedef struct opc__proto_account {
     char *enc_pri_key;
     char *spub_key;
     char *enc_spri_key;
+    /* GET /v1/owner/account only: the account server's key pin (the RFC 7638
+     * thumbprint of its public key, opc__proto_pin: what `--print-pin`
+     * prints), for `op connect server create` to default the upstream pin;
+     * "" in the sign-up's row. */
+    char server_pin[OPC_PROTO_HASH_B64 + 1];
 } opc__proto_account;
 
 void opc__proto_account_clear(opc__proto_account *a);
 /* {"id","email","skid","kdf":{"alg","salt","iterations"},"keysetId",
- *  "encSymKey","pubKey","encPriKey","issuerKid","spubKey","encSpriKey"} */
+ *  "encSymKey","pubKey","encPriKey","issuerKid","spubKey","encSpriKey"
+ *  [,"serverPin"]}: serverPin when server_pin is not "" (it must then be
+ *  43 b64url characters of 32 bytes, else OPC_ERR_INVALID_ARG). */
 opc_err opc__proto_account_encode(const opc__proto_account *a, cJSON **out);
-/* Strict: ids valid, email lower-case name@host, skid 6 characters, the
- * salt 16 bytes, iterations 1..10^8, each text at most
- * OPC_PROTO_MAX_KEY_TEXT bytes; the texts are not parsed here. */
+/* The answer of GET /v1/owner/account. Strict: ids valid, email lower-case
+ * name@host, skid 6 characters, the salt 16 bytes, iterations 1..10^8, each
+ * text at most OPC_PROTO_MAX_KEY_TEXT bytes (the texts are not parsed
+ * here), serverPin required: b64url of 32 bytes. (The sign-up's row is
+ * decoded by opc__proto_signup_decode, without serverPin.) */
 opc_err opc__proto_account_decode(const cJSON *j, opc__proto_account *out, opc__ebuf *eb);
 
 /* POST /v1/owner/signup: the account row, the issuer key row and the SRP

@@ -151,6 +151,17 @@ static cJSON *new_message(void)
 
 /* ---- the account row ---- */
 
+/* A key pin: 43 b64url characters, 32 bytes. */
+static bool pin_valid(const char *s)
+{
+    uint8_t raw[32];
+    size_t got = 0;
+    return strlen(s) == OPC_PROTO_HASH_B64 &&
+           opc__b64_decode_to(s, OPC_PROTO_HASH_B64, OPC_B64URL, raw, sizeof raw, &got, NULL) ==
+               OPC_OK &&
+           got == sizeof raw;
+}
+
 void opc__proto_account_clear(opc__proto_account *a)
 {
     if (a == NULL) {
@@ -188,6 +199,12 @@ opc_err opc__proto_account_encode(const opc__proto_account *a, cJSON **out)
     if (rc == OPC_OK) {
         rc = add_bytes(kdf, "salt", a->kdf_salt, sizeof a->kdf_salt);
     }
+    if (rc == OPC_OK && a->server_pin[0] != '\0') {
+        rc = pin_valid(a->server_pin) ? OPC_OK : OPC_ERR_INVALID_ARG;
+        if (rc == OPC_OK && cJSON_AddStringToObject(o, "serverPin", a->server_pin) == NULL) {
+            rc = OPC_ERR_NOMEM;
+        }
+    }
     if (rc != OPC_OK) {
         cJSON_Delete(o);
         return rc;
@@ -196,7 +213,9 @@ opc_err opc__proto_account_encode(const opc__proto_account *a, cJSON **out)
     return OPC_OK;
 }
 
-opc_err opc__proto_account_decode(const cJSON *j, opc__proto_account *out, opc__ebuf *eb)
+/* The row's members; with_pin: the answer of GET /v1/owner/account. */
+static opc_err account_decode(const cJSON *j, bool with_pin, opc__proto_account *out,
+                              opc__ebuf *eb)
 {
     static const char what[] = "malformed account";
     memset(out, 0, sizeof *out);
@@ -249,10 +268,22 @@ opc_err opc__proto_account_decode(const cJSON *j, opc__proto_account *out, opc__
     if (rc == OPC_OK) {
         rc = get_text(j, "encSpriKey", what, &out->enc_spri_key, eb);
     }
+    if (rc == OPC_OK && with_pin) {
+        rc = get_fixed(j, "serverPin", what, out->server_pin, OPC_PROTO_HASH_B64, eb);
+        if (rc == OPC_OK && !pin_valid(out->server_pin)) {
+            rc = opc__fail(eb, OPC_ERR_PARSE, "%s: \"serverPin\" must be base64url of 32 bytes",
+                           what);
+        }
+    }
     if (rc != OPC_OK) {
         opc__proto_account_clear(out);
     }
     return rc;
+}
+
+opc_err opc__proto_account_decode(const cJSON *j, opc__proto_account *out, opc__ebuf *eb)
+{
+    return account_decode(j, true, out, eb);
 }
 
 /* ---- sign-up ---- */
@@ -311,7 +342,7 @@ opc_err opc__proto_signup_decode(const cJSON *j, opc__proto_signup *out, opc__eb
         rc = OPC_ERR_PARSE;
     }
     if (rc == OPC_OK) {
-        rc = opc__proto_account_decode(acct, &out->account, eb);
+        rc = account_decode(acct, false, &out->account, eb);
     }
     if (rc == OPC_OK) {
         rc = get_bytes(srp, "salt", what, out->srp_salt, sizeof out->srp_salt, eb);
