@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <opconnect/account_server.h>
+
 #include "core/err.h"
 #include "core/id.h"
 #include "internal.h"
@@ -70,9 +72,11 @@ opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, opc__ad_kin
                                uint64_t counter, const char *method, const char *target,
                                const void *body, size_t body_len, const char *mac, int64_t now_s,
                                opc__ad_auth *out, opc__ebuf *eb);
-/* Whether sid names a live session (a cheap check before a request's body
- * is read: a request of no session is refused without reading it). */
-bool opc__ad_sessions_live(opc__ad_sessions *t, const char *sid, int64_t now_s);
+/* Whether sid names a live session of kind (0: either): a cheap check
+ * before a request's body is read (a request of no session is refused
+ * without reading it, and a body above OPC_PROTO_MAX_REQUEST is read for a
+ * live owner session only). The MAC is checked after the read. */
+bool opc__ad_sessions_live(opc__ad_sessions *t, const char *sid, opc__ad_kind kind, int64_t now_s);
 /* Sessions held (expired ones included until they are swept). */
 size_t opc__ad_sessions_count(opc__ad_sessions *t);
 void opc__ad_auth_clear(opc__ad_auth *a);
@@ -145,7 +149,9 @@ typedef enum opc__ad_route {
     OPC_AD_OWNER_AUTH_START,  /* POST /v1/owner/auth/start (no session) */
     OPC_AD_OWNER_AUTH_VERIFY, /* POST /v1/owner/auth/verify (no session) */
     OPC_AD_OWNER_SIGNOUT,     /* POST /v1/owner/signout */
-    OPC_AD_OWNER_ACCOUNT      /* GET /v1/owner/account */
+    OPC_AD_OWNER_ACCOUNT,     /* GET /v1/owner/account */
+    OPC_AD_OWNER_ROWS_READ,   /* POST /v1/owner/rows/read */
+    OPC_AD_OWNER_ROWS_BATCH   /* POST /v1/owner/rows/batch */
 } opc__ad_route;
 
 /* The kind of session a route needs (0: none). */
@@ -232,5 +238,24 @@ opc_err opc__ad_email_key(const char *email, char out[OPC_PROTO_HASH_B64 + 1]);
  * algorithm and iteration floor, the public keys are public JWKs of the
  * right types, the envelopes are JSON objects, the verifier is in range. */
 opc_err opc__ad_signup_check(const opc__proto_signup *su, opc__ebuf *eb);
+
+/* ---- the owner's large bodies (server.c) ---- */
+
+/*
+ * Bodies above OPC_PROTO_MAX_REQUEST (owner batches, up to
+ * OPC_PROTO_MAX_OWNER_BATCH) read at once: one more is 503 with
+ * Retry-After, unread, so that the server never holds more than this many
+ * of them whatever the number of threads.
+ */
+#define OPC_AD_MAX_LARGE_BODIES 2
+#define OPC_AD_LARGE_RETRY_S 2
+
+/* Tests: the body limits of every request and of an owner batch (in place
+ * of OPC_PROTO_MAX_REQUEST and OPC_PROTO_MAX_OWNER_BATCH; request <= batch),
+ * so that the large-body gate is tested with small bodies. Before the
+ * start only. */
+opc_err opc__accountd_set_body_limits(opc_accountd *s, size_t request, size_t batch);
+/* Tests: the server's session table, to add an owner session by hand. */
+opc__ad_sessions *opc__accountd_sessions(opc_accountd *s);
 
 #endif

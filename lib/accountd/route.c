@@ -118,6 +118,8 @@ opc_err opc__ad_route_match(const char *method, const char *path, opc__ad_match 
         {"/v1/owner/auth/verify", "POST", OPC_AD_OWNER_AUTH_VERIFY},
         {"/v1/owner/signout", "POST", OPC_AD_OWNER_SIGNOUT},
         {"/v1/owner/account", "GET", OPC_AD_OWNER_ACCOUNT},
+        {"/v1/owner/rows/read", "POST", OPC_AD_OWNER_ROWS_READ},
+        {"/v1/owner/rows/batch", "POST", OPC_AD_OWNER_ROWS_BATCH},
     };
     for (size_t i = 0; i < sizeof owner / sizeof owner[0]; i++) {
         if (strcmp(path, owner[i].path) == 0) {
@@ -168,6 +170,8 @@ opc__ad_kind opc__ad_route_kind(opc__ad_route r)
         return (opc__ad_kind)0;
     case OPC_AD_OWNER_SIGNOUT:
     case OPC_AD_OWNER_ACCOUNT:
+    case OPC_AD_OWNER_ROWS_READ:
+    case OPC_AD_OWNER_ROWS_BATCH:
         return OPC_AD_KIND_OWNER;
     default:
         return OPC_AD_KIND_CONNECT;

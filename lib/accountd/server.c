@@ -16,6 +16,12 @@
  *                                  the log). Then routing, the strict query,
  *                                  the store; every answer carries OPC-MAC.
  *
+ * The owner's store protocol (POST /v1/owner/rows/read and /batch) runs
+ * named reads and write batches on the session's account (owner_rows()).
+ * Bodies are at most OPC_PROTO_MAX_REQUEST, except an owner batch's: up to
+ * OPC_PROTO_MAX_OWNER_BATCH, read only for a live owner session and at most
+ * OPC_AD_MAX_LARGE_BODIES at once (large_gate()).
+ *
  * Every answer carries OPC-Protocol: 1 and X-Request-ID. Logs are one line
  * per request with the request id and the account and server ids, never a
  * key, a MAC or a body.
@@ -58,6 +64,7 @@
 #include "store/store.h"
 #include "tls/tls.h"
 #include "wire/proto.h"
+#include "wire/rows_rpc.h"
 
 #define LOG "account"
 #define KEY_FILE "server-key.jwk"
@@ -90,6 +97,10 @@ struct opc_accountd {
     opc__ad_limiter *owner_account; /* failed sign-ins per account (email) */
     opc__ad_limiter *signups;       /* sign-ups per client address */
     uint8_t owner_secret[32];       /* derives the answer for unknown emails */
+    char pin[OPC_PROTO_HASH_B64 + 1]; /* the server key's pin */
+    size_t max_request;               /* OPC_PROTO_MAX_REQUEST (tests: less) */
+    size_t max_batch;                 /* OPC_PROTO_MAX_OWNER_BATCH (tests: less) */
+    atomic_int large;                 /* bodies above max_request being handled */
     uint8_t rid_prefix[8];
     atomic_uint_fast64_t rid_counter;
     atomic_int polls; /* long polls between their start and their answer sent */
@@ -320,6 +331,9 @@ opc_err opc_accountd_create(const char *data_dir, opc_accountd **out, char *errb
         s->bound_http = s->bound_https = -1;
         atomic_init(&s->rid_counter, 0);
         atomic_init(&s->polls, 0);
+        atomic_init(&s->large, 0);
+        s->max_request = OPC_PROTO_MAX_REQUEST;
+        s->max_batch = OPC_PROTO_MAX_OWNER_BATCH;
         struct stat sb;
         if (stat(data_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
             rc = opc__fail(&eb, OPC_ERR_IO, "data directory %s: not a directory", data_dir);
@@ -334,6 +348,9 @@ opc_err opc_accountd_create(const char *data_dir, opc_accountd **out, char *errb
     }
     if (rc == OPC_OK) {
         rc = server_key(data_dir, &s->server_key, &eb);
+    }
+    if (rc == OPC_OK) {
+        rc = pin_of(s->server_key, s->pin);
     }
     if (rc == OPC_OK) {
         rc = opc__store_sqlite_open(accounts, &s->store, &eb);
@@ -382,6 +399,21 @@ opc_err opc_accountd_create(const char *data_dir, opc_accountd **out, char *errb
 static bool stopped(const opc_accountd *s)
 {
     return s != NULL && s->ctx == NULL;
+}
+
+opc_err opc__accountd_set_body_limits(opc_accountd *s, size_t request, size_t batch)
+{
+    if (!stopped(s) || request == 0 || request > batch) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    s->max_request = request;
+    s->max_batch = batch;
+    return OPC_OK;
+}
+
+opc__ad_sessions *opc__accountd_sessions(opc_accountd *s)
+{
+    return s != NULL ? s->sessions : NULL;
 }
 
 opc_err opc_accountd_set_http_port(opc_accountd *s, int port)
@@ -1001,6 +1033,64 @@ static opc_err page_scope(opc__store *st, const char *account, const char *serve
     return rc;
 }
 
+/*
+ * The owner's store protocol: a read (batch false) or a batch on the
+ * session's account, never one the request names. The body is the
+ * request of wire/rows_rpc.h; a read on the batch endpoint or a batch on
+ * the read endpoint is refused (400). The log names the statement or the
+ * batch's size, never an argument.
+ */
+static opc_err owner_rows(req *r, bool batch, const opc__buf *body, cJSON **out, opc__ebuf *eb)
+{
+    const char *account = r->auth->account;
+    /* A batch is object > array > step > args > {"seq": k}: depth 5. */
+    opc__json_limits lim = {.max_size = batch ? r->s->max_batch : r->s->max_request,
+                            .max_depth = 5};
+    cJSON *j = NULL;
+    opc__rpc_request rq;
+    memset(&rq, 0, sizeof rq);
+    opc_err rc = opc__json_parse(body->data != NULL ? body->data : "", body->len, &lim, &j, eb);
+    if (rc != OPC_OK && rc != OPC_ERR_NOMEM && rc != OPC_ERR_TOO_LARGE) {
+        rc = OPC_ERR_PARSE;
+    }
+    if (rc == OPC_OK) {
+        rc = opc__rpc_request_decode(j, &rq, eb);
+    }
+    if (rc == OPC_OK && batch != (rq.steps != NULL)) {
+        rc = opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: a %s request on the %s endpoint",
+                       batch ? "read" : "batch", batch ? "batch" : "read");
+    }
+    if (rc == OPC_OK && !batch) {
+        opc__log_scoped(OPC_LOG_DEBUG, LOG, r->rid, NULL, "owner read %s on account %s", rq.read,
+                        account);
+        cJSON *rows = NULL;
+        rc = opc__store_owner_read(r->s->store, account, rq.read, rq.args, &rows, eb);
+        if (rc == OPC_OK) {
+            rc = opc__rpc_rows_encode(rows, out, eb);
+        }
+        cJSON_Delete(rows);
+    } else if (rc == OPC_OK) {
+        opc__log_scoped(OPC_LOG_DEBUG, LOG, r->rid, NULL, "owner batch of %zu statements on account %s",
+                        rq.n_steps, account);
+        int64_t *seqs = opc__calloc(OPC__RPC_MAX_CHANGES, sizeof *seqs);
+        size_t n = 0;
+        rc = seqs != NULL ? OPC_OK : OPC_ERR_NOMEM;
+        if (rc == OPC_OK) {
+            rc = opc__store_owner_batch(r->s->store, account, rq.steps, rq.n_steps, seqs, &n, eb);
+        }
+        if (rc == OPC_OK) {
+            opc__log_scoped(OPC_LOG_INFO, LOG, r->rid, NULL,
+                            "owner batch of %zu statements, %zu changes on account %s", rq.n_steps,
+                            n, account);
+            rc = opc__rpc_seqs_encode(seqs, n, out, eb);
+        }
+        opc__free(seqs);
+    }
+    opc__rpc_request_free(&rq);
+    cJSON_Delete(j);
+    return rc;
+}
+
 /* Run the route on the store; *out is the 200 body. */
 static opc_err dispatch(req *r, const opc__ad_match *m, const opc__ad_query *q,
                         const opc__buf *body, cJSON **out, opc__ebuf *eb)
@@ -1070,11 +1160,15 @@ static opc_err dispatch(req *r, const opc__ad_match *m, const opc__ad_query *q,
         opc__proto_account row;
         rc = opc__store_owner_account(st, a, &row, eb);
         if (rc == OPC_OK) {
+            memcpy(row.server_pin, r->s->pin, sizeof row.server_pin);
             rc = opc__proto_account_encode(&row, out);
         }
         opc__proto_account_clear(&row);
         return rc;
     }
+    case OPC_AD_OWNER_ROWS_READ:
+    case OPC_AD_OWNER_ROWS_BATCH:
+        return owner_rows(r, m->route == OPC_AD_OWNER_ROWS_BATCH, body, out, eb);
     case OPC_AD_OWNER_SIGNOUT:
         (void)opc__ad_sessions_end(r->s->sessions, r->auth->sid);
         opc__log_scoped(OPC_LOG_INFO, LOG, r->rid, NULL, "owner of account %s signed out", a);
@@ -1116,6 +1210,44 @@ static int heartbeat(req *r)
     return st;
 }
 
+/*
+ * The body limit of a request of a live session (*max) before its body is
+ * read: s->max_request, or for an owner batch s->max_batch. A body above
+ * s->max_request is read only when the session is a live owner session
+ * (413 otherwise, unread) and when fewer than OPC_AD_MAX_LARGE_BODIES such
+ * bodies are being handled (503 with Retry-After otherwise, unread); then
+ * *large is set and the caller gives the slot back when done. 0: go on;
+ * else the status answered.
+ */
+static int large_gate(req *r, const opc__ad_match *m, const char *sid, bool *large, size_t *max)
+{
+    opc_accountd *s = r->s;
+    bool batch = m->route == OPC_AD_OWNER_ROWS_BATCH && !m->bad_method;
+    *large = false;
+    *max = batch ? s->max_batch : s->max_request;
+    long long len = mg_get_request_info(r->conn)->content_length;
+    if (len <= 0 || (unsigned long long)len <= s->max_request) {
+        return 0;
+    }
+    if ((unsigned long long)len > *max ||
+        !opc__ad_sessions_live(s->sessions, sid, OPC_AD_KIND_OWNER, opc__now_s())) {
+        opc__httpd_close_after(r->conn);
+        return fail(r, OPC_ERR_TOO_LARGE, "request body too large");
+    }
+    if (atomic_fetch_add(&s->large, 1) >= OPC_AD_MAX_LARGE_BODIES) {
+        atomic_fetch_sub(&s->large, 1);
+        char more[48];
+        (void)snprintf(more, sizeof more, "Retry-After: %d\r\n", OPC_AD_LARGE_RETRY_S);
+        opc__log_scoped(OPC_LOG_WARN, LOG, r->rid, NULL,
+                        "%s %s: %d large bodies are being read, refused (from %s)", r->method,
+                        r->path, OPC_AD_MAX_LARGE_BODIES, r->remote);
+        opc__httpd_close_after(r->conn);
+        return plain_error(r, 503, "unavailable", "too many large requests, try again", more);
+    }
+    *large = true;
+    return 0;
+}
+
 /* A request under /v1/ other than the handshake. */
 static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
                            const opc__ebuf *route_eb, const char *target, const char *qs)
@@ -1124,15 +1256,26 @@ static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
      * anyone): the connection closes after the refusal instead. */
     static const char scheme[] = OPC_PROTO_AUTH_SCHEME " ";
     const char *az = mg_get_header(r->conn, "Authorization");
-    if (az == NULL || strncmp(az, scheme, sizeof scheme - 1) != 0 ||
-        !opc__ad_sessions_live(r->s->sessions, az + sizeof scheme - 1, opc__now_s())) {
+    const char *sid = az != NULL && strncmp(az, scheme, sizeof scheme - 1) == 0
+                          ? az + sizeof scheme - 1
+                          : NULL;
+    if (sid == NULL || !opc__ad_sessions_live(r->s->sessions, sid, 0, opc__now_s())) {
         return refuse(r, NULL, az == NULL ? "no session headers" : "unknown or expired session");
+    }
+    bool large = false;
+    size_t max = 0;
+    int st = large_gate(r, m, sid, &large, &max);
+    if (st != 0) {
+        return st;
     }
     opc__buf body;
     opc__buf_init(&body, false);
-    opc_err rc = opc__httpd_read_body(r->conn, OPC_PROTO_MAX_REQUEST, &body);
+    opc_err rc = opc__httpd_read_body(r->conn, max, &body);
     if (rc != OPC_OK) {
         opc__buf_free(&body);
+        if (large) {
+            atomic_fetch_sub(&r->s->large, 1);
+        }
         return fail(r, rc == OPC_ERR_TOO_LARGE ? rc : OPC_ERR_PARSE,
                     rc == OPC_ERR_TOO_LARGE ? "request body too large" : "cannot read the body");
     }
@@ -1143,10 +1286,12 @@ static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
     rc = authenticate(r, opc__ad_route_kind(m->route), target, &body, &auth, &why);
     if (rc != OPC_OK) {
         opc__buf_free(&body);
+        if (large) {
+            atomic_fetch_sub(&r->s->large, 1);
+        }
         return refuse(r, NULL, why.msg);
     }
     r->auth = &auth;
-    int st;
     opc__ad_query q;
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
@@ -1183,6 +1328,9 @@ static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
     r->auth = NULL;
     opc__ad_auth_clear(&auth);
     opc__buf_free(&body);
+    if (large) {
+        atomic_fetch_sub(&r->s->large, 1);
+    }
     return st;
 }
 
@@ -1316,10 +1464,8 @@ opc_err opc_accountd_start(opc_accountd *s, char *errbuf, size_t errbuf_len)
         /* Logged before the listener opens, so that the line is there
          * before the first answer: tests and operators read the pin off
          * the log once /heartbeat answers. tls/ logs "serving HTTPS on ..." */
-        char pin[OPC_PROTO_HASH_B64 + 1] = "";
-        (void)pin_of(s->server_key, pin);
         opc__log(OPC_LOG_INFO, LOG, "server key pin %s, accounts in %s/" ACCOUNTS_DIR " (%d found)",
-                 pin, s->data_dir, opc__store_count(s->store));
+                 s->pin, s->data_dir, opc__store_count(s->store));
         rc = opc__tls_httpd_start(s->tls, s->https_port, &cfg, &s->ctx, &s->bound_http,
                                   &s->bound_https, &eb);
     }

@@ -278,14 +278,14 @@ bool opc__ad_sessions_end(opc__ad_sessions *t, const char *sid)
     return e != NULL;
 }
 
-bool opc__ad_sessions_live(opc__ad_sessions *t, const char *sid, int64_t now_s)
+bool opc__ad_sessions_live(opc__ad_sessions *t, const char *sid, opc__ad_kind kind, int64_t now_s)
 {
     if (sid == NULL || strlen(sid) != OPC_PROTO_NONCE_B64) {
         return false;
     }
     (void)pthread_mutex_lock(&t->mu);
     const sess *e = find(t, sid);
-    bool live = e != NULL && !dead(e, now_s);
+    bool live = e != NULL && !dead(e, now_s) && (kind == 0 || e->kind == kind);
     (void)pthread_mutex_unlock(&t->mu);
     return live;
 }
