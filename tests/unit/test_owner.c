@@ -313,6 +313,55 @@ static void test_messages(void **state)
     cJSON_ReplaceItemInObject(j, "session", cJSON_CreateString("short"));
     assert_int_equal(opc__proto_auth_session_decode(j, &sb, &eb), OPC_ERR_PARSE);
     cJSON_Delete(j);
+
+    /* The account row: GET /v1/owner/account's answer carries the server's
+     * key pin (required); the sign-up's row does not. */
+    opc__proto_signup su;
+    opc_secret *sk = NULL;
+    make_signup(EMAIL, &su, &sk);
+    opc_secret_free(sk);
+    assert_int_equal(opc__proto_account_encode(&su.account, &j), OPC_OK);
+    assert_null(cJSON_GetObjectItemCaseSensitive(j, "serverPin"));
+    opc__proto_account row;
+    assert_int_equal(opc__proto_account_decode(j, &row, &eb), OPC_ERR_PARSE);
+    assert_non_null(strstr(eb.msg, "serverPin"));
+    cJSON_Delete(j);
+    opc__key *k = NULL;
+    assert_int_equal(opc__key_generate_ec("", OPC_KEYOP_SIGN | OPC_KEYOP_VERIFY, &k), OPC_OK);
+    char pin[OPC_PROTO_HASH_B64 + 1];
+    assert_int_equal(opc__proto_pin(k, pin), OPC_OK);
+    opc__key_free(k);
+    memcpy(su.account.server_pin, pin, sizeof pin);
+    assert_int_equal(opc__proto_account_encode(&su.account, &j), OPC_OK);
+    assert_int_equal(opc__proto_account_decode(j, &row, &eb), OPC_OK);
+    assert_string_equal(row.server_pin, pin);
+    assert_string_equal(row.enc_spri_key, su.account.enc_spri_key);
+    opc__proto_account_clear(&row);
+    static const char *const bad[] = {
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",   /* 42 characters */
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", /* 44 */
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+",  /* not b64url */
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cJSON_ReplaceItemInObject(j, "serverPin", cJSON_CreateString(bad[i]));
+        assert_int_equal(opc__proto_account_decode(j, &row, &eb), OPC_ERR_PARSE);
+    }
+    cJSON_ReplaceItemInObject(j, "serverPin", cJSON_CreateNumber(1));
+    assert_int_equal(opc__proto_account_decode(j, &row, &eb), OPC_ERR_PARSE);
+    cJSON_Delete(j);
+    memcpy(su.account.server_pin, bad[0], strlen(bad[0]) + 1);
+    assert_int_equal(opc__proto_account_encode(&su.account, &j), OPC_ERR_INVALID_ARG);
+    assert_null(j);
+    /* The sign-up message: its row without a pin, and decoded without one. */
+    su.account.server_pin[0] = '\0';
+    assert_int_equal(opc__proto_signup_encode(&su, &j), OPC_OK);
+    opc__proto_signup su2;
+    assert_int_equal(opc__proto_signup_decode(j, &su2, &eb), OPC_OK);
+    assert_string_equal(su2.account.server_pin, "");
+    opc__proto_signup_clear(&su2);
+    cJSON_Delete(j);
+    opc__proto_signup_clear(&su);
 }
 
 /* Owner and Connect sessions: one check, each kind its own endpoints and limits. */
