@@ -250,12 +250,7 @@ opc_err opc__ad_signup_check(const opc__proto_signup *su, opc__ebuf *eb);
 #define OPC_AD_MAX_LARGE_BODIES 2
 #define OPC_AD_LARGE_RETRY_S 2
 
-/* Tests: the body limits of every request and of an owner batch (in place
- * of OPC_PROTO_MAX_REQUEST and OPC_PROTO_MAX_OWNER_BATCH; request <= batch),
- * so that the large-body gate is tested with small bodies. Before the
- * start only. */
-opc_err opc__accountd_set_body_limits(opc_accountd *s, size_t request, size_t batch);
-/* Tests: the server's session table, to add an owner session by hand. */
+/* Tests: the server's session table, to add sessions by hand. */
 opc__ad_sessions *opc__accountd_sessions(opc_accountd *s);
 
 #endif

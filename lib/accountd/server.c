@@ -98,9 +98,7 @@ struct opc_accountd {
     opc__ad_limiter *signups;       /* sign-ups per client address */
     uint8_t owner_secret[32];       /* derives the answer for unknown emails */
     char pin[OPC_PROTO_HASH_B64 + 1]; /* the server key's pin */
-    size_t max_request;               /* OPC_PROTO_MAX_REQUEST (tests: less) */
-    size_t max_batch;                 /* OPC_PROTO_MAX_OWNER_BATCH (tests: less) */
-    atomic_int large;                 /* bodies above max_request being handled */
+    atomic_int large; /* bodies above OPC_PROTO_MAX_REQUEST being handled */
     uint8_t rid_prefix[8];
     atomic_uint_fast64_t rid_counter;
     atomic_int polls; /* long polls between their start and their answer sent */
@@ -332,8 +330,6 @@ opc_err opc_accountd_create(const char *data_dir, opc_accountd **out, char *errb
         atomic_init(&s->rid_counter, 0);
         atomic_init(&s->polls, 0);
         atomic_init(&s->large, 0);
-        s->max_request = OPC_PROTO_MAX_REQUEST;
-        s->max_batch = OPC_PROTO_MAX_OWNER_BATCH;
         struct stat sb;
         if (stat(data_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
             rc = opc__fail(&eb, OPC_ERR_IO, "data directory %s: not a directory", data_dir);
@@ -399,16 +395,6 @@ opc_err opc_accountd_create(const char *data_dir, opc_accountd **out, char *errb
 static bool stopped(const opc_accountd *s)
 {
     return s != NULL && s->ctx == NULL;
-}
-
-opc_err opc__accountd_set_body_limits(opc_accountd *s, size_t request, size_t batch)
-{
-    if (!stopped(s) || request == 0 || request > batch) {
-        return OPC_ERR_INVALID_ARG;
-    }
-    s->max_request = request;
-    s->max_batch = batch;
-    return OPC_OK;
 }
 
 opc__ad_sessions *opc__accountd_sessions(opc_accountd *s)
@@ -1044,7 +1030,7 @@ static opc_err owner_rows(req *r, bool batch, const opc__buf *body, cJSON **out,
 {
     const char *account = r->auth->account;
     /* A batch is object > array > step > args > {"seq": k}: depth 5. */
-    opc__json_limits lim = {.max_size = batch ? r->s->max_batch : r->s->max_request,
+    opc__json_limits lim = {.max_size = batch ? OPC_PROTO_MAX_OWNER_BATCH : OPC_PROTO_MAX_REQUEST,
                             .max_depth = 5};
     cJSON *j = NULL;
     opc__rpc_request rq;
@@ -1212,8 +1198,8 @@ static int heartbeat(req *r)
 
 /*
  * The body limit of a request of a live session (*max) before its body is
- * read: s->max_request, or for an owner batch s->max_batch. A body above
- * s->max_request is read only when the session is a live owner session
+ * read: OPC_PROTO_MAX_REQUEST, or for an owner batch
+ * OPC_PROTO_MAX_OWNER_BATCH. A body above OPC_PROTO_MAX_REQUEST is read only when the session is a live owner session
  * (413 otherwise, unread) and when fewer than OPC_AD_MAX_LARGE_BODIES such
  * bodies are being handled (503 with Retry-After otherwise, unread); then
  * *large is set and the caller gives the slot back when done. 0: go on;
@@ -1224,9 +1210,9 @@ static int large_gate(req *r, const opc__ad_match *m, const char *sid, bool *lar
     opc_accountd *s = r->s;
     bool batch = m->route == OPC_AD_OWNER_ROWS_BATCH && !m->bad_method;
     *large = false;
-    *max = batch ? s->max_batch : s->max_request;
+    *max = batch ? OPC_PROTO_MAX_OWNER_BATCH : OPC_PROTO_MAX_REQUEST;
     long long len = mg_get_request_info(r->conn)->content_length;
-    if (len <= 0 || (unsigned long long)len <= s->max_request) {
+    if (len <= 0 || (unsigned long long)len <= OPC_PROTO_MAX_REQUEST) {
         return 0;
     }
     if ((unsigned long long)len > *max ||
