@@ -57,6 +57,14 @@ static void test_routes(void **state)
     route("DELETE", "/v1/connect/vaults/" ID1 "/items/" ID2, OPC_AD_ITEM_DELETE, false, OPC_OK);
     route("GET", "/v1/connect/vaults/" ID1 "/items/" ID2, OPC_AD_ITEM_PUT, true, OPC_OK);
     route("PUT", "/v1/connect/vaults/" ID1, OPC_AD_VAULT, true, OPC_OK);
+    /* The owner's store protocol: owner sessions only. */
+    route("POST", "/v1/owner/rows/read", OPC_AD_OWNER_ROWS_READ, false, OPC_OK);
+    route("POST", "/v1/owner/rows/batch", OPC_AD_OWNER_ROWS_BATCH, false, OPC_OK);
+    route("GET", "/v1/owner/rows/batch", OPC_AD_OWNER_ROWS_BATCH, true, OPC_OK);
+    route("POST", "/v1/owner/rows", OPC_AD_NONE, false, OPC_OK);
+    route("POST", "/v1/owner/rows/batch/", OPC_AD_NONE, false, OPC_OK);
+    assert_int_equal(opc__ad_route_kind(OPC_AD_OWNER_ROWS_READ), OPC_AD_KIND_OWNER);
+    assert_int_equal(opc__ad_route_kind(OPC_AD_OWNER_ROWS_BATCH), OPC_AD_KIND_OWNER);
     /* Ids are checked in the path; anything else is no route. */
     route("GET", "/v1/connect/vaults/ABCDEFGHIJKLMNOPQRSTUVWXYZ", OPC_AD_NONE, false,
           OPC_ERR_INVALID_ARG);
@@ -177,6 +185,12 @@ static void test_sessions(void **state)
     assert_int_equal(
         opc__ad_sessions_add(t, SID1, OPC_AD_KIND_CONNECT, ID1, ID2, &k1, now + 600, now), OPC_OK);
     const char *tg = "/v1/connect/changes?since=0";
+    /* live: of either kind, of its own kind, not of the other */
+    assert_true(opc__ad_sessions_live(t, SID1, 0, now));
+    assert_true(opc__ad_sessions_live(t, SID1, OPC_AD_KIND_CONNECT, now));
+    assert_false(opc__ad_sessions_live(t, SID1, OPC_AD_KIND_OWNER, now));
+    assert_false(opc__ad_sessions_live(t, SID2, 0, now));
+    assert_false(opc__ad_sessions_live(t, SID1, 0, now + 601));
     assert_int_equal(check(t, SID1, &k1, 1, tg, now, true), OPC_OK);
     /* replay, reorder */
     assert_int_equal(check(t, SID1, &k1, 1, tg, now, true), OPC_ERR_TOKEN);
