@@ -3,7 +3,7 @@
  * accounts in one directory, each server confined to its own account; a
  * file copied in later is found; the commit generation wakes a waiting
  * long poll at once, a direct write of the file within the poll, and the
- * shutdown ends every wait.
+ * shutdown ends every wait; the owner's store protocol on an account.
  */
 #include "store_fixture.h"
 
@@ -208,6 +208,104 @@ static int64_t latest(opc__store *s, const tx *t)
     return next;
 }
 
+/* Run the rows request text (wire/rows_rpc.h) on account through the store. */
+static opc_err owner_call(opc__store *s, const char *account, const char *text, cJSON **rows,
+                          int64_t *seqs, size_t *n_seqs, opc__ebuf *eb)
+{
+    cJSON *j = cJSON_Parse(text);
+    assert_non_null(j);
+    opc__rpc_request rq;
+    assert_int_equal(opc__rpc_request_decode(j, &rq, NULL), OPC_OK);
+    opc__ebuf_clear(eb);
+    opc_err rc = rq.read != NULL
+                     ? opc__store_owner_read(s, account, rq.read, rq.args, rows, eb)
+                     : opc__store_owner_batch(s, account, rq.steps, rq.n_steps, seqs, n_seqs, eb);
+    opc__rpc_request_free(&rq);
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* The owner's store protocol on one account: reads, a batch and its seqs,
+ * the codes a failure keeps (conflict, exists, refused, no such account). */
+static void test_owner_rows(void **state)
+{
+    (void)state;
+    tx t;
+    tx_setup(&t);
+    opc__store *s = open_store(&t);
+    opc__ebuf eb;
+    cJSON *rows = NULL;
+    int64_t seqs[OPC__RPC_MAX_CHANGES];
+    size_t n = 0;
+    want(owner_call(s, t.id_a, "{\"read\":\"server.find_name\",\"args\":[\"Alpha\"]}", &rows,
+                    NULL, NULL, &eb),
+         OPC_OK, &eb, "read on A");
+    assert_int_equal(cJSON_GetArraySize(rows), 1);
+    assert_string_equal(cJSON_GetArrayItem(cJSON_GetArrayItem(rows, 0), 0)->valuestring, t.sa);
+    cJSON_Delete(rows);
+    want(owner_call(s, t.id_b, "{\"read\":\"server.find_name\",\"args\":[\"Alpha\"]}", &rows,
+                    NULL, NULL, &eb),
+         OPC_OK, &eb, "read on B");
+    assert_int_equal(cJSON_GetArraySize(rows), 0);
+    cJSON_Delete(rows);
+    want(owner_call(s, t.id_a, "{\"read\":\"vault.feed_head\",\"args\":[]}", &rows, NULL, NULL,
+                    &eb),
+         OPC_OK, &eb, "feed head");
+    int64_t head = (int64_t)cJSON_GetArrayItem(cJSON_GetArrayItem(rows, 0), 0)->valuedouble;
+    cJSON_Delete(rows);
+    char other[27];
+    assert_int_equal(opc__id_generate(other), OPC_OK);
+    want(owner_call(s, other, "{\"read\":\"vault.feed_head\",\"args\":[]}", &rows, NULL, NULL,
+                    &eb),
+         OPC_ERR_NOT_FOUND, &eb, "unknown account");
+    want(owner_call(s, "short", "{\"read\":\"vault.feed_head\",\"args\":[]}", &rows, NULL, NULL,
+                    &eb),
+         OPC_ERR_INVALID_ARG, &eb, "not an id");
+    want(owner_call(s, t.id_a, "{\"read\":\"nope.nothing\",\"args\":[]}", &rows, NULL, NULL,
+                    &eb),
+         OPC_ERR_INVALID_ARG, &eb, "unknown statement");
+
+    /* A batch: its seq is the feed's next, the generation moves. */
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"batch\":[{\"stmt\":\"change.append\",\"args\":[\"vault_update\",\"%s\",null,null,"
+             "null,null,null,null,1700000000],\"expect\":1},{\"stmt\":\"vault.touch\",\"args\":[0,"
+             "1700000000,{\"seq\":0},\"%s\"],\"expect\":1}]}",
+             t.va, t.va);
+    uint64_t g0 = opc__store_generation(s, t.id_a);
+    want(owner_call(s, t.id_a, text, NULL, seqs, &n, &eb), OPC_OK, &eb, "batch");
+    assert_int_equal(n, 1);
+    assert_int_equal(seqs[0], head + 1);
+    assert_true(opc__store_generation(s, t.id_a) > g0);
+    /* The same batch on B (no such vault there): a conflict, B unchanged. */
+    want(owner_call(s, t.id_b, text, NULL, seqs, &n, &eb), OPC_ERR_CONFLICT, &eb, "batch on B");
+    assert_int_equal(n, 0);
+    assert_non_null(strstr(eb.msg, "vault.touch (statement 1 of the batch)"));
+    assert_non_null(strstr(eb.msg, t.id_b));
+    /* A unique index: exists. */
+    snprintf(text, sizeof text,
+             "{\"batch\":[{\"stmt\":\"change.append\",\"args\":[\"vault_create\",\"%s\",null,null,"
+             "null,null,null,null,1700000000],\"expect\":1},{\"stmt\":\"vault.insert\",\"args\":["
+             "\"%s\",\"U\",1,\"x\",1700000000,1700000000,{\"seq\":0}],\"expect\":1}]}",
+             t.va, t.va);
+    want(owner_call(s, t.id_a, text, NULL, seqs, &n, &eb), OPC_ERR_EXISTS, &eb, "exists");
+    /* A placeholder naming no earlier change: refused before it runs. */
+    snprintf(text, sizeof text,
+             "{\"batch\":[{\"stmt\":\"vault.touch\",\"args\":[0,1700000000,{\"seq\":0},\"%s\"],"
+             "\"expect\":1}]}",
+             t.va);
+    want(owner_call(s, t.id_a, text, NULL, seqs, &n, &eb), OPC_ERR_INVALID_ARG, &eb,
+         "placeholder out of range");
+    want(owner_call(s, t.id_a, "{\"read\":\"vault.feed_head\",\"args\":[]}", &rows, NULL, NULL,
+                    &eb),
+         OPC_OK, &eb, "feed head");
+    assert_int_equal((int64_t)cJSON_GetArrayItem(cJSON_GetArrayItem(rows, 0), 0)->valuedouble,
+                     head + 1);
+    cJSON_Delete(rows);
+    opc__store_close(s);
+    tx_teardown(&t);
+}
+
 /* A write through the store bumps the generation and wakes the waiter. */
 static void test_generation_wakes(void **state)
 {
@@ -303,6 +401,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_accounts_isolated),
         cmocka_unit_test(test_new_file_found),
+        cmocka_unit_test(test_owner_rows),
     };
     /* The waiters allocate on threads of their own: the system allocator. */
     const struct CMUnitTest threaded[] = {
