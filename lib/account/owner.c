@@ -1044,8 +1044,8 @@ opc_err opc__account_rows_read(opc_account *a, const char *name, const cJSON *ar
     return a->rows->vt->read(a->rows->self, name, args, rows, eb);
 }
 
-opc_err opc__account_rows_batch(opc_account *a, const opc__rpc_step *steps, size_t n,
-                                int64_t *seqs, size_t *n_seqs, opc__ebuf *eb)
+opc_err opc__account_rows_batch(opc_account *a, const opc__rpc_step *steps, size_t n, int64_t *seqs,
+                                size_t *n_seqs, opc__ebuf *eb)
 {
     *n_seqs = 0;
     if (a == NULL || a->rows == NULL || steps == NULL || seqs == NULL) {

@@ -57,8 +57,8 @@ opc_err opc__account_rows_read(opc_account *a, const char *name, const cJSON *ar
                                opc__ebuf *eb);
 /* seqs holds OPC__RPC_MAX_CHANGES; *n_seqs gets the batch's changes (the
  * seqs the store gave them, in order). */
-opc_err opc__account_rows_batch(opc_account *a, const opc__rpc_step *steps, size_t n,
-                                int64_t *seqs, size_t *n_seqs, opc__ebuf *eb);
+opc_err opc__account_rows_batch(opc_account *a, const opc__rpc_step *steps, size_t n, int64_t *seqs,
+                                size_t *n_seqs, opc__ebuf *eb);
 
 /*
  * The owner's side after a sign-in: a handle on the row downloaded from

@@ -98,7 +98,7 @@ struct opc_accountd {
     opc__ad_limiter *signups;       /* sign-ups per client address */
     uint8_t owner_secret[32];       /* derives the answer for unknown emails */
     char pin[OPC_PROTO_HASH_B64 + 1]; /* the server key's pin */
-    atomic_int large; /* bodies above OPC_PROTO_MAX_REQUEST being handled */
+    atomic_int large;                 /* bodies above OPC_PROTO_MAX_REQUEST being handled */
     uint8_t rid_prefix[8];
     atomic_uint_fast64_t rid_counter;
     atomic_int polls; /* long polls between their start and their answer sent */
@@ -1056,8 +1056,8 @@ static opc_err owner_rows(req *r, bool batch, const opc__buf *body, cJSON **out,
         }
         cJSON_Delete(rows);
     } else if (rc == OPC_OK) {
-        opc__log_scoped(OPC_LOG_DEBUG, LOG, r->rid, NULL, "owner batch of %zu statements on account %s",
-                        rq.n_steps, account);
+        opc__log_scoped(OPC_LOG_DEBUG, LOG, r->rid, NULL,
+                        "owner batch of %zu statements on account %s", rq.n_steps, account);
         int64_t *seqs = opc__calloc(OPC__RPC_MAX_CHANGES, sizeof *seqs);
         size_t n = 0;
         rc = seqs != NULL ? OPC_OK : OPC_ERR_NOMEM;
@@ -1199,11 +1199,11 @@ static int heartbeat(req *r)
 /*
  * The body limit of a request of a live session (*max) before its body is
  * read: OPC_PROTO_MAX_REQUEST, or for an owner batch
- * OPC_PROTO_MAX_OWNER_BATCH. A body above OPC_PROTO_MAX_REQUEST is read only when the session is a live owner session
- * (413 otherwise, unread) and when fewer than OPC_AD_MAX_LARGE_BODIES such
- * bodies are being handled (503 with Retry-After otherwise, unread); then
- * *large is set and the caller gives the slot back when done. 0: go on;
- * else the status answered.
+ * OPC_PROTO_MAX_OWNER_BATCH. A body above OPC_PROTO_MAX_REQUEST is read
+ * only for a live owner session (413 otherwise, unread) and while fewer
+ * than OPC_AD_MAX_LARGE_BODIES such bodies are being handled (503 with
+ * Retry-After otherwise, unread); then *large is set and the caller gives
+ * the slot back when done. 0: go on; else the status answered.
  */
 static int large_gate(req *r, const opc__ad_match *m, const char *sid, bool *large, size_t *max)
 {
@@ -1242,9 +1242,8 @@ static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
      * anyone): the connection closes after the refusal instead. */
     static const char scheme[] = OPC_PROTO_AUTH_SCHEME " ";
     const char *az = mg_get_header(r->conn, "Authorization");
-    const char *sid = az != NULL && strncmp(az, scheme, sizeof scheme - 1) == 0
-                          ? az + sizeof scheme - 1
-                          : NULL;
+    const char *sid =
+        az != NULL && strncmp(az, scheme, sizeof scheme - 1) == 0 ? az + sizeof scheme - 1 : NULL;
     if (sid == NULL || !opc__ad_sessions_live(r->s->sessions, sid, 0, opc__now_s())) {
         return refuse(r, NULL, az == NULL ? "no session headers" : "unknown or expired session");
     }

@@ -641,8 +641,8 @@ static opc_err owner_done(sq *q, acct *ac, opc_account *a, opc_err rc, opc__ebuf
     return rc;
 }
 
-static opc_err s_owner_read(opc__store *s, const char *account, const char *name,
-                            const cJSON *args, cJSON **rows, opc__ebuf *eb)
+static opc_err s_owner_read(opc__store *s, const char *account, const char *name, const cJSON *args,
+                            cJSON **rows, opc__ebuf *eb)
 {
     TAKE(s, account);
     return owner_done(Q(s), ac, a, opc__account_rows_read(a, name, args, rows, eb), eb);

@@ -225,7 +225,7 @@ opc_err opc__store_owner_account(opc__store *s, const char *account, opc__proto_
 }
 
 opc_err opc__store_owner_read(opc__store *s, const char *account, const char *name,
-                             const cJSON *args, cJSON **rows, opc__ebuf *eb)
+                              const cJSON *args, cJSON **rows, opc__ebuf *eb)
 {
     BEGIN(s, rows, opc__id_valid_str(account));
     if (name == NULL || !cJSON_IsArray(args)) {
@@ -235,7 +235,7 @@ opc_err opc__store_owner_read(opc__store *s, const char *account, const char *na
 }
 
 opc_err opc__store_owner_batch(opc__store *s, const char *account, const opc__rpc_step *steps,
-                              size_t n, int64_t *seqs, size_t *n_seqs, opc__ebuf *eb)
+                               size_t n, int64_t *seqs, size_t *n_seqs, opc__ebuf *eb)
 {
     if (s == NULL || s->ops == NULL || seqs == NULL || n_seqs == NULL) {
         return OPC_ERR_INVALID_ARG;

@@ -126,8 +126,8 @@ typedef struct opc__store_ops {
      */
     opc_err (*owner_read)(opc__store *s, const char *account, const char *name, const cJSON *args,
                           cJSON **rows, opc__ebuf *eb);
-    opc_err (*owner_batch)(opc__store *s, const char *account, const opc__rpc_step *steps,
-                           size_t n, int64_t *seqs, size_t *n_seqs, opc__ebuf *eb);
+    opc_err (*owner_batch)(opc__store *s, const char *account, const opc__rpc_step *steps, size_t n,
+                           int64_t *seqs, size_t *n_seqs, opc__ebuf *eb);
     /* The account's commit generation (0 for an unknown account). */
     uint64_t (*generation)(opc__store *s, const char *account);
     /* Wait until the account's generation is no longer gen, timeout_ms
@@ -196,9 +196,9 @@ opc_err opc__store_owner_lookup(opc__store *s, const char *email, opc__store_own
 opc_err opc__store_owner_account(opc__store *s, const char *account, opc__proto_account *out,
                                  opc__ebuf *eb);
 opc_err opc__store_owner_read(opc__store *s, const char *account, const char *name,
-                             const cJSON *args, cJSON **rows, opc__ebuf *eb);
+                              const cJSON *args, cJSON **rows, opc__ebuf *eb);
 opc_err opc__store_owner_batch(opc__store *s, const char *account, const opc__rpc_step *steps,
-                              size_t n, int64_t *seqs, size_t *n_seqs, opc__ebuf *eb);
+                               size_t n, int64_t *seqs, size_t *n_seqs, opc__ebuf *eb);
 uint64_t opc__store_generation(opc__store *s, const char *account);
 bool opc__store_wait(opc__store *s, const char *account, uint64_t gen, int64_t timeout_ms);
 int opc__store_count(opc__store *s);

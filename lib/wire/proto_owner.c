@@ -214,8 +214,7 @@ opc_err opc__proto_account_encode(const opc__proto_account *a, cJSON **out)
 }
 
 /* The row's members; with_pin: the answer of GET /v1/owner/account. */
-static opc_err account_decode(const cJSON *j, bool with_pin, opc__proto_account *out,
-                              opc__ebuf *eb)
+static opc_err account_decode(const cJSON *j, bool with_pin, opc__proto_account *out, opc__ebuf *eb)
 {
     static const char what[] = "malformed account";
     memset(out, 0, sizeof *out);

@@ -237,32 +237,30 @@ static void test_owner_rows(void **state)
     cJSON *rows = NULL;
     int64_t seqs[OPC__RPC_MAX_CHANGES];
     size_t n = 0;
-    want(owner_call(s, t.id_a, "{\"read\":\"server.find_name\",\"args\":[\"Alpha\"]}", &rows,
-                    NULL, NULL, &eb),
+    want(owner_call(s, t.id_a, "{\"read\":\"server.find_name\",\"args\":[\"Alpha\"]}", &rows, NULL,
+                    NULL, &eb),
          OPC_OK, &eb, "read on A");
     assert_int_equal(cJSON_GetArraySize(rows), 1);
     assert_string_equal(cJSON_GetArrayItem(cJSON_GetArrayItem(rows, 0), 0)->valuestring, t.sa);
     cJSON_Delete(rows);
-    want(owner_call(s, t.id_b, "{\"read\":\"server.find_name\",\"args\":[\"Alpha\"]}", &rows,
-                    NULL, NULL, &eb),
+    want(owner_call(s, t.id_b, "{\"read\":\"server.find_name\",\"args\":[\"Alpha\"]}", &rows, NULL,
+                    NULL, &eb),
          OPC_OK, &eb, "read on B");
     assert_int_equal(cJSON_GetArraySize(rows), 0);
     cJSON_Delete(rows);
-    want(owner_call(s, t.id_a, "{\"read\":\"vault.feed_head\",\"args\":[]}", &rows, NULL, NULL,
-                    &eb),
-         OPC_OK, &eb, "feed head");
+    want(
+        owner_call(s, t.id_a, "{\"read\":\"vault.feed_head\",\"args\":[]}", &rows, NULL, NULL, &eb),
+        OPC_OK, &eb, "feed head");
     int64_t head = (int64_t)cJSON_GetArrayItem(cJSON_GetArrayItem(rows, 0), 0)->valuedouble;
     cJSON_Delete(rows);
     char other[27];
     assert_int_equal(opc__id_generate(other), OPC_OK);
-    want(owner_call(s, other, "{\"read\":\"vault.feed_head\",\"args\":[]}", &rows, NULL, NULL,
-                    &eb),
+    want(owner_call(s, other, "{\"read\":\"vault.feed_head\",\"args\":[]}", &rows, NULL, NULL, &eb),
          OPC_ERR_NOT_FOUND, &eb, "unknown account");
     want(owner_call(s, "short", "{\"read\":\"vault.feed_head\",\"args\":[]}", &rows, NULL, NULL,
                     &eb),
          OPC_ERR_INVALID_ARG, &eb, "not an id");
-    want(owner_call(s, t.id_a, "{\"read\":\"nope.nothing\",\"args\":[]}", &rows, NULL, NULL,
-                    &eb),
+    want(owner_call(s, t.id_a, "{\"read\":\"nope.nothing\",\"args\":[]}", &rows, NULL, NULL, &eb),
          OPC_ERR_INVALID_ARG, &eb, "unknown statement");
 
     /* A batch: its seq is the feed's next, the generation moves. */
@@ -296,9 +294,9 @@ static void test_owner_rows(void **state)
              t.va);
     want(owner_call(s, t.id_a, text, NULL, seqs, &n, &eb), OPC_ERR_INVALID_ARG, &eb,
          "placeholder out of range");
-    want(owner_call(s, t.id_a, "{\"read\":\"vault.feed_head\",\"args\":[]}", &rows, NULL, NULL,
-                    &eb),
-         OPC_OK, &eb, "feed head");
+    want(
+        owner_call(s, t.id_a, "{\"read\":\"vault.feed_head\",\"args\":[]}", &rows, NULL, NULL, &eb),
+        OPC_OK, &eb, "feed head");
     assert_int_equal((int64_t)cJSON_GetArrayItem(cJSON_GetArrayItem(rows, 0), 0)->valuedouble,
                      head + 1);
     cJSON_Delete(rows);
