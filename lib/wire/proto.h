@@ -49,8 +49,8 @@
 #define OPC_PROTO_MAX_ANSWER ((size_t)64 * 1024 * 1024)
 /*
  * Largest body of POST /v1/owner/rows/batch, read only for a live owner
- * session (docs/protocol.md, "The owner's store protocol over the
- * network"). The largest batch stores a whole document in one go: 64 MiB
+ * session (docs/protocol.md, "On the wire: the owner's store protocol over
+ * the network"). The largest batch stores a whole document in one go: 64 MiB
  * (OPC_ACCOUNT_MAX_FILE_SIZE) in chunks of 64 KiB (OPC_FILE_CHUNK_SIZE) is
  * 1,024 chunks; a sealed chunk is 65,536 + 16 (GCM tag) = 65,552 bytes,
  * 87,403 characters of base64url; with its step's JSON ({"stmt":

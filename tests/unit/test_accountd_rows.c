@@ -1,8 +1,9 @@
 /*
  * tests/unit/test_accountd_rows.c - the owner's store protocol over the
  * network, the server's side (lib/accountd/server.c owner_rows(),
- * large_gate(); lib/store owner_read / owner_batch; docs/protocol.md, "The
- * owner's store protocol over the network"): reads and batches on the
+ * large_gate(); lib/store owner_read / owner_batch; docs/protocol.md, "On
+ * the wire: the owner's store protocol over the network"): reads and
+ * batches on the
  * owner session's account only, the error statuses, the account row's
  * server pin, a batch waking a Connect server's long poll, and the gate on
  * bodies above OPC_PROTO_MAX_REQUEST.
