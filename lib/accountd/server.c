@@ -1299,7 +1299,7 @@ static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
             st = answer(r, 200, out, NULL);
         } else {
             cJSON_Delete(out);
-            if (rc == OPC_ERR_IO || rc == OPC_ERR_NOMEM) {
+            if (rc == OPC_ERR_IO || rc == OPC_ERR_NOMEM || rc == OPC_ERR_INTERNAL) {
                 opc__log_scoped(OPC_LOG_WARN, LOG, r->rid, NULL, "%s %s: %s", r->method, r->path,
                                 eb.msg);
             }

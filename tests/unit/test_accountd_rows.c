@@ -24,6 +24,8 @@
 #include "core/alloc.h"
 #include "core/rand.h"
 #include "crypto/base64.h"
+#include "crypto/gcm.h"
+#include "model/file.h"
 #include "wire/proto.h"
 
 /* ---- a session by hand, signed requests ---- */
@@ -513,12 +515,80 @@ static void test_large_bodies(void **state)
     tx_teardown(&t);
 }
 
+/* The largest batch for real: a 64 MiB document's 1,024 sealed chunks in
+ * one request (~85.5 MiB of JSON) fits OPC_PROTO_MAX_OWNER_BATCH, is read
+ * for the owner and committed whole. */
+static void test_largest_batch(void **state)
+{
+    (void)state;
+    tx t;
+    tx_setup(&t);
+    opc_accountd *s = serve(&t);
+    cl ca;
+    session(s, &ca, OPC_AD_KIND_OWNER, t.id_a, "");
+    size_t chunk = OPC_FILE_CHUNK_SIZE + OPC_GCM_TAG_LEN; /* a sealed chunk */
+    size_t n_chunks = OPC_ACCOUNT_MAX_FILE_SIZE / OPC_FILE_CHUNK_SIZE;
+    uint8_t *raw = malloc(chunk);
+    assert_non_null(raw);
+    assert_int_equal(opc__rand_bytes(raw, chunk), OPC_OK);
+    char *b64 = NULL;
+    size_t b64_len = 0;
+    assert_int_equal(opc__b64_encode(raw, chunk, OPC_B64URL, &b64, &b64_len), OPC_OK);
+    free(raw);
+    size_t cap = n_chunks * (b64_len + 200) + 64;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    char file_id[27];
+    assert_int_equal(opc__id_generate(file_id), OPC_OK);
+    size_t len = (size_t)snprintf(body, cap, "{\"batch\":[");
+    for (size_t i = 0; i < n_chunks; i++) {
+        len += (size_t)snprintf(body + len, cap - len,
+                                "%s{\"stmt\":\"file.chunk_insert\",\"args\":[\"%s\",\"%s\",%zu,\"",
+                                i > 0 ? "," : "", t.ia, file_id, i);
+        memcpy(body + len, b64, b64_len);
+        len += b64_len;
+        len += (size_t)snprintf(body + len, cap - len, "\"],\"expect\":1}");
+    }
+    len += (size_t)snprintf(body + len, cap - len, "]}");
+    opc__free(b64);
+    assert_true(len > OPC_PROTO_MAX_REQUEST);
+    /* room left for the item row's statements */
+    assert_true(len + 8u * 1024 * 1024 < OPC_PROTO_MAX_OWNER_BATCH);
+    resp a;
+    int64_t t0 = tx_now_ms();
+    call_len(&ca, "POST", BATCH, body, len, &a);
+    if (a.status != 200) {
+        fail_msg("%zu bytes: %ld %s", len, a.status, a.body);
+    }
+    assert_string_equal(a.body, "{\"seqs\":[]}");
+    print_message("a batch of %zu bytes in %lld ms\n", len, (long long)(tx_now_ms() - t0));
+    free(body);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(t.a.path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT count(*), sum(length(blob)) FROM files WHERE "
+                                        "item_id = ?1 AND file_id = ?2",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, t.ia, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, file_id, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(st, 0), (int64_t)n_chunks);
+    assert_int_equal(sqlite3_column_int64(st, 1), (int64_t)(n_chunks * chunk));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    opc_accountd_free(s);
+    tx_teardown(&t);
+}
+
 int main(void)
 {
     /* The server allocates on threads of its own: the system allocator. */
     const struct CMUnitTest served[] = {
         cmocka_unit_test(test_rows),
         cmocka_unit_test(test_large_bodies),
+        cmocka_unit_test(test_largest_batch),
     };
     return cmocka_run_group_tests_name("accountd_rows", served, opc_test_http_group_setup,
                                        opc_test_http_group_teardown);
