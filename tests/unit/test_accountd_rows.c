@@ -138,6 +138,33 @@ static void call(cl *c, const char *method, const char *target, const char *body
     call_len(c, method, target, body, body != NULL ? strlen(body) : 0, a);
 }
 
+/* ---- the log, captured ---- */
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[1 << 20];
+static size_t log_len;
+
+static void on_log(const opc_log_record *rec, void *ud)
+{
+    (void)ud;
+    (void)pthread_mutex_lock(&log_mu);
+    int n = snprintf(log_text + log_len, sizeof log_text - log_len, "%d %s\n", (int)rec->level,
+                     rec->message);
+    if (n > 0 && (size_t)n < sizeof log_text - log_len) {
+        log_len += (size_t)n;
+    }
+    (void)pthread_mutex_unlock(&log_mu);
+}
+
+/* Whether the captured log holds s. */
+static bool logged(const char *str)
+{
+    (void)pthread_mutex_lock(&log_mu);
+    bool found = strstr(log_text, str) != NULL;
+    (void)pthread_mutex_unlock(&log_mu);
+    return found;
+}
+
 #define READ "/v1/owner/rows/read"
 #define BATCH "/v1/owner/rows/batch"
 
@@ -228,6 +255,9 @@ static void test_rows(void **state)
     (void)state;
     tx t;
     tx_setup(&t);
+    log_len = 0;
+    log_text[0] = '\0';
+    assert_int_equal(opc_global_set_log(on_log, NULL, OPC_LOG_DEBUG), OPC_OK);
     opc_accountd *s = serve(&t);
     cl ca, cb, cc;
     session(s, &ca, OPC_AD_KIND_OWNER, t.id_a, "");
@@ -380,6 +410,24 @@ static void test_rows(void **state)
     assert_true(pa.took_ms < 10000);
 
     opc_accountd_free(s);
+    assert_int_equal(opc_global_set_log(NULL, NULL, OPC_LOG_INFO), OPC_OK);
+    /* The log: a debug line per call (the statement or the batch's size),
+     * an info line per committed batch; never an argument's value. */
+    char line[256];
+    snprintf(line, sizeof line, "%d owner read server.find_name on account %s", OPC_LOG_DEBUG,
+             t.id_a);
+    assert_true(logged(line));
+    snprintf(line, sizeof line, "%d owner batch of 2 statements on account %s", OPC_LOG_DEBUG,
+             t.id_a);
+    assert_true(logged(line));
+    snprintf(line, sizeof line, "%d owner batch of 2 statements, 1 changes on account %s",
+             OPC_LOG_INFO, t.id_a);
+    assert_true(logged(line));
+    snprintf(line, sizeof line, "owner batch of 2 statements, 1 changes on account %s", t.id_b);
+    assert_false(logged(line)); /* B's batch conflicted */
+    assert_false(logged("secret name"));
+    assert_false(logged("nosuchjti"));
+    assert_false(logged("Alpha"));
     tx_teardown(&t);
 }
 
