@@ -143,8 +143,13 @@ OPC_API OPC_NODISCARD opc_err opc_account_session_end(opc_account *a, const char
  *
  * opc_account_remote_open() opens that session: it downloads the account
  * row (GET /v1/owner/account) and unlocks it with the sealed AUK. The
- * handle answers opc_account_id/email and is unlocked; the commands on
- * vaults and items over the network come later (OPC_ERR_UNSUPPORTED).
+ * handle is unlocked and every vault, item, file, server and token call
+ * works on it as on a file, through the server (the owner's store
+ * protocol); the handle holds the session (a lock file next to it: another
+ * process opening the same session waits up to 30 s) until
+ * opc_account_close. Calls on the file itself (opc_account_unlock, the
+ * local session calls) are OPC_ERR_UNSUPPORTED. A write whose answer was
+ * lost is OPC_ERR_IO saying its outcome is unknown.
  * opc_account_remote_signout() ends the session on the server and deletes
  * the file (the file is deleted even when the server cannot be reached).
  * A session the server no longer knows is OPC_ERR_PERMISSION.

@@ -102,6 +102,9 @@ struct opc_account {
     size_t n_vkeys;
     size_t cap_vkeys;
     char *address; /* a remote handle's account server (remote.c); NULL: a file */
+    /* Its key's pin (RFC 7638), from the MAC'd account row: the default
+     * upstream pin of a Connect server made through it; "" when unknown. */
+    char server_pin[64];
     char errmsg[OPC_ERRBUF_SIZE];
 };
 
@@ -214,7 +217,11 @@ opc_err opc__acct_finish(opc_account *a, opc_err rc, const opc__ebuf *eb);
 opc_err opc__acct_need_unlocked(const opc_account *a, opc__ebuf *eb);
 
 /* What a public call needs of the handle. */
-typedef enum opc__acct_state { OPC__ACCT_ANY, OPC__ACCT_UNLOCKED } opc__acct_state;
+typedef enum opc__acct_state {
+    OPC__ACCT_ANY,      /* locked or not, a file or an account server */
+    OPC__ACCT_UNLOCKED, /* unlocked, a file or an account server */
+    OPC__ACCT_FILE,     /* an account file (the call runs on it, not through rows.h) */
+} opc__acct_state;
 /*
  * Start a public call: clear eb and the outputs given (either may be NULL),
  * then OPC_ERR_INVALID_ARG ("missing argument") unless args_ok, and
@@ -241,12 +248,11 @@ static inline opc_err opc__acct_enter(opc_account *a, opc__acct_state need, bool
         (void)opc__fail(eb, OPC_ERR_INVALID_ARG, "missing argument");
         return OPC_ERR_INVALID_ARG; /* literally, for the analyzer */
     }
-    if (a->db == NULL) {
-        /* A remote handle (remote.c): the owner's store protocol will
-         * carry these calls; until then they are refused here. */
+    if (need == OPC__ACCT_FILE ? a->db == NULL : a->rows == NULL) {
+        /* A remote handle (remote.c) reaches its store through a->rows
+         * (remote_rows.c); a call on the file itself has no such path. */
         (void)opc__fail(eb, OPC_ERR_UNSUPPORTED,
-                        "account %s is on an account server: this command does not work over "
-                        "the network yet",
+                        "account %s is on an account server: this works on an account file only",
                         a->id);
         return OPC_ERR_UNSUPPORTED;
     }

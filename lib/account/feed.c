@@ -98,7 +98,7 @@ opc_err opc__account_changes(opc_account *a, const char *server_id, int64_t sinc
 {
     opc__ebuf eb;
     opc_err rc =
-        opc__acct_enter(a, OPC__ACCT_ANY, out != NULL && out_last != NULL, NULL, NULL, &eb);
+        opc__acct_enter(a, OPC__ACCT_FILE, out != NULL && out_last != NULL, NULL, NULL, &eb);
     if (rc == OPC_OK) {
         *out = NULL;
         *out_last = since;

@@ -941,7 +941,7 @@ opc_err opc_account_unlock(opc_account *a, const char *password, const char *sec
 {
     opc__ebuf eb;
     opc_err rc =
-        opc__acct_enter(a, OPC__ACCT_ANY, password != NULL && secret_key != NULL, NULL, NULL, &eb);
+        opc__acct_enter(a, OPC__ACCT_FILE, password != NULL && secret_key != NULL, NULL, NULL, &eb);
     if (rc != OPC_OK) {
         return opc__acct_finish(a, rc, &eb);
     }

@@ -18,8 +18,10 @@
  * one session at once may collide on a counter: the second gets 401 and
  * signs in again. Never the password or the Secret Key.
  *
- * Hooks for what comes next: owner_request() is the one signed exchange;
- * the owner's store protocol (vaults, items) adds its calls on top of it.
+ * An open session (remote_int.h: opc__remote_attach) holds the session
+ * file's lock while it is used, and reserves counters in blocks; the
+ * owner's store protocol runs over its opc__remote_request
+ * (remote_rows.c), so a remote handle works like an account file.
  */
 #include "internal.h"
 
@@ -30,12 +32,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "account/account_int.h"
+#include "account/remote_int.h"
 #include "account/signup.h"
 #include "core/alloc.h"
 #include "core/json.h"
@@ -59,6 +63,7 @@
 typedef struct remote {
     opc__transport *t;
     char address[MAX_ADDRESS + 1];
+    bool lost; /* the last request left without an answer coming back (outcome unknown) */
 } remote;
 
 static opc_err remote_open(remote *r, const char *address, const char *ca_file, opc__ebuf *eb)
@@ -103,10 +108,15 @@ static opc_err check_protocol(const remote *r, const char *v, opc__ebuf *eb)
  * opc__proto_error_decode; a 429 is OPC_ERR_IO "rate limited".
  */
 static opc_err exchange(remote *r, const char *method, const char *target, const cJSON *j,
-                        const opc__proto_keys *keys, const char *sid, uint64_t counter, cJSON **out,
-                        opc__ebuf *eb)
+                        const opc__proto_keys *keys, const char *sid, uint64_t counter,
+                        const opc__remote_limits *lim, cJSON **out, opc__ebuf *eb)
 {
+    static const opc__remote_limits small = {OPC_PROTO_MAX_OWNER_MSG, CALL_TIMEOUT_MS};
+    if (lim == NULL) {
+        lim = &small;
+    }
     *out = NULL;
+    r->lost = false;
     char *body = NULL;
     size_t len = 0;
     opc_err rc = j != NULL ? opc__json_print(j, &body, &len) : OPC_OK;
@@ -133,8 +143,9 @@ static opc_err exchange(remote *r, const char *method, const char *target, const
     }
     opc__transport_answer a;
     char why[OPC_TRANSPORT_WHY_MAX] = "";
-    opc__net net = opc__transport_send(r->t, method, target, headers, body, len, CALL_TIMEOUT_MS,
+    opc__net net = opc__transport_send(r->t, method, target, headers, body, len, lim->timeout_ms,
                                        NULL, &a, why);
+    r->lost = net == OPC__NET_LOST || net == OPC__NET_INTERRUPTED || net == OPC__NET_TOO_LARGE;
     OPENSSL_cleanse(mach, sizeof mach);
     if (body != NULL) {
         opc__secret_free(body, len);
@@ -164,10 +175,10 @@ static opc_err exchange(remote *r, const char *method, const char *target, const
     }
     cJSON *doc = NULL;
     if (rc == OPC_OK && a.len > 0) {
-        opc__json_limits lim = {.max_size = OPC_PROTO_MAX_OWNER_MSG, .max_depth = 8};
+        opc__json_limits jl = {.max_size = lim->max_answer, .max_depth = 8};
         opc__ebuf peb;
         opc__ebuf_clear(&peb);
-        if (opc__json_parse(a.body, a.len, &lim, &doc, &peb) != OPC_OK) {
+        if (opc__json_parse(a.body, a.len, &jl, &doc, &peb) != OPC_OK) {
             rc = opc__fail(eb, OPC_ERR_IO, "account server %s: malformed answer (%s)",
                            opc__transport_host(r->t), peb.msg);
         }
@@ -221,7 +232,7 @@ static opc_err remote_create(const char *address, const char *ca_file, const cha
         rc = opc__proto_signup_encode(&su, &msg);
     }
     if (rc == OPC_OK) {
-        rc = exchange(&r, "POST", "/v1/owner/signup", msg, NULL, NULL, 0, &ans, eb);
+        rc = exchange(&r, "POST", "/v1/owner/signup", msg, NULL, NULL, 0, NULL, &ans, eb);
         if (rc == OPC_ERR_EXISTS || rc == OPC_ERR_CONFLICT) {
             rc = opc__fail(eb, OPC_ERR_EXISTS, "the account server already has an account for %s",
                            su.account.email);
@@ -496,20 +507,154 @@ static opc_err session_read(const char *dir, const char *account, const char *to
     return rc;
 }
 
+/* ---- the open session (remote_int.h) ---- */
+
 /*
- * The one signed owner request (the hook of the owner's store protocol):
- * the next counter is written to the session file before the request
- * leaves, so a counter is never used twice even when the process dies.
+ * One process at a time uses a session: the counter must grow with every
+ * request, so two processes sharing it would collide (the second one's
+ * request refused as a replay). The lock file session-<accountId>.lock
+ * (0600, next to the session) is held from opening to closing; another
+ * `op` waits up to LOCK_WAIT_MS for it.
  */
-static opc_err owner_request(const char *dir, rsession *s, remote *r, const char *method,
-                             const char *target, const cJSON *body, cJSON **out, opc__ebuf *eb)
+#define LOCK_WAIT_MS 30000
+/* Counters are reserved in blocks: the file holds the highest counter this
+ * process may use, so it is rewritten once every COUNTER_BLOCK requests,
+ * and a process that dies never lets the next reuse a counter. The server
+ * only needs them to grow. */
+#define COUNTER_BLOCK 64
+
+struct opc__remote {
+    char dir[PATH_MAX];
+    rsession s;
+    remote r;
+    int lock_fd;
+    uint64_t reserved; /* the counter in the file */
+};
+
+static opc_err lock_session(const char *dir, const char *account, int *out, opc__ebuf *eb)
 {
-    s->counter++;
-    opc_err rc = session_write(dir, s, eb);
-    if (rc == OPC_OK) {
-        rc = exchange(r, method, target, body, &s->keys, s->sid, s->counter, out, eb);
+    *out = -1;
+    char path[PATH_MAX];
+    opc_err rc = session_path(dir, account, path, eb);
+    if (rc == OPC_OK && strlen(path) + sizeof ".lock" > sizeof path) {
+        rc = opc__fail(eb, OPC_ERR_INVALID_ARG, "session directory path is too long");
     }
-    return rc;
+    if (rc == OPC_OK) {
+        rc = opc__acct_session_dir(dir, eb);
+    }
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    strcat(path, ".lock");
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        return opc__fail(eb, OPC_ERR_IO, "cannot open the session's lock file in %s: %s", dir,
+                         strerror(errno));
+    }
+    int64_t until = opc__monotonic_ms() + LOCK_WAIT_MS;
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            rc = opc__fail(eb, OPC_ERR_IO, "cannot lock the session in %s: %s", dir,
+                           strerror(errno));
+            break;
+        }
+        if (opc__monotonic_ms() >= until) {
+            rc = opc__fail(eb, OPC_ERR_IO,
+                           "another op has used the session of account %s for %d s: try again "
+                           "when it is done",
+                           account, LOCK_WAIT_MS / 1000);
+            break;
+        }
+        (void)usleep(10000);
+    }
+    if (rc != OPC_OK) {
+        (void)close(fd);
+        return rc;
+    }
+    *out = fd;
+    return OPC_OK;
+}
+
+opc_err opc__remote_attach(const char *dir, const char *account, const char *token,
+                           const char *ca_file, opc__remote **out, opc__ebuf *eb)
+{
+    *out = NULL;
+    if (strlen(dir) >= PATH_MAX) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "session directory path is too long");
+    }
+    opc__remote *x = opc__calloc(1, sizeof *x);
+    if (x == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    x->lock_fd = -1;
+    (void)snprintf(x->dir, sizeof x->dir, "%s", dir);
+    opc_err rc = lock_session(dir, account, &x->lock_fd, eb);
+    if (rc == OPC_OK) {
+        rc = session_read(dir, account, token, &x->s, eb);
+    }
+    if (rc == OPC_OK) {
+        x->reserved = x->s.counter;
+        rc = remote_open(&x->r, x->s.address, ca_file, eb);
+    }
+    if (rc != OPC_OK) {
+        opc__remote_detach(x);
+        return rc;
+    }
+    *out = x;
+    return OPC_OK;
+}
+
+void opc__remote_detach(opc__remote *x)
+{
+    if (x == NULL) {
+        return;
+    }
+    remote_close(&x->r);
+    rsession_wipe(&x->s);
+    if (x->lock_fd >= 0) {
+        (void)close(x->lock_fd); /* releases the lock */
+    }
+    opc__free(x);
+}
+
+const char *opc__remote_address(const opc__remote *x)
+{
+    return x->s.address;
+}
+
+const char *opc__remote_account(const opc__remote *x)
+{
+    return x->s.account;
+}
+
+bool opc__remote_lost(const opc__remote *x)
+{
+    return x->r.lost;
+}
+
+/*
+ * The one signed owner request: the counter is reserved in the session
+ * file before the request leaves, so a counter is never used twice even
+ * when the process dies.
+ */
+opc_err opc__remote_request(opc__remote *x, const char *method, const char *target,
+                            const cJSON *body, const opc__remote_limits *lim, cJSON **out,
+                            opc__ebuf *eb)
+{
+    rsession *s = &x->s;
+    s->counter++;
+    if (s->counter > x->reserved) {
+        uint64_t next = s->counter;
+        s->counter = next + COUNTER_BLOCK - 1;
+        opc_err rc = session_write(x->dir, s, eb);
+        s->counter = next;
+        if (rc != OPC_OK) {
+            x->r.lost = false;
+            return rc;
+        }
+        x->reserved = next + COUNTER_BLOCK - 1;
+    }
+    return exchange(&x->r, method, target, body, &s->keys, s->sid, s->counter, lim, out, eb);
 }
 
 /* ---- sign-in ---- */
@@ -557,7 +702,7 @@ static opc_err signin(const char *address, const char *ca_file, const char *emai
         rc = opc__proto_auth_start_encode(&st, &msg);
     }
     if (rc == OPC_OK) {
-        rc = exchange(&r, "POST", "/v1/owner/auth/start", msg, NULL, NULL, 0, &ans, eb);
+        rc = exchange(&r, "POST", "/v1/owner/auth/start", msg, NULL, NULL, 0, NULL, &ans, eb);
     }
     if (rc == OPC_OK) {
         rc = opc__proto_auth_challenge_decode(ans, &ch, eb);
@@ -588,7 +733,7 @@ static opc_err signin(const char *address, const char *ca_file, const char *emai
         rc = opc__proto_auth_verify_encode(&vf, &msg);
     }
     if (rc == OPC_OK) {
-        rc = exchange(&r, "POST", "/v1/owner/auth/verify", msg, NULL, NULL, 0, &ans, eb);
+        rc = exchange(&r, "POST", "/v1/owner/auth/verify", msg, NULL, NULL, 0, NULL, &ans, eb);
         if (rc == OPC_ERR_PERMISSION) {
             rc = opc__fail(eb, OPC_ERR_PERMISSION,
                            "sign-in refused: wrong email, password or Secret Key");
@@ -624,7 +769,14 @@ static opc_err signin(const char *address, const char *ca_file, const char *emai
         rc = opc__rand_bytes(s.token, sizeof s.token);
     }
     if (rc == OPC_OK) {
-        rc = session_write(dir, &s, eb);
+        /* Under the session's lock: an op still using the old session
+         * would otherwise write it back over the new one. */
+        int fd = -1;
+        rc = lock_session(dir, s.account, &fd, eb);
+        if (rc == OPC_OK) {
+            rc = session_write(dir, &s, eb);
+            (void)close(fd);
+        }
     }
     if (rc == OPC_OK) {
         char tok[64];
@@ -682,47 +834,46 @@ opc_err opc_account_remote_signin(const char *address, const char *ca_file, cons
 static opc_err remote_open_account(const char *dir, const char *account_id, const char *token,
                                    const char *ca_file, opc_account **out, opc__ebuf *eb)
 {
-    rsession s;
-    opc_err rc = session_read(dir, account_id, token, &s, eb);
+    opc__remote *x = NULL;
+    opc_err rc = opc__remote_attach(dir, account_id, token, ca_file, &x, eb);
     if (rc != OPC_OK) {
         return rc;
     }
-    remote r;
-    memset(&r, 0, sizeof r);
-    rc = remote_open(&r, s.address, ca_file, eb);
     cJSON *ans = NULL;
     opc__proto_account row;
     memset(&row, 0, sizeof row);
-    if (rc == OPC_OK) {
-        rc = owner_request(dir, &s, &r, "GET", "/v1/owner/account", NULL, &ans, eb);
-    }
+    rc = opc__remote_request(x, "GET", "/v1/owner/account", NULL, NULL, &ans, eb);
     if (rc == OPC_OK) {
         rc = opc__proto_account_decode(ans, &row, eb);
     }
-    if (rc == OPC_OK && strcmp(row.id, s.account) != 0) {
+    if (rc == OPC_OK && strcmp(row.id, account_id) != 0) {
         rc = opc__fail(eb, OPC_ERR_SIGNATURE, "the account server answered another account");
     }
     if (rc == OPC_OK && row.iterations < OPC_ACCOUNT_MIN_ITERATIONS) {
         rc = opc__fail(eb, OPC_ERR_RANGE, "the account row asks for too few 2SKD iterations");
     }
     if (rc == OPC_OK) {
-        rc = opc__account_from_row(&row, s.auk, out, eb);
+        rc = opc__account_from_row(&row, x->s.auk, out, eb);
     }
     if (rc == OPC_OK && *out == NULL) {
         rc = OPC_ERR_INTERNAL; /* not reached */
     }
     if (rc == OPC_OK) {
-        (*out)->address = opc__strdup(s.address);
-        if ((*out)->address == NULL) {
-            opc_account_free(*out);
-            *out = NULL;
-            rc = OPC_ERR_NOMEM;
-        }
+        (*out)->address = opc__strdup(x->s.address);
+        rc = (*out)->address != NULL ? OPC_OK : OPC_ERR_NOMEM;
+    }
+    if (rc == OPC_OK) {
+        /* The handle's store is the account server, over this session. */
+        rc = opc__rows_remote_open(x, &(*out)->rows, eb);
+        x = NULL; /* the rows own it now, or closed it */
+    }
+    if (rc != OPC_OK && *out != NULL) {
+        opc_account_free(*out);
+        *out = NULL;
     }
     opc__proto_account_clear(&row);
     cJSON_Delete(ans);
-    remote_close(&r);
-    rsession_wipe(&s);
+    opc__remote_detach(x);
     return rc;
 }
 
@@ -759,23 +910,17 @@ opc_err opc_account_remote_signout(const char *dir, const char *account_id, cons
         (void)opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument");
         rc = OPC_ERR_INVALID_ARG;
     }
-    rsession s;
-    memset(&s, 0, sizeof s);
+    opc__remote *x = NULL;
     if (rc == OPC_OK) {
-        rc = session_read(dir, account_id, token, &s, &eb);
+        rc = opc__remote_attach(dir, account_id, token, ca_file, &x, &eb);
     }
     if (rc == OPC_OK) {
-        remote r;
         cJSON *ans = NULL;
-        rc = remote_open(&r, s.address, ca_file, &eb);
-        if (rc == OPC_OK) {
-            rc = owner_request(dir, &s, &r, "POST", "/v1/owner/signout", NULL, &ans, &eb);
-        }
+        rc = opc__remote_request(x, "POST", "/v1/owner/signout", NULL, NULL, &ans, &eb);
         cJSON_Delete(ans);
-        remote_close(&r);
     }
     /* The local file goes whatever the server said (its session expires
-     * on its own when it could not be told). */
+     * on its own when it could not be told); the lock is held meanwhile. */
     char path[PATH_MAX];
     opc__ebuf peb;
     opc__ebuf_clear(&peb);
@@ -783,7 +928,7 @@ opc_err opc_account_remote_signout(const char *dir, const char *account_id, cons
         unlink(path) != 0 && errno != ENOENT && rc == OPC_OK) {
         rc = opc__fail(&eb, OPC_ERR_IO, "cannot delete the session file in %s", dir);
     }
-    rsession_wipe(&s);
+    opc__remote_detach(x);
     opc__ebuf_export(&eb, errbuf, errbuf_len);
     return rc;
 }

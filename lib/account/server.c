@@ -615,6 +615,16 @@ static opc_err server_create(opc_account *a, const char *name, const char *const
     if (n_vaults == 0 || n_vaults > MAX_VAULTS) {
         return opc__fail(eb, OPC_ERR_RANGE, "a Connect server needs 1 to %d vaults", MAX_VAULTS);
     }
+    if (upstream == NULL && a->address != NULL) {
+        /* Through an account server: the server syncs from that server,
+         * whose pin came with the account row (MAC'd by the session). */
+        upstream = a->address;
+        upstream_pin = upstream_pin != NULL ? upstream_pin : a->server_pin;
+        if (upstream_pin[0] == '\0') {
+            return opc__fail(eb, OPC_ERR_INVALID_ARG,
+                             "the account server's key pin is unknown: give it (--upstream-pin)");
+        }
+    }
     for (size_t i = 0; i < n_vaults; i++) {
         if (vaults[i] == NULL) {
             return opc__fail(eb, OPC_ERR_INVALID_ARG, "vault %zu is NULL", i);

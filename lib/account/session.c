@@ -157,7 +157,7 @@ opc_err opc_account_session_save(opc_account *a, const char *dir, int64_t ttl_s,
 {
     opc__ebuf eb;
     opc_err rc = opc__acct_enter(
-        a, OPC__ACCT_ANY, dir != NULL && out_token != NULL && dir[0] != '\0', NULL, out_token, &eb);
+        a, OPC__ACCT_FILE, dir != NULL && out_token != NULL && dir[0] != '\0', NULL, out_token, &eb);
     if (rc == OPC_OK) {
         rc = session_save(a, dir, ttl_s, out_token, &eb);
     }
@@ -288,7 +288,7 @@ static opc_err session_unlock(opc_account *a, const char *dir, const char *token
 opc_err opc_account_session_unlock(opc_account *a, const char *dir, const char *token)
 {
     opc__ebuf eb;
-    opc_err rc = opc__acct_enter(a, OPC__ACCT_ANY, dir != NULL && token != NULL && dir[0] != '\0',
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_FILE, dir != NULL && token != NULL && dir[0] != '\0',
                                  NULL, NULL, &eb);
     if (rc == OPC_OK) {
         rc = session_unlock(a, dir, token, &eb);
@@ -299,7 +299,7 @@ opc_err opc_account_session_unlock(opc_account *a, const char *dir, const char *
 opc_err opc_account_session_end(opc_account *a, const char *dir)
 {
     opc__ebuf eb;
-    opc_err rc = opc__acct_enter(a, OPC__ACCT_ANY, dir != NULL && dir[0] != '\0', NULL, NULL, &eb);
+    opc_err rc = opc__acct_enter(a, OPC__ACCT_FILE, dir != NULL && dir[0] != '\0', NULL, NULL, &eb);
     char path[PATH_MAX];
     if (rc == OPC_OK) {
         rc = session_path(a, dir, path, &eb);

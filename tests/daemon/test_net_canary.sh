@@ -12,6 +12,7 @@
 set -eu
 : "${BUILDDIR:?}" "${RESULTS:?}"
 OPC_UPSTREAM_MODE=https
+NET_OWNER=file # op writes the account file the server serves
 export OPC_UPSTREAM_MODE
 T_PREFIX=opnetcanary
 . "$(dirname "$0")/lib.sh"

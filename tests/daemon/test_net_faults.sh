@@ -13,6 +13,7 @@
 set -eu
 : "${BUILDDIR:?}" "${RESULTS:?}"
 OPC_UPSTREAM_MODE=https
+NET_OWNER=file # op writes the account file the server serves
 export OPC_UPSTREAM_MODE
 T_PREFIX=opnetfault
 PID_VARS="SYNC_PID API_PID"

@@ -28,6 +28,7 @@ set -eu
 T_PREFIX=opnettrust
 PID_VARS="SYNC_PID MITM_PID"
 OPC_UPSTREAM_MODE=https
+NET_OWNER=file # op writes the account file the server serves
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 PROBE="$BUILDDIR/tests/daemon/upstream_probe"

@@ -8,8 +8,17 @@
 #   - a test CA ($NET/ca1) and a certificate for 127.0.0.1 it signed
 #     ($NET/srv1), made with the openssl CLI (P-256);
 #   - the account server's data dir $NET_DATA (OP_ACCOUNT_DATA_DIR): its
-#     server key, and accounts/a.db, the account file the owner's op
-#     creates and keeps working on locally (OP_ACCOUNT, exported);
+#     server key and accounts/;
+#   - the owner's op, by NET_OWNER:
+#       remote (the default: the deployment issue 13 builds) - op works
+#         through the account server too: account_create starts it, then
+#         `op account create --address` and `op signin --address`
+#         (OP_ADDRESS, OP_SESSION_TOKEN and OP_CA_FILE exported), and every
+#         later op command runs the owner's store protocol over HTTPS;
+#       file - op creates accounts/a.db and keeps working on it locally
+#         (OP_ACCOUNT, exported), the server's directory watch carrying its
+#         changes (test_net_faults.sh and test_net_canary.sh write that file
+#         with bench/deployed/populate);
 #   - OP_UPSTREAM_CA_FILE (exported) trusts the test CA in every daemon the
 #     script starts;
 #   - $OP becomes a wrapper of op that adds --upstream https://127.0.0.1:PORT
@@ -98,9 +107,21 @@ NET_PIN=$(net_pin "$NET_DATA" 2>"$T/pin.err") && [ -n "$NET_PIN" ] ||
     net_world_fail "op-account-server --print-pin" "$(cat "$T/pin.err")"
 ACCT_PORT=$(free_port)
 NET_URL=$(net_url "$ACCT_PORT")
-OP_ACCOUNT="$NET_DATA/accounts/a.db"
 OP_UPSTREAM_CA_FILE="$NET/ca1/ca.pem"
-export OP_ACCOUNT OP_UPSTREAM_CA_FILE
+export OP_UPSTREAM_CA_FILE
+NET_OWNER=${NET_OWNER:-remote}
+case $NET_OWNER in
+file)
+    OP_ACCOUNT="$NET_DATA/accounts/a.db"
+    export OP_ACCOUNT
+    ;;
+remote)
+    unset OP_ACCOUNT
+    OP_CA_FILE=$OP_UPSTREAM_CA_FILE
+    export OP_CA_FILE
+    ;;
+*) net_world_fail "NET_OWNER is remote or file (not $NET_OWNER)" ;;
+esac
 
 # op with this world's upstream in the credentials it writes.
 mkdir -p "$NET/bin"
@@ -119,7 +140,23 @@ EOF
 chmod 755 "$NET/bin/op"
 OP="$NET/bin/op"
 
-# Started by account_create (lib.sh) once the account file exists.
+# NET_OWNER=remote: the account made and signed in through the account
+# server, started first.
+if [ "$NET_OWNER" = remote ]; then
+    account_create() {
+        upstream_account_ready
+        printf '%s\n' "$1" | setsid -w "$OP" account create --address "$NET_URL" \
+            --email owner@example.com --password-stdin >"$T/acct.out" 2>"$T/acct.err" ||
+            { fail "op account create --address" "$(cat "$T/acct.err")"; exit 1; }
+        env OP_PASSWORD="$1" setsid -w "$OP" signin --address "$NET_URL" >"$T/signin" \
+            2>"$T/signin.err" </dev/null ||
+            { fail "op signin --address" "$(cat "$T/signin.err")"; exit 1; }
+        eval "$(cat "$T/signin")"
+    }
+fi
+
+# Started by account_create (lib.sh) once the account file exists, or
+# before it makes the account (NET_OWNER=remote).
 upstream_account_ready() {
     [ -z "$ACCTD_PID" ] || return 0
     net_server_start ACCTD_PID "$NET_DATA" "$NET/srv1" "$OP_UPSTREAM_CA_FILE" "$ACCT_PORT" acctd ||

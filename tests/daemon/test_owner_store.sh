@@ -1,0 +1,278 @@
+#!/bin/sh
+# tests/daemon/test_owner_store.sh - the owner's store protocol over the
+# network (issue 13; docs/protocol.md, "The owner's store protocol"): `op`
+# signed in to op-account-server runs every command through it, and the
+# server only ever sees ciphertext.
+#
+# op talks to the server through a recording proxy (plain HTTP on loopback),
+# so the test reads what crossed the wire. Vaults, items (create, get, list,
+# edit with a stale --version refused, delete), a 6 MiB document (a batch
+# above the 4 MiB request limit: only an owner session may send it) read
+# back byte for byte, a Connect server whose credentials name the server and
+# its pin by default, tokens; four `op` at once on one session (the lock:
+# none refused as a replay); the server killed: a read fails in one line, a
+# write whose answer is lost says its outcome is unknown; the server's
+# logs name statements, never values; and a canary scan: the item's
+# secrets, titles and document bytes appear nowhere in the server's data
+# directory (WAL included), its logs, or the wire.
+set -eu
+: "${BUILDDIR:?}" "${RESULTS:?}"
+T_PREFIX=opstore
+PID_VARS="ACC_PID PROXY_PID SYNC_PID BH_PID"
+. "$(dirname "$0")/lib.sh"
+ACC="$BUILDDIR/op-account-server"
+DATA="$T/account-server"
+PW="owner store password $$"
+U=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+SECRET="canary-secret-$U"
+SECRET2="canary-secret-two-$U"
+TITLE="canary-title-$U"
+VNAME="canary-vault-$U"
+
+mkdir -p "$DATA"
+chmod 700 "$DATA"
+HPORT=$(free_port)
+start_server() {
+    env OP_ACCOUNT_DATA_DIR="$DATA" OP_HTTP_PORT="$HPORT" OP_BIND_ADDRESS=127.0.0.1 \
+        OP_LOG_LEVEL=debug "$ACC" >>"$T/acc.log" 2>>"$T/acc.err" </dev/null &
+    ACC_PID=$!
+    poll_until 5000 curl -sf "http://127.0.0.1:$HPORT/heartbeat"
+}
+check "op-account-server serves plain HTTP on loopback" start_server
+PIN=$(OP_ACCOUNT_DATA_DIR="$DATA" "$ACC" --print-pin </dev/null)
+
+# A recording proxy: every request's method, path and body, and every
+# answer's body, appended to proxy.log (the wire, as a TLS terminator sees it).
+PPORT=$(free_port)
+cat >"$T/proxy.py" <<'EOF'
+import http.client, http.server, json, signal, sys
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+port, upstream, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def fwd(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        hdrs = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", upstream, timeout=60)
+            c.request(self.command, self.path, body=body, headers=hdrs)
+            r = c.getresponse()
+            data = r.read()
+        except OSError:
+            self.close_connection = True
+            return
+        with open(log, "a") as f:
+            f.write(json.dumps({"method": self.command, "path": self.path, "status": r.status,
+                                "body": body.decode(), "answer": data.decode()}) + "\n")
+        self.send_response(r.status)
+        for k, v in r.getheaders():
+            if k.lower() not in ("connection", "transfer-encoding", "content-length"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    do_GET = do_POST = fwd
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+EOF
+python3 "$T/proxy.py" "$PPORT" "$HPORT" "$T/proxy.log" 2>"$T/proxy.err" &
+PROXY_PID=$!
+URL="http://127.0.0.1:$PPORT"
+check "the recording proxy answers" poll_until 5000 curl -sf "$URL/heartbeat"
+
+# ---- the account, made and signed in through the server ----
+printf '%s\n' "$PW" | setsid -w "$OP" account create --address "$URL" --email owner@example.com \
+    --password-stdin >"$T/signup.out" 2>"$T/signup.err" ||
+    { fail "op account create --address" "$(cat "$T/signup.err")"; exit 1; }
+ACCT=$(sed -n 's/^Account: *//p' "$T/signup.out")
+SK=$(sed -n 's/^Secret Key: *//p' "$T/signup.out")
+printf '%s\n' "$PW" | setsid -w "$OP" signin --address "$URL" --password-stdin \
+    >"$T/signin.out" 2>"$T/signin.err" ||
+    { fail "op signin --address" "$(cat "$T/signin.err")"; exit 1; }
+eval "$(cat "$T/signin.out")"
+export OP_SESSION_TOKEN OP_ADDRESS
+DB="$DATA/accounts/$ACCT.db"
+pass "account $ACCT made and signed in through the server"
+
+# run CMD...: op's stdout in $T/out, stderr in $T/err, exit code in RC.
+run() {
+    set +e
+    setsid -w "$OP" "$@" <"${IN:-/dev/null}" >"$T/out" 2>"$T/err"
+    RC=$?
+    set -e
+}
+# okrun DESC CMD...: op exits 0 with nothing on stderr.
+okrun() {
+    _d=$1
+    shift
+    run "$@"
+    if [ "$RC" -eq 0 ] && [ ! -s "$T/err" ]; then
+        pass "$_d"
+    else
+        fail "$_d" "exit $RC: $(head -c 400 "$T/err")"
+    fi
+}
+
+# ---- vaults ----
+okrun "op vault create over the network" vault create "$VNAME" --format json
+VID=$(jq -r .id "$T/out" 2>/dev/null || true)
+check "the vault is a row of the server's account file" sh -c \
+    "[ \$(sqlite3 '$DB' \"SELECT count(*) FROM vaults WHERE id = '$VID'\") = 1 ]"
+okrun "op vault list" vault list --format json
+check "vault list: the new vault, its name decrypted by op" \
+    jq -e --arg n "$VNAME" '[.[] | select(.name == $n)] | length == 1' "$T/out"
+okrun "op vault edit (a new description)" vault edit "$VNAME" --description "described" --format json
+check "vault edit: the description" jq -e '.description == "described"' "$T/out"
+
+# ---- items ----
+okrun "op item create over the network" item create --vault "$VNAME" --category login \
+    --title "$TITLE" username=alice "password=$SECRET" --format json
+IID=$(jq -r .id "$T/out" 2>/dev/null || true)
+okrun "op item get" item get "$TITLE" --vault "$VNAME" --format json
+check "item get: the password, decrypted by op" jq -e --arg s "$SECRET" \
+    '[.fields[] | select(.purpose == "PASSWORD")][0].value == $s and .version == 1' "$T/out"
+okrun "op item edit: a new password" item edit "$TITLE" --vault "$VNAME" "password=$SECRET2" \
+    --format json
+check "item edit: version 2" jq -e '.version == 2' "$T/out"
+run item edit "$TITLE" --vault "$VNAME" --version 1 username=bob
+check "item edit --version 1 (stale): refused (exit 5), nothing written" sh -c \
+    "[ $RC -eq 5 ] && grep -q 'not at version 1' '$T/err'"
+okrun "op item list" item list --vault "$VNAME" --format json
+check "item list: one item, version 2" jq -e --arg t "$TITLE" \
+    'length == 1 and .[0].title == $t and .[0].version == 2' "$T/out"
+
+# ---- four op processes at once on one session ----
+for n in 1 2 3 4; do
+    setsid -w "$OP" item create --vault "$VNAME" --category password --title "parallel $n" \
+        "password=$SECRET-$n" >"$T/par$n.out" 2>"$T/par$n.err" </dev/null &
+    eval "PAR$n=\$!"
+done
+PAR_OK=0
+for n in 1 2 3 4; do
+    eval "_p=\$PAR$n"
+    if wait "$_p"; then PAR_OK=$((PAR_OK + 1)); fi
+done
+check "four op at once on one session: all four succeed (the session's lock)" sh -c \
+    "[ $PAR_OK -eq 4 ] || cat '$T'/par*.err"
+okrun "item list after them" item list --vault "$VNAME" --format json
+check "five items" jq -e 'length == 5' "$T/out"
+check "the server refused no request as a replay" sh -c "! grep -q 'replay or reorder' '$T/acc.log'"
+
+# ---- a document bigger than the 4 MiB request limit ----
+head -c 6291456 /dev/urandom >"$T/doc.bin"
+okrun "op document create (6 MiB) over the network" document create "$T/doc.bin" \
+    --vault "$VNAME" --title "doc $U" --format json
+okrun "op document get" document get "doc $U" --vault "$VNAME" --out-file "$T/doc.out"
+check "the document reads back byte for byte" cmp -s "$T/doc.bin" "$T/doc.out"
+check "the server logged one owner batch for it" \
+    grep -q "owner batch of .* on account $ACCT" "$T/acc.log"
+
+# ---- a Connect server: upstream and pin by default ----
+mkdir -p "$T/work"
+(cd "$T/work" && setsid -w "$OP" connect server create ci --vaults "$VNAME" \
+    >"$T/srv.out" 2>"$T/srv.err" </dev/null)
+RC=$?
+check "op connect server create over the network" sh -c "[ $RC -eq 0 ] || { cat '$T/srv.err'; false; }"
+CREDS="$T/work/1password-credentials.json"
+# The credentials' upstream is in their encrypted outer layer: connect-sync
+# syncing from the server (its session pinned) is the proof that the
+# address and the pin op filled in are right.
+SPORT=$(free_port)
+mkdir -p "$T/syncdata"
+env OP_SESSION="$CREDS" OP_HTTP_PORT="$SPORT" XDG_DATA_HOME="$T/syncdata" OP_LOG_LEVEL=debug \
+    "$SYNC" >"$T/sync.log" 2>"$T/sync.err" </dev/null &
+SYNC_PID=$!
+check "connect-sync syncs from the server and pin op put in the credentials" \
+    poll_until 10000 sync_done
+check "the account server logged the Connect server's session" \
+    poll_until 3000 grep -q 'session opened' "$T/acc.log"
+stop_pid SYNC_PID
+okrun "op connect token create" connect token create tok --server ci --vault "$VNAME"
+check "a token printed alone on its line" sh -c "tail -n 1 '$T/out' | grep -Eq '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\$'"
+okrun "op connect token list" connect token list --format json
+check "token list: one active token" jq -e '[.[] | select(.state == "active" or .status == "active")] | length == 1' "$T/out"
+okrun "op item delete" item delete "parallel 1" --vault "$VNAME"
+okrun "op vault get: four items" vault get "$VNAME" --format json
+check "vault get: items 5 (4 + the document)" jq -e '.items == 5' "$T/out"
+
+# ---- what the server saw and logged ----
+check "the wire carried the owner's rows calls" sh -c \
+    "grep -q '/v1/owner/rows/batch' '$T/proxy.log' && grep -q '/v1/owner/rows/read' '$T/proxy.log'"
+check "the server's log names statements and accounts, not values" sh -c \
+    "grep -q 'owner batch of' '$T/acc.log' && ! grep -q -F -e '$TITLE' -e '$VNAME' '$T/acc.log'"
+
+# ---- the server gone ----
+kill -9 "$ACC_PID" 2>/dev/null || true
+wait "$ACC_PID" 2>/dev/null || true
+ACC_PID=
+run item get "$TITLE" --vault "$VNAME"
+check "the server killed: a read fails with one line" sh -c \
+    "[ $RC -ne 0 ] && [ \$(wc -l <'$T/err') -eq 1 ]"
+# A batch whose answer is lost: a listener that reads the request and
+# closes without answering.
+cat >"$T/blackhole.py" <<'EOF'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    data = b""
+    while b"\r\n\r\n" not in data:
+        d = c.recv(65536)
+        if not d:
+            break
+        data += d
+    head, _, rest = data.partition(b"\r\n\r\n")
+    n = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            n = int(line.split(b":")[1])
+    while len(rest) < n:
+        d = c.recv(65536)
+        if not d:
+            break
+        rest += d
+    if b"/v1/owner/rows/batch" in head:
+        c.close()  # read, never answered
+        continue
+    c.close()
+EOF
+check "op-account-server starts again on its port" start_server
+run item create --vault "$VNAME" --category password --title "after restart" "password=x$U"
+check "after a restart, op works on the same session" sh -c "[ $RC -eq 0 ] || { cat '$T/err'; false; }"
+stop_pid ACC_PID
+python3 "$T/blackhole.py" "$HPORT" 2>"$T/bh.err" &
+BH_PID=$!
+poll_until 3000 sh -c "curl -s -m 1 http://127.0.0.1:$HPORT/ >/dev/null; [ \$? -ne 7 ]" || true
+run item create --vault "$VNAME" --category password --title "lost answer" "password=y$U"
+check "a write whose answer is lost: one line saying the outcome is unknown" sh -c \
+    "[ $RC -ne 0 ] && [ \$(wc -l <'$T/err') -eq 1 ] && grep -q 'may or may not' '$T/err' ||
+     { cat '$T/err'; false; }"
+stop_pid BH_PID
+
+# ---- canary scan: ciphertext only, on disk, in the logs and on the wire ----
+scan() { grep -r -a -q -F -e "$SECRET" -e "$SECRET2" -e "$TITLE" -e "$VNAME" -e "$PW" -e "$SK" "$@"; }
+printf 'x%sx\n' "$SECRET2" >"$T/planted"
+check "positive control: the scan finds a planted secret" scan "$T/planted"
+check "the account file holds the items (so the scan looks at real data)" sh -c \
+    "[ \$(sqlite3 '$DB' 'SELECT count(*) FROM items') -ge 5 ]"
+check "no secret, title or vault name in the server's data directory" sh -c "! { scan '$DATA'; }"
+check "no secret, title or vault name in the server's logs" sh -c "! { scan '$T/acc.log' '$T/acc.err'; }"
+check "no secret, title or vault name on the wire (the proxy's record)" sh -c \
+    "[ -s '$T/proxy.log' ] && ! { scan '$T/proxy.log'; }"
+head -c 64 "$T/doc.bin" | tail -c 32 >"$T/doc.piece"
+check "the document's bytes are not in the server's data directory" sh -c \
+    "! python3 -c 'import sys,os
+p=open(sys.argv[1],\"rb\").read()
+for r,_,fs in os.walk(sys.argv[2]):
+    for f in fs:
+        if p in open(os.path.join(r,f),\"rb\").read(): sys.exit(0)
+sys.exit(1)' '$T/doc.piece' '$DATA'"
+stop_pid PROXY_PID
+check "nothing on the server's stderr" [ ! -s "$T/acc.err" ]
+echo "owner-store: $NPASS passed, $NFAIL failed"
+[ "$NFAIL" -eq 0 ]
