@@ -161,7 +161,20 @@ static opc_err exchange(remote *r, const char *method, const char *target, const
         rc = opc__proto_mac_answer(keys, sid, counter, (int)a.status, a.body != NULL ? a.body : "",
                                    a.len, want);
         bool ok = rc == OPC_OK && !a.mac_bad && opc__proto_mac_equal(a.mac, want);
-        if (rc == OPC_OK && !ok) {
+        /* Refusals made before the server reads the body (a body too
+         * large, too many large bodies at once, a rate limit) carry no
+         * MAC: taken as refusals, never as answers. */
+        bool refusal = rc == OPC_OK && !ok && a.mac[0] == '\0' &&
+                       (a.status == 413 || a.status == 429 || a.status == 503);
+        if (refusal) {
+            rc = a.status == 413 ? opc__fail(eb, OPC_ERR_TOO_LARGE,
+                                             "account server %s: the request is too large",
+                                             opc__transport_host(r->t))
+                                 : opc__fail(eb, OPC_ERR_IO,
+                                             "account server %s: busy, retry in %s s",
+                                             opc__transport_host(r->t),
+                                             a.retry_after[0] != '\0' ? a.retry_after : "a few");
+        } else if (rc == OPC_OK && !ok) {
             rc = a.status == 401 ? opc__fail(eb, OPC_ERR_PERMISSION,
                                              "the account server does not know this session "
                                              "(expired or signed out): sign in again")
@@ -861,6 +874,8 @@ static opc_err remote_open_account(const char *dir, const char *account_id, cons
     if (rc == OPC_OK) {
         (*out)->address = opc__strdup(x->s.address);
         rc = (*out)->address != NULL ? OPC_OK : OPC_ERR_NOMEM;
+        /* From the MAC'd answer: the pin of the server this session reached. */
+        (void)snprintf((*out)->server_pin, sizeof (*out)->server_pin, "%s", row.server_pin);
     }
     if (rc == OPC_OK) {
         /* The handle's store is the account server, over this session. */

@@ -245,6 +245,10 @@ static opc_err local_batch(void *self, const opc__rpc_step *steps, size_t n, int
                          "rows: a batch has at most %d statements without bytes and %d with",
                          OPC__RPC_MAX_PLAIN_STEPS, OPC__RPC_MAX_BLOB_STEPS);
     }
+    if (n_changes > OPC__RPC_MAX_CHANGES) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: a batch has at most %d changes",
+                         OPC__RPC_MAX_CHANGES);
+    }
     if (n_changes != n_seqs) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: the batch has %zu changes, not %zu",
                          n_changes, n_seqs);

@@ -174,6 +174,10 @@ account_create() {
     upstream_account_ready
 }
 
+# account_file: the path of the signed-in account's file (networld.sh:
+# the one op-account-server keeps for it).
+account_file() { op account get --format json | jq -r .path; }
+
 # upstream_account_ready: the world's upstream serves the new account (the
 # local file does by itself; networld.sh starts op-account-server).
 upstream_account_ready() { :; }

@@ -37,7 +37,7 @@ LOAD=$(op vault get Load --format json | jq -r .id)
 OUTSIDE=$(op vault get Outside --format json | jq -r .id)
 WEB=$(op item get "Web Login" --vault Demo --format json | jq -r .id)
 ATT=$(op item get "Attached" --vault Demo --format json | jq -r .id)
-ACCOUNT_DB=$(op account get --format json | jq -r .path)
+ACCOUNT_DB=$(account_file)
 check "the account file is known ($ACCOUNT_DB)" [ -f "$ACCOUNT_DB" ]
 token() { # NAME VAULT-ARGS...: prints the token
     _n=$1

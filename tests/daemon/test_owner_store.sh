@@ -10,15 +10,17 @@
 # above the 4 MiB request limit: only an owner session may send it) read
 # back byte for byte, a Connect server whose credentials name the server and
 # its pin by default, tokens; four `op` at once on one session (the lock:
-# none refused as a replay); the server killed: a read fails in one line, a
-# write whose answer is lost says its outcome is unknown; the server's
+# none refused as a replay); the server killed: a read fails in one line,
+# and after its restart op must sign in again (sessions live in the
+# server's memory); a write whose answer is lost says its outcome is
+# unknown (and it was made); the server's
 # logs name statements, never values; and a canary scan: the item's
 # secrets, titles and document bytes appear nowhere in the server's data
 # directory (WAL included), its logs, or the wire.
 set -eu
 : "${BUILDDIR:?}" "${RESULTS:?}"
 T_PREFIX=opstore
-PID_VARS="ACC_PID PROXY_PID SYNC_PID BH_PID"
+PID_VARS="ACC_PID PROXY_PID SYNC_PID"
 . "$(dirname "$0")/lib.sh"
 ACC="$BUILDDIR/op-account-server"
 DATA="$T/account-server"
@@ -45,7 +47,7 @@ PIN=$(OP_ACCOUNT_DATA_DIR="$DATA" "$ACC" --print-pin </dev/null)
 # answer's body, appended to proxy.log (the wire, as a TLS terminator sees it).
 PPORT=$(free_port)
 cat >"$T/proxy.py" <<'EOF'
-import http.client, http.server, json, signal, sys
+import http.client, http.server, json, os, signal, sys
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
 port, upstream, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 class H(http.server.BaseHTTPRequestHandler):
@@ -60,6 +62,10 @@ class H(http.server.BaseHTTPRequestHandler):
             r = c.getresponse()
             data = r.read()
         except OSError:
+            self.close_connection = True
+            return
+        if os.path.exists(log + ".drop") and self.path == "/v1/owner/rows/batch":
+            # The server ran the batch; its answer is lost on the way back.
             self.close_connection = True
             return
         with open(log, "a") as f:
@@ -210,49 +216,30 @@ ACC_PID=
 run item get "$TITLE" --vault "$VNAME"
 check "the server killed: a read fails with one line" sh -c \
     "[ $RC -ne 0 ] && [ \$(wc -l <'$T/err') -eq 1 ]"
-# A batch whose answer is lost: a listener that reads the request and
-# closes without answering.
-cat >"$T/blackhole.py" <<'EOF'
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(8)
-while True:
-    c, _ = s.accept()
-    data = b""
-    while b"\r\n\r\n" not in data:
-        d = c.recv(65536)
-        if not d:
-            break
-        data += d
-    head, _, rest = data.partition(b"\r\n\r\n")
-    n = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            n = int(line.split(b":")[1])
-    while len(rest) < n:
-        d = c.recv(65536)
-        if not d:
-            break
-        rest += d
-    if b"/v1/owner/rows/batch" in head:
-        c.close()  # read, never answered
-        continue
-    c.close()
-EOF
 check "op-account-server starts again on its port" start_server
-run item create --vault "$VNAME" --category password --title "after restart" "password=x$U"
-check "after a restart, op works on the same session" sh -c "[ $RC -eq 0 ] || { cat '$T/err'; false; }"
-stop_pid ACC_PID
-python3 "$T/blackhole.py" "$HPORT" 2>"$T/bh.err" &
-BH_PID=$!
-poll_until 3000 sh -c "curl -s -m 1 http://127.0.0.1:$HPORT/ >/dev/null; [ \$? -ne 7 ]" || true
+run item get "$TITLE" --vault "$VNAME"
+check "after a restart the server knows no session: one line, sign in again (exit 3)" sh -c \
+    "[ $RC -eq 3 ] && [ \$(wc -l <'$T/err') -eq 1 ] && grep -q 'sign in again' '$T/err' ||
+     { cat '$T/err'; false; }"
+printf '%s\n' "$PW" | setsid -w "$OP" signin --address "$URL" --password-stdin \
+    >"$T/signin.out" 2>"$T/signin.err" || true
+eval "$(cat "$T/signin.out")"
+okrun "signed in again, op works" item create --vault "$VNAME" --category password \
+    --title "after restart" "password=x$U"
+# A batch whose answer is lost: the proxy passes it to the server, which
+# commits it, and closes the connection instead of answering.
+: >"$T/proxy.log.drop"
 run item create --vault "$VNAME" --category password --title "lost answer" "password=y$U"
-check "a write whose answer is lost: one line saying the outcome is unknown" sh -c \
+rm -f "$T/proxy.log.drop"
+check "a write whose answer is lost: one line saying its outcome is unknown" sh -c \
     "[ $RC -ne 0 ] && [ \$(wc -l <'$T/err') -eq 1 ] && grep -q 'may or may not' '$T/err' ||
      { cat '$T/err'; false; }"
-stop_pid BH_PID
+okrun "op item list afterwards" item list --vault "$VNAME" --format json
+# libcurl resends a request once when the reused connection it went out on
+# died before any answer; the resent batch carries the same counter and
+# the server refuses it as a replay, so the item is made exactly once.
+check "... and it had been made, once (why op says so instead of retrying)" \
+    jq -e '[.[] | select(.title == "lost answer")] | length == 1' "$T/out"
 
 # ---- canary scan: ciphertext only, on disk, in the logs and on the wire ----
 scan() { grep -r -a -q -F -e "$SECRET" -e "$SECRET2" -e "$TITLE" -e "$VNAME" -e "$PW" -e "$SK" "$@"; }

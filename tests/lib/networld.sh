@@ -152,7 +152,9 @@ if [ "$NET_OWNER" = remote ]; then
             2>"$T/signin.err" </dev/null ||
             { fail "op signin --address" "$(cat "$T/signin.err")"; exit 1; }
         eval "$(cat "$T/signin")"
+        NET_OWNER_PW=$1
     }
+    account_file() { echo "$NET_DATA/accounts/$(op account get --format json | jq -r .id).db"; }
 fi
 
 # Started by account_create (lib.sh) once the account file exists, or
@@ -183,6 +185,13 @@ upstream_down() {
     stop_pid ACCTD_PID
     [ "$STOP_RC" = 0 ]
 }
+# The owner's session lives in the server's memory: after a restart op
+# signs in again (NET_OWNER=remote); Connect servers open new sessions by
+# themselves.
 upstream_up() {
-    net_server_start ACCTD_PID "$NET_DATA" "$NET/srv1" "$OP_UPSTREAM_CA_FILE" "$ACCT_PORT" acctd
+    net_server_start ACCTD_PID "$NET_DATA" "$NET/srv1" "$OP_UPSTREAM_CA_FILE" "$ACCT_PORT" acctd ||
+        return 1
+    [ "$NET_OWNER" = remote ] || return 0
+    env OP_PASSWORD="$NET_OWNER_PW" setsid -w "$OP" signin --address "$NET_URL" >"$T/signin" \
+        2>"$T/signin.err" </dev/null && eval "$(cat "$T/signin")"
 }

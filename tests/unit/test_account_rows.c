@@ -147,6 +147,35 @@ static void test_rows_batch_seq_placeholders(void **state)
     fx_destroy(&f);
 }
 
+/* More changes than a batch may hold (OPC__RPC_MAX_CHANGES, the size of
+ * the seqs every store fills; here also more plain statements than it may
+ * hold) is refused before anything runs. */
+static void test_rows_batch_too_many_changes(void **state)
+{
+    (void)state;
+    fx f;
+    char jti[27];
+    setup_token(&f, jti);
+    sqlite3 *db = fx_db(&f);
+    int before = fx_count(db, "SELECT COUNT(*) FROM changes");
+    opc__rows_batch b;
+    opc__rows_batch_init(&b);
+    opc__change c = {.kind = OPC_CHANGE_TOKEN_UPDATE, .jti = jti};
+    for (int i = 0; i <= OPC__RPC_MAX_CHANGES; i++) {
+        (void)opc__acct_batch_change(&b, &c, 100);
+    }
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__rows_batch_run(f.a->rows, &b, &eb), OPC_ERR_INVALID_ARG);
+    if (strstr(eb.msg, "at most 1024") == NULL) {
+        fail_msg("%s", eb.msg);
+    }
+    assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM changes"), before);
+    sqlite3_close(db);
+    opc__rows_batch_free(&b);
+    fx_destroy(&f);
+}
+
 /* A failed expectation rolls the whole batch back, changes included, and
  * names the statement; a stale version is exactly such a failure. */
 static void test_rows_batch_rollback_on_expectation(void **state)
@@ -489,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_rows_public_calls_retry),
         cmocka_unit_test(test_rows_store_refuses),
         cmocka_unit_test(test_rows_batch_inside_caller_transaction),
+        cmocka_unit_test(test_rows_batch_too_many_changes),
     };
     return cmocka_run_group_tests_name("account_rows", tests, opc_test_group_setup,
                                        opc_test_group_teardown);
