@@ -547,10 +547,14 @@ struct opc__remote {
 static opc_err lock_session(const char *dir, const char *account, int *out, opc__ebuf *eb)
 {
     *out = -1;
+    char session[PATH_MAX];
     char path[PATH_MAX];
-    opc_err rc = session_path(dir, account, path, eb);
-    if (rc == OPC_OK && strlen(path) + sizeof ".lock" > sizeof path) {
-        rc = opc__fail(eb, OPC_ERR_INVALID_ARG, "session directory path is too long");
+    opc_err rc = session_path(dir, account, session, eb);
+    if (rc == OPC_OK) {
+        int n = snprintf(path, sizeof path, "%s.lock", session);
+        if (n < 0 || (size_t)n >= sizeof path) {
+            rc = opc__fail(eb, OPC_ERR_INVALID_ARG, "session directory path is too long");
+        }
     }
     if (rc == OPC_OK) {
         rc = opc__acct_session_dir(dir, eb);
@@ -558,7 +562,6 @@ static opc_err lock_session(const char *dir, const char *account, int *out, opc_
     if (rc != OPC_OK) {
         return rc;
     }
-    strcat(path, ".lock");
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         return opc__fail(eb, OPC_ERR_IO, "cannot open the session's lock file in %s: %s", dir,
