@@ -147,7 +147,7 @@ OPC_API OPC_NODISCARD opc_err opc_account_session_end(opc_account *a, const char
  * works on it as on a file, through the server (the owner's store
  * protocol); the handle holds the session (a lock file next to it: another
  * process opening the same session waits up to 30 s) until
- * opc_account_close. Calls on the file itself (opc_account_unlock, the
+ * opc_account_free. Calls on the file itself (opc_account_unlock, the
  * local session calls) are OPC_ERR_UNSUPPORTED. A write whose answer was
  * lost is OPC_ERR_IO saying its outcome is unknown.
  * opc_account_remote_signout() ends the session on the server and deletes
@@ -280,7 +280,9 @@ OPC_API OPC_NODISCARD opc_err opc_account_server_create(opc_account *a, const ch
  * credentials as accountServerPin. NULL for none (a local upstream); a pin
  * that is not a thumbprint is OPC_ERR_INVALID_ARG. The library does not
  * require the pin here; the Connect server refuses an https:// upstream
- * without one. Since 0.1.0.
+ * without one. On a remote handle (opc_account_remote_open) a NULL upstream
+ * is the account server itself, and a NULL pin its key's pin as the signed
+ * account row gave it. Since 0.1.0.
  */
 OPC_API OPC_NODISCARD opc_err opc_account_server_create2(opc_account *a, const char *name,
                                                          const char *const *vaults,

@@ -101,6 +101,13 @@ eval "$(cat "$T/signin.out")"
 export OP_SESSION_TOKEN OP_ADDRESS
 DB="$DATA/accounts/$ACCT.db"
 pass "account $ACCT made and signed in through the server"
+# The Account Unlock Key op derived (2SKD) and keeps sealed in its session
+# file: computed here from the account row, for the canary scan.
+AUK=$(AUK_PASSWORD="$PW" AUK_SECRET_KEY="$SK" "$BUILDDIR/tests/daemon/auk_probe" "$DB" 2>"$T/auk.err")
+AUK_HEX=$(printf '%s\n' "$AUK" | sed -n 1p)
+AUK_B64=$(printf '%s\n' "$AUK" | sed -n 2p)
+check "the AUK computed for the canary scan (64 hex, 43 b64url)" sh -c \
+    "[ \${#AUK_HEX} -eq 64 ] && [ \${#AUK_B64} -eq 43 ] || { cat '$T/auk.err'; false; }"
 
 # run CMD...: op's stdout in $T/out, stderr in $T/err, exit code in RC.
 run() {
@@ -203,6 +210,75 @@ okrun "op item delete" item delete "parallel 1" --vault "$VNAME"
 okrun "op vault get: four items" vault get "$VNAME" --format json
 check "vault get: items 5 (4 + the document)" jq -e '.items == 5' "$T/out"
 
+# ---- the same commands on a local account file: the same output ----
+# Every command of a session, on the remote account and on a local file:
+# JSON outputs have the same members at the same places, human outputs the
+# same lines once ids, times and numbers are set aside.
+LOCALDB="$T/local/account.db"
+mkdir -p "$T/local" "$T/work-r" "$T/work-l"
+lop() { env -u OP_ADDRESS OP_ACCOUNT="$LOCALDB" OP_SESSION_TOKEN="${LTOK:-}" setsid -w "$OP" "$@"; }
+printf '%s\n' "$PW" | lop account create --email owner@example.com --password-stdin >/dev/null \
+    2>"$T/lcreate.err" || fail "a local account for the comparison" "$(cat "$T/lcreate.err")"
+LTOK=$(env OP_PASSWORD="$PW" OP_ACCOUNT="$LOCALDB" setsid -w "$OP" signin --raw </dev/null |
+    tail -n 1)
+shape() { # shape FILE: the JSON's member paths (indexes as #), or the normalized lines
+    if jq -e . "$1" >/dev/null 2>&1; then
+        jq -c '[paths | map(if type == "number" then "#" else . end) | join(".")] | unique' "$1"
+    else
+        sed -E 's/[a-z0-9]{26}/ID/g; s/[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+Z?/TIME/g;
+            s/eyJ[A-Za-z0-9_.-]+/TOKEN/g; s/[0-9]+/N/g' "$1"
+    fi
+}
+# same DESC DIR CMD...: op CMD in DIR on both accounts: both exit 0 with the same shape.
+same() {
+    _d=$1
+    _w=$2
+    shift 2
+    set +e
+    (cd "$T/work-r/$_w" && setsid -w "$OP" "$@" </dev/null >"$T/same.r" 2>"$T/same.re")
+    _rr=$?
+    (cd "$T/work-l/$_w" && lop "$@" </dev/null >"$T/same.l" 2>"$T/same.le")
+    _rl=$?
+    set -e
+    if [ "$_rr" -eq 0 ] && [ "$_rl" -eq 0 ] && [ "$(shape "$T/same.r")" = "$(shape "$T/same.l")" ]; then
+        pass "same output, remote and file: $_d"
+    else
+        fail "same output, remote and file: $_d" \
+            "exit $_rr/$_rl; $(head -c 300 "$T/same.re" "$T/same.le"); $(diff "$T/same.r" "$T/same.l" | head -n 6)"
+    fi
+}
+mkdir -p "$T/work-r/s" "$T/work-l/s"
+head -c 70000 /dev/urandom >"$T/work-r/s/small.bin"
+cp "$T/work-r/s/small.bin" "$T/work-l/s/small.bin"
+same "vault create" s vault create Shared --format json
+same "vault create (human)" s vault create Other
+same "vault list" s vault list --format json
+same "vault get" s vault get Shared --format json
+same "vault edit" s vault edit Shared --description "shared things" --format json
+same "item create (login, URL, tags)" s item create --vault Shared --category login --title Same \
+    username=u password=p --url https://same.example --tags a,b --format json
+same "item get" s item get Same --vault Shared --format json
+same "item get (human)" s item get Same --vault Shared
+same "item edit" s item edit Same --vault Shared username=v --format json
+same "item list" s item list --vault Shared --format json
+same "document create" s document create small.bin --vault Shared --title Doc --format json
+same "document get" s document get Doc --vault Shared --out-file got.bin
+check "the document read back the same from both" cmp -s "$T/work-r/s/got.bin" "$T/work-l/s/got.bin"
+same "connect server create" s connect server create S2 --vaults Shared --format json
+same "connect server list" s connect server list --format json
+same "connect server get" s connect server get S2 --format json
+same "connect vault grant" s connect vault grant --server S2 --vault Other
+same "connect token create" s connect token create t2 --server S2 --vault Shared
+same "connect token list" s connect token list --server S2 --format json
+same "connect token edit" s connect token edit t2 --name t3 --server S2
+same "connect token delete" s connect token delete t3 --server S2
+same "connect vault revoke" s connect vault revoke --server S2 --vault Other
+same "connect server edit" s connect server edit S2 --name S3
+same "connect server delete" s connect server delete S3
+same "item delete" s item delete Same --vault Shared
+same "vault delete" s vault delete Other
+same "vault list at the end" s vault list --format json
+
 # ---- what the server saw and logged ----
 check "the wire carried the owner's rows calls" sh -c \
     "grep -q '/v1/owner/rows/batch' '$T/proxy.log' && grep -q '/v1/owner/rows/read' '$T/proxy.log'"
@@ -242,23 +318,52 @@ check "... and it had been made, once (why op says so instead of retrying)" \
     jq -e '[.[] | select(.title == "lost answer")] | length == 1' "$T/out"
 
 # ---- canary scan: ciphertext only, on disk, in the logs and on the wire ----
-scan() { grep -r -a -q -F -e "$SECRET" -e "$SECRET2" -e "$TITLE" -e "$VNAME" -e "$PW" -e "$SK" "$@"; }
+scan() {
+    grep -r -a -q -i -F -e "$SECRET" -e "$SECRET2" -e "$TITLE" -e "$VNAME" -e "$PW" -e "$SK" \
+        -e "$AUK_HEX" -e "$AUK_B64" "$@"
+}
+# clean PATH...: every PATH exists and no canary is in any of them.
+clean() {
+    for _f in "$@"; do [ -e "$_f" ] || return 1; done
+    ! scan "$@"
+}
 printf 'x%sx\n' "$SECRET2" >"$T/planted"
 check "positive control: the scan finds a planted secret" scan "$T/planted"
+printf 'x%sx\n' "$AUK_B64" >"$T/planted"
+check "positive control: the scan finds a planted AUK" scan "$T/planted"
 check "the account file holds the items (so the scan looks at real data)" sh -c \
     "[ \$(sqlite3 '$DB' 'SELECT count(*) FROM items') -ge 5 ]"
-check "no secret, title or vault name in the server's data directory" sh -c "! { scan '$DATA'; }"
-check "no secret, title or vault name in the server's logs" sh -c "! { scan '$T/acc.log' '$T/acc.err'; }"
-check "no secret, title or vault name on the wire (the proxy's record)" sh -c \
-    "[ -s '$T/proxy.log' ] && ! { scan '$T/proxy.log'; }"
+check "no secret, title, vault name, password, Secret Key or AUK in the server's data directory" \
+    clean "$DATA"
+check "... nor in the server's logs" clean "$T/acc.log" "$T/acc.err"
+check "... nor on the wire (the proxy's record)" clean "$T/proxy.log"
+check "positive control: the wire's record holds what op sent (the rows calls)" \
+    grep -q '/v1/owner/rows/batch' "$T/proxy.log"
+# contains PIECE PATH: exit 0 when the bytes of PIECE are in a file under
+# PATH, 1 when in none, 2 when it cannot tell.
+cat >"$T/contains.py" <<'EOF'
+import os, sys
+try:
+    piece = open(sys.argv[1], "rb").read()
+    paths = [sys.argv[2]] if os.path.isfile(sys.argv[2]) else [
+        os.path.join(r, f) for r, _, fs in os.walk(sys.argv[2]) for f in fs]
+    if len(piece) < 16 or not paths:
+        sys.exit(2)
+    sys.exit(0 if any(piece in open(p, "rb").read() for p in paths) else 1)
+except OSError:
+    sys.exit(2)
+EOF
+absent() { # absent PIECE PATH: exit 0 only when the scan ran and found nothing
+    set +e
+    python3 "$T/contains.py" "$1" "$2"
+    _rc=$?
+    set -e
+    [ "$_rc" -eq 1 ]
+}
 head -c 64 "$T/doc.bin" | tail -c 32 >"$T/doc.piece"
-check "the document's bytes are not in the server's data directory" sh -c \
-    "! python3 -c 'import sys,os
-p=open(sys.argv[1],\"rb\").read()
-for r,_,fs in os.walk(sys.argv[2]):
-    for f in fs:
-        if p in open(os.path.join(r,f),\"rb\").read(): sys.exit(0)
-sys.exit(1)' '$T/doc.piece' '$DATA'"
+check "positive control: the piece of the document is found in the document" \
+    python3 "$T/contains.py" "$T/doc.piece" "$T/doc.bin"
+check "the document's bytes are not in the server's data directory" absent "$T/doc.piece" "$DATA"
 stop_pid PROXY_PID
 check "nothing on the server's stderr" [ ! -s "$T/acc.err" ]
 echo "owner-store: $NPASS passed, $NFAIL failed"
