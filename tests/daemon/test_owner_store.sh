@@ -107,7 +107,7 @@ AUK=$(AUK_PASSWORD="$PW" AUK_SECRET_KEY="$SK" "$BUILDDIR/tests/daemon/auk_probe"
 AUK_HEX=$(printf '%s\n' "$AUK" | sed -n 1p)
 AUK_B64=$(printf '%s\n' "$AUK" | sed -n 2p)
 check "the AUK computed for the canary scan (64 hex, 43 b64url)" sh -c \
-    "[ \${#AUK_HEX} -eq 64 ] && [ \${#AUK_B64} -eq 43 ] || { cat '$T/auk.err'; false; }"
+    "[ ${#AUK_HEX} -eq 64 ] && [ ${#AUK_B64} -eq 43 ] || { cat '$T/auk.err'; false; }"
 
 # run CMD...: op's stdout in $T/out, stderr in $T/err, exit code in RC.
 run() {
@@ -219,7 +219,7 @@ mkdir -p "$T/local" "$T/work-r" "$T/work-l"
 lop() { env -u OP_ADDRESS OP_ACCOUNT="$LOCALDB" OP_SESSION_TOKEN="${LTOK:-}" setsid -w "$OP" "$@"; }
 printf '%s\n' "$PW" | lop account create --email owner@example.com --password-stdin >/dev/null \
     2>"$T/lcreate.err" || fail "a local account for the comparison" "$(cat "$T/lcreate.err")"
-LTOK=$(env OP_PASSWORD="$PW" OP_ACCOUNT="$LOCALDB" setsid -w "$OP" signin --raw </dev/null |
+LTOK=$(env -u OP_ADDRESS OP_PASSWORD="$PW" OP_ACCOUNT="$LOCALDB" setsid -w "$OP" signin --raw </dev/null |
     tail -n 1)
 shape() { # shape FILE: the JSON's member paths (indexes as #), or the normalized lines
     if jq -e . "$1" >/dev/null 2>&1; then
@@ -252,9 +252,10 @@ head -c 70000 /dev/urandom >"$T/work-r/s/small.bin"
 cp "$T/work-r/s/small.bin" "$T/work-l/s/small.bin"
 same "vault create" s vault create Shared --format json
 same "vault create (human)" s vault create Other
-same "vault list" s vault list --format json
 same "vault get" s vault get Shared --format json
 same "vault edit" s vault edit Shared --description "shared things" --format json
+same "vault edit (the other)" s vault edit Other --description "other things" --format json
+same "vault list" s vault list --format json
 same "item create (login, URL, tags)" s item create --vault Shared --category login --title Same \
     username=u password=p --url https://same.example --tags a,b --format json
 same "item get" s item get Same --vault Shared --format json
