@@ -123,8 +123,13 @@ opc_err opc__acct_normalize_email(const char *email, char **out, opc__ebuf *eb);
 
 /* ---- schema.c ---- */
 
-/* Create the schema (v1) in an empty database, inside the caller's transaction. */
-opc_err opc__acct_schema_create(opc_account *a, opc__ebuf *eb);
+/*
+ * Make the new, empty file of a an account file, in ONE write transaction:
+ * the schema (the store's own SQL: tables, migrations, pragmas), then b, the
+ * account's first rows (owner.c's batch of named statements, run through
+ * a->rows as a savepoint inside it). Nothing is committed when either fails.
+ */
+opc_err opc__acct_schema_create(opc_account *a, opc__rows_batch *b, opc__ebuf *eb);
 /* Check application_id and user_version; migrate an older schema. */
 opc_err opc__acct_schema_check(opc_account *a, opc__ebuf *eb);
 /* Open the SQLite file (must exist): busy timeout, foreign_keys, secure_delete. */

@@ -1,6 +1,16 @@
 /*
  * account/owner.c - creating, opening, unlocking and closing an account, and
  * the owner's keyset (design: schema.c).
+ *
+ * No SQL (docs/protocol.md, "The owner's store protocol"): the account row
+ * is read by named reads through a->rows (account.get when the handle is
+ * opened, account.keyset to unlock, account.srp for sign-in), and create
+ * writes it with ONE batch (account.insert, the issuer key's change and
+ * account.issuer_key_insert, account.srp_insert for a sign-up) that the
+ * store runs in the transaction which makes the file's schema
+ * (opc__acct_schema_create: the file and its schema are the store's own).
+ * The server's entry points (opc__account_rows_read / _batch) refuse the
+ * statements that only the store runs.
  */
 #include "internal.h"
 
@@ -185,22 +195,33 @@ static opc_err import_private(const opc_secret *text, opc__kty kty, const char *
     return rc;
 }
 
-/* Step to the account's one row (sql has no parameters); the caller finalizes *st. */
-static opc_err account_row(opc_account *a, const char *sql, sqlite3_stmt **st, opc__ebuf *eb)
+/* Read the account's one row by the statement name (no arguments): *rows
+ * the answer (cJSON_Delete), *row its row. */
+static opc_err account_read(opc_account *a, const char *name, cJSON **rows, const cJSON **row,
+                            opc__ebuf *eb)
 {
-    bool row = false;
-    opc_err rc = opc__acct_query_row(a, st, &row, eb, sql, "");
-    if (rc == OPC_OK && !row) {
+    *row = NULL;
+    opc_err rc = opc__rows_read(a->rows, name, rows, eb, "");
+    if (rc == OPC_OK && (*row = cJSON_GetArrayItem(*rows, 0)) == NULL) {
         rc = opc__fail(eb, OPC_ERR_PARSE, "account file has no account");
     }
     return rc;
 }
 
+/* An owned copy of a text cell of a checked row. */
+static opc_err cell_text(const cJSON *row, int col, char **out)
+{
+    *out = opc__strdup(opc__rows_str(row, col));
+    return *out == NULL ? OPC_ERR_NOMEM : OPC_OK;
+}
+
+/* account.keyset's row: the sealed keyset and the public keys. */
 typedef struct keyset_rows {
     char *enc_sym_key;
     char *enc_pri_key;
     char *enc_spri_key;
     char *spub_key;
+    char *pub_key;
 } keyset_rows;
 
 static void keyset_rows_free(keyset_rows *r)
@@ -209,27 +230,20 @@ static void keyset_rows_free(keyset_rows *r)
     opc__free(r->enc_pri_key);
     opc__free(r->enc_spri_key);
     opc__free(r->spub_key);
+    opc__free(r->pub_key);
 }
 
 static opc_err load_keyset_rows(opc_account *a, keyset_rows *r, opc__ebuf *eb)
 {
-    sqlite3_stmt *st = NULL;
-    opc_err rc = account_row(
-        a, "SELECT enc_sym_key, enc_pri_key, enc_spri_key, spub_key FROM account WHERE one = 1",
-        &st, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_col_text(st, 0, &r->enc_sym_key);
+    cJSON *rows = NULL;
+    const cJSON *row = NULL;
+    opc_err rc = account_read(a, "account.keyset", &rows, &row, eb);
+    char **const out[] = {&r->enc_sym_key, &r->enc_pri_key, &r->enc_spri_key, &r->spub_key,
+                          &r->pub_key};
+    for (size_t i = 0; rc == OPC_OK && i < OPC_ARRAY_LEN(out); i++) {
+        rc = cell_text(row, (int)i, out[i]);
     }
-    if (rc == OPC_OK) {
-        rc = opc__acct_col_text(st, 1, &r->enc_pri_key);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_col_text(st, 2, &r->enc_spri_key);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_col_text(st, 3, &r->spub_key);
-    }
-    sqlite3_finalize(st);
+    cJSON_Delete(rows);
     return rc;
 }
 
@@ -457,57 +471,44 @@ static opc_err write_account(opc_account *a, const opc__proto_account *r,
                              const opc__proto_signup *srp, opc__ebuf *eb)
 {
     char salt_b64[32];
+    char ssalt[32];
+    char *v = NULL;
+    size_t vn = 0;
     int64_t now = opc__now_s();
-    int64_t seq = 0;
     opc_err rc = opc__b64_encode_to(r->kdf_salt, sizeof r->kdf_salt, OPC_B64URL, salt_b64,
                                     sizeof salt_b64, NULL);
-    if (rc == OPC_OK) {
-        rc = opc__acct_begin(a, true, eb);
-    }
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    rc = opc__acct_schema_create(a, eb);
-    if (rc == OPC_OK) {
-        rc = opc__acct_run(a, NULL, eb,
-                           "INSERT INTO account (one, id, email, skid, kdf_alg, kdf_salt, "
-                           "kdf_iterations, keyset_id, enc_sym_key, pub_key, enc_pri_key, "
-                           "issuer_kid, spub_key, enc_spri_key, created) VALUES (1, ?, ?, ?, ?, "
-                           "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           "ttttti"
-                           "tttttt"
-                           "ti",
-                           r->id, r->email, r->skid, r->kdf_alg, salt_b64, (int64_t)r->iterations,
-                           r->keyset_id, r->enc_sym_key, r->pub_key, r->enc_pri_key, r->issuer_kid,
-                           r->spub_key, r->enc_spri_key, now);
-    }
-    if (rc == OPC_OK) {
-        opc__change c = {.kind = OPC_CHANGE_ISSUER_KEY, .kid = r->issuer_kid};
-        rc = opc__acct_change(a, &c, &seq, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_run(a, NULL, eb,
-                           "INSERT INTO issuer_keys (kid, jwk, created, seq) VALUES (?, ?, ?, ?)",
-                           "ttii", r->issuer_kid, r->spub_key, now, seq);
-    }
     if (rc == OPC_OK && srp != NULL) {
-        char ssalt[32];
-        char *v = NULL;
-        size_t vn = 0;
         rc = opc__b64_encode_to(srp->srp_salt, sizeof srp->srp_salt, OPC_B64URL, ssalt,
                                 sizeof ssalt, NULL);
         if (rc == OPC_OK) {
             rc = opc__b64_encode(srp->verifier, sizeof srp->verifier, OPC_B64URL, &v, &vn);
         }
-        if (rc == OPC_OK) {
-            rc = opc__acct_run(a, NULL, eb,
-                               "INSERT INTO owner_srp (one, salt, verifier, created) VALUES "
-                               "(1, ?, ?, ?)",
-                               "tti", ssalt, v, now);
-        }
-        opc__free(v);
     }
-    return opc__acct_end(a, rc, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    /* ONE batch, each statement expecting 1 row: the account row, the issuer
+     * key with its change, the SRP row. */
+    opc__rows_batch b;
+    opc__rows_batch_init(&b);
+    opc__rows_batch_add(&b, "account.insert", 1,
+                        "ttttti"
+                        "ttttttt"
+                        "i",
+                        r->id, r->email, r->skid, r->kdf_alg, salt_b64, (int64_t)r->iterations,
+                        r->keyset_id, r->enc_sym_key, r->pub_key, r->enc_pri_key, r->issuer_kid,
+                        r->spub_key, r->enc_spri_key, now);
+    opc__change c = {.kind = OPC_CHANGE_ISSUER_KEY, .kid = r->issuer_kid};
+    int k = opc__acct_batch_change(&b, &c, now);
+    opc__rows_batch_add(&b, "account.issuer_key_insert", 1, "ttiq", r->issuer_kid, r->spub_key,
+                        now, k);
+    if (srp != NULL) {
+        opc__rows_batch_add(&b, "account.srp_insert", 1, "tti", ssalt, v, now);
+    }
+    rc = opc__acct_schema_create(a, &b, eb);
+    opc__rows_batch_free(&b);
+    opc__free(v);
+    return rc;
 }
 
 static opc_err new_handle(opc_account **out)
@@ -813,16 +814,14 @@ opc_err opc_account_create(const char *path, const char *email, const char *pass
 
 static opc_err load_account(opc_account *a, opc__ebuf *eb)
 {
-    sqlite3_stmt *st = NULL;
-    opc_err rc = account_row(a,
-                             "SELECT id, email, skid, kdf_alg, kdf_salt, kdf_iterations, "
-                             "keyset_id, issuer_kid, pub_key FROM account WHERE one = 1",
-                             &st, eb);
+    cJSON *rows = NULL;
+    const cJSON *row = NULL;
+    opc_err rc = account_read(a, "account.get", &rows, &row, eb);
     if (rc == OPC_OK) {
-        const char *id = opc__acct_col_str(st, 0);
-        const char *skid = opc__acct_col_str(st, 2);
-        const char *keyset = opc__acct_col_str(st, 6);
-        const char *issuer = opc__acct_col_str(st, 7);
+        const char *id = opc__rows_str(row, 0);
+        const char *skid = opc__rows_str(row, 2);
+        const char *keyset = opc__rows_str(row, 6);
+        const char *issuer = opc__rows_str(row, 7);
         if (!opc__id_valid_str(id) || !opc__id_valid_str(keyset) || !opc__id_valid_str(issuer) ||
             strlen(skid) != 6) {
             rc = opc__fail(eb, OPC_ERR_PARSE, "account file: malformed account row");
@@ -833,11 +832,11 @@ static opc_err load_account(opc_account *a, opc__ebuf *eb)
             memcpy(a->skid, skid, 7);
         }
     }
-    if (rc == OPC_OK && strcmp(opc__acct_col_str(st, 3), KDF_ALG) != 0) {
+    if (rc == OPC_OK && strcmp(opc__rows_str(row, 3), KDF_ALG) != 0) {
         rc = opc__fail(eb, OPC_ERR_UNSUPPORTED, "account file: unsupported key derivation");
     }
     if (rc == OPC_OK) {
-        const char *salt = opc__acct_col_str(st, 4);
+        const char *salt = opc__rows_str(row, 4);
         size_t n = 0;
         if (opc__b64_decode_to(salt, strlen(salt), OPC_B64URL, a->salt, sizeof a->salt, &n, NULL) !=
                 OPC_OK ||
@@ -846,7 +845,7 @@ static opc_err load_account(opc_account *a, opc__ebuf *eb)
         }
     }
     if (rc == OPC_OK) {
-        int64_t it = sqlite3_column_int64(st, 5);
+        int64_t it = opc__rows_int(row, 5);
         if (it < 1 || it > (int64_t)MAX_ITERATIONS) {
             rc = opc__fail(eb, OPC_ERR_RANGE, "account file: iteration count out of range");
         } else {
@@ -855,10 +854,10 @@ static opc_err load_account(opc_account *a, opc__ebuf *eb)
         }
     }
     if (rc == OPC_OK) {
-        rc = opc__acct_col_text(st, 1, &a->email);
+        rc = cell_text(row, 1, &a->email);
     }
     if (rc == OPC_OK) {
-        const char *pub = opc__acct_col_str(st, 8);
+        const char *pub = opc__rows_str(row, 8);
         rc = opc__jwk_parse(pub, strlen(pub), OPC_JWK_PUBLIC_ONLY, &a->rsa_pub, NULL);
         if (rc == OPC_OK && opc__key_type(a->rsa_pub) != OPC_KTY_RSA) {
             rc = OPC_ERR_KEY;
@@ -867,7 +866,7 @@ static opc_err load_account(opc_account *a, opc__ebuf *eb)
             rc = opc__fail(eb, OPC_ERR_KEY, "account file: the owner's public key is malformed");
         }
     }
-    sqlite3_finalize(st);
+    cJSON_Delete(rows);
     return rc;
 }
 
@@ -965,20 +964,15 @@ opc_err opc_account_unlock(opc_account *a, const char *password, const char *sec
 opc_err opc__account_srp(opc_account *a, uint8_t salt[OPC_PROTO_SRP_SALT_LEN],
                          uint8_t verifier[OPC_PROTO_SRP_LEN], opc__ebuf *eb)
 {
-    sqlite3_stmt *st = NULL;
-    bool row = false;
-    opc_err rc = opc__acct_begin(a, false, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    rc = opc__acct_query_row(a, &st, &row, eb, "SELECT salt, verifier FROM owner_srp WHERE one = 1",
-                             "");
-    if (rc == OPC_OK && !row) {
+    cJSON *rows = NULL;
+    opc_err rc = opc__rows_read(a->rows, "account.srp", &rows, eb, "");
+    const cJSON *row = rc == OPC_OK ? cJSON_GetArrayItem(rows, 0) : NULL;
+    if (rc == OPC_OK && row == NULL) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "account %s has no SRP verifier", a->id);
     }
     if (rc == OPC_OK) {
-        const char *s = opc__acct_col_str(st, 0);
-        const char *v = opc__acct_col_str(st, 1);
+        const char *s = opc__rows_str(row, 0);
+        const char *v = opc__rows_str(row, 1);
         size_t ns = 0;
         size_t nv = 0;
         if (opc__b64_decode_to(s, strlen(s), OPC_B64URL, salt, OPC_PROTO_SRP_SALT_LEN, &ns, NULL) !=
@@ -990,28 +984,17 @@ opc_err opc__account_srp(opc_account *a, uint8_t salt[OPC_PROTO_SRP_SALT_LEN],
             rc = opc__fail(eb, OPC_ERR_PARSE, "account %s: malformed SRP row", a->id);
         }
     }
-    sqlite3_finalize(st);
-    return opc__acct_end(a, rc, eb);
+    cJSON_Delete(rows);
+    return rc;
 }
 
 opc_err opc__account_row(opc_account *a, opc__proto_account *out, opc__ebuf *eb)
 {
     memset(out, 0, sizeof *out);
     keyset_rows k = {0};
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_begin(a, false, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    rc = load_keyset_rows(a, &k, eb);
-    if (rc == OPC_OK) {
-        rc = account_row(a, "SELECT pub_key FROM account WHERE one = 1", &st, eb);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_col_text(st, 0, &out->pub_key);
-    }
-    sqlite3_finalize(st);
-    rc = opc__acct_end(a, rc, eb);
+    /* The rest of the row was read when the handle was opened: the row is
+     * written once, by create. */
+    opc_err rc = load_keyset_rows(a, &k, eb);
     if (rc == OPC_OK) {
         memcpy(out->id, a->id, sizeof out->id);
         (void)snprintf(out->email, sizeof out->email, "%s", a->email);
@@ -1025,6 +1008,7 @@ opc_err opc__account_row(opc_account *a, opc__proto_account *out, opc__ebuf *eb)
         out->enc_pri_key = k.enc_pri_key;
         out->enc_spri_key = k.enc_spri_key;
         out->spub_key = k.spub_key;
+        out->pub_key = k.pub_key;
         memset(&k, 0, sizeof k);
     }
     keyset_rows_free(&k);
@@ -1034,12 +1018,34 @@ opc_err opc__account_row(opc_account *a, opc__proto_account *out, opc__ebuf *eb)
     return rc;
 }
 
+/*
+ * The statements a request may not name: the store runs them on its own
+ * (sign-in reads the SRP row; create writes the account's first rows into
+ * a new file). An owner reads their account row (account.get,
+ * account.keyset), never the verifier, and writes it never.
+ */
+static const char *store_own(const char *name)
+{
+    static const char *const names[] = {"account.srp", "account.insert",
+                                        "account.issuer_key_insert", "account.srp_insert"};
+    for (size_t i = 0; name != NULL && i < OPC_ARRAY_LEN(names); i++) {
+        if (strcmp(name, names[i]) == 0) {
+            return names[i];
+        }
+    }
+    return NULL;
+}
+
 opc_err opc__account_rows_read(opc_account *a, const char *name, const cJSON *args, cJSON **rows,
                                opc__ebuf *eb)
 {
     *rows = NULL;
     if (a == NULL || a->rows == NULL || name == NULL || args == NULL) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: no store on this handle");
+    }
+    const char *own = store_own(name);
+    if (own != NULL) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: %s is the store's own statement", own);
     }
     return a->rows->vt->read(a->rows->self, name, args, rows, eb);
 }
@@ -1055,6 +1061,12 @@ opc_err opc__account_rows_batch(opc_account *a, const opc__rpc_step *steps, size
      * they are as many as the seqs it is given. */
     size_t changes = 0;
     for (size_t i = 0; i < n; i++) {
+        const char *own = store_own(steps[i].stmt);
+        if (own != NULL) {
+            return opc__fail(eb, OPC_ERR_INVALID_ARG,
+                             "rows: %s (statement %zu of the batch) is the store's own statement",
+                             own, i);
+        }
         const opc__rows_stmt *s = opc__rows_find(steps[i].stmt);
         changes += s != NULL && s->kind == OPC__ROWS_CHANGE;
     }
@@ -1106,7 +1118,8 @@ opc_err opc__account_from_row(const opc__proto_account *row, const uint8_t auk[3
         keyset_rows k = {.enc_sym_key = row->enc_sym_key,
                          .enc_pri_key = row->enc_pri_key,
                          .enc_spri_key = row->enc_spri_key,
-                         .spub_key = row->spub_key};
+                         .spub_key = row->spub_key,
+                         .pub_key = row->pub_key};
         rc = unlock_rows(a, &k, auk, eb);
     }
     if (rc != OPC_OK) {

@@ -31,6 +31,25 @@
     "seq = ? WHERE id = ?"
 
 static const opc__rows_stmt table[] = {
+    /* ---- the account (owner.c): its one row, written once, by create ---- */
+    {"account.get", OPC__ROWS_READ, "", "tttttittt",
+     "SELECT id, email, skid, kdf_alg, kdf_salt, kdf_iterations, keyset_id, issuer_kid, pub_key "
+     "FROM account WHERE one = 1"},
+    {"account.keyset", OPC__ROWS_READ, "", "ttttt",
+     "SELECT enc_sym_key, enc_pri_key, enc_spri_key, spub_key, pub_key FROM account WHERE one = 1"},
+    /* The statements below are the store's own (owner.c refuses them in a
+     * request: opc__account_rows_read / _batch): the SRP row is read by
+     * sign-in, and the rest are the batch of create. */
+    {"account.srp", OPC__ROWS_READ, "", "tt", "SELECT salt, verifier FROM owner_srp WHERE one = 1"},
+    {"account.insert", OPC__ROWS_WRITE, "tttttittttttti", "",
+     "INSERT INTO account (one, id, email, skid, kdf_alg, kdf_salt, kdf_iterations, keyset_id, "
+     "enc_sym_key, pub_key, enc_pri_key, issuer_kid, spub_key, enc_spri_key, created) VALUES (1, "
+     "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+    {"account.issuer_key_insert", OPC__ROWS_WRITE, "ttiq", "",
+     "INSERT INTO issuer_keys (kid, jwk, created, seq) VALUES (?, ?, ?, ?)"},
+    {"account.srp_insert", OPC__ROWS_WRITE, "tti", "",
+     "INSERT INTO owner_srp (one, salt, verifier, created) VALUES (1, ?, ?, ?)"},
+
     /* ---- the change feed (feed.h): seq comes from the store ---- */
     {"change.append", OPC__ROWS_CHANGE, "tTTTTTTIi", "",
      "INSERT INTO changes (kind, vault_id, item_id, file_id, server_id, jti, kid, version, at) "

@@ -105,9 +105,10 @@ typedef struct opc__rows {
 
 /*
  * The local implementation on an open account file (borrowed: close the
- * rows before the db). While the db holds a transaction of its caller (a
- * module not yet converted calling a converted one), a read runs inside it
- * and a batch runs as a SAVEPOINT inside it; otherwise each read is its own
+ * rows before the db). While the db holds a transaction of its caller (the
+ * store's own code: create's schema, server_write.c's checks, the snapshot
+ * of opc__acct_show), a read runs inside it and a batch runs as a
+ * SAVEPOINT inside it; otherwise each read is its own
  * BEGIN ... COMMIT and each batch its own BEGIN IMMEDIATE ... COMMIT.
  */
 opc_err opc__rows_local_open(opc__db *db, opc__rows **out, opc__ebuf *eb);

@@ -264,7 +264,9 @@ static const char *const migrations[] = {
 _Static_assert(OPC_ARRAY_LEN(migrations) == OPC_ACCOUNT_SCHEMA_VERSION,
                "one migration step per schema version");
 
-opc_err opc__acct_schema_create(opc_account *a, opc__ebuf *eb)
+/* The schema (v1, then every migration) in an empty database, inside the
+ * caller's transaction. */
+static opc_err schema_make(opc_account *a, opc__ebuf *eb)
 {
     opc_err rc = opc__acct_exec(a, schema_v1, eb);
     for (size_t v = 1; rc == OPC_OK && v < OPC_ACCOUNT_SCHEMA_VERSION; v++) {
@@ -277,6 +279,19 @@ opc_err opc__acct_schema_create(opc_account *a, opc__ebuf *eb)
     (void)snprintf(pragma, sizeof pragma, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
                    OPC_ACCOUNT_APPLICATION_ID, OPC_ACCOUNT_SCHEMA_VERSION);
     return opc__acct_exec(a, pragma, eb);
+}
+
+opc_err opc__acct_schema_create(opc_account *a, opc__rows_batch *b, opc__ebuf *eb)
+{
+    opc_err rc = opc__acct_begin(a, true, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    rc = schema_make(a, eb);
+    if (rc == OPC_OK) {
+        rc = opc__rows_batch_run(a->rows, b, eb);
+    }
+    return opc__acct_end(a, rc, eb);
 }
 
 static opc_err pragma_int(opc_account *a, const char *sql, int64_t *out, opc__ebuf *eb)

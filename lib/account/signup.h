@@ -48,8 +48,10 @@ opc_err opc__account_row(opc_account *a, opc__proto_account *out, opc__ebuf *eb)
  * owner's store protocol"): a named read and a write batch run through the
  * handle's own local implementation (a->rows, rows_local.c, which checks
  * every request with opc__rows_check_read / _step first). A locked handle
- * will do: the rows are ciphertext. Errors as rows.h's: OPC_ERR_INVALID_ARG
- * for a refused request, OPC_ERR_CONFLICT for a failed expectation (nothing
+ * will do: the rows are ciphertext. The statements only the store runs
+ * (account.srp, create's account.insert, account.issuer_key_insert,
+ * account.srp_insert) are refused before anything runs. Errors as rows.h's:
+ * OPC_ERR_INVALID_ARG for a refused request, OPC_ERR_CONFLICT for a failed expectation (nothing
  * committed), OPC_ERR_EXISTS for a unique index, SQLite's codes for the
  * file; the message in eb names statements, never a value.
  */

@@ -8,6 +8,7 @@
  */
 #include "rows_fixture.h"
 
+#include "account/signup.h"
 #include "core/sqlite.h"
 
 /* A fixture with one server "Web" (vault Prod) and one token "ci"; jti out. */
@@ -507,6 +508,256 @@ static void test_rows_batch_inside_caller_transaction(void **state)
     fx_destroy(&f);
 }
 
+/* ---- owner.c: the account row through a->rows ---- */
+
+/* A backend in front of a handle's own that records the reads' names and
+ * can fail them (fail: the code every read returns; OPC_OK: pass). */
+typedef struct recorder {
+    opc__rows inner;
+    char names[8][64];
+    int n;
+    opc_err fail;
+} recorder;
+
+static opc_err rec_read(void *self, const char *name, const cJSON *args, cJSON **rows,
+                        opc__ebuf *eb)
+{
+    recorder *r = self;
+    if (r->n < 8) {
+        snprintf(r->names[r->n], sizeof r->names[0], "%s", name);
+    }
+    r->n++;
+    if (r->fail != OPC_OK) {
+        *rows = NULL;
+        return opc__fail(eb, r->fail, "recorder: %s refused", name);
+    }
+    return r->inner.vt->read(r->inner.self, name, args, rows, eb);
+}
+
+static opc_err rec_batch(void *self, const opc__rpc_step *steps, size_t n, int64_t *seqs,
+                         size_t n_seqs, opc__ebuf *eb)
+{
+    recorder *r = self;
+    return r->inner.vt->batch(r->inner.self, steps, n, seqs, n_seqs, eb);
+}
+
+static void rec_close(void *self)
+{
+    (void)self;
+}
+
+static const opc__rows_backend rec_vt = {rec_read, rec_batch, rec_close};
+
+static void rec_install(recorder *r, opc_account *a)
+{
+    memset(r, 0, sizeof *r);
+    r->inner = *a->rows;
+    a->rows->vt = &rec_vt;
+    a->rows->self = r;
+}
+
+static void rec_remove(recorder *r, opc_account *a)
+{
+    *a->rows = r->inner;
+}
+
+/* Unlocking, the account row and the SRP row are named reads through
+ * a->rows, and nothing else: a failing backend fails them. */
+static void test_rows_account_reads(void **state)
+{
+    (void)state;
+    fx f;
+    fx_create(&f);
+    opc_account *a = fx_reopen(&f);
+    /* The handle was opened by account.get: its row is what create wrote. */
+    assert_string_equal(opc_account_id(a), opc_account_id(f.a));
+    assert_string_equal(opc_account_email(a), "owner@example.com");
+    recorder r;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+
+    rec_install(&r, a);
+    FX_OK(a, opc_account_unlock(a, FX_PASSWORD, f.sk_text));
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.names[0], "account.keyset");
+
+    opc__proto_account row;
+    r.n = 0;
+    FX_OK(a, opc__account_row(a, &row, &eb));
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.names[0], "account.keyset");
+    assert_string_equal(row.id, opc_account_id(a));
+    assert_int_equal(row.iterations, FX_ITERATIONS);
+    assert_non_null(strstr(row.pub_key, "\"kty\":\"RSA\""));
+    assert_non_null(row.enc_sym_key);
+    assert_non_null(row.enc_spri_key);
+    opc__proto_account_clear(&row);
+
+    /* A local file has no SRP row: OPC_ERR_NOT_FOUND, as the store expects. */
+    uint8_t salt[OPC_PROTO_SRP_SALT_LEN];
+    uint8_t verifier[OPC_PROTO_SRP_LEN];
+    r.n = 0;
+    assert_int_equal(opc__account_srp(a, salt, verifier, &eb), OPC_ERR_NOT_FOUND);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.names[0], "account.srp");
+
+    /* Only through the backend: when it fails, so do they. */
+    r.fail = OPC_ERR_IO;
+    opc__acct_lock(a);
+    FX_ERR(a, OPC_ERR_IO, opc_account_unlock(a, FX_PASSWORD, f.sk_text));
+    assert_false(opc_account_is_unlocked(a));
+    assert_int_equal(opc__account_row(a, &row, &eb), OPC_ERR_IO);
+    assert_null(row.pub_key);
+    assert_int_equal(opc__account_srp(a, salt, verifier, &eb), OPC_ERR_IO);
+    rec_remove(&r, a);
+    opc_account_free(a);
+
+    /* A file whose account row is gone: open refuses it. */
+    sqlite3 *db = fx_db(&f);
+    fx_exec(db, "DELETE FROM account");
+    sqlite3_close(db);
+    opc_account *b = NULL;
+    assert_int_equal(opc__account_open_ex(f.path, 1, &b, &eb), OPC_ERR_PARSE);
+    assert_null(b);
+    assert_non_null(strstr(eb.msg, "account file has no account"));
+    fx_destroy(&f);
+}
+
+static bool file_exists(const char *path, const char *suffix)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s%s", path, suffix);
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+/* The server's create: the schema and ONE batch of the account's rows in
+ * one transaction, and the SRP row read back; a create whose batch is
+ * refused leaves no file. */
+static void test_rows_account_create_batch(void **state)
+{
+    (void)state;
+    char dir[64];
+    char path[512];
+    opc_test_mkdtemp(dir, sizeof dir, "opc-account-test", "signup.db", path, sizeof path);
+    opc__proto_signup su;
+    opc_secret *sk = NULL;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = opc__account_signup_make(FX_EMAIL, FX_PASSWORD, FX_ITERATIONS, 1, &su, &sk, &eb);
+    if (rc != OPC_OK) {
+        fail_msg("signup make: %s (%s)", opc_errname(rc), eb.msg);
+    }
+    opc_secret_free(sk);
+
+    /* A row the table refuses (a text that is null): nothing is left. */
+    char *spub = su.account.spub_key;
+    su.account.spub_key = NULL;
+    assert_int_equal(opc__account_create_signup(path, &su, &eb), OPC_ERR_INVALID_ARG);
+    assert_non_null(strstr(eb.msg, "account.insert"));
+    su.account.spub_key = spub;
+    assert_false(file_exists(path, ""));
+    assert_false(file_exists(path, "-wal"));
+    assert_false(file_exists(path, "-shm"));
+
+    FX_OK(NULL, opc__account_create_signup(path, &su, &eb));
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    opc_account *a = NULL;
+    FX_OK(NULL, opc__account_open_ex(path, 1, &a, &eb));
+    assert_string_equal(opc_account_id(a), su.account.id);
+    uint8_t salt[OPC_PROTO_SRP_SALT_LEN];
+    uint8_t verifier[OPC_PROTO_SRP_LEN];
+    FX_OK(a, opc__account_srp(a, salt, verifier, &eb));
+    assert_memory_equal(salt, su.srp_salt, sizeof salt);
+    assert_memory_equal(verifier, su.verifier, sizeof verifier);
+    opc_account_free(a);
+    /* The batch's rows: one account, its issuer key at the seq of its change. */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM account"), 1);
+    assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM owner_srp"), 1);
+    assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM issuer_keys k JOIN changes c ON c.seq = "
+                                  "k.seq AND c.kind = 'issuer_key' AND c.kid = k.kid"),
+                     1);
+    sqlite3_close(db);
+
+    /* Again at the same path: OPC_ERR_EXISTS, and the file is untouched. */
+    assert_int_equal(opc__account_create_signup(path, &su, &eb), OPC_ERR_EXISTS);
+    assert_true(file_exists(path, ""));
+    opc__proto_signup_clear(&su);
+    nftw(dir, fx_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The statements only the store runs (the SRP row, create's writes) are
+ * refused in a request; the account row itself is the owner's to read. */
+static void test_rows_account_store_own_refused(void **state)
+{
+    (void)state;
+    fx f;
+    fx_create(&f);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    cJSON *args = cJSON_CreateArray();
+    cJSON *rows = NULL;
+    assert_int_equal(opc__account_rows_read(f.a, "account.srp", args, &rows, &eb),
+                     OPC_ERR_INVALID_ARG);
+    assert_null(rows);
+    assert_non_null(strstr(eb.msg, "account.srp is the store's own statement"));
+    FX_OK(f.a, opc__account_rows_read(f.a, "account.get", args, &rows, &eb));
+    assert_int_equal(cJSON_GetArraySize(rows), 1);
+    assert_string_equal(opc__rows_str(cJSON_GetArrayItem(rows, 0), 0), opc_account_id(f.a));
+    cJSON_Delete(rows);
+    cJSON_Delete(args);
+
+    int64_t before = rx_count(&f, "SELECT COUNT(*) FROM changes");
+    cJSON *o = fx_json("{\"batch\":[{\"stmt\":\"change.append\",\"args\":[\"token_update\","
+                       "null,null,null,null,null,null,null,1],\"expect\":1},{\"stmt\":"
+                       "\"account.srp_insert\",\"args\":[\"s\",\"v\",1],\"expect\":1}]}");
+    opc__rpc_request req;
+    FX_OK(f.a, opc__rpc_request_decode(o, &req, &eb));
+    int64_t seqs[OPC__RPC_MAX_CHANGES];
+    size_t n_seqs = 0;
+    assert_int_equal(opc__account_rows_batch(f.a, req.steps, req.n_steps, seqs, &n_seqs, &eb),
+                     OPC_ERR_INVALID_ARG);
+    assert_non_null(strstr(eb.msg, "account.srp_insert (statement 1 of the batch)"));
+    assert_int_equal(n_seqs, 0);
+    opc__rpc_request_free(&req);
+    cJSON_Delete(o);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM changes"), before);
+    assert_int_equal(rx_count(&f, "SELECT COUNT(*) FROM owner_srp"), 0);
+    fx_destroy(&f);
+}
+
+/* docs/protocol.md's "Statements so far" has a row for every statement of
+ * the table. */
+static void test_rows_table_documented(void **state)
+{
+    (void)state;
+    FILE *fp = fopen(OPC_TEST_VECTOR_DIR "/../../docs/protocol.md", "r");
+    if (fp == NULL) {
+        fail_msg("docs/protocol.md: cannot open it");
+    }
+    static char doc[1 << 20];
+    size_t len = fread(doc, 1, sizeof doc - 1, fp);
+    fclose(fp);
+    doc[len] = '\0';
+    const char *table = strstr(doc, "## Statements so far");
+    assert_non_null(table);
+    const char *end = strstr(table + 1, "\n## ");
+    size_t n = 0;
+    const opc__rows_stmt *t = opc__rows_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        char cell[96];
+        snprintf(cell, sizeof cell, "\n| `%s` |", t[i].name);
+        const char *at = strstr(table, cell);
+        if (at == NULL || (end != NULL && at > end)) {
+            fail_msg("docs/protocol.md, \"Statements so far\": no row for %s", t[i].name);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,6 +770,10 @@ int main(void)
         cmocka_unit_test(test_rows_store_refuses),
         cmocka_unit_test(test_rows_batch_inside_caller_transaction),
         cmocka_unit_test(test_rows_batch_too_many_changes),
+        cmocka_unit_test(test_rows_account_reads),
+        cmocka_unit_test(test_rows_account_create_batch),
+        cmocka_unit_test(test_rows_account_store_own_refused),
+        cmocka_unit_test(test_rows_table_documented),
     };
     return cmocka_run_group_tests_name("account_rows", tests, opc_test_group_setup,
                                        opc_test_group_teardown);
