@@ -13,10 +13,11 @@
  *
  * with S the random 32-byte session token returned to the caller, as for a
  * local session (session.c): the file alone holds only ciphertext, the
- * token alone is a random key. The counter grows with every request, so
- * the file is sealed again (same S) after each one. Two processes using
- * one session at once may collide on a counter: the second gets 401 and
- * signs in again. Never the password or the Secret Key.
+ * token alone is a random key. The counter grows with every request; the
+ * file holds the highest counter reserved, sealed again (same S) once per
+ * block of requests. One process at a time uses a session (a lock file
+ * next to it), so two `op` never collide on a counter. Never the password
+ * or the Secret Key.
  *
  * An open session (remote_int.h: opc__remote_attach) holds the session
  * file's lock while it is used, and reserves counters in blocks; the

@@ -46,44 +46,7 @@ PIN=$(OP_ACCOUNT_DATA_DIR="$DATA" "$ACC" --print-pin </dev/null)
 # A recording proxy: every request's method, path and body, and every
 # answer's body, appended to proxy.log (the wire, as a TLS terminator sees it).
 PPORT=$(free_port)
-cat >"$T/proxy.py" <<'EOF'
-import http.client, http.server, json, os, signal, sys
-signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
-port, upstream, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def fwd(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(n) if n else b""
-        hdrs = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", upstream, timeout=60)
-            c.request(self.command, self.path, body=body, headers=hdrs)
-            r = c.getresponse()
-            data = r.read()
-        except OSError:
-            self.close_connection = True
-            return
-        if os.path.exists(log + ".drop") and self.path == "/v1/owner/rows/batch":
-            # The server ran the batch; its answer is lost on the way back.
-            self.close_connection = True
-            return
-        with open(log, "a") as f:
-            f.write(json.dumps({"method": self.command, "path": self.path, "status": r.status,
-                                "body": body.decode(), "answer": data.decode()}) + "\n")
-        self.send_response(r.status)
-        for k, v in r.getheaders():
-            if k.lower() not in ("connection", "transfer-encoding", "content-length"):
-                self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-    do_GET = do_POST = fwd
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
-EOF
-python3 "$T/proxy.py" "$PPORT" "$HPORT" "$T/proxy.log" 2>"$T/proxy.err" &
+python3 "$(dirname "$0")/../lib/recproxy.py" "$PPORT" "$HPORT" "$T/proxy.log" 2>"$T/proxy.err" &
 PROXY_PID=$!
 URL="http://127.0.0.1:$PPORT"
 check "the recording proxy answers" poll_until 5000 curl -sf "$URL/heartbeat"
