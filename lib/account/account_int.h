@@ -187,8 +187,6 @@ extern const char *const opc__acct_export_sql[OPC__ACCT_EXPORT_N];
 
 /* ---- store.c: columns ---- */
 
-/* Copy a text column (NULL column -> NULL, which is not an error). */
-opc_err opc__acct_col_text(sqlite3_stmt *st, int col, char **out);
 /* Text column or "" (borrowed; valid until the next step). */
 const char *opc__acct_col_str(sqlite3_stmt *st, int col);
 
@@ -205,8 +203,6 @@ typedef struct opc__change {
     int64_t version; /* 0: none */
 } opc__change;
 
-/* Append a change in the current transaction; *seq gets its sequence number. */
-opc_err opc__acct_change(opc_account *a, const opc__change *c, int64_t *seq, opc__ebuf *eb);
 /*
  * Append a change (change.append, at time at) to a batch (rows.h); returns
  * k, its index among the batch's changes: later arguments name its seq with

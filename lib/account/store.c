@@ -23,17 +23,6 @@
 
 /* ---- SQL (the rest is core/sqlite.h, through the macros of account_int.h) ---- */
 
-opc_err opc__acct_col_text(sqlite3_stmt *st, int col, char **out)
-{
-    *out = NULL;
-    const unsigned char *s = sqlite3_column_text(st, col);
-    if (s == NULL) {
-        return OPC_OK;
-    }
-    *out = opc__strndup((const char *)s, (size_t)sqlite3_column_bytes(st, col));
-    return *out == NULL ? OPC_ERR_NOMEM : OPC_OK;
-}
-
 const char *opc__acct_col_str(sqlite3_stmt *st, int col)
 {
     const unsigned char *s = sqlite3_column_text(st, col);
@@ -41,35 +30,6 @@ const char *opc__acct_col_str(sqlite3_stmt *st, int col)
 }
 
 /* ---- change log ---- */
-
-opc_err opc__acct_change(opc_account *a, const opc__change *c, int64_t *seq, opc__ebuf *eb)
-{
-    sqlite3_stmt *st = NULL;
-    opc_err rc =
-        opc__acct_query(a, &st, eb,
-                        "INSERT INTO changes (kind, vault_id, item_id, file_id, "
-                        "server_id, jti, kid, version, at) VALUES (?, ?, ?, ?, ?, ?, ?, "
-                        "?, ?)",
-                        "ttttttt", c->kind, c->vault, c->item, c->file, c->server, c->jti, c->kid);
-    if (rc == OPC_OK) {
-        int src = c->version > 0 ? sqlite3_bind_int64(st, 8, c->version) : sqlite3_bind_null(st, 8);
-        if (src == SQLITE_OK) {
-            src = sqlite3_bind_int64(st, 9, opc__now_s());
-        }
-        if (src != SQLITE_OK) {
-            rc = opc__acct_sqlerr(a, src, "account file", eb);
-        }
-    }
-    bool row = false;
-    if (rc == OPC_OK) {
-        rc = opc__acct_step(a, st, &row, eb);
-    }
-    if (rc == OPC_OK) {
-        *seq = (int64_t)sqlite3_last_insert_rowid(opc__db_sqlite(a->db));
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
 
 int opc__acct_batch_change(opc__rows_batch *b, const opc__change *c, int64_t at)
 {

@@ -15,6 +15,7 @@ set -eu
 T_PREFIX=opowner
 PID_VARS="ACC_PID PROXY_PID"
 . "$(dirname "$0")/lib.sh"
+RECPROXY=$(cd "$(dirname "$0")/../lib" && pwd)/recproxy.py
 ACC="$BUILDDIR/op-account-server"
 DATA="$T/account-server"
 PW="owner remote password $$"
@@ -169,7 +170,7 @@ check "an unknown email: the same salts on every ask, a fresh B" sh -c \
 
 # ---- a replayed owner request: captured through a recording proxy ----
 PPORT=$(free_port)
-python3 "$(dirname "$0")/../lib/recproxy.py" "$PPORT" "$HPORT" "$T/proxy.log" 2>"$T/proxy.err" &
+python3 "$RECPROXY" "$PPORT" "$HPORT" "$T/proxy.log" 2>"$T/proxy.err" &
 PROXY_PID=$!
 PURL="http://127.0.0.1:$PPORT"
 check "the recording proxy answers" poll_until 5000 curl -sf "$PURL/heartbeat"

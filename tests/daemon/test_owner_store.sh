@@ -22,6 +22,7 @@ set -eu
 T_PREFIX=opstore
 PID_VARS="ACC_PID PROXY_PID SYNC_PID"
 . "$(dirname "$0")/lib.sh"
+RECPROXY=$(cd "$(dirname "$0")/../lib" && pwd)/recproxy.py
 ACC="$BUILDDIR/op-account-server"
 DATA="$T/account-server"
 PW="owner store password $$"
@@ -46,7 +47,7 @@ PIN=$(OP_ACCOUNT_DATA_DIR="$DATA" "$ACC" --print-pin </dev/null)
 # A recording proxy: every request's method, path and body, and every
 # answer's body, appended to proxy.log (the wire, as a TLS terminator sees it).
 PPORT=$(free_port)
-python3 "$(dirname "$0")/../lib/recproxy.py" "$PPORT" "$HPORT" "$T/proxy.log" 2>"$T/proxy.err" &
+python3 "$RECPROXY" "$PPORT" "$HPORT" "$T/proxy.log" 2>"$T/proxy.err" &
 PROXY_PID=$!
 URL="http://127.0.0.1:$PPORT"
 check "the recording proxy answers" poll_until 5000 curl -sf "$URL/heartbeat"
