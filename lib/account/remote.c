@@ -20,9 +20,10 @@
  * or the Secret Key.
  *
  * An open session (remote_int.h: opc__remote_attach) holds the session
- * file's lock while it is used, and reserves counters in blocks; the
- * owner's store protocol runs over its opc__remote_request
- * (remote_rows.c), so a remote handle works like an account file.
+ * file's lock while it is used, and reserves counters in blocks; a remote
+ * handle (remote_rows.c: opc_account_remote_open) downloads the account
+ * row and runs the owner's store protocol over its opc__remote_request,
+ * so it works like an account file.
  */
 #include "internal.h"
 
@@ -649,6 +650,11 @@ bool opc__remote_lost(const opc__remote *x)
     return x->r.lost;
 }
 
+const uint8_t *opc__remote_auk(const opc__remote *x)
+{
+    return x->s.auk;
+}
+
 /*
  * The one signed owner request: the counter is reserved in the session
  * file before the request leaves, so a counter is never used twice even
@@ -841,77 +847,6 @@ opc_err opc_account_remote_signin(const char *address, const char *ca_file, cons
     if (rc == OPC_OK) {
         rc = signin(address, ca_file, email, password, secret_key, dir, out_id, out_id_len,
                     out_token, &eb);
-    }
-    opc__ebuf_export(&eb, errbuf, errbuf_len);
-    return rc;
-}
-
-/* ---- the account row ---- */
-
-static opc_err remote_open_account(const char *dir, const char *account_id, const char *token,
-                                   const char *ca_file, opc_account **out, opc__ebuf *eb)
-{
-    opc__remote *x = NULL;
-    opc_err rc = opc__remote_attach(dir, account_id, token, ca_file, &x, eb);
-    if (rc != OPC_OK) {
-        return rc;
-    }
-    cJSON *ans = NULL;
-    opc__proto_account row;
-    memset(&row, 0, sizeof row);
-    rc = opc__remote_request(x, "GET", "/v1/owner/account", NULL, NULL, &ans, eb);
-    if (rc == OPC_OK) {
-        rc = opc__proto_account_decode(ans, &row, eb);
-    }
-    if (rc == OPC_OK && strcmp(row.id, account_id) != 0) {
-        rc = opc__fail(eb, OPC_ERR_SIGNATURE, "the account server answered another account");
-    }
-    if (rc == OPC_OK && row.iterations < OPC_ACCOUNT_MIN_ITERATIONS) {
-        rc = opc__fail(eb, OPC_ERR_RANGE, "the account row asks for too few 2SKD iterations");
-    }
-    if (rc == OPC_OK) {
-        rc = opc__account_from_row(&row, x->s.auk, out, eb);
-    }
-    if (rc == OPC_OK && *out == NULL) {
-        rc = OPC_ERR_INTERNAL; /* not reached */
-    }
-    if (rc == OPC_OK) {
-        (*out)->address = opc__strdup(x->s.address);
-        rc = (*out)->address != NULL ? OPC_OK : OPC_ERR_NOMEM;
-        /* From the MAC'd answer: the pin of the server this session reached. */
-        (void)snprintf((*out)->server_pin, sizeof (*out)->server_pin, "%s", row.server_pin);
-    }
-    if (rc == OPC_OK) {
-        /* The handle's store is the account server, over this session. */
-        rc = opc__rows_remote_open(x, &(*out)->rows, eb);
-        x = NULL; /* the rows own it now, or closed it */
-    }
-    if (rc != OPC_OK && *out != NULL) {
-        opc_account_free(*out);
-        *out = NULL;
-    }
-    opc__proto_account_clear(&row);
-    cJSON_Delete(ans);
-    opc__remote_detach(x);
-    return rc;
-}
-
-opc_err opc_account_remote_open(const char *dir, const char *account_id, const char *token,
-                                const char *ca_file, opc_account **out, char *errbuf,
-                                size_t errbuf_len)
-{
-    opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (out != NULL) {
-        *out = NULL;
-    }
-    opc_err rc = opc__require_init();
-    if (rc == OPC_OK && (dir == NULL || account_id == NULL || token == NULL || out == NULL)) {
-        (void)opc__fail(&eb, OPC_ERR_INVALID_ARG, "missing argument");
-        rc = OPC_ERR_INVALID_ARG;
-    }
-    if (rc == OPC_OK) {
-        rc = remote_open_account(dir, account_id, token, ca_file, out, &eb);
     }
     opc__ebuf_export(&eb, errbuf, errbuf_len);
     return rc;

@@ -1,18 +1,19 @@
 /*
  * account/remote_int.h - an open owner session on op-account-server
- * (remote.c), as the owner's store protocol over the network
- * (remote_rows.c) uses it: the session file locked for this process, its
- * keys and counter, and one connection to the server.
+ * (remote.c), as a remote handle (remote_rows.c: opc_account_remote_open,
+ * the owner's store protocol over the network) uses it: the session file
+ * locked for this process, its keys and counter, and one connection to
+ * the server.
  */
 #ifndef OPC_ACCOUNT_REMOTE_INT_H
 #define OPC_ACCOUNT_REMOTE_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
-#include "account/rows.h"
 #include "core/err.h"
 #include "internal.h"
 
@@ -43,16 +44,12 @@ const char *opc__remote_account(const opc__remote *x);
 opc_err opc__remote_request(opc__remote *x, const char *method, const char *target,
                             const cJSON *body, const opc__remote_limits *lim, cJSON **out,
                             opc__ebuf *eb);
+/* The session's Account Unlock Key (32 bytes, borrowed). */
+const uint8_t *opc__remote_auk(const opc__remote *x);
 /* Whether the last request left (in part or whole) and no answer came
  * back: a write's outcome is then unknown. A request that could not be
  * sent (no connection) is not lost. */
 bool opc__remote_lost(const opc__remote *x);
 
-/*
- * The owner's store protocol over the session (remote_rows.c): the rows
- * backend of a remote handle. It owns x from the call on (detached by
- * opc__rows_close, or here on failure).
- */
-opc_err opc__rows_remote_open(opc__remote *x, opc__rows **out, opc__ebuf *eb);
 
 #endif
