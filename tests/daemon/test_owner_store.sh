@@ -302,6 +302,9 @@ check "no secret, title, vault name, password, Secret Key or AUK in the server's
     clean "$DATA"
 check "... nor in the server's logs" clean "$T/acc.log" "$T/acc.err"
 check "... nor on the wire (the proxy's record)" clean "$T/proxy.log"
+check "op's session file is there to scan" [ -f "$T/run/opconnect/session-$ACCT" ]
+check "... and it holds the session sealed: no AUK, password or Secret Key in op's session directory" \
+    clean "$T/run/opconnect"
 check "positive control: the wire's record holds what op sent (the rows calls)" \
     grep -q '/v1/owner/rows/batch' "$T/proxy.log"
 # contains PIECE PATH: exit 0 when the bytes of PIECE are in a file under

@@ -21,9 +21,10 @@
 #         with bench/deployed/populate);
 #   - OP_UPSTREAM_CA_FILE (exported) trusts the test CA in every daemon the
 #     script starts;
-#   - $OP becomes a wrapper of op that adds --upstream https://127.0.0.1:PORT
-#     and --upstream-pin (the data dir's server key) to "connect server
-#     create" when the command names no --upstream itself;
+#   - NET_OWNER=file: $OP becomes a wrapper of op that adds --upstream
+#     https://127.0.0.1:PORT and --upstream-pin (the data dir's server key)
+#     to "connect server create" when the command names no --upstream
+#     itself (signed in to the account server, op fills in both by itself);
 #   - account_create starts op-account-server (ACCTD_PID, logs
 #     $T/acctd.log and $T/acctd.err) once the account file exists;
 #   - upstream_down / upstream_up stop it and start it again on its port.
@@ -123,9 +124,12 @@ remote)
 *) net_world_fail "NET_OWNER is remote or file (not $NET_OWNER)" ;;
 esac
 
-# op with this world's upstream in the credentials it writes.
-mkdir -p "$NET/bin"
-cat >"$NET/bin/op" <<EOF
+# NET_OWNER=file: op with this world's upstream in the credentials it
+# writes. (Signed in to the account server, op names it and its pin by
+# itself: NET_OWNER=remote runs op as it is.)
+if [ "$NET_OWNER" = file ]; then
+    mkdir -p "$NET/bin"
+    cat >"$NET/bin/op" <<EOF
 #!/bin/sh
 # op, adding the network world's upstream to "connect server create"
 # (tests/lib/networld.sh).
@@ -137,8 +141,9 @@ if [ \$# -ge 3 ] && [ "\$1" = connect ] && [ "\$2" = server ] && [ "\$3" = creat
 fi
 exec "$OP" "\$@"
 EOF
-chmod 755 "$NET/bin/op"
-OP="$NET/bin/op"
+    chmod 755 "$NET/bin/op"
+    OP="$NET/bin/op"
+fi
 
 # NET_OWNER=remote: the account made and signed in through the account
 # server, started first.
