@@ -313,9 +313,15 @@ static opc_err unlock_rows(opc_account *a, const keyset_rows *r, const uint8_t a
             rc = opc__fail(eb, OPC_ERR_KEY, "account file: the signing public key is malformed");
         }
     }
-    if (rc == OPC_OK &&
-        (!opc__key_equal_public(rsa, a->rsa_pub) || !opc__key_equal_public(sign, spub_stored) ||
-         strcmp(opc__key_kid(sign), a->issuer_kid) != 0)) {
+    bool rsa_ok = false;
+    bool sign_ok = false;
+    if (rc == OPC_OK) {
+        rc = opc__key_compare_public(rsa, a->rsa_pub, &rsa_ok);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__key_compare_public(sign, spub_stored, &sign_ok);
+    }
+    if (rc == OPC_OK && (!rsa_ok || !sign_ok || strcmp(opc__key_kid(sign), a->issuer_kid) != 0)) {
         rc = opc__fail(eb, OPC_ERR_KEY,
                        "account file: the public keys do not match the keyset (tampered file)");
     }

@@ -1231,36 +1231,63 @@ fail:
 /* ------------------------------------------------------------------------ */
 
 /* Compare one public BIGNUM parameter of two keys (EC: padded to 32). */
-static bool param_equal(const opc__key *a, const opc__key *b, const char *param, size_t pad)
+/* *eq: whether param is the same in a and b; OPC_ERR_NOMEM when a copy
+ * could not be made (a parameter that cannot be read is "not equal"). */
+static opc_err param_equal(const opc__key *a, const opc__key *b, const char *param, size_t pad,
+                           bool *eq)
 {
     unsigned char *pa = NULL;
     unsigned char *pb = NULL;
     size_t la = 0;
     size_t lb = 0;
-    bool eq = false;
-    if (bn_param_bytes(a->pkey, param, pad, &pa, &la) == OPC_OK &&
-        bn_param_bytes(b->pkey, param, pad, &pb, &lb) == OPC_OK) {
-        eq = la == lb && CRYPTO_memcmp(pa, pb, la) == 0;
+    *eq = false;
+    opc_err rc = bn_param_bytes(a->pkey, param, pad, &pa, &la);
+    if (rc == OPC_OK) {
+        rc = bn_param_bytes(b->pkey, param, pad, &pb, &lb);
+    }
+    if (rc == OPC_OK) {
+        *eq = la == lb && CRYPTO_memcmp(pa, pb, la) == 0;
     }
     opc__free(pa);
     opc__free(pb);
-    return eq;
+    return rc == OPC_ERR_NOMEM ? rc : OPC_OK;
+}
+
+opc_err opc__key_compare_public(const opc__key *a, const opc__key *b, bool *equal)
+{
+    *equal = false;
+    if (a == NULL || b == NULL || a->type != b->type) {
+        return OPC_OK;
+    }
+    const char *p1 = NULL;
+    const char *p2 = NULL;
+    size_t pad = 0;
+    switch (a->type) {
+    case OPC_KTY_OCT:
+        *equal = CRYPTO_memcmp(a->oct, b->oct, OCT_LEN) == 0;
+        return OPC_OK;
+    case OPC_KTY_EC:
+        p1 = OSSL_PKEY_PARAM_EC_PUB_X;
+        p2 = OSSL_PKEY_PARAM_EC_PUB_Y;
+        pad = EC_COORD_LEN;
+        break;
+    case OPC_KTY_RSA:
+        p1 = OSSL_PKEY_PARAM_RSA_N;
+        p2 = OSSL_PKEY_PARAM_RSA_E;
+        break;
+    default:
+        return OPC_OK;
+    }
+    bool e1 = false;
+    opc_err rc = param_equal(a, b, p1, pad, &e1);
+    if (rc == OPC_OK && e1) {
+        rc = param_equal(a, b, p2, pad, equal);
+    }
+    return rc;
 }
 
 bool opc__key_equal_public(const opc__key *a, const opc__key *b)
 {
-    if (a == NULL || b == NULL || a->type != b->type) {
-        return false;
-    }
-    switch (a->type) {
-    case OPC_KTY_OCT:
-        return CRYPTO_memcmp(a->oct, b->oct, OCT_LEN) == 0;
-    case OPC_KTY_EC:
-        return param_equal(a, b, OSSL_PKEY_PARAM_EC_PUB_X, EC_COORD_LEN) &&
-               param_equal(a, b, OSSL_PKEY_PARAM_EC_PUB_Y, EC_COORD_LEN);
-    case OPC_KTY_RSA:
-        return param_equal(a, b, OSSL_PKEY_PARAM_RSA_N, 0) &&
-               param_equal(a, b, OSSL_PKEY_PARAM_RSA_E, 0);
-    }
-    return false;
+    bool equal = false;
+    return opc__key_compare_public(a, b, &equal) == OPC_OK && equal;
 }

@@ -102,7 +102,11 @@ opc_err opc__jwk_canonical(const opc__key *k, char **out);
 #define OPC_JWK_THUMBPRINT_LEN 43
 opc_err opc__jwk_thumbprint(const opc__key *k, char out[OPC_JWK_THUMBPRINT_LEN + 1]);
 
-/* Constant-time equality of two keys' public material (oct: the key). */
+/* Constant-time equality of two keys' public material (oct: the key):
+ * *equal, or OPC_ERR_NOMEM when it could not be compared (keys of other
+ * types, or a NULL key, are simply not equal). */
+opc_err opc__key_compare_public(const opc__key *a, const opc__key *b, bool *equal);
+/* The same as a bool: false also when it could not be compared. */
 bool opc__key_equal_public(const opc__key *a, const opc__key *b);
 
 #endif

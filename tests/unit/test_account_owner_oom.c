@@ -7,9 +7,9 @@
  * injected failure is OPC_ERR_NOMEM with nothing leaked (cmocka checks each
  * run's blocks), and a create that failed leaves no file behind.
  *
- * Not tortured: unlock itself and opc_account_create (which unlocks): an
- * allocation failing inside opc__key_equal_public (crypto/key.c, a bool)
- * reads as keys that do not match, OPC_ERR_KEY, not OPC_ERR_NOMEM.
+ * Unlock too: an allocation failing while the keyset's public keys are
+ * compared with the stored ones (opc__key_compare_public) is
+ * OPC_ERR_NOMEM, not "tampered file" (OPC_ERR_KEY).
  */
 #include "account_fixture.h"
 #include "oom_fixture.h"
@@ -107,6 +107,30 @@ static opc_err op_create_signup(void *p)
     return opc__account_create_signup(c->path, &c->su, &eb);
 }
 
+static opc_err op_unlock(void *p)
+{
+    ctx *c = p;
+    opc_account *a = NULL;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = opc__account_open_ex(c->f.path, 1, &a, &eb);
+    if (rc == OPC_OK) {
+        rc = opc_account_unlock(a, FX_PASSWORD, c->f.sk_text);
+    }
+    opc_account_free(a);
+    return rc;
+}
+
+static void test_owner_oom_unlock(void **state)
+{
+    (void)state;
+    ctx c;
+    memset(&c, 0, sizeof c);
+    fx_create(&c.f);
+    torture("account open and unlock", op_unlock, &c, NULL);
+    fx_destroy(&c.f);
+}
+
 static void test_owner_oom_open_rows(void **state)
 {
     (void)state;
@@ -148,6 +172,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_owner_oom_open_rows),
+        cmocka_unit_test(test_owner_oom_unlock),
         cmocka_unit_test(test_owner_oom_create),
     };
     return cmocka_run_group_tests_name("account_owner_oom", tests, oom_setup,
