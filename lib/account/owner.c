@@ -182,8 +182,10 @@ static opc_err derive_auk(const opc_account *a, const char *password, const opc_
 static opc_err import_private(const opc_secret *text, opc__kty kty, const char *what,
                               opc__key **out, opc__ebuf *eb)
 {
+    /* Sealed: text came out of the keyset's envelope, authenticated under
+     * the AUK; the public halves are compared with the stored ones after. */
     opc_err rc = opc__jwk_parse(opc_secret_data(text), opc_secret_len(text),
-                                OPC_JWK_REQUIRE_PRIVATE, out, NULL);
+                                OPC_JWK_REQUIRE_PRIVATE | OPC_JWK_SEALED, out, NULL);
     if (rc == OPC_OK && opc__key_type(*out) != kty) {
         opc__key_free(*out);
         *out = NULL;

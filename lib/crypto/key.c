@@ -757,7 +757,7 @@ static opc_err import_ec(const cJSON *jwk, unsigned flags, EVP_PKEY **out, bool 
         rc = opc__fail(eb, OPC_ERR_KEY, JWK_WHAT ": \"d\" is out of range for P-256");
         goto done;
     }
-    if (d != NULL && !pkey_passes(pk, EVP_PKEY_pairwise_check)) {
+    if (d != NULL && (flags & OPC_JWK_SEALED) == 0 && !pkey_passes(pk, EVP_PKEY_pairwise_check)) {
         rc = opc__fail(eb, OPC_ERR_KEY, JWK_WHAT ": \"d\" does not match the point (x, y)");
         goto done;
     }
@@ -943,14 +943,15 @@ static opc_err import_rsa(const cJSON *jwk, unsigned flags, EVP_PKEY **out, bool
         rc = opc__fail(eb, OPC_ERR_KEY, JWK_WHAT ": OpenSSL rejected the RSA key");
         goto done;
     }
-    if (!pkey_passes(pk, EVP_PKEY_public_check)) {
+    bool sealed = (flags & OPC_JWK_SEALED) != 0;
+    if (!sealed && !pkey_passes(pk, EVP_PKEY_public_check)) {
         rc = opc__fail(eb, OPC_ERR_KEY, JWK_WHAT ": the RSA public key fails validation");
         goto done;
     }
     /* The pairwise check (default provider) tests p and q for primality and
-     * checks n = pq, d, dp, dq and qi. */
-    if (priv &&
-        (!pkey_passes(pk, EVP_PKEY_private_check) || !pkey_passes(pk, EVP_PKEY_pairwise_check))) {
+     * checks n = pq, d, dp, dq and qi (not for a sealed key: OPC_JWK_SEALED). */
+    if (priv && (!pkey_passes(pk, EVP_PKEY_private_check) ||
+                 (!sealed && !pkey_passes(pk, EVP_PKEY_pairwise_check)))) {
         rc = opc__fail(eb, OPC_ERR_KEY,
                        JWK_WHAT ": the RSA private members are inconsistent with n and e");
         goto done;
@@ -980,7 +981,7 @@ opc_err opc__jwk_import(const cJSON *jwk, unsigned flags, opc__key **out, opc__e
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "no JWK");
     }
     const unsigned both = OPC_JWK_REQUIRE_PRIVATE | OPC_JWK_PUBLIC_ONLY;
-    if ((flags & ~both) != 0 || (flags & both) == both) {
+    if ((flags & ~(both | OPC_JWK_SEALED)) != 0 || (flags & both) == both) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "invalid JWK import flags 0x%x", flags);
     }
     if (!cJSON_IsObject(jwk)) {

@@ -73,6 +73,18 @@ void *opc__key_pkey(const opc__key *k);
 /* Import flags. */
 #define OPC_JWK_REQUIRE_PRIVATE 0x1u /* fail unless private parts are present */
 #define OPC_JWK_PUBLIC_ONLY 0x2u     /* fail if private parts are present */
+/*
+ * The JWK was just decrypted from an authenticated envelope under a key of
+ * the same owner (the owner's keyset): its integrity is the envelope's tag,
+ * and it was made by opc__key_generate_*. The structural checks stay
+ * (members, sizes, e = 65537, n >= 2048 bits, the point on P-256, d in
+ * range); the costly proofs of consistency are skipped: RSA's public check
+ * (small factors of n) and pairwise check (p and q prime, n = pq: ~40 ms
+ * for a 2048-bit key), EC's pairwise check (d·G = (x, y)). The caller
+ * compares the public half with the stored public key. Never for a key
+ * from the network or a file that no envelope authenticates.
+ */
+#define OPC_JWK_SEALED 0x4u
 
 /*
  * Import a JWK object. Strict: members of the right JSON types, base64url

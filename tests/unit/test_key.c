@@ -502,7 +502,7 @@ static void test_key_generate_rejects_bad_arguments(void **state)
     assert_int_equal(opc__jwk_parse(NULL, 0, 0, &k, NULL), OPC_ERR_INVALID_ARG);
     cJSON *e = parse(ec_public_jwk);
     assert_int_equal(opc__jwk_import(e, 0, NULL, NULL), OPC_ERR_INVALID_ARG);
-    assert_int_equal(opc__jwk_import(e, 0x4, &k, NULL), OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__jwk_import(e, 0x8, &k, NULL), OPC_ERR_INVALID_ARG);
     assert_int_equal(opc__jwk_import(e, OPC_JWK_PUBLIC_ONLY | OPC_JWK_REQUIRE_PRIVATE, &k, NULL),
                      OPC_ERR_INVALID_ARG);
     cJSON_Delete(e);
@@ -996,6 +996,46 @@ static void test_key_jwk_import_flags(void **state)
     cJSON_Delete(j);
 }
 
+/* OPC_JWK_SEALED trusts the envelope that authenticated the key: the
+ * consistency proofs are skipped (a corrupted p or d passes, which is why
+ * only the owner's keyset, sealed under the AUK, uses it), the structural
+ * checks are not. */
+static void test_key_jwk_import_sealed(void **state)
+{
+    (void)state;
+    const unsigned sealed = OPC_JWK_REQUIRE_PRIVATE | OPC_JWK_SEALED;
+    cJSON *j = rsa_private();
+    flip_byte(j, "p", 127, 0x02); /* p no longer prime, n != pq */
+    cJSON *j2 = cJSON_Duplicate(j, true);
+    expect_reject(j, OPC_JWK_REQUIRE_PRIVATE, OPC_ERR_KEY, "inconsistent");
+    opc__key *k = import_ok(j2, sealed);
+    opc__key_free(k);
+    cJSON_Delete(j2);
+    j = parse(ec_private_jwk);
+    flip_byte(j, "d", 31, 0x01);
+    j2 = cJSON_Duplicate(j, true);
+    expect_reject(j, OPC_JWK_REQUIRE_PRIVATE, OPC_ERR_KEY, "does not match the point (x, y)");
+    k = import_ok(j2, sealed);
+    opc__key_free(k);
+    cJSON_Delete(j2);
+    /* Still checked when sealed: the point, d's range, RSA's members. */
+    j = parse(ec_private_jwk);
+    uint8_t ff[32];
+    memset(ff, 0xff, sizeof ff);
+    set_bytes(j, "x", ff, 32);
+    expect_reject(j, sealed, OPC_ERR_KEY, "not on curve P-256");
+    uint8_t zero[32] = {0};
+    j = parse(ec_private_jwk);
+    set_bytes(j, "d", zero, 32);
+    expect_reject(j, sealed, OPC_ERR_KEY, "out of range for P-256");
+    j = rsa_private();
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "qi");
+    expect_reject(j, sealed, OPC_ERR_KEY, "RSA private key without \"qi\"");
+    /* A sealed key is a private key: with PUBLIC_ONLY nothing is imported. */
+    expect_reject(rsa_private(), OPC_JWK_PUBLIC_ONLY | OPC_JWK_SEALED, OPC_ERR_KEY,
+                  "\"d\" is present");
+}
+
 static void test_key_jwk_parse_text(void **state)
 {
     (void)state;
@@ -1043,6 +1083,7 @@ int main(void)
         cmocka_unit_test(test_key_jwk_import_rejects_bad_key_ops),
         cmocka_unit_test(test_key_jwk_import_rejects_bad_kid_alg_use),
         cmocka_unit_test(test_key_jwk_import_flags),
+        cmocka_unit_test(test_key_jwk_import_sealed),
         cmocka_unit_test(test_key_jwk_parse_text),
     };
     return cmocka_run_group_tests_name("key", tests, opc_test_group_setup, opc_test_group_teardown);
