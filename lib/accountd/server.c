@@ -1210,12 +1210,14 @@ static int large_gate(req *r, const opc__ad_match *m, const char *sid, bool *lar
     opc_accountd *s = r->s;
     bool batch = m->route == OPC_AD_OWNER_ROWS_BATCH && !m->bad_method;
     *large = false;
-    *max = batch ? OPC_PROTO_MAX_OWNER_BATCH : OPC_PROTO_MAX_REQUEST;
+    /* Only a declared length opens the larger limit (core/httpd refuses
+     * request bodies without Content-Length anyway). */
+    *max = OPC_PROTO_MAX_REQUEST;
     long long len = mg_get_request_info(r->conn)->content_length;
     if (len <= 0 || (unsigned long long)len <= OPC_PROTO_MAX_REQUEST) {
         return 0;
     }
-    if ((unsigned long long)len > *max ||
+    if (!batch || (unsigned long long)len > OPC_PROTO_MAX_OWNER_BATCH ||
         !opc__ad_sessions_live(s->sessions, sid, OPC_AD_KIND_OWNER, opc__now_s())) {
         opc__httpd_close_after(r->conn);
         return fail(r, OPC_ERR_TOO_LARGE, "request body too large");
@@ -1231,6 +1233,7 @@ static int large_gate(req *r, const opc__ad_match *m, const char *sid, bool *lar
         return plain_error(r, 503, "unavailable", "too many large requests, try again", more);
     }
     *large = true;
+    *max = OPC_PROTO_MAX_OWNER_BATCH;
     return 0;
 }
 
