@@ -41,7 +41,8 @@ typedef struct world {
 static void world_start(world *w)
 {
     memset(w, 0, sizeof *w);
-    snprintf(w->dir, sizeof w->dir, "%s/opc-remote-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    const char *tmp = getenv("TMPDIR");
+    snprintf(w->dir, sizeof w->dir, "%s/opc-remote-XXXXXX", tmp != NULL ? tmp : "/tmp");
     assert_non_null(mkdtemp(w->dir));
     snprintf(w->data, sizeof w->data, "%s/data", w->dir);
     snprintf(w->run, sizeof w->run, "%s/run", w->dir);
