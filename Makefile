@@ -58,7 +58,7 @@ else
 Q := @
 endif
 
-DEP_PKGS := libcurl openssl libcjson sqlite3
+DEP_PKGS := libcurl openssl libcjson sqlite3 libpq
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS) 2>/dev/null)
 DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null) -lpthread -lm
 
