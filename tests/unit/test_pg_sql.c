@@ -102,6 +102,13 @@ static bool exec_ok(PGconn *c, const char *sql)
     return ok;
 }
 
+/* The server's notices ("does not exist, skipping") are no news here. */
+static void quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static int setup(void **state)
 {
     if (opc_test_group_setup(state) != 0) {
@@ -117,17 +124,30 @@ static int setup(void **state)
         no_pg_why = "cannot connect to OPC_TEST_PG_URL";
         return 0;
     }
+    (void)PQsetNoticeProcessor(admin, quiet, NULL);
     (void)snprintf(dbname, sizeof dbname, "opc_test_pg_sql_%ld", (long)getpid());
     char sql[128];
     (void)snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", dbname);
     bool ok = exec_ok(admin, sql);
-    (void)snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
-    ok = ok && exec_ok(admin, sql);
+    /* A default collation that is not byte order and folds more than
+     * ASCII (ICU's en-US), so that a text without COLLATE "C" shows; a
+     * server without ICU gets the default one. */
+    char icu[192];
+    (void)snprintf(icu, sizeof icu,
+                   "CREATE DATABASE %s TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C' "
+                   "LOCALE_PROVIDER icu ICU_LOCALE 'en-US'",
+                   dbname);
+    if (ok && !exec_ok(admin, icu)) {
+        print_message("no ICU collation: the database's default collation instead\n");
+        (void)snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
+        ok = exec_ok(admin, sql);
+    }
     db = ok ? connect_to(url, dbname) : NULL;
     if (db == NULL) {
         no_pg_why = "cannot create the test database";
         return 0;
     }
+    (void)PQsetNoticeProcessor(db, quiet, NULL);
     /* As pg.c does: every step in one transaction. */
     ok = exec_ok(db, "BEGIN");
     for (size_t i = 0; ok && i < OPC_PG_SCHEMA_VERSION; i++) {
@@ -303,6 +323,14 @@ static void test_every_text_prepares(void **state)
 
 /* ---- behaviour ---- */
 
+/* A transaction of its own (one a failed test left open is rolled back),
+ * each test ROLLBACKs its rows. */
+static void begin(void)
+{
+    PQclear(PQexec(db, "ROLLBACK"));
+    assert_true(exec_ok(db, "BEGIN"));
+}
+
 #define ACCT "ACCT000000000000000000000A"
 #define ACCT2 "ACCT000000000000000000000B"
 
@@ -362,7 +390,7 @@ static void test_account_and_vaults(void **state)
 {
     (void)state;
     NEED_DB();
-    assert_true(exec_ok(db, "BEGIN"));
+    begin();
     /* The id parameter must be the account: no row otherwise. */
     assert_int_equal(
         run_ok("account.insert",
@@ -417,7 +445,7 @@ static void test_token_names_nocase(void **state)
 {
     (void)state;
     NEED_DB();
-    assert_true(exec_ok(db, "BEGIN"));
+    begin();
     insert_account(ACCT, "a@example.com");
     assert_int_equal(run_ok("server.insert",
                             ARGS(ACCT, "S1", "Box", "dp", "ds", "ep", "es", "rec", "1", "1", "1"),
@@ -470,7 +498,7 @@ static void test_keyset_paging_byte_order(void **state)
 {
     (void)state;
     NEED_DB();
-    assert_true(exec_ok(db, "BEGIN"));
+    begin();
     insert_account(ACCT, "a@example.com");
     assert_int_equal(run_ok("vault.insert", ARGS(ACCT, "V1", "U", "1", "a", "5", "5", "1"), NULL),
                      1);
@@ -558,7 +586,7 @@ static void test_changes_head(void **state)
 {
     (void)state;
     NEED_DB();
-    assert_true(exec_ok(db, "BEGIN"));
+    begin();
     insert_account(ACCT, "a@example.com");
     PGresult *r = NULL;
     /* No changes: the head row alone. Unknown account: no row. */
@@ -639,7 +667,7 @@ static void test_file_chunks_bytea(void **state)
 {
     (void)state;
     NEED_DB();
-    assert_true(exec_ok(db, "BEGIN"));
+    begin();
     insert_account(ACCT, "a@example.com");
     assert_int_equal(run_ok("vault.insert", ARGS(ACCT, "V1", "U", "1", "a", "5", "5", "1"), NULL),
                      1);
