@@ -245,8 +245,10 @@ $(BUILDDIR)/tests/api/%: tests/api/%.c $(SHLIB) $(BUILDDIR)/libopconnect.so
 	$(Q)$(CC) -Iinclude $(CPPFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 		-L$(BUILDDIR) -lopconnect -Wl,-rpath,$(CURDIR)/$(BUILDDIR) $(CMOCKA_LIBS)
 
+# One throwaway PostgreSQL cluster for the whole unit run (the PostgreSQL
+# store's tests need it: tools/with-pg), stopped afterwards, failure or not.
 unit: $(UNIT_BINS)
-	@tools/run-tests unit $(UNIT_BINS)
+	@tools/with-pg tools/run-tests unit $(UNIT_BINS)
 
 api-tests: $(API_BINS)
 	@tools/run-tests api $(API_BINS)
