@@ -396,6 +396,26 @@ opc_err opc__account_export_token(opc_account *a, const char *server_id, const c
     return query(a, OPC__AX_TOKEN, enc_token, server_id, jti, NULL, "token", out);
 }
 
+opc_err opc__account_device_key_parse(const char *jwk, const char *server_id, opc__key **out,
+                                      opc__ebuf *eb)
+{
+    *out = NULL;
+    opc__key *k = NULL;
+    opc_err rc = opc__jwk_parse(jwk, strlen(jwk), OPC_JWK_PUBLIC_ONLY, &k, NULL);
+    if (rc == OPC_OK && (opc__key_type(k) != OPC_KTY_EC ||
+                         opc__key_check(k, OPC_KTY_EC, OPC_KEYOP_VERIFY, NULL) != OPC_OK)) {
+        rc = OPC_ERR_KEY;
+    }
+    if (rc != OPC_OK) {
+        opc__key_free(k);
+        return rc == OPC_ERR_NOMEM
+                   ? rc
+                   : opc__fail(eb, OPC_ERR_KEY, "server %s: malformed device key", server_id);
+    }
+    *out = k;
+    return OPC_OK;
+}
+
 opc_err opc__account_export_device_key(opc_account *a, const char *server_id, opc__key **out)
 {
     if (a == NULL) {
@@ -427,14 +447,7 @@ opc_err opc__account_export_device_key(opc_account *a, const char *server_id, op
     }
     opc__key *k = NULL;
     if (rc == OPC_OK && jwk != NULL) {
-        rc = opc__jwk_parse(jwk, strlen(jwk), OPC_JWK_PUBLIC_ONLY, &k, NULL);
-        if (rc == OPC_OK && (opc__key_type(k) != OPC_KTY_EC ||
-                             opc__key_check(k, OPC_KTY_EC, OPC_KEYOP_VERIFY, NULL) != OPC_OK)) {
-            rc = OPC_ERR_KEY;
-        }
-        if (rc != OPC_OK && rc != OPC_ERR_NOMEM) {
-            rc = opc__fail(&eb, OPC_ERR_KEY, "server %s: malformed device key", server_id);
-        }
+        rc = opc__account_device_key_parse(jwk, server_id, &k, &eb);
     }
     opc__db_done(st);
     rc = opc__acct_end(a, rc, &eb);

@@ -85,6 +85,10 @@ opc_err opc__account_export_token(opc_account *a, const char *server_id, const c
  * *out: opc__key_free.
  */
 opc_err opc__account_export_device_key(opc_account *a, const char *server_id, opc__key **out);
+/* A stored device key (a public EC JWK) as a verify key: OPC_ERR_KEY naming
+ * the server when it is not one (the store's fault, not the caller's). */
+opc_err opc__account_device_key_parse(const char *jwk, const char *server_id, opc__key **out,
+                                      opc__ebuf *eb);
 
 /*
  * What the account's upstream error rc means to a Connect server (the

@@ -62,6 +62,7 @@
 #include <opconnect/account.h>
 
 #include "core/err.h"
+#include "account/rows.h"
 #include "internal.h"
 #include "wire/rows.h"
 
@@ -77,5 +78,39 @@ opc_err opc__account_server_item_put(opc_account *a, const char *server_id,
 opc_err opc__account_server_item_delete(opc_account *a, const char *server_id, const char *vault_id,
                                         const char *item_id, int64_t expected_version, int64_t now,
                                         cJSON **out_item, cJSON **out_vault, opc__ebuf *eb);
+
+/*
+ * The same write for a store that keeps the account elsewhere (the
+ * PostgreSQL store), in two halves around what it reads in its own write
+ * transaction. First, before the transaction: the arguments and (a put)
+ * both envelopes. remove: a delete (w's key serial and envelopes unused).
+ */
+opc_err opc__item_write_check(const char *server_id, const opc__item_write *w, bool remove,
+                              opc__ebuf *eb);
+
+/* What the store read in the transaction. */
+typedef struct opc__item_write_state {
+    bool server_active;  /* the server is an active server of the account */
+    bool vault_found;    /* the vault exists ... */
+    int64_t key_sn;      /* ... under this key serial */
+    bool granted;        /* the server holds a grant on the vault ... */
+    int64_t acl;         /* ... with these bits */
+    bool item_found;     /* a row with the item's id exists ... */
+    bool item_active;    /* ... active ... */
+    bool item_in_vault;  /* ... in the write's vault ... */
+    int64_t version;     /* ... at this version ... */
+    int64_t seq;         /* ... and seq */
+    int64_t chunks;      /* its file chunks (a delete) */
+} opc__item_write_state;
+
+/*
+ * Then: the write's verdict on st (checks 3-7 above: PERMISSION,
+ * NOT_FOUND, CONFLICT, EXISTS, as the account file's write says them) and,
+ * when it may go ahead, its statements appended to b, to run in the same
+ * transaction; the item and vault rows to return are read after them.
+ */
+opc_err opc__item_write_plan(const char *server_id, const opc__item_write *w, bool remove,
+                             const opc__item_write_state *st, int64_t now, opc__rows_batch *b,
+                             opc__ebuf *eb);
 
 #endif

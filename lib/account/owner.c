@@ -472,17 +472,16 @@ static void row_of(const opc_account *a, const new_keys *k, opc__proto_account *
     r->enc_spri_key = k->enc_spri_key;
 }
 
-/* Write a new account into the empty file of a: the schema, the account
- * row, its issuer key and (srp non-NULL: an account of op-account-server)
- * the SRP salt and verifier. */
-static opc_err write_account(opc_account *a, const opc__proto_account *r,
-                             const opc__proto_signup *srp, opc__ebuf *eb)
+/* The first rows of a new account as ONE batch, each statement expecting 1
+ * row: the account row, the issuer key with its change and (srp non-NULL:
+ * an account of op-account-server) the SRP salt and verifier. */
+static opc_err account_batch(const opc__proto_account *r, const opc__proto_signup *srp,
+                             int64_t now, opc__rows_batch *b, opc__ebuf *eb)
 {
     char salt_b64[32];
     char ssalt[32];
     char *v = NULL;
     size_t vn = 0;
-    int64_t now = opc__now_s();
     opc_err rc = opc__b64_encode_to(r->kdf_salt, sizeof r->kdf_salt, OPC_B64URL, salt_b64,
                                     sizeof salt_b64, NULL);
     if (rc == OPC_OK && srp != NULL) {
@@ -493,13 +492,9 @@ static opc_err write_account(opc_account *a, const opc__proto_account *r,
         }
     }
     if (rc != OPC_OK) {
-        return rc;
+        return opc__fail(eb, rc, "account create: %s", opc_strerror(rc));
     }
-    /* ONE batch, each statement expecting 1 row: the account row, the issuer
-     * key with its change, the SRP row. */
-    opc__rows_batch b;
-    opc__rows_batch_init(&b);
-    opc__rows_batch_add(&b, "account.insert", 1,
+    opc__rows_batch_add(b, "account.insert", 1,
                         "ttttti"
                         "ttttttt"
                         "i",
@@ -507,16 +502,38 @@ static opc_err write_account(opc_account *a, const opc__proto_account *r,
                         r->keyset_id, r->enc_sym_key, r->pub_key, r->enc_pri_key, r->issuer_kid,
                         r->spub_key, r->enc_spri_key, now);
     opc__change c = {.kind = OPC_CHANGE_ISSUER_KEY, .kid = r->issuer_kid};
-    int k = opc__acct_batch_change(&b, &c, now);
-    opc__rows_batch_add(&b, "account.issuer_key_insert", 1, "ttiq", r->issuer_kid, r->spub_key,
+    int k = opc__acct_batch_change(b, &c, now);
+    opc__rows_batch_add(b, "account.issuer_key_insert", 1, "ttiq", r->issuer_kid, r->spub_key,
                         now, k);
     if (srp != NULL) {
-        opc__rows_batch_add(&b, "account.srp_insert", 1, "tti", ssalt, v, now);
+        opc__rows_batch_add(b, "account.srp_insert", 1, "tti", ssalt, v, now);
     }
-    rc = opc__acct_schema_create(a, &b, eb);
-    opc__rows_batch_free(&b);
     opc__free(v);
+    return OPC_OK;
+}
+
+/* Write a new account into the empty file of a: the schema and the
+ * account's first rows (account_batch). */
+static opc_err write_account(opc_account *a, const opc__proto_account *r,
+                             const opc__proto_signup *srp, opc__ebuf *eb)
+{
+    opc__rows_batch b;
+    opc__rows_batch_init(&b);
+    opc_err rc = account_batch(r, srp, opc__now_s(), &b, eb);
+    if (rc == OPC_OK) {
+        rc = opc__acct_schema_create(a, &b, eb);
+    }
+    opc__rows_batch_free(&b);
     return rc;
+}
+
+opc_err opc__account_signup_batch(const opc__proto_signup *su, int64_t now, opc__rows_batch *b,
+                                  opc__ebuf *eb)
+{
+    if (su == NULL || b == NULL || strcmp(su->account.kdf_alg, KDF_ALG) != 0) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "account create: bad argument");
+    }
+    return account_batch(&su->account, su, now, b, eb);
 }
 
 static opc_err new_handle(opc_account **out)
@@ -929,6 +946,29 @@ opc_err opc__account_open_ex(const char *path, uint32_t min_iterations, opc_acco
     return OPC_OK;
 }
 
+opc_err opc__account_open_rows(opc__rows *rows, opc_account **out, opc__ebuf *eb)
+{
+    *out = NULL;
+    if (rows == NULL) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "account open: missing argument");
+    }
+    opc_account *a = NULL;
+    opc_err rc = new_handle(&a);
+    if (rc != OPC_OK) {
+        opc__rows_close(rows);
+        return rc;
+    }
+    a->rows = rows;
+    a->min_iterations = 1;
+    rc = load_account(a, eb);
+    if (rc != OPC_OK) {
+        opc_account_free(a);
+        return rc;
+    }
+    *out = a;
+    return OPC_OK;
+}
+
 opc_err opc_account_open(const char *path, opc_account **out, char *errbuf, size_t errbuf_len)
 {
     opc__ebuf eb;
@@ -1026,24 +1066,6 @@ opc_err opc__account_row(opc_account *a, opc__proto_account *out, opc__ebuf *eb)
     return rc;
 }
 
-/*
- * The statements a request may not name: the store runs them on its own
- * (sign-in reads the SRP row; create writes the account's first rows into
- * a new file). An owner reads their account row (account.get,
- * account.keyset), never the verifier, and writes it never.
- */
-static const char *store_own(const char *name)
-{
-    static const char *const names[] = {"account.srp", "account.insert",
-                                        "account.issuer_key_insert", "account.srp_insert"};
-    for (size_t i = 0; name != NULL && i < OPC_ARRAY_LEN(names); i++) {
-        if (strcmp(name, names[i]) == 0) {
-            return names[i];
-        }
-    }
-    return NULL;
-}
-
 opc_err opc__account_rows_read(opc_account *a, const char *name, const cJSON *args, cJSON **rows,
                                opc__ebuf *eb)
 {
@@ -1051,7 +1073,7 @@ opc_err opc__account_rows_read(opc_account *a, const char *name, const cJSON *ar
     if (a == NULL || a->rows == NULL || name == NULL || args == NULL) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: no store on this handle");
     }
-    const char *own = store_own(name);
+    const char *own = opc__rows_store_own(name);
     if (own != NULL) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: %s is the store's own statement", own);
     }
@@ -1069,7 +1091,7 @@ opc_err opc__account_rows_batch(opc_account *a, const opc__rpc_step *steps, size
      * they are as many as the seqs it is given. */
     size_t changes = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *own = store_own(steps[i].stmt);
+        const char *own = opc__rows_store_own(steps[i].stmt);
         if (own != NULL) {
             return opc__fail(eb, OPC_ERR_INVALID_ARG,
                              "rows: %s (statement %zu of the batch) is the store's own statement",

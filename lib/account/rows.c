@@ -380,3 +380,54 @@ opc_err opc__rows_check_result(const opc__rows_stmt *s, const cJSON *rows, opc__
     }
     return OPC_OK;
 }
+
+opc_err opc__rows_check_batch(const opc__rpc_step *steps, size_t n, size_t n_seqs,
+                              const opc__rows_stmt **stmts, opc__ebuf *eb)
+{
+    if (n == 0 || n > OPC__RPC_MAX_STEPS) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: a batch has 1 to %d statements",
+                         OPC__RPC_MAX_STEPS);
+    }
+    size_t n_changes = 0;
+    size_t n_blob = 0;
+    for (size_t i = 0; i < n; i++) {
+        opc_err rc = opc__rows_check_step(&steps[i], n_changes, &stmts[i], eb);
+        if (rc != OPC_OK) {
+            return rc;
+        }
+        n_changes += stmts[i]->kind == OPC__ROWS_CHANGE;
+        n_blob += strchr(stmts[i]->params, 'b') != NULL;
+    }
+    if (n_blob > OPC__RPC_MAX_BLOB_STEPS || n - n_blob > OPC__RPC_MAX_PLAIN_STEPS) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG,
+                         "rows: a batch has at most %d statements without bytes and %d with",
+                         OPC__RPC_MAX_PLAIN_STEPS, OPC__RPC_MAX_BLOB_STEPS);
+    }
+    if (n_changes > OPC__RPC_MAX_CHANGES) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: a batch has at most %d changes",
+                         OPC__RPC_MAX_CHANGES);
+    }
+    if (n_changes != n_seqs) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: the batch has %zu changes, not %zu",
+                         n_changes, n_seqs);
+    }
+    return OPC_OK;
+}
+
+/*
+ * The statements a request may not name: the store runs them on its own
+ * (sign-in reads the SRP row; create writes the account's first rows). An
+ * owner reads their account row (account.get, account.keyset), never the
+ * verifier, and writes it never.
+ */
+const char *opc__rows_store_own(const char *name)
+{
+    static const char *const names[] = {"account.srp", "account.insert",
+                                        "account.issuer_key_insert", "account.srp_insert"};
+    for (size_t i = 0; name != NULL && i < OPC_ARRAY_LEN(names); i++) {
+        if (strcmp(name, names[i]) == 0) {
+            return names[i];
+        }
+    }
+    return NULL;
+}

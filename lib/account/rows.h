@@ -83,6 +83,18 @@ opc_err opc__rows_check_read(const char *name, const cJSON *args, const opc__row
                              opc__ebuf *eb);
 opc_err opc__rows_check_step(const opc__rpc_step *step, size_t n_changes,
                              const opc__rows_stmt **out, opc__ebuf *eb);
+/*
+ * A whole batch (steps[0..n), 1 to OPC__RPC_MAX_STEPS): every step as
+ * opc__rows_check_step (stmts[i] gets each one's statement), the limits of
+ * steps with and without bytes and of changes (wire/rows_rpc.h), and
+ * exactly n_seqs changes. OPC_ERR_INVALID_ARG.
+ */
+opc_err opc__rows_check_batch(const opc__rpc_step *steps, size_t n, size_t n_seqs,
+                              const opc__rows_stmt **stmts, opc__ebuf *eb);
+/* The statements only the store runs on its own (the SRP row, create's
+ * rows): name's entry when it is one, else NULL. A request naming one is
+ * refused. */
+const char *opc__rows_store_own(const char *name);
 /* Check rows (a read's answer) against the statement's columns: OPC_ERR_PARSE. */
 opc_err opc__rows_check_result(const opc__rows_stmt *s, const cJSON *rows, opc__ebuf *eb);
 

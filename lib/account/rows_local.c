@@ -225,38 +225,14 @@ static opc_err local_batch(void *self, const opc__rpc_step *steps, size_t n, int
                            size_t n_seqs, opc__ebuf *eb)
 {
     local *l = self;
-    if (n == 0 || n > OPC__RPC_MAX_STEPS) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: a batch has 1 to %d statements",
-                         OPC__RPC_MAX_STEPS);
-    }
     const opc__rows_stmt *stmts[OPC__RPC_MAX_STEPS];
-    size_t n_changes = 0;
-    size_t n_blob = 0;
-    for (size_t i = 0; i < n; i++) {
-        opc_err rc = opc__rows_check_step(&steps[i], n_changes, &stmts[i], eb);
-        if (rc != OPC_OK) {
-            return rc;
-        }
-        n_changes += stmts[i]->kind == OPC__ROWS_CHANGE;
-        n_blob += strchr(stmts[i]->params, 'b') != NULL;
-    }
-    if (n_blob > OPC__RPC_MAX_BLOB_STEPS || n - n_blob > OPC__RPC_MAX_PLAIN_STEPS) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG,
-                         "rows: a batch has at most %d statements without bytes and %d with",
-                         OPC__RPC_MAX_PLAIN_STEPS, OPC__RPC_MAX_BLOB_STEPS);
-    }
-    if (n_changes > OPC__RPC_MAX_CHANGES) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: a batch has at most %d changes",
-                         OPC__RPC_MAX_CHANGES);
-    }
-    if (n_changes != n_seqs) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG, "rows: the batch has %zu changes, not %zu",
-                         n_changes, n_seqs);
+    opc_err rc = opc__rows_check_batch(steps, n, n_seqs, stmts, eb);
+    if (rc != OPC_OK) {
+        return rc;
     }
     int64_t scratch[OPC__RPC_MAX_CHANGES];
     batch b = {steps, stmts, n, scratch};
-    opc_err rc =
-        opc__db_in_tx(l->db) ? in_savepoint(l->db, &b, eb) : opc__db_txn(l->db, run_steps, &b, eb);
+    rc = opc__db_in_tx(l->db) ? in_savepoint(l->db, &b, eb) : opc__db_txn(l->db, run_steps, &b, eb);
     if (rc == OPC_OK && n_seqs > 0) {
         memcpy(seqs, scratch, n_seqs * sizeof *seqs);
     }

@@ -20,15 +20,6 @@
 /* Largest envelope text: the base64url of the largest data member plus the other members. */
 #define ENVELOPE_TEXT_MAX ((((size_t)OPC_ENVELOPE_MAX_PLAINTEXT + 16u + 2u) / 3u) * 4u + 1024u)
 
-/* The stored state of an item id. */
-typedef struct stored_item {
-    bool found;
-    bool active;
-    bool in_vault; /* stored in the vault of the write */
-    int64_t version;
-    int64_t seq;
-} stored_item;
-
 /* One part (overview or details) must be an envelope under the vault's key. */
 static opc_err check_envelope(const char *text, const char *vault_id, const char *item_id,
                               const char *part, opc__ebuf *eb)
@@ -56,63 +47,92 @@ static opc_err check_envelope(const char *text, const char *vault_id, const char
                      part, vault_id, inner.msg[0] != '\0' ? inner.msg : opc_strerror(rc));
 }
 
-/*
- * The server may write to the vault: an active server, an existing vault, a
- * grant with the write bit. *key_sn gets the vault's key serial.
- */
-static opc_err authorize(opc_account *a, const char *server_id, const char *vault_id,
-                         int64_t *key_sn, opc__ebuf *eb)
+/* The state the write depends on, read inside its transaction. */
+static opc_err read_state(opc_account *a, const char *server_id, const opc__item_write *w,
+                          bool remove, opc__item_write_state *st, opc__ebuf *eb)
 {
+    memset(st, 0, sizeof *st);
     bool found = false;
     int64_t v = 0;
-    opc_err rc = opc__acct_query_int(a, &found, &v, eb,
+    opc_err rc = opc__acct_query_int(a, &st->server_active, &v, eb,
                                      "SELECT 1 FROM servers WHERE id = ? AND state = 'active'", "t",
                                      server_id);
-    if (rc == OPC_OK && !found) {
-        return opc__fail(eb, OPC_ERR_PERMISSION,
-                         "server %s is not an active Connect server of this account", server_id);
+    if (rc == OPC_OK) {
+        rc = opc__acct_query_int(a, &st->vault_found, &st->key_sn, eb,
+                                 "SELECT key_sn FROM vaults WHERE id = ?", "t", w->vault_id);
     }
     if (rc == OPC_OK) {
-        rc = opc__acct_query_int(a, &found, key_sn, eb, "SELECT key_sn FROM vaults WHERE id = ?",
-                                 "t", vault_id);
-    }
-    if (rc == OPC_OK && !found) {
-        return opc__fail(eb, OPC_ERR_NOT_FOUND, "vault %s not found", vault_id);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__acct_query_int(a, &found, &v, eb,
+        rc = opc__acct_query_int(a, &st->granted, &st->acl, eb,
                                  "SELECT acl FROM vault_access WHERE vault_id = ? AND "
                                  "accessor_type = 'server' AND accessor_id = ?",
-                                 "tt", vault_id, server_id);
+                                 "tt", w->vault_id, server_id);
     }
-    if (rc == OPC_OK && !found) {
-        return opc__fail(eb, OPC_ERR_PERMISSION, "server %s holds no grant for vault %s", server_id,
-                         vault_id);
+    sqlite3_stmt *q = NULL;
+    if (rc == OPC_OK) {
+        rc = opc__acct_query_row(
+            a, &q, &st->item_found, eb,
+            "SELECT vault_id = ?, state = 'active', version, seq FROM items WHERE id = ?", "tt",
+            w->vault_id, w->item_id);
     }
-    if (rc == OPC_OK && ((uint64_t)v & OPC_ACL_WRITE) == 0) {
-        return opc__fail(eb, OPC_ERR_PERMISSION, "server %s may only read vault %s", server_id,
-                         vault_id);
+    if (rc == OPC_OK && st->item_found) {
+        st->item_in_vault = sqlite3_column_int64(q, 0) != 0;
+        st->item_active = sqlite3_column_int64(q, 1) != 0;
+        st->version = sqlite3_column_int64(q, 2);
+        st->seq = sqlite3_column_int64(q, 3);
+    }
+    sqlite3_finalize(q);
+    if (rc == OPC_OK && remove) {
+        rc = opc__acct_query_int(a, &found, &st->chunks, eb,
+                                 "SELECT COUNT(*) FROM files WHERE item_id = ?", "t", w->item_id);
     }
     return rc;
 }
 
-static opc_err item_state(opc_account *a, const char *vault_id, const char *item_id,
-                          stored_item *out, opc__ebuf *eb)
+opc_err opc__item_write_plan(const char *server_id, const opc__item_write *w, bool remove,
+                             const opc__item_write_state *st, int64_t now, opc__rows_batch *b,
+                             opc__ebuf *eb)
 {
-    memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = NULL;
-    opc_err rc = opc__acct_query_row(
-        a, &st, &out->found, eb,
-        "SELECT vault_id = ?, state = 'active', version, seq FROM items WHERE id = ?", "tt",
-        vault_id, item_id);
-    if (rc == OPC_OK && out->found) {
-        out->in_vault = sqlite3_column_int64(st, 0) != 0;
-        out->active = sqlite3_column_int64(st, 1) != 0;
-        out->version = sqlite3_column_int64(st, 2);
-        out->seq = sqlite3_column_int64(st, 3);
+    bool create = !remove && w->expected_version == 0;
+    if (!st->server_active) {
+        return opc__fail(eb, OPC_ERR_PERMISSION,
+                         "server %s is not an active Connect server of this account", server_id);
     }
-    sqlite3_finalize(st);
-    return rc;
+    if (!st->vault_found) {
+        return opc__fail(eb, OPC_ERR_NOT_FOUND, "vault %s not found", w->vault_id);
+    }
+    if (!st->granted) {
+        return opc__fail(eb, OPC_ERR_PERMISSION, "server %s holds no grant for vault %s", server_id,
+                         w->vault_id);
+    }
+    if (((uint64_t)st->acl & OPC_ACL_WRITE) == 0) {
+        return opc__fail(eb, OPC_ERR_PERMISSION, "server %s may only read vault %s", server_id,
+                         w->vault_id);
+    }
+    if (!remove && st->key_sn != w->key_sn) {
+        return opc__fail(eb, OPC_ERR_CONFLICT,
+                         "vault %s is sealed under key serial %lld, not %lld: reload its key",
+                         w->vault_id, (long long)st->key_sn, (long long)w->key_sn);
+    }
+    if (create && st->item_found) {
+        return opc__fail(eb, OPC_ERR_EXISTS, "item %s already exists", w->item_id);
+    }
+    if (!create && !(st->item_found && st->item_active && st->item_in_vault)) {
+        return opc__fail(eb, OPC_ERR_NOT_FOUND, "item %s not found in vault %s", w->item_id,
+                         w->vault_id);
+    }
+    if (!create && w->expected_version != 0 && st->version != w->expected_version) {
+        return opc__fail(eb, OPC_ERR_CONFLICT, "item %s was changed (version %lld, expected %lld)",
+                         w->item_id, (long long)st->version, (long long)w->expected_version);
+    }
+    if (remove) {
+        opc__acct_item_batch_tombstone(b, w->vault_id, w->item_id, st->version, st->seq, server_id,
+                                       st->chunks, now);
+    } else {
+        opc__sealed_item it = {w->vault_id, w->item_id, st->key_sn, w->overview, w->details,
+                               server_id};
+        (void)opc__acct_item_batch_write(b, &it, create, st->version, st->seq, now);
+    }
+    return b->rc;
 }
 
 /* The item and vault rows after the write (export.h). */
@@ -139,45 +159,15 @@ static opc_err write_tx(opc_account *a, const char *server_id, const opc__item_w
     if (rc != OPC_OK) {
         return rc;
     }
-    int64_t sn = 0;
-    stored_item st = {false, false, false, 0, 0};
-    bool create = !remove && w->expected_version == 0;
-    rc = authorize(a, server_id, w->vault_id, &sn, eb);
-    if (rc == OPC_OK && !remove && sn != w->key_sn) {
-        rc = opc__fail(eb, OPC_ERR_CONFLICT,
-                       "vault %s is sealed under key serial %lld, not %lld: reload its key",
-                       w->vault_id, (long long)sn, (long long)w->key_sn);
-    }
-    if (rc == OPC_OK) {
-        rc = item_state(a, w->vault_id, w->item_id, &st, eb);
-    }
-    if (rc == OPC_OK && create && st.found) {
-        rc = opc__fail(eb, OPC_ERR_EXISTS, "item %s already exists", w->item_id);
-    } else if (rc == OPC_OK && !create && !(st.found && st.active && st.in_vault)) {
-        rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "item %s not found in vault %s", w->item_id,
-                       w->vault_id);
-    } else if (rc == OPC_OK && !create && w->expected_version != 0 &&
-               st.version != w->expected_version) {
-        rc = opc__fail(eb, OPC_ERR_CONFLICT, "item %s was changed (version %lld, expected %lld)",
-                       w->item_id, (long long)st.version, (long long)w->expected_version);
-    }
-    int64_t chunks = 0;
-    if (rc == OPC_OK && remove) {
-        bool found = false;
-        rc = opc__acct_query_int(a, &found, &chunks, eb,
-                                 "SELECT COUNT(*) FROM files WHERE item_id = ?", "t", w->item_id);
-    }
+    opc__item_write_state st;
+    rc = read_state(a, server_id, w, remove, &st, eb);
     if (rc == OPC_OK) {
         opc__rows_batch b;
         opc__rows_batch_init(&b);
-        if (remove) {
-            opc__acct_item_batch_tombstone(&b, w->vault_id, w->item_id, st.version, st.seq,
-                                           server_id, chunks, now);
-        } else {
-            opc__sealed_item it = {w->vault_id, w->item_id, sn, w->overview, w->details, server_id};
-            (void)opc__acct_item_batch_write(&b, &it, create, st.version, st.seq, now);
+        rc = opc__item_write_plan(server_id, w, remove, &st, now, &b, eb);
+        if (rc == OPC_OK) {
+            rc = opc__rows_batch_run(a->rows, &b, eb);
         }
-        rc = opc__rows_batch_run(a->rows, &b, eb);
         opc__rows_batch_free(&b);
     }
     /* Built before the commit: a call that fails has changed nothing. */
@@ -212,6 +202,22 @@ static opc_err check_args(const char *server_id, const opc__item_write *w, opc__
     return OPC_OK;
 }
 
+opc_err opc__item_write_check(const char *server_id, const opc__item_write *w, bool remove,
+                              opc__ebuf *eb)
+{
+    opc_err rc = check_args(server_id, w, eb);
+    if (rc == OPC_OK && !remove && w->key_sn < 1) {
+        rc = opc__fail(eb, OPC_ERR_RANGE, "key serial must be at least 1");
+    }
+    if (rc == OPC_OK && !remove) {
+        rc = check_envelope(w->overview, w->vault_id, w->item_id, "overview", eb);
+    }
+    if (rc == OPC_OK && !remove) {
+        rc = check_envelope(w->details, w->vault_id, w->item_id, "details", eb);
+    }
+    return rc;
+}
+
 /* Hand the message to eb and the handle. */
 static opc_err finish(opc_account *a, opc_err rc, const opc__ebuf *local, opc__ebuf *eb)
 {
@@ -240,16 +246,7 @@ static opc_err server_write(opc_account *a, const char *server_id, const opc__it
     if (w == NULL || out_item == NULL || out_vault == NULL) {
         return finish(a, opc__fail(&local, OPC_ERR_INVALID_ARG, "missing argument"), &local, eb);
     }
-    opc_err rc = check_args(server_id, w, &local);
-    if (rc == OPC_OK && !remove && w->key_sn < 1) {
-        rc = opc__fail(&local, OPC_ERR_RANGE, "key serial must be at least 1");
-    }
-    if (rc == OPC_OK && !remove) {
-        rc = check_envelope(w->overview, w->vault_id, w->item_id, "overview", &local);
-    }
-    if (rc == OPC_OK && !remove) {
-        rc = check_envelope(w->details, w->vault_id, w->item_id, "details", &local);
-    }
+    opc_err rc = opc__item_write_check(server_id, w, remove, &local);
     if (rc == OPC_OK) {
         rc = write_tx(a, server_id, w, remove, now, out_item, out_vault, &local);
     }

@@ -14,6 +14,7 @@
 
 #include <opconnect/account.h>
 
+#include "account/rows.h"
 #include "core/err.h"
 #include "crypto/twoskd.h"
 #include "internal.h"
@@ -34,6 +35,19 @@ opc_err opc__account_signup_make(const char *email, const char *password, uint32
 /* The server's side: a new account file at path (O_EXCL: OPC_ERR_EXISTS)
  * holding su's rows, its issuer key and its SRP row. */
 opc_err opc__account_create_signup(const char *path, const opc__proto_signup *su, opc__ebuf *eb);
+
+/* The same first rows as ONE batch of the statement table, for a store
+ * that keeps its accounts elsewhere (the PostgreSQL store): the account
+ * row, the issuer key and its change, the SRP row (opc__rows_batch_init'ed
+ * by the caller; OPC_ERR_INVALID_ARG for an unknown key derivation). */
+opc_err opc__account_signup_batch(const opc__proto_signup *su, int64_t now, opc__rows_batch *b,
+                                  opc__ebuf *eb);
+
+/* A locked handle on the account behind rows (owned by the handle from
+ * now on, also on failure): the account row read and checked as an
+ * account file's at open. The store's side: opc__account_srp,
+ * opc__account_row and the owner's rows calls work on it. */
+opc_err opc__account_open_rows(opc__rows *rows, opc_account **out, opc__ebuf *eb);
 
 /* The SRP salt and verifier of a's account; OPC_ERR_NOT_FOUND for an
  * account without (a local account file served as is). */
