@@ -11,6 +11,9 @@
  *                    $HOME/.op/account-server; created 0700 when missing)
  *   OP_HTTPS_PORT, OP_TLS_*, OP_ACME_*  HTTPS (daemons/common/tls_env.c)
  *   OP_ACCOUNT_THREADS  worker threads (1-16384; default 256)
+ *   OP_ACCOUNT_DATABASE_URL  a libpq connection string: the accounts in
+ *                    PostgreSQL (store/pg.c), not in the accounts/ files
+ *   OP_ACCOUNT_DB_POOL  its connections (1-64; default 16)
  *   OP_HTTP_PORT     plain HTTP, refused unless OP_BIND_ADDRESS is a
  *                    loopback address (default none)
  *   OP_BIND_ADDRESS, OP_LOG_LEVEL  as the other daemons
@@ -42,6 +45,11 @@ static const dmn_prog prog = {
     .env = "  OP_ACCOUNT_DATA_DIR the data directory: server-key.jwk and accounts/*.db\n"
            "                      (default $XDG_DATA_HOME/.op/account-server, else\n"
            "                      $HOME/.op/account-server)\n"
+           "  OP_ACCOUNT_DATABASE_URL\n"
+           "                      a libpq connection string: the accounts live in that\n"
+           "                      PostgreSQL database, shared with other account servers,\n"
+           "                      instead of accounts/*.db (default none)\n"
+           "  OP_ACCOUNT_DB_POOL  database connections of this server, 1-64 (default 16)\n"
            "  OP_ACCOUNT_THREADS  worker threads, 1-16384: one per open connection; each\n"
            "                      waiting long poll holds one (default 256)\n"
            "  OP_HTTP_PORT        plain HTTP, 0-65535, only with a loopback\n"
@@ -186,6 +194,8 @@ int main(int argc, char **argv)
     data_dir(dir);
     int threads = (int)dmn_env_int("OP_ACCOUNT_THREADS", 1, OPC_ACCOUNTD_MAX_THREADS,
                                    OPC_ACCOUNTD_DEFAULT_THREADS);
+    int db_pool = (int)dmn_env_int("OP_ACCOUNT_DB_POOL", 1, OPC_ACCOUNTD_MAX_DB_POOL,
+                                   OPC_ACCOUNTD_DEFAULT_DB_POOL);
     tls_env tls;
     tls_env_read(&tls);
     int https_port = tls_env_https_port(&tls);
@@ -211,6 +221,10 @@ int main(int argc, char **argv)
                          opc_accountd_set_bind_address(s, d.bind_address) != OPC_OK ||
                          opc_accountd_set_threads(s, threads) != OPC_OK)) {
         rc = OPC_ERR_INVALID_ARG; /* not reached: the values were checked above */
+    }
+    const char *db = dmn_env("OP_ACCOUNT_DATABASE_URL");
+    if (rc == OPC_OK && db != NULL && db[0] != '\0') {
+        rc = opc_accountd_set_database(s, db, db_pool, err, sizeof err);
     }
     if (rc == OPC_OK) {
         const tls_env_target target = {.obj = s,

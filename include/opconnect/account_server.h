@@ -36,6 +36,9 @@ typedef struct opc_accountd opc_accountd;
 #define OPC_ACCOUNTD_DEFAULT_HTTPS_PORT 8443
 #define OPC_ACCOUNTD_DEFAULT_THREADS 256
 #define OPC_ACCOUNTD_MAX_THREADS 16384
+/* Database connections of one server (opc_accountd_set_database). */
+#define OPC_ACCOUNTD_DEFAULT_DB_POOL 16
+#define OPC_ACCOUNTD_MAX_DB_POOL 64
 /* The length of a pin (RFC 7638 thumbprint, b64url) and its buffer. */
 #define OPC_ACCOUNTD_PIN_LEN 43
 
@@ -64,6 +67,21 @@ OPC_API OPC_NODISCARD opc_err opc_accountd_set_https_port(opc_accountd *s, int p
 OPC_API OPC_NODISCARD opc_err opc_accountd_set_bind_address(opc_accountd *s, const char *address);
 /* Worker threads = connections served at once (1-16384; default 256). */
 OPC_API OPC_NODISCARD opc_err opc_accountd_set_threads(opc_accountd *s, int threads);
+/*
+ * The accounts in a PostgreSQL database instead of the data directory's
+ * accounts/ files (docs/postgres.md): conninfo is a libpq connection string
+ * (host=... dbname=... user=..., or a postgresql:// URI; TLS to the
+ * database with sslmode=verify-full and sslrootcert=...), pool the most
+ * connections this server opens (1-64; 0: 16). Any number of account
+ * servers may share one database; they must share the data directory's
+ * server key too. The database is reached and its schema brought up to
+ * date now: OPC_ERR_IO when it cannot be reached, OPC_ERR_UNSUPPORTED when
+ * its schema is newer than this library; errbuf says why (never the
+ * password). Since 0.2.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_accountd_set_database(opc_accountd *s, const char *conninfo,
+                                                        int pool, char *errbuf,
+                                                        size_t errbuf_len);
 /* The HTTPS certificate from PEM files (chain leaf first, key RSA or EC),
  * loaded and checked now; as opc_api_set_tls_files(). Since 0.2.0. */
 OPC_API OPC_NODISCARD opc_err opc_accountd_set_tls_files(opc_accountd *s, const char *cert_file,

@@ -439,6 +439,31 @@ opc_err opc_accountd_set_threads(opc_accountd *s, int threads)
     return OPC_OK;
 }
 
+opc_err opc_accountd_set_database(opc_accountd *s, const char *conninfo, int pool, char *errbuf,
+                                  size_t errbuf_len)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = OPC_OK;
+    if (!stopped(s) || conninfo == NULL || conninfo[0] == '\0' || pool < 0 ||
+        pool > OPC_ACCOUNTD_MAX_DB_POOL) {
+        rc = opc__fail(&eb, OPC_ERR_INVALID_ARG,
+                       "missing connection string, pool out of range (0-%d), or the server runs",
+                       OPC_ACCOUNTD_MAX_DB_POOL);
+    }
+    opc__store *pg = NULL;
+    if (rc == OPC_OK) {
+        rc = opc__store_pg_open(conninfo, pool == 0 ? OPC_ACCOUNTD_DEFAULT_DB_POOL : pool, &pg,
+                                &eb);
+    }
+    if (rc == OPC_OK) {
+        opc__store_close(s->store);
+        s->store = pg;
+    }
+    opc__ebuf_export(&eb, errbuf, errbuf_len);
+    return rc;
+}
+
 /* The TLS state for a setter (created on first use). */
 static opc_err tls_begin(opc_accountd *s, bool args_ok, opc__ebuf *eb)
 {

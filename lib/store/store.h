@@ -156,6 +156,17 @@ struct opc__store {
  */
 opc_err opc__store_sqlite_open(const char *dir, opc__store **out, opc__ebuf *eb);
 
+/*
+ * The PostgreSQL store (pg.c, docs/postgres.md): every account in one
+ * database, shared by any number of account servers. conninfo: a libpq
+ * connection string (TLS to the database by its sslmode, sslrootcert ...
+ * keywords); pool: the most connections this process opens (1..64),
+ * besides the one that listens for other servers' commits. The schema's
+ * migrations are applied first (OPC_ERR_IO when the database cannot be
+ * reached, OPC_ERR_UNSUPPORTED when it is newer than this program).
+ */
+opc_err opc__store_pg_open(const char *conninfo, int pool, opc__store **out, opc__ebuf *eb);
+
 /* Dispatchers: argument checks (ids of OPC_ID_LEN characters, limits
  * 1..OPC_STORE_MAX_LIMIT, wait 0..OPC_STORE_MAX_WAIT_MS), then the backend. */
 opc_err opc__store_account(opc__store *s, const char *account, opc__ebuf *eb);
