@@ -314,6 +314,8 @@ sdk-tests: all
 	@tests/sdk/run $(BUILDDIR)
 	@echo "== sdk again, the upstream over HTTPS (op-account-server)"
 	@OPC_UPSTREAM_MODE=https tests/sdk/run $(BUILDDIR)
+	@echo "== sdk again, op-account-server on PostgreSQL"
+	@OPC_UPSTREAM_MODE=https NET_STORE=pg tests/sdk/run $(BUILDDIR)
 
 check-fast: all unit api-tests cli-tests daemon-tests sdk-tests check-tls headers-check exports-check \
 		docs-check banned-check layers-check install-check fuzz-smoke

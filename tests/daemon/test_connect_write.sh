@@ -37,8 +37,11 @@ LOAD=$(op vault get Load --format json | jq -r .id)
 OUTSIDE=$(op vault get Outside --format json | jq -r .id)
 WEB=$(op item get "Web Login" --vault Demo --format json | jq -r .id)
 ATT=$(op item get "Attached" --vault Demo --format json | jq -r .id)
-ACCOUNT_DB=$(account_file)
-check "the account file is known ($ACCOUNT_DB)" [ -f "$ACCOUNT_DB" ]
+# (No file when the account server keeps its accounts in PostgreSQL.)
+if [ "${NET_STORE:-sqlite}" != pg ]; then
+    ACCOUNT_DB=$(account_file)
+    check "the account file is known ($ACCOUNT_DB)" [ -f "$ACCOUNT_DB" ]
+fi
 token() { # NAME VAULT-ARGS...: prints the token
     _n=$1
     shift

@@ -87,6 +87,7 @@ net_url() { echo "https://127.0.0.1:$1"; }
 # it does not within 5 s.
 net_server_start() {
     env OP_ACCOUNT_DATA_DIR="$2" OP_HTTPS_PORT="$5" OP_BIND_ADDRESS=127.0.0.1 \
+        OP_ACCOUNT_DATABASE_URL="${NET_DB_URL:-}" \
         OP_TLS_CERT_FILE="$3/cert.pem" OP_TLS_KEY_FILE="$3/key.pem" OP_LOG_LEVEL=debug \
         "$ACCTD" >>"$T/$6.log" 2>>"$T/$6.err" </dev/null &
     eval "$1=\$!"
@@ -106,6 +107,24 @@ net_cert "$NET/ca1" "$NET/srv1" || net_world_fail "a certificate for 127.0.0.1 s
 net_data_init "$NET_DATA" || net_world_fail "the account server's data dir"
 NET_PIN=$(net_pin "$NET_DATA" 2>"$T/pin.err") && [ -n "$NET_PIN" ] ||
     net_world_fail "op-account-server --print-pin" "$(cat "$T/pin.err")"
+# NET_STORE picks the account server's store: sqlite (the default: the
+# data dir's accounts/*.db) or pg (a throwaway PostgreSQL cluster of this
+# script, tests/lib/pg.sh, stopped on exit).
+NET_STORE=${NET_STORE:-sqlite}
+NET_DB_URL=
+case $NET_STORE in
+sqlite) ;;
+pg)
+    # shellcheck source=pg.sh
+    . "$(dirname "$0")/../lib/pg.sh"
+    # Outside $T (mode 0700, root's): the cluster runs as another user.
+    NET_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/opc-netpg.XXXXXX") || net_world_fail "a directory for PostgreSQL"
+    pg_start "$NET_PG_DIR" ||
+        net_world_fail "a PostgreSQL cluster (tests/lib/pg.sh)" "$(tail -n 5 "$NET_PG_DIR"/*.log 2>/dev/null)"
+    NET_DB_URL=$PG_URL
+    ;;
+*) net_world_fail "NET_STORE is sqlite or pg (not $NET_STORE)" ;;
+esac
 ACCT_PORT=$(free_port)
 NET_URL=$(net_url "$ACCT_PORT")
 OP_UPSTREAM_CA_FILE="$NET/ca1/ca.pem"
@@ -174,6 +193,10 @@ upstream_account_ready() {
 # the Connect servers opened sessions with op-account-server (the
 # credentials named it, not the account file).
 upstream_world_check() {
+    if [ "$NET_STORE" = pg ]; then
+        pg_stop
+        rm -rf "$NET_PG_DIR"
+    fi
     [ -n "$ACCTD_PID" ] || [ -s "$T/acctd.log" ] || return 0 # never started: failed already
     _ns=$(grep -c 'session opened' "$T/acctd.log" 2>/dev/null || true)
     if [ "${_ns:-0}" -gt 0 ]; then
