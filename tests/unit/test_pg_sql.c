@@ -683,7 +683,7 @@ static void test_file_chunks_bytea(void **state)
     /* As pg.c sends it: bytea in binary, the rest as text. */
     static const char blob[] = {'\0', '\x01', '\xff', '\'', '\\'};
     for (int idx = 0; idx < 3; idx++) {
-        char sidx[4];
+        char sidx[16];
         (void)snprintf(sidx, sizeof sidx, "%d", idx);
         const char *vals[] = {ACCT, "I1", "F1", sidx, blob};
         const int lens[] = {0, 0, 0, 0, (int)sizeof blob};
