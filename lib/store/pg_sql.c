@@ -362,7 +362,7 @@ static const opc__pg_sql table[] = {
      "file_id, server_id, jti, kid, version FROM changes c WHERE c.account_id = a.account_id AND "
      "c.seq > $2::bigint AND (c.server_id = $3::text OR (c.server_id IS NULL AND c.kind = "
      "'issuer_key') OR (c.server_id IS NULL AND c.vault_id IS NOT NULL AND EXISTS (SELECT 1 FROM "
-     "vault_access g WHERE g.account_id = c.account_id AND g.vault_id = c.vault_id AND "
+     "vault_access g WHERE g.account_id = $1::text AND g.vault_id = c.vault_id AND "
      "g.accessor_type = 'server' AND g.accessor_id = $3::text))) ORDER BY c.seq LIMIT "
      "$4::bigint) c ON true WHERE a.account_id = $1::text ORDER BY c.seq"},
     {"store.account", "SELECT 1::bigint FROM account WHERE account_id = $1::text"},

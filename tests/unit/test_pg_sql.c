@@ -6,7 +6,7 @@
  * convention ($1 the account, then the statement's parameters; the store's
  * own as listed below); then a few behaviours (the account row, vaults and
  * grants, NOCASE token names, byte-order keyset paging, the feed's head
- * row, a file chunk through bytea).
+ * row, a file chunk through bytea, the Connect server's reads).
  *
  * OPC_TEST_PG_URL is a libpq connection string to a database the test may
  * use as an administrator: it creates its own database (named with its
@@ -683,7 +683,7 @@ static void test_file_chunks_bytea(void **state)
     /* As pg.c sends it: bytea in binary, the rest as text. */
     static const char blob[] = {'\0', '\x01', '\xff', '\'', '\\'};
     for (int idx = 0; idx < 3; idx++) {
-        char sidx[4];
+        char sidx[16];
         (void)snprintf(sidx, sizeof sidx, "%d", idx);
         const char *vals[] = {ACCT, "I1", "F1", sidx, blob};
         const int lens[] = {0, 0, 0, 0, (int)sizeof blob};
@@ -717,6 +717,67 @@ static void test_file_chunks_bytea(void **state)
     assert_true(exec_ok(db, "ROLLBACK"));
 }
 
+static void test_connect_reads(void **state)
+{
+    (void)state;
+    NEED_DB();
+    begin();
+    insert_account(ACCT, "a@example.com");
+    insert_account(ACCT2, "b@example.com");
+    PGresult *r = NULL;
+    /* Sign-in: the account of an email, with its SRP row. */
+    assert_int_equal(run_ok("store.owner_lookup", ARGS("a@example.com"), NULL), 0);
+    assert_int_equal(run_ok("account.srp_insert", ARGS(ACCT, "ssalt", "verifier", "1"), NULL), 1);
+    assert_int_equal(run_ok("store.owner_lookup", ARGS("a@example.com"), &r), 1);
+    assert_string_equal(PQgetvalue(r, 0, 0), ACCT);
+    assert_string_equal(PQgetvalue(r, 0, 1), "ssalt");
+    assert_string_equal(PQgetvalue(r, 0, 2), "verifier");
+    assert_string_equal(PQgetvalue(r, 0, 3), "salt");
+    assert_string_equal(PQgetvalue(r, 0, 4), "650000");
+    PQclear(r);
+    assert_int_equal(run_ok("account.issuer_key_insert", ARGS(ACCT, "K1", "{}", "1", "1"), NULL),
+                     1);
+    assert_int_equal(run_ok("store.issuer_key", ARGS(ACCT, "K1"), NULL), 1);
+    assert_int_equal(run_ok("store.issuer_key", ARGS(ACCT2, "K1"), NULL), 0);
+    assert_int_equal(run_ok("vault.insert", ARGS(ACCT, "V1", "U", "1", "a", "5", "5", "1"), NULL),
+                     1);
+    assert_int_equal(run_ok("vault.insert", ARGS(ACCT, "V2", "U", "1", "a", "5", "5", "1"), NULL),
+                     1);
+    assert_int_equal(run_ok("server.insert",
+                            ARGS(ACCT, "S1", "Box", "dp", "ds", "ep", "es", "rec", "1", "1", "1"),
+                            NULL),
+                     1);
+    assert_int_equal(
+        run_ok("access.grant_server", ARGS(ACCT, "V1", "S1", "1", "wk", "1", "7", "gs", "4"), NULL),
+        1);
+    /* Scoped to the server's grants, and to the account. */
+    assert_int_equal(run_ok("store.access", ARGS(ACCT, "S1", "V1"), &r), 1);
+    assert_string_equal(PQgetvalue(r, 0, 2), "wk");
+    assert_string_equal(PQgetvalue(r, 0, 4), "7");
+    PQclear(r);
+    assert_int_equal(run_ok("store.access", ARGS(ACCT, "S1", "V2"), NULL), 0);
+    assert_int_equal(run_ok("store.vault", ARGS(ACCT, "S1", "V1"), NULL), 1);
+    assert_int_equal(run_ok("store.vault", ARGS(ACCT, "S1", "V2"), NULL), 0);
+    assert_int_equal(run_ok("store.vault", ARGS(ACCT2, "S1", "V1"), NULL), 0);
+    assert_int_equal(run_ok("store.vault_row", ARGS(ACCT, "V2"), NULL), 1);
+    /* The device key of an active server only. */
+    assert_int_equal(run_ok("store.device_key", ARGS(ACCT, "S1"), &r), 1);
+    assert_string_equal(PQgetvalue(r, 0, 0), "dp");
+    PQclear(r);
+    assert_int_equal(run_ok("server.delete", ARGS(ACCT, "2", "2", "S1", "1"), NULL), 1);
+    assert_int_equal(run_ok("store.device_key", ARGS(ACCT, "S1"), NULL), 0);
+    assert_int_equal(run_ok("store.write_auth", ARGS(ACCT, "S1", "V1"), &r), 1);
+    assert_string_equal(PQgetvalue(r, 0, 0), "0");
+    PQclear(r);
+    /* The write lock and the feed counter. */
+    assert_int_equal(run_ok("store.set_seq", ARGS(ACCT, "42"), NULL), 1);
+    assert_int_equal(run_ok("store.lock", ARGS(ACCT), &r), 1);
+    assert_string_equal(PQgetvalue(r, 0, 0), "42");
+    PQclear(r);
+    assert_int_equal(run_ok("store.lock", ARGS("NOSUCH"), NULL), 0);
+    assert_true(exec_ok(db, "ROLLBACK"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -727,6 +788,7 @@ int main(void)
         cmocka_unit_test(test_keyset_paging_byte_order),
         cmocka_unit_test(test_changes_head),
         cmocka_unit_test(test_file_chunks_bytea),
+        cmocka_unit_test(test_connect_reads),
     };
     return cmocka_run_group_tests_name("pg_sql", tests, setup, teardown);
 }
