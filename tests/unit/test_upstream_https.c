@@ -886,8 +886,8 @@ static void test_https_failover(void **state)
     char dead[64], b[64], c[64];
     (void)snprintf(dead, sizeof dead, "http://127.0.0.1:%d", dead_port());
     (void)snprintf(b, sizeof b, "http://127.0.0.1:%d", port);
-    /* The same server by another name: localhost (127.0.0.1 and/or ::1;
-     * libcurl tries each address the name resolves to). */
+    /* The same server by another name (a second "account server" that
+     * shares the first's state, as two servers on one database do). */
     (void)snprintf(c, sizeof c, "http://localhost:%d", port);
     opc__ebuf eb;
     cJSON *out = NULL, *item = NULL, *vault = NULL;
