@@ -34,8 +34,12 @@
  * session (the next request makes one there) and logs one line, "upstream:
  * <old url> failed (<reason>); now <new url>". The retry that follows goes
  * to the new server after the usual backoff; a write is retried there only
- * when it cannot have reached the old one (above). One URL: no move, the
- * retries go to the same server as before.
+ * when it cannot have reached the old one (above). A server that does not
+ * prove the pinned key, refuses our session or sends an answer failing its
+ * MAC is reported as before (OPC_ERR_SIGNATURE or OPC_ERR_PERMISSION, no
+ * retry) and the handle moves too, for the calls to come: one misplaced
+ * server in the list does not hold it. One URL: no move, the retries go to
+ * the same server as before.
  *
  * Secrets: the device key (a copy), the ephemeral key and the session keys
  * are wiped when dropped; messages name the host, ids and statuses only.
@@ -363,6 +367,12 @@ static outcome attempt(opc__upstream *u, const call *c, long *status, cJSON **js
              * that cannot have reached the server, never read back. */
             o = NOT_SENT;
         }
+        if (o == DONE && (*rc == OPC_ERR_SIGNATURE || *rc == OPC_ERR_PERMISSION ||
+                          *rc == OPC_ERR_NOT_FOUND)) {
+            /* Not the pinned key, or our session refused: this server is
+             * not working for us (the next may be). */
+            *move = true;
+        }
         if (o != DONE || *rc != OPC_OK) {
             return o;
         }
@@ -426,6 +436,7 @@ static outcome attempt(opc__upstream *u, const call *c, long *status, cJSON **js
         session_drop(h);
         *rc = opc__fail(eb, OPC_ERR_SIGNATURE, "upstream: answer failed its MAC check (%s %s)",
                         host_of(u), c->method);
+        *move = true;
         goto done;
     }
     if (a.len > 0) {
@@ -476,8 +487,13 @@ static opc_err exchange(opc__upstream *u, const call *c, cJSON **json, bool *los
         opc_err rc = OPC_OK;
         why[0] = '\0';
         outcome o = attempt(u, c, &status, json, why, &move, &rc, eb);
-        if (o == DONE || o == NEW_SESSION || o == INTERRUPTED) {
+        if ((o == DONE && rc == OPC_OK) || o == NEW_SESSION || o == INTERRUPTED) {
             move = false;
+        }
+        if (o == DONE && move && why[0] == '\0') {
+            /* A refusal (reported as it is): the cause is its message. */
+            (void)snprintf(why, OPC_TRANSPORT_WHY_MAX, "%s",
+                           eb != NULL && eb->msg[0] != '\0' ? eb->msg : opc_errname(rc));
         }
         /* The message names the server that failed, before a move. */
         char failed[OPC_TRANSPORT_WHY_MAX + 64];
@@ -500,10 +516,12 @@ static opc_err exchange(opc__upstream *u, const call *c, cJSON **json, bool *los
             return rc;
         case NEW_SESSION:
             if (renewed) {
-                return opc__fail(eb, OPC_ERR_PERMISSION,
-                                 "upstream %s refused the session's requests (authentication "
-                                 "failed)",
-                                 host_of(u));
+                rc = opc__fail(eb, OPC_ERR_PERMISSION,
+                               "upstream %s refused the session's requests (authentication "
+                               "failed)",
+                               host_of(u));
+                fail_over(u, "the session's requests refused twice");
+                return rc;
             }
             renewed = true;
             n--; /* a new session is not a retry */

@@ -976,6 +976,21 @@ static void test_https_failover(void **state)
     assert_non_null(strstr(eb.msg, "may or may not have been made"));
     opc__upstream_close(u);
 
+    /* An answer failing its MAC: refused as ever (no retry), and the
+     * handle moves on for the calls to come. */
+    u = open_list(both, 2);
+    atomic_store(&S.mode, BAD_MAC);
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_vault(u, VAULT_ID, &out, &eb), OPC_ERR_SIGNATURE);
+    assert_null(out);
+    assert_string_equal(opc__upstream_https_current(u), c);
+    atomic_store(&S.mode, NORMAL);
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_vault(u, VAULT_ID, &out, &eb), OPC_OK);
+    cJSON_Delete(out);
+    assert_string_equal(opc__upstream_https_current(u), c);
+    opc__upstream_close(u);
+
     /* All down: each server tried, OPC_ERR_IO after OPC_HTTPS_TRIES + 1 tries. */
     stop_server(ctx, port);
     atomic_store(&S.mode, NORMAL);
