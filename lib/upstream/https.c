@@ -35,9 +35,9 @@
  * <old url> failed (<reason>); now <new url>". The retry that follows goes
  * to the new server after the usual backoff; a write is retried there only
  * when it cannot have reached the old one (above). A server that does not
- * prove the pinned key, refuses our session or sends an answer failing its
- * MAC is reported as before (OPC_ERR_SIGNATURE or OPC_ERR_PERMISSION, no
- * retry) and the handle moves too, for the calls to come: one misplaced
+ * prove the pinned key, refuses our session, does not speak the protocol or
+ * sends an answer failing its MAC is reported as before (the call fails,
+ * no retry) and the handle moves too, for the calls to come: one misplaced
  * server in the list does not hold it. One URL: no move, the retries go to
  * the same server as before.
  *
@@ -367,10 +367,9 @@ static outcome attempt(opc__upstream *u, const call *c, long *status, cJSON **js
              * that cannot have reached the server, never read back. */
             o = NOT_SENT;
         }
-        if (o == DONE && (*rc == OPC_ERR_SIGNATURE || *rc == OPC_ERR_PERMISSION ||
-                          *rc == OPC_ERR_NOT_FOUND)) {
-            /* Not the pinned key, or our session refused: this server is
-             * not working for us (the next may be). */
+        if (o == DONE && *rc != OPC_OK && *rc != OPC_ERR_NOMEM) {
+            /* Not the pinned key, our session refused, or not an account
+             * server at all: this one is not working for us (the next may be). */
             *move = true;
         }
         if (o != DONE || *rc != OPC_OK) {
@@ -430,6 +429,7 @@ static outcome attempt(opc__upstream *u, const call *c, long *status, cJSON **js
     *rc = check_protocol(u, a.protocol, eb);
     if (*rc != OPC_OK) {
         session_drop(h);
+        *move = true; /* not an account server (of this protocol) */
         goto done;
     }
     if (!mac_ok) {

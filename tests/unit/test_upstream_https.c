@@ -989,6 +989,18 @@ static void test_https_failover(void **state)
     assert_int_equal(opc__upstream_vault(u, VAULT_ID, &out, &eb), OPC_OK);
     cJSON_Delete(out);
     assert_string_equal(opc__upstream_https_current(u), c);
+    /* An answer without OPC-Protocol (not an account server): refused as
+     * ever, and the handle moves on. */
+    atomic_store(&S.mode, NO_PROTOCOL);
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_vault(u, VAULT_ID, &out, &eb), OPC_ERR_IO);
+    assert_string_equal(opc__upstream_https_current(u), b);
+    atomic_store(&S.mode, NORMAL);
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_vault(u, VAULT_ID, &out, &eb), OPC_OK);
+    cJSON_Delete(out);
+    assert_string_equal(opc__upstream_https_current(u), b);
+    assert_int_equal(opc__upstream_https_moves(u), 2);
     opc__upstream_close(u);
 
     /* All down: each server tried, OPC_ERR_IO after OPC_HTTPS_TRIES + 1 tries. */
