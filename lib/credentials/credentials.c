@@ -378,8 +378,9 @@ static opc_err parse_service_url(const ctx *x, const cJSON *o, opc_credentials *
     } else if (cJSON_IsArray(m)) {
         int count = cJSON_GetArraySize(m);
         if (count < 1 || count > OPC_CREDENTIALS_MAX_UPSTREAMS) {
-            return BAD(x, "\"encCredentials.serviceUrl\" must list 1 to %d account servers (it "
-                          "lists %d)",
+            return BAD(x,
+                       "\"encCredentials.serviceUrl\" must list 1 to %d account servers (it "
+                       "lists %d)",
                        OPC_CREDENTIALS_MAX_UPSTREAMS, count);
         }
         for (const cJSON *e = m->child; e != NULL; e = e->next) {

@@ -91,9 +91,8 @@ bool opc__credentials_url_is_list(const char *s)
     return s != NULL && strstr(s, "://") != NULL && strchr(s, ',') != NULL;
 }
 
-opc_err opc__credentials_url_list_split(const char *s,
-                                        char *out[OPC_CREDENTIALS_MAX_UPSTREAMS], size_t *n,
-                                        opc__ebuf *eb)
+opc_err opc__credentials_url_list_split(const char *s, char *out[OPC_CREDENTIALS_MAX_UPSTREAMS],
+                                        size_t *n, opc__ebuf *eb)
 {
     *n = 0;
     const char *p = s;

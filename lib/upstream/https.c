@@ -76,10 +76,10 @@
 typedef struct https {
     opc__transport *ts[OPC_CREDENTIALS_MAX_UPSTREAMS]; /* one per account server */
     size_t n;
-    size_t cur;       /* the current one */
+    size_t cur;        /* the current one */
     opc__transport *t; /* ts[cur] */
-    uint64_t moves;   /* failovers so far */
-    opc__key *device; /* a copy of the credentials' device key */
+    uint64_t moves;    /* failovers so far */
+    opc__key *device;  /* a copy of the credentials' device key */
     char pin[OPC_PROTO_HASH_B64 + 1];
     /* The session. */
     bool live;

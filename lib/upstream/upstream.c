@@ -112,10 +112,10 @@ opc_err opc__upstream_https_open(const char *url, const char *server_id, const c
                                          out, eb);
 }
 
-opc_err opc__upstream_https_open_list(const char *const *urls, size_t n_urls,
-                                      const char *server_id, const char *account_id,
-                                      const opc__key *device_key, const char *pin,
-                                      const char *ca_file, opc__upstream **out, opc__ebuf *eb)
+opc_err opc__upstream_https_open_list(const char *const *urls, size_t n_urls, const char *server_id,
+                                      const char *account_id, const opc__key *device_key,
+                                      const char *pin, const char *ca_file, opc__upstream **out,
+                                      opc__ebuf *eb)
 {
     if (out == NULL || urls == NULL) {
         return OPC_ERR_INVALID_ARG;

@@ -193,10 +193,10 @@ opc_err opc__upstream_https_open(const char *url, const char *server_id, const c
                                  opc__upstream **out, opc__ebuf *eb);
 /* The same for several account servers (urls[0..n_urls), tried in that
  * order, round robin). */
-opc_err opc__upstream_https_open_list(const char *const *urls, size_t n_urls,
-                                      const char *server_id, const char *account_id,
-                                      const opc__key *device_key, const char *pin,
-                                      const char *ca_file, opc__upstream **out, opc__ebuf *eb);
+opc_err opc__upstream_https_open_list(const char *const *urls, size_t n_urls, const char *server_id,
+                                      const char *account_id, const opc__key *device_key,
+                                      const char *pin, const char *ca_file, opc__upstream **out,
+                                      opc__ebuf *eb);
 /* The https handle's current account server (its base URL; NULL for
  * another backend) and how many times it moved (tests, diagnostics). */
 const char *opc__upstream_https_current(const opc__upstream *u);

@@ -1015,8 +1015,8 @@ static void test_https_failover(void **state)
     /* The list's refusals. */
     const char *plain[2] = {b, "http://192.0.2.7:8080"};
     opc__ebuf_clear(&eb);
-    assert_int_equal(opc__upstream_https_open_list(plain, 2, SERVER_ID, ACCOUNT_ID, S.device,
-                                                   S.pin, NULL, &u, &eb),
+    assert_int_equal(opc__upstream_https_open_list(plain, 2, SERVER_ID, ACCOUNT_ID, S.device, S.pin,
+                                                   NULL, &u, &eb),
                      OPC_ERR_CREDENTIALS);
     assert_null(u);
     opc__ebuf_clear(&eb);
