@@ -163,8 +163,8 @@ failover() {
 # ---- kill -9 A: on to B ----
 kill9 ACCTD_PID
 failover A "$URL_A" "$URL_B"
-check "B opened sessions (connect-sync's and connect-api's)" sh -c \
-    "[ \$(grep -c 'session opened' '$T/acctd2.log') -ge 2 ]"
+two_sessions_b() { [ "$(grep -c 'session opened' "$T/acctd2.log")" -ge 2 ]; }
+check "B opened sessions (connect-sync's and connect-api's)" poll_until 5000 two_sessions_b
 sleep 1
 
 # ---- A back, kill -9 B: back to A (round robin) ----
