@@ -156,6 +156,10 @@ struct opc__store {
  */
 opc_err opc__store_sqlite_open(const char *dir, opc__store **out, opc__ebuf *eb);
 
+/* The PostgreSQL store. conninfo: a libpq connection string; pool:
+ * connections (1..64). Applies the schema migrations at open. */
+opc_err opc__store_pg_open(const char *conninfo, int pool, opc__store **out, opc__ebuf *eb);
+
 /* Dispatchers: argument checks (ids of OPC_ID_LEN characters, limits
  * 1..OPC_STORE_MAX_LIMIT, wait 0..OPC_STORE_MAX_WAIT_MS), then the backend. */
 opc_err opc__store_account(opc__store *s, const char *account, opc__ebuf *eb);
