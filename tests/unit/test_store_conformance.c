@@ -61,7 +61,8 @@
 #include "wire/proto.h"
 #include "wire/rows_rpc.h"
 
-/* 1 once the library has the PostgreSQL store (opc__store_pg_open). */
+/* 1 once the library has the PostgreSQL store (opc__store_pg_open): the
+ * one line to change when lib/store gets it. */
 #ifndef OPC_HAVE_PG_STORE
 #define OPC_HAVE_PG_STORE 0
 #endif
@@ -1523,7 +1524,20 @@ static void case_item_writes(void **state)
     one_entry(s, acct, w.s, head, "item_upsert", w.va, x, 2);
     head++;
 
-    /* Refusals: nothing written, no feed entry. */
+    /* Refusals: nothing written, no feed entry. First the arguments
+     * (import.h's check 1: the backend's, the dispatcher does not look
+     * into the write). */
+    put_fails(s, acct, w.s, "not-a-vault-id", x, 1, &sx2, OPC_ERR_INVALID_ARG, "a bad vault id");
+    put_fails(s, acct, w.s, w.va, "not-an-item-id", 1, &sx2, OPC_ERR_INVALID_ARG,
+              "a bad item id");
+    put_fails(s, acct, w.s, w.va, x, -1, &sx2, OPC_ERR_RANGE, "a negative version");
+    sealed no_sn = {sx2.ov, sx2.det, 0};
+    put_fails(s, acct, w.s, w.va, x, 2, &no_sn, OPC_ERR_RANGE, "key serial 0");
+    sealed no_ov = {NULL, sx2.det, sx2.sn};
+    put_fails(s, acct, w.s, w.va, x, 2, &no_ov, OPC_ERR_INVALID_ARG, "no overview");
+    delete_fails(s, acct, w.s, w.va, x, -1, OPC_ERR_RANGE, "delete at a negative version");
+    delete_fails(s, acct, w.s, w.va, "not-an-item-id", 2, OPC_ERR_INVALID_ARG,
+                 "delete a bad item id");
     put_fails(s, acct, w.s, w.va, x, 1, &sx, OPC_ERR_CONFLICT, "stale version");
     put_fails(s, acct, w.s, w.va, x, 3, &sx, OPC_ERR_CONFLICT, "future version");
     put_fails(s, acct, w.s, w.va, x, 0, &sx, OPC_ERR_EXISTS, "create an existing item");
