@@ -1131,6 +1131,28 @@ static void case_connect_reads(void **state)
     assert_int_equal(cJSON_GetArraySize(pg), 0);
     assert_int_equal(next, head2 + 50);
     cJSON_Delete(pg);
+    /* Visibility follows the grants S holds now (feed.h): granted B, S sees
+     * B's entries, earlier ones included; revoked, it sees the revocation
+     * and none of them again. */
+    FX_OK(a, opc_account_server_grant(a, w.s, w.vb));
+    pg = feed(s, acct, w.s, 0, OPC_STORE_MAX_LIMIT, &next);
+    assert_true(has_entry(pg, "vault_create", w.vb, NULL, NULL));
+    assert_true(has_entry(pg, "item_upsert", w.vb, ib2, NULL));
+    assert_true(has_entry(pg, "grant", w.vb, NULL, w.s));
+    cJSON_Delete(pg);
+    FX_OK(a, opc_account_server_revoke(a, w.s, w.vb));
+    int64_t head3 = feed_head(s, acct);
+    pg = feed(s, acct, w.s, head2, OPC_STORE_MAX_LIMIT, &next);
+    assert_int_equal(next, head3);
+    assert_int_equal(cJSON_GetArraySize(pg), 2);
+    assert_true(has_entry(pg, "grant", w.vb, NULL, w.s));
+    assert_true(has_entry(pg, "grant_revoke", w.vb, NULL, w.s));
+    cJSON_Delete(pg);
+    pg = feed(s, acct, w.s, 0, OPC_STORE_MAX_LIMIT, &next);
+    assert_false(has_entry(pg, "vault_create", w.vb, NULL, NULL));
+    assert_false(has_entry(pg, "item_upsert", w.vb, NULL, NULL));
+    cJSON_Delete(pg);
+    head2 = head3;
     /* An unknown account or server. */
     cJSON *x = NULL;
     WANT(OPC_ERR_NOT_FOUND, opc__store_changes(s, other, w.s, 0, 10, 0, &x, &next, &eb));
