@@ -344,8 +344,7 @@ typedef struct via_store {
     char account[OPC_ID_LEN + 1];
 } via_store;
 
-static opc_err vs_read(void *self, const char *name, const cJSON *args, cJSON **rows,
-                       opc__ebuf *eb)
+static opc_err vs_read(void *self, const char *name, const cJSON *args, cJSON **rows, opc__ebuf *eb)
 {
     const via_store *v = self;
     *rows = NULL;
@@ -406,8 +405,8 @@ static opc_err vs_batch(void *self, const opc__rpc_step *steps, size_t n, int64_
         rc = opc__rpc_seqs_decode(ans, &back, &n_back, eb);
     }
     if (rc == OPC_OK && n_back != n_seqs) {
-        rc = opc__fail(eb, OPC_ERR_PARSE, "the store gave %zu seqs for %zu changes", n_back,
-                       n_seqs);
+        rc =
+            opc__fail(eb, OPC_ERR_PARSE, "the store gave %zu seqs for %zu changes", n_back, n_seqs);
     }
     if (rc == OPC_OK && n_seqs > 0) {
         memcpy(seqs, back, n_seqs * sizeof *seqs);
@@ -665,9 +664,8 @@ static void put_fails(opc__store *s, const char *account, const char *server, co
     assert_true(eb.msg[0] != '\0');
 }
 
-static void delete_fails(opc__store *s, const char *account, const char *server,
-                         const char *vault, const char *item, int64_t expected, opc_err want,
-                         const char *what)
+static void delete_fails(opc__store *s, const char *account, const char *server, const char *vault,
+                         const char *item, int64_t expected, opc_err want, const char *what)
 {
     cJSON *it = NULL;
     cJSON *v = NULL;
@@ -738,8 +736,8 @@ static void case_signup(void **state)
     make_signup("someone.else@example.com", &again, &sk2);
     snprintf(again.account.id, sizeof again.account.id, "%s", su.account.id);
     WANT(OPC_ERR_EXISTS, opc__store_owner_create(s, &again, &eb));
-    WANT(OPC_ERR_NOT_FOUND, opc__store_owner_lookup(s, "someone.else@example.com",
-                                                    &(opc__store_owner){0}, &eb));
+    WANT(OPC_ERR_NOT_FOUND,
+         opc__store_owner_lookup(s, "someone.else@example.com", &(opc__store_owner){0}, &eb));
     opc__proto_signup_clear(&again);
     opc_secret_free(sk2);
     assert_int_equal(opc__store_count(s), 1);
@@ -854,9 +852,13 @@ static void vault_versions(opc__store *s, const char *account, const char *vault
     cJSON_Delete(rows);
 }
 
-#define APPEND(kind_, vault) \
-    "{\"stmt\":\"change.append\",\"args\":[\"" kind_ "\",\"" vault "\",null,null,null,null,null,"  \
-    "null,1700000000],\"expect\":1}"
+/* Batch steps (wire/rows_rpc.h JSON); %s: a vault id. */
+#define CHANGE_STEP(kind_)                                                                         \
+    "{\"stmt\":\"change.append\",\"args\":[\"" kind_ "\",\"%s\",null,null,null,null,null,null,"    \
+    "1700000000],\"expect\":1}"
+#define UPDATE_STEP CHANGE_STEP("vault_update")
+#define CREATE_STEP CHANGE_STEP("vault_create")
+#define ISSUER_STEP CHANGE_STEP("issuer_key")
 
 static void case_owner_rows(void **state)
 {
@@ -899,12 +901,12 @@ static void case_owner_rows(void **state)
     WANT(OPC_ERR_NOT_FOUND, owner_call(s, other, "{\"read\":\"vault.feed_head\",\"args\":[]}",
                                        &rows, NULL, NULL, &eb));
     assert_null(rows);
-    WANT(OPC_ERR_INVALID_ARG, owner_call(s, o.id, "{\"read\":\"nope.nothing\",\"args\":[]}", &rows,
-                                         NULL, NULL, &eb));
-    WANT(OPC_ERR_INVALID_ARG, owner_call(s, o.id, "{\"read\":\"vault.get\",\"args\":[1]}", &rows,
-                                         NULL, NULL, &eb));
-    WANT(OPC_ERR_INVALID_ARG, owner_call(s, o.id, "{\"read\":\"item.insert\",\"args\":[]}", &rows,
-                                         NULL, NULL, &eb));
+    WANT(OPC_ERR_INVALID_ARG,
+         owner_call(s, o.id, "{\"read\":\"nope.nothing\",\"args\":[]}", &rows, NULL, NULL, &eb));
+    WANT(OPC_ERR_INVALID_ARG,
+         owner_call(s, o.id, "{\"read\":\"vault.get\",\"args\":[1]}", &rows, NULL, NULL, &eb));
+    WANT(OPC_ERR_INVALID_ARG,
+         owner_call(s, o.id, "{\"read\":\"item.insert\",\"args\":[]}", &rows, NULL, NULL, &eb));
     WANT(OPC_ERR_INVALID_ARG,
          owner_call(s, o.id, "{\"batch\":[{\"stmt\":\"nope.nothing\",\"args\":[],\"expect\":1}]}",
                     NULL, seqs, &n, &eb));
@@ -917,8 +919,8 @@ static void case_owner_rows(void **state)
              "1700000000],\"expect\":1}]}");
     WANT(OPC_ERR_INVALID_ARG, owner_call(s, o.id, text, NULL, seqs, &n, &eb));
     snprintf(text, sizeof text,
-             "{\"batch\":[" APPEND("issuer_key", "%s") ",{\"stmt\":\"account.issuer_key_insert\","
-             "\"args\":[\"%s\",\"{}\",1700000000,{\"seq\":0}],\"expect\":1}]}",
+             "{\"batch\":[" ISSUER_STEP ",{\"stmt\":\"account.issuer_key_insert\",\"args\":[\"%s\","
+             "\"{}\",1700000000,{\"seq\":0}],\"expect\":1}]}",
              va, other);
     WANT(OPC_ERR_INVALID_ARG, owner_call(s, o.id, text, NULL, seqs, &n, &eb));
     snprintf(text, sizeof text,
@@ -939,7 +941,7 @@ static void case_owner_rows(void **state)
     /* A failed expectation, late in the batch: a conflict naming the
      * statement, and nothing of the batch committed. */
     snprintf(text, sizeof text,
-             "{\"batch\":[" APPEND("vault_update", "%s") "," APPEND("vault_update", "%s")
+             "{\"batch\":[" UPDATE_STEP "," UPDATE_STEP
              ",{\"stmt\":\"vault.touch\",\"args\":[0,1700000000,{\"seq\":1},\"%s\"],\"expect\":1},"
              "{\"stmt\":\"vault.touch\",\"args\":[0,1700000000,{\"seq\":1},\"%s\"],\"expect\":1}]}",
              va, va, va, other);
@@ -954,7 +956,7 @@ static void case_owner_rows(void **state)
     assert_int_equal(vseq, vseq0);
     /* A guard (a read in a batch) whose count differs: the same. */
     snprintf(text, sizeof text,
-             "{\"batch\":[" APPEND("vault_update", "%s")
+             "{\"batch\":[" UPDATE_STEP
              ",{\"stmt\":\"vault.touch\",\"args\":[0,1700000000,{\"seq\":0},\"%s\"],\"expect\":1},"
              "{\"stmt\":\"server.find_name\",\"args\":[\"nobody\"],\"expect\":1}]}",
              va, va);
@@ -963,16 +965,17 @@ static void case_owner_rows(void **state)
     assert_int_equal(feed_head(s, o.id), head);
     /* A unique index: exists, nothing committed. */
     snprintf(text, sizeof text,
-             "{\"batch\":[" APPEND("vault_create", "%s") ",{\"stmt\":\"vault.insert\",\"args\":["
+             "{\"batch\":[" CREATE_STEP ",{\"stmt\":\"vault.insert\",\"args\":["
              "\"%s\",\"U\",1,\"x\",1700000000,1700000000,{\"seq\":0}],\"expect\":1}]}",
              va, va);
     WANT(OPC_ERR_EXISTS, owner_call(s, o.id, text, NULL, seqs, &n, &eb));
     assert_int_equal(feed_head(s, o.id), head);
     /* The same batch on another account (no such vault there): a conflict. */
-    snprintf(text, sizeof text,
-             "{\"batch\":[" APPEND("vault_update", "%s")
-             ",{\"stmt\":\"vault.touch\",\"args\":[0,1700000000,{\"seq\":0},\"%s\"],\"expect\":1}]}",
-             va, va);
+    snprintf(
+        text, sizeof text,
+        "{\"batch\":[" UPDATE_STEP
+        ",{\"stmt\":\"vault.touch\",\"args\":[0,1700000000,{\"seq\":0},\"%s\"],\"expect\":1}]}",
+        va, va);
     int64_t head2 = feed_head(s, o2.id);
     WANT(OPC_ERR_CONFLICT, owner_call(s, o2.id, text, NULL, seqs, &n, &eb));
     assert_int_equal(feed_head(s, o2.id), head2);
@@ -980,11 +983,11 @@ static void case_owner_rows(void **state)
     /* A batch that holds: its seqs follow the head, one by one, whatever
      * failed before; the rows carry them; the generation moves. */
     uint64_t g0 = opc__store_generation(s, o.id);
-    snprintf(text, sizeof text,
-             "{\"batch\":[" APPEND("vault_update", "%s") "," APPEND("vault_update", "%s") ","
-             APPEND("vault_update", "%s")
-             ",{\"stmt\":\"vault.touch\",\"args\":[0,1700000001,{\"seq\":2},\"%s\"],\"expect\":1}]}",
-             va, va, va, va);
+    snprintf(
+        text, sizeof text,
+        "{\"batch\":[" UPDATE_STEP "," UPDATE_STEP "," UPDATE_STEP
+        ",{\"stmt\":\"vault.touch\",\"args\":[0,1700000001,{\"seq\":2},\"%s\"],\"expect\":1}]}",
+        va, va, va, va);
     OK(owner_call(s, o.id, text, NULL, seqs, &n, &eb));
     assert_int_equal(n, 3);
     assert_int_equal(seqs[0], head + 1);
@@ -1100,8 +1103,8 @@ static void case_connect_reads(void **state)
         cJSON *pg = feed(s, acct, w.s, since, 3, &next);
         int np = cJSON_GetArraySize(pg);
         for (int i = 0; i < np; i++) {
-            assert_true(cJSON_Compare(cJSON_GetArrayItem(pg, i), cJSON_GetArrayItem(all, got + i),
-                                      true));
+            assert_true(
+                cJSON_Compare(cJSON_GetArrayItem(pg, i), cJSON_GetArrayItem(all, got + i), true));
         }
         got += np;
         if (np == 3) {
@@ -1468,8 +1471,7 @@ static void case_connect_pages(void **state)
     assert_int_equal(cJSON_GetArraySize(pg), 1);
     assert_string_equal(fx_str(cJSON_GetArrayItem(pg, 0), "item_id"), w.ia);
     cJSON_Delete(pg);
-    OK(opc__store_vault_files(s, acct, w.r, w.va, ids[0], NULL, 0, ids[n_ids - 1], 100, &pg,
-                              &eb));
+    OK(opc__store_vault_files(s, acct, w.r, w.va, ids[0], NULL, 0, ids[n_ids - 1], 100, &pg, &eb));
     assert_int_equal(cJSON_GetArraySize(pg), 0);
     cJSON_Delete(pg);
 
@@ -1550,8 +1552,7 @@ static void case_item_writes(void **state)
      * (import.h's check 1: the backend's, the dispatcher does not look
      * into the write). */
     put_fails(s, acct, w.s, "not-a-vault-id", x, 1, &sx2, OPC_ERR_INVALID_ARG, "a bad vault id");
-    put_fails(s, acct, w.s, w.va, "not-an-item-id", 1, &sx2, OPC_ERR_INVALID_ARG,
-              "a bad item id");
+    put_fails(s, acct, w.s, w.va, "not-an-item-id", 1, &sx2, OPC_ERR_INVALID_ARG, "a bad item id");
     put_fails(s, acct, w.s, w.va, x, -1, &sx2, OPC_ERR_RANGE, "a negative version");
     sealed no_sn = {sx2.ov, sx2.det, 0};
     put_fails(s, acct, w.s, w.va, x, 2, &no_sn, OPC_ERR_RANGE, "key serial 0");
@@ -1663,8 +1664,8 @@ static void case_item_writes(void **state)
     cJSON_Delete(it);
     cJSON_Delete(v);
     opc_secret *ored = NULL;
-    FX_OK(a, opc_account_item_replace(a, w.va, z, "{\"title\":\"owner\",\"category\":\"LOGIN\"}",
-                                      1, &ored));
+    FX_OK(a, opc_account_item_replace(a, w.va, z, "{\"title\":\"owner\",\"category\":\"LOGIN\"}", 1,
+                                      &ored));
     opc_secret_free(ored);
     put_fails(s, acct, w.s, w.va, z, 1, &sz, OPC_ERR_CONFLICT, "stale after the owner's edit");
     OK(put(s, acct, w.s, w.va, z, 2, &sz, &it, &v, &eb));
@@ -1754,8 +1755,8 @@ static void case_generation_wait(void **state)
     sealed sx;
     seal(a, w.va, x, "woken", &sx);
     uint64_t g0 = opc__store_generation(s, acct);
-    poller p = {.s = s, .account = acct, .server = w.s, .since = feed_head(s, acct),
-                .wait_ms = 20000};
+    poller p = {
+        .s = s, .account = acct, .server = w.s, .since = feed_head(s, acct), .wait_ms = 20000};
     assert_int_equal(pthread_create(&th, NULL, poll_main, &p), 0);
     sleep_ms(200);
     cJSON *it = NULL;
@@ -1773,8 +1774,8 @@ static void case_generation_wait(void **state)
     assert_true(opc__store_generation(s, acct) != g0);
 
     /* A waiter on the generation is woken by a delete through the store. */
-    gen_waiter gw = {.s = s, .account = acct, .gen = opc__store_generation(s, acct),
-                     .timeout_ms = 20000};
+    gen_waiter gw = {
+        .s = s, .account = acct, .gen = opc__store_generation(s, acct), .timeout_ms = 20000};
     assert_int_equal(pthread_create(&th, NULL, gen_main, &gw), 0);
     sleep_ms(200);
     OK(opc__store_item_delete(s, acct, w.s, w.va, x, 1, &it, &v, &eb));
@@ -1892,9 +1893,9 @@ typedef struct writer {
     const char *account;
     const char *server;
     const char *vault;
-    char (*ids)[27];  /* all items; [WRITERS * OWN_ITEMS] is the shared one */
-    sealed *seals;    /* one per item */
-    int first;        /* the writer's own items: first .. first + OWN_ITEMS - 1 */
+    char (*ids)[27]; /* all items; [WRITERS * OWN_ITEMS] is the shared one */
+    sealed *seals;   /* one per item */
+    int first;       /* the writer's own items: first .. first + OWN_ITEMS - 1 */
     wresult res[WRITES];
     int n;
 } writer;
@@ -1916,9 +1917,9 @@ static void *writer_main(void *p)
             wresult *r = &wr->res[wr->n++];
             r->item = idx;
             r->rc = rc;
-            r->version = rc == OPC_OK ? (int64_t)cJSON_GetObjectItemCaseSensitive(it, "version")
-                                            ->valuedouble
-                                      : 0;
+            r->version = rc == OPC_OK
+                             ? (int64_t)cJSON_GetObjectItemCaseSensitive(it, "version")->valuedouble
+                             : 0;
             if (rc == OPC_OK) {
                 version[i] = r->version;
             }
@@ -1943,9 +1944,9 @@ static void *writer_main(void *p)
             wresult *r = &wr->res[wr->n++];
             r->item = shared;
             r->rc = rc;
-            r->version = rc == OPC_OK ? (int64_t)cJSON_GetObjectItemCaseSensitive(it, "version")
-                                            ->valuedouble
-                                      : 0;
+            r->version = rc == OPC_OK
+                             ? (int64_t)cJSON_GetObjectItemCaseSensitive(it, "version")->valuedouble
+                             : 0;
             cJSON_Delete(it);
             cJSON_Delete(v);
         }
@@ -1985,8 +1986,13 @@ static void case_concurrent_writes(void **state)
     pthread_t th[WRITERS];
     for (int t = 0; t < WRITERS; t++) {
         memset(&wr[t], 0, sizeof wr[t]);
-        wr[t] = (writer){.s = s, .account = acct, .server = w.s, .vault = w.va, .ids = ids,
-                         .seals = seals, .first = t * OWN_ITEMS};
+        wr[t] = (writer){.s = s,
+                         .account = acct,
+                         .server = w.s,
+                         .vault = w.va,
+                         .ids = ids,
+                         .seals = seals,
+                         .first = t * OWN_ITEMS};
         assert_int_equal(pthread_create(&th[t], NULL, writer_main, &wr[t]), 0);
     }
     for (int t = 0; t < WRITERS; t++) {
