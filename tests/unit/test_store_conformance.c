@@ -45,6 +45,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include <libpq-fe.h>
@@ -73,6 +74,19 @@
 #define UPSTREAM "https://accounts.example.test"
 #define LOGIN "{\"title\":\"%s\",\"category\":\"LOGIN\"}"
 
+/* ---- checks ---- */
+
+static void check_rc(opc_err got, opc_err want, const opc__ebuf *eb, const char *what)
+{
+    if (got != want) {
+        fail_msg("%s: got %s, want %s (%s)", what, opc_errname(got), opc_errname(want), eb->msg);
+    }
+}
+
+/* Run a store call with eb cleared first; want its code. */
+#define WANT(code, expr) (opc__ebuf_clear(&eb), check_rc((expr), (code), &eb, #expr))
+#define OK(expr) WANT(OPC_OK, expr)
+
 /* ---- the factory ---- */
 
 typedef struct env env;
@@ -81,7 +95,9 @@ typedef struct kind {
     const char *name;
     void (*open)(env *e);  /* a new, empty store in e->s (or skip() / fail) */
     void (*close)(env *e); /* close it and remove everything it used */
-    bool leak_checked;     /* allocates on the caller's thread only */
+    /* Another store on the same storage (a second account server) */
+    void (*open_more)(env *e, opc__store **out);
+    bool leak_checked; /* allocates on the caller's thread only */
 } kind;
 
 struct env {
@@ -133,6 +149,12 @@ static void sqlite_open(env *e)
     if (rc != OPC_OK) {
         fail_msg("sqlite store open: %s (%s)", opc_errname(rc), eb.msg);
     }
+}
+
+static void sqlite_open_more(env *e, opc__store **out)
+{
+    opc__ebuf eb;
+    OK(opc__store_sqlite_open(e->dir, out, &eb));
 }
 
 static void sqlite_close(env *e)
@@ -252,6 +274,19 @@ static void pg_open(env *e)
     }
 }
 
+static void pg_open_more(env *e, opc__store **out)
+{
+    opc__ebuf eb;
+#if OPC_HAVE_PG_STORE
+    OK(opc__store_pg_open(e->conninfo, PG_POOL, out, &eb));
+#else
+    (void)e;
+    (void)out;
+    (void)eb;
+    fail_msg("no PostgreSQL store in this build"); /* not reached: skipped at open */
+#endif
+}
+
 static void pg_close(env *e)
 {
     opc__store_close(e->s);
@@ -273,19 +308,6 @@ static void env_close(env *e)
 {
     e->k->close(e);
 }
-
-/* ---- checks ---- */
-
-static void check_rc(opc_err got, opc_err want, const opc__ebuf *eb, const char *what)
-{
-    if (got != want) {
-        fail_msg("%s: got %s, want %s (%s)", what, opc_errname(got), opc_errname(want), eb->msg);
-    }
-}
-
-/* Run a store call with eb cleared first; want its code. */
-#define WANT(code, expr) (opc__ebuf_clear(&eb), check_rc((expr), (code), &eb, #expr))
-#define OK(expr) WANT(OPC_OK, expr)
 
 static int64_t num(const cJSON *o, const char *k)
 {
@@ -1954,11 +1976,69 @@ static void *writer_main(void *p)
     return NULL;
 }
 
-static void case_concurrent_writes(void **state)
+/* A Connect server following the feed while others write: every seq it
+ * is given, in order (the cursor must never pass a seq still to come). */
+typedef struct reader {
+    opc__store *s;
+    const char *account;
+    const char *server;
+    int64_t since;
+    _Atomic int64_t until; /* stop once the cursor is there (0: not yet known) */
+    int64_t seqs[WRITERS * WRITES + 16];
+    size_t n;
+    opc_err rc;
+    bool overflow;
+    bool backwards; /* a cursor that moved back */
+} reader;
+
+static void *reader_main(void *p)
+{
+    reader *rd = p;
+    int64_t cursor = rd->since;
+    int64_t give_up = monotonic_ms() + 60000;
+    for (;;) {
+        int64_t until = atomic_load(&rd->until);
+        if ((until > 0 && cursor >= until) || monotonic_ms() > give_up) {
+            break;
+        }
+        cJSON *arr = NULL;
+        int64_t next = cursor;
+        opc__ebuf eb;
+        opc__ebuf_clear(&eb);
+        rd->rc =
+            opc__store_changes(rd->s, rd->account, rd->server, cursor, 7, 100, &arr, &next, &eb);
+        if (rd->rc != OPC_OK) {
+            break;
+        }
+        const cJSON *en = NULL;
+        cJSON_ArrayForEach(en, arr)
+        {
+            const cJSON *seq = cJSON_GetObjectItemCaseSensitive(en, "seq");
+            if (rd->n < sizeof rd->seqs / sizeof rd->seqs[0] && cJSON_IsNumber(seq)) {
+                rd->seqs[rd->n++] = (int64_t)seq->valuedouble;
+            } else {
+                rd->overflow = true;
+            }
+        }
+        cJSON_Delete(arr);
+        rd->backwards = rd->backwards || next < cursor;
+        cursor = next;
+    }
+    return NULL;
+}
+
+/*
+ * WRITERS threads writing items of one account at once; with two, half of
+ * them through a second store on the same storage (several account servers
+ * on one database), a Connect server following the feed through the second
+ * store meanwhile, and a long poll there woken by a write through the first.
+ */
+static void concurrent(void **state, bool two)
 {
     env e;
     env_open(&e, state);
     opc__store *s = e.s;
+    opc__store *s2 = s;
     opc__ebuf eb;
     world w;
     world_make(s, &w);
@@ -1981,12 +2061,38 @@ static void case_concurrent_writes(void **state)
     int64_t cv0 = num(before, "content_version");
     cJSON_Delete(before);
     int64_t head = feed_head(s, acct);
+    static reader rd;
+    pthread_t rth;
+    if (two) {
+        e.k->open_more(&e, &s2);
+        OK(opc__store_account(s2, acct, &eb));
+        /* A long poll on the second store, woken by a write through the first. */
+        poller p = {.s = s2, .account = acct, .server = w.s, .since = head, .wait_ms = 20000};
+        assert_int_equal(pthread_create(&rth, NULL, poll_main, &p), 0);
+        sleep_ms(200);
+        OK(put(s, acct, w.s, w.va, ids[shared], 1, &seals[shared], &it, &v, &eb));
+        int64_t put_at = monotonic_ms();
+        cJSON_Delete(it);
+        cJSON_Delete(v);
+        assert_int_equal(pthread_join(rth, NULL), 0);
+        assert_int_equal(p.rc, OPC_OK);
+        assert_int_equal(p.n, 1);
+        assert_true(p.done_ms - put_at < 1000);
+        head++;
+        memset(&rd, 0, sizeof rd);
+        rd.s = s2;
+        rd.account = acct;
+        rd.server = w.s;
+        rd.since = head;
+        atomic_init(&rd.until, 0);
+        assert_int_equal(pthread_create(&rth, NULL, reader_main, &rd), 0);
+    }
 
     static writer wr[WRITERS];
     pthread_t th[WRITERS];
     for (int t = 0; t < WRITERS; t++) {
         memset(&wr[t], 0, sizeof wr[t]);
-        wr[t] = (writer){.s = s,
+        wr[t] = (writer){.s = t % 2 == 1 ? s2 : s,
                          .account = acct,
                          .server = w.s,
                          .vault = w.va,
@@ -2025,6 +2131,18 @@ static void case_concurrent_writes(void **state)
         }
     }
     assert_true(shared_ok >= 1);
+    if (two) {
+        /* The follower saw every seq once, in order, none skipped. */
+        atomic_store(&rd.until, head + ok);
+        assert_int_equal(pthread_join(rth, NULL), 0);
+        check_rc(rd.rc, OPC_OK, &eb, "the follower's changes");
+        assert_false(rd.overflow);
+        assert_false(rd.backwards);
+        assert_int_equal(rd.n, ok);
+        for (size_t k = 0; k < rd.n; k++) {
+            assert_int_equal(rd.seqs[k], head + 1 + (int64_t)k);
+        }
+    }
 
     /* The feed: one entry per write that held, seqs one by one after the
      * head, each (item, version) once, and nothing else. */
@@ -2058,28 +2176,46 @@ static void case_concurrent_writes(void **state)
      * its updates that held, the vault counted every write. */
     for (int k = 0; k < N_ITEMS; k++) {
         OK(opc__store_item(s, acct, w.s, ids[k], &it, &eb));
-        assert_int_equal(num(it, "version"), k == shared ? 1 + shared_ok : 1 + OWN_UPDATES);
+        assert_int_equal(num(it, "version"),
+                         k == shared ? 1 + shared_ok + (two ? 1 : 0) : 1 + OWN_UPDATES);
+        cJSON *it2 = NULL;
+        OK(opc__store_item(s2, acct, w.s, ids[k], &it2, &eb));
+        assert_true(cJSON_Compare(it, it2, true));
+        cJSON_Delete(it2);
         cJSON_Delete(it);
     }
     v = vault_row(s, acct, w.s, w.va);
     assert_int_equal(num(v, "items"), items0 + WRITERS * OWN_ITEMS);
-    assert_int_equal(num(v, "content_version"), cv0 + ok);
+    assert_int_equal(num(v, "content_version"), cv0 + ok + (two ? 1 : 0));
     cJSON_Delete(v);
 
     for (int k = 0; k < N_ITEMS; k++) {
         sealed_free(&seals[k]);
     }
     world_free(&w);
+    if (two) {
+        opc__store_close(s2);
+    }
     env_close(&e);
+}
+
+static void case_concurrent_writes(void **state)
+{
+    concurrent(state, false);
+}
+
+static void case_several_stores(void **state)
+{
+    concurrent(state, true);
 }
 
 /* ---- the run ---- */
 
 static kind kinds[] = {
-    {"sqlite", sqlite_open, sqlite_close, true},
+    {"sqlite", sqlite_open, sqlite_close, sqlite_open_more, true},
     /* The PostgreSQL store may allocate on threads of its own (a
      * notification listener): the system allocator, no leak checks. */
-    {"pg", pg_open, pg_close, false},
+    {"pg", pg_open, pg_close, pg_open_more, false},
 };
 
 static int system_setup(void **st)
@@ -2102,6 +2238,7 @@ static const case_def cases[] = {
     {"item_writes", case_item_writes, false},
     {"generation_wait", case_generation_wait, true},
     {"concurrent_writes", case_concurrent_writes, true},
+    {"several_stores", case_several_stores, true},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
