@@ -12,8 +12,8 @@
  *           databases), opened with opc__store_pg_open and dropped after
  *           the case. Skipped when OPC_TEST_PG_URL is unset, FAILED instead
  *           when OPC_TEST_PG_REQUIRED=1. Compiled in when OPC_HAVE_PG_STORE
- *           is 1 (below): until then the group is skipped (and fails when
- *           required).
+ *           is 1 (below: lib/store/pg.c exists): until then the group is
+ *           skipped (and fails when required).
  *
  * How a store is filled without knowing what is inside it: the owner's own
  * code runs on it, as op-account-server runs it for `op`. A sign-up made by
@@ -62,8 +62,18 @@
 #include "wire/proto.h"
 #include "wire/rows_rpc.h"
 
-/* 1 once the library has the PostgreSQL store (opc__store_pg_open): the
- * one line to change when lib/store gets it. */
+/*
+ * 1 when the library has the PostgreSQL store (opc__store_pg_open, in
+ * lib/store/pg.c as docs/postgres.md names it): found by that file, or
+ * forced either way with -DOPC_HAVE_PG_STORE=0/1.
+ */
+#ifndef OPC_HAVE_PG_STORE
+#if defined(__has_include)
+#if __has_include("store/pg.c")
+#define OPC_HAVE_PG_STORE 1
+#endif
+#endif
+#endif
 #ifndef OPC_HAVE_PG_STORE
 #define OPC_HAVE_PG_STORE 0
 #endif
