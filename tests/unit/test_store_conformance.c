@@ -286,13 +286,12 @@ static void pg_open(env *e)
 
 static void pg_open_more(env *e, opc__store **out)
 {
-    opc__ebuf eb;
 #if OPC_HAVE_PG_STORE
+    opc__ebuf eb;
     OK(opc__store_pg_open(e->conninfo, PG_POOL, out, &eb));
 #else
     (void)e;
     (void)out;
-    (void)eb;
     fail_msg("no PostgreSQL store in this build"); /* not reached: skipped at open */
 #endif
 }
