@@ -1435,7 +1435,38 @@ static void case_connect_pages(void **state)
     assert_int_equal(opc_secret_len(out), doc_len);
     assert_memory_equal(opc_secret_data(out), data, doc_len);
     opc_secret_free(out);
+    /* A second file on the document (two chunks): the item's pages walk
+     * both files by (file, idx), each chunk once. */
+    FX_OK(a, opc_account_file_attach(a, w.va, doc, "second.bin", NULL, data,
+                                     OPC_ACCOUNT_CHUNK_SIZE + 10, 0, &out));
+    opc_secret_free(out);
     free(data);
+    char key_last[64] = "";
+    int per_file[2] = {0, 0};
+    char after_file[27] = "";
+    int64_t after_idx = 0;
+    for (;;) {
+        OK(opc__store_item_files(s, acct, w.s, doc, after_file, after_idx, 4, &pg, &eb));
+        int np = cJSON_GetArraySize(pg);
+        assert_true(np <= 4);
+        const cJSON *ch = NULL;
+        cJSON_ArrayForEach(ch, pg)
+        {
+            char key[64];
+            snprintf(key, sizeof key, "%s/%08" PRId64, fx_str(ch, "file_id"), num(ch, "idx"));
+            assert_true(strcmp(key, key_last) > 0);
+            snprintf(key_last, sizeof key_last, "%s", key);
+            per_file[strcmp(fx_str(ch, "file_id"), file) == 0 ? 0 : 1]++;
+            snprintf(after_file, sizeof after_file, "%s", fx_str(ch, "file_id"));
+            after_idx = num(ch, "idx");
+        }
+        cJSON_Delete(pg);
+        if (np < 4) {
+            break;
+        }
+    }
+    assert_int_equal(per_file[0], 4);
+    assert_int_equal(per_file[1], 2);
     /* Out of scope: empty. */
     OK(opc__store_item_files(s, acct, w.r, doc, NULL, 0, 10, &pg, &eb));
     assert_int_equal(cJSON_GetArraySize(pg), 0);
@@ -1443,7 +1474,7 @@ static void case_connect_pages(void **state)
 
     /* The vault's chunks over the range of its items, in pages of 2: every
      * chunk once, by (item, file, idx): the first item's one and the
-     * document's four. */
+     * document's six. */
     n_ids = 0;
     after[0] = '\0';
     for (;;) { /* the active items again (the document is one now) */
@@ -1495,8 +1526,8 @@ static void case_connect_pages(void **state)
             break;
         }
     }
-    assert_int_equal(chunks, 5);
-    assert_int_equal(doc_chunks, 4);
+    assert_int_equal(chunks, 7);
+    assert_int_equal(doc_chunks, 6);
     /* The range's end bounds it: the first item alone has one chunk. */
     OK(opc__store_vault_files(s, acct, w.s, w.va, w.ia, NULL, 0, w.ia, 100, &pg, &eb));
     assert_int_equal(cJSON_GetArraySize(pg), 1);
