@@ -1374,8 +1374,13 @@ static void case_connect_pages(void **state)
         }
     }
     assert_int_equal(seen, n_ids);
-    /* After the last id: nothing; the items of B, or A's for R: empty pages. */
+    /* No id to start after ("" as NULL): from the first. */
     cJSON *pg = NULL;
+    OK(opc__store_vault_items(s, acct, w.s, w.va, "", 7, &pg, &eb));
+    assert_int_equal(cJSON_GetArraySize(pg), 7);
+    assert_string_equal(fx_str(cJSON_GetArrayItem(pg, 0), "id"), ids[0]);
+    cJSON_Delete(pg);
+    /* After the last id: nothing; the items of B, or A's for R: empty pages. */
     OK(opc__store_vault_items(s, acct, w.s, w.va, ids[n_ids - 1], 7, &pg, &eb));
     assert_int_equal(cJSON_GetArraySize(pg), 0);
     cJSON_Delete(pg);
@@ -1467,6 +1472,10 @@ static void case_connect_pages(void **state)
     }
     assert_int_equal(per_file[0], 4);
     assert_int_equal(per_file[1], 2);
+    /* No file to start after: from the first, whatever the index. */
+    OK(opc__store_item_files(s, acct, w.s, doc, "", 7, 100, &pg, &eb));
+    assert_int_equal(cJSON_GetArraySize(pg), 6);
+    cJSON_Delete(pg);
     /* Out of scope: empty. */
     OK(opc__store_item_files(s, acct, w.r, doc, NULL, 0, 10, &pg, &eb));
     assert_int_equal(cJSON_GetArraySize(pg), 0);
