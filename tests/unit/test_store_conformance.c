@@ -55,6 +55,7 @@
 #include "account/signup.h"
 #include "core/alloc.h"
 #include "core/time.h"
+#include "credentials/credentials.h"
 #include "crypto/jwt.h"
 #include "crypto/key.h"
 #include "crypto/twoskd.h"
@@ -532,18 +533,33 @@ static int64_t feed_head(opc__store *s, const char *account)
     return h;
 }
 
-/* A Connect server on one vault; its id into id. */
-static void server_new(opc_account *a, const char *name, const char *vault, char id[27])
+/* A Connect server on one vault; its id into id; *creds (unless creds is
+ * NULL) its parsed credentials (opc_credentials_free). */
+static void server_new_creds(opc_account *a, const char *name, const char *vault, char id[27],
+                             opc_credentials **creds)
 {
     const char *vaults[] = {vault};
     char *json = NULL;
-    opc_secret *creds = NULL;
-    FX_OK(a, opc_account_server_create(a, name, vaults, 1, UPSTREAM, &json, &creds));
+    opc_secret *file = NULL;
+    FX_OK(a, opc_account_server_create(a, name, vaults, 1, UPSTREAM, &json, &file));
     cJSON *j = fx_json(json);
     snprintf(id, 27, "%s", fx_str(j, "id"));
     cJSON_Delete(j);
     opc_free(json);
-    opc_secret_free(creds);
+    if (creds != NULL) {
+        char err[OPC_ERRBUF_SIZE];
+        opc_err rc = opc_credentials_parse(opc_secret_data(file), opc_secret_len(file), creds, err,
+                                           sizeof err);
+        if (rc != OPC_OK) {
+            fail_msg("credentials: %s", err);
+        }
+    }
+    opc_secret_free(file);
+}
+
+static void server_new(opc_account *a, const char *name, const char *vault, char id[27])
+{
+    server_new_creds(a, name, vault, id, NULL);
 }
 
 /*
@@ -1081,9 +1097,17 @@ static void case_connect_reads(void **state)
     WANT(OPC_ERR_NOT_FOUND, opc__store_device_key(s, acct, other, &k, &eb));
     assert_null(k);
     WANT(OPC_ERR_NOT_FOUND, opc__store_device_key(s, other, w.s, &k, &eb));
+    /* The very key of the server's credentials. */
+    opc_credentials *creds = NULL;
     char gone[27];
-    server_new(a, "Gone", w.va, gone);
+    server_new_creds(a, "Gone", w.va, gone, &creds);
     OK(opc__store_device_key(s, acct, gone, &k, &eb));
+    char tp_store[OPC_JWK_THUMBPRINT_LEN + 1];
+    char tp_creds[OPC_JWK_THUMBPRINT_LEN + 1];
+    assert_int_equal(opc__jwk_thumbprint(k, tp_store), OPC_OK);
+    assert_int_equal(opc__jwk_thumbprint(opc__credentials_device_key(creds), tp_creds), OPC_OK);
+    assert_string_equal(tp_store, tp_creds);
+    opc_credentials_free(creds);
     opc__key_free(k);
     k = NULL;
     FX_OK(a, opc_account_server_delete(a, gone));
