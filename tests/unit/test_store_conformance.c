@@ -1210,6 +1210,27 @@ static void case_connect_reads(void **state)
     assert_false(has_entry(pg, "vault_create", w.vb, NULL, NULL));
     assert_false(has_entry(pg, "item_upsert", w.vb, NULL, NULL));
     cJSON_Delete(pg);
+    /* A vault deleted under S: S sees its grant revoked, not the delete
+     * (the owner's view only), and none of the vault's rows. */
+    char vc[27];
+    char ic[27];
+    fx_vault(a, "Doomed", vc);
+    fx_item(a, vc, "{\"title\":\"doomed\",\"category\":\"LOGIN\"}", ic);
+    FX_OK(a, opc_account_server_grant(a, w.s, vc));
+    cJSON *row_c = NULL;
+    OK(opc__store_item(s, acct, w.s, ic, &row_c, &eb));
+    cJSON_Delete(row_c);
+    int64_t before_delete = feed_head(s, acct);
+    FX_OK(a, opc_account_vault_delete(a, vc));
+    head3 = feed_head(s, acct);
+    pg = feed(s, acct, w.s, before_delete, OPC_STORE_MAX_LIMIT, &next);
+    assert_int_equal(next, head3);
+    assert_true(has_entry(pg, "grant_revoke", vc, NULL, w.s));
+    assert_false(has_entry(pg, "vault_delete", NULL, NULL, NULL));
+    cJSON_Delete(pg);
+    WANT(OPC_ERR_NOT_FOUND, opc__store_vault(s, acct, w.s, vc, &row_c, &eb));
+    WANT(OPC_ERR_NOT_FOUND, opc__store_item(s, acct, w.s, ic, &row_c, &eb));
+    WANT(OPC_ERR_NOT_FOUND, opc__store_access(s, acct, w.s, vc, &row_c, &eb));
     head2 = head3;
     /* An unknown account or server. */
     cJSON *x = NULL;
