@@ -56,6 +56,15 @@ static void log_conn_error(const PGconn *pg)
     opc__log(OPC_LOG_WARN, "store", "cannot connect to the database: %s", msg);
 }
 
+/* PostgreSQL's notices ("relation already exists, skipping", a server
+ * shutting down) are not printed on stderr as libpq would: the outcome of
+ * each statement is what counts, and a notice's text may quote values. */
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 opc_err opc__pg_connect(const char *conninfo, PGconn **out, opc__ebuf *eb)
 {
     char timeout[16];
@@ -74,6 +83,7 @@ opc_err opc__pg_connect(const char *conninfo, PGconn **out, opc__ebuf *eb)
         *out = NULL;
         return opc__fail(eb, OPC_ERR_IO, "store: the database is unreachable");
     }
+    (void)PQsetNoticeProcessor(pg, quiet_notice, NULL);
     /* A row lock waited for longer than the account file's busy timeout is
      * the storage being busy (OPC_ERR_IO: 503), as there; no statement runs
      * longer than a long poll's answer may take. */
