@@ -11,9 +11,7 @@
  *           OPC_TEST_PG_URL (a connection string with the right to create
  *           databases), opened with opc__store_pg_open and dropped after
  *           the case. Skipped when OPC_TEST_PG_URL is unset, FAILED instead
- *           when OPC_TEST_PG_REQUIRED=1. Compiled in when OPC_HAVE_PG_STORE
- *           is 1 (below: lib/store/pg.c exists): until then the group is
- *           skipped (and fails when required).
+ *           when OPC_TEST_PG_REQUIRED=1 (make unit: tools/with-pg).
  *
  * How a store is filled without knowing what is inside it: the owner's own
  * code runs on it, as op-account-server runs it for `op`. A sign-up made by
@@ -63,21 +61,6 @@
 #include "wire/proto.h"
 #include "wire/rows_rpc.h"
 
-/*
- * 1 when the library has the PostgreSQL store (opc__store_pg_open, in
- * lib/store/pg.c as docs/postgres.md names it): found by that file, or
- * forced either way with -DOPC_HAVE_PG_STORE=0/1.
- */
-#ifndef OPC_HAVE_PG_STORE
-#if defined(__has_include)
-#if __has_include("store/pg.c")
-#define OPC_HAVE_PG_STORE 1
-#endif
-#endif
-#endif
-#ifndef OPC_HAVE_PG_STORE
-#define OPC_HAVE_PG_STORE 0
-#endif
 /* Connections of a PostgreSQL store under test. */
 #define PG_POOL 4
 
@@ -255,11 +238,9 @@ static char *pg_conninfo_for(const char *base, const char *db)
 
 static void pg_open(env *e)
 {
-    if (!OPC_HAVE_PG_STORE || pg_url() == NULL) {
+    if (pg_url() == NULL) {
         if (pg_required()) {
-            fail_msg("OPC_TEST_PG_REQUIRED=1 but %s",
-                     !OPC_HAVE_PG_STORE ? "this build has no PostgreSQL store (OPC_HAVE_PG_STORE)"
-                                        : "OPC_TEST_PG_URL is not set");
+            fail_msg("OPC_TEST_PG_REQUIRED=1 but OPC_TEST_PG_URL is not set");
         }
         skip();
     }
@@ -275,11 +256,7 @@ static void pg_open(env *e)
     e->conninfo = pg_conninfo_for(pg_url(), e->db);
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
-#if OPC_HAVE_PG_STORE
     opc_err rc = opc__store_pg_open(e->conninfo, PG_POOL, &e->s, &eb);
-#else
-    opc_err rc = OPC_ERR_UNSUPPORTED; /* not reached: skipped above */
-#endif
     if (rc != OPC_OK) {
         fail_msg("pg store open on %s: %s (%s)", e->db, opc_errname(rc), eb.msg);
     }
@@ -287,14 +264,8 @@ static void pg_open(env *e)
 
 static void pg_open_more(env *e, opc__store **out)
 {
-#if OPC_HAVE_PG_STORE
     opc__ebuf eb;
     OK(opc__store_pg_open(e->conninfo, PG_POOL, out, &eb));
-#else
-    (void)e;
-    (void)out;
-    fail_msg("no PostgreSQL store in this build"); /* not reached: skipped at open */
-#endif
 }
 
 static void pg_close(env *e)
