@@ -146,20 +146,25 @@ static opc_err server_key(const char *dir, opc__key **out, opc__ebuf *eb)
         }
         opc__json_delete_secret(jwk);
         if (rc == OPC_OK) {
-            rc = opc__file_write_atomic(dir, path, text, len, eb);
+            /* Never over a key another instance on this directory made
+             * meanwhile: that one is everybody's (read below). */
+            rc = opc__file_write_new(dir, path, text, len, eb);
         } else {
             rc = opc__fail(eb, rc, "cannot make the server key: %s", opc_strerror(rc));
         }
         if (text != NULL) {
             opc__secret_free(text, len);
         }
-        if (rc != OPC_OK) {
-            opc__key_free(k);
+        if (rc == OPC_OK) {
+            opc__log(OPC_LOG_INFO, LOG, "created the server key %s", path);
+            *out = k;
+            return OPC_OK;
+        }
+        opc__key_free(k);
+        if (rc != OPC_ERR_EXISTS || lstat(path, &sb) != 0) {
             return rc;
         }
-        opc__log(OPC_LOG_INFO, LOG, "created the server key %s", path);
-        *out = k;
-        return OPC_OK;
+        opc__ebuf_clear(eb);
     }
     if (!S_ISREG(sb.st_mode)) {
         return opc__fail(eb, OPC_ERR_IO, "%s is not a regular file", path);
