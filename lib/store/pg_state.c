@@ -24,7 +24,7 @@
 static bool key_ok(const char *key)
 {
     size_t n = key != NULL ? strlen(key) : 0;
-    return n > 0 && n <= 64;
+    return n > 0 && n <= 96;
 }
 
 /* One statement on a connection of the pool; *out the result (PQclear). */
@@ -237,10 +237,12 @@ opc_err opc__pg_pending_put(opc__store *s, const char *key, const void *sealed, 
 }
 
 opc_err opc__pg_pending_take(opc__store *s, const char *key, int64_t now_ms,
-                             unsigned char **sealed, size_t *len, opc__ebuf *eb)
+                             unsigned char **sealed, size_t *len, int64_t *expires_ms,
+                             opc__ebuf *eb)
 {
     *sealed = NULL;
     *len = 0;
+    *expires_ms = 0;
     if (!key_ok(key)) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "store.pending_take: invalid argument");
     }
@@ -253,6 +255,7 @@ opc_err opc__pg_pending_take(opc__store *s, const char *key, int64_t now_ms,
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "no such pending sign-in");
     }
     if (rc == OPC_OK) {
+        *expires_ms = opc__pg_int(r, 0, 1);
         rc = opc__pg_bytes(r, 0, 0, sealed, len);
     }
     PQclear(r);

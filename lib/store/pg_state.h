@@ -30,7 +30,8 @@ opc_err opc__pg_limit_until(opc__store *s, const char *key, int limit, int64_t n
 opc_err opc__pg_pending_put(opc__store *s, const char *key, const void *sealed, size_t len,
                             int64_t expires_ms, opc__ebuf *eb);
 opc_err opc__pg_pending_take(opc__store *s, const char *key, int64_t now_ms,
-                             unsigned char **sealed, size_t *len, opc__ebuf *eb);
+                             unsigned char **sealed, size_t *len, int64_t *expires_ms,
+                             opc__ebuf *eb);
 opc_err opc__pg_state_sweep(opc__store *s, int64_t now_ms, opc__ebuf *eb);
 
 #endif

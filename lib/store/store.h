@@ -159,7 +159,7 @@ typedef struct opc__store_ops {
     /*
      * The shared state (optional: NULL for a store of one machine, whose
      * account server keeps it in memory). Errors of the database are
-     * OPC_ERR_IO. key: the row's key (a hash, or a nonce), at most 64
+     * OPC_ERR_IO. key: the row's key (a hash, or a nonce), at most 96
      * bytes of text.
      *
      * session_put keeps a session (a key again replaces it, counter 0).
@@ -189,11 +189,12 @@ typedef struct opc__store_ops {
     opc_err (*limit_until)(opc__store *s, const char *key, int limit, int64_t now_ms,
                            int64_t *until_ms, opc__ebuf *eb);
     /* A pending sign-in: kept until expires_ms, taken once (a take
-     * deletes it; NOT_FOUND when absent or expired; *sealed opc__free). */
+     * deletes it; NOT_FOUND when absent or expired; *sealed opc__free,
+     * *expires_ms the row's). */
     opc_err (*pending_put)(opc__store *s, const char *key, const void *sealed, size_t len,
                            int64_t expires_ms, opc__ebuf *eb);
     opc_err (*pending_take)(opc__store *s, const char *key, int64_t now_ms, unsigned char **sealed,
-                            size_t *len, opc__ebuf *eb);
+                            size_t *len, int64_t *expires_ms, opc__ebuf *eb);
     /* Delete every expired row of the shared state. */
     opc_err (*state_sweep)(opc__store *s, int64_t now_ms, opc__ebuf *eb);
     /* End every wait, now and later. */
