@@ -410,6 +410,9 @@ opc_err opc__ad_state_session_check(opc__ad_state *st, const char *sid, opc__ad_
             rc = opc__fail(eb, OPC_ERR_TOKEN, "session of %s: cannot compute the MAC", w);
         } else if (!opc__proto_mac_equal(want, mac)) {
             rc = opc__fail(eb, OPC_ERR_TOKEN, "session of %s: request MAC does not verify", w);
+            /* the next request reads the row again (a cache never outlives
+             * a mismatch) */
+            (void)opc__ad_sessions_end(st->sessions, sid);
         }
         OPENSSL_cleanse(want, sizeof want);
     }
