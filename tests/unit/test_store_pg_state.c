@@ -555,6 +555,48 @@ static void test_sweep(void **state)
     assert_int_equal(count_rows("ad_limits"), 1);
     assert_true(opc__ad_state_session_end(st1, SID8));
     assert_true(exec_ok(db, "DELETE FROM ad_limits"));
+    /* unlogged: no WAL flush per request (pg_sql.c, schema_v2) */
+    PGresult *r = PQexec(db, "SELECT count(*) FROM pg_class WHERE relname IN ('ad_sessions', "
+                             "'ad_nonces', 'ad_limits', 'ad_pending') AND relpersistence = 'u'");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0), "4");
+    PQclear(r);
+}
+
+/* What a Connect server's request costs at the account server, roughly:
+ * the shared check (its one UPDATE, keys cached) against the memory one.
+ * Printed, not asserted (the machine decides). */
+static void test_cost(void **state)
+{
+    (void)state;
+    NEED_DB();
+    opc__proto_keys k;
+    keys_of(23, &k);
+    opc__ad_state *m = NULL;
+    assert_int_equal(opc__ad_state_memory(&m), OPC_OK);
+    int64_t now = opc__now_s();
+    assert_int_equal(
+        opc__ad_state_session_add(st1, SID1, OPC_AD_KIND_CONNECT, ACCT, SRV, &k, now + 600, now,
+                                  NULL),
+        OPC_OK);
+    assert_int_equal(
+        opc__ad_state_session_add(m, SID1, OPC_AD_KIND_CONNECT, ACCT, SRV, &k, now + 600, now, NULL),
+        OPC_OK);
+    enum { N = 500 };
+    int64_t us[2];
+    opc__ad_state *which[2] = {m, st1};
+    for (int w = 0; w < 2; w++) {
+        int64_t t = opc__now_us();
+        for (uint64_t n = 1; n <= N; n++) {
+            assert_int_equal(req(which[w], SID1, &k, OPC_AD_KIND_CONNECT, n, now), OPC_OK);
+        }
+        us[w] = opc__now_us() - t;
+    }
+    print_message("a request's session check: memory %.1f us, PostgreSQL %.1f us (loopback), "
+                  "%d requests each\n",
+                  (double)us[0] / N, (double)us[1] / N, N);
+    assert_true(opc__ad_state_session_end(st1, SID1));
+    opc__ad_state_free(m);
 }
 
 static void test_memory_state_unchanged(void **state)
@@ -592,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_limits_across_servers),
         cmocka_unit_test(test_pending_one_use),
         cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_cost),
         cmocka_unit_test(test_memory_state_unchanged),
     };
     return cmocka_run_group_tests_name("store_pg_state", tests, setup, teardown);
