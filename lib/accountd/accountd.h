@@ -3,7 +3,10 @@
  * (docs/protocol.md, "The network protocol") that need no socket, so that
  * unit tests reach them: the session table, the handshake's seen-nonce
  * set, the limit on failed handshakes per client address, the strict
- * query parser and the router. server.c puts them behind civetweb
+ * query parser and the router; and the interface that keeps the first
+ * three (and the owner's pending sign-ins) either in those tables or in
+ * the database of a store that several servers share (opc__ad_state,
+ * state.c). server.c puts them behind civetweb
  * (<opconnect/account_server.h>).
  *
  * Every table is bounded and guards itself with a mutex: civetweb serves
@@ -112,9 +115,9 @@ opc_err opc__ad_nonce_take(opc__ad_nonces *n, const char *nonce, int64_t now_ms)
  * slot of an old one). */
 #define OPC_AD_LIMIT_SLOTS 4096
 
-/* The owner's limits (in this process for now; a later change keeps them
- * in the database so that several servers share them): failed sign-ins
- * per client address and per account (email), and sign-ups per address. */
+/* The owner's limits: failed sign-ins per client address and per account
+ * (email), and sign-ups per address (in this process's limiters, or in the
+ * database a PostgreSQL store shares: opc__ad_state below). */
 #define OPC_AD_OWNER_FAIL_LIMIT 10
 #define OPC_AD_OWNER_FAIL_WINDOW_MS ((int64_t)5 * 60 * 1000)
 #define OPC_AD_SIGNUP_LIMIT 10
