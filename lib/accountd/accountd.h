@@ -312,7 +312,9 @@ opc_err opc__ad_state_session_check(opc__ad_state *st, const char *sid, opc__ad_
                                     uint64_t counter, const char *method, const char *target,
                                     const void *body, size_t body_len, const char *mac,
                                     int64_t now_s, opc__ad_auth *out, opc__ebuf *eb);
-bool opc__ad_state_session_end(opc__ad_state *st, const char *sid);
+/* End: OPC_OK, OPC_ERR_NOT_FOUND when it was not held, OPC_ERR_IO when
+ * the database failed (the session may still live: say so). */
+opc_err opc__ad_state_session_end(opc__ad_state *st, const char *sid, opc__ebuf *eb);
 bool opc__ad_state_session_live(opc__ad_state *st, const char *sid, opc__ad_kind kind,
                                 int64_t now_s);
 /* As opc__ad_nonce_take (OPC_ERR_IO: the database failed). */

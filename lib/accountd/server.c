@@ -689,7 +689,8 @@ static int handshake(req *r, const opc__buf *body)
     if (rc != OPC_OK) {
         opc__log_scoped(OPC_LOG_ERROR, LOG, r->rid, NULL, "handshake (%s): %s", who,
                         why.msg[0] != '\0' ? why.msg : opc_strerror(rc));
-        return plain_error(r, 500, "internal", "cannot open a session", NULL);
+        return rc == OPC_ERR_IO ? fail(r, rc, "the account store is unavailable")
+                                : plain_error(r, 500, "internal", "cannot open a session", NULL);
     }
     opc__log_scoped(OPC_LOG_INFO, LOG, r->rid, NULL, "session opened (%s, from %s)", who,
                     r->remote);
@@ -1184,7 +1185,11 @@ static opc_err dispatch(req *r, const opc__ad_match *m, const opc__ad_query *q,
     case OPC_AD_OWNER_ROWS_BATCH:
         return owner_rows(r, m->route == OPC_AD_OWNER_ROWS_BATCH, body, out, eb);
     case OPC_AD_OWNER_SIGNOUT:
-        (void)opc__ad_state_session_end(r->s->state, r->auth->sid);
+        /* Gone already (a sign-out at another server just now) is fine. */
+        rc = opc__ad_state_session_end(r->s->state, r->auth->sid, eb);
+        if (rc != OPC_OK && rc != OPC_ERR_NOT_FOUND) {
+            return rc;
+        }
         opc__log_scoped(OPC_LOG_INFO, LOG, r->rid, NULL, "owner of account %s signed out", a);
         *out = cJSON_CreateObject();
         return *out != NULL ? OPC_OK : OPC_ERR_NOMEM;

@@ -440,26 +440,21 @@ opc_err opc__ad_state_session_check(opc__ad_state *st, const char *sid, opc__ad_
     return rc;
 }
 
-bool opc__ad_state_session_end(opc__ad_state *st, const char *sid)
+opc_err opc__ad_state_session_end(opc__ad_state *st, const char *sid, opc__ebuf *eb)
 {
     if (!opc__ad_state_is_shared(st)) {
-        return opc__ad_sessions_end(st->sessions, sid);
+        return opc__ad_sessions_end(st->sessions, sid) ? OPC_OK : OPC_ERR_NOT_FOUND;
     }
     if (sid == NULL || strlen(sid) != OPC_PROTO_NONCE_B64) {
-        return false;
+        return OPC_ERR_NOT_FOUND;
     }
     (void)opc__ad_sessions_end(st->sessions, sid);
     char key[ROW_KEY_LEN + 1];
-    opc__ebuf eb;
-    opc__ebuf_clear(&eb);
     opc_err rc = sid_key(sid, key);
     if (rc == OPC_OK) {
-        rc = st->store->ops->session_end(st->store, key, &eb);
+        rc = st->store->ops->session_end(st->store, key, eb);
     }
-    if (rc != OPC_OK && rc != OPC_ERR_NOT_FOUND) {
-        opc__log(OPC_LOG_WARN, LOG, "ending a session in the database: %s", eb.msg);
-    }
-    return rc == OPC_OK;
+    return rc == OPC_OK || rc == OPC_ERR_NOT_FOUND || rc == OPC_ERR_NOMEM ? rc : OPC_ERR_IO;
 }
 
 bool opc__ad_state_session_live(opc__ad_state *st, const char *sid, opc__ad_kind kind,

@@ -266,7 +266,7 @@ static void test_counter_across_servers(void **state)
     /* a counter beyond the database's bigint is refused, not wrapped */
     assert_int_equal(req(st1, SID1, &k, OPC_AD_KIND_CONNECT, (uint64_t)INT64_MAX + 1, T0),
                      OPC_ERR_TOKEN);
-    assert_true(opc__ad_state_session_end(st1, SID1));
+    assert_int_equal(opc__ad_state_session_end(st1, SID1, NULL), OPC_OK);
 }
 
 typedef struct racer {
@@ -317,7 +317,7 @@ static void test_counter_race(void **state)
     }
     assert_true(a.won + b.won <= 100);
     assert_true(a.won + b.won >= 50);
-    assert_true(opc__ad_state_session_end(st2, SID2));
+    assert_int_equal(opc__ad_state_session_end(st2, SID2, NULL), OPC_OK);
 }
 
 static void test_expiry_idle_signout(void **state)
@@ -347,8 +347,8 @@ static void test_expiry_idle_signout(void **state)
                      OPC_OK);
     assert_int_equal(req(st1, SID4, &k, OPC_AD_KIND_OWNER, 1, T0), OPC_OK);
     assert_int_equal(req(st2, SID4, &k, OPC_AD_KIND_OWNER, 2, T0), OPC_OK);
-    assert_true(opc__ad_state_session_end(st2, SID4));
-    assert_false(opc__ad_state_session_end(st2, SID4));
+    assert_int_equal(opc__ad_state_session_end(st2, SID4, NULL), OPC_OK);
+    assert_int_equal(opc__ad_state_session_end(st2, SID4, NULL), OPC_ERR_NOT_FOUND);
     assert_int_equal(req(st1, SID4, &k, OPC_AD_KIND_OWNER, 3, T0), OPC_ERR_TOKEN);
     assert_int_equal(req(st2, SID4, &k, OPC_AD_KIND_OWNER, 4, T0), OPC_ERR_TOKEN);
     /* Owner sessions idle after 1800 s. */
@@ -553,7 +553,7 @@ static void test_sweep(void **state)
     assert_int_equal(count_rows("ad_sessions"), 1); /* the live one */
     assert_int_equal(count_rows("ad_nonces"), 0);
     assert_int_equal(count_rows("ad_limits"), 1);
-    assert_true(opc__ad_state_session_end(st1, SID8));
+    assert_int_equal(opc__ad_state_session_end(st1, SID8, NULL), OPC_OK);
     assert_true(exec_ok(db, "DELETE FROM ad_limits"));
     /* unlogged: no WAL flush per request (pg_sql.c, schema_v2) */
     PGresult *r = PQexec(db, "SELECT count(*) FROM pg_class WHERE relname IN ('ad_sessions', "
@@ -595,7 +595,7 @@ static void test_cost(void **state)
     print_message("a request's session check: memory %.1f us, PostgreSQL %.1f us (loopback), "
                   "%d requests each\n",
                   (double)us[0] / N, (double)us[1] / N, N);
-    assert_true(opc__ad_state_session_end(st1, SID1));
+    assert_int_equal(opc__ad_state_session_end(st1, SID1, NULL), OPC_OK);
     opc__ad_state_free(m);
 }
 
