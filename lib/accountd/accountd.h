@@ -305,9 +305,8 @@ int64_t opc__ad_state_clock_ms(const opc__ad_state *st);
 
 /* As opc__ad_sessions_add / _check / _end / _live. */
 opc_err opc__ad_state_session_add(opc__ad_state *st, const char *sid, opc__ad_kind kind,
-                                  const char *account, const char *server,
-                                  const opc__proto_keys *k, int64_t expires, int64_t now_s,
-                                  opc__ebuf *eb);
+                                  const char *account, const char *server, const opc__proto_keys *k,
+                                  int64_t expires, int64_t now_s, opc__ebuf *eb);
 opc_err opc__ad_state_session_check(opc__ad_state *st, const char *sid, opc__ad_kind kind,
                                     uint64_t counter, const char *method, const char *target,
                                     const void *body, size_t body_len, const char *mac,

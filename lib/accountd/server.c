@@ -92,7 +92,7 @@ struct opc_accountd {
     /* sessions, nonces, limiters, pending sign-ins: in memory, or in the
      * database a PostgreSQL store shares with other servers (state.c) */
     opc__ad_state *state;
-    uint8_t owner_secret[32]; /* derives the answer for unknown emails */
+    uint8_t owner_secret[32];         /* derives the answer for unknown emails */
     char pin[OPC_PROTO_HASH_B64 + 1]; /* the server key's pin */
     atomic_int large;                 /* bodies above OPC_PROTO_MAX_REQUEST being handled */
     uint8_t rid_prefix[8];
@@ -423,8 +423,8 @@ opc_err opc_accountd_set_database(opc_accountd *s, const char *conninfo, int poo
     }
     opc__store *pg = NULL;
     if (rc == OPC_OK) {
-        rc = opc__store_pg_open(conninfo, pool == 0 ? OPC_ACCOUNTD_DEFAULT_DB_POOL : pool, &pg,
-                                &eb);
+        rc =
+            opc__store_pg_open(conninfo, pool == 0 ? OPC_ACCOUNTD_DEFAULT_DB_POOL : pool, &pg, &eb);
     }
     /* Every server of the database keeps its sessions, nonces, limiters
      * and pending sign-ins there, sealed under the shared server key. */
@@ -922,7 +922,8 @@ static int owner_verify(req *r)
         return st;
     }
     opc__ad_signin in;
-    opc_err taken = opc__ad_state_pending_take(s->state, m.id, opc__ad_state_clock_ms(s->state), &in);
+    opc_err taken =
+        opc__ad_state_pending_take(s->state, m.id, opc__ad_state_clock_ms(s->state), &in);
     if (taken == OPC_ERR_IO) {
         return fail(r, taken, "the account store is unavailable");
     }
@@ -1017,8 +1018,8 @@ static opc_err authenticate(req *r, opc__ad_kind kind, const char *target, const
         return opc__fail(why, OPC_ERR_TOKEN, "malformed counter");
     }
     return opc__ad_state_session_check(r->s->state, az + sizeof scheme - 1, kind, n, r->method,
-                                  target, body->data != NULL ? body->data : "", body->len, mac,
-                                  opc__now_s(), auth, why);
+                                       target, body->data != NULL ? body->data : "", body->len, mac,
+                                       opc__now_s(), auth, why);
 }
 
 /* The item write of a PUT body (wire/rows.h), its ids from the path. */

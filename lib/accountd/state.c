@@ -67,11 +67,11 @@ struct opc__ad_state {
     opc__store *store; /* NULL: in memory */
     /* memory: the session table; shared: the cache of session keys */
     opc__ad_sessions *sessions;
-    opc__ad_nonces *nonces;                      /* memory only */
+    opc__ad_nonces *nonces;                       /* memory only */
     opc__ad_limiter *limiter[OPC_AD_LIMIT_COUNT]; /* memory only */
-    opc__ad_pending *pending;                    /* memory only */
-    uint8_t seal_key[OPC_GCM_KEY_LEN];           /* shared only */
-    atomic_int_fast64_t next_sweep_ms;           /* shared only */
+    opc__ad_pending *pending;                     /* memory only */
+    uint8_t seal_key[OPC_GCM_KEY_LEN];            /* shared only */
+    atomic_int_fast64_t next_sweep_ms;            /* shared only */
 };
 
 void opc__ad_state_free(opc__ad_state *st)
@@ -151,8 +151,8 @@ opc_err opc__ad_state_seal_key(const opc__key *server_key, uint8_t out[32])
     uint8_t raw[66];
     size_t n = 0;
     if (rc == OPC_OK && (!cJSON_IsString(d) ||
-                         opc__b64_decode_to(d->valuestring, strlen(d->valuestring), OPC_B64URL,
-                                            raw, sizeof raw, &n, NULL) != OPC_OK ||
+                         opc__b64_decode_to(d->valuestring, strlen(d->valuestring), OPC_B64URL, raw,
+                                            sizeof raw, &n, NULL) != OPC_OK ||
                          n == 0)) {
         rc = OPC_ERR_KEY;
     }
@@ -201,8 +201,8 @@ static opc_err seal(const opc__ad_state *st, const char *aad, const void *pt, si
 }
 
 /* pt[len - SEAL_OVERHEAD] from a sealed blob; OPC_ERR_DECRYPT when it does not open. */
-static opc_err unseal(const opc__ad_state *st, const char *aad, const unsigned char *in,
-                      size_t len, void *pt, size_t pt_cap)
+static opc_err unseal(const opc__ad_state *st, const char *aad, const unsigned char *in, size_t len,
+                      void *pt, size_t pt_cap)
 {
     if (len < SEAL_OVERHEAD || len - SEAL_OVERHEAD > pt_cap) {
         return OPC_ERR_DECRYPT;
@@ -218,8 +218,8 @@ static opc_err row_key(const char *label, const char *id, char out[ROW_KEY_LEN +
     char msg[128];
     int n = snprintf(msg, sizeof msg, "%s\n%s", label, id);
     uint8_t h[OPC_SHA256_LEN];
-    opc_err rc = n > 0 && (size_t)n < sizeof msg ? opc__sha256(msg, (size_t)n, h)
-                                                 : OPC_ERR_INVALID_ARG;
+    opc_err rc =
+        n > 0 && (size_t)n < sizeof msg ? opc__sha256(msg, (size_t)n, h) : OPC_ERR_INVALID_ARG;
     if (rc == OPC_OK) {
         rc = opc__b64_encode_to(h, sizeof h, OPC_B64URL, out, ROW_KEY_LEN + 1, NULL);
     }
@@ -266,13 +266,12 @@ opc_err opc__ad_state_sweep(opc__ad_state *st, opc__ebuf *eb)
 /* ---- sessions ---- */
 
 opc_err opc__ad_state_session_add(opc__ad_state *st, const char *sid, opc__ad_kind kind,
-                                  const char *account, const char *server,
-                                  const opc__proto_keys *k, int64_t expires, int64_t now_s,
-                                  opc__ebuf *eb)
+                                  const char *account, const char *server, const opc__proto_keys *k,
+                                  int64_t expires, int64_t now_s, opc__ebuf *eb)
 {
     if (!opc__ad_state_is_shared(st)) {
-        opc_err rc = opc__ad_sessions_add(st->sessions, sid, kind, account, server, k, expires,
-                                          now_s);
+        opc_err rc =
+            opc__ad_sessions_add(st->sessions, sid, kind, account, server, k, expires, now_s);
         return rc == OPC_OK ? rc : opc__fail(eb, rc, "cannot keep the session");
     }
     bool connect = kind == OPC_AD_KIND_CONNECT;
@@ -286,8 +285,8 @@ opc_err opc__ad_state_session_add(opc__ad_state *st, const char *sid, opc__ad_ki
     char aad[256];
     opc__store_session row = {.kind = (int)kind,
                               .expires = expires,
-                              .idle_s = connect ? OPC_PROTO_SESSION_IDLE_S
-                                                : OPC_PROTO_OWNER_IDLE_S};
+                              .idle_s =
+                                  connect ? OPC_PROTO_SESSION_IDLE_S : OPC_PROTO_OWNER_IDLE_S};
     (void)snprintf(row.account, sizeof row.account, "%s", account);
     (void)snprintf(row.server, sizeof row.server, "%s", server);
     opc_err rc = sid_key(sid, key);
@@ -401,8 +400,8 @@ opc_err opc__ad_state_session_check(opc__ad_state *st, const char *sid, opc__ad_
     char w[64];
     who(&a, w, sizeof w);
     if (kind != 0 && a.kind != kind) {
-        rc = opc__fail(eb, OPC_ERR_TOKEN, "session of %s used for an endpoint of the other kind",
-                       w);
+        rc =
+            opc__fail(eb, OPC_ERR_TOKEN, "session of %s used for an endpoint of the other kind", w);
     } else {
         char want[OPC_PROTO_HASH_B64 + 1];
         rc = opc__proto_mac_request(&a.keys, sid, counter, method, target, body, body_len, want);
@@ -522,8 +521,8 @@ int opc__ad_state_blocked(opc__ad_state *st, opc__ad_limit which, const char *ke
     }
     if (st->store->ops->limit_until(st->store, k, limits[which].limit, now_ms, &until, &eb) !=
         OPC_OK) {
-        opc__log(OPC_LOG_WARN, LOG, "reading a %s limit in the database: %s",
-                 limits[which].prefix, eb.msg);
+        opc__log(OPC_LOG_WARN, LOG, "reading a %s limit in the database: %s", limits[which].prefix,
+                 eb.msg);
         return 0;
     }
     return until > now_ms ? (int)((until - now_ms + 999) / 1000) : 0;
@@ -544,8 +543,8 @@ void opc__ad_state_fail(opc__ad_state *st, opc__ad_limit which, const char *key,
     if (limit_key(which, key, k, sizeof k) &&
         st->store->ops->limit_hit(st->store, k, limits[which].limit, limits[which].window_ms,
                                   now_ms, &eb) != OPC_OK) {
-        opc__log(OPC_LOG_WARN, LOG, "counting a %s limit in the database: %s",
-                 limits[which].prefix, eb.msg);
+        opc__log(OPC_LOG_WARN, LOG, "counting a %s limit in the database: %s", limits[which].prefix,
+                 eb.msg);
     }
 }
 
@@ -650,8 +649,7 @@ opc_err opc__ad_state_pending_take(opc__ad_state *st, const char *id, int64_t no
     if (rc == OPC_OK) {
         char aad[128];
         pending_aad(key, expires_ms, aad, sizeof aad);
-        rc = unseal(st, aad, sealed, sealed_len, pt, pt_len) == OPC_OK ? OPC_OK
-                                                                         : OPC_ERR_NOT_FOUND;
+        rc = unseal(st, aad, sealed, sealed_len, pt, pt_len) == OPC_OK ? OPC_OK : OPC_ERR_NOT_FOUND;
     }
     if (rc == OPC_OK) {
         memcpy(out->account, pt, OPC_ID_LEN);

@@ -782,7 +782,8 @@ opc_err opc__srp_server_export(const opc__srp_server *s, uint8_t **out, size_t *
     const opc__srp_group *g = s->c.grp;
     int b_len = BN_num_bytes(s->b);
     if (b_len < 1 || b_len > OPC_SRP_X_MAX_LEN) {
-        return opc__fail(eb, OPC_ERR_INVALID_ARG, "SRP server: the ephemeral secret is out of range");
+        return opc__fail(eb, OPC_ERR_INVALID_ARG,
+                         "SRP server: the ephemeral secret is out of range");
     }
     size_t n = 4 + s->salt_len + g->hlen + (size_t)b_len + 2 * g->len;
     uint8_t *p = opc__malloc(n);
@@ -812,8 +813,7 @@ opc_err opc__srp_server_export(const opc__srp_server *s, uint8_t **out, size_t *
     return OPC_OK;
 }
 
-opc_err opc__srp_server_import(const uint8_t *in, size_t len, opc__srp_server **out,
-                               opc__ebuf *eb)
+opc_err opc__srp_server_import(const uint8_t *in, size_t len, opc__srp_server **out, opc__ebuf *eb)
 {
     if (out != NULL) {
         *out = NULL;
@@ -856,7 +856,9 @@ opc_err opc__srp_server_import(const uint8_t *in, size_t len, opc__srp_server **
     }
     if (rc != OPC_OK) {
         opc__srp_server_free(s);
-        return rc == OPC_ERR_NOMEM ? rc : opc__fail(eb, OPC_ERR_PARSE, "SRP server: not an exported state");
+        return rc == OPC_ERR_NOMEM
+                   ? rc
+                   : opc__fail(eb, OPC_ERR_PARSE, "SRP server: not an exported state");
     }
     memcpy(s->B, in + o, g->len);
     *out = s;

@@ -111,11 +111,10 @@ void opc__srp_server_free(opc__srp_server *s);
  * state; import checks the shape (group, lengths, v and b in range) and
  * gives a fresh, unused state (OPC_ERR_PARSE for bytes of another shape).
  */
-#define OPC_SRP_STATE_MAX_LEN (4 + OPC_SRP_SALT_MAX_LEN + OPC_SRP_MAX_HASH_LEN + \
-                               OPC_SRP_X_MAX_LEN + 2 * OPC_SRP_MAX_LEN)
+#define OPC_SRP_STATE_MAX_LEN                                                                      \
+    (4 + OPC_SRP_SALT_MAX_LEN + OPC_SRP_MAX_HASH_LEN + OPC_SRP_X_MAX_LEN + 2 * OPC_SRP_MAX_LEN)
 opc_err opc__srp_server_export(const opc__srp_server *s, uint8_t **out, size_t *out_len,
                                opc__ebuf *eb);
-opc_err opc__srp_server_import(const uint8_t *in, size_t len, opc__srp_server **out,
-                               opc__ebuf *eb);
+opc_err opc__srp_server_import(const uint8_t *in, size_t len, opc__srp_server **out, opc__ebuf *eb);
 
 #endif

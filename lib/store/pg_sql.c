@@ -162,31 +162,30 @@ static const char schema_v1[] =
  * owner signs in again, Connect servers open new sessions by themselves),
  * never an older counter of a live session.
  */
-static const char schema_v2[] =
-    "CREATE UNLOGGED TABLE ad_sessions ("
-    " sid" TXT " NOT NULL PRIMARY KEY,"
-    " kind bigint NOT NULL,"
-    " account_id" TXT " NOT NULL,"
-    " server_id" TXT " NOT NULL,"
-    " sealed bytea NOT NULL,"
-    " expires bigint NOT NULL,"
-    " idle_s bigint NOT NULL,"
-    " last_s bigint NOT NULL,"
-    " counter bigint NOT NULL DEFAULT 0);"
-    "CREATE UNLOGGED TABLE ad_nonces ("
-    " nonce" TXT " NOT NULL PRIMARY KEY,"
-    " expires_ms bigint NOT NULL);"
-    "CREATE INDEX ad_nonces_expires ON ad_nonces (expires_ms);"
-    "CREATE UNLOGGED TABLE ad_limits ("
-    " key" TXT " NOT NULL PRIMARY KEY,"
-    " ends_ms bigint NOT NULL,"
-    " hits bigint NOT NULL);"
-    "CREATE INDEX ad_limits_ends ON ad_limits (ends_ms);"
-    "CREATE UNLOGGED TABLE ad_pending ("
-    " id" TXT " NOT NULL PRIMARY KEY,"
-    " sealed bytea NOT NULL,"
-    " expires_ms bigint NOT NULL);"
-    "CREATE INDEX ad_pending_expires ON ad_pending (expires_ms);";
+static const char schema_v2[] = "CREATE UNLOGGED TABLE ad_sessions ("
+                                " sid" TXT " NOT NULL PRIMARY KEY,"
+                                " kind bigint NOT NULL,"
+                                " account_id" TXT " NOT NULL,"
+                                " server_id" TXT " NOT NULL,"
+                                " sealed bytea NOT NULL,"
+                                " expires bigint NOT NULL,"
+                                " idle_s bigint NOT NULL,"
+                                " last_s bigint NOT NULL,"
+                                " counter bigint NOT NULL DEFAULT 0);"
+                                "CREATE UNLOGGED TABLE ad_nonces ("
+                                " nonce" TXT " NOT NULL PRIMARY KEY,"
+                                " expires_ms bigint NOT NULL);"
+                                "CREATE INDEX ad_nonces_expires ON ad_nonces (expires_ms);"
+                                "CREATE UNLOGGED TABLE ad_limits ("
+                                " key" TXT " NOT NULL PRIMARY KEY,"
+                                " ends_ms bigint NOT NULL,"
+                                " hits bigint NOT NULL);"
+                                "CREATE INDEX ad_limits_ends ON ad_limits (ends_ms);"
+                                "CREATE UNLOGGED TABLE ad_pending ("
+                                " id" TXT " NOT NULL PRIMARY KEY,"
+                                " sealed bytea NOT NULL,"
+                                " expires_ms bigint NOT NULL);"
+                                "CREATE INDEX ad_pending_expires ON ad_pending (expires_ms);";
 
 const char *const opc__pg_migrations[OPC_PG_SCHEMA_VERSION] = {
     schema_v1, /* 0 -> 1: the schema of account/schema.c's version 3 */
@@ -508,7 +507,8 @@ static const opc__pg_sql table[] = {
     {"store.pending_put", "INSERT INTO ad_pending (id, sealed, expires_ms) VALUES ($1::text, "
                           "$2::bytea, $3::bigint)"},
     /* Taken once, live or not: the caller checks expires_ms. */
-    {"store.pending_take", "DELETE FROM ad_pending WHERE id = $1::text RETURNING sealed, expires_ms"},
+    {"store.pending_take",
+     "DELETE FROM ad_pending WHERE id = $1::text RETURNING sealed, expires_ms"},
     /* $1 now (s for sessions, ms for the rest). */
     {"store.sweep_sessions",
      "DELETE FROM ad_sessions WHERE expires <= $1::bigint OR last_s + idle_s <= $1::bigint"},

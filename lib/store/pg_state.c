@@ -81,8 +81,8 @@ static bool cell_id(const PGresult *r, int row, int col, char out[OPC_ID_LEN + 1
     return true;
 }
 
-opc_err opc__pg_session_get(opc__store *s, const char *key, int64_t now_s,
-                            opc__store_session *out, opc__ebuf *eb)
+opc_err opc__pg_session_get(opc__store *s, const char *key, int64_t now_s, opc__store_session *out,
+                            opc__ebuf *eb)
 {
     memset(out, 0, sizeof *out);
     if (!key_ok(key)) {
@@ -236,9 +236,8 @@ opc_err opc__pg_pending_put(opc__store *s, const char *key, const void *sealed, 
     return rc;
 }
 
-opc_err opc__pg_pending_take(opc__store *s, const char *key, int64_t now_ms,
-                             unsigned char **sealed, size_t *len, int64_t *expires_ms,
-                             opc__ebuf *eb)
+opc_err opc__pg_pending_take(opc__store *s, const char *key, int64_t now_ms, unsigned char **sealed,
+                             size_t *len, int64_t *expires_ms, opc__ebuf *eb)
 {
     *sealed = NULL;
     *len = 0;

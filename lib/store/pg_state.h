@@ -16,8 +16,8 @@ opc__pg_pool *opc__pg_store_pool(opc__store *s);
 
 opc_err opc__pg_session_put(opc__store *s, const char *key, const opc__store_session *in,
                             int64_t now_s, opc__ebuf *eb);
-opc_err opc__pg_session_get(opc__store *s, const char *key, int64_t now_s,
-                            opc__store_session *out, opc__ebuf *eb);
+opc_err opc__pg_session_get(opc__store *s, const char *key, int64_t now_s, opc__store_session *out,
+                            opc__ebuf *eb);
 opc_err opc__pg_session_use(opc__store *s, const char *key, uint64_t counter, int64_t now_s,
                             opc__ebuf *eb);
 opc_err opc__pg_session_end(opc__store *s, const char *key, opc__ebuf *eb);
@@ -29,9 +29,8 @@ opc_err opc__pg_limit_until(opc__store *s, const char *key, int limit, int64_t n
                             int64_t *until_ms, opc__ebuf *eb);
 opc_err opc__pg_pending_put(opc__store *s, const char *key, const void *sealed, size_t len,
                             int64_t expires_ms, opc__ebuf *eb);
-opc_err opc__pg_pending_take(opc__store *s, const char *key, int64_t now_ms,
-                             unsigned char **sealed, size_t *len, int64_t *expires_ms,
-                             opc__ebuf *eb);
+opc_err opc__pg_pending_take(opc__store *s, const char *key, int64_t now_ms, unsigned char **sealed,
+                             size_t *len, int64_t *expires_ms, opc__ebuf *eb);
 opc_err opc__pg_state_sweep(opc__store *s, int64_t now_ms, opc__ebuf *eb);
 
 #endif

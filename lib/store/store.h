@@ -77,8 +77,8 @@ typedef struct opc__store_session {
     char server[OPC_ID_LEN + 1]; /* "" for the owner */
     int64_t expires;             /* Unix s */
     int64_t idle_s;
-    int64_t last_s;   /* last accepted request (get only) */
-    uint64_t counter; /* the last accepted counter (get only) */
+    int64_t last_s;        /* last accepted request (get only) */
+    uint64_t counter;      /* the last accepted counter (get only) */
     unsigned char *sealed; /* the sealed keys (opc__free after get) */
     size_t sealed_len;
 } opc__store_session;

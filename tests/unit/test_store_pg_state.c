@@ -46,8 +46,9 @@ static char conninfo[1024];
 static const char *no_pg_why;
 static opc__store *store1, *store2;
 static opc__ad_state *st1, *st2;
-static const uint8_t seal_key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-                                     17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+static const uint8_t seal_key[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                     12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+                                     23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
 static bool pg_required(void)
 {
@@ -210,8 +211,8 @@ static void keys_of(uint8_t seed, opc__proto_keys *k)
 }
 
 /* A signed GET of sid at st with counter n at now. */
-static opc_err req(opc__ad_state *st, const char *sid, const opc__proto_keys *k,
-                   opc__ad_kind kind, uint64_t n, int64_t now)
+static opc_err req(opc__ad_state *st, const char *sid, const opc__proto_keys *k, opc__ad_kind kind,
+                   uint64_t n, int64_t now)
 {
     char mac[OPC_PROTO_HASH_B64 + 1];
     const char *target = "/v1/connect/changes?since=0";
@@ -219,8 +220,8 @@ static opc_err req(opc__ad_state *st, const char *sid, const opc__proto_keys *k,
     opc__ad_auth auth;
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
-    opc_err rc = opc__ad_state_session_check(st, sid, kind, n, "GET", target, "", 0, mac, now,
-                                             &auth, &eb);
+    opc_err rc =
+        opc__ad_state_session_check(st, sid, kind, n, "GET", target, "", 0, mac, now, &auth, &eb);
     if (rc == OPC_OK) {
         assert_string_equal(auth.sid, sid);
         assert_int_equal(auth.counter, n);
@@ -256,8 +257,8 @@ static void test_counter_across_servers(void **state)
     /* a bad MAC does not move the counter: 7 still works after it */
     char mac[OPC_PROTO_HASH_B64 + 1] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     opc__ad_auth auth;
-    assert_int_equal(opc__ad_state_session_check(st1, SID1, OPC_AD_KIND_CONNECT, 7, "GET", "/x",
-                                                 "", 0, mac, T0, &auth, NULL),
+    assert_int_equal(opc__ad_state_session_check(st1, SID1, OPC_AD_KIND_CONNECT, 7, "GET", "/x", "",
+                                                 0, mac, T0, &auth, NULL),
                      OPC_ERR_TOKEN);
     assert_int_equal(req(st2, SID1, &k, OPC_AD_KIND_CONNECT, 7, T0), OPC_OK);
     /* the other kind's endpoints, an unknown sid */
@@ -342,9 +343,9 @@ static void test_expiry_idle_signout(void **state)
     assert_int_equal(req(st2, SID3, &k, OPC_AD_KIND_CONNECT, 1, T0 + 590), OPC_OK);
     assert_int_equal(req(st2, SID3, &k, OPC_AD_KIND_CONNECT, 2, T0 + 600), OPC_ERR_TOKEN);
     /* Sign-out at one server ends it at the other, whose cache holds the keys. */
-    assert_int_equal(opc__ad_state_session_add(st1, SID4, OPC_AD_KIND_OWNER, ACCT, "", &k,
-                                               T0 + 43200, T0, NULL),
-                     OPC_OK);
+    assert_int_equal(
+        opc__ad_state_session_add(st1, SID4, OPC_AD_KIND_OWNER, ACCT, "", &k, T0 + 43200, T0, NULL),
+        OPC_OK);
     assert_int_equal(req(st1, SID4, &k, OPC_AD_KIND_OWNER, 1, T0), OPC_OK);
     assert_int_equal(req(st2, SID4, &k, OPC_AD_KIND_OWNER, 2, T0), OPC_OK);
     assert_int_equal(opc__ad_state_session_end(st2, SID4, NULL), OPC_OK);
@@ -352,9 +353,9 @@ static void test_expiry_idle_signout(void **state)
     assert_int_equal(req(st1, SID4, &k, OPC_AD_KIND_OWNER, 3, T0), OPC_ERR_TOKEN);
     assert_int_equal(req(st2, SID4, &k, OPC_AD_KIND_OWNER, 4, T0), OPC_ERR_TOKEN);
     /* Owner sessions idle after 1800 s. */
-    assert_int_equal(opc__ad_state_session_add(st2, SID4, OPC_AD_KIND_OWNER, ACCT, "", &k,
-                                               T0 + 43200, T0, NULL),
-                     OPC_OK);
+    assert_int_equal(
+        opc__ad_state_session_add(st2, SID4, OPC_AD_KIND_OWNER, ACCT, "", &k, T0 + 43200, T0, NULL),
+        OPC_OK);
     assert_int_equal(req(st1, SID4, &k, OPC_AD_KIND_OWNER, 1, T0 + 1700), OPC_OK);
     assert_int_equal(req(st1, SID4, &k, OPC_AD_KIND_OWNER, 2, T0 + 1700 + 1800), OPC_ERR_TOKEN);
 }
@@ -430,9 +431,8 @@ static void test_limits_across_servers(void **state)
     int64_t now = T0 * 1000;
     const char *addr = "192.0.2.7";
     for (int i = 0; i < OPC_AD_OWNER_FAIL_LIMIT - 1; i++) {
-        assert_int_equal(opc__ad_state_blocked(i % 2 ? st1 : st2, OPC_AD_LIMIT_OWNER_ADDR, addr,
-                                               now),
-                         0);
+        assert_int_equal(
+            opc__ad_state_blocked(i % 2 ? st1 : st2, OPC_AD_LIMIT_OWNER_ADDR, addr, now), 0);
         opc__ad_state_fail(i % 2 ? st2 : st1, OPC_AD_LIMIT_OWNER_ADDR, addr, now + i);
     }
     assert_int_equal(opc__ad_state_blocked(st1, OPC_AD_LIMIT_OWNER_ADDR, addr, now + 20), 0);
@@ -443,8 +443,7 @@ static void test_limits_across_servers(void **state)
     assert_int_equal(w2, w1);
     /* the other limiters and addresses are apart */
     assert_int_equal(opc__ad_state_blocked(st1, OPC_AD_LIMIT_OWNER_EMAIL, addr, now + 20), 0);
-    assert_int_equal(opc__ad_state_blocked(st1, OPC_AD_LIMIT_OWNER_ADDR, "192.0.2.8", now + 20),
-                     0);
+    assert_int_equal(opc__ad_state_blocked(st1, OPC_AD_LIMIT_OWNER_ADDR, "192.0.2.8", now + 20), 0);
     /* the window ends, and a new one starts afresh */
     int64_t later = now + OPC_AD_OWNER_FAIL_WINDOW_MS;
     assert_int_equal(opc__ad_state_blocked(st2, OPC_AD_LIMIT_OWNER_ADDR, addr, later), 0);
@@ -473,10 +472,11 @@ static void test_pending_one_use(void **state)
     opc__ad_signin in;
     memset(&in, 0, sizeof in);
     (void)snprintf(in.account, sizeof in.account, "%s", ACCT);
-    (void)snprintf(in.email_key, sizeof in.email_key, "%s", "ekeyekeyekeyekeyekeyekeyekeyekeyekeyekeyeke");
+    (void)snprintf(in.email_key, sizeof in.email_key, "%s",
+                   "ekeyekeyekeyekeyekeyekeyekeyekeyekeyekeyeke");
     memcpy(in.A, A, sizeof A);
-    assert_int_equal(opc__srp_server_start(g, "me", 2, salt, sizeof salt, v, sizeof v, B,
-                                           sizeof B, &in.srp, NULL),
+    assert_int_equal(opc__srp_server_start(g, "me", 2, salt, sizeof salt, v, sizeof v, B, sizeof B,
+                                           &in.srp, NULL),
                      OPC_OK);
     int64_t now = T0 * 1000;
     char id[OPC_PROTO_NONCE_B64 + 1];
@@ -505,8 +505,8 @@ static void test_pending_one_use(void **state)
     assert_int_equal(opc__srp_client_finish(cl, "me", 2, salt, sizeof salt, x, sizeof x, B,
                                             sizeof B, M1, sizeof M1, NULL),
                      OPC_OK);
-    assert_int_equal(opc__srp_server_verify(out.srp, A, sizeof A, M1, sizeof M1, M2, sizeof M2,
-                                            Ks, sizeof Ks, NULL),
+    assert_int_equal(opc__srp_server_verify(out.srp, A, sizeof A, M1, sizeof M1, M2, sizeof M2, Ks,
+                                            sizeof Ks, NULL),
                      OPC_OK);
     assert_int_equal(opc__srp_client_verify(cl, M2, sizeof M2, Kc, sizeof Kc, NULL), OPC_OK);
     assert_memory_equal(Ks, Kc, sizeof Ks);
@@ -515,13 +515,13 @@ static void test_pending_one_use(void **state)
     /* an expired one is gone */
     memset(&in, 0, sizeof in);
     (void)snprintf(in.account, sizeof in.account, "%s", ACCT);
-    assert_int_equal(opc__srp_server_start(g, "me", 2, salt, sizeof salt, v, sizeof v, B,
-                                           sizeof B, &in.srp, NULL),
+    assert_int_equal(opc__srp_server_start(g, "me", 2, salt, sizeof salt, v, sizeof v, B, sizeof B,
+                                           &in.srp, NULL),
                      OPC_OK);
     assert_int_equal(opc__ad_state_pending_add(st2, &in, now, id), OPC_OK);
-    assert_int_equal(opc__ad_state_pending_take(
-                         st1, id, now + (int64_t)OPC_PROTO_OWNER_PENDING_S * 1000, &out),
-                     OPC_ERR_NOT_FOUND);
+    assert_int_equal(
+        opc__ad_state_pending_take(st1, id, now + (int64_t)OPC_PROTO_OWNER_PENDING_S * 1000, &out),
+        OPC_ERR_NOT_FOUND);
     assert_int_equal(count_rows("ad_pending"), 0);
 }
 
@@ -575,13 +575,12 @@ static void test_cost(void **state)
     opc__ad_state *m = NULL;
     assert_int_equal(opc__ad_state_memory(&m), OPC_OK);
     int64_t now = opc__now_s();
-    assert_int_equal(
-        opc__ad_state_session_add(st1, SID1, OPC_AD_KIND_CONNECT, ACCT, SRV, &k, now + 600, now,
-                                  NULL),
-        OPC_OK);
-    assert_int_equal(
-        opc__ad_state_session_add(m, SID1, OPC_AD_KIND_CONNECT, ACCT, SRV, &k, now + 600, now, NULL),
-        OPC_OK);
+    assert_int_equal(opc__ad_state_session_add(st1, SID1, OPC_AD_KIND_CONNECT, ACCT, SRV, &k,
+                                               now + 600, now, NULL),
+                     OPC_OK);
+    assert_int_equal(opc__ad_state_session_add(m, SID1, OPC_AD_KIND_CONNECT, ACCT, SRV, &k,
+                                               now + 600, now, NULL),
+                     OPC_OK);
     enum { N = 500 };
     int64_t us[2];
     opc__ad_state *which[2] = {m, st1};
