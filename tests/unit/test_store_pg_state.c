@@ -8,7 +8,8 @@
  * limiters count both servers' failures, a pending sign-in is taken once
  * (and its SRP state still verifies at the other server), the database
  * holds no session key, sid or SRP secret in the clear, another server key
- * opens nothing, and the sweep empties the expired rows.
+ * opens nothing, the sweep empties the expired rows, and a database of
+ * schema version 1 gains the shared state when a server opens it.
  *
  * OPC_TEST_PG_URL as for test_pg_sql.c: the test makes its own database
  * and drops it; without it the tests skip, unless OPC_TEST_PG_REQUIRED=1.
@@ -23,6 +24,7 @@
 #include "accountd/accountd.h"
 #include "core/time.h"
 #include "crypto/srp.h"
+#include "store/pg_sql.h"
 #include "store/store.h"
 
 #define SID1 "AAAAAAAAAAAAAAAAAAAAAA"
@@ -563,6 +565,49 @@ static void test_sweep(void **state)
     PQclear(r);
 }
 
+/* A database of schema version 1 (the store before the shared state)
+ * gains step 2 when a server of this version opens it. */
+static void test_upgrade_from_v1(void **state)
+{
+    (void)state;
+    NEED_DB();
+    char name[80];
+    char sql[160];
+    (void)snprintf(name, sizeof name, "%s_v1", dbname);
+    (void)snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+    assert_true(exec_ok(admin, sql));
+    (void)snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    assert_true(exec_ok(admin, sql));
+    const char *url = getenv("OPC_TEST_PG_URL");
+    PGconn *c = connect_to(url, name);
+    assert_non_null(c);
+    (void)PQsetNoticeProcessor(c, quiet, NULL);
+    assert_true(exec_ok(c, "BEGIN"));
+    assert_true(exec_ok(c, opc__pg_migrations[0]));
+    assert_true(exec_ok(c, "CREATE TABLE opc_schema (version integer NOT NULL); INSERT INTO "
+                           "opc_schema VALUES (1); COMMIT"));
+    char ci[1024];
+    assert_true(conninfo_for(url, name, ci, sizeof ci));
+    opc__store *s = NULL;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__store_pg_open(ci, 1, &s, &eb), OPC_OK);
+    PGresult *r = PQexec(c, "SELECT (SELECT version FROM opc_schema), to_regclass('ad_sessions') "
+                            "IS NOT NULL");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0), "2");
+    assert_string_equal(PQgetvalue(r, 0, 1), "t");
+    PQclear(r);
+    opc__ad_state *st = NULL;
+    assert_int_equal(opc__ad_state_shared(s, seal_key, &st), OPC_OK);
+    assert_int_equal(opc__ad_state_nonce_take(st, NONCE1, 1000), OPC_OK);
+    opc__ad_state_free(st);
+    opc__store_close(s);
+    PQfinish(c);
+    (void)snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+    assert_true(exec_ok(admin, sql));
+}
+
 /* What a Connect server's request costs at the account server, roughly:
  * the shared check (its one UPDATE, keys cached) against the memory one.
  * Printed, not asserted (the machine decides). */
@@ -625,15 +670,11 @@ static void test_memory_state_unchanged(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counter_across_servers),
-        cmocka_unit_test(test_counter_race),
-        cmocka_unit_test(test_expiry_idle_signout),
-        cmocka_unit_test(test_sealed_at_rest),
-        cmocka_unit_test(test_nonce_one_use),
-        cmocka_unit_test(test_limits_across_servers),
-        cmocka_unit_test(test_pending_one_use),
-        cmocka_unit_test(test_sweep),
-        cmocka_unit_test(test_cost),
+        cmocka_unit_test(test_counter_across_servers), cmocka_unit_test(test_counter_race),
+        cmocka_unit_test(test_expiry_idle_signout),    cmocka_unit_test(test_sealed_at_rest),
+        cmocka_unit_test(test_nonce_one_use),          cmocka_unit_test(test_limits_across_servers),
+        cmocka_unit_test(test_pending_one_use),        cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_upgrade_from_v1),        cmocka_unit_test(test_cost),
         cmocka_unit_test(test_memory_state_unchanged),
     };
     return cmocka_run_group_tests_name("store_pg_state", tests, setup, teardown);
