@@ -49,6 +49,7 @@
 #include "store/pg_conn.h"
 #include "store/pg_rows.h"
 #include "store/pg_sql.h"
+#include "store/pg_state.h"
 #include "store/store.h"
 
 /* The advisory lock key of migrations ("opcm"), the notification channel. */
@@ -1216,9 +1217,24 @@ static const opc__store_ops pg_ops = {
     .generation = s_generation,
     .wait = s_wait,
     .count = s_count,
+    .session_put = opc__pg_session_put,
+    .session_get = opc__pg_session_get,
+    .session_use = opc__pg_session_use,
+    .session_end = opc__pg_session_end,
+    .nonce_take = opc__pg_nonce_take,
+    .limit_hit = opc__pg_limit_hit,
+    .limit_until = opc__pg_limit_until,
+    .pending_put = opc__pg_pending_put,
+    .pending_take = opc__pg_pending_take,
+    .state_sweep = opc__pg_state_sweep,
     .shutdown = s_shutdown,
     .close = s_close,
 };
+
+opc__pg_pool *opc__pg_store_pool(opc__store *s)
+{
+    return Q(s)->pool;
+}
 
 /* ---- migrations ---- */
 
