@@ -230,8 +230,8 @@ opc_err opc_accountd_pin(const char *data_dir, char *out, size_t out_len, char *
     return rc;
 }
 
-/* Load <dir>/owner-secret (32 random bytes, b64url), or make it (atomic
- * write, 0600): the key of the answers for unknown emails, kept so that
+/* Load <dir>/owner-secret (32 random bytes, b64url), or make it (written
+ * whole, 0600, never over another's): the key of the answers for unknown emails, kept so that
  * they stay the same across restarts, as a real account's do. */
 static opc_err owner_secret(const char *dir, uint8_t out[32], opc__ebuf *eb)
 {
@@ -251,10 +251,15 @@ static opc_err owner_secret(const char *dir, uint8_t out[32], opc__ebuf *eb)
             rc = opc__b64_encode_to(out, 32, OPC_B64URL, text, sizeof text, NULL);
         }
         if (rc == OPC_OK) {
-            rc = opc__file_write_atomic(dir, path, text, strlen(text), eb);
+            /* Never over one another instance made meanwhile (read below):
+             * servers sharing the directory must give the same answers. */
+            rc = opc__file_write_new(dir, path, text, strlen(text), eb);
         }
         OPENSSL_cleanse(text, sizeof text);
-        return rc;
+        if (rc != OPC_ERR_EXISTS || lstat(path, &sb) != 0) {
+            return rc;
+        }
+        opc__ebuf_clear(eb);
     }
     if (!S_ISREG(sb.st_mode)) {
         return opc__fail(eb, OPC_ERR_IO, "%s is not a regular file", path);
