@@ -192,9 +192,10 @@ upstream_down() {
     stop_pid ACCTD_PID
     [ "$STOP_RC" = 0 ]
 }
-# The owner's session lives in the server's memory: after a restart op
-# signs in again (NET_OWNER=remote); Connect servers open new sessions by
-# themselves.
+# On the SQLite store the owner's session lives in the server's memory:
+# after a restart op signs in again (NET_OWNER=remote; on PostgreSQL the
+# session survives and this second sign-in is merely harmless); Connect
+# servers open new sessions by themselves.
 upstream_up() {
     net_server_start ACCTD_PID "$NET_DATA" "$NET/srv1" "$OP_UPSTREAM_CA_FILE" "$ACCT_PORT" acctd ||
         return 1
