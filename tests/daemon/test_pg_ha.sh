@@ -7,7 +7,8 @@
 #   - one Connect server whose credentials name A and B, run as THREE
 #     replicas: connect-sync + connect-api each, each with its own data
 #     directory (its own cache), all from the one credentials file;
-#   - a write loop of 8 clients POSTing items, spread over the replicas;
+#   - a write loop of 8 clients POSTing items (each about 10 a second),
+#     spread over the replicas;
 #   - kill -9 A mid-loop; restart it; kill -9 B; restart it;
 #   - after each kill, 20 probe writes through replica 1, each timed until
 #     replicas 2 and 3 serve it: propagation p99 <= 1 s;
@@ -107,7 +108,7 @@ def client(k):
             c = None
         with lock:
             print(f"{k} {n} {status} {iid}", flush=True)
-        time.sleep(0.02)
+        time.sleep(0.1)
 ts = [threading.Thread(target=client, args=(k,)) for k in range(8)]
 for t in ts:
     t.start()
