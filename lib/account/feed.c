@@ -75,11 +75,13 @@ static opc_err changes(opc_account *a, const char *server_id, int64_t since, siz
     }
     sqlite3_finalize(st);
     if (rc == OPC_OK && n < limit) {
-        /* Nothing more is visible up to the newest change: skip past it. */
+        /* Nothing more is visible up to the newest change: skip past it. A
+         * cursor beyond it (the account restored to an earlier point) is
+         * answered with the head, below it: the reader starts again. */
         bool found = false;
         int64_t max = 0;
         rc = opc__acct_query_int(a, &found, &max, eb, "SELECT MAX(seq) FROM changes", "");
-        if (rc == OPC_OK && found && max > last) {
+        if (rc == OPC_OK && found && (max > last || (n == 0 && max < since))) {
             last = max;
         }
     }
@@ -128,7 +130,7 @@ opc_err opc__account_changes_wait(int64_t since, int64_t wait_ms, int64_t poll_m
             return rc;
         }
         int64_t left = deadline - opc__monotonic_ms();
-        if (cJSON_GetArraySize(page) > 0 || left <= 0 || stop) {
+        if (cJSON_GetArraySize(page) > 0 || next < cursor || left <= 0 || stop) {
             *out = page;
             *out_next = next;
             return OPC_OK;

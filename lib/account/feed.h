@@ -58,7 +58,11 @@
  * *out is a new JSON array (cJSON_Delete it). *out_last is the cursor to
  * pass as `since` next time: the seq of the last entry returned, or, when
  * fewer than limit entries came back, the account's latest seq (so changes
- * invisible to this server are skipped for good). Works on a locked handle:
+ * invisible to this server are skipped for good). A `since` beyond the
+ * latest seq (the account restored to an earlier point) gets no entries
+ * and *out_last = the latest seq, BELOW since: a reader seeing its cursor
+ * go back knows that what it holds past it may be gone, and starts again
+ * (connect-sync empties its cache). Works on a locked handle:
  * the feed holds no secret. Errors: OPC_ERR_INVALID_ARG, OPC_ERR_RANGE,
  * OPC_ERR_NOMEM, SQLite failures (OPC_ERR_IO...), with the handle's errmsg.
  */

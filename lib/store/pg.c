@@ -595,9 +595,12 @@ static opc_err s_read(void *ud, int64_t since, cJSON **out, int64_t *out_next)
             n++;
         }
     }
-    /* Nothing more is visible up to the head: skip past it (seqs commit in order). */
-    if (rc == OPC_OK && n < p->limit && opc__pg_int(r, 0, 0) > last) {
-        last = opc__pg_int(r, 0, 0);
+    /* Nothing more is visible up to the head: skip past it (seqs commit in
+     * order). A cursor beyond the head (the database restored to an earlier
+     * point) is answered with the head, below it: the reader starts again. */
+    int64_t head = rc == OPC_OK ? opc__pg_int(r, 0, 0) : 0;
+    if (rc == OPC_OK && n < p->limit && (head > last || (n == 0 && head < since))) {
+        last = head;
     }
     PQclear(r);
     if (rc != OPC_OK) {

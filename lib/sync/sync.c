@@ -805,6 +805,27 @@ opc_err opc__sync_step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb)
         record_failure(s, rc, eb != NULL ? eb->msg : "");
         return rc;
     }
+    if (next < cursor) {
+        /* The feed ends before our cursor: the account was restored to an
+         * earlier point, and what this cache holds beyond it may not exist
+         * any more. Empty the cache and sync the account again from the
+         * start (connect-api answers as during any initial sync). */
+        cJSON_Delete(page);
+        opc__log(OPC_LOG_WARN, SUB,
+                 "the account's change feed ends at %lld, before this cache's cursor %lld (the "
+                 "account was restored to an earlier point): syncing it again from the start",
+                 (long long)next, (long long)cursor);
+        forget_grants(s);
+        rc = opc__cache_begin(s->cache, true, eb);
+        if (rc == OPC_OK) {
+            rc = opc__cache_reset(s->cache, eb);
+        }
+        rc = opc__cache_end(s->cache, rc, eb);
+        if (rc != OPC_OK) {
+            record_failure(s, rc, eb != NULL ? eb->msg : "");
+        }
+        return rc;
+    }
     int n = cJSON_GetArraySize(page);
     if (idle_step(s, n, cursor, next, initial)) {
         cJSON_Delete(page);

@@ -207,6 +207,51 @@ static void test_sync_idle_steps_leave_the_cache_alone(void **state)
     sx_teardown(&x);
 }
 
+/* The account restored to an earlier point: its feed ends before the
+ * cache's cursor. The sync empties the cache and starts again, so what the
+ * cache held beyond that point (here a planted item) is gone. */
+static void test_sync_restored_account_starts_again(void **state)
+{
+    (void)state;
+    sx x;
+    sx_setup(&x, 3);
+    opc_sync *s = sx_sync(&x, 50);
+    sx_run(s);
+    int n = sx_compare(&x, x.v1);
+    assert_true(n > 0);
+    opc__ebuf eb;
+    int64_t cursor = 0;
+    assert_int_equal(opc__cache_cursor(opc__sync_cache(s), &cursor, &eb), OPC_OK);
+    sqlite3 *c = NULL;
+    assert_int_equal(sqlite3_open(x.cache_path, &c), SQLITE_OK);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "UPDATE meta SET feed_cursor = %lld;"
+             " INSERT INTO items (id, vault_id, version, state, key_sn, overview, details,"
+             " created, updated, last_edited_by, seq)"
+             " SELECT 'zzzzzzzzzzzzzzzzzzzzzzzzzz', vault_id, version, state, key_sn, overview,"
+             " details, created, updated, last_edited_by, seq FROM items LIMIT 1",
+             (long long)cursor + 1000);
+    char *err_sql = NULL;
+    int src = sqlite3_exec(c, sql, NULL, NULL, &err_sql);
+    if (src != SQLITE_OK) {
+        fail_msg("planting: %s", err_sql != NULL ? err_sql : "?");
+    }
+    sqlite3_close(c);
+    char err[OPC_ERRBUF_SIZE];
+    /* One step sees the feed behind the cursor and empties the cache. */
+    assert_int_equal(opc_sync_run_once(s, err, sizeof err), OPC_OK);
+    opc__cache_meta m;
+    assert_int_equal(opc__cache_meta_get(opc__sync_cache(s), &m, NULL), OPC_OK);
+    assert_int_equal(m.cursor, 0);
+    assert_false(m.initial_sync_complete);
+    /* Then it syncs again: the cache equals the account, the planted item gone. */
+    sx_run(s);
+    assert_int_equal(sx_compare(&x, x.v1), n);
+    opc_sync_free(s);
+    sx_teardown(&x);
+}
+
 static void test_sync_upstream_gone(void **state)
 {
     (void)state;
@@ -846,6 +891,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_open_modes),   cmocka_unit_test(test_sync_mirrors_the_account),
         cmocka_unit_test(test_sync_idle_steps_leave_the_cache_alone),
+        cmocka_unit_test(test_sync_restored_account_starts_again),
         cmocka_unit_test(test_sync_upstream_gone), cmocka_unit_test(test_sync_thread_propagates),
         cmocka_unit_test(test_sync_crash_safety),
         cmocka_unit_test(test_sync_crash_during_a_skipped_grant_load),
