@@ -13,7 +13,8 @@ MODE mix: each round POSTs an item titled PREFIX-k-n, PATCHes its title to
 PREFIX-k-n-p, and DELETEs every third one (the feed sees item_upsert twice
 and item_delete).
 MODE create: each round POSTs one item titled PREFIX-k-n, then GETs the
-vault's item list and the item made last (reads while writing).
+vault's item list and the item made last (reads while writing); a GET
+answering 200 with another title is recorded as status 999.
 
 Every request is one line of OUT, flushed:
     <unix ms> <client> <method> <status> <title or -> <item id or -> <version or ->
@@ -95,7 +96,9 @@ def client(k):
             st, j = call("GET", base)
             record(k, "LIST", st, None, None)
             st, j = call("GET", "%s/%s" % (base, iid))
-            record(k, "GET", st, title if st == 200 else None, j)
+            if st == 200 and not (isinstance(j, dict) and j.get("title") == title):
+                st = 999  # a wrong answer
+            record(k, "GET", st, title, j)
 
 
 t0 = time.monotonic()
