@@ -9,12 +9,15 @@
 # (connect-sync + connect-api) talks to acctd, "wb" to acctd2, each with
 # 3 clients POSTing, PATCHing and DELETEing items (tests/lib/item_load.py)
 # in two vaults; the owner's `op item create` loops through acctd. Meanwhile
-# a reader (tests/daemon/feed_probe.c: the https upstream's changes(), long
-# polls, the `since` cursor each page returns, 5 entries a page) follows the
-# feed through acctd as Connect server "reader", granted both vaults.
+# two readers (tests/daemon/feed_probe.c: the https upstream's changes(),
+# long polls, the `since` cursor each page returns) follow the feed as
+# Connect servers granted both vaults: r1 through acctd, 5 entries a page
+# (always paging, racing the commits), r2 through acctd2, up to 1000 a page
+# (at the head most of the time: its long polls wait for the wake-ups of
+# commits made through either server).
 #
 # At the end: the account's seqs in the database's changes are 1..last_seq
-# without a hole; the reader saw exactly the entries visible to it (the
+# without a hole; each reader saw exactly the entries visible to it (the
 # granted vaults' changes, issuer keys and its own server's; those scoped
 # to wa and wb are invisible by design), each once, in increasing order,
 # with their kinds. Positive controls: the checker fails a reader's log with
@@ -26,7 +29,7 @@ NET_STORE=pg
 NET_OWNER=remote
 export OPC_UPSTREAM_MODE NET_STORE NET_OWNER
 T_PREFIX=oppgfeed
-PID_VARS="SYNC_PID API_PID SYNCB_PID APIB_PID ACCTD2_PID READER_PID LOADA_PID LOADB_PID OPLOOP_PID"
+PID_VARS="SYNC_PID API_PID SYNCB_PID APIB_PID ACCTD2_PID R1_PID R2_PID LOADA_PID LOADB_PID OPLOOP_PID"
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 FEED_PROBE="$BUILDDIR/tests/daemon/feed_probe"
@@ -44,18 +47,21 @@ URL2=$(net_url "$ACCT2_PORT")
 ACCT=$(op account get --format json | jq -r .id)
 V1=$(op vault create Feed1 --format json | jq -r .id)
 V2=$(op vault create Feed2 --format json | jq -r .id)
-mkdir -p "$T/wa" "$T/wb" "$T/reader"
+mkdir -p "$T/wa" "$T/wb" "$T/r1" "$T/r2"
 (cd "$T/wa" && op connect server create wa --vaults Feed1,Feed2 >/dev/null)
 (cd "$T/wb" && op connect server create wb --vaults Feed1,Feed2 --upstream "$URL2" \
     --upstream-pin "$NET_PIN" >/dev/null)
-(cd "$T/reader" && op connect server create reader --vaults Feed1,Feed2 >/dev/null)
+(cd "$T/r1" && op connect server create r1 --vaults Feed1,Feed2 >/dev/null)
+(cd "$T/r2" && op connect server create r2 --vaults Feed1,Feed2 --upstream "$URL2" \
+    --upstream-pin "$NET_PIN" >/dev/null)
 TOKA=$(op connect token create ta --server wa --vault Feed1 --vault Feed2 | tail -n 1)
 TOKB=$(op connect token create tb --server wb --vault Feed1 --vault Feed2 | tail -n 1)
-RID=$(op connect server get reader --format json | jq -r .id)
+RID_r1=$(op connect server get r1 --format json | jq -r .id)
+RID_r2=$(op connect server get r2 --format json | jq -r .id)
 check "vaults, three Connect servers (wb naming the second account server) and tokens" \
-    [ -n "$V1" -a -n "$V2" -a -n "$TOKA" -a -n "$TOKB" -a -n "$RID" -a "$RID" != null \
+    [ -n "$V1" -a -n "$V2" -a -n "$TOKA" -a -n "$TOKB" -a -n "$RID_r1" -a "$RID_r1" != null -a -n "$RID_r2" -a "$RID_r2" != null \
     -a -s "$T/wa/1password-credentials.json" -a -s "$T/wb/1password-credentials.json" \
-    -a -s "$T/reader/1password-credentials.json" ]
+    -a -s "$T/r1/1password-credentials.json" -a -s "$T/r2/1password-credentials.json" ]
 
 psql_q() { # SQL: one query's rows, unaligned (|-separated)
     "$PG_BIN/psql" -X -q -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d opc -v ON_ERROR_STOP=1 -c "$1"
@@ -87,10 +93,14 @@ start_connect a "$T/wa/1password-credentials.json"
 start_connect b "$T/wb/1password-credentials.json"
 
 # ---- the reader, then the writers ----
-"$FEED_PROBE" "$T/reader/1password-credentials.json" "$T/feed.out" "$T/feed.stop" 5 10000 \
-    >"$T/reader.sum" 2>"$T/reader.err" </dev/null &
-READER_PID=$!
-check "the reader follows the feed" poll_until 10000 test -s "$T/feed.out"
+"$FEED_PROBE" "$T/r1/1password-credentials.json" "$T/feed-r1.out" "$T/feed.stop" 5 10000 \
+    >"$T/r1.sum" 2>"$T/r1.err" </dev/null &
+R1_PID=$!
+"$FEED_PROBE" "$T/r2/1password-credentials.json" "$T/feed-r2.out" "$T/feed.stop" 1000 10000 \
+    >"$T/r2.sum" 2>"$T/r2.err" </dev/null &
+R2_PID=$!
+check "the readers follow the feed (r1 through acctd, r2 through acctd2)" \
+    poll_until 10000 test -s "$T/feed-r1.out" -a -s "$T/feed-r2.out"
 
 OPC_TOKEN=$TOKA "$PY" "$HERE/../lib/item_load.py" "$APORT_a" "$V1,$V2" "$T/stop" 3 wa mix \
     "$T/load-a.log" >"$T/load-a.sum" 2>"$T/load-a.err" &
@@ -140,26 +150,7 @@ HEAD=$(psql_q "SELECT last_seq FROM account WHERE account_id = '$ACCT'")
 DBROWS=$(psql_q "SELECT count(*) || ' ' || coalesce(min(seq), 0) || ' ' || coalesce(max(seq), 0) FROM changes WHERE account_id = '$ACCT'")
 check "the database's changes are seqs 1..last_seq without a hole ($DBROWS, last_seq $HEAD)" \
     [ "$DBROWS" = "$HEAD 1 $HEAD" ]
-# What the reader may see: a granted vault's changes (not scoped to another
-# server), issuer keys, and its own server's (lib/account/feed.h).
-psql_q "SELECT seq, kind FROM changes WHERE account_id = '$ACCT' AND (kind = 'issuer_key'
-    OR server_id = '$RID' OR (server_id IS NULL AND vault_id IN ('$V1', '$V2'))) ORDER BY seq" |
-    tr '|' ' ' >"$T/feed.want"
-INVIS=$(psql_q "SELECT count(*) FROM changes WHERE account_id = '$ACCT'")
-INVIS=$((INVIS - $(wc -l <"$T/feed.want")))
-echo "$HEAD" >"$T/feed.stop"
-if poll_until 60000 test -s "$T/reader.sum"; then
-    set +e
-    wait "$READER_PID"
-    rrc=$?
-    set -e
-    READER_PID=
-    check "the reader reached the head $HEAD ($(cat "$T/reader.sum"))" [ "$rrc" -eq 0 ]
-else
-    fail "the reader reached the head $HEAD within 60 s" "$(tail -n 3 "$T/reader.err")"
-fi
-
-# feed_check GOT WANT: GOT (the reader's "SEQ KIND" lines) holds exactly
+# feed_check GOT WANT: GOT (a reader's "SEQ KIND" lines) holds exactly
 # WANT's entries, each once, in increasing seq order; prints counts.
 feed_check() {
     "$PY" - "$1" "$2" <<'PY'
@@ -185,32 +176,54 @@ if bad:
     sys.exit(1)
 PY
 }
-if feed_check "$T/feed.out" "$T/feed.want" >"$T/check.out" 2>"$T/check.err"; then
-    pass "the reader saw every visible entry exactly once, in order: 0 skipped, 0 duplicates ($(cat "$T/check.out"); $INVIS scoped to other servers, invisible by design)"
-else
-    fail "the reader saw every visible entry exactly once, in order" "$(cat "$T/check.err") ($(cat "$T/check.out"))"
-fi
-NITEM=$(grep -c ' item_' "$T/feed.want" || true)
+echo "$HEAD" >"$T/feed.stop"
+NALL=$(psql_q "SELECT count(*) FROM changes WHERE account_id = '$ACCT'")
+for r in r1 r2; do
+    eval "rid=\$RID_$r"
+    eval "pid=\$R${r#r}_PID"
+    # What the reader may see: a granted vault's changes (not scoped to
+    # another server), issuer keys, and its own server's (lib/account/feed.h).
+    psql_q "SELECT seq, kind FROM changes WHERE account_id = '$ACCT' AND (kind = 'issuer_key'
+        OR server_id = '$rid' OR (server_id IS NULL AND vault_id IN ('$V1', '$V2'))) ORDER BY seq" |
+        tr '|' ' ' >"$T/feed-$r.want"
+    invis=$((NALL - $(wc -l <"$T/feed-$r.want")))
+    if poll_until 60000 test -s "$T/$r.sum"; then
+        set +e
+        wait "$pid"
+        rrc=$?
+        set -e
+        eval "R${r#r}_PID="
+        check "$r reached the head $HEAD ($(cat "$T/$r.sum"))" [ "$rrc" -eq 0 ]
+    else
+        fail "$r reached the head $HEAD within 60 s" "$(tail -n 3 "$T/$r.err")"
+    fi
+    if feed_check "$T/feed-$r.out" "$T/feed-$r.want" >"$T/check.out" 2>"$T/check.err"; then
+        pass "$r saw every visible entry exactly once, in order: 0 skipped, 0 duplicates ($(cat "$T/check.out"); $invis scoped to other servers, invisible by design)"
+    else
+        fail "$r saw every visible entry exactly once, in order" "$(cat "$T/check.err") ($(cat "$T/check.out"))"
+    fi
+done
+NITEM=$(grep -c ' item_' "$T/feed-r1.want" || true)
 check "the visible entries hold every write ($NITEM item entries >= $((WA + WB + WOP)) writes)" \
     [ "$NITEM" -ge $((WA + WB + WOP)) ]
 
 # ---- positive controls: the checker catches a bad reader ----
-n=$(wc -l <"$T/feed.out")
+n=$(wc -l <"$T/feed-r1.out")
 mid=$((n / 2))
-sed "${mid}d" "$T/feed.out" >"$T/feed.drop"
-if feed_check "$T/feed.drop" "$T/feed.want" >/dev/null 2>"$T/ctl.err"; then
+sed "${mid}d" "$T/feed-r1.out" >"$T/feed.drop"
+if feed_check "$T/feed.drop" "$T/feed-r1.want" >/dev/null 2>"$T/ctl.err"; then
     fail "positive control: the checker catches a dropped entry"
 else
     pass "positive control: the checker catches a dropped entry ($(cat "$T/ctl.err"))"
 fi
-sed "${mid}p" "$T/feed.out" >"$T/feed.dup"
-if feed_check "$T/feed.dup" "$T/feed.want" >/dev/null 2>"$T/ctl.err"; then
+sed "${mid}p" "$T/feed-r1.out" >"$T/feed.dup"
+if feed_check "$T/feed.dup" "$T/feed-r1.want" >/dev/null 2>"$T/ctl.err"; then
     fail "positive control: the checker catches a duplicated entry"
 else
     pass "positive control: the checker catches a duplicated entry ($(cat "$T/ctl.err"))"
 fi
-sed -n "${mid}{h;n;p;x;p;b};p" "$T/feed.out" >"$T/feed.swap"
-if feed_check "$T/feed.swap" "$T/feed.want" >/dev/null 2>"$T/ctl.err"; then
+sed -n "${mid}{h;n;p;x;p;b};p" "$T/feed-r1.out" >"$T/feed.swap"
+if feed_check "$T/feed.swap" "$T/feed-r1.want" >/dev/null 2>"$T/ctl.err"; then
     fail "positive control: the checker catches two entries out of order"
 else
     pass "positive control: the checker catches two entries out of order ($(cat "$T/ctl.err"))"
