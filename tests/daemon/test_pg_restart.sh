@@ -12,7 +12,8 @@
 #   2. SIGKILL of the postmaster, a few seconds of outage, pg_ctl start.
 # During the outage (2): a write through connect-api answers 503 with
 # Retry-After, the account server's log shows 503s, reads through
-# connect-api keep answering the right data. After each restart, without
+# connect-api keep answering the right data, the owner's op item create
+# fails cleanly (its item there at most once afterwards). After each restart, without
 # restarting op-account-server (same PID): a write through connect-api
 # succeeds within 10 s, and an item the owner writes with `op item create`
 # reaches connect-api within 10 s (the account server reconnected, its
@@ -149,6 +150,16 @@ else
     fail "outage: a write through connect-api answers 503" "HTTP $CODE $(head -c 200 "$T/w.body")"
 fi
 check "outage: connect-api still reads Before with its password" before_ok
+# The owner's write during the outage: op fails cleanly (an error, within
+# 30 s), and the item is there at most once afterwards.
+ot0=$(now_ms)
+set +e
+timeout 30 setsid -w "$OP" item create --vault Load --category password --title owner-outage \
+    "password=owner-outage-$$" </dev/null >/dev/null 2>"$T/op-outage.err"
+OP_OUT_RC=$?
+set -e
+check "outage: op item create fails cleanly (exit $OP_OUT_RC in $(($(now_ms) - ot0)) ms: $(head -c 160 "$T/op-outage.err"))" \
+    [ "$OP_OUT_RC" -ne 0 -a "$OP_OUT_RC" -ne 124 -a -s "$T/op-outage.err" ]
 while [ $(($(now_ms) - t0)) -lt $((OUTAGE_S * 1000)) ]; do sleep 0.2; done
 A503b=$(grep -c '503' "$T/acctd.log" || true)
 check "outage: the account server answered 503 ($((A503b - A503)) lines of its log)" [ "$A503b" -gt "$A503" ]
@@ -187,6 +198,8 @@ else
     fail "connect-api's items equal the database's, ids and versions" \
         "$(wc -l <"$T/api.items") in connect-api, $(wc -l <"$T/db.items") in the database"
 fi
+n=$(jq '[.[] | select(.title == "owner-outage")] | length' "$T/list.json")
+check "outage: the owner's failed write is there at most once ($n)" [ "$n" -le 1 ]
 if "$PY" - "$T/load.log" "$T/list.json" >"$T/dups.out" 2>&1 <<'PY'; then
 import json, sys
 titles = {}
