@@ -158,6 +158,7 @@ seen() { api "/v1/vaults/$V/items" | jq -e '[.[] | select(.title == "owner after
 check "the owner's write reaches connect-api (the feed after the restore)" poll_until 10000 seen
 ROWS=$(psql_q "SELECT count(*) || ' ' || max(seq) || ' ' || min(seq) FILTER (WHERE seq > $HEAD1) || ' ' || count(*) FILTER (WHERE seq > $HEAD1) FROM changes WHERE account_id = '$ACCT'")
 HEAD2=$(psql_q "SELECT last_seq FROM account WHERE account_id = '$ACCT'")
+# shellcheck disable=SC2086 # four numbers
 set -- $ROWS
 check "the seqs continue after the dump's: first new $3 = $HEAD1 + 1, $4 new, 1..$HEAD2 without a hole or a repeat ($1 rows)" \
     [ "$3" = $((HEAD1 + 1)) -a "$4" -ge 2 -a "$1" = "$HEAD2" -a "$2" = "$HEAD2" ]
