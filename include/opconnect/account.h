@@ -282,7 +282,12 @@ OPC_API OPC_NODISCARD opc_err opc_account_server_create(opc_account *a, const ch
  * require the pin here; the Connect server refuses an https:// upstream
  * without one. On a remote handle (opc_account_remote_open) a NULL upstream
  * is the account server itself, and a NULL pin its key's pin as the signed
- * account row gave it. Since 0.1.0.
+ * account row gave it. upstream may also be a comma-separated list of up
+ * to 8 https:// URLs of account servers serving the account from one
+ * database with one server key (upstream_pin): the credentials then list
+ * them all (docs/credentials.md) and the Connect server fails over between
+ * them; a list with a path, a server twice or a ninth entry is
+ * OPC_ERR_INVALID_ARG (since 0.2.0). Since 0.1.0.
  */
 OPC_API OPC_NODISCARD opc_err opc_account_server_create2(opc_account *a, const char *name,
                                                          const char *const *vaults,

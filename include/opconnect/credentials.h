@@ -73,8 +73,30 @@ OPC_API void opc_credentials_free(opc_credentials *creds);
 OPC_API const char *opc_credentials_device_uuid(const opc_credentials *creds);
 OPC_API const char *opc_credentials_server_id(const opc_credentials *creds);
 OPC_API const char *opc_credentials_account_id(const opc_credentials *creds);
-/* The upstream: an account.db path or an https:// URL. */
+/*
+ * The upstream: an account.db path or an https:// URL; when the file names
+ * several account servers (serviceUrl as an array of 1 to
+ * OPC_CREDENTIALS_MAX_UPSTREAMS https:// URLs, all serving the account from
+ * one database with one server key), the first of them.
+ */
 OPC_API const char *opc_credentials_upstream_url(const opc_credentials *creds);
+
+/* The most account-server URLs one credentials file names. */
+#define OPC_CREDENTIALS_MAX_UPSTREAMS 8
+
+/*
+ * opc_credentials_upstream_count - how many upstreams the file names: 1
+ * for a path or one URL, up to OPC_CREDENTIALS_MAX_UPSTREAMS for a list of
+ * account servers (0 for a NULL object). Since 0.2.0.
+ */
+OPC_API size_t opc_credentials_upstream_count(const opc_credentials *creds);
+/*
+ * opc_credentials_upstream_url_at - the i-th upstream (0-based, in the
+ * file's order; i = 0 is opc_credentials_upstream_url()), borrowed until
+ * opc_credentials_free(); NULL when i is out of range or creds is NULL.
+ * Since 0.2.0.
+ */
+OPC_API const char *opc_credentials_upstream_url_at(const opc_credentials *creds, size_t i);
 
 /*
  * opc_credentials_check_secret - true when secret (the 32-byte bearer secret

@@ -75,6 +75,41 @@ static opc_err check_issuer_keys(const opc__credentials_params *p, opc__ebuf *eb
     return OPC_OK;
 }
 
+/* serviceUrl for a comma-separated list: a JSON array of its URLs, checked
+ * (into *out), or an error naming the entry. */
+static opc_err url_list(const char *s, cJSON **out, opc__ebuf *eb)
+{
+    char *urls[OPC_CREDENTIALS_MAX_UPSTREAMS];
+    size_t n = 0;
+    *out = NULL;
+    opc_err rc = opc__credentials_url_list_split(s, urls, &n, eb);
+    if (rc != OPC_OK) {
+        opc__ebuf_prefix(eb, "credentials: service_url");
+        return rc;
+    }
+    size_t at = 0;
+    const char *why = opc__credentials_url_list_problem((const char *const *)urls, n, &at);
+    if (why != NULL) {
+        rc = opc__fail(eb, OPC_ERR_INVALID_ARG, "credentials: service_url entry %zu %s", at, why);
+    }
+    if (rc == OPC_OK) {
+        *out = cJSON_CreateStringArray((const char *const *)urls, (int)n);
+        rc = *out == NULL ? OPC_ERR_NOMEM : OPC_OK;
+    }
+    for (size_t i = 0; i < n; i++) {
+        opc__free(urls[i]);
+    }
+    return rc;
+}
+
+static opc_err check_url_list(const char *s, opc__ebuf *eb)
+{
+    cJSON *j = NULL;
+    opc_err rc = url_list(s, &j, eb);
+    cJSON_Delete(j);
+    return rc;
+}
+
 static opc_err check_params(const opc__credentials_params *p, opc__ebuf *eb)
 {
     const char *why;
@@ -87,9 +122,16 @@ static opc_err check_params(const opc__credentials_params *p, opc__ebuf *eb)
     if (p->device_uuid != NULL && !opc__id_valid_str(p->device_uuid)) {
         return arg(eb, "device_uuid", "must be a 26-character id (or NULL)");
     }
-    why = p->service_url == NULL ? "is NULL" : opc__credentials_url_problem(p->service_url);
-    if (why != NULL) {
-        return arg(eb, "service_url", why);
+    if (opc__credentials_url_is_list(p->service_url)) {
+        opc_err rc = check_url_list(p->service_url, eb);
+        if (rc != OPC_OK) {
+            return rc;
+        }
+    } else {
+        why = p->service_url == NULL ? "is NULL" : opc__credentials_url_problem(p->service_url);
+        if (why != NULL) {
+            return arg(eb, "service_url", why);
+        }
     }
     why =
         p->account_server_pin == NULL ? NULL : opc__credentials_pin_problem(p->account_server_pin);
@@ -203,6 +245,21 @@ static opc_err add_issuer_keys(cJSON *outer, const opc__credentials_params *p, o
     return OPC_OK;
 }
 
+/* serviceUrl: the string given, or the array of a comma-separated list. */
+static opc_err add_service_url(cJSON *outer, const char *s, opc__ebuf *eb)
+{
+    if (!opc__credentials_url_is_list(s)) {
+        return cJSON_AddStringToObject(outer, "serviceUrl", s) == NULL ? OPC_ERR_NOMEM : OPC_OK;
+    }
+    cJSON *arr = NULL;
+    opc_err rc = url_list(s, &arr, eb);
+    if (rc == OPC_OK && !cJSON_AddItemToObject(outer, "serviceUrl", arr)) {
+        cJSON_Delete(arr);
+        rc = OPC_ERR_NOMEM;
+    }
+    return rc;
+}
+
 /* The outer layer, sealed under uniqueKey into b->enc. */
 static opc_err build_outer(builder *b, const opc__credentials_params *p, opc__ebuf *eb)
 {
@@ -217,14 +274,18 @@ static opc_err build_outer(builder *b, const opc__credentials_params *p, opc__eb
         return OPC_ERR_NOMEM;
     }
     if (cJSON_AddStringToObject(b->outer, "serverUuid", p->server_id) == NULL ||
-        cJSON_AddStringToObject(b->outer, "accountUuid", p->account_id) == NULL ||
-        cJSON_AddStringToObject(b->outer, "serviceUrl", p->service_url) == NULL ||
-        (p->account_server_pin != NULL &&
-         cJSON_AddStringToObject(b->outer, "accountServerPin", p->account_server_pin) == NULL)) {
+        cJSON_AddStringToObject(b->outer, "accountUuid", p->account_id) == NULL) {
         cJSON_Delete(keyset);
         return OPC_ERR_NOMEM;
     }
-    rc = add_jwk(b->outer, "deviceKey", p->device_key, true);
+    rc = add_service_url(b->outer, p->service_url, eb);
+    if (rc == OPC_OK && p->account_server_pin != NULL &&
+        cJSON_AddStringToObject(b->outer, "accountServerPin", p->account_server_pin) == NULL) {
+        rc = OPC_ERR_NOMEM;
+    }
+    if (rc == OPC_OK) {
+        rc = add_jwk(b->outer, "deviceKey", p->device_key, true);
+    }
     if (rc == OPC_OK) {
         rc = add_issuer_keys(b->outer, p, eb);
     }

@@ -30,7 +30,13 @@
  *   "serverUuid"  26-char id
  *   "accountUuid" 26-char id
  *   "serviceUrl"  the upstream: an account.db path or an https:// URL (http://
- *                 only for a loopback host, for tests)
+ *                 only for a loopback host, for tests); or an array of 1..8
+ *                 such URLs naming account servers that serve the account
+ *                 from one database with one server key (one pin): the
+ *                 Connect server fails over between them (upstream/https.c).
+ *                 An array holds URLs only (no path), no server twice
+ *                 (compared without case and a trailing '/'); a one-URL
+ *                 file keeps the string form, so older files stay valid.
  *   "accountServerPin" optional: the RFC 7638 thumbprint (43 b64url characters)
  *                 of the account server's P-256 key, which signs its session
  *                 handshakes (docs/protocol.md); required by an https:// upstream
@@ -106,7 +112,8 @@ struct opc_credentials {
     char device_uuid[OPC_ID_LEN + 1];
     char server_id[OPC_ID_LEN + 1];
     char account_id[OPC_ID_LEN + 1];
-    char *service_url;
+    char *urls[OPC_CREDENTIALS_MAX_UPSTREAMS]; /* serviceUrl: one path or URL, or 1..8 URLs */
+    size_t n_urls;
     char *account_server_pin; /* NULL when absent */
     uint8_t salt[SALT_LEN];
     uint8_t local_hash[HASH_LEN];
@@ -328,6 +335,8 @@ static opc_err import_jwk(const ctx *x, const cJSON *jwk, unsigned flags, const 
 
 /* ---- outer plaintext ---- */
 
+static opc_err parse_service_url(const ctx *x, const cJSON *o, opc_credentials *c);
+
 static opc_err parse_ids(const ctx *x, const cJSON *o, opc_credentials *c)
 {
     const char *s;
@@ -347,18 +356,60 @@ static opc_err parse_ids(const ctx *x, const cJSON *o, opc_credentials *c)
         return BAD(x, "\"encCredentials.accountUuid\" must be a 26-character id");
     }
     memcpy(c->account_id, s, OPC_ID_LEN + 1);
-    rc = need_str(x, o, "serviceUrl", "encCredentials.serviceUrl", &s);
+    return parse_service_url(x, o, c);
+}
+
+/* serviceUrl: a string (a path or a URL), or an array of 1..8 URLs. */
+static opc_err parse_service_url(const ctx *x, const cJSON *o, opc_credentials *c)
+{
+    const cJSON *m;
+    opc_err rc = need(x, o, "serviceUrl", "encCredentials.serviceUrl", &m);
     if (rc != OPC_OK) {
         return rc;
     }
-    const char *why = opc__credentials_url_problem(s);
-    if (why != NULL) {
-        return BAD(x, "\"encCredentials.serviceUrl\" %s", why);
+    const char *list[OPC_CREDENTIALS_MAX_UPSTREAMS];
+    size_t n = 0;
+    if (cJSON_IsString(m) && m->valuestring != NULL) {
+        const char *why = opc__credentials_url_problem(m->valuestring);
+        if (why != NULL) {
+            return BAD(x, "\"encCredentials.serviceUrl\" %s", why);
+        }
+        list[n++] = m->valuestring;
+    } else if (cJSON_IsArray(m)) {
+        int count = cJSON_GetArraySize(m);
+        if (count < 1 || count > OPC_CREDENTIALS_MAX_UPSTREAMS) {
+            return BAD(x,
+                       "\"encCredentials.serviceUrl\" must list 1 to %d account servers (it "
+                       "lists %d)",
+                       OPC_CREDENTIALS_MAX_UPSTREAMS, count);
+        }
+        for (const cJSON *e = m->child; e != NULL; e = e->next) {
+            if (!cJSON_IsString(e) || e->valuestring == NULL) {
+                return BAD(x, "\"encCredentials.serviceUrl[%zu]\" must be a string", n);
+            }
+            list[n++] = e->valuestring;
+        }
+        size_t at = 0;
+        const char *why = opc__credentials_url_list_problem(list, n, &at);
+        if (why != NULL) {
+            return BAD(x, "\"encCredentials.serviceUrl[%zu]\" %s", at, why);
+        }
+    } else {
+        return BAD(x, "\"encCredentials.serviceUrl\" must be a string or an array of URLs");
     }
-    c->service_url = opc__strdup(s);
-    if (c->service_url == NULL) {
-        return opc__fail(x->eb, OPC_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        c->urls[i] = opc__strdup(list[i]);
+        if (c->urls[i] == NULL) {
+            return opc__fail(x->eb, OPC_ERR_NOMEM, "out of memory");
+        }
+        c->n_urls = i + 1;
     }
+    return OPC_OK;
+}
+
+static opc_err parse_pin(const ctx *x, const cJSON *o, opc_credentials *c)
+{
+    const char *why;
     const cJSON *pin = opc__json_member(o, "accountServerPin");
     if (pin != NULL) {
         if (!cJSON_IsString(pin) || pin->valuestring == NULL) {
@@ -435,6 +486,9 @@ static opc_err parse_outer(const ctx *x, cJSON *o, opc_credentials *c)
     opc_err rc = only(x, o, members, "encCredentials");
     if (rc == OPC_OK) {
         rc = parse_ids(x, o, c);
+    }
+    if (rc == OPC_OK) {
+        rc = parse_pin(x, o, c);
     }
     const cJSON *m = NULL;
     if (rc == OPC_OK) {
@@ -867,7 +921,9 @@ void opc_credentials_free(opc_credentials *creds)
     }
     opc__free(creds->issuer_keys);
     opc__json_delete_secret(creds->keyset);
-    opc__secret_free_str(creds->service_url);
+    for (size_t i = 0; i < creds->n_urls; i++) {
+        opc__secret_free_str(creds->urls[i]);
+    }
     opc__secret_free_str(creds->account_server_pin);
     opc__secret_free(creds, sizeof *creds);
 }
@@ -891,7 +947,17 @@ const char *opc_credentials_account_id(const opc_credentials *creds)
 
 const char *opc_credentials_upstream_url(const opc_credentials *creds)
 {
-    return creds == NULL ? NULL : creds->service_url;
+    return creds == NULL || creds->n_urls == 0 ? NULL : creds->urls[0];
+}
+
+size_t opc_credentials_upstream_count(const opc_credentials *creds)
+{
+    return creds == NULL ? 0 : creds->n_urls;
+}
+
+const char *opc_credentials_upstream_url_at(const opc_credentials *creds, size_t i)
+{
+    return creds == NULL || i >= creds->n_urls ? NULL : creds->urls[i];
 }
 
 const char *opc__credentials_account_server_pin(const opc_credentials *c)

@@ -46,7 +46,9 @@
 typedef struct opc__credentials_params {
     const char *server_id;              /* 26-char id */
     const char *account_id;             /* 26-char id */
-    const char *service_url;            /* account.db path or https:// URL */
+    const char *service_url;            /* account.db path, an https:// URL or
+                                           several, comma-separated (written as
+                                           an array: credentials.c) */
     const char *account_server_pin;     /* NULL when absent; 43 b64url chars */
     const opc__key *device_key;         /* EC P-256 private, allows sign */
     const opc__key *const *issuer_keys; /* EC P-256 with a kid, allows verify */
@@ -118,6 +120,19 @@ opc_err opc__credentials_verifier_hash(const uint8_t *T, const uint8_t *salt,
 /* Value checks: NULL when acceptable, else the reason ("must be a private key"). */
 const char *opc__credentials_url_problem(const char *s);
 const char *opc__credentials_pin_problem(const char *s);
+/* A list of upstream URLs (serviceUrl as an array): 1..OPC_CREDENTIALS_MAX_UPSTREAMS
+ * entries, each an https:// URL (http:// on loopback) with a host, no file
+ * path, no account server twice (compared without case and a trailing
+ * '/'). NULL when acceptable, else the reason and *at the entry it names. */
+const char *opc__credentials_url_list_problem(const char *const *urls, size_t n, size_t *at);
+/* Whether a service_url given to create is a comma-separated list of URLs
+ * (it holds "://" and a comma: no single URL or path of the format does). */
+bool opc__credentials_url_is_list(const char *s);
+/* Split a comma-separated list (blanks around entries trimmed) into out[],
+ * *n entries, each a copy to opc__free. OPC_ERR_INVALID_ARG for an empty
+ * entry or more than OPC_CREDENTIALS_MAX_UPSTREAMS; nothing kept on failure. */
+opc_err opc__credentials_url_list_split(const char *s, char *out[OPC_CREDENTIALS_MAX_UPSTREAMS],
+                                        size_t *n, opc__ebuf *eb);
 /* Whether an http:// or https:// URL names a loopback host (127.0.0.0/8 as
  * a dotted quad, [::1], localhost): plain http:// is accepted for those
  * only. */

@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/strparse.h"
@@ -47,6 +48,89 @@ const char *opc__credentials_url_problem(const char *s)
         }
     }
     return NULL;
+}
+
+_Static_assert(OPC_CREDENTIALS_MAX_UPSTREAMS == 8, "the message below says 8");
+
+/* Two URLs naming the same account server: equal but for the case of
+ * their letters and a trailing '/'. */
+static bool same_url(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    na -= na > 0 && a[na - 1] == '/' ? 1 : 0;
+    nb -= nb > 0 && b[nb - 1] == '/' ? 1 : 0;
+    return na == nb && strncasecmp(a, b, na) == 0; /* opc-public-compare */
+}
+
+const char *opc__credentials_url_list_problem(const char *const *urls, size_t n, size_t *at)
+{
+    *at = 0;
+    if (n < 1 || n > OPC_CREDENTIALS_MAX_UPSTREAMS) {
+        return "must list 1 to 8 account servers";
+    }
+    for (size_t i = 0; i < n; i++) {
+        *at = i;
+        const char *why = opc__credentials_url_problem(urls[i]);
+        if (why != NULL) {
+            return why;
+        }
+        if (strstr(urls[i], "://") == NULL) {
+            return "is a file path: a list names account servers (https:// URLs) only";
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (same_url(urls[i], urls[j])) {
+                return "names an account server listed before it";
+            }
+        }
+    }
+    return NULL;
+}
+
+bool opc__credentials_url_is_list(const char *s)
+{
+    return s != NULL && strstr(s, "://") != NULL && strchr(s, ',') != NULL;
+}
+
+opc_err opc__credentials_url_list_split(const char *s, char *out[OPC_CREDENTIALS_MAX_UPSTREAMS],
+                                        size_t *n, opc__ebuf *eb)
+{
+    *n = 0;
+    const char *p = s;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        while (len > 0 && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
+            len--;
+        }
+        opc_err rc = OPC_OK;
+        if (len == 0) {
+            rc = opc__fail(eb, OPC_ERR_INVALID_ARG, "entry %zu of the upstream list is empty", *n);
+        } else if (*n == OPC_CREDENTIALS_MAX_UPSTREAMS) {
+            rc = opc__fail(eb, OPC_ERR_INVALID_ARG,
+                           "the upstream list names more than %d account servers",
+                           OPC_CREDENTIALS_MAX_UPSTREAMS);
+        } else {
+            out[*n] = opc__strndup(p, len);
+            rc = out[*n] == NULL ? OPC_ERR_NOMEM : OPC_OK;
+        }
+        if (rc != OPC_OK) {
+            for (size_t i = 0; i < *n; i++) {
+                opc__free(out[i]);
+                out[i] = NULL;
+            }
+            *n = 0;
+            return rc;
+        }
+        (*n)++;
+        if (end == NULL) {
+            return OPC_OK;
+        }
+        p = end + 1;
+    }
 }
 
 bool opc__credentials_url_loopback(const char *url)

@@ -216,6 +216,11 @@ const char *opc__transport_host(const opc__transport *t)
     return t == NULL || t->host == NULL ? "?" : t->host;
 }
 
+const char *opc__transport_base(const opc__transport *t)
+{
+    return t == NULL || t->base == NULL ? "?" : t->base;
+}
+
 /* ---- one exchange ---- */
 
 void opc__transport_answer_clear(opc__transport_answer *a)

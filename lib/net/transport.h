@@ -80,6 +80,8 @@ void opc__transport_close(opc__transport *t);
 void opc__transport_wakeup(opc__transport *t);
 /* The URL's host (and port when given), for messages. */
 const char *opc__transport_host(const opc__transport *t);
+/* The base URL, scheme://host[:port] (no user info, path or query), for messages. */
+const char *opc__transport_base(const opc__transport *t);
 
 /*
  * One exchange: method ("GET", "PUT", "DELETE", "POST"), target (path and

@@ -1225,9 +1225,12 @@ static opc_err migrate(const char *conninfo, opc__ebuf *eb)
     if (rc != OPC_OK) {
         return rc;
     }
+    /* A step may take long on a large database, and wait for another
+     * server's migration: no timeouts here. */
+    rc = exec_ok(pg, "SET lock_timeout = 0; SET statement_timeout = 0", "migration", eb);
     char sql[128];
     (void)snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%lld)", OPC_PG_MIGRATE_LOCK);
-    rc = exec_ok(pg, sql, "migration lock", eb);
+    rc = rc == OPC_OK ? exec_ok(pg, sql, "migration lock", eb) : rc;
     if (rc == OPC_OK) {
         rc = exec_ok(pg, "CREATE TABLE IF NOT EXISTS opc_schema (version integer NOT NULL)",
                      "schema version", eb);

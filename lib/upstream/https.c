@@ -14,14 +14,32 @@
  * (OPC_ERR_SIGNATURE, nothing applied) and the session dropped.
  *
  * Retries: reads (and the handshake) are retried on network errors and on
- * 5xx, up to OPC_HTTPS_TRIES tries with jittered exponential backoff
- * (OPC_HTTPS_BACKOFF_MS doubling, capped at OPC_HTTPS_BACKOFF_CAP_MS), then
- * OPC_ERR_IO naming the host and the cause. A write is retried only when
- * the request cannot have reached the server (resolve, connect or TLS
- * failure); when the answer was lost after sending, the item is read back:
- * the row the write would have made (its version, its envelopes) is the
- * write's own answer, anything else is OPC_ERR_IO (docs/protocol.md, "The
+ * 5xx, up to OPC_HTTPS_TRIES tries (plus one per further account server)
+ * with jittered exponential backoff (OPC_HTTPS_BACKOFF_MS doubling, capped
+ * at OPC_HTTPS_BACKOFF_CAP_MS), then OPC_ERR_IO naming the host and the
+ * cause. A write is retried only when the request cannot have reached the
+ * server (resolve, connect or TLS failure, or the session's handshake
+ * failing before it); when the answer was lost after sending, the item is
+ * read back: the row the write would have made (its version, its
+ * envelopes) is the write's own answer, anything else is OPC_ERR_IO saying
+ * that the write may or may not have been made (docs/protocol.md, "The
  * client").
+ *
+ * Failover: the credentials may name several account servers (serving the
+ * account from one database with one server key, so one pin). The handle
+ * talks to one of them, the current one, and keeps it while it works. A
+ * network failure (resolve, connect, TLS, reset, timeout) or an HTTP 502,
+ * 503 or 504 moves it to the next in the list, round robin (no preferred
+ * server: it comes back to an earlier one by the same rule), drops the
+ * session (the next request makes one there) and logs one line, "upstream:
+ * <old url> failed (<reason>); now <new url>". The retry that follows goes
+ * to the new server after the usual backoff; a write is retried there only
+ * when it cannot have reached the old one (above). A server that does not
+ * prove the pinned key, refuses our session, does not speak the protocol or
+ * sends an answer failing its MAC is reported as before (the call fails,
+ * no retry) and the handle moves too, for the calls to come: one misplaced
+ * server in the list does not hold it. One URL: no move, the retries go to
+ * the same server as before.
  *
  * Secrets: the device key (a copy), the ephemeral key and the session keys
  * are wiped when dropped; messages name the host, ids and statuses only.
@@ -38,6 +56,7 @@
 
 #include "core/alloc.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/rand.h"
 #include "core/time.h"
 #include "credentials/credentials.h"
@@ -55,8 +74,12 @@
 #define CALL_SLACK_MS 15000
 
 typedef struct https {
-    opc__transport *t;
-    opc__key *device; /* a copy of the credentials' device key */
+    opc__transport *ts[OPC_CREDENTIALS_MAX_UPSTREAMS]; /* one per account server */
+    size_t n;
+    size_t cur;        /* the current one */
+    opc__transport *t; /* ts[cur] */
+    uint64_t moves;    /* failovers so far */
+    opc__key *device;  /* a copy of the credentials' device key */
     char pin[OPC_PROTO_HASH_B64 + 1];
     /* The session. */
     bool live;
@@ -80,6 +103,34 @@ static const char *host_of(const opc__upstream *u)
 {
     const https *h = u->impl;
     return opc__transport_host(h->t);
+}
+
+/* Statuses that move the handle to the next account server: a proxy or
+ * load balancer that found none behind it, or a server out of service. */
+static bool moving_status(long status)
+{
+    return status == 502 || status == 503 || status == 504;
+}
+
+/*
+ * The current account server failed (why: the network's or the status's
+ * words, secret-free): move to the next in the list, round robin, with a
+ * new session there. One URL: nothing to move to.
+ */
+static void fail_over(opc__upstream *u, const char *why)
+{
+    https *h = u->impl;
+    if (h->n < 2) {
+        return;
+    }
+    size_t old = h->cur;
+    session_drop(h);
+    h->cur = (h->cur + 1) % h->n;
+    h->t = h->ts[h->cur];
+    h->moves++;
+    opc__log(OPC_LOG_WARN, "upstream", "upstream: %s failed (%.200s); now %s",
+             opc__transport_base(h->ts[old]), why[0] != '\0' ? why : "error",
+             opc__transport_base(h->t));
 }
 
 static void sleep_ms(int64_t ms)
@@ -187,8 +238,8 @@ static opc_err parse_body(opc__upstream *u, const opc__transport_answer *a, cJSO
 }
 
 /* POST /v1/connect/session: a new session, or the outcome that kept it from being made. */
-static outcome handshake(opc__upstream *u, char why[OPC_TRANSPORT_WHY_MAX], opc_err *rc,
-                         opc__ebuf *eb)
+static outcome handshake(opc__upstream *u, char why[OPC_TRANSPORT_WHY_MAX], long *status,
+                         opc_err *rc, opc__ebuf *eb)
 {
     https *h = u->impl;
     session_drop(h);
@@ -221,6 +272,7 @@ static outcome handshake(opc__upstream *u, char why[OPC_TRANSPORT_WHY_MAX], opc_
         out = net_outcome(n);
         goto done;
     }
+    *status = a.status;
     if (a.status >= 500 && a.protocol[0] == '\0') {
         (void)snprintf(why, OPC_TRANSPORT_WHY_MAX, "HTTP %ld", a.status);
         out = LOST;
@@ -299,18 +351,26 @@ static bool session_fresh(const https *h)
  * verified answer.
  */
 static outcome attempt(opc__upstream *u, const call *c, long *status, cJSON **json,
-                       char why[OPC_TRANSPORT_WHY_MAX], opc_err *rc, opc__ebuf *eb)
+                       char why[OPC_TRANSPORT_WHY_MAX], bool *move, opc_err *rc, opc__ebuf *eb)
 {
     https *h = u->impl;
     *json = NULL;
     *status = 0;
+    *move = false;
     *rc = OPC_OK;
     if (!session_fresh(h)) {
-        outcome o = handshake(u, why, rc, eb);
+        long hs = 0;
+        outcome o = handshake(u, why, &hs, rc, eb);
+        *move = o == NOT_SENT || (o == LOST && hs == 0) || moving_status(hs);
         if (o == LOST || o == FAILED_5XX) {
             /* The request itself never left: a write is retried as one
              * that cannot have reached the server, never read back. */
             o = NOT_SENT;
+        }
+        if (o == DONE && *rc != OPC_OK && *rc != OPC_ERR_NOMEM) {
+            /* Not the pinned key, our session refused, or not an account
+             * server at all: this one is not working for us (the next may be). */
+            *move = true;
         }
         if (o != DONE || *rc != OPC_OK) {
             return o;
@@ -342,6 +402,7 @@ static outcome attempt(opc__upstream *u, const call *c, long *status, cJSON **js
     }
     if (net != OPC__NET_ANSWERED) {
         out = net_outcome(net);
+        *move = net == OPC__NET_NOT_SENT || net == OPC__NET_LOST;
         goto done;
     }
     *status = a.status;
@@ -361,18 +422,21 @@ static outcome attempt(opc__upstream *u, const call *c, long *status, cJSON **js
         /* A gateway's error (no MAC, no protocol): nothing to trust, nothing applied
          * by it; what happened behind it is unknown. */
         (void)snprintf(why, OPC_TRANSPORT_WHY_MAX, "HTTP %ld", a.status);
+        *move = moving_status(a.status);
         out = LOST;
         goto done;
     }
     *rc = check_protocol(u, a.protocol, eb);
     if (*rc != OPC_OK) {
         session_drop(h);
+        *move = true; /* not an account server (of this protocol) */
         goto done;
     }
     if (!mac_ok) {
         session_drop(h);
         *rc = opc__fail(eb, OPC_ERR_SIGNATURE, "upstream: answer failed its MAC check (%s %s)",
                         host_of(u), c->method);
+        *move = true;
         goto done;
     }
     if (a.len > 0) {
@@ -388,6 +452,7 @@ static outcome attempt(opc__upstream *u, const call *c, long *status, cJSON **js
         (void)snprintf(why, OPC_TRANSPORT_WHY_MAX, "HTTP %ld: %.200s", a.status, deb.msg);
         cJSON_Delete(*json);
         *json = NULL;
+        *move = moving_status(a.status);
         out = FAILED_5XX;
     }
 done:
@@ -414,11 +479,28 @@ static opc_err exchange(opc__upstream *u, const call *c, cJSON **json, bool *los
     }
     bool renewed = false;
     char why[OPC_TRANSPORT_WHY_MAX];
+    const https *h = u->impl;
+    int tries = OPC_HTTPS_TRIES + (int)h->n - 1;
     for (int n = 1;; n++) {
         long status = 0;
+        bool move = false;
         opc_err rc = OPC_OK;
         why[0] = '\0';
-        outcome o = attempt(u, c, &status, json, why, &rc, eb);
+        outcome o = attempt(u, c, &status, json, why, &move, &rc, eb);
+        if ((o == DONE && rc == OPC_OK) || o == NEW_SESSION || o == INTERRUPTED) {
+            move = false;
+        }
+        if (o == DONE && move && why[0] == '\0') {
+            /* A refusal (reported as it is): the cause is its message. */
+            (void)snprintf(why, OPC_TRANSPORT_WHY_MAX, "%s",
+                           eb != NULL && eb->msg[0] != '\0' ? eb->msg : opc_errname(rc));
+        }
+        /* The message names the server that failed, before a move. */
+        char failed[OPC_TRANSPORT_WHY_MAX + 64];
+        (void)snprintf(failed, sizeof failed, "upstream %s: %s", host_of(u), why);
+        if (move) {
+            fail_over(u, why);
+        }
         switch (o) {
         case DONE:
             if (rc == OPC_OK && status != 200) {
@@ -434,10 +516,12 @@ static opc_err exchange(opc__upstream *u, const call *c, cJSON **json, bool *los
             return rc;
         case NEW_SESSION:
             if (renewed) {
-                return opc__fail(eb, OPC_ERR_PERMISSION,
-                                 "upstream %s refused the session's requests (authentication "
-                                 "failed)",
-                                 host_of(u));
+                rc = opc__fail(eb, OPC_ERR_PERMISSION,
+                               "upstream %s refused the session's requests (authentication "
+                               "failed)",
+                               host_of(u));
+                fail_over(u, "the session's requests refused twice");
+                return rc;
             }
             renewed = true;
             n--; /* a new session is not a retry */
@@ -452,22 +536,22 @@ static opc_err exchange(opc__upstream *u, const call *c, cJSON **json, bool *los
                 if (lost != NULL) {
                     *lost = true;
                 }
-                return opc__fail(eb, OPC_ERR_IO, "upstream %s: %s", host_of(u), why);
+                return opc__fail(eb, OPC_ERR_IO, "%s", failed);
             }
             break;
         case FAILED_5XX:
             if (c->write) {
-                return opc__fail(eb, OPC_ERR_IO, "upstream %s: %s", host_of(u), why);
+                return opc__fail(eb, OPC_ERR_IO, "%s", failed);
             }
             break;
         case NOT_SENT:
             break;
         }
-        if (n >= OPC_HTTPS_TRIES || !backoff(u, n, c->interruptible)) {
+        if (n >= tries || !backoff(u, n, c->interruptible)) {
             if (c->interruptible && atomic_load(&u->interrupted) != 0 && interrupted != NULL) {
                 *interrupted = true;
             }
-            return opc__fail(eb, OPC_ERR_IO, "upstream %s: %s", host_of(u), why);
+            return opc__fail(eb, OPC_ERR_IO, "%s", failed);
         }
     }
 }
@@ -648,7 +732,7 @@ static opc_err read_back(opc__upstream *u, const char *vault, const char *item, 
     cJSON_Delete(row);
     return opc__fail(eb, OPC_ERR_IO,
                      "upstream %s: the answer to the write of item %s was lost (%s) and the item "
-                     "read back is not the write's",
+                     "read back is not the write's: the write may or may not have been made",
                      host_of(u), item, cause);
 }
 
@@ -737,7 +821,9 @@ static void h_close(opc__upstream *u)
         return;
     }
     session_drop(h);
-    opc__transport_close(h->t);
+    for (size_t i = 0; i < h->n; i++) {
+        opc__transport_close(h->ts[i]);
+    }
     opc__key_free(h->device);
     OPENSSL_cleanse(h, sizeof *h);
     opc__free(h);
@@ -748,7 +834,10 @@ static void h_wakeup(opc__upstream *u)
 {
     https *h = u->impl;
     if (h != NULL) {
-        opc__transport_wakeup(h->t);
+        /* Any of them may carry the wait (the current one is the owner's to change). */
+        for (size_t i = 0; i < h->n; i++) {
+            opc__transport_wakeup(h->ts[i]);
+        }
     }
 }
 
@@ -780,8 +869,9 @@ static opc_err key_copy(const opc__key *k, opc__key **out)
     return rc;
 }
 
-opc_err opc__upstream_https_init(opc__upstream *u, const char *url, const opc__key *device_key,
-                                 const char *pin, const char *ca_file, opc__ebuf *eb)
+opc_err opc__upstream_https_init(opc__upstream *u, const char *const *urls, size_t n_urls,
+                                 const opc__key *device_key, const char *pin, const char *ca_file,
+                                 opc__ebuf *eb)
 {
     if (pin == NULL || strlen(pin) != OPC_PROTO_HASH_B64) {
         return opc__fail(eb, OPC_ERR_CREDENTIALS,
@@ -791,6 +881,10 @@ opc_err opc__upstream_https_init(opc__upstream *u, const char *url, const opc__k
     if (device_key == NULL) {
         return opc__fail(eb, OPC_ERR_CREDENTIALS, "credentials hold no device key");
     }
+    if (urls == NULL || n_urls < 1 || n_urls > OPC_CREDENTIALS_MAX_UPSTREAMS) {
+        return opc__fail(eb, OPC_ERR_CREDENTIALS, "upstream: 1 to %d account servers",
+                         OPC_CREDENTIALS_MAX_UPSTREAMS);
+    }
     https *h = opc__calloc(1, sizeof *h);
     if (h == NULL) {
         return OPC_ERR_NOMEM;
@@ -798,12 +892,32 @@ opc_err opc__upstream_https_init(opc__upstream *u, const char *url, const opc__k
     u->impl = h;
     u->ops = &HTTPS_OPS;
     memcpy(h->pin, pin, sizeof h->pin);
-    opc_err rc = opc__transport_open(url, ca_file, &h->t, eb);
+    opc_err rc = OPC_OK;
+    for (size_t i = 0; i < n_urls && rc == OPC_OK; i++) {
+        rc = opc__transport_open(urls[i], ca_file, &h->ts[i], eb);
+        if (rc == OPC_OK) {
+            h->n = i + 1;
+        }
+    }
     if (rc == OPC_OK) {
+        h->cur = 0;
+        h->t = h->ts[0];
         rc = key_copy(device_key, &h->device);
         if (rc != OPC_OK && rc != OPC_ERR_NOMEM) {
             rc = opc__fail(eb, OPC_ERR_CREDENTIALS, "credentials: the device key is unusable");
         }
     }
     return rc;
+}
+
+const char *opc__upstream_https_current(const opc__upstream *u)
+{
+    const https *h = u != NULL && u->ops == &HTTPS_OPS ? u->impl : NULL;
+    return h == NULL ? NULL : opc__transport_base(h->t);
+}
+
+uint64_t opc__upstream_https_moves(const opc__upstream *u)
+{
+    const https *h = u != NULL && u->ops == &HTTPS_OPS ? u->impl : NULL;
+    return h == NULL ? 0 : h->moves;
 }

@@ -81,13 +81,18 @@ opc_err opc__upstream_open(const opc_credentials *creds, opc__upstream **out, op
     if (url == NULL || url[0] == '\0') {
         return opc__fail(eb, OPC_ERR_CREDENTIALS, "credentials name no upstream");
     }
-    if (strstr(url, "://") != NULL) {
+    size_t n = opc_credentials_upstream_count(creds);
+    if (n > 1 || strstr(url, "://") != NULL) {
         char ca[OPC_UPSTREAM_CA_PATH_MAX];
         pthread_mutex_lock(&g_ca_lock);
         memcpy(ca, g_ca_file, sizeof ca);
         pthread_mutex_unlock(&g_ca_lock);
-        return opc__upstream_https_open(
-            url, opc_credentials_server_id(creds), opc_credentials_account_id(creds),
+        const char *urls[OPC_CREDENTIALS_MAX_UPSTREAMS];
+        for (size_t i = 0; i < n && i < OPC_CREDENTIALS_MAX_UPSTREAMS; i++) {
+            urls[i] = opc_credentials_upstream_url_at(creds, i);
+        }
+        return opc__upstream_https_open_list(
+            urls, n, opc_credentials_server_id(creds), opc_credentials_account_id(creds),
             opc__credentials_device_key(creds), opc__credentials_account_server_pin(creds),
             ca[0] != '\0' ? ca : NULL, out, eb);
     }
@@ -102,19 +107,42 @@ opc_err opc__upstream_https_open(const char *url, const char *server_id, const c
     if (out == NULL || url == NULL) {
         return OPC_ERR_INVALID_ARG;
     }
-    *out = NULL;
-    if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
-        return opc__fail(eb, OPC_ERR_CREDENTIALS, "upstream URL must be https://");
+    const char *urls[1] = {url};
+    return opc__upstream_https_open_list(urls, 1, server_id, account_id, device_key, pin, ca_file,
+                                         out, eb);
+}
+
+opc_err opc__upstream_https_open_list(const char *const *urls, size_t n_urls, const char *server_id,
+                                      const char *account_id, const opc__key *device_key,
+                                      const char *pin, const char *ca_file, opc__upstream **out,
+                                      opc__ebuf *eb)
+{
+    if (out == NULL || urls == NULL) {
+        return OPC_ERR_INVALID_ARG;
     }
-    if (strncmp(url, "http://", 7) == 0 && !opc__credentials_url_loopback(url)) {
-        return opc__fail(eb, OPC_ERR_CREDENTIALS,
-                         "upstream: plain http:// is accepted for a loopback host only (use "
-                         "https://)");
+    *out = NULL;
+    if (n_urls < 1 || n_urls > OPC_CREDENTIALS_MAX_UPSTREAMS) {
+        return opc__fail(eb, OPC_ERR_CREDENTIALS, "upstream: 1 to %d account servers",
+                         OPC_CREDENTIALS_MAX_UPSTREAMS);
+    }
+    for (size_t i = 0; i < n_urls; i++) {
+        const char *url = urls[i];
+        if (url == NULL) {
+            return OPC_ERR_INVALID_ARG;
+        }
+        if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
+            return opc__fail(eb, OPC_ERR_CREDENTIALS, "upstream URL must be https://");
+        }
+        if (strncmp(url, "http://", 7) == 0 && !opc__credentials_url_loopback(url)) {
+            return opc__fail(eb, OPC_ERR_CREDENTIALS,
+                             "upstream: plain http:// is accepted for a loopback host only (use "
+                             "https://)");
+        }
     }
     opc__upstream *u = NULL;
     opc_err rc = make(server_id, account_id, &u, eb);
     if (rc == OPC_OK) {
-        rc = opc__upstream_https_init(u, url, device_key, pin, ca_file, eb);
+        rc = opc__upstream_https_init(u, urls, n_urls, device_key, pin, ca_file, eb);
     }
     if (rc != OPC_OK) {
         opc__upstream_close(u);

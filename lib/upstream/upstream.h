@@ -6,8 +6,10 @@
  * One interface, several backends, chosen by the upstream URL of the
  * credentials file: a local account.db path (local.c) or an https:// URL,
  * the account server op-account-server (https.c over transport.c, libcurl;
- * docs/protocol.md, "The network protocol"). Plain http:// is accepted for
- * a loopback host only (tests).
+ * docs/protocol.md, "The network protocol"), or a list of such URLs naming
+ * account servers on one database, between which the https backend fails
+ * over (https.c). Plain http:// is accepted for a loopback host only
+ * (tests).
  *
  * Rows are the protocol's messages of wire/rows.h (encoded and decoded
  * there, nowhere else); the feed is the array of account/feed.h.
@@ -177,15 +179,28 @@ opc_err opc__upstream_item_delete(opc__upstream *u, const char *vault, const cha
 
 /* local.c: the backend's constructor (used by opc__upstream_open). */
 opc_err opc__upstream_local_init(opc__upstream *u, const char *path, opc__ebuf *eb);
-/* https.c: the backend's constructor: url "https://host[:port]" (or
- * http:// on loopback), the device key (copied), the pin (43 chars) and
+/* https.c: the backend's constructor: urls, 1..OPC_CREDENTIALS_MAX_UPSTREAMS
+ * account servers "https://host[:port]" (or http:// on loopback) serving
+ * the account from one database with one server key (the handle fails over
+ * between them: https.c), the device key (copied), the pin (43 chars) and
  * the CA bundle's path (NULL: the system's trust). */
-opc_err opc__upstream_https_init(opc__upstream *u, const char *url, const opc__key *device_key,
-                                 const char *pin, const char *ca_file, opc__ebuf *eb);
+opc_err opc__upstream_https_init(opc__upstream *u, const char *const *urls, size_t n_urls,
+                                 const opc__key *device_key, const char *pin, const char *ca_file,
+                                 opc__ebuf *eb);
 /* The backend's open (tests): as opc__upstream_open for an https:// URL. */
 opc_err opc__upstream_https_open(const char *url, const char *server_id, const char *account_id,
                                  const opc__key *device_key, const char *pin, const char *ca_file,
                                  opc__upstream **out, opc__ebuf *eb);
+/* The same for several account servers (urls[0..n_urls), tried in that
+ * order, round robin). */
+opc_err opc__upstream_https_open_list(const char *const *urls, size_t n_urls, const char *server_id,
+                                      const char *account_id, const opc__key *device_key,
+                                      const char *pin, const char *ca_file, opc__upstream **out,
+                                      opc__ebuf *eb);
+/* The https handle's current account server (its base URL; NULL for
+ * another backend) and how many times it moved (tests, diagnostics). */
+const char *opc__upstream_https_current(const opc__upstream *u);
+uint64_t opc__upstream_https_moves(const opc__upstream *u);
 /* The jittered backoff before try n + 1 (n >= 1), in ms (https.c). */
 int64_t opc__upstream_https_backoff_ms(int n);
 

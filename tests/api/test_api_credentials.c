@@ -233,6 +233,8 @@ static void test_api_credentials_null_args(void **state)
     assert_null(opc_credentials_server_id(NULL));
     assert_null(opc_credentials_account_id(NULL));
     assert_null(opc_credentials_upstream_url(NULL));
+    assert_int_equal(opc_credentials_upstream_count(NULL), 0);
+    assert_null(opc_credentials_upstream_url_at(NULL, 0));
     assert_false(opc_credentials_check_secret(NULL, t, sizeof t));
     assert_false(opc_credentials_is_unlocked(NULL));
     opc_credentials_lock(NULL);

@@ -1280,6 +1280,149 @@ static void test_credentials_load_never_echoes_value(void **state)
     }
 }
 
+/* ---- several account servers (serviceUrl as an array) ---- */
+
+#define URL_A "https://acct-a.example.test:8443"
+#define URL_B "https://acct-b.example.test:8443"
+
+static void test_credentials_upstreams_one_url_stays_a_string(void **state)
+{
+    (void)state;
+    /* A file of one URL (and every file written before lists existed) keeps the string form. */
+    char *file = make_file();
+    cJSON *root = cJSON_Parse(file);
+    opc__key *uk = unique_key_of(root);
+    char aad[96];
+    aad_for(aad, sizeof aad, "outer", str_at(root, "deviceUuid"));
+    cJSON *outer = open_json(cJSON_GetObjectItemCaseSensitive(root, "encCredentials"), uk, aad);
+    assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(outer, "serviceUrl")));
+    cJSON_Delete(outer);
+    opc__key_free(uk);
+    cJSON_Delete(root);
+    opc_credentials *c = parse_ok(file);
+    assert_int_equal(opc_credentials_upstream_count(c), 1);
+    assert_string_equal(opc_credentials_upstream_url(c), SERVICE_URL);
+    assert_string_equal(opc_credentials_upstream_url_at(c, 0), SERVICE_URL);
+    assert_null(opc_credentials_upstream_url_at(c, 1));
+    opc_credentials_free(c);
+    /* A path, as ever. */
+    opc__credentials_params p = default_params();
+    p.service_url = "/var/lib/opconnect/acc,ount.db";
+    p.account_server_pin = NULL;
+    char *f = make_file_with(&p, K.T);
+    c = parse_ok(f);
+    assert_int_equal(opc_credentials_upstream_count(c), 1);
+    assert_string_equal(opc_credentials_upstream_url(c), "/var/lib/opconnect/acc,ount.db");
+    opc_credentials_free(c);
+    free(f);
+    free(file);
+    assert_int_equal(opc_credentials_upstream_count(NULL), 0);
+    assert_null(opc_credentials_upstream_url_at(NULL, 0));
+}
+
+static void test_credentials_upstreams_list_round_trip(void **state)
+{
+    (void)state;
+    opc__credentials_params p = default_params();
+    p.service_url = URL_A ", " URL_B ",http://127.0.0.1:9";
+    char *file = make_file_with(&p, K.T);
+    /* Written as an array of the URLs, blanks trimmed. */
+    cJSON *root = cJSON_Parse(file);
+    opc__key *uk = unique_key_of(root);
+    char aad[96];
+    aad_for(aad, sizeof aad, "outer", str_at(root, "deviceUuid"));
+    cJSON *outer = open_json(cJSON_GetObjectItemCaseSensitive(root, "encCredentials"), uk, aad);
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(outer, "serviceUrl");
+    assert_true(cJSON_IsArray(arr));
+    assert_int_equal(cJSON_GetArraySize(arr), 3);
+    assert_string_equal(cJSON_GetArrayItem(arr, 1)->valuestring, URL_B);
+    cJSON_Delete(outer);
+    opc__key_free(uk);
+    cJSON_Delete(root);
+    opc_credentials *c = parse_ok(file);
+    assert_int_equal(opc_credentials_upstream_count(c), 3);
+    assert_string_equal(opc_credentials_upstream_url(c), URL_A);
+    assert_string_equal(opc_credentials_upstream_url_at(c, 0), URL_A);
+    assert_string_equal(opc_credentials_upstream_url_at(c, 1), URL_B);
+    assert_string_equal(opc_credentials_upstream_url_at(c, 2), "http://127.0.0.1:9");
+    assert_null(opc_credentials_upstream_url_at(c, 3));
+    assert_string_equal(opc__credentials_account_server_pin(c), SERVER_PIN);
+    opc_credentials_free(c);
+    free(file);
+    /* An array of one, and of eight, written by hand, parse. */
+    file = make_file();
+    char *f = layer_with(file, false, "serviceUrl", "[\"" URL_B "\"]");
+    c = parse_ok(f);
+    assert_int_equal(opc_credentials_upstream_count(c), 1);
+    assert_string_equal(opc_credentials_upstream_url(c), URL_B);
+    opc_credentials_free(c);
+    free(f);
+    f = layer_with(file, false, "serviceUrl",
+                   "[\"https://a1.test\",\"https://a2.test\",\"https://a3.test\",\"https://a4."
+                   "test\",\"https://a5.test\",\"https://a6.test\",\"https://a7.test\","
+                   "\"https://a8.test\"]");
+    c = parse_ok(f);
+    assert_int_equal(opc_credentials_upstream_count(c), 8);
+    assert_string_equal(opc_credentials_upstream_url_at(c, 7), "https://a8.test");
+    opc_credentials_free(c);
+    free(f);
+    free(file);
+}
+
+static void test_credentials_upstreams_list_rejects(void **state)
+{
+    (void)state;
+    static const edit_case cases[] = {
+        {"serviceUrl", "[]",
+         "\"encCredentials.serviceUrl\" must list 1 to 8 account servers (it lists 0)"},
+        {"serviceUrl",
+         "[\"https://a1.test\",\"https://a2.test\",\"https://a3.test\",\"https://a4.test\","
+         "\"https://a5.test\",\"https://a6.test\",\"https://a7.test\",\"https://a8.test\","
+         "\"https://a9.test\"]",
+         "\"encCredentials.serviceUrl\" must list 1 to 8 account servers (it lists 9)"},
+        {"serviceUrl", "[\"" URL_A "\",\"" URL_B "\",\"" URL_A "\"]",
+         "\"encCredentials.serviceUrl[2]\" names an account server listed before it"},
+        {"serviceUrl", "[\"https://Acct-A.example.test:8443/\",\"" URL_A "\"]",
+         "\"encCredentials.serviceUrl[1]\" names an account server listed before it"},
+        {"serviceUrl", "[\"" URL_A "\",\"http://acct-b.example.test\"]",
+         "\"encCredentials.serviceUrl[1]\" may be http:// for a loopback host only"},
+        {"serviceUrl", "[\"ftp://acct.example.test\"]",
+         "\"encCredentials.serviceUrl[0]\" must be an https:// URL or a file path"},
+        {"serviceUrl", "[\"" URL_A "\",\"/var/lib/opconnect/account.db\"]",
+         "\"encCredentials.serviceUrl[1]\" is a file path: a list names account servers"},
+        {"serviceUrl", "[\"/var/lib/opconnect/account.db\"]",
+         "\"encCredentials.serviceUrl[0]\" is a file path"},
+        {"serviceUrl", "[\"" URL_A "\",\"\"]", "\"encCredentials.serviceUrl[1]\" is empty"},
+        {"serviceUrl", "[\"" URL_A "\",7]", "\"encCredentials.serviceUrl[1]\" must be a string"},
+        {"serviceUrl", "[[\"" URL_A "\"]]", "\"encCredentials.serviceUrl[0]\" must be a string"},
+        {"serviceUrl", "{\"url\":\"" URL_A "\"}",
+         "\"encCredentials.serviceUrl\" must be a string or an array of URLs"},
+        {"serviceUrl", "7", "\"encCredentials.serviceUrl\" must be a string or an array of URLs"},
+        {"serviceUrl", "null", "\"encCredentials.serviceUrl\" must be a string or an array"},
+    };
+    expect_edits_refused(AT_OUTER, cases, sizeof cases / sizeof cases[0]);
+}
+
+static void test_credentials_upstreams_create_rejects(void **state)
+{
+    (void)state;
+    opc__credentials_params p = default_params();
+    p.service_url = URL_A ",";
+    expect_create(&p, "entry 1 of the upstream list is empty");
+    p.service_url = URL_A ", ," URL_B;
+    expect_create(&p, "entry 1 of the upstream list is empty");
+    p.service_url = URL_A "," URL_B "," URL_A;
+    expect_create(&p, "service_url entry 2 names an account server listed before it");
+    p.service_url = URL_A ",/var/lib/opconnect/account.db";
+    expect_create(&p, "service_url entry 1 is a file path");
+    p.service_url = URL_A ",http://acct-b.example.test";
+    expect_create(&p, "service_url entry 1 may be http:// for a loopback host only");
+    p.service_url = "https://a1.test,https://a2.test,https://a3.test,https://a4.test,"
+                    "https://a5.test,https://a6.test,https://a7.test,https://a8.test,"
+                    "https://a9.test";
+    expect_create(&p, "the upstream list names more than 8 account servers");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1309,6 +1452,10 @@ int main(void)
         cmocka_unit_test(test_credentials_load_accepts_raw_json),
         cmocka_unit_test(test_credentials_load_explains_failures),
         cmocka_unit_test(test_credentials_load_never_echoes_value),
+        cmocka_unit_test(test_credentials_upstreams_one_url_stays_a_string),
+        cmocka_unit_test(test_credentials_upstreams_list_round_trip),
+        cmocka_unit_test(test_credentials_upstreams_list_rejects),
+        cmocka_unit_test(test_credentials_upstreams_create_rejects),
     };
     return cmocka_run_group_tests_name("credentials", tests, group_setup, group_teardown);
 }

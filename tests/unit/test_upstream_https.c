@@ -6,7 +6,10 @@
  * handshake and the pin, signed requests, the answer MAC refused, a new
  * session after a 401, the retries of reads with their backoff, a write
  * whose answer was lost read back, an interrupted long poll, and one
- * exchange over TLS with a private CA (OP_UPSTREAM_CA_FILE's bundle).
+ * exchange over TLS with a private CA (OP_UPSTREAM_CA_FILE's bundle); the
+ * failover between several account servers (a dead port, 503s, a lost
+ * write read back through the next server, a write refused by 503 never
+ * sent again).
  *
  * The library uses the system allocator here (civetweb's worker threads
  * run the server's side).
@@ -17,6 +20,10 @@
 #include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -842,6 +849,198 @@ static void test_https_tls_private_ca(void **state)
     rmdir(dir);
 }
 
+/* ---- several account servers ---- */
+
+/* A port on 127.0.0.1 where nothing listens (bound, then closed). */
+static int dead_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static opc__upstream *open_list(const char *const *urls, size_t n)
+{
+    opc__upstream *u = NULL;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = opc__upstream_https_open_list(urls, n, SERVER_ID, ACCOUNT_ID, S.device, S.pin,
+                                               NULL, &u, &eb);
+    if (rc != OPC_OK) {
+        fail_msg("open list: %s", eb.msg);
+    }
+    return u;
+}
+
+static void test_https_failover(void **state)
+{
+    (void)state;
+    reset_server();
+    int port = 0;
+    struct mg_context *ctx = start_server(NULL, &port);
+    char dead[64], b[64], c[64];
+    (void)snprintf(dead, sizeof dead, "http://127.0.0.1:%d", dead_port());
+    (void)snprintf(b, sizeof b, "http://127.0.0.1:%d", port);
+    /* The same server by another name (a second "account server" that
+     * shares the first's state, as two servers on one database do). */
+    (void)snprintf(c, sizeof c, "http://localhost:%d", port);
+    opc__ebuf eb;
+    cJSON *out = NULL, *item = NULL, *vault = NULL;
+
+    /* The first server is down: a read moves to the second and stays there. */
+    const char *down_first[2] = {dead, b};
+    opc__upstream *u = open_list(down_first, 2);
+    assert_string_equal(opc__upstream_https_current(u), dead);
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_vault(u, VAULT_ID, &out, &eb), OPC_OK);
+    cJSON_Delete(out);
+    assert_string_equal(opc__upstream_https_current(u), b);
+    assert_int_equal(opc__upstream_https_moves(u), 1);
+    assert_int_equal(atomic_load(&S.handshakes), 1);
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_vault(u, VAULT_ID, &out, &eb), OPC_OK);
+    cJSON_Delete(out);
+    assert_int_equal(opc__upstream_https_moves(u), 1);
+    assert_int_equal(atomic_load(&S.handshakes), 1); /* the session kept */
+    opc__upstream_close(u);
+
+    /* A write that cannot have reached the dead server goes to the next, once. */
+    u = open_list(down_first, 2);
+    atomic_store(&S.requests, 0);
+    opc__item_write w = new_item();
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_item_put(u, &w, &item, &vault, &eb), OPC_OK);
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(item, "version")), 1);
+    cJSON_Delete(item);
+    cJSON_Delete(vault);
+    assert_int_equal(atomic_load(&S.requests), 1);
+    assert_string_equal(opc__upstream_https_current(u), b);
+    opc__upstream_close(u);
+
+    /* A 503 moves to the next server, a new session there; another 503
+     * moves back (round robin, no preferred server). */
+    const char *both[2] = {b, c};
+    u = open_list(both, 2);
+    atomic_store(&S.handshakes, 0);
+    atomic_store(&S.mode, FAIL_503);
+    atomic_store(&S.fail_left, 1);
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_vault(u, VAULT_ID, &out, &eb), OPC_OK);
+    cJSON_Delete(out);
+    assert_string_equal(opc__upstream_https_current(u), c);
+    assert_int_equal(atomic_load(&S.handshakes), 2);
+    atomic_store(&S.fail_left, 1);
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_vault(u, VAULT_ID, &out, &eb), OPC_OK);
+    cJSON_Delete(out);
+    assert_string_equal(opc__upstream_https_current(u), b);
+    assert_int_equal(opc__upstream_https_moves(u), 2);
+    assert_int_equal(atomic_load(&S.handshakes), 3);
+
+    /* A write refused by a 503 is not sent again, on this server or the
+     * next; the handle moves for the calls to come. */
+    atomic_store(&S.requests, 0);
+    atomic_store(&S.fail_left, 1);
+    w.expected_version = 1;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_item_put(u, &w, &item, &vault, &eb), OPC_ERR_IO);
+    assert_null(item);
+    assert_int_equal(atomic_load(&S.requests), 1);
+    assert_string_equal(opc__upstream_https_current(u), c);
+    (void)snprintf(dead, sizeof dead, "upstream 127.0.0.1:%d: HTTP 503", port);
+    assert_memory_equal(eb.msg, dead, strlen(dead)); /* names the server that failed */
+
+    /* Applied, the answer lost behind a gateway (502): the write is not
+     * sent again; the item is read back through the next server and is the
+     * write's own. */
+    atomic_store(&S.mode, PUT_LOST);
+    atomic_store(&S.requests, 0);
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_item_put(u, &w, &item, &vault, &eb), OPC_OK);
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(item, "version")), 2);
+    assert_int_equal(atomic_load(&S.requests), 3); /* PUT, item, vault */
+    assert_string_equal(opc__upstream_https_current(u), b);
+    cJSON_Delete(item);
+    cJSON_Delete(vault);
+
+    /* Lost and not the write's: OPC_ERR_IO saying it may or may not have been made. */
+    atomic_store(&S.mode, PUT_LOST_OTHER);
+    w.expected_version = 2;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_item_put(u, &w, &item, &vault, &eb), OPC_ERR_IO);
+    assert_non_null(strstr(eb.msg, "may or may not have been made"));
+    opc__upstream_close(u);
+
+    /* An answer failing its MAC: refused as ever (no retry), and the
+     * handle moves on for the calls to come. */
+    u = open_list(both, 2);
+    atomic_store(&S.mode, BAD_MAC);
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_vault(u, VAULT_ID, &out, &eb), OPC_ERR_SIGNATURE);
+    assert_null(out);
+    assert_string_equal(opc__upstream_https_current(u), c);
+    atomic_store(&S.mode, NORMAL);
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_vault(u, VAULT_ID, &out, &eb), OPC_OK);
+    cJSON_Delete(out);
+    assert_string_equal(opc__upstream_https_current(u), c);
+    /* An answer without OPC-Protocol (not an account server): refused as
+     * ever, and the handle moves on. */
+    atomic_store(&S.mode, NO_PROTOCOL);
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_vault(u, VAULT_ID, &out, &eb), OPC_ERR_IO);
+    assert_string_equal(opc__upstream_https_current(u), b);
+    atomic_store(&S.mode, NORMAL);
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_vault(u, VAULT_ID, &out, &eb), OPC_OK);
+    cJSON_Delete(out);
+    assert_string_equal(opc__upstream_https_current(u), b);
+    assert_int_equal(opc__upstream_https_moves(u), 2);
+    opc__upstream_close(u);
+
+    /* All down: each server tried, OPC_ERR_IO after OPC_HTTPS_TRIES + 1 tries. */
+    stop_server(ctx, port);
+    atomic_store(&S.mode, NORMAL);
+    u = open_list(both, 2);
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_vault(u, VAULT_ID, &out, &eb), OPC_ERR_IO);
+    assert_int_equal(opc__upstream_https_moves(u), OPC_HTTPS_TRIES + 1);
+    opc__upstream_close(u);
+
+    /* The list's refusals. */
+    const char *plain[2] = {b, "http://192.0.2.7:8080"};
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_https_open_list(plain, 2, SERVER_ID, ACCOUNT_ID, S.device, S.pin,
+                                                   NULL, &u, &eb),
+                     OPC_ERR_CREDENTIALS);
+    assert_null(u);
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_https_open_list(both, 0, SERVER_ID, ACCOUNT_ID, S.device, S.pin,
+                                                   NULL, &u, &eb),
+                     OPC_ERR_CREDENTIALS);
+}
+
+/* Credentials naming several account servers select the https backend with all of them. */
+static void test_https_selection_list(void **state)
+{
+    (void)state;
+    opc_credentials *creds =
+        make_creds("https://acct-a.example.test:8443,https://acct-b.example.test", S.pin);
+    opc__upstream *u = NULL;
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__upstream_open(creds, &u, &eb), OPC_OK);
+    assert_string_equal(opc__upstream_https_current(u), "https://acct-a.example.test:8443");
+    assert_int_equal(opc__upstream_https_moves(u), 0);
+    opc__upstream_close(u);
+    opc_credentials_free(creds);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -876,6 +1075,8 @@ int main(void)
         cmocka_unit_test(test_https_write_lost),
         cmocka_unit_test(test_https_interrupted_wait),
         cmocka_unit_test(test_https_tls_private_ca),
+        cmocka_unit_test(test_https_failover),
+        cmocka_unit_test(test_https_selection_list),
     };
     return cmocka_run_group_tests_name("upstream_https", tests, group_setup, group_teardown);
 }

@@ -136,6 +136,40 @@ static char **collect_vaults(const struct op_args *a, size_t *n)
     return v;
 }
 
+/*
+ * The --upstream values as the library takes them: one value as given (a
+ * path, a URL or a comma-separated list of URLs); several (the flag
+ * repeated, one account server each) joined with commas. NULL without the
+ * flag, or out of memory (the flag given).
+ */
+static char *join_upstreams(const struct op_args *a)
+{
+    size_t len = 0, count = 0;
+    for (size_t i = 0; i < a->nopts; i++) {
+        if (a->opts[i].value != NULL && strcmp(a->opts[i].name, "upstream") == 0) {
+            len += strlen(a->opts[i].value) + 1;
+            count++;
+        }
+    }
+    if (count == 0) {
+        return NULL;
+    }
+    char *s = malloc(len);
+    if (s == NULL) {
+        return NULL;
+    }
+    s[0] = '\0';
+    for (size_t i = 0; i < a->nopts; i++) {
+        if (a->opts[i].value != NULL && strcmp(a->opts[i].name, "upstream") == 0) {
+            if (s[0] != '\0') {
+                strcat(s, ",");
+            }
+            strcat(s, a->opts[i].value);
+        }
+    }
+    return s;
+}
+
 static bool is_access(const char *s)
 {
     return strcmp(s, "r") == 0 || strcmp(s, "w") == 0 || strcmp(s, "rw") == 0;
@@ -187,9 +221,13 @@ int op_cmd_server_create(struct op_ctx *ctx, const struct op_args *a)
     bool force = op_has(a, "force");
     int rc = OP_EXIT_OK;
     struct stat st;
-    const char *upstream = op_arg(a, "upstream");
+    char *upstream = join_upstreams(a);
     const char *pin = op_arg(a, "upstream-pin");
     bool remote = upstream != NULL && strstr(upstream, "://") != NULL;
+    if (upstream == NULL && op_arg(a, "upstream") != NULL) {
+        op_strv_free(vaults);
+        return op_fail(OP_EXIT_GENERIC, "out of memory");
+    }
     if (n == 0) {
         rc = op_usage(ctx, "--vaults is required (the vaults the server may read)");
     } else if (remote && pin == NULL) {
@@ -206,6 +244,7 @@ int op_cmd_server_create(struct op_ctx *ctx, const struct op_args *a)
     }
     if (rc != OP_EXIT_OK) {
         op_strv_free(vaults);
+        free(upstream);
         return rc;
     }
     char *json = NULL;
@@ -213,6 +252,7 @@ int op_cmd_server_create(struct op_ctx *ctx, const struct op_args *a)
     opc_err err = opc_account_server_create2(ctx->acct, a->pos[0], (const char *const *)vaults, n,
                                              upstream, pin, &json, &creds);
     op_strv_free(vaults);
+    free(upstream);
     if (err != OPC_OK) {
         return op_fail_lib(ctx, err, NULL);
     }

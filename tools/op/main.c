@@ -154,11 +154,14 @@ static const struct op_cmd commands[] = {
      "op document get DOCUMENT [--vault VAULT] [--out-file PATH [--force]]",
      "Write a document's content to stdout or a file (mode 0600)", ""},
     {"connect server create", op_cmd_server_create, server_create_flags,
-     "op connect server create NAME --vaults V1[,V2] [--upstream URL [--upstream-pin PIN]] "
+     "op connect server create NAME --vaults V1[,V2] [--upstream URL[,URL2] [--upstream-pin PIN]] "
      "[-f|--force]",
      "Create a Connect server; writes ./1password-credentials.json (0600)",
      "  --vaults V1,V2    the vaults the server may use (also --vault, repeatable)\n"
-     "  --upstream URL    what the credentials name as upstream (default: this file)\n"
+     "  --upstream URL    what the credentials name as upstream (default: this file, or\n"
+     "                    the account server signed in to); several account servers\n"
+     "                    on one database (up to 8 https:// URLs, one server key): give\n"
+     "                    --upstream again or a comma list; the server fails over\n"
      "  --upstream-pin PIN  the account server's key pin (required with https://)\n"
      "  -f, --force       overwrite an existing 1password-credentials.json\n"},
     {"connect server list", op_cmd_server_list, no_flags, "op connect server list",
