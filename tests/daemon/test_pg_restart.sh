@@ -236,6 +236,12 @@ check "Before reads back its password through op (the database)" [ "$op_pw" = "$
 check "op-account-server ran throughout (PID $ACCTD_PID0)" kill -0 "$ACCTD_PID0"
 check "the account server logged the lost database connection" \
     grep -q -e 'database connection was lost' -e 'cannot connect to the database' "$T/acctd.log"
+# libpq prints the server's messages on stderr unless told otherwise
+# ("FATAL: terminating connection due to administrator command" when the
+# database shuts down): the store logs them as its other lines instead.
+check "nothing on the account server's stderr (the database's messages go to its log)" \
+    [ ! -s "$T/acctd.err" ]
+[ ! -s "$T/acctd.err" ] || head -n 3 "$T/acctd.err"
 
 echo "# $NPASS passed, $NFAIL failed"
 [ "$NFAIL" -eq 0 ]
