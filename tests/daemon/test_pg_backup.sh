@@ -4,17 +4,19 @@
 #
 # The network world on PostgreSQL (NET_STORE=pg): the owner writes vault
 # Backup with items (a login, a note) and a document through
-# op-account-server; a Connect server (connect-sync + connect-api) writes
+# op-account-server; a Connect server bk (connect-sync + connect-api) writes
 # one more item and edits one. Its answers are recorded: every item (full),
 # the document's file list and content. Then:
 #   - pg_dump -Fc of the database; op-account-server stopped; the database
 #     dropped and created again, empty; pg_restore of the dump;
-#   - op-account-server started again on the restored database; the Connect
-#     server started again with an empty cache;
-#   - connect-api answers the same items at the same versions, the same
-#     document bytes; new writes work (connect-api and op), their seqs
-#     continue after the dump's (no seq used twice, none skipped) and the
-#     owner's write reaches connect-api.
+#   - op-account-server started again on the restored database; bk ran on
+#     with its cache (docs/ha.md: Connect servers keep their caches and
+#     continue from their cursor); bk2, a Connect server made before the
+#     dump, starts with an empty cache;
+#   - both connect-apis answer the same items at the same versions, the
+#     same document bytes; new writes work (connect-api and op), their seqs
+#     continue after the dump's (no seq used twice, none skipped) and reach
+#     both Connect servers.
 # The dump (and its SQL text, pg_restore -f: the custom format compresses)
 # holds no title, password, vault name or document content in plaintext;
 # positive controls: the scan finds a planted canary and the SQL text holds
@@ -26,6 +28,7 @@ NET_STORE=pg
 NET_OWNER=remote
 export OPC_UPSTREAM_MODE NET_STORE NET_OWNER
 T_PREFIX=oppgbackup
+PID_VARS="SYNC_PID API_PID SYNC2_PID API2_PID"
 . "$(dirname "$0")/lib.sh"
 U="$$-$(date +%s)"
 PW_LOGIN="canary-login-pw-$U"
@@ -49,10 +52,13 @@ setup() {
         op item create --vault "$VNAME" --category "Secure Note" --title "$T_NOTE" \
             "notesPlain=$NOTE" >/dev/null &&
         op document create "$T/doc.txt" --vault "$VNAME" --title "$T_DOC" >/dev/null &&
-        (cd "$T/work" && op connect server create bk --vaults "$VNAME" >/dev/null)
+        (cd "$T/work" && op connect server create bk --vaults "$VNAME" >/dev/null) &&
+        mkdir -p "$T/work2" &&
+        (cd "$T/work2" && op connect server create bk2 --vaults "$VNAME" >/dev/null)
 }
 run_setup "account, vault, items, a document and a Connect server set up with op"
 TOK=$(op connect token create tok --server bk --vault "$VNAME" | tail -n 1)
+TOK2=$(op connect token create tok2 --server bk2 --vault "$VNAME" | tail -n 1)
 V=$(op vault get "$VNAME" --format json | jq -r .id)
 ACCT=$(op account get --format json | jq -r .id)
 DOC=$(op item get "$T_DOC" --vault "$VNAME" --format json | jq -r .id)
@@ -62,11 +68,17 @@ psql_q() { # SQL: one query's rows, unaligned
     "$PG_BIN/psql" -X -q -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "${2:-opc}" \
         -v ON_ERROR_STOP=1 -c "$1"
 }
-api() { # PATH [CURL-ARGS...]: connect-api's answer on stdout, 2xx or failure
+# api PATH [CURL-ARGS...]: the answer of connect-api (bk's, or bk2's after
+# `use bk2`) on stdout; fails unless 2xx.
+use() {
+    if [ "$1" = bk ]; then CUR_PORT=$APORT CUR_TOK=$TOK; else CUR_PORT=$APORT2 CUR_TOK=$TOK2; fi
+}
+api() {
     _p=$1
     shift
-    curl -sf -H "Authorization: Bearer $TOK" "$@" "http://127.0.0.1:$APORT$_p"
+    curl -sf -H "Authorization: Bearer $CUR_TOK" "$@" "http://127.0.0.1:$CUR_PORT$_p"
 }
+use bk
 
 # Writes through the Connect server: one new item, one edit of the login.
 api "/v1/vaults/$V/items" -X POST -H 'Content-Type: application/json' --data \
@@ -127,26 +139,48 @@ fi
 check "the restored feed head is the dump's ($HEAD1)" \
     [ "$(psql_q "SELECT last_seq FROM account WHERE account_id = '$ACCT'")" = "$HEAD1" ]
 
-# ---- the account server and the Connect server again, the cache emptied ----
-stop_pid API_PID
-stop_pid SYNC_PID
-rm -rf "$XDG_DATA_HOME/.op"
+# ---- the account server again; bk kept running with its cache, bk2 new ----
 if upstream_up; then
     pass "op-account-server starts on the restored database (op signed in again)"
 else
     fail "op-account-server starts on the restored database" "$(tail -n 5 "$T/acctd.err" "$T/signin.err")"
     exit 1
 fi
-start_daemons "$CREDS"
-snapshot "$T/after" || fail "connect-api's answers after the restore"
-check "after: the same items at the same versions" cmp -s "$T/before.versions" "$T/after.versions"
-if cmp -s "$T/before.items" "$T/after.items"; then
-    pass "after: connect-api answers every item exactly as before (fields, files, dates)"
-else
-    fail "after: connect-api answers every item exactly as before" "$(diff "$T/before.items" "$T/after.items" | head -n 10)"
-fi
-check "after: the document's file list and content as before" sh -c \
-    "cmp -s '$T/before.files' '$T/after.files' && cmp -s '$T/before.sha' '$T/after.sha'"
+# bk2: a Connect server made before the dump, started now with an empty
+# cache (the initial sync reads the restored database).
+mkdir -p "$T/data2"
+SPORT2=$(free_port)
+XDG_DATA_HOME="$T/data2" OP_SESSION="$T/work2/1password-credentials.json" OP_HTTP_PORT="$SPORT2" \
+    OP_LOG_LEVEL=debug "$SYNC" >"$T/sync2.log" 2>"$T/sync2.err" </dev/null &
+SYNC2_PID=$!
+APORT2=$(free_port)
+XDG_DATA_HOME="$T/data2" OP_SESSION="$T/work2/1password-credentials.json" OP_HTTP_PORT="$APORT2" \
+    OP_BIND_ADDRESS=127.0.0.1 OP_LOG_LEVEL=debug "$API" >"$T/api2.log" 2>"$T/api2.err" </dev/null &
+API2_PID=$!
+check "bk2: connect-api answers /heartbeat" wait_http "$APORT2"
+# upstream_ok PORT: connect-sync's /health names the upstream ACTIVE and the
+# account's data synced.
+upstream_ok() {
+    curl -sf "http://127.0.0.1:$1/health" | jq_e '[.dependencies[] | select(.service == "upstream" or .service == "account_data") | .status] == ["ACTIVE", "ACTIVE"]'
+}
+check "bk2: the initial sync from the restored database completes" poll_until 15000 upstream_ok "$SPORT2"
+check "bk: connect-sync reaches the account server again (kept running, cache kept)" \
+    poll_until 15000 upstream_ok "$SPORT"
+for srv in bk bk2; do
+    use "$srv"
+    snapshot "$T/after-$srv" || fail "$srv: connect-api's answers after the restore"
+    check "after, $srv: the same items at the same versions" \
+        cmp -s "$T/before.versions" "$T/after-$srv.versions"
+    if cmp -s "$T/before.items" "$T/after-$srv.items"; then
+        pass "after, $srv: connect-api answers every item exactly as before (fields, files, dates)"
+    else
+        fail "after, $srv: connect-api answers every item exactly as before" \
+            "$(diff "$T/before.items" "$T/after-$srv.items" | head -n 10)"
+    fi
+    check "after, $srv: the document's file list and content as before" sh -c \
+        "cmp -s '$T/before.files' '$T/after-$srv.files' && cmp -s '$T/before.sha' '$T/after-$srv.sha'"
+done
+use bk
 
 # ---- new writes: the feed counter goes on ----
 api "/v1/vaults/$V/items" -X POST -H 'Content-Type: application/json' \
@@ -155,7 +189,12 @@ check "a write through connect-api after the restore" jq -e '.version == 1' "$T/
 op item create --vault "$VNAME" --category password --title "owner after restore" \
     "password=x-$U" >/dev/null 2>"$T/op.err" || fail "op item create after the restore" "$(cat "$T/op.err")"
 seen() { api "/v1/vaults/$V/items" | jq -e '[.[] | select(.title == "owner after restore")] | length == 1'; }
-check "the owner's write reaches connect-api (the feed after the restore)" poll_until 10000 seen
+check "bk: the owner's write reaches connect-api (the feed after the restore)" poll_until 10000 seen
+use bk2
+check "bk2: the owner's write reaches connect-api" poll_until 10000 seen
+seen() { api "/v1/vaults/$V/items" | jq -e '[.[] | select(.title == "after restore")] | length == 1'; }
+check "bk2: bk's write reaches connect-api" poll_until 10000 seen
+use bk
 ROWS=$(psql_q "SELECT count(*) || ' ' || max(seq) || ' ' || min(seq) FILTER (WHERE seq > $HEAD1) || ' ' || count(*) FILTER (WHERE seq > $HEAD1) FROM changes WHERE account_id = '$ACCT'")
 HEAD2=$(psql_q "SELECT last_seq FROM account WHERE account_id = '$ACCT'")
 # shellcheck disable=SC2086 # four numbers
