@@ -228,5 +228,7 @@ clean() { [ -s "$1" ] && ! scan "$1"; } # FILE: there, and no canary in it
 check "no title, password, note, vault name or document content in the dump" clean "$DUMP"
 check "... nor in its SQL text (uncompressed, $(wc -c <"$T/dump.sql") bytes)" clean "$T/dump.sql"
 
+check "nothing on the account server's stderr" [ ! -s "$T/acctd.err" ]
+
 echo "# $NPASS passed, $NFAIL failed"
 [ "$NFAIL" -eq 0 ]

@@ -247,6 +247,7 @@ check "... which are the database's active items ($NDB)" [ "$(wc -l <"$T/items-a
 # ---- the account servers stayed healthy ----
 check "acctd2 served wb's writes (sessions opened there)" grep -q 'session opened' "$T/acctd2.log"
 check "no account server crashed" kill -0 "$ACCTD_PID" "$ACCTD2_PID"
+check "nothing on the account servers' stderr" [ ! -s "$T/acctd.err" -a ! -s "$T/acctd2.err" ]
 
 echo "# $NPASS passed, $NFAIL failed"
 [ "$NFAIL" -eq 0 ]
