@@ -8,7 +8,8 @@
 # Writers for PG_FEED_SECONDS (default 30) s on both: Connect server "wa"
 # (connect-sync + connect-api) talks to acctd, "wb" to acctd2, each with
 # 3 clients POSTing, PATCHing and DELETEing items (tests/lib/item_load.py)
-# in two vaults; the owner's `op item create` loops through acctd. Meanwhile
+# in two vaults; the owner's `op item create` loops, one signed in to
+# acctd, one to acctd2. Meanwhile
 # two readers (tests/daemon/feed_probe.c: the https upstream's changes(),
 # long polls, the `since` cursor each page returns) follow the feed as
 # Connect servers granted both vaults: r1 through acctd, 5 entries a page
@@ -29,7 +30,7 @@ NET_STORE=pg
 NET_OWNER=remote
 export OPC_UPSTREAM_MODE NET_STORE NET_OWNER
 T_PREFIX=oppgfeed
-PID_VARS="SYNC_PID API_PID SYNCB_PID APIB_PID ACCTD2_PID R1_PID R2_PID LOADA_PID LOADB_PID OPLOOP_PID"
+PID_VARS="SYNC_PID API_PID SYNCB_PID APIB_PID ACCTD2_PID R1_PID R2_PID LOADA_PID LOADB_PID OPLOOP_PID OPLOOP2_PID"
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 FEED_PROBE="$BUILDDIR/tests/daemon/feed_probe"
@@ -44,6 +45,18 @@ net_server_start ACCTD2_PID "$NET_DATA" "$NET/srv1" "$OP_UPSTREAM_CA_FILE" "$ACC
     { fail "a second op-account-server on the same database answers" "$(tail -n 5 "$T/acctd2.err")"; exit 1; }
 pass "two op-account-server processes on one PostgreSQL database"
 URL2=$(net_url "$ACCT2_PORT")
+# The owner signed in to acctd2 too: sessions live in each server's memory,
+# and op keeps the sealed key of one session per account in its runtime
+# dir, so the second session gets a runtime dir of its own.
+mkdir -p "$T/run2" && chmod 700 "$T/run2"
+if env XDG_RUNTIME_DIR="$T/run2" OP_PASSWORD="$NET_OWNER_PW" setsid -w "$OP" signin \
+    --address "$URL2" --email owner@example.com >"$T/signin2" 2>"$T/signin2.err" </dev/null; then
+    SESS2=$(sed -n 's/^export OP_SESSION_TOKEN="\(.*\)"$/\1/p' "$T/signin2")
+    check "the owner signed in to acctd2 as well" [ -n "$SESS2" ]
+else
+    fail "the owner signs in to acctd2 as well" "$(cat "$T/signin2.err")"
+    exit 1
+fi
 ACCT=$(op account get --format json | jq -r .id)
 V1=$(op vault create Feed1 --format json | jq -r .id)
 V2=$(op vault create Feed2 --format json | jq -r .id)
@@ -108,23 +121,33 @@ LOADA_PID=$!
 OPC_TOKEN=$TOKB "$PY" "$HERE/../lib/item_load.py" "$APORT_b" "$V2,$V1" "$T/stop" 3 wb mix \
     "$T/load-b.log" >"$T/load-b.sum" 2>"$T/load-b.err" &
 LOADB_PID=$!
-(
+# op_loop NAME VAULT: the owner's `op item create` in VAULT until the stop
+# file exists (one line "ok" or "failed" each in $T/NAME.log), through the
+# account server of the environment's OP_ADDRESS and session.
+op_loop() {
     n=0
     while [ ! -e "$T/stop" ]; do
         n=$((n + 1))
-        if setsid -w "$OP" item create --vault Feed1 --category password --title "op-$n" \
-            "password=op-pw-$n" </dev/null >/dev/null 2>>"$T/oploop.err"; then
+        if setsid -w "$OP" item create --vault "$2" --category password --title "$1-$n" \
+            "password=$1-pw-$n" </dev/null >/dev/null 2>>"$T/$1.err"; then
             echo ok
         else
             echo failed
         fi
-    done >"$T/oploop.log"
-) &
+    done >"$T/$1.log"
+}
+op_loop oploop Feed1 &
 OPLOOP_PID=$!
+(
+    XDG_RUNTIME_DIR="$T/run2" OP_SESSION_TOKEN="$SESS2" OP_ADDRESS="$URL2"
+    export XDG_RUNTIME_DIR OP_SESSION_TOKEN OP_ADDRESS
+    op_loop oploop2 Feed2
+) &
+OPLOOP2_PID=$!
 t0=$(now_ms)
 sleep "$SECONDS_RUN"
 touch "$T/stop"
-for v in LOADA_PID LOADB_PID OPLOOP_PID; do
+for v in LOADA_PID LOADB_PID OPLOOP_PID OPLOOP2_PID; do
     eval "p=\$$v"
     wait "$p" || true
     eval "$v="
@@ -137,13 +160,17 @@ wsum() { # FILE: the writes answered 200/204 in an item_load log
 }
 WA=$(wsum "$T/load-a.log")
 WB=$(wsum "$T/load-b.log")
-WOP=$(grep -c '^ok$' "$T/oploop.log" || true)
+WOP1=$(grep -c '^ok$' "$T/oploop.log" || true)
+WOP2=$(grep -c '^ok$' "$T/oploop2.log" || true)
+WOP=$((WOP1 + WOP2))
+WOPBAD=$(grep -c -v '^ok$' "$T/oploop.log" "$T/oploop2.log" | awk -F: '{ n += $2 } END { print n + 0 }')
 WBAD=$(cat "$T/load-a.log" "$T/load-b.log" |
     awk '!(($3 == "POST" || $3 == "PATCH") && $4 == 200 || $3 == "DELETE" && $4 == 204) { n++ } END { print n + 0 }')
-echo "   (writes in $ran_ms ms: $WA through wa/acctd, $WB through wb/acctd2, $WOP op item create; $WBAD refused; $(((WA + WB + WOP) * 1000 / ran_ms)) writes/s)"
+echo "   (writes in $ran_ms ms: $WA through wa/acctd, $WB through wb/acctd2, $WOP1 + $WOP2 op item create through acctd + acctd2; $((WBAD + WOPBAD)) refused; $(((WA + WB + WOP) * 1000 / ran_ms)) writes/s)"
 check "writers on both account servers: wa $WA and wb $WB writes" [ "$WA" -ge 30 -a "$WB" -ge 30 ]
-check "the owner wrote too ($WOP op item create)" [ "$WOP" -ge 1 ]
-check "no write was refused ($WBAD)" [ "$WBAD" -eq 0 ]
+check "the owner wrote through both account servers ($WOP1 and $WOP2 op item create)" \
+    [ "$WOP1" -ge 1 -a "$WOP2" -ge 1 ]
+check "no write was refused ($WBAD through connect-api, $WOPBAD of op)" [ "$WBAD" -eq 0 -a "$WOPBAD" -eq 0 ]
 
 # ---- the database's side ----
 HEAD=$(psql_q "SELECT last_seq FROM account WHERE account_id = '$ACCT'")
