@@ -30,7 +30,7 @@ NET_STORE=pg
 NET_OWNER=remote
 export OPC_UPSTREAM_MODE NET_STORE NET_OWNER
 T_PREFIX=oppgrestart
-PID_VARS="SYNC_PID API_PID LOAD_PID"
+PID_VARS="SYNC_PID API_PID LOAD_PID ACCTD2_PID"
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUTAGE_S=${PG_OUTAGE_SECONDS:-4}
@@ -51,6 +51,26 @@ ACCT=$(op account get --format json | jq -r .id)
 BEFORE=$(op item get Before --vault Load --format json | jq -r .id)
 start_daemons "$CREDS"
 ACCTD_PID0=$ACCTD_PID
+# A second account server on the database (acctd2), the owner signed in
+# there too (its own runtime dir: op keeps one session per account in
+# one): the owner's writes after each restart go through acctd2, so they
+# reach connect-sync's long poll on acctd only by the database's
+# notifications (acctd's listener, back after the restart) or its poll.
+ACCT2_PORT=$(free_port)
+while [ "$ACCT2_PORT" = "$ACCT_PORT" ]; do ACCT2_PORT=$(free_port); done
+net_server_start ACCTD2_PID "$NET_DATA" "$NET/srv1" "$OP_UPSTREAM_CA_FILE" "$ACCT2_PORT" acctd2 ||
+    { fail "a second op-account-server on the database answers" "$(tail -n 5 "$T/acctd2.err")"; exit 1; }
+ACCTD2_PID0=$ACCTD2_PID
+URL2=$(net_url "$ACCT2_PORT")
+mkdir -p "$T/run2" && chmod 700 "$T/run2"
+env XDG_RUNTIME_DIR="$T/run2" OP_PASSWORD="$NET_OWNER_PW" setsid -w "$OP" signin --address "$URL2" \
+    --email owner@example.com >"$T/signin2" 2>"$T/signin2.err" </dev/null || true
+SESS2=$(sed -n 's/^export OP_SESSION_TOKEN="\(.*\)"$/\1/p' "$T/signin2")
+check "a second account server, the owner signed in there too" [ -n "$SESS2" ]
+op2() { # op through acctd2
+    env XDG_RUNTIME_DIR="$T/run2" OP_SESSION_TOKEN="$SESS2" OP_ADDRESS="$URL2" \
+        setsid -w "$OP" "$@" </dev/null
+}
 psql_q() { # SQL: one query's rows, unaligned
     "$PG_BIN/psql" -X -q -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d opc -v ON_ERROR_STOP=1 -c "$1"
 }
@@ -93,21 +113,31 @@ after_restart() {
     else
         fail "$1: a write through connect-api succeeds again within 10 s" "HTTP $CODE $(head -c 200 "$T/w.body")"
     fi
-    t1=$(now_ms)
-    if op item create --vault Load --category password --title "owner-after-$1" \
-        "password=owner-$1-$$" >/dev/null 2>"$T/op.err" ||
-        { sleep 1 && op item create --vault Load --category password --title "owner-after-$1" \
-            "password=owner-$1-$$" >/dev/null 2>"$T/op.err"; }; then
-        if poll_until 10000 in_api "owner-after-$1"; then
-            pass "$1: an item the owner writes reaches connect-api ($(($(now_ms) - t1)) ms: the feed's long polls resumed)"
+    # The owner through acctd (its own commits wake its long polls), then
+    # through acctd2 (the wake-up crosses servers).
+    for _via in acctd acctd2; do
+        _cmd=op
+        [ "$_via" = acctd ] || _cmd=op2
+        t1=$(now_ms)
+        # At the first try: the database is back, and a connection the pool
+        # kept from before the restart must not fail the request (the pool
+        # opens a new one instead).
+        if "$_cmd" item create --vault Load --category password \
+            --title "owner-$_via-after-$1" "password=owner-$1-$$" >/dev/null 2>"$T/op.err"; then
+            if poll_until 10000 in_api "owner-$_via-after-$1"; then
+                _ms=$(($(now_ms) - t1))
+                pass "$1: an item the owner writes through $_via reaches connect-api ($_ms ms: the feed's long polls resumed)"
+                [ "$_via" = acctd ] || check "$1: ... within 4 s (not by the 5 s safety poll: acctd's listener is back)" \
+                    [ "$_ms" -lt 4000 ]
+            else
+                fail "$1: an item the owner writes through $_via reaches connect-api within 10 s"
+            fi
         else
-            fail "$1: an item the owner writes reaches connect-api within 10 s"
+            fail "$1: op item create through $_via after the restart, at the first try" "$(cat "$T/op.err")"
         fi
-    else
-        fail "$1: op item create through the account server after the restart" "$(cat "$T/op.err")"
-    fi
-    check "$1: op-account-server was not restarted (PID $ACCTD_PID0)" \
-        sh -c "[ '$ACCTD_PID' = '$ACCTD_PID0' ] && kill -0 '$ACCTD_PID0'"
+    done
+    check "$1: neither op-account-server was restarted (PIDs $ACCTD_PID0, $ACCTD2_PID0)" \
+        sh -c "[ '$ACCTD_PID' = '$ACCTD_PID0' ] && kill -0 '$ACCTD_PID0' && [ '$ACCTD2_PID' = '$ACCTD2_PID0' ] && kill -0 '$ACCTD2_PID0'"
     n=$(posts_ok)
     check "$1: the load goes on ($n items written)" poll_until 10000 sh -c \
         "[ \$(awk '\$3 == \"POST\" && \$4 == 200 { n++ } END { print n + 0 }' '$T/load.log') -gt $n ]"
@@ -239,9 +269,11 @@ check "the account server logged the lost database connection" \
 # libpq prints the server's messages on stderr unless told otherwise
 # ("FATAL: terminating connection due to administrator command" when the
 # database shuts down): the store logs them as its other lines instead.
-check "nothing on the account server's stderr (the database's messages go to its log)" \
-    [ ! -s "$T/acctd.err" ]
+check "nothing on the account servers' stderr (the database's messages go to their logs)" \
+    [ ! -s "$T/acctd.err" -a ! -s "$T/acctd2.err" ]
 [ ! -s "$T/acctd.err" ] || head -n 3 "$T/acctd.err"
+NL=$(grep -c 'listening for commits of other account servers' "$T/acctd.log" || true)
+check "acctd's listener connected again after each restart ($NL times in all)" [ "$NL" -ge 3 ]
 
 echo "# $NPASS passed, $NFAIL failed"
 [ "$NFAIL" -eq 0 ]
