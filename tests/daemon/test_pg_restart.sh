@@ -145,7 +145,9 @@ after_restart() {
 
 # ================= 1. pg_ctl restart =================
 OLDPG=$PG_PID
+DOWN1=$(now_ms)
 if pg_restart; then
+    BACK1=$(now_ms)
     pass "pg_ctl restart -m fast (postmaster $OLDPG -> $PG_PID)"
 else
     fail "pg_ctl restart -m fast" "$(tail -n 5 "$PG_DIR/pg_ctl.log")"
@@ -155,6 +157,7 @@ after_restart "pg_ctl restart"
 
 # ================= 2. SIGKILL of the postmaster =================
 A503=$(grep -c '503' "$T/acctd.log" || true)
+DOWN2=$(now_ms)
 kill -KILL "$PG_PID"
 pass "SIGKILL to the postmaster ($PG_PID)"
 t0=$(now_ms)
@@ -194,6 +197,7 @@ while [ $(($(now_ms) - t0)) -lt $((OUTAGE_S * 1000)) ]; do sleep 0.2; done
 A503b=$(grep -c '503' "$T/acctd.log" || true)
 check "outage: the account server answered 503 ($((A503b - A503)) lines of its log)" [ "$A503b" -gt "$A503" ]
 if pg_start_again; then
+    BACK2=$(now_ms)
     pass "PostgreSQL started again after $(($(now_ms) - t0)) ms of outage (postmaster $PG_PID)"
 else
     fail "PostgreSQL starts again" "$(tail -n 5 "$PG_DIR/pg_ctl.log")"
@@ -209,12 +213,21 @@ LOAD_PID=
 echo "   (load: $(tail -n 1 "$T/load.sum"); outage writes: $(cut -d' ' -f2 "$T/outage.log" | tr '\n' ' '))"
 # The writes of the outage check join the load's, in its log's format.
 while read -r title code; do
-    echo "0 - POST $code $title - -" >>"$T/load.log"
+    echo "0 - POST $code $title - - 0" >>"$T/load.log"
 done <"$T/outage.log"
 WRONG=$(awk '$4 != 200 && $4 != 503 { print }' "$T/load.log")
 check "every answer of the load was 200 or 503 ($(awk '$4 == 503 { n++ } END { print n + 0 }' "$T/load.log") 503s)" \
     [ -z "$WRONG" ]
 [ -z "$WRONG" ] || echo "$WRONG" | head -n 5
+# When the 503s were: the load's requests sent while the database was
+# down or restarting, and those sent after it was back (connect-api's own
+# backoff towards the account server may still answer some at first).
+n503() { awk -v a="$1" -v b="$2" '$4 == 503 && $8 >= a && $8 < b { n++ } END { print n + 0 }' "$T/load.log"; }
+echo "   (503s of the load by when the request was sent: $(n503 "$DOWN1" "$BACK1") during the restart, $(n503 "$BACK1" "$DOWN2") from then to the SIGKILL (in flight at the kill); $(n503 "$DOWN2" "$BACK2") during the SIGKILL outage, $(n503 "$BACK2" 99999999999999) after it)"
+# (a request sent shortly before the SIGKILL may answer 503 too: the check
+# looks after the second restart, where the load runs on to the end)
+check "no request sent 2.5 s or more after the database was back answered 503" \
+    [ "$(n503 $((BACK2 + 2500)) 99999999999999)" -eq 0 ]
 # connect-api's items equal the database's.
 api_items() {
     curl -sf -H "Authorization: Bearer $TOK" "http://127.0.0.1:$APORT/v1/vaults/$LOAD/items" \

@@ -17,7 +17,8 @@ vault's item list and the item made last (reads while writing); a GET
 answering 200 with another title is recorded as status 999.
 
 Every request is one line of OUT, flushed:
-    <unix ms> <client> <method> <status> <title or -> <item id or -> <version or ->
+    <unix ms> <client> <method> <status> <title or -> <item id or -> <version or -> <start ms>
+(the first field when the answer came, the last when the request was sent).
 status 0 is a transport failure (no answer). The last line of stdout is a
 JSON summary: counts by method and status, seconds run.
 """
@@ -40,6 +41,10 @@ LOCK = threading.Lock()
 COUNTS = {}
 
 
+def now_ms():
+    return int(time.time() * 1000)
+
+
 def call(method, path, body=None):
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"}
@@ -59,14 +64,14 @@ def call(method, path, body=None):
         conn.close()
 
 
-def record(k, method, status, title, j):
+def record(k, method, status, title, j, t0):
     iid = j.get("id", "-") if isinstance(j, dict) else "-"
     ver = j.get("version", "-") if isinstance(j, dict) else "-"
     with LOCK:
         key = "%s %d" % (method, status)
         COUNTS[key] = COUNTS.get(key, 0) + 1
-        OUT.write("%d %d %s %d %s %s %s\n" % (time.time() * 1000, k, method, status,
-                                              title or "-", iid, ver))
+        OUT.write("%d %d %s %d %s %s %s %d\n" % (time.time() * 1000, k, method, status,
+                                                 title or "-", iid, ver, t0))
 
 
 def client(k):
@@ -79,26 +84,31 @@ def client(k):
         body = {"title": title, "category": "LOGIN",
                 "fields": [{"id": "password", "type": "CONCEALED", "purpose": "PASSWORD",
                             "value": "pw-%s" % title}]}
+        t0 = now_ms()
         st, j = call("POST", base, body)
-        record(k, "POST", st, title, j)
+        record(k, "POST", st, title, j, t0)
         if st != 200 or not isinstance(j, dict):
             time.sleep(0.05)
             continue
         iid = j["id"]
         if MODE == "mix":
+            t0 = now_ms()
             st, j = call("PATCH", "%s/%s" % (base, iid),
                          [{"op": "replace", "path": "/title", "value": title + "-p"}])
-            record(k, "PATCH", st, title + "-p", j)
+            record(k, "PATCH", st, title + "-p", j, t0)
             if n % 3 == 0:
+                t0 = now_ms()
                 st, _ = call("DELETE", "%s/%s" % (base, iid))
-                record(k, "DELETE", st, title, {"id": iid})
+                record(k, "DELETE", st, title, {"id": iid}, t0)
         else:
+            t0 = now_ms()
             st, j = call("GET", base)
-            record(k, "LIST", st, None, None)
+            record(k, "LIST", st, None, None, t0)
+            t0 = now_ms()
             st, j = call("GET", "%s/%s" % (base, iid))
             if st == 200 and not (isinstance(j, dict) and j.get("title") == title):
                 st = 999  # a wrong answer
-            record(k, "GET", st, title, j)
+            record(k, "GET", st, title, j, t0)
 
 
 t0 = time.monotonic()
