@@ -305,7 +305,8 @@ $(NET_PROBE) $(AUK_PROBE) $(FEED_PROBE): $(BUILDDIR)/tests/daemon/%: tests/daemo
 		-o $@ $< $(STLIB) $(DEP_LIBS)
 
 # Daemons end to end (tests/daemon/*.sh): real processes, real HTTP; the
-# account suites twice, over a local account file and over op-account-server.
+# account suites over a local account file, then over op-account-server on
+# PostgreSQL (and two of them on its SQLite store): tools/run-daemon-tests.
 daemon-tests: all $(NET_PROBE) $(AUK_PROBE) $(FEED_PROBE) $(BENCH_TOOLS)
 	@tools/run-daemon-tests $(BUILDDIR)
 

@@ -3,7 +3,10 @@
  * (docs/protocol.md, "The network protocol") that need no socket, so that
  * unit tests reach them: the session table, the handshake's seen-nonce
  * set, the limit on failed handshakes per client address, the strict
- * query parser and the router. server.c puts them behind civetweb
+ * query parser and the router; and the interface that keeps the first
+ * three (and the owner's pending sign-ins) either in those tables or in
+ * the database of a store that several servers share (opc__ad_state,
+ * state.c). server.c puts them behind civetweb
  * (<opconnect/account_server.h>).
  *
  * Every table is bounded and guards itself with a mutex: civetweb serves
@@ -21,7 +24,9 @@
 
 #include "core/err.h"
 #include "core/id.h"
+#include "crypto/key.h"
 #include "internal.h"
+#include "store/store.h"
 #include "wire/proto.h"
 
 /* ---- sessions (docs/protocol.md, "Connect-server sessions") ---- */
@@ -79,6 +84,10 @@ opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, opc__ad_kin
 bool opc__ad_sessions_live(opc__ad_sessions *t, const char *sid, opc__ad_kind kind, int64_t now_s);
 /* Sessions held (expired ones included until they are swept). */
 size_t opc__ad_sessions_count(opc__ad_sessions *t);
+/* The ids, kind and keys of a live session of sid (no counter check, no
+ * MAC: the shared state's cache of keys, state.c); touches it (its idle
+ * time restarts). false when it is not held or dead. */
+bool opc__ad_sessions_peek(opc__ad_sessions *t, const char *sid, int64_t now_s, opc__ad_auth *out);
 void opc__ad_auth_clear(opc__ad_auth *a);
 
 /* ---- the seen-nonce set of the handshake ---- */
@@ -106,9 +115,9 @@ opc_err opc__ad_nonce_take(opc__ad_nonces *n, const char *nonce, int64_t now_ms)
  * slot of an old one). */
 #define OPC_AD_LIMIT_SLOTS 4096
 
-/* The owner's limits (in this process for now; a later change keeps them
- * in the database so that several servers share them): failed sign-ins
- * per client address and per account (email), and sign-ups per address. */
+/* The owner's limits: failed sign-ins per client address and per account
+ * (email), and sign-ups per address (in this process's limiters, or in the
+ * database a PostgreSQL store shares: opc__ad_state below). */
 #define OPC_AD_OWNER_FAIL_LIMIT 10
 #define OPC_AD_OWNER_FAIL_WINDOW_MS ((int64_t)5 * 60 * 1000)
 #define OPC_AD_SIGNUP_LIMIT 10
@@ -239,6 +248,88 @@ opc_err opc__ad_email_key(const char *email, char out[OPC_PROTO_HASH_B64 + 1]);
  * right types, the envelopes are JSON objects, the verifier is in range. */
 opc_err opc__ad_signup_check(const opc__proto_signup *su, opc__ebuf *eb);
 
+/* ---- where the state lives (state.c; docs/postgres.md, "What is kept where") ---- */
+
+/*
+ * The sessions, the seen nonces, the limiters and the pending sign-ins of
+ * an account server, behind one interface with two homes:
+ *   - in memory (opc__ad_state_memory): the tables above, for a server
+ *     alone on its store (SQLite: one machine);
+ *   - in the store's database (opc__ad_state_shared), for a store that
+ *     several account servers share (PostgreSQL): a request may land on
+ *     any of them and a restart signs nobody out. Every operation is one
+ *     atomic statement there (store.h, "the shared state"); a request's
+ *     counter is accepted across every server at once. Session keys and
+ *     the SRP state are sealed (AES-256-GCM under a key derived from the
+ *     server key, which every server of one database shares, bound to
+ *     their row) and the rows are keyed by SHA-256 of the session and
+ *     sign-in ids, so that the database holds neither a usable session
+ *     nor a sign-in's secret. Each server caches the keys of the sessions
+ *     it saw (they never change): a request costs the one UPDATE of its
+ *     counter; the first request of a session on a server reads the row
+ *     once more.
+ * The semantics are those of the tables above, with one difference: a
+ * shared state counts every time on the wall clock (Unix ms: the servers'
+ * clocks must agree, as for the handshake's timestamps), the memory one
+ * on the monotonic clock for nonces, limiters and pending sign-ins
+ * (opc__ad_state_clock_ms gives the right one). A database error is
+ * OPC_ERR_IO (a check: the request fails; a limiter: not counted, logged).
+ */
+typedef struct opc__ad_state opc__ad_state;
+
+/* The limiters: failed handshakes per address; the owner's failed
+ * sign-ins per address and per email (key: opc__ad_email_key); sign-ups
+ * per address. */
+typedef enum opc__ad_limit {
+    OPC_AD_LIMIT_HANDSHAKE = 0,
+    OPC_AD_LIMIT_OWNER_ADDR,
+    OPC_AD_LIMIT_OWNER_EMAIL,
+    OPC_AD_LIMIT_SIGNUP,
+    OPC_AD_LIMIT_COUNT
+} opc__ad_limit;
+
+/* How often a shared state sweeps the expired rows (at most). */
+#define OPC_AD_SWEEP_MS 60000
+
+opc_err opc__ad_state_memory(opc__ad_state **out);
+/* store must have the shared state's operations (else OPC_ERR_UNSUPPORTED);
+ * seal_key: 32 bytes (opc__ad_state_seal_key). store stays the caller's. */
+opc_err opc__ad_state_shared(opc__store *store, const uint8_t seal_key[32], opc__ad_state **out);
+void opc__ad_state_free(opc__ad_state *st); /* NULL ok */
+/* The sealing key of the shared state: HKDF-SHA256 of the server key's
+ * private scalar, info "opconnect/accountd-state/v1". */
+opc_err opc__ad_state_seal_key(const opc__key *server_key, uint8_t out[32]);
+bool opc__ad_state_is_shared(const opc__ad_state *st);
+/* The clock of nonces, limiters and pending sign-ins (see above). */
+int64_t opc__ad_state_clock_ms(const opc__ad_state *st);
+
+/* As opc__ad_sessions_add / _check / _end / _live. */
+opc_err opc__ad_state_session_add(opc__ad_state *st, const char *sid, opc__ad_kind kind,
+                                  const char *account, const char *server, const opc__proto_keys *k,
+                                  int64_t expires, int64_t now_s, opc__ebuf *eb);
+opc_err opc__ad_state_session_check(opc__ad_state *st, const char *sid, opc__ad_kind kind,
+                                    uint64_t counter, const char *method, const char *target,
+                                    const void *body, size_t body_len, const char *mac,
+                                    int64_t now_s, opc__ad_auth *out, opc__ebuf *eb);
+/* End: OPC_OK, OPC_ERR_NOT_FOUND when it was not held, OPC_ERR_IO when
+ * the database failed (the session may still live: say so). */
+opc_err opc__ad_state_session_end(opc__ad_state *st, const char *sid, opc__ebuf *eb);
+bool opc__ad_state_session_live(opc__ad_state *st, const char *sid, opc__ad_kind kind,
+                                int64_t now_s);
+/* As opc__ad_nonce_take (OPC_ERR_IO: the database failed). */
+opc_err opc__ad_state_nonce_take(opc__ad_state *st, const char *nonce, int64_t now_ms);
+/* As opc__ad_limiter_blocked / _fail, for limiter which. */
+int opc__ad_state_blocked(opc__ad_state *st, opc__ad_limit which, const char *key, int64_t now_ms);
+void opc__ad_state_fail(opc__ad_state *st, opc__ad_limit which, const char *key, int64_t now_ms);
+/* As opc__ad_pending_add / _take. */
+opc_err opc__ad_state_pending_add(opc__ad_state *st, opc__ad_signin *in, int64_t now_ms,
+                                  char id[OPC_PROTO_NONCE_B64 + 1]);
+opc_err opc__ad_state_pending_take(opc__ad_state *st, const char *id, int64_t now_ms,
+                                   opc__ad_signin *out);
+/* Delete the expired rows of a shared state now (also done on its own,
+ * at most every OPC_AD_SWEEP_MS); OPC_OK for a memory one. */
+opc_err opc__ad_state_sweep(opc__ad_state *st, opc__ebuf *eb);
+
 /* ---- the owner's large bodies (server.c) ---- */
 
 /*
@@ -250,7 +341,7 @@ opc_err opc__ad_signup_check(const opc__proto_signup *su, opc__ebuf *eb);
 #define OPC_AD_MAX_LARGE_BODIES 2
 #define OPC_AD_LARGE_RETRY_S 2
 
-/* Tests: the server's session table, to add sessions by hand. */
-opc__ad_sessions *opc__accountd_sessions(opc_accountd *s);
+/* Tests: the server's state, to add sessions by hand. */
+opc__ad_state *opc__accountd_state(opc_accountd *s);
 
 #endif

@@ -89,14 +89,10 @@ struct opc_accountd {
     int bound_http, bound_https;
     opc__store *store;
     opc__key *server_key; /* private */
-    opc__ad_sessions *sessions;
-    opc__ad_nonces *nonces;
-    opc__ad_limiter *limiter;
-    opc__ad_pending *pending;       /* the owner's sign-ins between start and verify */
-    opc__ad_limiter *owner_addr;    /* failed sign-ins per client address */
-    opc__ad_limiter *owner_account; /* failed sign-ins per account (email) */
-    opc__ad_limiter *signups;       /* sign-ups per client address */
-    uint8_t owner_secret[32];       /* derives the answer for unknown emails */
+    /* sessions, nonces, limiters, pending sign-ins: in memory, or in the
+     * database a PostgreSQL store shares with other servers (state.c) */
+    opc__ad_state *state;
+    uint8_t owner_secret[32];         /* derives the answer for unknown emails */
     char pin[OPC_PROTO_HASH_B64 + 1]; /* the server key's pin */
     atomic_int large;                 /* bodies above OPC_PROTO_MAX_REQUEST being handled */
     uint8_t rid_prefix[8];
@@ -146,20 +142,25 @@ static opc_err server_key(const char *dir, opc__key **out, opc__ebuf *eb)
         }
         opc__json_delete_secret(jwk);
         if (rc == OPC_OK) {
-            rc = opc__file_write_atomic(dir, path, text, len, eb);
+            /* Never over a key another instance on this directory made
+             * meanwhile: that one is everybody's (read below). */
+            rc = opc__file_write_new(dir, path, text, len, eb);
         } else {
             rc = opc__fail(eb, rc, "cannot make the server key: %s", opc_strerror(rc));
         }
         if (text != NULL) {
             opc__secret_free(text, len);
         }
-        if (rc != OPC_OK) {
-            opc__key_free(k);
+        if (rc == OPC_OK) {
+            opc__log(OPC_LOG_INFO, LOG, "created the server key %s", path);
+            *out = k;
+            return OPC_OK;
+        }
+        opc__key_free(k);
+        if (rc != OPC_ERR_EXISTS || lstat(path, &sb) != 0) {
             return rc;
         }
-        opc__log(OPC_LOG_INFO, LOG, "created the server key %s", path);
-        *out = k;
-        return OPC_OK;
+        opc__ebuf_clear(eb);
     }
     if (!S_ISREG(sb.st_mode)) {
         return opc__fail(eb, OPC_ERR_IO, "%s is not a regular file", path);
@@ -229,8 +230,8 @@ opc_err opc_accountd_pin(const char *data_dir, char *out, size_t out_len, char *
     return rc;
 }
 
-/* Load <dir>/owner-secret (32 random bytes, b64url), or make it (atomic
- * write, 0600): the key of the answers for unknown emails, kept so that
+/* Load <dir>/owner-secret (32 random bytes, b64url), or make it (written
+ * whole, 0600, never over another's): the key of the answers for unknown emails, kept so that
  * they stay the same across restarts, as a real account's do. */
 static opc_err owner_secret(const char *dir, uint8_t out[32], opc__ebuf *eb)
 {
@@ -250,10 +251,15 @@ static opc_err owner_secret(const char *dir, uint8_t out[32], opc__ebuf *eb)
             rc = opc__b64_encode_to(out, 32, OPC_B64URL, text, sizeof text, NULL);
         }
         if (rc == OPC_OK) {
-            rc = opc__file_write_atomic(dir, path, text, strlen(text), eb);
+            /* Never over one another instance made meanwhile (read below):
+             * servers sharing the directory must give the same answers. */
+            rc = opc__file_write_new(dir, path, text, strlen(text), eb);
         }
         OPENSSL_cleanse(text, sizeof text);
-        return rc;
+        if (rc != OPC_ERR_EXISTS || lstat(path, &sb) != 0) {
+            return rc;
+        }
+        opc__ebuf_clear(eb);
     }
     if (!S_ISREG(sb.st_mode)) {
         return opc__fail(eb, OPC_ERR_IO, "%s is not a regular file", path);
@@ -287,13 +293,7 @@ void opc_accountd_free(opc_accountd *s)
     opc__tls_free(s->tls);
     opc__store_close(s->store);
     opc__key_free(s->server_key);
-    opc__ad_sessions_free(s->sessions);
-    opc__ad_nonces_free(s->nonces);
-    opc__ad_limiter_free(s->limiter);
-    opc__ad_pending_free(s->pending);
-    opc__ad_limiter_free(s->owner_addr);
-    opc__ad_limiter_free(s->owner_account);
-    opc__ad_limiter_free(s->signups);
+    opc__ad_state_free(s->state);
     OPENSSL_cleanse(s->owner_secret, sizeof s->owner_secret);
     opc__free(s->data_dir);
     opc__free(s);
@@ -352,27 +352,7 @@ opc_err opc_accountd_create(const char *data_dir, opc_accountd **out, char *errb
         rc = opc__store_sqlite_open(accounts, &s->store, &eb);
     }
     if (rc == OPC_OK) {
-        rc = opc__ad_sessions_create(OPC_AD_MAX_SESSIONS, &s->sessions);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__ad_nonces_create(OPC_AD_MAX_NONCES, &s->nonces);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__ad_limiter_create(&s->limiter);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__ad_pending_create(OPC_AD_MAX_PENDING, &s->pending);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__ad_limiter_create_ex(OPC_AD_OWNER_FAIL_LIMIT, OPC_AD_OWNER_FAIL_WINDOW_MS,
-                                       &s->owner_addr);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__ad_limiter_create_ex(OPC_AD_OWNER_FAIL_LIMIT, OPC_AD_OWNER_FAIL_WINDOW_MS,
-                                       &s->owner_account);
-    }
-    if (rc == OPC_OK) {
-        rc = opc__ad_limiter_create_ex(OPC_AD_SIGNUP_LIMIT, OPC_AD_SIGNUP_WINDOW_MS, &s->signups);
+        rc = opc__ad_state_memory(&s->state);
     }
     if (rc == OPC_OK) {
         rc = owner_secret(data_dir, s->owner_secret, &eb);
@@ -397,9 +377,9 @@ static bool stopped(const opc_accountd *s)
     return s != NULL && s->ctx == NULL;
 }
 
-opc__ad_sessions *opc__accountd_sessions(opc_accountd *s)
+opc__ad_state *opc__accountd_state(opc_accountd *s)
 {
-    return s != NULL ? s->sessions : NULL;
+    return s != NULL ? s->state : NULL;
 }
 
 opc_err opc_accountd_set_http_port(opc_accountd *s, int port)
@@ -453,10 +433,27 @@ opc_err opc_accountd_set_database(opc_accountd *s, const char *conninfo, int poo
     }
     opc__store *pg = NULL;
     if (rc == OPC_OK) {
-        rc = opc__store_pg_open(conninfo, pool == 0 ? OPC_ACCOUNTD_DEFAULT_DB_POOL : pool, &pg,
-                                &eb);
+        rc =
+            opc__store_pg_open(conninfo, pool == 0 ? OPC_ACCOUNTD_DEFAULT_DB_POOL : pool, &pg, &eb);
+    }
+    /* Every server of the database keeps its sessions, nonces, limiters
+     * and pending sign-ins there, sealed under the shared server key. */
+    uint8_t seal_key[32];
+    opc__ad_state *shared = NULL;
+    if (rc == OPC_OK) {
+        rc = opc__ad_state_seal_key(s->server_key, seal_key);
+        if (rc == OPC_OK) {
+            rc = opc__ad_state_shared(pg, seal_key, &shared);
+        }
+        OPENSSL_cleanse(seal_key, sizeof seal_key);
+        if (rc != OPC_OK) {
+            opc__fail(&eb, rc, "cannot keep the sessions in the database: %s", opc_strerror(rc));
+            opc__store_close(pg);
+        }
     }
     if (rc == OPC_OK) {
+        opc__ad_state_free(s->state);
+        s->state = shared;
         opc__store_close(s->store);
         s->store = pg;
     }
@@ -661,7 +658,12 @@ static int handshake(req *r, const opc__buf *body)
     }
     opc__key_free(device);
     if (rc == OPC_OK) {
-        rc = opc__ad_nonce_take(s->nonces, h.nonce, opc__monotonic_ms());
+        rc = opc__ad_state_nonce_take(s->state, h.nonce, opc__ad_state_clock_ms(s->state));
+        if (rc == OPC_ERR_IO) {
+            opc__log_scoped(OPC_LOG_WARN, LOG, r->rid, NULL,
+                            "handshake (%s): the database keeps no nonce", who);
+            return fail(r, rc, "the account store is unavailable");
+        }
         if (rc == OPC_ERR_EXISTS) {
             opc__fail(&why, rc, "nonce seen within the replay window (replay)");
         } else if (rc == OPC_ERR_TOO_LARGE) {
@@ -673,7 +675,8 @@ static int handshake(req *r, const opc__buf *body)
         }
     }
     if (rc != OPC_OK) {
-        opc__ad_limiter_fail(s->limiter, r->remote, opc__monotonic_ms());
+        opc__ad_state_fail(s->state, OPC_AD_LIMIT_HANDSHAKE, r->remote,
+                           opc__ad_state_clock_ms(s->state));
         return refuse(r, who[0] != '\0' ? who : NULL,
                       why.msg[0] != '\0' ? why.msg : opc_strerror(rc));
     }
@@ -684,8 +687,8 @@ static int handshake(req *r, const opc__buf *body)
     rc = opc__proto_welcome_make(&h, s->server_key, now_s + OPC_PROTO_SESSION_TTL_S, &w, &keys,
                                  &why);
     if (rc == OPC_OK) {
-        rc = opc__ad_sessions_add(s->sessions, w.session, OPC_AD_KIND_CONNECT, h.account, h.server,
-                                  &keys, w.expires, now_s);
+        rc = opc__ad_state_session_add(s->state, w.session, OPC_AD_KIND_CONNECT, h.account,
+                                       h.server, &keys, w.expires, now_s, &why);
     }
     OPENSSL_cleanse(&keys, sizeof keys);
     cJSON *out = NULL;
@@ -696,7 +699,8 @@ static int handshake(req *r, const opc__buf *body)
     if (rc != OPC_OK) {
         opc__log_scoped(OPC_LOG_ERROR, LOG, r->rid, NULL, "handshake (%s): %s", who,
                         why.msg[0] != '\0' ? why.msg : opc_strerror(rc));
-        return plain_error(r, 500, "internal", "cannot open a session", NULL);
+        return rc == OPC_ERR_IO ? fail(r, rc, "the account store is unavailable")
+                                : plain_error(r, 500, "internal", "cannot open a session", NULL);
     }
     opc__log_scoped(OPC_LOG_INFO, LOG, r->rid, NULL, "session opened (%s, from %s)", who,
                     r->remote);
@@ -741,13 +745,13 @@ static opc_err owner_body(req *r, cJSON **j, opc__ebuf *eb)
 static int owner_signup(req *r)
 {
     opc_accountd *s = r->s;
-    int64_t now = opc__monotonic_ms();
-    int wait_s = opc__ad_limiter_blocked(s->signups, r->remote, now);
+    int64_t now = opc__ad_state_clock_ms(s->state);
+    int wait_s = opc__ad_state_blocked(s->state, OPC_AD_LIMIT_SIGNUP, r->remote, now);
     if (wait_s > 0) {
         opc__httpd_close_after(r->conn);
         return too_many(r, wait_s, "sign-ups from this address");
     }
-    opc__ad_limiter_fail(s->signups, r->remote, now); /* every attempt counts */
+    opc__ad_state_fail(s->state, OPC_AD_LIMIT_SIGNUP, r->remote, now); /* every attempt counts */
     cJSON *j = NULL;
     opc__proto_signup su;
     memset(&su, 0, sizeof su);
@@ -794,12 +798,14 @@ static int owner_signup(req *r)
 /* 429 when the address or the account has failed too often (0: go on). */
 static int owner_blocked(req *r, const char *email_key)
 {
-    int64_t now = opc__monotonic_ms();
-    int wait_s = opc__ad_limiter_blocked(r->s->owner_addr, r->remote, now);
+    int64_t now = opc__ad_state_clock_ms(r->s->state);
+    int wait_s = opc__ad_state_blocked(r->s->state, OPC_AD_LIMIT_OWNER_ADDR, r->remote, now);
     if (wait_s > 0) {
         return too_many(r, wait_s, "failed sign-ins from this address");
     }
-    wait_s = email_key != NULL ? opc__ad_limiter_blocked(r->s->owner_account, email_key, now) : 0;
+    wait_s = email_key != NULL
+                 ? opc__ad_state_blocked(r->s->state, OPC_AD_LIMIT_OWNER_EMAIL, email_key, now)
+                 : 0;
     if (wait_s > 0) {
         return too_many(r, wait_s, "failed sign-ins of this account");
     }
@@ -889,7 +895,7 @@ static int owner_start(req *r)
     OPENSSL_cleanse(&own, sizeof own);
     if (rc == OPC_OK) {
         memcpy(in.A, m.A, sizeof in.A);
-        rc = opc__ad_pending_add(s->pending, &in, opc__monotonic_ms(), ch.id);
+        rc = opc__ad_state_pending_add(s->state, &in, opc__ad_state_clock_ms(s->state), ch.id);
     }
     opc__ad_signin_clear(&in);
     cJSON *out = NULL;
@@ -899,7 +905,8 @@ static int owner_start(req *r)
     if (rc != OPC_OK) {
         opc__log_scoped(OPC_LOG_ERROR, LOG, r->rid, NULL, "sign-in start: %s",
                         eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
-        return plain_error(r, 500, "internal", "cannot start the sign-in", NULL);
+        return rc == OPC_ERR_IO ? fail(r, rc, "the account store is unavailable")
+                                : plain_error(r, 500, "internal", "cannot start the sign-in", NULL);
     }
     return answer(r, 200, out, NULL);
 }
@@ -907,10 +914,10 @@ static int owner_start(req *r)
 /* The uniform refusal of a sign-in, counted against the address and the account. */
 static int owner_refuse(req *r, const char *email_key, const char *why)
 {
-    int64_t now = opc__monotonic_ms();
-    opc__ad_limiter_fail(r->s->owner_addr, r->remote, now);
+    int64_t now = opc__ad_state_clock_ms(r->s->state);
+    opc__ad_state_fail(r->s->state, OPC_AD_LIMIT_OWNER_ADDR, r->remote, now);
     if (email_key != NULL && email_key[0] != '\0') {
-        opc__ad_limiter_fail(r->s->owner_account, email_key, now);
+        opc__ad_state_fail(r->s->state, OPC_AD_LIMIT_OWNER_EMAIL, email_key, now);
     }
     return refuse(r, NULL, why);
 }
@@ -925,7 +932,12 @@ static int owner_verify(req *r)
         return st;
     }
     opc__ad_signin in;
-    if (opc__ad_pending_take(s->pending, m.id, opc__monotonic_ms(), &in) != OPC_OK) {
+    opc_err taken =
+        opc__ad_state_pending_take(s->state, m.id, opc__ad_state_clock_ms(s->state), &in);
+    if (taken == OPC_ERR_IO) {
+        return fail(r, taken, "the account store is unavailable");
+    }
+    if (taken != OPC_OK) {
         return owner_refuse(r, NULL, "owner sign-in: unknown or expired sign-in id");
     }
     uint8_t K[OPC_PROTO_SRP_PROOF_LEN];
@@ -969,8 +981,9 @@ static int owner_verify(req *r)
         rc = opc__proto_session_keys(K, sizeof K, tr, tr_len, OPC_PROTO_KEYS_INFO_OWNER, &keys);
     }
     if (rc == OPC_OK) {
-        rc = opc__ad_sessions_add(s->sessions, ss.session, OPC_AD_KIND_OWNER, ss.account, "", &keys,
-                                  ss.expires, now_s);
+        opc__ebuf_clear(&why);
+        rc = opc__ad_state_session_add(s->state, ss.session, OPC_AD_KIND_OWNER, ss.account, "",
+                                       &keys, ss.expires, now_s, &why);
     }
     opc__free(tr);
     OPENSSL_cleanse(&keys, sizeof keys);
@@ -982,8 +995,10 @@ static int owner_verify(req *r)
     }
     OPENSSL_cleanse(ss.M2, sizeof ss.M2);
     if (rc != OPC_OK) {
-        opc__log_scoped(OPC_LOG_ERROR, LOG, r->rid, NULL, "sign-in verify: %s", opc_strerror(rc));
-        return plain_error(r, 500, "internal", "cannot open a session", NULL);
+        opc__log_scoped(OPC_LOG_ERROR, LOG, r->rid, NULL, "sign-in verify: %s",
+                        why.msg[0] != '\0' ? why.msg : opc_strerror(rc));
+        return rc == OPC_ERR_IO ? fail(r, rc, "the account store is unavailable")
+                                : plain_error(r, 500, "internal", "cannot open a session", NULL);
     }
     opc__log_scoped(OPC_LOG_INFO, LOG, r->rid, NULL, "owner of account %s signed in (from %s)",
                     ss.account, r->remote);
@@ -1012,9 +1027,9 @@ static opc_err authenticate(req *r, opc__ad_kind kind, const char *target, const
     if (!digits || opc__parse_u64(ctr, cl, 10, UINT64_MAX, &n, NULL) != OPC_OK || n == 0) {
         return opc__fail(why, OPC_ERR_TOKEN, "malformed counter");
     }
-    return opc__ad_sessions_check(r->s->sessions, az + sizeof scheme - 1, kind, n, r->method,
-                                  target, body->data != NULL ? body->data : "", body->len, mac,
-                                  opc__now_s(), auth, why);
+    return opc__ad_state_session_check(r->s->state, az + sizeof scheme - 1, kind, n, r->method,
+                                       target, body->data != NULL ? body->data : "", body->len, mac,
+                                       opc__now_s(), auth, why);
 }
 
 /* The item write of a PUT body (wire/rows.h), its ids from the path. */
@@ -1181,7 +1196,11 @@ static opc_err dispatch(req *r, const opc__ad_match *m, const opc__ad_query *q,
     case OPC_AD_OWNER_ROWS_BATCH:
         return owner_rows(r, m->route == OPC_AD_OWNER_ROWS_BATCH, body, out, eb);
     case OPC_AD_OWNER_SIGNOUT:
-        (void)opc__ad_sessions_end(r->s->sessions, r->auth->sid);
+        /* Gone already (a sign-out at another server just now) is fine. */
+        rc = opc__ad_state_session_end(r->s->state, r->auth->sid, eb);
+        if (rc != OPC_OK && rc != OPC_ERR_NOT_FOUND) {
+            return rc;
+        }
         opc__log_scoped(OPC_LOG_INFO, LOG, r->rid, NULL, "owner of account %s signed out", a);
         *out = cJSON_CreateObject();
         return *out != NULL ? OPC_OK : OPC_ERR_NOMEM;
@@ -1243,7 +1262,7 @@ static int large_gate(req *r, const opc__ad_match *m, const char *sid, bool *lar
         return 0;
     }
     if (!batch || (unsigned long long)len > OPC_PROTO_MAX_OWNER_BATCH ||
-        !opc__ad_sessions_live(s->sessions, sid, OPC_AD_KIND_OWNER, opc__now_s())) {
+        !opc__ad_state_session_live(s->state, sid, OPC_AD_KIND_OWNER, opc__now_s())) {
         opc__httpd_close_after(r->conn);
         return fail(r, OPC_ERR_TOO_LARGE, "request body too large");
     }
@@ -1272,7 +1291,7 @@ static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
     const char *az = mg_get_header(r->conn, "Authorization");
     const char *sid =
         az != NULL && strncmp(az, scheme, sizeof scheme - 1) == 0 ? az + sizeof scheme - 1 : NULL;
-    if (sid == NULL || !opc__ad_sessions_live(r->s->sessions, sid, 0, opc__now_s())) {
+    if (sid == NULL || !opc__ad_state_session_live(r->s->state, sid, 0, opc__now_s())) {
         return refuse(r, NULL, az == NULL ? "no session headers" : "unknown or expired session");
     }
     bool large = false;
@@ -1301,6 +1320,11 @@ static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
         opc__buf_free(&body);
         if (large) {
             atomic_fetch_sub(&r->s->large, 1);
+        }
+        if (rc == OPC_ERR_IO) { /* the database, not the request */
+            opc__log_scoped(OPC_LOG_WARN, LOG, r->rid, NULL, "%s %s: %s", r->method, r->path,
+                            why.msg);
+            return fail(r, rc, "the account store is unavailable");
         }
         return refuse(r, NULL, why.msg);
     }
@@ -1394,7 +1418,8 @@ static int handle(struct mg_connection *conn, void *data)
         if (m.bad_method) {
             return plain_error(&r, 405, "bad_request", "method not allowed", NULL);
         }
-        int wait_s = opc__ad_limiter_blocked(r.s->limiter, r.remote, opc__monotonic_ms());
+        int wait_s = opc__ad_state_blocked(r.s->state, OPC_AD_LIMIT_HANDSHAKE, r.remote,
+                                           opc__ad_state_clock_ms(r.s->state));
         if (wait_s > 0) {
             char more[48];
             (void)snprintf(more, sizeof more, "Retry-After: %d\r\n", wait_s);

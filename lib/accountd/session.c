@@ -264,6 +264,30 @@ opc_err opc__ad_sessions_check(opc__ad_sessions *t, const char *sid, opc__ad_kin
     return rc;
 }
 
+bool opc__ad_sessions_peek(opc__ad_sessions *t, const char *sid, int64_t now_s, opc__ad_auth *out)
+{
+    memset(out, 0, sizeof *out);
+    if (t == NULL || sid == NULL || strlen(sid) != OPC_PROTO_NONCE_B64) {
+        return false;
+    }
+    (void)pthread_mutex_lock(&t->mu);
+    sess *e = find(t, sid);
+    bool live = e != NULL && !dead(e, now_s);
+    if (e != NULL && !live) {
+        forget(t, e);
+    }
+    if (live) {
+        e->last_s = now_s;
+        memcpy(out->sid, e->sid, sizeof out->sid);
+        memcpy(out->account, e->account, sizeof out->account);
+        memcpy(out->server, e->server, sizeof out->server);
+        out->kind = e->kind;
+        out->keys = e->keys;
+    }
+    (void)pthread_mutex_unlock(&t->mu);
+    return live;
+}
+
 bool opc__ad_sessions_end(opc__ad_sessions *t, const char *sid)
 {
     if (t == NULL || sid == NULL || strlen(sid) != OPC_PROTO_NONCE_B64) {

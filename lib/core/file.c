@@ -103,8 +103,9 @@ static opc_err write_all(int fd, const char *p, size_t n)
     return OPC_OK;
 }
 
-opc_err opc__file_write_atomic(const char *dir, const char *path, const char *data, size_t len,
-                               opc__ebuf *eb)
+/* write_atomic's and write_new's body: replace, or link without replacing. */
+static opc_err write_whole(const char *dir, const char *path, const char *data, size_t len,
+                           bool replace, opc__ebuf *eb)
 {
     char tmp[4096 + 32];
     uint32_t r = 0;
@@ -126,12 +127,17 @@ opc_err opc__file_write_atomic(const char *dir, const char *path, const char *da
         rc = OPC_ERR_IO;
         e = errno;
     }
-    if (rc == OPC_OK && rename(tmp, path) != 0) {
-        rc = OPC_ERR_IO;
+    if (rc == OPC_OK && (replace ? rename(tmp, path) : link(tmp, path)) != 0) {
         e = errno;
+        rc = !replace && e == EEXIST ? OPC_ERR_EXISTS : OPC_ERR_IO;
+    }
+    if (!replace || rc != OPC_OK) {
+        (void)unlink(tmp);
+    }
+    if (rc == OPC_ERR_EXISTS) {
+        return opc__fail(eb, rc, "%s already exists", path);
     }
     if (rc != OPC_OK) {
-        (void)unlink(tmp);
         return opc__fail(eb, rc, "cannot write %s: %s", path, strerror(e));
     }
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -140,6 +146,18 @@ opc_err opc__file_write_atomic(const char *dir, const char *path, const char *da
         close(dfd);
     }
     return OPC_OK;
+}
+
+opc_err opc__file_write_atomic(const char *dir, const char *path, const char *data, size_t len,
+                               opc__ebuf *eb)
+{
+    return write_whole(dir, path, data, len, true, eb);
+}
+
+opc_err opc__file_write_new(const char *dir, const char *path, const char *data, size_t len,
+                            opc__ebuf *eb)
+{
+    return write_whole(dir, path, data, len, false, eb);
 }
 
 opc_err opc__file_read(const char *path, size_t max, char **out, size_t *out_len, opc__ebuf *eb)

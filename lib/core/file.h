@@ -41,6 +41,12 @@ void opc__file_tighten_sidecars(const char *path);
  */
 opc_err opc__file_write_atomic(const char *dir, const char *path, const char *data, size_t len,
                                opc__ebuf *eb);
+/* The same, for a file that must not be replaced: it appears whole or not
+ * at all (a hard link of the synced temporary file), and when path exists
+ * already, by now or by a racing writer, nothing is written:
+ * OPC_ERR_EXISTS. */
+opc_err opc__file_write_new(const char *dir, const char *path, const char *data, size_t len,
+                            opc__ebuf *eb);
 
 /*
  * Read a whole regular file (at most max bytes) into a NUL-terminated

@@ -764,6 +764,107 @@ opc_err opc__srp_server_verify(opc__srp_server *s, const uint8_t *A, size_t A_le
     return rc;
 }
 
+/* ---- a server state as bytes (srp.h) ---- */
+
+/* bits (2, big-endian) | salt_len (1) | b_len (1) | salt | H(I) | b | v | B */
+opc_err opc__srp_server_export(const opc__srp_server *s, uint8_t **out, size_t *out_len,
+                               opc__ebuf *eb)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (out_len != NULL) {
+        *out_len = 0;
+    }
+    if (s == NULL || out == NULL || out_len == NULL || s->used || s->b == NULL || s->v == NULL) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "SRP server: no unused state to export");
+    }
+    const opc__srp_group *g = s->c.grp;
+    int b_len = BN_num_bytes(s->b);
+    if (b_len < 1 || b_len > OPC_SRP_X_MAX_LEN) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG,
+                         "SRP server: the ephemeral secret is out of range");
+    }
+    size_t n = 4 + s->salt_len + g->hlen + (size_t)b_len + 2 * g->len;
+    uint8_t *p = opc__malloc(n);
+    if (p == NULL) {
+        return opc__fail(eb, OPC_ERR_NOMEM, "SRP server: out of memory");
+    }
+    p[0] = (uint8_t)(g->bits >> 8);
+    p[1] = (uint8_t)(g->bits & 0xff);
+    p[2] = (uint8_t)s->salt_len;
+    p[3] = (uint8_t)b_len;
+    size_t o = 4;
+    memcpy(p + o, s->salt, s->salt_len);
+    o += s->salt_len;
+    memcpy(p + o, s->hI, g->hlen);
+    o += g->hlen;
+    bool ok = BN_bn2binpad(s->b, p + o, b_len) == b_len;
+    o += (size_t)b_len;
+    ok = ok && pad(s->v, p + o, g->len);
+    o += g->len;
+    memcpy(p + o, s->B, g->len);
+    if (!ok) {
+        opc__secret_free(p, n);
+        return crypto_fail(eb, "exporting the state");
+    }
+    *out = p;
+    *out_len = n;
+    return OPC_OK;
+}
+
+opc_err opc__srp_server_import(const uint8_t *in, size_t len, opc__srp_server **out, opc__ebuf *eb)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (in == NULL || out == NULL) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "SRP server: invalid argument");
+    }
+    const opc__srp_group *g = len >= 4 ? opc__srp_group_get(((unsigned)in[0] << 8) | in[1]) : NULL;
+    size_t salt_len = len >= 4 ? in[2] : 0;
+    size_t b_len = len >= 4 ? in[3] : 0;
+    if (g == NULL || !salt_ok(in + 4, salt_len) || b_len < 1 || b_len > OPC_SRP_X_MAX_LEN ||
+        len != 4 + salt_len + g->hlen + b_len + 2 * g->len) {
+        return opc__fail(eb, OPC_ERR_PARSE, "SRP server: not an exported state");
+    }
+    opc__srp_server *s = opc__calloc(1, sizeof *s);
+    if (s == NULL) {
+        return opc__fail(eb, OPC_ERR_NOMEM, "SRP server: out of memory");
+    }
+    opc_err rc = ctx_init(&s->c, g, eb);
+    if (rc != OPC_OK) {
+        opc__secret_free(s, sizeof *s);
+        return rc;
+    }
+    size_t o = 4;
+    memcpy(s->salt, in + o, salt_len);
+    s->salt_len = salt_len;
+    o += salt_len;
+    memcpy(s->hI, in + o, g->hlen);
+    o += g->hlen;
+    rc = ephemeral(in + o, b_len, &s->b, eb);
+    o += b_len;
+    if (rc == OPC_OK) {
+        rc = load_verifier(&s->c, in + o, &s->v, eb);
+    }
+    o += g->len;
+    if (rc == OPC_OK) {
+        BIGNUM *B = NULL;
+        rc = peer_value(&s->c, "B", in + o, g->len, &B, eb);
+        BN_free(B);
+    }
+    if (rc != OPC_OK) {
+        opc__srp_server_free(s);
+        return rc == OPC_ERR_NOMEM
+                   ? rc
+                   : opc__fail(eb, OPC_ERR_PARSE, "SRP server: not an exported state");
+    }
+    memcpy(s->B, in + o, g->len);
+    *out = s;
+    return OPC_OK;
+}
+
 /* ---- test hooks (crypto/srp_hooks.h) ---- */
 
 opc_err opc__srp_test_k(const opc__srp_group *g, uint8_t *k_out, size_t k_len)

@@ -102,4 +102,19 @@ opc_err opc__srp_server_verify(opc__srp_server *s, const uint8_t *A, size_t A_le
 /* Wipe and free; NULL is a no-op. */
 void opc__srp_server_free(opc__srp_server *s);
 
+/*
+ * A server state between start and verify as bytes, and back: for a
+ * sign-in whose verify may reach another process (several account servers
+ * on one database, docs/postgres.md). The bytes hold the secret b and the
+ * verifier: the caller seals them (AEAD) before they leave the process and
+ * wipes them (opc__secret_free(*out, *out_len)). Export refuses a used
+ * state; import checks the shape (group, lengths, v and b in range) and
+ * gives a fresh, unused state (OPC_ERR_PARSE for bytes of another shape).
+ */
+#define OPC_SRP_STATE_MAX_LEN                                                                      \
+    (4 + OPC_SRP_SALT_MAX_LEN + OPC_SRP_MAX_HASH_LEN + OPC_SRP_X_MAX_LEN + 2 * OPC_SRP_MAX_LEN)
+opc_err opc__srp_server_export(const opc__srp_server *s, uint8_t **out, size_t *out_len,
+                               opc__ebuf *eb);
+opc_err opc__srp_server_import(const uint8_t *in, size_t len, opc__srp_server **out, opc__ebuf *eb);
+
 #endif

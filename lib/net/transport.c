@@ -431,10 +431,18 @@ opc__net opc__transport_send(opc__transport *t, const char *method, const char *
             (void)snprintf(why, OPC_TRANSPORT_WHY_MAX, "interrupted");
         } else {
             curl_off_t pre = 0;
+            long issued = 0;
             (void)curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pre);
-            /* A timeout before the request went out (connect, TLS) is not-sent too. */
-            res = not_sent(cc) || (cc == CURLE_OPERATION_TIMEDOUT && pre == 0) ? OPC__NET_NOT_SENT
-                                                                               : OPC__NET_LOST;
+            (void)curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &issued);
+            /* A timeout before the request went out (connect, TLS) is not-sent too.
+             * But a request issued at all may have reached the server: libcurl
+             * resends one whose reused connection died before any answer on a
+             * fresh connection by itself, and that second try's failure to
+             * connect must not make the first one unsent (a create applied
+             * twice). The error buffer keeps the first failure's words. */
+            res = issued == 0 && (not_sent(cc) || (cc == CURLE_OPERATION_TIMEDOUT && pre == 0))
+                      ? OPC__NET_NOT_SENT
+                      : OPC__NET_LOST;
             (void)snprintf(why, OPC_TRANSPORT_WHY_MAX, "%s",
                            errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
         }

@@ -49,6 +49,7 @@
 #include "store/pg_conn.h"
 #include "store/pg_rows.h"
 #include "store/pg_sql.h"
+#include "store/pg_state.h"
 #include "store/store.h"
 
 /* The advisory lock key of migrations ("opcm"), the notification channel. */
@@ -93,16 +94,26 @@ static unsigned bucket(const char *id)
     return h % OPC_PG_BUCKETS;
 }
 
-/* The entry of id, made when missing (NULL: no memory); under q->mu. */
-static gen_ent *entry_of(pgs *q, const char *id)
+/* The entry of id, NULL when there is none; under q->mu. */
+static gen_ent *find_ent(pgs *q, const char *id)
 {
-    unsigned b = bucket(id);
-    for (gen_ent *e = q->buckets[b]; e != NULL; e = e->next) {
+    for (gen_ent *e = q->buckets[bucket(id)]; e != NULL; e = e->next) {
         if (strcmp(e->id, id) == 0) {
             return e;
         }
     }
-    gen_ent *e = opc__calloc(1, sizeof *e);
+    return NULL;
+}
+
+/* The entry of id, made when missing (NULL: no memory); under q->mu. */
+static gen_ent *entry_of(pgs *q, const char *id)
+{
+    gen_ent *e = find_ent(q, id);
+    if (e != NULL) {
+        return e;
+    }
+    unsigned b = bucket(id);
+    e = opc__calloc(1, sizeof *e);
     if (e == NULL) {
         return NULL;
     }
@@ -121,7 +132,7 @@ static gen_ent *entry_of(pgs *q, const char *id)
 static void bump(pgs *q, const char *id)
 {
     (void)pthread_mutex_lock(&q->mu);
-    gen_ent *e = opc__id_valid_str(id) ? entry_of(q, id) : NULL;
+    gen_ent *e = opc__id_valid_str(id) ? find_ent(q, id) : NULL;
     if (e != NULL) {
         e->gen++;
         (void)pthread_cond_broadcast(&e->cond);
@@ -140,12 +151,28 @@ static void bump_all_locked(pgs *q)
     }
 }
 
+static opc_err s_account(opc__store *s, const char *account, opc__ebuf *eb);
+
+/* An account's generation is kept from the first time it is asked for,
+ * once the database says the account exists (0 otherwise: store.h). */
 static uint64_t s_generation(opc__store *s, const char *account)
 {
     pgs *q = Q(s);
     (void)pthread_mutex_lock(&q->mu);
-    gen_ent *e = entry_of(q, account);
+    gen_ent *e = find_ent(q, account);
     uint64_t g = e != NULL ? e->gen : 0;
+    (void)pthread_mutex_unlock(&q->mu);
+    if (e != NULL) {
+        return g;
+    }
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    if (s_account(s, account, &eb) != OPC_OK) {
+        return 0;
+    }
+    (void)pthread_mutex_lock(&q->mu);
+    e = entry_of(q, account);
+    g = e != NULL ? e->gen : 0;
     (void)pthread_mutex_unlock(&q->mu);
     return g;
 }
@@ -165,7 +192,7 @@ static bool s_wait(opc__store *s, const char *account, uint64_t gen, int64_t tim
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    gen_ent *e = entry_of(q, account);
+    gen_ent *e = find_ent(q, account); /* none: an unknown account (s_generation) */
     bool moved = false;
     while (e != NULL && !q->stopping) {
         moved = e->gen != gen;
@@ -1190,9 +1217,24 @@ static const opc__store_ops pg_ops = {
     .generation = s_generation,
     .wait = s_wait,
     .count = s_count,
+    .session_put = opc__pg_session_put,
+    .session_get = opc__pg_session_get,
+    .session_use = opc__pg_session_use,
+    .session_end = opc__pg_session_end,
+    .nonce_take = opc__pg_nonce_take,
+    .limit_hit = opc__pg_limit_hit,
+    .limit_until = opc__pg_limit_until,
+    .pending_put = opc__pg_pending_put,
+    .pending_take = opc__pg_pending_take,
+    .state_sweep = opc__pg_state_sweep,
     .shutdown = s_shutdown,
     .close = s_close,
 };
+
+opc__pg_pool *opc__pg_store_pool(opc__store *s)
+{
+    return Q(s)->pool;
+}
 
 /* ---- migrations ---- */
 

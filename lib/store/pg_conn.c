@@ -57,26 +57,13 @@ static void log_conn_error(const PGconn *pg)
     opc__log(OPC_LOG_WARN, "store", "cannot connect to the database: %s", msg);
 }
 
-/* The server's notices and the messages it sends a connection between
- * statements (a shutdown's "terminating connection due to administrator
- * command"): libpq prints them on stderr by default; they go to the log,
- * as one line of severity, SQLSTATE and primary message (no statement's
- * argument is in one: failed statements report through their results). */
-static void log_notice(void *arg, const PGresult *res)
+/* PostgreSQL's notices ("relation already exists, skipping", a server
+ * shutting down) are not printed on stderr as libpq would: the outcome of
+ * each statement is what counts, and a notice's text may quote values. */
+static void quiet_notice(void *arg, const char *message)
 {
     (void)arg;
-    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
-    const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-    char msg[256];
-    (void)snprintf(msg, sizeof msg, "%s", m != NULL ? m : "");
-    for (char *p = msg; *p != '\0'; p++) {
-        if (*p == '\n' || *p == '\r') {
-            *p = ' ';
-        }
-    }
-    opc__log(OPC_LOG_WARN, "store", "the database says: %s %s: %s", sev != NULL ? sev : "?",
-             code != NULL ? code : "?", msg);
+    (void)message;
 }
 
 opc_err opc__pg_connect(const char *conninfo, PGconn **out, opc__ebuf *eb)
@@ -97,7 +84,7 @@ opc_err opc__pg_connect(const char *conninfo, PGconn **out, opc__ebuf *eb)
         *out = NULL;
         return opc__fail(eb, OPC_ERR_IO, "store: the database is unreachable");
     }
-    (void)PQsetNoticeReceiver(pg, log_notice, NULL);
+    (void)PQsetNoticeProcessor(pg, quiet_notice, NULL);
     /* A row lock waited for longer than the account file's busy timeout is
      * the storage being busy (OPC_ERR_IO: 503), as there; no statement runs
      * longer than a long poll's answer may take. */

@@ -145,8 +145,51 @@ static const char schema_v1[] =
     "CREATE UNIQUE INDEX tokens_active_name ON tokens (account_id, server_id, lower(name))"
     " WHERE state = 'active';";
 
+/*
+ * 1 -> 2: the account servers' shared state (store.h, "the shared state";
+ * docs/postgres.md, "What is kept where"). No foreign key to account: a
+ * session's row must not wait on the account row's lock of a write. The
+ * keys are hashes of the session and sign-in ids (nonces as they are), the
+ * secrets sealed by lib/accountd. Rows die by time and are swept
+ * (store.sweep_*); session rows are updated on every request, so no index
+ * beyond the key (the sweep reads the small table through).
+ *
+ * UNLOGGED: a Connect server's every request updates its session's
+ * counter, and a logged table would wait for a WAL flush on each (about
+ * 2 ms against 0.2 ms on one machine). A clean restart of the database
+ * keeps these tables; a crash (or a failover to a standby, which never
+ * has them) empties them as a whole: every session ends at once (the
+ * owner signs in again, Connect servers open new sessions by themselves),
+ * never an older counter of a live session.
+ */
+static const char schema_v2[] = "CREATE UNLOGGED TABLE ad_sessions ("
+                                " sid" TXT " NOT NULL PRIMARY KEY,"
+                                " kind bigint NOT NULL,"
+                                " account_id" TXT " NOT NULL,"
+                                " server_id" TXT " NOT NULL,"
+                                " sealed bytea NOT NULL,"
+                                " expires bigint NOT NULL,"
+                                " idle_s bigint NOT NULL,"
+                                " last_s bigint NOT NULL,"
+                                " counter bigint NOT NULL DEFAULT 0);"
+                                "CREATE UNLOGGED TABLE ad_nonces ("
+                                " nonce" TXT " NOT NULL PRIMARY KEY,"
+                                " expires_ms bigint NOT NULL);"
+                                "CREATE INDEX ad_nonces_expires ON ad_nonces (expires_ms);"
+                                "CREATE UNLOGGED TABLE ad_limits ("
+                                " key" TXT " NOT NULL PRIMARY KEY,"
+                                " ends_ms bigint NOT NULL,"
+                                " hits bigint NOT NULL);"
+                                "CREATE INDEX ad_limits_ends ON ad_limits (ends_ms);"
+                                "CREATE UNLOGGED TABLE ad_pending ("
+                                " id" TXT " NOT NULL PRIMARY KEY,"
+                                " sealed bytea NOT NULL,"
+                                " expires_ms bigint NOT NULL);"
+                                "CREATE INDEX ad_pending_expires ON ad_pending (expires_ms);";
+
 const char *const opc__pg_migrations[OPC_PG_SCHEMA_VERSION] = {
     schema_v1, /* 0 -> 1: the schema of account/schema.c's version 3 */
+    schema_v2, /* 1 -> 2: the account servers' shared state */
 };
 
 /* An ASCII case-insensitive match of column col and parameter p (SQLite's NOCASE). */
@@ -425,6 +468,53 @@ static const opc__pg_sql table[] = {
     {"store.owner_lookup",
      "SELECT a.account_id, s.salt, s.verifier, a.kdf_salt, a.kdf_iterations FROM account a JOIN "
      "owner_srp s ON s.account_id = a.account_id WHERE a.email = $1::text"},
+
+    /* ---- the account servers' shared state (pg_state.c; schema_v2) ---- */
+    /* $1 key, $2 kind, $3 account, $4 server, $5 sealed keys, $6 expires,
+     * $7 idle_s, $8 now: a key again starts afresh. */
+    {"store.session_put",
+     "INSERT INTO ad_sessions (sid, kind, account_id, server_id, sealed, expires, idle_s, last_s, "
+     "counter) VALUES ($1::text, $2::bigint, $3::text, $4::text, $5::bytea, $6::bigint, "
+     "$7::bigint, $8::bigint, 0) ON CONFLICT (sid) DO UPDATE SET kind = EXCLUDED.kind, account_id "
+     "= EXCLUDED.account_id, server_id = EXCLUDED.server_id, sealed = EXCLUDED.sealed, expires = "
+     "EXCLUDED.expires, idle_s = EXCLUDED.idle_s, last_s = EXCLUDED.last_s, counter = 0"},
+    /* $1 key, $2 now: a live session (accountd.h's dead(): now >= expires
+     * or now - last_s >= idle_s). */
+    {"store.session_get",
+     "SELECT kind, account_id, server_id, sealed, expires, idle_s, last_s, counter FROM "
+     "ad_sessions WHERE sid = $1::text AND expires > $2::bigint AND last_s + idle_s > $2::bigint"},
+    /* $1 key, $2 counter, $3 now: the one statement of a request. */
+    {"store.session_use",
+     "UPDATE ad_sessions SET counter = $2::bigint, last_s = greatest(last_s, $3::bigint) WHERE sid "
+     "= $1::text AND counter < $2::bigint AND expires > $3::bigint AND last_s + idle_s > "
+     "$3::bigint RETURNING counter"},
+    {"store.session_end", "DELETE FROM ad_sessions WHERE sid = $1::text"},
+    /* $1 nonce, $2 its expiry, $3 now: a row back unless a live one holds it. */
+    {"store.nonce_take",
+     "INSERT INTO ad_nonces (nonce, expires_ms) VALUES ($1::text, $2::bigint) ON CONFLICT (nonce) "
+     "DO UPDATE SET expires_ms = EXCLUDED.expires_ms WHERE ad_nonces.expires_ms <= $3::bigint "
+     "RETURNING expires_ms"},
+    /* $1 key, $2 now, $3 window, $4 limit: one event in the key's window
+     * (a window that ended starts afresh). */
+    {"store.limit_hit",
+     "INSERT INTO ad_limits (key, ends_ms, hits) VALUES ($1::text, $2::bigint + $3::bigint, 1) ON "
+     "CONFLICT (key) DO UPDATE SET ends_ms = CASE WHEN ad_limits.ends_ms <= $2::bigint THEN "
+     "EXCLUDED.ends_ms ELSE ad_limits.ends_ms END, hits = CASE WHEN ad_limits.ends_ms <= "
+     "$2::bigint THEN 1 ELSE least(ad_limits.hits + 1, $4::bigint) END"},
+    /* $1 key, $2 limit, $3 now: the end of a window that reached the limit. */
+    {"store.limit_until", "SELECT ends_ms FROM ad_limits WHERE key = $1::text AND hits >= "
+                          "$2::bigint AND ends_ms > $3::bigint"},
+    {"store.pending_put", "INSERT INTO ad_pending (id, sealed, expires_ms) VALUES ($1::text, "
+                          "$2::bytea, $3::bigint)"},
+    /* Taken once, live or not: the caller checks expires_ms. */
+    {"store.pending_take",
+     "DELETE FROM ad_pending WHERE id = $1::text RETURNING sealed, expires_ms"},
+    /* $1 now (s for sessions, ms for the rest). */
+    {"store.sweep_sessions",
+     "DELETE FROM ad_sessions WHERE expires <= $1::bigint OR last_s + idle_s <= $1::bigint"},
+    {"store.sweep_nonces", "DELETE FROM ad_nonces WHERE expires_ms <= $1::bigint"},
+    {"store.sweep_limits", "DELETE FROM ad_limits WHERE ends_ms <= $1::bigint"},
+    {"store.sweep_pending", "DELETE FROM ad_pending WHERE expires_ms <= $1::bigint"},
 };
 
 const opc__pg_sql *opc__pg_sql_table(size_t *n)

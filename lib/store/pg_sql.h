@@ -42,6 +42,17 @@
  *       store.lock          t         -> i       (FOR UPDATE)
  *       store.set_seq       t i       -> (a write)
  *       store.owner_lookup  t         -> t t t t i
+ *     and the account servers' shared state (store/pg_state.c):
+ *       store.session_put   t i t t b i i i -> (a write)
+ *       store.session_get   t i       -> i t t b i i i i
+ *       store.session_use   t i i     -> i
+ *       store.session_end   t         -> (a write)
+ *       store.nonce_take    t i i     -> i
+ *       store.limit_hit     t i i i   -> (a write)
+ *       store.limit_until   t i i     -> i
+ *       store.pending_put   t b i     -> (a write)
+ *       store.pending_take  t         -> b i
+ *       store.sweep_sessions, _nonces, _limits, _pending  i -> (a write)
  *
  * Migrations: step i takes the database from schema version i to i + 1, a
  * string of statements separated by ';' that pg.c runs with PQexec in one
@@ -53,7 +64,7 @@
 #include <stddef.h>
 
 /* The number of migration steps (the newest schema version). */
-#define OPC_PG_SCHEMA_VERSION 1
+#define OPC_PG_SCHEMA_VERSION 2
 
 extern const char *const opc__pg_migrations[OPC_PG_SCHEMA_VERSION];
 

@@ -62,6 +62,27 @@ typedef struct opc__store_owner {
     uint32_t iterations;
 } opc__store_owner;
 
+/*
+ * The account servers' shared state (docs/postgres.md, "What is kept
+ * where"): the sessions, the handshake's seen nonces, the limiters' windows
+ * and the owner's pending sign-ins, for a store that several account
+ * servers share. lib/accountd seals every secret (session keys, the SRP
+ * state) before it reaches these operations and keys the rows by hashes
+ * of the session and sign-in ids: the store sees opaque bytes. Times are
+ * Unix seconds (sessions) or Unix milliseconds (the rest).
+ */
+typedef struct opc__store_session {
+    int kind; /* accountd's opc__ad_kind */
+    char account[OPC_ID_LEN + 1];
+    char server[OPC_ID_LEN + 1]; /* "" for the owner */
+    int64_t expires;             /* Unix s */
+    int64_t idle_s;
+    int64_t last_s;        /* last accepted request (get only) */
+    uint64_t counter;      /* the last accepted counter (get only) */
+    unsigned char *sealed; /* the sealed keys (opc__free after get) */
+    size_t sealed_len;
+} opc__store_session;
+
 typedef struct opc__store_ops {
     /* OPC_OK when the store holds the account, else OPC_ERR_NOT_FOUND. */
     opc_err (*account)(opc__store *s, const char *account, opc__ebuf *eb);
@@ -135,6 +156,47 @@ typedef struct opc__store_ops {
     bool (*wait)(opc__store *s, const char *account, uint64_t gen, int64_t timeout_ms);
     /* How many accounts the store holds, for /health (-1: unknown). */
     int (*count)(opc__store *s);
+    /*
+     * The shared state (optional: NULL for a store of one machine, whose
+     * account server keeps it in memory). Errors of the database are
+     * OPC_ERR_IO. key: the row's key (a hash, or a nonce), at most 96
+     * bytes of text.
+     *
+     * session_put keeps a session (a key again replaces it, counter 0).
+     * session_get reads a live one (not expired, not idle; NOT_FOUND
+     * otherwise). session_use accepts a request's counter in one atomic
+     * statement: the session is live and counter is above the last
+     * accepted (across every server), then it is recorded with now_s;
+     * OPC_ERR_TOKEN when not. session_end deletes it (NOT_FOUND when it
+     * was not there).
+     */
+    opc_err (*session_put)(opc__store *s, const char *key, const opc__store_session *in,
+                           int64_t now_s, opc__ebuf *eb);
+    opc_err (*session_get)(opc__store *s, const char *key, int64_t now_s, opc__store_session *out,
+                           opc__ebuf *eb);
+    opc_err (*session_use)(opc__store *s, const char *key, uint64_t counter, int64_t now_s,
+                           opc__ebuf *eb);
+    opc_err (*session_end)(opc__store *s, const char *key, opc__ebuf *eb);
+    /* Remember nonce until expires_ms: OPC_OK when it is not held live,
+     * OPC_ERR_EXISTS when it is (a replay). */
+    opc_err (*nonce_take)(opc__store *s, const char *nonce, int64_t expires_ms, int64_t now_ms,
+                          opc__ebuf *eb);
+    /* A fixed window of window_ms per key: count one event (at most
+     * limit), or read the end of a window that reached limit (*until_ms 0
+     * when the key is not blocked). */
+    opc_err (*limit_hit)(opc__store *s, const char *key, int limit, int64_t window_ms,
+                         int64_t now_ms, opc__ebuf *eb);
+    opc_err (*limit_until)(opc__store *s, const char *key, int limit, int64_t now_ms,
+                           int64_t *until_ms, opc__ebuf *eb);
+    /* A pending sign-in: kept until expires_ms, taken once (a take
+     * deletes it; NOT_FOUND when absent or expired; *sealed opc__free,
+     * *expires_ms the row's). */
+    opc_err (*pending_put)(opc__store *s, const char *key, const void *sealed, size_t len,
+                           int64_t expires_ms, opc__ebuf *eb);
+    opc_err (*pending_take)(opc__store *s, const char *key, int64_t now_ms, unsigned char **sealed,
+                            size_t *len, int64_t *expires_ms, opc__ebuf *eb);
+    /* Delete every expired row of the shared state. */
+    opc_err (*state_sweep)(opc__store *s, int64_t now_ms, opc__ebuf *eb);
     /* End every wait, now and later. */
     void (*shutdown)(opc__store *s);
     /* Release everything (no call may be running). */

@@ -21,9 +21,12 @@
  * server (resolve, connect or TLS failure, or the session's handshake
  * failing before it); when the answer was lost after sending, the item is
  * read back: the row the write would have made (its version, its
- * envelopes) is the write's own answer, anything else is OPC_ERR_IO saying
- * that the write may or may not have been made (docs/protocol.md, "The
- * client").
+ * envelopes) is the write's own answer. Otherwise it is sent once more
+ * (its expected version makes the account apply it at most once: the
+ * later of two sends meets 409 or 404) and an answer of 409 or 404, or one
+ * lost again, is settled by reading back again; what is still not the
+ * write's row is OPC_ERR_IO saying that the write may or may not have been
+ * made (docs/protocol.md, "The client").
  *
  * Failover: the credentials may name several account servers (serving the
  * account from one database with one server key, so one pin). The handle
@@ -765,8 +768,33 @@ static opc_err write_call(opc__upstream *u, const call *c, const char *vault, co
     } else if (lost) {
         char cause[OPC_ERRBUF_SIZE];
         (void)snprintf(cause, sizeof cause, "%s", eb != NULL ? eb->msg : "network");
+        opc__ebuf first;
+        opc__ebuf_clear(&first);
         rc = read_back(u, vault, item, version, any_version, state, w, cause, out_item, out_vault,
-                       eb);
+                       &first);
+        if (rc != OPC_OK) {
+            /* Not applied as far as the account can tell: send it once
+             * more (to the server the handle moved to). The write carries
+             * its expected version (a create: version 0, an id of its
+             * own), so the account applies it at most once: if the first
+             * send lands after all, one of the two meets 409 or 404, and
+             * the row read back then says which. */
+            bool lost2 = false;
+            cJSON_Delete(j);
+            j = NULL;
+            opc__ebuf again;
+            opc__ebuf_clear(&again);
+            rc = exchange(u, c, &j, &lost2, NULL, &again);
+            if (rc == OPC_OK) {
+                rc = write_result(u, j, out_item, out_vault, eb);
+            } else if (rc == OPC_ERR_CONFLICT || rc == OPC_ERR_EXISTS ||
+                       rc == OPC_ERR_NOT_FOUND || lost2) {
+                rc = read_back(u, vault, item, version, any_version, state, w, cause, out_item,
+                               out_vault, eb);
+            } else if (eb != NULL) {
+                *eb = first;
+            }
+        }
     }
     cJSON_Delete(j);
     return rc;

@@ -42,30 +42,9 @@ PID_VARS="$PID_VARS ACCTD_PID"
 ACCTD_PID=
 UPSTREAM_WHAT="the account server"
 
-# net_ca DIR CN: a test CA, DIR/ca.pem (certificate) and DIR/ca.key.
-net_ca() {
-    mkdir -p "$1"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-        -subj "/CN=$2" -keyout "$1/ca.key" -out "$1/ca.pem" \
-        -addext "basicConstraints=critical,CA:TRUE" \
-        -addext "keyUsage=critical,keyCertSign,cRLSign" >/dev/null 2>&1 &&
-        [ -s "$1/ca.pem" ]
-}
-
-# net_cert CA_DIR DIR: DIR/cert.pem and DIR/key.pem, a P-256 server
-# certificate for IP 127.0.0.1 signed by the CA in CA_DIR.
-net_cert() {
-    mkdir -p "$2"
-    printf '%s\n' "subjectAltName=IP:127.0.0.1" "basicConstraints=critical,CA:FALSE" \
-        "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" \
-        "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid" >"$2/ext.cnf"
-    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
-        -keyout "$2/key.pem" -out "$2/csr.pem" >/dev/null 2>&1 &&
-        openssl x509 -req -in "$2/csr.pem" -CA "$1/ca.pem" -CAkey "$1/ca.key" \
-            -set_serial "0x$(openssl rand -hex 8)" -days 2 -extfile "$2/ext.cnf" \
-            -out "$2/cert.pem" >/dev/null 2>&1 &&
-        [ -s "$2/cert.pem" ] && [ -s "$2/key.pem" ]
-}
+# net_ca, net_cert: a test CA and a server certificate for 127.0.0.1.
+# shellcheck source=certs.sh
+. "$(dirname "$0")/../lib/certs.sh"
 
 # net_data_init DIR: an empty data dir of op-account-server (mode 0700).
 net_data_init() {
@@ -213,9 +192,10 @@ upstream_down() {
     stop_pid ACCTD_PID
     [ "$STOP_RC" = 0 ]
 }
-# The owner's session lives in the server's memory: after a restart op
-# signs in again (NET_OWNER=remote); Connect servers open new sessions by
-# themselves.
+# On the SQLite store the owner's session lives in the server's memory:
+# after a restart op signs in again (NET_OWNER=remote; on PostgreSQL the
+# session survives and this second sign-in is merely harmless); Connect
+# servers open new sessions by themselves.
 upstream_up() {
     net_server_start ACCTD_PID "$NET_DATA" "$NET/srv1" "$OP_UPSTREAM_CA_FILE" "$ACCT_PORT" acctd ||
         return 1

@@ -13,6 +13,10 @@
 #                  retries for up to 30 s while its old backends exit;
 #                  PG_PID updated.
 #
+# PG_TLS_DIR (optional, before pg_start): a directory holding cert.pem and
+# key.pem (tests/lib/certs.sh's net_cert): the cluster also serves TLS with
+# them (ssl = on; plain connections stay allowed).
+#
 # PostgreSQL refuses to run as root: when the tests run as root (CI does),
 # the cluster runs as the system user opc-pgtest, made on first use, which
 # owns DIR. Needs Debian's postgresql-15 (tools/install-deps) and the
@@ -42,7 +46,15 @@ pg_start() {
     pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust --no-sync \
         --encoding=UTF8 --locale=C >"$PG_DIR/initdb.log" 2>&1 || return 1
     PG_PORT=$(free_port)
-    PG_OPTS="-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories='$PG_DIR' -c fsync=off -c full_page_writes=off"
+    _tls=
+    if [ -n "${PG_TLS_DIR:-}" ]; then
+        cp "$PG_TLS_DIR/cert.pem" "$PG_TLS_DIR/key.pem" "$PG_DIR/data/" &&
+            chmod 600 "$PG_DIR/data/key.pem" || return 1
+        [ "$(id -u)" -ne 0 ] || chown "$PG_USER" "$PG_DIR/data/cert.pem" "$PG_DIR/data/key.pem" ||
+            return 1
+        _tls="-c ssl=on -c ssl_cert_file=cert.pem -c ssl_key_file=key.pem"
+    fi
+    PG_OPTS="-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories='$PG_DIR' -c fsync=off -c full_page_writes=off $_tls"
     pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 -o "$PG_OPTS" \
         start >"$PG_DIR/pg_ctl.log" 2>&1 || return 1
     PG_PID=$(head -n 1 "$PG_DIR/data/postmaster.pid")

@@ -8,7 +8,7 @@
  * server pin, a batch waking a Connect server's long poll, and the gate on
  * bodies above OPC_PROTO_MAX_REQUEST.
  *
- * Sessions are added to the server's table by hand (opc__accountd_sessions):
+ * Sessions are added to the server's table by hand (opc__accountd_state):
  * the SRP sign-in and the handshake that make them are tested in
  * test_owner.c, test_accountd.c and tests/daemon/test_owner_remote.sh;
  * here every request is still signed and every answer's MAC checked.
@@ -50,8 +50,8 @@ static void session(opc_accountd *s, cl *c, opc__ad_kind kind, const char *accou
     c->n = 0;
     c->port = opc_accountd_http_port(s);
     int64_t now = (int64_t)time(NULL);
-    assert_int_equal(opc__ad_sessions_add(opc__accountd_sessions(s), c->sid, kind, account, server,
-                                          &c->keys, now + 3600, now),
+    assert_int_equal(opc__ad_state_session_add(opc__accountd_state(s), c->sid, kind, account,
+                                               server, &c->keys, now + 3600, now, NULL),
                      OPC_OK);
 }
 

@@ -54,6 +54,19 @@ static const struct {
     {"store.lock", "t", "i"},
     {"store.set_seq", "ti", ""},
     {"store.owner_lookup", "t", "tttti"},
+    {"store.session_put", "tittbiii", ""},
+    {"store.session_get", "ti", "ittbiiii"},
+    {"store.session_use", "tii", "i"},
+    {"store.session_end", "t", ""},
+    {"store.nonce_take", "tii", "i"},
+    {"store.limit_hit", "tiii", ""},
+    {"store.limit_until", "tii", "i"},
+    {"store.pending_put", "tbi", ""},
+    {"store.pending_take", "t", "bi"},
+    {"store.sweep_sessions", "i", ""},
+    {"store.sweep_nonces", "i", ""},
+    {"store.sweep_limits", "i", ""},
+    {"store.sweep_pending", "i", ""},
 };
 
 static PGconn *admin;

@@ -373,6 +373,63 @@ static void test_srp_exchange_production_groups(void **state)
     opc__wipe(x, sizeof x);
 }
 
+/* A server state exported between start and verify, imported (another
+ * account server), completes the exchange; a used state, bytes of
+ * another shape or a flipped group refuse. */
+static void test_srp_server_export_import(void **state)
+{
+    (void)state;
+    uint8_t x[32];
+    owner_x("correct horse battery staple", x);
+    const opc__srp_group *g = opc__srp_group_get(OPC_SRP_GROUP_BITS);
+    size_t n = opc__srp_group_len(g);
+    static const uint8_t salt[16] = {1, 2, 3};
+    uint8_t v[OPC_SRP_MAX_LEN], A[OPC_SRP_MAX_LEN], B[OPC_SRP_MAX_LEN];
+    uint8_t M1[32], M2[32], Kc[32], Ks[32];
+    assert_int_equal(opc__srp_verifier(g, x, sizeof x, v, n, NULL), OPC_OK);
+    opc__srp_client *c = NULL;
+    opc__srp_server *s = NULL;
+    assert_int_equal(opc__srp_client_start(g, A, n, &c, NULL), OPC_OK);
+    assert_int_equal(opc__srp_server_start(g, TEST_EMAIL, strlen(TEST_EMAIL), salt, sizeof salt, v,
+                                           n, B, n, &s, NULL),
+                     OPC_OK);
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    assert_int_equal(opc__srp_server_export(s, &blob, &len, NULL), OPC_OK);
+    assert_true(len > 2 * n && len <= OPC_SRP_STATE_MAX_LEN);
+    opc__srp_server_free(s);
+    /* shapes that are not a state */
+    opc__srp_server *bad = NULL;
+    assert_int_equal(opc__srp_server_import(blob, len - 1, &bad, NULL), OPC_ERR_PARSE);
+    assert_null(bad);
+    blob[1] ^= 1; /* another group size */
+    assert_int_equal(opc__srp_server_import(blob, len, &bad, NULL), OPC_ERR_PARSE);
+    blob[1] ^= 1;
+    uint8_t *vpos = blob + len - 2 * n;
+    uint8_t keep = vpos[0];
+    memset(vpos, 0xff, n); /* v not below N */
+    assert_int_equal(opc__srp_server_import(blob, len, &bad, NULL), OPC_ERR_PARSE);
+    memcpy(vpos, v, n);
+    vpos[0] = keep;
+    opc__srp_server *s2 = NULL;
+    assert_int_equal(opc__srp_server_import(blob, len, &s2, NULL), OPC_OK);
+    opc__secret_free(blob, len);
+    assert_int_equal(opc__srp_client_finish(c, TEST_EMAIL, strlen(TEST_EMAIL), salt, sizeof salt, x,
+                                            sizeof x, B, n, M1, sizeof M1, NULL),
+                     OPC_OK);
+    assert_int_equal(
+        opc__srp_server_verify(s2, A, n, M1, sizeof M1, M2, sizeof M2, Ks, sizeof Ks, NULL),
+        OPC_OK);
+    assert_int_equal(opc__srp_client_verify(c, M2, sizeof M2, Kc, sizeof Kc, NULL), OPC_OK);
+    assert_memory_equal(Kc, Ks, sizeof Kc);
+    /* one use: a used state does not export */
+    assert_int_equal(opc__srp_server_export(s2, &blob, &len, NULL), OPC_ERR_INVALID_ARG);
+    assert_null(blob);
+    opc__srp_server_free(s2);
+    opc__srp_client_free(c);
+    opc__wipe(x, sizeof x);
+}
+
 static void test_srp_wrong_password_or_identity(void **state)
 {
     (void)state;
@@ -696,6 +753,7 @@ int main(void)
         cmocka_unit_test(test_srp_rfc5054_appendix_b),
         cmocka_unit_test(test_srp_sha256_known_answers),
         cmocka_unit_test(test_srp_exchange_production_groups),
+        cmocka_unit_test(test_srp_server_export_import),
         cmocka_unit_test(test_srp_wrong_password_or_identity),
         cmocka_unit_test(test_srp_client_refuses_bad_m2),
         cmocka_unit_test(test_srp_server_refuses_bad_A),
