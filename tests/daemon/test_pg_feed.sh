@@ -45,9 +45,9 @@ net_server_start ACCTD2_PID "$NET_DATA" "$NET/srv1" "$OP_UPSTREAM_CA_FILE" "$ACC
     { fail "a second op-account-server on the same database answers" "$(tail -n 5 "$T/acctd2.err")"; exit 1; }
 pass "two op-account-server processes on one PostgreSQL database"
 URL2=$(net_url "$ACCT2_PORT")
-# The owner signed in to acctd2 too: sessions live in each server's memory,
-# and op keeps the sealed key of one session per account in its runtime
-# dir, so the second session gets a runtime dir of its own.
+# The owner signed in to acctd2 too, a second session whose commands go
+# to acctd2 (OP_ADDRESS); op keeps the sealed key of one session per
+# account in its runtime dir, so this one gets a runtime dir of its own.
 mkdir -p "$T/run2" && chmod 700 "$T/run2"
 if env XDG_RUNTIME_DIR="$T/run2" OP_PASSWORD="$NET_OWNER_PW" setsid -w "$OP" signin \
     --address "$URL2" --email owner@example.com >"$T/signin2" 2>"$T/signin2.err" </dev/null; then
