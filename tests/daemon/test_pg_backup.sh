@@ -29,7 +29,8 @@
 # sync again, empty the Connect servers' caches after such a restore.
 #
 # The dump (and its SQL text, pg_restore -f: the custom format compresses)
-# holds no title, password, vault name or document content in plaintext;
+# holds no title, password, vault name or document content in plaintext,
+# nor the owner's session token, Secret Key or a Connect bearer token;
 # positive controls: the scan finds a planted canary and the SQL text holds
 # the item ids (so it is the real data, uncompressed).
 set -eu
@@ -120,6 +121,12 @@ check "before: 4 items in connect-api, the document's content as written" sh -c 
 HEAD1=$(psql_q "SELECT last_seq FROM account WHERE account_id = '$ACCT'")
 
 # ---- the backup ----
+# Secrets of the moment for the scan: the owner's session token, the
+# Connect server's bearer token, the Secret Key op keeps.
+SESS_AT_DUMP=${OP_SESSION_TOKEN:-}
+SK=$(cat "$XDG_CONFIG_HOME/opconnect/secret-key-$ACCT" 2>/dev/null || true)
+check "the secrets to scan for are known (session token, Secret Key, bearer token)" \
+    [ -n "$SESS_AT_DUMP" -a -n "$SK" -a -n "$TOK" ]
 DUMP="$T/opc.dump"
 if "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$PG_PORT" -U postgres -Fc -f "$DUMP" opc 2>"$T/dump.err"; then
     pass "pg_dump -Fc of the database ($(wc -c <"$DUMP") bytes, feed head $HEAD1)"
@@ -218,14 +225,16 @@ check "the seqs continue after the dump's: first new $3 = $HEAD1 + 1, $4 new, 1.
     fail "pg_restore -f: the dump as SQL text" "$(cat "$T/sql.err")"
 scan() {
     grep -a -q -i -F -e "$PW_LOGIN" -e "$PW_API" -e "$NOTE" -e "$T_LOGIN" -e "$T_NOTE" \
-        -e "$T_DOC" -e "$T_API" -e "$VNAME" -e "$DOC_TEXT" -e "pg backup password $$" "$@"
+        -e "$T_DOC" -e "$T_API" -e "$VNAME" -e "$DOC_TEXT" -e "pg backup password $$" \
+        -e "$SESS_AT_DUMP" -e "$SK" -e "$TOK" "$@"
 }
 printf 'x%sx\n' "$DOC_TEXT" >"$T/planted"
 check "positive control: the scan finds a planted canary" scan "$T/planted"
 check "positive control: the dump's SQL text holds the items (ids $LOGIN, $DOC, $APIITEM)" sh -c \
     "grep -q -F '$LOGIN' '$T/dump.sql' && grep -q -F '$DOC' '$T/dump.sql' && grep -q -F '$APIITEM' '$T/dump.sql'"
 clean() { [ -s "$1" ] && ! scan "$1"; } # FILE: there, and no canary in it
-check "no title, password, note, vault name or document content in the dump" clean "$DUMP"
+check "no title, password, note, vault name, document content, session token, Secret Key or bearer token in the dump" \
+    clean "$DUMP"
 check "... nor in its SQL text (uncompressed, $(wc -c <"$T/dump.sql") bytes)" clean "$T/dump.sql"
 
 check "nothing on the account server's stderr" [ ! -s "$T/acctd.err" ]
