@@ -7,8 +7,9 @@
 # op-account-server; a Connect server bk (connect-sync + connect-api) writes
 # one more item and edits one. Its answers are recorded: every item (full),
 # the document's file list and content. Then:
-#   - pg_dump -Fc of the database; op-account-server stopped; the database
-#     dropped and created again, empty; pg_restore of the dump;
+#   - pg_dump -Fc of the database; op-account-server stopped; pg_restore
+#     --clean --if-exists over it (docs/ha.md's command); then the database
+#     dropped and created again, empty, and pg_restore of the dump;
 #   - op-account-server started again on the restored database; bk ran on
 #     with its cache (docs/ha.md: Connect servers keep their caches and
 #     continue from their cursor); bk2, a Connect server made before the
@@ -139,6 +140,14 @@ fi
 stop_pid ACCTD_PID
 check "op-account-server stopped (status $STOP_RC)" [ "$STOP_RC" = 0 ]
 pgcli() { "$PG_BIN/$1" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$2"; }
+# First docs/ha.md's command, over the database as it is.
+if "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$PG_PORT" -U postgres --clean --if-exists -d opc \
+    --exit-on-error "$DUMP" 2>"$T/restore.err"; then
+    pass "pg_restore --clean --if-exists over the database (docs/ha.md)"
+else
+    fail "pg_restore --clean --if-exists over the database (docs/ha.md)" "$(cat "$T/restore.err")"
+fi
+# Then from nothing.
 if pgcli dropdb opc 2>"$T/drop.err" && pgcli createdb opc 2>>"$T/drop.err"; then
     pass "the database dropped and created again"
 else
