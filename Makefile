@@ -296,7 +296,9 @@ install-check: all
 # (tests/daemon/test_net_trust.sh), linked like the unit tests.
 NET_PROBE := $(BUILDDIR)/tests/daemon/upstream_probe
 AUK_PROBE := $(BUILDDIR)/tests/daemon/auk_probe
-$(NET_PROBE) $(AUK_PROBE): $(BUILDDIR)/tests/daemon/%: tests/daemon/%.c $(STLIB)
+# The change feed's gap-checking reader (tests/daemon/test_pg_feed.sh).
+FEED_PROBE := $(BUILDDIR)/tests/daemon/feed_probe
+$(NET_PROBE) $(AUK_PROBE) $(FEED_PROBE): $(BUILDDIR)/tests/daemon/%: tests/daemon/%.c $(STLIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(TEST_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(LDFLAGS) \
@@ -305,7 +307,7 @@ $(NET_PROBE) $(AUK_PROBE): $(BUILDDIR)/tests/daemon/%: tests/daemon/%.c $(STLIB)
 # Daemons end to end (tests/daemon/*.sh): real processes, real HTTP; the
 # account suites over a local account file, then over op-account-server on
 # PostgreSQL (and two of them on its SQLite store): tools/run-daemon-tests.
-daemon-tests: all $(NET_PROBE) $(AUK_PROBE) $(BENCH_TOOLS)
+daemon-tests: all $(NET_PROBE) $(AUK_PROBE) $(FEED_PROBE) $(BENCH_TOOLS)
 	@tools/run-daemon-tests $(BUILDDIR)
 
 # The official JS SDK (@1password/connect, pinned in tests/sdk/package.json;
@@ -456,4 +458,4 @@ clean:
 
 -include $(LIB_OBJS:.o=.d) $(UNIT_BINS:=.d) $(API_BINS:=.d) $(BENCH_BINS:=.d) $(BENCH_TOOLS:=.d) \
 	$(OP_OBJS:.o=.d) \
-	$(DAEMON_OBJS:.o=.d) $(BUILDDIR)/tests/cli/credcheck.d $(NET_PROBE).d $(AUK_PROBE).d
+	$(DAEMON_OBJS:.o=.d) $(BUILDDIR)/tests/cli/credcheck.d $(NET_PROBE).d $(AUK_PROBE).d $(FEED_PROBE).d

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,6 +154,30 @@ const char *opc__pg_conninfo(const opc__pg_pool *p)
     return p->conninfo;
 }
 
+/*
+ * Whether an idle connection may serve a request. Nothing arrives on an
+ * idle connection of the pool (no LISTEN there) unless the server ended
+ * it: a restart sends FATAL 57P01 and closes, a backend whose postmaster
+ * died closes. Such a connection would fail its next statement, i.e. the
+ * first requests after the database is back would answer 503: input
+ * waiting, or an error polling, and the pool opens a new one instead.
+ */
+static bool idle_usable(PGconn *pg)
+{
+    if (PQstatus(pg) != CONNECTION_OK) {
+        return false;
+    }
+    struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
+    if (pfd.fd < 0) {
+        return false;
+    }
+    int n;
+    do {
+        n = poll(&pfd, 1, 0);
+    } while (n < 0 && errno == EINTR);
+    return n == 0;
+}
+
 opc_err opc__pg_take(opc__pg_pool *p, opc__pg_conn **out, opc__ebuf *eb)
 {
     *out = NULL;
@@ -174,9 +199,12 @@ opc_err opc__pg_take(opc__pg_pool *p, opc__pg_conn **out, opc__ebuf *eb)
         return opc__fail(eb, OPC_ERR_IO, "store: every database connection is busy");
     }
     (void)pthread_mutex_unlock(&p->mu);
-    if (c != NULL && PQstatus(c->pg) == CONNECTION_OK) {
+    if (c != NULL && idle_usable(c->pg)) {
         *out = c;
         return OPC_OK;
+    }
+    if (c != NULL) {
+        opc__log(OPC_LOG_DEBUG, "store", "the server closed an idle connection; opening another");
     }
     conn_close(c);
     c = opc__calloc(1, sizeof *c);

@@ -9,8 +9,9 @@
  * is back). A caller takes one for one statement or one transaction and
  * gives it back; a connection that failed (the server went away, a
  * transaction in an unknown state) is closed instead of pooled, and the
- * next take opens a new one. A take waits up to OPC_PG_TAKE_MS for a free
- * connection, then fails with OPC_ERR_IO.
+ * next take opens a new one; so is an idle one the server closed meanwhile
+ * (a database restart), found by the take. A take waits up to
+ * OPC_PG_TAKE_MS for a free connection, then fails with OPC_ERR_IO.
  *
  * Errors (opc__pg_fail): a unique index is OPC_ERR_EXISTS; a data value
  * PostgreSQL refuses (text that is not UTF-8, a number out of range) is

@@ -6,6 +6,12 @@
 #                  answers; sets PG_PORT, PG_URL (a libpq connection string
 #                  for database "opc", created) and PG_PID (the postmaster).
 #   pg_stop        stop it (pg_ctl stop -m fast, then SIGKILL by PID).
+#   pg_restart     pg_ctl restart -m fast (same port and options); PG_PID
+#                  updated.
+#   pg_start_again start the stopped cluster again (same port and options),
+#                  e.g. after its postmaster was killed with SIGKILL:
+#                  retries for up to 30 s while its old backends exit;
+#                  PG_PID updated.
 #
 # PG_TLS_DIR (optional, before pg_start): a directory holding cert.pem and
 # key.pem (tests/lib/certs.sh's net_cert): the cluster also serves TLS with
@@ -48,14 +54,31 @@ pg_start() {
             return 1
         _tls="-c ssl=on -c ssl_cert_file=cert.pem -c ssl_key_file=key.pem"
     fi
-    pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
-        -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories='$PG_DIR' -c fsync=off -c full_page_writes=off $_tls" \
+    PG_OPTS="-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories='$PG_DIR' -c fsync=off -c full_page_writes=off $_tls"
+    pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 -o "$PG_OPTS" \
         start >"$PG_DIR/pg_ctl.log" 2>&1 || return 1
     PG_PID=$(head -n 1 "$PG_DIR/data/postmaster.pid")
     pg_as "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres opc >>"$PG_DIR/pg_ctl.log" 2>&1 ||
         return 1
     PG_URL="host=127.0.0.1 port=$PG_PORT user=postgres dbname=opc"
     export PG_PORT PG_URL
+}
+
+pg_restart() {
+    pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -m fast -w -t 30 \
+        -o "$PG_OPTS" restart >>"$PG_DIR/pg_ctl.log" 2>&1 || return 1
+    PG_PID=$(head -n 1 "$PG_DIR/data/postmaster.pid")
+}
+
+pg_start_again() {
+    _pg_n=0
+    until pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
+        -o "$PG_OPTS" start >>"$PG_DIR/pg_ctl.log" 2>&1; do
+        _pg_n=$((_pg_n + 1))
+        [ "$_pg_n" -lt 60 ] || return 1
+        sleep 0.5
+    done
+    PG_PID=$(head -n 1 "$PG_DIR/data/postmaster.pid")
 }
 
 pg_stop() {
