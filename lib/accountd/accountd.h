@@ -136,6 +136,14 @@ int opc__ad_limiter_blocked(opc__ad_limiter *l, const char *addr, int64_t now_ms
 /* Count a failed handshake of addr. */
 void opc__ad_limiter_fail(opc__ad_limiter *l, const char *addr, int64_t now_ms);
 
+/* ---- held long polls (server.c) ---- */
+
+/* Workers kept from long polls: threads / 8, at least this many; the
+ * Retry-After of a refused poll (s); the interval of its warning (ms). */
+#define OPC_AD_POLL_RESERVE_MIN 8
+#define OPC_AD_POLL_RETRY_S 1
+#define OPC_AD_POLL_WARN_MS 10000
+
 /* ---- routes and queries ---- */
 
 typedef enum opc__ad_route {

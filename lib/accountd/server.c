@@ -624,6 +624,45 @@ static int plain_error(req *r, int status, const char *code, const char *msg, co
     return answer(r, status, j, more);
 }
 
+/* ---- held long polls ---- */
+
+/*
+ * Each held long poll holds a worker thread (OP_ACCOUNT_THREADS): at most
+ * threads - reserve are held at once, so that a reserve of workers stays
+ * for everything else (the owner's op, connect-api's writes, handshakes).
+ * A long poll beyond is refused with a signed 503 and Retry-After: the
+ * Connect server backs off, or moves to another account server.
+ */
+static int poll_cap(const opc_accountd *s)
+{
+    int reserve = s->threads / 8 > OPC_AD_POLL_RESERVE_MIN ? s->threads / 8
+                                                            : OPC_AD_POLL_RESERVE_MIN;
+    return s->threads > reserve ? s->threads - reserve : 1;
+}
+
+static int polls_full(req *r)
+{
+    /* One warning per OPC_AD_POLL_WARN_MS, not one per refused poll. */
+    static _Atomic int64_t last_warn;
+    int64_t now = opc__monotonic_ms();
+    int64_t prev = atomic_load(&last_warn);
+    if (now - prev >= OPC_AD_POLL_WARN_MS && atomic_compare_exchange_strong(&last_warn, &prev, now)) {
+        opc__log(OPC_LOG_WARN, LOG,
+                 "%d long polls held, the most %d workers allow (OP_ACCOUNT_THREADS %d, a "
+                 "reserve kept for other requests): further ones get 503; raise "
+                 "OP_ACCOUNT_THREADS or add account servers",
+                 atomic_load(&r->s->polls), poll_cap(r->s), r->s->threads);
+    }
+    cJSON *j = NULL;
+    if (opc__proto_error_encode(OPC_ERR_IO, "too many long polls held: try again later", &j) !=
+        OPC_OK) {
+        j = NULL;
+    }
+    char more[64];
+    (void)snprintf(more, sizeof more, "Retry-After: %d\r\n", OPC_AD_POLL_RETRY_S);
+    return answer(r, 503, j, more);
+}
+
 /* ---- the handshake ---- */
 
 static int handshake(req *r, const opc__buf *body)
@@ -1340,11 +1379,12 @@ static int session_request(req *r, const opc__ad_match *m, opc_err route_rc,
         st = plain_error(r, 405, "bad_request", "method not allowed", NULL);
     } else if ((rc = opc__ad_query_parse(m->route, qs, &q, &eb)) != OPC_OK) {
         st = fail(r, rc, eb.msg);
+    } else if (m->route == OPC_AD_CHANGES && q.wait_ms > 0 &&
+               atomic_fetch_add(&r->s->polls, 1) >= poll_cap(r->s)) {
+        atomic_fetch_sub(&r->s->polls, 1);
+        st = polls_full(r);
     } else {
         bool poll = m->route == OPC_AD_CHANGES && q.wait_ms > 0;
-        if (poll) {
-            atomic_fetch_add(&r->s->polls, 1);
-        }
         cJSON *out = NULL;
         rc = dispatch(r, m, &q, &body, &out, &eb);
         if (rc == OPC_OK) {
