@@ -100,7 +100,7 @@ API_BINS := $(API_SRCS:%.c=$(BUILDDIR)/%)
 BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILDDIR)/%)
 # Helpers of the benchmark scripts (built, not run, by `make bench`).
-BENCH_TOOLS := $(BUILDDIR)/bench/deployed/populate
+BENCH_TOOLS := $(BUILDDIR)/bench/deployed/populate $(BUILDDIR)/bench/pg/swarm
 PUBLIC_HEADERS := $(sort $(wildcard include/opconnect/*.h))
 # The owner's CLI: public headers only (no -Ilib), the static library.
 OP_SRCS := $(sort $(wildcard tools/op/*.c))
