@@ -7,21 +7,27 @@
  * upstream, lib/upstream/https.c: GET /v1/connect/changes?since=&wait=).
  * Linked like the unit tests, against the static library's internals.
  *
- *   swarm servers ACCOUNT_ID VAULT N OUTDIR
- *       N Connect servers "swarm-00000".. with access to VAULT (their
+ *   swarm servers ACCOUNT_ID VAULT FROM N OUTDIR
+ *       N Connect servers "swarm-<FROM>".. with access to VAULT (their
  *       grants signed by the owner), made through the owner's session on the
  *       account server; each one's credentials (naming the account server
- *       and its pin) written to OUTDIR/00000.json.. (0600). Prints the rate
- *       on stderr.
+ *       and its pin) written to OUTDIR/<FROM>.json.. (0600), numbered from
+ *       FROM (several processes, each signed in with its own session, make
+ *       a range each). Prints the rate on stderr.
  *   swarm hold ACCOUNT_ID VAULT ITEM CREDS_DIR N CHANGES
- *       N client threads, client i using CREDS_DIR/<i>.json. Each reads the
+ *       N client threads, client i using CREDS_DIR/<i mod S>.json, S the
+ *       number of credentials files there (N <= S: every client its own
+ *       Connect server and device key; past S, clients share a server's
+ *       credentials but each opens its own session). Each reads the
  *       feed from 0 once (its cursor), then long-polls from its cursor in a
  *       loop with wait SWARM_WAIT_MS (default connect-sync's, 1000 ms). Once
- *       every client holds its cursor and SETTLE_MS (2000) have passed,
- *       prints "held N" and waits for a line on stdin (the caller reads the
- *       server's /proc status then). Then CHANGES times: a pause of 200 to
+ *       every client holds its cursor (or SWARM_READY_S, 600, have passed:
+ *       the clients not served by then keep trying but are not counted) and
+ *       SETTLE_MS (2000) more have passed, prints "held M" (M the clients
+ *       holding their cursor) and waits for a line on stdin (the caller
+ *       reads the server's /proc status then). Then CHANGES times: a pause of 200 to
  *       400 ms, an owner write (a full replace of ITEM), and a wait until
- *       every client's long poll has answered it (at most 30 s); after each,
+ *       every held client's long poll has answered it (at most 30 s); after each,
  *       one line:
  *         change K T_START T_END N_ANSWERED A_1 .. A_n
  *       wall-clock seconds (CLOCK_REALTIME, microseconds): the write's start
@@ -55,7 +61,6 @@
 
 #define CLIENT_STACK (512 * 1024)
 #define ANSWER_TIMEOUT_S 30.0
-#define READY_TIMEOUT_S 600.0
 
 static double wall_s(void)
 {
@@ -113,7 +118,8 @@ static opc_account *owner_open(const char *account_id)
 
 /* ---- servers ---- */
 
-static int do_servers(const char *account_id, const char *vault, long n, const char *outdir)
+static int do_servers(const char *account_id, const char *vault, long from, long n,
+                      const char *outdir)
 {
     if (mkdir(outdir, 0700) != 0 && errno != EEXIST) {
         (void)fprintf(stderr, "swarm: mkdir %s: %s\n", outdir, strerror(errno));
@@ -122,7 +128,7 @@ static int do_servers(const char *account_id, const char *vault, long n, const c
     opc_account *a = owner_open(account_id);
     const char *vaults[1] = {vault};
     double t0 = wall_s();
-    for (long i = 0; i < n; i++) {
+    for (long i = from; i < from + n; i++) {
         char name[32];
         char path[4200];
         (void)snprintf(name, sizeof name, "swarm-%05ld", i);
@@ -259,10 +265,26 @@ static bool all_answered(client *cs, long n, long want, double limit_s)
     }
 }
 
+/* The credentials files of dir (00000.json, 00001.json, .. without a gap). */
+static long count_creds(const char *dir)
+{
+    long n = 0;
+    char path[4200];
+    struct stat st;
+    for (;;) {
+        (void)snprintf(path, sizeof path, "%s/%05ld.json", dir, n);
+        if (stat(path, &st) != 0) {
+            return n;
+        }
+        n++;
+    }
+}
+
 static int do_hold(const char *account_id, const char *vault, const char *item,
                    const char *creds_dir, long n, long changes)
 {
     wait_ms = env_long("SWARM_WAIT_MS", 1000);
+    long ready_s = env_long("SWARM_READY_S", 600);
     long settle_ms = env_long("SETTLE_MS", 2000);
     if (opc_global_set_upstream_ca_file(getenv("OP_UPSTREAM_CA_FILE")) != OPC_OK) {
         (void)fprintf(stderr, "swarm: OP_UPSTREAM_CA_FILE: the path is too long\n");
@@ -274,13 +296,18 @@ static int do_hold(const char *account_id, const char *vault, const char *item,
         (void)fprintf(stderr, "swarm: out of memory\n");
         return 1;
     }
+    long n_creds = count_creds(creds_dir);
     int status = 0;
+    if (n_creds == 0) {
+        (void)fprintf(stderr, "swarm: no credentials in %s\n", creds_dir);
+        status = 1;
+    }
     for (long i = 0; i < n && status == 0; i++) {
         client *c = &cs[i];
         c->idx = i;
         c->cap = changes + 1;
         c->at = calloc((size_t)c->cap, sizeof *c->at);
-        (void)snprintf(c->path, sizeof c->path, "%s/%05ld.json", creds_dir, i);
+        (void)snprintf(c->path, sizeof c->path, "%s/%05ld.json", creds_dir, i % n_creds);
         char errbuf[OPC_ERRBUF_SIZE] = "";
         opc__ebuf eb;
         opc__ebuf_clear(&eb);
@@ -319,19 +346,20 @@ static int do_hold(const char *account_id, const char *vault, const char *item,
             ready += r == 1;
             failed += r == -1;
         }
-        if (ready + failed == n || wall_s() - t_ready > READY_TIMEOUT_S) {
+        if (ready + failed == n || wall_s() - t_ready > (double)ready_s) {
             break;
         }
         sleep_ms(10);
     }
-    if (status == 0 && ready != n) {
-        (void)fprintf(stderr, "swarm: %ld of %ld clients ready (%ld failed)\n", ready, n, failed);
+    if (status == 0 && ready == 0) {
+        (void)fprintf(stderr, "swarm: no client ready (%ld failed)\n", failed);
         status = 1;
     }
     if (status == 0) {
-        (void)fprintf(stderr, "swarm: %ld clients ready in %.2f s\n", n, wall_s() - t_ready);
+        (void)fprintf(stderr, "swarm: %ld of %ld clients ready in %.2f s (%ld failed)\n", ready,
+                      n, wall_s() - t_ready, failed);
         sleep_ms(settle_ms);
-        (void)printf("held %ld\n", n);
+        (void)printf("held %ld\n", ready);
         (void)fflush(stdout);
         char line[64];
         if (fgets(line, sizeof line, stdin) == NULL) {
@@ -418,8 +446,9 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = 2;
-    if (argc == 6 && strcmp(argv[1], "servers") == 0) {
-        rc = do_servers(argv[2], argv[3], strtol(argv[4], NULL, 10), argv[5]);
+    if (argc == 7 && strcmp(argv[1], "servers") == 0) {
+        rc = do_servers(argv[2], argv[3], strtol(argv[4], NULL, 10), strtol(argv[5], NULL, 10),
+                        argv[6]);
     } else if (argc == 8 && strcmp(argv[1], "hold") == 0) {
         long n = strtol(argv[6], NULL, 10);
         long changes = strtol(argv[7], NULL, 10);
@@ -428,7 +457,7 @@ int main(int argc, char **argv)
         }
     }
     if (rc == 2) {
-        (void)fprintf(stderr, "usage: swarm servers ACCOUNT_ID VAULT N OUTDIR\n"
+        (void)fprintf(stderr, "usage: swarm servers ACCOUNT_ID VAULT FROM N OUTDIR\n"
                               "       swarm hold ACCOUNT_ID VAULT ITEM CREDS_DIR N CHANGES\n");
     }
     opc_global_cleanup();
