@@ -115,7 +115,7 @@ static int do_create(const char *path, const char *vault, long count)
     char *msg = NULL;
     if (strncmp(path, "remote:", 7) != 0 &&
         sqlite3_exec(opc__db_sqlite(a->db), "PRAGMA synchronous=OFF", NULL, NULL, &msg) !=
-        SQLITE_OK) {
+            SQLITE_OK) {
         fprintf(stderr, "populate: PRAGMA synchronous: %s\n", msg != NULL ? msg : "?");
         sqlite3_free(msg);
         return 1;
