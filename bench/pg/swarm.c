@@ -33,7 +33,12 @@
  *       wall-clock seconds (CLOCK_REALTIME, microseconds): the write's start
  *       and end, and each answering client's time of answer, sorted. Last,
  *       "done polls P errors E" (the long polls answered and failed calls
- *       of all clients during the run). When the owner's session cannot
+ *       of all clients during the run). SWARM_URLS (comma-separated, at
+ *       most 8 https:// URLs of instances sharing the account server's key):
+ *       client i long-polls the (i mod n)-th instead of the credentials'
+ *       URL, and each change line is followed by one line per URL,
+ *         change-by-url K U N_ANSWERED A_1 .. A_n
+ *       When the owner's session cannot
  *       reach the server (every worker held by clients), the line
  *       "owner-unreachable" replaces the changes.
  *
@@ -59,9 +64,11 @@
 #include <opconnect/opconnect.h>
 
 #include "core/err.h"
+#include "credentials/credentials.h"
 #include "upstream/upstream.h"
 
 #define CLIENT_STACK (512 * 1024)
+#define MAX_URLS 8
 #define ANSWER_TIMEOUT_S 30.0
 
 static double wall_s(void)
@@ -174,6 +181,7 @@ static int do_servers(const char *account_id, const char *vault, long from, long
 
 typedef struct client {
     long idx;
+    long url; /* its index in SWARM_URLS */
     char path[4200];
     opc_credentials *creds;
     opc__upstream *u;
@@ -302,6 +310,15 @@ static int do_hold(const char *account_id, const char *vault, const char *item,
         (void)fprintf(stderr, "swarm: out of memory\n");
         return 1;
     }
+    /* SWARM_URLS: client i long-polls the i mod n-th of these instead. */
+    char *urls[MAX_URLS];
+    long n_urls = 0;
+    char *url_list = getenv("SWARM_URLS") != NULL ? strdup(getenv("SWARM_URLS")) : NULL;
+    char *save = NULL;
+    for (char *t = url_list != NULL ? strtok_r(url_list, ",", &save) : NULL;
+         t != NULL && n_urls < MAX_URLS; t = strtok_r(NULL, ",", &save)) {
+        urls[n_urls++] = t;
+    }
     long n_creds = count_creds(creds_dir);
     int status = 0;
     if (n_creds == 0) {
@@ -320,7 +337,18 @@ static int do_hold(const char *account_id, const char *vault, const char *item,
         opc_err rc = c->at == NULL
                          ? OPC_ERR_NOMEM
                          : opc_credentials_load(c->path, &c->creds, errbuf, sizeof errbuf);
-        if (rc == OPC_OK) {
+        if (rc == OPC_OK && n_urls > 0) {
+            /* Another instance than the credentials name: the same server
+             * key (a shared data dir), so the same pin. */
+            c->url = i % n_urls;
+            const char *ca = getenv("OP_UPSTREAM_CA_FILE");
+            rc = opc__upstream_https_open(urls[c->url], opc_credentials_server_id(c->creds),
+                                          opc_credentials_account_id(c->creds),
+                                          opc__credentials_device_key(c->creds),
+                                          opc__credentials_account_server_pin(c->creds),
+                                          ca != NULL && ca[0] != '\0' ? ca : NULL, &c->u, &eb);
+            (void)snprintf(errbuf, sizeof errbuf, "%s", eb.msg);
+        } else if (rc == OPC_OK) {
             rc = opc__upstream_open(c->creds, &c->u, &eb);
             (void)snprintf(errbuf, sizeof errbuf, "%s", eb.msg);
         }
@@ -416,6 +444,20 @@ static int do_hold(const char *account_id, const char *vault, const char *item,
             (void)printf(" %.6f", times[i]);
         }
         (void)printf("\n");
+        for (long u = 0; u < n_urls && n_urls > 1; u++) {
+            m = 0;
+            for (long i = 0; i < n; i++) {
+                if (cs[i].url == u && atomic_load(&cs[i].answers) >= k + 1 && k < cs[i].cap) {
+                    times[m++] = cs[i].at[k];
+                }
+            }
+            qsort(times, (size_t)m, sizeof *times, cmp_double);
+            (void)printf("change-by-url %ld %ld %ld", k, u, m);
+            for (long i = 0; i < m; i++) {
+                (void)printf(" %.6f", times[i]);
+            }
+            (void)printf("\n");
+        }
         (void)fflush(stdout);
         /* Every answered client re-polls before the next change: answers
          * of a later change must not count for this one. */
@@ -447,6 +489,7 @@ static int do_hold(const char *account_id, const char *vault, const char *item,
         free(cs[i].at);
     }
     (void)printf("done polls %ld errors %ld\n", polls, errors);
+    free(url_list);
     free(cs);
     free(times);
     return status;
