@@ -399,7 +399,7 @@ bench: deps $(BENCH_BINS) $(RUN_DEMO) $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(S
 	@bench/http/run $(BUILDDIR)
 	@echo "== bench/net (op-account-server over HTTPS: sync, propagation, RSS; ~2 min)"
 	@bench/net/run $(BUILDDIR)
-	@echo "== bench/pg (op-account-server on PostgreSQL: sync, POST, 1,000 Connect servers)"
+	@echo "== bench/pg (op-account-server on PostgreSQL: sync, POST, 1,000 Connect servers; ~11 min)"
 	@bench/pg/run $(BUILDDIR)
 
 # The deployed benchmark alone (docs/performance.md).
