@@ -25,22 +25,22 @@
  *       the clients not served by then keep trying but are not counted) and
  *       SETTLE_MS (2000) more have passed, prints "held M" (M the clients
  *       holding their cursor) and waits for a line on stdin (the caller
- *       reads the server's /proc status then). Then CHANGES times: a pause of 200 to
- *       400 ms, an owner write (a full replace of ITEM), and a wait until
- *       every held client's long poll has answered it (at most 30 s); after each,
- *       one line:
+ *       reads the server's /proc status then). Then CHANGES times: a pause
+ *       of 200 to 400 ms, an owner write (a full replace of ITEM), and a
+ *       wait until every held client's long poll has answered it (at most
+ *       30 s); after each, one line:
  *         change K T_START T_END N_ANSWERED A_1 .. A_n
  *       wall-clock seconds (CLOCK_REALTIME, microseconds): the write's start
  *       and end, and each answering client's time of answer, sorted. Last,
  *       "done polls P errors E" (the long polls answered and failed calls
- *       of all clients during the run). SWARM_URLS (comma-separated, at
- *       most 8 https:// URLs of instances sharing the account server's key):
- *       client i long-polls the (i mod n)-th instead of the credentials'
- *       URL, and each change line is followed by one line per URL,
- *         change-by-url K U N_ANSWERED A_1 .. A_n
- *       When the owner's session cannot
+ *       of all clients during the run). When the owner's session cannot
  *       reach the server (every worker held by clients), the line
  *       "owner-unreachable" replaces the changes.
+ *       SWARM_URLS (comma-separated, at most 8 https:// URLs of instances
+ *       sharing the account server's key, hence its pin): client i
+ *       long-polls the (i mod n)-th instead of the credentials' URL, and
+ *       each change line is followed by one line per URL:
+ *         change-by-url K U N_ANSWERED A_1 .. A_n
  *
  * Both use the owner's session of `op signin --address`: the token in
  * OP_SESSION_TOKEN, the session files in $XDG_RUNTIME_DIR/opconnect,
