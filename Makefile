@@ -100,7 +100,7 @@ API_BINS := $(API_SRCS:%.c=$(BUILDDIR)/%)
 BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILDDIR)/%)
 # Helpers of the benchmark scripts (built, not run, by `make bench`).
-BENCH_TOOLS := $(BUILDDIR)/bench/deployed/populate
+BENCH_TOOLS := $(BUILDDIR)/bench/deployed/populate $(BUILDDIR)/bench/pg/swarm
 PUBLIC_HEADERS := $(sort $(wildcard include/opconnect/*.h))
 # The owner's CLI: public headers only (no -Ilib), the static library.
 OP_SRCS := $(sort $(wildcard tools/op/*.c))
@@ -141,7 +141,7 @@ STLIB := $(BUILDDIR)/libopconnect.a
 PCFILE := $(BUILDDIR)/libopconnect.pc
 
 .PHONY: all shared static pc install uninstall check check-fast asan fuzz fuzz-smoke fuzz-corpus \
-	bench bench-deployed bench-http bench-net run lint clean deps unit api-tests headers-check exports-check docs-check \
+	bench bench-deployed bench-http bench-net bench-pg run lint clean deps unit api-tests headers-check exports-check docs-check \
 	banned-check layers-check install-check cli cli-tests daemons daemon-tests check-tls
 
 all: shared static pc cli daemons $(RUN_DEMO)
@@ -403,6 +403,8 @@ bench: deps $(BENCH_BINS) $(RUN_DEMO) $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(S
 	@bench/http/run $(BUILDDIR)
 	@echo "== bench/net (op-account-server over HTTPS: sync, propagation, RSS; ~2 min)"
 	@bench/net/run $(BUILDDIR)
+	@echo "== bench/pg (op-account-server on PostgreSQL: sync, POST, 1,000 Connect servers; ~11 min)"
+	@bench/pg/run $(BUILDDIR)
 
 # The deployed benchmark alone (docs/performance.md).
 bench-deployed: $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON)
@@ -415,6 +417,11 @@ bench-http: $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON)
 # The network benchmark alone (docs/performance.md, "Account server").
 bench-net: $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON) $(ACCOUNT_DAEMON)
 	@bench/net/run $(BUILDDIR)
+
+# The PostgreSQL benchmark alone (docs/performance.md, "PostgreSQL and many
+# Connect servers").
+bench-pg: $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON) $(ACCOUNT_DAEMON)
+	@bench/pg/run $(BUILDDIR)
 
 # ---- run ----
 run: deps

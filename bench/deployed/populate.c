@@ -17,8 +17,12 @@
  *
  * Both unlock the account with the session of `op signin`: the token in
  * OP_SESSION_TOKEN, the session files in $XDG_RUNTIME_DIR/opconnect (the
- * CLI's place). The create mode prints its rate on stderr. A benchmark tool,
- * not part of the library or of `make check`.
+ * CLI's place). ACCOUNT_DB "remote:<accountId>" is instead the account on
+ * op-account-server that `op signin --address` signed in to (its session in
+ * the same place, OP_CA_FILE the CA bundle if any): every item is then one
+ * owner batch over HTTPS (bench/pg/run loads a PostgreSQL-backed account
+ * so). The create mode prints its rate on stderr. A benchmark tool, not
+ * part of the library or of `make check`.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -67,6 +71,15 @@ static opc_account *unlock(const char *path)
     }
     char err[256] = "";
     opc_account *a = NULL;
+    if (strncmp(path, "remote:", 7) == 0) {
+        const char *ca = getenv("OP_CA_FILE");
+        if (opc_account_remote_open(dir, path + 7, token, ca != NULL && ca[0] != '\0' ? ca : NULL,
+                                    &a, err, sizeof err) != OPC_OK) {
+            fprintf(stderr, "populate: open %s: %s\n", path, err);
+            exit(1);
+        }
+        return a;
+    }
     if (opc_account_open(path, &a, err, sizeof err) != OPC_OK) {
         fprintf(stderr, "populate: open %s: %s\n", path, err);
         exit(1);
@@ -97,10 +110,12 @@ static int login_json(char *buf, size_t len, long n, const char *note)
 static int do_create(const char *path, const char *vault, long count)
 {
     opc_account *a = unlock(path);
-    /* Bulk load: no fsync per item (the file is a throw-away benchmark account). */
+    /* Bulk load: no fsync per item (the file is a throw-away benchmark
+     * account; a remote account keeps the server's settings). */
     char *msg = NULL;
-    if (sqlite3_exec(opc__db_sqlite(a->db), "PRAGMA synchronous=OFF", NULL, NULL, &msg) !=
-        SQLITE_OK) {
+    if (strncmp(path, "remote:", 7) != 0 &&
+        sqlite3_exec(opc__db_sqlite(a->db), "PRAGMA synchronous=OFF", NULL, NULL, &msg) !=
+            SQLITE_OK) {
         fprintf(stderr, "populate: PRAGMA synchronous: %s\n", msg != NULL ? msg : "?");
         sqlite3_free(msg);
         return 1;
