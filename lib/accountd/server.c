@@ -630,7 +630,8 @@ static int plain_error(req *r, int status, const char *code, const char *msg, co
  * Each held long poll holds a worker thread (OP_ACCOUNT_THREADS): at most
  * threads - reserve are held at once, so that a reserve of workers stays
  * for everything else (the owner's op, connect-api's writes, handshakes).
- * A long poll beyond is refused with a signed 503 and Retry-After: the
+ * A long poll beyond is refused with a signed 503 and Retry-After, and its
+ * connection closed (kept alive, it would hold a worker all the same): the
  * Connect server backs off, or moves to another account server.
  */
 static int poll_cap(const opc_accountd *s)
@@ -660,6 +661,8 @@ static int polls_full(req *r)
     }
     char more[64];
     (void)snprintf(more, sizeof more, "Retry-After: %d\r\n", OPC_AD_POLL_RETRY_S);
+    /* And the connection closed: kept alive it would hold a worker anyway. */
+    opc__httpd_close_after(r->conn);
     return answer(r, 503, j, more);
 }
 
