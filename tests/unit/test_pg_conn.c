@@ -11,6 +11,7 @@
  * unit` starts a cluster: tools/with-pg), when they fail.
  */
 #include "harness.h"
+#include "pg_fixture.h"
 
 #include <time.h>
 
@@ -22,22 +23,7 @@ static PGconn *admin;
 static const char *url;
 static const char *no_pg_why;
 
-static bool pg_required(void)
-{
-    const char *r = getenv("OPC_TEST_PG_REQUIRED");
-    return r != NULL && strcmp(r, "1") == 0;
-}
-
-/* Skip (or fail, when a PostgreSQL is required) without a database. */
-#define NEED_DB()                                                                                  \
-    do {                                                                                           \
-        if (admin == NULL) {                                                                       \
-            if (pg_required()) {                                                                   \
-                fail_msg("no PostgreSQL: %s", no_pg_why);                                          \
-            }                                                                                      \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
+#define NEED_DB() PG_NEED(admin != NULL, no_pg_why)
 
 static int setup(void **state)
 {

@@ -15,6 +15,7 @@
  * when they fail.
  */
 #include "harness.h"
+#include "pg_fixture.h"
 
 #include <unistd.h>
 
@@ -74,53 +75,7 @@ static PGconn *db;
 static char dbname[64];
 static const char *no_pg_why;
 
-static bool pg_required(void)
-{
-    const char *r = getenv("OPC_TEST_PG_REQUIRED");
-    return r != NULL && strcmp(r, "1") == 0;
-}
-
-/* Skip (or fail, when a PostgreSQL is required) without a database. */
-#define NEED_DB()                                                                                  \
-    do {                                                                                           \
-        if (db == NULL) {                                                                          \
-            if (pg_required()) {                                                                   \
-                fail_msg("no PostgreSQL: %s", no_pg_why);                                          \
-            }                                                                                      \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
-
-static PGconn *connect_to(const char *url, const char *name)
-{
-    const char *const keys[] = {"dbname", name != NULL ? "dbname" : NULL, NULL};
-    const char *const vals[] = {url, name, NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
-    if (c != NULL && PQstatus(c) != CONNECTION_OK) {
-        print_error("connect: %s\n", PQerrorMessage(c));
-        PQfinish(c);
-        c = NULL;
-    }
-    return c;
-}
-
-static bool exec_ok(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    if (!ok) {
-        print_error("%s: %s\n", sql, PQresultErrorMessage(r));
-    }
-    PQclear(r);
-    return ok;
-}
-
-/* The server's notices ("does not exist, skipping") are no news here. */
-static void quiet(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
+#define NEED_DB() PG_NEED(db != NULL, no_pg_why)
 
 static int setup(void **state)
 {

@@ -15,6 +15,7 @@
  * and drops it; without it the tests skip, unless OPC_TEST_PG_REQUIRED=1.
  */
 #include "harness.h"
+#include "pg_fixture.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -52,51 +53,7 @@ static const uint8_t seal_key[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
                                      12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
                                      23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
-static bool pg_required(void)
-{
-    const char *r = getenv("OPC_TEST_PG_REQUIRED");
-    return r != NULL && strcmp(r, "1") == 0;
-}
-
-#define NEED_DB()                                                                                  \
-    do {                                                                                           \
-        if (st1 == NULL) {                                                                         \
-            if (pg_required()) {                                                                   \
-                fail_msg("no PostgreSQL: %s", no_pg_why);                                          \
-            }                                                                                      \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
-
-static PGconn *connect_to(const char *url, const char *name)
-{
-    const char *const keys[] = {"dbname", name != NULL ? "dbname" : NULL, NULL};
-    const char *const vals[] = {url, name, NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
-    if (c != NULL && PQstatus(c) != CONNECTION_OK) {
-        print_error("connect: %s\n", PQerrorMessage(c));
-        PQfinish(c);
-        c = NULL;
-    }
-    return c;
-}
-
-static bool exec_ok(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    if (!ok) {
-        print_error("%s: %s\n", sql, PQresultErrorMessage(r));
-    }
-    PQclear(r);
-    return ok;
-}
-
-static void quiet(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
+#define NEED_DB() PG_NEED(st1 != NULL, no_pg_why)
 
 /* url's options with dbname replaced, as keyword='value' pairs. */
 static bool conninfo_for(const char *url, const char *name, char *out, size_t cap)
