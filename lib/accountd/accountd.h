@@ -136,6 +136,19 @@ int opc__ad_limiter_blocked(opc__ad_limiter *l, const char *addr, int64_t now_ms
 /* Count a failed handshake of addr. */
 void opc__ad_limiter_fail(opc__ad_limiter *l, const char *addr, int64_t now_ms);
 
+/* ---- the data directory's files (keyfiles.c) ---- */
+
+#define OPC_AD_PATH_CAP 4096
+
+/* out = dir/name (OPC_ERR_INVALID_ARG when too long). */
+opc_err opc__ad_join(char out[OPC_AD_PATH_CAP], const char *dir, const char *name, opc__ebuf *eb);
+/* The server key of dir (server-key.jwk), made when missing. */
+opc_err opc__ad_server_key(const char *dir, opc__key **out, opc__ebuf *eb);
+/* Its pin (RFC 7638 thumbprint of the public key, b64url). */
+opc_err opc__ad_pin_of(const opc__key *k, char out[OPC_PROTO_HASH_B64 + 1]);
+/* The owner secret of dir (32 bytes), made when missing. */
+opc_err opc__ad_owner_secret(const char *dir, uint8_t out[32], opc__ebuf *eb);
+
 /* ---- held long polls (server.c) ---- */
 
 /* Workers kept from long polls: threads / 8, at least this many; the
