@@ -153,26 +153,42 @@ static void bump_all_locked(pgs *q)
 
 static opc_err s_account(opc__store *s, const char *account, opc__ebuf *eb);
 
+/*
+ * OPC_OK when the account exists: asked of the database the first time,
+ * then known by its generation's entry (accounts are never deleted), so
+ * that a long poll or an owner's read does not pay a round trip for it.
+ */
+static opc_err account_known(opc__store *s, const char *account, opc__ebuf *eb)
+{
+    pgs *q = Q(s);
+    (void)pthread_mutex_lock(&q->mu);
+    bool known = find_ent(q, account) != NULL;
+    (void)pthread_mutex_unlock(&q->mu);
+    if (known) {
+        return OPC_OK;
+    }
+    opc_err rc = s_account(s, account, eb);
+    if (rc == OPC_OK) {
+        (void)pthread_mutex_lock(&q->mu);
+        (void)entry_of(q, account); /* NULL (no memory): asked again next time */
+        (void)pthread_mutex_unlock(&q->mu);
+    }
+    return rc;
+}
+
 /* An account's generation is kept from the first time it is asked for,
  * once the database says the account exists (0 otherwise: store.h). */
 static uint64_t s_generation(opc__store *s, const char *account)
 {
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    if (account_known(s, account, &eb) != OPC_OK) {
+        return 0;
+    }
     pgs *q = Q(s);
     (void)pthread_mutex_lock(&q->mu);
     gen_ent *e = find_ent(q, account);
     uint64_t g = e != NULL ? e->gen : 0;
-    (void)pthread_mutex_unlock(&q->mu);
-    if (e != NULL) {
-        return g;
-    }
-    opc__ebuf eb;
-    opc__ebuf_clear(&eb);
-    if (s_account(s, account, &eb) != OPC_OK) {
-        return 0;
-    }
-    (void)pthread_mutex_lock(&q->mu);
-    e = entry_of(q, account);
-    g = e != NULL ? e->gen : 0;
     (void)pthread_mutex_unlock(&q->mu);
     return g;
 }
@@ -307,19 +323,6 @@ static opc_err connect_code(opc_err rc, bool write, const char *account, opc__eb
         opc__ebuf_prefix(eb, "account %s", account);
     }
     return code;
-}
-
-/* Run one statement on a connection of the pool: *out its result. */
-static opc_err run1(pgs *q, const char *name, const opc__pg_args *a, PGresult **out,
-                    opc__ebuf *eb)
-{
-    opc__pg_conn *c = NULL;
-    opc_err rc = opc__pg_take(q->pool, &c, eb);
-    if (rc == OPC_OK) {
-        rc = opc__pg_run(c, name, a, out, eb);
-        opc__pg_give(q->pool, c, false);
-    }
-    return rc;
 }
 
 /* The row encoders: a result row as its protocol message (wire/rows.h). */
@@ -466,12 +469,11 @@ static opc_err encode(const PGresult *r, row_enc enc, bool many, const char *wha
 }
 
 /* One read of a Connect server: the statement, its rows encoded. */
-static opc_err connect_read(opc__store *s, const char *account, const char *name,
-                            opc__pg_args *a, row_enc enc, bool many, const char *what,
-                            cJSON **out, opc__ebuf *eb)
+static opc_err connect_read(opc__store *s, const char *account, const char *name, opc__pg_args *a,
+                            row_enc enc, bool many, const char *what, cJSON **out, opc__ebuf *eb)
 {
     PGresult *r = NULL;
-    opc_err rc = run1(Q(s), name, a, &r, eb);
+    opc_err rc = opc__pg_run_pooled(Q(s)->pool, name, a, &r, eb);
     if (rc == OPC_OK) {
         rc = encode(r, enc, many, what, out, eb);
     }
@@ -498,7 +500,8 @@ static opc_err s_account(opc__store *s, const char *account, opc__ebuf *eb)
 {
     opc__pg_args a;
     PGresult *r = NULL;
-    opc_err rc = run1(Q(s), "store.account", args3(&a, account, NULL, NULL), &r, eb);
+    opc_err rc =
+        opc__pg_run_pooled(Q(s)->pool, "store.account", args3(&a, account, NULL, NULL), &r, eb);
     if (rc == OPC_OK && PQntuples(r) == 0) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "no such account %s", account);
     }
@@ -511,7 +514,8 @@ static opc_err s_device_key(opc__store *s, const char *account, const char *serv
 {
     opc__pg_args a;
     PGresult *r = NULL;
-    opc_err rc = run1(Q(s), "store.device_key", args3(&a, account, server, NULL), &r, eb);
+    opc_err rc = opc__pg_run_pooled(Q(s)->pool, "store.device_key",
+                                    args3(&a, account, server, NULL), &r, eb);
     const char *jwk = rc == OPC_OK && PQntuples(r) > 0 ? opc__pg_text(r, 0, 0) : NULL;
     if (rc == OPC_OK && (jwk == NULL || jwk[0] == '\0')) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "server %s is not an active server", server);
@@ -574,7 +578,7 @@ static opc_err s_read(void *ud, int64_t since, cJSON **out, int64_t *out_next)
     opc__pg_arg_text(&a, p->server);
     opc__pg_arg_int(&a, (int64_t)p->limit);
     PGresult *r = NULL;
-    opc_err rc = run1(Q(p->s), "store.changes", &a, &r, p->eb);
+    opc_err rc = opc__pg_run_pooled(Q(p->s)->pool, "store.changes", &a, &r, p->eb);
     if (rc == OPC_OK && (PQntuples(r) == 0 || PQnfields(r) != 10)) {
         rc = PQntuples(r) == 0
                  ? opc__fail(p->eb, OPC_ERR_NOT_FOUND, "no such account %s", p->account)
@@ -672,8 +676,8 @@ static opc_err s_item(opc__store *s, const char *account, const char *server, co
                       cJSON **out, opc__ebuf *eb)
 {
     opc__pg_args a;
-    return connect_read(s, account, "store.item", args3(&a, account, server, item), enc_item,
-                        false, "item", out, eb);
+    return connect_read(s, account, "store.item", args3(&a, account, server, item), enc_item, false,
+                        "item", out, eb);
 }
 
 static opc_err s_item_files(opc__store *s, const char *account, const char *server,
@@ -957,8 +961,7 @@ static bool cell_b64(const PGresult *r, int c, uint8_t *out, size_t n)
     const char *v = opc__pg_text(r, 0, c);
     size_t got = 0;
     return v != NULL &&
-           opc__b64_decode_to(v, strlen(v), OPC_B64URL, out, n, &got, NULL) == OPC_OK &&
-           got == n;
+           opc__b64_decode_to(v, strlen(v), OPC_B64URL, out, n, &got, NULL) == OPC_OK && got == n;
 }
 
 static opc_err s_owner_lookup(opc__store *s, const char *email, opc__store_owner *out,
@@ -969,7 +972,7 @@ static opc_err s_owner_lookup(opc__store *s, const char *email, opc__store_owner
     opc__pg_args_init(&a);
     opc__pg_arg_text(&a, email);
     PGresult *r = NULL;
-    opc_err rc = run1(Q(s), "store.owner_lookup", &a, &r, eb);
+    opc_err rc = opc__pg_run_pooled(Q(s)->pool, "store.owner_lookup", &a, &r, eb);
     if (rc == OPC_OK && PQntuples(r) == 0) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "no such account");
     }
@@ -1029,7 +1032,7 @@ static opc_err s_owner_read(opc__store *s, const char *account, const char *name
                              : opc__rows_check_read(name, args, &st, eb);
     opc__pg_conn *c = NULL;
     if (rc == OPC_OK) {
-        rc = s_account(s, account, eb);
+        rc = account_known(s, account, eb);
     }
     if (rc == OPC_OK) {
         rc = opc__pg_take(Q(s)->pool, &c, eb);
@@ -1082,8 +1085,7 @@ typedef struct acct_rows {
     char account[OPC_ID_LEN + 1];
 } acct_rows;
 
-static opc_err ar_read(void *self, const char *name, const cJSON *args, cJSON **rows,
-                       opc__ebuf *eb)
+static opc_err ar_read(void *self, const char *name, const cJSON *args, cJSON **rows, opc__ebuf *eb)
 {
     acct_rows *ar = self;
     const opc__rows_stmt *st = NULL;
@@ -1153,7 +1155,7 @@ static int s_count(opc__store *s)
     opc__ebuf_clear(&eb);
     PGresult *r = NULL;
     int n = -1;
-    if (run1(Q(s), "store.count", &a, &r, &eb) == OPC_OK && PQntuples(r) == 1) {
+    if (opc__pg_run_pooled(Q(s)->pool, "store.count", &a, &r, &eb) == OPC_OK && PQntuples(r) == 1) {
         n = (int)opc__pg_int(r, 0, 0);
     }
     PQclear(r);
@@ -1245,8 +1247,8 @@ static opc_err exec_ok(PGconn *pg, const char *sql, const char *what, opc__ebuf 
 {
     PGresult *r = PQexec(pg, sql);
     ExecStatusType st = PQresultStatus(r);
-    opc_err rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? OPC_OK
-                                                                 : opc__pg_fail(pg, r, what, eb);
+    opc_err rc =
+        st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? OPC_OK : opc__pg_fail(pg, r, what, eb);
     PQclear(r);
     return rc;
 }

@@ -73,8 +73,12 @@ opc_err opc__pg_connect(const char *conninfo, PGconn **out, opc__ebuf *eb)
     /* The caller's string first; ours only fill what it leaves out. */
     /* TCP keepalives: a database host gone without a word (no RST) is
      * noticed within about 25 s instead of the kernel's two hours. */
-    const char *const keys[] = {"connect_timeout",     "application_name", "keepalives_idle",
-                                "keepalives_interval", "keepalives_count", "dbname",
+    const char *const keys[] = {"connect_timeout",
+                                "application_name",
+                                "keepalives_idle",
+                                "keepalives_interval",
+                                "keepalives_count",
+                                "dbname",
                                 NULL};
     const char *const vals[] = {timeout, "op-account-server", "10", "5", "3", conninfo, NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
@@ -334,9 +338,8 @@ opc_err opc__pg_fail(PGconn *pg, const PGresult *res, const char *what, opc__ebu
         code = OPC_ERR_EXISTS;
     } else if (strncmp(st, "22", 2) == 0) {
         code = OPC_ERR_INVALID_ARG;
-    } else if (strncmp(st, "53", 2) == 0 || strcmp(st, "40001") == 0 ||
-               strcmp(st, "40P01") == 0 || strcmp(st, "57014") == 0 ||
-               strcmp(st, "55P03") == 0 || strcmp(st, "25006") == 0) {
+    } else if (strncmp(st, "53", 2) == 0 || strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0 ||
+               strcmp(st, "57014") == 0 || strcmp(st, "55P03") == 0 || strcmp(st, "25006") == 0) {
         /* resources, serialization, deadlock, timeout, lock, read-only standby */
         code = OPC_ERR_IO;
     } else if (strcmp(st, "54000") == 0) {
@@ -405,6 +408,19 @@ opc_err opc__pg_run(opc__pg_conn *c, const char *name, const opc__pg_args *args,
     return OPC_OK;
 }
 
+opc_err opc__pg_run_pooled(opc__pg_pool *p, const char *name, const opc__pg_args *args,
+                           PGresult **out, opc__ebuf *eb)
+{
+    *out = NULL;
+    opc__pg_conn *c = NULL;
+    opc_err rc = opc__pg_take(p, &c, eb);
+    if (rc == OPC_OK) {
+        rc = opc__pg_run(c, name, args, out, eb);
+        opc__pg_give(p, c, false);
+    }
+    return rc;
+}
+
 opc_err opc__pg_command(opc__pg_conn *c, const char *sql, opc__ebuf *eb)
 {
     PGresult *r = PQexec(c->pg, sql);
@@ -448,8 +464,7 @@ opc_err opc__pg_bytes(const PGresult *r, int row, int col, unsigned char **out, 
     *out = NULL;
     *len = 0;
     size_t n = 0;
-    unsigned char *raw =
-        PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), &n);
+    unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), &n);
     if (raw == NULL) {
         return OPC_ERR_NOMEM;
     }

@@ -70,7 +70,7 @@ typedef struct opc__pg_args {
     int fmt[OPC_PG_MAX_PARAMS];
     char num[OPC_PG_MAX_PARAMS][24];
     unsigned char *owned[OPC_PG_MAX_PARAMS]; /* decoded bytes (opc__pg_args_free) */
-    bool overflow;                            /* more than OPC_PG_MAX_PARAMS */
+    bool overflow;                           /* more than OPC_PG_MAX_PARAMS */
 } opc__pg_args;
 
 void opc__pg_args_init(opc__pg_args *a);
@@ -90,6 +90,9 @@ void opc__pg_arg_bytes_owned(opc__pg_args *a, unsigned char *v, size_t len);
  */
 opc_err opc__pg_run(opc__pg_conn *c, const char *name, const opc__pg_args *args, PGresult **out,
                     opc__ebuf *eb);
+/* opc__pg_run on a connection taken from p for that one statement. */
+opc_err opc__pg_run_pooled(opc__pg_pool *p, const char *name, const opc__pg_args *args,
+                           PGresult **out, opc__ebuf *eb);
 /* A plain command without parameters (BEGIN, COMMIT, ROLLBACK, LISTEN ...). */
 opc_err opc__pg_command(opc__pg_conn *c, const char *sql, opc__ebuf *eb);
 /* The connection's libpq handle (the listener's own loop). */

@@ -31,14 +31,7 @@ static bool key_ok(const char *key)
 static opc_err run(opc__store *s, const char *name, const opc__pg_args *a, PGresult **out,
                    opc__ebuf *eb)
 {
-    *out = NULL;
-    opc__pg_pool *p = opc__pg_store_pool(s);
-    opc__pg_conn *c = NULL;
-    opc_err rc = opc__pg_take(p, &c, eb);
-    if (rc == OPC_OK) {
-        rc = opc__pg_run(c, name, a, out, eb);
-        opc__pg_give(p, c, false);
-    }
+    opc_err rc = opc__pg_run_pooled(opc__pg_store_pool(s), name, a, out, eb);
     if (rc != OPC_OK && rc != OPC_ERR_NOMEM) {
         rc = OPC_ERR_IO; /* the message names the statement */
     }
