@@ -62,4 +62,24 @@ static OPC_TEST_UNUSED void quiet(void *arg, const char *message)
     (void)message;
 }
 
+/*
+ * A connection to OPC_TEST_PG_URL's server (*url the variable), notices
+ * quiet; NULL with *why set when there is none (then PG_NEED skips or fails).
+ */
+static OPC_TEST_UNUSED PGconn *pg_admin(const char **url, const char **why)
+{
+    *url = getenv("OPC_TEST_PG_URL");
+    if (*url == NULL || (*url)[0] == '\0') {
+        *why = "OPC_TEST_PG_URL is not set";
+        return NULL;
+    }
+    PGconn *c = connect_to(*url, NULL);
+    if (c == NULL) {
+        *why = "cannot connect to OPC_TEST_PG_URL";
+        return NULL;
+    }
+    (void)PQsetNoticeProcessor(c, quiet, NULL);
+    return c;
+}
+
 #endif

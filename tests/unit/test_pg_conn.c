@@ -30,19 +30,7 @@ static int setup(void **state)
     if (opc_test_group_setup(state) != 0) {
         return -1;
     }
-    url = getenv("OPC_TEST_PG_URL");
-    if (url == NULL || url[0] == '\0') {
-        no_pg_why = "OPC_TEST_PG_URL is not set";
-        return 0;
-    }
-    admin = PQconnectdb(url);
-    if (admin != NULL && PQstatus(admin) != CONNECTION_OK) {
-        PQfinish(admin);
-        admin = NULL;
-    }
-    if (admin == NULL) {
-        no_pg_why = "cannot connect to OPC_TEST_PG_URL";
-    }
+    admin = pg_admin(&url, &no_pg_why);
     return 0;
 }
 

@@ -82,17 +82,11 @@ static int setup(void **state)
     if (opc_test_group_setup(state) != 0) {
         return -1;
     }
-    const char *url = getenv("OPC_TEST_PG_URL");
-    if (url == NULL || url[0] == '\0') {
-        no_pg_why = "OPC_TEST_PG_URL is not set";
-        return 0;
-    }
-    admin = connect_to(url, NULL);
+    const char *url = NULL;
+    admin = pg_admin(&url, &no_pg_why);
     if (admin == NULL) {
-        no_pg_why = "cannot connect to OPC_TEST_PG_URL";
         return 0;
     }
-    (void)PQsetNoticeProcessor(admin, quiet, NULL);
     (void)snprintf(dbname, sizeof dbname, "opc_test_pg_sql_%ld", (long)getpid());
     char sql[128];
     (void)snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", dbname);
