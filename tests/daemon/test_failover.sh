@@ -89,45 +89,8 @@ post() {
 
 # The loop: 2 clients POST items titled w-<client>-<n> until $T/stop exists;
 # one line per write "<Unix ms> <client> <n> <status> <id>".
-python3 - "$APORT" "$TOKEN" "$DEMO" "$T/stop" >"$T/writes" 2>"$T/writes.err" <<'PY' &
-import http.client, json, os, sys, threading, time
-port, tok, vault, stop = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-lock = threading.Lock()
-def client(k):
-    n = 0
-    c = None
-    while not os.path.exists(stop):
-        n += 1
-        body = json.dumps({"title": f"w-{k}-{n}", "category": "LOGIN",
-                           "fields": [{"id": "password", "type": "CONCEALED",
-                                       "purpose": "PASSWORD", "value": f"pw-{k}-{n}"}]})
-        status, iid = 0, "-"
-        try:
-            if c is None:
-                c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
-            c.request("POST", f"/v1/vaults/{vault}/items", body,
-                      {"Authorization": f"Bearer {tok}", "Content-Type": "application/json"})
-            r = c.getresponse()
-            data = r.read()
-            status = r.status
-            if status == 200:
-                iid = json.loads(data)["id"]
-            if r.getheader("Connection", "").lower() == "close":
-                c.close()
-                c = None
-        except (OSError, http.client.HTTPException, ValueError):
-            if c is not None:
-                c.close()
-            c = None
-        with lock:
-            print(f"{time.time() * 1000:.0f} {k} {n} {status} {iid}", flush=True)
-        time.sleep(0.03)
-threads = [threading.Thread(target=client, args=(k,)) for k in range(2)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-PY
+python3 "$(dirname "$0")/../lib/write_loop.py" "$APORT" "$TOKEN" "$DEMO" "$T/stop" 2 0.03 \
+    >"$T/writes" 2>"$T/writes.err" &
 WRITER_PID=$!
 sleep 1.5
 

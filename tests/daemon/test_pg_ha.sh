@@ -79,42 +79,9 @@ done
 PORTS="$APORT1,$APORT2,$APORT3"
 
 # ---- the write loop: 8 clients, client k on replica k mod 3 ----
-# One line per write: "<client> <n> <status> <id>".
-python3 - "$PORTS" "$TOKEN" "$DEMO" "$T/stop" >"$T/writes" 2>"$T/writes.err" <<'PY' &
-import http.client, json, os, sys, threading, time
-ports = sys.argv[1].split(","); tok, vault, stop = sys.argv[2], sys.argv[3], sys.argv[4]
-lock = threading.Lock()
-def client(k):
-    port, n, c = int(ports[k % len(ports)]), 0, None
-    while not os.path.exists(stop):
-        n += 1
-        body = json.dumps({"title": f"w-{k}-{n}", "category": "LOGIN",
-                           "fields": [{"id": "password", "type": "CONCEALED",
-                                       "purpose": "PASSWORD", "value": f"pw-{k}-{n}"}]})
-        status, iid = 0, "-"
-        try:
-            if c is None:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            c.request("POST", f"/v1/vaults/{vault}/items", body,
-                      {"Authorization": f"Bearer {tok}", "Content-Type": "application/json"})
-            r = c.getresponse()
-            data = r.read()
-            status = r.status
-            if status == 200:
-                iid = json.loads(data)["id"]
-        except (OSError, http.client.HTTPException, ValueError):
-            if c is not None:
-                c.close()
-            c = None
-        with lock:
-            print(f"{k} {n} {status} {iid}", flush=True)
-        time.sleep(0.1)
-ts = [threading.Thread(target=client, args=(k,)) for k in range(8)]
-for t in ts:
-    t.start()
-for t in ts:
-    t.join()
-PY
+# One line per write: "<ms> <client> <n> <status> <id>" (tests/lib/write_loop.py).
+python3 "$(dirname "$0")/../lib/write_loop.py" "$PORTS" "$TOKEN" "$DEMO" "$T/stop" 8 0.1 \
+    >"$T/writes" 2>"$T/writes.err" &
 WRITER_PID=$!
 sleep 2
 
@@ -196,12 +163,12 @@ wait "$WRITER_PID" || true
 WRITER_PID=
 
 # ---- afterwards ----
-STATS=$(awk '{ n[$3]++ } END { for (s in n) printf "%s:%d ", s, n[s] }' "$T/writes")
-check "the loop's 8 clients got 200s ($STATS)" awk '$3 == 200 { ok++ } END { exit !(ok > 100) }' "$T/writes"
+STATS=$(awk '{ n[$4]++ } END { for (s in n) printf "%s:%d ", s, n[s] }' "$T/writes")
+check "the loop's 8 clients got 200s ($STATS)" awk '$4 == 200 { ok++ } END { exit !(ok > 100) }' "$T/writes"
 # A create answers 200, or 503 when its outcome is unknown: never another
 # status (a 409 would be a create sent twice, a 5xx other than 503 a bug).
 check "every other answer is a 503 (outcome unknown), never a wrong one" \
-    awk '$3 != 200 && $3 != 503 { bad++ } END { exit bad > 0 }' "$T/writes"
+    awk '$4 != 200 && $4 != 503 { bad++ } END { exit bad > 0 }' "$T/writes"
 
 PSQL=/usr/lib/postgresql/15/bin/psql
 # db_items: the account's active items as "id version" lines, sorted.
@@ -231,7 +198,7 @@ fi
 curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$APORT1/v1/vaults/$DEMO/items" >"$T/list.json"
 cat >"$T/once.py" <<'PY'
 import collections, json, sys
-ok = {f"w-{r[0]}-{r[1]}": r[3] for r in (l.split() for l in open(sys.argv[1])) if r[2] == "200"}
+ok = {f"w-{r[1]}-{r[2]}": r[4] for r in (l.split() for l in open(sys.argv[1])) if r[3] == "200"}
 items = json.load(open(sys.argv[2]))
 titles = collections.Counter(i["title"] for i in items)
 ids = {i["title"]: i["id"] for i in items}
@@ -251,7 +218,7 @@ else
 fi
 # The checker can fail: an acknowledged write that is not there.
 cp "$T/writes" "$T/writes.planted"
-echo "0 999999 200 nosuchid" >>"$T/writes.planted"
+echo "0 0 999999 200 nosuchid" >>"$T/writes.planted"
 check "positive control: a made-up acknowledged write is reported missing" sh -c \
     "! python3 '$T/once.py' '$T/writes.planted' '$T/list.json' >/dev/null 2>&1"
 no_secret_logged() { ! grep -qF "ha-$$" "$T"/*.log "$T"/*.err; }
