@@ -431,3 +431,13 @@ const char *opc__rows_store_own(const char *name)
     }
     return NULL;
 }
+
+opc_err opc__rows_conflict(const opc__rows_stmt *s, size_t i, int64_t count, int64_t expect,
+                           opc__ebuf *eb)
+{
+    return opc__fail(eb, OPC_ERR_CONFLICT,
+                     "conflict: %s (statement %zu of the batch) %s %lld rows, expected %lld; "
+                     "nothing was changed",
+                     s->name, i, s->kind == OPC__ROWS_READ ? "matched" : "changed",
+                     (long long)count, (long long)expect);
+}

@@ -95,6 +95,10 @@ opc_err opc__rows_check_batch(const opc__rpc_step *steps, size_t n, size_t n_seq
  * rows): name's entry when it is one, else NULL. A request naming one is
  * refused. */
 const char *opc__rows_store_own(const char *name);
+/* The failed expectation of a batch's step i (statement s): OPC_ERR_CONFLICT
+ * with the one message every store gives it. */
+opc_err opc__rows_conflict(const opc__rows_stmt *s, size_t i, int64_t count, int64_t expect,
+                           opc__ebuf *eb);
 /* Check rows (a read's answer) against the statement's columns: OPC_ERR_PARSE. */
 opc_err opc__rows_check_result(const opc__rows_stmt *s, const cJSON *rows, opc__ebuf *eb);
 

@@ -196,11 +196,7 @@ static opc_err run_steps(opc__db *db, void *ud, opc__ebuf *eb)
             b->seqs[k++] = (int64_t)sqlite3_last_insert_rowid(opc__db_sqlite(db));
         }
         if (count != b->steps[i].expect) {
-            return opc__fail(eb, OPC_ERR_CONFLICT,
-                             "conflict: %s (statement %zu of the batch) %s %lld rows, expected "
-                             "%lld; nothing was changed",
-                             s->name, i, s->kind == OPC__ROWS_READ ? "matched" : "changed",
-                             (long long)count, (long long)b->steps[i].expect);
+            return opc__rows_conflict(s, i, count, b->steps[i].expect, eb);
         }
     }
     return OPC_OK;

@@ -173,11 +173,7 @@ opc_err opc__pg_rows_steps(opc__pg_conn *c, const char *account, const opc__rpc_
             *head = next;
         }
         if (count != steps[i].expect) {
-            return opc__fail(eb, OPC_ERR_CONFLICT,
-                             "conflict: %s (statement %zu of the batch) %s %lld rows, expected "
-                             "%lld; nothing was changed",
-                             s->name, i, s->kind == OPC__ROWS_READ ? "matched" : "changed",
-                             (long long)count, (long long)steps[i].expect);
+            return opc__rows_conflict(s, i, count, steps[i].expect, eb);
         }
     }
     return OPC_OK;
