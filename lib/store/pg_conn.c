@@ -200,7 +200,8 @@ opc_err opc__pg_take(opc__pg_pool *p, opc__pg_conn **out, opc__ebuf *eb)
         p->open++; /* ours: opened below, outside the lock */
     } else {
         (void)pthread_mutex_unlock(&p->mu);
-        return opc__fail(eb, OPC_ERR_IO, "store: every database connection is busy");
+        (void)opc__fail(eb, OPC_ERR_IO, "store: every database connection is busy");
+        return OPC_ERR_IO;
     }
     (void)pthread_mutex_unlock(&p->mu);
     if (c != NULL && idle_usable(c->pg)) {
@@ -414,7 +415,7 @@ opc_err opc__pg_run_pooled(opc__pg_pool *p, const char *name, const opc__pg_args
     *out = NULL;
     opc__pg_conn *c = NULL;
     opc_err rc = opc__pg_take(p, &c, eb);
-    if (rc == OPC_OK) {
+    if (rc == OPC_OK && c != NULL) {
         rc = opc__pg_run(c, name, args, out, eb);
         opc__pg_give(p, c, false);
     }
