@@ -533,6 +533,10 @@ void dmn_fail_start(dmn *d, const char *err, const dmn_port *ports, size_t n)
 
 int dmn_wait(void (*on_hup)(void *ud), void *ud)
 {
+    /* The start-up lines (the pin, the addresses) are written now, not
+     * up to OPC_LOG_WRITER_DELAY_MS later: whoever reads the log once
+     * the daemon answers finds them there, or a moment after. */
+    opc_log_writer_flush(g_writer);
     int sig = 0;
     while (sigwait(&g_signals, &sig) == 0) {
         if (sig != SIGHUP) {

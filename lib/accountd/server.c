@@ -1361,9 +1361,10 @@ opc_err opc_accountd_start(opc_accountd *s, char *errbuf, size_t errbuf_len)
                              .handler = handle,
                              .handler_data = s};
     if (rc == OPC_OK) {
-        /* Logged before the listener opens, so that the line is there
-         * before the first answer: tests and operators read the pin off
-         * the log once /heartbeat answers. tls/ logs "serving HTTPS on ..." */
+        /* Logged before the listener opens. A buffered log writer may put
+         * it on the log a moment after the first answer (the daemon
+         * flushes once started): readers of the pin wait for the line.
+         * tls/ logs "serving HTTPS on ..." */
         opc__log(OPC_LOG_INFO, LOG, "server key pin %s, accounts in %s/" ACCOUNTS_DIR " (%d found)",
                  s->pin, s->data_dir, opc__store_count(s->store));
         rc = opc__tls_httpd_start(s->tls, s->https_port, &cfg, &s->ctx, &s->bound_http,

@@ -89,7 +89,7 @@ check "/heartbeat: '.' with OPC-Protocol: 1" sh -c \
     "[ \"\$(cat '$T/hb.body')\" = . ] && grep -qi '^OPC-Protocol: 1' '$T/hb.hdr'"
 check "/health: JSON naming one account in the store" sh -c \
     "curl -sf --cacert '$T/tls/ca.pem' '$URL/health' | jq -e '.store.accounts == 1 and .store.state == \"ok\"'"
-check "the log names the server key's pin" grep -q "server key pin $PIN" "$T/acc.log"
+check "the log names the server key's pin" poll_until 3000 grep -q "server key pin $PIN" "$T/acc.log"
 check "the log lines are JSON" sh -c "jq -e . '$T/acc.log' >/dev/null"
 check "--healthcheck: exit 0 against the running instance" env OP_HTTPS_PORT="$PORT" \
     OP_BIND_ADDRESS=127.0.0.1 "$ACC" --healthcheck

@@ -78,7 +78,7 @@ visible() {
         "http://127.0.0.1:$APORT$ITEMS?filter=title%20eq%20%22$1%22" | jq_e 'length == 1'
 }
 check "the item op wrote before shows in connect-api" poll_until 5000 visible before
-check "connect-sync opened its session with A" grep -q 'session opened' "$T/acctd.log"
+check "connect-sync opened its session with A" poll_until 3000 grep -q 'session opened' "$T/acctd.log"
 # moved LOG FROM TO: the log has the move's line (no secret in it: URLs and the cause).
 moved() { grep -F "upstream: $2 failed (" "$T/$1.log" | grep -qF "; now $3"; }
 # post TITLE: a POST through connect-api; CODE is its status.

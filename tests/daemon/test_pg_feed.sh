@@ -277,7 +277,7 @@ check "wa and wb serve the same items at the same versions" poll_until 15000 sam
 check "... which are the database's active items ($NDB)" [ "$(wc -l <"$T/items-a")" -eq "$NDB" ]
 
 # ---- the account servers stayed healthy ----
-check "acctd2 served wb's writes (sessions opened there)" grep -q 'session opened' "$T/acctd2.log"
+check "acctd2 served wb's writes (sessions opened there)" poll_until 3000 grep -q 'session opened' "$T/acctd2.log"
 check "no account server crashed" kill -0 "$ACCTD_PID" "$ACCTD2_PID"
 check "nothing on the account servers' stderr" [ ! -s "$T/acctd.err" -a ! -s "$T/acctd2.err" ]
 

@@ -43,6 +43,9 @@ for n in 1 2 3; do
 done
 # They also started on an empty data directory: one made the server key,
 # the others read it (a key file is linked in whole, never replaced).
+# The log is written by a thread a moment after the line is made: wait for it.
+pins_logged() { [ "$(grep -l 'server key pin' "$T"/s1.log "$T"/s2.log "$T"/s3.log | wc -l)" -eq 3 ]; }
+check "the three servers logged their pins" poll_until 5000 pins_logged
 PINS=$(sed -n 's/.*server key pin \([A-Za-z0-9_-]*\).*/\1/p' "$T"/s1.log "$T"/s2.log "$T"/s3.log | sort -u)
 check "the three serve one server key ($(echo "$PINS" | wc -l) pin)" [ "$(echo "$PINS" | wc -l)" -eq 1 -a -n "$PINS" ]
 q() { "$PSQL" "$PG_URL" -At -c "$1" 2>>"$T/psql.err"; }
