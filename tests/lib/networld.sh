@@ -63,14 +63,14 @@ net_url() { echo "https://127.0.0.1:$1"; }
 # over DATA_DIR with CERT_DIR's certificate on 127.0.0.1:PORT, debug logs in
 # $T/NAME.log and $T/NAME.err, its PID in VAR (which must be in PID_VARS);
 # returns once GET /heartbeat answers over HTTPS (trusting CA_FILE), 1 when
-# it does not within 5 s.
+# it does not within 15 s (a loaded machine under ASan starts slowly).
 net_server_start() {
     env OP_ACCOUNT_DATA_DIR="$2" OP_HTTPS_PORT="$5" OP_BIND_ADDRESS=127.0.0.1 \
         OP_ACCOUNT_DATABASE_URL="${NET_DB_URL:-}" \
         OP_TLS_CERT_FILE="$3/cert.pem" OP_TLS_KEY_FILE="$3/key.pem" OP_LOG_LEVEL=debug \
         "$ACCTD" >>"$T/$6.log" 2>>"$T/$6.err" </dev/null &
     eval "$1=\$!"
-    poll_until 5000 curl -sf --cacert "$4" "$(net_url "$5")/heartbeat"
+    poll_until 15000 curl -sf --cacert "$4" "$(net_url "$5")/heartbeat"
 }
 
 # ---- this script's world ----
