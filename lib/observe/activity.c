@@ -83,8 +83,8 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_PAGE] = "SELECT " ROW_COLUMNS " FROM activity WHERE id <= ?1 ORDER BY id DESC LIMIT ?2",
     /* The table holds at most max_records + slack rows: a scan is bounded. */
     [ST_SCOPED_COUNT] = "SELECT count(*) FROM activity" SCOPED_WHERE,
-    [ST_SCOPED_PAGE] = "SELECT " ROW_COLUMNS " FROM activity" SCOPED_WHERE
-                       " ORDER BY id DESC LIMIT ?4 OFFSET ?5",
+    [ST_SCOPED_PAGE] =
+        "SELECT " ROW_COLUMNS " FROM activity" SCOPED_WHERE " ORDER BY id DESC LIMIT ?4 OFFSET ?5",
 };
 
 static const char schema_v1[] =

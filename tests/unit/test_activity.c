@@ -877,8 +877,7 @@ static void test_activity_scoped_per_token(void **state)
     assert_string_equal(rids, "a6 a5 a4 a3");
     assert_actor(j, 0, NULL, 1);
     assert_actor(j, 1, J2, 2);
-    static const char *const not_j2[] = {J1, J3, I1, "ua-1", "ua-3", "10.0.0.1", "10.0.0.3",
-                                         NULL};
+    static const char *const not_j2[] = {J1, J3, I1, "ua-1", "ua-3", "10.0.0.1", "10.0.0.3", NULL};
     assert_absent(&page, not_j2);
     page_done(j, &page);
 
@@ -889,8 +888,8 @@ static void test_activity_scoped_per_token(void **state)
     assert_string_equal(rids, "a7");
     assert_string_equal(page.content_range, "1-1/1");
     assert_actor(j, 0, J3, 3);
-    static const char *const not_j3[] = {J1, J2, V1, V2, I1, I2, "ua-1", "ua-2", "10.0.0.1",
-                                         "10.0.0.2", NULL};
+    static const char *const not_j3[] = {J1,     J2,     V1,         V2,         I1,  I2,
+                                         "ua-1", "ua-2", "10.0.0.1", "10.0.0.2", NULL};
     assert_absent(&page, not_j3);
     page_done(j, &page);
 
@@ -931,8 +930,9 @@ static void test_activity_scoped_paging(void **state)
         size_t limit, offset;
         const char *rids, *range;
     } pages[] = {
-        {2, 0, "a6 a5", "1-2/4"}, {2, 2, "a2 a1", "3-4/4"}, {3, 1, "a5 a2 a1", "2-4/4"},
-        {2, 4, "", "*/4"},        {0, 0, "", "*/4"},        {50, OPC_ACTIVITY_MAX_OFFSET, "", "*/4"},
+        {2, 0, "a6 a5", "1-2/4"},    {2, 2, "a2 a1", "3-4/4"},
+        {3, 1, "a5 a2 a1", "2-4/4"}, {2, 4, "", "*/4"},
+        {0, 0, "", "*/4"},           {50, OPC_ACTIVITY_MAX_OFFSET, "", "*/4"},
     };
     for (size_t i = 0; i < OPC_ARRAY_LEN(pages); i++) {
         cJSON *j = list_scoped_json(a, &s1, pages[i].limit, pages[i].offset, &page);
