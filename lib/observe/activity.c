@@ -65,13 +65,12 @@ enum { ST_INSERT, ST_BOUNDS, ST_PRUNE, ST_PAGE, ST_SCOPED_COUNT, ST_SCOPED_PAGE,
 /*
  * A scoped reader's records (opc__activity_scope) among the newest
  * max_records (id > ?1): its own (jti = ?2; NULL matches none) and those
- * on a vault of ?3, the text ",<id>,<id>,...," of 26-character ids (a
- * stored vault id of another length never matches, so no window of the
- * list that spans a comma can).
+ * whose vault is one of ?3, a JSON array of ids (json_each: one prepared
+ * statement for any number of vaults; SQLite makes the list a temporary
+ * index once per run).
  */
 #define SCOPED_WHERE                                                                               \
-    " WHERE id > ?1 AND (jti = ?2 OR (length(vault_id) = 26"                                       \
-    " AND instr(?3, ',' || vault_id || ',') > 0))"
+    " WHERE id > ?1 AND (jti = ?2 OR vault_id IN (SELECT value FROM json_each(?3)))"
 
 static const char *const sql_text[ST_COUNT] = {
     [ST_INSERT] = "INSERT INTO activity (request_id, ts_us, action, result, actor_id, account,"
@@ -678,17 +677,21 @@ static opc_err page_rows(opc__activity *a, sqlite3_stmt *st, const opc__activity
     return rc;
 }
 
-/* ",<id>,<id>,...,": the scope's valid vault ids (",": none). */
+/* ["<id>","<id>",...]: the scope's valid vault ids as a JSON array (ids
+ * are [a-z0-9]{26}: nothing to escape). */
 static void vault_list(opc__buf *vb, const opc__activity_scope *scope)
 {
-    opc__buf_append_char(vb, ',');
+    bool first = true;
+    opc__buf_append_char(vb, '[');
     for (size_t i = 0; i < scope->n_vaults; i++) {
         if (scope->vaults[i] != NULL && opc__id_client_valid_str(scope->vaults[i])) {
+            opc__buf_append_str(vb, first ? "\"" : ",\"");
             opc__buf_append(vb, scope->vaults[i], OPC_ID_LEN);
-            opc__buf_append_char(vb, ',');
+            opc__buf_append_char(vb, '"');
+            first = false;
         }
     }
-    opc__buf_append_char(vb, '\0');
+    opc__buf_append(vb, "]", 2); /* with its NUL: bound as text */
 }
 
 static opc_err read_scoped(opc__activity *a, const opc__activity_scope *scope, int64_t floor,

@@ -980,8 +980,8 @@ static void test_activity_scoped_window(void **state)
     assert_int_equal(page.total, N);
     page_done(j, &page);
 
-    /* An edited file: the vault id "V1,V2" is not one of the reader's
-     * ",V1,V2," (though the text is in it). */
+    /* An edited file: the vault id "V1,V2" is neither of the reader's V1
+     * and V2 (a match on text would take it). */
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(t.path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
