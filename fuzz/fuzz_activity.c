@@ -105,7 +105,7 @@ static void check_scoped(const uint8_t *data, size_t size, const char *text)
             .jti = jtis[b & 3],
             .user_agent = ua,
             .request_ip = "192.0.2.1",
-            .resource_type = vault == NULL        ? OPC_ACTIVITY_RES_NONE
+            .resource_type = vault == NULL     ? OPC_ACTIVITY_RES_NONE
                              : (b & 0x10) != 0 ? OPC_ACTIVITY_RES_ITEM
                                                : OPC_ACTIVITY_RES_VAULT,
             .vault_id = vault,
@@ -146,7 +146,8 @@ static void check_scoped(const uint8_t *data, size_t size, const char *text)
         const cJSON *jti = opc__json_member(actor, "jti");
         if (jti != NULL) {
             /* A record in full is the reader's own. */
-            if (scope.jti == NULL || !cJSON_IsString(jti) || strcmp(jti->valuestring, scope.jti) != 0) {
+            if (scope.jti == NULL || !cJSON_IsString(jti) ||
+                strcmp(jti->valuestring, scope.jti) != 0) {
                 abort();
             }
             continue;

@@ -170,8 +170,8 @@ static void test_account_server_create_credentials_and_token(void **state)
     /* The full-log permission of GET /v1/activity: "activitylog" in the
      * signed 1password.com/fts; the registry entry looks like any other. */
     char *aj = NULL;
-    FX_OK(f.a, opc_account_token_create2(f.a, "auditor", "Web", specs, 1, 0,
-                                         OPC_TOKEN_ACTIVITY_LOG, &aj, &token));
+    FX_OK(f.a, opc_account_token_create2(f.a, "auditor", "Web", specs, 1, 0, OPC_TOKEN_ACTIVITY_LOG,
+                                         &aj, &token));
     t = fx_json(aj);
     opc_free(aj);
     verify_token(token, creds, sid, opc_account_id(f.a), c);
