@@ -42,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     opc__ebuf eb;
     opc_err rc = opc__jwt_verify((const char *)data, size, &expect, &claims, &eb);
     if (rc == OPC_OK) {
-        if (claims.n_vaults > OPC_JWT_MAX_VAULTS || claims.jti[0] == '\0') {
+        if (claims.n_vaults > OPC_JWT_MAX_VAULTS || claims.jti[0] == '\0' ||
+            (claims.features & ~OPC_JWT_FT_ACTIVITY_LOG) != 0) {
             abort();
         }
     } else if (rc != OPC_ERR_TOKEN || eb.reason <= 0 || eb.reason >= OPC_JWT_REASON_COUNT) {

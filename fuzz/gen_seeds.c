@@ -229,6 +229,14 @@ int main(void)
                "\"aud\":[\"com.1password.connect\"],\"sub\":\"fuzzserveraaaaaaaaaaaaaaaa\","
                "\"iat\":1799990000,\"nbf\":1799990000,\"exp\":1899990000,"
                "\"iss\":\"com.1password.b5\",\"jti\":\"fuzztokenaaaaaaaaaaaaaaaaa\"}");
+    token_seed(issuer, "valid_activitylog", hdr,
+               "{\"1password.com/auuid\":\"fuzzaccountaaaaaaaaaaaaaaa\","
+               "\"1password.com/token\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\","
+               "\"1password.com/fts\":[\"vaultaccess\",\"activitylog\"],"
+               "\"1password.com/vts\":[{\"u\":\"fuzzvaultaaaaaaaaaaaaaaaaa\",\"a\":1}],"
+               "\"aud\":[\"com.1password.connect\"],\"sub\":\"fuzzserveraaaaaaaaaaaaaaaa\","
+               "\"iat\":1799990000,\"iss\":\"com.1password.b5\","
+               "\"jti\":\"fuzztokenbbbbbbbbbbbbbbbbb\"}");
     token_seed(issuer, "valid_minimal", hdr,
                "{\"aud\":\"com.1password.connect\",\"iat\":1799990000,\"jti\":\"j\","
                "\"sub\":\"fuzzserveraaaaaaaaaaaaaaaa\","

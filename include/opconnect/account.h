@@ -334,6 +334,25 @@ OPC_API OPC_NODISCARD opc_err opc_account_token_create(opc_account *a, const cha
                                                        size_t n_specs, int64_t expires_in_s,
                                                        char **out_json, opc_secret **out_token)
     OPC_NONNULL(1, 2, 3, 4, 7, 8);
+/*
+ * opc_account_token_create2 - opc_account_token_create() with flags:
+ * OPC_TOKEN_ACTIVITY_LOG gives the token the full-log permission of
+ * GET /v1/activity (the feature "activitylog" in its signed
+ * 1password.com/fts claim; docs/connect-api.md): it sees every token's
+ * requests with their token id, user agent and address. Without it a token
+ * sees its own requests and, without those three, other tokens' requests
+ * on the vaults it can read. Only the token carries the permission (its
+ * registry entry does not): to take it away, revoke the token. Other bits
+ * are OPC_ERR_INVALID_ARG. Since 0.2.0.
+ */
+#define OPC_TOKEN_ACTIVITY_LOG 0x1u
+OPC_API OPC_NODISCARD opc_err opc_account_token_create2(opc_account *a, const char *name,
+                                                        const char *server,
+                                                        const char *const *vault_specs,
+                                                        size_t n_specs, int64_t expires_in_s,
+                                                        uint32_t flags, char **out_json,
+                                                        opc_secret **out_token)
+    OPC_NONNULL(1, 2, 3, 4, 8, 9);
 /* Tokens of one server (or all when server is NULL), active and revoked. */
 OPC_API OPC_NODISCARD opc_err opc_account_token_list(opc_account *a, const char *server,
                                                      char **out_json) OPC_NONNULL(1, 3);

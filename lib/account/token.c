@@ -3,6 +3,10 @@
  * owner's key) and its registry row (design: schema.c; the registry's other
  * calls are token_registry.c).
  *
+ * Features (1password.com/fts): "vaultaccess" always; "activitylog" with
+ * OPC_TOKEN_ACTIVITY_LOG, the full-log permission of GET /v1/activity.
+ * The permission lives only in the signed token, not in the registry row.
+ *
  * The token is returned once and never stored. The registry row holds jti,
  * server, name, scopes [{"u": vaultId, "a": acl}], created, expires and
  * state active|revoked; connect-api accepts only jtis that are active in the
@@ -107,9 +111,27 @@ static opc_err add_scopes(cJSON *arr, const scope *scopes, size_t n)
     return OPC_OK;
 }
 
+/* 1password.com/fts: "vaultaccess", and "activitylog" for OPC_TOKEN_ACTIVITY_LOG. */
+static opc_err add_features(cJSON *fts, uint32_t flags)
+{
+    cJSON *f = cJSON_CreateString("vaultaccess");
+    if (f == NULL) {
+        return OPC_ERR_NOMEM;
+    }
+    cJSON_AddItemToArray(fts, f);
+    if ((flags & OPC_TOKEN_ACTIVITY_LOG) != 0) {
+        f = cJSON_CreateString(OPC_JWT_FEATURE_ACTIVITY_LOG);
+        if (f == NULL) {
+            return OPC_ERR_NOMEM;
+        }
+        cJSON_AddItemToArray(fts, f);
+    }
+    return OPC_OK;
+}
+
 static opc_err build_claims(opc_account *a, const char *server_id, const char *jti,
-                            const uint8_t T[32], const scope *scopes, size_t n, int64_t iat,
-                            int64_t exp, char **out)
+                            const uint8_t T[32], const scope *scopes, size_t n, uint32_t flags,
+                            int64_t iat, int64_t exp, char **out)
 {
     char t64[48];
     cJSON *c = cJSON_CreateObject();
@@ -128,14 +150,13 @@ static opc_err build_claims(opc_account *a, const char *server_id, const char *j
         rc = OPC_ERR_NOMEM;
     }
     if (rc == OPC_OK) {
-        cJSON *f = cJSON_CreateString("vaultaccess");
+        rc = add_features(fts, flags);
+    }
+    if (rc == OPC_OK) {
         cJSON *au = cJSON_CreateString(OPC_JWT_AUDIENCE);
-        if (f == NULL || au == NULL) {
-            cJSON_Delete(f);
-            cJSON_Delete(au);
+        if (au == NULL) {
             rc = OPC_ERR_NOMEM;
         } else {
-            cJSON_AddItemToArray(fts, f);
             cJSON_AddItemToArray(aud, au);
         }
     }
@@ -277,7 +298,8 @@ static opc_err outputs(opc_account *a, const mint *m, const char *name, int64_t 
 /* One attempt: read phase, mint, one batch. *stale: the batch met a concurrent change. */
 static opc_err create_once(opc_account *a, const char *name, const char *server,
                            const char *const *specs, size_t n_specs, int64_t expires_in_s,
-                           char **out_json, opc_secret **out_token, bool *stale, opc__ebuf *eb)
+                           uint32_t flags, char **out_json, opc_secret **out_token, bool *stale,
+                           opc__ebuf *eb)
 {
     mint m;
     memset(&m, 0, sizeof m);
@@ -298,7 +320,7 @@ static opc_err create_once(opc_account *a, const char *name, const char *server,
         rc = opc__id_generate(m.jti);
     }
     if (rc == OPC_OK) {
-        rc = build_claims(a, m.server, m.jti, m.T, m.scopes, m.n, now, exp, &m.claims);
+        rc = build_claims(a, m.server, m.jti, m.T, m.scopes, m.n, flags, now, exp, &m.claims);
     }
     if (rc == OPC_OK) {
         (void)snprintf(header, sizeof header, "{\"alg\":\"ES256\",\"kid\":\"%s\",\"typ\":\"JWT\"}",
@@ -340,11 +362,14 @@ static opc_err create_once(opc_account *a, const char *name, const char *server,
 
 static opc_err token_create(opc_account *a, const char *name, const char *server,
                             const char *const *specs, size_t n_specs, int64_t expires_in_s,
-                            char **out_json, opc_secret **out_token, opc__ebuf *eb)
+                            uint32_t flags, char **out_json, opc_secret **out_token, opc__ebuf *eb)
 {
     opc_err rc = opc__acct_check_name(name, OPC_ACCOUNT_MAX_NAME, "token name", eb);
     if (rc != OPC_OK) {
         return rc;
+    }
+    if ((flags & ~(uint32_t)OPC_TOKEN_ACTIVITY_LOG) != 0) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "unknown token flags 0x%x", (unsigned)flags);
     }
     if (n_specs == 0 || n_specs > OPC_JWT_MAX_VAULTS) {
         return opc__fail(eb, OPC_ERR_RANGE, "a token needs 1 to %d vaults", OPC_JWT_MAX_VAULTS);
@@ -361,8 +386,8 @@ static opc_err token_create(opc_account *a, const char *name, const char *server
     bool again = true;
     for (int i = 0; again && i < OPC__TOKEN_TRIES; i++) {
         again = false;
-        rc = create_once(a, name, server, specs, n_specs, expires_in_s, out_json, out_token, &again,
-                         eb);
+        rc = create_once(a, name, server, specs, n_specs, expires_in_s, flags, out_json, out_token,
+                         &again, eb);
     }
     return rc;
 }
@@ -371,14 +396,23 @@ opc_err opc_account_token_create(opc_account *a, const char *name, const char *s
                                  const char *const *vault_specs, size_t n_specs,
                                  int64_t expires_in_s, char **out_json, opc_secret **out_token)
 {
+    return opc_account_token_create2(a, name, server, vault_specs, n_specs, expires_in_s, 0,
+                                     out_json, out_token);
+}
+
+opc_err opc_account_token_create2(opc_account *a, const char *name, const char *server,
+                                  const char *const *vault_specs, size_t n_specs,
+                                  int64_t expires_in_s, uint32_t flags, char **out_json,
+                                  opc_secret **out_token)
+{
     opc__ebuf eb;
     opc_err rc = opc__acct_enter(a, OPC__ACCT_UNLOCKED,
                                  name != NULL && server != NULL && vault_specs != NULL &&
                                      out_json != NULL && out_token != NULL,
                                  out_json, out_token, &eb);
     if (rc == OPC_OK) {
-        rc = token_create(a, name, server, vault_specs, n_specs, expires_in_s, out_json, out_token,
-                          &eb);
+        rc = token_create(a, name, server, vault_specs, n_specs, expires_in_s, flags, out_json,
+                          out_token, &eb);
     }
     return opc__acct_finish(a, rc, &eb);
 }

@@ -596,9 +596,11 @@ static opc_err claim_token_secret(const cJSON *p, opc__jwt_claims *claims, opc__
     return OPC_OK;
 }
 
-/* 1password.com/fts: an array of strings. */
-static opc_err claim_features(const cJSON *p, opc__ebuf *eb)
+/* 1password.com/fts: an array of strings; the ones the server knows set
+ * their OPC_JWT_FT_* bit (matched exactly: the claim is signed as issued). */
+static opc_err claim_features(const cJSON *p, unsigned *features, opc__ebuf *eb)
 {
+    *features = 0;
     const char *name = "1password.com/fts";
     const cJSON *m = opc__json_member(p, name);
     if (m == NULL) {
@@ -612,6 +614,9 @@ static opc_err claim_features(const cJSON *p, opc__ebuf *eb)
         if (!cJSON_IsString(e) || e->valuestring == NULL) {
             return reject(eb, OPC_JWT_CLAIM_TYPE, "token claim \"%s\" must be an array of strings",
                           name);
+        }
+        if (strcmp(e->valuestring, OPC_JWT_FEATURE_ACTIVITY_LOG) == 0) {
+            *features |= OPC_JWT_FT_ACTIVITY_LOG;
         }
     }
     return OPC_OK;
@@ -761,7 +766,7 @@ static opc_err check_claims(vctx *v, const opc__jwt_expect *expect, opc__jwt_cla
         rc = claim_token_secret(p, claims, eb);
     }
     if (rc == OPC_OK) {
-        rc = claim_features(p, eb);
+        rc = claim_features(p, &claims->features, eb);
     }
     if (rc == OPC_OK) {
         rc = claim_vaults(p, claims, eb);

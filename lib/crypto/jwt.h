@@ -38,6 +38,16 @@
 #define OPC_ACL_READ 0x1u
 #define OPC_ACL_WRITE 0x2u
 
+/*
+ * Features of 1password.com/fts that the server acts on (other strings are
+ * kept out of the claims and ignored, as 1Password's "vaultaccess" is).
+ * OPC_JWT_FT_ACTIVITY_LOG: "activitylog", GET /v1/activity shows the whole
+ * log, every token's requests unredacted (docs/connect-api.md); without it
+ * a token sees its own requests and those on vaults it can read.
+ */
+#define OPC_JWT_FEATURE_ACTIVITY_LOG "activitylog"
+#define OPC_JWT_FT_ACTIVITY_LOG 0x1u
+
 typedef enum opc__jwt_reason {
     OPC_JWT_OK = 0,
     OPC_JWT_TOO_LONG,          /* over OPC_JWT_MAX_LEN */
@@ -95,6 +105,7 @@ typedef struct opc__jwt_claims {
     bool has_exp;
     uint8_t token_secret[32]; /* 1password.com/token, decoded; wipe after use */
     bool has_token_secret;
+    unsigned features; /* OPC_JWT_FT_* bits of 1password.com/fts */
     size_t n_vaults;
     opc__jwt_vault vaults[OPC_JWT_MAX_VAULTS];
     uint8_t sig_hash[32]; /* SHA-256 of the signature segment (its text) */

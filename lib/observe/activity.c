@@ -56,7 +56,21 @@ typedef struct rec {
     char item[OPC_ID_LEN + 1];
 } rec;
 
-enum { ST_INSERT, ST_BOUNDS, ST_PRUNE, ST_PAGE, ST_COUNT };
+enum { ST_INSERT, ST_BOUNDS, ST_PRUNE, ST_PAGE, ST_SCOPED_COUNT, ST_SCOPED_PAGE, ST_COUNT };
+
+/* The columns of a listed row, in row_json's order. */
+#define ROW_COLUMNS                                                                                \
+    "request_id, ts_us, action, result, actor_id, account, jti, user_agent, request_ip,"           \
+    " resource_type, vault_id, item_id, item_version"
+/*
+ * A scoped reader's records (opc__activity_scope) among the newest
+ * max_records (id > ?1): its own (jti = ?2; NULL matches none) and those
+ * whose vault is one of ?3, a JSON array of ids (json_each: one prepared
+ * statement for any number of vaults; SQLite makes the list a temporary
+ * index once per run).
+ */
+#define SCOPED_WHERE                                                                               \
+    " WHERE id > ?1 AND (jti = ?2 OR vault_id IN (SELECT value FROM json_each(?3)))"
 
 static const char *const sql_text[ST_COUNT] = {
     [ST_INSERT] = "INSERT INTO activity (request_id, ts_us, action, result, actor_id, account,"
@@ -65,9 +79,11 @@ static const char *const sql_text[ST_COUNT] = {
     /* Two subqueries: min() and max() together in one query would scan the table. */
     [ST_BOUNDS] = "SELECT (SELECT min(id) FROM activity), (SELECT max(id) FROM activity)",
     [ST_PRUNE] = "DELETE FROM activity WHERE id <= ?1",
-    [ST_PAGE] = "SELECT request_id, ts_us, action, result, actor_id, account, jti, user_agent,"
-                " request_ip, resource_type, vault_id, item_id, item_version FROM activity"
-                " WHERE id <= ?1 ORDER BY id DESC LIMIT ?2",
+    [ST_PAGE] = "SELECT " ROW_COLUMNS " FROM activity WHERE id <= ?1 ORDER BY id DESC LIMIT ?2",
+    /* The table holds at most max_records + slack rows: a scan is bounded. */
+    [ST_SCOPED_COUNT] = "SELECT count(*) FROM activity" SCOPED_WHERE,
+    [ST_SCOPED_PAGE] =
+        "SELECT " ROW_COLUMNS " FROM activity" SCOPED_WHERE " ORDER BY id DESC LIMIT ?4 OFFSET ?5",
 };
 
 static const char schema_v1[] =
@@ -594,7 +610,9 @@ static const char *known(const char *s, const char *const *names, size_t n)
     return NULL;
 }
 
-static void row_json(opc__buf *b, sqlite3_stmt *st)
+/* One record as APIRequest JSON; redact leaves out the actor's jti, user
+ * agent and address (another token's record seen by a scoped reader). */
+static void row_json(opc__buf *b, sqlite3_stmt *st, bool redact)
 {
     char ts[OPC_TIME_STRLEN];
     if (opc__time_format_us(sqlite3_column_int64(st, 1), ts) != OPC_OK) {
@@ -613,9 +631,11 @@ static void row_json(opc__buf *b, sqlite3_stmt *st)
     bool f2 = true;
     member(b, &f2, "id", col_text(st, 4), OPC_ACTIVITY_MAX_JTI + 1);
     member(b, &f2, "account", col_text(st, 5), OPC_ACTIVITY_MAX_JTI + 1);
-    member(b, &f2, "jti", col_text(st, 6), OPC_ACTIVITY_MAX_JTI + 1);
-    member(b, &f2, "userAgent", col_text(st, 7), OPC_ACTIVITY_MAX_UA + 1);
-    member(b, &f2, "requestIp", col_text(st, 8), OPC_ACTIVITY_MAX_IP + 1);
+    if (!redact) {
+        member(b, &f2, "jti", col_text(st, 6), OPC_ACTIVITY_MAX_JTI + 1);
+        member(b, &f2, "userAgent", col_text(st, 7), OPC_ACTIVITY_MAX_UA + 1);
+        member(b, &f2, "requestIp", col_text(st, 8), OPC_ACTIVITY_MAX_IP + 1);
+    }
     opc__buf_append_char(b, '}');
     if (rtype != NULL) {
         opc__buf_appendf(b, ",\"resource\":{\"type\":\"%s\"", rtype);
@@ -636,14 +656,97 @@ static void row_json(opc__buf *b, sqlite3_stmt *st)
     opc__buf_append_char(b, '}');
 }
 
-static opc_err read_page(opc__activity *a, size_t limit, size_t offset, opc__activity_page *out,
-                         opc__buf *b, opc__ebuf *eb)
+/* Append the rows of st (stepped here) to b as a JSON array's members. */
+static opc_err page_rows(opc__activity *a, sqlite3_stmt *st, const opc__activity_scope *scope,
+                         opc__activity_page *out, opc__buf *b, opc__ebuf *eb)
+{
+    bool row = true;
+    opc_err rc = OPC_OK;
+    while (rc == OPC_OK && row) {
+        rc = opc__db_step(a->db, st, &row, eb);
+        if (rc == OPC_OK && row) {
+            if (out->count > 0) {
+                opc__buf_append_char(b, ',');
+            }
+            bool redact = scope != NULL && !scope->full &&
+                          (scope->jti == NULL || strcmp(col_text(st, 6), scope->jti) != 0);
+            row_json(b, st, redact);
+            out->count++;
+        }
+    }
+    return rc;
+}
+
+/* ["<id>","<id>",...]: the scope's valid vault ids as a JSON array (ids
+ * are [a-z0-9]{26}: nothing to escape). */
+static void vault_list(opc__buf *vb, const opc__activity_scope *scope)
+{
+    bool first = true;
+    opc__buf_append_char(vb, '[');
+    for (size_t i = 0; i < scope->n_vaults; i++) {
+        if (scope->vaults[i] != NULL && opc__id_client_valid_str(scope->vaults[i])) {
+            opc__buf_append_str(vb, first ? "\"" : ",\"");
+            opc__buf_append(vb, scope->vaults[i], OPC_ID_LEN);
+            opc__buf_append_char(vb, '"');
+            first = false;
+        }
+    }
+    opc__buf_append(vb, "]", 2); /* with its NUL: bound as text */
+}
+
+static opc_err read_scoped(opc__activity *a, const opc__activity_scope *scope, int64_t floor,
+                           size_t limit, size_t offset, opc__activity_page *out, opc__buf *b,
+                           opc__ebuf *eb)
+{
+    opc__buf vb;
+    opc__buf_init(&vb, false);
+    vault_list(&vb, scope);
+    opc_err rc = opc__buf_err(&vb);
+    const char *jti = scope->jti != NULL && scope->jti[0] != '\0' ? scope->jti : NULL;
+    sqlite3_stmt *st = NULL;
+    if (rc == OPC_OK) {
+        rc = opc__db_stmt(a->db, ST_SCOPED_COUNT, &st, eb, "itt", floor, jti, vb.data);
+    }
+    bool row = false;
+    if (rc == OPC_OK) {
+        rc = opc__db_step(a->db, st, &row, eb);
+    }
+    if (rc == OPC_OK && row) {
+        int64_t n = sqlite3_column_int64(st, 0);
+        out->total = n > 0 ? (size_t)n : 0;
+    }
+    opc__db_done(st);
+    st = NULL;
+    opc__buf_append_char(b, '[');
+    if (rc == OPC_OK && offset < out->total && limit > 0) {
+        rc = opc__db_stmt(a->db, ST_SCOPED_PAGE, &st, eb, "ittii", floor, jti, vb.data,
+                          (int64_t)limit, (int64_t)offset);
+        if (rc == OPC_OK) {
+            rc = page_rows(a, st, scope, out, b, eb);
+        }
+        opc__db_done(st);
+    }
+    opc__buf_free(&vb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    opc__buf_append_char(b, ']');
+    return opc__buf_err(b);
+}
+
+/* The page; scope NULL or full: every record, as stored. */
+static opc_err read_page(opc__activity *a, const opc__activity_scope *scope, size_t limit,
+                         size_t offset, opc__activity_page *out, opc__buf *b, opc__ebuf *eb)
 {
     int64_t lo = 0;
     int64_t hi = 0;
     opc_err rc = bounds(a, &lo, &hi, eb);
     if (rc != OPC_OK) {
         return rc;
+    }
+    if (scope != NULL && !scope->full) {
+        /* Only the newest max_records are listed, as for the whole log. */
+        return read_scoped(a, scope, hi - (int64_t)a->max_records, limit, offset, out, b, eb);
     }
     size_t rows = count_of(lo, hi);
     out->total = rows < a->max_records ? rows : a->max_records;
@@ -655,16 +758,8 @@ static opc_err read_page(opc__activity *a, size_t limit, size_t offset, opc__act
     if (want > 0) {
         sqlite3_stmt *st = NULL;
         rc = opc__db_stmt(a->db, ST_PAGE, &st, eb, "ii", hi - (int64_t)offset, (int64_t)want);
-        bool row = true;
-        while (rc == OPC_OK && row) {
-            rc = opc__db_step(a->db, st, &row, eb);
-            if (rc == OPC_OK && row) {
-                if (out->count > 0) {
-                    opc__buf_append_char(b, ',');
-                }
-                row_json(b, st);
-                out->count++;
-            }
+        if (rc == OPC_OK) {
+            rc = page_rows(a, st, NULL, out, b, eb);
         }
         opc__db_done(st);
         if (rc != OPC_OK) {
@@ -675,8 +770,8 @@ static opc_err read_page(opc__activity *a, size_t limit, size_t offset, opc__act
     return opc__buf_err(b);
 }
 
-opc_err opc__activity_list(opc__activity *act, size_t limit, size_t offset, opc__activity_page *out,
-                           opc__ebuf *eb)
+static opc_err list_page(opc__activity *act, const opc__activity_scope *scope, size_t limit,
+                         size_t offset, opc__activity_page *out, opc__ebuf *eb)
 {
     if (out == NULL) {
         return OPC_ERR_INVALID_ARG;
@@ -695,7 +790,7 @@ opc_err opc__activity_list(opc__activity *act, size_t limit, size_t offset, opc_
     opc__ebuf deb;
     opc__ebuf_clear(&deb);
     (void)drain(act, &deb);
-    opc_err rc = read_page(act, limit, offset, out, &b, eb);
+    opc_err rc = read_page(act, scope, limit, offset, out, &b, eb);
     pthread_mutex_unlock(&act->db_mu);
     if (rc != OPC_OK) {
         opc__buf_free(&b);
@@ -705,6 +800,25 @@ opc_err opc__activity_list(opc__activity *act, size_t limit, size_t offset, opc_
     out->json = opc__buf_detach(&b, &out->json_len);
     opc__activity_content_range(offset, out->count, out->total, out->content_range);
     return OPC_OK;
+}
+
+opc_err opc__activity_list(opc__activity *act, size_t limit, size_t offset, opc__activity_page *out,
+                           opc__ebuf *eb)
+{
+    return list_page(act, NULL, limit, offset, out, eb);
+}
+
+opc_err opc__activity_list_scoped(opc__activity *act, const opc__activity_scope *scope,
+                                  size_t limit, size_t offset, opc__activity_page *out,
+                                  opc__ebuf *eb)
+{
+    if (scope == NULL) {
+        if (out != NULL) {
+            memset(out, 0, sizeof *out);
+        }
+        return OPC_ERR_INVALID_ARG;
+    }
+    return list_page(act, scope, limit, offset, out, eb);
 }
 
 void opc__activity_page_clear(opc__activity_page *p)

@@ -31,7 +31,11 @@
  *
  * Reading. opc__activity_list() first writes everything queued (so a client
  * sees its own previous request), then reads newest first. A close writes
- * the queue too.
+ * the queue too. opc__activity_list_scoped() reads what one token may see
+ * (docs/connect-api.md, GET /v1/activity): its own records in full, and
+ * other tokens' records on the vaults it can read without their jti, user
+ * agent and address; the whole log needs the token's full-log permission
+ * (scope.full). Paging and the total count apply to what the reader sees.
  *
  * Errors: OPC_ERR_INVALID_ARG, OPC_ERR_NOMEM, OPC_ERR_IO (SQLite or file
  * system), OPC_ERR_PARSE (the file is not an activity log; a bad query
@@ -146,6 +150,14 @@ typedef struct opc__activity_page {
     char content_range[OPC_ACTIVITY_RANGE_LEN];
 } opc__activity_page;
 
+/* Who reads the log: what opc__activity_list_scoped() shows them. */
+typedef struct opc__activity_scope {
+    bool full;                 /* every record as stored (the full-log permission) */
+    const char *jti;           /* the reader's token: its records, in full (NULL/"": none) */
+    const char *const *vaults; /* vaults the reader can read (26-char ids; others skipped) */
+    size_t n_vaults;
+} opc__activity_scope;
+
 typedef struct opc__activity opc__activity;
 
 /* "<dir of cache_path>/activity.sqlite". *out: opc__free. */
@@ -176,6 +188,17 @@ opc_err opc__activity_flush(opc__activity *act, opc__ebuf *eb);
  */
 opc_err opc__activity_list(opc__activity *act, size_t limit, size_t offset, opc__activity_page *out,
                            opc__ebuf *eb);
+/*
+ * The same over the records scope may see (scope->full: all of them, as
+ * opc__activity_list). Otherwise: records whose jti is scope->jti, in
+ * full; records of other tokens whose vault is one of scope->vaults, with
+ * actor.jti, actor.userAgent and actor.requestIp left out; nothing else
+ * (a record without a vault only when it is the reader's). total and
+ * Content-Range count only these. scope NULL is OPC_ERR_INVALID_ARG.
+ */
+opc_err opc__activity_list_scoped(opc__activity *act, const opc__activity_scope *scope,
+                                  size_t limit, size_t offset, opc__activity_page *out,
+                                  opc__ebuf *eb);
 void opc__activity_page_clear(opc__activity_page *p);
 
 void opc__activity_get_stats(opc__activity *act, opc__activity_stats *out);

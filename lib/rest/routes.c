@@ -12,7 +12,8 @@
  *                                       files.c: [File], File, the bytes
  *   POST /v1/vaults/{v}/items, PUT / PATCH / DELETE /v1/vaults/{v}/items/{i}
  *                                       write.c: the item writes
- *   GET /v1/activity, GET /metrics      the activity log, Prometheus text
+ *   GET /v1/activity, GET /metrics      the activity log (what the token may
+ *                                       see of it), Prometheus text
  *
  * Conventions: every response is assembled in one buffer (status line,
  * headers, body) and sent with ONE mg_write (perf-anchors §0.5); every
@@ -204,7 +205,34 @@ static int route_health(req *r, const struct mg_request_info *ri)
 
 /* ---- /v1/activity and /metrics ---- */
 
-static int route_activity(req *r, const struct mg_request_info *ri)
+/*
+ * What tok may see of the log (docs/connect-api.md): the whole log with
+ * the full-log permission (the signed feature "activitylog" of its
+ * 1password.com/fts), else its own records and, without their actor's
+ * jti, user agent and address, other tokens' records on the vaults it can
+ * read: granted to this server (the index now) and read in its scopes.
+ * vaults[] gets those ids (borrowed from tok).
+ */
+static void activity_scope(opc_api *api, const opc__auth_token *tok, opc__activity_scope *scope,
+                           const char **vaults)
+{
+    memset(scope, 0, sizeof *scope);
+    scope->full = (tok->features & OPC_JWT_FT_ACTIVITY_LOG) != 0;
+    scope->jti = tok->jti;
+    size_t n = 0;
+    opc__ix_snapshot *s = opc__index_acquire(api->index);
+    for (size_t i = 0; i < tok->n_vaults && n < OPC_JWT_MAX_VAULTS; i++) {
+        const char *vid = tok->vaults[i].vault;
+        if ((opc__auth_acl(tok, vid) & OPC_ACL_READ) != 0 && opc__ix_find_vault(s, vid) != NULL) {
+            vaults[n++] = vid;
+        }
+    }
+    opc__index_release(api->index, s);
+    scope->vaults = vaults;
+    scope->n_vaults = n;
+}
+
+static int route_activity(req *r, const struct mg_request_info *ri, const opc__auth_token *tok)
 {
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
@@ -213,8 +241,11 @@ static int route_activity(req *r, const struct mg_request_info *ri)
     if (opc__activity_parse_query(ri->query_string, &limit, &offset, &eb) != OPC_OK) {
         return opc__resp_error(r, 400, "%s", eb.msg);
     }
+    const char *vaults[OPC_JWT_MAX_VAULTS];
+    opc__activity_scope scope;
+    activity_scope(r->api, tok, &scope, vaults);
     opc__activity_page page;
-    opc_err rc = opc__activity_list(r->api->activity, limit, offset, &page, &eb);
+    opc_err rc = opc__activity_list_scoped(r->api->activity, &scope, limit, offset, &page, &eb);
     int st;
     if (rc != OPC_OK) {
         opc__log_scoped(OPC_LOG_ERROR, "api", r->rid, r->jti, "activity log: %s",
@@ -657,8 +688,8 @@ static int route_v1(req *r, const struct mg_request_info *ri)
         return opc__resp_error(r, 500, "failed to initiate, review service logs for details");
     }
     if (k == R_ACTIVITY) {
-        return strcmp(r->method, "GET") == 0 ? route_activity(r, ri)
-                                              : opc__resp_error(r, 405, "Method not allowed");
+        return strcmp(r->method, "GET") == 0 ? route_activity(r, ri, tok)
+                                             : opc__resp_error(r, 405, "Method not allowed");
     }
     r->audit = true;
     if (valid_id(vid)) {

@@ -27,6 +27,7 @@ typedef struct entry {
     int64_t exp;
     int64_t reg_exp; /* the registry's expiry of the jti (0 = none) */
     uint64_t gen;    /* registry generation at which the jti was last active */
+    unsigned features;
     size_t n_vaults;
     opc__jwt_vault *vaults;
 } entry;
@@ -270,9 +271,11 @@ static bool exp_ok(bool has_exp, int64_t exp, int64_t now)
     return !has_exp || exp > now - OPC_JWT_LEEWAY_S;
 }
 
-static void fill_token(opc__auth_token *tok, const char *jti, const opc__jwt_vault *v, size_t n)
+static void fill_token(opc__auth_token *tok, const char *jti, unsigned features,
+                       const opc__jwt_vault *v, size_t n)
 {
     memcpy(tok->jti, jti, strlen(jti) + 1);
+    tok->features = features;
     tok->n_vaults = n;
     if (n > 0) {
         memcpy(tok->vaults, v, n * sizeof *v);
@@ -329,7 +332,7 @@ static int cache_try(opc__auth *a, const uint8_t key[32], int64_t now, opc__auth
         return -1;
     }
     if (e->gen == gen) {
-        fill_token(tok, e->jti, e->vaults, e->n_vaults);
+        fill_token(tok, e->jti, e->features, e->vaults, e->n_vaults);
         pthread_rwlock_unlock(&a->lock);
         tok->cache_hit = true;
         return 1;
@@ -355,7 +358,7 @@ static int cache_try(opc__auth *a, const uint8_t key[32], int64_t now, opc__auth
     }
     e->gen = gen;
     e->reg_exp = reg_exp;
-    fill_token(tok, e->jti, e->vaults, e->n_vaults);
+    fill_token(tok, e->jti, e->features, e->vaults, e->n_vaults);
     pthread_rwlock_unlock(&a->lock);
     tok->cache_hit = true;
     return 1;
@@ -396,6 +399,7 @@ static void cache_put(opc__auth *a, const uint8_t key[32], const opc__jwt_claims
     e->exp = c->exp;
     e->reg_exp = reg_exp;
     e->gen = gen;
+    e->features = c->features;
     e->n_vaults = c->n_vaults;
     e->vaults = v;
     pthread_rwlock_unlock(&a->lock);
@@ -444,6 +448,7 @@ opc_err opc__auth_check(opc__auth *a, const char *const *headers, size_t n_heade
     }
     tok->jti[0] = '\0';
     tok->n_vaults = 0;
+    tok->features = 0;
     tok->cache_hit = false;
     if (n_headers == 0 || headers[0] == NULL) {
         return deny(eb, OPC_AUTH_MISSING, "no Authorization header");
@@ -499,7 +504,7 @@ opc_err opc__auth_check(opc__auth *a, const char *const *headers, size_t n_heade
         rc = check_secret(a, c, eb);
     }
     if (rc == OPC_OK) {
-        fill_token(tok, c->jti, c->vaults, c->n_vaults);
+        fill_token(tok, c->jti, c->features, c->vaults, c->n_vaults);
         cache_put(a, key, c, reg_exp, gen);
     }
     opc__wipe(c, sizeof *c);

@@ -24,13 +24,13 @@
  * Verified-token cache. Keyed by SHA-256 of the token text, a fixed table of
  * OPC_AUTH_CACHE_SLOTS entries (bounded memory; collisions replace). Each
  * entry holds the jti, the exp, the registry's expiry of the jti, the vault
- * scopes and the registry generation at which the jti was last found
- * active. A hit is valid when neither the token's exp nor the registry's
- * expiry has passed (> now - leeway, as the verifier) and the registry
- * generation is unchanged; when the generation moved, the jti is
- * looked up again (one in-memory lookup), so a revoked or deleted token
- * fails as soon as the registry change is seen (the api polls the cache
- * every OPC_API_POLL_MS). Locking the server empties the cache.
+ * scopes, the features (1password.com/fts) and the registry generation at
+ * which the jti was last found active. A hit is valid when neither the
+ * token's exp nor the registry's expiry has passed (> now - leeway, as the
+ * verifier) and the registry generation is unchanged; when the generation
+ * moved, the jti is looked up again (one in-memory lookup), so a revoked or
+ * deleted token fails as soon as the registry change is seen (the api polls
+ * the cache every OPC_API_POLL_MS). Locking the server empties the cache.
  *
  * Thread safety: opc__auth_check may run concurrently on any threads
  * (a rwlock guards the cache, a mutex the unlock).
@@ -78,7 +78,8 @@ typedef struct opc__auth_token {
     char jti[65];
     size_t n_vaults;
     opc__jwt_vault vaults[OPC_JWT_MAX_VAULTS];
-    bool cache_hit; /* served from the verified-token cache */
+    unsigned features; /* OPC_JWT_FT_* bits of its 1password.com/fts */
+    bool cache_hit;    /* served from the verified-token cache */
 } opc__auth_token;
 
 typedef struct opc__auth opc__auth;

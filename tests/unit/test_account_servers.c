@@ -163,8 +163,30 @@ static void test_account_server_create_credentials_and_token(void **state)
     assert_string_equal(
         fx_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(t, "vaults"), 0), "access"),
         "rw");
+    assert_int_equal(c->features, 0); /* no full-log permission unless asked */
     cJSON_Delete(t);
     opc_secret_free(token);
+
+    /* The full-log permission of GET /v1/activity: "activitylog" in the
+     * signed 1password.com/fts; the registry entry looks like any other. */
+    char *aj = NULL;
+    FX_OK(f.a, opc_account_token_create2(f.a, "auditor", "Web", specs, 1, 0, OPC_TOKEN_ACTIVITY_LOG,
+                                         &aj, &token));
+    t = fx_json(aj);
+    opc_free(aj);
+    verify_token(token, creds, sid, opc_account_id(f.a), c);
+    assert_int_equal(c->features, OPC_JWT_FT_ACTIVITY_LOG);
+    assert_int_equal(c->n_vaults, 1);
+    assert_int_equal(c->vaults[0].acl, OPC_ACL_READ);
+    assert_null(cJSON_GetObjectItemCaseSensitive(t, "activityLog"));
+    cJSON_Delete(t);
+    opc_secret_free(token);
+    token = NULL;
+    /* Unknown flags are refused before anything is minted or stored. */
+    FX_ERR(f.a, OPC_ERR_INVALID_ARG,
+           opc_account_token_create2(f.a, "odd", "Web", specs, 1, 0, 0x2u, &aj, &token));
+    assert_null(aj);
+    assert_null(token);
     opc__wipe(c, sizeof *c);
     free(c);
 
@@ -180,7 +202,7 @@ static void test_account_server_create_credentials_and_token(void **state)
     FX_ERR(f.a, OPC_ERR_EXISTS,
            opc_account_token_create(f.a, "CI", "Web", specs, 1, 0, &json, &token));
     db = fx_db(&f);
-    assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM tokens"), 3);
+    assert_int_equal(fx_count(db, "SELECT COUNT(*) FROM tokens"), 4);
     sqlite3_close(db);
     opc_credentials_free(creds);
     fx_destroy(&f);

@@ -2,7 +2,9 @@
  * tests/unit/test_activity.c - the activity log (observe/activity.c): record
  * format, newest-first paging with Content-Range, the query parser, the
  * bound on disk, queued records visible to a list, drop counting, 8
- * recording threads, restart, shutdown flush, file modes, foreign files.
+ * recording threads, restart, shutdown flush, file modes, foreign files;
+ * what one token sees of it (its own records, redacted records of others
+ * on vaults it reads, the full-log permission) with paging.
  *
  * The library's allocator is cmocka's (leak checks); it is not thread-safe,
  * so only the main thread may allocate. The recording threads and the
@@ -727,6 +729,280 @@ static void test_activity_null_safe(void **state)
     assert_int_equal(st.recorded, 0);
 }
 
+/* ---- what one token sees (opc__activity_list_scoped) ---- */
+
+#define V1 "v1v1v1v1v1v1v1v1v1v1v1v1v1"
+#define V2 "v2v2v2v2v2v2v2v2v2v2v2v2v2"
+#define I1 "i1i1i1i1i1i1i1i1i1i1i1i1i1"
+#define I2 "i2i2i2i2i2i2i2i2i2i2i2i2i2"
+#define J1 "jti1jti1jti1jti1jti1jti1jt"
+#define J2 "jti2jti2jti2jti2jti2jti2jt"
+#define J3 "jti3jti3jti3jti3jti3jti3jt"
+
+/* A record of token jti (user agent "ua-<n>", address "10.0.0.<n>") with
+ * request id rid; vault/item NULL for a request without them. */
+static void record_by(opc__activity *a, const char *rid, int n, const char *jti,
+                      opc__activity_result result, const char *vault, const char *item)
+{
+    char ua[16];
+    char ip[16];
+    snprintf(ua, sizeof ua, "ua-%d", n);
+    snprintf(ip, sizeof ip, "10.0.0.%d", n);
+    opc__activity_event ev = {.request_id = rid,
+                              .action = OPC_ACTIVITY_READ,
+                              .result = result,
+                              .jti = jti,
+                              .user_agent = ua,
+                              .request_ip = ip,
+                              .resource_type = item != NULL    ? OPC_ACTIVITY_RES_ITEM
+                                               : vault != NULL ? OPC_ACTIVITY_RES_VAULT
+                                                               : OPC_ACTIVITY_RES_NONE,
+                              .vault_id = vault,
+                              .item_id = item};
+    opc__activity_record(a, &ev);
+}
+
+static cJSON *list_scoped_json(opc__activity *a, const opc__activity_scope *scope, size_t limit,
+                               size_t offset, opc__activity_page *page)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = opc__activity_list_scoped(a, scope, limit, offset, page, &eb);
+    if (rc != OPC_OK) {
+        fail_msg("list_scoped: %s (%s)", opc_errname(rc), eb.msg);
+    }
+    assert_int_equal(strlen(page->json), page->json_len);
+    cJSON *j = NULL;
+    rc = opc__json_parse(page->json, page->json_len, NULL, &j, &eb);
+    if (rc != OPC_OK) {
+        fail_msg("scoped list output is not strict JSON: %s", eb.msg);
+    }
+    assert_true(cJSON_IsArray(j));
+    assert_int_equal((size_t)cJSON_GetArraySize(j), page->count);
+    return j;
+}
+
+/* The request ids of a page, newest first, joined by ' '. */
+static void rids_of(const cJSON *j, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < cJSON_GetArraySize(j); i++) {
+        int n = snprintf(out + o, cap - o, "%s%s", i > 0 ? " " : "", str_at(j, i, "requestId"));
+        assert_true(n > 0 && (size_t)n < cap - o);
+        o += (size_t)n;
+    }
+}
+
+static void assert_absent(const opc__activity_page *page, const char *const *words)
+{
+    for (size_t i = 0; words[i] != NULL; i++) {
+        if (strstr(page->json, words[i]) != NULL) {
+            fail_msg("\"%s\" is in the page: %s", words[i], page->json);
+        }
+    }
+}
+
+/* The actor of element i has a jti (and then user agent and address) or none of the three. */
+static void assert_actor(const cJSON *j, int i, const char *jti, int n)
+{
+    const cJSON *actor = opc__json_member(cJSON_GetArrayItem(j, i), "actor");
+    assert_non_null(actor);
+    assert_string_equal(opc__json_member(actor, "id")->valuestring, SERVER);
+    assert_string_equal(opc__json_member(actor, "account")->valuestring, ACCOUNT);
+    if (jti == NULL) {
+        assert_null(opc__json_member(actor, "jti"));
+        assert_null(opc__json_member(actor, "userAgent"));
+        assert_null(opc__json_member(actor, "requestIp"));
+        return;
+    }
+    char ua[16];
+    char ip[16];
+    snprintf(ua, sizeof ua, "ua-%d", n);
+    snprintf(ip, sizeof ip, "10.0.0.%d", n);
+    assert_string_equal(opc__json_member(actor, "jti")->valuestring, jti);
+    assert_string_equal(opc__json_member(actor, "userAgent")->valuestring, ua);
+    assert_string_equal(opc__json_member(actor, "requestIp")->valuestring, ip);
+}
+
+/*
+ * Three tokens: J1 reads V1, J2 reads V2, J3 no vault. Records, oldest
+ * first: a1 J1 lists vaults; a2 J1 reads I1 in V1; a3 J2 lists vaults; a4
+ * J2 reads I2 in V2; a5 J2 is denied V1; a6 J1 is denied I2 in V2; a7 J3
+ * lists vaults. (Each token's n in record_by: J1 1, J2 2, J3 3.)
+ */
+static opc__activity *open_three_tokens(tmpdir *t)
+{
+    tmp_make(t);
+    opc__activity *a = open_log(t, 0, 0, false);
+    record_by(a, "a1", 1, J1, OPC_ACTIVITY_SUCCESS, NULL, NULL);
+    record_by(a, "a2", 1, J1, OPC_ACTIVITY_SUCCESS, V1, I1);
+    record_by(a, "a3", 2, J2, OPC_ACTIVITY_SUCCESS, NULL, NULL);
+    record_by(a, "a4", 2, J2, OPC_ACTIVITY_SUCCESS, V2, I2);
+    record_by(a, "a5", 2, J2, OPC_ACTIVITY_DENY, V1, NULL);
+    record_by(a, "a6", 1, J1, OPC_ACTIVITY_DENY, V2, I2);
+    record_by(a, "a7", 3, J3, OPC_ACTIVITY_SUCCESS, NULL, NULL);
+    return a;
+}
+
+static void test_activity_scoped_per_token(void **state)
+{
+    (void)state;
+    tmpdir t;
+    opc__activity *a = open_three_tokens(&t);
+    opc__activity_page page;
+    char rids[128];
+
+    /* J1, reader of V1: its own a6 a2 a1 in full, J2's denial on V1 (a5)
+     * without J2's jti, user agent or address; nothing of J2 on V2 nor J3. */
+    const char *v1[] = {V1};
+    opc__activity_scope s1 = {.jti = J1, .vaults = v1, .n_vaults = 1};
+    cJSON *j = list_scoped_json(a, &s1, 50, 0, &page);
+    rids_of(j, rids, sizeof rids);
+    assert_string_equal(rids, "a6 a5 a2 a1");
+    assert_string_equal(page.content_range, "1-4/4");
+    assert_actor(j, 0, J1, 1);
+    assert_actor(j, 1, NULL, 2);
+    assert_actor(j, 2, J1, 1);
+    assert_actor(j, 3, J1, 1);
+    static const char *const not_j1[] = {J2, J3, "ua-2", "ua-3", "10.0.0.2", "10.0.0.3", NULL};
+    assert_absent(&page, not_j1);
+    page_done(j, &page);
+
+    /* J2, reader of V2: a5 a4 a3 its own, J1's a6 on V2 redacted; never V1's item. */
+    const char *v2[] = {V2};
+    opc__activity_scope s2 = {.jti = J2, .vaults = v2, .n_vaults = 1};
+    j = list_scoped_json(a, &s2, 50, 0, &page);
+    rids_of(j, rids, sizeof rids);
+    assert_string_equal(rids, "a6 a5 a4 a3");
+    assert_actor(j, 0, NULL, 1);
+    assert_actor(j, 1, J2, 2);
+    static const char *const not_j2[] = {J1, J3, I1, "ua-1", "ua-3", "10.0.0.1", "10.0.0.3", NULL};
+    assert_absent(&page, not_j2);
+    page_done(j, &page);
+
+    /* J3, no vault: only its own vault list. */
+    opc__activity_scope s3 = {.jti = J3};
+    j = list_scoped_json(a, &s3, 50, 0, &page);
+    rids_of(j, rids, sizeof rids);
+    assert_string_equal(rids, "a7");
+    assert_string_equal(page.content_range, "1-1/1");
+    assert_actor(j, 0, J3, 3);
+    static const char *const not_j3[] = {J1,     J2,     V1,         V2,         I1,  I2,
+                                         "ua-1", "ua-2", "10.0.0.1", "10.0.0.2", NULL};
+    assert_absent(&page, not_j3);
+    page_done(j, &page);
+
+    /* A vault the reader lists but nobody touched, and ids that are not
+     * ids, add nothing; neither does a reader without a jti. */
+    const char *odd[] = {"zzzzzzzzzzzzzzzzzzzzzzzzzz", "", NULL, "v1v1v1v1v1v1", "%", V1 "x"};
+    opc__activity_scope s4 = {.jti = NULL, .vaults = odd, .n_vaults = OPC_ARRAY_LEN(odd)};
+    j = list_scoped_json(a, &s4, 50, 0, &page);
+    assert_string_equal(page.json, "[]");
+    assert_string_equal(page.content_range, "*/0");
+    page_done(j, &page);
+
+    /* The full-log permission: everything, as stored. */
+    opc__activity_scope full = {.full = true, .jti = J3};
+    j = list_scoped_json(a, &full, 50, 0, &page);
+    rids_of(j, rids, sizeof rids);
+    assert_string_equal(rids, "a7 a6 a5 a4 a3 a2 a1");
+    assert_actor(j, 1, J1, 1);
+    assert_actor(j, 3, J2, 2);
+    page_done(j, &page);
+
+    /* No scope is no answer. */
+    assert_int_equal(opc__activity_list_scoped(a, NULL, 50, 0, &page, NULL), OPC_ERR_INVALID_ARG);
+    assert_null(page.json);
+    close_and_remove(a, &t);
+}
+
+static void test_activity_scoped_paging(void **state)
+{
+    (void)state;
+    tmpdir t;
+    opc__activity *a = open_three_tokens(&t);
+    opc__activity_page page;
+    char rids[128];
+    const char *v1[] = {V1};
+    opc__activity_scope s1 = {.jti = J1, .vaults = v1, .n_vaults = 1};
+    static const struct {
+        size_t limit, offset;
+        const char *rids, *range;
+    } pages[] = {
+        {2, 0, "a6 a5", "1-2/4"},    {2, 2, "a2 a1", "3-4/4"},
+        {3, 1, "a5 a2 a1", "2-4/4"}, {2, 4, "", "*/4"},
+        {0, 0, "", "*/4"},           {50, OPC_ACTIVITY_MAX_OFFSET, "", "*/4"},
+    };
+    for (size_t i = 0; i < OPC_ARRAY_LEN(pages); i++) {
+        cJSON *j = list_scoped_json(a, &s1, pages[i].limit, pages[i].offset, &page);
+        rids_of(j, rids, sizeof rids);
+        assert_string_equal(rids, pages[i].rids);
+        assert_string_equal(page.content_range, pages[i].range);
+        assert_int_equal(page.total, 4);
+        page_done(j, &page);
+    }
+    close_and_remove(a, &t);
+}
+
+/* Only the newest max_records are listed to a scoped reader too; a stored
+ * vault id that spans two of the reader's ids matches neither. */
+static void test_activity_scoped_window(void **state)
+{
+    (void)state;
+    enum { N = 200 };
+    tmpdir t;
+    tmp_make(&t);
+    opc__activity *a = open_log(&t, N, 4 * N, false);
+    opc__ebuf eb;
+    char rid[16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(rid, sizeof rid, "old%d", i);
+        record_by(a, rid, 2, J2, OPC_ACTIVITY_SUCCESS, V2, I2);
+    }
+    assert_int_equal(opc__activity_flush(a, &eb), OPC_OK);
+    for (int i = 0; i < N; i++) {
+        snprintf(rid, sizeof rid, "new%d", i);
+        record_by(a, rid, 1, J1, OPC_ACTIVITY_SUCCESS, V1, I1);
+    }
+    assert_int_equal(opc__activity_flush(a, &eb), OPC_OK);
+    /* Still on disk (within the prune slack), but out of the listed window. */
+    assert_int_equal(rows_in_file(t.path), N + 10);
+    opc__activity_page page;
+    const char *v2[] = {V2};
+    opc__activity_scope s2 = {.jti = J2, .vaults = v2, .n_vaults = 1};
+    cJSON *j = list_scoped_json(a, &s2, 50, 0, &page);
+    assert_string_equal(page.content_range, "*/0");
+    page_done(j, &page);
+    const char *v1[] = {V1};
+    opc__activity_scope s1 = {.jti = J3, .vaults = v1, .n_vaults = 1};
+    j = list_scoped_json(a, &s1, 1000, 0, &page);
+    assert_int_equal(page.total, N);
+    page_done(j, &page);
+
+    /* An edited file: the vault id "V1,V2" is neither of the reader's V1
+     * and V2 (a match on text would take it). */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(t.path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO activity (request_id, ts_us, action, result,"
+                                  " actor_id, account, jti, user_agent, request_ip, resource_type,"
+                                  " vault_id, item_id, item_version) VALUES ('forged', 1, 'READ',"
+                                  " 'SUCCESS', '', '', 'other', 'ua', 'ip', 'VAULT',"
+                                  " '" V1 "," V2 "', '', 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    const char *both[] = {V1, V2};
+    opc__activity_scope s12 = {.jti = J3, .vaults = both, .n_vaults = 2};
+    j = list_scoped_json(a, &s12, 1, 0, &page);
+    /* The forged row is the newest of the window (which lost new0) and is not listed. */
+    assert_int_equal(page.total, N - 1);
+    assert_string_equal(str_at(j, 0, "requestId"), "new199");
+    page_done(j, &page);
+    close_and_remove(a, &t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -745,6 +1021,9 @@ int main(void)
         cmocka_unit_test(test_activity_file_modes),
         cmocka_unit_test(test_activity_rejects_foreign_files),
         cmocka_unit_test(test_activity_null_safe),
+        cmocka_unit_test(test_activity_scoped_per_token),
+        cmocka_unit_test(test_activity_scoped_paging),
+        cmocka_unit_test(test_activity_scoped_window),
     };
     return cmocka_run_group_tests_name("activity", tests, opc_test_group_setup,
                                        opc_test_group_teardown);

@@ -186,6 +186,7 @@ typedef struct tspec {
     int64_t iat;
     int64_t exp;     /* 0: no exp */
     const char *vts; /* a JSON array */
+    const char *fts; /* a JSON array; NULL: ["vaultaccess"] */
 } tspec;
 
 static tspec spec(void)
@@ -228,11 +229,11 @@ static char *bearer_for(const tspec *s)
     }
     char payload[2048];
     int n = snprintf(payload, sizeof payload,
-                     "{\"1password.com/auuid\":\"%s\",%s\"1password.com/fts\":[\"vaultaccess\"],"
+                     "{\"1password.com/auuid\":\"%s\",%s\"1password.com/fts\":%s,"
                      "\"1password.com/vts\":%s,\"aud\":%s,\"sub\":\"%s\","
                      "\"iss\":\"" OPC_JWT_ISSUER "\",\"iat\":%lld,%s\"jti\":\"%s\"}",
-                     s->auuid, token_claim, s->vts, s->aud, s->sub, (long long)s->iat, exp_claim,
-                     s->jti);
+                     s->auuid, token_claim, s->fts != NULL ? s->fts : "[\"vaultaccess\"]", s->vts,
+                     s->aud, s->sub, (long long)s->iat, exp_claim, s->jti);
     assert_true(n > 0 && (size_t)n < sizeof payload);
     char *tok = NULL;
     assert_int_equal(opc__jws_sign_es256(s->key, header, payload, &tok), OPC_OK);
@@ -796,6 +797,42 @@ static void test_api_auth_check_cache_hit(void **state)
     down();
 }
 
+/* The full-log permission ("activitylog" in 1password.com/fts) comes with
+ * the token, verified or from the cache, and only with the token that
+ * carries it. */
+static void test_api_auth_check_features(void **state)
+{
+    (void)state;
+    opc__auth_token tok;
+    char *plain = up_unlocked(&tok);
+    assert_int_equal(tok.features, 0);
+    reg_put(JTI2, OPC_TOKEN_ACTIVE, 0);
+    tspec s = spec();
+    s.jti = JTI2;
+    s.fts = "[\"vaultaccess\",\"" OPC_JWT_FEATURE_ACTIVITY_LOG "\"]";
+    char *full = bearer_for(&s);
+    expect_ok_at(full, NOW, &tok);
+    assert_false(tok.cache_hit);
+    assert_string_equal(tok.jti, JTI2);
+    assert_int_equal(tok.features, OPC_JWT_FT_ACTIVITY_LOG);
+    expect_ok_at(full, NOW + 1, &tok);
+    assert_true(tok.cache_hit);
+    assert_int_equal(tok.features, OPC_JWT_FT_ACTIVITY_LOG);
+    /* The plain token, now a cache hit, right after: no feature left over. */
+    expect_ok_at(plain, NOW + 1, &tok);
+    assert_true(tok.cache_hit);
+    assert_string_equal(tok.jti, JTI1);
+    assert_int_equal(tok.features, 0);
+    /* After a registry change the hit is looked up again: still the token's. */
+    reg_put(JTI2, OPC_TOKEN_ACTIVE, 0);
+    R.gen++;
+    expect_ok_at(full, NOW + 2, &tok);
+    assert_int_equal(tok.features, OPC_JWT_FT_ACTIVITY_LOG);
+    free(full);
+    free(plain);
+    down();
+}
+
 static void test_api_auth_check_cache_sees_revocation(void **state)
 {
     (void)state;
@@ -1007,6 +1044,7 @@ int main(void)
         T_(test_api_auth_check_other_secret_after_unlock),
         T_(test_api_auth_create_with_unlocked_credentials),
         T_(test_api_auth_check_cache_hit),
+        T_(test_api_auth_check_features),
         T_(test_api_auth_check_cache_sees_revocation),
         T_(test_api_auth_check_cache_sees_deletion),
         T_(test_api_auth_check_cache_respects_exp),

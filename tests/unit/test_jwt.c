@@ -883,6 +883,42 @@ static void test_jwt_verify_accepts_minimal_token(void **state)
     free(tok);
 }
 
+/* 1password.com/fts: "activitylog", spelt exactly, is the full-log
+ * permission; other strings (and none) give no feature. */
+static void test_jwt_verify_features(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *fts;
+        unsigned want;
+    } fts_cases[] = {
+        {"[\"vaultaccess\"]", 0},
+        {"[]", 0},
+        {NULL, 0},
+        {"[\"vaultaccess\",\"activitylog\"]", OPC_JWT_FT_ACTIVITY_LOG},
+        {"[\"activitylog\"]", OPC_JWT_FT_ACTIVITY_LOG},
+        {"[\"activitylog\",\"activitylog\"]", OPC_JWT_FT_ACTIVITY_LOG},
+        {"[\"ActivityLog\"]", 0},
+        {"[\"activitylog \"]", 0},
+        {"[\"activity\"]", 0},
+        {"[\"activitylogs\"]", 0},
+    };
+    opc__jwt_claims *c = malloc(sizeof *c);
+    assert_non_null(c);
+    for (size_t i = 0; i < OPC_ARRAY_LEN(fts_cases); i++) {
+        char *tok = std_token(f, "1password.com/fts", fts_cases[i].fts); /* NULL: no claim */
+        expect_verdict(f, tok, OPC_JWT_OK, c);
+        if (c->features != fts_cases[i].want) {
+            fail_msg("fts %s: features 0x%x, want 0x%x",
+                     fts_cases[i].fts != NULL ? fts_cases[i].fts : "(none)", c->features,
+                     fts_cases[i].want);
+        }
+    }
+    free(c);
+    /* A feature that is not a string is refused like any other. */
+    expect_claim(f, "1password.com/fts", "[\"activitylog\",true]", OPC_JWT_CLAIM_TYPE);
+}
+
 static void test_jwt_verify_aud_string_and_array(void **state)
 {
     fixture *f = *state;
@@ -1183,6 +1219,7 @@ static void test_jwt_jws_sign_es256_rejects_bad_keys(void **state)
 static const struct CMUnitTest fixed_tests[] = {
     T(test_jwt_verify_accepts_valid_token),
     T(test_jwt_verify_accepts_minimal_token),
+    T(test_jwt_verify_features),
     T(test_jwt_verify_aud_string_and_array),
     T(test_jwt_verify_leeway_boundaries),
     T(test_jwt_verify_accepts_largest_exp),

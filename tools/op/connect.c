@@ -412,8 +412,9 @@ int op_cmd_token_create(struct op_ctx *ctx, const struct op_args *a)
     }
     char *json = NULL;
     opc_secret *token = NULL;
-    opc_err err = opc_account_token_create(ctx->acct, a->pos[0], server, (const char *const *)specs,
-                                           n, expires, &json, &token);
+    uint32_t flags = op_has(a, "activity-log") ? OPC_TOKEN_ACTIVITY_LOG : 0;
+    opc_err err = opc_account_token_create2(
+        ctx->acct, a->pos[0], server, (const char *const *)specs, n, expires, flags, &json, &token);
     op_strv_free(specs);
     if (err != OPC_OK) {
         return op_fail_lib(ctx, err, NULL);
@@ -424,6 +425,9 @@ int op_cmd_token_create(struct op_ctx *ctx, const struct op_args *a)
             t = cJSON_CreateObject();
         }
         cJSON_AddStringToObject(t, "token", opc_secret_data(token));
+        if (flags != 0) {
+            cJSON_AddBoolToObject(t, "activityLog", true);
+        }
         op_print_json(t);
         op_json_free(t);
     } else {

@@ -79,11 +79,10 @@ static const struct op_flag server_create_flags[] = {
     {"force", 'f', OP_FLAG_BOOL},      FLAG_END};
 static const struct op_flag name_flags[] = {
     {"name", '\0', OP_FLAG_VALUE}, {"server", '\0', OP_FLAG_VALUE}, FLAG_END};
-static const struct op_flag token_create_flags[] = {{"server", '\0', OP_FLAG_VALUE},
-                                                    {"vaults", '\0', OP_FLAG_VALUE},
-                                                    {"vault", '\0', OP_FLAG_VALUE},
-                                                    {"expires-in", '\0', OP_FLAG_VALUE},
-                                                    FLAG_END};
+static const struct op_flag token_create_flags[] = {
+    {"server", '\0', OP_FLAG_VALUE},      {"vaults", '\0', OP_FLAG_VALUE},
+    {"vault", '\0', OP_FLAG_VALUE},       {"expires-in", '\0', OP_FLAG_VALUE},
+    {"activity-log", '\0', OP_FLAG_BOOL}, FLAG_END};
 static const struct op_flag server_flags[] = {{"server", '\0', OP_FLAG_VALUE}, FLAG_END};
 static const struct op_flag grant_flags[] = {
     {"server", '\0', OP_FLAG_VALUE}, {"vault", '\0', OP_FLAG_VALUE}, FLAG_END};
@@ -174,11 +173,15 @@ static const struct op_cmd commands[] = {
      "Delete a Connect server: its credentials and tokens stop working", ""},
     {"connect token create", op_cmd_token_create, token_create_flags,
      "op connect token create NAME --server SERVER --vault VAULT[,r|w|rw] [--vault ...]\n"
-     "       [--expires-in DURATION]",
+     "       [--expires-in DURATION] [--activity-log]",
      "Issue a token (printed once, alone on one line)",
      "  --vault V[,r|w|rw]  a vault and its access (default: rw); repeatable\n"
      "  --vaults V[,r|w|rw][,V2...]  the same as one comma list\n"
-     "  --expires-in D    e.g. 90m, 12h, 30d, 2w (default: no expiry)\n"},
+     "  --expires-in D    e.g. 90m, 12h, 30d, 2w (default: no expiry)\n"
+     "  --activity-log    the token reads the whole activity log (GET /v1/activity):\n"
+     "                    every token's requests with their token id, address and\n"
+     "                    user agent; without it, its own requests and those on the\n"
+     "                    vaults it can read (without who made them)\n"},
     {"connect token list", op_cmd_token_list, server_flags,
      "op connect token list [--server SERVER]", "List tokens, active and revoked", ""},
     {"connect token edit", op_cmd_token_edit, name_flags,
