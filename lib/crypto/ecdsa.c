@@ -7,6 +7,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/obj_mac.h>
 
 #include "core/alloc.h"
 #include "crypto/ecdsa.h"
@@ -14,6 +15,9 @@
 /*
  * ES256 (RFC 7518 §3.4): ECDSA P-256 with SHA-256, signatures as raw
  * r || s. OpenSSL signs and verifies DER, so both directions convert.
+ * Signing always yields the low-S form (s <= (n - 1) / 2); verification
+ * accepts both forms, opc__ecdsa_is_low_s() tells them apart for callers
+ * that need one spelling per signature (the JWT verifier).
  */
 
 #define SCALAR_LEN 32
@@ -81,6 +85,56 @@ static const char *range_text(opc__ecdsa_range r)
     return "out of range";
 }
 
+/* The order n of P-256 from OpenSSL's named group (a copy: BN_free it). */
+static BIGNUM *group_order(void)
+{
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    BIGNUM *n = g != NULL ? BN_dup(EC_GROUP_get0_order(g)) : NULL;
+    EC_GROUP_free(g);
+    return n;
+}
+
+/* 1 when s > (n - 1) / 2 (s = n - s' for a low s'), 0 when not, -1 when
+ * OpenSSL fails. n is odd, so (n - 1) / 2 = n >> 1 and s, n - s are never
+ * both above it. */
+static int s_is_high(const BIGNUM *s, const BIGNUM *n)
+{
+    BIGNUM *half = BN_new();
+    int high = half != NULL && BN_rshift1(half, n) == 1 ? BN_cmp(s, half) > 0 : -1;
+    BN_free(half);
+    return high;
+}
+
+int opc__ecdsa_is_low_s(const uint8_t sig[OPC_ES256_SIG_LEN])
+{
+    if (sig == NULL) {
+        return -1;
+    }
+    BIGNUM *n = group_order();
+    BIGNUM *s = BN_bin2bn(sig + SCALAR_LEN, SCALAR_LEN, NULL);
+    int high = n != NULL && s != NULL ? s_is_high(s, n) : -1;
+    BN_free(s);
+    BN_free(n);
+    if (high < 0) {
+        ERR_clear_error();
+        return -1;
+    }
+    return high == 0 ? 1 : 0;
+}
+
+/* Write s into out (32 bytes) in its low-S form: n - s when s is high. */
+static bool low_s_bytes(const BIGNUM *s, uint8_t *out)
+{
+    BIGNUM *n = group_order();
+    BIGNUM *low = BN_new();
+    int high = n != NULL && low != NULL ? s_is_high(s, n) : -1;
+    bool ok = high == 0 ? BN_copy(low, s) != NULL : high == 1 && BN_sub(low, n, s) == 1;
+    ok = ok && BN_bn2binpad(low, out, SCALAR_LEN) == SCALAR_LEN;
+    BN_free(low);
+    BN_free(n);
+    return ok;
+}
+
 opc_err opc__ecdsa_sign(const opc__key *k, const void *msg, size_t len,
                         uint8_t sig[OPC_ES256_SIG_LEN])
 {
@@ -115,8 +169,10 @@ opc_err opc__ecdsa_sign(const opc__key *k, const void *msg, size_t len,
     const BIGNUM *r = NULL;
     const BIGNUM *s = NULL;
     ECDSA_SIG_get0(es, &r, &s);
+    /* (r, s) and (r, n - s) both verify: we always write the low-S one, the
+     * only form the JWT verifier accepts (issue 15). */
     if (r == NULL || s == NULL || BN_bn2binpad(r, sig, SCALAR_LEN) != SCALAR_LEN ||
-        BN_bn2binpad(s, sig + SCALAR_LEN, SCALAR_LEN) != SCALAR_LEN) {
+        !low_s_bytes(s, sig + SCALAR_LEN)) {
         memset(sig, 0, OPC_ES256_SIG_LEN);
         goto done;
     }

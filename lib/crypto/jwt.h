@@ -12,7 +12,8 @@
  *     alg exactly "ES256"; typ "JWT"; none of jku, x5u, x5c, jwk, crit, zip;
  *     kid present and pinned;
  *  3. signature: 64 bytes (a DER signature is named as such), 1 <= r,s < n,
- *     ECDSA verify == 1;
+ *     s in the low-S form (s <= (n - 1) / 2: (r, n - s) would verify too,
+ *     and a token has one spelling), ECDSA verify == 1;
  *  4. payload (only after the signature passed): strict JSON object;
  *     claims of the right types; aud contains the expected audience; sub,
  *     auuid as expected; iat not in the future and nbf <= now (leeway);
@@ -59,6 +60,7 @@ typedef enum opc__jwt_reason {
     OPC_JWT_SIG_S_ZERO,
     OPC_JWT_SIG_R_RANGE,       /* r >= n */
     OPC_JWT_SIG_S_RANGE,       /* s >= n */
+    OPC_JWT_SIG_HIGH_S,        /* s > (n - 1) / 2: the high-S twin of a signature */
     OPC_JWT_SIG_INVALID,       /* the signature does not verify */
     OPC_JWT_PAYLOAD_JSON,      /* payload is not a JSON object */
     OPC_JWT_PAYLOAD_DUPLICATE, /* duplicate or case-variant claim key */

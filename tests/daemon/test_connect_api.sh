@@ -106,6 +106,23 @@ TOK_BADSIG="$HEAD_PAYLOAD.$pre$c$post"
 experr "401: bad signature (one character flipped)" 401 "$TOK_BADSIG" /v1/vaults
 check "401: bad signature: logged as a signature failure" \
     poll_until 2000 grep -q 'authentication failed (sig_' "$T/api.log"
+# high-S twin: (r, n - s) verifies as ECDSA, but a token has one spelling
+# and our signer writes only the low-S one (issue 15), so it is refused.
+TOK_HIGHS=$("$PY" - "$TOK_RW" <<'EOF_PY'
+import base64, sys
+N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551
+head, sig = sys.argv[1].rsplit(".", 1)
+raw = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+r, s = raw[:32], int.from_bytes(raw[32:], "big")
+assert len(raw) == 64 and s <= N // 2, "our token is not low-S"
+twin = r + (N - s).to_bytes(32, "big")
+print(head + "." + base64.urlsafe_b64encode(twin).decode().rstrip("="))
+EOF_PY
+) || TOK_HIGHS=""
+check "the high-S twin is made (the issued token is low-S)" [ -n "$TOK_HIGHS" ]
+experr "401: the high-S twin of a valid token's signature" 401 "$TOK_HIGHS" /v1/vaults
+check "401: high-S twin: logged as sig_high_s" \
+    poll_until 2000 grep -q 'authentication failed (sig_high_s)' "$T/api.log"
 expect "/health with a bad token: still 200 and TOKEN_NEEDED" 200 "$TOK_BADSIG" /health \
     '.dependencies[] | select(.service == "sync") | .status == "TOKEN_NEEDED"'
 req - /v1/vaults -H "Authorization: Basic $TOK_RW"
