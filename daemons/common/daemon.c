@@ -170,6 +170,24 @@ int64_t dmn_env_duration_ms(const char *name, int64_t max_ms, int64_t def)
     return ms;
 }
 
+int64_t dmn_env_seconds(const char *name, int64_t max_s, int64_t def)
+{
+    const char *v = dmn_env(name);
+    int64_t ms = 0;
+    if (v == NULL) {
+        return def;
+    }
+    if (opc_duration_parse_ms(v, max_s * 1000, &ms) != OPC_OK || ms % 1000 != 0) {
+        char why[128];
+        bool minutes = max_s % 60 == 0;
+        (void)snprintf(why, sizeof why,
+                       "not a duration of whole seconds such as 5s, 30s or 1m (at most %lld%s)",
+                       (long long)(minutes ? max_s / 60 : max_s), minutes ? "m" : "s");
+        dmn_bad(name, why);
+    }
+    return ms / 1000;
+}
+
 static const char *env_bind_address(void)
 {
     const char *v = dmn_env("OP_BIND_ADDRESS");

@@ -130,6 +130,10 @@ int dmn_env_port(const char *name, int def);
 /* A Go duration ("10s", "1m30s", "500ms") of at most max_ms, in ms. */
 int64_t dmn_env_duration_ms(const char *name, int64_t max_ms, int64_t def);
 
+/* A Go duration of whole seconds ("5s", "1m", "0") of at most max_s, in
+ * seconds: "1500ms" is refused rather than rounded. */
+int64_t dmn_env_seconds(const char *name, int64_t max_s, int64_t def);
+
 /* ---- running ---- */
 
 /*

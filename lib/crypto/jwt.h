@@ -30,7 +30,10 @@
 #include "internal.h"
 
 #define OPC_JWT_MAX_LEN 8192
-#define OPC_JWT_LEEWAY_S 60
+/* Clock skew allowed on exp, nbf and iat by default (the api's setting,
+ * opc_api_set_jwt_leeway_s, goes up to OPC_JWT_LEEWAY_MAX_S). */
+#define OPC_JWT_LEEWAY_S 5
+#define OPC_JWT_LEEWAY_MAX_S 300
 #define OPC_JWT_AUDIENCE "com.1password.connect"
 #define OPC_JWT_ISSUER "com.1password.b5"
 #define OPC_JWT_MAX_VAULTS 256
@@ -110,7 +113,7 @@ typedef struct opc__jwt_expect {
     const char *sub;             /* this server's id */
     const char *auuid;           /* this account's id */
     int64_t now;                 /* Unix seconds */
-    int64_t leeway;              /* seconds, usually OPC_JWT_LEEWAY_S */
+    int64_t leeway;              /* seconds (the api's: OPC_JWT_LEEWAY_S by default) */
 } opc__jwt_expect;
 
 /* Verify token[0..len) as above and fill *claims (wiped on failure). */
