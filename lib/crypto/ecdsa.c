@@ -1,5 +1,7 @@
 #include "internal.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -94,15 +96,42 @@ static BIGNUM *group_order(void)
     return n;
 }
 
-/* 1 when s > (n - 1) / 2 (s = n - s' for a low s'), 0 when not, -1 when
- * OpenSSL fails. n is odd, so (n - 1) / 2 = n >> 1 and s, n - s are never
- * both above it. */
-static int s_is_high(const BIGNUM *s, const BIGNUM *n)
+/* (n - 1) / 2 = n >> 1 (n is odd), big-endian, from OpenSSL's order; made
+ * once, under a lock, and again after a failure (an allocation failure
+ * must not refuse every later token). */
+static pthread_mutex_t half_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool half_ready;
+static uint8_t half_order[SCALAR_LEN];
+
+static bool half_order_ready(void)
 {
-    BIGNUM *half = BN_new();
-    int high = half != NULL && BN_rshift1(half, n) == 1 ? BN_cmp(s, half) > 0 : -1;
-    BN_free(half);
-    return high;
+    if (atomic_load_explicit(&half_ready, memory_order_acquire)) {
+        return true;
+    }
+    pthread_mutex_lock(&half_mu);
+    if (!atomic_load_explicit(&half_ready, memory_order_relaxed)) {
+        BIGNUM *n = group_order();
+        BIGNUM *half = BN_new();
+        if (n != NULL && half != NULL && BN_rshift1(half, n) == 1 &&
+            BN_bn2binpad(half, half_order, SCALAR_LEN) == SCALAR_LEN) {
+            atomic_store_explicit(&half_ready, true, memory_order_release);
+        }
+        BN_free(half);
+        BN_free(n);
+        ERR_clear_error();
+    }
+    pthread_mutex_unlock(&half_mu);
+    return atomic_load_explicit(&half_ready, memory_order_acquire);
+}
+
+/* 1 when the 32-byte big-endian s is above (n - 1) / 2, 0 when not, -1 when
+ * the half order could not be made. s and n - s are never both above it. */
+static int s_is_high(const uint8_t *s)
+{
+    if (!half_order_ready()) {
+        return -1;
+    }
+    return memcmp(s, half_order, SCALAR_LEN) > 0 ? 1 : 0; /* public values */
 }
 
 int opc__ecdsa_is_low_s(const uint8_t sig[OPC_ES256_SIG_LEN])
@@ -110,26 +139,24 @@ int opc__ecdsa_is_low_s(const uint8_t sig[OPC_ES256_SIG_LEN])
     if (sig == NULL) {
         return -1;
     }
-    BIGNUM *n = group_order();
-    BIGNUM *s = BN_bin2bn(sig + SCALAR_LEN, SCALAR_LEN, NULL);
-    int high = n != NULL && s != NULL ? s_is_high(s, n) : -1;
-    BN_free(s);
-    BN_free(n);
-    if (high < 0) {
-        ERR_clear_error();
-        return -1;
-    }
-    return high == 0 ? 1 : 0;
+    int high = s_is_high(sig + SCALAR_LEN);
+    return high < 0 ? -1 : high == 0 ? 1 : 0;
 }
 
 /* Write s into out (32 bytes) in its low-S form: n - s when s is high. */
 static bool low_s_bytes(const BIGNUM *s, uint8_t *out)
 {
+    if (BN_bn2binpad(s, out, SCALAR_LEN) != SCALAR_LEN) {
+        return false;
+    }
+    int high = s_is_high(out);
+    if (high <= 0) {
+        return high == 0;
+    }
     BIGNUM *n = group_order();
     BIGNUM *low = BN_new();
-    int high = n != NULL && low != NULL ? s_is_high(s, n) : -1;
-    bool ok = high == 0 ? BN_copy(low, s) != NULL : high == 1 && BN_sub(low, n, s) == 1;
-    ok = ok && BN_bn2binpad(low, out, SCALAR_LEN) == SCALAR_LEN;
+    bool ok = n != NULL && low != NULL && BN_sub(low, n, s) == 1 &&
+              BN_bn2binpad(low, out, SCALAR_LEN) == SCALAR_LEN;
     BN_free(low);
     BN_free(n);
     return ok;

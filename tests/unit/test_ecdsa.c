@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <cjson/cJSON.h>
+#include <openssl/bn.h>
 
 #include "core/alloc.h"
 #include "core/err.h"
@@ -290,6 +291,42 @@ static void test_ecdsa_wycheproof_low_s_deviation(void **state)
                   valid, low, high);
     assert_int_equal(low + high, valid);
     assert_true(low > 0 && high > 0);
+}
+
+/* The low-S boundary: s = (n - 1) / 2 is low, one more is high; 1 is low,
+ * n - 1 high. The half order is made here with OpenSSL's BIGNUMs. */
+static void test_ecdsa_is_low_s_boundary(void **state)
+{
+    (void)state;
+    BIGNUM *n = BN_bin2bn(p256_n, 32, NULL);
+    BIGNUM *v = BN_new();
+    assert_true(n != NULL && v != NULL);
+    uint8_t sig[OPC_ES256_SIG_LEN];
+    memset(sig, 0x11, 32); /* r: any */
+    static const struct {
+        int op; /* 0: (n-1)/2, 1: (n-1)/2 + 1, 2: 1, 3: n - 1 */
+        int low;
+    } cases[] = {{0, 1}, {1, 0}, {2, 1}, {3, 0}};
+    for (size_t i = 0; i < OPC_ARRAY_LEN(cases); i++) {
+        switch (cases[i].op) {
+        case 0:
+        case 1:
+            assert_int_equal(BN_rshift1(v, n), 1);
+            assert_int_equal(BN_add_word(v, (BN_ULONG)cases[i].op), 1);
+            break;
+        case 2:
+            assert_int_equal(BN_set_word(v, 1), 1);
+            break;
+        default:
+            assert_non_null(BN_copy(v, n));
+            assert_int_equal(BN_sub_word(v, 1), 1);
+        }
+        assert_int_equal(BN_bn2binpad(v, sig + 32, 32), 32);
+        assert_int_equal(opc__ecdsa_is_low_s(sig), cases[i].low);
+    }
+    assert_int_equal(opc__ecdsa_is_low_s(NULL), -1);
+    BN_free(v);
+    BN_free(n);
 }
 
 static void test_ecdsa_verify_der_wycheproof(void **state)
@@ -635,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_ecdsa_verify_wycheproof_p1363),
         cmocka_unit_test(test_ecdsa_verify_der_wycheproof),
         cmocka_unit_test(test_ecdsa_wycheproof_low_s_deviation),
+        cmocka_unit_test(test_ecdsa_is_low_s_boundary),
         cmocka_unit_test(test_ecdsa_verify_rfc7515_a3),
         cmocka_unit_test(test_ecdsa_sign_verify_roundtrip),
         cmocka_unit_test(test_ecdsa_verify_rejects_out_of_range),
