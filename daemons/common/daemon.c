@@ -107,6 +107,41 @@ _Noreturn void dmn_bad(const char *name, const char *why)
     exit(1);
 }
 
+extern char **environ;
+
+char *dmn_env_take(const char *name)
+{
+    const char *v = dmn_env(name);
+    char *copy = NULL;
+    if (v != NULL) {
+        size_t len = strlen(v);
+        copy = malloc(len + 1);
+        if (copy == NULL) {
+            dmn_bad(name, "out of memory");
+        }
+        memcpy(copy, v, len + 1);
+    }
+    /* Each occurrence (a block may name a variable twice): the strings of
+     * the start-up block live on the stack, where the kernel reads them. */
+    size_t n = strlen(name);
+    for (char **e = environ; e != NULL && *e != NULL; e++) {
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') {
+            char *value = *e + n + 1;
+            opc_memzero(value, strlen(value));
+        }
+    }
+    (void)unsetenv(name);
+    return copy;
+}
+
+void dmn_secret_free(char *s)
+{
+    if (s != NULL) {
+        opc_memzero(s, strlen(s));
+        free(s);
+    }
+}
+
 /* Decimal digits only, at most 18 of them, into *out. */
 static bool parse_decimal(const char *s, int64_t *out)
 {
@@ -170,6 +205,24 @@ int64_t dmn_env_duration_ms(const char *name, int64_t max_ms, int64_t def)
     return ms;
 }
 
+int64_t dmn_env_seconds(const char *name, int64_t max_s, int64_t def)
+{
+    const char *v = dmn_env(name);
+    int64_t ms = 0;
+    if (v == NULL) {
+        return def;
+    }
+    if (opc_duration_parse_ms(v, max_s * 1000, &ms) != OPC_OK || ms % 1000 != 0) {
+        char why[128];
+        bool minutes = max_s % 60 == 0;
+        (void)snprintf(why, sizeof why,
+                       "not a duration of whole seconds such as 5s, 30s or 1m (at most %lld%s)",
+                       (long long)(minutes ? max_s / 60 : max_s), minutes ? "m" : "s");
+        dmn_bad(name, why);
+    }
+    return ms / 1000;
+}
+
 static const char *env_bind_address(void)
 {
     const char *v = dmn_env("OP_BIND_ADDRESS");
@@ -206,7 +259,10 @@ static void read_common(dmn *d)
     if (own) {
         return; /* no credentials */
     }
-    d->session = dmn_env("OP_SESSION");
+    /* The credentials' base64 or JSON would otherwise stay readable in
+     * /proc/<pid>/environ for the process's life (issue 15). */
+    d->session_taken = dmn_env_take("OP_SESSION");
+    d->session = d->session_taken;
     if (d->session == NULL) {
         if (d->home == NULL) {
             dmn_bad("OP_SESSION", "not set, and HOME is not set for the default path");
@@ -473,6 +529,9 @@ int dmn_open(dmn *d)
         (void)snprintf(line, sizeof line, "XDG_DATA_HOME: no cache path (%s)", opc_strerror(rc));
     } else {
         rc = opc_credentials_load(d->session, &d->creds, err, sizeof err);
+        dmn_secret_free(d->session_taken); /* loaded: the copy is not needed again */
+        d->session_taken = NULL;
+        d->session = NULL;
         /* The library's messages about OP_SESSION name it already. */
         (void)snprintf(line, sizeof line, "%s%s",
                        strncmp(err, "OP_SESSION", 10) == 0 ? "" : "OP_SESSION: ", err);
@@ -576,6 +635,8 @@ void dmn_close(dmn *d)
 {
     opc_credentials_free(d->creds);
     d->creds = NULL;
+    dmn_secret_free(d->session_taken);
+    d->session_taken = NULL;
     opc_free(d->cache_path);
     d->cache_path = NULL;
     if (opc_global_set_log(NULL, NULL, OPC_LOG_INFO) != OPC_OK) {

@@ -90,6 +90,8 @@ typedef struct dmn {
     const char *bind_address;  /* OP_BIND_ADDRESS: IPv4 or IPv6, default 0.0.0.0 */
     opc_log_level log_level;   /* OP_LOG_LEVEL: default info */
     const char *session;       /* OP_SESSION (path, base64 or JSON) or default path */
+    char *session_taken;       /* OP_SESSION's value, taken out of the environment; wiped
+                                * and freed once the credentials are loaded */
     const char *xdg_data_home; /* XDG_DATA_HOME (absolute) or NULL */
     const char *home;          /* HOME or NULL */
     char *cache_path;          /* after dmn_open(): the cache file (opc_free) */
@@ -114,6 +116,20 @@ int dmn_begin(dmn *d, const dmn_prog *p, int argc, char **argv);
 /* The variable's value; NULL when unset or empty. */
 const char *dmn_env(const char *name);
 
+/*
+ * Take a secret out of the environment: a copy of the value (malloc'ed;
+ * the caller wipes and frees it with dmn_secret_free), or NULL when unset or
+ * empty. Every "name=value" of the environment then has its value
+ * overwritten with zeros in place, and the variable is unset:
+ * /proc/<pid>/environ shows the block the process started with, which
+ * unsetenv alone leaves untouched (op does the same with OP_PASSWORD).
+ * Exits 1 naming the variable when no memory is left.
+ */
+char *dmn_env_take(const char *name);
+
+/* Wipe and free what dmn_env_take returned (NULL is fine). */
+void dmn_secret_free(char *s);
+
 /* "<prog>: <name>: <why>" on stderr, exit 1. Before dmn_open() only. */
 _Noreturn void dmn_bad(const char *name, const char *why);
 /* The Connect daemons' OP_UPSTREAM_CA_FILE (the value; NULL or "": the
@@ -129,6 +145,10 @@ int dmn_env_port(const char *name, int def);
 
 /* A Go duration ("10s", "1m30s", "500ms") of at most max_ms, in ms. */
 int64_t dmn_env_duration_ms(const char *name, int64_t max_ms, int64_t def);
+
+/* A Go duration of whole seconds ("5s", "1m", "0") of at most max_s, in
+ * seconds: "1500ms" is refused rather than rounded. */
+int64_t dmn_env_seconds(const char *name, int64_t max_s, int64_t def);
 
 /* ---- running ---- */
 

@@ -6,6 +6,8 @@
  * Its own variables (a bad value stops start-up with one line naming it):
  *   OP_SYNC_TIMEOUT  Go duration a request waits for the initial sync
  *                    (default 10s, at most 1h)
+ *   OP_JWT_LEEWAY    Go duration of clock skew allowed on a token's exp,
+ *                    nbf and iat, whole seconds (default 5s, at most 5m)
  *   OP_API_THREADS   worker threads = connections served at once, idle
  *                    keep-alive ones included (1-16384; default 1280)
  *   OP_HTTP_KEEPALIVE  Go duration an idle keep-alive connection waits for
@@ -36,6 +38,8 @@ static const dmn_prog prog = {
              "configured by its environment only.\n",
     .env = "  OP_SYNC_TIMEOUT     how long a request waits for the initial sync before a\n"
            "                      408, a Go duration of at most 1h (default 10s)\n"
+           "  OP_JWT_LEEWAY       clock skew allowed on a token's exp, nbf and iat, a Go\n"
+           "                      duration of whole seconds, at most 5m (default 5s)\n"
            "  OP_API_THREADS      worker threads, 1-16384: one per open connection, idle\n"
            "                      keep-alive ones included (default 1280)\n"
            "  OP_HTTP_KEEPALIVE   how long an idle keep-alive connection waits for its\n"
@@ -51,6 +55,7 @@ static const dmn_prog prog = {
 _Static_assert(OPC_API_MAX_THREADS == 16384 && OPC_API_DEFAULT_THREADS == 1280 &&
                    OPC_API_DEFAULT_KEEPALIVE_MS == 65000 &&
                    OPC_API_DEFAULT_SYNC_TIMEOUT_MS == 10000 &&
+                   OPC_API_DEFAULT_JWT_LEEWAY_S == 5 && OPC_API_MAX_JWT_LEEWAY_S == 300 &&
                    OPC_API_MAX_INLINE_FILE_KB == 65536 &&
                    OPC_API_DEFAULT_MAX_INLINE_FILE_KB == 100 &&
                    OPC_API_MAX_RENDER_CACHE_BYTES >> 20 == 1024 &&
@@ -112,6 +117,8 @@ int main(int argc, char **argv)
      * a new one goes here, and its setter into the chain below. */
     int64_t sync_timeout =
         dmn_env_duration_ms("OP_SYNC_TIMEOUT", 3600000, OPC_API_DEFAULT_SYNC_TIMEOUT_MS);
+    int leeway_s = (int)dmn_env_seconds("OP_JWT_LEEWAY", OPC_API_MAX_JWT_LEEWAY_S,
+                                        OPC_API_DEFAULT_JWT_LEEWAY_S);
     int threads =
         (int)dmn_env_int("OP_API_THREADS", 1, OPC_API_MAX_THREADS, OPC_API_DEFAULT_THREADS);
     int keepalive =
@@ -138,6 +145,7 @@ int main(int argc, char **argv)
     if (rc == OPC_OK && (opc_api_set_http_port(api, d.http_port) != OPC_OK ||
                          opc_api_set_bind_address(api, d.bind_address) != OPC_OK ||
                          opc_api_set_sync_timeout_ms(api, sync_timeout) != OPC_OK ||
+                         opc_api_set_jwt_leeway_s(api, leeway_s) != OPC_OK ||
                          opc_api_set_threads(api, threads) != OPC_OK ||
                          opc_api_set_keepalive_ms(api, keepalive) != OPC_OK ||
                          opc_api_set_max_inline_file_kb(api, inline_kb) != OPC_OK)) {

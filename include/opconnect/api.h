@@ -43,6 +43,8 @@ typedef struct opc_api opc_api;
 #define OPC_API_MAX_THREADS 16384
 #define OPC_API_DEFAULT_KEEPALIVE_MS 65000
 #define OPC_API_DEFAULT_SYNC_TIMEOUT_MS 10000
+#define OPC_API_DEFAULT_JWT_LEEWAY_S 5
+#define OPC_API_MAX_JWT_LEEWAY_S 300
 #define OPC_API_DEFAULT_MAX_INLINE_FILE_KB 100
 /* The largest inline limit: the largest file (64 MiB). */
 #define OPC_API_MAX_INLINE_FILE_KB 65536
@@ -73,6 +75,14 @@ OPC_API OPC_NODISCARD opc_err opc_api_set_http_port(opc_api *api, int port);
 OPC_API OPC_NODISCARD opc_err opc_api_set_bind_address(opc_api *api, const char *address);
 /* How long a request waits for the initial sync before 408 (0-3600000 ms). */
 OPC_API OPC_NODISCARD opc_err opc_api_set_sync_timeout_ms(opc_api *api, int64_t timeout_ms);
+/*
+ * Clock skew, in seconds, allowed when checking a token's exp, nbf and iat
+ * and the token registry's expiry: a token is refused once now - seconds
+ * has reached its exp. 0 to OPC_API_MAX_JWT_LEEWAY_S; default
+ * OPC_API_DEFAULT_JWT_LEEWAY_S (the daemon reads OP_JWT_LEEWAY). Since
+ * 0.2.0.
+ */
+OPC_API OPC_NODISCARD opc_err opc_api_set_jwt_leeway_s(opc_api *api, int seconds);
 /* Worker threads = connections served at once, idle keep-alive ones
  * included (1-OPC_API_MAX_THREADS); default OPC_API_DEFAULT_THREADS. Each
  * costs a thread with a 256 KiB stack (reserved, mostly untouched). */

@@ -43,6 +43,9 @@ OPC_API OPC_NODISCARD opc_err opc_server_create(opc_credentials *creds, const ch
  * opc_api_set_bind_address() (defaults 8080 and "0.0.0.0"). Since 0.1.0. */
 OPC_API OPC_NODISCARD opc_err opc_server_set_http_port(opc_server *srv, int port);
 OPC_API OPC_NODISCARD opc_err opc_server_set_bind_address(opc_server *srv, const char *address);
+/* The tokens' clock skew, as opc_api_set_jwt_leeway_s() (0-300 s, default
+ * 5 s). Since 0.2.0. */
+OPC_API OPC_NODISCARD opc_err opc_server_set_jwt_leeway_s(opc_server *srv, int seconds);
 
 /*
  * HTTPS, as the opc_api_* functions of the same names (api.h, docs/tls.md):

@@ -1,5 +1,7 @@
 #include "internal.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -7,6 +9,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/obj_mac.h>
 
 #include "core/alloc.h"
 #include "crypto/ecdsa.h"
@@ -14,6 +17,9 @@
 /*
  * ES256 (RFC 7518 §3.4): ECDSA P-256 with SHA-256, signatures as raw
  * r || s. OpenSSL signs and verifies DER, so both directions convert.
+ * Signing always yields the low-S form (s <= (n - 1) / 2); verification
+ * accepts both forms, opc__ecdsa_is_low_s() tells them apart for callers
+ * that need one spelling per signature (the JWT verifier).
  */
 
 #define SCALAR_LEN 32
@@ -81,6 +87,81 @@ static const char *range_text(opc__ecdsa_range r)
     return "out of range";
 }
 
+/* The order n of P-256 from OpenSSL's named group (a copy: BN_free it). */
+static BIGNUM *group_order(void)
+{
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    BIGNUM *n = g != NULL ? BN_dup(EC_GROUP_get0_order(g)) : NULL;
+    EC_GROUP_free(g);
+    return n;
+}
+
+/* (n - 1) / 2 = n >> 1 (n is odd), big-endian, from OpenSSL's order; made
+ * once, under a lock, and again after a failure (an allocation failure
+ * must not refuse every later token). */
+static pthread_mutex_t half_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool half_ready;
+static uint8_t half_order[SCALAR_LEN];
+
+static bool half_order_ready(void)
+{
+    if (atomic_load_explicit(&half_ready, memory_order_acquire)) {
+        return true;
+    }
+    pthread_mutex_lock(&half_mu);
+    if (!atomic_load_explicit(&half_ready, memory_order_relaxed)) {
+        BIGNUM *n = group_order();
+        BIGNUM *half = BN_new();
+        if (n != NULL && half != NULL && BN_rshift1(half, n) == 1 &&
+            BN_bn2binpad(half, half_order, SCALAR_LEN) == SCALAR_LEN) {
+            atomic_store_explicit(&half_ready, true, memory_order_release);
+        }
+        BN_free(half);
+        BN_free(n);
+        ERR_clear_error();
+    }
+    pthread_mutex_unlock(&half_mu);
+    return atomic_load_explicit(&half_ready, memory_order_acquire);
+}
+
+/* 1 when the 32-byte big-endian s is above (n - 1) / 2, 0 when not, -1 when
+ * the half order could not be made. s and n - s are never both above it. */
+static int s_is_high(const uint8_t *s)
+{
+    if (!half_order_ready()) {
+        return -1;
+    }
+    return memcmp(s, half_order, SCALAR_LEN) > 0 ? 1 : 0; /* public values */
+}
+
+int opc__ecdsa_is_low_s(const uint8_t sig[OPC_ES256_SIG_LEN])
+{
+    if (sig == NULL) {
+        return -1;
+    }
+    int high = s_is_high(sig + SCALAR_LEN);
+    return high < 0 ? -1 : high == 0 ? 1 : 0;
+}
+
+/* Write s into out (32 bytes) in its low-S form: n - s when s is high. */
+static bool low_s_bytes(const BIGNUM *s, uint8_t *out)
+{
+    if (BN_bn2binpad(s, out, SCALAR_LEN) != SCALAR_LEN) {
+        return false;
+    }
+    int high = s_is_high(out);
+    if (high <= 0) {
+        return high == 0;
+    }
+    BIGNUM *n = group_order();
+    BIGNUM *low = BN_new();
+    bool ok = n != NULL && low != NULL && BN_sub(low, n, s) == 1 &&
+              BN_bn2binpad(low, out, SCALAR_LEN) == SCALAR_LEN;
+    BN_free(low);
+    BN_free(n);
+    return ok;
+}
+
 opc_err opc__ecdsa_sign(const opc__key *k, const void *msg, size_t len,
                         uint8_t sig[OPC_ES256_SIG_LEN])
 {
@@ -115,8 +196,10 @@ opc_err opc__ecdsa_sign(const opc__key *k, const void *msg, size_t len,
     const BIGNUM *r = NULL;
     const BIGNUM *s = NULL;
     ECDSA_SIG_get0(es, &r, &s);
+    /* (r, s) and (r, n - s) both verify: we always write the low-S one, the
+     * only form the JWT verifier accepts (issue 15). */
     if (r == NULL || s == NULL || BN_bn2binpad(r, sig, SCALAR_LEN) != SCALAR_LEN ||
-        BN_bn2binpad(s, sig + SCALAR_LEN, SCALAR_LEN) != SCALAR_LEN) {
+        !low_s_bytes(s, sig + SCALAR_LEN)) {
         memset(sig, 0, OPC_ES256_SIG_LEN);
         goto done;
     }

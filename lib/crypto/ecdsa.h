@@ -25,7 +25,13 @@ typedef enum opc__ecdsa_range {
 /* Check 1 <= r, s < n on a raw 64-byte signature (r first, then s). */
 opc__ecdsa_range opc__ecdsa_check_range(const uint8_t sig[OPC_ES256_SIG_LEN]);
 
-/* Sign msg (hashed with SHA-256 inside); needs an EC private key with SIGN. */
+/* 1 when the raw signature's s is in the low-S form, s <= (n - 1) / 2;
+ * 0 when it is high (its twin (r, n - s) is the low one); -1 when OpenSSL
+ * fails or sig is NULL. Only meaningful after opc__ecdsa_check_range. */
+int opc__ecdsa_is_low_s(const uint8_t sig[OPC_ES256_SIG_LEN]);
+
+/* Sign msg (hashed with SHA-256 inside); needs an EC private key with SIGN.
+ * The signature is always in the low-S form. */
 opc_err opc__ecdsa_sign(const opc__key *k, const void *msg, size_t len,
                         uint8_t sig[OPC_ES256_SIG_LEN]);
 

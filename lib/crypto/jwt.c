@@ -69,6 +69,7 @@ static const char *const reason_names[OPC_JWT_REASON_COUNT] = {
     [OPC_JWT_SIG_S_ZERO] = "sig_s_zero",
     [OPC_JWT_SIG_R_RANGE] = "sig_r_range",
     [OPC_JWT_SIG_S_RANGE] = "sig_s_range",
+    [OPC_JWT_SIG_HIGH_S] = "sig_high_s",
     [OPC_JWT_SIG_INVALID] = "sig_invalid",
     [OPC_JWT_PAYLOAD_JSON] = "payload_json",
     [OPC_JWT_PAYLOAD_DUPLICATE] = "payload_duplicate",
@@ -450,7 +451,7 @@ static bool is_der_signature(const unsigned char *sig, size_t len)
     return der;
 }
 
-/* Step 3: 64 bytes, 1 <= r, s < n, ECDSA verify == 1. */
+/* Step 3: 64 bytes, 1 <= r, s < n, s <= (n - 1) / 2, ECDSA verify == 1. */
 static opc_err check_signature(const vctx *v, const char *token, opc__ebuf *eb)
 {
     const unsigned char *sig = v->dec[2];
@@ -478,6 +479,17 @@ static opc_err check_signature(const vctx *v, const char *token, opc__ebuf *eb)
                       "token signature s is not below the P-256 group order");
     default:
         return reject(eb, OPC_JWT_SIG_INVALID, "token signature is out of range");
+    }
+    /* One token, one spelling: (r, n - s) verifies as well as (r, s), so
+     * only the low-S twin is accepted (our signer writes no other). */
+    int low = opc__ecdsa_is_low_s(sig);
+    if (low < 0) {
+        return opc__fail(eb, OPC_ERR_CRYPTO, "token signature could not be checked");
+    }
+    if (low == 0) {
+        return reject(eb, OPC_JWT_SIG_HIGH_S,
+                      "token signature s is in the high-S form (above half the P-256 group "
+                      "order); only the low-S form is accepted");
     }
     size_t input_len = v->seg_len[0] + 1 + v->seg_len[1];
     opc_err rc = opc__ecdsa_verify(v->key, token, input_len, sig, sig_len, NULL);

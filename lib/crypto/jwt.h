@@ -12,7 +12,8 @@
  *     alg exactly "ES256"; typ "JWT"; none of jku, x5u, x5c, jwk, crit, zip;
  *     kid present and pinned;
  *  3. signature: 64 bytes (a DER signature is named as such), 1 <= r,s < n,
- *     ECDSA verify == 1;
+ *     s in the low-S form (s <= (n - 1) / 2: (r, n - s) would verify too,
+ *     and a token has one spelling), ECDSA verify == 1;
  *  4. payload (only after the signature passed): strict JSON object;
  *     claims of the right types; aud contains the expected audience; sub,
  *     auuid as expected; iat not in the future and nbf <= now (leeway);
@@ -29,7 +30,10 @@
 #include "internal.h"
 
 #define OPC_JWT_MAX_LEN 8192
-#define OPC_JWT_LEEWAY_S 60
+/* Clock skew allowed on exp, nbf and iat by default (the api's setting,
+ * opc_api_set_jwt_leeway_s, goes up to OPC_JWT_LEEWAY_MAX_S). */
+#define OPC_JWT_LEEWAY_S 5
+#define OPC_JWT_LEEWAY_MAX_S 300
 #define OPC_JWT_AUDIENCE "com.1password.connect"
 #define OPC_JWT_ISSUER "com.1password.b5"
 #define OPC_JWT_MAX_VAULTS 256
@@ -69,6 +73,7 @@ typedef enum opc__jwt_reason {
     OPC_JWT_SIG_S_ZERO,
     OPC_JWT_SIG_R_RANGE,       /* r >= n */
     OPC_JWT_SIG_S_RANGE,       /* s >= n */
+    OPC_JWT_SIG_HIGH_S,        /* s > (n - 1) / 2: the high-S twin of a signature */
     OPC_JWT_SIG_INVALID,       /* the signature does not verify */
     OPC_JWT_PAYLOAD_JSON,      /* payload is not a JSON object */
     OPC_JWT_PAYLOAD_DUPLICATE, /* duplicate or case-variant claim key */
@@ -119,7 +124,7 @@ typedef struct opc__jwt_expect {
     const char *sub;             /* this server's id */
     const char *auuid;           /* this account's id */
     int64_t now;                 /* Unix seconds */
-    int64_t leeway;              /* seconds, usually OPC_JWT_LEEWAY_S */
+    int64_t leeway;              /* seconds (the api's: OPC_JWT_LEEWAY_S by default) */
 } opc__jwt_expect;
 
 /* Verify token[0..len) as above and fill *claims (wiped on failure). */

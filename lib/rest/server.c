@@ -162,6 +162,18 @@ opc_err opc_api_set_sync_timeout_ms(opc_api *api, int64_t timeout_ms)
     return OPC_OK;
 }
 
+static_assert(OPC_API_DEFAULT_JWT_LEEWAY_S == OPC_JWT_LEEWAY_S &&
+                  OPC_API_MAX_JWT_LEEWAY_S == OPC_JWT_LEEWAY_MAX_S,
+              "the public leeway bounds are the verifier's");
+
+opc_err opc_api_set_jwt_leeway_s(opc_api *api, int seconds)
+{
+    if (api == NULL || api->ctx != NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    return opc__auth_set_leeway(api->auth, seconds);
+}
+
 opc_err opc_api_set_threads(opc_api *api, int threads)
 {
     if (api == NULL || api->ctx != NULL || threads < 1 || threads > OPC_API_MAX_THREADS) {

@@ -67,6 +67,14 @@ opc_err opc_server_set_bind_address(opc_server *srv, const char *address)
     return opc_api_set_bind_address(srv->api, address);
 }
 
+opc_err opc_server_set_jwt_leeway_s(opc_server *srv, int seconds)
+{
+    if (srv == NULL || srv->running) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    return opc_api_set_jwt_leeway_s(srv->api, seconds);
+}
+
 opc_err opc_server_start(opc_server *srv, char *errbuf, size_t errbuf_len)
 {
     opc__ebuf eb;

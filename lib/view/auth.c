@@ -37,6 +37,7 @@ struct opc__auth {
     opc__auth_registry reg;
     const opc__key *keys[OPC_CREDENTIALS_MAX_ISSUER_KEYS];
     size_t n_keys;
+    int64_t leeway; /* seconds */
     char server_id[65];
     char account_id[65];
     pthread_mutex_t unlock_mu;
@@ -92,6 +93,7 @@ opc_err opc__auth_create(opc_credentials *creds, const opc__auth_registry *reg, 
     }
     a->creds = creds;
     a->reg = *reg;
+    a->leeway = OPC_JWT_LEEWAY_S;
     size_t n = opc__credentials_issuer_key_count(creds);
     for (size_t i = 0; i < n && a->n_keys < OPC_ARRAY_LEN(a->keys); i++) {
         const opc__key *k = opc__credentials_issuer_key(creds, i);
@@ -266,9 +268,18 @@ static entry *find(opc__auth *a, const uint8_t key[32])
     return NULL;
 }
 
-static bool exp_ok(bool has_exp, int64_t exp, int64_t now)
+opc_err opc__auth_set_leeway(opc__auth *a, int64_t seconds)
 {
-    return !has_exp || exp > now - OPC_JWT_LEEWAY_S;
+    if (a == NULL || seconds < 0 || seconds > OPC_JWT_LEEWAY_MAX_S) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    a->leeway = seconds;
+    return OPC_OK;
+}
+
+static bool exp_ok(bool has_exp, int64_t exp, int64_t now, int64_t leeway)
+{
+    return !has_exp || exp > now - leeway;
 }
 
 static void fill_token(opc__auth_token *tok, const char *jti, unsigned features,
@@ -282,9 +293,9 @@ static void fill_token(opc__auth_token *tok, const char *jti, unsigned features,
     }
 }
 
-static bool reg_exp_ok(int64_t expires, int64_t now)
+static bool reg_exp_ok(int64_t expires, int64_t now, int64_t leeway)
 {
-    return expires == 0 || expires > now - OPC_JWT_LEEWAY_S;
+    return expires == 0 || expires > now - leeway;
 }
 
 /* Registry check of jti at now; *expires gets the registry's expiry. */
@@ -299,7 +310,7 @@ static opc_err registry_check(opc__auth *a, const char *jti, int64_t now, int64_
     if (st != OPC_TOKEN_ACTIVE) {
         return deny(eb, OPC_AUTH_REVOKED, "token is revoked");
     }
-    if (!reg_exp_ok(*expires, now)) {
+    if (!reg_exp_ok(*expires, now, a->leeway)) {
         return deny(eb, OPC_AUTH_REGISTRY_EXPIRED, "token is expired (registry)");
     }
     return OPC_OK;
@@ -318,14 +329,14 @@ static int cache_try(opc__auth *a, const uint8_t key[32], int64_t now, opc__auth
         return 0;
     }
     memcpy(jti, e->jti, sizeof jti);
-    if (!exp_ok(e->has_exp, e->exp, now)) {
+    if (!exp_ok(e->has_exp, e->exp, now, a->leeway)) {
         pthread_rwlock_unlock(&a->lock);
         memcpy(tok->jti, jti, sizeof jti);
         *rc = deny(eb, OPC_JWT_EXPIRED, "token is expired (exp)");
         return -1;
     }
     /* The registry's expiry holds between generation changes too. */
-    if (!reg_exp_ok(e->reg_exp, now)) {
+    if (!reg_exp_ok(e->reg_exp, now, a->leeway)) {
         pthread_rwlock_unlock(&a->lock);
         memcpy(tok->jti, jti, sizeof jti);
         *rc = deny(eb, OPC_AUTH_REGISTRY_EXPIRED, "token is expired (registry)");
@@ -491,7 +502,7 @@ opc_err opc__auth_check(opc__auth *a, const char *const *headers, size_t n_heade
         .sub = a->server_id,
         .auuid = a->account_id,
         .now = now,
-        .leeway = OPC_JWT_LEEWAY_S,
+        .leeway = a->leeway,
     };
     rc = opc__jwt_verify(text, len, &ex, c, eb);
     if (rc == OPC_OK) {

@@ -13,7 +13,8 @@
  *     are skipped;
  *  3. opc__jwt_verify() with the credentials' pinned issuer keys (outer
  *     layer), aud com.1password.connect, sub = this server's id, auuid =
- *     this account's id, now and OPC_JWT_LEEWAY_S;
+ *     this account's id, now and the leeway (OPC_JWT_LEEWAY_S unless
+ *     opc__auth_set_leeway changed it);
  *  4. the jti is in the synced token registry, active and not expired
  *     (registry callback);
  *  5. the token's bearer secret T (1password.com/token) is this server's:
@@ -90,6 +91,11 @@ typedef struct opc__auth opc__auth;
  * verifier and becomes the T later tokens must carry. */
 opc_err opc__auth_create(opc_credentials *creds, const opc__auth_registry *reg, opc__auth **out);
 void opc__auth_free(opc__auth *a);
+
+/* Clock skew allowed on the token's exp, nbf and iat and on the registry's
+ * expiry, 0 to OPC_JWT_LEEWAY_MAX_S seconds (OPC_ERR_INVALID_ARG else);
+ * OPC_JWT_LEEWAY_S by default. Before the first opc__auth_check. */
+opc_err opc__auth_set_leeway(opc__auth *a, int64_t seconds);
 
 /*
  * Authenticate: headers[0..n_headers) are the values of every Authorization

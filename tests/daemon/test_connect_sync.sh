@@ -6,11 +6,12 @@
 # account into $XDG_DATA_HOME/.op/data/1password.sqlite (0600, dir 0700),
 # logs JSON lines, answers --healthcheck, answers HEAD, 405
 # and 404 with JSON bodies on its status port, ignores SIGHUP, and exits 0
-# on SIGTERM.
+# on SIGTERM. With the credentials' base64 in OP_SESSION, neither daemon
+# keeps it in /proc/<pid>/environ.
 set -eu
 : "${BUILDDIR:?}" "${RESULTS:?}"
 T_PREFIX=opsyncd
-PID_VARS=PID
+PID_VARS="PID ENV_PID"
 . "$(dirname "$0")/lib.sh"
 
 # ---- an account with a server ----
@@ -61,6 +62,10 @@ bad_in "$API" OP_LOG_LEVEL OP_LOG_LEVEL=verbose
 bad_in "$API" OP_SESSION OP_SESSION=/nonexistent/creds.json
 bad_in "$API" OP_SYNC_TIMEOUT OP_SYNC_TIMEOUT=2h
 bad_in "$API" OP_SYNC_TIMEOUT OP_SYNC_TIMEOUT=10
+bad_in "$API" OP_JWT_LEEWAY OP_JWT_LEEWAY=6m
+bad_in "$API" OP_JWT_LEEWAY OP_JWT_LEEWAY=1500ms
+bad_in "$API" OP_JWT_LEEWAY OP_JWT_LEEWAY=30
+bad_in "$API" OP_JWT_LEEWAY OP_JWT_LEEWAY=-5s
 bad_in "$API" OP_API_THREADS OP_API_THREADS=0
 bad_in "$API" OP_API_THREADS OP_API_THREADS=8x
 
@@ -130,3 +135,37 @@ check "logs are JSON lines" jq -e -s \
 check "no canary in the logs" sh -c "! grep -q 'canary-sync-$$' '$T/log' '$T/stderr'"
 check "--healthcheck exits 1 when nothing listens" sh -c \
     "OP_HTTP_PORT=$PORT '$SYNC' --healthcheck 2>/dev/null; [ \$? -eq 1 ]"
+
+# ---- OP_SESSION with the credentials' base64 leaves /proc/<pid>/environ ----
+# /proc/<pid>/environ shows the block the process started with; the daemons
+# overwrite the value there (and unsetenv it) once read. The file must be
+# readable here (root, or CAP_SYS_PTRACE: the daemons are not dumpable) and
+# show the other variables, so that "not found" means wiped.
+B64=$(base64 -w0 "$CREDS")
+MID=$(printf %s "$B64" | cut -c101-160) # 60 characters from the middle
+for _d in "$SYNC" "$API"; do
+    _n=$(basename "$_d")
+    _port=$(free_port)
+    OP_SESSION="$B64" OP_HTTP_PORT="$_port" OP_BIND_ADDRESS=127.0.0.1 OPC_ENV_MARKER=present-$$ \
+        "$_d" >"$T/env.$_n.log" 2>"$T/env.$_n.err" </dev/null &
+    ENV_PID=$!
+    check "$_n started with OP_SESSION=<base64> answers /heartbeat" wait_http "$_port"
+    if tr '\0' '\n' <"/proc/$ENV_PID/environ" >"$T/environ.$_n" 2>/dev/null &&
+        grep -q "^OPC_ENV_MARKER=present-$$\$" "$T/environ.$_n"; then
+        pass "$_n: /proc/<pid>/environ is readable and shows the other variables"
+        check "$_n: no credentials base64 in /proc/<pid>/environ" sh -c \
+            "! grep -qF '$B64' '$T/environ.$_n' && ! grep -qF '$MID' '$T/environ.$_n'"
+        check "$_n: OP_SESSION has no value left in /proc/<pid>/environ" sh -c \
+            "! grep -q '^OP_SESSION=.' '$T/environ.$_n'"
+    else
+        fail "$_n: /proc/<pid>/environ is readable and shows the other variables" \
+            "needs root or CAP_SYS_PTRACE (the daemons are not dumpable)"
+    fi
+    kill -TERM "$ENV_PID"
+    set +e
+    wait "$ENV_PID"
+    _rc=$?
+    set -e
+    ENV_PID=
+    check "$_n (OP_SESSION=<base64>): SIGTERM exits 0" [ "$_rc" -eq 0 ]
+done

@@ -69,7 +69,7 @@ check "connect-api --help x: exit 2, one line" sh -c \
 # The functions that read a variable named by a literal: getenv itself and
 # the programs' wrappers around it (daemons/common: dmn_env*; tools/op:
 # take_env_secret, xdg_path).
-READERS='getenv|secure_getenv|dmn_env|dmn_env_int|dmn_env_port|dmn_env_duration_ms|take_env_secret|xdg_path'
+READERS='getenv|secure_getenv|dmn_env|dmn_env_int|dmn_env_port|dmn_env_duration_ms|dmn_env_seconds|dmn_env_take|take_env_secret|xdg_path'
 # env_names DIR-OR-FILE...: the variable names those readers are given in
 # DIR's C files (or the C file).
 env_names() {

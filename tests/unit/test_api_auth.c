@@ -574,6 +574,50 @@ static void test_api_auth_check_expired(void **state)
     down();
 }
 
+/* Issue 15 point 7: the leeway is a setting (default OPC_JWT_LEEWAY_S, 5 s).
+ * A token that expired 10 s ago is refused with the default and accepted
+ * with 30 s; no clock is shifted: the check takes now as an argument. */
+static void test_api_auth_leeway_setting(void **state)
+{
+    (void)state;
+    assert_int_equal(OPC_JWT_LEEWAY_S, 5);
+    up_active();
+    tspec s = spec();
+    s.iat = NOW - 3600;
+    s.exp = NOW - 10;
+    char *h = bearer_for(&s);
+    expect_denied_at(h, NOW, OPC_JWT_EXPIRED);
+    assert_int_equal(opc__auth_set_leeway(F.auth, 30), OPC_OK);
+    opc__auth_token tok;
+    expect_ok_at(h, NOW, &tok);
+    expect_ok_at(h, NOW + 19, &tok); /* 29 s past exp: in the cache, still valid */
+    assert_true(tok.cache_hit);
+    expect_denied_at(h, NOW + 20, OPC_JWT_EXPIRED); /* 30 s past exp */
+    free(h);
+
+    /* Leeway 0: exp == now is expired; the registry's expiry alike. */
+    assert_int_equal(opc__auth_set_leeway(F.auth, 0), OPC_OK);
+    s = spec();
+    s.exp = NOW + 1;
+    h = bearer_for(&s);
+    expect_ok_at(h, NOW, &tok);
+    expect_denied_at(h, NOW + 1, OPC_JWT_EXPIRED);
+    free(h);
+    reg_put(JTI1, OPC_TOKEN_ACTIVE, NOW + 1);
+    s = spec();
+    s.exp = 0; /* the token itself never expires */
+    h = bearer_for(&s);
+    expect_ok_at(h, NOW, &tok);
+    expect_denied_at(h, NOW + 1, OPC_AUTH_REGISTRY_EXPIRED);
+    free(h);
+
+    assert_int_equal(opc__auth_set_leeway(F.auth, -1), OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__auth_set_leeway(F.auth, OPC_JWT_LEEWAY_MAX_S + 1), OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__auth_set_leeway(NULL, 5), OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__auth_set_leeway(F.auth, OPC_JWT_LEEWAY_MAX_S), OPC_OK);
+    down();
+}
+
 static void test_api_auth_check_wrong_sub(void **state)
 {
     (void)state;
@@ -1032,6 +1076,7 @@ int main(void)
         T_(test_api_auth_check_malformed_token),
         T_(test_api_auth_check_bad_signature),
         T_(test_api_auth_check_expired),
+        T_(test_api_auth_leeway_setting),
         T_(test_api_auth_check_wrong_sub),
         T_(test_api_auth_check_wrong_auuid),
         T_(test_api_auth_check_wrong_aud),

@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <cjson/cJSON.h>
+#include <openssl/bn.h>
 
 #include "core/alloc.h"
 #include "core/err.h"
@@ -232,6 +233,102 @@ static void test_ecdsa_verify_wycheproof_p1363(void **state)
     assert_true(c.valid_ok > 0 && c.invalid_rejected > 0);
 }
 
+/*
+ * The low-S rule of the JWT verifier over Wycheproof's P1363 vectors. A
+ * documented deviation (docs/decisions.md, issue 15): Wycheproof marks
+ * valid every signature that verifies, in either form; the JWT verifier
+ * refuses the high-S ones. Counted here, not skipped: every valid vector
+ * verifies (test above), and each is either low-S, or high-S with a low-S
+ * twin (r, n - s) that verifies and passes the rule.
+ */
+static void test_ecdsa_wycheproof_low_s_deviation(void **state)
+{
+    (void)state;
+    cJSON *root = load_vectors("wycheproof/ecdsa_secp256r1_sha256_p1363_test.json");
+    int valid = 0;
+    int low = 0;
+    int high = 0;
+    const cJSON *g = NULL;
+    cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(root, "testGroups"))
+    {
+        const cJSON *pk = cJSON_GetObjectItemCaseSensitive(g, "publicKey");
+        opc__key *k = key_from_uncompressed(str_member(pk, "uncompressed"));
+        const cJSON *t = NULL;
+        cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(g, "tests"))
+        {
+            if (strcmp(str_member(t, "result"), "valid") != 0) {
+                continue;
+            }
+            valid++;
+            size_t ml = 0;
+            size_t sl = 0;
+            unsigned char *msg = opc_test_unhex(str_member(t, "msg"), &ml);
+            unsigned char *sig = opc_test_unhex(str_member(t, "sig"), &sl);
+            assert_int_equal(sl, OPC_ES256_SIG_LEN);
+            opc__ebuf eb;
+            opc__ebuf_clear(&eb);
+            assert_int_equal(opc__ecdsa_verify(k, msg, ml, sig, sl, &eb), OPC_OK);
+            int r = opc__ecdsa_is_low_s(sig);
+            if (r == 1) {
+                low++;
+            } else {
+                assert_int_equal(r, 0);
+                high++;
+                uint8_t twin[OPC_ES256_SIG_LEN];
+                memcpy(twin, sig, 32);
+                negate_mod_n(sig + 32, twin + 32);
+                assert_int_equal(opc__ecdsa_is_low_s(twin), 1);
+                assert_int_equal(opc__ecdsa_verify(k, msg, ml, twin, sizeof twin, &eb), OPC_OK);
+            }
+            free(msg);
+            free(sig);
+        }
+        opc__key_free(k);
+    }
+    cJSON_Delete(root);
+    print_message("wycheproof ecdsa p1363: %d valid: %d low-S (accepted by the JWT rule), %d "
+                  "high-S (refused by it: documented deviation; their low-S twins pass)\n",
+                  valid, low, high);
+    assert_int_equal(low + high, valid);
+    assert_true(low > 0 && high > 0);
+}
+
+/* The low-S boundary: s = (n - 1) / 2 is low, one more is high; 1 is low,
+ * n - 1 high. The half order is made here with OpenSSL's BIGNUMs. */
+static void test_ecdsa_is_low_s_boundary(void **state)
+{
+    (void)state;
+    BIGNUM *n = BN_bin2bn(p256_n, 32, NULL);
+    BIGNUM *v = BN_new();
+    assert_true(n != NULL && v != NULL);
+    uint8_t sig[OPC_ES256_SIG_LEN];
+    memset(sig, 0x11, 32); /* r: any */
+    static const struct {
+        int op; /* 0: (n-1)/2, 1: (n-1)/2 + 1, 2: 1, 3: n - 1 */
+        int low;
+    } cases[] = {{0, 1}, {1, 0}, {2, 1}, {3, 0}};
+    for (size_t i = 0; i < OPC_ARRAY_LEN(cases); i++) {
+        switch (cases[i].op) {
+        case 0:
+        case 1:
+            assert_int_equal(BN_rshift1(v, n), 1);
+            assert_int_equal(BN_add_word(v, (BN_ULONG)cases[i].op), 1);
+            break;
+        case 2:
+            assert_int_equal(BN_set_word(v, 1), 1);
+            break;
+        default:
+            assert_non_null(BN_copy(v, n));
+            assert_int_equal(BN_sub_word(v, 1), 1);
+        }
+        assert_int_equal(BN_bn2binpad(v, sig + 32, 32), 32);
+        assert_int_equal(opc__ecdsa_is_low_s(sig), cases[i].low);
+    }
+    assert_int_equal(opc__ecdsa_is_low_s(NULL), -1);
+    BN_free(v);
+    BN_free(n);
+}
+
 static void test_ecdsa_verify_der_wycheproof(void **state)
 {
     (void)state;
@@ -339,11 +436,15 @@ static void test_ecdsa_sign_verify_roundtrip(void **state)
             OPC_ERR_SIGNATURE);
 
         /* ECDSA is malleable: (r, n - s) also verifies. Callers must not
-         * use signature bytes as identifiers (security-model §2.3). */
+         * use signature bytes as identifiers (security-model §2.3); the
+         * signer always writes the low-S twin, the JWT verifier accepts no
+         * other (issue 15). */
+        assert_int_equal(opc__ecdsa_is_low_s(sig), 1);
         uint8_t mal[OPC_ES256_SIG_LEN];
         memcpy(mal, sig, 32);
         negate_mod_n(sig + 32, mal + 32);
         assert_int_equal(opc__ecdsa_verify(pub, msg, strlen(msg), mal, sizeof mal, &eb), OPC_OK);
+        assert_int_equal(opc__ecdsa_is_low_s(mal), 0);
     }
 
     /* the empty message */
@@ -570,6 +671,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ecdsa_verify_wycheproof_p1363),
         cmocka_unit_test(test_ecdsa_verify_der_wycheproof),
+        cmocka_unit_test(test_ecdsa_wycheproof_low_s_deviation),
+        cmocka_unit_test(test_ecdsa_is_low_s_boundary),
         cmocka_unit_test(test_ecdsa_verify_rfc7515_a3),
         cmocka_unit_test(test_ecdsa_sign_verify_roundtrip),
         cmocka_unit_test(test_ecdsa_verify_rejects_out_of_range),

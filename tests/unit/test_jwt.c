@@ -2,7 +2,9 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/ecdsa.h>
+#include <openssl/obj_mac.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
@@ -25,6 +27,8 @@
 #define VAULT2 "vaulttwovaulttwovaulttwo33"
 #define JTI "jtijtijtijtijtijtijtijti22"
 #define NOW 1700000000
+/* The verifier's leeway in these tests (the api's default is OPC_JWT_LEEWAY_S). */
+#define TEST_LEEWAY_S 60
 #define J8 "jjjjjjjj"
 #define J64 J8 J8 J8 J8 J8 J8 J8 J8
 #define NOW_S "1700000000"
@@ -92,7 +96,7 @@ static int setup(void **state)
     f->expect.sub = SERVER;
     f->expect.auuid = ACCOUNT;
     f->expect.now = NOW;
-    f->expect.leeway = OPC_JWT_LEEWAY_S;
+    f->expect.leeway = TEST_LEEWAY_S;
     *state = f;
     return 0;
 }
@@ -233,6 +237,24 @@ static void hex32(const char *hex, uint8_t out[32])
     assert_int_equal(n, 32);
     memcpy(out, raw, 32);
     free(raw);
+}
+
+/* Replace s of a raw signature by n - s (OpenSSL's P-256 order): the twin
+ * that verifies as well. Our signer writes low-S, so the twin is high-S. */
+static void high_s_twin(uint8_t sig[64])
+{
+    assert_int_equal(opc__ecdsa_is_low_s(sig), 1);
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    assert_non_null(g);
+    BIGNUM *s = BN_bin2bn(sig + 32, 32, NULL);
+    BIGNUM *t = BN_new();
+    assert_true(s != NULL && t != NULL);
+    assert_int_equal(BN_sub(t, EC_GROUP_get0_order(g), s), 1);
+    assert_int_equal(BN_bn2binpad(t, sig + 32, 32), 32);
+    assert_int_equal(opc__ecdsa_is_low_s(sig), 0);
+    BN_free(s);
+    BN_free(t);
+    EC_GROUP_free(g);
 }
 
 /* DER encoding of a raw signature, never 64 bytes long (re-signs if needed). */
@@ -389,6 +411,7 @@ typedef enum sigmode {
     S_S_ZERO,    /* r valid, s = 0 */
     S_R_N,       /* r = n */
     S_S_N,       /* s = n */
+    S_HIGH_S,    /* the valid signature's twin (r, n - s): verifies, high-S form */
     S_OTHER_KEY, /* signed by another key with the same kid */
     S_GARBAGE64  /* 64 random-looking bytes in range */
 } sigmode;
@@ -540,6 +563,7 @@ static const jcase cases[] = {
     {"sig_s_zero", "s_zero", OPC_JWT_SIG_S_ZERO, NULL, NULL, NULL, NULL, NULL, S_S_ZERO, M_NONE},
     {"sig_r_equals_n", "r_range", OPC_JWT_SIG_R_RANGE, NULL, NULL, NULL, NULL, NULL, S_R_N, M_NONE},
     {"sig_s_equals_n", "s_range", OPC_JWT_SIG_S_RANGE, NULL, NULL, NULL, NULL, NULL, S_S_N, M_NONE},
+    {"sig_high_s", "high_s", OPC_JWT_SIG_HIGH_S, NULL, NULL, NULL, NULL, NULL, S_HIGH_S, M_NONE},
     {"sig_other_key_same_kid", "sig_invalid", OPC_JWT_SIG_INVALID, NULL, NULL, NULL, NULL, NULL,
      S_OTHER_KEY, M_NONE},
     {"sig_garbage", "sig_invalid", OPC_JWT_SIG_INVALID, NULL, NULL, NULL, NULL, NULL, S_GARBAGE64,
@@ -733,6 +757,8 @@ static char *build_case(const fixture *f, const jcase *c)
             memcpy(sig, n, 32);
         } else if (c->sig == S_S_N) {
             memcpy(sig + 32, n, 32);
+        } else if (c->sig == S_HIGH_S) {
+            high_s_twin(sig);
         } else if (c->sig == S_GARBAGE64) {
             for (size_t i = 0; i < 64; i++) {
                 sig[i] = (uint8_t)(0x11 + i * 3);
@@ -1089,6 +1115,40 @@ static void test_jwt_verify_tampered_payload_fails_signature(void **state)
     free(tok);
 }
 
+/*
+ * Issue 15 point 4: one token, one spelling. The high-S twin of a token's
+ * signature verifies as ECDSA (so the refusal is the low-S rule, not a bad
+ * signature), and is refused by the token verifier; every token that
+ * opc__jws_sign_es256 makes is low-S, so none of ours is ever refused
+ * (without normalising, half of 64 would be high-S).
+ */
+static void test_jwt_verify_refuses_high_s_twin(void **state)
+{
+    fixture *f = *state;
+    opc__key *pub = NULL;
+    assert_int_equal(opc__key_public(f->priv, &pub), OPC_OK);
+    for (int i = 0; i < 64; i++) {
+        char *tok = std_token(f, NULL, NULL); /* random k: a new signature each time */
+        uint8_t sig[64];
+        raw_signature(tok, sig);
+        assert_int_equal(opc__ecdsa_is_low_s(sig), 1);
+        opc__jwt_claims c;
+        expect_ok(f, tok, &c);
+        opc__wipe(&c, sizeof c);
+
+        high_s_twin(sig);
+        const char *dot = strrchr(tok, '.');
+        opc__ebuf eb;
+        opc__ebuf_clear(&eb);
+        assert_int_equal(opc__ecdsa_verify(pub, tok, (size_t)(dot - tok), sig, 64, &eb), OPC_OK);
+        char *twin = with_signature(tok, sig, 64);
+        expect_reject(f, twin, OPC_JWT_SIG_HIGH_S);
+        free(twin);
+        free(tok);
+    }
+    opc__key_free(pub);
+}
+
 static void test_jwt_verify_claims_wiped_on_failure(void **state)
 {
     fixture *f = *state;
@@ -1228,6 +1288,7 @@ static const struct CMUnitTest fixed_tests[] = {
     T(test_jwt_verify_picks_key_by_kid),
     T(test_jwt_verify_rejects_non_ec_pinned_key),
     T(test_jwt_verify_tampered_payload_fails_signature),
+    T(test_jwt_verify_refuses_high_s_twin),
     T(test_jwt_verify_claims_wiped_on_failure),
     T(test_jwt_verify_null_args),
     T(test_jwt_verify_uses_only_len_bytes),

@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <cjson/cJSON.h>
+#include <openssl/bn.h>
 
 #include "core/alloc.h"
 #include "core/err.h"
@@ -848,6 +849,84 @@ static void test_key_jwk_import_rejects_bad_rsa(void **state)
     expect_reject(j, 0, OPC_ERR_PARSE, "JWK: \"dq\" must be a string");
 }
 
+/* Issue 15 point 9 (fuzz_jwk): a JWK with an odd 3,320-bit modulus that is
+ * not a real pq. OpenSSL's public check refused it in about 1.6 % of the
+ * calls (its Miller-Rabin bases are random), so the export of an accepted
+ * key failed to import again. The rule is deterministic now: every import
+ * of the same key agrees, and the refusals are the same every time. */
+static void test_key_jwk_import_rsa_check_is_deterministic(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    char *text = opc_test_read_vector("../../fuzz/corpus/fuzz_jwk/finding_rsa_3320_odd_members",
+                                      &len);
+    for (int i = 0; i < 500; i++) {
+        opc__key *k = NULL;
+        opc__ebuf eb;
+        opc__ebuf_clear(&eb);
+        opc_err rc = opc__jwk_parse(text, len, 0, &k, &eb);
+        if (rc != OPC_OK) {
+            fail_msg("round %d: %s (%s)", i, opc_errname(rc), eb.msg);
+        }
+        cJSON *j = NULL;
+        assert_int_equal(opc__jwk_export(k, true, &j), OPC_OK);
+        opc__key *k2 = import_ok(j, 0);
+        assert_true(opc__key_equal_public(k, k2));
+        opc__key_free(k2);
+        cJSON_Delete(j);
+        opc__key_free(k);
+    }
+    free(text);
+
+    /* What the check refuses, each time: a modulus with a prime factor up
+     * to 751 (751 itself, the largest), a prime modulus, an even one. */
+    BN_CTX *ctx = BN_CTX_new();
+    assert_non_null(ctx);
+    cJSON *base = rsa_public();
+    size_t n_len = 0;
+    uint8_t *nb = get_bytes(base, "n", &n_len);
+    cJSON_Delete(base);
+    BIGNUM *n = BN_bin2bn(nb, (int)n_len, NULL);
+    assert_non_null(n);
+    opc__free(nb);
+    static const BN_ULONG factors[] = {3, 5, 7, 743, 751};
+    uint8_t buf[256];
+    for (size_t f = 0; f < OPC_ARRAY_LEN(factors); f++) {
+        BIGNUM *m = BN_dup(n);
+        assert_non_null(m);
+        /* m = n - (n mod f) (+ f when that is even): odd, 2048 bits, f | m */
+        BN_ULONG r = BN_mod_word(m, factors[f]);
+        assert_int_equal(BN_sub_word(m, r), 1);
+        if (!BN_is_odd(m)) {
+            assert_int_equal(BN_add_word(m, factors[f]), 1);
+        }
+        assert_int_equal(BN_num_bits(m), 2048);
+        assert_int_equal(BN_bn2binpad(m, buf, sizeof buf), (int)sizeof buf);
+        for (int round = 0; round < 3; round++) {
+            cJSON *j = rsa_public();
+            set_bytes(j, "n", buf, sizeof buf);
+            expect_reject(j, 0, OPC_ERR_KEY, "the RSA public key fails validation");
+        }
+        BN_free(m);
+    }
+    BIGNUM *prime = BN_new();
+    assert_non_null(prime);
+    assert_int_equal(BN_generate_prime_ex2(prime, 2048, 0, NULL, NULL, NULL, ctx), 1);
+    assert_int_equal(BN_bn2binpad(prime, buf, sizeof buf), (int)sizeof buf);
+    cJSON *j = rsa_public();
+    set_bytes(j, "n", buf, sizeof buf);
+    expect_reject(j, 0, OPC_ERR_KEY, "the RSA public key fails validation");
+    /* ... and the same prime under OPC_JWK_SEALED (no consistency proofs) */
+    j = rsa_public();
+    set_bytes(j, "n", buf, sizeof buf);
+    opc__key *k = import_ok(j, OPC_JWK_SEALED);
+    opc__key_free(k);
+    cJSON_Delete(j);
+    BN_free(prime);
+    BN_free(n);
+    BN_CTX_free(ctx);
+}
+
 static cJSON *str_array(const char *const *names, size_t n)
 {
     cJSON *a = cJSON_CreateArray();
@@ -1080,6 +1159,7 @@ int main(void)
         cmocka_unit_test(test_key_jwk_import_rejects_wrong_sizes),
         cmocka_unit_test(test_key_jwk_import_rejects_bad_ec),
         cmocka_unit_test(test_key_jwk_import_rejects_bad_rsa),
+        cmocka_unit_test(test_key_jwk_import_rsa_check_is_deterministic),
         cmocka_unit_test(test_key_jwk_import_rejects_bad_key_ops),
         cmocka_unit_test(test_key_jwk_import_rejects_bad_kid_alg_use),
         cmocka_unit_test(test_key_jwk_import_flags),
