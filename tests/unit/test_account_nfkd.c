@@ -7,11 +7,17 @@
  * typed, as the old derivation did): opened with those bytes, re-keyed,
  * and opened with every form afterwards. A file with an SRP verifier (an
  * account of op-account-server's SQLite store) gets the verifier of the
- * normalised password too.
+ * normalised password too. Through an op-account-server in this process
+ * (opc_accountd, plain HTTP on loopback): sign-up with one form, sign-in
+ * with another; an old account on the server signed in with the bytes as
+ * typed (the second SRP exchange), not re-keyed, until the operator opens
+ * its file with the server stopped.
  *
  * All passwords, keys and emails here are obviously fake test values.
  */
 #include "account_fixture.h"
+
+#include <opconnect/account_server.h>
 
 #include "account/rows.h"
 #include "account/signup.h"
@@ -372,6 +378,164 @@ static void test_nfkd_rekey_statements_are_the_stores_own(void **state)
     fx_destroy(&f);
 }
 
+/* ---- through op-account-server ---- */
+
+typedef struct world {
+    char dir[128];
+    char data[160];
+    char run[160];
+    char url[64];
+    opc_accountd *srv;
+    char id[32];
+    char sk[64];
+} world;
+
+static void world_serve(world *w)
+{
+    char err[OPC_ERRBUF_SIZE] = "";
+    if (opc_accountd_create(w->data, &w->srv, err, sizeof err) != OPC_OK) {
+        fail_msg("opc_accountd_create: %s", err);
+    }
+    assert_int_equal(opc_accountd_set_bind_address(w->srv, "127.0.0.1"), OPC_OK);
+    assert_int_equal(opc_accountd_set_http_port(w->srv, 0), OPC_OK);
+    if (opc_accountd_start(w->srv, err, sizeof err) != OPC_OK) {
+        fail_msg("opc_accountd_start: %s", err);
+    }
+    snprintf(w->url, sizeof w->url, "http://127.0.0.1:%d", opc_accountd_http_port(w->srv));
+}
+
+static void world_halt(world *w)
+{
+    opc_accountd_stop(w->srv);
+    opc_accountd_free(w->srv);
+    w->srv = NULL;
+}
+
+/* Sign in with password and open the session: the code of the sign-in;
+ * when it is OPC_OK, the handle must list the vault "Remote". */
+static opc_err remote_try(world *w, const char *password)
+{
+    char err[OPC_ERRBUF_SIZE] = "";
+    char id[64];
+    opc_secret *tok = NULL;
+    opc_err rc = opc_account_remote_signin(w->url, NULL, FX_EMAIL, password, w->sk, w->run, id,
+                                           sizeof id, &tok, err, sizeof err);
+    if (rc != OPC_OK) {
+        assert_null(tok);
+        return rc;
+    }
+    assert_string_equal(id, w->id);
+    opc_account *a = NULL;
+    if (opc_account_remote_open(w->run, w->id, opc_secret_data(tok), NULL, &a, err, sizeof err) !=
+        OPC_OK) {
+        fail_msg("remote open: %s", err);
+    }
+    char *json = NULL;
+    FX_OK(a, opc_account_vault_list(a, &json));
+    assert_non_null(strstr(json, "\"Remote\""));
+    opc_free(json);
+    opc_account_free(a);
+    opc_secret_free(tok);
+    return OPC_OK;
+}
+
+static void test_nfkd_through_account_server(void **state)
+{
+    (void)state;
+    world w;
+    memset(&w, 0, sizeof w);
+    opc_test_mkdtemp(w.dir, sizeof w.dir, "opc-nfkd-remote", "data", w.data, sizeof w.data);
+    snprintf(w.run, sizeof w.run, "%s/run", w.dir);
+    assert_int_equal(mkdir(w.data, 0700), 0);
+    assert_int_equal(mkdir(w.run, 0700), 0);
+    char accounts[180];
+    snprintf(accounts, sizeof accounts, "%s/accounts", w.data);
+    assert_int_equal(mkdir(accounts, 0700), 0);
+    world_serve(&w);
+
+    /* Sign-up with NFC; every form signs in and opens the keyset. */
+    char err[OPC_ERRBUF_SIZE] = "";
+    opc_secret *sk = NULL;
+    if (opc_account_remote_create(w.url, NULL, FX_EMAIL, PW_NFC, w.id, sizeof w.id, &sk, err,
+                                  sizeof err) != OPC_OK) {
+        fail_msg("remote create: %s", err);
+    }
+    snprintf(w.sk, sizeof w.sk, "%s", (const char *)opc_secret_data(sk));
+    opc_secret_free(sk);
+    assert_int_equal(opc_account_remote_create(w.url, NULL, "other@example.com", "caf\xe9", w.id,
+                                               sizeof w.id, &sk, err, sizeof err),
+                     OPC_ERR_PARSE);
+    assert_non_null(strstr(err, "not valid UTF-8"));
+    {
+        opc_secret *tok = NULL;
+        char id[64];
+        opc_account *a = NULL;
+        if (opc_account_remote_signin(w.url, NULL, FX_EMAIL, PW_NFD, w.sk, w.run, id, sizeof id,
+                                      &tok, err, sizeof err) != OPC_OK) {
+            fail_msg("remote signin with the NFD form: %s", err);
+        }
+        if (opc_account_remote_open(w.run, w.id, opc_secret_data(tok), NULL, &a, err, sizeof err) !=
+            OPC_OK) {
+            fail_msg("remote open: %s", err);
+        }
+        char vid[27];
+        fx_vault(a, "Remote", vid);
+        opc_account_free(a);
+        opc_secret_free(tok);
+    }
+    assert_int_equal(remote_try(&w, PW_NFKD), OPC_OK);
+    assert_int_equal(remote_try(&w, "cafe fine Pw"), OPC_ERR_PERMISSION);
+
+    /* The server's file made what the old derivation made of PW_NFC. */
+    world_halt(&w);
+    fx f;
+    memset(&f, 0, sizeof f);
+    snprintf(f.path, sizeof f.path, "%s/%s.db", accounts, w.id);
+    snprintf(f.sk_text, sizeof f.sk_text, "%s", w.sk);
+    f.a = fx_reopen(&f);
+    FX_OK(f.a, opc_account_unlock(f.a, PW_HALF, f.sk_text));
+    make_legacy(&f, PW_NFC, true);
+    char *env = stored(&f, "account", "enc_sym_key");
+    char *v_old = stored(&f, "owner_srp", "verifier");
+    world_serve(&w);
+
+    /* The bytes as typed sign in (a second exchange); another form does
+     * not, and nothing on the server changed: no re-key over the network. */
+    assert_int_equal(remote_try(&w, PW_NFC), OPC_OK);
+    assert_int_equal(remote_try(&w, PW_NFD), OPC_ERR_PERMISSION);
+    world_halt(&w);
+    char *v = stored(&f, "owner_srp", "verifier");
+    assert_string_equal(v, v_old);
+    free(v);
+    v = stored(&f, "account", "enc_sym_key");
+    assert_string_equal(v, env);
+    free(v);
+
+    /* The operator's re-key: the file opened in place, server stopped. */
+    assert_int_equal(unlock_fresh(&f, PW_NFC), OPC_OK);
+    v = stored(&f, "owner_srp", "verifier");
+    assert_string_not_equal(v, v_old);
+    free(v);
+    world_serve(&w);
+    for (size_t i = 0; i < OPC_ARRAY_LEN(forms); i++) {
+        if (remote_try(&w, forms[i]) != OPC_OK) {
+            fail_msg("after the re-key, form %zu does not sign in", i);
+        }
+    }
+    world_halt(&w);
+    free(env);
+    free(v_old);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", w.dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static int sys_setup(void **state)
+{
+    (void)state;
+    return opc_global_init_mem(OPC_GLOBAL_DEFAULT, malloc, realloc, free) == OPC_OK ? 0 : -1;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +546,13 @@ int main(void)
         cmocka_unit_test(test_nfkd_legacy_file_with_verifier_rekeys_both),
         cmocka_unit_test(test_nfkd_rekey_statements_are_the_stores_own),
     };
-    return cmocka_run_group_tests_name("account_nfkd", tests, opc_test_group_setup,
-                                       opc_test_group_teardown);
+    /* The server's threads allocate too: the system allocator, not cmocka's. */
+    const struct CMUnitTest threaded[] = {
+        cmocka_unit_test(test_nfkd_through_account_server),
+    };
+    int failed = cmocka_run_group_tests_name("account_nfkd", tests, opc_test_group_setup,
+                                             opc_test_group_teardown);
+    failed += cmocka_run_group_tests_name("account_nfkd_server", threaded, sys_setup,
+                                          opc_test_group_teardown);
+    return failed;
 }
