@@ -488,8 +488,8 @@ static void row_of(const opc_account *a, const new_keys *k, opc__proto_account *
 /* The first rows of a new account as ONE batch, each statement expecting 1
  * row: the account row, the issuer key with its change and (srp non-NULL:
  * an account of op-account-server) the SRP salt and verifier. */
-static opc_err account_batch(const opc__proto_account *r, const opc__proto_signup *srp, int64_t now,
-                             opc__rows_batch *b, opc__ebuf *eb)
+static opc_err account_batch(const opc__proto_account *r, const opc__proto_signup *srp,
+                             int64_t now, opc__rows_batch *b, opc__ebuf *eb)
 {
     char salt_b64[32];
     char ssalt[32];
@@ -516,8 +516,8 @@ static opc_err account_batch(const opc__proto_account *r, const opc__proto_signu
                         r->spub_key, r->enc_spri_key, now);
     opc__change c = {.kind = OPC_CHANGE_ISSUER_KEY, .kid = r->issuer_kid};
     int k = opc__acct_batch_change(b, &c, now);
-    opc__rows_batch_add(b, "account.issuer_key_insert", 1, "ttiq", r->issuer_kid, r->spub_key, now,
-                        k);
+    opc__rows_batch_add(b, "account.issuer_key_insert", 1, "ttiq", r->issuer_kid, r->spub_key,
+                        now, k);
     if (srp != NULL) {
         opc__rows_batch_add(b, "account.srp_insert", 1, "tti", ssalt, v, now);
     }

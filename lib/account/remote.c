@@ -169,13 +169,13 @@ static opc_err exchange(remote *r, const char *method, const char *target, const
         bool refusal = rc == OPC_OK && !ok && a.mac[0] == '\0' &&
                        (a.status == 413 || a.status == 429 || a.status == 503);
         if (refusal) {
-            rc = a.status == 413
-                     ? opc__fail(eb, OPC_ERR_TOO_LARGE,
-                                 "account server %s: the request is too large",
-                                 opc__transport_host(r->t))
-                     : opc__fail(eb, OPC_ERR_IO, "account server %s: busy, retry in %s s",
-                                 opc__transport_host(r->t),
-                                 a.retry_after[0] != '\0' ? a.retry_after : "a few");
+            rc = a.status == 413 ? opc__fail(eb, OPC_ERR_TOO_LARGE,
+                                             "account server %s: the request is too large",
+                                             opc__transport_host(r->t))
+                                 : opc__fail(eb, OPC_ERR_IO,
+                                             "account server %s: busy, retry in %s s",
+                                             opc__transport_host(r->t),
+                                             a.retry_after[0] != '\0' ? a.retry_after : "a few");
         } else if (rc == OPC_OK && !ok) {
             rc = a.status == 401 ? opc__fail(eb, OPC_ERR_PERMISSION,
                                              "the account server does not know this session "
