@@ -60,7 +60,9 @@ endif
 
 DEP_PKGS := libcurl openssl libcjson sqlite3 libpq
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS) 2>/dev/null)
-DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null) -lpthread -lm
+# libunistring (Unicode NFKD of passwords, crypto/twoskd.c) has no .pc file
+# in Debian 12: linked by name.
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null) -lunistring -lpthread -lm
 
 # civetweb, the HTTP engine, compiled into the library from Debian 12's own
 # source package (tools/build-civetweb fetches it; the repository holds none

@@ -58,7 +58,10 @@ typedef struct opc_account opc_account;
  * ("A3-XXXXXX-..."); it is never stored. iterations 0 means the default;
  * below OPC_ACCOUNT_MIN_ITERATIONS is OPC_ERR_RANGE. The file is created
  * with mode 0600. On success *out is an unlocked handle. errbuf (may be
- * NULL) explains a failure. Since 0.1.0.
+ * NULL) explains a failure. The password must be UTF-8 (OPC_ERR_PARSE
+ * otherwise): 2SKD normalises it to Unicode NFKD, so its composed,
+ * decomposed and compatibility forms are one password (docs/account.md,
+ * "Passwords"). Since 0.1.0.
  */
 OPC_API OPC_NODISCARD opc_err opc_account_create(const char *path, const char *email,
                                                  const char *password, uint32_t iterations,
@@ -93,7 +96,10 @@ OPC_API const char *opc_account_email(const opc_account *a);
  * opc_account_unlock - derive the Account Unlock Key with 2SKD from the
  * password and Secret Key and open the owner's keyset. A wrong password or
  * Secret Key is OPC_ERR_DECRYPT ("wrong password or Secret Key"); a
- * malformed Secret Key is OPC_ERR_PARSE. Since 0.1.0.
+ * malformed Secret Key is OPC_ERR_PARSE. The password is normalised to
+ * NFKD; an account made before passwords were normalised opens with the
+ * password's bytes as typed and is re-keyed to the normalised password in
+ * the same call (docs/account.md, "Passwords"). Since 0.1.0.
  */
 OPC_API OPC_NODISCARD opc_err opc_account_unlock(opc_account *a, const char *password,
                                                  const char *secret_key) OPC_NONNULL(1, 2, 3);
@@ -139,7 +145,9 @@ OPC_API OPC_NODISCARD opc_err opc_account_session_end(opc_account *a, const char
  * address, the session id, its request and answer keys, its counter and
  * the Account Unlock Key. A refused sign-in is OPC_ERR_PERMISSION (wrong
  * email, password or Secret Key: the server does not say which);
- * OPC_ERR_IO with "rate limited" when the server asks to wait.
+ * OPC_ERR_IO with "rate limited" when the server asks to wait. The
+ * password is normalised to NFKD; an account made before that is signed
+ * in with the bytes as typed by a second exchange, and not re-keyed.
  *
  * opc_account_remote_open() opens that session: it downloads the account
  * row (GET /v1/owner/account) and unlocks it with the sealed AUK. The

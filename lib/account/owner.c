@@ -147,7 +147,8 @@ static opc_err check_password(const char *password, opc__ebuf *eb)
     if (n > 4096) {
         return opc__fail(eb, OPC_ERR_TOO_LARGE, "the password is longer than 4096 bytes");
     }
-    return OPC_OK;
+    /* A new password is UTF-8: 2SKD normalises it to NFKD (crypto/twoskd.h). */
+    return opc__2skd_password_check(password, eb);
 }
 
 static opc_err check_iterations(uint32_t iterations, uint32_t floor, opc__ebuf *eb)
@@ -174,6 +175,18 @@ static opc_err derive_auk(const opc_account *a, const char *password, const opc_
         return rc;
     }
     return opc__2skd_raw(password, a->email, sk, a->salt, KDF_ALG, a->iterations, auk, eb);
+}
+
+/* The AUK of an account made before passwords were normalised (the bytes
+ * as typed; crypto/twoskd.h). */
+static opc_err derive_auk_legacy(const opc_account *a, const char *password,
+                                 const opc__secret_key *sk, uint8_t auk[32], opc__ebuf *eb)
+{
+    opc_err rc = check_iterations(a->iterations, a->min_iterations, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    return opc__2skd_legacy(password, a->email, sk, a->salt, KDF_ALG, a->iterations, auk, eb);
 }
 
 /* ---- keyset ---- */
@@ -984,6 +997,75 @@ opc_err opc_account_open(const char *path, opc_account **out, char *errbuf, size
 
 /* ---- unlock ---- */
 
+/*
+ * Re-key an account that was opened with the legacy derivation (a is
+ * unlocked): the keyset's symmetric key sealed again under auk, the AUK of
+ * the normalised password, and, when the file holds an SRP verifier (an
+ * account file of op-account-server's SQLite store), the verifier of the
+ * normalised password over the same SRP salt. ONE batch: a failure changes
+ * nothing, and the old derivation still opens the account. The vault keys,
+ * the RSA and signing keys are sealed under the symmetric key, which does
+ * not change. a->auk becomes auk (a session saved after holds the new one).
+ */
+static opc_err rekey(opc_account *a, const char *password, const opc__secret_key *sk,
+                     const uint8_t auk[32], opc__ebuf *eb)
+{
+    keyset_rows old = {0};
+    opc__key *auk_key = NULL;
+    char *enc = NULL;
+    char *v_b64 = NULL;
+    size_t v_len = 0;
+    uint8_t srp_salt[OPC_PROTO_SRP_SALT_LEN];
+    uint8_t verifier[OPC_PROTO_SRP_LEN];
+    uint8_t x[32];
+    opc__rows_batch b;
+    opc__rows_batch_init(&b);
+    opc_err rc = load_keyset_rows(a, &old, eb);
+    if (rc == OPC_OK) {
+        rc = opc__key_from_oct(auk, 32, AUK_KID, OPC_KEYOP_ENCRYPT | OPC_KEYOP_DECRYPT, &auk_key);
+    }
+    if (rc == OPC_OK) {
+        rc = seal_key(a, OPC_WIRE_ACCOUNT_KEYSET, auk_key, a->sym, &enc);
+    }
+    bool srp = false;
+    if (rc == OPC_OK) {
+        rc = opc__account_srp(a, srp_salt, verifier, eb);
+        srp = rc == OPC_OK;
+        if (rc == OPC_ERR_NOT_FOUND) {
+            opc__ebuf_clear(eb);
+            rc = OPC_OK; /* a local account: no verifier */
+        }
+    }
+    if (rc == OPC_OK && srp) {
+        rc = opc__2skd_srp_x_raw(password, a->email, sk, srp_salt, a->iterations, x, eb);
+        if (rc == OPC_OK) {
+            rc = opc__srp_verifier(opc__srp_group_get(OPC_SRP_GROUP_BITS), x, sizeof x, verifier,
+                                   sizeof verifier, eb);
+        }
+        if (rc == OPC_OK) {
+            rc = opc__b64_encode(verifier, sizeof verifier, OPC_B64URL, &v_b64, &v_len);
+        }
+    }
+    if (rc == OPC_OK) {
+        /* The old envelope as the guard: a concurrent re-key wins once. */
+        opc__rows_batch_add(&b, "account.rekey", 1, "tt", enc, old.enc_sym_key);
+        if (srp) {
+            opc__rows_batch_add(&b, "account.srp_rekey", 1, "t", v_b64);
+        }
+        rc = opc__rows_batch_run(a->rows, &b, eb);
+    }
+    if (rc == OPC_OK) {
+        memcpy(a->auk, auk, sizeof a->auk);
+    }
+    opc__rows_batch_free(&b);
+    opc__wipe(x, sizeof x);
+    opc__free(v_b64);
+    opc__free(enc);
+    opc__key_free(auk_key);
+    keyset_rows_free(&old);
+    return rc;
+}
+
 opc_err opc_account_unlock(opc_account *a, const char *password, const char *secret_key)
 {
     opc__ebuf eb;
@@ -994,15 +1076,43 @@ opc_err opc_account_unlock(opc_account *a, const char *password, const char *sec
     }
     opc__secret_key sk;
     uint8_t auk[32];
+    uint8_t old[32];
+    bool utf8 = false;
+    bool differ = false;
     memset(&sk, 0, sizeof sk);
     rc = opc__secret_key_parse(secret_key, &sk, &eb);
     if (rc == OPC_OK) {
-        rc = derive_auk(a, password, &sk, auk, &eb);
+        rc = opc__2skd_password_forms(password, &utf8, &differ, &eb);
     }
-    if (rc == OPC_OK) {
-        rc = opc__acct_unlock_auk(a, auk, &eb);
+    if (rc == OPC_OK && utf8) {
+        rc = derive_auk(a, password, &sk, auk, &eb);
+        if (rc == OPC_OK) {
+            rc = opc__acct_unlock_auk(a, auk, &eb);
+        }
+    } else if (rc == OPC_OK) {
+        rc = OPC_ERR_DECRYPT; /* not UTF-8: only the legacy derivation can open it */
+    }
+    /*
+     * An account made before passwords were normalised (docs/account.md,
+     * "Passwords"): the bytes as typed, tried only when they differ from
+     * the normalised ones. Once open, it is re-keyed to the normalised
+     * password (a valid UTF-8 one); a failed re-key (a read-only file)
+     * leaves the file as it was, opened, and is tried again next time.
+     */
+    if (rc == OPC_ERR_DECRYPT && differ) {
+        opc__ebuf_clear(&eb);
+        rc = derive_auk_legacy(a, password, &sk, old, &eb);
+        if (rc == OPC_OK) {
+            rc = opc__acct_unlock_auk(a, old, &eb);
+        }
+        if (rc == OPC_OK && utf8) {
+            opc__ebuf ignored;
+            opc__ebuf_clear(&ignored);
+            (void)rekey(a, password, &sk, auk, &ignored);
+        }
     }
     opc__wipe(auk, sizeof auk);
+    opc__wipe(old, sizeof old);
     opc__wipe(&sk, sizeof sk);
     return opc__acct_finish(a, rc, &eb);
 }
@@ -1167,6 +1277,17 @@ opc_err opc__account_auk(const char *password, const char *email, const opc__sec
     opc_err rc = check_iterations(iterations, min_iterations, eb);
     if (rc == OPC_OK) {
         rc = opc__2skd_raw(password, email, sk, salt, KDF_ALG, iterations, auk, eb);
+    }
+    return rc;
+}
+
+opc_err opc__account_auk_legacy(const char *password, const char *email, const opc__secret_key *sk,
+                                const uint8_t salt[16], uint32_t iterations,
+                                uint32_t min_iterations, uint8_t auk[32], opc__ebuf *eb)
+{
+    opc_err rc = check_iterations(iterations, min_iterations, eb);
+    if (rc == OPC_OK) {
+        rc = opc__2skd_legacy(password, email, sk, salt, KDF_ALG, iterations, auk, eb);
     }
     return rc;
 }

@@ -683,9 +683,11 @@ opc_err opc__remote_request(opc__remote *x, const char *method, const char *targ
 
 /* ---- sign-in ---- */
 
+/* One sign-in: legacy derives x and the AUK from the password's bytes as
+ * typed (an account made before passwords were normalised). */
 static opc_err signin(const char *address, const char *ca_file, const char *email,
-                      const char *password, const char *secret_key, const char *dir, char *out_id,
-                      size_t out_id_len, opc_secret **out_token, opc__ebuf *eb)
+                      const char *password, const char *secret_key, const char *dir, bool legacy,
+                      char *out_id, size_t out_id_len, opc_secret **out_token, opc__ebuf *eb)
 {
     const opc__srp_group *g = opc__srp_group_get(OPC_SRP_GROUP_BITS);
     opc__proto_auth_start st;
@@ -741,7 +743,9 @@ static opc_err signin(const char *address, const char *ca_file, const char *emai
                        ch.iterations, OPC_ACCOUNT_MIN_ITERATIONS);
     }
     if (rc == OPC_OK) {
-        rc = opc__2skd_srp_x(password, email_lc, &sk, ch.srp_salt, ch.iterations, x, eb);
+        rc = legacy ? opc__2skd_legacy(password, email_lc, &sk, ch.srp_salt, OPC_2SKD_LABEL_SRP,
+                                       ch.iterations, x, eb)
+                    : opc__2skd_srp_x(password, email_lc, &sk, ch.srp_salt, ch.iterations, x, eb);
     }
     if (rc == OPC_OK) {
         rc = opc__srp_client_finish(c, email_lc, strlen(email_lc), ch.srp_salt, sizeof ch.srp_salt,
@@ -781,8 +785,10 @@ static opc_err signin(const char *address, const char *ca_file, const char *emai
         rc = opc__proto_session_keys(K, sizeof K, tr, tr_len, OPC_PROTO_KEYS_INFO_OWNER, &s.keys);
     }
     if (rc == OPC_OK) {
-        rc = opc__account_auk(password, email_lc, &sk, ch.kdf_salt, ch.iterations,
-                              OPC_ACCOUNT_MIN_ITERATIONS, s.auk, eb);
+        rc = legacy ? opc__account_auk_legacy(password, email_lc, &sk, ch.kdf_salt, ch.iterations,
+                                              OPC_ACCOUNT_MIN_ITERATIONS, s.auk, eb)
+                    : opc__account_auk(password, email_lc, &sk, ch.kdf_salt, ch.iterations,
+                                       OPC_ACCOUNT_MIN_ITERATIONS, s.auk, eb);
     }
     if (rc == OPC_OK) {
         memcpy(s.account, ss.account, sizeof s.account);
@@ -845,8 +851,29 @@ opc_err opc_account_remote_signin(const char *address, const char *ca_file, cons
         (void)opc__fail(&eb, OPC_ERR_INVALID_ARG, "signin: missing argument");
         rc = OPC_ERR_INVALID_ARG;
     }
+    /*
+     * The normalised password first; an account made before passwords
+     * were normalised answers only to the bytes as typed (docs/account.md,
+     * "Passwords"): a second sign-in with those, when they differ (or the
+     * password is not UTF-8, which only that derivation takes). The server
+     * counts the first as a failed handshake. It is not re-keyed: the
+     * protocol has no step that replaces the verifier and the keyset's
+     * envelope.
+     */
+    bool utf8 = false;
+    bool differ = false;
     if (rc == OPC_OK) {
-        rc = signin(address, ca_file, email, password, secret_key, dir, out_id, out_id_len,
+        rc = opc__2skd_password_forms(password, &utf8, &differ, &eb);
+    }
+    if (rc == OPC_OK && utf8) {
+        rc = signin(address, ca_file, email, password, secret_key, dir, false, out_id, out_id_len,
+                    out_token, &eb);
+    } else if (rc == OPC_OK) {
+        rc = OPC_ERR_PERMISSION;
+    }
+    if (rc == OPC_ERR_PERMISSION && differ) {
+        opc__ebuf_clear(&eb);
+        rc = signin(address, ca_file, email, password, secret_key, dir, true, out_id, out_id_len,
                     out_token, &eb);
     }
     opc__ebuf_export(&eb, errbuf, errbuf_len);

@@ -49,6 +49,13 @@ static const opc__rows_stmt table[] = {
      "INSERT INTO issuer_keys (kid, jwk, created, seq) VALUES (?, ?, ?, ?)"},
     {"account.srp_insert", OPC__ROWS_WRITE, "tti", "",
      "INSERT INTO owner_srp (one, salt, verifier, created) VALUES (1, ?, ?, ?)"},
+    /* The re-key of an account made before passwords were normalised
+     * (owner.c): the keyset's envelope under the new AUK, guarded by the
+     * old one, and the verifier of the normalised password. */
+    {"account.rekey", OPC__ROWS_WRITE, "tt", "",
+     "UPDATE account SET enc_sym_key = ? WHERE one = 1 AND enc_sym_key = ?"},
+    {"account.srp_rekey", OPC__ROWS_WRITE, "t", "",
+     "UPDATE owner_srp SET verifier = ? WHERE one = 1"},
 
     /* ---- the change feed (feed.h): seq comes from the store ---- */
     {"change.append", OPC__ROWS_CHANGE, "tTTTTTTIi", "",
@@ -416,14 +423,16 @@ opc_err opc__rows_check_batch(const opc__rpc_step *steps, size_t n, size_t n_seq
 
 /*
  * The statements a request may not name: the store runs them on its own
- * (sign-in reads the SRP row; create writes the account's first rows). An
- * owner reads their account row (account.get, account.keyset), never the
- * verifier, and writes it never.
+ * (sign-in reads the SRP row; create writes the account's first rows; the
+ * owner's unlock of a local file re-keys it). An owner reads their account
+ * row (account.get, account.keyset), never the verifier, and writes it
+ * never through a request.
  */
 const char *opc__rows_store_own(const char *name)
 {
-    static const char *const names[] = {"account.srp", "account.insert",
-                                        "account.issuer_key_insert", "account.srp_insert"};
+    static const char *const names[] = {
+        "account.srp",        "account.insert", "account.issuer_key_insert",
+        "account.srp_insert", "account.rekey",  "account.srp_rekey"};
     for (size_t i = 0; name != NULL && i < OPC_ARRAY_LEN(names); i++) {
         if (strcmp(name, names[i]) == 0) {
             return names[i];

@@ -91,5 +91,10 @@ opc_err opc__account_from_row(const opc__proto_account *row, const uint8_t auk[3
 opc_err opc__account_auk(const char *password, const char *email, const opc__secret_key *sk,
                          const uint8_t salt[16], uint32_t iterations, uint32_t min_iterations,
                          uint8_t auk[32], opc__ebuf *eb);
+/* The same with the derivation of accounts made before passwords were
+ * normalised (crypto/twoskd.h, opc__2skd_legacy): sign-in falls back on it. */
+opc_err opc__account_auk_legacy(const char *password, const char *email, const opc__secret_key *sk,
+                                const uint8_t salt[16], uint32_t iterations,
+                                uint32_t min_iterations, uint8_t auk[32], opc__ebuf *eb);
 
 #endif

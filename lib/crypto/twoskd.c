@@ -3,21 +3,30 @@
  *
  * The formula is in twoskd.h and in the security model (§1.1).
  *
- * Password normalisation: 1Password trims the password and applies Unicode
- * NFKD. There is no Unicode library in our stack, so only the trimming of
- * ASCII white space at both ends is done here and NFKD is NOT applied. A
- * password that is pure ASCII is unaffected (NFKD leaves ASCII unchanged);
- * a password with characters that NFKD would change (e.g. precomposed
- * accents, ligatures, full-width forms) derives a different key than the
- * 1Password clients would. Callers that need that compatibility must
- * normalise before calling.
+ * Password normalisation (docs/decisions.md, "2SKD normalises passwords to
+ * NFKD"): the password must be valid UTF-8; it is put in Unicode
+ * compatibility decomposition (NFKD, libunistring's u8_normalize) and then
+ * ASCII white space is trimmed at both ends, so "é" typed precomposed
+ * (U+00E9) or decomposed ("e" U+0301), the ligature "ﬁ" (U+FB01) or "fi",
+ * full-width or ASCII letters, all derive the same key. Pure ASCII is
+ * unchanged by NFKD. Accounts made before this derived from the trimmed
+ * bytes as typed: opc__2skd_legacy keeps that derivation (it also takes
+ * invalid UTF-8) so that such an account can be opened once and re-keyed,
+ * and opc__2skd_password_forms tells a caller whether the two derivations
+ * can differ for a password at all. libunistring's own work buffers are
+ * freed without wiping (it has no hook for that); the result is written
+ * into a buffer of ours and wiped.
  *
  * Error messages never quote the Secret Key or any of its characters; they
  * give positions only.
  */
 #include "internal.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
+#include <uninorm.h>
+#include <unistr.h>
 
 #include "core/alloc.h"
 #include "core/err.h"
@@ -179,9 +188,119 @@ static bool secret_key_ok(const opc__secret_key *sk)
     return sk->id[SK_ID_LEN] == '\0' && sk->secret[SK_SECRET_LEN] == '\0';
 }
 
+/* Longest password accepted by the normalisation (bytes before NFKD). */
+#define PW_MAX_IN ((size_t)1 << 16)
+
+/*
+ * The bytes PBKDF2 takes from password: NFKD of the UTF-8 text (nfkd) or
+ * the bytes as typed (legacy), then trimmed of ASCII white space at both
+ * ends. *out is ours (opc__secret_free(*out, *cap) after use); *pw and
+ * *len point into it. Invalid UTF-8 in the NFKD form is OPC_ERR_PARSE.
+ */
+static opc_err password_bytes(const char *password, bool nfkd, uint8_t **out, size_t *cap,
+                              const char **pw, size_t *len, opc__ebuf *eb)
+{
+    *out = NULL;
+    *cap = 0;
+    size_t n = strlen(password);
+    if (n > PW_MAX_IN) {
+        return opc__fail(eb, OPC_ERR_TOO_LARGE, "2SKD: the password is longer than %zu bytes",
+                         PW_MAX_IN);
+    }
+    size_t c = nfkd ? 4 * n + 16 : n + 1;
+    uint8_t *buf = opc__malloc(c);
+    if (buf == NULL) {
+        return opc__fail(eb, OPC_ERR_NOMEM, "2SKD: out of memory");
+    }
+    size_t got = 0;
+    if (!nfkd) {
+        memcpy(buf, password, n);
+        got = n;
+    } else if (u8_check((const uint8_t *)password, n) != NULL) {
+        opc__secret_free(buf, c);
+        return opc__fail(eb, OPC_ERR_PARSE,
+                         "2SKD: the password is not valid UTF-8 (passwords are normalised to "
+                         "Unicode NFKD)");
+    } else {
+        /* Into our buffer; when it is too small, libunistring returns one
+         * of its own (malloc'ed: released with libc's free, not ours) with
+         * the length needed: wipe that and run again into a buffer of ours
+         * of that length (the result is the same). */
+        void (*release)(void *) = free;
+        for (int round = 0; round < 2; round++) {
+            got = c;
+            uint8_t *r = u8_normalize(UNINORM_NFKD, (const uint8_t *)password, n, buf, &got);
+            if (r == NULL) {
+                opc__secret_free(buf, c);
+                return opc__fail(eb, OPC_ERR_NOMEM, "2SKD: password normalisation failed");
+            }
+            if (r == buf) {
+                break;
+            }
+            opc__wipe(r, got);
+            release(r);
+            opc__secret_free(buf, c);
+            c = got + 1;
+            buf = round == 0 ? opc__malloc(c) : NULL;
+            if (buf == NULL) {
+                return opc__fail(eb, OPC_ERR_NOMEM, "2SKD: out of memory");
+            }
+        }
+    }
+    size_t t = got;
+    *pw = opc__trim((const char *)buf, &t);
+    *len = t;
+    *out = buf;
+    *cap = c;
+    return OPC_OK;
+}
+
+opc_err opc__2skd_password_forms(const char *password, bool *utf8, bool *differ, opc__ebuf *eb)
+{
+    if (password == NULL || utf8 == NULL || differ == NULL) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "2SKD: invalid argument");
+    }
+    *utf8 = u8_check((const uint8_t *)password, strlen(password)) == NULL;
+    *differ = true;
+    if (!*utf8) {
+        return OPC_OK;
+    }
+    uint8_t *a = NULL;
+    uint8_t *b = NULL;
+    size_t ca = 0;
+    size_t cb = 0;
+    const char *pa = NULL;
+    const char *pb = NULL;
+    size_t la = 0;
+    size_t lb = 0;
+    opc_err rc = password_bytes(password, true, &a, &ca, &pa, &la, eb);
+    if (rc == OPC_OK) {
+        rc = password_bytes(password, false, &b, &cb, &pb, &lb, eb);
+    }
+    if (rc == OPC_OK) {
+        *differ = la != lb || CRYPTO_memcmp(pa, pb, la) != 0;
+    }
+    opc__secret_free(a, ca);
+    opc__secret_free(b, cb);
+    return rc;
+}
+
+opc_err opc__2skd_password_check(const char *password, opc__ebuf *eb)
+{
+    if (password == NULL) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "2SKD: invalid argument");
+    }
+    if (u8_check((const uint8_t *)password, strlen(password)) != NULL) {
+        return opc__fail(eb, OPC_ERR_PARSE,
+                         "the password is not valid UTF-8 (passwords are normalised to Unicode "
+                         "NFKD)");
+    }
+    return OPC_OK;
+}
+
 static opc_err derive(const char *password, const char *email, const opc__secret_key *sk,
                       const uint8_t salt[OPC_2SKD_SALT_LEN], const char *label, uint32_t iterations,
-                      uint32_t floor, uint8_t out[32], opc__ebuf *eb)
+                      uint32_t floor, bool nfkd, uint8_t out[32], opc__ebuf *eb)
 {
     if (password == NULL || email == NULL || sk == NULL || salt == NULL || label == NULL ||
         out == NULL) {
@@ -195,12 +314,19 @@ static opc_err derive(const char *password, const char *email, const opc__secret
                          (unsigned)iterations, (unsigned)floor);
     }
 
-    size_t pw_len = strlen(password);
-    const char *pw = opc__trim(password, &pw_len); /* ASCII trim only; see the top comment */
+    uint8_t *pw_buf = NULL;
+    size_t pw_cap = 0;
+    size_t pw_len = 0;
+    const char *pw = NULL;
+    opc_err rc = password_bytes(password, nfkd, &pw_buf, &pw_cap, &pw, &pw_len, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
 
     size_t email_len = strlen(email);
     char *email_lc = opc__malloc(email_len + 1);
     if (email_lc == NULL) {
+        opc__secret_free(pw_buf, pw_cap);
         return opc__fail(eb, OPC_ERR_NOMEM, "2SKD: out of memory");
     }
     for (size_t i = 0; i < email_len; i++) {
@@ -211,8 +337,8 @@ static opc_err derive(const char *password, const char *email, const opc__secret
     uint8_t salt2[TWOSKD_LEN];
     uint8_t k_pw[TWOSKD_LEN];
     uint8_t k_sk[TWOSKD_LEN];
-    opc_err rc = opc__hkdf_sha256(salt, OPC_2SKD_SALT_LEN, email_lc, email_len, label,
-                                  strlen(label), salt2, sizeof salt2);
+    rc = opc__hkdf_sha256(salt, OPC_2SKD_SALT_LEN, email_lc, email_len, label, strlen(label), salt2,
+                          sizeof salt2);
     if (rc != OPC_OK) {
         rc = opc__fail(eb, rc, "2SKD: HKDF of the salt failed");
         goto done;
@@ -236,6 +362,7 @@ done:
     opc__wipe(k_pw, sizeof k_pw);
     opc__wipe(k_sk, sizeof k_sk);
     opc__secret_free(email_lc, email_len + 1);
+    opc__secret_free(pw_buf, pw_cap);
     return rc;
 }
 
@@ -243,14 +370,15 @@ opc_err opc__2skd(const char *password, const char *email, const opc__secret_key
                   const uint8_t salt[OPC_2SKD_SALT_LEN], const char *label, uint32_t iterations,
                   uint8_t out[32], opc__ebuf *eb)
 {
-    return derive(password, email, sk, salt, label, iterations, OPC_2SKD_MIN_ITERATIONS, out, eb);
+    return derive(password, email, sk, salt, label, iterations, OPC_2SKD_MIN_ITERATIONS, true, out,
+                  eb);
 }
 
 opc_err opc__2skd_raw(const char *password, const char *email, const opc__secret_key *sk,
                       const uint8_t salt[OPC_2SKD_SALT_LEN], const char *label, uint32_t iterations,
                       uint8_t out[32], opc__ebuf *eb)
 {
-    return derive(password, email, sk, salt, label, iterations, 1, out, eb);
+    return derive(password, email, sk, salt, label, iterations, 1, true, out, eb);
 }
 
 opc_err opc__2skd_srp_x(const char *password, const char *email, const opc__secret_key *sk,
@@ -258,12 +386,19 @@ opc_err opc__2skd_srp_x(const char *password, const char *email, const opc__secr
                         uint8_t x[32], opc__ebuf *eb)
 {
     return derive(password, email, sk, srp_salt, OPC_2SKD_LABEL_SRP, iterations,
-                  OPC_2SKD_MIN_ITERATIONS, x, eb);
+                  OPC_2SKD_MIN_ITERATIONS, true, x, eb);
 }
 
 opc_err opc__2skd_srp_x_raw(const char *password, const char *email, const opc__secret_key *sk,
                             const uint8_t srp_salt[OPC_2SKD_SALT_LEN], uint32_t iterations,
                             uint8_t x[32], opc__ebuf *eb)
 {
-    return derive(password, email, sk, srp_salt, OPC_2SKD_LABEL_SRP, iterations, 1, x, eb);
+    return derive(password, email, sk, srp_salt, OPC_2SKD_LABEL_SRP, iterations, 1, true, x, eb);
+}
+
+opc_err opc__2skd_legacy(const char *password, const char *email, const opc__secret_key *sk,
+                         const uint8_t salt[OPC_2SKD_SALT_LEN], const char *label,
+                         uint32_t iterations, uint8_t out[32], opc__ebuf *eb)
+{
+    return derive(password, email, sk, salt, label, iterations, 1, false, out, eb);
 }

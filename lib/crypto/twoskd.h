@@ -7,7 +7,7 @@
  *
  * 2SKD(password, email, secret key, salt, label, iterations):
  *   s'   = HKDF-SHA256(ikm = salt, salt = lowercase(email), info = label, 32)
- *   k_pw = PBKDF2-HMAC-SHA256(trim(password), s', iterations, 32)
+ *   k_pw = PBKDF2-HMAC-SHA256(trim(NFKD(password)), s', iterations, 32)
  *   k_sk = HKDF-SHA256(ikm = 26 secret chars, salt = key id, info = "A3", 32)
  *   out  = k_pw XOR k_sk
  */
@@ -68,5 +68,31 @@ opc_err opc__2skd_srp_x(const char *password, const char *email, const opc__secr
 opc_err opc__2skd_srp_x_raw(const char *password, const char *email, const opc__secret_key *sk,
                             const uint8_t srp_salt[OPC_2SKD_SALT_LEN], uint32_t iterations,
                             uint8_t x[32], opc__ebuf *eb);
+
+/*
+ * Passwords are UTF-8, normalised to NFKD before the ASCII trim (twoskd.c's
+ * top comment); the functions above refuse invalid UTF-8 (OPC_ERR_PARSE)
+ * and passwords longer than 64 KiB (OPC_ERR_TOO_LARGE).
+ *
+ * opc__2skd_legacy is the derivation of accounts made before passwords
+ * were normalised: the trimmed bytes as typed (any bytes), label AUK or
+ * SRP, no iteration floor (callers check). Only for opening such an
+ * account once, to re-key it (docs/account.md, "Passwords").
+ */
+opc_err opc__2skd_legacy(const char *password, const char *email, const opc__secret_key *sk,
+                         const uint8_t salt[OPC_2SKD_SALT_LEN], const char *label,
+                         uint32_t iterations, uint8_t out[32], opc__ebuf *eb);
+
+/*
+ * Whether password is valid UTF-8 (*utf8) and whether its legacy bytes
+ * differ from its normalised ones (*differ; always true for invalid
+ * UTF-8): when they do not, the legacy derivation gives the same key and
+ * a second try is pointless.
+ */
+opc_err opc__2skd_password_forms(const char *password, bool *utf8, bool *differ, opc__ebuf *eb);
+
+/* OPC_OK when password is valid UTF-8, else OPC_ERR_PARSE with a message
+ * for the person choosing it (create and sign-up refuse such passwords). */
+opc_err opc__2skd_password_check(const char *password, opc__ebuf *eb);
 
 #endif

@@ -241,6 +241,11 @@ static const opc__pg_sql table[] = {
      "$3::text, $4::bigint, $5::bigint)"},
     {"account.srp_insert", "INSERT INTO owner_srp (account_id, salt, verifier, created) VALUES "
                            "($1::text, $2::text, $3::text, $4::bigint)"},
+    /* The re-key runs on a local file's unlock only (owner.c): no request
+     * reaches these here; they keep the table name for name with rows.c. */
+    {"account.rekey", "UPDATE account SET enc_sym_key = $2::text WHERE account_id = $1::text AND "
+                      "enc_sym_key = $3::text"},
+    {"account.srp_rekey", "UPDATE owner_srp SET verifier = $2::text WHERE account_id = $1::text"},
 
     /* $2: the seq pg.c gives the change. */
     {"change.append",

@@ -10,6 +10,9 @@
 # Retry-After; and a canary scan: the password and the Secret Key appear
 # nowhere in the server's data directory (WAL included), its logs or op's
 # session files, with a positive control that the scan finds a planted one.
+# The password is not ASCII (NFC "ä", "ö" and the ligature "ﬁ"): a sign-in
+# with its NFKD form (decomposed, "fi") opens the same account (docs/account.md,
+# "Passwords").
 set -eu
 : "${BUILDDIR:?}" "${RESULTS:?}"
 T_PREFIX=opowner
@@ -18,7 +21,8 @@ PID_VARS="ACC_PID PROXY_PID"
 RECPROXY=$(cd "$(dirname "$0")/../lib" && pwd)/recproxy.py
 ACC="$BUILDDIR/op-account-server"
 DATA="$T/account-server"
-PW="owner remote password $$"
+PW=$(printf 'owner remote p\303\244ssw\303\266rd \357\254\201 %s' $$)
+PW_NFKD=$(printf 'owner remote pa\314\210sswo\314\210rd fi %s' $$)
 EMAIL="owner@example.com"
 
 # ---- a CA and a certificate for 127.0.0.1 ----
@@ -132,6 +136,21 @@ check "op vault list on the remote account: exit 0, no vault yet (the store over
     sh -c "[ $RC -eq 0 ] && jq -e 'length == 0' '$T/vl.out' >/dev/null || { cat '$T/vl.err'; false; }"
 check "the server logged the owner's request with the account id" \
     poll_until 3000 grep -q "GET /v1/owner/account: 200 (account $ACCT, owner" "$T/acc.log"
+
+# ---- the same password in another Unicode form: the same account ----
+mkdir -m 700 "$T/run3"
+set +e
+printf '%s\n' "$PW_NFKD" | XDG_RUNTIME_DIR="$T/run3" setsid -w "$OP" signin --address "$URL" \
+    --ca-file "$CA" --password-stdin >"$T/signin3.out" 2>"$T/signin3.err"
+RC=$?
+TOKEN3=$(sed -n 's/^export OP_SESSION_TOKEN="\(.*\)"$/\1/p' "$T/signin3.out")
+OP_SESSION_TOKEN="$TOKEN3" XDG_RUNTIME_DIR="$T/run3" op whoami >"$T/whoami3.out" 2>"$T/whoami3.err"
+RC3=$?
+set -e
+check "op signin --address with the password's NFKD form (made with NFC): exit 0" sh -c \
+    "[ $RC -eq 0 ] && [ -n '$TOKEN3' ] || { cat '$T/signin3.err'; false; }"
+check "op whoami on that session: the keyset unlocked with the normalised password's AUK" sh -c \
+    "[ $RC3 -eq 0 ] && grep -q '^ID: *$ACCT\$' '$T/whoami3.out' || { cat '$T/whoami3.err'; false; }"
 
 # ---- refused sign-ins: one line, the same for a wrong password and an unknown email ----
 unset OP_SESSION_TOKEN OP_ADDRESS
@@ -298,7 +317,7 @@ check "no password or Secret Key in the data directory after the stop either" sh
 check "no password or Secret Key in the server's logs" sh -c \
     "! { grep -a -q -F -e '$PW' -e '$SK' -e '$SK_RAW' '$T/acc.log' '$T/acc.err'; }"
 check "no password or Secret Key in op's session files and accounts list" sh -c \
-    "! { grep -r -a -q -F -e '$PW' -e '$SK' -e '$SK_RAW' '$T/run' '$T/run2' '$T/config/opconnect/accounts.json'; }"
+    "! { grep -r -a -q -F -e '$PW' -e '$SK' -e '$SK_RAW' '$T/run' '$T/run2' '$T/run3' '$T/config/opconnect/accounts.json'; }"
 check "no password or Secret Key in what crossed the wire (the proxy's record)" sh -c \
     "! { grep -a -q -F -e '$PW' -e '$SK' -e '$SK_RAW' '$T/proxy.log'; }"
 echo "owner-remote: $NPASS passed, $NFAIL failed"

@@ -474,6 +474,218 @@ static void test_twoskd_srp_x_floor_and_arguments(void **state)
     opc__wipe(&sk, sizeof sk);
 }
 
+/* ---- Unicode normalisation (NFKD) of the password ---- */
+
+static void test_twoskd_2skd_nfkd_forms_derive_one_key(void **state)
+{
+    (void)state;
+    opc__secret_key sk;
+    parse_ok(TEST_KEY, &sk);
+    const char *auk = OPC_2SKD_LABEL_AUK;
+    uint8_t base[32];
+    /* "café ﬁne Ｐw": NFC é (U+00E9), the ligature ﬁ (U+FB01), full-width Ｐ (U+FF30). */
+    derive_raw("caf\xc3\xa9 \xef\xac\x81ne \xef\xbc\xb0w", TEST_EMAIL, &sk, test_salt, auk,
+               FAST_ITER, base);
+    const variant v[] = {
+        /* NFD: e + COMBINING ACUTE ACCENT (U+0301). */
+        {"cafe\xcc\x81 \xef\xac\x81ne \xef\xbc\xb0w", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER,
+         true},
+        /* The ligature spelt out. */
+        {"caf\xc3\xa9 fine \xef\xbc\xb0w", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, true},
+        /* ASCII P for the full-width one. */
+        {"caf\xc3\xa9 \xef\xac\x81ne Pw", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, true},
+        /* All three at once: the NFKD form itself. */
+        {"cafe\xcc\x81 fine Pw", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, true},
+        /* Full-width w (U+FF57) too, and NFC/NFD mixed. */
+        {"caf\xc3\xa9 fine P\xef\xbd\x97", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, true},
+        /* NO-BREAK SPACE (U+00A0) at the end is a space under NFKD: trimmed. */
+        {"cafe\xcc\x81 fine Pw\xc2\xa0", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, true},
+        /* Normalisation does not fold accents or case away. */
+        {"cafe fine Pw", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, false},
+        {"caf\xc3\xa8 fine Pw", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, false},
+        {"caf\xc3\xa9 fine pw", TEST_EMAIL, &sk, test_salt, auk, FAST_ITER, false},
+    };
+    expect_variants(base, v, sizeof v / sizeof v[0]);
+    /* The SRP x too. */
+    uint8_t x1[32], x2[32];
+    assert_int_equal(
+        opc__2skd_srp_x_raw("caf\xc3\xa9", TEST_EMAIL, &sk, test_salt, FAST_ITER, x1, NULL),
+        OPC_OK);
+    assert_int_equal(
+        opc__2skd_srp_x_raw("cafe\xcc\x81", TEST_EMAIL, &sk, test_salt, FAST_ITER, x2, NULL),
+        OPC_OK);
+    assert_memory_equal(x1, x2, 32);
+    opc__wipe(&sk, sizeof sk);
+}
+
+static void test_twoskd_2skd_nfkd_known_answer_python(void **state)
+{
+    (void)state;
+    opc__secret_key sk;
+    parse_ok(TEST_KEY, &sk);
+    uint8_t out[32];
+    /* "Ｐáss ﬁ": Python's unicodedata.normalize("NFKD", pw).encode().strip(b" \t\n\v\f\r")
+     * is b"Pa\xcc\x81ss fi"; then the formula with hashlib and an RFC 5869 HKDF. */
+    derive_raw("\xef\xbc\xb0\xc3\xa1ss \xef\xac\x81", TEST_EMAIL, &sk, test_salt,
+               OPC_2SKD_LABEL_AUK, FAST_ITER, out);
+    check_hex(out, "a1d013ac89d246c6cb6b0320a47933b8d44c4af37fd7c8800a188e01e3135207");
+    /* The legacy derivation took the bytes as typed: another key. */
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    uint8_t old[32];
+    assert_int_equal(opc__2skd_legacy("\xef\xbc\xb0\xc3\xa1ss \xef\xac\x81", TEST_EMAIL, &sk,
+                                      test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, old, &eb),
+                     OPC_OK);
+    assert_memory_not_equal(old, out, 32);
+    /* ...and over the NFKD bytes it is the new derivation. */
+    assert_int_equal(opc__2skd_legacy("Pa\xcc\x81ss fi", TEST_EMAIL, &sk, test_salt,
+                                      OPC_2SKD_LABEL_AUK, FAST_ITER, old, &eb),
+                     OPC_OK);
+    assert_memory_equal(old, out, 32);
+    opc__wipe(&sk, sizeof sk);
+}
+
+static void test_twoskd_2skd_legacy_is_the_old_formula(void **state)
+{
+    (void)state;
+    opc__secret_key sk;
+    parse_ok(TEST_KEY, &sk);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    uint8_t out[32];
+    /* The known answer of test_twoskd_2skd_known_answer_python: ASCII is
+     * the same under both derivations. */
+    assert_int_equal(opc__2skd_legacy(" hunter2\t", "Wendy.Appleseed@Example.COM", &sk, test_salt,
+                                      OPC_2SKD_LABEL_AUK, FAST_ITER, out, &eb),
+                     OPC_OK);
+    check_hex(out, "edc0cdff4ac54c3631e2d8a2931bd834e5c7b70031adeac8f19fe0bd537d58d3");
+    /* The old formula over the bytes as typed (PBKDF2 of "caf\xc3\xa9"). */
+    uint8_t s2[32], k_pw[32], k_sk[32], want[32];
+    const char *label = OPC_2SKD_LABEL_SRP;
+    assert_int_equal(opc__hkdf_sha256(test_salt, sizeof test_salt, TEST_EMAIL, strlen(TEST_EMAIL),
+                                      label, strlen(label), s2, sizeof s2),
+                     OPC_OK);
+    assert_int_equal(opc__pbkdf2_sha256("caf\xc3\xa9", 5, s2, sizeof s2, FAST_ITER, k_pw, 32),
+                     OPC_OK);
+    assert_int_equal(opc__hkdf_sha256(TEST_SECRET, 26, TEST_ID, 6, "A3", 2, k_sk, 32), OPC_OK);
+    for (size_t i = 0; i < 32; i++) {
+        want[i] = (uint8_t)(k_pw[i] ^ k_sk[i]);
+    }
+    assert_int_equal(
+        opc__2skd_legacy("caf\xc3\xa9", TEST_EMAIL, &sk, test_salt, label, FAST_ITER, out, &eb),
+        OPC_OK);
+    assert_memory_equal(out, want, 32);
+    /* Legacy takes any bytes, even invalid UTF-8 (an old account's password). */
+    assert_int_equal(
+        opc__2skd_legacy("caf\xe9", TEST_EMAIL, &sk, test_salt, label, FAST_ITER, out, &eb),
+        OPC_OK);
+    assert_memory_not_equal(out, want, 32);
+    assert_int_equal(opc__2skd_legacy(NULL, TEST_EMAIL, &sk, test_salt, label, 1, out, NULL),
+                     OPC_ERR_INVALID_ARG);
+    opc__wipe(&sk, sizeof sk);
+}
+
+static void test_twoskd_2skd_refuses_invalid_utf8(void **state)
+{
+    (void)state;
+    opc__secret_key sk;
+    parse_ok(TEST_KEY, &sk);
+    uint8_t out[32];
+    const char *bad[] = {
+        "caf\xe9",            /* Latin-1 é */
+        "\xc0\xafpw",         /* overlong "/" */
+        "pw\xed\xa0\x80",     /* a UTF-16 surrogate (U+D800) */
+        "pw\xf4\x90\x80\x80", /* above U+10FFFF */
+        "pw\xe2\x82",         /* truncated */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        opc__ebuf eb;
+        opc__ebuf_clear(&eb);
+        memset(out, 0xA5, sizeof out);
+        assert_int_equal(opc__2skd_raw(bad[i], TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK,
+                                       FAST_ITER, out, &eb),
+                         OPC_ERR_PARSE);
+        assert_non_null(strstr(eb.msg, "not valid UTF-8"));
+        assert_null(strstr(eb.msg, "caf"));
+        assert_int_equal(out[0], 0xA5);
+        assert_int_equal(
+            opc__2skd_srp_x_raw(bad[i], TEST_EMAIL, &sk, test_salt, FAST_ITER, out, NULL),
+            OPC_ERR_PARSE);
+        assert_int_equal(opc__2skd_password_check(bad[i], &eb), OPC_ERR_PARSE);
+        bool utf8 = true, differ = false;
+        assert_int_equal(opc__2skd_password_forms(bad[i], &utf8, &differ, NULL), OPC_OK);
+        assert_false(utf8);
+        assert_true(differ);
+    }
+    assert_int_equal(opc__2skd_password_check("caf\xc3\xa9", NULL), OPC_OK);
+    assert_int_equal(opc__2skd_password_check(NULL, NULL), OPC_ERR_INVALID_ARG);
+    opc__wipe(&sk, sizeof sk);
+}
+
+static void test_twoskd_password_forms(void **state)
+{
+    (void)state;
+    const struct {
+        const char *pw;
+        bool differ;
+    } c[] = {
+        {"hunter2", false},
+        {"  hunter2 ", false},   /* the trim is the same in both */
+        {"caf\xc3\xa9", true},   /* NFC: NFKD decomposes it */
+        {"cafe\xcc\x81", false}, /* already NFD */
+        {"\xef\xac\x81", true},  /* ﬁ */
+        {"\xef\xbc\xb0w", true}, /* full-width */
+        {"pw\xc2\xa0", true},    /* NBSP becomes a trimmed space */
+        {"", false},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        bool utf8 = false, differ = !c[i].differ;
+        assert_int_equal(opc__2skd_password_forms(c[i].pw, &utf8, &differ, NULL), OPC_OK);
+        assert_true(utf8);
+        if (differ != c[i].differ) {
+            fail_msg("case %zu: differ %d, expected %d", i, (int)differ, (int)c[i].differ);
+        }
+    }
+    bool u = false, d = false;
+    assert_int_equal(opc__2skd_password_forms(NULL, &u, &d, NULL), OPC_ERR_INVALID_ARG);
+}
+
+static void test_twoskd_2skd_nfkd_long_expansion(void **state)
+{
+    (void)state;
+    opc__secret_key sk;
+    parse_ok(TEST_KEY, &sk);
+    /* U+FDFA (3 bytes) decomposes to 18 code points (33 bytes): longer
+     * than the first buffer, so the second round runs. NFKD is idempotent:
+     * the NFKD bytes derive the same key. */
+    enum { REPS = 200 };
+    static const char fdfa[] = "\xef\xb7\xba";
+    static const char fdfa_nfkd[] = "\xd8\xb5\xd9\x84\xd9\x89 \xd8\xa7\xd9\x84\xd9\x84\xd9\x87 "
+                                    "\xd8\xb9\xd9\x84\xd9\x8a\xd9\x87 \xd9\x88\xd8\xb3\xd9\x84"
+                                    "\xd9\x85";
+    char *in = calloc(REPS * (sizeof fdfa - 1) + 1, 1);
+    char *nf = calloc(REPS * (sizeof fdfa_nfkd - 1) + 1, 1);
+    assert_non_null(in);
+    assert_non_null(nf);
+    for (size_t i = 0; i < REPS; i++) {
+        memcpy(in + i * (sizeof fdfa - 1), fdfa, sizeof fdfa - 1);
+        memcpy(nf + i * (sizeof fdfa_nfkd - 1), fdfa_nfkd, sizeof fdfa_nfkd - 1);
+    }
+    uint8_t a[32], b[32];
+    derive_raw(in, TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, a);
+    derive_raw(nf, TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, b);
+    assert_memory_equal(a, b, 32);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(
+        opc__2skd_legacy(nf, TEST_EMAIL, &sk, test_salt, OPC_2SKD_LABEL_AUK, FAST_ITER, b, &eb),
+        OPC_OK);
+    assert_memory_equal(a, b, 32);
+    free(in);
+    free(nf);
+    opc__wipe(&sk, sizeof sk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +703,12 @@ int main(void)
         cmocka_unit_test(test_twoskd_2skd_rejects_bad_arguments),
         cmocka_unit_test(test_twoskd_srp_x_differs_from_auk_and_is_deterministic),
         cmocka_unit_test(test_twoskd_srp_x_floor_and_arguments),
+        cmocka_unit_test(test_twoskd_2skd_nfkd_forms_derive_one_key),
+        cmocka_unit_test(test_twoskd_2skd_nfkd_known_answer_python),
+        cmocka_unit_test(test_twoskd_2skd_legacy_is_the_old_formula),
+        cmocka_unit_test(test_twoskd_2skd_refuses_invalid_utf8),
+        cmocka_unit_test(test_twoskd_password_forms),
+        cmocka_unit_test(test_twoskd_2skd_nfkd_long_expansion),
     };
     return cmocka_run_group_tests_name("twoskd", tests, opc_test_group_setup,
                                        opc_test_group_teardown);
