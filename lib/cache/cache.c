@@ -444,8 +444,7 @@ opc_err opc__cache_file_check(opc__cache *c, opc__ebuf *eb)
                          strerror(errno));
     }
     if (opc__cache_moved(c) || !S_ISREG(st.st_mode)) {
-        return opc__fail(eb, OPC_ERR_PARSE, "cache file %s was replaced by another file",
-                         c->path);
+        return opc__fail(eb, OPC_ERR_PARSE, "cache file %s was replaced by another file", c->path);
     }
     int fd = open(c->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
@@ -459,8 +458,7 @@ opc_err opc__cache_file_check(opc__cache *c, opc__ebuf *eb)
     ssize_t n = pread(fd, head, sizeof head, 0);
     (void)close(fd);
     if (n != (ssize_t)sizeof head || memcmp(head, sqlite_magic, sizeof head) != 0) {
-        return opc__fail(eb, OPC_ERR_PARSE, "cache file %s was truncated or overwritten",
-                         c->path);
+        return opc__fail(eb, OPC_ERR_PARSE, "cache file %s was truncated or overwritten", c->path);
     }
     return OPC_OK;
 }

@@ -142,8 +142,9 @@ static opc_err write_handles(opc_api *api, bool *rebuilding, opc__ebuf *eb)
     if (api->wcache == NULL) {
         rc = opc__cache_open(api->cache_path, OPC_CACHE_WRITE, &api->wcache, eb);
         if (rc != OPC_OK) {
-            opc__log(OPC_LOG_WARN, "api", "no write-through handle on the cache, writes answer "
-                     "503: %s", eb != NULL && eb->msg[0] != '\0' ? eb->msg : opc_strerror(rc));
+            opc__log(OPC_LOG_WARN, "api",
+                     "no write-through handle on the cache, writes answer 503: %s",
+                     eb != NULL && eb->msg[0] != '\0' ? eb->msg : opc_strerror(rc));
             *rebuilding = true;
             return rc;
         }
@@ -160,8 +161,8 @@ static opc_err write_handles(opc_api *api, bool *rebuilding, opc__ebuf *eb)
  * *rebuilding: nothing was written because the cache is lost (write_handles).
  */
 static opc_err commit_write(opc_api *api, const opc__item_write *w, const char *vault,
-                            const char *item, int64_t expected, cJSON **row_json,
-                            bool *rebuilding, opc__ebuf *eb)
+                            const char *item, int64_t expected, cJSON **row_json, bool *rebuilding,
+                            opc__ebuf *eb)
 {
     cJSON *vault_row = NULL;
     *row_json = NULL;

@@ -844,8 +844,8 @@ static void index_lose(opc__index *ix, const char *why)
     if (!atomic_load(&ix->lost)) {
         (void)snprintf(ix->lost_reason, sizeof ix->lost_reason, "%s", why);
         atomic_store(&ix->lost, true);
-        opc__log(OPC_LOG_WARN, "api",
-                 "%s: answering 503 until connect-sync has rebuilt the cache", why);
+        opc__log(OPC_LOG_WARN, "api", "%s: answering 503 until connect-sync has rebuilt the cache",
+                 why);
     }
     opc__cache_close_lost(ix->c);
     ix->c = NULL;

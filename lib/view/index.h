@@ -118,7 +118,7 @@ typedef struct opc__ix_snapshot {
     uint64_t generation; /* bumped at every rebuild */
     bool cache_ok;       /* the cache could be opened and read */
     char cache_error[OPC_ERRBUF_SIZE];
-    bool cache_lost;                  /* opc__index_lost() when it was built */
+    bool cache_lost;                   /* opc__index_lost() when it was built */
     char lost_reason[OPC_ERRBUF_SIZE]; /* how ("" when not lost) */
     bool unlocked; /* built with the credentials unlocked */
     opc__cache_meta meta;

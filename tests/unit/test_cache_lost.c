@@ -60,8 +60,7 @@ static void test_file_check(void **state)
     (void)state;
     char dir[64];
     char path[256];
-    opc_test_mkdtemp(dir, sizeof dir, "opc-cache-lost", "data/1password.sqlite", path,
-                     sizeof path);
+    opc_test_mkdtemp(dir, sizeof dir, "opc-cache-lost", "data/1password.sqlite", path, sizeof path);
     char wal[300];
     char shm[300];
     side(wal, sizeof wal, path, "-wal");
@@ -203,7 +202,7 @@ static void test_sync_rebuilds_a_deleted_cache(void **state)
     opc__cache_meta m;
     assert_int_equal(opc__cache_meta_get(opc__sync_cache(s), &m, NULL), OPC_OK);
     assert_string_equal(m.server_id, x.server);
-    /* Pages of 2 (8 while initial): the first step of the new file's initial sync cannot be the last. */
+    /* Pages of 2 (8 while initial): the new file's first step cannot be its last. */
     assert_true(h.rebuilding);
     assert_false(h.initial);
     sx_run(s);

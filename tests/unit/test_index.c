@@ -446,8 +446,7 @@ static void test_index_cache_lost(void **state)
     assert_non_null(strstr(r.body, "being rebuilt"));
     char body[256];
     snprintf(body, sizeof body,
-             "{\"vault\":{\"id\":\"%s\"},\"title\":\"while lost\",\"category\":\"LOGIN\"}",
-             w.x.v1);
+             "{\"vault\":{\"id\":\"%s\"},\"title\":\"while lost\",\"category\":\"LOGIN\"}", w.x.v1);
     opc_test_http_send("POST", w.base, w.token, body, &r);
     assert_int_equal(r.status, 503);
     assert_non_null(strstr(r.body, "being rebuilt"));
