@@ -10,7 +10,6 @@
 #include "internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -446,18 +445,21 @@ opc_err opc__cache_file_check(opc__cache *c, opc__ebuf *eb)
     if (opc__cache_moved(c) || !S_ISREG(st.st_mode)) {
         return opc__fail(eb, OPC_ERR_PARSE, "cache file %s was replaced by another file", c->path);
     }
-    int fd = open(c->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        if (errno == ENOENT || errno == ENOTDIR) {
-            return opc__fail(eb, OPC_ERR_NOT_FOUND, "cache file %s was deleted", c->path);
-        }
-        return opc__fail(eb, OPC_ERR_IO, "cache file %s cannot be read: %s", c->path,
-                         strerror(errno));
-    }
+    /*
+     * The header through SQLite's own descriptor (the path names the same
+     * inode: not moved). Never open() and close() the file here: closing
+     * any descriptor of a file drops every POSIX lock the process holds on
+     * it, SQLite's included (seen: "disk I/O error" on the next reads).
+     */
+    sqlite3_file *f = NULL;
     char head[sizeof sqlite_magic];
-    ssize_t n = pread(fd, head, sizeof head, 0);
-    (void)close(fd);
-    if (n != (ssize_t)sizeof head || memcmp(head, sqlite_magic, sizeof head) != 0) {
+    int src = sqlite3_file_control(opc__db_sqlite(c->db), "main", SQLITE_FCNTL_FILE_POINTER, &f);
+    if (src != SQLITE_OK || f == NULL || f->pMethods == NULL) {
+        return opc__fail(eb, OPC_ERR_IO, "cache file %s cannot be read", c->path);
+    }
+    src = f->pMethods->xRead(f, head, (int)sizeof head, 0);
+    if (src != SQLITE_OK || memcmp(head, sqlite_magic, sizeof head) != 0) {
+        /* SQLITE_IOERR_SHORT_READ: shorter than a header (the rest zeroed). */
         return opc__fail(eb, OPC_ERR_PARSE, "cache file %s was truncated or overwritten", c->path);
     }
     return OPC_OK;

@@ -161,8 +161,9 @@ void opc__cache_close(opc__cache *c);
  *   overwritten in place keeps its inode). OPC_OK; OPC_ERR_NOT_FOUND "cache
  *   file <path> was deleted" (the file or its directory); OPC_ERR_PARSE
  *   "... was replaced by another file" / "... was truncated or overwritten";
- *   OPC_ERR_IO when the path cannot be looked at. One stat, one open and a
- *   16-byte read.
+ *   OPC_ERR_IO when the path cannot be looked at. Two stats and a 16-byte
+ *   read through SQLite's own descriptor (opening the file again would
+ *   drop SQLite's POSIX locks when closed).
  * opc__cache_damaged: the last SQLite failure on the handle was
  *   SQLITE_CORRUPT or SQLITE_NOTADB (damage inside the file, found by a read).
  * opc__cache_close_lost: opc__cache_close for a handle whose file was lost:
