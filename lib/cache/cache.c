@@ -9,10 +9,12 @@
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -407,6 +409,95 @@ void opc__cache_close(opc__cache *c)
     opc__db_close(c->db);
     opc__free(c->path);
     opc__free(c);
+}
+
+/* ---- the file under a running handle (cache.h) ---- */
+
+bool opc__cache_moved(opc__cache *c)
+{
+    if (c == NULL || c->db == NULL) {
+        return false;
+    }
+    int moved = 0;
+    if (sqlite3_file_control(opc__db_sqlite(c->db), "main", SQLITE_FCNTL_HAS_MOVED, &moved) !=
+        SQLITE_OK) {
+        return false; /* a VFS that cannot tell: the header check still runs */
+    }
+    return moved != 0;
+}
+
+/* The first 16 bytes of every SQLite database file. */
+static const char sqlite_magic[16] = "SQLite format 3";
+
+opc_err opc__cache_file_check(opc__cache *c, opc__ebuf *eb)
+{
+    if (c == NULL) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    struct stat st;
+    if (lstat(c->path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) {
+            return opc__fail(eb, OPC_ERR_NOT_FOUND, "cache file %s was deleted", c->path);
+        }
+        return opc__fail(eb, OPC_ERR_IO, "cache file %s cannot be looked at: %s", c->path,
+                         strerror(errno));
+    }
+    if (opc__cache_moved(c) || !S_ISREG(st.st_mode)) {
+        return opc__fail(eb, OPC_ERR_PARSE, "cache file %s was replaced by another file", c->path);
+    }
+    /*
+     * The header through SQLite's own descriptor (the path names the same
+     * inode: not moved). Never open() and close() the file here: closing
+     * any descriptor of a file drops every POSIX lock the process holds on
+     * it, SQLite's included (seen: "disk I/O error" on the next reads).
+     */
+    sqlite3_file *f = NULL;
+    char head[sizeof sqlite_magic];
+    int src = sqlite3_file_control(opc__db_sqlite(c->db), "main", SQLITE_FCNTL_FILE_POINTER, &f);
+    if (src != SQLITE_OK || f == NULL || f->pMethods == NULL) {
+        return opc__fail(eb, OPC_ERR_IO, "cache file %s cannot be read", c->path);
+    }
+    src = f->pMethods->xRead(f, head, (int)sizeof head, 0);
+    if (src != SQLITE_OK || memcmp(head, sqlite_magic, sizeof head) != 0) {
+        /* SQLITE_IOERR_SHORT_READ: shorter than a header (the rest zeroed). */
+        return opc__fail(eb, OPC_ERR_PARSE, "cache file %s was truncated or overwritten", c->path);
+    }
+    return OPC_OK;
+}
+
+bool opc__cache_damaged(const opc__cache *c)
+{
+    int src = c == NULL ? SQLITE_OK : opc__db_last_error(c->db) & 0xff;
+    return src == SQLITE_CORRUPT || src == SQLITE_NOTADB;
+}
+
+void opc__cache_close_lost(opc__cache *c)
+{
+    if (c != NULL && c->db != NULL) {
+        (void)sqlite3_db_config(opc__db_sqlite(c->db), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
+                                (int *)NULL);
+    }
+    opc__cache_close(c);
+}
+
+opc_err opc__cache_remove(const char *path, opc__ebuf *eb)
+{
+    if (path == NULL || path[0] == '\0') {
+        return OPC_ERR_INVALID_ARG;
+    }
+    static const char *const suffix[] = {"-wal", "-shm", "-journal", ""};
+    char name[PATH_MAX];
+    /* The side files first: a main file without them is a plain old file. */
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        int n = snprintf(name, sizeof name, "%s%s", path, suffix[i]);
+        if (n < 0 || (size_t)n >= sizeof name) {
+            return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: path too long");
+        }
+        if (unlink(name) != 0 && errno != ENOENT && errno != ENOTDIR) {
+            return opc__fail(eb, OPC_ERR_IO, "cannot remove %s: %s", name, strerror(errno));
+        }
+    }
+    return OPC_OK;
 }
 
 /* ---- transactions ---- */

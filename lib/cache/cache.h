@@ -146,6 +146,41 @@ opc_err opc__cache_open(const char *path, opc__cache_mode mode, opc__cache **out
 /* Finalize statements and close. NULL is a no-op. */
 void opc__cache_close(opc__cache *c);
 
+/*
+ * The file under a running handle (issue 15; docs/decisions.md, "The cache
+ * lost while running"). A handle keeps the file it opened, whatever happens
+ * to the path: deleted, the handle goes on reading and writing a file no one
+ * else will see; replaced, it never sees the new one. So the daemons ask:
+ *
+ * opc__cache_moved: the path no longer names the handle's file (deleted, the
+ *   directory removed, or another file in its place): SQLite's
+ *   SQLITE_FCNTL_HAS_MOVED, one stat of the path against the open file's
+ *   inode. No SQL.
+ * opc__cache_file_check: opc__cache_moved, then the first bytes of the file
+ *   at the path must still be an SQLite header (a file truncated or
+ *   overwritten in place keeps its inode). OPC_OK; OPC_ERR_NOT_FOUND "cache
+ *   file <path> was deleted" (the file or its directory); OPC_ERR_PARSE
+ *   "... was replaced by another file" / "... was truncated or overwritten";
+ *   OPC_ERR_IO when the path cannot be looked at. Two stats and a 16-byte
+ *   read through SQLite's own descriptor (opening the file again would
+ *   drop SQLite's POSIX locks when closed).
+ * opc__cache_damaged: the last SQLite failure on the handle was
+ *   SQLITE_CORRUPT or SQLITE_NOTADB (damage inside the file, found by a read).
+ * opc__cache_close_lost: opc__cache_close for a handle whose file was lost:
+ *   without the checkpoint SQLite makes when the last handle on a file
+ *   closes, which would copy the lost file's pages back over a file
+ *   overwritten in place (its header readable again, the rest not).
+ * opc__cache_remove: delete the file at path with its -wal, -shm and -journal
+ *   (missing ones are fine). SQLite finds the side files by name, so those
+ *   of a deleted or replaced file would be read as the next file's: a file
+ *   is only ever created again at path after this. OPC_ERR_IO on failure.
+ */
+bool opc__cache_moved(opc__cache *c);
+opc_err opc__cache_file_check(opc__cache *c, opc__ebuf *eb);
+bool opc__cache_damaged(const opc__cache *c);
+void opc__cache_close_lost(opc__cache *c);
+opc_err opc__cache_remove(const char *path, opc__ebuf *eb);
+
 /* ---- transactions ---- */
 
 /* BEGIN IMMEDIATE (write) or BEGIN (read snapshot). Not nested: OPC_ERR_INVALID_ARG. */

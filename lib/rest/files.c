@@ -251,6 +251,9 @@ static int error_with(opc__req *r, int status, const char *extra, const char *ms
 /* 503 for a file whose chunks are not in the cache yet. */
 static int not_synced(opc__req *r, const char *fid)
 {
+    if (opc__index_lost(r->api->index)) {
+        return opc__resp_rebuilding(r); /* not missing: the cache went away */
+    }
     char msg[160];
     char extra[48];
     (void)snprintf(msg, sizeof msg, "file %s is not synced yet; retry the request in a moment",
@@ -262,6 +265,9 @@ static int not_synced(opc__req *r, const char *fid)
 /* 500 with the reason logged (ids only). */
 static int broken(opc__req *r, const char *vid, const char *iid, opc_err rc, const opc__ebuf *eb)
 {
+    if (opc__index_lost(r->api->index)) {
+        return opc__resp_rebuilding(r); /* the cache went away under the read */
+    }
     opc__log_scoped(OPC_LOG_ERROR, "api", r->rid, r->jti[0] != '\0' ? r->jti : NULL,
                     "item %s of vault %s: %s", iid, vid,
                     eb->msg[0] != '\0' ? eb->msg : opc_strerror(rc));
@@ -510,7 +516,9 @@ int opc__api_files(opc__req *r, const struct mg_request_info *ri, const opc__ix_
     opc__cache_item row;
     opc_err rc = opc__view_item_load(r->api->index, r->api->keys, v, iid, &full, &row, &eb);
     int st;
-    if (rc == OPC_ERR_NOT_FOUND) {
+    if (rc != OPC_OK && opc__index_lost(r->api->index)) {
+        st = opc__resp_rebuilding(r);
+    } else if (rc == OPC_ERR_NOT_FOUND) {
         st = opc__resp_error(r, 404, "item %s not found", iid);
     } else if (rc != OPC_OK) {
         st = broken(r, v->id, iid, rc, &eb);

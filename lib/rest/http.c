@@ -246,6 +246,19 @@ int opc__resp_json(opc__req *r, int status, const char *body, size_t len)
     return opc__resp_raw(r, status, "application/json", body, len);
 }
 
+int opc__resp_rebuilding(opc__req *r)
+{
+    static const char msg[] = "the server's cache file was lost and is being rebuilt from the "
+                              "account; nothing was read or changed, retry the request later";
+    char extra[48];
+    (void)snprintf(extra, sizeof extra, "Retry-After: %d\r\n", OPC_HTTP_REBUILD_RETRY_S);
+    opc__buf *b = opc__resp_begin(r);
+    opc__buf_append_str(b, "{\"status\":503,\"message\":");
+    opc__buf_append_json_str(b, msg, sizeof msg - 1);
+    opc__buf_append_char(b, '}');
+    return opc__resp_send(r, 503, "application/json", extra);
+}
+
 int opc__resp_error(opc__req *r, int status, const char *fmt, ...)
 {
     char msg[256];

@@ -123,6 +123,14 @@ int opc__resp_json(opc__req *r, int status, const char *body, size_t len);
 int opc__resp_raw(opc__req *r, int status, const char *ctype, const char *body, size_t len);
 int opc__resp_error(opc__req *r, int status, const char *fmt, ...) OPC_PRINTF(3, 4);
 
+/*
+ * The answer while the cache is lost and being rebuilt (view/index.h;
+ * docs/decisions.md): 503 with Retry-After OPC_HTTP_REBUILD_RETRY_S and
+ * {"status":503,"message":"..."} saying so; nothing was read or changed.
+ */
+#define OPC_HTTP_REBUILD_RETRY_S 5
+int opc__resp_rebuilding(opc__req *r);
+
 /* The fixed 500 answer for when nothing can be allocated; returns 500. */
 int opc__resp_oom(struct mg_connection *conn);
 

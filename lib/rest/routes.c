@@ -34,7 +34,8 @@
  * into another route. The query string is left as sent (civetweb does not
  * decode it): filters and parameters decode it themselves.
  *
- * Order on /v1: route -> token (401) -> unlock -> wait for the initial sync
+ * Order on /v1: route -> the cache lost and being rebuilt (503 with
+ * Retry-After, view/index.h) -> token (401) -> unlock -> wait for the initial sync
  * (408 after the sync timeout) -> ids (400) -> grant (404: the server holds
  * no grant for the vault, so it cannot tell whether the vault exists) ->
  * scope (403: the vault is granted but not in the token's vts, or the
@@ -152,7 +153,13 @@ static int route_health(req *r, const struct mg_request_info *ri)
         rc = OPC_ERR_NOMEM;
     }
     if (rc == OPC_OK) {
-        if (s->cache_ok) {
+        if (s->cache_lost) {
+            /* Lost while running (view/index.h): 503s until connect-sync made it again. */
+            (void)snprintf(msg, sizeof msg, "%s; %s", s->lost_reason,
+                           s->cache_ok ? "connect-sync is rebuilding it from the account"
+                                       : "waiting for connect-sync to rebuild it");
+            rc = add_dep(deps, "sqlite", "REBUILDING", msg);
+        } else if (s->cache_ok) {
             (void)snprintf(msg, sizeof msg, "Connected to %s", api->cache_path);
             rc = add_dep(deps, "sqlite", "ACTIVE", msg);
         } else {
@@ -163,7 +170,7 @@ static int route_health(req *r, const struct mg_request_info *ri)
     if (rc == OPC_OK) {
         if (s->cache_ok && s->meta.initial_sync_complete) {
             rc = add_dep(deps, "account_data", "ACTIVE", NULL);
-        } else if (s->cache_ok && s->meta.cursor > 0) {
+        } else if (s->cache_lost || (s->cache_ok && s->meta.cursor > 0)) {
             rc = add_dep(deps, "account_data", "NOT_SYNCED",
                          "Account data is not available because synchronization is in progress");
         } else {
@@ -557,6 +564,9 @@ static int get_item(req *r, const opc__ix_vault *v, const opc__ix_item *it)
     int64_t version = row.version;
     opc__json_delete_secret(full);
     opc__cache_item_clear(&row);
+    if (rc != OPC_OK && opc__index_lost(api->index)) {
+        return opc__resp_rebuilding(r);
+    }
     if (rc == OPC_ERR_NOT_FOUND) {
         return opc__resp_error(r, 404, "item %s not found", it->id);
     }
@@ -584,8 +594,9 @@ static opc__ix_snapshot *await_sync(opc_api *api, bool need_unlock)
             opc__index_poll(api->index, opc__monotonic_ms(), true);
             s = opc__index_acquire(api->index);
         }
-        if (s->cache_ok && s->meta.initial_sync_complete && (s->unlocked || !need_unlock)) {
-            return s;
+        if (s->cache_lost ||
+            (s->cache_ok && s->meta.initial_sync_complete && (s->unlocked || !need_unlock))) {
+            return s; /* a lost cache is answered at once (503), not waited for */
         }
         opc__index_release(api->index, s);
         int64_t now = opc__monotonic_ms();
@@ -650,6 +661,10 @@ static int route_v1(req *r, const struct mg_request_info *ri)
         return opc__resp_error(r, 404, "Not found");
     }
     opc__index_poll(api->index, opc__monotonic_ms(), false);
+    if (opc__index_lost(api->index)) {
+        /* Before the token: the registry is in the lost file too. */
+        return opc__resp_rebuilding(r);
+    }
     const char *hv[MAX_AUTH_HEADERS];
     size_t nh = auth_headers(ri, hv);
     opc__auth_token *tok = &r->w->tok;
@@ -669,7 +684,11 @@ static int route_v1(req *r, const struct mg_request_info *ri)
                 return opc__resp_error(r, 408,
                                   "sync did not complete within timeout, please retry the request");
             }
+            bool lost = s0->cache_lost;
             opc__index_release(api->index, s0);
+            if (lost) {
+                return opc__resp_rebuilding(r);
+            }
             opc__ebuf_clear(&eb);
             rc = opc__auth_check(api->auth, hv, nh, opc__now_s(), tok, &eb);
         }
@@ -703,6 +722,10 @@ static int route_v1(req *r, const struct mg_request_info *ri)
     opc__ix_snapshot *s = await_sync(api, true);
     if (s == NULL) {
         return opc__resp_error(r, 408, "sync did not complete within timeout, please retry the request");
+    }
+    if (s->cache_lost) {
+        opc__index_release(api->index, s);
+        return opc__resp_rebuilding(r);
     }
     const char *verb = NULL;
     unsigned need = method_need(r->method, k, &verb);

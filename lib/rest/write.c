@@ -35,6 +35,11 @@
  * to a token without read, a PUT's answer leaves out what item_prepare
  * kept of the stored item (its files, the entropy of unchanged values).
  *
+ * The cache lost while running (view/index.h): no write is tried, 503 with
+ * Retry-After (opc__resp_rebuilding), until connect-sync has made it again
+ * and the index serves it; the write-through handle on the lost file is
+ * closed and a new one opened on the new file (write_handles).
+ *
  * Errors: upstream unreachable (OPC_ERR_IO) is 503 with Retry-After
  * (UPSTREAM_RETRY_S) and a message saying reads keep working; so is an
  * upstream answer that failed its MAC check (OPC_ERR_SIGNATURE: logged as
@@ -115,15 +120,37 @@ static int model_error(opc__req *r, opc_err rc, const opc__ebuf *eb)
     return opc__resp_error(r, 400, "%s", msg);
 }
 
-/* Open the write handles on first use (under write_mu). */
-static opc_err write_handles(opc_api *api, opc__ebuf *eb)
+/*
+ * Open the write handles on first use (under write_mu). The cache's is
+ * first made sure of: a handle whose file was lost is closed (and the
+ * index told at once), and while the index says the cache is lost, or no
+ * cache handle opens, nothing is written: *rebuilding (a 503, never the
+ * NOT_FOUND of a missing file, which would read as a 404 "item not found").
+ */
+static opc_err write_handles(opc_api *api, bool *rebuilding, opc__ebuf *eb)
 {
+    if (api->wcache != NULL && opc__cache_file_check(api->wcache, NULL) != OPC_OK) {
+        opc__cache_close_lost(api->wcache);
+        api->wcache = NULL;
+        opc__index_poll(api->index, opc__monotonic_ms(), true);
+    }
+    if (opc__index_lost(api->index)) {
+        *rebuilding = true;
+        return opc__fail(eb, OPC_ERR_IO, "the cache is being rebuilt");
+    }
     opc_err rc = OPC_OK;
+    if (api->wcache == NULL) {
+        rc = opc__cache_open(api->cache_path, OPC_CACHE_WRITE, &api->wcache, eb);
+        if (rc != OPC_OK) {
+            opc__log(OPC_LOG_WARN, "api",
+                     "no write-through handle on the cache, writes answer 503: %s",
+                     eb != NULL && eb->msg[0] != '\0' ? eb->msg : opc_strerror(rc));
+            *rebuilding = true;
+            return rc;
+        }
+    }
     if (api->upstream == NULL) {
         rc = opc__upstream_open(api->creds, &api->upstream, eb);
-    }
-    if (rc == OPC_OK && api->wcache == NULL) {
-        rc = opc__cache_open(api->cache_path, OPC_CACHE_WRITE, &api->wcache, eb);
     }
     return rc;
 }
@@ -131,14 +158,17 @@ static opc_err write_handles(opc_api *api, opc__ebuf *eb)
 /*
  * The upstream write and the write-through, serialised. w == NULL deletes
  * (vault, item, expected). On success *row_json is the new item row.
+ * *rebuilding: nothing was written because the cache is lost (write_handles).
  */
 static opc_err commit_write(opc_api *api, const opc__item_write *w, const char *vault,
-                            const char *item, int64_t expected, cJSON **row_json, opc__ebuf *eb)
+                            const char *item, int64_t expected, cJSON **row_json, bool *rebuilding,
+                            opc__ebuf *eb)
 {
     cJSON *vault_row = NULL;
     *row_json = NULL;
+    *rebuilding = false;
     pthread_mutex_lock(&api->write_mu);
-    opc_err rc = write_handles(api, eb);
+    opc_err rc = write_handles(api, rebuilding, eb);
     if (rc == OPC_OK) {
         rc = w != NULL ? opc__upstream_item_put(api->upstream, w, row_json, &vault_row, eb)
                        : opc__upstream_item_delete(api->upstream, vault, item, expected, row_json,
@@ -269,6 +299,7 @@ static int put_and_answer(opc__req *r, const opc__ix_vault *v, const char *iid, 
     int64_t key_sn = 0;
     opc_err rc = opc__view_item_seal(api->keys, v, iid, full, &ov, &det, &key_sn, &eb);
     cJSON *row_json = NULL;
+    bool rebuilding = false;
     if (rc == OPC_OK) {
         opc__item_write w = {.vault_id = v->id,
                              .item_id = iid,
@@ -276,10 +307,13 @@ static int put_and_answer(opc__req *r, const opc__ix_vault *v, const char *iid, 
                              .key_sn = key_sn,
                              .overview = ov,
                              .details = det};
-        rc = commit_write(api, &w, v->id, iid, expected, &row_json, &eb);
+        rc = commit_write(api, &w, v->id, iid, expected, &row_json, &rebuilding, &eb);
     }
     opc__free(ov);
     opc__free(det);
+    if (rebuilding) {
+        return opc__resp_rebuilding(r);
+    }
     if (rc != OPC_OK) {
         return write_error(r, rc, &eb, v->id, iid, what);
     }
@@ -379,6 +413,10 @@ static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, co
     opc__cache_item row;
     opc_err rc = opc__view_item_load(api->index, api->keys, v, iid, &existing, &row, &eb);
     int64_t version = row.version;
+    if (rc != OPC_OK && opc__index_lost(api->index)) {
+        opc__cache_item_clear(&row);
+        return opc__resp_rebuilding(r);
+    }
     if (rc == OPC_ERR_NOT_FOUND) {
         opc__cache_item_clear(&row);
         return opc__resp_error(r, 404, "item %s not found", iid);
@@ -473,8 +511,12 @@ static int delete_item(opc__req *r, const opc__ix_vault *v, const char *iid)
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     cJSON *row_json = NULL;
-    opc_err rc = commit_write(api, NULL, v->id, iid, 0, &row_json, &eb);
+    bool rebuilding = false;
+    opc_err rc = commit_write(api, NULL, v->id, iid, 0, &row_json, &rebuilding, &eb);
     cJSON_Delete(row_json);
+    if (rebuilding) {
+        return opc__resp_rebuilding(r);
+    }
     if (rc != OPC_OK) {
         return write_error(r, rc, &eb, v->id, iid, "delete");
     }

@@ -7,6 +7,9 @@
  *                    {"name":"1Password Connect Sync","version":"<Connect>",
  *                     "dependencies":[{"service":"sqlite",...},
  *                     {"service":"account_data",...},{"service":"upstream",...}]}
+ *                    sqlite: ACTIVE; REBUILDING from the cache file's loss
+ *                    until the new file's initial sync is complete;
+ *                    NOT_CONNECTED while no new file can be made (sync.h)
  *   HEAD of either   the same headers, no body
  *   other methods    405 {"status":405,"message":"Method not allowed"}
  *   other paths      404 {"status":404,"message":"Not found"}
@@ -105,9 +108,22 @@ static int respond_health(struct mg_connection *conn, bool head, opc_sync *s)
                             "\",\"dependencies\":[");
     opc__buf msg;
     opc__buf_init(&msg, false);
-    opc__buf_append_str(&msg, "Connected to ");
-    opc__buf_append_str(&msg, s->cache_path);
-    dependency(&b, true, "sqlite", "ACTIVE", opc__buf_err(&msg) == OPC_OK ? msg.data : "Connected");
+    const char *state = "ACTIVE";
+    if (!h.cache_open) {
+        /* Lost, and no new file could be made yet (sync.h). */
+        state = "NOT_CONNECTED";
+        opc__buf_append_str(&msg, h.lost);
+        opc__buf_append_str(&msg, "; cannot create a new one: ");
+        opc__buf_append_str(&msg, h.last_error[0] != '\0' ? h.last_error : "not tried yet");
+    } else if (h.rebuilding) {
+        state = "REBUILDING";
+        opc__buf_append_str(&msg, h.lost);
+        opc__buf_append_str(&msg, "; rebuilding it from the account");
+    } else {
+        opc__buf_append_str(&msg, "Connected to ");
+        opc__buf_append_str(&msg, s->cache_path);
+    }
+    dependency(&b, true, "sqlite", state, opc__buf_err(&msg) == OPC_OK ? msg.data : state);
     opc__buf_free(&msg);
     if (h.initial) {
         dependency(&b, false, "account_data", "ACTIVE", NULL);

@@ -720,7 +720,7 @@ static opc_err apply_batch(opc_sync *s, batch *b, opc__ebuf *eb)
 static void health_load(opc_sync *s)
 {
     opc__cache_meta m;
-    if (opc__cache_meta_get(s->cache, &m, NULL) != OPC_OK) {
+    if (s->cache == NULL || opc__cache_meta_get(s->cache, &m, NULL) != OPC_OK) {
         return;
     }
     pthread_mutex_lock(&s->lock);
@@ -762,6 +762,15 @@ static void record_failure(opc_sync *s, opc_err code, const char *msg)
 {
     char text[OPC_CACHE_MAX_ERROR + 1];
     (void)snprintf(text, sizeof text, "%s", msg[0] != '\0' ? msg : opc_strerror(code));
+    if (s->cache == NULL) {
+        /* No cache to keep it in (a rebuild that failed): memory only. */
+        pthread_mutex_lock(&s->lock);
+        s->hl.last_attempt_ms = opc__now_us() / 1000;
+        s->hl.failures++;
+        memcpy(s->hl.last_error, text, sizeof s->hl.last_error);
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     opc_err rc = opc__cache_begin(s->cache, true, &eb);
@@ -775,13 +784,130 @@ static void record_failure(opc_sync *s, opc_err code, const char *msg)
     health_load(s);
 }
 
+/* ---- the cache file (sync.h, "The cache lost while running") ---- */
+
+/*
+ * The cache file this server opened is its cache, for its server and
+ * account: a file that holds another's (or none yet) is emptied and
+ * stamped with the credentials' ids.
+ */
+static opc_err cache_adopt(opc_sync *s, opc__ebuf *eb)
+{
+    opc__cache_meta m;
+    opc_err rc = opc__cache_meta_get(s->cache, &m, eb);
+    if (rc != OPC_OK || (strcmp(m.server_id, s->up->server_id) == 0 &&
+                         strcmp(m.account_id, s->up->account_id) == 0)) {
+        return rc;
+    }
+    if (m.server_id[0] != '\0') {
+        opc__log(OPC_LOG_WARN, SUB, "the cache belonged to server %s; emptying it for server %s",
+                 m.server_id, s->up->server_id);
+    }
+    rc = opc__cache_begin(s->cache, true, eb);
+    if (rc == OPC_OK) {
+        rc = opc__cache_reset(s->cache, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__cache_set_ids(s->cache, s->up->server_id, s->up->account_id, eb);
+    }
+    return opc__cache_end(s->cache, rc, eb);
+}
+
+/* The cache file went away under the handle (why: secret-free, names the
+ * path): one warning, what is at the path removed, the handle closed, the
+ * rebuild at once. Removed first, so that no handle closing on a file
+ * damaged in place finds it still at the path and checkpoints into it
+ * (opc__cache_close_lost is the other half of that). */
+static void cache_lost(opc_sync *s, const char *why)
+{
+    opc__log(OPC_LOG_WARN, SUB,
+             "%s: rebuilding the cache from the account (initial sync from the start)", why);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    if (opc__cache_remove(s->cache_path, &eb) != OPC_OK) {
+        opc__log(OPC_LOG_DEBUG, SUB, "%s (tried again before the new file)", eb.msg);
+    }
+    opc__cache_close_lost(s->cache);
+    s->cache = NULL;
+    forget_grants(s);
+    pthread_mutex_lock(&s->lock);
+    s->hl.rebuilding = true;
+    s->hl.cache_open = false;
+    s->hl.initial = false;
+    s->hl.cursor = 0;
+    (void)snprintf(s->hl.lost, sizeof s->hl.lost, "%s", why);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* A new cache file in place of the lost one: whatever is at the path goes
+ * first (opc__cache_remove: its side files would be read as the new
+ * file's), then the file is created for this server, at cursor 0. */
+static opc_err cache_rebuild(opc_sync *s, opc__ebuf *eb)
+{
+    opc_err rc = opc__cache_remove(s->cache_path, eb);
+    if (rc == OPC_OK) {
+        rc = opc__cache_open(s->cache_path, OPC_CACHE_CREATE, &s->cache, eb);
+    }
+    if (rc == OPC_OK) {
+        rc = cache_adopt(s, eb);
+    }
+    if (rc != OPC_OK) {
+        opc__cache_close(s->cache);
+        s->cache = NULL;
+        record_failure(s, rc, eb != NULL ? eb->msg : "");
+        return rc;
+    }
+    health_load(s);
+    pthread_mutex_lock(&s->lock);
+    s->hl.cache_open = true;
+    pthread_mutex_unlock(&s->lock);
+    opc__log(OPC_LOG_INFO, SUB, "new cache file %s created; syncing it from the start",
+             s->cache_path);
+    return OPC_OK;
+}
+
+/* Before a step: the handle's file is still the one at the path, whole;
+ * else (or when an earlier rebuild failed) the cache is made again. */
+static opc_err cache_ensure(opc_sync *s, opc__ebuf *eb)
+{
+    if (s->cache != NULL) {
+        opc__ebuf why;
+        opc__ebuf_clear(&why);
+        if (opc__cache_file_check(s->cache, &why) == OPC_OK) {
+            return OPC_OK;
+        }
+        cache_lost(s, why.msg);
+    }
+    return cache_rebuild(s, eb);
+}
+
 /* ---- one step ---- */
+
+static opc_err step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb);
 
 opc_err opc__sync_step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb)
 {
     if (s == NULL) {
         return OPC_ERR_INVALID_ARG;
     }
+    opc_err rc = cache_ensure(s, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    rc = step(s, wait_ms, eb);
+    if (rc != OPC_OK && opc__cache_damaged(s->cache)) {
+        /* SQLite found the file damaged inside (a read of a page): the same
+         * as a file gone; the next step makes a new one. */
+        char why[OPC_CACHE_MAX_ERROR + OPC_ERRBUF_SIZE + 64];
+        (void)snprintf(why, sizeof why, "cache file %s is damaged (%s)", s->cache_path,
+                       eb != NULL && eb->msg[0] != '\0' ? eb->msg : opc_strerror(rc));
+        cache_lost(s, why);
+    }
+    return rc;
+}
+
+static opc_err step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb)
+{
     int64_t cursor = 0;
     bool initial = false;
     opc_err rc = opc__cache_cursor(s->cache, &cursor, eb);
@@ -883,6 +1009,13 @@ opc_err opc__sync_step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb)
     }
     if (caught_up && !initial) {
         opc__log(OPC_LOG_INFO, SUB, "initial sync complete at cursor %lld", (long long)next);
+        pthread_mutex_lock(&s->lock);
+        bool rebuilt = s->hl.rebuilding;
+        s->hl.rebuilding = false;
+        pthread_mutex_unlock(&s->lock);
+        if (rebuilt) {
+            opc__log(OPC_LOG_INFO, SUB, "the cache is rebuilt");
+        }
     }
     return OPC_OK;
 }
@@ -950,28 +1083,12 @@ opc_err opc__sync_create_ex(opc__upstream *u, const char *cache_path, opc_sync *
         return opc__fail(eb, OPC_ERR_INTERNAL, "sync: cannot create a mutex");
     }
     s->cache_path = opc__strdup(cache_path);
+    s->hl.cache_open = true;
     opc_err rc = s->cache_path == NULL
                      ? OPC_ERR_NOMEM
                      : opc__cache_open(cache_path, OPC_CACHE_CREATE, &s->cache, eb);
-    opc__cache_meta m;
     if (rc == OPC_OK) {
-        rc = opc__cache_meta_get(s->cache, &m, eb);
-    }
-    if (rc == OPC_OK &&
-        (strcmp(m.server_id, u->server_id) != 0 || strcmp(m.account_id, u->account_id) != 0)) {
-        if (m.server_id[0] != '\0') {
-            opc__log(OPC_LOG_WARN, SUB,
-                     "the cache belonged to server %s; emptying it for server %s", m.server_id,
-                     u->server_id);
-        }
-        rc = opc__cache_begin(s->cache, true, eb);
-        if (rc == OPC_OK) {
-            rc = opc__cache_reset(s->cache, eb);
-        }
-        if (rc == OPC_OK) {
-            rc = opc__cache_set_ids(s->cache, u->server_id, u->account_id, eb);
-        }
-        rc = opc__cache_end(s->cache, rc, eb);
+        rc = cache_adopt(s, eb);
     }
     if (rc != OPC_OK) {
         opc_sync_free(s);

@@ -50,6 +50,20 @@
  * applied. The cost: until the grant is applied, a vault the cache already
  * shows (resumed initial sync, or a second grant of one vault) keeps its
  * older items a little longer; a fresh vault shows only with its grant row.
+ *
+ * The cache lost while running (issue 15). Every step starts by asking
+ * whether the path still names the file the sync's handle has open, whole
+ * (opc__cache_file_check: deleted, the data directory removed, replaced by
+ * another file, truncated or overwritten in place), and a step that fails
+ * with SQLite finding the file damaged (opc__cache_damaged) counts the
+ * same. Then the sync logs one warning, closes its handle, removes what is
+ * at the path (the file and its side files: opc__cache_remove), creates a
+ * new cache and syncs it from cursor 0 like a first start; /health says
+ * REBUILDING until that initial sync is complete (status.c), and connect-api
+ * answers 503 meanwhile (view/index.h). A new file that cannot be made (a
+ * read-only or full disk) is tried again at every step with the usual
+ * backoff, /health saying NOT_CONNECTED. So within a step (about a second
+ * when idle: OPC_SYNC_WAIT_MS) of the loss, without a restart.
  */
 #ifndef OPC_SYNC_SYNC_H
 #define OPC_SYNC_SYNC_H
@@ -100,6 +114,10 @@ typedef struct opc__sync_health {
     int64_t last_success_stored_ms; /* last_success_ms as the cache holds it */
     int64_t failures;
     char last_error[OPC_CACHE_MAX_ERROR + 1];
+    /* The cache lost while running (below); memory only. */
+    bool rebuilding; /* from the loss until the new file's initial sync is complete */
+    bool cache_open; /* false while no new file could be made */
+    char lost[OPC_CACHE_MAX_ERROR + 1]; /* how it was lost ("" when never) */
 } opc__sync_health;
 
 /* A vault's newest grant entry ahead of the cursor (initial sync, above). */

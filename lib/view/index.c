@@ -42,6 +42,10 @@ struct opc__index {
     pthread_mutex_t pool_mu;
     opc__cache *idle[OPC_INDEX_MAX_IDLE_HANDLES];
     size_t n_idle;
+    /* The cache lost while running (index.h): set and cleared under
+     * refresh_mu, read by any thread. */
+    atomic_bool lost;
+    char lost_reason[OPC_ERRBUF_SIZE]; /* guarded by refresh_mu */
     /* The watcher: a thread refreshing as soon as the cache files change. */
     opc__watch *watch;
     pthread_t watcher;
@@ -817,6 +821,43 @@ static opc_err build_vaults(build_ctx *b, int64_t since, opc__ebuf *eb)
     return rc;
 }
 
+/* ---- the cache lost while running (index.h) ---- */
+
+/* Close the idle handles (they are on the lost file). */
+static void pool_drain(opc__index *ix)
+{
+    opc__cache *old[OPC_INDEX_MAX_IDLE_HANDLES];
+    pthread_mutex_lock(&ix->pool_mu);
+    size_t n = ix->n_idle;
+    memcpy(old, ix->idle, n * sizeof old[0]);
+    ix->n_idle = 0;
+    pthread_mutex_unlock(&ix->pool_mu);
+    for (size_t i = 0; i < n; i++) {
+        opc__cache_close_lost(old[i]);
+    }
+}
+
+/* The file under the index went away (why: secret-free, names the path).
+ * Under refresh_mu. */
+static void index_lose(opc__index *ix, const char *why)
+{
+    if (!atomic_load(&ix->lost)) {
+        (void)snprintf(ix->lost_reason, sizeof ix->lost_reason, "%s", why);
+        atomic_store(&ix->lost, true);
+        opc__log(OPC_LOG_WARN, "api", "%s: answering 503 until connect-sync has rebuilt the cache",
+                 why);
+    }
+    opc__cache_close_lost(ix->c);
+    ix->c = NULL;
+    ix->data_version = -1;
+    pool_drain(ix);
+}
+
+bool opc__index_lost(opc__index *ix)
+{
+    return ix != NULL && atomic_load(&ix->lost);
+}
+
 /*
  * A new snapshot: the previous one and the changes since its position when
  * it is current enough (incremental), else everything read afresh.
@@ -832,8 +873,17 @@ static opc__ix_snapshot *build(opc__index *ix, int64_t now_ms)
     opc__ebuf eb;
     opc__ebuf_clear(&eb);
     opc_err rc = OPC_OK;
+    bool opened = false;
     if (ix->c == NULL) {
         rc = opc__cache_open(ix->path, OPC_CACHE_READ, &ix->c, &eb);
+        opened = rc == OPC_OK;
+        if (opened) {
+            /* A file that replaced the cache is read through the lost file's
+             * -wal and -shm while they are left at the path (SQLite finds
+             * them by name): it shows the lost file's rows. Its own first
+             * page tells (index.h). */
+            rc = opc__cache_file_check(ix->c, &eb);
+        }
     }
     bool tx = false;
     if (rc == OPC_OK) {
@@ -852,7 +902,9 @@ static opc__ix_snapshot *build(opc__index *ix, int64_t now_ms)
         rc = opc__cache_tokens_foreach(ix->c, on_token, &b, &eb);
     }
     s->unlocked = opc__auth_unlocked(ix->auth);
-    b.incremental = rc == OPC_OK && prev->cache_ok && prev->unlocked && s->unlocked &&
+    /* A file opened now may be another than prev's (the cache lost and
+     * made again): its change numbers say nothing about prev's. */
+    b.incremental = rc == OPC_OK && !opened && prev->cache_ok && prev->unlocked && s->unlocked &&
                     prev->meta.change_seq >= s->meta.gone_floor &&
                     prev->meta.change_seq <= s->meta.change_seq;
     if (rc == OPC_OK && s->unlocked) {
@@ -874,11 +926,24 @@ static opc__ix_snapshot *build(opc__index *ix, int64_t now_ms)
     if (rc != OPC_OK) {
         (void)snprintf(s->cache_error, sizeof s->cache_error, "%s",
                        eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
+        if (ix->c != NULL && opc__cache_damaged(ix->c)) {
+            char why[OPC_ERRBUF_SIZE + 64];
+            (void)snprintf(why, sizeof why, "cache file %s is damaged (%s)", ix->path,
+                           s->cache_error);
+            index_lose(ix, why);
+        }
         /* Reopen next time (the file may be replaced or not exist yet). */
-        opc__cache_close(ix->c);
+        opc__cache_close_lost(ix->c);
         ix->c = NULL;
         ix->data_version = -1;
+    } else if (atomic_load(&ix->lost) && s->meta.initial_sync_complete) {
+        atomic_store(&ix->lost, false);
+        ix->lost_reason[0] = '\0';
+        opc__log(OPC_LOG_INFO, "api", "cache file %s rebuilt (initial sync complete): serving it",
+                 ix->path);
     }
+    s->cache_lost = atomic_load(&ix->lost);
+    memcpy(s->lost_reason, ix->lost_reason, sizeof s->lost_reason);
     return s;
 }
 
@@ -916,6 +981,7 @@ opc_err opc__index_create(const char *cache_path, opc_credentials *creds, opc__a
     ix->auth = auth;
     ix->keys = keys;
     ix->data_version = -1;
+    atomic_init(&ix->lost, false);
     atomic_init(&ix->last_poll_ms, INT64_MIN / 2);
     atomic_init(&ix->generation, 1);
     pthread_mutex_init(&ix->refresh_mu, NULL);
@@ -971,6 +1037,14 @@ void opc__index_poll(opc__index *ix, int64_t now_ms, bool force)
     }
     atomic_store(&ix->last_poll_ms, now_ms);
     bool need = ix->c == NULL;
+    if (!need) {
+        opc__ebuf why;
+        opc__ebuf_clear(&why);
+        if (opc__cache_file_check(ix->c, &why) != OPC_OK) {
+            index_lose(ix, why.msg);
+            need = true;
+        }
+    }
     if (!need) {
         int64_t dv = -1;
         opc__ebuf eb;
@@ -1069,6 +1143,11 @@ const opc__ix_token *opc__ix_find_token(const opc__ix_snapshot *s, const char *j
 opc_err opc__index_handle(opc__index *ix, opc__cache **out, opc__ebuf *eb)
 {
     *out = NULL;
+    if (atomic_load(&ix->lost)) {
+        /* The path may name a new file still being synced: nothing read
+         * from it would agree with the snapshot. */
+        return opc__fail(eb, OPC_ERR_IO, "the cache is being rebuilt");
+    }
     pthread_mutex_lock(&ix->pool_mu);
     if (ix->n_idle > 0) {
         *out = ix->idle[--ix->n_idle];
@@ -1083,6 +1162,18 @@ opc_err opc__index_handle(opc__index *ix, opc__cache **out, opc__ebuf *eb)
 void opc__index_handle_release(opc__index *ix, opc__cache *c)
 {
     if (c == NULL) {
+        return;
+    }
+    if (opc__cache_damaged(c)) {
+        char why[OPC_ERRBUF_SIZE];
+        (void)snprintf(why, sizeof why, "cache file %s is damaged (found by a read)", ix->path);
+        pthread_mutex_lock(&ix->refresh_mu);
+        index_lose(ix, why);
+        pthread_mutex_unlock(&ix->refresh_mu);
+    }
+    /* A handle on a lost file is not kept (index.h): one stat. */
+    if (atomic_load(&ix->lost) || opc__cache_moved(c) || opc__cache_damaged(c)) {
+        opc__cache_close_lost(c);
         return;
     }
     pthread_mutex_lock(&ix->pool_mu);

@@ -18,6 +18,22 @@
  * need the vault keys, so while locked a snapshot has the registry and the
  * sync state only (vaults are not decrypted).
  *
+ * The cache lost while running (issue 15; docs/decisions.md). Every poll
+ * also asks whether the file the index's handle has open is still the one
+ * at the path, whole (opc__cache_file_check: deleted, data directory
+ * removed, replaced, truncated or overwritten), and a read that finds the
+ * file damaged (opc__cache_damaged: a snapshot's build, or a request's
+ * handle given back) counts the same. Then the index is lost: one warning
+ * is logged, its handles on the old file are closed (the idle ones at once,
+ * those in use when given back: opc__cache_moved), and snapshots carry
+ * cache_lost, for which connect-api answers every /v1 request 503 and
+ * /health says REBUILDING. Polls keep opening the path; the index is found
+ * again (one info line) with the first snapshot read from a new file whose
+ * initial sync is complete and whose own header passes the check (a file
+ * put in the lost one's place is read through the lost file's -wal and -shm
+ * while connect-sync has not removed them yet, and would show its rows).
+ * That snapshot is read in full: nothing of the old file's is kept.
+ *
  * Secrets: decrypted names, titles, tags and summaries live only in
  * snapshots and are wiped when a snapshot is released for the last time.
  *
@@ -102,6 +118,8 @@ typedef struct opc__ix_snapshot {
     uint64_t generation; /* bumped at every rebuild */
     bool cache_ok;       /* the cache could be opened and read */
     char cache_error[OPC_ERRBUF_SIZE];
+    bool cache_lost;                   /* opc__index_lost() when it was built */
+    char lost_reason[OPC_ERRBUF_SIZE]; /* how ("" when not lost) */
     bool unlocked; /* built with the credentials unlocked */
     opc__cache_meta meta;
     size_t n_vaults;
@@ -134,6 +152,9 @@ void opc__index_watch_stop(opc__index *ix);
 /* The current snapshot (never NULL after create); release it. */
 opc__ix_snapshot *opc__index_acquire(opc__index *ix);
 void opc__index_release(opc__index *ix, opc__ix_snapshot *s);
+
+/* Whether the cache is lost (above) and not found again yet (cheap, any thread). */
+bool opc__index_lost(opc__index *ix);
 
 /* Generation of the current snapshot (cheap; for the auth registry). */
 uint64_t opc__index_generation(opc__index *ix);

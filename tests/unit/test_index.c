@@ -5,6 +5,8 @@
  * edits brought in by the sync; and what it holds then equals an index
  * built afresh from the same cache, field by field.
  *
+ * The cache file deleted under it: 503s, then the new file read in full.
+ *
  * The API runs in this process (real HTTP through libcurl); the sync is
  * stepped by the test, so every upstream edit is in the cache before the
  * next request.
@@ -413,6 +415,66 @@ static void test_index_grant_loss_and_return(void **state)
     world_down(&w);
 }
 
+/* The cache file deleted under the API (issue 15; view/index.h): reads
+ * and writes answer 503 with Retry-After and change nothing; once the
+ * sync made a new file and synced it, the index reads it in full and
+ * everything answers again. */
+static void test_index_cache_lost(void **state)
+{
+    (void)state;
+    world w;
+    world_up(&w, 30);
+    ids l = {0};
+    account_ids(&w.x, &l);
+    resp r;
+    get_item(&w, l.id[2], &r);
+    assert_int_equal(r.status, 200);
+    opc__index_stats_t st0;
+    opc__index_stats(w.api->index, &st0);
+    assert_false(opc__index_lost(w.api->index));
+
+    assert_int_equal(unlink(w.x.cache_path), 0);
+    opc__index_poll(w.api->index, opc__monotonic_ms(), true);
+    assert_true(opc__index_lost(w.api->index));
+    opc__ix_snapshot *s = opc__index_acquire(w.api->index);
+    assert_true(s->cache_lost);
+    assert_non_null(strstr(s->lost_reason, "was deleted"));
+    opc__index_release(w.api->index, s);
+    get_item(&w, l.id[2], &r);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.head, "Retry-After: 5"));
+    assert_non_null(strstr(r.body, "being rebuilt"));
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"vault\":{\"id\":\"%s\"},\"title\":\"while lost\",\"category\":\"LOGIN\"}", w.x.v1);
+    opc_test_http_send("POST", w.base, w.token, body, &r);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.body, "being rebuilt"));
+    char url[256];
+    snprintf(url, sizeof url, "%s/%s", w.base, l.id[4]);
+    opc_test_http("DELETE", url, w.token, &r);
+    assert_int_equal(r.status, 503);
+    ids now = {0};
+    account_ids(&w.x, &now);
+    assert_int_equal(now.n, l.n); /* nothing created, nothing deleted */
+    free(now.id);
+
+    /* The sync makes a new file; served once its initial sync is complete. */
+    sx_run(w.sync);
+    opc__index_poll(w.api->index, opc__monotonic_ms(), true);
+    assert_false(opc__index_lost(w.api->index));
+    get_item(&w, l.id[2], &r);
+    assert_int_equal(r.status, 200);
+    opc_test_http_send("POST", w.base, w.token, body, &r);
+    assert_int_equal(r.status, 200);
+    compare_with_fresh(w.api, w.x.cache_path, w.x.creds);
+    opc__index_stats_t st;
+    opc__index_stats(w.api->index, &st);
+    assert_true(st.full_builds > st0.full_builds); /* the new file read in full */
+    free(l.id);
+    world_down(&w);
+}
+
 /* ---- a large answer, whole ---- */
 
 typedef struct big {
@@ -525,6 +587,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_index_follows_changes_without_rebuilding),
         cmocka_unit_test(test_index_grant_loss_and_return),
+        cmocka_unit_test(test_index_cache_lost),
         cmocka_unit_test(test_index_large_lists_whole),
     };
     return cmocka_run_group_tests(tests, opc_test_http_group_setup, opc_test_http_group_teardown);
