@@ -67,13 +67,20 @@ opc__api_slot *opc__api_slot_new(void)
  * next connection: given back, so that the stack depth a request once
  * reached (JSON, crypto, SQLite) is not kept by every worker that ever
  * served one. Only on the worker's own thread; the next request faults in
- * zeroed pages again.
+ * zeroed pages again. At most once per OPC_HTTP_STACK_RELEASE_MS per
+ * worker: with a new connection for every request, a release and the
+ * faults after it at every close cost 10-12 % of the rate (docs/performance.md).
  */
-static void stack_release(const opc__api_slot *s)
+static void stack_release(opc__api_slot *s)
 {
     if (s->stack_lo == 0 || !pthread_equal(s->self, pthread_self())) {
         return;
     }
+    int64_t now = opc__monotonic_ms();
+    if (s->released_ms != 0 && now - s->released_ms < OPC_HTTP_STACK_RELEASE_MS) {
+        return;
+    }
+    s->released_ms = now;
     long pg = sysconf(_SC_PAGESIZE); /* from the auxiliary vector: no system call */
     uintptr_t page = pg > 0 ? (uintptr_t)pg : 4096;
     volatile char here = 0;

@@ -32,6 +32,8 @@
 #define OPC_HTTP_KEEP_BUF ((size_t)256 * 1024)
 /* Stack below the current frame a worker keeps when a connection closes. */
 #define OPC_HTTP_STACK_KEEP ((uintptr_t)8 * 1024)
+/* ... and gives it back at most this often (ms). */
+#define OPC_HTTP_STACK_RELEASE_MS 1000
 /* The pieces a streamed body goes out in (opc__resp_stream_*). */
 #define OPC_HTTP_STREAM_PIECE ((size_t)64 * 1024)
 /* The longest client X-Request-ID taken as the request's id. */
@@ -53,8 +55,9 @@ void opc__api_worker_free(opc__api_worker *w);
  */
 typedef struct opc__api_slot {
     opc__api_worker *w;
-    pthread_t self;     /* the worker thread */
-    uintptr_t stack_lo; /* the lowest address of its stack; 0: unknown */
+    pthread_t self;      /* the worker thread */
+    uintptr_t stack_lo;  /* the lowest address of its stack; 0: unknown */
+    int64_t released_ms; /* when its stack was last given back (monotonic); 0: never */
 } opc__api_slot;
 
 opc__api_slot *opc__api_slot_new(void);
