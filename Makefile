@@ -143,7 +143,7 @@ STLIB := $(BUILDDIR)/libopconnect.a
 PCFILE := $(BUILDDIR)/libopconnect.pc
 
 .PHONY: all shared static pc install uninstall check check-fast asan fuzz fuzz-smoke fuzz-corpus \
-	bench bench-deployed bench-http bench-net bench-pg run lint clean deps unit api-tests headers-check exports-check docs-check \
+	bench bench-deployed bench-http bench-net bench-pg bench-rss run lint clean deps unit api-tests headers-check exports-check docs-check \
 	banned-check layers-check install-check cli cli-tests daemons daemon-tests check-tls
 
 all: shared static pc cli daemons $(RUN_DEMO)
@@ -407,6 +407,8 @@ bench: deps $(BENCH_BINS) $(RUN_DEMO) $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(S
 	@bench/net/run $(BUILDDIR)
 	@echo "== bench/pg (op-account-server on PostgreSQL: sync, POST, 1,000 Connect servers; ~11 min)"
 	@bench/pg/run $(BUILDDIR)
+	@echo "== bench/rss (connect-api's RSS under lists and item GETs; ~2.5 min)"
+	@bench/rss/run $(BUILDDIR)
 
 # The deployed benchmark alone (docs/performance.md).
 bench-deployed: $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON)
@@ -419,6 +421,11 @@ bench-http: $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON)
 # The network benchmark alone (docs/performance.md, "Account server").
 bench-net: $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON) $(ACCOUNT_DAEMON)
 	@bench/net/run $(BUILDDIR)
+
+# connect-api's memory under load alone (docs/performance.md, "Memory under
+# large lists"); REQUESTS=1000000 for a long run.
+bench-rss: $(BENCH_TOOLS) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON)
+	@bench/rss/run $(BUILDDIR)
 
 # The PostgreSQL benchmark alone (docs/performance.md, "PostgreSQL and many
 # Connect servers").

@@ -344,6 +344,16 @@ static opc_err schema(opc__cache *c, opc__ebuf *eb)
     return opc__cache_end(c, rc, eb);
 }
 
+opc_err opc__cache_set_page_cache_kib(opc__cache *c, int kib, opc__ebuf *eb)
+{
+    if (c == NULL || kib < 1 || kib > 1048576) {
+        return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: page cache size out of range");
+    }
+    char sql[48];
+    (void)snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", kib);
+    return opc__db_exec(c->db, sql, eb);
+}
+
 opc_err opc__cache_open(const char *path, opc__cache_mode mode, opc__cache **out, opc__ebuf *eb)
 {
     if (out == NULL) {

@@ -145,6 +145,12 @@ opc_err opc__cache_default_path(const char *xdg_data_home, const char *home, cha
 opc_err opc__cache_open(const char *path, opc__cache_mode mode, opc__cache **out, opc__ebuf *eb);
 /* Finalize statements and close. NULL is a no-op. */
 void opc__cache_close(opc__cache *c);
+/*
+ * The most memory, in KiB (1-1048576), this handle's own page cache may
+ * hold (PRAGMA cache_size = -kib; SQLite's default is 2000 KiB per
+ * connection). For handles kept in numbers, such as connect-api's pool.
+ */
+opc_err opc__cache_set_page_cache_kib(opc__cache *c, int kib, opc__ebuf *eb);
 
 /*
  * The file under a running handle (issue 15; docs/decisions.md, "The cache

@@ -1,11 +1,15 @@
 /*
  * rest/http.c - response assembly and sending (http.h).
  */
+#define _GNU_SOURCE /* pthread_getattr_np */
 #include "rest/http.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <civetweb.h>
 
@@ -39,7 +43,56 @@ opc__api_worker *opc__api_worker_new(void)
 
 opc__api_slot *opc__api_slot_new(void)
 {
-    return opc__calloc(1, sizeof(opc__api_slot));
+    opc__api_slot *s = opc__calloc(1, sizeof(opc__api_slot));
+    if (s == NULL) {
+        return NULL;
+    }
+    /* Made by the worker thread itself (civetweb's init_thread): its stack. */
+    s->self = pthread_self();
+    pthread_attr_t attr;
+    if (pthread_getattr_np(s->self, &attr) == 0) {
+        void *addr = NULL;
+        size_t size = 0;
+        if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr != NULL && size > 0) {
+            s->stack_lo = (uintptr_t)addr;
+        }
+        (void)pthread_attr_destroy(&attr);
+    }
+    return s;
+}
+
+/*
+ * The pages of the worker's stack below the current frame (less
+ * OPC_HTTP_STACK_KEEP) hold nothing live while the worker waits for its
+ * next connection: given back, so that the stack depth a request once
+ * reached (JSON, crypto, SQLite) is not kept by every worker that ever
+ * served one. Only on the worker's own thread; the next request faults in
+ * zeroed pages again. At most once per OPC_HTTP_STACK_RELEASE_MS per
+ * worker: with a new connection for every request, a release and the
+ * faults after it at every close cost 10-12 % of the rate (docs/performance.md).
+ */
+static void stack_release(opc__api_slot *s)
+{
+    if (s->stack_lo == 0 || !pthread_equal(s->self, pthread_self())) {
+        return;
+    }
+    int64_t now = opc__monotonic_ms();
+    if (s->released_ms != 0 && now - s->released_ms < OPC_HTTP_STACK_RELEASE_MS) {
+        return;
+    }
+    s->released_ms = now;
+    long pg = sysconf(_SC_PAGESIZE); /* from the auxiliary vector: no system call */
+    uintptr_t page = pg > 0 ? (uintptr_t)pg : 4096;
+    volatile char here = 0;
+    uintptr_t sp = (uintptr_t)&here;
+    if (sp < s->stack_lo + OPC_HTTP_STACK_KEEP + page) {
+        return;
+    }
+    uintptr_t hi = (sp - OPC_HTTP_STACK_KEEP) & ~(page - 1);
+    uintptr_t lo = (s->stack_lo + page - 1) & ~(page - 1);
+    if (hi > lo) {
+        (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    }
 }
 
 void opc__api_slot_free(opc__api_slot *s)
@@ -55,6 +108,7 @@ void opc__api_slot_release(opc__api_slot *s)
     if (s != NULL) {
         opc__api_worker_free(s->w);
         s->w = NULL;
+        stack_release(s);
     }
 }
 

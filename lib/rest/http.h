@@ -26,7 +26,14 @@
 #include "core/id.h"
 #include "internal.h"
 
+#include <pthread.h>
+#include <stdint.h>
+
 #define OPC_HTTP_KEEP_BUF ((size_t)256 * 1024)
+/* Stack below the current frame a worker keeps when a connection closes. */
+#define OPC_HTTP_STACK_KEEP ((uintptr_t)8 * 1024)
+/* ... and gives it back at most this often (ms). */
+#define OPC_HTTP_STACK_RELEASE_MS 1000
 /* The pieces a streamed body goes out in (opc__resp_stream_*). */
 #define OPC_HTTP_STREAM_PIECE ((size_t)64 * 1024)
 /* The longest client X-Request-ID taken as the request's id. */
@@ -48,13 +55,17 @@ void opc__api_worker_free(opc__api_worker *w);
  */
 typedef struct opc__api_slot {
     opc__api_worker *w;
+    pthread_t self;      /* the worker thread */
+    uintptr_t stack_lo;  /* the lowest address of its stack; 0: unknown */
+    int64_t released_ms; /* when its stack was last given back (monotonic); 0: never */
 } opc__api_slot;
 
 opc__api_slot *opc__api_slot_new(void);
 void opc__api_slot_free(opc__api_slot *s);
 /* The thread's scratch, made now if needed; NULL without a slot or memory. */
 opc__api_worker *opc__api_worker_of(opc__api_slot *s);
-/* A connection of the thread closed: its scratch is wiped and freed, so
+/* A connection of the thread closed: its scratch is wiped and freed, and
+ * the stack pages below the current frame are given back (madvise), so
  * memory follows the open connections, not every worker ever used. */
 void opc__api_slot_release(opc__api_slot *s);
 

@@ -1156,7 +1156,15 @@ opc_err opc__index_handle(opc__index *ix, opc__cache **out, opc__ebuf *eb)
     if (*out != NULL) {
         return OPC_OK;
     }
-    return opc__cache_open(ix->path, OPC_CACHE_READ, out, eb);
+    opc_err rc = opc__cache_open(ix->path, OPC_CACHE_READ, out, eb);
+    if (rc == OPC_OK) {
+        rc = opc__cache_set_page_cache_kib(*out, OPC_INDEX_HANDLE_PAGE_CACHE_KIB, eb);
+        if (rc != OPC_OK) {
+            opc__cache_close(*out);
+            *out = NULL;
+        }
+    }
+    return rc;
 }
 
 void opc__index_handle_release(opc__index *ix, opc__cache *c)

@@ -57,6 +57,14 @@
 #define OPC_INDEX_POLL_MS 100
 /* Idle cache handles kept for request threads. */
 #define OPC_INDEX_MAX_IDLE_HANDLES 128
+/*
+ * The page cache of each of those handles, KiB. A request reads one item
+ * row (a few B-tree pages) per handle; with SQLite's default (2000 KiB per
+ * connection) the idle handles alone could keep 250 MB, and held 57 MB
+ * after two 10 s rounds over 10,000 items (docs/performance.md, "Memory
+ * under large lists"). 128 idle handles at 128 KiB: at most 16 MiB.
+ */
+#define OPC_INDEX_HANDLE_PAGE_CACHE_KIB 128
 
 typedef struct opc__ix_item {
     atomic_int refs; /* snapshots holding it (items are shared between snapshots) */

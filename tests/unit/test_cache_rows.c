@@ -1,7 +1,8 @@
 /*
  * tests/unit/test_cache_rows.c - the cache's table-driven getters and
  * walkers (cache/cache.c): each row type read back whole by its getter and
- * its walker (their allocation failures: test_oom.c).
+ * its walker (their allocation failures: test_oom.c), and the bound on a
+ * reader's page cache.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 
@@ -367,6 +368,72 @@ static void test_cache_rows_migrates_v1(void **state)
     fx_close(&f);
 }
 
+static opc_err count_item(const opc__cache_item *it, void *ud)
+{
+    (void)it;
+    (*(int *)ud)++;
+    return OPC_OK;
+}
+
+/* SQLite's memory after one reader walked every item with its details. */
+static int64_t walk_memory(const char *path, int page_cache_kib)
+{
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc__cache *r = NULL;
+    assert_int_equal(opc__cache_open(path, OPC_CACHE_READ, &r, &eb), OPC_OK);
+    if (page_cache_kib > 0) {
+        assert_int_equal(opc__cache_set_page_cache_kib(r, page_cache_kib, &eb), OPC_OK);
+    }
+    int64_t before = (int64_t)sqlite3_memory_used();
+    int n = 0;
+    assert_int_equal(opc__cache_items_foreach(r, VAULT, true, count_item, &n, &eb), OPC_OK);
+    assert_int_equal(n, 401); /* the fixture's item and 400 more */
+    int64_t used = (int64_t)sqlite3_memory_used() - before;
+    opc__cache_close(r);
+    return used;
+}
+
+/* A handle's page cache stays within its limit (connect-api keeps up to
+ * OPC_INDEX_MAX_IDLE_HANDLES of them); SQLite's default keeps ~2 MB. */
+static void test_cache_rows_page_cache_bounded(void **state)
+{
+    (void)state;
+    fx f;
+    fx_open(&f);
+    char active[] = "active", ov[] = "ov";
+    static char det[8192];
+    memset(det, 'd', sizeof det - 1);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    assert_int_equal(opc__cache_begin(f.c, true, &eb), OPC_OK);
+    for (int i = 0; i < 400; i++) {
+        opc__cache_item it = {.vault = VAULT,
+                              .version = 1,
+                              .state = active,
+                              .key_sn = 2,
+                              .overview = ov,
+                              .details = det,
+                              .last_edited_by = SERVER};
+        memset(it.id, 'a', OPC_ID_LEN); /* ids are 26 letters: i in base 26 */
+        for (int k = 0, x = i; k < 3; k++, x /= 26) {
+            it.id[OPC_ID_LEN - 1 - k] = (char)('a' + x % 26);
+        }
+        it.id[OPC_ID_LEN] = '\0';
+        assert_int_equal(opc__cache_item_put(f.c, &it, NULL, &eb), OPC_OK);
+    }
+    assert_int_equal(opc__cache_commit(f.c, &eb), OPC_OK);
+    /* 3.2 MB of rows: the default cache keeps about its 2000 KiB. */
+    int64_t dflt = walk_memory(f.path, 0);
+    int64_t small = walk_memory(f.path, 64);
+    assert_true(dflt > 1024 * 1024);
+    assert_true(small < 256 * 1024);
+    assert_int_equal(opc__cache_set_page_cache_kib(f.c, 0, &eb), OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__cache_set_page_cache_kib(f.c, 1048577, &eb), OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__cache_set_page_cache_kib(NULL, 64, &eb), OPC_ERR_INVALID_ARG);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_cache_rows_walked),
         cmocka_unit_test(test_cache_rows_change_log),
         cmocka_unit_test(test_cache_rows_migrates_v1),
+        cmocka_unit_test(test_cache_rows_page_cache_bounded),
     };
     return cmocka_run_group_tests_name("cache_rows", tests, opc_test_group_setup,
                                        opc_test_group_teardown);
