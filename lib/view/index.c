@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/time.h"
 #include "core/watch.h"
+#include "credentials/credentials.h"
 #include "crypto/envelope.h"
 #include "model/item.h"
 #include "model/shape.h"
@@ -28,7 +29,9 @@ struct opc__index {
     opc__auth *auth;
     opc__vault_keys *keys;
     char server_id[OPC_ID_LEN + 1];
-    pthread_mutex_t refresh_mu; /* guards c, data_version, last_poll_ms */
+    uint8_t cache_key[OPC_CACHE_MAC_LEN]; /* the server's cache key (cache.h); wiped at free */
+    pthread_mutex_t refresh_mu; /* guards c, data_version, last_poll_ms, refused */
+    char refused[OPC_ERRBUF_SIZE]; /* the last refusal logged ("" when none) */
     opc__cache *c;
     int64_t data_version;
     atomic_int_fast64_t last_poll_ms;
@@ -818,6 +821,37 @@ static opc_err build_vaults(build_ctx *b, int64_t since, opc__ebuf *eb)
 }
 
 /*
+ * The cache's verified rows (cache/cache.h): *trusted tells whether the
+ * seal and every row hold. When they do not, the snapshot takes no token
+ * and no grant from the cache (every token is unknown: 401) until
+ * connect-sync has synced it again; the failure is logged once (tables and
+ * ids), and again only when it changes.
+ */
+static opc_err check_rows(opc__index *ix, bool *trusted, opc__ebuf *eb)
+{
+    opc__cache_check chk;
+    opc_err rc = opc__cache_verify(ix->c, &chk, eb);
+    *trusted = rc == OPC_OK && chk.ok;
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    char what[OPC_ERRBUF_SIZE];
+    (void)opc__cache_check_describe(&chk, what, sizeof what);
+    if (strcmp(what, ix->refused) != 0) {
+        if (what[0] != '\0') {
+            opc__log(OPC_LOG_WARN, "api",
+                     "cache rows failed verification: %s; no token or grant of the cache is used "
+                     "until connect-sync has synced it again",
+                     what);
+        } else {
+            opc__log(OPC_LOG_INFO, "api", "the cache's rows verify again");
+        }
+        (void)snprintf(ix->refused, sizeof ix->refused, "%s", what);
+    }
+    return OPC_OK;
+}
+
+/*
  * A new snapshot: the previous one and the changes since its position when
  * it is current enough (incremental), else everything read afresh.
  */
@@ -834,6 +868,7 @@ static opc__ix_snapshot *build(opc__index *ix, int64_t now_ms)
     opc_err rc = OPC_OK;
     if (ix->c == NULL) {
         rc = opc__cache_open(ix->path, OPC_CACHE_READ, &ix->c, &eb);
+        opc__cache_set_key(ix->c, ix->cache_key);
     }
     bool tx = false;
     if (rc == OPC_OK) {
@@ -846,16 +881,22 @@ static opc__ix_snapshot *build(opc__index *ix, int64_t now_ms)
     if (rc == OPC_OK) {
         rc = opc__cache_meta_get(ix->c, &s->meta, &eb);
     }
+    bool trusted = false;
+    if (rc == OPC_OK) {
+        rc = check_rows(ix, &trusted, &eb);
+    }
     opc__ix_snapshot *prev = opc__index_acquire(ix);
     build_ctx b = {.ix = ix, .s = s, .prev = prev, .now_ms = now_ms};
-    if (rc == OPC_OK) {
+    if (rc == OPC_OK && trusted) {
         rc = opc__cache_tokens_foreach(ix->c, on_token, &b, &eb);
     }
     s->unlocked = opc__auth_unlocked(ix->auth);
+    s->rows_trusted = trusted;
     b.incremental = rc == OPC_OK && prev->cache_ok && prev->unlocked && s->unlocked &&
+                    prev->rows_trusted && trusted &&
                     prev->meta.change_seq >= s->meta.gone_floor &&
                     prev->meta.change_seq <= s->meta.change_seq;
-    if (rc == OPC_OK && s->unlocked) {
+    if (rc == OPC_OK && s->unlocked && trusted) {
         if (!b.incremental) {
             atomic_fetch_add(&ix->full_builds, 1);
         } else {
@@ -900,6 +941,11 @@ opc_err opc__index_create(const char *cache_path, opc_credentials *creds, opc__a
     if (ix == NULL) {
         return OPC_ERR_NOMEM;
     }
+    opc_err krc = opc__credentials_cache_key(creds, ix->cache_key);
+    if (krc != OPC_OK) {
+        opc__free(ix);
+        return krc;
+    }
     ix->path = opc__strdup(cache_path);
     ix->cur = opc__calloc(1, sizeof *ix->cur);
     if (ix->path == NULL || ix->cur == NULL) {
@@ -940,6 +986,7 @@ void opc__index_free(opc__index *ix)
     pthread_mutex_destroy(&ix->snap_mu);
     pthread_mutex_destroy(&ix->pool_mu);
     opc__free(ix->path);
+    opc__wipe(ix->cache_key, sizeof ix->cache_key);
     opc__free(ix);
 }
 
@@ -1077,7 +1124,9 @@ opc_err opc__index_handle(opc__index *ix, opc__cache **out, opc__ebuf *eb)
     if (*out != NULL) {
         return OPC_OK;
     }
-    return opc__cache_open(ix->path, OPC_CACHE_READ, out, eb);
+    opc_err rc = opc__cache_open(ix->path, OPC_CACHE_READ, out, eb);
+    opc__cache_set_key(*out, ix->cache_key);
+    return rc;
 }
 
 void opc__index_handle_release(opc__index *ix, opc__cache *c)

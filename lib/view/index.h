@@ -18,6 +18,14 @@
  * need the vault keys, so while locked a snapshot has the registry and the
  * sync state only (vaults are not decrypted).
  *
+ * Verified rows. The index's cache handles carry the server's cache key
+ * (cache/cache.h, "Verified rows"; derived from the credentials at
+ * create): each build checks the seal and the rows that decide access in
+ * its read transaction, and a snapshot built when they fail holds no
+ * token and no vault (every request is 401) until connect-sync has synced
+ * the cache again; the failure is logged once. Checked rows stay in the
+ * snapshot, so a request costs no MAC.
+ *
  * Secrets: decrypted names, titles, tags and summaries live only in
  * snapshots and are wiped when a snapshot is released for the last time.
  *
@@ -103,6 +111,7 @@ typedef struct opc__ix_snapshot {
     bool cache_ok;       /* the cache could be opened and read */
     char cache_error[OPC_ERRBUF_SIZE];
     bool unlocked; /* built with the credentials unlocked */
+    bool rows_trusted; /* the cache's verified rows held (cache.h); else no tokens, no vaults */
     opc__cache_meta meta;
     size_t n_vaults;
     opc__ix_vault *vaults; /* sorted by id */

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "account/feed.h"
+#include "credentials/credentials.h"
 #include "model/file.h"
 
 static void test_cache_open_modes(void **state)
@@ -224,20 +225,27 @@ static void test_sync_restored_account_starts_again(void **state)
     assert_int_equal(opc__cache_cursor(opc__sync_cache(s), &cursor, &eb), OPC_OK);
     sqlite3 *c = NULL;
     assert_int_equal(sqlite3_open(x.cache_path, &c), SQLITE_OK);
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "UPDATE meta SET feed_cursor = %lld;"
-             " INSERT INTO items (id, vault_id, version, state, key_sn, overview, details,"
-             " created, updated, last_edited_by, seq)"
-             " SELECT 'zzzzzzzzzzzzzzzzzzzzzzzzzz', vault_id, version, state, key_sn, overview,"
-             " details, created, updated, last_edited_by, seq FROM items LIMIT 1",
-             (long long)cursor + 1000);
     char *err_sql = NULL;
-    int src = sqlite3_exec(c, sql, NULL, NULL, &err_sql);
+    int src = sqlite3_exec(c,
+                           "INSERT INTO items (id, vault_id, version, state, key_sn, overview,"
+                           " details, created, updated, last_edited_by, seq)"
+                           " SELECT 'zzzzzzzzzzzzzzzzzzzzzzzzzz', vault_id, version, state,"
+                           " key_sn, overview, details, created, updated, last_edited_by, seq"
+                           " FROM items LIMIT 1",
+                           NULL, NULL, &err_sql);
     if (src != SQLITE_OK) {
         fail_msg("planting: %s", err_sql != NULL ? err_sql : "?");
     }
     sqlite3_close(c);
+    /* The cursor is sealed state (cache.h, "Verified rows"): move it as
+     * this server would, through a handle with its key. */
+    uint8_t key[OPC_CACHE_MAC_LEN];
+    assert_int_equal(opc__credentials_cache_key(x.creds, key), OPC_OK);
+    opc__cache *w = NULL;
+    assert_int_equal(opc__cache_open(x.cache_path, OPC_CACHE_WRITE, &w, &eb), OPC_OK);
+    opc__cache_set_key(w, key);
+    assert_int_equal(opc__cache_set_cursor(w, cursor + 1000, &eb), OPC_OK);
+    opc__cache_close(w);
     char err[OPC_ERRBUF_SIZE];
     /* One step sees the feed behind the cursor and empties the cache. */
     assert_int_equal(opc_sync_run_once(s, err, sizeof err), OPC_OK);
@@ -571,7 +579,7 @@ static opc_sync *watched_sync(sx *x)
 {
     opc__upstream *u = local_upstream(x);
     opc_sync *s = NULL;
-    assert_int_equal(opc__sync_create_ex(u, x->cache_path, &s, NULL), OPC_OK);
+    assert_int_equal(opc__sync_create_ex(u, x->cache_path, NULL, &s, NULL), OPC_OK);
     real_ops = *u->ops;
     watched_ops = real_ops;
     watched_ops.access = w_access;
