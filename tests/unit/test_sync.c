@@ -260,6 +260,61 @@ static void test_sync_restored_account_starts_again(void **state)
     sx_teardown(&x);
 }
 
+/* The cache key comes from the credentials (deterministic, the server's
+ * own); the sync seals the cache with it. A grant row edited while the
+ * sync was stopped fails: the next step empties the cache and the sync
+ * fetches everything again (cache.h, "Verified rows"). */
+static void test_sync_tampered_rows_synced_again(void **state)
+{
+    (void)state;
+    sx x;
+    sx_setup(&x, 2);
+    opc_sync *s = sx_sync(&x, 50);
+    sx_run(s);
+    int n = sx_compare(&x, x.v1);
+    assert_true(n > 0);
+    uint8_t k1[OPC_CACHE_MAC_LEN];
+    uint8_t k2[OPC_CACHE_MAC_LEN];
+    assert_int_equal(opc__credentials_cache_key(x.creds, k1), OPC_OK);
+    assert_int_equal(opc__credentials_cache_key(x.creds, k2), OPC_OK);
+    assert_memory_equal(k1, k2, sizeof k1);
+    assert_int_equal(opc__credentials_cache_key(NULL, k2), OPC_ERR_INVALID_ARG);
+    opc__cache *r = NULL;
+    assert_int_equal(opc__cache_open(x.cache_path, OPC_CACHE_READ, &r, NULL), OPC_OK);
+    opc__cache_set_key(r, k1);
+    opc__cache_check chk;
+    assert_int_equal(opc__cache_verify(r, &chk, NULL), OPC_OK);
+    assert_true(chk.ok);
+    memcpy(k2, k1, sizeof k2);
+    k2[0] ^= 1;
+    opc__cache_set_key(r, k2);
+    assert_int_equal(opc__cache_verify(r, &chk, NULL), OPC_OK);
+    assert_false(chk.ok);
+    opc__cache_set_key(r, k1);
+    sqlite3 *c = NULL;
+    assert_int_equal(sqlite3_open(x.cache_path, &c), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(c, "UPDATE vault_access SET acl = 1", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(c);
+    assert_int_equal(opc__cache_verify(r, &chk, NULL), OPC_OK);
+    assert_false(chk.ok);
+    assert_int_equal(chk.bad_rows, 1);
+    assert_string_equal(chk.bad[0].table, "vault_access");
+    char err[OPC_ERRBUF_SIZE];
+    assert_int_equal(opc_sync_run_once(s, err, sizeof err), OPC_OK);
+    opc__cache_meta m;
+    assert_int_equal(opc__cache_meta_get(opc__sync_cache(s), &m, NULL), OPC_OK);
+    assert_int_equal(m.cursor, 0);
+    assert_false(m.initial_sync_complete);
+    sx_run(s);
+    assert_int_equal(sx_compare(&x, x.v1), n);
+    assert_int_equal(opc__cache_verify(r, &chk, NULL), OPC_OK);
+    assert_true(chk.ok);
+    opc__cache_close(r);
+    opc_sync_free(s);
+    sx_teardown(&x);
+}
+
 static void test_sync_upstream_gone(void **state)
 {
     (void)state;
@@ -900,6 +955,7 @@ int main(void)
         cmocka_unit_test(test_cache_open_modes),   cmocka_unit_test(test_sync_mirrors_the_account),
         cmocka_unit_test(test_sync_idle_steps_leave_the_cache_alone),
         cmocka_unit_test(test_sync_restored_account_starts_again),
+        cmocka_unit_test(test_sync_tampered_rows_synced_again),
         cmocka_unit_test(test_sync_upstream_gone), cmocka_unit_test(test_sync_thread_propagates),
         cmocka_unit_test(test_sync_crash_safety),
         cmocka_unit_test(test_sync_crash_during_a_skipped_grant_load),
