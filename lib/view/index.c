@@ -13,12 +13,14 @@
 #include "view/index.h"
 #include "view/filter.h"
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "core/watch.h"
 #include "credentials/credentials.h"
 #include "crypto/envelope.h"
+#include "crypto/kdf.h"
 #include "model/item.h"
 #include "model/shape.h"
 #include "wire/labels.h"
@@ -32,6 +34,14 @@ struct opc__index {
     uint8_t cache_key[OPC_CACHE_MAC_LEN]; /* the server's cache key (cache.h); wiped at free */
     pthread_mutex_t refresh_mu; /* guards c, data_version, last_poll_ms, refused */
     char refused[OPC_ERRBUF_SIZE]; /* the last refusal logged ("" when none) */
+    char account_id[OPC_ID_LEN + 1];
+    /* Grants whose owner signature was checked (grant_seen), a ring. */
+    struct {
+        uint8_t h[OPC_SHA256_LEN]; /* SHA-256 of the grant row's fields */
+        bool ok;
+    } grants[OPC_INDEX_GRANT_MEMO];
+    size_t n_grants;
+    size_t next_grant;
     opc__cache *c;
     int64_t data_version;
     atomic_int_fast64_t last_poll_ms;
@@ -307,9 +317,59 @@ static opc_err on_token(const opc__cache_token *t, void *ud)
     return OPC_OK;
 }
 
+/*
+ * Whether a grant row carries the owner's signature (keys.h). Checked once
+ * per distinct row (ECDSA costs tens of microseconds and the index is
+ * rebuilt at every cache change): the outcome is kept by the SHA-256 of
+ * the row's fields; a grant that fails is logged once and skipped (no
+ * vault). Under refresh_mu (builds only).
+ */
+static bool grant_signed(opc__index *ix, const opc__cache_access *a)
+{
+    uint8_t h[OPC_SHA256_LEN];
+    char head[160];
+    (void)snprintf(head, sizeof head, "%s|%lld|%lld|%lld|", a->vault, (long long)a->key_sn,
+                   (long long)a->acl, (long long)a->granted);
+    opc__buf m;
+    opc__buf_init(&m, false);
+    (void)opc__buf_append_str(&m, head);
+    (void)opc__buf_append_str(&m, a->enc_key != NULL ? a->enc_key : "");
+    (void)opc__buf_append_char(&m, '|');
+    (void)opc__buf_append_str(&m, a->grant_sig != NULL ? a->grant_sig : "");
+    bool hashed = opc__buf_err(&m) == OPC_OK && opc__sha256(m.data, m.len, h) == OPC_OK;
+    opc__buf_free(&m);
+    if (hashed) {
+        for (size_t i = 0; i < ix->n_grants; i++) {
+            if (memcmp(ix->grants[i].h, h, sizeof h) == 0) {
+                return ix->grants[i].ok;
+            }
+        }
+    }
+    bool ok = opc__vault_grant_signed(ix->creds, ix->server_id, ix->account_id, a);
+    if (!ok) {
+        opc__log(OPC_LOG_WARN, "api",
+                 "the grant of vault %s in the cache does not carry the owner's signature: "
+                 "refused",
+                 a->vault);
+    }
+    if (hashed) {
+        size_t i = ix->next_grant;
+        memcpy(ix->grants[i].h, h, sizeof h);
+        ix->grants[i].ok = ok;
+        ix->next_grant = (i + 1) % OPC_INDEX_GRANT_MEMO;
+        if (ix->n_grants < OPC_INDEX_GRANT_MEMO) {
+            ix->n_grants++;
+        }
+    }
+    return ok;
+}
+
 static opc_err on_access(const opc__cache_access *a, void *ud)
 {
     build_ctx *b = ud;
+    if (!grant_signed(b->ix, a)) {
+        return OPC_OK;
+    }
     opc__ix_vault *n = opc__grow(b->s->vaults, &b->cap, b->s->n_vaults, sizeof *n, 8);
     if (n == NULL) {
         return OPC_ERR_NOMEM;
@@ -958,6 +1018,8 @@ opc_err opc__index_create(const char *cache_path, opc_credentials *creds, opc__a
     pthread_mutex_init(&ix->cur->list_mu, NULL);
     (void)snprintf(ix->cur->cache_error, sizeof ix->cur->cache_error, "not read yet");
     memcpy(ix->server_id, sid, OPC_ID_LEN + 1);
+    const char *aid = opc_credentials_account_id(creds);
+    (void)snprintf(ix->account_id, sizeof ix->account_id, "%s", aid != NULL ? aid : "");
     ix->creds = creds;
     ix->auth = auth;
     ix->keys = keys;

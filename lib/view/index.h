@@ -24,7 +24,9 @@
  * its read transaction, and a snapshot built when they fail holds no
  * token and no vault (every request is 401) until connect-sync has synced
  * the cache again; the failure is logged once. Checked rows stay in the
- * snapshot, so a request costs no MAC.
+ * snapshot, so a request costs no MAC. A grant row must also carry the
+ * account owner's signature (opc__vault_grant_signed; checked once per
+ * distinct row): one that does not is logged and gives no vault.
  *
  * Secrets: decrypted names, titles, tags and summaries live only in
  * snapshots and are wiped when a snapshot is released for the last time.
@@ -49,6 +51,8 @@
 #define OPC_INDEX_POLL_MS 100
 /* Idle cache handles kept for request threads. */
 #define OPC_INDEX_MAX_IDLE_HANDLES 128
+/* Grant rows whose owner signature check is remembered (index.c). */
+#define OPC_INDEX_GRANT_MEMO 256
 
 typedef struct opc__ix_item {
     atomic_int refs; /* snapshots holding it (items are shared between snapshots) */

@@ -12,7 +12,9 @@
 #include <sys/wait.h>
 
 #include "account/feed.h"
+#include "core/alloc.h"
 #include "credentials/credentials.h"
+#include "view/keys.h"
 #include "model/file.h"
 
 static void test_cache_open_modes(void **state)
@@ -311,6 +313,54 @@ static void test_sync_tampered_rows_synced_again(void **state)
     assert_int_equal(opc__cache_verify(r, &chk, NULL), OPC_OK);
     assert_true(chk.ok);
     opc__cache_close(r);
+    opc_sync_free(s);
+    sx_teardown(&x);
+}
+
+/* A synced grant row carries the owner's signature for this server
+ * (view/keys.h): an edited acl, key serial, wrapped key or time, another
+ * server's id or another account's id does not verify. */
+static opc_err grant_first(const opc__cache_access *a, void *ud)
+{
+    opc__cache_access *out = ud;
+    if (out->enc_key == NULL) {
+        *out = *a;
+        out->enc_key = opc__strdup(a->enc_key);
+        out->grant_sig = opc__strdup(a->grant_sig);
+    }
+    return OPC_OK;
+}
+
+static void test_sync_grant_rows_signed(void **state)
+{
+    (void)state;
+    sx x;
+    sx_setup(&x, 1);
+    opc_sync *s = sx_sync(&x, 50);
+    sx_run(s);
+    opc__cache_access a;
+    memset(&a, 0, sizeof a);
+    assert_int_equal(opc__cache_access_foreach(opc__sync_cache(s), grant_first, &a, NULL), OPC_OK);
+    assert_non_null(a.enc_key);
+    const char *sid = opc_credentials_server_id(x.creds);
+    const char *aid = opc_credentials_account_id(x.creds);
+    assert_true(opc__vault_grant_signed(x.creds, sid, aid, &a));
+    opc__cache_access b = a;
+    b.acl ^= 1;
+    assert_false(opc__vault_grant_signed(x.creds, sid, aid, &b));
+    b = a;
+    b.key_sn++;
+    assert_false(opc__vault_grant_signed(x.creds, sid, aid, &b));
+    b = a;
+    b.granted++;
+    assert_false(opc__vault_grant_signed(x.creds, sid, aid, &b));
+    b = a;
+    char other_key[] = "AAAA";
+    b.enc_key = other_key;
+    assert_false(opc__vault_grant_signed(x.creds, sid, aid, &b));
+    assert_false(opc__vault_grant_signed(x.creds, "zzzzzzzzzzzzzzzzzzzzzzzzzz", aid, &a));
+    assert_false(opc__vault_grant_signed(x.creds, sid, "zzzzzzzzzzzzzzzzzzzzzzzzzz", &a));
+    opc__cache_access_clear(&a);
     opc_sync_free(s);
     sx_teardown(&x);
 }
@@ -956,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_sync_idle_steps_leave_the_cache_alone),
         cmocka_unit_test(test_sync_restored_account_starts_again),
         cmocka_unit_test(test_sync_tampered_rows_synced_again),
+        cmocka_unit_test(test_sync_grant_rows_signed),
         cmocka_unit_test(test_sync_upstream_gone), cmocka_unit_test(test_sync_thread_propagates),
         cmocka_unit_test(test_sync_crash_safety),
         cmocka_unit_test(test_sync_crash_during_a_skipped_grant_load),
