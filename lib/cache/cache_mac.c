@@ -341,10 +341,9 @@ size_t opc__cache_check_describe(const opc__cache_check *chk, char *out, size_t 
                                              "deleted, added or rolled back, or meta edited)"
                                            : "no seal (a cache not yet sealed by this server)");
     }
-    size_t n = 0;
-    if (opc__buf_err(&b) == OPC_OK && b.data != NULL) {
-        n = (size_t)snprintf(out, cap, "%s", b.data);
-    }
+    /* Never "" for a failed check, even without memory for the names. */
+    const char *text = opc__buf_err(&b) == OPC_OK && b.data != NULL ? b.data : "rows";
+    int n = snprintf(out, cap, "%s", text);
     opc__buf_free(&b);
-    return n;
+    return n < 0 ? 0 : ((size_t)n >= cap ? cap - 1 : (size_t)n);
 }

@@ -1090,9 +1090,14 @@ opc_err opc_sync_create(const opc_credentials *creds, const char *cache_path, op
         rc = opc__fail(&eb, OPC_ERR_INVALID_ARG, "sync: missing argument");
     }
     uint8_t key[OPC_CACHE_MAC_LEN];
-    if (rc == OPC_OK && opc__credentials_cache_key(creds, key) != OPC_OK) {
-        rc = opc__fail(&eb, OPC_ERR_CREDENTIALS,
-                       "sync: cannot derive the cache key from the credentials' device key");
+    if (rc == OPC_OK) {
+        opc_err krc = opc__credentials_cache_key(creds, key);
+        if (krc == OPC_ERR_NOMEM) {
+            rc = krc;
+        } else if (krc != OPC_OK) {
+            rc = opc__fail(&eb, OPC_ERR_CREDENTIALS,
+                           "sync: cannot derive the cache key from the credentials' device key");
+        }
     }
     opc__upstream *u = NULL;
     if (rc == OPC_OK) {
