@@ -25,9 +25,9 @@
 
 /*
  * A put or delete of a verified row (cache.h, "Verified rows"): the
- * statement stmt_id bound by fmt, in a transaction marked for sealing;
- * for a put, row_mac (with a key) is bound as its last parameter - the
- * handle's MAC of the row, or an empty blob without a key.
+ * statement stmt_id bound by fmt, in a transaction marked for sealing (its
+ * own when the caller has none). A put binds the row's MAC (ROW_MAC) as
+ * its last parameter.
  */
 static opc_err sealed_write(opc__cache *c, int stmt_id, opc__ebuf *eb, const char *fmt, ...)
 {
@@ -91,7 +91,7 @@ opc_err opc__cache_issuer_key_put(opc__cache *c, const opc__cache_issuer_key *k,
     if (k == NULL || k->kid[0] == '\0' || !text_ok(k->jwk)) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: incomplete issuer key row");
     }
-    uint8_t mac[OPC_CACHE_MAC_LEN];
+    uint8_t mac[OPC_CACHE_MAC_LEN] = {0};
     size_t mac_len = 0;
     ROW_MAC(c, opc__cache_mac_issuer_key, k, mac, &mac_len, rc);
     if (rc == OPC_OK) {
@@ -123,7 +123,7 @@ opc_err opc__cache_access_put(opc__cache *c, const opc__cache_access *a, opc__eb
         !text_ok(a->grant_sig)) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: incomplete vault grant row");
     }
-    uint8_t mac[OPC_CACHE_MAC_LEN];
+    uint8_t mac[OPC_CACHE_MAC_LEN] = {0};
     size_t mac_len = 0;
     ROW_MAC(c, opc__cache_mac_access, a, mac, &mac_len, rc);
     if (rc == OPC_OK) {
@@ -318,7 +318,7 @@ opc_err opc__cache_token_put(opc__cache *c, const opc__cache_token *t, opc__ebuf
         !text_ok(t->name) || !text_ok(t->scopes) || !text_ok(t->state)) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: incomplete token row");
     }
-    uint8_t mac[OPC_CACHE_MAC_LEN];
+    uint8_t mac[OPC_CACHE_MAC_LEN] = {0};
     size_t mac_len = 0;
     ROW_MAC(c, opc__cache_mac_token, t, mac, &mac_len, rc);
     if (rc == OPC_OK) {

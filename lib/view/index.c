@@ -35,7 +35,7 @@ struct opc__index {
     pthread_mutex_t refresh_mu; /* guards c, data_version, last_poll_ms, refused */
     char refused[OPC_ERRBUF_SIZE]; /* the last refusal logged ("" when none) */
     char account_id[OPC_ID_LEN + 1];
-    /* Grants whose owner signature was checked (grant_seen), a ring. */
+    /* Grants whose owner signature was checked (grant_signed), a ring. */
     struct {
         uint8_t h[OPC_SHA256_LEN]; /* SHA-256 of the grant row's fields */
         bool ok;
