@@ -177,7 +177,9 @@ static double run_sync(const setup *x, const char *cache, int *steps, int64_t *i
     die(opc__upstream_local_open(x->account, x->server, x->account_id, &u, &eb), "upstream",
         eb.msg);
     opc_sync *s = NULL;
-    die(opc__sync_create_ex(u, cache, &s, &eb), "sync create", eb.msg);
+    /* A cache key, as the daemons have one: every commit seals (cache.h). */
+    static const uint8_t cache_key[OPC_CACHE_MAC_LEN] = {0x42};
+    die(opc__sync_create_ex(u, cache, cache_key, &s, &eb), "sync create", eb.msg);
     /* Knobs for the page size experiments (defaults: the sync's). */
     const char *page = getenv("OPC_BENCH_PAGE");
     const char *items_page = getenv("OPC_BENCH_ITEM_PAGE");

@@ -51,9 +51,13 @@ OPC_API OPC_NODISCARD opc_err opc_sync_default_cache_path(const char *xdg_data_h
  * opc_sync_create - a sync for the server of creds (borrowed for the call
  * only) into the cache at cache_path, created (directory 0700, file 0600)
  * when missing. A cache of another server or account is emptied. The
+ * rows that decide access are bound to the server by MACs under a key
+ * derived from the credentials' device key (docs/API.md, "Verified cache
+ * rows"): rows that fail their check, now or before any step, are logged
+ * and the cache is synced again from the start. The
  * upstream need not be reachable yet. Errors: OPC_ERR_NOT_INITIALIZED,
- * OPC_ERR_INVALID_ARG, OPC_ERR_NOMEM, OPC_ERR_IO, OPC_ERR_PARSE (not a
- * cache file), OPC_ERR_UNSUPPORTED (upstream kind not built, newer cache
+ * OPC_ERR_INVALID_ARG, OPC_ERR_CREDENTIALS (no usable device key),
+ * OPC_ERR_NOMEM, OPC_ERR_IO, OPC_ERR_PARSE (not a cache file), OPC_ERR_UNSUPPORTED (upstream kind not built, newer cache
  * schema), with errbuf (may be NULL) saying why. Since 0.1.0.
  */
 OPC_API OPC_NODISCARD opc_err opc_sync_create(const opc_credentials *creds, const char *cache_path,

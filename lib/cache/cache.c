@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <sqlite3.h>
 
 #include "cache/cache.h"
@@ -121,10 +122,21 @@ static const char schema_v2[] =
     "  WHERE one = 1;"
     " DELETE FROM gone WHERE lseq <= (SELECT gone_floor FROM meta WHERE one = 1); END;";
 
+/*
+ * v3: verified rows (cache.h). The rows that decide access carry a MAC and
+ * meta a seal; rows of an older cache have an empty one, fail, and the
+ * sync fetches them again.
+ */
+static const char schema_v3[] = "ALTER TABLE issuer_keys ADD COLUMN mac BLOB NOT NULL DEFAULT x'';"
+                                "ALTER TABLE vault_access ADD COLUMN mac BLOB NOT NULL DEFAULT x'';"
+                                "ALTER TABLE tokens ADD COLUMN mac BLOB NOT NULL DEFAULT x'';"
+                                "ALTER TABLE meta ADD COLUMN seal BLOB NOT NULL DEFAULT x'';";
+
 /* migrations[i] takes the schema from version i to i + 1 (0 -> 1 is creation). */
 static const char *const migrations[] = {
     schema_v1,
     schema_v2,
+    schema_v3,
 };
 
 #define V_COLS                                                                                     \
@@ -138,6 +150,13 @@ static const char *const migrations[] = {
 #define NEXT_LSEQ "(SELECT change_seq + 1 FROM meta WHERE one = 1)"
 #define T_COLS "jti, server_id, name, scopes, created, expires, state, updated, seq"
 #define AC_COLS "vault_id, key_sn, enc_key, acl, granted, grant_sig, seq"
+/* The verified rows' columns, their MAC last (cache.h, "Verified rows"). */
+#define IK_SEL "kid, jwk, seq, mac"
+#define IK_MAC_COL 3
+#define T_SEL T_COLS ", mac"
+#define T_MAC_COL 9
+#define AC_SEL AC_COLS ", mac"
+#define AC_MAC_COL 7
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_DATA_VERSION] = "PRAGMA data_version",
@@ -152,14 +171,14 @@ static const char *const stmt_sql[S_COUNT] = {
                     " last_error = '' WHERE one = 1",
     [S_HEALTH_FAIL] = "UPDATE meta SET last_attempt_ms = ?1, failures = failures + 1,"
                       " last_error = ?2 WHERE one = 1",
-    [S_IK_ALL] = "SELECT kid, jwk, seq FROM issuer_keys ORDER BY kid",
-    [S_IK_GET] = "SELECT kid, jwk, seq FROM issuer_keys WHERE kid = ?1",
-    [S_IK_PUT] = "INSERT OR REPLACE INTO issuer_keys (kid, jwk, seq) VALUES (?1, ?2, ?3)",
+    [S_IK_ALL] = "SELECT " IK_SEL " FROM issuer_keys ORDER BY kid",
+    [S_IK_GET] = "SELECT " IK_SEL " FROM issuer_keys WHERE kid = ?1",
+    [S_IK_PUT] = "INSERT OR REPLACE INTO issuer_keys (" IK_SEL ") VALUES (?1, ?2, ?3, ?4)",
     [S_IK_DEL] = "DELETE FROM issuer_keys WHERE kid = ?1",
-    [S_AC_ALL] = "SELECT " AC_COLS " FROM vault_access ORDER BY vault_id",
-    [S_AC_GET] = "SELECT " AC_COLS " FROM vault_access WHERE vault_id = ?1",
-    [S_AC_PUT] =
-        "INSERT OR REPLACE INTO vault_access (" AC_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_AC_ALL] = "SELECT " AC_SEL " FROM vault_access ORDER BY vault_id",
+    [S_AC_GET] = "SELECT " AC_SEL " FROM vault_access WHERE vault_id = ?1",
+    [S_AC_PUT] = "INSERT OR REPLACE INTO vault_access (" AC_SEL ")"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [S_AC_DEL] = "DELETE FROM vault_access WHERE vault_id = ?1",
     [S_V_ALL] = "SELECT " V_COLS " FROM vaults ORDER BY id",
     [S_V_GET] = "SELECT " V_COLS " FROM vaults WHERE id = ?1",
@@ -203,11 +222,17 @@ static const char *const stmt_sql[S_COUNT] = {
                    " ORDER BY idx",
     [S_F_PUT] = "INSERT OR REPLACE INTO files (file_id, idx, item_id, vault_id, blob)"
                 " VALUES (?1, ?2, ?3, ?4, ?5)",
-    [S_T_GET] = "SELECT " T_COLS " FROM tokens WHERE jti = ?1",
-    [S_T_ALL] = "SELECT " T_COLS " FROM tokens ORDER BY jti",
-    [S_T_PUT] =
-        "INSERT OR REPLACE INTO tokens (" T_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [S_T_GET] = "SELECT " T_SEL " FROM tokens WHERE jti = ?1",
+    [S_T_ALL] = "SELECT " T_SEL " FROM tokens ORDER BY jti",
+    [S_T_PUT] = "INSERT OR REPLACE INTO tokens (" T_SEL ")"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [S_T_DEL] = "DELETE FROM tokens WHERE jti = ?1",
+    /* The seal's input (cache_mac.c): every verified row's key and MAC, by key. */
+    [S_IK_MACS] = "SELECT kid, mac FROM issuer_keys ORDER BY kid",
+    [S_T_MACS] = "SELECT jti, mac FROM tokens ORDER BY jti",
+    [S_AC_MACS] = "SELECT vault_id, mac FROM vault_access ORDER BY vault_id",
+    [S_SEAL_GET] = "SELECT seal FROM meta WHERE one = 1",
+    [S_SET_SEAL] = "UPDATE meta SET seal = ?1 WHERE one = 1",
 };
 
 /* ---- small helpers ---- */
@@ -418,6 +443,7 @@ void opc__cache_close(opc__cache *c)
     }
     opc__db_close(c->db);
     opc__free(c->path);
+    opc__wipe(c->key, sizeof c->key);
     opc__free(c);
 }
 
@@ -528,14 +554,46 @@ opc_err opc__cache_commit(opc__cache *c, opc__ebuf *eb)
     if (c == NULL) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: no transaction open");
     }
+    /* A transaction that changed sealed state seals it before it ends. */
+    if (c->seal_due && opc__db_in_tx(c->db)) {
+        opc_err rc = opc__cache_seal(c, eb);
+        if (rc != OPC_OK) {
+            opc__cache_rollback(c);
+            return rc;
+        }
+    }
+    c->seal_due = false;
     return opc__db_commit(c->db, eb);
 }
 
 void opc__cache_rollback(opc__cache *c)
 {
     if (c != NULL) {
+        c->seal_due = false;
         opc__db_rollback(c->db);
     }
+}
+
+opc_err opc__cache_sealed_begin(opc__cache *c, bool *own, opc__ebuf *eb)
+{
+    *own = false;
+    if (!c->keyed) {
+        return OPC_OK;
+    }
+    if (!opc__db_in_tx(c->db)) {
+        opc_err rc = opc__cache_begin(c, true, eb);
+        if (rc != OPC_OK) {
+            return rc;
+        }
+        *own = true;
+    }
+    c->seal_due = true;
+    return OPC_OK;
+}
+
+opc_err opc__cache_sealed_end(opc__cache *c, bool own, opc_err rc, opc__ebuf *eb)
+{
+    return own ? opc__cache_end(c, rc, eb) : rc;
 }
 
 opc_err opc__cache_end(opc__cache *c, opc_err rc, opc__ebuf *eb)
@@ -639,9 +697,16 @@ opc_err opc__cache_set_ids(opc__cache *c, const char *server_id, const char *acc
     if (!opc__id_valid_str(server_id) || !opc__id_valid_str(account_id)) {
         return opc__cache_bad_id(eb, "server or account");
     }
+    bool own = false;
+    rc = opc__cache_sealed_begin(c, &own, eb);
     sqlite3_stmt *st = NULL;
-    rc = opc__cache_stmt(c, S_SET_IDS, &st, eb, "tt", server_id, account_id);
-    return rc == OPC_OK ? opc__cache_run(c, st, eb) : rc;
+    if (rc == OPC_OK) {
+        rc = opc__cache_stmt(c, S_SET_IDS, &st, eb, "tt", server_id, account_id);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__cache_run(c, st, eb);
+    }
+    return opc__cache_sealed_end(c, own, rc, eb);
 }
 
 opc_err opc__cache_set_cursor(opc__cache *c, int64_t cursor, opc__ebuf *eb)
@@ -653,9 +718,16 @@ opc_err opc__cache_set_cursor(opc__cache *c, int64_t cursor, opc__ebuf *eb)
     if (cursor < 0) {
         return opc__fail(eb, OPC_ERR_RANGE, "cache: negative cursor");
     }
+    bool own = false;
+    rc = opc__cache_sealed_begin(c, &own, eb);
     sqlite3_stmt *st = NULL;
-    rc = opc__cache_stmt(c, S_SET_CURSOR, &st, eb, "i", cursor);
-    return rc == OPC_OK ? opc__cache_run(c, st, eb) : rc;
+    if (rc == OPC_OK) {
+        rc = opc__cache_stmt(c, S_SET_CURSOR, &st, eb, "i", cursor);
+    }
+    if (rc == OPC_OK) {
+        rc = opc__cache_run(c, st, eb);
+    }
+    return opc__cache_sealed_end(c, own, rc, eb);
 }
 
 opc_err opc__cache_set_initial_sync_complete(opc__cache *c, bool isdone, opc__ebuf *eb)
@@ -664,9 +736,16 @@ opc_err opc__cache_set_initial_sync_complete(opc__cache *c, bool isdone, opc__eb
     if (rc != OPC_OK) {
         return rc;
     }
+    bool own = false;
+    rc = opc__cache_sealed_begin(c, &own, eb);
     sqlite3_stmt *st = NULL;
-    rc = opc__cache_stmt(c, S_SET_INITIAL, &st, eb, "i", (int64_t)(isdone ? 1 : 0));
-    return rc == OPC_OK ? opc__cache_run(c, st, eb) : rc;
+    if (rc == OPC_OK) {
+        rc = opc__cache_stmt(c, S_SET_INITIAL, &st, eb, "i", (int64_t)(isdone ? 1 : 0));
+    }
+    if (rc == OPC_OK) {
+        rc = opc__cache_run(c, st, eb);
+    }
+    return opc__cache_sealed_end(c, own, rc, eb);
 }
 
 opc_err opc__cache_health_success(opc__cache *c, int64_t now_ms, opc__ebuf *eb)
@@ -699,12 +778,17 @@ opc_err opc__cache_reset(opc__cache *c, opc__ebuf *eb)
     if (rc != OPC_OK) {
         return rc;
     }
-    return opc__db_exec(
-        c->db,
-        "DELETE FROM issuer_keys; DELETE FROM vault_access; DELETE FROM vaults;"
-        " DELETE FROM items; DELETE FROM files; DELETE FROM tokens;"
-        " UPDATE meta SET feed_cursor = 0, initial_sync_complete = 0 WHERE one = 1;",
-        eb);
+    bool own = false;
+    rc = opc__cache_sealed_begin(c, &own, eb);
+    if (rc == OPC_OK) {
+        rc = opc__db_exec(
+            c->db,
+            "DELETE FROM issuer_keys; DELETE FROM vault_access; DELETE FROM vaults;"
+            " DELETE FROM items; DELETE FROM files; DELETE FROM tokens;"
+            " UPDATE meta SET feed_cursor = 0, initial_sync_complete = 0 WHERE one = 1;",
+            eb);
+    }
+    return opc__cache_sealed_end(c, own, rc, eb);
 }
 
 /* ---- rows ---- */
@@ -796,40 +880,94 @@ typedef struct row_kind {
     void (*read)(sqlite3_stmt *st, void *row);
     size_t n_owned;
     size_t owned[3]; /* offsets of the char * members */
+    /* Verified rows (cache.h): the MAC of a row and its column; else NULL. */
+    opc_err (*mac)(const uint8_t key[OPC_CACHE_MAC_LEN], const void *row,
+                   uint8_t out[OPC_CACHE_MAC_LEN]);
+    int mac_col;
 } row_kind;
+
+static opc_err mac_issuer_key(const uint8_t key[OPC_CACHE_MAC_LEN], const void *row,
+                              uint8_t out[OPC_CACHE_MAC_LEN])
+{
+    return opc__cache_mac_issuer_key(key, row, out);
+}
+
+static opc_err mac_access(const uint8_t key[OPC_CACHE_MAC_LEN], const void *row,
+                          uint8_t out[OPC_CACHE_MAC_LEN])
+{
+    return opc__cache_mac_access(key, row, out);
+}
+
+static opc_err mac_token(const uint8_t key[OPC_CACHE_MAC_LEN], const void *row,
+                         uint8_t out[OPC_CACHE_MAC_LEN])
+{
+    return opc__cache_mac_token(key, row, out);
+}
 
 static const row_kind issuer_key_rows = {"issuer key",
                                          sizeof(opc__cache_issuer_key),
                                          read_issuer_key,
                                          1,
-                                         {offsetof(opc__cache_issuer_key, jwk)}};
+                                         {offsetof(opc__cache_issuer_key, jwk)},
+                                         mac_issuer_key,
+                                         IK_MAC_COL};
 static const row_kind access_rows = {
     "vault grant",
     sizeof(opc__cache_access),
     read_access,
     2,
-    {offsetof(opc__cache_access, enc_key), offsetof(opc__cache_access, grant_sig)}};
+    {offsetof(opc__cache_access, enc_key), offsetof(opc__cache_access, grant_sig)},
+    mac_access,
+    AC_MAC_COL};
 static const row_kind vault_rows = {
     "vault",
     sizeof(opc__cache_vault),
     read_vault,
     2,
-    {offsetof(opc__cache_vault, type), offsetof(opc__cache_vault, attrs)}};
+    {offsetof(opc__cache_vault, type), offsetof(opc__cache_vault, attrs)},
+    NULL,
+    0};
 static const row_kind item_rows = {"item",
                                    sizeof(opc__cache_item),
                                    read_item,
                                    3,
                                    {offsetof(opc__cache_item, state),
                                     offsetof(opc__cache_item, overview),
-                                    offsetof(opc__cache_item, details)}};
+                                    offsetof(opc__cache_item, details)},
+                                   NULL,
+                                   0};
 static const row_kind token_rows = {"token",
                                     sizeof(opc__cache_token),
                                     read_token,
                                     3,
                                     {offsetof(opc__cache_token, name),
                                      offsetof(opc__cache_token, scopes),
-                                     offsetof(opc__cache_token, state)}};
-static const row_kind chunk_rows = {"file chunk", sizeof(opc__cache_chunk), read_chunk, 0, {0}};
+                                     offsetof(opc__cache_token, state)},
+                                    mac_token,
+                                    T_MAC_COL};
+static const row_kind chunk_rows = {
+    "file chunk", sizeof(opc__cache_chunk), read_chunk, 0, {0}, NULL, 0};
+
+/*
+ * A read row of a verified kind (cache.h, "Verified rows"): true when the
+ * handle has no key, the kind is not verified, or its MAC column holds.
+ */
+static opc_err row_verified(const opc__cache *c, const row_kind *k, sqlite3_stmt *st,
+                            const void *row, bool *ok)
+{
+    *ok = true;
+    if (!c->keyed || k->mac == NULL) {
+        return OPC_OK;
+    }
+    uint8_t want[OPC_CACHE_MAC_LEN];
+    opc_err rc = k->mac(c->key, row, want);
+    if (rc == OPC_OK) {
+        *ok = opc__cache_mac_equal(want, sqlite3_column_blob(st, k->mac_col),
+                                   (size_t)sqlite3_column_bytes(st, k->mac_col));
+    }
+    OPENSSL_cleanse(want, sizeof want);
+    return rc;
+}
 
 static char **member(const row_kind *k, void *row, size_t i)
 {
@@ -908,11 +1046,19 @@ static opc_err get_row(opc__cache *c, const row_kind *k, void *out, int id, opc_
     if (rc == OPC_OK && !row) {
         rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "cache: no such %s", k->what);
     }
+    bool verified = true;
     if (rc == OPC_OK) {
         k->read(st, out);
-        if (!own_row(k, out)) {
-            rc = OPC_ERR_NOMEM;
-        }
+        rc = row_verified(c, k, st, out, &verified);
+    }
+    if (rc == OPC_OK && !verified) {
+        /* A row that fails its MAC is no row (cache.h, "Verified rows"). */
+        memset(out, 0, k->size);
+        rc = opc__fail(eb, OPC_ERR_NOT_FOUND, "cache: no such %s", k->what);
+    } else if (rc == OPC_OK && !own_row(k, out)) {
+        rc = OPC_ERR_NOMEM;
+    } else if (rc != OPC_OK) {
+        memset(out, 0, k->size);
     }
     opc__cache_done(st);
     return rc;
@@ -978,10 +1124,39 @@ static opc_err walk(opc__cache *c, const walker *w, int id, opc__ebuf *eb, const
         } r;
         memset(&r, 0, sizeof r);
         w->kind->read(st, &r);
-        rc = visit(w, &r);
+        bool verified = true;
+        rc = row_verified(c, w->kind, st, &r, &verified);
+        if (rc == OPC_OK && verified) {
+            rc = visit(w, &r);
+        }
     }
     opc__cache_done(st);
     return rc;
+}
+
+opc_err opc__cache_row_check(opc__cache *c, int stmt, sqlite3_stmt *st, bool *ok,
+                             char id[OPC_ID_LEN + 1])
+{
+    const row_kind *k = NULL;
+    if (stmt == S_IK_ALL || stmt == S_IK_GET) {
+        k = &issuer_key_rows;
+    } else if (stmt == S_T_ALL || stmt == S_T_GET) {
+        k = &token_rows;
+    } else if (stmt == S_AC_ALL || stmt == S_AC_GET) {
+        k = &access_rows;
+    } else {
+        return OPC_ERR_INTERNAL;
+    }
+    union {
+        opc__cache_issuer_key k;
+        opc__cache_access a;
+        opc__cache_token t;
+    } r;
+    memset(&r, 0, sizeof r);
+    k->read(st, &r);
+    /* Every verified kind starts with its key. */
+    col_id(st, 0, id);
+    return row_verified(c, k, st, &r, ok);
 }
 
 /* ---- readers ---- */

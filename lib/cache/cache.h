@@ -21,10 +21,11 @@
  *   meta          one row: server_id, account_id, cursor (feed seq applied),
  *                 initial_sync_complete, sync health (last_attempt_ms,
  *                 last_success_ms, last_error, failures), change_seq,
- *                 gone_floor (see "Changes")
- *   issuer_keys   kid, jwk (public JWK text), seq
+ *                 gone_floor (see "Changes"), seal (see "Verified rows")
+ *   issuer_keys   kid, jwk (public JWK text), seq, mac
  *   vault_access  vault_id PK, key_sn, enc_key (b64url RSA-OAEP wrapped vault
- *                 key for this server), acl, granted (Unix s), grant_sig, seq
+ *                 key for this server), acl, granted (Unix s), grant_sig, seq,
+ *                 mac
  *   vaults        id PK, type, key_sn, attrs (envelope text), attr_version,
  *                 content_version, items, created, updated (Unix s), seq
  *   items         id PK, vault_id, version, state ('active'), key_sn, overview
@@ -33,7 +34,7 @@
  *   files         (file_id, idx) PK, item_id, vault_id, blob (ciphertext||tag)
  *   tokens        jti PK, server_id, name, scopes (JSON text [{"u","a"}]),
  *                 created, expires (Unix s; 0 = none), state
- *                 ('active'|'revoked'), updated, seq
+ *                 ('active'|'revoked'), updated, seq, mac
  *   gone          lseq, vault_id, id of deleted item rows (see "Changes")
  * `seq` is the upstream change sequence of the row's last change, as
  * received (0 when unknown).
@@ -93,6 +94,31 @@
  * waits for a sync page's transaction rather than failing). One thread per
  * handle: API threads use a handle each or a pool.
  *
+ * Verified rows. The rows that decide access - issuer_keys, tokens,
+ * vault_access - and the server state in meta (server_id, account_id,
+ * feed_cursor, initial_sync_complete) are bound to this Connect server:
+ * a handle given the server's cache key (opc__cache_set_key; derived from
+ * the credentials, opc__credentials_cache_key, and never written
+ * anywhere) stores with every such row mac = HMAC-SHA256(key, the table,
+ * the row's key and every column, seq included), and in meta.seal an
+ * HMAC over the server state and the (key, mac) of every such row
+ * (cache_mac.c gives the bytes). Every write of those rows or of that
+ * state marks the transaction, and its commit seals it again (a keyed
+ * write outside a transaction runs in one of its own), so no writer can
+ * forget. A keyed handle's readers hand out only rows whose MAC holds
+ * (the others are skipped: a token that fails is unknown, a grant that
+ * fails is no grant); opc__cache_verify() checks the seal and every row
+ * and names the rows that fail. A row edited, copied from another
+ * server's cache, rolled back to an older MAC of its own, deleted or
+ * added, or the cursor moved, fails the seal; the readers then trust no
+ * row of those tables (connect-api: every token is unknown, 401) and
+ * connect-sync syncs the cache again from the start. A whole file rolled
+ * back to an older copy that this server sealed is consistent and passes:
+ * the sync resumes from its older cursor and applies the revocations made
+ * since (until it has, the older registry answers). A handle without a
+ * key (tools, tests, connect-api's write-through handles, which write no
+ * such row) neither writes MACs nor checks them.
+ *
  * Errors: OPC_ERR_INVALID_ARG, OPC_ERR_NOMEM, OPC_ERR_NOT_FOUND (missing
  * file or row), OPC_ERR_PARSE (not a cache file), OPC_ERR_UNSUPPORTED (newer
  * schema), OPC_ERR_IO (SQLite or file system failure), with a secret-free
@@ -114,7 +140,7 @@
 /* PRAGMA application_id of cache files ("OPCC"). */
 #define OPC_CACHE_APPLICATION_ID 0x4f504343
 /* Schema version written by this library (PRAGMA user_version). */
-#define OPC_CACHE_SCHEMA_VERSION 2
+#define OPC_CACHE_SCHEMA_VERSION 3
 /* SQLite busy timeout, in milliseconds. */
 #define OPC_CACHE_BUSY_TIMEOUT_MS 5000
 /* File name inside the data directory. */
@@ -186,6 +212,43 @@ opc_err opc__cache_file_check(opc__cache *c, opc__ebuf *eb);
 bool opc__cache_damaged(const opc__cache *c);
 void opc__cache_close_lost(opc__cache *c);
 opc_err opc__cache_remove(const char *path, opc__ebuf *eb);
+
+/* ---- verified rows (see above) ---- */
+
+/* Length of a row MAC, of the seal and of the key. */
+#define OPC_CACHE_MAC_LEN 32
+/* Rows named in a check's report (the rest are counted). */
+#define OPC_CACHE_CHECK_MAX_BAD 8
+
+/* Give the handle the server's cache key (copied; NULL: none). Set it
+ * right after opening, before any read or write. Wiped at close. */
+void opc__cache_set_key(opc__cache *c, const uint8_t key[OPC_CACHE_MAC_LEN]);
+bool opc__cache_keyed(const opc__cache *c);
+
+typedef struct opc__cache_bad_row {
+    char table[16]; /* "tokens", "vault_access", "issuer_keys" */
+    char id[OPC_ID_LEN + 1];
+} opc__cache_bad_row;
+
+typedef struct opc__cache_check {
+    bool ok;         /* seal_ok and no bad row: every row may be used */
+    bool sealed;     /* meta holds a seal at all (false: never sealed, or older schema) */
+    bool seal_ok;    /* the seal matches the server state and the rows' MACs */
+    size_t bad_rows; /* rows whose own MAC fails */
+    size_t n_bad;    /* the first of them, named */
+    opc__cache_bad_row bad[OPC_CACHE_CHECK_MAX_BAD];
+} opc__cache_check;
+
+/*
+ * Check the seal and every row's MAC in one read snapshot (the caller's
+ * transaction when one is open). OPC_OK with *out filled, whatever the
+ * verdict; an error only when the check could not run (OPC_ERR_INVALID_ARG
+ * on a handle without a key, OPC_ERR_IO, OPC_ERR_NOMEM).
+ */
+opc_err opc__cache_verify(opc__cache *c, opc__cache_check *out, opc__ebuf *eb);
+/* The failures of a check as one secret-free line of table names and ids
+ * ("" when ok); returns its length (truncated to cap - 1). */
+size_t opc__cache_check_describe(const opc__cache_check *chk, char *out, size_t cap);
 
 /* ---- transactions ---- */
 
@@ -344,6 +407,14 @@ opc_err opc__cache_vault_clear_between(opc__cache *c, const char *vault, const c
 opc_err opc__cache_chunk_put(opc__cache *c, const opc__cache_chunk *ch, opc__ebuf *eb);
 opc_err opc__cache_token_put(opc__cache *c, const opc__cache_token *t, opc__ebuf *eb);
 opc_err opc__cache_token_delete(opc__cache *c, const char *jti, opc__ebuf *eb);
+
+/* The row MACs (the bytes: cache_mac.c), for the cache and its tests. */
+opc_err opc__cache_mac_issuer_key(const uint8_t key[OPC_CACHE_MAC_LEN],
+                                  const opc__cache_issuer_key *k, uint8_t out[OPC_CACHE_MAC_LEN]);
+opc_err opc__cache_mac_token(const uint8_t key[OPC_CACHE_MAC_LEN], const opc__cache_token *t,
+                             uint8_t out[OPC_CACHE_MAC_LEN]);
+opc_err opc__cache_mac_access(const uint8_t key[OPC_CACHE_MAC_LEN], const opc__cache_access *a,
+                              uint8_t out[OPC_CACHE_MAC_LEN]);
 
 /*
  * Write-through of connect-api's item write: item_row and vault_row are the

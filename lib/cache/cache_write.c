@@ -5,10 +5,12 @@
  */
 #include "internal.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/crypto.h>
 
 #include "cache/cache.h"
 #include "cache/cache_int.h"
@@ -19,6 +21,46 @@
         sqlite3_stmt *st_ = NULL;                                                                  \
         opc_err rc_ = opc__cache_stmt((c), (id), &st_, (eb), __VA_ARGS__);                         \
         return rc_ == OPC_OK ? opc__cache_run((c), st_, (eb)) : rc_;                               \
+    } while (0)
+
+/*
+ * A put or delete of a verified row (cache.h, "Verified rows"): the
+ * statement stmt_id bound by fmt, in a transaction marked for sealing (its
+ * own when the caller has none). A put binds the row's MAC (ROW_MAC) as
+ * its last parameter.
+ */
+static opc_err sealed_write(opc__cache *c, int stmt_id, opc__ebuf *eb, const char *fmt, ...)
+{
+    bool own = false;
+    opc_err rc = opc__cache_sealed_begin(c, &own, eb);
+    sqlite3_stmt *st = NULL;
+    if (rc == OPC_OK) {
+        va_list ap;
+        va_start(ap, fmt);
+        rc = opc__db_stmt(c->db, (size_t)stmt_id, &st, eb, "");
+        if (rc == OPC_OK) {
+            rc = opc__db_vbind(c->db, st, eb, fmt, ap);
+        }
+        va_end(ap);
+        if (rc != OPC_OK) {
+            opc__cache_done(st);
+        }
+    }
+    if (rc == OPC_OK) {
+        rc = opc__cache_run(c, st, eb);
+    }
+    return opc__cache_sealed_end(c, own, rc, eb);
+}
+
+/* The row's MAC into mac (*len 32), or an empty one (*len 0) without a key. */
+#define ROW_MAC(c, fn, row, mac, len, rc)                                                         \
+    do {                                                                                           \
+        *(len) = 0;                                                                                \
+        (rc) = OPC_OK;                                                                             \
+        if ((c)->keyed) {                                                                          \
+            (rc) = fn((c)->key, (row), (mac));                                                     \
+            *(len) = OPC_CACHE_MAC_LEN;                                                            \
+        }                                                                                          \
     } while (0)
 
 /* Delete the rows of one id with statement stmt_id; `what` names the id. */
@@ -49,7 +91,14 @@ opc_err opc__cache_issuer_key_put(opc__cache *c, const opc__cache_issuer_key *k,
     if (k == NULL || k->kid[0] == '\0' || !text_ok(k->jwk)) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: incomplete issuer key row");
     }
-    WRITE(c, S_IK_PUT, eb, "tti", k->kid, k->jwk, k->seq);
+    uint8_t mac[OPC_CACHE_MAC_LEN] = {0};
+    size_t mac_len = 0;
+    ROW_MAC(c, opc__cache_mac_issuer_key, k, mac, &mac_len, rc);
+    if (rc == OPC_OK) {
+        rc = sealed_write(c, S_IK_PUT, eb, "ttib", k->kid, k->jwk, k->seq, mac, mac_len);
+    }
+    OPENSSL_cleanse(mac, sizeof mac);
+    return rc;
 }
 
 opc_err opc__cache_issuer_key_delete(opc__cache *c, const char *kid, opc__ebuf *eb)
@@ -61,7 +110,7 @@ opc_err opc__cache_issuer_key_delete(opc__cache *c, const char *kid, opc__ebuf *
     if (kid == NULL) {
         return opc__cache_bad_id(eb, "key");
     }
-    WRITE(c, S_IK_DEL, eb, "t", kid);
+    return sealed_write(c, S_IK_DEL, eb, "t", kid);
 }
 
 opc_err opc__cache_access_put(opc__cache *c, const opc__cache_access *a, opc__ebuf *eb)
@@ -74,13 +123,27 @@ opc_err opc__cache_access_put(opc__cache *c, const opc__cache_access *a, opc__eb
         !text_ok(a->grant_sig)) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: incomplete vault grant row");
     }
-    WRITE(c, S_AC_PUT, eb, "titiiti", a->vault, a->key_sn, a->enc_key, a->acl, a->granted,
-          a->grant_sig, a->seq);
+    uint8_t mac[OPC_CACHE_MAC_LEN] = {0};
+    size_t mac_len = 0;
+    ROW_MAC(c, opc__cache_mac_access, a, mac, &mac_len, rc);
+    if (rc == OPC_OK) {
+        rc = sealed_write(c, S_AC_PUT, eb, "titiitib", a->vault, a->key_sn, a->enc_key, a->acl,
+                          a->granted, a->grant_sig, a->seq, mac, mac_len);
+    }
+    OPENSSL_cleanse(mac, sizeof mac);
+    return rc;
 }
 
 opc_err opc__cache_access_delete(opc__cache *c, const char *vault, opc__ebuf *eb)
 {
-    return delete_id(c, S_AC_DEL, vault, "vault", eb);
+    opc_err rc = opc__cache_need_write(c, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    if (!opc__id_valid_str(vault)) {
+        return opc__cache_bad_id(eb, "vault");
+    }
+    return sealed_write(c, S_AC_DEL, eb, "t", vault);
 }
 
 /* Step a monotonic put: *written (may be NULL) tells whether the row was stored. */
@@ -255,13 +318,27 @@ opc_err opc__cache_token_put(opc__cache *c, const opc__cache_token *t, opc__ebuf
         !text_ok(t->name) || !text_ok(t->scopes) || !text_ok(t->state)) {
         return opc__fail(eb, OPC_ERR_INVALID_ARG, "cache: incomplete token row");
     }
-    WRITE(c, S_T_PUT, eb, "ttttiitii", t->jti, t->server, t->name, t->scopes, t->created,
-          t->expires, t->state, t->updated, t->seq);
+    uint8_t mac[OPC_CACHE_MAC_LEN] = {0};
+    size_t mac_len = 0;
+    ROW_MAC(c, opc__cache_mac_token, t, mac, &mac_len, rc);
+    if (rc == OPC_OK) {
+        rc = sealed_write(c, S_T_PUT, eb, "ttttiitiib", t->jti, t->server, t->name, t->scopes,
+                          t->created, t->expires, t->state, t->updated, t->seq, mac, mac_len);
+    }
+    OPENSSL_cleanse(mac, sizeof mac);
+    return rc;
 }
 
 opc_err opc__cache_token_delete(opc__cache *c, const char *jti, opc__ebuf *eb)
 {
-    return delete_id(c, S_T_DEL, jti, "token", eb);
+    opc_err rc = opc__cache_need_write(c, eb);
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    if (!opc__id_valid_str(jti)) {
+        return opc__cache_bad_id(eb, "token");
+    }
+    return sealed_write(c, S_T_DEL, eb, "t", jti);
 }
 
 /* Whether the cache holds this server's grant for the vault. */

@@ -104,6 +104,19 @@ const opc__key *opc__credentials_sym_key(const opc_credentials *c);
 const uint8_t *opc__credentials_ck(const opc_credentials *c);
 
 /*
+ * The Connect server's cache key (cache/cache.h, "Verified rows"), 32
+ * bytes: HKDF-SHA256(IKM = the device key's private scalar d (32 bytes),
+ * salt = serverUuid || accountUuid, info = "opconnect/cache-mac/v1").
+ * The device key is the secret only this Connect server holds (the
+ * account has its public half only) that both daemons can reach: it is in
+ * the outer layer, which connect-sync opens without a token (the inner
+ * layer needs T, which only connect-api ever sees; docs/decisions.md).
+ * Never stored: wipe out after use. OPC_ERR_INVALID_ARG, OPC_ERR_KEY,
+ * OPC_ERR_NOMEM, OPC_ERR_CRYPTO.
+ */
+opc_err opc__credentials_cache_key(const opc_credentials *c, uint8_t out[32]);
+
+/*
  * rules.c: shared by parsing and creation (the formulas are documented at the
  * top of credentials.c).
  */

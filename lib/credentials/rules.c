@@ -10,9 +10,11 @@
 #include <strings.h>
 
 #include "core/alloc.h"
-#include "core/strparse.h"
 #include "core/id.h"
+#include "core/json.h"
+#include "core/strparse.h"
 #include "credentials/credentials.h"
+#include "crypto/base64.h"
 #include "crypto/kdf.h"
 #include "crypto/key.h"
 #include "wire/labels.h"
@@ -240,4 +242,35 @@ opc_err opc__credentials_verifier_hash(const uint8_t *T, const uint8_t *salt,
 {
     return opc__hkdf_sha256(T, OPC_CREDENTIALS_SECRET_LEN, salt, OPC_CREDENTIALS_SALT_LEN,
                             VERIFIER_INFO, sizeof VERIFIER_INFO - 1, out, OPC_CREDENTIALS_HASH_LEN);
+}
+
+opc_err opc__credentials_cache_key(const opc_credentials *c, uint8_t out[32])
+{
+    const opc__key *dk = c != NULL ? opc__credentials_device_key(c) : NULL;
+    const char *sid = c != NULL ? opc_credentials_server_id(c) : NULL;
+    const char *aid = c != NULL ? opc_credentials_account_id(c) : NULL;
+    if (dk == NULL || out == NULL || !opc__id_valid_str(sid) || !opc__id_valid_str(aid)) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    cJSON *jwk = NULL;
+    opc_err rc = opc__jwk_export(dk, true, &jwk);
+    const cJSON *d = rc == OPC_OK ? cJSON_GetObjectItemCaseSensitive(jwk, "d") : NULL;
+    uint8_t raw[66];
+    size_t n = 0;
+    if (rc == OPC_OK && (!cJSON_IsString(d) ||
+                         opc__b64_decode_to(d->valuestring, strlen(d->valuestring), OPC_B64URL, raw,
+                                            sizeof raw, &n, NULL) != OPC_OK ||
+                         n == 0)) {
+        rc = OPC_ERR_KEY;
+    }
+    char salt[2 * OPC_ID_LEN];
+    memcpy(salt, sid, OPC_ID_LEN);
+    memcpy(salt + OPC_ID_LEN, aid, OPC_ID_LEN);
+    if (rc == OPC_OK) {
+        rc = opc__hkdf_sha256(raw, n, salt, sizeof salt, OPC_WIRE_KDF_CACHE,
+                              strlen(OPC_WIRE_KDF_CACHE), out, 32);
+    }
+    opc__wipe(raw, sizeof raw);
+    opc__json_delete_secret(jwk);
+    return rc;
 }

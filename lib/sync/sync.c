@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "core/time.h"
+#include "credentials/credentials.h"
 #include "sync/sync.h"
 #include "upstream/upstream.h"
 #include "wire/rows.h"
@@ -784,6 +785,43 @@ static void record_failure(opc_sync *s, opc_err code, const char *msg)
     health_load(s);
 }
 
+/* ---- the cache's verified rows ---- */
+
+/*
+ * Check the rows that decide access and the seal over the server state
+ * (cache/cache.h, "Verified rows"). When something fails, it is logged once
+ * (table names and ids) and the cache is emptied and synced again from
+ * the start: the feed's cursor cannot be trusted, and reading the feed
+ * from the start fetches every row afresh. Until then connect-api uses
+ * none of those rows. A handle without a key (tests) checks nothing.
+ */
+static opc_err check_cache(opc_sync *s, bool *reset, opc__ebuf *eb)
+{
+    *reset = false;
+    if (!opc__cache_keyed(s->cache)) {
+        return OPC_OK;
+    }
+    opc__cache_check chk;
+    opc_err rc = opc__cache_verify(s->cache, &chk, eb);
+    if (rc != OPC_OK || chk.ok) {
+        return rc;
+    }
+    char what[OPC_ERRBUF_SIZE];
+    (void)opc__cache_check_describe(&chk, what, sizeof what);
+    opc__log(OPC_LOG_WARN, SUB,
+             "cache rows failed verification and are refused: %s; syncing the cache again from "
+             "the start",
+             what);
+    forget_grants(s);
+    rc = opc__cache_begin(s->cache, true, eb);
+    if (rc == OPC_OK) {
+        rc = opc__cache_reset(s->cache, eb);
+    }
+    rc = opc__cache_end(s->cache, rc, eb);
+    *reset = rc == OPC_OK;
+    return rc;
+}
+
 /* ---- the cache file (sync.h, "The cache lost while running") ---- */
 
 /*
@@ -848,6 +886,9 @@ static opc_err cache_rebuild(opc_sync *s, opc__ebuf *eb)
     if (rc == OPC_OK) {
         rc = opc__cache_open(s->cache_path, OPC_CACHE_CREATE, &s->cache, eb);
     }
+    if (rc == OPC_OK && s->keyed) {
+        opc__cache_set_key(s->cache, s->cache_key);
+    }
     if (rc == OPC_OK) {
         rc = cache_adopt(s, eb);
     }
@@ -910,7 +951,17 @@ static opc_err step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb)
 {
     int64_t cursor = 0;
     bool initial = false;
-    opc_err rc = opc__cache_cursor(s->cache, &cursor, eb);
+    bool reset = false;
+    opc_err rc = check_cache(s, &reset, eb);
+    if (rc != OPC_OK) {
+        record_failure(s, rc, eb != NULL ? eb->msg : "");
+        return rc;
+    }
+    if (reset) {
+        health_load(s);
+        return OPC_OK; /* the next step reads the feed from the start */
+    }
+    rc = opc__cache_cursor(s->cache, &cursor, eb);
     if (rc == OPC_OK) {
         rc = opc__cache_initial_sync_complete(s->cache, &initial, eb);
     }
@@ -1044,7 +1095,9 @@ int64_t opc__sync_backoff_ms(const opc_sync *s, int64_t failures)
 
 /* ---- object ---- */
 
-opc_err opc__sync_create_ex(opc__upstream *u, const char *cache_path, opc_sync **out, opc__ebuf *eb)
+opc_err opc__sync_create_ex(opc__upstream *u, const char *cache_path,
+                            const uint8_t cache_key[OPC_CACHE_MAC_LEN], opc_sync **out,
+                            opc__ebuf *eb)
 {
     if (out == NULL) {
         opc__upstream_close(u);
@@ -1087,8 +1140,17 @@ opc_err opc__sync_create_ex(opc__upstream *u, const char *cache_path, opc_sync *
     opc_err rc = s->cache_path == NULL
                      ? OPC_ERR_NOMEM
                      : opc__cache_open(cache_path, OPC_CACHE_CREATE, &s->cache, eb);
+    if (rc == OPC_OK && cache_key != NULL) {
+        memcpy(s->cache_key, cache_key, OPC_CACHE_MAC_LEN);
+        s->keyed = true;
+        opc__cache_set_key(s->cache, cache_key);
+    }
     if (rc == OPC_OK) {
         rc = cache_adopt(s, eb);
+    }
+    bool reset = false;
+    if (rc == OPC_OK) {
+        rc = check_cache(s, &reset, eb);
     }
     if (rc != OPC_OK) {
         opc_sync_free(s);
@@ -1149,13 +1211,24 @@ opc_err opc_sync_create(const opc_credentials *creds, const char *cache_path, op
     } else if (creds == NULL || cache_path == NULL || out == NULL) {
         rc = opc__fail(&eb, OPC_ERR_INVALID_ARG, "sync: missing argument");
     }
+    uint8_t key[OPC_CACHE_MAC_LEN];
+    if (rc == OPC_OK) {
+        opc_err krc = opc__credentials_cache_key(creds, key);
+        if (krc == OPC_ERR_NOMEM) {
+            rc = krc;
+        } else if (krc != OPC_OK) {
+            rc = opc__fail(&eb, OPC_ERR_CREDENTIALS,
+                           "sync: cannot derive the cache key from the credentials' device key");
+        }
+    }
     opc__upstream *u = NULL;
     if (rc == OPC_OK) {
         rc = opc__upstream_open(creds, &u, &eb);
     }
     if (rc == OPC_OK) {
-        rc = opc__sync_create_ex(u, cache_path, out, &eb);
+        rc = opc__sync_create_ex(u, cache_path, key, out, &eb);
     }
+    opc__wipe(key, sizeof key);
     if (rc != OPC_OK) {
         opc__ebuf_export(&eb, errbuf, errbuf_len);
     } else if (errbuf != NULL && errbuf_len > 0) {
@@ -1405,5 +1478,6 @@ void opc_sync_free(opc_sync *s)
     pthread_mutex_destroy(&s->http_lock);
     pthread_mutex_destroy(&s->lock);
     opc__free(s->cache_path);
+    opc__wipe(s->cache_key, sizeof s->cache_key);
     opc__free(s);
 }

@@ -133,6 +133,8 @@ struct opc_sync {
     opc__upstream *up;
     opc__cache *cache;
     char *cache_path;
+    uint8_t cache_key[OPC_CACHE_MAC_LEN]; /* set on every handle opened, a rebuilt one too */
+    bool keyed;
     char server_id[OPC_ID_LEN + 1];
     size_t page;
     size_t item_page;
@@ -163,9 +165,14 @@ struct opc_sync {
 
 /*
  * A sync over an already opened upstream and cache path (tests inject a
- * local upstream). Takes ownership of u (also on failure).
+ * local upstream). Takes ownership of u (also on failure). cache_key: the
+ * server's cache key (opc__credentials_cache_key; copied), or NULL for a
+ * cache without verified rows (tests). With a key, the cache's verified
+ * rows are checked now and before every step (cache/cache.h); rows that
+ * fail are logged and the cache is synced again from the start.
  */
-opc_err opc__sync_create_ex(opc__upstream *u, const char *cache_path, opc_sync **out,
+opc_err opc__sync_create_ex(opc__upstream *u, const char *cache_path,
+                            const uint8_t cache_key[OPC_CACHE_MAC_LEN], opc_sync **out,
                             opc__ebuf *eb);
 /* Tunables (before running): page size 1..OPC_UPSTREAM_MAX_LIMIT (the initial
  * sync's pages: OPC_SYNC_INITIAL_PAGE_FACTOR times that), long wait. */

@@ -13,11 +13,14 @@
 #include "view/index.h"
 #include "view/filter.h"
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "core/watch.h"
+#include "credentials/credentials.h"
 #include "crypto/envelope.h"
+#include "crypto/kdf.h"
 #include "model/item.h"
 #include "model/shape.h"
 #include "wire/labels.h"
@@ -28,7 +31,17 @@ struct opc__index {
     opc__auth *auth;
     opc__vault_keys *keys;
     char server_id[OPC_ID_LEN + 1];
-    pthread_mutex_t refresh_mu; /* guards c, data_version, last_poll_ms */
+    uint8_t cache_key[OPC_CACHE_MAC_LEN]; /* the server's cache key (cache.h); wiped at free */
+    pthread_mutex_t refresh_mu; /* guards c, data_version, last_poll_ms, refused */
+    char refused[OPC_ERRBUF_SIZE]; /* the last refusal logged ("" when none) */
+    char account_id[OPC_ID_LEN + 1];
+    /* Grants whose owner signature was checked (grant_signed), a ring. */
+    struct {
+        uint8_t h[OPC_SHA256_LEN]; /* SHA-256 of the grant row's fields */
+        bool ok;
+    } grants[OPC_INDEX_GRANT_MEMO];
+    size_t n_grants;
+    size_t next_grant;
     opc__cache *c;
     int64_t data_version;
     atomic_int_fast64_t last_poll_ms;
@@ -308,9 +321,59 @@ static opc_err on_token(const opc__cache_token *t, void *ud)
     return OPC_OK;
 }
 
+/*
+ * Whether a grant row carries the owner's signature (keys.h). Checked once
+ * per distinct row (ECDSA costs tens of microseconds and the index is
+ * rebuilt at every cache change): the outcome is kept by the SHA-256 of
+ * the row's fields; a grant that fails is logged once and skipped (no
+ * vault). Under refresh_mu (builds only).
+ */
+static bool grant_signed(opc__index *ix, const opc__cache_access *a)
+{
+    uint8_t h[OPC_SHA256_LEN];
+    char head[160];
+    (void)snprintf(head, sizeof head, "%s|%lld|%lld|%lld|", a->vault, (long long)a->key_sn,
+                   (long long)a->acl, (long long)a->granted);
+    opc__buf m;
+    opc__buf_init(&m, false);
+    (void)opc__buf_append_str(&m, head);
+    (void)opc__buf_append_str(&m, a->enc_key != NULL ? a->enc_key : "");
+    (void)opc__buf_append_char(&m, '|');
+    (void)opc__buf_append_str(&m, a->grant_sig != NULL ? a->grant_sig : "");
+    bool hashed = opc__buf_err(&m) == OPC_OK && opc__sha256(m.data, m.len, h) == OPC_OK;
+    opc__buf_free(&m);
+    if (hashed) {
+        for (size_t i = 0; i < ix->n_grants; i++) {
+            if (memcmp(ix->grants[i].h, h, sizeof h) == 0) {
+                return ix->grants[i].ok;
+            }
+        }
+    }
+    bool ok = opc__vault_grant_signed(ix->creds, ix->server_id, ix->account_id, a);
+    if (!ok) {
+        opc__log(OPC_LOG_WARN, "api",
+                 "the grant of vault %s in the cache does not carry the owner's signature: "
+                 "refused",
+                 a->vault);
+    }
+    if (hashed) {
+        size_t i = ix->next_grant;
+        memcpy(ix->grants[i].h, h, sizeof h);
+        ix->grants[i].ok = ok;
+        ix->next_grant = (i + 1) % OPC_INDEX_GRANT_MEMO;
+        if (ix->n_grants < OPC_INDEX_GRANT_MEMO) {
+            ix->n_grants++;
+        }
+    }
+    return ok;
+}
+
 static opc_err on_access(const opc__cache_access *a, void *ud)
 {
     build_ctx *b = ud;
+    if (!grant_signed(b->ix, a)) {
+        return OPC_OK;
+    }
     opc__ix_vault *n = opc__grow(b->s->vaults, &b->cap, b->s->n_vaults, sizeof *n, 8);
     if (n == NULL) {
         return OPC_ERR_NOMEM;
@@ -859,6 +922,37 @@ bool opc__index_lost(opc__index *ix)
 }
 
 /*
+ * The cache's verified rows (cache/cache.h): *trusted tells whether the
+ * seal and every row hold. When they do not, the snapshot takes no token
+ * and no grant from the cache (every token is unknown: 401) until
+ * connect-sync has synced it again; the failure is logged once (tables and
+ * ids), and again only when it changes.
+ */
+static opc_err check_rows(opc__index *ix, bool *trusted, opc__ebuf *eb)
+{
+    opc__cache_check chk;
+    opc_err rc = opc__cache_verify(ix->c, &chk, eb);
+    *trusted = rc == OPC_OK && chk.ok;
+    if (rc != OPC_OK) {
+        return rc;
+    }
+    char what[OPC_ERRBUF_SIZE];
+    (void)opc__cache_check_describe(&chk, what, sizeof what);
+    if (strcmp(what, ix->refused) != 0) {
+        if (what[0] != '\0') {
+            opc__log(OPC_LOG_WARN, "api",
+                     "cache rows failed verification: %s; no token or grant of the cache is used "
+                     "until connect-sync has synced it again",
+                     what);
+        } else {
+            opc__log(OPC_LOG_INFO, "api", "the cache's rows verify again");
+        }
+        (void)snprintf(ix->refused, sizeof ix->refused, "%s", what);
+    }
+    return OPC_OK;
+}
+
+/*
  * A new snapshot: the previous one and the changes since its position when
  * it is current enough (incremental), else everything read afresh.
  */
@@ -878,6 +972,7 @@ static opc__ix_snapshot *build(opc__index *ix, int64_t now_ms)
         rc = opc__cache_open(ix->path, OPC_CACHE_READ, &ix->c, &eb);
         opened = rc == OPC_OK;
         if (opened) {
+            opc__cache_set_key(ix->c, ix->cache_key);
             /* A file that replaced the cache is read through the lost file's
              * -wal and -shm while they are left at the path (SQLite finds
              * them by name): it shows the lost file's rows. Its own first
@@ -896,18 +991,24 @@ static opc__ix_snapshot *build(opc__index *ix, int64_t now_ms)
     if (rc == OPC_OK) {
         rc = opc__cache_meta_get(ix->c, &s->meta, &eb);
     }
+    bool trusted = false;
+    if (rc == OPC_OK) {
+        rc = check_rows(ix, &trusted, &eb);
+    }
     opc__ix_snapshot *prev = opc__index_acquire(ix);
     build_ctx b = {.ix = ix, .s = s, .prev = prev, .now_ms = now_ms};
-    if (rc == OPC_OK) {
+    if (rc == OPC_OK && trusted) {
         rc = opc__cache_tokens_foreach(ix->c, on_token, &b, &eb);
     }
     s->unlocked = opc__auth_unlocked(ix->auth);
+    s->rows_trusted = trusted;
     /* A file opened now may be another than prev's (the cache lost and
      * made again): its change numbers say nothing about prev's. */
     b.incremental = rc == OPC_OK && !opened && prev->cache_ok && prev->unlocked && s->unlocked &&
+                    prev->rows_trusted && trusted &&
                     prev->meta.change_seq >= s->meta.gone_floor &&
                     prev->meta.change_seq <= s->meta.change_seq;
-    if (rc == OPC_OK && s->unlocked) {
+    if (rc == OPC_OK && s->unlocked && trusted) {
         if (!b.incremental) {
             atomic_fetch_add(&ix->full_builds, 1);
         } else {
@@ -965,6 +1066,11 @@ opc_err opc__index_create(const char *cache_path, opc_credentials *creds, opc__a
     if (ix == NULL) {
         return OPC_ERR_NOMEM;
     }
+    opc_err krc = opc__credentials_cache_key(creds, ix->cache_key);
+    if (krc != OPC_OK) {
+        opc__free(ix);
+        return krc;
+    }
     ix->path = opc__strdup(cache_path);
     ix->cur = opc__calloc(1, sizeof *ix->cur);
     if (ix->path == NULL || ix->cur == NULL) {
@@ -977,6 +1083,8 @@ opc_err opc__index_create(const char *cache_path, opc_credentials *creds, opc__a
     pthread_mutex_init(&ix->cur->list_mu, NULL);
     (void)snprintf(ix->cur->cache_error, sizeof ix->cur->cache_error, "not read yet");
     memcpy(ix->server_id, sid, OPC_ID_LEN + 1);
+    const char *aid = opc_credentials_account_id(creds);
+    (void)snprintf(ix->account_id, sizeof ix->account_id, "%s", aid != NULL ? aid : "");
     ix->creds = creds;
     ix->auth = auth;
     ix->keys = keys;
@@ -1006,6 +1114,7 @@ void opc__index_free(opc__index *ix)
     pthread_mutex_destroy(&ix->snap_mu);
     pthread_mutex_destroy(&ix->pool_mu);
     opc__free(ix->path);
+    opc__wipe(ix->cache_key, sizeof ix->cache_key);
     opc__free(ix);
 }
 
@@ -1158,6 +1267,7 @@ opc_err opc__index_handle(opc__index *ix, opc__cache **out, opc__ebuf *eb)
     }
     opc_err rc = opc__cache_open(ix->path, OPC_CACHE_READ, out, eb);
     if (rc == OPC_OK) {
+        opc__cache_set_key(*out, ix->cache_key);
         rc = opc__cache_set_page_cache_kib(*out, OPC_INDEX_HANDLE_PAGE_CACHE_KIB, eb);
         if (rc != OPC_OK) {
             opc__cache_close(*out);

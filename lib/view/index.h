@@ -34,6 +34,16 @@
  * while connect-sync has not removed them yet, and would show its rows).
  * That snapshot is read in full: nothing of the old file's is kept.
  *
+ * Verified rows. The index's cache handles carry the server's cache key
+ * (cache/cache.h, "Verified rows"; derived from the credentials at
+ * create): each build checks the seal and the rows that decide access in
+ * its read transaction, and a snapshot built when they fail holds no
+ * token and no vault (every request is 401) until connect-sync has synced
+ * the cache again; the failure is logged once. Checked rows stay in the
+ * snapshot, so a request costs no MAC. A grant row must also carry the
+ * account owner's signature (opc__vault_grant_signed; checked once per
+ * distinct row): one that does not is logged and gives no vault.
+ *
  * Secrets: decrypted names, titles, tags and summaries live only in
  * snapshots and are wiped when a snapshot is released for the last time.
  *
@@ -65,6 +75,8 @@
  * under large lists"). 128 idle handles at 128 KiB: at most 16 MiB.
  */
 #define OPC_INDEX_HANDLE_PAGE_CACHE_KIB 128
+/* Grant rows whose owner signature check is remembered (index.c). */
+#define OPC_INDEX_GRANT_MEMO 256
 
 typedef struct opc__ix_item {
     atomic_int refs; /* snapshots holding it (items are shared between snapshots) */
@@ -129,6 +141,7 @@ typedef struct opc__ix_snapshot {
     bool cache_lost;                   /* opc__index_lost() when it was built */
     char lost_reason[OPC_ERRBUF_SIZE]; /* how ("" when not lost) */
     bool unlocked; /* built with the credentials unlocked */
+    bool rows_trusted; /* the cache's verified rows held (cache.h); else no tokens, no vaults */
     opc__cache_meta meta;
     size_t n_vaults;
     opc__ix_vault *vaults; /* sorted by id */

@@ -10,6 +10,8 @@
 #include "core/alloc.h"
 #include "core/id.h"
 #include "crypto/base64.h"
+#include "crypto/ecdsa.h"
+#include "crypto/kdf.h"
 #include "crypto/rsa.h"
 #include "credentials/credentials.h"
 #include "wire/labels.h"
@@ -228,4 +230,50 @@ opc_err opc__vault_keys_get(opc__vault_keys *k, const char *vault, int64_t sn,
     pthread_mutex_unlock(&k->mu);
     *out = v;
     return OPC_OK;
+}
+
+bool opc__vault_grant_signed(const opc_credentials *creds, const char *server_id,
+                             const char *account_id, const opc__wire_access *a)
+{
+    if (creds == NULL || server_id == NULL || account_id == NULL || a == NULL ||
+        a->enc_key == NULL || a->grant_sig == NULL || a->acl < 0 || a->acl > 0xff) {
+        return false;
+    }
+    uint8_t sig[OPC_ES256_SIG_LEN];
+    size_t n = 0;
+    if (opc__b64_decode_to(a->grant_sig, strlen(a->grant_sig), OPC_B64URL, sig, sizeof sig, &n,
+                           NULL) != OPC_OK ||
+        n != sizeof sig) {
+        return false;
+    }
+    uint8_t *wrapped = NULL;
+    size_t wrapped_len = 0;
+    if (opc__b64_decode(a->enc_key, strlen(a->enc_key), OPC_B64URL, &wrapped, &wrapped_len,
+                        NULL) != OPC_OK) {
+        return false;
+    }
+    uint8_t h[OPC_SHA256_LEN];
+    char hash[44];
+    char msg[OPC_WIRE_LABEL_MAX];
+    opc_err rc = opc__sha256(wrapped, wrapped_len, h);
+    opc__free(wrapped);
+    if (rc == OPC_OK) {
+        rc = opc__b64_encode_to(h, sizeof h, OPC_B64URL, hash, sizeof hash, NULL);
+    }
+    if (rc == OPC_OK) {
+        opc__wire_grant g = {account_id, a->vault, "server", server_id, a->key_sn,
+                             (unsigned)a->acl, a->granted, hash};
+        rc = opc__wire_grant_message(msg, sizeof msg, &g);
+    }
+    if (rc != OPC_OK) {
+        return false;
+    }
+    size_t nk = opc__credentials_issuer_key_count(creds);
+    for (size_t i = 0; i < nk; i++) {
+        const opc__key *k = opc__credentials_issuer_key(creds, i);
+        if (k != NULL && opc__ecdsa_verify(k, msg, strlen(msg), sig, sizeof sig, NULL) == OPC_OK) {
+            return true;
+        }
+    }
+    return false;
 }

@@ -31,6 +31,7 @@
 #include "core/err.h"
 #include "crypto/key.h"
 #include "internal.h"
+#include "wire/rows.h"
 
 #define OPC_VAULT_KEYS_MAX 512
 #define OPC_VAULT_KEYS_TTL_MS ((int64_t)5 * 60 * 1000)
@@ -40,6 +41,18 @@ typedef struct opc__vault_keys opc__vault_keys;
 typedef struct opc__vkey opc__vkey;
 
 /* creds borrowed for the object's life. ttl_ms > 0. */
+/*
+ * Whether a vault grant row as cached (cache/cache.h) carries the account
+ * owner's signature for this server: grant_sig (ES256, b64url r||s) over
+ * wire/labels.h's grant message (account_id, the row's vault, accessor
+ * "server" server_id, key_sn, acl, granted, b64url SHA-256 of the wrapped
+ * key), checked with each of the credentials' pinned issuer keys (the
+ * owner's signing key is the pinned one; account/schema.c). Outer layer
+ * only. Pure function, any thread.
+ */
+bool opc__vault_grant_signed(const opc_credentials *creds, const char *server_id,
+                             const char *account_id, const opc__wire_access *a);
+
 opc_err opc__vault_keys_create(const opc_credentials *creds, int64_t ttl_ms, opc__vault_keys **out);
 void opc__vault_keys_free(opc__vault_keys *k);
 /* Wipe every cached key (keys still in use are wiped on release). */

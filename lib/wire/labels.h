@@ -46,6 +46,8 @@
 /* HKDF info strings of the credentials file (credentials/credentials.c). */
 #define OPC_WIRE_KDF_LOCALAUTH "connect/localauth/v2"
 #define OPC_WIRE_KDF_CREDENTIALS "connect/credentials/v2"
+/* HKDF info of the Connect server's cache key (credentials/rules.c, cache/cache.h). */
+#define OPC_WIRE_KDF_CACHE "opconnect/cache-mac/v1"
 
 /* The two separately sealed halves of an item (model/item.h). */
 typedef enum opc__wire_item_part {

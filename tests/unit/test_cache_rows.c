@@ -350,6 +350,10 @@ static void test_cache_rows_migrates_v1(void **state)
                                   "DROP INDEX items_lseq; ALTER TABLE items DROP COLUMN lseq;"
                                   "ALTER TABLE meta DROP COLUMN change_seq;"
                                   "ALTER TABLE meta DROP COLUMN gone_floor;"
+                                  "ALTER TABLE issuer_keys DROP COLUMN mac;"
+                                  "ALTER TABLE vault_access DROP COLUMN mac;"
+                                  "ALTER TABLE tokens DROP COLUMN mac;"
+                                  "ALTER TABLE meta DROP COLUMN seal;"
                                   "PRAGMA user_version = 1;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);

@@ -12,6 +12,9 @@
 #include <sys/wait.h>
 
 #include "account/feed.h"
+#include "core/alloc.h"
+#include "credentials/credentials.h"
+#include "view/keys.h"
 #include "model/file.h"
 
 static void test_cache_open_modes(void **state)
@@ -224,20 +227,27 @@ static void test_sync_restored_account_starts_again(void **state)
     assert_int_equal(opc__cache_cursor(opc__sync_cache(s), &cursor, &eb), OPC_OK);
     sqlite3 *c = NULL;
     assert_int_equal(sqlite3_open(x.cache_path, &c), SQLITE_OK);
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "UPDATE meta SET feed_cursor = %lld;"
-             " INSERT INTO items (id, vault_id, version, state, key_sn, overview, details,"
-             " created, updated, last_edited_by, seq)"
-             " SELECT 'zzzzzzzzzzzzzzzzzzzzzzzzzz', vault_id, version, state, key_sn, overview,"
-             " details, created, updated, last_edited_by, seq FROM items LIMIT 1",
-             (long long)cursor + 1000);
     char *err_sql = NULL;
-    int src = sqlite3_exec(c, sql, NULL, NULL, &err_sql);
+    int src = sqlite3_exec(c,
+                           "INSERT INTO items (id, vault_id, version, state, key_sn, overview,"
+                           " details, created, updated, last_edited_by, seq)"
+                           " SELECT 'zzzzzzzzzzzzzzzzzzzzzzzzzz', vault_id, version, state,"
+                           " key_sn, overview, details, created, updated, last_edited_by, seq"
+                           " FROM items LIMIT 1",
+                           NULL, NULL, &err_sql);
     if (src != SQLITE_OK) {
         fail_msg("planting: %s", err_sql != NULL ? err_sql : "?");
     }
     sqlite3_close(c);
+    /* The cursor is sealed state (cache.h, "Verified rows"): move it as
+     * this server would, through a handle with its key. */
+    uint8_t key[OPC_CACHE_MAC_LEN];
+    assert_int_equal(opc__credentials_cache_key(x.creds, key), OPC_OK);
+    opc__cache *w = NULL;
+    assert_int_equal(opc__cache_open(x.cache_path, OPC_CACHE_WRITE, &w, &eb), OPC_OK);
+    opc__cache_set_key(w, key);
+    assert_int_equal(opc__cache_set_cursor(w, cursor + 1000, &eb), OPC_OK);
+    opc__cache_close(w);
     char err[OPC_ERRBUF_SIZE];
     /* One step sees the feed behind the cursor and empties the cache. */
     assert_int_equal(opc_sync_run_once(s, err, sizeof err), OPC_OK);
@@ -248,6 +258,109 @@ static void test_sync_restored_account_starts_again(void **state)
     /* Then it syncs again: the cache equals the account, the planted item gone. */
     sx_run(s);
     assert_int_equal(sx_compare(&x, x.v1), n);
+    opc_sync_free(s);
+    sx_teardown(&x);
+}
+
+/* The cache key comes from the credentials (deterministic, the server's
+ * own); the sync seals the cache with it. A grant row edited while the
+ * sync was stopped fails: the next step empties the cache and the sync
+ * fetches everything again (cache.h, "Verified rows"). */
+static void test_sync_tampered_rows_synced_again(void **state)
+{
+    (void)state;
+    sx x;
+    sx_setup(&x, 2);
+    opc_sync *s = sx_sync(&x, 50);
+    sx_run(s);
+    int n = sx_compare(&x, x.v1);
+    assert_true(n > 0);
+    uint8_t k1[OPC_CACHE_MAC_LEN];
+    uint8_t k2[OPC_CACHE_MAC_LEN];
+    assert_int_equal(opc__credentials_cache_key(x.creds, k1), OPC_OK);
+    assert_int_equal(opc__credentials_cache_key(x.creds, k2), OPC_OK);
+    assert_memory_equal(k1, k2, sizeof k1);
+    assert_int_equal(opc__credentials_cache_key(NULL, k2), OPC_ERR_INVALID_ARG);
+    opc__cache *r = NULL;
+    assert_int_equal(opc__cache_open(x.cache_path, OPC_CACHE_READ, &r, NULL), OPC_OK);
+    opc__cache_set_key(r, k1);
+    opc__cache_check chk;
+    assert_int_equal(opc__cache_verify(r, &chk, NULL), OPC_OK);
+    assert_true(chk.ok);
+    memcpy(k2, k1, sizeof k2);
+    k2[0] ^= 1;
+    opc__cache_set_key(r, k2);
+    assert_int_equal(opc__cache_verify(r, &chk, NULL), OPC_OK);
+    assert_false(chk.ok);
+    opc__cache_set_key(r, k1);
+    sqlite3 *c = NULL;
+    assert_int_equal(sqlite3_open(x.cache_path, &c), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(c, "UPDATE vault_access SET acl = 1", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(c);
+    assert_int_equal(opc__cache_verify(r, &chk, NULL), OPC_OK);
+    assert_false(chk.ok);
+    assert_int_equal(chk.bad_rows, 1);
+    assert_string_equal(chk.bad[0].table, "vault_access");
+    char err[OPC_ERRBUF_SIZE];
+    assert_int_equal(opc_sync_run_once(s, err, sizeof err), OPC_OK);
+    opc__cache_meta m;
+    assert_int_equal(opc__cache_meta_get(opc__sync_cache(s), &m, NULL), OPC_OK);
+    assert_int_equal(m.cursor, 0);
+    assert_false(m.initial_sync_complete);
+    sx_run(s);
+    assert_int_equal(sx_compare(&x, x.v1), n);
+    assert_int_equal(opc__cache_verify(r, &chk, NULL), OPC_OK);
+    assert_true(chk.ok);
+    opc__cache_close(r);
+    opc_sync_free(s);
+    sx_teardown(&x);
+}
+
+/* A synced grant row carries the owner's signature for this server
+ * (view/keys.h): an edited acl, key serial, wrapped key or time, another
+ * server's id or another account's id does not verify. */
+static opc_err grant_first(const opc__cache_access *a, void *ud)
+{
+    opc__cache_access *out = ud;
+    if (out->enc_key == NULL) {
+        *out = *a;
+        out->enc_key = opc__strdup(a->enc_key);
+        out->grant_sig = opc__strdup(a->grant_sig);
+    }
+    return OPC_OK;
+}
+
+static void test_sync_grant_rows_signed(void **state)
+{
+    (void)state;
+    sx x;
+    sx_setup(&x, 1);
+    opc_sync *s = sx_sync(&x, 50);
+    sx_run(s);
+    opc__cache_access a;
+    memset(&a, 0, sizeof a);
+    assert_int_equal(opc__cache_access_foreach(opc__sync_cache(s), grant_first, &a, NULL), OPC_OK);
+    assert_non_null(a.enc_key);
+    const char *sid = opc_credentials_server_id(x.creds);
+    const char *aid = opc_credentials_account_id(x.creds);
+    assert_true(opc__vault_grant_signed(x.creds, sid, aid, &a));
+    opc__cache_access b = a;
+    b.acl ^= 1;
+    assert_false(opc__vault_grant_signed(x.creds, sid, aid, &b));
+    b = a;
+    b.key_sn++;
+    assert_false(opc__vault_grant_signed(x.creds, sid, aid, &b));
+    b = a;
+    b.granted++;
+    assert_false(opc__vault_grant_signed(x.creds, sid, aid, &b));
+    b = a;
+    char other_key[] = "AAAA";
+    b.enc_key = other_key;
+    assert_false(opc__vault_grant_signed(x.creds, sid, aid, &b));
+    assert_false(opc__vault_grant_signed(x.creds, "zzzzzzzzzzzzzzzzzzzzzzzzzz", aid, &a));
+    assert_false(opc__vault_grant_signed(x.creds, sid, "zzzzzzzzzzzzzzzzzzzzzzzzzz", &a));
+    opc__cache_access_clear(&a);
     opc_sync_free(s);
     sx_teardown(&x);
 }
@@ -571,7 +684,7 @@ static opc_sync *watched_sync(sx *x)
 {
     opc__upstream *u = local_upstream(x);
     opc_sync *s = NULL;
-    assert_int_equal(opc__sync_create_ex(u, x->cache_path, &s, NULL), OPC_OK);
+    assert_int_equal(opc__sync_create_ex(u, x->cache_path, NULL, &s, NULL), OPC_OK);
     real_ops = *u->ops;
     watched_ops = real_ops;
     watched_ops.access = w_access;
@@ -892,6 +1005,8 @@ int main(void)
         cmocka_unit_test(test_cache_open_modes),   cmocka_unit_test(test_sync_mirrors_the_account),
         cmocka_unit_test(test_sync_idle_steps_leave_the_cache_alone),
         cmocka_unit_test(test_sync_restored_account_starts_again),
+        cmocka_unit_test(test_sync_tampered_rows_synced_again),
+        cmocka_unit_test(test_sync_grant_rows_signed),
         cmocka_unit_test(test_sync_upstream_gone), cmocka_unit_test(test_sync_thread_propagates),
         cmocka_unit_test(test_sync_crash_safety),
         cmocka_unit_test(test_sync_crash_during_a_skipped_grant_load),
