@@ -6,6 +6,8 @@
 #   make asan       the test suite under ASan + UBSan (in build-asan/)
 #   make fuzz       libFuzzer targets, FUZZ_TIME seconds each (clang)
 #   make bench      benchmarks (never part of check)
+#   make soak       the longer proofs: hours of fuzzing, kill -9, load, full
+#                   disk (tests/soak/run; never part of check)
 #   make install    PREFIX/DESTDIR/LIBDIR/INCLUDEDIR honoured; op in bindir, the
 #                   daemons in sbindir, man pages in mandir/man{1,3,8}
 #
@@ -141,7 +143,7 @@ STLIB := $(BUILDDIR)/libopconnect.a
 PCFILE := $(BUILDDIR)/libopconnect.pc
 
 .PHONY: all shared static pc install uninstall check check-fast asan fuzz fuzz-smoke fuzz-corpus \
-	bench bench-deployed bench-http bench-net bench-pg run lint clean deps unit api-tests headers-check exports-check docs-check \
+	bench bench-deployed bench-http bench-net bench-pg soak run lint clean deps unit api-tests headers-check exports-check docs-check \
 	banned-check layers-check install-check cli cli-tests daemons daemon-tests check-tls
 
 all: shared static pc cli daemons $(RUN_DEMO)
@@ -385,6 +387,14 @@ $(BUILDDIR)/fuzz/gen_seeds: fuzz/gen_seeds.c $(STLIB)
 # In check: build every target and replay its seed corpus once.
 fuzz-smoke: $(FUZZ_NAMES:%=$(FUZZ_DIR)/bin/%)
 	@tools/run-fuzz $(FUZZ_DIR) 0 $(FUZZ_NAMES)
+
+# ---- soak: issue 15's longer proofs (docs/testing.md, "Soak") ----
+# Every fuzz target for SOAK_FUZZ_SECONDS (1 h), kill -9 of connect-sync
+# over SOAK_ROUNDS (100) syncs, SOAK_LOAD_SECONDS (30 min) of mixed load,
+# the data home full during writes; about 10 h on 2 CPUs. Never in check.
+soak: $(FUZZ_NAMES:%=$(FUZZ_DIR)/bin/%) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON) \
+		$(BUILDDIR)/bench/deployed/populate
+	@tests/soak/run $(BUILDDIR) $(FUZZ_DIR)
 
 # ---- benchmarks ----
 $(BUILDDIR)/bench/%: bench/%.c $(STLIB)
