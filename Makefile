@@ -6,6 +6,8 @@
 #   make asan       the test suite under ASan + UBSan (in build-asan/)
 #   make fuzz       libFuzzer targets, FUZZ_TIME seconds each (clang)
 #   make bench      benchmarks (never part of check)
+#   make soak       the longer proofs: hours of fuzzing, kill -9, load, full
+#                   disk (tests/soak/run; never part of check)
 #   make install    PREFIX/DESTDIR/LIBDIR/INCLUDEDIR honoured; op in bindir, the
 #                   daemons in sbindir, man pages in mandir/man{1,3,8}
 #
@@ -143,7 +145,7 @@ STLIB := $(BUILDDIR)/libopconnect.a
 PCFILE := $(BUILDDIR)/libopconnect.pc
 
 .PHONY: all shared static pc install uninstall check check-fast asan fuzz fuzz-smoke fuzz-corpus \
-	bench bench-deployed bench-http bench-net bench-pg bench-rss run lint clean deps unit api-tests headers-check exports-check docs-check \
+	bench bench-deployed bench-http bench-net bench-pg bench-rss soak run lint clean deps unit api-tests headers-check exports-check docs-check \
 	banned-check layers-check install-check cli cli-tests daemons daemon-tests check-tls
 
 all: shared static pc cli daemons $(RUN_DEMO)
@@ -388,6 +390,30 @@ $(BUILDDIR)/fuzz/gen_seeds: fuzz/gen_seeds.c $(STLIB)
 fuzz-smoke: $(FUZZ_NAMES:%=$(FUZZ_DIR)/bin/%)
 	@tools/run-fuzz $(FUZZ_DIR) 0 $(FUZZ_NAMES)
 
+# ---- soak: issue 15's longer proofs (docs/testing.md, "Soak") ----
+# Every fuzz target for SOAK_FUZZ_SECONDS (1 h), kill -9 of connect-sync
+# over SOAK_ROUNDS (100) syncs, SOAK_LOAD_SECONDS (30 min) of mixed load,
+# the data home full during writes; about 11 h on 2 CPUs. Never in check.
+# With AFL++ installed (Debian's afl++), also AFL++ on connect-api's HTTP
+# request path: tests/soak/afl_http.c over the library built with
+# afl-clang-fast in AFL_DIR.
+AFL_DIR ?= build-afl
+AFL_CC := $(shell command -v afl-clang-fast 2>/dev/null)
+soak: $(FUZZ_NAMES:%=$(FUZZ_DIR)/bin/%) $(OP_BIN) $(API_DAEMON) $(SYNC_DAEMON) \
+		$(BUILDDIR)/bench/deployed/populate $(if $(AFL_CC),afl-http)
+	@AFL_DIR=$(if $(AFL_CC),$(AFL_DIR)) tests/soak/run $(BUILDDIR) $(FUZZ_DIR)
+
+.PHONY: afl-http
+afl-http:
+	@AFL_QUIET=1 $(MAKE) --no-print-directory CC=afl-clang-fast BUILDDIR=$(AFL_DIR) \
+		$(AFL_DIR)/tests/soak/afl_http
+
+$(BUILDDIR)/tests/soak/afl_http: tests/soak/afl_http.c $(STLIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -Iinclude -DOPC_STATIC $(CPPFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(STLIB) $(DEP_LIBS)
+
 # ---- benchmarks ----
 $(BUILDDIR)/bench/%: bench/%.c $(STLIB)
 	@mkdir -p $(@D)
@@ -471,7 +497,7 @@ uninstall:
 		$(MAN8:man/%=$(DESTDIR)$(mandir)/man8/%)
 
 clean:
-	rm -rf build build-asan build-fuzz $(filter-out build build-asan,$(BUILDDIR))
+	rm -rf build build-asan build-fuzz build-afl $(filter-out build build-asan,$(BUILDDIR))
 
 -include $(LIB_OBJS:.o=.d) $(UNIT_BINS:=.d) $(API_BINS:=.d) $(BENCH_BINS:=.d) $(BENCH_TOOLS:=.d) \
 	$(OP_OBJS:.o=.d) \
