@@ -145,23 +145,7 @@ opc_err opc__ad_state_shared(opc__store *store, const uint8_t seal_key[32], opc_
 
 opc_err opc__ad_state_seal_key(const opc__key *server_key, uint8_t out[32])
 {
-    cJSON *jwk = NULL;
-    opc_err rc = server_key != NULL ? opc__jwk_export(server_key, true, &jwk) : OPC_ERR_INVALID_ARG;
-    const cJSON *d = rc == OPC_OK ? cJSON_GetObjectItemCaseSensitive(jwk, "d") : NULL;
-    uint8_t raw[66];
-    size_t n = 0;
-    if (rc == OPC_OK && (!cJSON_IsString(d) ||
-                         opc__b64_decode_to(d->valuestring, strlen(d->valuestring), OPC_B64URL, raw,
-                                            sizeof raw, &n, NULL) != OPC_OK ||
-                         n == 0)) {
-        rc = OPC_ERR_KEY;
-    }
-    if (rc == OPC_OK) {
-        rc = opc__hkdf_sha256(raw, n, NULL, 0, SEAL_INFO, strlen(SEAL_INFO), out, 32);
-    }
-    OPENSSL_cleanse(raw, sizeof raw);
-    opc__json_delete_secret(jwk);
-    return rc;
+    return opc__key_derive(server_key, NULL, 0, SEAL_INFO, out, 32);
 }
 
 bool opc__ad_state_is_shared(const opc__ad_state *st)

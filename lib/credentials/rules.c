@@ -252,25 +252,8 @@ opc_err opc__credentials_cache_key(const opc_credentials *c, uint8_t out[32])
     if (dk == NULL || out == NULL || !opc__id_valid_str(sid) || !opc__id_valid_str(aid)) {
         return OPC_ERR_INVALID_ARG;
     }
-    cJSON *jwk = NULL;
-    opc_err rc = opc__jwk_export(dk, true, &jwk);
-    const cJSON *d = rc == OPC_OK ? cJSON_GetObjectItemCaseSensitive(jwk, "d") : NULL;
-    uint8_t raw[66];
-    size_t n = 0;
-    if (rc == OPC_OK && (!cJSON_IsString(d) ||
-                         opc__b64_decode_to(d->valuestring, strlen(d->valuestring), OPC_B64URL, raw,
-                                            sizeof raw, &n, NULL) != OPC_OK ||
-                         n == 0)) {
-        rc = OPC_ERR_KEY;
-    }
     char salt[2 * OPC_ID_LEN];
     memcpy(salt, sid, OPC_ID_LEN);
     memcpy(salt + OPC_ID_LEN, aid, OPC_ID_LEN);
-    if (rc == OPC_OK) {
-        rc = opc__hkdf_sha256(raw, n, salt, sizeof salt, OPC_WIRE_KDF_CACHE,
-                              strlen(OPC_WIRE_KDF_CACHE), out, 32);
-    }
-    opc__wipe(raw, sizeof raw);
-    opc__json_delete_secret(jwk);
-    return rc;
+    return opc__key_derive(dk, salt, sizeof salt, OPC_WIRE_KDF_CACHE, out, 32);
 }

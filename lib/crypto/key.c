@@ -14,6 +14,7 @@
 #include "core/json.h"
 #include "core/rand.h"
 #include "crypto/base64.h"
+#include "crypto/kdf.h"
 #include "crypto/key.h"
 
 /*
@@ -1340,4 +1341,29 @@ bool opc__key_equal_public(const opc__key *a, const opc__key *b)
 {
     bool equal = false;
     return opc__key_compare_public(a, b, &equal) == OPC_OK && equal;
+}
+
+opc_err opc__key_derive(const opc__key *k, const void *salt, size_t salt_len, const char *info,
+                        uint8_t *out, size_t out_len)
+{
+    if (k == NULL || info == NULL || out == NULL || (salt == NULL && salt_len != 0)) {
+        return OPC_ERR_INVALID_ARG;
+    }
+    cJSON *jwk = NULL;
+    opc_err rc = opc__jwk_export(k, true, &jwk);
+    const cJSON *d = rc == OPC_OK ? cJSON_GetObjectItemCaseSensitive(jwk, "d") : NULL;
+    uint8_t raw[66];
+    size_t n = 0;
+    if (rc == OPC_OK && (!cJSON_IsString(d) ||
+                         opc__b64_decode_to(d->valuestring, strlen(d->valuestring), OPC_B64URL, raw,
+                                            sizeof raw, &n, NULL) != OPC_OK ||
+                         n == 0)) {
+        rc = OPC_ERR_KEY;
+    }
+    if (rc == OPC_OK) {
+        rc = opc__hkdf_sha256(raw, n, salt, salt_len, info, strlen(info), out, out_len);
+    }
+    OPENSSL_cleanse(raw, sizeof raw);
+    opc__json_delete_secret(jwk);
+    return rc;
 }

@@ -107,6 +107,15 @@ opc_err opc__jwk_parse(const char *json, size_t len, unsigned flags, opc__key **
  */
 opc_err opc__jwk_export(const opc__key *k, bool include_private, cJSON **out);
 
+/*
+ * out = HKDF-SHA256(ikm = the EC private key's scalar d, as its JWK spells
+ * it, salt, info): a key of this key's holder alone, for local sealing
+ * (the cache's row MACs, the account server's shared state). salt may be
+ * NULL with salt_len 0. OPC_ERR_KEY without a private EC scalar.
+ */
+opc_err opc__key_derive(const opc__key *k, const void *salt, size_t salt_len, const char *info,
+                        uint8_t *out, size_t out_len);
+
 /* The canonical public JWK of RFC 7638 §3.2 (EC: {"crv","kty","x","y"};
  * RSA: {"e","kty","n"}), a new string (opc__free). */
 opc_err opc__jwk_canonical(const opc__key *k, char **out);

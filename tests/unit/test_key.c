@@ -1140,6 +1140,35 @@ static void test_key_jwk_parse_text(void **state)
     assert_non_null(strstr(eb.msg, "invalid JSON"));
 }
 
+/* opc__key_derive: a function of the private scalar, the salt and the
+ * info alone; refused without a private EC scalar. */
+static void test_key_derive(void **state)
+{
+    (void)state;
+    opc__key *a = NULL, *b = NULL, *pub = NULL;
+    assert_int_equal(opc__key_generate_ec("a", OPC_KEYOP_SIGN, &a), OPC_OK);
+    assert_int_equal(opc__key_generate_ec("b", OPC_KEYOP_SIGN, &b), OPC_OK);
+    assert_int_equal(opc__key_public(a, &pub), OPC_OK);
+    uint8_t k1[32], k2[32], k3[32], k4[32], k5[32];
+    assert_int_equal(opc__key_derive(a, "salt", 4, "info", k1, sizeof k1), OPC_OK);
+    assert_int_equal(opc__key_derive(a, "salt", 4, "info", k2, sizeof k2), OPC_OK);
+    assert_memory_equal(k1, k2, sizeof k1);
+    assert_int_equal(opc__key_derive(b, "salt", 4, "info", k3, sizeof k3), OPC_OK);
+    assert_memory_not_equal(k1, k3, sizeof k1);
+    assert_int_equal(opc__key_derive(a, "salT", 4, "info", k4, sizeof k4), OPC_OK);
+    assert_memory_not_equal(k1, k4, sizeof k1);
+    assert_int_equal(opc__key_derive(a, NULL, 0, "info", k5, sizeof k5), OPC_OK);
+    assert_memory_not_equal(k1, k5, sizeof k1);
+    assert_int_equal(opc__key_derive(a, "salt", 4, "inf0", k5, sizeof k5), OPC_OK);
+    assert_memory_not_equal(k1, k5, sizeof k1);
+    assert_int_equal(opc__key_derive(pub, "salt", 4, "info", k5, sizeof k5), OPC_ERR_KEY);
+    assert_int_equal(opc__key_derive(NULL, "salt", 4, "info", k5, sizeof k5), OPC_ERR_INVALID_ARG);
+    assert_int_equal(opc__key_derive(a, NULL, 4, "info", k5, sizeof k5), OPC_ERR_INVALID_ARG);
+    opc__key_free(pub);
+    opc__key_free(b);
+    opc__key_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1148,6 +1177,7 @@ int main(void)
         cmocka_unit_test(test_key_jwk_import_cookbook_oct),
         cmocka_unit_test(test_key_jwk_import_cookbook_other_algs_rejected),
         cmocka_unit_test(test_key_generate_oct_roundtrip),
+        cmocka_unit_test(test_key_derive),
         cmocka_unit_test(test_key_generate_ec_roundtrip),
         cmocka_unit_test(test_key_jwk_export_ec_pads_coordinates),
         cmocka_unit_test(test_key_generate_rsa_roundtrip),
