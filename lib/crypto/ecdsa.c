@@ -131,7 +131,7 @@ static int s_is_high(const uint8_t *s)
     if (!half_order_ready()) {
         return -1;
     }
-    return memcmp(s, half_order, SCALAR_LEN) > 0 ? 1 : 0; /* public values */
+    return memcmp(s, half_order, SCALAR_LEN) > 0 ? 1 : 0; /* opc-public-compare: s, n */
 }
 
 int opc__ecdsa_is_low_s(const uint8_t sig[OPC_ES256_SIG_LEN])

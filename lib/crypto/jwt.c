@@ -627,7 +627,7 @@ static opc_err claim_features(const cJSON *p, unsigned *features, opc__ebuf *eb)
             return reject(eb, OPC_JWT_CLAIM_TYPE, "token claim \"%s\" must be an array of strings",
                           name);
         }
-        if (strcmp(e->valuestring, OPC_JWT_FEATURE_ACTIVITY_LOG) == 0) {
+        if (strcmp(e->valuestring, OPC_JWT_FEATURE_ACTIVITY_LOG) == 0) { /* opc-public-compare */
             *features |= OPC_JWT_FT_ACTIVITY_LOG;
         }
     }
