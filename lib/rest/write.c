@@ -193,17 +193,27 @@ static opc_err commit_write(opc_api *api, const opc__item_write *w, const char *
     opc_err rc = write_handles(api, rebuilding, eb);
     int64_t seq = 0;
     int64_t attempt = 0;
+    opc__space_verdict sv = OPC_SPACE_WRITE;
     if (rc == OPC_OK) {
         opc__index_poll(api->index, opc__monotonic_ms(), false);
         cache_marks(api, &seq, &attempt);
-        opc__space_verdict sv =
-            opc__space_check(&api->space, opc__monotonic_ms(), seq, attempt,
-                             opc__space_free(api->cache_path), opc__space_need(body_len));
+        bool was_full = opc__space_full(&api->space);
+        int64_t free_b = opc__space_free(api->cache_path);
+        int64_t need = opc__space_need(body_len);
+        sv = opc__space_check(&api->space, opc__monotonic_ms(), seq, attempt, free_b, need);
         if (sv == OPC_SPACE_WAIT) {
+            if (!was_full) {
+                opc__log(OPC_LOG_WARN, "api",
+                         "the cache's disk is full (%lld bytes free, a write needs %lld): item "
+                         "writes answer 503 until it has room",
+                         (long long)free_b, (long long)need);
+            }
             *full = true;
             rc = opc__fail(eb, OPC_ERR_IO, "the cache's disk is full");
         } else if (sv == OPC_SPACE_PROBE) {
-            opc__log(OPC_LOG_INFO, "api", "the cache's disk was full: trying item %s", item);
+            opc__log(OPC_LOG_INFO, "api", "the cache's disk was full: item %s tries it", item);
+        } else if (was_full) {
+            opc__log(OPC_LOG_INFO, "api", "the cache's disk has room again: item writes go ahead");
         }
     }
     if (rc == OPC_OK) {
@@ -216,8 +226,8 @@ static opc_err commit_write(opc_api *api, const opc__item_write *w, const char *
         opc__ebuf_clear(&web);
         opc_err wrc = opc__cache_write_through(api->wcache, *row_json, vault_row, NULL, &web);
         if (wrc == OPC_OK) {
-            if (opc__space_full(&api->space)) {
-                opc__log(OPC_LOG_INFO, "api", "the cache has room again: writes go ahead");
+            if (sv == OPC_SPACE_PROBE) {
+                opc__log(OPC_LOG_INFO, "api", "the cache took item %s: item writes go ahead", item);
             }
             opc__space_clear(&api->space);
         } else if (opc__cache_full(api->wcache)) {

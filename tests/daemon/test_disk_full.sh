@@ -94,6 +94,8 @@ else
 fi
 experr "  a DELETE too" 503 "$TOKEN" "$ITEMS/$WEB" "cache disk is full" -X DELETE
 expect "  reads keep working" 200 "$TOKEN" "$ITEMS/$WEB" '.title == "Web Login"'
+full_logged() { [ "$(count "the cache's disk is full (" "$T/api.log")" -eq 1 ]; }
+check "  logged once" poll_until 3000 full_logged
 check "  /health: sqlite ACTIVE, its message says the disk is full" \
     api_sqlite '.status == "ACTIVE" and (.message | test("disk is full"))'
 # An item made in the account meanwhile cannot be synced; the failure to
@@ -118,6 +120,8 @@ aside_synced() { code_is 200 "$TOKEN" "$ITEMS?filter=title%20eq%20%22Made%20asid
 check "  connect-sync brings the item made aside in" poll_until 15000 aside_synced
 recorded() { grep -q "the sync health is recorded again, after" "$T/sync.log"; }
 check "  and logs that the health is recorded again" poll_until 5000 recorded
+room_logged() { grep -q "the cache's disk has room again" "$T/api.log"; }
+check "  connect-api logs that writes go ahead" poll_until 3000 room_logged
 check "  /health no longer speaks of a full disk" \
     api_sqlite '.status == "ACTIVE" and (.message | test("disk is full") | not)'
 
