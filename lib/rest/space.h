@@ -42,11 +42,11 @@ typedef enum opc__space_verdict {
 } opc__space_verdict;
 
 typedef struct opc__space {
-    atomic_bool full;  /* marked by a failed write-through, or free space too low */
-    bool marked;       /* a write-through met SQLITE_FULL (cleared as above) */
-    int64_t probe_ms;  /* monotonic ms when marked or last probed */
-    int64_t seq;       /* the cache's change_seq when marked */
-    int64_t attempt;   /* and its meta.last_attempt_ms */
+    atomic_bool full; /* marked by a failed write-through, or free space too low */
+    bool marked;      /* a write-through met SQLITE_FULL (cleared as above) */
+    int64_t probe_ms; /* monotonic ms when marked or last probed */
+    int64_t seq;      /* the cache's change_seq when marked */
+    int64_t attempt;  /* and its meta.last_attempt_ms */
 } opc__space;
 
 /* The free bytes a write of body_len bytes waits for. */
