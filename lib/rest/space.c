@@ -6,11 +6,10 @@
 
 #include <sys/statvfs.h>
 
-int64_t opc__space_need(size_t body_len)
+int64_t opc__space_need(size_t row_len)
 {
-    /* Sealing adds a quarter at most (base64 of the ciphertext), and the
-     * row is written twice (the WAL frame and, at the checkpoint, the file). */
-    return OPC_SPACE_RESERVE + 3 * (int64_t)body_len;
+    /* The row goes into the WAL, and at the checkpoint into the file. */
+    return OPC_SPACE_RESERVE + 2 * (int64_t)row_len;
 }
 
 opc__space_verdict opc__space_check(opc__space *s, int64_t now_ms, int64_t seq, int64_t attempt,

@@ -31,8 +31,8 @@
 
 /* After this long (ms) with the cache marked full, one write is tried. */
 #define OPC_SPACE_PROBE_MS 5000
-/* Free bytes kept beyond a write's own size (its WAL pages, the vault row,
- * the index pages): below this, writes wait. */
+/* Free bytes kept beyond a write's own row (the vault row, the b-tree
+ * pages, the WAL's frame headers): below this, writes wait. */
 #define OPC_SPACE_RESERVE (1024 * 1024)
 
 typedef enum opc__space_verdict {
@@ -49,8 +49,9 @@ typedef struct opc__space {
     int64_t attempt;  /* and its meta.last_attempt_ms */
 } opc__space;
 
-/* The free bytes a write of body_len bytes waits for. */
-int64_t opc__space_need(size_t body_len);
+/* The free bytes a write waits for: row_len is the item's sealed overview
+ * and details (0 for a delete). */
+int64_t opc__space_need(size_t row_len);
 
 /*
  * Whether the write may go: now_ms monotonic; seq and attempt what the

@@ -179,10 +179,11 @@ static void cache_marks(opc_api *api, int64_t *seq, int64_t *attempt)
  * (vault, item, expected). On success *row_json is the new item row.
  * *rebuilding: nothing was written because the cache is lost (write_handles).
  * *full: nothing was written because the cache's disk is full (space.h);
- * body_len sizes the room the write may need.
+ * row_len (the sealed overview and details, 0 for a delete) sizes the room
+ * the write may need.
  */
 static opc_err commit_write(opc_api *api, const opc__item_write *w, const char *vault,
-                            const char *item, int64_t expected, size_t body_len, cJSON **row_json,
+                            const char *item, int64_t expected, size_t row_len, cJSON **row_json,
                             bool *rebuilding, bool *full, opc__ebuf *eb)
 {
     cJSON *vault_row = NULL;
@@ -199,7 +200,7 @@ static opc_err commit_write(opc_api *api, const opc__item_write *w, const char *
         cache_marks(api, &seq, &attempt);
         bool was_full = opc__space_full(&api->space);
         int64_t free_b = opc__space_free(api->cache_path);
-        int64_t need = opc__space_need(body_len);
+        int64_t need = opc__space_need(row_len);
         sv = opc__space_check(&api->space, opc__monotonic_ms(), seq, attempt, free_b, need);
         if (sv == OPC_SPACE_WAIT) {
             if (!was_full) {
@@ -370,7 +371,7 @@ static void hide_stored(cJSON *shown, const cJSON *stored)
  * read the vault is answered without what came from it (hide_stored).
  */
 static int put_and_answer(opc__req *r, const opc__ix_vault *v, const char *iid, int64_t expected,
-                          const cJSON *full, const cJSON *stored, size_t body_len, const char *what)
+                          const cJSON *full, const cJSON *stored, const char *what)
 {
     opc_api *api = r->api;
     opc__ebuf eb;
@@ -389,8 +390,8 @@ static int put_and_answer(opc__req *r, const opc__ix_vault *v, const char *iid, 
                              .key_sn = key_sn,
                              .overview = ov,
                              .details = det};
-        rc = commit_write(api, &w, v->id, iid, expected, body_len, &row_json, &rebuilding,
-                          &disk_full, &eb);
+        rc = commit_write(api, &w, v->id, iid, expected, strlen(ov) + strlen(det), &row_json,
+                          &rebuilding, &disk_full, &eb);
     }
     opc__free(ov);
     opc__free(det);
@@ -482,7 +483,7 @@ static int create_item(opc__req *r, const opc__ix_vault *v, const opc__buf *body
     } else if (opc__id_generate(iid) != OPC_OK) {
         st = opc__resp_error(r, 500, "Something went wrong");
     } else {
-        st = put_and_answer(r, v, iid, 0, full, NULL, body->len, "create");
+        st = put_and_answer(r, v, iid, 0, full, NULL, "create");
     }
     opc__json_delete_secret(full);
     return st;
@@ -584,7 +585,7 @@ static int replace_item(opc__req *r, const opc__ix_vault *v, const char *iid, co
         st = write_error(r, OPC_ERR_CONFLICT, &eb, v->id, iid, "update");
     }
     if (st == 0) {
-        st = put_and_answer(r, v, iid, expected, next, existing, body->len, "update");
+        st = put_and_answer(r, v, iid, expected, next, existing, "update");
     }
     opc__json_delete_secret(existing);
     opc__json_delete_secret(next);
