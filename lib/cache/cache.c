@@ -507,6 +507,11 @@ bool opc__cache_damaged(const opc__cache *c)
     return src == SQLITE_CORRUPT || src == SQLITE_NOTADB;
 }
 
+bool opc__cache_full(const opc__cache *c)
+{
+    return c != NULL && (opc__db_last_error(c->db) & 0xff) == SQLITE_FULL;
+}
+
 void opc__cache_close_lost(opc__cache *c)
 {
     if (c != NULL && c->db != NULL) {

@@ -198,6 +198,8 @@ opc_err opc__cache_set_page_cache_kib(opc__cache *c, int kib, opc__ebuf *eb);
  *   drop SQLite's POSIX locks when closed).
  * opc__cache_damaged: the last SQLite failure on the handle was
  *   SQLITE_CORRUPT or SQLITE_NOTADB (damage inside the file, found by a read).
+ * opc__cache_full: the last SQLite failure on the handle was SQLITE_FULL
+ *   (the disk, or a quota, had no room for a write; ask right after it).
  * opc__cache_close_lost: opc__cache_close for a handle whose file was lost:
  *   without the checkpoint SQLite makes when the last handle on a file
  *   closes, which would copy the lost file's pages back over a file
@@ -210,6 +212,7 @@ opc_err opc__cache_set_page_cache_kib(opc__cache *c, int kib, opc__ebuf *eb);
 bool opc__cache_moved(opc__cache *c);
 opc_err opc__cache_file_check(opc__cache *c, opc__ebuf *eb);
 bool opc__cache_damaged(const opc__cache *c);
+bool opc__cache_full(const opc__cache *c);
 void opc__cache_close_lost(opc__cache *c);
 opc_err opc__cache_remove(const char *path, opc__ebuf *eb);
 

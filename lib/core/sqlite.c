@@ -80,6 +80,11 @@ int opc__db_last_error(const opc__db *db)
     return db == NULL ? SQLITE_OK : db->last;
 }
 
+bool opc__db_msg_full(const char *msg)
+{
+    return msg != NULL && strstr(msg, sqlite3_errstr(SQLITE_FULL)) != NULL;
+}
+
 /* ---- opening ---- */
 
 opc_err opc__db_open(const opc__db_config *cfg, opc__db **out, opc__ebuf *eb)

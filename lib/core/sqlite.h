@@ -87,6 +87,9 @@ opc_err opc__db_wal(opc__db *db, opc__ebuf *eb);
 opc_err opc__db_err(opc__db *db, int src, const char *what, opc__ebuf *eb);
 /* The SQLite result code of the last failure mapped on this handle (SQLITE_OK: none). */
 int opc__db_last_error(const opc__db *db);
+/* Whether an error message made above tells of SQLITE_FULL ("database or
+ * disk is full"), for callers that get only the text (an upstream's). */
+bool opc__db_msg_full(const char *msg);
 
 /* Execute SQL text without parameters (several statements allowed). */
 opc_err opc__db_exec(opc__db *db, const char *sql, opc__ebuf *eb);

@@ -10,6 +10,7 @@
 
 #include <opconnect/api.h>
 
+#include "rest/space.h"
 #include "view/auth.h"
 #include "view/filter.h"
 #include "view/index.h"
@@ -47,6 +48,7 @@ struct opc_api {
     pthread_mutex_t write_mu;     /* serialises item writes (write.c) */
     struct opc__upstream *upstream; /* opened at the first write */
     struct opc__cache *wcache;      /* write-through handle, idem */
+    opc__space space;               /* writes held back on a full cache disk (space.h) */
     struct mg_context *ctx;
     int bound_port;
     struct opc__api_tls *tls; /* HTTPS (rest/tls.c); NULL without TLS */

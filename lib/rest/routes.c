@@ -159,6 +159,13 @@ static int route_health(req *r, const struct mg_request_info *ri)
                            s->cache_ok ? "connect-sync is rebuilding it from the account"
                                        : "waiting for connect-sync to rebuild it");
             rc = add_dep(deps, "sqlite", "REBUILDING", msg);
+        } else if (s->cache_ok && opc__space_full(&api->space)) {
+            /* Reads work, so still ACTIVE; item writes answer 503 (rest/space.h). */
+            (void)snprintf(msg, sizeof msg,
+                           "Connected to %s; its disk is full: item writes wait (503) until it "
+                           "has room",
+                           api->cache_path);
+            rc = add_dep(deps, "sqlite", "ACTIVE", msg);
         } else if (s->cache_ok) {
             (void)snprintf(msg, sizeof msg, "Connected to %s", api->cache_path);
             rc = add_dep(deps, "sqlite", "ACTIVE", msg);

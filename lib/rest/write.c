@@ -40,11 +40,20 @@
  * and the index serves it; the write-through handle on the lost file is
  * closed and a new one opened on the new file (write_handles).
  *
+ * A full cache disk (rest/space.h; docs/decisions.md, "A full cache
+ * disk"): a write whose write-through met SQLITE_FULL was made upstream
+ * and keeps its 200 (a 503 would make the client POST it again), but it is
+ * not readable here until the sync brings it in; so, before anything goes
+ * upstream, writes answer 503 with Retry-After (resp_cache_full) while the
+ * cache's file system lacks the room a write may need, or after such a
+ * failure until the cache changes or a probe write gets through.
+ *
  * Errors: upstream unreachable (OPC_ERR_IO) is 503 with Retry-After
  * (UPSTREAM_RETRY_S) and a message saying reads keep working; so is an
  * upstream answer that failed its MAC check (OPC_ERR_SIGNATURE: logged as
  * an error, since something between us and the account server altered
- * it); a version conflict 409; the item gone 404; the server's grant lost
+ * it); a full account file (SQLITE_FULL in the local upstream's message)
+ * is 503 saying so; a version conflict 409; the item gone 404; the server's grant lost
  * its write bit 403.
  */
 #include "rest/write.h"
@@ -59,6 +68,7 @@
 #include "core/id.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/sqlite.h"
 #include "core/strparse.h"
 #include "core/time.h"
 #include "model/item.h"
@@ -155,20 +165,58 @@ static opc_err write_handles(opc_api *api, bool *rebuilding, opc__ebuf *eb)
     return rc;
 }
 
+/* The cache's meta marks that move when connect-sync writes (space.h). */
+static void cache_marks(opc_api *api, int64_t *seq, int64_t *attempt)
+{
+    opc__ix_snapshot *s = opc__index_acquire(api->index);
+    *seq = s->meta.change_seq;
+    *attempt = s->meta.last_attempt_ms;
+    opc__index_release(api->index, s);
+}
+
 /*
  * The upstream write and the write-through, serialised. w == NULL deletes
  * (vault, item, expected). On success *row_json is the new item row.
  * *rebuilding: nothing was written because the cache is lost (write_handles).
+ * *full: nothing was written because the cache's disk is full (space.h);
+ * row_len (the sealed overview and details, 0 for a delete) sizes the room
+ * the write may need.
  */
 static opc_err commit_write(opc_api *api, const opc__item_write *w, const char *vault,
-                            const char *item, int64_t expected, cJSON **row_json, bool *rebuilding,
-                            opc__ebuf *eb)
+                            const char *item, int64_t expected, size_t row_len, cJSON **row_json,
+                            bool *rebuilding, bool *full, opc__ebuf *eb)
 {
     cJSON *vault_row = NULL;
     *row_json = NULL;
     *rebuilding = false;
+    *full = false;
     pthread_mutex_lock(&api->write_mu);
     opc_err rc = write_handles(api, rebuilding, eb);
+    int64_t seq = 0;
+    int64_t attempt = 0;
+    opc__space_verdict sv = OPC_SPACE_WRITE;
+    if (rc == OPC_OK) {
+        opc__index_poll(api->index, opc__monotonic_ms(), false);
+        cache_marks(api, &seq, &attempt);
+        bool was_full = opc__space_full(&api->space);
+        int64_t free_b = opc__space_free(api->cache_path);
+        int64_t need = opc__space_need(row_len);
+        sv = opc__space_check(&api->space, opc__monotonic_ms(), seq, attempt, free_b, need);
+        if (sv == OPC_SPACE_WAIT) {
+            if (!was_full) {
+                opc__log(OPC_LOG_WARN, "api",
+                         "the cache's disk is full (%lld bytes free, a write needs %lld): item "
+                         "writes answer 503 until it has room",
+                         (long long)free_b, (long long)need);
+            }
+            *full = true;
+            rc = opc__fail(eb, OPC_ERR_IO, "the cache's disk is full");
+        } else if (sv == OPC_SPACE_PROBE) {
+            opc__log(OPC_LOG_INFO, "api", "the cache's disk was full: item %s tries it", item);
+        } else if (was_full) {
+            opc__log(OPC_LOG_INFO, "api", "the cache's disk has room again: item writes go ahead");
+        }
+    }
     if (rc == OPC_OK) {
         rc = w != NULL ? opc__upstream_item_put(api->upstream, w, row_json, &vault_row, eb)
                        : opc__upstream_item_delete(api->upstream, vault, item, expected, row_json,
@@ -178,14 +226,28 @@ static opc_err commit_write(opc_api *api, const opc__item_write *w, const char *
         opc__ebuf web;
         opc__ebuf_clear(&web);
         opc_err wrc = opc__cache_write_through(api->wcache, *row_json, vault_row, NULL, &web);
-        if (wrc != OPC_OK) {
+        if (wrc == OPC_OK) {
+            if (sv == OPC_SPACE_PROBE) {
+                opc__log(OPC_LOG_INFO, "api", "the cache took item %s: item writes go ahead", item);
+            }
+            opc__space_clear(&api->space);
+        } else if (opc__cache_full(api->wcache)) {
+            /* Made upstream: its 200 stands. The next writes wait (space.h). */
+            opc__log(OPC_LOG_WARN, "api",
+                     "write-through of item %s failed: the cache's disk is full; the sync will "
+                     "apply it, writes answer 503 until the cache has room",
+                     item);
+            opc__space_mark(&api->space, opc__monotonic_ms(), seq, attempt);
+            opc__cache_close(api->wcache);
+            api->wcache = NULL;
+        } else {
             /* The write is done upstream; the sync brings it in. Reopen next time. */
             opc__log(OPC_LOG_WARN, "api", "write-through of item %s failed (%s); the sync will "
                      "apply it", item, web.msg[0] != '\0' ? web.msg : opc_strerror(wrc));
             opc__cache_close(api->wcache);
             api->wcache = NULL;
         }
-    } else if (rc == OPC_ERR_IO) {
+    } else if (rc == OPC_ERR_IO && !*full) {
         /* Reopen the upstream next time (a replaced or returning file). */
         opc__upstream_close(api->upstream);
         api->upstream = NULL;
@@ -197,6 +259,26 @@ static opc_err commit_write(opc_api *api, const opc__item_write *w, const char *
         *row_json = NULL;
     }
     return rc;
+}
+
+/* 503 with Retry-After and a JSON message (msg a literal). */
+static int resp_503(opc__req *r, const char *msg, size_t len, int retry_s)
+{
+    char extra[48];
+    (void)snprintf(extra, sizeof extra, "Retry-After: %d\r\n", retry_s);
+    opc__buf *b = opc__resp_begin(r);
+    opc__buf_appendf(b, "{\"status\":503,\"message\":");
+    opc__buf_append_json_str(b, msg, len);
+    opc__buf_append_char(b, '}');
+    return opc__resp_send(r, 503, "application/json", extra);
+}
+
+/* The write held back because the cache's disk is full (space.h). */
+static int resp_cache_full(opc__req *r)
+{
+    static const char msg[] = "the server's cache disk is full: the write was not sent to the "
+                              "account; reads keep working, retry the write later";
+    return resp_503(r, msg, sizeof msg - 1, OPC_SPACE_PROBE_MS / 1000);
 }
 
 /* An error answer for a failed commit_write. */
@@ -220,18 +302,18 @@ static int write_error(opc__req *r, opc_err rc, const opc__ebuf *eb, const char 
         opc__log_scoped(rc == OPC_ERR_IO ? OPC_LOG_WARN : OPC_LOG_ERROR, "api", r->rid, r->jti,
                         "upstream write failed: %s",
                         eb->msg[0] != '\0' ? eb->msg : opc_strerror(rc));
+        if (rc == OPC_ERR_IO && opc__db_msg_full(eb->msg)) {
+            /* SQLite rolled the transaction back: nothing was written. */
+            static const char full[] = "the account's storage is full: the write was not made; "
+                                       "reads keep working, retry the write later";
+            return resp_503(r, full, sizeof full - 1, UPSTREAM_RETRY_S);
+        }
         /* Not "the item was not changed": a write whose answer was lost and
          * could not be confirmed by reading it back may have applied. */
         static const char msg[] = "the account server cannot be reached or did not confirm the "
                                   "write; reads keep working, read the item and retry the "
                                   "write later";
-        char extra[48];
-        (void)snprintf(extra, sizeof extra, "Retry-After: %d\r\n", UPSTREAM_RETRY_S);
-        opc__buf *b = opc__resp_begin(r);
-        opc__buf_appendf(b, "{\"status\":503,\"message\":");
-        opc__buf_append_json_str(b, msg, sizeof msg - 1);
-        opc__buf_append_char(b, '}');
-        return opc__resp_send(r, 503, "application/json", extra);
+        return resp_503(r, msg, sizeof msg - 1, UPSTREAM_RETRY_S);
     }
     default:
         opc__log_scoped(OPC_LOG_ERROR, "api", r->rid, r->jti, "%s of item %s failed: %s", what,
@@ -300,6 +382,7 @@ static int put_and_answer(opc__req *r, const opc__ix_vault *v, const char *iid, 
     opc_err rc = opc__view_item_seal(api->keys, v, iid, full, &ov, &det, &key_sn, &eb);
     cJSON *row_json = NULL;
     bool rebuilding = false;
+    bool disk_full = false;
     if (rc == OPC_OK) {
         opc__item_write w = {.vault_id = v->id,
                              .item_id = iid,
@@ -307,12 +390,16 @@ static int put_and_answer(opc__req *r, const opc__ix_vault *v, const char *iid, 
                              .key_sn = key_sn,
                              .overview = ov,
                              .details = det};
-        rc = commit_write(api, &w, v->id, iid, expected, &row_json, &rebuilding, &eb);
+        rc = commit_write(api, &w, v->id, iid, expected, strlen(ov) + strlen(det), &row_json,
+                          &rebuilding, &disk_full, &eb);
     }
     opc__free(ov);
     opc__free(det);
     if (rebuilding) {
         return opc__resp_rebuilding(r);
+    }
+    if (disk_full) {
+        return resp_cache_full(r);
     }
     if (rc != OPC_OK) {
         return write_error(r, rc, &eb, v->id, iid, what);
@@ -512,10 +599,14 @@ static int delete_item(opc__req *r, const opc__ix_vault *v, const char *iid)
     opc__ebuf_clear(&eb);
     cJSON *row_json = NULL;
     bool rebuilding = false;
-    opc_err rc = commit_write(api, NULL, v->id, iid, 0, &row_json, &rebuilding, &eb);
+    bool disk_full = false;
+    opc_err rc = commit_write(api, NULL, v->id, iid, 0, 0, &row_json, &rebuilding, &disk_full, &eb);
     cJSON_Delete(row_json);
     if (rebuilding) {
         return opc__resp_rebuilding(r);
+    }
+    if (disk_full) {
+        return resp_cache_full(r);
     }
     if (rc != OPC_OK) {
         return write_error(r, rc, &eb, v->id, iid, "delete");

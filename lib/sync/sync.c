@@ -758,6 +758,28 @@ static bool idle_step(opc_sync *s, int n, int64_t cursor, int64_t next, bool ini
     return idle;
 }
 
+/*
+ * The health could (rc OPC_OK) or could not be written to the cache. A
+ * cache that cannot take it (a full disk) fails on every retry, so the
+ * error is logged when it starts and a line when it ends, with the count,
+ * not on every retry (about 900 lines an hour at the backoff's ceiling).
+ */
+static void health_recorded(opc_sync *s, opc_err rc, const char *msg)
+{
+    if (rc != OPC_OK) {
+        if (s->health_unrecorded++ == 0) {
+            opc__log(OPC_LOG_ERROR, SUB,
+                     "cannot record the sync health: %s (logged again when it can)", msg);
+        }
+        return;
+    }
+    if (s->health_unrecorded > 0) {
+        opc__log(OPC_LOG_INFO, SUB, "the sync health is recorded again, after %lld failed attempts",
+                 (long long)s->health_unrecorded);
+        s->health_unrecorded = 0;
+    }
+}
+
 /* Record a failure in its own transaction (the page was rolled back). */
 static void record_failure(opc_sync *s, opc_err code, const char *msg)
 {
@@ -779,9 +801,7 @@ static void record_failure(opc_sync *s, opc_err code, const char *msg)
         rc = opc__cache_health_failure(s->cache, opc__now_us() / 1000, text, &eb);
     }
     rc = opc__cache_end(s->cache, rc, &eb);
-    if (rc != OPC_OK) {
-        opc__log(OPC_LOG_ERROR, SUB, "cannot record the sync health: %s", eb.msg);
-    }
+    health_recorded(s, rc, eb.msg[0] != '\0' ? eb.msg : opc_strerror(rc));
     health_load(s);
 }
 
@@ -1054,6 +1074,7 @@ static opc_err step(opc_sync *s, int64_t wait_ms, opc__ebuf *eb)
         record_failure(s, rc, eb != NULL ? eb->msg : "");
         return rc;
     }
+    health_recorded(s, OPC_OK, NULL);
     health_load(s);
     if (n > 0) {
         opc__log(OPC_LOG_DEBUG, SUB, "applied %d changes, cursor %lld", n, (long long)next);

@@ -148,6 +148,9 @@ struct opc_sync {
     pthread_t thread;
     pthread_mutex_t lock; /* guards hl */
     opc__sync_health hl;
+    /* Failed attempts to record the health since the last that worked
+     * (sync thread; logged when it starts and when it ends, sync.c). */
+    int64_t health_unrecorded;
     /* Initial sync: the newest grant entry per vault ahead of the cursor. */
     bool grants_scanned;
     opc__sync_grant *grants;

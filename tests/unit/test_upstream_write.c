@@ -20,7 +20,9 @@
 #include "account/export.h"
 #include "account/feed.h"
 #include "account/import.h"
+#include "cache/cache_int.h"
 #include "core/alloc.h"
+#include "core/sqlite.h"
 
 #define LOGIN_JSON                                                                                 \
     "{\"title\":\"%s\",\"category\":\"LOGIN\",\"fields\":[{\"id\":\"password\","                   \
@@ -573,6 +575,63 @@ static bool write_item(wx *w, opc__cache *c, const char *item, int64_t expected,
     return applied;
 }
 
+/*
+ * A cache whose disk is full (the connection's page limit stands in for
+ * the disk): the write-through fails with OPC_ERR_IO, opc__cache_full()
+ * tells it from other failures and its message is the one connect-api
+ * recognises (opc__db_msg_full); the write is made upstream all the same,
+ * and once there is room the same rows go in.
+ */
+static void test_write_through_full_cache(void **state)
+{
+    (void)state;
+    wx w;
+    wx_setup(&w, 3);
+    opc_sync *s = sx_sync(&w.x, 100);
+    sx_run(s);
+    opc__cache *c = open_writer(w.x.cache_path);
+    sqlite3 *db = opc__db_sqlite(c->db);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA max_page_count = 1", NULL, NULL, NULL), SQLITE_OK);
+    opc__ebuf eb;
+    opc__ebuf_clear(&eb);
+    opc_err rc = OPC_OK;
+    cJSON *it = NULL;
+    cJSON *v = NULL;
+    int n = 0;
+    for (; n < 200 && rc == OPC_OK; n++) {
+        char id[27];
+        new_id(id);
+        sealed one;
+        seal_login(w.x.f.a, w.x.v1, id, "Filler item with a longer title to take room", &one);
+        cJSON_Delete(it);
+        cJSON_Delete(v);
+        it = NULL;
+        v = NULL;
+        assert_int_equal(put(w.u, w.x.v1, id, 0, &one, &it, &v, &eb), OPC_OK);
+        sealed_free(&one);
+        rc = opc__cache_write_through(c, it, v, NULL, &eb);
+    }
+    assert_int_equal(rc, OPC_ERR_IO);
+    assert_true(opc__cache_full(c));
+    assert_false(opc__cache_damaged(c));
+    assert_true(opc__db_msg_full(eb.msg));
+    assert_false(opc__db_msg_full("upstream: the account server cannot be reached"));
+    assert_false(opc__db_msg_full(NULL));
+    /* Room again: the rows the full cache refused go in. */
+    assert_int_equal(sqlite3_exec(db, "PRAGMA max_page_count = 1000000", NULL, NULL, NULL),
+                     SQLITE_OK);
+    bool applied = false;
+    assert_int_equal(opc__cache_write_through(c, it, v, &applied, &eb), OPC_OK);
+    assert_true(applied);
+    cJSON_Delete(it);
+    cJSON_Delete(v);
+    sx_run(s);
+    assert_int_equal(sx_compare(&w.x, w.x.v1), 3 + n);
+    opc__cache_close(c);
+    opc_sync_free(s);
+    wx_teardown(&w);
+}
+
 static void test_write_through_then_sync_converges(void **state)
 {
     (void)state;
@@ -925,6 +984,7 @@ int main(void)
         cmocka_unit_test(test_upstream_write_refuses_garbage_envelopes),
         cmocka_unit_test(test_upstream_write_account_unavailable),
         cmocka_unit_test(test_write_through_then_sync_converges),
+        cmocka_unit_test(test_write_through_full_cache),
         cmocka_unit_test(test_cache_monotonic_rule),
     };
     const struct CMUnitTest threaded[] = {
