@@ -390,6 +390,24 @@ void opc__render_put(opc__render *r, const char *vault, const char *item, int64_
     opc__free(e); /* NULL: stored (an empty shard always has room for it) */
 }
 
+void opc__render_drop(opc__render *r, const char *vault, const char *item)
+{
+    if (r == NULL || r->n_shards == 0 || !id_ok(vault) || !id_ok(item)) {
+        return;
+    }
+    uint64_t h = hash_ids(vault, item);
+    shard *s = shard_of(r, h);
+    pthread_mutex_lock(&s->mu);
+    entry **link = find_link(s, h, vault, item);
+    entry *e = *link;
+    if (e != NULL) {
+        unlink_entry(s, link, e);
+        e->chain = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+    free_list(e);
+}
+
 void opc__render_clear(opc__render *r)
 {
     if (r == NULL || r->shards == NULL) {

@@ -68,6 +68,10 @@ bool opc__render_get(opc__render *r, const char *vault, const char *item, int64_
 void opc__render_put(opc__render *r, const char *vault, const char *item, int64_t version,
                      int64_t valid_until, const char *body, size_t len);
 
+/* Drop the entry of these ids, if any (an item this process deleted: its
+ * entry could never hit again, and would hold its bytes until evicted). */
+void opc__render_drop(opc__render *r, const char *vault, const char *item);
+
 /* Drop every entry (e.g. when the server locks). */
 void opc__render_clear(opc__render *r);
 

@@ -221,6 +221,37 @@ static void test_render_replace_frees_old_bytes(void **state)
     opc__render_free(r);
 }
 
+/* A dropped entry (the item was deleted) gives its bytes back at once;
+ * the other ids keep theirs, and dropping what is not there is harmless. */
+static void test_render_drop_frees_the_entry(void **state)
+{
+    (void)state;
+    opc__render *r = NULL;
+    assert_int_equal(opc__render_create(1024 * 1024, OPC_RENDER_MAX_BODY, &r), OPC_OK);
+    size_t empty = 0;
+    opc__render_usage(r, &empty, NULL, NULL);
+    opc__render_put(r, V1, I1, 1, INT64_MAX, "{\"a\":1}", 7);
+    opc__render_put(r, V1, I2, 4, INT64_MAX, "{\"b\":2}", 7);
+    opc__render_drop(r, V1, I1);
+    size_t bytes = 0;
+    size_t entries = 0;
+    opc__render_usage(r, &bytes, &entries, NULL);
+    assert_int_equal(entries, 1);
+    assert_int_equal(bytes, empty + OPC_RENDER_ENTRY_OVERHEAD + 7);
+    expect(r, V1, I1, 1, 0, NULL);
+    expect(r, V1, I2, 4, 0, "{\"b\":2}");
+    opc__render_drop(r, V1, I1);
+    opc__render_drop(r, "short", I2);
+    opc__render_drop(NULL, V1, I2);
+    opc__render_usage(r, NULL, &entries, NULL);
+    assert_int_equal(entries, 1);
+    opc__render_drop(r, V1, I2);
+    opc__render_usage(r, &bytes, &entries, NULL);
+    assert_int_equal(entries, 0);
+    assert_int_equal(bytes, empty);
+    opc__render_free(r);
+}
+
 /* The default budget holds 10,000 items of about 1 KB: all of them hit,
  * again and again. */
 static void test_render_hot_set_stays_cached(void **state)
@@ -482,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_render_budget_zero_stores_nothing),
         cmocka_unit_test(test_render_budget_holds_under_random_puts),
         cmocka_unit_test(test_render_replace_frees_old_bytes),
+        cmocka_unit_test(test_render_drop_frees_the_entry),
         cmocka_unit_test(test_render_hot_set_stays_cached),
         cmocka_unit_test(test_render_clock_keeps_read_entries),
         cmocka_unit_test(test_render_api_setter),
