@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "core/id.h"
 #include "core/json.h"
+#include "core/time.h"
 #include "model/item.h"
 
 #define OTP_URI "otpauth://totp/ACME:alice?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=ACME"
@@ -861,12 +862,14 @@ static void test_item_prepare_replace_keeps_files_and_history(void **state)
 {
     (void)state;
     cJSON *old = existing_login("first", 0);
-    int64_t t0 = (int64_t)time(NULL);
+    /* The code's own clock: time() reads a coarse clock that may still be
+     * on the previous second when opc__now_s() is on the next. */
+    int64_t t0 = opc__now_s();
     cJSON *it = prepare_op("{\"category\":\"LOGIN\",\"title\":\"x\",\"files\":[],"
                            "\"fields\":[{\"id\":\"password\",\"purpose\":\"PASSWORD\","
                            "\"value\":\"second\"}]}",
                            OPC_ITEM_REPLACE, old);
-    int64_t t1 = (int64_t)time(NULL);
+    int64_t t1 = opc__now_s();
     assert_true(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(it, "files"),
                               cJSON_GetObjectItemCaseSensitive(old, "files"), true));
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(it, "passwordHistory");
