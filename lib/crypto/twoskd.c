@@ -214,7 +214,7 @@ static opc_err password_bytes(const char *password, bool nfkd, uint8_t **out, si
     }
     size_t got = 0;
     if (!nfkd) {
-        memcpy(buf, password, n);
+        memcpy(buf, password, n + 1); /* c = n + 1: the terminator too */
         got = n;
     } else if (u8_check((const uint8_t *)password, n) != NULL) {
         opc__secret_free(buf, c);

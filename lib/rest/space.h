@@ -33,7 +33,7 @@
 #define OPC_SPACE_PROBE_MS 5000
 /* Free bytes kept beyond a write's own row (the vault row, the b-tree
  * pages, the WAL's frame headers): below this, writes wait. */
-#define OPC_SPACE_RESERVE (1024 * 1024)
+#define OPC_SPACE_RESERVE ((int64_t)1024 * 1024)
 
 typedef enum opc__space_verdict {
     OPC_SPACE_WRITE = 0, /* go ahead */

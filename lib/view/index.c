@@ -892,7 +892,9 @@ static void pool_drain(opc__index *ix)
     opc__cache *old[OPC_INDEX_MAX_IDLE_HANDLES];
     pthread_mutex_lock(&ix->pool_mu);
     size_t n = ix->n_idle;
-    memcpy(old, ix->idle, n * sizeof old[0]);
+    for (size_t i = 0; i < n; i++) {
+        old[i] = ix->idle[i];
+    }
     ix->n_idle = 0;
     pthread_mutex_unlock(&ix->pool_mu);
     for (size_t i = 0; i < n; i++) {
